@@ -1,0 +1,217 @@
+//! The abstract syntax tree: a faithful picture of a `.nn` file, with a span on
+//! every node. Nothing here is checked yet; names are strings and shapes are
+//! whatever the file wrote. The checked form is [`crate::model`].
+
+use num_rational::BigRational;
+
+use super::Span;
+
+/// A whole `.nn` file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct File {
+    /// Statements in file order.
+    pub items: Vec<Item>,
+    /// Every `#` comment in file order (kept for `nnderive fmt`).
+    pub comments: Vec<Comment>,
+}
+
+/// A `#` comment; `text` excludes the `#` and the line break.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Comment {
+    pub text: String,
+    pub span: Span,
+}
+
+/// One statement.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Item {
+    /// `input x[4] = [...]`, `param W[2,3]`, `const b = 0.35`, ...
+    Tensor(TensorDecl),
+    /// `fn f(t) = relu(t) + sin(t)`
+    Function(FnDef),
+    /// `Z1 = W1 @ x + b1`
+    Equation(Equation),
+    /// `loss L = cross_entropy(y, yhat)`
+    Loss(Equation),
+    /// `train sgd(lr = 0.001)`
+    Train(Train),
+}
+
+impl Item {
+    /// The span of the whole statement.
+    pub fn span(&self) -> Span {
+        match self {
+            Item::Tensor(d) => d.span,
+            Item::Function(f) => f.span,
+            Item::Equation(e) | Item::Loss(e) => e.span,
+            Item::Train(t) => t.span,
+        }
+    }
+}
+
+/// The role a declared tensor plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Network input (data).
+    Input,
+    /// Training target (data).
+    Target,
+    /// Trainable parameter: what training updates.
+    Param,
+    /// A fixed constant (data).
+    Const,
+}
+
+impl Role {
+    /// The keyword that introduces this role.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Role::Input => "input",
+            Role::Target => "target",
+            Role::Param => "param",
+            Role::Const => "const",
+        }
+    }
+}
+
+/// A name with its place in the file.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+/// `ROLE NAME[dims] = literal`; dims and value are optional.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TensorDecl {
+    pub role: Role,
+    pub name: Ident,
+    /// Empty for a scalar.
+    pub dims: Vec<Dim>,
+    /// The span of `[...]` when dims were written.
+    pub dims_span: Option<Span>,
+    pub value: Option<Literal>,
+    pub span: Span,
+}
+
+/// One declared dimension. The size is kept as written (a `u64`); the checker
+/// decides whether it is acceptable.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dim {
+    pub size: u64,
+    pub span: Span,
+}
+
+/// A literal value: a number or a bracketed list of literals.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Literal {
+    Number(Number),
+    List { items: Vec<Literal>, span: Span },
+}
+
+impl Literal {
+    pub fn span(&self) -> Span {
+        match self {
+            Literal::Number(n) => n.span,
+            Literal::List { span, .. } => *span,
+        }
+    }
+}
+
+/// A number as written (`-1e-3`, `0.5`, `2`) and its exact value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Number {
+    /// The source text, sign included.
+    pub text: String,
+    /// The exact value of the decimal text.
+    pub value: BigRational,
+    pub span: Span,
+}
+
+/// `fn NAME(params) = body`
+#[derive(Clone, Debug, PartialEq)]
+pub struct FnDef {
+    pub name: Ident,
+    pub params: Vec<Ident>,
+    pub body: Expr,
+    pub span: Span,
+}
+
+/// `NAME = expr` (also used for `loss NAME = expr`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Equation {
+    pub name: Ident,
+    pub value: Expr,
+    pub span: Span,
+}
+
+/// `train OPTIMIZER(key = number, ...)`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Train {
+    pub optimizer: Ident,
+    pub args: Vec<TrainArg>,
+    pub span: Span,
+}
+
+/// `key = number` inside `train sgd(...)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainArg {
+    pub name: Ident,
+    pub value: Number,
+}
+
+/// An expression with its span.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+/// The forms an expression takes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExprKind {
+    /// An unsigned numeric literal (a leading minus parses as [`ExprKind::Neg`]).
+    Number(Number),
+    /// A tensor name or a function parameter.
+    Name(Ident),
+    /// `-e`
+    Neg(Box<Expr>),
+    /// `lhs op rhs`; `op_span` covers the operator token.
+    Binary {
+        op: BinOp,
+        op_span: Span,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    /// `name(args)`
+    Call { func: Ident, args: Vec<Expr> },
+    /// `e.T`
+    Transpose(Box<Expr>),
+    /// `(e)`: kept so that `fmt` can reproduce the user's parentheses.
+    Paren(Box<Expr>),
+}
+
+/// Binary operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+    MatMul,
+}
+
+impl BinOp {
+    /// The operator as written in `.nn` syntax.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Pow => "^",
+            BinOp::MatMul => "@",
+        }
+    }
+}
