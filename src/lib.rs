@@ -6,6 +6,21 @@
 //! ```text
 //! .nn text -> syntax -> model -> derive -> eval -> render -> (CLI in main.rs)
 //! ```
+//!
+//! ```
+//! let source = nnderive::Source::new("net.nn", "
+//! input  x[2]   = [1, 2]
+//! target y[1]   = [1]
+//! param  W[1,2] = [[0.5, -0.25]]
+//! o = sigmoid(W @ x)
+//! loss E = 0.5 * sum((y - o)^2)
+//! ");
+//! let model = nnderive::load(&source).unwrap();
+//! let derivation = nnderive::derive::derive(&model);
+//! let text = nnderive::render::text::derivation(&model, &derivation);
+//! assert!(text.contains("δ1 = (o − y) ⊙ o ⊙ (1 − o)"));
+//! assert!(text.contains("∂E/∂W = δ1 xᵀ"));
+//! ```
 
 pub mod diagnostic;
 pub mod syntax;
@@ -13,3 +28,86 @@ pub mod model;
 pub mod derive;
 pub mod eval;
 pub mod render;
+
+use diagnostic::Diagnostic;
+
+/// A `.nn` file's name and text.
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// Shown in error messages (`net.nn:3:7`).
+    pub name: String,
+    pub text: String,
+}
+
+impl Source {
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Source {
+        Source { name: name.into(), text: text.into() }
+    }
+
+    /// Decodes raw bytes; text that is not UTF-8 is an error pointing at the
+    /// first bad byte. On error the source is returned for rendering (with
+    /// the valid prefix as its text).
+    pub fn decode(name: impl Into<String>, bytes: &[u8]) -> Result<Source, (Source, Error)> {
+        let name = name.into();
+        match syntax::decode(bytes) {
+            Ok(text) => Ok(Source { name, text: text.to_string() }),
+            Err(e) => {
+                let valid = match std::str::from_utf8(bytes) {
+                    Ok(t) => t.to_string(),
+                    Err(u) => String::from_utf8_lossy(&bytes[..u.valid_up_to()]).into_owned(),
+                };
+                Err((Source { name, text: valid }, Error::Syntax(e)))
+            }
+        }
+    }
+}
+
+/// Any error about a file, from whichever stage found it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Error {
+    Syntax(syntax::Error),
+    Model(model::Error),
+    Eval(eval::Error),
+}
+
+impl Error {
+    /// The located message, ready for `render::diagnostic`.
+    pub fn diagnostic(&self) -> Diagnostic {
+        match self {
+            Error::Syntax(e) => e.diagnostic(),
+            Error::Model(e) => e.diagnostic(),
+            Error::Eval(e) => e.diagnostic(),
+        }
+    }
+}
+
+impl From<syntax::Error> for Error {
+    fn from(e: syntax::Error) -> Self {
+        Error::Syntax(e)
+    }
+}
+
+impl From<model::Error> for Error {
+    fn from(e: model::Error) -> Self {
+        Error::Model(e)
+    }
+}
+
+impl From<eval::Error> for Error {
+    fn from(e: eval::Error) -> Self {
+        Error::Eval(e)
+    }
+}
+
+/// Parses a source into its AST.
+pub fn parse(source: &Source) -> Result<syntax::ast::File, Error> {
+    Ok(syntax::parse(&source.text)?)
+}
+
+/// Parses and checks a source.
+pub fn load(source: &Source) -> Result<model::Model, Error> {
+    let file = parse(source)?;
+    Ok(model::check(&file)?)
+}
+
+pub use eval::{gradcheck, solve};

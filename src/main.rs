@@ -1,1 +1,200 @@
-fn main() {}
+//! The `nnderive` command line: arguments in, a library call, a renderer out.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use nnderive::render;
+use nnderive::{Error, Source};
+
+/// Derives and computes neural-network gradients the way a textbook writes them.
+///
+/// Describe a network in a `.nn` file (tensors, scalar functions, forward
+/// equations, a loss and a training step); nnderive checks it, derives every
+/// gradient in matrix-calculus form with error terms δk, evaluates it exactly
+/// where the arithmetic allows, and applies the training step.
+#[derive(Parser)]
+#[command(name = "nnderive", version, about, long_about)]
+#[command(after_help = "Examples:\n  nnderive solve grammar/examples/assignment4.nn --round 4\n  nnderive derive grammar/examples/assignment4.nn\n  nnderive solve net.nn --format latex -o answer.tex\n  nnderive gradcheck net.nn\n\nExit status: 0 success, 1 a problem with the input file, 2 a usage error.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse and check a file, then list each tensor with its role and shape.
+    Check {
+        /// The `.nn` file, or `-` for standard input.
+        file: PathBuf,
+    },
+    /// Print a file in the canonical layout (comments kept, meaning unchanged).
+    Fmt {
+        /// The `.nn` file, or `-` for standard input.
+        file: PathBuf,
+        /// Print nothing; exit 1 if the file is not already formatted.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Derive the gradients symbolically: forward equations, the derivative of
+    /// each custom function, every error term δ with its steps, every parameter
+    /// gradient. Needs no numbers.
+    Derive {
+        /// The `.nn` file, or `-` for standard input.
+        file: PathBuf,
+        /// Output notation.
+        #[arg(long, value_enum, default_value_t = DeriveFormat::Text)]
+        format: DeriveFormat,
+    },
+    /// Solve the network: forward values, loss, every δ and gradient with
+    /// formula and value, and the parameters after the training step.
+    Solve {
+        /// The `.nn` file, or `-` for standard input.
+        file: PathBuf,
+        /// Round every printed value to N decimals (half away from zero,
+        /// decided on the exact value). Without it, values are printed at
+        /// full precision.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=30))]
+        round: Option<u32>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = SolveFormat::Text)]
+        format: SolveFormat,
+        /// Write to this file instead of standard output (written whole, or not at all).
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<PathBuf>,
+    },
+    /// Check every derived gradient against central finite differences; exit 1
+    /// if any relative error is above the tolerance.
+    Gradcheck {
+        /// The `.nn` file, or `-` for standard input.
+        file: PathBuf,
+        /// The largest acceptable relative error.
+        #[arg(long, default_value_t = 1e-6)]
+        tolerance: f64,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DeriveFormat {
+    /// Unicode mathematics (ŷ, ⊙, δ2).
+    Text,
+    /// Formulas in `.nn` syntax.
+    Nn,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SolveFormat {
+    Text,
+    Json,
+    Latex,
+    Markdown,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(message) => {
+            let _ = std::io::stderr().write_all(message.as_bytes());
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Runs a command; `Err` carries the rendered error for standard error.
+fn run(command: Command) -> Result<ExitCode, String> {
+    match command {
+        Command::Check { file } => {
+            let source = read(&file)?;
+            let model = load(&source)?;
+            emit(None, &render::text::check_summary(&model))
+        }
+        Command::Fmt { file, check } => {
+            let source = read(&file)?;
+            let ast = nnderive::parse(&source).map_err(|e| report(&source, &e))?;
+            let formatted = nnderive::syntax::format(&ast);
+            if check {
+                if formatted == source.text {
+                    return Ok(ExitCode::SUCCESS);
+                }
+                return Err(format!("{} is not formatted; run `nnderive fmt {}` to see the canonical layout\n", source.name, source.name));
+            }
+            emit(None, &formatted)
+        }
+        Command::Derive { file, format } => {
+            let source = read(&file)?;
+            let model = load(&source)?;
+            let derivation = nnderive::derive::derive(&model);
+            let text = match format {
+                DeriveFormat::Text => render::text::derivation(&model, &derivation),
+                DeriveFormat::Nn => render::nn::derivation(&model, &derivation),
+            };
+            emit(None, &text)
+        }
+        Command::Solve { file, round, format, output } => {
+            let source = read(&file)?;
+            let model = load(&source)?;
+            let solution = nnderive::solve(&model).map_err(|e| report(&source, &e))?;
+            let text = match format {
+                SolveFormat::Text => render::text::solution(&model, &solution, round),
+                SolveFormat::Json => render::json::solution(&model, &solution, round),
+                SolveFormat::Latex => render::latex::document(&model, &solution, round),
+                SolveFormat::Markdown => render::markdown::document(&model, &solution, round),
+            };
+            emit(output.as_deref(), &text)
+        }
+        Command::Gradcheck { file, tolerance } => {
+            let source = read(&file)?;
+            let model = load(&source)?;
+            let report_ = nnderive::gradcheck(&model).map_err(|e| report(&source, &e))?;
+            let text = render::text::gradcheck(&model, &report_, tolerance);
+            emit(None, &text)?;
+            Ok(if report_.worst() <= tolerance { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+    }
+}
+
+fn read(path: &Path) -> Result<Source, String> {
+    let (name, bytes) = if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf).map_err(|e| format!("error: cannot read standard input: {e}\n"))?;
+        ("<stdin>".to_string(), buf)
+    } else {
+        let bytes = std::fs::read(path).map_err(|e| format!("error: cannot read {}: {e}\n", path.display()))?;
+        (path.display().to_string(), bytes)
+    };
+    Source::decode(name, &bytes).map_err(|(src, e)| report(&src, &e))
+}
+
+fn load(source: &Source) -> Result<nnderive::model::Model, String> {
+    nnderive::load(source).map_err(|e| report(source, &e))
+}
+
+fn report(source: &Source, error: &Error) -> String {
+    render::diagnostic::render(&error.diagnostic(), &source.name, &source.text)
+}
+
+/// Writes `text` to standard output, or whole to `path` (through a temporary
+/// file renamed into place, so that an error never leaves half a file).
+fn emit(path: Option<&Path>, text: &str) -> Result<ExitCode, String> {
+    match path {
+        None => {
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not an error worth reporting.
+            let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+        }
+        Some(path) => {
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let file_name = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "output".into());
+            let tmp = dir.join(format!(".{file_name}.nnderive-tmp"));
+            let write = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path));
+            if let Err(e) = write {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(format!("error: cannot write {}: {e}\n", path.display()));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

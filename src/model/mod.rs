@@ -1,1 +1,138 @@
-//! Stage: model.
+//! Stage 2: the checked model. Names are resolved, every expression has a
+//! shape, equations are ordered so each can be computed from earlier values,
+//! and every expression lives in one canonical [`Graph`].
+
+mod check;
+pub mod error;
+pub mod expr;
+pub mod func;
+pub mod shape;
+
+use indexmap::IndexMap;
+use num_rational::BigRational;
+
+use crate::syntax::Span;
+
+pub use check::check;
+pub use error::{Error, ErrorKind};
+pub use expr::{Graph, Node, NodeId, SymbolId, TensorId};
+pub use func::{Builtin, Elementwise, FnId, Func, LossFn, Reduction};
+pub use shape::Shape;
+
+/// What a named tensor is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Network input (data).
+    Input,
+    /// Training target (data).
+    Target,
+    /// Trainable parameter.
+    Param,
+    /// Fixed data.
+    Const,
+    /// Defined by an equation.
+    Intermediate,
+    /// The loss (defined by the `loss` equation).
+    Loss,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Input => "input",
+            Role::Target => "target",
+            Role::Param => "param",
+            Role::Const => "const",
+            Role::Intermediate => "equation",
+            Role::Loss => "loss",
+        }
+    }
+
+    /// Declared with a value rather than defined by an equation.
+    pub fn is_data(self) -> bool {
+        matches!(self, Role::Input | Role::Target | Role::Param | Role::Const)
+    }
+}
+
+/// A named tensor: declared data or the result of an equation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tensor {
+    pub name: String,
+    pub role: Role,
+    pub shape: Shape,
+    /// Row-major entries, for declared tensors whose file gives a value.
+    pub value: Option<Vec<BigRational>>,
+    /// The right-hand side, for equations and the loss.
+    pub definition: Option<NodeId>,
+    /// The declaration or equation.
+    pub span: Span,
+}
+
+/// A scalar function from a `fn` statement.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Function {
+    pub name: String,
+    pub params: Vec<String>,
+    /// The body, with `Node::Param(i)` for the i-th parameter.
+    pub body: NodeId,
+    pub span: Span,
+}
+
+/// The training step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Train {
+    pub optimizer: Optimizer,
+    pub span: Span,
+}
+
+/// An optimizer and its settings.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Optimizer {
+    /// Plain gradient descent: `P ← P − lr · ∂L/∂P`, `steps` times.
+    Sgd { lr: BigRational, steps: u32 },
+}
+
+/// A checked network.
+#[derive(Clone, Debug)]
+pub struct Model {
+    /// Every expression of the model.
+    pub graph: Graph,
+    /// Declared tensors and equations, in file order.
+    pub tensors: IndexMap<String, Tensor>,
+    /// Scalar functions, in file order.
+    pub functions: IndexMap<String, Function>,
+    /// Equations (and last the loss) in an order where each needs only
+    /// earlier ones.
+    pub order: Vec<TensorId>,
+    pub loss: TensorId,
+    pub train: Option<Train>,
+}
+
+impl Model {
+    pub fn tensor(&self, id: TensorId) -> &Tensor {
+        &self.tensors[id.0 as usize]
+    }
+
+    pub fn tensor_id(&self, name: &str) -> Option<TensorId> {
+        self.tensors.get_index_of(name).map(|i| TensorId(i as u32))
+    }
+
+    pub fn function(&self, id: FnId) -> &Function {
+        &self.functions[id.0 as usize]
+    }
+
+    /// The parameters, in file order.
+    pub fn params(&self) -> impl Iterator<Item = TensorId> + '_ {
+        self.ids().filter(|&id| self.tensor(id).role == Role::Param)
+    }
+
+    /// Every tensor id, in file order.
+    pub fn ids(&self) -> impl Iterator<Item = TensorId> {
+        (0..self.tensors.len() as u32).map(TensorId)
+    }
+
+    /// Equations in file order (the loss included).
+    pub fn equations(&self) -> impl Iterator<Item = TensorId> + '_ {
+        self.ids().filter(|&id| self.tensor(id).definition.is_some())
+    }
+}

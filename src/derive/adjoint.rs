@@ -1,0 +1,224 @@
+//! Local adjoint rules: for each operation, how the gradient flowing into
+//! its result (`ḡ`) flows on to each operand. One arm per operation; the
+//! forward meaning of each is given beside it.
+
+use num_rational::BigRational;
+
+use super::rules;
+use crate::model::{Func, Graph, LossFn, Node, NodeId, Reduction};
+
+/// A contribution to the gradient of one operand.
+#[derive(Clone, Debug)]
+pub struct Local {
+    /// Which child of the node (0-based) it flows to.
+    pub child: NodeId,
+    pub contribution: NodeId,
+    /// The rule's name, for derivation steps.
+    pub rule: &'static str,
+    /// A textbook form of the same contribution shown before it is expanded
+    /// (the softmax Jacobian product), when there is one.
+    pub explanation: Option<NodeId>,
+}
+
+/// The contributions of node `id` (whose value is written `out`, the named
+/// tensor when it defines one) given the gradient `seed` of its result.
+/// `wants(child)` says which operands need a gradient at all.
+pub fn local_adjoints(g: &mut Graph, id: NodeId, out: NodeId, seed: NodeId, wants: &dyn Fn(NodeId) -> bool) -> Vec<Local> {
+    let node = g.node(id).clone();
+    let mut out_list = Vec::new();
+    let mut push = |g: &mut Graph, child: NodeId, c: NodeId, rule: &'static str, explanation: Option<NodeId>| {
+        if wants(child) {
+            let c = unbroadcast(g, c, child);
+            out_list.push(Local { child, contribution: c, rule, explanation });
+        }
+    };
+    match node {
+        Node::Tensor(_) | Node::Param(_) | Node::Symbol(_) | Node::Const(_) => {}
+        // z = a + b: ā = ḡ, b̄ = ḡ
+        Node::Add(a, b) => {
+            push(g, a, seed, "d-add", None);
+            push(g, b, seed, "d-add", None);
+        }
+        // z = a − b: ā = ḡ, b̄ = −ḡ
+        Node::Sub(a, b) => {
+            push(g, a, seed, "d-sub", None);
+            let n = g.neg(seed);
+            push(g, b, n, "d-sub", None);
+        }
+        // z = −a: ā = −ḡ
+        Node::Neg(a) => {
+            let n = g.neg(seed);
+            push(g, a, n, "d-neg", None);
+        }
+        // z = a ⊙ b: ā = ḡ ⊙ b, b̄ = ḡ ⊙ a
+        Node::Mul(a, b) => {
+            if wants(a) {
+                let c = g.mul(seed, b);
+                push(g, a, c, "d-mul", None);
+            }
+            if wants(b) {
+                let c = g.mul(seed, a);
+                push(g, b, c, "d-mul", None);
+            }
+        }
+        // z = a ⊘ b: ā = ḡ ⊘ b, b̄ = −ḡ ⊙ a ⊘ b²
+        Node::Div(a, b) => {
+            if wants(a) {
+                let c = g.div(seed, b);
+                push(g, a, c, "d-div", None);
+            }
+            if wants(b) {
+                let ga = g.mul(seed, a);
+                let b2 = g.pow(b, BigRational::from_integer(2.into()));
+                let q = g.div(ga, b2);
+                let c = g.neg(q);
+                push(g, b, c, "d-div", None);
+            }
+        }
+        // z = aᵉ: ā = ḡ ⊙ e aᵉ⁻¹
+        Node::Pow(a, e) => {
+            let one = BigRational::from_integer(1.into());
+            let p = g.pow(a, e.clone() - one);
+            let ec = g.constant(e);
+            let d = g.mul(ec, p);
+            let c = g.mul(seed, d);
+            push(g, a, c, "d-pow", None);
+        }
+        // z = A B: Ā = ḡ Bᵀ, B̄ = Aᵀ ḡ
+        Node::MatMul(a, b) => {
+            if wants(a) {
+                let bt = g.transpose(b);
+                let c = g.matmul(seed, bt);
+                push(g, a, c, "d-matmul-left", None);
+            }
+            if wants(b) {
+                let at = g.transpose(a);
+                let c = g.matmul(at, seed);
+                push(g, b, c, "d-matmul-right", None);
+            }
+        }
+        // z = aᵀ: ā = ḡᵀ
+        Node::Transpose(a) => {
+            let c = g.transpose(seed);
+            push(g, a, c, "d-transpose", None);
+        }
+        // z = f(a): ā = ḡ ⊙ f′(a)
+        Node::Apply(Func::Builtin(f), args) => {
+            let a = args[0];
+            let d = rules::derivative(g, f, a, out);
+            let c = g.mul(seed, d);
+            push(g, a, c, rules::rule(f).name, None);
+        }
+        // z = f(a1, …, an) for a custom f: āi = ḡ ⊙ ∂f/∂ti(a1, …, an)
+        Node::Apply(Func::Custom(f), args) => {
+            for (i, &a) in args.iter().enumerate() {
+                if wants(a) {
+                    let d = g.apply(Func::Derivative { func: f, wrt: i as u32 }, args.clone());
+                    let c = g.mul(seed, d);
+                    push(g, a, c, "d-custom", None);
+                }
+            }
+        }
+        // Derivatives of custom functions appear only in derived formulas,
+        // which are never differentiated again.
+        Node::Apply(Func::Derivative { .. }, _) | Node::Diag(_) => {}
+        // z = Σ a: ā = ḡ (broadcast)
+        Node::Reduce(Reduction::Sum, a) => push(g, a, seed, "d-sum", None),
+        // z = mean(a): ā = ḡ / n
+        Node::Reduce(Reduction::Mean, a) => {
+            let n = g.shape(a).len() as i64;
+            let inv = g.constant(BigRational::new(1.into(), n.max(1).into()));
+            let c = g.mul(inv, seed);
+            push(g, a, c, "d-mean", None);
+        }
+        // s = softmax(a): ā = (diag(s) − s sᵀ) ḡ = s ⊙ ḡ − s Σ(s ⊙ ḡ)
+        Node::Softmax(a) => {
+            let s = out;
+            let d = g.diag(s);
+            let st = g.transpose(s);
+            let outer = g.matmul(s, st);
+            let jac = g.sub(d, outer);
+            let explanation = g.matmul(jac, seed);
+            let sg = g.mul(s, seed);
+            let total = g.reduce(Reduction::Sum, sg);
+            let scaled = g.mul(s, total);
+            let c = g.sub(sg, scaled);
+            push(g, a, c, "d-softmax", Some(explanation));
+        }
+        // l = log_softmax(a): ā = ḡ − softmax(a) Σḡ
+        Node::LogSoftmax(a) => {
+            let s = g.softmax(a);
+            let total = g.reduce(Reduction::Sum, seed);
+            let scaled = g.mul(s, total);
+            let c = g.sub(seed, scaled);
+            push(g, a, c, "d-log-softmax", None);
+        }
+        Node::Loss(kind, y, p) => loss_adjoints(g, kind, y, p, seed, &mut |g, child, c, rule| push(g, child, c, rule, None)),
+    }
+    out_list
+}
+
+/// Adjoints of the built-in losses.
+fn loss_adjoints(
+    g: &mut Graph,
+    kind: LossFn,
+    y: NodeId,
+    p: NodeId,
+    seed: NodeId,
+    push: &mut dyn FnMut(&mut Graph, NodeId, NodeId, &'static str),
+) {
+    let n = g.shape(p).len().max(1) as i64;
+    match kind {
+        // L = −Σ y ⊙ log p: p̄ = −ḡ y ⊘ p, ȳ = −ḡ log p
+        LossFn::CrossEntropy => {
+            let q = g.div(y, p);
+            let q = g.neg(q);
+            let c = g.mul(seed, q);
+            push(g, p, c, "d-cross-entropy");
+            let lp = g.apply(Func::Builtin(crate::model::Elementwise::Log), vec![p]);
+            let lp = g.neg(lp);
+            let c = g.mul(seed, lp);
+            push(g, y, c, "d-cross-entropy");
+        }
+        // L = mean((p − y)²): p̄ = ḡ (2/n)(p − y), ȳ = −p̄
+        LossFn::Mse => {
+            let k = g.constant(BigRational::new(2.into(), n.into()));
+            let diff = g.sub(p, y);
+            let d = g.mul(k, diff);
+            let c = g.mul(seed, d);
+            push(g, p, c, "d-mse");
+            let c = g.neg(c);
+            push(g, y, c, "d-mse");
+        }
+        // L = −mean(y ⊙ log p + (1 − y) ⊙ log(1 − p)):
+        // p̄ = −(ḡ/n)(y ⊘ p − (1 − y) ⊘ (1 − p))
+        LossFn::Bce => {
+            let one = g.int(1);
+            let q1 = g.div(y, p);
+            let one_y = g.sub(one, y);
+            let one_p = g.sub(one, p);
+            let q2 = g.div(one_y, one_p);
+            let diff = g.sub(q1, q2);
+            let k = g.constant(BigRational::new((-1).into(), n.into()));
+            let d = g.mul(k, diff);
+            let c = g.mul(seed, d);
+            push(g, p, c, "d-bce");
+            let lp = g.apply(Func::Builtin(crate::model::Elementwise::Log), vec![p]);
+            let l1p = g.apply(Func::Builtin(crate::model::Elementwise::Log), vec![one_p]);
+            let diff = g.sub(lp, l1p);
+            let d = g.mul(k, diff);
+            let c = g.mul(seed, d);
+            push(g, y, c, "d-bce");
+        }
+    }
+}
+
+/// Sums a contribution down to a scalar operand's shape (a scalar that was
+/// broadcast over a tensor collects the gradient of every entry).
+fn unbroadcast(g: &mut Graph, c: NodeId, child: NodeId) -> NodeId {
+    if g.shape(child).is_scalar() && !g.shape(c).is_scalar() {
+        g.reduce(Reduction::Sum, c)
+    } else {
+        c
+    }
+}

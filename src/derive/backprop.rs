@@ -1,0 +1,581 @@
+//! Reverse-mode derivation over the model's equations.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use num_rational::BigRational;
+use num_traits::{One, Zero};
+
+use super::adjoint::local_adjoints;
+use super::rules;
+use super::simplify::{self, Rewrite};
+use super::{Derivation, FnDerivative, Gradient, Step, Symbol, SymbolKind, TargetSum, Wrt};
+use crate::model::{FnId, Func, Graph, Model, Node, NodeId, Role, SymbolId, TensorId};
+
+/// A gradient contribution reaching a named tensor from one equation.
+struct Contribution {
+    expr: NodeId,
+    rules: Vec<&'static str>,
+    explanation: Option<NodeId>,
+    from: TensorId,
+}
+
+/// A δ met inside an equation, defined once the equation's seed is settled.
+struct PendingDelta {
+    symbol: SymbolId,
+    raw: NodeId,
+    rules: Vec<&'static str>,
+    explanation: Option<NodeId>,
+    from: TensorId,
+}
+
+struct Backprop<'m> {
+    model: &'m Model,
+    g: Graph,
+    symbols: Vec<Symbol>,
+    defined: Vec<SymbolId>,
+    /// Tensors whose value depends on a parameter.
+    needs: Vec<bool>,
+    /// Memo: does a node of some equation depend on a parameter?
+    node_needs: HashMap<NodeId, bool>,
+    /// δ layer numbers for (equation, node).
+    layers: HashMap<(TensorId, NodeId), usize>,
+    contributions: HashMap<TensorId, Vec<Contribution>>,
+    /// For each inlined symbol, its formula; defined symbols are absent.
+    inline: HashMap<SymbolId, NodeId>,
+    /// Steps that explain each inlined symbol, inherited by its users.
+    inline_steps: HashMap<SymbolId, Vec<Step>>,
+    /// Targets that may be taken to sum to one, and how we know.
+    target_sums: Vec<TargetSum>,
+}
+
+/// Derives the gradient of the loss with respect to every parameter.
+pub fn derive(model: &Model) -> Derivation {
+    let mut b = Backprop {
+        model,
+        g: model.graph.clone(),
+        symbols: Vec::new(),
+        defined: Vec::new(),
+        needs: vec![false; model.tensors.len()],
+        node_needs: HashMap::new(),
+        layers: HashMap::new(),
+        contributions: HashMap::new(),
+        inline: HashMap::new(),
+        inline_steps: HashMap::new(),
+        target_sums: target_sums(model),
+    };
+    b.mark_needs();
+    b.number_layers();
+    let one = b.g.int(1);
+    b.contributions.entry(model.loss).or_default().push(Contribution { expr: one, rules: vec![], explanation: None, from: model.loss });
+    for &v in model.order.iter().rev() {
+        b.equation(v);
+    }
+    let gradients = model.params().map(|p| b.gradient(p)).collect();
+    let fn_derivatives = b.fn_derivatives();
+    let conventions = b.conventions(&fn_derivatives);
+    let used: Vec<TensorId> = b.used_target_sums();
+    let target_sums = b.target_sums.iter().filter(|t| used.contains(&t.target)).cloned().collect();
+    Derivation { graph: b.g, symbols: b.symbols, defined: b.defined, gradients, fn_derivatives, conventions, target_sums }
+}
+
+/// Which targets may be taken to sum to one: those whose values do, and
+/// those without values (assumed, and said so).
+fn target_sums(model: &Model) -> Vec<TargetSum> {
+    model
+        .ids()
+        .filter(|&id| model.tensor(id).role == Role::Target)
+        .map(|id| {
+            let verified = model.tensor(id).value.as_ref().map(|v| v.iter().fold(BigRational::zero(), |a, b| a + b).is_one());
+            TargetSum { target: id, verified }
+        })
+        .collect()
+}
+
+impl<'m> Backprop<'m> {
+    fn mark_needs(&mut self) {
+        for id in self.model.ids() {
+            if self.model.tensor(id).role == Role::Param {
+                self.needs[id.0 as usize] = true;
+            }
+        }
+        for &id in &self.model.order {
+            if let Some(def) = self.model.tensor(id).definition {
+                self.needs[id.0 as usize] = self.needs_node(def);
+            }
+        }
+    }
+
+    /// Does `n` depend on a parameter? (Memoized, iterative.)
+    fn needs_node(&mut self, root: NodeId) -> bool {
+        let mut stack = vec![(root, false)];
+        while let Some((n, expanded)) = stack.pop() {
+            if self.node_needs.contains_key(&n) {
+                continue;
+            }
+            let node = self.g.node(n);
+            if let Node::Tensor(t) = node {
+                self.node_needs.insert(n, self.needs[t.0 as usize]);
+                continue;
+            }
+            let children = node.children();
+            if !expanded {
+                stack.push((n, true));
+                stack.extend(children.iter().filter(|c| !self.node_needs.contains_key(c)).map(|&c| (c, false)));
+                continue;
+            }
+            let v = children.iter().any(|c| self.node_needs.get(c).copied().unwrap_or(false));
+            self.node_needs.insert(n, v);
+        }
+        self.node_needs[&root]
+    }
+
+    /// The nodes of an equation's right-hand side that need a gradient,
+    /// parents before children.
+    fn rhs_nodes(&mut self, root: NodeId) -> Vec<NodeId> {
+        let mut seen = HashSet::new();
+        let mut stack = vec![root];
+        let mut out = Vec::new();
+        while let Some(n) = stack.pop() {
+            if !seen.insert(n) || !self.needs_node(n) {
+                continue;
+            }
+            out.push(n);
+            if !matches!(self.g.node(n), Node::Tensor(_)) {
+                stack.extend(self.g.node(n).children());
+            }
+        }
+        // Children are always made before their parents, so descending ids
+        // are a reverse topological order.
+        out.sort_unstable_by(|a, b| b.cmp(a));
+        out
+    }
+
+    fn is_affine(&self, n: NodeId) -> bool {
+        match *self.g.node(n) {
+            Node::MatMul(..) => true,
+            Node::Add(a, b) | Node::Sub(a, b) => self.is_affine(a) || self.is_affine(b),
+            _ => false,
+        }
+    }
+
+    /// The pre-activations of an equation: maximal affine sub-expressions
+    /// (`W @ x + b`) that need a gradient.
+    fn pre_activations(&mut self, root: NodeId) -> Vec<NodeId> {
+        let nodes = self.rhs_nodes(root);
+        let mut inner = HashSet::new();
+        for &n in &nodes {
+            if let Node::Add(a, b) | Node::Sub(a, b) = *self.g.node(n) {
+                if self.is_affine(n) {
+                    inner.insert(a);
+                    inner.insert(b);
+                }
+            }
+        }
+        let mut found: Vec<NodeId> = nodes.into_iter().filter(|n| self.is_affine(*n) && !inner.contains(n)).collect();
+        found.sort_unstable();
+        found
+    }
+
+    /// Numbers the δ's by layer, in forward order.
+    fn number_layers(&mut self) {
+        let mut k = 0;
+        for &v in &self.model.order {
+            if !self.needs[v.0 as usize] {
+                continue;
+            }
+            let Some(def) = self.model.tensor(v).definition else { continue };
+            for n in self.pre_activations(def) {
+                k += 1;
+                self.layers.insert((v, n), k);
+            }
+        }
+    }
+
+    fn new_symbol(&mut self, kind: SymbolKind, wrt: Wrt, shape: crate::model::Shape) -> SymbolId {
+        let id = SymbolId(self.symbols.len() as u32);
+        let node = self.g.symbol(id, shape.clone());
+        self.symbols.push(Symbol { kind, wrt, shape, node, formula: node, general: None, steps: Vec::new(), defined: false });
+        id
+    }
+
+    /// Propagates the gradient of equation `v` into everything it uses.
+    fn equation(&mut self, v: TensorId) {
+        let Some(contribs) = self.contributions.remove(&v) else { return };
+        let tensor = self.model.tensor(v);
+        let Some(root) = tensor.definition else { return };
+        let shape = tensor.shape.clone();
+        let seed = self.new_symbol(SymbolKind::Adjoint, Wrt::Tensor(v), shape);
+        let seed_node = self.symbols[seed.0 as usize].node;
+
+        // The seed's own formula and the steps that explain it.
+        let raw = self.sum(contribs.iter().map(|c| c.expr));
+        let is_loss = v == self.model.loss;
+        let own = if is_loss {
+            Vec::new()
+        } else {
+            own_steps(Wrt::Tensor(v), raw, &contribs)
+        };
+        let (formula, general, steps) = self.settle(raw, own);
+
+        // Backprop through the right-hand side with the seed as a symbol.
+        let nodes = self.rhs_nodes(root);
+        let leaf = self.g.tensor(v, self.model.tensor(v).shape.clone());
+        let mut adj: HashMap<NodeId, Contribution> = HashMap::new();
+        adj.insert(root, Contribution { expr: seed_node, rules: vec![], explanation: None, from: v });
+        let mut pending = Vec::new();
+        let mut reaching: Vec<(TensorId, Contribution)> = Vec::new();
+        for n in nodes {
+            let Some(mut c) = adj.remove(&n) else { continue };
+            if let Node::Tensor(t) = *self.g.node(n) {
+                reaching.push((t, c));
+                continue;
+            }
+            if let Some(&layer) = self.layers.get(&(v, n)) {
+                let wrt = if n == root { Wrt::Tensor(v) } else { Wrt::Node(n) };
+                let shape = self.g.shape(n).clone();
+                let symbol = self.new_symbol(SymbolKind::Delta { layer }, wrt, shape);
+                pending.push(PendingDelta { symbol, raw: c.expr, rules: c.rules, explanation: c.explanation, from: v });
+                c = Contribution { expr: self.symbols[symbol.0 as usize].node, rules: vec![], explanation: None, from: v };
+            }
+            let out = if n == root { leaf } else { n };
+            let wants_memo: HashMap<NodeId, bool> = self.g.node(n).children().into_iter().map(|ch| (ch, self.node_needs.get(&ch).copied().unwrap_or(false))).collect();
+            let locals = local_adjoints(&mut self.g, n, out, c.expr, &|ch| wants_memo.get(&ch).copied().unwrap_or(false));
+            for l in locals {
+                let mut rules = c.rules.clone();
+                if !rules.contains(&l.rule) {
+                    rules.push(l.rule);
+                }
+                let entry = adj.remove(&l.child);
+                let merged = match entry {
+                    None => Contribution { expr: l.contribution, rules, explanation: l.explanation, from: v },
+                    Some(prev) => {
+                        let expr = self.g.add(prev.expr, l.contribution);
+                        let explanation = match (prev.explanation, l.explanation) {
+                            (None, None) => None,
+                            (a, b) => {
+                                let a = a.unwrap_or(prev.expr);
+                                let b = b.unwrap_or(l.contribution);
+                                Some(self.g.add(a, b))
+                            }
+                        };
+                        let mut all = prev.rules;
+                        for r in rules {
+                            if !all.contains(&r) {
+                                all.push(r);
+                            }
+                        }
+                        Contribution { expr, rules: all, explanation, from: v }
+                    }
+                };
+                adj.insert(l.child, merged);
+            }
+        }
+
+        // Define the seed if it is used more than once; otherwise inline it.
+        let uses: u64 = reaching.iter().map(|(_, c)| c.expr).chain(pending.iter().map(|p| p.raw)).map(|e| occurrences(&self.g, e, seed_node)).sum();
+        if uses >= 2 {
+            self.define(seed, formula, general, steps);
+        } else {
+            self.inline.insert(seed, formula);
+            self.inline_steps.insert(seed, steps);
+        }
+        for p in pending {
+            let own = if p.raw == seed_node {
+                Vec::new()
+            } else {
+                let c = Contribution { expr: p.raw, rules: p.rules, explanation: p.explanation, from: p.from };
+                let wrt = self.symbols[p.symbol.0 as usize].wrt;
+                own_steps(wrt, p.raw, std::slice::from_ref(&c))
+            };
+            let (formula, general, steps) = self.settle(p.raw, own);
+            self.define(p.symbol, formula, general, steps);
+        }
+        for (t, c) in reaching {
+            self.contributions.entry(t).or_default().push(c);
+        }
+    }
+
+    fn define(&mut self, s: SymbolId, formula: NodeId, general: Option<NodeId>, steps: Vec<Step>) {
+        let sym = &mut self.symbols[s.0 as usize];
+        sym.formula = formula;
+        sym.general = general;
+        sym.steps = steps;
+        sym.defined = true;
+        self.defined.push(s);
+    }
+
+    /// Substitutes inlined symbols into `raw` and simplifies, recording each
+    /// change as a step after the inherited and `own` steps. Returns the
+    /// formula, the general form before Σy = 1 (if that was used), and the steps.
+    fn settle(&mut self, raw: NodeId, own: Vec<Step>) -> (NodeId, Option<NodeId>, Vec<Step>) {
+        let mut steps = self.inherited_steps(raw);
+        for s in own {
+            if !steps.contains(&s) {
+                steps.push(s);
+            }
+        }
+        let inline = &self.inline;
+        let mut expr = self.g.rewrite(raw, &mut |g, n| match g.node(n) {
+            Node::Symbol(s) => inline.get(s).copied(),
+            _ => None,
+        });
+        let continue_with = |steps: &mut Vec<Step>, e: NodeId, rule: &str| {
+            steps.push(Step { lhs: None, expr: e, rule: rule.to_string(), from: vec![] });
+        };
+        if expr != raw && !steps.is_empty() {
+            continue_with(&mut steps, expr, "substitute");
+        }
+        for rule in [Rewrite::Cancel, Rewrite::Logistic] {
+            let next = simplify::apply(&mut self.g, expr, rule, &[]);
+            if next != expr {
+                expr = next;
+                continue_with(&mut steps, expr, rule.name());
+            }
+        }
+        let usable: Vec<TensorId> = self.target_sums.iter().filter(|t| t.verified != Some(false)).map(|t| t.target).collect();
+        let next = simplify::apply(&mut self.g, expr, Rewrite::TargetSumsToOne, &usable);
+        let mut general = None;
+        if next != expr {
+            general = Some(expr);
+            expr = next;
+            continue_with(&mut steps, expr, Rewrite::TargetSumsToOne.name());
+        }
+        (expr, general, steps)
+    }
+
+    /// The steps of the inlined symbols that `raw` mentions, nearest the loss first.
+    fn inherited_steps(&self, raw: NodeId) -> Vec<Step> {
+        let mut mentioned: Vec<SymbolId> = symbols_in(&self.g, raw).into_iter().filter(|s| self.inline_steps.contains_key(s)).collect();
+        mentioned.sort_unstable();
+        let mut out: Vec<Step> = Vec::new();
+        for s in mentioned {
+            for step in &self.inline_steps[&s] {
+                if !out.contains(step) {
+                    out.push(step.clone());
+                }
+            }
+        }
+        out
+    }
+
+    fn sum(&mut self, exprs: impl Iterator<Item = NodeId>) -> NodeId {
+        let mut total: Option<NodeId> = None;
+        for e in exprs {
+            total = Some(match total {
+                None => e,
+                Some(t) => self.g.add(t, e),
+            });
+        }
+        total.unwrap_or_else(|| self.g.int(0))
+    }
+
+    fn gradient(&mut self, p: TensorId) -> Gradient {
+        let contribs = self.contributions.remove(&p).unwrap_or_default();
+        let raw = self.sum(contribs.iter().map(|c| c.expr));
+        let own = own_steps(Wrt::Tensor(p), raw, &contribs);
+        let (formula, _, steps) = self.settle(raw, own);
+        Gradient { param: p, formula, steps }
+    }
+
+    /// Works out ∂f/∂t for every parameter t of every custom function.
+    fn fn_derivatives(&mut self) -> Vec<FnDerivative> {
+        let mut out = Vec::new();
+        for (index, f) in self.model.functions.values().enumerate() {
+            for wrt in 0..f.params.len() as u32 {
+                let body = differentiate(&mut self.g, f.body, wrt);
+                out.push(FnDerivative { func: FnId(index as u32), wrt, body });
+            }
+        }
+        out
+    }
+
+    fn conventions(&self, fns: &[FnDerivative]) -> BTreeSet<rules::Convention> {
+        let mut roots: Vec<NodeId> = self.model.order.iter().filter_map(|&t| self.model.tensor(t).definition).collect();
+        roots.extend(self.model.functions.values().map(|f| f.body));
+        roots.extend(fns.iter().map(|d| d.body));
+        let mut out = BTreeSet::new();
+        let mut seen = HashSet::new();
+        let mut stack = roots;
+        while let Some(n) = stack.pop() {
+            if !seen.insert(n) {
+                continue;
+            }
+            if let Node::Apply(Func::Builtin(e), _) = self.g.node(n) {
+                if let Some(c) = rules::convention(*e) {
+                    out.insert(c);
+                }
+            }
+            stack.extend(self.g.node(n).children());
+        }
+        out
+    }
+
+    /// Targets whose Σ = 1 was actually used (their general form differs).
+    fn used_target_sums(&self) -> Vec<TensorId> {
+        let mut out = Vec::new();
+        for s in self.symbols.iter().filter(|s| s.defined) {
+            if let Some(general) = s.general {
+                for t in tensors_summed(&self.g, general) {
+                    if !out.contains(&t) {
+                        out.push(t);
+                    }
+                }
+            }
+        }
+        // A target whose values do not sum to one keeps the general form;
+        // report it when its sum appears in a formula.
+        for t in self.target_sums.iter().filter(|t| t.verified == Some(false)) {
+            let appears = self.symbols.iter().filter(|s| s.defined).any(|s| tensors_summed(&self.g, s.formula).contains(&t.target));
+            if appears && !out.contains(&t.target) {
+                out.push(t.target);
+            }
+        }
+        out
+    }
+}
+
+/// The step that shows how the contributions to `wrt` arise.
+fn own_steps(wrt: Wrt, raw: NodeId, contribs: &[Contribution]) -> Vec<Step> {
+    let mut rules: Vec<&str> = Vec::new();
+    let mut from = Vec::new();
+    for c in contribs {
+        for r in &c.rules {
+            if !rules.contains(r) {
+                rules.push(r);
+            }
+        }
+        if !from.contains(&c.from) {
+            from.push(c.from);
+        }
+    }
+    let rule = rules.join(", ");
+    let explained: Vec<NodeId> = contribs.iter().filter_map(|c| c.explanation).collect();
+    if contribs.len() == 1 && explained.len() == 1 {
+        vec![
+            Step { lhs: Some(wrt), expr: explained[0], rule, from },
+            Step { lhs: None, expr: raw, rule: "expand".into(), from: vec![] },
+        ]
+    } else {
+        vec![Step { lhs: Some(wrt), expr: raw, rule, from }]
+    }
+}
+
+/// How many times `target` occurs in `root` read as a tree.
+fn occurrences(g: &Graph, root: NodeId, target: NodeId) -> u64 {
+    let mut memo: HashMap<NodeId, u64> = HashMap::new();
+    let mut stack = vec![(root, false)];
+    while let Some((n, expanded)) = stack.pop() {
+        if memo.contains_key(&n) {
+            continue;
+        }
+        if n == target {
+            memo.insert(n, 1);
+            continue;
+        }
+        let children = g.node(n).children();
+        if !expanded {
+            stack.push((n, true));
+            stack.extend(children.iter().filter(|c| !memo.contains_key(c)).map(|&c| (c, false)));
+            continue;
+        }
+        let v = children.iter().fold(0u64, |a, c| a.saturating_add(memo.get(c).copied().unwrap_or(0)));
+        memo.insert(n, v);
+    }
+    memo[&root]
+}
+
+fn symbols_in(g: &Graph, root: NodeId) -> Vec<SymbolId> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    let mut stack = vec![root];
+    while let Some(n) = stack.pop() {
+        if !seen.insert(n) {
+            continue;
+        }
+        match g.node(n) {
+            Node::Symbol(s) => out.push(*s),
+            node => stack.extend(node.children()),
+        }
+    }
+    out
+}
+
+/// Tensors that appear as `sum(t)` in a formula.
+fn tensors_summed(g: &Graph, root: NodeId) -> Vec<TensorId> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    let mut stack = vec![root];
+    while let Some(n) = stack.pop() {
+        if !seen.insert(n) {
+            continue;
+        }
+        if let Node::Reduce(crate::model::Reduction::Sum, inner) = g.node(n) {
+            if let Node::Tensor(t) = g.node(*inner) {
+                out.push(*t);
+            }
+        }
+        stack.extend(g.node(n).children());
+    }
+    out
+}
+
+/// d(body)/d(parameter `wrt`) for a scalar function body, by the rules table.
+fn differentiate(g: &mut Graph, body: NodeId, wrt: u32) -> NodeId {
+    let mut memo: HashMap<NodeId, NodeId> = HashMap::new();
+    let mut stack = vec![(body, false)];
+    while let Some((n, expanded)) = stack.pop() {
+        if memo.contains_key(&n) {
+            continue;
+        }
+        let node = g.node(n).clone();
+        let children = node.children();
+        if !expanded && !children.is_empty() {
+            stack.push((n, true));
+            stack.extend(children.iter().filter(|c| !memo.contains_key(c)).map(|&c| (c, false)));
+            continue;
+        }
+        let d = |c: &NodeId| memo[c];
+        let value = match &node {
+            Node::Param(i) => g.int(i64::from(*i == wrt)),
+            Node::Const(_) | Node::Tensor(_) | Node::Symbol(_) => g.int(0),
+            Node::Neg(a) => g.neg(d(a)),
+            Node::Add(a, b) => g.add(d(a), d(b)),
+            Node::Sub(a, b) => g.sub(d(a), d(b)),
+            Node::Mul(a, b) => {
+                let l = g.mul(d(a), *b);
+                let r = g.mul(*a, d(b));
+                g.add(l, r)
+            }
+            Node::Div(a, b) => {
+                let l = g.div(d(a), *b);
+                let ab = g.mul(*a, d(b));
+                let b2 = g.pow(*b, BigRational::from_integer(2.into()));
+                let r = g.div(ab, b2);
+                g.sub(l, r)
+            }
+            Node::Pow(a, e) => {
+                let p = g.pow(*a, e.clone() - BigRational::one());
+                let ec = g.constant(e.clone());
+                let k = g.mul(ec, p);
+                g.mul(k, d(a))
+            }
+            Node::Apply(Func::Builtin(f), args) => {
+                let fp = rules::derivative(g, *f, args[0], n);
+                g.mul(fp, d(&args[0]))
+            }
+            Node::Apply(Func::Custom(f), args) => {
+                let mut total = g.int(0);
+                for (j, a) in args.iter().enumerate() {
+                    let fp = g.apply(Func::Derivative { func: *f, wrt: j as u32 }, args.clone());
+                    let term = g.mul(fp, d(a));
+                    total = g.add(total, term);
+                }
+                total
+            }
+            // Only elementwise functions reach a scalar function body.
+            _ => g.int(0),
+        };
+        memo.insert(n, value);
+    }
+    memo[&body]
+}

@@ -1,0 +1,77 @@
+//! Named rewrites that turn a correct but raw gradient into textbook form.
+//! Each is applied to a whole formula and, where it changes it, shows as one
+//! derivation step. The constructors of `Graph` already keep every formula
+//! canonical; these rules go further using facts about specific operations.
+
+use num_traits::One;
+
+use crate::model::{Graph, Node, NodeId, Reduction, TensorId};
+
+/// A rewrite rule over whole formulas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rewrite {
+    /// a ⊙ (b ⊘ a) = b (entries of a are nonzero wherever it divides).
+    Cancel,
+    /// (y ⊘ o − (1 − y) ⊘ (1 − o)) ⊙ o ⊙ (1 − o) = y − o: the logistic
+    /// derivative cancels the binary cross-entropy's denominators.
+    Logistic,
+    /// Σy = 1 for a target y that is a probability vector.
+    TargetSumsToOne,
+}
+
+impl Rewrite {
+    /// The rule's name in derivation steps.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rewrite::Cancel => "cancel: a ⊙ (b ⊘ a) = b",
+            Rewrite::Logistic => "cancel: (y ⊘ o − (1 − y) ⊘ (1 − o)) ⊙ o ⊙ (1 − o) = y − o",
+            Rewrite::TargetSumsToOne => "Σy = 1",
+        }
+    }
+}
+
+/// Applies `rule` everywhere in `root`; `targets` lists the targets whose
+/// entries may be taken to sum to one.
+pub fn apply(g: &mut Graph, root: NodeId, rule: Rewrite, targets: &[TensorId]) -> NodeId {
+    g.rewrite(root, &mut |g, n| match rule {
+        Rewrite::Cancel => cancel(g, n),
+        Rewrite::Logistic => logistic(g, n),
+        Rewrite::TargetSumsToOne => match g.node(n) {
+            Node::Reduce(Reduction::Sum, t) => match g.node(*t) {
+                Node::Tensor(id) if targets.contains(id) => Some(g.int(1)),
+                _ => None,
+            },
+            _ => None,
+        },
+    })
+}
+
+fn cancel(g: &mut Graph, n: NodeId) -> Option<NodeId> {
+    let Node::Mul(a, b) = *g.node(n) else { return None };
+    let quotient_over = |g: &Graph, q: NodeId, d: NodeId| match *g.node(q) {
+        Node::Div(num, den) if den == d && g.shape(num) == g.shape(n) => Some(num),
+        _ => None,
+    };
+    quotient_over(g, b, a).or_else(|| quotient_over(g, a, b))
+}
+
+fn logistic(g: &mut Graph, n: NodeId) -> Option<NodeId> {
+    let Node::Mul(a, b) = *g.node(n) else { return None };
+    let matches = |g: &Graph, diff: NodeId, prod: NodeId| -> Option<(NodeId, NodeId)> {
+        let Node::Sub(q1, q2) = *g.node(diff) else { return None };
+        let Node::Div(y, o) = *g.node(q1) else { return None };
+        let Node::Div(one_y, one_o) = *g.node(q2) else { return None };
+        let is_one_minus = |x: NodeId, of: NodeId| matches!(*g.node(x), Node::Sub(c, v) if v == of && g.as_const(c).is_some_and(|c| c.is_one()));
+        if !is_one_minus(one_y, y) || !is_one_minus(one_o, o) {
+            return None;
+        }
+        let Node::Mul(p1, p2) = *g.node(prod) else { return None };
+        if (p1 == o && p2 == one_o) || (p1 == one_o && p2 == o) {
+            Some((y, o))
+        } else {
+            None
+        }
+    };
+    let (y, o) = matches(g, a, b).or_else(|| matches(g, b, a))?;
+    Some(g.sub(y, o))
+}

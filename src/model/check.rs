@@ -1,0 +1,548 @@
+//! The checker: AST in, [`Model`] out, or the first error found.
+
+use std::collections::HashMap;
+
+use indexmap::IndexMap;
+use num_rational::BigRational;
+
+use super::error::{suggest, Error, ErrorKind, Operand, MAX_ENTRIES};
+use super::expr::{Graph, NodeId, TensorId};
+use super::func::{Builtin, FnId, Func};
+use super::shape::Shape;
+use super::{Function, Model, Optimizer, Role, Tensor, Train};
+use crate::syntax::ast::{self, BinOp, ExprKind, Item, Literal};
+use crate::syntax::Span;
+
+/// The most SGD steps a file may ask for.
+pub const MAX_STEPS: u32 = 10_000;
+
+/// Checks a parsed file and builds its model.
+pub fn check(file: &ast::File) -> Result<Model, Error> {
+    if file.items.is_empty() {
+        return Err(Error { kind: ErrorKind::EmptyFile, span: None });
+    }
+    let mut checker = Checker::default();
+    checker.declare(file)?;
+    checker.functions(file)?;
+    let order = checker.order_equations(file)?;
+    for &id in &order {
+        checker.build_equation(id)?;
+    }
+    let loss = checker.loss(file)?;
+    let train = checker.train(file)?;
+    let Checker { graph, tensors, functions, .. } = checker;
+    let model = Model { graph, tensors, functions, order, loss, train };
+    if model.params().next().is_some() && !depends_on_param(&model, loss) {
+        return Err(Error::new(ErrorKind::LossIgnoresParams, model.tensor(loss).span));
+    }
+    Ok(model)
+}
+
+#[derive(Default)]
+struct Checker<'a> {
+    graph: Graph,
+    tensors: IndexMap<String, Tensor>,
+    functions: IndexMap<String, Function>,
+    /// The right-hand sides of equations, until they are built.
+    equations: HashMap<TensorId, &'a ast::Expr>,
+    /// Spans of function names, for duplicate errors.
+    fn_spans: HashMap<String, Span>,
+}
+
+/// Where names in an expression are looked up.
+enum Scope<'s> {
+    /// An equation: names are tensors.
+    Equation,
+    /// The body of function `name`: names are its parameters.
+    Function { name: &'s str, params: &'s [String], index: usize },
+}
+
+impl<'a> Checker<'a> {
+    /// Collects every declared tensor and equation name, in file order.
+    fn declare(&mut self, file: &'a ast::File) -> Result<(), Error> {
+        for item in &file.items {
+            match item {
+                Item::Tensor(decl) => {
+                    let shape = dims_shape(decl)?;
+                    let value = match &decl.value {
+                        Some(lit) => Some(literal_values(lit, &shape)?),
+                        None => None,
+                    };
+                    let role = match decl.role {
+                        ast::Role::Input => Role::Input,
+                        ast::Role::Target => Role::Target,
+                        ast::Role::Param => Role::Param,
+                        ast::Role::Const => Role::Const,
+                    };
+                    self.add_tensor(&decl.name, Tensor { name: decl.name.name.clone(), role, shape, value, definition: None, span: decl.span })?;
+                }
+                Item::Equation(eq) | Item::Loss(eq) => {
+                    let role = if matches!(item, Item::Loss(_)) { Role::Loss } else { Role::Intermediate };
+                    let id = self.add_tensor(&eq.name, Tensor { name: eq.name.name.clone(), role, shape: Shape::scalar(), value: None, definition: None, span: eq.span })?;
+                    self.equations.insert(id, &eq.value);
+                }
+                Item::Function(f) => {
+                    if let Some(first) = self.fn_spans.get(&f.name.name) {
+                        return Err(Error::new(ErrorKind::Duplicate { name: f.name.name.clone(), first: *first }, f.name.span));
+                    }
+                    self.fn_spans.insert(f.name.name.clone(), f.name.span);
+                }
+                Item::Train(_) => {}
+            }
+        }
+        for (name, span) in &self.fn_spans {
+            if let Some(t) = self.tensors.get(name) {
+                let (first, again) = if t.span.start < span.start { (t.span, *span) } else { (*span, t.span) };
+                return Err(Error::new(ErrorKind::Duplicate { name: name.clone(), first }, again));
+            }
+        }
+        Ok(())
+    }
+
+    fn add_tensor(&mut self, name: &ast::Ident, tensor: Tensor) -> Result<TensorId, Error> {
+        if let Some(first) = self.tensors.get(&name.name) {
+            return Err(Error::new(ErrorKind::Duplicate { name: name.name.clone(), first: first.span }, name.span));
+        }
+        let (index, _) = self.tensors.insert_full(name.name.clone(), tensor);
+        Ok(TensorId(index as u32))
+    }
+
+    /// Checks and builds every `fn`, in file order.
+    fn functions(&mut self, file: &ast::File) -> Result<(), Error> {
+        for item in &file.items {
+            let Item::Function(f) = item else { continue };
+            if Builtin::lookup(&f.name.name).is_some() {
+                return Err(Error::new(ErrorKind::ShadowsBuiltin { name: f.name.name.clone() }, f.name.span));
+            }
+            let mut params: Vec<String> = Vec::new();
+            for (i, p) in f.params.iter().enumerate() {
+                if let Some(j) = params.iter().position(|q| *q == p.name) {
+                    return Err(Error::new(ErrorKind::DuplicateParam { name: p.name.clone(), first: f.params[j].span }, p.span));
+                }
+                let _ = i;
+                params.push(p.name.clone());
+            }
+            let index = self.functions.len();
+            let body = self.build(&f.body, &Scope::Function { name: &f.name.name, params: &params, index })?;
+            self.functions.insert(f.name.name.clone(), Function { name: f.name.name.clone(), params, body, span: f.span });
+        }
+        Ok(())
+    }
+
+    /// Orders equations so that each comes after the ones it uses (file
+    /// order where there is a choice), and reports unknown names and cycles.
+    fn order_equations(&self, file: &ast::File) -> Result<Vec<TensorId>, Error> {
+        let mut deps: HashMap<TensorId, Vec<TensorId>> = HashMap::new();
+        for (&id, expr) in &self.equations {
+            let mut names = Vec::new();
+            self.names_in(expr, &mut names)?;
+            deps.insert(id, names.into_iter().filter(|d| self.equations.contains_key(d)).collect());
+        }
+        #[derive(Clone, Copy, PartialEq)]
+        enum Mark {
+            New,
+            Open,
+            Done,
+        }
+        let mut mark: HashMap<TensorId, Mark> = self.equations.keys().map(|&k| (k, Mark::New)).collect();
+        let mut order = Vec::new();
+        let roots: Vec<TensorId> = file
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Equation(e) | Item::Loss(e) => self.tensors.get_index_of(&e.name.name).map(|i| TensorId(i as u32)),
+                _ => None,
+            })
+            .collect();
+        for root in roots {
+            if mark[&root] != Mark::New {
+                continue;
+            }
+            // Iterative depth-first search; the stack holds the open path.
+            let mut stack: Vec<(TensorId, usize)> = vec![(root, 0)];
+            mark.insert(root, Mark::Open);
+            while let Some(&mut (id, ref mut next)) = stack.last_mut() {
+                let ds = &deps[&id];
+                if *next < ds.len() {
+                    let d = ds[*next];
+                    *next += 1;
+                    match mark[&d] {
+                        Mark::New => {
+                            mark.insert(d, Mark::Open);
+                            stack.push((d, 0));
+                        }
+                        Mark::Open => {
+                            let start = stack.iter().position(|(s, _)| *s == d).unwrap_or(0);
+                            let names = stack[start..].iter().map(|(s, _)| self.tensors[s.0 as usize].name.clone()).collect();
+                            return Err(Error::new(ErrorKind::Cycle { names }, self.tensors[d.0 as usize].span));
+                        }
+                        Mark::Done => {}
+                    }
+                } else {
+                    mark.insert(id, Mark::Done);
+                    order.push(id);
+                    stack.pop();
+                }
+            }
+        }
+        Ok(order)
+    }
+
+    /// Every tensor named in `expr`, erroring on unknown names.
+    fn names_in(&self, expr: &ast::Expr, out: &mut Vec<TensorId>) -> Result<(), Error> {
+        match &expr.kind {
+            ExprKind::Number(_) => Ok(()),
+            ExprKind::Name(n) => {
+                out.push(self.lookup_tensor(n)?);
+                Ok(())
+            }
+            ExprKind::Neg(e) | ExprKind::Transpose(e) | ExprKind::Paren(e) => self.names_in(e, out),
+            ExprKind::Binary { lhs, rhs, .. } => {
+                self.names_in(lhs, out)?;
+                self.names_in(rhs, out)
+            }
+            ExprKind::Call { args, .. } => args.iter().try_for_each(|a| self.names_in(a, out)),
+        }
+    }
+
+    fn lookup_tensor(&self, n: &ast::Ident) -> Result<TensorId, Error> {
+        if let Some(i) = self.tensors.get_index_of(&n.name) {
+            return Ok(TensorId(i as u32));
+        }
+        if self.fn_spans.contains_key(&n.name) || Builtin::lookup(&n.name).is_some() {
+            return Err(Error::new(ErrorKind::FunctionAsValue { name: n.name.clone() }, n.span));
+        }
+        let suggestion = suggest(&n.name, self.tensors.keys().map(String::as_str));
+        Err(Error::new(ErrorKind::UnknownName { name: n.name.clone(), suggestion }, n.span))
+    }
+
+    fn build_equation(&mut self, id: TensorId) -> Result<(), Error> {
+        let expr = self.equations[&id];
+        let node = self.build(expr, &Scope::Equation)?;
+        let shape = self.graph.shape(node).clone();
+        let t = &mut self.tensors[id.0 as usize];
+        t.shape = shape;
+        t.definition = Some(node);
+        Ok(())
+    }
+
+    /// Builds `expr` into the graph, inferring and checking shapes.
+    fn build(&mut self, expr: &ast::Expr, scope: &Scope) -> Result<NodeId, Error> {
+        let g = &mut self.graph;
+        match &expr.kind {
+            ExprKind::Number(n) => Ok(g.constant(n.value.clone())),
+            ExprKind::Paren(e) => self.build(e, scope),
+            ExprKind::Name(n) => match scope {
+                Scope::Equation => {
+                    let id = self.lookup_tensor(n)?;
+                    let shape = self.tensors[id.0 as usize].shape.clone();
+                    Ok(self.graph.tensor(id, shape))
+                }
+                Scope::Function { name, params, .. } => match params.iter().position(|p| *p == n.name) {
+                    Some(i) => Ok(self.graph.param(i as u32)),
+                    None => Err(Error::new(ErrorKind::FnUsesTensor { func: name.to_string(), name: n.name.clone() }, n.span)),
+                },
+            },
+            ExprKind::Neg(e) => {
+                let a = self.build(e, scope)?;
+                Ok(self.graph.neg(a))
+            }
+            ExprKind::Transpose(e) => {
+                let a = self.build(e, scope)?;
+                if self.graph.shape(a).transpose().is_none() {
+                    let shape = self.graph.shape(a).clone();
+                    return Err(Error::new(ErrorKind::WrongRank { what: "transpose (.T)".into(), shape, expected: "a vector or a matrix" }, expr.span));
+                }
+                Ok(self.graph.transpose(a))
+            }
+            ExprKind::Binary { op, op_span, lhs, rhs } => {
+                let a = self.build(lhs, scope)?;
+                let b = self.build(rhs, scope)?;
+                self.binary(*op, *op_span, (a, lhs), (b, rhs))
+            }
+            ExprKind::Call { func, args } => {
+                let mut built = Vec::with_capacity(args.len());
+                for a in args {
+                    built.push(self.build(a, scope)?);
+                }
+                self.call(func, args, built, expr.span, scope)
+            }
+        }
+    }
+
+    fn operand(&self, node: NodeId, expr: &ast::Expr) -> Operand {
+        let mut e = expr;
+        while let ExprKind::Paren(inner) = &e.kind {
+            e = inner;
+        }
+        let name = match &e.kind {
+            ExprKind::Name(n) => Some(n.name.clone()),
+            _ => None,
+        };
+        Operand { name, shape: self.graph.shape(node).clone(), span: expr.span }
+    }
+
+    fn binary(&mut self, op: BinOp, op_span: Span, (a, lhs): (NodeId, &ast::Expr), (b, rhs): (NodeId, &ast::Expr)) -> Result<NodeId, Error> {
+        let (sa, sb) = (self.graph.shape(a), self.graph.shape(b));
+        let ok = match op {
+            BinOp::MatMul => sa.matmul(sb).is_some(),
+            BinOp::Pow => true,
+            _ => sa.broadcast(sb).is_some(),
+        };
+        if !ok {
+            let kind = ErrorKind::ShapeMismatch { op: op.symbol().into(), left: self.operand(a, lhs), right: self.operand(b, rhs) };
+            return Err(Error::new(kind, op_span));
+        }
+        let g = &mut self.graph;
+        Ok(match op {
+            BinOp::Add => g.add(a, b),
+            BinOp::Sub => g.sub(a, b),
+            BinOp::Mul => g.mul(a, b),
+            BinOp::Div => g.div(a, b),
+            BinOp::MatMul => g.matmul(a, b),
+            BinOp::Pow => match g.as_const(b) {
+                Some(e) => {
+                    let e = e.clone();
+                    g.pow(a, e)
+                }
+                None => return Err(Error::new(ErrorKind::ExponentNotNumber, rhs.span)),
+            },
+        })
+    }
+
+    fn call(&mut self, func: &ast::Ident, args: &[ast::Expr], built: Vec<NodeId>, span: Span, scope: &Scope) -> Result<NodeId, Error> {
+        let arity_error = |expected: usize| Error::new(ErrorKind::WrongArity { func: func.name.clone(), expected, found: built.len() }, span);
+        if let Some(index) = self.functions.get_index_of(&func.name) {
+            let params = self.functions[index].params.len();
+            if params != built.len() {
+                return Err(arity_error(params));
+            }
+            let mut shape = Shape::scalar();
+            for (&node, arg) in built.iter().zip(args) {
+                match shape.broadcast(self.graph.shape(node)) {
+                    Some(s) => shape = s,
+                    None => {
+                        let first = self.operand(built[0], &args[0]);
+                        let kind = ErrorKind::ShapeMismatch { op: func.name.clone(), left: first, right: self.operand(node, arg) };
+                        return Err(Error::new(kind, func.span));
+                    }
+                }
+            }
+            return Ok(self.graph.apply(Func::Custom(FnId(index as u32)), built));
+        }
+        let Some(builtin) = Builtin::lookup(&func.name) else {
+            if let Scope::Function { name, index, .. } = scope {
+                if *name == func.name || self.fn_spans.contains_key(&func.name) {
+                    let _ = index;
+                    let kind = ErrorKind::FnNotYetDefined { func: name.to_string(), called: func.name.clone(), recursive: *name == func.name };
+                    return Err(Error::new(kind, func.span));
+                }
+            }
+            if self.tensors.contains_key(&func.name) {
+                return Err(Error::new(ErrorKind::TensorAsFunction { name: func.name.clone() }, func.span));
+            }
+            let candidates = Builtin::NAMES.iter().copied().chain(self.fn_spans.keys().map(String::as_str));
+            let suggestion = suggest(&func.name, candidates);
+            return Err(Error::new(ErrorKind::UnknownFunction { name: func.name.clone(), suggestion }, func.span));
+        };
+        if builtin.arity() != built.len() {
+            return Err(arity_error(builtin.arity()));
+        }
+        if let (Scope::Function { name, .. }, false) = (scope, matches!(builtin, Builtin::Elementwise(_))) {
+            return Err(Error::new(ErrorKind::NotElementwise { func: name.to_string(), called: func.name.clone() }, func.span));
+        }
+        let g = &mut self.graph;
+        Ok(match builtin {
+            Builtin::Elementwise(e) => g.apply(Func::Builtin(e), built),
+            Builtin::Reduce(r) => g.reduce(r, built[0]),
+            Builtin::Softmax | Builtin::LogSoftmax => {
+                let shape = g.shape(built[0]).clone();
+                if !shape.is_vector() {
+                    return Err(Error::new(ErrorKind::WrongRank { what: func.name.clone(), shape, expected: "a vector" }, args[0].span));
+                }
+                if builtin == Builtin::Softmax {
+                    g.softmax(built[0])
+                } else {
+                    g.log_softmax(built[0])
+                }
+            }
+            Builtin::Loss(kind) => {
+                let (y, p) = (built[0], built[1]);
+                if !g.shape(y).same_as(g.shape(p)) {
+                    let kind = ErrorKind::ShapeMismatch { op: func.name.clone(), left: self.operand(y, &args[0]), right: self.operand(p, &args[1]) };
+                    return Err(Error::new(kind, func.span));
+                }
+                self.graph.loss(kind, y, p)
+            }
+        })
+    }
+
+    fn loss(&self, file: &ast::File) -> Result<TensorId, Error> {
+        let mut found: Option<&ast::Equation> = None;
+        for item in &file.items {
+            if let Item::Loss(eq) = item {
+                if let Some(first) = found {
+                    return Err(Error::new(ErrorKind::SecondLoss { first: first.span }, eq.span));
+                }
+                found = Some(eq);
+            }
+        }
+        let Some(eq) = found else {
+            return Err(Error { kind: ErrorKind::NoLoss, span: None });
+        };
+        let id = TensorId(self.tensors.get_index_of(&eq.name.name).unwrap_or(0) as u32);
+        let shape = &self.tensors[id.0 as usize].shape;
+        if !shape.is_scalar() && shape.len() != 1 {
+            return Err(Error::new(ErrorKind::LossNotScalar { shape: shape.clone() }, eq.value.span));
+        }
+        Ok(id)
+    }
+
+    fn train(&self, file: &ast::File) -> Result<Option<Train>, Error> {
+        let mut found: Option<&ast::Train> = None;
+        for item in &file.items {
+            if let Item::Train(t) = item {
+                if let Some(first) = found {
+                    return Err(Error::new(ErrorKind::SecondTrain { first: first.span }, t.span));
+                }
+                found = Some(t);
+            }
+        }
+        let Some(t) = found else { return Ok(None) };
+        if t.optimizer.name != "sgd" {
+            return Err(Error::new(ErrorKind::UnknownOptimizer { name: t.optimizer.name.clone() }, t.optimizer.span));
+        }
+        let (mut lr, mut steps) = (None, 1u32);
+        for arg in &t.args {
+            match arg.name.name.as_str() {
+                "lr" => {
+                    if arg.value.value <= BigRational::from_integer(0.into()) {
+                        return Err(Error::new(ErrorKind::LearningRateNotPositive, arg.value.span));
+                    }
+                    lr = Some(arg.value.value.clone());
+                }
+                "steps" => {
+                    let v = &arg.value.value;
+                    let n = if v.is_integer() { u32::try_from(v.to_integer()).ok() } else { None };
+                    match n {
+                        Some(n) if (1..=MAX_STEPS).contains(&n) => steps = n,
+                        _ => return Err(Error::new(ErrorKind::BadSteps { limit: MAX_STEPS }, arg.value.span)),
+                    }
+                }
+                _ => return Err(Error::new(ErrorKind::UnknownTrainArg { name: arg.name.name.clone() }, arg.name.span)),
+            }
+        }
+        let Some(lr) = lr else {
+            return Err(Error::new(ErrorKind::MissingLearningRate, t.span));
+        };
+        if !self.tensors.values().any(|t| t.role == Role::Param) {
+            return Err(Error::new(ErrorKind::NothingToTrain, t.span));
+        }
+        Ok(Some(Train { optimizer: Optimizer::Sgd { lr, steps }, span: t.span }))
+    }
+}
+
+/// The declared shape, refusing zero and oversized dimensions.
+fn dims_shape(decl: &ast::TensorDecl) -> Result<Shape, Error> {
+    let mut entries: u128 = 1;
+    let mut dims = Vec::with_capacity(decl.dims.len());
+    for d in &decl.dims {
+        if d.size == 0 {
+            return Err(Error::new(ErrorKind::ZeroDim, d.span));
+        }
+        entries = entries.saturating_mul(u128::from(d.size));
+        if entries > MAX_ENTRIES as u128 {
+            let span = decl.dims_span.unwrap_or(d.span);
+            let total = decl.dims.iter().fold(1u128, |acc, d| acc.saturating_mul(u128::from(d.size)));
+            return Err(Error::new(ErrorKind::TooLarge { entries: total, limit: MAX_ENTRIES }, span));
+        }
+        dims.push(d.size as usize);
+    }
+    Ok(Shape(dims))
+}
+
+/// The entries of a literal in row-major order, checked against `shape`.
+fn literal_values(lit: &Literal, shape: &Shape) -> Result<Vec<BigRational>, Error> {
+    let mut out = Vec::with_capacity(shape.len());
+    collect_literal(lit, shape.dims(), &mut out)?;
+    Ok(out)
+}
+
+fn collect_literal(lit: &Literal, dims: &[usize], out: &mut Vec<BigRational>) -> Result<(), Error> {
+    let mismatch = || {
+        Error::new(
+            ErrorKind::LiteralShape { expected: describe_dims(dims), found: describe_literal(lit) },
+            lit.span(),
+        )
+    };
+    match (lit, dims) {
+        (Literal::Number(n), []) => {
+            out.push(n.value.clone());
+            Ok(())
+        }
+        (Literal::List { items, .. }, [n, rest @ ..]) if items.len() == *n => {
+            items.iter().try_for_each(|item| collect_literal(item, rest, out))
+        }
+        _ => Err(mismatch()),
+    }
+}
+
+fn describe_dims(dims: &[usize]) -> String {
+    match dims {
+        [] => "a number".into(),
+        [n] => format!("a list of {n} number{}", if *n == 1 { "" } else { "s" }),
+        [n, rest @ ..] => format!("a list of {n}, each {}", describe_dims(rest)),
+    }
+}
+
+fn describe_literal(lit: &Literal) -> String {
+    match lit {
+        Literal::Number(_) => "a number".into(),
+        Literal::List { items, .. } => {
+            let inner = match items.first() {
+                Some(Literal::Number(_)) if items.iter().all(|i| matches!(i, Literal::Number(_))) => {
+                    return format!("a list of {} number{}", items.len(), if items.len() == 1 { "" } else { "s" })
+                }
+                Some(first) => describe_literal(first),
+                None => return "an empty list".into(),
+            };
+            format!("a list of {}, the first {}", items.len(), inner)
+        }
+    }
+}
+
+/// Does the tensor `id` depend on any parameter?
+fn depends_on_param(model: &Model, id: TensorId) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![id];
+    while let Some(t) = stack.pop() {
+        if !seen.insert(t) {
+            continue;
+        }
+        let tensor = model.tensor(t);
+        if tensor.role == Role::Param {
+            return true;
+        }
+        if let Some(def) = tensor.definition {
+            stack.extend(tensors_in(&model.graph, def));
+        }
+    }
+    false
+}
+
+/// The tensors an expression refers to directly.
+pub(crate) fn tensors_in(graph: &Graph, root: NodeId) -> Vec<TensorId> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![root];
+    while let Some(n) = stack.pop() {
+        if !seen.insert(n) {
+            continue;
+        }
+        match graph.node(n) {
+            super::Node::Tensor(t) => out.push(*t),
+            node => stack.extend(node.children()),
+        }
+    }
+    out
+}

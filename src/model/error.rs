@@ -1,0 +1,289 @@
+//! Errors of the checker: each one a kind plus the place it points at.
+
+use crate::diagnostic::Diagnostic;
+use crate::syntax::Span;
+
+use super::shape::Shape;
+
+/// A checking error.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub span: Option<Span>,
+}
+
+/// What went wrong. Each variant's doc gives an input that produces it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ErrorKind {
+    /// A file with no statements at all (an empty file, or only comments).
+    EmptyFile,
+    /// `Z = W @ q` where nothing declares or defines `q`.
+    UnknownName { name: String, suggestion: Option<String> },
+    /// `H = fx(Z1)` where `fx` is neither a built-in nor a `fn`.
+    UnknownFunction { name: String, suggestion: Option<String> },
+    /// `param W[2]` twice, or an equation named like a declared tensor.
+    Duplicate { name: String, first: Span },
+    /// `Z = W1 @ b1` with incompatible shapes (`op` is the operator).
+    ShapeMismatch { op: String, left: Operand, right: Operand },
+    /// `softmax(W1)` on a matrix, or `.T` on a rank-3 tensor.
+    WrongRank { what: String, shape: Shape, expected: &'static str },
+    /// `relu(a, b)`: a function called with the wrong number of arguments.
+    WrongArity { func: String, expected: usize, found: usize },
+    /// `x ^ y` where the exponent is not a number.
+    ExponentNotNumber,
+    /// `loss L = Z1` where `Z1` is not a scalar.
+    LossNotScalar { shape: Shape },
+    /// A file with equations but no `loss` statement.
+    NoLoss,
+    /// Two `loss` statements.
+    SecondLoss { first: Span },
+    /// `A = B + 1` and `B = A * 2`: equations that depend on each other.
+    Cycle { names: Vec<String> },
+    /// `fn f(t) = t * W1`: a function body naming something other than its parameters.
+    FnUsesTensor { func: String, name: String },
+    /// `fn f(t) = f(t) + 1`, or a call to a `fn` defined further down.
+    FnNotYetDefined { func: String, called: String, recursive: bool },
+    /// `fn f(t) = softmax(t)`: only elementwise built-ins belong in a scalar function.
+    NotElementwise { func: String, called: String },
+    /// `fn relu(t) = t`: a `fn` may not take a built-in's name.
+    ShadowsBuiltin { name: String },
+    /// `fn f(t, t) = t`.
+    DuplicateParam { name: String, first: Span },
+    /// `H = f` where `f` is a function, not a tensor.
+    FunctionAsValue { name: String },
+    /// `Z = x(1)` where `x` is a tensor, not a function.
+    TensorAsFunction { name: String },
+    /// `input x[0]`.
+    ZeroDim,
+    /// `param W[100000, 100000]`: more entries than nnderive will allocate.
+    TooLarge { entries: u128, limit: usize },
+    /// `input x[3] = [1, 2]`: the literal does not match the declared dims.
+    LiteralShape { expected: String, found: String },
+    /// `train sgd(lr = 0.1)` twice.
+    SecondTrain { first: Span },
+    /// `train adam(lr = 0.1)`: only `sgd` is known.
+    UnknownOptimizer { name: String },
+    /// `train sgd(rate = 0.1)`.
+    UnknownTrainArg { name: String },
+    /// `train sgd()` without `lr`.
+    MissingLearningRate,
+    /// `train sgd(lr = 0)`.
+    LearningRateNotPositive,
+    /// `train sgd(lr = 0.1, steps = 0.5)`.
+    BadSteps { limit: u32 },
+    /// `train sgd(lr = 0.1)` in a file without any `param`.
+    NothingToTrain,
+    /// `loss L = sum(x)` where the loss depends on no parameter at all.
+    LossIgnoresParams,
+}
+
+/// One side of a binary operation, described for an error message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Operand {
+    /// The tensor's name when the operand is a plain name.
+    pub name: Option<String>,
+    pub shape: Shape,
+    pub span: Span,
+}
+
+impl Operand {
+    fn describe(&self, side: &str) -> String {
+        match &self.name {
+            Some(n) => format!("{n} is {}", self.shape),
+            None => format!("the {side} side is {}", self.shape),
+        }
+    }
+}
+
+/// The largest tensor nnderive will hold (entries), so that a typo in a
+/// dimension cannot make it allocate gigabytes.
+pub const MAX_ENTRIES: usize = 16_777_216;
+
+impl Error {
+    pub fn new(kind: ErrorKind, span: Span) -> Error {
+        Error { kind, span: Some(span) }
+    }
+
+    /// The located, human message for this error.
+    pub fn diagnostic(&self) -> Diagnostic {
+        use ErrorKind::*;
+        let d = |m: String| Diagnostic::new(m, self.span);
+        match &self.kind {
+            EmptyFile => Diagnostic::new("the file has no statements", None).with_help(
+                "declare tensors, write the forward equations and a `loss`, e.g.\n  input x[2] = [1, 2]\n  param W[1,2] = [[0.5, -0.5]]\n  loss L = sum(W @ x)",
+            ),
+            UnknownName { name, suggestion } => {
+                let diag = d(format!("unknown name '{name}'")).with_label("not declared or defined");
+                match suggestion {
+                    Some(s) => diag.with_help(format!("did you mean '{s}'?")),
+                    None => diag.with_help(format!(
+                        "declare it (e.g. `input {name}[3]`) or define it with an equation (`{name} = ...`)"
+                    )),
+                }
+            }
+            UnknownFunction { name, suggestion } => {
+                let diag = d(format!("unknown function '{name}'")).with_label("no built-in or `fn` has this name");
+                match suggestion {
+                    Some(s) => diag.with_help(format!("did you mean '{s}'?")),
+                    None => diag.with_help(format!(
+                        "define it, e.g. `fn {name}(t) = relu(t) + sin(t)`, or use a built-in: {}",
+                        super::func::Builtin::NAMES.join(", ")
+                    )),
+                }
+            }
+            Duplicate { name, first } => d(format!("'{name}' is defined twice"))
+                .with_label("defined again here")
+                .with_related(*first, "first defined here")
+                .with_help("give each tensor, equation and function its own name"),
+            ShapeMismatch { op, left, right } => d(format!(
+                "shape mismatch in '{op}': {} but {}",
+                left.describe("left"),
+                right.describe("right")
+            ))
+            .with_label(format!("{} {op} {}", short(&left.shape), short(&right.shape)))
+            .with_related(left.span, format!("this is {}", left.shape))
+            .with_related(right.span, format!("this is {}", right.shape))
+            .with_help(shape_help(op)),
+            WrongRank { what, shape, expected } => {
+                d(format!("{what} needs {expected}, but its argument is {shape}")).with_label(format!("this is {shape}"))
+            }
+            WrongArity { func, expected, found } => d(format!(
+                "'{func}' takes {expected} argument{}, but {found} {} given",
+                if *expected == 1 { "" } else { "s" },
+                if *found == 1 { "was" } else { "were" }
+            ))
+            .with_label("in this call"),
+            ExponentNotNumber => d("the exponent of '^' must be a number".into())
+                .with_label("not a number")
+                .with_help("write a constant exponent such as `t^2` or `t^-1`; for other powers use exp and log"),
+            LossNotScalar { shape } => d(format!("the loss must be a scalar, but it is {shape}"))
+                .with_label("this is not a scalar")
+                .with_help("reduce it with sum(...) or mean(...), or use a built-in loss such as cross_entropy(y, yhat)"),
+            NoLoss => Diagnostic::new("the file defines no loss", self.span)
+                .with_help("add a line such as `loss L = cross_entropy(y, yhat)`"),
+            SecondLoss { first } => d("a file has one loss, and this is the second".into())
+                .with_label("second loss")
+                .with_related(*first, "the first loss")
+                .with_help("add the terms into one loss: `loss L = a + b`"),
+            Cycle { names } => d(format!("these equations depend on each other: {}", cycle_text(names)))
+                .with_label("this equation is part of the cycle")
+                .with_help("every equation must be computable from earlier values"),
+            FnUsesTensor { func, name } => d(format!("function '{func}' uses '{name}', which is not one of its parameters"))
+                .with_label("not a parameter")
+                .with_help(format!("a `fn` sees only its parameters; pass {name} in as an argument")),
+            FnNotYetDefined { func, called, recursive: true } => d(format!("function '{func}' calls itself"))
+                .with_label(format!("'{called}' is recursive here"))
+                .with_help("a scalar function must be an explicit formula; recursion is not allowed"),
+            FnNotYetDefined { func, called, recursive: false } => d(format!(
+                "function '{func}' calls '{called}', which is defined further down"
+            ))
+            .with_label("defined later")
+            .with_help(format!("move `fn {called}` above `fn {func}`")),
+            NotElementwise { func, called } => d(format!(
+                "function '{func}' calls '{called}', which is not an elementwise function"
+            ))
+            .with_label("not elementwise")
+            .with_help("a `fn` is applied entry by entry; use softmax, sums and losses in equations instead"),
+            ShadowsBuiltin { name } => d(format!("'{name}' is a built-in function and cannot be redefined"))
+                .with_label("built-in name")
+                .with_help(format!("choose another name, e.g. `fn my_{name}(t) = ...`")),
+            DuplicateParam { name, first } => d(format!("parameter '{name}' appears twice"))
+                .with_label("again here")
+                .with_related(*first, "first here"),
+            FunctionAsValue { name } => d(format!("'{name}' is a function, not a tensor"))
+                .with_label("a function")
+                .with_help(format!("call it: `{name}(...)`")),
+            TensorAsFunction { name } => d(format!("'{name}' is a tensor, not a function"))
+                .with_label("cannot be called")
+                .with_help(format!("to multiply, write `{name} * (...)`; to apply a matrix, `{name} @ (...)`")),
+            ZeroDim => d("a dimension must be at least 1".into()).with_label("zero"),
+            TooLarge { entries, limit } => d(format!(
+                "this tensor would have {entries} entries; nnderive holds at most {limit}"
+            ))
+            .with_label("too large"),
+            LiteralShape { expected, found } => d(format!("the value does not match the declared dims: expected {expected}, found {found}"))
+                .with_label("this value")
+                .with_help("write one bracket level per dimension: [n] is `[a, b, c]`, [m, n] is `[[...], [...]]`"),
+            SecondTrain { first } => d("a file has one `train` statement, and this is the second".into())
+                .with_label("second")
+                .with_related(*first, "the first"),
+            UnknownOptimizer { name } => d(format!("unknown optimizer '{name}'"))
+                .with_label("not known")
+                .with_help("nnderive knows `sgd`: write `train sgd(lr = 0.01)`"),
+            UnknownTrainArg { name } => d(format!("sgd has no setting '{name}'"))
+                .with_label("unknown setting")
+                .with_help("sgd takes `lr` (the learning rate) and optionally `steps` (how many updates)"),
+            MissingLearningRate => d("sgd needs a learning rate".into()).with_help("write `train sgd(lr = 0.01)`"),
+            LearningRateNotPositive => d("the learning rate must be positive".into()).with_label("not > 0"),
+            BadSteps { limit } => d(format!("steps must be a whole number from 1 to {limit}")).with_label("not a valid count"),
+            NothingToTrain => d("`train` needs at least one `param` to update".into())
+                .with_label("nothing to train")
+                .with_help("declare the trainable tensors with `param`, e.g. `param W1[3,4]`"),
+            LossIgnoresParams => d("the loss does not depend on any `param`".into())
+                .with_label("no parameter reaches this loss")
+                .with_help("declare the weights with `param` so their gradients can be derived"),
+        }
+    }
+}
+
+fn short(s: &Shape) -> String {
+    if s.is_scalar() {
+        "[]".into()
+    } else {
+        s.to_string()
+    }
+}
+
+fn shape_help(op: &str) -> String {
+    match op {
+        "@" => "for A @ B the columns of A must equal the rows of B; [n] is a column (n×1), and B.T transposes".into(),
+        _ => "elementwise operations need equal shapes, or a scalar on one side".into(),
+    }
+}
+
+fn cycle_text(names: &[String]) -> String {
+    let mut t = names.join(" → ");
+    if let Some(first) = names.first() {
+        t.push_str(" → ");
+        t.push_str(first);
+    }
+    t
+}
+
+/// The closest name to `name` among `candidates`, if one is close enough to be a likely typo.
+pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, c)| *d <= limit && *c != name)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c.to_string())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_lowercase().chars().collect();
+    let b: Vec<char> = b.to_lowercase().chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_find_typos() {
+        assert_eq!(suggest("W3", ["W1", "b1", "x"]), Some("W1".into()));
+        assert_eq!(suggest("sigmod", ["sigmoid", "tanh"]), Some("sigmoid".into()));
+        assert_eq!(suggest("q", ["W1", "b1"]), None);
+    }
+}

@@ -1,0 +1,674 @@
+//! Tensor expressions as a hash-consed graph.
+//!
+//! Every expression nnderive handles, the file's equations, the bodies of its
+//! scalar functions, and later every derived gradient, lives in one [`Graph`].
+//! Nodes are only made through the constructors on `Graph`, which keep them
+//! canonical (constants folded exactly, 0 and 1 identities gone, negation
+//! pulled outward, like terms combined) and share equal sub-expressions, so a
+//! formula that mentions `δ2` twice stores it once and a deep network's
+//! formulas grow linearly with its depth.
+
+use std::collections::HashMap;
+
+use num_rational::BigRational;
+use num_traits::{One, Signed, Zero};
+
+use super::func::{Func, LossFn, Reduction};
+use super::shape::Shape;
+
+/// Index of a node in its [`Graph`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(pub u32);
+
+/// Index of a named tensor in [`crate::model::Model::tensors`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TensorId(pub u32);
+
+/// Index of a derived quantity (an error term δ or a named adjoint), defined
+/// by the `derive` stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SymbolId(pub u32);
+
+/// One operation. Children are [`NodeId`]s of the same graph.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Node {
+    /// A declared tensor or the result of an equation, referred to by name.
+    Tensor(TensorId),
+    /// The i-th parameter of a scalar function body.
+    Param(u32),
+    /// A derived quantity such as δ2.
+    Symbol(SymbolId),
+    /// An exact scalar constant.
+    Const(BigRational),
+    Neg(NodeId),
+    Add(NodeId, NodeId),
+    Sub(NodeId, NodeId),
+    /// Elementwise (Hadamard) product, or scalar times tensor.
+    Mul(NodeId, NodeId),
+    /// Elementwise division, or tensor divided by scalar.
+    Div(NodeId, NodeId),
+    /// Elementwise power with an exact exponent.
+    Pow(NodeId, BigRational),
+    MatMul(NodeId, NodeId),
+    Transpose(NodeId),
+    /// A scalar function applied entry by entry.
+    Apply(Func, Vec<NodeId>),
+    Reduce(Reduction, NodeId),
+    Softmax(NodeId),
+    LogSoftmax(NodeId),
+    /// The diagonal matrix of a vector (appears in the softmax Jacobian).
+    Diag(NodeId),
+    /// A built-in loss `loss(y, p)`.
+    Loss(LossFn, NodeId, NodeId),
+}
+
+impl Node {
+    /// The children, in order.
+    pub fn children(&self) -> Vec<NodeId> {
+        match self {
+            Node::Tensor(_) | Node::Param(_) | Node::Symbol(_) | Node::Const(_) => vec![],
+            Node::Neg(a)
+            | Node::Pow(a, _)
+            | Node::Transpose(a)
+            | Node::Reduce(_, a)
+            | Node::Softmax(a)
+            | Node::LogSoftmax(a)
+            | Node::Diag(a) => vec![*a],
+            Node::Add(a, b)
+            | Node::Sub(a, b)
+            | Node::Mul(a, b)
+            | Node::Div(a, b)
+            | Node::MatMul(a, b)
+            | Node::Loss(_, a, b) => vec![*a, *b],
+            Node::Apply(_, args) => args.clone(),
+        }
+    }
+}
+
+/// An arena of canonical, shared expression nodes with their shapes.
+#[derive(Clone, Debug, Default)]
+pub struct Graph {
+    nodes: Vec<Node>,
+    shapes: Vec<Shape>,
+    index: HashMap<Node, NodeId>,
+}
+
+fn rational(n: i64) -> BigRational {
+    BigRational::from_integer(n.into())
+}
+
+impl Graph {
+    pub fn new() -> Graph {
+        Graph::default()
+    }
+
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.0 as usize]
+    }
+
+    pub fn shape(&self, id: NodeId) -> &Shape {
+        &self.shapes[id.0 as usize]
+    }
+
+    /// Number of distinct nodes: the size of everything stored.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The exact value of a constant node.
+    pub fn as_const(&self, id: NodeId) -> Option<&BigRational> {
+        match self.node(id) {
+            Node::Const(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    fn is_const(&self, id: NodeId, value: i64) -> bool {
+        self.as_const(id).is_some_and(|c| *c == rational(value))
+    }
+
+    /// Interns `node` with `shape`, sharing an existing equal node.
+    fn intern(&mut self, node: Node, shape: Shape) -> NodeId {
+        if let Some(&id) = self.index.get(&node) {
+            return id;
+        }
+        let id = NodeId(self.nodes.len() as u32);
+        self.nodes.push(node.clone());
+        self.shapes.push(shape);
+        self.index.insert(node, id);
+        id
+    }
+
+    // ---- leaves -------------------------------------------------------
+
+    pub fn tensor(&mut self, id: TensorId, shape: Shape) -> NodeId {
+        self.intern(Node::Tensor(id), shape)
+    }
+
+    /// A scalar function's parameter (always a scalar).
+    pub fn param(&mut self, index: u32) -> NodeId {
+        self.intern(Node::Param(index), Shape::scalar())
+    }
+
+    pub fn symbol(&mut self, id: SymbolId, shape: Shape) -> NodeId {
+        self.intern(Node::Symbol(id), shape)
+    }
+
+    pub fn constant(&mut self, value: BigRational) -> NodeId {
+        self.intern(Node::Const(value), Shape::scalar())
+    }
+
+    pub fn int(&mut self, value: i64) -> NodeId {
+        self.constant(rational(value))
+    }
+
+    // ---- arithmetic ---------------------------------------------------
+
+    fn broadcast(&self, a: NodeId, b: NodeId) -> Shape {
+        // Shapes were checked before the graph was built; fall back to the
+        // larger operand so that a bug shows as a wrong shape, not a panic.
+        let (sa, sb) = (self.shape(a), self.shape(b));
+        sa.broadcast(sb)
+            .unwrap_or_else(|| if sa.len() >= sb.len() { sa.clone() } else { sb.clone() })
+    }
+
+    pub fn neg(&mut self, a: NodeId) -> NodeId {
+        match self.node(a) {
+            Node::Const(c) => {
+                let c = -c.clone();
+                self.constant(c)
+            }
+            Node::Neg(inner) => *inner,
+            // −(a − b) = b − a
+            Node::Sub(x, y) => {
+                let (x, y) = (*x, *y);
+                self.sub(y, x)
+            }
+            // Keep coefficients in front: −(c x) = (−c) x.
+            Node::Mul(c, x) if self.as_const(*c).is_some() => {
+                let (c, x) = (*c, *x);
+                let nc = self.neg(c);
+                self.mul(nc, x)
+            }
+            _ => {
+                let s = self.shape(a).clone();
+                self.intern(Node::Neg(a), s)
+            }
+        }
+    }
+
+    /// Splits `c x` into `(c, x)`, `−x` into `(−1, x)`, otherwise `(1, x)`.
+    fn coefficient(&self, a: NodeId) -> (BigRational, NodeId) {
+        match self.node(a) {
+            Node::Mul(c, x) => match self.as_const(*c) {
+                Some(c) => (c.clone(), *x),
+                None => (BigRational::one(), a),
+            },
+            Node::Neg(x) => (-BigRational::one(), *x),
+            _ => (BigRational::one(), a),
+        }
+    }
+
+    pub fn add(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        if let (Some(x), Some(y)) = (self.as_const(a), self.as_const(b)) {
+            let v = x + y;
+            return self.constant(v);
+        }
+        let shape = self.broadcast(a, b);
+        if self.is_const(a, 0) && *self.shape(b) == shape {
+            return b;
+        }
+        if self.is_const(b, 0) && *self.shape(a) == shape {
+            return a;
+        }
+        if let Node::Neg(nb) = *self.node(b) {
+            return self.sub(a, nb);
+        }
+        if let Node::Neg(na) = *self.node(a) {
+            return self.sub(b, na);
+        }
+        if let Some(combined) = self.combine_like_terms(a, b, 1) {
+            return combined;
+        }
+        self.intern(Node::Add(a, b), shape)
+    }
+
+    pub fn sub(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        if let (Some(x), Some(y)) = (self.as_const(a), self.as_const(b)) {
+            let v = x - y;
+            return self.constant(v);
+        }
+        let shape = self.broadcast(a, b);
+        if self.is_const(b, 0) && *self.shape(a) == shape {
+            return a;
+        }
+        if self.is_const(a, 0) && *self.shape(b) == shape {
+            return self.neg(b);
+        }
+        if let Node::Neg(nb) = *self.node(b) {
+            return self.add(a, nb);
+        }
+        if let Some(combined) = self.combine_like_terms(a, b, -1) {
+            return combined;
+        }
+        self.intern(Node::Sub(a, b), shape)
+    }
+
+    /// `c x ± d x = (c ± d) x`, when both sides have the same shape.
+    fn combine_like_terms(&mut self, a: NodeId, b: NodeId, sign: i64) -> Option<NodeId> {
+        let (ca, xa) = self.coefficient(a);
+        let (cb, xb) = self.coefficient(b);
+        if xa != xb || self.shape(a) != self.shape(b) {
+            return None;
+        }
+        let c = ca + cb * rational(sign);
+        if c.is_zero() && !self.shape(xa).is_scalar() {
+            // A zero tensor has no canonical leaf; keep the difference as written.
+            return None;
+        }
+        let c = self.constant(c);
+        Some(self.mul(c, xa))
+    }
+
+    pub fn mul(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        if let (Some(x), Some(y)) = (self.as_const(a), self.as_const(b)) {
+            let v = x * y;
+            return self.constant(v);
+        }
+        // Constants go in front.
+        if self.as_const(b).is_some() {
+            return self.mul(b, a);
+        }
+        let shape = self.broadcast(a, b);
+        if let Some(c) = self.as_const(a) {
+            if c.is_one() {
+                return b;
+            }
+            if c.is_zero() && shape.is_scalar() {
+                return a;
+            }
+            if *c == -BigRational::one() {
+                return self.neg(b);
+            }
+            // (−c)(a − b) = c (b − a): keep the coefficient positive.
+            if let (true, Node::Sub(x, y)) = (c.is_negative(), self.node(b)) {
+                let (x, y, pc) = (*x, *y, -c.clone());
+                let pc = self.constant(pc);
+                let flipped = self.sub(y, x);
+                return self.mul(pc, flipped);
+            }
+            // c (d x) = (c d) x
+            if let Node::Mul(d, x) = *self.node(b) {
+                if let Some(d) = self.as_const(d) {
+                    let cd = self.as_const(a).cloned().unwrap_or_else(BigRational::one) * d;
+                    let cd = self.constant(cd);
+                    return self.mul(cd, x);
+                }
+            }
+        }
+        if let Node::Neg(na) = *self.node(a) {
+            let m = self.mul(na, b);
+            return self.neg(m);
+        }
+        if let Node::Neg(nb) = *self.node(b) {
+            let m = self.mul(a, nb);
+            return self.neg(m);
+        }
+        // a ⊙ (1 ⊘ b) = a ⊘ b
+        if let Node::Div(one, d) = *self.node(b) {
+            if self.is_const(one, 1) {
+                return self.div(a, d);
+            }
+        }
+        if let Node::Div(one, d) = *self.node(a) {
+            if self.is_const(one, 1) {
+                return self.div(b, d);
+            }
+        }
+        // x (c y) = c (x y): coefficients float to the front.
+        if let Node::Mul(c, y) = *self.node(b) {
+            if self.as_const(c).is_some() {
+                let m = self.mul(a, y);
+                return self.mul(c, m);
+            }
+        }
+        if let Node::Mul(c, x) = *self.node(a) {
+            if self.as_const(c).is_some() {
+                let m = self.mul(x, b);
+                return self.mul(c, m);
+            }
+        }
+        self.intern(Node::Mul(a, b), shape)
+    }
+
+    pub fn div(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        if let (Some(x), Some(y)) = (self.as_const(a), self.as_const(b)) {
+            if !y.is_zero() {
+                let v = x / y;
+                return self.constant(v);
+            }
+        }
+        if self.is_const(b, 1) {
+            return a;
+        }
+        if let Node::Neg(na) = *self.node(a) {
+            let d = self.div(na, b);
+            return self.neg(d);
+        }
+        if let Node::Neg(nb) = *self.node(b) {
+            let d = self.div(a, nb);
+            return self.neg(d);
+        }
+        let shape = self.broadcast(a, b);
+        self.intern(Node::Div(a, b), shape)
+    }
+
+    pub fn pow(&mut self, a: NodeId, exponent: BigRational) -> NodeId {
+        if exponent.is_one() {
+            return a;
+        }
+        if let Some(c) = self.as_const(a) {
+            if exponent.is_integer() {
+                if let Some(v) = exact_int_pow(c, &exponent) {
+                    return self.constant(v);
+                }
+            }
+        }
+        if exponent.is_zero() && self.shape(a).is_scalar() {
+            return self.int(1);
+        }
+        let s = self.shape(a).clone();
+        self.intern(Node::Pow(a, exponent), s)
+    }
+
+    pub fn matmul(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        if let Node::Neg(na) = *self.node(a) {
+            let m = self.matmul(na, b);
+            return self.neg(m);
+        }
+        if let Node::Neg(nb) = *self.node(b) {
+            let m = self.matmul(a, nb);
+            return self.neg(m);
+        }
+        let (sa, sb) = (self.shape(a), self.shape(b));
+        let shape = sa.matmul(sb).unwrap_or_else(|| sa.clone());
+        self.intern(Node::MatMul(a, b), shape)
+    }
+
+    pub fn transpose(&mut self, a: NodeId) -> NodeId {
+        let s = self.shape(a).clone();
+        if s.is_scalar() {
+            return a;
+        }
+        if let Node::Transpose(inner) = *self.node(a) {
+            if self.shape(inner).same_as(&s.transpose().unwrap_or_default()) {
+                return inner;
+            }
+        }
+        if let Node::Neg(na) = *self.node(a) {
+            let t = self.transpose(na);
+            return self.neg(t);
+        }
+        let shape = s.transpose().unwrap_or(s);
+        self.intern(Node::Transpose(a), shape)
+    }
+
+    // ---- functions ----------------------------------------------------
+
+    /// `func(args)` entry by entry; the shape is the arguments' broadcast.
+    pub fn apply(&mut self, func: Func, args: Vec<NodeId>) -> NodeId {
+        let mut shape = Shape::scalar();
+        for &a in &args {
+            shape = shape.broadcast(self.shape(a)).unwrap_or_else(|| self.shape(a).clone());
+        }
+        self.intern(Node::Apply(func, args), shape)
+    }
+
+    pub fn reduce(&mut self, r: Reduction, a: NodeId) -> NodeId {
+        if self.shape(a).is_scalar() {
+            return a;
+        }
+        if let Node::Neg(na) = *self.node(a) {
+            let s = self.reduce(r, na);
+            return self.neg(s);
+        }
+        if let Node::Mul(c, x) = *self.node(a) {
+            if self.as_const(c).is_some() {
+                let s = self.reduce(r, x);
+                return self.mul(c, s);
+            }
+        }
+        self.intern(Node::Reduce(r, a), Shape::scalar())
+    }
+
+    pub fn softmax(&mut self, a: NodeId) -> NodeId {
+        let s = self.shape(a).clone();
+        self.intern(Node::Softmax(a), s)
+    }
+
+    pub fn log_softmax(&mut self, a: NodeId) -> NodeId {
+        let s = self.shape(a).clone();
+        self.intern(Node::LogSoftmax(a), s)
+    }
+
+    pub fn diag(&mut self, a: NodeId) -> NodeId {
+        let n = self.shape(a).len();
+        self.intern(Node::Diag(a), Shape(vec![n, n]))
+    }
+
+    pub fn loss(&mut self, f: LossFn, y: NodeId, p: NodeId) -> NodeId {
+        self.intern(Node::Loss(f, y, p), Shape::scalar())
+    }
+
+    /// Copies the expression `root` of `from` into this graph, replacing each
+    /// function parameter `Param(i)` by `args[i]` (how a custom function's
+    /// body is instantiated). Rebuilt through the constructors, so the copy
+    /// is canonical too.
+    pub fn substitute_params(&mut self, from: &Graph, root: NodeId, args: &[NodeId]) -> NodeId {
+        let mut memo: HashMap<NodeId, NodeId> = HashMap::new();
+        self.copy_from(from, root, &mut |_, node| match node {
+            Node::Param(i) => args.get(*i as usize).copied(),
+            _ => None,
+        }, &mut memo)
+    }
+
+    /// Copies `root` of `from` into `self`, letting `leaf` replace any node.
+    pub fn copy_from(
+        &mut self,
+        from: &Graph,
+        root: NodeId,
+        leaf: &mut dyn FnMut(&mut Graph, &Node) -> Option<NodeId>,
+        memo: &mut HashMap<NodeId, NodeId>,
+    ) -> NodeId {
+        // Iterative post-order, so that deep expressions cannot overflow the stack.
+        let mut stack = vec![(root, false)];
+        while let Some((id, expanded)) = stack.pop() {
+            if memo.contains_key(&id) {
+                continue;
+            }
+            let node = from.node(id);
+            if let Some(replacement) = leaf(self, node) {
+                memo.insert(id, replacement);
+                continue;
+            }
+            if !expanded {
+                stack.push((id, true));
+                for c in node.children() {
+                    if !memo.contains_key(&c) {
+                        stack.push((c, false));
+                    }
+                }
+                continue;
+            }
+            let new = self.rebuild(from, id, &|c| memo[&c]);
+            memo.insert(id, new);
+        }
+        memo[&root]
+    }
+}
+
+impl Graph {
+    /// Makes a node like `from`'s node `id`, with each child `c` replaced by
+    /// `child(c)`, through the canonicalizing constructors.
+    pub fn rebuild(&mut self, from: &Graph, id: NodeId, child: &dyn Fn(NodeId) -> NodeId) -> NodeId {
+        self.make(from.node(id), from.shape(id), child)
+    }
+
+    /// Makes `node` (of `shape`) with each child `c` replaced by `child(c)`.
+    pub fn make(&mut self, node: &Node, shape: &Shape, child: &dyn Fn(NodeId) -> NodeId) -> NodeId {
+        let m = |c: &NodeId| child(*c);
+        match node {
+            Node::Tensor(t) => self.tensor(*t, shape.clone()),
+            Node::Param(i) => self.param(*i),
+            Node::Symbol(s) => self.symbol(*s, shape.clone()),
+            Node::Const(c) => self.constant(c.clone()),
+            Node::Neg(a) => self.neg(m(a)),
+            Node::Add(a, b) => self.add(m(a), m(b)),
+            Node::Sub(a, b) => self.sub(m(a), m(b)),
+            Node::Mul(a, b) => self.mul(m(a), m(b)),
+            Node::Div(a, b) => self.div(m(a), m(b)),
+            Node::Pow(a, e) => self.pow(m(a), e.clone()),
+            Node::MatMul(a, b) => self.matmul(m(a), m(b)),
+            Node::Transpose(a) => self.transpose(m(a)),
+            Node::Apply(f, args) => {
+                let args = args.iter().map(m).collect();
+                self.apply(*f, args)
+            }
+            Node::Reduce(r, a) => self.reduce(*r, m(a)),
+            Node::Softmax(a) => self.softmax(m(a)),
+            Node::LogSoftmax(a) => self.log_softmax(m(a)),
+            Node::Diag(a) => self.diag(m(a)),
+            Node::Loss(f, y, p) => self.loss(*f, m(y), m(p)),
+        }
+    }
+
+    /// Rewrites `root` bottom-up: every node is rebuilt from its rewritten
+    /// children, then `rule` may replace it (repeatedly, until it declines).
+    pub fn rewrite(&mut self, root: NodeId, rule: &mut dyn FnMut(&mut Graph, NodeId) -> Option<NodeId>) -> NodeId {
+        let mut memo: HashMap<NodeId, NodeId> = HashMap::new();
+        let mut stack = vec![(root, false)];
+        while let Some((id, expanded)) = stack.pop() {
+            if memo.contains_key(&id) {
+                continue;
+            }
+            if !expanded {
+                stack.push((id, true));
+                for c in self.node(id).children() {
+                    if !memo.contains_key(&c) {
+                        stack.push((c, false));
+                    }
+                }
+                continue;
+            }
+            let (node, shape) = self.clone_node(id);
+            let mut new = if node.children().iter().all(|c| memo.get(c) == Some(c)) {
+                id
+            } else {
+                self.make(&node, &shape, &|c| memo.get(&c).copied().unwrap_or(c))
+            };
+            let mut guard = 0;
+            while let Some(r) = rule(self, new) {
+                if r == new || guard > 64 {
+                    break;
+                }
+                new = r;
+                guard += 1;
+            }
+            memo.insert(id, new);
+        }
+        memo[&root]
+    }
+
+    fn clone_node(&self, id: NodeId) -> (Node, Shape) {
+        (self.node(id).clone(), self.shape(id).clone())
+    }
+}
+
+/// `base^exponent` for an integer exponent of modest size, exactly.
+fn exact_int_pow(base: &BigRational, exponent: &BigRational) -> Option<BigRational> {
+    let e: i32 = exponent.to_integer().try_into().ok()?;
+    if e.unsigned_abs() > 64 || (e < 0 && base.is_zero()) {
+        return None;
+    }
+    let p = num_traits::pow(base.clone(), e.unsigned_abs() as usize);
+    Some(if e < 0 { p.recip() } else { p })
+}
+
+/// Is `r` a negative number (used by printers to choose `a − b` over `a + −b`).
+pub fn is_negative(r: &BigRational) -> bool {
+    r.is_negative()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vec_leaf(g: &mut Graph, i: u32) -> NodeId {
+        g.tensor(TensorId(i), Shape::vector(3))
+    }
+
+    #[test]
+    fn constants_fold_exactly() {
+        let mut g = Graph::new();
+        let a = g.constant(BigRational::new(1.into(), 10.into()));
+        let b = g.constant(BigRational::new(2.into(), 10.into()));
+        let s = g.add(a, b);
+        assert_eq!(g.as_const(s), Some(&BigRational::new(3.into(), 10.into())));
+    }
+
+    #[test]
+    fn identities_vanish() {
+        let mut g = Graph::new();
+        let x = vec_leaf(&mut g, 0);
+        let one = g.int(1);
+        let zero = g.int(0);
+        assert_eq!(g.mul(one, x), x);
+        assert_eq!(g.add(x, zero), x);
+        assert_eq!(g.sub(x, zero), x);
+        let n = g.neg(x);
+        assert_eq!(g.neg(n), x);
+        let t = g.transpose(x);
+        assert_eq!(g.transpose(t), x);
+    }
+
+    #[test]
+    fn like_terms_combine() {
+        let mut g = Graph::new();
+        let x = vec_leaf(&mut g, 0);
+        let s = g.add(x, x);
+        let two = g.int(2);
+        assert_eq!(s, g.mul(two, x));
+        let three_x = g.add(s, x);
+        let three = g.int(3);
+        assert_eq!(three_x, g.mul(three, x));
+    }
+
+    #[test]
+    fn negation_moves_outward() {
+        let mut g = Graph::new();
+        let x = vec_leaf(&mut g, 0);
+        let y = vec_leaf(&mut g, 1);
+        let ny = g.neg(y);
+        let p = g.mul(x, ny);
+        assert!(matches!(g.node(p), Node::Neg(_)));
+        let d = g.div(ny, x);
+        assert!(matches!(g.node(d), Node::Neg(_)));
+        assert_eq!(g.add(x, ny), g.sub(x, y));
+    }
+
+    #[test]
+    fn equal_expressions_are_shared() {
+        let mut g = Graph::new();
+        let x = vec_leaf(&mut g, 0);
+        let y = vec_leaf(&mut g, 1);
+        let a = g.mul(x, y);
+        let before = g.len();
+        let b = g.mul(x, y);
+        assert_eq!(a, b);
+        assert_eq!(g.len(), before);
+    }
+}

@@ -1,0 +1,510 @@
+//! The one formula printer. Every renderer prints expressions through it;
+//! they differ only in the [`Notation`].
+
+use std::collections::HashMap;
+
+use num_rational::BigRational;
+use num_traits::{One, Signed};
+
+use crate::derive::{Derivation, SymbolKind, Wrt};
+use crate::model::{Elementwise, Func, Graph, LossFn, Model, Node, NodeId, Reduction, SymbolId, TensorId};
+
+/// How formulas are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notation {
+    /// Unicode mathematics: ŷ, Hᵀ, ⊙, ⊘, Σ, δ2, f′.
+    Text,
+    /// `.nn` syntax, which the parser reads back (`W2.T @ delta2`).
+    Nn,
+    /// LaTeX math mode: `W_2^\top \delta_2`.
+    Latex,
+}
+
+/// Looks up the names that formulas mention.
+#[derive(Clone)]
+pub struct Names<'a> {
+    pub model: &'a Model,
+    pub derivation: Option<&'a Derivation>,
+    /// Expressions that an equation names: a derived formula that contains
+    /// `softmax(Z2)` prints `ŷ` when the file says `yhat = softmax(Z2)`.
+    aliases: HashMap<NodeId, TensorId>,
+}
+
+impl<'a> Names<'a> {
+    pub fn new(model: &'a Model, derivation: Option<&'a Derivation>) -> Self {
+        let aliases = model
+            .equations()
+            .filter_map(|t| model.tensor(t).definition.map(|d| (d, t)))
+            .filter(|(d, _)| !matches!(model.graph.node(*d), Node::Tensor(_) | Node::Const(_)))
+            .collect();
+        Names { model, derivation, aliases }
+    }
+
+    /// A tensor's name in `notation`: `yhat` is ŷ / `\hat{y}`, `W1` is `W_1` in LaTeX.
+    pub fn tensor(&self, id: TensorId, notation: Notation) -> String {
+        tensor_name(&self.model.tensor(id).name, notation)
+    }
+
+    /// The name of the loss (`L`), used in ∂L/∂X.
+    fn loss(&self, notation: Notation) -> String {
+        self.tensor(self.model.loss, notation)
+    }
+
+    /// A symbol: δ2, ∂L/∂H.
+    pub fn symbol(&self, id: SymbolId, notation: Notation, graph: &Graph) -> String {
+        let Some(d) = self.derivation else { return format!("s{}", id.0) };
+        let s = d.symbol(id);
+        match s.kind {
+            SymbolKind::Delta { layer } => match notation {
+                Notation::Text => format!("δ{layer}"),
+                Notation::Nn => format!("delta{layer}"),
+                Notation::Latex => format!("\\delta_{{{layer}}}"),
+            },
+            SymbolKind::Adjoint => self.gradient_of(s.wrt, notation, graph),
+        }
+    }
+
+    /// ∂L/∂X for a tensor or sub-expression.
+    pub fn gradient_of(&self, wrt: Wrt, notation: Notation, graph: &Graph) -> String {
+        let l = self.loss(notation);
+        let x = match wrt {
+            Wrt::Tensor(t) => self.tensor(t, notation),
+            Wrt::Node(n) => {
+                let inner = formula(graph, n, self, notation);
+                match notation {
+                    Notation::Latex => format!("\\left({inner}\\right)"),
+                    _ => format!("({inner})"),
+                }
+            }
+        };
+        match notation {
+            Notation::Text => format!("∂{l}/∂{x}"),
+            Notation::Nn => format!("d{l}_d{}", x.replace(|c: char| !c.is_alphanumeric() && c != '_', "")),
+            Notation::Latex => format!("\\frac{{\\partial {l}}}{{\\partial {x}}}"),
+        }
+    }
+
+    /// The name of a custom function or of its derivative.
+    pub fn function(&self, func: Func, notation: Notation) -> String {
+        match func {
+            Func::Builtin(e) => builtin_name(e, notation).to_string(),
+            Func::Custom(f) => latex_ident(&self.model.function(f).name, notation),
+            Func::Derivative { func, wrt } => {
+                let f = self.model.function(func);
+                let name = latex_ident(&f.name, notation);
+                let param = f.params.get(wrt as usize).cloned().unwrap_or_default();
+                match (f.params.len(), notation) {
+                    (1, Notation::Text) => format!("{name}′"),
+                    (1, Notation::Latex) => format!("{name}'"),
+                    (1, Notation::Nn) => format!("{name}_prime"),
+                    (_, Notation::Text) => format!("∂{name}/∂{param}"),
+                    (_, Notation::Latex) => format!("\\partial_{{{}}} {name}", latex_ident(&param, notation)),
+                    (_, Notation::Nn) => format!("d{name}_d{param}"),
+                }
+            }
+        }
+    }
+}
+
+fn builtin_name(e: Elementwise, notation: Notation) -> &'static str {
+    match (e, notation) {
+        (Elementwise::Sigmoid, Notation::Text) => "σ",
+        (Elementwise::Sigmoid, Notation::Latex) => "\\sigma",
+        (Elementwise::Tanh, Notation::Latex) => "\\tanh",
+        (Elementwise::Sin, Notation::Latex) => "\\sin",
+        (Elementwise::Cos, Notation::Latex) => "\\cos",
+        (Elementwise::Exp, Notation::Latex) => "\\exp",
+        (Elementwise::Log, Notation::Latex) => "\\log",
+        (Elementwise::Relu, Notation::Latex) => "\\operatorname{relu}",
+        (Elementwise::Step, Notation::Latex) => "\\operatorname{step}",
+        (Elementwise::Sign, Notation::Latex) => "\\operatorname{sign}",
+        (Elementwise::Softplus, Notation::Latex) => "\\operatorname{softplus}",
+        (Elementwise::Sqrt, Notation::Latex) => "\\operatorname{sqrt}",
+        (Elementwise::Abs, Notation::Latex) => "\\operatorname{abs}",
+        (e, _) => e.name(),
+    }
+}
+
+/// A tensor name in a notation.
+pub fn tensor_name(name: &str, notation: Notation) -> String {
+    let hat = name.strip_suffix("hat").filter(|b| !b.is_empty());
+    match notation {
+        Notation::Nn => name.to_string(),
+        Notation::Text => match hat {
+            Some(base) => format!("{base}\u{302}"),
+            None => name.to_string(),
+        },
+        Notation::Latex => match hat {
+            Some(base) => format!("\\hat{{{}}}", latex_ident(base, notation)),
+            None => latex_ident(name, notation),
+        },
+    }
+}
+
+/// `W1` → `W_{1}`, `net_h` → `\mathit{net}_{h}`, `x` → `x` (LaTeX only).
+fn latex_ident(name: &str, notation: Notation) -> String {
+    if notation != Notation::Latex {
+        return name.to_string();
+    }
+    let (base, sub) = match name.split_once('_') {
+        Some((b, s)) if !b.is_empty() && !s.is_empty() => (b, s.replace('_', ",")),
+        _ => {
+            let digits = name.trim_end_matches(|c: char| c.is_ascii_digit());
+            if digits.is_empty() || digits.len() == name.len() {
+                (name, String::new())
+            } else {
+                (digits, name[digits.len()..].to_string())
+            }
+        }
+    };
+    let base = if base.chars().count() > 1 {
+        format!("\\mathit{{{}}}", base.replace('_', "\\_"))
+    } else {
+        base.to_string()
+    };
+    if sub.is_empty() {
+        base
+    } else {
+        format!("{base}_{{{sub}}}")
+    }
+}
+
+/// Binding strength, loosest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Prec {
+    Sum,
+    Product,
+    Prefix,
+    Power,
+    Postfix,
+    Atom,
+}
+
+/// Prints the expression `id` of `graph` in `notation`; sub-expressions
+/// that an equation defines print as that equation's name.
+pub fn formula(graph: &Graph, id: NodeId, names: &Names, notation: Notation) -> String {
+    Printer { graph, names, notation, root: None }.print(id).0
+}
+
+/// Prints the right-hand side of an equation: like [`formula`], except that
+/// the expression itself is spelled out rather than named.
+pub fn definition(graph: &Graph, id: NodeId, names: &Names, notation: Notation) -> String {
+    Printer { graph, names, notation, root: Some(id) }.print(id).0
+}
+
+/// A number in a notation: a terminating decimal where there is one, else a fraction.
+pub fn constant(c: &BigRational, notation: Notation) -> String {
+    if let Some(d) = terminating_decimal(c) {
+        return d;
+    }
+    match notation {
+        Notation::Latex => {
+            let sign = if c.is_negative() { "-" } else { "" };
+            format!("{sign}\\tfrac{{{}}}{{{}}}", c.numer().abs(), c.denom())
+        }
+        _ => format!("{}/{}", c.numer(), c.denom()),
+    }
+}
+
+/// The decimal expansion of `c` when it terminates (denominator 2^a 5^b).
+pub fn terminating_decimal(c: &BigRational) -> Option<String> {
+    use num_bigint::BigInt;
+    let mut den = c.denom().clone();
+    let (two, five) = (BigInt::from(2), BigInt::from(5));
+    let mut places = 0usize;
+    let (mut twos, mut fives) = (0usize, 0usize);
+    while (&den % &two) == BigInt::from(0) {
+        den /= &two;
+        twos += 1;
+    }
+    while (&den % &five) == BigInt::from(0) {
+        den /= &five;
+        fives += 1;
+    }
+    if !den.is_one() {
+        return None;
+    }
+    places += twos.max(fives);
+    let scaled = c * BigRational::from_integer(BigInt::from(10).pow(places as u32));
+    let digits = scaled.to_integer().abs().to_string();
+    let sign = if c.is_negative() { "-" } else { "" };
+    if places == 0 {
+        return Some(format!("{sign}{digits}"));
+    }
+    let padded = format!("{:0>width$}", digits, width = places + 1);
+    let (int, frac) = padded.split_at(padded.len() - places);
+    Some(format!("{sign}{int}.{frac}"))
+}
+
+struct Printer<'a> {
+    graph: &'a Graph,
+    names: &'a Names<'a>,
+    notation: Notation,
+    /// The node not to replace by its alias.
+    root: Option<NodeId>,
+}
+
+impl Printer<'_> {
+    fn paren(&self, s: String) -> String {
+        match self.notation {
+            Notation::Latex => format!("\\left({s}\\right)"),
+            _ => format!("({s})"),
+        }
+    }
+
+    /// Prints `id`, parenthesized if it binds looser than `min`.
+    fn operand(&self, id: NodeId, min: Prec) -> String {
+        let (s, p) = self.print(id);
+        if p < min {
+            self.paren(s)
+        } else {
+            s
+        }
+    }
+
+    fn is_scalar(&self, id: NodeId) -> bool {
+        self.graph.shape(id).is_scalar()
+    }
+
+    fn args(&self, args: &[NodeId]) -> String {
+        args.iter().map(|&a| self.print(a).0).collect::<Vec<_>>().join(", ")
+    }
+
+    fn call(&self, name: &str, args: &[NodeId]) -> (String, Prec) {
+        let inner = self.args(args);
+        match self.notation {
+            Notation::Latex => (format!("{name}\\left({inner}\\right)"), Prec::Atom),
+            _ => (format!("{name}({inner})"), Prec::Atom),
+        }
+    }
+
+    fn print(&self, id: NodeId) -> (String, Prec) {
+        let n = self.notation;
+        let g = self.graph;
+        if let Some(&t) = self.names.aliases.get(&id) {
+            if self.root != Some(id) {
+                return (self.names.tensor(t, n), Prec::Atom);
+            }
+        }
+        match g.node(id) {
+            Node::Tensor(t) => (self.names.tensor(*t, n), Prec::Atom),
+            Node::Param(i) => (format!("t{i}"), Prec::Atom),
+            Node::Symbol(s) => {
+                let text = self.names.symbol(*s, n, g);
+                let p = if text.contains('/') || text.contains("\\frac") { Prec::Product } else { Prec::Atom };
+                (text, p)
+            }
+            Node::Const(c) => {
+                let s = constant(c, n);
+                let p = if c.is_negative() {
+                    Prec::Prefix
+                } else if s.contains('/') {
+                    Prec::Product
+                } else {
+                    Prec::Atom
+                };
+                (s, p)
+            }
+            Node::Neg(a) => {
+                let minus = if n == Notation::Text { "−" } else { "-" };
+                (format!("{minus}{}", self.operand(*a, Prec::Power)), Prec::Prefix)
+            }
+            Node::Add(a, b) => (format!("{} + {}", self.operand(*a, Prec::Sum), self.operand(*b, Prec::Product)), Prec::Sum),
+            Node::Sub(a, b) => {
+                let minus = if n == Notation::Text { "−" } else { "-" };
+                (format!("{} {minus} {}", self.operand(*a, Prec::Sum), self.operand(*b, Prec::Product)), Prec::Sum)
+            }
+            Node::Mul(a, b) => self.product(*a, *b),
+            Node::Div(a, b) => self.quotient(*a, *b),
+            Node::MatMul(a, b) => {
+                let side = |x: NodeId| -> String {
+                    // In juxtaposition, keep ⊙ and ⊘ products apart: (W2ᵀ δ2) ⊙ f′(Z1).
+                    let mixed = matches!(g.node(x), Node::Mul(..) | Node::Div(..)) && n != Notation::Nn;
+                    if mixed {
+                        self.paren(self.print(x).0)
+                    } else {
+                        self.operand(x, Prec::Prefix)
+                    }
+                };
+                let (l, r) = (side(*a), self.operand_right_of_product(*b, side));
+                match n {
+                    Notation::Nn => (format!("{l} @ {r}"), Prec::Product),
+                    Notation::Text => (format!("{l} {r}"), Prec::Product),
+                    Notation::Latex => (format!("{l} {r}"), Prec::Product),
+                }
+            }
+            Node::Pow(a, e) => {
+                let base = self.operand(*a, Prec::Postfix);
+                let exp = match n {
+                    Notation::Text => superscript(e).unwrap_or_else(|| format!("^({})", constant(e, n))),
+                    Notation::Nn => {
+                        let c = constant(e, n);
+                        if e.is_negative() || c.contains('/') {
+                            format!("^({c})")
+                        } else {
+                            format!("^{c}")
+                        }
+                    }
+                    Notation::Latex => format!("^{{{}}}", constant(e, n)),
+                };
+                (format!("{base}{exp}"), Prec::Power)
+            }
+            Node::Transpose(a) => {
+                let base = self.operand(*a, Prec::Postfix);
+                let t = match n {
+                    Notation::Text => "ᵀ",
+                    Notation::Nn => ".T",
+                    Notation::Latex => "^\\top",
+                };
+                let base = if n == Notation::Latex && base.contains('^') { self.paren(base) } else { base };
+                (format!("{base}{t}"), Prec::Postfix)
+            }
+            Node::Apply(f, args) => {
+                let name = self.names.function(*f, n);
+                match (f, n) {
+                    (Func::Builtin(Elementwise::Sqrt), Notation::Latex) => (format!("\\sqrt{{{}}}", self.args(args)), Prec::Atom),
+                    (Func::Builtin(Elementwise::Abs), Notation::Latex) => (format!("\\left|{}\\right|", self.args(args)), Prec::Atom),
+                    _ => self.call(&name, args),
+                }
+            }
+            Node::Reduce(Reduction::Sum, a) => match n {
+                Notation::Nn => self.call("sum", &[*a]),
+                Notation::Text => (format!("Σ{}", self.operand(*a, Prec::Atom)), Prec::Prefix),
+                Notation::Latex => (format!("\\textstyle\\sum {}", self.operand(*a, Prec::Atom)), Prec::Prefix),
+            },
+            Node::Reduce(Reduction::Mean, a) => self.call(if n == Notation::Latex { "\\operatorname{mean}" } else { "mean" }, &[*a]),
+            Node::Softmax(a) => self.call(if n == Notation::Latex { "\\operatorname{softmax}" } else { "softmax" }, &[*a]),
+            Node::LogSoftmax(a) => self.call(if n == Notation::Latex { "\\operatorname{log\\_softmax}" } else { "log_softmax" }, &[*a]),
+            Node::Diag(a) => self.call(if n == Notation::Latex { "\\operatorname{diag}" } else { "diag" }, &[*a]),
+            Node::Loss(f, y, p) => {
+                let name = match (f, n) {
+                    (_, Notation::Latex) => format!("\\operatorname{{{}}}", f.name().replace('_', "\\_")),
+                    _ => f.name().to_string(),
+                };
+                let _: LossFn = *f;
+                self.call(&name, &[*y, *p])
+            }
+        }
+    }
+
+    fn operand_right_of_product(&self, b: NodeId, side: impl Fn(NodeId) -> String) -> String {
+        // Right operands of a left-associative product need parentheses at the same level.
+        match self.graph.node(b) {
+            Node::MatMul(..) => self.paren(self.print(b).0),
+            _ => side(b),
+        }
+    }
+
+    fn product(&self, a: NodeId, b: NodeId) -> (String, Prec) {
+        let n = self.notation;
+        let g = self.graph;
+        if n == Notation::Nn {
+            let r = match g.node(b) {
+                Node::Mul(..) | Node::Div(..) | Node::MatMul(..) => self.paren(self.print(b).0),
+                _ => self.operand(b, Prec::Prefix),
+            };
+            return (format!("{} * {r}", self.operand(a, Prec::Product)), Prec::Product);
+        }
+        let scalar = self.is_scalar(a) || self.is_scalar(b);
+        let side = |x: NodeId, right: bool| -> String {
+            let needs = match g.node(x) {
+                Node::MatMul(..) => !scalar,
+                Node::Div(..) => scalar,
+                Node::Mul(..) => right || scalar,
+                _ => false,
+            };
+            if needs {
+                self.paren(self.print(x).0)
+            } else {
+                self.operand(x, Prec::Prefix)
+            }
+        };
+        let (l, r) = (side(a, false), side(b, true));
+        if scalar {
+            // A scalar factor is written by juxtaposition, as in 0.02 W1 or ŷ Σy.
+            (format!("{l} {r}"), Prec::Product)
+        } else {
+            let op = if n == Notation::Latex { "\\odot" } else { "⊙" };
+            (format!("{l} {op} {r}"), Prec::Product)
+        }
+    }
+
+    fn quotient(&self, a: NodeId, b: NodeId) -> (String, Prec) {
+        let n = self.notation;
+        let scalar_den = self.is_scalar(b);
+        match n {
+            Notation::Latex if scalar_den => (format!("\\frac{{{}}}{{{}}}", self.print(a).0, self.print(b).0), Prec::Atom),
+            _ => {
+                let op = match n {
+                    Notation::Nn => "/",
+                    Notation::Text if scalar_den => "/",
+                    Notation::Text => "⊘",
+                    Notation::Latex => "\\oslash",
+                };
+                let l = match self.graph.node(a) {
+                    Node::MatMul(..) | Node::Mul(..) if n != Notation::Nn => self.paren(self.print(a).0),
+                    _ => self.operand(a, Prec::Product),
+                };
+                let r = match self.graph.node(b) {
+                    Node::Mul(..) | Node::Div(..) | Node::MatMul(..) => self.paren(self.print(b).0),
+                    _ => self.operand(b, Prec::Prefix),
+                };
+                (format!("{l} {op} {r}"), Prec::Product)
+            }
+        }
+    }
+}
+
+/// Small integer exponents as Unicode superscripts (h²).
+fn superscript(e: &BigRational) -> Option<String> {
+    if !e.is_integer() {
+        return None;
+    }
+    let text = e.to_integer().to_string();
+    text.chars()
+        .map(|c| {
+            Some(match c {
+                '-' => '⁻',
+                '0' => '⁰',
+                '1' => '¹',
+                '2' => '²',
+                '3' => '³',
+                '4' => '⁴',
+                '5' => '⁵',
+                '6' => '⁶',
+                '7' => '⁷',
+                '8' => '⁸',
+                '9' => '⁹',
+                _ => return None,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(n: i64, d: i64) -> BigRational {
+        BigRational::new(n.into(), d.into())
+    }
+
+    #[test]
+    fn decimals_terminate_or_become_fractions() {
+        assert_eq!(terminating_decimal(&r(27, 20)).as_deref(), Some("1.35"));
+        assert_eq!(terminating_decimal(&r(-1, 8)).as_deref(), Some("-0.125"));
+        assert_eq!(terminating_decimal(&r(2, 1)).as_deref(), Some("2"));
+        assert_eq!(terminating_decimal(&r(1, 50)).as_deref(), Some("0.02"));
+        assert_eq!(terminating_decimal(&r(1, 3)), None);
+        assert_eq!(constant(&r(1, 3), Notation::Text), "1/3");
+    }
+
+    #[test]
+    fn names_in_each_notation() {
+        assert_eq!(tensor_name("yhat", Notation::Text), "ŷ");
+        assert_eq!(tensor_name("yhat", Notation::Latex), "\\hat{y}");
+        assert_eq!(tensor_name("W1", Notation::Latex), "W_{1}");
+        assert_eq!(tensor_name("net_h", Notation::Latex), "\\mathit{net}_{h}");
+        assert_eq!(tensor_name("hat", Notation::Text), "hat");
+    }
+}

@@ -1,0 +1,91 @@
+//! Shared helpers for the integration tests.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use nnderive::Source;
+
+/// insta settings: every snapshot under the top-level `snapshots/`.
+pub fn settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots"));
+    s.set_prepend_module_to_snapshot(false);
+    s
+}
+
+/// Reads a fixture as a `Source` named by its file name.
+pub fn source(path: &Path) -> Source {
+    let text = std::fs::read_to_string(path).expect("fixture is readable UTF-8");
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    Source::new(name, text)
+}
+
+/// The path of an example under `grammar/examples`.
+pub fn example(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("grammar/examples").join(name)
+}
+
+/// A random dense network as `.nn` text, for property tests. `seed` drives a
+/// small deterministic generator so a failing case can be reproduced.
+pub fn random_network(seed: u64, depth: usize, widths: &[usize], activations: &[&str], loss: &str) -> String {
+    let mut rng = Lcg(seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407));
+    let mut out = String::new();
+    let n0 = widths[0];
+    let vals = |rng: &mut Lcg, n: usize| (0..n).map(|_| rng.decimal()).collect::<Vec<_>>().join(", ");
+    out.push_str(&format!("input x[{n0}] = [{}]\n", vals(&mut rng, n0)));
+    for k in 1..=depth {
+        let (m, n) = (widths[k], widths[k - 1]);
+        let rows: Vec<String> = (0..m).map(|_| format!("[{}]", vals(&mut rng, n))).collect();
+        out.push_str(&format!("param W{k}[{m},{n}] = [{}]\n", rows.join(", ")));
+        out.push_str(&format!("param b{k}[{m}] = [{}]\n", vals(&mut rng, m)));
+    }
+    let k_out = widths[depth];
+    let target: Vec<String> = match loss {
+        "cross_entropy" | "log_softmax" => (0..k_out).map(|i| if i == 0 { "1".into() } else { "0".into() }).collect(),
+        _ => (0..k_out).map(|_| rng.probability()).collect(),
+    };
+    out.push_str(&format!("target y[{k_out}] = [{}]\n", target.join(", ")));
+    out.push_str("fn f(t) = relu(t) + sin(t)\n");
+    let mut prev = "x".to_string();
+    for k in 1..=depth {
+        out.push_str(&format!("Z{k} = W{k} @ {prev} + b{k}\n"));
+        if k < depth {
+            let act = activations[(k - 1) % activations.len()];
+            out.push_str(&format!("H{k} = {act}(Z{k})\n"));
+            prev = format!("H{k}");
+        }
+    }
+    let z = format!("Z{depth}");
+    match loss {
+        "cross_entropy" => out.push_str(&format!("yhat = softmax({z})\nloss L = cross_entropy(y, yhat)\n")),
+        "log_softmax" => out.push_str(&format!("lp = log_softmax({z})\nloss L = -sum(y * lp)\n")),
+        "bce" => out.push_str(&format!("o = sigmoid({z})\nloss L = bce(y, o)\n")),
+        "mse" => out.push_str(&format!("loss L = mse(y, {z})\n")),
+        "squared" => out.push_str(&format!("o = sigmoid({z})\nloss L = 0.5 * sum((y - o)^2)\n")),
+        other => panic!("unknown loss {other}"),
+    }
+    out.push_str("train sgd(lr = 0.1)\n");
+    out
+}
+
+/// A tiny linear congruential generator: deterministic, dependency-free.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+
+    /// A decimal in [-0.99, 0.99] with two places, never exactly zero.
+    pub fn decimal(&mut self) -> String {
+        let v = (self.next() % 199) as i64 - 99;
+        let v = if v == 0 { 7 } else { v };
+        format!("{:.2}", v as f64 / 100.0)
+    }
+
+    /// A decimal in [0.05, 0.95].
+    pub fn probability(&mut self) -> String {
+        format!("{:.2}", 0.05 + (self.next() % 91) as f64 / 100.0)
+    }
+}
