@@ -44,6 +44,8 @@ struct Backprop<'m> {
     inline: HashMap<SymbolId, NodeId>,
     /// Steps that explain each inlined symbol, inherited by its users.
     inline_steps: HashMap<SymbolId, Vec<Step>>,
+    /// The general form (before Σy = 1) of inlined symbols that have one.
+    inline_general: HashMap<SymbolId, NodeId>,
     /// Targets that may be taken to sum to one, and how we know.
     target_sums: Vec<TargetSum>,
 }
@@ -61,6 +63,7 @@ pub fn derive(model: &Model) -> Derivation {
         contributions: HashMap::new(),
         inline: HashMap::new(),
         inline_steps: HashMap::new(),
+        inline_general: HashMap::new(),
         target_sums: target_sums(model),
     };
     b.mark_needs();
@@ -205,11 +208,12 @@ impl<'m> Backprop<'m> {
         let Some(root) = tensor.definition else { return };
         let shape = tensor.shape.clone();
         let seed = self.new_symbol(SymbolKind::Adjoint, Wrt::Tensor(v), shape);
-        let seed_node = self.symbols[seed.0 as usize].node;
+        let is_loss = v == self.model.loss;
+        // The loss's own gradient is 1; writing it as ∂L/∂L would only add noise.
+        let seed_node = if is_loss { self.g.int(1) } else { self.symbols[seed.0 as usize].node };
 
         // The seed's own formula and the steps that explain it.
         let raw = self.sum(contribs.iter().map(|c| c.expr));
-        let is_loss = v == self.model.loss;
         let own = if is_loss {
             Vec::new()
         } else {
@@ -272,12 +276,18 @@ impl<'m> Backprop<'m> {
         }
 
         // Define the seed if it is used more than once; otherwise inline it.
+        // Defining it keeps printed formulas linear in the network's size; a
+        // small formula used twice is clearer written out (∂L/∂ŷ = −y ⊘ ŷ in
+        // the softmax Jacobian product).
         let uses: u64 = reaching.iter().map(|(_, c)| c.expr).chain(pending.iter().map(|p| p.raw)).map(|e| occurrences(&self.g, e, seed_node)).sum();
-        if uses >= 2 {
+        if !is_loss && uses >= 2 && tree_size(&self.g, formula) > INLINE_LIMIT {
             self.define(seed, formula, general, steps);
         } else {
             self.inline.insert(seed, formula);
             self.inline_steps.insert(seed, steps);
+            if let Some(general) = general {
+                self.inline_general.insert(seed, general);
+            }
         }
         for p in pending {
             let own = if p.raw == seed_node {
@@ -320,7 +330,10 @@ impl<'m> Backprop<'m> {
             _ => None,
         });
         let continue_with = |steps: &mut Vec<Step>, e: NodeId, rule: &str| {
-            steps.push(Step { lhs: None, expr: e, rule: rule.to_string(), from: vec![] });
+            // A step that changes nothing is not worth a line.
+            if steps.last().map(|s| s.expr) != Some(e) {
+                steps.push(Step { lhs: None, expr: e, rule: rule.to_string(), from: vec![] });
+            }
         };
         if expr != raw && !steps.is_empty() {
             continue_with(&mut steps, expr, "substitute");
@@ -339,6 +352,19 @@ impl<'m> Backprop<'m> {
             general = Some(expr);
             expr = next;
             continue_with(&mut steps, expr, Rewrite::TargetSumsToOne.name());
+        } else if symbols_in(&self.g, raw).iter().any(|s| self.inline_general.contains_key(s)) {
+            // Σy = 1 was used inside a symbol written out here: carry its general form along.
+            let (inline, general_of) = (&self.inline, &self.inline_general);
+            let mut g_expr = self.g.rewrite(raw, &mut |g, n| match g.node(n) {
+                Node::Symbol(s) => general_of.get(s).or_else(|| inline.get(s)).copied(),
+                _ => None,
+            });
+            for rule in [Rewrite::Cancel, Rewrite::Logistic] {
+                g_expr = simplify::apply(&mut self.g, g_expr, rule, &[]);
+            }
+            if g_expr != expr {
+                general = Some(g_expr);
+            }
         }
         (expr, general, steps)
     }
@@ -448,6 +474,11 @@ fn own_steps(wrt: Wrt, raw: NodeId, contribs: &[Contribution]) -> Vec<Step> {
             from.push(c.from);
         }
     }
+    // Pass-through rules (a sum passes its gradient on unchanged) are only
+    // worth naming when nothing else happened.
+    if rules.len() > 1 {
+        rules.retain(|r| !matches!(*r, "d-add" | "d-sub"));
+    }
     let rule = rules.join(", ");
     let explained: Vec<NodeId> = contribs.iter().filter_map(|c| c.explanation).collect();
     if contribs.len() == 1 && explained.len() == 1 {
@@ -458,6 +489,30 @@ fn own_steps(wrt: Wrt, raw: NodeId, contribs: &[Contribution]) -> Vec<Step> {
     } else {
         vec![Step { lhs: Some(wrt), expr: raw, rule, from }]
     }
+}
+
+/// Formulas with at most this many nodes (read as a tree) are written out
+/// wherever they are used instead of getting a name of their own.
+const INLINE_LIMIT: u64 = 8;
+
+/// The size of `root` read as a tree (saturating).
+fn tree_size(g: &Graph, root: NodeId) -> u64 {
+    let mut memo: HashMap<NodeId, u64> = HashMap::new();
+    let mut stack = vec![(root, false)];
+    while let Some((n, expanded)) = stack.pop() {
+        if memo.contains_key(&n) {
+            continue;
+        }
+        let children = g.node(n).children();
+        if !expanded && !children.is_empty() {
+            stack.push((n, true));
+            stack.extend(children.iter().filter(|c| !memo.contains_key(c)).map(|&c| (c, false)));
+            continue;
+        }
+        let v = children.iter().fold(1u64, |a, c| a.saturating_add(memo.get(c).copied().unwrap_or(0)));
+        memo.insert(n, v);
+    }
+    memo[&root]
 }
 
 /// How many times `target` occurs in `root` read as a tree.

@@ -12,8 +12,8 @@ use crate::model::{Graph, Node, NodeId, Reduction, TensorId};
 pub enum Rewrite {
     /// a ⊙ (b ⊘ a) = b (entries of a are nonzero wherever it divides).
     Cancel,
-    /// (y ⊘ o − (1 − y) ⊘ (1 − o)) ⊙ o ⊙ (1 − o) = y − o: the logistic
-    /// derivative cancels the binary cross-entropy's denominators.
+    /// (y ⊘ o − (1 − y) ⊘ (1 − o)) ⊙ o ⊙ (1 − o) = y − o (and its negative):
+    /// the logistic derivative cancels the binary cross-entropy's denominators.
     Logistic,
     /// Σy = 1 for a target y that is a probability vector.
     TargetSumsToOne,
@@ -57,21 +57,27 @@ fn cancel(g: &mut Graph, n: NodeId) -> Option<NodeId> {
 
 fn logistic(g: &mut Graph, n: NodeId) -> Option<NodeId> {
     let Node::Mul(a, b) = *g.node(n) else { return None };
-    let matches = |g: &Graph, diff: NodeId, prod: NodeId| -> Option<(NodeId, NodeId)> {
-        let Node::Sub(q1, q2) = *g.node(diff) else { return None };
-        let Node::Div(y, o) = *g.node(q1) else { return None };
-        let Node::Div(one_y, one_o) = *g.node(q2) else { return None };
+    // Matches either orientation of the difference; `flipped` is true for
+    // (1 − y) ⊘ (1 − o) − y ⊘ o, whose product is o − y.
+    let matches = |g: &Graph, diff: NodeId, prod: NodeId| -> Option<(NodeId, NodeId, bool)> {
+        let Node::Sub(first, second) = *g.node(diff) else { return None };
         let is_one_minus = |x: NodeId, of: NodeId| matches!(*g.node(x), Node::Sub(c, v) if v == of && g.as_const(c).is_some_and(|c| c.is_one()));
-        if !is_one_minus(one_y, y) || !is_one_minus(one_o, o) {
-            return None;
-        }
+        let pair = |q1: NodeId, q2: NodeId| -> Option<(NodeId, NodeId)> {
+            let Node::Div(y, o) = *g.node(q1) else { return None };
+            let Node::Div(one_y, one_o) = *g.node(q2) else { return None };
+            (is_one_minus(one_y, y) && is_one_minus(one_o, o)).then_some((y, o))
+        };
+        let (y, o, flipped) = match pair(first, second) {
+            Some((y, o)) => (y, o, false),
+            None => {
+                let (y, o) = pair(second, first)?;
+                (y, o, true)
+            }
+        };
         let Node::Mul(p1, p2) = *g.node(prod) else { return None };
-        if (p1 == o && p2 == one_o) || (p1 == one_o && p2 == o) {
-            Some((y, o))
-        } else {
-            None
-        }
+        let one_o = |x: NodeId| is_one_minus(x, o);
+        ((p1 == o && one_o(p2)) || (one_o(p1) && p2 == o)).then_some((y, o, flipped))
     };
-    let (y, o) = matches(g, a, b).or_else(|| matches(g, b, a))?;
-    Some(g.sub(y, o))
+    let (y, o, flipped) = matches(g, a, b).or_else(|| matches(g, b, a))?;
+    Some(if flipped { g.sub(o, y) } else { g.sub(y, o) })
 }

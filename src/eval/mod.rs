@@ -1,1 +1,12 @@
-//! Stage: eval.
+//! Stage 4: numbers. Values of every forward equation, error term and
+//! gradient, computed from the derived formulas themselves; exact rationals
+//! wherever the arithmetic allows, f64 after any transcendental function.
+
+mod error;
+pub mod evaluate;
+pub mod number;
+mod solve;
+pub mod tensor;
+
+pub use error::{Error, ErrorKind};
+pub use solve::{gradcheck, solve, symbol_label, GradCheck, ParamCheck, Solution, Training};

@@ -125,6 +125,11 @@ fn builtin_name(e: Elementwise, notation: Notation) -> &'static str {
     }
 }
 
+/// The width of `s` on a terminal: characters, without combining marks (ŷ is one).
+pub fn display_width(s: &str) -> usize {
+    s.chars().filter(|c| !('\u{300}'..='\u{36f}').contains(c)).count()
+}
+
 /// A tensor name in a notation.
 pub fn tensor_name(name: &str, notation: Notation) -> String {
     let hat = name.strip_suffix("hat").filter(|b| !b.is_empty());
@@ -307,7 +312,12 @@ impl Printer<'_> {
             }
             Node::Neg(a) => {
                 let minus = if n == Notation::Text { "−" } else { "-" };
-                (format!("{minus}{}", self.operand(*a, Prec::Power)), Prec::Prefix)
+                // −(a ⊘ b) = (−a) ⊘ b, so a product needs no parentheses: −y ⊘ ŷ.
+                let inner = match g.node(*a) {
+                    Node::Mul(..) | Node::Div(..) | Node::MatMul(..) if !self.names.aliases.contains_key(a) => self.print(*a).0,
+                    _ => self.operand(*a, Prec::Prefix),
+                };
+                (format!("{minus}{inner}"), Prec::Prefix)
             }
             Node::Add(a, b) => (format!("{} + {}", self.operand(*a, Prec::Sum), self.operand(*b, Prec::Product)), Prec::Sum),
             Node::Sub(a, b) => {

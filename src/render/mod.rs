@@ -1,6 +1,12 @@
 //! Stage 5: rendering formulas, values and whole solutions as text, JSON,
 //! LaTeX and Markdown.
 
+pub mod diagnostic;
+pub mod document;
 pub mod formula;
+pub mod json;
+pub mod latex;
+pub mod markdown;
 pub mod nn;
 pub mod text;
+pub mod values;

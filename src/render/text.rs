@@ -3,9 +3,11 @@
 use std::fmt::Write;
 
 use crate::derive::{Derivation, Step, Wrt};
+use crate::eval::evaluate::Note;
+use crate::eval::{GradCheck, Solution};
 use crate::model::{Model, Role};
 
-use super::formula::{definition, formula, Names, Notation};
+use super::formula::{display_width, definition, formula, Names, Notation};
 
 const N: Notation = Notation::Text;
 
@@ -65,10 +67,10 @@ pub fn substitute_params(text: &str, params: &[String]) -> String {
 
 /// Lines `lhs = rhs` with the `=` signs aligned.
 pub fn aligned(lines: &[(String, String)], indent: &str) -> String {
-    let width = lines.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0);
+    let width = lines.iter().map(|(l, _)| display_width(l)).max().unwrap_or(0);
     let mut out = String::new();
     for (l, r) in lines {
-        let pad = width - l.chars().count();
+        let pad = width - display_width(l);
         let _ = writeln!(out, "{indent}{l}{} = {r}", " ".repeat(pad));
     }
     out
@@ -95,11 +97,11 @@ pub fn step_lines(steps: &[Step], model: &Model, derivation: &Derivation, names:
 }
 
 fn write_steps(out: &mut String, rows: &[(String, String, String)], indent: &str) {
-    let lw = rows.iter().map(|(l, _, _)| l.chars().count()).max().unwrap_or(0);
-    let rw = rows.iter().map(|(_, r, _)| r.chars().count()).max().unwrap_or(0);
+    let lw = rows.iter().map(|(l, _, _)| display_width(l)).max().unwrap_or(0);
+    let rw = rows.iter().map(|(_, r, _)| display_width(r)).max().unwrap_or(0);
     for (l, r, rule) in rows {
-        let lpad = " ".repeat(lw - l.chars().count());
-        let rpad = " ".repeat(rw - r.chars().count());
+        let lpad = " ".repeat(lw - display_width(l));
+        let rpad = " ".repeat(rw - display_width(r));
         let _ = writeln!(out, "{indent}{l}{lpad} = {r}{rpad}   [{rule}]");
     }
 }
@@ -187,7 +189,7 @@ pub fn check_summary(model: &Model) -> String {
         let shape = if t.shape.is_scalar() { "scalar".to_string() } else { t.shape.to_string() };
         rows.push([t.role.name().to_string(), t.name.clone(), shape, value]);
     }
-    let width = |i: usize| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
+    let width = |i: usize| rows.iter().map(|r| display_width(&r[i])).max().unwrap_or(0);
     let (w0, w1, w2) = (width(0), width(1), width(2));
     let mut out = String::new();
     for r in &rows {
@@ -208,5 +210,119 @@ pub fn check_summary(model: &Model) -> String {
         params,
         if params == 1 { "" } else { "s" }
     );
+    out
+}
+
+/// A formula line followed by its value: `lhs = formula` then `= value`
+/// aligned under it.
+fn formula_and_value(out: &mut String, lhs: &str, formula_text: Option<&str>, value: &crate::eval::tensor::Tensor, round: Option<u32>) {
+    let pad = " ".repeat(display_width(lhs));
+    match formula_text {
+        Some(f) if f != lhs => {
+            let _ = writeln!(out, "  {lhs} = {f}");
+            out.push_str(&super::values::labelled(&pad, value, round, "  "));
+        }
+        _ => out.push_str(&super::values::labelled(lhs, value, round, "  ")),
+    }
+}
+
+/// `nnderive solve`: the worked solution as terminal text.
+pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> String {
+    let d = &solution.derivation;
+    let names = Names::new(model, Some(d));
+    let g = &d.graph;
+    let mut out = String::new();
+
+    let _ = writeln!(out, "Given");
+    for id in model.ids() {
+        let t = model.tensor(id);
+        if t.role.is_data() {
+            out.push_str(&super::values::labelled(&names.tensor(id, N), solution.value(id), round, "  "));
+        }
+    }
+
+    let _ = writeln!(out, "\nForward pass");
+    for id in model.equations() {
+        let t = model.tensor(id);
+        let Some(def) = t.definition else { continue };
+        let f = definition(g, def, &names, N);
+        formula_and_value(&mut out, &names.tensor(id, N), Some(&f), solution.value(id), round);
+    }
+
+    let fns = function_lines(model, d, &names);
+    if !fns.is_empty() {
+        let _ = writeln!(out, "\nFunctions and their derivatives");
+        out.push_str(&aligned(&fns, "  "));
+    }
+
+    if !d.defined.is_empty() {
+        let _ = writeln!(out, "\nError terms");
+        for (s, v) in &solution.symbols {
+            let sym = d.symbol(*s);
+            let label = symbol_label(d, &names, sym);
+            let f = formula(g, sym.formula, &names, N);
+            formula_and_value(&mut out, &label, Some(&f), v, round);
+        }
+    }
+
+    let _ = writeln!(out, "\nGradients");
+    for (grad, v) in d.gradients.iter().zip(&solution.gradients) {
+        let lhs = names.gradient_of(Wrt::Tensor(grad.param), N, g);
+        let f = formula(g, grad.formula, &names, N);
+        formula_and_value(&mut out, &lhs, Some(&f), v, round);
+    }
+
+    if let Some(train) = &solution.training {
+        let lr = super::formula::constant(&train.lr, N);
+        let steps = if train.steps == 1 { "one step".to_string() } else { format!("{} steps", train.steps) };
+        let _ = writeln!(out, "\nUpdate (SGD, learning rate α = {lr}, {steps}): P ← P − α ∂{}/∂P", names.tensor(model.loss, N));
+        for (p, v) in &train.updated {
+            out.push_str(&super::values::labelled(&format!("{} (new)", names.tensor(*p, N)), v, round, "  "));
+        }
+        let losses: Vec<String> = train.losses.iter().map(|l| l.format_entry(0, round)).collect();
+        let _ = writeln!(out, "  {} by step: {}", names.tensor(model.loss, N), losses.join(" → "));
+    }
+
+    let mut notes = conventions(model, d, &names);
+    notes.extend(solution.notes.iter().map(note_text));
+    if !notes.is_empty() {
+        let _ = writeln!(out, "\nNotes");
+        for n in notes {
+            let _ = writeln!(out, "  {n}");
+        }
+    }
+    out
+}
+
+/// A note in words.
+pub fn note_text(note: &Note) -> String {
+    match note {
+        Note::Kink { function, quantity, entries } => {
+            let list: Vec<String> = entries.iter().map(|e| format!("[{e}]")).collect();
+            let conv = if *function == "step" { "relu′(0) = step(0) = 0" } else { "sign(0) = 0" };
+            format!("{quantity}: {function} was evaluated exactly at 0 in entr{} {}, where the convention {conv} decides the value", if entries.len() == 1 { "y" } else { "ies" }, list.join(", "))
+        }
+        Note::Capped { quantity } => format!("{quantity}: exact fractions grew too large and the computation continued in f64"),
+    }
+}
+
+/// `nnderive gradcheck`: the worst relative error per parameter.
+pub fn gradcheck(model: &Model, check: &GradCheck, tolerance: f64) -> String {
+    let mut out = format!("central differences with h = {:e}; tolerance {tolerance:e}\n", check.h);
+    let width = check.params.iter().map(|p| display_width(&model.tensor(p.param).name)).max().unwrap_or(0);
+    for p in &check.params {
+        let verdict = if p.worst <= tolerance { "ok" } else { "FAIL" };
+        let _ = writeln!(
+            out,
+            "  {:width$}  worst relative error {:.3e} at entry [{}] (derived {:.9}, numeric {:.9})  {verdict}",
+            model.tensor(p.param).name,
+            p.worst,
+            p.worst_entry,
+            p.derived,
+            p.numeric
+        );
+    }
+    let worst = check.worst();
+    let _ = writeln!(out, "{}: worst relative error {:.3e}", if worst <= tolerance { "ok" } else { "FAIL" }, worst);
     out
 }

@@ -1,0 +1,246 @@
+//! `solve` and `gradcheck`: values of every formula, the training step, and
+//! the finite-difference check of the derived gradients.
+
+use num_rational::BigRational;
+
+use super::error::{Error, ErrorKind};
+use super::evaluate::{broadcast_to, Evaluator, Note};
+use super::tensor::Tensor;
+use crate::derive::{derive, Derivation, SymbolKind, Wrt};
+use crate::model::{Model, Optimizer, SymbolId, TensorId};
+
+/// Every value of a worked solution.
+#[derive(Clone, Debug)]
+pub struct Solution {
+    pub derivation: Derivation,
+    /// Values of every tensor (data and equations) at the file's parameters.
+    pub values: Vec<Tensor>,
+    /// Values of the defined δ's and named gradients, in `derivation.defined` order.
+    pub symbols: Vec<(SymbolId, Tensor)>,
+    /// Gradient values, parallel to `derivation.gradients`.
+    pub gradients: Vec<Tensor>,
+    /// The training step, if the file has one.
+    pub training: Option<Training>,
+    /// Kinks met and values that left exact arithmetic.
+    pub notes: Vec<Note>,
+}
+
+/// The result of the `train` statement.
+#[derive(Clone, Debug)]
+pub struct Training {
+    pub lr: BigRational,
+    pub steps: u32,
+    /// Each parameter after the last step, in file order.
+    pub updated: Vec<(TensorId, Tensor)>,
+    /// The loss before each step, then after the last one.
+    pub losses: Vec<Tensor>,
+}
+
+impl Solution {
+    pub fn value(&self, id: TensorId) -> &Tensor {
+        &self.values[id.0 as usize]
+    }
+
+    pub fn symbol_value(&self, id: SymbolId) -> Option<&Tensor> {
+        self.symbols.iter().find(|(s, _)| *s == id).map(|(_, v)| v)
+    }
+}
+
+/// Derives and evaluates everything, then trains.
+pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
+    let derivation = derive(model);
+    let initial = initial_values(model)?;
+    let pass = Pass::run(model, &derivation, initial.clone(), true)?;
+    let mut notes = pass.notes.clone();
+    let training = match &model.train {
+        None => None,
+        Some(train) => {
+            let Optimizer::Sgd { lr, steps } = &train.optimizer;
+            let lr_t = Tensor::scalar_exact(lr.clone());
+            let mut current = pass.clone();
+            let mut tensors = initial;
+            let mut losses = vec![current.values[model.loss.0 as usize].clone()];
+            for step in 1..=*steps {
+                for (g, grad) in derivation.gradients.iter().zip(&current.gradients) {
+                    let p = g.param.0 as usize;
+                    let old = tensors[p].clone().ok_or_else(|| missing(model, g.param))?;
+                    let delta = lr_t.mul(grad).map_err(|e| numeric(model, g.param, "the update", e.to_string()))?;
+                    let new = old.sub(&delta).map_err(|e| numeric(model, g.param, "the update", e.to_string()))?;
+                    tensors[p] = Some(new);
+                }
+                // The last step needs only the loss; the gradients are not used again.
+                current = Pass::run(model, &derivation, tensors.clone(), step < *steps)?;
+                losses.push(current.values[model.loss.0 as usize].clone());
+                notes.extend(current.notes.iter().cloned());
+            }
+            let updated = model.params().map(|p| (p, tensors[p.0 as usize].clone().unwrap_or_else(|| pass.values[p.0 as usize].clone()))).collect();
+            Some(Training { lr: lr.clone(), steps: *steps, updated, losses })
+        }
+    };
+    notes.sort();
+    notes.dedup();
+    Ok(Solution { values: pass.values, symbols: pass.symbols, gradients: pass.gradients, training, notes, derivation })
+}
+
+/// The declared values, or the error naming the first missing one that matters.
+fn initial_values(model: &Model) -> Result<Vec<Option<Tensor>>, Error> {
+    let mut out = Vec::with_capacity(model.tensors.len());
+    for id in model.ids() {
+        let t = model.tensor(id);
+        out.push(t.value.as_ref().map(|v| Tensor::exact(t.shape.dims().to_vec(), v.clone())));
+    }
+    Ok(out)
+}
+
+fn missing(model: &Model, id: TensorId) -> Error {
+    let t = model.tensor(id);
+    Error { kind: ErrorKind::MissingValue { name: t.name.clone(), role: t.role.name() }, span: Some(t.span) }
+}
+
+fn numeric(model: &Model, at: TensorId, quantity: &str, message: String) -> Error {
+    Error { kind: ErrorKind::Numeric { quantity: quantity.to_string(), message }, span: Some(model.tensor(at).span) }
+}
+
+/// One forward and backward pass.
+#[derive(Clone, Debug)]
+struct Pass {
+    values: Vec<Tensor>,
+    symbols: Vec<(SymbolId, Tensor)>,
+    gradients: Vec<Tensor>,
+    notes: Vec<Note>,
+}
+
+impl Pass {
+    fn run(model: &Model, derivation: &Derivation, tensors: Vec<Option<Tensor>>, backward: bool) -> Result<Pass, Error> {
+        let mut ev = Evaluator::new(model, &derivation.graph, Some(derivation), tensors);
+        // Data must have values wherever the loss needs them.
+        for id in model.ids() {
+            let t = model.tensor(id);
+            if t.role.is_data() && ev.tensors[id.0 as usize].is_none() {
+                return Err(missing(model, id));
+            }
+        }
+        for &id in &model.order {
+            let t = model.tensor(id);
+            let Some(def) = t.definition else { continue };
+            ev.quantity = t.name.clone();
+            let v = ev.eval(def).map_err(|m| numeric(model, id, &t.name, m))?;
+            capped(&mut ev, &v);
+            ev.tensors[id.0 as usize] = Some(v);
+        }
+        let mut symbols = Vec::new();
+        let mut gradients = Vec::new();
+        if backward {
+            for &s in &derivation.defined {
+                let sym = derivation.symbol(s);
+                let label = symbol_label(model, derivation, s);
+                ev.quantity = label.clone();
+                let at = match sym.wrt {
+                    Wrt::Tensor(t) => t,
+                    Wrt::Node(_) => model.loss,
+                };
+                let v = ev.eval(sym.formula).map_err(|m| numeric(model, at, &label, m))?;
+                let v = shaped(v, sym.shape.dims()).map_err(|m| numeric(model, at, &label, m))?;
+                capped(&mut ev, &v);
+                ev.symbols.insert(s, v.clone());
+                symbols.push((s, v));
+            }
+            for g in &derivation.gradients {
+                let label = format!("∂{}/∂{}", model.tensor(model.loss).name, model.tensor(g.param).name);
+                ev.quantity = label.clone();
+                let v = ev.eval(g.formula).map_err(|m| numeric(model, g.param, &label, m))?;
+                let v = shaped(v, model.tensor(g.param).shape.dims()).map_err(|m| numeric(model, g.param, &label, m))?;
+                capped(&mut ev, &v);
+                gradients.push(v);
+            }
+        }
+        let values = ev.tensors.iter().map(|v| v.clone().unwrap_or_else(|| Tensor::scalar_exact(BigRational::from_integer(0.into())))).collect();
+        Ok(Pass { values, symbols, gradients, notes: ev.notes })
+    }
+}
+
+/// A derived value that came out a scalar (a constant gradient) spread over its shape.
+fn shaped(v: Tensor, dims: &[usize]) -> Result<Tensor, String> {
+    if v.dims().is_empty() && !dims.is_empty() {
+        let like = Tensor::exact(dims.to_vec(), vec![BigRational::from_integer(0.into()); dims.iter().product()]);
+        broadcast_to(&v, &like)
+    } else {
+        Ok(v)
+    }
+}
+
+fn capped(ev: &mut Evaluator, v: &Tensor) {
+    if v.capped() {
+        ev.notes.push(Note::Capped { quantity: ev.quantity.clone() });
+    }
+}
+
+/// `δ2` or `∂L/∂H`, for messages.
+pub fn symbol_label(model: &Model, derivation: &Derivation, s: SymbolId) -> String {
+    let sym = derivation.symbol(s);
+    match (sym.kind, sym.wrt) {
+        (SymbolKind::Delta { layer }, _) => format!("δ{layer}"),
+        (SymbolKind::Adjoint, Wrt::Tensor(t)) => format!("∂{}/∂{}", model.tensor(model.loss).name, model.tensor(t).name),
+        (SymbolKind::Adjoint, Wrt::Node(_)) => format!("∂{}/∂(…)", model.tensor(model.loss).name),
+    }
+}
+
+/// The finite-difference check of one parameter.
+#[derive(Clone, Debug)]
+pub struct ParamCheck {
+    pub param: TensorId,
+    /// The largest relative error over its entries.
+    pub worst: f64,
+    /// The entry where it occurs.
+    pub worst_entry: usize,
+    pub derived: f64,
+    pub numeric: f64,
+}
+
+/// The finite-difference check of every parameter.
+#[derive(Clone, Debug)]
+pub struct GradCheck {
+    pub params: Vec<ParamCheck>,
+    /// The step used: (L(p + h) − L(p − h)) / 2h.
+    pub h: f64,
+}
+
+impl GradCheck {
+    /// The worst relative error over all parameters.
+    pub fn worst(&self) -> f64 {
+        self.params.iter().map(|p| p.worst).fold(0.0, f64::max)
+    }
+}
+
+/// Compares every derived gradient entry with a central finite difference
+/// of the loss, computed independently by re-running the forward pass in f64.
+pub fn gradcheck(model: &Model) -> Result<GradCheck, crate::Error> {
+    let derivation = derive(model);
+    let initial = initial_values(model)?;
+    let pass = Pass::run(model, &derivation, initial.clone(), true)?;
+    let h = 1e-6;
+    let mut params = Vec::new();
+    let float_values: Vec<Option<Tensor>> = initial.iter().map(|v| v.as_ref().map(Tensor::to_float)).collect();
+    for (g, grad) in derivation.gradients.iter().zip(&pass.gradients) {
+        let p = g.param.0 as usize;
+        let base = float_values[p].clone().ok_or_else(|| missing(model, g.param))?;
+        let derived = grad.to_f64_vec();
+        let mut check = ParamCheck { param: g.param, worst: 0.0, worst_entry: 0, derived: 0.0, numeric: 0.0 };
+        for (i, &d) in derived.iter().enumerate() {
+            let loss_at = |delta: f64| -> Result<f64, crate::Error> {
+                let mut tensors = float_values.clone();
+                tensors[p] = Some(base.with_entry_offset(i, delta));
+                let pass = Pass::run(model, &derivation, tensors, false)?;
+                Ok(pass.values[model.loss.0 as usize].to_f64_vec().first().copied().unwrap_or(f64::NAN))
+            };
+            let numeric = (loss_at(h)? - loss_at(-h)?) / (2.0 * h);
+            let scale = d.abs().max(numeric.abs()).max(1e-3);
+            let rel = (d - numeric).abs() / scale;
+            if rel > check.worst || (i == 0 && check.worst == 0.0) {
+                check = ParamCheck { param: g.param, worst: rel, worst_entry: i, derived: d, numeric };
+            }
+        }
+        params.push(check);
+    }
+    Ok(GradCheck { params, h })
+}

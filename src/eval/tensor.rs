@@ -1,0 +1,663 @@
+//! Dense tensors of any rank whose entries are either all exact rationals or
+//! all f64. Exactness is a property of the whole tensor: a value is exact
+//! until a transcendental function (or an exact value grown past
+//! [`EXACT_BITS_CAP`]) turns it into f64, and mixing exact with f64 gives f64.
+//!
+//! Shapes follow `model::shape`: `[]` scalar, `[n]` a column (n×1), `[m, n]`
+//! a matrix. Every failure (log of 0, division by 0, overflow, NaN) is an
+//! error naming the entry, never a silent NaN or inf.
+
+use std::fmt;
+
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use num_traits::{FromPrimitive, One, Signed, ToPrimitive, Zero};
+
+/// Exact values whose numerator and denominator together need more bits
+/// than this continue as f64 (many training steps would otherwise make
+/// fractions of millions of digits).
+pub const EXACT_BITS_CAP: u64 = 4096;
+
+/// The entries of a tensor.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Data {
+    Exact(Vec<BigRational>),
+    Float(Vec<f64>),
+}
+
+/// A dense, row-major tensor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tensor {
+    dims: Vec<usize>,
+    data: Data,
+    /// Set when exact arithmetic gave up because of [`EXACT_BITS_CAP`].
+    capped: bool,
+}
+
+/// What went wrong in some entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NumericErrorKind {
+    DivisionByZero,
+    LogOfNonPositive,
+    SqrtOfNegative,
+    Overflow,
+    NotANumber,
+    /// Shapes that the checker should have refused.
+    Shape(String),
+}
+
+/// A numeric failure at one entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NumericError {
+    pub kind: NumericErrorKind,
+    /// Multi-index of the entry (empty for a scalar).
+    pub index: Vec<usize>,
+}
+
+impl fmt::Display for NumericError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match &self.kind {
+            NumericErrorKind::DivisionByZero => "division by zero",
+            NumericErrorKind::LogOfNonPositive => "log of a number that is not positive",
+            NumericErrorKind::SqrtOfNegative => "square root of a negative number",
+            NumericErrorKind::Overflow => "the value overflows f64",
+            NumericErrorKind::NotANumber => "the result is not a number",
+            NumericErrorKind::Shape(s) => return write!(f, "shape error: {s}"),
+        };
+        if self.index.is_empty() {
+            write!(f, "{what}")
+        } else {
+            let idx: Vec<String> = self.index.iter().map(|i| i.to_string()).collect();
+            write!(f, "{what} at entry [{}]", idx.join(", "))
+        }
+    }
+}
+
+/// Elementwise functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unary {
+    Relu,
+    /// Heaviside, step(0) = 0.
+    Step,
+    /// sign(0) = 0.
+    Sign,
+    Abs,
+    Sigmoid,
+    Tanh,
+    Sin,
+    Cos,
+    Exp,
+    Log,
+    Sqrt,
+    Softplus,
+}
+
+impl Unary {
+    /// Keeps exact values exact.
+    fn is_rational(self) -> bool {
+        matches!(self, Unary::Relu | Unary::Step | Unary::Sign | Unary::Abs)
+    }
+
+    fn exact(self, x: &BigRational) -> BigRational {
+        let zero = BigRational::zero();
+        match self {
+            Unary::Relu => {
+                if x.is_positive() {
+                    x.clone()
+                } else {
+                    zero
+                }
+            }
+            Unary::Step => {
+                if x.is_positive() {
+                    BigRational::one()
+                } else {
+                    zero
+                }
+            }
+            Unary::Sign => x.signum(),
+            Unary::Abs => x.abs(),
+            _ => zero,
+        }
+    }
+
+    fn float(self, x: f64) -> Result<f64, NumericErrorKind> {
+        let v = match self {
+            Unary::Relu => x.max(0.0),
+            Unary::Step => f64::from(u8::from(x > 0.0)),
+            Unary::Sign => {
+                if x > 0.0 {
+                    1.0
+                } else if x < 0.0 {
+                    -1.0
+                } else {
+                    0.0
+                }
+            }
+            Unary::Abs => x.abs(),
+            // The two branches keep exp from overflowing for large |x|.
+            Unary::Sigmoid => {
+                if x >= 0.0 {
+                    1.0 / (1.0 + (-x).exp())
+                } else {
+                    let e = x.exp();
+                    e / (1.0 + e)
+                }
+            }
+            Unary::Tanh => x.tanh(),
+            Unary::Sin => x.sin(),
+            Unary::Cos => x.cos(),
+            Unary::Exp => x.exp(),
+            Unary::Log => {
+                if x <= 0.0 {
+                    return Err(NumericErrorKind::LogOfNonPositive);
+                }
+                x.ln()
+            }
+            Unary::Sqrt => {
+                if x < 0.0 {
+                    return Err(NumericErrorKind::SqrtOfNegative);
+                }
+                x.sqrt()
+            }
+            Unary::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
+        };
+        finite(v)
+    }
+}
+
+fn finite(v: f64) -> Result<f64, NumericErrorKind> {
+    if v.is_nan() {
+        Err(NumericErrorKind::NotANumber)
+    } else if v.is_infinite() {
+        Err(NumericErrorKind::Overflow)
+    } else {
+        Ok(v)
+    }
+}
+
+/// The nearest f64 of a rational (overflow reported, tiny values go to 0).
+pub fn rational_to_f64(r: &BigRational) -> f64 {
+    if let Some(f) = r.to_f64() {
+        if f.is_finite() {
+            return f;
+        }
+    }
+    // Scale down huge numerators and denominators before dividing.
+    let n = r.numer().bits() as i64;
+    let d = r.denom().bits() as i64;
+    let shift = (n - d).clamp(-1100, 1100);
+    let scaled = if shift >= 0 { r / BigRational::from_integer(BigInt::one() << shift as usize) } else { r * BigRational::from_integer(BigInt::one() << (-shift) as usize) };
+    scaled.to_f64().unwrap_or(0.0) * 2f64.powi(shift as i32)
+}
+
+fn bits(r: &BigRational) -> u64 {
+    r.numer().bits() + r.denom().bits()
+}
+
+impl Tensor {
+    /// An exact tensor; `data` is row-major and must have `dims.product()` entries.
+    pub fn exact(dims: Vec<usize>, data: Vec<BigRational>) -> Tensor {
+        Tensor { dims, data: Data::Exact(data), capped: false }
+    }
+
+    pub fn float(dims: Vec<usize>, data: Vec<f64>) -> Tensor {
+        Tensor { dims, data: Data::Float(data), capped: false }
+    }
+
+    pub fn scalar_exact(r: BigRational) -> Tensor {
+        Tensor::exact(Vec::new(), vec![r])
+    }
+
+    /// A tensor of exact zeros with this tensor's shape.
+    pub fn zeros_like(&self) -> Tensor {
+        Tensor::exact(self.dims.clone(), vec![BigRational::zero(); self.len()])
+    }
+
+    pub fn dims(&self) -> &[usize] {
+        &self.dims
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.data {
+            Data::Exact(v) => v.len(),
+            Data::Float(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn data(&self) -> &Data {
+        &self.data
+    }
+
+    pub fn is_exact(&self) -> bool {
+        matches!(self.data, Data::Exact(_))
+    }
+
+    /// True if exact arithmetic gave up on this value (see [`EXACT_BITS_CAP`]).
+    pub fn capped(&self) -> bool {
+        self.capped
+    }
+
+    /// Entry `i` as f64.
+    pub fn entry_f64(&self, i: usize) -> f64 {
+        match &self.data {
+            Data::Exact(v) => v.get(i).map(rational_to_f64).unwrap_or(f64::NAN),
+            Data::Float(v) => v.get(i).copied().unwrap_or(f64::NAN),
+        }
+    }
+
+    pub fn to_f64_vec(&self) -> Vec<f64> {
+        (0..self.len()).map(|i| self.entry_f64(i)).collect()
+    }
+
+    /// The same values as f64.
+    pub fn to_float(&self) -> Tensor {
+        Tensor::float(self.dims.clone(), self.to_f64_vec())
+    }
+
+    /// A copy in f64 with `delta` added to entry `i` (for finite differences).
+    pub fn with_entry_offset(&self, i: usize, delta: f64) -> Tensor {
+        let mut v = self.to_f64_vec();
+        if let Some(x) = v.get_mut(i) {
+            *x += delta;
+        }
+        Tensor::float(self.dims.clone(), v)
+    }
+
+    /// Flat indices of entries that are exactly zero.
+    pub fn zero_entries(&self) -> Vec<usize> {
+        match &self.data {
+            Data::Exact(v) => v.iter().enumerate().filter(|(_, x)| x.is_zero()).map(|(i, _)| i).collect(),
+            Data::Float(v) => v.iter().enumerate().filter(|(_, x)| **x == 0.0).map(|(i, _)| i).collect(),
+        }
+    }
+
+    /// The multi-index of flat entry `i`.
+    pub fn index_of(&self, mut i: usize) -> Vec<usize> {
+        let mut idx = vec![0; self.dims.len()];
+        for (k, d) in self.dims.iter().enumerate().rev() {
+            if *d > 0 {
+                idx[k] = i % d;
+                i /= d;
+            }
+        }
+        idx
+    }
+
+    fn err(&self, kind: NumericErrorKind, flat: usize) -> NumericError {
+        NumericError { kind, index: self.index_of(flat) }
+    }
+
+    fn shape_error(msg: String) -> NumericError {
+        NumericError { kind: NumericErrorKind::Shape(msg), index: Vec::new() }
+    }
+
+    /// Keeps exact results under the size cap, switching to f64 past it.
+    fn settle(dims: Vec<usize>, data: Vec<BigRational>) -> Result<Tensor, NumericError> {
+        if data.iter().any(|r| bits(r) > EXACT_BITS_CAP) {
+            let t = Tensor::exact(dims, data);
+            let mut f = t.to_float();
+            for (i, x) in f.to_f64_vec().iter().enumerate() {
+                finite(*x).map_err(|k| f.err(k, i))?;
+            }
+            f.capped = true;
+            return Ok(f);
+        }
+        Ok(Tensor::exact(dims, data))
+    }
+
+    fn float_checked(dims: Vec<usize>, data: Vec<f64>) -> Result<Tensor, NumericError> {
+        let t = Tensor::float(dims, data);
+        if let Data::Float(v) = &t.data {
+            if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+                let kind = if v[i].is_nan() { NumericErrorKind::NotANumber } else { NumericErrorKind::Overflow };
+                return Err(t.err(kind, i));
+            }
+        }
+        Ok(t)
+    }
+
+    /// Same shape up to `[n] == [n, 1]`.
+    fn same_shape(a: &[usize], b: &[usize]) -> bool {
+        a == b || matches!((a, b), ([n], [m, 1]) | ([m, 1], [n]) if n == m)
+    }
+
+    /// Elementwise binary operation with scalar broadcasting.
+    fn zip(
+        &self,
+        other: &Tensor,
+        exact: impl Fn(&BigRational, &BigRational) -> Result<BigRational, NumericErrorKind>,
+        float: impl Fn(f64, f64) -> f64,
+    ) -> Result<Tensor, NumericError> {
+        let (dims, n) = if self.dims.is_empty() {
+            (other.dims.clone(), other.len())
+        } else if other.dims.is_empty() || Tensor::same_shape(&self.dims, &other.dims) {
+            (self.dims.clone(), self.len())
+        } else {
+            return Err(Tensor::shape_error(format!("{:?} and {:?} differ", self.dims, other.dims)));
+        };
+        let pick = |len: usize, i: usize| if len == 1 { 0 } else { i };
+        let (la, lb) = (self.len(), other.len());
+        let capped = self.capped || other.capped;
+        let mut out = match (&self.data, &other.data) {
+            (Data::Exact(a), Data::Exact(b)) => {
+                let mut v = Vec::with_capacity(n);
+                for i in 0..n {
+                    let x = exact(&a[pick(la, i)], &b[pick(lb, i)]).map_err(|k| NumericError { kind: k, index: index_in(&dims, i) })?;
+                    v.push(x);
+                }
+                Tensor::settle(dims, v)?
+            }
+            _ => {
+                let a = self.float_view();
+                let b = other.float_view();
+                let v: Vec<f64> = (0..n).map(|i| float(a[pick(la, i)], b[pick(lb, i)])).collect();
+                Tensor::float_checked(dims, v)?
+            }
+        };
+        out.capped |= capped;
+        Ok(out)
+    }
+
+    /// The entries as f64, borrowing when they already are.
+    fn float_view(&self) -> std::borrow::Cow<'_, [f64]> {
+        match &self.data {
+            Data::Float(v) => std::borrow::Cow::Borrowed(v),
+            Data::Exact(_) => std::borrow::Cow::Owned(self.to_f64_vec()),
+        }
+    }
+
+    pub fn add(&self, other: &Tensor) -> Result<Tensor, NumericError> {
+        self.zip(other, |a, b| Ok(a + b), |a, b| a + b)
+    }
+
+    pub fn sub(&self, other: &Tensor) -> Result<Tensor, NumericError> {
+        self.zip(other, |a, b| Ok(a - b), |a, b| a - b)
+    }
+
+    pub fn mul(&self, other: &Tensor) -> Result<Tensor, NumericError> {
+        self.zip(other, |a, b| Ok(a * b), |a, b| a * b)
+    }
+
+    pub fn div(&self, other: &Tensor) -> Result<Tensor, NumericError> {
+        // Division by an exact or f64 zero is an error, not an infinity.
+        if let Some(i) = other.zero_entries().first() {
+            let n = if self.dims.is_empty() { other.len() } else { self.len() };
+            let flat = if other.len() == 1 { 0 } else { *i };
+            let dims = if other.dims.is_empty() { self.dims.clone() } else { other.dims.clone() };
+            let _ = n;
+            return Err(NumericError { kind: NumericErrorKind::DivisionByZero, index: index_in(&dims, flat) });
+        }
+        self.zip(other, |a, b| Ok(a / b), |a, b| a / b)
+    }
+
+    pub fn neg(&self) -> Tensor {
+        let data = match &self.data {
+            Data::Exact(v) => Data::Exact(v.iter().map(|x| -x).collect()),
+            Data::Float(v) => Data::Float(v.iter().map(|x| -x).collect()),
+        };
+        Tensor { dims: self.dims.clone(), data, capped: self.capped }
+    }
+
+    /// Elementwise power: exact for an integer exponent of an exact tensor.
+    pub fn pow(&self, e: &BigRational) -> Result<Tensor, NumericError> {
+        if let (Data::Exact(v), true) = (&self.data, e.is_integer()) {
+            if let Some(k) = e.to_integer().to_i32().filter(|k| k.unsigned_abs() <= 1024) {
+                let mut out = Vec::with_capacity(v.len());
+                for (i, x) in v.iter().enumerate() {
+                    if k < 0 && x.is_zero() {
+                        return Err(self.err(NumericErrorKind::DivisionByZero, i));
+                    }
+                    let p = num_traits::pow(x.clone(), k.unsigned_abs() as usize);
+                    out.push(if k < 0 { p.recip() } else { p });
+                }
+                let mut t = Tensor::settle(self.dims.clone(), out)?;
+                t.capped |= self.capped;
+                return Ok(t);
+            }
+        }
+        let ef = rational_to_f64(e);
+        let v: Vec<f64> = self.float_view().iter().map(|x| x.powf(ef)).collect();
+        for (i, (x, y)) in self.float_view().iter().zip(&v).enumerate() {
+            if *x == 0.0 && ef < 0.0 {
+                return Err(self.err(NumericErrorKind::DivisionByZero, i));
+            }
+            finite(*y).map_err(|k| self.err(k, i))?;
+        }
+        Ok(Tensor { dims: self.dims.clone(), data: Data::Float(v), capped: self.capped })
+    }
+
+    /// Applies an elementwise function.
+    pub fn map(&self, f: Unary) -> Result<Tensor, NumericError> {
+        match (&self.data, f.is_rational()) {
+            (Data::Exact(v), true) => Ok(Tensor { dims: self.dims.clone(), data: Data::Exact(v.iter().map(|x| f.exact(x)).collect()), capped: self.capped }),
+            _ => {
+                let view = self.float_view();
+                let mut out = Vec::with_capacity(view.len());
+                for (i, x) in view.iter().enumerate() {
+                    out.push(f.float(*x).map_err(|k| self.err(k, i))?);
+                }
+                Ok(Tensor { dims: self.dims.clone(), data: Data::Float(out), capped: self.capped })
+            }
+        }
+    }
+
+    /// The matrix view `(rows, cols)` of a rank ≤ 2 tensor.
+    fn matrix(&self) -> Option<(usize, usize)> {
+        match self.dims.as_slice() {
+            [] => Some((1, 1)),
+            [n] => Some((*n, 1)),
+            [m, n] => Some((*m, *n)),
+            _ => None,
+        }
+    }
+
+    /// Matrix product; a vector is a column, and the result is a vector when `other` is one.
+    pub fn matmul(&self, other: &Tensor) -> Result<Tensor, NumericError> {
+        let ((m, k), (k2, p)) = match (self.matrix(), other.matrix()) {
+            (Some(a), Some(b)) if a.1 == b.0 && !self.dims.is_empty() && !other.dims.is_empty() => (a, b),
+            _ => return Err(Tensor::shape_error(format!("cannot multiply {:?} by {:?}", self.dims, other.dims))),
+        };
+        let _ = k2;
+        let dims = if other.dims.len() == 1 { vec![m] } else { vec![m, p] };
+        let capped = self.capped || other.capped;
+        let mut out = match (&self.data, &other.data) {
+            (Data::Exact(a), Data::Exact(b)) => {
+                let mut v = vec![BigRational::zero(); m * p];
+                for i in 0..m {
+                    for l in 0..k {
+                        let x = &a[i * k + l];
+                        if x.is_zero() {
+                            continue;
+                        }
+                        for j in 0..p {
+                            let y = &b[l * p + j];
+                            if !y.is_zero() {
+                                v[i * p + j] += x * y;
+                            }
+                        }
+                    }
+                }
+                Tensor::settle(dims, v)?
+            }
+            _ => {
+                let (a, b) = (self.float_view(), other.float_view());
+                let mut v = vec![0.0; m * p];
+                // i-k-j order: the inner loop runs over contiguous rows of b and v.
+                for i in 0..m {
+                    let row = &mut v[i * p..(i + 1) * p];
+                    for l in 0..k {
+                        let x = a[i * k + l];
+                        let brow = &b[l * p..(l + 1) * p];
+                        for (r, y) in row.iter_mut().zip(brow) {
+                            *r += x * y;
+                        }
+                    }
+                }
+                Tensor::float_checked(dims, v)?
+            }
+        };
+        out.capped |= capped;
+        Ok(out)
+    }
+
+    /// Transpose: `[n]ᵀ = [1, n]`, `[1, n]ᵀ = [n]`, `[m, n]ᵀ = [n, m]`.
+    pub fn transpose(&self) -> Result<Tensor, NumericError> {
+        let (dims, m, n) = match self.dims.as_slice() {
+            [] => return Ok(self.clone()),
+            [n] => (vec![1, *n], *n, 1),
+            [1, n] => (vec![*n], 1, *n),
+            [m, n] => (vec![*n, *m], *m, *n),
+            _ => return Err(Tensor::shape_error(format!("cannot transpose {:?}", self.dims))),
+        };
+        let order = (0..n).flat_map(|j| (0..m).map(move |i| i * n + j));
+        let data = match &self.data {
+            Data::Exact(v) => Data::Exact(order.map(|i| v[i].clone()).collect()),
+            Data::Float(v) => Data::Float(order.map(|i| v[i]).collect()),
+        };
+        Ok(Tensor { dims, data, capped: self.capped })
+    }
+
+    /// The sum of all entries (a scalar).
+    pub fn sum(&self) -> Result<Tensor, NumericError> {
+        let mut t = match &self.data {
+            Data::Exact(v) => Tensor::settle(Vec::new(), vec![v.iter().fold(BigRational::zero(), |a, b| a + b)])?,
+            Data::Float(v) => Tensor::float_checked(Vec::new(), vec![v.iter().sum()])?,
+        };
+        t.capped |= self.capped;
+        Ok(t)
+    }
+
+    /// The mean of all entries (a scalar).
+    pub fn mean(&self) -> Result<Tensor, NumericError> {
+        let n = BigRational::from_integer(BigInt::from(self.len().max(1)));
+        self.sum()?.div(&Tensor::scalar_exact(n))
+    }
+
+    /// softmax over all entries, computed after subtracting the maximum.
+    pub fn softmax(&self) -> Result<Tensor, NumericError> {
+        let v = self.float_view();
+        let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let e: Vec<f64> = v.iter().map(|x| (x - max).exp()).collect();
+        let total: f64 = e.iter().sum();
+        Tensor::float_checked(self.dims.clone(), e.iter().map(|x| x / total).collect())
+    }
+
+    /// log_softmax over all entries, by log-sum-exp.
+    pub fn log_softmax(&self) -> Result<Tensor, NumericError> {
+        let v = self.float_view();
+        let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let lse = max + v.iter().map(|x| (x - max).exp()).sum::<f64>().ln();
+        Tensor::float_checked(self.dims.clone(), v.iter().map(|x| x - lse).collect())
+    }
+
+    /// The diagonal matrix of a vector.
+    pub fn diag(&self) -> Result<Tensor, NumericError> {
+        let n = self.len();
+        let dims = vec![n, n];
+        Ok(match &self.data {
+            Data::Exact(v) => {
+                let mut out = vec![BigRational::zero(); n * n];
+                for (i, x) in v.iter().enumerate() {
+                    out[i * n + i] = x.clone();
+                }
+                Tensor { dims, data: Data::Exact(out), capped: self.capped }
+            }
+            Data::Float(v) => {
+                let mut out = vec![0.0; n * n];
+                for (i, x) in v.iter().enumerate() {
+                    out[i * n + i] = *x;
+                }
+                Tensor { dims, data: Data::Float(out), capped: self.capped }
+            }
+        })
+    }
+
+    /// Entry `i` as text. With `round = Some(n)`: n decimals, half away from
+    /// zero, decided on the exact value (for f64, its exact binary value),
+    /// never `-0.000`. Without: an exact value as its terminating decimal or
+    /// else as a fraction (`1/3`); an f64 as its shortest round-trip form.
+    pub fn format_entry(&self, i: usize, round: Option<u32>) -> String {
+        let exact = match &self.data {
+            Data::Exact(v) => v.get(i).cloned(),
+            Data::Float(v) => match round {
+                Some(_) => v.get(i).and_then(|x| BigRational::from_f64(*x)),
+                None => {
+                    let x = v.get(i).copied().unwrap_or(f64::NAN);
+                    return if x == 0.0 { "0".into() } else { format!("{x}") };
+                }
+            },
+        };
+        let Some(r) = exact else { return "NaN".into() };
+        match round {
+            Some(n) => round_decimal(&r, n),
+            None => full_precision(&r),
+        }
+    }
+
+    /// Entry `i` as an exact fraction (`27/20`, `2`), for exact tensors.
+    pub fn exact_string(&self, i: usize) -> Option<String> {
+        match &self.data {
+            Data::Exact(v) => v.get(i).map(|r| if r.is_integer() { r.numer().to_string() } else { format!("{}/{}", r.numer(), r.denom()) }),
+            Data::Float(_) => None,
+        }
+    }
+}
+
+fn index_in(dims: &[usize], mut i: usize) -> Vec<usize> {
+    let mut idx = vec![0; dims.len()];
+    for (k, d) in dims.iter().enumerate().rev() {
+        if *d > 0 {
+            idx[k] = i % d;
+            i /= d;
+        }
+    }
+    idx
+}
+
+/// `r` rounded to `places` decimals, half away from zero, without `-0`.
+pub fn round_decimal(r: &BigRational, places: u32) -> String {
+    let scale = BigInt::from(10).pow(places);
+    let scaled = r * BigRational::from_integer(scale);
+    let half = BigRational::new(BigInt::one(), BigInt::from(2));
+    let magnitude = (scaled.abs() + half).floor().to_integer();
+    let negative = r.is_negative() && !magnitude.is_zero();
+    let digits = magnitude.to_string();
+    let text = if places == 0 {
+        digits
+    } else {
+        let padded = format!("{:0>width$}", digits, width = places as usize + 1);
+        let (int, frac) = padded.split_at(padded.len() - places as usize);
+        format!("{int}.{frac}")
+    };
+    if negative {
+        format!("-{text}")
+    } else {
+        text
+    }
+}
+
+/// A terminating decimal where the value has one, else `p/q`.
+pub fn full_precision(r: &BigRational) -> String {
+    let mut den = r.denom().clone();
+    let mut places = 0u32;
+    let (two, five) = (BigInt::from(2), BigInt::from(5));
+    let (mut twos, mut fives) = (0u32, 0u32);
+    while (&den % &two).is_zero() {
+        den /= &two;
+        twos += 1;
+    }
+    while (&den % &five).is_zero() {
+        den /= &five;
+        fives += 1;
+    }
+    if !den.is_one() {
+        return format!("{}/{}", r.numer(), r.denom());
+    }
+    places += twos.max(fives);
+    round_decimal(r, places)
+}

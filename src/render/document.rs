@@ -1,0 +1,293 @@
+//! A worked solution as a sequence of blocks, built once from a solution and
+//! written out as LaTeX or Markdown. Both writers share everything here and
+//! differ only in how a block is spelled.
+
+use crate::derive::{Step, Wrt};
+use crate::eval::tensor::Tensor;
+use crate::eval::Solution;
+use crate::model::{Func, Model, Role};
+
+use super::formula::{constant, definition, formula, Names, Notation};
+use super::text::substitute_params;
+
+const L: Notation = Notation::Latex;
+
+/// Running text: plain words and inline mathematics.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Inline {
+    Text(String),
+    Math(String),
+}
+
+/// One line of a display: `lhs = rhs`, or a continuation `= rhs` when `lhs`
+/// is empty, with an optional note on the right (the rule used).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub lhs: String,
+    pub rhs: String,
+    pub note: Option<String>,
+}
+
+/// A piece of the document.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Block {
+    Section(String),
+    Subsection(String),
+    Paragraph(Vec<Inline>),
+    /// Aligned equations.
+    Display(Vec<Row>),
+    /// A bulleted list.
+    List(Vec<Vec<Inline>>),
+}
+
+fn text(s: impl Into<String>) -> Inline {
+    Inline::Text(s.into())
+}
+
+fn math(s: impl Into<String>) -> Inline {
+    Inline::Math(s.into())
+}
+
+fn row(lhs: impl Into<String>, rhs: impl Into<String>) -> Row {
+    Row { lhs: lhs.into(), rhs: rhs.into(), note: None }
+}
+
+/// More columns than this and a matrix is scaled to the line width.
+pub const WIDE_MATRIX: usize = 8;
+
+/// Column vectors longer than this are written as transposed rows.
+pub const TALL_VECTOR: usize = 12;
+
+/// The number of columns of the first `pmatrix` in `latex`, if any.
+pub fn matrix_columns(latex: &str) -> usize {
+    let Some(start) = latex.find("\\begin{pmatrix}") else { return 0 };
+    let body = &latex[start..];
+    let end = body.find("\\\\").or_else(|| body.find("\\end{pmatrix}")).unwrap_or(body.len());
+    body[..end].matches('&').count() + 1
+}
+
+/// A tensor as a LaTeX `pmatrix` (a scalar as a bare number).
+pub fn matrix(t: &Tensor, round: Option<u32>) -> String {
+    let cells = super::values::cells(t, round);
+    if t.dims().is_empty() {
+        return cells.first().and_then(|r| r.first()).cloned().unwrap_or_default();
+    }
+    // A long column prints as a transposed row, so that it fits on the page.
+    if cells.len() > TALL_VECTOR && cells.iter().all(|r| r.len() == 1) {
+        let row: Vec<String> = cells.into_iter().flatten().collect();
+        return format!("\\begin{{pmatrix}} {} \\end{{pmatrix}}^\\top", row.join(" & "));
+    }
+    let rows: Vec<String> = cells.iter().map(|r| r.join(" & ")).collect();
+    format!("\\begin{{pmatrix}} {} \\end{{pmatrix}}", rows.join(" \\\\ "))
+}
+
+/// Builds the worked solution.
+pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Block> {
+    let d = &solution.derivation;
+    let names = Names::new(model, Some(d));
+    let g = &d.graph;
+    let loss = names.tensor(model.loss, L);
+    let mut out = Vec::new();
+
+    // 1. The forward pass in general form.
+    out.push(Block::Section("Forward pass".into()));
+    let params: Vec<Inline> = {
+        let mut v = vec![text("The network computes, from the input")];
+        let data: Vec<String> = model.ids().filter(|&i| model.tensor(i).role == Role::Input).map(|i| names.tensor(i, L)).collect();
+        v.push(text(if data.len() == 1 { " " } else { "s " }));
+        v.push(math(data.join(", ")));
+        let ps: Vec<String> = model.params().map(|i| names.tensor(i, L)).collect();
+        if !ps.is_empty() {
+            v.push(text(" and the parameters "));
+            v.push(math(ps.join(", ")));
+        }
+        v.push(text(":"));
+        v
+    };
+    out.push(Block::Paragraph(params));
+    let rows = model
+        .equations()
+        .filter_map(|t| model.tensor(t).definition.map(|def| row(names.tensor(t, L), definition(g, def, &names, L))))
+        .collect();
+    out.push(Block::Display(rows));
+    if !model.functions.is_empty() {
+        out.push(Block::Paragraph(vec![text("The scalar functions are applied entry by entry; their derivatives, worked out by the chain rule, are:")]));
+        let mut rows = Vec::new();
+        for (i, f) in model.functions.values().enumerate() {
+            let ps: Vec<String> = f.params.iter().map(|p| super::formula::tensor_name(p, L)).collect();
+            let args = ps.join(", ");
+            let fname = names.function(Func::Custom(crate::model::FnId(i as u32)), L);
+            rows.push(row(format!("{fname}({args})"), substitute_params(&formula(g, f.body, &names, L), &f.params)));
+            for fd in d.fn_derivatives.iter().filter(|fd| fd.func.0 as usize == i) {
+                let name = names.function(Func::Derivative { func: fd.func, wrt: fd.wrt }, L);
+                rows.push(row(format!("{name}({args})"), substitute_params(&formula(g, fd.body, &names, L), &f.params)));
+            }
+        }
+        out.push(Block::Display(rows));
+    }
+
+    // 2. The numeric forward pass.
+    out.push(Block::Section("Forward values".into()));
+    out.push(Block::Paragraph(vec![text(match round {
+        Some(n) => format!("Values are rounded to {n} decimal places (half away from zero)."),
+        None => "Values are exact where the arithmetic is (fractions and terminating decimals), otherwise in double precision.".to_string(),
+    })]));
+    out.push(Block::Subsection("Given".into()));
+    let given = model
+        .ids()
+        .filter(|&i| model.tensor(i).role.is_data())
+        .map(|i| row(names.tensor(i, L), matrix(solution.value(i), round)))
+        .collect();
+    out.push(Block::Display(given));
+    out.push(Block::Subsection("Computed".into()));
+    let mut rows = Vec::new();
+    for t in model.equations() {
+        let Some(def) = model.tensor(t).definition else { continue };
+        rows.push(row(names.tensor(t, L), definition(g, def, &names, L)));
+        rows.push(row("", matrix(solution.value(t), round)));
+    }
+    out.push(Block::Display(rows));
+
+    // 3. The gradients.
+    out.push(Block::Section("Gradients".into()));
+    out.push(Block::Paragraph(vec![
+        text("Back-propagation works from the loss towards the input. Each error term "),
+        math("\\delta_k"),
+        text(" is the gradient of the loss with respect to the pre-activation of layer "),
+        math("k"),
+        text("; each step names the rule it uses."),
+    ]));
+    for (s, v) in &solution.symbols {
+        let sym = d.symbol(*s);
+        let label = formula(g, sym.node, &names, L);
+        out.push(Block::Subsection(format!("${label}$")));
+        let mut rows = Vec::new();
+        let of = names.gradient_of(sym.wrt, L, g);
+        if of != label {
+            rows.push(row(label.clone(), of));
+        }
+        rows.extend(step_rows(&sym.steps, model, solution, &names));
+        rows.push(row(label.clone(), formula(g, sym.formula, &names, L)));
+        if let Some(general) = sym.general {
+            let mut r = row("", formula(g, general, &names, L));
+            r.note = Some("in general, without the assumption".into());
+            rows.push(r);
+        }
+        rows.push(row("", matrix(v, round)));
+        out.push(Block::Display(rows));
+    }
+    out.push(Block::Subsection("Parameter gradients".into()));
+    let mut rows = Vec::new();
+    for (grad, v) in d.gradients.iter().zip(&solution.gradients) {
+        let lhs = names.gradient_of(Wrt::Tensor(grad.param), L, g);
+        rows.push(row(lhs, formula(g, grad.formula, &names, L)));
+        rows.push(row("", matrix(v, round)));
+    }
+    out.push(Block::Display(rows));
+
+    // 4. The update.
+    if let Some(train) = &solution.training {
+        out.push(Block::Section("Update".into()));
+        let lr = constant(&train.lr, L);
+        let mut p = vec![
+            text("Gradient descent with learning rate "),
+            math(format!("\\alpha = {lr}")),
+            text(" replaces every parameter "),
+            math("P"),
+            text(" by "),
+            math(format!("P - \\alpha \\frac{{\\partial {loss}}}{{\\partial P}}")),
+        ];
+        if train.steps > 1 {
+            p.push(text(format!(", {} times (each step recomputes the forward and backward pass)", train.steps)));
+        }
+        p.push(text("."));
+        out.push(Block::Paragraph(p));
+        let mut rows = Vec::new();
+        for (id, v) in &train.updated {
+            let name = names.tensor(*id, L);
+            if train.steps == 1 {
+                rows.push(row(format!("{name}^{{\\text{{new}}}}"), format!("{name} - {lr} \\frac{{\\partial {loss}}}{{\\partial {name}}}")));
+                rows.push(row("", matrix(v, round)));
+            } else {
+                rows.push(row(format!("{name}^{{({})}}", train.steps), matrix(v, round)));
+            }
+        }
+        out.push(Block::Display(rows));
+        let losses: Vec<String> = train.losses.iter().map(|l| l.format_entry(0, round)).collect();
+        out.push(Block::Paragraph(vec![text("The loss before and after the update: "), math(losses.join(" \\to ")), text(".")]));
+    }
+
+    // Conventions.
+    let mut notes: Vec<Vec<Inline>> = d.conventions.iter().map(|c| vec![text(c.statement())]).collect();
+    for t in &d.target_sums {
+        let y = names.tensor(t.target, L);
+        notes.push(match t.verified {
+            Some(true) => vec![math(format!("\\textstyle\\sum {y} = 1")), text(format!(": the entries of the target sum to one (checked on the given values), which simplifies the error term."))],
+            None => vec![math(format!("\\textstyle\\sum {y} = 1")), text(" is assumed (a one-hot or probability target); the general form is shown beside it.")],
+            Some(false) => vec![text("The target's entries do not sum to one, so the general form is kept.")],
+        });
+    }
+    notes.extend(solution.notes.iter().map(|n| vec![text(super::text::note_text(n))]));
+    if !notes.is_empty() {
+        out.push(Block::Section("Conventions".into()));
+        out.push(Block::List(notes));
+    }
+    out
+}
+
+/// Prose for LaTeX and Markdown alike: special characters escaped and the
+/// text notation's mathematical symbols turned into inline math, which both
+/// LaTeX and KaTeX/MathJax accept (also inside `\text{...}`).
+pub fn prose(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        // A letter followed by a combining circumflex is a hat: ŷ.
+        if chars.get(i + 1) == Some(&'\u{302}') {
+            out.push_str(&format!("$\\hat{{{c}}}$"));
+            i += 2;
+            continue;
+        }
+        let piece: String = match c {
+            '⊙' => "$\\odot$".into(),
+            '⊘' => "$\\oslash$".into(),
+            'Σ' => "$\\Sigma$".into(),
+            'δ' => "$\\delta$".into(),
+            'σ' => "$\\sigma$".into(),
+            '∂' => "$\\partial$".into(),
+            '→' => "$\\to$".into(),
+            '←' => "$\\leftarrow$".into(),
+            'α' => "$\\alpha$".into(),
+            'ᵀ' => "$^\\top$".into(),
+            '²' => "$^2$".into(),
+            '′' => "'".into(),
+            '−' => "-".into(),
+            '#' | '%' | '&' | '_' | '{' | '}' | '$' => format!("\\{c}"),
+            '~' => "\\textasciitilde{}".into(),
+            '^' => "\\textasciicircum{}".into(),
+            '\\' => "\\textbackslash{}".into(),
+            _ => c.to_string(),
+        };
+        out.push_str(&piece);
+        i += 1;
+    }
+    out
+}
+
+fn step_rows(steps: &[Step], model: &Model, solution: &Solution, names: &Names) -> Vec<Row> {
+    let g = &solution.derivation.graph;
+    steps
+        .iter()
+        .map(|s| {
+            let lhs = s.lhs.map(|w| names.gradient_of(w, L, g)).unwrap_or_default();
+            let mut note = s.rule.clone();
+            if !s.from.is_empty() {
+                let from: Vec<String> = s.from.iter().map(|&t| model.tensor(t).name.clone()).collect();
+                note.push_str(&format!(" at {}", from.join(", ")));
+            }
+            Row { lhs, rhs: formula(g, s.expr, names, L), note: Some(note) }
+        })
+        .collect()
+}

@@ -1,0 +1,59 @@
+//! `--format markdown`: a Markdown document whose mathematics renders with
+//! KaTeX or MathJax (`$…$` inline, `$$…$$` displays).
+
+use std::fmt::Write;
+
+use crate::eval::Solution;
+use crate::model::Model;
+
+use super::document::{build, prose, Block, Inline};
+
+/// The worked solution as Markdown.
+pub fn document(model: &Model, solution: &Solution, round: Option<u32>) -> String {
+    let mut out = String::from("# Worked solution: gradients by back-propagation\n\n");
+    let mut section = 0;
+    for block in build(model, solution, round) {
+        match block {
+            Block::Section(t) => {
+                section += 1;
+                let _ = writeln!(out, "## {section}. {}\n", prose(&t));
+            }
+            Block::Subsection(t) => {
+                let t = if t.starts_with('$') { t } else { prose(&t) };
+                let _ = writeln!(out, "### {t}\n");
+            }
+            Block::Paragraph(p) => {
+                let _ = writeln!(out, "{}\n", inline(&p));
+            }
+            Block::Display(rows) => {
+                out.push_str("$$\n\\begin{aligned}\n");
+                let n = rows.len();
+                for (i, r) in rows.iter().enumerate() {
+                    let _ = write!(out, "{} &= {}", r.lhs, r.rhs);
+                    if let Some(note) = &r.note {
+                        let _ = write!(out, " && \\text{{{}}}", prose(note));
+                    }
+                    out.push_str(if i + 1 < n { " \\\\\n" } else { "\n" });
+                }
+                out.push_str("\\end{aligned}\n$$\n\n");
+            }
+            Block::List(items) => {
+                for item in items {
+                    let _ = writeln!(out, "- {}", inline(&item));
+                }
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+fn inline(parts: &[Inline]) -> String {
+    parts
+        .iter()
+        .map(|p| match p {
+            Inline::Text(t) => prose(t),
+            Inline::Math(m) => format!("${m}$"),
+        })
+        .collect()
+}

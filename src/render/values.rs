@@ -1,0 +1,94 @@
+//! Tensor values laid out for reading: scalars inline, vectors as columns,
+//! matrices as blocks with aligned columns, drawn with tall brackets.
+
+use crate::eval::tensor::Tensor;
+
+use super::formula::display_width;
+
+/// The printed entries of a tensor as rows of cells (a vector is one column).
+pub fn cells(t: &Tensor, round: Option<u32>) -> Vec<Vec<String>> {
+    let dims = t.dims();
+    let (rows, cols) = match dims {
+        [] => (1, 1),
+        [n] => (*n, 1),
+        [m, n] => (*m, *n),
+        // Higher ranks print as rows of their last dimension.
+        _ => {
+            let cols = *dims.last().unwrap_or(&1);
+            (t.len() / cols.max(1), cols)
+        }
+    };
+    (0..rows).map(|r| (0..cols).map(|c| t.format_entry(r * cols + c, round)).collect()).collect()
+}
+
+/// Cells aligned on their decimal points, one string per row.
+pub fn aligned_rows(cells: &[Vec<String>]) -> Vec<String> {
+    let cols = cells.first().map(Vec::len).unwrap_or(0);
+    let split = |s: &str| -> (usize, usize) {
+        let chars = display_width(s);
+        match s.find(['.', '/']) {
+            Some(i) => (display_width(&s[..i]), chars - display_width(&s[..i])),
+            None => (chars, 0),
+        }
+    };
+    let mut int_w = vec![0; cols];
+    let mut frac_w = vec![0; cols];
+    for row in cells {
+        for (c, cell) in row.iter().enumerate() {
+            let (i, f) = split(cell);
+            int_w[c] = int_w[c].max(i);
+            frac_w[c] = frac_w[c].max(f);
+        }
+    }
+    cells
+        .iter()
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .map(|(c, cell)| {
+                    let (i, f) = split(cell);
+                    format!("{}{}{}", " ".repeat(int_w[c] - i), cell, " ".repeat(frac_w[c] - f))
+                })
+                .collect::<Vec<_>>()
+                .join("  ")
+        })
+        .collect()
+}
+
+/// A tensor drawn as text lines: `1.35` for a scalar, a bracketed column or block otherwise.
+pub fn block(t: &Tensor, round: Option<u32>) -> Vec<String> {
+    let rows = aligned_rows(&cells(t, round));
+    if t.dims().is_empty() {
+        return rows;
+    }
+    if rows.len() == 1 {
+        return vec![format!("[{}]", rows[0])];
+    }
+    let last = rows.len() - 1;
+    rows.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let (l, rt) = match i {
+                0 => ('⎡', '⎤'),
+                i if i == last => ('⎣', '⎦'),
+                _ => ('⎢', '⎥'),
+            };
+            format!("{l} {r} {rt}")
+        })
+        .collect()
+}
+
+/// `lhs = ` followed by a block whose first line continues the lhs line.
+pub fn labelled(lhs: &str, t: &Tensor, round: Option<u32>, indent: &str) -> String {
+    let lines = block(t, round);
+    let pad = " ".repeat(display_width(lhs) + 3);
+    let mut out = String::new();
+    for (i, l) in lines.iter().enumerate() {
+        if i == 0 {
+            out.push_str(&format!("{indent}{lhs} = {l}\n"));
+        } else {
+            out.push_str(&format!("{indent}{pad}{l}\n"));
+        }
+    }
+    out
+}
