@@ -136,7 +136,8 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
     let given = model
         .ids()
         .filter(|&i| model.tensor(i).role.is_data())
-        .map(|i| row(names.tensor(i, L), matrix(solution.value(i), round)))
+        // Given values are printed exactly as the file has them.
+        .map(|i| row(names.tensor(i, L), matrix(solution.value(i), None)))
         .collect();
     out.push(Block::Display(given));
     out.push(Block::Subsection("Computed".into()));
@@ -166,13 +167,8 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
         if of != label {
             rows.push(row(label.clone(), of));
         }
-        rows.extend(step_rows(&sym.steps, model, solution, &names));
+        rows.extend(step_rows(&sym.steps, solution, &names));
         rows.push(row(label.clone(), formula(g, sym.formula, &names, L)));
-        if let Some(general) = sym.general {
-            let mut r = row("", formula(g, general, &names, L));
-            r.note = Some("in general, without the assumption".into());
-            rows.push(r);
-        }
         rows.push(row("", matrix(v, round)));
         out.push(Block::Display(rows));
     }
@@ -276,7 +272,7 @@ pub fn prose(s: &str) -> String {
     out
 }
 
-fn step_rows(steps: &[Step], model: &Model, solution: &Solution, names: &Names) -> Vec<Row> {
+fn step_rows(steps: &[Step], solution: &Solution, names: &Names) -> Vec<Row> {
     let g = &solution.derivation.graph;
     steps
         .iter()
@@ -284,7 +280,7 @@ fn step_rows(steps: &[Step], model: &Model, solution: &Solution, names: &Names) 
             let lhs = s.lhs.map(|w| names.gradient_of(w, L, g)).unwrap_or_default();
             let mut note = s.rule.clone();
             if !s.from.is_empty() {
-                let from: Vec<String> = s.from.iter().map(|&t| model.tensor(t).name.clone()).collect();
+                let from: Vec<String> = s.from.iter().map(|&t| names.tensor(t, Notation::Text)).collect();
                 note.push_str(&format!(" at {}", from.join(", ")));
             }
             Row { lhs, rhs: formula(g, s.expr, names, L), note: Some(note) }

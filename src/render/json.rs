@@ -115,7 +115,45 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
     root.insert("gradients".into(), Value::Object(gradients));
     root.insert("updated".into(), Value::Object(updated));
     root.insert("notes".into(), json!(notes));
-    let mut text = serde_json::to_string_pretty(&Value::Object(root)).unwrap_or_default();
+    let mut text = String::new();
+    pretty(&Value::Object(root), 0, &mut text);
     text.push('\n');
     text
+}
+
+/// Pretty JSON that keeps each row of numbers on one line, so a matrix
+/// reads as a matrix.
+pub fn pretty(v: &Value, indent: usize, out: &mut String) {
+    let pad = |n: usize| "  ".repeat(n);
+    match v {
+        Value::Object(map) if !map.is_empty() => {
+            out.push_str("{\n");
+            for (i, (k, val)) in map.iter().enumerate() {
+                out.push_str(&pad(indent + 1));
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push_str(": ");
+                pretty(val, indent + 1, out);
+                out.push_str(if i + 1 < map.len() { ",\n" } else { "\n" });
+            }
+            out.push_str(&pad(indent));
+            out.push('}');
+        }
+        Value::Array(items) if items.iter().any(|i| i.is_array() || i.is_object()) => {
+            out.push_str("[\n");
+            for (i, item) in items.iter().enumerate() {
+                out.push_str(&pad(indent + 1));
+                pretty(item, indent + 1, out);
+                out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
+            }
+            out.push_str(&pad(indent));
+            out.push(']');
+        }
+        Value::Array(items) => {
+            let inner: Vec<String> = items.iter().map(Value::to_string).collect();
+            out.push('[');
+            out.push_str(&inner.join(", "));
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
 }

@@ -237,7 +237,8 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
     for id in model.ids() {
         let t = model.tensor(id);
         if t.role.is_data() {
-            out.push_str(&super::values::labelled(&names.tensor(id, N), solution.value(id), round, "  "));
+            // Given values are printed exactly as the file has them.
+            out.push_str(&super::values::labelled(&names.tensor(id, N), solution.value(id), None, "  "));
         }
     }
 

@@ -1,6 +1,12 @@
 //! Stage 1: `.nn` text to a spanned AST.
 
 pub mod ast;
+mod error;
+mod format;
+mod parser;
 mod span;
 
+pub use error::{Error, ErrorKind, MAX_DEPTH};
+pub use format::format;
+pub use parser::{decode, parse};
 pub use span::Span;

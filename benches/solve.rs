@@ -1,0 +1,71 @@
+//! Benchmarks (run with `cargo bench`): wall-clock medians of whole
+//! pipelines. Timing lives here, never in tests.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use nnderive::Source;
+
+/// Runs `f` `runs` times and returns the median duration.
+fn median(runs: usize, mut f: impl FnMut()) -> Duration {
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn report(name: &str, d: Duration) {
+    println!("{name:<58} {:>10.3} ms", d.as_secs_f64() * 1e3);
+}
+
+fn main() {
+    // `cargo bench` passes --bench; run directly without it for a quick single pass.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let runs = if quick { 1 } else { 7 };
+
+    let assignment = std::fs::read_to_string(common::example("assignment4.nn")).expect("example exists");
+    report(
+        "solve assignment4.nn (parse, check, derive, evaluate, train)",
+        median(runs, || {
+            let model = nnderive::load(&Source::new("a.nn", assignment.clone())).unwrap();
+            nnderive::solve(&model).unwrap();
+        }),
+    );
+
+    for depth in [25, 50, 100] {
+        let widths = vec![64; depth + 1];
+        let text = common::random_network(7, depth, &widths, &["tanh", "sigmoid"], "cross_entropy");
+        let model = nnderive::load(&Source::new("deep.nn", text)).unwrap();
+        report(
+            &format!("derive {depth}-layer, 64-wide network"),
+            median(runs, || {
+                nnderive::derive::derive(&model);
+            }),
+        );
+        report(
+            &format!("derive and evaluate {depth}-layer, 64-wide network"),
+            median(runs, || {
+                nnderive::solve(&model).unwrap();
+            }),
+        );
+    }
+
+    // Large enough that the matrix products dominate: values turn f64 after
+    // the first sigmoid.
+    let widths = [256, 512, 512, 512, 10];
+    let text = common::random_network(3, 4, &widths, &["sigmoid"], "cross_entropy");
+    let model = nnderive::load(&Source::new("wide.nn", text)).unwrap();
+    report(
+        "solve 256-512-512-512-10 network (f64 after layer 1)",
+        median(runs.min(3), || {
+            nnderive::solve(&model).unwrap();
+        }),
+    );
+}

@@ -1,0 +1,92 @@
+//! Syntax errors: a kind and the place it points at.
+
+use crate::diagnostic::Diagnostic;
+
+use super::Span;
+
+/// A syntax error.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub span: Span,
+}
+
+/// What went wrong. Each variant's doc gives an input that produces it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ErrorKind {
+    /// Bytes that are not UTF-8 (`b"x = \xff"`).
+    NotUtf8 { byte: u8 },
+    /// `$ = 1`: a line that does not start a statement.
+    ExpectedStatement,
+    /// `input x[2] [1, 2]`: a required token is missing.
+    Expected { what: &'static str, after: String },
+    /// `Z = W1 @`: an operator or `=` with nothing after it.
+    ExpectedExpression { after: String },
+    /// `Z = (a + b`: a bracket that is never closed.
+    Unclosed { open: char },
+    /// `Z = a b`: something left over after a complete statement.
+    Trailing { found: String },
+    /// `param loss[2]`: a keyword where a name belongs.
+    KeywordAsName { keyword: String },
+    /// `x = 1e`: a number whose exponent has no digits.
+    BadNumber { text: String },
+    /// `x = 1e99999`: an exponent too large to represent exactly.
+    ExponentTooLarge { text: String },
+    /// `input x[99999999999999999999]`: a dimension too large to count.
+    DimensionTooLarge,
+    /// `input x[]` or `input x[2.5]`: dims must be whole numbers.
+    ExpectedDimension,
+    /// `Z = ((((...))))` nested thousands deep.
+    TooDeep { limit: usize },
+}
+
+/// The deepest nesting the parser accepts, counting brackets, parentheses,
+/// unary operators and chained binary operators.
+pub const MAX_DEPTH: usize = 200;
+
+impl Error {
+    /// The located, human message for this error.
+    pub fn diagnostic(&self) -> Diagnostic {
+        let span = Some(self.span);
+        match &self.kind {
+            ErrorKind::NotUtf8 { byte } => Diagnostic::new(format!("the file is not valid UTF-8 (byte 0x{byte:02x})"), span)
+                .with_label("not UTF-8")
+                .with_help("save the file as UTF-8 text"),
+            ErrorKind::ExpectedStatement => Diagnostic::new("expected a statement", span)
+                .with_label("not a statement")
+                .with_help("a line is a declaration (input/target/param/const), `fn`, an equation `NAME = ...`, `loss NAME = ...` or `train sgd(lr = ...)`"),
+            ErrorKind::Expected { what, after } => Diagnostic::new(format!("expected {what} after {after}"), span).with_label(format!("expected {what}")),
+            ErrorKind::ExpectedExpression { after } => Diagnostic::new(format!("expected an expression after {after}"), span)
+                .with_label("expression missing")
+                .with_help("an expression is a number, a name, a call such as relu(Z1), or a combination with + - * / ^ @"),
+            ErrorKind::Unclosed { open } => {
+                let close = match open {
+                    '(' => ')',
+                    _ => ']',
+                };
+                Diagnostic::new(format!("this '{open}' is never closed"), span)
+                    .with_label(format!("unclosed '{open}'"))
+                    .with_help(format!("add the matching '{close}'"))
+            }
+            ErrorKind::Trailing { found } => Diagnostic::new(format!("unexpected {found} after the end of the statement"), span)
+                .with_label("unexpected")
+                .with_help("one statement per line; an operator such as * or @ may be missing"),
+            ErrorKind::KeywordAsName { keyword } => Diagnostic::new(format!("'{keyword}' is a keyword and cannot be used as a name"), span)
+                .with_label("keyword")
+                .with_help("the keywords are input, target, param, const, fn, loss and train"),
+            ErrorKind::BadNumber { text } => Diagnostic::new(format!("'{text}' is not a number"), span)
+                .with_label("malformed number")
+                .with_help("write numbers like 2, 0.5, -1e-3 or 2.5E+2"),
+            ErrorKind::ExponentTooLarge { text } => Diagnostic::new(format!("the exponent of '{text}' is too large"), span)
+                .with_label("exponent out of range")
+                .with_help("exponents from -1000 to 1000 are supported"),
+            ErrorKind::DimensionTooLarge => Diagnostic::new("this dimension is too large", span).with_label("too large"),
+            ErrorKind::ExpectedDimension => Diagnostic::new("expected a dimension: a whole number", span)
+                .with_label("not a dimension")
+                .with_help("write dims like [4] for a vector or [3, 4] for a matrix"),
+            ErrorKind::TooDeep { limit } => Diagnostic::new(format!("the expression is nested too deeply (more than {limit} levels)"), span)
+                .with_label("too deep")
+                .with_help("split it into several equations"),
+        }
+    }
+}

@@ -1,0 +1,746 @@
+//! The `.nn` parser: one function per rule of `grammar/nn.ebnf`, with the
+//! same name, built from the smallest piece up (nom 8 with nom_locate spans).
+//!
+//! Errors: a parser that has seen enough to know what the user meant is
+//! committed and fails with a located [`Error`] saying what was expected
+//! (`nom::Err::Failure`); one that merely did not match backtracks
+//! (`nom::Err::Error`).
+
+use std::cell::{Cell, RefCell};
+
+use nom::bytes::complete::{tag, take_while, take_while1};
+use nom::character::complete::{char, digit1};
+use nom::combinator::{opt, recognize};
+use nom::Parser;
+use nom_locate::LocatedSpan;
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use num_traits::Zero;
+
+use super::ast::*;
+use super::error::{Error, ErrorKind, MAX_DEPTH};
+use super::Span;
+
+/// Parser input: the text with its location.
+pub type Input<'a> = LocatedSpan<&'a str>;
+
+/// A parser's failure: a located error once committed, else a bare position.
+#[derive(Debug)]
+pub struct PError {
+    pub error: Option<Error>,
+}
+
+impl<'a> nom::error::ParseError<Input<'a>> for PError {
+    fn from_error_kind(_: Input<'a>, _: nom::error::ErrorKind) -> Self {
+        PError { error: None }
+    }
+
+    fn append(_: Input<'a>, _: nom::error::ErrorKind, other: Self) -> Self {
+        other
+    }
+}
+
+type PResult<'a, T> = nom::IResult<Input<'a>, T, PError>;
+
+const KEYWORDS: [&str; 7] = ["input", "target", "param", "const", "fn", "loss", "train"];
+
+thread_local! {
+    /// How many brackets are open: inside them, line breaks are spaces.
+    static OPEN: Cell<usize> = const { Cell::new(0) };
+    /// Current nesting depth, bounded by [`MAX_DEPTH`].
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
+    /// Every comment met, in order.
+    static COMMENTS: RefCell<Vec<Comment>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Parses a whole file.
+pub fn parse(source: &str) -> Result<File, Error> {
+    OPEN.with(|o| o.set(0));
+    DEPTH.with(|d| d.set(0));
+    COMMENTS.with(|c| c.borrow_mut().clear());
+    let result = file(Input::new(source));
+    let comments = COMMENTS.with(|c| std::mem::take(&mut *c.borrow_mut()));
+    match result {
+        Ok((_, items)) => Ok(File { items, comments }),
+        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(e.error.unwrap_or_else(|| Error { kind: ErrorKind::ExpectedStatement, span: Span::default() })),
+        Err(nom::Err::Incomplete(_)) => Err(Error { kind: ErrorKind::ExpectedStatement, span: Span::default() }),
+    }
+}
+
+// ---- spans and errors -------------------------------------------------
+
+/// The span from `start` up to `end`.
+fn span(start: Input, end: Input) -> Span {
+    Span {
+        start: start.location_offset(),
+        end: end.location_offset().max(start.location_offset()),
+        line: start.location_line(),
+        column: start.get_utf8_column() as u32,
+    }
+}
+
+/// The span of the next character (or the end of the input).
+fn here(i: Input) -> Span {
+    let len = i.fragment().chars().next().map(char::len_utf8).unwrap_or(0);
+    let mut s = span(i, i);
+    s.end = s.start + len;
+    s
+}
+
+fn fail<T>(kind: ErrorKind, span: Span) -> Result<T, nom::Err<PError>> {
+    Err(nom::Err::Failure(PError { error: Some(Error { kind, span }) }))
+}
+
+fn backtrack<T>() -> Result<T, nom::Err<PError>> {
+    Err(nom::Err::Error(PError { error: None }))
+}
+
+/// Describes the next token for an error message.
+fn found(i: Input) -> String {
+    match i.fragment().chars().next() {
+        None => "the end of the file".into(),
+        Some('\n') | Some('\r') => "the end of the line".into(),
+        Some(c) => format!("'{c}'"),
+    }
+}
+
+/// Expects `c` or fails with "expected 'c' after ...".
+fn expect_char<'a>(i: Input<'a>, c: char, what: &'static str, after: impl FnOnce() -> String) -> PResult<'a, Input<'a>> {
+    match tag::<_, _, PError>(&*c.to_string()).parse(i) {
+        Ok(r) => Ok(r),
+        Err(_) => fail(ErrorKind::Expected { what, after: after() }, here(i)),
+    }
+}
+
+/// Runs `f` one level deeper, failing past [`MAX_DEPTH`].
+fn deeper<'a, T>(i: Input<'a>, f: impl FnOnce(Input<'a>) -> PResult<'a, T>) -> PResult<'a, T> {
+    let depth = DEPTH.with(|d| d.get());
+    if depth >= MAX_DEPTH {
+        return fail(ErrorKind::TooDeep { limit: MAX_DEPTH }, here(i));
+    }
+    DEPTH.with(|d| d.set(depth + 1));
+    let r = f(i);
+    DEPTH.with(|d| d.set(depth));
+    r
+}
+
+/// Runs `f` inside a bracket, where line breaks and comments are spaces.
+fn bracketed<'a, T>(i: Input<'a>, f: impl FnOnce(Input<'a>) -> PResult<'a, T>) -> PResult<'a, T> {
+    OPEN.with(|o| o.set(o.get() + 1));
+    let r = f(i);
+    OPEN.with(|o| o.set(o.get().saturating_sub(1)));
+    r
+}
+
+// ---- lexical rules ----------------------------------------------------
+
+/// `ws`: spaces and tabs; inside brackets also line breaks and comments.
+fn ws(mut i: Input) -> PResult<()> {
+    loop {
+        let inside = OPEN.with(|o| o.get()) > 0;
+        let (rest, _) = take_while::<_, _, PError>(|c: char| c == ' ' || c == '\t' || (inside && (c == '\n' || c == '\r'))).parse(i)?;
+        i = rest;
+        if inside && i.fragment().starts_with('#') {
+            let (rest, _) = comment(i)?;
+            i = rest;
+            continue;
+        }
+        return Ok((i, ()));
+    }
+}
+
+/// `comment`: `#` to the end of the line; recorded for `fmt`.
+fn comment(i: Input) -> PResult<()> {
+    let (rest, hash) = tag("#").parse(i)?;
+    let (rest, body) = take_while(|c: char| c != '\n').parse(rest)?;
+    let text = body.fragment().trim_end_matches('\r').to_string();
+    COMMENTS.with(|c| c.borrow_mut().push(Comment { text, span: span(hash, rest) }));
+    Ok((rest, ()))
+}
+
+/// `name`: a letter or underscore, then letters, digits and underscores.
+fn name(i: Input) -> PResult<Ident> {
+    let (rest, text) = recognize((
+        take_while1(|c: char| c.is_ascii_alphabetic() || c == '_'),
+        take_while(|c: char| c.is_ascii_alphanumeric() || c == '_'),
+    ))
+    .parse(i)?;
+    Ok((rest, Ident { name: text.fragment().to_string(), span: span(text, rest) }))
+}
+
+/// A name that must not be a keyword.
+fn binding_name<'a>(i: Input<'a>, after: impl FnOnce() -> String) -> PResult<'a, Ident> {
+    match name(i) {
+        Ok((rest, id)) if KEYWORDS.contains(&id.name.as_str()) => fail(ErrorKind::KeywordAsName { keyword: id.name }, span(i, rest)),
+        Ok(r) => Ok(r),
+        Err(_) => fail(ErrorKind::Expected { what: "a name", after: after() }, here(i)),
+    }
+}
+
+/// `number`: digits with an optional fraction and exponent (unsigned).
+fn number(i: Input) -> PResult<Number> {
+    let (rest, int) = opt(digit1).parse(i)?;
+    let (rest, frac) = opt((char('.'), opt(digit1))).parse(rest)?;
+    let frac_digits = frac.and_then(|(_, d)| d).map(|d| d.fragment().to_string()).unwrap_or_default();
+    if int.is_none() && frac_digits.is_empty() {
+        return backtrack();
+    }
+    let mut end = rest;
+    let mut exponent: i64 = 0;
+    if rest.fragment().starts_with(['e', 'E']) {
+        let after_e = nom::Input::take_from(&rest, 1);
+        let (after_sign, sign) = opt(nom::branch::alt((char('+'), char('-')))).parse(after_e)?;
+        match digit1::<_, PError>(after_sign) {
+            Ok((after_digits, digits)) => {
+                let text = digits.fragment();
+                let magnitude: Option<i64> = text.parse().ok().filter(|m: &i64| *m <= 1000);
+                let Some(m) = magnitude else {
+                    let (text_end, _) = take_while(|c: char| c.is_ascii_alphanumeric() || c == '.').parse(after_digits)?;
+                    return fail(ErrorKind::ExponentTooLarge { text: recognize_text(i, text_end) }, span(i, text_end));
+                };
+                exponent = if sign == Some('-') { -m } else { m };
+                end = after_digits;
+            }
+            Err(_) => {
+                let (text_end, _) = take_while(|c: char| c.is_ascii_alphanumeric() || c == '.' || c == '+' || c == '-').parse(after_sign)?;
+                return fail(ErrorKind::BadNumber { text: recognize_text(i, text_end) }, span(i, text_end));
+            }
+        }
+    }
+    // A letter glued to a number (`2x`) is not a number.
+    if end.fragment().starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        let (text_end, _) = take_while(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.').parse(end)?;
+        return fail(ErrorKind::BadNumber { text: recognize_text(i, text_end) }, span(i, text_end));
+    }
+    let int_digits = int.map(|d| d.fragment().to_string()).unwrap_or_default();
+    let mantissa: BigInt = format!("{int_digits}{frac_digits}").parse().unwrap_or_else(|_| BigInt::zero());
+    let scale = exponent - frac_digits.len() as i64;
+    let ten = BigInt::from(10);
+    let value = if scale >= 0 {
+        BigRational::from_integer(mantissa * ten.pow(scale as u32))
+    } else {
+        BigRational::new(mantissa, ten.pow((-scale) as u32))
+    };
+    Ok((end, Number { text: recognize_text(i, end), value, span: span(i, end) }))
+}
+
+fn recognize_text(start: Input, end: Input) -> String {
+    let len = end.location_offset().saturating_sub(start.location_offset());
+    start.fragment().get(..len).unwrap_or("").to_string()
+}
+
+/// `number_literal`: a number with an optional sign, as in `-0.5`.
+fn number_literal(i: Input) -> PResult<Number> {
+    let (rest, sign) = opt(nom::branch::alt((char('-'), char('+')))).parse(i)?;
+    let (rest, _) = ws(rest)?;
+    let (rest, n) = match number(rest) {
+        Ok(r) => r,
+        Err(nom::Err::Error(_)) if sign.is_some() => return fail(ErrorKind::Expected { what: "a number", after: format!("'{}'", sign.unwrap_or('-')) }, here(rest)),
+        Err(e) => return Err(e),
+    };
+    let value = if sign == Some('-') { -n.value } else { n.value };
+    Ok((rest, Number { text: recognize_text(i, rest), value, span: span(i, rest) }))
+}
+
+// ---- declarations -----------------------------------------------------
+
+/// `role`: the keyword that starts a declaration.
+fn role(i: Input) -> PResult<Role> {
+    let (rest, id) = name(i)?;
+    let r = match id.name.as_str() {
+        "input" => Role::Input,
+        "target" => Role::Target,
+        "param" => Role::Param,
+        "const" => Role::Const,
+        _ => return backtrack(),
+    };
+    Ok((rest, r))
+}
+
+/// `dim`: one whole-number dimension.
+fn dim(i: Input) -> PResult<Dim> {
+    match digit1::<_, PError>(i) {
+        Ok((rest, d)) => match d.fragment().parse::<u64>() {
+            Ok(size) if !rest.fragment().starts_with(['.', 'e', 'E']) => Ok((rest, Dim { size, span: span(i, rest) })),
+            Ok(_) => fail(ErrorKind::ExpectedDimension, here(rest)),
+            Err(_) => fail(ErrorKind::DimensionTooLarge, span(i, rest)),
+        },
+        Err(_) => fail(ErrorKind::ExpectedDimension, here(i)),
+    }
+}
+
+/// `dims`: `[` dim (`,` dim)* `]`.
+fn dims(i: Input) -> PResult<(Vec<Dim>, Span)> {
+    let open = i;
+    let (rest, _) = tag("[").parse(i)?;
+    bracketed(rest, |rest| {
+        let (mut rest, _) = ws(rest)?;
+        let mut out = Vec::new();
+        loop {
+            let (r, d) = dim(rest)?;
+            out.push(d);
+            let (r, _) = ws(r)?;
+            if let Ok((r, _)) = tag::<_, _, PError>(",").parse(r) {
+                let (r, _) = ws(r)?;
+                rest = r;
+                continue;
+            }
+            if let Ok((r, _)) = tag::<_, _, PError>("]").parse(r) {
+                return Ok((r, (out, span(open, r))));
+            }
+            if r.fragment().is_empty() {
+                return fail(ErrorKind::Unclosed { open: '[' }, here(open));
+            }
+            return fail(ErrorKind::Expected { what: "',' or ']'", after: "a dimension".into() }, here(r));
+        }
+    })
+}
+
+/// `literal`: a signed number or a bracketed list of literals.
+fn literal(i: Input) -> PResult<Literal> {
+    if i.fragment().starts_with('[') {
+        return deeper(i, list);
+    }
+    match number_literal(i) {
+        Ok((rest, n)) => Ok((rest, Literal::Number(n))),
+        Err(nom::Err::Error(_)) => fail(ErrorKind::Expected { what: "a number or '['", after: "'='".into() }, here(i)),
+        Err(e) => Err(e),
+    }
+}
+
+/// `list`: `[` literal (`,` literal)* `,`? `]`.
+fn list(i: Input) -> PResult<Literal> {
+    let (rest, _) = tag("[").parse(i)?;
+    bracketed(rest, |rest| {
+        let (mut rest, _) = ws(rest)?;
+        let mut items = Vec::new();
+        loop {
+            if let Ok((r, _)) = tag::<_, _, PError>("]").parse(rest) {
+                return Ok((r, Literal::List { items, span: span(i, r) }));
+            }
+            if rest.fragment().is_empty() {
+                return fail(ErrorKind::Unclosed { open: '[' }, here(i));
+            }
+            let (r, item) = match literal(rest) {
+                Ok(x) => x,
+                Err(nom::Err::Failure(PError { error: Some(Error { kind: ErrorKind::Expected { what: "a number or '['", .. }, span }) })) => {
+                    return fail(ErrorKind::Expected { what: "a number or '['", after: if items.is_empty() { "'['".into() } else { "','".into() } }, span)
+                }
+                Err(e) => return Err(e),
+            };
+            items.push(item);
+            let (r, _) = ws(r)?;
+            if let Ok((r, _)) = tag::<_, _, PError>(",").parse(r) {
+                let (r, _) = ws(r)?;
+                rest = r;
+                continue;
+            }
+            if let Ok((r2, _)) = tag::<_, _, PError>("]").parse(r) {
+                return Ok((r2, Literal::List { items, span: span(i, r2) }));
+            }
+            if r.fragment().is_empty() {
+                return fail(ErrorKind::Unclosed { open: '[' }, here(i));
+            }
+            return fail(ErrorKind::Expected { what: "',' or ']'", after: "a list entry".into() }, here(r));
+        }
+    })
+}
+
+/// `declaration`: `ROLE NAME dims? (= literal)?`.
+fn declaration(i: Input) -> PResult<TensorDecl> {
+    let (rest, r) = role(i)?;
+    let (rest, _) = ws(rest)?;
+    let (rest, id) = binding_name(rest, || format!("'{}'", r.keyword()))?;
+    let (rest, _) = ws(rest)?;
+    let (rest, dims_and_span) = opt(dims).parse(rest)?;
+    let (dims, dims_span) = match dims_and_span {
+        Some((d, s)) => (d, Some(s)),
+        None => (Vec::new(), None),
+    };
+    let (rest, _) = ws(rest)?;
+    let (rest, value) = if let Ok((r, _)) = tag::<_, _, PError>("=").parse(rest) {
+        let (r, _) = ws(r)?;
+        let (r, lit) = literal(r)?;
+        (r, Some(lit))
+    } else if at_line_end(rest) {
+        (rest, None)
+    } else {
+        let shown = match &dims_span {
+            Some(_) => format!("'{}[...]'", id.name),
+            None => format!("'{}'", id.name),
+        };
+        return fail(ErrorKind::Expected { what: "'=' and a value, or the end of the line", after: shown }, here(rest));
+    };
+    Ok((rest, TensorDecl { role: r, name: id, dims, dims_span, value, span: span(i, rest) }))
+}
+
+fn at_line_end(i: Input) -> bool {
+    let f = i.fragment();
+    f.is_empty() || f.starts_with('\n') || f.starts_with('\r') || f.starts_with('#')
+}
+
+// ---- functions, equations, training -----------------------------------
+
+/// `params`: `(` name (`,` name)* `)`.
+fn params<'a>(i: Input<'a>, func: &str) -> PResult<'a, Vec<Ident>> {
+    let (rest, _) = expect_char(i, '(', "'('", || format!("'fn {func}'"))?;
+    bracketed(rest, |rest| {
+        let (mut rest, _) = ws(rest)?;
+        let mut out = Vec::new();
+        loop {
+            let (r, p) = binding_name(rest, || if out.is_empty() { "'('".into() } else { "','".into() })?;
+            out.push(p);
+            let (r, _) = ws(r)?;
+            if let Ok((r, _)) = tag::<_, _, PError>(",").parse(r) {
+                let (r, _) = ws(r)?;
+                rest = r;
+                continue;
+            }
+            if let Ok((r, _)) = tag::<_, _, PError>(")").parse(r) {
+                return Ok((r, out));
+            }
+            if r.fragment().is_empty() {
+                return fail(ErrorKind::Unclosed { open: '(' }, here(i));
+            }
+            return fail(ErrorKind::Expected { what: "',' or ')'", after: "a parameter".into() }, here(r));
+        }
+    })
+}
+
+/// `function`: `fn NAME(params) = expr`.
+fn function(i: Input) -> PResult<FnDef> {
+    let (rest, _) = keyword("fn")(i)?;
+    let (rest, _) = ws(rest)?;
+    let (rest, id) = binding_name(rest, || "'fn'".into())?;
+    let (rest, _) = ws(rest)?;
+    let (rest, ps) = params(rest, &id.name)?;
+    let (rest, _) = ws(rest)?;
+    let (rest, _) = expect_char(rest, '=', "'='", || format!("'fn {}(...)'", id.name))?;
+    let (rest, body) = rhs(rest, "'='")?;
+    Ok((rest, FnDef { name: id, params: ps, body, span: span(i, rest) }))
+}
+
+/// Matches a keyword as a whole word.
+fn keyword(word: &'static str) -> impl Fn(Input) -> PResult<()> {
+    move |i| {
+        let (rest, id) = name(i)?;
+        if id.name == word {
+            Ok((rest, ()))
+        } else {
+            backtrack()
+        }
+    }
+}
+
+/// The right-hand side after `=`: an expression, or a clear error.
+fn rhs<'a>(i: Input<'a>, after: &str) -> PResult<'a, Expr> {
+    let (rest, _) = ws(i)?;
+    match expr(rest) {
+        Ok(r) => Ok(r),
+        Err(nom::Err::Error(_)) => fail(ErrorKind::ExpectedExpression { after: after.to_string() }, here(rest)),
+        Err(e) => Err(e),
+    }
+}
+
+/// `equation`: `NAME = expr`.
+fn equation(i: Input) -> PResult<Equation> {
+    let (rest, id) = binding_name(i, || "the start of the line".into())?;
+    let (rest, _) = ws(rest)?;
+    let (rest, _) = expect_char(rest, '=', "'='", || format!("'{}'", id.name))?;
+    let (rest, value) = rhs(rest, "'='")?;
+    Ok((rest, Equation { name: id, value, span: span(i, rest) }))
+}
+
+/// `loss`: `loss NAME = expr`.
+fn loss(i: Input) -> PResult<Equation> {
+    let (rest, _) = keyword("loss")(i)?;
+    let (rest, _) = ws(rest)?;
+    let (rest, id) = binding_name(rest, || "'loss'".into())?;
+    let (rest, _) = ws(rest)?;
+    let (rest, _) = expect_char(rest, '=', "'='", || format!("'loss {}'", id.name))?;
+    let (rest, value) = rhs(rest, "'='")?;
+    Ok((rest, Equation { name: id, value, span: span(i, rest) }))
+}
+
+/// `train_arg`: `NAME = number_literal`.
+fn train_arg(i: Input) -> PResult<TrainArg> {
+    let (rest, id) = binding_name(i, || "'('".into())?;
+    let (rest, _) = ws(rest)?;
+    let (rest, _) = expect_char(rest, '=', "'='", || format!("'{}'", id.name))?;
+    let (rest, _) = ws(rest)?;
+    let (rest, value) = match number_literal(rest) {
+        Ok(r) => r,
+        Err(nom::Err::Error(_)) => return fail(ErrorKind::Expected { what: "a number", after: format!("'{} ='", id.name) }, here(rest)),
+        Err(e) => return Err(e),
+    };
+    Ok((rest, TrainArg { name: id, value }))
+}
+
+/// `train`: `train NAME(train_arg, ...)`.
+fn train(i: Input) -> PResult<Train> {
+    let (rest, _) = keyword("train")(i)?;
+    let (rest, _) = ws(rest)?;
+    let (rest, optimizer) = binding_name(rest, || "'train'".into())?;
+    let (rest, _) = ws(rest)?;
+    let (rest, _) = expect_char(rest, '(', "'('", || format!("'train {}'", optimizer.name))?;
+    let open = i;
+    let (rest, args) = bracketed(rest, |rest| {
+        let (mut rest, _) = ws(rest)?;
+        let mut out = Vec::new();
+        loop {
+            if let Ok((r, _)) = tag::<_, _, PError>(")").parse(rest) {
+                return Ok((r, out));
+            }
+            if rest.fragment().is_empty() {
+                return fail(ErrorKind::Unclosed { open: '(' }, here(open));
+            }
+            let (r, a) = train_arg(rest)?;
+            out.push(a);
+            let (r, _) = ws(r)?;
+            if let Ok((r, _)) = tag::<_, _, PError>(",").parse(r) {
+                let (r, _) = ws(r)?;
+                rest = r;
+                continue;
+            }
+            if let Ok((r, _)) = tag::<_, _, PError>(")").parse(r) {
+                return Ok((r, out));
+            }
+            if r.fragment().is_empty() {
+                return fail(ErrorKind::Unclosed { open: '(' }, here(open));
+            }
+            return fail(ErrorKind::Expected { what: "',' or ')'", after: "a setting".into() }, here(r));
+        }
+    })?;
+    Ok((rest, Train { optimizer, args, span: span(i, rest) }))
+}
+
+// ---- expressions --------------------------------------------------------
+
+/// Folds `first (op next)*` left-associatively, counting depth per operator.
+fn chain<'a>(
+    i: Input<'a>,
+    ops: &'static [(&'static str, BinOp)],
+    next: fn(Input<'a>) -> PResult<'a, Expr>,
+) -> PResult<'a, Expr> {
+    let (mut rest, mut lhs) = next(i)?;
+    let base = DEPTH.with(|d| d.get());
+    let mut count = 0;
+    loop {
+        let (r, _) = ws(rest)?;
+        let Some((symbol, op)) = ops.iter().find(|(s, _)| r.fragment().starts_with(*s)) else { break };
+        let (after_op, op_tok) = tag::<_, _, PError>(*symbol).parse(r)?;
+        count += 1;
+        if base + count >= MAX_DEPTH {
+            return fail(ErrorKind::TooDeep { limit: MAX_DEPTH }, here(r));
+        }
+        let (after_ws, _) = ws(after_op)?;
+        let (r2, rhs) = match next(after_ws) {
+            Ok(x) => x,
+            Err(nom::Err::Error(_)) => return fail(ErrorKind::ExpectedExpression { after: format!("'{symbol}'") }, here(after_ws)),
+            Err(e) => return Err(e),
+        };
+        let s = lhs.span.to(rhs.span);
+        lhs = Expr { kind: ExprKind::Binary { op: *op, op_span: span(op_tok, after_op), lhs: Box::new(lhs), rhs: Box::new(rhs) }, span: s };
+        rest = r2;
+    }
+    Ok((rest, lhs))
+}
+
+/// `expr`: terms joined by `+` and `-`.
+pub fn expr(i: Input) -> PResult<Expr> {
+    chain(i, &[("+", BinOp::Add), ("-", BinOp::Sub)], term)
+}
+
+/// `term`: unary expressions joined by `*`, `/` and `@`.
+fn term(i: Input) -> PResult<Expr> {
+    chain(i, &[("*", BinOp::Mul), ("/", BinOp::Div), ("@", BinOp::MatMul)], unary)
+}
+
+/// `unary`: `-` unary, or a power.
+fn unary(i: Input) -> PResult<Expr> {
+    if let Ok((rest, _)) = tag::<_, _, PError>("-").parse(i) {
+        return deeper(rest, |rest| {
+            let (rest, _) = ws(rest)?;
+            let (end, inner) = match unary(rest) {
+                Ok(x) => x,
+                Err(nom::Err::Error(_)) => return fail(ErrorKind::ExpectedExpression { after: "'-'".into() }, here(rest)),
+                Err(e) => return Err(e),
+            };
+            let s = here(i).to(inner.span);
+            Ok((end, Expr { kind: ExprKind::Neg(Box::new(inner)), span: s }))
+        });
+    }
+    power(i)
+}
+
+/// `power`: postfix (`^` unary)?, right-associative and tighter than unary minus.
+fn power(i: Input) -> PResult<Expr> {
+    let (rest, base) = postfix(i)?;
+    let (r, _) = ws(rest)?;
+    let Ok((after_op, op_tok)) = tag::<_, _, PError>("^").parse(r) else { return Ok((rest, base)) };
+    deeper(after_op, |after_op| {
+        let (after_ws, _) = ws(after_op)?;
+        let (end, exponent) = match unary(after_ws) {
+            Ok(x) => x,
+            Err(nom::Err::Error(_)) => return fail(ErrorKind::ExpectedExpression { after: "'^'".into() }, here(after_ws)),
+            Err(e) => return Err(e),
+        };
+        let s = base.span.to(exponent.span);
+        let kind = ExprKind::Binary { op: BinOp::Pow, op_span: span(op_tok, after_op), lhs: Box::new(base), rhs: Box::new(exponent) };
+        Ok((end, Expr { kind, span: s }))
+    })
+}
+
+/// `postfix`: a primary followed by any number of `.T`.
+fn postfix(i: Input) -> PResult<Expr> {
+    let (mut rest, mut e) = primary(i)?;
+    while let Ok((r, _)) = tag::<_, _, PError>(".T").parse(rest) {
+        if r.fragment().starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+            break;
+        }
+        let s = e.span.to(span(rest, r));
+        e = Expr { kind: ExprKind::Transpose(Box::new(e)), span: s };
+        rest = r;
+        if DEPTH.with(|d| d.get()) >= MAX_DEPTH {
+            return fail(ErrorKind::TooDeep { limit: MAX_DEPTH }, here(rest));
+        }
+    }
+    Ok((rest, e))
+}
+
+/// `primary`: a number, a call, a name, or a parenthesized expression.
+fn primary(i: Input) -> PResult<Expr> {
+    if let Ok((rest, _)) = tag::<_, _, PError>("(").parse(i) {
+        return deeper(rest, |rest| {
+            bracketed(rest, |rest| {
+                let (rest, _) = ws(rest)?;
+                let (rest, inner) = match expr(rest) {
+                    Ok(x) => x,
+                    Err(nom::Err::Error(_)) => return fail(ErrorKind::ExpectedExpression { after: "'('".into() }, here(rest)),
+                    Err(e) => return Err(e),
+                };
+                let (rest, _) = ws(rest)?;
+                match tag::<_, _, PError>(")").parse(rest) {
+                    Ok((end, _)) => Ok((end, Expr { kind: ExprKind::Paren(Box::new(inner)), span: span(i, end) })),
+                    Err(_) if rest.fragment().is_empty() => fail(ErrorKind::Unclosed { open: '(' }, here(i)),
+                    Err(_) => fail(ErrorKind::Expected { what: "')'", after: "the expression".into() }, here(rest)),
+                }
+            })
+        });
+    }
+    if let Ok((rest, n)) = number(i) {
+        let s = n.span;
+        return Ok((rest, Expr { kind: ExprKind::Number(n), span: s }));
+    }
+    let (rest, id) = name(i)?;
+    if KEYWORDS.contains(&id.name.as_str()) {
+        return fail(ErrorKind::KeywordAsName { keyword: id.name }, span(i, rest));
+    }
+    if rest.fragment().starts_with('(') {
+        return deeper(i, call);
+    }
+    let s = id.span;
+    Ok((rest, Expr { kind: ExprKind::Name(id), span: s }))
+}
+
+/// `call`: `NAME(args)`.
+fn call(i: Input) -> PResult<Expr> {
+    let (rest, func) = name(i)?;
+    let (rest, _) = tag("(").parse(rest)?;
+    let (rest, args) = bracketed(rest, |rest| args(rest, i))?;
+    Ok((rest, Expr { kind: ExprKind::Call { func, args }, span: span(i, rest) }))
+}
+
+/// `args`: expressions separated by commas, up to the closing `)`.
+fn args<'a>(i: Input<'a>, start: Input<'a>) -> PResult<'a, Vec<Expr>> {
+    let (mut rest, _) = ws(i)?;
+    let mut out = Vec::new();
+    if let Ok((r, _)) = tag::<_, _, PError>(")").parse(rest) {
+        return Ok((r, out));
+    }
+    loop {
+        let (r, e) = match expr(rest) {
+            Ok(x) => x,
+            Err(nom::Err::Error(_)) if rest.fragment().is_empty() => return fail(ErrorKind::Unclosed { open: '(' }, here(start)),
+            Err(nom::Err::Error(_)) => {
+                return fail(ErrorKind::ExpectedExpression { after: if out.is_empty() { "'('".into() } else { "','".into() } }, here(rest))
+            }
+            Err(e) => return Err(e),
+        };
+        out.push(e);
+        let (r, _) = ws(r)?;
+        if let Ok((r, _)) = tag::<_, _, PError>(",").parse(r) {
+            let (r, _) = ws(r)?;
+            rest = r;
+            continue;
+        }
+        if let Ok((r, _)) = tag::<_, _, PError>(")").parse(r) {
+            return Ok((r, out));
+        }
+        if r.fragment().is_empty() {
+            return fail(ErrorKind::Unclosed { open: '(' }, here(start));
+        }
+        return fail(ErrorKind::Expected { what: "',' or ')'", after: "an argument".into() }, here(r));
+    }
+}
+
+// ---- statements and the file ----------------------------------------------
+
+/// `statement`: whichever statement the first word announces.
+fn statement(i: Input) -> PResult<Item> {
+    if let Ok((_, id)) = name(i) {
+        return match id.name.as_str() {
+            "input" | "target" | "param" | "const" => declaration(i).map(|(r, d)| (r, Item::Tensor(d))),
+            "fn" => function(i).map(|(r, f)| (r, Item::Function(f))),
+            "loss" => loss(i).map(|(r, e)| (r, Item::Loss(e))),
+            "train" => train(i).map(|(r, t)| (r, Item::Train(t))),
+            _ => equation(i).map(|(r, e)| (r, Item::Equation(e))),
+        };
+    }
+    fail(ErrorKind::ExpectedStatement, here(i))
+}
+
+/// `line`: an optional statement, an optional comment, then the line break.
+fn line(i: Input) -> PResult<Option<Item>> {
+    let (rest, _) = ws(i)?;
+    let (rest, item) = if at_line_end(rest) {
+        (rest, None)
+    } else {
+        let (r, item) = statement(rest)?;
+        (r, Some(item))
+    };
+    let (rest, _) = ws(rest)?;
+    let (rest, _) = opt(comment).parse(rest)?;
+    let (rest, _) = opt(tag("\r")).parse(rest)?;
+    if rest.fragment().is_empty() {
+        return Ok((rest, item));
+    }
+    match tag::<_, _, PError>("\n").parse(rest) {
+        Ok((r, _)) => Ok((r, item)),
+        Err(_) => fail(ErrorKind::Trailing { found: found(rest) }, here(rest)),
+    }
+}
+
+/// `file`: lines until the end of the input.
+fn file(mut i: Input) -> PResult<Vec<Item>> {
+    let mut items = Vec::new();
+    while !i.fragment().is_empty() {
+        let (rest, item) = line(i)?;
+        items.extend(item);
+        i = rest;
+    }
+    Ok((i, items))
+}
+
+/// Checks that `bytes` are UTF-8, pointing at the first byte that is not.
+pub fn decode(bytes: &[u8]) -> Result<&str, Error> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let valid = &bytes[..e.valid_up_to()];
+        let text = String::from_utf8_lossy(valid);
+        let line = text.matches('\n').count() as u32 + 1;
+        let column = text.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) as u32 + 1;
+        let byte = bytes.get(e.valid_up_to()).copied().unwrap_or(0);
+        let start = e.valid_up_to();
+        Error { kind: ErrorKind::NotUtf8 { byte }, span: Span { start, end: start, line, column } }
+    })
+}
