@@ -28,11 +28,19 @@ pub fn render(diag: &Diagnostic, file_name: &str, source: &str) -> String {
     }
     if !spans.is_empty() {
         let _ = writeln!(out, "{gutter} |");
-        for (i, (span, label, marker)) in spans.iter().enumerate() {
+        // One snippet per source line, in line order, with every marker on it.
+        let mut lines: Vec<u32> = spans.iter().map(|(s, _, _)| s.line).collect();
+        lines.sort_unstable();
+        lines.dedup();
+        for (i, line) in lines.iter().enumerate() {
             if i > 0 {
                 let _ = writeln!(out, "{gutter} :");
             }
-            snippet(&mut out, source, *span, *label, *marker, width);
+            let on_line: Vec<_> = spans.iter().filter(|(s, _, _)| s.line == *line).collect();
+            source_line(&mut out, source, *line, width);
+            for (span, label, marker) in on_line {
+                marker_line(&mut out, source, *span, *label, *marker, width);
+            }
         }
         let _ = writeln!(out, "{gutter} |");
     }
@@ -51,21 +59,24 @@ pub fn render(diag: &Diagnostic, file_name: &str, source: &str) -> String {
     out
 }
 
-/// The source line of `span` and a marker under it.
-fn snippet(out: &mut String, source: &str, span: Span, label: Option<&str>, marker: char, width: usize) {
-    let line_no = span.line.max(1) as usize;
-    let text = source.split('\n').nth(line_no - 1).unwrap_or("").trim_end_matches('\r');
-    // Tabs are drawn as single spaces so that the marker lines up.
-    let shown: String = text.chars().map(|c| if c == '\t' { ' ' } else { c }).collect();
-    let _ = writeln!(out, "{:>width$} | {shown}", line_no);
-    let start_col = span.column.max(1) as usize - 1;
-    let line_chars = text.chars().count();
-    let start_col = start_col.min(line_chars);
+/// The text of 1-based line `line`, without its line break.
+fn line_text(source: &str, line: u32) -> &str {
+    source.split('\n').nth(line.max(1) as usize - 1).unwrap_or("").trim_end_matches('\r')
+}
+
+/// `12 | the source line`, tabs drawn as single spaces so markers line up.
+fn source_line(out: &mut String, source: &str, line: u32, width: usize) {
+    let shown: String = line_text(source, line).chars().map(|c| if c == '\t' { ' ' } else { c }).collect();
+    let _ = writeln!(out, "{:>width$} | {shown}", line.max(1));
+}
+
+/// A marker under `span` on its (first) line, with its label.
+fn marker_line(out: &mut String, source: &str, span: Span, label: Option<&str>, marker: char, width: usize) {
+    let text = line_text(source, span.line);
+    let start_col = (span.column.max(1) as usize - 1).min(text.chars().count());
     // The marker covers the span's characters on its first line, at least one.
     let byte_len = span.end.saturating_sub(span.start);
-    let line_start_byte = source.split('\n').take(line_no - 1).map(|l| l.len() + 1).sum::<usize>();
-    let col_byte = span.start.saturating_sub(line_start_byte).min(text.len());
-    let rest = text.get(col_byte..).unwrap_or("");
+    let rest: String = text.chars().skip(start_col).collect();
     let mut covered = 0;
     let mut bytes = 0;
     for c in rest.chars() {

@@ -22,8 +22,9 @@ pub enum ErrorKind {
     Expected { what: &'static str, after: String },
     /// `Z = W1 @`: an operator or `=` with nothing after it.
     ExpectedExpression { after: String },
-    /// `Z = (a + b`: a bracket that is never closed.
-    Unclosed { open: char },
+    /// `Z = (a + b`: a bracket that is never closed; `instead` is where
+    /// something else came (`None` at the end of the file).
+    Unclosed { open: char, instead: Option<Span> },
     /// `Z = a b`: something left over after a complete statement.
     Trailing { found: String },
     /// `param loss[2]`: a keyword where a name belongs.
@@ -59,14 +60,18 @@ impl Error {
             ErrorKind::ExpectedExpression { after } => Diagnostic::new(format!("expected an expression after {after}"), span)
                 .with_label("expression missing")
                 .with_help("an expression is a number, a name, a call such as relu(Z1), or a combination with + - * / ^ @"),
-            ErrorKind::Unclosed { open } => {
+            ErrorKind::Unclosed { open, instead } => {
                 let close = match open {
                     '(' => ')',
                     _ => ']',
                 };
-                Diagnostic::new(format!("this '{open}' is never closed"), span)
+                let d = Diagnostic::new(format!("this '{open}' is never closed"), span)
                     .with_label(format!("unclosed '{open}'"))
-                    .with_help(format!("add the matching '{close}'"))
+                    .with_help(format!("add the matching '{close}'"));
+                match instead {
+                    Some(at) => d.with_related(*at, format!("expected ',' or '{close}' before this")),
+                    None => d,
+                }
             }
             ErrorKind::Trailing { found } => Diagnostic::new(format!("unexpected {found} after the end of the statement"), span)
                 .with_label("unexpected")

@@ -1,1 +1,222 @@
-pub fn format(_: &super::ast::File) -> String { String::new() }
+//! `nnderive fmt`: one canonical layout for `.nn` files. Declarations and
+//! equations that stand together are aligned in columns, matrix literals
+//! print one row per line with right-aligned columns, and expressions get
+//! canonical spacing. Comments stay where they were; parentheses stay as
+//! written, so the formatted file always parses to the same tree.
+
+use super::ast::*;
+
+/// Formats a parsed file.
+pub fn format(file: &File) -> String {
+    let mut out = String::new();
+    let mut comments = file.comments.iter().peekable();
+    let mut last_line: Option<u32> = None;
+    let items = &file.items;
+    let mut i = 0;
+    while i < items.len() {
+        // Comments on their own lines before this item.
+        let start = items[i].span().line;
+        while let Some(c) = comments.peek().filter(|c| c.span.line < start) {
+            blank_line_if_gap(&mut out, last_line, c.span.line);
+            out.push_str(&format!("#{}\n", c.text));
+            last_line = Some(c.span.line);
+            comments.next();
+        }
+        blank_line_if_gap(&mut out, last_line, start);
+        // The block of items aligned with this one.
+        let end = block_end(items, i, &file.comments);
+        let lines = format_block(&items[i..end]);
+        for (item, text) in items[i..end].iter().zip(lines) {
+            let last = item.span().line + source_lines_of(item);
+            out.push_str(&text);
+            // Comments inside or at the end of the statement follow it.
+            let mut trailing = Vec::new();
+            while let Some(c) = comments.peek().filter(|c| c.span.line <= last) {
+                trailing.push(format!("#{}", c.text));
+                comments.next();
+            }
+            if !trailing.is_empty() {
+                out.push_str("  ");
+                out.push_str(&trailing.join(" "));
+            }
+            out.push('\n');
+            last_line = Some(last);
+        }
+        i = end;
+    }
+    for c in comments {
+        blank_line_if_gap(&mut out, last_line, c.span.line);
+        out.push_str(&format!("#{}\n", c.text));
+        last_line = Some(c.span.line);
+    }
+    out
+}
+
+/// How many line breaks the item's source contains (from its literal or
+/// expression spans).
+fn source_lines_of(item: &Item) -> u32 {
+    let last = match item {
+        Item::Tensor(d) => d.value.as_ref().map(last_line_of_literal).unwrap_or(d.name.span.line),
+        Item::Function(f) => f.body.span.line.max(last_line_of_expr(&f.body)),
+        Item::Equation(e) | Item::Loss(e) => last_line_of_expr(&e.value),
+        Item::Train(t) => t.args.last().map(|a| a.value.span.line).unwrap_or(t.span.line),
+    };
+    last.saturating_sub(item.span().line)
+}
+
+fn last_line_of_literal(l: &Literal) -> u32 {
+    match l {
+        Literal::Number(n) => n.span.line,
+        Literal::List { items, span } => items.iter().map(last_line_of_literal).max().unwrap_or(span.line).max(span.line),
+    }
+}
+
+fn last_line_of_expr(e: &Expr) -> u32 {
+    match &e.kind {
+        ExprKind::Number(n) => n.span.line,
+        ExprKind::Name(n) => n.span.line,
+        ExprKind::Neg(x) | ExprKind::Transpose(x) | ExprKind::Paren(x) => last_line_of_expr(x).max(e.span.line),
+        ExprKind::Binary { lhs, rhs, .. } => last_line_of_expr(lhs).max(last_line_of_expr(rhs)),
+        ExprKind::Call { func, args } => args.iter().map(last_line_of_expr).max().unwrap_or(func.span.line).max(func.span.line),
+    }
+}
+
+/// One blank line where the source had at least one.
+fn blank_line_if_gap(out: &mut String, last: Option<u32>, next: u32) {
+    if let Some(last) = last {
+        if next > last + 1 {
+            out.push('\n');
+        }
+    }
+}
+
+/// Items from `start` that are aligned together: the same kind, on
+/// consecutive lines, with no comment line between them.
+fn block_end(items: &[Item], start: usize, comments: &[Comment]) -> usize {
+    let kind = |it: &Item| match it {
+        Item::Tensor(_) => 0,
+        Item::Equation(_) => 1,
+        _ => 2,
+    };
+    let k = kind(&items[start]);
+    if k == 2 {
+        return start + 1;
+    }
+    let mut end = start + 1;
+    while end < items.len() && kind(&items[end]) == k {
+        let prev_last = items[end - 1].span().line + source_lines_of(&items[end - 1]);
+        let next = items[end].span().line;
+        let comment_between = comments.iter().any(|c| c.span.line > prev_last && c.span.line < next);
+        if next != prev_last + 1 || comment_between {
+            break;
+        }
+        end += 1;
+    }
+    end
+}
+
+/// Formats a block of items, aligning declarations and equations.
+fn format_block(items: &[Item]) -> Vec<String> {
+    match &items[0] {
+        Item::Tensor(_) => {
+            let decls: Vec<&TensorDecl> = items.iter().filter_map(|i| if let Item::Tensor(d) = i { Some(d) } else { None }).collect();
+            let role_w = decls.iter().map(|d| d.role.keyword().len()).max().unwrap_or(0);
+            let heads: Vec<String> = decls.iter().map(|d| format!("{}{}", d.name.name, dims_text(&d.dims))).collect();
+            let head_w = heads.iter().map(|h| h.chars().count()).max().unwrap_or(0);
+            decls
+                .iter()
+                .zip(heads)
+                .map(|(d, head)| {
+                    let prefix = format!("{:role_w$} {head}", d.role.keyword());
+                    match &d.value {
+                        None => prefix,
+                        Some(v) => {
+                            let prefix = format!("{prefix:width$} = ", width = role_w + 1 + head_w);
+                            let indent = prefix.chars().count();
+                            format!("{prefix}{}", literal_text(v, indent))
+                        }
+                    }
+                })
+                .collect()
+        }
+        Item::Equation(_) => {
+            let eqs: Vec<&Equation> = items.iter().filter_map(|i| if let Item::Equation(e) = i { Some(e) } else { None }).collect();
+            let w = eqs.iter().map(|e| e.name.name.chars().count()).max().unwrap_or(0);
+            eqs.iter().map(|e| format!("{:w$} = {}", e.name.name, expr_text(&e.value))).collect()
+        }
+        Item::Loss(e) => vec![format!("loss {} = {}", e.name.name, expr_text(&e.value))],
+        Item::Function(f) => {
+            let params: Vec<&str> = f.params.iter().map(|p| p.name.as_str()).collect();
+            vec![format!("fn {}({}) = {}", f.name.name, params.join(", "), expr_text(&f.body))]
+        }
+        Item::Train(t) => {
+            let args: Vec<String> = t.args.iter().map(|a| format!("{} = {}", a.name.name, a.value.text)).collect();
+            vec![format!("train {}({})", t.optimizer.name, args.join(", "))]
+        }
+    }
+}
+
+fn dims_text(dims: &[Dim]) -> String {
+    if dims.is_empty() {
+        return String::new();
+    }
+    let d: Vec<String> = dims.iter().map(|d| d.size.to_string()).collect();
+    format!("[{}]", d.join(","))
+}
+
+/// A literal; a list of lists of numbers is a matrix with aligned columns,
+/// continuation rows starting at column `indent`.
+fn literal_text(l: &Literal, indent: usize) -> String {
+    match l {
+        Literal::Number(n) => n.text.clone(),
+        Literal::List { items, .. } => {
+            if items.iter().all(|i| matches!(i, Literal::Number(_))) {
+                let texts: Vec<String> = items.iter().map(|i| literal_text(i, 0)).collect();
+                return format!("[{}]", texts.join(", "));
+            }
+            let rows: Option<Vec<Vec<String>>> = items
+                .iter()
+                .map(|row| match row {
+                    Literal::List { items, .. } if items.iter().all(|i| matches!(i, Literal::Number(_))) => Some(items.iter().map(|i| literal_text(i, 0)).collect()),
+                    _ => None,
+                })
+                .collect();
+            let pad = " ".repeat(indent + 1);
+            match rows {
+                Some(rows) if rows.iter().all(|r| r.len() == rows[0].len()) => {
+                    let cols = rows[0].len();
+                    let widths: Vec<usize> = (0..cols).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+                    let lines: Vec<String> = rows
+                        .iter()
+                        .map(|r| {
+                            let cells: Vec<String> = r.iter().enumerate().map(|(c, t)| format!("{t:>w$}", w = widths[c])).collect();
+                            format!("[{}]", cells.join(", "))
+                        })
+                        .collect();
+                    format!("[{}]", lines.join(&format!(",\n{pad}")))
+                }
+                _ => {
+                    let inner: Vec<String> = items.iter().map(|i| literal_text(i, indent + 1)).collect();
+                    format!("[{}]", inner.join(&format!(",\n{pad}")))
+                }
+            }
+        }
+    }
+}
+
+/// An expression with canonical spacing; the tree is printed as parsed.
+pub fn expr_text(e: &Expr) -> String {
+    match &e.kind {
+        ExprKind::Number(n) => n.text.clone(),
+        ExprKind::Name(n) => n.name.clone(),
+        ExprKind::Neg(x) => format!("-{}", expr_text(x)),
+        ExprKind::Paren(x) => format!("({})", expr_text(x)),
+        ExprKind::Transpose(x) => format!("{}.T", expr_text(x)),
+        ExprKind::Binary { op: BinOp::Pow, lhs, rhs, .. } => format!("{}^{}", expr_text(lhs), expr_text(rhs)),
+        ExprKind::Binary { op, lhs, rhs, .. } => format!("{} {} {}", expr_text(lhs), op.symbol(), expr_text(rhs)),
+        ExprKind::Call { func, args } => {
+            let a: Vec<String> = args.iter().map(expr_text).collect();
+            format!("{}({})", func.name, a.join(", "))
+        }
+    }
+}

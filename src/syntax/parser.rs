@@ -289,7 +289,7 @@ fn dims(i: Input) -> PResult<(Vec<Dim>, Span)> {
                 return Ok((r, (out, span(open, r))));
             }
             if r.fragment().is_empty() {
-                return fail(ErrorKind::Unclosed { open: '[' }, here(open));
+                return fail(ErrorKind::Unclosed { open: '[', instead: None }, here(open));
             }
             return fail(ErrorKind::Expected { what: "',' or ']'", after: "a dimension".into() }, here(r));
         }
@@ -319,7 +319,7 @@ fn list(i: Input) -> PResult<Literal> {
                 return Ok((r, Literal::List { items, span: span(i, r) }));
             }
             if rest.fragment().is_empty() {
-                return fail(ErrorKind::Unclosed { open: '[' }, here(i));
+                return fail(ErrorKind::Unclosed { open: '[', instead: None }, here(i));
             }
             let (r, item) = match literal(rest) {
                 Ok(x) => x,
@@ -329,6 +329,7 @@ fn list(i: Input) -> PResult<Literal> {
                 Err(e) => return Err(e),
             };
             items.push(item);
+            let item_end = r;
             let (r, _) = ws(r)?;
             if let Ok((r, _)) = tag::<_, _, PError>(",").parse(r) {
                 let (r, _) = ws(r)?;
@@ -339,7 +340,11 @@ fn list(i: Input) -> PResult<Literal> {
                 return Ok((r2, Literal::List { items, span: span(i, r2) }));
             }
             if r.fragment().is_empty() {
-                return fail(ErrorKind::Unclosed { open: '[' }, here(i));
+                return fail(ErrorKind::Unclosed { open: '[', instead: None }, here(i));
+            }
+            if r.location_line() > item_end.location_line() {
+                // The list ran on to the next line: most likely its ']' is missing.
+                return fail(ErrorKind::Unclosed { open: '[', instead: Some(here(r)) }, here(i));
             }
             return fail(ErrorKind::Expected { what: "',' or ']'", after: "a list entry".into() }, here(r));
         }
@@ -400,7 +405,7 @@ fn params<'a>(i: Input<'a>, func: &str) -> PResult<'a, Vec<Ident>> {
                 return Ok((r, out));
             }
             if r.fragment().is_empty() {
-                return fail(ErrorKind::Unclosed { open: '(' }, here(i));
+                return fail(ErrorKind::Unclosed { open: '(', instead: None }, here(i));
             }
             return fail(ErrorKind::Expected { what: "',' or ')'", after: "a parameter".into() }, here(r));
         }
@@ -492,7 +497,7 @@ fn train(i: Input) -> PResult<Train> {
                 return Ok((r, out));
             }
             if rest.fragment().is_empty() {
-                return fail(ErrorKind::Unclosed { open: '(' }, here(open));
+                return fail(ErrorKind::Unclosed { open: '(', instead: None }, here(open));
             }
             let (r, a) = train_arg(rest)?;
             out.push(a);
@@ -506,7 +511,7 @@ fn train(i: Input) -> PResult<Train> {
                 return Ok((r, out));
             }
             if r.fragment().is_empty() {
-                return fail(ErrorKind::Unclosed { open: '(' }, here(open));
+                return fail(ErrorKind::Unclosed { open: '(', instead: None }, here(open));
             }
             return fail(ErrorKind::Expected { what: "',' or ')'", after: "a setting".into() }, here(r));
         }
@@ -622,7 +627,7 @@ fn primary(i: Input) -> PResult<Expr> {
                 let (rest, _) = ws(rest)?;
                 match tag::<_, _, PError>(")").parse(rest) {
                     Ok((end, _)) => Ok((end, Expr { kind: ExprKind::Paren(Box::new(inner)), span: span(i, end) })),
-                    Err(_) if rest.fragment().is_empty() => fail(ErrorKind::Unclosed { open: '(' }, here(i)),
+                    Err(_) if rest.fragment().is_empty() => fail(ErrorKind::Unclosed { open: '(', instead: None }, here(i)),
                     Err(_) => fail(ErrorKind::Expected { what: "')'", after: "the expression".into() }, here(rest)),
                 }
             })
@@ -661,7 +666,7 @@ fn args<'a>(i: Input<'a>, start: Input<'a>) -> PResult<'a, Vec<Expr>> {
     loop {
         let (r, e) = match expr(rest) {
             Ok(x) => x,
-            Err(nom::Err::Error(_)) if rest.fragment().is_empty() => return fail(ErrorKind::Unclosed { open: '(' }, here(start)),
+            Err(nom::Err::Error(_)) if rest.fragment().is_empty() => return fail(ErrorKind::Unclosed { open: '(', instead: None }, here(start)),
             Err(nom::Err::Error(_)) => {
                 return fail(ErrorKind::ExpectedExpression { after: if out.is_empty() { "'('".into() } else { "','".into() } }, here(rest))
             }
@@ -678,7 +683,7 @@ fn args<'a>(i: Input<'a>, start: Input<'a>) -> PResult<'a, Vec<Expr>> {
             return Ok((r, out));
         }
         if r.fragment().is_empty() {
-            return fail(ErrorKind::Unclosed { open: '(' }, here(start));
+            return fail(ErrorKind::Unclosed { open: '(', instead: None }, here(start));
         }
         return fail(ErrorKind::Expected { what: "',' or ')'", after: "an argument".into() }, here(r));
     }
