@@ -35,11 +35,13 @@ pub struct Tensor {
 }
 
 /// What went wrong in some entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum NumericErrorKind {
     DivisionByZero,
-    LogOfNonPositive,
-    SqrtOfNegative,
+    /// The value whose log was asked for.
+    LogOfNonPositive(f64),
+    /// The value whose square root was asked for.
+    SqrtOfNegative(f64),
     Overflow,
     NotANumber,
     /// Shapes that the checker should have refused.
@@ -47,7 +49,7 @@ pub enum NumericErrorKind {
 }
 
 /// A numeric failure at one entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct NumericError {
     pub kind: NumericErrorKind,
     /// Multi-index of the entry (empty for a scalar).
@@ -57,11 +59,11 @@ pub struct NumericError {
 impl fmt::Display for NumericError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = match &self.kind {
-            NumericErrorKind::DivisionByZero => "division by zero",
-            NumericErrorKind::LogOfNonPositive => "log of a number that is not positive",
-            NumericErrorKind::SqrtOfNegative => "square root of a negative number",
-            NumericErrorKind::Overflow => "the value overflows f64",
-            NumericErrorKind::NotANumber => "the result is not a number",
+            NumericErrorKind::DivisionByZero => "division by zero".to_string(),
+            NumericErrorKind::LogOfNonPositive(x) => format!("log of {x}"),
+            NumericErrorKind::SqrtOfNegative(x) => format!("square root of {x}"),
+            NumericErrorKind::Overflow => "the value overflows f64".to_string(),
+            NumericErrorKind::NotANumber => "the result is not a number".to_string(),
             NumericErrorKind::Shape(s) => return write!(f, "shape error: {s}"),
         };
         if self.index.is_empty() {
@@ -150,13 +152,13 @@ impl Unary {
             Unary::Exp => x.exp(),
             Unary::Log => {
                 if x <= 0.0 {
-                    return Err(NumericErrorKind::LogOfNonPositive);
+                    return Err(NumericErrorKind::LogOfNonPositive(x));
                 }
                 x.ln()
             }
             Unary::Sqrt => {
                 if x < 0.0 {
-                    return Err(NumericErrorKind::SqrtOfNegative);
+                    return Err(NumericErrorKind::SqrtOfNegative(x));
                 }
                 x.sqrt()
             }

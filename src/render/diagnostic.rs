@@ -37,9 +37,11 @@ pub fn render(diag: &Diagnostic, file_name: &str, source: &str) -> String {
                 let _ = writeln!(out, "{gutter} :");
             }
             let on_line: Vec<_> = spans.iter().filter(|(s, _, _)| s.line == *line).collect();
-            source_line(&mut out, source, *line, width);
+            let first_col = on_line.iter().map(|(s, _, _)| s.column.max(1) as usize - 1).min().unwrap_or(0);
+            let window = Window::new(line_text(source, *line), first_col);
+            source_line(&mut out, source, *line, width, &window);
             for (span, label, marker) in on_line {
-                marker_line(&mut out, source, *span, *label, *marker, width);
+                marker_line(&mut out, source, *span, *label, *marker, width, &window);
             }
         }
         let _ = writeln!(out, "{gutter} |");
@@ -64,29 +66,65 @@ fn line_text(source: &str, line: u32) -> &str {
     source.split('\n').nth(line.max(1) as usize - 1).unwrap_or("").trim_end_matches('\r')
 }
 
+/// The visible part of a long source line: it starts a little before the
+/// first marker, so that a 10,000-character line still shows the fault.
+struct Window {
+    /// First character shown.
+    start: usize,
+    /// Characters shown.
+    len: usize,
+    /// Whether text was cut at either end (shown as `…`).
+    cut_left: bool,
+    cut_right: bool,
+}
+
+/// Lines longer than this are shown in part.
+const MAX_SHOWN: usize = 100;
+
+impl Window {
+    fn new(text: &str, first_col: usize) -> Window {
+        let total = text.chars().count();
+        if total <= MAX_SHOWN {
+            return Window { start: 0, len: total, cut_left: false, cut_right: false };
+        }
+        let start = first_col.saturating_sub(30).min(total.saturating_sub(MAX_SHOWN));
+        let len = MAX_SHOWN.min(total - start);
+        Window { start, len, cut_left: start > 0, cut_right: start + len < total }
+    }
+
+    /// The column (in shown characters) of source column `col`.
+    fn shift(&self, col: usize) -> usize {
+        col.saturating_sub(self.start) + usize::from(self.cut_left)
+    }
+}
+
 /// `12 | the source line`, tabs drawn as single spaces so markers line up.
-fn source_line(out: &mut String, source: &str, line: u32, width: usize) {
-    let shown: String = line_text(source, line).chars().map(|c| if c == '\t' { ' ' } else { c }).collect();
-    let _ = writeln!(out, "{:>width$} | {shown}", line.max(1));
+fn source_line(out: &mut String, source: &str, line: u32, width: usize, window: &Window) {
+    let shown: String = line_text(source, line).chars().skip(window.start).take(window.len).map(|c| if c == '\t' { ' ' } else { c }).collect();
+    let left = if window.cut_left { "…" } else { "" };
+    let right = if window.cut_right { "…" } else { "" };
+    let _ = writeln!(out, "{:>width$} | {left}{shown}{right}", line.max(1));
 }
 
 /// A marker under `span` on its (first) line, with its label.
-fn marker_line(out: &mut String, source: &str, span: Span, label: Option<&str>, marker: char, width: usize) {
+fn marker_line(out: &mut String, source: &str, span: Span, label: Option<&str>, marker: char, width: usize, window: &Window) {
     let text = line_text(source, span.line);
     let start_col = (span.column.max(1) as usize - 1).min(text.chars().count());
-    // The marker covers the span's characters on its first line, at least one.
+    // The marker covers the span's characters on its first line, at least one,
+    // and no further than the visible part.
     let byte_len = span.end.saturating_sub(span.start);
-    let rest: String = text.chars().skip(start_col).collect();
     let mut covered = 0;
     let mut bytes = 0;
-    for c in rest.chars() {
+    for c in text.chars().skip(start_col) {
         if bytes >= byte_len {
             break;
         }
         bytes += c.len_utf8();
         covered += 1;
     }
-    let marks = marker.to_string().repeat(covered.max(1));
+    let visible_end = window.start + window.len;
+    let covered = covered.min(visible_end.saturating_sub(start_col)).max(1);
+    let marks = marker.to_string().repeat(covered);
     let label = label.map(|l| format!(" {l}")).unwrap_or_default();
-    let _ = writeln!(out, "{:width$} | {}{marks}{label}", "", " ".repeat(start_col));
+    let _ = writeln!(out, "{:width$} | {}{marks}{label}", "", " ".repeat(window.shift(start_col)));
 }

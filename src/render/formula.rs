@@ -417,14 +417,19 @@ impl Printer<'_> {
         }
         let scalar = self.is_scalar(a) || self.is_scalar(b);
         let side = |x: NodeId, right: bool| -> String {
+            // ⊙ is associative, so a ⊙ (b ⊙ c) prints as a ⊙ b ⊙ c; in a
+            // scalar product a Hadamard factor on the right keeps its parentheses.
             let needs = match g.node(x) {
                 Node::MatMul(..) => !scalar,
                 Node::Div(..) => scalar,
-                Node::Mul(..) => right || scalar,
+                Node::Mul(..) => scalar && right && !self.is_scalar(x),
+                Node::Add(..) | Node::Sub(..) => true,
                 _ => false,
             };
             if needs {
                 self.paren(self.print(x).0)
+            } else if matches!(g.node(x), Node::Mul(..)) && !self.names.aliases.contains_key(&x) {
+                self.print(x).0
             } else {
                 self.operand(x, Prec::Prefix)
             }

@@ -41,9 +41,11 @@ pub enum ErrorKind {
     TooDeep { limit: usize },
 }
 
-/// The deepest nesting the parser accepts, counting brackets, parentheses,
-/// unary operators and chained binary operators.
-pub const MAX_DEPTH: usize = 200;
+/// The nesting budget: a bracket, call, unary minus or power costs 4, an
+/// operator in a chain or a `.T` costs 1 (about 30 levels of parentheses, or
+/// 120 terms in one sum). The limit keeps every stage within a 1 MiB stack,
+/// even in debug builds.
+pub const MAX_DEPTH: usize = 128;
 
 impl Error {
     /// The located, human message for this error.
@@ -89,9 +91,9 @@ impl Error {
             ErrorKind::ExpectedDimension => Diagnostic::new("expected a dimension: a whole number", span)
                 .with_label("not a dimension")
                 .with_help("write dims like [4] for a vector or [3, 4] for a matrix"),
-            ErrorKind::TooDeep { limit } => Diagnostic::new(format!("the expression is nested too deeply (more than {limit} levels)"), span)
+            ErrorKind::TooDeep { limit } => Diagnostic::new("the expression is nested too deeply", span)
                 .with_label("too deep")
-                .with_help("split it into several equations"),
+                .with_help(format!("nnderive accepts about {} levels of brackets, or {limit} terms in a row; split it into several equations", limit / 4)),
         }
     }
 }

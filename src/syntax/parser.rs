@@ -112,13 +112,20 @@ fn expect_char<'a>(i: Input<'a>, c: char, what: &'static str, after: impl FnOnce
     }
 }
 
+/// What one level of nesting (a bracket, a call, a unary minus, a power)
+/// costs against [`MAX_DEPTH`]; an operator in a chain or a `.T` costs 1.
+/// Nesting recurses through several parser functions, so it costs more:
+/// this keeps both the parser's and the later stages' recursion within a
+/// small thread stack.
+const NEST_COST: usize = 4;
+
 /// Runs `f` one level deeper, failing past [`MAX_DEPTH`].
 fn deeper<'a, T>(i: Input<'a>, f: impl FnOnce(Input<'a>) -> PResult<'a, T>) -> PResult<'a, T> {
     let depth = DEPTH.with(|d| d.get());
-    if depth >= MAX_DEPTH {
+    if depth + NEST_COST > MAX_DEPTH {
         return fail(ErrorKind::TooDeep { limit: MAX_DEPTH }, here(i));
     }
-    DEPTH.with(|d| d.set(depth + 1));
+    DEPTH.with(|d| d.set(depth + NEST_COST));
     let r = f(i);
     DEPTH.with(|d| d.set(depth));
     r
@@ -370,11 +377,9 @@ fn declaration(i: Input) -> PResult<TensorDecl> {
     } else if at_line_end(rest) {
         (rest, None)
     } else {
-        let shown = match &dims_span {
-            Some(_) => format!("'{}[...]'", id.name),
-            None => format!("'{}'", id.name),
-        };
-        return fail(ErrorKind::Expected { what: "'=' and a value, or the end of the line", after: shown }, here(rest));
+        let written: Vec<String> = dims.iter().map(|d| d.size.to_string()).collect();
+        let shown = if dims_span.is_some() { format!("'{}[{}]'", id.name, written.join(",")) } else { format!("'{}'", id.name) };
+        return fail(ErrorKind::Expected { what: "'=' or the end of the line", after: shown }, here(rest));
     };
     Ok((rest, TensorDecl { role: r, name: id, dims, dims_span, value, span: span(i, rest) }))
 }
@@ -535,11 +540,16 @@ fn chain<'a>(
         let Some((symbol, op)) = ops.iter().find(|(s, _)| r.fragment().starts_with(*s)) else { break };
         let (after_op, op_tok) = tag::<_, _, PError>(*symbol).parse(r)?;
         count += 1;
-        if base + count >= MAX_DEPTH {
+        if base + count > MAX_DEPTH {
+            DEPTH.with(|d| d.set(base));
             return fail(ErrorKind::TooDeep { limit: MAX_DEPTH }, here(r));
         }
+        // Each operator deepens the left-leaning tree, and what follows it too.
+        DEPTH.with(|d| d.set(base + count));
         let (after_ws, _) = ws(after_op)?;
-        let (r2, rhs) = match next(after_ws) {
+        let parsed = next(after_ws);
+        DEPTH.with(|d| d.set(base));
+        let (r2, rhs) = match parsed {
             Ok(x) => x,
             Err(nom::Err::Error(_)) => return fail(ErrorKind::ExpectedExpression { after: format!("'{symbol}'") }, here(after_ws)),
             Err(e) => return Err(e),
@@ -599,16 +609,18 @@ fn power(i: Input) -> PResult<Expr> {
 /// `postfix`: a primary followed by any number of `.T`.
 fn postfix(i: Input) -> PResult<Expr> {
     let (mut rest, mut e) = primary(i)?;
+    let mut count = 0;
     while let Ok((r, _)) = tag::<_, _, PError>(".T").parse(rest) {
         if r.fragment().starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
             break;
         }
+        count += 1;
+        if DEPTH.with(|d| d.get()) + count > MAX_DEPTH {
+            return fail(ErrorKind::TooDeep { limit: MAX_DEPTH }, here(rest));
+        }
         let s = e.span.to(span(rest, r));
         e = Expr { kind: ExprKind::Transpose(Box::new(e)), span: s };
         rest = r;
-        if DEPTH.with(|d| d.get()) >= MAX_DEPTH {
-            return fail(ErrorKind::TooDeep { limit: MAX_DEPTH }, here(rest));
-        }
     }
     Ok((rest, e))
 }

@@ -1,0 +1,63 @@
+//! Every kind of error has a fixture and a reviewed snapshot of its rendered
+//! message; none of them panics.
+
+mod common;
+
+use nnderive::render::diagnostic::render;
+use nnderive::Source;
+
+/// Runs the whole pipeline (parse, check, derive, evaluate) and returns the
+/// rendered error it must produce.
+fn rendered_error(source: &Source) -> String {
+    let result = nnderive::load(source).and_then(|model| nnderive::solve(&model).map(|_| ()));
+    match result {
+        Ok(()) => panic!("{} should not succeed", source.name),
+        Err(e) => render(&e.diagnostic(), &source.name, &source.text),
+    }
+}
+
+#[test]
+fn every_error_fixture() {
+    common::settings().bind(|| {
+        insta::glob!("fixtures/errors", "*.nn", |path| {
+            let source = common::source(path);
+            insta::assert_snapshot!("error", rendered_error(&source));
+        });
+    });
+}
+
+#[test]
+fn not_utf8_points_at_the_byte() {
+    let bytes = b"input x[2] = [1, 2]\nparam p = \xff\n";
+    let (source, error) = Source::decode("bad.nn", bytes).expect_err("not UTF-8");
+    common::settings().bind(|| {
+        insta::assert_snapshot!("error_not_utf8", render(&error.diagnostic(), &source.name, &source.text));
+    });
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    for text in [
+        format!("param p = 1\nloss L = {}p{}\n", "(".repeat(100_000), ")".repeat(100_000)),
+        format!("param p = 1\nloss L = {}p\n", "-".repeat(100_000)),
+        format!("param p = {}1{}\n", "[".repeat(100_000), "]".repeat(100_000)),
+        format!("param p = 1\nloss L = p{}\n", " + p".repeat(100_000)),
+        format!("param p = 1\nloss L = p{}\n", "^p".repeat(100_000)),
+        format!("param p = 1\nloss L = p{}\n", ".T".repeat(100_000)),
+        format!("param p = 1\nloss L = {}p{}\n", "f(".repeat(100_000), ")".repeat(100_000)),
+    ] {
+        let source = Source::new("deep.nn", text);
+        let error = nnderive::load(&source).expect_err("too deep");
+        assert!(error.diagnostic().message.contains("nested too deeply"), "{:?}", error.diagnostic());
+    }
+    let source = Source::new("deep.nn", format!("param p = 1\nloss L = {}p{}\n", "(".repeat(1000), ")".repeat(1000)));
+    let rendered = render(&nnderive::load(&source).unwrap_err().diagnostic(), "deep.nn", &source.text);
+    common::settings().bind(|| insta::assert_snapshot!("error_too_deep", rendered));
+}
+
+/// Nesting within the limit still works.
+#[test]
+fn moderate_nesting_is_fine() {
+    let text = format!("param p = 1\nloss L = {}p{}\n", "(".repeat(30), ")".repeat(30));
+    nnderive::load(&Source::new("ok.nn", text)).expect("30 levels are fine");
+}
