@@ -1,0 +1,225 @@
+//! The parser and the formatter: examples, the grammar file, precedence,
+//! numbers, canonical layout, and the guarantee that no input panics.
+
+mod common;
+
+use nnderive::syntax::ast::{BinOp, Expr, ExprKind, Item};
+use nnderive::syntax::{format, parse};
+use proptest::prelude::*;
+
+/// The file's AST printed with every span removed, to compare trees.
+fn shape_of(text: &str) -> String {
+    let file = parse(text).expect("parses");
+    strip_spans(&format!("{:?}", file.items))
+}
+
+fn strip_spans(debug: &str) -> String {
+    let mut out = String::with_capacity(debug.len());
+    let mut rest = debug;
+    while let Some(i) = rest.find("Span {") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i..];
+        let end = after.find('}').map(|j| j + 1).unwrap_or(after.len());
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn every_example_parses_checks_and_is_canonical() {
+    for entry in std::fs::read_dir(common::example("")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let file = parse(&text).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+        nnderive::model::check(&file).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+        assert_eq!(format(&file), text, "{} is not in canonical form", path.display());
+    }
+}
+
+#[test]
+fn the_assignment_parses_exactly_as_written() {
+    let text = std::fs::read_to_string(common::example("assignment4.nn")).unwrap();
+    let file = parse(&text).unwrap();
+    assert_eq!(file.items.len(), 13);
+    assert_eq!(file.comments.len(), 1);
+    assert_eq!(file.comments[0].text, " DS4023 Assignment 4, Problem 1");
+}
+
+#[test]
+fn fmt_of_a_messy_file() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fmt/messy.nn");
+    let text = std::fs::read_to_string(path).unwrap();
+    let formatted = format(&parse(&text).unwrap());
+    assert_eq!(shape_of(&formatted), shape_of(&text), "formatting changed the meaning");
+    assert_eq!(format(&parse(&formatted).unwrap()), formatted, "formatting is not idempotent");
+    common::settings().bind(|| {
+        insta::with_settings!({ description => text.clone() }, {
+            insta::assert_snapshot!("fmt_messy", formatted);
+        });
+    });
+}
+
+/// `grammar/nn.ebnf` and the parser match rule for rule: every rule has a
+/// parser function of the same name, and every function documented as a
+/// rule (doc comment starting with its name in backticks) is in the grammar.
+#[test]
+fn grammar_and_parser_match() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let grammar = std::fs::read_to_string(root.join("grammar/nn.ebnf")).unwrap();
+    let parser = std::fs::read_to_string(root.join("src/syntax/parser.rs")).unwrap();
+    let rules: Vec<&str> = grammar.lines().filter_map(|l| l.split_once("::=")).map(|(name, _)| name.trim()).collect();
+    assert!(rules.len() > 20, "grammar rules: {rules:?}");
+    for rule in &rules {
+        assert!(parser.contains(&format!("fn {rule}(")) || parser.contains(&format!("fn {rule}<")), "rule `{rule}` has no parser function");
+    }
+    let lines: Vec<&str> = parser.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(doc) = line.trim().strip_prefix("/// `") else { continue };
+        let Some((name, rest)) = doc.split_once('`') else { continue };
+        if !rest.starts_with(':') {
+            continue;
+        }
+        let next_fn = lines[i + 1..].iter().find(|l| l.contains("fn ")).copied().unwrap_or("");
+        assert!(next_fn.contains(&format!("fn {name}")), "doc `{name}` is not on its function: {next_fn}");
+        assert!(rules.contains(&name), "parser rule `{name}` is not in the grammar");
+    }
+}
+
+fn rhs(text: &str) -> Expr {
+    let file = parse(&format!("Z = {text}\n")).unwrap();
+    match file.items.into_iter().next() {
+        Some(Item::Equation(e)) => e.value,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn op(e: &Expr) -> Option<BinOp> {
+    match &e.kind {
+        ExprKind::Binary { op, .. } => Some(*op),
+        _ => None,
+    }
+}
+
+#[test]
+fn precedence_and_associativity() {
+    // -t^2 is -(t^2)
+    assert!(matches!(&rhs("-t^2").kind, ExprKind::Neg(inner) if op(inner) == Some(BinOp::Pow)));
+    // a - b - c is (a - b) - c
+    match &rhs("a - b - c").kind {
+        ExprKind::Binary { op: BinOp::Sub, lhs, .. } => assert_eq!(op(lhs), Some(BinOp::Sub)),
+        other => panic!("{other:?}"),
+    }
+    // @ and * share a level, left to right
+    match &rhs("a @ b * c").kind {
+        ExprKind::Binary { op: BinOp::Mul, lhs, .. } => assert_eq!(op(lhs), Some(BinOp::MatMul)),
+        other => panic!("{other:?}"),
+    }
+    // .T binds tighter than @
+    match &rhs("x.T @ y").kind {
+        ExprKind::Binary { op: BinOp::MatMul, lhs, .. } => assert!(matches!(lhs.kind, ExprKind::Transpose(_))),
+        other => panic!("{other:?}"),
+    }
+    // the exponent may be negative; ^ is right-associative
+    match &rhs("2^-1").kind {
+        ExprKind::Binary { op: BinOp::Pow, rhs, .. } => assert!(matches!(rhs.kind, ExprKind::Neg(_))),
+        other => panic!("{other:?}"),
+    }
+    match &rhs("a^b^c").kind {
+        ExprKind::Binary { op: BinOp::Pow, rhs, .. } => assert_eq!(op(rhs), Some(BinOp::Pow)),
+        other => panic!("{other:?}"),
+    }
+    // + is looser than *
+    assert_eq!(op(&rhs("a + b * c")), Some(BinOp::Add));
+}
+
+#[test]
+fn numbers_are_exact() {
+    use num_rational::BigRational;
+    let value = |t: &str| match &parse(&format!("const c = {t}\n")).unwrap().items[0] {
+        Item::Tensor(d) => match &d.value {
+            Some(nnderive::syntax::ast::Literal::Number(n)) => n.value.clone(),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    };
+    let r = |n: i64, d: i64| BigRational::new(n.into(), d.into());
+    assert_eq!(value("1e-3"), r(1, 1000));
+    assert_eq!(value("2.5E+2"), r(250, 1));
+    assert_eq!(value("-0.05"), r(-1, 20));
+    assert_eq!(value(".5"), r(1, 2));
+    assert_eq!(value("0.1"), r(1, 10));
+}
+
+#[test]
+fn comments_blank_lines_and_crlf() {
+    let text = "# top\r\ninput x[2] = [1,\r\n   2]  # trailing\r\n\r\nparam p = 1\r\nloss L = sum(p * x) # end\r\n";
+    let file = parse(text).unwrap();
+    assert_eq!(file.items.len(), 3);
+    assert_eq!(file.comments.len(), 3);
+    let formatted = format(&file);
+    assert_eq!(formatted, "# top\ninput x[2] = [1, 2]  # trailing\n\nparam p = 1\nloss L = sum(p * x)  # end\n");
+    assert_eq!(parse("param p = 1").unwrap().items.len(), 1, "no final newline is fine");
+}
+
+/// Random edits of the examples.
+fn mutated_examples() -> impl Strategy<Value = String> {
+    let texts: Vec<String> = std::fs::read_dir(common::example(""))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    let pieces = ["(", ")", "[", "]", ",", "=", "@", "^", "-", ".T", "\n", "#", "0", "1e", "relu(", "x", " ", "loss", "fn", "é", "\t"];
+    (0..texts.len(), proptest::collection::vec((any::<usize>(), 0usize..4, 0..pieces.len()), 1..6)).prop_map(move |(i, edits)| {
+        let mut t: Vec<char> = texts[i].chars().collect();
+        for (pos, kind, piece) in edits {
+            let at = if t.is_empty() { 0 } else { pos % t.len() };
+            match kind {
+                0 => {
+                    if at < t.len() {
+                        t.remove(at);
+                    }
+                }
+                1 => t.splice(at..at, pieces[piece].chars()).for_each(drop),
+                2 => t.truncate(at),
+                _ => {
+                    if at < t.len() {
+                        t[at] = pieces[piece].chars().next().unwrap_or(' ');
+                    }
+                }
+            }
+        }
+        t.into_iter().collect()
+    })
+}
+
+/// Whatever it is given, the pipeline answers Ok or Err, never a panic.
+fn never_panics(text: &str) {
+    let source = nnderive::Source::new("fuzz.nn", text);
+    if let Ok(file) = parse(text) {
+        let formatted = format(&file);
+        assert_eq!(shape_of(&formatted), strip_spans(&format!("{:?}", file.items)), "fmt changed meaning of {text:?}");
+    }
+    if let Ok(model) = nnderive::load(&source) {
+        let d = nnderive::derive::derive(&model);
+        let _ = nnderive::render::text::derivation(&model, &d);
+        if let Ok(solution) = nnderive::solve(&model) {
+            let _ = nnderive::render::json::solution(&model, &solution, Some(4));
+        }
+    } else if let Err(e) = nnderive::load(&source) {
+        let _ = nnderive::render::diagnostic::render(&e.diagnostic(), "fuzz.nn", text);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+        never_panics(&text);
+    }
+
+    #[test]
+    fn mutated_examples_never_panic(text in mutated_examples()) {
+        never_panics(&text);
+    }
+}
