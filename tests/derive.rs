@@ -56,7 +56,7 @@ fn assignment_formulas_are_textbook() {
         "  ∂L/∂W1 = δ1 xᵀ\n",
         "  ∂L/∂b1 = δ1\n",
         "f′(t) = step(t) + cos(t)\n",
-        "Z1   = W1 x + b1\n",
+        "  Z1 = W1 x + b1\n",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }

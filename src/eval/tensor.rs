@@ -663,3 +663,96 @@ pub fn full_precision(r: &BigRational) -> String {
     places += twos.max(fives);
     round_decimal(r, places)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(n: i64, d: i64) -> BigRational {
+        BigRational::new(n.into(), d.into())
+    }
+
+    fn exact(dims: &[usize], v: &[(i64, i64)]) -> Tensor {
+        Tensor::exact(dims.to_vec(), v.iter().map(|&(n, d)| r(n, d)).collect())
+    }
+
+    #[test]
+    fn assignment_first_layer_is_exact() {
+        let w = exact(&[3, 4], &[(1, 10), (-2, 10), (3, 10), (4, 10), (5, 10), (-3, 10), (1, 10), (-2, 10), (4, 10), (2, 10), (-5, 10), (3, 10)]);
+        let x = exact(&[4], &[(1, 1), (-1, 1), (1, 2), (2, 1)]);
+        let b = exact(&[3], &[(1, 10), (-1, 10), (1, 20)]);
+        let z = w.matmul(&x).unwrap().add(&b).unwrap();
+        assert_eq!(z.dims(), &[3]);
+        assert!(z.is_exact());
+        let shown: Vec<String> = (0..3).map(|i| z.exact_string(i).unwrap()).collect();
+        assert_eq!(shown, ["27/20", "7/20", "3/5"]);
+        assert_eq!(z.format_entry(0, None), "1.35");
+    }
+
+    #[test]
+    fn rounding_is_half_away_from_zero_on_the_exact_value() {
+        assert_eq!(round_decimal(&r(1, 20000), 4), "0.0001");
+        assert_eq!(round_decimal(&r(-1, 20000), 4), "-0.0001");
+        assert_eq!(round_decimal(&r(-4, 100000), 4), "0.0000");
+        assert_eq!(round_decimal(&r(5, 2), 0), "3");
+        assert_eq!(round_decimal(&r(-5, 2), 0), "-3");
+        assert_eq!(round_decimal(&r(27, 20), 4), "1.3500");
+        // 2.00005 as f64 is slightly below 2.00005, so it rounds down;
+        // 1.00005 is slightly above, so it rounds up.
+        let t = Tensor::float(vec![], vec![2.00005]);
+        assert_eq!(t.format_entry(0, Some(4)), "2.0000");
+        let t = Tensor::float(vec![], vec![1.00005]);
+        assert_eq!(t.format_entry(0, Some(4)), "1.0001");
+        let t = Tensor::float(vec![], vec![-0.0]);
+        assert_eq!(t.format_entry(0, None), "0");
+        assert_eq!(full_precision(&r(1, 3)), "1/3");
+        assert_eq!(full_precision(&r(-1, 8)), "-0.125");
+    }
+
+    #[test]
+    fn shape_rules_of_matmul_and_transpose() {
+        let d = exact(&[2], &[(1, 1), (2, 1)]);
+        let h = exact(&[3], &[(1, 1), (0, 1), (-1, 1)]);
+        let outer = d.matmul(&h.transpose().unwrap()).unwrap();
+        assert_eq!(outer.dims(), &[2, 3]);
+        assert_eq!(outer.exact_string(5).unwrap(), "-2");
+        let row = h.transpose().unwrap();
+        assert_eq!(row.dims(), &[1, 3]);
+        assert_eq!(row.transpose().unwrap().dims(), &[3]);
+        assert!(d.matmul(&h).is_err());
+    }
+
+    #[test]
+    fn softmax_is_stable_and_exactness_is_tracked() {
+        let z = exact(&[2], &[(1000, 1), (0, 1)]);
+        let s = z.softmax().unwrap();
+        assert!(!s.is_exact());
+        assert!((s.entry_f64(0) - 1.0).abs() < 1e-12);
+        let half = exact(&[2], &[(0, 1), (0, 1)]).softmax().unwrap();
+        assert_eq!(half.to_f64_vec(), vec![0.5, 0.5]);
+        assert!((z.log_softmax().unwrap().entry_f64(1) + 1000.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn errors_name_the_entry() {
+        let x = exact(&[2], &[(1, 1), (0, 1)]);
+        let e = x.map(Unary::Log).unwrap_err();
+        assert_eq!(e.to_string(), "log of 0 at entry [1]");
+        let one = Tensor::scalar_exact(r(1, 1));
+        assert_eq!(one.div(&x).unwrap_err().to_string(), "division by zero at entry [1]");
+        let big = exact(&[2, 2], &[(0, 1), (1, 1), (1000, 1), (0, 1)]);
+        assert_eq!(big.map(Unary::Exp).unwrap_err().to_string(), "the value overflows f64 at entry [1, 0]");
+    }
+
+    #[test]
+    fn exact_values_past_the_cap_continue_in_f64() {
+        // t ← t² + 1/3 stays below 1 while its denominator grows as 3^(2^k).
+        let mut t = Tensor::scalar_exact(r(1, 3));
+        let third = Tensor::scalar_exact(r(1, 3));
+        for _ in 0..12 {
+            t = t.mul(&t).unwrap().add(&third).unwrap();
+        }
+        assert!(!t.is_exact());
+        assert!(t.capped());
+    }
+}

@@ -130,13 +130,37 @@ pub fn display_width(s: &str) -> usize {
     s.chars().filter(|c| !('\u{300}'..='\u{36f}').contains(c)).count()
 }
 
+/// `base` with a circumflex on its first letter: the precomposed letter
+/// where Unicode has one (ŷ), else a combining accent.
+fn with_hat(base: &str) -> String {
+    let mut chars = base.chars();
+    let Some(first) = chars.next() else { return String::new() };
+    let hatted = match first {
+        'y' => "ŷ".to_string(),
+        'Y' => "Ŷ".to_string(),
+        'a' => "â".to_string(),
+        'e' => "ê".to_string(),
+        'i' => "î".to_string(),
+        'o' => "ô".to_string(),
+        'u' => "û".to_string(),
+        'w' => "ŵ".to_string(),
+        'z' => "ẑ".to_string(),
+        'c' => "ĉ".to_string(),
+        'g' => "ĝ".to_string(),
+        'h' => "ĥ".to_string(),
+        's' => "ŝ".to_string(),
+        c => format!("{c}\u{302}"),
+    };
+    format!("{hatted}{}", chars.as_str())
+}
+
 /// A tensor name in a notation.
 pub fn tensor_name(name: &str, notation: Notation) -> String {
     let hat = name.strip_suffix("hat").filter(|b| !b.is_empty());
     match notation {
         Notation::Nn => name.to_string(),
         Notation::Text => match hat {
-            Some(base) => format!("{base}\u{302}"),
+            Some(base) => with_hat(base),
             None => name.to_string(),
         },
         Notation::Latex => match hat {

@@ -1,0 +1,159 @@
+//! Numbers: reviewed snapshots of `solve` (text and JSON) for every example,
+//! and values checked against independent, hand- or published computations.
+
+mod common;
+
+use nnderive::render;
+use nnderive::Source;
+
+fn has_values(model: &nnderive::model::Model) -> bool {
+    model.tensors.values().all(|t| !t.role.is_data() || t.value.is_some())
+}
+
+#[test]
+fn solution_of_every_example() {
+    common::settings().bind(|| {
+        insta::glob!("../grammar/examples", "*.nn", |path| {
+            let model = nnderive::load(&common::source(path)).unwrap();
+            if !has_values(&model) {
+                return;
+            }
+            let solution = nnderive::solve(&model).unwrap();
+            insta::assert_snapshot!("solve", render::text::solution(&model, &solution, Some(4)));
+            insta::assert_snapshot!("solve_json", render::json::solution(&model, &solution, Some(4)));
+        });
+    });
+}
+
+fn solve(text: &str) -> (nnderive::model::Model, nnderive::eval::Solution) {
+    let model = nnderive::load(&Source::new("t.nn", text)).unwrap();
+    let solution = nnderive::solve(&model).unwrap();
+    (model, solution)
+}
+
+fn json(text: &str, round: Option<u32>) -> serde_json::Value {
+    let (model, solution) = solve(text);
+    serde_json::from_str(&render::json::solution(&model, &solution, round)).unwrap()
+}
+
+/// The assignment's check values, as the issue states them.
+#[test]
+fn assignment_forward_values() {
+    let text = std::fs::read_to_string(common::example("assignment4.nn")).unwrap();
+    let v = json(&text, Some(4));
+    assert_eq!(v["forward"]["Z1"]["exact"], serde_json::json!(["27/20", "7/20", "3/5"]));
+    assert_eq!(v["forward"]["Z1"]["value"], serde_json::json!([1.35, 0.35, 0.6]));
+    assert_eq!(v["forward"]["H"]["value"], serde_json::json!([2.3257, 0.6929, 1.1646]));
+    assert_eq!(v["forward"]["Z2"]["value"], serde_json::json!([-0.3927, 0.8832]));
+    assert_eq!(v["forward"]["yhat"]["value"], serde_json::json!([0.2182, 0.7818]));
+    assert!(v["forward"]["H"].get("exact").is_none(), "H went through sin, so it is not exact");
+    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["forward", "loss", "deltas", "gradients", "updated", "notes"]);
+}
+
+/// The assignment's gradients, computed independently here in plain f64
+/// from the textbook formulas.
+#[test]
+fn assignment_gradients_match_an_independent_computation() {
+    let x = [1.0, -1.0, 0.5, 2.0];
+    let w1 = [[0.1, -0.2, 0.3, 0.4], [0.5, -0.3, 0.1, -0.2], [0.4, 0.2, -0.5, 0.3]];
+    let b1 = [0.1, -0.1, 0.05];
+    let w2 = [[-0.3, 0.2, 0.1], [0.4, -0.5, 0.3]];
+    let b2 = [0.05, -0.05];
+    let z1: Vec<f64> = (0..3).map(|i| (0..4).map(|j| w1[i][j] * x[j]).sum::<f64>() + b1[i]).collect();
+    let h: Vec<f64> = z1.iter().map(|z: &f64| z.max(0.0) + z.sin()).collect();
+    let z2: Vec<f64> = (0..2).map(|i| (0..3).map(|j| w2[i][j] * h[j]).sum::<f64>() + b2[i]).collect();
+    let m = z2[0].max(z2[1]);
+    let e: Vec<f64> = z2.iter().map(|z| (z - m).exp()).collect();
+    let yhat: Vec<f64> = e.iter().map(|v| v / (e[0] + e[1])).collect();
+    let d2 = [yhat[0] - 1.0, yhat[1]];
+    let d1: Vec<f64> = (0..3).map(|j| (w2[0][j] * d2[0] + w2[1][j] * d2[1]) * (f64::from(u8::from(z1[j] > 0.0)) + z1[j].cos())).collect();
+
+    let text = std::fs::read_to_string(common::example("assignment4.nn")).unwrap();
+    let v = json(&text, None);
+    let close = |a: &serde_json::Value, b: f64| (a.as_f64().unwrap() - b).abs() < 1e-12;
+    for i in 0..2 {
+        assert!(close(&v["deltas"]["δ2"]["value"][i], d2[i]));
+        for j in 0..3 {
+            assert!(close(&v["gradients"]["W2"]["value"][i][j], d2[i] * h[j]));
+            let updated = w2[i][j] - 0.001 * d2[i] * h[j];
+            assert!(close(&v["updated"]["W2"]["value"][i][j], updated));
+        }
+    }
+    for i in 0..3 {
+        assert!(close(&v["gradients"]["b1"]["value"][i], d1[i]));
+        for j in 0..4 {
+            assert!(close(&v["gradients"]["W1"]["value"][i][j], d1[i] * x[j]));
+        }
+    }
+}
+
+/// Published values of the classic worked example (Mazur, "A Step by Step
+/// Backpropagation Example"): total error and the weights after one update.
+#[test]
+fn sigmoid_mse_matches_the_published_worked_example() {
+    let text = std::fs::read_to_string(common::example("sigmoid_mse.nn")).unwrap();
+    let v = json(&text, None);
+    let close = |a: &serde_json::Value, b: f64| (a.as_f64().unwrap() - b).abs() < 5e-9;
+    assert!(close(&v["loss"]["value"], 0.298371109));
+    assert!(close(&v["forward"]["o"]["value"][0], 0.75136507));
+    assert!(close(&v["forward"]["o"]["value"][1], 0.772928465));
+    let w2 = &v["updated"]["W2"]["value"];
+    for (got, want) in [(&w2[0][0], 0.35891648), (&w2[0][1], 0.408666186), (&w2[1][0], 0.511301270), (&w2[1][1], 0.561370121)] {
+        assert!(close(got, want), "{got} vs {want}");
+    }
+    let w1 = &v["updated"]["W1"]["value"];
+    for (got, want) in [(&w1[0][0], 0.149780716), (&w1[0][1], 0.19956143), (&w1[1][0], 0.24975114), (&w1[1][1], 0.29950229)] {
+        assert!(close(got, want), "{got} vs {want}");
+    }
+}
+
+/// A network without transcendental functions stays exact end to end;
+/// values worked out by hand.
+#[test]
+fn linear_network_is_exact_throughout() {
+    let v = json("input x[2] = [1, 2]\ntarget y[1] = [1]\nparam W[1,2] = [[0.5, -0.25]]\nloss E = 0.5 * sum((y - W @ x)^2)\ntrain sgd(lr = 0.1)\n", None);
+    // W x = 0.5 - 0.5 = 0, E = (1 - 0)² / 2, ∂E/∂W = (W x - y) xᵀ = [-1, -2].
+    assert_eq!(v["loss"]["exact"], "1/2");
+    assert_eq!(v["gradients"]["W"]["exact"], serde_json::json!([["-1", "-2"]]));
+    assert_eq!(v["updated"]["W"]["exact"], serde_json::json!([["3/5", "-1/20"]]));
+    assert_eq!(v["updated"]["W"]["value"], serde_json::json!([[0.6, -0.05]]));
+}
+
+/// Several steps recompute the pass each time; the loss falls.
+#[test]
+fn training_steps_reduce_the_loss() {
+    let text = std::fs::read_to_string(common::example("weight_decay.nn")).unwrap();
+    let (_, solution) = solve(&text);
+    let losses: Vec<f64> = solution.training.unwrap().losses.iter().map(|l| l.entry_f64(0)).collect();
+    assert_eq!(losses.len(), 4);
+    assert!(losses.windows(2).all(|w| w[1] < w[0]), "{losses:?}");
+}
+
+/// relu exactly at 0 uses the stated convention, and the output says so.
+#[test]
+fn kink_at_zero_is_noted() {
+    let (model, solution) = solve("input x[2] = [1, -1]\nparam W[2,2] = [[1, 1], [0.5, 0.5]]\nH = relu(W @ x)\nloss L = sum(H)\n");
+    let text = render::text::solution(&model, &solution, Some(4));
+    assert!(text.contains("step was evaluated exactly at 0"), "{text}");
+}
+
+/// Exact fractions that grow too large continue in f64, and the output says so.
+#[test]
+fn growing_fractions_are_capped_and_noted() {
+    let (model, solution) = solve("param p = 0.3333\nloss L = p^4\ntrain sgd(lr = 0.01, steps = 12)\n");
+    let text = render::text::solution(&model, &solution, Some(4));
+    assert!(text.contains("continued in f64"), "{text}");
+}
+
+/// --round: half away from zero on the exact value, never -0.0000.
+#[test]
+fn rounding_in_output() {
+    let v = json("input x[3] = [0.00005, -0.00005, -0.00004]\nparam p = 1\nZ = p * x\nloss L = sum(Z)\n", Some(4));
+    assert_eq!(v["forward"]["Z"]["value"], serde_json::json!([0.0001, -0.0001, 0.0]));
+    let (model, solution) = solve("input x[3] = [0.00005, -0.00005, -0.00004]\nparam p = 1\nZ = p * x\nloss L = sum(Z)\n");
+    let text = render::text::solution(&model, &solution, Some(4));
+    let forward = text.split("Forward pass").nth(1).unwrap();
+    assert!(!forward.contains("-0.0000"), "{text}");
+    assert!(forward.contains("⎢ -0.0001 ⎥") && forward.contains("⎣  0.0000 ⎦"), "{text}");
+}
