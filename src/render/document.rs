@@ -52,18 +52,26 @@ fn row(lhs: impl Into<String>, rhs: impl Into<String>) -> Row {
     Row { lhs: lhs.into(), rhs: rhs.into(), note: None }
 }
 
-/// More columns than this and a matrix is scaled to the line width.
-pub const WIDE_MATRIX: usize = 8;
+/// Matrices whose widest row is longer than this many characters are
+/// scaled to the line width, so that they stay within the page.
+pub const WIDE_MATRIX: usize = 60;
 
 /// Column vectors longer than this are written as transposed rows.
 pub const TALL_VECTOR: usize = 12;
 
-/// The number of columns of the first `pmatrix` in `latex`, if any.
-pub fn matrix_columns(latex: &str) -> usize {
+/// The width in characters of the widest row of the first `pmatrix` in
+/// `latex` (entries plus a space between columns), or 0 without one.
+pub fn matrix_width(latex: &str) -> usize {
     let Some(start) = latex.find("\\begin{pmatrix}") else { return 0 };
-    let body = &latex[start..];
-    let end = body.find("\\\\").or_else(|| body.find("\\end{pmatrix}")).unwrap_or(body.len());
-    body[..end].matches('&').count() + 1
+    let body = &latex[start + "\\begin{pmatrix}".len()..];
+    let body = &body[..body.find("\\end{pmatrix}").unwrap_or(body.len())];
+    body.split("\\\\")
+        .map(|row| {
+            let cells: Vec<&str> = row.split('&').map(str::trim).collect();
+            cells.iter().map(|c| c.chars().count()).sum::<usize>() + 2 * cells.len().saturating_sub(1)
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// A tensor as a LaTeX `pmatrix` (a scalar as a bare number).
@@ -209,8 +217,9 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
             }
         }
         out.push(Block::Display(rows));
-        let losses: Vec<String> = train.losses.iter().map(|l| l.format_entry(0, round)).collect();
-        out.push(Block::Paragraph(vec![text("The loss before and after the update: "), math(losses.join(" \\to ")), text(".")]));
+        out.push(Block::Paragraph(vec![text(if train.steps == 1 { "The loss before and after the update:" } else { "The loss before the first update and after each one:" })]));
+        let rows = train.losses.iter().enumerate().map(|(k, l)| row(format!("{loss}^{{({k})}}"), l.format_entry(0, round))).collect();
+        out.push(Block::Display(rows));
     }
 
     // Conventions.

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use crate::eval::Solution;
 use crate::model::Model;
 
-use super::document::{build, matrix_columns, prose, Block, Inline, Row, WIDE_MATRIX};
+use super::document::{build, matrix_width, prose, Block, Inline, Row, WIDE_MATRIX};
 
 const PREAMBLE: &str = r"\documentclass[11pt]{article}
 \usepackage[T1]{fontenc}
@@ -75,7 +75,7 @@ fn inline(parts: &[Inline]) -> String {
 }
 
 fn display_row(r: &Row) -> String {
-    let rhs = if matrix_columns(&r.rhs) > WIDE_MATRIX {
+    let rhs = if matrix_width(&r.rhs) > WIDE_MATRIX {
         // Wide matrices are scaled to stay within the page.
         format!("\\resizebox{{0.8\\linewidth}}{{!}}{{$\\displaystyle {}$}}", r.rhs)
     } else {

@@ -1,0 +1,63 @@
+//! Worked-solution documents: reviewed LaTeX and Markdown snapshots of every
+//! example, and every LaTeX document compiled by pdflatex without errors.
+
+mod common;
+
+use std::process::Command;
+
+use nnderive::render;
+
+fn examples_with_values() -> Vec<std::path::PathBuf> {
+    let mut out: Vec<_> = std::fs::read_dir(common::example("")).unwrap().map(|e| e.unwrap().path()).collect();
+    out.sort();
+    out.retain(|p| {
+        let model = nnderive::load(&common::source(p)).unwrap();
+        model.tensors.values().all(|t| !t.role.is_data() || t.value.is_some())
+    });
+    out
+}
+
+#[test]
+fn documents_of_every_example() {
+    common::settings().bind(|| {
+        insta::glob!("../grammar/examples", "*.nn", |path| {
+            let model = nnderive::load(&common::source(path)).unwrap();
+            let Ok(solution) = nnderive::solve(&model) else { return };
+            insta::assert_snapshot!("latex", render::latex::document(&model, &solution, Some(4)));
+            insta::assert_snapshot!("markdown", render::markdown::document(&model, &solution, Some(4)));
+        });
+    });
+}
+
+/// Every example's LaTeX compiles. pdflatex comes from Debian's
+/// texlive-latex-base (`.ci/run` installs it); on a machine without it the
+/// test says so and passes, except in CI, where it must run.
+#[test]
+fn latex_compiles_with_pdflatex() {
+    if Command::new("pdflatex").arg("--version").output().is_err() {
+        assert!(std::env::var("CI").is_err(), "pdflatex is missing in CI: .ci/run should have installed it");
+        eprintln!("warning: pdflatex not found; LaTeX compilation not checked (apt-get install texlive-latex-base texlive-latex-recommended)");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("nnderive-latex-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for path in examples_with_values() {
+        let model = nnderive::load(&common::source(&path)).unwrap();
+        let solution = nnderive::solve(&model).unwrap();
+        for round in [Some(4), None] {
+            let stem = path.file_stem().unwrap().to_string_lossy().to_string();
+            let tex = dir.join(format!("{stem}.tex"));
+            std::fs::write(&tex, render::latex::document(&model, &solution, round)).unwrap();
+            let out = Command::new("pdflatex")
+                .args(["-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape"])
+                .arg(&tex)
+                .current_dir(&dir)
+                .output()
+                .unwrap();
+            let log = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "{stem} (round {round:?}) does not compile:\n{log}");
+            assert!(!log.contains("Overfull \\hbox"), "{stem} (round {round:?}) runs past the margin:\n{log}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
