@@ -22,12 +22,12 @@
 //! assert!(text.contains("∂E/∂W = δ1 xᵀ"));
 //! ```
 
-pub mod diagnostic;
-pub mod syntax;
-pub mod model;
 pub mod derive;
+pub mod diagnostic;
 pub mod eval;
+pub mod model;
 pub mod render;
+pub mod syntax;
 
 use diagnostic::Diagnostic;
 
@@ -41,23 +41,28 @@ pub struct Source {
 
 impl Source {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Source {
-        Source { name: name.into(), text: text.into() }
+        Source {
+            name: name.into(),
+            text: text.into(),
+        }
     }
 
-    /// Decodes raw bytes; text that is not UTF-8 is an error pointing at the
-    /// first bad byte. On error the source is returned for rendering (with
-    /// the valid prefix as its text).
-    pub fn decode(name: impl Into<String>, bytes: &[u8]) -> Result<Source, (Source, Error)> {
-        let name = name.into();
-        match syntax::decode(bytes) {
-            Ok(text) => Ok(Source { name, text: text.to_string() }),
-            Err(e) => {
-                let valid = match std::str::from_utf8(bytes) {
-                    Ok(t) => t.to_string(),
-                    Err(u) => String::from_utf8_lossy(&bytes[..u.valid_up_to()]).into_owned(),
-                };
-                Err((Source { name, text: valid }, Error::Syntax(e)))
-            }
+    /// Decodes raw bytes; text that is not UTF-8 is an error pointing at
+    /// the first bad byte (render it against [`Source::lossy`]).
+    pub fn decode(name: impl Into<String>, bytes: &[u8]) -> Result<Source, Error> {
+        let text = syntax::decode(bytes)?;
+        Ok(Source {
+            name: name.into(),
+            text: text.to_string(),
+        })
+    }
+
+    /// The bytes as text with invalid sequences replaced, for showing an
+    /// error about them.
+    pub fn lossy(name: impl Into<String>, bytes: &[u8]) -> Source {
+        Source {
+            name: name.into(),
+            text: String::from_utf8_lossy(bytes).into_owned(),
         }
     }
 }

@@ -17,7 +17,9 @@ use nnderive::{Error, Source};
 /// where the arithmetic allows, and applies the training step.
 #[derive(Parser)]
 #[command(name = "nnderive", version, about, long_about)]
-#[command(after_help = "Examples:\n  nnderive solve grammar/examples/assignment4.nn --round 4\n  nnderive derive grammar/examples/assignment4.nn\n  nnderive solve net.nn --format latex -o answer.tex\n  nnderive gradcheck net.nn\n\nExit status: 0 success, 1 a problem with the input file, 2 a usage error.")]
+#[command(
+    after_help = "Examples:\n  nnderive solve grammar/examples/assignment4.nn --round 4\n  nnderive derive grammar/examples/assignment4.nn\n  nnderive solve net.nn --format latex -o answer.tex\n  nnderive gradcheck net.nn\n\nExit status: 0 success, 1 a problem with the input file, 2 a usage error."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -119,7 +121,10 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 if formatted == source.text {
                     return Ok(ExitCode::SUCCESS);
                 }
-                return Err(format!("{} is not formatted; run `nnderive fmt {}` to see the canonical layout\n", source.name, source.name));
+                return Err(format!(
+                    "{} is not formatted; run `nnderive fmt {}` to see the canonical layout\n",
+                    source.name, source.name
+                ));
             }
             emit(None, &formatted)
         }
@@ -133,7 +138,12 @@ fn run(command: Command) -> Result<ExitCode, String> {
             };
             emit(None, &text)
         }
-        Command::Solve { file, round, format, output } => {
+        Command::Solve {
+            file,
+            round,
+            format,
+            output,
+        } => {
             let source = read(&file)?;
             let model = load(&source)?;
             let solution = nnderive::solve(&model).map_err(|e| report(&source, &e))?;
@@ -151,7 +161,11 @@ fn run(command: Command) -> Result<ExitCode, String> {
             let report_ = nnderive::gradcheck(&model).map_err(|e| report(&source, &e))?;
             let text = render::text::gradcheck(&model, &report_, tolerance);
             emit(None, &text)?;
-            Ok(if report_.worst() <= tolerance { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if report_.worst() <= tolerance {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
     }
 }
@@ -159,13 +173,15 @@ fn run(command: Command) -> Result<ExitCode, String> {
 fn read(path: &Path) -> Result<Source, String> {
     let (name, bytes) = if path.as_os_str() == "-" {
         let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf).map_err(|e| format!("error: cannot read standard input: {e}\n"))?;
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| format!("error: cannot read standard input: {e}\n"))?;
         ("<stdin>".to_string(), buf)
     } else {
         let bytes = std::fs::read(path).map_err(|e| format!("error: cannot read {}: {e}\n", path.display()))?;
         (path.display().to_string(), bytes)
     };
-    Source::decode(name, &bytes).map_err(|(src, e)| report(&src, &e))
+    Source::decode(name.clone(), &bytes).map_err(|e| report(&Source::lossy(name, &bytes), &e))
 }
 
 fn load(source: &Source) -> Result<nnderive::model::Model, String> {
@@ -186,8 +202,14 @@ fn emit(path: Option<&Path>, text: &str) -> Result<ExitCode, String> {
             let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
         }
         Some(path) => {
-            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            let file_name = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "output".into());
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let file_name = path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "output".into());
             let tmp = dir.join(format!(".{file_name}.nnderive-tmp"));
             let write = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path));
             if let Err(e) = write {

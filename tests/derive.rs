@@ -38,7 +38,8 @@ fn nn_form_parses_back() {
         let model = nnderive::load(&common::source(&path)).unwrap();
         let text = render::nn::derivation(&model, &derive(&model));
         for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
-            nnderive::syntax::parse(line).unwrap_or_else(|e| panic!("{}: `{line}` does not parse: {:?}", path.display(), e));
+            nnderive::syntax::parse(line)
+                .unwrap_or_else(|e| panic!("{}: `{line}` does not parse: {:?}", path.display(), e));
         }
     }
 }
@@ -106,7 +107,12 @@ fn formula_size_grows_linearly_with_depth() {
     let (n50, t50) = size(50);
     let (n100, t100) = size(100);
     let (n200, t200) = size(200);
-    for (a, b, what) in [(n50, n100, "nodes"), (n100, n200, "nodes"), (t50, t100, "text"), (t100, t200, "text")] {
+    for (a, b, what) in [
+        (n50, n100, "nodes"),
+        (n100, n200, "nodes"),
+        (t50, t100, "text"),
+        (t100, t200, "text"),
+    ] {
         let ratio = b as f64 / a as f64;
         assert!(ratio < 2.2, "{what} grew by {ratio} when depth doubled");
     }

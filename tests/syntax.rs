@@ -52,7 +52,11 @@ fn fmt_of_a_messy_file() {
     let text = std::fs::read_to_string(path).unwrap();
     let formatted = format(&parse(&text).unwrap());
     assert_eq!(shape_of(&formatted), shape_of(&text), "formatting changed the meaning");
-    assert_eq!(format(&parse(&formatted).unwrap()), formatted, "formatting is not idempotent");
+    assert_eq!(
+        format(&parse(&formatted).unwrap()),
+        formatted,
+        "formatting is not idempotent"
+    );
     common::settings().bind(|| {
         insta::with_settings!({ description => text.clone() }, {
             insta::assert_snapshot!("fmt_messy", formatted);
@@ -68,20 +72,34 @@ fn grammar_and_parser_match() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let grammar = std::fs::read_to_string(root.join("grammar/nn.ebnf")).unwrap();
     let parser = std::fs::read_to_string(root.join("src/syntax/parser.rs")).unwrap();
-    let rules: Vec<&str> = grammar.lines().filter_map(|l| l.split_once("::=")).map(|(name, _)| name.trim()).collect();
+    let rules: Vec<&str> = grammar
+        .lines()
+        .filter_map(|l| l.split_once("::="))
+        .map(|(name, _)| name.trim())
+        .collect();
     assert!(rules.len() > 20, "grammar rules: {rules:?}");
     for rule in &rules {
-        assert!(parser.contains(&format!("fn {rule}(")) || parser.contains(&format!("fn {rule}<")), "rule `{rule}` has no parser function");
+        assert!(
+            parser.contains(&format!("fn {rule}(")) || parser.contains(&format!("fn {rule}<")),
+            "rule `{rule}` has no parser function"
+        );
     }
     let lines: Vec<&str> = parser.lines().collect();
     for (i, line) in lines.iter().enumerate() {
-        let Some(doc) = line.trim().strip_prefix("/// `") else { continue };
-        let Some((name, rest)) = doc.split_once('`') else { continue };
+        let Some(doc) = line.trim().strip_prefix("/// `") else {
+            continue;
+        };
+        let Some((name, rest)) = doc.split_once('`') else {
+            continue;
+        };
         if !rest.starts_with(':') {
             continue;
         }
         let next_fn = lines[i + 1..].iter().find(|l| l.contains("fn ")).copied().unwrap_or("");
-        assert!(next_fn.contains(&format!("fn {name}")), "doc `{name}` is not on its function: {next_fn}");
+        assert!(
+            next_fn.contains(&format!("fn {name}")),
+            "doc `{name}` is not on its function: {next_fn}"
+        );
         assert!(rules.contains(&name), "parser rule `{name}` is not in the grammar");
     }
 }
@@ -107,26 +125,36 @@ fn precedence_and_associativity() {
     assert!(matches!(&rhs("-t^2").kind, ExprKind::Neg(inner) if op(inner) == Some(BinOp::Pow)));
     // a - b - c is (a - b) - c
     match &rhs("a - b - c").kind {
-        ExprKind::Binary { op: BinOp::Sub, lhs, .. } => assert_eq!(op(lhs), Some(BinOp::Sub)),
+        ExprKind::Binary {
+            op: BinOp::Sub, lhs, ..
+        } => assert_eq!(op(lhs), Some(BinOp::Sub)),
         other => panic!("{other:?}"),
     }
     // @ and * share a level, left to right
     match &rhs("a @ b * c").kind {
-        ExprKind::Binary { op: BinOp::Mul, lhs, .. } => assert_eq!(op(lhs), Some(BinOp::MatMul)),
+        ExprKind::Binary {
+            op: BinOp::Mul, lhs, ..
+        } => assert_eq!(op(lhs), Some(BinOp::MatMul)),
         other => panic!("{other:?}"),
     }
     // .T binds tighter than @
     match &rhs("x.T @ y").kind {
-        ExprKind::Binary { op: BinOp::MatMul, lhs, .. } => assert!(matches!(lhs.kind, ExprKind::Transpose(_))),
+        ExprKind::Binary {
+            op: BinOp::MatMul, lhs, ..
+        } => assert!(matches!(lhs.kind, ExprKind::Transpose(_))),
         other => panic!("{other:?}"),
     }
     // the exponent may be negative; ^ is right-associative
     match &rhs("2^-1").kind {
-        ExprKind::Binary { op: BinOp::Pow, rhs, .. } => assert!(matches!(rhs.kind, ExprKind::Neg(_))),
+        ExprKind::Binary {
+            op: BinOp::Pow, rhs, ..
+        } => assert!(matches!(rhs.kind, ExprKind::Neg(_))),
         other => panic!("{other:?}"),
     }
     match &rhs("a^b^c").kind {
-        ExprKind::Binary { op: BinOp::Pow, rhs, .. } => assert_eq!(op(rhs), Some(BinOp::Pow)),
+        ExprKind::Binary {
+            op: BinOp::Pow, rhs, ..
+        } => assert_eq!(op(rhs), Some(BinOp::Pow)),
         other => panic!("{other:?}"),
     }
     // + is looser than *
@@ -158,7 +186,10 @@ fn comments_blank_lines_and_crlf() {
     assert_eq!(file.items.len(), 3);
     assert_eq!(file.comments.len(), 3);
     let formatted = format(&file);
-    assert_eq!(formatted, "# top\ninput x[2] = [1, 2]  # trailing\n\nparam p = 1\nloss L = sum(p * x)  # end\n");
+    assert_eq!(
+        formatted,
+        "# top\ninput x[2] = [1, 2]  # trailing\n\nparam p = 1\nloss L = sum(p * x)  # end\n"
+    );
     assert_eq!(parse("param p = 1").unwrap().items.len(), 1, "no final newline is fine");
 }
 
@@ -168,28 +199,35 @@ fn mutated_examples() -> impl Strategy<Value = String> {
         .unwrap()
         .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
         .collect();
-    let pieces = ["(", ")", "[", "]", ",", "=", "@", "^", "-", ".T", "\n", "#", "0", "1e", "relu(", "x", " ", "loss", "fn", "é", "\t"];
-    (0..texts.len(), proptest::collection::vec((any::<usize>(), 0usize..4, 0..pieces.len()), 1..6)).prop_map(move |(i, edits)| {
-        let mut t: Vec<char> = texts[i].chars().collect();
-        for (pos, kind, piece) in edits {
-            let at = if t.is_empty() { 0 } else { pos % t.len() };
-            match kind {
-                0 => {
-                    if at < t.len() {
-                        t.remove(at);
+    let pieces = [
+        "(", ")", "[", "]", ",", "=", "@", "^", "-", ".T", "\n", "#", "0", "1e", "relu(", "x", " ", "loss", "fn", "é",
+        "\t",
+    ];
+    (
+        0..texts.len(),
+        proptest::collection::vec((any::<usize>(), 0usize..4, 0..pieces.len()), 1..6),
+    )
+        .prop_map(move |(i, edits)| {
+            let mut t: Vec<char> = texts[i].chars().collect();
+            for (pos, kind, piece) in edits {
+                let at = if t.is_empty() { 0 } else { pos % t.len() };
+                match kind {
+                    0 => {
+                        if at < t.len() {
+                            t.remove(at);
+                        }
                     }
-                }
-                1 => t.splice(at..at, pieces[piece].chars()).for_each(drop),
-                2 => t.truncate(at),
-                _ => {
-                    if at < t.len() {
-                        t[at] = pieces[piece].chars().next().unwrap_or(' ');
+                    1 => t.splice(at..at, pieces[piece].chars()).for_each(drop),
+                    2 => t.truncate(at),
+                    _ => {
+                        if at < t.len() {
+                            t[at] = pieces[piece].chars().next().unwrap_or(' ');
+                        }
                     }
                 }
             }
-        }
-        t.into_iter().collect()
-    })
+            t.into_iter().collect()
+        })
 }
 
 /// Whatever it is given, the pipeline answers Ok or Err, never a panic.
@@ -197,7 +235,11 @@ fn never_panics(text: &str) {
     let source = nnderive::Source::new("fuzz.nn", text);
     if let Ok(file) = parse(text) {
         let formatted = format(&file);
-        assert_eq!(shape_of(&formatted), strip_spans(&format!("{:?}", file.items)), "fmt changed meaning of {text:?}");
+        assert_eq!(
+            shape_of(&formatted),
+            strip_spans(&format!("{:?}", file.items)),
+            "fmt changed meaning of {text:?}"
+        );
     }
     if let Ok(model) = nnderive::load(&source) {
         let d = nnderive::derive::derive(&model);

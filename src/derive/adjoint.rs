@@ -23,13 +23,24 @@ pub struct Local {
 /// The contributions of node `id` (whose value is written `out`, the named
 /// tensor when it defines one) given the gradient `seed` of its result.
 /// `wants(child)` says which operands need a gradient at all.
-pub fn local_adjoints(g: &mut Graph, id: NodeId, out: NodeId, seed: NodeId, wants: &dyn Fn(NodeId) -> bool) -> Vec<Local> {
+pub fn local_adjoints(
+    g: &mut Graph,
+    id: NodeId,
+    out: NodeId,
+    seed: NodeId,
+    wants: &dyn Fn(NodeId) -> bool,
+) -> Vec<Local> {
     let node = g.node(id).clone();
     let mut out_list = Vec::new();
     let mut push = |g: &mut Graph, child: NodeId, c: NodeId, rule: &'static str, explanation: Option<NodeId>| {
         if wants(child) {
             let c = unbroadcast(g, c, child);
-            out_list.push(Local { child, contribution: c, rule, explanation });
+            out_list.push(Local {
+                child,
+                contribution: c,
+                rule,
+                explanation,
+            });
         }
     };
     match node {
@@ -153,7 +164,9 @@ pub fn local_adjoints(g: &mut Graph, id: NodeId, out: NodeId, seed: NodeId, want
             let c = g.sub(seed, scaled);
             push(g, a, c, "d-log-softmax", None);
         }
-        Node::Loss(kind, y, p) => loss_adjoints(g, kind, y, p, seed, &mut |g, child, c, rule| push(g, child, c, rule, None)),
+        Node::Loss(kind, y, p) => loss_adjoints(g, kind, y, p, seed, &mut |g, child, c, rule| {
+            push(g, child, c, rule, None)
+        }),
     }
     out_list
 }

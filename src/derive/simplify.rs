@@ -60,11 +60,15 @@ fn logistic(g: &mut Graph, n: NodeId) -> Option<NodeId> {
     // Matches either orientation of the difference; `flipped` is true for
     // (1 − y) ⊘ (1 − o) − y ⊘ o, whose product is o − y.
     let matches = |g: &Graph, diff: NodeId, prod: NodeId| -> Option<(NodeId, NodeId, bool)> {
-        let Node::Sub(first, second) = *g.node(diff) else { return None };
+        let Node::Sub(first, second) = *g.node(diff) else {
+            return None;
+        };
         let is_one_minus = |x: NodeId, of: NodeId| matches!(*g.node(x), Node::Sub(c, v) if v == of && g.as_const(c).is_some_and(|c| c.is_one()));
         let pair = |q1: NodeId, q2: NodeId| -> Option<(NodeId, NodeId)> {
             let Node::Div(y, o) = *g.node(q1) else { return None };
-            let Node::Div(one_y, one_o) = *g.node(q2) else { return None };
+            let Node::Div(one_y, one_o) = *g.node(q2) else {
+                return None;
+            };
             (is_one_minus(one_y, y) && is_one_minus(one_o, o)).then_some((y, o))
         };
         let (y, o, flipped) = match pair(first, second) {

@@ -29,12 +29,19 @@ pub enum ErrorKind {
 impl Error {
     pub fn diagnostic(&self) -> Diagnostic {
         match &self.kind {
-            ErrorKind::MissingValue { name, role } => Diagnostic::new(format!("{role} '{name}' has no value, so nothing can be computed"), self.span)
-                .with_label("declared without a value")
-                .with_help(format!("give it one (`{role} {name}[...] = [...]`), or use `nnderive derive` for the formulas alone")),
-            ErrorKind::Numeric { quantity, message } => Diagnostic::new(format!("cannot compute {quantity}: {message}"), self.span)
-                .with_label(format!("while computing {quantity}"))
-                .with_help("check the values in the file: a log or division needs nonzero, in-range inputs"),
+            ErrorKind::MissingValue { name, role } => Diagnostic::new(
+                format!("{role} '{name}' has no value, so nothing can be computed"),
+                self.span,
+            )
+            .with_label("declared without a value")
+            .with_help(format!(
+                "give it one (`{role} {name}[...] = [...]`), or use `nnderive derive` for the formulas alone"
+            )),
+            ErrorKind::Numeric { quantity, message } => {
+                Diagnostic::new(format!("cannot compute {quantity}: {message}"), self.span)
+                    .with_label(format!("while computing {quantity}"))
+                    .with_help("check the values in the file: a log or division needs nonzero, in-range inputs")
+            }
         }
     }
 }

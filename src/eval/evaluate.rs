@@ -13,7 +13,11 @@ use crate::model::{Elementwise, Func, Graph, LossFn, Model, Node, NodeId, Reduct
 pub enum Note {
     /// step or sign was evaluated exactly at 0 (a kink of relu or abs), so
     /// the stated convention decided the value.
-    Kink { function: &'static str, quantity: String, entries: Vec<usize> },
+    Kink {
+        function: &'static str,
+        quantity: String,
+        entries: Vec<usize>,
+    },
     /// An exact value grew past the size cap and continued as f64.
     Capped { quantity: String },
 }
@@ -34,8 +38,22 @@ pub struct Evaluator<'a> {
 }
 
 impl<'a> Evaluator<'a> {
-    pub fn new(model: &'a Model, graph: &'a Graph, derivation: Option<&'a Derivation>, tensors: Vec<Option<Tensor>>) -> Self {
-        Evaluator { model, graph, derivation, tensors, symbols: HashMap::new(), memo: HashMap::new(), quantity: String::new(), notes: Vec::new() }
+    pub fn new(
+        model: &'a Model,
+        graph: &'a Graph,
+        derivation: Option<&'a Derivation>,
+        tensors: Vec<Option<Tensor>>,
+    ) -> Self {
+        Evaluator {
+            model,
+            graph,
+            derivation,
+            tensors,
+            symbols: HashMap::new(),
+            memo: HashMap::new(),
+            quantity: String::new(),
+            notes: Vec::new(),
+        }
     }
 
     /// Forgets cached node values (after parameters change).
@@ -71,8 +89,15 @@ impl<'a> Evaluator<'a> {
                 Some(v) => v.clone(),
                 None => return Err(format!("{} has no value", self.model.tensor(*t).name)),
             },
-            Node::Param(i) => params.get(*i as usize).cloned().ok_or_else(|| "a function parameter has no value".to_string())?,
-            Node::Symbol(s) => self.symbols.get(s).cloned().ok_or_else(|| "a derived quantity was used before it was computed".to_string())?,
+            Node::Param(i) => params
+                .get(*i as usize)
+                .cloned()
+                .ok_or_else(|| "a function parameter has no value".to_string())?,
+            Node::Symbol(s) => self
+                .symbols
+                .get(s)
+                .cloned()
+                .ok_or_else(|| "a derived quantity was used before it was computed".to_string())?,
             Node::Const(c) => Tensor::scalar_exact(c.clone()),
             Node::Neg(a) => sub(self, *a)?.neg(),
             Node::Add(a, b) => {
@@ -128,7 +153,11 @@ impl<'a> Evaluator<'a> {
                     let zeros = x.zero_entries();
                     if !zeros.is_empty() {
                         let function = if b == Elementwise::Step { "step" } else { "sign" };
-                        self.notes.push(Note::Kink { function, quantity: self.quantity.clone(), entries: zeros });
+                        self.notes.push(Note::Kink {
+                            function,
+                            quantity: self.quantity.clone(),
+                            entries: zeros,
+                        });
                     }
                 }
                 x.map(unary(b)).map_err(|e| e.to_string())
@@ -156,7 +185,9 @@ impl<'a> Evaluator<'a> {
 /// Makes every argument of a function call the same shape (a scalar
 /// argument is spread over the shape of the others).
 fn broadcast_all(args: &[Tensor]) -> Result<Vec<Tensor>, String> {
-    let Some(largest) = args.iter().max_by_key(|a| a.len()) else { return Ok(Vec::new()) };
+    let Some(largest) = args.iter().max_by_key(|a| a.len()) else {
+        return Ok(Vec::new());
+    };
     args.iter().map(|a| broadcast_to(a, largest)).collect()
 }
 

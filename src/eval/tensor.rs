@@ -189,7 +189,11 @@ pub fn rational_to_f64(r: &BigRational) -> f64 {
     let n = r.numer().bits() as i64;
     let d = r.denom().bits() as i64;
     let shift = (n - d).clamp(-1100, 1100);
-    let scaled = if shift >= 0 { r / BigRational::from_integer(BigInt::one() << shift as usize) } else { r * BigRational::from_integer(BigInt::one() << (-shift) as usize) };
+    let scaled = if shift >= 0 {
+        r / BigRational::from_integer(BigInt::one() << shift as usize)
+    } else {
+        r * BigRational::from_integer(BigInt::one() << (-shift) as usize)
+    };
     scaled.to_f64().unwrap_or(0.0) * 2f64.powi(shift as i32)
 }
 
@@ -200,11 +204,19 @@ fn bits(r: &BigRational) -> u64 {
 impl Tensor {
     /// An exact tensor; `data` is row-major and must have `dims.product()` entries.
     pub fn exact(dims: Vec<usize>, data: Vec<BigRational>) -> Tensor {
-        Tensor { dims, data: Data::Exact(data), capped: false }
+        Tensor {
+            dims,
+            data: Data::Exact(data),
+            capped: false,
+        }
     }
 
     pub fn float(dims: Vec<usize>, data: Vec<f64>) -> Tensor {
-        Tensor { dims, data: Data::Float(data), capped: false }
+        Tensor {
+            dims,
+            data: Data::Float(data),
+            capped: false,
+        }
     }
 
     pub fn scalar_exact(r: BigRational) -> Tensor {
@@ -273,8 +285,18 @@ impl Tensor {
     /// Flat indices of entries that are exactly zero.
     pub fn zero_entries(&self) -> Vec<usize> {
         match &self.data {
-            Data::Exact(v) => v.iter().enumerate().filter(|(_, x)| x.is_zero()).map(|(i, _)| i).collect(),
-            Data::Float(v) => v.iter().enumerate().filter(|(_, x)| **x == 0.0).map(|(i, _)| i).collect(),
+            Data::Exact(v) => v
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| x.is_zero())
+                .map(|(i, _)| i)
+                .collect(),
+            Data::Float(v) => v
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| **x == 0.0)
+                .map(|(i, _)| i)
+                .collect(),
         }
     }
 
@@ -291,11 +313,17 @@ impl Tensor {
     }
 
     fn err(&self, kind: NumericErrorKind, flat: usize) -> NumericError {
-        NumericError { kind, index: self.index_of(flat) }
+        NumericError {
+            kind,
+            index: self.index_of(flat),
+        }
     }
 
     fn shape_error(msg: String) -> NumericError {
-        NumericError { kind: NumericErrorKind::Shape(msg), index: Vec::new() }
+        NumericError {
+            kind: NumericErrorKind::Shape(msg),
+            index: Vec::new(),
+        }
     }
 
     /// Keeps exact results under the size cap, switching to f64 past it.
@@ -316,7 +344,11 @@ impl Tensor {
         let t = Tensor::float(dims, data);
         if let Data::Float(v) = &t.data {
             if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-                let kind = if v[i].is_nan() { NumericErrorKind::NotANumber } else { NumericErrorKind::Overflow };
+                let kind = if v[i].is_nan() {
+                    NumericErrorKind::NotANumber
+                } else {
+                    NumericErrorKind::Overflow
+                };
                 return Err(t.err(kind, i));
             }
         }
@@ -340,7 +372,10 @@ impl Tensor {
         } else if other.dims.is_empty() || Tensor::same_shape(&self.dims, &other.dims) {
             (self.dims.clone(), self.len())
         } else {
-            return Err(Tensor::shape_error(format!("{:?} and {:?} differ", self.dims, other.dims)));
+            return Err(Tensor::shape_error(format!(
+                "{:?} and {:?} differ",
+                self.dims, other.dims
+            )));
         };
         let pick = |len: usize, i: usize| if len == 1 { 0 } else { i };
         let (la, lb) = (self.len(), other.len());
@@ -349,7 +384,10 @@ impl Tensor {
             (Data::Exact(a), Data::Exact(b)) => {
                 let mut v = Vec::with_capacity(n);
                 for i in 0..n {
-                    let x = exact(&a[pick(la, i)], &b[pick(lb, i)]).map_err(|k| NumericError { kind: k, index: index_in(&dims, i) })?;
+                    let x = exact(&a[pick(la, i)], &b[pick(lb, i)]).map_err(|k| NumericError {
+                        kind: k,
+                        index: index_in(&dims, i),
+                    })?;
                     v.push(x);
                 }
                 Tensor::settle(dims, v)?
@@ -390,9 +428,16 @@ impl Tensor {
         if let Some(i) = other.zero_entries().first() {
             let n = if self.dims.is_empty() { other.len() } else { self.len() };
             let flat = if other.len() == 1 { 0 } else { *i };
-            let dims = if other.dims.is_empty() { self.dims.clone() } else { other.dims.clone() };
+            let dims = if other.dims.is_empty() {
+                self.dims.clone()
+            } else {
+                other.dims.clone()
+            };
             let _ = n;
-            return Err(NumericError { kind: NumericErrorKind::DivisionByZero, index: index_in(&dims, flat) });
+            return Err(NumericError {
+                kind: NumericErrorKind::DivisionByZero,
+                index: index_in(&dims, flat),
+            });
         }
         self.zip(other, |a, b| Ok(a / b), |a, b| a / b)
     }
@@ -402,7 +447,11 @@ impl Tensor {
             Data::Exact(v) => Data::Exact(v.iter().map(|x| -x).collect()),
             Data::Float(v) => Data::Float(v.iter().map(|x| -x).collect()),
         };
-        Tensor { dims: self.dims.clone(), data, capped: self.capped }
+        Tensor {
+            dims: self.dims.clone(),
+            data,
+            capped: self.capped,
+        }
     }
 
     /// Elementwise power: exact for an integer exponent of an exact tensor.
@@ -430,20 +479,32 @@ impl Tensor {
             }
             finite(*y).map_err(|k| self.err(k, i))?;
         }
-        Ok(Tensor { dims: self.dims.clone(), data: Data::Float(v), capped: self.capped })
+        Ok(Tensor {
+            dims: self.dims.clone(),
+            data: Data::Float(v),
+            capped: self.capped,
+        })
     }
 
     /// Applies an elementwise function.
     pub fn map(&self, f: Unary) -> Result<Tensor, NumericError> {
         match (&self.data, f.is_rational()) {
-            (Data::Exact(v), true) => Ok(Tensor { dims: self.dims.clone(), data: Data::Exact(v.iter().map(|x| f.exact(x)).collect()), capped: self.capped }),
+            (Data::Exact(v), true) => Ok(Tensor {
+                dims: self.dims.clone(),
+                data: Data::Exact(v.iter().map(|x| f.exact(x)).collect()),
+                capped: self.capped,
+            }),
             _ => {
                 let view = self.float_view();
                 let mut out = Vec::with_capacity(view.len());
                 for (i, x) in view.iter().enumerate() {
                     out.push(f.float(*x).map_err(|k| self.err(k, i))?);
                 }
-                Ok(Tensor { dims: self.dims.clone(), data: Data::Float(out), capped: self.capped })
+                Ok(Tensor {
+                    dims: self.dims.clone(),
+                    data: Data::Float(out),
+                    capped: self.capped,
+                })
             }
         }
     }
@@ -462,7 +523,12 @@ impl Tensor {
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor, NumericError> {
         let ((m, k), (k2, p)) = match (self.matrix(), other.matrix()) {
             (Some(a), Some(b)) if a.1 == b.0 && !self.dims.is_empty() && !other.dims.is_empty() => (a, b),
-            _ => return Err(Tensor::shape_error(format!("cannot multiply {:?} by {:?}", self.dims, other.dims))),
+            _ => {
+                return Err(Tensor::shape_error(format!(
+                    "cannot multiply {:?} by {:?}",
+                    self.dims, other.dims
+                )))
+            }
         };
         let _ = k2;
         let dims = if other.dims.len() == 1 { vec![m] } else { vec![m, p] };
@@ -521,7 +587,11 @@ impl Tensor {
             Data::Exact(v) => Data::Exact(order.map(|i| v[i].clone()).collect()),
             Data::Float(v) => Data::Float(order.map(|i| v[i]).collect()),
         };
-        Ok(Tensor { dims, data, capped: self.capped })
+        Ok(Tensor {
+            dims,
+            data,
+            capped: self.capped,
+        })
     }
 
     /// The sum of all entries (a scalar).
@@ -567,14 +637,22 @@ impl Tensor {
                 for (i, x) in v.iter().enumerate() {
                     out[i * n + i] = x.clone();
                 }
-                Tensor { dims, data: Data::Exact(out), capped: self.capped }
+                Tensor {
+                    dims,
+                    data: Data::Exact(out),
+                    capped: self.capped,
+                }
             }
             Data::Float(v) => {
                 let mut out = vec![0.0; n * n];
                 for (i, x) in v.iter().enumerate() {
                     out[i * n + i] = *x;
                 }
-                Tensor { dims, data: Data::Float(out), capped: self.capped }
+                Tensor {
+                    dims,
+                    data: Data::Float(out),
+                    capped: self.capped,
+                }
             }
         })
     }
@@ -604,7 +682,13 @@ impl Tensor {
     /// Entry `i` as an exact fraction (`27/20`, `2`), for exact tensors.
     pub fn exact_string(&self, i: usize) -> Option<String> {
         match &self.data {
-            Data::Exact(v) => v.get(i).map(|r| if r.is_integer() { r.numer().to_string() } else { format!("{}/{}", r.numer(), r.denom()) }),
+            Data::Exact(v) => v.get(i).map(|r| {
+                if r.is_integer() {
+                    r.numer().to_string()
+                } else {
+                    format!("{}/{}", r.numer(), r.denom())
+                }
+            }),
             Data::Float(_) => None,
         }
     }
@@ -678,7 +762,23 @@ mod tests {
 
     #[test]
     fn assignment_first_layer_is_exact() {
-        let w = exact(&[3, 4], &[(1, 10), (-2, 10), (3, 10), (4, 10), (5, 10), (-3, 10), (1, 10), (-2, 10), (4, 10), (2, 10), (-5, 10), (3, 10)]);
+        let w = exact(
+            &[3, 4],
+            &[
+                (1, 10),
+                (-2, 10),
+                (3, 10),
+                (4, 10),
+                (5, 10),
+                (-3, 10),
+                (1, 10),
+                (-2, 10),
+                (4, 10),
+                (2, 10),
+                (-5, 10),
+                (3, 10),
+            ],
+        );
         let x = exact(&[4], &[(1, 1), (-1, 1), (1, 2), (2, 1)]);
         let b = exact(&[3], &[(1, 10), (-1, 10), (1, 20)]);
         let z = w.matmul(&x).unwrap().add(&b).unwrap();
@@ -741,7 +841,10 @@ mod tests {
         let one = Tensor::scalar_exact(r(1, 1));
         assert_eq!(one.div(&x).unwrap_err().to_string(), "division by zero at entry [1]");
         let big = exact(&[2, 2], &[(0, 1), (1, 1), (1000, 1), (0, 1)]);
-        assert_eq!(big.map(Unary::Exp).unwrap_err().to_string(), "the value overflows f64 at entry [1, 0]");
+        assert_eq!(
+            big.map(Unary::Exp).unwrap_err().to_string(),
+            "the value overflows f64 at entry [1, 0]"
+        );
     }
 
     #[test]

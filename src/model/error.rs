@@ -8,7 +8,8 @@ use super::shape::Shape;
 /// A checking error.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Error {
-    pub kind: ErrorKind,
+    /// Boxed: some kinds carry two shapes, and errors travel through every `?`.
+    pub kind: Box<ErrorKind>,
     pub span: Option<Span>,
 }
 
@@ -26,9 +27,17 @@ pub enum ErrorKind {
     /// `Z = W1 @ b1` with incompatible shapes (`op` is the operator).
     ShapeMismatch { op: String, left: Operand, right: Operand },
     /// `softmax(W1)` on a matrix, or `.T` on a rank-3 tensor.
-    WrongRank { what: String, shape: Shape, expected: &'static str },
+    WrongRank {
+        what: String,
+        shape: Shape,
+        expected: &'static str,
+    },
     /// `relu(a, b)`: a function called with the wrong number of arguments.
-    WrongArity { func: String, expected: usize, found: usize },
+    WrongArity {
+        func: String,
+        expected: usize,
+        found: usize,
+    },
     /// `x ^ y` where the exponent is not a number.
     ExponentNotNumber,
     /// `loss L = Z1` where `Z1` is not a scalar.
@@ -42,7 +51,11 @@ pub enum ErrorKind {
     /// `fn f(t) = t * W1`: a function body naming something other than its parameters.
     FnUsesTensor { func: String, name: String },
     /// `fn f(t) = f(t) + 1`, or a call to a `fn` defined further down.
-    FnNotYetDefined { func: String, called: String, recursive: bool },
+    FnNotYetDefined {
+        func: String,
+        called: String,
+        recursive: bool,
+    },
     /// `fn f(t) = softmax(t)`: only elementwise built-ins belong in a scalar function.
     NotElementwise { func: String, called: String },
     /// `fn relu(t) = t`: a `fn` may not take a built-in's name.
@@ -101,14 +114,22 @@ pub const MAX_ENTRIES: usize = 16_777_216;
 
 impl Error {
     pub fn new(kind: ErrorKind, span: Span) -> Error {
-        Error { kind, span: Some(span) }
+        Error::at(kind, Some(span))
+    }
+
+    /// An error about the file as a whole when `span` is `None`.
+    pub fn at(kind: ErrorKind, span: Option<Span>) -> Error {
+        Error {
+            kind: Box::new(kind),
+            span,
+        }
     }
 
     /// The located, human message for this error.
     pub fn diagnostic(&self) -> Diagnostic {
         use ErrorKind::*;
         let d = |m: String| Diagnostic::new(m, self.span);
-        match &self.kind {
+        match &*self.kind {
             EmptyFile => Diagnostic::new("the file has no statements", None).with_help(
                 "declare tensors, write the forward equations and a `loss`, e.g.\n  input x[2] = [1, 2]\n  param W[1,2] = [[0.5, -0.5]]\n  loss L = sum(W @ x)",
             ),

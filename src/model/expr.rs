@@ -470,10 +470,15 @@ impl Graph {
     /// is canonical too.
     pub fn substitute_params(&mut self, from: &Graph, root: NodeId, args: &[NodeId]) -> NodeId {
         let mut memo: HashMap<NodeId, NodeId> = HashMap::new();
-        self.copy_from(from, root, &mut |_, node| match node {
-            Node::Param(i) => args.get(*i as usize).copied(),
-            _ => None,
-        }, &mut memo)
+        self.copy_from(
+            from,
+            root,
+            &mut |_, node| match node {
+                Node::Param(i) => args.get(*i as usize).copied(),
+                _ => None,
+            },
+            &mut memo,
+        )
     }
 
     /// Copies `root` of `from` into `self`, letting `leaf` replace any node.

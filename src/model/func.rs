@@ -168,5 +168,8 @@ pub enum Func {
     /// The partial derivative of a custom function with respect to its
     /// parameter `wrt` (`f′` for a one-parameter function). Its body is
     /// worked out by `derive`.
-    Derivative { func: FnId, wrt: u32 },
+    Derivative {
+        func: FnId,
+        wrt: u32,
+    },
 }

@@ -56,7 +56,12 @@ impl Shape {
 
     /// Two shapes that denote the same matrix: `[n]` and `[n, 1]` are the same.
     pub fn same_as(&self, other: &Shape) -> bool {
-        self == other || (self.rank() <= 2 && other.rank() <= 2 && self.rank() > 0 && other.rank() > 0 && self.as_matrix() == other.as_matrix())
+        self == other
+            || (self.rank() <= 2
+                && other.rank() <= 2
+                && self.rank() > 0
+                && other.rank() > 0
+                && self.as_matrix() == other.as_matrix())
     }
 
     /// Shape of an elementwise operation: equal shapes, or one side a scalar.

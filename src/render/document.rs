@@ -49,7 +49,11 @@ fn math(s: impl Into<String>) -> Inline {
 }
 
 fn row(lhs: impl Into<String>, rhs: impl Into<String>) -> Row {
-    Row { lhs: lhs.into(), rhs: rhs.into(), note: None }
+    Row {
+        lhs: lhs.into(),
+        rhs: rhs.into(),
+        note: None,
+    }
 }
 
 /// Matrices whose widest row is longer than this many characters are
@@ -62,7 +66,9 @@ pub const TALL_VECTOR: usize = 12;
 /// The width in characters of the widest row of the first `pmatrix` in
 /// `latex` (entries plus a space between columns), or 0 without one.
 pub fn matrix_width(latex: &str) -> usize {
-    let Some(start) = latex.find("\\begin{pmatrix}") else { return 0 };
+    let Some(start) = latex.find("\\begin{pmatrix}") else {
+        return 0;
+    };
     let body = &latex[start + "\\begin{pmatrix}".len()..];
     let body = &body[..body.find("\\end{pmatrix}").unwrap_or(body.len())];
     body.split("\\\\")
@@ -101,7 +107,11 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
     out.push(Block::Section("Forward pass".into()));
     let params: Vec<Inline> = {
         let mut v = vec![text("The network computes, from the input")];
-        let data: Vec<String> = model.ids().filter(|&i| model.tensor(i).role == Role::Input).map(|i| names.tensor(i, L)).collect();
+        let data: Vec<String> = model
+            .ids()
+            .filter(|&i| model.tensor(i).role == Role::Input)
+            .map(|i| names.tensor(i, L))
+            .collect();
         v.push(text(if data.len() == 1 { " " } else { "s " }));
         v.push(math(data.join(", ")));
         let ps: Vec<String> = model.params().map(|i| names.tensor(i, L)).collect();
@@ -115,20 +125,39 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
     out.push(Block::Paragraph(params));
     let rows = model
         .equations()
-        .filter_map(|t| model.tensor(t).definition.map(|def| row(names.tensor(t, L), definition(g, def, &names, L))))
+        .filter_map(|t| {
+            model
+                .tensor(t)
+                .definition
+                .map(|def| row(names.tensor(t, L), definition(g, def, &names, L)))
+        })
         .collect();
     out.push(Block::Display(rows));
     if !model.functions.is_empty() {
-        out.push(Block::Paragraph(vec![text("The scalar functions are applied entry by entry; their derivatives, worked out by the chain rule, are:")]));
+        out.push(Block::Paragraph(vec![text(
+            "The scalar functions are applied entry by entry; their derivatives, worked out by the chain rule, are:",
+        )]));
         let mut rows = Vec::new();
         for (i, f) in model.functions.values().enumerate() {
             let ps: Vec<String> = f.params.iter().map(|p| super::formula::tensor_name(p, L)).collect();
             let args = ps.join(", ");
             let fname = names.function(Func::Custom(crate::model::FnId(i as u32)), L);
-            rows.push(row(format!("{fname}({args})"), substitute_params(&formula(g, f.body, &names, L), &f.params)));
+            rows.push(row(
+                format!("{fname}({args})"),
+                substitute_params(&formula(g, f.body, &names, L), &f.params),
+            ));
             for fd in d.fn_derivatives.iter().filter(|fd| fd.func.0 as usize == i) {
-                let name = names.function(Func::Derivative { func: fd.func, wrt: fd.wrt }, L);
-                rows.push(row(format!("{name}({args})"), substitute_params(&formula(g, fd.body, &names, L), &f.params)));
+                let name = names.function(
+                    Func::Derivative {
+                        func: fd.func,
+                        wrt: fd.wrt,
+                    },
+                    L,
+                );
+                rows.push(row(
+                    format!("{name}({args})"),
+                    substitute_params(&formula(g, fd.body, &names, L), &f.params),
+                ));
             }
         }
         out.push(Block::Display(rows));
@@ -151,7 +180,9 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
     out.push(Block::Subsection("Computed".into()));
     let mut rows = Vec::new();
     for t in model.equations() {
-        let Some(def) = model.tensor(t).definition else { continue };
+        let Some(def) = model.tensor(t).definition else {
+            continue;
+        };
         rows.push(row(names.tensor(t, L), definition(g, def, &names, L)));
         rows.push(row("", matrix(solution.value(t), round)));
     }
@@ -202,7 +233,10 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
             math(format!("P - \\alpha \\frac{{\\partial {loss}}}{{\\partial P}}")),
         ];
         if train.steps > 1 {
-            p.push(text(format!(", {} times (each step recomputes the forward and backward pass)", train.steps)));
+            p.push(text(format!(
+                ", {} times (each step recomputes the forward and backward pass)",
+                train.steps
+            )));
         }
         p.push(text("."));
         out.push(Block::Paragraph(p));
@@ -210,15 +244,27 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
         for (id, v) in &train.updated {
             let name = names.tensor(*id, L);
             if train.steps == 1 {
-                rows.push(row(format!("{name}^{{\\text{{new}}}}"), format!("{name} - {lr} \\frac{{\\partial {loss}}}{{\\partial {name}}}")));
+                rows.push(row(
+                    format!("{name}^{{\\text{{new}}}}"),
+                    format!("{name} - {lr} \\frac{{\\partial {loss}}}{{\\partial {name}}}"),
+                ));
                 rows.push(row("", matrix(v, round)));
             } else {
                 rows.push(row(format!("{name}^{{({})}}", train.steps), matrix(v, round)));
             }
         }
         out.push(Block::Display(rows));
-        out.push(Block::Paragraph(vec![text(if train.steps == 1 { "The loss before and after the update:" } else { "The loss before the first update and after each one:" })]));
-        let rows = train.losses.iter().enumerate().map(|(k, l)| row(format!("{loss}^{{({k})}}"), l.format_entry(0, round))).collect();
+        out.push(Block::Paragraph(vec![text(if train.steps == 1 {
+            "The loss before and after the update:"
+        } else {
+            "The loss before the first update and after each one:"
+        })]));
+        let rows = train
+            .losses
+            .iter()
+            .enumerate()
+            .map(|(k, l)| row(format!("{loss}^{{({k})}}"), l.format_entry(0, round)))
+            .collect();
         out.push(Block::Display(rows));
     }
 
@@ -227,7 +273,7 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
     for t in &d.target_sums {
         let y = names.tensor(t.target, L);
         notes.push(match t.verified {
-            Some(true) => vec![math(format!("\\textstyle\\sum {y} = 1")), text(format!(": the entries of the target sum to one (checked on the given values), which simplifies the error term."))],
+            Some(true) => vec![math(format!("\\textstyle\\sum {y} = 1")), text(": the entries of the target sum to one (checked on the given values), which simplifies the error term.")],
             None => vec![math(format!("\\textstyle\\sum {y} = 1")), text(" is assumed (a one-hot or probability target); the general form is shown beside it.")],
             Some(false) => vec![text("The target's entries do not sum to one, so the general form is kept.")],
         });
@@ -292,7 +338,11 @@ fn step_rows(steps: &[Step], solution: &Solution, names: &Names) -> Vec<Row> {
                 let from: Vec<String> = s.from.iter().map(|&t| names.tensor(t, Notation::Text)).collect();
                 note.push_str(&format!(" at {}", from.join(", ")));
             }
-            Row { lhs, rhs: formula(g, s.expr, names, L), note: Some(note) }
+            Row {
+                lhs,
+                rhs: formula(g, s.expr, names, L),
+                note: Some(note),
+            }
         })
         .collect()
 }

@@ -20,8 +20,15 @@ pub fn value(t: &Tensor, round: Option<u32>) -> Value {
         let text = t.format_entry(i, round);
         match round {
             // The rounded decimal text parses to the nearest f64 of that decimal.
-            Some(_) => text.parse::<f64>().ok().and_then(|f| serde_json::Number::from_f64(f)).map(Value::Number).unwrap_or(Value::Null),
-            None => serde_json::Number::from_f64(t.entry_f64(i)).map(Value::Number).unwrap_or(Value::Null),
+            Some(_) => text
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
+            None => serde_json::Number::from_f64(t.entry_f64(i))
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
         }
     })
 }
@@ -38,11 +45,19 @@ fn nest(t: &Tensor, entry: impl Fn(usize) -> Value) -> Value {
     match t.dims() {
         [] => entry(0),
         [n] => Value::Array((0..*n).map(entry).collect()),
-        [m, n] => Value::Array((0..*m).map(|r| Value::Array((0..*n).map(|c| entry(r * n + c)).collect())).collect()),
+        [m, n] => Value::Array(
+            (0..*m)
+                .map(|r| Value::Array((0..*n).map(|c| entry(r * n + c)).collect()))
+                .collect(),
+        ),
         dims => {
             let cols = *dims.last().unwrap_or(&1);
             let rows = t.len() / cols.max(1);
-            Value::Array((0..rows).map(|r| Value::Array((0..cols).map(|c| entry(r * cols + c)).collect())).collect())
+            Value::Array(
+                (0..rows)
+                    .map(|r| Value::Array((0..cols).map(|c| entry(r * cols + c)).collect()))
+                    .collect(),
+            )
         }
     }
 }

@@ -7,7 +7,7 @@ use crate::eval::evaluate::Note;
 use crate::eval::{GradCheck, Solution};
 use crate::model::{Model, Role};
 
-use super::formula::{display_width, definition, formula, Names, Notation};
+use super::formula::{definition, display_width, formula, Names, Notation};
 
 const N: Notation = Notation::Text;
 
@@ -28,10 +28,22 @@ pub fn function_lines(model: &Model, derivation: &Derivation, names: &Names) -> 
     for (i, f) in model.functions.values().enumerate() {
         let params = f.params.join(", ");
         let param_names = |s: String| substitute_params(&s, &f.params);
-        lines.push((format!("{}({params})", f.name), param_names(formula(&derivation.graph, f.body, names, N))));
+        lines.push((
+            format!("{}({params})", f.name),
+            param_names(formula(&derivation.graph, f.body, names, N)),
+        ));
         for d in derivation.fn_derivatives.iter().filter(|d| d.func.0 as usize == i) {
-            let name = names.function(crate::model::Func::Derivative { func: d.func, wrt: d.wrt }, N);
-            lines.push((format!("{name}({params})"), param_names(formula(&derivation.graph, d.body, names, N))));
+            let name = names.function(
+                crate::model::Func::Derivative {
+                    func: d.func,
+                    wrt: d.wrt,
+                },
+                N,
+            );
+            lines.push((
+                format!("{name}({params})"),
+                param_names(formula(&derivation.graph, d.body, names, N)),
+            ));
         }
     }
     lines
@@ -77,7 +89,12 @@ pub fn aligned(lines: &[(String, String)], indent: &str) -> String {
 }
 
 /// The lines of a derivation's steps: `(lhs, rhs, rule)`.
-pub fn step_lines(steps: &[Step], model: &Model, derivation: &Derivation, names: &Names) -> Vec<(String, String, String)> {
+pub fn step_lines(
+    steps: &[Step],
+    model: &Model,
+    derivation: &Derivation,
+    names: &Names,
+) -> Vec<(String, String, String)> {
     steps
         .iter()
         .map(|s| {
@@ -136,7 +153,11 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
             write_steps(&mut out, &step_lines(&s.steps, model, derivation, &names), "      ");
             let _ = writeln!(out, "  {label} = {}", formula(&derivation.graph, s.formula, &names, N));
             if let Some(general) = s.general {
-                let _ = writeln!(out, "      (in general, without Σy = 1: {label} = {})", formula(&derivation.graph, general, &names, N));
+                let _ = writeln!(
+                    out,
+                    "      (in general, without Σy = 1: {label} = {})",
+                    formula(&derivation.graph, general, &names, N)
+                );
             }
             out.push('\n');
         }
@@ -163,12 +184,18 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
 
 /// The conventions and assumptions the formulas rely on, in words.
 pub fn conventions(model: &Model, derivation: &Derivation, names: &Names) -> Vec<String> {
-    let mut out: Vec<String> = derivation.conventions.iter().map(|c| c.statement().to_string()).collect();
+    let mut out: Vec<String> = derivation
+        .conventions
+        .iter()
+        .map(|c| c.statement().to_string())
+        .collect();
     for t in &derivation.target_sums {
         let y = names.tensor(t.target, N);
         let text = match t.verified {
             Some(true) => format!("Σ{y} = 1: the entries of {y} sum to 1 (checked on the given values)"),
-            None => format!("Σ{y} = 1 is assumed ({y} is a one-hot or probability vector); the general form is shown too"),
+            None => {
+                format!("Σ{y} = 1 is assumed ({y} is a one-hot or probability vector); the general form is shown too")
+            }
             Some(false) => format!("the entries of {y} do not sum to 1, so the general form (with Σ{y}) is kept"),
         };
         out.push(text);
@@ -186,7 +213,11 @@ pub fn check_summary(model: &Model) -> String {
             (None, true) => "no value".to_string(),
             (None, false) => "computed".to_string(),
         };
-        let shape = if t.shape.is_scalar() { "scalar".to_string() } else { t.shape.to_string() };
+        let shape = if t.shape.is_scalar() {
+            "scalar".to_string()
+        } else {
+            t.shape.to_string()
+        };
         rows.push([t.role.name().to_string(), t.name.clone(), shape, value]);
     }
     let width = |i: usize| rows.iter().map(|r| display_width(&r[i])).max().unwrap_or(0);
@@ -215,7 +246,13 @@ pub fn check_summary(model: &Model) -> String {
 
 /// A formula line followed by its value: `lhs = formula` then `= value`
 /// aligned under it.
-fn formula_and_value(out: &mut String, lhs: &str, formula_text: Option<&str>, value: &crate::eval::tensor::Tensor, round: Option<u32>) {
+fn formula_and_value(
+    out: &mut String,
+    lhs: &str,
+    formula_text: Option<&str>,
+    value: &crate::eval::tensor::Tensor,
+    round: Option<u32>,
+) {
     let pad = " ".repeat(display_width(lhs));
     match formula_text {
         Some(f) if f != lhs => {
@@ -238,7 +275,12 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
         let t = model.tensor(id);
         if t.role.is_data() {
             // Given values are printed exactly as the file has them.
-            out.push_str(&super::values::labelled(&names.tensor(id, N), solution.value(id), None, "  "));
+            out.push_str(&super::values::labelled(
+                &names.tensor(id, N),
+                solution.value(id),
+                None,
+                "  ",
+            ));
         }
     }
 
@@ -275,10 +317,23 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
 
     if let Some(train) = &solution.training {
         let lr = super::formula::constant(&train.lr, N);
-        let steps = if train.steps == 1 { "one step".to_string() } else { format!("{} steps", train.steps) };
-        let _ = writeln!(out, "\nUpdate (SGD, learning rate α = {lr}, {steps}): P ← P − α ∂{}/∂P", names.tensor(model.loss, N));
+        let steps = if train.steps == 1 {
+            "one step".to_string()
+        } else {
+            format!("{} steps", train.steps)
+        };
+        let _ = writeln!(
+            out,
+            "\nUpdate (SGD, learning rate α = {lr}, {steps}): P ← P − α ∂{}/∂P",
+            names.tensor(model.loss, N)
+        );
         for (p, v) in &train.updated {
-            out.push_str(&super::values::labelled(&format!("{} (new)", names.tensor(*p, N)), v, round, "  "));
+            out.push_str(&super::values::labelled(
+                &format!("{} (new)", names.tensor(*p, N)),
+                v,
+                round,
+                "  ",
+            ));
         }
         let losses: Vec<String> = train.losses.iter().map(|l| l.format_entry(0, round)).collect();
         let _ = writeln!(out, "  {} by step: {}", names.tensor(model.loss, N), losses.join(" → "));
@@ -298,19 +353,34 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
 /// A note in words.
 pub fn note_text(note: &Note) -> String {
     match note {
-        Note::Kink { function, quantity, entries } => {
+        Note::Kink {
+            function,
+            quantity,
+            entries,
+        } => {
             let list: Vec<String> = entries.iter().map(|e| format!("[{e}]")).collect();
-            let conv = if *function == "step" { "relu′(0) = step(0) = 0" } else { "sign(0) = 0" };
+            let conv = if *function == "step" {
+                "relu′(0) = step(0) = 0"
+            } else {
+                "sign(0) = 0"
+            };
             format!("{quantity}: {function} was evaluated exactly at 0 in entr{} {}, where the convention {conv} decides the value", if entries.len() == 1 { "y" } else { "ies" }, list.join(", "))
         }
-        Note::Capped { quantity } => format!("{quantity}: exact fractions grew too large and the computation continued in f64"),
+        Note::Capped { quantity } => {
+            format!("{quantity}: exact fractions grew too large and the computation continued in f64")
+        }
     }
 }
 
 /// `nnderive gradcheck`: the worst relative error per parameter.
 pub fn gradcheck(model: &Model, check: &GradCheck, tolerance: f64) -> String {
     let mut out = format!("central differences with h = {:e}; tolerance {tolerance:e}\n", check.h);
-    let width = check.params.iter().map(|p| display_width(&model.tensor(p.param).name)).max().unwrap_or(0);
+    let width = check
+        .params
+        .iter()
+        .map(|p| display_width(&model.tensor(p.param).name))
+        .max()
+        .unwrap_or(0);
     for p in &check.params {
         let verdict = if p.worst <= tolerance { "ok" } else { "FAIL" };
         let _ = writeln!(
@@ -324,6 +394,11 @@ pub fn gradcheck(model: &Model, check: &GradCheck, tolerance: f64) -> String {
         );
     }
     let worst = check.worst();
-    let _ = writeln!(out, "{}: worst relative error {:.3e}", if worst <= tolerance { "ok" } else { "FAIL" }, worst);
+    let _ = writeln!(
+        out,
+        "{}: worst relative error {:.3e}",
+        if worst <= tolerance { "ok" } else { "FAIL" },
+        worst
+    );
     out
 }

@@ -62,8 +62,14 @@ pub fn parse(source: &str) -> Result<File, Error> {
     let comments = COMMENTS.with(|c| std::mem::take(&mut *c.borrow_mut()));
     match result {
         Ok((_, items)) => Ok(File { items, comments }),
-        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(e.error.unwrap_or_else(|| Error { kind: ErrorKind::ExpectedStatement, span: Span::default() })),
-        Err(nom::Err::Incomplete(_)) => Err(Error { kind: ErrorKind::ExpectedStatement, span: Span::default() }),
+        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(e.error.unwrap_or_else(|| Error {
+            kind: ErrorKind::ExpectedStatement,
+            span: Span::default(),
+        })),
+        Err(nom::Err::Incomplete(_)) => Err(Error {
+            kind: ErrorKind::ExpectedStatement,
+            span: Span::default(),
+        }),
     }
 }
 
@@ -88,7 +94,9 @@ fn here(i: Input) -> Span {
 }
 
 fn fail<T>(kind: ErrorKind, span: Span) -> Result<T, nom::Err<PError>> {
-    Err(nom::Err::Failure(PError { error: Some(Error { kind, span }) }))
+    Err(nom::Err::Failure(PError {
+        error: Some(Error { kind, span }),
+    }))
 }
 
 fn backtrack<T>() -> Result<T, nom::Err<PError>> {
@@ -105,7 +113,12 @@ fn found(i: Input) -> String {
 }
 
 /// Expects `c` or fails with "expected 'c' after ...".
-fn expect_char<'a>(i: Input<'a>, c: char, what: &'static str, after: impl FnOnce() -> String) -> PResult<'a, Input<'a>> {
+fn expect_char<'a>(
+    i: Input<'a>,
+    c: char,
+    what: &'static str,
+    after: impl FnOnce() -> String,
+) -> PResult<'a, Input<'a>> {
     match tag::<_, _, PError>(&*c.to_string()).parse(i) {
         Ok(r) => Ok(r),
         Err(_) => fail(ErrorKind::Expected { what, after: after() }, here(i)),
@@ -145,7 +158,9 @@ fn bracketed<'a, T>(i: Input<'a>, f: impl FnOnce(Input<'a>) -> PResult<'a, T>) -
 fn ws(mut i: Input) -> PResult<()> {
     loop {
         let inside = OPEN.with(|o| o.get()) > 0;
-        let (rest, _) = take_while::<_, _, PError>(|c: char| c == ' ' || c == '\t' || (inside && (c == '\n' || c == '\r'))).parse(i)?;
+        let (rest, _) =
+            take_while::<_, _, PError>(|c: char| c == ' ' || c == '\t' || (inside && (c == '\n' || c == '\r')))
+                .parse(i)?;
         i = rest;
         if inside && i.fragment().starts_with('#') {
             let (rest, _) = comment(i)?;
@@ -161,7 +176,12 @@ fn comment(i: Input) -> PResult<()> {
     let (rest, hash) = tag("#").parse(i)?;
     let (rest, body) = take_while(|c: char| c != '\n').parse(rest)?;
     let text = body.fragment().trim_end_matches('\r').to_string();
-    COMMENTS.with(|c| c.borrow_mut().push(Comment { text, span: span(hash, rest) }));
+    COMMENTS.with(|c| {
+        c.borrow_mut().push(Comment {
+            text,
+            span: span(hash, rest),
+        })
+    });
     Ok((rest, ()))
 }
 
@@ -172,15 +192,29 @@ fn name(i: Input) -> PResult<Ident> {
         take_while(|c: char| c.is_ascii_alphanumeric() || c == '_'),
     ))
     .parse(i)?;
-    Ok((rest, Ident { name: text.fragment().to_string(), span: span(text, rest) }))
+    Ok((
+        rest,
+        Ident {
+            name: text.fragment().to_string(),
+            span: span(text, rest),
+        },
+    ))
 }
 
 /// A name that must not be a keyword.
 fn binding_name<'a>(i: Input<'a>, after: impl FnOnce() -> String) -> PResult<'a, Ident> {
     match name(i) {
-        Ok((rest, id)) if KEYWORDS.contains(&id.name.as_str()) => fail(ErrorKind::KeywordAsName { keyword: id.name }, span(i, rest)),
+        Ok((rest, id)) if KEYWORDS.contains(&id.name.as_str()) => {
+            fail(ErrorKind::KeywordAsName { keyword: id.name }, span(i, rest))
+        }
         Ok(r) => Ok(r),
-        Err(_) => fail(ErrorKind::Expected { what: "a name", after: after() }, here(i)),
+        Err(_) => fail(
+            ErrorKind::Expected {
+                what: "a name",
+                after: after(),
+            },
+            here(i),
+        ),
     }
 }
 
@@ -188,7 +222,10 @@ fn binding_name<'a>(i: Input<'a>, after: impl FnOnce() -> String) -> PResult<'a,
 fn number(i: Input) -> PResult<Number> {
     let (rest, int) = opt(digit1).parse(i)?;
     let (rest, frac) = opt((char('.'), opt(digit1))).parse(rest)?;
-    let frac_digits = frac.and_then(|(_, d)| d).map(|d| d.fragment().to_string()).unwrap_or_default();
+    let frac_digits = frac
+        .and_then(|(_, d)| d)
+        .map(|d| d.fragment().to_string())
+        .unwrap_or_default();
     if int.is_none() && frac_digits.is_empty() {
         return backtrack();
     }
@@ -202,25 +239,47 @@ fn number(i: Input) -> PResult<Number> {
                 let text = digits.fragment();
                 let magnitude: Option<i64> = text.parse().ok().filter(|m: &i64| *m <= 1000);
                 let Some(m) = magnitude else {
-                    let (text_end, _) = take_while(|c: char| c.is_ascii_alphanumeric() || c == '.').parse(after_digits)?;
-                    return fail(ErrorKind::ExponentTooLarge { text: recognize_text(i, text_end) }, span(i, text_end));
+                    let (text_end, _) =
+                        take_while(|c: char| c.is_ascii_alphanumeric() || c == '.').parse(after_digits)?;
+                    return fail(
+                        ErrorKind::ExponentTooLarge {
+                            text: recognize_text(i, text_end),
+                        },
+                        span(i, text_end),
+                    );
                 };
                 exponent = if sign == Some('-') { -m } else { m };
                 end = after_digits;
             }
             Err(_) => {
-                let (text_end, _) = take_while(|c: char| c.is_ascii_alphanumeric() || c == '.' || c == '+' || c == '-').parse(after_sign)?;
-                return fail(ErrorKind::BadNumber { text: recognize_text(i, text_end) }, span(i, text_end));
+                let (text_end, _) = take_while(|c: char| c.is_ascii_alphanumeric() || c == '.' || c == '+' || c == '-')
+                    .parse(after_sign)?;
+                return fail(
+                    ErrorKind::BadNumber {
+                        text: recognize_text(i, text_end),
+                    },
+                    span(i, text_end),
+                );
             }
         }
     }
     // A letter glued to a number (`2x`) is not a number.
-    if end.fragment().starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+    if end
+        .fragment()
+        .starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+    {
         let (text_end, _) = take_while(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.').parse(end)?;
-        return fail(ErrorKind::BadNumber { text: recognize_text(i, text_end) }, span(i, text_end));
+        return fail(
+            ErrorKind::BadNumber {
+                text: recognize_text(i, text_end),
+            },
+            span(i, text_end),
+        );
     }
     let int_digits = int.map(|d| d.fragment().to_string()).unwrap_or_default();
-    let mantissa: BigInt = format!("{int_digits}{frac_digits}").parse().unwrap_or_else(|_| BigInt::zero());
+    let mantissa: BigInt = format!("{int_digits}{frac_digits}")
+        .parse()
+        .unwrap_or_else(|_| BigInt::zero());
     let scale = exponent - frac_digits.len() as i64;
     let ten = BigInt::from(10);
     let value = if scale >= 0 {
@@ -228,7 +287,14 @@ fn number(i: Input) -> PResult<Number> {
     } else {
         BigRational::new(mantissa, ten.pow((-scale) as u32))
     };
-    Ok((end, Number { text: recognize_text(i, end), value, span: span(i, end) }))
+    Ok((
+        end,
+        Number {
+            text: recognize_text(i, end),
+            value,
+            span: span(i, end),
+        },
+    ))
 }
 
 fn recognize_text(start: Input, end: Input) -> String {
@@ -242,11 +308,26 @@ fn number_literal(i: Input) -> PResult<Number> {
     let (rest, _) = ws(rest)?;
     let (rest, n) = match number(rest) {
         Ok(r) => r,
-        Err(nom::Err::Error(_)) if sign.is_some() => return fail(ErrorKind::Expected { what: "a number", after: format!("'{}'", sign.unwrap_or('-')) }, here(rest)),
+        Err(nom::Err::Error(_)) if sign.is_some() => {
+            return fail(
+                ErrorKind::Expected {
+                    what: "a number",
+                    after: format!("'{}'", sign.unwrap_or('-')),
+                },
+                here(rest),
+            )
+        }
         Err(e) => return Err(e),
     };
     let value = if sign == Some('-') { -n.value } else { n.value };
-    Ok((rest, Number { text: recognize_text(i, rest), value, span: span(i, rest) }))
+    Ok((
+        rest,
+        Number {
+            text: recognize_text(i, rest),
+            value,
+            span: span(i, rest),
+        },
+    ))
 }
 
 // ---- declarations -----------------------------------------------------
@@ -268,7 +349,13 @@ fn role(i: Input) -> PResult<Role> {
 fn dim(i: Input) -> PResult<Dim> {
     match digit1::<_, PError>(i) {
         Ok((rest, d)) => match d.fragment().parse::<u64>() {
-            Ok(size) if !rest.fragment().starts_with(['.', 'e', 'E']) => Ok((rest, Dim { size, span: span(i, rest) })),
+            Ok(size) if !rest.fragment().starts_with(['.', 'e', 'E']) => Ok((
+                rest,
+                Dim {
+                    size,
+                    span: span(i, rest),
+                },
+            )),
             Ok(_) => fail(ErrorKind::ExpectedDimension, here(rest)),
             Err(_) => fail(ErrorKind::DimensionTooLarge, span(i, rest)),
         },
@@ -296,9 +383,21 @@ fn dims(i: Input) -> PResult<(Vec<Dim>, Span)> {
                 return Ok((r, (out, span(open, r))));
             }
             if r.fragment().is_empty() {
-                return fail(ErrorKind::Unclosed { open: '[', instead: None }, here(open));
+                return fail(
+                    ErrorKind::Unclosed {
+                        open: '[',
+                        instead: None,
+                    },
+                    here(open),
+                );
             }
-            return fail(ErrorKind::Expected { what: "',' or ']'", after: "a dimension".into() }, here(r));
+            return fail(
+                ErrorKind::Expected {
+                    what: "',' or ']'",
+                    after: "a dimension".into(),
+                },
+                here(r),
+            );
         }
     })
 }
@@ -310,7 +409,13 @@ fn literal(i: Input) -> PResult<Literal> {
     }
     match number_literal(i) {
         Ok((rest, n)) => Ok((rest, Literal::Number(n))),
-        Err(nom::Err::Error(_)) => fail(ErrorKind::Expected { what: "a number or '['", after: "'='".into() }, here(i)),
+        Err(nom::Err::Error(_)) => fail(
+            ErrorKind::Expected {
+                what: "a number or '['",
+                after: "'='".into(),
+            },
+            here(i),
+        ),
         Err(e) => Err(e),
     }
 }
@@ -323,15 +428,43 @@ fn list(i: Input) -> PResult<Literal> {
         let mut items = Vec::new();
         loop {
             if let Ok((r, _)) = tag::<_, _, PError>("]").parse(rest) {
-                return Ok((r, Literal::List { items, span: span(i, r) }));
+                return Ok((
+                    r,
+                    Literal::List {
+                        items,
+                        span: span(i, r),
+                    },
+                ));
             }
             if rest.fragment().is_empty() {
-                return fail(ErrorKind::Unclosed { open: '[', instead: None }, here(i));
+                return fail(
+                    ErrorKind::Unclosed {
+                        open: '[',
+                        instead: None,
+                    },
+                    here(i),
+                );
             }
             let (r, item) = match literal(rest) {
                 Ok(x) => x,
-                Err(nom::Err::Failure(PError { error: Some(Error { kind: ErrorKind::Expected { what: "a number or '['", .. }, span }) })) => {
-                    return fail(ErrorKind::Expected { what: "a number or '['", after: if items.is_empty() { "'['".into() } else { "','".into() } }, span)
+                Err(nom::Err::Failure(PError {
+                    error:
+                        Some(Error {
+                            kind:
+                                ErrorKind::Expected {
+                                    what: "a number or '['",
+                                    ..
+                                },
+                            span,
+                        }),
+                })) => {
+                    return fail(
+                        ErrorKind::Expected {
+                            what: "a number or '['",
+                            after: if items.is_empty() { "'['".into() } else { "','".into() },
+                        },
+                        span,
+                    )
                 }
                 Err(e) => return Err(e),
             };
@@ -344,16 +477,40 @@ fn list(i: Input) -> PResult<Literal> {
                 continue;
             }
             if let Ok((r2, _)) = tag::<_, _, PError>("]").parse(r) {
-                return Ok((r2, Literal::List { items, span: span(i, r2) }));
+                return Ok((
+                    r2,
+                    Literal::List {
+                        items,
+                        span: span(i, r2),
+                    },
+                ));
             }
             if r.fragment().is_empty() {
-                return fail(ErrorKind::Unclosed { open: '[', instead: None }, here(i));
+                return fail(
+                    ErrorKind::Unclosed {
+                        open: '[',
+                        instead: None,
+                    },
+                    here(i),
+                );
             }
             if r.location_line() > item_end.location_line() {
                 // The list ran on to the next line: most likely its ']' is missing.
-                return fail(ErrorKind::Unclosed { open: '[', instead: Some(here(r)) }, here(i));
+                return fail(
+                    ErrorKind::Unclosed {
+                        open: '[',
+                        instead: Some(here(r)),
+                    },
+                    here(i),
+                );
             }
-            return fail(ErrorKind::Expected { what: "',' or ']'", after: "a list entry".into() }, here(r));
+            return fail(
+                ErrorKind::Expected {
+                    what: "',' or ']'",
+                    after: "a list entry".into(),
+                },
+                here(r),
+            );
         }
     })
 }
@@ -378,10 +535,30 @@ fn declaration(i: Input) -> PResult<TensorDecl> {
         (rest, None)
     } else {
         let written: Vec<String> = dims.iter().map(|d| d.size.to_string()).collect();
-        let shown = if dims_span.is_some() { format!("'{}[{}]'", id.name, written.join(",")) } else { format!("'{}'", id.name) };
-        return fail(ErrorKind::Expected { what: "'=' or the end of the line", after: shown }, here(rest));
+        let shown = if dims_span.is_some() {
+            format!("'{}[{}]'", id.name, written.join(","))
+        } else {
+            format!("'{}'", id.name)
+        };
+        return fail(
+            ErrorKind::Expected {
+                what: "'=' or the end of the line",
+                after: shown,
+            },
+            here(rest),
+        );
     };
-    Ok((rest, TensorDecl { role: r, name: id, dims, dims_span, value, span: span(i, rest) }))
+    Ok((
+        rest,
+        TensorDecl {
+            role: r,
+            name: id,
+            dims,
+            dims_span,
+            value,
+            span: span(i, rest),
+        },
+    ))
 }
 
 fn at_line_end(i: Input) -> bool {
@@ -410,9 +587,21 @@ fn params<'a>(i: Input<'a>, func: &str) -> PResult<'a, Vec<Ident>> {
                 return Ok((r, out));
             }
             if r.fragment().is_empty() {
-                return fail(ErrorKind::Unclosed { open: '(', instead: None }, here(i));
+                return fail(
+                    ErrorKind::Unclosed {
+                        open: '(',
+                        instead: None,
+                    },
+                    here(i),
+                );
             }
-            return fail(ErrorKind::Expected { what: "',' or ')'", after: "a parameter".into() }, here(r));
+            return fail(
+                ErrorKind::Expected {
+                    what: "',' or ')'",
+                    after: "a parameter".into(),
+                },
+                here(r),
+            );
         }
     })
 }
@@ -427,7 +616,15 @@ fn function(i: Input) -> PResult<FnDef> {
     let (rest, _) = ws(rest)?;
     let (rest, _) = expect_char(rest, '=', "'='", || format!("'fn {}(...)'", id.name))?;
     let (rest, body) = rhs(rest, "'='")?;
-    Ok((rest, FnDef { name: id, params: ps, body, span: span(i, rest) }))
+    Ok((
+        rest,
+        FnDef {
+            name: id,
+            params: ps,
+            body,
+            span: span(i, rest),
+        },
+    ))
 }
 
 /// Matches a keyword as a whole word.
@@ -447,7 +644,12 @@ fn rhs<'a>(i: Input<'a>, after: &str) -> PResult<'a, Expr> {
     let (rest, _) = ws(i)?;
     match expr(rest) {
         Ok(r) => Ok(r),
-        Err(nom::Err::Error(_)) => fail(ErrorKind::ExpectedExpression { after: after.to_string() }, here(rest)),
+        Err(nom::Err::Error(_)) => fail(
+            ErrorKind::ExpectedExpression {
+                after: after.to_string(),
+            },
+            here(rest),
+        ),
         Err(e) => Err(e),
     }
 }
@@ -458,7 +660,14 @@ fn equation(i: Input) -> PResult<Equation> {
     let (rest, _) = ws(rest)?;
     let (rest, _) = expect_char(rest, '=', "'='", || format!("'{}'", id.name))?;
     let (rest, value) = rhs(rest, "'='")?;
-    Ok((rest, Equation { name: id, value, span: span(i, rest) }))
+    Ok((
+        rest,
+        Equation {
+            name: id,
+            value,
+            span: span(i, rest),
+        },
+    ))
 }
 
 /// `loss`: `loss NAME = expr`.
@@ -469,7 +678,14 @@ fn loss(i: Input) -> PResult<Equation> {
     let (rest, _) = ws(rest)?;
     let (rest, _) = expect_char(rest, '=', "'='", || format!("'loss {}'", id.name))?;
     let (rest, value) = rhs(rest, "'='")?;
-    Ok((rest, Equation { name: id, value, span: span(i, rest) }))
+    Ok((
+        rest,
+        Equation {
+            name: id,
+            value,
+            span: span(i, rest),
+        },
+    ))
 }
 
 /// `train_arg`: `NAME = number_literal`.
@@ -480,7 +696,15 @@ fn train_arg(i: Input) -> PResult<TrainArg> {
     let (rest, _) = ws(rest)?;
     let (rest, value) = match number_literal(rest) {
         Ok(r) => r,
-        Err(nom::Err::Error(_)) => return fail(ErrorKind::Expected { what: "a number", after: format!("'{} ='", id.name) }, here(rest)),
+        Err(nom::Err::Error(_)) => {
+            return fail(
+                ErrorKind::Expected {
+                    what: "a number",
+                    after: format!("'{} ='", id.name),
+                },
+                here(rest),
+            )
+        }
         Err(e) => return Err(e),
     };
     Ok((rest, TrainArg { name: id, value }))
@@ -502,7 +726,13 @@ fn train(i: Input) -> PResult<Train> {
                 return Ok((r, out));
             }
             if rest.fragment().is_empty() {
-                return fail(ErrorKind::Unclosed { open: '(', instead: None }, here(open));
+                return fail(
+                    ErrorKind::Unclosed {
+                        open: '(',
+                        instead: None,
+                    },
+                    here(open),
+                );
             }
             let (r, a) = train_arg(rest)?;
             out.push(a);
@@ -516,12 +746,31 @@ fn train(i: Input) -> PResult<Train> {
                 return Ok((r, out));
             }
             if r.fragment().is_empty() {
-                return fail(ErrorKind::Unclosed { open: '(', instead: None }, here(open));
+                return fail(
+                    ErrorKind::Unclosed {
+                        open: '(',
+                        instead: None,
+                    },
+                    here(open),
+                );
             }
-            return fail(ErrorKind::Expected { what: "',' or ')'", after: "a setting".into() }, here(r));
+            return fail(
+                ErrorKind::Expected {
+                    what: "',' or ')'",
+                    after: "a setting".into(),
+                },
+                here(r),
+            );
         }
     })?;
-    Ok((rest, Train { optimizer, args, span: span(i, rest) }))
+    Ok((
+        rest,
+        Train {
+            optimizer,
+            args,
+            span: span(i, rest),
+        },
+    ))
 }
 
 // ---- expressions --------------------------------------------------------
@@ -537,7 +786,9 @@ fn chain<'a>(
     let mut count = 0;
     loop {
         let (r, _) = ws(rest)?;
-        let Some((symbol, op)) = ops.iter().find(|(s, _)| r.fragment().starts_with(*s)) else { break };
+        let Some((symbol, op)) = ops.iter().find(|(s, _)| r.fragment().starts_with(*s)) else {
+            break;
+        };
         let (after_op, op_tok) = tag::<_, _, PError>(*symbol).parse(r)?;
         count += 1;
         if base + count > MAX_DEPTH {
@@ -551,11 +802,26 @@ fn chain<'a>(
         DEPTH.with(|d| d.set(base));
         let (r2, rhs) = match parsed {
             Ok(x) => x,
-            Err(nom::Err::Error(_)) => return fail(ErrorKind::ExpectedExpression { after: format!("'{symbol}'") }, here(after_ws)),
+            Err(nom::Err::Error(_)) => {
+                return fail(
+                    ErrorKind::ExpectedExpression {
+                        after: format!("'{symbol}'"),
+                    },
+                    here(after_ws),
+                )
+            }
             Err(e) => return Err(e),
         };
         let s = lhs.span.to(rhs.span);
-        lhs = Expr { kind: ExprKind::Binary { op: *op, op_span: span(op_tok, after_op), lhs: Box::new(lhs), rhs: Box::new(rhs) }, span: s };
+        lhs = Expr {
+            kind: ExprKind::Binary {
+                op: *op,
+                op_span: span(op_tok, after_op),
+                lhs: Box::new(lhs),
+                rhs: Box::new(rhs),
+            },
+            span: s,
+        };
         rest = r2;
     }
     Ok((rest, lhs))
@@ -578,11 +844,19 @@ fn unary(i: Input) -> PResult<Expr> {
             let (rest, _) = ws(rest)?;
             let (end, inner) = match unary(rest) {
                 Ok(x) => x,
-                Err(nom::Err::Error(_)) => return fail(ErrorKind::ExpectedExpression { after: "'-'".into() }, here(rest)),
+                Err(nom::Err::Error(_)) => {
+                    return fail(ErrorKind::ExpectedExpression { after: "'-'".into() }, here(rest))
+                }
                 Err(e) => return Err(e),
             };
             let s = here(i).to(inner.span);
-            Ok((end, Expr { kind: ExprKind::Neg(Box::new(inner)), span: s }))
+            Ok((
+                end,
+                Expr {
+                    kind: ExprKind::Neg(Box::new(inner)),
+                    span: s,
+                },
+            ))
         });
     }
     power(i)
@@ -592,16 +866,25 @@ fn unary(i: Input) -> PResult<Expr> {
 fn power(i: Input) -> PResult<Expr> {
     let (rest, base) = postfix(i)?;
     let (r, _) = ws(rest)?;
-    let Ok((after_op, op_tok)) = tag::<_, _, PError>("^").parse(r) else { return Ok((rest, base)) };
+    let Ok((after_op, op_tok)) = tag::<_, _, PError>("^").parse(r) else {
+        return Ok((rest, base));
+    };
     deeper(after_op, |after_op| {
         let (after_ws, _) = ws(after_op)?;
         let (end, exponent) = match unary(after_ws) {
             Ok(x) => x,
-            Err(nom::Err::Error(_)) => return fail(ErrorKind::ExpectedExpression { after: "'^'".into() }, here(after_ws)),
+            Err(nom::Err::Error(_)) => {
+                return fail(ErrorKind::ExpectedExpression { after: "'^'".into() }, here(after_ws))
+            }
             Err(e) => return Err(e),
         };
         let s = base.span.to(exponent.span);
-        let kind = ExprKind::Binary { op: BinOp::Pow, op_span: span(op_tok, after_op), lhs: Box::new(base), rhs: Box::new(exponent) };
+        let kind = ExprKind::Binary {
+            op: BinOp::Pow,
+            op_span: span(op_tok, after_op),
+            lhs: Box::new(base),
+            rhs: Box::new(exponent),
+        };
         Ok((end, Expr { kind, span: s }))
     })
 }
@@ -611,7 +894,9 @@ fn postfix(i: Input) -> PResult<Expr> {
     let (mut rest, mut e) = primary(i)?;
     let mut count = 0;
     while let Ok((r, _)) = tag::<_, _, PError>(".T").parse(rest) {
-        if r.fragment().starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+        if r.fragment()
+            .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        {
             break;
         }
         count += 1;
@@ -619,7 +904,10 @@ fn postfix(i: Input) -> PResult<Expr> {
             return fail(ErrorKind::TooDeep { limit: MAX_DEPTH }, here(rest));
         }
         let s = e.span.to(span(rest, r));
-        e = Expr { kind: ExprKind::Transpose(Box::new(e)), span: s };
+        e = Expr {
+            kind: ExprKind::Transpose(Box::new(e)),
+            span: s,
+        };
         rest = r;
     }
     Ok((rest, e))
@@ -633,21 +921,47 @@ fn primary(i: Input) -> PResult<Expr> {
                 let (rest, _) = ws(rest)?;
                 let (rest, inner) = match expr(rest) {
                     Ok(x) => x,
-                    Err(nom::Err::Error(_)) => return fail(ErrorKind::ExpectedExpression { after: "'('".into() }, here(rest)),
+                    Err(nom::Err::Error(_)) => {
+                        return fail(ErrorKind::ExpectedExpression { after: "'('".into() }, here(rest))
+                    }
                     Err(e) => return Err(e),
                 };
                 let (rest, _) = ws(rest)?;
                 match tag::<_, _, PError>(")").parse(rest) {
-                    Ok((end, _)) => Ok((end, Expr { kind: ExprKind::Paren(Box::new(inner)), span: span(i, end) })),
-                    Err(_) if rest.fragment().is_empty() => fail(ErrorKind::Unclosed { open: '(', instead: None }, here(i)),
-                    Err(_) => fail(ErrorKind::Expected { what: "')'", after: "the expression".into() }, here(rest)),
+                    Ok((end, _)) => Ok((
+                        end,
+                        Expr {
+                            kind: ExprKind::Paren(Box::new(inner)),
+                            span: span(i, end),
+                        },
+                    )),
+                    Err(_) if rest.fragment().is_empty() => fail(
+                        ErrorKind::Unclosed {
+                            open: '(',
+                            instead: None,
+                        },
+                        here(i),
+                    ),
+                    Err(_) => fail(
+                        ErrorKind::Expected {
+                            what: "')'",
+                            after: "the expression".into(),
+                        },
+                        here(rest),
+                    ),
                 }
             })
         });
     }
     if let Ok((rest, n)) = number(i) {
         let s = n.span;
-        return Ok((rest, Expr { kind: ExprKind::Number(n), span: s }));
+        return Ok((
+            rest,
+            Expr {
+                kind: ExprKind::Number(n),
+                span: s,
+            },
+        ));
     }
     let (rest, id) = name(i)?;
     if KEYWORDS.contains(&id.name.as_str()) {
@@ -657,7 +971,13 @@ fn primary(i: Input) -> PResult<Expr> {
         return deeper(i, call);
     }
     let s = id.span;
-    Ok((rest, Expr { kind: ExprKind::Name(id), span: s }))
+    Ok((
+        rest,
+        Expr {
+            kind: ExprKind::Name(id),
+            span: s,
+        },
+    ))
 }
 
 /// `call`: `NAME(args)`.
@@ -665,7 +985,13 @@ fn call(i: Input) -> PResult<Expr> {
     let (rest, func) = name(i)?;
     let (rest, _) = tag("(").parse(rest)?;
     let (rest, args) = bracketed(rest, |rest| args(rest, i))?;
-    Ok((rest, Expr { kind: ExprKind::Call { func, args }, span: span(i, rest) }))
+    Ok((
+        rest,
+        Expr {
+            kind: ExprKind::Call { func, args },
+            span: span(i, rest),
+        },
+    ))
 }
 
 /// `args`: expressions separated by commas, up to the closing `)`.
@@ -678,9 +1004,22 @@ fn args<'a>(i: Input<'a>, start: Input<'a>) -> PResult<'a, Vec<Expr>> {
     loop {
         let (r, e) = match expr(rest) {
             Ok(x) => x,
-            Err(nom::Err::Error(_)) if rest.fragment().is_empty() => return fail(ErrorKind::Unclosed { open: '(', instead: None }, here(start)),
+            Err(nom::Err::Error(_)) if rest.fragment().is_empty() => {
+                return fail(
+                    ErrorKind::Unclosed {
+                        open: '(',
+                        instead: None,
+                    },
+                    here(start),
+                )
+            }
             Err(nom::Err::Error(_)) => {
-                return fail(ErrorKind::ExpectedExpression { after: if out.is_empty() { "'('".into() } else { "','".into() } }, here(rest))
+                return fail(
+                    ErrorKind::ExpectedExpression {
+                        after: if out.is_empty() { "'('".into() } else { "','".into() },
+                    },
+                    here(rest),
+                )
             }
             Err(e) => return Err(e),
         };
@@ -695,9 +1034,21 @@ fn args<'a>(i: Input<'a>, start: Input<'a>) -> PResult<'a, Vec<Expr>> {
             return Ok((r, out));
         }
         if r.fragment().is_empty() {
-            return fail(ErrorKind::Unclosed { open: '(', instead: None }, here(start));
+            return fail(
+                ErrorKind::Unclosed {
+                    open: '(',
+                    instead: None,
+                },
+                here(start),
+            );
         }
-        return fail(ErrorKind::Expected { what: "',' or ')'", after: "an argument".into() }, here(r));
+        return fail(
+            ErrorKind::Expected {
+                what: "',' or ')'",
+                after: "an argument".into(),
+            },
+            here(r),
+        );
     }
 }
 
@@ -758,6 +1109,14 @@ pub fn decode(bytes: &[u8]) -> Result<&str, Error> {
         let column = text.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) as u32 + 1;
         let byte = bytes.get(e.valid_up_to()).copied().unwrap_or(0);
         let start = e.valid_up_to();
-        Error { kind: ErrorKind::NotUtf8 { byte }, span: Span { start, end: start, line, column } }
+        Error {
+            kind: ErrorKind::NotUtf8 { byte },
+            span: Span {
+                start,
+                end: start,
+                line,
+                column,
+            },
+        }
     })
 }

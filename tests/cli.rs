@@ -1,0 +1,223 @@
+//! The command line as a user meets it: exit codes, standard input, output
+//! files written whole or not at all, and the README's examples.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn nnderive(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nnderive"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    if let Some(text) = stdin {
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn solve_answers_the_assignment() {
+    let out = nnderive(&["solve", "grammar/examples/assignment4.nn", "--round", "4"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for expected in [
+        "⎡ 2.3257 ⎤",
+        "⎢ 0.6929 ⎥",
+        "⎣ 1.1646 ⎦",
+        "= 1.5221",
+        "δ2 = ŷ − y",
+        "W1 (new)",
+    ] {
+        assert!(text.contains(expected), "missing {expected} in\n{text}");
+    }
+}
+
+#[test]
+fn input_errors_exit_1_with_the_message_on_stderr() {
+    let out = nnderive(&["check", "-"], Some("input x[2] = [1, 2]\nZ = W @ x\n"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).is_empty());
+    assert!(
+        stderr(&out).starts_with("error: unknown name 'W'\n --> <stdin>:2:5"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(nnderive(&["solve"], None).status.code(), Some(2));
+    assert_eq!(nnderive(&["frobnicate"], None).status.code(), Some(2));
+    assert_eq!(
+        nnderive(&["solve", "x.nn", "--round", "99"], None).status.code(),
+        Some(2)
+    );
+    let missing = nnderive(&["solve", "no/such/file.nn"], None);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("cannot read no/such/file.nn"));
+}
+
+#[test]
+fn help_explains_every_command() {
+    let out = nnderive(&["--help"], None);
+    let text = stdout(&out);
+    for cmd in ["check", "fmt", "derive", "solve", "gradcheck", "Exit status"] {
+        assert!(text.contains(cmd), "--help does not mention {cmd}:\n{text}");
+    }
+    let solve = stdout(&nnderive(&["solve", "--help"], None));
+    assert!(
+        solve.contains("--round") && solve.contains("--format") && solve.contains("latex"),
+        "{solve}"
+    );
+}
+
+#[test]
+fn output_file_is_written_whole_or_not_at_all() {
+    let dir = std::env::temp_dir().join(format!("nnderive-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let target = dir.join("answer.tex");
+    let target_s = target.to_string_lossy().to_string();
+    let out = nnderive(
+        &[
+            "solve",
+            "grammar/examples/assignment4.nn",
+            "--format",
+            "latex",
+            "-o",
+            &target_s,
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let written = std::fs::read_to_string(&target).unwrap();
+    assert!(written.starts_with("\\documentclass") && written.ends_with("\\end{document}\n"));
+
+    // A failing run leaves the earlier file exactly as it was, and no temporary file.
+    let out = nnderive(
+        &["solve", "-", "--format", "latex", "-o", &target_s],
+        Some("input x[2]\nparam p = 1\nloss L = sum(p * x)\n"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), written);
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+
+    // An error never creates the file either.
+    let fresh = dir.join("fresh.md");
+    let out = nnderive(
+        &["solve", "-", "--format", "markdown", "-o", &fresh.to_string_lossy()],
+        Some("Z = \n"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!fresh.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn fmt_check_exit_codes() {
+    assert!(nnderive(&["fmt", "--check", "grammar/examples/assignment4.nn"], None)
+        .status
+        .success());
+    let out = nnderive(&["fmt", "--check", "tests/fixtures/fmt/messy.nn"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let formatted = stdout(&nnderive(&["fmt", "-"], Some("param  p=1\nloss L=p^2\n")));
+    assert_eq!(formatted, "param p = 1\nloss L = p^2\n");
+}
+
+#[test]
+fn gradcheck_passes_on_the_assignment_and_json_is_valid() {
+    let out = nnderive(&["gradcheck", "grammar/examples/assignment4.nn"], None);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out)
+        .lines()
+        .last()
+        .unwrap()
+        .starts_with("ok: worst relative error"));
+    let json = stdout(&nnderive(
+        &["solve", "grammar/examples/assignment4.nn", "--format", "json"],
+        None,
+    ));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["loss"]["name"], "L");
+}
+
+#[test]
+fn derive_needs_no_numbers() {
+    let out = nnderive(&["derive", "grammar/examples/symbolic.nn"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("δ1 = (W2ᵀ δ2) ⊙ f′(Z1)"));
+    let nn = stdout(&nnderive(
+        &["derive", "grammar/examples/symbolic.nn", "--format", "nn"],
+        None,
+    ));
+    assert!(nn.contains("delta2 = yhat - y"), "{nn}");
+}
+
+/// The README shows real output: every ```text block that follows a
+/// `nnderive …` command line is exactly what that command prints.
+#[test]
+fn readme_examples_are_real_output() {
+    let readme = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let mut checked = 0;
+    let lines: Vec<&str> = readme.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        if let Some(cmd) = lines[i].strip_prefix("$ nnderive ") {
+            let args: Vec<&str> = cmd.split_whitespace().collect();
+            let mut expected = String::new();
+            let mut j = i + 1;
+            while j < lines.len() && lines[j] != "```" {
+                expected.push_str(lines[j]);
+                expected.push('\n');
+                j += 1;
+            }
+            let out = nnderive(&args, None);
+            let got = format!("{}{}", stdout(&out), stderr(&out));
+            assert_eq!(
+                got.trim_end(),
+                expected.trim_end(),
+                "README block for `nnderive {cmd}` is out of date"
+            );
+            checked += 1;
+            i = j;
+        }
+        i += 1;
+    }
+    assert!(checked >= 3, "only {checked} README examples found");
+}
+
+/// Every `nn` block of the README parses, and a block with a loss checks.
+#[test]
+fn readme_nn_blocks_parse() {
+    let readme = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let blocks: Vec<&str> = readme
+        .split("```nn\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap_or(""))
+        .collect();
+    assert!(blocks.len() >= 4);
+    for block in blocks {
+        nnderive::syntax::parse(block).unwrap_or_else(|e| panic!("README block does not parse: {e:?}\n{block}"));
+        if block.contains("loss ") {
+            nnderive::load(&nnderive::Source::new("readme.nn", block)).unwrap_or_else(|e| panic!("{e:?}\n{block}"));
+        }
+    }
+}
