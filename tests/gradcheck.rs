@@ -22,7 +22,7 @@ const ACTIVATIONS: [&str; 6] = ["relu", "sigmoid", "tanh", "f", "softplus", "sin
 const LOSSES: [&str; 5] = ["cross_entropy", "log_softmax", "bce", "mse", "squared"];
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 40, rng_seed: common::proptest_seed(), ..ProptestConfig::default() })]
 
     #[test]
     fn random_networks_pass_gradcheck(
