@@ -51,11 +51,11 @@ fn assignment_formulas_are_textbook() {
     let text = render::text::derivation(&model, &derive(&model));
     for expected in [
         "  δ2 = ŷ − y\n",
-        "  ∂L/∂W2 = δ2 Hᵀ\n",
-        "  ∂L/∂b2 = δ2\n",
+        "  ∂L/∂W2 = δ2 Hᵀ   [d-matmul-left at Z2]\n",
+        "  ∂L/∂b2 = δ2      [d-add at Z2]\n",
         "  δ1 = (W2ᵀ δ2) ⊙ f′(Z1)\n",
-        "  ∂L/∂W1 = δ1 xᵀ\n",
-        "  ∂L/∂b1 = δ1\n",
+        "  ∂L/∂W1 = δ1 xᵀ   [d-matmul-left at Z1]\n",
+        "  ∂L/∂b1 = δ1      [d-add at Z1]\n",
         "f′(t) = step(t) + cos(t)\n",
         "  Z1 = W1 x + b1\n",
     ] {

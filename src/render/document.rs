@@ -161,6 +161,10 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
             }
         }
         out.push(Block::Display(rows));
+        // State the conventions where the derivatives rely on them.
+        for c in &d.conventions {
+            out.push(Block::Paragraph(vec![text(format!("Convention: {}.", c.statement()))]));
+        }
     }
 
     // 2. The numeric forward pass.
@@ -210,6 +214,20 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
         rows.push(row(label.clone(), formula(g, sym.formula, &names, L)));
         rows.push(row("", matrix(v, round)));
         out.push(Block::Display(rows));
+        if let Some(general) = sym.general {
+            let target = d.target_sums.first();
+            let why = match target.map(|t| t.verified) {
+                Some(Some(true)) => "which holds for the given target",
+                _ => "assumed here, as for any one-hot or probability target",
+            };
+            let y = target.map(|t| names.tensor(t.target, L)).unwrap_or_else(|| "y".into());
+            out.push(Block::Paragraph(vec![
+                text("The last step uses "),
+                math(format!("\\textstyle\\sum {y} = 1")),
+                text(format!(", {why}; without it the error term is")),
+            ]));
+            out.push(Block::Display(vec![row(label.clone(), formula(g, general, &names, L))]));
+        }
     }
     out.push(Block::Subsection("Parameter gradients".into()));
     let mut rows = Vec::new();

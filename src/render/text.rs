@@ -165,12 +165,24 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
     }
 
     let _ = writeln!(out, "\nGradients");
-    let mut lines = Vec::new();
+    let mut rows = Vec::new();
     for g in &derivation.gradients {
         let lhs = names.gradient_of(Wrt::Tensor(g.param), N, &derivation.graph);
-        lines.push((lhs, formula(&derivation.graph, g.formula, &names, N)));
+        let result = formula(&derivation.graph, g.formula, &names, N);
+        let mut steps = step_lines(&g.steps, model, derivation, &names);
+        // A gradient read off in one step is one line, with its rule.
+        if steps.len() <= 1 {
+            let rule = steps
+                .pop()
+                .map(|(_, _, r)| r)
+                .unwrap_or_else(|| "no path from the loss".into());
+            rows.push((lhs, result, rule));
+        } else {
+            rows.extend(steps);
+            rows.push((lhs, result, "result".into()));
+        }
     }
-    out.push_str(&aligned(&lines, "  "));
+    write_steps(&mut out, &rows, "  ");
 
     let notes = conventions(model, derivation, &names);
     if !notes.is_empty() {
