@@ -363,43 +363,91 @@ fn dim(i: Input) -> PResult<Dim> {
     }
 }
 
-/// `dims`: `[` dim (`,` dim)* `]`.
-fn dims(i: Input) -> PResult<(Vec<Dim>, Span)> {
-    let open = i;
-    let (rest, _) = tag("[").parse(i)?;
-    bracketed(rest, |rest| {
-        let (mut rest, _) = ws(rest)?;
+/// The shape of a bracketed, comma-separated sequence.
+struct Sequence {
+    /// `']'` or `')'`.
+    close: char,
+    /// May be empty (`[]`, `f()`).
+    empty: bool,
+    /// May end with a comma before the bracket (`[1, 2,]`).
+    trailing: bool,
+    /// What one entry is called in errors (`a dimension`).
+    entry: &'static str,
+}
+
+/// The entries of a sequence whose opening bracket is at `open` and was just
+/// consumed, up to and including the closing bracket. `entry` parses one,
+/// given what came before it (`'['` or `','`) for its error messages.
+fn separated<'a, T>(
+    i: Input<'a>,
+    open: Input<'a>,
+    seq: Sequence,
+    mut entry: impl FnMut(Input<'a>, &'static str) -> PResult<'a, T>,
+) -> PResult<'a, Vec<T>> {
+    let (open_char, expected, first) = if seq.close == ']' {
+        ('[', "',' or ']'", "'['")
+    } else {
+        ('(', "',' or ')'", "'('")
+    };
+    let unclosed = |instead| {
+        fail(
+            ErrorKind::Unclosed {
+                open: open_char,
+                instead,
+            },
+            here(open),
+        )
+    };
+    let close = seq.close.to_string();
+    bracketed(i, |i| {
+        let (mut rest, _) = ws(i)?;
         let mut out = Vec::new();
         loop {
-            let (r, d) = dim(rest)?;
-            out.push(d);
+            let may_close = if out.is_empty() { seq.empty } else { seq.trailing };
+            if may_close {
+                if let Ok((r, _)) = tag::<_, _, PError>(close.as_str()).parse(rest) {
+                    return Ok((r, out));
+                }
+            }
+            if rest.fragment().is_empty() {
+                return unclosed(None);
+            }
+            let (r, x) = entry(rest, if out.is_empty() { first } else { "','" })?;
+            out.push(x);
+            let entry_end = r;
             let (r, _) = ws(r)?;
             if let Ok((r, _)) = tag::<_, _, PError>(",").parse(r) {
                 let (r, _) = ws(r)?;
                 rest = r;
                 continue;
             }
-            if let Ok((r, _)) = tag::<_, _, PError>("]").parse(r) {
-                return Ok((r, (out, span(open, r))));
+            if let Ok((r, _)) = tag::<_, _, PError>(close.as_str()).parse(r) {
+                return Ok((r, out));
             }
             if r.fragment().is_empty() {
-                return fail(
-                    ErrorKind::Unclosed {
-                        open: '[',
-                        instead: None,
-                    },
-                    here(open),
-                );
+                return unclosed(None);
             }
-            return fail(
-                ErrorKind::Expected {
-                    what: "',' or ']'",
-                    after: "a dimension".into(),
-                },
-                here(r),
-            );
+            if r.location_line() > entry_end.location_line() {
+                // The sequence ran on to another line: most likely its bracket is missing.
+                return unclosed(Some(here(r)));
+            }
+            let after = seq.entry.to_string();
+            return fail(ErrorKind::Expected { what: expected, after }, here(r));
         }
     })
+}
+
+/// `dims`: `[` dim (`,` dim)* `]`.
+fn dims(i: Input) -> PResult<(Vec<Dim>, Span)> {
+    let (rest, _) = tag("[").parse(i)?;
+    let seq = Sequence {
+        close: ']',
+        empty: false,
+        trailing: false,
+        entry: "a dimension",
+    };
+    let (rest, out) = separated(rest, i, seq, |r, _| dim(r))?;
+    Ok((rest, (out, span(i, rest))))
 }
 
 /// `literal`: a signed number or a bracketed list of literals.
@@ -423,96 +471,36 @@ fn literal(i: Input) -> PResult<Literal> {
 /// `list`: `[` literal (`,` literal)* `,`? `]`.
 fn list(i: Input) -> PResult<Literal> {
     let (rest, _) = tag("[").parse(i)?;
-    bracketed(rest, |rest| {
-        let (mut rest, _) = ws(rest)?;
-        let mut items = Vec::new();
-        loop {
-            if let Ok((r, _)) = tag::<_, _, PError>("]").parse(rest) {
-                return Ok((
-                    r,
-                    Literal::List {
-                        items,
-                        span: span(i, r),
-                    },
-                ));
-            }
-            if rest.fragment().is_empty() {
-                return fail(
-                    ErrorKind::Unclosed {
-                        open: '[',
-                        instead: None,
-                    },
-                    here(i),
-                );
-            }
-            let (r, item) = match literal(rest) {
-                Ok(x) => x,
-                Err(nom::Err::Failure(PError {
-                    error:
-                        Some(Error {
-                            kind:
-                                ErrorKind::Expected {
-                                    what: "a number or '['",
-                                    ..
-                                },
-                            span,
-                        }),
-                })) => {
-                    return fail(
-                        ErrorKind::Expected {
-                            what: "a number or '['",
-                            after: if items.is_empty() { "'['".into() } else { "','".into() },
-                        },
-                        span,
-                    )
-                }
-                Err(e) => return Err(e),
-            };
-            items.push(item);
-            let item_end = r;
-            let (r, _) = ws(r)?;
-            if let Ok((r, _)) = tag::<_, _, PError>(",").parse(r) {
-                let (r, _) = ws(r)?;
-                rest = r;
-                continue;
-            }
-            if let Ok((r2, _)) = tag::<_, _, PError>("]").parse(r) {
-                return Ok((
-                    r2,
-                    Literal::List {
-                        items,
-                        span: span(i, r2),
-                    },
-                ));
-            }
-            if r.fragment().is_empty() {
-                return fail(
-                    ErrorKind::Unclosed {
-                        open: '[',
-                        instead: None,
-                    },
-                    here(i),
-                );
-            }
-            if r.location_line() > item_end.location_line() {
-                // The list ran on to the next line: most likely its ']' is missing.
-                return fail(
-                    ErrorKind::Unclosed {
-                        open: '[',
-                        instead: Some(here(r)),
-                    },
-                    here(i),
-                );
-            }
-            return fail(
-                ErrorKind::Expected {
-                    what: "',' or ']'",
-                    after: "a list entry".into(),
-                },
-                here(r),
-            );
-        }
-    })
+    let seq = Sequence {
+        close: ']',
+        empty: true,
+        trailing: true,
+        entry: "a list entry",
+    };
+    let (rest, items) = separated(rest, i, seq, |r, after| match literal(r) {
+        // Say what the missing number came after.
+        Err(nom::Err::Failure(PError {
+            error:
+                Some(Error {
+                    kind: ErrorKind::Expected { what, .. },
+                    span,
+                }),
+        })) => fail(
+            ErrorKind::Expected {
+                what,
+                after: after.into(),
+            },
+            span,
+        ),
+        other => other,
+    })?;
+    Ok((
+        rest,
+        Literal::List {
+            items,
+            span: span(i, rest),
+        },
+    ))
 }
 
 /// `declaration`: `ROLE NAME dims? (= literal)?`.
@@ -571,39 +559,13 @@ fn at_line_end(i: Input) -> bool {
 /// `params`: `(` name (`,` name)* `)`.
 fn params<'a>(i: Input<'a>, func: &str) -> PResult<'a, Vec<Ident>> {
     let (rest, _) = expect_char(i, '(', "'('", || format!("'fn {func}'"))?;
-    bracketed(rest, |rest| {
-        let (mut rest, _) = ws(rest)?;
-        let mut out = Vec::new();
-        loop {
-            let (r, p) = binding_name(rest, || if out.is_empty() { "'('".into() } else { "','".into() })?;
-            out.push(p);
-            let (r, _) = ws(r)?;
-            if let Ok((r, _)) = tag::<_, _, PError>(",").parse(r) {
-                let (r, _) = ws(r)?;
-                rest = r;
-                continue;
-            }
-            if let Ok((r, _)) = tag::<_, _, PError>(")").parse(r) {
-                return Ok((r, out));
-            }
-            if r.fragment().is_empty() {
-                return fail(
-                    ErrorKind::Unclosed {
-                        open: '(',
-                        instead: None,
-                    },
-                    here(i),
-                );
-            }
-            return fail(
-                ErrorKind::Expected {
-                    what: "',' or ')'",
-                    after: "a parameter".into(),
-                },
-                here(r),
-            );
-        }
-    })
+    let seq = Sequence {
+        close: ')',
+        empty: false,
+        trailing: false,
+        entry: "a parameter",
+    };
+    separated(rest, i, seq, |r, after| binding_name(r, || after.into()))
 }
 
 /// `function`: `fn NAME(params) = expr`.
@@ -717,52 +679,13 @@ fn train(i: Input) -> PResult<Train> {
     let (rest, optimizer) = binding_name(rest, || "'train'".into())?;
     let (rest, _) = ws(rest)?;
     let (rest, _) = expect_char(rest, '(', "'('", || format!("'train {}'", optimizer.name))?;
-    let open = i;
-    let (rest, args) = bracketed(rest, |rest| {
-        let (mut rest, _) = ws(rest)?;
-        let mut out = Vec::new();
-        loop {
-            if let Ok((r, _)) = tag::<_, _, PError>(")").parse(rest) {
-                return Ok((r, out));
-            }
-            if rest.fragment().is_empty() {
-                return fail(
-                    ErrorKind::Unclosed {
-                        open: '(',
-                        instead: None,
-                    },
-                    here(open),
-                );
-            }
-            let (r, a) = train_arg(rest)?;
-            out.push(a);
-            let (r, _) = ws(r)?;
-            if let Ok((r, _)) = tag::<_, _, PError>(",").parse(r) {
-                let (r, _) = ws(r)?;
-                rest = r;
-                continue;
-            }
-            if let Ok((r, _)) = tag::<_, _, PError>(")").parse(r) {
-                return Ok((r, out));
-            }
-            if r.fragment().is_empty() {
-                return fail(
-                    ErrorKind::Unclosed {
-                        open: '(',
-                        instead: None,
-                    },
-                    here(open),
-                );
-            }
-            return fail(
-                ErrorKind::Expected {
-                    what: "',' or ')'",
-                    after: "a setting".into(),
-                },
-                here(r),
-            );
-        }
-    })?;
+    let seq = Sequence {
+        close: ')',
+        empty: true,
+        trailing: true,
+        entry: "a setting",
+    };
+    let (rest, args) = separated(rest, i, seq, |r, _| train_arg(r))?;
     Ok((
         rest,
         Train {
@@ -984,7 +907,7 @@ fn primary(i: Input) -> PResult<Expr> {
 fn call(i: Input) -> PResult<Expr> {
     let (rest, func) = name(i)?;
     let (rest, _) = tag("(").parse(rest)?;
-    let (rest, args) = bracketed(rest, |rest| args(rest, i))?;
+    let (rest, args) = args(rest, i)?;
     Ok((
         rest,
         Expr {
@@ -996,60 +919,16 @@ fn call(i: Input) -> PResult<Expr> {
 
 /// `args`: expressions separated by commas, up to the closing `)`.
 fn args<'a>(i: Input<'a>, start: Input<'a>) -> PResult<'a, Vec<Expr>> {
-    let (mut rest, _) = ws(i)?;
-    let mut out = Vec::new();
-    if let Ok((r, _)) = tag::<_, _, PError>(")").parse(rest) {
-        return Ok((r, out));
-    }
-    loop {
-        let (r, e) = match expr(rest) {
-            Ok(x) => x,
-            Err(nom::Err::Error(_)) if rest.fragment().is_empty() => {
-                return fail(
-                    ErrorKind::Unclosed {
-                        open: '(',
-                        instead: None,
-                    },
-                    here(start),
-                )
-            }
-            Err(nom::Err::Error(_)) => {
-                return fail(
-                    ErrorKind::ExpectedExpression {
-                        after: if out.is_empty() { "'('".into() } else { "','".into() },
-                    },
-                    here(rest),
-                )
-            }
-            Err(e) => return Err(e),
-        };
-        out.push(e);
-        let (r, _) = ws(r)?;
-        if let Ok((r, _)) = tag::<_, _, PError>(",").parse(r) {
-            let (r, _) = ws(r)?;
-            rest = r;
-            continue;
-        }
-        if let Ok((r, _)) = tag::<_, _, PError>(")").parse(r) {
-            return Ok((r, out));
-        }
-        if r.fragment().is_empty() {
-            return fail(
-                ErrorKind::Unclosed {
-                    open: '(',
-                    instead: None,
-                },
-                here(start),
-            );
-        }
-        return fail(
-            ErrorKind::Expected {
-                what: "',' or ')'",
-                after: "an argument".into(),
-            },
-            here(r),
-        );
-    }
+    let seq = Sequence {
+        close: ')',
+        empty: true,
+        trailing: false,
+        entry: "an argument",
+    };
+    separated(i, start, seq, |r, after| match expr(r) {
+        Err(nom::Err::Error(_)) => fail(ErrorKind::ExpectedExpression { after: after.into() }, here(r)),
+        other => other,
+    })
 }
 
 // ---- statements and the file ----------------------------------------------
