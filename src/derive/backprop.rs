@@ -544,21 +544,14 @@ impl<'m> Backprop<'m> {
             .collect();
         roots.extend(self.model.functions.values().map(|f| f.body));
         roots.extend(fns.iter().map(|d| d.body));
-        let mut out = BTreeSet::new();
-        let mut seen = HashSet::new();
-        let mut stack = roots;
-        while let Some(n) = stack.pop() {
-            if !seen.insert(n) {
-                continue;
-            }
-            if let Node::Apply(Func::Builtin(e), _) = self.g.node(n) {
-                if let Some(c) = rules::convention(*e) {
-                    out.insert(c);
-                }
-            }
-            stack.extend(self.g.node(n).children());
-        }
-        out
+        self.g
+            .nodes_under(&roots)
+            .into_iter()
+            .filter_map(|n| match self.g.node(n) {
+                Node::Apply(Func::Builtin(e), _) => rules::convention(*e),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Targets whose Σ = 1 was actually used (their general form differs).
@@ -687,39 +680,29 @@ fn occurrences(g: &Graph, root: NodeId, target: NodeId) -> u64 {
     memo[&root]
 }
 
+/// The symbols a formula mentions.
 fn symbols_in(g: &Graph, root: NodeId) -> Vec<SymbolId> {
-    let mut out = Vec::new();
-    let mut seen = HashSet::new();
-    let mut stack = vec![root];
-    while let Some(n) = stack.pop() {
-        if !seen.insert(n) {
-            continue;
-        }
-        match g.node(n) {
-            Node::Symbol(s) => out.push(*s),
-            node => stack.extend(node.children()),
-        }
-    }
-    out
+    g.nodes_under(&[root])
+        .into_iter()
+        .filter_map(|n| match g.node(n) {
+            Node::Symbol(s) => Some(*s),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Tensors that appear as `sum(t)` in a formula.
 fn tensors_summed(g: &Graph, root: NodeId) -> Vec<TensorId> {
-    let mut out = Vec::new();
-    let mut seen = HashSet::new();
-    let mut stack = vec![root];
-    while let Some(n) = stack.pop() {
-        if !seen.insert(n) {
-            continue;
-        }
-        if let Node::Reduce(crate::model::Reduction::Sum, inner) = g.node(n) {
-            if let Node::Tensor(t) = g.node(*inner) {
-                out.push(*t);
-            }
-        }
-        stack.extend(g.node(n).children());
-    }
-    out
+    g.nodes_under(&[root])
+        .into_iter()
+        .filter_map(|n| match g.node(n) {
+            Node::Reduce(crate::model::Reduction::Sum, inner) => match g.node(*inner) {
+                Node::Tensor(t) => Some(*t),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
 }
 
 /// d(body)/d(parameter `wrt`) for a scalar function body, by the rules table.

@@ -760,17 +760,12 @@ fn depends_on_param(model: &Model, id: TensorId) -> bool {
 
 /// The tensors an expression refers to directly.
 pub(crate) fn tensors_in(graph: &Graph, root: NodeId) -> Vec<TensorId> {
-    let mut out = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut stack = vec![root];
-    while let Some(n) = stack.pop() {
-        if !seen.insert(n) {
-            continue;
-        }
-        match graph.node(n) {
-            super::Node::Tensor(t) => out.push(*t),
-            node => stack.extend(node.children()),
-        }
-    }
-    out
+    graph
+        .nodes_under(&[root])
+        .into_iter()
+        .filter_map(|n| match graph.node(n) {
+            super::Node::Tensor(t) => Some(*t),
+            _ => None,
+        })
+        .collect()
 }

@@ -110,6 +110,20 @@ impl Graph {
         &self.shapes[id.0 as usize]
     }
 
+    /// Every distinct node reachable from `roots` (roots included), each once.
+    pub fn nodes_under(&self, roots: &[NodeId]) -> Vec<NodeId> {
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = roots.to_vec();
+        let mut out = Vec::new();
+        while let Some(n) = stack.pop() {
+            if seen.insert(n) {
+                out.push(n);
+                stack.extend(self.node(n).children());
+            }
+        }
+        out
+    }
+
     /// Number of distinct nodes: the size of everything stored.
     pub fn len(&self) -> usize {
         self.nodes.len()
