@@ -57,6 +57,19 @@ fn main() {
         );
     }
 
+    // Exact throughout: relu keeps rationals exact, so every value is a fraction.
+    let widths = vec![64; 101];
+    // Random ±1 weights make a 100-layer relu network's values grow without
+    // bound, so this one is solved without the training step.
+    let text = common::random_network(5, 100, &widths, &["relu"], "mse").replace("train sgd(lr = 0.1)\n", "");
+    let model = nnderive::load(&Source::new("exact.nn", text)).unwrap();
+    report(
+        "derive and evaluate 100-layer, 64-wide relu network, exact",
+        median(runs.min(3), || {
+            nnderive::solve(&model).unwrap();
+        }),
+    );
+
     // Large enough that the matrix products dominate: values turn f64 after
     // the first sigmoid.
     let widths = [256, 512, 512, 512, 10];

@@ -178,23 +178,36 @@ fn finite(v: f64) -> Result<f64, NumericErrorKind> {
     }
 }
 
-/// The nearest f64 of a rational (overflow reported, tiny values go to 0).
+/// The f64 nearest a rational (to within an ulp), also when its numerator and
+/// denominator are each far beyond f64's range; ±inf only when the value is.
 pub fn rational_to_f64(r: &BigRational) -> f64 {
     if let Some(f) = r.to_f64() {
-        if f.is_finite() {
+        if f.is_finite() && (f != 0.0 || r.is_zero()) {
             return f;
         }
     }
-    // Scale down huge numerators and denominators before dividing.
-    let n = r.numer().bits() as i64;
-    let d = r.denom().bits() as i64;
-    let shift = (n - d).clamp(-1100, 1100);
-    let scaled = if shift >= 0 {
-        r / BigRational::from_integer(BigInt::one() << shift as usize)
+    // Take the leading 64 or so bits of |numer| / denom as an integer, then
+    // scale by the power of two that was shifted away.
+    let numer = r.numer().abs();
+    let denom = r.denom();
+    let shift: i64 = 64 - (numer.bits() as i64 - denom.bits() as i64);
+    let q = if shift >= 0 {
+        (numer << shift as usize) / denom
     } else {
-        r * BigRational::from_integer(BigInt::one() << (-shift) as usize)
+        numer / (denom << (-shift) as usize)
     };
-    scaled.to_f64().unwrap_or(0.0) * 2f64.powi(shift as i32)
+    let mut v = q.to_f64().unwrap_or(f64::INFINITY);
+    let mut e = -shift;
+    while e != 0 && v != 0.0 && v.is_finite() {
+        let step = e.clamp(-1000, 1000);
+        v *= 2f64.powi(step as i32);
+        e -= step;
+    }
+    if r.is_negative() {
+        -v
+    } else {
+        v
+    }
 }
 
 fn bits(r: &BigRational) -> u64 {
@@ -535,21 +548,7 @@ impl Tensor {
         let capped = self.capped || other.capped;
         let mut out = match (&self.data, &other.data) {
             (Data::Exact(a), Data::Exact(b)) => {
-                let mut v = vec![BigRational::zero(); m * p];
-                for i in 0..m {
-                    for l in 0..k {
-                        let x = &a[i * k + l];
-                        if x.is_zero() {
-                            continue;
-                        }
-                        for j in 0..p {
-                            let y = &b[l * p + j];
-                            if !y.is_zero() {
-                                v[i * p + j] += x * y;
-                            }
-                        }
-                    }
-                }
+                let v = exact_matmul(a, b, m, k, p);
                 Tensor::settle(dims, v)?
             }
             _ => {
@@ -597,7 +596,7 @@ impl Tensor {
     /// The sum of all entries (a scalar).
     pub fn sum(&self) -> Result<Tensor, NumericError> {
         let mut t = match &self.data {
-            Data::Exact(v) => Tensor::settle(Vec::new(), vec![v.iter().fold(BigRational::zero(), |a, b| a + b)])?,
+            Data::Exact(v) => Tensor::settle(Vec::new(), vec![exact_sum(v)])?,
             Data::Float(v) => Tensor::float_checked(Vec::new(), vec![v.iter().sum()])?,
         };
         t.capped |= self.capped;
@@ -694,6 +693,77 @@ impl Tensor {
     }
 }
 
+/// Exact `[m,k] @ [k,p]` over common denominators.
+///
+/// Summing rationals one product at a time reduces every partial sum by a gcd
+/// of ever-growing numbers; that dominated deep exact networks. Instead each
+/// row of `a` and each column of `b` is put over its least common denominator
+/// once, the dot products run on integers, and each result entry is reduced
+/// once at the end. Zero factors are skipped (after relu, many are zero).
+fn exact_matmul(a: &[BigRational], b: &[BigRational], m: usize, k: usize, p: usize) -> Vec<BigRational> {
+    let row_denoms: Vec<BigInt> = a
+        .chunks(k.max(1))
+        .take(m)
+        .map(|row| common_denominator(row.iter()))
+        .collect();
+    let col_denoms: Vec<BigInt> = (0..p)
+        .map(|j| common_denominator(b.iter().skip(j).step_by(p.max(1)).take(k)))
+        .collect();
+    let a_scaled: Vec<BigInt> = a
+        .iter()
+        .enumerate()
+        .map(|(flat, r)| over_denominator(r, &row_denoms[flat / k.max(1)]))
+        .collect();
+    let b_scaled: Vec<BigInt> = b
+        .iter()
+        .enumerate()
+        .map(|(flat, r)| over_denominator(r, &col_denoms[flat % p.max(1)]))
+        .collect();
+    let mut out = Vec::with_capacity(m * p);
+    for (i, row_denom) in row_denoms.iter().enumerate() {
+        let row = &a_scaled[i * k..(i + 1) * k];
+        for (j, col_denom) in col_denoms.iter().enumerate() {
+            let mut total = BigInt::zero();
+            for (l, x) in row.iter().enumerate() {
+                let y = &b_scaled[l * p + j];
+                if !x.is_zero() && !y.is_zero() {
+                    total += x * y;
+                }
+            }
+            out.push(BigRational::new(total, row_denom * col_denom));
+        }
+    }
+    out
+}
+
+/// A sum over the common denominator, reduced once (see [`exact_matmul`]).
+fn exact_sum(v: &[BigRational]) -> BigRational {
+    let denom = common_denominator(v.iter());
+    let numer = v.iter().map(|r| over_denominator(r, &denom)).sum();
+    BigRational::new(numer, denom)
+}
+
+/// The least common multiple of the denominators of `values` (1 if none).
+fn common_denominator<'a>(values: impl Iterator<Item = &'a BigRational>) -> BigInt {
+    let mut common = BigInt::one();
+    for r in values {
+        // Equal or unit denominators are the common case; skip the gcd for them.
+        if !r.denom().is_one() && *r.denom() != common {
+            common = num_integer::Integer::lcm(&common, r.denom());
+        }
+    }
+    common
+}
+
+/// The numerator of `r` written over `denom`, a multiple of its denominator.
+fn over_denominator(r: &BigRational, denom: &BigInt) -> BigInt {
+    if r.denom() == denom {
+        r.numer().clone()
+    } else {
+        r.numer() * (denom / r.denom())
+    }
+}
+
 fn index_in(dims: &[usize], mut i: usize) -> Vec<usize> {
     let mut idx = vec![0; dims.len()];
     for (k, d) in dims.iter().enumerate().rev() {
@@ -727,25 +797,32 @@ pub fn round_decimal(r: &BigRational, places: u32) -> String {
     }
 }
 
+/// The number of decimal places of `r` when its decimal expansion
+/// terminates (its denominator is 2^a 5^b), else `None`.
+pub fn decimal_places(r: &BigRational) -> Option<u32> {
+    let den = r.denom();
+    // Twos by counting trailing zero bits; fives by comparing with the one
+    // power of five of the right size, so huge denominators stay cheap.
+    let twos = den.trailing_zeros().unwrap_or(0);
+    let odd = den >> twos;
+    if odd.is_one() {
+        return u32::try_from(twos).ok();
+    }
+    let estimate = (odd.bits() as f64 / 5f64.log2()).round() as u32;
+    for fives in estimate.saturating_sub(1)..=estimate + 1 {
+        if BigInt::from(5).pow(fives) == odd {
+            return u32::try_from(twos.max(u64::from(fives))).ok();
+        }
+    }
+    None
+}
+
 /// A terminating decimal where the value has one, else `p/q`.
 pub fn full_precision(r: &BigRational) -> String {
-    let mut den = r.denom().clone();
-    let mut places = 0u32;
-    let (two, five) = (BigInt::from(2), BigInt::from(5));
-    let (mut twos, mut fives) = (0u32, 0u32);
-    while (&den % &two).is_zero() {
-        den /= &two;
-        twos += 1;
+    match decimal_places(r) {
+        Some(places) => round_decimal(r, places),
+        None => format!("{}/{}", r.numer(), r.denom()),
     }
-    while (&den % &five).is_zero() {
-        den /= &five;
-        fives += 1;
-    }
-    if !den.is_one() {
-        return format!("{}/{}", r.numer(), r.denom());
-    }
-    places += twos.max(fives);
-    round_decimal(r, places)
 }
 
 #[cfg(test)]
@@ -806,6 +883,11 @@ mod tests {
         let t = Tensor::float(vec![], vec![-0.0]);
         assert_eq!(t.format_entry(0, None), "0");
         assert_eq!(full_precision(&r(1, 3)), "1/3");
+        assert_eq!(full_precision(&r(1, 40)), "0.025");
+        assert_eq!(full_precision(&r(7, 3125)), "0.00224");
+        assert_eq!(full_precision(&r(1, 15)), "1/15");
+        let huge = BigRational::new(BigInt::from(3), BigInt::from(10).pow(300));
+        assert_eq!(decimal_places(&huge), Some(300));
         assert_eq!(full_precision(&r(-1, 8)), "-0.125");
     }
 
@@ -845,6 +927,17 @@ mod tests {
             big.map(Unary::Exp).unwrap_err().to_string(),
             "the value overflows f64 at entry [1, 0]"
         );
+    }
+
+    #[test]
+    fn huge_fractions_convert_to_f64() {
+        let big = BigInt::from(3).pow(5000);
+        let r = BigRational::new(big.clone() * BigInt::from(2), big.clone() * BigInt::from(7));
+        assert!((rational_to_f64(&r) - 2.0 / 7.0).abs() < 1e-15);
+        let tiny = BigRational::new(BigInt::one(), BigInt::from(2).pow(1100));
+        assert_eq!(rational_to_f64(&tiny), 0.0);
+        let huge = BigRational::from_integer(BigInt::from(2).pow(1100));
+        assert_eq!(rational_to_f64(&-huge), f64::NEG_INFINITY);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use num_rational::BigRational;
-use num_traits::{One, Signed};
+use num_traits::Signed;
 
 use crate::derive::{Derivation, SymbolKind, Wrt};
 use crate::model::{Elementwise, Func, Graph, LossFn, Model, Node, NodeId, Reduction, SymbolId, TensorId};
@@ -259,32 +259,7 @@ pub fn constant(c: &BigRational, notation: Notation) -> String {
 
 /// The decimal expansion of `c` when it terminates (denominator 2^a 5^b).
 pub fn terminating_decimal(c: &BigRational) -> Option<String> {
-    use num_bigint::BigInt;
-    let mut den = c.denom().clone();
-    let (two, five) = (BigInt::from(2), BigInt::from(5));
-    let mut places = 0usize;
-    let (mut twos, mut fives) = (0usize, 0usize);
-    while (&den % &two) == BigInt::from(0) {
-        den /= &two;
-        twos += 1;
-    }
-    while (&den % &five) == BigInt::from(0) {
-        den /= &five;
-        fives += 1;
-    }
-    if !den.is_one() {
-        return None;
-    }
-    places += twos.max(fives);
-    let scaled = c * BigRational::from_integer(BigInt::from(10).pow(places as u32));
-    let digits = scaled.to_integer().abs().to_string();
-    let sign = if c.is_negative() { "-" } else { "" };
-    if places == 0 {
-        return Some(format!("{sign}{digits}"));
-    }
-    let padded = format!("{:0>width$}", digits, width = places + 1);
-    let (int, frac) = padded.split_at(padded.len() - places);
-    Some(format!("{sign}{int}.{frac}"))
+    crate::eval::number::decimal_places(c).map(|places| crate::eval::number::round_decimal(c, places))
 }
 
 struct Printer<'a> {
