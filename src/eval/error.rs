@@ -9,6 +9,8 @@ pub struct Error {
     pub kind: ErrorKind,
     /// The equation (or declaration) it concerns.
     pub span: Option<Span>,
+    /// Set when it happened while recomputing after this training step.
+    pub after_step: Option<u32>,
 }
 
 /// What went wrong. Each variant's doc gives an input that produces it.
@@ -27,7 +29,25 @@ pub enum ErrorKind {
 }
 
 impl Error {
+    pub fn new(kind: ErrorKind, span: Option<Span>) -> Error {
+        Error {
+            kind,
+            span,
+            after_step: None,
+        }
+    }
+
     pub fn diagnostic(&self) -> Diagnostic {
+        let d = self.describe();
+        match self.after_step {
+            Some(step) => d.with_note(format!(
+                "this happened after training step {step}: the update made the values too large or out of range; a smaller learning rate may help"
+            )),
+            None => d,
+        }
+    }
+
+    fn describe(&self) -> Diagnostic {
         match &self.kind {
             ErrorKind::MissingValue { name, role } => Diagnostic::new(
                 format!("{role} '{name}' has no value, so nothing can be computed"),

@@ -73,7 +73,10 @@ pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
                     tensors[p] = Some(new);
                 }
                 // The last step needs only the loss; the gradients are not used again.
-                current = Pass::run(model, &derivation, tensors.clone(), step < *steps)?;
+                current = Pass::run(model, &derivation, tensors.clone(), step < *steps).map_err(|e| Error {
+                    after_step: Some(step),
+                    ..e
+                })?;
                 losses.push(current.values[model.loss.0 as usize].clone());
                 notes.extend(current.notes.iter().cloned());
             }
@@ -130,6 +133,7 @@ fn missing(model: &Model, id: TensorId) -> Error {
             role: t.role.name(),
         },
         span: Some(t.span),
+        after_step: None,
     }
 }
 
@@ -140,6 +144,7 @@ fn numeric(model: &Model, at: TensorId, quantity: &str, message: String) -> Erro
             message,
         },
         span: Some(model.tensor(at).span),
+        after_step: None,
     }
 }
 
