@@ -159,6 +159,21 @@ fn gradcheck_passes_on_the_assignment_and_json_is_valid() {
     assert_eq!(v["loss"]["name"], "L");
 }
 
+/// At a kink the check cannot agree; it says why instead of only failing.
+#[test]
+fn gradcheck_explains_a_kink() {
+    let out = nnderive(
+        &["gradcheck", "-"],
+        Some("input x[2] = [1, -1]\nparam W[1,2] = [[0.5, 0.5]]\nloss L = sum(relu(W @ x))\n"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains("note: ") && text.contains("help: the values sit on a kink"),
+        "{text}"
+    );
+}
+
 #[test]
 fn derive_needs_no_numbers() {
     let out = nnderive(&["derive", "grammar/examples/symbolic.nn"], None);

@@ -275,6 +275,9 @@ pub struct GradCheck {
     pub params: Vec<ParamCheck>,
     /// The step used: (L(p + h) − L(p − h)) / 2h.
     pub h: f64,
+    /// Kinks met at the file's values: there the derivative is a convention
+    /// and finite differences see the average of the two one-sided slopes.
+    pub kinks: Vec<Note>,
 }
 
 impl GradCheck {
@@ -330,5 +333,10 @@ pub fn gradcheck(model: &Model) -> Result<GradCheck, crate::Error> {
         }
         params.push(check);
     }
-    Ok(GradCheck { params, h })
+    let kinks = pass
+        .notes
+        .into_iter()
+        .filter(|n| matches!(n, Note::Kink { .. }))
+        .collect();
+    Ok(GradCheck { params, h, kinks })
 }

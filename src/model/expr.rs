@@ -427,6 +427,17 @@ impl Graph {
             let t = self.transpose(na);
             return self.neg(t);
         }
+        // (A Bᵀ)ᵀ = B Aᵀ and (Aᵀ B)ᵀ = Bᵀ A: distribute when a transpose cancels.
+        if let Node::MatMul(l, r) = *self.node(a) {
+            let cancels = matches!(self.node(l), Node::Transpose(_)) || matches!(self.node(r), Node::Transpose(_));
+            if cancels {
+                let (rt, lt) = (self.transpose(r), self.transpose(l));
+                let product = self.matmul(rt, lt);
+                if self.shape(product).same_as(&s.transpose().unwrap_or_default()) {
+                    return product;
+                }
+            }
+        }
         let shape = s.transpose().unwrap_or(s);
         self.intern(Node::Transpose(a), shape)
     }

@@ -401,16 +401,22 @@ pub fn gradcheck(model: &Model, check: &GradCheck, tolerance: f64) -> String {
             model.tensor(p.param).name,
             p.worst,
             p.worst_entry,
-            p.derived,
-            p.numeric
+            p.derived + 0.0,
+            p.numeric + 0.0
         );
     }
+    for kink in &check.kinks {
+        let _ = writeln!(out, "note: {}", note_text(kink));
+    }
     let worst = check.worst();
-    let _ = writeln!(
-        out,
-        "{}: worst relative error {:.3e}",
-        if worst <= tolerance { "ok" } else { "FAIL" },
-        worst
-    );
+    let verdict = if worst <= tolerance { "ok" } else { "FAIL" };
+    let _ = writeln!(out, "{verdict}: worst relative error {worst:.3e}");
+    if worst > tolerance && !check.kinks.is_empty() {
+        let _ = writeln!(
+            out,
+            "help: the values sit on a kink (see the note): there the derived gradient follows the convention, \
+             while finite differences average the two one-sided slopes; move the values off the kink to check the formulas"
+        );
+    }
     out
 }
