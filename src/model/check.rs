@@ -5,11 +5,12 @@ use std::collections::HashMap;
 use indexmap::IndexMap;
 use num_rational::BigRational;
 
-use super::error::{suggest, Error, ErrorKind, Operand, MAX_ENTRIES};
+use super::error::{Error, ErrorKind, Operand, MAX_ENTRIES};
 use super::expr::{Graph, NodeId, TensorId};
 use super::func::{Builtin, FnId, Func};
 use super::shape::Shape;
 use super::{Function, Model, Optimizer, Role, Tensor, Train};
+use crate::diagnostic::suggest;
 use crate::syntax::ast::{self, BinOp, ExprKind, Item, Literal};
 use crate::syntax::Span;
 

@@ -31,6 +31,12 @@ pub enum ErrorKind {
     KeywordAsName { keyword: String },
     /// `x = 1e`: a number whose exponent has no digits.
     BadNumber { text: String },
+    /// `H = 2relu(Z1)`: a number glued to a name.
+    GluedNumber { number: String, name: String },
+    /// `Z1 = W1 @ x + $b1`: a character that starts nothing.
+    UnexpectedChar { ch: char, expected: &'static str },
+    /// `inptu x[4] = ...`: a misspelled keyword (the line reads as an equation).
+    MisspelledKeyword { found: String, keyword: String },
     /// `x = 1e99999`: an exponent too large to represent exactly.
     ExponentTooLarge { text: String },
     /// `input x[99999999999999999999]`: a dimension too large to count.
@@ -84,6 +90,15 @@ impl Error {
             ErrorKind::BadNumber { text } => Diagnostic::new(format!("'{text}' is not a number"), span)
                 .with_label("malformed number")
                 .with_help("write numbers like 2, 0.5, -1e-3 or 2.5E+2"),
+            ErrorKind::GluedNumber { number, name } => Diagnostic::new(format!("'{number}{name}' is not a number or a name"), span)
+                .with_label("a number glued to a name")
+                .with_help(format!("to multiply, write `{number} * {name}`")),
+            ErrorKind::UnexpectedChar { ch, expected } => Diagnostic::new(format!("unexpected character '{ch}'"), span)
+                .with_label(format!("expected {expected}"))
+                .with_help("names are letters, digits and underscores; operators are + - * / ^ @ and .T"),
+            ErrorKind::MisspelledKeyword { found, keyword } => Diagnostic::new(format!("unknown keyword '{found}'"), span)
+                .with_label("not a keyword")
+                .with_help(format!("did you mean '{keyword}'?")),
             ErrorKind::ExponentTooLarge { text } => Diagnostic::new(format!("the exponent of '{text}' is too large"), span)
                 .with_label("exponent out of range")
                 .with_help("exponents from -1000 to 1000 are supported"),

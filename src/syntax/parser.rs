@@ -263,18 +263,17 @@ fn number(i: Input) -> PResult<Number> {
             }
         }
     }
-    // A letter glued to a number (`2x`) is not a number.
+    // A letter glued to a number (`2x`) is neither a number nor a name.
     if end
         .fragment()
         .starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
     {
-        let (text_end, _) = take_while(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.').parse(end)?;
-        return fail(
-            ErrorKind::BadNumber {
-                text: recognize_text(i, text_end),
-            },
-            span(i, text_end),
-        );
+        let (text_end, glued) = take_while(|c: char| c.is_ascii_alphanumeric() || c == '_').parse(end)?;
+        let kind = ErrorKind::GluedNumber {
+            number: recognize_text(i, end),
+            name: glued.fragment().to_string(),
+        };
+        return fail(kind, span(i, text_end));
     }
     let int_digits = int.map(|d| d.fragment().to_string()).unwrap_or_default();
     let mantissa: BigInt = format!("{int_digits}{frac_digits}")
@@ -295,6 +294,29 @@ fn number(i: Input) -> PResult<Number> {
             span: span(i, end),
         },
     ))
+}
+
+/// `Ok(None)` for a parser that did not match, its failure if it committed.
+fn opt_committed<'a, T>(r: PResult<'a, T>) -> Result<Option<(Input<'a>, T)>, nom::Err<PError>> {
+    match r {
+        Ok(x) => Ok(Some(x)),
+        Err(nom::Err::Error(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The error for a missing expression at `at`: an odd character is named.
+fn missing_expression<T>(after: String, at: Input) -> Result<T, nom::Err<PError>> {
+    match at.fragment().chars().next() {
+        Some(ch) if !(ch.is_alphanumeric() || ch.is_whitespace() || "()[]-+.,#_".contains(ch)) => fail(
+            ErrorKind::UnexpectedChar {
+                ch,
+                expected: "an expression",
+            },
+            here(at),
+        ),
+        _ => fail(ErrorKind::ExpectedExpression { after }, here(at)),
+    }
 }
 
 fn recognize_text(start: Input, end: Input) -> String {
@@ -606,12 +628,7 @@ fn rhs<'a>(i: Input<'a>, after: &str) -> PResult<'a, Expr> {
     let (rest, _) = ws(i)?;
     match expr(rest) {
         Ok(r) => Ok(r),
-        Err(nom::Err::Error(_)) => fail(
-            ErrorKind::ExpectedExpression {
-                after: after.to_string(),
-            },
-            here(rest),
-        ),
+        Err(nom::Err::Error(_)) => missing_expression(after.to_string(), rest),
         Err(e) => Err(e),
     }
 }
@@ -620,6 +637,19 @@ fn rhs<'a>(i: Input<'a>, after: &str) -> PResult<'a, Expr> {
 fn equation(i: Input) -> PResult<Equation> {
     let (rest, id) = binding_name(i, || "the start of the line".into())?;
     let (rest, _) = ws(rest)?;
+    // `inptu x[4] = ...`: a word, then a name where `=` belongs, reads best
+    // as a misspelled keyword.
+    if name(rest).is_ok() {
+        if let Some(keyword) = crate::diagnostic::suggest(&id.name, KEYWORDS) {
+            return fail(
+                ErrorKind::MisspelledKeyword {
+                    found: id.name,
+                    keyword,
+                },
+                id.span,
+            );
+        }
+    }
     let (rest, _) = expect_char(rest, '=', "'='", || format!("'{}'", id.name))?;
     let (rest, value) = rhs(rest, "'='")?;
     Ok((
@@ -636,7 +666,24 @@ fn equation(i: Input) -> PResult<Equation> {
 fn loss(i: Input) -> PResult<Equation> {
     let (rest, _) = keyword("loss")(i)?;
     let (rest, _) = ws(rest)?;
-    let (rest, id) = binding_name(rest, || "'loss'".into())?;
+    let (rest, id) = match binding_name(rest, || "'loss'".into()) {
+        // `loss = ...`: the loss needs a name.
+        Err(nom::Err::Failure(PError {
+            error: Some(Error {
+                kind: ErrorKind::Expected { .. },
+                span,
+            }),
+        })) => {
+            return fail(
+                ErrorKind::Expected {
+                    what: "a name for the loss",
+                    after: "'loss' (as in `loss L = ...`)".into(),
+                },
+                span,
+            )
+        }
+        other => other?,
+    };
     let (rest, _) = ws(rest)?;
     let (rest, _) = expect_char(rest, '=', "'='", || format!("'loss {}'", id.name))?;
     let (rest, value) = rhs(rest, "'='")?;
@@ -725,14 +772,7 @@ fn chain<'a>(
         DEPTH.with(|d| d.set(base));
         let (r2, rhs) = match parsed {
             Ok(x) => x,
-            Err(nom::Err::Error(_)) => {
-                return fail(
-                    ErrorKind::ExpectedExpression {
-                        after: format!("'{symbol}'"),
-                    },
-                    here(after_ws),
-                )
-            }
+            Err(nom::Err::Error(_)) => return missing_expression(format!("'{symbol}'"), after_ws),
             Err(e) => return Err(e),
         };
         let s = lhs.span.to(rhs.span);
@@ -767,9 +807,7 @@ fn unary(i: Input) -> PResult<Expr> {
             let (rest, _) = ws(rest)?;
             let (end, inner) = match unary(rest) {
                 Ok(x) => x,
-                Err(nom::Err::Error(_)) => {
-                    return fail(ErrorKind::ExpectedExpression { after: "'-'".into() }, here(rest))
-                }
+                Err(nom::Err::Error(_)) => return missing_expression("'-'".into(), rest),
                 Err(e) => return Err(e),
             };
             let s = here(i).to(inner.span);
@@ -796,9 +834,7 @@ fn power(i: Input) -> PResult<Expr> {
         let (after_ws, _) = ws(after_op)?;
         let (end, exponent) = match unary(after_ws) {
             Ok(x) => x,
-            Err(nom::Err::Error(_)) => {
-                return fail(ErrorKind::ExpectedExpression { after: "'^'".into() }, here(after_ws))
-            }
+            Err(nom::Err::Error(_)) => return missing_expression("'^'".into(), after_ws),
             Err(e) => return Err(e),
         };
         let s = base.span.to(exponent.span);
@@ -844,9 +880,7 @@ fn primary(i: Input) -> PResult<Expr> {
                 let (rest, _) = ws(rest)?;
                 let (rest, inner) = match expr(rest) {
                     Ok(x) => x,
-                    Err(nom::Err::Error(_)) => {
-                        return fail(ErrorKind::ExpectedExpression { after: "'('".into() }, here(rest))
-                    }
+                    Err(nom::Err::Error(_)) => return missing_expression("'('".into(), rest),
                     Err(e) => return Err(e),
                 };
                 let (rest, _) = ws(rest)?;
@@ -876,7 +910,7 @@ fn primary(i: Input) -> PResult<Expr> {
             })
         });
     }
-    if let Ok((rest, n)) = number(i) {
+    if let Some((rest, n)) = opt_committed(number(i))? {
         let s = n.span;
         return Ok((
             rest,
@@ -926,7 +960,7 @@ fn args<'a>(i: Input<'a>, start: Input<'a>) -> PResult<'a, Vec<Expr>> {
         entry: "an argument",
     };
     separated(i, start, seq, |r, after| match expr(r) {
-        Err(nom::Err::Error(_)) => fail(ErrorKind::ExpectedExpression { after: after.into() }, here(r)),
+        Err(nom::Err::Error(_)) => missing_expression(after.into(), r),
         other => other,
     })
 }
