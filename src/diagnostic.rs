@@ -24,14 +24,7 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A diagnostic with only a message and a place.
     pub fn new(message: impl Into<String>, span: Option<Span>) -> Self {
-        Diagnostic {
-            message: message.into(),
-            span,
-            label: None,
-            related: Vec::new(),
-            help: None,
-            notes: Vec::new(),
-        }
+        Diagnostic { message: message.into(), span, label: None, related: Vec::new(), help: None, notes: Vec::new() }
     }
 
     pub fn with_label(mut self, label: impl Into<String>) -> Self {

@@ -41,29 +41,20 @@ pub struct Source {
 
 impl Source {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Source {
-        Source {
-            name: name.into(),
-            text: text.into(),
-        }
+        Source { name: name.into(), text: text.into() }
     }
 
     /// Decodes raw bytes; text that is not UTF-8 is an error pointing at
     /// the first bad byte (render it against [`Source::lossy`]).
     pub fn decode(name: impl Into<String>, bytes: &[u8]) -> Result<Source, Error> {
         let text = syntax::decode(bytes)?;
-        Ok(Source {
-            name: name.into(),
-            text: text.to_string(),
-        })
+        Ok(Source { name: name.into(), text: text.to_string() })
     }
 
     /// The bytes as text with invalid sequences replaced, for showing an
     /// error about them.
     pub fn lossy(name: impl Into<String>, bytes: &[u8]) -> Source {
-        Source {
-            name: name.into(),
-            text: String::from_utf8_lossy(bytes).into_owned(),
-        }
+        Source { name: name.into(), text: String::from_utf8_lossy(bytes).into_owned() }
     }
 }
 

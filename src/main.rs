@@ -138,12 +138,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             };
             emit(None, &text)
         }
-        Command::Solve {
-            file,
-            round,
-            format,
-            output,
-        } => {
+        Command::Solve { file, round, format, output } => {
             let source = read(&file)?;
             let model = load(&source)?;
             let solution = nnderive::solve(&model).map_err(|e| report(&source, &e))?;
@@ -161,11 +156,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             let report_ = nnderive::gradcheck(&model).map_err(|e| report(&source, &e))?;
             let text = render::text::gradcheck(&model, &report_, tolerance);
             emit(None, &text)?;
-            Ok(if report_.worst() <= tolerance {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            Ok(if report_.worst() <= tolerance { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
     }
 }
@@ -173,9 +164,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
 fn read(path: &Path) -> Result<Source, String> {
     let (name, bytes) = if path.as_os_str() == "-" {
         let mut buf = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buf)
-            .map_err(|e| format!("error: cannot read standard input: {e}\n"))?;
+        std::io::stdin().read_to_end(&mut buf).map_err(|e| format!("error: cannot read standard input: {e}\n"))?;
         ("<stdin>".to_string(), buf)
     } else {
         let bytes = std::fs::read(path).map_err(|e| format!("error: cannot read {}: {e}\n", path.display()))?;
@@ -202,14 +191,9 @@ fn emit(path: Option<&Path>, text: &str) -> Result<ExitCode, String> {
             let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
         }
         Some(path) => {
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            let file_name = path
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "output".into());
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let file_name =
+                path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "output".into());
             let tmp = dir.join(format!(".{file_name}.nnderive-tmp"));
             let write = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path));
             if let Err(e) = write {

@@ -35,14 +35,7 @@ fn solve_answers_the_assignment() {
     let out = nnderive(&["solve", "grammar/examples/assignment4.nn", "--round", "4"], None);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    for expected in [
-        "⎡ 2.3257 ⎤",
-        "⎢ 0.6929 ⎥",
-        "⎣ 1.1646 ⎦",
-        "= 1.5221",
-        "δ2 = ŷ − y",
-        "W1 (new)",
-    ] {
+    for expected in ["⎡ 2.3257 ⎤", "⎢ 0.6929 ⎥", "⎣ 1.1646 ⎦", "= 1.5221", "δ2 = ŷ − y", "W1 (new)"] {
         assert!(text.contains(expected), "missing {expected} in\n{text}");
     }
 }
@@ -52,21 +45,14 @@ fn input_errors_exit_1_with_the_message_on_stderr() {
     let out = nnderive(&["check", "-"], Some("input x[2] = [1, 2]\nZ = W @ x\n"));
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).is_empty());
-    assert!(
-        stderr(&out).starts_with("error: unknown name 'W'\n --> <stdin>:2:5"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).starts_with("error: unknown name 'W'\n --> <stdin>:2:5"), "{}", stderr(&out));
 }
 
 #[test]
 fn usage_errors_exit_2() {
     assert_eq!(nnderive(&["solve"], None).status.code(), Some(2));
     assert_eq!(nnderive(&["frobnicate"], None).status.code(), Some(2));
-    assert_eq!(
-        nnderive(&["solve", "x.nn", "--round", "99"], None).status.code(),
-        Some(2)
-    );
+    assert_eq!(nnderive(&["solve", "x.nn", "--round", "99"], None).status.code(), Some(2));
     let missing = nnderive(&["solve", "no/such/file.nn"], None);
     assert_eq!(missing.status.code(), Some(1));
     assert!(stderr(&missing).contains("cannot read no/such/file.nn"));
@@ -80,10 +66,7 @@ fn help_explains_every_command() {
         assert!(text.contains(cmd), "--help does not mention {cmd}:\n{text}");
     }
     let solve = stdout(&nnderive(&["solve", "--help"], None));
-    assert!(
-        solve.contains("--round") && solve.contains("--format") && solve.contains("latex"),
-        "{solve}"
-    );
+    assert!(solve.contains("--round") && solve.contains("--format") && solve.contains("latex"), "{solve}");
 }
 
 #[test]
@@ -92,17 +75,7 @@ fn output_file_is_written_whole_or_not_at_all() {
     std::fs::create_dir_all(&dir).unwrap();
     let target = dir.join("answer.tex");
     let target_s = target.to_string_lossy().to_string();
-    let out = nnderive(
-        &[
-            "solve",
-            "grammar/examples/assignment4.nn",
-            "--format",
-            "latex",
-            "-o",
-            &target_s,
-        ],
-        None,
-    );
+    let out = nnderive(&["solve", "grammar/examples/assignment4.nn", "--format", "latex", "-o", &target_s], None);
     assert!(out.status.success(), "{}", stderr(&out));
     let written = std::fs::read_to_string(&target).unwrap();
     assert!(written.starts_with("\\documentclass") && written.ends_with("\\end{document}\n"));
@@ -114,18 +87,12 @@ fn output_file_is_written_whole_or_not_at_all() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(std::fs::read_to_string(&target).unwrap(), written);
-    let leftovers: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers.len(), 1, "{leftovers:?}");
 
     // An error never creates the file either.
     let fresh = dir.join("fresh.md");
-    let out = nnderive(
-        &["solve", "-", "--format", "markdown", "-o", &fresh.to_string_lossy()],
-        Some("Z = \n"),
-    );
+    let out = nnderive(&["solve", "-", "--format", "markdown", "-o", &fresh.to_string_lossy()], Some("Z = \n"));
     assert_eq!(out.status.code(), Some(1));
     assert!(!fresh.exists());
     std::fs::remove_dir_all(&dir).unwrap();
@@ -133,9 +100,7 @@ fn output_file_is_written_whole_or_not_at_all() {
 
 #[test]
 fn fmt_check_exit_codes() {
-    assert!(nnderive(&["fmt", "--check", "grammar/examples/assignment4.nn"], None)
-        .status
-        .success());
+    assert!(nnderive(&["fmt", "--check", "grammar/examples/assignment4.nn"], None).status.success());
     let out = nnderive(&["fmt", "--check", "tests/fixtures/fmt/messy.nn"], None);
     assert_eq!(out.status.code(), Some(1));
     let formatted = stdout(&nnderive(&["fmt", "-"], Some("param  p=1\nloss L=p^2\n")));
@@ -146,15 +111,8 @@ fn fmt_check_exit_codes() {
 fn gradcheck_passes_on_the_assignment_and_json_is_valid() {
     let out = nnderive(&["gradcheck", "grammar/examples/assignment4.nn"], None);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
-    assert!(stdout(&out)
-        .lines()
-        .last()
-        .unwrap()
-        .starts_with("ok: worst relative error"));
-    let json = stdout(&nnderive(
-        &["solve", "grammar/examples/assignment4.nn", "--format", "json"],
-        None,
-    ));
+    assert!(stdout(&out).lines().last().unwrap().starts_with("ok: worst relative error"));
+    let json = stdout(&nnderive(&["solve", "grammar/examples/assignment4.nn", "--format", "json"], None));
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["loss"]["name"], "L");
 }
@@ -168,10 +126,7 @@ fn gradcheck_explains_a_kink() {
     );
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
-    assert!(
-        text.contains("note: ") && text.contains("help: the values sit on a kink"),
-        "{text}"
-    );
+    assert!(text.contains("note: ") && text.contains("help: the values sit on a kink"), "{text}");
 }
 
 #[test]
@@ -179,10 +134,7 @@ fn derive_needs_no_numbers() {
     let out = nnderive(&["derive", "grammar/examples/symbolic.nn"], None);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("δ1 = (W2ᵀ δ2) ⊙ f′(Z1)"));
-    let nn = stdout(&nnderive(
-        &["derive", "grammar/examples/symbolic.nn", "--format", "nn"],
-        None,
-    ));
+    let nn = stdout(&nnderive(&["derive", "grammar/examples/symbolic.nn", "--format", "nn"], None));
     assert!(nn.contains("delta2 = yhat - y"), "{nn}");
 }
 
@@ -206,11 +158,7 @@ fn readme_examples_are_real_output() {
             }
             let out = nnderive(&args, None);
             let got = format!("{}{}", stdout(&out), stderr(&out));
-            assert_eq!(
-                got.trim_end(),
-                expected.trim_end(),
-                "README block for `nnderive {cmd}` is out of date"
-            );
+            assert_eq!(got.trim_end(), expected.trim_end(), "README block for `nnderive {cmd}` is out of date");
             checked += 1;
             i = j;
         }
@@ -223,11 +171,7 @@ fn readme_examples_are_real_output() {
 #[test]
 fn readme_nn_blocks_parse() {
     let readme = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let blocks: Vec<&str> = readme
-        .split("```nn\n")
-        .skip(1)
-        .map(|b| b.split("```").next().unwrap_or(""))
-        .collect();
+    let blocks: Vec<&str> = readme.split("```nn\n").skip(1).map(|b| b.split("```").next().unwrap_or("")).collect();
     assert!(blocks.len() >= 4);
     for block in blocks {
         nnderive::syntax::parse(block).unwrap_or_else(|e| panic!("README block does not parse: {e:?}\n{block}"));

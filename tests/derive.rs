@@ -107,12 +107,7 @@ fn formula_size_grows_linearly_with_depth() {
     let (n50, t50) = size(50);
     let (n100, t100) = size(100);
     let (n200, t200) = size(200);
-    for (a, b, what) in [
-        (n50, n100, "nodes"),
-        (n100, n200, "nodes"),
-        (t50, t100, "text"),
-        (t100, t200, "text"),
-    ] {
+    for (a, b, what) in [(n50, n100, "nodes"), (n100, n200, "nodes"), (t50, t100, "text"), (t100, t200, "text")] {
         let ratio = b as f64 / a as f64;
         assert!(ratio < 2.2, "{what} grew by {ratio} when depth doubled");
     }

@@ -8,10 +8,7 @@ use std::process::Command;
 use nnderive::render;
 
 fn examples_with_values() -> Vec<std::path::PathBuf> {
-    let mut out: Vec<_> = std::fs::read_dir(common::example(""))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut out: Vec<_> = std::fs::read_dir(common::example("")).unwrap().map(|e| e.unwrap().path()).collect();
     out.sort();
     out.retain(|p| {
         let model = nnderive::load(&common::source(p)).unwrap();
@@ -38,10 +35,7 @@ fn documents_of_every_example() {
 #[test]
 fn latex_compiles_with_pdflatex() {
     if Command::new("pdflatex").arg("--version").output().is_err() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "pdflatex is missing in CI: .ci/run should have installed it"
-        );
+        assert!(std::env::var("CI").is_err(), "pdflatex is missing in CI: .ci/run should have installed it");
         eprintln!("warning: pdflatex not found; LaTeX compilation not checked (apt-get install texlive-latex-base texlive-latex-recommended)");
         return;
     }
@@ -61,14 +55,8 @@ fn latex_compiles_with_pdflatex() {
                 .output()
                 .unwrap();
             let log = String::from_utf8_lossy(&out.stdout);
-            assert!(
-                out.status.success(),
-                "{stem} (round {round:?}) does not compile:\n{log}"
-            );
-            assert!(
-                !log.contains("Overfull \\hbox"),
-                "{stem} (round {round:?}) runs past the margin:\n{log}"
-            );
+            assert!(out.status.success(), "{stem} (round {round:?}) does not compile:\n{log}");
+            assert!(!log.contains("Overfull \\hbox"), "{stem} (round {round:?}) runs past the margin:\n{log}");
         }
     }
     let _ = std::fs::remove_dir_all(&dir);

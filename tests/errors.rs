@@ -32,49 +32,27 @@ fn not_utf8_points_at_the_byte() {
     let error = Source::decode("bad.nn", bytes).expect_err("not UTF-8");
     let source = Source::lossy("bad.nn", bytes);
     common::settings().bind(|| {
-        insta::assert_snapshot!(
-            "error_not_utf8",
-            render(&error.diagnostic(), &source.name, &source.text)
-        );
+        insta::assert_snapshot!("error_not_utf8", render(&error.diagnostic(), &source.name, &source.text));
     });
 }
 
 #[test]
 fn deep_nesting_is_an_error_not_a_stack_overflow() {
     for text in [
-        format!(
-            "param p = 1\nloss L = {}p{}\n",
-            "(".repeat(100_000),
-            ")".repeat(100_000)
-        ),
+        format!("param p = 1\nloss L = {}p{}\n", "(".repeat(100_000), ")".repeat(100_000)),
         format!("param p = 1\nloss L = {}p\n", "-".repeat(100_000)),
         format!("param p = {}1{}\n", "[".repeat(100_000), "]".repeat(100_000)),
         format!("param p = 1\nloss L = p{}\n", " + p".repeat(100_000)),
         format!("param p = 1\nloss L = p{}\n", "^p".repeat(100_000)),
         format!("param p = 1\nloss L = p{}\n", ".T".repeat(100_000)),
-        format!(
-            "param p = 1\nloss L = {}p{}\n",
-            "f(".repeat(100_000),
-            ")".repeat(100_000)
-        ),
+        format!("param p = 1\nloss L = {}p{}\n", "f(".repeat(100_000), ")".repeat(100_000)),
     ] {
         let source = Source::new("deep.nn", text);
         let error = nnderive::load(&source).expect_err("too deep");
-        assert!(
-            error.diagnostic().message.contains("nested too deeply"),
-            "{:?}",
-            error.diagnostic()
-        );
+        assert!(error.diagnostic().message.contains("nested too deeply"), "{:?}", error.diagnostic());
     }
-    let source = Source::new(
-        "deep.nn",
-        format!("param p = 1\nloss L = {}p{}\n", "(".repeat(1000), ")".repeat(1000)),
-    );
-    let rendered = render(
-        &nnderive::load(&source).unwrap_err().diagnostic(),
-        "deep.nn",
-        &source.text,
-    );
+    let source = Source::new("deep.nn", format!("param p = 1\nloss L = {}p{}\n", "(".repeat(1000), ")".repeat(1000)));
+    let rendered = render(&nnderive::load(&source).unwrap_err().diagnostic(), "deep.nn", &source.text);
     common::settings().bind(|| insta::assert_snapshot!("error_too_deep", rendered));
 }
 

@@ -17,10 +17,7 @@ fn check_rule(builtin: &str, expected: &str, points: &str) {
         nnderive::render::text::function_lines(&model, &d, &nnderive::render::formula::Names::new(&model, Some(&d)));
     assert_eq!(derivative[1].1, expected, "derivative of {builtin}");
     let check = nnderive::gradcheck(&model).expect("gradcheck runs");
-    assert!(
-        check.worst() < 1e-6,
-        "{builtin}: finite differences disagree: {check:?}"
-    );
+    assert!(check.worst() < 1e-6, "{builtin}: finite differences disagree: {check:?}");
 }
 
 macro_rules! rules {
@@ -68,13 +65,7 @@ fn derivative_of_nested_custom_functions() {
     let d = derive(&model);
     let names = nnderive::render::formula::Names::new(&model, Some(&d));
     let lines = nnderive::render::text::function_lines(&model, &d, &names);
-    let find = |lhs: &str| {
-        lines
-            .iter()
-            .find(|(l, _)| l == lhs)
-            .map(|(_, r)| r.clone())
-            .unwrap_or_default()
-    };
+    let find = |lhs: &str| lines.iter().find(|(l, _)| l == lhs).map(|(_, r)| r.clone()).unwrap_or_default();
     assert_eq!(find("f′(t)"), "step(t) + cos(t)");
     assert_eq!(find("g′(t)"), "σ(t) + t σ(t) (1 − σ(t))");
     assert_eq!(find("∂h/∂a(a, b)"), "b + f′(a)");

@@ -47,10 +47,7 @@ fn assignment_forward_values() {
     assert_eq!(v["forward"]["H"]["value"], serde_json::json!([2.3257, 0.6929, 1.1646]));
     assert_eq!(v["forward"]["Z2"]["value"], serde_json::json!([-0.3927, 0.8832]));
     assert_eq!(v["forward"]["yhat"]["value"], serde_json::json!([0.2182, 0.7818]));
-    assert!(
-        v["forward"]["H"].get("exact").is_none(),
-        "H went through sin, so it is not exact"
-    );
+    assert!(v["forward"]["H"].get("exact").is_none(), "H went through sin, so it is not exact");
     let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["forward", "loss", "deltas", "gradients", "updated", "notes"]);
 }
@@ -64,13 +61,9 @@ fn assignment_gradients_match_an_independent_computation() {
     let b1 = [0.1, -0.1, 0.05];
     let w2 = [[-0.3, 0.2, 0.1], [0.4, -0.5, 0.3]];
     let b2 = [0.05, -0.05];
-    let z1: Vec<f64> = (0..3)
-        .map(|i| (0..4).map(|j| w1[i][j] * x[j]).sum::<f64>() + b1[i])
-        .collect();
+    let z1: Vec<f64> = (0..3).map(|i| (0..4).map(|j| w1[i][j] * x[j]).sum::<f64>() + b1[i]).collect();
     let h: Vec<f64> = z1.iter().map(|z: &f64| z.max(0.0) + z.sin()).collect();
-    let z2: Vec<f64> = (0..2)
-        .map(|i| (0..3).map(|j| w2[i][j] * h[j]).sum::<f64>() + b2[i])
-        .collect();
+    let z2: Vec<f64> = (0..2).map(|i| (0..3).map(|j| w2[i][j] * h[j]).sum::<f64>() + b2[i]).collect();
     let m = z2[0].max(z2[1]);
     let e: Vec<f64> = z2.iter().map(|z| (z - m).exp()).collect();
     let yhat: Vec<f64> = e.iter().map(|v| v / (e[0] + e[1])).collect();
@@ -109,21 +102,15 @@ fn sigmoid_mse_matches_the_published_worked_example() {
     assert!(close(&v["forward"]["o"]["value"][0], 0.75136507));
     assert!(close(&v["forward"]["o"]["value"][1], 0.772928465));
     let w2 = &v["updated"]["W2"]["value"];
-    for (got, want) in [
-        (&w2[0][0], 0.35891648),
-        (&w2[0][1], 0.408666186),
-        (&w2[1][0], 0.511301270),
-        (&w2[1][1], 0.561370121),
-    ] {
+    for (got, want) in
+        [(&w2[0][0], 0.35891648), (&w2[0][1], 0.408666186), (&w2[1][0], 0.511301270), (&w2[1][1], 0.561370121)]
+    {
         assert!(close(got, want), "{got} vs {want}");
     }
     let w1 = &v["updated"]["W1"]["value"];
-    for (got, want) in [
-        (&w1[0][0], 0.149780716),
-        (&w1[0][1], 0.19956143),
-        (&w1[1][0], 0.24975114),
-        (&w1[1][1], 0.29950229),
-    ] {
+    for (got, want) in
+        [(&w1[0][0], 0.149780716), (&w1[0][1], 0.19956143), (&w1[1][0], 0.24975114), (&w1[1][1], 0.29950229)]
+    {
         assert!(close(got, want), "{got} vs {want}");
     }
 }
@@ -145,13 +132,7 @@ fn linear_network_is_exact_throughout() {
 fn training_steps_reduce_the_loss() {
     let text = std::fs::read_to_string(common::example("weight_decay.nn")).unwrap();
     let (_, solution) = solve(&text);
-    let losses: Vec<f64> = solution
-        .training
-        .unwrap()
-        .losses
-        .iter()
-        .map(|l| l.entry_f64(0))
-        .collect();
+    let losses: Vec<f64> = solution.training.unwrap().losses.iter().map(|l| l.entry_f64(0)).collect();
     assert_eq!(losses.len(), 4);
     assert!(losses.windows(2).all(|w| w[1] < w[0]), "{losses:?}");
 }
@@ -176,18 +157,12 @@ fn growing_fractions_are_capped_and_noted() {
 /// --round: half away from zero on the exact value, never -0.0000.
 #[test]
 fn rounding_in_output() {
-    let v = json(
-        "input x[3] = [0.00005, -0.00005, -0.00004]\nparam p = 1\nZ = p * x\nloss L = sum(Z)\n",
-        Some(4),
-    );
+    let v = json("input x[3] = [0.00005, -0.00005, -0.00004]\nparam p = 1\nZ = p * x\nloss L = sum(Z)\n", Some(4));
     assert_eq!(v["forward"]["Z"]["value"], serde_json::json!([0.0001, -0.0001, 0.0]));
     let (model, solution) =
         solve("input x[3] = [0.00005, -0.00005, -0.00004]\nparam p = 1\nZ = p * x\nloss L = sum(Z)\n");
     let text = render::text::solution(&model, &solution, Some(4));
     let forward = text.split("Forward pass").nth(1).unwrap();
     assert!(!forward.contains("-0.0000"), "{text}");
-    assert!(
-        forward.contains("⎢ -0.0001 ⎥") && forward.contains("⎣  0.0000 ⎦"),
-        "{text}"
-    );
+    assert!(forward.contains("⎢ -0.0001 ⎥") && forward.contains("⎣  0.0000 ⎦"), "{text}");
 }

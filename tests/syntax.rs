@@ -52,11 +52,7 @@ fn fmt_of_a_messy_file() {
     let text = std::fs::read_to_string(path).unwrap();
     let formatted = format(&parse(&text).unwrap());
     assert_eq!(shape_of(&formatted), shape_of(&text), "formatting changed the meaning");
-    assert_eq!(
-        format(&parse(&formatted).unwrap()),
-        formatted,
-        "formatting is not idempotent"
-    );
+    assert_eq!(format(&parse(&formatted).unwrap()), formatted, "formatting is not idempotent");
     common::settings().bind(|| {
         insta::with_settings!({ description => text.clone() }, {
             insta::assert_snapshot!("fmt_messy", formatted);
@@ -72,11 +68,7 @@ fn grammar_and_parser_match() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let grammar = std::fs::read_to_string(root.join("grammar/nn.ebnf")).unwrap();
     let parser = std::fs::read_to_string(root.join("src/syntax/parser.rs")).unwrap();
-    let rules: Vec<&str> = grammar
-        .lines()
-        .filter_map(|l| l.split_once("::="))
-        .map(|(name, _)| name.trim())
-        .collect();
+    let rules: Vec<&str> = grammar.lines().filter_map(|l| l.split_once("::=")).map(|(name, _)| name.trim()).collect();
     assert!(rules.len() > 20, "grammar rules: {rules:?}");
     for rule in &rules {
         assert!(
@@ -96,10 +88,7 @@ fn grammar_and_parser_match() {
             continue;
         }
         let next_fn = lines[i + 1..].iter().find(|l| l.contains("fn ")).copied().unwrap_or("");
-        assert!(
-            next_fn.contains(&format!("fn {name}")),
-            "doc `{name}` is not on its function: {next_fn}"
-        );
+        assert!(next_fn.contains(&format!("fn {name}")), "doc `{name}` is not on its function: {next_fn}");
         assert!(rules.contains(&name), "parser rule `{name}` is not in the grammar");
     }
 }
@@ -125,36 +114,26 @@ fn precedence_and_associativity() {
     assert!(matches!(&rhs("-t^2").kind, ExprKind::Neg(inner) if op(inner) == Some(BinOp::Pow)));
     // a - b - c is (a - b) - c
     match &rhs("a - b - c").kind {
-        ExprKind::Binary {
-            op: BinOp::Sub, lhs, ..
-        } => assert_eq!(op(lhs), Some(BinOp::Sub)),
+        ExprKind::Binary { op: BinOp::Sub, lhs, .. } => assert_eq!(op(lhs), Some(BinOp::Sub)),
         other => panic!("{other:?}"),
     }
     // @ and * share a level, left to right
     match &rhs("a @ b * c").kind {
-        ExprKind::Binary {
-            op: BinOp::Mul, lhs, ..
-        } => assert_eq!(op(lhs), Some(BinOp::MatMul)),
+        ExprKind::Binary { op: BinOp::Mul, lhs, .. } => assert_eq!(op(lhs), Some(BinOp::MatMul)),
         other => panic!("{other:?}"),
     }
     // .T binds tighter than @
     match &rhs("x.T @ y").kind {
-        ExprKind::Binary {
-            op: BinOp::MatMul, lhs, ..
-        } => assert!(matches!(lhs.kind, ExprKind::Transpose(_))),
+        ExprKind::Binary { op: BinOp::MatMul, lhs, .. } => assert!(matches!(lhs.kind, ExprKind::Transpose(_))),
         other => panic!("{other:?}"),
     }
     // the exponent may be negative; ^ is right-associative
     match &rhs("2^-1").kind {
-        ExprKind::Binary {
-            op: BinOp::Pow, rhs, ..
-        } => assert!(matches!(rhs.kind, ExprKind::Neg(_))),
+        ExprKind::Binary { op: BinOp::Pow, rhs, .. } => assert!(matches!(rhs.kind, ExprKind::Neg(_))),
         other => panic!("{other:?}"),
     }
     match &rhs("a^b^c").kind {
-        ExprKind::Binary {
-            op: BinOp::Pow, rhs, ..
-        } => assert_eq!(op(rhs), Some(BinOp::Pow)),
+        ExprKind::Binary { op: BinOp::Pow, rhs, .. } => assert_eq!(op(rhs), Some(BinOp::Pow)),
         other => panic!("{other:?}"),
     }
     // + is looser than *
@@ -186,10 +165,7 @@ fn comments_blank_lines_and_crlf() {
     assert_eq!(file.items.len(), 3);
     assert_eq!(file.comments.len(), 3);
     let formatted = format(&file);
-    assert_eq!(
-        formatted,
-        "# top\ninput x[2] = [1, 2]  # trailing\n\nparam p = 1\nloss L = sum(p * x)  # end\n"
-    );
+    assert_eq!(formatted, "# top\ninput x[2] = [1, 2]  # trailing\n\nparam p = 1\nloss L = sum(p * x)  # end\n");
     assert_eq!(parse("param p = 1").unwrap().items.len(), 1, "no final newline is fine");
 }
 
@@ -203,11 +179,8 @@ fn mutated_examples() -> impl Strategy<Value = String> {
         "(", ")", "[", "]", ",", "=", "@", "^", "-", ".T", "\n", "#", "0", "1e", "relu(", "x", " ", "loss", "fn", "é",
         "\t",
     ];
-    (
-        0..texts.len(),
-        proptest::collection::vec((any::<usize>(), 0usize..4, 0..pieces.len()), 1..6),
-    )
-        .prop_map(move |(i, edits)| {
+    (0..texts.len(), proptest::collection::vec((any::<usize>(), 0usize..4, 0..pieces.len()), 1..6)).prop_map(
+        move |(i, edits)| {
             let mut t: Vec<char> = texts[i].chars().collect();
             for (pos, kind, piece) in edits {
                 let at = if t.is_empty() { 0 } else { pos % t.len() };
@@ -227,7 +200,8 @@ fn mutated_examples() -> impl Strategy<Value = String> {
                 }
             }
             t.into_iter().collect()
-        })
+        },
+    )
 }
 
 /// Whatever it is given, the pipeline answers Ok or Err, never a panic.
@@ -235,11 +209,7 @@ fn never_panics(text: &str) {
     let source = nnderive::Source::new("fuzz.nn", text);
     if let Ok(file) = parse(text) {
         let formatted = format(&file);
-        assert_eq!(
-            shape_of(&formatted),
-            strip_spans(&format!("{:?}", file.items)),
-            "fmt changed meaning of {text:?}"
-        );
+        assert_eq!(shape_of(&formatted), strip_spans(&format!("{:?}", file.items)), "fmt changed meaning of {text:?}");
     }
     if let Ok(model) = nnderive::load(&source) {
         let d = nnderive::derive::derive(&model);

@@ -35,12 +35,7 @@ pub fn local_adjoints(
     let mut push = |g: &mut Graph, child: NodeId, c: NodeId, rule: &'static str, explanation: Option<NodeId>| {
         if wants(child) {
             let c = unbroadcast(g, c, child);
-            out_list.push(Local {
-                child,
-                contribution: c,
-                rule,
-                explanation,
-            });
+            out_list.push(Local { child, contribution: c, rule, explanation });
         }
     };
     match node {
@@ -164,9 +159,9 @@ pub fn local_adjoints(
             let c = g.sub(seed, scaled);
             push(g, a, c, "d-log-softmax", None);
         }
-        Node::Loss(kind, y, p) => loss_adjoints(g, kind, y, p, seed, &mut |g, child, c, rule| {
-            push(g, child, c, rule, None)
-        }),
+        Node::Loss(kind, y, p) => {
+            loss_adjoints(g, kind, y, p, seed, &mut |g, child, c, rule| push(g, child, c, rule, None))
+        }
     }
     out_list
 }

@@ -82,12 +82,7 @@ pub fn derive(model: &Model) -> Derivation {
     let fn_derivatives = b.fn_derivatives();
     let conventions = b.conventions(&fn_derivatives);
     let used: Vec<TensorId> = b.used_target_sums();
-    let target_sums = b
-        .target_sums
-        .iter()
-        .filter(|t| used.contains(&t.target))
-        .cloned()
-        .collect();
+    let target_sums = b.target_sums.iter().filter(|t| used.contains(&t.target)).cloned().collect();
     Derivation {
         graph: b.g,
         symbols: b.symbols,
@@ -106,11 +101,8 @@ fn target_sums(model: &Model) -> Vec<TargetSum> {
         .ids()
         .filter(|&id| model.tensor(id).role == Role::Target)
         .map(|id| {
-            let verified = model
-                .tensor(id)
-                .value
-                .as_ref()
-                .map(|v| v.iter().fold(BigRational::zero(), |a, b| a + b).is_one());
+            let verified =
+                model.tensor(id).value.as_ref().map(|v| v.iter().fold(BigRational::zero(), |a, b| a + b).is_one());
             TargetSum { target: id, verified }
         })
         .collect()
@@ -145,17 +137,10 @@ impl<'m> Backprop<'m> {
             let children = node.children();
             if !expanded {
                 stack.push((n, true));
-                stack.extend(
-                    children
-                        .iter()
-                        .filter(|c| !self.node_needs.contains_key(c))
-                        .map(|&c| (c, false)),
-                );
+                stack.extend(children.iter().filter(|c| !self.node_needs.contains_key(c)).map(|&c| (c, false)));
                 continue;
             }
-            let v = children
-                .iter()
-                .any(|c| self.node_needs.get(c).copied().unwrap_or(false));
+            let v = children.iter().any(|c| self.node_needs.get(c).copied().unwrap_or(false));
             self.node_needs.insert(n, v);
         }
         self.node_needs[&root]
@@ -203,10 +188,7 @@ impl<'m> Backprop<'m> {
                 }
             }
         }
-        let mut found: Vec<NodeId> = nodes
-            .into_iter()
-            .filter(|n| self.is_affine(*n) && !inner.contains(n))
-            .collect();
+        let mut found: Vec<NodeId> = nodes.into_iter().filter(|n| self.is_affine(*n) && !inner.contains(n)).collect();
         found.sort_unstable();
         found
     }
@@ -255,34 +237,18 @@ impl<'m> Backprop<'m> {
         let seed = self.new_symbol(SymbolKind::Adjoint, Wrt::Tensor(v), shape);
         let is_loss = v == self.model.loss;
         // The loss's own gradient is 1; writing it as ∂L/∂L would only add noise.
-        let seed_node = if is_loss {
-            self.g.int(1)
-        } else {
-            self.symbols[seed.0 as usize].node
-        };
+        let seed_node = if is_loss { self.g.int(1) } else { self.symbols[seed.0 as usize].node };
 
         // The seed's own formula and the steps that explain it.
         let raw = self.sum(contribs.iter().map(|c| c.expr));
-        let own = if is_loss {
-            Vec::new()
-        } else {
-            own_steps(Wrt::Tensor(v), raw, &contribs)
-        };
+        let own = if is_loss { Vec::new() } else { own_steps(Wrt::Tensor(v), raw, &contribs) };
         let (formula, general, steps) = self.settle(raw, own);
 
         // Backprop through the right-hand side with the seed as a symbol.
         let nodes = self.rhs_nodes(root);
         let leaf = self.g.tensor(v, self.model.tensor(v).shape.clone());
         let mut adj: HashMap<NodeId, Contribution> = HashMap::new();
-        adj.insert(
-            root,
-            Contribution {
-                expr: seed_node,
-                rules: vec![],
-                explanation: None,
-                from: v,
-            },
-        );
+        adj.insert(root, Contribution { expr: seed_node, rules: vec![], explanation: None, from: v });
         let mut pending = Vec::new();
         let mut reaching: Vec<(TensorId, Contribution)> = Vec::new();
         for n in nodes {
@@ -295,13 +261,7 @@ impl<'m> Backprop<'m> {
                 let wrt = if n == root { Wrt::Tensor(v) } else { Wrt::Node(n) };
                 let shape = self.g.shape(n).clone();
                 let symbol = self.new_symbol(SymbolKind::Delta { layer }, wrt, shape);
-                pending.push(PendingDelta {
-                    symbol,
-                    raw: c.expr,
-                    rules: c.rules,
-                    explanation: c.explanation,
-                    from: v,
-                });
+                pending.push(PendingDelta { symbol, raw: c.expr, rules: c.rules, explanation: c.explanation, from: v });
                 c = Contribution {
                     expr: self.symbols[symbol.0 as usize].node,
                     rules: vec![],
@@ -317,9 +277,8 @@ impl<'m> Backprop<'m> {
                 .into_iter()
                 .map(|ch| (ch, self.node_needs.get(&ch).copied().unwrap_or(false)))
                 .collect();
-            let locals = local_adjoints(&mut self.g, n, out, c.expr, &|ch| {
-                wants_memo.get(&ch).copied().unwrap_or(false)
-            });
+            let locals =
+                local_adjoints(&mut self.g, n, out, c.expr, &|ch| wants_memo.get(&ch).copied().unwrap_or(false));
             for l in locals {
                 let mut rules = c.rules.clone();
                 if !rules.contains(&l.rule) {
@@ -327,12 +286,7 @@ impl<'m> Backprop<'m> {
                 }
                 let entry = adj.remove(&l.child);
                 let merged = match entry {
-                    None => Contribution {
-                        expr: l.contribution,
-                        rules,
-                        explanation: l.explanation,
-                        from: v,
-                    },
+                    None => Contribution { expr: l.contribution, rules, explanation: l.explanation, from: v },
                     Some(prev) => {
                         let expr = self.g.add(prev.expr, l.contribution);
                         let explanation = match (prev.explanation, l.explanation) {
@@ -349,12 +303,7 @@ impl<'m> Backprop<'m> {
                                 all.push(r);
                             }
                         }
-                        Contribution {
-                            expr,
-                            rules: all,
-                            explanation,
-                            from: v,
-                        }
+                        Contribution { expr, rules: all, explanation, from: v }
                     }
                 };
                 adj.insert(l.child, merged);
@@ -384,12 +333,7 @@ impl<'m> Backprop<'m> {
             let own = if p.raw == seed_node {
                 Vec::new()
             } else {
-                let c = Contribution {
-                    expr: p.raw,
-                    rules: p.rules,
-                    explanation: p.explanation,
-                    from: p.from,
-                };
+                let c = Contribution { expr: p.raw, rules: p.rules, explanation: p.explanation, from: p.from };
                 let wrt = self.symbols[p.symbol.0 as usize].wrt;
                 own_steps(wrt, p.raw, std::slice::from_ref(&c))
             };
@@ -428,12 +372,7 @@ impl<'m> Backprop<'m> {
         let continue_with = |steps: &mut Vec<Step>, e: NodeId, rule: &str| {
             // A step that changes nothing is not worth a line.
             if steps.last().map(|s| s.expr) != Some(e) {
-                steps.push(Step {
-                    lhs: None,
-                    expr: e,
-                    rule: rule.to_string(),
-                    from: vec![],
-                });
+                steps.push(Step { lhs: None, expr: e, rule: rule.to_string(), from: vec![] });
             }
         };
         if expr != raw && !steps.is_empty() {
@@ -446,22 +385,15 @@ impl<'m> Backprop<'m> {
                 continue_with(&mut steps, expr, rule.name());
             }
         }
-        let usable: Vec<TensorId> = self
-            .target_sums
-            .iter()
-            .filter(|t| t.verified != Some(false))
-            .map(|t| t.target)
-            .collect();
+        let usable: Vec<TensorId> =
+            self.target_sums.iter().filter(|t| t.verified != Some(false)).map(|t| t.target).collect();
         let next = simplify::apply(&mut self.g, expr, Rewrite::TargetSumsToOne, &usable);
         let mut general = None;
         if next != expr {
             general = Some(expr);
             expr = next;
             continue_with(&mut steps, expr, Rewrite::TargetSumsToOne.name());
-        } else if symbols_in(&self.g, raw)
-            .iter()
-            .any(|s| self.inline_general.contains_key(s))
-        {
+        } else if symbols_in(&self.g, raw).iter().any(|s| self.inline_general.contains_key(s)) {
             // Σy = 1 was used inside a symbol written out here: carry its general form along.
             let (inline, general_of) = (&self.inline, &self.inline_general);
             let mut g_expr = self.g.rewrite(raw, &mut |g, n| match g.node(n) {
@@ -480,10 +412,8 @@ impl<'m> Backprop<'m> {
 
     /// The steps of the inlined symbols that `raw` mentions, nearest the loss first.
     fn inherited_steps(&self, raw: NodeId) -> Vec<Step> {
-        let mut mentioned: Vec<SymbolId> = symbols_in(&self.g, raw)
-            .into_iter()
-            .filter(|s| self.inline_steps.contains_key(s))
-            .collect();
+        let mut mentioned: Vec<SymbolId> =
+            symbols_in(&self.g, raw).into_iter().filter(|s| self.inline_steps.contains_key(s)).collect();
         mentioned.sort_unstable();
         let mut out: Vec<Step> = Vec::new();
         for s in mentioned {
@@ -512,11 +442,7 @@ impl<'m> Backprop<'m> {
         let raw = self.sum(contribs.iter().map(|c| c.expr));
         let own = own_steps(Wrt::Tensor(p), raw, &contribs);
         let (formula, _, steps) = self.settle(raw, own);
-        Gradient {
-            param: p,
-            formula,
-            steps,
-        }
+        Gradient { param: p, formula, steps }
     }
 
     /// Works out ∂f/∂t for every parameter t of every custom function.
@@ -525,23 +451,14 @@ impl<'m> Backprop<'m> {
         for (index, f) in self.model.functions.values().enumerate() {
             for wrt in 0..f.params.len() as u32 {
                 let body = differentiate(&mut self.g, f.body, wrt);
-                out.push(FnDerivative {
-                    func: FnId(index as u32),
-                    wrt,
-                    body,
-                });
+                out.push(FnDerivative { func: FnId(index as u32), wrt, body });
             }
         }
         out
     }
 
     fn conventions(&self, fns: &[FnDerivative]) -> BTreeSet<rules::Convention> {
-        let mut roots: Vec<NodeId> = self
-            .model
-            .order
-            .iter()
-            .filter_map(|&t| self.model.tensor(t).definition)
-            .collect();
+        let mut roots: Vec<NodeId> = self.model.order.iter().filter_map(|&t| self.model.tensor(t).definition).collect();
         roots.extend(self.model.functions.values().map(|f| f.body));
         roots.extend(fns.iter().map(|d| d.body));
         self.g
@@ -605,26 +522,11 @@ fn own_steps(wrt: Wrt, raw: NodeId, contribs: &[Contribution]) -> Vec<Step> {
     let explained: Vec<NodeId> = contribs.iter().filter_map(|c| c.explanation).collect();
     if contribs.len() == 1 && explained.len() == 1 {
         vec![
-            Step {
-                lhs: Some(wrt),
-                expr: explained[0],
-                rule,
-                from,
-            },
-            Step {
-                lhs: None,
-                expr: raw,
-                rule: "expand".into(),
-                from: vec![],
-            },
+            Step { lhs: Some(wrt), expr: explained[0], rule, from },
+            Step { lhs: None, expr: raw, rule: "expand".into(), from: vec![] },
         ]
     } else {
-        vec![Step {
-            lhs: Some(wrt),
-            expr: raw,
-            rule,
-            from,
-        }]
+        vec![Step { lhs: Some(wrt), expr: raw, rule, from }]
     }
 }
 
@@ -646,9 +548,7 @@ fn tree_size(g: &Graph, root: NodeId) -> u64 {
             stack.extend(children.iter().filter(|c| !memo.contains_key(c)).map(|&c| (c, false)));
             continue;
         }
-        let v = children
-            .iter()
-            .fold(1u64, |a, c| a.saturating_add(memo.get(c).copied().unwrap_or(0)));
+        let v = children.iter().fold(1u64, |a, c| a.saturating_add(memo.get(c).copied().unwrap_or(0)));
         memo.insert(n, v);
     }
     memo[&root]
@@ -672,9 +572,7 @@ fn occurrences(g: &Graph, root: NodeId, target: NodeId) -> u64 {
             stack.extend(children.iter().filter(|c| !memo.contains_key(c)).map(|&c| (c, false)));
             continue;
         }
-        let v = children
-            .iter()
-            .fold(0u64, |a, c| a.saturating_add(memo.get(c).copied().unwrap_or(0)));
+        let v = children.iter().fold(0u64, |a, c| a.saturating_add(memo.get(c).copied().unwrap_or(0)));
         memo.insert(n, v);
     }
     memo[&root]
@@ -752,13 +650,7 @@ fn differentiate(g: &mut Graph, body: NodeId, wrt: u32) -> NodeId {
             Node::Apply(Func::Custom(f), args) => {
                 let mut total = g.int(0);
                 for (j, a) in args.iter().enumerate() {
-                    let fp = g.apply(
-                        Func::Derivative {
-                            func: *f,
-                            wrt: j as u32,
-                        },
-                        args.clone(),
-                    );
+                    let fp = g.apply(Func::Derivative { func: *f, wrt: j as u32 }, args.clone());
                     let term = g.mul(fp, d(a));
                     total = g.add(total, term);
                 }

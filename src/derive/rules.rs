@@ -21,66 +21,18 @@ pub struct Rule {
 
 /// Every elementwise built-in's derivative.
 pub const RULES: [Rule; 12] = [
-    Rule {
-        name: "d-relu",
-        function: Elementwise::Relu,
-        statement: "relu′(t) = step(t)",
-    },
-    Rule {
-        name: "d-step",
-        function: Elementwise::Step,
-        statement: "step′(t) = 0",
-    },
-    Rule {
-        name: "d-sign",
-        function: Elementwise::Sign,
-        statement: "sign′(t) = 0",
-    },
-    Rule {
-        name: "d-sigmoid",
-        function: Elementwise::Sigmoid,
-        statement: "σ′(t) = σ(t) (1 − σ(t))",
-    },
-    Rule {
-        name: "d-tanh",
-        function: Elementwise::Tanh,
-        statement: "tanh′(t) = 1 − tanh²(t)",
-    },
-    Rule {
-        name: "d-sin",
-        function: Elementwise::Sin,
-        statement: "sin′(t) = cos(t)",
-    },
-    Rule {
-        name: "d-cos",
-        function: Elementwise::Cos,
-        statement: "cos′(t) = −sin(t)",
-    },
-    Rule {
-        name: "d-exp",
-        function: Elementwise::Exp,
-        statement: "exp′(t) = exp(t)",
-    },
-    Rule {
-        name: "d-log",
-        function: Elementwise::Log,
-        statement: "log′(t) = 1 / t",
-    },
-    Rule {
-        name: "d-sqrt",
-        function: Elementwise::Sqrt,
-        statement: "sqrt′(t) = 1 / (2 sqrt(t))",
-    },
-    Rule {
-        name: "d-abs",
-        function: Elementwise::Abs,
-        statement: "abs′(t) = sign(t)",
-    },
-    Rule {
-        name: "d-softplus",
-        function: Elementwise::Softplus,
-        statement: "softplus′(t) = σ(t)",
-    },
+    Rule { name: "d-relu", function: Elementwise::Relu, statement: "relu′(t) = step(t)" },
+    Rule { name: "d-step", function: Elementwise::Step, statement: "step′(t) = 0" },
+    Rule { name: "d-sign", function: Elementwise::Sign, statement: "sign′(t) = 0" },
+    Rule { name: "d-sigmoid", function: Elementwise::Sigmoid, statement: "σ′(t) = σ(t) (1 − σ(t))" },
+    Rule { name: "d-tanh", function: Elementwise::Tanh, statement: "tanh′(t) = 1 − tanh²(t)" },
+    Rule { name: "d-sin", function: Elementwise::Sin, statement: "sin′(t) = cos(t)" },
+    Rule { name: "d-cos", function: Elementwise::Cos, statement: "cos′(t) = −sin(t)" },
+    Rule { name: "d-exp", function: Elementwise::Exp, statement: "exp′(t) = exp(t)" },
+    Rule { name: "d-log", function: Elementwise::Log, statement: "log′(t) = 1 / t" },
+    Rule { name: "d-sqrt", function: Elementwise::Sqrt, statement: "sqrt′(t) = 1 / (2 sqrt(t))" },
+    Rule { name: "d-abs", function: Elementwise::Abs, statement: "abs′(t) = sign(t)" },
+    Rule { name: "d-softplus", function: Elementwise::Softplus, statement: "softplus′(t) = σ(t)" },
 ];
 
 /// The rule for `f`.

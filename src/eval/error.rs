@@ -30,11 +30,7 @@ pub enum ErrorKind {
 
 impl Error {
     pub fn new(kind: ErrorKind, span: Option<Span>) -> Error {
-        Error {
-            kind,
-            span,
-            after_step: None,
-        }
+        Error { kind, span, after_step: None }
     }
 
     pub fn diagnostic(&self) -> Diagnostic {
@@ -49,14 +45,13 @@ impl Error {
 
     fn describe(&self) -> Diagnostic {
         match &self.kind {
-            ErrorKind::MissingValue { name, role } => Diagnostic::new(
-                format!("{role} '{name}' has no value, so nothing can be computed"),
-                self.span,
-            )
-            .with_label("declared without a value")
-            .with_help(format!(
-                "give it one (`{role} {name}[...] = [...]`), or use `nnderive derive` for the formulas alone"
-            )),
+            ErrorKind::MissingValue { name, role } => {
+                Diagnostic::new(format!("{role} '{name}' has no value, so nothing can be computed"), self.span)
+                    .with_label("declared without a value")
+                    .with_help(format!(
+                        "give it one (`{role} {name}[...] = [...]`), or use `nnderive derive` for the formulas alone"
+                    ))
+            }
             ErrorKind::Numeric { quantity, message } => {
                 Diagnostic::new(format!("cannot compute {quantity}: {message}"), self.span)
                     .with_label(format!("while computing {quantity}"))

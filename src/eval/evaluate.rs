@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use num_rational::BigRational;
 
-use super::tensor::{Tensor, Unary};
+use super::tensor::Tensor;
 use crate::derive::Derivation;
 use crate::model::{Elementwise, Func, Graph, LossFn, Model, Node, NodeId, Reduction, SymbolId, TensorId};
 
@@ -13,11 +13,7 @@ use crate::model::{Elementwise, Func, Graph, LossFn, Model, Node, NodeId, Reduct
 pub enum Note {
     /// step or sign was evaluated exactly at 0 (a kink of relu or abs), so
     /// the stated convention decided the value.
-    Kink {
-        function: &'static str,
-        quantity: String,
-        entries: Vec<usize>,
-    },
+    Kink { function: &'static str, quantity: String, entries: Vec<usize> },
     /// An exact value grew past the size cap and continued as f64.
     Capped { quantity: String },
 }
@@ -89,10 +85,9 @@ impl<'a> Evaluator<'a> {
                 Some(v) => v.clone(),
                 None => return Err(format!("{} has no value", self.model.tensor(*t).name)),
             },
-            Node::Param(i) => params
-                .get(*i as usize)
-                .cloned()
-                .ok_or_else(|| "a function parameter has no value".to_string())?,
+            Node::Param(i) => {
+                params.get(*i as usize).cloned().ok_or_else(|| "a function parameter has no value".to_string())?
+            }
             Node::Symbol(s) => self
                 .symbols
                 .get(s)
@@ -153,14 +148,10 @@ impl<'a> Evaluator<'a> {
                     let zeros = x.zero_entries();
                     if !zeros.is_empty() {
                         let function = if b == Elementwise::Step { "step" } else { "sign" };
-                        self.notes.push(Note::Kink {
-                            function,
-                            quantity: self.quantity.clone(),
-                            entries: zeros,
-                        });
+                        self.notes.push(Note::Kink { function, quantity: self.quantity.clone(), entries: zeros });
                     }
                 }
-                x.map(unary(b)).map_err(|e| e.to_string())
+                x.map(b).map_err(|e| e.to_string())
             }
             Func::Custom(id) => {
                 let body = self.model.function(id).body;
@@ -201,32 +192,15 @@ pub fn broadcast_to(value: &Tensor, like: &Tensor) -> Result<Tensor, String> {
     }
 }
 
-fn unary(e: Elementwise) -> Unary {
-    match e {
-        Elementwise::Relu => Unary::Relu,
-        Elementwise::Step => Unary::Step,
-        Elementwise::Sign => Unary::Sign,
-        Elementwise::Sigmoid => Unary::Sigmoid,
-        Elementwise::Tanh => Unary::Tanh,
-        Elementwise::Sin => Unary::Sin,
-        Elementwise::Cos => Unary::Cos,
-        Elementwise::Exp => Unary::Exp,
-        Elementwise::Log => Unary::Log,
-        Elementwise::Sqrt => Unary::Sqrt,
-        Elementwise::Abs => Unary::Abs,
-        Elementwise::Softplus => Unary::Softplus,
-    }
-}
-
 /// The built-in losses, from their definitions.
 fn loss(kind: LossFn, y: &Tensor, p: &Tensor) -> Result<Tensor, super::tensor::NumericError> {
     let one = Tensor::scalar_exact(BigRational::from_integer(1.into()));
     match kind {
-        LossFn::CrossEntropy => Ok(y.mul(&p.map(Unary::Log)?)?.sum()?.neg()),
+        LossFn::CrossEntropy => Ok(y.mul(&p.map(Elementwise::Log)?)?.sum()?.neg()),
         LossFn::Mse => p.sub(y)?.pow(&BigRational::from_integer(2.into()))?.mean(),
         LossFn::Bce => {
-            let a = y.mul(&p.map(Unary::Log)?)?;
-            let b = one.sub(y)?.mul(&one.sub(p)?.map(Unary::Log)?)?;
+            let a = y.mul(&p.map(Elementwise::Log)?)?;
+            let b = one.sub(y)?.mul(&one.sub(p)?.map(Elementwise::Log)?)?;
             Ok(a.add(&b)?.mean()?.neg())
         }
     }

@@ -64,51 +64,26 @@ pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
                 for (g, grad) in derivation.gradients.iter().zip(&current.gradients) {
                     let p = g.param.0 as usize;
                     let old = tensors[p].clone().ok_or_else(|| missing(model, g.param))?;
-                    let delta = lr_t
-                        .mul(grad)
-                        .map_err(|e| numeric(model, g.param, "the update", e.to_string()))?;
-                    let new = old
-                        .sub(&delta)
-                        .map_err(|e| numeric(model, g.param, "the update", e.to_string()))?;
+                    let delta = lr_t.mul(grad).map_err(|e| numeric(model, g.param, "the update", e.to_string()))?;
+                    let new = old.sub(&delta).map_err(|e| numeric(model, g.param, "the update", e.to_string()))?;
                     tensors[p] = Some(new);
                 }
                 // The last step needs only the loss; the gradients are not used again.
-                current = Pass::run(model, &derivation, tensors.clone(), step < *steps).map_err(|e| Error {
-                    after_step: Some(step),
-                    ..e
-                })?;
+                current = Pass::run(model, &derivation, tensors.clone(), step < *steps)
+                    .map_err(|e| Error { after_step: Some(step), ..e })?;
                 losses.push(current.values[model.loss.0 as usize].clone());
                 notes.extend(current.notes.iter().cloned());
             }
             let updated = model
                 .params()
-                .map(|p| {
-                    (
-                        p,
-                        tensors[p.0 as usize]
-                            .clone()
-                            .unwrap_or_else(|| pass.values[p.0 as usize].clone()),
-                    )
-                })
+                .map(|p| (p, tensors[p.0 as usize].clone().unwrap_or_else(|| pass.values[p.0 as usize].clone())))
                 .collect();
-            Some(Training {
-                lr: lr.clone(),
-                steps: *steps,
-                updated,
-                losses,
-            })
+            Some(Training { lr: lr.clone(), steps: *steps, updated, losses })
         }
     };
     notes.sort();
     notes.dedup();
-    Ok(Solution {
-        values: pass.values,
-        symbols: pass.symbols,
-        gradients: pass.gradients,
-        training,
-        notes,
-        derivation,
-    })
+    Ok(Solution { values: pass.values, symbols: pass.symbols, gradients: pass.gradients, training, notes, derivation })
 }
 
 /// The declared values, or the error naming the first missing one that matters.
@@ -116,11 +91,7 @@ fn initial_values(model: &Model) -> Result<Vec<Option<Tensor>>, Error> {
     let mut out = Vec::with_capacity(model.tensors.len());
     for id in model.ids() {
         let t = model.tensor(id);
-        out.push(
-            t.value
-                .as_ref()
-                .map(|v| Tensor::exact(t.shape.dims().to_vec(), v.clone())),
-        );
+        out.push(t.value.as_ref().map(|v| Tensor::exact(t.shape.dims().to_vec(), v.clone())));
     }
     Ok(out)
 }
@@ -128,10 +99,7 @@ fn initial_values(model: &Model) -> Result<Vec<Option<Tensor>>, Error> {
 fn missing(model: &Model, id: TensorId) -> Error {
     let t = model.tensor(id);
     Error {
-        kind: ErrorKind::MissingValue {
-            name: t.name.clone(),
-            role: t.role.name(),
-        },
+        kind: ErrorKind::MissingValue { name: t.name.clone(), role: t.role.name() },
         span: Some(t.span),
         after_step: None,
     }
@@ -139,10 +107,7 @@ fn missing(model: &Model, id: TensorId) -> Error {
 
 fn numeric(model: &Model, at: TensorId, quantity: &str, message: String) -> Error {
     Error {
-        kind: ErrorKind::Numeric {
-            quantity: quantity.to_string(),
-            message,
-        },
+        kind: ErrorKind::Numeric { quantity: quantity.to_string(), message },
         span: Some(model.tensor(at).span),
         after_step: None,
     }
@@ -210,27 +175,16 @@ impl Pass {
         let values = ev
             .tensors
             .iter()
-            .map(|v| {
-                v.clone()
-                    .unwrap_or_else(|| Tensor::scalar_exact(BigRational::from_integer(0.into())))
-            })
+            .map(|v| v.clone().unwrap_or_else(|| Tensor::scalar_exact(BigRational::from_integer(0.into()))))
             .collect();
-        Ok(Pass {
-            values,
-            symbols,
-            gradients,
-            notes: ev.notes,
-        })
+        Ok(Pass { values, symbols, gradients, notes: ev.notes })
     }
 }
 
 /// A derived value that came out a scalar (a constant gradient) spread over its shape.
 fn shaped(v: Tensor, dims: &[usize]) -> Result<Tensor, String> {
     if v.dims().is_empty() && !dims.is_empty() {
-        let like = Tensor::exact(
-            dims.to_vec(),
-            vec![BigRational::from_integer(0.into()); dims.iter().product()],
-        );
+        let like = Tensor::exact(dims.to_vec(), vec![BigRational::from_integer(0.into()); dims.iter().product()]);
         broadcast_to(&v, &like)
     } else {
         Ok(v)
@@ -239,9 +193,7 @@ fn shaped(v: Tensor, dims: &[usize]) -> Result<Tensor, String> {
 
 fn capped(ev: &mut Evaluator, v: &Tensor) {
     if v.capped() {
-        ev.notes.push(Note::Capped {
-            quantity: ev.quantity.clone(),
-        });
+        ev.notes.push(Note::Capped { quantity: ev.quantity.clone() });
     }
 }
 
@@ -300,43 +252,23 @@ pub fn gradcheck(model: &Model) -> Result<GradCheck, crate::Error> {
         let p = g.param.0 as usize;
         let base = float_values[p].clone().ok_or_else(|| missing(model, g.param))?;
         let derived = grad.to_f64_vec();
-        let mut check = ParamCheck {
-            param: g.param,
-            worst: 0.0,
-            worst_entry: 0,
-            derived: 0.0,
-            numeric: 0.0,
-        };
+        let mut check = ParamCheck { param: g.param, worst: 0.0, worst_entry: 0, derived: 0.0, numeric: 0.0 };
         for (i, &d) in derived.iter().enumerate() {
             let loss_at = |delta: f64| -> Result<f64, crate::Error> {
                 let mut tensors = float_values.clone();
                 tensors[p] = Some(base.with_entry_offset(i, delta));
                 let pass = Pass::run(model, &derivation, tensors, false)?;
-                Ok(pass.values[model.loss.0 as usize]
-                    .to_f64_vec()
-                    .first()
-                    .copied()
-                    .unwrap_or(f64::NAN))
+                Ok(pass.values[model.loss.0 as usize].to_f64_vec().first().copied().unwrap_or(f64::NAN))
             };
             let numeric = (loss_at(h)? - loss_at(-h)?) / (2.0 * h);
             let scale = d.abs().max(numeric.abs()).max(1e-3);
             let rel = (d - numeric).abs() / scale;
             if rel > check.worst || (i == 0 && check.worst == 0.0) {
-                check = ParamCheck {
-                    param: g.param,
-                    worst: rel,
-                    worst_entry: i,
-                    derived: d,
-                    numeric,
-                };
+                check = ParamCheck { param: g.param, worst: rel, worst_entry: i, derived: d, numeric };
             }
         }
         params.push(check);
     }
-    let kinks = pass
-        .notes
-        .into_iter()
-        .filter(|n| matches!(n, Note::Kink { .. }))
-        .collect();
+    let kinks = pass.notes.into_iter().filter(|n| matches!(n, Note::Kink { .. })).collect();
     Ok(GradCheck { params, h, kinks })
 }

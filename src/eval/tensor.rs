@@ -75,97 +75,76 @@ impl fmt::Display for NumericError {
     }
 }
 
-/// Elementwise functions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unary {
-    Relu,
-    /// Heaviside, step(0) = 0.
-    Step,
-    /// sign(0) = 0.
-    Sign,
-    Abs,
-    Sigmoid,
-    Tanh,
-    Sin,
-    Cos,
-    Exp,
-    Log,
-    Sqrt,
-    Softplus,
+// The elementwise built-ins are the model's table; their numeric rules are here.
+use crate::model::Elementwise;
+
+/// The exact value of a rational built-in (relu, step, sign, abs).
+fn exact_of(f: Elementwise, x: &BigRational) -> BigRational {
+    let zero = BigRational::zero();
+    match f {
+        Elementwise::Relu => {
+            if x.is_positive() {
+                x.clone()
+            } else {
+                zero
+            }
+        }
+        Elementwise::Step => {
+            if x.is_positive() {
+                BigRational::one()
+            } else {
+                zero
+            }
+        }
+        Elementwise::Sign => x.signum(),
+        Elementwise::Abs => x.abs(),
+        _ => zero,
+    }
 }
 
-impl Unary {
-    /// Keeps exact values exact.
-    fn is_rational(self) -> bool {
-        matches!(self, Unary::Relu | Unary::Step | Unary::Sign | Unary::Abs)
-    }
-
-    fn exact(self, x: &BigRational) -> BigRational {
-        let zero = BigRational::zero();
-        match self {
-            Unary::Relu => {
-                if x.is_positive() {
-                    x.clone()
-                } else {
-                    zero
-                }
+/// The f64 value, or what is wrong with the argument.
+fn float_of(f: Elementwise, x: f64) -> Result<f64, NumericErrorKind> {
+    let v = match f {
+        Elementwise::Relu => x.max(0.0),
+        Elementwise::Step => f64::from(u8::from(x > 0.0)),
+        Elementwise::Sign => {
+            if x > 0.0 {
+                1.0
+            } else if x < 0.0 {
+                -1.0
+            } else {
+                0.0
             }
-            Unary::Step => {
-                if x.is_positive() {
-                    BigRational::one()
-                } else {
-                    zero
-                }
-            }
-            Unary::Sign => x.signum(),
-            Unary::Abs => x.abs(),
-            _ => zero,
         }
-    }
-
-    fn float(self, x: f64) -> Result<f64, NumericErrorKind> {
-        let v = match self {
-            Unary::Relu => x.max(0.0),
-            Unary::Step => f64::from(u8::from(x > 0.0)),
-            Unary::Sign => {
-                if x > 0.0 {
-                    1.0
-                } else if x < 0.0 {
-                    -1.0
-                } else {
-                    0.0
-                }
+        Elementwise::Abs => x.abs(),
+        // The two branches keep exp from overflowing for large |x|.
+        Elementwise::Sigmoid => {
+            if x >= 0.0 {
+                1.0 / (1.0 + (-x).exp())
+            } else {
+                let e = x.exp();
+                e / (1.0 + e)
             }
-            Unary::Abs => x.abs(),
-            // The two branches keep exp from overflowing for large |x|.
-            Unary::Sigmoid => {
-                if x >= 0.0 {
-                    1.0 / (1.0 + (-x).exp())
-                } else {
-                    let e = x.exp();
-                    e / (1.0 + e)
-                }
+        }
+        Elementwise::Tanh => x.tanh(),
+        Elementwise::Sin => x.sin(),
+        Elementwise::Cos => x.cos(),
+        Elementwise::Exp => x.exp(),
+        Elementwise::Log => {
+            if x <= 0.0 {
+                return Err(NumericErrorKind::LogOfNonPositive(x));
             }
-            Unary::Tanh => x.tanh(),
-            Unary::Sin => x.sin(),
-            Unary::Cos => x.cos(),
-            Unary::Exp => x.exp(),
-            Unary::Log => {
-                if x <= 0.0 {
-                    return Err(NumericErrorKind::LogOfNonPositive(x));
-                }
-                x.ln()
+            x.ln()
+        }
+        Elementwise::Sqrt => {
+            if x < 0.0 {
+                return Err(NumericErrorKind::SqrtOfNegative(x));
             }
-            Unary::Sqrt => {
-                if x < 0.0 {
-                    return Err(NumericErrorKind::SqrtOfNegative(x));
-                }
-                x.sqrt()
-            }
-            Unary::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
-        };
-        finite(v)
-    }
+            x.sqrt()
+        }
+        Elementwise::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
+    };
+    finite(v)
 }
 
 fn finite(v: f64) -> Result<f64, NumericErrorKind> {
@@ -191,11 +170,7 @@ pub fn rational_to_f64(r: &BigRational) -> f64 {
     let numer = r.numer().abs();
     let denom = r.denom();
     let shift: i64 = 64 - (numer.bits() as i64 - denom.bits() as i64);
-    let q = if shift >= 0 {
-        (numer << shift as usize) / denom
-    } else {
-        numer / (denom << (-shift) as usize)
-    };
+    let q = if shift >= 0 { (numer << shift as usize) / denom } else { numer / (denom << (-shift) as usize) };
     let mut v = q.to_f64().unwrap_or(f64::INFINITY);
     let mut e = -shift;
     while e != 0 && v != 0.0 && v.is_finite() {
@@ -217,19 +192,11 @@ fn bits(r: &BigRational) -> u64 {
 impl Tensor {
     /// An exact tensor; `data` is row-major and must have `dims.product()` entries.
     pub fn exact(dims: Vec<usize>, data: Vec<BigRational>) -> Tensor {
-        Tensor {
-            dims,
-            data: Data::Exact(data),
-            capped: false,
-        }
+        Tensor { dims, data: Data::Exact(data), capped: false }
     }
 
     pub fn float(dims: Vec<usize>, data: Vec<f64>) -> Tensor {
-        Tensor {
-            dims,
-            data: Data::Float(data),
-            capped: false,
-        }
+        Tensor { dims, data: Data::Float(data), capped: false }
     }
 
     pub fn scalar_exact(r: BigRational) -> Tensor {
@@ -298,18 +265,8 @@ impl Tensor {
     /// Flat indices of entries that are exactly zero.
     pub fn zero_entries(&self) -> Vec<usize> {
         match &self.data {
-            Data::Exact(v) => v
-                .iter()
-                .enumerate()
-                .filter(|(_, x)| x.is_zero())
-                .map(|(i, _)| i)
-                .collect(),
-            Data::Float(v) => v
-                .iter()
-                .enumerate()
-                .filter(|(_, x)| **x == 0.0)
-                .map(|(i, _)| i)
-                .collect(),
+            Data::Exact(v) => v.iter().enumerate().filter(|(_, x)| x.is_zero()).map(|(i, _)| i).collect(),
+            Data::Float(v) => v.iter().enumerate().filter(|(_, x)| **x == 0.0).map(|(i, _)| i).collect(),
         }
     }
 
@@ -326,17 +283,11 @@ impl Tensor {
     }
 
     fn err(&self, kind: NumericErrorKind, flat: usize) -> NumericError {
-        NumericError {
-            kind,
-            index: self.index_of(flat),
-        }
+        NumericError { kind, index: self.index_of(flat) }
     }
 
     fn shape_error(msg: String) -> NumericError {
-        NumericError {
-            kind: NumericErrorKind::Shape(msg),
-            index: Vec::new(),
-        }
+        NumericError { kind: NumericErrorKind::Shape(msg), index: Vec::new() }
     }
 
     /// Keeps exact results under the size cap, switching to f64 past it.
@@ -357,11 +308,7 @@ impl Tensor {
         let t = Tensor::float(dims, data);
         if let Data::Float(v) = &t.data {
             if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-                let kind = if v[i].is_nan() {
-                    NumericErrorKind::NotANumber
-                } else {
-                    NumericErrorKind::Overflow
-                };
+                let kind = if v[i].is_nan() { NumericErrorKind::NotANumber } else { NumericErrorKind::Overflow };
                 return Err(t.err(kind, i));
             }
         }
@@ -385,10 +332,7 @@ impl Tensor {
         } else if other.dims.is_empty() || Tensor::same_shape(&self.dims, &other.dims) {
             (self.dims.clone(), self.len())
         } else {
-            return Err(Tensor::shape_error(format!(
-                "{:?} and {:?} differ",
-                self.dims, other.dims
-            )));
+            return Err(Tensor::shape_error(format!("{:?} and {:?} differ", self.dims, other.dims)));
         };
         let pick = |len: usize, i: usize| if len == 1 { 0 } else { i };
         let (la, lb) = (self.len(), other.len());
@@ -397,10 +341,8 @@ impl Tensor {
             (Data::Exact(a), Data::Exact(b)) => {
                 let mut v = Vec::with_capacity(n);
                 for i in 0..n {
-                    let x = exact(&a[pick(la, i)], &b[pick(lb, i)]).map_err(|k| NumericError {
-                        kind: k,
-                        index: index_in(&dims, i),
-                    })?;
+                    let x = exact(&a[pick(la, i)], &b[pick(lb, i)])
+                        .map_err(|k| NumericError { kind: k, index: index_in(&dims, i) })?;
                     v.push(x);
                 }
                 Tensor::settle(dims, v)?
@@ -441,16 +383,9 @@ impl Tensor {
         if let Some(i) = other.zero_entries().first() {
             let n = if self.dims.is_empty() { other.len() } else { self.len() };
             let flat = if other.len() == 1 { 0 } else { *i };
-            let dims = if other.dims.is_empty() {
-                self.dims.clone()
-            } else {
-                other.dims.clone()
-            };
+            let dims = if other.dims.is_empty() { self.dims.clone() } else { other.dims.clone() };
             let _ = n;
-            return Err(NumericError {
-                kind: NumericErrorKind::DivisionByZero,
-                index: index_in(&dims, flat),
-            });
+            return Err(NumericError { kind: NumericErrorKind::DivisionByZero, index: index_in(&dims, flat) });
         }
         self.zip(other, |a, b| Ok(a / b), |a, b| a / b)
     }
@@ -460,11 +395,7 @@ impl Tensor {
             Data::Exact(v) => Data::Exact(v.iter().map(|x| -x).collect()),
             Data::Float(v) => Data::Float(v.iter().map(|x| -x).collect()),
         };
-        Tensor {
-            dims: self.dims.clone(),
-            data,
-            capped: self.capped,
-        }
+        Tensor { dims: self.dims.clone(), data, capped: self.capped }
     }
 
     /// Elementwise power: exact for an integer exponent of an exact tensor.
@@ -492,32 +423,24 @@ impl Tensor {
             }
             finite(*y).map_err(|k| self.err(k, i))?;
         }
-        Ok(Tensor {
-            dims: self.dims.clone(),
-            data: Data::Float(v),
-            capped: self.capped,
-        })
+        Ok(Tensor { dims: self.dims.clone(), data: Data::Float(v), capped: self.capped })
     }
 
     /// Applies an elementwise function.
-    pub fn map(&self, f: Unary) -> Result<Tensor, NumericError> {
+    pub fn map(&self, f: Elementwise) -> Result<Tensor, NumericError> {
         match (&self.data, f.is_rational()) {
             (Data::Exact(v), true) => Ok(Tensor {
                 dims: self.dims.clone(),
-                data: Data::Exact(v.iter().map(|x| f.exact(x)).collect()),
+                data: Data::Exact(v.iter().map(|x| exact_of(f, x)).collect()),
                 capped: self.capped,
             }),
             _ => {
                 let view = self.float_view();
                 let mut out = Vec::with_capacity(view.len());
                 for (i, x) in view.iter().enumerate() {
-                    out.push(f.float(*x).map_err(|k| self.err(k, i))?);
+                    out.push(float_of(f, *x).map_err(|k| self.err(k, i))?);
                 }
-                Ok(Tensor {
-                    dims: self.dims.clone(),
-                    data: Data::Float(out),
-                    capped: self.capped,
-                })
+                Ok(Tensor { dims: self.dims.clone(), data: Data::Float(out), capped: self.capped })
             }
         }
     }
@@ -536,12 +459,7 @@ impl Tensor {
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor, NumericError> {
         let ((m, k), (k2, p)) = match (self.matrix(), other.matrix()) {
             (Some(a), Some(b)) if a.1 == b.0 && !self.dims.is_empty() && !other.dims.is_empty() => (a, b),
-            _ => {
-                return Err(Tensor::shape_error(format!(
-                    "cannot multiply {:?} by {:?}",
-                    self.dims, other.dims
-                )))
-            }
+            _ => return Err(Tensor::shape_error(format!("cannot multiply {:?} by {:?}", self.dims, other.dims))),
         };
         let _ = k2;
         let dims = if other.dims.len() == 1 { vec![m] } else { vec![m, p] };
@@ -586,11 +504,7 @@ impl Tensor {
             Data::Exact(v) => Data::Exact(order.map(|i| v[i].clone()).collect()),
             Data::Float(v) => Data::Float(order.map(|i| v[i]).collect()),
         };
-        Ok(Tensor {
-            dims,
-            data,
-            capped: self.capped,
-        })
+        Ok(Tensor { dims, data, capped: self.capped })
     }
 
     /// The sum of all entries (a scalar).
@@ -636,22 +550,14 @@ impl Tensor {
                 for (i, x) in v.iter().enumerate() {
                     out[i * n + i] = x.clone();
                 }
-                Tensor {
-                    dims,
-                    data: Data::Exact(out),
-                    capped: self.capped,
-                }
+                Tensor { dims, data: Data::Exact(out), capped: self.capped }
             }
             Data::Float(v) => {
                 let mut out = vec![0.0; n * n];
                 for (i, x) in v.iter().enumerate() {
                     out[i * n + i] = *x;
                 }
-                Tensor {
-                    dims,
-                    data: Data::Float(out),
-                    capped: self.capped,
-                }
+                Tensor { dims, data: Data::Float(out), capped: self.capped }
             }
         })
     }
@@ -701,24 +607,13 @@ impl Tensor {
 /// once, the dot products run on integers, and each result entry is reduced
 /// once at the end. Zero factors are skipped (after relu, many are zero).
 fn exact_matmul(a: &[BigRational], b: &[BigRational], m: usize, k: usize, p: usize) -> Vec<BigRational> {
-    let row_denoms: Vec<BigInt> = a
-        .chunks(k.max(1))
-        .take(m)
-        .map(|row| common_denominator(row.iter()))
-        .collect();
-    let col_denoms: Vec<BigInt> = (0..p)
-        .map(|j| common_denominator(b.iter().skip(j).step_by(p.max(1)).take(k)))
-        .collect();
-    let a_scaled: Vec<BigInt> = a
-        .iter()
-        .enumerate()
-        .map(|(flat, r)| over_denominator(r, &row_denoms[flat / k.max(1)]))
-        .collect();
-    let b_scaled: Vec<BigInt> = b
-        .iter()
-        .enumerate()
-        .map(|(flat, r)| over_denominator(r, &col_denoms[flat % p.max(1)]))
-        .collect();
+    let row_denoms: Vec<BigInt> = a.chunks(k.max(1)).take(m).map(|row| common_denominator(row.iter())).collect();
+    let col_denoms: Vec<BigInt> =
+        (0..p).map(|j| common_denominator(b.iter().skip(j).step_by(p.max(1)).take(k))).collect();
+    let a_scaled: Vec<BigInt> =
+        a.iter().enumerate().map(|(flat, r)| over_denominator(r, &row_denoms[flat / k.max(1)])).collect();
+    let b_scaled: Vec<BigInt> =
+        b.iter().enumerate().map(|(flat, r)| over_denominator(r, &col_denoms[flat % p.max(1)])).collect();
     let mut out = Vec::with_capacity(m * p);
     for (i, row_denom) in row_denoms.iter().enumerate() {
         let row = &a_scaled[i * k..(i + 1) * k];
@@ -918,15 +813,12 @@ mod tests {
     #[test]
     fn errors_name_the_entry() {
         let x = exact(&[2], &[(1, 1), (0, 1)]);
-        let e = x.map(Unary::Log).unwrap_err();
+        let e = x.map(Elementwise::Log).unwrap_err();
         assert_eq!(e.to_string(), "log of 0 at entry [1]");
         let one = Tensor::scalar_exact(r(1, 1));
         assert_eq!(one.div(&x).unwrap_err().to_string(), "division by zero at entry [1]");
         let big = exact(&[2, 2], &[(0, 1), (1, 1), (1000, 1), (0, 1)]);
-        assert_eq!(
-            big.map(Unary::Exp).unwrap_err().to_string(),
-            "the value overflows f64 at entry [1, 0]"
-        );
+        assert_eq!(big.map(Elementwise::Exp).unwrap_err().to_string(), "the value overflows f64 at entry [1, 0]");
     }
 
     #[test]

@@ -20,10 +20,7 @@ pub const MAX_STEPS: u32 = 10_000;
 /// Checks a parsed file and builds its model.
 pub fn check(file: &ast::File) -> Result<Model, Error> {
     if file.items.is_empty() {
-        return Err(Error {
-            kind: Box::new(ErrorKind::EmptyFile),
-            span: None,
-        });
+        return Err(Error { kind: Box::new(ErrorKind::EmptyFile), span: None });
     }
     let mut checker = Checker::default();
     checker.declare(file)?;
@@ -34,20 +31,8 @@ pub fn check(file: &ast::File) -> Result<Model, Error> {
     }
     let loss = checker.loss(file)?;
     let train = checker.train(file)?;
-    let Checker {
-        graph,
-        tensors,
-        functions,
-        ..
-    } = checker;
-    let model = Model {
-        graph,
-        tensors,
-        functions,
-        order,
-        loss,
-        train,
-    };
+    let Checker { graph, tensors, functions, .. } = checker;
+    let model = Model { graph, tensors, functions, order, loss, train };
     if model.params().next().is_some() && !depends_on_param(&model, loss) {
         return Err(Error::new(ErrorKind::LossIgnoresParams, model.tensor(loss).span));
     }
@@ -70,11 +55,7 @@ enum Scope<'s> {
     /// An equation: names are tensors.
     Equation,
     /// The body of function `name`: names are its parameters.
-    Function {
-        name: &'s str,
-        params: &'s [String],
-        index: usize,
-    },
+    Function { name: &'s str, params: &'s [String], index: usize },
 }
 
 impl<'a> Checker<'a> {
@@ -96,22 +77,11 @@ impl<'a> Checker<'a> {
                     };
                     self.add_tensor(
                         &decl.name,
-                        Tensor {
-                            name: decl.name.name.clone(),
-                            role,
-                            shape,
-                            value,
-                            definition: None,
-                            span: decl.span,
-                        },
+                        Tensor { name: decl.name.name.clone(), role, shape, value, definition: None, span: decl.span },
                     )?;
                 }
                 Item::Equation(eq) | Item::Loss(eq) => {
-                    let role = if matches!(item, Item::Loss(_)) {
-                        Role::Loss
-                    } else {
-                        Role::Intermediate
-                    };
+                    let role = if matches!(item, Item::Loss(_)) { Role::Loss } else { Role::Intermediate };
                     let id = self.add_tensor(
                         &eq.name,
                         Tensor {
@@ -128,10 +98,7 @@ impl<'a> Checker<'a> {
                 Item::Function(f) => {
                     if let Some(first) = self.fn_spans.get(&f.name.name) {
                         return Err(Error::new(
-                            ErrorKind::Duplicate {
-                                name: f.name.name.clone(),
-                                first: *first,
-                            },
+                            ErrorKind::Duplicate { name: f.name.name.clone(), first: *first },
                             f.name.span,
                         ));
                     }
@@ -142,18 +109,8 @@ impl<'a> Checker<'a> {
         }
         for (name, span) in &self.fn_spans {
             if let Some(t) = self.tensors.get(name) {
-                let (first, again) = if t.span.start < span.start {
-                    (t.span, *span)
-                } else {
-                    (*span, t.span)
-                };
-                return Err(Error::new(
-                    ErrorKind::Duplicate {
-                        name: name.clone(),
-                        first,
-                    },
-                    again,
-                ));
+                let (first, again) = if t.span.start < span.start { (t.span, *span) } else { (*span, t.span) };
+                return Err(Error::new(ErrorKind::Duplicate { name: name.clone(), first }, again));
             }
         }
         Ok(())
@@ -161,13 +118,7 @@ impl<'a> Checker<'a> {
 
     fn add_tensor(&mut self, name: &ast::Ident, tensor: Tensor) -> Result<TensorId, Error> {
         if let Some(first) = self.tensors.get(&name.name) {
-            return Err(Error::new(
-                ErrorKind::Duplicate {
-                    name: name.name.clone(),
-                    first: first.span,
-                },
-                name.span,
-            ));
+            return Err(Error::new(ErrorKind::Duplicate { name: name.name.clone(), first: first.span }, name.span));
         }
         let (index, _) = self.tensors.insert_full(name.name.clone(), tensor);
         Ok(TensorId(index as u32))
@@ -178,21 +129,13 @@ impl<'a> Checker<'a> {
         for item in &file.items {
             let Item::Function(f) = item else { continue };
             if Builtin::lookup(&f.name.name).is_some() {
-                return Err(Error::new(
-                    ErrorKind::ShadowsBuiltin {
-                        name: f.name.name.clone(),
-                    },
-                    f.name.span,
-                ));
+                return Err(Error::new(ErrorKind::ShadowsBuiltin { name: f.name.name.clone() }, f.name.span));
             }
             let mut params: Vec<String> = Vec::new();
             for (i, p) in f.params.iter().enumerate() {
                 if let Some(j) = params.iter().position(|q| *q == p.name) {
                     return Err(Error::new(
-                        ErrorKind::DuplicateParam {
-                            name: p.name.clone(),
-                            first: f.params[j].span,
-                        },
+                        ErrorKind::DuplicateParam { name: p.name.clone(), first: f.params[j].span },
                         p.span,
                     ));
                 }
@@ -200,23 +143,9 @@ impl<'a> Checker<'a> {
                 params.push(p.name.clone());
             }
             let index = self.functions.len();
-            let body = self.build(
-                &f.body,
-                &Scope::Function {
-                    name: &f.name.name,
-                    params: &params,
-                    index,
-                },
-            )?;
-            self.functions.insert(
-                f.name.name.clone(),
-                Function {
-                    name: f.name.name.clone(),
-                    params,
-                    body,
-                    span: f.span,
-                },
-            );
+            let body = self.build(&f.body, &Scope::Function { name: &f.name.name, params: &params, index })?;
+            self.functions
+                .insert(f.name.name.clone(), Function { name: f.name.name.clone(), params, body, span: f.span });
         }
         Ok(())
     }
@@ -228,10 +157,7 @@ impl<'a> Checker<'a> {
         for (&id, expr) in &self.equations {
             let mut names = Vec::new();
             self.names_in(expr, &mut names)?;
-            deps.insert(
-                id,
-                names.into_iter().filter(|d| self.equations.contains_key(d)).collect(),
-            );
+            deps.insert(id, names.into_iter().filter(|d| self.equations.contains_key(d)).collect());
         }
         #[derive(Clone, Copy, PartialEq)]
         enum Mark {
@@ -270,10 +196,8 @@ impl<'a> Checker<'a> {
                         }
                         Mark::Open => {
                             let start = stack.iter().position(|(s, _)| *s == d).unwrap_or(0);
-                            let names = stack[start..]
-                                .iter()
-                                .map(|(s, _)| self.tensors[s.0 as usize].name.clone())
-                                .collect();
+                            let names =
+                                stack[start..].iter().map(|(s, _)| self.tensors[s.0 as usize].name.clone()).collect();
                             return Err(Error::new(ErrorKind::Cycle { names }, self.tensors[d.0 as usize].span));
                         }
                         Mark::Done => {}
@@ -313,13 +237,7 @@ impl<'a> Checker<'a> {
             return Err(Error::new(ErrorKind::FunctionAsValue { name: n.name.clone() }, n.span));
         }
         let suggestion = suggest(&n.name, self.tensors.keys().map(String::as_str));
-        Err(Error::new(
-            ErrorKind::UnknownName {
-                name: n.name.clone(),
-                suggestion,
-            },
-            n.span,
-        ))
+        Err(Error::new(ErrorKind::UnknownName { name: n.name.clone(), suggestion }, n.span))
     }
 
     fn build_equation(&mut self, id: TensorId) -> Result<(), Error> {
@@ -347,10 +265,7 @@ impl<'a> Checker<'a> {
                 Scope::Function { name, params, .. } => match params.iter().position(|p| *p == n.name) {
                     Some(i) => Ok(self.graph.param(i as u32)),
                     None => Err(Error::new(
-                        ErrorKind::FnUsesTensor {
-                            func: name.to_string(),
-                            name: n.name.clone(),
-                        },
+                        ErrorKind::FnUsesTensor { func: name.to_string(), name: n.name.clone() },
                         n.span,
                     )),
                 },
@@ -364,11 +279,7 @@ impl<'a> Checker<'a> {
                 if self.graph.shape(a).transpose().is_none() {
                     let shape = self.graph.shape(a).clone();
                     return Err(Error::new(
-                        ErrorKind::WrongRank {
-                            what: "transpose (.T)".into(),
-                            shape,
-                            expected: "a vector or a matrix",
-                        },
+                        ErrorKind::WrongRank { what: "transpose (.T)".into(), shape, expected: "a vector or a matrix" },
                         expr.span,
                     ));
                 }
@@ -398,11 +309,7 @@ impl<'a> Checker<'a> {
             ExprKind::Name(n) => Some(n.name.clone()),
             _ => None,
         };
-        Operand {
-            name,
-            shape: self.graph.shape(node).clone(),
-            span: expr.span,
-        }
+        Operand { name, shape: self.graph.shape(node).clone(), span: expr.span }
     }
 
     fn binary(
@@ -452,14 +359,7 @@ impl<'a> Checker<'a> {
         scope: &Scope,
     ) -> Result<NodeId, Error> {
         let arity_error = |expected: usize| {
-            Error::new(
-                ErrorKind::WrongArity {
-                    func: func.name.clone(),
-                    expected,
-                    found: built.len(),
-                },
-                span,
-            )
+            Error::new(ErrorKind::WrongArity { func: func.name.clone(), expected, found: built.len() }, span)
         };
         if let Some(index) = self.functions.get_index_of(&func.name) {
             let params = self.functions[index].params.len();
@@ -496,35 +396,18 @@ impl<'a> Checker<'a> {
                 }
             }
             if self.tensors.contains_key(&func.name) {
-                return Err(Error::new(
-                    ErrorKind::TensorAsFunction {
-                        name: func.name.clone(),
-                    },
-                    func.span,
-                ));
+                return Err(Error::new(ErrorKind::TensorAsFunction { name: func.name.clone() }, func.span));
             }
-            let candidates = Builtin::NAMES
-                .iter()
-                .copied()
-                .chain(self.fn_spans.keys().map(String::as_str));
+            let candidates = Builtin::NAMES.iter().copied().chain(self.fn_spans.keys().map(String::as_str));
             let suggestion = suggest(&func.name, candidates);
-            return Err(Error::new(
-                ErrorKind::UnknownFunction {
-                    name: func.name.clone(),
-                    suggestion,
-                },
-                func.span,
-            ));
+            return Err(Error::new(ErrorKind::UnknownFunction { name: func.name.clone(), suggestion }, func.span));
         };
         if builtin.arity() != built.len() {
             return Err(arity_error(builtin.arity()));
         }
         if let (Scope::Function { name, .. }, false) = (scope, matches!(builtin, Builtin::Elementwise(_))) {
             return Err(Error::new(
-                ErrorKind::NotElementwise {
-                    func: name.to_string(),
-                    called: func.name.clone(),
-                },
+                ErrorKind::NotElementwise { func: name.to_string(), called: func.name.clone() },
                 func.span,
             ));
         }
@@ -536,11 +419,7 @@ impl<'a> Checker<'a> {
                 let shape = g.shape(built[0]).clone();
                 if !shape.is_vector() {
                     return Err(Error::new(
-                        ErrorKind::WrongRank {
-                            what: func.name.clone(),
-                            shape,
-                            expected: "a vector",
-                        },
+                        ErrorKind::WrongRank { what: func.name.clone(), shape, expected: "a vector" },
                         args[0].span,
                     ));
                 }
@@ -576,18 +455,12 @@ impl<'a> Checker<'a> {
             }
         }
         let Some(eq) = found else {
-            return Err(Error {
-                kind: Box::new(ErrorKind::NoLoss),
-                span: None,
-            });
+            return Err(Error { kind: Box::new(ErrorKind::NoLoss), span: None });
         };
         let id = TensorId(self.tensors.get_index_of(&eq.name.name).unwrap_or(0) as u32);
         let shape = &self.tensors[id.0 as usize].shape;
         if !shape.is_scalar() && shape.len() != 1 {
-            return Err(Error::new(
-                ErrorKind::LossNotScalar { shape: shape.clone() },
-                eq.value.span,
-            ));
+            return Err(Error::new(ErrorKind::LossNotScalar { shape: shape.clone() }, eq.value.span));
         }
         Ok(id)
     }
@@ -604,12 +477,7 @@ impl<'a> Checker<'a> {
         }
         let Some(t) = found else { return Ok(None) };
         if t.optimizer.name != "sgd" {
-            return Err(Error::new(
-                ErrorKind::UnknownOptimizer {
-                    name: t.optimizer.name.clone(),
-                },
-                t.optimizer.span,
-            ));
+            return Err(Error::new(ErrorKind::UnknownOptimizer { name: t.optimizer.name.clone() }, t.optimizer.span));
         }
         let (mut lr, mut steps) = (None, 1u32);
         for arg in &t.args {
@@ -622,24 +490,13 @@ impl<'a> Checker<'a> {
                 }
                 "steps" => {
                     let v = &arg.value.value;
-                    let n = if v.is_integer() {
-                        u32::try_from(v.to_integer()).ok()
-                    } else {
-                        None
-                    };
+                    let n = if v.is_integer() { u32::try_from(v.to_integer()).ok() } else { None };
                     match n {
                         Some(n) if (1..=MAX_STEPS).contains(&n) => steps = n,
                         _ => return Err(Error::new(ErrorKind::BadSteps { limit: MAX_STEPS }, arg.value.span)),
                     }
                 }
-                _ => {
-                    return Err(Error::new(
-                        ErrorKind::UnknownTrainArg {
-                            name: arg.name.name.clone(),
-                        },
-                        arg.name.span,
-                    ))
-                }
+                _ => return Err(Error::new(ErrorKind::UnknownTrainArg { name: arg.name.name.clone() }, arg.name.span)),
             }
         }
         let Some(lr) = lr else {
@@ -648,10 +505,7 @@ impl<'a> Checker<'a> {
         if !self.tensors.values().any(|t| t.role == Role::Param) {
             return Err(Error::new(ErrorKind::NothingToTrain, t.span));
         }
-        Ok(Some(Train {
-            optimizer: Optimizer::Sgd { lr, steps },
-            span: t.span,
-        }))
+        Ok(Some(Train { optimizer: Optimizer::Sgd { lr, steps }, span: t.span }))
     }
 }
 
@@ -666,17 +520,8 @@ fn dims_shape(decl: &ast::TensorDecl) -> Result<Shape, Error> {
         entries = entries.saturating_mul(u128::from(d.size));
         if entries > MAX_ENTRIES as u128 {
             let span = decl.dims_span.unwrap_or(d.span);
-            let total = decl
-                .dims
-                .iter()
-                .fold(1u128, |acc, d| acc.saturating_mul(u128::from(d.size)));
-            return Err(Error::new(
-                ErrorKind::TooLarge {
-                    entries: total,
-                    limit: MAX_ENTRIES,
-                },
-                span,
-            ));
+            let total = decl.dims.iter().fold(1u128, |acc, d| acc.saturating_mul(u128::from(d.size)));
+            return Err(Error::new(ErrorKind::TooLarge { entries: total, limit: MAX_ENTRIES }, span));
         }
         dims.push(d.size as usize);
     }
@@ -692,13 +537,7 @@ fn literal_values(lit: &Literal, shape: &Shape) -> Result<Vec<BigRational>, Erro
 
 fn collect_literal(lit: &Literal, dims: &[usize], out: &mut Vec<BigRational>) -> Result<(), Error> {
     let mismatch = || {
-        Error::new(
-            ErrorKind::LiteralShape {
-                expected: describe_dims(dims),
-                found: describe_literal(lit),
-            },
-            lit.span(),
-        )
+        Error::new(ErrorKind::LiteralShape { expected: describe_dims(dims), found: describe_literal(lit) }, lit.span())
     };
     match (lit, dims) {
         (Literal::Number(n), []) => {
@@ -726,11 +565,7 @@ fn describe_literal(lit: &Literal) -> String {
         Literal::List { items, .. } => {
             let inner = match items.first() {
                 Some(Literal::Number(_)) if items.iter().all(|i| matches!(i, Literal::Number(_))) => {
-                    return format!(
-                        "a list of {} number{}",
-                        items.len(),
-                        if items.len() == 1 { "" } else { "s" }
-                    )
+                    return format!("a list of {} number{}", items.len(), if items.len() == 1 { "" } else { "s" })
                 }
                 Some(first) => describe_literal(first),
                 None => return "an empty list".into(),

@@ -27,17 +27,9 @@ pub enum ErrorKind {
     /// `Z = W1 @ b1` with incompatible shapes (`op` is the operator).
     ShapeMismatch { op: String, left: Operand, right: Operand },
     /// `softmax(W1)` on a matrix, or `.T` on a rank-3 tensor.
-    WrongRank {
-        what: String,
-        shape: Shape,
-        expected: &'static str,
-    },
+    WrongRank { what: String, shape: Shape, expected: &'static str },
     /// `relu(a, b)`: a function called with the wrong number of arguments.
-    WrongArity {
-        func: String,
-        expected: usize,
-        found: usize,
-    },
+    WrongArity { func: String, expected: usize, found: usize },
     /// `x ^ y` where the exponent is not a number.
     ExponentNotNumber,
     /// `loss L = Z1` where `Z1` is not a scalar.
@@ -51,11 +43,7 @@ pub enum ErrorKind {
     /// `fn f(t) = t * W1`: a function body naming something other than its parameters.
     FnUsesTensor { func: String, name: String },
     /// `fn f(t) = f(t) + 1`, or a call to a `fn` defined further down.
-    FnNotYetDefined {
-        func: String,
-        called: String,
-        recursive: bool,
-    },
+    FnNotYetDefined { func: String, called: String, recursive: bool },
     /// `fn f(t) = softmax(t)`: only elementwise built-ins belong in a scalar function.
     NotElementwise { func: String, called: String },
     /// `fn relu(t) = t`: a `fn` may not take a built-in's name.
@@ -119,10 +107,7 @@ impl Error {
 
     /// An error about the file as a whole when `span` is `None`.
     pub fn at(kind: ErrorKind, span: Option<Span>) -> Error {
-        Error {
-            kind: Box::new(kind),
-            span,
-        }
+        Error { kind: Box::new(kind), span }
     }
 
     /// The located, human message for this error.

@@ -186,8 +186,7 @@ impl Graph {
         // Shapes were checked before the graph was built; fall back to the
         // larger operand so that a bug shows as a wrong shape, not a panic.
         let (sa, sb) = (self.shape(a), self.shape(b));
-        sa.broadcast(sb)
-            .unwrap_or_else(|| if sa.len() >= sb.len() { sa.clone() } else { sb.clone() })
+        sa.broadcast(sb).unwrap_or_else(|| if sa.len() >= sb.len() { sa.clone() } else { sb.clone() })
     }
 
     pub fn neg(&mut self, a: NodeId) -> NodeId {

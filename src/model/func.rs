@@ -59,10 +59,7 @@ impl Elementwise {
 
     /// Keeps exact rational values exact (no transcendental arithmetic).
     pub fn is_rational(self) -> bool {
-        matches!(
-            self,
-            Elementwise::Relu | Elementwise::Step | Elementwise::Sign | Elementwise::Abs
-        )
+        matches!(self, Elementwise::Relu | Elementwise::Step | Elementwise::Sign | Elementwise::Abs)
     }
 }
 

@@ -86,11 +86,7 @@ impl Shape {
         if k != k2 {
             return None;
         }
-        Some(if other.rank() == 1 {
-            Shape(vec![m])
-        } else {
-            Shape(vec![m, p])
-        })
+        Some(if other.rank() == 1 { Shape(vec![m]) } else { Shape(vec![m, p]) })
     }
 
     /// Shape of the transpose: `[n]ᵀ = [1, n]`, `[1, n]ᵀ = [n]`, `[m, n]ᵀ = [n, m]`.

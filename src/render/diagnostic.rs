@@ -16,11 +16,7 @@ pub fn render(diag: &Diagnostic, file_name: &str, source: &str) -> String {
     for (span, label) in &diag.related {
         spans.push((*span, Some(label.as_str()), '-'));
     }
-    let width = spans
-        .iter()
-        .map(|(s, _, _)| s.line.to_string().len())
-        .max()
-        .unwrap_or(1);
+    let width = spans.iter().map(|(s, _, _)| s.line.to_string().len()).max().unwrap_or(1);
     let gutter = " ".repeat(width);
     match diag.span {
         Some(span) => {
@@ -41,11 +37,7 @@ pub fn render(diag: &Diagnostic, file_name: &str, source: &str) -> String {
                 let _ = writeln!(out, "{gutter} :");
             }
             let on_line: Vec<_> = spans.iter().filter(|(s, _, _)| s.line == *line).collect();
-            let first_col = on_line
-                .iter()
-                .map(|(s, _, _)| s.column.max(1) as usize - 1)
-                .min()
-                .unwrap_or(0);
+            let first_col = on_line.iter().map(|(s, _, _)| s.column.max(1) as usize - 1).min().unwrap_or(0);
             let window = Window::new(line_text(source, *line), first_col);
             source_line(&mut out, source, *line, width, &window);
             for (span, label, marker) in on_line {
@@ -71,11 +63,7 @@ pub fn render(diag: &Diagnostic, file_name: &str, source: &str) -> String {
 
 /// The text of 1-based line `line`, without its line break.
 fn line_text(source: &str, line: u32) -> &str {
-    source
-        .split('\n')
-        .nth(line.max(1) as usize - 1)
-        .unwrap_or("")
-        .trim_end_matches('\r')
+    source.split('\n').nth(line.max(1) as usize - 1).unwrap_or("").trim_end_matches('\r')
 }
 
 /// The visible part of a long source line: it starts a little before the
@@ -97,21 +85,11 @@ impl Window {
     fn new(text: &str, first_col: usize) -> Window {
         let total = text.chars().count();
         if total <= MAX_SHOWN {
-            return Window {
-                start: 0,
-                len: total,
-                cut_left: false,
-                cut_right: false,
-            };
+            return Window { start: 0, len: total, cut_left: false, cut_right: false };
         }
         let start = first_col.saturating_sub(30).min(total.saturating_sub(MAX_SHOWN));
         let len = MAX_SHOWN.min(total - start);
-        Window {
-            start,
-            len,
-            cut_left: start > 0,
-            cut_right: start + len < total,
-        }
+        Window { start, len, cut_left: start > 0, cut_right: start + len < total }
     }
 
     /// The column (in shown characters) of source column `col`.
@@ -161,10 +139,5 @@ fn marker_line(
     let covered = covered.min(visible_end.saturating_sub(start_col)).max(1);
     let marks = marker.to_string().repeat(covered);
     let label = label.map(|l| format!(" {l}")).unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "{:width$} | {}{marks}{label}",
-        "",
-        " ".repeat(window.shift(start_col))
-    );
+    let _ = writeln!(out, "{:width$} | {}{marks}{label}", "", " ".repeat(window.shift(start_col)));
 }

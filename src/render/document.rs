@@ -49,11 +49,7 @@ fn math(s: impl Into<String>) -> Inline {
 }
 
 fn row(lhs: impl Into<String>, rhs: impl Into<String>) -> Row {
-    Row {
-        lhs: lhs.into(),
-        rhs: rhs.into(),
-        note: None,
-    }
+    Row { lhs: lhs.into(), rhs: rhs.into(), note: None }
 }
 
 /// Matrices whose widest row is longer than this many characters are
@@ -107,11 +103,8 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
     out.push(Block::Section("Forward pass".into()));
     let params: Vec<Inline> = {
         let mut v = vec![text("The network computes, from the input")];
-        let data: Vec<String> = model
-            .ids()
-            .filter(|&i| model.tensor(i).role == Role::Input)
-            .map(|i| names.tensor(i, L))
-            .collect();
+        let data: Vec<String> =
+            model.ids().filter(|&i| model.tensor(i).role == Role::Input).map(|i| names.tensor(i, L)).collect();
         v.push(text(if data.len() == 1 { " " } else { "s " }));
         v.push(math(data.join(", ")));
         let ps: Vec<String> = model.params().map(|i| names.tensor(i, L)).collect();
@@ -125,12 +118,7 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
     out.push(Block::Paragraph(params));
     let rows = model
         .equations()
-        .filter_map(|t| {
-            model
-                .tensor(t)
-                .definition
-                .map(|def| row(names.tensor(t, L), definition(g, def, &names, L)))
-        })
+        .filter_map(|t| model.tensor(t).definition.map(|def| row(names.tensor(t, L), definition(g, def, &names, L))))
         .collect();
     out.push(Block::Display(rows));
     if !model.functions.is_empty() {
@@ -142,18 +130,9 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
             let ps: Vec<String> = f.params.iter().map(|p| super::formula::tensor_name(p, L)).collect();
             let args = ps.join(", ");
             let fname = names.function(Func::Custom(crate::model::FnId(i as u32)), L);
-            rows.push(row(
-                format!("{fname}({args})"),
-                substitute_params(&formula(g, f.body, &names, L), &f.params),
-            ));
+            rows.push(row(format!("{fname}({args})"), substitute_params(&formula(g, f.body, &names, L), &f.params)));
             for fd in d.fn_derivatives.iter().filter(|fd| fd.func.0 as usize == i) {
-                let name = names.function(
-                    Func::Derivative {
-                        func: fd.func,
-                        wrt: fd.wrt,
-                    },
-                    L,
-                );
+                let name = names.function(Func::Derivative { func: fd.func, wrt: fd.wrt }, L);
                 rows.push(row(
                     format!("{name}({args})"),
                     substitute_params(&formula(g, fd.body, &names, L), &f.params),
@@ -251,10 +230,7 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
             math(format!("P - \\alpha \\frac{{\\partial {loss}}}{{\\partial P}}")),
         ];
         if train.steps > 1 {
-            p.push(text(format!(
-                ", {} times (each step recomputes the forward and backward pass)",
-                train.steps
-            )));
+            p.push(text(format!(", {} times (each step recomputes the forward and backward pass)", train.steps)));
         }
         p.push(text("."));
         out.push(Block::Paragraph(p));
@@ -302,6 +278,17 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
         out.push(Block::List(notes));
     }
     out
+}
+
+/// Running text with its inline math, for LaTeX and Markdown alike.
+pub fn inline(parts: &[Inline]) -> String {
+    parts
+        .iter()
+        .map(|p| match p {
+            Inline::Text(t) => prose(t),
+            Inline::Math(m) => format!("${m}$"),
+        })
+        .collect()
 }
 
 /// Prose for LaTeX and Markdown alike: special characters escaped and the
@@ -356,11 +343,7 @@ fn step_rows(steps: &[Step], solution: &Solution, names: &Names) -> Vec<Row> {
                 let from: Vec<String> = s.from.iter().map(|&t| names.tensor(t, Notation::Text)).collect();
                 note.push_str(&format!(" at {}", from.join(", ")));
             }
-            Row {
-                lhs,
-                rhs: formula(g, s.expr, names, L),
-                note: Some(note),
-            }
+            Row { lhs, rhs: formula(g, s.expr, names, L), note: Some(note) }
         })
         .collect()
 }

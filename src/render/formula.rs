@@ -37,11 +37,7 @@ impl<'a> Names<'a> {
             .filter_map(|t| model.tensor(t).definition.map(|d| (d, t)))
             .filter(|(d, _)| !matches!(model.graph.node(*d), Node::Tensor(_) | Node::Const(_)))
             .collect();
-        Names {
-            model,
-            derivation,
-            aliases,
-        }
+        Names { model, derivation, aliases }
     }
 
     /// A tensor's name in `notation`: `yhat` is ŷ / `\hat{y}`, `W1` is `W_1` in LaTeX.
@@ -194,11 +190,8 @@ fn latex_ident(name: &str, notation: Notation) -> String {
             }
         }
     };
-    let base = if base.chars().count() > 1 {
-        format!("\\mathit{{{}}}", base.replace('_', "\\_"))
-    } else {
-        base.to_string()
-    };
+    let base =
+        if base.chars().count() > 1 { format!("\\mathit{{{}}}", base.replace('_', "\\_")) } else { base.to_string() };
     if sub.is_empty() {
         base
     } else {
@@ -220,27 +213,13 @@ enum Prec {
 /// Prints the expression `id` of `graph` in `notation`; sub-expressions
 /// that an equation defines print as that equation's name.
 pub fn formula(graph: &Graph, id: NodeId, names: &Names, notation: Notation) -> String {
-    Printer {
-        graph,
-        names,
-        notation,
-        root: None,
-    }
-    .print(id)
-    .0
+    Printer { graph, names, notation, root: None }.print(id).0
 }
 
 /// Prints the right-hand side of an equation: like [`formula`], except that
 /// the expression itself is spelled out rather than named.
 pub fn definition(graph: &Graph, id: NodeId, names: &Names, notation: Notation) -> String {
-    Printer {
-        graph,
-        names,
-        notation,
-        root: Some(id),
-    }
-    .print(id)
-    .0
+    Printer { graph, names, notation, root: Some(id) }.print(id).0
 }
 
 /// A number in a notation: a terminating decimal where there is one, else a fraction.
@@ -317,11 +296,7 @@ impl Printer<'_> {
             Node::Param(i) => (format!("t{i}"), Prec::Atom),
             Node::Symbol(s) => {
                 let text = self.names.symbol(*s, n, g);
-                let p = if text.contains('/') || text.contains("\\frac") {
-                    Prec::Product
-                } else {
-                    Prec::Atom
-                };
+                let p = if text.contains('/') || text.contains("\\frac") { Prec::Product } else { Prec::Atom };
                 (text, p)
             }
             Node::Const(c) => {
@@ -346,20 +321,12 @@ impl Printer<'_> {
                 };
                 (format!("{minus}{inner}"), Prec::Prefix)
             }
-            Node::Add(a, b) => (
-                format!("{} + {}", self.operand(*a, Prec::Sum), self.operand(*b, Prec::Product)),
-                Prec::Sum,
-            ),
+            Node::Add(a, b) => {
+                (format!("{} + {}", self.operand(*a, Prec::Sum), self.operand(*b, Prec::Product)), Prec::Sum)
+            }
             Node::Sub(a, b) => {
                 let minus = if n == Notation::Text { "−" } else { "-" };
-                (
-                    format!(
-                        "{} {minus} {}",
-                        self.operand(*a, Prec::Sum),
-                        self.operand(*b, Prec::Product)
-                    ),
-                    Prec::Sum,
-                )
+                (format!("{} {minus} {}", self.operand(*a, Prec::Sum), self.operand(*b, Prec::Product)), Prec::Sum)
             }
             Node::Mul(a, b) => self.product(*a, *b),
             Node::Div(a, b) => self.quotient(*a, *b),
@@ -403,11 +370,7 @@ impl Printer<'_> {
                     Notation::Nn => ".T",
                     Notation::Latex => "^\\top",
                 };
-                let base = if n == Notation::Latex && base.contains('^') {
-                    self.paren(base)
-                } else {
-                    base
-                };
+                let base = if n == Notation::Latex && base.contains('^') { self.paren(base) } else { base };
                 (format!("{base}{t}"), Prec::Postfix)
             }
             Node::Apply(f, args) => {
@@ -425,43 +388,18 @@ impl Printer<'_> {
             Node::Reduce(Reduction::Sum, a) => match n {
                 Notation::Nn => self.call("sum", &[*a]),
                 Notation::Text => (format!("Σ{}", self.operand(*a, Prec::Atom)), Prec::Prefix),
-                Notation::Latex => (
-                    format!("\\textstyle\\sum {}", self.operand(*a, Prec::Atom)),
-                    Prec::Prefix,
-                ),
+                Notation::Latex => (format!("\\textstyle\\sum {}", self.operand(*a, Prec::Atom)), Prec::Prefix),
             },
-            Node::Reduce(Reduction::Mean, a) => self.call(
-                if n == Notation::Latex {
-                    "\\operatorname{mean}"
-                } else {
-                    "mean"
-                },
-                &[*a],
-            ),
-            Node::Softmax(a) => self.call(
-                if n == Notation::Latex {
-                    "\\operatorname{softmax}"
-                } else {
-                    "softmax"
-                },
-                &[*a],
-            ),
-            Node::LogSoftmax(a) => self.call(
-                if n == Notation::Latex {
-                    "\\operatorname{log\\_softmax}"
-                } else {
-                    "log_softmax"
-                },
-                &[*a],
-            ),
-            Node::Diag(a) => self.call(
-                if n == Notation::Latex {
-                    "\\operatorname{diag}"
-                } else {
-                    "diag"
-                },
-                &[*a],
-            ),
+            Node::Reduce(Reduction::Mean, a) => {
+                self.call(if n == Notation::Latex { "\\operatorname{mean}" } else { "mean" }, &[*a])
+            }
+            Node::Softmax(a) => {
+                self.call(if n == Notation::Latex { "\\operatorname{softmax}" } else { "softmax" }, &[*a])
+            }
+            Node::LogSoftmax(a) => {
+                self.call(if n == Notation::Latex { "\\operatorname{log\\_softmax}" } else { "log_softmax" }, &[*a])
+            }
+            Node::Diag(a) => self.call(if n == Notation::Latex { "\\operatorname{diag}" } else { "diag" }, &[*a]),
             Node::Loss(f, y, p) => {
                 let name = match (f, n) {
                     (_, Notation::Latex) => format!("\\operatorname{{{}}}", f.name().replace('_', "\\_")),
@@ -524,10 +462,9 @@ impl Printer<'_> {
         let n = self.notation;
         let scalar_den = self.is_scalar(b);
         match n {
-            Notation::Latex if scalar_den => (
-                format!("\\frac{{{}}}{{{}}}", self.print(a).0, self.print(b).0),
-                Prec::Atom,
-            ),
+            Notation::Latex if scalar_den => {
+                (format!("\\frac{{{}}}{{{}}}", self.print(a).0, self.print(b).0), Prec::Atom)
+            }
             _ => {
                 let op = match n {
                     Notation::Nn => "/",

@@ -26,9 +26,7 @@ pub fn value(t: &Tensor, round: Option<u32>) -> Value {
                 .and_then(serde_json::Number::from_f64)
                 .map(Value::Number)
                 .unwrap_or(Value::Null),
-            None => serde_json::Number::from_f64(t.entry_f64(i))
-                .map(Value::Number)
-                .unwrap_or(Value::Null),
+            None => serde_json::Number::from_f64(t.entry_f64(i)).map(Value::Number).unwrap_or(Value::Null),
         }
     })
 }
@@ -45,19 +43,11 @@ fn nest(t: &Tensor, entry: impl Fn(usize) -> Value) -> Value {
     match t.dims() {
         [] => entry(0),
         [n] => Value::Array((0..*n).map(entry).collect()),
-        [m, n] => Value::Array(
-            (0..*m)
-                .map(|r| Value::Array((0..*n).map(|c| entry(r * n + c)).collect()))
-                .collect(),
-        ),
+        [m, n] => Value::Array((0..*m).map(|r| Value::Array((0..*n).map(|c| entry(r * n + c)).collect())).collect()),
         dims => {
             let cols = *dims.last().unwrap_or(&1);
             let rows = t.len() / cols.max(1);
-            Value::Array(
-                (0..rows)
-                    .map(|r| Value::Array((0..cols).map(|c| entry(r * cols + c)).collect()))
-                    .collect(),
-            )
+            Value::Array((0..rows).map(|r| Value::Array((0..cols).map(|c| entry(r * cols + c)).collect())).collect())
         }
     }
 }

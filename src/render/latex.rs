@@ -5,7 +5,7 @@ use std::fmt::Write;
 use crate::eval::Solution;
 use crate::model::Model;
 
-use super::document::{build, matrix_width, prose, Block, Inline, Row, WIDE_MATRIX};
+use super::document::{build, inline, matrix_width, prose, Block, Row, WIDE_MATRIX};
 
 const PREAMBLE: &str = r"\documentclass[11pt]{article}
 \usepackage[T1]{fontenc}
@@ -62,16 +62,6 @@ fn heading(t: &str) -> String {
     } else {
         prose(t)
     }
-}
-
-fn inline(parts: &[Inline]) -> String {
-    parts
-        .iter()
-        .map(|p| match p {
-            Inline::Text(t) => prose(t),
-            Inline::Math(m) => format!("${m}$"),
-        })
-        .collect()
 }
 
 fn display_row(r: &Row) -> String {

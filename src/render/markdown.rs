@@ -6,7 +6,7 @@ use std::fmt::Write;
 use crate::eval::Solution;
 use crate::model::Model;
 
-use super::document::{build, prose, Block, Inline};
+use super::document::{build, inline, prose, Block};
 
 /// The worked solution as Markdown.
 pub fn document(model: &Model, solution: &Solution, round: Option<u32>) -> String {
@@ -46,14 +46,4 @@ pub fn document(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
         }
     }
     out
-}
-
-fn inline(parts: &[Inline]) -> String {
-    parts
-        .iter()
-        .map(|p| match p {
-            Inline::Text(t) => prose(t),
-            Inline::Math(m) => format!("${m}$"),
-        })
-        .collect()
 }

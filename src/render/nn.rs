@@ -26,25 +26,14 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
         out.push_str("\n# derivatives of the custom functions\n");
         for d in &derivation.fn_derivatives {
             let f = model.function(d.func);
-            let name = names.function(
-                crate::model::Func::Derivative {
-                    func: d.func,
-                    wrt: d.wrt,
-                },
-                N,
-            );
+            let name = names.function(crate::model::Func::Derivative { func: d.func, wrt: d.wrt }, N);
             let body = substitute_params(&formula(g, d.body, &names, N), &f.params);
             let _ = writeln!(out, "fn {name}({}) = {body}", f.params.join(", "));
         }
     }
     out.push_str("\n# error terms\n");
     for s in derivation.defined_symbols() {
-        let _ = writeln!(
-            out,
-            "{} = {}",
-            formula(g, s.node, &names, N),
-            formula(g, s.formula, &names, N)
-        );
+        let _ = writeln!(out, "{} = {}", formula(g, s.node, &names, N), formula(g, s.formula, &names, N));
     }
     out.push_str("\n# gradients\n");
     for grad in &derivation.gradients {

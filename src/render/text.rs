@@ -28,22 +28,10 @@ pub fn function_lines(model: &Model, derivation: &Derivation, names: &Names) -> 
     for (i, f) in model.functions.values().enumerate() {
         let params = f.params.join(", ");
         let param_names = |s: String| substitute_params(&s, &f.params);
-        lines.push((
-            format!("{}({params})", f.name),
-            param_names(formula(&derivation.graph, f.body, names, N)),
-        ));
+        lines.push((format!("{}({params})", f.name), param_names(formula(&derivation.graph, f.body, names, N))));
         for d in derivation.fn_derivatives.iter().filter(|d| d.func.0 as usize == i) {
-            let name = names.function(
-                crate::model::Func::Derivative {
-                    func: d.func,
-                    wrt: d.wrt,
-                },
-                N,
-            );
-            lines.push((
-                format!("{name}({params})"),
-                param_names(formula(&derivation.graph, d.body, names, N)),
-            ));
+            let name = names.function(crate::model::Func::Derivative { func: d.func, wrt: d.wrt }, N);
+            lines.push((format!("{name}({params})"), param_names(formula(&derivation.graph, d.body, names, N))));
         }
     }
     lines
@@ -172,10 +160,7 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
         let mut steps = step_lines(&g.steps, model, derivation, &names);
         // A gradient read off in one step is one line, with its rule.
         if steps.len() <= 1 {
-            let rule = steps
-                .pop()
-                .map(|(_, _, r)| r)
-                .unwrap_or_else(|| "no path from the loss".into());
+            let rule = steps.pop().map(|(_, _, r)| r).unwrap_or_else(|| "no path from the loss".into());
             rows.push((lhs, result, rule));
         } else {
             rows.extend(steps);
@@ -196,11 +181,7 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
 
 /// The conventions and assumptions the formulas rely on, in words.
 pub fn conventions(model: &Model, derivation: &Derivation, names: &Names) -> Vec<String> {
-    let mut out: Vec<String> = derivation
-        .conventions
-        .iter()
-        .map(|c| c.statement().to_string())
-        .collect();
+    let mut out: Vec<String> = derivation.conventions.iter().map(|c| c.statement().to_string()).collect();
     for t in &derivation.target_sums {
         let y = names.tensor(t.target, N);
         let text = match t.verified {
@@ -225,11 +206,7 @@ pub fn check_summary(model: &Model) -> String {
             (None, true) => "no value".to_string(),
             (None, false) => "computed".to_string(),
         };
-        let shape = if t.shape.is_scalar() {
-            "scalar".to_string()
-        } else {
-            t.shape.to_string()
-        };
+        let shape = if t.shape.is_scalar() { "scalar".to_string() } else { t.shape.to_string() };
         rows.push([t.role.name().to_string(), t.name.clone(), shape, value]);
     }
     let width = |i: usize| rows.iter().map(|r| display_width(&r[i])).max().unwrap_or(0);
@@ -287,12 +264,7 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
         let t = model.tensor(id);
         if t.role.is_data() {
             // Given values are printed exactly as the file has them.
-            out.push_str(&super::values::labelled(
-                &names.tensor(id, N),
-                solution.value(id),
-                None,
-                "  ",
-            ));
+            out.push_str(&super::values::labelled(&names.tensor(id, N), solution.value(id), None, "  "));
         }
     }
 
@@ -329,23 +301,14 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
 
     if let Some(train) = &solution.training {
         let lr = super::formula::constant(&train.lr, N);
-        let steps = if train.steps == 1 {
-            "one step".to_string()
-        } else {
-            format!("{} steps", train.steps)
-        };
+        let steps = if train.steps == 1 { "one step".to_string() } else { format!("{} steps", train.steps) };
         let _ = writeln!(
             out,
             "\nUpdate (SGD, learning rate α = {lr}, {steps}): P ← P − α ∂{}/∂P",
             names.tensor(model.loss, N)
         );
         for (p, v) in &train.updated {
-            out.push_str(&super::values::labelled(
-                &format!("{} (new)", names.tensor(*p, N)),
-                v,
-                round,
-                "  ",
-            ));
+            out.push_str(&super::values::labelled(&format!("{} (new)", names.tensor(*p, N)), v, round, "  "));
         }
         let losses: Vec<String> = train.losses.iter().map(|l| l.format_entry(0, round)).collect();
         let _ = writeln!(out, "  {} by step: {}", names.tensor(model.loss, N), losses.join(" → "));
@@ -365,17 +328,9 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
 /// A note in words.
 pub fn note_text(note: &Note) -> String {
     match note {
-        Note::Kink {
-            function,
-            quantity,
-            entries,
-        } => {
+        Note::Kink { function, quantity, entries } => {
             let list: Vec<String> = entries.iter().map(|e| format!("[{e}]")).collect();
-            let conv = if *function == "step" {
-                "relu′(0) = step(0) = 0"
-            } else {
-                "sign(0) = 0"
-            };
+            let conv = if *function == "step" { "relu′(0) = step(0) = 0" } else { "sign(0) = 0" };
             format!("{quantity}: {function} was evaluated exactly at 0 in entr{} {}, where the convention {conv} decides the value", if entries.len() == 1 { "y" } else { "ies" }, list.join(", "))
         }
         Note::Capped { quantity } => {
@@ -387,12 +342,7 @@ pub fn note_text(note: &Note) -> String {
 /// `nnderive gradcheck`: the worst relative error per parameter.
 pub fn gradcheck(model: &Model, check: &GradCheck, tolerance: f64) -> String {
     let mut out = format!("central differences with h = {:e}; tolerance {tolerance:e}\n", check.h);
-    let width = check
-        .params
-        .iter()
-        .map(|p| display_width(&model.tensor(p.param).name))
-        .max()
-        .unwrap_or(0);
+    let width = check.params.iter().map(|p| display_width(&model.tensor(p.param).name)).max().unwrap_or(0);
     for p in &check.params {
         let verdict = if p.worst <= tolerance { "ok" } else { "FAIL" };
         let _ = writeln!(

@@ -18,9 +18,7 @@ pub fn cells(t: &Tensor, round: Option<u32>) -> Vec<Vec<String>> {
             (t.len() / cols.max(1), cols)
         }
     };
-    (0..rows)
-        .map(|r| (0..cols).map(|c| t.format_entry(r * cols + c, round)).collect())
-        .collect()
+    (0..rows).map(|r| (0..cols).map(|c| t.format_entry(r * cols + c, round)).collect()).collect()
 }
 
 /// Cells aligned on their decimal points, one string per row.

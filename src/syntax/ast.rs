@@ -177,12 +177,7 @@ pub enum ExprKind {
     /// `-e`
     Neg(Box<Expr>),
     /// `lhs op rhs`; `op_span` covers the operator token.
-    Binary {
-        op: BinOp,
-        op_span: Span,
-        lhs: Box<Expr>,
-        rhs: Box<Expr>,
-    },
+    Binary { op: BinOp, op_span: Span, lhs: Box<Expr>, rhs: Box<Expr> },
     /// `name(args)`
     Call { func: Ident, args: Vec<Expr> },
     /// `e.T`

@@ -67,12 +67,9 @@ fn source_lines_of(item: &Item) -> u32 {
 fn last_line_of_literal(l: &Literal) -> u32 {
     match l {
         Literal::Number(n) => n.span.line,
-        Literal::List { items, span } => items
-            .iter()
-            .map(last_line_of_literal)
-            .max()
-            .unwrap_or(span.line)
-            .max(span.line),
+        Literal::List { items, span } => {
+            items.iter().map(last_line_of_literal).max().unwrap_or(span.line).max(span.line)
+        }
     }
 }
 
@@ -82,12 +79,9 @@ fn last_line_of_expr(e: &Expr) -> u32 {
         ExprKind::Name(n) => n.span.line,
         ExprKind::Neg(x) | ExprKind::Transpose(x) | ExprKind::Paren(x) => last_line_of_expr(x).max(e.span.line),
         ExprKind::Binary { lhs, rhs, .. } => last_line_of_expr(lhs).max(last_line_of_expr(rhs)),
-        ExprKind::Call { func, args } => args
-            .iter()
-            .map(last_line_of_expr)
-            .max()
-            .unwrap_or(func.span.line)
-            .max(func.span.line),
+        ExprKind::Call { func, args } => {
+            args.iter().map(last_line_of_expr).max().unwrap_or(func.span.line).max(func.span.line)
+        }
     }
 }
 
@@ -129,15 +123,10 @@ fn block_end(items: &[Item], start: usize, comments: &[Comment]) -> usize {
 fn format_block(items: &[Item]) -> Vec<String> {
     match &items[0] {
         Item::Tensor(_) => {
-            let decls: Vec<&TensorDecl> = items
-                .iter()
-                .filter_map(|i| if let Item::Tensor(d) = i { Some(d) } else { None })
-                .collect();
+            let decls: Vec<&TensorDecl> =
+                items.iter().filter_map(|i| if let Item::Tensor(d) = i { Some(d) } else { None }).collect();
             let role_w = decls.iter().map(|d| d.role.keyword().len()).max().unwrap_or(0);
-            let heads: Vec<String> = decls
-                .iter()
-                .map(|d| format!("{}{}", d.name.name, dims_text(&d.dims)))
-                .collect();
+            let heads: Vec<String> = decls.iter().map(|d| format!("{}{}", d.name.name, dims_text(&d.dims))).collect();
             let head_w = heads.iter().map(|h| h.chars().count()).max().unwrap_or(0);
             decls
                 .iter()
@@ -156,31 +145,18 @@ fn format_block(items: &[Item]) -> Vec<String> {
                 .collect()
         }
         Item::Equation(_) => {
-            let eqs: Vec<&Equation> = items
-                .iter()
-                .filter_map(|i| if let Item::Equation(e) = i { Some(e) } else { None })
-                .collect();
+            let eqs: Vec<&Equation> =
+                items.iter().filter_map(|i| if let Item::Equation(e) = i { Some(e) } else { None }).collect();
             let w = eqs.iter().map(|e| e.name.name.chars().count()).max().unwrap_or(0);
-            eqs.iter()
-                .map(|e| format!("{:w$} = {}", e.name.name, expr_text(&e.value)))
-                .collect()
+            eqs.iter().map(|e| format!("{:w$} = {}", e.name.name, expr_text(&e.value))).collect()
         }
         Item::Loss(e) => vec![format!("loss {} = {}", e.name.name, expr_text(&e.value))],
         Item::Function(f) => {
             let params: Vec<&str> = f.params.iter().map(|p| p.name.as_str()).collect();
-            vec![format!(
-                "fn {}({}) = {}",
-                f.name.name,
-                params.join(", "),
-                expr_text(&f.body)
-            )]
+            vec![format!("fn {}({}) = {}", f.name.name, params.join(", "), expr_text(&f.body))]
         }
         Item::Train(t) => {
-            let args: Vec<String> = t
-                .args
-                .iter()
-                .map(|a| format!("{} = {}", a.name.name, a.value.text))
-                .collect();
+            let args: Vec<String> = t.args.iter().map(|a| format!("{} = {}", a.name.name, a.value.text)).collect();
             vec![format!("train {}({})", t.optimizer.name, args.join(", "))]
         }
     }
@@ -217,17 +193,13 @@ fn literal_text(l: &Literal, indent: usize) -> String {
             match rows {
                 Some(rows) if rows.iter().all(|r| r.len() == rows[0].len()) => {
                     let cols = rows[0].len();
-                    let widths: Vec<usize> = (0..cols)
-                        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-                        .collect();
+                    let widths: Vec<usize> =
+                        (0..cols).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
                     let lines: Vec<String> = rows
                         .iter()
                         .map(|r| {
-                            let cells: Vec<String> = r
-                                .iter()
-                                .enumerate()
-                                .map(|(c, t)| format!("{t:>w$}", w = widths[c]))
-                                .collect();
+                            let cells: Vec<String> =
+                                r.iter().enumerate().map(|(c, t)| format!("{t:>w$}", w = widths[c])).collect();
                             format!("[{}]", cells.join(", "))
                         })
                         .collect();
@@ -250,12 +222,7 @@ pub fn expr_text(e: &Expr) -> String {
         ExprKind::Neg(x) => format!("-{}", expr_text(x)),
         ExprKind::Paren(x) => format!("({})", expr_text(x)),
         ExprKind::Transpose(x) => format!("{}.T", expr_text(x)),
-        ExprKind::Binary {
-            op: BinOp::Pow,
-            lhs,
-            rhs,
-            ..
-        } => format!("{}^{}", expr_text(lhs), expr_text(rhs)),
+        ExprKind::Binary { op: BinOp::Pow, lhs, rhs, .. } => format!("{}^{}", expr_text(lhs), expr_text(rhs)),
         ExprKind::Binary { op, lhs, rhs, .. } => format!("{} {} {}", expr_text(lhs), op.symbol(), expr_text(rhs)),
         ExprKind::Call { func, args } => {
             let a: Vec<String> = args.iter().map(expr_text).collect();

@@ -62,14 +62,10 @@ pub fn parse(source: &str) -> Result<File, Error> {
     let comments = COMMENTS.with(|c| std::mem::take(&mut *c.borrow_mut()));
     match result {
         Ok((_, items)) => Ok(File { items, comments }),
-        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(e.error.unwrap_or_else(|| Error {
-            kind: ErrorKind::ExpectedStatement,
-            span: Span::default(),
-        })),
-        Err(nom::Err::Incomplete(_)) => Err(Error {
-            kind: ErrorKind::ExpectedStatement,
-            span: Span::default(),
-        }),
+        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
+            Err(e.error.unwrap_or_else(|| Error { kind: ErrorKind::ExpectedStatement, span: Span::default() }))
+        }
+        Err(nom::Err::Incomplete(_)) => Err(Error { kind: ErrorKind::ExpectedStatement, span: Span::default() }),
     }
 }
 
@@ -94,9 +90,7 @@ fn here(i: Input) -> Span {
 }
 
 fn fail<T>(kind: ErrorKind, span: Span) -> Result<T, nom::Err<PError>> {
-    Err(nom::Err::Failure(PError {
-        error: Some(Error { kind, span }),
-    }))
+    Err(nom::Err::Failure(PError { error: Some(Error { kind, span }) }))
 }
 
 fn backtrack<T>() -> Result<T, nom::Err<PError>> {
@@ -176,12 +170,7 @@ fn comment(i: Input) -> PResult<()> {
     let (rest, hash) = tag("#").parse(i)?;
     let (rest, body) = take_while(|c: char| c != '\n').parse(rest)?;
     let text = body.fragment().trim_end_matches('\r').to_string();
-    COMMENTS.with(|c| {
-        c.borrow_mut().push(Comment {
-            text,
-            span: span(hash, rest),
-        })
-    });
+    COMMENTS.with(|c| c.borrow_mut().push(Comment { text, span: span(hash, rest) }));
     Ok((rest, ()))
 }
 
@@ -192,13 +181,7 @@ fn name(i: Input) -> PResult<Ident> {
         take_while(|c: char| c.is_ascii_alphanumeric() || c == '_'),
     ))
     .parse(i)?;
-    Ok((
-        rest,
-        Ident {
-            name: text.fragment().to_string(),
-            span: span(text, rest),
-        },
-    ))
+    Ok((rest, Ident { name: text.fragment().to_string(), span: span(text, rest) }))
 }
 
 /// A name that must not be a keyword.
@@ -208,13 +191,7 @@ fn binding_name<'a>(i: Input<'a>, after: impl FnOnce() -> String) -> PResult<'a,
             fail(ErrorKind::KeywordAsName { keyword: id.name }, span(i, rest))
         }
         Ok(r) => Ok(r),
-        Err(_) => fail(
-            ErrorKind::Expected {
-                what: "a name",
-                after: after(),
-            },
-            here(i),
-        ),
+        Err(_) => fail(ErrorKind::Expected { what: "a name", after: after() }, here(i)),
     }
 }
 
@@ -222,10 +199,7 @@ fn binding_name<'a>(i: Input<'a>, after: impl FnOnce() -> String) -> PResult<'a,
 fn number(i: Input) -> PResult<Number> {
     let (rest, int) = opt(digit1).parse(i)?;
     let (rest, frac) = opt((char('.'), opt(digit1))).parse(rest)?;
-    let frac_digits = frac
-        .and_then(|(_, d)| d)
-        .map(|d| d.fragment().to_string())
-        .unwrap_or_default();
+    let frac_digits = frac.and_then(|(_, d)| d).map(|d| d.fragment().to_string()).unwrap_or_default();
     if int.is_none() && frac_digits.is_empty() {
         return backtrack();
     }
@@ -241,12 +215,7 @@ fn number(i: Input) -> PResult<Number> {
                 let Some(m) = magnitude else {
                     let (text_end, _) =
                         take_while(|c: char| c.is_ascii_alphanumeric() || c == '.').parse(after_digits)?;
-                    return fail(
-                        ErrorKind::ExponentTooLarge {
-                            text: recognize_text(i, text_end),
-                        },
-                        span(i, text_end),
-                    );
+                    return fail(ErrorKind::ExponentTooLarge { text: recognize_text(i, text_end) }, span(i, text_end));
                 };
                 exponent = if sign == Some('-') { -m } else { m };
                 end = after_digits;
@@ -254,31 +223,18 @@ fn number(i: Input) -> PResult<Number> {
             Err(_) => {
                 let (text_end, _) = take_while(|c: char| c.is_ascii_alphanumeric() || c == '.' || c == '+' || c == '-')
                     .parse(after_sign)?;
-                return fail(
-                    ErrorKind::BadNumber {
-                        text: recognize_text(i, text_end),
-                    },
-                    span(i, text_end),
-                );
+                return fail(ErrorKind::BadNumber { text: recognize_text(i, text_end) }, span(i, text_end));
             }
         }
     }
     // A letter glued to a number (`2x`) is neither a number nor a name.
-    if end
-        .fragment()
-        .starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-    {
+    if end.fragment().starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
         let (text_end, glued) = take_while(|c: char| c.is_ascii_alphanumeric() || c == '_').parse(end)?;
-        let kind = ErrorKind::GluedNumber {
-            number: recognize_text(i, end),
-            name: glued.fragment().to_string(),
-        };
+        let kind = ErrorKind::GluedNumber { number: recognize_text(i, end), name: glued.fragment().to_string() };
         return fail(kind, span(i, text_end));
     }
     let int_digits = int.map(|d| d.fragment().to_string()).unwrap_or_default();
-    let mantissa: BigInt = format!("{int_digits}{frac_digits}")
-        .parse()
-        .unwrap_or_else(|_| BigInt::zero());
+    let mantissa: BigInt = format!("{int_digits}{frac_digits}").parse().unwrap_or_else(|_| BigInt::zero());
     let scale = exponent - frac_digits.len() as i64;
     let ten = BigInt::from(10);
     let value = if scale >= 0 {
@@ -286,14 +242,7 @@ fn number(i: Input) -> PResult<Number> {
     } else {
         BigRational::new(mantissa, ten.pow((-scale) as u32))
     };
-    Ok((
-        end,
-        Number {
-            text: recognize_text(i, end),
-            value,
-            span: span(i, end),
-        },
-    ))
+    Ok((end, Number { text: recognize_text(i, end), value, span: span(i, end) }))
 }
 
 /// `Ok(None)` for a parser that did not match, its failure if it committed.
@@ -308,13 +257,9 @@ fn opt_committed<'a, T>(r: PResult<'a, T>) -> Result<Option<(Input<'a>, T)>, nom
 /// The error for a missing expression at `at`: an odd character is named.
 fn missing_expression<T>(after: String, at: Input) -> Result<T, nom::Err<PError>> {
     match at.fragment().chars().next() {
-        Some(ch) if !(ch.is_alphanumeric() || ch.is_whitespace() || "()[]-+.,#_".contains(ch)) => fail(
-            ErrorKind::UnexpectedChar {
-                ch,
-                expected: "an expression",
-            },
-            here(at),
-        ),
+        Some(ch) if !(ch.is_alphanumeric() || ch.is_whitespace() || "()[]-+.,#_".contains(ch)) => {
+            fail(ErrorKind::UnexpectedChar { ch, expected: "an expression" }, here(at))
+        }
         _ => fail(ErrorKind::ExpectedExpression { after }, here(at)),
     }
 }
@@ -332,24 +277,14 @@ fn number_literal(i: Input) -> PResult<Number> {
         Ok(r) => r,
         Err(nom::Err::Error(_)) if sign.is_some() => {
             return fail(
-                ErrorKind::Expected {
-                    what: "a number",
-                    after: format!("'{}'", sign.unwrap_or('-')),
-                },
+                ErrorKind::Expected { what: "a number", after: format!("'{}'", sign.unwrap_or('-')) },
                 here(rest),
             )
         }
         Err(e) => return Err(e),
     };
     let value = if sign == Some('-') { -n.value } else { n.value };
-    Ok((
-        rest,
-        Number {
-            text: recognize_text(i, rest),
-            value,
-            span: span(i, rest),
-        },
-    ))
+    Ok((rest, Number { text: recognize_text(i, rest), value, span: span(i, rest) }))
 }
 
 // ---- declarations -----------------------------------------------------
@@ -371,13 +306,7 @@ fn role(i: Input) -> PResult<Role> {
 fn dim(i: Input) -> PResult<Dim> {
     match digit1::<_, PError>(i) {
         Ok((rest, d)) => match d.fragment().parse::<u64>() {
-            Ok(size) if !rest.fragment().starts_with(['.', 'e', 'E']) => Ok((
-                rest,
-                Dim {
-                    size,
-                    span: span(i, rest),
-                },
-            )),
+            Ok(size) if !rest.fragment().starts_with(['.', 'e', 'E']) => Ok((rest, Dim { size, span: span(i, rest) })),
             Ok(_) => fail(ErrorKind::ExpectedDimension, here(rest)),
             Err(_) => fail(ErrorKind::DimensionTooLarge, span(i, rest)),
         },
@@ -406,20 +335,9 @@ fn separated<'a, T>(
     seq: Sequence,
     mut entry: impl FnMut(Input<'a>, &'static str) -> PResult<'a, T>,
 ) -> PResult<'a, Vec<T>> {
-    let (open_char, expected, first) = if seq.close == ']' {
-        ('[', "',' or ']'", "'['")
-    } else {
-        ('(', "',' or ')'", "'('")
-    };
-    let unclosed = |instead| {
-        fail(
-            ErrorKind::Unclosed {
-                open: open_char,
-                instead,
-            },
-            here(open),
-        )
-    };
+    let (open_char, expected, first) =
+        if seq.close == ']' { ('[', "',' or ']'", "'['") } else { ('(', "',' or ')'", "'('") };
+    let unclosed = |instead| fail(ErrorKind::Unclosed { open: open_char, instead }, here(open));
     let close = seq.close.to_string();
     bracketed(i, |i| {
         let (mut rest, _) = ws(i)?;
@@ -462,12 +380,7 @@ fn separated<'a, T>(
 /// `dims`: `[` dim (`,` dim)* `]`.
 fn dims(i: Input) -> PResult<(Vec<Dim>, Span)> {
     let (rest, _) = tag("[").parse(i)?;
-    let seq = Sequence {
-        close: ']',
-        empty: false,
-        trailing: false,
-        entry: "a dimension",
-    };
+    let seq = Sequence { close: ']', empty: false, trailing: false, entry: "a dimension" };
     let (rest, out) = separated(rest, i, seq, |r, _| dim(r))?;
     Ok((rest, (out, span(i, rest))))
 }
@@ -479,13 +392,7 @@ fn literal(i: Input) -> PResult<Literal> {
     }
     match number_literal(i) {
         Ok((rest, n)) => Ok((rest, Literal::Number(n))),
-        Err(nom::Err::Error(_)) => fail(
-            ErrorKind::Expected {
-                what: "a number or '['",
-                after: "'='".into(),
-            },
-            here(i),
-        ),
+        Err(nom::Err::Error(_)) => fail(ErrorKind::Expected { what: "a number or '['", after: "'='".into() }, here(i)),
         Err(e) => Err(e),
     }
 }
@@ -493,36 +400,15 @@ fn literal(i: Input) -> PResult<Literal> {
 /// `list`: `[` literal (`,` literal)* `,`? `]`.
 fn list(i: Input) -> PResult<Literal> {
     let (rest, _) = tag("[").parse(i)?;
-    let seq = Sequence {
-        close: ']',
-        empty: true,
-        trailing: true,
-        entry: "a list entry",
-    };
+    let seq = Sequence { close: ']', empty: true, trailing: true, entry: "a list entry" };
     let (rest, items) = separated(rest, i, seq, |r, after| match literal(r) {
         // Say what the missing number came after.
-        Err(nom::Err::Failure(PError {
-            error:
-                Some(Error {
-                    kind: ErrorKind::Expected { what, .. },
-                    span,
-                }),
-        })) => fail(
-            ErrorKind::Expected {
-                what,
-                after: after.into(),
-            },
-            span,
-        ),
+        Err(nom::Err::Failure(PError { error: Some(Error { kind: ErrorKind::Expected { what, .. }, span }) })) => {
+            fail(ErrorKind::Expected { what, after: after.into() }, span)
+        }
         other => other,
     })?;
-    Ok((
-        rest,
-        Literal::List {
-            items,
-            span: span(i, rest),
-        },
-    ))
+    Ok((rest, Literal::List { items, span: span(i, rest) }))
 }
 
 /// `declaration`: `ROLE NAME dims? (= literal)?`.
@@ -550,25 +436,9 @@ fn declaration(i: Input) -> PResult<TensorDecl> {
         } else {
             format!("'{}'", id.name)
         };
-        return fail(
-            ErrorKind::Expected {
-                what: "'=' or the end of the line",
-                after: shown,
-            },
-            here(rest),
-        );
+        return fail(ErrorKind::Expected { what: "'=' or the end of the line", after: shown }, here(rest));
     };
-    Ok((
-        rest,
-        TensorDecl {
-            role: r,
-            name: id,
-            dims,
-            dims_span,
-            value,
-            span: span(i, rest),
-        },
-    ))
+    Ok((rest, TensorDecl { role: r, name: id, dims, dims_span, value, span: span(i, rest) }))
 }
 
 fn at_line_end(i: Input) -> bool {
@@ -581,12 +451,7 @@ fn at_line_end(i: Input) -> bool {
 /// `params`: `(` name (`,` name)* `)`.
 fn params<'a>(i: Input<'a>, func: &str) -> PResult<'a, Vec<Ident>> {
     let (rest, _) = expect_char(i, '(', "'('", || format!("'fn {func}'"))?;
-    let seq = Sequence {
-        close: ')',
-        empty: false,
-        trailing: false,
-        entry: "a parameter",
-    };
+    let seq = Sequence { close: ')', empty: false, trailing: false, entry: "a parameter" };
     separated(rest, i, seq, |r, after| binding_name(r, || after.into()))
 }
 
@@ -600,15 +465,7 @@ fn function(i: Input) -> PResult<FnDef> {
     let (rest, _) = ws(rest)?;
     let (rest, _) = expect_char(rest, '=', "'='", || format!("'fn {}(...)'", id.name))?;
     let (rest, body) = rhs(rest, "'='")?;
-    Ok((
-        rest,
-        FnDef {
-            name: id,
-            params: ps,
-            body,
-            span: span(i, rest),
-        },
-    ))
+    Ok((rest, FnDef { name: id, params: ps, body, span: span(i, rest) }))
 }
 
 /// Matches a keyword as a whole word.
@@ -641,25 +498,10 @@ fn equation(i: Input) -> PResult<Equation> {
     // as a misspelled keyword.
     if name(rest).is_ok() {
         if let Some(keyword) = crate::diagnostic::suggest(&id.name, KEYWORDS) {
-            return fail(
-                ErrorKind::MisspelledKeyword {
-                    found: id.name,
-                    keyword,
-                },
-                id.span,
-            );
+            return fail(ErrorKind::MisspelledKeyword { found: id.name, keyword }, id.span);
         }
     }
-    let (rest, _) = expect_char(rest, '=', "'='", || format!("'{}'", id.name))?;
-    let (rest, value) = rhs(rest, "'='")?;
-    Ok((
-        rest,
-        Equation {
-            name: id,
-            value,
-            span: span(i, rest),
-        },
-    ))
+    defined_as(i, rest, id, String::new())
 }
 
 /// `loss`: `loss NAME = expr`.
@@ -668,33 +510,24 @@ fn loss(i: Input) -> PResult<Equation> {
     let (rest, _) = ws(rest)?;
     let (rest, id) = match binding_name(rest, || "'loss'".into()) {
         // `loss = ...`: the loss needs a name.
-        Err(nom::Err::Failure(PError {
-            error: Some(Error {
-                kind: ErrorKind::Expected { .. },
-                span,
-            }),
-        })) => {
+        Err(nom::Err::Failure(PError { error: Some(Error { kind: ErrorKind::Expected { .. }, span }) })) => {
             return fail(
-                ErrorKind::Expected {
-                    what: "a name for the loss",
-                    after: "'loss' (as in `loss L = ...`)".into(),
-                },
+                ErrorKind::Expected { what: "a name for the loss", after: "'loss' (as in `loss L = ...`)".into() },
                 span,
             )
         }
         other => other?,
     };
     let (rest, _) = ws(rest)?;
-    let (rest, _) = expect_char(rest, '=', "'='", || format!("'loss {}'", id.name))?;
+    defined_as(i, rest, id, "loss ".into())
+}
+
+/// `= expr` after the name `id` of an equation that started at `start`;
+/// `prefix` is what stood before the name, for error messages.
+fn defined_as<'a>(start: Input<'a>, i: Input<'a>, id: Ident, prefix: String) -> PResult<'a, Equation> {
+    let (rest, _) = expect_char(i, '=', "'='", || format!("'{prefix}{}'", id.name))?;
     let (rest, value) = rhs(rest, "'='")?;
-    Ok((
-        rest,
-        Equation {
-            name: id,
-            value,
-            span: span(i, rest),
-        },
-    ))
+    Ok((rest, Equation { name: id, value, span: span(start, rest) }))
 }
 
 /// `train_arg`: `NAME = number_literal`.
@@ -706,13 +539,7 @@ fn train_arg(i: Input) -> PResult<TrainArg> {
     let (rest, value) = match number_literal(rest) {
         Ok(r) => r,
         Err(nom::Err::Error(_)) => {
-            return fail(
-                ErrorKind::Expected {
-                    what: "a number",
-                    after: format!("'{} ='", id.name),
-                },
-                here(rest),
-            )
+            return fail(ErrorKind::Expected { what: "a number", after: format!("'{} ='", id.name) }, here(rest))
         }
         Err(e) => return Err(e),
     };
@@ -726,21 +553,9 @@ fn train(i: Input) -> PResult<Train> {
     let (rest, optimizer) = binding_name(rest, || "'train'".into())?;
     let (rest, _) = ws(rest)?;
     let (rest, _) = expect_char(rest, '(', "'('", || format!("'train {}'", optimizer.name))?;
-    let seq = Sequence {
-        close: ')',
-        empty: true,
-        trailing: true,
-        entry: "a setting",
-    };
+    let seq = Sequence { close: ')', empty: true, trailing: true, entry: "a setting" };
     let (rest, args) = separated(rest, i, seq, |r, _| train_arg(r))?;
-    Ok((
-        rest,
-        Train {
-            optimizer,
-            args,
-            span: span(i, rest),
-        },
-    ))
+    Ok((rest, Train { optimizer, args, span: span(i, rest) }))
 }
 
 // ---- expressions --------------------------------------------------------
@@ -777,12 +592,7 @@ fn chain<'a>(
         };
         let s = lhs.span.to(rhs.span);
         lhs = Expr {
-            kind: ExprKind::Binary {
-                op: *op,
-                op_span: span(op_tok, after_op),
-                lhs: Box::new(lhs),
-                rhs: Box::new(rhs),
-            },
+            kind: ExprKind::Binary { op: *op, op_span: span(op_tok, after_op), lhs: Box::new(lhs), rhs: Box::new(rhs) },
             span: s,
         };
         rest = r2;
@@ -811,13 +621,7 @@ fn unary(i: Input) -> PResult<Expr> {
                 Err(e) => return Err(e),
             };
             let s = here(i).to(inner.span);
-            Ok((
-                end,
-                Expr {
-                    kind: ExprKind::Neg(Box::new(inner)),
-                    span: s,
-                },
-            ))
+            Ok((end, Expr { kind: ExprKind::Neg(Box::new(inner)), span: s }))
         });
     }
     power(i)
@@ -853,9 +657,7 @@ fn postfix(i: Input) -> PResult<Expr> {
     let (mut rest, mut e) = primary(i)?;
     let mut count = 0;
     while let Ok((r, _)) = tag::<_, _, PError>(".T").parse(rest) {
-        if r.fragment()
-            .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-        {
+        if r.fragment().starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
             break;
         }
         count += 1;
@@ -863,10 +665,7 @@ fn postfix(i: Input) -> PResult<Expr> {
             return fail(ErrorKind::TooDeep { limit: MAX_DEPTH }, here(rest));
         }
         let s = e.span.to(span(rest, r));
-        e = Expr {
-            kind: ExprKind::Transpose(Box::new(e)),
-            span: s,
-        };
+        e = Expr { kind: ExprKind::Transpose(Box::new(e)), span: s };
         rest = r;
     }
     Ok((rest, e))
@@ -885,40 +684,18 @@ fn primary(i: Input) -> PResult<Expr> {
                 };
                 let (rest, _) = ws(rest)?;
                 match tag::<_, _, PError>(")").parse(rest) {
-                    Ok((end, _)) => Ok((
-                        end,
-                        Expr {
-                            kind: ExprKind::Paren(Box::new(inner)),
-                            span: span(i, end),
-                        },
-                    )),
-                    Err(_) if rest.fragment().is_empty() => fail(
-                        ErrorKind::Unclosed {
-                            open: '(',
-                            instead: None,
-                        },
-                        here(i),
-                    ),
-                    Err(_) => fail(
-                        ErrorKind::Expected {
-                            what: "')'",
-                            after: "the expression".into(),
-                        },
-                        here(rest),
-                    ),
+                    Ok((end, _)) => Ok((end, Expr { kind: ExprKind::Paren(Box::new(inner)), span: span(i, end) })),
+                    Err(_) if rest.fragment().is_empty() => {
+                        fail(ErrorKind::Unclosed { open: '(', instead: None }, here(i))
+                    }
+                    Err(_) => fail(ErrorKind::Expected { what: "')'", after: "the expression".into() }, here(rest)),
                 }
             })
         });
     }
     if let Some((rest, n)) = opt_committed(number(i))? {
         let s = n.span;
-        return Ok((
-            rest,
-            Expr {
-                kind: ExprKind::Number(n),
-                span: s,
-            },
-        ));
+        return Ok((rest, Expr { kind: ExprKind::Number(n), span: s }));
     }
     let (rest, id) = name(i)?;
     if KEYWORDS.contains(&id.name.as_str()) {
@@ -928,13 +705,7 @@ fn primary(i: Input) -> PResult<Expr> {
         return deeper(i, call);
     }
     let s = id.span;
-    Ok((
-        rest,
-        Expr {
-            kind: ExprKind::Name(id),
-            span: s,
-        },
-    ))
+    Ok((rest, Expr { kind: ExprKind::Name(id), span: s }))
 }
 
 /// `call`: `NAME(args)`.
@@ -942,23 +713,12 @@ fn call(i: Input) -> PResult<Expr> {
     let (rest, func) = name(i)?;
     let (rest, _) = tag("(").parse(rest)?;
     let (rest, args) = args(rest, i)?;
-    Ok((
-        rest,
-        Expr {
-            kind: ExprKind::Call { func, args },
-            span: span(i, rest),
-        },
-    ))
+    Ok((rest, Expr { kind: ExprKind::Call { func, args }, span: span(i, rest) }))
 }
 
 /// `args`: expressions separated by commas, up to the closing `)`.
 fn args<'a>(i: Input<'a>, start: Input<'a>) -> PResult<'a, Vec<Expr>> {
-    let seq = Sequence {
-        close: ')',
-        empty: true,
-        trailing: false,
-        entry: "an argument",
-    };
+    let seq = Sequence { close: ')', empty: true, trailing: false, entry: "an argument" };
     separated(i, start, seq, |r, after| match expr(r) {
         Err(nom::Err::Error(_)) => missing_expression(after.into(), r),
         other => other,
@@ -1022,14 +782,6 @@ pub fn decode(bytes: &[u8]) -> Result<&str, Error> {
         let column = text.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) as u32 + 1;
         let byte = bytes.get(e.valid_up_to()).copied().unwrap_or(0);
         let start = e.valid_up_to();
-        Error {
-            kind: ErrorKind::NotUtf8 { byte },
-            span: Span {
-                start,
-                end: start,
-                line,
-                column,
-            },
-        }
+        Error { kind: ErrorKind::NotUtf8 { byte }, span: Span { start, end: start, line, column } }
     })
 }

@@ -17,16 +17,7 @@ pub struct Span {
 impl Span {
     /// The smallest span covering both `self` and `other` (line and column of the earlier one).
     pub fn to(self, other: Span) -> Span {
-        let (first, _) = if self.start <= other.start {
-            (self, other)
-        } else {
-            (other, self)
-        };
-        Span {
-            start: first.start,
-            end: self.end.max(other.end),
-            line: first.line,
-            column: first.column,
-        }
+        let (first, _) = if self.start <= other.start { (self, other) } else { (other, self) };
+        Span { start: first.start, end: self.end.max(other.end), line: first.line, column: first.column }
     }
 }

@@ -16,18 +16,13 @@ pub fn settings() -> insta::Settings {
 /// Reads a fixture as a `Source` named by its file name.
 pub fn source(path: &Path) -> Source {
     let text = std::fs::read_to_string(path).expect("fixture is readable UTF-8");
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     Source::new(name, text)
 }
 
 /// The path of an example under `grammar/examples`.
 pub fn example(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("grammar/examples")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("grammar/examples").join(name)
 }
 
 /// A random dense network as `.nn` text, for property tests. `seed` drives a
@@ -46,9 +41,7 @@ pub fn random_network(seed: u64, depth: usize, widths: &[usize], activations: &[
     }
     let k_out = widths[depth];
     let target: Vec<String> = match loss {
-        "cross_entropy" | "log_softmax" => (0..k_out)
-            .map(|i| if i == 0 { "1".into() } else { "0".into() })
-            .collect(),
+        "cross_entropy" | "log_softmax" => (0..k_out).map(|i| if i == 0 { "1".into() } else { "0".into() }).collect(),
         _ => (0..k_out).map(|_| rng.probability()).collect(),
     };
     out.push_str(&format!("target y[{k_out}] = [{}]\n", target.join(", ")));
@@ -80,10 +73,7 @@ pub struct Lcg(pub u64);
 
 impl Lcg {
     pub fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         self.0 >> 33
     }
 
