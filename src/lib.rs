@@ -22,12 +22,12 @@
 //! assert!(text.contains("∂E/∂W = δ1 xᵀ"));
 //! ```
 
-pub mod derive;
 pub mod diagnostic;
-pub mod eval;
-pub mod model;
-pub mod render;
 pub mod syntax;
+pub mod model;
+pub mod derive;
+pub mod eval;
+pub mod render;
 
 use diagnostic::Diagnostic;
 
