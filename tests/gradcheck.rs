@@ -45,3 +45,27 @@ proptest! {
         prop_assert!(check.worst() < 1e-5, "{text}\n{check:?}");
     }
 }
+
+/// Networks off the beaten path: a loss of shape [1], a parameter used
+/// twice, scalar parameters spread over vectors, quotients, powers,
+/// transposes, custom functions of two arguments, written-out losses.
+#[test]
+fn unusual_networks_pass_gradcheck() {
+    let networks = [
+        "input x[2] = [1, 2]\nparam W[1,2] = [[0.5, -1]]\nloss L = W @ x\n",
+        "input x[2] = [1, 2]\nparam W[2] = [0.3, -0.7]\nloss L = W.T @ x + x.T @ W\n",
+        "input x[3] = [1, -2, 0.5]\nparam s = 0.7\nparam b = -0.2\nloss L = sum(tanh(s * x + b)^2)\n",
+        "input x[2] = [0.5, 1.5]\nparam W[2,2] = [[0.2, -0.4], [0.6, 0.1]]\nH = sigmoid(W @ x)\nloss L = sum(W @ H) / 3\n",
+        "input x[2] = [0.5, 1.5]\nparam p[2] = [1.5, 2.5]\nloss L = sum(x / p + p^-2 + sqrt(p) * log(p))\n",
+        "input x[2] = [0.5, -1]\nparam W[2,2] = [[1, 2], [-1, 0.5]]\nfn g(a, b) = a * b + exp(-a^2)\nloss L = mean(g(W @ x, x))\n",
+        "input x[3] = [1, 2, 3]\ntarget y[3] = [0.2, 0.3, 0.5]\nparam W[3,3] = [[0.1, 0, 0.2], [0, -0.1, 0.3], [0.2, 0.1, 0]]\nloss L = -sum(y * log(softmax(W @ x)))\n",
+        "input x[2] = [1, -1]\ntarget y[2] = [0.25, 0.75]\nparam W[2,2] = [[0.3, 0.1], [-0.2, 0.4]]\nZ = W @ x\nloss L = -sum(y * log_softmax(Z)) + 0.5 * sum(W^2)\n",
+        "input x[2] = [0.3, 0.6]\ntarget y[2] = [1, 0]\nparam W1[2,2] = [[0.5, -0.5], [0.25, 0.75]]\nparam W2[2,2] = [[1, 0], [0.5, -1]]\nH = softplus(W1 @ x) * cos(W1 @ x)\no = sigmoid(W2 @ H)\nloss L = bce(y, o) + mse(y, o)\n",
+        "input x[2] = [2, 3]\nparam W[2,2] = [[0.1, 0.2], [0.3, 0.4]]\nA = W @ x\nB = W.T @ A\nloss L = sum(abs(B - A) + relu(A))\n",
+    ];
+    for text in networks {
+        let model = nnderive::load(&nnderive::Source::new("n.nn", text)).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+        let check = nnderive::gradcheck(&model).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+        assert!(check.worst() < 1e-6, "{text}\n{check:?}");
+    }
+}

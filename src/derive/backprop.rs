@@ -204,6 +204,10 @@ impl<'m> Backprop<'m> {
                 continue;
             };
             for n in self.pre_activations(def) {
+                // The loss itself is no layer: ∂L/∂L = 1 needs no name.
+                if v == self.model.loss && n == def {
+                    continue;
+                }
                 k += 1;
                 self.layers.insert((v, n), k);
             }

@@ -399,6 +399,10 @@ impl Graph {
     }
 
     pub fn matmul(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        // A scalar factor (the gradient 1 of a loss of shape [1]) scales.
+        if self.shape(a).is_scalar() || self.shape(b).is_scalar() {
+            return self.mul(a, b);
+        }
         if let Node::Neg(na) = *self.node(a) {
             let m = self.matmul(na, b);
             return self.neg(m);
