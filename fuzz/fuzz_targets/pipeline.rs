@@ -13,8 +13,12 @@ fuzz_target!(|data: &[u8]| {
         Ok(model) => {
             let derivation = nnderive::derive::derive(&model);
             let _ = nnderive::render::text::derivation(&model, &derivation);
-            if let Ok(solution) = nnderive::solve(&model) {
-                let _ = nnderive::render::latex::document(&model, &solution, Some(4));
+            match nnderive::solve(&model) {
+                Ok(solution) => {
+                    let _ = nnderive::render::latex::document(&model, &solution, Some(4));
+                }
+                // A checked model must never hit a shape error while computing.
+                Err(e) => assert!(!e.diagnostic().message.contains("shape error"), "{:?}", e.diagnostic()),
             }
         }
         Err(e) => {
