@@ -158,6 +158,22 @@ fn numbers_are_exact() {
     assert_eq!(value("0.1"), r(1, 10));
 }
 
+/// Columns stay right along a long line and across lines and characters
+/// wider than a byte (they are counted on from the last one).
+#[test]
+fn columns_on_long_lines() {
+    let numbers: Vec<String> = (0..2000).map(|i| format!("{}", i % 7)).collect();
+    let text = format!("input x[2000] = [{}]\ninput é = 1\nloss L = sum(x) + é + q\n", numbers.join(", "));
+    let e = nnderive::load(&nnderive::Source::new("t.nn", text.clone())).unwrap_err();
+    let d = e.diagnostic();
+    let span = d.span.unwrap();
+    assert_eq!((span.line, span.column), (2, 7), "{d:?}");
+    let text = text.replace("input é = 1\n", "").replace(" + é", " + ééé");
+    let e = nnderive::load(&nnderive::Source::new("t.nn", text)).unwrap_err();
+    let span = e.diagnostic().span.unwrap();
+    assert_eq!((span.line, span.column), (2, 19), "{:?}", e.diagnostic());
+}
+
 #[test]
 fn comments_blank_lines_and_crlf() {
     let text = "# top\r\ninput x[2] = [1,\r\n   2]  # trailing\r\n\r\nparam p = 1\r\nloss L = sum(p * x) # end\r\n";
@@ -167,6 +183,8 @@ fn comments_blank_lines_and_crlf() {
     let formatted = format(&file);
     assert_eq!(formatted, "# top\ninput x[2] = [1, 2]  # trailing\n\nparam p = 1\nloss L = sum(p * x)  # end\n");
     assert_eq!(parse("param p = 1").unwrap().items.len(), 1, "no final newline is fine");
+    let with_bom = nnderive::syntax::decode("\u{feff}param p = 1\n".as_bytes()).unwrap();
+    assert_eq!(parse(with_bom).unwrap().items.len(), 1, "a byte-order mark is dropped");
 }
 
 /// Random edits of the examples.
