@@ -158,6 +158,15 @@ fn numbers_are_exact() {
     assert_eq!(value("0.1"), r(1, 10));
 }
 
+/// A closing bracket alone on its line is part of the statement: no blank
+/// line appears after it, and the declarations still align.
+#[test]
+fn fmt_with_a_dangling_bracket() {
+    let text = "param W[2,2] = [[1, 2],\n                [3, 4]\n               ]\nparam b = 1\nloss L = sum(W) + b\n";
+    let formatted = format(&parse(text).unwrap());
+    assert_eq!(formatted, "param W[2,2] = [[1, 2],\n                [3, 4]]\nparam b      = 1\nloss L = sum(W) + b\n");
+}
+
 /// Columns stay right along a long line and across lines and characters
 /// wider than a byte (they are counted on from the last one).
 #[test]

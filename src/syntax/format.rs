@@ -27,7 +27,7 @@ pub fn format(file: &File) -> String {
         let end = block_end(items, i, &file.comments);
         let lines = format_block(&items[i..end]);
         for (item, text) in items[i..end].iter().zip(lines) {
-            let last = item.span().line + source_lines_of(item);
+            let last = item.span().end_line;
             out.push_str(&text);
             // Comments inside or at the end of the statement follow it.
             let mut trailing = Vec::new();
@@ -50,39 +50,6 @@ pub fn format(file: &File) -> String {
         last_line = Some(c.span.line);
     }
     out
-}
-
-/// How many line breaks the item's source contains (from its literal or
-/// expression spans).
-fn source_lines_of(item: &Item) -> u32 {
-    let last = match item {
-        Item::Tensor(d) => d.value.as_ref().map(last_line_of_literal).unwrap_or(d.name.span.line),
-        Item::Function(f) => f.body.span.line.max(last_line_of_expr(&f.body)),
-        Item::Equation(e) | Item::Loss(e) => last_line_of_expr(&e.value),
-        Item::Train(t) => t.args.last().map(|a| a.value.span.line).unwrap_or(t.span.line),
-    };
-    last.saturating_sub(item.span().line)
-}
-
-fn last_line_of_literal(l: &Literal) -> u32 {
-    match l {
-        Literal::Number(n) => n.span.line,
-        Literal::List { items, span } => {
-            items.iter().map(last_line_of_literal).max().unwrap_or(span.line).max(span.line)
-        }
-    }
-}
-
-fn last_line_of_expr(e: &Expr) -> u32 {
-    match &e.kind {
-        ExprKind::Number(n) => n.span.line,
-        ExprKind::Name(n) => n.span.line,
-        ExprKind::Neg(x) | ExprKind::Transpose(x) | ExprKind::Paren(x) => last_line_of_expr(x).max(e.span.line),
-        ExprKind::Binary { lhs, rhs, .. } => last_line_of_expr(lhs).max(last_line_of_expr(rhs)),
-        ExprKind::Call { func, args } => {
-            args.iter().map(last_line_of_expr).max().unwrap_or(func.span.line).max(func.span.line)
-        }
-    }
 }
 
 /// One blank line where the source had at least one.
@@ -108,7 +75,7 @@ fn block_end(items: &[Item], start: usize, comments: &[Comment]) -> usize {
     }
     let mut end = start + 1;
     while end < items.len() && kind(&items[end]) == k {
-        let prev_last = items[end - 1].span().line + source_lines_of(&items[end - 1]);
+        let prev_last = items[end - 1].span().end_line;
         let next = items[end].span().line;
         let comment_between = comments.iter().any(|c| c.span.line > prev_last && c.span.line < next);
         if next != prev_last + 1 || comment_between {

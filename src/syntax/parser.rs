@@ -87,6 +87,7 @@ fn span(start: Input, end: Input) -> Span {
         end: end.location_offset().max(start.location_offset()),
         line: start.location_line(),
         column: column(start),
+        end_line: end.location_line().max(start.location_line()),
     }
 }
 
@@ -811,6 +812,6 @@ pub fn decode(bytes: &[u8]) -> Result<&str, Error> {
         let column = text.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) as u32 + 1;
         let byte = bytes.get(e.valid_up_to()).copied().unwrap_or(0);
         let start = e.valid_up_to();
-        Error { kind: ErrorKind::NotUtf8 { byte }, span: Span { start, end: start, line, column } }
+        Error { kind: ErrorKind::NotUtf8 { byte }, span: Span { start, end: start, line, column, end_line: line } }
     })
 }

@@ -12,12 +12,20 @@ pub struct Span {
     pub line: u32,
     /// 1-based column of `start`, counted in characters.
     pub column: u32,
+    /// 1-based line of `end` (a statement may span lines).
+    pub end_line: u32,
 }
 
 impl Span {
     /// The smallest span covering both `self` and `other` (line and column of the earlier one).
     pub fn to(self, other: Span) -> Span {
         let (first, _) = if self.start <= other.start { (self, other) } else { (other, self) };
-        Span { start: first.start, end: self.end.max(other.end), line: first.line, column: first.column }
+        Span {
+            start: first.start,
+            end: self.end.max(other.end),
+            line: first.line,
+            column: first.column,
+            end_line: self.end_line.max(other.end_line),
+        }
     }
 }
