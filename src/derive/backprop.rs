@@ -37,6 +37,8 @@ struct Backprop<'m> {
     needs: Vec<bool>,
     /// Memo: does a node of some equation depend on a parameter?
     node_needs: HashMap<NodeId, bool>,
+    /// Each tensor's place in the forward order (data first, at 0).
+    position: Vec<usize>,
     /// δ layer numbers for (equation, node).
     layers: HashMap<(TensorId, NodeId), usize>,
     contributions: HashMap<TensorId, Vec<Contribution>>,
@@ -60,6 +62,13 @@ pub fn derive(model: &Model) -> Derivation {
         needs: vec![false; model.tensors.len()],
         node_needs: HashMap::new(),
         layers: HashMap::new(),
+        position: {
+            let mut position = vec![0; model.tensors.len()];
+            for (i, t) in model.order.iter().enumerate() {
+                position[t.0 as usize] = i + 1;
+            }
+            position
+        },
         contributions: HashMap::new(),
         inline: HashMap::new(),
         inline_steps: HashMap::new(),
@@ -441,8 +450,16 @@ impl<'m> Backprop<'m> {
         total.unwrap_or_else(|| self.g.int(0))
     }
 
+    /// The contributions to `t`'s gradient, in forward order of the equations
+    /// they come from, so that the main path reads first (`δ1 xᵀ + 0.02 W1`).
+    fn take_contributions(&mut self, t: TensorId) -> Option<Vec<Contribution>> {
+        let mut contribs = self.contributions.remove(&t)?;
+        contribs.sort_by_key(|c| self.position[c.from.0 as usize]);
+        Some(contribs)
+    }
+
     fn gradient(&mut self, p: TensorId) -> Gradient {
-        let contribs = self.contributions.remove(&p).unwrap_or_default();
+        let contribs = self.take_contributions(p).unwrap_or_default();
         let raw = self.sum(contribs.iter().map(|c| c.expr));
         let own = own_steps(Wrt::Tensor(p), raw, &contribs);
         let (formula, _, steps) = self.settle(raw, own);
