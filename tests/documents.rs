@@ -61,3 +61,31 @@ fn latex_compiles_with_pdflatex() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every formula of every Markdown document renders with KaTeX (strict).
+/// `.ci/run` installs KaTeX from npm and names it in `NNDERIVE_KATEX`; on a
+/// machine without it the test says so and passes, except in CI.
+#[test]
+fn markdown_math_renders_with_katex() {
+    let Some(katex) = std::env::var_os("NNDERIVE_KATEX") else {
+        assert!(std::env::var("CI").is_err(), "NNDERIVE_KATEX is not set in CI: .ci/run should install KaTeX");
+        eprintln!("warning: NNDERIVE_KATEX not set; Markdown math not checked (see .ci/run)");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("nnderive-katex-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut files = Vec::new();
+    for path in examples_with_values() {
+        let model = nnderive::load(&common::source(&path)).unwrap();
+        let solution = nnderive::solve(&model).unwrap();
+        for round in [Some(4), None] {
+            let file = dir.join(format!("{}-{}.md", path.file_stem().unwrap().to_string_lossy(), round.is_some()));
+            std::fs::write(&file, render::markdown::document(&model, &solution, round)).unwrap();
+            files.push(file);
+        }
+    }
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/katex_check.js");
+    let out = Command::new("node").arg(script).args(&files).env("NNDERIVE_KATEX", katex).output().expect("node runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
