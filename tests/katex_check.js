@@ -1,7 +1,9 @@
 // Renders every formula of the Markdown documents given as arguments with
 // KaTeX in strict mode; prints each failure and exits 1 if there is one.
 // Used by tests/documents.rs (NNDERIVE_KATEX names the folder holding katex).
-const katex = require(process.env.NNDERIVE_KATEX ? `${process.env.NNDERIVE_KATEX}/node_modules/katex` : 'katex');
+const path = require('path');
+const home = process.env.NNDERIVE_KATEX;
+const katex = require(home ? path.resolve(home, 'node_modules', 'katex') : 'katex');
 const fs = require('fs');
 let failed = 0;
 let total = 0;
