@@ -12,7 +12,7 @@ pub mod simplify;
 
 use std::collections::BTreeSet;
 
-use crate::model::{FnId, Graph, Model, NodeId, Shape, SymbolId, TensorId};
+use crate::model::{FnId, Graph, NodeId, Shape, SymbolId, TensorId};
 
 pub use backprop::derive;
 pub use rules::Convention;
@@ -130,10 +130,5 @@ impl Derivation {
     /// The gradient of a parameter.
     pub fn gradient(&self, param: TensorId) -> Option<&Gradient> {
         self.gradients.iter().find(|g| g.param == param)
-    }
-
-    /// The name of a model tensor, for convenience in renderers.
-    pub fn tensor_name<'m>(&self, model: &'m Model, id: TensorId) -> &'m str {
-        &model.tensor(id).name
     }
 }

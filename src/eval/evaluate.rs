@@ -6,7 +6,7 @@ use num_rational::BigRational;
 
 use super::tensor::Tensor;
 use crate::derive::Derivation;
-use crate::model::{Elementwise, Func, Graph, LossFn, Model, Node, NodeId, Reduction, SymbolId, TensorId};
+use crate::model::{Elementwise, Func, Graph, LossFn, Model, Node, NodeId, Reduction, SymbolId};
 
 /// Something worth telling the reader about how a value was computed.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -204,9 +204,4 @@ fn loss(kind: LossFn, y: &Tensor, p: &Tensor) -> Result<Tensor, super::tensor::N
             Ok(a.add(&b)?.mean()?.neg())
         }
     }
-}
-
-/// Which tensor a formula value belongs to, for messages.
-pub fn tensor_label(model: &Model, id: TensorId) -> String {
-    model.tensor(id).name.clone()
 }

@@ -381,10 +381,8 @@ impl Tensor {
     pub fn div(&self, other: &Tensor) -> Result<Tensor, NumericError> {
         // Division by an exact or f64 zero is an error, not an infinity.
         if let Some(i) = other.zero_entries().first() {
-            let n = if self.dims.is_empty() { other.len() } else { self.len() };
             let flat = if other.len() == 1 { 0 } else { *i };
             let dims = if other.dims.is_empty() { self.dims.clone() } else { other.dims.clone() };
-            let _ = n;
             return Err(NumericError { kind: NumericErrorKind::DivisionByZero, index: index_in(&dims, flat) });
         }
         self.zip(other, |a, b| Ok(a / b), |a, b| a / b)
@@ -457,11 +455,10 @@ impl Tensor {
 
     /// Matrix product; a vector is a column, and the result is a vector when `other` is one.
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor, NumericError> {
-        let ((m, k), (k2, p)) = match (self.matrix(), other.matrix()) {
+        let ((m, k), (_, p)) = match (self.matrix(), other.matrix()) {
             (Some(a), Some(b)) if a.1 == b.0 && !self.dims.is_empty() && !other.dims.is_empty() => (a, b),
             _ => return Err(Tensor::shape_error(format!("cannot multiply {:?} by {:?}", self.dims, other.dims))),
         };
-        let _ = k2;
         let dims = if other.dims.len() == 1 { vec![m] } else { vec![m, p] };
         let capped = self.capped || other.capped;
         let mut out = match (&self.data, &other.data) {

@@ -55,7 +55,7 @@ enum Scope<'s> {
     /// An equation: names are tensors.
     Equation,
     /// The body of function `name`: names are its parameters.
-    Function { name: &'s str, params: &'s [String], index: usize },
+    Function { name: &'s str, params: &'s [String] },
 }
 
 impl<'a> Checker<'a> {
@@ -132,18 +132,16 @@ impl<'a> Checker<'a> {
                 return Err(Error::new(ErrorKind::ShadowsBuiltin { name: f.name.name.clone() }, f.name.span));
             }
             let mut params: Vec<String> = Vec::new();
-            for (i, p) in f.params.iter().enumerate() {
+            for p in &f.params {
                 if let Some(j) = params.iter().position(|q| *q == p.name) {
                     return Err(Error::new(
                         ErrorKind::DuplicateParam { name: p.name.clone(), first: f.params[j].span },
                         p.span,
                     ));
                 }
-                let _ = i;
                 params.push(p.name.clone());
             }
-            let index = self.functions.len();
-            let body = self.build(&f.body, &Scope::Function { name: &f.name.name, params: &params, index })?;
+            let body = self.build(&f.body, &Scope::Function { name: &f.name.name, params: &params })?;
             self.functions
                 .insert(f.name.name.clone(), Function { name: f.name.name.clone(), params, body, span: f.span });
         }
@@ -384,9 +382,8 @@ impl<'a> Checker<'a> {
             return Ok(self.graph.apply(Func::Custom(FnId(index as u32)), built));
         }
         let Some(builtin) = Builtin::lookup(&func.name) else {
-            if let Scope::Function { name, index, .. } = scope {
+            if let Scope::Function { name, .. } = scope {
                 if *name == func.name || self.fn_spans.contains_key(&func.name) {
-                    let _ = index;
                     let kind = ErrorKind::FnNotYetDefined {
                         func: name.to_string(),
                         called: func.name.clone(),

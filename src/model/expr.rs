@@ -631,11 +631,6 @@ fn exact_int_pow(base: &BigRational, exponent: &BigRational) -> Option<BigRation
     Some(if e < 0 { p.recip() } else { p })
 }
 
-/// Is `r` a negative number (used by printers to choose `a − b` over `a + −b`).
-pub fn is_negative(r: &BigRational) -> bool {
-    r.is_negative()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

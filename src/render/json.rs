@@ -110,7 +110,7 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
         }
     }
 
-    let mut notes: Vec<String> = super::text::conventions(model, d, &names);
+    let mut notes: Vec<String> = super::text::conventions(d, &names);
     notes.extend(solution.notes.iter().map(super::text::note_text));
 
     let mut root = Map::new();

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use crate::derive::{Derivation, Step, Wrt};
 use crate::eval::evaluate::Note;
 use crate::eval::{GradCheck, Solution};
-use crate::model::{Model, Role};
+use crate::model::Model;
 
 use super::formula::{definition, display_width, formula, Names, Notation};
 
@@ -77,12 +77,7 @@ pub fn aligned(lines: &[(String, String)], indent: &str) -> String {
 }
 
 /// The lines of a derivation's steps: `(lhs, rhs, rule)`.
-pub fn step_lines(
-    steps: &[Step],
-    model: &Model,
-    derivation: &Derivation,
-    names: &Names,
-) -> Vec<(String, String, String)> {
+pub fn step_lines(steps: &[Step], derivation: &Derivation, names: &Names) -> Vec<(String, String, String)> {
     steps
         .iter()
         .map(|s| {
@@ -95,7 +90,6 @@ pub fn step_lines(
                 let from: Vec<String> = s.from.iter().map(|&t| names.tensor(t, N)).collect();
                 let _ = write!(rule, " at {}", from.join(", "));
             }
-            let _ = model;
             (lhs, formula(&derivation.graph, s.expr, names, N), rule)
         })
         .collect()
@@ -138,7 +132,7 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
             if of != label {
                 let _ = writeln!(out, "  {label} = {of}");
             }
-            write_steps(&mut out, &step_lines(&s.steps, model, derivation, &names), "      ");
+            write_steps(&mut out, &step_lines(&s.steps, derivation, &names), "      ");
             let _ = writeln!(out, "  {label} = {}", formula(&derivation.graph, s.formula, &names, N));
             if let Some(general) = s.general {
                 let _ = writeln!(
@@ -157,7 +151,7 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
     for g in &derivation.gradients {
         let lhs = names.gradient_of(Wrt::Tensor(g.param), N, &derivation.graph);
         let result = formula(&derivation.graph, g.formula, &names, N);
-        let mut steps = step_lines(&g.steps, model, derivation, &names);
+        let mut steps = step_lines(&g.steps, derivation, &names);
         // A gradient read off in one step is one line, with its rule.
         if steps.len() <= 1 {
             let rule = steps.pop().map(|(_, _, r)| r).unwrap_or_else(|| "no path from the loss".into());
@@ -169,7 +163,7 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
     }
     write_steps(&mut out, &rows, "  ");
 
-    let notes = conventions(model, derivation, &names);
+    let notes = conventions(derivation, &names);
     if !notes.is_empty() {
         let _ = writeln!(out, "\nConventions");
         for n in notes {
@@ -180,7 +174,7 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
 }
 
 /// The conventions and assumptions the formulas rely on, in words.
-pub fn conventions(model: &Model, derivation: &Derivation, names: &Names) -> Vec<String> {
+pub fn conventions(derivation: &Derivation, names: &Names) -> Vec<String> {
     let mut out: Vec<String> = derivation.conventions.iter().map(|c| c.statement().to_string()).collect();
     for t in &derivation.target_sums {
         let y = names.tensor(t.target, N);
@@ -193,7 +187,6 @@ pub fn conventions(model: &Model, derivation: &Derivation, names: &Names) -> Vec
         };
         out.push(text);
     }
-    let _ = (model, Role::Target);
     out
 }
 
@@ -314,7 +307,7 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
         let _ = writeln!(out, "  {} by step: {}", names.tensor(model.loss, N), losses.join(" → "));
     }
 
-    let mut notes = conventions(model, d, &names);
+    let mut notes = conventions(d, &names);
     notes.extend(solution.notes.iter().map(note_text));
     if !notes.is_empty() {
         let _ = writeln!(out, "\nNotes");
