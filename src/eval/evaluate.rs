@@ -95,29 +95,20 @@ impl<'a> Evaluator<'a> {
                 .ok_or_else(|| "a derived quantity was used before it was computed".to_string())?,
             Node::Const(c) => Tensor::scalar_exact(c.clone()),
             Node::Neg(a) => sub(self, *a)?.neg(),
-            Node::Add(a, b) => {
+            Node::Add(a, b) | Node::Sub(a, b) | Node::Mul(a, b) | Node::Div(a, b) | Node::MatMul(a, b) => {
+                let op: fn(&Tensor, &Tensor) -> Result<Tensor, super::tensor::NumericError> = match g.node(node) {
+                    Node::Add(..) => Tensor::add,
+                    Node::Sub(..) => Tensor::sub,
+                    Node::Mul(..) => Tensor::mul,
+                    Node::Div(..) => Tensor::div,
+                    _ => Tensor::matmul,
+                };
                 let (a, b) = (sub(self, *a)?, sub(self, *b)?);
-                e(a.add(&b))?
-            }
-            Node::Sub(a, b) => {
-                let (a, b) = (sub(self, *a)?, sub(self, *b)?);
-                e(a.sub(&b))?
-            }
-            Node::Mul(a, b) => {
-                let (a, b) = (sub(self, *a)?, sub(self, *b)?);
-                e(a.mul(&b))?
-            }
-            Node::Div(a, b) => {
-                let (a, b) = (sub(self, *a)?, sub(self, *b)?);
-                e(a.div(&b))?
+                e(op(&a, &b))?
             }
             Node::Pow(a, x) => {
                 let a = sub(self, *a)?;
                 e(a.pow(x))?
-            }
-            Node::MatMul(a, b) => {
-                let (a, b) = (sub(self, *a)?, sub(self, *b)?);
-                e(a.matmul(&b))?
             }
             Node::Transpose(a) => e(sub(self, *a)?.transpose())?,
             Node::Apply(f, args) => {

@@ -317,19 +317,14 @@ impl Graph {
             // c (d x) = (c d) x
             if let Node::Mul(d, x) = *self.node(b) {
                 if let Some(d) = self.as_const(d) {
-                    let cd = self.as_const(a).cloned().unwrap_or_else(BigRational::one) * d;
+                    let cd = c * d;
                     let cd = self.constant(cd);
                     return self.mul(cd, x);
                 }
             }
         }
-        if let Node::Neg(na) = *self.node(a) {
-            let m = self.mul(na, b);
-            return self.neg(m);
-        }
-        if let Node::Neg(nb) = *self.node(b) {
-            let m = self.mul(a, nb);
-            return self.neg(m);
+        if let Some(m) = self.negation_out(a, b, Graph::mul) {
+            return m;
         }
         // a ⊙ (1 ⊘ b) = a ⊘ b
         if let Node::Div(one, d) = *self.node(b) {
@@ -358,6 +353,22 @@ impl Graph {
         self.intern(Node::Mul(a, b), shape)
     }
 
+    /// (−a) ∘ b = a ∘ (−b) = −(a ∘ b) for a product-like `op`: negation moves outward.
+    fn negation_out(&mut self, a: NodeId, b: NodeId, op: fn(&mut Graph, NodeId, NodeId) -> NodeId) -> Option<NodeId> {
+        let inner = match (self.node(a), self.node(b)) {
+            (Node::Neg(na), _) => {
+                let na = *na;
+                op(self, na, b)
+            }
+            (_, Node::Neg(nb)) => {
+                let nb = *nb;
+                op(self, a, nb)
+            }
+            _ => return None,
+        };
+        Some(self.neg(inner))
+    }
+
     pub fn div(&mut self, a: NodeId, b: NodeId) -> NodeId {
         if let (Some(x), Some(y)) = (self.as_const(a), self.as_const(b)) {
             if !y.is_zero() {
@@ -368,13 +379,8 @@ impl Graph {
         if self.is_const(b, 1) {
             return a;
         }
-        if let Node::Neg(na) = *self.node(a) {
-            let d = self.div(na, b);
-            return self.neg(d);
-        }
-        if let Node::Neg(nb) = *self.node(b) {
-            let d = self.div(a, nb);
-            return self.neg(d);
+        if let Some(d) = self.negation_out(a, b, Graph::div) {
+            return d;
         }
         let shape = self.broadcast(a, b);
         self.intern(Node::Div(a, b), shape)
@@ -403,13 +409,8 @@ impl Graph {
         if self.shape(a).is_scalar() || self.shape(b).is_scalar() {
             return self.mul(a, b);
         }
-        if let Node::Neg(na) = *self.node(a) {
-            let m = self.matmul(na, b);
-            return self.neg(m);
-        }
-        if let Node::Neg(nb) = *self.node(b) {
-            let m = self.matmul(a, nb);
-            return self.neg(m);
+        if let Some(m) = self.negation_out(a, b, Graph::matmul) {
+            return m;
         }
         let (sa, sb) = (self.shape(a), self.shape(b));
         let shape = sa.matmul(sb).unwrap_or_else(|| sa.clone());

@@ -267,6 +267,15 @@ impl Printer<'_> {
         }
     }
 
+    /// The node as it will be printed, or `None` when an equation's name
+    /// stands for it (a name needs no parentheses).
+    fn shown(&self, id: NodeId) -> Option<&Node> {
+        match self.names.aliases.contains_key(&id) && self.root != Some(id) {
+            true => None,
+            false => Some(self.graph.node(id)),
+        }
+    }
+
     fn is_scalar(&self, id: NodeId) -> bool {
         self.graph.shape(id).is_scalar()
     }
@@ -313,10 +322,8 @@ impl Printer<'_> {
             Node::Neg(a) => {
                 let minus = if n == Notation::Text { "−" } else { "-" };
                 // −(a ⊘ b) = (−a) ⊘ b, so a product needs no parentheses: −y ⊘ ŷ.
-                let inner = match g.node(*a) {
-                    Node::Mul(..) | Node::Div(..) | Node::MatMul(..) if !self.names.aliases.contains_key(a) => {
-                        self.print(*a).0
-                    }
+                let inner = match self.shown(*a) {
+                    Some(Node::Mul(..) | Node::Div(..) | Node::MatMul(..)) => self.print(*a).0,
                     _ => self.operand(*a, Prec::Prefix),
                 };
                 (format!("{minus}{inner}"), Prec::Prefix)
@@ -333,7 +340,7 @@ impl Printer<'_> {
             Node::MatMul(a, b) => {
                 let side = |x: NodeId| -> String {
                     // In juxtaposition, keep ⊙ and ⊘ products apart: (W2ᵀ δ2) ⊙ f′(Z1).
-                    let mixed = matches!(g.node(x), Node::Mul(..) | Node::Div(..)) && n != Notation::Nn;
+                    let mixed = matches!(self.shown(x), Some(Node::Mul(..) | Node::Div(..))) && n != Notation::Nn;
                     if mixed {
                         self.paren(self.print(x).0)
                     } else {
@@ -413,18 +420,17 @@ impl Printer<'_> {
 
     fn operand_right_of_product(&self, b: NodeId, side: impl Fn(NodeId) -> String) -> String {
         // Right operands of a left-associative product need parentheses at the same level.
-        match self.graph.node(b) {
-            Node::MatMul(..) => self.paren(self.print(b).0),
+        match self.shown(b) {
+            Some(Node::MatMul(..)) => self.paren(self.print(b).0),
             _ => side(b),
         }
     }
 
     fn product(&self, a: NodeId, b: NodeId) -> (String, Prec) {
         let n = self.notation;
-        let g = self.graph;
         if n == Notation::Nn {
-            let r = match g.node(b) {
-                Node::Mul(..) | Node::Div(..) | Node::MatMul(..) => self.paren(self.print(b).0),
+            let r = match self.shown(b) {
+                Some(Node::Mul(..) | Node::Div(..) | Node::MatMul(..)) => self.paren(self.print(b).0),
                 _ => self.operand(b, Prec::Prefix),
             };
             return (format!("{} * {r}", self.operand(a, Prec::Product)), Prec::Product);
@@ -433,16 +439,16 @@ impl Printer<'_> {
         let side = |x: NodeId, right: bool| -> String {
             // ⊙ is associative, so a ⊙ (b ⊙ c) prints as a ⊙ b ⊙ c; in a
             // scalar product a Hadamard factor on the right keeps its parentheses.
-            let needs = match g.node(x) {
-                Node::MatMul(..) => !scalar,
-                Node::Div(..) => scalar,
-                Node::Mul(..) => scalar && right && !self.is_scalar(x),
-                Node::Add(..) | Node::Sub(..) => true,
+            let needs = match self.shown(x) {
+                Some(Node::MatMul(..)) => !scalar,
+                Some(Node::Div(..)) => scalar,
+                Some(Node::Mul(..)) => scalar && right && !self.is_scalar(x),
+                Some(Node::Add(..) | Node::Sub(..)) => true,
                 _ => false,
             };
             if needs {
                 self.paren(self.print(x).0)
-            } else if matches!(g.node(x), Node::Mul(..)) && !self.names.aliases.contains_key(&x) {
+            } else if matches!(self.shown(x), Some(Node::Mul(..))) {
                 self.print(x).0
             } else {
                 self.operand(x, Prec::Prefix)
@@ -472,12 +478,12 @@ impl Printer<'_> {
                     Notation::Text => "⊘",
                     Notation::Latex => "\\oslash",
                 };
-                let l = match self.graph.node(a) {
-                    Node::MatMul(..) | Node::Mul(..) if n != Notation::Nn => self.paren(self.print(a).0),
+                let l = match self.shown(a) {
+                    Some(Node::MatMul(..) | Node::Mul(..)) if n != Notation::Nn => self.paren(self.print(a).0),
                     _ => self.operand(a, Prec::Product),
                 };
-                let r = match self.graph.node(b) {
-                    Node::Mul(..) | Node::Div(..) | Node::MatMul(..) => self.paren(self.print(b).0),
+                let r = match self.shown(b) {
+                    Some(Node::Mul(..) | Node::Div(..) | Node::MatMul(..)) => self.paren(self.print(b).0),
                     _ => self.operand(b, Prec::Prefix),
                 };
                 (format!("{l} {op} {r}"), Prec::Product)
