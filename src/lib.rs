@@ -23,6 +23,7 @@
 //! ```
 
 pub mod diagnostic;
+pub mod layout;
 pub mod syntax;
 pub mod model;
 pub mod derive;
@@ -67,6 +68,12 @@ pub enum Error {
 }
 
 impl Error {
+    /// True when the error is nnderive's own fault (a value a checked model
+    /// should always have), never the file's: tests and the fuzz target fail on it.
+    pub fn is_bug(&self) -> bool {
+        matches!(self, Error::Eval(e) if e.is_bug())
+    }
+
     /// The located message, ready for `render::diagnostic`.
     pub fn diagnostic(&self) -> Diagnostic {
         match self {
