@@ -49,7 +49,7 @@ pub struct Evaluator<'a> {
     /// `f_i(t) = sin(f_{i-1}(t))` the derivative calls `f_{i-1}(t)` again
     /// with the very same argument, and finds it here. The stored arguments
     /// keep the pointers alive, so an address is never reused.
-    calls: HashMap<(Func, Vec<usize>), (Vec<Rc<Tensor>>, Rc<Tensor>)>,
+    calls: HashMap<CallKey, (Vec<Rc<Tensor>>, Rc<Tensor>)>,
     /// What is being computed, for notes and errors.
     pub quantity: String,
     pub notes: Vec<Note>,
@@ -80,8 +80,11 @@ impl Frame {
     }
 }
 
+/// A call in [`Evaluator::calls`]: the function and its arguments' addresses.
+type CallKey = (Func, Vec<usize>);
+
 /// The key of a call in [`Evaluator::calls`].
-fn call_key(f: Func, args: &[Rc<Tensor>]) -> (Func, Vec<usize>) {
+fn call_key(f: Func, args: &[Rc<Tensor>]) -> CallKey {
     (f, args.iter().map(|a| Rc::as_ptr(a) as usize).collect())
 }
 
