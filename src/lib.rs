@@ -42,21 +42,40 @@ pub struct Source {
 
 impl Source {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Source {
-        Source { name: name.into(), text: text.into() }
+        Source { name: name.into(), text: lone_carriage_returns_as_newlines(text.into()) }
     }
 
     /// Decodes raw bytes; text that is not UTF-8 is an error pointing at
     /// the first bad byte (render it against [`Source::lossy`]).
     pub fn decode(name: impl Into<String>, bytes: &[u8]) -> Result<Source, Error> {
         let text = syntax::decode(bytes)?;
-        Ok(Source { name: name.into(), text: text.to_string() })
+        Ok(Source::new(name, text))
     }
 
     /// The bytes as text with invalid sequences replaced, for showing an
     /// error about them.
     pub fn lossy(name: impl Into<String>, bytes: &[u8]) -> Source {
-        Source { name: name.into(), text: String::from_utf8_lossy(bytes).into_owned() }
+        Source::new(name, String::from_utf8_lossy(bytes).into_owned())
     }
+}
+
+/// Old Mac files end lines with a lone `\r`; read it as `\n` (same length, so
+/// every byte offset stays valid), or the whole file would be one line.
+fn lone_carriage_returns_as_newlines(mut text: String) -> String {
+    if text.contains('\r') {
+        let bytes = text.as_bytes();
+        let lone: Vec<usize> =
+            (0..bytes.len()).filter(|&i| bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n')).collect();
+        if !lone.is_empty() {
+            let mut bytes = text.into_bytes();
+            for i in lone {
+                bytes[i] = b'\n';
+            }
+            // Only ASCII bytes changed, so the text is still UTF-8.
+            text = String::from_utf8(bytes).unwrap_or_default();
+        }
+    }
+    text
 }
 
 /// Any error about a file, from whichever stage found it.

@@ -96,9 +96,7 @@ impl Operand {
     }
 }
 
-/// The largest tensor nnderive will hold (entries), so that a typo in a
-/// dimension cannot make it allocate gigabytes.
-pub const MAX_ENTRIES: usize = 16_777_216;
+pub use crate::syntax::MAX_ENTRIES;
 
 impl Error {
     pub fn new(kind: ErrorKind, span: Span) -> Error {
@@ -206,7 +204,8 @@ impl Error {
             TooLarge { entries, limit } => d(format!(
                 "this tensor would have {entries} entries; nnderive holds at most {limit}"
             ))
-            .with_label("too large"),
+            .with_label("too large")
+            .with_help("the limit bounds memory (an exact entry takes about 100 bytes); use smaller dims"),
             LiteralShape { expected, found } => d(format!("the value does not match the declared dims: expected {expected}, found {found}"))
                 .with_label("this value")
                 .with_help("write one bracket level per dimension: [n] is `[a, b, c]`, [m, n] is `[[...], [...]]`"),

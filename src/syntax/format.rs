@@ -85,7 +85,10 @@ fn block_end(items: &[Item], start: usize, comments: &[Comment]) -> usize {
     while end < items.len() && kind(&items[end]) == k {
         let prev_last = items[end - 1].span().end_line;
         let next = items[end].span().line;
-        let comment_between = comments.iter().any(|c| c.span.line > prev_last && c.span.line < next);
+        // Comments are in file order: look at the first one after `prev_last`
+        // (a binary search, so that a file full of comments formats in n log n).
+        let first_after = comments.partition_point(|c| c.span.line <= prev_last);
+        let comment_between = comments.get(first_after).is_some_and(|c| c.span.line < next);
         if next != prev_last + 1 || comment_between {
             break;
         }
