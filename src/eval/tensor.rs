@@ -70,9 +70,9 @@ impl fmt::Display for NumericError {
             NumericErrorKind::Overflow => "the value overflows f64".to_string(),
             NumericErrorKind::NotANumber => "the result is not a number".to_string(),
             NumericErrorKind::TargetOutOfRange { value, at_most_one } => {
-                let allowed = if *at_most_one { "from 0 to 1" } else { "0 or more" };
+                let outside = if *at_most_one { "outside [0, 1]" } else { "below 0" };
                 let idx: Vec<String> = self.index.iter().map(|i| i.to_string()).collect();
-                return write!(f, "the target's entry [{}] is {value}, where {allowed} is needed", idx.join(", "));
+                return write!(f, "the target's entry [{}] is {value}, {outside}", idx.join(", "));
             }
             NumericErrorKind::Shape(s) => return write!(f, "shape error: {s}"),
         };
