@@ -2,7 +2,8 @@
 //! `deltas`, `gradients`, `updated`, `training`, `history` and `notes`, names
 //! as in the file, entries in file order. Each quantity has its `value`
 //! (numbers), `exact` (fractions as `"27/20"` strings, when every entry is
-//! exact) and, where it has one, its `formula` (text notation) and `latex`.
+//! exact) and, where it has one, its `formula` (text notation) and `latex`,
+//! with `name_latex`, the quantity's own name in LaTeX.
 //!
 //! `given`: the declared tensors that have values, with their `role`.
 //! `training`: `{"optimizer": "sgd", "lr": {value, exact}, "steps": n}`, or
@@ -73,9 +74,11 @@ fn with_value(mut obj: Map<String, Value>, t: &Tensor, round: Option<u32>) -> Va
     Value::Object(obj)
 }
 
-/// A formula in the text notation and in LaTeX.
-fn formulas(text: String, latex: String) -> Map<String, Value> {
+/// A quantity's name in LaTeX (`Z_{1}`, `\\delta_{2}`, `\\frac{\\partial L}{\\partial W_{1}}`),
+/// and its formula in the text notation and in LaTeX.
+fn formulas(name_latex: String, text: String, latex: String) -> Map<String, Value> {
     let mut obj = Map::new();
+    obj.insert("name_latex".into(), json!(name_latex));
     obj.insert("formula".into(), json!(text));
     obj.insert("latex".into(), json!(latex));
     obj
@@ -87,21 +90,22 @@ fn formulas(text: String, latex: String) -> Map<String, Value> {
 fn formula_sections(model: &Model, d: &Derivation) -> [Map<String, Value>; 4] {
     let names = Names::new(model, Some(d));
     let g = &d.graph;
-    let of_definition = |def| formulas(definition(g, def, &names, N), definition(g, def, &names, Notation::Latex));
-    let of_node = |n| formulas(formula(g, n, &names, N), formula(g, n, &names, Notation::Latex));
+    let of_definition =
+        |name, def| formulas(name, definition(g, def, &names, N), definition(g, def, &names, Notation::Latex));
+    let of_node = |name, n| formulas(name, formula(g, n, &names, N), formula(g, n, &names, Notation::Latex));
 
     let mut forward = Map::new();
     for id in model.equations().filter(|&id| id != model.loss) {
         let t = model.tensor(id);
         let Some(def) = t.definition else { continue };
-        forward.insert(t.name.clone(), Value::Object(of_definition(def)));
+        forward.insert(t.name.clone(), Value::Object(of_definition(names.tensor(id, Notation::Latex), def)));
     }
 
     let loss_t = model.tensor(model.loss);
     let mut loss = Map::new();
     loss.insert("name".into(), json!(loss_t.name));
     if let Some(def) = loss_t.definition {
-        loss.extend(of_definition(def));
+        loss.extend(of_definition(names.tensor(model.loss, Notation::Latex), def));
     }
 
     let mut deltas = Map::new();
@@ -113,13 +117,14 @@ fn formula_sections(model: &Model, d: &Derivation) -> [Map<String, Value>; 4] {
         };
         let mut obj = Map::new();
         obj.insert("of".into(), json!(of));
-        obj.extend(of_node(sym.formula));
+        obj.extend(of_node(formula(g, sym.node, &names, Notation::Latex), sym.formula));
         deltas.insert(formula(g, sym.node, &names, N), Value::Object(obj));
     }
 
     let mut gradients = Map::new();
     for grad in &d.gradients {
-        gradients.insert(model.tensor(grad.param).name.clone(), Value::Object(of_node(grad.formula)));
+        let name_latex = names.gradient_of(Wrt::Tensor(grad.param), Notation::Latex, g);
+        gradients.insert(model.tensor(grad.param).name.clone(), Value::Object(of_node(name_latex, grad.formula)));
     }
     [forward, loss, deltas, gradients]
 }
