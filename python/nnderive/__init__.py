@@ -85,7 +85,10 @@ def _exact_text(x: Any, name: str) -> str:
     elif isinstance(x, (int, np.integer)):
         f = Fraction(int(x))
     elif isinstance(x, str):
-        f = Fraction(x.strip())
+        try:
+            f = Fraction(x.strip())
+        except ValueError:
+            raise TypeError(f"{name}: {x!r} is not a number") from None
     else:
         try:
             v = float(x)

@@ -236,7 +236,7 @@ def compare_gradients(derived: Mapping[str, np.ndarray], yours: Mapping[str, Any
         else:
             params[name] = _compare_one(name, np.asarray(derived[name]), matched[name], rtol, atol, layout)
     for key in extra:
-        close = difflib.get_close_matches(key, names, n=1)
+        close = difflib.get_close_matches(key, names, n=1, cutoff=0.5)
         hint = f" (did you mean {close[0]}?)" if close else f" (the parameters are {', '.join(names)})"
         params[key] = ParamComparison(key, "extra", f"not a parameter of this network{hint}")
     return Comparison(params, rtol, atol, layout)
