@@ -168,9 +168,8 @@ def _compare_one(name: str, derived: np.ndarray, yours_raw: Any, rtol: float, at
             return ParamComparison(
                 name,
                 "shape",
-                f"expected {_shape(expected_shape)} (column layout, as in the file: a vector is a column and "
-                f"W @ x maps columns); you gave {_shape(given_shape)}, its transpose — did you mean .T? "
-                f"(or compare with layout='row')",
+                f"expected {_shape(expected_shape)} (column layout, as in the file: W @ x with x a column); "
+                f"you gave {_shape(given_shape)}, its transpose — did you mean .T? (or compare with layout='row')",
                 **shapes,
             )
         else:
