@@ -1,12 +1,12 @@
 """nnderive in Python: derive and compute neural-network gradients the way a
-textbook writes them, from a ``.nn`` file, in a notebook.
+textbook writes them, from a ``.nn`` file, in a notebook::
 
->>> import nnderive
->>> net = nnderive.load("grammar/examples/assignment4.nn")   # doctest: +SKIP
->>> sol = net.solve(round=4)                                  # doctest: +SKIP
->>> sol.gradients["W1"]          # a float64 numpy.ndarray     # doctest: +SKIP
->>> sol.forward.exact["Z1"]      # Fractions: 27/20, 7/20, 3/5 # doctest: +SKIP
->>> sol                          # in Jupyter: the worked solution, rendered
+    import nnderive
+    net = nnderive.load("grammar/examples/assignment4.nn")
+    sol = net.solve(round=4)
+    sol.gradients["W1"]         # a float64 numpy.ndarray
+    sol.forward.exact["Z1"]     # Fractions: 27/20, 7/20, 3/5
+    sol                         # in Jupyter: the worked solution, rendered
 
 The Rust library does all the work (parsing, checking, the symbolic
 derivation, exact evaluation, the documents); this layer turns its JSON into
@@ -20,7 +20,7 @@ import json
 import math
 import os
 from fractions import Fraction
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 

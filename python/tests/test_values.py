@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import nnderive
-from conftest import ASSIGNMENT, assignment_values, numpy_backprop
+from conftest import ASSIGNMENT, numpy_backprop
 
 
 def test_assignment_matches_numpy_backprop(assignment):
