@@ -304,6 +304,7 @@ class Solution:
         loss = data["loss"]
         self.loss_name: str = loss["name"]
         self.loss_formula: Optional[str] = loss.get("formula")
+        self.loss_latex: Optional[str] = loss.get("latex")
         self._loss = loss
         self.loss = float(_array(loss["value"]))
         self.loss_exact = _fractions(loss.get("exact"))

@@ -61,6 +61,8 @@ def test_exact_gradients_updates_and_history():
     np.testing.assert_array_equal(sol.history, [0.5, 0.125, 0.03125])
     assert sol.loss_exact == Fraction(1, 2) and sol.loss == 0.5
     assert sol.loss_name == "E"
+    assert sol.loss_formula == "0.5 Σ((y − W x)²)"
+    assert sol.loss_latex is not None and "W x" in sol.loss_latex
     assert sol.deltas.formula["δ1"] == sol.deltas.formula["delta1"]
 
 

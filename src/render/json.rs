@@ -200,9 +200,11 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
 
     let (training, history) = match (&solution.training, &model.train) {
         (Some(train), Some(declared)) => {
-            let Optimizer::Sgd { .. } = declared.optimizer;
+            let optimizer = match declared.optimizer {
+                Optimizer::Sgd { .. } => "sgd",
+            };
             let mut settings = Map::new();
-            settings.insert("optimizer".into(), json!("sgd"));
+            settings.insert("optimizer".into(), json!(optimizer));
             settings.insert("lr".into(), with_value(Map::new(), &Tensor::scalar_exact(train.lr.clone()), round));
             settings.insert("steps".into(), json!(train.steps));
             let history = train
