@@ -279,7 +279,8 @@ class Solution:
     ``given``, ``forward``, ``deltas`` (``"δ1"`` or ``"delta1"``),
     ``gradients`` and ``updated`` (the parameters after training), each a
     :class:`Section` with ``exact``, ``formula`` and ``latex`` alongside.
-    ``loss`` is a float (``loss_exact`` its Fraction, or ``None``);
+    ``loss`` is a float (``loss_exact`` its Fraction, or ``None``;
+    ``loss_name``, ``loss_formula`` and ``loss_latex`` say what it is);
     ``history`` the loss before each training step and after the last
     (``history_exact`` likewise); ``training`` the settings (optimizer,
     ``lr``, ``steps``) or ``None``.
