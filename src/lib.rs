@@ -133,3 +133,4 @@ pub fn load(source: &Source) -> Result<model::Model, Error> {
 }
 
 pub use eval::{gradcheck, solve};
+pub use model::with_value;
