@@ -32,7 +32,7 @@ fn raise(source: &Source, error: &Error) -> PyErr {
         Some(span) => (Some(span.line), Some(span.column)),
         None => (None, None),
     };
-    NativeError::new_err((rendered, line, column, diag.message))
+    NativeError::new_err((rendered, line, column, render::diagnostic::visible(&diag.message)))
 }
 
 /// Parses and checks `text`, then applies the given values in order.

@@ -65,7 +65,7 @@ pub fn render(diag: &Diagnostic, file_name: &str, source: &str) -> String {
 /// visible pictures (ESC as ␛) and invisible direction or formatting marks
 /// (which can reorder what a line appears to say) become �. Each stays one
 /// column wide, so markers still line up.
-fn visible(text: &str) -> String {
+pub fn visible(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '\n' => c,
