@@ -7,7 +7,7 @@
 
 use num_rational::BigRational;
 
-use crate::model::{Elementwise, Func, Graph, NodeId};
+use crate::model::{Elementwise, Func, Graph, Node, NodeId, PoolKind};
 
 /// A named derivative rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,6 +93,35 @@ pub enum Convention {
     ReluAtZero,
     /// abs′(t) = sign(t), with sign(0) = 0; sign′ = 0.
     AbsAtZero,
+    /// conv2d is cross-correlation, maps `[C, H, W]`, kernels `[F, C, kh, kw]`.
+    ConvForward,
+    /// The kernel gradient X̃ ⋆ δ and its index form.
+    ConvKernelGrad,
+    /// The input gradient, a full convolution, and its index form.
+    ConvInputGrad,
+    /// A vector `[F]` added to a map `[F, H, W]`: the bias gradient sums each channel.
+    ChannelBias,
+    /// Max-pool routing and its tie rule.
+    MaxPool,
+    /// Average-pool spreading.
+    AvgPool,
+    /// flatten's order and backward.
+    Flatten,
+}
+
+/// The statement a convolution-layer node of a formula relies on, if any:
+/// the layer rules as one table, next to the derivative rules.
+pub fn layer_convention(node: &Node) -> Option<Convention> {
+    Some(match node {
+        Node::Conv2d(..) => Convention::ConvForward,
+        Node::ConvKernelGrad(..) => Convention::ConvKernelGrad,
+        Node::ConvInputGrad(..) => Convention::ConvInputGrad,
+        Node::SumSpatial(_) => Convention::ChannelBias,
+        Node::Pool(PoolKind::Max, ..) | Node::MaxPoolBack(..) => Convention::MaxPool,
+        Node::Pool(PoolKind::Avg, ..) | Node::AvgPoolBack(..) => Convention::AvgPool,
+        Node::Flatten(_) | Node::Reshape(..) => Convention::Flatten,
+        _ => return None,
+    })
 }
 
 impl Convention {
@@ -101,6 +130,25 @@ impl Convention {
         match self {
             Convention::ReluAtZero => "relu′(t) = step(t), taking relu′(0) = step(0) = 0 and step′(t) = 0",
             Convention::AbsAtZero => "abs′(t) = sign(t), taking sign(0) = 0 and sign′(t) = 0",
+            Convention::ConvForward => {
+                "conv2d is cross-correlation, as in PyTorch and CS231n (no kernel flip): Z[f,i,j] = Σ K[f,c,u,v] · X̃[c, s·i+u, s·j+v] over c, u, v, where X̃ is X zero-padded by p on every side, s the stride; a map is [C, H, W] (channels, height, width), a kernel bank [F, C, kh, kw]"
+            }
+            Convention::ConvKernelGrad => {
+                "∂L/∂K[f,c] = X̃[c] ⋆ δ[f]: the valid cross-correlation of the padded input with the error map (for stride s, δ dilated by s − 1 zeros between entries); in index form ∂L/∂K[f,c,u,v] = Σᵢⱼ δ[f,i,j] · X̃[c, s·i+u, s·j+v]"
+            }
+            Convention::ConvInputGrad => {
+                "∂L/∂X[c] = Σ δ[f] ∗ K[f,c] over f: a full convolution (equivalently δ[f] zero-padded by k − 1 and cross-correlated with rot180(K[f,c])), then cropped by p on each side; in index form ∂L/∂X̃[c,m,n] = Σ δ[f,i,j] · K[f,c,u,v] over f and s·i+u = m, s·j+v = n"
+            }
+            Convention::ChannelBias => {
+                "a vector b of length F added to a map [F, H, W] adds b[f] to channel f, so its gradient sums each channel: ∂L/∂b[f] = Σᵢⱼ δ[f,i,j]"
+            }
+            Convention::MaxPool => {
+                "maxpool routes each entry of the gradient to the maximum of its window and 0 elsewhere; on a tie, to the first maximum in row-major order"
+            }
+            Convention::AvgPool => "avgpool spreads each entry of the gradient evenly over its k × k window: each cell gets δ/k²",
+            Convention::Flatten => {
+                "flatten lists the entries row-major over [C, H, W] (channel, then row, then column) as a column vector; its backward is the reshape back"
+            }
         }
     }
 }

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use num_rational::BigRational;
 
+use super::conv;
 use super::tensor::Tensor;
 use crate::derive::Derivation;
 use crate::model::{Elementwise, Func, Graph, LossFn, Model, Node, NodeId, Reduction, SymbolId};
@@ -127,6 +128,18 @@ impl<'a> Evaluator<'a> {
                 let (y, p) = (sub(self, *y)?, sub(self, *p)?);
                 e(loss(*kind, &y, &p))?
             }
+            Node::Conv2d(x, k, c) => e(conv::conv2d(&sub(self, *x)?, &sub(self, *k)?, *c, g.shape(node).dims()))?,
+            Node::ConvKernelGrad(x, d, c) => {
+                e(conv::conv2d_kernel_grad(&sub(self, *x)?, &sub(self, *d)?, *c, g.shape(node).dims()))?
+            }
+            Node::ConvInputGrad(d, k, c) => {
+                e(conv::conv2d_input_grad(&sub(self, *d)?, &sub(self, *k)?, *c, g.shape(node).dims()))?
+            }
+            Node::Pool(kind, a, w) => e(conv::pool(*kind, &sub(self, *a)?, *w))?,
+            Node::MaxPoolBack(a, gr, w) => e(conv::max_pool_back(&sub(self, *a)?, &sub(self, *gr)?, *w))?,
+            Node::AvgPoolBack(gr, w) => e(conv::avg_pool_back(&sub(self, *gr)?, *w, g.shape(node).dims()))?,
+            Node::Flatten(a) | Node::Reshape(a, _) => e(conv::reshape(&sub(self, *a)?, g.shape(node).dims()))?,
+            Node::SumSpatial(a) => e(conv::sum_spatial(&sub(self, *a)?))?,
         };
         Ok(value)
     }

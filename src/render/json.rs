@@ -39,15 +39,22 @@ pub fn exact(t: &Tensor) -> Option<Value> {
     Some(nest(t, |i| Value::String(t.exact_string(i).unwrap_or_default())))
 }
 
+/// Nested arrays, one level per dimension (a map `[C, H, W]` is a list of
+/// channels, each a list of rows).
 fn nest(t: &Tensor, entry: impl Fn(usize) -> Value) -> Value {
     match t.dims() {
         [] => entry(0),
-        [n] => Value::Array((0..*n).map(entry).collect()),
-        [m, n] => Value::Array((0..*m).map(|r| Value::Array((0..*n).map(|c| entry(r * n + c)).collect())).collect()),
-        dims => {
-            let cols = *dims.last().unwrap_or(&1);
-            let rows = t.len() / cols.max(1);
-            Value::Array((0..rows).map(|r| Value::Array((0..cols).map(|c| entry(r * cols + c)).collect())).collect())
+        dims => nest_from(dims, 0, &entry),
+    }
+}
+
+fn nest_from(dims: &[usize], start: usize, entry: &dyn Fn(usize) -> Value) -> Value {
+    match dims {
+        [] => entry(start),
+        [n] => Value::Array((start..start + n).map(entry).collect()),
+        [n, rest @ ..] => {
+            let size: usize = rest.iter().product();
+            Value::Array((0..*n).map(|k| nest_from(rest, start + k * size, entry)).collect())
         }
     }
 }

@@ -235,7 +235,8 @@ fn formula_and_value(
     value: &crate::eval::tensor::Tensor,
     round: Option<u32>,
 ) {
-    let pad = " ".repeat(display_width(lhs));
+    // A map of rank 3 or more shows each channel by name: Z1[0] = ...
+    let pad = if value.dims().len() >= 3 { lhs.to_string() } else { " ".repeat(display_width(lhs)) };
     match formula_text {
         Some(f) if f != lhs => {
             let _ = writeln!(out, "  {lhs} = {f}");
