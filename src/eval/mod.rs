@@ -10,4 +10,4 @@ mod solve;
 pub mod tensor;
 
 pub use error::{Error, ErrorKind};
-pub use solve::{gradcheck, solve, symbol_label, GradCheck, ParamCheck, Solution, Training};
+pub use solve::{gradcheck, solve, symbol_label, GradCheck, ParamCheck, PoolMask, Solution, Training};

@@ -535,7 +535,11 @@ impl<'a> Checker<'a> {
 }
 
 /// Refuses keyword arguments that `func` does not take, or that come twice.
-fn check_keywords(func: &ast::Ident, keywords: &[ast::KeywordArg], allowed: &'static [&'static str]) -> Result<(), Error> {
+fn check_keywords(
+    func: &ast::Ident,
+    keywords: &[ast::KeywordArg],
+    allowed: &'static [&'static str],
+) -> Result<(), Error> {
     for (i, k) in keywords.iter().enumerate() {
         if !allowed.contains(&k.name.name.as_str()) {
             let kind = ErrorKind::UnknownKeyword { func: func.name.clone(), name: k.name.name.clone(), allowed };

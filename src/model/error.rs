@@ -283,9 +283,11 @@ fn layer_shape(
         }
         LayerShapeError::WindowTooLarge { axis, input, window } => {
             let padded = if pad > 0 { format!(" (with padding {pad})") } else { String::new() };
-            d(format!("{func}: the window is {window} high or wide, but the input is only {input}{padded} along its {axis}"))
-                .with_label("window larger than the input")
-                .with_help("use a smaller window or kernel, or pad the input")
+            d(format!(
+                "{func}: the window is {window} high or wide, but the input is only {input}{padded} along its {axis}"
+            ))
+            .with_label("window larger than the input")
+            .with_help("use a smaller window or kernel, or pad the input")
         }
         LayerShapeError::NotWhole { axis, input, window, stride } => {
             let raw = input - 2 * pad;

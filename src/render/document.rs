@@ -192,6 +192,12 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
         rows.extend(value_rows_after(&name, solution.value(t), round));
     }
     out.push(Block::Display(rows));
+    for m in &solution.masks {
+        let input = formula(g, m.input, &names, Notation::Text);
+        out.push(Block::Paragraph(vec![text(super::text::mask_caption(&input, &m.mask) + ":")]));
+        let lhs = format!("\\operatorname{{mask}}\\left({}\\right)", formula(g, m.input, &names, L));
+        out.push(Block::Display(value_rows(&lhs, &m.mask, None)));
+    }
 
     // 3. The gradients.
     out.push(Block::Section("Gradients".into()));
@@ -261,10 +267,7 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
             let name = names.tensor(*id, L);
             if train.steps == 1 {
                 let new = format!("{name}^{{\\text{{new}}}}");
-                rows.push(row(
-                    new.clone(),
-                    format!("{name} - {lr} \\frac{{\\partial {loss}}}{{\\partial {name}}}"),
-                ));
+                rows.push(row(new.clone(), format!("{name} - {lr} \\frac{{\\partial {loss}}}{{\\partial {name}}}")));
                 rows.extend(value_rows_after(&new, v, round));
             } else {
                 rows.extend(value_rows(&format!("{name}^{{({})}}", train.steps), v, round));

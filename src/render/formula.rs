@@ -509,10 +509,9 @@ impl Printer<'_> {
         match self.notation {
             Notation::Nn => (format!("reshape({inner}, {})", list.join(", ")), Prec::Atom),
             Notation::Text => (format!("reshape({inner}, {})", list.join("×")), Prec::Atom),
-            Notation::Latex => (
-                format!("\\operatorname{{reshape}}_{{{}}}\\left({inner}\\right)", list.join("\\times ")),
-                Prec::Atom,
-            ),
+            Notation::Latex => {
+                (format!("\\operatorname{{reshape}}_{{{}}}\\left({inner}\\right)", list.join("\\times ")), Prec::Atom)
+            }
         }
     }
 

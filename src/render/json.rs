@@ -79,7 +79,16 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
         let Some(def) = t.definition else { continue };
         let mut obj = Map::new();
         obj.insert("formula".into(), json!(definition(g, def, &names, N)));
-        forward.insert(t.name.clone(), with_value(obj, solution.value(id), round));
+        let mut entry = with_value(obj, solution.value(id), round);
+        for m in solution.masks.iter().filter(|m| m.equation == id) {
+            let mut mask = Map::new();
+            mask.insert("of".into(), json!(formula(g, m.input, &names, N)));
+            mask.insert("value".into(), value(&m.mask, None));
+            if let Value::Object(o) = &mut entry {
+                o.insert("mask".into(), Value::Object(mask));
+            }
+        }
+        forward.insert(t.name.clone(), entry);
     }
 
     let loss_t = model.tensor(model.loss);

@@ -268,6 +268,11 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
         let Some(def) = t.definition else { continue };
         let f = definition(g, def, &names, N);
         formula_and_value(&mut out, &names.tensor(id, N), Some(&f), solution.value(id), round);
+        for m in solution.masks.iter().filter(|m| m.equation == id) {
+            let input = formula(g, m.input, &names, N);
+            let _ = writeln!(out, "  {}:", mask_caption(&input, &m.mask));
+            out.push_str(&super::values::labelled(&format!("mask({input})"), &m.mask, None, "  "));
+        }
     }
 
     let fns = function_lines(model, d, &names);
@@ -317,6 +322,19 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
         }
     }
     out
+}
+
+/// What a max-pool's mask shows, in words (text notation).
+pub fn mask_caption(input: &str, mask: &crate::eval::tensor::Tensor) -> String {
+    if mask.to_f64_vec().iter().any(|&x| x > 1.0) {
+        format!(
+            "mask of the max-pool over {input}: at each entry, how many windows take their maximum there (on a tie the first, in row-major order); the windows overlap, so an entry can count more than once; each window's δ is routed there"
+        )
+    } else {
+        format!(
+            "mask of the max-pool over {input}: 1 at the maximum of each window (on a tie the first, in row-major order), 0 elsewhere; each window's δ is routed there"
+        )
+    }
 }
 
 /// A note in words.

@@ -108,10 +108,7 @@ pub fn slices(t: &Tensor) -> Vec<(String, Tensor)> {
 pub fn labelled(lhs: &str, t: &Tensor, round: Option<u32>, indent: &str) -> String {
     if t.dims().len() >= 3 {
         let name = lhs.trim_end();
-        return slices(t)
-            .iter()
-            .map(|(index, m)| labelled(&format!("{name}[{index}]"), m, round, indent))
-            .collect();
+        return slices(t).iter().map(|(index, m)| labelled(&format!("{name}[{index}]"), m, round, indent)).collect();
     }
     let lines = block(t, round);
     let pad = " ".repeat(display_width(lhs) + 3);
