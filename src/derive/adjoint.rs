@@ -32,9 +32,16 @@ pub fn local_adjoints(
 ) -> Vec<Local> {
     let node = g.node(id).clone();
     let mut out_list = Vec::new();
+    let mut seed = seed;
+    // A layer needs its gradient as a map: a scalar ḡ (from a plain sum)
+    // stands for that value in every entry.
+    if matches!(node, Node::Conv2d(..) | Node::Pool(..) | Node::Flatten(_)) && g.shape(seed).is_scalar() {
+        let shape = g.shape(id).clone();
+        seed = g.reshape(seed, shape);
+    }
     let mut push = |g: &mut Graph, child: NodeId, c: NodeId, rule: &'static str, explanation: Option<NodeId>| {
         if wants(child) {
-            let c = unbroadcast(g, c, child);
+            let c = unbroadcast(g, c, child, id);
             out_list.push(Local { child, contribution: c, rule, explanation });
         }
     };
@@ -260,9 +267,15 @@ fn loss_adjoints(
 /// Sums a contribution down to its operand's shape: a scalar that was
 /// broadcast over a tensor collects the gradient of every entry, and a vector
 /// `[F]` spread over a map `[F, H, W]` (a conv layer's bias) the sum of each
-/// channel, ∂L/∂b_f = Σᵢⱼ ḡ_f[i,j].
-fn unbroadcast(g: &mut Graph, c: NodeId, child: NodeId) -> NodeId {
-    if g.shape(child).is_scalar() && !g.shape(c).is_scalar() {
+/// channel, ∂L/∂b_f = Σᵢⱼ ḡ_f[i,j]. A scalar contribution stands for the same
+/// value in every entry of the result `parent`, so an operand with fewer
+/// entries collects it once per entry it was spread over.
+fn unbroadcast(g: &mut Graph, c: NodeId, child: NodeId, parent: NodeId) -> NodeId {
+    let (n_parent, n_child) = (g.shape(parent).len(), g.shape(child).len().max(1));
+    if g.shape(c).is_scalar() && n_parent > n_child {
+        let k = g.int((n_parent / n_child) as i64);
+        g.mul(k, c)
+    } else if g.shape(child).is_scalar() && !g.shape(c).is_scalar() {
         g.reduce(Reduction::Sum, c)
     } else if g.shape(child).broadcasts_over(g.shape(c)) {
         g.sum_spatial(c)

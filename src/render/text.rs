@@ -307,7 +307,12 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
             names.tensor(model.loss, N)
         );
         for (p, v) in &train.updated {
-            out.push_str(&super::values::labelled(&format!("{} (new)", names.tensor(*p, N)), v, round, "  "));
+            // K[0,0] (new) = ... for each channel of a kernel bank
+            for (index, m) in super::values::slices(v) {
+                let index = if index.is_empty() { index } else { format!("[{index}]") };
+                let lhs = format!("{}{index} (new)", names.tensor(*p, N));
+                out.push_str(&super::values::labelled(&lhs, &m, round, "  "));
+            }
         }
         let losses: Vec<String> = train.losses.iter().map(|l| l.format_entry(0, round)).collect();
         let _ = writeln!(out, "  {} by step: {}", names.tensor(model.loss, N), losses.join(" → "));
