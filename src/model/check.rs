@@ -446,10 +446,18 @@ impl<'a> Checker<'a> {
                 let pad = keyword_value(keywords, "pad", 0, 0)?;
                 let conv = Conv { stride, pad };
                 let (x, k) = (built[0], built[1]);
-                if let Err(error) = g.shape(x).conv2d(g.shape(k), conv) {
-                    let operands = vec![self.operand(x, &args[0]), self.operand(k, &args[1])];
-                    let kind = ErrorKind::LayerShape { func: func.name.clone(), error, operands, pad };
-                    return Err(Error::new(kind, span));
+                match g.shape(x).conv2d(g.shape(k), conv) {
+                    Err(error) => {
+                        let operands = vec![self.operand(x, &args[0]), self.operand(k, &args[1])];
+                        let kind = ErrorKind::LayerShape { func: func.name.clone(), error, operands, pad };
+                        return Err(Error::new(kind, span));
+                    }
+                    // Padding can make the output larger than either operand.
+                    Ok(out) if out.len() > MAX_ENTRIES => {
+                        let kind = ErrorKind::TooLarge { entries: out.len() as u128, limit: MAX_ENTRIES };
+                        return Err(Error::new(kind, span));
+                    }
+                    Ok(_) => {}
                 }
                 self.graph.conv2d(x, k, conv)
             }

@@ -283,11 +283,9 @@ fn layer_shape(
         }
         LayerShapeError::WindowTooLarge { axis, input, window } => {
             let padded = if pad > 0 { format!(" (with padding {pad})") } else { String::new() };
-            d(format!(
-                "{func}: the window is {window} high or wide, but the input is only {input}{padded} along its {axis}"
-            ))
-            .with_label("window larger than the input")
-            .with_help("use a smaller window or kernel, or pad the input")
+            d(format!("{func}: the window spans {window} along the {axis}, but the input{padded} has only {input}"))
+                .with_label("window larger than the input")
+                .with_help("use a smaller window or kernel, or pad the input")
         }
         LayerShapeError::NotWhole { axis, input, window, stride } => {
             let raw = input - 2 * pad;
@@ -296,8 +294,11 @@ fn layer_shape(
             } else {
                 format!("({raw} − {window})/{stride} + 1")
             };
+            let size = (input - window) as f64 / (*stride).max(1) as f64 + 1.0;
+            let shown = format!("{size:.3}").trim_end_matches('0').to_string();
+            let sign = if (size * 1000.0).fract() == 0.0 { "=" } else { "≈" };
             d(format!(
-                "{func}: the output {axis} {formula} is not a whole number (input {axis} {raw}, window {window}, stride {stride})"
+                "{func}: the output {axis} {formula} {sign} {shown} is not a whole number (input {axis} {raw}, window {window}, stride {stride})"
             ))
             .with_label("the windows do not tile the input")
             .with_help("choose the stride and padding so that (H + 2·pad − k) is a multiple of the stride")
