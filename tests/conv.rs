@@ -454,3 +454,15 @@ fn channel_bias_broadcast_and_sum_loss() {
     assert_close("∂L/∂b", &j["gradients"]["b"]["value"], &db);
     assert!(nnderive::gradcheck(&model).unwrap().worst() < 1e-6);
 }
+
+/// The CIFAR-sized network of `cargo bench` checks with the shapes the
+/// README gives.
+#[test]
+fn cifar_sized_network_has_the_stated_shapes() {
+    let model = nnderive::load(&Source::new("cifar.nn", common::cifar_network(11))).unwrap();
+    let shape = |n: &str| model.tensors[n].shape.dims().to_vec();
+    assert_eq!(shape("Z1"), [16, 32, 32]);
+    assert_eq!(shape("P1"), [16, 16, 16]);
+    assert_eq!(shape("v"), [4096]);
+    assert_eq!(shape("Z2"), [10]);
+}
