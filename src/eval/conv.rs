@@ -189,32 +189,12 @@ pub fn conv2d(x: &Tensor, k: &Tensor, conv: Conv, out_dims: &[usize]) -> Result<
 
 /// ∂L/∂K = X̃ ⋆ δ: x `[C, H, W]`, δ `[F, H', W']`, result `[F, C, kh, kw]`.
 pub fn conv2d_kernel_grad(x: &Tensor, delta: &Tensor, conv: Conv, out_dims: &[usize]) -> Result<Tensor, NumericError> {
-    let (xd, kd) = (dims4(x.dims())?, dims4(out_dims)?);
-    let side = |n: usize, k: usize| (n + 2 * conv.pad).saturating_sub(k) / conv.stride.max(1) + 1;
-    let delta = spread(delta, [kd.f, side(xd.h, kd.h), side(xd.w, kd.w)]);
-    bilinear(x, &delta, out_dims, conv, (kernel_grad, kernel_grad, kernel_grad))
+    bilinear(x, delta, out_dims, conv, (kernel_grad, kernel_grad, kernel_grad))
 }
 
 /// ∂L/∂X = crop(Σ_f δ_f ∗ K[f,c]): δ `[F, H', W']`, k `[F, C, kh, kw]`, result `[C, H, W]`.
 pub fn conv2d_input_grad(delta: &Tensor, k: &Tensor, conv: Conv, out_dims: &[usize]) -> Result<Tensor, NumericError> {
-    let (kd, xd) = (dims4(k.dims())?, dims4(out_dims)?);
-    let side = |n: usize, k: usize| (n + 2 * conv.pad).saturating_sub(k) / conv.stride.max(1) + 1;
-    let delta = spread(delta, [kd.f, side(xd.h, kd.h), side(xd.w, kd.w)]);
-    bilinear(&delta, k, out_dims, conv, (input_grad, input_grad, input_grad))
-}
-
-/// A gradient that arrived as a scalar (the loss is a plain sum) stands for
-/// a tensor with that value everywhere: spread it over `dims`.
-fn spread(t: &Tensor, dims: [usize; 3]) -> Tensor {
-    if !t.dims().is_empty() {
-        return t.clone();
-    }
-    let n = dims.iter().product();
-    match t.data() {
-        Data::Exact(v) => Tensor::exact(dims.to_vec(), vec![v[0].clone(); n]),
-        Data::Float(v) => Tensor::float(dims.to_vec(), vec![v[0]; n]),
-    }
-    .with_capped(t.capped())
+    bilinear(delta, k, out_dims, conv, (input_grad, input_grad, input_grad))
 }
 
 /// The pooled dims of a map `[C, H, W]`.
@@ -308,7 +288,6 @@ pub fn max_pool_switches(a: &Tensor, window: Window) -> Result<Tensor, NumericEr
 /// ∂L/∂A of `maxpool(a)`: each entry of `g` added at its window's first maximum.
 pub fn max_pool_back(a: &Tensor, g: &Tensor, window: Window) -> Result<Tensor, NumericError> {
     let (best, dims) = argmax(a, window)?;
-    let g = &spread(g, dims);
     if g.len() != best.len() {
         return Err(Tensor::shape_error(format!("{:?} does not pool to {:?}", a.dims(), dims)));
     }
@@ -334,9 +313,7 @@ pub fn max_pool_back(a: &Tensor, g: &Tensor, window: Window) -> Result<Tensor, N
 /// ∂L/∂A of `avgpool`: each entry of `g` `[C, H', W']` spread as g/k² over its
 /// window of the input `[C, H, W]` (`out_dims`).
 pub fn avg_pool_back(g: &Tensor, window: Window, out_dims: &[usize]) -> Result<Tensor, NumericError> {
-    let od = dims4(out_dims)?;
-    let g = &spread(g, pooled(od, window));
-    let gd = dims4(g.dims())?;
+    let (gd, od) = (dims4(g.dims())?, dims4(out_dims)?);
     let (k, s) = (window.size, window.stride);
     let targets = |c: usize, i: usize, j: usize| {
         (0..k).flat_map(move |u| (0..k).map(move |v| (c * od.h + s * i + u) * od.w + s * j + v))
@@ -393,10 +370,14 @@ pub fn sum_spatial(t: &Tensor) -> Result<Tensor, NumericError> {
 
 /// `flatten(t)` or its adjoint: the same entries in another shape.
 pub fn reshape(t: &Tensor, dims: &[usize]) -> Result<Tensor, NumericError> {
+    // A scalar gradient (from a plain sum) laid out as a map: that value everywhere.
     if t.dims().is_empty() && !dims.is_empty() {
         let n = dims.iter().product();
-        let flat = spread(t, [1, 1, n]);
-        return Ok(flat.reshaped(dims.to_vec()));
+        let filled = match t.data() {
+            Data::Exact(v) => Data::Exact(vec![v[0].clone(); n]),
+            Data::Float(v) => Data::Float(vec![v[0]; n]),
+        };
+        return Ok(from_data(dims.to_vec(), filled).with_capped(t.capped()));
     }
     if t.len() != dims.iter().product::<usize>() {
         return Err(Tensor::shape_error(format!("cannot lay {:?} out as {dims:?}", t.dims())));

@@ -194,7 +194,8 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
     out.push(Block::Display(rows));
     for m in &solution.masks {
         let input = formula(g, m.input, &names, Notation::Text);
-        out.push(Block::Paragraph(vec![text(super::text::mask_caption(&input, &m.mask) + ":")]));
+        let caption = super::text::mask_caption(&input, &m.mask);
+        out.push(Block::Paragraph(vec![text(format!("The {caption}:"))]));
         let lhs = format!("\\operatorname{{mask}}\\left({}\\right)", formula(g, m.input, &names, L));
         out.push(Block::Display(value_rows(&lhs, &m.mask, None)));
     }
