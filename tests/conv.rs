@@ -4,6 +4,9 @@
 //! `conv_backward_naive`), never calling the crate's kernels; exactness
 //! through conv and pool; and the rules as the issue states them.
 
+// The reference implementation is the textbook's index loops, on purpose.
+#![allow(clippy::needless_range_loop)]
+
 mod common;
 
 use nnderive::render;

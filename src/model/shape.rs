@@ -29,7 +29,7 @@ pub fn windows(axis: &'static str, input: usize, window: usize, stride: usize) -
     if window > input {
         return Err(LayerShapeError::WindowTooLarge { axis, input, window });
     }
-    if stride == 0 || (input - window) % stride != 0 {
+    if stride == 0 || !(input - window).is_multiple_of(stride) {
         return Err(LayerShapeError::NotWhole { axis, input, window, stride });
     }
     Ok((input - window) / stride + 1)
