@@ -469,3 +469,33 @@ fn cifar_sized_network_has_the_stated_shapes() {
     assert_eq!(shape("v"), [4096]);
     assert_eq!(shape("Z2"), [10]);
 }
+
+/// `derive` needs no numbers: the conv example with every value left out
+/// derives the same formulas.
+#[test]
+fn conv_derivation_needs_no_numbers() {
+    let text = std::fs::read_to_string(common::example("cnn.nn")).unwrap();
+    // Drop each declaration's `= [...]`, which may span lines.
+    let mut symbolic = String::new();
+    let mut depth = 0i32;
+    for line in text.lines() {
+        let brackets = |t: &str| t.matches('[').count() as i32 - t.matches(']').count() as i32;
+        if depth > 0 {
+            depth += brackets(line);
+            continue;
+        }
+        match line.split_once('=') {
+            Some((decl, value)) if ["input", "param", "target"].iter().any(|r| line.starts_with(r)) => {
+                symbolic.push_str(decl.trim_end());
+                depth = brackets(value);
+            }
+            _ => symbolic.push_str(line),
+        }
+        symbolic.push('\n');
+    }
+    let model = nnderive::load(&Source::new("symbolic_cnn.nn", symbolic.clone())).unwrap();
+    assert!(model.tensors.values().all(|t| t.value.is_none()), "{symbolic}");
+    let text = render::text::derivation(&model, &nnderive::derive::derive(&model));
+    assert!(text.contains("  δ1 = maxpool_back(A1, reshape(Wᵀ δ2, 2×2×2)) ⊙ step(Z1)\n"), "{text}");
+    assert!(text.contains("  ∂L/∂K  = X ⋆ δ1   [d-conv2d-kernel at Z1]\n"), "{text}");
+}
