@@ -125,27 +125,74 @@ pub fn layer_convention(node: &Node) -> Option<Convention> {
 }
 
 impl Convention {
+    /// A layer's forward or backward rule (shown with the derivation), as
+    /// opposed to a convention at a kink.
+    pub fn is_layer_rule(self) -> bool {
+        !matches!(self, Convention::ReluAtZero | Convention::AbsAtZero)
+    }
+
+    /// [`Convention::index_form`] in LaTeX, for documents.
+    pub fn latex_index_form(self) -> Option<&'static str> {
+        Some(match self {
+            Convention::ConvForward => r"Z[f,i,j] = \sum_{c,u,v} K[f,c,u,v]\, \tilde{X}[c,\, s i+u,\, s j+v]",
+            Convention::ConvKernelGrad => {
+                r"\partial L / \partial K[f,c,u,v] = \sum_{i,j} \delta[f,i,j]\, \tilde{X}[c,\, s i+u,\, s j+v]"
+            }
+            Convention::ConvInputGrad => {
+                r"\partial L / \partial \tilde{X}[c,m,n] = \sum_{f} \sum_{s i+u=m,\ s j+v=n} \delta[f,i,j]\, K[f,c,u,v]"
+            }
+            Convention::ChannelBias => r"\partial L / \partial b[f] = \sum_{i,j} \delta[f,i,j]",
+            Convention::MaxPool => r"\partial L / \partial A[c,m,n] = \sum_{(i,j) \in M(m,n)} \delta[c,i,j]",
+            Convention::AvgPool => r"\partial L / \partial A[c,m,n] = \sum_{(i,j) \in W(m,n)} \delta[c,i,j] / k^2",
+            Convention::Flatten => r"v[(c H + i) W + j] = T[c,i,j]",
+            Convention::ReluAtZero | Convention::AbsAtZero => return None,
+        })
+    }
+
+    /// What the sets in [`Convention::latex_index_form`] stand for.
+    pub fn latex_legend(self) -> Option<&'static str> {
+        match self {
+            Convention::MaxPool => Some("where M(m, n) are the windows whose first maximum is at (m, n)"),
+            Convention::AvgPool => Some("where W(m, n) are the windows that contain (m, n)"),
+            _ => None,
+        }
+    }
+
+    /// The same rule entry by entry, where that is clearer (text notation).
+    pub fn index_form(self) -> Option<&'static str> {
+        Some(match self {
+            Convention::ConvForward => "Z[f,i,j] = Σ K[f,c,u,v] · X̃[c, s·i+u, s·j+v] over c, u, v (X̃: the input zero-padded by p; s: the stride)",
+            Convention::ConvKernelGrad => "∂L/∂K[f,c,u,v] = Σᵢⱼ δ[f,i,j] · X̃[c, s·i+u, s·j+v]",
+            Convention::ConvInputGrad => "∂L/∂X̃[c,m,n] = Σ δ[f,i,j] · K[f,c,u,v] over f and s·i+u = m, s·j+v = n",
+            Convention::ChannelBias => "∂L/∂b[f] = Σᵢⱼ δ[f,i,j]",
+            Convention::MaxPool => "∂L/∂A[c,m,n] = Σ δ[c,i,j] over the windows (i, j) whose first maximum is at (m, n)",
+            Convention::AvgPool => "∂L/∂A[c, s·i+u, s·j+v] = Σ δ[c,i,j] / k² over the windows (i, j) that contain the entry",
+            Convention::Flatten => "v[(c·H + i)·W + j] = T[c,i,j]",
+            Convention::ReluAtZero | Convention::AbsAtZero => return None,
+        })
+    }
+
     /// The convention in words (text notation).
     pub fn statement(self) -> &'static str {
         match self {
             Convention::ReluAtZero => "relu′(t) = step(t), taking relu′(0) = step(0) = 0 and step′(t) = 0",
             Convention::AbsAtZero => "abs′(t) = sign(t), taking sign(0) = 0 and sign′(t) = 0",
             Convention::ConvForward => {
-                "conv2d is cross-correlation, as in PyTorch and CS231n (no kernel flip): Z[f,i,j] = Σ K[f,c,u,v] · X̃[c, s·i+u, s·j+v] over c, u, v, where X̃ is X zero-padded by p on every side, s the stride; a map is [C, H, W] (channels, height, width), a kernel bank [F, C, kh, kw]"
+                "conv2d(X, K) is cross-correlation (no kernel flip), as in PyTorch and CS231n; a map is [C, H, W] (channels, height, width), a kernel bank [F, C, kh, kw]"
             }
             Convention::ConvKernelGrad => {
-                "∂L/∂K[f,c] = X̃[c] ⋆ δ[f]: the valid cross-correlation of the padded input with the error map (for stride s, δ dilated by s − 1 zeros between entries); in index form ∂L/∂K[f,c,u,v] = Σᵢⱼ δ[f,i,j] · X̃[c, s·i+u, s·j+v]"
+                "∂L/∂K[f,c] = X̃[c] ⋆ δ[f]: the valid cross-correlation of the input, zero-padded by p, with the error map, which for stride s is dilated by s − 1 zeros between entries"
             }
             Convention::ConvInputGrad => {
-                "∂L/∂X[c] = Σ δ[f] ∗ K[f,c] over f: a full convolution (equivalently δ[f] zero-padded by k − 1 and cross-correlated with rot180(K[f,c])), then cropped by p on each side; in index form ∂L/∂X̃[c,m,n] = Σ δ[f,i,j] · K[f,c,u,v] over f and s·i+u = m, s·j+v = n"
+                "∂L/∂X[c] = Σ δ[f] ∗ K[f,c] over f: a full convolution (equivalently δ[f] zero-padded by k − 1 and cross-correlated with rot180(K[f,c])), then cropped by p on each side"
             }
             Convention::ChannelBias => {
-                "a vector b of length F added to a map [F, H, W] adds b[f] to channel f, so its gradient sums each channel: ∂L/∂b[f] = Σᵢⱼ δ[f,i,j]"
+                "a vector b of length F added to a map [F, H, W] adds b[f] to channel f, so its gradient sums each channel"
             }
             Convention::MaxPool => {
                 "maxpool routes each entry of the gradient to the maximum of its window and 0 elsewhere; on a tie, to the first maximum in row-major order"
             }
-            Convention::AvgPool => "avgpool spreads each entry of the gradient evenly over its k × k window: each cell gets δ/k²",
+            Convention::AvgPool => "avgpool spreads each entry of the gradient evenly over its k × k window",
             Convention::Flatten => {
                 "flatten lists the entries row-major over [C, H, W] (channel, then row, then column) as a column vector; its backward is the reshape back"
             }

@@ -162,7 +162,7 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
         }
         out.push(Block::Display(rows));
         // State the conventions where the derivatives rely on them.
-        for c in &d.conventions {
+        for c in d.conventions.iter().filter(|c| !c.is_layer_rule()) {
             out.push(Block::Paragraph(vec![text(format!("Convention: {}.", c.statement()))]));
         }
     }
@@ -209,6 +209,17 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
         math("k"),
         text("; each step names the rule it uses."),
     ]));
+    let rules: Vec<_> = d.conventions.iter().filter(|c| c.is_layer_rule()).collect();
+    if !rules.is_empty() {
+        out.push(Block::Paragraph(vec![text("The layers' rules, as the textbook states them and entry by entry:")]));
+        for c in rules {
+            let legend = c.latex_legend().map(|l| format!(", {l}")).unwrap_or_default();
+            out.push(Block::Paragraph(vec![text(format!("{}{legend}:", c.statement()))]));
+            if let Some((lhs, rhs)) = c.latex_index_form().and_then(|f| f.split_once(" = ")) {
+                out.push(Block::Display(vec![row(lhs, rhs)]));
+            }
+        }
+    }
     for (s, v) in &solution.symbols {
         let sym = d.symbol(*s);
         let label = formula(g, sym.node, &names, L);
@@ -290,7 +301,8 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
     }
 
     // Conventions.
-    let mut notes: Vec<Vec<Inline>> = d.conventions.iter().map(|c| vec![text(c.statement())]).collect();
+    let mut notes: Vec<Vec<Inline>> =
+        d.conventions.iter().filter(|c| !c.is_layer_rule()).map(|c| vec![text(c.statement())]).collect();
     for t in &d.target_sums {
         let y = names.tensor(t.target, L);
         notes.push(match t.verified {

@@ -126,7 +126,14 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
         }
     }
 
-    let mut notes: Vec<String> = super::text::conventions(d, &names);
+    let mut notes: Vec<String> = super::text::layer_rules(d)
+        .into_iter()
+        .map(|(statement, index)| match index {
+            Some(index) => format!("{statement}; index form: {index}"),
+            None => statement.to_string(),
+        })
+        .collect();
+    notes.extend(super::text::conventions(d, &names));
     notes.extend(solution.notes.iter().map(super::text::note_text));
 
     let mut root = Map::new();

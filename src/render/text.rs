@@ -123,6 +123,8 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
         out.push_str(&aligned(&fns, "  "));
     }
 
+    write_layer_rules(&mut out, derivation);
+
     let defined: Vec<_> = derivation.defined_symbols().collect();
     if !defined.is_empty() {
         let _ = writeln!(out, "\nError terms");
@@ -173,9 +175,29 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
     out
 }
 
+/// The layer rules the derivation uses: each statement with its index form.
+pub fn layer_rules(derivation: &Derivation) -> Vec<(&'static str, Option<&'static str>)> {
+    derivation.conventions.iter().filter(|c| c.is_layer_rule()).map(|c| (c.statement(), c.index_form())).collect()
+}
+
+fn write_layer_rules(out: &mut String, derivation: &Derivation) {
+    let rules = layer_rules(derivation);
+    if rules.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nLayer rules");
+    for (statement, index) in rules {
+        let _ = writeln!(out, "  {statement}");
+        if let Some(index) = index {
+            let _ = writeln!(out, "      index form: {index}");
+        }
+    }
+}
+
 /// The conventions and assumptions the formulas rely on, in words.
 pub fn conventions(derivation: &Derivation, names: &Names) -> Vec<String> {
-    let mut out: Vec<String> = derivation.conventions.iter().map(|c| c.statement().to_string()).collect();
+    let mut out: Vec<String> =
+        derivation.conventions.iter().filter(|c| !c.is_layer_rule()).map(|c| c.statement().to_string()).collect();
     for t in &derivation.target_sums {
         let y = names.tensor(t.target, N);
         let text = match t.verified {
@@ -280,6 +302,8 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
         let _ = writeln!(out, "\nFunctions and their derivatives");
         out.push_str(&aligned(&fns, "  "));
     }
+
+    write_layer_rules(&mut out, d);
 
     if !d.defined.is_empty() {
         let _ = writeln!(out, "\nError terms");
