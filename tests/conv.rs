@@ -499,3 +499,82 @@ fn conv_derivation_needs_no_numbers() {
     assert!(text.contains("  δ1 = maxpool_back(A1, reshape(Wᵀ δ2, 2×2×2)) ⊙ step(Z1)\n"), "{text}");
     assert!(text.contains("  ∂L/∂K  = X ⋆ δ1   [d-conv2d-kernel at Z1]\n"), "{text}");
 }
+
+/// A random small conv network as `.nn` text, and whether a max-pool window
+/// of it has a tie (where the derivative is a convention, not a limit).
+fn random_conv_network(seed: u64, shape: [usize; 6], pool: usize, act: &str) -> Option<(String, bool)> {
+    let [c, h, f, k, pad, stride] = shape;
+    if k > h + 2 * pad || (h + 2 * pad - k) % stride != 0 {
+        return None;
+    }
+    let out = (h + 2 * pad - k) / stride + 1;
+    let mut rng = common::Lcg(seed);
+    let mut text = format!("input X[{c},{h},{h}] = {}\n", common::random_literal(&mut rng, &[c, h, h]));
+    text.push_str(&format!("param K[{f},{c},{k},{k}] = {}\n", common::random_literal(&mut rng, &[f, c, k, k])));
+    text.push_str(&format!("param bK[{f}] = {}\n", common::random_literal(&mut rng, &[f])));
+    text.push_str(&format!("Z1 = conv2d(X, K, stride = {stride}, pad = {pad}) + bK\nA1 = {act}(Z1)\n"));
+    let (pooled, side) = match pool {
+        1 if out >= 2 => ("maxpool(A1, 2, stride = 1)", out - 1),
+        2 if out >= 2 && out % 2 == 0 => ("avgpool(A1, 2)", out / 2),
+        _ => ("A1", out),
+    };
+    let n = f * side * side;
+    text.push_str(&format!("P1 = {pooled}\nv = flatten(P1)\n"));
+    text.push_str(&format!("param W[2,{n}] = {}\n", common::random_literal(&mut rng, &[2, n])));
+    text.push_str("target y[2] = [1, 0]\nyhat = softmax(W @ v)\nloss L = cross_entropy(y, yhat)\n");
+    // Ties, from the plain-loop forward pass.
+    let model = nnderive::load(&Source::new("r.nn", text.clone())).ok()?;
+    let get = |name: &str| {
+        let t = &model.tensors[name];
+        Nd { dims: t.shape.dims().to_vec(), v: t.value.as_ref().unwrap().iter().map(ratio).collect() }
+    };
+    let z1 = conv_forward(&get("X"), &get("K"), &get("bK").v, stride, pad);
+    let a1 = match act {
+        "relu" => z1.map(|t| t.max(0.0)),
+        "tanh" => z1.map(f64::tanh),
+        _ => z1.map(|t| 1.0 / (1.0 + (-t).exp())),
+    };
+    let mut tie = false;
+    if pooled.starts_with("maxpool") {
+        let (p1, _) = pool_forward(&a1, 2, 1, true);
+        for ci in 0..f {
+            for i in 0..side {
+                for j in 0..side {
+                    let best = p1.at(&[ci, i, j]);
+                    let hits = (0..2).flat_map(|u| (0..2).map(move |v| (u, v)));
+                    let count = hits.filter(|&(u, v)| (a1.at(&[ci, i + u, j + v]) - best).abs() < 1e-9).count();
+                    tie |= count > 1 && best > 0.0;
+                }
+            }
+        }
+    }
+    Some((text, tie))
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 24,
+        rng_seed: common::proptest_seed(),
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// Random conv layers (channels, sizes, kernels, padding, stride, pools,
+    /// activations) pass gradcheck away from kinks and max-pool ties.
+    #[test]
+    fn random_conv_networks_pass_gradcheck(
+        seed in proptest::prelude::any::<u64>(),
+        c in 1usize..=2, h in 2usize..=6, f in 1usize..=2, k in 1usize..=3,
+        pad in 0usize..=1, stride in 1usize..=2, pool in 0usize..=2, act in 0usize..=2,
+    ) {
+        let act = ["relu", "tanh", "sigmoid"][act];
+        let Some((text, tie)) = random_conv_network(seed, [c, h, f, k, pad, stride], pool, act) else {
+            return Ok(());
+        };
+        proptest::prop_assume!(!tie);
+        let model = nnderive::load(&Source::new("r.nn", text.clone())).unwrap();
+        let solution = nnderive::solve(&model).unwrap();
+        proptest::prop_assume!(!solution.notes.iter().any(|n| matches!(n, nnderive::eval::evaluate::Note::Kink { .. })));
+        let check = nnderive::gradcheck(&model).unwrap();
+        proptest::prop_assert!(check.worst() < 1e-5, "{text}\n{check:?}");
+    }
+}

@@ -340,11 +340,11 @@ impl Tensor {
     }
 
     /// How many entries of `map` each entry of `vector` covers when a vector
-    /// `[F]` is spread over a map `[F, H, W, ...]` (see `Shape::broadcasts_over`), else 1.
-    fn spread(vector: &[usize], map: &[usize]) -> usize {
+    /// `[F]` is spread over a map `[F, H, W, ...]` (see `Shape::broadcasts_over`).
+    fn spread(vector: &[usize], map: &[usize]) -> Option<usize> {
         match (vector, map) {
-            ([f], [g, rest @ ..]) if f == g && rest.len() >= 2 => rest.iter().product::<usize>().max(1),
-            _ => 1,
+            ([f], [g, rest @ ..]) if f == g && rest.len() >= 2 => Some(rest.iter().product::<usize>().max(1)),
+            _ => None,
         }
     }
 
@@ -364,16 +364,17 @@ impl Tensor {
             (other.dims.clone(), other.len())
         } else if other.dims.is_empty()
             || Tensor::same_shape(&self.dims, &other.dims)
-            || Tensor::spread(&other.dims, &self.dims) > 1
+            || Tensor::spread(&other.dims, &self.dims).is_some()
         {
             (self.dims.clone(), self.len())
-        } else if Tensor::spread(&self.dims, &other.dims) > 1 {
+        } else if Tensor::spread(&self.dims, &other.dims).is_some() {
             (other.dims.clone(), other.len())
         } else {
             return Err(Tensor::shape_error(format!("{:?} and {:?} differ", self.dims, other.dims)));
         };
         // A vector [F] spread over a map [F, H, W] repeats each entry H·W times.
-        let (sa, sb) = (Tensor::spread(&self.dims, &dims), Tensor::spread(&other.dims, &dims));
+        let (sa, sb) =
+            (Tensor::spread(&self.dims, &dims).unwrap_or(1), Tensor::spread(&other.dims, &dims).unwrap_or(1));
         let pick = |len: usize, spread: usize, i: usize| if len == 1 { 0 } else { i / spread };
         let (la, lb) = (self.len(), other.len());
         let capped = self.capped || other.capped;
