@@ -23,6 +23,7 @@
 //! ```
 
 pub mod diagnostic;
+pub mod layout;
 pub mod syntax;
 pub mod model;
 pub mod derive;
@@ -41,21 +42,40 @@ pub struct Source {
 
 impl Source {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Source {
-        Source { name: name.into(), text: text.into() }
+        Source { name: name.into(), text: lone_carriage_returns_as_newlines(text.into()) }
     }
 
     /// Decodes raw bytes; text that is not UTF-8 is an error pointing at
     /// the first bad byte (render it against [`Source::lossy`]).
     pub fn decode(name: impl Into<String>, bytes: &[u8]) -> Result<Source, Error> {
         let text = syntax::decode(bytes)?;
-        Ok(Source { name: name.into(), text: text.to_string() })
+        Ok(Source::new(name, text))
     }
 
     /// The bytes as text with invalid sequences replaced, for showing an
     /// error about them.
     pub fn lossy(name: impl Into<String>, bytes: &[u8]) -> Source {
-        Source { name: name.into(), text: String::from_utf8_lossy(bytes).into_owned() }
+        Source::new(name, String::from_utf8_lossy(bytes).into_owned())
     }
+}
+
+/// Old Mac files end lines with a lone `\r`; read it as `\n` (same length, so
+/// every byte offset stays valid), or the whole file would be one line.
+fn lone_carriage_returns_as_newlines(mut text: String) -> String {
+    if text.contains('\r') {
+        let bytes = text.as_bytes();
+        let lone: Vec<usize> =
+            (0..bytes.len()).filter(|&i| bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n')).collect();
+        if !lone.is_empty() {
+            let mut bytes = text.into_bytes();
+            for i in lone {
+                bytes[i] = b'\n';
+            }
+            // Only ASCII bytes changed, so the text is still UTF-8.
+            text = String::from_utf8(bytes).unwrap_or_default();
+        }
+    }
+    text
 }
 
 /// Any error about a file, from whichever stage found it.
@@ -67,6 +87,12 @@ pub enum Error {
 }
 
 impl Error {
+    /// True when the error is nnderive's own fault (a value a checked model
+    /// should always have), never the file's: tests and the fuzz target fail on it.
+    pub fn is_bug(&self) -> bool {
+        matches!(self, Error::Eval(e) if e.is_bug())
+    }
+
     /// The located message, ready for `render::diagnostic`.
     pub fn diagnostic(&self) -> Diagnostic {
         match self {
@@ -107,3 +133,4 @@ pub fn load(source: &Source) -> Result<model::Model, Error> {
 }
 
 pub use eval::{gradcheck, solve};
+pub use model::with_value;

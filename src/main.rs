@@ -9,6 +9,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use nnderive::render;
 use nnderive::{Error, Source};
 
+#[path = "cli/output.rs"]
+mod output;
+
+use output::Target;
+
 /// Derives and computes neural-network gradients the way a textbook writes them.
 ///
 /// Describe a network in a `.nn` file (tensors, scalar functions, forward
@@ -69,11 +74,12 @@ enum Command {
     },
     /// Check every derived gradient against central finite differences; exit 1
     /// if any relative error is above the tolerance.
+    #[command(allow_negative_numbers = true)]
     Gradcheck {
         /// The `.nn` file, or `-` for standard input.
         file: PathBuf,
-        /// The largest acceptable relative error.
-        #[arg(long, default_value_t = 1e-6)]
+        /// The largest acceptable relative error (a positive number).
+        #[arg(long, default_value_t = 1e-6, value_parser = positive_finite)]
         tolerance: f64,
     },
 }
@@ -94,8 +100,19 @@ enum SolveFormat {
     Markdown,
 }
 
+/// A positive, finite number (for `--tolerance`).
+fn positive_finite(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        Ok(_) => Err("it must be a positive, finite number such as 1e-6".into()),
+        Err(e) => Err(format!("{e}; write a number such as 1e-6")),
+    }
+}
+
 fn main() -> ExitCode {
+    output::guard_standard_streams();
     let cli = Cli::parse();
+    output::remove_temporary_file_on_interrupt();
     match run(cli.command) {
         Ok(code) => code,
         Err(message) => {
@@ -111,7 +128,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
         Command::Check { file } => {
             let source = read(&file)?;
             let model = load(&source)?;
-            emit(None, &render::text::check_summary(&model))
+            emit(&render::text::check_summary(&model))
         }
         Command::Fmt { file, check } => {
             let source = read(&file)?;
@@ -126,7 +143,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                     source.name, source.name
                 ));
             }
-            emit(None, &formatted)
+            emit(&formatted)
         }
         Command::Derive { file, format } => {
             let source = read(&file)?;
@@ -136,9 +153,11 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 DeriveFormat::Text => render::text::derivation(&model, &derivation),
                 DeriveFormat::Nn => render::nn::derivation(&model, &derivation),
             };
-            emit(None, &text)
+            emit(&text)
         }
         Command::Solve { file, round, format, output } => {
+            // Check where the output goes before doing the work.
+            let target = output.as_deref().map(|path| Target::check(path, &file)).transpose()?;
             let source = read(&file)?;
             let model = load(&source)?;
             let solution = nnderive::solve(&model).map_err(|e| report(&source, &e))?;
@@ -148,14 +167,18 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 SolveFormat::Latex => render::latex::document(&model, &solution, round),
                 SolveFormat::Markdown => render::markdown::document(&model, &solution, round),
             };
-            emit(output.as_deref(), &text)
+            match target {
+                Some(target) => target.write(&text)?,
+                None => output::to_stdout(&text)?,
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Gradcheck { file, tolerance } => {
             let source = read(&file)?;
             let model = load(&source)?;
             let report_ = nnderive::gradcheck(&model).map_err(|e| report(&source, &e))?;
             let text = render::text::gradcheck(&model, &report_, tolerance);
-            emit(None, &text)?;
+            emit(&text)?;
             Ok(if report_.worst() <= tolerance { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
     }
@@ -181,26 +204,8 @@ fn report(source: &Source, error: &Error) -> String {
     render::diagnostic::render(&error.diagnostic(), &source.name, &source.text)
 }
 
-/// Writes `text` to standard output, or whole to `path` (through a temporary
-/// file renamed into place, so that an error never leaves half a file).
-fn emit(path: Option<&Path>, text: &str) -> Result<ExitCode, String> {
-    match path {
-        None => {
-            let mut out = std::io::stdout().lock();
-            // A closed pipe (`| head`) is not an error worth reporting.
-            let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
-        }
-        Some(path) => {
-            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            let file_name =
-                path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "output".into());
-            let tmp = dir.join(format!(".{file_name}.nnderive-tmp"));
-            let write = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path));
-            if let Err(e) = write {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(format!("error: cannot write {}: {e}\n", path.display()));
-            }
-        }
-    }
+/// Writes `text` to standard output.
+fn emit(text: &str) -> Result<ExitCode, String> {
+    output::to_stdout(text)?;
     Ok(ExitCode::SUCCESS)
 }

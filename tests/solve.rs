@@ -49,7 +49,39 @@ fn assignment_forward_values() {
     assert_eq!(v["forward"]["yhat"]["value"], serde_json::json!([0.2182, 0.7818]));
     assert!(v["forward"]["H"].get("exact").is_none(), "H went through sin, so it is not exact");
     let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["forward", "loss", "deltas", "gradients", "updated", "notes"]);
+    assert_eq!(keys, ["given", "forward", "loss", "deltas", "gradients", "updated", "training", "history", "notes"]);
+}
+
+/// The given values, the training settings and the loss at each step, as a
+/// notebook reads them.
+#[test]
+fn json_has_given_values_training_and_history() {
+    let v = json(
+        "input x[2] = [1, 2]\ntarget y[1] = [1]\nparam W[1,2] = [[0.5, -0.25]]\nloss E = 0.5 * sum((y - W @ x)^2)\ntrain sgd(lr = 0.1, steps = 2)\n",
+        None,
+    );
+    assert_eq!(v["given"]["x"]["role"], "input");
+    assert_eq!(v["given"]["x"]["exact"], serde_json::json!(["1", "2"]));
+    assert_eq!(v["given"]["W"]["exact"], serde_json::json!([["1/2", "-1/4"]]));
+    assert_eq!(
+        v["training"],
+        serde_json::json!({"optimizer": "sgd", "lr": {"value": 0.1, "exact": "1/10"}, "steps": 2})
+    );
+    // W x = 0, so E = 1/2; the gradient is -(y - W x) xᵀ = [[-1, -2]], W becomes
+    // [[0.6, -0.05]], W x = 0.5 and E = 1/8; then [[-0.5, -1]], W = [[0.65, 0.05]],
+    // W x = 0.75 and E = 1/32.
+    let history: Vec<_> =
+        v["history"].as_array().unwrap().iter().map(|h| (h["step"].clone(), h["exact"].clone())).collect();
+    assert_eq!(history, [(0.into(), "1/2".into()), (1.into(), "1/8".into()), (2.into(), "1/32".into())]);
+    assert_eq!(v["gradients"]["W"]["latex"], "-\\delta_{1} x^\\top");
+}
+
+/// Without a `train` statement there are no settings and no history.
+#[test]
+fn json_without_training() {
+    let v = json("input x[2] = [1, 2]\nparam W[1,2] = [[0.5, -0.25]]\nloss E = sum(W @ x)\n", None);
+    assert_eq!(v["training"], serde_json::Value::Null);
+    assert_eq!(v["history"], serde_json::json!([]));
 }
 
 /// The assignment's gradients, computed independently here in plain f64
@@ -165,4 +197,64 @@ fn rounding_in_output() {
     let forward = text.split("Forward pass").nth(1).unwrap();
     assert!(!forward.contains("-0.0000"), "{text}");
     assert!(forward.contains("⎢ -0.0001 ⎥") && forward.contains("⎣  0.0000 ⎦"), "{text}");
+}
+
+fn rationals(entries: &[i64]) -> Vec<num_rational::BigRational> {
+    entries.iter().map(|&n| num_rational::BigRational::from_integer(n.into())).collect()
+}
+
+/// A value given from outside the file replaces the declared one, and every
+/// later stage sees it: here y = [0, 1] instead of [1, 0].
+#[test]
+fn given_value_replaces_the_declared_one() {
+    let text = std::fs::read_to_string(common::example("assignment4.nn")).unwrap();
+    let model = nnderive::load(&Source::new("assignment4.nn", text)).unwrap();
+    let model = nnderive::with_value(model, "y", &[2], rationals(&[0, 1])).unwrap();
+    let solution = nnderive::solve(&model).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&render::json::solution(&model, &solution, Some(4))).unwrap();
+    assert_eq!(v["given"]["y"]["exact"], serde_json::json!(["0", "1"]));
+    // δ2 = ŷ − y with ŷ = [0.2182, 0.7818] (ŷ does not depend on y).
+    assert_eq!(v["deltas"]["δ2"]["value"], serde_json::json!([0.2182, -0.2182]));
+    // An [n, 1] value is the same column as [n].
+    let model = nnderive::with_value(model, "b2", &[2, 1], rationals(&[0, 0])).unwrap();
+    assert_eq!(model.tensors["b2"].value, Some(rationals(&[0, 0])));
+}
+
+/// The errors of `with_value`, rendered as the CLI renders errors.
+#[test]
+fn given_value_errors_point_at_the_declaration() {
+    let text = std::fs::read_to_string(common::example("assignment4.nn")).unwrap();
+    let source = Source::new("assignment4.nn", text);
+    let model = nnderive::load(&source).unwrap();
+    let rendered = |e: nnderive::model::Error| {
+        render::diagnostic::render(&nnderive::Error::from(e).diagnostic(), &source.name, &source.text)
+    };
+
+    let e = nnderive::with_value(model.clone(), "W3", &[2, 3], rationals(&[0; 6])).unwrap_err();
+    let r = rendered(e);
+    assert!(r.starts_with("error: a value is given for 'W3', but the file declares no 'W3'\n"), "{r}");
+    assert!(r.contains("help: did you mean 'W1'?"), "{r}");
+
+    let e = nnderive::with_value(model.clone(), "H", &[3], rationals(&[0; 3])).unwrap_err();
+    let r = rendered(e);
+    assert!(r.contains("a value is given for 'H', but an equation defines it"), "{r}");
+    assert!(r.contains("--> assignment4.nn:15:1"), "{r}");
+
+    let e = nnderive::with_value(model.clone(), "W1", &[4, 3], rationals(&[0; 12])).unwrap_err();
+    let r = rendered(e);
+    assert!(r.contains("the value given for 'W1' is [4, 3], but 'W1' is declared [3, 4]"), "{r}");
+    assert!(r.contains("--> assignment4.nn:4:1"), "{r}");
+    assert!(r.contains("transpose"), "{r}");
+
+    let e = nnderive::with_value(model, "b1", &[2], rationals(&[0; 2])).unwrap_err();
+    let r = rendered(e);
+    assert!(r.contains("the value given for 'b1' is [2], but 'b1' is declared [3]"), "{r}");
+    assert!(!r.contains("transpose"), "{r}");
+}
+
+/// A rank-3 value is nested one list per dimension.
+#[test]
+fn json_nests_every_dimension() {
+    let v = json("param T[2,2,2] = [[[1, 2], [3, 4]], [[5, 6], [7, 8]]]\nloss L = sum(T)\n", None);
+    assert_eq!(v["given"]["T"]["exact"], serde_json::json!([[["1", "2"], ["3", "4"]], [["5", "6"], ["7", "8"]]]));
 }

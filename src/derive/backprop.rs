@@ -334,7 +334,9 @@ impl<'m> Backprop<'m> {
             .chain(pending.iter().map(|p| p.raw))
             .map(|e| occurrences(&self.g, e, seed_node))
             .sum();
-        if !is_loss && uses >= 2 && tree_size(&self.g, formula) > INLINE_LIMIT {
+        let size = tree_size(&self.g, formula);
+        let too_long = size > FOLD_LIMIT || steps.len() > FOLD_STEPS;
+        if !is_loss && ((uses >= 2 && size > INLINE_LIMIT) || too_long) {
             self.define(seed, formula, general, steps);
         } else {
             self.inline.insert(seed, formula);
@@ -563,6 +565,16 @@ fn own_steps(wrt: Wrt, raw: NodeId, contribs: &[Contribution]) -> Vec<Step> {
 /// Formulas with at most this many nodes (read as a tree) are written out
 /// wherever they are used instead of getting a name of their own.
 const INLINE_LIMIT: u64 = 8;
+
+/// A gradient used once is folded into its user unless its formula grew past
+/// this many nodes or its derivation past [`FOLD_STEPS`] lines: in a chain of
+/// non-affine equations (`Hk = sin(Hk-1)`) folding everything would make
+/// every formula, and the steps that explain it, as long as the chain, and the
+/// printed derivation quadratic in the depth.
+const FOLD_LIMIT: u64 = 40;
+
+/// See [`FOLD_LIMIT`].
+const FOLD_STEPS: usize = 12;
 
 /// The size of `root` read as a tree (saturating).
 fn tree_size(g: &Graph, root: NodeId) -> u64 {

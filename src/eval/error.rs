@@ -1,5 +1,7 @@
-//! Errors found while computing values.
+//! Errors found while computing values: data, rendered once by
+//! `render::diagnostic`, each kind with help of its own.
 
+use super::tensor::{NumericError, NumericErrorKind};
 use crate::diagnostic::Diagnostic;
 use crate::syntax::Span;
 
@@ -18,14 +20,80 @@ pub struct Error {
 pub enum ErrorKind {
     /// `input x[2]` without `= [...]`, then `nnderive solve`.
     MissingValue { name: String, role: &'static str },
-    /// `loss L = sum(log(x))` with `input x[2] = [0, 1]`: log of zero, division
-    /// by zero, overflow or NaN in some entry of some formula.
+    /// `loss L = sum(log(x))` with `input x[2] = [0, 1]`: a value that cannot
+    /// be computed (see [`Failure`]).
     Numeric {
         /// What was being computed (`Z1`, `δ2`, `∂L/∂W1`).
         quantity: String,
-        /// What happened, with the entry (`log of 0 at entry [1]`).
-        message: String,
+        failure: Failure,
     },
+}
+
+/// Why a value could not be computed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Failure {
+    /// Some entry failed: `log(x)` with `x = [0, 1]`, `1 / x`, `exp(1000)`,
+    /// `sqrt(x)` with `x = [-1]`, or `cross_entropy(y, p)` with `y = [-1, 2]`.
+    Entry(NumericError),
+    /// `fn f2(t) = f1(f1(t))`, `fn f3(t) = f2(f2(t))`, … forty levels deep:
+    /// each level doubles the calls.
+    TooManyCalls { limit: u64 },
+    /// A value the evaluator needed was missing: a bug in nnderive, never
+    /// the file's fault (tests and the fuzz target fail on it).
+    Internal(&'static str),
+}
+
+impl From<NumericError> for Failure {
+    fn from(e: NumericError) -> Self {
+        Failure::Entry(e)
+    }
+}
+
+impl Failure {
+    /// True when the failure is nnderive's fault: a shape the checker should
+    /// have refused, or a value that was never computed.
+    pub fn is_bug(&self) -> bool {
+        matches!(self, Failure::Internal(_) | Failure::Entry(NumericError { kind: NumericErrorKind::Shape(_), .. }))
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Failure::Entry(e) => e.to_string(),
+            Failure::TooManyCalls { limit } => format!("it needs more than {limit} calls of custom functions"),
+            Failure::Internal(what) => format!("internal error: {what}"),
+        }
+    }
+
+    fn help(&self) -> String {
+        let kind = match self {
+            Failure::Entry(e) => &e.kind,
+            Failure::TooManyCalls { .. } => {
+                return "a function that calls another one twice in a chain (`f2(t) = f1(f1(t))`) doubles the work at each level; nest fewer levels, or write the composition as equations".into();
+            }
+            Failure::Internal(_) => return "this is a bug in nnderive; please report it with the file".into(),
+        };
+        match kind {
+            NumericErrorKind::DivisionByZero => "a division needs a nonzero divisor; check the values in the file",
+            NumericErrorKind::LogOfNonPositive(_) => {
+                "log needs positive inputs; a probability that is exactly 0, or a loss whose arguments are swapped, gives this"
+            }
+            NumericErrorKind::SqrtOfNegative(_) => "sqrt needs inputs that are 0 or more; check the values in the file",
+            NumericErrorKind::Overflow => {
+                "the value is beyond f64's range (about 1.8e308); smaller values or weights keep it finite"
+            }
+            NumericErrorKind::NotANumber => {
+                "an undefined operation such as ∞ − ∞ or 0 · ∞ happened; smaller values or weights keep it finite"
+            }
+            NumericErrorKind::TargetOutOfRange { at_most_one: false, .. } => {
+                "cross_entropy(y, p) takes the target first: y is a one-hot or probability vector, with entries of 0 or more"
+            }
+            NumericErrorKind::TargetOutOfRange { at_most_one: true, .. } => {
+                "bce(y, p) takes the target first: the entries of y are probabilities, from 0 to 1"
+            }
+            NumericErrorKind::Shape(_) => "this is a bug in nnderive; please report it with the file",
+        }
+        .into()
+    }
 }
 
 impl Error {
@@ -43,6 +111,11 @@ impl Error {
         }
     }
 
+    /// True when the error is nnderive's fault, not the file's.
+    pub fn is_bug(&self) -> bool {
+        matches!(&self.kind, ErrorKind::Numeric { failure, .. } if failure.is_bug())
+    }
+
     fn describe(&self) -> Diagnostic {
         match &self.kind {
             ErrorKind::MissingValue { name, role } => {
@@ -52,10 +125,10 @@ impl Error {
                         "give it one (`{role} {name}[...] = [...]`), or use `nnderive derive` for the formulas alone"
                     ))
             }
-            ErrorKind::Numeric { quantity, message } => {
-                Diagnostic::new(format!("cannot compute {quantity}: {message}"), self.span)
+            ErrorKind::Numeric { quantity, failure } => {
+                Diagnostic::new(format!("cannot compute {quantity}: {}", failure.message()), self.span)
                     .with_label(format!("while computing {quantity}"))
-                    .with_help("check the values in the file: a log or division needs nonzero, in-range inputs")
+                    .with_help(failure.help())
             }
         }
     }

@@ -1,13 +1,28 @@
 //! Computes the value of any formula in a derivation's graph.
+//!
+//! Evaluation is iterative: an explicit stack of pending nodes, and a stack
+//! of frames for calls of custom functions, so neither a chain of 100 000
+//! equations folded into one gradient nor 10 000 nested `fn`s can overflow
+//! the thread's stack. Each call of a custom function evaluates its body once
+//! over whole tensors, sharing repeated sub-expressions (`f(t) + f(t) * t`
+//! computes `f(t)` once); calls are counted against [`MAX_CALLS`], because a
+//! body such as `f(f(t))` doubles the work at every level of nesting.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use num_rational::BigRational;
 
 use super::conv;
-use super::tensor::Tensor;
+use super::error::Failure;
+use super::tensor::{NumericError, NumericErrorKind, Tensor};
 use crate::derive::Derivation;
 use crate::model::{Elementwise, Func, Graph, LossFn, Model, Node, NodeId, Reduction, SymbolId};
+
+/// The most calls of custom functions one value may need. Legitimate files
+/// make a few per use of a function (bodies are evaluated over whole
+/// tensors); only nesting such as `fn g(t) = f(f(t))`, repeated, gets near.
+pub const MAX_CALLS: u64 = 1_000_000;
 
 /// Something worth telling the reader about how a value was computed.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -24,14 +39,54 @@ pub struct Evaluator<'a> {
     pub model: &'a Model,
     pub graph: &'a Graph,
     pub derivation: Option<&'a Derivation>,
-    /// Values by [`TensorId`].
+    /// Values by [`TensorId`](crate::model::TensorId).
     pub tensors: Vec<Option<Tensor>>,
     /// Values of defined symbols by [`SymbolId`].
     pub symbols: HashMap<SymbolId, Tensor>,
-    memo: HashMap<NodeId, Tensor>,
+    /// Values of nodes outside function bodies, shared by every formula.
+    memo: HashMap<NodeId, Rc<Tensor>>,
+    /// Results of calls of custom functions (and their derivatives) by the
+    /// function and the identity of its arguments: in a chain such as
+    /// `f_i(t) = sin(f_{i-1}(t))` the derivative calls `f_{i-1}(t)` again
+    /// with the very same argument, and finds it here. The stored arguments
+    /// keep the pointers alive, so an address is never reused.
+    calls: HashMap<CallKey, (Vec<Rc<Tensor>>, Rc<Tensor>)>,
     /// What is being computed, for notes and errors.
     pub quantity: String,
     pub notes: Vec<Note>,
+}
+
+/// One body being evaluated: the formula itself (no parameters, values kept
+/// in the evaluator's memo) or a call of a custom function.
+struct Frame {
+    /// The call's arguments, bound to `Node::Param(i)`.
+    params: Vec<Rc<Tensor>>,
+    /// Values computed in this frame.
+    memo: HashMap<NodeId, Rc<Tensor>>,
+    /// Nodes still to visit: `(node, children done)`.
+    pending: Vec<(NodeId, bool)>,
+    root: NodeId,
+    /// For a call: the calling node and the function called.
+    call: Option<(NodeId, Func)>,
+}
+
+impl Frame {
+    fn new(
+        root: NodeId,
+        params: Vec<Rc<Tensor>>,
+        memo: HashMap<NodeId, Rc<Tensor>>,
+        call: Option<(NodeId, Func)>,
+    ) -> Frame {
+        Frame { params, memo, pending: vec![(root, false)], root, call }
+    }
+}
+
+/// A call in [`Evaluator::calls`]: the function and its arguments' addresses.
+type CallKey = (Func, Vec<usize>);
+
+/// The key of a call in [`Evaluator::calls`].
+fn call_key(f: Func, args: &[Rc<Tensor>]) -> CallKey {
+    (f, args.iter().map(|a| Rc::as_ptr(a) as usize).collect())
 }
 
 impl<'a> Evaluator<'a> {
@@ -48,6 +103,7 @@ impl<'a> Evaluator<'a> {
             tensors,
             symbols: HashMap::new(),
             memo: HashMap::new(),
+            calls: HashMap::new(),
             quantity: String::new(),
             notes: Vec::new(),
         }
@@ -56,156 +112,237 @@ impl<'a> Evaluator<'a> {
     /// Forgets cached node values (after parameters change).
     pub fn clear(&mut self) {
         self.memo.clear();
+        self.calls.clear();
         self.symbols.clear();
     }
 
-    /// The value of `node`; an error message names the entry at fault.
-    pub fn eval(&mut self, node: NodeId) -> Result<Tensor, String> {
+    /// The value of `node`.
+    pub fn eval(&mut self, node: NodeId) -> Result<Tensor, Failure> {
         if let Some(v) = self.memo.get(&node) {
-            return Ok(v.clone());
+            return Ok(Tensor::clone(v));
         }
-        let v = self.compute(node, &[])?;
-        self.memo.insert(node, v.clone());
-        Ok(v)
+        let memo = std::mem::take(&mut self.memo);
+        let mut frames = vec![Frame::new(node, Vec::new(), memo, None)];
+        let result = self.run(&mut frames).map(|v| Tensor::clone(&v));
+        // The outermost frame's values stay cached, also after an error.
+        if let Some(first) = frames.into_iter().next() {
+            self.memo = first.memo;
+        }
+        result
     }
 
-    /// Computes `node`, with `params` bound for a function body.
-    fn compute(&mut self, node: NodeId, params: &[Tensor]) -> Result<Tensor, String> {
+    /// Runs the frames until the outermost one has its value.
+    fn run(&mut self, frames: &mut Vec<Frame>) -> Result<Rc<Tensor>, Failure> {
         let g = self.graph;
-        let inside_fn = !params.is_empty();
-        let sub = |this: &mut Self, n: NodeId| -> Result<Tensor, String> {
-            if inside_fn {
-                this.compute(n, params)
-            } else {
-                this.eval(n)
+        let mut calls: u64 = 0;
+        loop {
+            let frame = frames.last_mut().ok_or(Failure::Internal("no frame to evaluate"))?;
+            let Some((n, expanded)) = frame.pending.pop() else {
+                // This frame is done: hand its value to the caller.
+                let done = frames.pop().ok_or(Failure::Internal("no frame to finish"))?;
+                let value = done.memo.get(&done.root).cloned().ok_or(Failure::Internal("a body has no value"))?;
+                let Some(caller) = frames.last_mut() else {
+                    frames.push(done);
+                    return Ok(value);
+                };
+                let (call, f) = done.call.ok_or(Failure::Internal("a call without a caller"))?;
+                // A derivative that is a constant still has its argument's shape.
+                let value = match (f, done.params.first()) {
+                    (Func::Derivative { .. }, Some(like)) => broadcast_to(&value, like)?,
+                    _ => value,
+                };
+                self.calls.insert(call_key(f, &done.params), (done.params, value.clone()));
+                caller.memo.insert(call, value);
+                continue;
+            };
+            if frame.memo.contains_key(&n) {
+                continue;
             }
+            let children = self.operands(n);
+            if !expanded {
+                frame.pending.push((n, true));
+                for c in children.into_iter().rev() {
+                    if !frame.memo.contains_key(&c) {
+                        frame.pending.push((c, false));
+                    }
+                }
+                continue;
+            }
+            let args: Vec<&Rc<Tensor>> = children
+                .iter()
+                .map(|c| frame.memo.get(c).ok_or(Failure::Internal("an operand has no value")))
+                .collect::<Result<_, _>>()?;
+            // A call opens a frame for the function's body, unless the same
+            // function was called with the same arguments before.
+            if let Node::Apply(f @ (Func::Custom(_) | Func::Derivative { .. }), _) = g.node(n) {
+                let f = *f;
+                let args = broadcast_all(&args)?;
+                if let Some((_, value)) = self.calls.get(&call_key(f, &args)) {
+                    frame.memo.insert(n, value.clone());
+                    continue;
+                }
+                calls += 1;
+                if calls > MAX_CALLS {
+                    return Err(Failure::TooManyCalls { limit: MAX_CALLS });
+                }
+                let body = match f {
+                    Func::Custom(id) => self.model.function(id).body,
+                    Func::Derivative { func, wrt } => self
+                        .derivation
+                        .and_then(|d| d.fn_derivative(func, wrt))
+                        .map(|d| d.body)
+                        .ok_or(Failure::Internal("the derivative of a function is not known"))?,
+                    Func::Builtin(_) => return Err(Failure::Internal("a built-in was called as a custom function")),
+                };
+                frames.push(Frame::new(body, args, HashMap::new(), Some((n, f))));
+                continue;
+            }
+            // A parameter is its argument itself, so that calls it is passed
+            // on to are recognised in `calls`.
+            if let Node::Param(i) = *g.node(n) {
+                let value = frame.params.get(i as usize).ok_or(Failure::Internal("a parameter has no value"))?;
+                frame.memo.insert(n, value.clone());
+                continue;
+            }
+            let args: Vec<&Tensor> = args.into_iter().map(|a| &**a).collect();
+            let value = self.compute(n, &args)?;
+            frame.memo.insert(n, Rc::new(value));
+        }
+    }
+
+    /// The nodes whose values `n` is computed from: its children, and for a
+    /// cross-entropy of a softmax also the logits (see [`Self::softmax_logits`]).
+    fn operands(&self, n: NodeId) -> Vec<NodeId> {
+        let mut children = self.graph.node(n).children();
+        if let Node::Loss(LossFn::CrossEntropy, _, p) = *self.graph.node(n) {
+            if let Some(z) = self.softmax_logits(p) {
+                children.push(z);
+            }
+        }
+        children
+    }
+
+    /// The logits `z` when `p` is `softmax(z)` or a tensor defined as one:
+    /// then −Σ y ⊙ log p is computed as −Σ y ⊙ log_softmax(z), which stays
+    /// finite where a probability rounds to 0 in f64 (`softmax([0, 1000])`).
+    fn softmax_logits(&self, p: NodeId) -> Option<NodeId> {
+        let def = match *self.graph.node(p) {
+            Node::Tensor(t) => self.model.tensor(t).definition?,
+            _ => p,
         };
-        let e = |r: Result<Tensor, super::tensor::NumericError>| r.map_err(|e| e.to_string());
-        let value = match g.node(node) {
+        match *self.graph.node(def) {
+            Node::Softmax(z) => Some(z),
+            _ => None,
+        }
+    }
+
+    /// Computes node `n` from the values of its operands (not a call of a
+    /// custom function: those open a frame).
+    fn compute(&mut self, n: NodeId, args: &[&Tensor]) -> Result<Tensor, Failure> {
+        let arg = |i: usize| args.get(i).copied().ok_or(Failure::Internal("an operand is missing"));
+        let value = match self.graph.node(n) {
             Node::Tensor(t) => match &self.tensors[t.0 as usize] {
                 Some(v) => v.clone(),
-                None => return Err(format!("{} has no value", self.model.tensor(*t).name)),
+                None => return Err(Failure::Internal("a tensor has no value")),
             },
-            Node::Param(i) => {
-                params.get(*i as usize).cloned().ok_or_else(|| "a function parameter has no value".to_string())?
-            }
+            Node::Param(_) => return Err(Failure::Internal("a parameter is bound by its frame")),
             Node::Symbol(s) => self
                 .symbols
                 .get(s)
                 .cloned()
-                .ok_or_else(|| "a derived quantity was used before it was computed".to_string())?,
+                .ok_or(Failure::Internal("a derived quantity was used before it was computed"))?,
             Node::Const(c) => Tensor::scalar_exact(c.clone()),
-            Node::Neg(a) => sub(self, *a)?.neg(),
-            Node::Add(a, b) | Node::Sub(a, b) | Node::Mul(a, b) | Node::Div(a, b) | Node::MatMul(a, b) => {
-                let op: fn(&Tensor, &Tensor) -> Result<Tensor, super::tensor::NumericError> = match g.node(node) {
-                    Node::Add(..) => Tensor::add,
-                    Node::Sub(..) => Tensor::sub,
-                    Node::Mul(..) => Tensor::mul,
-                    Node::Div(..) => Tensor::div,
-                    _ => Tensor::matmul,
-                };
-                let (a, b) = (sub(self, *a)?, sub(self, *b)?);
-                e(op(&a, &b))?
-            }
-            Node::Pow(a, x) => {
-                let a = sub(self, *a)?;
-                e(a.pow(x))?
-            }
-            Node::Transpose(a) => e(sub(self, *a)?.transpose())?,
-            Node::Apply(f, args) => {
-                let mut values = Vec::with_capacity(args.len());
-                for &a in args {
-                    values.push(sub(self, a)?);
-                }
-                self.apply(*f, &values)?
-            }
-            Node::Reduce(Reduction::Sum, a) => e(sub(self, *a)?.sum())?,
-            Node::Reduce(Reduction::Mean, a) => e(sub(self, *a)?.mean())?,
-            Node::Softmax(a) => e(sub(self, *a)?.softmax())?,
-            Node::LogSoftmax(a) => e(sub(self, *a)?.log_softmax())?,
-            Node::Diag(a) => e(sub(self, *a)?.diag())?,
-            Node::Loss(kind, y, p) => {
-                let (y, p) = (sub(self, *y)?, sub(self, *p)?);
-                e(loss(*kind, &y, &p))?
-            }
-            Node::Conv2d(x, k, c) => e(conv::conv2d(&sub(self, *x)?, &sub(self, *k)?, *c, g.shape(node).dims()))?,
-            Node::ConvKernelGrad(x, d, c) => {
-                e(conv::conv2d_kernel_grad(&sub(self, *x)?, &sub(self, *d)?, *c, g.shape(node).dims()))?
-            }
-            Node::ConvInputGrad(d, k, c) => {
-                e(conv::conv2d_input_grad(&sub(self, *d)?, &sub(self, *k)?, *c, g.shape(node).dims()))?
-            }
-            Node::Pool(kind, a, w) => e(conv::pool(*kind, &sub(self, *a)?, *w))?,
-            Node::MaxPoolBack(a, gr, w) => e(conv::max_pool_back(&sub(self, *a)?, &sub(self, *gr)?, *w))?,
-            Node::AvgPoolBack(gr, w) => e(conv::avg_pool_back(&sub(self, *gr)?, *w, g.shape(node).dims()))?,
-            Node::Flatten(a) | Node::Reshape(a, _) => e(conv::reshape(&sub(self, *a)?, g.shape(node).dims()))?,
-            Node::SumSpatial(a) => e(conv::sum_spatial(&sub(self, *a)?))?,
-        };
-        Ok(value)
-    }
-
-    fn apply(&mut self, f: Func, args: &[Tensor]) -> Result<Tensor, String> {
-        match f {
-            Func::Builtin(b) => {
-                let x = &args[0];
+            Node::Neg(_) => arg(0)?.neg(),
+            Node::Add(..) => arg(0)?.add(arg(1)?)?,
+            Node::Sub(..) => arg(0)?.sub(arg(1)?)?,
+            Node::Mul(..) => arg(0)?.mul(arg(1)?)?,
+            Node::Div(..) => arg(0)?.div(arg(1)?)?,
+            Node::MatMul(..) => arg(0)?.matmul(arg(1)?)?,
+            Node::Pow(_, x) => arg(0)?.pow(x)?,
+            Node::Transpose(_) => arg(0)?.transpose()?,
+            Node::Apply(Func::Builtin(b), _) => {
+                let x = arg(0)?;
                 if matches!(b, Elementwise::Step | Elementwise::Sign) {
                     let zeros = x.zero_entries();
                     if !zeros.is_empty() {
-                        let function = if b == Elementwise::Step { "step" } else { "sign" };
+                        let function = if *b == Elementwise::Step { "step" } else { "sign" };
                         self.notes.push(Note::Kink { function, quantity: self.quantity.clone(), entries: zeros });
                     }
                 }
-                x.map(b).map_err(|e| e.to_string())
+                x.map(*b)?
             }
-            Func::Custom(id) => {
-                let body = self.model.function(id).body;
-                let args = broadcast_all(args)?;
-                self.compute(body, &args)
+            Node::Apply(..) => return Err(Failure::Internal("a call was not evaluated as a call")),
+            Node::Reduce(Reduction::Sum, _) => arg(0)?.sum()?,
+            Node::Reduce(Reduction::Mean, _) => arg(0)?.mean()?,
+            Node::Softmax(_) => arg(0)?.softmax()?,
+            Node::LogSoftmax(_) => arg(0)?.log_softmax()?,
+            Node::Diag(_) => arg(0)?.diag()?,
+            Node::Loss(kind, ..) => loss(*kind, arg(0)?, arg(1)?, args.get(2).copied())?,
+            Node::Conv2d(_, _, c) => conv::conv2d(arg(0)?, arg(1)?, *c, self.graph.shape(n).dims())?,
+            Node::ConvKernelGrad(_, _, c) => {
+                conv::conv2d_kernel_grad(arg(0)?, arg(1)?, *c, self.graph.shape(n).dims())?
             }
-            Func::Derivative { func, wrt } => {
-                let body = self
-                    .derivation
-                    .and_then(|d| d.fn_derivative(func, wrt))
-                    .map(|d| d.body)
-                    .ok_or_else(|| "the derivative of a function is not known".to_string())?;
-                let args = broadcast_all(args)?;
-                let v = self.compute(body, &args)?;
-                // A derivative that is a constant (0) still has the arguments' shape.
-                broadcast_to(&v, &args[0])
-            }
-        }
+            Node::ConvInputGrad(_, _, c) => conv::conv2d_input_grad(arg(0)?, arg(1)?, *c, self.graph.shape(n).dims())?,
+            Node::Pool(kind, _, w) => conv::pool(*kind, arg(0)?, *w)?,
+            Node::MaxPoolBack(_, _, w) => conv::max_pool_back(arg(0)?, arg(1)?, *w)?,
+            Node::AvgPoolBack(_, w) => conv::avg_pool_back(arg(0)?, *w, self.graph.shape(n).dims())?,
+            Node::Flatten(_) | Node::Reshape(..) => conv::reshape(arg(0)?, self.graph.shape(n).dims())?,
+            Node::SumSpatial(_) => conv::sum_spatial(arg(0)?)?,
+        };
+        Ok(value)
     }
 }
 
 /// Makes every argument of a function call the same shape (a scalar
 /// argument is spread over the shape of the others).
-fn broadcast_all(args: &[Tensor]) -> Result<Vec<Tensor>, String> {
+fn broadcast_all(args: &[&Rc<Tensor>]) -> Result<Vec<Rc<Tensor>>, Failure> {
     let Some(largest) = args.iter().max_by_key(|a| a.len()) else {
         return Ok(Vec::new());
     };
     args.iter().map(|a| broadcast_to(a, largest)).collect()
 }
 
-/// `value` spread to the shape of `like` when it is a scalar.
-pub fn broadcast_to(value: &Tensor, like: &Tensor) -> Result<Tensor, String> {
+/// `value` spread to the shape of `like` when it is a scalar (shared, not
+/// copied, when it already has the shape).
+pub fn broadcast_to(value: &Rc<Tensor>, like: &Tensor) -> Result<Rc<Tensor>, Failure> {
     if value.dims().is_empty() && !like.dims().is_empty() {
-        let zeros = like.zeros_like();
-        zeros.add(value).map_err(|e| e.to_string())
+        Ok(Rc::new(like.zeros_like().add(value)?))
     } else {
         Ok(value.clone())
     }
 }
 
-/// The built-in losses, from their definitions.
-fn loss(kind: LossFn, y: &Tensor, p: &Tensor) -> Result<Tensor, super::tensor::NumericError> {
+/// The built-in losses, from their definitions. `logits`, when given, are
+/// the `z` of `p = softmax(z)` (cross-entropy only).
+fn loss(kind: LossFn, y: &Tensor, p: &Tensor, logits: Option<&Tensor>) -> Result<Tensor, NumericError> {
     let one = Tensor::scalar_exact(BigRational::from_integer(1.into()));
     match kind {
-        LossFn::CrossEntropy => Ok(y.mul(&p.map(Elementwise::Log)?)?.sum()?.neg()),
+        LossFn::CrossEntropy => {
+            target_in_range(y, false)?;
+            let log_p = match logits {
+                Some(z) => z.log_softmax()?,
+                None => p.map(Elementwise::Log)?,
+            };
+            Ok(y.mul(&log_p)?.sum()?.neg())
+        }
         LossFn::Mse => p.sub(y)?.pow(&BigRational::from_integer(2.into()))?.mean(),
         LossFn::Bce => {
+            target_in_range(y, true)?;
             let a = y.mul(&p.map(Elementwise::Log)?)?;
             let b = one.sub(y)?.mul(&one.sub(p)?.map(Elementwise::Log)?)?;
             Ok(a.add(&b)?.mean()?.neg())
         }
     }
+}
+
+/// A target of cross-entropy must be ≥ 0 (and of bce also ≤ 1): it is a
+/// one-hot or probability vector, and the first argument of the loss.
+fn target_in_range(y: &Tensor, at_most_one: bool) -> Result<(), NumericError> {
+    for (i, v) in y.to_f64_vec().into_iter().enumerate() {
+        if v < 0.0 || (at_most_one && v > 1.0) {
+            let kind = NumericErrorKind::TargetOutOfRange { value: v, at_most_one };
+            return Err(NumericError { kind, index: y.index_of(i) });
+        }
+    }
+    Ok(())
 }

@@ -9,5 +9,5 @@ pub mod number;
 mod solve;
 pub mod tensor;
 
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, Failure};
 pub use solve::{gradcheck, solve, symbol_label, GradCheck, ParamCheck, PoolMask, Solution, Training};

@@ -3,8 +3,8 @@
 
 use num_rational::BigRational;
 
-use super::error::{Error, ErrorKind};
-use super::evaluate::{broadcast_to, Evaluator, Note};
+use super::error::{Error, ErrorKind, Failure};
+use super::evaluate::{Evaluator, Note};
 use super::tensor::Tensor;
 use crate::derive::{derive, Derivation, SymbolKind, Wrt};
 use crate::model::{Model, Node, NodeId, Optimizer, PoolKind, SymbolId, TensorId};
@@ -79,8 +79,8 @@ pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
                 for (g, grad) in derivation.gradients.iter().zip(&current.gradients) {
                     let p = g.param.0 as usize;
                     let old = tensors[p].clone().ok_or_else(|| missing(model, g.param))?;
-                    let delta = lr_t.mul(grad).map_err(|e| numeric(model, g.param, "the update", e.to_string()))?;
-                    let new = old.sub(&delta).map_err(|e| numeric(model, g.param, "the update", e.to_string()))?;
+                    let delta = lr_t.mul(grad).map_err(|e| numeric(model, g.param, "the update", e))?;
+                    let new = old.sub(&delta).map_err(|e| numeric(model, g.param, "the update", e))?;
                     tensors[p] = Some(new);
                 }
                 // The last step needs only the loss; the gradients are not used again.
@@ -121,8 +121,7 @@ fn pool_masks(model: &Model, derivation: &Derivation, values: &[Tensor]) -> Resu
             let Node::Pool(PoolKind::Max, input, window) = *model.graph.node(n) else { continue };
             let name = &model.tensor(id).name;
             let a = ev.eval(input).map_err(|m| numeric(model, id, name, m))?;
-            let mask =
-                super::conv::max_pool_switches(&a, window).map_err(|e| numeric(model, id, name, e.to_string()))?;
+            let mask = super::conv::max_pool_switches(&a, window).map_err(|e| numeric(model, id, name, e))?;
             out.push(PoolMask { equation: id, input, mask });
         }
     }
@@ -148,9 +147,9 @@ fn missing(model: &Model, id: TensorId) -> Error {
     }
 }
 
-fn numeric(model: &Model, at: TensorId, quantity: &str, message: String) -> Error {
+fn numeric(model: &Model, at: TensorId, quantity: &str, failure: impl Into<Failure>) -> Error {
     Error {
-        kind: ErrorKind::Numeric { quantity: quantity.to_string(), message },
+        kind: ErrorKind::Numeric { quantity: quantity.to_string(), failure: failure.into() },
         span: Some(model.tensor(at).span),
         after_step: None,
     }
@@ -225,10 +224,10 @@ impl Pass {
 }
 
 /// A derived value that came out a scalar (a constant gradient) spread over its shape.
-fn shaped(v: Tensor, dims: &[usize]) -> Result<Tensor, String> {
+fn shaped(v: Tensor, dims: &[usize]) -> Result<Tensor, Failure> {
     if v.dims().is_empty() && !dims.is_empty() {
-        let like = Tensor::exact(dims.to_vec(), vec![BigRational::from_integer(0.into()); dims.iter().product()]);
-        broadcast_to(&v, &like)
+        let zeros = Tensor::exact(dims.to_vec(), vec![BigRational::from_integer(0.into()); dims.iter().product()]);
+        Ok(zeros.add(&v)?)
     } else {
         Ok(v)
     }

@@ -44,6 +44,11 @@ pub enum NumericErrorKind {
     SqrtOfNegative(f64),
     Overflow,
     NotANumber,
+    /// A target entry of cross-entropy below 0, or of bce outside [0, 1].
+    TargetOutOfRange {
+        value: f64,
+        at_most_one: bool,
+    },
     /// Shapes that the checker should have refused.
     Shape(String),
 }
@@ -64,6 +69,11 @@ impl fmt::Display for NumericError {
             NumericErrorKind::SqrtOfNegative(x) => format!("square root of {x}"),
             NumericErrorKind::Overflow => "the value overflows f64".to_string(),
             NumericErrorKind::NotANumber => "the result is not a number".to_string(),
+            NumericErrorKind::TargetOutOfRange { value, at_most_one } => {
+                let outside = if *at_most_one { "outside [0, 1]" } else { "below 0" };
+                let idx: Vec<String> = self.index.iter().map(|i| i.to_string()).collect();
+                return write!(f, "the target's entry [{}] is {value}, {outside}", idx.join(", "));
+            }
             NumericErrorKind::Shape(s) => return write!(f, "shape error: {s}"),
         };
         if self.index.is_empty() {

@@ -44,10 +44,11 @@ struct Checker<'a> {
     graph: Graph,
     tensors: IndexMap<String, Tensor>,
     functions: IndexMap<String, Function>,
-    /// The right-hand sides of equations, until they are built.
-    equations: HashMap<TensorId, &'a ast::Expr>,
-    /// Spans of function names, for duplicate errors.
-    fn_spans: HashMap<String, Span>,
+    /// The right-hand sides of equations, until they are built, in file
+    /// order (so that the first error in the file is the one reported).
+    equations: IndexMap<TensorId, &'a ast::Expr>,
+    /// Spans of function names, for duplicate errors, in file order.
+    fn_spans: IndexMap<String, Span>,
 }
 
 /// Where names in an expression are looked up.
@@ -248,8 +249,18 @@ impl<'a> Checker<'a> {
         Ok(())
     }
 
-    /// Builds `expr` into the graph, inferring and checking shapes.
+    /// Builds `expr` into the graph, refusing a result with more entries
+    /// than a tensor may hold (`x @ x.T` of a long `x`).
     fn build(&mut self, expr: &ast::Expr, scope: &Scope) -> Result<NodeId, Error> {
+        let node = self.build_node(expr, scope)?;
+        let entries = self.graph.shape(node).len();
+        if entries > MAX_ENTRIES {
+            return Err(Error::new(ErrorKind::TooLarge { entries: entries as u128, limit: MAX_ENTRIES }, expr.span));
+        }
+        Ok(node)
+    }
+
+    fn build_node(&mut self, expr: &ast::Expr, scope: &Scope) -> Result<NodeId, Error> {
         let g = &mut self.graph;
         match &expr.kind {
             ExprKind::Number(n) => Ok(g.constant(n.value.clone())),

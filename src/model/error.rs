@@ -76,6 +76,13 @@ pub enum ErrorKind {
     NothingToTrain,
     /// `loss L = sum(x)` where the loss depends on no parameter at all.
     LossIgnoresParams,
+    /// A value given from outside the file (`given={"W3": ...}` in Python)
+    /// for a name the file does not declare.
+    GivenUnknown { name: String, suggestion: Option<String> },
+    /// A value given from outside the file for `H`, which an equation defines.
+    GivenNotData { name: String },
+    /// A value of shape [4, 3] given from outside the file for `param W1[3,4]`.
+    GivenShape { name: String, declared: Shape, given: Shape },
     /// `maxpool(A, 2, pad = 1)`: a keyword argument the function does not take.
     UnknownKeyword { func: String, name: String, allowed: &'static [&'static str] },
     /// `conv2d(X, K, stride = 1, stride = 2)`.
@@ -107,9 +114,7 @@ impl Operand {
     }
 }
 
-/// The largest tensor nnderive will hold (entries), so that a typo in a
-/// dimension cannot make it allocate gigabytes.
-pub const MAX_ENTRIES: usize = 16_777_216;
+pub use crate::syntax::MAX_ENTRIES;
 
 impl Error {
     pub fn new(kind: ErrorKind, span: Span) -> Error {
@@ -217,7 +222,8 @@ impl Error {
             TooLarge { entries, limit } => d(format!(
                 "this tensor would have {entries} entries; nnderive holds at most {limit}"
             ))
-            .with_label("too large"),
+            .with_label("too large")
+            .with_help("the limit bounds memory (an exact entry takes about 100 bytes); use smaller dims"),
             LiteralShape { expected, found } => d(format!("the value does not match the declared dims: expected {expected}, found {found}"))
                 .with_label("this value")
                 .with_help("write one bracket level per dimension: [n] is `[a, b, c]`, [m, n] is `[[...], [...]]`"),
@@ -239,6 +245,25 @@ impl Error {
             LossIgnoresParams => d("the loss does not depend on any `param`".into())
                 .with_label("no parameter reaches this loss")
                 .with_help("declare the weights with `param` so their gradients can be derived"),
+            GivenUnknown { name, suggestion } => {
+                let diag = d(format!("a value is given for '{name}', but the file declares no '{name}'"));
+                match suggestion {
+                    Some(s) => diag.with_help(format!("did you mean '{s}'?")),
+                    None => diag.with_help("values can be given for the tensors the file declares (input, target, param, const)"),
+                }
+            }
+            GivenNotData { name } => d(format!("a value is given for '{name}', but an equation defines it"))
+                .with_label("defined here")
+                .with_help("values can be given only for declared tensors (input, target, param, const)"),
+            GivenShape { name, declared, given } => {
+                let diag = d(format!("the value given for '{name}' is {given}, but '{name}' is declared {declared}"))
+                    .with_label(format!("declared {declared} here"));
+                if given.transpose().is_some_and(|t| t == *declared) && given != declared {
+                    diag.with_help("the value is the transpose of what the file expects: pass its transpose (`.T` in NumPy)")
+                } else {
+                    diag.with_help(format!("give a value of shape {declared}"))
+                }
+            }
             UnknownKeyword { func, name, allowed } => {
                 let diag = d(format!("'{func}' has no keyword argument '{name}'")).with_label("unknown keyword");
                 match allowed {

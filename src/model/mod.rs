@@ -6,6 +6,7 @@ mod check;
 pub mod error;
 pub mod expr;
 pub mod func;
+mod given;
 pub mod shape;
 
 use indexmap::IndexMap;
@@ -17,6 +18,7 @@ pub use check::check;
 pub use error::{Error, ErrorKind};
 pub use expr::{Graph, Node, NodeId, SymbolId, TensorId};
 pub use func::{Builtin, Conv, Elementwise, FnId, Func, LossFn, PoolKind, Reduction, Window};
+pub use given::with_value;
 pub use shape::Shape;
 
 /// What a named tensor is.

@@ -58,7 +58,29 @@ pub fn render(diag: &Diagnostic, file_name: &str, source: &str) -> String {
     for note in &diag.notes {
         let _ = writeln!(out, "{gutter} = note: {note}");
     }
-    out
+    visible(&out)
+}
+
+/// `text` safe to print on a terminal: control characters become their
+/// visible pictures (ESC as ␛) and invisible direction or formatting marks
+/// (which can reorder what a line appears to say) become �. Each stays one
+/// column wide, so markers still line up.
+fn visible(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' => c,
+            '\t' => ' ',
+            '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}'),
+            '\u{7f}' => '\u{2421}',
+            '\u{80}'..='\u{9f}'
+            | '\u{61c}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{feff}' => '\u{fffd}',
+            _ => c,
+        })
+        .collect()
 }
 
 /// The text of 1-based line `line`, without its line break.

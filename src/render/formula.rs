@@ -127,10 +127,7 @@ fn builtin_name(e: Elementwise, notation: Notation) -> &'static str {
     }
 }
 
-/// The width of `s` on a terminal: characters, without combining marks (ŷ is one).
-pub fn display_width(s: &str) -> usize {
-    s.chars().filter(|c| !('\u{300}'..='\u{36f}').contains(c)).count()
-}
+pub use crate::layout::display_width;
 
 /// `base` with a circumflex on its first letter: the precomposed letter
 /// where Unicode has one (ŷ), else a combining accent.
@@ -328,13 +325,7 @@ impl Printer<'_> {
                 };
                 (format!("{minus}{inner}"), Prec::Prefix)
             }
-            Node::Add(a, b) => {
-                (format!("{} + {}", self.operand(*a, Prec::Sum), self.operand(*b, Prec::Product)), Prec::Sum)
-            }
-            Node::Sub(a, b) => {
-                let minus = if n == Notation::Text { "−" } else { "-" };
-                (format!("{} {minus} {}", self.operand(*a, Prec::Sum), self.operand(*b, Prec::Product)), Prec::Sum)
-            }
+            Node::Add(..) | Node::Sub(..) => self.sum(id),
             Node::Mul(a, b) => self.product(*a, *b),
             Node::Div(a, b) => self.quotient(*a, *b),
             Node::MatMul(a, b) => {
@@ -513,6 +504,37 @@ impl Printer<'_> {
                 (format!("\\operatorname{{reshape}}_{{{}}}\\left({inner}\\right)", list.join("\\times ")), Prec::Atom)
             }
         }
+    }
+
+    /// A sum or difference. Sums of many gradient contributions are long
+    /// left-leaning chains (`a + b + c + …`), so the chain is walked in a
+    /// loop rather than by recursion, however long it is.
+    fn sum(&self, id: NodeId) -> (String, Prec) {
+        let minus = if self.notation == Notation::Text { "−" } else { "-" };
+        let mut terms = Vec::new();
+        let mut first = id;
+        loop {
+            let node = if first == id { Some(self.graph.node(id)) } else { self.shown(first) };
+            match node {
+                Some(Node::Add(a, b)) => {
+                    terms.push(("+", *b));
+                    first = *a;
+                }
+                Some(Node::Sub(a, b)) => {
+                    terms.push((minus, *b));
+                    first = *a;
+                }
+                _ => break,
+            }
+        }
+        let mut out = self.operand(first, Prec::Sum);
+        for (op, b) in terms.into_iter().rev() {
+            out.push(' ');
+            out.push_str(op);
+            out.push(' ');
+            out.push_str(&self.operand(b, Prec::Product));
+        }
+        (out, Prec::Sum)
     }
 
     fn operand_right_of_product(&self, b: NodeId, side: impl Fn(NodeId) -> String) -> String {

@@ -1,13 +1,21 @@
-//! `--format json`: one object with the keys `forward`, `loss`, `deltas`,
-//! `gradients`, `updated` (and `notes`), names as in the file, entries in
-//! file order. Formulas use the text notation.
+//! `--format json`: one object with the keys `given`, `forward`, `loss`,
+//! `deltas`, `gradients`, `updated`, `training`, `history` and `notes`, names
+//! as in the file, entries in file order. Each quantity has its `value`
+//! (numbers), `exact` (fractions as `"27/20"` strings, when every entry is
+//! exact) and, where it has one, its `formula` (text notation) and `latex`,
+//! with `name_latex`, the quantity's own name in LaTeX.
+//!
+//! `given`: the declared tensors that have values, with their `role`.
+//! `training`: `{"optimizer": "sgd", "lr": {value, exact}, "steps": n}`, or
+//! null without a `train` statement. `history`: the loss before each step
+//! and after the last, as `{"step": k, "value": …, "exact": …}`.
 
 use serde_json::{json, Map, Value};
 
-use crate::derive::Wrt;
+use crate::derive::{Derivation, Wrt};
 use crate::eval::tensor::Tensor;
 use crate::eval::Solution;
-use crate::model::Model;
+use crate::model::{Model, Optimizer};
 
 use super::formula::{definition, formula, Names, Notation};
 
@@ -39,24 +47,23 @@ pub fn exact(t: &Tensor) -> Option<Value> {
     Some(nest(t, |i| Value::String(t.exact_string(i).unwrap_or_default())))
 }
 
-/// Nested arrays, one level per dimension (a map `[C, H, W]` is a list of
-/// channels, each a list of rows).
+/// One list level per dimension (a rank-3 tensor is a list of matrices), so
+/// that a reader recovers the shape from the nesting.
 fn nest(t: &Tensor, entry: impl Fn(usize) -> Value) -> Value {
-    match t.dims() {
-        [] => entry(0),
-        dims => nest_from(dims, 0, &entry),
+    let dims = t.dims();
+    if dims.is_empty() {
+        return entry(0);
     }
-}
-
-fn nest_from(dims: &[usize], start: usize, entry: &dyn Fn(usize) -> Value) -> Value {
-    match dims {
-        [] => entry(start),
-        [n] => Value::Array((start..start + n).map(entry).collect()),
-        [n, rest @ ..] => {
-            let size: usize = rest.iter().product();
-            Value::Array((0..*n).map(|k| nest_from(rest, start + k * size, entry)).collect())
-        }
+    // Innermost lists first, then each outer dimension groups the level below:
+    // a loop over the dims, not a recursion as deep as the rank.
+    let mut level: Vec<Value> = (0..t.len()).map(entry).collect();
+    for &n in dims.iter().rev() {
+        let n = n.max(1);
+        let groups = level.len() / n;
+        let mut items = level.into_iter();
+        level = (0..groups).map(|_| Value::Array(items.by_ref().take(n).collect())).collect();
     }
+    level.pop().unwrap_or(Value::Null)
 }
 
 fn with_value(mut obj: Map<String, Value>, t: &Tensor, round: Option<u32>) -> Value {
@@ -67,56 +74,144 @@ fn with_value(mut obj: Map<String, Value>, t: &Tensor, round: Option<u32>) -> Va
     Value::Object(obj)
 }
 
-/// The whole solution as pretty-printed JSON (with a final newline).
-pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> String {
-    let d = &solution.derivation;
+/// A quantity's name in LaTeX (`Z_{1}`, `\\delta_{2}`, `\\frac{\\partial L}{\\partial W_{1}}`),
+/// and its formula in the text notation and in LaTeX.
+fn formulas(name_latex: String, text: String, latex: String) -> Map<String, Value> {
+    let mut obj = Map::new();
+    obj.insert("name_latex".into(), json!(name_latex));
+    obj.insert("formula".into(), json!(text));
+    obj.insert("latex".into(), json!(latex));
+    obj
+}
+
+/// The formulas of a derivation, keyed like the solution's: `forward`,
+/// `loss`, `deltas` and `gradients`, without values (so a file without
+/// numbers has one too).
+fn formula_sections(model: &Model, d: &Derivation) -> [Map<String, Value>; 4] {
     let names = Names::new(model, Some(d));
     let g = &d.graph;
+    let of_definition =
+        |name, def| formulas(name, definition(g, def, &names, N), definition(g, def, &names, Notation::Latex));
+    let of_node = |name, n| formulas(name, formula(g, n, &names, N), formula(g, n, &names, Notation::Latex));
 
     let mut forward = Map::new();
     for id in model.equations().filter(|&id| id != model.loss) {
         let t = model.tensor(id);
         let Some(def) = t.definition else { continue };
-        let mut obj = Map::new();
-        obj.insert("formula".into(), json!(definition(g, def, &names, N)));
-        let mut entry = with_value(obj, solution.value(id), round);
-        for m in solution.masks.iter().filter(|m| m.equation == id) {
-            let mut mask = Map::new();
-            mask.insert("of".into(), json!(formula(g, m.input, &names, N)));
-            mask.insert("value".into(), value(&m.mask, None));
-            if let Value::Object(o) = &mut entry {
-                o.insert("mask".into(), Value::Object(mask));
-            }
-        }
-        forward.insert(t.name.clone(), entry);
+        forward.insert(t.name.clone(), Value::Object(of_definition(names.tensor(id, Notation::Latex), def)));
     }
 
     let loss_t = model.tensor(model.loss);
     let mut loss = Map::new();
     loss.insert("name".into(), json!(loss_t.name));
     if let Some(def) = loss_t.definition {
-        loss.insert("formula".into(), json!(definition(g, def, &names, N)));
+        loss.extend(of_definition(names.tensor(model.loss, Notation::Latex), def));
     }
-    let loss = with_value(loss, solution.value(model.loss), round);
 
     let mut deltas = Map::new();
-    for (s, v) in &solution.symbols {
-        let sym = d.symbol(*s);
+    for &s in &d.defined {
+        let sym = d.symbol(s);
         let of = match sym.wrt {
             Wrt::Tensor(t) => model.tensor(t).name.clone(),
             Wrt::Node(n) => formula(g, n, &names, Notation::Nn),
         };
         let mut obj = Map::new();
         obj.insert("of".into(), json!(of));
-        obj.insert("formula".into(), json!(formula(g, sym.formula, &names, N)));
-        deltas.insert(formula(g, sym.node, &names, N), with_value(obj, v, round));
+        obj.extend(of_node(formula(g, sym.node, &names, Notation::Latex), sym.formula));
+        deltas.insert(formula(g, sym.node, &names, N), Value::Object(obj));
+    }
+
+    let mut gradients = Map::new();
+    for grad in &d.gradients {
+        let name_latex = names.gradient_of(Wrt::Tensor(grad.param), Notation::Latex, g);
+        gradients.insert(model.tensor(grad.param).name.clone(), Value::Object(of_node(name_latex, grad.formula)));
+    }
+    [forward, loss, deltas, gradients]
+}
+
+/// The symbolic derivation as pretty-printed JSON: `forward`, `loss`,
+/// `deltas`, `gradients` (formulas only) and `notes`.
+pub fn derivation(model: &Model, d: &Derivation) -> String {
+    let names = Names::new(model, Some(d));
+    let [forward, loss, deltas, gradients] = formula_sections(model, d);
+    let mut root = Map::new();
+    root.insert("forward".into(), Value::Object(forward));
+    root.insert("loss".into(), Value::Object(loss));
+    root.insert("deltas".into(), Value::Object(deltas));
+    root.insert("gradients".into(), Value::Object(gradients));
+    root.insert("notes".into(), json!(derivation_notes(d, &names)));
+    let mut text = String::new();
+    pretty(&Value::Object(root), 0, &mut text);
+    text.push('\n');
+    text
+}
+
+/// The layer rules (with their index forms), then the conventions.
+fn derivation_notes(d: &Derivation, names: &Names) -> Vec<String> {
+    let mut notes: Vec<String> = super::text::layer_rules(d)
+        .into_iter()
+        .map(|(statement, index)| match index {
+            Some(index) => format!("{statement}; index form: {index}"),
+            None => statement.to_string(),
+        })
+        .collect();
+    notes.extend(super::text::conventions(d, names));
+    notes
+}
+
+/// The object at `key` of a formula section, with a value added.
+fn valued(section: &Map<String, Value>, key: &str, t: &Tensor, round: Option<u32>) -> Value {
+    let obj = section.get(key).and_then(Value::as_object).cloned().unwrap_or_default();
+    with_value(obj, t, round)
+}
+
+/// The whole solution as pretty-printed JSON (with a final newline).
+pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> String {
+    let d = &solution.derivation;
+    let names = Names::new(model, Some(d));
+    let g = &d.graph;
+    let [forward_f, loss_f, deltas_f, gradients_f] = formula_sections(model, d);
+
+    let mut given = Map::new();
+    for id in model.ids() {
+        let t = model.tensor(id);
+        if t.role.is_data() && t.value.is_some() {
+            let mut obj = Map::new();
+            obj.insert("role".into(), json!(t.role.name()));
+            given.insert(t.name.clone(), with_value(obj, solution.value(id), round));
+        }
+    }
+
+    let mut forward = Map::new();
+    for id in model.equations().filter(|&id| id != model.loss) {
+        let name = &model.tensor(id).name;
+        if forward_f.contains_key(name) {
+            let mut entry = valued(&forward_f, name, solution.value(id), round);
+            // A max-pool's mask goes with the equation that pools.
+            for m in solution.masks.iter().filter(|m| m.equation == id) {
+                let mut mask = Map::new();
+                mask.insert("of".into(), json!(formula(g, m.input, &names, N)));
+                mask.insert("value".into(), value(&m.mask, None));
+                if let Value::Object(o) = &mut entry {
+                    o.insert("mask".into(), Value::Object(mask));
+                }
+            }
+            forward.insert(name.clone(), entry);
+        }
+    }
+
+    let loss = with_value(loss_f, solution.value(model.loss), round);
+
+    let mut deltas = Map::new();
+    for (s, v) in &solution.symbols {
+        let key = formula(g, d.symbol(*s).node, &names, N);
+        deltas.insert(key.clone(), valued(&deltas_f, &key, v, round));
     }
 
     let mut gradients = Map::new();
     for (grad, v) in d.gradients.iter().zip(&solution.gradients) {
-        let mut obj = Map::new();
-        obj.insert("formula".into(), json!(formula(g, grad.formula, &names, N)));
-        gradients.insert(model.tensor(grad.param).name.clone(), with_value(obj, v, round));
+        let name = &model.tensor(grad.param).name;
+        gradients.insert(name.clone(), valued(&gradients_f, name, v, round));
     }
 
     let mut updated = Map::new();
@@ -126,22 +221,42 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
         }
     }
 
-    let mut notes: Vec<String> = super::text::layer_rules(d)
-        .into_iter()
-        .map(|(statement, index)| match index {
-            Some(index) => format!("{statement}; index form: {index}"),
-            None => statement.to_string(),
-        })
-        .collect();
-    notes.extend(super::text::conventions(d, &names));
+    let (training, history) = match (&solution.training, &model.train) {
+        (Some(train), Some(declared)) => {
+            let optimizer = match declared.optimizer {
+                Optimizer::Sgd { .. } => "sgd",
+            };
+            let mut settings = Map::new();
+            settings.insert("optimizer".into(), json!(optimizer));
+            settings.insert("lr".into(), with_value(Map::new(), &Tensor::scalar_exact(train.lr.clone()), round));
+            settings.insert("steps".into(), json!(train.steps));
+            let history = train
+                .losses
+                .iter()
+                .enumerate()
+                .map(|(step, l)| {
+                    let mut obj = Map::new();
+                    obj.insert("step".into(), json!(step));
+                    with_value(obj, l, round)
+                })
+                .collect();
+            (Value::Object(settings), Value::Array(history))
+        }
+        _ => (Value::Null, Value::Array(Vec::new())),
+    };
+
+    let mut notes = derivation_notes(d, &names);
     notes.extend(solution.notes.iter().map(super::text::note_text));
 
     let mut root = Map::new();
+    root.insert("given".into(), Value::Object(given));
     root.insert("forward".into(), Value::Object(forward));
     root.insert("loss".into(), loss);
     root.insert("deltas".into(), Value::Object(deltas));
     root.insert("gradients".into(), Value::Object(gradients));
     root.insert("updated".into(), Value::Object(updated));
+    root.insert("training".into(), training);
+    root.insert("history".into(), history);
     root.insert("notes".into(), json!(notes));
     let mut text = String::new();
     pretty(&Value::Object(root), 0, &mut text);

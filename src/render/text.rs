@@ -8,6 +8,7 @@ use crate::eval::{GradCheck, Solution};
 use crate::model::Model;
 
 use super::formula::{definition, display_width, formula, Names, Notation};
+use crate::layout::{align_width, pad_right};
 
 const N: Notation = Notation::Text;
 
@@ -65,13 +66,18 @@ pub fn substitute_params(text: &str, params: &[String]) -> String {
     out
 }
 
+/// Left-hand sides wider than this overhang instead of setting the column.
+const NAME_ALIGN_CAP: usize = 60;
+
+/// Formulas wider than this overhang instead of setting the rule column.
+const FORMULA_ALIGN_CAP: usize = 120;
+
 /// Lines `lhs = rhs` with the `=` signs aligned.
 pub fn aligned(lines: &[(String, String)], indent: &str) -> String {
-    let width = lines.iter().map(|(l, _)| display_width(l)).max().unwrap_or(0);
+    let width = align_width(lines.iter().map(|(l, _)| display_width(l)), NAME_ALIGN_CAP);
     let mut out = String::new();
     for (l, r) in lines {
-        let pad = width - display_width(l);
-        let _ = writeln!(out, "{indent}{l}{} = {r}", " ".repeat(pad));
+        let _ = writeln!(out, "{indent}{} = {r}", pad_right(l, width));
     }
     out
 }
@@ -96,12 +102,10 @@ pub fn step_lines(steps: &[Step], derivation: &Derivation, names: &Names) -> Vec
 }
 
 fn write_steps(out: &mut String, rows: &[(String, String, String)], indent: &str) {
-    let lw = rows.iter().map(|(l, _, _)| display_width(l)).max().unwrap_or(0);
-    let rw = rows.iter().map(|(_, r, _)| display_width(r)).max().unwrap_or(0);
+    let lw = align_width(rows.iter().map(|(l, _, _)| display_width(l)), NAME_ALIGN_CAP);
+    let rw = align_width(rows.iter().map(|(_, r, _)| display_width(r)), FORMULA_ALIGN_CAP);
     for (l, r, rule) in rows {
-        let lpad = " ".repeat(lw - display_width(l));
-        let rpad = " ".repeat(rw - display_width(r));
-        let _ = writeln!(out, "{indent}{l}{lpad} = {r}{rpad}   [{rule}]");
+        let _ = writeln!(out, "{indent}{} = {}   [{rule}]", pad_right(l, lw), pad_right(r, rw));
     }
 }
 
@@ -224,11 +228,11 @@ pub fn check_summary(model: &Model) -> String {
         let shape = if t.shape.is_scalar() { "scalar".to_string() } else { t.shape.to_string() };
         rows.push([t.role.name().to_string(), t.name.clone(), shape, value]);
     }
-    let width = |i: usize| rows.iter().map(|r| display_width(&r[i])).max().unwrap_or(0);
+    let width = |i: usize| align_width(rows.iter().map(|r| display_width(&r[i])), NAME_ALIGN_CAP);
     let (w0, w1, w2) = (width(0), width(1), width(2));
     let mut out = String::new();
     for r in &rows {
-        let line = format!("{:w0$}  {:w1$}  {:w2$}  {}", r[0], r[1], r[2], r[3]);
+        let line = format!("{}  {}  {}  {}", pad_right(&r[0], w0), pad_right(&r[1], w1), pad_right(&r[2], w2), r[3]);
         let _ = writeln!(out, "{}", line.trim_end());
     }
     for f in model.functions.values() {
@@ -383,13 +387,13 @@ pub fn note_text(note: &Note) -> String {
 /// `nnderive gradcheck`: the worst relative error per parameter.
 pub fn gradcheck(model: &Model, check: &GradCheck, tolerance: f64) -> String {
     let mut out = format!("central differences with h = {:e}; tolerance {tolerance:e}\n", check.h);
-    let width = check.params.iter().map(|p| display_width(&model.tensor(p.param).name)).max().unwrap_or(0);
+    let width = align_width(check.params.iter().map(|p| display_width(&model.tensor(p.param).name)), NAME_ALIGN_CAP);
     for p in &check.params {
         let verdict = if p.worst <= tolerance { "ok" } else { "FAIL" };
         let _ = writeln!(
             out,
-            "  {:width$}  worst relative error {:.3e} at entry [{}] (derived {:.9}, numeric {:.9})  {verdict}",
-            model.tensor(p.param).name,
+            "  {}  worst relative error {:.3e} at entry [{}] (derived {:.9}, numeric {:.9})  {verdict}",
+            pad_right(&model.tensor(p.param).name, width),
             p.worst,
             p.worst_entry,
             p.derived + 0.0,

@@ -45,7 +45,15 @@ pub enum ErrorKind {
     ExpectedDimension,
     /// `Z = ((((...))))` nested thousands deep.
     TooDeep { limit: usize },
+    /// `param W[3000,3000] = [[...], ...]`: more numbers in one literal than
+    /// a tensor may hold.
+    LiteralTooLarge { limit: usize },
 }
+
+/// The largest tensor nnderive will hold (entries), declared or computed:
+/// an exact entry takes about 100 bytes, so this bounds one tensor to a few
+/// hundred megabytes, and a typo in a dimension cannot allocate gigabytes.
+pub const MAX_ENTRIES: usize = 1 << 22;
 
 /// The nesting budget: a bracket, call, unary minus or power costs 4, an
 /// operator in a chain or a `.T` costs 1 (about 30 levels of parentheses, or
@@ -109,6 +117,11 @@ impl Error {
             ErrorKind::TooDeep { limit } => Diagnostic::new("the expression is nested too deeply", span)
                 .with_label("too deep")
                 .with_help(format!("nnderive accepts about {} levels of brackets, or {limit} terms in a row; split it into several equations", limit / 4)),
+            ErrorKind::LiteralTooLarge { limit } => {
+                Diagnostic::new(format!("this value has more than {limit} numbers, the most a tensor may hold"), span)
+                    .with_label("one number too many")
+                    .with_help("the limit bounds memory; give the tensor smaller dims, or leave its value out and use `nnderive derive` for the formulas")
+            }
         }
     }
 }

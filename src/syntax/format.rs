@@ -5,6 +5,14 @@
 //! written, so the formatted file always parses to the same tree.
 
 use super::ast::*;
+use crate::layout::{align_width, display_width, pad_left, pad_right};
+
+/// Names (with their dims) longer than this overhang instead of setting the
+/// column that the others align to.
+const NAME_ALIGN_CAP: usize = 60;
+
+/// Numbers longer than this overhang instead of setting their column's width.
+const CELL_ALIGN_CAP: usize = 40;
 
 /// Formats a parsed file.
 pub fn format(file: &File) -> String {
@@ -77,7 +85,10 @@ fn block_end(items: &[Item], start: usize, comments: &[Comment]) -> usize {
     while end < items.len() && kind(&items[end]) == k {
         let prev_last = items[end - 1].span().end_line;
         let next = items[end].span().line;
-        let comment_between = comments.iter().any(|c| c.span.line > prev_last && c.span.line < next);
+        // Comments are in file order: look at the first one after `prev_last`
+        // (a binary search, so that a file full of comments formats in n log n).
+        let first_after = comments.partition_point(|c| c.span.line <= prev_last);
+        let comment_between = comments.get(first_after).is_some_and(|c| c.span.line < next);
         if next != prev_last + 1 || comment_between {
             break;
         }
@@ -94,16 +105,16 @@ fn format_block(items: &[Item]) -> Vec<String> {
                 items.iter().filter_map(|i| if let Item::Tensor(d) = i { Some(d) } else { None }).collect();
             let role_w = decls.iter().map(|d| d.role.keyword().len()).max().unwrap_or(0);
             let heads: Vec<String> = decls.iter().map(|d| format!("{}{}", d.name.name, dims_text(&d.dims))).collect();
-            let head_w = heads.iter().map(|h| h.chars().count()).max().unwrap_or(0);
+            let head_w = align_width(heads.iter().map(|h| display_width(h)), NAME_ALIGN_CAP);
             decls
                 .iter()
                 .zip(heads)
                 .map(|(d, head)| {
-                    let prefix = format!("{:role_w$} {head}", d.role.keyword());
+                    let prefix = format!("{} {head}", pad_right(d.role.keyword(), role_w));
                     match &d.value {
                         None => prefix,
                         Some(v) => {
-                            let prefix = format!("{prefix:width$} = ", width = role_w + 1 + head_w);
+                            let prefix = format!("{} = ", pad_right(&prefix, role_w + 1 + head_w));
                             let indent = prefix.chars().count();
                             format!("{prefix}{}", literal_text(v, indent))
                         }
@@ -114,8 +125,8 @@ fn format_block(items: &[Item]) -> Vec<String> {
         Item::Equation(_) => {
             let eqs: Vec<&Equation> =
                 items.iter().filter_map(|i| if let Item::Equation(e) = i { Some(e) } else { None }).collect();
-            let w = eqs.iter().map(|e| e.name.name.chars().count()).max().unwrap_or(0);
-            eqs.iter().map(|e| format!("{:w$} = {}", e.name.name, expr_text(&e.value))).collect()
+            let w = align_width(eqs.iter().map(|e| display_width(&e.name.name)), NAME_ALIGN_CAP);
+            eqs.iter().map(|e| format!("{} = {}", pad_right(&e.name.name, w), expr_text(&e.value))).collect()
         }
         Item::Loss(e) => vec![format!("loss {} = {}", e.name.name, expr_text(&e.value))],
         Item::Function(f) => {
@@ -160,13 +171,14 @@ fn literal_text(l: &Literal, indent: usize) -> String {
             match rows {
                 Some(rows) if rows.iter().all(|r| r.len() == rows[0].len()) => {
                     let cols = rows[0].len();
-                    let widths: Vec<usize> =
-                        (0..cols).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+                    let widths: Vec<usize> = (0..cols)
+                        .map(|c| align_width(rows.iter().map(|r| display_width(&r[c])), CELL_ALIGN_CAP))
+                        .collect();
                     let lines: Vec<String> = rows
                         .iter()
                         .map(|r| {
                             let cells: Vec<String> =
-                                r.iter().enumerate().map(|(c, t)| format!("{t:>w$}", w = widths[c])).collect();
+                                r.iter().enumerate().map(|(c, t)| pad_left(t, widths[c])).collect();
                             format!("[{}]", cells.join(", "))
                         })
                         .collect();

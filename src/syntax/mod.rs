@@ -6,7 +6,7 @@ mod format;
 mod parser;
 mod span;
 
-pub use error::{Error, ErrorKind, MAX_DEPTH};
+pub use error::{Error, ErrorKind, MAX_DEPTH, MAX_ENTRIES};
 pub use format::format;
 pub use parser::{decode, parse};
 pub use span::Span;

@@ -18,7 +18,7 @@ use num_rational::BigRational;
 use num_traits::Zero;
 
 use super::ast::*;
-use super::error::{Error, ErrorKind, MAX_DEPTH};
+use super::error::{Error, ErrorKind, MAX_DEPTH, MAX_ENTRIES};
 use super::Span;
 
 /// Parser input: the text with its location.
@@ -49,6 +49,8 @@ thread_local! {
     static OPEN: Cell<usize> = const { Cell::new(0) };
     /// Current nesting depth, bounded by [`MAX_DEPTH`].
     static DEPTH: Cell<usize> = const { Cell::new(0) };
+    /// Numbers in the literal being parsed, bounded by [`MAX_ENTRIES`].
+    static LITERAL_NUMBERS: Cell<usize> = const { Cell::new(0) };
     /// Every comment met, in order.
     static COMMENTS: RefCell<Vec<Comment>> = const { RefCell::new(Vec::new()) };
     /// The text being parsed, and the last column computed in it as
@@ -419,7 +421,14 @@ fn literal(i: Input) -> PResult<Literal> {
         return deeper(i, list);
     }
     match number_literal(i) {
-        Ok((rest, n)) => Ok((rest, Literal::Number(n))),
+        Ok((rest, n)) => {
+            // Counted as they come, so that a huge literal fails before it fills memory.
+            let count = LITERAL_NUMBERS.with(|c| c.replace(c.get() + 1)) + 1;
+            if count > MAX_ENTRIES {
+                return fail(ErrorKind::LiteralTooLarge { limit: MAX_ENTRIES }, span(i, rest));
+            }
+            Ok((rest, Literal::Number(n)))
+        }
         Err(nom::Err::Error(_)) => fail(ErrorKind::Expected { what: "a number or '['", after: "'='".into() }, here(i)),
         Err(e) => Err(e),
     }
@@ -453,6 +462,7 @@ fn declaration(i: Input) -> PResult<TensorDecl> {
     let (rest, _) = ws(rest)?;
     let (rest, value) = if let Ok((r, _)) = tag::<_, _, PError>("=").parse(rest) {
         let (r, _) = ws(r)?;
+        LITERAL_NUMBERS.with(|c| c.set(0));
         let (r, lit) = literal(r)?;
         (r, Some(lit))
     } else if at_line_end(rest) {

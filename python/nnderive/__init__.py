@@ -1,0 +1,428 @@
+"""nnderive in Python: derive and compute neural-network gradients the way a
+textbook writes them, from a ``.nn`` file, in a notebook::
+
+    import nnderive
+    net = nnderive.load("grammar/examples/assignment4.nn")
+    sol = net.solve(round=4)
+    sol.gradients["W1"]         # a float64 numpy.ndarray
+    sol.forward.exact["Z1"]     # Fractions: 27/20, 7/20, 3/5
+    sol                         # in Jupyter: the worked solution, rendered
+
+The Rust library does all the work (parsing, checking, the symbolic
+derivation, exact evaluation, the documents); this layer turns its JSON into
+NumPy arrays and ``fractions.Fraction`` values, and compares a student's
+gradients with the derived ones (:meth:`Solution.compare`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from fractions import Fraction
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
+
+from . import _native
+from ._compare import Comparison, ParamComparison, compare_gradients
+
+__all__ = [
+    "NNError",
+    "Net",
+    "Derivation",
+    "Solution",
+    "Section",
+    "GradCheck",
+    "Comparison",
+    "ParamComparison",
+    "load",
+    "parse",
+    "check_gradients",
+]
+
+__version__ = "0.1.0"
+
+
+class NNError(Exception):
+    """An error about a ``.nn`` file or about a value given for it.
+
+    ``str(error)`` is the located message the command line prints (the
+    message, ``--> file:line:column``, the source line with a marker under
+    the fault, and help). ``line`` and ``column`` are 1-based, or ``None`` for
+    an error about the file as a whole; ``message`` is the first line alone.
+    """
+
+    def __init__(self, rendered: str, line: Optional[int] = None, column: Optional[int] = None, message: str = ""):
+        super().__init__(rendered)
+        self.rendered = rendered
+        self.line = line
+        self.column = column
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.rendered.rstrip("\n")
+
+
+def _native_call(function, *args, **kwargs):
+    try:
+        return function(*args, **kwargs)
+    except _native.NativeError as e:
+        raise NNError(*e.args) from None
+
+
+# ---------------------------------------------------------------------------
+# Values from Python into the file: exact fractions, never rounded floats.
+
+
+def _exact_text(x: Any, name: str) -> str:
+    """An entry as an exact fraction ``"p/q"``: a float as the decimal it
+    prints as (0.1 is 1/10, not the binary double nearest to it)."""
+    if isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"{name}: {x!r} is a boolean, not a number")
+    if isinstance(x, Fraction):
+        f = x
+    elif isinstance(x, (int, np.integer)):
+        f = Fraction(int(x))
+    elif isinstance(x, str):
+        try:
+            f = Fraction(x.strip())
+        except ValueError:
+            raise TypeError(f"{name}: {x!r} is not a number") from None
+    else:
+        try:
+            v = float(x)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}: {x!r} is not a number") from None
+        if not math.isfinite(v):
+            raise ValueError(f"{name}: {v} is not a finite number")
+        f = Fraction(repr(v))
+    return f"{f.numerator}/{f.denominator}"
+
+
+def _given(values: Mapping[str, Any]) -> List[Tuple[str, List[int], List[str]]]:
+    out = []
+    for name, value in values.items():
+        entries = np.asarray(value, dtype=object)
+        out.append((str(name), [int(d) for d in entries.shape], [_exact_text(e, name) for e in entries.ravel()]))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Values from the JSON contract into NumPy.
+
+
+def _array(value: Any) -> np.ndarray:
+    """JSON numbers (nested one list per dimension) as a float64 array; a
+    null (a non-finite value) becomes NaN."""
+    return np.array(value, dtype=np.float64)
+
+
+def _fractions(exact: Any) -> Any:
+    """``"27/20"`` strings as Fractions, in an object array of the same shape
+    (a bare Fraction for a scalar)."""
+    if exact is None:
+        return None
+    if isinstance(exact, str):
+        return Fraction(exact)
+    strings = np.array(exact, dtype=object)
+    out = np.empty(strings.shape, dtype=object)
+    for index, s in np.ndenumerate(strings):
+        out[index] = Fraction(s)
+    return out
+
+
+_GREEK = {"δ": "delta", "∂": "d", "ŷ": "yhat"}
+
+
+def _ascii(key: str) -> str:
+    """An ASCII spelling of a JSON key: ``δ1`` is ``delta1``, ``∂L/∂H`` is ``dL/dH``."""
+    for k, v in _GREEK.items():
+        key = key.replace(k, v)
+    return key
+
+
+class _Named(dict):
+    """A dict whose keys also answer to their ASCII spellings (``delta1`` for ``δ1``)."""
+
+    def __init__(self, title: str, aliases: Dict[str, str]):
+        super().__init__()
+        self.title = title
+        self._aliases = aliases
+
+    def __missing__(self, key: str):
+        canonical = self._aliases.get(key)
+        if canonical is not None and dict.__contains__(self, canonical):
+            return self[canonical]
+        known = ", ".join(self.keys())
+        raise KeyError(f"{key!r}: the {self.title} are {known or 'none'}")
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or dict.__contains__(self, self._aliases.get(key, key))  # type: ignore[arg-type]
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+
+class Section(_Named):
+    """Named values of one part of a solution: ``name → numpy.ndarray``
+    (float64), in file order. Alongside, keyed alike:
+
+    - ``exact[name]``: the exact values as ``fractions.Fraction`` (an object
+      array of the same shape, a bare Fraction for a scalar), or ``None``
+      where the value went through a transcendental function;
+    - ``formula[name]`` and ``latex[name]``: the formula (Unicode text and
+      LaTeX), and ``name_latex[name]``, the quantity's own name in LaTeX.
+
+    Keys with Greek letters have ASCII spellings too: ``deltas["delta1"]``
+    is ``deltas["δ1"]``.
+    """
+
+    def __init__(self, title: str, entries: Mapping[str, Mapping[str, Any]]):
+        aliases = {_ascii(k): k for k in entries if _ascii(k) != k}
+        super().__init__(title, aliases)
+        self.exact = _Named(f"{title} (exact)", aliases)
+        self.formula = _Named(f"{title} with a formula", aliases)
+        self.latex = _Named(f"{title} with a formula", aliases)
+        self.name_latex = _Named(f"{title} with a formula", aliases)
+        for key, obj in entries.items():
+            if "value" in obj:
+                self[key] = _array(obj["value"])
+                self.exact[key] = _fractions(obj.get("exact"))
+            for field, store in (("formula", self.formula), ("latex", self.latex), ("name_latex", self.name_latex)):
+                if field in obj:
+                    store[key] = obj[field]
+
+    def rows(self) -> List[Tuple[str, str]]:
+        """``(name, formula)`` in LaTeX, for each quantity with a formula."""
+        return [(self.name_latex[k], self.latex[k]) for k in self.latex if k in self.name_latex]
+
+
+# ---------------------------------------------------------------------------
+# Display helpers.
+
+
+def _aligned(rows: List[Tuple[str, str]]) -> str:
+    body = " \\\\\n".join(f"{lhs} &= {rhs}" for lhs, rhs in rows)
+    return f"$$\n\\begin{{aligned}}\n{body}\n\\end{{aligned}}\n$$"
+
+
+def _formula_rows(forward: Section, loss: Mapping[str, Any], deltas: Section, gradients: Section) -> List[Tuple[str, str]]:
+    rows = forward.rows()
+    if "latex" in loss:
+        rows.append((loss["name_latex"], loss["latex"]))
+    return rows + deltas.rows() + gradients.rows()
+
+
+# ---------------------------------------------------------------------------
+# The objects a notebook works with.
+
+
+class Derivation:
+    """The symbolic derivation (``nnderive derive``): every formula, no numbers.
+
+    ``forward``, ``deltas`` and ``gradients`` hold ``formula[name]`` (text)
+    and ``latex[name]``; ``loss`` the loss's ``formula``/``latex``; ``text``
+    the derivation with every step as the command line prints it; ``notes``
+    its conventions. In Jupyter it shows rendered by MathJax.
+    """
+
+    def __init__(self, data: Mapping[str, Any], text: str):
+        self.json = data
+        self.text = text
+        self.forward = Section("forward quantities", data["forward"])
+        self.deltas = Section("error terms", data["deltas"])
+        self.gradients = Section("gradients", data["gradients"])
+        self.loss = dict(data["loss"])
+        self.notes: List[str] = list(data["notes"])
+
+    def __repr__(self) -> str:
+        return self.text.rstrip("\n")
+
+    def _repr_latex_(self) -> str:
+        return _aligned(_formula_rows(self.forward, self.loss, self.deltas, self.gradients))
+
+    def _repr_markdown_(self) -> str:
+        def block(title: str, section: Section, with_loss: bool = False) -> str:
+            rows = section.rows()
+            if with_loss and "latex" in self.loss:
+                rows.append((self.loss["name_latex"], self.loss["latex"]))
+            return f"### {title}\n\n{_aligned(rows)}\n" if rows else ""
+
+        parts = ["## Derivation\n", block("Forward pass", self.forward, True), block("Error terms", self.deltas), block("Gradients", self.gradients)]
+        if self.notes:
+            parts.append("### Conventions\n\n" + "\n".join(f"- {n}" for n in self.notes) + "\n")
+        parts.append("<details><summary>Every step</summary>\n\n```text\n" + self.text + "```\n\n</details>\n")
+        return "\n".join(p for p in parts if p)
+
+
+class GradCheck:
+    """The finite-difference check of every derived gradient (``nnderive gradcheck``)."""
+
+    def __init__(self, worst: float, text: str, tolerance: float):
+        self.worst = worst
+        self.text = text
+        self.tolerance = tolerance
+        self.ok = worst <= tolerance
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __repr__(self) -> str:
+        return self.text.rstrip("\n")
+
+
+class Solution:
+    """The worked solution (``nnderive solve``).
+
+    Values are float64 ``numpy.ndarray``s at full precision, by name:
+    ``given``, ``forward``, ``deltas`` (``"δ1"`` or ``"delta1"``),
+    ``gradients`` and ``updated`` (the parameters after training), each a
+    :class:`Section` with ``exact``, ``formula`` and ``latex`` alongside.
+    ``loss`` is a float (``loss_exact`` its Fraction, or ``None``;
+    ``loss_name``, ``loss_formula`` and ``loss_latex`` say what it is);
+    ``history`` the loss before each training step and after the last
+    (``history_exact`` likewise); ``training`` the settings (optimizer,
+    ``lr``, ``steps``) or ``None``.
+
+    ``round`` only shapes the documents: ``text``, ``markdown`` (shown by
+    Jupyter, rendered by MathJax) and ``latex`` (a standalone document for
+    pdflatex).
+    """
+
+    def __init__(self, net: "Net", data: Mapping[str, Any], text: str, markdown: str, latex: str, round: Optional[int]):
+        self.net = net
+        self.json = data
+        self.text = text
+        self.markdown = markdown
+        self.latex = latex
+        self.round = round
+        self.given = Section("given values", data["given"])
+        self.forward = Section("forward quantities", data["forward"])
+        self.deltas = Section("error terms", data["deltas"])
+        self.gradients = Section("gradients", data["gradients"])
+        self.updated = Section("updated parameters", data["updated"])
+        loss = data["loss"]
+        self.loss_name: str = loss["name"]
+        self.loss_formula: Optional[str] = loss.get("formula")
+        self.loss_latex: Optional[str] = loss.get("latex")
+        self._loss = loss
+        self.loss = float(_array(loss["value"]))
+        self.loss_exact = _fractions(loss.get("exact"))
+        training = data.get("training")
+        if training:
+            self.training: Optional[Dict[str, Any]] = {
+                "optimizer": training["optimizer"],
+                "lr": float(training["lr"]["value"]),
+                "lr_exact": _fractions(training["lr"].get("exact")),
+                "steps": int(training["steps"]),
+            }
+        else:
+            self.training = None
+        history = data.get("history", [])
+        self.history = np.array([float(_array(h["value"])) for h in history], dtype=np.float64)
+        self.history_exact = [_fractions(h.get("exact")) for h in history]
+        self.notes: List[str] = list(data["notes"])
+
+    def compare(self, mine: Optional[Mapping[str, Any]] = None, *, rtol: float = 1e-5, atol: float = 1e-8,
+                layout: str = "column", **gradients: Any) -> Comparison:
+        """Compares your gradients with the derived ones, per parameter.
+
+        ``mine`` maps parameter names (``"W1"``, or ``"dW1"``) to NumPy arrays
+        or nested lists; keyword arguments work too (``sol.compare(W1=dW1)``).
+        An entry differs when ``|yours − derived| > atol + rtol·|derived|``.
+        ``layout="row"`` compares the transposes of your matrices (for code
+        that computes ``X @ W`` with examples as rows). The result has ``ok``,
+        a readable ``repr`` (and HTML in Jupyter), and per parameter the
+        largest relative error and the worst entries.
+        """
+        given = dict(mine or {})
+        given.update(gradients)
+        return compare_gradients(self.gradients, given, rtol=rtol, atol=atol, layout=layout)
+
+    def __repr__(self) -> str:
+        return self.text.rstrip("\n")
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown
+
+    def _repr_latex_(self) -> str:
+        return _aligned(_formula_rows(self.forward, self._loss, self.deltas, self.gradients))
+
+
+class Net:
+    """A checked ``.nn`` network. ``tensors`` maps each name to its ``role``,
+    ``shape`` (a tuple) and whether it has a value; ``values`` are the values
+    given from Python, which replace the file's."""
+
+    def __init__(self, text: str, name: str = "<string>", values: Optional[Mapping[str, Any]] = None):
+        self.text = text
+        self.name = name
+        self.values: Dict[str, Any] = dict(values or {})
+        tensors = json.loads(_native_call(_native.check, name, text, _given(self.values)))
+        self.tensors: Dict[str, Dict[str, Any]] = {
+            t["name"]: {"role": t["role"], "shape": tuple(t["shape"]), "has_value": t["has_value"]} for t in tensors
+        }
+
+    def _values(self, given: Optional[Mapping[str, Any]]) -> List[Tuple[str, List[int], List[str]]]:
+        values = dict(self.values)
+        values.update(given or {})
+        return _given(values)
+
+    @property
+    def params(self) -> List[str]:
+        """The trainable parameters, in file order."""
+        return [n for n, t in self.tensors.items() if t["role"] == "param"]
+
+    def derive(self, given: Optional[Mapping[str, Any]] = None) -> Derivation:
+        """The symbolic derivation; needs no values."""
+        data, text = _native_call(_native.derive, self.name, self.text, self._values(given))
+        return Derivation(json.loads(data), text)
+
+    def solve(self, round: Optional[int] = None, given: Optional[Mapping[str, Any]] = None) -> Solution:
+        """Every value: forward pass, loss, error terms, gradients, training.
+
+        ``given`` replaces declared values for this call (``{"y": [0, 1]}``);
+        ``round`` rounds the documents (text, Markdown, LaTeX), never the arrays.
+        """
+        if round is not None and not (isinstance(round, int) and 0 <= round <= 30):
+            raise ValueError(f"round must be a whole number from 0 to 30, not {round!r}")
+        data, text, markdown, latex = _native_call(_native.solve, self.name, self.text, self._values(given), round)
+        return Solution(self, json.loads(data), text, markdown, latex, round)
+
+    def gradcheck(self, tolerance: float = 1e-6, given: Optional[Mapping[str, Any]] = None) -> GradCheck:
+        """Checks every derived gradient against central finite differences."""
+        worst, text = _native_call(_native.gradcheck, self.name, self.text, self._values(given), tolerance)
+        return GradCheck(worst, text, tolerance)
+
+    def __repr__(self) -> str:
+        def shape(s: Tuple[int, ...]) -> str:
+            return "[" + ", ".join(map(str, s)) + "]" if s else ""
+
+        parts = [f"{t['role']} {n}{shape(t['shape'])}" for n, t in self.tensors.items() if t["role"] not in ("equation", "loss")]
+        return f"<nnderive.Net {self.name}: {', '.join(parts)}>"
+
+    def _repr_markdown_(self) -> str:
+        return f"`{self.name}`\n\n```\n{self.text.rstrip()}\n```\n"
+
+
+def parse(text: str, name: str = "<string>", values: Optional[Mapping[str, Any]] = None) -> Net:
+    """A network from ``.nn`` text; raises :class:`NNError` if it has an error."""
+    return Net(text, name=name, values=values)
+
+
+def load(path: "os.PathLike[str] | str", values: Optional[Mapping[str, Any]] = None) -> Net:
+    """A network from a ``.nn`` file; ``values`` replace declared values
+    (``{"W1": np.array(...)}``), checked against the declared shapes."""
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        raw = f.read()
+    text = _native_call(_native.decode, path, raw)
+    return Net(text, name=path, values=values)
+
+
+def check_gradients(expected: "Solution | Net", mine: Mapping[str, Any], *, rtol: float = 1e-5, atol: float = 1e-8,
+                    layout: str = "column") -> Comparison:
+    """:meth:`Solution.compare` for a solution or a network (solved first)."""
+    solution = expected.solve() if isinstance(expected, Net) else expected
+    return solution.compare(mine, rtol=rtol, atol=atol, layout=layout)

@@ -1,0 +1,316 @@
+//! Hostile and oversized inputs: no panic, no stack overflow, no runaway time
+//! or memory, the same answer every run, and output written safely. Large
+//! inputs are generated here, not committed.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use nnderive::eval::{ErrorKind, Failure};
+use nnderive::Source;
+
+/// A chain `H0 = x`, `Hk = sin(H(k-1))`, loss `sum(Hn)`.
+fn sin_chain(n: usize) -> String {
+    let mut s = String::from("param x[2] = [1, 2]\nH0 = x\n");
+    for k in 1..=n {
+        s.push_str(&format!("H{k} = sin(H{})\n", k - 1));
+    }
+    s.push_str(&format!("loss L = sum(H{n})\n"));
+    s
+}
+
+/// `fn f1(t) = sin(t)` and `fn fk(t) = body(f(k-1))` for k up to n.
+fn nested_fns(n: usize, body: impl Fn(&str) -> String) -> String {
+    let mut s = String::from("param x[2] = [1, 2]\nfn f1(t) = sin(t)\n");
+    for k in 2..=n {
+        s.push_str(&format!("fn f{k}(t) = {}\n", body(&format!("f{}", k - 1))));
+    }
+    s.push_str(&format!("loss L = sum(f{n}(x))\n"));
+    s
+}
+
+fn load(text: &str) -> nnderive::model::Model {
+    nnderive::load(&Source::new("gen.nn", text)).expect("the generated file checks")
+}
+
+/// Runs `f` on a thread with a small stack: a recursion whose depth the
+/// input controls would overflow it.
+fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new().stack_size(256 * 1024).spawn(f).expect("thread starts").join().expect("no panic")
+}
+
+#[test]
+fn a_chain_of_100_000_equations_derives_solves_and_prints() {
+    let printed = |n: usize| {
+        let model = load(&sin_chain(n));
+        let derivation = nnderive::derive::derive(&model);
+        nnderive::render::text::derivation(&model, &derivation).len()
+    };
+    // Printed steps grow linearly with the depth (they grew quadratically).
+    let (small, large) = (printed(4_000), printed(40_000));
+    assert!(large < 11 * small, "{small} bytes for 4 000 equations, {large} for 40 000");
+    let model = load(&sin_chain(100_000));
+    let solution = nnderive::solve(&model).expect("solves");
+    let x = solution.gradients[0].to_f64_vec();
+    // Independent: the chain rule by hand, d/dx sin^n(x) = Π cos(H(k-1)).
+    for (i, x0) in [1.0f64, 2.0].into_iter().enumerate() {
+        let (mut h, mut d) = (x0, 1.0);
+        for _ in 0..100_000 {
+            d *= h.cos();
+            h = h.sin();
+        }
+        assert!((x[i] - d).abs() <= 1e-9 * d.abs().max(1e-12), "{} vs {d}", x[i]);
+    }
+}
+
+#[test]
+fn deep_inputs_fit_a_small_stack() {
+    on_small_stack(|| {
+        let model = load(&sin_chain(20_000));
+        let solution = nnderive::solve(&model).expect("solves");
+        let _ = nnderive::render::text::solution(&model, &solution, Some(4));
+        let model = load(&nested_fns(10_000, |f| format!("sin({f}(t))")));
+        let solution = nnderive::solve(&model).expect("solves");
+        let _ = nnderive::render::latex::document(&model, &solution, Some(4));
+        nnderive::gradcheck(&model).expect("checks");
+    });
+}
+
+#[test]
+fn a_long_sum_of_gradient_contributions_prints_without_recursion() {
+    // ∂L/∂x collects one term from each of 30 000 equations.
+    let mut s = String::from("param x[2] = [1, 2]\nH0 = x\n");
+    for k in 1..=30_000 {
+        s.push_str(&format!("H{k} = sin(H{}) * x\n", k - 1));
+    }
+    s.push_str("loss L = sum(H30000)\n");
+    let text = on_small_stack(move || {
+        let model = load(&s);
+        let d = nnderive::derive::derive(&model);
+        nnderive::render::text::derivation(&model, &d)
+    });
+    assert!(text.contains("∂L/∂x"));
+}
+
+#[test]
+fn nested_functions_are_shared_or_refused_quickly() {
+    // f(t) + f(t) * t: f(t) is computed once per call, so 40 levels are cheap.
+    let model = load(&nested_fns(40, |f| format!("{f}(t) + {f}(t) * t")));
+    nnderive::solve(&model).expect("solves");
+    // f(f(t)) doubles the work at each level: 2^39 calls, refused with a located error.
+    let model = load(&nested_fns(40, |f| format!("{f}({f}(t))")));
+    let error = nnderive::solve(&model).expect_err("too much work");
+    match &error {
+        nnderive::Error::Eval(e) => {
+            assert!(matches!(e.kind, ErrorKind::Numeric { failure: Failure::TooManyCalls { .. }, .. }), "{e:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(error.diagnostic().span.map(|s| s.line), Some(42));
+}
+
+#[test]
+fn computed_shapes_are_bounded() {
+    let values = vec!["0.5"; 4096].join(", ");
+    let outer = format!("param x[4096] = [{values}]\nZ = x @ x.T\nloss L = sum(Z)\n");
+    let error = nnderive::load(&Source::new("outer.nn", outer)).expect_err("16 777 216 entries");
+    let d = error.diagnostic();
+    assert!(d.message.contains("16777216 entries"), "{}", d.message);
+    assert_eq!(d.span.map(|s| (s.line, s.column)), Some((2, 5)));
+}
+
+/// Parsing 4.4 million numbers takes minutes in a debug build; run with
+/// `cargo test --release --test reliability -- --ignored`.
+#[test]
+#[ignore = "slow in debug builds"]
+fn literals_are_bounded_while_they_are_parsed() {
+    let row = format!("[{}]", vec!["1"; 2100].join(","));
+    let literal = format!("param W[2100,2100] = [{}]\nloss L = sum(W)\n", vec![row; 2100].join(","));
+    let error = nnderive::load(&Source::new("big.nn", literal)).expect_err("4 410 000 numbers");
+    assert!(error.diagnostic().message.contains("more than 4194304 numbers"), "{}", error.diagnostic().message);
+}
+
+#[test]
+fn the_first_error_in_the_file_is_reported_every_time() {
+    for _ in 0..20 {
+        let e = nnderive::load(&Source::new("m.nn", "param x[2] = [1, 2]\nA = p\nB = q\nC = r\nloss L = sum(x)\n"))
+            .expect_err("unknown names");
+        assert_eq!(e.diagnostic().message, "unknown name 'p'");
+        let e =
+            nnderive::load(&Source::new("m.nn", "fn a(t) = t\nfn b(t) = t\nparam b[2]\nparam a[2]\nloss L = sum(a)\n"))
+                .expect_err("duplicates");
+        assert!(e.diagnostic().message.contains("'a'"), "{}", e.diagnostic().message);
+    }
+}
+
+#[test]
+fn names_and_numbers_longer_than_format_widths_allow() {
+    let name = "a".repeat(70_000);
+    let text = format!("param {name}[2] = [1, 2]\nloss L = sum({name})\n");
+    let model = load(&text);
+    assert!(nnderive::render::text::check_summary(&model).contains(&name));
+    let check = nnderive::gradcheck(&model).expect("checks");
+    assert!(nnderive::render::text::gradcheck(&model, &check, 1e-6).contains(&name));
+    let ast = nnderive::parse(&Source::new("n.nn", text)).unwrap();
+    assert!(nnderive::syntax::format(&ast).contains(&name));
+    let digits = "1".repeat(70_000);
+    let text = format!("param w[2,2] = [[1, 2], [3, 0.{digits}]]\nloss L = sum(w)\n");
+    let ast = nnderive::parse(&Source::new("d.nn", text)).unwrap();
+    assert!(nnderive::syntax::format(&ast).contains(&digits));
+}
+
+#[test]
+fn formatting_many_commented_lines() {
+    let mut text = String::from("param x[2] = [1, 2]  # c\n");
+    for i in 0..40_000 {
+        text.push_str(&format!("y{i} = x  # comment {i}\n"));
+    }
+    text.push_str("loss L = sum(x)\n");
+    let ast = nnderive::parse(&Source::new("c.nn", text.clone())).unwrap();
+    assert_eq!(nnderive::syntax::format(&ast).lines().count(), 40_002);
+}
+
+#[test]
+fn cross_entropy_of_a_softmax_is_computed_stably() {
+    let text = "input x[2] = [0, 1000]\ntarget y[2] = [1, 0]\nparam W[2,2] = [[1, 0], [0, 1]]\n\
+                yhat = softmax(W @ x)\nloss L = cross_entropy(y, yhat)\n";
+    let model = load(text);
+    let solution = nnderive::solve(&model).expect("no log of 0");
+    // −log softmax(z)₁ = log(1 + e^1000) − 0 = 1000 (to f64 precision).
+    assert_eq!(solution.value(model.loss).to_f64_vec(), vec![1000.0]);
+}
+
+#[test]
+fn a_lone_carriage_return_ends_a_line() {
+    let source = Source::new("cr.nn", "param x[2] = [1, 2]\rloss L = sum(x) +\r");
+    let e = nnderive::load(&source).expect_err("the second line is incomplete");
+    assert_eq!(e.diagnostic().span.map(|s| s.line), Some(2));
+}
+
+// ---- the command line -------------------------------------------------
+
+fn nnderive_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nnderive"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs")
+}
+
+fn shell(dir: &Path, script: &str) -> Output {
+    let bin = env!("CARGO_BIN_EXE_nnderive");
+    Command::new("sh").arg("-c").arg(script.replace("NN", bin)).current_dir(dir).output().expect("sh runs")
+}
+
+/// A fresh folder with the assignment as `net.nn`.
+fn workdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nnderive-reliability-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(common::example("assignment4.nn"), dir.join("net.nn")).unwrap();
+    dir
+}
+
+fn leftovers(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("nnderive-tmp"))
+        .collect()
+}
+
+#[test]
+fn write_errors_on_standard_output_are_reported() {
+    let dir = workdir("stdout");
+    let full = shell(&dir, "NN solve net.nn > /dev/full");
+    assert_eq!(full.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&full.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: cannot write to standard output"), "{err}");
+    let closed = shell(&dir, "NN solve net.nn >&-");
+    if Path::new("/proc/self/fdinfo").exists() {
+        assert_eq!(closed.status.code(), Some(1), "{}", String::from_utf8_lossy(&closed.stderr));
+    }
+    // A closed pipe is how `| head` ends, not an error.
+    let piped = shell(&dir, "NN solve net.nn | head -c 10 > /dev/null; echo ${PIPESTATUS:-ok}");
+    assert!(piped.stderr.is_empty(), "{}", String::from_utf8_lossy(&piped.stderr));
+}
+
+#[cfg(unix)]
+#[test]
+fn output_files_are_replaced_safely() {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let dir = workdir("output");
+    let err = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+
+    // Not a regular file: refused, and left as it was.
+    let o = nnderive_in(&dir, &["solve", "net.nn", "-o", "/dev/null"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("not a regular file"), "{}", err(&o));
+    assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device());
+    let o = nnderive_in(&dir, &["solve", "net.nn", "-o", "."]);
+    assert_eq!(o.status.code(), Some(1));
+    if shell(&dir, "mkfifo pipe").status.success() {
+        let o = nnderive_in(&dir, &["solve", "net.nn", "-o", "pipe"]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(std::fs::metadata(dir.join("pipe")).unwrap().file_type().is_fifo());
+    }
+
+    // Its own input: refused, the input untouched.
+    let before = std::fs::read(dir.join("net.nn")).unwrap();
+    let o = nnderive_in(&dir, &["solve", "net.nn", "-o", "net.nn"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("input file"), "{}", err(&o));
+    assert_eq!(std::fs::read(dir.join("net.nn")).unwrap(), before);
+
+    // A regular file keeps its permissions; a symlink stays a link to the new content.
+    std::fs::write(dir.join("out.txt"), "old").unwrap();
+    std::fs::set_permissions(dir.join("out.txt"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let o = nnderive_in(&dir, &["solve", "net.nn", "-o", "out.txt"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(std::fs::metadata(dir.join("out.txt")).unwrap().permissions().mode() & 0o777, 0o600);
+    std::os::unix::fs::symlink("out.txt", dir.join("link.txt")).unwrap();
+    std::fs::write(dir.join("out.txt"), "old").unwrap();
+    let o = nnderive_in(&dir, &["solve", "net.nn", "-o", "link.txt"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(std::fs::symlink_metadata(dir.join("link.txt")).unwrap().file_type().is_symlink());
+    assert!(std::fs::read_to_string(dir.join("out.txt")).unwrap().starts_with("Given"));
+
+    // Hard links are not split.
+    std::fs::hard_link(dir.join("out.txt"), dir.join("hard.txt")).unwrap();
+    let o = nnderive_in(&dir, &["solve", "net.nn", "-o", "hard.txt"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("hard links"), "{}", err(&o));
+
+    // The real cause of a failure, and nothing left behind.
+    let o = nnderive_in(&dir, &["solve", "net.nn", "-o", "no/such/folder/x.txt"]);
+    assert!(err(&o).contains("No such file or directory"), "{}", err(&o));
+    // A planted file at a predictable temporary name changes nothing.
+    std::fs::write(dir.join(".new.txt.nnderive-tmp"), "planted").unwrap();
+    let o = nnderive_in(&dir, &["solve", "net.nn", "-o", "new.txt"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(std::fs::read_to_string(dir.join(".new.txt.nnderive-tmp")).unwrap(), "planted");
+    std::fs::remove_file(dir.join(".new.txt.nnderive-tmp")).unwrap();
+    assert!(leftovers(&dir).is_empty(), "{:?}", leftovers(&dir));
+
+    // Two runs writing one path at once both succeed; the file is one of them, whole.
+    let both = shell(&dir, "NN solve net.nn -o same.txt & NN solve net.nn --round 2 -o same.txt & wait %1 && wait %2");
+    assert!(both.status.success(), "{}", err(&both));
+    let text = std::fs::read_to_string(dir.join("same.txt")).unwrap();
+    assert!(text.starts_with("Given") && text.trim_end().ends_with("(checked on the given values)"), "{text}");
+    assert!(leftovers(&dir).is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn options_are_validated() {
+    let dir = workdir("options");
+    for bad in ["-1", "0", "nan", "inf", "x"] {
+        let o = nnderive_in(&dir, &["gradcheck", "net.nn", "--tolerance", bad]);
+        assert_eq!(o.status.code(), Some(2), "--tolerance {bad}");
+    }
+    let o = nnderive_in(&dir, &["gradcheck", "net.nn", "--tolerance", "1e-5"]);
+    assert!(o.status.success());
+}
