@@ -184,17 +184,44 @@ fn max_bits(v: &[BigInt]) -> u64 {
 
 /// `conv2d(x, k)`: x `[C, H, W]`, k `[F, C, kh, kw]`, result `[F, H', W']`.
 pub fn conv2d(x: &Tensor, k: &Tensor, conv: Conv, out_dims: &[usize]) -> Result<Tensor, NumericError> {
+    let (xd, kd, od) = (dims4(x.dims())?, dims4(k.dims())?, dims4(out_dims)?);
+    fits(xd, kd, od, conv, out_dims)?;
     bilinear(x, k, out_dims, conv, (forward, forward, forward))
 }
 
 /// ∂L/∂K = X̃ ⋆ δ: x `[C, H, W]`, δ `[F, H', W']`, result `[F, C, kh, kw]`.
 pub fn conv2d_kernel_grad(x: &Tensor, delta: &Tensor, conv: Conv, out_dims: &[usize]) -> Result<Tensor, NumericError> {
+    let (xd, dd, kd) = (dims4(x.dims())?, dims4(delta.dims())?, dims4(out_dims)?);
+    fits(xd, kd, dd, conv, out_dims)?;
     bilinear(x, delta, out_dims, conv, (kernel_grad, kernel_grad, kernel_grad))
 }
 
 /// ∂L/∂X = crop(Σ_f δ_f ∗ K[f,c]): δ `[F, H', W']`, k `[F, C, kh, kw]`, result `[C, H, W]`.
 pub fn conv2d_input_grad(delta: &Tensor, k: &Tensor, conv: Conv, out_dims: &[usize]) -> Result<Tensor, NumericError> {
+    let (dd, kd, xd) = (dims4(delta.dims())?, dims4(k.dims())?, dims4(out_dims)?);
+    fits(xd, kd, dd, conv, out_dims)?;
     bilinear(delta, k, out_dims, conv, (input_grad, input_grad, input_grad))
+}
+
+/// Checks that a map `x`, kernels `k` and output map `z` belong to one
+/// convolution, so that every index the kernels compute is in range.
+fn fits(x: Dims4, k: Dims4, z: Dims4, conv: Conv, dims: &[usize]) -> Result<(), NumericError> {
+    let side = |n: usize, w: usize| (n + 2 * conv.pad).checked_sub(w).map(|d| d / conv.stride.max(1) + 1);
+    let ok =
+        x.f == 1 && z.f == 1 && x.c == k.c && z.c == k.f && side(x.h, k.h) == Some(z.h) && side(x.w, k.w) == Some(z.w);
+    match ok {
+        true => Ok(()),
+        false => Err(Tensor::shape_error(format!("{dims:?} does not fit the convolution's operands"))),
+    }
+}
+
+/// The extent of a map `[C, H, W]` that a pooling window fits in.
+fn map_for(a: &Tensor, window: Window) -> Result<Dims4, NumericError> {
+    let d = dims4(a.dims())?;
+    if d.f != 1 || window.size > d.h || window.size > d.w || window.stride == 0 {
+        return Err(Tensor::shape_error(format!("a {0}×{0} window does not fit {1:?}", window.size, a.dims())));
+    }
+    Ok(d)
 }
 
 /// The pooled dims of a map `[C, H, W]`.
@@ -206,7 +233,7 @@ fn pooled(d: Dims4, window: Window) -> [usize; 3] {
 /// For each output entry of a max-pool of `a` `[C, H, W]`, the flat index in
 /// `a` of its window's first maximum in row-major order.
 fn argmax(a: &Tensor, window: Window) -> Result<(Vec<usize>, [usize; 3]), NumericError> {
-    let d = dims4(a.dims())?;
+    let d = map_for(a, window)?;
     let (k, s) = (window.size, window.stride);
     let [_, oh, ow] = pooled(d, window);
     let greater: Box<dyn Fn(usize, usize) -> bool + '_> = match a.data() {
@@ -246,7 +273,7 @@ pub fn pool(kind: PoolKind, a: &Tensor, window: Window) -> Result<Tensor, Numeri
             Ok(from_data(dims.to_vec(), data).with_capped(a.capped()))
         }
         PoolKind::Avg => {
-            let d = dims4(a.dims())?;
+            let d = map_for(a, window)?;
             let (k, s) = (window.size, window.stride);
             let [_, oh, ow] = pooled(d, window);
             let windows = (0..d.c).flat_map(|c| (0..oh).flat_map(move |i| (0..ow).map(move |j| (c, i, j))));
@@ -314,6 +341,9 @@ pub fn max_pool_back(a: &Tensor, g: &Tensor, window: Window) -> Result<Tensor, N
 /// window of the input `[C, H, W]` (`out_dims`).
 pub fn avg_pool_back(g: &Tensor, window: Window, out_dims: &[usize]) -> Result<Tensor, NumericError> {
     let (gd, od) = (dims4(g.dims())?, dims4(out_dims)?);
+    if gd.f != 1 || od.f != 1 || [gd.c, gd.h, gd.w] != pooled(od, window) || window.size > od.h.min(od.w) {
+        return Err(Tensor::shape_error(format!("{:?} does not pool to {:?}", out_dims, g.dims())));
+    }
     let (k, s) = (window.size, window.stride);
     let targets = |c: usize, i: usize, j: usize| {
         (0..k).flat_map(move |u| (0..k).map(move |v| (c * od.h + s * i + u) * od.w + s * j + v))
@@ -327,7 +357,7 @@ pub fn avg_pool_back(g: &Tensor, window: Window, out_dims: &[usize]) -> Result<T
                 for i in 0..gd.h {
                     for j in 0..gd.w {
                         let share = &v[(c * gd.h + i) * gd.w + j] / &area;
-                        for p in targets(c, i, j).filter(|&p| p < len) {
+                        for p in targets(c, i, j) {
                             out[p] += &share;
                         }
                     }
@@ -342,7 +372,7 @@ pub fn avg_pool_back(g: &Tensor, window: Window, out_dims: &[usize]) -> Result<T
                 for i in 0..gd.h {
                     for j in 0..gd.w {
                         let share = v[(c * gd.h + i) * gd.w + j] / area;
-                        for p in targets(c, i, j).filter(|&p| p < len) {
+                        for p in targets(c, i, j) {
                             out[p] += share;
                         }
                     }
