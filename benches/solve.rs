@@ -70,6 +70,17 @@ fn main() {
         }),
     );
 
+    // A CIFAR-sized convolutional network: exact through conv, relu and
+    // max-pool, f64 from the softmax on.
+    let text = common::cifar_network(11);
+    let model = nnderive::load(&Source::new("cifar.nn", text)).unwrap();
+    report(
+        "solve 3x32x32 conv(16 3x3, pad 1), max-pool 2, dense 10",
+        median(runs.min(5), || {
+            nnderive::solve(&model).unwrap();
+        }),
+    );
+
     // Large enough that the matrix products dominate: values turn f64 after
     // the first sigmoid.
     let widths = [256, 512, 512, 512, 10];

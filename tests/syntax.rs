@@ -267,3 +267,20 @@ proptest! {
         never_panics(&text);
     }
 }
+
+/// Keyword arguments: after or among positional ones, kept in order, and
+/// written back by `fmt` as `key = value`.
+#[test]
+fn keyword_arguments_in_calls() {
+    match rhs("conv2d(X, K, stride = 2, pad = (1))").kind {
+        ExprKind::Call { func, args, keywords } => {
+            assert_eq!(func.name, "conv2d");
+            assert_eq!(args.len(), 2);
+            let names: Vec<&str> = keywords.iter().map(|k| k.name.name.as_str()).collect();
+            assert_eq!(names, ["stride", "pad"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let file = parse("Z = maxpool(A,2,stride=1)\n").unwrap();
+    assert_eq!(format(&file), "Z = maxpool(A, 2, stride = 1)\n");
+}

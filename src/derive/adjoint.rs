@@ -5,7 +5,7 @@
 use num_rational::BigRational;
 
 use super::rules;
-use crate::model::{Func, Graph, LossFn, Node, NodeId, Reduction};
+use crate::model::{Func, Graph, LossFn, Node, NodeId, PoolKind, Reduction};
 
 /// A contribution to the gradient of one operand.
 #[derive(Clone, Debug)]
@@ -32,9 +32,16 @@ pub fn local_adjoints(
 ) -> Vec<Local> {
     let node = g.node(id).clone();
     let mut out_list = Vec::new();
+    let mut seed = seed;
+    // A layer needs its gradient as a map: a scalar ḡ (from a plain sum)
+    // stands for that value in every entry.
+    if matches!(node, Node::Conv2d(..) | Node::Pool(..) | Node::Flatten(_)) && g.shape(seed).is_scalar() {
+        let shape = g.shape(id).clone();
+        seed = g.reshape(seed, shape);
+    }
     let mut push = |g: &mut Graph, child: NodeId, c: NodeId, rule: &'static str, explanation: Option<NodeId>| {
         if wants(child) {
-            let c = unbroadcast(g, c, child);
+            let c = unbroadcast(g, c, child, id);
             out_list.push(Local { child, contribution: c, rule, explanation });
         }
     };
@@ -162,6 +169,42 @@ pub fn local_adjoints(
         Node::Loss(kind, y, p) => {
             loss_adjoints(g, kind, y, p, seed, &mut |g, child, c, rule| push(g, child, c, rule, None))
         }
+        // Z = conv2d(X, K): X̄ = Σ_f ḡ_f ∗ K[f,c] (full convolution, cropped by
+        // the padding), K̄[f,c] = X̃_c ⋆ ḡ_f (valid cross-correlation)
+        Node::Conv2d(x, k, conv) => {
+            if wants(x) {
+                let c = g.conv2d_input_grad(seed, k, conv);
+                push(g, x, c, "d-conv2d-input", None);
+            }
+            if wants(k) {
+                let c = g.conv2d_kernel_grad(x, seed, conv);
+                push(g, k, c, "d-conv2d-kernel", None);
+            }
+        }
+        // P = maxpool(A): ḡ routed to the first maximum of each window
+        Node::Pool(PoolKind::Max, a, window) => {
+            let c = g.max_pool_back(a, seed, window);
+            push(g, a, c, "d-maxpool", None);
+        }
+        // P = avgpool(A): ḡ / k² over each window
+        Node::Pool(PoolKind::Avg, a, window) => {
+            let c = g.avg_pool_back(seed, window);
+            push(g, a, c, "d-avgpool", None);
+        }
+        // v = flatten(T): T̄ = ḡ laid out in T's shape again
+        Node::Flatten(a) => {
+            let shape = g.shape(a).clone();
+            let c = g.reshape(seed, shape);
+            push(g, a, c, "d-flatten", None);
+        }
+        // Backward operations appear only in derived formulas, which are
+        // never differentiated again.
+        Node::ConvKernelGrad(..)
+        | Node::ConvInputGrad(..)
+        | Node::MaxPoolBack(..)
+        | Node::AvgPoolBack(..)
+        | Node::Reshape(..)
+        | Node::SumSpatial(_) => {}
     }
     out_list
 }
@@ -221,11 +264,21 @@ fn loss_adjoints(
     }
 }
 
-/// Sums a contribution down to a scalar operand's shape (a scalar that was
-/// broadcast over a tensor collects the gradient of every entry).
-fn unbroadcast(g: &mut Graph, c: NodeId, child: NodeId) -> NodeId {
-    if g.shape(child).is_scalar() && !g.shape(c).is_scalar() {
+/// Sums a contribution down to its operand's shape: a scalar that was
+/// broadcast over a tensor collects the gradient of every entry, and a vector
+/// `[F]` spread over a map `[F, H, W]` (a conv layer's bias) the sum of each
+/// channel, ∂L/∂b_f = Σᵢⱼ ḡ_f[i,j]. A scalar contribution stands for the same
+/// value in every entry of the result `parent`, so an operand with fewer
+/// entries collects it once per entry it was spread over.
+fn unbroadcast(g: &mut Graph, c: NodeId, child: NodeId, parent: NodeId) -> NodeId {
+    let (n_parent, n_child) = (g.shape(parent).len(), g.shape(child).len().max(1));
+    if g.shape(c).is_scalar() && n_parent > n_child {
+        let k = g.int((n_parent / n_child) as i64);
+        g.mul(k, c)
+    } else if g.shape(child).is_scalar() && !g.shape(c).is_scalar() {
         g.reduce(Reduction::Sum, c)
+    } else if g.shape(child).broadcasts_over(g.shape(c)) {
+        g.sum_spatial(c)
     } else {
         c
     }

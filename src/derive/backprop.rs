@@ -87,9 +87,10 @@ pub fn derive(model: &Model) -> Derivation {
     for &v in model.order.iter().rev() {
         b.equation(v);
     }
-    let gradients = model.params().map(|p| b.gradient(p)).collect();
+    let gradients: Vec<Gradient> = model.params().map(|p| b.gradient(p)).collect();
     let fn_derivatives = b.fn_derivatives();
-    let conventions = b.conventions(&fn_derivatives);
+    let mut conventions = b.conventions(&fn_derivatives);
+    conventions.extend(b.layer_conventions(&gradients));
     let used: Vec<TensorId> = b.used_target_sums();
     let target_sums = b.target_sums.iter().filter(|t| used.contains(&t.target)).cloned().collect();
     Derivation {
@@ -178,7 +179,7 @@ impl<'m> Backprop<'m> {
 
     fn is_affine(&self, n: NodeId) -> bool {
         match *self.g.node(n) {
-            Node::MatMul(..) => true,
+            Node::MatMul(..) | Node::Conv2d(..) => true,
             Node::Add(a, b) | Node::Sub(a, b) => self.is_affine(a) || self.is_affine(b),
             _ => false,
         }
@@ -492,6 +493,14 @@ impl<'m> Backprop<'m> {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The convolution-layer rules the equations and derived formulas rely on.
+    fn layer_conventions(&self, gradients: &[Gradient]) -> BTreeSet<rules::Convention> {
+        let mut roots: Vec<NodeId> = self.model.order.iter().filter_map(|&t| self.model.tensor(t).definition).collect();
+        roots.extend(gradients.iter().map(|g| g.formula));
+        roots.extend(self.symbols.iter().filter(|s| s.defined).map(|s| s.formula));
+        self.g.nodes_under(&roots).into_iter().filter_map(|n| rules::layer_convention(self.g.node(n))).collect()
     }
 
     /// Targets whose Σ = 1 was actually used (their general form differs).

@@ -7,7 +7,7 @@
 
 use num_rational::BigRational;
 
-use crate::model::{Elementwise, Func, Graph, NodeId};
+use crate::model::{Elementwise, Func, Graph, Node, NodeId, PoolKind};
 
 /// A named derivative rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,14 +93,109 @@ pub enum Convention {
     ReluAtZero,
     /// abs′(t) = sign(t), with sign(0) = 0; sign′ = 0.
     AbsAtZero,
+    /// conv2d is cross-correlation, maps `[C, H, W]`, kernels `[F, C, kh, kw]`.
+    ConvForward,
+    /// The kernel gradient X̃ ⋆ δ and its index form.
+    ConvKernelGrad,
+    /// The input gradient, a full convolution, and its index form.
+    ConvInputGrad,
+    /// A vector `[F]` added to a map `[F, H, W]`: the bias gradient sums each channel.
+    ChannelBias,
+    /// Max-pool routing and its tie rule.
+    MaxPool,
+    /// Average-pool spreading.
+    AvgPool,
+    /// flatten's order and backward.
+    Flatten,
+}
+
+/// The statement a convolution-layer node of a formula relies on, if any:
+/// the layer rules as one table, next to the derivative rules.
+pub fn layer_convention(node: &Node) -> Option<Convention> {
+    Some(match node {
+        Node::Conv2d(..) => Convention::ConvForward,
+        Node::ConvKernelGrad(..) => Convention::ConvKernelGrad,
+        Node::ConvInputGrad(..) => Convention::ConvInputGrad,
+        Node::SumSpatial(_) => Convention::ChannelBias,
+        Node::Pool(PoolKind::Max, ..) | Node::MaxPoolBack(..) => Convention::MaxPool,
+        Node::Pool(PoolKind::Avg, ..) | Node::AvgPoolBack(..) => Convention::AvgPool,
+        Node::Flatten(_) | Node::Reshape(..) => Convention::Flatten,
+        _ => return None,
+    })
 }
 
 impl Convention {
+    /// A layer's forward or backward rule (shown with the derivation), as
+    /// opposed to a convention at a kink.
+    pub fn is_layer_rule(self) -> bool {
+        !matches!(self, Convention::ReluAtZero | Convention::AbsAtZero)
+    }
+
+    /// [`Convention::index_form`] in LaTeX, for documents.
+    pub fn latex_index_form(self) -> Option<&'static str> {
+        Some(match self {
+            Convention::ConvForward => r"Z[f,i,j] = \sum_{c,u,v} K[f,c,u,v]\, \tilde{X}[c,\, s i+u,\, s j+v]",
+            Convention::ConvKernelGrad => {
+                r"\partial L / \partial K[f,c,u,v] = \sum_{i,j} \delta[f,i,j]\, \tilde{X}[c,\, s i+u,\, s j+v]"
+            }
+            Convention::ConvInputGrad => {
+                r"\partial L / \partial \tilde{X}[c,m,n] = \sum_{f} \sum_{s i+u=m,\ s j+v=n} \delta[f,i,j]\, K[f,c,u,v]"
+            }
+            Convention::ChannelBias => r"\partial L / \partial b[f] = \sum_{i,j} \delta[f,i,j]",
+            Convention::MaxPool => r"\partial L / \partial A[c,m,n] = \sum_{(i,j) \in M(m,n)} \delta[c,i,j]",
+            Convention::AvgPool => r"\partial L / \partial A[c,m,n] = \sum_{(i,j) \in W(m,n)} \delta[c,i,j] / k^2",
+            Convention::Flatten => r"v[(c H + i) W + j] = T[c,i,j]",
+            Convention::ReluAtZero | Convention::AbsAtZero => return None,
+        })
+    }
+
+    /// What the sets in [`Convention::latex_index_form`] stand for.
+    pub fn latex_legend(self) -> Option<&'static str> {
+        match self {
+            Convention::MaxPool => Some("where M(m, n) are the windows whose first maximum is at (m, n)"),
+            Convention::AvgPool => Some("where W(m, n) are the windows that contain (m, n)"),
+            _ => None,
+        }
+    }
+
+    /// The same rule entry by entry, where that is clearer (text notation).
+    pub fn index_form(self) -> Option<&'static str> {
+        Some(match self {
+            Convention::ConvForward => "Z[f,i,j] = Σ K[f,c,u,v] · X̃[c, s·i+u, s·j+v] over c, u, v (X̃: the input zero-padded by p; s: the stride)",
+            Convention::ConvKernelGrad => "∂L/∂K[f,c,u,v] = Σᵢⱼ δ[f,i,j] · X̃[c, s·i+u, s·j+v]",
+            Convention::ConvInputGrad => "∂L/∂X̃[c,m,n] = Σ δ[f,i,j] · K[f,c,u,v] over f and s·i+u = m, s·j+v = n",
+            Convention::ChannelBias => "∂L/∂b[f] = Σᵢⱼ δ[f,i,j]",
+            Convention::MaxPool => "∂L/∂A[c,m,n] = Σ δ[c,i,j] over the windows (i, j) whose first maximum is at (m, n)",
+            Convention::AvgPool => "∂L/∂A[c, s·i+u, s·j+v] = Σ δ[c,i,j] / k² over the windows (i, j) that contain the entry",
+            Convention::Flatten => "v[(c·H + i)·W + j] = T[c,i,j]",
+            Convention::ReluAtZero | Convention::AbsAtZero => return None,
+        })
+    }
+
     /// The convention in words (text notation).
     pub fn statement(self) -> &'static str {
         match self {
             Convention::ReluAtZero => "relu′(t) = step(t), taking relu′(0) = step(0) = 0 and step′(t) = 0",
             Convention::AbsAtZero => "abs′(t) = sign(t), taking sign(0) = 0 and sign′(t) = 0",
+            Convention::ConvForward => {
+                "conv2d(X, K) is cross-correlation (no kernel flip), as in PyTorch and CS231n; a map is [C, H, W] (channels, height, width), a kernel bank [F, C, kh, kw]"
+            }
+            Convention::ConvKernelGrad => {
+                "∂L/∂K[f,c] = X̃[c] ⋆ δ[f]: the valid cross-correlation of the input, zero-padded by p, with the error map, which for stride s is dilated by s − 1 zeros between entries"
+            }
+            Convention::ConvInputGrad => {
+                "∂L/∂X[c] = Σ δ[f] ∗ K[f,c] over f: a full convolution (equivalently δ[f] zero-padded by k − 1 and cross-correlated with rot180(K[f,c])), then cropped by p on each side"
+            }
+            Convention::ChannelBias => {
+                "a vector b of length F added to a map [F, H, W] adds b[f] to channel f, so its gradient sums each channel"
+            }
+            Convention::MaxPool => {
+                "maxpool routes each entry of the gradient to the maximum of its window and 0 elsewhere; on a tie, to the first maximum in row-major order"
+            }
+            Convention::AvgPool => "avgpool spreads each entry of the gradient evenly over its k × k window",
+            Convention::Flatten => {
+                "flatten lists the entries row-major over [C, H, W] (channel, then row, then column) as a column vector; its backward is the reshape back"
+            }
         }
     }
 }

@@ -13,6 +13,7 @@ use std::rc::Rc;
 
 use num_rational::BigRational;
 
+use super::conv;
 use super::error::Failure;
 use super::tensor::{NumericError, NumericErrorKind, Tensor};
 use crate::derive::Derivation;
@@ -277,6 +278,16 @@ impl<'a> Evaluator<'a> {
             Node::LogSoftmax(_) => arg(0)?.log_softmax()?,
             Node::Diag(_) => arg(0)?.diag()?,
             Node::Loss(kind, ..) => loss(*kind, arg(0)?, arg(1)?, args.get(2).copied())?,
+            Node::Conv2d(_, _, c) => conv::conv2d(arg(0)?, arg(1)?, *c, self.graph.shape(n).dims())?,
+            Node::ConvKernelGrad(_, _, c) => {
+                conv::conv2d_kernel_grad(arg(0)?, arg(1)?, *c, self.graph.shape(n).dims())?
+            }
+            Node::ConvInputGrad(_, _, c) => conv::conv2d_input_grad(arg(0)?, arg(1)?, *c, self.graph.shape(n).dims())?,
+            Node::Pool(kind, _, w) => conv::pool(*kind, arg(0)?, *w)?,
+            Node::MaxPoolBack(_, _, w) => conv::max_pool_back(arg(0)?, arg(1)?, *w)?,
+            Node::AvgPoolBack(_, w) => conv::avg_pool_back(arg(0)?, *w, self.graph.shape(n).dims())?,
+            Node::Flatten(_) | Node::Reshape(..) => conv::reshape(arg(0)?, self.graph.shape(n).dims())?,
+            Node::SumSpatial(_) => conv::sum_spatial(arg(0)?)?,
         };
         Ok(value)
     }

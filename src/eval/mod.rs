@@ -2,6 +2,7 @@
 //! gradient, computed from the derived formulas themselves; exact rationals
 //! wherever the arithmetic allows, f64 after any transcendental function.
 
+pub mod conv;
 mod error;
 pub mod evaluate;
 pub mod number;
@@ -9,4 +10,4 @@ mod solve;
 pub mod tensor;
 
 pub use error::{Error, ErrorKind, Failure};
-pub use solve::{gradcheck, solve, symbol_label, GradCheck, ParamCheck, Solution, Training};
+pub use solve::{gradcheck, solve, symbol_label, GradCheck, ParamCheck, PoolMask, Solution, Training};

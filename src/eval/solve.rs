@@ -7,7 +7,7 @@ use super::error::{Error, ErrorKind, Failure};
 use super::evaluate::{Evaluator, Note};
 use super::tensor::Tensor;
 use crate::derive::{derive, Derivation, SymbolKind, Wrt};
-use crate::model::{Model, Optimizer, SymbolId, TensorId};
+use crate::model::{Model, Node, NodeId, Optimizer, PoolKind, SymbolId, TensorId};
 
 /// Every value of a worked solution.
 #[derive(Clone, Debug)]
@@ -23,6 +23,20 @@ pub struct Solution {
     pub training: Option<Training>,
     /// Kinks met and values that left exact arithmetic.
     pub notes: Vec<Note>,
+    /// The switches of every max-pool, in equation order.
+    pub masks: Vec<PoolMask>,
+}
+
+/// Where a max-pool takes each window's maximum: a map the shape of the
+/// pool's input counting, at each entry, the windows whose first maximum
+/// (row-major) it is; a 0/1 mask when the windows do not overlap.
+#[derive(Clone, Debug)]
+pub struct PoolMask {
+    /// The equation the max-pool is in.
+    pub equation: TensorId,
+    /// The pool's input.
+    pub input: NodeId,
+    pub mask: Tensor,
 }
 
 /// The result of the `train` statement.
@@ -51,6 +65,7 @@ pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
     let derivation = derive(model);
     let initial = initial_values(model)?;
     let pass = Pass::run(model, &derivation, initial.clone(), true)?;
+    let masks = pool_masks(model, &derivation, &pass.values)?;
     let mut notes = pass.notes.clone();
     let training = match &model.train {
         None => None,
@@ -83,7 +98,34 @@ pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
     };
     notes.sort();
     notes.dedup();
-    Ok(Solution { values: pass.values, symbols: pass.symbols, gradients: pass.gradients, training, notes, derivation })
+    Ok(Solution {
+        values: pass.values,
+        symbols: pass.symbols,
+        gradients: pass.gradients,
+        training,
+        notes,
+        masks,
+        derivation,
+    })
+}
+
+/// The switches of every max-pool in the equations, from the forward values.
+fn pool_masks(model: &Model, derivation: &Derivation, values: &[Tensor]) -> Result<Vec<PoolMask>, Error> {
+    let mut ev = Evaluator::new(model, &derivation.graph, Some(derivation), values.iter().cloned().map(Some).collect());
+    let mut out = Vec::new();
+    for &id in &model.order {
+        let Some(def) = model.tensor(id).definition else { continue };
+        let mut pools: Vec<NodeId> = model.graph.nodes_under(&[def]);
+        pools.sort_unstable();
+        for n in pools {
+            let Node::Pool(PoolKind::Max, input, window) = *model.graph.node(n) else { continue };
+            let name = &model.tensor(id).name;
+            let a = ev.eval(input).map_err(|m| numeric(model, id, name, m))?;
+            let mask = super::conv::max_pool_switches(&a, window).map_err(|e| numeric(model, id, name, e))?;
+            out.push(PoolMask { equation: id, input, mask });
+        }
+    }
+    Ok(out)
 }
 
 /// The declared values, or the error naming the first missing one that matters.

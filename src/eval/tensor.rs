@@ -241,6 +241,30 @@ impl Tensor {
         matches!(self.data, Data::Exact(_))
     }
 
+    /// The same entries laid out in `dims` (row-major order is kept).
+    pub fn reshaped(&self, dims: Vec<usize>) -> Tensor {
+        Tensor { dims, data: self.data.clone(), capped: self.capped }
+    }
+
+    /// The `dims.product()` entries from flat index `start`, laid out in `dims`
+    /// (one channel of a map, for showing it).
+    pub fn slice(&self, start: usize, dims: Vec<usize>) -> Tensor {
+        let n: usize = dims.iter().product();
+        let end = (start + n).min(self.len());
+        let start = start.min(end);
+        let data = match &self.data {
+            Data::Exact(v) => Data::Exact(v[start..end].to_vec()),
+            Data::Float(v) => Data::Float(v[start..end].to_vec()),
+        };
+        Tensor { dims, data, capped: self.capped }
+    }
+
+    /// Marks a value computed from capped operands as capped too.
+    pub(super) fn with_capped(mut self, capped: bool) -> Tensor {
+        self.capped |= capped;
+        self
+    }
+
     /// True if exact arithmetic gave up on this value (see [`EXACT_BITS_CAP`]).
     pub fn capped(&self) -> bool {
         self.capped
@@ -296,12 +320,12 @@ impl Tensor {
         NumericError { kind, index: self.index_of(flat) }
     }
 
-    fn shape_error(msg: String) -> NumericError {
+    pub(super) fn shape_error(msg: String) -> NumericError {
         NumericError { kind: NumericErrorKind::Shape(msg), index: Vec::new() }
     }
 
     /// Keeps exact results under the size cap, switching to f64 past it.
-    fn settle(dims: Vec<usize>, data: Vec<BigRational>) -> Result<Tensor, NumericError> {
+    pub(super) fn settle(dims: Vec<usize>, data: Vec<BigRational>) -> Result<Tensor, NumericError> {
         if data.iter().any(|r| bits(r) > EXACT_BITS_CAP) {
             let t = Tensor::exact(dims, data);
             let mut f = t.to_float();
@@ -314,7 +338,7 @@ impl Tensor {
         Ok(Tensor::exact(dims, data))
     }
 
-    fn float_checked(dims: Vec<usize>, data: Vec<f64>) -> Result<Tensor, NumericError> {
+    pub(super) fn float_checked(dims: Vec<usize>, data: Vec<f64>) -> Result<Tensor, NumericError> {
         let t = Tensor::float(dims, data);
         if let Data::Float(v) = &t.data {
             if let Some(i) = v.iter().position(|x| !x.is_finite()) {
@@ -323,6 +347,15 @@ impl Tensor {
             }
         }
         Ok(t)
+    }
+
+    /// How many entries of `map` each entry of `vector` covers when a vector
+    /// `[F]` is spread over a map `[F, H, W, ...]` (see `Shape::broadcasts_over`).
+    fn spread(vector: &[usize], map: &[usize]) -> Option<usize> {
+        match (vector, map) {
+            ([f], [g, rest @ ..]) if f == g && rest.len() >= 2 => Some(rest.iter().product::<usize>().max(1)),
+            _ => None,
+        }
     }
 
     /// Same shape up to `[n] == [n, 1]`.
@@ -339,19 +372,27 @@ impl Tensor {
     ) -> Result<Tensor, NumericError> {
         let (dims, n) = if self.dims.is_empty() {
             (other.dims.clone(), other.len())
-        } else if other.dims.is_empty() || Tensor::same_shape(&self.dims, &other.dims) {
+        } else if other.dims.is_empty()
+            || Tensor::same_shape(&self.dims, &other.dims)
+            || Tensor::spread(&other.dims, &self.dims).is_some()
+        {
             (self.dims.clone(), self.len())
+        } else if Tensor::spread(&self.dims, &other.dims).is_some() {
+            (other.dims.clone(), other.len())
         } else {
             return Err(Tensor::shape_error(format!("{:?} and {:?} differ", self.dims, other.dims)));
         };
-        let pick = |len: usize, i: usize| if len == 1 { 0 } else { i };
+        // A vector [F] spread over a map [F, H, W] repeats each entry H·W times.
+        let (sa, sb) =
+            (Tensor::spread(&self.dims, &dims).unwrap_or(1), Tensor::spread(&other.dims, &dims).unwrap_or(1));
+        let pick = |len: usize, spread: usize, i: usize| if len == 1 { 0 } else { i / spread };
         let (la, lb) = (self.len(), other.len());
         let capped = self.capped || other.capped;
         let mut out = match (&self.data, &other.data) {
             (Data::Exact(a), Data::Exact(b)) => {
                 let mut v = Vec::with_capacity(n);
                 for i in 0..n {
-                    let x = exact(&a[pick(la, i)], &b[pick(lb, i)])
+                    let x = exact(&a[pick(la, sa, i)], &b[pick(lb, sb, i)])
                         .map_err(|k| NumericError { kind: k, index: index_in(&dims, i) })?;
                     v.push(x);
                 }
@@ -360,7 +401,7 @@ impl Tensor {
             _ => {
                 let a = self.float_view();
                 let b = other.float_view();
-                let v: Vec<f64> = (0..n).map(|i| float(a[pick(la, i)], b[pick(lb, i)])).collect();
+                let v: Vec<f64> = (0..n).map(|i| float(a[pick(la, sa, i)], b[pick(lb, sb, i)])).collect();
                 Tensor::float_checked(dims, v)?
             }
         };
@@ -369,7 +410,7 @@ impl Tensor {
     }
 
     /// The entries as f64, borrowing when they already are.
-    fn float_view(&self) -> std::borrow::Cow<'_, [f64]> {
+    pub(super) fn float_view(&self) -> std::borrow::Cow<'_, [f64]> {
         match &self.data {
             Data::Float(v) => std::borrow::Cow::Borrowed(v),
             Data::Exact(_) => std::borrow::Cow::Owned(self.to_f64_vec()),
@@ -646,7 +687,7 @@ fn exact_sum(v: &[BigRational]) -> BigRational {
 }
 
 /// The least common multiple of the denominators of `values` (1 if none).
-fn common_denominator<'a>(values: impl Iterator<Item = &'a BigRational>) -> BigInt {
+pub(super) fn common_denominator<'a>(values: impl Iterator<Item = &'a BigRational>) -> BigInt {
     let mut common = BigInt::one();
     for r in values {
         // Equal or unit denominators are the common case; skip the gcd for them.
@@ -658,7 +699,7 @@ fn common_denominator<'a>(values: impl Iterator<Item = &'a BigRational>) -> BigI
 }
 
 /// The numerator of `r` written over `denom`, a multiple of its denominator.
-fn over_denominator(r: &BigRational, denom: &BigInt) -> BigInt {
+pub(super) fn over_denominator(r: &BigRational, denom: &BigInt) -> BigInt {
     if r.denom() == denom {
         r.numer().clone()
     } else {

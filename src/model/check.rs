@@ -7,7 +7,7 @@ use num_rational::BigRational;
 
 use super::error::{Error, ErrorKind, Operand, MAX_ENTRIES};
 use super::expr::{Graph, NodeId, TensorId};
-use super::func::{Builtin, FnId, Func};
+use super::func::{Builtin, Conv, FnId, Func, Window};
 use super::shape::Shape;
 use super::{Function, Model, Optimizer, Role, Tensor, Train};
 use crate::diagnostic::suggest;
@@ -299,12 +299,12 @@ impl<'a> Checker<'a> {
                 let b = self.build(rhs, scope)?;
                 self.binary(*op, *op_span, (a, lhs), (b, rhs))
             }
-            ExprKind::Call { func, args } => {
+            ExprKind::Call { func, args, keywords } => {
                 let mut built = Vec::with_capacity(args.len());
                 for a in args {
                     built.push(self.build(a, scope)?);
                 }
-                self.call(func, args, built, expr.span, scope)
+                self.call(func, args, keywords, built, expr.span, scope)
             }
         }
     }
@@ -363,10 +363,13 @@ impl<'a> Checker<'a> {
         &mut self,
         func: &ast::Ident,
         args: &[ast::Expr],
+        keywords: &[ast::KeywordArg],
         built: Vec<NodeId>,
         span: Span,
         scope: &Scope,
     ) -> Result<NodeId, Error> {
+        let allowed = Builtin::lookup(&func.name).map(Builtin::keywords).unwrap_or(&[]);
+        check_keywords(func, keywords, allowed)?;
         let arity_error = |expected: usize| {
             Error::new(ErrorKind::WrongArity { func: func.name.clone(), expected, found: built.len() }, span)
         };
@@ -449,6 +452,39 @@ impl<'a> Checker<'a> {
                 }
                 self.graph.loss(kind, y, p)
             }
+            Builtin::Conv2d => {
+                let stride = keyword_value(keywords, "stride", 1, 1)?;
+                let pad = keyword_value(keywords, "pad", 0, 0)?;
+                let conv = Conv { stride, pad };
+                let (x, k) = (built[0], built[1]);
+                match g.shape(x).conv2d(g.shape(k), conv) {
+                    Err(error) => {
+                        let operands = vec![self.operand(x, &args[0]), self.operand(k, &args[1])];
+                        let kind = ErrorKind::LayerShape { func: func.name.clone(), error, operands, pad };
+                        return Err(Error::new(kind, span));
+                    }
+                    // Padding can make the output larger than either operand.
+                    Ok(out) if out.len() > MAX_ENTRIES => {
+                        let kind = ErrorKind::TooLarge { entries: out.len() as u128, limit: MAX_ENTRIES };
+                        return Err(Error::new(kind, span));
+                    }
+                    Ok(_) => {}
+                }
+                self.graph.conv2d(x, k, conv)
+            }
+            Builtin::Pool(kind) => {
+                let size = whole_number(&args[1], "the window size", 1)?;
+                let stride = keyword_value(keywords, "stride", size, 1)?;
+                let window = Window { size, stride };
+                let a = built[0];
+                if let Err(error) = g.shape(a).pool(window) {
+                    let operands = vec![self.operand(a, &args[0])];
+                    let kind = ErrorKind::LayerShape { func: func.name.clone(), error, operands, pad: 0 };
+                    return Err(Error::new(kind, span));
+                }
+                self.graph.pool(kind, a, window)
+            }
+            Builtin::Flatten => g.flatten(built[0]),
         })
     }
 
@@ -514,6 +550,52 @@ impl<'a> Checker<'a> {
             return Err(Error::new(ErrorKind::NothingToTrain, t.span));
         }
         Ok(Some(Train { optimizer: Optimizer::Sgd { lr, steps }, span: t.span }))
+    }
+}
+
+/// Refuses keyword arguments that `func` does not take, or that come twice.
+fn check_keywords(
+    func: &ast::Ident,
+    keywords: &[ast::KeywordArg],
+    allowed: &'static [&'static str],
+) -> Result<(), Error> {
+    for (i, k) in keywords.iter().enumerate() {
+        if !allowed.contains(&k.name.name.as_str()) {
+            let kind = ErrorKind::UnknownKeyword { func: func.name.clone(), name: k.name.name.clone(), allowed };
+            return Err(Error::new(kind, k.name.span));
+        }
+        if let Some(first) = keywords[..i].iter().find(|f| f.name.name == k.name.name) {
+            let kind = ErrorKind::DuplicateKeyword { name: k.name.name.clone(), first: first.name.span };
+            return Err(Error::new(kind, k.name.span));
+        }
+    }
+    Ok(())
+}
+
+/// The value of keyword `name` (a whole number ≥ `min`), or `default`.
+fn keyword_value(keywords: &[ast::KeywordArg], name: &'static str, default: usize, min: usize) -> Result<usize, Error> {
+    match keywords.iter().find(|k| k.name.name == name) {
+        Some(k) => whole_number(&k.value, name, min),
+        None => Ok(default),
+    }
+}
+
+/// The largest stride, padding or window nnderive accepts (a typo guard).
+pub const MAX_WINDOW: usize = 4096;
+
+/// A whole number from `min` to [`MAX_WINDOW`] written as a literal.
+fn whole_number(expr: &ast::Expr, what: &'static str, min: usize) -> Result<usize, Error> {
+    let mut e = expr;
+    while let ExprKind::Paren(inner) = &e.kind {
+        e = inner;
+    }
+    let value = match &e.kind {
+        ExprKind::Number(n) if n.value.is_integer() => usize::try_from(n.value.to_integer()).ok(),
+        _ => None,
+    };
+    match value {
+        Some(v) if (min..=MAX_WINDOW).contains(&v) => Ok(v),
+        _ => Err(Error::new(ErrorKind::BadLayerArg { what, min, max: MAX_WINDOW }, expr.span)),
     }
 }
 

@@ -3,7 +3,7 @@
 use crate::diagnostic::Diagnostic;
 use crate::syntax::Span;
 
-use super::shape::Shape;
+use super::shape::{LayerShapeError, Shape};
 
 /// A checking error.
 #[derive(Clone, Debug, PartialEq)]
@@ -83,6 +83,17 @@ pub enum ErrorKind {
     GivenNotData { name: String },
     /// A value of shape [4, 3] given from outside the file for `param W1[3,4]`.
     GivenShape { name: String, declared: Shape, given: Shape },
+    /// `maxpool(A, 2, pad = 1)`: a keyword argument the function does not take.
+    UnknownKeyword { func: String, name: String, allowed: &'static [&'static str] },
+    /// `conv2d(X, K, stride = 1, stride = 2)`.
+    DuplicateKeyword { name: String, first: Span },
+    /// `conv2d(X, K, stride = 1.5)` or `maxpool(A, 0)`: strides, paddings and
+    /// windows are whole numbers written as literals.
+    BadLayerArg { what: &'static str, min: usize, max: usize },
+    /// `conv2d(X, K, stride = 2)` with X `[1, 6, 6]` and K `[1, 1, 3, 3]`: the
+    /// output size (6 − 3)/2 + 1 is not whole; also a window larger than its
+    /// input, wrong ranks, or a channel count that differs. `pad` is conv2d's.
+    LayerShape { func: String, error: LayerShapeError, operands: Vec<Operand>, pad: usize },
 }
 
 /// One side of a binary operation, described for an error message.
@@ -253,7 +264,82 @@ impl Error {
                     diag.with_help(format!("give a value of shape {declared}"))
                 }
             }
+            UnknownKeyword { func, name, allowed } => {
+                let diag = d(format!("'{func}' has no keyword argument '{name}'")).with_label("unknown keyword");
+                match allowed {
+                    [] => diag.with_help(format!("'{func}' takes no keyword arguments")),
+                    list => diag.with_help(format!("'{func}' takes {}", keyword_list(list))),
+                }
+            }
+            DuplicateKeyword { name, first } => d(format!("keyword argument '{name}' is given twice"))
+                .with_label("again here")
+                .with_related(*first, "first here"),
+            BadLayerArg { what, min, max } => d(format!("{what} must be a whole number from {min} to {max}"))
+                .with_label("not a valid size")
+                .with_help("write a literal whole number, as in `conv2d(X, K, stride = 2, pad = 1)` or `maxpool(A, 2)`"),
+            LayerShape { func, error, operands, pad } => layer_shape(d, func, error, operands, *pad),
         }
+    }
+}
+
+fn keyword_list(list: &[&str]) -> String {
+    let quoted: Vec<String> = list.iter().map(|k| format!("`{k} = ...`")).collect();
+    quoted.join(" and ")
+}
+
+/// The message of a convolution or pooling whose window does not fit.
+fn layer_shape(
+    d: impl Fn(String) -> Diagnostic,
+    func: &str,
+    error: &LayerShapeError,
+    operands: &[Operand],
+    pad: usize,
+) -> Diagnostic {
+    let mut diag = match error {
+        LayerShapeError::Rank { operand, expected } => {
+            let shape = operands.get(*operand).map(|o| o.shape.to_string()).unwrap_or_default();
+            d(format!("{func} needs {expected} as argument {}, but it is {shape}", operand + 1))
+                .with_label(format!("in this {func}"))
+        }
+        LayerShapeError::Channels { input, kernel } => {
+            d(format!("{func}: the input has {input} channel{} but the kernels expect {kernel}", plural(*input)))
+                .with_label("channels differ")
+                .with_help("K is [F, C, kh, kw]: its second dimension must equal the input's channels C in [C, H, W]")
+        }
+        LayerShapeError::WindowTooLarge { axis, input, window } => {
+            let padded = if pad > 0 { format!(" (with padding {pad})") } else { String::new() };
+            d(format!("{func}: the window spans {window} along the {axis}, but the input{padded} has only {input}"))
+                .with_label("window larger than the input")
+                .with_help("use a smaller window or kernel, or pad the input")
+        }
+        LayerShapeError::NotWhole { axis, input, window, stride } => {
+            let raw = input - 2 * pad;
+            let formula = if pad > 0 {
+                format!("({raw} + 2·{pad} − {window})/{stride} + 1")
+            } else {
+                format!("({raw} − {window})/{stride} + 1")
+            };
+            let size = (input - window) as f64 / (*stride).max(1) as f64 + 1.0;
+            let shown = format!("{size:.3}").trim_end_matches('0').to_string();
+            let sign = if (size * 1000.0).fract() == 0.0 { "=" } else { "≈" };
+            d(format!(
+                "{func}: the output {axis} {formula} {sign} {shown} is not a whole number (input {axis} {raw}, window {window}, stride {stride})"
+            ))
+            .with_label("the windows do not tile the input")
+            .with_help("choose the stride and padding so that (H + 2·pad − k) is a multiple of the stride")
+        }
+    };
+    for o in operands {
+        diag = diag.with_related(o.span, format!("this is {}", o.shape));
+    }
+    diag
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
     }
 }
 

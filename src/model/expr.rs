@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};
 
-use super::func::{Func, LossFn, Reduction};
+use super::func::{Conv, Func, LossFn, PoolKind, Reduction, Window};
 use super::shape::Shape;
 
 /// Index of a node in its [`Graph`].
@@ -60,6 +60,29 @@ pub enum Node {
     Diag(NodeId),
     /// A built-in loss `loss(y, p)`.
     Loss(LossFn, NodeId, NodeId),
+    /// `conv2d(X, K)`: Z[f,i,j] = Σ_{c,u,v} K[f,c,u,v] X̃[c, s i + u, s j + v]
+    /// (cross-correlation of the zero-padded input X̃ with each kernel).
+    Conv2d(NodeId, NodeId, Conv),
+    /// ∂L/∂K of `conv2d(X, K)` from X and the error map δ: X̃_c ⋆ δ_f,
+    /// a valid cross-correlation (δ dilated by the stride).
+    ConvKernelGrad(NodeId, NodeId, Conv),
+    /// ∂L/∂X of `conv2d(X, K)` from δ and K: Σ_f δ_f ∗ K[f,c], a full
+    /// convolution (δ dilated by the stride), cropped by the padding.
+    ConvInputGrad(NodeId, NodeId, Conv),
+    /// `maxpool(A, k, stride)` or `avgpool(A, k, stride)`.
+    Pool(PoolKind, NodeId, Window),
+    /// ∂L/∂A of `maxpool(A)` from A and ḡ: each entry of ḡ goes to the first
+    /// maximum (row-major) of its window.
+    MaxPoolBack(NodeId, NodeId, Window),
+    /// ∂L/∂A of `avgpool(A)` from ḡ: each entry spreads ḡ/k² over its window.
+    AvgPoolBack(NodeId, Window),
+    /// `flatten(T)`: the entries in row-major order, as a column.
+    Flatten(NodeId),
+    /// The entries of a column laid out in a shape (flatten's adjoint).
+    Reshape(NodeId, Shape),
+    /// Σ_{i,j} of each channel of `[F, H, W]`: a vector `[F]` (the adjoint
+    /// of a vector spread over a map, as a conv layer's bias is).
+    SumSpatial(NodeId),
 }
 
 impl Node {
@@ -73,13 +96,22 @@ impl Node {
             | Node::Reduce(_, a)
             | Node::Softmax(a)
             | Node::LogSoftmax(a)
-            | Node::Diag(a) => vec![*a],
+            | Node::Diag(a)
+            | Node::Pool(_, a, _)
+            | Node::AvgPoolBack(a, _)
+            | Node::Flatten(a)
+            | Node::Reshape(a, _)
+            | Node::SumSpatial(a) => vec![*a],
             Node::Add(a, b)
             | Node::Sub(a, b)
             | Node::Mul(a, b)
             | Node::Div(a, b)
             | Node::MatMul(a, b)
-            | Node::Loss(_, a, b) => vec![*a, *b],
+            | Node::Loss(_, a, b)
+            | Node::Conv2d(a, b, _)
+            | Node::ConvKernelGrad(a, b, _)
+            | Node::ConvInputGrad(a, b, _)
+            | Node::MaxPoolBack(a, b, _) => vec![*a, *b],
             Node::Apply(_, args) => args.clone(),
         }
     }
@@ -493,6 +525,72 @@ impl Graph {
         self.intern(Node::Loss(f, y, p), Shape::scalar())
     }
 
+    // ---- convolution layers ---------------------------------------------
+    // Shapes were checked before these are built (see `Shape::conv2d`); a
+    // bug shows as a wrong shape, never a panic.
+
+    pub fn conv2d(&mut self, x: NodeId, k: NodeId, conv: Conv) -> NodeId {
+        let shape = self.shape(x).conv2d(self.shape(k), conv).unwrap_or_else(|_| self.shape(x).clone());
+        self.intern(Node::Conv2d(x, k, conv), shape)
+    }
+
+    pub fn conv2d_kernel_grad(&mut self, x: NodeId, delta: NodeId, conv: Conv) -> NodeId {
+        let shape = self.shape(x).conv2d_kernel_grad(self.shape(delta), conv);
+        self.intern(Node::ConvKernelGrad(x, delta, conv), shape)
+    }
+
+    pub fn conv2d_input_grad(&mut self, delta: NodeId, k: NodeId, conv: Conv) -> NodeId {
+        let shape = self.shape(delta).conv2d_input_grad(self.shape(k), conv);
+        self.intern(Node::ConvInputGrad(delta, k, conv), shape)
+    }
+
+    pub fn pool(&mut self, kind: PoolKind, a: NodeId, window: Window) -> NodeId {
+        let shape = self.shape(a).pool(window).unwrap_or_else(|_| self.shape(a).clone());
+        self.intern(Node::Pool(kind, a, window), shape)
+    }
+
+    pub fn max_pool_back(&mut self, a: NodeId, g: NodeId, window: Window) -> NodeId {
+        let shape = self.shape(a).clone();
+        self.intern(Node::MaxPoolBack(a, g, window), shape)
+    }
+
+    pub fn avg_pool_back(&mut self, g: NodeId, window: Window) -> NodeId {
+        let shape = self.shape(g).unpool(window);
+        self.intern(Node::AvgPoolBack(g, window), shape)
+    }
+
+    pub fn flatten(&mut self, a: NodeId) -> NodeId {
+        let shape = self.shape(a).flatten();
+        if shape == *self.shape(a) {
+            return a;
+        }
+        // flatten(reshape(v)) = v
+        if let Node::Reshape(v, _) = *self.node(a) {
+            if *self.shape(v) == shape {
+                return v;
+            }
+        }
+        self.intern(Node::Flatten(a), shape)
+    }
+
+    pub fn reshape(&mut self, a: NodeId, shape: Shape) -> NodeId {
+        if *self.shape(a) == shape {
+            return a;
+        }
+        // reshape(flatten(t)) = t
+        if let Node::Flatten(t) = *self.node(a) {
+            if *self.shape(t) == shape {
+                return t;
+            }
+        }
+        self.intern(Node::Reshape(a, shape.clone()), shape)
+    }
+
+    pub fn sum_spatial(&mut self, a: NodeId) -> NodeId {
+        let shape = Shape(self.shape(a).dims().iter().take(1).copied().collect());
+        self.intern(Node::SumSpatial(a), shape)
+    }
+
     /// Copies the expression `root` of `from` into this graph, replacing each
     /// function parameter `Param(i)` by `args[i]` (how a custom function's
     /// body is instantiated). Rebuilt through the constructors, so the copy
@@ -577,6 +675,15 @@ impl Graph {
             Node::LogSoftmax(a) => self.log_softmax(m(a)),
             Node::Diag(a) => self.diag(m(a)),
             Node::Loss(f, y, p) => self.loss(*f, m(y), m(p)),
+            Node::Conv2d(x, k, c) => self.conv2d(m(x), m(k), *c),
+            Node::ConvKernelGrad(x, d, c) => self.conv2d_kernel_grad(m(x), m(d), *c),
+            Node::ConvInputGrad(d, k, c) => self.conv2d_input_grad(m(d), m(k), *c),
+            Node::Pool(kind, a, w) => self.pool(*kind, m(a), *w),
+            Node::MaxPoolBack(a, g, w) => self.max_pool_back(m(a), m(g), *w),
+            Node::AvgPoolBack(g, w) => self.avg_pool_back(m(g), *w),
+            Node::Flatten(a) => self.flatten(m(a)),
+            Node::Reshape(a, s) => self.reshape(m(a), s.clone()),
+            Node::SumSpatial(a) => self.sum_spatial(m(a)),
         }
     }
 

@@ -91,6 +91,38 @@ impl LossFn {
     }
 }
 
+/// The geometry of `conv2d(X, K, stride = s, pad = p)`: PyTorch and CS231n
+/// conventions (X is `[C, H, W]`, K is `[F, C, kh, kw]`, zero padding,
+/// cross-correlation without a kernel flip).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Conv {
+    pub stride: usize,
+    pub pad: usize,
+}
+
+/// Max or average pooling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PoolKind {
+    Max,
+    Avg,
+}
+
+impl PoolKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            PoolKind::Max => "maxpool",
+            PoolKind::Avg => "avgpool",
+        }
+    }
+}
+
+/// The window of a pooling layer: `size × size`, moved by `stride`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Window {
+    pub size: usize,
+    pub stride: usize,
+}
+
 /// What a built-in name in a `.nn` file denotes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Builtin {
@@ -99,12 +131,18 @@ pub enum Builtin {
     Softmax,
     LogSoftmax,
     Loss(LossFn),
+    /// `conv2d(X, K, stride = 1, pad = 0)`
+    Conv2d,
+    /// `maxpool(A, k, stride = k)`, `avgpool(A, k, stride = k)`
+    Pool(PoolKind),
+    /// `flatten(T)`: row-major, to a column vector.
+    Flatten,
 }
 
 impl Builtin {
     /// Every built-in name a `.nn` file may call (`sign` is internal: it only
     /// appears as the derivative of `abs`, but calling it is harmless).
-    pub const NAMES: [&'static str; 19] = [
+    pub const NAMES: [&'static str; 23] = [
         "relu",
         "step",
         "sign",
@@ -124,6 +162,10 @@ impl Builtin {
         "cross_entropy",
         "mse",
         "bce",
+        "conv2d",
+        "maxpool",
+        "avgpool",
+        "flatten",
     ];
 
     /// Looks a built-in up by its `.nn` name.
@@ -139,6 +181,10 @@ impl Builtin {
             "cross_entropy" => Builtin::Loss(LossFn::CrossEntropy),
             "mse" => Builtin::Loss(LossFn::Mse),
             "bce" => Builtin::Loss(LossFn::Bce),
+            "conv2d" => Builtin::Conv2d,
+            "maxpool" => Builtin::Pool(PoolKind::Max),
+            "avgpool" => Builtin::Pool(PoolKind::Avg),
+            "flatten" => Builtin::Flatten,
             _ => return None,
         })
     }
@@ -146,8 +192,17 @@ impl Builtin {
     /// How many arguments it takes.
     pub fn arity(self) -> usize {
         match self {
-            Builtin::Loss(_) => 2,
+            Builtin::Loss(_) | Builtin::Conv2d | Builtin::Pool(_) => 2,
             _ => 1,
+        }
+    }
+
+    /// The keyword arguments it accepts (`stride = 2`), each optional.
+    pub fn keywords(self) -> &'static [&'static str] {
+        match self {
+            Builtin::Conv2d => &["stride", "pad"],
+            Builtin::Pool(_) => &["stride"],
+            _ => &[],
         }
     }
 }

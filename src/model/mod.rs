@@ -17,7 +17,7 @@ use crate::syntax::Span;
 pub use check::check;
 pub use error::{Error, ErrorKind};
 pub use expr::{Graph, Node, NodeId, SymbolId, TensorId};
-pub use func::{Builtin, Elementwise, FnId, Func, LossFn, Reduction};
+pub use func::{Builtin, Conv, Elementwise, FnId, Func, LossFn, PoolKind, Reduction, Window};
 pub use given::with_value;
 pub use shape::Shape;
 

@@ -7,6 +7,34 @@
 
 use std::fmt;
 
+use super::func::{Conv, Window};
+
+/// Why a convolution or pooling window does not fit its input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LayerShapeError {
+    /// An operand of the wrong rank: which operand (0 or 1) and what it needs.
+    Rank { operand: usize, expected: &'static str },
+    /// conv2d's input has C channels but the kernels expect another number.
+    Channels { input: usize, kernel: usize },
+    /// The window (kernel) is larger than the (padded) input along `axis`.
+    WindowTooLarge { axis: &'static str, input: usize, window: usize },
+    /// `(input − window) / stride + 1` is not a whole number along `axis`
+    /// (`input` already includes the padding).
+    NotWhole { axis: &'static str, input: usize, window: usize, stride: usize },
+}
+
+/// The output length of a window of `window` moved by `stride` over `input`
+/// entries (padding included): `(input − window) / stride + 1`, when whole.
+pub fn windows(axis: &'static str, input: usize, window: usize, stride: usize) -> Result<usize, LayerShapeError> {
+    if window > input {
+        return Err(LayerShapeError::WindowTooLarge { axis, input, window });
+    }
+    if stride == 0 || !(input - window).is_multiple_of(stride) {
+        return Err(LayerShapeError::NotWhole { axis, input, window, stride });
+    }
+    Ok((input - window) / stride + 1)
+}
+
 /// The dimensions of a tensor.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Shape(pub Vec<usize>);
@@ -64,14 +92,94 @@ impl Shape {
                 && self.as_matrix() == other.as_matrix())
     }
 
-    /// Shape of an elementwise operation: equal shapes, or one side a scalar.
+    /// Shape of an elementwise operation: equal shapes, one side a scalar,
+    /// or a vector `[F]` with a map `[F, H, W]` (entry f goes with channel f:
+    /// a column broadcast along the trailing axes).
     pub fn broadcast(&self, other: &Shape) -> Option<Shape> {
         if self.is_scalar() {
             Some(other.clone())
         } else if other.is_scalar() || self.same_as(other) {
             Some(self.clone())
+        } else if self.broadcasts_over(other) {
+            Some(other.clone())
+        } else if other.broadcasts_over(self) {
+            Some(self.clone())
         } else {
             None
+        }
+    }
+
+    /// A vector `[F]` spread over a tensor `[F, ...]` of rank 3 or more.
+    pub fn broadcasts_over(&self, map: &Shape) -> bool {
+        matches!((self.dims(), map.dims()), ([f], [g, _, _, ..]) if f == g)
+    }
+
+    /// Shape of `conv2d(self, kernels, stride, pad)`: `[C, H, W]` with
+    /// `[F, C, kh, kw]` gives `[F, H', W']`, H' = (H + 2p − kh)/s + 1.
+    pub fn conv2d(&self, kernels: &Shape, conv: Conv) -> Result<Shape, LayerShapeError> {
+        let &[c, h, w] = self.dims() else {
+            return Err(LayerShapeError::Rank { operand: 0, expected: "a feature map [C, H, W]" });
+        };
+        let &[f, kc, kh, kw] = kernels.dims() else {
+            return Err(LayerShapeError::Rank { operand: 1, expected: "a kernel bank [F, C, kh, kw]" });
+        };
+        if c != kc {
+            return Err(LayerShapeError::Channels { input: c, kernel: kc });
+        }
+        let pad = 2 * conv.pad;
+        let out_h = windows("height", h + pad, kh, conv.stride)?;
+        let out_w = windows("width", w + pad, kw, conv.stride)?;
+        Ok(Shape(vec![f, out_h, out_w]))
+    }
+
+    /// Shape of a `size × size` pooling of a map `[C, H, W]`.
+    pub fn pool(&self, window: Window) -> Result<Shape, LayerShapeError> {
+        let &[c, h, w] = self.dims() else {
+            return Err(LayerShapeError::Rank { operand: 0, expected: "a feature map [C, H, W]" });
+        };
+        let out_h = windows("height", h, window.size, window.stride)?;
+        let out_w = windows("width", w, window.size, window.stride)?;
+        Ok(Shape(vec![c, out_h, out_w]))
+    }
+
+    /// Shape of `flatten(self)`: a column of every entry.
+    pub fn flatten(&self) -> Shape {
+        Shape(vec![self.len()])
+    }
+
+    /// Shape of ∂L/∂K for `conv2d(x, K)` from x `[C, H, W]` and the error
+    /// map δ `[F, H', W']`: `[F, C, kh, kw]` with kh = H + 2p − s(H' − 1).
+    pub fn conv2d_kernel_grad(&self, delta: &Shape, conv: Conv) -> Shape {
+        match (self.dims(), delta.dims()) {
+            (&[c, h, w], &[f, oh, ow]) => {
+                let side = |n: usize, o: usize| (n + 2 * conv.pad).saturating_sub(conv.stride * o.saturating_sub(1));
+                Shape(vec![f, c, side(h, oh), side(w, ow)])
+            }
+            _ => delta.clone(),
+        }
+    }
+
+    /// Shape of ∂L/∂X for `conv2d(X, K)` from δ `[F, H', W']` and K
+    /// `[F, C, kh, kw]`: `[C, H, W]` with H = s(H' − 1) + kh − 2p.
+    pub fn conv2d_input_grad(&self, kernels: &Shape, conv: Conv) -> Shape {
+        match (self.dims(), kernels.dims()) {
+            (&[_, oh, ow], &[_, c, kh, kw]) => {
+                let side = |o: usize, k: usize| (conv.stride * o.saturating_sub(1) + k).saturating_sub(2 * conv.pad);
+                Shape(vec![c, side(oh, kh), side(ow, kw)])
+            }
+            _ => self.clone(),
+        }
+    }
+
+    /// Shape of ∂L/∂A for a pooling from its gradient `[C, H', W']`:
+    /// `[C, H, W]` with H = s(H' − 1) + k.
+    pub fn unpool(&self, window: Window) -> Shape {
+        match self.dims() {
+            &[c, oh, ow] => {
+                let side = |o: usize| window.stride * o.saturating_sub(1) + window.size;
+                Shape(vec![c, side(oh), side(ow)])
+            }
+            _ => self.clone(),
         }
     }
 
@@ -149,6 +257,32 @@ mod tests {
         assert_eq!(s(&[1, 3]).transpose(), Some(s(&[3])));
         assert_eq!(s(&[2, 3]).transpose(), Some(s(&[3, 2])));
         assert_eq!(s(&[2, 3, 4]).transpose(), None);
+    }
+
+    #[test]
+    fn conv_and_pool_rules() {
+        let conv = Conv { stride: 1, pad: 0 };
+        assert_eq!(s(&[1, 5, 5]).conv2d(&s(&[2, 1, 3, 3]), conv), Ok(s(&[2, 3, 3])));
+        let strided = Conv { stride: 2, pad: 1 };
+        assert_eq!(s(&[3, 5, 5]).conv2d(&s(&[2, 3, 3, 3]), strided), Ok(s(&[2, 3, 3])));
+        assert_eq!(s(&[3, 5, 5]).conv2d_kernel_grad(&s(&[2, 3, 3]), strided), s(&[2, 3, 3, 3]));
+        assert_eq!(s(&[2, 3, 3]).conv2d_input_grad(&s(&[2, 3, 3, 3]), strided), s(&[3, 5, 5]));
+        assert_eq!(
+            s(&[1, 6, 6]).conv2d(&s(&[1, 1, 3, 3]), Conv { stride: 2, pad: 0 }),
+            Err(LayerShapeError::NotWhole { axis: "height", input: 6, window: 3, stride: 2 })
+        );
+        assert_eq!(
+            s(&[1, 2, 2]).conv2d(&s(&[1, 1, 3, 3]), conv),
+            Err(LayerShapeError::WindowTooLarge { axis: "height", input: 2, window: 3 })
+        );
+        let w = Window { size: 2, stride: 1 };
+        assert_eq!(s(&[2, 3, 3]).pool(w), Ok(s(&[2, 2, 2])));
+        assert_eq!(s(&[2, 2, 2]).unpool(w), s(&[2, 3, 3]));
+        assert_eq!(s(&[2, 2, 2]).flatten(), s(&[8]));
+        assert_eq!(s(&[2]).broadcast(&s(&[2, 3, 3])), Some(s(&[2, 3, 3])));
+        assert_eq!(s(&[2, 3, 3]).broadcast(&s(&[2])), Some(s(&[2, 3, 3])));
+        assert_eq!(s(&[3]).broadcast(&s(&[2, 3, 3])), None);
+        assert_eq!(s(&[2]).broadcast(&s(&[2, 3])), None);
     }
 
     #[test]

@@ -91,6 +91,27 @@ pub fn matrix(t: &Tensor, round: Option<u32>) -> String {
     format!("\\begin{{pmatrix}} {} \\end{{pmatrix}}", rows.join(" \\\\ "))
 }
 
+/// `lhs = value` as display rows: one row for a scalar, vector or matrix,
+/// one row per channel (`Z_{1}[0] = ...`) for a map or kernel bank.
+fn value_rows(lhs: &str, t: &Tensor, round: Option<u32>) -> Vec<Row> {
+    super::values::slices(t)
+        .into_iter()
+        .map(|(index, m)| match index.is_empty() {
+            true => row(lhs, matrix(&m, round)),
+            false => row(format!("{lhs}[{index}]"), matrix(&m, round)),
+        })
+        .collect()
+}
+
+/// The value rows under a formula row `lhs = formula`: a continuation
+/// `= value` for a matrix, or `lhs[c] = ...` per channel.
+fn value_rows_after(lhs: &str, t: &Tensor, round: Option<u32>) -> Vec<Row> {
+    match t.dims().len() {
+        0..=2 => vec![row("", matrix(t, round))],
+        _ => value_rows(lhs, t, round),
+    }
+}
+
 /// Builds the worked solution.
 pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Block> {
     let d = &solution.derivation;
@@ -141,7 +162,7 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
         }
         out.push(Block::Display(rows));
         // State the conventions where the derivatives rely on them.
-        for c in &d.conventions {
+        for c in d.conventions.iter().filter(|c| !c.is_layer_rule()) {
             out.push(Block::Paragraph(vec![text(format!("Convention: {}.", c.statement()))]));
         }
     }
@@ -157,7 +178,7 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
         .ids()
         .filter(|&i| model.tensor(i).role.is_data())
         // Given values are printed exactly as the file has them.
-        .map(|i| row(names.tensor(i, L), matrix(solution.value(i), None)))
+        .flat_map(|i| value_rows(&names.tensor(i, L), solution.value(i), None))
         .collect();
     out.push(Block::Display(given));
     out.push(Block::Subsection("Computed".into()));
@@ -166,10 +187,18 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
         let Some(def) = model.tensor(t).definition else {
             continue;
         };
-        rows.push(row(names.tensor(t, L), definition(g, def, &names, L)));
-        rows.push(row("", matrix(solution.value(t), round)));
+        let name = names.tensor(t, L);
+        rows.push(row(name.clone(), definition(g, def, &names, L)));
+        rows.extend(value_rows_after(&name, solution.value(t), round));
     }
     out.push(Block::Display(rows));
+    for m in &solution.masks {
+        let input = formula(g, m.input, &names, Notation::Text);
+        let caption = super::text::mask_caption(&input, &m.mask);
+        out.push(Block::Paragraph(vec![text(format!("The {caption}:"))]));
+        let lhs = format!("\\operatorname{{mask}}\\left({}\\right)", formula(g, m.input, &names, L));
+        out.push(Block::Display(value_rows(&lhs, &m.mask, None)));
+    }
 
     // 3. The gradients.
     out.push(Block::Section("Gradients".into()));
@@ -180,6 +209,17 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
         math("k"),
         text("; each step names the rule it uses."),
     ]));
+    let rules: Vec<_> = d.conventions.iter().filter(|c| c.is_layer_rule()).collect();
+    if !rules.is_empty() {
+        out.push(Block::Paragraph(vec![text("The layers' rules, as the textbook states them and entry by entry:")]));
+        for c in rules {
+            let legend = c.latex_legend().map(|l| format!(", {l}")).unwrap_or_default();
+            out.push(Block::Paragraph(vec![text(format!("{}{legend}:", c.statement()))]));
+            if let Some((lhs, rhs)) = c.latex_index_form().and_then(|f| f.split_once(" = ")) {
+                out.push(Block::Display(vec![row(lhs, rhs)]));
+            }
+        }
+    }
     for (s, v) in &solution.symbols {
         let sym = d.symbol(*s);
         let label = formula(g, sym.node, &names, L);
@@ -191,7 +231,7 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
         }
         rows.extend(step_rows(&sym.steps, solution, &names));
         rows.push(row(label.clone(), formula(g, sym.formula, &names, L)));
-        rows.push(row("", matrix(v, round)));
+        rows.extend(value_rows_after(&label, v, round));
         out.push(Block::Display(rows));
         if let Some(general) = sym.general {
             let target = d.target_sums.first();
@@ -212,8 +252,8 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
     let mut rows = Vec::new();
     for (grad, v) in d.gradients.iter().zip(&solution.gradients) {
         let lhs = names.gradient_of(Wrt::Tensor(grad.param), L, g);
-        rows.push(row(lhs, formula(g, grad.formula, &names, L)));
-        rows.push(row("", matrix(v, round)));
+        rows.push(row(lhs.clone(), formula(g, grad.formula, &names, L)));
+        rows.extend(value_rows_after(&lhs, v, round));
     }
     out.push(Block::Display(rows));
 
@@ -238,13 +278,11 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
         for (id, v) in &train.updated {
             let name = names.tensor(*id, L);
             if train.steps == 1 {
-                rows.push(row(
-                    format!("{name}^{{\\text{{new}}}}"),
-                    format!("{name} - {lr} \\frac{{\\partial {loss}}}{{\\partial {name}}}"),
-                ));
-                rows.push(row("", matrix(v, round)));
+                let new = format!("{name}^{{\\text{{new}}}}");
+                rows.push(row(new.clone(), format!("{name} - {lr} \\frac{{\\partial {loss}}}{{\\partial {name}}}")));
+                rows.extend(value_rows_after(&new, v, round));
             } else {
-                rows.push(row(format!("{name}^{{({})}}", train.steps), matrix(v, round)));
+                rows.extend(value_rows(&format!("{name}^{{({})}}", train.steps), v, round));
             }
         }
         out.push(Block::Display(rows));
@@ -263,7 +301,8 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
     }
 
     // Conventions.
-    let mut notes: Vec<Vec<Inline>> = d.conventions.iter().map(|c| vec![text(c.statement())]).collect();
+    let mut notes: Vec<Vec<Inline>> =
+        d.conventions.iter().filter(|c| !c.is_layer_rule()).map(|c| vec![text(c.statement())]).collect();
     for t in &d.target_sums {
         let y = names.tensor(t.target, L);
         notes.push(match t.verified {
@@ -300,9 +339,19 @@ pub fn prose(s: &str) -> String {
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
-        // A letter followed by a combining circumflex is a hat: ŷ.
+        // A letter followed by a combining circumflex is a hat: ŷ; a tilde: X̃.
         if chars.get(i + 1) == Some(&'\u{302}') {
             out.push_str(&format!("$\\hat{{{c}}}$"));
+            i += 2;
+            continue;
+        }
+        if c == 'Σ' && chars.get(i + 1) == Some(&'ᵢ') && chars.get(i + 2) == Some(&'ⱼ') {
+            out.push_str("$\\Sigma_{ij}$");
+            i += 3;
+            continue;
+        }
+        if chars.get(i + 1) == Some(&'\u{303}') {
+            out.push_str(&format!("$\\tilde{{{c}}}$"));
             i += 2;
             continue;
         }
@@ -318,6 +367,13 @@ pub fn prose(s: &str) -> String {
             'α' => "$\\alpha$".into(),
             'ᵀ' => "$^\\top$".into(),
             '²' => "$^2$".into(),
+            '⋆' => "$\\star$".into(),
+            '∗' => "$\\ast$".into(),
+            '·' => "$\\cdot$".into(),
+            '×' => "$\\times$".into(),
+            'ᵢ' => "${}_i$".into(),
+            'ⱼ' => "${}_j$".into(),
+            '₀'..='₉' => format!("${{}}_{}$", c as u32 - 0x2080),
             '′' => "'".into(),
             '−' => "-".into(),
             '#' | '%' | '&' | '_' | '{' | '}' | '$' => format!("\\{c}"),

@@ -406,6 +406,103 @@ impl Printer<'_> {
                 let _: LossFn = *f;
                 self.call(&name, &[*y, *p])
             }
+            Node::Conv2d(x, k, c) => self.layer_call("conv2d", &[*x, *k], conv_keywords(*c)),
+            Node::ConvKernelGrad(x, d, c) => self.kernel_grad(*x, *d, *c),
+            Node::ConvInputGrad(d, k, c) => self.input_grad(*d, *k, *c),
+            Node::Pool(kind, a, w) => self.layer_call(kind.name(), &[*a], pool_arguments(*w)),
+            Node::MaxPoolBack(a, g, w) => {
+                let extra = if n == Notation::Nn { pool_arguments(*w) } else { vec![] };
+                self.layer_call("maxpool_back", &[*a, *g], extra)
+            }
+            Node::AvgPoolBack(g, w) => {
+                let extra = if n == Notation::Nn { pool_arguments(*w) } else { vec![] };
+                self.layer_call("avgpool_back", &[*g], extra)
+            }
+            Node::Flatten(a) => self.layer_call("flatten", &[*a], vec![]),
+            Node::Reshape(a, shape) => self.reshape(*a, shape.dims()),
+            Node::SumSpatial(a) => match n {
+                Notation::Nn => self.call("sum_spatial", &[*a]),
+                Notation::Text => (format!("Σᵢⱼ {}", self.operand(*a, Prec::Atom)), Prec::Prefix),
+                Notation::Latex => (format!("\\textstyle\\sum_{{i,j}} {}", self.operand(*a, Prec::Atom)), Prec::Prefix),
+            },
+        }
+    }
+
+    /// A layer written as a call, with settings after the operands
+    /// (`conv2d(X, K, stride = 2, pad = 1)`).
+    fn layer_call(&self, name: &str, args: &[NodeId], settings: Vec<(&str, usize)>) -> (String, Prec) {
+        let mut parts: Vec<String> = args.iter().map(|&a| self.print(a).0).collect();
+        for (key, value) in settings {
+            parts.push(match (key, self.notation) {
+                ("", _) => value.to_string(),
+                (key, Notation::Latex) => format!("\\text{{{key}}} = {value}"),
+                (key, _) => format!("{key} = {value}"),
+            });
+        }
+        let inner = parts.join(", ");
+        match self.notation {
+            Notation::Latex => {
+                (format!("\\operatorname{{{}}}\\left({inner}\\right)", name.replace('_', "\\_")), Prec::Atom)
+            }
+            _ => (format!("{name}({inner})"), Prec::Atom),
+        }
+    }
+
+    /// `name_k(inner)`: an operation with a size written as a subscript
+    /// (`pad₁(X)`, `dilate₂(δ1)`, `crop₁(…)`).
+    fn indexed(&self, name: &str, k: usize, inner: String) -> String {
+        match self.notation {
+            Notation::Latex => format!("\\operatorname{{{name}}}_{{{k}}}\\left({inner}\\right)"),
+            _ => format!("{name}{}({inner})", subscript(k)),
+        }
+    }
+
+    /// ∂L/∂K = X̃ ⋆ δ: the padded input cross-correlated with the (dilated) error map.
+    fn kernel_grad(&self, x: NodeId, d: NodeId, c: crate::model::Conv) -> (String, Prec) {
+        if self.notation == Notation::Nn {
+            return self.layer_call("conv2d_kernel_grad", &[x, d], conv_keywords(c));
+        }
+        let mut xs = self.operand(x, Prec::Postfix);
+        if c.pad > 0 {
+            xs = self.indexed("pad", c.pad, self.print(x).0);
+        }
+        let mut ds = self.operand(d, Prec::Postfix);
+        if c.stride > 1 {
+            ds = self.indexed("dilate", c.stride, self.print(d).0);
+        }
+        let star = if self.notation == Notation::Latex { "\\star" } else { "⋆" };
+        (format!("{xs} {star} {ds}"), Prec::Product)
+    }
+
+    /// ∂L/∂X = Σ_f δ_f ∗ K[f,c]: a full convolution of the (dilated) error
+    /// map with the kernels, cropped by the padding.
+    fn input_grad(&self, d: NodeId, k: NodeId, c: crate::model::Conv) -> (String, Prec) {
+        if self.notation == Notation::Nn {
+            return self.layer_call("conv2d_input_grad", &[d, k], conv_keywords(c));
+        }
+        let mut ds = self.operand(d, Prec::Postfix);
+        if c.stride > 1 {
+            ds = self.indexed("dilate", c.stride, self.print(d).0);
+        }
+        let ast = if self.notation == Notation::Latex { "\\ast" } else { "∗" };
+        let full = format!("{ds} {ast} {}", self.operand(k, Prec::Postfix));
+        if c.pad > 0 {
+            (self.indexed("crop", c.pad, full), Prec::Atom)
+        } else {
+            (full, Prec::Product)
+        }
+    }
+
+    /// `reshape(g, 2×2×2)`: a column laid out in a shape again.
+    fn reshape(&self, a: NodeId, dims: &[usize]) -> (String, Prec) {
+        let list: Vec<String> = dims.iter().map(usize::to_string).collect();
+        let inner = self.print(a).0;
+        match self.notation {
+            Notation::Nn => (format!("reshape({inner}, {})", list.join(", ")), Prec::Atom),
+            Notation::Text => (format!("reshape({inner}, {})", list.join("×")), Prec::Atom),
+            Notation::Latex => {
+                (format!("\\operatorname{{reshape}}_{{{}}}\\left({inner}\\right)", list.join("\\times ")), Prec::Atom)
+            }
         }
     }
 
@@ -512,6 +609,32 @@ impl Printer<'_> {
             }
         }
     }
+}
+
+/// conv2d's settings as keyword arguments, the defaults (stride 1, pad 0) left out.
+fn conv_keywords(c: crate::model::Conv) -> Vec<(&'static str, usize)> {
+    let mut out = Vec::new();
+    if c.stride != 1 {
+        out.push(("stride", c.stride));
+    }
+    if c.pad != 0 {
+        out.push(("pad", c.pad));
+    }
+    out
+}
+
+/// A pooling window as arguments: the size, then the stride unless it equals the size.
+fn pool_arguments(w: crate::model::Window) -> Vec<(&'static str, usize)> {
+    let mut out = vec![("", w.size)];
+    if w.stride != w.size {
+        out.push(("stride", w.stride));
+    }
+    out
+}
+
+/// A whole number as Unicode subscript digits (pad₁).
+fn subscript(k: usize) -> String {
+    k.to_string().chars().map(|c| char::from_u32(0x2080 + c.to_digit(10).unwrap_or(0)).unwrap_or(c)).collect()
 }
 
 /// Small integer exponents as Unicode superscripts (h²).

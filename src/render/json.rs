@@ -139,11 +139,24 @@ pub fn derivation(model: &Model, d: &Derivation) -> String {
     root.insert("loss".into(), Value::Object(loss));
     root.insert("deltas".into(), Value::Object(deltas));
     root.insert("gradients".into(), Value::Object(gradients));
-    root.insert("notes".into(), json!(super::text::conventions(d, &names)));
+    root.insert("notes".into(), json!(derivation_notes(d, &names)));
     let mut text = String::new();
     pretty(&Value::Object(root), 0, &mut text);
     text.push('\n');
     text
+}
+
+/// The layer rules (with their index forms), then the conventions.
+fn derivation_notes(d: &Derivation, names: &Names) -> Vec<String> {
+    let mut notes: Vec<String> = super::text::layer_rules(d)
+        .into_iter()
+        .map(|(statement, index)| match index {
+            Some(index) => format!("{statement}; index form: {index}"),
+            None => statement.to_string(),
+        })
+        .collect();
+    notes.extend(super::text::conventions(d, names));
+    notes
 }
 
 /// The object at `key` of a formula section, with a value added.
@@ -173,7 +186,17 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
     for id in model.equations().filter(|&id| id != model.loss) {
         let name = &model.tensor(id).name;
         if forward_f.contains_key(name) {
-            forward.insert(name.clone(), valued(&forward_f, name, solution.value(id), round));
+            let mut entry = valued(&forward_f, name, solution.value(id), round);
+            // A max-pool's mask goes with the equation that pools.
+            for m in solution.masks.iter().filter(|m| m.equation == id) {
+                let mut mask = Map::new();
+                mask.insert("of".into(), json!(formula(g, m.input, &names, N)));
+                mask.insert("value".into(), value(&m.mask, None));
+                if let Value::Object(o) = &mut entry {
+                    o.insert("mask".into(), Value::Object(mask));
+                }
+            }
+            forward.insert(name.clone(), entry);
         }
     }
 
@@ -222,7 +245,7 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
         _ => (Value::Null, Value::Array(Vec::new())),
     };
 
-    let mut notes: Vec<String> = super::text::conventions(d, &names);
+    let mut notes = derivation_notes(d, &names);
     notes.extend(solution.notes.iter().map(super::text::note_text));
 
     let mut root = Map::new();

@@ -127,6 +127,8 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
         out.push_str(&aligned(&fns, "  "));
     }
 
+    write_layer_rules(&mut out, derivation);
+
     let defined: Vec<_> = derivation.defined_symbols().collect();
     if !defined.is_empty() {
         let _ = writeln!(out, "\nError terms");
@@ -177,9 +179,29 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
     out
 }
 
+/// The layer rules the derivation uses: each statement with its index form.
+pub fn layer_rules(derivation: &Derivation) -> Vec<(&'static str, Option<&'static str>)> {
+    derivation.conventions.iter().filter(|c| c.is_layer_rule()).map(|c| (c.statement(), c.index_form())).collect()
+}
+
+fn write_layer_rules(out: &mut String, derivation: &Derivation) {
+    let rules = layer_rules(derivation);
+    if rules.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nLayer rules");
+    for (statement, index) in rules {
+        let _ = writeln!(out, "  {statement}");
+        if let Some(index) = index {
+            let _ = writeln!(out, "      index form: {index}");
+        }
+    }
+}
+
 /// The conventions and assumptions the formulas rely on, in words.
 pub fn conventions(derivation: &Derivation, names: &Names) -> Vec<String> {
-    let mut out: Vec<String> = derivation.conventions.iter().map(|c| c.statement().to_string()).collect();
+    let mut out: Vec<String> =
+        derivation.conventions.iter().filter(|c| !c.is_layer_rule()).map(|c| c.statement().to_string()).collect();
     for t in &derivation.target_sums {
         let y = names.tensor(t.target, N);
         let text = match t.verified {
@@ -239,7 +261,8 @@ fn formula_and_value(
     value: &crate::eval::tensor::Tensor,
     round: Option<u32>,
 ) {
-    let pad = " ".repeat(display_width(lhs));
+    // A map of rank 3 or more shows each channel by name: Z1[0] = ...
+    let pad = if value.dims().len() >= 3 { lhs.to_string() } else { " ".repeat(display_width(lhs)) };
     match formula_text {
         Some(f) if f != lhs => {
             let _ = writeln!(out, "  {lhs} = {f}");
@@ -271,6 +294,11 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
         let Some(def) = t.definition else { continue };
         let f = definition(g, def, &names, N);
         formula_and_value(&mut out, &names.tensor(id, N), Some(&f), solution.value(id), round);
+        for m in solution.masks.iter().filter(|m| m.equation == id) {
+            let input = formula(g, m.input, &names, N);
+            let _ = writeln!(out, "  {}:", mask_caption(&input, &m.mask));
+            out.push_str(&super::values::labelled(&format!("mask({input})"), &m.mask, None, "  "));
+        }
     }
 
     let fns = function_lines(model, d, &names);
@@ -278,6 +306,8 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
         let _ = writeln!(out, "\nFunctions and their derivatives");
         out.push_str(&aligned(&fns, "  "));
     }
+
+    write_layer_rules(&mut out, d);
 
     if !d.defined.is_empty() {
         let _ = writeln!(out, "\nError terms");
@@ -305,7 +335,12 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
             names.tensor(model.loss, N)
         );
         for (p, v) in &train.updated {
-            out.push_str(&super::values::labelled(&format!("{} (new)", names.tensor(*p, N)), v, round, "  "));
+            // K[0,0] (new) = ... for each channel of a kernel bank
+            for (index, m) in super::values::slices(v) {
+                let index = if index.is_empty() { index } else { format!("[{index}]") };
+                let lhs = format!("{}{index} (new)", names.tensor(*p, N));
+                out.push_str(&super::values::labelled(&lhs, &m, round, "  "));
+            }
         }
         let losses: Vec<String> = train.losses.iter().map(|l| l.format_entry(0, round)).collect();
         let _ = writeln!(out, "  {} by step: {}", names.tensor(model.loss, N), losses.join(" → "));
@@ -320,6 +355,19 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
         }
     }
     out
+}
+
+/// What a max-pool's mask shows, in words (text notation).
+pub fn mask_caption(input: &str, mask: &crate::eval::tensor::Tensor) -> String {
+    if mask.to_f64_vec().iter().any(|&x| x > 1.0) {
+        format!(
+            "mask of the max-pool over {input}: at each entry, how many windows take their maximum there (on a tie the first, in row-major order); the windows overlap, so an entry can count more than once; each window's δ is routed there"
+        )
+    } else {
+        format!(
+            "mask of the max-pool over {input}: 1 at the maximum of each window (on a tie the first, in row-major order), 0 elsewhere; each window's δ is routed there"
+        )
+    }
 }
 
 /// A note in words.

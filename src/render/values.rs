@@ -78,8 +78,38 @@ pub fn block(t: &Tensor, round: Option<u32>) -> Vec<String> {
         .collect()
 }
 
-/// `lhs = ` followed by a block whose first line continues the lhs line.
+/// A tensor of rank 3 or more as its matrices: for a map `[C, H, W]` each
+/// channel `[c]`, for a kernel bank `[F, C, kh, kw]` each `[f,c]`, with the
+/// index that labels it (`"0"`, `"1,0"`). Lower ranks are one matrix with no label.
+pub fn slices(t: &Tensor) -> Vec<(String, Tensor)> {
+    let dims = t.dims();
+    if dims.len() < 3 {
+        return vec![(String::new(), t.clone())];
+    }
+    let (lead, matrix) = dims.split_at(dims.len() - 2);
+    let size = matrix[0] * matrix[1];
+    let count: usize = lead.iter().product();
+    (0..count)
+        .map(|k| {
+            let mut index = vec![0; lead.len()];
+            let mut rest = k;
+            for (slot, d) in index.iter_mut().zip(lead).rev() {
+                *slot = rest % d.max(&1);
+                rest /= d.max(&1);
+            }
+            let label: Vec<String> = index.iter().map(usize::to_string).collect();
+            (label.join(","), t.slice(k * size, matrix.to_vec()))
+        })
+        .collect()
+}
+
+/// `lhs = ` followed by a block whose first line continues the lhs line; a
+/// tensor of rank 3 or more as one block per channel, `lhs[c] = ...`.
 pub fn labelled(lhs: &str, t: &Tensor, round: Option<u32>, indent: &str) -> String {
+    if t.dims().len() >= 3 {
+        let name = lhs.trim_end();
+        return slices(t).iter().map(|(index, m)| labelled(&format!("{name}[{index}]"), m, round, indent)).collect();
+    }
     let lines = block(t, round);
     let pad = " ".repeat(display_width(lhs) + 3);
     let mut out = String::new();

@@ -178,12 +178,20 @@ pub enum ExprKind {
     Neg(Box<Expr>),
     /// `lhs op rhs`; `op_span` covers the operator token.
     Binary { op: BinOp, op_span: Span, lhs: Box<Expr>, rhs: Box<Expr> },
-    /// `name(args)`
-    Call { func: Ident, args: Vec<Expr> },
+    /// `name(args, key = value, ...)`: positional arguments, then keyword
+    /// arguments in the order written.
+    Call { func: Ident, args: Vec<Expr>, keywords: Vec<KeywordArg> },
     /// `e.T`
     Transpose(Box<Expr>),
     /// `(e)`: kept so that `fmt` can reproduce the user's parentheses.
     Paren(Box<Expr>),
+}
+
+/// `key = expr` inside a call, as in `conv2d(X, K, stride = 2)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeywordArg {
+    pub name: Ident,
+    pub value: Expr,
 }
 
 /// Binary operators.

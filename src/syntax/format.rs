@@ -203,8 +203,9 @@ pub fn expr_text(e: &Expr) -> String {
         ExprKind::Transpose(x) => format!("{}.T", expr_text(x)),
         ExprKind::Binary { op: BinOp::Pow, lhs, rhs, .. } => format!("{}^{}", expr_text(lhs), expr_text(rhs)),
         ExprKind::Binary { op, lhs, rhs, .. } => format!("{} {} {}", expr_text(lhs), op.symbol(), expr_text(rhs)),
-        ExprKind::Call { func, args } => {
-            let a: Vec<String> = args.iter().map(expr_text).collect();
+        ExprKind::Call { func, args, keywords } => {
+            let mut a: Vec<String> = args.iter().map(expr_text).collect();
+            a.extend(keywords.iter().map(|k| format!("{} = {}", k.name.name, expr_text(&k.value))));
             format!("{}({})", func.name, a.join(", "))
         }
     }

@@ -750,17 +750,50 @@ fn primary(i: Input) -> PResult<Expr> {
 fn call(i: Input) -> PResult<Expr> {
     let (rest, func) = name(i)?;
     let (rest, _) = tag("(").parse(rest)?;
-    let (rest, args) = args(rest, i)?;
-    Ok((rest, Expr { kind: ExprKind::Call { func, args }, span: span(i, rest) }))
+    let (rest, all) = args(rest, i)?;
+    let mut args = Vec::new();
+    let mut keywords = Vec::new();
+    for a in all {
+        match a {
+            Arg::Positional(e) => args.push(e),
+            Arg::Keyword(k) => keywords.push(k),
+        }
+    }
+    Ok((rest, Expr { kind: ExprKind::Call { func, args, keywords }, span: span(i, rest) }))
 }
 
-/// `args`: expressions separated by commas, up to the closing `)`.
-fn args<'a>(i: Input<'a>, start: Input<'a>) -> PResult<'a, Vec<Expr>> {
+/// One argument of a call, as written.
+enum Arg {
+    Positional(Expr),
+    Keyword(KeywordArg),
+}
+
+/// `args`: arguments separated by commas, up to the closing `)`.
+fn args<'a>(i: Input<'a>, start: Input<'a>) -> PResult<'a, Vec<Arg>> {
     let seq = Sequence { close: ')', empty: true, trailing: false, entry: "an argument" };
-    separated(i, start, seq, |r, after| match expr(r) {
+    separated(i, start, seq, |r, after| match arg(r) {
         Err(nom::Err::Error(_)) => missing_expression(after.into(), r),
         other => other,
     })
+}
+
+/// `arg`: a keyword argument or an expression.
+fn arg(i: Input) -> PResult<Arg> {
+    if let Some((rest, k)) = opt_committed(keyword_arg(i))? {
+        return Ok((rest, Arg::Keyword(k)));
+    }
+    expr(i).map(|(rest, e)| (rest, Arg::Positional(e)))
+}
+
+/// `keyword_arg`: `NAME = expr`; backtracks when no `=` follows the name.
+fn keyword_arg(i: Input) -> PResult<KeywordArg> {
+    let (rest, id) = name(i)?;
+    let (rest, _) = ws(rest)?;
+    let Ok((rest, _)) = tag::<_, _, PError>("=").parse(rest) else {
+        return backtrack();
+    };
+    let (rest, value) = rhs(rest, &format!("'{} ='", id.name))?;
+    Ok((rest, KeywordArg { name: id, value }))
 }
 
 // ---- statements and the file ----------------------------------------------

@@ -99,3 +99,30 @@ pub fn proptest_seed() -> proptest::test_runner::RngSeed {
         proptest::test_runner::RngSeed::Random
     }
 }
+
+/// A nested `.nn` literal of random two-place decimals with the given dims.
+pub fn random_literal(rng: &mut Lcg, dims: &[usize]) -> String {
+    match dims {
+        [] => rng.decimal(),
+        [n, rest @ ..] => {
+            let items: Vec<String> = (0..*n).map(|_| random_literal(rng, rest)).collect();
+            format!("[{}]", items.join(", "))
+        }
+    }
+}
+
+/// A CIFAR-sized convolutional network: a 3×32×32 input, 16 filters 3×3
+/// with padding 1, relu, 2×2 max-pool, and a dense layer to 10 classes.
+pub fn cifar_network(seed: u64) -> String {
+    let mut rng = Lcg(seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407));
+    let mut out = String::new();
+    out.push_str(&format!("input  X[3,32,32] = {}\n", random_literal(&mut rng, &[3, 32, 32])));
+    out.push_str(&format!("param  K[16,3,3,3] = {}\n", random_literal(&mut rng, &[16, 3, 3, 3])));
+    out.push_str(&format!("param  bK[16] = {}\n", random_literal(&mut rng, &[16])));
+    out.push_str(&format!("param  W[10,4096] = {}\n", random_literal(&mut rng, &[10, 4096])));
+    out.push_str(&format!("param  b[10] = {}\n", random_literal(&mut rng, &[10])));
+    out.push_str("target y[10] = [0, 0, 1, 0, 0, 0, 0, 0, 0, 0]\n");
+    out.push_str("Z1 = conv2d(X, K, pad = 1) + bK\nA1 = relu(Z1)\nP1 = maxpool(A1, 2)\nv = flatten(P1)\n");
+    out.push_str("Z2 = W @ v + b\nyhat = softmax(Z2)\nloss L = cross_entropy(y, yhat)\ntrain sgd(lr = 0.01)\n");
+    out
+}

@@ -1,0 +1,423 @@
+//! Numeric kernels of the convolution and pooling layers, forward and
+//! backward, written once over a [`Ring`] and run on integers (exact values
+//! put over a common denominator, so exact stays exact) or on f64.
+//!
+//! Conventions (PyTorch, CS231n): a map is `[C, H, W]`, a kernel bank
+//! `[F, C, kh, kw]`, X̃ is X zero-padded by `pad` on every side, and
+//! `conv2d` is cross-correlation (no kernel flip):
+//! `Z[f,i,j] = Σ_{c,u,v} K[f,c,u,v] · X̃[c, s·i + u, s·j + v]`.
+//! Max-pooling ties go to the first maximum of the window in row-major order.
+
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use num_traits::{ToPrimitive, Zero};
+
+use super::tensor::{common_denominator, over_denominator, Data, NumericError, Tensor};
+use crate::model::{Conv, PoolKind, Window};
+
+/// The numbers a kernel accumulates in.
+trait Ring: Clone {
+    /// `self += a · b`
+    fn add_product(&mut self, a: &Self, b: &Self);
+}
+
+impl Ring for f64 {
+    fn add_product(&mut self, a: &Self, b: &Self) {
+        *self += a * b;
+    }
+}
+
+impl Ring for i128 {
+    fn add_product(&mut self, a: &Self, b: &Self) {
+        *self += a * b;
+    }
+}
+
+impl Ring for BigInt {
+    fn add_product(&mut self, a: &Self, b: &Self) {
+        if !a.is_zero() && !b.is_zero() {
+            *self += a * b;
+        }
+    }
+}
+
+/// A `[C, H, W]` or `[F, C, kh, kw]` extent as four numbers (a map has F = 1).
+#[derive(Clone, Copy, Debug)]
+struct Dims4 {
+    f: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+}
+
+fn dims4(dims: &[usize]) -> Result<Dims4, NumericError> {
+    match *dims {
+        [c, h, w] => Ok(Dims4 { f: 1, c, h, w }),
+        [f, c, h, w] => Ok(Dims4 { f, c, h, w }),
+        _ => Err(Tensor::shape_error(format!("{dims:?} is not a feature map or kernel bank"))),
+    }
+}
+
+/// The row or column of X (unpadded) that X̃ position `s·i + u` reads, if
+/// it is not padding.
+fn unpadded(s: usize, i: usize, u: usize, pad: usize, n: usize) -> Option<usize> {
+    (s * i + u).checked_sub(pad).filter(|&m| m < n)
+}
+
+/// Forward: `Z[f,i,j] = Σ_{c,u,v} K[f,c,u,v] · X̃[c, s·i+u, s·j+v]` into `out` `[F, oh, ow]`.
+fn forward<T: Ring>(x: &[T], xd: Dims4, k: &[T], kd: Dims4, conv: Conv, out: &mut [T], od: Dims4) {
+    let (s, oh, ow) = (conv.stride, od.h, od.w);
+    for f in 0..kd.f {
+        for c in 0..kd.c {
+            for u in 0..kd.h {
+                for v in 0..kd.w {
+                    let kv = &k[((f * kd.c + c) * kd.h + u) * kd.w + v];
+                    for i in 0..oh {
+                        let Some(m) = unpadded(s, i, u, conv.pad, xd.h) else { continue };
+                        for j in 0..ow {
+                            let Some(n) = unpadded(s, j, v, conv.pad, xd.w) else { continue };
+                            out[(f * oh + i) * ow + j].add_product(kv, &x[(c * xd.h + m) * xd.w + n]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Kernel gradient: `∂K[f,c,u,v] = Σ_{i,j} δ[f,i,j] · X̃[c, s·i+u, s·j+v]` into `out` `[F, C, kh, kw]`.
+fn kernel_grad<T: Ring>(x: &[T], xd: Dims4, d: &[T], dd: Dims4, conv: Conv, out: &mut [T], kd: Dims4) {
+    let s = conv.stride;
+    for f in 0..kd.f {
+        for c in 0..kd.c {
+            for u in 0..kd.h {
+                for v in 0..kd.w {
+                    let slot = &mut out[((f * kd.c + c) * kd.h + u) * kd.w + v];
+                    for i in 0..dd.h {
+                        let Some(m) = unpadded(s, i, u, conv.pad, xd.h) else { continue };
+                        for j in 0..dd.w {
+                            let Some(n) = unpadded(s, j, v, conv.pad, xd.w) else { continue };
+                            slot.add_product(&d[(f * dd.h + i) * dd.w + j], &x[(c * xd.h + m) * xd.w + n]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Input gradient: `∂X[c,m,n] = Σ_{f,i,j,u,v : s·i+u−p = m, s·j+v−p = n} K[f,c,u,v] · δ[f,i,j]`
+/// (the full convolution of δ with K, cropped by the padding) into `out` `[C, H, W]`.
+fn input_grad<T: Ring>(d: &[T], dd: Dims4, k: &[T], kd: Dims4, conv: Conv, out: &mut [T], xd: Dims4) {
+    let s = conv.stride;
+    for f in 0..kd.f {
+        for c in 0..kd.c {
+            for u in 0..kd.h {
+                for v in 0..kd.w {
+                    let kv = &k[((f * kd.c + c) * kd.h + u) * kd.w + v];
+                    for i in 0..dd.h {
+                        let Some(m) = unpadded(s, i, u, conv.pad, xd.h) else { continue };
+                        for j in 0..dd.w {
+                            let Some(n) = unpadded(s, j, v, conv.pad, xd.w) else { continue };
+                            out[(c * xd.h + m) * xd.w + n].add_product(kv, &d[(f * dd.h + i) * dd.w + j]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Which kernel to run: each takes two operands and fills an output of known dims.
+type Kernel<T> = fn(&[T], Dims4, &[T], Dims4, Conv, &mut [T], Dims4);
+
+/// Runs a kernel on `a` and `b`: exactly (over common denominators, in
+/// i128 when the sums surely fit, else in big integers) or in f64.
+fn bilinear(
+    a: &Tensor,
+    b: &Tensor,
+    out_dims: &[usize],
+    conv: Conv,
+    kernels: (Kernel<i128>, Kernel<BigInt>, Kernel<f64>),
+) -> Result<Tensor, NumericError> {
+    let (ad, bd, od) = (dims4(a.dims())?, dims4(b.dims())?, dims4(out_dims)?);
+    let len: usize = out_dims.iter().product();
+    let capped = a.capped() || b.capped();
+    let out = match (a.data(), b.data()) {
+        (Data::Exact(x), Data::Exact(y)) => {
+            let (xd, xs) = scaled(x);
+            let (yd, ys) = scaled(y);
+            // Each output sums fewer than |a|·|b| products of entries below 2^bits.
+            let terms = (a.len() as f64 * b.len() as f64).log2().ceil() as u64;
+            let numer: Vec<BigInt> = if max_bits(&xs) + max_bits(&ys) + terms + 1 < 127 {
+                let small = |v: &[BigInt]| v.iter().map(|n| n.to_i128().unwrap_or(0)).collect::<Vec<i128>>();
+                let mut out = vec![0i128; len];
+                (kernels.0)(&small(&xs), ad, &small(&ys), bd, conv, &mut out, od);
+                out.into_iter().map(BigInt::from).collect()
+            } else {
+                let mut out = vec![BigInt::zero(); len];
+                (kernels.1)(&xs, ad, &ys, bd, conv, &mut out, od);
+                out
+            };
+            let denom = xd * yd;
+            Tensor::settle(out_dims.to_vec(), numer.into_iter().map(|n| BigRational::new(n, denom.clone())).collect())?
+        }
+        _ => {
+            let mut out = vec![0.0; len];
+            (kernels.2)(&a.float_view(), ad, &b.float_view(), bd, conv, &mut out, od);
+            Tensor::float_checked(out_dims.to_vec(), out)?
+        }
+    };
+    Ok(out.with_capped(capped))
+}
+
+/// The entries as integers over their least common denominator.
+fn scaled(v: &[BigRational]) -> (BigInt, Vec<BigInt>) {
+    let denom = common_denominator(v.iter());
+    let numer = v.iter().map(|r| over_denominator(r, &denom)).collect();
+    (denom, numer)
+}
+
+fn max_bits(v: &[BigInt]) -> u64 {
+    v.iter().map(BigInt::bits).max().unwrap_or(0)
+}
+
+/// `conv2d(x, k)`: x `[C, H, W]`, k `[F, C, kh, kw]`, result `[F, H', W']`.
+pub fn conv2d(x: &Tensor, k: &Tensor, conv: Conv, out_dims: &[usize]) -> Result<Tensor, NumericError> {
+    let (xd, kd, od) = (dims4(x.dims())?, dims4(k.dims())?, dims4(out_dims)?);
+    fits(xd, kd, od, conv, out_dims)?;
+    bilinear(x, k, out_dims, conv, (forward, forward, forward))
+}
+
+/// ∂L/∂K = X̃ ⋆ δ: x `[C, H, W]`, δ `[F, H', W']`, result `[F, C, kh, kw]`.
+pub fn conv2d_kernel_grad(x: &Tensor, delta: &Tensor, conv: Conv, out_dims: &[usize]) -> Result<Tensor, NumericError> {
+    let (xd, dd, kd) = (dims4(x.dims())?, dims4(delta.dims())?, dims4(out_dims)?);
+    fits(xd, kd, dd, conv, out_dims)?;
+    bilinear(x, delta, out_dims, conv, (kernel_grad, kernel_grad, kernel_grad))
+}
+
+/// ∂L/∂X = crop(Σ_f δ_f ∗ K[f,c]): δ `[F, H', W']`, k `[F, C, kh, kw]`, result `[C, H, W]`.
+pub fn conv2d_input_grad(delta: &Tensor, k: &Tensor, conv: Conv, out_dims: &[usize]) -> Result<Tensor, NumericError> {
+    let (dd, kd, xd) = (dims4(delta.dims())?, dims4(k.dims())?, dims4(out_dims)?);
+    fits(xd, kd, dd, conv, out_dims)?;
+    bilinear(delta, k, out_dims, conv, (input_grad, input_grad, input_grad))
+}
+
+/// Checks that a map `x`, kernels `k` and output map `z` belong to one
+/// convolution, so that every index the kernels compute is in range.
+fn fits(x: Dims4, k: Dims4, z: Dims4, conv: Conv, dims: &[usize]) -> Result<(), NumericError> {
+    let side = |n: usize, w: usize| (n + 2 * conv.pad).checked_sub(w).map(|d| d / conv.stride.max(1) + 1);
+    let ok =
+        x.f == 1 && z.f == 1 && x.c == k.c && z.c == k.f && side(x.h, k.h) == Some(z.h) && side(x.w, k.w) == Some(z.w);
+    match ok {
+        true => Ok(()),
+        false => Err(Tensor::shape_error(format!("{dims:?} does not fit the convolution's operands"))),
+    }
+}
+
+/// The extent of a map `[C, H, W]` that a pooling window fits in.
+fn map_for(a: &Tensor, window: Window) -> Result<Dims4, NumericError> {
+    let d = dims4(a.dims())?;
+    if d.f != 1 || window.size > d.h || window.size > d.w || window.stride == 0 {
+        return Err(Tensor::shape_error(format!("a {0}×{0} window does not fit {1:?}", window.size, a.dims())));
+    }
+    Ok(d)
+}
+
+/// The pooled dims of a map `[C, H, W]`.
+fn pooled(d: Dims4, window: Window) -> [usize; 3] {
+    let side = |n: usize| n.saturating_sub(window.size) / window.stride.max(1) + 1;
+    [d.c, side(d.h), side(d.w)]
+}
+
+/// For each output entry of a max-pool of `a` `[C, H, W]`, the flat index in
+/// `a` of its window's first maximum in row-major order.
+fn argmax(a: &Tensor, window: Window) -> Result<(Vec<usize>, [usize; 3]), NumericError> {
+    let d = map_for(a, window)?;
+    let (k, s) = (window.size, window.stride);
+    let [_, oh, ow] = pooled(d, window);
+    let greater: Box<dyn Fn(usize, usize) -> bool + '_> = match a.data() {
+        Data::Exact(v) => Box::new(move |p, q| v[p] > v[q]),
+        Data::Float(v) => Box::new(move |p, q| v[p] > v[q]),
+    };
+    let mut out = Vec::with_capacity(d.c * oh * ow);
+    for c in 0..d.c {
+        for i in 0..oh {
+            for j in 0..ow {
+                let mut best = (c * d.h + s * i) * d.w + s * j;
+                for u in 0..k {
+                    for v in 0..k {
+                        let p = (c * d.h + s * i + u) * d.w + s * j + v;
+                        // Strictly greater: a later equal value never wins.
+                        if greater(p, best) {
+                            best = p;
+                        }
+                    }
+                }
+                out.push(best);
+            }
+        }
+    }
+    Ok((out, [d.c, oh, ow]))
+}
+
+/// `maxpool(a)` or `avgpool(a)`.
+pub fn pool(kind: PoolKind, a: &Tensor, window: Window) -> Result<Tensor, NumericError> {
+    match kind {
+        PoolKind::Max => {
+            let (best, dims) = argmax(a, window)?;
+            let data = match a.data() {
+                Data::Exact(v) => Data::Exact(best.iter().map(|&p| v[p].clone()).collect()),
+                Data::Float(v) => Data::Float(best.iter().map(|&p| v[p]).collect()),
+            };
+            Ok(from_data(dims.to_vec(), data).with_capped(a.capped()))
+        }
+        PoolKind::Avg => {
+            let d = map_for(a, window)?;
+            let (k, s) = (window.size, window.stride);
+            let [_, oh, ow] = pooled(d, window);
+            let windows = (0..d.c).flat_map(|c| (0..oh).flat_map(move |i| (0..ow).map(move |j| (c, i, j))));
+            let cells = |c: usize, i: usize, j: usize| {
+                (0..k).flat_map(move |u| (0..k).map(move |v| (c * d.h + s * i + u) * d.w + s * j + v))
+            };
+            let area = (k * k) as f64;
+            let out = match a.data() {
+                Data::Exact(v) => {
+                    let area = BigRational::from_integer(BigInt::from(k * k));
+                    let data = windows
+                        .map(|(c, i, j)| cells(c, i, j).fold(BigRational::zero(), |t, p| t + &v[p]) / &area)
+                        .collect();
+                    Tensor::settle(vec![d.c, oh, ow], data)?
+                }
+                Data::Float(v) => {
+                    let data = windows.map(|(c, i, j)| cells(c, i, j).map(|p| v[p]).sum::<f64>() / area).collect();
+                    Tensor::float_checked(vec![d.c, oh, ow], data)?
+                }
+            };
+            Ok(out.with_capped(a.capped()))
+        }
+    }
+}
+
+/// The switches of `maxpool(a)`: a map the shape of `a` counting, at each
+/// entry, the windows whose first maximum it is (a 0/1 mask when the
+/// windows do not overlap).
+pub fn max_pool_switches(a: &Tensor, window: Window) -> Result<Tensor, NumericError> {
+    let (best, _) = argmax(a, window)?;
+    let mut counts = vec![0i64; a.len()];
+    for p in best {
+        counts[p] += 1;
+    }
+    let data = counts.into_iter().map(|n| BigRational::from_integer(n.into())).collect();
+    Ok(Tensor::exact(a.dims().to_vec(), data))
+}
+
+/// ∂L/∂A of `maxpool(a)`: each entry of `g` added at its window's first maximum.
+pub fn max_pool_back(a: &Tensor, g: &Tensor, window: Window) -> Result<Tensor, NumericError> {
+    let (best, dims) = argmax(a, window)?;
+    if g.len() != best.len() {
+        return Err(Tensor::shape_error(format!("{:?} does not pool to {:?}", a.dims(), dims)));
+    }
+    let out = match g.data() {
+        Data::Exact(v) => {
+            let mut out = vec![BigRational::zero(); a.len()];
+            for (q, &p) in best.iter().enumerate() {
+                out[p] += &v[q];
+            }
+            Tensor::settle(a.dims().to_vec(), out)?
+        }
+        Data::Float(v) => {
+            let mut out = vec![0.0; a.len()];
+            for (q, &p) in best.iter().enumerate() {
+                out[p] += v[q];
+            }
+            Tensor::float_checked(a.dims().to_vec(), out)?
+        }
+    };
+    Ok(out.with_capped(a.capped() || g.capped()))
+}
+
+/// ∂L/∂A of `avgpool`: each entry of `g` `[C, H', W']` spread as g/k² over its
+/// window of the input `[C, H, W]` (`out_dims`).
+pub fn avg_pool_back(g: &Tensor, window: Window, out_dims: &[usize]) -> Result<Tensor, NumericError> {
+    let (gd, od) = (dims4(g.dims())?, dims4(out_dims)?);
+    if gd.f != 1 || od.f != 1 || [gd.c, gd.h, gd.w] != pooled(od, window) || window.size > od.h.min(od.w) {
+        return Err(Tensor::shape_error(format!("{:?} does not pool to {:?}", out_dims, g.dims())));
+    }
+    let (k, s) = (window.size, window.stride);
+    let targets = |c: usize, i: usize, j: usize| {
+        (0..k).flat_map(move |u| (0..k).map(move |v| (c * od.h + s * i + u) * od.w + s * j + v))
+    };
+    let len: usize = out_dims.iter().product();
+    let out = match g.data() {
+        Data::Exact(v) => {
+            let area = BigRational::from_integer(BigInt::from(k * k));
+            let mut out = vec![BigRational::zero(); len];
+            for c in 0..gd.c {
+                for i in 0..gd.h {
+                    for j in 0..gd.w {
+                        let share = &v[(c * gd.h + i) * gd.w + j] / &area;
+                        for p in targets(c, i, j) {
+                            out[p] += &share;
+                        }
+                    }
+                }
+            }
+            Tensor::settle(out_dims.to_vec(), out)?
+        }
+        Data::Float(v) => {
+            let area = (k * k) as f64;
+            let mut out = vec![0.0; len];
+            for c in 0..gd.c {
+                for i in 0..gd.h {
+                    for j in 0..gd.w {
+                        let share = v[(c * gd.h + i) * gd.w + j] / area;
+                        for p in targets(c, i, j) {
+                            out[p] += share;
+                        }
+                    }
+                }
+            }
+            Tensor::float_checked(out_dims.to_vec(), out)?
+        }
+    };
+    Ok(out.with_capped(g.capped()))
+}
+
+/// Σ_{i,j} of each channel of `[F, H, W]`: a vector `[F]`.
+pub fn sum_spatial(t: &Tensor) -> Result<Tensor, NumericError> {
+    let f = t.dims().first().copied().unwrap_or(1).max(1);
+    let per = t.len() / f;
+    let out = match t.data() {
+        Data::Exact(v) => {
+            let sums = v.chunks(per.max(1)).map(|ch| ch.iter().fold(BigRational::zero(), |a, b| a + b)).collect();
+            Tensor::settle(vec![f], sums)?
+        }
+        Data::Float(v) => Tensor::float_checked(vec![f], v.chunks(per.max(1)).map(|ch| ch.iter().sum()).collect())?,
+    };
+    Ok(out.with_capped(t.capped()))
+}
+
+/// `flatten(t)` or its adjoint: the same entries in another shape.
+pub fn reshape(t: &Tensor, dims: &[usize]) -> Result<Tensor, NumericError> {
+    // A scalar gradient (from a plain sum) laid out as a map: that value everywhere.
+    if t.dims().is_empty() && !dims.is_empty() {
+        let n = dims.iter().product();
+        let filled = match t.data() {
+            Data::Exact(v) => Data::Exact(vec![v[0].clone(); n]),
+            Data::Float(v) => Data::Float(vec![v[0]; n]),
+        };
+        return Ok(from_data(dims.to_vec(), filled).with_capped(t.capped()));
+    }
+    if t.len() != dims.iter().product::<usize>() {
+        return Err(Tensor::shape_error(format!("cannot lay {:?} out as {dims:?}", t.dims())));
+    }
+    Ok(t.reshaped(dims.to_vec()))
+}
+
+fn from_data(dims: Vec<usize>, data: Data) -> Tensor {
+    match data {
+        Data::Exact(v) => Tensor::exact(dims, v),
+        Data::Float(v) => Tensor::float(dims, v),
+    }
+}
