@@ -239,18 +239,34 @@ fn never_panics(text: &str) {
         assert_eq!(shape_of(&formatted), strip_spans(&format!("{:?}", file.items)), "fmt changed meaning of {text:?}");
     }
     if let Ok(model) = nnderive::load(&source) {
-        let d = nnderive::derive::derive(&model);
-        let _ = nnderive::render::text::derivation(&model, &d);
-        match nnderive::solve(&model) {
-            Ok(solution) => {
-                let _ = nnderive::render::json::solution(&model, &solution, Some(4));
-            }
-            // A shape error while computing means the checker let through
-            // something the evaluator cannot do: a bug, not bad input.
-            Err(e) => assert!(!e.is_bug(), "{text:?}: {:?}", e.diagnostic()),
+        if let Ok(solution) = nnderive::solve(&model) {
+            let _ = nnderive::render::json::solution(&model, &solution, Some(4));
         }
-    } else if let Err(e) = nnderive::load(&source) {
-        let _ = nnderive::render::diagnostic::render(&e.diagnostic(), "fuzz.nn", text);
+    }
+    whole_pipeline::whole_pipeline(text);
+}
+
+#[path = "../fuzz/large_inputs.rs"]
+mod large_inputs;
+#[path = "../fuzz/whole_pipeline.rs"]
+mod whole_pipeline;
+
+/// Runs the whole pipeline on `text` in a thread with a 1 MiB stack, failing
+/// if it panics or takes longer than `limit` (the fuzz target adds a memory limit).
+fn within_limits(text: String, limit: std::time::Duration) {
+    let (done, wait) = std::sync::mpsc::channel();
+    let summary: String = text.lines().take(3).collect::<Vec<_>>().join(" | ").chars().take(200).collect();
+    std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(move || {
+            whole_pipeline::whole_pipeline(&text);
+            let _ = done.send(());
+        })
+        .expect("thread starts");
+    match wait.recv_timeout(limit) {
+        Ok(()) => {}
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("over {limit:?} on {summary}"),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("panicked on {summary}"),
     }
 }
 
@@ -265,6 +281,17 @@ proptest! {
     #[test]
     fn mutated_examples_never_panic(text in mutated_examples()) {
         never_panics(&text);
+    }
+}
+
+proptest! {
+    // Sizes are scaled to a fifth in this debug-build test; the `large` fuzz
+    // target runs them at full size with -rss_limit_mb.
+    #![proptest_config(ProptestConfig { cases: 12, rng_seed: common::proptest_seed(), ..ProptestConfig::default() })]
+
+    #[test]
+    fn large_generated_inputs_stay_within_limits(recipe in proptest::collection::vec(any::<u8>(), 3..12)) {
+        within_limits(large_inputs::large_input(&recipe, 0.2), std::time::Duration::from_secs(60));
     }
 }
 

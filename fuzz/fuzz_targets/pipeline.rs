@@ -4,25 +4,11 @@
 
 use libfuzzer_sys::fuzz_target;
 
+#[path = "../whole_pipeline.rs"]
+mod whole_pipeline;
+
 fuzz_target!(|data: &[u8]| {
-    let Ok(source) = nnderive::Source::decode("fuzz.nn", data) else { return };
-    if let Ok(file) = nnderive::parse(&source) {
-        let _ = nnderive::syntax::format(&file);
-    }
-    match nnderive::load(&source) {
-        Ok(model) => {
-            let derivation = nnderive::derive::derive(&model);
-            let _ = nnderive::render::text::derivation(&model, &derivation);
-            match nnderive::solve(&model) {
-                Ok(solution) => {
-                    let _ = nnderive::render::latex::document(&model, &solution, Some(4));
-                }
-                // A checked model must never hit a shape error while computing.
-                Err(e) => assert!(!e.is_bug(), "{:?}", e.diagnostic()),
-            }
-        }
-        Err(e) => {
-            let _ = nnderive::render::diagnostic::render(&e.diagnostic(), &source.name, &source.text);
-        }
+    if let Ok(source) = nnderive::Source::decode("fuzz.nn", data) {
+        whole_pipeline::whole_pipeline(&source.text);
     }
 });
