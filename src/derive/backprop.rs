@@ -261,12 +261,15 @@ impl<'m> Backprop<'m> {
         // Backprop through the right-hand side with the seed as a symbol.
         let nodes = self.rhs_nodes(root);
         let leaf = self.g.tensor(v, self.model.tensor(v).shape.clone());
-        let mut adj: HashMap<NodeId, Contribution> = HashMap::new();
-        adj.insert(root, Contribution { expr: seed_node, rules: vec![], explanation: None, from: v });
+        // Every contribution to a node, in the order they arrive: parents
+        // are visited last-made first, so that is the reverse of the source.
+        let mut adj: HashMap<NodeId, Vec<Contribution>> = HashMap::new();
+        adj.insert(root, vec![Contribution { expr: seed_node, rules: vec![], explanation: None, from: v }]);
         let mut pending = Vec::new();
         let mut reaching: Vec<(TensorId, Contribution)> = Vec::new();
         for n in nodes {
-            let Some(mut c) = adj.remove(&n) else { continue };
+            let Some(arrived) = adj.remove(&n) else { continue };
+            let mut c = self.merge(arrived, v);
             if let Node::Tensor(t) = *self.g.node(n) {
                 reaching.push((t, c));
                 continue;
@@ -298,29 +301,8 @@ impl<'m> Backprop<'m> {
                 if !rules.contains(&l.rule) {
                     rules.push(l.rule);
                 }
-                let entry = adj.remove(&l.child);
-                let merged = match entry {
-                    None => Contribution { expr: l.contribution, rules, explanation: l.explanation, from: v },
-                    Some(prev) => {
-                        let expr = self.g.add(prev.expr, l.contribution);
-                        let explanation = match (prev.explanation, l.explanation) {
-                            (None, None) => None,
-                            (a, b) => {
-                                let a = a.unwrap_or(prev.expr);
-                                let b = b.unwrap_or(l.contribution);
-                                Some(self.g.add(a, b))
-                            }
-                        };
-                        let mut all = prev.rules;
-                        for r in rules {
-                            if !all.contains(&r) {
-                                all.push(r);
-                            }
-                        }
-                        Contribution { expr, rules: all, explanation, from: v }
-                    }
-                };
-                adj.insert(l.child, merged);
+                let contribution = Contribution { expr: l.contribution, rules, explanation: l.explanation, from: v };
+                adj.entry(l.child).or_default().push(contribution);
             }
         }
 
@@ -359,6 +341,34 @@ impl<'m> Backprop<'m> {
         for (t, c) in reaching {
             self.contributions.entry(t).or_default().push(c);
         }
+    }
+
+    /// The contributions that reached one node within equation `v`, summed
+    /// in source order (they arrive in reverse): `f′(Z) + g′(Z)` for `f(Z) + g(Z)`.
+    fn merge(&mut self, mut arrived: Vec<Contribution>, v: TensorId) -> Contribution {
+        arrived.reverse();
+        let mut parts = arrived.into_iter();
+        let Some(mut total) = parts.next() else {
+            return Contribution { expr: self.g.int(0), rules: vec![], explanation: None, from: v };
+        };
+        for next in parts {
+            let expr = self.g.add(total.expr, next.expr);
+            let explanation = match (total.explanation, next.explanation) {
+                (None, None) => None,
+                (a, b) => {
+                    let a = a.unwrap_or(total.expr);
+                    let b = b.unwrap_or(next.expr);
+                    Some(self.g.add(a, b))
+                }
+            };
+            for r in next.rules {
+                if !total.rules.contains(&r) {
+                    total.rules.push(r);
+                }
+            }
+            total = Contribution { expr, rules: total.rules, explanation, from: v };
+        }
+        total
     }
 
     fn define(&mut self, s: SymbolId, formula: NodeId, general: Option<NodeId>, steps: Vec<Step>) {

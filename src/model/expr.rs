@@ -279,6 +279,15 @@ impl Graph {
         if let Some(combined) = self.combine_like_terms(a, b, 1) {
             return combined;
         }
+        if let Some(n) = self.negative_coefficient(b) {
+            return self.sub(a, n);
+        }
+        if let Some(n) = self.negative_coefficient(a) {
+            return self.sub(b, n);
+        }
+        if let Some(factored) = self.common_factor(a, b, Graph::add) {
+            return factored;
+        }
         self.intern(Node::Add(a, b), shape)
     }
 
@@ -300,7 +309,54 @@ impl Graph {
         if let Some(combined) = self.combine_like_terms(a, b, -1) {
             return combined;
         }
+        // a − (−c) x = a + c x: a sum never shows a minus sign next to another.
+        if let Some(n) = self.negative_coefficient(b) {
+            return self.add(a, n);
+        }
+        if let Some(factored) = self.common_factor(a, b, Graph::sub) {
+            return factored;
+        }
         self.intern(Node::Sub(a, b), shape)
+    }
+
+    /// For `(−c) x` with a constant c > 0, the term `c x`.
+    fn negative_coefficient(&mut self, t: NodeId) -> Option<NodeId> {
+        let Node::Mul(c, x) = *self.node(t) else { return None };
+        let c = self.as_const(c).filter(|c| c.is_negative())?.clone();
+        let c = self.constant(-c);
+        Some(self.mul(c, x))
+    }
+
+    /// `a ⊙ b ± a ⊙ c = a ⊙ (b ± c)` (and with the common factor on the
+    /// right, or a common constant `c x ± c y = c (x ± y)`), when every factor
+    /// has the result's shape: `(W2ᵀ δ2) ⊙ f′(Z1) + (W2ᵀ δ2) ⊙ g′(Z1)` reads
+    /// `(W2ᵀ δ2) ⊙ (f′(Z1) + g′(Z1))`. A scalar factor is left alone (the
+    /// softmax Jacobian product `ŷ ⊙ g − ŷ Σ(ŷ ⊙ g)` must stay as it is to cancel).
+    fn common_factor(&mut self, a: NodeId, b: NodeId, op: fn(&mut Graph, NodeId, NodeId) -> NodeId) -> Option<NodeId> {
+        let (Node::Mul(a1, a2), Node::Mul(b1, b2)) = (self.node(a).clone(), self.node(b).clone()) else {
+            return None;
+        };
+        let shape = self.shape(a).clone();
+        if self.shape(b) != &shape {
+            return None;
+        }
+        if let (Some(c), Some(d)) = (self.as_const(a1), self.as_const(b1)) {
+            if c == d && !c.is_zero() {
+                let inner = op(self, a2, b2);
+                return Some(self.mul(a1, inner));
+            }
+            return None;
+        }
+        let same = |g: &Graph, ids: [NodeId; 3]| ids.iter().all(|&i| g.shape(i) == &shape);
+        if a1 == b1 && same(self, [a1, a2, b2]) {
+            let inner = op(self, a2, b2);
+            return Some(self.mul(a1, inner));
+        }
+        if a2 == b2 && same(self, [a2, a1, b1]) {
+            let inner = op(self, a1, b1);
+            return Some(self.mul(inner, a2));
+        }
+        None
     }
 
     /// `c x ± d x = (c ± d) x`, when both sides have the same shape.
@@ -369,6 +425,20 @@ impl Graph {
                 return self.div(b, d);
             }
         }
+        // x (y / d) = (x y) / d for a number d: divisions by numbers float
+        // outward, where they meet coefficients (2 ((λ / 2) W) = λ W).
+        if let Node::Div(p, d) = *self.node(b) {
+            if self.as_const(d).is_some() {
+                let m = self.mul(a, p);
+                return self.div(m, d);
+            }
+        }
+        if let Node::Div(p, d) = *self.node(a) {
+            if self.as_const(d).is_some() {
+                let m = self.mul(p, b);
+                return self.div(m, d);
+            }
+        }
         // x (c y) = c (x y): coefficients float to the front.
         if let Node::Mul(c, y) = *self.node(b) {
             if self.as_const(c).is_some() {
@@ -409,6 +479,18 @@ impl Graph {
             }
         }
         if self.is_const(b, 1) {
+            return a;
+        }
+        // (c x) / d = (c / d) x for numbers c and d.
+        if let (Node::Mul(c, x), Some(d)) = (self.node(a).clone(), self.as_const(b).filter(|d| !d.is_zero())) {
+            if let Some(c) = self.as_const(c) {
+                let k = c / d;
+                let k = self.constant(k);
+                return self.mul(k, x);
+            }
+        }
+        // 0 / b = 0 for a scalar b (in a function body: the derivative of 1 / u).
+        if self.is_const(a, 0) && self.shape(b).is_scalar() {
             return a;
         }
         if let Some(d) = self.negation_out(a, b, Graph::div) {

@@ -155,9 +155,22 @@ fn with_hat(base: &str) -> String {
     format!("{hatted}{}", chars.as_str())
 }
 
+/// The letter a name puts a hat on: the usual estimates `yhat`, `Yhat`,
+/// `xhat`, `phat`, `zhat`, `ohat`, or any single letter before `_hat`
+/// (`y_hat`, `w_hat`). Words such as `what` and `that` keep their letters.
+fn hat_base(name: &str) -> Option<&str> {
+    if let Some(base) = name.strip_suffix("_hat") {
+        let mut letters = base.chars();
+        if letters.next().is_some_and(|c| c.is_ascii_alphabetic()) && letters.next().is_none() {
+            return Some(base);
+        }
+    }
+    name.strip_suffix("hat").filter(|b| matches!(*b, "y" | "Y" | "x" | "X" | "p" | "P" | "z" | "Z" | "o" | "O"))
+}
+
 /// A tensor name in a notation.
 pub fn tensor_name(name: &str, notation: Notation) -> String {
-    let hat = name.strip_suffix("hat").filter(|b| !b.is_empty());
+    let hat = hat_base(name);
     match notation {
         Notation::Nn => name.to_string(),
         Notation::Text => match hat {
@@ -222,9 +235,14 @@ pub fn definition(graph: &Graph, id: NodeId, names: &Names, notation: Notation) 
 /// A number in a notation: a terminating decimal where there is one, else a fraction.
 pub fn constant(c: &BigRational, notation: Notation) -> String {
     if let Some(d) = terminating_decimal(c) {
-        return d;
+        // Text notation writes every minus sign as −, never ASCII -.
+        return match (notation, d.strip_prefix('-')) {
+            (Notation::Text, Some(magnitude)) => format!("−{magnitude}"),
+            _ => d,
+        };
     }
     match notation {
+        Notation::Text if c.is_negative() => format!("−{}/{}", -c.numer(), c.denom()),
         Notation::Latex => {
             let sign = if c.is_negative() { "-" } else { "" };
             format!("{sign}\\tfrac{{{}}}{{{}}}", c.numer().abs(), c.denom())

@@ -50,7 +50,8 @@ pub fn substitute_params(text: &str, params: &[String]) -> String {
             while j < chars.len() && chars[j].is_ascii_digit() {
                 j += 1;
             }
-            let after_ok = j == chars.len() || !(chars[j].is_alphanumeric() || chars[j] == '_');
+            // A superscript (t²) ends the name; a letter, digit or _ continues it.
+            let after_ok = j == chars.len() || !(chars[j].is_alphabetic() || chars[j].is_ascii_digit() || chars[j] == '_');
             if j > i + 1 && after_ok {
                 let index: usize = chars[i + 1..j].iter().collect::<String>().parse().unwrap_or(usize::MAX);
                 if let Some(p) = params.get(index) {
