@@ -112,3 +112,22 @@ fn formula_size_grows_linearly_with_depth() {
         assert!(ratio < 2.2, "{what} grew by {ratio} when depth doubled");
     }
 }
+
+/// Formulas as a teacher writes them: each fixture under
+/// `tests/fixtures/readable` says in its comment what its snapshot shows.
+#[test]
+fn readable_formulas() {
+    common::settings().bind(|| {
+        insta::glob!("fixtures/readable", "*.nn", |path| {
+            let source = common::source(path);
+            let model = nnderive::load(&source).expect("fixture checks");
+            let solution = nnderive::solve(&model).expect("fixture solves");
+            let text = format!(
+                "{}\n----- solve --round 4 -----\n{}",
+                render::text::derivation(&model, &solution.derivation),
+                render::text::solution(&model, &solution, Some(4))
+            );
+            insta::assert_snapshot!("readable", text);
+        });
+    });
+}

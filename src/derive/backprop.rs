@@ -50,6 +50,8 @@ struct Backprop<'m> {
     inline_general: HashMap<SymbolId, NodeId>,
     /// Targets that may be taken to sum to one, and how we know.
     target_sums: Vec<TargetSum>,
+    /// Each equation's right-hand side with aliases resolved (see `resolve_aliases`).
+    defs: Vec<Option<NodeId>>,
 }
 
 /// Derives the gradient of the loss with respect to every parameter.
@@ -74,7 +76,9 @@ pub fn derive(model: &Model) -> Derivation {
         inline_steps: HashMap::new(),
         inline_general: HashMap::new(),
         target_sums: target_sums(model),
+        defs: vec![None; model.tensors.len()],
     };
+    b.resolve_aliases();
     b.mark_needs();
     b.number_layers();
     let one = b.g.int(1);
@@ -126,10 +130,51 @@ impl<'m> Backprop<'m> {
             }
         }
         for &id in &self.model.order {
-            if let Some(def) = self.model.tensor(id).definition {
+            if let Some(def) = self.defs[id.0 as usize] {
                 self.needs[id.0 as usize] = self.needs_node(def);
             }
         }
+    }
+
+    /// The tensor that `t` names through alias equations (`y_pred = yhat`,
+    /// `loss L = E`), or `t` itself.
+    fn resolve(&self, mut t: TensorId) -> TensorId {
+        // Equations are acyclic, so the chain ends; the bound is for safety.
+        for _ in 0..self.model.tensors.len() {
+            match self.model.tensor(t).definition.map(|d| self.model.graph.node(d)) {
+                Some(Node::Tensor(u)) => t = *u,
+                _ => break,
+            }
+        }
+        t
+    }
+
+    /// Each equation's right-hand side with aliases replaced by what they
+    /// name, so that `y_pred = yhat` does not hide `yhat ⊙ (y ⊘ yhat)` from
+    /// the cancellation, and an alias adds no step of its own.
+    fn resolve_aliases(&mut self) {
+        for &id in &self.model.order {
+            let Some(def) = self.model.tensor(id).definition else { continue };
+            let targets: HashMap<TensorId, TensorId> = crate::model::tensors_in(&self.model.graph, def)
+                .into_iter()
+                .map(|t| (t, self.resolve(t)))
+                .filter(|(t, r)| t != r)
+                .collect();
+            let def = if targets.is_empty() {
+                def
+            } else {
+                self.g.rewrite(def, &mut |g, n| match g.node(n) {
+                    Node::Tensor(t) => targets.get(t).map(|&r| g.tensor(r, g.shape(n).clone())),
+                    _ => None,
+                })
+            };
+            self.defs[id.0 as usize] = Some(def);
+        }
+    }
+
+    /// The loss, or a tensor the loss is an alias of (`loss L = E`): its gradient is 1.
+    fn is_loss(&self, v: TensorId) -> bool {
+        v == self.model.loss || self.resolve(self.model.loss) == v
     }
 
     /// Does `n` depend on a parameter? (Memoized, iterative.)
@@ -203,19 +248,49 @@ impl<'m> Backprop<'m> {
         found
     }
 
-    /// Numbers the δ's by layer, in forward order.
+    /// Numbers the δ's by layer, in forward order; when every layer's
+    /// pre-activation is an equation whose name carries a distinct number
+    /// (Nielsen's `z2`, `z3`), the δ's take those numbers (δ2, δ3).
     fn number_layers(&mut self) {
+        self.count_layers();
+        let mut numbers = Vec::new();
+        for (&(v, n), _) in &self.layers {
+            let named = self.defs[v.0 as usize] == Some(n);
+            let name = &self.model.tensor(v).name;
+            let digits = name.trim_start_matches(|c: char| !c.is_ascii_digit());
+            let number = digits.parse::<usize>().ok().filter(|_| named && !digits.is_empty() && digits.len() < 6);
+            numbers.push(((v, n), number));
+        }
+        let found: Vec<usize> = numbers.iter().filter_map(|(_, k)| *k).collect();
+        let mut distinct = found.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        // Only when names number every layer, each differently, in the forward order.
+        let mut by_position: Vec<(usize, usize)> = self.layers.values().copied().zip(found.iter().copied()).collect();
+        by_position.sort_unstable();
+        let increasing = by_position.windows(2).all(|w| w[0].1 < w[1].1);
+        if found.len() == numbers.len() && distinct.len() == found.len() && increasing && !found.is_empty() {
+            for (key, number) in numbers {
+                if let Some(k) = number {
+                    self.layers.insert(key, k);
+                }
+            }
+        }
+    }
+
+    /// Numbers the δ's 1, 2, … by layer, in forward order.
+    fn count_layers(&mut self) {
         let mut k = 0;
         for &v in &self.model.order {
             if !self.needs[v.0 as usize] {
                 continue;
             }
-            let Some(def) = self.model.tensor(v).definition else {
+            let Some(def) = self.defs[v.0 as usize] else {
                 continue;
             };
             for n in self.pre_activations(def) {
                 // The loss itself is no layer: ∂L/∂L = 1 needs no name.
-                if v == self.model.loss && n == def {
+                if self.is_loss(v) && n == def {
                     continue;
                 }
                 k += 1;
@@ -246,10 +321,10 @@ impl<'m> Backprop<'m> {
             return;
         };
         let tensor = self.model.tensor(v);
-        let Some(root) = tensor.definition else { return };
+        let Some(root) = self.defs[v.0 as usize] else { return };
         let shape = tensor.shape.clone();
         let seed = self.new_symbol(SymbolKind::Adjoint, Wrt::Tensor(v), shape);
-        let is_loss = v == self.model.loss;
+        let is_loss = self.is_loss(v);
         // The loss's own gradient is 1; writing it as ∂L/∂L would only add noise.
         let seed_node = if is_loss { self.g.int(1) } else { self.symbols[seed.0 as usize].node };
 
@@ -416,9 +491,15 @@ impl<'m> Backprop<'m> {
         let next = simplify::apply(&mut self.g, expr, Rewrite::TargetSumsToOne, &usable);
         let mut general = None;
         if next != expr {
+            // Name the targets whose sums were replaced: [Σt = 1] for a target t.
+            let summed: Vec<String> = tensors_summed(&self.g, expr)
+                .into_iter()
+                .filter(|t| usable.contains(t))
+                .map(|t| format!("Σ{} = 1", self.model.tensor(t).name))
+                .collect();
             general = Some(expr);
             expr = next;
-            continue_with(&mut steps, expr, Rewrite::TargetSumsToOne.name());
+            continue_with(&mut steps, expr, &summed.join(", "));
         } else if symbols_in(&self.g, raw).iter().any(|s| self.inline_general.contains_key(s)) {
             // Σy = 1 was used inside a symbol written out here: carry its general form along.
             let (inline, general_of) = (&self.inline, &self.inline_general);

@@ -15,6 +15,7 @@ use num_rational::BigRational;
 use crate::syntax::Span;
 
 pub use check::check;
+pub(crate) use check::tensors_in;
 pub use error::{Error, ErrorKind};
 pub use expr::{Graph, Node, NodeId, SymbolId, TensorId};
 pub use func::{Builtin, Conv, Elementwise, FnId, Func, LossFn, PoolKind, Reduction, Window};

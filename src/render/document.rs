@@ -261,13 +261,14 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
     if let Some(train) = &solution.training {
         out.push(Block::Section("Update".into()));
         let lr = constant(&train.lr, L);
+        let any = super::formula::any_parameter(model, L);
         let mut p = vec![
             text("Gradient descent with learning rate "),
             math(format!("\\alpha = {lr}")),
             text(" replaces every parameter "),
-            math("P"),
+            math(any),
             text(" by "),
-            math(format!("P - \\alpha \\frac{{\\partial {loss}}}{{\\partial P}}")),
+            math(format!("{any} - \\alpha \\frac{{\\partial {loss}}}{{\\partial {any}}}")),
         ];
         if train.steps > 1 {
             p.push(text(format!(", {} times (each step recomputes the forward and backward pass)", train.steps)));

@@ -165,7 +165,18 @@ fn hat_base(name: &str) -> Option<&str> {
             return Some(base);
         }
     }
-    name.strip_suffix("hat").filter(|b| matches!(*b, "y" | "Y" | "x" | "X" | "p" | "P" | "z" | "Z" | "o" | "O"))
+    let base = name.strip_suffix("hat").or_else(|| name.strip_suffix("Hat"))?;
+    matches!(base, "y" | "Y" | "x" | "X" | "p" | "P" | "z" | "Z" | "o" | "O").then_some(base)
+}
+
+/// The letter that stands for "any parameter" in the update rule
+/// (`P ← P − α ∂L/∂P`): P, or θ when the file has a tensor named P.
+pub fn any_parameter(model: &Model, notation: Notation) -> &'static str {
+    match (model.tensor_id("P").is_some(), notation) {
+        (false, _) => "P",
+        (true, Notation::Latex) => "\\theta",
+        (true, _) => "θ",
+    }
 }
 
 /// A tensor name in a notation.

@@ -51,7 +51,8 @@ pub fn substitute_params(text: &str, params: &[String]) -> String {
                 j += 1;
             }
             // A superscript (t²) ends the name; a letter, digit or _ continues it.
-            let after_ok = j == chars.len() || !(chars[j].is_alphabetic() || chars[j].is_ascii_digit() || chars[j] == '_');
+            let after_ok =
+                j == chars.len() || !(chars[j].is_alphabetic() || chars[j].is_ascii_digit() || chars[j] == '_');
             if j > i + 1 && after_ok {
                 let index: usize = chars[i + 1..j].iter().collect::<String>().parse().unwrap_or(usize::MAX);
                 if let Some(p) = params.get(index) {
@@ -142,9 +143,12 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
             write_steps(&mut out, &step_lines(&s.steps, derivation, &names), "      ");
             let _ = writeln!(out, "  {label} = {}", formula(&derivation.graph, s.formula, &names, N));
             if let Some(general) = s.general {
+                let sums: Vec<String> =
+                    derivation.target_sums.iter().map(|t| format!("Σ{} = 1", names.tensor(t.target, N))).collect();
                 let _ = writeln!(
                     out,
-                    "      (in general, without Σy = 1: {label} = {})",
+                    "      (in general, without {}: {label} = {})",
+                    sums.join(", "),
                     formula(&derivation.graph, general, &names, N)
                 );
             }
@@ -199,10 +203,39 @@ fn write_layer_rules(out: &mut String, derivation: &Derivation) {
     }
 }
 
+/// Where the constant of an averaging loss went: mse's gradient carries 2/n
+/// and bce's 1/n, folded into the formulas' coefficients.
+fn averaging_factors(names: &Names) -> Vec<String> {
+    let model = names.model;
+    let roots: Vec<_> = model.equations().filter_map(|t| model.tensor(t).definition).collect();
+    let mut out = Vec::new();
+    for n in model.graph.nodes_under(&roots) {
+        let crate::model::Node::Loss(kind, y, p) = *model.graph.node(n) else { continue };
+        let entries = model.graph.shape(p).len().max(1);
+        let (y, p) = (formula(&model.graph, y, names, N), formula(&model.graph, p, names, N));
+        let line = match kind {
+            crate::model::LossFn::Mse => format!(
+                "mse({y}, {p}) = mean(({p} − {y})²) with n = {entries}: its gradient is (2/n) ({p} − {y}), and 2/n = {}",
+                super::formula::constant(&num_rational::BigRational::new(2.into(), entries.into()), N)
+            ),
+            crate::model::LossFn::Bce => format!(
+                "bce({y}, {p}) is a mean with n = {entries}: its gradient carries the factor 1/n = {}",
+                super::formula::constant(&num_rational::BigRational::new(1.into(), entries.into()), N)
+            ),
+            crate::model::LossFn::CrossEntropy => continue,
+        };
+        if !out.contains(&line) {
+            out.push(line);
+        }
+    }
+    out
+}
+
 /// The conventions and assumptions the formulas rely on, in words.
 pub fn conventions(derivation: &Derivation, names: &Names) -> Vec<String> {
     let mut out: Vec<String> =
         derivation.conventions.iter().filter(|c| !c.is_layer_rule()).map(|c| c.statement().to_string()).collect();
+    out.extend(averaging_factors(names));
     for t in &derivation.target_sums {
         let y = names.tensor(t.target, N);
         let text = match t.verified {
@@ -330,9 +363,10 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
     if let Some(train) = &solution.training {
         let lr = super::formula::constant(&train.lr, N);
         let steps = if train.steps == 1 { "one step".to_string() } else { format!("{} steps", train.steps) };
+        let p = super::formula::any_parameter(model, N);
         let _ = writeln!(
             out,
-            "\nUpdate (SGD, learning rate α = {lr}, {steps}): P ← P − α ∂{}/∂P",
+            "\nUpdate (SGD, learning rate α = {lr}, {steps}): {p} ← {p} − α ∂{}/∂{p}",
             names.tensor(model.loss, N)
         );
         for (p, v) in &train.updated {
@@ -391,12 +425,20 @@ pub fn gradcheck(model: &Model, check: &GradCheck, tolerance: f64) -> String {
     let width = align_width(check.params.iter().map(|p| display_width(&model.tensor(p.param).name)), NAME_ALIGN_CAP);
     for p in &check.params {
         let verdict = if p.worst <= tolerance { "ok" } else { "FAIL" };
+        // The entry as (row, column), or its place in each dimension.
+        let mut index = Vec::new();
+        let mut rest = p.worst_entry;
+        for &d in model.tensor(p.param).shape.dims().iter().rev() {
+            index.push((rest % d.max(1)).to_string());
+            rest /= d.max(1);
+        }
+        index.reverse();
         let _ = writeln!(
             out,
             "  {}  worst relative error {:.3e} at entry [{}] (derived {:.9}, numeric {:.9})  {verdict}",
             pad_right(&model.tensor(p.param).name, width),
             p.worst,
-            p.worst_entry,
+            index.join(", "),
             p.derived + 0.0,
             p.numeric + 0.0
         );
