@@ -254,7 +254,7 @@ impl<'m> Backprop<'m> {
     fn number_layers(&mut self) {
         self.count_layers();
         let mut numbers = Vec::new();
-        for (&(v, n), _) in &self.layers {
+        for &(v, n) in self.layers.keys() {
             let named = self.defs[v.0 as usize] == Some(n);
             let name = &self.model.tensor(v).name;
             let digits = name.trim_start_matches(|c: char| !c.is_ascii_digit());
