@@ -7,7 +7,10 @@ use proptest::prelude::*;
 
 #[test]
 fn every_example_passes_gradcheck() {
-    for entry in std::fs::read_dir(common::example("")).unwrap() {
+    // The readable-formula fixtures too: their simplified formulas are the ones evaluated.
+    let readable = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/readable");
+    let examples = std::fs::read_dir(common::example("")).unwrap();
+    for entry in examples.chain(std::fs::read_dir(readable).unwrap()) {
         let path = entry.unwrap().path();
         let model = nnderive::load(&common::source(&path)).unwrap();
         if model.tensors.values().any(|t| t.role.is_data() && t.value.is_none()) {

@@ -479,7 +479,7 @@ impl<'m> Backprop<'m> {
         if expr != raw && !steps.is_empty() {
             continue_with(&mut steps, expr, "substitute");
         }
-        for rule in [Rewrite::Cancel, Rewrite::Logistic] {
+        for rule in [Rewrite::Cancel, Rewrite::Logistic, Rewrite::ClearDenominators] {
             let next = simplify::apply(&mut self.g, expr, rule, &[]);
             if next != expr {
                 expr = next;
@@ -668,7 +668,7 @@ const FOLD_LIMIT: u64 = 40;
 const FOLD_STEPS: usize = 12;
 
 /// The size of `root` read as a tree (saturating).
-fn tree_size(g: &Graph, root: NodeId) -> u64 {
+pub(super) fn tree_size(g: &Graph, root: NodeId) -> u64 {
     tree_count(g, root, |_| None, 1)
 }
 

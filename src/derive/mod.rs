@@ -7,6 +7,7 @@
 
 pub mod adjoint;
 mod backprop;
+mod polynomial;
 pub mod rules;
 pub mod simplify;
 

@@ -17,6 +17,10 @@ pub enum Rewrite {
     Logistic,
     /// Σy = 1 for a target y that is a probability vector.
     TargetSumsToOne,
+    /// Multiply out an entrywise formula, cancel what its denominators share
+    /// with its factors, and collect like terms (see `polynomial`), when the
+    /// result is smaller: a hand-written bce after a sigmoid gives `0.5 (o − y)`.
+    ClearDenominators,
 }
 
 impl Rewrite {
@@ -26,6 +30,7 @@ impl Rewrite {
             Rewrite::Cancel => "cancel: a ⊙ (b ⊘ a) = b",
             Rewrite::Logistic => "cancel: (y ⊘ o − (1 − y) ⊘ (1 − o)) ⊙ o ⊙ (1 − o) = y − o",
             Rewrite::TargetSumsToOne => "Σy = 1",
+            Rewrite::ClearDenominators => "clear denominators, collect terms",
         }
     }
 }
@@ -33,7 +38,12 @@ impl Rewrite {
 /// Applies `rule` everywhere in `root`; `targets` lists the targets whose
 /// entries may be taken to sum to one.
 pub fn apply(g: &mut Graph, root: NodeId, rule: Rewrite, targets: &[TensorId]) -> NodeId {
+    if rule == Rewrite::ClearDenominators {
+        return super::polynomial::clear_denominators(g, root).unwrap_or(root);
+    }
     g.rewrite(root, &mut |g, n| match rule {
+        // A rule about the whole formula, not about each node.
+        Rewrite::ClearDenominators => None,
         Rewrite::Cancel => cancel(g, n),
         Rewrite::Logistic => logistic(g, n),
         Rewrite::TargetSumsToOne => match g.node(n) {
