@@ -205,9 +205,7 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
     out.push(Block::Paragraph(vec![
         text("Back-propagation works from the loss towards the input. Each error term "),
         math("\\delta_k"),
-        text(" is the gradient of the loss with respect to the pre-activation of layer "),
-        math("k"),
-        text("; each step names the rule it uses."),
+        text(" is the gradient of the loss with respect to the quantity it is defined as (a layer's pre-activation, where the layer has one); each step names the rule it uses."),
     ]));
     let rules: Vec<_> = d.conventions.iter().filter(|c| c.is_layer_rule()).collect();
     if !rules.is_empty() {
@@ -389,6 +387,16 @@ pub fn prose(s: &str) -> String {
     out
 }
 
+/// `Z2` → `Z₂`: trailing digits as subscripts, which the prose writer sets as such.
+fn subscript_digits(name: &str) -> String {
+    let base = name.trim_end_matches(|c: char| c.is_ascii_digit());
+    if base.is_empty() {
+        return name.to_string();
+    }
+    let digits = name[base.len()..].chars().filter_map(|d| char::from_u32(0x2080 + d.to_digit(10)?));
+    base.chars().chain(digits).collect()
+}
+
 fn step_rows(steps: &[Step], solution: &Solution, names: &Names) -> Vec<Row> {
     let g = &solution.derivation.graph;
     steps
@@ -397,7 +405,8 @@ fn step_rows(steps: &[Step], solution: &Solution, names: &Names) -> Vec<Row> {
             let lhs = s.lhs.map(|w| names.gradient_of(w, L, g)).unwrap_or_default();
             let mut note = s.rule.clone();
             if !s.from.is_empty() {
-                let from: Vec<String> = s.from.iter().map(|&t| names.tensor(t, Notation::Text)).collect();
+                let from: Vec<String> =
+                    s.from.iter().map(|&t| subscript_digits(&names.tensor(t, Notation::Text))).collect();
                 note.push_str(&format!(" at {}", from.join(", ")));
             }
             Row { lhs, rhs: formula(g, s.expr, names, L), note: Some(note) }

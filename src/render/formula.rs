@@ -90,10 +90,10 @@ impl<'a> Names<'a> {
     pub fn function(&self, func: Func, notation: Notation) -> String {
         match func {
             Func::Builtin(e) => builtin_name(e, notation).to_string(),
-            Func::Custom(f) => latex_ident(&self.model.function(f).name, notation),
+            Func::Custom(f) => function_name(&self.model.function(f).name, notation),
             Func::Derivative { func, wrt } => {
                 let f = self.model.function(func);
-                let name = latex_ident(&f.name, notation);
+                let name = function_name(&f.name, notation);
                 let param = f.params.get(wrt as usize).cloned().unwrap_or_default();
                 match (f.params.len(), notation) {
                     (1, Notation::Text) => format!("{name}′"),
@@ -193,6 +193,21 @@ pub fn tensor_name(name: &str, notation: Notation) -> String {
             None => latex_ident(name, notation),
         },
     }
+}
+
+/// A custom function's name: in LaTeX upright like the built-ins
+/// (`\operatorname{swish}`, `\operatorname{f}_{2}` for `f2`).
+fn function_name(name: &str, notation: Notation) -> String {
+    if notation != Notation::Latex {
+        return name.to_string();
+    }
+    let ident = latex_ident(name, notation);
+    let (base, sub) = match ident.find("_{") {
+        Some(i) => (&ident[..i], &ident[i..]),
+        None => (ident.as_str(), ""),
+    };
+    let base = base.strip_prefix("\\mathit{").and_then(|b| b.strip_suffix('}')).unwrap_or(base);
+    format!("\\operatorname{{{base}}}{sub}")
 }
 
 /// `W1` → `W_{1}`, `net_h` → `\mathit{net}_{h}`, `x` → `x` (LaTeX only).
