@@ -424,7 +424,20 @@ impl<'a> Checker<'a> {
         }
         let g = &mut self.graph;
         Ok(match builtin {
-            Builtin::Elementwise(e) => g.apply(Func::Builtin(e), built),
+            Builtin::Elementwise(e) => {
+                // `max(a, b)`: equal shapes, or a scalar spread over the other.
+                if let [a, b] = built[..] {
+                    if g.shape(a).broadcast(g.shape(b)).is_none() {
+                        let kind = ErrorKind::ShapeMismatch {
+                            op: func.name.clone(),
+                            left: self.operand(a, &args[0]),
+                            right: self.operand(b, &args[1]),
+                        };
+                        return Err(Error::new(kind, func.span));
+                    }
+                }
+                self.graph.apply(Func::Builtin(e), built)
+            }
             Builtin::Reduce(r) => g.reduce(r, built[0]),
             Builtin::Softmax | Builtin::LogSoftmax => {
                 let shape = g.shape(built[0]).clone();
