@@ -3,6 +3,7 @@
 pub mod ast;
 mod error;
 mod format;
+pub mod habits;
 mod parser;
 mod span;
 
