@@ -5,7 +5,7 @@
 
 /// Foreign function names and the nnderive form of a call to them; `{0}`,
 /// `{1}` are the arguments as written (a method's receiver is `{0}`).
-pub const FORMS: [(&str, usize, &str); 28] = [
+pub const FORMS: [(&str, usize, &str); 26] = [
     ("dot", 2, "{0} @ {1}"),
     ("matmul", 2, "{0} @ {1}"),
     ("mm", 2, "{0} @ {1}"),
@@ -33,8 +33,6 @@ pub const FORMS: [(&str, usize, &str); 28] = [
     // PyTorch's losses take (prediction, target); nnderive's (target, prediction).
     ("mse_loss", 2, "mse({1}, {0})"),
     ("binary_cross_entropy", 2, "bce({1}, {0})"),
-    ("nll_loss", 2, "cross_entropy({1}, exp({0}))"),
-    ("softmax_cross_entropy", 2, "cross_entropy({0}, softmax({1}))"),
 ];
 
 /// The nnderive form of `name(args)` for a foreign name in [`FORMS`].
