@@ -91,7 +91,8 @@ fn kinks_of_the_two_argument_builtins_follow_the_stated_conventions() {
     let model = nnderive::load(&Source::new("ties.nn", text)).unwrap();
     let solution = nnderive::solve(&model).unwrap();
     let grad = |name: &str| {
-        let i = solution.derivation.gradients.iter().position(|g| model.tensor(g.param).name == name).expect("a gradient");
+        let i =
+            solution.derivation.gradients.iter().position(|g| model.tensor(g.param).name == name).expect("a gradient");
         let value = &solution.gradients[i];
         (0..value.len()).map(|k| value.exact_string(k).unwrap_or_default()).collect::<Vec<_>>()
     };

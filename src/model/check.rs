@@ -221,8 +221,7 @@ impl<'a> Checker<'a> {
                 Ok(())
             }
             ExprKind::Neg(e) | ExprKind::Transpose(e) | ExprKind::Paren(e) => self.names_in(e, out),
-            ExprKind::Binary { op: BinOp::Pow, op_span, lhs, rhs }
-                if matches!(&rhs.kind, ExprKind::Name(n) if n.name == "T" && !self.tensors.contains_key("T")) =>
+            ExprKind::Binary { op: BinOp::Pow, op_span, lhs, rhs } if matches!(&rhs.kind, ExprKind::Name(n) if n.name == "T" && !self.tensors.contains_key("T")) =>
             {
                 let kind = ErrorKind::TransposeAsPower { base: expr_text(lhs) };
                 Err(Error::new(kind, op_span.to(rhs.span)))
@@ -419,7 +418,10 @@ impl<'a> Checker<'a> {
             let candidates = Builtin::NAMES.iter().copied().chain(self.fn_spans.keys().map(String::as_str));
             let suggestion = suggest(&func.name, candidates);
             let args = args.iter().map(expr_text).collect();
-            return Err(Error::new(ErrorKind::UnknownFunction { name: func.name.clone(), suggestion, args }, func.span));
+            return Err(Error::new(
+                ErrorKind::UnknownFunction { name: func.name.clone(), suggestion, args },
+                func.span,
+            ));
         };
         if builtin.arity() != built.len() {
             return Err(arity_error(builtin.arity()));
@@ -465,7 +467,9 @@ impl<'a> Checker<'a> {
                 let (y, p) = (built[0], built[1]);
                 let (sy, sp) = (g.shape(y), g.shape(p));
                 if sy.is_scalar() != sp.is_scalar() && sy.len() == 1 && sp.len() == 1 {
-                    if let Some(rewrite) = self.redeclared(&args[0], &args[1]).or_else(|| self.redeclared(&args[1], &args[0])) {
+                    if let Some(rewrite) =
+                        self.redeclared(&args[0], &args[1]).or_else(|| self.redeclared(&args[1], &args[0]))
+                    {
                         let kind = ErrorKind::LossScalarAgainstOneEntry {
                             func: func.name.clone(),
                             left: self.operand(y, &args[0]),

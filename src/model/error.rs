@@ -416,15 +416,7 @@ fn unknown_function_help(name: &str, suggestion: Option<&str>, args: &[String]) 
     if let Some(s) = suggestion {
         return format!("did you mean '{s}'?");
     }
-    let definition = match lower.as_str() {
-        "swish" => Some("fn swish(t) = t * sigmoid(t)"),
-        "mish" => Some("fn mish(t) = t * tanh(softplus(t))"),
-        "softsign" => Some("fn softsign(t) = t / (1 + abs(t))"),
-        "hardtanh" | "hard_tanh" => Some("fn hardtanh(t) = max(min(t, 1), -1)"),
-        "relu6" => Some("fn relu6(t) = min(relu(t), 6)"),
-        "hard_sigmoid" | "hardsigmoid" => Some("fn hard_sigmoid(t) = max(min(t / 6 + 0.5, 1), 0)"),
-        _ => None,
-    };
+    let definition = crate::syntax::habits::DEFINITIONS.iter().find(|(n, _)| *n == lower).map(|(_, d)| *d);
     if let Some(definition) = definition {
         return format!("it is not a built-in; define it from built-ins: `{definition}`");
     }

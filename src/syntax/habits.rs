@@ -35,6 +35,18 @@ pub const FORMS: [(&str, usize, &str); 26] = [
     ("binary_cross_entropy", 2, "bce({1}, {0})"),
 ];
 
+/// Activations students expect that are not built in, each as a `fn` of
+/// built-ins (the help for an unknown function offers it).
+pub const DEFINITIONS: [(&str, &str); 7] = [
+    ("swish", "fn swish(t) = t * sigmoid(t)"),
+    ("mish", "fn mish(t) = t * tanh(softplus(t))"),
+    ("softsign", "fn softsign(t) = t / (1 + abs(t))"),
+    ("hardtanh", "fn hardtanh(t) = max(min(t, 1), -1)"),
+    ("hard_tanh", "fn hard_tanh(t) = max(min(t, 1), -1)"),
+    ("relu6", "fn relu6(t) = min(relu(t), 6)"),
+    ("hard_sigmoid", "fn hard_sigmoid(t) = max(min(t / 6 + 0.5, 1), 0)"),
+];
+
 /// The nnderive form of `name(args)` for a foreign name in [`FORMS`].
 pub fn form(name: &str, args: &[String]) -> Option<String> {
     let (_, arity, template) = FORMS.iter().find(|(n, arity, _)| *n == name && *arity == args.len())?;

@@ -744,7 +744,9 @@ fn postfix(i: Input) -> PResult<Expr> {
         e = Expr { kind: ExprKind::Transpose(Box::new(e)), span: s };
         rest = r;
     }
-    if rest.fragment().starts_with('.') && rest.fragment()[1..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+    if rest.fragment().starts_with('.')
+        && rest.fragment()[1..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+    {
         return dotted(i, rest, e);
     }
     Ok((rest, e))
@@ -796,7 +798,9 @@ fn dotted<'a>(start: Input<'a>, mut rest: Input<'a>, receiver: Expr) -> PResult<
             let mut all = vec![receiver.clone()];
             all.extend(args.iter().cloned());
             let instead = match (called, path.len()) {
-                (true, 1) => habits::form(&func, &all).or_else(|| args.is_empty().then(|| format!("{func}({receiver})"))),
+                (true, 1) => {
+                    habits::form(&func, &all).or_else(|| args.is_empty().then(|| format!("{func}({receiver})")))
+                }
                 _ => None,
             };
             fail(ErrorKind::MethodCall { written, instead }, at)
