@@ -198,7 +198,8 @@ impl Error {
                 if *expected == 1 { "" } else { "s" },
                 if *found == 1 { "was" } else { "were" }
             ))
-            .with_label("in this call"),
+            .with_label("in this call")
+            .with_help_opt(arity_help(func)),
             ExponentNotNumber => d("the exponent of '^' must be a number".into())
                 .with_label("not a number")
                 .with_help("write a constant exponent such as `t^2` or `t^-1`; for other powers use exp and log"),
@@ -304,6 +305,25 @@ impl Error {
             LayerShape { func, error, operands, pad } => layer_shape(d, func, error, operands, *pad),
         }
     }
+}
+
+/// How a built-in is called, for a call with the wrong number of arguments.
+fn arity_help(func: &str) -> Option<String> {
+    use super::func::Builtin;
+    let builtin = Builtin::lookup(func)?;
+    Some(match func {
+        "leaky_relu" => "call it as `leaky_relu(t, a)`, a the slope for t ≤ 0: `leaky_relu(Z1, 0.01)`".into(),
+        "max" | "min" => format!(
+            "`{func}(a, b)` compares two tensors entry by entry (`max(Z, 0)` is relu(Z)); nnderive has no {func} over the entries of one tensor"
+        ),
+        "cross_entropy" | "mse" | "bce" => format!("call it as `{func}(y, p)`: the target first, then the network's output"),
+        "conv2d" => "call it as `conv2d(X, K)`, optionally with `stride = s, pad = p`".into(),
+        "maxpool" | "avgpool" => format!("call it as `{func}(A, k)` for k × k windows, optionally with `stride = s`"),
+        _ if builtin.arity() == 1 => {
+            format!("call it as `{func}(t)` on one tensor; to use two, combine them first, as in `{func}(a + b)`")
+        }
+        _ => return None,
+    })
 }
 
 fn keyword_list(list: &[&str]) -> String {
