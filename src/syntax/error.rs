@@ -72,6 +72,20 @@ pub const MAX_ENTRIES: usize = 1 << 22;
 /// even in debug builds.
 pub const MAX_DEPTH: usize = 128;
 
+/// What `.nn` writes for an operator from the textbook's notation.
+fn textbook_operator(ch: char) -> Option<&'static str> {
+    Some(match ch {
+        '−' | '–' => "write the minus sign as ASCII '-'",
+        '⊙' | '∘' => "the entry-by-entry product is written `*`",
+        '⊘' => "the entry-by-entry quotient is written `/`",
+        '·' | '×' | '⋅' => "write `@` for a matrix product, or `*` entry by entry",
+        '²' => "write a power with `^`, as in `t^2`",
+        '√' => "write a square root as `sqrt(...)`",
+        '∑' => "a sum over the entries is `sum(...)`",
+        _ => return None,
+    })
+}
+
 impl Error {
     /// The located, human message for this error.
     pub fn diagnostic(&self) -> Diagnostic {
@@ -100,9 +114,11 @@ impl Error {
                     None => d,
                 }
             }
-            ErrorKind::Trailing { found } => Diagnostic::new(format!("unexpected {found} after the end of the statement"), span)
-                .with_label("unexpected")
-                .with_help("one statement per line; an operator such as * or @ may be missing"),
+            ErrorKind::Trailing { found } => {
+                let operator = found.strip_prefix('\'').and_then(|f| f.strip_suffix('\'')).and_then(|f| f.chars().next());
+                let help = operator.and_then(textbook_operator).unwrap_or("one statement per line; an operator such as * or @ may be missing");
+                Diagnostic::new(format!("unexpected {found} after the end of the statement"), span).with_label("unexpected").with_help(help)
+            }
             ErrorKind::KeywordAsName { keyword } => Diagnostic::new(format!("'{keyword}' is a keyword and cannot be used as a name"), span)
                 .with_label("keyword")
                 .with_help("the keywords are input, target, param, const, fn, loss and train"),
@@ -114,7 +130,7 @@ impl Error {
                 .with_help(format!("to multiply, write `{number} * {name}`")),
             ErrorKind::UnexpectedChar { ch, expected } => Diagnostic::new(format!("unexpected character '{ch}'"), span)
                 .with_label(format!("expected {expected}"))
-                .with_help("names are letters, digits and underscores; operators are + - * / ^ @ and .T"),
+                .with_help(textbook_operator(*ch).unwrap_or("names are letters, digits and underscores; operators are + - * / ^ @ and .T")),
             ErrorKind::MisspelledKeyword { found, keyword } => Diagnostic::new(format!("unknown keyword '{found}'"), span)
                 .with_label("not a keyword")
                 .with_help(format!("did you mean '{keyword}'?")),
@@ -131,7 +147,11 @@ impl Error {
             ErrorKind::NonAsciiName { found, suggestion } => {
                 let d = Diagnostic::new(format!("'{found}' is not a name: names are ASCII"), span)
                     .with_label("not ASCII letters, digits or _");
-                if suggestion.starts_with('.') || suggestion.contains(".T") {
+                if found == "Σ" || found == "∑" {
+                    d.with_help("a sum over the entries is `sum(...)`")
+                } else if suggestion.contains('^') {
+                    d.with_help(format!("a power is written with `^`: `{suggestion}`"))
+                } else if suggestion.starts_with('.') || suggestion.contains(".T") {
                     d.with_help(format!("a transpose is written `.T`: `{suggestion}`"))
                 } else if suggestion.is_empty() || suggestion.starts_with(|c: char| c.is_ascii_digit()) {
                     d.with_help("a name is ASCII letters, digits and _, starting with a letter or _")

@@ -130,6 +130,8 @@ pub fn ascii_name(word: &str) -> String {
             '\u{2032}' | '\'' => "_prime",
             'ŷ' => "yhat",
             'ᵀ' => ".T",
+            '²' => "^2",
+            '³' => "^3",
             'â' => "ahat",
             'ô' => "ohat",
             'ĥ' => "hhat",
