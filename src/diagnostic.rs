@@ -42,6 +42,14 @@ impl Diagnostic {
         self
     }
 
+    /// The help, when there is one.
+    pub fn with_help_opt(self, help: Option<String>) -> Self {
+        match help {
+            Some(h) => self.with_help(h),
+            None => self,
+        }
+    }
+
     pub fn with_note(mut self, note: impl Into<String>) -> Self {
         self.notes.push(note.into());
         self

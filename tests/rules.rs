@@ -44,6 +44,61 @@ rules! {
     d_sqrt: "sqrt" => "1 / (2 sqrt(t))" at "0.7, 0.3, 1.5";
     d_abs: "abs" => "sign(t)" at "0.7, -0.3, 1.5";
     d_softplus: "softplus" => "σ(t)" at "0.7, -0.3, 1.5";
+    d_elu: "elu" => "min(exp(t), 1)" at "0.7, -0.3, 1.5";
+    d_gelu: "gelu" => "normcdf(t) + t normpdf(t)" at "0.7, -0.3, 1.5";
+    d_normcdf: "normcdf" => "normpdf(t)" at "0.7, -0.3, 1.5";
+    d_normpdf: "normpdf" => "−t normpdf(t)" at "0.7, -0.3, 1.5";
+}
+
+/// `fn g(a, b) = NAME(a, b)` must have `∂g/∂a = DA` and `∂g/∂b = DB`, and
+/// the gradients of `sum(g(p, q))` must agree with finite differences at
+/// points `P` and `Q` (away from the kinks).
+fn check_rule2(builtin: &str, da: &str, db: &str, p: &str, q: &str) {
+    let text = format!("param p[3] = [{p}]\nparam q[3] = [{q}]\nfn g(a, b) = {builtin}(a, b)\nloss L = sum(g(p, q))\n");
+    let model = nnderive::load(&Source::new("rule.nn", text)).expect("rule model checks");
+    let d = derive(&model);
+    let names = nnderive::render::formula::Names::new(&model, Some(&d));
+    let lines = nnderive::render::text::function_lines(&model, &d, &names);
+    let find = |lhs: &str| lines.iter().find(|(l, _)| l == lhs).map(|(_, r)| r.clone()).unwrap_or_default();
+    assert_eq!(find("∂g/∂a(a, b)"), da, "∂/∂a of {builtin}");
+    assert_eq!(find("∂g/∂b(a, b)"), db, "∂/∂b of {builtin}");
+    let check = nnderive::gradcheck(&model).expect("gradcheck runs");
+    assert!(check.worst() < 1e-6, "{builtin}: finite differences disagree: {check:?}");
+}
+
+macro_rules! rules2 {
+    ($($test:ident: $builtin:literal => $da:literal, $db:literal at $p:literal, $q:literal;)*) => {
+        $(
+            #[test]
+            fn $test() {
+                check_rule2($builtin, $da, $db, $p, $q);
+            }
+        )*
+    };
+}
+
+rules2! {
+    d_leaky_relu: "leaky_relu" => "b + (1 − b) step(a)", "min(a, 0)" at "0.7, -0.3, 1.5", "0.1, 0.2, -0.5";
+    d_max: "max" => "1 − step(b − a)", "step(b − a)" at "0.7, -0.3, 1.5", "0.1, 0.2, 2";
+    d_min: "min" => "1 − step(a − b)", "step(a − b)" at "0.7, -0.3, 1.5", "0.1, 0.2, 2";
+}
+
+/// At a tie, max and min pass the whole gradient to their first argument,
+/// and leaky_relu′(0) is the slope: the stated conventions, exactly.
+#[test]
+fn kinks_of_the_two_argument_builtins_follow_the_stated_conventions() {
+    let text = "param p[2] = [1, 0]\nparam q[2] = [1, 3]\nloss L = sum(max(p, q)) + 2 * sum(min(p, q)) + 4 * sum(leaky_relu(p, 0.25))\n";
+    let model = nnderive::load(&Source::new("ties.nn", text)).unwrap();
+    let solution = nnderive::solve(&model).unwrap();
+    let grad = |name: &str| {
+        let i =
+            solution.derivation.gradients.iter().position(|g| model.tensor(g.param).name == name).expect("a gradient");
+        let value = &solution.gradients[i];
+        (0..value.len()).map(|k| value.exact_string(k).unwrap_or_default()).collect::<Vec<_>>()
+    };
+    // p[0] = q[0] = 1 ties: max and min both pick p; p[1] = 0 is leaky_relu's kink (slope 1/4).
+    assert_eq!(grad("p"), ["7", "3"]);
+    assert_eq!(grad("q"), ["0", "1"]);
 }
 
 /// The table has one rule per elementwise built-in, each tested above.

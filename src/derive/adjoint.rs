@@ -116,11 +116,15 @@ pub fn local_adjoints(
             push(g, a, c, "d-transpose", None);
         }
         // z = f(a): ā = ḡ ⊙ f′(a)
+        // z = f(a, b) for a built-in of two arguments: ā = ḡ ⊙ ∂f/∂a, b̄ = ḡ ⊙ ∂f/∂b
         Node::Apply(Func::Builtin(f), args) => {
-            let a = args[0];
-            let d = rules::derivative(g, f, a, out);
-            let c = g.mul(seed, d);
-            push(g, a, c, rules::rule(f).name, None);
+            for (i, &a) in args.iter().enumerate() {
+                if wants(a) {
+                    let d = rules::partial(g, f, &args, i, out);
+                    let c = g.mul(seed, d);
+                    push(g, a, c, rules::rule(f).name, None);
+                }
+            }
         }
         // z = f(a1, …, an) for a custom f: āi = ḡ ⊙ ∂f/∂ti(a1, …, an)
         Node::Apply(Func::Custom(f), args) => {

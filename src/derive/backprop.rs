@@ -769,8 +769,13 @@ fn differentiate(g: &mut Graph, body: NodeId, wrt: u32) -> NodeId {
                 g.mul(k, d(a))
             }
             Node::Apply(Func::Builtin(f), args) => {
-                let fp = rules::derivative(g, *f, args[0], n);
-                g.mul(fp, d(&args[0]))
+                let mut total = g.int(0);
+                for (j, a) in args.iter().enumerate() {
+                    let fp = rules::partial(g, *f, args, j, n);
+                    let term = g.mul(fp, d(a));
+                    total = g.add(total, term);
+                }
+                total
             }
             Node::Apply(Func::Custom(f), args) => {
                 let mut total = g.int(0);

@@ -19,8 +19,9 @@ pub struct Rule {
     pub statement: &'static str,
 }
 
-/// Every elementwise built-in's derivative.
-pub const RULES: [Rule; 12] = [
+/// Every elementwise built-in's derivative; a function of two arguments has
+/// one rule giving both partial derivatives.
+pub const RULES: [Rule; 19] = [
     Rule { name: "d-relu", function: Elementwise::Relu, statement: "relu′(t) = step(t)" },
     Rule { name: "d-step", function: Elementwise::Step, statement: "step′(t) = 0" },
     Rule { name: "d-sign", function: Elementwise::Sign, statement: "sign′(t) = 0" },
@@ -33,6 +34,25 @@ pub const RULES: [Rule; 12] = [
     Rule { name: "d-sqrt", function: Elementwise::Sqrt, statement: "sqrt′(t) = 1 / (2 sqrt(t))" },
     Rule { name: "d-abs", function: Elementwise::Abs, statement: "abs′(t) = sign(t)" },
     Rule { name: "d-softplus", function: Elementwise::Softplus, statement: "softplus′(t) = σ(t)" },
+    Rule {
+        name: "d-leaky-relu",
+        function: Elementwise::LeakyRelu,
+        statement: "∂leaky_relu/∂t(t, a) = a + (1 − a) step(t), ∂leaky_relu/∂a(t, a) = min(t, 0)",
+    },
+    Rule { name: "d-elu", function: Elementwise::Elu, statement: "elu′(t) = min(exp(t), 1)" },
+    Rule { name: "d-gelu", function: Elementwise::Gelu, statement: "gelu′(t) = normcdf(t) + t normpdf(t)" },
+    Rule {
+        name: "d-max",
+        function: Elementwise::Max,
+        statement: "∂max/∂a(a, b) = 1 − step(b − a), ∂max/∂b(a, b) = step(b − a)",
+    },
+    Rule {
+        name: "d-min",
+        function: Elementwise::Min,
+        statement: "∂min/∂a(a, b) = 1 − step(a − b), ∂min/∂b(a, b) = step(a − b)",
+    },
+    Rule { name: "d-normcdf", function: Elementwise::NormCdf, statement: "normcdf′(t) = normpdf(t)" },
+    Rule { name: "d-normpdf", function: Elementwise::NormPdf, statement: "normpdf′(t) = −t normpdf(t)" },
 ];
 
 /// The rule for `f`.
@@ -40,7 +60,52 @@ pub fn rule(f: Elementwise) -> Rule {
     RULES.iter().copied().find(|r| r.function == f).unwrap_or(RULES[0])
 }
 
-/// f′(u), where `out` is f(u) itself or the tensor that names it.
+/// The partial derivative of `f(args)` with respect to argument `wrt`,
+/// where `out` is f(args) itself or the tensor that names it.
+pub fn partial(g: &mut Graph, f: Elementwise, args: &[NodeId], wrt: usize, out: NodeId) -> NodeId {
+    let (Some(&u), second) = (args.first(), args.get(1).copied()) else {
+        return g.int(0);
+    };
+    let Some(v) = second else {
+        return derivative(g, f, u, out);
+    };
+    let step = |g: &mut Graph, x: NodeId, y: NodeId| {
+        let d = g.sub(x, y);
+        g.apply(Func::Builtin(Elementwise::Step), vec![d])
+    };
+    let one_minus = |g: &mut Graph, x: NodeId| {
+        let one = g.int(1);
+        g.sub(one, x)
+    };
+    match (f, wrt) {
+        // t for t > 0, else a·t: the slope is a where step(t) = 0 (so at 0 too).
+        (Elementwise::LeakyRelu, 0) => {
+            let s = g.apply(Func::Builtin(Elementwise::Step), vec![u]);
+            let rest = one_minus(g, v);
+            let k = g.mul(rest, s);
+            g.add(v, k)
+        }
+        (Elementwise::LeakyRelu, _) => {
+            let zero = g.int(0);
+            g.apply(Func::Builtin(Elementwise::Min), vec![u, zero])
+        }
+        // max(a, b) is b where b > a, else a: a tie goes to the first argument.
+        (Elementwise::Max, 0) => {
+            let s = step(g, v, u);
+            one_minus(g, s)
+        }
+        (Elementwise::Max, _) => step(g, v, u),
+        (Elementwise::Min, 0) => {
+            let s = step(g, u, v);
+            one_minus(g, s)
+        }
+        (Elementwise::Min, _) => step(g, u, v),
+        _ => g.int(0),
+    }
+}
+
+/// f′(u) for a built-in of one argument, where `out` is f(u) itself or the
+/// tensor that names it.
 pub fn derivative(g: &mut Graph, f: Elementwise, u: NodeId, out: NodeId) -> NodeId {
     let call = |g: &mut Graph, e: Elementwise| g.apply(Func::Builtin(e), vec![u]);
     match f {
@@ -74,6 +139,25 @@ pub fn derivative(g: &mut Graph, f: Elementwise, u: NodeId, out: NodeId) -> Node
         }
         Elementwise::Abs => call(g, Elementwise::Sign),
         Elementwise::Softplus => call(g, Elementwise::Sigmoid),
+        // elu is C¹ for α = 1: the slope exp(t) meets 1 at t = 0.
+        Elementwise::Elu => {
+            let e = call(g, Elementwise::Exp);
+            let one = g.int(1);
+            g.apply(Func::Builtin(Elementwise::Min), vec![e, one])
+        }
+        Elementwise::Gelu => {
+            let cdf = call(g, Elementwise::NormCdf);
+            let pdf = call(g, Elementwise::NormPdf);
+            let t_pdf = g.mul(u, pdf);
+            g.add(cdf, t_pdf)
+        }
+        Elementwise::NormCdf => call(g, Elementwise::NormPdf),
+        Elementwise::NormPdf => {
+            let t_out = g.mul(u, out);
+            g.neg(t_out)
+        }
+        // Functions of two arguments: see `partial`.
+        Elementwise::LeakyRelu | Elementwise::Max | Elementwise::Min => g.int(0),
     }
 }
 
@@ -82,6 +166,9 @@ pub fn convention(f: Elementwise) -> Option<Convention> {
     match f {
         Elementwise::Relu | Elementwise::Step => Some(Convention::ReluAtZero),
         Elementwise::Abs | Elementwise::Sign => Some(Convention::AbsAtZero),
+        Elementwise::LeakyRelu => Some(Convention::LeakyReluAtZero),
+        Elementwise::Max | Elementwise::Min => Some(Convention::MaxMinTie),
+        Elementwise::Gelu | Elementwise::NormCdf | Elementwise::NormPdf => Some(Convention::GeluExact),
         _ => None,
     }
 }
@@ -93,6 +180,12 @@ pub enum Convention {
     ReluAtZero,
     /// abs′(t) = sign(t), with sign(0) = 0; sign′ = 0.
     AbsAtZero,
+    /// leaky_relu′ at 0 is the slope a (step(0) = 0).
+    LeakyReluAtZero,
+    /// max and min pass the gradient of a tie to their first argument.
+    MaxMinTie,
+    /// gelu is the exact erf form t Φ(t), not the tanh approximation.
+    GeluExact,
     /// conv2d is cross-correlation, maps `[C, H, W]`, kernels `[F, C, kh, kw]`.
     ConvForward,
     /// The kernel gradient X̃ ⋆ δ and its index form.
@@ -128,7 +221,14 @@ impl Convention {
     /// A layer's forward or backward rule (shown with the derivation), as
     /// opposed to a convention at a kink.
     pub fn is_layer_rule(self) -> bool {
-        !matches!(self, Convention::ReluAtZero | Convention::AbsAtZero)
+        !matches!(
+            self,
+            Convention::ReluAtZero
+                | Convention::AbsAtZero
+                | Convention::LeakyReluAtZero
+                | Convention::MaxMinTie
+                | Convention::GeluExact
+        )
     }
 
     /// [`Convention::index_form`] in LaTeX, for documents.
@@ -145,7 +245,11 @@ impl Convention {
             Convention::MaxPool => r"\partial L / \partial A[c,m,n] = \sum_{(i,j) \in M(m,n)} \delta[c,i,j]",
             Convention::AvgPool => r"\partial L / \partial A[c,m,n] = \sum_{(i,j) \in W(m,n)} \delta[c,i,j] / k^2",
             Convention::Flatten => r"v[(c H + i) W + j] = T[c,i,j]",
-            Convention::ReluAtZero | Convention::AbsAtZero => return None,
+            Convention::ReluAtZero
+            | Convention::AbsAtZero
+            | Convention::LeakyReluAtZero
+            | Convention::MaxMinTie
+            | Convention::GeluExact => return None,
         })
     }
 
@@ -168,7 +272,11 @@ impl Convention {
             Convention::MaxPool => "∂L/∂A[c,m,n] = Σ δ[c,i,j] over the windows (i, j) whose first maximum is at (m, n)",
             Convention::AvgPool => "∂L/∂A[c, s·i+u, s·j+v] = Σ δ[c,i,j] / k² over the windows (i, j) that contain the entry",
             Convention::Flatten => "v[(c·H + i)·W + j] = T[c,i,j]",
-            Convention::ReluAtZero | Convention::AbsAtZero => return None,
+            Convention::ReluAtZero
+            | Convention::AbsAtZero
+            | Convention::LeakyReluAtZero
+            | Convention::MaxMinTie
+            | Convention::GeluExact => return None,
         })
     }
 
@@ -177,6 +285,15 @@ impl Convention {
         match self {
             Convention::ReluAtZero => "relu′(t) = step(t), taking relu′(0) = step(0) = 0 and step′(t) = 0",
             Convention::AbsAtZero => "abs′(t) = sign(t), taking sign(0) = 0 and sign′(t) = 0",
+            Convention::LeakyReluAtZero => {
+                "∂leaky_relu/∂t(t, a) = a + (1 − a) step(t), taking the slope at t = 0 to be a (step(0) = 0), as PyTorch does"
+            }
+            Convention::MaxMinTie => {
+                "∂max/∂a(a, b) = 1 − step(b − a) and ∂max/∂b(a, b) = step(b − a) (min likewise with a − b): on a tie a = b the whole gradient goes to the first argument, as maxpool's goes to the first maximum"
+            }
+            Convention::GeluExact => {
+                "gelu(t) = t Φ(t), the exact form with Φ(t) = (1 + erf(t/√2))/2 the standard normal CDF (normcdf) and φ(t) = exp(−t²/2)/√(2π) its density (normpdf), as PyTorch's default; not the tanh approximation"
+            }
             Convention::ConvForward => {
                 "conv2d(X, K) is cross-correlation (no kernel flip), as in PyTorch and CS231n; a map is [C, H, W] (channels, height, width), a kernel bank [F, C, kh, kw]"
             }

@@ -269,7 +269,10 @@ impl<'a> Evaluator<'a> {
                         self.notes.push(Note::Kink { function, quantity: self.quantity.clone(), entries: zeros });
                     }
                 }
-                x.map(*b)?
+                match args.get(1) {
+                    Some(y) => x.map2(*b, y)?,
+                    None => x.map(*b)?,
+                }
             }
             Node::Apply(..) => return Err(Failure::Internal("a call was not evaluated as a call")),
             Node::Reduce(Reduction::Sum, _) => arg(0)?.sum()?,

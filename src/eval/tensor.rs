@@ -112,6 +112,67 @@ fn exact_of(f: Elementwise, x: &BigRational) -> BigRational {
     }
 }
 
+/// The exact value of a rational built-in of two arguments (`leaky_relu`,
+/// `max`, `min`); on a tie `max` and `min` take the first (the same value).
+fn exact_of2(f: Elementwise, x: &BigRational, y: &BigRational) -> BigRational {
+    match f {
+        Elementwise::LeakyRelu if x.is_positive() => x.clone(),
+        Elementwise::LeakyRelu => x * y,
+        Elementwise::Max if y > x => y.clone(),
+        Elementwise::Min if y < x => y.clone(),
+        _ => x.clone(),
+    }
+}
+
+/// The f64 value of a built-in of two arguments.
+fn float_of2(f: Elementwise, x: f64, y: f64) -> f64 {
+    match f {
+        Elementwise::LeakyRelu if x > 0.0 => x,
+        Elementwise::LeakyRelu => x * y,
+        Elementwise::Max if y > x => y,
+        Elementwise::Min if y < x => y,
+        _ => x,
+    }
+}
+
+/// The standard normal CDF Φ(x) = (1 + erf(x/√2))/2, to about 1e-15.
+///
+/// For |x| < 6 from the series erf(z) = 2/√π · e^(−z²) Σ 2ⁿ z^(2n+1) / (1·3·…·(2n+1)),
+/// whose terms are all positive (no cancellation); beyond, Φ is 0 or 1 to
+/// within 1e-9 relative to the density, and the continued fraction for the
+/// tail (Laplace) gives the small side.
+fn normal_cdf(x: f64) -> f64 {
+    if x.abs() < 6.0 {
+        let z = x / std::f64::consts::SQRT_2;
+        let z2 = z * z;
+        let (mut term, mut sum, mut n) = (z, z, 0.0);
+        while term.abs() > 1e-17 * sum.abs() && n < 500.0 {
+            n += 1.0;
+            term *= 2.0 * z2 / (2.0 * n + 1.0);
+            sum += term;
+        }
+        let erf = 2.0 / std::f64::consts::PI.sqrt() * (-z2).exp() * sum;
+        return 0.5 * (1.0 + erf);
+    }
+    // Tail: 1 − Φ(|x|) = φ(|x|) / (|x| + 1/(|x| + 2/(|x| + 3/(|x| + …)))).
+    let a = x.abs();
+    let mut fraction = a;
+    for k in (1..=40).rev() {
+        fraction = a + f64::from(k) / fraction;
+    }
+    let tail = normal_pdf(a) / fraction;
+    if x > 0.0 {
+        1.0 - tail
+    } else {
+        tail
+    }
+}
+
+/// The standard normal density φ(x) = exp(−x²/2)/√(2π).
+fn normal_pdf(x: f64) -> f64 {
+    (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
+}
+
 /// The f64 value, or what is wrong with the argument.
 fn float_of(f: Elementwise, x: f64) -> Result<f64, NumericErrorKind> {
     let v = match f {
@@ -153,6 +214,20 @@ fn float_of(f: Elementwise, x: f64) -> Result<f64, NumericErrorKind> {
             x.sqrt()
         }
         Elementwise::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
+        Elementwise::Elu => {
+            if x > 0.0 {
+                x
+            } else {
+                x.exp_m1()
+            }
+        }
+        Elementwise::Gelu => x * normal_cdf(x),
+        Elementwise::NormCdf => normal_cdf(x),
+        Elementwise::NormPdf => normal_pdf(x),
+        // Two arguments: see `float_of2`; `map` never passes these here.
+        Elementwise::LeakyRelu | Elementwise::Max | Elementwise::Min => {
+            return Err(NumericErrorKind::Shape(format!("{} takes two arguments", f.name())))
+        }
     };
     finite(v)
 }
@@ -494,6 +569,12 @@ impl Tensor {
         }
     }
 
+    /// Applies an elementwise function of two arguments (`max(a, b)`), a
+    /// scalar spread over the other's shape.
+    pub fn map2(&self, f: Elementwise, other: &Tensor) -> Result<Tensor, NumericError> {
+        self.zip(other, |x, y| Ok(exact_of2(f, x, y)), |x, y| float_of2(f, x, y))
+    }
+
     /// The matrix view `(rows, cols)` of a rank ≤ 2 tensor.
     fn matrix(&self) -> Option<(usize, usize)> {
         match self.dims.as_slice() {
@@ -771,6 +852,31 @@ pub fn full_precision(r: &BigRational) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn normal_cdf_matches_reference_values() {
+        for (x, phi) in [
+            (0.0, 0.5),
+            (0.5, 0.691_462_461_274_013_1),
+            (1.0, 0.841_344_746_068_542_9),
+            (-2.0, 0.022_750_131_948_179_195),
+            (-7.0, 1.279_812_543_885_835e-12),
+        ] {
+            let got = normal_cdf(x);
+            let close = if phi < 1e-6 { ((got - phi) / phi).abs() < 1e-12 } else { (got - phi).abs() < 1e-15 };
+            assert!(close, "Φ({x}) = {got}, expected {phi}");
+        }
+    }
+
+    #[test]
+    fn two_argument_builtins_are_exact_with_ties_to_the_first() {
+        let a = exact(&[3], &[(1, 2), (-1, 1), (2, 1)]);
+        let b = exact(&[3], &[(1, 3), (-1, 1), (5, 1)]);
+        let slope = Tensor::scalar_exact(r(1, 10));
+        assert_eq!(a.map2(Elementwise::Max, &b).unwrap(), exact(&[3], &[(1, 2), (-1, 1), (5, 1)]));
+        assert_eq!(a.map2(Elementwise::Min, &b).unwrap(), exact(&[3], &[(1, 3), (-1, 1), (2, 1)]));
+        assert_eq!(a.map2(Elementwise::LeakyRelu, &slope).unwrap(), exact(&[3], &[(1, 2), (-1, 10), (2, 1)]));
+    }
 
     fn r(n: i64, d: i64) -> BigRational {
         BigRational::new(n.into(), d.into())

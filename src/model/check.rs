@@ -7,11 +7,12 @@ use num_rational::BigRational;
 
 use super::error::{Error, ErrorKind, Operand, MAX_ENTRIES};
 use super::expr::{Graph, NodeId, TensorId};
-use super::func::{Builtin, Conv, FnId, Func, Window};
+use super::func::{Builtin, Conv, FnId, Func, LossFn, Window};
 use super::shape::Shape;
 use super::{Function, Model, Optimizer, Role, Tensor, Train};
 use crate::diagnostic::suggest;
 use crate::syntax::ast::{self, BinOp, ExprKind, Item, Literal};
+use crate::syntax::expr_text;
 use crate::syntax::Span;
 
 /// The most SGD steps a file may ask for.
@@ -220,6 +221,11 @@ impl<'a> Checker<'a> {
                 Ok(())
             }
             ExprKind::Neg(e) | ExprKind::Transpose(e) | ExprKind::Paren(e) => self.names_in(e, out),
+            ExprKind::Binary { op: BinOp::Pow, op_span, lhs, rhs } if matches!(&rhs.kind, ExprKind::Name(n) if n.name == "T" && !self.tensors.contains_key("T")) =>
+            {
+                let kind = ErrorKind::TransposeAsPower { base: expr_text(lhs) };
+                Err(Error::new(kind, op_span.to(rhs.span)))
+            }
             ExprKind::Binary { lhs, rhs, .. } => {
                 self.names_in(lhs, out)?;
                 self.names_in(rhs, out)
@@ -411,7 +417,11 @@ impl<'a> Checker<'a> {
             }
             let candidates = Builtin::NAMES.iter().copied().chain(self.fn_spans.keys().map(String::as_str));
             let suggestion = suggest(&func.name, candidates);
-            return Err(Error::new(ErrorKind::UnknownFunction { name: func.name.clone(), suggestion }, func.span));
+            let args = args.iter().map(expr_text).collect();
+            return Err(Error::new(
+                ErrorKind::UnknownFunction { name: func.name.clone(), suggestion, args },
+                func.span,
+            ));
         };
         if builtin.arity() != built.len() {
             return Err(arity_error(builtin.arity()));
@@ -424,7 +434,20 @@ impl<'a> Checker<'a> {
         }
         let g = &mut self.graph;
         Ok(match builtin {
-            Builtin::Elementwise(e) => g.apply(Func::Builtin(e), built),
+            Builtin::Elementwise(e) => {
+                // `max(a, b)`: equal shapes, or a scalar spread over the other.
+                if let [a, b] = built[..] {
+                    if g.shape(a).broadcast(g.shape(b)).is_none() {
+                        let kind = ErrorKind::ShapeMismatch {
+                            op: func.name.clone(),
+                            left: self.operand(a, &args[0]),
+                            right: self.operand(b, &args[1]),
+                        };
+                        return Err(Error::new(kind, func.span));
+                    }
+                }
+                self.graph.apply(Func::Builtin(e), built)
+            }
             Builtin::Reduce(r) => g.reduce(r, built[0]),
             Builtin::Softmax | Builtin::LogSoftmax => {
                 let shape = g.shape(built[0]).clone();
@@ -442,6 +465,31 @@ impl<'a> Checker<'a> {
             }
             Builtin::Loss(kind) => {
                 let (y, p) = (built[0], built[1]);
+                let (sy, sp) = (g.shape(y), g.shape(p));
+                if sy.is_scalar() != sp.is_scalar() && sy.len() == 1 && sp.len() == 1 {
+                    if let Some(rewrite) =
+                        self.redeclared(&args[0], &args[1]).or_else(|| self.redeclared(&args[1], &args[0]))
+                    {
+                        let kind = ErrorKind::LossScalarAgainstOneEntry {
+                            func: func.name.clone(),
+                            left: self.operand(y, &args[0]),
+                            right: self.operand(p, &args[1]),
+                            rewrite,
+                        };
+                        return Err(Error::new(kind, func.span));
+                    }
+                }
+                if kind != LossFn::Mse && self.computed(y) && self.data_only(p) {
+                    let kind = ErrorKind::LossArgumentsSwapped {
+                        func: func.name.clone(),
+                        first: self.operand(y, &args[0]),
+                        second: self.operand(p, &args[1]),
+                        first_text: expr_text(&args[0]),
+                        second_text: expr_text(&args[1]),
+                    };
+                    return Err(Error::new(kind, func.span));
+                }
+                let g = &mut self.graph;
                 if !g.shape(y).same_as(g.shape(p)) {
                     let kind = ErrorKind::ShapeMismatch {
                         op: func.name.clone(),
@@ -485,6 +533,44 @@ impl<'a> Checker<'a> {
                 self.graph.pool(kind, a, window)
             }
             Builtin::Flatten => g.flatten(built[0]),
+        })
+    }
+
+    /// Does `node` use a parameter or an equation (is it computed by the network)?
+    fn computed(&self, node: NodeId) -> bool {
+        tensors_in(&self.graph, node)
+            .iter()
+            .any(|t| matches!(self.tensors[t.0 as usize].role, Role::Param | Role::Intermediate | Role::Loss))
+    }
+
+    /// Is `node` made of data alone (inputs, targets, constants, numbers)?
+    fn data_only(&self, node: NodeId) -> bool {
+        !self.computed(node)
+    }
+
+    /// When `data` names a declared data tensor that is a scalar or has one
+    /// entry, its declaration rewritten to the shape of `other`
+    /// (`target y[1] = [1]` for `target y = 1`).
+    fn redeclared(&self, data: &ast::Expr, other: &ast::Expr) -> Option<String> {
+        let ExprKind::Name(n) = &data.kind else { return None };
+        let t = self.tensors.get(&n.name)?;
+        let keyword = match t.role {
+            Role::Input => "input",
+            Role::Target => "target",
+            Role::Const => "const",
+            _ => return None,
+        };
+        let value = t.value.as_ref().and_then(|v| v.first()).map(decimal);
+        let other_scalar = match &other.kind {
+            ExprKind::Name(o) => self.tensors.get(&o.name).map(|o| o.shape.is_scalar()),
+            _ => None,
+        };
+        let to_scalar = other_scalar.unwrap_or(!t.shape.is_scalar());
+        Some(match (to_scalar, value) {
+            (true, Some(v)) => format!("{keyword} {} = {v}", t.name),
+            (true, None) => format!("{keyword} {}", t.name),
+            (false, Some(v)) => format!("{keyword} {}[1] = [{v}]", t.name),
+            (false, None) => format!("{keyword} {}[1]", t.name),
         })
     }
 
@@ -663,6 +749,29 @@ fn describe_literal(lit: &Literal) -> String {
             format!("a list of {}, the first {}", items.len(), inner)
         }
     }
+}
+
+/// A value read from a literal, written back as one (literals are decimals,
+/// so the expansion ends).
+fn decimal(r: &BigRational) -> String {
+    let ten = BigRational::from_integer(10.into());
+    let mut scaled = r.clone();
+    let mut places = 0usize;
+    while !scaled.is_integer() && places < 2100 {
+        scaled *= &ten;
+        places += 1;
+    }
+    let digits = scaled.to_integer().to_string();
+    if places == 0 {
+        return digits;
+    }
+    let (sign, digits) = match digits.strip_prefix('-') {
+        Some(d) => ("-", d.to_string()),
+        None => ("", digits),
+    };
+    let padded = format!("{digits:0>width$}", width = places + 1);
+    let (int, frac) = padded.split_at(padded.len() - places);
+    format!("{sign}{int}.{frac}")
 }
 
 /// Does the tensor `id` depend on any parameter?

@@ -20,8 +20,18 @@ pub enum ErrorKind {
     EmptyFile,
     /// `Z = W @ q` where nothing declares or defines `q`.
     UnknownName { name: String, suggestion: Option<String> },
-    /// `H = fx(Z1)` where `fx` is neither a built-in nor a `fn`.
-    UnknownFunction { name: String, suggestion: Option<String> },
+    /// `H = fx(Z1)` where `fx` is neither a built-in nor a `fn`; `args` are
+    /// the arguments as written, for the help (`ln(z)`: write `log(z)`).
+    UnknownFunction { name: String, suggestion: Option<String>, args: Vec<String> },
+    /// `G = x^T`: a transpose written as a power (`base` is `x`).
+    TransposeAsPower { base: String },
+    /// `loss L = cross_entropy(yhat, y)` where `yhat` is computed by the
+    /// network and `y` is data: the target comes first.
+    LossArgumentsSwapped { func: String, first: Operand, second: Operand, first_text: String, second_text: String },
+    /// `target y = 1` with `loss L = mse(y, yhat)` where `yhat` is `[1]`: a
+    /// scalar against one entry; `rewrite` declares the data side to match
+    /// (`target y[1] = [1]`).
+    LossScalarAgainstOneEntry { func: String, left: Operand, right: Operand, rewrite: String },
     /// `param W[2]` twice, or an equation named like a declared tensor.
     Duplicate { name: String, first: Span },
     /// `Z = W1 @ b1` with incompatible shapes (`op` is the operator).
@@ -106,7 +116,7 @@ pub struct Operand {
 }
 
 impl Operand {
-    fn describe(&self, side: &str) -> String {
+    pub(crate) fn describe(&self, side: &str) -> String {
         match &self.name {
             Some(n) => format!("{n} is {}", self.shape),
             None => format!("the {side} side is {}", self.shape),
@@ -143,16 +153,30 @@ impl Error {
                     )),
                 }
             }
-            UnknownFunction { name, suggestion } => {
-                let diag = d(format!("unknown function '{name}'")).with_label("no built-in or `fn` has this name");
-                match suggestion {
-                    Some(s) => diag.with_help(format!("did you mean '{s}'?")),
-                    None => diag.with_help(format!(
-                        "define it, e.g. `fn {name}(t) = relu(t) + sin(t)`, or use a built-in: {}",
-                        super::func::Builtin::NAMES.join(", ")
-                    )),
-                }
-            }
+            UnknownFunction { name, suggestion, args } => d(format!("unknown function '{name}'"))
+                .with_label("no built-in or `fn` has this name")
+                .with_help(unknown_function_help(name, suggestion.as_deref(), args)),
+            TransposeAsPower { base } => d(format!("`{base}^T` is a power of a tensor named T, not a transpose"))
+                .with_label("not a transpose")
+                .with_help(format!("write `{base}.T` for the transpose")),
+            LossArgumentsSwapped { func, first, second, first_text, second_text } => d(format!(
+                "{func} takes the target first and the network's output second, but {first_text} is computed by the network and {second_text} is data"
+            ))
+            .with_label("arguments in the wrong order")
+            .with_related(first.span, "the network's output")
+            .with_related(second.span, "the target")
+            .with_help(format!("write `{func}({second_text}, {first_text})`")),
+            LossScalarAgainstOneEntry { func, left, right, rewrite } => d(format!(
+                "shape mismatch in '{func}': {} but {}",
+                left.describe("left"),
+                right.describe("right")
+            ))
+            .with_label("a scalar against a vector of one entry")
+            .with_related(left.span, format!("this is {}", left.shape))
+            .with_related(right.span, format!("this is {}", right.shape))
+            .with_help(format!(
+                "a scalar and a column [1] differ in nnderive; declare the data with the output's shape: `{rewrite}`"
+            )),
             Duplicate { name, first } => d(format!("'{name}' is defined twice"))
                 .with_label("defined again here")
                 .with_related(*first, "first defined here")
@@ -165,7 +189,7 @@ impl Error {
             .with_label(format!("{} {op} {}", short(&left.shape), short(&right.shape)))
             .with_related(left.span, format!("this is {}", left.shape))
             .with_related(right.span, format!("this is {}", right.shape))
-            .with_help(shape_help(op)),
+            .with_help(shape_help(op, left, right)),
             WrongRank { what, shape, expected } => {
                 d(format!("{what} needs {expected}, but its argument is {shape}")).with_label(format!("this is {shape}"))
             }
@@ -174,7 +198,8 @@ impl Error {
                 if *expected == 1 { "" } else { "s" },
                 if *found == 1 { "was" } else { "were" }
             ))
-            .with_label("in this call"),
+            .with_label("in this call")
+            .with_help_opt(arity_help(func)),
             ExponentNotNumber => d("the exponent of '^' must be a number".into())
                 .with_label("not a number")
                 .with_help("write a constant exponent such as `t^2` or `t^-1`; for other powers use exp and log"),
@@ -282,6 +307,25 @@ impl Error {
     }
 }
 
+/// How a built-in is called, for a call with the wrong number of arguments.
+fn arity_help(func: &str) -> Option<String> {
+    use super::func::Builtin;
+    let builtin = Builtin::lookup(func)?;
+    Some(match func {
+        "leaky_relu" => "call it as `leaky_relu(t, a)`, a the slope for t ≤ 0: `leaky_relu(Z1, 0.01)`".into(),
+        "max" | "min" => format!(
+            "`{func}(a, b)` compares two tensors entry by entry (`max(Z, 0)` is relu(Z)); nnderive has no {func} over the entries of one tensor"
+        ),
+        "cross_entropy" | "mse" | "bce" => format!("call it as `{func}(y, p)`: the target first, then the network's output"),
+        "conv2d" => "call it as `conv2d(X, K)`, optionally with `stride = s, pad = p`".into(),
+        "maxpool" | "avgpool" => format!("call it as `{func}(A, k)` for k × k windows, optionally with `stride = s`"),
+        _ if builtin.arity() == 1 => {
+            format!("call it as `{func}(t)` on one tensor; to use two, combine them first, as in `{func}(a + b)`")
+        }
+        _ => return None,
+    })
+}
+
 fn keyword_list(list: &[&str]) -> String {
     let quoted: Vec<String> = list.iter().map(|k| format!("`{k} = ...`")).collect();
     quoted.join(" and ")
@@ -351,11 +395,67 @@ fn short(s: &Shape) -> String {
     }
 }
 
-fn shape_help(op: &str) -> String {
+fn shape_help(op: &str, left: &Operand, right: &Operand) -> String {
     match op {
         "@" => "for A @ B the columns of A must equal the rows of B; [n] is a column (n×1), and B.T transposes".into(),
+        "*" if left.shape.matmul(&right.shape).is_some() => {
+            let a = left.name.as_deref().unwrap_or("A");
+            let b = right.name.as_deref().unwrap_or("B");
+            format!("`*` multiplies entry by entry; for the matrix product write `{a} @ {b}`")
+        }
         _ => "elementwise operations need equal shapes, or a scalar on one side".into(),
     }
+}
+
+/// The help for an unknown function, fitted to the name: a foreign spelling
+/// gets the nnderive form, a derivative's name the news that nnderive
+/// derives it, a typo its built-in, a common activation its `fn`.
+fn unknown_function_help(name: &str, suggestion: Option<&str>, args: &[String]) -> String {
+    use super::func::Builtin;
+    if let Some(form) = crate::syntax::habits::form(name, args) {
+        return match name {
+            "ln" => format!("the natural logarithm is `log`: write `{form}`"),
+            "transpose" | "t" => format!("a transpose is the suffix `.T`: write `{form}`"),
+            _ => format!("nnderive writes `{form}`"),
+        };
+    }
+    let lower = name.to_ascii_lowercase();
+    let stem = ["_prime", "_derivative", "_deriv", "_grad", "prime", "_backward"]
+        .iter()
+        .find_map(|s| lower.strip_suffix(s))
+        .or_else(|| lower.strip_prefix("d_"))
+        .or_else(|| lower.strip_prefix("grad_"));
+    if let Some(stem) = stem.filter(|s| Builtin::lookup(s).is_some()) {
+        return format!(
+            "nnderive works out {stem}′ itself: write the forward pass with `{stem}(...)`, and `nnderive derive` shows the derivative where the chain rule uses it"
+        );
+    }
+    if lower.contains("softmax") && (lower.contains("entropy") || lower.contains("loss") || lower.contains("logits")) {
+        return "write `cross_entropy(y, softmax(z))`: the target first, then the probabilities; the derivation simplifies its error term to ŷ − y".into();
+    }
+    if let Some(s) = suggestion {
+        return format!("did you mean '{s}'?");
+    }
+    let definition = crate::syntax::habits::DEFINITIONS.iter().find(|(n, _)| *n == lower).map(|(_, d)| *d);
+    if let Some(definition) = definition {
+        return format!("it is not a built-in; define it from built-ins: `{definition}`");
+    }
+    match lower.as_str() {
+        "linear" | "dense" | "fc" | "affine" => return "a dense layer is written out: `W @ x + b`".into(),
+        "dropout" | "batchnorm" | "batch_norm" | "layernorm" | "layer_norm" => {
+            return format!("nnderive has no {name}: it derives a fixed network, so leave it out")
+        }
+        _ => {}
+    }
+    let params: Vec<String> = match args.len() {
+        0 | 1 => vec!["t".into()],
+        n => (0..n).map(|i| ((b'a' + (i % 26) as u8) as char).to_string()).collect(),
+    };
+    format!(
+        "define it as a scalar formula, applied entry by entry: `fn {name}({}) = ...`; or use a built-in: {}",
+        params.join(", "),
+        Builtin::NAMES.join(", ")
+    )
 }
 
 fn cycle_text(names: &[String]) -> String {

@@ -20,11 +20,27 @@ pub enum Elementwise {
     Sqrt,
     Abs,
     Softplus,
+    /// `leaky_relu(t, a)`: t for t > 0, a·t otherwise (a, the slope for
+    /// negative t, is the second argument: `leaky_relu(Z, 0.01)`).
+    LeakyRelu,
+    /// `elu(t)`: t for t > 0, exp(t) − 1 otherwise (α = 1).
+    Elu,
+    /// `gelu(t) = t Φ(t)` with Φ the standard normal CDF, the exact (erf)
+    /// form, as PyTorch's default `GELU()`; not the tanh approximation.
+    Gelu,
+    /// `max(a, b)` entry by entry.
+    Max,
+    /// `min(a, b)` entry by entry.
+    Min,
+    /// Φ(t), the standard normal CDF (1 + erf(t/√2))/2; appears in gelu′.
+    NormCdf,
+    /// φ(t) = exp(−t²/2)/√(2π), the standard normal density; Φ′ = φ.
+    NormPdf,
 }
 
 impl Elementwise {
     /// Every elementwise built-in, in the order the documentation lists them.
-    pub const ALL: [Elementwise; 12] = [
+    pub const ALL: [Elementwise; 19] = [
         Elementwise::Relu,
         Elementwise::Step,
         Elementwise::Sign,
@@ -37,6 +53,13 @@ impl Elementwise {
         Elementwise::Sqrt,
         Elementwise::Abs,
         Elementwise::Softplus,
+        Elementwise::LeakyRelu,
+        Elementwise::Elu,
+        Elementwise::Gelu,
+        Elementwise::Max,
+        Elementwise::Min,
+        Elementwise::NormCdf,
+        Elementwise::NormPdf,
     ];
 
     /// The name used in `.nn` files.
@@ -54,12 +77,37 @@ impl Elementwise {
             Elementwise::Sqrt => "sqrt",
             Elementwise::Abs => "abs",
             Elementwise::Softplus => "softplus",
+            Elementwise::LeakyRelu => "leaky_relu",
+            Elementwise::Elu => "elu",
+            Elementwise::Gelu => "gelu",
+            Elementwise::Max => "max",
+            Elementwise::Min => "min",
+            Elementwise::NormCdf => "normcdf",
+            Elementwise::NormPdf => "normpdf",
+        }
+    }
+
+    /// How many arguments it takes: `leaky_relu(t, a)`, `max(a, b)` and
+    /// `min(a, b)` take two, applied entry by entry (a scalar is spread).
+    pub fn arity(self) -> usize {
+        match self {
+            Elementwise::LeakyRelu | Elementwise::Max | Elementwise::Min => 2,
+            _ => 1,
         }
     }
 
     /// Keeps exact rational values exact (no transcendental arithmetic).
     pub fn is_rational(self) -> bool {
-        matches!(self, Elementwise::Relu | Elementwise::Step | Elementwise::Sign | Elementwise::Abs)
+        matches!(
+            self,
+            Elementwise::Relu
+                | Elementwise::Step
+                | Elementwise::Sign
+                | Elementwise::Abs
+                | Elementwise::LeakyRelu
+                | Elementwise::Max
+                | Elementwise::Min
+        )
     }
 }
 
@@ -140,9 +188,10 @@ pub enum Builtin {
 }
 
 impl Builtin {
-    /// Every built-in name a `.nn` file may call (`sign` is internal: it only
-    /// appears as the derivative of `abs`, but calling it is harmless).
-    pub const NAMES: [&'static str; 23] = [
+    /// Every built-in name a `.nn` file may call (`sign`, `normcdf` and
+    /// `normpdf` appear as the derivatives of `abs` and `gelu`, and may be
+    /// called too).
+    pub const NAMES: [&'static str; 30] = [
         "relu",
         "step",
         "sign",
@@ -155,6 +204,13 @@ impl Builtin {
         "sqrt",
         "abs",
         "softplus",
+        "leaky_relu",
+        "elu",
+        "gelu",
+        "max",
+        "min",
+        "normcdf",
+        "normpdf",
         "softmax",
         "log_softmax",
         "sum",
@@ -193,6 +249,7 @@ impl Builtin {
     pub fn arity(self) -> usize {
         match self {
             Builtin::Loss(_) | Builtin::Conv2d | Builtin::Pool(_) => 2,
+            Builtin::Elementwise(e) => e.arity(),
             _ => 1,
         }
     }

@@ -123,6 +123,13 @@ fn builtin_name(e: Elementwise, notation: Notation) -> &'static str {
         (Elementwise::Softplus, Notation::Latex) => "\\operatorname{softplus}",
         (Elementwise::Sqrt, Notation::Latex) => "\\operatorname{sqrt}",
         (Elementwise::Abs, Notation::Latex) => "\\operatorname{abs}",
+        (Elementwise::LeakyRelu, Notation::Latex) => "\\operatorname{leaky\\_relu}",
+        (Elementwise::Elu, Notation::Latex) => "\\operatorname{elu}",
+        (Elementwise::Gelu, Notation::Latex) => "\\operatorname{gelu}",
+        (Elementwise::Max, Notation::Latex) => "\\max",
+        (Elementwise::Min, Notation::Latex) => "\\min",
+        (Elementwise::NormCdf, Notation::Latex) => "\\Phi",
+        (Elementwise::NormPdf, Notation::Latex) => "\\varphi",
         (e, _) => e.name(),
     }
 }

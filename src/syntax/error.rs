@@ -48,6 +48,17 @@ pub enum ErrorKind {
     /// `param W[3000,3000] = [[...], ...]`: more numbers in one literal than
     /// a tensor may hold.
     LiteralTooLarge { limit: usize },
+    /// `ŷ = softmax(Z2)` or `loss L = λ * sum(W^2)`: names are ASCII;
+    /// `suggestion` spells the word in ASCII (`yhat`, `lam`).
+    NonAsciiName { found: String, suggestion: String },
+    /// `Z = np.dot(W1, x)`: a NumPy, PyTorch or math module call; `instead`
+    /// is the nnderive form (`W1 @ x`).
+    ModuleCall { written: String, library: &'static str, instead: Option<String> },
+    /// `Z = W1.dot(x)` or `s = x.sum()`: a method call; `instead` is the
+    /// nnderive form (`W1 @ x`, `sum(x)`).
+    MethodCall { written: String, instead: Option<String> },
+    /// `R = W1**2`: Python's power operator; `instead` is `W1^2`.
+    DoubleStar { instead: String },
 }
 
 /// The largest tensor nnderive will hold (entries), declared or computed:
@@ -60,6 +71,20 @@ pub const MAX_ENTRIES: usize = 1 << 22;
 /// 120 terms in one sum). The limit keeps every stage within a 1 MiB stack,
 /// even in debug builds.
 pub const MAX_DEPTH: usize = 128;
+
+/// What `.nn` writes for an operator from the textbook's notation.
+fn textbook_operator(ch: char) -> Option<&'static str> {
+    Some(match ch {
+        '−' | '–' => "write the minus sign as ASCII '-'",
+        '⊙' | '∘' => "the entry-by-entry product is written `*`",
+        '⊘' => "the entry-by-entry quotient is written `/`",
+        '·' | '×' | '⋅' => "write `@` for a matrix product, or `*` entry by entry",
+        '²' => "write a power with `^`, as in `t^2`",
+        '√' => "write a square root as `sqrt(...)`",
+        '∑' => "a sum over the entries is `sum(...)`",
+        _ => return None,
+    })
+}
 
 impl Error {
     /// The located, human message for this error.
@@ -89,9 +114,11 @@ impl Error {
                     None => d,
                 }
             }
-            ErrorKind::Trailing { found } => Diagnostic::new(format!("unexpected {found} after the end of the statement"), span)
-                .with_label("unexpected")
-                .with_help("one statement per line; an operator such as * or @ may be missing"),
+            ErrorKind::Trailing { found } => {
+                let operator = found.strip_prefix('\'').and_then(|f| f.strip_suffix('\'')).and_then(|f| f.chars().next());
+                let help = operator.and_then(textbook_operator).unwrap_or("one statement per line; an operator such as * or @ may be missing");
+                Diagnostic::new(format!("unexpected {found} after the end of the statement"), span).with_label("unexpected").with_help(help)
+            }
             ErrorKind::KeywordAsName { keyword } => Diagnostic::new(format!("'{keyword}' is a keyword and cannot be used as a name"), span)
                 .with_label("keyword")
                 .with_help("the keywords are input, target, param, const, fn, loss and train"),
@@ -103,7 +130,7 @@ impl Error {
                 .with_help(format!("to multiply, write `{number} * {name}`")),
             ErrorKind::UnexpectedChar { ch, expected } => Diagnostic::new(format!("unexpected character '{ch}'"), span)
                 .with_label(format!("expected {expected}"))
-                .with_help("names are letters, digits and underscores; operators are + - * / ^ @ and .T"),
+                .with_help(textbook_operator(*ch).unwrap_or("names are letters, digits and underscores; operators are + - * / ^ @ and .T")),
             ErrorKind::MisspelledKeyword { found, keyword } => Diagnostic::new(format!("unknown keyword '{found}'"), span)
                 .with_label("not a keyword")
                 .with_help(format!("did you mean '{keyword}'?")),
@@ -117,6 +144,44 @@ impl Error {
             ErrorKind::TooDeep { limit } => Diagnostic::new("the expression is nested too deeply", span)
                 .with_label("too deep")
                 .with_help(format!("nnderive accepts about {} levels of brackets, or {limit} terms in a row; split it into several equations", limit / 4)),
+            ErrorKind::NonAsciiName { found, suggestion } => {
+                let d = Diagnostic::new(format!("'{found}' is not a name: names are ASCII"), span)
+                    .with_label("not ASCII letters, digits or _");
+                if found == "Σ" || found == "∑" {
+                    d.with_help("a sum over the entries is `sum(...)`")
+                } else if suggestion.contains('^') {
+                    d.with_help(format!("a power is written with `^`: `{suggestion}`"))
+                } else if suggestion.starts_with('.') || suggestion.contains(".T") {
+                    d.with_help(format!("a transpose is written `.T`: `{suggestion}`"))
+                } else if suggestion.is_empty() || suggestion.starts_with(|c: char| c.is_ascii_digit()) {
+                    d.with_help("a name is ASCII letters, digits and _, starting with a letter or _")
+                } else if suggestion.ends_with("hat") && suggestion.len() > 3 {
+                    d.with_help(format!(
+                        "a name is ASCII letters, digits and _: write `{suggestion}` (the output shows it as {found}, and as \\hat in LaTeX)"
+                    ))
+                } else {
+                    d.with_help(format!("a name is ASCII letters, digits and _: write `{suggestion}`"))
+                }
+            }
+            ErrorKind::ModuleCall { written, library, instead } => {
+                let d = Diagnostic::new(format!("`{written}` is {library}, not nnderive"), span)
+                    .with_label(format!("{library} syntax"));
+                match instead {
+                    Some(form) => d.with_help(format!("nnderive has no modules; write `{form}`")),
+                    None => d.with_help("nnderive has no modules: call its built-ins by name, as in `exp(z)` or `sum(x)`"),
+                }
+            }
+            ErrorKind::MethodCall { written, instead } => {
+                let d = Diagnostic::new(format!("`{written}` is NumPy or PyTorch style; nnderive has no methods"), span)
+                    .with_label("a method call");
+                match instead {
+                    Some(form) => d.with_help(format!("write `{form}`")),
+                    None => d.with_help("the one suffix is `.T` (transpose); functions are called by name, as in `sum(x)`"),
+                }
+            }
+            ErrorKind::DoubleStar { instead } => Diagnostic::new("`**` is Python's power operator; nnderive writes `^`", span)
+                .with_label("Python syntax")
+                .with_help(format!("write `{instead}`")),
             ErrorKind::LiteralTooLarge { limit } => {
                 Diagnostic::new(format!("this value has more than {limit} numbers, the most a tensor may hold"), span)
                     .with_label("one number too many")

@@ -3,10 +3,11 @@
 pub mod ast;
 mod error;
 mod format;
+pub mod habits;
 mod parser;
 mod span;
 
 pub use error::{Error, ErrorKind, MAX_DEPTH, MAX_ENTRIES};
-pub use format::format;
+pub use format::{expr_text, format};
 pub use parser::{decode, parse};
 pub use span::Span;

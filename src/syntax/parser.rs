@@ -19,6 +19,8 @@ use num_traits::Zero;
 
 use super::ast::*;
 use super::error::{Error, ErrorKind, MAX_DEPTH, MAX_ENTRIES};
+use super::format::expr_text;
+use super::habits;
 use super::Span;
 
 /// Parser input: the text with its location.
@@ -206,6 +208,12 @@ fn comment(i: Input) -> PResult<()> {
 
 /// `name`: a letter or underscore, then letters, digits and underscores.
 fn name(i: Input) -> PResult<Ident> {
+    let (end, word) = take_while::<_, _, PError>(habits::is_word_char).parse(i)?;
+    if !word.fragment().is_ascii() {
+        let found = word.fragment().to_string();
+        let suggestion = habits::ascii_name(&found);
+        return fail(ErrorKind::NonAsciiName { found, suggestion }, span(i, end));
+    }
     let (rest, text) = recognize((
         take_while1(|c: char| c.is_ascii_alphabetic() || c == '_'),
         take_while(|c: char| c.is_ascii_alphanumeric() || c == '_'),
@@ -221,6 +229,7 @@ fn binding_name<'a>(i: Input<'a>, after: impl FnOnce() -> String) -> PResult<'a,
             fail(ErrorKind::KeywordAsName { keyword: id.name }, span(i, rest))
         }
         Ok(r) => Ok(r),
+        Err(e @ nom::Err::Failure(_)) => Err(e),
         Err(_) => fail(ErrorKind::Expected { what: "a name", after: after() }, here(i)),
     }
 }
@@ -287,6 +296,7 @@ fn opt_committed<'a, T>(r: PResult<'a, T>) -> Result<Option<(Input<'a>, T)>, nom
 /// The error for a missing expression at `at`: an odd character is named.
 fn missing_expression<T>(after: String, at: Input) -> Result<T, nom::Err<PError>> {
     match at.fragment().chars().next() {
+        Some(ch) if habits::is_word_char(ch) && !ch.is_ascii() => name(at).and_then(|_| backtrack()),
         Some(ch) if !(ch.is_ascii_alphanumeric() || ch.is_whitespace() || "()[]-+.,#_".contains(ch)) => {
             fail(ErrorKind::UnexpectedChar { ch, expected: "an expression" }, here(at))
         }
@@ -613,6 +623,9 @@ fn chain<'a>(
             break;
         };
         let (after_op, op_tok) = tag::<_, _, PError>(*symbol).parse(r)?;
+        if *symbol == "*" && after_op.fragment().starts_with('*') {
+            return double_star(&lhs, after_op);
+        }
         count += 1;
         if base + count > MAX_DEPTH {
             DEPTH.with(|d| d.set(base));
@@ -636,6 +649,31 @@ fn chain<'a>(
         rest = r2;
     }
     Ok((rest, lhs))
+}
+
+/// Python's power, as in `W1**2`: refused with the same power written `^`
+/// (`after` is the second `*`; the base is the last operand of `lhs`).
+fn double_star<'a>(lhs: &Expr, after: Input<'a>) -> PResult<'a, Expr> {
+    let base = match &lhs.kind {
+        ExprKind::Binary { op: BinOp::Mul | BinOp::Div | BinOp::MatMul, rhs, .. } => rhs,
+        _ => lhs,
+    };
+    let (r, _) = tag("*").parse(after)?;
+    let (r, _) = ws(r)?;
+    let (end, exponent) = match deeper(r, unary) {
+        Ok(x) => x,
+        Err(nom::Err::Error(_)) => return missing_expression("'**'".into(), r),
+        Err(e) => return Err(e),
+    };
+    let exponent = match &exponent.kind {
+        ExprKind::Number(_) | ExprKind::Name(_) | ExprKind::Paren(_) | ExprKind::Call { .. } => expr_text(&exponent),
+        _ => format!("({})", expr_text(&exponent)),
+    };
+    let base_text = match &base.kind {
+        ExprKind::Number(_) | ExprKind::Name(_) | ExprKind::Paren(_) | ExprKind::Call { .. } => expr_text(base),
+        _ => format!("({})", expr_text(base)),
+    };
+    fail(ErrorKind::DoubleStar { instead: format!("{base_text}^{exponent}") }, base.span.to(span(after, end)))
 }
 
 /// `expr`: terms joined by `+` and `-`.
@@ -706,7 +744,68 @@ fn postfix(i: Input) -> PResult<Expr> {
         e = Expr { kind: ExprKind::Transpose(Box::new(e)), span: s };
         rest = r;
     }
+    if rest.fragment().starts_with('.')
+        && rest.fragment()[1..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+    {
+        return dotted(i, rest, e);
+    }
     Ok((rest, e))
+}
+
+/// `np.dot(W1, x)`, `W1.dot(x)`, `x.sum()`: a module or method call, as in
+/// NumPy and PyTorch. Not part of the grammar: refused with the nnderive
+/// form of the same expression.
+fn dotted<'a>(start: Input<'a>, mut rest: Input<'a>, receiver: Expr) -> PResult<'a, Expr> {
+    let module = match &receiver.kind {
+        ExprKind::Name(n) => habits::library(&n.name).map(|l| (n.name.clone(), l)),
+        _ => None,
+    };
+    let mut path = Vec::new();
+    while let Ok((r, _)) = tag::<_, _, PError>(".").parse(rest) {
+        let Ok((r, member)) = name(r) else { break };
+        path.push(member.name);
+        rest = r;
+    }
+    let func = path.last().cloned().unwrap_or_default();
+    let mut args = Vec::new();
+    let called = rest.fragment().starts_with('(');
+    if called {
+        let open = rest;
+        let (r, _) = tag("(").parse(rest)?;
+        let (r, all) = deeper(r, |r| self::args(r, open))?;
+        for a in all {
+            args.push(match a {
+                Arg::Positional(e) => expr_text(&e),
+                Arg::Keyword(k) => format!("{} = {}", k.name.name, expr_text(&k.value)),
+            });
+        }
+        rest = r;
+    }
+    let call = if called { format!("({})", args.join(", ")) } else { String::new() };
+    let at = span(start, rest);
+    match module {
+        Some((m, library)) => {
+            let written = format!("{m}.{}{call}", path.join("."));
+            let instead = match (called, path.len()) {
+                (true, 1) => habits::form(&func, &args).or_else(|| Some(format!("{func}{call}"))),
+                _ => None,
+            };
+            fail(ErrorKind::ModuleCall { written, library, instead }, at)
+        }
+        None => {
+            let receiver = expr_text(&receiver);
+            let written = format!("{receiver}.{}{call}", path.join("."));
+            let mut all = vec![receiver.clone()];
+            all.extend(args.iter().cloned());
+            let instead = match (called, path.len()) {
+                (true, 1) => {
+                    habits::form(&func, &all).or_else(|| args.is_empty().then(|| format!("{func}({receiver})")))
+                }
+                _ => None,
+            };
+            fail(ErrorKind::MethodCall { written, instead }, at)
+        }
+    }
 }
 
 /// `primary`: a number, a call, a name, or a parenthesized expression.
@@ -800,7 +899,11 @@ fn keyword_arg(i: Input) -> PResult<KeywordArg> {
 
 /// `statement`: whichever statement the first word announces.
 fn statement(i: Input) -> PResult<Item> {
-    if let Ok((_, id)) = name(i) {
+    let word = name(i);
+    if let Err(e @ nom::Err::Failure(_)) = word {
+        return Err(e);
+    }
+    if let Ok((_, id)) = word {
         return match id.name.as_str() {
             "input" | "target" | "param" | "const" => declaration(i).map(|(r, d)| (r, Item::Tensor(d))),
             "fn" => function(i).map(|(r, f)| (r, Item::Function(f))),
