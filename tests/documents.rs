@@ -29,6 +29,13 @@ fn documents_of_every_example() {
     });
 }
 
+/// Says that a check was skipped, on the terminal itself: the test harness
+/// hides what `eprintln!` prints from a passing test, but not a direct write.
+fn skipped(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "\nSKIPPED (the test passes without it): {why}");
+}
+
 /// Every example's LaTeX compiles. pdflatex comes from Debian's
 /// texlive-latex-base (`.ci/run` installs it); on a machine without it the
 /// test says so and passes, except in CI, where it must run.
@@ -36,7 +43,7 @@ fn documents_of_every_example() {
 fn latex_compiles_with_pdflatex() {
     if Command::new("pdflatex").arg("--version").output().is_err() {
         assert!(std::env::var("CI").is_err(), "pdflatex is missing in CI: .ci/run should have installed it");
-        eprintln!("warning: pdflatex not found; LaTeX compilation not checked (apt-get install texlive-latex-base texlive-latex-recommended)");
+        skipped("pdflatex not found; LaTeX compilation not checked (apt-get install texlive-latex-base texlive-latex-recommended)");
         return;
     }
     let dir = std::env::temp_dir().join(format!("nnderive-latex-{}", std::process::id()));
@@ -69,7 +76,7 @@ fn latex_compiles_with_pdflatex() {
 fn markdown_math_renders_with_katex() {
     let Some(katex) = std::env::var_os("NNDERIVE_KATEX") else {
         assert!(std::env::var("CI").is_err(), "NNDERIVE_KATEX is not set in CI: .ci/run should install KaTeX");
-        eprintln!("warning: NNDERIVE_KATEX not set; Markdown math not checked (see .ci/run)");
+        skipped("NNDERIVE_KATEX not set; Markdown math not checked (see .ci/run, which installs KaTeX)");
         return;
     };
     let dir = std::env::temp_dir().join(format!("nnderive-katex-{}", std::process::id()));

@@ -153,9 +153,12 @@ pub fn local_adjoints(
             let s = out;
             let d = g.diag(s);
             let st = g.transpose(s);
-            let outer = g.matmul(s, st);
+            // The Jacobian is diag(s) − s sᵀ for a column, diag(s) − sᵀ s for a
+            // row (then the gradient, a row too, multiplies it from the left).
+            let row = matches!(g.shape(s).dims(), [1, n] if *n > 1);
+            let outer = if row { g.matmul(st, s) } else { g.matmul(s, st) };
             let jac = g.sub(d, outer);
-            let explanation = g.matmul(jac, seed);
+            let explanation = if row { g.matmul(seed, jac) } else { g.matmul(jac, seed) };
             let sg = g.mul(s, seed);
             let total = g.reduce(Reduction::Sum, sg);
             let scaled = g.mul(s, total);

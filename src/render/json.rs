@@ -2,8 +2,10 @@
 //! `deltas`, `gradients`, `updated`, `training`, `history` and `notes`, names
 //! as in the file, entries in file order. Each quantity has its `value`
 //! (numbers), `exact` (fractions as `"27/20"` strings, when every entry is
-//! exact) and, where it has one, its `formula` (text notation) and `latex`,
-//! with `name_latex`, the quantity's own name in LaTeX.
+//! exact) and, where it has one, its `formula` (text notation), `formula_nn`
+//! (`.nn` notation) and `latex`, with `name_latex`, the quantity's own name in
+//! LaTeX. An error term also says what it is the gradient with respect to,
+//! in both notations: `of_text` (`Z1`, `W x`) and `of_nn` (`Z1`, `W @ x`).
 //!
 //! `given`: the declared tensors that have values, with their `role`.
 //! `training`: `{"optimizer": "sgd", "lr": {value, exact}, "steps": n}`, or
@@ -76,10 +78,11 @@ fn with_value(mut obj: Map<String, Value>, t: &Tensor, round: Option<u32>) -> Va
 
 /// A quantity's name in LaTeX (`Z_{1}`, `\\delta_{2}`, `\\frac{\\partial L}{\\partial W_{1}}`),
 /// and its formula in the text notation and in LaTeX.
-fn formulas(name_latex: String, text: String, latex: String) -> Map<String, Value> {
+fn formulas(name_latex: String, [text, nn, latex]: [String; 3]) -> Map<String, Value> {
     let mut obj = Map::new();
     obj.insert("name_latex".into(), json!(name_latex));
     obj.insert("formula".into(), json!(text));
+    obj.insert("formula_nn".into(), json!(nn));
     obj.insert("latex".into(), json!(latex));
     obj
 }
@@ -90,9 +93,10 @@ fn formulas(name_latex: String, text: String, latex: String) -> Map<String, Valu
 fn formula_sections(model: &Model, d: &Derivation) -> [Map<String, Value>; 4] {
     let names = Names::new(model, Some(d));
     let g = &d.graph;
-    let of_definition =
-        |name, def| formulas(name, definition(g, def, &names, N), definition(g, def, &names, Notation::Latex));
-    let of_node = |name, n| formulas(name, formula(g, n, &names, N), formula(g, n, &names, Notation::Latex));
+    let in_every_notation =
+        |print: &dyn Fn(Notation) -> String| [print(N), print(Notation::Nn), print(Notation::Latex)];
+    let of_definition = |name, def| formulas(name, in_every_notation(&|n| definition(g, def, &names, n)));
+    let of_node = |name, node| formulas(name, in_every_notation(&|n| formula(g, node, &names, n)));
 
     let mut forward = Map::new();
     for id in model.equations().filter(|&id| id != model.loss) {
@@ -111,12 +115,13 @@ fn formula_sections(model: &Model, d: &Derivation) -> [Map<String, Value>; 4] {
     let mut deltas = Map::new();
     for &s in &d.defined {
         let sym = d.symbol(s);
-        let of = match sym.wrt {
-            Wrt::Tensor(t) => model.tensor(t).name.clone(),
-            Wrt::Node(n) => formula(g, n, &names, Notation::Nn),
+        let of = |notation| match sym.wrt {
+            Wrt::Tensor(t) => names.tensor(t, notation),
+            Wrt::Node(n) => formula(g, n, &names, notation),
         };
         let mut obj = Map::new();
-        obj.insert("of".into(), json!(of));
+        obj.insert("of_text".into(), json!(of(N)));
+        obj.insert("of_nn".into(), json!(of(Notation::Nn)));
         obj.extend(of_node(formula(g, sym.node, &names, Notation::Latex), sym.formula));
         deltas.insert(formula(g, sym.node, &names, N), Value::Object(obj));
     }
