@@ -155,8 +155,12 @@ fn with_hat(base: &str) -> String {
     format!("{hatted}{}", chars.as_str())
 }
 
-/// A tensor name in a notation.
+/// A tensor name in a notation; step 3 of a sequence `h` (the unrolled
+/// name `h[3]`) is `h₃` in text and `h_{3}` in LaTeX.
 pub fn tensor_name(name: &str, notation: Notation) -> String {
+    if let Some((base, k)) = crate::model::time::split_step(name) {
+        return step_name(base, &StepLabel::At(k), notation);
+    }
     let hat = name.strip_suffix("hat").filter(|b| !b.is_empty());
     match notation {
         Notation::Nn => name.to_string(),
@@ -169,6 +173,47 @@ pub fn tensor_name(name: &str, notation: Notation) -> String {
             None => latex_ident(name, notation),
         },
     }
+}
+
+/// Which step a sequence's name shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StepLabel {
+    /// A concrete step: `h₃`.
+    At(u64),
+    /// The time index plus an offset: `h_t`, `h_{t−1}`.
+    Relative { index: String, offset: i64 },
+}
+
+/// `base` at a step, in a notation: `h₃`, `h_t`, `h_{t−1}`, `h[t-1]`, `h_{t-1}`.
+pub fn step_name(base: &str, step: &StepLabel, notation: Notation) -> String {
+    let name = tensor_name(base, notation);
+    let relative = |index: &str, offset: i64, minus: &str| match offset {
+        0 => index.to_string(),
+        o if o > 0 => format!("{index}+{o}"),
+        o => format!("{index}{minus}{}", o.unsigned_abs()),
+    };
+    match (notation, step) {
+        (Notation::Nn, StepLabel::At(k)) => format!("{base}[{k}]"),
+        (Notation::Nn, StepLabel::Relative { index, offset }) => format!("{base}[{}]", relative(index, *offset, "-")),
+        (Notation::Text, StepLabel::At(k)) => format!("{name}{}", subscript_u64(*k)),
+        (Notation::Text, StepLabel::Relative { index, offset: 0 }) => format!("{name}_{index}"),
+        (Notation::Text, StepLabel::Relative { index, offset }) => {
+            format!("{name}_{{{}}}", relative(index, *offset, "−"))
+        }
+        (Notation::Latex, step) => {
+            let sub = match step {
+                StepLabel::At(k) => k.to_string(),
+                StepLabel::Relative { index, offset } => relative(index, *offset, "-"),
+            };
+            // A name with a subscript of its own (`W_{1}`) is braced first.
+            let base = if name.contains('_') { format!("{{{name}}}") } else { name };
+            format!("{base}_{{{sub}}}")
+        }
+    }
+}
+
+fn subscript_u64(k: u64) -> String {
+    k.to_string().chars().map(|c| char::from_u32(0x2080 + c.to_digit(10).unwrap_or(0)).unwrap_or(c)).collect()
 }
 
 /// `W1` → `W_{1}`, `net_h` → `\mathit{net}_{h}`, `x` → `x` (LaTeX only).
