@@ -106,7 +106,7 @@ pub enum ErrorKind {
     /// outside a time-indexed equation and outside `sum(… for t)`.
     IndexOutsideTime { index: String },
     /// `h[t] = tanh(W @ h[t-2])` with only `h[0]` given: a step that nothing defines.
-    UndefinedStep { name: String, step: Option<u64>, defined: String },
+    UndefinedStep { name: String, step: i128, at: Option<String>, defined: String },
     /// `Z[t] = W[t] @ x[t]` where `W` is not a sequence.
     NotASequence { name: String },
     /// `Z = W @ x` where `x` is a sequence `x[t]`.
@@ -320,10 +320,10 @@ impl Error {
                 .with_help(format!(
                     "'{index}' has a value in an equation such as `h[{index}] = ...` and inside `sum(... for {index})`; elsewhere name one step, as in `h[3]`"
                 )),
-            UndefinedStep { name, step, defined } => {
-                let what = match step {
-                    Some(k) => format!("step {k} of '{name}' is not defined"),
-                    None => format!("this step of '{name}' is before step 0"),
+            UndefinedStep { name, step, at, defined } => {
+                let what = match at {
+                    Some(at) => format!("{at} is step {step} of '{name}', which is not defined"),
+                    None => format!("step {step} of '{name}' is not defined"),
                 };
                 d(what).with_label("no such step").with_help(format!("'{name}' is defined at {defined}"))
             }

@@ -68,20 +68,20 @@ pub fn split_step(name: &str) -> Option<(&str, u64)> {
 /// The range of steps at which a sequence is defined: `first..=last`.
 #[derive(Clone, Debug)]
 struct Defined {
-    ranges: Vec<(u64, u64)>,
-    span: Span,
+    /// Each statement's steps, and the statement.
+    ranges: Vec<(u64, u64, Span)>,
 }
 
 impl Defined {
     fn contains(&self, k: u64) -> bool {
-        self.ranges.iter().any(|&(a, b)| a <= k && k <= b)
+        self.ranges.iter().any(|&(a, b, _)| a <= k && k <= b)
     }
 
     fn describe(&self) -> String {
         let parts: Vec<String> = self
             .ranges
             .iter()
-            .map(|&(a, b)| if a == b { format!("step {a}") } else { format!("steps {a} to {b}") })
+            .map(|&(a, b, _)| if a == b { format!("step {a}") } else { format!("steps {a} to {b}") })
             .collect();
         parts.join(", ")
     }
@@ -130,7 +130,7 @@ pub fn unroll(file: &ast::File) -> Result<Option<(ast::File, Timeline)>, Error> 
         };
         let Some(time) = time else {
             if let Some(d) = u.defined.get(name.name.as_str()) {
-                return Err(duplicate(name, d.span));
+                return Err(duplicate(name, d.ranges[0].2));
             }
             u.untimed.insert(&name.name, span);
             continue;
@@ -141,15 +141,14 @@ pub fn unroll(file: &ast::File) -> Result<Option<(ast::File, Timeline)>, Error> 
         let steps = u.defined_steps(time)?;
         match u.defined.get_mut(name.name.as_str()) {
             Some(d) => {
-                if let Some(&(a, _)) = d.ranges.iter().find(|&&(a, b)| a <= steps.1 && steps.0 <= b) {
-                    let first = d.span;
-                    let _ = a;
-                    return Err(Error::new(ErrorKind::Duplicate { name: step_name(&name.name, steps.0), first }, span));
+                if let Some(&(a, b, first)) = d.ranges.iter().find(|&&(a, b, _)| a <= steps.1 && steps.0 <= b) {
+                    let k = a.max(steps.0).min(b);
+                    return Err(Error::new(ErrorKind::Duplicate { name: step_name(&name.name, k), first }, span));
                 }
-                d.ranges.push(steps);
+                d.ranges.push((steps.0, steps.1, span));
             }
             None => {
-                u.defined.insert(&name.name, Defined { ranges: vec![steps], span });
+                u.defined.insert(&name.name, Defined { ranges: vec![(steps.0, steps.1, span)] });
                 sequences.push(Sequence { name: name.name.clone(), templated: false });
             }
         }
@@ -362,6 +361,7 @@ impl<'a> Unroller<'a> {
         let Some(range) = &self.range else {
             return Err(Error::new(ErrorKind::NoSteps, index.span));
         };
+        let mut at = None;
         let step = match &index.kind {
             TimeIndexKind::Step(k) => Some(*k),
             TimeIndexKind::Relative { index: i, offset } => {
@@ -372,6 +372,7 @@ impl<'a> Unroller<'a> {
                 let Some(now) = now else {
                     return Err(Error::new(ErrorKind::IndexOutsideTime { index: i.name.clone() }, i.span));
                 };
+                at = Some((i.name.clone(), now, *offset));
                 now.checked_add_signed(*offset)
             }
         };
@@ -385,7 +386,18 @@ impl<'a> Unroller<'a> {
         match step {
             Some(k) if defined.contains(k) => Ok(renamed(name, k)),
             _ => {
-                let kind = ErrorKind::UndefinedStep { name: name.name.clone(), step, defined: defined.describe() };
+                let (step, at) = match at {
+                    Some((index, now, offset)) => {
+                        let written = match offset {
+                            0 => format!("{}[{index}]", name.name),
+                            o if o > 0 => format!("{}[{index}+{o}]", name.name),
+                            o => format!("{}[{index}-{}]", name.name, o.unsigned_abs()),
+                        };
+                        (now as i128 + offset as i128, Some(format!("{written} at {index} = {now}")))
+                    }
+                    None => (step.unwrap_or_default() as i128, None),
+                };
+                let kind = ErrorKind::UndefinedStep { name: name.name.clone(), step, at, defined: defined.describe() };
                 Err(Error::new(kind, name.span.to(index.span)))
             }
         }

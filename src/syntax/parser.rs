@@ -488,7 +488,8 @@ fn declaration(i: Input) -> PResult<TensorDecl> {
 
 /// Whether the brackets at `i` after a declared name are a time index
 /// (`x[t][2]`, `h[0][3]`) rather than dims (`x[2]`): they hold a name, or a
-/// single number with another bracket after them.
+/// single number with another bracket right after them (`x[2] [1, 2]` is
+/// dims and a literal missing its `=`).
 fn declares_time(i: Input) -> bool {
     let Some(inside) = i.fragment().strip_prefix('[') else {
         return false;
@@ -499,9 +500,7 @@ fn declares_time(i: Input) -> bool {
     }
     let digits = inside.trim_start_matches(|c: char| c.is_ascii_digit());
     digits.len() < inside.len()
-        && digits.trim_start_matches([' ', '\t']).strip_prefix(']').is_some_and(|after| {
-            after.trim_start_matches([' ', '\t']).starts_with('[')
-        })
+        && digits.trim_start_matches([' ', '\t']).strip_prefix(']').is_some_and(|after| after.starts_with('['))
 }
 
 // ---- time -----------------------------------------------------------------
