@@ -9,6 +9,7 @@ pub mod adjoint;
 mod backprop;
 pub mod rules;
 pub mod simplify;
+pub mod time;
 
 use std::collections::BTreeSet;
 
@@ -52,6 +53,8 @@ pub struct Symbol {
     pub steps: Vec<Step>,
     /// True when it has a line of its own (δ's, and gradients used twice).
     pub defined: bool,
+    /// The equation whose pre-activation (for a δ) or value (for ∂L/∂X) it is.
+    pub owner: TensorId,
 }
 
 /// One line of a derivation: `lhs = expr   [rule]`.
@@ -110,6 +113,8 @@ pub struct Derivation {
     pub conventions: BTreeSet<Convention>,
     /// Targets assumed or verified to sum to 1.
     pub target_sums: Vec<TargetSum>,
+    /// For a model with time steps: the formulas as one recurrence in t.
+    pub time: Option<time::TimeView>,
 }
 
 impl Derivation {

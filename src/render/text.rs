@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use crate::derive::time::{Forward, General, TimeSum, TimeView};
 use crate::derive::{Derivation, Step, Wrt};
 use crate::eval::evaluate::Note;
 use crate::eval::{GradCheck, Solution};
@@ -116,6 +117,9 @@ pub fn symbol_label(derivation: &Derivation, names: &Names, s: &crate::derive::S
 
 /// The whole symbolic derivation, as `nnderive derive` prints it.
 pub fn derivation(model: &Model, derivation: &Derivation) -> String {
+    if let Some(view) = &derivation.time {
+        return time_derivation(model, derivation, view);
+    }
     let names = Names::new(model, Some(derivation));
     let mut out = String::new();
     let _ = writeln!(out, "Forward pass");
@@ -202,18 +206,18 @@ fn write_layer_rules(out: &mut String, derivation: &Derivation) {
 pub fn conventions(derivation: &Derivation, names: &Names) -> Vec<String> {
     let mut out: Vec<String> =
         derivation.conventions.iter().filter(|c| !c.is_layer_rule()).map(|c| c.statement().to_string()).collect();
-    for t in &derivation.target_sums {
-        let y = names.tensor(t.target, N);
-        let text = match t.verified {
-            Some(true) => format!("Σ{y} = 1: the entries of {y} sum to 1 (checked on the given values)"),
-            None => {
-                format!("Σ{y} = 1 is assumed ({y} is a one-hot or probability vector); the general form is shown too")
-            }
-            Some(false) => format!("the entries of {y} do not sum to 1, so the general form (with Σ{y}) is kept"),
-        };
-        out.push(text);
-    }
+    out.extend(derivation.target_sums.iter().map(|t| target_sum_text(t, names)));
     out
+}
+
+/// The assumption Σy = 1 for one target, in words.
+fn target_sum_text(t: &crate::derive::TargetSum, names: &Names) -> String {
+    let y = names.tensor(t.target, N);
+    match t.verified {
+        Some(true) => format!("Σ{y} = 1: the entries of {y} sum to 1 (checked on the given values)"),
+        None => format!("Σ{y} = 1 is assumed ({y} is a one-hot or probability vector); the general form is shown too"),
+        Some(false) => format!("the entries of {y} do not sum to 1, so the general form (with Σ{y}) is kept"),
+    }
 }
 
 /// `nnderive check`: each tensor with its role and shape, then the functions.
@@ -412,6 +416,251 @@ pub fn gradcheck(model: &Model, check: &GradCheck, tolerance: f64) -> String {
             "help: the values sit on a kink (see the note): there the derived gradient follows the convention, \
              while finite differences average the two one-sided slopes; move the values off the kink to check the formulas"
         );
+    }
+    out
+}
+
+// ---- recurrent networks: the derivation once in t ------------------------
+
+/// The names to print a formula of step `k` with: relative to the time
+/// index for a general formula, relative to T near the last step, and
+/// concrete near the first (so that the text is the same for any T).
+pub fn names_near<'a>(names: &Names<'a>, _view: &TimeView, _k: u64) -> Names<'a> {
+    names.near_end()
+}
+
+/// `1..T−1`, `T`, `1, 2`: steps in words that do not depend on T.
+pub fn steps_text(view: &TimeView, holds: &[u64]) -> String {
+    let label = |k: u64| match view.last - k {
+        _ if k == view.first => k.to_string(),
+        0 => "T".to_string(),
+        d if d <= 2 => format!("T−{d}"),
+        _ => k.to_string(),
+    };
+    let mut ranges: Vec<(u64, u64)> = Vec::new();
+    for &k in holds {
+        match ranges.last_mut() {
+            Some((_, b)) if *b + 1 == k => *b = k,
+            _ => ranges.push((k, k)),
+        }
+    }
+    let parts: Vec<String> = ranges
+        .iter()
+        .map(|&(a, b)| if a == b { label(a) } else { format!("{}..{}", label(a), label(b)) })
+        .collect();
+    parts.join(", ")
+}
+
+/// When a general formula holds: `every t`, or `t = 1..T−1`, and the zero
+/// after the last step it relies on.
+pub fn holds_text(view: &TimeView, names: &Names, general: &General, derivation: &Derivation) -> String {
+    let all = general.holds.len() as u64 == view.last - view.first + 1;
+    let mut text = if all { format!("for every {}", view.index) } else { format!("for {} = {}", view.index, steps_text(view, &general.holds)) };
+    if general.zero_after_last {
+        let next = names.at("T", general.step.saturating_sub(1));
+        let label = formula(&derivation.graph, derivation.symbol(general.symbol).node, &next, N);
+        let _ = write!(text, ", with {label} = 0");
+    }
+    text
+}
+
+/// A formula in t: `Σ_t p` for each pattern, then the other terms.
+pub fn time_sum_text(g: &crate::model::Graph, sum: &TimeSum, names: &Names, view: &TimeView, notation: Notation) -> String {
+    let at = names.at(&view.index, sum.step);
+    let mut parts: Vec<String> = sum
+        .patterns
+        .iter()
+        .map(|&p| {
+            let body = formula(g, p, &at, notation);
+            let body = if matches!(g.node(p), crate::model::Node::Add(..) | crate::model::Node::Sub(..)) {
+                match notation {
+                    Notation::Latex => format!("\\left({body}\\right)"),
+                    _ => format!("({body})"),
+                }
+            } else {
+                body
+            };
+            match notation {
+                Notation::Text => format!("Σ_{} {body}", view.index),
+                Notation::Latex => format!("\\sum_{{{}}} {body}", view.index),
+                Notation::Nn => format!("sum({body} for {})", view.index),
+            }
+        })
+        .collect();
+    parts.extend(sum.rest.iter().map(|&r| formula(g, r, names, notation)));
+    let mut total = parts.join(" + ");
+    if let Some(c) = sum.divisor {
+        let c = formula(g, c, names, notation);
+        total = match notation {
+            Notation::Latex => format!("\\frac{{{total}}}{{{c}}}"),
+            _ if parts.len() == 1 && sum.patterns.len() == 1 => format!("({total}) / {c}"),
+            _ => format!("({total}) / {c}"),
+        };
+    }
+    match sum.factor {
+        Some(c) => {
+            let c = formula(g, c, names, notation);
+            match notation {
+                Notation::Latex => format!("{c} \\left({total}\\right)"),
+                Notation::Nn => format!("{c} * ({total})"),
+                Notation::Text => format!("{c} ({total})"),
+            }
+        }
+        None => total,
+    }
+}
+
+/// Rules and the equations they were applied to, each sequence once (`at h_t`).
+fn collapsed_rule(steps: &[Step], names: &Names, view: &TimeView) -> String {
+    let mut rules: Vec<String> = Vec::new();
+    let mut from: Vec<String> = Vec::new();
+    for s in steps {
+        for r in s.rule.split(", ") {
+            if !rules.iter().any(|x| x == r) {
+                rules.push(r.to_string());
+            }
+        }
+        for &t in &s.from {
+            let name = match crate::model::time::split_step(&names.model.tensor(t).name) {
+                Some((_, k)) => names.at(&view.index, k).tensor(t, N),
+                None => names.tensor(t, N),
+            };
+            if !from.contains(&name) {
+                from.push(name);
+            }
+        }
+    }
+    if rules.is_empty() {
+        return "no path from the loss".into();
+    }
+    let mut text = rules.join(", ");
+    if !from.is_empty() {
+        let _ = write!(text, " at {}", from.join(", "));
+    }
+    text
+}
+
+/// The forward equations in t: `(lhs, rhs)`.
+pub fn time_forward(model: &Model, derivation: &Derivation, view: &TimeView, names: &Names, notation: Notation) -> Vec<(String, String)> {
+    let g = &derivation.graph;
+    view.forward
+        .iter()
+        .filter_map(|f| match f {
+            Forward::Template { tensor, step } => {
+                let at = names.at(&view.index, *step);
+                let def = model.tensor(*tensor).definition?;
+                Some((at.tensor(*tensor, notation), definition(g, def, &at, notation)))
+            }
+            Forward::Plain { tensor, sum } => {
+                let def = model.tensor(*tensor).definition?;
+                let k = crate::model::time::split_step(&model.tensor(*tensor).name).map(|(_, k)| k).unwrap_or(view.first);
+                let near = names_near(names, view, k);
+                let rhs = match sum {
+                    Some(sum) => time_sum_text(g, sum, &near, view, notation),
+                    None => definition(g, def, &near, notation),
+                };
+                Some((near.tensor(*tensor, notation), rhs))
+            }
+        })
+        .collect()
+}
+
+/// `nnderive derive` for a model with time steps: every formula once in t.
+fn time_derivation(model: &Model, derivation: &Derivation, view: &TimeView) -> String {
+    let names = Names::new(model, Some(derivation));
+    let g = &derivation.graph;
+    let mut out = String::new();
+    let _ = writeln!(out, "Time steps");
+    let _ = writeln!(
+        out,
+        "  {} = {}..T with T = {}; an equation in {} holds at every step",
+        view.index, view.first, view.last, view.index
+    );
+    let _ = writeln!(out, "\nForward pass");
+    out.push_str(&aligned(&time_forward(model, derivation, view, &names, N), "  "));
+
+    let fns = function_lines(model, derivation, &names);
+    if !fns.is_empty() {
+        let _ = writeln!(out, "\nFunctions and their derivatives");
+        out.push_str(&aligned(&fns, "  "));
+    }
+    write_layer_rules(&mut out, derivation);
+
+    if !view.groups.is_empty() {
+        let _ = writeln!(out, "\nError terms");
+        let write_symbol = |out: &mut String, s: crate::model::SymbolId, names: &Names, tail: Option<String>| {
+            let sym = derivation.symbol(s);
+            let label = formula(g, sym.node, names, N);
+            let of = names.gradient_of(sym.wrt, N, g);
+            if of != label {
+                let _ = writeln!(out, "  {label} = {of}");
+            }
+            write_steps(out, &step_lines(&sym.steps, derivation, names), "      ");
+            let _ = write!(out, "  {label} = {}", formula(g, sym.formula, names, N));
+            match tail {
+                Some(t) => {
+                    let _ = writeln!(out, "   ({t})");
+                }
+                None => out.push('\n'),
+            }
+            if let Some(general) = sym.general {
+                let _ = writeln!(out, "      (in general, without Σy = 1: {label} = {})", formula(g, general, names, N));
+            }
+            out.push('\n');
+        };
+        for group in &view.groups {
+            if let Some(general) = &group.general {
+                let at = names.at(&view.index, general.step);
+                write_symbol(&mut out, general.symbol, &at, Some(holds_text(view, &names, general, derivation)));
+            }
+            for &s in &group.others {
+                let k = crate::model::time::split_step(&model.tensor(derivation.symbol(s).owner).name).map(|(_, k)| k);
+                let near = names_near(&names, view, k.unwrap_or(view.last));
+                write_symbol(&mut out, s, &near, None);
+            }
+        }
+        out.pop();
+    }
+
+    let _ = writeln!(out, "\nGradients");
+    let mut rows = Vec::new();
+    for (grad, sum) in derivation.gradients.iter().zip(&view.gradients) {
+        let lhs = names.gradient_of(Wrt::Tensor(grad.param), N, g);
+        let rhs = match sum {
+            Some(sum) => time_sum_text(g, sum, &names, view, N),
+            None => formula(g, grad.formula, &names_near(&names, view, view.last), N),
+        };
+        rows.push((lhs, rhs, collapsed_rule(&grad.steps, &names, view)));
+    }
+    write_steps(&mut out, &rows, "  ");
+
+    let mut notes: Vec<String> = Vec::new();
+    for n in conventions_in_time(derivation, &names, view) {
+        if !notes.contains(&n) {
+            notes.push(n);
+        }
+    }
+    if !notes.is_empty() {
+        let _ = writeln!(out, "\nConventions");
+        for n in notes {
+            let _ = writeln!(out, "  {n}");
+        }
+    }
+    out
+}
+
+/// The conventions, with each step of a target sequence named `y_t`.
+pub fn conventions_in_time(derivation: &Derivation, names: &Names, view: &TimeView) -> Vec<String> {
+    let mut out: Vec<String> =
+        derivation.conventions.iter().filter(|c| !c.is_layer_rule()).map(|c| c.statement().to_string()).collect();
+    for t in &derivation.target_sums {
+        let line = match crate::model::time::split_step(&names.model.tensor(t.target).name) {
+            Some((_, k)) => format!("{}, at every step", target_sum_text(t, &names.at(&view.index, k))),
+            None => target_sum_text(t, names),
+        };
+        if !out.contains(&line) {
+            out.push(line);
+        }
     }
     out
 }
