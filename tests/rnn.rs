@@ -199,3 +199,102 @@ fn steps_may_start_anywhere_and_many_steps_stay_shallow() {
     let error = nnderive::load(&Source::new("long.nn", too_many)).unwrap_err();
     assert!(error.diagnostic().message.contains("not a range of 1 to 10000 steps"), "{:?}", error.diagnostic());
 }
+
+// ---- formulas do not grow with T ---------------------------------------------
+
+/// `grammar/examples/rnn.nn` (or its many-to-one sibling) with `steps` steps
+/// of input: the same weights, inputs and targets repeated.
+pub fn longer(name: &str, steps: usize) -> String {
+    let text = std::fs::read_to_string(common::example(&format!("{name}.nn"))).unwrap();
+    let row = |rows: &[&str]| (0..steps).map(|k| rows[k % rows.len()]).collect::<Vec<_>>().join(", ");
+    let mut out = Vec::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        if line.starts_with("steps") {
+            out.push(format!("steps t = 1..{steps}"));
+        } else if line.starts_with("input  x[t]") || line.starts_with("target y[t]") {
+            // A sequence literal, one row per line: gather its rows.
+            let mut literal = line.split_once('=').unwrap().1.trim().to_string();
+            while !literal.ends_with("]]") {
+                literal.push_str(lines.next().unwrap().trim());
+            }
+            let rows: Vec<String> =
+                literal[1..literal.len() - 1].split("],").map(|r| format!("{}]", r.trim().trim_end_matches(']'))).collect();
+            let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+            let head = line.split_once('=').unwrap().0;
+            out.push(format!("{head}= [{}]", row(&rows)));
+        } else {
+            // The many-to-one loss reads the last step.
+            match line.starts_with("loss") {
+                true => out.push(line.replace("h[3]", &format!("h[{steps}]"))),
+                false => out.push(line.to_string()),
+            }
+        }
+    }
+    out.join("\n") + "\n"
+}
+
+#[test]
+fn derive_of_100_steps_prints_what_3_steps_do() {
+    for name in ["rnn", "rnn_many_to_one"] {
+        let derive = |text: String| {
+            let model = nnderive::load(&Source::new("long.nn", text.clone())).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+            nnderive::render::text::derivation(&model, &nnderive::derive::derive(&model))
+        };
+        let three = derive(longer(name, 3));
+        let hundred = derive(longer(name, 100));
+        assert_eq!(three, derive(std::fs::read_to_string(common::example(&format!("{name}.nn"))).unwrap()));
+        assert!(hundred.contains("with T = 100;"), "{hundred}");
+        assert_eq!(hundred.replace("with T = 100;", "with T = 3;"), three, "{name}");
+    }
+}
+
+/// Every general formula printed once in t is, shifted to each step where
+/// it is said to hold, the formula derived for that step; printing it at
+/// each step gives back the unrolled formula's text.
+#[test]
+fn the_general_forms_are_the_unrolled_formulas() {
+    use nnderive::render::formula::{formula, Names, Notation};
+    let model = nnderive::load(&common::source(&common::example("rnn.nn"))).unwrap();
+    let d = nnderive::derive::derive(&model);
+    let view = d.time.as_ref().unwrap();
+    let names = Names::new(&model, Some(&d));
+    let general = |seq: &str| {
+        view.groups
+            .iter()
+            .filter_map(|g| g.general.as_ref())
+            .find(|g| formula(&d.graph, d.symbol(g.symbol).node, &names.at("t", g.step), Notation::Text) == format!("δ{seq}_t"))
+            .unwrap()
+    };
+    let hidden = general("h");
+    assert_eq!(hidden.holds, vec![1, 2, 3]);
+    assert!(hidden.zero_after_last);
+    let at = |k: u64| names.at("t", k);
+    assert_eq!(
+        formula(&d.graph, d.symbol(hidden.symbol).formula, &at(hidden.step), Notation::Text),
+        "(Whyᵀ δŷ_t + Whhᵀ δh_{t+1}) ⊙ (1 − h_t²)"
+    );
+    // The unrolled error terms, step by step: δh₃ has no δh₄ term.
+    let unrolled: Vec<String> = d
+        .defined_symbols()
+        .map(|s| format!("{} = {}", formula(&d.graph, s.node, &names, Notation::Text), formula(&d.graph, s.formula, &names, Notation::Text)))
+        .collect();
+    assert!(unrolled.contains(&"δh₃ = (Whyᵀ δŷ₃) ⊙ (1 − h₃²)".to_string()), "{unrolled:?}");
+    assert!(unrolled.contains(&"δh₂ = (Whyᵀ δŷ₂ + Whhᵀ δh₃) ⊙ (1 − h₂²)".to_string()), "{unrolled:?}");
+    assert!(unrolled.contains(&"δh₁ = (Whyᵀ δŷ₁ + Whhᵀ δh₂) ⊙ (1 − h₁²)".to_string()), "{unrolled:?}");
+    let whh = d.gradients.iter().position(|g| model.tensor(g.param).name == "Whh").unwrap();
+    let sum = view.gradients[whh].as_ref().unwrap();
+    let terms: Vec<String> = sum.terms.iter().map(|&t| formula(&d.graph, t, &names, Notation::Text)).collect();
+    assert_eq!(terms, ["δh₃ h₂ᵀ", "δh₂ h₁ᵀ", "δh₁ h₀ᵀ"]);
+}
+
+#[test]
+fn a_template_naming_a_fixed_step_is_printed_step_by_step() {
+    // h[t] uses h[0] itself, not h[t-1]: no single equation in t says that with t-relative names.
+    let text = "steps t = 1..3\nconst h[0][1] = [1]\nparam w = 0.5\nh[t] = w * h[0] + h[t-1]\nloss L = sum(h[3])\n";
+    let model = nnderive::load(&Source::new("fixed.nn", text)).unwrap();
+    let out = nnderive::render::text::derivation(&model, &nnderive::derive::derive(&model));
+    let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(out.contains("h₁ = w h₀ + h₀"), "{out}");
+    assert!(out.contains("h_T = w h₀ + h_{T−1}"), "{out}");
+}
