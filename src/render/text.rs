@@ -293,7 +293,12 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
     }
 
     let _ = writeln!(out, "\nForward pass");
-    for id in model.equations() {
+    if let Some(view) = &d.time {
+        let _ = writeln!(out, "  in {} = {}..T, T = {}:", view.index, view.first, view.last);
+        out.push_str(&aligned(&time_forward(model, d, view, &names, N), "    "));
+        let _ = writeln!(out, "  step by step:");
+    }
+    for id in equations_by_step(model) {
         let t = model.tensor(id);
         let Some(def) = t.definition else { continue };
         let f = definition(g, def, &names, N);
@@ -315,7 +320,21 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
 
     if !d.defined.is_empty() {
         let _ = writeln!(out, "\nError terms");
-        for (s, v) in &solution.symbols {
+        if let Some(view) = &d.time {
+            let mut general = Vec::new();
+            for gen in view.groups.iter().filter_map(|g| g.general.as_ref()) {
+                let at = names.at(&view.index, gen.step);
+                let sym = d.symbol(gen.symbol);
+                let rhs = format!("{}   ({})", formula(g, sym.formula, &at, N), holds_text(view, &names, gen, d));
+                general.push((formula(g, sym.node, &at, N), rhs));
+            }
+            if !general.is_empty() {
+                let _ = writeln!(out, "  in {}:", view.index);
+                out.push_str(&aligned(&general, "    "));
+                let _ = writeln!(out, "  from {} = T = {} down to {}:", view.index, view.last, view.first);
+            }
+        }
+        for (s, v) in symbols_by_step(model, solution) {
             let sym = d.symbol(*s);
             let label = symbol_label(d, &names, sym);
             let f = formula(g, sym.formula, &names, N);
@@ -324,10 +343,18 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
     }
 
     let _ = writeln!(out, "\nGradients");
-    for (grad, v) in d.gradients.iter().zip(&solution.gradients) {
+    for (i, (grad, v)) in d.gradients.iter().zip(&solution.gradients).enumerate() {
         let lhs = names.gradient_of(Wrt::Tensor(grad.param), N, g);
-        let f = formula(g, grad.formula, &names, N);
-        formula_and_value(&mut out, &lhs, Some(&f), v, round);
+        let sum = d.time.as_ref().and_then(|view| Some((view, view.gradients.get(i)?.as_ref()?)));
+        match (sum, solution.time_terms.get(i)) {
+            (Some((view, sum)), Some(terms)) if terms.len() == sum.terms.len() && sum.rest.is_empty() && sum.factor.is_none() && sum.divisor.is_none() => {
+                write_time_sum(&mut out, &lhs, g, &names, view, sum, terms, v, round);
+            }
+            _ => {
+                let f = formula(g, grad.formula, &names, N);
+                formula_and_value(&mut out, &lhs, Some(&f), v, round);
+            }
+        }
     }
 
     if let Some(train) = &solution.training {
@@ -350,7 +377,10 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
         let _ = writeln!(out, "  {} by step: {}", names.tensor(model.loss, N), losses.join(" → "));
     }
 
-    let mut notes = conventions(d, &names);
+    let mut notes = match &d.time {
+        Some(view) => conventions_in_time(d, &names, view),
+        None => conventions(d, &names),
+    };
     notes.extend(solution.notes.iter().map(note_text));
     if !notes.is_empty() {
         let _ = writeln!(out, "\nNotes");
@@ -663,4 +693,94 @@ pub fn conventions_in_time(derivation: &Derivation, names: &Names, view: &TimeVi
         }
     }
     out
+}
+
+/// Equations in step order for a model with time steps (each step's
+/// equations in file order, untimed ones after the steps they follow), else
+/// in file order.
+fn equations_by_step(model: &Model) -> Vec<crate::model::TensorId> {
+    let mut eqs: Vec<(u64, usize, crate::model::TensorId)> = model
+        .equations()
+        .enumerate()
+        .map(|(i, id)| {
+            let k = crate::model::time::split_step(&model.tensor(id).name).map(|(_, k)| k).unwrap_or(u64::MAX);
+            (if model.time.is_some() { k } else { 0 }, i, id)
+        })
+        .collect();
+    eqs.sort_unstable();
+    eqs.into_iter().map(|(_, _, id)| id).collect()
+}
+
+/// The defined symbols with their values: for a model with time steps, from
+/// the last step down to the first (untimed ones first), else in derivation order.
+fn symbols_by_step<'s>(model: &Model, solution: &'s Solution) -> Vec<&'s (crate::model::SymbolId, crate::eval::tensor::Tensor)> {
+    let d = &solution.derivation;
+    let mut out: Vec<(std::cmp::Reverse<u64>, usize, &(crate::model::SymbolId, crate::eval::tensor::Tensor))> = solution
+        .symbols
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let step = crate::model::time::split_step(&model.tensor(d.symbol(entry.0).owner).name).map(|(_, k)| k);
+            let key = match (&d.time, step) {
+                (Some(_), Some(k)) => k,
+                (Some(_), None) => u64::MAX,
+                (None, _) => 0,
+            };
+            (std::cmp::Reverse(key), i, entry)
+        })
+        .collect();
+    out.sort_by_key(|(k, i, _)| (*k, *i));
+    out.into_iter().map(|(_, _, e)| e).collect()
+}
+
+/// Matrices side by side, joined by `sep` on their first line.
+fn side_by_side(blocks: &[Vec<String>], sep: &str) -> Vec<String> {
+    let height = blocks.iter().map(Vec::len).max().unwrap_or(0);
+    let blank = " ".repeat(display_width(sep));
+    (0..height)
+        .map(|r| {
+            let cells: Vec<String> = blocks
+                .iter()
+                .map(|b| {
+                    let w = b.iter().map(|l| display_width(l)).max().unwrap_or(0);
+                    pad_right(b.get(r).map(String::as_str).unwrap_or(""), w)
+                })
+                .collect();
+            cells.join(if r == 0 { sep } else { &blank }).trim_end().to_string()
+        })
+        .collect()
+}
+
+/// Widest line of term values written side by side.
+const SIDE_BY_SIDE_WIDTH: usize = 120;
+
+/// `∂L/∂W = Σ_t … = term₃ + term₂ + term₁ = [..] + [..] + [..] = [..]`.
+#[allow(clippy::too_many_arguments)]
+fn write_time_sum(
+    out: &mut String,
+    lhs: &str,
+    g: &crate::model::Graph,
+    names: &Names,
+    view: &TimeView,
+    sum: &TimeSum,
+    terms: &[crate::eval::tensor::Tensor],
+    total: &crate::eval::tensor::Tensor,
+    round: Option<u32>,
+) {
+    let pad = " ".repeat(display_width(lhs));
+    let written: Vec<String> = sum.terms.iter().map(|&t| formula(g, t, names, N)).collect();
+    let _ = writeln!(out, "  {lhs} = {}", time_sum_text(g, sum, names, view, N));
+    let _ = writeln!(out, "  {pad} = {}", written.join(" + "));
+    let blocks: Vec<Vec<String>> = terms.iter().map(|t| super::values::block(t, round)).collect();
+    let lines = side_by_side(&blocks, " + ");
+    if terms.iter().all(|t| t.dims().len() <= 2) && lines.iter().all(|l| display_width(l) <= SIDE_BY_SIDE_WIDTH) {
+        for (i, l) in lines.iter().enumerate() {
+            let _ = writeln!(out, "  {pad} {} {l}", if i == 0 { "=" } else { " " });
+        }
+    } else {
+        for (w, t) in written.iter().zip(terms) {
+            out.push_str(&super::values::labelled(&format!("{pad}   {w}"), t, round, "  "));
+        }
+    }
+    out.push_str(&super::values::labelled(&pad, total, round, "  "));
 }
