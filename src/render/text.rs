@@ -698,7 +698,7 @@ pub fn conventions_in_time(derivation: &Derivation, names: &Names, view: &TimeVi
 /// Equations in step order for a model with time steps (each step's
 /// equations in file order, untimed ones after the steps they follow), else
 /// in file order.
-fn equations_by_step(model: &Model) -> Vec<crate::model::TensorId> {
+pub(crate) fn equations_by_step(model: &Model) -> Vec<crate::model::TensorId> {
     let mut eqs: Vec<(u64, usize, crate::model::TensorId)> = model
         .equations()
         .enumerate()
@@ -713,7 +713,7 @@ fn equations_by_step(model: &Model) -> Vec<crate::model::TensorId> {
 
 /// The defined symbols with their values: for a model with time steps, from
 /// the last step down to the first (untimed ones first), else in derivation order.
-fn symbols_by_step<'s>(model: &Model, solution: &'s Solution) -> Vec<&'s (crate::model::SymbolId, crate::eval::tensor::Tensor)> {
+pub(crate) fn symbols_by_step<'s>(model: &Model, solution: &'s Solution) -> Vec<&'s (crate::model::SymbolId, crate::eval::tensor::Tensor)> {
     let d = &solution.derivation;
     let mut out: Vec<(std::cmp::Reverse<u64>, usize, &(crate::model::SymbolId, crate::eval::tensor::Tensor))> = solution
         .symbols
