@@ -90,8 +90,10 @@ impl<'a> Names<'a> {
         }
     }
 
-    fn step_label(&self, k: u64) -> StepLabel {
+    fn step_label(&self, k: u64, notation: Notation) -> StepLabel {
         match &self.now {
+            // `.nn` has no T: a step near the end keeps its number there.
+            Now::NearEnd { .. } if notation == Notation::Nn => StepLabel::At(k),
             Now::Index { index, step } => StepLabel::Relative { index: index.clone(), offset: k as i64 - *step as i64 },
             Now::NearEnd { first, last } if k != *first && *last >= k && *last - k <= 2 => {
                 StepLabel::Relative { index: "T".into(), offset: k as i64 - *last as i64 }
@@ -104,7 +106,7 @@ impl<'a> Names<'a> {
     pub fn tensor(&self, id: TensorId, notation: Notation) -> String {
         let name = &self.model.tensor(id).name;
         match crate::model::time::split_step(name) {
-            Some((base, k)) => step_name(base, &self.step_label(k), notation),
+            Some((base, k)) => step_name(base, &self.step_label(k, notation), notation),
             None => tensor_name(name, notation),
         }
     }
@@ -121,7 +123,7 @@ impl<'a> Names<'a> {
         };
         let s = d.symbol(id);
         if let (SymbolKind::Delta { .. }, Some((key, k))) = (s.kind, self.steps.get(&id)) {
-            return delta_name(key, &self.step_label(*k), notation);
+            return delta_name(key, &self.step_label(*k, notation), notation);
         }
         match s.kind {
             SymbolKind::Delta { layer } => match notation {
