@@ -225,7 +225,7 @@ pub fn longer(name: &str, steps: usize) -> String {
             out.push(format!("{head}= [{}]", row(&rows)));
         } else {
             // The many-to-one loss reads the last step.
-            match line.starts_with("loss") {
+            match line.starts_with("yhat =") {
                 true => out.push(line.replace("h[3]", &format!("h[{steps}]"))),
                 false => out.push(line.to_string()),
             }

@@ -56,6 +56,9 @@ fn row(lhs: impl Into<String>, rhs: impl Into<String>) -> Row {
 /// scaled to the line width, so that they stay within the page.
 pub const WIDE_MATRIX: usize = 60;
 
+/// Lists of more parameters than this are written one formula per name.
+pub const LONG_LIST: usize = 8;
+
 /// Sums over time with more terms than this show the terms' formulas, not their values.
 pub const TERMS_SHOWN: usize = 4;
 
@@ -77,6 +80,13 @@ pub fn matrix_width(latex: &str) -> usize {
         })
         .max()
         .unwrap_or(0)
+}
+
+/// The width in characters of the widest rows of every `pmatrix` in
+/// `latex`, added up: matrices written side by side (a sum over time, term
+/// by term) take their total width.
+pub fn matrices_width(latex: &str) -> usize {
+    latex.split("\\begin{pmatrix}").skip(1).map(|m| matrix_width(&format!("\\begin{{pmatrix}}{m}"))).sum()
 }
 
 /// A tensor as a LaTeX `pmatrix` (a scalar as a bare number).
@@ -127,12 +137,30 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
     out.push(Block::Section("Forward pass".into()));
     let params: Vec<Inline> = {
         let mut v = vec![text("The network computes, from the input")];
-        let data: Vec<String> =
-            model.ids().filter(|&i| model.tensor(i).role == Role::Input).map(|i| names.tensor(i, L)).collect();
+        let mut data: Vec<String> = Vec::new();
+        for i in model.ids().filter(|&i| model.tensor(i).role == Role::Input) {
+            // A sequence is named once, at step t.
+            let name = match (&d.time, crate::model::time::split_step(&model.tensor(i).name)) {
+                (Some(view), Some((_, k))) => names.at(&view.index, k).tensor(i, L),
+                _ => names.tensor(i, L),
+            };
+            if !data.contains(&name) {
+                data.push(name);
+            }
+        }
         v.push(text(if data.len() == 1 { " " } else { "s " }));
         v.push(math(data.join(", ")));
         let ps: Vec<String> = model.params().map(|i| names.tensor(i, L)).collect();
-        if !ps.is_empty() {
+        if ps.len() > LONG_LIST {
+            // One formula per name, so that a long list may break between lines.
+            v.push(text(" and the parameters "));
+            for (k, p) in ps.iter().enumerate() {
+                if k > 0 {
+                    v.push(text(", "));
+                }
+                v.push(math(p.clone()));
+            }
+        } else if !ps.is_empty() {
             v.push(text(" and the parameters "));
             v.push(math(ps.join(", ")));
         }

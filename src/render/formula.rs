@@ -158,6 +158,8 @@ impl<'a> Names<'a> {
         };
         match notation {
             Notation::Text => format!("∂{l}/∂{x}"),
+            // A step keeps its index: `dL_dc[t+1]` reads back as one step of a sequence.
+            Notation::Nn if matches!(wrt, Wrt::Tensor(_)) && x.contains('[') => format!("d{l}_d{x}"),
             Notation::Nn => format!("d{l}_d{}", x.replace(|c: char| !c.is_alphanumeric() && c != '_', "")),
             Notation::Latex => format!("\\frac{{\\partial {l}}}{{\\partial {x}}}"),
         }
