@@ -454,6 +454,17 @@ pub fn prose(s: &str) -> String {
             i += 3;
             continue;
         }
+        // A step subscript of the text notation, `h_{t+1}`: math.
+        if c == '_' && chars.get(i + 1) == Some(&'{') {
+            if let Some(close) = chars[i + 2..].iter().position(|&ch| ch == '}') {
+                let inner: String = chars[i + 2..i + 2 + close].iter().map(|&ch| if ch == '−' { '-' } else { ch }).collect();
+                if inner.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '+' || ch == '-') {
+                    out.push_str(&format!("${{}}_{{{inner}}}$"));
+                    i += close + 3;
+                    continue;
+                }
+            }
+        }
         if chars.get(i + 1) == Some(&'\u{303}') {
             out.push_str(&format!("$\\tilde{{{c}}}$"));
             i += 2;
@@ -500,7 +511,20 @@ fn step_rows(steps: &[Step], solution: &Solution, names: &Names) -> Vec<Row> {
             let lhs = s.lhs.map(|w| names.gradient_of(w, L, g)).unwrap_or_default();
             let mut note = s.rule.clone();
             if !s.from.is_empty() {
-                let from: Vec<String> = s.from.iter().map(|&t| names.tensor(t, Notation::Text)).collect();
+                let from: Vec<String> = s
+                    .from
+                    .iter()
+                    .map(|&t| {
+                        let name = names.tensor(t, Notation::Text);
+                        // `h_t` as `h_{t}`, which prose sets as a subscript.
+                        match &solution.derivation.time {
+                            Some(view) if name.ends_with(&format!("_{}", view.index)) => {
+                                format!("{}_{{{}}}", &name[..name.len() - view.index.len() - 1], view.index)
+                            }
+                            _ => name,
+                        }
+                    })
+                    .collect();
                 note.push_str(&format!(" at {}", from.join(", ")));
             }
             Row { lhs, rhs: formula(g, s.expr, names, L), note: Some(note) }
