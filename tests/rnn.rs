@@ -218,8 +218,10 @@ pub fn longer(name: &str, steps: usize) -> String {
             while !literal.ends_with("]]") {
                 literal.push_str(lines.next().unwrap().trim());
             }
-            let rows: Vec<String> =
-                literal[1..literal.len() - 1].split("],").map(|r| format!("{}]", r.trim().trim_end_matches(']'))).collect();
+            let rows: Vec<String> = literal[1..literal.len() - 1]
+                .split("],")
+                .map(|r| format!("{}]", r.trim().trim_end_matches(']')))
+                .collect();
             let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
             let head = line.split_once('=').unwrap().0;
             out.push(format!("{head}= [{}]", row(&rows)));
@@ -238,7 +240,8 @@ pub fn longer(name: &str, steps: usize) -> String {
 fn derive_of_100_steps_prints_what_3_steps_do() {
     for name in ["rnn", "rnn_many_to_one"] {
         let derive = |text: String| {
-            let model = nnderive::load(&Source::new("long.nn", text.clone())).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+            let model =
+                nnderive::load(&Source::new("long.nn", text.clone())).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
             nnderive::render::text::derivation(&model, &nnderive::derive::derive(&model))
         };
         let three = derive(longer(name, 3));
@@ -263,7 +266,10 @@ fn the_general_forms_are_the_unrolled_formulas() {
         view.groups
             .iter()
             .filter_map(|g| g.general.as_ref())
-            .find(|g| formula(&d.graph, d.symbol(g.symbol).node, &names.at("t", g.step), Notation::Text) == format!("δ{seq}_t"))
+            .find(|g| {
+                formula(&d.graph, d.symbol(g.symbol).node, &names.at("t", g.step), Notation::Text)
+                    == format!("δ{seq}_t")
+            })
             .unwrap()
     };
     let hidden = general("h");
@@ -277,7 +283,13 @@ fn the_general_forms_are_the_unrolled_formulas() {
     // The unrolled error terms, step by step: δh₃ has no δh₄ term.
     let unrolled: Vec<String> = d
         .defined_symbols()
-        .map(|s| format!("{} = {}", formula(&d.graph, s.node, &names, Notation::Text), formula(&d.graph, s.formula, &names, Notation::Text)))
+        .map(|s| {
+            format!(
+                "{} = {}",
+                formula(&d.graph, s.node, &names, Notation::Text),
+                formula(&d.graph, s.formula, &names, Notation::Text)
+            )
+        })
         .collect();
     assert!(unrolled.contains(&"δh₃ = (Whyᵀ δŷ₃) ⊙ (1 − h₃²)".to_string()), "{unrolled:?}");
     assert!(unrolled.contains(&"δh₂ = (Whyᵀ δŷ₂ + Whhᵀ δh₃) ⊙ (1 − h₂²)".to_string()), "{unrolled:?}");

@@ -292,9 +292,14 @@ fn time_sum(model: &Model, d: &mut Derivation, steps: &Steps, candidates: &[u64]
         }
     }
     let (step, patterns, used) = best?;
-    let mut summed: Vec<(u64, NodeId)> =
-        terms.iter().zip(&used).zip(&step_of).filter(|((_, u), _)| **u).map(|((&t, _), s)| (s.unwrap_or(0), t)).collect();
-    summed.sort_by(|a, b| b.0.cmp(&a.0));
+    let mut summed: Vec<(u64, NodeId)> = terms
+        .iter()
+        .zip(&used)
+        .zip(&step_of)
+        .filter(|((_, u), _)| **u)
+        .map(|((&t, _), s)| (s.unwrap_or(0), t))
+        .collect();
+    summed.sort_by_key(|&(k, _)| std::cmp::Reverse(k));
     let rest = terms.iter().zip(&used).filter(|(_, u)| !**u).map(|(&t, _)| t).collect();
     Some(TimeSum { factor, divisor, patterns, step, rest, terms: summed.into_iter().map(|(_, t)| t).collect() })
 }

@@ -163,7 +163,9 @@ pub fn unroll(file: &ast::File) -> Result<Option<(ast::File, Timeline)>, Error> 
         for item in &file.items {
             match item {
                 Item::Tensor(ast::TensorDecl { time: Some(t), .. })
-                | Item::Equation(ast::Equation { time: Some(t), .. }) => return Err(Error::new(ErrorKind::NoSteps, t.span)),
+                | Item::Equation(ast::Equation { time: Some(t), .. }) => {
+                    return Err(Error::new(ErrorKind::NoSteps, t.span))
+                }
                 Item::Equation(e) | Item::Loss(e) => {
                     u.expr(&e.value, None)?;
                 }

@@ -174,7 +174,9 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
         }
         None => model
             .equations()
-            .filter_map(|t| model.tensor(t).definition.map(|def| row(names.tensor(t, L), definition(g, def, &names, L))))
+            .filter_map(|t| {
+                model.tensor(t).definition.map(|def| row(names.tensor(t, L), definition(g, def, &names, L)))
+            })
             .collect(),
     };
     out.push(Block::Display(rows));
@@ -316,7 +318,10 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
             let target = d
                 .target_sums
                 .iter()
-                .find(|t| step.is_some() && crate::model::time::split_step(&model.tensor(t.target).name).map(|(_, k)| k) == step)
+                .find(|t| {
+                    step.is_some()
+                        && crate::model::time::split_step(&model.tensor(t.target).name).map(|(_, k)| k) == step
+                })
                 .or(d.target_sums.first());
             let why = match target.map(|t| t.verified) {
                 Some(Some(true)) => "which holds for the given target",
@@ -337,7 +342,12 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
         let lhs = names.gradient_of(Wrt::Tensor(grad.param), L, g);
         let sum = d.time.as_ref().and_then(|view| Some((view, view.gradients.get(i)?.as_ref()?)));
         match (sum, solution.time_terms.get(i)) {
-            (Some((view, sum)), Some(terms)) if terms.len() == sum.terms.len() && sum.rest.is_empty() && sum.factor.is_none() && sum.divisor.is_none() => {
+            (Some((view, sum)), Some(terms))
+                if terms.len() == sum.terms.len()
+                    && sum.rest.is_empty()
+                    && sum.factor.is_none()
+                    && sum.divisor.is_none() =>
+            {
                 rows.push(row(lhs.clone(), super::text::time_sum_text(g, sum, &names, view, L)));
                 let written: Vec<String> = sum.terms.iter().map(|&t| formula(g, t, &names, L)).collect();
                 rows.push(row("", written.join(" + ")));
@@ -457,7 +467,8 @@ pub fn prose(s: &str) -> String {
         // A step subscript of the text notation, `h_{t+1}`: math.
         if c == '_' && chars.get(i + 1) == Some(&'{') {
             if let Some(close) = chars[i + 2..].iter().position(|&ch| ch == '}') {
-                let inner: String = chars[i + 2..i + 2 + close].iter().map(|&ch| if ch == '−' { '-' } else { ch }).collect();
+                let inner: String =
+                    chars[i + 2..i + 2 + close].iter().map(|&ch| if ch == '−' { '-' } else { ch }).collect();
                 if inner.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '+' || ch == '-') {
                     out.push_str(&format!("${{}}_{{{inner}}}$"));
                     i += close + 3;

@@ -126,19 +126,15 @@ impl<'a> Names<'a> {
             return delta_name(key, &self.step_label(*k, notation), notation);
         }
         match s.kind {
-            SymbolKind::Delta { layer } => match notation {
-                _ if self.untimed.contains_key(&id) => {
-                    let n = self.untimed[&id];
-                    return match notation {
-                        Notation::Text => format!("δ{n}"),
-                        Notation::Nn => format!("delta{n}"),
-                        Notation::Latex => format!("\\delta_{{{n}}}"),
-                    };
+            SymbolKind::Delta { layer } => {
+                // In a model with time steps, untimed δ's are numbered among themselves.
+                let layer = self.untimed.get(&id).copied().unwrap_or(layer);
+                match notation {
+                    Notation::Text => format!("δ{layer}"),
+                    Notation::Nn => format!("delta{layer}"),
+                    Notation::Latex => format!("\\delta_{{{layer}}}"),
                 }
-                Notation::Text => format!("δ{layer}"),
-                Notation::Nn => format!("delta{layer}"),
-                Notation::Latex => format!("\\delta_{{{layer}}}"),
-            },
+            }
             SymbolKind::Adjoint => self.gradient_of(s.wrt, notation, graph),
         }
     }

@@ -315,7 +315,12 @@ pub fn pretty(v: &Value, indent: usize, out: &mut String) {
 }
 
 /// The recurrence in t of a model with time steps (see the module docs).
-fn time_json(model: &Model, d: &Derivation, names: &Names, solution: Option<(&Solution, Option<u32>)>) -> Option<Value> {
+fn time_json(
+    model: &Model,
+    d: &Derivation,
+    names: &Names,
+    solution: Option<(&Solution, Option<u32>)>,
+) -> Option<Value> {
     let view = d.time.as_ref()?;
     let g = &d.graph;
     let text = super::text::time_forward(model, d, view, names, N);

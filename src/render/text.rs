@@ -347,7 +347,12 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
         let lhs = names.gradient_of(Wrt::Tensor(grad.param), N, g);
         let sum = d.time.as_ref().and_then(|view| Some((view, view.gradients.get(i)?.as_ref()?)));
         match (sum, solution.time_terms.get(i)) {
-            (Some((view, sum)), Some(terms)) if terms.len() == sum.terms.len() && sum.rest.is_empty() && sum.factor.is_none() && sum.divisor.is_none() => {
+            (Some((view, sum)), Some(terms))
+                if terms.len() == sum.terms.len()
+                    && sum.rest.is_empty()
+                    && sum.factor.is_none()
+                    && sum.divisor.is_none() =>
+            {
                 write_time_sum(&mut out, &lhs, g, &names, view, sum, terms, v, round);
             }
             _ => {
@@ -474,10 +479,8 @@ pub fn steps_text(view: &TimeView, holds: &[u64]) -> String {
             _ => ranges.push((k, k)),
         }
     }
-    let parts: Vec<String> = ranges
-        .iter()
-        .map(|&(a, b)| if a == b { label(a) } else { format!("{}..{}", label(a), label(b)) })
-        .collect();
+    let parts: Vec<String> =
+        ranges.iter().map(|&(a, b)| if a == b { label(a) } else { format!("{}..{}", label(a), label(b)) }).collect();
     parts.join(", ")
 }
 
@@ -485,7 +488,11 @@ pub fn steps_text(view: &TimeView, holds: &[u64]) -> String {
 /// after the last step it relies on.
 pub fn holds_text(view: &TimeView, names: &Names, general: &General, derivation: &Derivation) -> String {
     let all = general.holds.len() as u64 == view.last - view.first + 1;
-    let mut text = if all { format!("for every {}", view.index) } else { format!("for {} = {}", view.index, steps_text(view, &general.holds)) };
+    let mut text = if all {
+        format!("for every {}", view.index)
+    } else {
+        format!("for {} = {}", view.index, steps_text(view, &general.holds))
+    };
     if general.zero_after_last {
         let next = names.at("T", general.step.saturating_sub(1));
         let label = formula(&derivation.graph, derivation.symbol(general.symbol).node, &next, N);
@@ -495,7 +502,13 @@ pub fn holds_text(view: &TimeView, names: &Names, general: &General, derivation:
 }
 
 /// A formula in t: `Σ_t p` for each pattern, then the other terms.
-pub fn time_sum_text(g: &crate::model::Graph, sum: &TimeSum, names: &Names, view: &TimeView, notation: Notation) -> String {
+pub fn time_sum_text(
+    g: &crate::model::Graph,
+    sum: &TimeSum,
+    names: &Names,
+    view: &TimeView,
+    notation: Notation,
+) -> String {
     let at = names.at(&view.index, sum.step);
     let mut parts: Vec<String> = sum
         .patterns
@@ -571,7 +584,13 @@ fn collapsed_rule(steps: &[Step], names: &Names, view: &TimeView) -> String {
 }
 
 /// The forward equations in t: `(lhs, rhs)`.
-pub fn time_forward(model: &Model, derivation: &Derivation, view: &TimeView, names: &Names, notation: Notation) -> Vec<(String, String)> {
+pub fn time_forward(
+    model: &Model,
+    derivation: &Derivation,
+    view: &TimeView,
+    names: &Names,
+    notation: Notation,
+) -> Vec<(String, String)> {
     let g = &derivation.graph;
     view.forward
         .iter()
@@ -583,7 +602,8 @@ pub fn time_forward(model: &Model, derivation: &Derivation, view: &TimeView, nam
             }
             Forward::Plain { tensor, sum } => {
                 let def = model.tensor(*tensor).definition?;
-                let k = crate::model::time::split_step(&model.tensor(*tensor).name).map(|(_, k)| k).unwrap_or(view.first);
+                let k =
+                    crate::model::time::split_step(&model.tensor(*tensor).name).map(|(_, k)| k).unwrap_or(view.first);
                 let near = names_near(names, view, k);
                 let rhs = match sum {
                     Some(sum) => time_sum_text(g, sum, &near, view, notation),
@@ -634,7 +654,8 @@ fn time_derivation(model: &Model, derivation: &Derivation, view: &TimeView) -> S
                 None => out.push('\n'),
             }
             if let Some(general) = sym.general {
-                let _ = writeln!(out, "      (in general, without Σy = 1: {label} = {})", formula(g, general, names, N));
+                let _ =
+                    writeln!(out, "      (in general, without Σy = 1: {label} = {})", formula(g, general, names, N));
             }
             out.push('\n');
         };
@@ -713,22 +734,26 @@ pub(crate) fn equations_by_step(model: &Model) -> Vec<crate::model::TensorId> {
 
 /// The defined symbols with their values: for a model with time steps, from
 /// the last step down to the first (untimed ones first), else in derivation order.
-pub(crate) fn symbols_by_step<'s>(model: &Model, solution: &'s Solution) -> Vec<&'s (crate::model::SymbolId, crate::eval::tensor::Tensor)> {
+pub(crate) fn symbols_by_step<'s>(
+    model: &Model,
+    solution: &'s Solution,
+) -> Vec<&'s (crate::model::SymbolId, crate::eval::tensor::Tensor)> {
     let d = &solution.derivation;
-    let mut out: Vec<(std::cmp::Reverse<u64>, usize, &(crate::model::SymbolId, crate::eval::tensor::Tensor))> = solution
-        .symbols
-        .iter()
-        .enumerate()
-        .map(|(i, entry)| {
-            let step = crate::model::time::split_step(&model.tensor(d.symbol(entry.0).owner).name).map(|(_, k)| k);
-            let key = match (&d.time, step) {
-                (Some(_), Some(k)) => k,
-                (Some(_), None) => u64::MAX,
-                (None, _) => 0,
-            };
-            (std::cmp::Reverse(key), i, entry)
-        })
-        .collect();
+    let mut out: Vec<(std::cmp::Reverse<u64>, usize, &(crate::model::SymbolId, crate::eval::tensor::Tensor))> =
+        solution
+            .symbols
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                let step = crate::model::time::split_step(&model.tensor(d.symbol(entry.0).owner).name).map(|(_, k)| k);
+                let key = match (&d.time, step) {
+                    (Some(_), Some(k)) => k,
+                    (Some(_), None) => u64::MAX,
+                    (None, _) => 0,
+                };
+                (std::cmp::Reverse(key), i, entry)
+            })
+            .collect();
     out.sort_by_key(|(k, i, _)| (*k, *i));
     out.into_iter().map(|(_, _, e)| e).collect()
 }

@@ -106,7 +106,14 @@ fn format_block(items: &[Item]) -> Vec<String> {
             let role_w = decls.iter().map(|d| d.role.keyword().len()).max().unwrap_or(0);
             let heads: Vec<String> = decls
                 .iter()
-                .map(|d| format!("{}{}{}", d.name.name, d.time.as_ref().map(time_text).unwrap_or_default(), dims_text(&d.dims)))
+                .map(|d| {
+                    format!(
+                        "{}{}{}",
+                        d.name.name,
+                        d.time.as_ref().map(time_text).unwrap_or_default(),
+                        dims_text(&d.dims)
+                    )
+                })
                 .collect();
             let head_w = align_width(heads.iter().map(|h| display_width(h)), NAME_ALIGN_CAP);
             decls
@@ -128,8 +135,10 @@ fn format_block(items: &[Item]) -> Vec<String> {
         Item::Equation(_) => {
             let eqs: Vec<&Equation> =
                 items.iter().filter_map(|i| if let Item::Equation(e) = i { Some(e) } else { None }).collect();
-            let heads: Vec<String> =
-                eqs.iter().map(|e| format!("{}{}", e.name.name, e.time.as_ref().map(time_text).unwrap_or_default())).collect();
+            let heads: Vec<String> = eqs
+                .iter()
+                .map(|e| format!("{}{}", e.name.name, e.time.as_ref().map(time_text).unwrap_or_default()))
+                .collect();
             let w = align_width(heads.iter().map(|h| display_width(h)), NAME_ALIGN_CAP);
             eqs.iter().zip(heads).map(|(e, h)| format!("{} = {}", pad_right(&h, w), expr_text(&e.value))).collect()
         }
