@@ -310,3 +310,14 @@ fn a_template_naming_a_fixed_step_is_printed_step_by_step() {
     assert!(out.contains("h₁ = w h₀ + h₀"), "{out}");
     assert!(out.contains("h_T = w h₀ + h_{T−1}"), "{out}");
 }
+
+#[test]
+fn unrolling_is_bounded() {
+    // 10 000 steps of an equation with a few hundred nodes would be millions of copies.
+    let long = vec!["h[t-1]"; 500].join(" + ");
+    let text = format!(
+        "steps t = 1..10000\nconst h[0][1] = [0]\nparam w[1] = [1]\nh[t] = w * ({long})\nloss L = sum(h[10000])\n"
+    );
+    let error = nnderive::load(&Source::new("big.nn", text)).unwrap_err();
+    assert!(error.diagnostic().message.contains("unrolls at most 4000000"), "{:?}", error.diagnostic());
+}

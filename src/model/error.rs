@@ -115,6 +115,9 @@ pub enum ErrorKind {
     SequenceRows { name: String, steps: u64, rows: usize },
     /// `h[t+1] = ...` or `input x[t-1][2]`: a sequence is declared and defined at `[t]`.
     OffsetInDefinition,
+    /// `steps t = 1..10000` over equations of 1000 nodes each: more than
+    /// [`super::time::MAX_UNROLLED_NODES`] once written out step by step.
+    UnrolledTooLarge { nodes: u64, limit: u64 },
     /// `relu(x[t] for t)`: only `sum` and `mean` take `… for t`, as their only argument.
     OverOutsideSum { func: String },
 }
@@ -343,6 +346,11 @@ impl Error {
             OffsetInDefinition => d("a sequence is declared and defined at the time index itself".into())
                 .with_label("an offset here")
                 .with_help("write `h[t] = ... h[t-1] ...` and `input x[t][2]`; give a starting value as a step, `const h[0][3]`"),
+            UnrolledTooLarge { nodes, limit } => d(format!(
+                "written out step by step, the equations would have {nodes} nodes; nnderive unrolls at most {limit}"
+            ))
+            .with_label("too many steps for these equations")
+            .with_help("use fewer steps or smaller equations"),
             OverOutsideSum { func } => d(format!("'{func}' cannot take `... for t`"))
                 .with_label("a sum over time")
                 .with_help("a sum over time is `sum(e for t)` or `mean(e for t)`, with that as the only argument"),

@@ -21,6 +21,11 @@ use crate::syntax::Span;
 /// The most steps a `steps` range may have.
 pub const MAX_TIME_STEPS: u64 = 10_000;
 
+/// The most expression nodes the unrolled statements may hold (each
+/// time-indexed statement counts once per step), so that a long template
+/// over many steps is a located error rather than gigabytes of copies.
+pub const MAX_UNROLLED_NODES: u64 = 4_000_000;
+
 /// The time structure of an unrolled file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Timeline {
@@ -115,6 +120,22 @@ pub fn unroll(file: &ast::File) -> Result<Option<(ast::File, Timeline)>, Error> 
                 return Err(Error::new(kind, s.range_span));
             }
             steps = Some(s);
+        }
+    }
+    if let Some(s) = steps {
+        let per_step: u64 = file
+            .items
+            .iter()
+            .map(|item| match item {
+                Item::Equation(e) | Item::Loss(e) => size(&e.value),
+                Item::Tensor(d) if d.time.is_some() => 1,
+                _ => 0,
+            })
+            .sum();
+        let nodes = per_step.saturating_mul(s.last - s.first + 1);
+        if nodes > MAX_UNROLLED_NODES {
+            let kind = ErrorKind::UnrolledTooLarge { nodes, limit: MAX_UNROLLED_NODES };
+            return Err(Error::new(kind, s.span));
         }
     }
     let range = steps.map(|s| Range { index: &s.index.name, first: s.first, last: s.last });
@@ -241,6 +262,19 @@ pub fn unroll(file: &ast::File) -> Result<Option<(ast::File, Timeline)>, Error> 
     }
     let timeline = Timeline { index: range.index.to_string(), first, last, sequences };
     Ok(Some((ast::File { items, comments: file.comments.clone() }, timeline)))
+}
+
+/// How many nodes an expression has (its nesting is bounded by the parser).
+fn size(e: &Expr) -> u64 {
+    1 + match &e.kind {
+        ExprKind::Number(_) | ExprKind::Name(_) | ExprKind::Indexed { .. } => 0,
+        ExprKind::Neg(x) | ExprKind::Transpose(x) | ExprKind::Paren(x) => size(x),
+        ExprKind::Over { body, .. } => size(body),
+        ExprKind::Binary { lhs, rhs, .. } => size(lhs) + size(rhs),
+        ExprKind::Call { args, keywords, .. } => {
+            args.iter().map(size).sum::<u64>() + keywords.iter().map(|k| size(&k.value)).sum::<u64>()
+        }
+    }
 }
 
 fn duplicate(name: &Ident, first: Span) -> Error {
