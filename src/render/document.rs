@@ -249,13 +249,26 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
 
     // 3. The gradients.
     out.push(Block::Section("Gradients".into()));
-    out.push(Block::Paragraph(vec![
-        text("Back-propagation works from the loss towards the input. Each error term "),
-        math("\\delta_k"),
-        text(" is the gradient of the loss with respect to the pre-activation of layer "),
-        math("k"),
-        text("; each step names the rule it uses."),
-    ]));
+    match &d.time {
+        Some(view) => out.push(Block::Paragraph(vec![
+            text("Back-propagation through time works from the loss at the last step back to the first. Each error term "),
+            math(format!("\\delta^{{a}}_{{{}}}", view.index)),
+            text(" is the gradient of the loss with respect to the pre-activation in the equation of "),
+            math(format!("a_{{{}}}", view.index)),
+            text(", for each sequence "),
+            math("a"),
+            text(" that has one; an error term outside the recurrence is numbered, "),
+            math("\\delta_k"),
+            text(". The shared weights add up their gradients over the steps; each step names the rule it uses."),
+        ])),
+        None => out.push(Block::Paragraph(vec![
+            text("Back-propagation works from the loss towards the input. Each error term "),
+            math("\\delta_k"),
+            text(" is the gradient of the loss with respect to the pre-activation of layer "),
+            math("k"),
+            text("; each step names the rule it uses."),
+        ])),
+    }
     let rules: Vec<_> = d.conventions.iter().filter(|c| c.is_layer_rule()).collect();
     if !rules.is_empty() {
         out.push(Block::Paragraph(vec![text("The layers' rules, as the textbook states them and entry by entry:")]));
