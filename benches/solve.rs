@@ -70,6 +70,24 @@ fn main() {
         }),
     );
 
+    // A vanilla RNN over 100 steps with a 32-wide state (unrolled: 200
+    // equations, a sum of 100 terms per shared weight).
+    let text = common::rnn_network(3, 100, 32, 8, 4);
+    let model = nnderive::load(&Source::new("rnn.nn", text.clone())).unwrap();
+    report(
+        "derive 100-step, 32-wide RNN (the recurrence in t)",
+        median(runs, || {
+            nnderive::derive::derive(&model);
+        }),
+    );
+    report(
+        "solve 100-step, 32-wide RNN (parse, check, unroll, train)",
+        median(runs.min(5), || {
+            let model = nnderive::load(&Source::new("rnn.nn", text.clone())).unwrap();
+            nnderive::solve(&model).unwrap();
+        }),
+    );
+
     // A CIFAR-sized convolutional network: exact through conv, relu and
     // max-pool, f64 from the softmax on.
     let text = common::cifar_network(11);

@@ -97,7 +97,7 @@ pub fn derive(model: &Model) -> Derivation {
     conventions.extend(b.layer_conventions(&gradients));
     let used: Vec<TensorId> = b.used_target_sums();
     let target_sums = b.target_sums.iter().filter(|t| used.contains(&t.target)).cloned().collect();
-    Derivation {
+    let mut derivation = Derivation {
         graph: b.g,
         symbols: b.symbols,
         defined: b.defined,
@@ -105,7 +105,10 @@ pub fn derive(model: &Model) -> Derivation {
         fn_derivatives,
         conventions,
         target_sums,
-    }
+        time: None,
+    };
+    derivation.time = super::time::view(model, &mut derivation);
+    derivation
 }
 
 /// Which targets may be taken to sum to one: those whose values do, and
@@ -299,7 +302,7 @@ impl<'m> Backprop<'m> {
         }
     }
 
-    fn new_symbol(&mut self, kind: SymbolKind, wrt: Wrt, shape: crate::model::Shape) -> SymbolId {
+    fn new_symbol(&mut self, kind: SymbolKind, wrt: Wrt, shape: crate::model::Shape, owner: TensorId) -> SymbolId {
         let id = SymbolId(self.symbols.len() as u32);
         let node = self.g.symbol(id, shape.clone());
         self.symbols.push(Symbol {
@@ -311,6 +314,7 @@ impl<'m> Backprop<'m> {
             general: None,
             steps: Vec::new(),
             defined: false,
+            owner,
         });
         id
     }
@@ -323,7 +327,7 @@ impl<'m> Backprop<'m> {
         let tensor = self.model.tensor(v);
         let Some(root) = self.defs[v.0 as usize] else { return };
         let shape = tensor.shape.clone();
-        let seed = self.new_symbol(SymbolKind::Adjoint, Wrt::Tensor(v), shape);
+        let seed = self.new_symbol(SymbolKind::Adjoint, Wrt::Tensor(v), shape, v);
         let is_loss = self.is_loss(v);
         // The loss's own gradient is 1; writing it as ∂L/∂L would only add noise.
         let seed_node = if is_loss { self.g.int(1) } else { self.symbols[seed.0 as usize].node };
@@ -352,7 +356,7 @@ impl<'m> Backprop<'m> {
             if let Some(&layer) = self.layers.get(&(v, n)) {
                 let wrt = if n == root { Wrt::Tensor(v) } else { Wrt::Node(n) };
                 let shape = self.g.shape(n).clone();
-                let symbol = self.new_symbol(SymbolKind::Delta { layer }, wrt, shape);
+                let symbol = self.new_symbol(SymbolKind::Delta { layer }, wrt, shape, v);
                 pending.push(PendingDelta { symbol, raw: c.expr, rules: c.rules, explanation: c.explanation, from: v });
                 c = Contribution {
                     expr: self.symbols[symbol.0 as usize].node,
@@ -495,7 +499,12 @@ impl<'m> Backprop<'m> {
             let summed: Vec<String> = tensors_summed(&self.g, expr)
                 .into_iter()
                 .filter(|t| usable.contains(t))
-                .map(|t| format!("Σ{} = 1", self.model.tensor(t).name))
+                .map(|t| {
+                    // A sequence's target is named once, not per step (y, not y[2]).
+                    let name = &self.model.tensor(t).name;
+                    let base = crate::model::time::split_step(name).map_or(name.as_str(), |(base, _)| base);
+                    format!("Σ{base} = 1")
+                })
                 .collect();
             general = Some(expr);
             expr = next;

@@ -10,6 +10,7 @@ mod backprop;
 mod polynomial;
 pub mod rules;
 pub mod simplify;
+pub mod time;
 
 use std::collections::BTreeSet;
 
@@ -53,6 +54,8 @@ pub struct Symbol {
     pub steps: Vec<Step>,
     /// True when it has a line of its own (δ's, and gradients used twice).
     pub defined: bool,
+    /// The equation whose pre-activation (for a δ) or value (for ∂L/∂X) it is.
+    pub owner: TensorId,
 }
 
 /// One line of a derivation: `lhs = expr   [rule]`.
@@ -111,6 +114,8 @@ pub struct Derivation {
     pub conventions: BTreeSet<Convention>,
     /// Targets assumed or verified to sum to 1.
     pub target_sums: Vec<TargetSum>,
+    /// For a model with time steps: the formulas as one recurrence in t.
+    pub time: Option<time::TimeView>,
 }
 
 impl Derivation {

@@ -25,6 +25,10 @@ pub struct Solution {
     pub notes: Vec<Note>,
     /// The switches of every max-pool, in equation order.
     pub masks: Vec<PoolMask>,
+    /// For a model with time steps, the value of each term of each gradient
+    /// that is a sum over time (`TimeSum::terms`), parallel to the
+    /// gradients; empty where a gradient is no such sum.
+    pub time_terms: Vec<Vec<Tensor>>,
 }
 
 /// Where a max-pool takes each window's maximum: a map the shape of the
@@ -66,6 +70,7 @@ pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
     let initial = initial_values(model)?;
     let pass = Pass::run(model, &derivation, initial.clone(), true)?;
     let masks = pool_masks(model, &derivation, &pass.values)?;
+    let time_terms = time_terms(model, &derivation, &pass)?;
     let mut notes = pass.notes.clone();
     let training = match &model.train {
         None => None,
@@ -105,8 +110,29 @@ pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
         training,
         notes,
         masks,
+        time_terms,
         derivation,
     })
+}
+
+/// The value of every term of each gradient that is a sum over time.
+fn time_terms(model: &Model, derivation: &Derivation, pass: &Pass) -> Result<Vec<Vec<Tensor>>, Error> {
+    let Some(view) = &derivation.time else {
+        return Ok(Vec::new());
+    };
+    let values = pass.values.iter().cloned().map(Some).collect();
+    let mut ev = Evaluator::new(model, &derivation.graph, Some(derivation), values);
+    ev.symbols.extend(pass.symbols.iter().cloned());
+    let mut out = Vec::with_capacity(view.gradients.len());
+    for (sum, g) in view.gradients.iter().zip(&derivation.gradients) {
+        let mut terms = Vec::new();
+        for &t in sum.iter().flat_map(|s| &s.terms) {
+            let name = &model.tensor(g.param).name;
+            terms.push(ev.eval(t).map_err(|m| numeric(model, g.param, name, m))?);
+        }
+        out.push(terms);
+    }
+    Ok(out)
 }
 
 /// The switches of every max-pool in the equations, from the forward values.

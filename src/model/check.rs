@@ -18,8 +18,24 @@ use crate::syntax::Span;
 /// The most SGD steps a file may ask for.
 pub const MAX_STEPS: u32 = 10_000;
 
-/// Checks a parsed file and builds its model.
+/// Checks a parsed file and builds its model; a file with `steps t = …`
+/// is unrolled first ([`super::time`]), and its model keeps the timeline.
 pub fn check(file: &ast::File) -> Result<Model, Error> {
+    if file.items.is_empty() {
+        return Err(Error { kind: Box::new(ErrorKind::EmptyFile), span: None });
+    }
+    match super::time::unroll(file)? {
+        Some((unrolled, timeline)) => {
+            let mut model = check_unrolled(&unrolled)?;
+            model.time = Some(timeline);
+            Ok(model)
+        }
+        None => check_unrolled(file),
+    }
+}
+
+/// Checks a file without time indices.
+fn check_unrolled(file: &ast::File) -> Result<Model, Error> {
     if file.items.is_empty() {
         return Err(Error { kind: Box::new(ErrorKind::EmptyFile), span: None });
     }
@@ -33,7 +49,7 @@ pub fn check(file: &ast::File) -> Result<Model, Error> {
     let loss = checker.loss(file)?;
     let train = checker.train(file)?;
     let Checker { graph, tensors, functions, .. } = checker;
-    let model = Model { graph, tensors, functions, order, loss, train };
+    let model = Model { graph, tensors, functions, order, loss, train, time: None };
     if model.params().next().is_some() && !depends_on_param(&model, loss) {
         return Err(Error::new(ErrorKind::LossIgnoresParams, model.tensor(loss).span));
     }
@@ -106,7 +122,7 @@ impl<'a> Checker<'a> {
                     }
                     self.fn_spans.insert(f.name.name.clone(), f.name.span);
                 }
-                Item::Train(_) => {}
+                Item::Train(_) | Item::Steps(_) => {}
             }
         }
         for (name, span) in &self.fn_spans {
@@ -231,6 +247,8 @@ impl<'a> Checker<'a> {
                 self.names_in(rhs, out)
             }
             ExprKind::Call { args, .. } => args.iter().try_for_each(|a| self.names_in(a, out)),
+            // Unrolled away before checking (`time::unroll`), or refused there.
+            ExprKind::Indexed { .. } | ExprKind::Over { .. } => Err(Error::new(ErrorKind::NoSteps, expr.span)),
         }
     }
 
@@ -305,6 +323,7 @@ impl<'a> Checker<'a> {
                 let b = self.build(rhs, scope)?;
                 self.binary(*op, *op_span, (a, lhs), (b, rhs))
             }
+            ExprKind::Indexed { .. } | ExprKind::Over { .. } => Err(Error::new(ErrorKind::NoSteps, expr.span)),
             ExprKind::Call { func, args, keywords } => {
                 let mut built = Vec::with_capacity(args.len());
                 for a in args {

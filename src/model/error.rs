@@ -104,6 +104,32 @@ pub enum ErrorKind {
     /// output size (6 − 3)/2 + 1 is not whole; also a window larger than its
     /// input, wrong ranks, or a channel count that differs. `pad` is conv2d's.
     LayerShape { func: String, error: LayerShapeError, operands: Vec<Operand>, pad: usize },
+    /// `steps t = 1..3` twice.
+    SecondSteps { first: Span },
+    /// `steps t = 3..1`, or a range of more than [`super::time::MAX_TIME_STEPS`] steps.
+    BadStepRange { first: u64, last: u64, limit: u64 },
+    /// `x[t]` in a file without a `steps t = ...` statement.
+    NoSteps,
+    /// `h[s]` when the file says `steps t = 1..3`.
+    UnknownIndex { found: String, index: String },
+    /// `Z = Wxh @ x[t]`, or `loss L = cross_entropy(y[t], yhat[t])`: `t`
+    /// outside a time-indexed equation and outside `sum(… for t)`.
+    IndexOutsideTime { index: String },
+    /// `h[t] = tanh(W @ h[t-2])` with only `h[0]` given: a step that nothing defines.
+    UndefinedStep { name: String, step: i128, at: Option<String>, defined: String },
+    /// `Z[t] = W[t] @ x[t]` where `W` is not a sequence.
+    NotASequence { name: String },
+    /// `Z = W @ x` where `x` is a sequence `x[t]`.
+    SequenceWithoutIndex { name: String },
+    /// `input x[t][2] = [[1, 0], [0, 1]]` with three steps.
+    SequenceRows { name: String, steps: u64, rows: usize },
+    /// `h[t+1] = ...` or `input x[t-1][2]`: a sequence is declared and defined at `[t]`.
+    OffsetInDefinition,
+    /// `steps t = 1..10000` over equations of 1000 nodes each: more than
+    /// [`super::time::MAX_UNROLLED_NODES`] once written out step by step.
+    UnrolledTooLarge { nodes: u64, limit: u64 },
+    /// `relu(x[t] for t)`: only `sum` and `mean` take `… for t`, as their only argument.
+    OverOutsideSum { func: String },
 }
 
 /// One side of a binary operation, described for an error message.
@@ -303,6 +329,56 @@ impl Error {
                 .with_label("not a valid size")
                 .with_help("write a literal whole number, as in `conv2d(X, K, stride = 2, pad = 1)` or `maxpool(A, 2)`"),
             LayerShape { func, error, operands, pad } => layer_shape(d, func, error, operands, *pad),
+            SecondSteps { first } => d("a file has one `steps` statement, and this is the second".into())
+                .with_label("second")
+                .with_related(*first, "the first"),
+            BadStepRange { first, last, limit } => {
+                d(format!("the steps {first}..{last} are not a range of 1 to {limit} steps"))
+                    .with_label("not a valid range")
+                    .with_help("write the first and the last step, first ≤ last, as in `steps t = 1..3`")
+            }
+            NoSteps => d("a time index needs a `steps` statement".into())
+                .with_label("time index")
+                .with_help("declare the time index first, e.g. `steps t = 1..3`"),
+            UnknownIndex { found, index } => d(format!("unknown time index '{found}'; the time index is '{index}'"))
+                .with_label("not the time index")
+                .with_help(format!("write `[{index}]`, `[{index}-1]` or a step such as `[0]`")),
+            IndexOutsideTime { index } => d(format!("'{index}' is used outside a time-indexed equation"))
+                .with_label(format!("no '{index}' here"))
+                .with_help(format!(
+                    "'{index}' has a value in an equation such as `h[{index}] = ...` and inside `sum(... for {index})`; elsewhere name one step, as in `h[3]`"
+                )),
+            UndefinedStep { name, step, at, defined } => {
+                let what = match at {
+                    Some(at) => format!("{at} is step {step} of '{name}', which is not defined"),
+                    None => format!("step {step} of '{name}' is not defined"),
+                };
+                d(what).with_label("no such step").with_help(format!("'{name}' is defined at {defined}"))
+            }
+            NotASequence { name } => d(format!("'{name}' is not a sequence, so it has no steps"))
+                .with_label("not time-indexed")
+                .with_help(format!("write `{name}` without a time index, or declare it per step: `{name}[t][...]`")),
+            SequenceWithoutIndex { name } => d(format!("'{name}' is a sequence: say which step"))
+                .with_label("no time index")
+                .with_help(format!("write `{name}[t]`, `{name}[t-1]` or one step such as `{name}[1]`")),
+            SequenceRows { name, steps, rows } => d(format!(
+                "'{name}' has {steps} step{} but its value has {rows} row{}",
+                plural(*steps as usize),
+                plural(*rows)
+            ))
+            .with_label("one row per step")
+            .with_help("a sequence's value is a list with one entry per step, in step order"),
+            OffsetInDefinition => d("a sequence is declared and defined at the time index itself".into())
+                .with_label("an offset here")
+                .with_help("write `h[t] = ... h[t-1] ...` and `input x[t][2]`; give a starting value as a step, `const h[0][3]`"),
+            UnrolledTooLarge { nodes, limit } => d(format!(
+                "written out step by step, the equations would have {nodes} nodes; nnderive unrolls at most {limit}"
+            ))
+            .with_label("too many steps for these equations")
+            .with_help("use fewer steps or smaller equations"),
+            OverOutsideSum { func } => d(format!("'{func}' cannot take `... for t`"))
+                .with_label("a sum over time")
+                .with_help("a sum over time is `sum(e for t)` or `mean(e for t)`, with that as the only argument"),
         }
     }
 }

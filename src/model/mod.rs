@@ -8,6 +8,7 @@ pub mod expr;
 pub mod func;
 mod given;
 pub mod shape;
+pub mod time;
 
 use indexmap::IndexMap;
 use num_rational::BigRational;
@@ -109,6 +110,8 @@ pub struct Model {
     pub order: Vec<TensorId>,
     pub loss: TensorId,
     pub train: Option<Train>,
+    /// For a file with `steps t = …`: which tensors are steps of which sequence.
+    pub time: Option<time::Timeline>,
 }
 
 impl Model {

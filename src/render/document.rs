@@ -56,6 +56,12 @@ fn row(lhs: impl Into<String>, rhs: impl Into<String>) -> Row {
 /// scaled to the line width, so that they stay within the page.
 pub const WIDE_MATRIX: usize = 60;
 
+/// Lists of more parameters than this are written one formula per name.
+pub const LONG_LIST: usize = 8;
+
+/// Sums over time with more terms than this show the terms' formulas, not their values.
+pub const TERMS_SHOWN: usize = 4;
+
 /// Column vectors longer than this are written as transposed rows.
 pub const TALL_VECTOR: usize = 12;
 
@@ -74,6 +80,13 @@ pub fn matrix_width(latex: &str) -> usize {
         })
         .max()
         .unwrap_or(0)
+}
+
+/// The width in characters of the widest rows of every `pmatrix` in
+/// `latex`, added up: matrices written side by side (a sum over time, term
+/// by term) take their total width.
+pub fn matrices_width(latex: &str) -> usize {
+    latex.split("\\begin{pmatrix}").skip(1).map(|m| matrix_width(&format!("\\begin{{pmatrix}}{m}"))).sum()
 }
 
 /// A tensor as a LaTeX `pmatrix` (a scalar as a bare number).
@@ -124,12 +137,30 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
     out.push(Block::Section("Forward pass".into()));
     let params: Vec<Inline> = {
         let mut v = vec![text("The network computes, from the input")];
-        let data: Vec<String> =
-            model.ids().filter(|&i| model.tensor(i).role == Role::Input).map(|i| names.tensor(i, L)).collect();
+        let mut data: Vec<String> = Vec::new();
+        for i in model.ids().filter(|&i| model.tensor(i).role == Role::Input) {
+            // A sequence is named once, at step t.
+            let name = match (&d.time, crate::model::time::split_step(&model.tensor(i).name)) {
+                (Some(view), Some((_, k))) => names.at(&view.index, k).tensor(i, L),
+                _ => names.tensor(i, L),
+            };
+            if !data.contains(&name) {
+                data.push(name);
+            }
+        }
         v.push(text(if data.len() == 1 { " " } else { "s " }));
         v.push(math(data.join(", ")));
         let ps: Vec<String> = model.params().map(|i| names.tensor(i, L)).collect();
-        if !ps.is_empty() {
+        if ps.len() > LONG_LIST {
+            // One formula per name, so that a long list may break between lines.
+            v.push(text(" and the parameters "));
+            for (k, p) in ps.iter().enumerate() {
+                if k > 0 {
+                    v.push(text(", "));
+                }
+                v.push(math(p.clone()));
+            }
+        } else if !ps.is_empty() {
             v.push(text(" and the parameters "));
             v.push(math(ps.join(", ")));
         }
@@ -137,11 +168,27 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
         v
     };
     out.push(Block::Paragraph(params));
-    let rows = model
-        .equations()
-        .filter_map(|t| model.tensor(t).definition.map(|def| row(names.tensor(t, L), definition(g, def, &names, L))))
-        .collect();
+    let rows = match &d.time {
+        Some(view) => {
+            super::text::time_forward(model, d, view, &names, L).into_iter().map(|(l, r)| row(l, r)).collect()
+        }
+        None => model
+            .equations()
+            .filter_map(|t| {
+                model.tensor(t).definition.map(|def| row(names.tensor(t, L), definition(g, def, &names, L)))
+            })
+            .collect(),
+    };
     out.push(Block::Display(rows));
+    if let Some(view) = &d.time {
+        out.push(Block::Paragraph(vec![
+            text("at every step "),
+            math(format!("{} = {}, \\dots, T", view.index, view.first)),
+            text(", with "),
+            math(format!("T = {}", view.last)),
+            text("; the values below are computed step by step."),
+        ]));
+    }
     if !model.functions.is_empty() {
         out.push(Block::Paragraph(vec![text(
             "The scalar functions are applied entry by entry; their derivatives, worked out by the chain rule, are:",
@@ -183,7 +230,7 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
     out.push(Block::Display(given));
     out.push(Block::Subsection("Computed".into()));
     let mut rows = Vec::new();
-    for t in model.equations() {
+    for t in super::text::equations_by_step(model) {
         let Some(def) = model.tensor(t).definition else {
             continue;
         };
@@ -202,11 +249,24 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
 
     // 3. The gradients.
     out.push(Block::Section("Gradients".into()));
-    out.push(Block::Paragraph(vec![
-        text("Back-propagation works from the loss towards the input. Each error term "),
-        math("\\delta_k"),
-        text(" is the gradient of the loss with respect to the quantity it is defined as (a layer's pre-activation, where the layer has one); each step names the rule it uses."),
-    ]));
+    match &d.time {
+        Some(view) => out.push(Block::Paragraph(vec![
+            text("Back-propagation through time works from the loss at the last step back to the first. Each error term "),
+            math(format!("\\delta^{{a}}_{{{}}}", view.index)),
+            text(" is the gradient of the loss with respect to the pre-activation in the equation of "),
+            math(format!("a_{{{}}}", view.index)),
+            text(", for each sequence "),
+            math("a"),
+            text(" that has one; an error term outside the recurrence is numbered, "),
+            math("\\delta_k"),
+            text(". The shared weights add up their gradients over the steps; each step names the rule it uses."),
+        ])),
+        None => out.push(Block::Paragraph(vec![
+            text("Back-propagation works from the loss towards the input. Each error term "),
+            math("\\delta_k"),
+            text(" is the gradient of the loss with respect to the quantity it is defined as (a layer's pre-activation, where the layer has one); each step names the rule it uses."),
+        ])),
+    }
     let rules: Vec<_> = d.conventions.iter().filter(|c| c.is_layer_rule()).collect();
     if !rules.is_empty() {
         out.push(Block::Paragraph(vec![text("The layers' rules, as the textbook states them and entry by entry:")]));
@@ -218,7 +278,39 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
             }
         }
     }
-    for (s, v) in &solution.symbols {
+    if let Some(view) = &d.time {
+        let generals: Vec<_> = view.groups.iter().filter_map(|gr| gr.general.as_ref()).collect();
+        if !generals.is_empty() {
+            out.push(Block::Subsection(format!("The recurrence in {}", view.index)));
+            for gen in generals {
+                let at = names.at(&view.index, gen.step);
+                let sym = d.symbol(gen.symbol);
+                let label = formula(g, sym.node, &at, L);
+                let mut rows = Vec::new();
+                let of = at.gradient_of(sym.wrt, L, g);
+                if of != label {
+                    rows.push(row(label.clone(), of));
+                }
+                rows.extend(step_rows(&sym.steps, solution, &at));
+                rows.push(row(label.clone(), formula(g, sym.formula, &at, L)));
+                out.push(Block::Display(rows));
+                let all = gen.holds.len() as u64 == view.last - view.first + 1;
+                let mut p = vec![text(if all {
+                    format!("This holds at every step {}", view.index)
+                } else {
+                    format!("This holds for {} = {}", view.index, super::text::steps_text(view, &gen.holds))
+                })];
+                if gen.zero_after_last {
+                    let next = names.at("T", gen.step.saturating_sub(1));
+                    p.push(text(", with "));
+                    p.push(math(format!("{} = 0", formula(g, sym.node, &next, L))));
+                }
+                p.push(text("; the values follow from the last step down to the first."));
+                out.push(Block::Paragraph(p));
+            }
+        }
+    }
+    for (s, v) in super::text::symbols_by_step(model, solution) {
         let sym = d.symbol(*s);
         let label = formula(g, sym.node, &names, L);
         out.push(Block::Subsection(format!("${label}$")));
@@ -232,7 +324,16 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
         rows.extend(value_rows_after(&label, v, round));
         out.push(Block::Display(rows));
         if let Some(general) = sym.general {
-            let target = d.target_sums.first();
+            // The target of this step, for a sequence of targets.
+            let step = crate::model::time::split_step(&model.tensor(sym.owner).name).map(|(_, k)| k);
+            let target = d
+                .target_sums
+                .iter()
+                .find(|t| {
+                    step.is_some()
+                        && crate::model::time::split_step(&model.tensor(t.target).name).map(|(_, k)| k) == step
+                })
+                .or(d.target_sums.first());
             let why = match target.map(|t| t.verified) {
                 Some(Some(true)) => "which holds for the given target",
                 _ => "assumed here, as for any one-hot or probability target",
@@ -248,9 +349,26 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
     }
     out.push(Block::Subsection("Parameter gradients".into()));
     let mut rows = Vec::new();
-    for (grad, v) in d.gradients.iter().zip(&solution.gradients) {
+    for (i, (grad, v)) in d.gradients.iter().zip(&solution.gradients).enumerate() {
         let lhs = names.gradient_of(Wrt::Tensor(grad.param), L, g);
-        rows.push(row(lhs.clone(), formula(g, grad.formula, &names, L)));
+        let sum = d.time.as_ref().and_then(|view| Some((view, view.gradients.get(i)?.as_ref()?)));
+        match (sum, solution.time_terms.get(i)) {
+            (Some((view, sum)), Some(terms))
+                if terms.len() == sum.terms.len()
+                    && sum.rest.is_empty()
+                    && sum.factor.is_none()
+                    && sum.divisor.is_none() =>
+            {
+                rows.push(row(lhs.clone(), super::text::time_sum_text(g, sum, &names, view, L)));
+                let written: Vec<String> = sum.terms.iter().map(|&t| formula(g, t, &names, L)).collect();
+                rows.push(row("", written.join(" + ")));
+                if terms.len() <= TERMS_SHOWN && terms.iter().all(|t| t.dims().len() <= 2) {
+                    let values: Vec<String> = terms.iter().map(|t| matrix(t, round)).collect();
+                    rows.push(row("", values.join(" + ")));
+                }
+            }
+            _ => rows.push(row(lhs.clone(), formula(g, grad.formula, &names, L))),
+        }
         rows.extend(value_rows_after(&lhs, v, round));
     }
     out.push(Block::Display(rows));
@@ -302,8 +420,17 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
     // Conventions.
     let mut notes: Vec<Vec<Inline>> =
         d.conventions.iter().filter(|c| !c.is_layer_rule()).map(|c| vec![text(c.statement())]).collect();
+    let mut seen = Vec::new();
     for t in &d.target_sums {
-        let y = names.tensor(t.target, L);
+        let (y, every) = match (&d.time, crate::model::time::split_step(&model.tensor(t.target).name)) {
+            (Some(view), Some((_, k))) => (names.at(&view.index, k).tensor(t.target, L), true),
+            _ => (names.tensor(t.target, L), false),
+        };
+        if seen.contains(&y) {
+            continue;
+        }
+        seen.push(y.clone());
+        let _ = every;
         notes.push(match t.verified {
             Some(true) => vec![math(format!("\\textstyle\\sum {y} = 1")), text(": the entries of the target sum to one (checked on the given values), which simplifies the error term.")],
             None => vec![math(format!("\\textstyle\\sum {y} = 1")), text(" is assumed (a one-hot or probability target); the general form is shown beside it.")],
@@ -348,6 +475,18 @@ pub fn prose(s: &str) -> String {
             out.push_str("$\\Sigma_{ij}$");
             i += 3;
             continue;
+        }
+        // A step subscript of the text notation, `h_{t+1}`: math.
+        if c == '_' && chars.get(i + 1) == Some(&'{') {
+            if let Some(close) = chars[i + 2..].iter().position(|&ch| ch == '}') {
+                let inner: String =
+                    chars[i + 2..i + 2 + close].iter().map(|&ch| if ch == '−' { '-' } else { ch }).collect();
+                if inner.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '+' || ch == '-') {
+                    out.push_str(&format!("${{}}_{{{inner}}}$"));
+                    i += close + 3;
+                    continue;
+                }
+            }
         }
         if chars.get(i + 1) == Some(&'\u{303}') {
             out.push_str(&format!("$\\tilde{{{c}}}$"));
@@ -405,8 +544,20 @@ fn step_rows(steps: &[Step], solution: &Solution, names: &Names) -> Vec<Row> {
             let lhs = s.lhs.map(|w| names.gradient_of(w, L, g)).unwrap_or_default();
             let mut note = s.rule.clone();
             if !s.from.is_empty() {
-                let from: Vec<String> =
-                    s.from.iter().map(|&t| subscript_digits(&names.tensor(t, Notation::Text))).collect();
+                let from: Vec<String> = s
+                    .from
+                    .iter()
+                    .map(|&t| {
+                        let name = names.tensor(t, Notation::Text);
+                        // `h_t` as `h_{t}`, which prose sets as a subscript.
+                        match &solution.derivation.time {
+                            Some(view) if name.ends_with(&format!("_{}", view.index)) => {
+                                format!("{}_{{{}}}", &name[..name.len() - view.index.len() - 1], view.index)
+                            }
+                            _ => subscript_digits(&name),
+                        }
+                    })
+                    .collect();
                 note.push_str(&format!(" at {}", from.join(", ")));
             }
             Row { lhs, rhs: formula(g, s.expr, names, L), note: Some(note) }

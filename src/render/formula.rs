@@ -6,6 +6,9 @@ use std::collections::HashMap;
 use num_rational::BigRational;
 use num_traits::Signed;
 
+use std::rc::Rc;
+
+use crate::derive::time::{symbol_keys, SymbolKey};
 use crate::derive::{Derivation, SymbolKind, Wrt};
 use crate::model::{Elementwise, Func, Graph, LossFn, Model, Node, NodeId, Reduction, SymbolId, TensorId};
 
@@ -28,6 +31,25 @@ pub struct Names<'a> {
     /// Expressions that an equation names: a derived formula that contains
     /// `softmax(Z2)` prints `ŷ` when the file says `yhat = softmax(Z2)`.
     aliases: HashMap<NodeId, TensorId>,
+    /// For a model with time steps: each step-indexed symbol's sequence and step.
+    steps: Rc<HashMap<SymbolId, (SymbolKey, u64)>>,
+    /// How steps print: concretely (`h₃`), or relative to a step.
+    now: Now,
+    /// In a model with time steps, the δ's outside any sequence, numbered
+    /// among themselves (so that their names do not depend on T).
+    untimed: Rc<HashMap<SymbolId, usize>>,
+}
+
+/// How the steps of sequences print.
+#[derive(Clone, Debug, PartialEq)]
+enum Now {
+    /// `h₃`.
+    Concrete,
+    /// Relative to `step`, which plays the index: `h_t`, `h_{t−1}`.
+    Index { index: String, step: u64 },
+    /// The last three steps relative to T (`h_T`, `h_{T−1}`), except the
+    /// first step; the others concrete. Text that reads the same for any T.
+    NearEnd { first: u64, last: u64 },
 }
 
 impl<'a> Names<'a> {
@@ -37,12 +59,56 @@ impl<'a> Names<'a> {
             .filter_map(|t| model.tensor(t).definition.map(|d| (d, t)))
             .filter(|(d, _)| !matches!(model.graph.node(*d), Node::Tensor(_) | Node::Const(_)))
             .collect();
-        Names { model, derivation, aliases }
+        let steps: HashMap<SymbolId, (SymbolKey, u64)> = derivation.map(|d| symbol_keys(model, d)).unwrap_or_default();
+        let mut untimed = HashMap::new();
+        if let (Some(d), Some(_)) = (derivation, &model.time) {
+            let mut deltas: Vec<(usize, SymbolId)> = (0..d.symbols.len() as u32)
+                .map(SymbolId)
+                .filter(|s| !steps.contains_key(s))
+                .filter_map(|s| match d.symbol(s).kind {
+                    SymbolKind::Delta { layer } => Some((layer, s)),
+                    SymbolKind::Adjoint => None,
+                })
+                .collect();
+            deltas.sort_unstable();
+            untimed = deltas.into_iter().enumerate().map(|(i, (_, s))| (s, i + 1)).collect();
+        }
+        Names { model, derivation, aliases, steps: Rc::new(steps), now: Now::Concrete, untimed: Rc::new(untimed) }
+    }
+
+    /// These names with step `step` as the time index `index`: `h[step]`
+    /// prints `h_t`, `h[step - 1]` prints `h_{t−1}` (`T` for the last step).
+    pub fn at(&self, index: &str, step: u64) -> Names<'a> {
+        Names { now: Now::Index { index: index.to_string(), step }, ..self.clone() }
+    }
+
+    /// These names with the last steps relative to T: `h_T`, `h_{T−1}`.
+    pub fn near_end(&self) -> Names<'a> {
+        match &self.model.time {
+            Some(t) => Names { now: Now::NearEnd { first: t.first, last: t.last }, ..self.clone() },
+            None => self.clone(),
+        }
+    }
+
+    fn step_label(&self, k: u64, notation: Notation) -> StepLabel {
+        match &self.now {
+            // `.nn` has no T: a step near the end keeps its number there.
+            Now::NearEnd { .. } if notation == Notation::Nn => StepLabel::At(k),
+            Now::Index { index, step } => StepLabel::Relative { index: index.clone(), offset: k as i64 - *step as i64 },
+            Now::NearEnd { first, last } if k != *first && *last >= k && *last - k <= 2 => {
+                StepLabel::Relative { index: "T".into(), offset: k as i64 - *last as i64 }
+            }
+            _ => StepLabel::At(k),
+        }
     }
 
     /// A tensor's name in `notation`: `yhat` is ŷ / `\hat{y}`, `W1` is `W_1` in LaTeX.
     pub fn tensor(&self, id: TensorId, notation: Notation) -> String {
-        tensor_name(&self.model.tensor(id).name, notation)
+        let name = &self.model.tensor(id).name;
+        match crate::model::time::split_step(name) {
+            Some((base, k)) => step_name(base, &self.step_label(k, notation), notation),
+            None => tensor_name(name, notation),
+        }
     }
 
     /// The name of the loss (`L`), used in ∂L/∂X.
@@ -56,12 +122,19 @@ impl<'a> Names<'a> {
             return format!("s{}", id.0);
         };
         let s = d.symbol(id);
+        if let (SymbolKind::Delta { .. }, Some((key, k))) = (s.kind, self.steps.get(&id)) {
+            return delta_name(key, &self.step_label(*k, notation), notation);
+        }
         match s.kind {
-            SymbolKind::Delta { layer } => match notation {
-                Notation::Text => format!("δ{layer}"),
-                Notation::Nn => format!("delta{layer}"),
-                Notation::Latex => format!("\\delta_{{{layer}}}"),
-            },
+            SymbolKind::Delta { layer } => {
+                // In a model with time steps, untimed δ's are numbered among themselves.
+                let layer = self.untimed.get(&id).copied().unwrap_or(layer);
+                match notation {
+                    Notation::Text => format!("δ{layer}"),
+                    Notation::Nn => format!("delta{layer}"),
+                    Notation::Latex => format!("\\delta_{{{layer}}}"),
+                }
+            }
             SymbolKind::Adjoint => self.gradient_of(s.wrt, notation, graph),
         }
     }
@@ -81,6 +154,8 @@ impl<'a> Names<'a> {
         };
         match notation {
             Notation::Text => format!("∂{l}/∂{x}"),
+            // A step keeps its index: `dL_dc[t+1]` reads back as one step of a sequence.
+            Notation::Nn if matches!(wrt, Wrt::Tensor(_)) && x.contains('[') => format!("d{l}_d{x}"),
             Notation::Nn => format!("d{l}_d{}", x.replace(|c: char| !c.is_alphanumeric() && c != '_', "")),
             Notation::Latex => format!("\\frac{{\\partial {l}}}{{\\partial {x}}}"),
         }
@@ -186,8 +261,12 @@ pub fn any_parameter(model: &Model, notation: Notation) -> &'static str {
     }
 }
 
-/// A tensor name in a notation.
+/// A tensor name in a notation; step 3 of a sequence `h` (the unrolled
+/// name `h[3]`) is `h₃` in text and `h_{3}` in LaTeX.
 pub fn tensor_name(name: &str, notation: Notation) -> String {
+    if let Some((base, k)) = crate::model::time::split_step(name) {
+        return step_name(base, &StepLabel::At(k), notation);
+    }
     let hat = hat_base(name);
     match notation {
         Notation::Nn => name.to_string(),
@@ -215,6 +294,69 @@ fn function_name(name: &str, notation: Notation) -> String {
     };
     let base = base.strip_prefix("\\mathit{").and_then(|b| b.strip_suffix('}')).unwrap_or(base);
     format!("\\operatorname{{{base}}}{sub}")
+}
+
+/// Which step a sequence's name shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StepLabel {
+    /// A concrete step: `h₃`.
+    At(u64),
+    /// The time index plus an offset: `h_t`, `h_{t−1}`.
+    Relative { index: String, offset: i64 },
+}
+
+/// The error term of a sequence's pre-activation at a step: `δh₃`, `δh_t`,
+/// `\delta^{h}_{t}`, `delta_h[t]`; a second one in the same equation
+/// is numbered (`δh2_t`).
+pub fn delta_name(key: &SymbolKey, step: &StepLabel, notation: Notation) -> String {
+    let ordinal = if key.ordinal == 0 { String::new() } else { (key.ordinal + 1).to_string() };
+    match notation {
+        Notation::Nn => step_name(&format!("delta_{}{ordinal}", key.sequence), step, notation),
+        Notation::Text => with_step(format!("δ{}{ordinal}", tensor_name(&key.sequence, notation)), step, notation),
+        Notation::Latex => {
+            with_step(format!("\\delta^{{{}{ordinal}}}", tensor_name(&key.sequence, notation)), step, notation)
+        }
+    }
+}
+
+/// `base` at a step, in a notation: `h₃`, `h_t`, `h_{t−1}`, `h[t-1]`, `h_{t-1}`.
+pub fn step_name(base: &str, step: &StepLabel, notation: Notation) -> String {
+    match notation {
+        Notation::Nn => with_step(base.to_string(), step, notation),
+        _ => with_step(tensor_name(base, notation), step, notation),
+    }
+}
+
+/// A rendered name with a step: `h₃`, `h_t`, `h_{t−1}`, `h[t-1]`, `h_{t-1}`.
+fn with_step(name: String, step: &StepLabel, notation: Notation) -> String {
+    let base = name.as_str();
+    let relative = |index: &str, offset: i64, minus: &str| match offset {
+        0 => index.to_string(),
+        o if o > 0 => format!("{index}+{o}"),
+        o => format!("{index}{minus}{}", o.unsigned_abs()),
+    };
+    match (notation, step) {
+        (Notation::Nn, StepLabel::At(k)) => format!("{base}[{k}]"),
+        (Notation::Nn, StepLabel::Relative { index, offset }) => format!("{base}[{}]", relative(index, *offset, "-")),
+        (Notation::Text, StepLabel::At(k)) => format!("{name}{}", subscript_u64(*k)),
+        (Notation::Text, StepLabel::Relative { index, offset: 0 }) => format!("{name}_{index}"),
+        (Notation::Text, StepLabel::Relative { index, offset }) => {
+            format!("{name}_{{{}}}", relative(index, *offset, "−"))
+        }
+        (Notation::Latex, step) => {
+            let sub = match step {
+                StepLabel::At(k) => k.to_string(),
+                StepLabel::Relative { index, offset } => relative(index, *offset, "-"),
+            };
+            // A name with a subscript of its own (`W_{1}`) is braced first.
+            let base = if name.contains('_') { format!("{{{name}}}") } else { name.clone() };
+            format!("{base}_{{{sub}}}")
+        }
+    }
+}
+
+fn subscript_u64(k: u64) -> String {
+    k.to_string().chars().map(|c| char::from_u32(0x2080 + c.to_digit(10).unwrap_or(0)).unwrap_or(c)).collect()
 }
 
 /// `W1` → `W_{1}`, `net_h` → `\mathit{net}_{h}`, `x` → `x` (LaTeX only).

@@ -8,6 +8,13 @@
 //! in both notations: `of_text` (`Z1`, `W x`) and `of_nn` (`Z1`, `W @ x`).
 //!
 //! `given`: the declared tensors that have values, with their `role`.
+//! `time`, only for a file with `steps t = …`: the recurrence in t —
+//! `index`, `first`, `last`; `forward` and `deltas` as lists of
+//! `{name, name_latex, formula, latex}` (a δ with the `steps` where its
+//! general form holds and whether δ after the last step is taken as zero);
+//! `gradients` by parameter, each sum over time with its `terms` written
+//! out (latest step first) and, in a solution, their `values`. Every other
+//! key names the steps one by one (`h₃`, `δh₃`).
 //! `training`: `{"optimizer": "sgd", "lr": {value, exact}, "steps": n}`, or
 //! null without a `train` statement. `history`: the loss before each step
 //! and after the last, as `{"step": k, "value": …, "exact": …}`.
@@ -145,6 +152,9 @@ pub fn derivation(model: &Model, d: &Derivation) -> String {
     root.insert("deltas".into(), Value::Object(deltas));
     root.insert("gradients".into(), Value::Object(gradients));
     root.insert("notes".into(), json!(derivation_notes(d, &names)));
+    if let Some(time) = time_json(model, d, &names, None) {
+        root.insert("time".into(), time);
+    }
     let mut text = String::new();
     pretty(&Value::Object(root), 0, &mut text);
     text.push('\n');
@@ -263,6 +273,9 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
     root.insert("training".into(), training);
     root.insert("history".into(), history);
     root.insert("notes".into(), json!(notes));
+    if let Some(time) = time_json(model, d, &names, Some((solution, round))) {
+        root.insert("time".into(), time);
+    }
     let mut text = String::new();
     pretty(&Value::Object(root), 0, &mut text);
     text.push('\n');
@@ -304,4 +317,59 @@ pub fn pretty(v: &Value, indent: usize, out: &mut String) {
         }
         other => out.push_str(&other.to_string()),
     }
+}
+
+/// The recurrence in t of a model with time steps (see the module docs).
+fn time_json(
+    model: &Model,
+    d: &Derivation,
+    names: &Names,
+    solution: Option<(&Solution, Option<u32>)>,
+) -> Option<Value> {
+    let view = d.time.as_ref()?;
+    let g = &d.graph;
+    let text = super::text::time_forward(model, d, view, names, N);
+    let latex = super::text::time_forward(model, d, view, names, Notation::Latex);
+    let forward: Vec<Value> = text
+        .into_iter()
+        .zip(latex)
+        .map(|((name, formula), (name_latex, latex))| json!({"name": name, "name_latex": name_latex, "formula": formula, "latex": latex}))
+        .collect();
+    let mut deltas = Vec::new();
+    for general in view.groups.iter().filter_map(|gr| gr.general.as_ref()) {
+        let at = names.at(&view.index, general.step);
+        let sym = d.symbol(general.symbol);
+        deltas.push(json!({
+            "name": formula(g, sym.node, &at, N),
+            "name_latex": formula(g, sym.node, &at, Notation::Latex),
+            "formula": formula(g, sym.formula, &at, N),
+            "latex": formula(g, sym.formula, &at, Notation::Latex),
+            "steps": general.holds,
+            "zero_after_last": general.zero_after_last,
+        }));
+    }
+    let mut gradients = Map::new();
+    for (i, (grad, sum)) in d.gradients.iter().zip(&view.gradients).enumerate() {
+        let Some(sum) = sum else { continue };
+        let mut obj = Map::new();
+        obj.insert("formula".into(), json!(super::text::time_sum_text(g, sum, names, view, N)));
+        obj.insert("latex".into(), json!(super::text::time_sum_text(g, sum, names, view, Notation::Latex)));
+        let terms: Vec<String> = sum.terms.iter().map(|&t| formula(g, t, names, N)).collect();
+        obj.insert("terms".into(), json!(terms));
+        if let Some((solution, round)) = solution {
+            if let Some(values) = solution.time_terms.get(i) {
+                let values: Vec<Value> = values.iter().map(|v| with_value(Map::new(), v, round)).collect();
+                obj.insert("values".into(), Value::Array(values));
+            }
+        }
+        gradients.insert(model.tensor(grad.param).name.clone(), Value::Object(obj));
+    }
+    Some(json!({
+        "index": view.index,
+        "first": view.first,
+        "last": view.last,
+        "forward": forward,
+        "deltas": deltas,
+        "gradients": gradients,
+    }))
 }

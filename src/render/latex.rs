@@ -5,7 +5,7 @@ use std::fmt::Write;
 use crate::eval::Solution;
 use crate::model::Model;
 
-use super::document::{build, inline, matrix_width, prose, Block, Row, WIDE_MATRIX};
+use super::document::{build, inline, matrices_width, prose, Block, Row, WIDE_MATRIX};
 
 const PREAMBLE: &str = r"\documentclass[11pt]{article}
 \usepackage[T1]{fontenc}
@@ -65,7 +65,7 @@ fn heading(t: &str) -> String {
 }
 
 fn display_row(r: &Row) -> String {
-    let rhs = if matrix_width(&r.rhs) > WIDE_MATRIX {
+    let rhs = if matrices_width(&r.rhs) > WIDE_MATRIX {
         // Wide matrices are scaled to stay within the page.
         format!("\\resizebox{{0.8\\linewidth}}{{!}}{{$\\displaystyle {}$}}", r.rhs)
     } else {

@@ -17,9 +17,17 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
     let names = Names::new(model, Some(derivation));
     let g = &derivation.graph;
     let mut out = String::from("# forward pass\n");
-    for t in model.equations() {
-        if let Some(def) = model.tensor(t).definition {
-            let _ = writeln!(out, "{} = {}", model.tensor(t).name, definition(g, def, &names, N));
+    if let Some(view) = &derivation.time {
+        // In t, as the file writes it; the steps outside the recurrence are numbered.
+        let _ = writeln!(out, "steps {} = {}..{}", view.index, view.first, view.last);
+        for (lhs, rhs) in super::text::time_forward(model, derivation, view, &names, N) {
+            let _ = writeln!(out, "{lhs} = {rhs}");
+        }
+    } else {
+        for t in model.equations() {
+            if let Some(def) = model.tensor(t).definition {
+                let _ = writeln!(out, "{} = {}", model.tensor(t).name, definition(g, def, &names, N));
+            }
         }
     }
     if !derivation.fn_derivatives.is_empty() {
@@ -32,13 +40,42 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
         }
     }
     out.push_str("\n# error terms\n");
-    for s in derivation.defined_symbols() {
-        let _ = writeln!(out, "{} = {}", formula(g, s.node, &names, N), formula(g, s.formula, &names, N));
+    match &derivation.time {
+        Some(view) => {
+            for group in &view.groups {
+                if let Some(general) = &group.general {
+                    let at = names.at(&view.index, general.step);
+                    let s = derivation.symbol(general.symbol);
+                    let holds = super::text::steps_text(view, &general.holds).replace('−', "-");
+                    let _ = writeln!(
+                        out,
+                        "{} = {}  # for {} = {holds}",
+                        formula(g, s.node, &at, N),
+                        formula(g, s.formula, &at, N),
+                        view.index
+                    );
+                }
+                for &s in &group.others {
+                    let s = derivation.symbol(s);
+                    let _ = writeln!(out, "{} = {}", formula(g, s.node, &names, N), formula(g, s.formula, &names, N));
+                }
+            }
+        }
+        None => {
+            for s in derivation.defined_symbols() {
+                let _ = writeln!(out, "{} = {}", formula(g, s.node, &names, N), formula(g, s.formula, &names, N));
+            }
+        }
     }
     out.push_str("\n# gradients\n");
-    for grad in &derivation.gradients {
+    for (i, grad) in derivation.gradients.iter().enumerate() {
         let lhs = names.gradient_of(Wrt::Tensor(grad.param), N, g);
-        let _ = writeln!(out, "{lhs} = {}", formula(g, grad.formula, &names, N));
+        let sum = derivation.time.as_ref().and_then(|view| Some((view, view.gradients.get(i)?.as_ref()?)));
+        let rhs = match sum {
+            Some((view, sum)) => super::text::time_sum_text(g, sum, &names, view, N),
+            None => formula(g, grad.formula, &names, N),
+        };
+        let _ = writeln!(out, "{lhs} = {rhs}");
     }
     out
 }

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use crate::derive::time::{Forward, General, TimeSum, TimeView};
 use crate::derive::{Derivation, Step, Wrt};
 use crate::eval::evaluate::Note;
 use crate::eval::{GradCheck, Solution};
@@ -118,6 +119,9 @@ pub fn symbol_label(derivation: &Derivation, names: &Names, s: &crate::derive::S
 
 /// The whole symbolic derivation, as `nnderive derive` prints it.
 pub fn derivation(model: &Model, derivation: &Derivation) -> String {
+    if let Some(view) = &derivation.time {
+        return time_derivation(model, derivation, view);
+    }
     let names = Names::new(model, Some(derivation));
     let mut out = String::new();
     let _ = writeln!(out, "Forward pass");
@@ -236,18 +240,18 @@ pub fn conventions(derivation: &Derivation, names: &Names) -> Vec<String> {
     let mut out: Vec<String> =
         derivation.conventions.iter().filter(|c| !c.is_layer_rule()).map(|c| c.statement().to_string()).collect();
     out.extend(averaging_factors(names));
-    for t in &derivation.target_sums {
-        let y = names.tensor(t.target, N);
-        let text = match t.verified {
-            Some(true) => format!("Σ{y} = 1: the entries of {y} sum to 1 (checked on the given values)"),
-            None => {
-                format!("Σ{y} = 1 is assumed ({y} is a one-hot or probability vector); the general form is shown too")
-            }
-            Some(false) => format!("the entries of {y} do not sum to 1, so the general form (with Σ{y}) is kept"),
-        };
-        out.push(text);
-    }
+    out.extend(derivation.target_sums.iter().map(|t| target_sum_text(t, names)));
     out
+}
+
+/// The assumption Σy = 1 for one target, in words.
+fn target_sum_text(t: &crate::derive::TargetSum, names: &Names) -> String {
+    let y = names.tensor(t.target, N);
+    match t.verified {
+        Some(true) => format!("Σ{y} = 1: the entries of {y} sum to 1 (checked on the given values)"),
+        None => format!("Σ{y} = 1 is assumed ({y} is a one-hot or probability vector); the general form is shown too"),
+        Some(false) => format!("the entries of {y} do not sum to 1, so the general form (with Σ{y}) is kept"),
+    }
 }
 
 /// `nnderive check`: each tensor with its role and shape, then the functions.
@@ -323,7 +327,12 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
     }
 
     let _ = writeln!(out, "\nForward pass");
-    for id in model.equations() {
+    if let Some(view) = &d.time {
+        let _ = writeln!(out, "  in {} = {}..T, T = {}:", view.index, view.first, view.last);
+        out.push_str(&aligned(&time_forward(model, d, view, &names, N), "    "));
+        let _ = writeln!(out, "  step by step:");
+    }
+    for id in equations_by_step(model) {
         let t = model.tensor(id);
         let Some(def) = t.definition else { continue };
         let f = definition(g, def, &names, N);
@@ -345,7 +354,21 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
 
     if !d.defined.is_empty() {
         let _ = writeln!(out, "\nError terms");
-        for (s, v) in &solution.symbols {
+        if let Some(view) = &d.time {
+            let mut general = Vec::new();
+            for gen in view.groups.iter().filter_map(|g| g.general.as_ref()) {
+                let at = names.at(&view.index, gen.step);
+                let sym = d.symbol(gen.symbol);
+                let rhs = format!("{}   ({})", formula(g, sym.formula, &at, N), holds_text(view, &names, gen, d));
+                general.push((formula(g, sym.node, &at, N), rhs));
+            }
+            if !general.is_empty() {
+                let _ = writeln!(out, "  in {}:", view.index);
+                out.push_str(&aligned(&general, "    "));
+                let _ = writeln!(out, "  from {} = T = {} down to {}:", view.index, view.last, view.first);
+            }
+        }
+        for (s, v) in symbols_by_step(model, solution) {
             let sym = d.symbol(*s);
             let label = symbol_label(d, &names, sym);
             let f = formula(g, sym.formula, &names, N);
@@ -354,10 +377,23 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
     }
 
     let _ = writeln!(out, "\nGradients");
-    for (grad, v) in d.gradients.iter().zip(&solution.gradients) {
+    for (i, (grad, v)) in d.gradients.iter().zip(&solution.gradients).enumerate() {
         let lhs = names.gradient_of(Wrt::Tensor(grad.param), N, g);
-        let f = formula(g, grad.formula, &names, N);
-        formula_and_value(&mut out, &lhs, Some(&f), v, round);
+        let sum = d.time.as_ref().and_then(|view| Some((view, view.gradients.get(i)?.as_ref()?)));
+        match (sum, solution.time_terms.get(i)) {
+            (Some((view, sum)), Some(terms))
+                if terms.len() == sum.terms.len()
+                    && sum.rest.is_empty()
+                    && sum.factor.is_none()
+                    && sum.divisor.is_none() =>
+            {
+                write_time_sum(&mut out, &lhs, g, &names, view, sum, terms, v, round);
+            }
+            _ => {
+                let f = formula(g, grad.formula, &names, N);
+                formula_and_value(&mut out, &lhs, Some(&f), v, round);
+            }
+        }
     }
 
     if let Some(train) = &solution.training {
@@ -381,7 +417,10 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
         let _ = writeln!(out, "  {} by step: {}", names.tensor(model.loss, N), losses.join(" → "));
     }
 
-    let mut notes = conventions(d, &names);
+    let mut notes = match &d.time {
+        Some(view) => conventions_in_time(d, &names, view),
+        None => conventions(d, &names),
+    };
     notes.extend(solution.notes.iter().map(note_text));
     if !notes.is_empty() {
         let _ = writeln!(out, "\nNotes");
@@ -457,4 +496,359 @@ pub fn gradcheck(model: &Model, check: &GradCheck, tolerance: f64) -> String {
         );
     }
     out
+}
+
+// ---- recurrent networks: the derivation once in t ------------------------
+
+/// The names to print a formula of step `k` with: relative to the time
+/// index for a general formula, relative to T near the last step, and
+/// concrete near the first (so that the text is the same for any T).
+pub fn names_near<'a>(names: &Names<'a>, _view: &TimeView, _k: u64) -> Names<'a> {
+    names.near_end()
+}
+
+/// `1..T−1`, `T`, `1, 2`: steps in words that do not depend on T.
+pub fn steps_text(view: &TimeView, holds: &[u64]) -> String {
+    let label = |k: u64| match view.last - k {
+        _ if k == view.first => k.to_string(),
+        0 => "T".to_string(),
+        d if d <= 2 => format!("T−{d}"),
+        _ => k.to_string(),
+    };
+    let mut ranges: Vec<(u64, u64)> = Vec::new();
+    for &k in holds {
+        match ranges.last_mut() {
+            Some((_, b)) if *b + 1 == k => *b = k,
+            _ => ranges.push((k, k)),
+        }
+    }
+    let parts: Vec<String> =
+        ranges.iter().map(|&(a, b)| if a == b { label(a) } else { format!("{}..{}", label(a), label(b)) }).collect();
+    parts.join(", ")
+}
+
+/// When a general formula holds: `every t`, or `t = 1..T−1`, and the zero
+/// after the last step it relies on.
+pub fn holds_text(view: &TimeView, names: &Names, general: &General, derivation: &Derivation) -> String {
+    let all = general.holds.len() as u64 == view.last - view.first + 1;
+    let mut text = if all {
+        format!("for every {}", view.index)
+    } else {
+        format!("for {} = {}", view.index, steps_text(view, &general.holds))
+    };
+    if general.zero_after_last {
+        let next = names.at("T", general.step.saturating_sub(1));
+        let label = formula(&derivation.graph, derivation.symbol(general.symbol).node, &next, N);
+        let _ = write!(text, ", with {label} = 0");
+    }
+    text
+}
+
+/// A formula in t: `Σ_t p` for each pattern, then the other terms.
+pub fn time_sum_text(
+    g: &crate::model::Graph,
+    sum: &TimeSum,
+    names: &Names,
+    view: &TimeView,
+    notation: Notation,
+) -> String {
+    let at = names.at(&view.index, sum.step);
+    let mut parts: Vec<String> = sum
+        .patterns
+        .iter()
+        .map(|&p| {
+            let body = formula(g, p, &at, notation);
+            let body = if matches!(g.node(p), crate::model::Node::Add(..) | crate::model::Node::Sub(..)) {
+                match notation {
+                    Notation::Latex => format!("\\left({body}\\right)"),
+                    _ => format!("({body})"),
+                }
+            } else {
+                body
+            };
+            match notation {
+                Notation::Text => format!("Σ_{} {body}", view.index),
+                Notation::Latex => format!("\\sum_{{{}}} {body}", view.index),
+                Notation::Nn => format!("sum({body} for {})", view.index),
+            }
+        })
+        .collect();
+    parts.extend(sum.rest.iter().map(|&r| formula(g, r, names, notation)));
+    let mut total = parts.join(" + ");
+    if let Some(c) = sum.divisor {
+        let c = formula(g, c, names, notation);
+        total = match notation {
+            Notation::Latex => format!("\\frac{{{total}}}{{{c}}}"),
+            _ if parts.len() == 1 && sum.patterns.len() == 1 => format!("({total}) / {c}"),
+            _ => format!("({total}) / {c}"),
+        };
+    }
+    match sum.factor {
+        Some(c) => {
+            let c = formula(g, c, names, notation);
+            match notation {
+                Notation::Latex => format!("{c} \\left({total}\\right)"),
+                Notation::Nn => format!("{c} * ({total})"),
+                Notation::Text => format!("{c} ({total})"),
+            }
+        }
+        None => total,
+    }
+}
+
+/// Rules and the equations they were applied to, each sequence once (`at h_t`).
+fn collapsed_rule(steps: &[Step], names: &Names, view: &TimeView) -> String {
+    let mut rules: Vec<String> = Vec::new();
+    let mut from: Vec<String> = Vec::new();
+    for s in steps {
+        for r in s.rule.split(", ") {
+            if !rules.iter().any(|x| x == r) {
+                rules.push(r.to_string());
+            }
+        }
+        for &t in &s.from {
+            let name = match crate::model::time::split_step(&names.model.tensor(t).name) {
+                Some((_, k)) => names.at(&view.index, k).tensor(t, N),
+                None => names.tensor(t, N),
+            };
+            if !from.contains(&name) {
+                from.push(name);
+            }
+        }
+    }
+    if rules.is_empty() {
+        return "no path from the loss".into();
+    }
+    let mut text = rules.join(", ");
+    if !from.is_empty() {
+        let _ = write!(text, " at {}", from.join(", "));
+    }
+    text
+}
+
+/// The forward equations in t: `(lhs, rhs)`.
+pub fn time_forward(
+    model: &Model,
+    derivation: &Derivation,
+    view: &TimeView,
+    names: &Names,
+    notation: Notation,
+) -> Vec<(String, String)> {
+    let g = &derivation.graph;
+    view.forward
+        .iter()
+        .filter_map(|f| match f {
+            Forward::Template { tensor, step } => {
+                let at = names.at(&view.index, *step);
+                let def = model.tensor(*tensor).definition?;
+                Some((at.tensor(*tensor, notation), definition(g, def, &at, notation)))
+            }
+            Forward::Plain { tensor, sum } => {
+                let def = model.tensor(*tensor).definition?;
+                let k =
+                    crate::model::time::split_step(&model.tensor(*tensor).name).map(|(_, k)| k).unwrap_or(view.first);
+                let near = names_near(names, view, k);
+                let rhs = match sum {
+                    Some(sum) => time_sum_text(g, sum, &near, view, notation),
+                    None => definition(g, def, &near, notation),
+                };
+                Some((near.tensor(*tensor, notation), rhs))
+            }
+        })
+        .collect()
+}
+
+/// `nnderive derive` for a model with time steps: every formula once in t.
+fn time_derivation(model: &Model, derivation: &Derivation, view: &TimeView) -> String {
+    let names = Names::new(model, Some(derivation));
+    let g = &derivation.graph;
+    let mut out = String::new();
+    let _ = writeln!(out, "Time steps");
+    let _ = writeln!(
+        out,
+        "  {} = {}..T with T = {}; an equation in {} holds at every step",
+        view.index, view.first, view.last, view.index
+    );
+    let _ = writeln!(out, "\nForward pass");
+    out.push_str(&aligned(&time_forward(model, derivation, view, &names, N), "  "));
+
+    let fns = function_lines(model, derivation, &names);
+    if !fns.is_empty() {
+        let _ = writeln!(out, "\nFunctions and their derivatives");
+        out.push_str(&aligned(&fns, "  "));
+    }
+    write_layer_rules(&mut out, derivation);
+
+    if !view.groups.is_empty() {
+        let _ = writeln!(out, "\nError terms");
+        let write_symbol = |out: &mut String, s: crate::model::SymbolId, names: &Names, tail: Option<String>| {
+            let sym = derivation.symbol(s);
+            let label = formula(g, sym.node, names, N);
+            let of = names.gradient_of(sym.wrt, N, g);
+            if of != label {
+                let _ = writeln!(out, "  {label} = {of}");
+            }
+            write_steps(out, &step_lines(&sym.steps, derivation, names), "      ");
+            let _ = write!(out, "  {label} = {}", formula(g, sym.formula, names, N));
+            match tail {
+                Some(t) => {
+                    let _ = writeln!(out, "   ({t})");
+                }
+                None => out.push('\n'),
+            }
+            if let Some(general) = sym.general {
+                let _ =
+                    writeln!(out, "      (in general, without Σy = 1: {label} = {})", formula(g, general, names, N));
+            }
+            out.push('\n');
+        };
+        for group in &view.groups {
+            if let Some(general) = &group.general {
+                let at = names.at(&view.index, general.step);
+                write_symbol(&mut out, general.symbol, &at, Some(holds_text(view, &names, general, derivation)));
+            }
+            for &s in &group.others {
+                let k = crate::model::time::split_step(&model.tensor(derivation.symbol(s).owner).name).map(|(_, k)| k);
+                let near = names_near(&names, view, k.unwrap_or(view.last));
+                write_symbol(&mut out, s, &near, None);
+            }
+        }
+        out.pop();
+    }
+
+    let _ = writeln!(out, "\nGradients");
+    let mut rows = Vec::new();
+    for (grad, sum) in derivation.gradients.iter().zip(&view.gradients) {
+        let lhs = names.gradient_of(Wrt::Tensor(grad.param), N, g);
+        let rhs = match sum {
+            Some(sum) => time_sum_text(g, sum, &names, view, N),
+            None => formula(g, grad.formula, &names_near(&names, view, view.last), N),
+        };
+        rows.push((lhs, rhs, collapsed_rule(&grad.steps, &names, view)));
+    }
+    write_steps(&mut out, &rows, "  ");
+
+    let mut notes: Vec<String> = Vec::new();
+    for n in conventions_in_time(derivation, &names, view) {
+        if !notes.contains(&n) {
+            notes.push(n);
+        }
+    }
+    if !notes.is_empty() {
+        let _ = writeln!(out, "\nConventions");
+        for n in notes {
+            let _ = writeln!(out, "  {n}");
+        }
+    }
+    out
+}
+
+/// The conventions, with each step of a target sequence named `y_t`.
+pub fn conventions_in_time(derivation: &Derivation, names: &Names, view: &TimeView) -> Vec<String> {
+    let mut out: Vec<String> =
+        derivation.conventions.iter().filter(|c| !c.is_layer_rule()).map(|c| c.statement().to_string()).collect();
+    for t in &derivation.target_sums {
+        let line = match crate::model::time::split_step(&names.model.tensor(t.target).name) {
+            Some((_, k)) => format!("{}, at every step", target_sum_text(t, &names.at(&view.index, k))),
+            None => target_sum_text(t, names),
+        };
+        if !out.contains(&line) {
+            out.push(line);
+        }
+    }
+    out
+}
+
+/// Equations in step order for a model with time steps (each step's
+/// equations in file order, untimed ones after the steps they follow), else
+/// in file order.
+pub(crate) fn equations_by_step(model: &Model) -> Vec<crate::model::TensorId> {
+    let mut eqs: Vec<(u64, usize, crate::model::TensorId)> = model
+        .equations()
+        .enumerate()
+        .map(|(i, id)| {
+            let k = crate::model::time::split_step(&model.tensor(id).name).map(|(_, k)| k).unwrap_or(u64::MAX);
+            (if model.time.is_some() { k } else { 0 }, i, id)
+        })
+        .collect();
+    eqs.sort_unstable();
+    eqs.into_iter().map(|(_, _, id)| id).collect()
+}
+
+/// The defined symbols with their values: for a model with time steps, from
+/// the last step down to the first (untimed ones first), else in derivation order.
+pub(crate) fn symbols_by_step<'s>(
+    model: &Model,
+    solution: &'s Solution,
+) -> Vec<&'s (crate::model::SymbolId, crate::eval::tensor::Tensor)> {
+    let d = &solution.derivation;
+    let mut out: Vec<(std::cmp::Reverse<u64>, usize, &(crate::model::SymbolId, crate::eval::tensor::Tensor))> =
+        solution
+            .symbols
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                let step = crate::model::time::split_step(&model.tensor(d.symbol(entry.0).owner).name).map(|(_, k)| k);
+                let key = match (&d.time, step) {
+                    (Some(_), Some(k)) => k,
+                    (Some(_), None) => u64::MAX,
+                    (None, _) => 0,
+                };
+                (std::cmp::Reverse(key), i, entry)
+            })
+            .collect();
+    out.sort_by_key(|(k, i, _)| (*k, *i));
+    out.into_iter().map(|(_, _, e)| e).collect()
+}
+
+/// Matrices side by side, joined by `sep` on their first line.
+fn side_by_side(blocks: &[Vec<String>], sep: &str) -> Vec<String> {
+    let height = blocks.iter().map(Vec::len).max().unwrap_or(0);
+    let blank = " ".repeat(display_width(sep));
+    (0..height)
+        .map(|r| {
+            let cells: Vec<String> = blocks
+                .iter()
+                .map(|b| {
+                    let w = b.iter().map(|l| display_width(l)).max().unwrap_or(0);
+                    pad_right(b.get(r).map(String::as_str).unwrap_or(""), w)
+                })
+                .collect();
+            cells.join(if r == 0 { sep } else { &blank }).trim_end().to_string()
+        })
+        .collect()
+}
+
+/// Widest line of term values written side by side.
+const SIDE_BY_SIDE_WIDTH: usize = 120;
+
+/// `∂L/∂W = Σ_t … = term₃ + term₂ + term₁ = [..] + [..] + [..] = [..]`.
+#[allow(clippy::too_many_arguments)]
+fn write_time_sum(
+    out: &mut String,
+    lhs: &str,
+    g: &crate::model::Graph,
+    names: &Names,
+    view: &TimeView,
+    sum: &TimeSum,
+    terms: &[crate::eval::tensor::Tensor],
+    total: &crate::eval::tensor::Tensor,
+    round: Option<u32>,
+) {
+    let pad = " ".repeat(display_width(lhs));
+    let written: Vec<String> = sum.terms.iter().map(|&t| formula(g, t, names, N)).collect();
+    let _ = writeln!(out, "  {lhs} = {}", time_sum_text(g, sum, names, view, N));
+    let _ = writeln!(out, "  {pad} = {}", written.join(" + "));
+    let blocks: Vec<Vec<String>> = terms.iter().map(|t| super::values::block(t, round)).collect();
+    let lines = side_by_side(&blocks, " + ");
+    if terms.iter().all(|t| t.dims().len() <= 2) && lines.iter().all(|l| display_width(l) <= SIDE_BY_SIDE_WIDTH) {
+        for (i, l) in lines.iter().enumerate() {
+            let _ = writeln!(out, "  {pad} {} {l}", if i == 0 { "=" } else { " " });
+        }
+    } else {
+        for (w, t) in written.iter().zip(terms) {
+            out.push_str(&super::values::labelled(&format!("{pad}   {w}"), t, round, "  "));
+        }
+    }
+    out.push_str(&super::values::labelled(&pad, total, round, "  "));
 }

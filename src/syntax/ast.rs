@@ -35,6 +35,8 @@ pub enum Item {
     Loss(Equation),
     /// `train sgd(lr = 0.001)`
     Train(Train),
+    /// `steps t = 1..3`: a time index for recurrent networks.
+    Steps(Steps),
 }
 
 impl Item {
@@ -45,6 +47,7 @@ impl Item {
             Item::Function(f) => f.span,
             Item::Equation(e) | Item::Loss(e) => e.span,
             Item::Train(t) => t.span,
+            Item::Steps(s) => s.span,
         }
     }
 }
@@ -81,11 +84,41 @@ pub struct Ident {
     pub span: Span,
 }
 
-/// `ROLE NAME[dims] = literal`; dims and value are optional.
+/// `steps t = 1..3`: the name of the time index and its first and last step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Steps {
+    pub index: Ident,
+    pub first: u64,
+    pub last: u64,
+    /// The span of `1..3`.
+    pub range_span: Span,
+    pub span: Span,
+}
+
+/// `[t]`, `[t-1]`, `[t+1]` or `[0]` after a name: which step of a sequence.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimeIndex {
+    pub kind: TimeIndexKind,
+    /// The span of the brackets and what they hold.
+    pub span: Span,
+}
+
+/// What a [`TimeIndex`] holds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TimeIndexKind {
+    /// `t`, `t-1`, `t+1`: the time index plus an offset.
+    Relative { index: Ident, offset: i64 },
+    /// `0`, `3`: one step.
+    Step(u64),
+}
+
+/// `ROLE NAME[time][dims] = literal`; time, dims and value are optional.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TensorDecl {
     pub role: Role,
     pub name: Ident,
+    /// `x[t][2]` (a sequence, one `[2]` per step) or `h[0][3]` (one step).
+    pub time: Option<TimeIndex>,
     /// Empty for a scalar.
     pub dims: Vec<Dim>,
     /// The span of `[...]` when dims were written.
@@ -137,10 +170,12 @@ pub struct FnDef {
     pub span: Span,
 }
 
-/// `NAME = expr` (also used for `loss NAME = expr`).
+/// `NAME = expr` or `NAME[t] = expr` (also used for `loss NAME = expr`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Equation {
     pub name: Ident,
+    /// `h[t] = ...`: one equation per step.
+    pub time: Option<TimeIndex>,
     pub value: Expr,
     pub span: Span,
 }
@@ -185,6 +220,10 @@ pub enum ExprKind {
     Transpose(Box<Expr>),
     /// `(e)`: kept so that `fmt` can reproduce the user's parentheses.
     Paren(Box<Expr>),
+    /// `h[t-1]`, `x[t]`, `h[0]`: one step of a sequence.
+    Indexed { name: Ident, index: TimeIndex },
+    /// `e for t`, the argument of `sum(e for t)` or `mean(e for t)`: `e` at every step.
+    Over { body: Box<Expr>, index: Ident },
 }
 
 /// `key = expr` inside a call, as in `conv2d(X, K, stride = 2)`.

@@ -43,6 +43,8 @@ pub enum ErrorKind {
     DimensionTooLarge,
     /// `input x[]` or `input x[2.5]`: dims must be whole numbers.
     ExpectedDimension,
+    /// `steps t = 1..99999999999999999999`: a step past what nnderive counts.
+    StepTooLarge,
     /// `Z = ((((...))))` nested thousands deep.
     TooDeep { limit: usize },
     /// `param W[3000,3000] = [[...], ...]`: more numbers in one literal than
@@ -137,6 +139,7 @@ impl Error {
             ErrorKind::ExponentTooLarge { text } => Diagnostic::new(format!("the exponent of '{text}' is too large"), span)
                 .with_label("exponent out of range")
                 .with_help("exponents from -1000 to 1000 are supported"),
+            ErrorKind::StepTooLarge => Diagnostic::new("this step is too large", span).with_label("too large"),
             ErrorKind::DimensionTooLarge => Diagnostic::new("this dimension is too large", span).with_label("too large"),
             ErrorKind::ExpectedDimension => Diagnostic::new("expected a dimension: a whole number", span)
                 .with_label("not a dimension")

@@ -104,7 +104,17 @@ fn format_block(items: &[Item]) -> Vec<String> {
             let decls: Vec<&TensorDecl> =
                 items.iter().filter_map(|i| if let Item::Tensor(d) = i { Some(d) } else { None }).collect();
             let role_w = decls.iter().map(|d| d.role.keyword().len()).max().unwrap_or(0);
-            let heads: Vec<String> = decls.iter().map(|d| format!("{}{}", d.name.name, dims_text(&d.dims))).collect();
+            let heads: Vec<String> = decls
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{}{}{}",
+                        d.name.name,
+                        d.time.as_ref().map(time_text).unwrap_or_default(),
+                        dims_text(&d.dims)
+                    )
+                })
+                .collect();
             let head_w = align_width(heads.iter().map(|h| display_width(h)), NAME_ALIGN_CAP);
             decls
                 .iter()
@@ -125,18 +135,33 @@ fn format_block(items: &[Item]) -> Vec<String> {
         Item::Equation(_) => {
             let eqs: Vec<&Equation> =
                 items.iter().filter_map(|i| if let Item::Equation(e) = i { Some(e) } else { None }).collect();
-            let w = align_width(eqs.iter().map(|e| display_width(&e.name.name)), NAME_ALIGN_CAP);
-            eqs.iter().map(|e| format!("{} = {}", pad_right(&e.name.name, w), expr_text(&e.value))).collect()
+            let heads: Vec<String> = eqs
+                .iter()
+                .map(|e| format!("{}{}", e.name.name, e.time.as_ref().map(time_text).unwrap_or_default()))
+                .collect();
+            let w = align_width(heads.iter().map(|h| display_width(h)), NAME_ALIGN_CAP);
+            eqs.iter().zip(heads).map(|(e, h)| format!("{} = {}", pad_right(&h, w), expr_text(&e.value))).collect()
         }
         Item::Loss(e) => vec![format!("loss {} = {}", e.name.name, expr_text(&e.value))],
         Item::Function(f) => {
             let params: Vec<&str> = f.params.iter().map(|p| p.name.as_str()).collect();
             vec![format!("fn {}({}) = {}", f.name.name, params.join(", "), expr_text(&f.body))]
         }
+        Item::Steps(st) => vec![format!("steps {} = {}..{}", st.index.name, st.first, st.last)],
         Item::Train(t) => {
             let args: Vec<String> = t.args.iter().map(|a| format!("{} = {}", a.name.name, a.value.text)).collect();
             vec![format!("train {}({})", t.optimizer.name, args.join(", "))]
         }
+    }
+}
+
+/// `[t]`, `[t-1]`, `[0]`.
+fn time_text(t: &TimeIndex) -> String {
+    match &t.kind {
+        TimeIndexKind::Relative { index, offset: 0 } => format!("[{}]", index.name),
+        TimeIndexKind::Relative { index, offset } if *offset > 0 => format!("[{}+{offset}]", index.name),
+        TimeIndexKind::Relative { index, offset } => format!("[{}-{}]", index.name, offset.unsigned_abs()),
+        TimeIndexKind::Step(k) => format!("[{k}]"),
     }
 }
 
@@ -203,6 +228,8 @@ pub fn expr_text(e: &Expr) -> String {
         ExprKind::Transpose(x) => format!("{}.T", expr_text(x)),
         ExprKind::Binary { op: BinOp::Pow, lhs, rhs, .. } => format!("{}^{}", expr_text(lhs), expr_text(rhs)),
         ExprKind::Binary { op, lhs, rhs, .. } => format!("{} {} {}", expr_text(lhs), op.symbol(), expr_text(rhs)),
+        ExprKind::Indexed { name, index } => format!("{}{}", name.name, time_text(index)),
+        ExprKind::Over { body, index } => format!("{} for {}", expr_text(body), index.name),
         ExprKind::Call { func, args, keywords } => {
             let mut a: Vec<String> = args.iter().map(expr_text).collect();
             a.extend(keywords.iter().map(|k| format!("{} = {}", k.name.name, expr_text(&k.value))));

@@ -464,6 +464,13 @@ fn declaration(i: Input) -> PResult<TensorDecl> {
     let (rest, _) = ws(rest)?;
     let (rest, id) = binding_name(rest, || format!("'{}'", r.keyword()))?;
     let (rest, _) = ws(rest)?;
+    let (rest, time) = if declares_time(rest) {
+        let (r, t) = time_index(rest)?;
+        let (r, _) = ws(r)?;
+        (r, Some(t))
+    } else {
+        (rest, None)
+    };
     let (rest, dims_and_span) = opt(dims).parse(rest)?;
     let (dims, dims_span) = match dims_and_span {
         Some((d, s)) => (d, Some(s)),
@@ -486,7 +493,92 @@ fn declaration(i: Input) -> PResult<TensorDecl> {
         };
         return fail(ErrorKind::Expected { what: "'=' or the end of the line", after: shown }, here(rest));
     };
-    Ok((rest, TensorDecl { role: r, name: id, dims, dims_span, value, span: span(i, rest) }))
+    Ok((rest, TensorDecl { role: r, name: id, time, dims, dims_span, value, span: span(i, rest) }))
+}
+
+/// Whether the brackets at `i` after a declared name are a time index
+/// (`x[t][2]`, `h[0][3]`) rather than dims (`x[2]`): they hold a name, or a
+/// single number with another bracket right after them (`x[2] [1, 2]` is
+/// dims and a literal missing its `=`).
+fn declares_time(i: Input) -> bool {
+    let Some(inside) = i.fragment().strip_prefix('[') else {
+        return false;
+    };
+    let inside = inside.trim_start_matches([' ', '\t']);
+    if inside.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        return true;
+    }
+    let digits = inside.trim_start_matches(|c: char| c.is_ascii_digit());
+    digits.len() < inside.len()
+        && digits.trim_start_matches([' ', '\t']).strip_prefix(']').is_some_and(|after| after.starts_with('['))
+}
+
+// ---- time -----------------------------------------------------------------
+
+/// `steps`: `steps NAME = step .. step`, the time index and its range.
+fn steps(i: Input) -> PResult<Steps> {
+    let (rest, _) = keyword("steps")(i)?;
+    let (rest, _) = ws(rest)?;
+    let (rest, index) = binding_name(rest, || "'steps'".into())?;
+    let (rest, _) = ws(rest)?;
+    let (rest, _) = expect_char(rest, '=', "'='", || format!("'steps {}'", index.name))?;
+    let (rest, _) = ws(rest)?;
+    let range_start = rest;
+    let (rest, first) = step(rest, "'='")?;
+    let (rest, _) = ws(rest)?;
+    let Ok((rest, _)) = tag::<_, _, PError>("..").parse(rest) else {
+        return fail(ErrorKind::Expected { what: "'..'", after: format!("'{first}' (as in `1..3`)") }, here(rest));
+    };
+    let (rest, _) = ws(rest)?;
+    let (rest, last) = step(rest, "'..'")?;
+    Ok((rest, Steps { index, first, last, range_span: span(range_start, rest), span: span(i, rest) }))
+}
+
+/// `step`: a whole-number step of the time index.
+fn step<'a>(i: Input<'a>, after: &str) -> PResult<'a, u64> {
+    match digit1::<_, PError>(i) {
+        Ok((rest, d)) => match d.fragment().parse::<u64>() {
+            Ok(n) if n <= i64::MAX as u64 => Ok((rest, n)),
+            _ => fail(ErrorKind::StepTooLarge, span(i, rest)),
+        },
+        Err(_) => fail(ErrorKind::Expected { what: "a step (a whole number)", after: after.into() }, here(i)),
+    }
+}
+
+/// `time_index`: `[t]`, `[t-1]`, `[t+1]` or `[0]` after a name: one step of a sequence.
+fn time_index(i: Input) -> PResult<TimeIndex> {
+    let (rest, _) = tag("[").parse(i)?;
+    let (rest, _) = ws(rest)?;
+    let (rest, kind) = if let Ok((r, index)) = name(rest) {
+        let (r, _) = ws(r)?;
+        let sign = match r.fragment().chars().next() {
+            Some('+') => 1,
+            Some('-') => -1,
+            _ => 0,
+        };
+        if sign == 0 {
+            (r, TimeIndexKind::Relative { index, offset: 0 })
+        } else {
+            let after = format!("'{}'", if sign > 0 { '+' } else { '-' });
+            let (r, _) = ws(nom::Input::take_from(&r, 1))?;
+            let (r, n) = step(r, &after)?;
+            (r, TimeIndexKind::Relative { index, offset: sign * n as i64 })
+        }
+    } else {
+        let (r, n) = step(rest, "'['")?;
+        (r, TimeIndexKind::Step(n))
+    };
+    let (rest, _) = ws(rest)?;
+    let (rest, _) = expect_char(rest, ']', "']'", || "the step".into())?;
+    Ok((rest, TimeIndex { kind, span: span(i, rest) }))
+}
+
+/// `over`: `for NAME` after the argument of `sum(e for t)` or `mean(e for t)`.
+fn over(i: Input) -> PResult<Ident> {
+    let (rest, _) = ws(i)?;
+    let (rest, _) = keyword("for")(rest)?;
+    let (rest, _) = ws(rest)?;
+    binding_name(rest, || "'for'".into())
 }
 
 fn at_line_end(i: Input) -> bool {
@@ -549,7 +641,16 @@ fn equation(i: Input) -> PResult<Equation> {
             return fail(ErrorKind::MisspelledKeyword { found: id.name, keyword }, id.span);
         }
     }
-    defined_as(i, rest, id, String::new())
+    let (rest, time) = if rest.fragment().starts_with('[') {
+        let (r, t) = time_index(rest)?;
+        let (r, _) = ws(r)?;
+        (r, Some(t))
+    } else {
+        (rest, None)
+    };
+    let (rest, mut eq) = defined_as(i, rest, id, String::new())?;
+    eq.time = time;
+    Ok((rest, eq))
 }
 
 /// `loss`: `loss NAME = expr`.
@@ -575,7 +676,7 @@ fn loss(i: Input) -> PResult<Equation> {
 fn defined_as<'a>(start: Input<'a>, i: Input<'a>, id: Ident, prefix: String) -> PResult<'a, Equation> {
     let (rest, _) = expect_char(i, '=', "'='", || format!("'{prefix}{}'", id.name))?;
     let (rest, value) = rhs(rest, "'='")?;
-    Ok((rest, Equation { name: id, value, span: span(start, rest) }))
+    Ok((rest, Equation { name: id, time: None, value, span: span(start, rest) }))
 }
 
 /// `train_arg`: `NAME = number_literal`.
@@ -841,6 +942,10 @@ fn primary(i: Input) -> PResult<Expr> {
     if rest.fragment().starts_with('(') {
         return deeper(i, call);
     }
+    if rest.fragment().starts_with('[') {
+        let (rest, index) = time_index(rest)?;
+        return Ok((rest, Expr { kind: ExprKind::Indexed { name: id, index }, span: span(i, rest) }));
+    }
     let s = id.span;
     Ok((rest, Expr { kind: ExprKind::Name(id), span: s }))
 }
@@ -876,12 +981,19 @@ fn args<'a>(i: Input<'a>, start: Input<'a>) -> PResult<'a, Vec<Arg>> {
     })
 }
 
-/// `arg`: a keyword argument or an expression.
+/// `arg`: a keyword argument, or an expression (with `for t` when summed over time).
 fn arg(i: Input) -> PResult<Arg> {
     if let Some((rest, k)) = opt_committed(keyword_arg(i))? {
         return Ok((rest, Arg::Keyword(k)));
     }
-    expr(i).map(|(rest, e)| (rest, Arg::Positional(e)))
+    let (rest, e) = expr(i)?;
+    match opt_committed(over(rest))? {
+        Some((end, index)) => {
+            let s = e.span.to(index.span);
+            Ok((end, Arg::Positional(Expr { kind: ExprKind::Over { body: Box::new(e), index }, span: s })))
+        }
+        None => Ok((rest, Arg::Positional(e))),
+    }
 }
 
 /// `keyword_arg`: `NAME = expr`; backtracks when no `=` follows the name.
@@ -909,10 +1021,18 @@ fn statement(i: Input) -> PResult<Item> {
             "fn" => function(i).map(|(r, f)| (r, Item::Function(f))),
             "loss" => loss(i).map(|(r, e)| (r, Item::Loss(e))),
             "train" => train(i).map(|(r, t)| (r, Item::Train(t))),
+            "steps" if starts_steps(i) => steps(i).map(|(r, s)| (r, Item::Steps(s))),
             _ => equation(i).map(|(r, e)| (r, Item::Equation(e))),
         };
     }
     fail(ErrorKind::ExpectedStatement, here(i))
+}
+
+/// Whether `steps` at `i` starts a `steps t = ...` statement (a name
+/// follows) rather than an equation named `steps`.
+fn starts_steps(i: Input) -> bool {
+    let after = i.fragment().trim_start_matches("steps").trim_start_matches([' ', '\t']);
+    after.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
 }
 
 /// `line`: an optional statement, an optional comment, then the line break.

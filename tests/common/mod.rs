@@ -126,3 +126,31 @@ pub fn cifar_network(seed: u64) -> String {
     out.push_str("Z2 = W @ v + b\nyhat = softmax(Z2)\nloss L = cross_entropy(y, yhat)\ntrain sgd(lr = 0.01)\n");
     out
 }
+
+/// A vanilla RNN over `steps` steps with a `width`-wide state, `inputs`
+/// inputs and `classes` classes, a softmax output and a loss at every step,
+/// as in `grammar/examples/rnn.nn`, with random two-place weights.
+pub fn rnn_network(seed: u64, steps: usize, width: usize, inputs: usize, classes: usize) -> String {
+    let mut rng = Lcg(seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407));
+    let mut out = format!("steps t = 1..{steps}\n");
+    out.push_str(&format!("input  x[t][{inputs}] = {}\n", random_literal(&mut rng, &[steps, inputs])));
+    let targets: Vec<String> = (0..steps)
+        .map(|_| {
+            let hot = rng.next() as usize % classes;
+            let row: Vec<&str> = (0..classes).map(|c| if c == hot { "1" } else { "0" }).collect();
+            format!("[{}]", row.join(", "))
+        })
+        .collect();
+    out.push_str(&format!("target y[t][{classes}] = [{}]\n", targets.join(", ")));
+    out.push_str(&format!("const  h[0][{width}] = [{}]\n", vec!["0"; width].join(", ")));
+    out.push_str(&format!("param  Wxh[{width},{inputs}] = {}\n", random_literal(&mut rng, &[width, inputs])));
+    out.push_str(&format!("param  Whh[{width},{width}] = {}\n", random_literal(&mut rng, &[width, width])));
+    out.push_str(&format!("param  bh[{width}] = {}\n", random_literal(&mut rng, &[width])));
+    out.push_str(&format!("param  Why[{classes},{width}] = {}\n", random_literal(&mut rng, &[classes, width])));
+    out.push_str(&format!("param  by[{classes}] = {}\n", random_literal(&mut rng, &[classes])));
+    out.push_str("h[t] = tanh(Wxh @ x[t] + Whh @ h[t-1] + bh)\n");
+    out.push_str("yhat[t] = softmax(Why @ h[t] + by)\n");
+    out.push_str("loss L = sum(cross_entropy(y[t], yhat[t]) for t)\n");
+    out.push_str("train sgd(lr = 0.01)\n");
+    out
+}

@@ -1,0 +1,444 @@
+//! The derivation of a recurrent network as one recurrence in t.
+//!
+//! The model is unrolled ([`crate::model::time`]), so every step has its
+//! own equations, error terms and gradient terms. Here those per-step
+//! formulas are folded back: a formula at a representative step r is
+//! shifted to every other step k (each step-k tensor `h[j]` becomes
+//! `h[j + k − r]`, each error term likewise) and compared, node for node in
+//! the canonical graph, with the formula actually derived at step k. Only
+//! what matches is printed once in t, so the general form is checked against
+//! the unrolled formulas by construction; what does not match (the last
+//! step of a many-to-one network) is printed on its own.
+//!
+//! Error terms of steps after the last are zero (`δh_{T+1} = 0`): shifting
+//! drops them through the linear operations that carry them, and the
+//! result must still equal the derived formula. The work is linear in T:
+//! a few candidate steps, each shifted to every step.
+
+use std::collections::HashMap;
+
+use super::{Derivation, SymbolKind};
+use crate::model::time::split_step;
+use crate::model::{Graph, Model, Node, NodeId, Reduction, SymbolId, TensorId};
+
+/// The recurrence view of a derivation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimeView {
+    /// The time index, `t`.
+    pub index: String,
+    pub first: u64,
+    pub last: u64,
+    /// The forward equations, in file order.
+    pub forward: Vec<Forward>,
+    /// The defined symbols grouped by sequence, in derivation order.
+    pub groups: Vec<SymbolGroup>,
+    /// Parallel to the derivation's gradients.
+    pub gradients: Vec<Option<TimeSum>>,
+}
+
+/// A forward equation in the recurrence view.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Forward {
+    /// Every step of a sequence is the same equation in t: printed once, as
+    /// the equation of `tensor` (step `step`) with steps relative to it.
+    Template { tensor: TensorId, step: u64 },
+    /// An equation printed as it is (an untimed one may be a sum over time).
+    Plain { tensor: TensorId, sum: Option<TimeSum> },
+}
+
+/// The error terms (or named gradients) of one sequence, one per step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SymbolGroup {
+    /// The symbol printed in general form, its step, and the steps where the
+    /// general form holds; `None` when no two steps share a form.
+    pub general: Option<General>,
+    /// Symbols printed as they are, latest step first.
+    pub others: Vec<SymbolId>,
+}
+
+/// A formula that holds at several steps.
+#[derive(Clone, Debug, PartialEq)]
+pub struct General {
+    pub symbol: SymbolId,
+    pub step: u64,
+    /// The steps where it holds, ascending.
+    pub holds: Vec<u64>,
+    /// Whether error terms after the last step were taken as zero.
+    pub zero_after_last: bool,
+}
+
+/// A sum with one term per step: `Σ_t pattern` plus terms outside it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimeSum {
+    /// The constant factor in front of the sum, if any.
+    pub factor: Option<NodeId>,
+    /// The constant the sum is divided by (`mean(… for t)`), if any.
+    pub divisor: Option<NodeId>,
+    /// Each pattern at step `step`; Σ_t runs over every step.
+    pub patterns: Vec<NodeId>,
+    pub step: u64,
+    /// Terms that belong to no pattern.
+    pub rest: Vec<NodeId>,
+    /// The terms of the patterns at every step, latest step first.
+    pub terms: Vec<NodeId>,
+}
+
+/// Where each step-indexed tensor and symbol sits.
+struct Steps {
+    first: u64,
+    last: u64,
+    tensor_step: HashMap<TensorId, (String, u64)>,
+    tensor_at: HashMap<(String, u64), TensorId>,
+    /// Symbols by (sequence, kind, ordinal within the owner) and step.
+    symbol_step: HashMap<SymbolId, (SymbolKey, u64)>,
+    symbol_at: HashMap<(SymbolKey, u64), SymbolId>,
+}
+
+/// Which symbol of a step: the sequence, δ or ∂L/∂X, and which δ of the equation.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SymbolKey {
+    pub sequence: String,
+    pub delta: bool,
+    pub ordinal: usize,
+}
+
+/// The result of shifting a formula to another step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Shifted {
+    Node(NodeId),
+    /// An error term after the last step, or an expression linear in one.
+    Zero,
+    /// A tensor or error term the other step does not have.
+    Fail,
+}
+
+/// The sequence key of each symbol: owner's sequence, kind and ordinal.
+pub fn symbol_keys(model: &Model, derivation: &Derivation) -> HashMap<SymbolId, (SymbolKey, u64)> {
+    let mut out = HashMap::new();
+    if model.time.is_none() {
+        return out;
+    }
+    let mut ordinals: HashMap<(TensorId, bool), usize> = HashMap::new();
+    for (i, s) in derivation.symbols.iter().enumerate() {
+        let Some((base, k)) = split_step(&model.tensor(s.owner).name) else { continue };
+        let delta = matches!(s.kind, SymbolKind::Delta { .. });
+        let n = ordinals.entry((s.owner, delta)).or_default();
+        let key = SymbolKey { sequence: base.to_string(), delta, ordinal: *n };
+        *n += 1;
+        out.insert(SymbolId(i as u32), (key, k));
+    }
+    out
+}
+
+/// Folds the unrolled derivation of a model with time steps into a recurrence.
+pub fn view(model: &Model, d: &mut Derivation) -> Option<TimeView> {
+    let timeline = model.time.as_ref()?;
+    let mut steps = Steps {
+        first: timeline.first,
+        last: timeline.last,
+        tensor_step: HashMap::new(),
+        tensor_at: HashMap::new(),
+        symbol_step: HashMap::new(),
+        symbol_at: HashMap::new(),
+    };
+    for id in model.ids() {
+        if let Some((base, k)) = split_step(&model.tensor(id).name) {
+            steps.tensor_step.insert(id, (base.to_string(), k));
+            steps.tensor_at.insert((base.to_string(), k), id);
+        }
+    }
+    for (s, (key, k)) in symbol_keys(model, d) {
+        steps.symbol_at.insert((key.clone(), k), s);
+        steps.symbol_step.insert(s, (key, k));
+    }
+    let candidates = candidates(steps.first, steps.last);
+
+    // Forward equations.
+    let mut forward = Vec::new();
+    let mut done: Vec<String> = Vec::new();
+    for id in model.equations() {
+        let Some((base, _)) = steps.tensor_step.get(&id).cloned() else {
+            let sum = model.tensor(id).definition.and_then(|def| time_sum(model, d, &steps, &candidates, def));
+            forward.push(Forward::Plain { tensor: id, sum });
+            continue;
+        };
+        if done.contains(&base) {
+            continue;
+        }
+        done.push(base.clone());
+        let members: Vec<(u64, TensorId)> = (steps.first..=steps.last)
+            .filter_map(|k| steps.tensor_at.get(&(base.clone(), k)).map(|&t| (k, t)))
+            .filter(|(_, t)| model.tensor(*t).definition.is_some())
+            .collect();
+        let template = candidates.iter().find_map(|&r| {
+            let (_, rt) = members.iter().find(|(k, _)| *k == r)?;
+            let def = model.tensor(*rt).definition?;
+            let all = members.len() as u64 == steps.last - steps.first + 1
+                && members.iter().all(|&(k, t)| {
+                    let shifted = shift(&mut d.graph, model, &d.symbols, &steps, def, k as i64 - r as i64).0;
+                    model.tensor(t).definition.is_some_and(|theirs| same_sum(&d.graph, shifted, theirs))
+                });
+            all.then_some(Forward::Template { tensor: *rt, step: r })
+        });
+        match template {
+            Some(t) => forward.push(t),
+            None => forward.extend(members.iter().map(|&(_, t)| Forward::Plain { tensor: t, sum: None })),
+        }
+    }
+
+    // Error terms, grouped by sequence.
+    let mut groups = Vec::new();
+    let mut grouped: Vec<SymbolKey> = Vec::new();
+    let defined = d.defined.clone();
+    for &s in &defined {
+        let Some((key, _)) = steps.symbol_step.get(&s).cloned() else {
+            groups.push(SymbolGroup { general: None, others: vec![s] });
+            continue;
+        };
+        if grouped.contains(&key) {
+            continue;
+        }
+        grouped.push(key.clone());
+        let members: Vec<(u64, SymbolId)> = (steps.first..=steps.last)
+            .rev()
+            .filter_map(|k| steps.symbol_at.get(&(key.clone(), k)).map(|&s| (k, s)))
+            .filter(|(_, s)| d.symbol(*s).defined)
+            .collect();
+        let mut best: Option<General> = None;
+        for &r in &candidates {
+            let Some(&(_, rs)) = members.iter().find(|(k, _)| *k == r) else { continue };
+            let formula = d.symbol(rs).formula;
+            let mut holds = Vec::new();
+            let mut zero = false;
+            for &(k, s) in &members {
+                let (shifted, used_zero) = shift(&mut d.graph, model, &d.symbols, &steps, formula, k as i64 - r as i64);
+                if same_sum(&d.graph, shifted, d.symbol(s).formula) {
+                    holds.push(k);
+                    zero |= used_zero;
+                }
+            }
+            if holds.len() >= 2 && best.as_ref().is_none_or(|b| holds.len() > b.holds.len()) {
+                holds.sort_unstable();
+                best = Some(General { symbol: rs, step: r, holds, zero_after_last: zero });
+            }
+        }
+        let others = members
+            .iter()
+            .filter(|(k, _)| !best.as_ref().is_some_and(|b| b.holds.contains(k)))
+            .map(|&(_, s)| s)
+            .collect();
+        groups.push(SymbolGroup { general: best, others });
+    }
+
+    let roots: Vec<NodeId> = d.gradients.iter().map(|g| g.formula).collect();
+    let gradients = roots.into_iter().map(|f| time_sum(model, d, &steps, &candidates, f)).collect();
+    Some(TimeView { index: timeline.index.clone(), first: steps.first, last: steps.last, forward, groups, gradients })
+}
+
+/// Steps to try as the representative: inner ones first.
+fn candidates(first: u64, last: u64) -> Vec<u64> {
+    let mut out = Vec::new();
+    for k in [first + 1, first + (last - first) / 2, last.saturating_sub(1), first, last] {
+        if (first..=last).contains(&k) && !out.contains(&k) {
+            out.push(k);
+        }
+    }
+    out
+}
+
+/// `root` as `factor · (Σ_t patterns + rest)`, when at least one pattern
+/// has a term at every step.
+fn time_sum(model: &Model, d: &mut Derivation, steps: &Steps, candidates: &[u64], root: NodeId) -> Option<TimeSum> {
+    if steps.last == steps.first {
+        return None;
+    }
+    let (factor, divisor, inner) = match *d.graph.node(root) {
+        Node::Mul(c, x) if d.graph.as_const(c).is_some() => (Some(c), None, x),
+        Node::Div(x, c) if d.graph.as_const(c).is_some() => (None, Some(c), x),
+        _ => (None, None, root),
+    };
+    let terms = additive_terms(&d.graph, inner);
+    if terms.len() < 2 {
+        return None;
+    }
+    let step_of: Vec<Option<u64>> = terms.iter().map(|&t| term_step(&d.graph, steps, t)).collect();
+    let mut best: Option<(u64, Vec<NodeId>, Vec<bool>)> = None;
+    for &r in candidates {
+        let mut used = vec![false; terms.len()];
+        let mut patterns = Vec::new();
+        for (i, &u) in terms.iter().enumerate() {
+            if step_of[i] != Some(r) || used[i] {
+                continue;
+            }
+            let mut found = Vec::new();
+            for k in steps.first..=steps.last {
+                let (shifted, _) = shift(&mut d.graph, model, &d.symbols, steps, u, k as i64 - r as i64);
+                let Shifted::Node(n) = shifted else { break };
+                match terms.iter().enumerate().position(|(j, &v)| v == n && !used[j] && !found.contains(&j)) {
+                    Some(j) => found.push(j),
+                    None => break,
+                }
+            }
+            if found.len() as u64 == steps.last - steps.first + 1 {
+                for j in found {
+                    used[j] = true;
+                }
+                patterns.push(u);
+            }
+        }
+        let covered = used.iter().filter(|u| **u).count();
+        if !patterns.is_empty() && best.as_ref().is_none_or(|(_, _, b)| covered > b.iter().filter(|u| **u).count()) {
+            best = Some((r, patterns, used));
+        }
+    }
+    let (step, patterns, used) = best?;
+    let mut summed: Vec<(u64, NodeId)> = terms
+        .iter()
+        .zip(&used)
+        .zip(&step_of)
+        .filter(|((_, u), _)| **u)
+        .map(|((&t, _), s)| (s.unwrap_or(0), t))
+        .collect();
+    summed.sort_by_key(|&(k, _)| std::cmp::Reverse(k));
+    let rest = terms.iter().zip(&used).filter(|(_, u)| !**u).map(|(&t, _)| t).collect();
+    Some(TimeSum { factor, divisor, patterns, step, rest, terms: summed.into_iter().map(|(_, t)| t).collect() })
+}
+
+/// Whether a shifted formula equals `theirs`, up to the order of the terms of a sum.
+fn same_sum(g: &Graph, shifted: Shifted, theirs: NodeId) -> bool {
+    let Shifted::Node(mine) = shifted else { return false };
+    if mine == theirs {
+        return true;
+    }
+    let (mut a, mut b) = (additive_terms(g, mine), additive_terms(g, theirs));
+    a.sort_unstable();
+    b.sort_unstable();
+    a.len() > 1 && a == b
+}
+
+/// The terms of a sum `a + b + …` (iteratively, left to right).
+fn additive_terms(g: &Graph, root: NodeId) -> Vec<NodeId> {
+    let mut out = Vec::new();
+    let mut stack = vec![root];
+    while let Some(n) = stack.pop() {
+        match *g.node(n) {
+            Node::Add(a, b) => {
+                stack.push(b);
+                stack.push(a);
+            }
+            _ => out.push(n),
+        }
+    }
+    out
+}
+
+/// The latest step a term refers to, through its symbols, else its tensors.
+fn term_step(g: &Graph, steps: &Steps, term: NodeId) -> Option<u64> {
+    let nodes = g.nodes_under(&[term]);
+    let symbols = nodes.iter().filter_map(|&n| match g.node(n) {
+        Node::Symbol(s) => steps.symbol_step.get(s).map(|(_, k)| *k),
+        _ => None,
+    });
+    let latest = symbols.max();
+    latest.or_else(|| {
+        nodes
+            .iter()
+            .filter_map(|&n| match g.node(n) {
+                Node::Tensor(t) => steps.tensor_step.get(t).map(|(_, k)| *k),
+                _ => None,
+            })
+            .max()
+    })
+}
+
+/// `root` with every step moved by `by`: `h[j]` to `h[j + by]`, and each
+/// error term likewise (zero past the last step). Also says whether a zero
+/// was used. Iterative, memoized, linear in the formula's size.
+fn shift(
+    g: &mut Graph,
+    model: &Model,
+    symbols: &[super::Symbol],
+    steps: &Steps,
+    root: NodeId,
+    by: i64,
+) -> (Shifted, bool) {
+    if by == 0 {
+        return (Shifted::Node(root), false);
+    }
+    let mut memo: HashMap<NodeId, Shifted> = HashMap::new();
+    let mut zero_used = false;
+    let mut stack = vec![(root, false)];
+    while let Some((id, expanded)) = stack.pop() {
+        if memo.contains_key(&id) {
+            continue;
+        }
+        let node = g.node(id).clone();
+        let children = node.children();
+        if !expanded && !children.is_empty() {
+            stack.push((id, true));
+            stack.extend(children.iter().filter(|c| !memo.contains_key(c)).map(|&c| (c, false)));
+            continue;
+        }
+        let target = |k: u64| k.checked_add_signed(by);
+        let result = match &node {
+            Node::Tensor(t) => match steps.tensor_step.get(t) {
+                None => Shifted::Node(id),
+                Some((base, k)) => match target(*k).and_then(|k2| steps.tensor_at.get(&(base.clone(), k2))) {
+                    Some(&t2) => Shifted::Node(g.tensor(t2, model.tensor(t2).shape.clone())),
+                    None => Shifted::Fail,
+                },
+            },
+            Node::Symbol(s) => match steps.symbol_step.get(s) {
+                None => Shifted::Node(id),
+                Some((key, k)) => match target(*k) {
+                    Some(k2) => match steps.symbol_at.get(&(key.clone(), k2)) {
+                        Some(&s2) => Shifted::Node(symbols[s2.0 as usize].node),
+                        None if k2 > steps.last => {
+                            zero_used = true;
+                            Shifted::Zero
+                        }
+                        None => Shifted::Fail,
+                    },
+                    None => Shifted::Fail,
+                },
+            },
+            _ => {
+                let kids: Vec<Shifted> = children.iter().map(|c| memo[c]).collect();
+                if kids.contains(&Shifted::Fail) {
+                    Shifted::Fail
+                } else if kids.contains(&Shifted::Zero) {
+                    through_zero(g, &node, id, &kids)
+                } else {
+                    let map: HashMap<NodeId, NodeId> = children
+                        .iter()
+                        .zip(&kids)
+                        .filter_map(|(&c, k)| match k {
+                            Shifted::Node(n) => Some((c, *n)),
+                            _ => None,
+                        })
+                        .collect();
+                    let shape = g.shape(id).clone();
+                    Shifted::Node(g.make(&node, &shape, &|c| map.get(&c).copied().unwrap_or(c)))
+                }
+            }
+        };
+        memo.insert(id, result);
+    }
+    (memo[&root], zero_used)
+}
+
+/// A node with a zero child: zero through linear operations, the other
+/// operand through sums; anything else cannot be shifted.
+fn through_zero(g: &mut Graph, node: &Node, id: NodeId, kids: &[Shifted]) -> Shifted {
+    let same_shape = |g: &Graph, n: NodeId| g.shape(n) == g.shape(id);
+    match (node, kids) {
+        (Node::Neg(_) | Node::Transpose(_) | Node::Reduce(Reduction::Sum | Reduction::Mean, _), _) => Shifted::Zero,
+        (Node::Mul(..) | Node::MatMul(..), _) => Shifted::Zero,
+        (Node::Div(..), [Shifted::Zero, Shifted::Node(_)]) => Shifted::Zero,
+        (Node::Add(..) | Node::Sub(..), [Shifted::Zero, Shifted::Zero]) => Shifted::Zero,
+        (Node::Add(..) | Node::Sub(..), [Shifted::Node(a), Shifted::Zero]) if same_shape(g, *a) => Shifted::Node(*a),
+        (Node::Add(..), [Shifted::Zero, Shifted::Node(b)]) if same_shape(g, *b) => Shifted::Node(*b),
+        (Node::Sub(..), [Shifted::Zero, Shifted::Node(b)]) if same_shape(g, *b) => Shifted::Node(g.neg(*b)),
+        _ => Shifted::Fail,
+    }
+}
