@@ -11,7 +11,7 @@ use std::fmt;
 
 use num_bigint::BigInt;
 use num_rational::BigRational;
-use num_traits::{FromPrimitive, One, Signed, ToPrimitive, Zero};
+use num_traits::{One, Signed, ToPrimitive, Zero};
 
 /// Exact values whose numerator and denominator together need more bits
 /// than this continue as f64 (many training steps would otherwise make
@@ -519,19 +519,7 @@ impl Tensor {
             }
             _ => {
                 let (a, b) = (self.float_view(), other.float_view());
-                let mut v = vec![0.0; m * p];
-                // i-k-j order: the inner loop runs over contiguous rows of b and v.
-                for i in 0..m {
-                    let row = &mut v[i * p..(i + 1) * p];
-                    for l in 0..k {
-                        let x = a[i * k + l];
-                        let brow = &b[l * p..(l + 1) * p];
-                        for (r, y) in row.iter_mut().zip(brow) {
-                            *r += x * y;
-                        }
-                    }
-                }
-                Tensor::float_checked(dims, v)?
+                Tensor::float_checked(dims, float_matmul(&a, &b, m, k, p))?
             }
         };
         out.capped |= capped;
@@ -615,20 +603,21 @@ impl Tensor {
     /// never `-0.000`. Without: an exact value as its terminating decimal or
     /// else as a fraction (`1/3`); an f64 as its shortest round-trip form.
     pub fn format_entry(&self, i: usize, round: Option<u32>) -> String {
-        let exact = match &self.data {
-            Data::Exact(v) => v.get(i).cloned(),
-            Data::Float(v) => match round {
-                Some(_) => v.get(i).and_then(|x| BigRational::from_f64(*x)),
-                None => {
-                    let x = v.get(i).copied().unwrap_or(f64::NAN);
-                    return if x == 0.0 { "0".into() } else { format!("{x}") };
-                }
+        match &self.data {
+            Data::Exact(v) => match (v.get(i), round) {
+                (None, _) => "NaN".into(),
+                (Some(r), Some(n)) => round_decimal(r, n),
+                (Some(r), None) => full_precision(r),
             },
-        };
-        let Some(r) = exact else { return "NaN".into() };
-        match round {
-            Some(n) => round_decimal(&r, n),
-            None => full_precision(&r),
+            Data::Float(v) => {
+                let x = v.get(i).copied().unwrap_or(f64::NAN);
+                match round {
+                    _ if !x.is_finite() => "NaN".into(),
+                    Some(n) => round_f64(x, n),
+                    None if x == 0.0 => "0".into(),
+                    None => format!("{x}"),
+                }
+            }
         }
     }
 
@@ -679,6 +668,24 @@ fn exact_matmul(a: &[BigRational], b: &[BigRational], m: usize, k: usize, p: usi
     out
 }
 
+/// `[m,k] @ [k,p]` in f64, row-major, by `matrixmultiply`'s blocked and
+/// vectorised kernel (a plain triple loop runs an order of magnitude slower).
+fn float_matmul(a: &[f64], b: &[f64], m: usize, k: usize, p: usize) -> Vec<f64> {
+    let mut v = vec![0.0; m * p];
+    if m == 0 || k == 0 || p == 0 {
+        return v;
+    }
+    assert!(a.len() >= m * k && b.len() >= k * p, "matmul operands are smaller than their shapes");
+    let (rk, rp) = (k as isize, p as isize);
+    // SAFETY: `a` holds m·k entries with row stride k, `b` k·p with row
+    // stride p, and `v` m·p with row stride p (checked above and allocated
+    // here); column strides are 1, and `v` aliases neither input.
+    unsafe {
+        matrixmultiply::dgemm(m, k, p, 1.0, a.as_ptr(), rk, 1, b.as_ptr(), rp, 1, 0.0, v.as_mut_ptr(), rp, 1);
+    }
+    v
+}
+
 /// A sum over the common denominator, reduced once (see [`exact_matmul`]).
 fn exact_sum(v: &[BigRational]) -> BigRational {
     let denom = common_denominator(v.iter());
@@ -720,12 +727,81 @@ fn index_in(dims: &[usize], mut i: usize) -> Vec<usize> {
 
 /// `r` rounded to `places` decimals, half away from zero, without `-0`.
 pub fn round_decimal(r: &BigRational, places: u32) -> String {
-    let scale = BigInt::from(10).pow(places);
-    let scaled = r * BigRational::from_integer(scale);
-    let half = BigRational::new(BigInt::one(), BigInt::from(2));
-    let magnitude = (scaled.abs() + half).floor().to_integer();
-    let negative = r.is_negative() && !magnitude.is_zero();
+    // floor(|n|·10^places / d + 1/2) = floor((2·|n|·10^places + d) / 2d):
+    // one integer division, no fraction to reduce.
+    let scale = num_traits::pow(BigInt::from(10), places as usize);
+    let twice_denom = r.denom() << 1usize;
+    let magnitude = ((r.numer().abs() * scale << 1usize) + r.denom()) / twice_denom;
     let digits = magnitude.to_string();
+    with_point(digits, places, r.is_negative())
+}
+
+/// `x` rounded to `places` decimals exactly as [`round_decimal`] rounds its
+/// exact binary value, without making that value a fraction: Rust's fixed
+/// formatting is correctly rounded on the exact value, and only a tie (the
+/// exact value ends in a 5 just past the last place) needs deciding here,
+/// away from zero where the formatter would go to even.
+pub fn round_f64(x: f64, places: u32) -> String {
+    let places_usize = places as usize;
+    let magnitude = x.abs();
+    let digits = if is_decimal_tie(magnitude, places) {
+        // The value has exactly places + 1 decimals, so this prints it exactly.
+        let mut text = format!("{magnitude:.prec$}", prec = places_usize + 1);
+        text.pop();
+        round_up_last_digit(&text)
+    } else {
+        format!("{magnitude:.places_usize$}")
+    };
+    let digits: String = digits.chars().filter(|c| *c != '.').collect();
+    let digits = digits.trim_start_matches('0');
+    let digits = if digits.is_empty() { "0".to_string() } else { digits.to_string() };
+    with_point(digits, places, x < 0.0)
+}
+
+/// Is `x` (finite, ≥ 0) exactly halfway between two multiples of 10^-places?
+/// With x = m·2^e (m odd), 2·x·10^places = m·5^places·2^(places+1+e) is an
+/// odd integer exactly when places + 1 + e = 0.
+fn is_decimal_tie(x: f64, places: u32) -> bool {
+    if x == 0.0 {
+        return false;
+    }
+    let bits = x.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i64;
+    let fraction = bits & ((1u64 << 52) - 1);
+    let (mantissa, exponent) = if biased == 0 { (fraction, -1074) } else { (fraction | (1u64 << 52), biased - 1075) };
+    let odd_exponent = exponent + i64::from(mantissa.trailing_zeros());
+    i64::from(places) + 1 + odd_exponent == 0
+}
+
+/// `text` (digits with at most one `.`) plus one unit in its last place.
+fn round_up_last_digit(text: &str) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    let mut carry = true;
+    for b in bytes.iter_mut().rev() {
+        if !carry {
+            break;
+        }
+        match *b {
+            b'.' => continue,
+            b'9' => *b = b'0',
+            d => {
+                *b = d + 1;
+                carry = false;
+            }
+        }
+    }
+    let body = String::from_utf8(bytes).unwrap_or_default();
+    if carry {
+        format!("1{body}")
+    } else {
+        body
+    }
+}
+
+/// The digits of a magnitude scaled by 10^places, written with the decimal
+/// point and a minus sign when `negative` and not zero.
+fn with_point(digits: String, places: u32, negative: bool) -> String {
+    let negative = negative && digits.bytes().any(|b| b != b'0');
     let text = if places == 0 {
         digits
     } else {
@@ -832,6 +908,66 @@ mod tests {
         let huge = BigRational::new(BigInt::from(3), BigInt::from(10).pow(300));
         assert_eq!(decimal_places(&huge), Some(300));
         assert_eq!(full_precision(&r(-1, 8)), "-0.125");
+    }
+
+    /// The rounding rule computed the slow, obvious way on the exact value.
+    fn reference_round(r: &BigRational, places: u32) -> String {
+        let scaled = r * BigRational::from_integer(BigInt::from(10).pow(places));
+        let magnitude = (scaled.abs() + r_half()).floor().to_integer();
+        let digits = magnitude.to_string();
+        with_point(digits, places, r.is_negative())
+    }
+
+    fn r_half() -> BigRational {
+        BigRational::new(BigInt::one(), BigInt::from(2))
+    }
+
+    #[test]
+    fn f64_rounding_matches_rounding_the_exact_value() {
+        use num_traits::FromPrimitive;
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut values: Vec<f64> = vec![0.5, 1.5, 2.5, -2.5, 0.125, 0.375, 1.0 / 32.0, -3.0 / 32.0, 9.995, 0.0];
+        // Exact ties at every place count: odd multiples of 2^-(places+1).
+        for places in 0..12u32 {
+            for odd in [1u64, 3, 5, 7, 19, 999, 1_000_001] {
+                values.push(odd as f64 / 2f64.powi(places as i32 + 1));
+                values.push(-(odd as f64) * 2f64.powi(-(places as i32) - 1) * 7.0);
+            }
+        }
+        for _ in 0..4000 {
+            let bits = next();
+            let x = f64::from_bits(bits);
+            if x.is_finite() {
+                values.push(x);
+            }
+            // Ordinary magnitudes too, where the places matter.
+            values.push((next() % 2_000_000) as f64 / 1024.0 - 977.0);
+            values.push(((next() % 100_000) as f64 - 50_000.0) / 3.0e4);
+        }
+        for x in values {
+            let exact = BigRational::from_f64(x).unwrap();
+            for places in [0u32, 1, 2, 4, 7, 12, 30] {
+                assert_eq!(round_f64(x, places), reference_round(&exact, places), "{x:e} to {places} places");
+            }
+        }
+    }
+
+    #[test]
+    fn exact_rounding_matches_the_reference() {
+        for n in -300i64..300 {
+            for d in [1i64, 2, 3, 7, 8, 40, 625, 9999, 20000, 1 << 20] {
+                let v = r(n * 12345 + 7, d);
+                for places in [0u32, 1, 3, 4, 9] {
+                    assert_eq!(round_decimal(&v, places), reference_round(&v, places), "{v} to {places} places");
+                }
+            }
+        }
     }
 
     #[test]
