@@ -637,6 +637,14 @@ fn collect_literal(lit: &Literal, dims: &[usize], out: &mut Vec<BigRational>) ->
         (Literal::List { items, .. }, [n, rest @ ..]) if items.len() == *n => {
             items.iter().try_for_each(|item| collect_literal(item, rest, out))
         }
+        (Literal::Numbers(list), [n]) if list.len() == *n => {
+            out.extend(list.values().iter().map(ast::Decimal::to_rational));
+            Ok(())
+        }
+        // A number where a list belongs: the first one is pointed at.
+        (Literal::Numbers(list), [n, rest @ ..]) if list.len() == *n => {
+            collect_literal(&Literal::Number(list.number(0)), rest, out)
+        }
         _ => Err(mismatch()),
     }
 }
@@ -652,6 +660,7 @@ fn describe_dims(dims: &[usize]) -> String {
 fn describe_literal(lit: &Literal) -> String {
     match lit {
         Literal::Number(_) => "a number".into(),
+        Literal::Numbers(list) => format!("a list of {} number{}", list.len(), if list.len() == 1 { "" } else { "s" }),
         Literal::List { items, .. } => {
             let inner = match items.first() {
                 Some(Literal::Number(_)) if items.iter().all(|i| matches!(i, Literal::Number(_))) => {
