@@ -727,6 +727,12 @@ fn index_in(dims: &[usize], mut i: usize) -> Vec<usize> {
 
 /// `r` rounded to `places` decimals, half away from zero, without `-0`.
 pub fn round_decimal(r: &BigRational, places: u32) -> String {
+    // Small fractions (decimals as written, most exact values) in u128.
+    if let (Some(n), Some(d), true) = (r.numer().to_i64(), r.denom().to_u64(), places <= 18) {
+        let (n, d) = (u128::from(n.unsigned_abs()), u128::from(d));
+        let magnitude = (2 * n * 10u128.pow(places) + d) / (2 * d);
+        return with_point(magnitude.to_string(), places, r.is_negative());
+    }
     // floor(|n|·10^places / d + 1/2) = floor((2·|n|·10^places + d) / 2d):
     // one integer division, no fraction to reduce.
     let scale = num_traits::pow(BigInt::from(10), places as usize);
@@ -744,18 +750,21 @@ pub fn round_decimal(r: &BigRational, places: u32) -> String {
 pub fn round_f64(x: f64, places: u32) -> String {
     let places_usize = places as usize;
     let magnitude = x.abs();
-    let digits = if is_decimal_tie(magnitude, places) {
+    let mut text = if is_decimal_tie(magnitude, places) {
         // The value has exactly places + 1 decimals, so this prints it exactly.
         let mut text = format!("{magnitude:.prec$}", prec = places_usize + 1);
         text.pop();
+        if places == 0 {
+            text.pop();
+        }
         round_up_last_digit(&text)
     } else {
         format!("{magnitude:.places_usize$}")
     };
-    let digits: String = digits.chars().filter(|c| *c != '.').collect();
-    let digits = digits.trim_start_matches('0');
-    let digits = if digits.is_empty() { "0".to_string() } else { digits.to_string() };
-    with_point(digits, places, x < 0.0)
+    if x < 0.0 && text.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
+        text.insert(0, '-');
+    }
+    text
 }
 
 /// Is `x` (finite, ≥ 0) exactly halfway between two multiples of 10^-places?
@@ -819,6 +828,16 @@ fn with_point(digits: String, places: u32, negative: bool) -> String {
 /// The number of decimal places of `r` when its decimal expansion
 /// terminates (its denominator is 2^a 5^b), else `None`.
 pub fn decimal_places(r: &BigRational) -> Option<u32> {
+    if let Some(mut d) = r.denom().to_u64() {
+        let twos = d.trailing_zeros();
+        d >>= twos;
+        let mut fives = 0;
+        while d % 5 == 0 {
+            d /= 5;
+            fives += 1;
+        }
+        return (d == 1).then_some(twos.max(fives));
+    }
     let den = r.denom();
     // Twos by counting trailing zero bits; fives by comparing with the one
     // power of five of the right size, so huge denominators stay cheap.
