@@ -261,6 +261,30 @@ pub struct ParamCheck {
     pub worst_entry: usize,
     pub derived: f64,
     pub numeric: f64,
+    /// How many of its entries were checked.
+    pub checked: usize,
+    /// How many entries it has.
+    pub entries: usize,
+}
+
+/// How much of each parameter `gradcheck` compares, and whom it tells how
+/// far it has got.
+pub struct GradCheckOptions<'a> {
+    /// Check at most this many entries of each parameter, spread evenly
+    /// over it (first and last included); `None` checks every entry.
+    pub sample: Option<usize>,
+    /// Called after each entry with (entries done, entries to do).
+    pub progress: &'a mut dyn FnMut(usize, usize),
+}
+
+/// The entries of a parameter of `len` entries that a check of at most
+/// `sample` looks at: all of them, or `sample` spread evenly.
+pub fn sampled_entries(len: usize, sample: Option<usize>) -> Vec<usize> {
+    match sample {
+        Some(n) if n < len && n >= 2 => (0..n).map(|k| k * (len - 1) / (n - 1)).collect(),
+        Some(n) if n < len => vec![0; n.min(1)],
+        _ => (0..len).collect(),
+    }
 }
 
 /// The finite-difference check of every parameter.
@@ -284,18 +308,31 @@ impl GradCheck {
 /// Compares every derived gradient entry with a central finite difference
 /// of the loss, computed independently by re-running the forward pass in f64.
 pub fn gradcheck(model: &Model) -> Result<GradCheck, crate::Error> {
+    gradcheck_with(model, GradCheckOptions { sample: None, progress: &mut |_, _| {} })
+}
+
+/// [`gradcheck`] on a sample of the entries, reporting progress.
+pub fn gradcheck_with(model: &Model, options: GradCheckOptions) -> Result<GradCheck, crate::Error> {
     let derivation = derive(model);
     let initial = initial_values(model)?;
     let pass = Pass::run(model, &derivation, initial.clone(), true)?;
     let h = 1e-6;
     let mut params = Vec::new();
     let float_values: Vec<Option<Tensor>> = initial.iter().map(|v| v.as_ref().map(Tensor::to_float)).collect();
-    for (g, grad) in derivation.gradients.iter().zip(&pass.gradients) {
+    let plans: Vec<Vec<usize>> = pass.gradients.iter().map(|g| sampled_entries(g.len(), options.sample)).collect();
+    let total: usize = plans.iter().map(Vec::len).sum();
+    let mut done = 0;
+    for ((g, grad), plan) in derivation.gradients.iter().zip(&pass.gradients).zip(&plans) {
         let p = g.param.0 as usize;
         let base = float_values[p].clone().ok_or_else(|| missing(model, g.param))?;
         let derived = grad.to_f64_vec();
-        let mut check = ParamCheck { param: g.param, worst: 0.0, worst_entry: 0, derived: 0.0, numeric: 0.0 };
-        for (i, &d) in derived.iter().enumerate() {
+        let (checked, entries) = (plan.len(), derived.len());
+        let mut check =
+            ParamCheck { param: g.param, worst: 0.0, worst_entry: 0, derived: 0.0, numeric: 0.0, checked, entries };
+        for (n, &i) in plan.iter().enumerate() {
+            let d = derived[i];
+            (options.progress)(done, total);
+            done += 1;
             let loss_at = |delta: f64| -> Result<f64, crate::Error> {
                 let mut tensors = float_values.clone();
                 tensors[p] = Some(base.with_entry_offset(i, delta));
@@ -305,12 +342,13 @@ pub fn gradcheck(model: &Model) -> Result<GradCheck, crate::Error> {
             let numeric = (loss_at(h)? - loss_at(-h)?) / (2.0 * h);
             let scale = d.abs().max(numeric.abs()).max(1e-3);
             let rel = (d - numeric).abs() / scale;
-            if rel > check.worst || (i == 0 && check.worst == 0.0) {
-                check = ParamCheck { param: g.param, worst: rel, worst_entry: i, derived: d, numeric };
+            if rel > check.worst || (n == 0 && check.worst == 0.0) {
+                check = ParamCheck { worst: rel, worst_entry: i, derived: d, numeric, ..check };
             }
         }
         params.push(check);
     }
+    (options.progress)(done, total);
     let kinks = pass.notes.into_iter().filter(|n| matches!(n, Note::Kink { .. })).collect();
     Ok(GradCheck { params, h, kinks })
 }

@@ -737,7 +737,7 @@ pub fn round_decimal(r: &BigRational, places: u32) -> String {
     // one integer division, no fraction to reduce.
     let scale = num_traits::pow(BigInt::from(10), places as usize);
     let twice_denom = r.denom() << 1usize;
-    let magnitude = ((r.numer().abs() * scale << 1usize) + r.denom()) / twice_denom;
+    let magnitude = (((r.numer().abs() * scale) << 1usize) + r.denom()) / twice_denom;
     let digits = magnitude.to_string();
     with_point(digits, places, r.is_negative())
 }

@@ -172,9 +172,12 @@ impl Decimal {
         }
         Decimal::Rational(Box::new(r))
     }
+}
 
-    /// The negated value.
-    pub fn neg(self) -> Decimal {
+impl std::ops::Neg for Decimal {
+    type Output = Decimal;
+
+    fn neg(self) -> Decimal {
         match self {
             Decimal::Small { mantissa, exponent } => match mantissa.checked_neg() {
                 Some(m) => Decimal::Small { mantissa: m, exponent },

@@ -348,7 +348,7 @@ fn signed_decimal(i: Input) -> PResult<Decimal> {
         }
         Err(e) => return Err(e),
     };
-    Ok((rest, if sign == Some('-') { value.neg() } else { value }))
+    Ok((rest, if sign == Some('-') { -value } else { value }))
 }
 
 // ---- declarations -----------------------------------------------------
