@@ -748,6 +748,9 @@ pub fn round_decimal(r: &BigRational, places: u32) -> String {
 /// exact value ends in a 5 just past the last place) needs deciding here,
 /// away from zero where the formatter would go to even.
 pub fn round_f64(x: f64, places: u32) -> String {
+    if let Some(magnitude) = round_f64_in_integers(x.abs(), places) {
+        return with_point(magnitude.to_string(), places, x < 0.0);
+    }
     let places_usize = places as usize;
     let magnitude = x.abs();
     let mut text = if is_decimal_tie(magnitude, places) {
@@ -765,6 +768,31 @@ pub fn round_f64(x: f64, places: u32) -> String {
         text.insert(0, '-');
     }
     text
+}
+
+/// |x|·10^places rounded half up, computed exactly in u128 from the bits of
+/// `x` = m·2^e when they allow (e < 0, at most 22 places: m·10^places stays
+/// below 2^127), else `None`.
+fn round_f64_in_integers(x: f64, places: u32) -> Option<u128> {
+    if places > 22 || !x.is_finite() {
+        return None;
+    }
+    let bits = x.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i64;
+    let fraction = bits & ((1u64 << 52) - 1);
+    let (mantissa, exponent) = if biased == 0 { (fraction, -1074) } else { (fraction | (1u64 << 52), biased - 1075) };
+    if exponent >= 0 {
+        return None;
+    }
+    let scaled = u128::from(mantissa) * 10u128.pow(places);
+    let shift = exponent.unsigned_abs();
+    if shift >= 128 {
+        // scaled < 2^127 ≤ half of 2^shift: less than half a unit.
+        return Some(0);
+    }
+    let half = 1u128 << (shift - 1);
+    let rest = scaled & ((1u128 << shift) - 1);
+    Some((scaled >> shift) + u128::from(rest >= half))
 }
 
 /// Is `x` (finite, ≥ 0) exactly halfway between two multiples of 10^-places?
@@ -810,19 +838,25 @@ fn round_up_last_digit(text: &str) -> String {
 /// The digits of a magnitude scaled by 10^places, written with the decimal
 /// point and a minus sign when `negative` and not zero.
 fn with_point(digits: String, places: u32, negative: bool) -> String {
+    let places = places as usize;
     let negative = negative && digits.bytes().any(|b| b != b'0');
-    let text = if places == 0 {
-        digits
-    } else {
-        let padded = format!("{:0>width$}", digits, width = places as usize + 1);
-        let (int, frac) = padded.split_at(padded.len() - places as usize);
-        format!("{int}.{frac}")
-    };
+    let mut out = String::with_capacity(digits.len() + places + 3);
     if negative {
-        format!("-{text}")
-    } else {
-        text
+        out.push('-');
     }
+    if places == 0 {
+        out.push_str(&digits);
+    } else if digits.len() <= places {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', places - digits.len()));
+        out.push_str(&digits);
+    } else {
+        let (int, frac) = digits.split_at(digits.len() - places);
+        out.push_str(int);
+        out.push('.');
+        out.push_str(frac);
+    }
+    out
 }
 
 /// The number of decimal places of `r` when its decimal expansion

@@ -153,6 +153,13 @@ impl Decimal {
             mantissa /= 10;
             exponent += 1;
         }
+        if (-18..0).contains(&exponent) {
+            // Both parts fit in 64 bits: reduce there.
+            let power = 10u64.pow(exponent.unsigned_abs());
+            let common = num_integer::Integer::gcd(&mantissa.unsigned_abs(), &power);
+            let numer = BigInt::from(mantissa / common as i64);
+            return BigRational::new_raw(numer, BigInt::from(power / common));
+        }
         let numer = BigInt::from(mantissa);
         if exponent >= 0 {
             return BigRational::from_integer(numer * num_traits::pow(BigInt::from(10), exponent as usize));
