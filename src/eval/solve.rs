@@ -1,6 +1,8 @@
 //! `solve` and `gradcheck`: values of every formula, the training step, and
 //! the finite-difference check of the derived gradients.
 
+use std::rc::Rc;
+
 use num_rational::BigRational;
 
 use super::error::{Error, ErrorKind, Failure};
@@ -72,11 +74,12 @@ pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
         Some(train) => {
             let Optimizer::Sgd { lr, steps } = &train.optimizer;
             let lr_t = Tensor::scalar_exact(lr.clone());
-            let mut current = pass.clone();
+            let mut current: Option<Pass> = None;
             let mut tensors = initial;
-            let mut losses = vec![current.values[model.loss.0 as usize].clone()];
+            let mut losses = vec![pass.values[model.loss.0 as usize].clone()];
             for step in 1..=*steps {
-                for (g, grad) in derivation.gradients.iter().zip(&current.gradients) {
+                let gradients = current.as_ref().map_or(&pass.gradients, |c| &c.gradients);
+                for (g, grad) in derivation.gradients.iter().zip(gradients) {
                     let p = g.param.0 as usize;
                     let old = tensors[p].clone().ok_or_else(|| missing(model, g.param))?;
                     let delta = lr_t.mul(grad).map_err(|e| numeric(model, g.param, "the update", e))?;
@@ -84,10 +87,11 @@ pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
                     tensors[p] = Some(new);
                 }
                 // The last step needs only the loss; the gradients are not used again.
-                current = Pass::run(model, &derivation, tensors.clone(), step < *steps)
+                let next = Pass::run(model, &derivation, tensors.clone(), step < *steps)
                     .map_err(|e| Error { after_step: Some(step), ..e })?;
-                losses.push(current.values[model.loss.0 as usize].clone());
-                notes.extend(current.notes.iter().cloned());
+                losses.push(next.values[model.loss.0 as usize].clone());
+                notes.extend(next.notes.iter().cloned());
+                current = Some(next);
             }
             let updated = model
                 .params()
@@ -111,7 +115,17 @@ pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
 
 /// The switches of every max-pool in the equations, from the forward values.
 fn pool_masks(model: &Model, derivation: &Derivation, values: &[Tensor]) -> Result<Vec<PoolMask>, Error> {
-    let mut ev = Evaluator::new(model, &derivation.graph, Some(derivation), values.iter().cloned().map(Some).collect());
+    let any_max_pool = model
+        .graph
+        .nodes_under(&model.order.iter().filter_map(|&id| model.tensor(id).definition).collect::<Vec<_>>())
+        .into_iter()
+        .any(|n| matches!(model.graph.node(n), Node::Pool(PoolKind::Max, ..)));
+    if !any_max_pool {
+        // Nothing to do, and no copy of every value to make.
+        return Ok(Vec::new());
+    }
+    let shared = values.iter().cloned().map(|v| Some(Rc::new(v))).collect();
+    let mut ev = Evaluator::new(model, &derivation.graph, Some(derivation), shared);
     let mut out = Vec::new();
     for &id in &model.order {
         let Some(def) = model.tensor(id).definition else { continue };
@@ -171,7 +185,8 @@ impl Pass {
         tensors: Vec<Option<Tensor>>,
         backward: bool,
     ) -> Result<Pass, Error> {
-        let mut ev = Evaluator::new(model, &derivation.graph, Some(derivation), tensors);
+        let shared = tensors.into_iter().map(|v| v.map(Rc::new)).collect();
+        let mut ev = Evaluator::new(model, &derivation.graph, Some(derivation), shared);
         // Data must have values wherever the loss needs them.
         for id in model.ids() {
             let t = model.tensor(id);
@@ -183,7 +198,7 @@ impl Pass {
             let t = model.tensor(id);
             let Some(def) = t.definition else { continue };
             ev.quantity = t.name.clone();
-            let v = ev.eval(def).map_err(|m| numeric(model, id, &t.name, m))?;
+            let v = ev.eval_shared(def).map_err(|m| numeric(model, id, &t.name, m))?;
             capped(&mut ev, &v);
             ev.tensors[id.0 as usize] = Some(v);
         }
@@ -214,10 +229,15 @@ impl Pass {
                 gradients.push(v);
             }
         }
-        let values = ev
-            .tensors
-            .iter()
-            .map(|v| v.clone().unwrap_or_else(|| Tensor::scalar_exact(BigRational::from_integer(0.into()))))
+        // Once the caches are gone, most values have no other owner and
+        // move out without a copy.
+        ev.clear();
+        let values = std::mem::take(&mut ev.tensors)
+            .into_iter()
+            .map(|v| match v {
+                Some(shared) => Rc::try_unwrap(shared).unwrap_or_else(|shared| Tensor::clone(&shared)),
+                None => Tensor::scalar_exact(BigRational::from_integer(0.into())),
+            })
             .collect();
         Ok(Pass { values, symbols, gradients, notes: ev.notes })
     }
