@@ -651,6 +651,9 @@ fn exact_matmul(a: &[BigRational], b: &[BigRational], m: usize, k: usize, p: usi
         a.iter().enumerate().map(|(flat, r)| over_denominator(r, &row_denoms[flat / k.max(1)])).collect();
     let b_scaled: Vec<BigInt> =
         b.iter().enumerate().map(|(flat, r)| over_denominator(r, &col_denoms[flat % p.max(1)])).collect();
+    if let Some(out) = small_integer_matmul(&a_scaled, &b_scaled, &row_denoms, &col_denoms, m, k, p) {
+        return out;
+    }
     let mut out = Vec::with_capacity(m * p);
     for (i, row_denom) in row_denoms.iter().enumerate() {
         let row = &a_scaled[i * k..(i + 1) * k];
@@ -666,6 +669,47 @@ fn exact_matmul(a: &[BigRational], b: &[BigRational], m: usize, k: usize, p: usi
         }
     }
     out
+}
+
+/// The integer part of [`exact_matmul`] in machine integers, when every
+/// scaled numerator fits in an i64 and no dot product can leave an i128
+/// (decimals as written in a file, and the first layers computed from
+/// them): the same sums, exactly, without a big integer per product.
+fn small_integer_matmul(
+    a: &[BigInt],
+    b: &[BigInt],
+    row_denoms: &[BigInt],
+    col_denoms: &[BigInt],
+    m: usize,
+    k: usize,
+    p: usize,
+) -> Option<Vec<BigRational>> {
+    let bits = |v: &[BigInt]| v.iter().map(|x| x.bits()).max().unwrap_or(0);
+    let (a_bits, b_bits) = (bits(a), bits(b));
+    // |Σ x·y| < k · 2^(a_bits + b_bits) must stay below 2^127.
+    let k_bits = u64::from(usize::BITS - k.leading_zeros());
+    if a_bits > 63 || b_bits > 63 || a_bits + b_bits + k_bits > 126 {
+        return None;
+    }
+    let a: Vec<i64> = a.iter().map(|x| x.to_i64()).collect::<Option<_>>()?;
+    let b: Vec<i64> = b.iter().map(|x| x.to_i64()).collect::<Option<_>>()?;
+    // b by columns, so that each dot product reads both operands in order.
+    let mut b_columns = vec![0i64; k * p];
+    for l in 0..k {
+        for j in 0..p {
+            b_columns[j * k + l] = b[l * p + j];
+        }
+    }
+    let mut out = Vec::with_capacity(m * p);
+    for (i, row_denom) in row_denoms.iter().enumerate() {
+        let row = &a[i * k..(i + 1) * k];
+        for (j, col_denom) in col_denoms.iter().enumerate() {
+            let column = &b_columns[j * k..(j + 1) * k];
+            let total: i128 = row.iter().zip(column).map(|(x, y)| i128::from(*x) * i128::from(*y)).sum();
+            out.push(BigRational::new(BigInt::from(total), row_denom * col_denom));
+        }
+    }
+    Some(out)
 }
 
 /// `[m,k] @ [k,p]` in f64, row-major, by `matrixmultiply`'s blocked and
@@ -1021,6 +1065,34 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn exact_products_agree_in_machine_and_big_integers() {
+        // Small entries take the i128 path; one huge entry forces big integers.
+        let mut state = 7u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) as i64
+        };
+        let (m, k, p) = (5, 7, 3);
+        let a: Vec<BigRational> =
+            (0..m * k).map(|_| r(next() % 2001 - 1000, [1, 10, 100, 8][next() as usize % 4])).collect();
+        let b: Vec<BigRational> = (0..k * p).map(|_| r(next() % 201 - 100, [1, 3, 100][next() as usize % 3])).collect();
+        let fast = exact_matmul(&a, &b, m, k, p);
+        let naive: Vec<BigRational> = (0..m * p)
+            .map(|ij| (0..k).map(|l| &a[ij / p * k + l] * &b[l * p + ij % p]).fold(BigRational::zero(), |s, x| s + x))
+            .collect();
+        assert_eq!(fast, naive);
+        let mut huge = a.clone();
+        huge[0] = BigRational::from_integer(BigInt::from(3).pow(200));
+        let slow = exact_matmul(&huge, &b, m, k, p);
+        let naive: Vec<BigRational> = (0..m * p)
+            .map(|ij| {
+                (0..k).map(|l| &huge[ij / p * k + l] * &b[l * p + ij % p]).fold(BigRational::zero(), |s, x| s + x)
+            })
+            .collect();
+        assert_eq!(slow, naive);
     }
 
     #[test]
