@@ -78,9 +78,11 @@ def dense_network(widths, act, loss, seed=3, bias=True, batch=None, train=True):
 def run_process(argv, env=None):
     """CPU seconds (user + system), wall seconds and peak KiB of one process."""
     start = time.perf_counter()
-    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    err = child.stderr.read()
-    _, status, usage = os.wait4(child.pid, 0)
+    # The output goes to a real file, as a user's would.
+    with tempfile.TemporaryFile() as out:
+        child = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE, env=env)
+        err = child.stderr.read()
+        _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - start
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
