@@ -42,6 +42,22 @@ fn wide_case(runs: usize) {
     }
 }
 
+/// Deriving stays linear in depth: 200 and 1000 layers (4 wide, so that
+/// loading the file does not dominate).
+fn derive_depth(runs: usize) {
+    for depth in [200, 1000] {
+        let widths = vec![4; depth + 1];
+        let text = common::random_network(9, depth, &widths, &["tanh", "sigmoid"], "cross_entropy");
+        let model = nnderive::load(&Source::new("deep.nn", text)).unwrap();
+        report(
+            &format!("derive {depth}-layer, 4-wide network"),
+            median(runs, || {
+                nnderive::derive::derive(&model);
+            }),
+        );
+    }
+}
+
 fn main() {
     // `cargo bench` passes --bench; run directly without it for a quick single pass.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -49,6 +65,11 @@ fn main() {
     // `cargo bench -- wide`: only the wide case.
     if std::env::args().any(|a| a == "wide") {
         wide_case(runs);
+        return;
+    }
+    // `cargo bench -- depth`: only the derivation of deep networks.
+    if std::env::args().any(|a| a == "depth") {
+        derive_depth(runs);
         return;
     }
 
@@ -78,6 +99,9 @@ fn main() {
             }),
         );
     }
+
+    derive_depth(runs);
+    wide_case(runs);
 
     // Exact throughout: relu keeps rationals exact, so every value is a fraction.
     let widths = vec![64; 101];

@@ -280,14 +280,17 @@ fn decimal(i: Input) -> PResult<Decimal> {
         let kind = ErrorKind::GluedNumber { number: recognize_text(i, rest), name: glued.fragment().to_string() };
         return fail(kind, span(i, text_end));
     }
-    let int_digits = &bytes[..int_len];
-    let frac_digits = &bytes[frac.0..frac.0 + frac.1];
-    let scale = exponent - frac.1 as i64;
+    Ok((rest, decimal_value(&bytes[..int_len], &bytes[frac.0..frac.0 + frac.1], exponent)))
+}
+
+/// The value of a number from its integer digits, fraction digits and exponent.
+fn decimal_value(int_digits: &[u8], frac_digits: &[u8], exponent: i64) -> Decimal {
+    let scale = exponent - frac_digits.len() as i64;
     let significant = int_digits.iter().chain(frac_digits).skip_while(|c| **c == b'0');
     let small = (significant.clone().count() <= 18)
         .then(|| significant.fold(0i64, |m, c| m * 10 + i64::from(c - b'0')))
         .zip(i32::try_from(scale).ok());
-    let value = match small {
+    match small {
         Some((mantissa, exponent)) => Decimal::Small { mantissa, exponent },
         None => {
             let all: String = int_digits.iter().chain(frac_digits).map(|c| char::from(*c)).collect();
@@ -300,8 +303,7 @@ fn decimal(i: Input) -> PResult<Decimal> {
             };
             Decimal::Rational(Box::new(r))
         }
-    };
-    Ok((rest, value))
+    }
 }
 
 /// `Ok(None)` for a parser that did not match, its failure if it committed.
@@ -479,6 +481,12 @@ fn count_literal_number(start: Input, end: Input) -> Result<(), nom::Err<PError>
 /// Numbers are kept as values and byte ranges while the list is read; a
 /// list of numbers only (a matrix row) stays in that compact form.
 fn list(i: Input) -> PResult<Literal> {
+    if let Some((len, values, bounds)) = number_row(i.fragment().as_bytes()) {
+        let rest = nom::Input::take_from(&i, len);
+        if let Some(numbers) = NumberList::new(span(i, rest), recognize_text(i, rest), values, bounds) {
+            return Ok((rest, Literal::Numbers(numbers)));
+        }
+    }
     let (rest, _) = tag("[").parse(i)?;
     let seq = Sequence { close: ']', empty: true, trailing: true, entry: "a list entry" };
     let (mut values, mut bounds, mut lists) = (Vec::new(), Vec::new(), Vec::new());
@@ -536,6 +544,82 @@ fn list(i: Input) -> PResult<Literal> {
     }
     items.extend(numbers.map(Literal::Number));
     Ok((rest, Literal::List { items, span: whole }))
+}
+
+/// A row of plain numbers on one line, as `[0.5, -1, 2e-3]`, read in one
+/// pass over its bytes: its length, values and each number's byte range.
+/// Anything else (a line break, a comment, a nested list, a space after a
+/// sign, a malformed number, more numbers than the literal may hold) gives
+/// `None` and goes the general way, which also words every error; so this
+/// accepts only what the general path reads to the same values.
+fn number_row(bytes: &[u8]) -> Option<(usize, Vec<Decimal>, Vec<(u32, u32)>)> {
+    let digits_from = |at: usize| bytes.get(at..).map_or(0, |b| b.iter().take_while(|c| c.is_ascii_digit()).count());
+    let skip_blanks = |mut at: usize| {
+        while matches!(bytes.get(at), Some(b' ' | b'\t')) {
+            at += 1;
+        }
+        at
+    };
+    if bytes.first() != Some(&b'[') {
+        return None;
+    }
+    let (mut values, mut bounds) = (Vec::new(), Vec::new());
+    let mut at = skip_blanks(1);
+    loop {
+        let start = at;
+        let negative = bytes.get(at) == Some(&b'-');
+        at += usize::from(matches!(bytes.get(at), Some(b'-' | b'+')));
+        let int = (at, digits_from(at));
+        at += int.1;
+        let mut frac = (at, 0);
+        if bytes.get(at) == Some(&b'.') {
+            frac = (at + 1, digits_from(at + 1));
+            at = frac.0 + frac.1;
+        }
+        if int.1 == 0 && frac.1 == 0 {
+            return None;
+        }
+        let mut exponent = 0i64;
+        if matches!(bytes.get(at), Some(b'e' | b'E')) {
+            let signed = matches!(bytes.get(at + 1), Some(b'+' | b'-'));
+            let digits_at = at + 1 + usize::from(signed);
+            let len = digits_from(digits_at);
+            if len == 0 || len > 4 {
+                return None;
+            }
+            let magnitude: i64 = std::str::from_utf8(&bytes[digits_at..digits_at + len]).ok()?.parse().ok()?;
+            if magnitude > 1000 {
+                return None;
+            }
+            exponent = if bytes[at + 1] == b'-' { -magnitude } else { magnitude };
+            at = digits_at + len;
+        }
+        if bytes.get(at).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'.') {
+            return None;
+        }
+        let value = decimal_value(&bytes[int.0..int.0 + int.1], &bytes[frac.0..frac.0 + frac.1], exponent);
+        values.push(if negative { -value } else { value });
+        bounds.push((u32::try_from(start).ok()?, u32::try_from(at).ok()?));
+        at = skip_blanks(at);
+        match bytes.get(at) {
+            Some(b',') => {
+                at = skip_blanks(at + 1);
+                if bytes.get(at) == Some(&b']') {
+                    break;
+                }
+            }
+            Some(b']') => break,
+            _ => return None,
+        }
+    }
+    // Counted only once the row is read: past the limit, the general path
+    // counts again and points at the first number too many.
+    let count = LITERAL_NUMBERS.with(|c| c.get()) + values.len();
+    if count > MAX_ENTRIES {
+        return None;
+    }
+    LITERAL_NUMBERS.with(|c| c.set(count));
+    Some((at + 1, values, bounds))
 }
 
 /// `declaration`: `ROLE NAME dims? (= literal)?`.
