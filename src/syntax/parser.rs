@@ -481,9 +481,9 @@ fn count_literal_number(start: Input, end: Input) -> Result<(), nom::Err<PError>
 /// Numbers are kept as values and byte ranges while the list is read; a
 /// list of numbers only (a matrix row) stays in that compact form.
 fn list(i: Input) -> PResult<Literal> {
-    if let Some((len, values, bounds)) = number_row(i.fragment().as_bytes()) {
-        let rest = nom::Input::take_from(&i, len);
-        if let Some(numbers) = NumberList::new(span(i, rest), recognize_text(i, rest), values, bounds) {
+    if let Some(row) = number_row(i.fragment().as_bytes()) {
+        let rest = nom::Input::take_from(&i, row.len);
+        if let Some(numbers) = NumberList::new(span(i, rest), recognize_text(i, rest), row.values, row.bounds) {
             return Ok((rest, Literal::Numbers(numbers)));
         }
     }
@@ -552,7 +552,7 @@ fn list(i: Input) -> PResult<Literal> {
 /// sign, a malformed number, more numbers than the literal may hold) gives
 /// `None` and goes the general way, which also words every error; so this
 /// accepts only what the general path reads to the same values.
-fn number_row(bytes: &[u8]) -> Option<(usize, Vec<Decimal>, Vec<(u32, u32)>)> {
+fn number_row(bytes: &[u8]) -> Option<NumberRow> {
     let digits_from = |at: usize| bytes.get(at..).map_or(0, |b| b.iter().take_while(|c| c.is_ascii_digit()).count());
     let skip_blanks = |mut at: usize| {
         while matches!(bytes.get(at), Some(b' ' | b'\t')) {
@@ -619,7 +619,15 @@ fn number_row(bytes: &[u8]) -> Option<(usize, Vec<Decimal>, Vec<(u32, u32)>)> {
         return None;
     }
     LITERAL_NUMBERS.with(|c| c.set(count));
-    Some((at + 1, values, bounds))
+    Some(NumberRow { len: at + 1, values, bounds })
+}
+
+/// What [`number_row`] read: its length in bytes, and each number's value
+/// and byte range.
+struct NumberRow {
+    len: usize,
+    values: Vec<Decimal>,
+    bounds: Vec<(u32, u32)>,
 }
 
 /// `declaration`: `ROLE NAME dims? (= literal)?`.
