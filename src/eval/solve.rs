@@ -147,7 +147,7 @@ fn initial_values(model: &Model) -> Result<Vec<Option<Tensor>>, Error> {
     let mut out = Vec::with_capacity(model.tensors.len());
     for id in model.ids() {
         let t = model.tensor(id);
-        out.push(t.value.as_ref().map(|v| Tensor::exact(t.shape.dims().to_vec(), v.clone())));
+        out.push(t.exact_value().map(|v| Tensor::exact(t.shape.dims().to_vec(), v)));
     }
     Ok(out)
 }

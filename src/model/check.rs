@@ -619,26 +619,26 @@ fn dims_shape(decl: &ast::TensorDecl) -> Result<Shape, Error> {
 }
 
 /// The entries of a literal in row-major order, checked against `shape`.
-fn literal_values(lit: &Literal, shape: &Shape) -> Result<Vec<BigRational>, Error> {
+fn literal_values(lit: &Literal, shape: &Shape) -> Result<Vec<ast::Decimal>, Error> {
     let mut out = Vec::with_capacity(shape.len());
     collect_literal(lit, shape.dims(), &mut out)?;
     Ok(out)
 }
 
-fn collect_literal(lit: &Literal, dims: &[usize], out: &mut Vec<BigRational>) -> Result<(), Error> {
+fn collect_literal(lit: &Literal, dims: &[usize], out: &mut Vec<ast::Decimal>) -> Result<(), Error> {
     let mismatch = || {
         Error::new(ErrorKind::LiteralShape { expected: describe_dims(dims), found: describe_literal(lit) }, lit.span())
     };
     match (lit, dims) {
         (Literal::Number(n), []) => {
-            out.push(n.value.clone());
+            out.push(ast::Decimal::from_rational(n.value.clone()));
             Ok(())
         }
         (Literal::List { items, .. }, [n, rest @ ..]) if items.len() == *n => {
             items.iter().try_for_each(|item| collect_literal(item, rest, out))
         }
         (Literal::Numbers(list), [n]) if list.len() == *n => {
-            out.extend(list.values().iter().map(ast::Decimal::to_rational));
+            out.extend_from_slice(list.values());
             Ok(())
         }
         // A number where a list belongs: the first one is pointed at.

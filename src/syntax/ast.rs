@@ -131,7 +131,7 @@ impl Literal {
 /// An exact number kept small: `mantissa · 10^exponent` whenever the
 /// mantissa fits in 64 bits (every decimal of up to 18 digits), else any
 /// rational at all.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub enum Decimal {
     Small { mantissa: i64, exponent: i32 },
     Rational(Box<BigRational>),
@@ -178,6 +178,18 @@ impl Decimal {
             return Decimal::Small { mantissa: n, exponent: 0 };
         }
         Decimal::Rational(Box::new(r))
+    }
+}
+
+/// Equal values are equal however they are kept (`0.5`, `0.50`, `1/2`).
+impl PartialEq for Decimal {
+    fn eq(&self, other: &Decimal) -> bool {
+        match (self, other) {
+            (Decimal::Small { mantissa: a, exponent: e }, Decimal::Small { mantissa: b, exponent: f }) if e == f => {
+                a == b
+            }
+            _ => self.to_rational() == other.to_rational(),
+        }
     }
 }
 
