@@ -25,10 +25,53 @@ fn report(name: &str, d: Duration) {
     println!("{name:<58} {:>10.3} ms", d.as_secs_f64() * 1e3);
 }
 
+/// The wide case of issue 13, phase by phase: a 512-512-512-512-10 sigmoid
+/// network with one input, solved and printed with `--round 4` and at full
+/// precision (the text output, as `nnderive solve` writes it).
+fn wide_case(runs: usize) {
+    let widths = [512, 512, 512, 512, 10];
+    let text = common::random_network(3, 4, &widths, &["sigmoid"], "cross_entropy");
+    let source = Source::new("wide.nn", text);
+    report("wide 512x4: parse and check (5 MB)", median(runs, || drop(nnderive::load(&source).unwrap())));
+    let model = nnderive::load(&source).unwrap();
+    report("wide 512x4: derive and evaluate (solve)", median(runs, || drop(nnderive::solve(&model).unwrap())));
+    let solution = nnderive::solve(&model).unwrap();
+    for round in [Some(4), None] {
+        let name = format!("wide 512x4: write the text output, round {round:?}");
+        report(&name, median(runs, || drop(nnderive::render::text::solution(&model, &solution, round))));
+    }
+}
+
+/// Deriving stays linear in depth: 200 and 1000 layers (4 wide, so that
+/// loading the file does not dominate).
+fn derive_depth(runs: usize) {
+    for depth in [200, 1000] {
+        let widths = vec![4; depth + 1];
+        let text = common::random_network(9, depth, &widths, &["tanh", "sigmoid"], "cross_entropy");
+        let model = nnderive::load(&Source::new("deep.nn", text)).unwrap();
+        report(
+            &format!("derive {depth}-layer, 4-wide network"),
+            median(runs, || {
+                nnderive::derive::derive(&model);
+            }),
+        );
+    }
+}
+
 fn main() {
     // `cargo bench` passes --bench; run directly without it for a quick single pass.
     let quick = !std::env::args().any(|a| a == "--bench");
     let runs = if quick { 1 } else { 7 };
+    // `cargo bench -- wide`: only the wide case.
+    if std::env::args().any(|a| a == "wide") {
+        wide_case(runs);
+        return;
+    }
+    // `cargo bench -- depth`: only the derivation of deep networks.
+    if std::env::args().any(|a| a == "depth") {
+        derive_depth(runs);
+        return;
+    }
 
     let assignment = std::fs::read_to_string(common::example("assignment4.nn")).expect("example exists");
     report(
@@ -56,6 +99,9 @@ fn main() {
             }),
         );
     }
+
+    derive_depth(runs);
+    wide_case(runs);
 
     // Exact throughout: relu keeps rationals exact, so every value is a fraction.
     let widths = vec![64; 101];

@@ -4,6 +4,9 @@
 
 /// The width of `s` on a terminal: characters, without combining marks (ŷ is one).
 pub fn display_width(s: &str) -> usize {
+    if s.is_ascii() {
+        return s.len();
+    }
     s.chars().filter(|c| !('\u{300}'..='\u{36f}').contains(c)).count()
 }
 

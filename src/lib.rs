@@ -132,5 +132,5 @@ pub fn load(source: &Source) -> Result<model::Model, Error> {
     Ok(model::check(&file)?)
 }
 
-pub use eval::{gradcheck, solve};
+pub use eval::{gradcheck, gradcheck_with, solve, GradCheckOptions};
 pub use model::with_value;

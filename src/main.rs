@@ -81,6 +81,11 @@ enum Command {
         /// The largest acceptable relative error (a positive number).
         #[arg(long, default_value_t = 1e-6, value_parser = positive_finite)]
         tolerance: f64,
+        /// Check every entry of every parameter; by default at most
+        /// 64 entries of each, spread evenly over it (each entry costs two
+        /// forward passes).
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -173,10 +178,16 @@ fn run(command: Command) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Gradcheck { file, tolerance } => {
+        Command::Gradcheck { file, tolerance, all } => {
             let source = read(&file)?;
             let model = load(&source)?;
-            let report_ = nnderive::gradcheck(&model).map_err(|e| report(&source, &e))?;
+            let mut progress = output::Progress::new("gradcheck");
+            let options = nnderive::GradCheckOptions {
+                sample: if all { None } else { Some(64) },
+                progress: &mut |done, total| progress.update(done, total),
+            };
+            let report_ = nnderive::gradcheck_with(&model, options).map_err(|e| report(&source, &e))?;
+            progress.finish();
             let text = render::text::gradcheck(&model, &report_, tolerance);
             emit(&text)?;
             Ok(if report_.worst() <= tolerance { ExitCode::SUCCESS } else { ExitCode::from(1) })

@@ -112,6 +112,11 @@ fn gradcheck_passes_on_the_assignment_and_json_is_valid() {
     let out = nnderive(&["gradcheck", "grammar/examples/assignment4.nn"], None);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert!(stdout(&out).lines().last().unwrap().starts_with("ok: worst relative error"));
+    // Every parameter is smaller than the sample, so --all changes nothing,
+    // and no progress bar is drawn when standard error is not a terminal.
+    let all = nnderive(&["gradcheck", "grammar/examples/assignment4.nn", "--all"], None);
+    assert_eq!(stdout(&all), stdout(&out));
+    assert_eq!(stderr(&all), "");
     let json = stdout(&nnderive(&["solve", "grammar/examples/assignment4.nn", "--format", "json"], None));
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["loss"]["name"], "L");

@@ -211,8 +211,8 @@ impl Example {
     /// A declared tensor's value, from the file.
     fn given(&self, name: &str) -> Nd {
         let t = &self.model.tensors[name];
-        let v = t.value.as_ref().unwrap().iter().map(ratio);
-        Nd { dims: t.shape.dims().to_vec(), v: v.collect() }
+        let v = t.exact_value().unwrap().iter().map(ratio).collect::<Vec<_>>();
+        Nd { dims: t.shape.dims().to_vec(), v }
     }
 
     fn vec(&self, name: &str) -> Vec<f64> {
@@ -370,7 +370,7 @@ loss L = 0.5 * sum(Z2^2)
     let j: Value = serde_json::from_str(&render::json::solution(&model, &solution, None)).unwrap();
     let get = |n: &str| {
         let t = &model.tensors[n];
-        Nd { dims: t.shape.dims().to_vec(), v: t.value.as_ref().unwrap().iter().map(ratio).collect() }
+        Nd { dims: t.shape.dims().to_vec(), v: t.exact_value().unwrap().iter().map(ratio).collect() }
     };
     let (x, k1, k2) = (get("X"), get("K1"), get("K2"));
     let z1 = conv_forward(&x, &k1, &[0.0; 3], 2, 1);
@@ -526,7 +526,7 @@ fn random_conv_network(seed: u64, shape: [usize; 6], pool: usize, act: &str) -> 
     let model = nnderive::load(&Source::new("r.nn", text.clone())).ok()?;
     let get = |name: &str| {
         let t = &model.tensors[name];
-        Nd { dims: t.shape.dims().to_vec(), v: t.value.as_ref().unwrap().iter().map(ratio).collect() }
+        Nd { dims: t.shape.dims().to_vec(), v: t.exact_value().unwrap().iter().map(ratio).collect() }
     };
     let z1 = conv_forward(&get("X"), &get("K"), &get("bK").v, stride, pad);
     let a1 = match act {

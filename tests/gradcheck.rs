@@ -72,3 +72,26 @@ fn unusual_networks_pass_gradcheck() {
         assert!(check.worst() < 1e-6, "{text}\n{check:?}");
     }
 }
+
+/// By default the CLI checks a sample of each parameter's entries, says
+/// so, and reports progress; `--all` (no sample) checks every entry.
+#[test]
+fn a_sample_of_entries_is_checked_and_said() {
+    let text = common::random_network(4, 2, &[20, 10, 3], &["tanh"], "mse");
+    let model = nnderive::load(&nnderive::Source::new("s.nn", text)).unwrap();
+    let mut calls = Vec::new();
+    let options = nnderive::GradCheckOptions { sample: Some(64), progress: &mut |d, t| calls.push((d, t)) };
+    let check = nnderive::gradcheck_with(&model, options).unwrap();
+    let w1 = &check.params[0];
+    assert_eq!((w1.checked, w1.entries), (64, 200));
+    assert!(check.params.iter().skip(1).all(|p| p.checked == p.entries.min(64)));
+    let total: usize = check.params.iter().map(|p| p.checked).sum();
+    assert_eq!(calls.last(), Some(&(total, total)));
+    assert!(check.worst() < 1e-6);
+    let shown = nnderive::render::text::gradcheck(&model, &check, 1e-6);
+    assert!(shown.contains("note: entries checked, spread evenly: W1 (64 of 200)"), "{shown}");
+    assert_eq!(nnderive::eval::sampled_entries(5, Some(3)), [0, 2, 4]);
+    assert_eq!(nnderive::eval::sampled_entries(3, Some(64)), [0, 1, 2]);
+    let all = nnderive::gradcheck(&model).unwrap();
+    assert!(all.params.iter().all(|p| p.checked == p.entries));
+}

@@ -217,7 +217,7 @@ fn given_value_replaces_the_declared_one() {
     assert_eq!(v["deltas"]["δ2"]["value"], serde_json::json!([0.2182, -0.2182]));
     // An [n, 1] value is the same column as [n].
     let model = nnderive::with_value(model, "b2", &[2, 1], rationals(&[0, 0])).unwrap();
-    assert_eq!(model.tensors["b2"].value, Some(rationals(&[0, 0])));
+    assert_eq!(model.tensors["b2"].exact_value(), Some(rationals(&[0, 0])));
 }
 
 /// The errors of `with_value`, rendered as the CLI renders errors.

@@ -311,3 +311,74 @@ fn keyword_arguments_in_calls() {
     let file = parse("Z = maxpool(A,2,stride=1)\n").unwrap();
     assert_eq!(format(&file), "Z = maxpool(A, 2, stride = 1)\n");
 }
+
+/// The value of a decimal the slow, obvious way: digits as one big integer
+/// over a power of ten.
+fn reference_decimal(text: &str) -> num_rational::BigRational {
+    use num_bigint::BigInt;
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i64>().unwrap()),
+        None => (unsigned, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits: BigInt = format!("0{int}{frac}").parse().unwrap();
+    let scale = exponent - frac.len() as i64;
+    let ten = num_rational::BigRational::from_integer(BigInt::from(10));
+    let value = num_rational::BigRational::from_integer(digits) * num_traits::pow::Pow::pow(&ten, scale as i32);
+    if negative {
+        -value
+    } else {
+        value
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { rng_seed: common::proptest_seed(), ..ProptestConfig::default() })]
+
+    /// Numbers read alone and inside a list (the compact form) have the
+    /// value a reference decimal parser gives, and keep their text.
+    #[test]
+    fn numbers_match_a_reference_parser(
+        numbers in proptest::collection::vec(
+            "[+-]?([0-9]{1,25}(\\.[0-9]{0,25})?|\\.[0-9]{1,25})([eE][+-]?[0-9]{1,3})?", 1..8)
+    ) {
+        let text = format!("const c[{}] = [{}]\nconst d = {}\n", numbers.len(), numbers.join(", "), numbers[0]);
+        let file = parse(&text).unwrap();
+        let Item::Tensor(list) = &file.items[0] else { panic!() };
+        let Some(nnderive::syntax::ast::Literal::Numbers(list)) = &list.value else { panic!("{list:?}") };
+        for (k, n) in numbers.iter().enumerate() {
+            prop_assert_eq!(list.values()[k].to_rational(), reference_decimal(n));
+            prop_assert_eq!(list.text(k), n.as_str());
+            let number = list.number(k);
+            prop_assert_eq!(&text[number.span.start..number.span.end], n.as_str());
+        }
+        let Item::Tensor(single) = &file.items[1] else { panic!() };
+        let Some(nnderive::syntax::ast::Literal::Number(single)) = &single.value else { panic!() };
+        prop_assert_eq!(&single.value, &reference_decimal(&numbers[0]));
+    }
+}
+
+/// A number where a list belongs inside a compact row is pointed at
+/// exactly, also on a later line of the literal.
+#[test]
+fn a_number_in_a_compact_row_is_located() {
+    let text = "param W[2,2,1] = [[1, 2],\n    [ -3.5, 4]]\nloss L = sum(W)\n";
+    let e = nnderive::load(&nnderive::Source::new("t.nn", text.to_string())).unwrap_err();
+    let span = e.diagnostic().span.unwrap();
+    assert_eq!((span.line, span.column, &text[span.start..span.end]), (1, 20, "1"));
+    let text = "param W[2] = [[1, 2],\n    [ -3.5, 4]]\nloss L = sum(W)\n";
+    let e = nnderive::load(&nnderive::Source::new("t.nn", text.to_string())).unwrap_err();
+    let span = e.diagnostic().span.unwrap();
+    assert_eq!((span.line, span.column), (1, 15), "{:?}", e.diagnostic());
+    // A list mixing numbers and lists keeps every number's place.
+    let text = "param W[2] = [7,\n  [1]]\nloss L = sum(W)\n";
+    let file = parse(text).unwrap();
+    let Item::Tensor(d) = &file.items[0] else { panic!() };
+    let Some(nnderive::syntax::ast::Literal::List { items, .. }) = &d.value else { panic!() };
+    assert_eq!(items[0].span().column, 15);
+    assert_eq!(items[1].span().line, 2);
+}

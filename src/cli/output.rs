@@ -177,3 +177,43 @@ fn hard_links(meta: &fs::Metadata) -> u64 {
 fn hard_links(_: &fs::Metadata) -> u64 {
     1
 }
+
+/// A progress bar on standard error for work that turns out long: it
+/// appears only after about a second, and only when standard error is a
+/// terminal (indicatif draws nothing otherwise).
+pub struct Progress {
+    what: &'static str,
+    started: std::time::Instant,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    pub fn new(what: &'static str) -> Progress {
+        Progress { what, started: std::time::Instant::now(), bar: None }
+    }
+
+    /// `done` of `total` steps are done.
+    pub fn update(&mut self, done: usize, total: usize) {
+        if self.bar.is_none() && self.started.elapsed() >= std::time::Duration::from_secs(1) {
+            let bar =
+                indicatif::ProgressBar::with_draw_target(Some(total as u64), indicatif::ProgressDrawTarget::stderr());
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} entries, {eta} left")
+            {
+                bar.set_style(style);
+            }
+            bar.set_message(self.what);
+            self.bar = Some(bar);
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_position(done as u64);
+        }
+    }
+
+    /// Removes the bar, if one was drawn.
+    pub fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -119,7 +119,7 @@ fn target_sums(model: &Model) -> Vec<TargetSum> {
         .filter(|&id| model.tensor(id).role == Role::Target)
         .map(|id| {
             let verified =
-                model.tensor(id).value.as_ref().map(|v| v.iter().fold(BigRational::zero(), |a, b| a + b).is_one());
+                model.tensor(id).exact_value().map(|v| v.iter().fold(BigRational::zero(), |a, b| a + b).is_one());
             TargetSum { target: id, verified }
         })
         .collect()

@@ -39,8 +39,9 @@ pub struct Evaluator<'a> {
     pub model: &'a Model,
     pub graph: &'a Graph,
     pub derivation: Option<&'a Derivation>,
-    /// Values by [`TensorId`](crate::model::TensorId).
-    pub tensors: Vec<Option<Tensor>>,
+    /// Values by [`TensorId`](crate::model::TensorId), shared with the
+    /// memo rather than copied into it.
+    pub tensors: Vec<Option<Rc<Tensor>>>,
     /// Values of defined symbols by [`SymbolId`].
     pub symbols: HashMap<SymbolId, Tensor>,
     /// Values of nodes outside function bodies, shared by every formula.
@@ -94,7 +95,7 @@ impl<'a> Evaluator<'a> {
         model: &'a Model,
         graph: &'a Graph,
         derivation: Option<&'a Derivation>,
-        tensors: Vec<Option<Tensor>>,
+        tensors: Vec<Option<Rc<Tensor>>>,
     ) -> Self {
         Evaluator {
             model,
@@ -118,12 +119,17 @@ impl<'a> Evaluator<'a> {
 
     /// The value of `node`.
     pub fn eval(&mut self, node: NodeId) -> Result<Tensor, Failure> {
+        self.eval_shared(node).map(|v| Tensor::clone(&v))
+    }
+
+    /// The value of `node`, shared with the evaluator's cache (no copy).
+    pub fn eval_shared(&mut self, node: NodeId) -> Result<Rc<Tensor>, Failure> {
         if let Some(v) = self.memo.get(&node) {
-            return Ok(Tensor::clone(v));
+            return Ok(v.clone());
         }
         let memo = std::mem::take(&mut self.memo);
         let mut frames = vec![Frame::new(node, Vec::new(), memo, None)];
-        let result = self.run(&mut frames).map(|v| Tensor::clone(&v));
+        let result = self.run(&mut frames);
         // The outermost frame's values stay cached, also after an error.
         if let Some(first) = frames.into_iter().next() {
             self.memo = first.memo;
@@ -197,6 +203,12 @@ impl<'a> Evaluator<'a> {
                 frames.push(Frame::new(body, args, HashMap::new(), Some((n, f))));
                 continue;
             }
+            // A tensor's value is shared, not copied.
+            if let Node::Tensor(t) = *g.node(n) {
+                let value = self.tensors[t.0 as usize].clone().ok_or(Failure::Internal("a tensor has no value"))?;
+                frame.memo.insert(n, value);
+                continue;
+            }
             // A parameter is its argument itself, so that calls it is passed
             // on to are recognised in `calls`.
             if let Node::Param(i) = *g.node(n) {
@@ -241,10 +253,7 @@ impl<'a> Evaluator<'a> {
     fn compute(&mut self, n: NodeId, args: &[&Tensor]) -> Result<Tensor, Failure> {
         let arg = |i: usize| args.get(i).copied().ok_or(Failure::Internal("an operand is missing"));
         let value = match self.graph.node(n) {
-            Node::Tensor(t) => match &self.tensors[t.0 as usize] {
-                Some(v) => v.clone(),
-                None => return Err(Failure::Internal("a tensor has no value")),
-            },
+            Node::Tensor(_) => return Err(Failure::Internal("a tensor is bound by the evaluator")),
             Node::Param(_) => return Err(Failure::Internal("a parameter is bound by its frame")),
             Node::Symbol(s) => self
                 .symbols

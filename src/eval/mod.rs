@@ -10,4 +10,7 @@ mod solve;
 pub mod tensor;
 
 pub use error::{Error, ErrorKind, Failure};
-pub use solve::{gradcheck, solve, symbol_label, GradCheck, ParamCheck, PoolMask, Solution, Training};
+pub use solve::{
+    gradcheck, gradcheck_with, sampled_entries, solve, symbol_label, GradCheck, GradCheckOptions, ParamCheck, PoolMask,
+    Solution, Training,
+};

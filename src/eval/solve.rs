@@ -1,6 +1,8 @@
 //! `solve` and `gradcheck`: values of every formula, the training step, and
 //! the finite-difference check of the derived gradients.
 
+use std::rc::Rc;
+
 use num_rational::BigRational;
 
 use super::error::{Error, ErrorKind, Failure};
@@ -77,11 +79,12 @@ pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
         Some(train) => {
             let Optimizer::Sgd { lr, steps } = &train.optimizer;
             let lr_t = Tensor::scalar_exact(lr.clone());
-            let mut current = pass.clone();
+            let mut current: Option<Pass> = None;
             let mut tensors = initial;
-            let mut losses = vec![current.values[model.loss.0 as usize].clone()];
+            let mut losses = vec![pass.values[model.loss.0 as usize].clone()];
             for step in 1..=*steps {
-                for (g, grad) in derivation.gradients.iter().zip(&current.gradients) {
+                let gradients = current.as_ref().map_or(&pass.gradients, |c| &c.gradients);
+                for (g, grad) in derivation.gradients.iter().zip(gradients) {
                     let p = g.param.0 as usize;
                     let old = tensors[p].clone().ok_or_else(|| missing(model, g.param))?;
                     let delta = lr_t.mul(grad).map_err(|e| numeric(model, g.param, "the update", e))?;
@@ -89,10 +92,11 @@ pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
                     tensors[p] = Some(new);
                 }
                 // The last step needs only the loss; the gradients are not used again.
-                current = Pass::run(model, &derivation, tensors.clone(), step < *steps)
+                let next = Pass::run(model, &derivation, tensors.clone(), step < *steps)
                     .map_err(|e| Error { after_step: Some(step), ..e })?;
-                losses.push(current.values[model.loss.0 as usize].clone());
-                notes.extend(current.notes.iter().cloned());
+                losses.push(next.values[model.loss.0 as usize].clone());
+                notes.extend(next.notes.iter().cloned());
+                current = Some(next);
             }
             let updated = model
                 .params()
@@ -137,7 +141,17 @@ fn time_terms(model: &Model, derivation: &Derivation, pass: &Pass) -> Result<Vec
 
 /// The switches of every max-pool in the equations, from the forward values.
 fn pool_masks(model: &Model, derivation: &Derivation, values: &[Tensor]) -> Result<Vec<PoolMask>, Error> {
-    let mut ev = Evaluator::new(model, &derivation.graph, Some(derivation), values.iter().cloned().map(Some).collect());
+    let any_max_pool = model
+        .graph
+        .nodes_under(&model.order.iter().filter_map(|&id| model.tensor(id).definition).collect::<Vec<_>>())
+        .into_iter()
+        .any(|n| matches!(model.graph.node(n), Node::Pool(PoolKind::Max, ..)));
+    if !any_max_pool {
+        // Nothing to do, and no copy of every value to make.
+        return Ok(Vec::new());
+    }
+    let shared = values.iter().cloned().map(|v| Some(Rc::new(v))).collect();
+    let mut ev = Evaluator::new(model, &derivation.graph, Some(derivation), shared);
     let mut out = Vec::new();
     for &id in &model.order {
         let Some(def) = model.tensor(id).definition else { continue };
@@ -159,7 +173,7 @@ fn initial_values(model: &Model) -> Result<Vec<Option<Tensor>>, Error> {
     let mut out = Vec::with_capacity(model.tensors.len());
     for id in model.ids() {
         let t = model.tensor(id);
-        out.push(t.value.as_ref().map(|v| Tensor::exact(t.shape.dims().to_vec(), v.clone())));
+        out.push(t.exact_value().map(|v| Tensor::exact(t.shape.dims().to_vec(), v)));
     }
     Ok(out)
 }
@@ -197,7 +211,8 @@ impl Pass {
         tensors: Vec<Option<Tensor>>,
         backward: bool,
     ) -> Result<Pass, Error> {
-        let mut ev = Evaluator::new(model, &derivation.graph, Some(derivation), tensors);
+        let shared = tensors.into_iter().map(|v| v.map(Rc::new)).collect();
+        let mut ev = Evaluator::new(model, &derivation.graph, Some(derivation), shared);
         // Data must have values wherever the loss needs them.
         for id in model.ids() {
             let t = model.tensor(id);
@@ -209,7 +224,7 @@ impl Pass {
             let t = model.tensor(id);
             let Some(def) = t.definition else { continue };
             ev.quantity = t.name.clone();
-            let v = ev.eval(def).map_err(|m| numeric(model, id, &t.name, m))?;
+            let v = ev.eval_shared(def).map_err(|m| numeric(model, id, &t.name, m))?;
             capped(&mut ev, &v);
             ev.tensors[id.0 as usize] = Some(v);
         }
@@ -240,10 +255,15 @@ impl Pass {
                 gradients.push(v);
             }
         }
-        let values = ev
-            .tensors
-            .iter()
-            .map(|v| v.clone().unwrap_or_else(|| Tensor::scalar_exact(BigRational::from_integer(0.into()))))
+        // Once the caches are gone, most values have no other owner and
+        // move out without a copy.
+        ev.clear();
+        let values = std::mem::take(&mut ev.tensors)
+            .into_iter()
+            .map(|v| match v {
+                Some(shared) => Rc::try_unwrap(shared).unwrap_or_else(|shared| Tensor::clone(&shared)),
+                None => Tensor::scalar_exact(BigRational::from_integer(0.into())),
+            })
             .collect();
         Ok(Pass { values, symbols, gradients, notes: ev.notes })
     }
@@ -287,6 +307,30 @@ pub struct ParamCheck {
     pub worst_entry: usize,
     pub derived: f64,
     pub numeric: f64,
+    /// How many of its entries were checked.
+    pub checked: usize,
+    /// How many entries it has.
+    pub entries: usize,
+}
+
+/// How much of each parameter `gradcheck` compares, and whom it tells how
+/// far it has got.
+pub struct GradCheckOptions<'a> {
+    /// Check at most this many entries of each parameter, spread evenly
+    /// over it (first and last included); `None` checks every entry.
+    pub sample: Option<usize>,
+    /// Called after each entry with (entries done, entries to do).
+    pub progress: &'a mut dyn FnMut(usize, usize),
+}
+
+/// The entries of a parameter of `len` entries that a check of at most
+/// `sample` looks at: all of them, or `sample` spread evenly.
+pub fn sampled_entries(len: usize, sample: Option<usize>) -> Vec<usize> {
+    match sample {
+        Some(n) if n < len && n >= 2 => (0..n).map(|k| k * (len - 1) / (n - 1)).collect(),
+        Some(n) if n < len => vec![0; n.min(1)],
+        _ => (0..len).collect(),
+    }
 }
 
 /// The finite-difference check of every parameter.
@@ -310,18 +354,31 @@ impl GradCheck {
 /// Compares every derived gradient entry with a central finite difference
 /// of the loss, computed independently by re-running the forward pass in f64.
 pub fn gradcheck(model: &Model) -> Result<GradCheck, crate::Error> {
+    gradcheck_with(model, GradCheckOptions { sample: None, progress: &mut |_, _| {} })
+}
+
+/// [`gradcheck`] on a sample of the entries, reporting progress.
+pub fn gradcheck_with(model: &Model, options: GradCheckOptions) -> Result<GradCheck, crate::Error> {
     let derivation = derive(model);
     let initial = initial_values(model)?;
     let pass = Pass::run(model, &derivation, initial.clone(), true)?;
     let h = 1e-6;
     let mut params = Vec::new();
     let float_values: Vec<Option<Tensor>> = initial.iter().map(|v| v.as_ref().map(Tensor::to_float)).collect();
-    for (g, grad) in derivation.gradients.iter().zip(&pass.gradients) {
+    let plans: Vec<Vec<usize>> = pass.gradients.iter().map(|g| sampled_entries(g.len(), options.sample)).collect();
+    let total: usize = plans.iter().map(Vec::len).sum();
+    let mut done = 0;
+    for ((g, grad), plan) in derivation.gradients.iter().zip(&pass.gradients).zip(&plans) {
         let p = g.param.0 as usize;
         let base = float_values[p].clone().ok_or_else(|| missing(model, g.param))?;
         let derived = grad.to_f64_vec();
-        let mut check = ParamCheck { param: g.param, worst: 0.0, worst_entry: 0, derived: 0.0, numeric: 0.0 };
-        for (i, &d) in derived.iter().enumerate() {
+        let (checked, entries) = (plan.len(), derived.len());
+        let mut check =
+            ParamCheck { param: g.param, worst: 0.0, worst_entry: 0, derived: 0.0, numeric: 0.0, checked, entries };
+        for (n, &i) in plan.iter().enumerate() {
+            let d = derived[i];
+            (options.progress)(done, total);
+            done += 1;
             let loss_at = |delta: f64| -> Result<f64, crate::Error> {
                 let mut tensors = float_values.clone();
                 tensors[p] = Some(base.with_entry_offset(i, delta));
@@ -331,12 +388,13 @@ pub fn gradcheck(model: &Model) -> Result<GradCheck, crate::Error> {
             let numeric = (loss_at(h)? - loss_at(-h)?) / (2.0 * h);
             let scale = d.abs().max(numeric.abs()).max(1e-3);
             let rel = (d - numeric).abs() / scale;
-            if rel > check.worst || (i == 0 && check.worst == 0.0) {
-                check = ParamCheck { param: g.param, worst: rel, worst_entry: i, derived: d, numeric };
+            if rel > check.worst || (n == 0 && check.worst == 0.0) {
+                check = ParamCheck { worst: rel, worst_entry: i, derived: d, numeric, ..check };
             }
         }
         params.push(check);
     }
+    (options.progress)(done, total);
     let kinks = pass.notes.into_iter().filter(|n| matches!(n, Note::Kink { .. })).collect();
     Ok(GradCheck { params, h, kinks })
 }

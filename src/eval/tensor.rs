@@ -11,7 +11,7 @@ use std::fmt;
 
 use num_bigint::BigInt;
 use num_rational::BigRational;
-use num_traits::{FromPrimitive, One, Signed, ToPrimitive, Zero};
+use num_traits::{One, Signed, ToPrimitive, Zero};
 
 /// Exact values whose numerator and denominator together need more bits
 /// than this continue as f64 (many training steps would otherwise make
@@ -600,19 +600,7 @@ impl Tensor {
             }
             _ => {
                 let (a, b) = (self.float_view(), other.float_view());
-                let mut v = vec![0.0; m * p];
-                // i-k-j order: the inner loop runs over contiguous rows of b and v.
-                for i in 0..m {
-                    let row = &mut v[i * p..(i + 1) * p];
-                    for l in 0..k {
-                        let x = a[i * k + l];
-                        let brow = &b[l * p..(l + 1) * p];
-                        for (r, y) in row.iter_mut().zip(brow) {
-                            *r += x * y;
-                        }
-                    }
-                }
-                Tensor::float_checked(dims, v)?
+                Tensor::float_checked(dims, float_matmul(&a, &b, m, k, p))?
             }
         };
         out.capped |= capped;
@@ -696,20 +684,21 @@ impl Tensor {
     /// never `-0.000`. Without: an exact value as its terminating decimal or
     /// else as a fraction (`1/3`); an f64 as its shortest round-trip form.
     pub fn format_entry(&self, i: usize, round: Option<u32>) -> String {
-        let exact = match &self.data {
-            Data::Exact(v) => v.get(i).cloned(),
-            Data::Float(v) => match round {
-                Some(_) => v.get(i).and_then(|x| BigRational::from_f64(*x)),
-                None => {
-                    let x = v.get(i).copied().unwrap_or(f64::NAN);
-                    return if x == 0.0 { "0".into() } else { format!("{x}") };
-                }
+        match &self.data {
+            Data::Exact(v) => match (v.get(i), round) {
+                (None, _) => "NaN".into(),
+                (Some(r), Some(n)) => round_decimal(r, n),
+                (Some(r), None) => full_precision(r),
             },
-        };
-        let Some(r) = exact else { return "NaN".into() };
-        match round {
-            Some(n) => round_decimal(&r, n),
-            None => full_precision(&r),
+            Data::Float(v) => {
+                let x = v.get(i).copied().unwrap_or(f64::NAN);
+                match round {
+                    _ if !x.is_finite() => "NaN".into(),
+                    Some(n) => round_f64(x, n),
+                    None if x == 0.0 => "0".into(),
+                    None => format!("{x}"),
+                }
+            }
         }
     }
 
@@ -743,6 +732,9 @@ fn exact_matmul(a: &[BigRational], b: &[BigRational], m: usize, k: usize, p: usi
         a.iter().enumerate().map(|(flat, r)| over_denominator(r, &row_denoms[flat / k.max(1)])).collect();
     let b_scaled: Vec<BigInt> =
         b.iter().enumerate().map(|(flat, r)| over_denominator(r, &col_denoms[flat % p.max(1)])).collect();
+    if let Some(out) = small_integer_matmul(&a_scaled, &b_scaled, &row_denoms, &col_denoms, m, k, p) {
+        return out;
+    }
     let mut out = Vec::with_capacity(m * p);
     for (i, row_denom) in row_denoms.iter().enumerate() {
         let row = &a_scaled[i * k..(i + 1) * k];
@@ -758,6 +750,65 @@ fn exact_matmul(a: &[BigRational], b: &[BigRational], m: usize, k: usize, p: usi
         }
     }
     out
+}
+
+/// The integer part of [`exact_matmul`] in machine integers, when every
+/// scaled numerator fits in an i64 and no dot product can leave an i128
+/// (decimals as written in a file, and the first layers computed from
+/// them): the same sums, exactly, without a big integer per product.
+fn small_integer_matmul(
+    a: &[BigInt],
+    b: &[BigInt],
+    row_denoms: &[BigInt],
+    col_denoms: &[BigInt],
+    m: usize,
+    k: usize,
+    p: usize,
+) -> Option<Vec<BigRational>> {
+    let bits = |v: &[BigInt]| v.iter().map(|x| x.bits()).max().unwrap_or(0);
+    let (a_bits, b_bits) = (bits(a), bits(b));
+    // |Σ x·y| < k · 2^(a_bits + b_bits) must stay below 2^127.
+    let k_bits = u64::from(usize::BITS - k.leading_zeros());
+    if a_bits > 63 || b_bits > 63 || a_bits + b_bits + k_bits > 126 {
+        return None;
+    }
+    let a: Vec<i64> = a.iter().map(|x| x.to_i64()).collect::<Option<_>>()?;
+    let b: Vec<i64> = b.iter().map(|x| x.to_i64()).collect::<Option<_>>()?;
+    // b by columns, so that each dot product reads both operands in order.
+    let mut b_columns = vec![0i64; k * p];
+    for l in 0..k {
+        for j in 0..p {
+            b_columns[j * k + l] = b[l * p + j];
+        }
+    }
+    let mut out = Vec::with_capacity(m * p);
+    for (i, row_denom) in row_denoms.iter().enumerate() {
+        let row = &a[i * k..(i + 1) * k];
+        for (j, col_denom) in col_denoms.iter().enumerate() {
+            let column = &b_columns[j * k..(j + 1) * k];
+            let total: i128 = row.iter().zip(column).map(|(x, y)| i128::from(*x) * i128::from(*y)).sum();
+            out.push(BigRational::new(BigInt::from(total), row_denom * col_denom));
+        }
+    }
+    Some(out)
+}
+
+/// `[m,k] @ [k,p]` in f64, row-major, by `matrixmultiply`'s blocked and
+/// vectorised kernel (a plain triple loop runs an order of magnitude slower).
+fn float_matmul(a: &[f64], b: &[f64], m: usize, k: usize, p: usize) -> Vec<f64> {
+    let mut v = vec![0.0; m * p];
+    if m == 0 || k == 0 || p == 0 {
+        return v;
+    }
+    assert!(a.len() >= m * k && b.len() >= k * p, "matmul operands are smaller than their shapes");
+    let (rk, rp) = (k as isize, p as isize);
+    // SAFETY: `a` holds m·k entries with row stride k, `b` k·p with row
+    // stride p, and `v` m·p with row stride p (checked above and allocated
+    // here); column strides are 1, and `v` aliases neither input.
+    unsafe {
+        matrixmultiply::dgemm(m, k, p, 1.0, a.as_ptr(), rk, 1, b.as_ptr(), rp, 1, 0.0, v.as_mut_ptr(), rp, 1);
+    }
+    v
 }
 
 /// A sum over the common denominator, reduced once (see [`exact_matmul`]).
@@ -801,29 +852,151 @@ fn index_in(dims: &[usize], mut i: usize) -> Vec<usize> {
 
 /// `r` rounded to `places` decimals, half away from zero, without `-0`.
 pub fn round_decimal(r: &BigRational, places: u32) -> String {
-    let scale = BigInt::from(10).pow(places);
-    let scaled = r * BigRational::from_integer(scale);
-    let half = BigRational::new(BigInt::one(), BigInt::from(2));
-    let magnitude = (scaled.abs() + half).floor().to_integer();
-    let negative = r.is_negative() && !magnitude.is_zero();
-    let digits = magnitude.to_string();
-    let text = if places == 0 {
-        digits
-    } else {
-        let padded = format!("{:0>width$}", digits, width = places as usize + 1);
-        let (int, frac) = padded.split_at(padded.len() - places as usize);
-        format!("{int}.{frac}")
-    };
-    if negative {
-        format!("-{text}")
-    } else {
-        text
+    // Small fractions (decimals as written, most exact values) in u128.
+    if let (Some(n), Some(d), true) = (r.numer().to_i64(), r.denom().to_u64(), places <= 18) {
+        let (n, d) = (u128::from(n.unsigned_abs()), u128::from(d));
+        let magnitude = (2 * n * 10u128.pow(places) + d) / (2 * d);
+        return with_point(magnitude.to_string(), places, r.is_negative());
     }
+    // floor(|n|·10^places / d + 1/2) = floor((2·|n|·10^places + d) / 2d):
+    // one integer division, no fraction to reduce.
+    let scale = num_traits::pow(BigInt::from(10), places as usize);
+    let twice_denom = r.denom() << 1usize;
+    let magnitude = (((r.numer().abs() * scale) << 1usize) + r.denom()) / twice_denom;
+    let digits = magnitude.to_string();
+    with_point(digits, places, r.is_negative())
+}
+
+/// `x` rounded to `places` decimals exactly as [`round_decimal`] rounds its
+/// exact binary value, without making that value a fraction: Rust's fixed
+/// formatting is correctly rounded on the exact value, and only a tie (the
+/// exact value ends in a 5 just past the last place) needs deciding here,
+/// away from zero where the formatter would go to even.
+pub fn round_f64(x: f64, places: u32) -> String {
+    if let Some(magnitude) = round_f64_in_integers(x.abs(), places) {
+        return with_point(magnitude.to_string(), places, x < 0.0);
+    }
+    let places_usize = places as usize;
+    let magnitude = x.abs();
+    let mut text = if is_decimal_tie(magnitude, places) {
+        // The value has exactly places + 1 decimals, so this prints it exactly.
+        let mut text = format!("{magnitude:.prec$}", prec = places_usize + 1);
+        text.pop();
+        if places == 0 {
+            text.pop();
+        }
+        round_up_last_digit(&text)
+    } else {
+        format!("{magnitude:.places_usize$}")
+    };
+    if x < 0.0 && text.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
+        text.insert(0, '-');
+    }
+    text
+}
+
+/// |x|·10^places rounded half up, computed exactly in u128 from the bits of
+/// `x` = m·2^e when they allow (e < 0, at most 22 places: m·10^places stays
+/// below 2^127), else `None`.
+fn round_f64_in_integers(x: f64, places: u32) -> Option<u128> {
+    if places > 22 || !x.is_finite() {
+        return None;
+    }
+    let bits = x.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i64;
+    let fraction = bits & ((1u64 << 52) - 1);
+    let (mantissa, exponent) = if biased == 0 { (fraction, -1074) } else { (fraction | (1u64 << 52), biased - 1075) };
+    if exponent >= 0 {
+        return None;
+    }
+    let scaled = u128::from(mantissa) * 10u128.pow(places);
+    let shift = exponent.unsigned_abs();
+    if shift >= 128 {
+        // scaled < 2^127 ≤ half of 2^shift: less than half a unit.
+        return Some(0);
+    }
+    let half = 1u128 << (shift - 1);
+    let rest = scaled & ((1u128 << shift) - 1);
+    Some((scaled >> shift) + u128::from(rest >= half))
+}
+
+/// Is `x` (finite, ≥ 0) exactly halfway between two multiples of 10^-places?
+/// With x = m·2^e (m odd), 2·x·10^places = m·5^places·2^(places+1+e) is an
+/// odd integer exactly when places + 1 + e = 0.
+fn is_decimal_tie(x: f64, places: u32) -> bool {
+    if x == 0.0 {
+        return false;
+    }
+    let bits = x.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i64;
+    let fraction = bits & ((1u64 << 52) - 1);
+    let (mantissa, exponent) = if biased == 0 { (fraction, -1074) } else { (fraction | (1u64 << 52), biased - 1075) };
+    let odd_exponent = exponent + i64::from(mantissa.trailing_zeros());
+    i64::from(places) + 1 + odd_exponent == 0
+}
+
+/// `text` (digits with at most one `.`) plus one unit in its last place.
+fn round_up_last_digit(text: &str) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    let mut carry = true;
+    for b in bytes.iter_mut().rev() {
+        if !carry {
+            break;
+        }
+        match *b {
+            b'.' => continue,
+            b'9' => *b = b'0',
+            d => {
+                *b = d + 1;
+                carry = false;
+            }
+        }
+    }
+    let body = String::from_utf8(bytes).unwrap_or_default();
+    if carry {
+        format!("1{body}")
+    } else {
+        body
+    }
+}
+
+/// The digits of a magnitude scaled by 10^places, written with the decimal
+/// point and a minus sign when `negative` and not zero.
+fn with_point(digits: String, places: u32, negative: bool) -> String {
+    let places = places as usize;
+    let negative = negative && digits.bytes().any(|b| b != b'0');
+    let mut out = String::with_capacity(digits.len() + places + 3);
+    if negative {
+        out.push('-');
+    }
+    if places == 0 {
+        out.push_str(&digits);
+    } else if digits.len() <= places {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', places - digits.len()));
+        out.push_str(&digits);
+    } else {
+        let (int, frac) = digits.split_at(digits.len() - places);
+        out.push_str(int);
+        out.push('.');
+        out.push_str(frac);
+    }
+    out
 }
 
 /// The number of decimal places of `r` when its decimal expansion
 /// terminates (its denominator is 2^a 5^b), else `None`.
 pub fn decimal_places(r: &BigRational) -> Option<u32> {
+    if let Some(mut d) = r.denom().to_u64() {
+        let twos = d.trailing_zeros();
+        d >>= twos;
+        let mut fives = 0;
+        while d % 5 == 0 {
+            d /= 5;
+            fives += 1;
+        }
+        return (d == 1).then_some(twos.max(fives));
+    }
     let den = r.denom();
     // Twos by counting trailing zero bits; fives by comparing with the one
     // power of five of the right size, so huge denominators stay cheap.
@@ -938,6 +1111,94 @@ mod tests {
         let huge = BigRational::new(BigInt::from(3), BigInt::from(10).pow(300));
         assert_eq!(decimal_places(&huge), Some(300));
         assert_eq!(full_precision(&r(-1, 8)), "-0.125");
+    }
+
+    /// The rounding rule computed the slow, obvious way on the exact value.
+    fn reference_round(r: &BigRational, places: u32) -> String {
+        let scaled = r * BigRational::from_integer(BigInt::from(10).pow(places));
+        let magnitude = (scaled.abs() + r_half()).floor().to_integer();
+        let digits = magnitude.to_string();
+        with_point(digits, places, r.is_negative())
+    }
+
+    fn r_half() -> BigRational {
+        BigRational::new(BigInt::one(), BigInt::from(2))
+    }
+
+    #[test]
+    fn f64_rounding_matches_rounding_the_exact_value() {
+        use num_traits::FromPrimitive;
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut values: Vec<f64> = vec![0.5, 1.5, 2.5, -2.5, 0.125, 0.375, 1.0 / 32.0, -3.0 / 32.0, 9.995, 0.0];
+        // Exact ties at every place count: odd multiples of 2^-(places+1).
+        for places in 0..12u32 {
+            for odd in [1u64, 3, 5, 7, 19, 999, 1_000_001] {
+                values.push(odd as f64 / 2f64.powi(places as i32 + 1));
+                values.push(-(odd as f64) * 2f64.powi(-(places as i32) - 1) * 7.0);
+            }
+        }
+        for _ in 0..4000 {
+            let bits = next();
+            let x = f64::from_bits(bits);
+            if x.is_finite() {
+                values.push(x);
+            }
+            // Ordinary magnitudes too, where the places matter.
+            values.push((next() % 2_000_000) as f64 / 1024.0 - 977.0);
+            values.push(((next() % 100_000) as f64 - 50_000.0) / 3.0e4);
+        }
+        for x in values {
+            let exact = BigRational::from_f64(x).unwrap();
+            for places in [0u32, 1, 2, 4, 7, 12, 30] {
+                assert_eq!(round_f64(x, places), reference_round(&exact, places), "{x:e} to {places} places");
+            }
+        }
+    }
+
+    #[test]
+    fn exact_rounding_matches_the_reference() {
+        for n in -300i64..300 {
+            for d in [1i64, 2, 3, 7, 8, 40, 625, 9999, 20000, 1 << 20] {
+                let v = r(n * 12345 + 7, d);
+                for places in [0u32, 1, 3, 4, 9] {
+                    assert_eq!(round_decimal(&v, places), reference_round(&v, places), "{v} to {places} places");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn exact_products_agree_in_machine_and_big_integers() {
+        // Small entries take the i128 path; one huge entry forces big integers.
+        let mut state = 7u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) as i64
+        };
+        let (m, k, p) = (5, 7, 3);
+        let a: Vec<BigRational> =
+            (0..m * k).map(|_| r(next() % 2001 - 1000, [1, 10, 100, 8][next() as usize % 4])).collect();
+        let b: Vec<BigRational> = (0..k * p).map(|_| r(next() % 201 - 100, [1, 3, 100][next() as usize % 3])).collect();
+        let fast = exact_matmul(&a, &b, m, k, p);
+        let naive: Vec<BigRational> = (0..m * p)
+            .map(|ij| (0..k).map(|l| &a[ij / p * k + l] * &b[l * p + ij % p]).fold(BigRational::zero(), |s, x| s + x))
+            .collect();
+        assert_eq!(fast, naive);
+        let mut huge = a.clone();
+        huge[0] = BigRational::from_integer(BigInt::from(3).pow(200));
+        let slow = exact_matmul(&huge, &b, m, k, p);
+        let naive: Vec<BigRational> = (0..m * p)
+            .map(|ij| {
+                (0..k).map(|l| &huge[ij / p * k + l] * &b[l * p + ij % p]).fold(BigRational::zero(), |s, x| s + x)
+            })
+            .collect();
+        assert_eq!(slow, naive);
     }
 
     #[test]

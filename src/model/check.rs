@@ -724,23 +724,31 @@ fn dims_shape(decl: &ast::TensorDecl) -> Result<Shape, Error> {
 }
 
 /// The entries of a literal in row-major order, checked against `shape`.
-fn literal_values(lit: &Literal, shape: &Shape) -> Result<Vec<BigRational>, Error> {
+fn literal_values(lit: &Literal, shape: &Shape) -> Result<Vec<ast::Decimal>, Error> {
     let mut out = Vec::with_capacity(shape.len());
     collect_literal(lit, shape.dims(), &mut out)?;
     Ok(out)
 }
 
-fn collect_literal(lit: &Literal, dims: &[usize], out: &mut Vec<BigRational>) -> Result<(), Error> {
+fn collect_literal(lit: &Literal, dims: &[usize], out: &mut Vec<ast::Decimal>) -> Result<(), Error> {
     let mismatch = || {
         Error::new(ErrorKind::LiteralShape { expected: describe_dims(dims), found: describe_literal(lit) }, lit.span())
     };
     match (lit, dims) {
         (Literal::Number(n), []) => {
-            out.push(n.value.clone());
+            out.push(ast::Decimal::from_rational(n.value.clone()));
             Ok(())
         }
         (Literal::List { items, .. }, [n, rest @ ..]) if items.len() == *n => {
             items.iter().try_for_each(|item| collect_literal(item, rest, out))
+        }
+        (Literal::Numbers(list), [n]) if list.len() == *n => {
+            out.extend_from_slice(list.values());
+            Ok(())
+        }
+        // A number where a list belongs: the first one is pointed at.
+        (Literal::Numbers(list), [n, rest @ ..]) if list.len() == *n => {
+            collect_literal(&Literal::Number(list.number(0)), rest, out)
         }
         _ => Err(mismatch()),
     }
@@ -757,6 +765,7 @@ fn describe_dims(dims: &[usize]) -> String {
 fn describe_literal(lit: &Literal) -> String {
     match lit {
         Literal::Number(_) => "a number".into(),
+        Literal::Numbers(list) => format!("a list of {} number{}", list.len(), if list.len() == 1 { "" } else { "s" }),
         Literal::List { items, .. } => {
             let inner = match items.first() {
                 Some(Literal::Number(_)) if items.iter().all(|i| matches!(i, Literal::Number(_))) => {

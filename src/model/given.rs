@@ -32,6 +32,7 @@ pub fn with_value(mut model: Model, name: &str, dims: &[usize], entries: Vec<Big
             tensor.span,
         ));
     }
-    model.tensors[id.0 as usize].value = Some(entries);
+    model.tensors[id.0 as usize].value =
+        Some(entries.into_iter().map(crate::syntax::ast::Decimal::from_rational).collect());
     Ok(model)
 }

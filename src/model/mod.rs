@@ -65,11 +65,20 @@ pub struct Tensor {
     pub role: Role,
     pub shape: Shape,
     /// Row-major entries, for declared tensors whose file gives a value.
-    pub value: Option<Vec<BigRational>>,
+    /// Kept compact (a decimal as written takes 16 bytes); see
+    /// [`Tensor::exact_value`] for the rationals.
+    pub value: Option<Vec<crate::syntax::ast::Decimal>>,
     /// The right-hand side, for equations and the loss.
     pub definition: Option<NodeId>,
     /// The declaration or equation.
     pub span: Span,
+}
+
+impl Tensor {
+    /// The given value's entries as exact rationals.
+    pub fn exact_value(&self) -> Option<Vec<BigRational>> {
+        self.value.as_ref().map(|v| v.iter().map(crate::syntax::ast::Decimal::to_rational).collect())
+    }
 }
 
 /// A scalar function from a `fn` statement.

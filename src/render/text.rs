@@ -5,7 +5,7 @@ use std::fmt::Write;
 use crate::derive::time::{Forward, General, TimeSum, TimeView};
 use crate::derive::{Derivation, Step, Wrt};
 use crate::eval::evaluate::Note;
-use crate::eval::{GradCheck, Solution};
+use crate::eval::{GradCheck, ParamCheck, Solution};
 use crate::model::Model;
 
 use super::formula::{definition, display_width, formula, Names, Notation};
@@ -481,6 +481,14 @@ pub fn gradcheck(model: &Model, check: &GradCheck, tolerance: f64) -> String {
             p.derived + 0.0,
             p.numeric + 0.0
         );
+    }
+    let sampled: Vec<&ParamCheck> = check.params.iter().filter(|p| p.checked < p.entries).collect();
+    if !sampled.is_empty() {
+        let which: Vec<String> = sampled
+            .iter()
+            .map(|p| format!("{} ({} of {})", model.tensor(p.param).name, p.checked, p.entries))
+            .collect();
+        let _ = writeln!(out, "note: entries checked, spread evenly: {}; --all checks every entry", which.join(", "));
     }
     for kink in &check.kinks {
         let _ = writeln!(out, "note: {}", note_text(kink));

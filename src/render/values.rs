@@ -43,14 +43,17 @@ pub fn aligned_rows(cells: &[Vec<String>]) -> Vec<String> {
     cells
         .iter()
         .map(|row| {
-            row.iter()
-                .enumerate()
-                .map(|(c, cell)| {
-                    let (i, f) = split(cell);
-                    format!("{}{}{}", " ".repeat(int_w[c] - i), cell, " ".repeat(frac_w[c] - f))
-                })
-                .collect::<Vec<_>>()
-                .join("  ")
+            let mut line = String::with_capacity(row.len() * (int_w.first().unwrap_or(&0) + 8));
+            for (c, cell) in row.iter().enumerate() {
+                if c > 0 {
+                    line.push_str("  ");
+                }
+                let (i, f) = split(cell);
+                line.extend(std::iter::repeat_n(' ', int_w[c] - i));
+                line.push_str(cell);
+                line.extend(std::iter::repeat_n(' ', frac_w[c] - f));
+            }
+            line
         })
         .collect()
 }

@@ -178,6 +178,7 @@ fn dims_text(dims: &[Dim]) -> String {
 fn literal_text(l: &Literal, indent: usize) -> String {
     match l {
         Literal::Number(n) => n.text.clone(),
+        Literal::Numbers(list) => format!("[{}]", number_texts(list).join(", ")),
         Literal::List { items, .. } => {
             if items.iter().all(|i| matches!(i, Literal::Number(_))) {
                 let texts: Vec<String> = items.iter().map(|i| literal_text(i, 0)).collect();
@@ -186,9 +187,7 @@ fn literal_text(l: &Literal, indent: usize) -> String {
             let rows: Option<Vec<Vec<String>>> = items
                 .iter()
                 .map(|row| match row {
-                    Literal::List { items, .. } if items.iter().all(|i| matches!(i, Literal::Number(_))) => {
-                        Some(items.iter().map(|i| literal_text(i, 0)).collect())
-                    }
+                    Literal::Numbers(list) => Some(number_texts(list)),
                     _ => None,
                 })
                 .collect();
@@ -216,6 +215,10 @@ fn literal_text(l: &Literal, indent: usize) -> String {
             }
         }
     }
+}
+
+fn number_texts(list: &NumberList) -> Vec<String> {
+    (0..list.len()).map(|i| list.text(i).to_string()).collect()
 }
 
 /// An expression with canonical spacing; the tree is printed as parsed.

@@ -102,10 +102,15 @@ fn column(at: Input) -> u32 {
     let (last_offset, last_line, last_column) = LAST_COLUMN.with(|c| c.get());
     let counted = SOURCE.with(|s| {
         let source = s.borrow();
-        if line == last_line && offset >= last_offset {
+        if line != last_line {
+            None
+        } else if offset >= last_offset {
             source.get(last_offset..offset).map(|t| last_column + t.chars().count() as u32)
         } else {
-            None
+            // A little way back on the same line (the sign before a number,
+            // the bracket that opened a list): counted back, not from the
+            // start of what may be a very long line.
+            source.get(offset..last_offset).map(|t| last_column - t.chars().count() as u32)
         }
     });
     let col = counted.unwrap_or_else(|| at.get_utf8_column() as u32);
@@ -236,52 +241,78 @@ fn binding_name<'a>(i: Input<'a>, after: impl FnOnce() -> String) -> PResult<'a,
 
 /// `number`: digits with an optional fraction and exponent (unsigned).
 fn number(i: Input) -> PResult<Number> {
-    let (rest, int) = opt(digit1).parse(i)?;
-    let (rest, frac) = opt((char('.'), opt(digit1))).parse(rest)?;
-    let frac_digits = frac.and_then(|(_, d)| d).map(|d| d.fragment().to_string()).unwrap_or_default();
-    if int.is_none() && frac_digits.is_empty() {
+    let (end, value) = decimal(i)?;
+    Ok((end, Number { text: recognize_text(i, end), value: value.to_rational(), span: span(i, end) }))
+}
+
+/// The value of the `number` at `i`, scanned byte by byte: neither its text
+/// nor its span is made, and a mantissa of up to 18 digits needs no big
+/// integer. Literals of millions of numbers come through here.
+fn decimal(i: Input) -> PResult<Decimal> {
+    let bytes = i.fragment().as_bytes();
+    let digits_from = |at: usize| bytes.get(at..).map_or(0, |b| b.iter().take_while(|c| c.is_ascii_digit()).count());
+    let int_len = digits_from(0);
+    let mut end = int_len;
+    let mut frac = (0, 0);
+    if bytes.get(end) == Some(&b'.') {
+        frac = (end + 1, digits_from(end + 1));
+        end = frac.0 + frac.1;
+    }
+    if int_len == 0 && frac.1 == 0 {
         return backtrack();
     }
-    let mut end = rest;
     let mut exponent: i64 = 0;
-    if rest.fragment().starts_with(['e', 'E']) {
-        let after_e = nom::Input::take_from(&rest, 1);
-        let (after_sign, sign) = opt(nom::branch::alt((char('+'), char('-')))).parse(after_e)?;
-        match digit1::<_, PError>(after_sign) {
-            Ok((after_digits, digits)) => {
-                let text = digits.fragment();
-                let magnitude: Option<i64> = text.parse().ok().filter(|m: &i64| *m <= 1000);
-                let Some(m) = magnitude else {
-                    let (text_end, _) =
-                        take_while(|c: char| c.is_ascii_alphanumeric() || c == '.').parse(after_digits)?;
-                    return fail(ErrorKind::ExponentTooLarge { text: recognize_text(i, text_end) }, span(i, text_end));
-                };
-                exponent = if sign == Some('-') { -m } else { m };
-                end = after_digits;
-            }
-            Err(_) => {
-                let (text_end, _) = take_while(|c: char| c.is_ascii_alphanumeric() || c == '.' || c == '+' || c == '-')
-                    .parse(after_sign)?;
-                return fail(ErrorKind::BadNumber { text: recognize_text(i, text_end) }, span(i, text_end));
-            }
+    if matches!(bytes.get(end), Some(b'e' | b'E')) {
+        let signed = matches!(bytes.get(end + 1), Some(b'+' | b'-'));
+        let digits_at = end + 1 + usize::from(signed);
+        let exp_len = digits_from(digits_at);
+        let text_end = |at: usize, also: &[u8]| {
+            at + bytes[at..].iter().take_while(|c| c.is_ascii_alphanumeric() || also.contains(c)).count()
+        };
+        if exp_len == 0 {
+            let stop = text_end(digits_at, b".+-");
+            let rest = nom::Input::take_from(&i, stop);
+            return fail(ErrorKind::BadNumber { text: recognize_text(i, rest) }, span(i, rest));
         }
+        let text = &i.fragment()[digits_at..digits_at + exp_len];
+        let Some(magnitude) = text.parse::<i64>().ok().filter(|m| *m <= 1000) else {
+            let rest = nom::Input::take_from(&i, text_end(digits_at + exp_len, b"."));
+            return fail(ErrorKind::ExponentTooLarge { text: recognize_text(i, rest) }, span(i, rest));
+        };
+        exponent = if bytes[end + 1] == b'-' { -magnitude } else { magnitude };
+        end = digits_at + exp_len;
     }
+    let rest = nom::Input::take_from(&i, end);
     // A letter glued to a number (`2x`) is neither a number nor a name.
-    if end.fragment().starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
-        let (text_end, glued) = take_while(|c: char| c.is_ascii_alphanumeric() || c == '_').parse(end)?;
-        let kind = ErrorKind::GluedNumber { number: recognize_text(i, end), name: glued.fragment().to_string() };
+    if rest.fragment().starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        let (text_end, glued) = take_while(|c: char| c.is_ascii_alphanumeric() || c == '_').parse(rest)?;
+        let kind = ErrorKind::GluedNumber { number: recognize_text(i, rest), name: glued.fragment().to_string() };
         return fail(kind, span(i, text_end));
     }
-    let int_digits = int.map(|d| d.fragment().to_string()).unwrap_or_default();
-    let mantissa: BigInt = format!("{int_digits}{frac_digits}").parse().unwrap_or_else(|_| BigInt::zero());
+    Ok((rest, decimal_value(&bytes[..int_len], &bytes[frac.0..frac.0 + frac.1], exponent)))
+}
+
+/// The value of a number from its integer digits, fraction digits and exponent.
+fn decimal_value(int_digits: &[u8], frac_digits: &[u8], exponent: i64) -> Decimal {
     let scale = exponent - frac_digits.len() as i64;
-    let ten = BigInt::from(10);
-    let value = if scale >= 0 {
-        BigRational::from_integer(mantissa * ten.pow(scale as u32))
-    } else {
-        BigRational::new(mantissa, ten.pow((-scale) as u32))
-    };
-    Ok((end, Number { text: recognize_text(i, end), value, span: span(i, end) }))
+    let significant = int_digits.iter().chain(frac_digits).skip_while(|c| **c == b'0');
+    let small = (significant.clone().count() <= 18)
+        .then(|| significant.fold(0i64, |m, c| m * 10 + i64::from(c - b'0')))
+        .zip(i32::try_from(scale).ok());
+    match small {
+        Some((mantissa, exponent)) => Decimal::Small { mantissa, exponent },
+        None => {
+            let all: String = int_digits.iter().chain(frac_digits).map(|c| char::from(*c)).collect();
+            let mantissa: BigInt = all.parse().unwrap_or_else(|_| BigInt::zero());
+            let ten = BigInt::from(10);
+            let r = if scale >= 0 {
+                BigRational::from_integer(mantissa * num_traits::pow(ten, scale as usize))
+            } else {
+                BigRational::new(mantissa, num_traits::pow(ten, scale.unsigned_abs() as usize))
+            };
+            Decimal::Rational(Box::new(r))
+        }
+    }
 }
 
 /// `Ok(None)` for a parser that did not match, its failure if it committed.
@@ -311,9 +342,15 @@ fn recognize_text(start: Input, end: Input) -> String {
 
 /// `number_literal`: a number with an optional sign, as in `-0.5`.
 fn number_literal(i: Input) -> PResult<Number> {
+    let (rest, value) = signed_decimal(i)?;
+    Ok((rest, Number { text: recognize_text(i, rest), value: value.to_rational(), span: span(i, rest) }))
+}
+
+/// The value of the `number_literal` at `i`, without its text or span.
+fn signed_decimal(i: Input) -> PResult<Decimal> {
     let (rest, sign) = opt(nom::branch::alt((char('-'), char('+')))).parse(i)?;
     let (rest, _) = ws(rest)?;
-    let (rest, n) = match number(rest) {
+    let (rest, value) = match decimal(rest) {
         Ok(r) => r,
         Err(nom::Err::Error(_)) if sign.is_some() => {
             return fail(
@@ -323,8 +360,7 @@ fn number_literal(i: Input) -> PResult<Number> {
         }
         Err(e) => return Err(e),
     };
-    let value = if sign == Some('-') { -n.value } else { n.value };
-    Ok((rest, Number { text: recognize_text(i, rest), value, span: span(i, rest) }))
+    Ok((rest, if sign == Some('-') { -value } else { value }))
 }
 
 // ---- declarations -----------------------------------------------------
@@ -432,11 +468,7 @@ fn literal(i: Input) -> PResult<Literal> {
     }
     match number_literal(i) {
         Ok((rest, n)) => {
-            // Counted as they come, so that a huge literal fails before it fills memory.
-            let count = LITERAL_NUMBERS.with(|c| c.replace(c.get() + 1)) + 1;
-            if count > MAX_ENTRIES {
-                return fail(ErrorKind::LiteralTooLarge { limit: MAX_ENTRIES }, span(i, rest));
-            }
+            count_literal_number(i, rest)?;
             Ok((rest, Literal::Number(n)))
         }
         Err(nom::Err::Error(_)) => fail(ErrorKind::Expected { what: "a number or '['", after: "'='".into() }, here(i)),
@@ -444,18 +476,168 @@ fn literal(i: Input) -> PResult<Literal> {
     }
 }
 
+/// Counts one more number of the literal being parsed: counted as they
+/// come, so that a huge literal fails before it fills memory.
+fn count_literal_number(start: Input, end: Input) -> Result<(), nom::Err<PError>> {
+    let count = LITERAL_NUMBERS.with(|c| c.replace(c.get() + 1)) + 1;
+    if count > MAX_ENTRIES {
+        return fail(ErrorKind::LiteralTooLarge { limit: MAX_ENTRIES }, span(start, end));
+    }
+    Ok(())
+}
+
 /// `list`: `[` literal (`,` literal)* `,`? `]`.
+///
+/// Numbers are kept as values and byte ranges while the list is read; a
+/// list of numbers only (a matrix row) stays in that compact form.
 fn list(i: Input) -> PResult<Literal> {
+    if let Some(row) = number_row(i.fragment().as_bytes()) {
+        let rest = nom::Input::take_from(&i, row.len);
+        if let Some(numbers) = NumberList::new(span(i, rest), recognize_text(i, rest), row.values, row.bounds) {
+            return Ok((rest, Literal::Numbers(numbers)));
+        }
+    }
     let (rest, _) = tag("[").parse(i)?;
     let seq = Sequence { close: ']', empty: true, trailing: true, entry: "a list entry" };
-    let (rest, items) = separated(rest, i, seq, |r, after| match literal(r) {
-        // Say what the missing number came after.
-        Err(nom::Err::Failure(PError { error: Some(Error { kind: ErrorKind::Expected { what, .. }, span }) })) => {
-            fail(ErrorKind::Expected { what, after: after.into() }, span)
+    let (mut values, mut bounds, mut lists) = (Vec::new(), Vec::new(), Vec::new());
+    let offset_in_list = |at: Input| u32::try_from(at.location_offset() - i.location_offset()).ok();
+    let (rest, _) = separated(rest, i, seq, |r, after| {
+        let entry = if r.fragment().starts_with('[') {
+            deeper(r, list).map(|(rest, l)| {
+                lists.push((values.len(), l));
+                (rest, ())
+            })
+        } else {
+            match signed_decimal(r) {
+                Ok((rest, value)) => {
+                    count_literal_number(r, rest)?;
+                    let Some(range) = offset_in_list(r).zip(offset_in_list(rest)) else {
+                        return fail(ErrorKind::LiteralTooLarge { limit: MAX_ENTRIES }, span(r, rest));
+                    };
+                    values.push(value);
+                    bounds.push(range);
+                    Ok((rest, ()))
+                }
+                Err(nom::Err::Error(_)) => {
+                    fail(ErrorKind::Expected { what: "a number or '['", after: "'='".into() }, here(r))
+                }
+                Err(e) => Err(e),
+            }
+        };
+        match entry {
+            // Say what the missing number came after.
+            Err(nom::Err::Failure(PError { error: Some(Error { kind: ErrorKind::Expected { what, .. }, span }) })) => {
+                fail(ErrorKind::Expected { what, after: after.into() }, span)
+            }
+            other => other,
         }
-        other => other,
     })?;
-    Ok((rest, Literal::List { items, span: span(i, rest) }))
+    let whole = span(i, rest);
+    let too_large = || fail(ErrorKind::LiteralTooLarge { limit: MAX_ENTRIES }, whole);
+    if lists.is_empty() && !values.is_empty() {
+        return match NumberList::new(whole, recognize_text(i, rest), values, bounds) {
+            Some(numbers) => Ok((rest, Literal::Numbers(numbers))),
+            None => too_large(),
+        };
+    }
+    // Lists among the entries: every entry becomes a node, in the order written.
+    let Some(numbers) = NumberList::new(whole, recognize_text(i, rest), values, bounds) else {
+        return too_large();
+    };
+    let mut numbers = numbers.numbers().into_iter();
+    let mut items = Vec::new();
+    let mut taken = 0;
+    for (at, l) in lists {
+        items.extend(numbers.by_ref().take(at - taken).map(Literal::Number));
+        taken = at;
+        items.push(l);
+    }
+    items.extend(numbers.map(Literal::Number));
+    Ok((rest, Literal::List { items, span: whole }))
+}
+
+/// A row of plain numbers on one line, as `[0.5, -1, 2e-3]`, read in one
+/// pass over its bytes: its length, values and each number's byte range.
+/// Anything else (a line break, a comment, a nested list, a space after a
+/// sign, a malformed number, more numbers than the literal may hold) gives
+/// `None` and goes the general way, which also words every error; so this
+/// accepts only what the general path reads to the same values.
+fn number_row(bytes: &[u8]) -> Option<NumberRow> {
+    let digits_from = |at: usize| bytes.get(at..).map_or(0, |b| b.iter().take_while(|c| c.is_ascii_digit()).count());
+    let skip_blanks = |mut at: usize| {
+        while matches!(bytes.get(at), Some(b' ' | b'\t')) {
+            at += 1;
+        }
+        at
+    };
+    if bytes.first() != Some(&b'[') {
+        return None;
+    }
+    let (mut values, mut bounds) = (Vec::new(), Vec::new());
+    let mut at = skip_blanks(1);
+    loop {
+        let start = at;
+        let negative = bytes.get(at) == Some(&b'-');
+        at += usize::from(matches!(bytes.get(at), Some(b'-' | b'+')));
+        let int = (at, digits_from(at));
+        at += int.1;
+        let mut frac = (at, 0);
+        if bytes.get(at) == Some(&b'.') {
+            frac = (at + 1, digits_from(at + 1));
+            at = frac.0 + frac.1;
+        }
+        if int.1 == 0 && frac.1 == 0 {
+            return None;
+        }
+        let mut exponent = 0i64;
+        if matches!(bytes.get(at), Some(b'e' | b'E')) {
+            let signed = matches!(bytes.get(at + 1), Some(b'+' | b'-'));
+            let digits_at = at + 1 + usize::from(signed);
+            let len = digits_from(digits_at);
+            if len == 0 || len > 4 {
+                return None;
+            }
+            let magnitude: i64 = std::str::from_utf8(&bytes[digits_at..digits_at + len]).ok()?.parse().ok()?;
+            if magnitude > 1000 {
+                return None;
+            }
+            exponent = if bytes[at + 1] == b'-' { -magnitude } else { magnitude };
+            at = digits_at + len;
+        }
+        if bytes.get(at).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'.') {
+            return None;
+        }
+        let value = decimal_value(&bytes[int.0..int.0 + int.1], &bytes[frac.0..frac.0 + frac.1], exponent);
+        values.push(if negative { -value } else { value });
+        bounds.push((u32::try_from(start).ok()?, u32::try_from(at).ok()?));
+        at = skip_blanks(at);
+        match bytes.get(at) {
+            Some(b',') => {
+                at = skip_blanks(at + 1);
+                if bytes.get(at) == Some(&b']') {
+                    break;
+                }
+            }
+            Some(b']') => break,
+            _ => return None,
+        }
+    }
+    // Counted only once the row is read: past the limit, the general path
+    // counts again and points at the first number too many.
+    let count = LITERAL_NUMBERS.with(|c| c.get()) + values.len();
+    if count > MAX_ENTRIES {
+        return None;
+    }
+    LITERAL_NUMBERS.with(|c| c.set(count));
+    Some(NumberRow { len: at + 1, values, bounds })
+}
+
+/// What [`number_row`] read: its length in bytes, and each number's value
+/// and byte range.
+struct NumberRow {
+    len: usize,
+    values: Vec<Decimal>,
+    bounds: Vec<(u32, u32)>,
 }
 
 /// `declaration`: `ROLE NAME dims? (= literal)?`.
