@@ -124,7 +124,7 @@ fn time_terms(model: &Model, derivation: &Derivation, pass: &Pass) -> Result<Vec
     let Some(view) = &derivation.time else {
         return Ok(Vec::new());
     };
-    let values = pass.values.iter().cloned().map(Some).collect();
+    let values = pass.values.iter().cloned().map(|v| Some(std::rc::Rc::new(v))).collect();
     let mut ev = Evaluator::new(model, &derivation.graph, Some(derivation), values);
     ev.symbols.extend(pass.symbols.iter().cloned());
     let mut out = Vec::with_capacity(view.gradients.len());

@@ -579,7 +579,7 @@ impl<'a> Checker<'a> {
             Role::Const => "const",
             _ => return None,
         };
-        let value = t.value.as_ref().and_then(|v| v.first()).map(decimal);
+        let value = t.value.as_ref().and_then(|v| v.first()).map(|d| decimal(&d.to_rational()));
         let other_scalar = match &other.kind {
             ExprKind::Name(o) => self.tensors.get(&o.name).map(|o| o.shape.is_scalar()),
             _ => None,

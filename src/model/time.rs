@@ -211,13 +211,17 @@ pub fn unroll(file: &ast::File) -> Result<Option<(ast::File, Timeline)>, Error> 
                 Some(_) => {
                     let rows = match &d.value {
                         None => None,
-                        Some(Literal::List { items, span }) if items.len() as u64 == last - first + 1 => {
-                            let _ = span;
-                            Some(items)
+                        Some(Literal::List { items, .. }) if items.len() as u64 == last - first + 1 => {
+                            Some(items.clone())
+                        }
+                        // A sequence of scalars, one number per step.
+                        Some(Literal::Numbers(list)) if list.len() as u64 == last - first + 1 => {
+                            Some(list.numbers().into_iter().map(Literal::Number).collect())
                         }
                         Some(other) => {
                             let rows = match other {
                                 Literal::List { items, .. } => items.len(),
+                                Literal::Numbers(list) => list.len(),
                                 Literal::Number(_) => 1,
                             };
                             let kind =
@@ -226,7 +230,7 @@ pub fn unroll(file: &ast::File) -> Result<Option<(ast::File, Timeline)>, Error> 
                         }
                     };
                     for k in first..=last {
-                        let value = rows.map(|r| r[(k - first) as usize].clone());
+                        let value = rows.as_ref().map(|r| r[(k - first) as usize].clone());
                         items.push(Item::Tensor(ast::TensorDecl {
                             name: renamed(&d.name, k),
                             time: None,
