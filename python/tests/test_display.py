@@ -32,7 +32,7 @@ def test_derivation_display():
     d = nnderive.load(ASSIGNMENT).derive()
     md = d._repr_markdown_()
     assert "### Error terms" in md
-    assert "\\delta_{1} &= \\left(W_{2}^\\top \\delta_{2}\\right) \\odot f'\\left(Z_{1}\\right)" in md
+    assert "\\delta_{1} &= \\left(W_{2}^\\top \\delta_{2}\\right) \\odot \\operatorname{f}'\\left(Z_{1}\\right)" in md
     assert "[d-softmax at ŷ]" in md  # every step, in the details block
     assert d.deltas.formula["δ2"] == "ŷ − y" and d.deltas.latex["delta2"] == "\\hat{y} - y"
     assert d.gradients.formula["W1"] == "δ1 xᵀ"

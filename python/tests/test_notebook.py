@@ -40,7 +40,7 @@ def test_notebook_runs_and_shows_the_values():
     text = "\n".join(outputs_of(c) for c in code)
     # The derivation and the worked solution, rendered as Markdown for MathJax.
     assert "[text/markdown]\n## Derivation" in text
-    assert "\\delta_{1} &= \\left(W_{2}^\\top \\delta_{2}\\right) \\odot f'\\left(Z_{1}\\right)" in text
+    assert "\\delta_{1} &= \\left(W_{2}^\\top \\delta_{2}\\right) \\odot \\operatorname{f}'\\left(Z_{1}\\right)" in text
     assert "[text/markdown]\n# Worked solution" in text
     # The assignment's values.
     assert "Z1 exact : [Fraction(27, 20) Fraction(7, 20) Fraction(3, 5)]" in text
