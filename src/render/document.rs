@@ -351,14 +351,8 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
     let mut rows = Vec::new();
     for (i, (grad, v)) in d.gradients.iter().zip(&solution.gradients).enumerate() {
         let lhs = names.gradient_of(Wrt::Tensor(grad.param), L, g);
-        let sum = d.time.as_ref().and_then(|view| Some((view, view.gradients.get(i)?.as_ref()?)));
-        match (sum, solution.time_terms.get(i)) {
-            (Some((view, sum)), Some(terms))
-                if terms.len() == sum.terms.len()
-                    && sum.rest.is_empty()
-                    && sum.factor.is_none()
-                    && sum.divisor.is_none() =>
-            {
+        match super::text::term_by_term(solution, i) {
+            Some((view, sum, terms)) => {
                 rows.push(row(lhs.clone(), super::text::time_sum_text(g, sum, &names, view, L)));
                 let written: Vec<String> = sum.terms.iter().map(|&t| formula(g, t, &names, L)).collect();
                 rows.push(row("", written.join(" + ")));

@@ -310,6 +310,20 @@ fn formula_and_value(
     }
 }
 
+/// Gradient `i` as a plain sum over time with the value of each term, when
+/// it is one (no other terms, no factor or divisor): then it is written
+/// term by term and added (`δh₃ h₂ᵀ + δh₂ h₁ᵀ + δh₁ h₀ᵀ = … + … + …`).
+pub fn term_by_term(
+    solution: &Solution,
+    i: usize,
+) -> Option<(&crate::derive::time::TimeView, &crate::derive::time::TimeSum, &Vec<crate::eval::tensor::Tensor>)> {
+    let view = solution.derivation.time.as_ref()?;
+    let sum = view.gradients.get(i)?.as_ref()?;
+    let terms = solution.time_terms.get(i)?;
+    let plain = terms.len() == sum.terms.len() && sum.rest.is_empty() && sum.factor.is_none() && sum.divisor.is_none();
+    plain.then_some((view, sum, terms))
+}
+
 /// `nnderive solve`: the worked solution as terminal text.
 pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> String {
     let d = &solution.derivation;
@@ -379,14 +393,8 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
     let _ = writeln!(out, "\nGradients");
     for (i, (grad, v)) in d.gradients.iter().zip(&solution.gradients).enumerate() {
         let lhs = names.gradient_of(Wrt::Tensor(grad.param), N, g);
-        let sum = d.time.as_ref().and_then(|view| Some((view, view.gradients.get(i)?.as_ref()?)));
-        match (sum, solution.time_terms.get(i)) {
-            (Some((view, sum)), Some(terms))
-                if terms.len() == sum.terms.len()
-                    && sum.rest.is_empty()
-                    && sum.factor.is_none()
-                    && sum.divisor.is_none() =>
-            {
+        match super::text::term_by_term(solution, i) {
+            Some((view, sum, terms)) => {
                 write_time_sum(&mut out, &lhs, g, &names, view, sum, terms, v, round);
             }
             _ => {
