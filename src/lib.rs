@@ -134,3 +134,19 @@ pub fn load(source: &Source) -> Result<model::Model, Error> {
 
 pub use eval::{gradcheck, gradcheck_with, solve, GradCheckOptions};
 pub use model::with_value;
+
+/// The cases of `--cases NAME=onehot`: one per one-hot value of the
+/// target NAME, with the target left open for the general answer; the
+/// errors point into `argument`.
+pub fn cases(model: &model::Model, argument: &str) -> Result<eval::Cases, Error> {
+    let (target, classes) = model::one_hot_target(model, argument)?;
+    Ok(eval::Cases::one_hot(model, target, classes))
+}
+
+/// `model` with a value given from outside the file: `argument` is
+/// `NAME=LITERAL` in the file's literal syntax (`y=[0, 1]`), and every
+/// error points into it.
+pub fn given(model: model::Model, argument: &str) -> Result<model::Model, Error> {
+    let (name, literal) = syntax::parse_given(argument)?;
+    Ok(model::with_literal(model, &name, &literal)?)
+}

@@ -71,6 +71,17 @@ enum Command {
         /// Write to this file instead of standard output (written whole, or not at all).
         #[arg(short, long, value_name = "PATH")]
         output: Option<PathBuf>,
+        /// Give a declared tensor a value, in the file's literal syntax
+        /// (`--given 'y=[0, 1]'`); repeatable. It fills a value the file
+        /// leaves open or replaces the file's. A value left open stays a
+        /// symbol: what depends on it is written as an expression in it.
+        #[arg(long, value_name = "NAME=VALUE")]
+        given: Vec<String>,
+        /// Solve once for each one-hot value of a target (`--cases y=onehot`)
+        /// and show the answers side by side, after the answer in general
+        /// form (with the target left open).
+        #[arg(long, value_name = "NAME=onehot")]
+        cases: Option<String>,
     },
     /// Check every derived gradient against central finite differences; exit 1
     /// if any relative error is above the tolerance.
@@ -86,6 +97,9 @@ enum Command {
         /// forward passes).
         #[arg(long)]
         all: bool,
+        /// Give a declared tensor a value, as for `solve` (repeatable).
+        #[arg(long, value_name = "NAME=VALUE")]
+        given: Vec<String>,
     },
 }
 
@@ -120,15 +134,28 @@ fn main() -> ExitCode {
     output::remove_temporary_file_on_interrupt();
     match run(cli.command) {
         Ok(code) => code,
-        Err(message) => {
+        Err(Exit { message, code }) => {
             let _ = std::io::stderr().write_all(message.as_bytes());
-            ExitCode::from(1)
+            ExitCode::from(code)
         }
     }
 }
 
-/// Runs a command; `Err` carries the rendered error for standard error.
-fn run(command: Command) -> Result<ExitCode, String> {
+/// Why a command stopped: the rendered message for standard error and the
+/// exit status (1 for the input file, 2 for an option's value).
+struct Exit {
+    message: String,
+    code: u8,
+}
+
+impl From<String> for Exit {
+    fn from(message: String) -> Exit {
+        Exit { message, code: 1 }
+    }
+}
+
+/// Runs a command; `Err` carries the rendered error and the exit status.
+fn run(command: Command) -> Result<ExitCode, Exit> {
     match command {
         Command::Check { file } => {
             let source = read(&file)?;
@@ -146,7 +173,8 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 return Err(format!(
                     "{} is not formatted; run `nnderive fmt {}` to see the canonical layout\n",
                     source.name, source.name
-                ));
+                )
+                .into());
             }
             emit(&formatted)
         }
@@ -160,17 +188,34 @@ fn run(command: Command) -> Result<ExitCode, String> {
             };
             emit(&text)
         }
-        Command::Solve { file, round, format, output } => {
+        Command::Solve { file, round, format, output, given, cases } => {
             // Check where the output goes before doing the work.
             let target = output.as_deref().map(|path| Target::check(path, &file)).transpose()?;
             let source = read(&file)?;
-            let model = load(&source)?;
+            let model = with_given(load(&source)?, &given)?;
+            let (model, cases) = match cases {
+                Some(argument) => {
+                    let cases = nnderive::cases(&model, &argument).map_err(|e| usage(&argument, "--cases", &e))?;
+                    (cases.open.clone(), Some(cases))
+                }
+                None => (model, None),
+            };
             let solution = nnderive::solve(&model).map_err(|e| report(&source, &e))?;
+            let cases = cases.map(|c| c.solve()).transpose().map_err(|e| report(&source, &e))?;
             let text = match format {
                 SolveFormat::Text => render::text::solution(&model, &solution, round),
                 SolveFormat::Json => render::json::solution(&model, &solution, round),
                 SolveFormat::Latex => render::latex::document(&model, &solution, round),
                 SolveFormat::Markdown => render::markdown::document(&model, &solution, round),
+            };
+            let text = match &cases {
+                None => text,
+                Some(cases) => match format {
+                    SolveFormat::Text => text + &render::cases::text(&model, cases, round),
+                    SolveFormat::Json => render::cases::json(&text, &model, cases, round),
+                    SolveFormat::Latex => render::cases::latex(&model, &solution, cases, round),
+                    SolveFormat::Markdown => render::cases::markdown(&model, &solution, cases, round),
+                },
             };
             match target {
                 Some(target) => target.write(&text)?,
@@ -178,9 +223,9 @@ fn run(command: Command) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Gradcheck { file, tolerance, all } => {
+        Command::Gradcheck { file, tolerance, all, given } => {
             let source = read(&file)?;
-            let model = load(&source)?;
+            let model = with_given(load(&source)?, &given)?;
             let mut progress = output::Progress::new("gradcheck");
             let options = nnderive::GradCheckOptions {
                 sample: if all { None } else { Some(64) },
@@ -211,12 +256,26 @@ fn load(source: &Source) -> Result<nnderive::model::Model, String> {
     nnderive::load(source).map_err(|e| report(source, &e))
 }
 
+/// The model with each `--given NAME=VALUE` applied in order.
+fn with_given(mut model: nnderive::model::Model, given: &[String]) -> Result<nnderive::model::Model, Exit> {
+    for argument in given {
+        model = nnderive::given(model, argument).map_err(|e| usage(argument, "--given", &e))?;
+    }
+    Ok(model)
+}
+
+/// An error in an option's value, pointing into it (shown as the source
+/// `--given`, line 1).
+fn usage(argument: &str, option: &str, error: &Error) -> Exit {
+    Exit { message: render::diagnostic::render(&error.diagnostic(), option, argument), code: 2 }
+}
+
 fn report(source: &Source, error: &Error) -> String {
     render::diagnostic::render(&error.diagnostic(), &source.name, &source.text)
 }
 
 /// Writes `text` to standard output.
-fn emit(text: &str) -> Result<ExitCode, String> {
+fn emit(text: &str) -> Result<ExitCode, Exit> {
     output::to_stdout(text)?;
     Ok(ExitCode::SUCCESS)
 }

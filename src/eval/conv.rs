@@ -12,7 +12,7 @@ use num_bigint::BigInt;
 use num_rational::BigRational;
 use num_traits::{ToPrimitive, Zero};
 
-use super::tensor::{common_denominator, over_denominator, Data, NumericError, Tensor};
+use super::tensor::{common_denominator, over_denominator, Data, NumericError, NumericErrorKind, Tensor};
 use crate::model::{Conv, PoolKind, Window};
 
 /// The numbers a kernel accumulates in.
@@ -184,6 +184,7 @@ fn max_bits(v: &[BigInt]) -> u64 {
 
 /// `conv2d(x, k)`: x `[C, H, W]`, k `[F, C, kh, kw]`, result `[F, H', W']`.
 pub fn conv2d(x: &Tensor, k: &Tensor, conv: Conv, out_dims: &[usize]) -> Result<Tensor, NumericError> {
+    known("conv2d", &[x, k])?;
     let (xd, kd, od) = (dims4(x.dims())?, dims4(k.dims())?, dims4(out_dims)?);
     fits(xd, kd, od, conv, out_dims)?;
     bilinear(x, k, out_dims, conv, (forward, forward, forward))
@@ -191,6 +192,7 @@ pub fn conv2d(x: &Tensor, k: &Tensor, conv: Conv, out_dims: &[usize]) -> Result<
 
 /// ∂L/∂K = X̃ ⋆ δ: x `[C, H, W]`, δ `[F, H', W']`, result `[F, C, kh, kw]`.
 pub fn conv2d_kernel_grad(x: &Tensor, delta: &Tensor, conv: Conv, out_dims: &[usize]) -> Result<Tensor, NumericError> {
+    known("conv2d", &[x, delta])?;
     let (xd, dd, kd) = (dims4(x.dims())?, dims4(delta.dims())?, dims4(out_dims)?);
     fits(xd, kd, dd, conv, out_dims)?;
     bilinear(x, delta, out_dims, conv, (kernel_grad, kernel_grad, kernel_grad))
@@ -198,6 +200,7 @@ pub fn conv2d_kernel_grad(x: &Tensor, delta: &Tensor, conv: Conv, out_dims: &[us
 
 /// ∂L/∂X = crop(Σ_f δ_f ∗ K[f,c]): δ `[F, H', W']`, k `[F, C, kh, kw]`, result `[C, H, W]`.
 pub fn conv2d_input_grad(delta: &Tensor, k: &Tensor, conv: Conv, out_dims: &[usize]) -> Result<Tensor, NumericError> {
+    known("conv2d", &[delta, k])?;
     let (dd, kd, xd) = (dims4(delta.dims())?, dims4(k.dims())?, dims4(out_dims)?);
     fits(xd, kd, dd, conv, out_dims)?;
     bilinear(delta, k, out_dims, conv, (input_grad, input_grad, input_grad))
@@ -233,10 +236,12 @@ fn pooled(d: Dims4, window: Window) -> [usize; 3] {
 /// For each output entry of a max-pool of `a` `[C, H, W]`, the flat index in
 /// `a` of its window's first maximum in row-major order.
 fn argmax(a: &Tensor, window: Window) -> Result<(Vec<usize>, [usize; 3]), NumericError> {
+    known("maxpool", &[a])?;
     let d = map_for(a, window)?;
     let (k, s) = (window.size, window.stride);
     let [_, oh, ow] = pooled(d, window);
     let greater: Box<dyn Fn(usize, usize) -> bool + '_> = match a.data() {
+        Data::Symbolic(_) => return Err(open("maxpool")),
         Data::Exact(v) => Box::new(move |p, q| v[p] > v[q]),
         Data::Float(v) => Box::new(move |p, q| v[p] > v[q]),
     };
@@ -263,10 +268,12 @@ fn argmax(a: &Tensor, window: Window) -> Result<(Vec<usize>, [usize; 3]), Numeri
 
 /// `maxpool(a)` or `avgpool(a)`.
 pub fn pool(kind: PoolKind, a: &Tensor, window: Window) -> Result<Tensor, NumericError> {
+    known("pooling", &[a])?;
     match kind {
         PoolKind::Max => {
             let (best, dims) = argmax(a, window)?;
             let data = match a.data() {
+                Data::Symbolic(_) => return Err(open("maxpool")),
                 Data::Exact(v) => Data::Exact(best.iter().map(|&p| v[p].clone()).collect()),
                 Data::Float(v) => Data::Float(best.iter().map(|&p| v[p]).collect()),
             };
@@ -282,6 +289,7 @@ pub fn pool(kind: PoolKind, a: &Tensor, window: Window) -> Result<Tensor, Numeri
             };
             let area = (k * k) as f64;
             let out = match a.data() {
+                Data::Symbolic(_) => return Err(open("avgpool")),
                 Data::Exact(v) => {
                     let area = BigRational::from_integer(BigInt::from(k * k));
                     let data = windows
@@ -314,11 +322,13 @@ pub fn max_pool_switches(a: &Tensor, window: Window) -> Result<Tensor, NumericEr
 
 /// ∂L/∂A of `maxpool(a)`: each entry of `g` added at its window's first maximum.
 pub fn max_pool_back(a: &Tensor, g: &Tensor, window: Window) -> Result<Tensor, NumericError> {
+    known("maxpool", &[a, g])?;
     let (best, dims) = argmax(a, window)?;
     if g.len() != best.len() {
         return Err(Tensor::shape_error(format!("{:?} does not pool to {:?}", a.dims(), dims)));
     }
     let out = match g.data() {
+        Data::Symbolic(_) => return Err(open("maxpool")),
         Data::Exact(v) => {
             let mut out = vec![BigRational::zero(); a.len()];
             for (q, &p) in best.iter().enumerate() {
@@ -340,6 +350,7 @@ pub fn max_pool_back(a: &Tensor, g: &Tensor, window: Window) -> Result<Tensor, N
 /// ∂L/∂A of `avgpool`: each entry of `g` `[C, H', W']` spread as g/k² over its
 /// window of the input `[C, H, W]` (`out_dims`).
 pub fn avg_pool_back(g: &Tensor, window: Window, out_dims: &[usize]) -> Result<Tensor, NumericError> {
+    known("avgpool", &[g])?;
     let (gd, od) = (dims4(g.dims())?, dims4(out_dims)?);
     if gd.f != 1 || od.f != 1 || [gd.c, gd.h, gd.w] != pooled(od, window) || window.size > od.h.min(od.w) {
         return Err(Tensor::shape_error(format!("{:?} does not pool to {:?}", out_dims, g.dims())));
@@ -350,6 +361,7 @@ pub fn avg_pool_back(g: &Tensor, window: Window, out_dims: &[usize]) -> Result<T
     };
     let len: usize = out_dims.iter().product();
     let out = match g.data() {
+        Data::Symbolic(_) => return Err(open("avgpool")),
         Data::Exact(v) => {
             let area = BigRational::from_integer(BigInt::from(k * k));
             let mut out = vec![BigRational::zero(); len];
@@ -386,9 +398,11 @@ pub fn avg_pool_back(g: &Tensor, window: Window, out_dims: &[usize]) -> Result<T
 
 /// Σ_{i,j} of each channel of `[F, H, W]`: a vector `[F]`.
 pub fn sum_spatial(t: &Tensor) -> Result<Tensor, NumericError> {
+    known("a convolution's bias gradient", &[t])?;
     let f = t.dims().first().copied().unwrap_or(1).max(1);
     let per = t.len() / f;
     let out = match t.data() {
+        Data::Symbolic(_) => return Err(open("a convolution's bias gradient")),
         Data::Exact(v) => {
             let sums = v.chunks(per.max(1)).map(|ch| ch.iter().fold(BigRational::zero(), |a, b| a + b)).collect();
             Tensor::settle(vec![f], sums)?
@@ -404,6 +418,7 @@ pub fn reshape(t: &Tensor, dims: &[usize]) -> Result<Tensor, NumericError> {
     if t.dims().is_empty() && !dims.is_empty() {
         let n = dims.iter().product();
         let filled = match t.data() {
+            Data::Symbolic(v) => Data::Symbolic(vec![v[0].clone(); n]),
             Data::Exact(v) => Data::Exact(vec![v[0].clone(); n]),
             Data::Float(v) => Data::Float(vec![v[0]; n]),
         };
@@ -419,5 +434,19 @@ fn from_data(dims: Vec<usize>, data: Data) -> Tensor {
     match data {
         Data::Exact(v) => Tensor::exact(dims, v),
         Data::Float(v) => Tensor::float(dims, v),
+        Data::Symbolic(v) => Tensor::symbolic(dims.clone(), v).unwrap_or_else(|_| Tensor::float(dims, Vec::new())),
     }
+}
+
+/// Convolution and pooling are computed on numbers only: an operand with
+/// entries left open is refused, by name, rather than guessed at.
+fn known(operation: &'static str, operands: &[&Tensor]) -> Result<(), NumericError> {
+    if operands.iter().any(|t| t.is_symbolic()) {
+        return Err(open(operation));
+    }
+    Ok(())
+}
+
+fn open(operation: &'static str) -> NumericError {
+    NumericError { kind: NumericErrorKind::Unknowns { operation }, index: Vec::new() }
 }

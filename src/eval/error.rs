@@ -18,8 +18,9 @@ pub struct Error {
 /// What went wrong. Each variant's doc gives an input that produces it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ErrorKind {
-    /// `input x[2]` without `= [...]`, then `nnderive solve`.
-    MissingValue { name: String, role: &'static str },
+    /// `input x[2]` without `= [...]`, then `nnderive gradcheck`, which
+    /// needs every number: the declarations left open, in file order.
+    MissingValues { missing: Vec<(String, &'static str)> },
     /// `loss L = sum(log(x))` with `input x[2] = [0, 1]`: a value that cannot
     /// be computed (see [`Failure`]).
     Numeric {
@@ -91,6 +92,9 @@ impl Failure {
                 "bce(y, p) takes the target first: the entries of y are probabilities, from 0 to 1"
             }
             NumericErrorKind::Shape(_) => "this is a bug in nnderive; please report it with the file",
+            NumericErrorKind::Unknowns { .. } => {
+                "give the values it depends on, in the file or with `--given NAME=[...]`; the formulas are shown by `nnderive derive`"
+            }
         }
         .into()
     }
@@ -118,11 +122,18 @@ impl Error {
 
     fn describe(&self) -> Diagnostic {
         match &self.kind {
-            ErrorKind::MissingValue { name, role } => {
-                Diagnostic::new(format!("{role} '{name}' has no value, so nothing can be computed"), self.span)
+            ErrorKind::MissingValues { missing } => {
+                let names: Vec<String> = missing.iter().map(|(name, role)| format!("{role} '{name}'")).collect();
+                let (first, role) = missing.first().map(|(n, r)| (n.as_str(), *r)).unwrap_or(("x", "input"));
+                let what = match names.len() {
+                    1 => format!("{} has no value", names[0]),
+                    _ => format!("{} have no values", names.join(", ")),
+                };
+                Diagnostic::new(format!("the finite-difference check needs every number, and {what}"), self.span)
                     .with_label("declared without a value")
                     .with_help(format!(
-                        "give it one (`{role} {name}[...] = [...]`), or use `nnderive derive` for the formulas alone"
+                        "give {} (`{role} {first}[...] = [...]` in the file, or `--given '{first}=[...]'`); `nnderive solve` computes with values left open",
+                        if names.len() == 1 { "it one" } else { "each one" }
                     ))
             }
             ErrorKind::Numeric { quantity, failure } => {

@@ -32,6 +32,11 @@ pub enum Note {
     Kink { function: &'static str, quantity: String, entries: Vec<usize> },
     /// An exact value grew past the size cap and continued as f64.
     Capped { quantity: String },
+    /// Declarations the file leaves open (in file order): the values that
+    /// depend on them are expressions in their entries.
+    Open { names: Vec<String> },
+    /// A value in the open entries grew past the size limit of expressions.
+    TooLarge { quantity: String },
 }
 
 /// Evaluates formulas of one graph with the current tensor values.

@@ -2,15 +2,18 @@
 //! gradient, computed from the derived formulas themselves; exact rationals
 //! wherever the arithmetic allows, f64 after any transcendental function.
 
+mod cases;
 pub mod conv;
 mod error;
 pub mod evaluate;
 pub mod number;
+pub mod symbolic;
 mod solve;
 pub mod tensor;
 
+pub use cases::{Case, Cases, SolvedCases};
 pub use error::{Error, ErrorKind, Failure};
 pub use solve::{
-    gradcheck, gradcheck_with, sampled_entries, solve, symbol_label, GradCheck, GradCheckOptions, ParamCheck, PoolMask,
-    Solution, Training,
+    gradcheck, gradcheck_with, open_values, sampled_entries, solve, symbol_label, GradCheck, GradCheckOptions,
+    ParamCheck, PoolMask, Solution, Training,
 };

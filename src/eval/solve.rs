@@ -69,11 +69,15 @@ impl Solution {
 /// Derives and evaluates everything, then trains.
 pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
     let derivation = derive(model);
-    let initial = initial_values(model)?;
+    let initial = initial_values(model);
     let pass = Pass::run(model, &derivation, initial.clone(), true)?;
     let masks = pool_masks(model, &derivation, &pass.values)?;
     let time_terms = time_terms(model, &derivation, &pass)?;
     let mut notes = pass.notes.clone();
+    let open = open_values(model);
+    if !open.is_empty() {
+        notes.push(Note::Open { names: open.iter().map(|&id| model.tensor(id).name.clone()).collect() });
+    }
     let training = match &model.train {
         None => None,
         Some(train) => {
@@ -86,7 +90,9 @@ pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
                 let gradients = current.as_ref().map_or(&pass.gradients, |c| &c.gradients);
                 for (g, grad) in derivation.gradients.iter().zip(gradients) {
                     let p = g.param.0 as usize;
-                    let old = tensors[p].clone().ok_or_else(|| missing(model, g.param))?;
+                    let old = tensors[p].clone().ok_or_else(|| {
+                        numeric(model, g.param, "the update", Failure::Internal("a parameter has no value"))
+                    })?;
                     let delta = lr_t.mul(grad).map_err(|e| numeric(model, g.param, "the update", e))?;
                     let new = old.sub(&delta).map_err(|e| numeric(model, g.param, "the update", e))?;
                     tensors[p] = Some(new);
@@ -95,7 +101,16 @@ pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
                 let next = Pass::run(model, &derivation, tensors.clone(), step < *steps)
                     .map_err(|e| Error { after_step: Some(step), ..e })?;
                 losses.push(next.values[model.loss.0 as usize].clone());
-                notes.extend(next.notes.iter().cloned());
+                // After a step only the loss is shown: an expression too
+                // large elsewhere (ŷ) is not worth a note of its own.
+                let loss_name = &model.tensor(model.loss).name;
+                notes.extend(next.notes.iter().filter_map(|n| match n {
+                    Note::TooLarge { quantity } if quantity == loss_name => {
+                        Some(Note::TooLarge { quantity: format!("{quantity} after step {step}") })
+                    }
+                    Note::TooLarge { .. } => None,
+                    other => Some(other.clone()),
+                }));
                 current = Some(next);
             }
             let updated = model
@@ -168,21 +183,33 @@ fn pool_masks(model: &Model, derivation: &Derivation, values: &[Tensor]) -> Resu
     Ok(out)
 }
 
-/// The declared values, or the error naming the first missing one that matters.
-fn initial_values(model: &Model) -> Result<Vec<Option<Tensor>>, Error> {
+/// The declared values; a declaration the file leaves open is one unknown
+/// per entry (`y₁, y₂`), and everything computed from it an expression in them.
+fn initial_values(model: &Model) -> Vec<Option<Tensor>> {
     let mut out = Vec::with_capacity(model.tensors.len());
     for id in model.ids() {
         let t = model.tensor(id);
-        out.push(t.exact_value().map(|v| Tensor::exact(t.shape.dims().to_vec(), v)));
+        let dims = t.shape.dims().to_vec();
+        out.push(match (t.exact_value(), t.definition) {
+            (Some(v), _) => Some(Tensor::exact(dims, v)),
+            (None, None) => Some(Tensor::unknown(id.0, &t.name, dims)),
+            (None, Some(_)) => None,
+        });
     }
-    Ok(out)
+    out
 }
 
-fn missing(model: &Model, id: TensorId) -> Error {
-    let t = model.tensor(id);
+/// The declarations without a value, in file order.
+pub fn open_values(model: &Model) -> Vec<TensorId> {
+    model.ids().filter(|&id| model.tensor(id).definition.is_none() && model.tensor(id).value.is_none()).collect()
+}
+
+/// The error for a computation that needs every number (`gradcheck`).
+fn missing(model: &Model, open: &[TensorId]) -> Error {
+    let missing = open.iter().map(|&id| (model.tensor(id).name.clone(), model.tensor(id).role.name())).collect();
     Error {
-        kind: ErrorKind::MissingValue { name: t.name.clone(), role: t.role.name() },
-        span: Some(t.span),
+        kind: ErrorKind::MissingValues { missing },
+        span: open.first().map(|&id| model.tensor(id).span),
         after_step: None,
     }
 }
@@ -213,13 +240,6 @@ impl Pass {
     ) -> Result<Pass, Error> {
         let shared = tensors.into_iter().map(|v| v.map(Rc::new)).collect();
         let mut ev = Evaluator::new(model, &derivation.graph, Some(derivation), shared);
-        // Data must have values wherever the loss needs them.
-        for id in model.ids() {
-            let t = model.tensor(id);
-            if t.role.is_data() && ev.tensors[id.0 as usize].is_none() {
-                return Err(missing(model, id));
-            }
-        }
         for &id in &model.order {
             let t = model.tensor(id);
             let Some(def) = t.definition else { continue };
@@ -282,6 +302,11 @@ fn shaped(v: Tensor, dims: &[usize]) -> Result<Tensor, Failure> {
 fn capped(ev: &mut Evaluator, v: &Tensor) {
     if v.capped() {
         ev.notes.push(Note::Capped { quantity: ev.quantity.clone() });
+    }
+    if let super::tensor::Data::Symbolic(entries) = v.data() {
+        if entries.iter().any(|e| matches!(e, super::symbolic::Sym::TooLarge)) {
+            ev.notes.push(Note::TooLarge { quantity: ev.quantity.clone() });
+        }
     }
 }
 
@@ -359,8 +384,12 @@ pub fn gradcheck(model: &Model) -> Result<GradCheck, crate::Error> {
 
 /// [`gradcheck`] on a sample of the entries, reporting progress.
 pub fn gradcheck_with(model: &Model, options: GradCheckOptions) -> Result<GradCheck, crate::Error> {
+    let open = open_values(model);
+    if !open.is_empty() {
+        return Err(missing(model, &open).into());
+    }
     let derivation = derive(model);
-    let initial = initial_values(model)?;
+    let initial = initial_values(model);
     let pass = Pass::run(model, &derivation, initial.clone(), true)?;
     let h = 1e-6;
     let mut params = Vec::new();
@@ -370,7 +399,7 @@ pub fn gradcheck_with(model: &Model, options: GradCheckOptions) -> Result<GradCh
     let mut done = 0;
     for ((g, grad), plan) in derivation.gradients.iter().zip(&pass.gradients).zip(&plans) {
         let p = g.param.0 as usize;
-        let base = float_values[p].clone().ok_or_else(|| missing(model, g.param))?;
+        let base = float_values[p].clone().ok_or_else(|| missing(model, &[g.param]))?;
         let derived = grad.to_f64_vec();
         let (checked, entries) = (plan.len(), derived.len());
         let mut check =

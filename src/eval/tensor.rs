@@ -23,6 +23,9 @@ pub const EXACT_BITS_CAP: u64 = 4096;
 pub enum Data {
     Exact(Vec<BigRational>),
     Float(Vec<f64>),
+    /// Expressions in the entries the file leaves open (see [`super::symbolic`]);
+    /// at least one entry is not a number.
+    Symbolic(Vec<Sym>),
 }
 
 /// A dense, row-major tensor.
@@ -51,6 +54,10 @@ pub enum NumericErrorKind {
     },
     /// Shapes that the checker should have refused.
     Shape(String),
+    /// An operation computed on numbers only met an entry left open.
+    Unknowns {
+        operation: &'static str,
+    },
 }
 
 /// A numeric failure at one entry.
@@ -75,6 +82,9 @@ impl fmt::Display for NumericError {
                 return write!(f, "the target's entry [{}] is {value}, {outside}", idx.join(", "));
             }
             NumericErrorKind::Shape(s) => return write!(f, "shape error: {s}"),
+            NumericErrorKind::Unknowns { operation } => {
+                return write!(f, "{operation} is computed on numbers only, and its input has entries left open")
+            }
         };
         if self.index.is_empty() {
             write!(f, "{what}")
@@ -87,6 +97,8 @@ impl fmt::Display for NumericError {
 
 // The elementwise built-ins are the model's table; their numeric rules are here.
 use crate::model::Elementwise;
+
+use super::symbolic::{self, Num, Poly, Sym, Unknown};
 
 /// The exact value of a rational built-in (relu, step, sign, abs).
 fn exact_of(f: Elementwise, x: &BigRational) -> BigRational {
@@ -232,6 +244,37 @@ fn float_of(f: Elementwise, x: f64) -> Result<f64, NumericErrorKind> {
     finite(v)
 }
 
+/// A built-in function of expressions: its value when every argument is a
+/// number, else the call itself as a variable.
+fn apply_sym(f: Elementwise, args: &[&Poly]) -> Result<Poly, NumericErrorKind> {
+    let constants: Option<Vec<Num>> = args.iter().map(|p| p.as_constant()).collect();
+    let Some(c) = constants else {
+        return Ok(Poly::atom(symbolic::Atom::Call(f, args.iter().map(|p| (*p).clone()).collect())));
+    };
+    let value = match (c.as_slice(), f.is_rational()) {
+        ([Num::Exact(x)], true) => Num::Exact(exact_of(f, x)),
+        ([Num::Exact(x), Num::Exact(y)], true) => Num::Exact(exact_of2(f, x, y)),
+        ([x], _) => Num::Float(float_of(f, x.to_f64())?),
+        ([x, y], _) => Num::Float(finite(float_of2(f, x.to_f64(), y.to_f64()))?),
+        _ => return Err(NumericErrorKind::Shape(format!("{} takes one or two arguments", f.name()))),
+    };
+    Ok(Poly::constant(value))
+}
+
+/// `c^e` for one number, as `Tensor::pow` computes it.
+fn numeric_pow(c: &Num, e: &BigRational) -> Result<Num, NumericErrorKind> {
+    let t = match c {
+        Num::Exact(r) => Tensor::exact(Vec::new(), vec![r.clone()]),
+        Num::Float(x) => Tensor::float(Vec::new(), vec![*x]),
+    };
+    let p = t.pow(e).map_err(|err| err.kind)?;
+    Ok(match p.data {
+        Data::Exact(v) => Num::Exact(v.into_iter().next().unwrap_or_default()),
+        Data::Float(v) => Num::Float(v.first().copied().unwrap_or(0.0)),
+        Data::Symbolic(_) => return Err(NumericErrorKind::Shape("a power of a number is a number".into())),
+    })
+}
+
 fn finite(v: f64) -> Result<f64, NumericErrorKind> {
     if v.is_nan() {
         Err(NumericErrorKind::NotANumber)
@@ -288,6 +331,55 @@ impl Tensor {
         Tensor::exact(Vec::new(), vec![r])
     }
 
+    /// The value of a declared tensor left open: one unknown per entry.
+    pub fn unknown(order: u32, name: &str, dims: Vec<usize>) -> Tensor {
+        let name: std::rc::Rc<str> = name.into();
+        let n = dims.iter().product::<usize>();
+        let shape = Tensor { dims: dims.clone(), data: Data::Float(Vec::new()), capped: false };
+        let data = (0..n)
+            .map(|i| Sym::Poly(Poly::unknown(Unknown { order, name: name.clone(), index: shape.index_of(i) })))
+            .collect();
+        Tensor { dims, data: Data::Symbolic(data), capped: false }
+    }
+
+    /// A tensor of expressions; back to numbers when every entry is one.
+    pub fn symbolic(dims: Vec<usize>, data: Vec<Sym>) -> Result<Tensor, NumericError> {
+        let constants: Option<Vec<Num>> = data.iter().map(Sym::as_constant).collect();
+        let Some(constants) = constants else {
+            return Ok(Tensor { dims, data: Data::Symbolic(data), capped: false });
+        };
+        if constants.iter().all(|c| matches!(c, Num::Exact(_))) {
+            let v = constants.into_iter().map(|c| if let Num::Exact(r) = c { r } else { BigRational::zero() });
+            Tensor::settle(dims, v.collect())
+        } else {
+            Tensor::float_checked(dims, constants.iter().map(Num::to_f64).collect())
+        }
+    }
+
+    /// True when some entry is an expression in unknowns rather than a number.
+    pub fn is_symbolic(&self) -> bool {
+        matches!(self.data, Data::Symbolic(_))
+    }
+
+    /// The entries as expressions (numbers as constants), borrowing when they are.
+    pub(super) fn sym_view(&self) -> std::borrow::Cow<'_, [Sym]> {
+        match &self.data {
+            Data::Symbolic(v) => std::borrow::Cow::Borrowed(v),
+            Data::Exact(v) => std::borrow::Cow::Owned(v.iter().map(|r| Sym::constant(Num::Exact(r.clone()))).collect()),
+            Data::Float(v) => std::borrow::Cow::Owned(v.iter().map(|x| Sym::constant(Num::Float(*x))).collect()),
+        }
+    }
+
+    /// Each entry through `op`, as expressions.
+    fn map_sym(&self, op: impl Fn(&Poly) -> Result<Poly, NumericErrorKind>) -> Result<Tensor, NumericError> {
+        let view = self.sym_view();
+        let mut out = Vec::with_capacity(view.len());
+        for (i, x) in view.iter().enumerate() {
+            out.push(x.map(&op).map_err(|k| self.err(k, i))?);
+        }
+        Ok(Tensor::symbolic(self.dims.clone(), out)?.with_capped(self.capped))
+    }
+
     /// A tensor of exact zeros with this tensor's shape.
     pub fn zeros_like(&self) -> Tensor {
         Tensor::exact(self.dims.clone(), vec![BigRational::zero(); self.len()])
@@ -301,6 +393,7 @@ impl Tensor {
         match &self.data {
             Data::Exact(v) => v.len(),
             Data::Float(v) => v.len(),
+            Data::Symbolic(v) => v.len(),
         }
     }
 
@@ -330,6 +423,7 @@ impl Tensor {
         let data = match &self.data {
             Data::Exact(v) => Data::Exact(v[start..end].to_vec()),
             Data::Float(v) => Data::Float(v[start..end].to_vec()),
+            Data::Symbolic(v) => Data::Symbolic(v[start..end].to_vec()),
         };
         Tensor { dims, data, capped: self.capped }
     }
@@ -350,6 +444,8 @@ impl Tensor {
         match &self.data {
             Data::Exact(v) => v.get(i).map(rational_to_f64).unwrap_or(f64::NAN),
             Data::Float(v) => v.get(i).copied().unwrap_or(f64::NAN),
+            // An expression has no single value.
+            Data::Symbolic(v) => v.get(i).and_then(Sym::as_constant).map_or(f64::NAN, |c| c.to_f64()),
         }
     }
 
@@ -376,6 +472,12 @@ impl Tensor {
         match &self.data {
             Data::Exact(v) => v.iter().enumerate().filter(|(_, x)| x.is_zero()).map(|(i, _)| i).collect(),
             Data::Float(v) => v.iter().enumerate().filter(|(_, x)| **x == 0.0).map(|(i, _)| i).collect(),
+            Data::Symbolic(v) => v
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| x.as_constant().is_some_and(|c| c.is_zero()))
+                .map(|(i, _)| i)
+                .collect(),
         }
     }
 
@@ -444,6 +546,7 @@ impl Tensor {
         other: &Tensor,
         exact: impl Fn(&BigRational, &BigRational) -> Result<BigRational, NumericErrorKind>,
         float: impl Fn(f64, f64) -> f64,
+        sym: impl Fn(&Poly, &Poly) -> Result<Poly, NumericErrorKind>,
     ) -> Result<Tensor, NumericError> {
         let (dims, n) = if self.dims.is_empty() {
             (other.dims.clone(), other.len())
@@ -473,6 +576,17 @@ impl Tensor {
                 }
                 Tensor::settle(dims, v)?
             }
+            (Data::Symbolic(_), _) | (_, Data::Symbolic(_)) => {
+                let (a, b) = (self.sym_view(), other.sym_view());
+                let mut v = Vec::with_capacity(n);
+                for i in 0..n {
+                    let x = a[pick(la, sa, i)]
+                        .zip(&b[pick(lb, sb, i)], &sym)
+                        .map_err(|k| NumericError { kind: k, index: index_in(&dims, i) })?;
+                    v.push(x);
+                }
+                Tensor::symbolic(dims, v)?
+            }
             _ => {
                 let a = self.float_view();
                 let b = other.float_view();
@@ -488,20 +602,20 @@ impl Tensor {
     pub(super) fn float_view(&self) -> std::borrow::Cow<'_, [f64]> {
         match &self.data {
             Data::Float(v) => std::borrow::Cow::Borrowed(v),
-            Data::Exact(_) => std::borrow::Cow::Owned(self.to_f64_vec()),
+            Data::Exact(_) | Data::Symbolic(_) => std::borrow::Cow::Owned(self.to_f64_vec()),
         }
     }
 
     pub fn add(&self, other: &Tensor) -> Result<Tensor, NumericError> {
-        self.zip(other, |a, b| Ok(a + b), |a, b| a + b)
+        self.zip(other, |a, b| Ok(a + b), |a, b| a + b, |a, b| Ok(a.add(b)))
     }
 
     pub fn sub(&self, other: &Tensor) -> Result<Tensor, NumericError> {
-        self.zip(other, |a, b| Ok(a - b), |a, b| a - b)
+        self.zip(other, |a, b| Ok(a - b), |a, b| a - b, |a, b| Ok(a.sub(b)))
     }
 
     pub fn mul(&self, other: &Tensor) -> Result<Tensor, NumericError> {
-        self.zip(other, |a, b| Ok(a * b), |a, b| a * b)
+        self.zip(other, |a, b| Ok(a * b), |a, b| a * b, |a, b| Ok(a.mul(b)))
     }
 
     pub fn div(&self, other: &Tensor) -> Result<Tensor, NumericError> {
@@ -511,19 +625,33 @@ impl Tensor {
             let dims = if other.dims.is_empty() { self.dims.clone() } else { other.dims.clone() };
             return Err(NumericError { kind: NumericErrorKind::DivisionByZero, index: index_in(&dims, flat) });
         }
-        self.zip(other, |a, b| Ok(a / b), |a, b| a / b)
+        self.zip(
+            other,
+            |a, b| Ok(a / b),
+            |a, b| a / b,
+            |a, b| b.recip().map(|r| a.mul(&r)).ok_or(NumericErrorKind::DivisionByZero),
+        )
     }
 
     pub fn neg(&self) -> Tensor {
         let data = match &self.data {
             Data::Exact(v) => Data::Exact(v.iter().map(|x| -x).collect()),
             Data::Float(v) => Data::Float(v.iter().map(|x| -x).collect()),
+            Data::Symbolic(v) => {
+                Data::Symbolic(v.iter().map(|x| x.map(|p| Ok::<_, ()>(p.neg())).unwrap_or(Sym::TooLarge)).collect())
+            }
         };
         Tensor { dims: self.dims.clone(), data, capped: self.capped }
     }
 
     /// Elementwise power: exact for an integer exponent of an exact tensor.
     pub fn pow(&self, e: &BigRational) -> Result<Tensor, NumericError> {
+        if self.is_symbolic() {
+            return self.map_sym(|p| match p.as_constant() {
+                Some(c) => numeric_pow(&c, e).map(Poly::constant),
+                None => symbolic::power(p, e).ok_or(NumericErrorKind::DivisionByZero),
+            });
+        }
         if let (Data::Exact(v), true) = (&self.data, e.is_integer()) {
             if let Some(k) = e.to_integer().to_i32().filter(|k| k.unsigned_abs() <= 1024) {
                 let mut out = Vec::with_capacity(v.len());
@@ -552,6 +680,9 @@ impl Tensor {
 
     /// Applies an elementwise function.
     pub fn map(&self, f: Elementwise) -> Result<Tensor, NumericError> {
+        if self.is_symbolic() {
+            return self.map_sym(|p| apply_sym(f, &[p]));
+        }
         match (&self.data, f.is_rational()) {
             (Data::Exact(v), true) => Ok(Tensor {
                 dims: self.dims.clone(),
@@ -572,7 +703,7 @@ impl Tensor {
     /// Applies an elementwise function of two arguments (`max(a, b)`), a
     /// scalar spread over the other's shape.
     pub fn map2(&self, f: Elementwise, other: &Tensor) -> Result<Tensor, NumericError> {
-        self.zip(other, |x, y| Ok(exact_of2(f, x, y)), |x, y| float_of2(f, x, y))
+        self.zip(other, |x, y| Ok(exact_of2(f, x, y)), |x, y| float_of2(f, x, y), |x, y| apply_sym(f, &[x, y]))
     }
 
     /// The matrix view `(rows, cols)` of a rank ≤ 2 tensor.
@@ -598,6 +729,22 @@ impl Tensor {
                 let v = exact_matmul(a, b, m, k, p);
                 Tensor::settle(dims, v)?
             }
+            (Data::Symbolic(_), _) | (_, Data::Symbolic(_)) => {
+                let (a, b) = (self.sym_view(), other.sym_view());
+                let mut v = Vec::with_capacity(m * p);
+                for i in 0..m {
+                    for j in 0..p {
+                        let mut total = Sym::constant(Num::zero());
+                        for l in 0..k {
+                            let term =
+                                a[i * k + l].zip(&b[l * p + j], |x, y| Ok::<_, ()>(x.mul(y))).unwrap_or(Sym::TooLarge);
+                            total = total.zip(&term, |x, y| Ok::<_, ()>(x.add(y))).unwrap_or(Sym::TooLarge);
+                        }
+                        v.push(total);
+                    }
+                }
+                Tensor::symbolic(dims, v)?
+            }
             _ => {
                 let (a, b) = (self.float_view(), other.float_view());
                 Tensor::float_checked(dims, float_matmul(&a, &b, m, k, p))?
@@ -620,6 +767,7 @@ impl Tensor {
         let data = match &self.data {
             Data::Exact(v) => Data::Exact(order.map(|i| v[i].clone()).collect()),
             Data::Float(v) => Data::Float(order.map(|i| v[i]).collect()),
+            Data::Symbolic(v) => Data::Symbolic(order.map(|i| v[i].clone()).collect()),
         };
         Ok(Tensor { dims, data, capped: self.capped })
     }
@@ -629,6 +777,11 @@ impl Tensor {
         let mut t = match &self.data {
             Data::Exact(v) => Tensor::settle(Vec::new(), vec![exact_sum(v)])?,
             Data::Float(v) => Tensor::float_checked(Vec::new(), vec![v.iter().sum()])?,
+            Data::Symbolic(v) => {
+                let total =
+                    v.iter().try_fold(Sym::constant(Num::zero()), |t, x| t.zip(x, |a, b| Ok::<_, ()>(a.add(b))));
+                Tensor::symbolic(Vec::new(), vec![total.unwrap_or(Sym::TooLarge)])?
+            }
         };
         t.capped |= self.capped;
         Ok(t)
@@ -642,6 +795,11 @@ impl Tensor {
 
     /// softmax over all entries, computed after subtracting the maximum.
     pub fn softmax(&self) -> Result<Tensor, NumericError> {
+        if self.is_symbolic() {
+            // exp(zᵢ) / Σⱼ exp(zⱼ), as expressions.
+            let e = self.map(Elementwise::Exp)?;
+            return e.div(&e.sum()?);
+        }
         let v = self.float_view();
         let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let e: Vec<f64> = v.iter().map(|x| (x - max).exp()).collect();
@@ -651,6 +809,10 @@ impl Tensor {
 
     /// log_softmax over all entries, by log-sum-exp.
     pub fn log_softmax(&self) -> Result<Tensor, NumericError> {
+        if self.is_symbolic() {
+            // zᵢ − log Σⱼ exp(zⱼ), as expressions.
+            return self.sub(&self.map(Elementwise::Exp)?.sum()?.map(Elementwise::Log)?);
+        }
         let v = self.float_view();
         let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let lse = max + v.iter().map(|x| (x - max).exp()).sum::<f64>().ln();
@@ -676,6 +838,13 @@ impl Tensor {
                 }
                 Tensor { dims, data: Data::Float(out), capped: self.capped }
             }
+            Data::Symbolic(v) => {
+                let mut out = vec![Sym::constant(Num::zero()); n * n];
+                for (i, x) in v.iter().enumerate() {
+                    out[i * n + i] = x.clone();
+                }
+                Tensor { dims, data: Data::Symbolic(out), capped: self.capped }
+            }
         })
     }
 
@@ -699,6 +868,13 @@ impl Tensor {
                     None => format!("{x}"),
                 }
             }
+            // The writers print expressions (render::symbolic); this is the
+            // plain fallback for a number among them.
+            Data::Symbolic(v) => match v.get(i).and_then(Sym::as_constant) {
+                Some(Num::Exact(r)) => Tensor::exact(Vec::new(), vec![r]).format_entry(0, round),
+                Some(Num::Float(x)) => Tensor::float(Vec::new(), vec![x]).format_entry(0, round),
+                None => "…".into(),
+            },
         }
     }
 
@@ -712,7 +888,7 @@ impl Tensor {
                     format!("{}/{}", r.numer(), r.denom())
                 }
             }),
-            Data::Float(_) => None,
+            Data::Float(_) | Data::Symbolic(_) => None,
         }
     }
 }

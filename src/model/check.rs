@@ -724,7 +724,7 @@ fn dims_shape(decl: &ast::TensorDecl) -> Result<Shape, Error> {
 }
 
 /// The entries of a literal in row-major order, checked against `shape`.
-fn literal_values(lit: &Literal, shape: &Shape) -> Result<Vec<ast::Decimal>, Error> {
+pub(crate) fn literal_values(lit: &Literal, shape: &Shape) -> Result<Vec<ast::Decimal>, Error> {
     let mut out = Vec::with_capacity(shape.len());
     collect_literal(lit, shape.dims(), &mut out)?;
     Ok(out)

@@ -93,6 +93,10 @@ pub enum ErrorKind {
     GivenNotData { name: String },
     /// A value of shape [4, 3] given from outside the file for `param W1[3,4]`.
     GivenShape { name: String, declared: Shape, given: Shape },
+    /// `--cases y=random`: a kind of cases nnderive does not know.
+    CasesKind { found: String },
+    /// `--cases W1=onehot`: one-hot cases need a vector `[n]`.
+    CasesShape { name: String, shape: Shape },
     /// `maxpool(A, 2, pad = 1)`: a keyword argument the function does not take.
     UnknownKeyword { func: String, name: String, allowed: &'static [&'static str] },
     /// `conv2d(X, K, stride = 1, stride = 2)`.
@@ -315,6 +319,12 @@ impl Error {
                     diag.with_help(format!("give a value of shape {declared}"))
                 }
             }
+            CasesKind { found } => d(format!("unknown kind of cases '{found}'"))
+                .with_label("expected 'onehot'")
+                .with_help("write `--cases NAME=onehot` to solve once for each one-hot value of the target NAME"),
+            CasesShape { name, shape } => d(format!("one-hot cases need a vector, but '{name}' is {shape}"))
+                .with_label("not a vector")
+                .with_help("give the cases for a target declared as a vector, e.g. `target y[2]`"),
             UnknownKeyword { func, name, allowed } => {
                 let diag = d(format!("'{func}' has no keyword argument '{name}'")).with_label("unknown keyword");
                 match allowed {

@@ -36,3 +36,63 @@ pub fn with_value(mut model: Model, name: &str, dims: &[usize], entries: Vec<Big
         Some(entries.into_iter().map(crate::syntax::ast::Decimal::from_rational).collect());
     Ok(model)
 }
+
+/// `model` with the declared tensor `name` given the value `literal`, both
+/// read from outside the file (`--given 'y=[0, 1]'`): the errors point into
+/// that text (an unknown name, an equation's name, a value of the wrong shape).
+pub fn with_literal(
+    mut model: Model,
+    name: &crate::syntax::ast::Ident,
+    literal: &crate::syntax::ast::Literal,
+) -> Result<Model, Error> {
+    let Some(id) = model.tensor_id(&name.name) else {
+        let suggestion = suggest(&name.name, model.tensors.keys().map(String::as_str));
+        return Err(Error::new(ErrorKind::GivenUnknown { name: name.name.clone(), suggestion }, name.span));
+    };
+    if model.tensor(id).definition.is_some() {
+        return Err(Error::new(ErrorKind::GivenNotData { name: name.name.clone() }, name.span));
+    }
+    let shape = model.tensor(id).shape.clone();
+    let values = super::check::literal_values(literal, &shape)?;
+    model.tensors[id.0 as usize].value = Some(values);
+    Ok(model)
+}
+
+/// The target of `--cases NAME=onehot` and its number of classes; the
+/// errors point into `argument`.
+pub fn one_hot_target(model: &Model, argument: &str) -> Result<(super::TensorId, usize), Error> {
+    let at = |start: usize, end: usize| crate::syntax::Span {
+        start,
+        end,
+        line: 1,
+        column: argument[..start].chars().count() as u32 + 1,
+        end_line: 1,
+    };
+    let (name, kind, kind_at) = match argument.split_once('=') {
+        Some((n, k)) => (n.trim(), k.trim(), argument.len() - k.trim_start().len()),
+        None => (argument.trim(), "", argument.len()),
+    };
+    let name_at = argument.len() - argument.trim_start().len();
+    let name_span = at(name_at, name_at + name.len());
+    if kind != "onehot" {
+        return Err(Error::new(ErrorKind::CasesKind { found: kind.to_string() }, at(kind_at, kind_at + kind.len())));
+    }
+    let Some(id) = model.tensor_id(name) else {
+        let suggestion = suggest(name, model.tensors.keys().map(String::as_str));
+        return Err(Error::new(ErrorKind::GivenUnknown { name: name.to_string(), suggestion }, name_span));
+    };
+    let tensor = model.tensor(id);
+    if tensor.definition.is_some() {
+        return Err(Error::new(ErrorKind::GivenNotData { name: name.to_string() }, name_span));
+    }
+    match tensor.shape.dims() {
+        [n] | [n, 1] if *n > 0 => Ok((id, *n)),
+        _ => Err(Error::new(ErrorKind::CasesShape { name: name.to_string(), shape: tensor.shape.clone() }, name_span)),
+    }
+}
+
+/// `model` with the value of `id` removed: left open, it becomes a symbol.
+pub fn without_value(mut model: Model, id: super::TensorId) -> Model {
+    model.tensors[id.0 as usize].value = None;
+    model
+}

@@ -20,7 +20,7 @@ pub(crate) use check::tensors_in;
 pub use error::{Error, ErrorKind};
 pub use expr::{Graph, Node, NodeId, SymbolId, TensorId};
 pub use func::{Builtin, Conv, Elementwise, FnId, Func, LossFn, PoolKind, Reduction, Window};
-pub use given::with_value;
+pub use given::{one_hot_target, with_literal, with_value, without_value};
 pub use shape::Shape;
 
 /// What a named tensor is.

@@ -40,15 +40,15 @@ pub enum Block {
     List(Vec<Vec<Inline>>),
 }
 
-fn text(s: impl Into<String>) -> Inline {
+pub(super) fn text(s: impl Into<String>) -> Inline {
     Inline::Text(s.into())
 }
 
-fn math(s: impl Into<String>) -> Inline {
+pub(super) fn math(s: impl Into<String>) -> Inline {
     Inline::Math(s.into())
 }
 
-fn row(lhs: impl Into<String>, rhs: impl Into<String>) -> Row {
+pub(super) fn row(lhs: impl Into<String>, rhs: impl Into<String>) -> Row {
     Row { lhs: lhs.into(), rhs: rhs.into(), note: None }
 }
 
@@ -91,7 +91,7 @@ pub fn matrices_width(latex: &str) -> usize {
 
 /// A tensor as a LaTeX `pmatrix` (a scalar as a bare number).
 pub fn matrix(t: &Tensor, round: Option<u32>) -> String {
-    let cells = super::values::cells(t, round);
+    let cells = super::values::cells_in(t, round, Notation::Latex);
     if t.dims().is_empty() {
         return cells.first().and_then(|r| r.first()).cloned().unwrap_or_default();
     }
@@ -406,7 +406,7 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
             .losses
             .iter()
             .enumerate()
-            .map(|(k, l)| row(format!("{loss}^{{({k})}}"), l.format_entry(0, round)))
+            .map(|(k, l)| row(format!("{loss}^{{({k})}}"), super::values::scalar(l, round, Notation::Latex)))
             .collect();
         out.push(Block::Display(rows));
     }

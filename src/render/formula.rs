@@ -183,7 +183,7 @@ impl<'a> Names<'a> {
     }
 }
 
-fn builtin_name(e: Elementwise, notation: Notation) -> &'static str {
+pub(super) fn builtin_name(e: Elementwise, notation: Notation) -> &'static str {
     match (e, notation) {
         (Elementwise::Sigmoid, Notation::Text) => "σ",
         (Elementwise::Sigmoid, Notation::Latex) => "\\sigma",

@@ -34,6 +34,12 @@ const N: Notation = Notation::Text;
 /// flat list, a matrix as a list of rows.
 pub fn value(t: &Tensor, round: Option<u32>) -> Value {
     nest(t, |i| {
+        // An entry left open is an object: its expression and its terms.
+        if let crate::eval::tensor::Data::Symbolic(v) = t.data() {
+            if let Some(s) = v.get(i).filter(|s| s.as_constant().is_none()) {
+                return super::symbolic::json(s, round);
+            }
+        }
         let text = t.format_entry(i, round);
         match round {
             // The rounded decimal text parses to the nearest f64 of that decimal.
@@ -190,9 +196,13 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
     let mut given = Map::new();
     for id in model.ids() {
         let t = model.tensor(id);
-        if t.role.is_data() && t.value.is_some() {
+        if t.definition.is_none() {
             let mut obj = Map::new();
             obj.insert("role".into(), json!(t.role.name()));
+            if t.value.is_none() {
+                // Not given: its entries are the unknowns of the expressions.
+                obj.insert("open".into(), json!(true));
+            }
             given.insert(t.name.clone(), with_value(obj, solution.value(id), round));
         }
     }

@@ -19,10 +19,15 @@ const PREAMBLE: &str = r"\documentclass[11pt]{article}
 
 /// The worked solution as a LaTeX document.
 pub fn document(model: &Model, solution: &Solution, round: Option<u32>) -> String {
+    document_with(model, solution, round, Vec::new())
+}
+
+/// [`document`] with more blocks at the end (the cases of `--cases`).
+pub fn document_with(model: &Model, solution: &Solution, round: Option<u32>, more: Vec<Block>) -> String {
     let mut out = String::from(PREAMBLE);
     let _ = writeln!(out, "\\title{{Worked solution: gradients by back-propagation}}");
     let _ = writeln!(out, "\\date{{}}\n\\begin{{document}}\n\\maketitle\n");
-    for block in build(model, solution, round) {
+    for block in build(model, solution, round).into_iter().chain(more) {
         match block {
             Block::Section(t) => {
                 let _ = writeln!(out, "\\section{{{}}}\n", heading(&t));

@@ -10,9 +10,14 @@ use super::document::{build, inline, prose, Block};
 
 /// The worked solution as Markdown.
 pub fn document(model: &Model, solution: &Solution, round: Option<u32>) -> String {
+    document_with(model, solution, round, Vec::new())
+}
+
+/// [`document`] with more blocks at the end (the cases of `--cases`).
+pub fn document_with(model: &Model, solution: &Solution, round: Option<u32>, more: Vec<Block>) -> String {
     let mut out = String::from("# Worked solution: gradients by back-propagation\n\n");
     let mut section = 0;
-    for block in build(model, solution, round) {
+    for block in build(model, solution, round).into_iter().chain(more) {
         match block {
             Block::Section(t) => {
                 section += 1;

@@ -1,6 +1,7 @@
 //! Stage 5: rendering formulas, values and whole solutions as text, JSON,
 //! LaTeX and Markdown.
 
+pub mod cases;
 pub mod diagnostic;
 pub mod document;
 pub mod formula;
@@ -8,5 +9,6 @@ pub mod json;
 pub mod latex;
 pub mod markdown;
 pub mod nn;
+pub mod symbolic;
 pub mod text;
 pub mod values;

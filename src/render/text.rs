@@ -421,7 +421,8 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
                 out.push_str(&super::values::labelled(&lhs, &m, round, "  "));
             }
         }
-        let losses: Vec<String> = train.losses.iter().map(|l| l.format_entry(0, round)).collect();
+        let losses: Vec<String> =
+            train.losses.iter().map(|l| super::values::scalar(l, round, Notation::Text)).collect();
         let _ = writeln!(out, "  {} by step: {}", names.tensor(model.loss, N), losses.join(" → "));
     }
 
@@ -463,6 +464,19 @@ pub fn note_text(note: &Note) -> String {
         Note::Capped { quantity } => {
             format!("{quantity}: exact fractions grew too large and the computation continued in f64")
         }
+        Note::Open { names } => {
+            let list = names.join(", ");
+            let (verb, them) = if names.len() == 1 { ("is", "it") } else { ("are", "them") };
+            let first = names.first().map(String::as_str).unwrap_or("y");
+            let example = super::formula::tensor_name(first, Notation::Text);
+            format!(
+                "{list} {verb} not given: every value that depends on {them} is an expression in {them}, entries numbered from 1 ({example}₁ is the first entry of {first}); give {them} in the file or with --given NAME=[...] for numbers, or use --cases NAME=onehot for each class of a target"
+            )
+        }
+        Note::TooLarge { quantity } => format!(
+            "{quantity}: the expression in the values left open is too large to write out (more than {} terms and variables) and is shown as …; its formula says how it is computed",
+            crate::eval::symbolic::SIZE_LIMIT
+        ),
     }
 }
 

@@ -1,12 +1,27 @@
 //! Tensor values laid out for reading: scalars inline, vectors as columns,
 //! matrices as blocks with aligned columns, drawn with tall brackets.
 
-use crate::eval::tensor::Tensor;
+use crate::eval::tensor::{Data, Tensor};
 
-use super::formula::display_width;
+use super::formula::{display_width, Notation};
 
 /// The printed entries of a tensor as rows of cells (a vector is one column).
 pub fn cells(t: &Tensor, round: Option<u32>) -> Vec<Vec<String>> {
+    cells_in(t, round, Notation::Text)
+}
+
+/// [`cells`] in a notation: an entry left open is an expression, written
+/// in text or LaTeX (numbers are the same in both).
+pub fn cells_in(t: &Tensor, round: Option<u32>, notation: Notation) -> Vec<Vec<String>> {
+    let entry = |i: usize| match t.data() {
+        // Numbers among expressions are written as expressions too (`−0.5`),
+        // so that one block has one minus sign.
+        Data::Symbolic(v) => match v.get(i) {
+            Some(s) => super::symbolic::entry(s, round, notation),
+            None => t.format_entry(i, round),
+        },
+        _ => t.format_entry(i, round),
+    };
     let dims = t.dims();
     let (rows, cols) = match dims {
         [] => (1, 1),
@@ -18,7 +33,12 @@ pub fn cells(t: &Tensor, round: Option<u32>) -> Vec<Vec<String>> {
             (t.len() / cols.max(1), cols)
         }
     };
-    (0..rows).map(|r| (0..cols).map(|c| t.format_entry(r * cols + c, round)).collect()).collect()
+    (0..rows).map(|r| (0..cols).map(|c| entry(r * cols + c)).collect()).collect()
+}
+
+/// A scalar (or the first entry) as written in `notation`.
+pub fn scalar(t: &Tensor, round: Option<u32>, notation: Notation) -> String {
+    cells_in(t, round, notation).into_iter().flatten().next().unwrap_or_default()
 }
 
 /// Cells aligned on their decimal points, one string per row.

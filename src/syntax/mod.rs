@@ -9,5 +9,5 @@ mod span;
 
 pub use error::{Error, ErrorKind, MAX_DEPTH, MAX_ENTRIES};
 pub use format::{expr_text, format};
-pub use parser::{decode, parse};
+pub use parser::{decode, parse, parse_given};
 pub use span::Span;

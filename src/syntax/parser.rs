@@ -82,6 +82,52 @@ pub fn parse(source: &str) -> Result<File, Error> {
     }
 }
 
+/// Parses `NAME = LITERAL`, a value given from outside the file (the
+/// command line's `--given 'y=[0, 1]'`), with spans into that text.
+pub fn parse_given(source: &str) -> Result<(Ident, Literal), Error> {
+    OPEN.with(|o| o.set(0));
+    DEPTH.with(|d| d.set(0));
+    LITERAL_NUMBERS.with(|c| c.set(0));
+    SOURCE.with(|s| source.clone_into(&mut s.borrow_mut()));
+    LAST_COLUMN.with(|c| c.set((0, 1, 1)));
+    let result = given(Input::new(source));
+    SOURCE.with(|s| s.borrow_mut().clear());
+    COMMENTS.with(|c| c.borrow_mut().clear());
+    match result {
+        Ok((_, out)) => Ok(out),
+        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(e.error.unwrap_or_else(|| Error {
+            kind: ErrorKind::Expected { what: "NAME=VALUE", after: "--given".into() },
+            span: Span::default(),
+        })),
+        Err(nom::Err::Incomplete(_)) => Err(Error {
+            kind: ErrorKind::Expected { what: "NAME=VALUE", after: "--given".into() },
+            span: Span::default(),
+        }),
+    }
+}
+
+fn given(i: Input) -> PResult<(Ident, Literal)> {
+    let (rest, _) = ws(i)?;
+    let (rest, id) = match name(rest) {
+        Ok(ok) => ok,
+        Err(nom::Err::Error(_)) => {
+            return fail(ErrorKind::Expected { what: "a declared name", after: "--given".into() }, here(rest))
+        }
+        Err(e) => return Err(e),
+    };
+    let (rest, _) = ws(rest)?;
+    let Ok((rest, _)) = tag::<_, _, PError>("=").parse(rest) else {
+        return fail(ErrorKind::Expected { what: "'='", after: format!("'{}'", id.name) }, here(rest));
+    };
+    let (rest, _) = ws(rest)?;
+    let (rest, value) = literal(rest)?;
+    let (rest, _) = ws(rest)?;
+    if !rest.fragment().is_empty() {
+        return fail(ErrorKind::Expected { what: "the end of the value", after: "the value".into() }, here(rest));
+    }
+    Ok((rest, (id, value)))
+}
+
 // ---- spans and errors -------------------------------------------------
 
 /// The span from `start` up to `end`.

@@ -1,0 +1,55 @@
+//! `--cases y=onehot`: the answer once for each one-hot value of a target,
+//! each solved on its own (exactly, like any file with that value given).
+
+use num_rational::BigRational;
+use num_traits::{One, Zero};
+
+use super::solve::{solve, Solution};
+use crate::model::{with_value, Model, TensorId};
+
+/// The cases to solve: a model with the target left open, and the values.
+#[derive(Clone, Debug)]
+pub struct Cases {
+    /// The model with the target's value removed (its general answer).
+    pub open: Model,
+    pub target: TensorId,
+    /// The target's value in each case, in order (e₁, e₂, …).
+    pub values: Vec<Vec<BigRational>>,
+}
+
+/// One case solved.
+#[derive(Clone, Debug)]
+pub struct Case {
+    /// The target's value in this case.
+    pub value: Vec<BigRational>,
+    pub solution: Solution,
+}
+
+/// Every case solved.
+#[derive(Clone, Debug)]
+pub struct SolvedCases {
+    pub target: TensorId,
+    pub cases: Vec<Case>,
+}
+
+impl Cases {
+    /// One case per class: the target is eₖ, 1 in entry k and 0 elsewhere.
+    pub fn one_hot(model: &Model, target: TensorId, classes: usize) -> Cases {
+        let values = (0..classes)
+            .map(|k| (0..classes).map(|i| if i == k { BigRational::one() } else { BigRational::zero() }).collect())
+            .collect();
+        Cases { open: crate::model::without_value(model.clone(), target), target, values }
+    }
+
+    /// Solves each case on its own.
+    pub fn solve(&self) -> Result<SolvedCases, crate::Error> {
+        let dims = self.open.tensor(self.target).shape.dims().to_vec();
+        let name = self.open.tensor(self.target).name.clone();
+        let mut cases = Vec::with_capacity(self.values.len());
+        for value in &self.values {
+            let model = with_value(self.open.clone(), &name, &dims, value.clone())?;
+            cases.push(Case { value: value.clone(), solution: solve(&model)? });
+        }
+        Ok(SolvedCases { target: self.target, cases })
+    }
+}
