@@ -26,7 +26,7 @@ use crate::model::Elementwise;
 
 /// The largest expression written out, counted in terms and variables
 /// (see [`Poly::size`]); past it a value is [`Sym::TooLarge`].
-pub const SIZE_LIMIT: usize = 240;
+pub const SIZE_LIMIT: usize = 100;
 
 /// A coefficient: exact, or f64 once any f64 took part.
 #[derive(Clone, Debug)]

@@ -261,6 +261,41 @@ fn apply_sym(f: Elementwise, args: &[&Poly]) -> Result<Poly, NumericErrorKind> {
     Ok(Poly::constant(value))
 }
 
+/// [`Tensor::substitute`] on one expression. Its depth is at most its
+/// size, which [`symbolic::SIZE_LIMIT`] bounds.
+fn substitute_poly(p: &Poly, value: &dyn Fn(&Unknown) -> Option<Num>) -> Result<Poly, NumericErrorKind> {
+    let mut out = Poly::default();
+    for (m, c) in p.terms() {
+        let mut term = Poly::constant(c.clone());
+        for (atom, e) in m {
+            let base = match atom {
+                symbolic::Atom::Unknown(u) => match value(u) {
+                    Some(n) => Poly::constant(n),
+                    None => Poly::unknown(u.clone()),
+                },
+                symbolic::Atom::Call(f, args) => {
+                    let args: Vec<Poly> = args.iter().map(|a| substitute_poly(a, value)).collect::<Result<_, _>>()?;
+                    apply_sym(*f, &args.iter().collect::<Vec<_>>())?
+                }
+                symbolic::Atom::Recip(q) => {
+                    substitute_poly(q, value)?.recip().ok_or(NumericErrorKind::DivisionByZero)?
+                }
+                symbolic::Atom::Power(q, k) => {
+                    let q = substitute_poly(q, value)?;
+                    match q.as_constant() {
+                        Some(c) => Poly::constant(numeric_pow(&c, k)?),
+                        None => symbolic::power(&q, k).ok_or(NumericErrorKind::DivisionByZero)?,
+                    }
+                }
+            };
+            let power = base.pow_int(i64::from(*e)).ok_or(NumericErrorKind::DivisionByZero)?;
+            term = term.mul(&power);
+        }
+        out = out.add(&term);
+    }
+    Ok(out)
+}
+
 /// `c^e` for one number, as `Tensor::pow` computes it.
 fn numeric_pow(c: &Num, e: &BigRational) -> Result<Num, NumericErrorKind> {
     let t = match c {
@@ -378,6 +413,16 @@ impl Tensor {
             out.push(x.map(&op).map_err(|k| self.err(k, i))?);
         }
         Ok(Tensor::symbolic(self.dims.clone(), out)?.with_capped(self.capped))
+    }
+
+    /// The value with each unknown that `value` knows replaced by its number
+    /// (and every function of numbers computed): substituting `y = e₁` into
+    /// an answer with `y` left open gives the answer for `y = e₁`.
+    pub fn substitute(&self, value: &dyn Fn(&Unknown) -> Option<Num>) -> Result<Tensor, NumericError> {
+        if !self.is_symbolic() {
+            return Ok(self.clone());
+        }
+        self.map_sym(|p| substitute_poly(p, value))
     }
 
     /// A tensor of exact zeros with this tensor's shape.

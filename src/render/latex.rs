@@ -71,8 +71,12 @@ fn heading(t: &str) -> String {
 
 fn display_row(r: &Row) -> String {
     let rhs = if matrices_width(&r.rhs) > WIDE_MATRIX {
-        // Wide matrices are scaled to stay within the page.
-        format!("\\resizebox{{0.8\\linewidth}}{{!}}{{$\\displaystyle {}$}}", r.rhs)
+        // Wide matrices are shrunk to stay within the page (never enlarged:
+        // graphicx lets the size refer to the natural `\width`).
+        format!(
+            "\\resizebox{{\\ifdim\\width>0.8\\linewidth 0.8\\linewidth\\else\\width\\fi}}{{!}}{{$\\displaystyle {}$}}",
+            r.rhs
+        )
     } else {
         r.rhs.clone()
     };
