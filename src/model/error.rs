@@ -308,7 +308,7 @@ impl Error {
                 }
             }
             GivenNotData { name } => d(format!("a value is given for '{name}', but an equation defines it"))
-                .with_label("defined here")
+                .with_label("an equation's name")
                 .with_help("values can be given only for declared tensors (input, target, param, const)"),
             GivenShape { name, declared, given } => {
                 let diag = d(format!("the value given for '{name}' is {given}, but '{name}' is declared {declared}"))

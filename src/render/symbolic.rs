@@ -52,6 +52,12 @@ fn is_exactly_one(c: &Num) -> bool {
 
 /// A nonnegative coefficient as the values print it (rounded by `--round`).
 fn number(c: &Num, round: Option<u32>) -> String {
+    // A whole coefficient reads as one: `2 w₂`, not `2.0000 w₂`.
+    if let Num::Exact(r) = c {
+        if r.is_integer() {
+            return r.numer().to_string();
+        }
+    }
     let t = match c {
         Num::Exact(r) => Tensor::exact(Vec::new(), vec![r.clone()]),
         Num::Float(x) => Tensor::float(Vec::new(), vec![*x]),
