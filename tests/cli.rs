@@ -83,7 +83,7 @@ fn output_file_is_written_whole_or_not_at_all() {
     // A failing run leaves the earlier file exactly as it was, and no temporary file.
     let out = nnderive(
         &["solve", "-", "--format", "latex", "-o", &target_s],
-        Some("input x[2]\nparam p = 1\nloss L = sum(p * x)\n"),
+        Some("input x[2] = [0, 1]\nparam p = 1\nloss L = sum(log(p * x))\n"),
     );
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(std::fs::read_to_string(&target).unwrap(), written);
