@@ -122,6 +122,15 @@ pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
     };
     notes.sort();
     notes.dedup();
+    // One note names every value too large to write out.
+    let large: Vec<String> = notes
+        .iter()
+        .filter_map(|n| if let Note::TooLarge { quantity } = n { Some(quantity.clone()) } else { None })
+        .collect();
+    if large.len() > 1 {
+        notes.retain(|n| !matches!(n, Note::TooLarge { .. }));
+        notes.push(Note::TooLarge { quantity: large.join(", ") });
+    }
     Ok(Solution {
         values: pass.values,
         symbols: pass.symbols,

@@ -473,10 +473,17 @@ pub fn note_text(note: &Note) -> String {
                 "{list} {verb} not given: every value that depends on {them} is an expression in {them}, entries numbered from 1 ({example}₁ is the first entry of {first}); give {them} in the file or with --given NAME=[...] for numbers, or use --cases NAME=onehot for each class of a target"
             )
         }
-        Note::TooLarge { quantity } => format!(
-            "{quantity}: the expression in the values left open is too large to write out (more than {} terms and variables) and is shown as …; its formula says how it is computed",
-            crate::eval::symbolic::SIZE_LIMIT
-        ),
+        Note::TooLarge { quantity } => {
+            let (what, is, its) = match quantity.contains(", ") {
+                true => ("the expressions", "are", "their formulas say"),
+                false => ("the expression", "is", "its formula says"),
+            };
+            format!(
+                "{quantity}: {what} in the values left open {is} too large to write out (more than {} terms and variables) and shown as …; {its} how {} computed",
+                crate::eval::symbolic::SIZE_LIMIT,
+                if is == "is" { "it is" } else { "they are" }
+            )
+        }
     }
 }
 
