@@ -94,6 +94,9 @@ fn derive(name: &str, text: &str, given: Vec<Given>) -> PyResult<(String, String
 #[pyo3(signature = (name, text, given = Vec::new(), round = None))]
 fn solve(name: &str, text: &str, given: Vec<Given>, round: Option<u32>) -> PyResult<(String, String, String, String)> {
     let (source, model) = model(name, text, given)?;
+    // The package hands values to NumPy: every one must be a number (the
+    // command line's `solve` writes open values as expressions instead).
+    nnderive::eval::require_values(&model, "solve in Python (NumPy arrays)").map_err(|e| raise(&source, &e))?;
     let solution = nnderive::solve(&model).map_err(|e| raise(&source, &e))?;
     Ok((
         render::json::solution(&model, &solution, None),

@@ -20,7 +20,11 @@ pub struct Error {
 pub enum ErrorKind {
     /// `input x[2]` without `= [...]`, then `nnderive gradcheck`, which
     /// needs every number: the declarations left open, in file order.
-    MissingValues { missing: Vec<(String, &'static str)> },
+    MissingValues {
+        missing: Vec<(String, &'static str)>,
+        /// What needs them: `the finite-difference check`.
+        purpose: &'static str,
+    },
     /// `loss L = sum(log(x))` with `input x[2] = [0, 1]`: a value that cannot
     /// be computed (see [`Failure`]).
     Numeric {
@@ -122,14 +126,14 @@ impl Error {
 
     fn describe(&self) -> Diagnostic {
         match &self.kind {
-            ErrorKind::MissingValues { missing } => {
+            ErrorKind::MissingValues { missing, purpose } => {
                 let names: Vec<String> = missing.iter().map(|(name, role)| format!("{role} '{name}'")).collect();
                 let (first, role) = missing.first().map(|(n, r)| (n.as_str(), *r)).unwrap_or(("x", "input"));
                 let what = match names.len() {
                     1 => format!("{} has no value", names[0]),
                     _ => format!("{} have no values", names.join(", ")),
                 };
-                Diagnostic::new(format!("the finite-difference check needs every number, and {what}"), self.span)
+                Diagnostic::new(format!("{purpose} needs every number, and {what}"), self.span)
                     .with_label("declared without a value")
                     .with_help(format!(
                         "give {} (`{role} {first}[...] = [...]` in the file, or `--given '{first}=[...]'`); `nnderive solve` computes with values left open",

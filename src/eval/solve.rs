@@ -215,11 +215,22 @@ pub fn open_values(model: &Model) -> Vec<TensorId> {
 
 /// The error for a computation that needs every number (`gradcheck`).
 fn missing(model: &Model, open: &[TensorId]) -> Error {
+    missing_for(model, open, "the finite-difference check")
+}
+
+fn missing_for(model: &Model, open: &[TensorId], purpose: &'static str) -> Error {
     let missing = open.iter().map(|&id| (model.tensor(id).name.clone(), model.tensor(id).role.name())).collect();
-    Error {
-        kind: ErrorKind::MissingValues { missing },
-        span: open.first().map(|&id| model.tensor(id).span),
-        after_step: None,
+    let kind = ErrorKind::MissingValues { missing, purpose };
+    Error { kind, span: open.first().map(|&id| model.tensor(id).span), after_step: None }
+}
+
+/// `Ok` when the file gives every value; else the error naming each one
+/// left open, for a `purpose` that needs numbers (arrays for a notebook).
+pub fn require_values(model: &Model, purpose: &'static str) -> Result<(), crate::Error> {
+    let open = open_values(model);
+    match open.is_empty() {
+        true => Ok(()),
+        false => Err(missing_for(model, &open, purpose).into()),
     }
 }
 
