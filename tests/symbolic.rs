@@ -336,3 +336,24 @@ fn the_open_answer_with_its_cases_compiles() {
     assert!(!log.contains("Overfull \\hbox"), "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_general_form_holds_for_a_target_that_does_not_sum_to_one() {
+    // δ2 = ŷ Σy − y in general: with y = [0.3, 0.5] (Σy = 0.8), computed here
+    // from ŷ, which does not depend on y.
+    let model = open_assignment();
+    let s = nnderive::solve(&model).unwrap();
+    let (id, general) = &s.general[0];
+    assert_eq!(*id, s.symbols[0].0, "the general form of δ2");
+    let yhat = s.value(model.tensor_id("yhat").unwrap()).to_f64_vec();
+    let y = [exact(3, 10), exact(1, 2)];
+    let sub = |u: &Unknown| (&*u.name == "y").then(|| y[u.index[0]].clone());
+    let v = general.substitute(&sub).unwrap().to_f64_vec();
+    for i in 0..2 {
+        let want = yhat[i] * 0.8 - y[i].to_f64();
+        assert!((v[i] - want).abs() < 1e-12, "δ2[{i}] = {} (want {want})", v[i]);
+    }
+    // With y given, Σy = 1 is checked, not assumed: no general value.
+    let given = nnderive::solve(&nnderive::given(model, "y=[1, 0]").unwrap()).unwrap();
+    assert!(given.general.is_empty());
+}

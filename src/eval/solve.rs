@@ -25,6 +25,10 @@ pub struct Solution {
     pub training: Option<Training>,
     /// Kinks met and values that left exact arithmetic.
     pub notes: Vec<Note>,
+    /// For an answer with values left open, the value of each error term's
+    /// general form (before Σy = 1 was used), when it has one: with y open,
+    /// `ŷ Σy − y` beside `ŷ − y`.
+    pub general: Vec<(SymbolId, Tensor)>,
     /// The switches of every max-pool, in equation order.
     pub masks: Vec<PoolMask>,
     /// For a model with time steps, the value of each term of each gradient
@@ -73,6 +77,7 @@ pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
     let pass = Pass::run(model, &derivation, initial.clone(), true)?;
     let masks = pool_masks(model, &derivation, &pass.values)?;
     let time_terms = time_terms(model, &derivation, &pass)?;
+    let general = if open_values(model).is_empty() { Vec::new() } else { general_values(model, &derivation, &pass)? };
     let mut notes = pass.notes.clone();
     let open = open_values(model);
     if !open.is_empty() {
@@ -139,6 +144,7 @@ pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
         notes,
         masks,
         time_terms,
+        general,
         derivation,
     })
 }
@@ -159,6 +165,25 @@ fn time_terms(model: &Model, derivation: &Derivation, pass: &Pass) -> Result<Vec
             terms.push(ev.eval(t).map_err(|m| numeric(model, g.param, name, m))?);
         }
         out.push(terms);
+    }
+    Ok(out)
+}
+
+/// The value of each defined symbol's general form (see `Solution::general`).
+fn general_values(model: &Model, derivation: &Derivation, pass: &Pass) -> Result<Vec<(SymbolId, Tensor)>, Error> {
+    let with_general: Vec<_> =
+        derivation.defined.iter().filter_map(|&s| derivation.symbol(s).general.map(|g| (s, g))).collect();
+    if with_general.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values = pass.values.iter().cloned().map(|v| Some(Rc::new(v))).collect();
+    let mut ev = Evaluator::new(model, &derivation.graph, Some(derivation), values);
+    ev.symbols.extend(pass.symbols.iter().cloned());
+    let mut out = Vec::with_capacity(with_general.len());
+    for (s, g) in with_general {
+        let label = symbol_label(model, derivation, s);
+        let v = ev.eval(g).map_err(|m| numeric(model, model.loss, &label, m))?;
+        out.push((s, v));
     }
     Ok(out)
 }

@@ -344,7 +344,12 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
                 math(format!("\\textstyle\\sum {y} = 1")),
                 text(format!(", {why}; without it the error term is")),
             ]));
-            out.push(Block::Display(vec![row(label.clone(), formula(g, general, &names, L))]));
+            let mut rows = vec![row(label.clone(), formula(g, general, &names, L))];
+            // With the target open, its value in the target's entries.
+            if let Some((_, gv)) = solution.general.iter().find(|(id, _)| id == s) {
+                rows.extend(value_rows_after(&label, gv, round));
+            }
+            out.push(Block::Display(rows));
         }
     }
     out.push(Block::Subsection("Parameter gradients".into()));

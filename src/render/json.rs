@@ -230,7 +230,17 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
     let mut deltas = Map::new();
     for (s, v) in &solution.symbols {
         let key = formula(g, d.symbol(*s).node, &names, N);
-        deltas.insert(key.clone(), valued(&deltas_f, &key, v, round));
+        let mut entry = valued(&deltas_f, &key, v, round);
+        // With the target open: the general form (before Σy = 1) and its value.
+        if let (Some(general), Some((_, gv)), Value::Object(obj)) =
+            (d.symbol(*s).general, solution.general.iter().find(|(id, _)| id == s), &mut entry)
+        {
+            obj.insert(
+                "general".into(),
+                json!({ "formula": formula(g, general, &names, N), "value": value(gv, round) }),
+            );
+        }
+        deltas.insert(key.clone(), entry);
     }
 
     let mut gradients = Map::new();

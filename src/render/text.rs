@@ -387,6 +387,14 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
             let label = symbol_label(d, &names, sym);
             let f = formula(g, sym.formula, &names, N);
             formula_and_value(&mut out, &label, Some(&f), v, round);
+            // With the target open, Σy = 1 is an assumption: the value
+            // without it follows, in y's entries.
+            if let (Some(general), Some((_, gv))) = (sym.general, solution.general.iter().find(|(id, _)| id == s)) {
+                let sums: Vec<String> =
+                    d.target_sums.iter().map(|t| format!("Σ{} = 1", names.tensor(t.target, N))).collect();
+                let _ = writeln!(out, "    in general, without {}:", sums.join(", "));
+                formula_and_value(&mut out, &format!("  {label}"), Some(&formula(g, general, &names, N)), gv, round);
+            }
         }
     }
 
