@@ -21,7 +21,7 @@ pub struct Rule {
 
 /// Every elementwise built-in's derivative; a function of two arguments has
 /// one rule giving both partial derivatives.
-pub const RULES: [Rule; 19] = [
+pub const RULES: [Rule; Elementwise::ALL.len()] = [
     Rule { name: "d-relu", function: Elementwise::Relu, statement: "relu′(t) = step(t)" },
     Rule { name: "d-step", function: Elementwise::Step, statement: "step′(t) = 0" },
     Rule { name: "d-sign", function: Elementwise::Sign, statement: "sign′(t) = 0" },
@@ -55,9 +55,11 @@ pub const RULES: [Rule; 19] = [
     Rule { name: "d-normpdf", function: Elementwise::NormPdf, statement: "normpdf′(t) = −t normpdf(t)" },
 ];
 
-/// The rule for `f`.
+/// The rule for `f`: the table is in the order of `Elementwise::ALL`, one
+/// rule per built-in (its length is that of `ALL`, so a built-in without a
+/// rule does not compile; a test checks the order).
 pub fn rule(f: Elementwise) -> Rule {
-    RULES.iter().copied().find(|r| r.function == f).unwrap_or(RULES[0])
+    RULES[f as usize]
 }
 
 /// The partial derivative of `f(args)` with respect to argument `wrt`,
@@ -313,6 +315,23 @@ impl Convention {
             Convention::Flatten => {
                 "flatten lists the entries row-major over [C, H, W] (channel, then row, then column) as a column vector; its backward is the reshape back"
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `rule` indexes the table by the enum's order: the table, `ALL` and
+    /// the enum list the built-ins in the same order, each once.
+    #[test]
+    fn one_rule_per_built_in_in_order() {
+        for (i, f) in Elementwise::ALL.iter().enumerate() {
+            assert_eq!(*f as usize, i, "ALL is in the enum's order");
+            assert_eq!(RULES[i].function, *f, "{}", RULES[i].name);
+            assert_eq!(rule(*f).function, *f);
+            assert!(RULES[i].name.starts_with("d-"));
         }
     }
 }

@@ -100,10 +100,12 @@ use crate::model::Elementwise;
 
 use super::symbolic::{self, Num, Poly, Sym, Unknown};
 
-/// The exact value of a rational built-in (relu, step, sign, abs).
-fn exact_of(f: Elementwise, x: &BigRational) -> BigRational {
+/// The exact value of a rational built-in of one argument (relu, step,
+/// sign, abs); `None` for the others, which are computed in f64. Every
+/// built-in is listed, so that a new one is placed here by the compiler.
+fn exact_of(f: Elementwise, x: &BigRational) -> Option<BigRational> {
     let zero = BigRational::zero();
-    match f {
+    Some(match f {
         Elementwise::Relu => {
             if x.is_positive() {
                 x.clone()
@@ -120,31 +122,79 @@ fn exact_of(f: Elementwise, x: &BigRational) -> BigRational {
         }
         Elementwise::Sign => x.signum(),
         Elementwise::Abs => x.abs(),
-        _ => zero,
-    }
+        Elementwise::Sigmoid
+        | Elementwise::Tanh
+        | Elementwise::Sin
+        | Elementwise::Cos
+        | Elementwise::Exp
+        | Elementwise::Log
+        | Elementwise::Sqrt
+        | Elementwise::Softplus
+        | Elementwise::Elu
+        | Elementwise::Gelu
+        | Elementwise::NormCdf
+        | Elementwise::NormPdf
+        | Elementwise::LeakyRelu
+        | Elementwise::Max
+        | Elementwise::Min => return None,
+    })
 }
 
 /// The exact value of a rational built-in of two arguments (`leaky_relu`,
 /// `max`, `min`); on a tie `max` and `min` take the first (the same value).
-fn exact_of2(f: Elementwise, x: &BigRational, y: &BigRational) -> BigRational {
-    match f {
+fn exact_of2(f: Elementwise, x: &BigRational, y: &BigRational) -> Option<BigRational> {
+    Some(match f {
         Elementwise::LeakyRelu if x.is_positive() => x.clone(),
         Elementwise::LeakyRelu => x * y,
         Elementwise::Max if y > x => y.clone(),
         Elementwise::Min if y < x => y.clone(),
-        _ => x.clone(),
-    }
+        Elementwise::Max | Elementwise::Min => x.clone(),
+        Elementwise::Relu
+        | Elementwise::Step
+        | Elementwise::Sign
+        | Elementwise::Abs
+        | Elementwise::Sigmoid
+        | Elementwise::Tanh
+        | Elementwise::Sin
+        | Elementwise::Cos
+        | Elementwise::Exp
+        | Elementwise::Log
+        | Elementwise::Sqrt
+        | Elementwise::Softplus
+        | Elementwise::Elu
+        | Elementwise::Gelu
+        | Elementwise::NormCdf
+        | Elementwise::NormPdf => return None,
+    })
 }
 
 /// The f64 value of a built-in of two arguments.
-fn float_of2(f: Elementwise, x: f64, y: f64) -> f64 {
-    match f {
+fn float_of2(f: Elementwise, x: f64, y: f64) -> Result<f64, NumericErrorKind> {
+    let v = match f {
         Elementwise::LeakyRelu if x > 0.0 => x,
         Elementwise::LeakyRelu => x * y,
         Elementwise::Max if y > x => y,
         Elementwise::Min if y < x => y,
-        _ => x,
-    }
+        Elementwise::Max | Elementwise::Min => x,
+        // One argument: see `float_of`; `map2` never passes these here.
+        Elementwise::Relu
+        | Elementwise::Step
+        | Elementwise::Sign
+        | Elementwise::Abs
+        | Elementwise::Sigmoid
+        | Elementwise::Tanh
+        | Elementwise::Sin
+        | Elementwise::Cos
+        | Elementwise::Exp
+        | Elementwise::Log
+        | Elementwise::Sqrt
+        | Elementwise::Softplus
+        | Elementwise::Elu
+        | Elementwise::Gelu
+        | Elementwise::NormCdf
+        | Elementwise::NormPdf => return Err(NumericErrorKind::Shape(format!("{} takes one argument", f.name()))),
+    };
+    finite(v)
 }
 
 /// The standard normal CDF Φ(x) = (1 + erf(x/√2))/2, to about 1e-15.
@@ -251,11 +301,15 @@ fn apply_sym(f: Elementwise, args: &[&Poly]) -> Result<Poly, NumericErrorKind> {
     let Some(c) = constants else {
         return Ok(Poly::atom(symbolic::Atom::Call(f, args.iter().map(|p| (*p).clone()).collect())));
     };
-    let value = match (c.as_slice(), f.is_rational()) {
-        ([Num::Exact(x)], true) => Num::Exact(exact_of(f, x)),
-        ([Num::Exact(x), Num::Exact(y)], true) => Num::Exact(exact_of2(f, x, y)),
-        ([x], _) => Num::Float(float_of(f, x.to_f64())?),
-        ([x, y], _) => Num::Float(finite(float_of2(f, x.to_f64(), y.to_f64()))?),
+    let exact = match c.as_slice() {
+        [Num::Exact(x)] => exact_of(f, x),
+        [Num::Exact(x), Num::Exact(y)] => exact_of2(f, x, y),
+        _ => None,
+    };
+    let value = match (exact, c.as_slice()) {
+        (Some(r), _) => Num::Exact(r),
+        (None, [x]) => Num::Float(float_of(f, x.to_f64())?),
+        (None, [x, y]) => Num::Float(float_of2(f, x.to_f64(), y.to_f64())?),
         _ => return Err(NumericErrorKind::Shape(format!("{} takes one or two arguments", f.name()))),
     };
     Ok(Poly::constant(value))
@@ -728,13 +782,13 @@ impl Tensor {
         if self.is_symbolic() {
             return self.map_sym(|p| apply_sym(f, &[p]));
         }
-        match (&self.data, f.is_rational()) {
-            (Data::Exact(v), true) => Ok(Tensor {
-                dims: self.dims.clone(),
-                data: Data::Exact(v.iter().map(|x| exact_of(f, x)).collect()),
-                capped: self.capped,
-            }),
-            _ => {
+        let exact = match &self.data {
+            Data::Exact(v) => v.iter().map(|x| exact_of(f, x)).collect::<Option<Vec<_>>>(),
+            _ => None,
+        };
+        match exact {
+            Some(v) => Ok(Tensor { dims: self.dims.clone(), data: Data::Exact(v), capped: self.capped }),
+            None => {
                 let view = self.float_view();
                 let mut out = Vec::with_capacity(view.len());
                 for (i, x) in view.iter().enumerate() {
@@ -748,7 +802,14 @@ impl Tensor {
     /// Applies an elementwise function of two arguments (`max(a, b)`), a
     /// scalar spread over the other's shape.
     pub fn map2(&self, f: Elementwise, other: &Tensor) -> Result<Tensor, NumericError> {
-        self.zip(other, |x, y| Ok(exact_of2(f, x, y)), |x, y| float_of2(f, x, y), |x, y| apply_sym(f, &[x, y]))
+        let not_exact = || NumericErrorKind::Shape(format!("{} has no exact form", f.name()));
+        self.zip(
+            other,
+            |x, y| exact_of2(f, x, y).ok_or_else(not_exact),
+            // A failure becomes NaN, which the f64 result's check reports.
+            |x, y| float_of2(f, x, y).unwrap_or(f64::NAN),
+            |x, y| apply_sym(f, &[x, y]),
+        )
     }
 
     /// The matrix view `(rows, cols)` of a rank ≤ 2 tensor.
@@ -1246,6 +1307,25 @@ pub fn full_precision(r: &BigRational) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The model's `is_rational` and the kernels here agree on every
+    /// built-in: a rational one has an exact value, the others do not.
+    #[test]
+    fn rational_built_ins_have_exact_kernels() {
+        let (x, y) = (BigRational::new((-1).into(), 2.into()), BigRational::new(1.into(), 3.into()));
+        for f in Elementwise::ALL {
+            let exact = match f.arity() {
+                1 => exact_of(f, &x).is_some(),
+                _ => exact_of2(f, &x, &y).is_some(),
+            };
+            assert_eq!(exact, f.is_rational(), "{}", f.name());
+            let float = match f.arity() {
+                1 => float_of(f, 0.5).is_ok(),
+                _ => float_of2(f, 0.5, 0.25).is_ok(),
+            };
+            assert!(float, "{} has an f64 kernel", f.name());
+        }
+    }
 
     #[test]
     fn normal_cdf_matches_reference_values() {

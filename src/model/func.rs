@@ -90,24 +90,52 @@ impl Elementwise {
     /// How many arguments it takes: `leaky_relu(t, a)`, `max(a, b)` and
     /// `min(a, b)` take two, applied entry by entry (a scalar is spread).
     pub fn arity(self) -> usize {
+        // Every built-in listed (here and in `is_rational`), so that adding
+        // one makes the compiler ask for its arity and exactness.
         match self {
             Elementwise::LeakyRelu | Elementwise::Max | Elementwise::Min => 2,
-            _ => 1,
+            Elementwise::Relu
+            | Elementwise::Step
+            | Elementwise::Sign
+            | Elementwise::Sigmoid
+            | Elementwise::Tanh
+            | Elementwise::Sin
+            | Elementwise::Cos
+            | Elementwise::Exp
+            | Elementwise::Log
+            | Elementwise::Sqrt
+            | Elementwise::Abs
+            | Elementwise::Softplus
+            | Elementwise::Elu
+            | Elementwise::Gelu
+            | Elementwise::NormCdf
+            | Elementwise::NormPdf => 1,
         }
     }
 
     /// Keeps exact rational values exact (no transcendental arithmetic).
     pub fn is_rational(self) -> bool {
-        matches!(
-            self,
+        match self {
             Elementwise::Relu
-                | Elementwise::Step
-                | Elementwise::Sign
-                | Elementwise::Abs
-                | Elementwise::LeakyRelu
-                | Elementwise::Max
-                | Elementwise::Min
-        )
+            | Elementwise::Step
+            | Elementwise::Sign
+            | Elementwise::Abs
+            | Elementwise::LeakyRelu
+            | Elementwise::Max
+            | Elementwise::Min => true,
+            Elementwise::Sigmoid
+            | Elementwise::Tanh
+            | Elementwise::Sin
+            | Elementwise::Cos
+            | Elementwise::Exp
+            | Elementwise::Log
+            | Elementwise::Sqrt
+            | Elementwise::Softplus
+            | Elementwise::Elu
+            | Elementwise::Gelu
+            | Elementwise::NormCdf
+            | Elementwise::NormPdf => false,
+        }
     }
 }
 

@@ -184,28 +184,37 @@ impl<'a> Names<'a> {
 }
 
 pub(super) fn builtin_name(e: Elementwise, notation: Notation) -> &'static str {
-    match (e, notation) {
-        (Elementwise::Sigmoid, Notation::Text) => "σ",
-        (Elementwise::Sigmoid, Notation::Latex) => "\\sigma",
-        (Elementwise::Tanh, Notation::Latex) => "\\tanh",
-        (Elementwise::Sin, Notation::Latex) => "\\sin",
-        (Elementwise::Cos, Notation::Latex) => "\\cos",
-        (Elementwise::Exp, Notation::Latex) => "\\exp",
-        (Elementwise::Log, Notation::Latex) => "\\log",
-        (Elementwise::Relu, Notation::Latex) => "\\operatorname{relu}",
-        (Elementwise::Step, Notation::Latex) => "\\operatorname{step}",
-        (Elementwise::Sign, Notation::Latex) => "\\operatorname{sign}",
-        (Elementwise::Softplus, Notation::Latex) => "\\operatorname{softplus}",
-        (Elementwise::Sqrt, Notation::Latex) => "\\operatorname{sqrt}",
-        (Elementwise::Abs, Notation::Latex) => "\\operatorname{abs}",
-        (Elementwise::LeakyRelu, Notation::Latex) => "\\operatorname{leaky\\_relu}",
-        (Elementwise::Elu, Notation::Latex) => "\\operatorname{elu}",
-        (Elementwise::Gelu, Notation::Latex) => "\\operatorname{gelu}",
-        (Elementwise::Max, Notation::Latex) => "\\max",
-        (Elementwise::Min, Notation::Latex) => "\\min",
-        (Elementwise::NormCdf, Notation::Latex) => "\\Phi",
-        (Elementwise::NormPdf, Notation::Latex) => "\\varphi",
-        (e, _) => e.name(),
+    match notation {
+        Notation::Latex => latex_builtin(e),
+        Notation::Text if e == Elementwise::Sigmoid => "σ",
+        Notation::Text | Notation::Nn => e.name(),
+    }
+}
+
+/// A built-in's name in LaTeX: the standard operator where there is one
+/// (`\tanh`, `\sigma`, `\Phi`), else upright (`\operatorname{relu}`).
+/// Every built-in is listed, so that a new one is placed here too.
+fn latex_builtin(e: Elementwise) -> &'static str {
+    match e {
+        Elementwise::Sigmoid => "\\sigma",
+        Elementwise::Tanh => "\\tanh",
+        Elementwise::Sin => "\\sin",
+        Elementwise::Cos => "\\cos",
+        Elementwise::Exp => "\\exp",
+        Elementwise::Log => "\\log",
+        Elementwise::Relu => "\\operatorname{relu}",
+        Elementwise::Step => "\\operatorname{step}",
+        Elementwise::Sign => "\\operatorname{sign}",
+        Elementwise::Softplus => "\\operatorname{softplus}",
+        Elementwise::Sqrt => "\\operatorname{sqrt}",
+        Elementwise::Abs => "\\operatorname{abs}",
+        Elementwise::LeakyRelu => "\\operatorname{leaky\\_relu}",
+        Elementwise::Elu => "\\operatorname{elu}",
+        Elementwise::Gelu => "\\operatorname{gelu}",
+        Elementwise::Max => "\\max",
+        Elementwise::Min => "\\min",
+        Elementwise::NormCdf => "\\Phi",
+        Elementwise::NormPdf => "\\varphi",
     }
 }
 
