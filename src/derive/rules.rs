@@ -53,6 +53,7 @@ pub const RULES: [Rule; Elementwise::ALL.len()] = [
     },
     Rule { name: "d-normcdf", function: Elementwise::NormCdf, statement: "normcdf′(t) = normpdf(t)" },
     Rule { name: "d-normpdf", function: Elementwise::NormPdf, statement: "normpdf′(t) = −t normpdf(t)" },
+    Rule { name: "d-softsign", function: Elementwise::Softsign, statement: "softsign′(t) = 1 / (1 + abs(t))²" },
 ];
 
 /// The rule for `f`: the table is in the order of `Elementwise::ALL`, one
@@ -157,6 +158,14 @@ pub fn derivative(g: &mut Graph, f: Elementwise, u: NodeId, out: NodeId) -> Node
         Elementwise::NormPdf => {
             let t_out = g.mul(u, out);
             g.neg(t_out)
+        }
+        Elementwise::Softsign => {
+            let one = g.int(1);
+            let a = call(g, Elementwise::Abs);
+            let s = g.add(one, a);
+            let sq = g.pow(s, BigRational::from_integer(2.into()));
+            let one = g.int(1);
+            g.div(one, sq)
         }
         // Functions of two arguments: see `partial`.
         Elementwise::LeakyRelu | Elementwise::Max | Elementwise::Min => g.int(0),

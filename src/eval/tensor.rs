@@ -122,6 +122,7 @@ fn exact_of(f: Elementwise, x: &BigRational) -> Option<BigRational> {
         }
         Elementwise::Sign => x.signum(),
         Elementwise::Abs => x.abs(),
+        Elementwise::Softsign => x / (BigRational::one() + x.abs()),
         Elementwise::Sigmoid
         | Elementwise::Tanh
         | Elementwise::Sin
@@ -164,7 +165,8 @@ fn exact_of2(f: Elementwise, x: &BigRational, y: &BigRational) -> Option<BigRati
         | Elementwise::Elu
         | Elementwise::Gelu
         | Elementwise::NormCdf
-        | Elementwise::NormPdf => return None,
+        | Elementwise::NormPdf
+        | Elementwise::Softsign => return None,
     })
 }
 
@@ -192,7 +194,8 @@ fn float_of2(f: Elementwise, x: f64, y: f64) -> Result<f64, NumericErrorKind> {
         | Elementwise::Elu
         | Elementwise::Gelu
         | Elementwise::NormCdf
-        | Elementwise::NormPdf => return Err(NumericErrorKind::Shape(format!("{} takes one argument", f.name()))),
+        | Elementwise::NormPdf
+        | Elementwise::Softsign => return Err(NumericErrorKind::Shape(format!("{} takes one argument", f.name()))),
     };
     finite(v)
 }
@@ -286,6 +289,7 @@ fn float_of(f: Elementwise, x: f64) -> Result<f64, NumericErrorKind> {
         Elementwise::Gelu => x * normal_cdf(x),
         Elementwise::NormCdf => normal_cdf(x),
         Elementwise::NormPdf => normal_pdf(x),
+        Elementwise::Softsign => x / (1.0 + x.abs()),
         // Two arguments: see `float_of2`; `map` never passes these here.
         Elementwise::LeakyRelu | Elementwise::Max | Elementwise::Min => {
             return Err(NumericErrorKind::Shape(format!("{} takes two arguments", f.name())))

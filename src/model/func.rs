@@ -36,11 +36,13 @@ pub enum Elementwise {
     NormCdf,
     /// φ(t) = exp(−t²/2)/√(2π), the standard normal density; Φ′ = φ.
     NormPdf,
+    /// `softsign(t) = t / (1 + |t|)`.
+    Softsign,
 }
 
 impl Elementwise {
     /// Every elementwise built-in, in the order the documentation lists them.
-    pub const ALL: [Elementwise; 19] = [
+    pub const ALL: [Elementwise; 20] = [
         Elementwise::Relu,
         Elementwise::Step,
         Elementwise::Sign,
@@ -60,6 +62,7 @@ impl Elementwise {
         Elementwise::Min,
         Elementwise::NormCdf,
         Elementwise::NormPdf,
+        Elementwise::Softsign,
     ];
 
     /// The name used in `.nn` files.
@@ -84,6 +87,7 @@ impl Elementwise {
             Elementwise::Min => "min",
             Elementwise::NormCdf => "normcdf",
             Elementwise::NormPdf => "normpdf",
+            Elementwise::Softsign => "softsign",
         }
     }
 
@@ -109,7 +113,8 @@ impl Elementwise {
             | Elementwise::Elu
             | Elementwise::Gelu
             | Elementwise::NormCdf
-            | Elementwise::NormPdf => 1,
+            | Elementwise::NormPdf
+            | Elementwise::Softsign => 1,
         }
     }
 
@@ -122,7 +127,8 @@ impl Elementwise {
             | Elementwise::Abs
             | Elementwise::LeakyRelu
             | Elementwise::Max
-            | Elementwise::Min => true,
+            | Elementwise::Min
+            | Elementwise::Softsign => true,
             Elementwise::Sigmoid
             | Elementwise::Tanh
             | Elementwise::Sin

@@ -215,6 +215,7 @@ fn latex_builtin(e: Elementwise) -> &'static str {
         Elementwise::Min => "\\min",
         Elementwise::NormCdf => "\\Phi",
         Elementwise::NormPdf => "\\varphi",
+        Elementwise::Softsign => "\\operatorname{softsign}",
     }
 }
 
