@@ -32,6 +32,10 @@ pub enum Note {
     Kink { function: &'static str, quantity: String, entries: Vec<usize> },
     /// An exact value grew past the size cap and continued as f64.
     Capped { quantity: String },
+    /// The square root in an RMSprop or Adam update (`root`, as `√v̂`) of
+    /// exact values was not a fraction, first at training step `step`, so
+    /// the parameters continued in f64 from there.
+    InexactRoot { optimizer: &'static str, root: &'static str, step: u32 },
 }
 
 /// Evaluates formulas of one graph with the current tensor values.

@@ -6,11 +6,12 @@ pub mod conv;
 mod error;
 pub mod evaluate;
 pub mod number;
+pub mod optimize;
 mod solve;
 pub mod tensor;
 
 pub use error::{Error, ErrorKind, Failure};
 pub use solve::{
     gradcheck, gradcheck_with, sampled_entries, solve, symbol_label, GradCheck, GradCheckOptions, ParamCheck, PoolMask,
-    Solution, Training,
+    Solution, Training, TrainingStep, SMALL_NETWORK,
 };

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use crate::eval::Solution;
 use crate::model::Model;
 
-use super::document::{build, inline, matrices_width, prose, Block, Row, WIDE_MATRIX};
+use super::document::{build, inline, matrices_width, prose, Block, Plot, Row, WIDE_MATRIX};
 
 const PREAMBLE: &str = r"\documentclass[11pt]{article}
 \usepackage[T1]{fontenc}
@@ -19,10 +19,15 @@ const PREAMBLE: &str = r"\documentclass[11pt]{article}
 
 /// The worked solution as a LaTeX document.
 pub fn document(model: &Model, solution: &Solution, round: Option<u32>) -> String {
+    let blocks = build(model, solution, round);
     let mut out = String::from(PREAMBLE);
+    if blocks.iter().any(|b| matches!(b, Block::Plot(_))) {
+        // Only documents with a plot need pgfplots (Debian: texlive-pictures).
+        out.push_str("\\usepackage{pgfplots}\n\\pgfplotsset{compat=1.16}\n");
+    }
     let _ = writeln!(out, "\\title{{Worked solution: gradients by back-propagation}}");
     let _ = writeln!(out, "\\date{{}}\n\\begin{{document}}\n\\maketitle\n");
-    for block in build(model, solution, round) {
+    for block in blocks {
         match block {
             Block::Section(t) => {
                 let _ = writeln!(out, "\\section{{{}}}\n", heading(&t));
@@ -49,9 +54,38 @@ pub fn document(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
                 }
                 out.push_str("\\end{itemize}\n\n");
             }
+            Block::Table { header, rows } => {
+                let _ = writeln!(out, "\\begin{{center}}\n\\begin{{tabular}}{{{}}}", "r".repeat(header.len()));
+                let cells = |cells: &[String]| cells.iter().map(|c| format!("${c}$")).collect::<Vec<_>>().join(" & ");
+                let _ = writeln!(out, "{} \\\\\n\\hline", cells(&header));
+                for r in rows {
+                    let r = r.unwrap_or_else(|| vec!["\\vdots".to_string(); header.len()]);
+                    let _ = writeln!(out, "{} \\\\", cells(&r));
+                }
+                out.push_str("\\end{tabular}\n\\end{center}\n\n");
+            }
+            Block::Plot(plot) => out.push_str(&pgfplot(&plot)),
         }
     }
     out.push_str("\\end{document}\n");
+    out
+}
+
+/// A line plot drawn by pgfplots, its y range the one the SVG plots use.
+fn pgfplot(plot: &Plot) -> String {
+    let (y_lo, y_hi) = super::plot::y_range(&plot.points);
+    let x_max = plot.points.last().map_or(1, |p| p.0).max(1);
+    let ticks = if x_max <= 10 { format!(", xtick={{0,...,{x_max}}}") } else { String::new() };
+    let marks = if plot.points.len() <= 50 { "mark=*, mark size=1.5pt" } else { "no marks" };
+    let coordinates: Vec<String> = plot.points.iter().map(|(x, y)| format!("({x},{y:e})")).collect();
+    let mut out = String::from("\\begin{center}\n\\begin{tikzpicture}\n");
+    let _ = writeln!(
+        out,
+        "\\begin{{axis}}[width=0.8\\linewidth, height=6cm, xlabel={{${}$}}, ylabel={{${}$}}, xmin=0, xmax={x_max}{ticks}, ymin={y_lo:e}, ymax={y_hi:e}, grid=major, scaled y ticks=false, y tick label style={{/pgf/number format/fixed}}]",
+        plot.x_label, plot.y_label
+    );
+    let _ = writeln!(out, "\\addplot[color=blue, thick, {marks}] coordinates {{{}}};", coordinates.join(" "));
+    out.push_str("\\end{axis}\n\\end{tikzpicture}\n\\end{center}\n\n");
     out
 }
 

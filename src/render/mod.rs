@@ -8,5 +8,7 @@ pub mod json;
 pub mod latex;
 pub mod markdown;
 pub mod nn;
+pub mod plot;
 pub mod text;
+pub mod training;
 pub mod values;
