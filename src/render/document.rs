@@ -159,7 +159,7 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
     // 1. The forward pass in general form.
     out.push(Block::Section("Forward pass".into()));
     let params: Vec<Inline> = {
-        let mut v = vec![text("The network computes, from the input")];
+        let mut v = vec![text("The network computes, from the")];
         let mut data: Vec<String> = Vec::new();
         for i in model.ids().filter(|&i| model.tensor(i).role == Role::Input) {
             // A sequence is named once, at step t.
@@ -171,12 +171,16 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
                 data.push(name);
             }
         }
-        v.push(text(if data.len() == 1 { " " } else { "s " }));
-        v.push(math(data.join(", ")));
+        // A network without inputs (a loss of the parameters alone) names none.
+        if !data.is_empty() {
+            v.push(text(if data.len() == 1 { " input " } else { " inputs " }));
+            v.push(math(data.join(", ")));
+        }
+        let and_the_parameters = if data.is_empty() { " parameters " } else { " and the parameters " };
         let ps: Vec<String> = model.params().map(|i| names.tensor(i, L)).collect();
         if ps.len() > LONG_LIST {
             // One formula per name, so that a long list may break between lines.
-            v.push(text(" and the parameters "));
+            v.push(text(and_the_parameters));
             for (k, p) in ps.iter().enumerate() {
                 if k > 0 {
                     v.push(text(", "));
@@ -184,7 +188,7 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
                 v.push(math(p.clone()));
             }
         } else if !ps.is_empty() {
-            v.push(text(" and the parameters "));
+            v.push(text(and_the_parameters));
             v.push(math(ps.join(", ")));
         }
         v.push(text(":"));
@@ -486,7 +490,7 @@ fn update_blocks(model: &Model, names: &Names, train: &Training, round: Option<u
     out.push(Block::Paragraph(p));
     let rows = training::rule(&train.optimizer, any, &loss, L)
         .into_iter()
-        .map(|l| Row { lhs: l.lhs, rhs: l.rhs, note: (!l.meaning.is_empty()).then(|| l.meaning.to_string()) })
+        .map(|l| Row { lhs: l.lhs, rhs: l.rhs, note: Some(l.meaning.to_string()) })
         .collect();
     out.push(Block::Display(rows));
     let mut remarks = Vec::new();

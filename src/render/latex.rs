@@ -55,20 +55,33 @@ pub fn document(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
                 out.push_str("\\end{itemize}\n\n");
             }
             Block::Table { header, rows } => {
-                let _ = writeln!(out, "\\begin{{center}}\n\\begin{{tabular}}{{{}}}", "r".repeat(header.len()));
+                // A table of long exact numbers is scaled to the line, as wide matrices are.
+                let wide = rows.iter().flatten().flatten().any(|c| long_number(c));
+                let (open, close) = if wide { ("\\resizebox{\\linewidth}{!}{", "}") } else { ("", "") };
+                let _ = writeln!(out, "\\begin{{center}}{open}\n\\begin{{tabular}}{{{}}}", "r".repeat(header.len()));
                 let cells = |cells: &[String]| cells.iter().map(|c| format!("${c}$")).collect::<Vec<_>>().join(" & ");
                 let _ = writeln!(out, "{} \\\\\n\\hline", cells(&header));
                 for r in rows {
                     let r = r.unwrap_or_else(|| vec!["\\vdots".to_string(); header.len()]);
                     let _ = writeln!(out, "{} \\\\", cells(&r));
                 }
-                out.push_str("\\end{tabular}\n\\end{center}\n\n");
+                let _ = write!(out, "\\end{{tabular}}{close}\n\\end{{center}}\n\n");
             }
             Block::Plot(plot) => out.push_str(&pgfplot(&plot)),
         }
     }
     out.push_str("\\end{document}\n");
     out
+}
+
+/// Numbers longer than this many characters (exact decimals and fractions
+/// at full precision after a few training steps) are scaled to the line.
+const LONG_NUMBER: usize = 60;
+
+/// Whether `s` is one number too long for a line: TeX does not break a
+/// string of digits.
+fn long_number(s: &str) -> bool {
+    s.len() > LONG_NUMBER && s.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '/'))
 }
 
 /// A line plot drawn by pgfplots, its y range the one the SVG plots use.
@@ -99,7 +112,7 @@ fn heading(t: &str) -> String {
 }
 
 fn display_row(r: &Row) -> String {
-    let rhs = if matrices_width(&r.rhs) > WIDE_MATRIX {
+    let rhs = if matrices_width(&r.rhs) > WIDE_MATRIX || long_number(&r.rhs) {
         // Wide matrices are scaled to stay within the page.
         format!("\\resizebox{{0.8\\linewidth}}{{!}}{{$\\displaystyle {}$}}", r.rhs)
     } else {

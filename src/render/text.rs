@@ -600,7 +600,7 @@ pub fn note_text(note: &Note) -> String {
             format!("{quantity}: exact fractions grew too large and the computation continued in f64")
         }
         Note::InexactRoot { optimizer, root, step } => format!(
-            "{optimizer}: {root} at step {step} is not a fraction, so the parameters continue in f64 from that step (the rest of the update is exact arithmetic)"
+            "{optimizer}: {root} at step {step} is not a fraction, so from that step on the parameters are computed in f64"
         ),
     }
 }

@@ -98,7 +98,7 @@ pub struct RuleLine {
     pub rhs: String,
     /// The quantity the line defines, if it is one the optimizer keeps or computes.
     pub quantity: Option<Quantity>,
-    /// What the left side is, in words ("first moment …"); empty for the update itself.
+    /// What the left side is, in words ("first moment …").
     pub meaning: &'static str,
 }
 
@@ -147,7 +147,7 @@ pub fn rule(optimizer: &Optimizer, param: &str, loss: &str, notation: Notation) 
         let lhs = quantity.map(|x| print(&q(x, At::K), notation)).unwrap_or_default();
         out.push(RuleLine { lhs, rhs: print(&f, notation), quantity, meaning: quantity.map_or("", Quantity::meaning) });
     }
-    out.push(RuleLine { lhs: print(&sym(p, At::K), notation), rhs: print(&update, notation), quantity: None, meaning: "" });
+    out.push(RuleLine { lhs: print(&sym(p, At::K), notation), rhs: print(&update, notation), quantity: None, meaning: "the update" });
     out
 }
 
@@ -185,7 +185,7 @@ pub fn loss_at(name: &str, at: At, notation: Notation) -> String {
 /// The optimizer by name, with its source: "Adam with bias correction (Kingma & Ba, 2015)".
 pub fn title(optimizer: &Optimizer) -> &'static str {
     match optimizer {
-        Optimizer::Sgd => "SGD",
+        Optimizer::Sgd => "SGD (plain gradient descent)",
         Optimizer::Momentum { .. } => "SGD with momentum (CS231n's sgd_momentum)",
         Optimizer::RmsProp { .. } => "RMSprop (as in CS231n and PyTorch)",
         Optimizer::Adam { .. } => "Adam with bias correction (Kingma & Ba, 2015)",
