@@ -68,7 +68,10 @@ fn latex_compiles_with_pdflatex() {
     // Documents with a loss plot need pgfplots (Debian: texlive-pictures).
     let pgfplots = Command::new("kpsewhich").arg("pgfplots.sty").output().is_ok_and(|o| o.status.success());
     if !pgfplots {
-        assert!(std::env::var("CI").is_err(), "pgfplots is missing in CI: .ci/run should have installed texlive-pictures");
+        assert!(
+            std::env::var("CI").is_err(),
+            "pgfplots is missing in CI: .ci/run should have installed texlive-pictures"
+        );
         skipped("pgfplots not found; documents with a plot not compiled (apt-get install texlive-pictures)");
     }
     let dir = std::env::temp_dir().join(format!("nnderive-latex-{}", std::process::id()));

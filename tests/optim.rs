@@ -233,7 +233,7 @@ fn large_networks_keep_only_the_losses() {
         "input x[9] = {}\nparam W[8,9] = [{w}]\nloss L = 0.5 * sum((W @ x)^2)\ntrain momentum(lr = 0.1, steps = 3)\n",
         row(9)
     );
-    assert!(72 > nnderive::eval::SMALL_NETWORK);
+    const { assert!(72 > nnderive::eval::SMALL_NETWORK) };
     let (model, solution) = solve(&text);
     let v: Value = serde_json::from_str(&render::json::solution(&model, &solution, Some(4))).unwrap();
     let history = v["history"].as_array().unwrap();
@@ -312,9 +312,12 @@ fn rules_are_printed_in_every_format() {
     let latex = render::latex::document(&model, &solution, Some(4));
     assert!(latex.contains("\\hat{m}^{(k)} &= \\frac{m^{(k)}}{1 - \\beta_1^{k}}"), "{latex}");
     let markdown = render::markdown::document(&model, &solution, Some(4));
-    assert!(markdown.contains("P^{(k)} &= P^{(k-1)} - \\alpha \\frac{\\hat{m}^{(k)}}{\\sqrt{\\hat{v}^{(k)}} + \\epsilon}"));
+    assert!(
+        markdown.contains("P^{(k)} &= P^{(k-1)} - \\alpha \\frac{\\hat{m}^{(k)}}{\\sqrt{\\hat{v}^{(k)}} + \\epsilon}")
+    );
     let v: Value = serde_json::from_str(&render::json::solution(&model, &solution, Some(4))).unwrap();
-    let keys: Vec<&str> = v["training"]["rule"].as_array().unwrap().iter().map(|r| r["key"].as_str().unwrap()).collect();
+    let keys: Vec<&str> =
+        v["training"]["rule"].as_array().unwrap().iter().map(|r| r["key"].as_str().unwrap()).collect();
     assert_eq!(keys, ["gradient", "m", "v", "m_hat", "v_hat", "parameter"]);
     assert_eq!(v["training"]["initial"]["formula"], "m⁽⁰⁾ = v⁽⁰⁾ = 0");
 }
@@ -326,4 +329,19 @@ fn rmsprop_text() {
     common::settings().bind(|| {
         insta::assert_snapshot!("optim_rmsprop_text", render::text::solution(&model, &solution, None));
     });
+}
+
+/// The README's excerpt of a training run is real output: its lines appear,
+/// in order and together, in what the command prints.
+#[test]
+fn readme_excerpt_is_real_output() {
+    let readme = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let marker = "<!-- excerpt: solve grammar/examples/assignment4_adam.nn --round 4 -->\n```text\n";
+    let excerpt = readme.split(marker).nth(1).expect("the excerpt").split("```").next().unwrap();
+    let text = std::fs::read_to_string(common::example("assignment4_adam.nn")).unwrap();
+    let model = nnderive::load(&Source::new("assignment4_adam.nn", text)).unwrap();
+    let solution = nnderive::solve(&model).unwrap();
+    let out = render::text::solution(&model, &solution, Some(4));
+    assert!(excerpt.lines().count() > 20);
+    assert!(out.contains(excerpt), "the README's excerpt is out of date:\n{excerpt}");
 }

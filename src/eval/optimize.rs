@@ -127,7 +127,10 @@ mod tests {
         let u = update(&adam, &q(1, 10), 1, &p, &g, None).unwrap();
         assert!(!u.inexact_root && u.value.is_exact());
         // 1 − 0.1 · 3/(3 + 1e-8) and 1 + 0.1 · (1/2)/(1/2 + 1e-8)
-        let expect = [q(1, 1) - q(1, 10) * q(3, 1) / (q(3, 1) + q(1, 100_000_000)), q(1, 1) + q(1, 10) * q(1, 2) / (q(1, 2) + q(1, 100_000_000))];
+        let expect = [
+            q(1, 1) - q(1, 10) * q(3, 1) / (q(3, 1) + q(1, 100_000_000)),
+            q(1, 1) + q(1, 10) * q(1, 2) / (q(1, 2) + q(1, 100_000_000)),
+        ];
         match u.value.data() {
             Data::Exact(v) => assert_eq!(v.as_slice(), &expect),
             other => panic!("not exact: {other:?}"),

@@ -133,7 +133,8 @@ fn train(
     train: &Train,
     notes: &mut Vec<Note>,
 ) -> Result<Training, Error> {
-    let entries: usize = derivation.gradients.iter().map(|g| model.tensor(g.param).shape.dims().iter().product::<usize>()).sum();
+    let entries: usize =
+        derivation.gradients.iter().map(|g| model.tensor(g.param).shape.dims().iter().product::<usize>()).sum();
     let small = entries <= SMALL_NETWORK;
     let mut current: Option<Pass> = None;
     let mut tensors = initial;
@@ -148,8 +149,10 @@ fn train(
         for ((g, grad), before) in derivation.gradients.iter().zip(gradients).zip(previous.iter_mut()) {
             let p = g.param.0 as usize;
             let old = tensors[p].clone().ok_or_else(|| missing(model, g.param))?;
-            let update = super::optimize::update(&train.optimizer, &train.lr, step, &old, grad, before.as_deref())
-                .map_err(|e| Error { after_step: (step > 1).then(|| step - 1), ..numeric(model, g.param, "the update", e) })?;
+            let update =
+                super::optimize::update(&train.optimizer, &train.lr, step, &old, grad, before.as_deref()).map_err(
+                    |e| Error { after_step: (step > 1).then(|| step - 1), ..numeric(model, g.param, "the update", e) },
+                )?;
             if update.inexact_root && !inexact_noted {
                 inexact_noted = true;
                 let root = match train.optimizer {
@@ -183,7 +186,14 @@ fn train(
         .params()
         .map(|p| (p, tensors[p.0 as usize].clone().unwrap_or_else(|| pass.values[p.0 as usize].clone())))
         .collect();
-    Ok(Training { optimizer: train.optimizer.clone(), lr: train.lr.clone(), steps: train.steps, updated, losses, history })
+    Ok(Training {
+        optimizer: train.optimizer.clone(),
+        lr: train.lr.clone(),
+        steps: train.steps,
+        updated,
+        losses,
+        history,
+    })
 }
 
 /// The value of every term of each gradient that is a sum over time.

@@ -8,8 +8,8 @@ use num_rational::BigRational;
 use super::error::{Error, ErrorKind, Operand, MAX_ENTRIES};
 use super::expr::{Graph, NodeId, TensorId};
 use super::func::{Builtin, Conv, FnId, Func, LossFn, Window};
-use super::shape::Shape;
 use super::optimizer::{self, Range};
+use super::shape::Shape;
 use super::{Function, Model, Optimizer, Role, Tensor, Train};
 use crate::diagnostic::suggest;
 use crate::syntax::ast::{self, BinOp, ExprKind, Item, Literal};
@@ -645,7 +645,11 @@ impl<'a> Checker<'a> {
                 return Err(Error::new(kind, arg.name.span));
             };
             if let Some(first) = t.args[..i].iter().find(|f| f.name.name == name) {
-                let kind = ErrorKind::DuplicateSetting { optimizer: kind.name, name: name.to_string(), first: first.name.span };
+                let kind = ErrorKind::DuplicateSetting {
+                    optimizer: kind.name,
+                    name: name.to_string(),
+                    first: first.name.span,
+                };
                 return Err(Error::new(kind, arg.name.span));
             }
             let v = &arg.value.value;
@@ -653,7 +657,9 @@ impl<'a> Checker<'a> {
             let fits = match setting.range {
                 Range::Positive => *v > zero,
                 Range::DecayRate => *v >= zero && *v < BigRational::from_integer(1.into()),
-                Range::Count => v.is_integer() && u32::try_from(v.to_integer()).is_ok_and(|n| (1..=MAX_STEPS).contains(&n)),
+                Range::Count => {
+                    v.is_integer() && u32::try_from(v.to_integer()).is_ok_and(|n| (1..=MAX_STEPS).contains(&n))
+                }
             };
             if !fits {
                 let kind = match (setting.name, setting.range) {
@@ -665,17 +671,20 @@ impl<'a> Checker<'a> {
             }
             given.push((setting.name, v.clone()));
         }
-        let value = |name: &str| {
-            given.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()).or_else(|| {
-                kind.settings.iter().find(|s| s.name == name).and_then(optimizer::Setting::default_value)
-            })
-        };
+        let value =
+            |name: &str| {
+                given.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()).or_else(|| {
+                    kind.settings.iter().find(|s| s.name == name).and_then(optimizer::Setting::default_value)
+                })
+            };
         let Some(lr) = value("lr") else {
             return Err(Error::new(ErrorKind::MissingLearningRate { optimizer: kind.name }, t.span));
         };
         let steps = value("steps").and_then(|s| u32::try_from(s.to_integer()).ok()).unwrap_or(1);
-        let optimizer = Optimizer::from_settings(kind.name, |name| value(name).unwrap_or_else(|| BigRational::from_integer(0.into())))
-            .ok_or_else(|| Error::new(ErrorKind::UnknownOptimizer { name: kind.name.into(), suggestion: None }, t.span))?;
+        let optimizer = Optimizer::from_settings(kind.name, |name| {
+            value(name).unwrap_or_else(|| BigRational::from_integer(0.into()))
+        })
+        .ok_or_else(|| Error::new(ErrorKind::UnknownOptimizer { name: kind.name.into(), suggestion: None }, t.span))?;
         if !self.tensors.values().any(|t| t.role == Role::Param) {
             return Err(Error::new(ErrorKind::NothingToTrain, t.span));
         }

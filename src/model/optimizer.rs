@@ -76,9 +76,14 @@ fn decimal(mantissa: i64, exp: i32) -> BigRational {
 }
 
 const LR: Setting = Setting { name: "lr", meaning: "the learning rate", default: None, range: Range::Positive };
-const STEPS: Setting = Setting { name: "steps", meaning: "how many updates", default: Some((1, 0)), range: Range::Count };
-const EPS: Setting =
-    Setting { name: "eps", meaning: "added to the square root so that the update never divides by 0", default: Some((1, -8)), range: Range::Positive };
+const STEPS: Setting =
+    Setting { name: "steps", meaning: "how many updates", default: Some((1, 0)), range: Range::Count };
+const EPS: Setting = Setting {
+    name: "eps",
+    meaning: "added to the square root so that the update never divides by 0",
+    default: Some((1, -8)),
+    range: Range::Positive,
+};
 
 /// An optimizer as the file names it, with the settings it takes in the
 /// order its help lists them.
@@ -97,7 +102,12 @@ pub const KINDS: [Kind; 4] = [
         name: "momentum",
         settings: &[
             LR,
-            Setting { name: "beta", meaning: "the decay of the velocity", default: Some((9, -1)), range: Range::DecayRate },
+            Setting {
+                name: "beta",
+                meaning: "the decay of the velocity",
+                default: Some((9, -1)),
+                range: Range::DecayRate,
+            },
             STEPS,
         ],
     },
@@ -119,7 +129,12 @@ pub const KINDS: [Kind; 4] = [
         name: "adam",
         settings: &[
             LR,
-            Setting { name: "beta1", meaning: "the decay of the first moment", default: Some((9, -1)), range: Range::DecayRate },
+            Setting {
+                name: "beta1",
+                meaning: "the decay of the first moment",
+                default: Some((9, -1)),
+                range: Range::DecayRate,
+            },
             Setting {
                 name: "beta2",
                 meaning: "the decay of the second moment",
@@ -249,8 +264,7 @@ mod tests {
             })
             .expect("known");
             assert_eq!(opt.name(), k.name);
-            let own: Vec<&str> =
-                k.settings.iter().map(|s| s.name).filter(|n| !matches!(*n, "lr" | "steps")).collect();
+            let own: Vec<&str> = k.settings.iter().map(|s| s.name).filter(|n| !matches!(*n, "lr" | "steps")).collect();
             let listed: Vec<&str> = opt.settings().iter().map(|(n, _)| *n).collect();
             assert_eq!(own, listed);
         }

@@ -41,7 +41,10 @@ pub enum Block {
     List(Vec<Vec<Inline>>),
     /// A table whose cells are all mathematics (LaTeX), with a header row;
     /// `None` rows mark rows left out (a vertical ellipsis).
-    Table { header: Vec<String>, rows: Vec<Option<Vec<String>>> },
+    Table {
+        header: Vec<String>,
+        rows: Vec<Option<Vec<String>>>,
+    },
     /// A line plot.
     Plot(Plot),
 }

@@ -287,7 +287,12 @@ fn training_json(model: &Model, names: &Names, train: &Training, round: Option<u
     obj.insert("steps".into(), json!(train.steps));
     let loss = |n| names.tensor(model.loss, n);
     let text = training::rule(&train.optimizer, any_parameter(model, N), &loss(N), N);
-    let latex = training::rule(&train.optimizer, any_parameter(model, Notation::Latex), &loss(Notation::Latex), Notation::Latex);
+    let latex = training::rule(
+        &train.optimizer,
+        any_parameter(model, Notation::Latex),
+        &loss(Notation::Latex),
+        Notation::Latex,
+    );
     let last = text.len().saturating_sub(1);
     let rule: Vec<Value> = text
         .into_iter()

@@ -58,7 +58,8 @@ pub fn document(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
                     let _ = writeln!(out, "{image}\n");
                 }
                 Err(e) => {
-                    let _ = writeln!(out, "({}: the plot could not be drawn: {})\n", prose(&plot.description), prose(&e));
+                    let _ =
+                        writeln!(out, "({}: the plot could not be drawn: {})\n", prose(&plot.description), prose(&e));
                 }
             },
         }

@@ -30,7 +30,7 @@ pub fn y_range(points: &[(u32, f64)]) -> (f64, f64) {
 /// Decimal places that tell apart ticks about `span / 5` apart.
 fn tick_decimals(span: f64) -> usize {
     let step = span / 5.0;
-    if !(step > 0.0) {
+    if step.is_nan() || step <= 0.0 {
         return 2;
     }
     (-step.log10().floor()).max(0.0) as usize + 1
@@ -63,7 +63,9 @@ pub fn svg(plot: &Plot) -> Result<String, String> {
             .draw()
             .map_err(|e| e.to_string())?;
         let blue = RGBColor(31, 90, 180);
-        chart.draw_series(LineSeries::new(plot.points.iter().copied(), blue.stroke_width(2))).map_err(|e| e.to_string())?;
+        chart
+            .draw_series(LineSeries::new(plot.points.iter().copied(), blue.stroke_width(2)))
+            .map_err(|e| e.to_string())?;
         if plot.points.len() <= 50 {
             chart
                 .draw_series(plot.points.iter().map(|&p| Circle::new(p, 3, blue.filled())))

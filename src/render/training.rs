@@ -6,7 +6,6 @@
 use num_rational::BigRational;
 use num_traits::{One, Zero};
 
-
 use crate::eval::Training;
 use crate::model::optimizer::Quantity;
 use crate::model::Optimizer;
@@ -61,7 +60,11 @@ enum F<'a> {
     /// The entrywise product.
     Hadamard(Box<F<'a>>, Box<F<'a>>),
     /// A quotient, entry by entry when the divisor is a tensor (⊘ in text).
-    Quotient { num: Box<F<'a>>, den: Box<F<'a>>, entrywise: bool },
+    Quotient {
+        num: Box<F<'a>>,
+        den: Box<F<'a>>,
+        entrywise: bool,
+    },
     Sqrt(Box<F<'a>>),
     /// A setting to the power k: `β₁ᵏ`.
     PowerK(&'static str),
@@ -112,9 +115,7 @@ pub fn rule(optimizer: &Optimizer, param: &str, loss: &str, notation: Notation) 
     let q = |quantity, at| sym(Base::Quantity(quantity), at);
     let before = sym(p, At::KMinus1);
     // `a s⁽ᵏ⁻¹⁾ + (1 − a) x`: a running mean with decay `a`.
-    let mean = |decay, quantity, x| {
-        add(scale(set(decay), q(quantity, At::KMinus1)), scale(sub(F::One, set(decay)), x))
-    };
+    let mean = |decay, quantity, x| add(scale(set(decay), q(quantity, At::KMinus1)), scale(sub(F::One, set(decay)), x));
     let mut lines: Vec<(Option<Quantity>, F)> = Vec::new();
     let update = match optimizer {
         Optimizer::Sgd => sub(before, scale(set("lr"), g())),
@@ -130,7 +131,8 @@ pub fn rule(optimizer: &Optimizer, param: &str, loss: &str, notation: Notation) 
         Optimizer::Adam { .. } => {
             lines.push((Some(FirstMoment), mean("beta1", FirstMoment, g())));
             lines.push((Some(SecondMoment), mean("beta2", SecondMoment, hadamard(g(), g()))));
-            let corrected = |q_hat, q_raw, beta| (Some(q_hat), quotient(q(q_raw, At::K), sub(F::One, F::PowerK(beta)), false));
+            let corrected =
+                |q_hat, q_raw, beta| (Some(q_hat), quotient(q(q_raw, At::K), sub(F::One, F::PowerK(beta)), false));
             lines.push(corrected(FirstMomentCorrected, FirstMoment, "beta1"));
             lines.push(corrected(SecondMomentCorrected, SecondMoment, "beta2"));
             let den = add(F::Sqrt(Box::new(q(SecondMomentCorrected, At::K))), set("eps"));
@@ -147,7 +149,12 @@ pub fn rule(optimizer: &Optimizer, param: &str, loss: &str, notation: Notation) 
         let lhs = quantity.map(|x| print(&q(x, At::K), notation)).unwrap_or_default();
         out.push(RuleLine { lhs, rhs: print(&f, notation), quantity, meaning: quantity.map_or("", Quantity::meaning) });
     }
-    out.push(RuleLine { lhs: print(&sym(p, At::K), notation), rhs: print(&update, notation), quantity: None, meaning: "the update" });
+    out.push(RuleLine {
+        lhs: print(&sym(p, At::K), notation),
+        rhs: print(&update, notation),
+        quantity: None,
+        meaning: "the update",
+    });
     out
 }
 
@@ -403,7 +410,9 @@ fn write(f: &F, notation: Notation) -> (String, Prec) {
         F::Gradient(loss, p) => {
             let before = print(&sym(Base::Param(p), At::KMinus1), notation);
             match latex {
-                true => (format!("\\left.\\frac{{\\partial {loss}}}{{\\partial {p}}}\\right|_{{{before}}}"), Prec::Atom),
+                true => {
+                    (format!("\\left.\\frac{{\\partial {loss}}}{{\\partial {p}}}\\right|_{{{before}}}"), Prec::Atom)
+                }
                 false => (format!("∂{loss}/∂{p} at {before}"), Prec::Atom),
             }
         }
@@ -446,7 +455,7 @@ pub fn sparkline(losses: &[f64]) -> String {
     values
         .iter()
         .map(|&x| {
-            if !(hi > lo) {
+            if hi.is_nan() || lo.is_nan() || hi <= lo {
                 return BARS[3];
             }
             let level = ((x - lo) / (hi - lo) * 7.0).round() as usize;
@@ -460,7 +469,8 @@ pub fn sparkline(losses: &[f64]) -> String {
 /// parameters at the end: when the history was kept, unless the run is one
 /// step of plain SGD, whose step is the gradient and update already shown.
 pub fn step_by_step(train: &Training) -> bool {
-    !train.history.is_empty() && !(train.optimizer == Optimizer::Sgd && train.steps == 1)
+    let one_sgd_step = train.optimizer == Optimizer::Sgd && train.steps == 1;
+    !train.history.is_empty() && !one_sgd_step
 }
 
 /// The loss by step as f64, for plots and sparklines.
@@ -508,7 +518,10 @@ mod tests {
             rule(&adam(), "P", "L", Notation::Latex).iter().map(|l| format!("{} = {}", l.lhs, l.rhs)).collect();
         assert_eq!(lines[0], "g^{(k)} = \\left.\\frac{\\partial L}{\\partial P}\\right|_{P^{(k-1)}}");
         assert_eq!(lines[3], "\\hat{m}^{(k)} = \\frac{m^{(k)}}{1 - \\beta_1^{k}}");
-        assert_eq!(lines[5], "P^{(k)} = P^{(k-1)} - \\alpha \\frac{\\hat{m}^{(k)}}{\\sqrt{\\hat{v}^{(k)}} + \\epsilon}");
+        assert_eq!(
+            lines[5],
+            "P^{(k)} = P^{(k-1)} - \\alpha \\frac{\\hat{m}^{(k)}}{\\sqrt{\\hat{v}^{(k)}} + \\epsilon}"
+        );
     }
 
     #[test]
@@ -516,10 +529,7 @@ mod tests {
         let text = |o: &Optimizer| -> Vec<String> {
             rule(o, "θ", "E", Notation::Text).iter().skip(1).map(|l| format!("{} = {}", l.lhs, l.rhs)).collect()
         };
-        assert_eq!(
-            text(&Optimizer::Momentum { beta: q(9, 10) }),
-            ["v⁽ᵏ⁾ = β v⁽ᵏ⁻¹⁾ − α g⁽ᵏ⁾", "θ⁽ᵏ⁾ = θ⁽ᵏ⁻¹⁾ + v⁽ᵏ⁾"]
-        );
+        assert_eq!(text(&Optimizer::Momentum { beta: q(9, 10) }), ["v⁽ᵏ⁾ = β v⁽ᵏ⁻¹⁾ − α g⁽ᵏ⁾", "θ⁽ᵏ⁾ = θ⁽ᵏ⁻¹⁾ + v⁽ᵏ⁾"]);
         assert_eq!(
             text(&Optimizer::RmsProp { rho: q(99, 100), eps: q(1, 100_000_000) }),
             ["s⁽ᵏ⁾ = ρ s⁽ᵏ⁻¹⁾ + (1 − ρ) g⁽ᵏ⁾ ⊙ g⁽ᵏ⁾", "θ⁽ᵏ⁾ = θ⁽ᵏ⁻¹⁾ − α g⁽ᵏ⁾ ⊘ (√s⁽ᵏ⁾ + ε)"]
