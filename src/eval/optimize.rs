@@ -18,9 +18,9 @@ pub struct Update {
     /// The optimizer's quantities at this step, in the order of
     /// [`Optimizer::quantities`].
     pub quantities: Vec<Tensor>,
-    /// A square root of exact values was not a fraction, so the step left
-    /// exact arithmetic.
-    pub inexact_root: bool,
+    /// When a square root of exact values was not a fraction, so that the
+    /// step left exact arithmetic: the root, as the rule writes it (`√v̂`).
+    pub inexact_root: Option<&'static str>,
 }
 
 /// Step `k` (from 1) of `optimizer` with learning rate `lr` on a parameter
@@ -43,20 +43,20 @@ pub fn update(
     match optimizer {
         Optimizer::Sgd => {
             let value = param.sub(&alpha.mul(grad)?)?;
-            Ok(Update { value, quantities: Vec::new(), inexact_root: false })
+            Ok(Update { value, quantities: Vec::new(), inexact_root: None })
         }
         Optimizer::Momentum { beta } => {
             // v ← β v − α g;  P ← P + v
             let v = c(beta).mul(&before(0))?.sub(&alpha.mul(grad)?)?;
             let value = param.add(&v)?;
-            Ok(Update { value, quantities: vec![v], inexact_root: false })
+            Ok(Update { value, quantities: vec![v], inexact_root: None })
         }
         Optimizer::RmsProp { rho, eps } => {
             // s ← ρ s + (1 − ρ) g ⊙ g;  P ← P − α g ⊘ (√s + ε)
             let s = c(rho).mul(&before(0))?.add(&c(&(&one - rho)).mul(&grad.mul(grad)?)?)?;
-            let (root, inexact_root) = sqrt(&s)?;
+            let (root, inexact) = sqrt(&s)?;
             let value = param.sub(&alpha.mul(&grad.div(&root.add(&c(eps))?)?)?)?;
-            Ok(Update { value, quantities: vec![s], inexact_root })
+            Ok(Update { value, quantities: vec![s], inexact_root: inexact.then_some("√s") })
         }
         Optimizer::Adam { beta1, beta2, eps } => {
             // m ← β₁ m + (1 − β₁) g;  v ← β₂ v + (1 − β₂) g ⊙ g
@@ -67,9 +67,9 @@ pub fn update(
             let m_hat = m.div(&correction(beta1))?;
             let v_hat = v.div(&correction(beta2))?;
             // P ← P − α m̂ ⊘ (√v̂ + ε)
-            let (root, inexact_root) = sqrt(&v_hat)?;
+            let (root, inexact) = sqrt(&v_hat)?;
             let value = param.sub(&alpha.mul(&m_hat.div(&root.add(&c(eps))?)?)?)?;
-            Ok(Update { value, quantities: vec![m, v, m_hat, v_hat], inexact_root })
+            Ok(Update { value, quantities: vec![m, v, m_hat, v_hat], inexact_root: inexact.then_some("√v̂") })
         }
     }
 }
@@ -125,7 +125,7 @@ mod tests {
         let p = Tensor::exact(vec![2], vec![q(1, 1), q(1, 1)]);
         let g = Tensor::exact(vec![2], vec![q(3, 1), q(-1, 2)]);
         let u = update(&adam, &q(1, 10), 1, &p, &g, None).unwrap();
-        assert!(!u.inexact_root && u.value.is_exact());
+        assert!(u.inexact_root.is_none() && u.value.is_exact());
         // 1 − 0.1 · 3/(3 + 1e-8) and 1 + 0.1 · (1/2)/(1/2 + 1e-8)
         let expect = [
             q(1, 1) - q(1, 10) * q(3, 1) / (q(3, 1) + q(1, 100_000_000)),

@@ -61,8 +61,8 @@ pub struct Training {
     /// The loss before each step, then after the last one: `losses[k]` is
     /// the loss at the parameters after k steps.
     pub losses: Vec<Tensor>,
-    /// For a small network ([`SMALL_NETWORK`]), every step, the first
-    /// first; empty otherwise.
+    /// For a small network ([`SMALL_NETWORK`]), every step in order;
+    /// empty otherwise.
     pub history: Vec<TrainingStep>,
 }
 
@@ -153,12 +153,8 @@ fn train(
                 super::optimize::update(&train.optimizer, &train.lr, step, &old, grad, before.as_deref()).map_err(
                     |e| Error { after_step: (step > 1).then(|| step - 1), ..numeric(model, g.param, "the update", e) },
                 )?;
-            if update.inexact_root && !inexact_noted {
+            if let (Some(root), false) = (update.inexact_root, inexact_noted) {
                 inexact_noted = true;
-                let root = match train.optimizer {
-                    Optimizer::Adam { .. } => "√v̂",
-                    _ => "√s",
-                };
                 notes.push(Note::InexactRoot { optimizer: train.optimizer.name(), root, step });
             }
             if small {
