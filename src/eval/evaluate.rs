@@ -37,6 +37,10 @@ pub enum Note {
     Open { names: Vec<String> },
     /// A value in the open entries grew past the size limit of expressions.
     TooLarge { quantity: String },
+    /// The square root in an RMSprop or Adam update (`root`, as `√v̂`) of
+    /// exact values was not a fraction, first at training step `step`, so
+    /// the parameters continued in f64 from there.
+    InexactRoot { optimizer: &'static str, root: &'static str, step: u32 },
 }
 
 /// Evaluates formulas of one graph with the current tensor values.

@@ -8,6 +8,7 @@ mod error;
 pub mod evaluate;
 pub mod number;
 pub mod symbolic;
+pub mod optimize;
 mod solve;
 pub mod tensor;
 
@@ -15,5 +16,5 @@ pub use cases::{Case, Cases, SolvedCases};
 pub use error::{Error, ErrorKind, Failure};
 pub use solve::{
     gradcheck, gradcheck_with, open_values, require_values, sampled_entries, solve, symbol_label, GradCheck,
-    GradCheckOptions, ParamCheck, PoolMask, Solution, Training,
+    GradCheckOptions, ParamCheck, PoolMask, Solution, Training, TrainingStep, SMALL_NETWORK,
 };

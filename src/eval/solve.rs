@@ -9,7 +9,7 @@ use super::error::{Error, ErrorKind, Failure};
 use super::evaluate::{Evaluator, Note};
 use super::tensor::Tensor;
 use crate::derive::{derive, Derivation, SymbolKind, Wrt};
-use crate::model::{Model, Node, NodeId, Optimizer, PoolKind, SymbolId, TensorId};
+use crate::model::{Model, Node, NodeId, Optimizer, PoolKind, SymbolId, TensorId, Train};
 
 /// Every value of a worked solution.
 #[derive(Clone, Debug)]
@@ -49,15 +49,45 @@ pub struct PoolMask {
     pub mask: Tensor,
 }
 
+/// Networks with at most this many parameter entries are small: their
+/// training history keeps the parameters, gradients and optimizer
+/// quantities of every step, not only the loss.
+pub const SMALL_NETWORK: usize = 64;
+
 /// The result of the `train` statement.
 #[derive(Clone, Debug)]
 pub struct Training {
+    pub optimizer: Optimizer,
     pub lr: BigRational,
     pub steps: u32,
     /// Each parameter after the last step, in file order.
     pub updated: Vec<(TensorId, Tensor)>,
-    /// The loss before each step, then after the last one.
+    /// The loss before each step, then after the last one: `losses[k]` is
+    /// the loss at the parameters after k steps.
     pub losses: Vec<Tensor>,
+    /// For a small network ([`SMALL_NETWORK`]), every step in order;
+    /// empty otherwise.
+    pub history: Vec<TrainingStep>,
+}
+
+/// One step of training of a small network: for each parameter (in the
+/// order of `derivation.gradients`) the gradient used, the optimizer's
+/// quantities and the value after the step.
+#[derive(Clone, Debug)]
+pub struct TrainingStep {
+    pub params: Vec<ParamStep>,
+}
+
+/// One parameter in one training step.
+#[derive(Clone, Debug)]
+pub struct ParamStep {
+    pub param: TensorId,
+    /// ∂L/∂P at the value before the step.
+    pub gradient: Tensor,
+    /// The optimizer's quantities, in the order of [`Optimizer::quantities`].
+    pub quantities: Vec<Tensor>,
+    /// The value after the step.
+    pub value: Tensor,
 }
 
 impl Solution {
@@ -85,45 +115,7 @@ pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
     }
     let training = match &model.train {
         None => None,
-        Some(train) => {
-            let Optimizer::Sgd { lr, steps } = &train.optimizer;
-            let lr_t = Tensor::scalar_exact(lr.clone());
-            let mut current: Option<Pass> = None;
-            let mut tensors = initial;
-            let mut losses = vec![pass.values[model.loss.0 as usize].clone()];
-            for step in 1..=*steps {
-                let gradients = current.as_ref().map_or(&pass.gradients, |c| &c.gradients);
-                for (g, grad) in derivation.gradients.iter().zip(gradients) {
-                    let p = g.param.0 as usize;
-                    let old = tensors[p].clone().ok_or_else(|| {
-                        numeric(model, g.param, "the update", Failure::Internal("a parameter has no value"))
-                    })?;
-                    let delta = lr_t.mul(grad).map_err(|e| numeric(model, g.param, "the update", e))?;
-                    let new = old.sub(&delta).map_err(|e| numeric(model, g.param, "the update", e))?;
-                    tensors[p] = Some(new);
-                }
-                // The last step needs only the loss; the gradients are not used again.
-                let next = Pass::run(model, &derivation, tensors.clone(), step < *steps)
-                    .map_err(|e| Error { after_step: Some(step), ..e })?;
-                losses.push(next.values[model.loss.0 as usize].clone());
-                // After a step only the loss is shown: an expression too
-                // large elsewhere (ŷ) is not worth a note of its own.
-                let loss_name = &model.tensor(model.loss).name;
-                notes.extend(next.notes.iter().filter_map(|n| match n {
-                    Note::TooLarge { quantity } if quantity == loss_name => {
-                        Some(Note::TooLarge { quantity: format!("{quantity} after step {step}") })
-                    }
-                    Note::TooLarge { .. } => None,
-                    other => Some(other.clone()),
-                }));
-                current = Some(next);
-            }
-            let updated = model
-                .params()
-                .map(|p| (p, tensors[p.0 as usize].clone().unwrap_or_else(|| pass.values[p.0 as usize].clone())))
-                .collect();
-            Some(Training { lr: lr.clone(), steps: *steps, updated, losses })
-        }
+        Some(train) => Some(self::train(model, &derivation, &pass, initial, train, &mut notes)?),
     };
     notes.sort();
     notes.dedup();
@@ -146,6 +138,87 @@ pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
         time_terms,
         general,
         derivation,
+    })
+}
+
+/// Applies the `train` statement: `steps` updates by its optimizer, each
+/// after a forward and backward pass at the current parameters (`pass` is
+/// the one at the file's values).
+fn train(
+    model: &Model,
+    derivation: &Derivation,
+    pass: &Pass,
+    initial: Vec<Option<Tensor>>,
+    train: &Train,
+    notes: &mut Vec<Note>,
+) -> Result<Training, Error> {
+    let entries: usize =
+        derivation.gradients.iter().map(|g| model.tensor(g.param).shape.dims().iter().product::<usize>()).sum();
+    let small = entries <= SMALL_NETWORK;
+    let mut current: Option<Pass> = None;
+    let mut tensors = initial;
+    let mut losses = vec![pass.values[model.loss.0 as usize].clone()];
+    let mut history = Vec::new();
+    // The optimizer's quantities of the last step, per parameter.
+    let mut previous: Vec<Option<Vec<Tensor>>> = vec![None; derivation.gradients.len()];
+    let mut inexact_noted = false;
+    for step in 1..=train.steps {
+        let gradients = current.as_ref().map_or(&pass.gradients, |c| &c.gradients);
+        let mut record = Vec::new();
+        for ((g, grad), before) in derivation.gradients.iter().zip(gradients).zip(previous.iter_mut()) {
+            let p = g.param.0 as usize;
+            let old = tensors[p]
+                .clone()
+                .ok_or_else(|| numeric(model, g.param, "the update", Failure::Internal("a parameter has no value")))?;
+            let update =
+                super::optimize::update(&train.optimizer, &train.lr, step, &old, grad, before.as_deref()).map_err(
+                    |e| Error { after_step: (step > 1).then(|| step - 1), ..numeric(model, g.param, "the update", e) },
+                )?;
+            if let (Some(root), false) = (update.inexact_root, inexact_noted) {
+                inexact_noted = true;
+                notes.push(Note::InexactRoot { optimizer: train.optimizer.name(), root, step });
+            }
+            if small {
+                record.push(ParamStep {
+                    param: g.param,
+                    gradient: grad.clone(),
+                    quantities: update.quantities.clone(),
+                    value: update.value.clone(),
+                });
+            }
+            *before = Some(update.quantities);
+            tensors[p] = Some(update.value);
+        }
+        if small {
+            history.push(TrainingStep { params: record });
+        }
+        // The last step needs only the loss; the gradients are not used again.
+        let next = Pass::run(model, derivation, tensors.clone(), step < train.steps)
+            .map_err(|e| Error { after_step: Some(step), ..e })?;
+        losses.push(next.values[model.loss.0 as usize].clone());
+        // After a step only the loss is shown: an expression too large
+        // elsewhere (ŷ) is not worth a note of its own.
+        let loss_name = &model.tensor(model.loss).name;
+        notes.extend(next.notes.iter().filter_map(|n| match n {
+            Note::TooLarge { quantity } if quantity == loss_name => {
+                Some(Note::TooLarge { quantity: format!("{quantity} after step {step}") })
+            }
+            Note::TooLarge { .. } => None,
+            other => Some(other.clone()),
+        }));
+        current = Some(next);
+    }
+    let updated = model
+        .params()
+        .map(|p| (p, tensors[p.0 as usize].clone().unwrap_or_else(|| pass.values[p.0 as usize].clone())))
+        .collect();
+    Ok(Training {
+        optimizer: train.optimizer.clone(),
+        lr: train.lr.clone(),
+        steps: train.steps,
+        updated,
+        losses,
+        history,
     })
 }
 

@@ -8,6 +8,7 @@ use num_rational::BigRational;
 use super::error::{Error, ErrorKind, Operand, MAX_ENTRIES};
 use super::expr::{Graph, NodeId, TensorId};
 use super::func::{Builtin, Conv, FnId, Func, LossFn, Window};
+use super::optimizer::{self, Range};
 use super::shape::Shape;
 use super::{Function, Model, Optimizer, Role, Tensor, Train};
 use crate::diagnostic::suggest;
@@ -15,7 +16,7 @@ use crate::syntax::ast::{self, BinOp, ExprKind, Item, Literal};
 use crate::syntax::expr_text;
 use crate::syntax::Span;
 
-/// The most SGD steps a file may ask for.
+/// The most training steps a file may ask for.
 pub const MAX_STEPS: u32 = 10_000;
 
 /// Checks a parsed file and builds its model; a file with `steps t = …`
@@ -625,36 +626,69 @@ impl<'a> Checker<'a> {
             }
         }
         let Some(t) = found else { return Ok(None) };
-        if t.optimizer.name != "sgd" {
-            return Err(Error::new(ErrorKind::UnknownOptimizer { name: t.optimizer.name.clone() }, t.optimizer.span));
-        }
-        let (mut lr, mut steps) = (None, 1u32);
-        for arg in &t.args {
-            match arg.name.name.as_str() {
-                "lr" => {
-                    if arg.value.value <= BigRational::from_integer(0.into()) {
-                        return Err(Error::new(ErrorKind::LearningRateNotPositive, arg.value.span));
-                    }
-                    lr = Some(arg.value.value.clone());
-                }
-                "steps" => {
-                    let v = &arg.value.value;
-                    let n = if v.is_integer() { u32::try_from(v.to_integer()).ok() } else { None };
-                    match n {
-                        Some(n) if (1..=MAX_STEPS).contains(&n) => steps = n,
-                        _ => return Err(Error::new(ErrorKind::BadSteps { limit: MAX_STEPS }, arg.value.span)),
-                    }
-                }
-                _ => return Err(Error::new(ErrorKind::UnknownTrainArg { name: arg.name.name.clone() }, arg.name.span)),
-            }
-        }
-        let Some(lr) = lr else {
-            return Err(Error::new(ErrorKind::MissingLearningRate, t.span));
+        let Some(kind) = optimizer::kind(&t.optimizer.name) else {
+            let names = optimizer::KINDS.iter().map(|k| k.name);
+            // CS231n calls momentum `sgd_momentum`.
+            let suggestion = match t.optimizer.name.as_str() {
+                "sgd_momentum" | "nesterov" => Some("momentum".to_string()),
+                other => crate::diagnostic::suggest(other, names),
+            };
+            let kind = ErrorKind::UnknownOptimizer { name: t.optimizer.name.clone(), suggestion };
+            return Err(Error::new(kind, t.optimizer.span));
         };
+        let mut given: Vec<(&'static str, BigRational)> = Vec::new();
+        for (i, arg) in t.args.iter().enumerate() {
+            let name = arg.name.name.as_str();
+            let Some(setting) = kind.settings.iter().find(|s| s.name == name) else {
+                let suggestion = crate::diagnostic::suggest(name, kind.settings.iter().map(|s| s.name));
+                let kind = ErrorKind::UnknownTrainArg { optimizer: kind, name: name.to_string(), suggestion };
+                return Err(Error::new(kind, arg.name.span));
+            };
+            if let Some(first) = t.args[..i].iter().find(|f| f.name.name == name) {
+                let kind = ErrorKind::DuplicateSetting {
+                    optimizer: kind.name,
+                    name: name.to_string(),
+                    first: first.name.span,
+                };
+                return Err(Error::new(kind, arg.name.span));
+            }
+            let v = &arg.value.value;
+            let zero = BigRational::from_integer(0.into());
+            let fits = match setting.range {
+                Range::Positive => *v > zero,
+                Range::DecayRate => *v >= zero && *v < BigRational::from_integer(1.into()),
+                Range::Count => {
+                    v.is_integer() && u32::try_from(v.to_integer()).is_ok_and(|n| (1..=MAX_STEPS).contains(&n))
+                }
+            };
+            if !fits {
+                let kind = match (setting.name, setting.range) {
+                    ("lr", _) => ErrorKind::LearningRateNotPositive,
+                    (_, Range::Count) => ErrorKind::BadSteps { limit: MAX_STEPS },
+                    _ => ErrorKind::SettingOutOfRange { optimizer: kind.name, setting: *setting },
+                };
+                return Err(Error::new(kind, arg.value.span));
+            }
+            given.push((setting.name, v.clone()));
+        }
+        let value =
+            |name: &str| {
+                given.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()).or_else(|| {
+                    kind.settings.iter().find(|s| s.name == name).and_then(optimizer::Setting::default_value)
+                })
+            };
+        let Some(lr) = value("lr") else {
+            return Err(Error::new(ErrorKind::MissingLearningRate { optimizer: kind.name }, t.span));
+        };
+        let steps = value("steps").and_then(|s| u32::try_from(s.to_integer()).ok()).unwrap_or(1);
+        let optimizer = Optimizer::from_settings(kind.name, |name| {
+            value(name).unwrap_or_else(|| BigRational::from_integer(0.into()))
+        })
+        .ok_or_else(|| Error::new(ErrorKind::UnknownOptimizer { name: kind.name.into(), suggestion: None }, t.span))?;
         if !self.tensors.values().any(|t| t.role == Role::Param) {
             return Err(Error::new(ErrorKind::NothingToTrain, t.span));
         }
-        Ok(Some(Train { optimizer: Optimizer::Sgd { lr, steps }, span: t.span }))
+        Ok(Some(Train { optimizer, lr, steps, span: t.span }))
     }
 }
 

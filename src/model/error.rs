@@ -3,6 +3,7 @@
 use crate::diagnostic::Diagnostic;
 use crate::syntax::Span;
 
+use super::optimizer::{Kind, Range, Setting, KINDS};
 use super::shape::{LayerShapeError, Shape};
 
 /// A checking error.
@@ -72,14 +73,19 @@ pub enum ErrorKind {
     LiteralShape { expected: String, found: String },
     /// `train sgd(lr = 0.1)` twice.
     SecondTrain { first: Span },
-    /// `train adam(lr = 0.1)`: only `sgd` is known.
-    UnknownOptimizer { name: String },
-    /// `train sgd(rate = 0.1)`.
-    UnknownTrainArg { name: String },
+    /// `train adagrad(lr = 0.1)`: an optimizer nnderive does not know
+    /// (`train sgd_momentum(lr = 0.1)` suggests `momentum`).
+    UnknownOptimizer { name: String, suggestion: Option<String> },
+    /// `train sgd(rate = 0.1)`, or `train adam(lr = 0.001, beta = 0.9)`.
+    UnknownTrainArg { optimizer: &'static Kind, name: String, suggestion: Option<String> },
     /// `train sgd()` without `lr`.
-    MissingLearningRate,
+    MissingLearningRate { optimizer: &'static str },
     /// `train sgd(lr = 0)`.
     LearningRateNotPositive,
+    /// `train adam(lr = 0.001, beta1 = 0.9, beta1 = 0.8)`.
+    DuplicateSetting { optimizer: &'static str, name: String, first: Span },
+    /// `train momentum(lr = 0.1, beta = 1)` or `train adam(lr = 0.001, eps = 0)`.
+    SettingOutOfRange { optimizer: &'static str, setting: Setting },
     /// `train sgd(lr = 0.1, steps = 0.5)`.
     BadSteps { limit: u32 },
     /// `train sgd(lr = 0.1)` in a file without any `param`.
@@ -285,14 +291,44 @@ impl Error {
             SecondTrain { first } => d("a file has one `train` statement, and this is the second".into())
                 .with_label("second")
                 .with_related(*first, "the first"),
-            UnknownOptimizer { name } => d(format!("unknown optimizer '{name}'"))
-                .with_label("not known")
-                .with_help("nnderive knows `sgd`: write `train sgd(lr = 0.01)`"),
-            UnknownTrainArg { name } => d(format!("sgd has no setting '{name}'"))
-                .with_label("unknown setting")
-                .with_help("sgd takes `lr` (the learning rate) and optionally `steps` (how many updates)"),
-            MissingLearningRate => d("sgd needs a learning rate".into()).with_help("write `train sgd(lr = 0.01)`"),
+            UnknownOptimizer { name, suggestion } => {
+                let known: Vec<String> = KINDS.iter().map(|k| format!("`{}`", k.name)).collect();
+                let diag = d(format!("unknown optimizer '{name}'")).with_label("not known");
+                match suggestion {
+                    Some(s) => diag.with_help(format!("did you mean `{s}`? nnderive knows {}", and_list(&known))),
+                    None => diag.with_help(format!(
+                        "nnderive knows {}: write, for example, `train adam(lr = 0.001)`",
+                        and_list(&known)
+                    )),
+                }
+            }
+            UnknownTrainArg { optimizer, name, suggestion } => {
+                let diag = d(format!("{} has no setting '{name}'", optimizer.name)).with_label("unknown setting");
+                let takes = settings_help(optimizer);
+                match suggestion {
+                    Some(s) => diag.with_help(format!("did you mean `{s}`? {takes}")),
+                    None => diag.with_help(takes),
+                }
+            }
+            MissingLearningRate { optimizer } => d(format!("{optimizer} needs a learning rate"))
+                .with_help(format!("write `train {optimizer}(lr = {})`", if *optimizer == "sgd" { "0.01" } else { "0.001" })),
             LearningRateNotPositive => d("the learning rate must be positive".into()).with_label("not > 0"),
+            DuplicateSetting { optimizer, name, first } => d(format!("{optimizer}'s setting '{name}' is given twice"))
+                .with_label("again here")
+                .with_related(*first, "first here"),
+            SettingOutOfRange { optimizer, setting } => match setting.range {
+                Range::DecayRate => d(format!("{optimizer}'s {} must be at least 0 and less than 1", setting.name))
+                    .with_label("not in [0, 1)")
+                    .with_help(format!(
+                        "{} ({}) is the fraction of the old value kept at each step, and 1 would keep it forever; the default is {}",
+                        setting.name,
+                        setting.meaning,
+                        default_text(setting)
+                    )),
+                Range::Positive | Range::Count => d(format!("{optimizer}'s {} must be positive", setting.name))
+                    .with_label("not > 0")
+                    .with_help(format!("{} is {}; the default is {}", setting.name, setting.meaning, default_text(setting))),
+            },
             BadSteps { limit } => d(format!("steps must be a whole number from 1 to {limit}")).with_label("not a valid count"),
             NothingToTrain => d("`train` needs at least one `param` to update".into())
                 .with_label("nothing to train")
@@ -410,6 +446,49 @@ fn arity_help(func: &str) -> Option<String> {
         }
         _ => return None,
     })
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// A setting's default as the file would write it: `0.9`, `1e-8`.
+fn default_text(setting: &Setting) -> String {
+    let Some((m, e)) = setting.default else { return "none".into() };
+    let digits = m.unsigned_abs().to_string();
+    let sign = if m < 0 { "-" } else { "" };
+    let places = e.unsigned_abs() as usize;
+    match e {
+        e if e < -3 => format!("{m}e{e}"),
+        e if e >= 0 => format!("{sign}{digits}{}", "0".repeat(places)),
+        _ if digits.len() > places => {
+            let (int, frac) = digits.split_at(digits.len() - places);
+            format!("{sign}{int}.{frac}")
+        }
+        _ => format!("{sign}0.{}{digits}", "0".repeat(places - digits.len())),
+    }
+}
+
+/// What an optimizer takes: "sgd takes `lr` (the learning rate) and
+/// optionally `steps` (how many updates)".
+fn settings_help(kind: &Kind) -> String {
+    let required: Vec<String> =
+        kind.settings.iter().filter(|s| s.default.is_none()).map(|s| format!("`{}` ({})", s.name, s.meaning)).collect();
+    let optional: Vec<String> = kind
+        .settings
+        .iter()
+        .filter(|s| s.default.is_some())
+        .map(|s| match s.name {
+            "steps" => format!("`steps` ({}, default 1)", s.meaning),
+            _ => format!("`{}` ({}, default {})", s.name, s.meaning, default_text(s)),
+        })
+        .collect();
+    format!("{} takes {} and optionally {}", kind.name, and_list(&required), and_list(&optional))
 }
 
 fn keyword_list(list: &[&str]) -> String {

@@ -7,6 +7,7 @@ pub mod error;
 pub mod expr;
 pub mod func;
 mod given;
+pub mod optimizer;
 pub mod shape;
 pub mod time;
 
@@ -21,6 +22,7 @@ pub use error::{Error, ErrorKind};
 pub use expr::{Graph, Node, NodeId, SymbolId, TensorId};
 pub use func::{Builtin, Conv, Elementwise, FnId, Func, LossFn, PoolKind, Reduction, Window};
 pub use given::{one_hot_target, with_literal, with_value, without_value};
+pub use optimizer::Optimizer;
 pub use shape::Shape;
 
 /// What a named tensor is.
@@ -91,18 +93,15 @@ pub struct Function {
     pub span: Span,
 }
 
-/// The training step.
+/// The training step: `train adam(lr = 0.001, steps = 5)`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Train {
     pub optimizer: Optimizer,
+    /// The learning rate α, > 0.
+    pub lr: BigRational,
+    /// How many updates, each after a forward and backward pass.
+    pub steps: u32,
     pub span: Span,
-}
-
-/// An optimizer and its settings.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Optimizer {
-    /// Plain gradient descent: `P ← P − lr · ∂L/∂P`, `steps` times.
-    Sgd { lr: BigRational, steps: u32 },
 }
 
 /// A checked network.

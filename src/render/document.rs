@@ -4,11 +4,12 @@
 
 use crate::derive::{Step, Wrt};
 use crate::eval::tensor::Tensor;
-use crate::eval::Solution;
-use crate::model::{Func, Model, Role};
+use crate::eval::{Solution, Training};
+use crate::model::{Func, Model, Optimizer, Role};
 
 use super::formula::{constant, definition, formula, Names, Notation};
 use super::text::substitute_params;
+use super::training;
 
 const L: Notation = Notation::Latex;
 
@@ -38,7 +39,33 @@ pub enum Block {
     Display(Vec<Row>),
     /// A bulleted list.
     List(Vec<Vec<Inline>>),
+    /// A table whose cells are all mathematics (LaTeX), with a header row;
+    /// `None` rows mark rows left out (a vertical ellipsis).
+    Table {
+        header: Vec<String>,
+        rows: Vec<Option<Vec<String>>>,
+    },
+    /// A line plot.
+    Plot(Plot),
 }
+
+/// A line plot of y against whole-numbered x (the loss by training step).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plot {
+    /// The points, in order of x.
+    pub points: Vec<(u32, f64)>,
+    /// The axis labels, as LaTeX math.
+    pub x_label: String,
+    pub y_label: String,
+    /// The y axis's label in the text notation (`L⁽ᵏ⁾`), for images.
+    pub y_text: String,
+    /// What the plot shows, in words (the alternative text of an image).
+    pub description: String,
+}
+
+/// Plots keep at most this many points (evenly spaced, first and last
+/// included): enough for the shape of any curve, and few enough for TeX.
+pub const PLOT_POINTS: usize = 500;
 
 pub(super) fn text(s: impl Into<String>) -> Inline {
     Inline::Text(s.into())
@@ -130,13 +157,12 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
     let d = &solution.derivation;
     let names = Names::new(model, Some(d));
     let g = &d.graph;
-    let loss = names.tensor(model.loss, L);
     let mut out = Vec::new();
 
     // 1. The forward pass in general form.
     out.push(Block::Section("Forward pass".into()));
     let params: Vec<Inline> = {
-        let mut v = vec![text("The network computes, from the input")];
+        let mut v = vec![text("The network computes, from the")];
         let mut data: Vec<String> = Vec::new();
         for i in model.ids().filter(|&i| model.tensor(i).role == Role::Input) {
             // A sequence is named once, at step t.
@@ -148,12 +174,16 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
                 data.push(name);
             }
         }
-        v.push(text(if data.len() == 1 { " " } else { "s " }));
-        v.push(math(data.join(", ")));
+        // A network without inputs (a loss of the parameters alone) names none.
+        if !data.is_empty() {
+            v.push(text(if data.len() == 1 { " input " } else { " inputs " }));
+            v.push(math(data.join(", ")));
+        }
+        let and_the_parameters = if data.is_empty() { " parameters " } else { " and the parameters " };
         let ps: Vec<String> = model.params().map(|i| names.tensor(i, L)).collect();
         if ps.len() > LONG_LIST {
             // One formula per name, so that a long list may break between lines.
-            v.push(text(" and the parameters "));
+            v.push(text(and_the_parameters));
             for (k, p) in ps.iter().enumerate() {
                 if k > 0 {
                     v.push(text(", "));
@@ -161,7 +191,7 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
                 v.push(math(p.clone()));
             }
         } else if !ps.is_empty() {
-            v.push(text(" and the parameters "));
+            v.push(text(and_the_parameters));
             v.push(math(ps.join(", ")));
         }
         v.push(text(":"));
@@ -374,46 +404,7 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
 
     // 4. The update.
     if let Some(train) = &solution.training {
-        out.push(Block::Section("Update".into()));
-        let lr = constant(&train.lr, L);
-        let any = super::formula::any_parameter(model, L);
-        let mut p = vec![
-            text("Gradient descent with learning rate "),
-            math(format!("\\alpha = {lr}")),
-            text(" replaces every parameter "),
-            math(any),
-            text(" by "),
-            math(format!("{any} - \\alpha \\frac{{\\partial {loss}}}{{\\partial {any}}}")),
-        ];
-        if train.steps > 1 {
-            p.push(text(format!(", {} times (each step recomputes the forward and backward pass)", train.steps)));
-        }
-        p.push(text("."));
-        out.push(Block::Paragraph(p));
-        let mut rows = Vec::new();
-        for (id, v) in &train.updated {
-            let name = names.tensor(*id, L);
-            if train.steps == 1 {
-                let new = format!("{name}^{{\\text{{new}}}}");
-                rows.push(row(new.clone(), format!("{name} - {lr} \\frac{{\\partial {loss}}}{{\\partial {name}}}")));
-                rows.extend(value_rows_after(&new, v, round));
-            } else {
-                rows.extend(value_rows(&format!("{name}^{{({})}}", train.steps), v, round));
-            }
-        }
-        out.push(Block::Display(rows));
-        out.push(Block::Paragraph(vec![text(if train.steps == 1 {
-            "The loss before and after the update:"
-        } else {
-            "The loss before the first update and after each one:"
-        })]));
-        let rows = train
-            .losses
-            .iter()
-            .enumerate()
-            .map(|(k, l)| row(format!("{loss}^{{({k})}}"), super::values::scalar(l, round, Notation::Latex)))
-            .collect();
-        out.push(Block::Display(rows));
+        out.extend(update_blocks(model, &names, train, round));
     }
 
     // Conventions.
@@ -440,6 +431,157 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
     if !notes.is_empty() {
         out.push(Block::Section("Conventions".into()));
         out.push(Block::List(notes));
+    }
+    out
+}
+
+/// The update: the optimizer's rule, the loss by step (a plot and a
+/// table), and each step's values or the parameters after the last.
+fn update_blocks(model: &Model, names: &Names, train: &Training, round: Option<u32>) -> Vec<Block> {
+    let mut out = vec![Block::Section("Update".into())];
+    let loss = names.tensor(model.loss, L);
+    let any = super::formula::any_parameter(model, L);
+    let lr = constant(&train.lr, L);
+    let final_values = |out: &mut Vec<Block>, label: &dyn Fn(&str) -> String| {
+        let mut rows = Vec::new();
+        for (id, v) in &train.updated {
+            let name = names.tensor(*id, L);
+            rows.extend(value_rows(&label(&name), v, round));
+        }
+        out.push(Block::Display(rows));
+    };
+    if train.optimizer == Optimizer::Sgd && train.steps == 1 {
+        // One step of SGD is the gradient already shown: the update in one line.
+        out.push(Block::Paragraph(vec![
+            text("Gradient descent with learning rate "),
+            math(format!("\\alpha = {lr}")),
+            text(" replaces every parameter "),
+            math(any),
+            text(" by "),
+            math(format!("{any} - \\alpha \\frac{{\\partial {loss}}}{{\\partial {any}}}")),
+            text("."),
+        ]));
+        let mut rows = Vec::new();
+        for (id, v) in &train.updated {
+            let name = names.tensor(*id, L);
+            let new = format!("{name}^{{\\text{{new}}}}");
+            rows.push(row(new.clone(), format!("{name} - {lr} \\frac{{\\partial {loss}}}{{\\partial {name}}}")));
+            rows.extend(value_rows_after(&new, v, round));
+        }
+        out.push(Block::Display(rows));
+        out.push(Block::Paragraph(vec![text("The loss before and after the update:")]));
+        let rows = train
+            .losses
+            .iter()
+            .enumerate()
+            .map(|(k, l)| row(format!("{loss}^{{({k})}}"), super::values::scalar(l, round, Notation::Latex)))
+            .collect();
+        out.push(Block::Display(rows));
+        return out;
+    }
+
+    let mut p = vec![text(format!("{}: ", training::title(&train.optimizer)))];
+    p.push(math(training::settings(train, L).join(",\\ ")));
+    p.push(text(match train.steps {
+        1 => "; one step.".to_string(),
+        n => format!("; {n} steps, each after a forward and backward pass."),
+    }));
+    p.push(text(" For every parameter "));
+    p.push(math(any));
+    if let Some(init) = training::initial_state(&train.optimizer, L) {
+        p.push(text(", starting from "));
+        p.push(math(init));
+    }
+    p.push(text(", step "));
+    p.push(math("k = 1, 2, \\dots"));
+    p.push(text(" computes:"));
+    out.push(Block::Paragraph(p));
+    let rows = training::rule(&train.optimizer, any, &loss, L)
+        .into_iter()
+        .map(|l| Row { lhs: l.lhs, rhs: l.rhs, note: Some(l.meaning.to_string()) })
+        .collect();
+    out.push(Block::Display(rows));
+    let mut remarks = Vec::new();
+    if matches!(train.optimizer, Optimizer::RmsProp { .. } | Optimizer::Adam { .. }) {
+        remarks.push(text("Products, quotients and square roots of tensors are taken entry by entry."));
+    }
+    if let Some(note) = training::variant_note(&train.optimizer, L) {
+        if !remarks.is_empty() {
+            remarks.push(text(" "));
+        }
+        remarks.extend(note.into_iter().map(|piece| match piece {
+            training::Piece::Words(w) => text(w),
+            training::Piece::Formula(f) => math(f),
+        }));
+    }
+    if !remarks.is_empty() {
+        out.push(Block::Paragraph(remarks));
+    }
+
+    out.push(Block::Subsection("Loss by step".into()));
+    let values = training::loss_values(train);
+    if training::plotted(train) {
+        let picks = crate::eval::sampled_entries(values.len(), Some(PLOT_POINTS));
+        out.push(Block::Plot(Plot {
+            points: picks.iter().map(|&k| (k as u32, values[k])).collect(),
+            x_label: "k".into(),
+            y_label: training::loss_at(&loss, training::At::K, L),
+            y_text: format!("loss {}", names.tensor(model.loss, Notation::Text)),
+            description: format!(
+                "The loss {} by training step k, from {} at k = 0 to {} at k = {}",
+                model.tensor(model.loss).name,
+                super::values::scalar(&train.losses[0], Some(4), Notation::Latex),
+                super::values::scalar(&train.losses[train.losses.len() - 1], Some(4), Notation::Latex),
+                train.steps
+            ),
+        }));
+    }
+    let rows = training::shown_losses(train.losses.len())
+        .into_iter()
+        .map(|k| k.map(|k| vec![k.to_string(), super::values::scalar(&train.losses[k], round, Notation::Latex)]))
+        .collect();
+    out.push(Block::Table { header: vec!["k".into(), training::loss_at(&loss, training::At::K, L)], rows });
+
+    if !training::step_by_step(train) {
+        out.push(Block::Paragraph(vec![text(match train.steps {
+            1 => "The parameters after the step:".to_string(),
+            n => format!("The parameters after {n} steps:"),
+        })]));
+        let n = train.steps;
+        final_values(&mut out, &|name| training::param_at(name, training::At::Step(n), L));
+        return out;
+    }
+    let shown = training::shown_steps(train.steps);
+    for (i, k) in shown.iter().enumerate() {
+        let Some(k) = *k else {
+            let from = i.checked_sub(1).and_then(|j| shown[j]).unwrap_or(0) + 1;
+            let to = shown.get(i + 1).copied().flatten().unwrap_or(train.steps + 1) - 1;
+            out.push(Block::Paragraph(vec![text(format!(
+                "Steps {from} to {to} are left out here; the JSON output (--format json) lists every step."
+            ))]));
+            continue;
+        };
+        let Some(step) = train.history.get(k as usize - 1) else { continue };
+        out.push(Block::Subsection(format!("Step {k}")));
+        let at = training::At::Step(k);
+        let mut rows = vec![row(
+            training::loss_at(&loss, training::At::Step(k - 1), L),
+            super::values::scalar(&train.losses[k as usize - 1], round, Notation::Latex),
+        )];
+        for ps in &step.params {
+            let name = names.tensor(ps.param, L);
+            let sub = |symbol: String| format!("{symbol}_{{{name}}}");
+            rows.extend(value_rows(&sub(training::quantity_symbol(None, at, L)), &ps.gradient, round));
+            for (q, v) in train.optimizer.quantities().iter().zip(&ps.quantities) {
+                rows.extend(value_rows(&sub(training::quantity_symbol(Some(*q), at, L)), v, round));
+            }
+            rows.extend(value_rows(&training::param_at(&name, at, L), &ps.value, round));
+        }
+        rows.push(row(
+            training::loss_at(&loss, at, L),
+            super::values::scalar(&train.losses[k as usize], round, Notation::Latex),
+        ));
+        out.push(Block::Display(rows));
     }
     out
 }

@@ -15,18 +15,30 @@
 //! `gradients` by parameter, each sum over time with its `terms` written
 //! out (latest step first) and, in a solution, their `values`. Every other
 //! key names the steps one by one (`h₃`, `δh₃`).
-//! `training`: `{"optimizer": "sgd", "lr": {value, exact}, "steps": n}`, or
-//! null without a `train` statement. `history`: the loss before each step
-//! and after the last, as `{"step": k, "value": …, "exact": …}`.
+//! `training`: `{"optimizer": "adam", "lr": {value, exact}, "beta1": …,
+//! "beta2": …, "eps": …, "steps": n, "rule": [...], "initial": {...}}` (the
+//! optimizer's own settings beside `lr`; `rule` the update rule line by line,
+//! each `{key, name, name_latex, formula, latex, meaning}`, `key` being
+//! `gradient`, a quantity's key or `parameter`; `initial` the state before
+//! the first step, for an optimizer that keeps one), or null without a
+//! `train` statement. `history`: one entry per number of steps k from 0,
+//! `{"step": k, "value": …, "exact": …}` holding the loss at the parameters
+//! after k steps; for a small network (at most `eval::SMALL_NETWORK`
+//! parameter entries) also `parameters` (their values after k steps) and,
+//! from k = 1, `gradients` (those step k used) and `state` (per parameter,
+//! the optimizer's quantities at step k by key: `v`; `s`; `m`, `v`, `m_hat`,
+//! `v_hat`).
 
+use num_rational::BigRational;
 use serde_json::{json, Map, Value};
 
 use crate::derive::{Derivation, Wrt};
 use crate::eval::tensor::Tensor;
-use crate::eval::Solution;
-use crate::model::{Model, Optimizer};
+use crate::eval::{Solution, Training};
+use crate::model::{Model, TensorId};
 
-use super::formula::{definition, formula, Names, Notation};
+use super::formula::{any_parameter, definition, formula, Names, Notation};
+use super::training;
 
 const N: Notation = Notation::Text;
 
@@ -256,28 +268,9 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
         }
     }
 
-    let (training, history) = match (&solution.training, &model.train) {
-        (Some(train), Some(declared)) => {
-            let optimizer = match declared.optimizer {
-                Optimizer::Sgd { .. } => "sgd",
-            };
-            let mut settings = Map::new();
-            settings.insert("optimizer".into(), json!(optimizer));
-            settings.insert("lr".into(), with_value(Map::new(), &Tensor::scalar_exact(train.lr.clone()), round));
-            settings.insert("steps".into(), json!(train.steps));
-            let history = train
-                .losses
-                .iter()
-                .enumerate()
-                .map(|(step, l)| {
-                    let mut obj = Map::new();
-                    obj.insert("step".into(), json!(step));
-                    with_value(obj, l, round)
-                })
-                .collect();
-            (Value::Object(settings), Value::Array(history))
-        }
-        _ => (Value::Null, Value::Array(Vec::new())),
+    let (training, history) = match &solution.training {
+        Some(train) => (training_json(model, &names, train, round), history_json(model, solution, train, round)),
+        None => (Value::Null, Value::Array(Vec::new())),
     };
 
     let mut notes = derivation_notes(d, &names);
@@ -300,6 +293,93 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
     pretty(&Value::Object(root), 0, &mut text);
     text.push('\n');
     text
+}
+
+/// The `training` object: the optimizer, its settings and its rule.
+fn training_json(model: &Model, names: &Names, train: &Training, round: Option<u32>) -> Value {
+    let number = |r: &BigRational| with_value(Map::new(), &Tensor::scalar_exact(r.clone()), round);
+    let mut obj = Map::new();
+    obj.insert("optimizer".into(), json!(train.optimizer.name()));
+    obj.insert("lr".into(), number(&train.lr));
+    for (name, v) in train.optimizer.settings() {
+        obj.insert(name.into(), number(v));
+    }
+    obj.insert("steps".into(), json!(train.steps));
+    let loss = |n| names.tensor(model.loss, n);
+    let text = training::rule(&train.optimizer, any_parameter(model, N), &loss(N), N);
+    let latex = training::rule(
+        &train.optimizer,
+        any_parameter(model, Notation::Latex),
+        &loss(Notation::Latex),
+        Notation::Latex,
+    );
+    let last = text.len().saturating_sub(1);
+    let rule: Vec<Value> = text
+        .into_iter()
+        .zip(latex)
+        .enumerate()
+        .map(|(i, (t, l))| {
+            let key = match t.quantity {
+                Some(q) => q.key(),
+                None if i == last => "parameter",
+                None => "gradient",
+            };
+            json!({"key": key, "name": t.lhs, "name_latex": l.lhs, "formula": t.rhs, "latex": l.rhs, "meaning": t.meaning})
+        })
+        .collect();
+    obj.insert("rule".into(), Value::Array(rule));
+    if let Some(initial) = training::initial_state(&train.optimizer, N) {
+        let latex = training::initial_state(&train.optimizer, Notation::Latex).unwrap_or_default();
+        obj.insert("initial".into(), json!({"formula": initial, "latex": latex}));
+    }
+    Value::Object(obj)
+}
+
+/// The `history` array: the loss after each number of steps (from 0), and
+/// for a small network the parameters then, the gradients the step used and
+/// the optimizer's quantities.
+fn history_json(model: &Model, solution: &Solution, train: &Training, round: Option<u32>) -> Value {
+    let named = |pairs: &mut dyn Iterator<Item = (TensorId, &Tensor)>| -> Value {
+        let mut obj = Map::new();
+        for (id, v) in pairs {
+            obj.insert(model.tensor(id).name.clone(), with_value(Map::new(), v, round));
+        }
+        Value::Object(obj)
+    };
+    let entries = train.losses.iter().enumerate().map(|(k, loss)| {
+        let mut entry = Map::new();
+        entry.insert("step".into(), json!(k));
+        entry.insert("value".into(), value(loss, round));
+        if let Some(e) = exact(loss) {
+            entry.insert("exact".into(), e);
+        }
+        if !train.history.is_empty() {
+            match k.checked_sub(1).and_then(|i| train.history.get(i)) {
+                None => {
+                    let initial = solution.derivation.gradients.iter().map(|g| (g.param, solution.value(g.param)));
+                    entry.insert("parameters".into(), named(&mut { initial }));
+                }
+                Some(step) => {
+                    entry.insert("parameters".into(), named(&mut step.params.iter().map(|p| (p.param, &p.value))));
+                    entry.insert("gradients".into(), named(&mut step.params.iter().map(|p| (p.param, &p.gradient))));
+                    let quantities = train.optimizer.quantities();
+                    if !quantities.is_empty() {
+                        let mut state = Map::new();
+                        for p in &step.params {
+                            let mut per = Map::new();
+                            for (q, v) in quantities.iter().zip(&p.quantities) {
+                                per.insert(q.key().into(), with_value(Map::new(), v, round));
+                            }
+                            state.insert(model.tensor(p.param).name.clone(), Value::Object(per));
+                        }
+                        entry.insert("state".into(), Value::Object(state));
+                    }
+                }
+            }
+        }
+        Value::Object(entry)
+    });
+    Value::Array(entries.collect())
 }
 
 /// Pretty JSON that keeps each row of numbers on one line, so a matrix

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use crate::eval::Solution;
 use crate::model::Model;
 
-use super::document::{build, inline, matrices_width, prose, Block, Row, WIDE_MATRIX};
+use super::document::{build, inline, matrices_width, prose, Block, Plot, Row, WIDE_MATRIX};
 
 const PREAMBLE: &str = r"\documentclass[11pt]{article}
 \usepackage[T1]{fontenc}
@@ -24,10 +24,15 @@ pub fn document(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
 
 /// [`document`] with more blocks at the end (the cases of `--cases`).
 pub fn document_with(model: &Model, solution: &Solution, round: Option<u32>, more: Vec<Block>) -> String {
+    let blocks: Vec<Block> = build(model, solution, round).into_iter().chain(more).collect();
     let mut out = String::from(PREAMBLE);
+    if blocks.iter().any(|b| matches!(b, Block::Plot(_))) {
+        // Only documents with a plot need pgfplots (Debian: texlive-pictures).
+        out.push_str("\\usepackage{pgfplots}\n\\pgfplotsset{compat=1.16}\n");
+    }
     let _ = writeln!(out, "\\title{{Worked solution: gradients by back-propagation}}");
     let _ = writeln!(out, "\\date{{}}\n\\begin{{document}}\n\\maketitle\n");
-    for block in build(model, solution, round).into_iter().chain(more) {
+    for block in blocks {
         match block {
             Block::Section(t) => {
                 let _ = writeln!(out, "\\section{{{}}}\n", heading(&t));
@@ -54,9 +59,51 @@ pub fn document_with(model: &Model, solution: &Solution, round: Option<u32>, mor
                 }
                 out.push_str("\\end{itemize}\n\n");
             }
+            Block::Table { header, rows } => {
+                // A table of long exact numbers is scaled to the line, as wide matrices are.
+                let wide = rows.iter().flatten().flatten().any(|c| long_number(c));
+                let (open, close) = if wide { ("\\resizebox{\\linewidth}{!}{", "}") } else { ("", "") };
+                let _ = writeln!(out, "\\begin{{center}}{open}\n\\begin{{tabular}}{{{}}}", "r".repeat(header.len()));
+                let cells = |cells: &[String]| cells.iter().map(|c| format!("${c}$")).collect::<Vec<_>>().join(" & ");
+                let _ = writeln!(out, "{} \\\\\n\\hline", cells(&header));
+                for r in rows {
+                    let r = r.unwrap_or_else(|| vec!["\\vdots".to_string(); header.len()]);
+                    let _ = writeln!(out, "{} \\\\", cells(&r));
+                }
+                let _ = write!(out, "\\end{{tabular}}{close}\n\\end{{center}}\n\n");
+            }
+            Block::Plot(plot) => out.push_str(&pgfplot(&plot)),
         }
     }
     out.push_str("\\end{document}\n");
+    out
+}
+
+/// Numbers longer than this many characters (exact decimals and fractions
+/// at full precision after a few training steps) are scaled to the line.
+const LONG_NUMBER: usize = 60;
+
+/// Whether `s` is one number too long for a line: TeX does not break a
+/// string of digits.
+fn long_number(s: &str) -> bool {
+    s.len() > LONG_NUMBER && s.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '/'))
+}
+
+/// A line plot drawn by pgfplots, its y range the one the SVG plots use.
+fn pgfplot(plot: &Plot) -> String {
+    let (y_lo, y_hi) = super::plot::y_range(&plot.points);
+    let x_max = plot.points.last().map_or(1, |p| p.0).max(1);
+    let ticks = if x_max <= 10 { format!(", xtick={{0,...,{x_max}}}") } else { String::new() };
+    let marks = if plot.points.len() <= 50 { "mark=*, mark size=1.5pt" } else { "no marks" };
+    let coordinates: Vec<String> = plot.points.iter().map(|(x, y)| format!("({x},{y:e})")).collect();
+    let mut out = String::from("\\begin{center}\n\\begin{tikzpicture}\n");
+    let _ = writeln!(
+        out,
+        "\\begin{{axis}}[width=0.8\\linewidth, height=6cm, xlabel={{${}$}}, ylabel={{${}$}}, xmin=0, xmax={x_max}{ticks}, ymin={y_lo:e}, ymax={y_hi:e}, grid=major, scaled y ticks=false, y tick label style={{/pgf/number format/fixed}}]",
+        plot.x_label, plot.y_label
+    );
+    let _ = writeln!(out, "\\addplot[color=blue, thick, {marks}] coordinates {{{}}};", coordinates.join(" "));
+    out.push_str("\\end{axis}\n\\end{tikzpicture}\n\\end{center}\n\n");
     out
 }
 
@@ -70,7 +117,7 @@ fn heading(t: &str) -> String {
 }
 
 fn display_row(r: &Row) -> String {
-    let rhs = if matrices_width(&r.rhs) > WIDE_MATRIX {
+    let rhs = if matrices_width(&r.rhs) > WIDE_MATRIX || long_number(&r.rhs) {
         // Wide matrices are shrunk to stay within the page (never enlarged:
         // graphicx lets the size refer to the natural `\width`).
         format!(

@@ -48,6 +48,25 @@ pub fn document_with(model: &Model, solution: &Solution, round: Option<u32>, mor
                 }
                 out.push('\n');
             }
+            Block::Table { header, rows } => {
+                let cells = |cells: &[String]| cells.iter().map(|c| format!(" ${c}$ |")).collect::<String>();
+                let _ = writeln!(out, "|{}", cells(&header));
+                let _ = writeln!(out, "|{}", "---:|".repeat(header.len()));
+                for r in rows {
+                    let r = r.unwrap_or_else(|| vec!["\\vdots".to_string(); header.len()]);
+                    let _ = writeln!(out, "|{}", cells(&r));
+                }
+                out.push('\n');
+            }
+            Block::Plot(plot) => match super::plot::markdown_image(&plot) {
+                Ok(image) => {
+                    let _ = writeln!(out, "{image}\n");
+                }
+                Err(e) => {
+                    let _ =
+                        writeln!(out, "({}: the plot could not be drawn: {})\n", prose(&plot.description), prose(&e));
+                }
+            },
         }
     }
     out

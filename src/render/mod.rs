@@ -9,6 +9,8 @@ pub mod json;
 pub mod latex;
 pub mod markdown;
 pub mod nn;
+pub mod plot;
 pub mod symbolic;
 pub mod text;
+pub mod training;
 pub mod values;

@@ -5,10 +5,11 @@ use std::fmt::Write;
 use crate::derive::time::{Forward, General, TimeSum, TimeView};
 use crate::derive::{Derivation, Step, Wrt};
 use crate::eval::evaluate::Note;
-use crate::eval::{GradCheck, ParamCheck, Solution};
-use crate::model::Model;
+use crate::eval::{GradCheck, ParamCheck, Solution, Training};
+use crate::model::{Model, Optimizer};
 
 use super::formula::{definition, display_width, formula, Names, Notation};
+use super::training;
 use crate::layout::{align_width, pad_right};
 
 const N: Notation = Notation::Text;
@@ -413,25 +414,7 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
     }
 
     if let Some(train) = &solution.training {
-        let lr = super::formula::constant(&train.lr, N);
-        let steps = if train.steps == 1 { "one step".to_string() } else { format!("{} steps", train.steps) };
-        let p = super::formula::any_parameter(model, N);
-        let _ = writeln!(
-            out,
-            "\nUpdate (SGD, learning rate α = {lr}, {steps}): {p} ← {p} − α ∂{}/∂{p}",
-            names.tensor(model.loss, N)
-        );
-        for (p, v) in &train.updated {
-            // K[0,0] (new) = ... for each channel of a kernel bank
-            for (index, m) in super::values::slices(v) {
-                let index = if index.is_empty() { index } else { format!("[{index}]") };
-                let lhs = format!("{}{index} (new)", names.tensor(*p, N));
-                out.push_str(&super::values::labelled(&lhs, &m, round, "  "));
-            }
-        }
-        let losses: Vec<String> =
-            train.losses.iter().map(|l| super::values::scalar(l, round, Notation::Text)).collect();
-        let _ = writeln!(out, "  {} by step: {}", names.tensor(model.loss, N), losses.join(" → "));
+        write_training(&mut out, model, &names, train, round);
     }
 
     let mut notes = match &d.time {
@@ -444,6 +427,159 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
         for n in notes {
             let _ = writeln!(out, "  {n}");
         }
+    }
+    out
+}
+
+/// The training step: the optimizer's rule, the loss by step (a sparkline
+/// and a table) and each step's values, or the parameters after the last.
+fn write_training(out: &mut String, model: &Model, names: &Names, train: &Training, round: Option<u32>) {
+    let loss = names.tensor(model.loss, N);
+    let p = super::formula::any_parameter(model, N);
+    let new_values = |out: &mut String| {
+        for (p, v) in &train.updated {
+            // K[0,0] (new) = ... for each channel of a kernel bank
+            for (index, m) in super::values::slices(v) {
+                let index = if index.is_empty() { index } else { format!("[{index}]") };
+                let lhs = format!("{}{index} (new)", names.tensor(*p, N));
+                out.push_str(&super::values::labelled(&lhs, &m, round, "  "));
+            }
+        }
+    };
+    if train.optimizer == Optimizer::Sgd && train.steps == 1 {
+        // One step of SGD is the gradient already shown: the update in one line.
+        let lr = super::formula::constant(&train.lr, N);
+        let _ = writeln!(out, "\nUpdate (SGD, learning rate α = {lr}, one step): {p} ← {p} − α ∂{loss}/∂{p}");
+        new_values(out);
+        let losses: Vec<String> =
+            train.losses.iter().map(|l| super::values::scalar(l, round, Notation::Text)).collect();
+        let _ = writeln!(out, "  {loss} by step: {}", losses.join(" → "));
+        return;
+    }
+    let steps = match train.steps {
+        1 => "one step".to_string(),
+        n => format!("{n} steps, each after a forward and backward pass"),
+    };
+    let _ = writeln!(out, "\nUpdate: {}; {steps}", training::title(&train.optimizer));
+    let _ = writeln!(out, "  {}", training::settings(train, N).join(", "));
+    let _ = match training::initial_state(&train.optimizer, N) {
+        Some(init) => writeln!(out, "  for every parameter {p}, from {init}, at step k = 1, 2, …:"),
+        None => writeln!(out, "  for every parameter {p}, at step k = 1, 2, …:"),
+    };
+    let rule = training::rule(&train.optimizer, p, &loss, N);
+    let lw = align_width(rule.iter().map(|l| display_width(&l.lhs)), NAME_ALIGN_CAP);
+    let rw = align_width(rule.iter().map(|l| display_width(&l.rhs)), FORMULA_ALIGN_CAP);
+    for l in &rule {
+        let line = format!("    {} = {}   {}", pad_right(&l.lhs, lw), pad_right(&l.rhs, rw), l.meaning);
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    if matches!(train.optimizer, Optimizer::RmsProp { .. } | Optimizer::Adam { .. }) {
+        let _ = writeln!(out, "  ⊙, ⊘ and √ act entry by entry");
+    }
+    if let Some(note) = training::variant_note(&train.optimizer, N) {
+        let _ = writeln!(out, "  ({})", training::sentence(&note));
+    }
+
+    let values = training::loss_values(train);
+    let spark = if training::plotted(train) { format!("  {}", training::sparkline(&values)) } else { String::new() };
+    let _ = writeln!(out, "\n{loss} by step{spark}");
+    let shown = training::shown_losses(train.losses.len());
+    let cells: Vec<Vec<String>> = shown
+        .iter()
+        .map(|k| match k {
+            Some(k) => vec![k.to_string(), super::values::scalar(&train.losses[*k], round, Notation::Text)],
+            None => vec!["⋮".to_string(), "⋮".to_string()],
+        })
+        .collect();
+    let k_width = cells.iter().map(|c| display_width(&c[0])).max().unwrap_or(1);
+    let _ = writeln!(out, "  {}  {}", pad_left("k", k_width), training::loss_at(&loss, training::At::K, N));
+    let values: Vec<Vec<String>> = cells.iter().map(|c| vec![c[1].clone()]).collect();
+    for (c, v) in cells.iter().zip(super::values::aligned_rows(&values)) {
+        let _ = writeln!(out, "  {}  {}", pad_left(&c[0], k_width), v.trim_end());
+    }
+
+    if !training::step_by_step(train) {
+        let after = if train.steps == 1 { "the step".to_string() } else { format!("{} steps", train.steps) };
+        let _ = writeln!(out, "\nAfter {after}");
+        new_values(out);
+        return;
+    }
+    let width = align_width(train.updated.iter().map(|(p, _)| display_width(&names.tensor(*p, N))), NAME_ALIGN_CAP);
+    let shown = training::shown_steps(train.steps);
+    for (i, k) in shown.iter().enumerate() {
+        let Some(k) = *k else {
+            let from = i.checked_sub(1).and_then(|j| shown[j]).unwrap_or(0) + 1;
+            let to = shown.get(i + 1).copied().flatten().unwrap_or(train.steps + 1) - 1;
+            let _ = writeln!(out, "\n… steps {from} to {to} are left out here (--format json lists every step) …");
+            continue;
+        };
+        let at = |k: u32| training::loss_at(&loss, training::At::Step(k), N);
+        let _ = writeln!(
+            out,
+            "\nStep {k}: {} = {} → {} = {}",
+            at(k - 1),
+            super::values::scalar(&train.losses[k as usize - 1], round, Notation::Text),
+            at(k),
+            super::values::scalar(&train.losses[k as usize], round, Notation::Text)
+        );
+        let Some(step) = train.history.get(k as usize - 1) else { continue };
+        for ps in &step.params {
+            let name = names.tensor(ps.param, N);
+            let at = training::At::Step(k);
+            let mut items = vec![(training::quantity_symbol(None, at, N), &ps.gradient)];
+            for (q, v) in train.optimizer.quantities().iter().zip(&ps.quantities) {
+                items.push((training::quantity_symbol(Some(*q), at, N), v));
+            }
+            items.push((training::param_at(&name, at, N), &ps.value));
+            out.push_str(&packed(&pad_right(&name, width), &items, round));
+        }
+    }
+}
+
+/// `s` right-aligned in `width` columns.
+fn pad_left(s: &str, width: usize) -> String {
+    format!("{}{s}", " ".repeat(width.saturating_sub(display_width(s))))
+}
+
+/// Labelled values (`m⁽¹⁾ = [...]`) side by side after a name, as many to
+/// a line as fit in [`SIDE_BY_SIDE_WIDTH`]; maps of rank 3 or more one
+/// channel after another.
+fn packed(name: &str, items: &[(String, &crate::eval::tensor::Tensor)], round: Option<u32>) -> String {
+    let indent = format!("  {}  ", " ".repeat(display_width(name)));
+    let mut out = String::new();
+    if items.iter().any(|(_, t)| t.dims().len() >= 3) {
+        let _ = writeln!(out, "  {}", name.trim_end());
+        for (label, t) in items {
+            out.push_str(&super::values::labelled(label, t, round, &indent));
+        }
+        return out;
+    }
+    let blocks: Vec<Vec<String>> = items
+        .iter()
+        .map(|(label, t)| {
+            let pad = " ".repeat(display_width(label) + 3);
+            super::values::block(t, round)
+                .into_iter()
+                .enumerate()
+                .map(|(i, l)| if i == 0 { format!("{label} = {l}") } else { format!("{pad}{l}") })
+                .collect()
+        })
+        .collect();
+    let width = |b: &Vec<String>| b.iter().map(|l| display_width(l)).max().unwrap_or(0);
+    let mut start = 0;
+    while start < blocks.len() {
+        // As many blocks as fit, and at least one.
+        let mut end = start + 1;
+        let mut used = width(&blocks[start]);
+        while end < blocks.len() && used + 3 + width(&blocks[end]) <= SIDE_BY_SIDE_WIDTH {
+            used += 3 + width(&blocks[end]);
+            end += 1;
+        }
+        for (i, line) in side_by_side(&blocks[start..end], "   ").iter().enumerate() {
+            let lead = if start == 0 && i == 0 { format!("  {name}  ") } else { indent.clone() };
+            let _ = writeln!(out, "{lead}{line}");
+        }
+        start = end;
     }
     out
 }
@@ -492,6 +628,9 @@ pub fn note_text(note: &Note) -> String {
                 if is == "is" { "it is" } else { "they are" }
             )
         }
+        Note::InexactRoot { optimizer, root, step } => format!(
+            "{optimizer}: {root} at step {step} is not a fraction, so from that step on the parameters are computed in f64"
+        ),
     }
 }
 
