@@ -1,0 +1,117 @@
+//! Numeric kernels of batches, written once for exact and f64 values: the
+//! sum of a matrix along an axis, and softmax and log_softmax of a matrix
+//! along an axis (each column, or each row, a softmax of its own).
+
+use num_rational::BigRational;
+
+use super::tensor::{common_denominator, over_denominator, Data, NumericError, Tensor};
+use crate::model::{Axis, Shape};
+
+/// The matrix view `(rows, cols)` of a tensor of rank ≤ 2.
+fn matrix(t: &Tensor) -> Result<(usize, usize), NumericError> {
+    Shape(t.dims().to_vec())
+        .as_matrix()
+        .ok_or_else(|| Tensor::shape_error(format!("{:?} is not a vector or a matrix", t.dims())))
+}
+
+/// The flat indices of each lane along `axis` of an `m × n` matrix: the
+/// columns (axis 0) or the rows (axis 1), each lane in order.
+fn lanes(m: usize, n: usize, axis: Axis) -> impl Iterator<Item = Vec<usize>> {
+    let (count, len) = if axis == Axis::DOWN { (n, m) } else { (m, n) };
+    (0..count).map(move |lane| {
+        (0..len).map(|k| if axis == Axis::DOWN { k * n + lane } else { lane * n + k }).collect::<Vec<_>>()
+    })
+}
+
+/// The sum along `axis`: the row `[1, n]` of column sums (axis 0), or the
+/// column `[m]` of row sums (axis 1), as `Shape::sum_axis` says.
+pub fn sum_axis(t: &Tensor, axis: Axis) -> Result<Tensor, NumericError> {
+    let (m, n) = matrix(t)?;
+    let dims = Shape(t.dims().to_vec()).sum_axis(axis).0;
+    let out = match t.data() {
+        Data::Exact(v) => {
+            let sums = lanes(m, n, axis)
+                .map(|lane| {
+                    // Over the lane's common denominator, reduced once.
+                    let denom = common_denominator(lane.iter().map(|&i| &v[i]));
+                    let numer = lane.iter().map(|&i| over_denominator(&v[i], &denom)).sum();
+                    BigRational::new(numer, denom)
+                })
+                .collect();
+            Tensor::settle(dims, sums)?
+        }
+        Data::Float(v) => {
+            Tensor::float_checked(dims, lanes(m, n, axis).map(|l| l.iter().map(|&i| v[i]).sum()).collect())?
+        }
+    };
+    Ok(out.with_capped(t.capped()))
+}
+
+/// softmax along `axis`, each lane computed after subtracting its maximum;
+/// a vector's over all its entries.
+pub fn softmax(t: &Tensor, axis: Axis) -> Result<Tensor, NumericError> {
+    along(t, axis, |lane| {
+        let max = lane.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let e: Vec<f64> = lane.iter().map(|x| (x - max).exp()).collect();
+        let total: f64 = e.iter().sum();
+        e.into_iter().map(|x| x / total).collect()
+    })
+}
+
+/// log_softmax along `axis`, each lane by log-sum-exp; a vector's over all its entries.
+pub fn log_softmax(t: &Tensor, axis: Axis) -> Result<Tensor, NumericError> {
+    along(t, axis, |lane| {
+        let max = lane.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let lse = max + lane.iter().map(|x| (x - max).exp()).sum::<f64>().ln();
+        lane.iter().map(|x| x - lse).collect()
+    })
+}
+
+/// `f` applied to each lane along `axis` (to all entries of a vector), in f64.
+fn along(t: &Tensor, axis: Axis, f: impl Fn(&[f64]) -> Vec<f64>) -> Result<Tensor, NumericError> {
+    let v = t.float_view();
+    let (m, n) = matrix(t)?;
+    let axis = Shape(t.dims().to_vec()).vector_axis().unwrap_or(axis);
+    let mut out = vec![0.0; v.len()];
+    for lane in lanes(m, n, axis) {
+        let values: Vec<f64> = lane.iter().map(|&i| v[i]).collect();
+        for (i, x) in lane.into_iter().zip(f(&values)) {
+            out[i] = x;
+        }
+    }
+    Ok(Tensor::float_checked(t.dims().to_vec(), out)?.with_capped(t.capped()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exact(dims: &[usize], v: &[i64]) -> Tensor {
+        Tensor::exact(dims.to_vec(), v.iter().map(|&x| BigRational::from_integer(x.into())).collect())
+    }
+
+    #[test]
+    fn sums_along_each_axis() {
+        // [[1, 2, 3], [4, 5, 6]]: column sums [5, 7, 9], row sums [6, 15].
+        let t = exact(&[2, 3], &[1, 2, 3, 4, 5, 6]);
+        assert_eq!(sum_axis(&t, Axis::DOWN).unwrap(), exact(&[1, 3], &[5, 7, 9]));
+        assert_eq!(sum_axis(&t, Axis::ACROSS).unwrap(), exact(&[2], &[6, 15]));
+        let f = sum_axis(&t.to_float(), Axis::ACROSS).unwrap();
+        assert_eq!(f.to_f64_vec(), vec![6.0, 15.0]);
+    }
+
+    #[test]
+    fn softmax_of_each_column_or_row() {
+        let t = exact(&[2, 2], &[0, 1000, 0, 0]);
+        let columns = softmax(&t, Axis::DOWN).unwrap().to_f64_vec();
+        // Column 0 is [0, 0]: halves; column 1 is [1000, 0]: all on the first.
+        assert_eq!(columns, vec![0.5, 1.0, 0.5, 0.0]);
+        let rows = softmax(&t, Axis::ACROSS).unwrap().to_f64_vec();
+        assert_eq!(rows, vec![0.0, 1.0, 0.5, 0.5]);
+        let logs = log_softmax(&t, Axis::DOWN).unwrap().to_f64_vec();
+        assert!((logs[0] + 2f64.ln()).abs() < 1e-15 && (logs[3] + 1000.0).abs() < 1e-9);
+        // A vector's softmax is over its entries, whatever the axis.
+        let v = exact(&[2], &[0, 0]);
+        assert_eq!(softmax(&v, Axis::ACROSS).unwrap().to_f64_vec(), vec![0.5, 0.5]);
+    }
+}
