@@ -505,19 +505,12 @@ fn shape_help(op: &str, left: &Operand, right: &Operand) -> String {
         "cross_entropy" | "mse" | "bce" if left.shape.transpose().is_some_and(|t| t.same_as(&right.shape)) => {
             let target = left.name.as_deref().unwrap_or("the target");
             format!(
-                "one is the other's transpose: lay the target out as the output is, one example per {} (declare {target} as {})",
-                if right.shape.rank() == 2 && batch_columns(&right.shape) { "column" } else { "row" },
+                "one is the other's transpose: lay the target out as the output is (declare {target} as {})",
                 right.shape
             )
         }
         _ => elementwise_help(left, right),
     }
-}
-
-/// Which layout a `[m, n]` output has cannot be known here; a wide matrix
-/// (more columns than rows) is taken to hold examples as columns.
-fn batch_columns(shape: &Shape) -> bool {
-    matches!(shape.dims(), [m, n] if n >= m)
 }
 
 /// The help for an elementwise operation whose shapes do not broadcast.
