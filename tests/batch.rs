@@ -56,7 +56,8 @@ fn equations(text: &str) -> String {
 /// Example `n` of a batch file on its own: every declaration as the batch
 /// has it, except that its inputs and targets (the matrices the examples
 /// lie in, along `examples`) keep only example `n`, as a column `[d, 1]`
-/// (axis 1) or a row `[1, d]` (axis 0); then the file's equations unchanged.
+/// (axis 1) or a row `[1, d]` (axis 0), and class labels `[N]` only its
+/// label; then the file's equations unchanged.
 /// Shapes and the layout rule make it a single-example network: its softmax
 /// works on a vector and its cross-entropy is one example's.
 fn single_example(model: &Model, text: &str, examples: Axis, n: usize) -> String {
@@ -64,7 +65,13 @@ fn single_example(model: &Model, text: &str, examples: Axis, n: usize) -> String
     for t in model.tensors.values().filter(|t| t.role.is_data()) {
         let values: Vec<String> = t.exact_value().unwrap().iter().map(nnderive::eval::number::full_precision).collect();
         let dims = t.shape.dims().to_vec();
-        let batched = matches!(t.role, Role::Input | Role::Target) && dims.len() == 2;
+        let data = matches!(t.role, Role::Input | Role::Target);
+        // Class labels, one per example: example n's label alone.
+        if data && dims.len() == 1 {
+            out.push_str(&format!("{} {} = {}\n", t.role.name(), t.name, values[n]));
+            continue;
+        }
+        let batched = data && dims.len() == 2;
         let (values, dims) = match (batched, examples == Axis::ACROSS) {
             (false, _) => (values, dims),
             // Column n of [d, N]: entries n, n + N, n + 2N, …
@@ -227,7 +234,8 @@ fn batch_formulas_are_textbook() {
     }
     let rows = derive("batch_rows.nn");
     for expected in [
-        "  Δ2 = (P − Y) / 4\n",
+        "  Δ2 = (P − onehot(y)) / 4\n",
+        "= (P − onehot(y)) / 4                                         [onehot(y) 1 = 1]\n",
         "  Δ1 = (Δ2 W2ᵀ) ⊙ step(Z1)\n",
         "  ∂L/∂W1 = Xᵀ Δ1   [d-matmul-right at Z1]\n",
         "  ∂L/∂b1 = 1ᵀ Δ1   [d-broadcast at Z1]\n",
@@ -259,6 +267,37 @@ fn the_softmax_axis_follows_the_layout_unless_given() {
     }
     assert!(text_of(&across).contains("Δ2 = (Ŷ ⊙ (Y 1) − Y) / 2\n"), "{}", text_of(&across));
     assert!(nnderive::gradcheck(&model).unwrap().worst() < 1e-6);
+}
+
+/// Class labels are read as one-hot targets: the same values as the
+/// one-hot matrix or vector written out, for a batch (rows and columns) and
+/// for one example with one label.
+#[test]
+fn class_labels_are_one_hot_targets() {
+    let rows = example_text("batch_rows.nn");
+    let written = rows
+        .replace("target y[4]    = [0, 2, 1, 2]", "target Y[4,3] = [[1, 0, 0], [0, 0, 1], [0, 1, 0], [0, 0, 1]]")
+        .replace("cross_entropy(y, P)", "cross_entropy(Y, P)");
+    let columns = example_text("assignment4_batch.nn");
+    let labelled = columns
+        .replace("target Y[2,3]  = [[1, 0, 0],\n                  [0, 1, 1]]", "target c[3] = [0, 1, 1]")
+        .replace("cross_entropy(Y, Yhat)", "cross_entropy(c, Yhat)");
+    let single = example_text("assignment4.nn");
+    let one_label = single
+        .replace("target y[2]    = [1, 0]", "target c = 0")
+        .replace("cross_entropy(y, yhat)", "cross_entropy(c, yhat)");
+    for (a, b) in [(&rows, &written), (&labelled, &columns), (&one_label, &single)] {
+        assert_ne!(a, b);
+        let (ma, sa) = solve("labels.nn", a);
+        let (mb, sb) = solve("one_hot.nn", b);
+        close(&sa.value(ma.loss).to_f64_vec(), &sb.value(mb.loss).to_f64_vec(), "loss");
+        for (x, y) in sa.gradients.iter().zip(&sb.gradients) {
+            close(&x.to_f64_vec(), &y.to_f64_vec(), "gradient");
+        }
+    }
+    let model = load("one_label.nn", &one_label);
+    let text = nnderive::render::text::derivation(&model, &nnderive::derive::derive(&model));
+    assert!(text.contains("  δ2 = ŷ − onehot(c)\n"), "{text}");
 }
 
 fn exact(dims: &[usize], v: &[i64]) -> Tensor {

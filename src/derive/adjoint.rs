@@ -230,6 +230,8 @@ pub fn local_adjoints(
         | Node::SumSpatial(_) => {}
         // s = X 1 or 1ᵀX: every entry of a row (column) receives that row's ḡ
         Node::SumAxis(a, _) => push(g, a, seed, "d-sum", None),
+        // Class labels are data: nothing to differentiate.
+        Node::OneHot(..) => {}
     }
     out_list
 }

@@ -508,11 +508,16 @@ impl<'m> Backprop<'m> {
         if expr != raw && !steps.is_empty() {
             continue_with(&mut steps, expr, "substitute");
         }
-        for rule in [Rewrite::Cancel, Rewrite::Logistic, Rewrite::ClearDenominators] {
+        for rule in [Rewrite::Cancel, Rewrite::Logistic, Rewrite::ClearDenominators, Rewrite::OneHotSums] {
             let next = simplify::apply(&mut self.g, expr, rule, &[]);
             if next != expr {
+                // The one-hot sums say whose: `onehot(y) 1 = 1`.
+                let name = match rule {
+                    Rewrite::OneHotSums => self.one_hot_sums(expr).unwrap_or_else(|| rule.name().to_string()),
+                    _ => rule.name().to_string(),
+                };
                 expr = next;
-                continue_with(&mut steps, expr, rule.name());
+                continue_with(&mut steps, expr, &name);
             }
         }
         let usable: Vec<(TensorId, Option<Axis>)> =
@@ -549,6 +554,26 @@ impl<'m> Backprop<'m> {
             }
         }
         (expr, general, steps)
+    }
+
+    /// The one-hot sums in `root` as the rule that removes them: `onehot(y) 1 = 1`.
+    fn one_hot_sums(&self, root: NodeId) -> Option<String> {
+        let mut rules: Vec<String> = Vec::new();
+        for n in self.g.nodes_under(&[root]) {
+            let (inner, axis) = match *self.g.node(n) {
+                Node::SumAxis(inner, axis) => (inner, Some(axis)),
+                Node::Reduce(crate::model::Reduction::Sum, inner) => (inner, None),
+                _ => continue,
+            };
+            let Node::OneHot(labels, ..) = *self.g.node(inner) else { continue };
+            let Node::Tensor(t) = *self.g.node(labels) else { continue };
+            let rule = target_sum_rule(&format!("onehot({})", self.model.tensor(t).name), axis);
+            if !rules.contains(&rule) {
+                rules.push(rule);
+            }
+        }
+        rules.sort();
+        (!rules.is_empty()).then(|| rules.join(", "))
     }
 
     /// The steps of the inlined symbols that `raw` mentions, nearest the loss first.

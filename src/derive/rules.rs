@@ -209,6 +209,8 @@ pub enum Convention {
     /// cross_entropy of a batch whose classes lie along the axis: the mean
     /// over the examples.
     BatchCrossEntropy(Axis),
+    /// Integer class labels read as one-hot targets, the classes along the axis.
+    OneHot(Axis),
 }
 
 /// The statement a convolution-layer node of a formula relies on, if any:
@@ -223,6 +225,7 @@ pub fn layer_convention(node: &Node) -> Option<Convention> {
         Node::Pool(PoolKind::Avg, ..) | Node::AvgPoolBack(..) => Convention::AvgPool,
         Node::Flatten(_) | Node::Reshape(..) => Convention::Flatten,
         Node::SumAxis(..) => Convention::Broadcast,
+        Node::OneHot(_, _, axis) => Convention::OneHot(*axis),
         Node::Loss(LossFn::CrossEntropy(Some(axis)), ..) => Convention::BatchCrossEntropy(*axis),
         _ => return None,
     })
@@ -280,6 +283,10 @@ impl Convention {
                 r"L = -\tfrac{1}{N} \textstyle\sum_{n} \sum_{k} Y[k,n] \log P[k,n]"
             }
             Convention::BatchCrossEntropy(_) => r"L = -\tfrac{1}{N} \textstyle\sum_{n} \sum_{k} Y[n,k] \log P[n,k]",
+            Convention::OneHot(a) if a == Axis::DOWN => {
+                r"\operatorname{onehot}(c)[k,n] = 1 \text{ if } k = c[n], \text{ else } 0"
+            }
+            Convention::OneHot(_) => r"\operatorname{onehot}(c)[n,k] = 1 \text{ if } k = c[n], \text{ else } 0",
             Convention::ReluAtZero
             | Convention::AbsAtZero
             | Convention::LeakyReluAtZero
@@ -312,6 +319,8 @@ impl Convention {
             Convention::SoftmaxAlong(_) => "softmax(Z)[n,k] = exp(Z[n,k]) / Σⱼ exp(Z[n,j])",
             Convention::BatchCrossEntropy(a) if a == Axis::DOWN => "L = −(1/N) Σₙ Σₖ Y[k,n] log P[k,n]",
             Convention::BatchCrossEntropy(_) => "L = −(1/N) Σₙ Σₖ Y[n,k] log P[n,k]",
+            Convention::OneHot(a) if a == Axis::DOWN => "onehot(c)[k,n] = 1 if k = c[n], else 0",
+            Convention::OneHot(_) => "onehot(c)[n,k] = 1 if k = c[n], else 0",
             Convention::ReluAtZero
             | Convention::AbsAtZero
             | Convention::LeakyReluAtZero
@@ -367,6 +376,12 @@ impl Convention {
             }
             Convention::BatchCrossEntropy(_) => {
                 "cross_entropy(Y, P, axis = 1) of a batch of N examples (the rows) is the mean of their cross-entropies, as PyTorch's default reduction, so its gradient carries the factor 1/N"
+            }
+            Convention::OneHot(a) if a == Axis::DOWN => {
+                "a target of class labels c (whole numbers from 0 to C − 1, one per example) is read as one-hot columns, onehot(c); each column sums to 1"
+            }
+            Convention::OneHot(_) => {
+                "a target of class labels c (whole numbers from 0 to C − 1, one per example) is read as one-hot rows, onehot(c); each row sums to 1"
             }
         }
     }

@@ -18,6 +18,9 @@ pub enum Rewrite {
     /// Σy = 1 for a target y that is a probability vector; for a batch's
     /// targets, 1ᵀY = 1ᵀ (each column one) or Y 1 = 1 (each row one).
     TargetSumsToOne,
+    /// A one-hot target's entries along its classes sum to 1 (each column or
+    /// row of onehot(c), or one label's vector).
+    OneHotSums,
     /// Multiply out an entrywise formula, cancel what its denominators share
     /// with its factors, and collect like terms (see `polynomial`), when the
     /// result is smaller: a hand-written bce after a sigmoid gives `0.5 (o − y)`.
@@ -32,6 +35,7 @@ impl Rewrite {
             Rewrite::Logistic => "cancel: (y ⊘ o − (1 − y) ⊘ (1 − o)) ⊙ o ⊙ (1 − o) = y − o",
             Rewrite::TargetSumsToOne => "Σy = 1",
             Rewrite::ClearDenominators => "clear denominators, collect terms",
+            Rewrite::OneHotSums => "onehot(c) sums to 1 over the classes",
         }
     }
 }
@@ -48,6 +52,17 @@ pub fn apply(g: &mut Graph, root: NodeId, rule: Rewrite, targets: &[(TensorId, O
         Rewrite::ClearDenominators => None,
         Rewrite::Cancel => cancel(g, n),
         Rewrite::Logistic => logistic(g, n),
+        Rewrite::OneHotSums => match *g.node(n) {
+            Node::SumAxis(a, axis) if matches!(*g.node(a), Node::OneHot(_, _, classes) if classes == axis) => {
+                Some(g.int(1))
+            }
+            Node::Reduce(Reduction::Sum, a)
+                if matches!(*g.node(a), Node::OneHot(labels, ..) if g.shape(labels).is_scalar()) =>
+            {
+                Some(g.int(1))
+            }
+            _ => None,
+        },
         Rewrite::TargetSumsToOne => match summed_tensor(g, n) {
             Some(sum) if targets.contains(&sum) => Some(g.int(1)),
             _ => None,

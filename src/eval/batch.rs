@@ -3,8 +3,9 @@
 //! along an axis (each column, or each row, a softmax of its own).
 
 use num_rational::BigRational;
+use num_traits::{One, Zero};
 
-use super::tensor::{common_denominator, over_denominator, Data, NumericError, Tensor};
+use super::tensor::{common_denominator, over_denominator, Data, NumericError, NumericErrorKind, Tensor};
 use crate::model::{Axis, Shape};
 
 /// The matrix view `(rows, cols)` of a tensor of rank ≤ 2.
@@ -45,6 +46,29 @@ pub fn sum_axis(t: &Tensor, axis: Axis) -> Result<Tensor, NumericError> {
         }
     };
     Ok(out.with_capped(t.capped()))
+}
+
+/// Class labels as one-hot targets of `dims` (`[C, N]` for classes along
+/// axis 0, `[N, C]` for axis 1, `[C]` or `[1, C]` for one label): 1 at the
+/// label's class, 0 elsewhere, exactly. A label that is not a whole number
+/// from 0 to C − 1 is an error naming its entry.
+pub fn one_hot(labels: &Tensor, classes: usize, axis: Axis, dims: &[usize]) -> Result<Tensor, NumericError> {
+    let n = labels.len();
+    let mut out = vec![BigRational::zero(); classes * n];
+    for i in 0..n {
+        let value = labels.entry_f64(i);
+        let whole = match labels.data() {
+            Data::Exact(v) => v[i].is_integer(),
+            Data::Float(_) => value.fract() == 0.0,
+        };
+        if !whole || value < 0.0 || value >= classes as f64 {
+            let kind = NumericErrorKind::NotAClass { value, classes };
+            return Err(NumericError { kind, index: labels.index_of(i) });
+        }
+        let k = value as usize;
+        out[if axis == Axis::DOWN { k * n + i } else { i * classes + k }] = BigRational::one();
+    }
+    Ok(Tensor::exact(dims.to_vec(), out).with_capped(labels.capped()))
 }
 
 /// softmax along `axis`, each lane computed after subtracting its maximum;
@@ -98,6 +122,20 @@ mod tests {
         assert_eq!(sum_axis(&t, Axis::ACROSS).unwrap(), exact(&[2], &[6, 15]));
         let f = sum_axis(&t.to_float(), Axis::ACROSS).unwrap();
         assert_eq!(f.to_f64_vec(), vec![6.0, 15.0]);
+    }
+
+    #[test]
+    fn class_labels_as_one_hot_columns_or_rows() {
+        let labels = exact(&[3], &[2, 0, 1]);
+        // Columns: example n has its 1 in row labels[n].
+        let columns = one_hot(&labels, 3, Axis::DOWN, &[3, 3]).unwrap();
+        assert_eq!(columns, exact(&[3, 3], &[0, 1, 0, 0, 0, 1, 1, 0, 0]));
+        let rows = one_hot(&labels, 4, Axis::ACROSS, &[3, 4]).unwrap();
+        assert_eq!(rows, exact(&[3, 4], &[0, 0, 1, 0, 1, 0, 0, 0, 0, 1, 0, 0]));
+        let bad = one_hot(&exact(&[2], &[1, 3]), 3, Axis::DOWN, &[3, 2]).unwrap_err();
+        assert_eq!(bad.to_string(), "the class label 3 is not a whole number from 0 to 2 at entry [1]");
+        let half = Tensor::exact(vec![], vec![BigRational::new(1.into(), 2.into())]);
+        assert!(one_hot(&half, 2, Axis::DOWN, &[2]).is_err());
     }
 
     #[test]

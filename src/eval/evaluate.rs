@@ -306,6 +306,7 @@ impl<'a> Evaluator<'a> {
             Node::Flatten(_) | Node::Reshape(..) => conv::reshape(arg(0)?, self.graph.shape(n).dims())?,
             Node::SumSpatial(_) => conv::sum_spatial(arg(0)?)?,
             Node::SumAxis(_, axis) => batch::sum_axis(arg(0)?, *axis)?,
+            Node::OneHot(_, classes, axis) => batch::one_hot(arg(0)?, *classes, *axis, self.graph.shape(n).dims())?,
         };
         Ok(value)
     }

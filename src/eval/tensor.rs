@@ -49,6 +49,11 @@ pub enum NumericErrorKind {
         value: f64,
         at_most_one: bool,
     },
+    /// A class label that is not a whole number from 0 to `classes` − 1.
+    NotAClass {
+        value: f64,
+        classes: usize,
+    },
     /// Shapes that the checker should have refused.
     Shape(String),
 }
@@ -73,6 +78,9 @@ impl fmt::Display for NumericError {
                 let outside = if *at_most_one { "outside [0, 1]" } else { "below 0" };
                 let idx: Vec<String> = self.index.iter().map(|i| i.to_string()).collect();
                 return write!(f, "the target's entry [{}] is {value}, {outside}", idx.join(", "));
+            }
+            NumericErrorKind::NotAClass { value, classes } => {
+                format!("the class label {value} is not a whole number from 0 to {}", classes.saturating_sub(1))
             }
             NumericErrorKind::Shape(s) => return write!(f, "shape error: {s}"),
         };

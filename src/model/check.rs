@@ -526,6 +526,10 @@ impl<'a> Checker<'a> {
                     };
                     return Err(Error::new(kind, func.span));
                 }
+                let y = match self.class_labels(kind, func, keywords, y, p, args)? {
+                    Some(one_hot) => one_hot,
+                    None => y,
+                };
                 let g = &mut self.graph;
                 if !g.shape(y).same_as(g.shape(p)) {
                     let kind = ErrorKind::ShapeMismatch {
@@ -619,6 +623,65 @@ impl<'a> Checker<'a> {
         };
         self.note_batch(Batch { examples: axis.other(), size: shape.axis_len(axis.other()) });
         Ok(axis)
+    }
+
+    /// Integer class labels as the target of a cross-entropy, read as
+    /// one-hot: `c[N]` against a batch `P[C, N]` (or `[N, C]`), one example
+    /// per label, or one label `c` against a vector `p[C]`. `None` when `y`
+    /// is not such labels (then the shapes are compared as they are).
+    fn class_labels(
+        &mut self,
+        kind: LossFn,
+        func: &ast::Ident,
+        keywords: &[ast::KeywordArg],
+        y: NodeId,
+        p: NodeId,
+        args: &[ast::Expr],
+    ) -> Result<Option<NodeId>, Error> {
+        let (sy, sp) = (self.graph.shape(y).clone(), self.graph.shape(p).clone());
+        let plain = sy.same_as(&sp) || sp.is_scalar() || sp.rank() > 2 || sp.len() < 2;
+        if !matches!(kind, LossFn::CrossEntropy(_)) || plain || self.computed(y) {
+            return Ok(None);
+        }
+        let axis = match sp.vector_axis() {
+            Some(axis) if sy.is_scalar() => axis,
+            Some(_) => return Ok(None),
+            None if sy.vector_axis().is_some() => {
+                let axis = self.class_axis(func, keywords, p, &args[1])?;
+                if sy.len() != sp.axis_len(axis.other()) {
+                    return Ok(None);
+                }
+                axis
+            }
+            None => return Ok(None),
+        };
+        let classes = sp.axis_len(axis);
+        self.check_labels(y, classes, &sp)?;
+        Ok(Some(self.graph.one_hot(y, classes, axis)))
+    }
+
+    /// The given values of class labels, when `labels` names a tensor that
+    /// has them: whole numbers from 0 to `classes` − 1.
+    fn check_labels(&self, labels: NodeId, classes: usize, output: &Shape) -> Result<(), Error> {
+        let super::Node::Tensor(t) = *self.graph.node(labels) else { return Ok(()) };
+        let tensor = &self.tensors[t.0 as usize];
+        let Some(values) = tensor.exact_value() else { return Ok(()) };
+        let bound = BigRational::from_integer(classes.into());
+        let bad =
+            values.iter().position(|v| !v.is_integer() || *v < BigRational::from_integer(0.into()) || *v >= bound);
+        match bad {
+            None => Ok(()),
+            Some(entry) => {
+                let kind = ErrorKind::ClassLabel {
+                    name: tensor.name.clone(),
+                    value: decimal(&values[entry]),
+                    entry,
+                    classes,
+                    output: output.clone(),
+                };
+                Err(Error::new(kind, tensor.span))
+            }
+        }
     }
 
     /// The axis the classes of a batch lie along, read from how the network

@@ -137,6 +137,9 @@ pub enum ErrorKind {
     BadAxis,
     /// `softmax(z, axis = 1)` where `z` is a column `[3]`: every row has one entry.
     AxisOfVector { func: String, shape: Shape, axis: usize },
+    /// `target c[3] = [2, 0, 3]` as the labels of `cross_entropy(c, P)`
+    /// with P `[3, 3]`: labels number the C classes from 0 to C − 1.
+    ClassLabel { name: String, value: String, entry: usize, classes: usize, output: Shape },
 }
 
 /// One side of a binary operation, described for an error message.
@@ -399,6 +402,14 @@ impl Error {
                     .with_label(format!("axis {axis}"))
                     .with_help(format!("leave the axis out: `{func}` of a vector works over all its entries"))
             }
+            ClassLabel { name, value, entry, classes, output } => d(format!(
+                "'{name}' holds the class labels of a cross-entropy over {classes} classes, but its entry [{entry}] is {value}"
+            ))
+            .with_label("class labels")
+            .with_help(format!(
+                "a label is the class number of one example, a whole number from 0 to {}; for probabilities, give the target the output's shape {output}",
+                classes.saturating_sub(1)
+            )),
             OverOutsideSum { func } => d(format!("'{func}' cannot take `... for t`"))
                 .with_label("a sum over time")
                 .with_help("a sum over time is `sum(e for t)` or `mean(e for t)`, with that as the only argument"),

@@ -92,6 +92,10 @@ pub enum Node {
     /// operand stretched along that axis (a bias added to every example),
     /// and the per-example sums of a batched softmax.
     SumAxis(NodeId, Axis),
+    /// Integer class labels (0 to `classes` − 1) read as one-hot targets,
+    /// the classes along the axis: labels `[N]` give `[C, N]` (axis 0, one
+    /// column per example) or `[N, C]` (axis 1); one label, a vector.
+    OneHot(NodeId, usize, Axis),
 }
 
 impl Node {
@@ -111,7 +115,8 @@ impl Node {
             | Node::Flatten(a)
             | Node::Reshape(a, _)
             | Node::SumSpatial(a)
-            | Node::SumAxis(a, _) => vec![*a],
+            | Node::SumAxis(a, _)
+            | Node::OneHot(a, ..) => vec![*a],
             Node::Add(a, b)
             | Node::Sub(a, b)
             | Node::Mul(a, b)
@@ -732,6 +737,19 @@ impl Graph {
         self.intern(Node::Reshape(a, shape.clone()), shape)
     }
 
+    /// Class labels as one-hot targets with `classes` classes along `axis`
+    /// (see [`Node::OneHot`]).
+    pub fn one_hot(&mut self, labels: NodeId, classes: usize, axis: Axis) -> NodeId {
+        let examples = self.shape(labels).len();
+        let shape = match (self.shape(labels).is_scalar(), axis == Axis::DOWN) {
+            (true, true) => Shape(vec![classes]),
+            (true, false) => Shape(vec![1, classes]),
+            (false, true) => Shape(vec![classes, examples]),
+            (false, false) => Shape(vec![examples, classes]),
+        };
+        self.intern(Node::OneHot(labels, classes, axis), shape)
+    }
+
     pub fn sum_spatial(&mut self, a: NodeId) -> NodeId {
         let shape = Shape(self.shape(a).dims().iter().take(1).copied().collect());
         self.intern(Node::SumSpatial(a), shape)
@@ -831,6 +849,7 @@ impl Graph {
             Node::Reshape(a, s) => self.reshape(m(a), s.clone()),
             Node::SumSpatial(a) => self.sum_spatial(m(a)),
             Node::SumAxis(a, axis) => self.sum_axis(m(a), *axis),
+            Node::OneHot(a, classes, axis) => self.one_hot(m(a), *classes, *axis),
         }
     }
 

@@ -629,6 +629,10 @@ impl Printer<'_> {
                 Notation::Text => (format!("Σᵢⱼ {}", self.operand(*a, Prec::Atom)), Prec::Prefix),
                 Notation::Latex => (format!("\\textstyle\\sum_{{i,j}} {}", self.operand(*a, Prec::Atom)), Prec::Prefix),
             },
+            Node::OneHot(labels, ..) => match n {
+                Notation::Latex => self.call("\\operatorname{onehot}", &[*labels]),
+                _ => self.call("onehot", &[*labels]),
+            },
             // A product with the ones vector: 1ᵀX sums each column, X 1 each row.
             Node::SumAxis(a, axis) => {
                 let one = if n == Notation::Latex { "\\mathbf{1}" } else { "1" };
