@@ -349,3 +349,18 @@ loss L = 0.5 * sum(R^2)
     assert_eq!(sol.gradients[id("b")], exact(&[2], &db));
     assert!(sol.gradients.iter().all(Tensor::is_exact));
 }
+
+/// Only a matrix of examples makes a batch: a single-example network, also
+/// one with a bias `[1]` spread over a column, keeps its δ's.
+#[test]
+fn a_single_example_is_no_batch() {
+    let text = "input x[2] = [1, 2]\ntarget y[2] = [0, 1]\nparam W[2,2] = [[0.5, -1], [0.25, 0.5]]\nparam b[1] = [0.1]\nyhat = softmax(W @ x + b)\nloss L = cross_entropy(y, yhat)\n";
+    let model = load("single.nn", text);
+    assert!(model.batch.is_none());
+    let derivation = nnderive::render::text::derivation(&model, &nnderive::derive::derive(&model));
+    assert!(derivation.contains("  δ1 = ŷ − y\n"), "{derivation}");
+    assert!(derivation.contains("  ∂L/∂b = Σδ1"), "{derivation}");
+    assert!(load("assignment4.nn", &example_text("assignment4.nn")).batch.is_none());
+    let check = nnderive::gradcheck(&model).unwrap();
+    assert!(check.worst() < 1e-6, "{check:?}");
+}

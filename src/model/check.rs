@@ -722,10 +722,15 @@ impl<'a> Checker<'a> {
     }
 
     /// Records a batch when `a` and `b` are stretched one over the other
-    /// along an axis (a bias added to every example): the examples lie along it.
+    /// along an axis (a bias added to every example): the examples lie along
+    /// it. A `[1]` added to a column `[n]` is no batch: the result must be a
+    /// matrix of several rows and columns.
     fn note_stretch(&mut self, a: NodeId, b: NodeId) {
         let (sa, sb) = (self.graph.shape(a).clone(), self.graph.shape(b).clone());
         for (small, big) in [(&sa, &sb), (&sb, &sa)] {
+            if big.vector_axis().is_some() {
+                continue;
+            }
             if let [axis] = small.stretched_axes(big)[..] {
                 self.note_batch(Batch { examples: axis, size: big.axis_len(axis) });
             }

@@ -277,15 +277,6 @@ impl Shape {
             _ => None,
         }
     }
-
-    /// Is this a vector in the sense of softmax: `[n]`, `[1, n]` or `[n, 1]`.
-    pub fn is_vector(&self) -> bool {
-        match self.0.as_slice() {
-            [_] => true,
-            [m, n] => *m == 1 || *n == 1,
-            _ => false,
-        }
-    }
 }
 
 impl fmt::Display for Shape {
