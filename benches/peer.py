@@ -38,8 +38,8 @@ def matrix(rng, m, n):
 
 
 def dense_network(widths, act, loss, seed=3, bias=True, batch=None, train=True):
-    """A dense network as .nn text; with `batch`, X is [widths[0], batch] and
-    there are no biases (a bias cannot yet be spread over a batch)."""
+    """A dense network as .nn text; with `batch`, X is [widths[0], batch]
+    (the examples are its columns) and each bias is added to every example."""
     rng = random.Random(seed)
     out = []
     if batch:
@@ -108,8 +108,8 @@ def work():
     zs = []
     for k in range(1, depth + 1):
         z = values["W%d" % k] @ a[-1]
-        if mode != "batch":
-            z = z + values["b%d" % k]
+        b = values["b%d" % k]
+        z = z + (b[:, None] if mode == "batch" else b)
         zs.append(z)
         if k < depth:
             a.append(1.0 / (1.0 + np.exp(-z)))
@@ -122,8 +122,7 @@ def work():
     grads = {}
     for k in range(depth, 0, -1):
         grads["W%d" % k] = np.outer(delta, a[k - 1]) if delta.ndim == 1 else delta @ a[k - 1].T
-        if mode != "batch":
-            grads["b%d" % k] = delta
+        grads["b%d" % k] = delta.sum(axis=1) if delta.ndim == 2 else delta
         if k > 1:
             s = a[k - 1]
             delta = (values["W%d" % k].T @ delta) * s * (1.0 - s)
@@ -181,7 +180,7 @@ def main():
 
         peer_script = write("peer_numpy.py", NUMPY_PEER)
         wide = write("wide.nn", dense_network([512, 512, 512, 512, 10], "sigmoid", "cross_entropy"))
-        batch = write("batch.nn", dense_network([512] * 10 + [10], "sigmoid", "mse", bias=False, batch=256))
+        batch = write("batch.nn", dense_network([512] * 10 + [10], "sigmoid", "mse", batch=256))
         relu = write("relu.nn", dense_network([16] * 101, "relu", "mse", seed=5, train=False))
         size_mb = os.path.getsize(wide) / 1e6
 
@@ -193,7 +192,7 @@ def main():
             rows.append(("wide 512-512-512-512-10, solve %s" % label, cpu, rss, peer))
         cpu, rss = median_process([NNDERIVE, "solve", batch, "--round", "4"])
         peer = median_process([sys.executable, peer_script, batch, "batch"], env)[0] if have_numpy else None
-        rows.append(("batch 256 x 10 layers x 512 (no biases), solve --round 4", cpu, rss, peer))
+        rows.append(("batch 256 x 10 layers x 512, solve --round 4", cpu, rss, peer))
         cpu, rss = median_process([NNDERIVE, "solve", relu])
         rows.append(("100-layer relu width 16, exact, solve (peer: Fraction, in-process)", cpu, rss,
                      statistics.median(fraction_relu(100, 16) for _ in range(RUNS))))

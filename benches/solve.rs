@@ -58,6 +58,24 @@ fn derive_depth(runs: usize) {
     }
 }
 
+/// A batch of 256 examples (the columns of X) through a 10-layer, 512-wide
+/// sigmoid network (10 outputs) with biases added to every example and a mean-squared
+/// error: parse and check, then solve (derive, the forward and backward
+/// passes over the whole batch, one SGD step), f64 after the first layer.
+/// `benches/peer.py` times NumPy on the same work.
+fn batch_case(runs: usize) {
+    let mut widths = vec![512; 10];
+    widths.push(10);
+    let text = common::batch_network(3, &widths, 256, "sigmoid");
+    let source = Source::new("batch.nn", text);
+    report("batch 256 x 10 layers x 512: parse and check", median(runs, || drop(nnderive::load(&source).unwrap())));
+    let model = nnderive::load(&source).unwrap();
+    report(
+        "batch 256 x 10 layers x 512: solve (one SGD step)",
+        median(runs, || drop(nnderive::solve(&model).unwrap())),
+    );
+}
+
 fn main() {
     // `cargo bench` passes --bench; run directly without it for a quick single pass.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -65,6 +83,11 @@ fn main() {
     // `cargo bench -- wide`: only the wide case.
     if std::env::args().any(|a| a == "wide") {
         wide_case(runs);
+        return;
+    }
+    // `cargo bench -- batch`: only the batch of 256.
+    if std::env::args().any(|a| a == "batch") {
+        batch_case(runs.min(3));
         return;
     }
     // `cargo bench -- depth`: only the derivation of deep networks.
@@ -102,6 +125,7 @@ fn main() {
 
     derive_depth(runs);
     wide_case(runs);
+    batch_case(runs.min(3));
 
     // Exact throughout: relu keeps rationals exact, so every value is a fraction.
     let widths = vec![64; 101];

@@ -5,7 +5,7 @@
 use num_rational::BigRational;
 
 use super::rules;
-use crate::model::{Func, Graph, LossFn, Node, NodeId, PoolKind, Reduction};
+use crate::model::{Axis, Func, Graph, LossFn, Node, NodeId, PoolKind, Reduction};
 
 /// A contribution to the gradient of one operand.
 #[derive(Clone, Debug)]
@@ -18,6 +18,9 @@ pub struct Local {
     /// A textbook form of the same contribution shown before it is expanded
     /// (the softmax Jacobian product), when there is one.
     pub explanation: Option<NodeId>,
+    /// `d-broadcast` when the operand was stretched over the result (a bias
+    /// added to every example) and its contribution is summed back.
+    pub broadcast: Option<&'static str>,
 }
 
 /// The contributions of node `id` (whose value is written `out`, the named
@@ -42,7 +45,8 @@ pub fn local_adjoints(
     let mut push = |g: &mut Graph, child: NodeId, c: NodeId, rule: &'static str, explanation: Option<NodeId>| {
         if wants(child) {
             let c = unbroadcast(g, c, child, id);
-            out_list.push(Local { child, contribution: c, rule, explanation });
+            let broadcast = stretched(g, child, id).then_some("d-broadcast");
+            out_list.push(Local { child, contribution: c, rule, explanation, broadcast });
         }
     };
     match node {
@@ -148,8 +152,19 @@ pub fn local_adjoints(
             let c = g.mul(inv, seed);
             push(g, a, c, "d-mean", None);
         }
+        // S = softmax(A) of a matrix along an axis: each column (or row) is
+        // a softmax of its own, Ā = S ⊙ Ḡ − S ⊙ 1ᵀ(S ⊙ Ḡ) (or (S ⊙ Ḡ) 1):
+        // the vector rule below, column by column.
+        Node::Softmax(a, axis) if g.shape(a).vector_axis().is_none() => {
+            let s = out;
+            let sg = g.mul(s, seed);
+            let totals = g.sum_axis(sg, axis);
+            let scaled = g.mul(s, totals);
+            let c = g.sub(sg, scaled);
+            push(g, a, c, "d-softmax", None);
+        }
         // s = softmax(a): ā = (diag(s) − s sᵀ) ḡ = s ⊙ ḡ − s Σ(s ⊙ ḡ)
-        Node::Softmax(a) => {
+        Node::Softmax(a, _) => {
             let s = out;
             let d = g.diag(s);
             let st = g.transpose(s);
@@ -165,10 +180,11 @@ pub fn local_adjoints(
             let c = g.sub(sg, scaled);
             push(g, a, c, "d-softmax", Some(explanation));
         }
-        // l = log_softmax(a): ā = ḡ − softmax(a) Σḡ
-        Node::LogSoftmax(a) => {
-            let s = g.softmax(a);
-            let total = g.reduce(Reduction::Sum, seed);
+        // l = log_softmax(a): ā = ḡ − softmax(a) Σḡ (of a matrix, along
+        // its axis: Ḡ − softmax(A) ⊙ 1ᵀḠ, or Ḡ 1)
+        Node::LogSoftmax(a, axis) => {
+            let s = g.softmax(a, axis);
+            let total = g.sum_axis(seed, axis);
             let scaled = g.mul(s, total);
             let c = g.sub(seed, scaled);
             push(g, a, c, "d-log-softmax", None);
@@ -212,6 +228,10 @@ pub fn local_adjoints(
         | Node::AvgPoolBack(..)
         | Node::Reshape(..)
         | Node::SumSpatial(_) => {}
+        // s = X 1 or 1ᵀX: every entry of a row (column) receives that row's ḡ
+        Node::SumAxis(a, _) => push(g, a, seed, "d-sum", None),
+        // Class labels are data: nothing to differentiate.
+        Node::OneHot(..) => {}
     }
     out_list
 }
@@ -227,13 +247,24 @@ fn loss_adjoints(
 ) {
     let n = g.shape(p).len().max(1) as i64;
     match kind {
-        // L = −Σ y ⊙ log p: p̄ = −ḡ y ⊘ p, ȳ = −ḡ log p
-        LossFn::CrossEntropy => {
+        // L = −Σ y ⊙ log p: p̄ = −ḡ y ⊘ p, ȳ = −ḡ log p; for a batch of N
+        // examples L = −Σ Y ⊙ log P / N: P̄ = −ḡ (Y ⊘ P)/N, Ȳ = −ḡ log(P)/N
+        LossFn::CrossEntropy(classes) => {
+            let examples = classes.map(|axis| g.shape(p).axis_len(axis.other()) as i64);
+            let per_example = |g: &mut Graph, x: NodeId| match examples {
+                Some(n) => {
+                    let n = g.int(n);
+                    g.div(x, n)
+                }
+                None => x,
+            };
             let q = g.div(y, p);
+            let q = per_example(g, q);
             let q = g.neg(q);
             let c = g.mul(seed, q);
             push(g, p, c, "d-cross-entropy");
             let lp = g.apply(Func::Builtin(crate::model::Elementwise::Log), vec![p]);
+            let lp = per_example(g, lp);
             let lp = g.neg(lp);
             let c = g.mul(seed, lp);
             push(g, y, c, "d-cross-entropy");
@@ -272,11 +303,14 @@ fn loss_adjoints(
 }
 
 /// Sums a contribution down to its operand's shape: a scalar that was
-/// broadcast over a tensor collects the gradient of every entry, and a vector
-/// `[F]` spread over a map `[F, H, W]` (a conv layer's bias) the sum of each
-/// channel, ∂L/∂b_f = Σᵢⱼ ḡ_f[i,j]. A scalar contribution stands for the same
-/// value in every entry of the result `parent`, so an operand with fewer
-/// entries collects it once per entry it was spread over.
+/// broadcast over a tensor collects the gradient of every entry, a column
+/// `[m]` stretched over every column of `[m, N]` (a bias added to each
+/// example) the sum of each row, ∂L/∂b = Δ 1, a row `[1, n]` stretched over
+/// `[N, n]` the sum of each column, 1ᵀΔ, and a vector `[F]` spread over a map
+/// `[F, H, W]` (a conv layer's bias) the sum of each channel, ∂L/∂b_f =
+/// Σᵢⱼ ḡ_f[i,j]. A scalar contribution stands for the same value in every
+/// entry of the result `parent`, so an operand with fewer entries collects
+/// it once per entry it was spread over.
 fn unbroadcast(g: &mut Graph, c: NodeId, child: NodeId, parent: NodeId) -> NodeId {
     let (n_parent, n_child) = (g.shape(parent).len(), g.shape(child).len().max(1));
     if g.shape(c).is_scalar() && n_parent > n_child {
@@ -287,6 +321,13 @@ fn unbroadcast(g: &mut Graph, c: NodeId, child: NodeId, parent: NodeId) -> NodeI
     } else if g.shape(child).broadcasts_over(g.shape(c)) {
         g.sum_spatial(c)
     } else {
-        c
+        let axes: Vec<Axis> = g.shape(child).stretched_axes(&g.shape(c).clone());
+        axes.into_iter().fold(c, |c, axis| g.sum_axis(c, axis))
     }
+}
+
+/// Is the contribution of `child` to `parent` summed along an axis it was
+/// stretched over (then the rule `d-broadcast` says why)?
+pub fn stretched(g: &Graph, child: NodeId, parent: NodeId) -> bool {
+    !g.shape(child).stretched_axes(g.shape(parent)).is_empty()
 }

@@ -9,7 +9,7 @@ use super::adjoint::local_adjoints;
 use super::rules;
 use super::simplify::{self, Rewrite};
 use super::{Derivation, FnDerivative, Gradient, Step, Symbol, SymbolKind, TargetSum, Wrt};
-use crate::model::{FnId, Func, Graph, Model, Node, NodeId, Role, SymbolId, TensorId};
+use crate::model::{Axis, FnId, Func, Graph, Model, Node, NodeId, Role, SymbolId, TensorId};
 
 /// A gradient contribution reaching a named tensor from one equation.
 struct Contribution {
@@ -95,8 +95,8 @@ pub fn derive(model: &Model) -> Derivation {
     let fn_derivatives = b.fn_derivatives();
     let mut conventions = b.conventions(&fn_derivatives);
     conventions.extend(b.layer_conventions(&gradients));
-    let used: Vec<TensorId> = b.used_target_sums();
-    let target_sums = b.target_sums.iter().filter(|t| used.contains(&t.target)).cloned().collect();
+    let used = b.used_target_sums();
+    let target_sums = b.target_sums.iter().filter(|t| used.contains(&(t.target, t.axis))).cloned().collect();
     let mut derivation = Derivation {
         graph: b.g,
         symbols: b.symbols,
@@ -112,17 +112,40 @@ pub fn derive(model: &Model) -> Derivation {
 }
 
 /// Which targets may be taken to sum to one: those whose values do, and
-/// those without values (assumed, and said so).
+/// those without values (assumed, and said so). A matrix of targets (a
+/// batch) may also sum to one along either axis, each column or each row.
 fn target_sums(model: &Model) -> Vec<TargetSum> {
-    model
-        .ids()
-        .filter(|&id| model.tensor(id).role == Role::Target)
-        .map(|id| {
-            let verified =
-                model.tensor(id).exact_value().map(|v| v.iter().fold(BigRational::zero(), |a, b| a + b).is_one());
-            TargetSum { target: id, verified }
-        })
-        .collect()
+    let mut out = Vec::new();
+    for id in model.ids().filter(|&id| model.tensor(id).role == Role::Target) {
+        let tensor = model.tensor(id);
+        let values = tensor.exact_value();
+        let whole = values.as_ref().map(|v| v.iter().fold(BigRational::zero(), |a, b| a + b).is_one());
+        out.push(TargetSum { target: id, axis: None, verified: whole });
+        let Some((m, n)) = tensor.shape.as_matrix().filter(|_| tensor.shape.vector_axis().is_none()) else {
+            continue;
+        };
+        for axis in [Axis::DOWN, Axis::ACROSS] {
+            // Each lane along `axis`: a column (axis 0) or a row (axis 1).
+            let lanes = if axis == Axis::DOWN { n } else { m };
+            let entry = |lane: usize, k: usize| if axis == Axis::DOWN { k * n + lane } else { lane * n + k };
+            let len = tensor.shape.axis_len(axis);
+            let verified = values.as_ref().map(|v| {
+                (0..lanes).all(|lane| (0..len).fold(BigRational::zero(), |a, k| a + &v[entry(lane, k)]).is_one())
+            });
+            out.push(TargetSum { target: id, axis: Some(axis), verified });
+        }
+    }
+    out
+}
+
+/// How the rule Σy = 1 reads for one target in a derivation step: `Σy = 1`,
+/// or for a batch's targets `1ᵀY = 1ᵀ` (each column) or `Y 1 = 1` (each row).
+fn target_sum_rule(name: &str, axis: Option<Axis>) -> String {
+    match axis {
+        None => format!("Σ{name} = 1"),
+        Some(a) if a == Axis::DOWN => format!("1ᵀ {name} = 1ᵀ"),
+        Some(_) => format!("{name} 1 = 1"),
+    }
 }
 
 impl<'m> Backprop<'m> {
@@ -377,8 +400,10 @@ impl<'m> Backprop<'m> {
                 local_adjoints(&mut self.g, n, out, c.expr, &|ch| wants_memo.get(&ch).copied().unwrap_or(false));
             for l in locals {
                 let mut rules = c.rules.clone();
-                if !rules.contains(&l.rule) {
-                    rules.push(l.rule);
+                for rule in std::iter::once(l.rule).chain(l.broadcast) {
+                    if !rules.contains(&rule) {
+                        rules.push(rule);
+                    }
                 }
                 let contribution = Contribution { expr: l.contribution, rules, explanation: l.explanation, from: v };
                 adj.entry(l.child).or_default().push(contribution);
@@ -483,15 +508,20 @@ impl<'m> Backprop<'m> {
         if expr != raw && !steps.is_empty() {
             continue_with(&mut steps, expr, "substitute");
         }
-        for rule in [Rewrite::Cancel, Rewrite::Logistic, Rewrite::ClearDenominators] {
+        for rule in [Rewrite::Cancel, Rewrite::Logistic, Rewrite::ClearDenominators, Rewrite::OneHotSums] {
             let next = simplify::apply(&mut self.g, expr, rule, &[]);
             if next != expr {
+                // The one-hot sums say whose: `onehot(y) 1 = 1`.
+                let name = match rule {
+                    Rewrite::OneHotSums => self.one_hot_sums(expr).unwrap_or_else(|| rule.name().to_string()),
+                    _ => rule.name().to_string(),
+                };
                 expr = next;
-                continue_with(&mut steps, expr, rule.name());
+                continue_with(&mut steps, expr, &name);
             }
         }
-        let usable: Vec<TensorId> =
-            self.target_sums.iter().filter(|t| t.verified != Some(false)).map(|t| t.target).collect();
+        let usable: Vec<(TensorId, Option<Axis>)> =
+            self.target_sums.iter().filter(|t| t.verified != Some(false)).map(|t| (t.target, t.axis)).collect();
         let next = simplify::apply(&mut self.g, expr, Rewrite::TargetSumsToOne, &usable);
         let mut general = None;
         if next != expr {
@@ -499,11 +529,11 @@ impl<'m> Backprop<'m> {
             let summed: Vec<String> = tensors_summed(&self.g, expr)
                 .into_iter()
                 .filter(|t| usable.contains(t))
-                .map(|t| {
+                .map(|(t, axis)| {
                     // A sequence's target is named once, not per step (y, not y[2]).
                     let name = &self.model.tensor(t).name;
                     let base = crate::model::time::split_step(name).map_or(name.as_str(), |(base, _)| base);
-                    format!("Σ{base} = 1")
+                    target_sum_rule(base, axis)
                 })
                 .collect();
             general = Some(expr);
@@ -524,6 +554,26 @@ impl<'m> Backprop<'m> {
             }
         }
         (expr, general, steps)
+    }
+
+    /// The one-hot sums in `root` as the rule that removes them: `onehot(y) 1 = 1`.
+    fn one_hot_sums(&self, root: NodeId) -> Option<String> {
+        let mut rules: Vec<String> = Vec::new();
+        for n in self.g.nodes_under(&[root]) {
+            let (inner, axis) = match *self.g.node(n) {
+                Node::SumAxis(inner, axis) => (inner, Some(axis)),
+                Node::Reduce(crate::model::Reduction::Sum, inner) => (inner, None),
+                _ => continue,
+            };
+            let Node::OneHot(labels, ..) = *self.g.node(inner) else { continue };
+            let Node::Tensor(t) = *self.g.node(labels) else { continue };
+            let rule = target_sum_rule(&format!("onehot({})", self.model.tensor(t).name), axis);
+            if !rules.contains(&rule) {
+                rules.push(rule);
+            }
+        }
+        rules.sort();
+        (!rules.is_empty()).then(|| rules.join(", "))
     }
 
     /// The steps of the inlined symbols that `raw` mentions, nearest the loss first.
@@ -600,11 +650,16 @@ impl<'m> Backprop<'m> {
         let mut roots: Vec<NodeId> = self.model.order.iter().filter_map(|&t| self.model.tensor(t).definition).collect();
         roots.extend(gradients.iter().map(|g| g.formula));
         roots.extend(self.symbols.iter().filter(|s| s.defined).map(|s| s.formula));
-        self.g.nodes_under(&roots).into_iter().filter_map(|n| rules::layer_convention(self.g.node(n))).collect()
+        self.g
+            .nodes_under(&roots)
+            .into_iter()
+            .filter_map(|n| rules::layer_convention(self.g.node(n)).or_else(|| rules::batch_convention(&self.g, n)))
+            .collect()
     }
 
-    /// Targets whose Σ = 1 was actually used (their general form differs).
-    fn used_target_sums(&self) -> Vec<TensorId> {
+    /// Targets whose Σ = 1 was actually used (their general form differs),
+    /// with the axis summed along.
+    fn used_target_sums(&self) -> Vec<(TensorId, Option<Axis>)> {
         let mut out = Vec::new();
         for s in self.symbols.iter().filter(|s| s.defined) {
             if let Some(general) = s.general {
@@ -618,13 +673,11 @@ impl<'m> Backprop<'m> {
         // A target whose values do not sum to one keeps the general form;
         // report it when its sum appears in a formula.
         for t in self.target_sums.iter().filter(|t| t.verified == Some(false)) {
-            let appears = self
-                .symbols
-                .iter()
-                .filter(|s| s.defined)
-                .any(|s| tensors_summed(&self.g, s.formula).contains(&t.target));
-            if appears && !out.contains(&t.target) {
-                out.push(t.target);
+            let key = (t.target, t.axis);
+            let appears =
+                self.symbols.iter().filter(|s| s.defined).any(|s| tensors_summed(&self.g, s.formula).contains(&key));
+            if appears && !out.contains(&key) {
+                out.push(key);
             }
         }
         out
@@ -723,18 +776,10 @@ fn symbols_in(g: &Graph, root: NodeId) -> Vec<SymbolId> {
         .collect()
 }
 
-/// Tensors that appear as `sum(t)` in a formula.
-fn tensors_summed(g: &Graph, root: NodeId) -> Vec<TensorId> {
-    g.nodes_under(&[root])
-        .into_iter()
-        .filter_map(|n| match g.node(n) {
-            Node::Reduce(crate::model::Reduction::Sum, inner) => match g.node(*inner) {
-                Node::Tensor(t) => Some(*t),
-                _ => None,
-            },
-            _ => None,
-        })
-        .collect()
+/// Tensors that appear as `sum(t)` (axis `None`) or summed along an axis
+/// (1ᵀt, t 1) in a formula.
+fn tensors_summed(g: &Graph, root: NodeId) -> Vec<(TensorId, Option<Axis>)> {
+    g.nodes_under(&[root]).into_iter().filter_map(|n| simplify::summed_tensor(g, n)).collect()
 }
 
 /// d(body)/d(parameter `wrt`) for a scalar function body, by the rules table.

@@ -14,7 +14,7 @@ pub mod time;
 
 use std::collections::BTreeSet;
 
-use crate::model::{FnId, Graph, NodeId, Shape, SymbolId, TensorId};
+use crate::model::{Axis, FnId, Graph, NodeId, Shape, SymbolId, TensorId};
 
 pub use backprop::derive;
 pub use rules::Convention;
@@ -87,10 +87,15 @@ pub struct FnDerivative {
     pub body: NodeId,
 }
 
-/// The assumption Σy = 1 for a target y, and whether the file's values confirm it.
+/// The assumption Σy = 1 for a target y, and whether the file's values
+/// confirm it; for a batch's targets, that each column (1ᵀY = 1ᵀ) or each
+/// row (Y 1 = 1) sums to one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TargetSum {
     pub target: TensorId,
+    /// `None`: all the entries sum to 1; `Some(axis)`: the entries along
+    /// `axis` do, in each column (axis 0) or each row (axis 1).
+    pub axis: Option<Axis>,
     /// `Some(true)`: the given values sum to 1; `None`: no values, assumed.
     /// (Values that do not sum to 1 leave the general form in place and are
     /// recorded as `Some(false)`.)

@@ -7,7 +7,7 @@
 
 use num_rational::BigRational;
 
-use crate::model::{Elementwise, Func, Graph, Node, NodeId, PoolKind};
+use crate::model::{Axis, Elementwise, Func, Graph, LossFn, Node, NodeId, PoolKind};
 
 /// A named derivative rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -211,6 +211,17 @@ pub enum Convention {
     AvgPool,
     /// flatten's order and backward.
     Flatten,
+    /// An operand stretched over a matrix (a bias added to every example):
+    /// its gradient sums along the stretched axis.
+    Broadcast,
+    /// softmax and log_softmax of a matrix, each column (axis 0) or each row
+    /// (axis 1) on its own.
+    SoftmaxAlong(Axis),
+    /// cross_entropy of a batch whose classes lie along the axis: the mean
+    /// over the examples.
+    BatchCrossEntropy(Axis),
+    /// Integer class labels read as one-hot targets, the classes along the axis.
+    OneHot(Axis),
 }
 
 /// The statement a convolution-layer node of a formula relies on, if any:
@@ -224,8 +235,22 @@ pub fn layer_convention(node: &Node) -> Option<Convention> {
         Node::Pool(PoolKind::Max, ..) | Node::MaxPoolBack(..) => Convention::MaxPool,
         Node::Pool(PoolKind::Avg, ..) | Node::AvgPoolBack(..) => Convention::AvgPool,
         Node::Flatten(_) | Node::Reshape(..) => Convention::Flatten,
+        Node::SumAxis(..) => Convention::Broadcast,
+        Node::OneHot(_, _, axis) => Convention::OneHot(*axis),
+        Node::Loss(LossFn::CrossEntropy(Some(axis)), ..) => Convention::BatchCrossEntropy(*axis),
         _ => return None,
     })
+}
+
+/// The statement a softmax of a matrix relies on (which the node alone
+/// cannot say: a vector's softmax has an axis too).
+pub fn batch_convention(g: &Graph, n: NodeId) -> Option<Convention> {
+    match *g.node(n) {
+        Node::Softmax(a, axis) | Node::LogSoftmax(a, axis) if g.shape(a).vector_axis().is_none() => {
+            Some(Convention::SoftmaxAlong(axis))
+        }
+        _ => None,
+    }
 }
 
 impl Convention {
@@ -256,6 +281,23 @@ impl Convention {
             Convention::MaxPool => r"\partial L / \partial A[c,m,n] = \sum_{(i,j) \in M(m,n)} \delta[c,i,j]",
             Convention::AvgPool => r"\partial L / \partial A[c,m,n] = \sum_{(i,j) \in W(m,n)} \delta[c,i,j] / k^2",
             Convention::Flatten => r"v[(c H + i) W + j] = T[c,i,j]",
+            Convention::Broadcast => {
+                r"(A \mathbf{1})[i] = \sum_{j} A[i,j], \quad (\mathbf{1}^\top A)[j] = \sum_{i} A[i,j]"
+            }
+            Convention::SoftmaxAlong(a) if a == Axis::DOWN => {
+                r"\operatorname{softmax}(Z)[k,n] = \exp Z[k,n] \,/\, \textstyle\sum_{j} \exp Z[j,n]"
+            }
+            Convention::SoftmaxAlong(_) => {
+                r"\operatorname{softmax}(Z)[n,k] = \exp Z[n,k] \,/\, \textstyle\sum_{j} \exp Z[n,j]"
+            }
+            Convention::BatchCrossEntropy(a) if a == Axis::DOWN => {
+                r"L = -\tfrac{1}{N} \textstyle\sum_{n} \sum_{k} Y[k,n] \log P[k,n]"
+            }
+            Convention::BatchCrossEntropy(_) => r"L = -\tfrac{1}{N} \textstyle\sum_{n} \sum_{k} Y[n,k] \log P[n,k]",
+            Convention::OneHot(a) if a == Axis::DOWN => {
+                r"\operatorname{onehot}(c)[k,n] = 1 \text{ if } k = c[n], \text{ else } 0"
+            }
+            Convention::OneHot(_) => r"\operatorname{onehot}(c)[n,k] = 1 \text{ if } k = c[n], \text{ else } 0",
             Convention::ReluAtZero
             | Convention::AbsAtZero
             | Convention::LeakyReluAtZero
@@ -283,6 +325,13 @@ impl Convention {
             Convention::MaxPool => "∂L/∂A[c,m,n] = Σ δ[c,i,j] over the windows (i, j) whose first maximum is at (m, n)",
             Convention::AvgPool => "∂L/∂A[c, s·i+u, s·j+v] = Σ δ[c,i,j] / k² over the windows (i, j) that contain the entry",
             Convention::Flatten => "v[(c·H + i)·W + j] = T[c,i,j]",
+            Convention::Broadcast => "(A 1)[i] = Σⱼ A[i,j] and (1ᵀ A)[j] = Σᵢ A[i,j]",
+            Convention::SoftmaxAlong(a) if a == Axis::DOWN => "softmax(Z)[k,n] = exp(Z[k,n]) / Σⱼ exp(Z[j,n])",
+            Convention::SoftmaxAlong(_) => "softmax(Z)[n,k] = exp(Z[n,k]) / Σⱼ exp(Z[n,j])",
+            Convention::BatchCrossEntropy(a) if a == Axis::DOWN => "L = −(1/N) Σₙ Σₖ Y[k,n] log P[k,n]",
+            Convention::BatchCrossEntropy(_) => "L = −(1/N) Σₙ Σₖ Y[n,k] log P[n,k]",
+            Convention::OneHot(a) if a == Axis::DOWN => "onehot(c)[k,n] = 1 if k = c[n], else 0",
+            Convention::OneHot(_) => "onehot(c)[n,k] = 1 if k = c[n], else 0",
             Convention::ReluAtZero
             | Convention::AbsAtZero
             | Convention::LeakyReluAtZero
@@ -323,6 +372,27 @@ impl Convention {
             Convention::AvgPool => "avgpool spreads each entry of the gradient evenly over its k × k window",
             Convention::Flatten => {
                 "flatten lists the entries row-major over [C, H, W] (channel, then row, then column) as a column vector; its backward is the reshape back"
+            }
+            Convention::Broadcast => {
+                "an operand stretched over a matrix (a column [m] added to each column of [m, N], a row [1, n] to each row of [N, n]) receives the gradient summed along the stretched axis: A 1 sums each row of a matrix A, 1ᵀ A each column"
+            }
+            Convention::SoftmaxAlong(a) if a == Axis::DOWN => {
+                "softmax(Z, axis = 0) is the softmax of each column of Z on its own (one example per column); log_softmax likewise"
+            }
+            Convention::SoftmaxAlong(_) => {
+                "softmax(Z, axis = 1) is the softmax of each row of Z on its own (one example per row); log_softmax likewise"
+            }
+            Convention::BatchCrossEntropy(a) if a == Axis::DOWN => {
+                "cross_entropy(Y, P, axis = 0) of a batch of N examples (the columns) is the mean of their cross-entropies, as PyTorch's default reduction, so its gradient carries the factor 1/N"
+            }
+            Convention::BatchCrossEntropy(_) => {
+                "cross_entropy(Y, P, axis = 1) of a batch of N examples (the rows) is the mean of their cross-entropies, as PyTorch's default reduction, so its gradient carries the factor 1/N"
+            }
+            Convention::OneHot(a) if a == Axis::DOWN => {
+                "a target of class labels c (whole numbers from 0 to C − 1, one per example) is read as one-hot columns, onehot(c); each column sums to 1"
+            }
+            Convention::OneHot(_) => {
+                "a target of class labels c (whole numbers from 0 to C − 1, one per example) is read as one-hot rows, onehot(c); each row sums to 1"
             }
         }
     }

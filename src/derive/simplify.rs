@@ -5,7 +5,7 @@
 
 use num_traits::One;
 
-use crate::model::{Graph, Node, NodeId, Reduction, TensorId};
+use crate::model::{Axis, Graph, Node, NodeId, Reduction, TensorId};
 
 /// A rewrite rule over whole formulas.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,8 +15,12 @@ pub enum Rewrite {
     /// (y ⊘ o − (1 − y) ⊘ (1 − o)) ⊙ o ⊙ (1 − o) = y − o (and its negative):
     /// the logistic derivative cancels the binary cross-entropy's denominators.
     Logistic,
-    /// Σy = 1 for a target y that is a probability vector.
+    /// Σy = 1 for a target y that is a probability vector; for a batch's
+    /// targets, 1ᵀY = 1ᵀ (each column one) or Y 1 = 1 (each row one).
     TargetSumsToOne,
+    /// A one-hot target's entries along its classes sum to 1 (each column or
+    /// row of onehot(c), or one label's vector).
+    OneHotSums,
     /// Multiply out an entrywise formula, cancel what its denominators share
     /// with its factors, and collect like terms (see `polynomial`), when the
     /// result is smaller: a hand-written bce after a sigmoid gives `0.5 (o − y)`.
@@ -31,13 +35,15 @@ impl Rewrite {
             Rewrite::Logistic => "cancel: (y ⊘ o − (1 − y) ⊘ (1 − o)) ⊙ o ⊙ (1 − o) = y − o",
             Rewrite::TargetSumsToOne => "Σy = 1",
             Rewrite::ClearDenominators => "clear denominators, collect terms",
+            Rewrite::OneHotSums => "onehot(c) sums to 1 over the classes",
         }
     }
 }
 
 /// Applies `rule` everywhere in `root`; `targets` lists the targets whose
-/// entries may be taken to sum to one.
-pub fn apply(g: &mut Graph, root: NodeId, rule: Rewrite, targets: &[TensorId]) -> NodeId {
+/// entries may be taken to sum to one: all of them (axis `None`), or along
+/// an axis, in each column or row.
+pub fn apply(g: &mut Graph, root: NodeId, rule: Rewrite, targets: &[(TensorId, Option<Axis>)]) -> NodeId {
     if rule == Rewrite::ClearDenominators {
         return super::polynomial::clear_denominators(g, root).unwrap_or(root);
     }
@@ -46,11 +52,19 @@ pub fn apply(g: &mut Graph, root: NodeId, rule: Rewrite, targets: &[TensorId]) -
         Rewrite::ClearDenominators => None,
         Rewrite::Cancel => cancel(g, n),
         Rewrite::Logistic => logistic(g, n),
-        Rewrite::TargetSumsToOne => match g.node(n) {
-            Node::Reduce(Reduction::Sum, t) => match g.node(*t) {
-                Node::Tensor(id) if targets.contains(id) => Some(g.int(1)),
-                _ => None,
-            },
+        Rewrite::OneHotSums => match *g.node(n) {
+            Node::SumAxis(a, axis) if matches!(*g.node(a), Node::OneHot(_, _, classes) if classes == axis) => {
+                Some(g.int(1))
+            }
+            Node::Reduce(Reduction::Sum, a)
+                if matches!(*g.node(a), Node::OneHot(labels, ..) if g.shape(labels).is_scalar()) =>
+            {
+                Some(g.int(1))
+            }
+            _ => None,
+        },
+        Rewrite::TargetSumsToOne => match summed_tensor(g, n) {
+            Some(sum) if targets.contains(&sum) => Some(g.int(1)),
             _ => None,
         },
     })
@@ -94,4 +108,18 @@ fn logistic(g: &mut Graph, n: NodeId) -> Option<NodeId> {
     };
     let (y, o, flipped) = matches(g, a, b).or_else(|| matches(g, b, a))?;
     Some(if flipped { g.sub(o, y) } else { g.sub(y, o) })
+}
+
+/// For `Σt` of a tensor t, `(t, None)`; for its sums along an axis (1ᵀt,
+/// t 1), `(t, Some(axis))`.
+pub fn summed_tensor(g: &Graph, n: NodeId) -> Option<(TensorId, Option<Axis>)> {
+    let (inner, axis) = match *g.node(n) {
+        Node::Reduce(Reduction::Sum, inner) => (inner, None),
+        Node::SumAxis(inner, axis) => (inner, Some(axis)),
+        _ => return None,
+    };
+    match *g.node(inner) {
+        Node::Tensor(t) => Some((t, axis)),
+        _ => None,
+    }
 }

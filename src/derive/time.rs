@@ -432,7 +432,10 @@ fn shift(
 fn through_zero(g: &mut Graph, node: &Node, id: NodeId, kids: &[Shifted]) -> Shifted {
     let same_shape = |g: &Graph, n: NodeId| g.shape(n) == g.shape(id);
     match (node, kids) {
-        (Node::Neg(_) | Node::Transpose(_) | Node::Reduce(Reduction::Sum | Reduction::Mean, _), _) => Shifted::Zero,
+        (
+            Node::Neg(_) | Node::Transpose(_) | Node::Reduce(Reduction::Sum | Reduction::Mean, _) | Node::SumAxis(..),
+            _,
+        ) => Shifted::Zero,
         (Node::Mul(..) | Node::MatMul(..), _) => Shifted::Zero,
         (Node::Div(..), [Shifted::Zero, Shifted::Node(_)]) => Shifted::Zero,
         (Node::Add(..) | Node::Sub(..), [Shifted::Zero, Shifted::Zero]) => Shifted::Zero,

@@ -95,6 +95,9 @@ impl Failure {
             NumericErrorKind::TargetOutOfRange { at_most_one: true, .. } => {
                 "bce(y, p) takes the target first: the entries of y are probabilities, from 0 to 1"
             }
+            NumericErrorKind::NotAClass { .. } => {
+                "class labels number the classes from 0: a target c[N] = [2, 0, 1] against C classes takes whole numbers from 0 to C − 1"
+            }
             NumericErrorKind::Shape(_) => "this is a bug in nnderive; please report it with the file",
             NumericErrorKind::Unknowns { .. } => {
                 "give the values it depends on, in the file or with `--given NAME=[...]`; the formulas are shown by `nnderive derive`"

@@ -13,11 +13,12 @@ use std::rc::Rc;
 
 use num_rational::BigRational;
 
+use super::batch;
 use super::conv;
 use super::error::Failure;
 use super::tensor::{NumericError, NumericErrorKind, Tensor};
 use crate::derive::Derivation;
-use crate::model::{Elementwise, Func, Graph, LossFn, Model, Node, NodeId, Reduction, SymbolId};
+use crate::model::{Axis, Elementwise, Func, Graph, LossFn, Model, Node, NodeId, Reduction, SymbolId};
 
 /// The most calls of custom functions one value may need. Legitimate files
 /// make a few per use of a function (bodies are evaluated over whole
@@ -235,24 +236,25 @@ impl<'a> Evaluator<'a> {
     /// cross-entropy of a softmax also the logits (see [`Self::softmax_logits`]).
     fn operands(&self, n: NodeId) -> Vec<NodeId> {
         let mut children = self.graph.node(n).children();
-        if let Node::Loss(LossFn::CrossEntropy, _, p) = *self.graph.node(n) {
-            if let Some(z) = self.softmax_logits(p) {
+        if let Node::Loss(LossFn::CrossEntropy(_), _, p) = *self.graph.node(n) {
+            if let Some((z, _)) = self.softmax_logits(p) {
                 children.push(z);
             }
         }
         children
     }
 
-    /// The logits `z` when `p` is `softmax(z)` or a tensor defined as one:
-    /// then −Σ y ⊙ log p is computed as −Σ y ⊙ log_softmax(z), which stays
-    /// finite where a probability rounds to 0 in f64 (`softmax([0, 1000])`).
-    fn softmax_logits(&self, p: NodeId) -> Option<NodeId> {
+    /// The logits `z` and the softmax's axis when `p` is `softmax(z)` or a
+    /// tensor defined as one: then −Σ y ⊙ log p is computed as
+    /// −Σ y ⊙ log_softmax(z), which stays finite where a probability rounds
+    /// to 0 in f64 (`softmax([0, 1000])`).
+    fn softmax_logits(&self, p: NodeId) -> Option<(NodeId, Axis)> {
         let def = match *self.graph.node(p) {
             Node::Tensor(t) => self.model.tensor(t).definition?,
             _ => p,
         };
         match *self.graph.node(def) {
-            Node::Softmax(z) => Some(z),
+            Node::Softmax(z, axis) => Some((z, axis)),
             _ => None,
         }
     }
@@ -295,10 +297,13 @@ impl<'a> Evaluator<'a> {
             Node::Apply(..) => return Err(Failure::Internal("a call was not evaluated as a call")),
             Node::Reduce(Reduction::Sum, _) => arg(0)?.sum()?,
             Node::Reduce(Reduction::Mean, _) => arg(0)?.mean()?,
-            Node::Softmax(_) => arg(0)?.softmax()?,
-            Node::LogSoftmax(_) => arg(0)?.log_softmax()?,
+            Node::Softmax(_, axis) => batch::softmax(arg(0)?, *axis)?,
+            Node::LogSoftmax(_, axis) => batch::log_softmax(arg(0)?, *axis)?,
             Node::Diag(_) => arg(0)?.diag()?,
-            Node::Loss(kind, ..) => loss(*kind, arg(0)?, arg(1)?, args.get(2).copied())?,
+            Node::Loss(kind, _, p) => {
+                let axis = self.softmax_logits(*p).map(|(_, axis)| axis);
+                loss(*kind, arg(0)?, arg(1)?, args.get(2).copied().zip(axis))?
+            }
             Node::Conv2d(_, _, c) => conv::conv2d(arg(0)?, arg(1)?, *c, self.graph.shape(n).dims())?,
             Node::ConvKernelGrad(_, _, c) => {
                 conv::conv2d_kernel_grad(arg(0)?, arg(1)?, *c, self.graph.shape(n).dims())?
@@ -309,6 +314,8 @@ impl<'a> Evaluator<'a> {
             Node::AvgPoolBack(_, w) => conv::avg_pool_back(arg(0)?, *w, self.graph.shape(n).dims())?,
             Node::Flatten(_) | Node::Reshape(..) => conv::reshape(arg(0)?, self.graph.shape(n).dims())?,
             Node::SumSpatial(_) => conv::sum_spatial(arg(0)?)?,
+            Node::SumAxis(_, axis) => batch::sum_axis(arg(0)?, *axis)?,
+            Node::OneHot(_, classes, axis) => batch::one_hot(arg(0)?, *classes, *axis, self.graph.shape(n).dims())?,
         };
         Ok(value)
     }
@@ -334,17 +341,25 @@ pub fn broadcast_to(value: &Rc<Tensor>, like: &Tensor) -> Result<Rc<Tensor>, Fai
 }
 
 /// The built-in losses, from their definitions. `logits`, when given, are
-/// the `z` of `p = softmax(z)` (cross-entropy only).
-fn loss(kind: LossFn, y: &Tensor, p: &Tensor, logits: Option<&Tensor>) -> Result<Tensor, NumericError> {
+/// the `z` of `p = softmax(z)` with the softmax's axis (cross-entropy only).
+fn loss(kind: LossFn, y: &Tensor, p: &Tensor, logits: Option<(&Tensor, Axis)>) -> Result<Tensor, NumericError> {
     let one = Tensor::scalar_exact(BigRational::from_integer(1.into()));
     match kind {
-        LossFn::CrossEntropy => {
+        LossFn::CrossEntropy(classes) => {
             target_in_range(y, false)?;
             let log_p = match logits {
-                Some(z) => z.log_softmax()?,
+                Some((z, axis)) => batch::log_softmax(z, axis)?,
                 None => p.map(Elementwise::Log)?,
             };
-            Ok(y.mul(&log_p)?.sum()?.neg())
+            let total = y.mul(&log_p)?.sum()?.neg();
+            match classes {
+                // A batch: the mean over its examples.
+                Some(axis) => {
+                    let examples = crate::model::Shape(p.dims().to_vec()).axis_len(axis.other());
+                    total.div(&Tensor::scalar_exact(BigRational::from_integer(examples.into())))
+                }
+                None => Ok(total),
+            }
         }
         LossFn::Mse => p.sub(y)?.pow(&BigRational::from_integer(2.into()))?.mean(),
         LossFn::Bce => {

@@ -2,6 +2,7 @@
 //! gradient, computed from the derived formulas themselves; exact rationals
 //! wherever the arithmetic allows, f64 after any transcendental function.
 
+pub mod batch;
 mod cases;
 pub mod conv;
 mod error;

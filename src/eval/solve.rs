@@ -432,6 +432,8 @@ fn capped(ev: &mut Evaluator, v: &Tensor) {
 pub fn symbol_label(model: &Model, derivation: &Derivation, s: SymbolId) -> String {
     let sym = derivation.symbol(s);
     match (sym.kind, sym.wrt) {
+        // A batch's error terms side by side form a matrix: Δ.
+        (SymbolKind::Delta { layer }, _) if model.batch.is_some() && sym.shape.rank() == 2 => format!("Δ{layer}"),
         (SymbolKind::Delta { layer }, _) => format!("δ{layer}"),
         (SymbolKind::Adjoint, Wrt::Tensor(t)) => {
             format!("∂{}/∂{}", model.tensor(model.loss).name, model.tensor(t).name)

@@ -52,6 +52,11 @@ pub enum NumericErrorKind {
         value: f64,
         at_most_one: bool,
     },
+    /// A class label that is not a whole number from 0 to `classes` − 1.
+    NotAClass {
+        value: f64,
+        classes: usize,
+    },
     /// Shapes that the checker should have refused.
     Shape(String),
     /// An operation computed on numbers only met an entry left open.
@@ -80,6 +85,9 @@ impl fmt::Display for NumericError {
                 let outside = if *at_most_one { "outside [0, 1]" } else { "below 0" };
                 let idx: Vec<String> = self.index.iter().map(|i| i.to_string()).collect();
                 return write!(f, "the target's entry [{}] is {value}, {outside}", idx.join(", "));
+            }
+            NumericErrorKind::NotAClass { value, classes } => {
+                format!("the class label {value} is not a whole number from 0 to {}", classes.saturating_sub(1))
             }
             NumericErrorKind::Shape(s) => return write!(f, "shape error: {s}"),
             NumericErrorKind::Unknowns { operation } => {
@@ -454,6 +462,11 @@ impl Tensor {
         matches!(self.data, Data::Symbolic(_))
     }
 
+    /// The entries as expressions (numbers as constants), owned.
+    pub(super) fn sym_entries(&self) -> Vec<Sym> {
+        self.sym_view().into_owned()
+    }
+
     /// The entries as expressions (numbers as constants), borrowing when they are.
     pub(super) fn sym_view(&self) -> std::borrow::Cow<'_, [Sym]> {
         match &self.data {
@@ -643,7 +656,9 @@ impl Tensor {
         a == b || matches!((a, b), ([n], [m, 1]) | ([m, 1], [n]) if n == m)
     }
 
-    /// Elementwise binary operation with scalar broadcasting.
+    /// Elementwise binary operation, the operands broadcast as the model's
+    /// shape rule says (`Shape::broadcast`): a scalar, a column or row
+    /// stretched over a matrix, a vector spread over a map.
     fn zip(
         &self,
         other: &Tensor,
@@ -651,29 +666,20 @@ impl Tensor {
         float: impl Fn(f64, f64) -> f64,
         sym: impl Fn(&Poly, &Poly) -> Result<Poly, NumericErrorKind>,
     ) -> Result<Tensor, NumericError> {
-        let (dims, n) = if self.dims.is_empty() {
-            (other.dims.clone(), other.len())
-        } else if other.dims.is_empty()
-            || Tensor::same_shape(&self.dims, &other.dims)
-            || Tensor::spread(&other.dims, &self.dims).is_some()
-        {
-            (self.dims.clone(), self.len())
-        } else if Tensor::spread(&self.dims, &other.dims).is_some() {
-            (other.dims.clone(), other.len())
-        } else {
+        let out = crate::model::Shape(self.dims.clone()).broadcast(&crate::model::Shape(other.dims.clone()));
+        let readers =
+            out.as_ref().and_then(|o| Some((Reader::new(&self.dims, o.dims())?, Reader::new(&other.dims, o.dims())?)));
+        let (Some(out), Some((ra, rb))) = (out, readers) else {
             return Err(Tensor::shape_error(format!("{:?} and {:?} differ", self.dims, other.dims)));
         };
-        // A vector [F] spread over a map [F, H, W] repeats each entry H·W times.
-        let (sa, sb) =
-            (Tensor::spread(&self.dims, &dims).unwrap_or(1), Tensor::spread(&other.dims, &dims).unwrap_or(1));
-        let pick = |len: usize, spread: usize, i: usize| if len == 1 { 0 } else { i / spread };
-        let (la, lb) = (self.len(), other.len());
+        let dims = out.0;
+        let n: usize = dims.iter().product();
         let capped = self.capped || other.capped;
         let mut out = match (&self.data, &other.data) {
             (Data::Exact(a), Data::Exact(b)) => {
                 let mut v = Vec::with_capacity(n);
                 for i in 0..n {
-                    let x = exact(&a[pick(la, sa, i)], &b[pick(lb, sb, i)])
+                    let x = exact(&a[ra.index(i)], &b[rb.index(i)])
                         .map_err(|k| NumericError { kind: k, index: index_in(&dims, i) })?;
                     v.push(x);
                 }
@@ -683,8 +689,8 @@ impl Tensor {
                 let (a, b) = (self.sym_view(), other.sym_view());
                 let mut v = Vec::with_capacity(n);
                 for i in 0..n {
-                    let x = a[pick(la, sa, i)]
-                        .zip(&b[pick(lb, sb, i)], &sym)
+                    let x = a[ra.index(i)]
+                        .zip(&b[rb.index(i)], &sym)
                         .map_err(|k| NumericError { kind: k, index: index_in(&dims, i) })?;
                     v.push(x);
                 }
@@ -693,7 +699,11 @@ impl Tensor {
             _ => {
                 let a = self.float_view();
                 let b = other.float_view();
-                let v: Vec<f64> = (0..n).map(|i| float(a[pick(la, sa, i)], b[pick(lb, sb, i)])).collect();
+                let v: Vec<f64> = match (ra, rb) {
+                    // Equal shapes, the common case, in one pass the compiler can vectorise.
+                    (Reader::Same, Reader::Same) => a.iter().zip(b.iter()).map(|(x, y)| float(*x, *y)).collect(),
+                    _ => (0..n).map(|i| float(a[ra.index(i)], b[rb.index(i)])).collect(),
+                };
                 Tensor::float_checked(dims, v)?
             }
         };
@@ -1122,6 +1132,63 @@ pub(super) fn over_denominator(r: &BigRational, denom: &BigInt) -> BigInt {
         r.numer().clone()
     } else {
         r.numer() * (denom / r.denom())
+    }
+}
+
+/// Where an operand of an elementwise operation is read for each entry of
+/// the result (row-major flat indices on both sides).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Reader {
+    /// The operand has the result's shape: entry i.
+    Same,
+    /// One value for every entry.
+    One,
+    /// A vector `[F]` spread over a map `[F, H, W, …]`: `per` entries each.
+    Spread { per: usize },
+    /// A matrix whose size-1 axes stretch over the result's `[R, C]`: a
+    /// column over every column, a row over every row.
+    Stretch { cols: usize, out_cols: usize, one_row: bool, one_col: bool },
+}
+
+impl Reader {
+    /// How `operand` is read to fill `out`, or `None` when it cannot be.
+    fn new(operand: &[usize], out: &[usize]) -> Option<Reader> {
+        let matrix = |d: &[usize]| match *d {
+            [] => Some((1, 1)),
+            [n] => Some((n, 1)),
+            [m, n] => Some((m, n)),
+            _ => None,
+        };
+        if Tensor::same_shape(operand, out) {
+            return Some(Reader::Same);
+        }
+        if operand.iter().product::<usize>() == 1 {
+            return Some(Reader::One);
+        }
+        if let Some(per) = Tensor::spread(operand, out) {
+            return Some(Reader::Spread { per });
+        }
+        let ((r, c), (rr, cc)) = (matrix(operand)?, matrix(out)?);
+        ((r == rr || r == 1) && (c == cc || c == 1)).then_some(Reader::Stretch {
+            cols: c,
+            out_cols: cc.max(1),
+            one_row: r == 1,
+            one_col: c == 1,
+        })
+    }
+
+    /// The operand's flat index for the result's flat index `i`.
+    fn index(self, i: usize) -> usize {
+        match self {
+            Reader::Same => i,
+            Reader::One => 0,
+            Reader::Spread { per } => i / per,
+            Reader::Stretch { cols, out_cols, one_row, one_col } => {
+                let row = if one_row { 0 } else { i / out_cols };
+                let col = if one_col { 0 } else { i % out_cols };
+                row * cols + col
+            }
+        }
     }
 }
 

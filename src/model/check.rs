@@ -7,10 +7,10 @@ use num_rational::BigRational;
 
 use super::error::{Error, ErrorKind, Operand, MAX_ENTRIES};
 use super::expr::{Graph, NodeId, TensorId};
-use super::func::{Builtin, Conv, FnId, Func, LossFn, Window};
+use super::func::{Axis, Builtin, Conv, FnId, Func, LossFn, Reduction, Window};
 use super::optimizer::{self, Range};
 use super::shape::Shape;
-use super::{Function, Model, Optimizer, Role, Tensor, Train};
+use super::{Batch, Function, Model, Optimizer, Role, Tensor, Train};
 use crate::diagnostic::suggest;
 use crate::syntax::ast::{self, BinOp, ExprKind, Item, Literal};
 use crate::syntax::expr_text;
@@ -49,8 +49,8 @@ fn check_unrolled(file: &ast::File) -> Result<Model, Error> {
     }
     let loss = checker.loss(file)?;
     let train = checker.train(file)?;
-    let Checker { graph, tensors, functions, .. } = checker;
-    let model = Model { graph, tensors, functions, order, loss, train, time: None };
+    let Checker { graph, tensors, functions, batch, .. } = checker;
+    let model = Model { graph, tensors, functions, order, loss, train, time: None, batch };
     if model.params().next().is_some() && !depends_on_param(&model, loss) {
         return Err(Error::new(ErrorKind::LossIgnoresParams, model.tensor(loss).span));
     }
@@ -67,6 +67,8 @@ struct Checker<'a> {
     equations: IndexMap<TensorId, &'a ast::Expr>,
     /// Spans of function names, for duplicate errors, in file order.
     fn_spans: IndexMap<String, Span>,
+    /// The first sign that the network works on a batch of examples.
+    batch: Option<Batch>,
 }
 
 /// Where names in an expression are looked up.
@@ -368,6 +370,9 @@ impl<'a> Checker<'a> {
             };
             return Err(Error::new(kind, op_span));
         }
+        if op != BinOp::MatMul && op != BinOp::Pow {
+            self.note_stretch(a, b);
+        }
         let g = &mut self.graph;
         Ok(match op {
             BinOp::Add => g.add(a, b),
@@ -468,19 +473,32 @@ impl<'a> Checker<'a> {
                 }
                 self.graph.apply(Func::Builtin(e), built)
             }
-            Builtin::Reduce(r) => g.reduce(r, built[0]),
-            Builtin::Softmax | Builtin::LogSoftmax => {
-                let shape = g.shape(built[0]).clone();
-                if !shape.is_vector() {
-                    return Err(Error::new(
-                        ErrorKind::WrongRank { what: func.name.clone(), shape, expected: "a vector" },
-                        args[0].span,
-                    ));
+            Builtin::Reduce(r) => match axis_keyword(keywords)? {
+                None => g.reduce(r, built[0]),
+                Some((axis, at)) => {
+                    let a = built[0];
+                    let shape = g.shape(a).clone();
+                    if shape.rank() > 2 || shape.is_scalar() {
+                        let expected = "a vector or a matrix when an axis is given";
+                        return Err(Error::new(ErrorKind::WrongRank { what: func.name.clone(), shape, expected }, at));
+                    }
+                    let total = g.sum_axis(a, axis);
+                    match r {
+                        Reduction::Sum => total,
+                        Reduction::Mean => {
+                            let n = g.int(shape.axis_len(axis) as i64);
+                            g.div(total, n)
+                        }
+                    }
                 }
+            },
+            Builtin::Softmax | Builtin::LogSoftmax => {
+                let axis = self.class_axis(func, keywords, built[0], &args[0])?;
+                let g = &mut self.graph;
                 if builtin == Builtin::Softmax {
-                    g.softmax(built[0])
+                    g.softmax(built[0], axis)
                 } else {
-                    g.log_softmax(built[0])
+                    g.log_softmax(built[0], axis)
                 }
             }
             Builtin::Loss(kind) => {
@@ -509,6 +527,10 @@ impl<'a> Checker<'a> {
                     };
                     return Err(Error::new(kind, func.span));
                 }
+                let y = match self.class_labels(kind, func, keywords, y, p, args)? {
+                    Some(one_hot) => one_hot,
+                    None => y,
+                };
                 let g = &mut self.graph;
                 if !g.shape(y).same_as(g.shape(p)) {
                     let kind = ErrorKind::ShapeMismatch {
@@ -518,6 +540,14 @@ impl<'a> Checker<'a> {
                     };
                     return Err(Error::new(kind, func.span));
                 }
+                let kind = match kind {
+                    // A batch: the classes lie along an axis, and the loss is
+                    // the mean over the examples along the other.
+                    LossFn::CrossEntropy(_) if self.graph.shape(p).vector_axis().is_none() => {
+                        LossFn::CrossEntropy(Some(self.class_axis(func, keywords, p, &args[1])?))
+                    }
+                    kind => kind,
+                };
                 self.graph.loss(kind, y, p)
             }
             Builtin::Conv2d => {
@@ -554,6 +584,162 @@ impl<'a> Checker<'a> {
             }
             Builtin::Flatten => g.flatten(built[0]),
         })
+    }
+
+    /// The axis a softmax, log_softmax or batch cross-entropy works along
+    /// (the axis its classes lie along): a vector's own; for a matrix the
+    /// `axis` keyword, else the network's layout ([`Checker::layout_axis`]),
+    /// else an error asking for the axis.
+    fn class_axis(
+        &mut self,
+        func: &ast::Ident,
+        keywords: &[ast::KeywordArg],
+        arg: NodeId,
+        arg_expr: &ast::Expr,
+    ) -> Result<Axis, Error> {
+        let shape = self.graph.shape(arg).clone();
+        if shape.is_scalar() || shape.rank() > 2 {
+            let expected = "a vector or a matrix";
+            return Err(Error::new(ErrorKind::WrongRank { what: func.name.clone(), shape, expected }, arg_expr.span));
+        }
+        let given = axis_keyword(keywords)?;
+        if let Some(own) = shape.vector_axis() {
+            return match given {
+                Some((axis, at)) if axis != own && shape.len() > 1 => {
+                    let kind = ErrorKind::AxisOfVector { func: func.name.clone(), shape, axis: axis.index() };
+                    Err(Error::new(kind, at))
+                }
+                _ => Ok(own),
+            };
+        }
+        let axis = match given {
+            Some((axis, _)) => axis,
+            None => match self.layout_axis(arg) {
+                Some(axis) => axis,
+                None => {
+                    let kind = ErrorKind::AxisNeeded { func: func.name.clone(), shape, arg: expr_text(arg_expr) };
+                    return Err(Error::new(kind, func.span));
+                }
+            },
+        };
+        self.note_batch(Batch { examples: axis.other(), size: shape.axis_len(axis.other()) });
+        Ok(axis)
+    }
+
+    /// Integer class labels as the target of a cross-entropy, read as
+    /// one-hot: `c[N]` against a batch `P[C, N]` (or `[N, C]`), one example
+    /// per label, or one label `c` against a vector `p[C]`. `None` when `y`
+    /// is not such labels (then the shapes are compared as they are).
+    fn class_labels(
+        &mut self,
+        kind: LossFn,
+        func: &ast::Ident,
+        keywords: &[ast::KeywordArg],
+        y: NodeId,
+        p: NodeId,
+        args: &[ast::Expr],
+    ) -> Result<Option<NodeId>, Error> {
+        let (sy, sp) = (self.graph.shape(y).clone(), self.graph.shape(p).clone());
+        let plain = sy.same_as(&sp) || sp.is_scalar() || sp.rank() > 2 || sp.len() < 2;
+        if !matches!(kind, LossFn::CrossEntropy(_)) || plain || self.computed(y) {
+            return Ok(None);
+        }
+        let axis = match sp.vector_axis() {
+            Some(axis) if sy.is_scalar() => axis,
+            Some(_) => return Ok(None),
+            None if sy.vector_axis().is_some() => {
+                let axis = self.class_axis(func, keywords, p, &args[1])?;
+                if sy.len() != sp.axis_len(axis.other()) {
+                    return Ok(None);
+                }
+                axis
+            }
+            None => return Ok(None),
+        };
+        let classes = sp.axis_len(axis);
+        self.check_labels(y, classes, &sp)?;
+        Ok(Some(self.graph.one_hot(y, classes, axis)))
+    }
+
+    /// The given values of class labels, when `labels` names a tensor that
+    /// has them: whole numbers from 0 to `classes` − 1.
+    fn check_labels(&self, labels: NodeId, classes: usize, output: &Shape) -> Result<(), Error> {
+        let super::Node::Tensor(t) = *self.graph.node(labels) else { return Ok(()) };
+        let tensor = &self.tensors[t.0 as usize];
+        let Some(values) = tensor.exact_value() else { return Ok(()) };
+        let bound = BigRational::from_integer(classes.into());
+        let bad =
+            values.iter().position(|v| !v.is_integer() || *v < BigRational::from_integer(0.into()) || *v >= bound);
+        match bad {
+            None => Ok(()),
+            Some(entry) => {
+                let kind = ErrorKind::ClassLabel {
+                    name: tensor.name.clone(),
+                    value: decimal(&values[entry]),
+                    entry,
+                    classes,
+                    output: output.clone(),
+                };
+                Err(Error::new(kind, tensor.span))
+            }
+        }
+    }
+
+    /// The axis the classes of a batch lie along, read from how the network
+    /// lays out its examples: the nearest product with a parameter that
+    /// `root` is computed from decides, `W @ H` (the weight on the left:
+    /// examples are columns, classes run down each column, axis 0) or
+    /// `H @ W` (examples are rows, axis 1); a softmax on the way says its
+    /// own axis. `None` when nothing decides.
+    fn layout_axis(&self, root: NodeId) -> Option<Axis> {
+        let g = &self.graph;
+        let is_weight = |n: NodeId| {
+            let n = match *g.node(n) {
+                super::Node::Transpose(inner) => inner,
+                _ => n,
+            };
+            matches!(*g.node(n), super::Node::Tensor(t) if self.tensors[t.0 as usize].role == Role::Param)
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut queue = std::collections::VecDeque::from([root]);
+        while let Some(n) = queue.pop_front() {
+            if !seen.insert(n) {
+                continue;
+            }
+            match *g.node(n) {
+                super::Node::Tensor(t) => queue.extend(self.tensors[t.0 as usize].definition),
+                super::Node::MatMul(a, b) if is_weight(a) != is_weight(b) => {
+                    return Some(if is_weight(a) { Axis::DOWN } else { Axis::ACROSS });
+                }
+                super::Node::Softmax(a, axis) | super::Node::LogSoftmax(a, axis)
+                    if g.shape(a).vector_axis().is_none() =>
+                {
+                    return Some(axis);
+                }
+                ref node => queue.extend(node.children()),
+            }
+        }
+        None
+    }
+
+    /// Records a batch when `a` and `b` are stretched one over the other
+    /// along an axis (a bias added to every example): the examples lie along
+    /// it. A `[1]` added to a column `[n]` is no batch: the result must be a
+    /// matrix of several rows and columns.
+    fn note_stretch(&mut self, a: NodeId, b: NodeId) {
+        let (sa, sb) = (self.graph.shape(a).clone(), self.graph.shape(b).clone());
+        for (small, big) in [(&sa, &sb), (&sb, &sa)] {
+            if big.vector_axis().is_some() {
+                continue;
+            }
+            if let [axis] = small.stretched_axes(big)[..] {
+                self.note_batch(Batch { examples: axis, size: big.axis_len(axis) });
+            }
+        }
+    }
+
+    fn note_batch(&mut self, batch: Batch) {
+        self.batch.get_or_insert(batch);
     }
 
     /// Does `node` use a parameter or an equation (is it computed by the network)?
@@ -716,6 +902,27 @@ fn keyword_value(keywords: &[ast::KeywordArg], name: &'static str, default: usiz
     match keywords.iter().find(|k| k.name.name == name) {
         Some(k) => whole_number(&k.value, name, min),
         None => Ok(default),
+    }
+}
+
+/// The `axis = 0` or `axis = 1` keyword, with where it is written.
+fn axis_keyword(keywords: &[ast::KeywordArg]) -> Result<Option<(Axis, Span)>, Error> {
+    let Some(k) = keywords.iter().find(|k| k.name.name == "axis") else {
+        return Ok(None);
+    };
+    let mut e = &k.value;
+    while let ExprKind::Paren(inner) = &e.kind {
+        e = inner;
+    }
+    let axis = match &e.kind {
+        ExprKind::Number(n) if n.value.is_integer() => {
+            usize::try_from(n.value.to_integer()).ok().and_then(Axis::of_matrix)
+        }
+        _ => None,
+    };
+    match axis {
+        Some(axis) => Ok(Some((axis, k.value.span))),
+        None => Err(Error::new(ErrorKind::BadAxis, k.value.span)),
     }
 }
 

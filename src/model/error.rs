@@ -140,6 +140,16 @@ pub enum ErrorKind {
     UnrolledTooLarge { nodes: u64, limit: u64 },
     /// `relu(x[t] for t)`: only `sum` and `mean` take `… for t`, as their only argument.
     OverOutsideSum { func: String },
+    /// `P = softmax(S)` where `S` is a matrix `[2, 3]` (`arg` is `S`) and no
+    /// product with a weight shows whether its examples are columns or rows.
+    AxisNeeded { func: String, shape: Shape, arg: String },
+    /// `softmax(Z, axis = 2)`: a matrix has axes 0 and 1.
+    BadAxis,
+    /// `softmax(z, axis = 1)` where `z` is a column `[3]`: every row has one entry.
+    AxisOfVector { func: String, shape: Shape, axis: usize },
+    /// `target c[3] = [2, 0, 3]` as the labels of `cross_entropy(c, P)`
+    /// with P `[3, 3]`: labels number the C classes from 0 to C − 1.
+    ClassLabel { name: String, value: String, entry: usize, classes: usize, output: Shape },
 }
 
 /// One side of a binary operation, described for an error message.
@@ -422,6 +432,30 @@ impl Error {
             ))
             .with_label("too many steps for these equations")
             .with_help("use fewer steps or smaller equations"),
+            AxisNeeded { func, shape, arg } => d(format!(
+                "{func} of a matrix needs an axis: nothing shows whether the examples of {arg} ({shape}) are its columns or its rows"
+            ))
+            .with_label("which axis?")
+            .with_help(format!(
+                "write `{func}({arg}, axis = 0)` to work on each column (examples as columns, as after `W @ X`) or `{func}({arg}, axis = 1)` on each row (examples as rows, as after `X @ W`)"
+            )),
+            BadAxis => d("axis must be 0 or 1".into())
+                .with_label("not an axis of a matrix")
+                .with_help("`axis = 0` works down each column, `axis = 1` along each row"),
+            AxisOfVector { func, shape, axis } => {
+                let (what, each) = if *axis == 1 { ("a column", "row") } else { ("a row", "column") };
+                d(format!("the argument of {func} is {what} {shape}: along axis {axis}, each {each} has one entry"))
+                    .with_label(format!("axis {axis}"))
+                    .with_help(format!("leave the axis out: `{func}` of a vector works over all its entries"))
+            }
+            ClassLabel { name, value, entry, classes, output } => d(format!(
+                "'{name}' holds the class labels of a cross-entropy over {classes} classes, but its entry [{entry}] is {value}"
+            ))
+            .with_label("class labels")
+            .with_help(format!(
+                "a label is the class number of one example, a whole number from 0 to {}; for probabilities, give the target the output's shape {output}",
+                classes.saturating_sub(1)
+            )),
             OverOutsideSum { func } => d(format!("'{func}' cannot take `... for t`"))
                 .with_label("a sum over time")
                 .with_help("a sum over time is `sum(e for t)` or `mean(e for t)`, with that as the only argument"),
@@ -568,8 +602,46 @@ fn shape_help(op: &str, left: &Operand, right: &Operand) -> String {
             let b = right.name.as_deref().unwrap_or("B");
             format!("`*` multiplies entry by entry; for the matrix product write `{a} @ {b}`")
         }
-        _ => "elementwise operations need equal shapes, or a scalar on one side".into(),
+        "cross_entropy" | "mse" | "bce" if left.shape.transpose().is_some_and(|t| t.same_as(&right.shape)) => {
+            let target = left.name.as_deref().unwrap_or("the target");
+            format!(
+                "one is the other's transpose: lay the target out as the output is (declare {target} as {})",
+                right.shape
+            )
+        }
+        _ => elementwise_help(left, right),
     }
+}
+
+/// The help for an elementwise operation whose shapes do not broadcast.
+fn elementwise_help(left: &Operand, right: &Operand) -> String {
+    const RULE: &str = "elementwise operations need equal shapes, a scalar on one side, or a side whose size-1 axes stretch over the other (a column [m] over each column of [m, N], a row [1, n] over each row of [N, n])";
+    for (small, big) in [(left, right), (right, left)] {
+        // NumPy's habit: a bias of shape (n,) added to every row of (N, n).
+        if let ([k], [_, n]) = (small.shape.dims(), big.shape.dims()) {
+            if k == n {
+                let name = small.name.as_deref().unwrap_or("it");
+                return format!(
+                    "{} is a column ({k}×1) in nnderive; to add it to each row of {}, make it a row: declare {name} as [1, {k}]",
+                    small.shape, big.shape
+                );
+            }
+        }
+    }
+    let (l, r) = (left.shape.as_matrix(), right.shape.as_matrix());
+    if let (Some((lr, lc)), Some((rr, rc)), false, false) = (l, r, left.shape.is_scalar(), right.shape.is_scalar()) {
+        let fits = |a: usize, b: usize| a == b || a == 1 || b == 1;
+        if fits(lr, rr) && fits(lc, rc) {
+            return format!(
+                "{} and {} would each stretch over the other into a {}×{} matrix, which nnderive does not do silently: make one side that shape first (for an outer product, write `u @ v.T`)",
+                left.shape,
+                right.shape,
+                lr.max(rr),
+                lc.max(rc)
+            );
+        }
+    }
+    RULE.into()
 }
 
 /// The help for an unknown function, fitted to the name: a foreign spelling

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};
 
-use super::func::{Conv, Func, LossFn, PoolKind, Reduction, Window};
+use super::func::{Axis, Conv, Func, LossFn, PoolKind, Reduction, Window};
 use super::shape::Shape;
 
 /// Index of a node in its [`Graph`].
@@ -53,9 +53,13 @@ pub enum Node {
     Transpose(NodeId),
     /// A scalar function applied entry by entry.
     Apply(Func, Vec<NodeId>),
+    /// Sum or mean of every entry (a scalar).
     Reduce(Reduction, NodeId),
-    Softmax(NodeId),
-    LogSoftmax(NodeId),
+    /// softmax along an axis: of a vector over its entries (the axis it lies
+    /// along), of a matrix over each column (axis 0) or each row (axis 1).
+    Softmax(NodeId, Axis),
+    /// log_softmax along an axis, as [`Node::Softmax`].
+    LogSoftmax(NodeId, Axis),
     /// The diagonal matrix of a vector (appears in the softmax Jacobian).
     Diag(NodeId),
     /// A built-in loss `loss(y, p)`.
@@ -83,6 +87,15 @@ pub enum Node {
     /// Σ_{i,j} of each channel of `[F, H, W]`: a vector `[F]` (the adjoint
     /// of a vector spread over a map, as a conv layer's bias is).
     SumSpatial(NodeId),
+    /// The sum of a matrix along an axis: the row of column sums 1ᵀX (axis
+    /// 0) or the column of row sums X 1 (axis 1). The gradient of an
+    /// operand stretched along that axis (a bias added to every example),
+    /// and the per-example sums of a batched softmax.
+    SumAxis(NodeId, Axis),
+    /// Integer class labels (0 to `classes` − 1) read as one-hot targets,
+    /// the classes along the axis: labels `[N]` give `[C, N]` (axis 0, one
+    /// column per example) or `[N, C]` (axis 1); one label, a vector.
+    OneHot(NodeId, usize, Axis),
 }
 
 impl Node {
@@ -94,14 +107,16 @@ impl Node {
             | Node::Pow(a, _)
             | Node::Transpose(a)
             | Node::Reduce(_, a)
-            | Node::Softmax(a)
-            | Node::LogSoftmax(a)
+            | Node::Softmax(a, _)
+            | Node::LogSoftmax(a, _)
             | Node::Diag(a)
             | Node::Pool(_, a, _)
             | Node::AvgPoolBack(a, _)
             | Node::Flatten(a)
             | Node::Reshape(a, _)
-            | Node::SumSpatial(a) => vec![*a],
+            | Node::SumSpatial(a)
+            | Node::SumAxis(a, _)
+            | Node::OneHot(a, ..) => vec![*a],
             Node::Add(a, b)
             | Node::Sub(a, b)
             | Node::Mul(a, b)
@@ -288,6 +303,9 @@ impl Graph {
         if let Some(factored) = self.common_factor(a, b, Graph::add) {
             return factored;
         }
+        if let Some(over) = self.common_divisor(a, b, Graph::add) {
+            return over;
+        }
         self.intern(Node::Add(a, b), shape)
     }
 
@@ -315,6 +333,9 @@ impl Graph {
         }
         if let Some(factored) = self.common_factor(a, b, Graph::sub) {
             return factored;
+        }
+        if let Some(over) = self.common_divisor(a, b, Graph::sub) {
+            return over;
         }
         self.intern(Node::Sub(a, b), shape)
     }
@@ -357,6 +378,19 @@ impl Graph {
             return Some(self.mul(inner, a2));
         }
         None
+    }
+
+    /// `x / d ± y / d = (x ± y) / d` for a number d: divisions by numbers
+    /// float outward, so that a batch's error term reads `(Ŷ − Y)/3`.
+    fn common_divisor(&mut self, a: NodeId, b: NodeId, op: fn(&mut Graph, NodeId, NodeId) -> NodeId) -> Option<NodeId> {
+        let (Node::Div(x, d), Node::Div(y, e)) = (self.node(a).clone(), self.node(b).clone()) else {
+            return None;
+        };
+        if d != e || self.as_const(d).is_none() {
+            return None;
+        }
+        let inner = op(self, x, y);
+        Some(self.div(inner, d))
     }
 
     /// `c x ± d x = (c ± d) x`, when both sides have the same shape.
@@ -588,14 +622,49 @@ impl Graph {
         self.intern(Node::Reduce(r, a), Shape::scalar())
     }
 
-    pub fn softmax(&mut self, a: NodeId) -> NodeId {
+    /// softmax along `axis`; a vector's is over its entries whatever the
+    /// axis asked, so that `softmax(z)` and `softmax(z, axis = 0)` of a
+    /// column are one node.
+    pub fn softmax(&mut self, a: NodeId, axis: Axis) -> NodeId {
         let s = self.shape(a).clone();
-        self.intern(Node::Softmax(a), s)
+        let axis = s.vector_axis().unwrap_or(axis);
+        self.intern(Node::Softmax(a, axis), s)
     }
 
-    pub fn log_softmax(&mut self, a: NodeId) -> NodeId {
+    /// log_softmax along `axis`, as [`Graph::softmax`].
+    pub fn log_softmax(&mut self, a: NodeId, axis: Axis) -> NodeId {
         let s = self.shape(a).clone();
-        self.intern(Node::LogSoftmax(a), s)
+        let axis = s.vector_axis().unwrap_or(axis);
+        self.intern(Node::LogSoftmax(a, axis), s)
+    }
+
+    /// The sum of a vector or matrix along `axis` (see [`Node::SumAxis`]).
+    /// A sum that covers every entry is Σa (a scalar), one over an axis of
+    /// length 1 is `a` itself, and numbers factor out: Σ(c x) = c Σx.
+    pub fn sum_axis(&mut self, a: NodeId, axis: Axis) -> NodeId {
+        let shape = self.shape(a).clone();
+        if shape.is_scalar() || shape.rank() > 2 || shape.axis_len(axis) == 1 {
+            return a;
+        }
+        if shape.axis_len(axis.other()) == 1 {
+            return self.reduce(Reduction::Sum, a);
+        }
+        match *self.node(a) {
+            Node::Neg(x) => {
+                let s = self.sum_axis(x, axis);
+                return self.neg(s);
+            }
+            Node::Mul(c, x) if self.as_const(c).is_some() => {
+                let s = self.sum_axis(x, axis);
+                return self.mul(c, s);
+            }
+            Node::Div(x, d) if self.as_const(d).is_some() => {
+                let s = self.sum_axis(x, axis);
+                return self.div(s, d);
+            }
+            _ => {}
+        }
+        self.intern(Node::SumAxis(a, axis), shape.sum_axis(axis))
     }
 
     pub fn diag(&mut self, a: NodeId) -> NodeId {
@@ -666,6 +735,19 @@ impl Graph {
             }
         }
         self.intern(Node::Reshape(a, shape.clone()), shape)
+    }
+
+    /// Class labels as one-hot targets with `classes` classes along `axis`
+    /// (see [`Node::OneHot`]).
+    pub fn one_hot(&mut self, labels: NodeId, classes: usize, axis: Axis) -> NodeId {
+        let examples = self.shape(labels).len();
+        let shape = match (self.shape(labels).is_scalar(), axis == Axis::DOWN) {
+            (true, true) => Shape(vec![classes]),
+            (true, false) => Shape(vec![1, classes]),
+            (false, true) => Shape(vec![classes, examples]),
+            (false, false) => Shape(vec![examples, classes]),
+        };
+        self.intern(Node::OneHot(labels, classes, axis), shape)
     }
 
     pub fn sum_spatial(&mut self, a: NodeId) -> NodeId {
@@ -753,8 +835,8 @@ impl Graph {
                 self.apply(*f, args)
             }
             Node::Reduce(r, a) => self.reduce(*r, m(a)),
-            Node::Softmax(a) => self.softmax(m(a)),
-            Node::LogSoftmax(a) => self.log_softmax(m(a)),
+            Node::Softmax(a, axis) => self.softmax(m(a), *axis),
+            Node::LogSoftmax(a, axis) => self.log_softmax(m(a), *axis),
             Node::Diag(a) => self.diag(m(a)),
             Node::Loss(f, y, p) => self.loss(*f, m(y), m(p)),
             Node::Conv2d(x, k, c) => self.conv2d(m(x), m(k), *c),
@@ -766,6 +848,8 @@ impl Graph {
             Node::Flatten(a) => self.flatten(m(a)),
             Node::Reshape(a, s) => self.reshape(m(a), s.clone()),
             Node::SumSpatial(a) => self.sum_spatial(m(a)),
+            Node::SumAxis(a, axis) => self.sum_axis(m(a), *axis),
+            Node::OneHot(a, classes, axis) => self.one_hot(m(a), *classes, *axis),
         }
     }
 

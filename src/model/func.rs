@@ -152,11 +152,47 @@ pub enum Reduction {
     Mean,
 }
 
+/// An axis of a matrix, numbered as NumPy numbers them: axis 0 runs down
+/// each column (over the rows), axis 1 along each row (over the columns).
+/// `softmax(Z, axis = 0)` normalises each column; `sum(Z, axis = 1)` is a
+/// column of row sums.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Axis(u8);
+
+impl Axis {
+    /// Axis 0: down each column.
+    pub const DOWN: Axis = Axis(0);
+    /// Axis 1: along each row.
+    pub const ACROSS: Axis = Axis(1);
+
+    /// The axis numbered `n` of a matrix (0 or 1).
+    pub fn of_matrix(n: usize) -> Option<Axis> {
+        match n {
+            0 => Some(Axis::DOWN),
+            1 => Some(Axis::ACROSS),
+            _ => None,
+        }
+    }
+
+    /// Its number, as written in `axis = n`.
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+
+    /// The other axis of a matrix: the one along which examples lie when
+    /// classes lie along this one.
+    pub fn other(self) -> Axis {
+        Axis(1 - self.0)
+    }
+}
+
 /// A built-in loss `loss(y, p)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LossFn {
-    /// −sum(y ⊙ log p)
-    CrossEntropy,
+    /// −sum(y ⊙ log p) for one example. For a batch (matrices whose classes
+    /// lie along the axis given), the mean over the examples of each one's
+    /// cross-entropy: −sum(Y ⊙ log P) / N, as PyTorch's default reduction.
+    CrossEntropy(Option<Axis>),
     /// mean((p − y)²)
     Mse,
     /// −mean(y ⊙ log p + (1 − y) ⊙ log(1 − p))
@@ -166,7 +202,7 @@ pub enum LossFn {
 impl LossFn {
     pub fn name(self) -> &'static str {
         match self {
-            LossFn::CrossEntropy => "cross_entropy",
+            LossFn::CrossEntropy(_) => "cross_entropy",
             LossFn::Mse => "mse",
             LossFn::Bce => "bce",
         }
@@ -268,7 +304,7 @@ impl Builtin {
             "log_softmax" => Builtin::LogSoftmax,
             "sum" => Builtin::Reduce(Reduction::Sum),
             "mean" => Builtin::Reduce(Reduction::Mean),
-            "cross_entropy" => Builtin::Loss(LossFn::CrossEntropy),
+            "cross_entropy" => Builtin::Loss(LossFn::CrossEntropy(None)),
             "mse" => Builtin::Loss(LossFn::Mse),
             "bce" => Builtin::Loss(LossFn::Bce),
             "conv2d" => Builtin::Conv2d,
@@ -293,6 +329,9 @@ impl Builtin {
         match self {
             Builtin::Conv2d => &["stride", "pad"],
             Builtin::Pool(_) => &["stride"],
+            Builtin::Softmax | Builtin::LogSoftmax | Builtin::Reduce(_) | Builtin::Loss(LossFn::CrossEntropy(_)) => {
+                &["axis"]
+            }
             _ => &[],
         }
     }

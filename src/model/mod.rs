@@ -20,7 +20,7 @@ pub use check::check;
 pub(crate) use check::tensors_in;
 pub use error::{Error, ErrorKind};
 pub use expr::{Graph, Node, NodeId, SymbolId, TensorId};
-pub use func::{Builtin, Conv, Elementwise, FnId, Func, LossFn, PoolKind, Reduction, Window};
+pub use func::{Axis, Builtin, Conv, Elementwise, FnId, Func, LossFn, PoolKind, Reduction, Window};
 pub use given::{one_hot_target, with_literal, with_value, without_value};
 pub use optimizer::Optimizer;
 pub use shape::Shape;
@@ -120,6 +120,22 @@ pub struct Model {
     pub train: Option<Train>,
     /// For a file with `steps t = …`: which tensors are steps of which sequence.
     pub time: Option<time::Timeline>,
+    /// For a network that works on several examples at once, how it lays them out.
+    pub batch: Option<Batch>,
+}
+
+/// How a network that works on a batch of examples lays them out, read off
+/// the first operation that shows it: a bias stretched over the examples
+/// (`W @ X + b` with `b[m]` over `[m, N]`: the examples are columns), or a
+/// softmax or cross-entropy of a matrix along its class axis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Batch {
+    /// The axis the examples lie along: axis 1 when they are columns
+    /// (`X[4, N]`, the `[n]`-is-a-column convention), axis 0 when rows
+    /// (CS231n's `X[N, 4]`).
+    pub examples: Axis,
+    /// How many examples.
+    pub size: usize,
 }
 
 impl Model {

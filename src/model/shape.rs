@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use super::func::{Conv, Window};
+use super::func::{Axis, Conv, Window};
 
 /// Why a convolution or pooling window does not fit its input.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,20 +92,90 @@ impl Shape {
                 && self.as_matrix() == other.as_matrix())
     }
 
-    /// Shape of an elementwise operation: equal shapes, one side a scalar,
-    /// or a vector `[F]` with a map `[F, H, W]` (entry f goes with channel f:
-    /// a column broadcast along the trailing axes).
+    /// Shape of an elementwise operation (`+ − ⊙ ⊘` and the elementwise
+    /// built-ins), broadcast as NumPy does with `[n]` a column: equal shapes,
+    /// a scalar on one side, a matrix whose size-1 axes stretch over the
+    /// other's (a column `[m]` over every column of `[m, N]`, a row `[1, n]`
+    /// over every row of `[N, n]`), or a vector `[F]` with a map `[F, H, W]`
+    /// (entry f goes with channel f). One side must already have the
+    /// result's shape: a column and a row each stretched over the other
+    /// (`[3] + [1, 4]`, an outer sum) are refused, as that is far more often
+    /// a slip than meant.
     pub fn broadcast(&self, other: &Shape) -> Option<Shape> {
         if self.is_scalar() {
             Some(other.clone())
         } else if other.is_scalar() || self.same_as(other) {
             Some(self.clone())
-        } else if self.broadcasts_over(other) {
+        } else if self.broadcasts_over(other) || self.stretches_over(other) {
             Some(other.clone())
-        } else if other.broadcasts_over(self) {
+        } else if other.broadcasts_over(self) || other.stretches_over(self) {
             Some(self.clone())
         } else {
             None
+        }
+    }
+
+    /// A vector or matrix whose every axis either equals `target`'s or has
+    /// length 1 (and stretches to it): `[m]` over `[m, N]`, `[1, n]` over
+    /// `[N, n]`, `[1, 1]` over anything of rank ≤ 2.
+    pub fn stretches_over(&self, target: &Shape) -> bool {
+        if self.is_scalar() || target.is_scalar() {
+            return false;
+        }
+        match (self.as_matrix(), target.as_matrix()) {
+            (Some((r, c)), Some((tr, tc))) => (r == tr || r == 1) && (c == tc || c == 1),
+            _ => false,
+        }
+    }
+
+    /// The axes of the matrix `target` along which `self` stretches to
+    /// cover it (see [`Shape::stretches_over`]): axis 0 when `self` has one
+    /// row and `target` several, axis 1 likewise for columns.
+    pub fn stretched_axes(&self, target: &Shape) -> Vec<Axis> {
+        if !self.stretches_over(target) {
+            return Vec::new();
+        }
+        let (Some((r, c)), Some((tr, tc))) = (self.as_matrix(), target.as_matrix()) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if r == 1 && tr > 1 {
+            out.push(Axis::DOWN);
+        }
+        if c == 1 && tc > 1 {
+            out.push(Axis::ACROSS);
+        }
+        out
+    }
+
+    /// Shape of the sum along `axis` of a vector or matrix: along axis 0,
+    /// `[m, n]` gives the row `[1, n]` of its column sums (1ᵀX); along
+    /// axis 1, the column `[m]` of its row sums (X 1).
+    pub fn sum_axis(&self, axis: Axis) -> Shape {
+        let (m, n) = self.as_matrix().unwrap_or((1, 1));
+        if axis == Axis::DOWN {
+            Shape(vec![1, n])
+        } else {
+            Shape(vec![m])
+        }
+    }
+
+    /// The length of `axis` in the matrix view (`[n]` is n×1).
+    pub fn axis_len(&self, axis: Axis) -> usize {
+        let (m, n) = self.as_matrix().unwrap_or((1, 1));
+        if axis == Axis::DOWN {
+            m
+        } else {
+            n
+        }
+    }
+
+    /// For a vector (`[n]`, `[n, 1]`, `[1, n]`), the axis its entries lie along.
+    pub fn vector_axis(&self) -> Option<Axis> {
+        match self.0.as_slice() {
+            [_] | [_, 1] => Some(Axis::DOWN),
+            [1, _] => Some(Axis::ACROSS),
+            _ => None,
         }
     }
 
@@ -207,15 +277,6 @@ impl Shape {
             _ => None,
         }
     }
-
-    /// Is this a vector in the sense of softmax: `[n]`, `[1, n]` or `[n, 1]`.
-    pub fn is_vector(&self) -> bool {
-        match self.0.as_slice() {
-            [_] => true,
-            [m, n] => *m == 1 || *n == 1,
-            _ => false,
-        }
-    }
 }
 
 impl fmt::Display for Shape {
@@ -282,7 +343,7 @@ mod tests {
         assert_eq!(s(&[2]).broadcast(&s(&[2, 3, 3])), Some(s(&[2, 3, 3])));
         assert_eq!(s(&[2, 3, 3]).broadcast(&s(&[2])), Some(s(&[2, 3, 3])));
         assert_eq!(s(&[3]).broadcast(&s(&[2, 3, 3])), None);
-        assert_eq!(s(&[2]).broadcast(&s(&[2, 3])), None);
+        assert_eq!(s(&[2, 3]).broadcast(&s(&[2, 3, 3])), None);
     }
 
     #[test]
@@ -290,6 +351,21 @@ mod tests {
         assert_eq!(s(&[]).broadcast(&s(&[3])), Some(s(&[3])));
         assert_eq!(s(&[3]).broadcast(&s(&[3, 1])), Some(s(&[3])));
         assert_eq!(s(&[3]).broadcast(&s(&[1, 3])), None);
+        // A column stretches over every column, a row over every row.
+        assert_eq!(s(&[2]).broadcast(&s(&[2, 3])), Some(s(&[2, 3])));
+        assert_eq!(s(&[4, 3]).broadcast(&s(&[1, 3])), Some(s(&[4, 3])));
+        assert_eq!(s(&[2, 1]).broadcast(&s(&[2, 5])), Some(s(&[2, 5])));
+        assert_eq!(s(&[1, 1]).broadcast(&s(&[2, 5])), Some(s(&[2, 5])));
+        assert_eq!(s(&[1]).broadcast(&s(&[4])), Some(s(&[4])));
+        // Mismatched lengths, and a column with a row (an outer sum), are refused.
+        assert_eq!(s(&[3]).broadcast(&s(&[2, 3])), None);
+        assert_eq!(s(&[3]).broadcast(&s(&[1, 4])), None);
+        assert_eq!(s(&[2, 1]).broadcast(&s(&[1, 5])), None);
+        assert_eq!(s(&[2]).stretched_axes(&s(&[2, 3])), vec![Axis::ACROSS]);
+        assert_eq!(s(&[1, 3]).stretched_axes(&s(&[4, 3])), vec![Axis::DOWN]);
+        assert_eq!(s(&[1, 1]).stretched_axes(&s(&[4, 3])), vec![Axis::DOWN, Axis::ACROSS]);
+        assert_eq!(s(&[2, 3]).sum_axis(Axis::DOWN), s(&[1, 3]));
+        assert_eq!(s(&[2, 3]).sum_axis(Axis::ACROSS), s(&[2]));
         assert_eq!(s(&[2, 3]).to_string(), "[2, 3]");
         assert_eq!(s(&[]).to_string(), "a scalar");
     }

@@ -92,21 +92,26 @@ pub const TERMS_SHOWN: usize = 4;
 /// Column vectors longer than this are written as transposed rows.
 pub const TALL_VECTOR: usize = 12;
 
-/// The width in characters of the widest row of the first `pmatrix` in
-/// `latex` (entries plus a space between columns), or 0 without one.
+/// The width in characters of the first `pmatrix` in `latex`: each
+/// column as wide as its widest entry (as LaTeX sets it), plus a space
+/// between columns; 0 without one.
 pub fn matrix_width(latex: &str) -> usize {
     let Some(start) = latex.find("\\begin{pmatrix}") else {
         return 0;
     };
     let body = &latex[start + "\\begin{pmatrix}".len()..];
     let body = &body[..body.find("\\end{pmatrix}").unwrap_or(body.len())];
-    body.split("\\\\")
-        .map(|row| {
-            let cells: Vec<&str> = row.split('&').map(str::trim).collect();
-            cells.iter().map(|c| c.chars().count()).sum::<usize>() + 2 * cells.len().saturating_sub(1)
-        })
-        .max()
-        .unwrap_or(0)
+    let mut columns: Vec<usize> = Vec::new();
+    for row in body.split("\\\\") {
+        for (j, cell) in row.split('&').map(str::trim).enumerate() {
+            let w = cell.chars().count();
+            match columns.get_mut(j) {
+                Some(c) => *c = (*c).max(w),
+                None => columns.push(w),
+            }
+        }
+    }
+    columns.iter().sum::<usize>() + 2 * columns.len().saturating_sub(1)
 }
 
 /// The width in characters of the widest rows of every `pmatrix` in
@@ -210,6 +215,14 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
             .collect(),
     };
     out.push(Block::Display(rows));
+    if let Some(batch) = model.batch {
+        let lane = super::text::lane_name(batch.examples.other());
+        out.push(Block::Paragraph(vec![
+            text("This is a batch of "),
+            math(format!("N = {}", batch.size)),
+            text(format!(" examples, one per {lane} of the inputs and of every layer's values.")),
+        ]));
+    }
     if let Some(view) = &d.time {
         out.push(Block::Paragraph(vec![
             text("at every step "),
@@ -291,11 +304,29 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
             math("\\delta_k"),
             text(". The shared weights add up their gradients over the steps; each step names the rule it uses."),
         ])),
-        None => out.push(Block::Paragraph(vec![
-            text("Back-propagation works from the loss towards the input. Each error term "),
-            math("\\delta_k"),
-            text(" is the gradient of the loss with respect to the quantity it is defined as (a layer's pre-activation, where the layer has one); each step names the rule it uses."),
-        ])),
+        None => match model.batch {
+            Some(batch) => {
+                let lane = super::text::lane_name(batch.examples.other());
+                out.push(Block::Paragraph(vec![
+                    text("Back-propagation works from the loss towards the input, for the whole batch at once. Each error term "),
+                    math("\\Delta_k"),
+                    text(format!(
+                        " is the gradient of the loss with respect to the quantity it is defined as (a layer's pre-activations, where the layer has them), one {lane} per example: for a loss that is the mean over the "
+                    )),
+                    math(format!("N = {}", batch.size)),
+                    text(format!(" examples, {lane} ")),
+                    math("n"),
+                    text(" is that example's own error term divided by "),
+                    math("N"),
+                    text(". A weight's gradient adds up the examples' contributions in one matrix product, and a bias added to every example sums its error term over them; each step names the rule it uses."),
+                ]))
+            }
+            None => out.push(Block::Paragraph(vec![
+                text("Back-propagation works from the loss towards the input. Each error term "),
+                math("\\delta_k"),
+                text(" is the gradient of the loss with respect to the quantity it is defined as (a layer's pre-activation, where the layer has one); each step names the rule it uses."),
+            ])),
+        },
     }
     let rules: Vec<_> = d.conventions.iter().filter(|c| c.is_layer_rule()).collect();
     if !rules.is_empty() {
@@ -368,10 +399,13 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
                 Some(Some(true)) => "which holds for the given target",
                 _ => "assumed here, as for any one-hot or probability target",
             };
-            let y = target.map(|t| names.tensor(t.target, L)).unwrap_or_else(|| "y".into());
+            let rule = match target {
+                Some(t) => super::text::target_sum_formula(t, &names, L),
+                None => "\\textstyle\\sum y = 1".into(),
+            };
             out.push(Block::Paragraph(vec![
                 text("The last step uses "),
-                math(format!("\\textstyle\\sum {y} = 1")),
+                math(rule),
                 text(format!(", {why}; without it the error term is")),
             ]));
             let mut rows = vec![row(label.clone(), formula(g, general, &names, L))];
@@ -421,10 +455,30 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
         }
         seen.push(y.clone());
         let _ = every;
+        let rule = match (&d.time, t.axis) {
+            (Some(_), None) => format!("\\textstyle\\sum {y} = 1"),
+            _ => super::text::target_sum_formula(t, &names, L),
+        };
+        let entries = match t.axis {
+            None => "the entries of the target sum".to_string(),
+            Some(axis) => format!("each {} of the target sums", super::text::lane_name(axis)),
+        };
         notes.push(match t.verified {
-            Some(true) => vec![math(format!("\\textstyle\\sum {y} = 1")), text(": the entries of the target sum to one (checked on the given values), which simplifies the error term.")],
-            None => vec![math(format!("\\textstyle\\sum {y} = 1")), text(" is assumed (a one-hot or probability target); the general form is shown beside it.")],
-            Some(false) => vec![text("The target's entries do not sum to one, so the general form is kept.")],
+            Some(true) => vec![
+                math(rule),
+                text(format!(": {entries} to one (checked on the given values), which simplifies the error term.")),
+            ],
+            None => vec![
+                math(rule),
+                text(" is assumed (a one-hot or probability target); the general form is shown beside it."),
+            ],
+            Some(false) => vec![text(match t.axis {
+                None => "The target's entries do not sum to one, so the general form is kept.".to_string(),
+                Some(axis) => format!(
+                    "The target's {}s do not each sum to one, so the general form is kept.",
+                    super::text::lane_name(axis)
+                ),
+            })],
         });
     }
     notes.extend(solution.notes.iter().map(|n| vec![text(super::text::note_text(n))]));

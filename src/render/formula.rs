@@ -129,10 +129,14 @@ impl<'a> Names<'a> {
             SymbolKind::Delta { layer } => {
                 // In a model with time steps, untimed δ's are numbered among themselves.
                 let layer = self.untimed.get(&id).copied().unwrap_or(layer);
-                match notation {
-                    Notation::Text => format!("δ{layer}"),
-                    Notation::Nn => format!("delta{layer}"),
-                    Notation::Latex => format!("\\delta_{{{layer}}}"),
+                // A batch's error terms side by side form a matrix: Δ.
+                let matrix = self.model.batch.is_some() && s.shape.rank() == 2;
+                match (notation, matrix) {
+                    (Notation::Text, false) => format!("δ{layer}"),
+                    (Notation::Text, true) => format!("Δ{layer}"),
+                    (Notation::Nn, _) => format!("delta{layer}"),
+                    (Notation::Latex, false) => format!("\\delta_{{{layer}}}"),
+                    (Notation::Latex, true) => format!("\\Delta_{{{layer}}}"),
                 }
             }
             SymbolKind::Adjoint => self.gradient_of(s.wrt, notation, graph),
@@ -594,13 +598,20 @@ impl Printer<'_> {
             Node::Reduce(Reduction::Mean, a) => {
                 self.call(if n == Notation::Latex { "\\operatorname{mean}" } else { "mean" }, &[*a])
             }
-            Node::Softmax(a) => {
-                self.call(if n == Notation::Latex { "\\operatorname{softmax}" } else { "softmax" }, &[*a])
-            }
-            Node::LogSoftmax(a) => {
-                self.call(if n == Notation::Latex { "\\operatorname{log\\_softmax}" } else { "log_softmax" }, &[*a])
-            }
+            Node::Softmax(a, axis) => match self.graph.shape(*a).vector_axis() {
+                Some(_) => self.call(if n == Notation::Latex { "\\operatorname{softmax}" } else { "softmax" }, &[*a]),
+                None => self.layer_call("softmax", &[*a], vec![("axis", axis.index())]),
+            },
+            Node::LogSoftmax(a, axis) => match self.graph.shape(*a).vector_axis() {
+                Some(_) => {
+                    self.call(if n == Notation::Latex { "\\operatorname{log\\_softmax}" } else { "log_softmax" }, &[*a])
+                }
+                None => self.layer_call("log_softmax", &[*a], vec![("axis", axis.index())]),
+            },
             Node::Diag(a) => self.call(if n == Notation::Latex { "\\operatorname{diag}" } else { "diag" }, &[*a]),
+            Node::Loss(LossFn::CrossEntropy(Some(axis)), y, p) => {
+                self.layer_call("cross_entropy", &[*y, *p], vec![("axis", axis.index())])
+            }
             Node::Loss(f, y, p) => {
                 let name = match (f, n) {
                     (_, Notation::Latex) => format!("\\operatorname{{{}}}", f.name().replace('_', "\\_")),
@@ -628,6 +639,20 @@ impl Printer<'_> {
                 Notation::Text => (format!("Σᵢⱼ {}", self.operand(*a, Prec::Atom)), Prec::Prefix),
                 Notation::Latex => (format!("\\textstyle\\sum_{{i,j}} {}", self.operand(*a, Prec::Atom)), Prec::Prefix),
             },
+            Node::OneHot(labels, ..) => match n {
+                Notation::Latex => self.call("\\operatorname{onehot}", &[*labels]),
+                _ => self.call("onehot", &[*labels]),
+            },
+            // A product with the ones vector: 1ᵀX sums each column, X 1 each row.
+            Node::SumAxis(a, axis) => {
+                let one = if n == Notation::Latex { "\\mathbf{1}" } else { "1" };
+                let t = if n == Notation::Latex { "^\\top" } else { "ᵀ" };
+                match (n, *axis == crate::model::Axis::DOWN) {
+                    (Notation::Nn, _) => self.layer_call("sum", &[*a], vec![("axis", axis.index())]),
+                    (_, true) => (format!("{one}{t} {}", self.operand(*a, Prec::Prefix)), Prec::Product),
+                    (_, false) => (format!("{} {one}", self.operand(*a, Prec::Prefix)), Prec::Product),
+                }
+            }
         }
     }
 
@@ -802,6 +827,8 @@ impl Printer<'_> {
                 };
                 let l = match self.shown(a) {
                     Some(Node::MatMul(..) | Node::Mul(..)) if n != Notation::Nn => self.paren(self.print(a).0),
+                    // (Y ⊘ Ŷ)/3, not Y ⊘ Ŷ/3
+                    Some(Node::Div(..)) if n != Notation::Nn && scalar_den => self.paren(self.print(a).0),
                     _ => self.operand(a, Prec::Product),
                 };
                 let r = match self.shown(b) {

@@ -149,7 +149,7 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
             let _ = writeln!(out, "  {label} = {}", formula(&derivation.graph, s.formula, &names, N));
             if let Some(general) = s.general {
                 let sums: Vec<String> =
-                    derivation.target_sums.iter().map(|t| format!("Σ{} = 1", names.tensor(t.target, N))).collect();
+                    derivation.target_sums.iter().map(|t| target_sum_formula(t, &names, N)).collect();
                 let _ = writeln!(
                     out,
                     "      (in general, without {}: {label} = {})",
@@ -227,7 +227,7 @@ fn averaging_factors(names: &Names) -> Vec<String> {
                 "bce({y}, {p}) is a mean with n = {entries}: its gradient carries the factor 1/n = {}",
                 super::formula::constant(&num_rational::BigRational::new(1.into(), entries.into()), N)
             ),
-            crate::model::LossFn::CrossEntropy => continue,
+            crate::model::LossFn::CrossEntropy(_) => continue,
         };
         if !out.contains(&line) {
             out.push(line);
@@ -248,10 +248,47 @@ pub fn conventions(derivation: &Derivation, names: &Names) -> Vec<String> {
 /// The assumption Σy = 1 for one target, in words.
 fn target_sum_text(t: &crate::derive::TargetSum, names: &Names) -> String {
     let y = names.tensor(t.target, N);
-    match t.verified {
-        Some(true) => format!("Σ{y} = 1: the entries of {y} sum to 1 (checked on the given values)"),
-        None => format!("Σ{y} = 1 is assumed ({y} is a one-hot or probability vector); the general form is shown too"),
-        Some(false) => format!("the entries of {y} do not sum to 1, so the general form (with Σ{y}) is kept"),
+    let rule = target_sum_formula(t, names, N);
+    match (t.axis, t.verified) {
+        (None, Some(true)) => format!("{rule}: the entries of {y} sum to 1 (checked on the given values)"),
+        (None, None) => {
+            format!("{rule} is assumed ({y} is a one-hot or probability vector); the general form is shown too")
+        }
+        (None, Some(false)) => format!("the entries of {y} do not sum to 1, so the general form (with Σ{y}) is kept"),
+        (Some(axis), verified) => {
+            let lane = lane_name(axis);
+            let (sum, _) = rule.split_once(" = ").unwrap_or((&rule, ""));
+            match verified {
+                Some(true) => format!("{rule}: each {lane} of {y} sums to 1 (checked on the given values)"),
+                None => format!(
+                    "{rule} is assumed (each {lane} of {y} is a one-hot or probability vector); the general form is shown too"
+                ),
+                Some(false) => format!("the {lane}s of {y} do not each sum to 1, so the general form (with {sum}) is kept"),
+            }
+        }
+    }
+}
+
+/// What lies along an axis of a matrix: its columns run down axis 0.
+pub fn lane_name(axis: crate::model::Axis) -> &'static str {
+    if axis == crate::model::Axis::DOWN {
+        "column"
+    } else {
+        "row"
+    }
+}
+
+/// The rule Σy = 1 for one target as a formula: `Σy = 1`, or for a batch's
+/// targets `1ᵀY = 1ᵀ` (each column sums to one) or `Y 1 = 1` (each row).
+pub fn target_sum_formula(t: &crate::derive::TargetSum, names: &Names, notation: Notation) -> String {
+    let y = names.tensor(t.target, notation);
+    let latex = notation == Notation::Latex;
+    let (one, top) = if latex { ("\\mathbf{1}", "^\\top") } else { ("1", "ᵀ") };
+    match t.axis {
+        None if latex => format!("\\textstyle\\sum {y} = 1"),
+        None => format!("Σ{y} = 1"),
+        Some(axis) if axis == crate::model::Axis::DOWN => format!("{one}{top} {y} = {one}{top}"),
+        Some(_) => format!("{y} {one} = {one}"),
     }
 }
 

@@ -154,3 +154,33 @@ pub fn rnn_network(seed: u64, steps: usize, width: usize, inputs: usize, classes
     out.push_str("train sgd(lr = 0.01)\n");
     out
 }
+
+/// A dense network on a batch: `X[widths[0], batch]` (examples as columns),
+/// a weight and a bias per layer (each bias added to every example), `act`
+/// between layers and `mse` against `Y[widths[last], batch]`, with random
+/// two-place values; as `benches/peer.py` writes its batch case.
+pub fn batch_network(seed: u64, widths: &[usize], batch: usize, act: &str) -> String {
+    let mut rng = Lcg(seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407));
+    let depth = widths.len() - 1;
+    let mut out = format!("input X[{},{batch}] = {}\n", widths[0], random_literal(&mut rng, &[widths[0], batch]));
+    for k in 1..=depth {
+        let (m, n) = (widths[k], widths[k - 1]);
+        out.push_str(&format!("param W{k}[{m},{n}] = {}\n", random_literal(&mut rng, &[m, n])));
+        out.push_str(&format!("param b{k}[{m}] = {}\n", random_literal(&mut rng, &[m])));
+    }
+    out.push_str(&format!(
+        "target Y[{},{batch}] = {}\n",
+        widths[depth],
+        random_literal(&mut rng, &[widths[depth], batch])
+    ));
+    let mut prev = "X".to_string();
+    for k in 1..=depth {
+        out.push_str(&format!("Z{k} = W{k} @ {prev} + b{k}\n"));
+        if k < depth {
+            out.push_str(&format!("H{k} = {act}(Z{k})\n"));
+            prev = format!("H{k}");
+        }
+    }
+    out.push_str(&format!("loss L = mse(Y, Z{depth})\ntrain sgd(lr = 0.1)\n"));
+    out
+}
