@@ -37,10 +37,9 @@ pub const FORMS: [(&str, usize, &str); 26] = [
 
 /// Activations students expect that are not built in, each as a `fn` of
 /// built-ins (the help for an unknown function offers it).
-pub const DEFINITIONS: [(&str, &str); 7] = [
+pub const DEFINITIONS: [(&str, &str); 6] = [
     ("swish", "fn swish(t) = t * sigmoid(t)"),
     ("mish", "fn mish(t) = t * tanh(softplus(t))"),
-    ("softsign", "fn softsign(t) = t / (1 + abs(t))"),
     ("hardtanh", "fn hardtanh(t) = max(min(t, 1), -1)"),
     ("hard_tanh", "fn hard_tanh(t) = max(min(t, 1), -1)"),
     ("relu6", "fn relu6(t) = min(relu(t), 6)"),
