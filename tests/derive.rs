@@ -74,6 +74,29 @@ fn written_out_cross_entropy_matches_builtin() {
     assert!(text.contains("  δ2 = ŷ − y\n"), "{text}");
 }
 
+/// A softmax written out, `exp(z) / sum(exp(z))`, followed by the built-in or
+/// a written-out cross-entropy, reaches ŷ − y by the same steps as the
+/// built-ins, naming the rule; the values agree with finite differences.
+#[test]
+fn written_out_softmax_matches_builtin() {
+    let base = std::fs::read_to_string(common::example("assignment4.nn")).unwrap();
+    let softmax = base.replace("softmax(Z2)", "exp(Z2) / sum(exp(Z2))");
+    assert_ne!(base, softmax);
+    for text in [softmax.clone(), softmax.replace("cross_entropy(y, yhat)", "-sum(y * log(yhat))")] {
+        let model = nnderive::load(&nnderive::Source::new("w.nn", text)).unwrap();
+        let out = render::text::derivation(&model, &derive(&model));
+        for expected in [
+            "  ŷ  = exp(Z2) / Σexp(Z2)\n",
+            "(diag(ŷ) − ŷ ŷᵀ) (∂L/∂ŷ)         [d-softmax of exp(z) / Σexp(z) at ŷ]\n",
+            "= ŷ − y                            [Σy = 1]\n",
+            "  δ2 = ŷ − y\n",
+        ] {
+            assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+        }
+        assert!(nnderive::gradcheck(&model).unwrap().worst() < 1e-6);
+    }
+}
+
 /// Without target values, Σy = 1 is assumed and the general form is shown.
 #[test]
 fn unknown_target_shows_general_form() {

@@ -45,6 +45,15 @@ pub fn local_adjoints(
             out_list.push(Local { child, contribution: c, rule, explanation });
         }
     };
+    // p = exp(z) ⊘ Σexp(z) is softmax(z) written out: its gradient flows to z
+    // by the softmax rule, past exp and Σ, so that a cross-entropy after it
+    // cancels to ŷ − y as it does after the built-in.
+    if let Some((exp, z)) = rules::softmax_written_out(g, id) {
+        if wants(exp) {
+            let (c, explanation) = softmax_jacobian_product(g, out, seed);
+            return vec![Local { child: z, contribution: c, rule: rules::D_SOFTMAX_WRITTEN_OUT, explanation }];
+        }
+    }
     match node {
         Node::Tensor(_) | Node::Param(_) | Node::Symbol(_) | Node::Const(_) => {}
         // z = a + b: ā = ḡ, b̄ = ḡ
@@ -150,20 +159,8 @@ pub fn local_adjoints(
         }
         // s = softmax(a): ā = (diag(s) − s sᵀ) ḡ = s ⊙ ḡ − s Σ(s ⊙ ḡ)
         Node::Softmax(a) => {
-            let s = out;
-            let d = g.diag(s);
-            let st = g.transpose(s);
-            // The Jacobian is diag(s) − s sᵀ for a column, diag(s) − sᵀ s for a
-            // row (then the gradient, a row too, multiplies it from the left).
-            let row = matches!(g.shape(s).dims(), [1, n] if *n > 1);
-            let outer = if row { g.matmul(st, s) } else { g.matmul(s, st) };
-            let jac = g.sub(d, outer);
-            let explanation = if row { g.matmul(seed, jac) } else { g.matmul(jac, seed) };
-            let sg = g.mul(s, seed);
-            let total = g.reduce(Reduction::Sum, sg);
-            let scaled = g.mul(s, total);
-            let c = g.sub(sg, scaled);
-            push(g, a, c, "d-softmax", Some(explanation));
+            let (c, explanation) = softmax_jacobian_product(g, out, seed);
+            push(g, a, c, "d-softmax", explanation);
         }
         // l = log_softmax(a): ā = ḡ − softmax(a) Σḡ
         Node::LogSoftmax(a) => {
@@ -214,6 +211,24 @@ pub fn local_adjoints(
         | Node::SumSpatial(_) => {}
     }
     out_list
+}
+
+/// The gradient through a softmax `s` of a vector, given the gradient `seed`
+/// of `s`: `s ⊙ ḡ − s Σ(s ⊙ ḡ)`, with the Jacobian product it expands
+/// (`(diag(s) − s sᵀ) ḡ`) as the explanation. The Jacobian is diag(s) − s sᵀ
+/// for a column, diag(s) − sᵀ s for a row (then the gradient, a row too,
+/// multiplies it from the left).
+fn softmax_jacobian_product(g: &mut Graph, s: NodeId, seed: NodeId) -> (NodeId, Option<NodeId>) {
+    let d = g.diag(s);
+    let st = g.transpose(s);
+    let row = matches!(g.shape(s).dims(), [1, n] if *n > 1);
+    let outer = if row { g.matmul(st, s) } else { g.matmul(s, st) };
+    let jac = g.sub(d, outer);
+    let explanation = if row { g.matmul(seed, jac) } else { g.matmul(jac, seed) };
+    let sg = g.mul(s, seed);
+    let total = g.reduce(Reduction::Sum, sg);
+    let scaled = g.mul(s, total);
+    (g.sub(sg, scaled), Some(explanation))
 }
 
 /// Adjoints of the built-in losses.
@@ -288,5 +303,64 @@ fn unbroadcast(g: &mut Graph, c: NodeId, child: NodeId, parent: NodeId) -> NodeI
         g.sum_spatial(c)
     } else {
         c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Elementwise, Shape, SymbolId, TensorId};
+
+    /// `exp(z) / Σexp(z)` for the vector `z`, and `exp(z)`.
+    fn written_softmax(g: &mut Graph, z: NodeId) -> (NodeId, NodeId) {
+        let e = g.apply(Func::Builtin(Elementwise::Exp), vec![z]);
+        let total = g.reduce(Reduction::Sum, e);
+        (g.div(e, total), e)
+    }
+
+    /// A softmax written out sends its gradient straight to z by the softmax
+    /// rule, p ⊙ ḡ − p Σ(p ⊙ ḡ), explained as (diag(p) − p pᵀ) ḡ.
+    #[test]
+    fn softmax_written_out_takes_the_softmax_rule() {
+        let mut g = Graph::new();
+        let z = g.tensor(TensorId(0), Shape::vector(3));
+        let (p, _) = written_softmax(&mut g, z);
+        let seed = g.symbol(SymbolId(0), Shape::vector(3));
+        let locals = local_adjoints(&mut g, p, p, seed, &|_| true);
+        assert_eq!(locals.len(), 1);
+        assert_eq!(locals[0].child, z);
+        assert_eq!(locals[0].rule, rules::D_SOFTMAX_WRITTEN_OUT);
+        // The same formula built by hand.
+        let pg = g.mul(p, seed);
+        let total = g.reduce(Reduction::Sum, pg);
+        let scaled = g.mul(p, total);
+        assert_eq!(locals[0].contribution, g.sub(pg, scaled));
+        let d = g.diag(p);
+        let pt = g.transpose(p);
+        let outer = g.matmul(p, pt);
+        let jac = g.sub(d, outer);
+        assert_eq!(locals[0].explanation, Some(g.matmul(jac, seed)));
+    }
+
+    /// Near misses are ordinary quotients: Σ of another exponential, a mean,
+    /// or a scalar z.
+    #[test]
+    fn only_exp_over_its_own_sum_is_a_softmax() {
+        let mut g = Graph::new();
+        let z = g.tensor(TensorId(0), Shape::vector(3));
+        let w = g.tensor(TensorId(1), Shape::vector(3));
+        let ez = g.apply(Func::Builtin(Elementwise::Exp), vec![z]);
+        let ew = g.apply(Func::Builtin(Elementwise::Exp), vec![w]);
+        let other = g.reduce(Reduction::Sum, ew);
+        let mean = g.reduce(Reduction::Mean, ez);
+        let s = g.tensor(TensorId(2), Shape::scalar());
+        let (scalar, _) = written_softmax(&mut g, s);
+        for quotient in [g.div(ez, other), g.div(ez, mean)] {
+            assert_eq!(rules::softmax_written_out(&g, quotient), None);
+            let seed = g.symbol(SymbolId(0), Shape::vector(3));
+            let locals = local_adjoints(&mut g, quotient, quotient, seed, &|_| true);
+            assert!(locals.iter().all(|l| l.rule == "d-div"), "{locals:?}");
+        }
+        assert_eq!(rules::softmax_written_out(&g, scalar), None);
     }
 }
