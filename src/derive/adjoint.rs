@@ -5,7 +5,7 @@
 use num_rational::BigRational;
 
 use super::rules;
-use crate::model::{Func, Graph, LossFn, Node, NodeId, PoolKind, Reduction};
+use crate::model::{Fired, Func, Graph, LossFn, Node, NodeId, PoolKind, Reduction};
 
 /// A contribution to the gradient of one operand.
 #[derive(Clone, Debug)]
@@ -18,6 +18,8 @@ pub struct Local {
     /// A textbook form of the same contribution shown before it is expanded
     /// (the softmax Jacobian product), when there is one.
     pub explanation: Option<NodeId>,
+    /// The simplifications that fired while the contribution was built.
+    pub simplified: Fired,
 }
 
 /// The contributions of node `id` (whose value is written `out`, the named
@@ -32,6 +34,8 @@ pub fn local_adjoints(
 ) -> Vec<Local> {
     let node = g.node(id).clone();
     let mut out_list = Vec::new();
+    // What fires from here on belongs to the contributions built below.
+    g.take_fired();
     let mut seed = seed;
     // A layer needs its gradient as a map: a scalar ḡ (from a plain sum)
     // stands for that value in every entry.
@@ -42,7 +46,9 @@ pub fn local_adjoints(
     let mut push = |g: &mut Graph, child: NodeId, c: NodeId, rule: &'static str, explanation: Option<NodeId>| {
         if wants(child) {
             let c = unbroadcast(g, c, child, id);
-            out_list.push(Local { child, contribution: c, rule, explanation });
+            // Each contribution is built just before it is pushed.
+            let simplified = g.take_fired();
+            out_list.push(Local { child, contribution: c, rule, explanation, simplified });
         }
     };
     // p = exp(z) ⊘ Σexp(z) is softmax(z) written out: its gradient flows to z
@@ -51,7 +57,14 @@ pub fn local_adjoints(
     if let Some((exp, z)) = rules::softmax_written_out(g, id) {
         if wants(exp) {
             let (c, explanation) = softmax_jacobian_product(g, out, seed);
-            return vec![Local { child: z, contribution: c, rule: rules::D_SOFTMAX_WRITTEN_OUT, explanation }];
+            let simplified = g.take_fired();
+            return vec![Local {
+                child: z,
+                contribution: c,
+                rule: rules::D_SOFTMAX_WRITTEN_OUT,
+                explanation,
+                simplified,
+            }];
         }
     }
     match node {

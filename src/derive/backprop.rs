@@ -9,7 +9,7 @@ use super::adjoint::local_adjoints;
 use super::rules;
 use super::simplify::{self, Rewrite};
 use super::{Derivation, FnDerivative, Gradient, Step, Symbol, SymbolKind, TargetSum, Wrt};
-use crate::model::{FnId, Func, Graph, Model, Node, NodeId, Role, SymbolId, TensorId};
+use crate::model::{Fired, FnId, Func, Graph, Model, Node, NodeId, Role, SymbolId, TensorId};
 
 /// A gradient contribution reaching a named tensor from one equation.
 struct Contribution {
@@ -17,6 +17,8 @@ struct Contribution {
     rules: Vec<&'static str>,
     explanation: Option<NodeId>,
     from: TensorId,
+    /// The simplifications that shaped `expr` (those steps name).
+    simplified: Fired,
 }
 
 /// A δ met inside an equation, defined once the equation's seed is settled.
@@ -26,6 +28,7 @@ struct PendingDelta {
     rules: Vec<&'static str>,
     explanation: Option<NodeId>,
     from: TensorId,
+    simplified: Fired,
 }
 
 struct Backprop<'m> {
@@ -87,6 +90,7 @@ pub fn derive(model: &Model) -> Derivation {
         rules: vec![],
         explanation: None,
         from: model.loss,
+        simplified: Fired::default(),
     });
     for &v in model.order.iter().rev() {
         b.equation(v);
@@ -333,8 +337,8 @@ impl<'m> Backprop<'m> {
         let seed_node = if is_loss { self.g.int(1) } else { self.symbols[seed.0 as usize].node };
 
         // The seed's own formula and the steps that explain it.
-        let raw = self.sum(contribs.iter().map(|c| c.expr));
-        let own = if is_loss { Vec::new() } else { own_steps(Wrt::Tensor(v), raw, &contribs) };
+        let (raw, summed) = self.sum_contributions(&contribs);
+        let own = if is_loss { Vec::new() } else { own_steps(Wrt::Tensor(v), raw, &contribs, summed) };
         let (formula, general, steps) = self.settle(raw, own);
 
         // Backprop through the right-hand side with the seed as a symbol.
@@ -343,7 +347,16 @@ impl<'m> Backprop<'m> {
         // Every contribution to a node, in the order they arrive: parents
         // are visited last-made first, so that is the reverse of the source.
         let mut adj: HashMap<NodeId, Vec<Contribution>> = HashMap::new();
-        adj.insert(root, vec![Contribution { expr: seed_node, rules: vec![], explanation: None, from: v }]);
+        adj.insert(
+            root,
+            vec![Contribution {
+                expr: seed_node,
+                rules: vec![],
+                explanation: None,
+                from: v,
+                simplified: Fired::default(),
+            }],
+        );
         let mut pending = Vec::new();
         let mut reaching: Vec<(TensorId, Contribution)> = Vec::new();
         for n in nodes {
@@ -357,12 +370,20 @@ impl<'m> Backprop<'m> {
                 let wrt = if n == root { Wrt::Tensor(v) } else { Wrt::Node(n) };
                 let shape = self.g.shape(n).clone();
                 let symbol = self.new_symbol(SymbolKind::Delta { layer }, wrt, shape, v);
-                pending.push(PendingDelta { symbol, raw: c.expr, rules: c.rules, explanation: c.explanation, from: v });
+                pending.push(PendingDelta {
+                    symbol,
+                    raw: c.expr,
+                    rules: c.rules,
+                    explanation: c.explanation,
+                    from: v,
+                    simplified: c.simplified,
+                });
                 c = Contribution {
                     expr: self.symbols[symbol.0 as usize].node,
                     rules: vec![],
                     explanation: None,
                     from: v,
+                    simplified: Fired::default(),
                 };
             }
             let out = if n == root { leaf } else { n };
@@ -380,7 +401,13 @@ impl<'m> Backprop<'m> {
                 if !rules.contains(&l.rule) {
                     rules.push(l.rule);
                 }
-                let contribution = Contribution { expr: l.contribution, rules, explanation: l.explanation, from: v };
+                let contribution = Contribution {
+                    expr: l.contribution,
+                    rules,
+                    explanation: l.explanation,
+                    from: v,
+                    simplified: c.simplified.union(l.simplified.shown()),
+                };
                 adj.entry(l.child).or_default().push(contribution);
             }
         }
@@ -410,9 +437,15 @@ impl<'m> Backprop<'m> {
             let own = if p.raw == seed_node {
                 Vec::new()
             } else {
-                let c = Contribution { expr: p.raw, rules: p.rules, explanation: p.explanation, from: p.from };
+                let c = Contribution {
+                    expr: p.raw,
+                    rules: p.rules,
+                    explanation: p.explanation,
+                    from: p.from,
+                    simplified: p.simplified,
+                };
                 let wrt = self.symbols[p.symbol.0 as usize].wrt;
-                own_steps(wrt, p.raw, std::slice::from_ref(&c))
+                own_steps(wrt, p.raw, std::slice::from_ref(&c), Fired::default())
             };
             let (formula, general, steps) = self.settle(p.raw, own);
             self.define(p.symbol, formula, general, steps);
@@ -428,10 +461,18 @@ impl<'m> Backprop<'m> {
         arrived.reverse();
         let mut parts = arrived.into_iter();
         let Some(mut total) = parts.next() else {
-            return Contribution { expr: self.g.int(0), rules: vec![], explanation: None, from: v };
+            return Contribution {
+                expr: self.g.int(0),
+                rules: vec![],
+                explanation: None,
+                from: v,
+                simplified: Fired::default(),
+            };
         };
         for next in parts {
+            self.g.take_fired();
             let expr = self.g.add(total.expr, next.expr);
+            let simplified = total.simplified.union(next.simplified).union(self.g.take_fired().shown());
             let explanation = match (total.explanation, next.explanation) {
                 (None, None) => None,
                 (a, b) => {
@@ -445,7 +486,7 @@ impl<'m> Backprop<'m> {
                     total.rules.push(r);
                 }
             }
-            total = Contribution { expr, rules: total.rules, explanation, from: v };
+            total = Contribution { expr, rules: total.rules, explanation, from: v, simplified };
         }
         total
     }
@@ -470,29 +511,34 @@ impl<'m> Backprop<'m> {
             }
         }
         let inline = &self.inline;
+        // Each step takes the simplifications that fired while it was made.
+        self.g.take_fired();
         let mut expr = self.g.rewrite(raw, &mut |g, n| match g.node(n) {
             Node::Symbol(s) => inline.get(s).copied(),
             _ => None,
         });
-        let continue_with = |steps: &mut Vec<Step>, e: NodeId, rule: &str| {
+        let continue_with = |steps: &mut Vec<Step>, e: NodeId, rule: &str, simplified: Fired| {
             // A step that changes nothing is not worth a line.
             if steps.last().map(|s| s.expr) != Some(e) {
-                steps.push(Step { lhs: None, expr: e, rule: rule.to_string(), from: vec![] });
+                steps.push(Step { lhs: None, expr: e, rule: rule.to_string(), from: vec![], simplified });
             }
         };
+        let simplified = self.g.take_fired().shown();
         if expr != raw && !steps.is_empty() {
-            continue_with(&mut steps, expr, "substitute");
+            continue_with(&mut steps, expr, "substitute", simplified);
         }
         for rule in [Rewrite::Cancel, Rewrite::Logistic, Rewrite::ClearDenominators] {
             let next = simplify::apply(&mut self.g, expr, rule, &[]);
+            let simplified = self.g.take_fired().shown();
             if next != expr {
                 expr = next;
-                continue_with(&mut steps, expr, rule.name());
+                continue_with(&mut steps, expr, rule.name(), simplified);
             }
         }
         let usable: Vec<TensorId> =
             self.target_sums.iter().filter(|t| t.verified != Some(false)).map(|t| t.target).collect();
         let next = simplify::apply(&mut self.g, expr, Rewrite::TargetSumsToOne, &usable);
+        let simplified = self.g.take_fired().shown();
         let mut general = None;
         if next != expr {
             // Name the targets whose sums were replaced: [Σt = 1] for a target t.
@@ -508,7 +554,7 @@ impl<'m> Backprop<'m> {
                 .collect();
             general = Some(expr);
             expr = next;
-            continue_with(&mut steps, expr, &summed.join(", "));
+            continue_with(&mut steps, expr, &summed.join(", "), simplified);
         } else if symbols_in(&self.g, raw).iter().any(|s| self.inline_general.contains_key(s)) {
             // Σy = 1 was used inside a symbol written out here: carry its general form along.
             let (inline, general_of) = (&self.inline, &self.inline_general);
@@ -542,6 +588,13 @@ impl<'m> Backprop<'m> {
         out
     }
 
+    /// The sum of contributions, and the simplifications that adding them made.
+    fn sum_contributions(&mut self, contribs: &[Contribution]) -> (NodeId, Fired) {
+        self.g.take_fired();
+        let total = self.sum(contribs.iter().map(|c| c.expr));
+        (total, self.g.take_fired().shown())
+    }
+
     fn sum(&mut self, exprs: impl Iterator<Item = NodeId>) -> NodeId {
         let mut total: Option<NodeId> = None;
         for e in exprs {
@@ -563,8 +616,8 @@ impl<'m> Backprop<'m> {
 
     fn gradient(&mut self, p: TensorId) -> Gradient {
         let contribs = self.take_contributions(p).unwrap_or_default();
-        let raw = self.sum(contribs.iter().map(|c| c.expr));
-        let own = own_steps(Wrt::Tensor(p), raw, &contribs);
+        let (raw, summed) = self.sum_contributions(&contribs);
+        let own = own_steps(Wrt::Tensor(p), raw, &contribs, summed);
         let (formula, _, steps) = self.settle(raw, own);
         Gradient { param: p, formula, steps }
     }
@@ -631,10 +684,12 @@ impl<'m> Backprop<'m> {
     }
 }
 
-/// The step that shows how the contributions to `wrt` arise.
-fn own_steps(wrt: Wrt, raw: NodeId, contribs: &[Contribution]) -> Vec<Step> {
+/// The step that shows how the contributions to `wrt` arise; `summed` are
+/// the simplifications that adding them up made.
+fn own_steps(wrt: Wrt, raw: NodeId, contribs: &[Contribution], summed: Fired) -> Vec<Step> {
     let mut rules: Vec<&str> = Vec::new();
     let mut from = Vec::new();
+    let simplified = contribs.iter().fold(summed, |acc, c| acc.union(c.simplified));
     for c in contribs {
         for r in &c.rules {
             if !rules.contains(r) {
@@ -653,12 +708,13 @@ fn own_steps(wrt: Wrt, raw: NodeId, contribs: &[Contribution]) -> Vec<Step> {
     let rule = rules.join(", ");
     let explained: Vec<NodeId> = contribs.iter().filter_map(|c| c.explanation).collect();
     if contribs.len() == 1 && explained.len() == 1 {
+        // The expanded line is where the constructors' simplifications show.
         vec![
-            Step { lhs: Some(wrt), expr: explained[0], rule, from },
-            Step { lhs: None, expr: raw, rule: "expand".into(), from: vec![] },
+            Step { lhs: Some(wrt), expr: explained[0], rule, from, simplified: Fired::default() },
+            Step { lhs: None, expr: raw, rule: "expand".into(), from: vec![], simplified },
         ]
     } else {
-        vec![Step { lhs: Some(wrt), expr: raw, rule, from }]
+        vec![Step { lhs: Some(wrt), expr: raw, rule, from, simplified }]
     }
 }
 

@@ -8,6 +8,7 @@ pub mod expr;
 pub mod func;
 mod given;
 pub mod shape;
+pub mod simplification;
 pub mod time;
 
 use indexmap::IndexMap;
@@ -22,6 +23,7 @@ pub use expr::{Graph, Node, NodeId, SymbolId, TensorId};
 pub use func::{Builtin, Conv, Elementwise, FnId, Func, LossFn, PoolKind, Reduction, Window};
 pub use given::with_value;
 pub use shape::Shape;
+pub use simplification::{Fired, Simplification};
 
 /// What a named tensor is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -433,6 +433,18 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
         rows.extend(value_rows_after(&lhs, v, round));
     }
     out.push(Block::Display(rows));
+    // The legend of the simplifications that the error terms' steps name.
+    let named = d
+        .defined_symbols()
+        .fold(crate::model::Fired::default(), |acc, s| acc.union(super::text::simplified_in(&s.steps)));
+    if !named.is_empty() {
+        out.push(Block::Paragraph(vec![text(
+            "Besides the derivative rules, the steps name the simplifications they make:",
+        )]));
+        out.push(Block::List(
+            named.iter().map(|s| vec![text(format!("{}: {}", s.name(), s.entry().statement))]).collect(),
+        ));
+    }
 
     // 4. The update.
     if let Some(train) = &solution.training {
@@ -566,6 +578,10 @@ pub fn prose(s: &str) -> String {
             'α' => "$\\alpha$".into(),
             'ᵀ' => "$^\\top$".into(),
             '²' => "$^2$".into(),
+            '¹' => "$^1$".into(),
+            '⁰' => "$^0$".into(),
+            '±' => "$\\pm$".into(),
+            '∘' => "$\\circ$".into(),
             '⋆' => "$\\star$".into(),
             '∗' => "$\\ast$".into(),
             '·' => "$\\cdot$".into(),
@@ -603,24 +619,16 @@ fn step_rows(steps: &[Step], solution: &Solution, names: &Names) -> Vec<Row> {
         .iter()
         .map(|s| {
             let lhs = s.lhs.map(|w| names.gradient_of(w, L, g)).unwrap_or_default();
-            let mut note = s.rule.clone();
-            if !s.from.is_empty() {
-                let from: Vec<String> = s
-                    .from
-                    .iter()
-                    .map(|&t| {
-                        let name = names.tensor(t, Notation::Text);
-                        // `h_t` as `h_{t}`, which prose sets as a subscript.
-                        match &solution.derivation.time {
-                            Some(view) if name.ends_with(&format!("_{}", view.index)) => {
-                                format!("{}_{{{}}}", &name[..name.len() - view.index.len() - 1], view.index)
-                            }
-                            _ => subscript_digits(&name),
-                        }
-                    })
-                    .collect();
-                note.push_str(&format!(" at {}", from.join(", ")));
-            }
+            let note = s.note(|t| {
+                let name = names.tensor(t, Notation::Text);
+                // `h_t` as `h_{t}`, which prose sets as a subscript.
+                match &solution.derivation.time {
+                    Some(view) if name.ends_with(&format!("_{}", view.index)) => {
+                        format!("{}_{{{}}}", &name[..name.len() - view.index.len() - 1], view.index)
+                    }
+                    _ => subscript_digits(&name),
+                }
+            });
             Row { lhs, rhs: formula(g, s.expr, names, L), note: Some(note) }
         })
         .collect()

@@ -6,7 +6,7 @@ use crate::derive::time::{Forward, General, TimeSum, TimeView};
 use crate::derive::{Derivation, Step, Wrt};
 use crate::eval::evaluate::Note;
 use crate::eval::{GradCheck, ParamCheck, Solution};
-use crate::model::Model;
+use crate::model::{Fired, Model};
 
 use super::formula::{definition, display_width, formula, Names, Notation};
 use crate::layout::{align_width, pad_right};
@@ -94,11 +94,7 @@ pub fn step_lines(steps: &[Step], derivation: &Derivation, names: &Names) -> Vec
                 Some(w) => names.gradient_of(w, N, &derivation.graph),
                 None => String::new(),
             };
-            let mut rule = s.rule.clone();
-            if !s.from.is_empty() {
-                let from: Vec<String> = s.from.iter().map(|&t| names.tensor(t, N)).collect();
-                let _ = write!(rule, " at {}", from.join(", "));
-            }
+            let rule = s.note(|t| names.tensor(t, N));
             (lhs, formula(&derivation.graph, s.expr, names, N), rule)
         })
         .collect()
@@ -135,6 +131,8 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
 
     write_layer_rules(&mut out, derivation);
 
+    // The simplifications the printed steps name, for the legend at the end.
+    let mut named = Fired::default();
     let defined: Vec<_> = derivation.defined_symbols().collect();
     if !defined.is_empty() {
         let _ = writeln!(out, "\nError terms");
@@ -144,6 +142,7 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
             if of != label {
                 let _ = writeln!(out, "  {label} = {of}");
             }
+            named = named.union(simplified_in(&s.steps));
             write_steps(&mut out, &step_lines(&s.steps, derivation, &names), "      ");
             let _ = writeln!(out, "  {label} = {}", formula(&derivation.graph, s.formula, &names, N));
             if let Some(general) = s.general {
@@ -166,6 +165,7 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
     for g in &derivation.gradients {
         let lhs = names.gradient_of(Wrt::Tensor(g.param), N, &derivation.graph);
         let result = formula(&derivation.graph, g.formula, &names, N);
+        named = named.union(simplified_in(&g.steps));
         let mut steps = step_lines(&g.steps, derivation, &names);
         // A gradient read off in one step is one line, with its rule.
         if steps.len() <= 1 {
@@ -185,7 +185,24 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
             let _ = writeln!(out, "  {n}");
         }
     }
+    write_simplifications(&mut out, named);
     out
+}
+
+/// The simplifications that any of `steps` name.
+pub fn simplified_in(steps: &[Step]) -> Fired {
+    steps.iter().fold(Fired::default(), |acc, s| acc.union(s.simplified))
+}
+
+/// The legend of the simplifications named in the steps: each with its rule.
+fn write_simplifications(out: &mut String, named: Fired) {
+    if named.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nSimplifications named in the steps");
+    for s in named.iter() {
+        let _ = writeln!(out, "  {}: {}", s.name(), s.entry().statement);
+    }
 }
 
 /// The layer rules the derivation uses: each statement with its index form.
@@ -616,7 +633,9 @@ pub fn time_sum_text(
 fn collapsed_rule(steps: &[Step], names: &Names, view: &TimeView) -> String {
     let mut rules: Vec<String> = Vec::new();
     let mut from: Vec<String> = Vec::new();
+    let mut simplified = crate::model::Fired::default();
     for s in steps {
+        simplified = simplified.union(s.simplified);
         for r in s.rule.split(", ") {
             if !rules.iter().any(|x| x == r) {
                 rules.push(r.to_string());
@@ -638,6 +657,9 @@ fn collapsed_rule(steps: &[Step], names: &Names, view: &TimeView) -> String {
     let mut text = rules.join(", ");
     if !from.is_empty() {
         let _ = write!(text, " at {}", from.join(", "));
+    }
+    if !simplified.is_empty() {
+        let _ = write!(text, "; {}", simplified.shown_names().join(", "));
     }
     text
 }
@@ -679,6 +701,8 @@ fn time_derivation(model: &Model, derivation: &Derivation, view: &TimeView) -> S
     let names = Names::new(model, Some(derivation));
     let g = &derivation.graph;
     let mut out = String::new();
+    // The simplifications the printed steps name, for the legend at the end.
+    let named = std::cell::Cell::new(Fired::default());
     let _ = writeln!(out, "Time steps");
     let _ = writeln!(
         out,
@@ -699,6 +723,7 @@ fn time_derivation(model: &Model, derivation: &Derivation, view: &TimeView) -> S
         let _ = writeln!(out, "\nError terms");
         let write_symbol = |out: &mut String, s: crate::model::SymbolId, names: &Names, tail: Option<String>| {
             let sym = derivation.symbol(s);
+            named.set(named.get().union(simplified_in(&sym.steps)));
             let label = formula(g, sym.node, names, N);
             let of = names.gradient_of(sym.wrt, N, g);
             if of != label {
@@ -740,6 +765,7 @@ fn time_derivation(model: &Model, derivation: &Derivation, view: &TimeView) -> S
             Some(sum) => time_sum_text(g, sum, &names, view, N),
             None => formula(g, grad.formula, &names_near(&names, view, view.last), N),
         };
+        named.set(named.get().union(simplified_in(&grad.steps)));
         rows.push((lhs, rhs, collapsed_rule(&grad.steps, &names, view)));
     }
     write_steps(&mut out, &rows, "  ");
@@ -756,6 +782,7 @@ fn time_derivation(model: &Model, derivation: &Derivation, view: &TimeView) -> S
             let _ = writeln!(out, "  {n}");
         }
     }
+    write_simplifications(&mut out, named.get());
     out
 }
 
