@@ -627,8 +627,10 @@ impl<'m> Backprop<'m> {
         let mut out = Vec::new();
         for (index, f) in self.model.functions.values().enumerate() {
             for wrt in 0..f.params.len() as u32 {
+                self.g.take_fired();
                 let body = differentiate(&mut self.g, f.body, wrt);
-                out.push(FnDerivative { func: FnId(index as u32), wrt, body });
+                let simplified = self.g.take_fired().shown();
+                out.push(FnDerivative { func: FnId(index as u32), wrt, body, simplified });
             }
         }
         out

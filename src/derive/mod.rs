@@ -108,6 +108,9 @@ pub struct FnDerivative {
     pub wrt: u32,
     /// Body in terms of the function's parameters.
     pub body: NodeId,
+    /// The simplifications that shaped it and that steps name (`0 / u = 0`
+    /// in the derivative of `1 / u`).
+    pub simplified: Fired,
 }
 
 /// The assumption Σy = 1 for a target y, and whether the file's values confirm it.

@@ -268,10 +268,13 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
             rows.push(row(format!("{fname}({args})"), substitute_params(&formula(g, f.body, &names, L), &f.params)));
             for fd in d.fn_derivatives.iter().filter(|fd| fd.func.0 as usize == i) {
                 let name = names.function(Func::Derivative { func: fd.func, wrt: fd.wrt }, L);
-                rows.push(row(
-                    format!("{name}({args})"),
-                    substitute_params(&formula(g, fd.body, &names, L), &f.params),
-                ));
+                let mut r =
+                    row(format!("{name}({args})"), substitute_params(&formula(g, fd.body, &names, L), &f.params));
+                // The simplifications that shaped the derivative, as steps name them.
+                if !fd.simplified.is_empty() {
+                    r.note = Some(fd.simplified.shown_names().join(", "));
+                }
+                rows.push(r);
             }
         }
         out.push(Block::Display(rows));
@@ -433,14 +436,19 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
         rows.extend(value_rows_after(&lhs, v, round));
     }
     out.push(Block::Display(rows));
-    // The legend of the simplifications that the error terms' steps name.
+    // The legend of the simplifications that the error terms' steps and the
+    // functions' derivatives name.
     let named = d
         .defined_symbols()
         .fold(crate::model::Fired::default(), |acc, s| acc.union(super::text::simplified_in(&s.steps)));
+    let in_functions = d.fn_derivatives.iter().fold(crate::model::Fired::default(), |acc, fd| acc.union(fd.simplified));
+    let named = named.union(in_functions);
     if !named.is_empty() {
-        out.push(Block::Paragraph(vec![text(
-            "Besides the derivative rules, the steps name the simplifications they make:",
-        )]));
+        out.push(Block::Paragraph(vec![text(if in_functions.is_empty() {
+            "Besides the derivative rules, the steps name the simplifications they make:"
+        } else {
+            "Besides the derivative rules, the steps and the functions' derivatives name the simplifications they make:"
+        })]));
         out.push(Block::List(
             named.iter().map(|s| vec![text(format!("{}: {}", s.name(), s.entry().statement))]).collect(),
         ));

@@ -26,17 +26,49 @@ pub fn forward_equations(model: &Model, names: &Names) -> Vec<(String, String)> 
 
 /// Each custom function and its derivative(s): `(lhs, rhs)` pairs.
 pub fn function_lines(model: &Model, derivation: &Derivation, names: &Names) -> Vec<(String, String)> {
+    function_rows(model, derivation, names).into_iter().map(|(l, r, _)| (l, r)).collect()
+}
+
+/// [`function_lines`] with the simplifications that shaped each derivative.
+fn function_rows(model: &Model, derivation: &Derivation, names: &Names) -> Vec<(String, String, Fired)> {
     let mut lines = Vec::new();
     for (i, f) in model.functions.values().enumerate() {
         let params = f.params.join(", ");
         let param_names = |s: String| substitute_params(&s, &f.params);
-        lines.push((format!("{}({params})", f.name), param_names(formula(&derivation.graph, f.body, names, N))));
+        let body = param_names(formula(&derivation.graph, f.body, names, N));
+        lines.push((format!("{}({params})", f.name), body, Fired::default()));
         for d in derivation.fn_derivatives.iter().filter(|d| d.func.0 as usize == i) {
             let name = names.function(crate::model::Func::Derivative { func: d.func, wrt: d.wrt }, N);
-            lines.push((format!("{name}({params})"), param_names(formula(&derivation.graph, d.body, names, N))));
+            let body = param_names(formula(&derivation.graph, d.body, names, N));
+            lines.push((format!("{name}({params})"), body, d.simplified));
         }
     }
     lines
+}
+
+/// The functions and their derivatives as `derive` prints them: a derivative
+/// that a simplification shaped names it (`[negative-coefficient]`).
+/// Returns the simplifications named.
+fn write_functions(out: &mut String, model: &Model, derivation: &Derivation, names: &Names) -> Fired {
+    let rows = function_rows(model, derivation, names);
+    if rows.is_empty() {
+        return Fired::default();
+    }
+    let _ = writeln!(out, "\nFunctions and their derivatives");
+    let lw = align_width(rows.iter().map(|(l, _, _)| display_width(l)), NAME_ALIGN_CAP);
+    let rw =
+        align_width(rows.iter().filter(|(_, _, s)| !s.is_empty()).map(|(_, r, _)| display_width(r)), FORMULA_ALIGN_CAP);
+    let mut named = Fired::default();
+    for (l, r, simplified) in rows {
+        if simplified.is_empty() {
+            let _ = writeln!(out, "  {} = {r}", pad_right(&l, lw));
+        } else {
+            named = named.union(simplified);
+            let rule = simplified.shown_names().join(", ");
+            let _ = writeln!(out, "  {} = {}   [{rule}]", pad_right(&l, lw), pad_right(&r, rw));
+        }
+    }
+    named
 }
 
 /// Function bodies print their parameters as `t0`, `t1`…; put the real names back.
@@ -123,16 +155,11 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
     let _ = writeln!(out, "Forward pass");
     out.push_str(&aligned(&forward_equations(model, &names), "  "));
 
-    let fns = function_lines(model, derivation, &names);
-    if !fns.is_empty() {
-        let _ = writeln!(out, "\nFunctions and their derivatives");
-        out.push_str(&aligned(&fns, "  "));
-    }
+    // The simplifications the printed steps name, for the legend at the end.
+    let mut named = write_functions(&mut out, model, derivation, &names);
 
     write_layer_rules(&mut out, derivation);
 
-    // The simplifications the printed steps name, for the legend at the end.
-    let mut named = Fired::default();
     let defined: Vec<_> = derivation.defined_symbols().collect();
     if !defined.is_empty() {
         let _ = writeln!(out, "\nError terms");
@@ -194,12 +221,13 @@ pub fn simplified_in(steps: &[Step]) -> Fired {
     steps.iter().fold(Fired::default(), |acc, s| acc.union(s.simplified))
 }
 
-/// The legend of the simplifications named in the steps: each with its rule.
+/// The legend of the simplifications named in the steps and function
+/// derivatives: each with its rule.
 fn write_simplifications(out: &mut String, named: Fired) {
     if named.is_empty() {
         return;
     }
-    let _ = writeln!(out, "\nSimplifications named in the steps");
+    let _ = writeln!(out, "\nSimplifications named above");
     for s in named.iter() {
         let _ = writeln!(out, "  {}: {}", s.name(), s.entry().statement);
     }
@@ -712,11 +740,7 @@ fn time_derivation(model: &Model, derivation: &Derivation, view: &TimeView) -> S
     let _ = writeln!(out, "\nForward pass");
     out.push_str(&aligned(&time_forward(model, derivation, view, &names, N), "  "));
 
-    let fns = function_lines(model, derivation, &names);
-    if !fns.is_empty() {
-        let _ = writeln!(out, "\nFunctions and their derivatives");
-        out.push_str(&aligned(&fns, "  "));
-    }
+    named.set(write_functions(&mut out, model, derivation, &names));
     write_layer_rules(&mut out, derivation);
 
     if !view.groups.is_empty() {
