@@ -21,6 +21,13 @@ struct Contribution {
     simplified: Fired,
 }
 
+impl Contribution {
+    /// `expr` from equation `from`, with no rule behind it yet (a seed).
+    fn plain(expr: NodeId, from: TensorId) -> Contribution {
+        Contribution { expr, rules: vec![], explanation: None, from, simplified: Fired::default() }
+    }
+}
+
 /// A δ met inside an equation, defined once the equation's seed is settled.
 struct PendingDelta {
     symbol: SymbolId,
@@ -85,13 +92,7 @@ pub fn derive(model: &Model) -> Derivation {
     b.mark_needs();
     b.number_layers();
     let one = b.g.int(1);
-    b.contributions.entry(model.loss).or_default().push(Contribution {
-        expr: one,
-        rules: vec![],
-        explanation: None,
-        from: model.loss,
-        simplified: Fired::default(),
-    });
+    b.contributions.entry(model.loss).or_default().push(Contribution::plain(one, model.loss));
     for &v in model.order.iter().rev() {
         b.equation(v);
     }
@@ -347,16 +348,7 @@ impl<'m> Backprop<'m> {
         // Every contribution to a node, in the order they arrive: parents
         // are visited last-made first, so that is the reverse of the source.
         let mut adj: HashMap<NodeId, Vec<Contribution>> = HashMap::new();
-        adj.insert(
-            root,
-            vec![Contribution {
-                expr: seed_node,
-                rules: vec![],
-                explanation: None,
-                from: v,
-                simplified: Fired::default(),
-            }],
-        );
+        adj.insert(root, vec![Contribution::plain(seed_node, v)]);
         let mut pending = Vec::new();
         let mut reaching: Vec<(TensorId, Contribution)> = Vec::new();
         for n in nodes {
@@ -378,13 +370,7 @@ impl<'m> Backprop<'m> {
                     from: v,
                     simplified: c.simplified,
                 });
-                c = Contribution {
-                    expr: self.symbols[symbol.0 as usize].node,
-                    rules: vec![],
-                    explanation: None,
-                    from: v,
-                    simplified: Fired::default(),
-                };
+                c = Contribution::plain(self.symbols[symbol.0 as usize].node, v);
             }
             let out = if n == root { leaf } else { n };
             let wants_memo: HashMap<NodeId, bool> = self
@@ -461,13 +447,7 @@ impl<'m> Backprop<'m> {
         arrived.reverse();
         let mut parts = arrived.into_iter();
         let Some(mut total) = parts.next() else {
-            return Contribution {
-                expr: self.g.int(0),
-                rules: vec![],
-                explanation: None,
-                from: v,
-                simplified: Fired::default(),
-            };
+            return Contribution::plain(self.g.int(0), v);
         };
         for next in parts {
             self.g.take_fired();
