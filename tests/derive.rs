@@ -74,6 +74,29 @@ fn written_out_cross_entropy_matches_builtin() {
     assert!(text.contains("  δ2 = ŷ − y\n"), "{text}");
 }
 
+/// A softmax written out, `exp(z) / sum(exp(z))`, followed by the built-in or
+/// a written-out cross-entropy, reaches ŷ − y by the same steps as the
+/// built-ins, naming the rule; the values agree with finite differences.
+#[test]
+fn written_out_softmax_matches_builtin() {
+    let base = std::fs::read_to_string(common::example("assignment4.nn")).unwrap();
+    let softmax = base.replace("softmax(Z2)", "exp(Z2) / sum(exp(Z2))");
+    assert_ne!(base, softmax);
+    for text in [softmax.clone(), softmax.replace("cross_entropy(y, yhat)", "-sum(y * log(yhat))")] {
+        let model = nnderive::load(&nnderive::Source::new("w.nn", text)).unwrap();
+        let out = render::text::derivation(&model, &derive(&model));
+        for expected in [
+            "  ŷ  = exp(Z2) / Σexp(Z2)\n",
+            "(diag(ŷ) − ŷ ŷᵀ) (∂L/∂ŷ)         [d-softmax of exp(z) / Σexp(z) at ŷ]\n",
+            "= ŷ − y                            [Σy = 1]\n",
+            "  δ2 = ŷ − y\n",
+        ] {
+            assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+        }
+        assert!(nnderive::gradcheck(&model).unwrap().worst() < 1e-6);
+    }
+}
+
 /// Without target values, Σy = 1 is assumed and the general form is shown.
 #[test]
 fn unknown_target_shows_general_form() {
@@ -130,4 +153,73 @@ fn readable_formulas() {
             insta::assert_snapshot!("readable", text);
         });
     });
+}
+
+/// Every `.nn` file whose text output a reader sees: the examples and the
+/// readable and unrolled fixtures, plus the issue's own cases of a minus
+/// sign from a constant.
+fn texts_with_formulas() -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out = Vec::new();
+    for dir in ["grammar/examples", "tests/fixtures/readable", "tests/fixtures/unrolled"] {
+        let mut paths: Vec<_> = std::fs::read_dir(root.join(dir)).unwrap().map(|e| e.unwrap().path()).collect();
+        paths.sort();
+        for path in paths {
+            out.push((path.display().to_string(), std::fs::read_to_string(&path).unwrap()));
+        }
+    }
+    let head = "input x[2] = [1, 2]\ntarget y[2] = [0, 1]\nparam W[2,2] = [[0.1, -0.2], [0.3, 0.4]]\n";
+    for (name, rest) in [
+        ("-mean", "p = sigmoid(W @ x)\nloss L = -mean(y * log(p))\n"),
+        ("2 ce", "p = softmax(W @ x)\nloss L = 2 * cross_entropy(y, p)\n"),
+        ("lrelu", "fn lrelu(t) = relu(t) - 0.01 * relu(-t)\np = softmax(lrelu(W @ x))\nloss L = cross_entropy(y, p)\n"),
+        ("minus", "p = sigmoid(-(W @ x) - 2 * x)\nloss L = -3 * sum(y * log(p)) - sum(-1.5 * W)\n"),
+    ] {
+        out.push((name.to_string(), format!("{head}{rest}")));
+    }
+    out
+}
+
+/// Is `line` a row of values (numbers in brackets, sums of them, `2.68 → 2.63`)
+/// rather than a formula? Values keep their ASCII sign, as numbers are typed.
+fn is_value_line(line: &str) -> bool {
+    let rest =
+        [" = ", ": "].iter().filter_map(|sep| line.rfind(sep).map(|i| &line[i + sep.len()..])).min_by_key(|r| r.len());
+    let rest = rest.unwrap_or(line).trim_start_matches("= ");
+    let is_number = |t: &str| {
+        let t = t.strip_prefix('-').unwrap_or(t);
+        !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '/') || t == "NaN"
+    };
+    rest.split(|c: char| c.is_whitespace() || "⎡⎤⎢⎥⎣⎦[]".contains(c))
+        .filter(|t| !t.is_empty())
+        .all(|t| is_number(t) || matches!(t, "+" | "→"))
+}
+
+/// The formula printer never mixes `-` and `−`: in the text output of every
+/// example and fixture (derivation, and solution at full precision and
+/// rounded), outside rows of values an ASCII `-` only joins two words
+/// (`cross-correlation`, the rule `d-relu`), never stands for a minus.
+#[test]
+fn text_formulas_use_only_the_unicode_minus() {
+    for (name, text) in texts_with_formulas() {
+        let model = nnderive::load(&nnderive::Source::new("t.nn", text)).unwrap();
+        let mut outputs = vec![render::text::derivation(&model, &derive(&model))];
+        if let Ok(solution) = nnderive::solve(&model) {
+            outputs.push(render::text::solution(&model, &solution, Some(4)));
+            outputs.push(render::text::solution(&model, &solution, None));
+        }
+        for out in outputs {
+            for line in out.lines().filter(|l| !is_value_line(l)) {
+                let chars: Vec<char> = line.chars().collect();
+                for (i, _) in chars.iter().enumerate().filter(|(_, &c)| c == '-') {
+                    let letter =
+                        |j: Option<usize>| j.and_then(|j| chars.get(j)).is_some_and(|c| c.is_ascii_alphabetic());
+                    assert!(
+                        letter(i.checked_sub(1)) && letter(Some(i + 1)),
+                        "{name}: an ASCII '-' in a formula:\n{line}"
+                    );
+                }
+            }
+        }
+    }
 }

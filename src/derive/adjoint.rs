@@ -5,7 +5,7 @@
 use num_rational::BigRational;
 
 use super::rules;
-use crate::model::{Axis, Func, Graph, LossFn, Node, NodeId, PoolKind, Reduction};
+use crate::model::{Axis, Fired, Func, Graph, LossFn, Node, NodeId, PoolKind, Reduction};
 
 /// A contribution to the gradient of one operand.
 #[derive(Clone, Debug)]
@@ -21,6 +21,8 @@ pub struct Local {
     /// `d-broadcast` when the operand was stretched over the result (a bias
     /// added to every example) and its contribution is summed back.
     pub broadcast: Option<&'static str>,
+    /// The simplifications that fired while the contribution was built.
+    pub simplified: Fired,
 }
 
 /// The contributions of node `id` (whose value is written `out`, the named
@@ -35,6 +37,8 @@ pub fn local_adjoints(
 ) -> Vec<Local> {
     let node = g.node(id).clone();
     let mut out_list = Vec::new();
+    // What fires from here on belongs to the contributions built below.
+    g.take_fired();
     let mut seed = seed;
     // A layer needs its gradient as a map: a scalar ḡ (from a plain sum)
     // stands for that value in every entry.
@@ -46,9 +50,28 @@ pub fn local_adjoints(
         if wants(child) {
             let c = unbroadcast(g, c, child, id);
             let broadcast = stretched(g, child, id).then_some("d-broadcast");
-            out_list.push(Local { child, contribution: c, rule, explanation, broadcast });
+            // Each contribution is built just before it is pushed.
+            let simplified = g.take_fired();
+            out_list.push(Local { child, contribution: c, rule, explanation, broadcast, simplified });
         }
     };
+    // p = exp(z) ⊘ Σexp(z) is softmax(z) written out: its gradient flows to z
+    // by the softmax rule, past exp and Σ, so that a cross-entropy after it
+    // cancels to ŷ − y as it does after the built-in.
+    if let Some((exp, z)) = rules::softmax_written_out(g, id) {
+        if wants(exp) {
+            let (c, explanation) = softmax_jacobian_product(g, out, seed);
+            let simplified = g.take_fired();
+            return vec![Local {
+                child: z,
+                contribution: c,
+                rule: rules::D_SOFTMAX_WRITTEN_OUT,
+                explanation,
+                broadcast: None,
+                simplified,
+            }];
+        }
+    }
     match node {
         Node::Tensor(_) | Node::Param(_) | Node::Symbol(_) | Node::Const(_) => {}
         // z = a + b: ā = ḡ, b̄ = ḡ
@@ -165,20 +188,8 @@ pub fn local_adjoints(
         }
         // s = softmax(a): ā = (diag(s) − s sᵀ) ḡ = s ⊙ ḡ − s Σ(s ⊙ ḡ)
         Node::Softmax(a, _) => {
-            let s = out;
-            let d = g.diag(s);
-            let st = g.transpose(s);
-            // The Jacobian is diag(s) − s sᵀ for a column, diag(s) − sᵀ s for a
-            // row (then the gradient, a row too, multiplies it from the left).
-            let row = matches!(g.shape(s).dims(), [1, n] if *n > 1);
-            let outer = if row { g.matmul(st, s) } else { g.matmul(s, st) };
-            let jac = g.sub(d, outer);
-            let explanation = if row { g.matmul(seed, jac) } else { g.matmul(jac, seed) };
-            let sg = g.mul(s, seed);
-            let total = g.reduce(Reduction::Sum, sg);
-            let scaled = g.mul(s, total);
-            let c = g.sub(sg, scaled);
-            push(g, a, c, "d-softmax", Some(explanation));
+            let (c, explanation) = softmax_jacobian_product(g, out, seed);
+            push(g, a, c, "d-softmax", explanation);
         }
         // l = log_softmax(a): ā = ḡ − softmax(a) Σḡ (of a matrix, along
         // its axis: Ḡ − softmax(A) ⊙ 1ᵀḠ, or Ḡ 1)
@@ -234,6 +245,24 @@ pub fn local_adjoints(
         Node::OneHot(..) => {}
     }
     out_list
+}
+
+/// The gradient through a softmax `s` of a vector, given the gradient `seed`
+/// of `s`: `s ⊙ ḡ − s Σ(s ⊙ ḡ)`, with the Jacobian product it expands
+/// (`(diag(s) − s sᵀ) ḡ`) as the explanation. The Jacobian is diag(s) − s sᵀ
+/// for a column, diag(s) − sᵀ s for a row (then the gradient, a row too,
+/// multiplies it from the left).
+fn softmax_jacobian_product(g: &mut Graph, s: NodeId, seed: NodeId) -> (NodeId, Option<NodeId>) {
+    let d = g.diag(s);
+    let st = g.transpose(s);
+    let row = matches!(g.shape(s).dims(), [1, n] if *n > 1);
+    let outer = if row { g.matmul(st, s) } else { g.matmul(s, st) };
+    let jac = g.sub(d, outer);
+    let explanation = if row { g.matmul(seed, jac) } else { g.matmul(jac, seed) };
+    let sg = g.mul(s, seed);
+    let total = g.reduce(Reduction::Sum, sg);
+    let scaled = g.mul(s, total);
+    (g.sub(sg, scaled), Some(explanation))
 }
 
 /// Adjoints of the built-in losses.
@@ -330,4 +359,63 @@ fn unbroadcast(g: &mut Graph, c: NodeId, child: NodeId, parent: NodeId) -> NodeI
 /// stretched over (then the rule `d-broadcast` says why)?
 pub fn stretched(g: &Graph, child: NodeId, parent: NodeId) -> bool {
     !g.shape(child).stretched_axes(g.shape(parent)).is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Elementwise, Shape, SymbolId, TensorId};
+
+    /// `exp(z) / Σexp(z)` for the vector `z`, and `exp(z)`.
+    fn written_softmax(g: &mut Graph, z: NodeId) -> (NodeId, NodeId) {
+        let e = g.apply(Func::Builtin(Elementwise::Exp), vec![z]);
+        let total = g.reduce(Reduction::Sum, e);
+        (g.div(e, total), e)
+    }
+
+    /// A softmax written out sends its gradient straight to z by the softmax
+    /// rule, p ⊙ ḡ − p Σ(p ⊙ ḡ), explained as (diag(p) − p pᵀ) ḡ.
+    #[test]
+    fn softmax_written_out_takes_the_softmax_rule() {
+        let mut g = Graph::new();
+        let z = g.tensor(TensorId(0), Shape::vector(3));
+        let (p, _) = written_softmax(&mut g, z);
+        let seed = g.symbol(SymbolId(0), Shape::vector(3));
+        let locals = local_adjoints(&mut g, p, p, seed, &|_| true);
+        assert_eq!(locals.len(), 1);
+        assert_eq!(locals[0].child, z);
+        assert_eq!(locals[0].rule, rules::D_SOFTMAX_WRITTEN_OUT);
+        // The same formula built by hand.
+        let pg = g.mul(p, seed);
+        let total = g.reduce(Reduction::Sum, pg);
+        let scaled = g.mul(p, total);
+        assert_eq!(locals[0].contribution, g.sub(pg, scaled));
+        let d = g.diag(p);
+        let pt = g.transpose(p);
+        let outer = g.matmul(p, pt);
+        let jac = g.sub(d, outer);
+        assert_eq!(locals[0].explanation, Some(g.matmul(jac, seed)));
+    }
+
+    /// Near misses are ordinary quotients: Σ of another exponential, a mean,
+    /// or a scalar z.
+    #[test]
+    fn only_exp_over_its_own_sum_is_a_softmax() {
+        let mut g = Graph::new();
+        let z = g.tensor(TensorId(0), Shape::vector(3));
+        let w = g.tensor(TensorId(1), Shape::vector(3));
+        let ez = g.apply(Func::Builtin(Elementwise::Exp), vec![z]);
+        let ew = g.apply(Func::Builtin(Elementwise::Exp), vec![w]);
+        let other = g.reduce(Reduction::Sum, ew);
+        let mean = g.reduce(Reduction::Mean, ez);
+        let s = g.tensor(TensorId(2), Shape::scalar());
+        let (scalar, _) = written_softmax(&mut g, s);
+        for quotient in [g.div(ez, other), g.div(ez, mean)] {
+            assert_eq!(rules::softmax_written_out(&g, quotient), None);
+            let seed = g.symbol(SymbolId(0), Shape::vector(3));
+            let locals = local_adjoints(&mut g, quotient, quotient, seed, &|_| true);
+            assert!(locals.iter().all(|l| l.rule == "d-div"), "{locals:?}");
+        }
+        assert_eq!(rules::softmax_written_out(&g, scalar), None);
+    }
 }

@@ -9,7 +9,7 @@ use super::adjoint::local_adjoints;
 use super::rules;
 use super::simplify::{self, Rewrite};
 use super::{Derivation, FnDerivative, Gradient, Step, Symbol, SymbolKind, TargetSum, Wrt};
-use crate::model::{Axis, FnId, Func, Graph, Model, Node, NodeId, Role, SymbolId, TensorId};
+use crate::model::{Axis, Fired, FnId, Func, Graph, Model, Node, NodeId, Role, SymbolId, TensorId};
 
 /// A gradient contribution reaching a named tensor from one equation.
 struct Contribution {
@@ -17,6 +17,15 @@ struct Contribution {
     rules: Vec<&'static str>,
     explanation: Option<NodeId>,
     from: TensorId,
+    /// The simplifications that shaped `expr` (those steps name).
+    simplified: Fired,
+}
+
+impl Contribution {
+    /// `expr` from equation `from`, with no rule behind it yet (a seed).
+    fn plain(expr: NodeId, from: TensorId) -> Contribution {
+        Contribution { expr, rules: vec![], explanation: None, from, simplified: Fired::default() }
+    }
 }
 
 /// A δ met inside an equation, defined once the equation's seed is settled.
@@ -26,6 +35,7 @@ struct PendingDelta {
     rules: Vec<&'static str>,
     explanation: Option<NodeId>,
     from: TensorId,
+    simplified: Fired,
 }
 
 struct Backprop<'m> {
@@ -82,12 +92,7 @@ pub fn derive(model: &Model) -> Derivation {
     b.mark_needs();
     b.number_layers();
     let one = b.g.int(1);
-    b.contributions.entry(model.loss).or_default().push(Contribution {
-        expr: one,
-        rules: vec![],
-        explanation: None,
-        from: model.loss,
-    });
+    b.contributions.entry(model.loss).or_default().push(Contribution::plain(one, model.loss));
     for &v in model.order.iter().rev() {
         b.equation(v);
     }
@@ -356,8 +361,8 @@ impl<'m> Backprop<'m> {
         let seed_node = if is_loss { self.g.int(1) } else { self.symbols[seed.0 as usize].node };
 
         // The seed's own formula and the steps that explain it.
-        let raw = self.sum(contribs.iter().map(|c| c.expr));
-        let own = if is_loss { Vec::new() } else { own_steps(Wrt::Tensor(v), raw, &contribs) };
+        let (raw, summed) = self.sum_contributions(&contribs);
+        let own = if is_loss { Vec::new() } else { own_steps(Wrt::Tensor(v), raw, &contribs, summed) };
         let (formula, general, steps) = self.settle(raw, own);
 
         // Backprop through the right-hand side with the seed as a symbol.
@@ -366,7 +371,7 @@ impl<'m> Backprop<'m> {
         // Every contribution to a node, in the order they arrive: parents
         // are visited last-made first, so that is the reverse of the source.
         let mut adj: HashMap<NodeId, Vec<Contribution>> = HashMap::new();
-        adj.insert(root, vec![Contribution { expr: seed_node, rules: vec![], explanation: None, from: v }]);
+        adj.insert(root, vec![Contribution::plain(seed_node, v)]);
         let mut pending = Vec::new();
         let mut reaching: Vec<(TensorId, Contribution)> = Vec::new();
         for n in nodes {
@@ -380,13 +385,15 @@ impl<'m> Backprop<'m> {
                 let wrt = if n == root { Wrt::Tensor(v) } else { Wrt::Node(n) };
                 let shape = self.g.shape(n).clone();
                 let symbol = self.new_symbol(SymbolKind::Delta { layer }, wrt, shape, v);
-                pending.push(PendingDelta { symbol, raw: c.expr, rules: c.rules, explanation: c.explanation, from: v });
-                c = Contribution {
-                    expr: self.symbols[symbol.0 as usize].node,
-                    rules: vec![],
-                    explanation: None,
+                pending.push(PendingDelta {
+                    symbol,
+                    raw: c.expr,
+                    rules: c.rules,
+                    explanation: c.explanation,
                     from: v,
-                };
+                    simplified: c.simplified,
+                });
+                c = Contribution::plain(self.symbols[symbol.0 as usize].node, v);
             }
             let out = if n == root { leaf } else { n };
             let wants_memo: HashMap<NodeId, bool> = self
@@ -405,7 +412,13 @@ impl<'m> Backprop<'m> {
                         rules.push(rule);
                     }
                 }
-                let contribution = Contribution { expr: l.contribution, rules, explanation: l.explanation, from: v };
+                let contribution = Contribution {
+                    expr: l.contribution,
+                    rules,
+                    explanation: l.explanation,
+                    from: v,
+                    simplified: c.simplified.union(l.simplified.shown()),
+                };
                 adj.entry(l.child).or_default().push(contribution);
             }
         }
@@ -435,9 +448,15 @@ impl<'m> Backprop<'m> {
             let own = if p.raw == seed_node {
                 Vec::new()
             } else {
-                let c = Contribution { expr: p.raw, rules: p.rules, explanation: p.explanation, from: p.from };
+                let c = Contribution {
+                    expr: p.raw,
+                    rules: p.rules,
+                    explanation: p.explanation,
+                    from: p.from,
+                    simplified: p.simplified,
+                };
                 let wrt = self.symbols[p.symbol.0 as usize].wrt;
-                own_steps(wrt, p.raw, std::slice::from_ref(&c))
+                own_steps(wrt, p.raw, std::slice::from_ref(&c), Fired::default())
             };
             let (formula, general, steps) = self.settle(p.raw, own);
             self.define(p.symbol, formula, general, steps);
@@ -453,10 +472,12 @@ impl<'m> Backprop<'m> {
         arrived.reverse();
         let mut parts = arrived.into_iter();
         let Some(mut total) = parts.next() else {
-            return Contribution { expr: self.g.int(0), rules: vec![], explanation: None, from: v };
+            return Contribution::plain(self.g.int(0), v);
         };
         for next in parts {
+            self.g.take_fired();
             let expr = self.g.add(total.expr, next.expr);
+            let simplified = total.simplified.union(next.simplified).union(self.g.take_fired().shown());
             let explanation = match (total.explanation, next.explanation) {
                 (None, None) => None,
                 (a, b) => {
@@ -470,7 +491,7 @@ impl<'m> Backprop<'m> {
                     total.rules.push(r);
                 }
             }
-            total = Contribution { expr, rules: total.rules, explanation, from: v };
+            total = Contribution { expr, rules: total.rules, explanation, from: v, simplified };
         }
         total
     }
@@ -495,21 +516,25 @@ impl<'m> Backprop<'m> {
             }
         }
         let inline = &self.inline;
+        // Each step takes the simplifications that fired while it was made.
+        self.g.take_fired();
         let mut expr = self.g.rewrite(raw, &mut |g, n| match g.node(n) {
             Node::Symbol(s) => inline.get(s).copied(),
             _ => None,
         });
-        let continue_with = |steps: &mut Vec<Step>, e: NodeId, rule: &str| {
+        let continue_with = |steps: &mut Vec<Step>, e: NodeId, rule: &str, simplified: Fired| {
             // A step that changes nothing is not worth a line.
             if steps.last().map(|s| s.expr) != Some(e) {
-                steps.push(Step { lhs: None, expr: e, rule: rule.to_string(), from: vec![] });
+                steps.push(Step { lhs: None, expr: e, rule: rule.to_string(), from: vec![], simplified });
             }
         };
+        let simplified = self.g.take_fired().shown();
         if expr != raw && !steps.is_empty() {
-            continue_with(&mut steps, expr, "substitute");
+            continue_with(&mut steps, expr, "substitute", simplified);
         }
         for rule in [Rewrite::Cancel, Rewrite::Logistic, Rewrite::ClearDenominators, Rewrite::OneHotSums] {
             let next = simplify::apply(&mut self.g, expr, rule, &[]);
+            let simplified = self.g.take_fired().shown();
             if next != expr {
                 // The one-hot sums say whose: `onehot(y) 1 = 1`.
                 let name = match rule {
@@ -517,12 +542,13 @@ impl<'m> Backprop<'m> {
                     _ => rule.name().to_string(),
                 };
                 expr = next;
-                continue_with(&mut steps, expr, &name);
+                continue_with(&mut steps, expr, &name, simplified);
             }
         }
         let usable: Vec<(TensorId, Option<Axis>)> =
             self.target_sums.iter().filter(|t| t.verified != Some(false)).map(|t| (t.target, t.axis)).collect();
         let next = simplify::apply(&mut self.g, expr, Rewrite::TargetSumsToOne, &usable);
+        let simplified = self.g.take_fired().shown();
         let mut general = None;
         if next != expr {
             // Name the targets whose sums were replaced: [Σt = 1] for a target t.
@@ -538,7 +564,7 @@ impl<'m> Backprop<'m> {
                 .collect();
             general = Some(expr);
             expr = next;
-            continue_with(&mut steps, expr, &summed.join(", "));
+            continue_with(&mut steps, expr, &summed.join(", "), simplified);
         } else if symbols_in(&self.g, raw).iter().any(|s| self.inline_general.contains_key(s)) {
             // Σy = 1 was used inside a symbol written out here: carry its general form along.
             let (inline, general_of) = (&self.inline, &self.inline_general);
@@ -592,6 +618,13 @@ impl<'m> Backprop<'m> {
         out
     }
 
+    /// The sum of contributions, and the simplifications that adding them made.
+    fn sum_contributions(&mut self, contribs: &[Contribution]) -> (NodeId, Fired) {
+        self.g.take_fired();
+        let total = self.sum(contribs.iter().map(|c| c.expr));
+        (total, self.g.take_fired().shown())
+    }
+
     fn sum(&mut self, exprs: impl Iterator<Item = NodeId>) -> NodeId {
         let mut total: Option<NodeId> = None;
         for e in exprs {
@@ -613,8 +646,8 @@ impl<'m> Backprop<'m> {
 
     fn gradient(&mut self, p: TensorId) -> Gradient {
         let contribs = self.take_contributions(p).unwrap_or_default();
-        let raw = self.sum(contribs.iter().map(|c| c.expr));
-        let own = own_steps(Wrt::Tensor(p), raw, &contribs);
+        let (raw, summed) = self.sum_contributions(&contribs);
+        let own = own_steps(Wrt::Tensor(p), raw, &contribs, summed);
         let (formula, _, steps) = self.settle(raw, own);
         Gradient { param: p, formula, steps }
     }
@@ -624,8 +657,10 @@ impl<'m> Backprop<'m> {
         let mut out = Vec::new();
         for (index, f) in self.model.functions.values().enumerate() {
             for wrt in 0..f.params.len() as u32 {
+                self.g.take_fired();
                 let body = differentiate(&mut self.g, f.body, wrt);
-                out.push(FnDerivative { func: FnId(index as u32), wrt, body });
+                let simplified = self.g.take_fired().shown();
+                out.push(FnDerivative { func: FnId(index as u32), wrt, body, simplified });
             }
         }
         out
@@ -684,10 +719,12 @@ impl<'m> Backprop<'m> {
     }
 }
 
-/// The step that shows how the contributions to `wrt` arise.
-fn own_steps(wrt: Wrt, raw: NodeId, contribs: &[Contribution]) -> Vec<Step> {
+/// The step that shows how the contributions to `wrt` arise; `summed` are
+/// the simplifications that adding them up made.
+fn own_steps(wrt: Wrt, raw: NodeId, contribs: &[Contribution], summed: Fired) -> Vec<Step> {
     let mut rules: Vec<&str> = Vec::new();
     let mut from = Vec::new();
+    let simplified = contribs.iter().fold(summed, |acc, c| acc.union(c.simplified));
     for c in contribs {
         for r in &c.rules {
             if !rules.contains(r) {
@@ -706,12 +743,13 @@ fn own_steps(wrt: Wrt, raw: NodeId, contribs: &[Contribution]) -> Vec<Step> {
     let rule = rules.join(", ");
     let explained: Vec<NodeId> = contribs.iter().filter_map(|c| c.explanation).collect();
     if contribs.len() == 1 && explained.len() == 1 {
+        // The expanded line is where the constructors' simplifications show.
         vec![
-            Step { lhs: Some(wrt), expr: explained[0], rule, from },
-            Step { lhs: None, expr: raw, rule: "expand".into(), from: vec![] },
+            Step { lhs: Some(wrt), expr: explained[0], rule, from, simplified: Fired::default() },
+            Step { lhs: None, expr: raw, rule: "expand".into(), from: vec![], simplified },
         ]
     } else {
-        vec![Step { lhs: Some(wrt), expr: raw, rule, from }]
+        vec![Step { lhs: Some(wrt), expr: raw, rule, from, simplified }]
     }
 }
 

@@ -14,7 +14,7 @@ pub mod time;
 
 use std::collections::BTreeSet;
 
-use crate::model::{Axis, FnId, Graph, NodeId, Shape, SymbolId, TensorId};
+use crate::model::{Axis, Fired, FnId, Graph, NodeId, Shape, SymbolId, TensorId};
 
 pub use backprop::derive;
 pub use rules::Convention;
@@ -68,6 +68,29 @@ pub struct Step {
     pub rule: String,
     /// The equations the rule was applied to.
     pub from: Vec<TensorId>,
+    /// The simplifications of the graph's constructors that shaped this
+    /// line and that steps name (see [`crate::model::simplification`]).
+    pub simplified: Fired,
+}
+
+impl Step {
+    /// The rule note of the line: the rules, the equations they were applied
+    /// to, then the simplifications (`d-mse at L; like-terms`), each name
+    /// of the equations given by `name`.
+    pub fn note(&self, name: impl Fn(TensorId) -> String) -> String {
+        let mut note = self.rule.clone();
+        if !self.from.is_empty() {
+            let from: Vec<String> = self.from.iter().map(|&t| name(t)).collect();
+            note.push_str(" at ");
+            note.push_str(&from.join(", "));
+        }
+        let simplified = self.simplified.shown_names();
+        if !simplified.is_empty() {
+            note.push_str("; ");
+            note.push_str(&simplified.join(", "));
+        }
+        note
+    }
 }
 
 /// The gradient of the loss with respect to one parameter.
@@ -85,6 +108,9 @@ pub struct FnDerivative {
     pub wrt: u32,
     /// Body in terms of the function's parameters.
     pub body: NodeId,
+    /// The simplifications that shaped it and that steps name (`0 / u = 0`
+    /// in the derivative of `1 / u`).
+    pub simplified: Fired,
 }
 
 /// The assumption Σy = 1 for a target y, and whether the file's values

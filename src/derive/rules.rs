@@ -7,7 +7,7 @@
 
 use num_rational::BigRational;
 
-use crate::model::{Axis, Elementwise, Func, Graph, LossFn, Node, NodeId, PoolKind};
+use crate::model::{Axis, Elementwise, Func, Graph, LossFn, Node, NodeId, PoolKind, Reduction};
 
 /// A named derivative rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +55,20 @@ pub const RULES: [Rule; Elementwise::ALL.len()] = [
     Rule { name: "d-normpdf", function: Elementwise::NormPdf, statement: "normpdf′(t) = −t normpdf(t)" },
     Rule { name: "d-softsign", function: Elementwise::Softsign, statement: "softsign′(t) = 1 / (1 + abs(t))²" },
 ];
+
+/// The rule for a softmax written out, `exp(z) / Σexp(z)`: it is softmax(z),
+/// so its gradient is d-softmax's, `(diag(p) − p pᵀ) ḡ` (see [`softmax_written_out`]).
+pub const D_SOFTMAX_WRITTEN_OUT: &str = "d-softmax of exp(z) / Σexp(z)";
+
+/// For a node `exp(z) ⊘ Σexp(z)` with z a vector (a softmax written out),
+/// the node `exp(z)` and z.
+pub fn softmax_written_out(g: &Graph, id: NodeId) -> Option<(NodeId, NodeId)> {
+    let Node::Div(exp, total) = *g.node(id) else { return None };
+    let Node::Apply(Func::Builtin(Elementwise::Exp), ref args) = *g.node(exp) else { return None };
+    let [z] = args[..] else { return None };
+    let sums_exp = matches!(*g.node(total), Node::Reduce(Reduction::Sum, e) if e == exp);
+    (sums_exp && g.shape(z).vector_axis().is_some() && g.shape(z).len() > 1).then_some((exp, z))
+}
 
 /// The rule for `f`: the table is in the order of `Elementwise::ALL`, one
 /// rule per built-in (its length is that of `ALL`, so a built-in without a

@@ -6,7 +6,8 @@
 //! canonical (constants folded exactly, 0 and 1 identities gone, negation
 //! pulled outward, like terms combined) and share equal sub-expressions, so a
 //! formula that mentions `δ2` twice stores it once and a deep network's
-//! formulas grow linearly with its depth.
+//! formulas grow linearly with its depth. Each simplification a constructor
+//! makes is a named rule of [`super::simplification`], recorded when it fires.
 
 use std::collections::HashMap;
 
@@ -15,6 +16,7 @@ use num_traits::{One, Signed, Zero};
 
 use super::func::{Axis, Conv, Func, LossFn, PoolKind, Reduction, Window};
 use super::shape::Shape;
+use super::simplification::{Fired, Simplification as S};
 
 /// Index of a node in its [`Graph`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -138,6 +140,8 @@ pub struct Graph {
     nodes: Vec<Node>,
     shapes: Vec<Shape>,
     index: HashMap<Node, NodeId>,
+    /// The simplifications that fired since [`Graph::take_fired`] last ran.
+    fired: Fired,
 }
 
 fn rational(n: i64) -> BigRational {
@@ -147,6 +151,16 @@ fn rational(n: i64) -> BigRational {
 impl Graph {
     pub fn new() -> Graph {
         Graph::default()
+    }
+
+    /// The simplifications that fired since the last call, which clears them:
+    /// what the constructors did to build whatever was built in between.
+    pub fn take_fired(&mut self) -> Fired {
+        std::mem::take(&mut self.fired)
+    }
+
+    fn fire(&mut self, rule: S) {
+        self.fired.insert(rule);
     }
 
     pub fn node(&self, id: NodeId) -> &Node {
@@ -240,17 +254,24 @@ impl Graph {
         match self.node(a) {
             Node::Const(c) => {
                 let c = -c.clone();
+                self.fire(S::FoldConstants);
                 self.constant(c)
             }
-            Node::Neg(inner) => *inner,
+            Node::Neg(inner) => {
+                let inner = *inner;
+                self.fire(S::DoubleNegation);
+                inner
+            }
             // −(a − b) = b − a
             Node::Sub(x, y) => {
                 let (x, y) = (*x, *y);
+                self.fire(S::NegateDifference);
                 self.sub(y, x)
             }
             // Keep coefficients in front: −(c x) = (−c) x.
             Node::Mul(c, x) if self.as_const(*c).is_some() => {
                 let (c, x) = (*c, *x);
+                self.fire(S::NegateCoefficient);
                 let nc = self.neg(c);
                 self.mul(nc, x)
             }
@@ -276,19 +297,24 @@ impl Graph {
     pub fn add(&mut self, a: NodeId, b: NodeId) -> NodeId {
         if let (Some(x), Some(y)) = (self.as_const(a), self.as_const(b)) {
             let v = x + y;
+            self.fire(S::FoldConstants);
             return self.constant(v);
         }
         let shape = self.broadcast(a, b);
         if self.is_const(a, 0) && *self.shape(b) == shape {
+            self.fire(S::AddZero);
             return b;
         }
         if self.is_const(b, 0) && *self.shape(a) == shape {
+            self.fire(S::AddZero);
             return a;
         }
         if let Node::Neg(nb) = *self.node(b) {
+            self.fire(S::MinusNegation);
             return self.sub(a, nb);
         }
         if let Node::Neg(na) = *self.node(a) {
+            self.fire(S::NegativeFirst);
             return self.sub(b, na);
         }
         if let Some(combined) = self.combine_like_terms(a, b, 1) {
@@ -298,6 +324,7 @@ impl Graph {
             return self.sub(a, n);
         }
         if let Some(n) = self.negative_coefficient(a) {
+            self.fire(S::NegativeFirst);
             return self.sub(b, n);
         }
         if let Some(factored) = self.common_factor(a, b, Graph::add) {
@@ -312,16 +339,20 @@ impl Graph {
     pub fn sub(&mut self, a: NodeId, b: NodeId) -> NodeId {
         if let (Some(x), Some(y)) = (self.as_const(a), self.as_const(b)) {
             let v = x - y;
+            self.fire(S::FoldConstants);
             return self.constant(v);
         }
         let shape = self.broadcast(a, b);
         if self.is_const(b, 0) && *self.shape(a) == shape {
+            self.fire(S::AddZero);
             return a;
         }
         if self.is_const(a, 0) && *self.shape(b) == shape {
+            self.fire(S::AddZero);
             return self.neg(b);
         }
         if let Node::Neg(nb) = *self.node(b) {
+            self.fire(S::MinusNegation);
             return self.add(a, nb);
         }
         if let Some(combined) = self.combine_like_terms(a, b, -1) {
@@ -344,6 +375,7 @@ impl Graph {
     fn negative_coefficient(&mut self, t: NodeId) -> Option<NodeId> {
         let Node::Mul(c, x) = *self.node(t) else { return None };
         let c = self.as_const(c).filter(|c| c.is_negative())?.clone();
+        self.fire(S::NegativeCoefficient);
         let c = self.constant(-c);
         Some(self.mul(c, x))
     }
@@ -363,6 +395,7 @@ impl Graph {
         }
         if let (Some(c), Some(d)) = (self.as_const(a1), self.as_const(b1)) {
             if c == d && !c.is_zero() {
+                self.fire(S::CommonFactor);
                 let inner = op(self, a2, b2);
                 return Some(self.mul(a1, inner));
             }
@@ -370,10 +403,12 @@ impl Graph {
         }
         let same = |g: &Graph, ids: [NodeId; 3]| ids.iter().all(|&i| g.shape(i) == &shape);
         if a1 == b1 && same(self, [a1, a2, b2]) {
+            self.fire(S::CommonFactor);
             let inner = op(self, a2, b2);
             return Some(self.mul(a1, inner));
         }
         if a2 == b2 && same(self, [a2, a1, b1]) {
+            self.fire(S::CommonFactor);
             let inner = op(self, a1, b1);
             return Some(self.mul(inner, a2));
         }
@@ -405,6 +440,7 @@ impl Graph {
             // A zero tensor has no canonical leaf; keep the difference as written.
             return None;
         }
+        self.fire(S::LikeTerms);
         let c = self.constant(c);
         Some(self.mul(c, xa))
     }
@@ -412,26 +448,32 @@ impl Graph {
     pub fn mul(&mut self, a: NodeId, b: NodeId) -> NodeId {
         if let (Some(x), Some(y)) = (self.as_const(a), self.as_const(b)) {
             let v = x * y;
+            self.fire(S::FoldConstants);
             return self.constant(v);
         }
         // Constants go in front.
         if self.as_const(b).is_some() {
+            self.fire(S::ConstantFirst);
             return self.mul(b, a);
         }
         let shape = self.broadcast(a, b);
         if let Some(c) = self.as_const(a) {
             if c.is_one() {
+                self.fire(S::TimesOne);
                 return b;
             }
             if c.is_zero() && shape.is_scalar() {
+                self.fire(S::TimesZero);
                 return a;
             }
             if *c == -BigRational::one() {
+                self.fire(S::TimesOne);
                 return self.neg(b);
             }
             // (−c)(a − b) = c (b − a): keep the coefficient positive.
             if let (true, Node::Sub(x, y)) = (c.is_negative(), self.node(b)) {
                 let (x, y, pc) = (*x, *y, -c.clone());
+                self.fire(S::PositiveCoefficient);
                 let pc = self.constant(pc);
                 let flipped = self.sub(y, x);
                 return self.mul(pc, flipped);
@@ -440,6 +482,7 @@ impl Graph {
             if let Node::Mul(d, x) = *self.node(b) {
                 if let Some(d) = self.as_const(d) {
                     let cd = c * d;
+                    self.fire(S::CoefficientProduct);
                     let cd = self.constant(cd);
                     return self.mul(cd, x);
                 }
@@ -451,11 +494,13 @@ impl Graph {
         // a ⊙ (1 ⊘ b) = a ⊘ b
         if let Node::Div(one, d) = *self.node(b) {
             if self.is_const(one, 1) {
+                self.fire(S::Reciprocal);
                 return self.div(a, d);
             }
         }
         if let Node::Div(one, d) = *self.node(a) {
             if self.is_const(one, 1) {
+                self.fire(S::Reciprocal);
                 return self.div(b, d);
             }
         }
@@ -463,12 +508,14 @@ impl Graph {
         // outward, where they meet coefficients (2 ((λ / 2) W) = λ W).
         if let Node::Div(p, d) = *self.node(b) {
             if self.as_const(d).is_some() {
+                self.fire(S::DivisionOut);
                 let m = self.mul(a, p);
                 return self.div(m, d);
             }
         }
         if let Node::Div(p, d) = *self.node(a) {
             if self.as_const(d).is_some() {
+                self.fire(S::DivisionOut);
                 let m = self.mul(p, b);
                 return self.div(m, d);
             }
@@ -476,12 +523,14 @@ impl Graph {
         // x (c y) = c (x y): coefficients float to the front.
         if let Node::Mul(c, y) = *self.node(b) {
             if self.as_const(c).is_some() {
+                self.fire(S::CoefficientProduct);
                 let m = self.mul(a, y);
                 return self.mul(c, m);
             }
         }
         if let Node::Mul(c, x) = *self.node(a) {
             if self.as_const(c).is_some() {
+                self.fire(S::CoefficientProduct);
                 let m = self.mul(x, b);
                 return self.mul(c, m);
             }
@@ -502,6 +551,7 @@ impl Graph {
             }
             _ => return None,
         };
+        self.fire(S::NegationOut);
         Some(self.neg(inner))
     }
 
@@ -509,22 +559,26 @@ impl Graph {
         if let (Some(x), Some(y)) = (self.as_const(a), self.as_const(b)) {
             if !y.is_zero() {
                 let v = x / y;
+                self.fire(S::FoldConstants);
                 return self.constant(v);
             }
         }
         if self.is_const(b, 1) {
+            self.fire(S::TimesOne);
             return a;
         }
         // (c x) / d = (c / d) x for numbers c and d.
         if let (Node::Mul(c, x), Some(d)) = (self.node(a).clone(), self.as_const(b).filter(|d| !d.is_zero())) {
             if let Some(c) = self.as_const(c) {
                 let k = c / d;
+                self.fire(S::DivideCoefficient);
                 let k = self.constant(k);
                 return self.mul(k, x);
             }
         }
         // 0 / b = 0 for a scalar b (in a function body: the derivative of 1 / u).
         if self.is_const(a, 0) && self.shape(b).is_scalar() {
+            self.fire(S::ZeroOver);
             return a;
         }
         if let Some(d) = self.negation_out(a, b, Graph::div) {
@@ -536,16 +590,19 @@ impl Graph {
 
     pub fn pow(&mut self, a: NodeId, exponent: BigRational) -> NodeId {
         if exponent.is_one() {
+            self.fire(S::TimesOne);
             return a;
         }
         if let Some(c) = self.as_const(a) {
             if exponent.is_integer() {
                 if let Some(v) = exact_int_pow(c, &exponent) {
+                    self.fire(S::FoldConstants);
                     return self.constant(v);
                 }
             }
         }
         if exponent.is_zero() && self.shape(a).is_scalar() {
+            self.fire(S::PowerZero);
             return self.int(1);
         }
         let s = self.shape(a).clone();
@@ -555,6 +612,7 @@ impl Graph {
     pub fn matmul(&mut self, a: NodeId, b: NodeId) -> NodeId {
         // A scalar factor (the gradient 1 of a loss of shape [1]) scales.
         if self.shape(a).is_scalar() || self.shape(b).is_scalar() {
+            self.fire(S::ScalarOperand);
             return self.mul(a, b);
         }
         if let Some(m) = self.negation_out(a, b, Graph::matmul) {
@@ -568,14 +626,17 @@ impl Graph {
     pub fn transpose(&mut self, a: NodeId) -> NodeId {
         let s = self.shape(a).clone();
         if s.is_scalar() {
+            self.fire(S::ScalarOperand);
             return a;
         }
         if let Node::Transpose(inner) = *self.node(a) {
             if self.shape(inner).same_as(&s.transpose().unwrap_or_default()) {
+                self.fire(S::DoubleTranspose);
                 return inner;
             }
         }
         if let Node::Neg(na) = *self.node(a) {
+            self.fire(S::NegationOut);
             let t = self.transpose(na);
             return self.neg(t);
         }
@@ -583,11 +644,15 @@ impl Graph {
         if let Node::MatMul(l, r) = *self.node(a) {
             let cancels = matches!(self.node(l), Node::Transpose(_)) || matches!(self.node(r), Node::Transpose(_));
             if cancels {
+                // Tried on a copy of the record: the attempt may be given up.
+                let before = self.fired;
                 let (rt, lt) = (self.transpose(r), self.transpose(l));
                 let product = self.matmul(rt, lt);
                 if self.shape(product).same_as(&s.transpose().unwrap_or_default()) {
+                    self.fire(S::TransposeProduct);
                     return product;
                 }
+                self.fired = before;
             }
         }
         let shape = s.transpose().unwrap_or(s);
@@ -607,14 +672,17 @@ impl Graph {
 
     pub fn reduce(&mut self, r: Reduction, a: NodeId) -> NodeId {
         if self.shape(a).is_scalar() {
+            self.fire(S::ScalarOperand);
             return a;
         }
         if let Node::Neg(na) = *self.node(a) {
+            self.fire(S::NegationOut);
             let s = self.reduce(r, na);
             return self.neg(s);
         }
         if let Node::Mul(c, x) = *self.node(a) {
             if self.as_const(c).is_some() {
+                self.fire(S::SumCoefficient);
                 let s = self.reduce(r, x);
                 return self.mul(c, s);
             }
@@ -713,11 +781,13 @@ impl Graph {
     pub fn flatten(&mut self, a: NodeId) -> NodeId {
         let shape = self.shape(a).flatten();
         if shape == *self.shape(a) {
+            self.fire(S::ReshapeInverse);
             return a;
         }
         // flatten(reshape(v)) = v
         if let Node::Reshape(v, _) = *self.node(a) {
             if *self.shape(v) == shape {
+                self.fire(S::ReshapeInverse);
                 return v;
             }
         }
@@ -726,11 +796,13 @@ impl Graph {
 
     pub fn reshape(&mut self, a: NodeId, shape: Shape) -> NodeId {
         if *self.shape(a) == shape {
+            self.fire(S::ReshapeInverse);
             return a;
         }
         // reshape(flatten(t)) = t
         if let Node::Flatten(t) = *self.node(a) {
             if *self.shape(t) == shape {
+                self.fire(S::ReshapeInverse);
                 return t;
             }
         }

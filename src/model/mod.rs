@@ -9,6 +9,7 @@ pub mod func;
 mod given;
 pub mod optimizer;
 pub mod shape;
+pub mod simplification;
 pub mod time;
 
 use indexmap::IndexMap;
@@ -24,6 +25,7 @@ pub use func::{Axis, Builtin, Conv, Elementwise, FnId, Func, LossFn, PoolKind, R
 pub use given::{one_hot_target, with_literal, with_value, without_value};
 pub use optimizer::Optimizer;
 pub use shape::Shape;
+pub use simplification::{Fired, Simplification};
 
 /// What a named tensor is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

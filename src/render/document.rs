@@ -104,7 +104,8 @@ pub fn matrix_width(latex: &str) -> usize {
     let mut columns: Vec<usize> = Vec::new();
     for row in body.split("\\\\") {
         for (j, cell) in row.split('&').map(str::trim).enumerate() {
-            let w = cell.chars().count();
+            // Padding counts as what it stands for: `\phantom{-0}` as `-0`.
+            let w = cell.replace(PHANTOM, "").chars().filter(|&ch| ch != '{' && ch != '}').count();
             match columns.get_mut(j) {
                 Some(c) => *c = (*c).max(w),
                 None => columns.push(w),
@@ -132,8 +133,73 @@ pub fn matrix(t: &Tensor, round: Option<u32>) -> String {
         let row: Vec<String> = cells.into_iter().flatten().collect();
         return format!("\\begin{{pmatrix}} {} \\end{{pmatrix}}^\\top", row.join(" & "));
     }
-    let rows: Vec<String> = cells.iter().map(|r| r.join(" & ")).collect();
+    let rows: Vec<String> = aligned_on_the_point(&cells).iter().map(|r| r.join(" & ")).collect();
     format!("\\begin{{pmatrix}} {} \\end{{pmatrix}}", rows.join(" \\\\ "))
+}
+
+/// How padding starts: `\phantom{0}` takes the room of a 0 and prints nothing.
+const PHANTOM: &str = "\\phantom{";
+
+/// The cells of a matrix padded so that each column, centred by `pmatrix`,
+/// lines up on the decimal point (or a fraction's bar): an invisible sign and
+/// digits on the left (`\phantom{-0}1.5`), an invisible point and digits on
+/// the right (`2\phantom{.25}`). Plain `\phantom` works alike in pdflatex and
+/// KaTeX, where column types such as `r@{.}l` do not, and in TeX every digit
+/// has the same width.
+fn aligned_on_the_point(cells: &[Vec<String>]) -> Vec<Vec<String>> {
+    // A cell as (sign, whole part, the rest from the point or bar on).
+    let split = |s: &str| -> (bool, usize, String) {
+        let (negative, magnitude) = match s.strip_prefix('-') {
+            Some(m) => (true, m),
+            None => (false, s),
+        };
+        let at = magnitude.find(['.', '/']).unwrap_or(magnitude.len());
+        (negative, magnitude[..at].chars().count(), magnitude[at..].to_string())
+    };
+    let cols = cells.iter().map(Vec::len).max().unwrap_or(0);
+    let mut signed = vec![false; cols];
+    let mut whole = vec![0; cols];
+    // The longest rest of each column; a shorter one is padded from it.
+    let mut rest: Vec<String> = vec![String::new(); cols];
+    for row in cells {
+        for (c, cell) in row.iter().enumerate() {
+            let (negative, w, r) = split(cell);
+            signed[c] |= negative;
+            whole[c] = whole[c].max(w);
+            if r.chars().count() > rest[c].chars().count() {
+                rest[c] = r;
+            }
+        }
+    }
+    let phantom = |s: String| if s.is_empty() { s } else { format!("{PHANTOM}{s}}}") };
+    cells
+        .iter()
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .map(|(c, cell)| {
+                    let (negative, w, r) = split(cell);
+                    let mut left = String::new();
+                    if signed[c] && !negative {
+                        left.push('-');
+                    }
+                    left.extend(std::iter::repeat_n('0', whole[c] - w));
+                    let missing = rest[c].chars().count() - r.chars().count();
+                    let right: String = match r.is_empty() {
+                        // No point of its own: the column's point, then digits.
+                        true => {
+                            rest[c].chars().take(1).chain(std::iter::repeat_n('0', missing.saturating_sub(1))).collect()
+                        }
+                        false => std::iter::repeat_n('0', missing).collect(),
+                    };
+                    // After padding, a minus would be set as a binary operator,
+                    // with space around it; braced it stays a sign.
+                    let cell = if negative && !left.is_empty() { format!("{{{cell}}}") } else { cell.clone() };
+                    format!("{}{cell}{}", phantom(left), phantom(right))
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// `lhs = value` as display rows: one row for a scalar, vector or matrix,
@@ -244,10 +310,13 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
             rows.push(row(format!("{fname}({args})"), substitute_params(&formula(g, f.body, &names, L), &f.params)));
             for fd in d.fn_derivatives.iter().filter(|fd| fd.func.0 as usize == i) {
                 let name = names.function(Func::Derivative { func: fd.func, wrt: fd.wrt }, L);
-                rows.push(row(
-                    format!("{name}({args})"),
-                    substitute_params(&formula(g, fd.body, &names, L), &f.params),
-                ));
+                let mut r =
+                    row(format!("{name}({args})"), substitute_params(&formula(g, fd.body, &names, L), &f.params));
+                // The simplifications that shaped the derivative, as steps name them.
+                if !fd.simplified.is_empty() {
+                    r.note = Some(fd.simplified.shown_names().join(", "));
+                }
+                rows.push(r);
             }
         }
         out.push(Block::Display(rows));
@@ -435,6 +504,23 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
         rows.extend(value_rows_after(&lhs, v, round));
     }
     out.push(Block::Display(rows));
+    // The legend of the simplifications that the error terms' steps and the
+    // functions' derivatives name.
+    let named = d
+        .defined_symbols()
+        .fold(crate::model::Fired::default(), |acc, s| acc.union(super::text::simplified_in(&s.steps)));
+    let in_functions = d.fn_derivatives.iter().fold(crate::model::Fired::default(), |acc, fd| acc.union(fd.simplified));
+    let named = named.union(in_functions);
+    if !named.is_empty() {
+        out.push(Block::Paragraph(vec![text(if in_functions.is_empty() {
+            "Besides the derivative rules, the steps name the simplifications they make:"
+        } else {
+            "Besides the derivative rules, the steps and the functions' derivatives name the simplifications they make:"
+        })]));
+        out.push(Block::List(
+            named.iter().map(|s| vec![text(format!("{}: {}", s.name(), s.entry().statement))]).collect(),
+        ));
+    }
 
     // 4. The update.
     if let Some(train) = &solution.training {
@@ -700,6 +786,10 @@ pub fn prose(s: &str) -> String {
             'α' => "$\\alpha$".into(),
             'ᵀ' => "$^\\top$".into(),
             '²' => "$^2$".into(),
+            '¹' => "$^1$".into(),
+            '⁰' => "$^0$".into(),
+            '±' => "$\\pm$".into(),
+            '∘' => "$\\circ$".into(),
             '⋆' => "$\\star$".into(),
             '∗' => "$\\ast$".into(),
             '·' => "$\\cdot$".into(),
@@ -737,25 +827,56 @@ fn step_rows(steps: &[Step], solution: &Solution, names: &Names) -> Vec<Row> {
         .iter()
         .map(|s| {
             let lhs = s.lhs.map(|w| names.gradient_of(w, L, g)).unwrap_or_default();
-            let mut note = s.rule.clone();
-            if !s.from.is_empty() {
-                let from: Vec<String> = s
-                    .from
-                    .iter()
-                    .map(|&t| {
-                        let name = names.tensor(t, Notation::Text);
-                        // `h_t` as `h_{t}`, which prose sets as a subscript.
-                        match &solution.derivation.time {
-                            Some(view) if name.ends_with(&format!("_{}", view.index)) => {
-                                format!("{}_{{{}}}", &name[..name.len() - view.index.len() - 1], view.index)
-                            }
-                            _ => subscript_digits(&name),
-                        }
-                    })
-                    .collect();
-                note.push_str(&format!(" at {}", from.join(", ")));
-            }
+            let note = s.note(|t| {
+                let name = names.tensor(t, Notation::Text);
+                // `h_t` as `h_{t}`, which prose sets as a subscript.
+                match &solution.derivation.time {
+                    Some(view) if name.ends_with(&format!("_{}", view.index)) => {
+                        format!("{}_{{{}}}", &name[..name.len() - view.index.len() - 1], view.index)
+                    }
+                    _ => subscript_digits(&name),
+                }
+            });
             Row { lhs, rhs: formula(g, s.expr, names, L), note: Some(note) }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(cells: &[&str]) -> Vec<Vec<String>> {
+        cells.iter().map(|c| vec![c.to_string()]).collect()
+    }
+
+    /// Each cell padded so that its sign, whole part, point and decimals take
+    /// the same room in every row: the point lines up once `pmatrix` centres them.
+    #[test]
+    fn columns_align_on_the_decimal_point() {
+        let padded = aligned_on_the_point(&column(&["1", "-1", "0.5", "-12.25"]));
+        let padded: Vec<&str> = padded.iter().map(|r| r[0].as_str()).collect();
+        assert_eq!(
+            padded,
+            [r"\phantom{-0}1\phantom{.00}", r"\phantom{0}{-1}\phantom{.00}", r"\phantom{-0}0.5\phantom{0}", r"-12.25"]
+        );
+        // What the padding stands for: every cell the same shape, digit for digit.
+        for cell in &padded {
+            let shown = cell.replace(r"\phantom{", "").replace(['{', '}'], "");
+            let shape: String = shown.chars().map(|c| if c.is_ascii_digit() { '0' } else { c }).collect();
+            assert_eq!(shape.len(), "-00.00".len(), "{cell}");
+            assert_eq!(shape.find('.'), Some(3), "{cell}");
+        }
+        // Fractions line up on the bar; a column without signs or points gets no padding.
+        let fractions = aligned_on_the_point(&column(&["1/3", "-2/15"]));
+        assert_eq!(fractions[0][0], r"\phantom{-}1/3\phantom{0}");
+        assert_eq!(fractions[1][0], "-2/15");
+        assert_eq!(aligned_on_the_point(&column(&["1", "0"])), column(&["1", "0"]));
+    }
+
+    /// A matrix's width counts padding as the digits it stands for, not as markup.
+    #[test]
+    fn padding_counts_as_what_it_stands_for() {
+        assert_eq!(matrix_width(r"\begin{pmatrix} \phantom{-}0.5 \\ -0.25 \end{pmatrix}"), 5);
+    }
 }

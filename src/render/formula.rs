@@ -549,7 +549,7 @@ impl Printer<'_> {
                 match n {
                     Notation::Nn => (format!("{l} @ {r}"), Prec::Product),
                     Notation::Text => (format!("{l} {r}"), Prec::Product),
-                    Notation::Latex => (format!("{l} {r}"), Prec::Product),
+                    Notation::Latex => (juxtapose(&l, &r), Prec::Product),
                 }
             }
             Node::Pow(a, e) => {
@@ -804,7 +804,8 @@ impl Printer<'_> {
         let (l, r) = (side(a, false), side(b, true));
         if scalar {
             // A scalar factor is written by juxtaposition, as in 0.02 W1 or ŷ Σy.
-            (format!("{l} {r}"), Prec::Product)
+            let text = if n == Notation::Latex { juxtapose(&l, &r) } else { format!("{l} {r}") };
+            (text, Prec::Product)
         } else {
             let op = if n == Notation::Latex { "\\odot" } else { "⊙" };
             (format!("{l} {op} {r}"), Prec::Product)
@@ -839,6 +840,74 @@ impl Printer<'_> {
             }
         }
     }
+}
+
+/// Two LaTeX factors of a product written side by side. TeX sets letters
+/// next to each other with no space, so `\mathit{Wxh} x_{1}` reads
+/// "Wxhx₁": where a multi-letter name meets the other factor, a thin space
+/// keeps them apart (`\mathit{Wxh}\, x_{1}`), as textbooks set `\mathrm{d}x`;
+/// two numbers side by side would read as one, so they get a `\cdot`.
+/// Single letters juxtapose as usual (`W_{1} x`).
+fn juxtapose(l: &str, r: &str) -> String {
+    if l.ends_with(|c: char| c.is_ascii_digit()) && r.starts_with(|c: char| c.is_ascii_digit()) {
+        format!(r"{l} \cdot {r}")
+    } else if ends_with_word(l) || starts_with_word(r) {
+        format!(r"{l}\, {r}")
+    } else {
+        format!("{l} {r}")
+    }
+}
+
+/// Does the LaTeX `s` begin with a multi-letter name (`\mathit{…}`, perhaps
+/// braced, as a name at a step is: `{\mathit{Wxh}}_{t}`)?
+fn starts_with_word(s: &str) -> bool {
+    s.trim_start_matches('{').starts_with("\\mathit{")
+}
+
+/// Does the LaTeX `s` end with a multi-letter name, perhaps with scripts
+/// (`\mathit{Wxh}`, `\mathit{net}_{h}^\top`, `{\mathit{Wxh}}_{t}`)?
+fn ends_with_word(s: &str) -> bool {
+    let mut s = s;
+    loop {
+        if let Some(rest) = s.strip_suffix("^\\top") {
+            s = rest;
+            continue;
+        }
+        let Some(open) = group_start(s) else { return false };
+        let before = &s[..open];
+        if let Some(rest) = before.strip_suffix('_').or_else(|| before.strip_suffix('^')) {
+            // A subscript or superscript: the name is before it.
+            s = rest;
+        } else if before.ends_with("\\mathit") {
+            return true;
+        } else if before.is_empty() || before.ends_with(' ') {
+            // A braced name (`{\mathit{Wxh}}_{t}`): look inside.
+            s = &s[open + 1..s.len() - 1];
+        } else {
+            return false;
+        }
+    }
+}
+
+/// Where the brace group that ends `s` opens, if `s` ends with `}`.
+fn group_start(s: &str) -> Option<usize> {
+    if !s.ends_with('}') {
+        return None;
+    }
+    let mut depth = 0usize;
+    for (i, c) in s.char_indices().rev() {
+        match c {
+            '}' => depth += 1,
+            '{' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// conv2d's settings as keyword arguments, the defaults (stride 1, pad 0) left out.
@@ -909,6 +978,18 @@ mod tests {
         assert_eq!(terminating_decimal(&r(1, 50)).as_deref(), Some("0.02"));
         assert_eq!(terminating_decimal(&r(1, 3)), None);
         assert_eq!(constant(&r(1, 3), Notation::Text), "1/3");
+    }
+
+    #[test]
+    fn multi_letter_names_are_set_apart_in_products() {
+        assert_eq!(juxtapose("\\mathit{Wxh}", "x_{1}"), "\\mathit{Wxh}\\, x_{1}");
+        assert_eq!(juxtapose("{\\mathit{Whh}}_{t}", "h_{t-1}"), "{\\mathit{Whh}}_{t}\\, h_{t-1}");
+        assert_eq!(juxtapose("\\mathit{net}_{h}^\\top", "W"), "\\mathit{net}_{h}^\\top\\, W");
+        assert_eq!(juxtapose("\\delta_{2}", "\\mathit{code}^\\top"), "\\delta_{2}\\, \\mathit{code}^\\top");
+        assert_eq!(juxtapose("W_{1}", "x"), "W_{1} x");
+        assert_eq!(juxtapose("\\hat{y}", "\\textstyle\\sum y"), "\\hat{y} \\textstyle\\sum y");
+        assert_eq!(juxtapose("\\sigma\\left(\\mathit{net}\\right)", "x"), "\\sigma\\left(\\mathit{net}\\right) x");
+        assert_eq!(juxtapose("2", "3"), "2 \\cdot 3");
     }
 
     #[test]

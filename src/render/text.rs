@@ -6,7 +6,7 @@ use crate::derive::time::{Forward, General, TimeSum, TimeView};
 use crate::derive::{Derivation, Step, Wrt};
 use crate::eval::evaluate::Note;
 use crate::eval::{GradCheck, ParamCheck, Solution, Training};
-use crate::model::{Model, Optimizer};
+use crate::model::{Fired, Model, Optimizer};
 
 use super::formula::{definition, display_width, formula, Names, Notation};
 use super::training;
@@ -27,17 +27,49 @@ pub fn forward_equations(model: &Model, names: &Names) -> Vec<(String, String)> 
 
 /// Each custom function and its derivative(s): `(lhs, rhs)` pairs.
 pub fn function_lines(model: &Model, derivation: &Derivation, names: &Names) -> Vec<(String, String)> {
+    function_rows(model, derivation, names).into_iter().map(|(l, r, _)| (l, r)).collect()
+}
+
+/// [`function_lines`] with the simplifications that shaped each derivative.
+fn function_rows(model: &Model, derivation: &Derivation, names: &Names) -> Vec<(String, String, Fired)> {
     let mut lines = Vec::new();
     for (i, f) in model.functions.values().enumerate() {
         let params = f.params.join(", ");
         let param_names = |s: String| substitute_params(&s, &f.params);
-        lines.push((format!("{}({params})", f.name), param_names(formula(&derivation.graph, f.body, names, N))));
+        let body = param_names(formula(&derivation.graph, f.body, names, N));
+        lines.push((format!("{}({params})", f.name), body, Fired::default()));
         for d in derivation.fn_derivatives.iter().filter(|d| d.func.0 as usize == i) {
             let name = names.function(crate::model::Func::Derivative { func: d.func, wrt: d.wrt }, N);
-            lines.push((format!("{name}({params})"), param_names(formula(&derivation.graph, d.body, names, N))));
+            let body = param_names(formula(&derivation.graph, d.body, names, N));
+            lines.push((format!("{name}({params})"), body, d.simplified));
         }
     }
     lines
+}
+
+/// The functions and their derivatives as `derive` prints them: a derivative
+/// that a simplification shaped names it (`[negative-coefficient]`).
+/// Returns the simplifications named.
+fn write_functions(out: &mut String, model: &Model, derivation: &Derivation, names: &Names) -> Fired {
+    let rows = function_rows(model, derivation, names);
+    if rows.is_empty() {
+        return Fired::default();
+    }
+    let _ = writeln!(out, "\nFunctions and their derivatives");
+    let lw = align_width(rows.iter().map(|(l, _, _)| display_width(l)), NAME_ALIGN_CAP);
+    let rw =
+        align_width(rows.iter().filter(|(_, _, s)| !s.is_empty()).map(|(_, r, _)| display_width(r)), FORMULA_ALIGN_CAP);
+    let mut named = Fired::default();
+    for (l, r, simplified) in rows {
+        if simplified.is_empty() {
+            let _ = writeln!(out, "  {} = {r}", pad_right(&l, lw));
+        } else {
+            named = named.union(simplified);
+            let rule = simplified.shown_names().join(", ");
+            let _ = writeln!(out, "  {} = {}   [{rule}]", pad_right(&l, lw), pad_right(&r, rw));
+        }
+    }
+    named
 }
 
 /// Function bodies print their parameters as `t0`, `t1`…; put the real names back.
@@ -95,11 +127,7 @@ pub fn step_lines(steps: &[Step], derivation: &Derivation, names: &Names) -> Vec
                 Some(w) => names.gradient_of(w, N, &derivation.graph),
                 None => String::new(),
             };
-            let mut rule = s.rule.clone();
-            if !s.from.is_empty() {
-                let from: Vec<String> = s.from.iter().map(|&t| names.tensor(t, N)).collect();
-                let _ = write!(rule, " at {}", from.join(", "));
-            }
+            let rule = s.note(|t| names.tensor(t, N));
             (lhs, formula(&derivation.graph, s.expr, names, N), rule)
         })
         .collect()
@@ -128,11 +156,8 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
     let _ = writeln!(out, "Forward pass");
     out.push_str(&aligned(&forward_equations(model, &names), "  "));
 
-    let fns = function_lines(model, derivation, &names);
-    if !fns.is_empty() {
-        let _ = writeln!(out, "\nFunctions and their derivatives");
-        out.push_str(&aligned(&fns, "  "));
-    }
+    // The simplifications the printed steps name, for the legend at the end.
+    let mut named = write_functions(&mut out, model, derivation, &names);
 
     write_layer_rules(&mut out, derivation);
 
@@ -145,6 +170,7 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
             if of != label {
                 let _ = writeln!(out, "  {label} = {of}");
             }
+            named = named.union(simplified_in(&s.steps));
             write_steps(&mut out, &step_lines(&s.steps, derivation, &names), "      ");
             let _ = writeln!(out, "  {label} = {}", formula(&derivation.graph, s.formula, &names, N));
             if let Some(general) = s.general {
@@ -167,6 +193,7 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
     for g in &derivation.gradients {
         let lhs = names.gradient_of(Wrt::Tensor(g.param), N, &derivation.graph);
         let result = formula(&derivation.graph, g.formula, &names, N);
+        named = named.union(simplified_in(&g.steps));
         let mut steps = step_lines(&g.steps, derivation, &names);
         // A gradient read off in one step is one line, with its rule.
         if steps.len() <= 1 {
@@ -186,7 +213,25 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
             let _ = writeln!(out, "  {n}");
         }
     }
+    write_simplifications(&mut out, named);
     out
+}
+
+/// The simplifications that any of `steps` name.
+pub fn simplified_in(steps: &[Step]) -> Fired {
+    steps.iter().fold(Fired::default(), |acc, s| acc.union(s.simplified))
+}
+
+/// The legend of the simplifications named in the steps and function
+/// derivatives: each with its rule.
+fn write_simplifications(out: &mut String, named: Fired) {
+    if named.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nSimplifications named above");
+    for s in named.iter() {
+        let _ = writeln!(out, "  {}: {}", s.name(), s.entry().statement);
+    }
 }
 
 /// The layer rules the derivation uses: each statement with its index form.
@@ -821,7 +866,9 @@ pub fn time_sum_text(
 fn collapsed_rule(steps: &[Step], names: &Names, view: &TimeView) -> String {
     let mut rules: Vec<String> = Vec::new();
     let mut from: Vec<String> = Vec::new();
+    let mut simplified = crate::model::Fired::default();
     for s in steps {
+        simplified = simplified.union(s.simplified);
         for r in s.rule.split(", ") {
             if !rules.iter().any(|x| x == r) {
                 rules.push(r.to_string());
@@ -843,6 +890,9 @@ fn collapsed_rule(steps: &[Step], names: &Names, view: &TimeView) -> String {
     let mut text = rules.join(", ");
     if !from.is_empty() {
         let _ = write!(text, " at {}", from.join(", "));
+    }
+    if !simplified.is_empty() {
+        let _ = write!(text, "; {}", simplified.shown_names().join(", "));
     }
     text
 }
@@ -884,6 +934,8 @@ fn time_derivation(model: &Model, derivation: &Derivation, view: &TimeView) -> S
     let names = Names::new(model, Some(derivation));
     let g = &derivation.graph;
     let mut out = String::new();
+    // The simplifications the printed steps name, for the legend at the end.
+    let named = std::cell::Cell::new(Fired::default());
     let _ = writeln!(out, "Time steps");
     let _ = writeln!(
         out,
@@ -893,17 +945,14 @@ fn time_derivation(model: &Model, derivation: &Derivation, view: &TimeView) -> S
     let _ = writeln!(out, "\nForward pass");
     out.push_str(&aligned(&time_forward(model, derivation, view, &names, N), "  "));
 
-    let fns = function_lines(model, derivation, &names);
-    if !fns.is_empty() {
-        let _ = writeln!(out, "\nFunctions and their derivatives");
-        out.push_str(&aligned(&fns, "  "));
-    }
+    named.set(write_functions(&mut out, model, derivation, &names));
     write_layer_rules(&mut out, derivation);
 
     if !view.groups.is_empty() {
         let _ = writeln!(out, "\nError terms");
         let write_symbol = |out: &mut String, s: crate::model::SymbolId, names: &Names, tail: Option<String>| {
             let sym = derivation.symbol(s);
+            named.set(named.get().union(simplified_in(&sym.steps)));
             let label = formula(g, sym.node, names, N);
             let of = names.gradient_of(sym.wrt, N, g);
             if of != label {
@@ -945,6 +994,7 @@ fn time_derivation(model: &Model, derivation: &Derivation, view: &TimeView) -> S
             Some(sum) => time_sum_text(g, sum, &names, view, N),
             None => formula(g, grad.formula, &names_near(&names, view, view.last), N),
         };
+        named.set(named.get().union(simplified_in(&grad.steps)));
         rows.push((lhs, rhs, collapsed_rule(&grad.steps, &names, view)));
     }
     write_steps(&mut out, &rows, "  ");
@@ -961,6 +1011,7 @@ fn time_derivation(model: &Model, derivation: &Derivation, view: &TimeView) -> S
             let _ = writeln!(out, "  {n}");
         }
     }
+    write_simplifications(&mut out, named.get());
     out
 }
 
