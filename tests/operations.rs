@@ -24,7 +24,7 @@ fn softsign_is_exact_and_its_derivative_is_the_textbook_one() {
     // ∂L/∂w = Σ softsign′(z) ⊙ x = 4/9 · 1 + 1/4 · (−2) = −1/18.
     assert_eq!(s.gradients[0].exact_string(0).as_deref(), Some("-1/18"));
     let text = render::text::derivation(&model, &s.derivation);
-    assert!(text.contains("∂L/∂z = ∂L/∂h ⊘ (1 + abs(z))²   [d-softsign at h]"), "{text}");
+    assert!(text.contains("∂L/∂z = ∂L/∂h ⊘ (1 + abs(z))²   [d-softsign at h; reciprocal]"), "{text}");
     let latex = render::latex::document(&model, &s, Some(4));
     assert!(latex.contains("\\operatorname{softsign}"));
 }

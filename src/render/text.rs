@@ -692,11 +692,11 @@ pub fn note_text(note: &Note) -> String {
         }
         Note::Open { names } => {
             let list = names.join(", ");
-            let (verb, them) = if names.len() == 1 { ("is", "it") } else { ("are", "them") };
+            let (verb, them, they) = if names.len() == 1 { ("is", "it", "it") } else { ("are", "them", "they") };
             let first = names.first().map(String::as_str).unwrap_or("y");
             let example = super::formula::tensor_name(first, Notation::Text);
             format!(
-                "{list} {verb} not given: every value that depends on {them} is an expression in {them}, entries numbered from 1 ({example}₁ is the first entry of {first}); give {them} in the file or with --given NAME=[...] for numbers, or use --cases NAME=onehot for each class of a target"
+                "{list} {verb} not given: every value that depends on {them} is an expression in {them}, entries numbered from 1 ({example}₁ is the first entry of {first}); numbers follow once {they} {verb} given, in the file or on the command line (option given), and the answer for each class of a target with the option cases"
             )
         }
         Note::TooLarge { quantity } => {
