@@ -164,8 +164,16 @@ fn run(command: Command) -> Result<ExitCode, String> {
             // Check where the output goes before doing the work.
             let target = output.as_deref().map(|path| Target::check(path, &file)).transpose()?;
             let source = read(&file)?;
-            let model = load(&source)?;
-            let solution = nnderive::solve(&model).map_err(|e| report(&source, &e))?;
+            let solved = nnderive::load(&source).and_then(|model| nnderive::solve(&model).map(|s| (model, s)));
+            let (model, solution) = match solved {
+                Ok(solved) => solved,
+                // JSON in, JSON out: the errors as data on standard output, exit 1.
+                Err(e) if matches!(format, SolveFormat::Json) => {
+                    output::to_stdout(&render::json::errors(&e.report(), &source.name, &source.text))?;
+                    return Ok(ExitCode::from(1));
+                }
+                Err(e) => return Err(report(&source, &e)),
+            };
             let text = match format {
                 SolveFormat::Text => render::text::solution(&model, &solution, round),
                 SolveFormat::Json => render::json::solution(&model, &solution, round),
@@ -211,8 +219,9 @@ fn load(source: &Source) -> Result<nnderive::model::Model, String> {
     nnderive::load(source).map_err(|e| report(source, &e))
 }
 
+/// Every error, in file order, as the terminal shows them.
 fn report(source: &Source, error: &Error) -> String {
-    render::diagnostic::render(&error.diagnostic(), &source.name, &source.text)
+    render::diagnostic::report(&error.report(), &source.name, &source.text)
 }
 
 /// Writes `text` to standard output.

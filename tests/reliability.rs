@@ -131,17 +131,53 @@ fn literals_are_bounded_while_they_are_parsed() {
     assert!(error.diagnostic().message.contains("more than 4194304 numbers"), "{}", error.diagnostic().message);
 }
 
+/// The messages of every error `text` has, in the order reported.
+fn messages(text: &str) -> Vec<String> {
+    let error = nnderive::load(&Source::new("m.nn", text)).expect_err("the file has errors");
+    error.report().diagnostics.into_iter().map(|d| d.message).collect()
+}
+
 #[test]
-fn the_first_error_in_the_file_is_reported_every_time() {
+fn every_error_is_reported_in_file_order_every_time() {
     for _ in 0..20 {
-        let e = nnderive::load(&Source::new("m.nn", "param x[2] = [1, 2]\nA = p\nB = q\nC = r\nloss L = sum(x)\n"))
-            .expect_err("unknown names");
-        assert_eq!(e.diagnostic().message, "unknown name 'p'");
-        let e =
-            nnderive::load(&Source::new("m.nn", "fn a(t) = t\nfn b(t) = t\nparam b[2]\nparam a[2]\nloss L = sum(a)\n"))
-                .expect_err("duplicates");
-        assert!(e.diagnostic().message.contains("'a'"), "{}", e.diagnostic().message);
+        let found = messages("param x[2] = [1, 2]\nA = p\nB = q\nC = r\nloss L = sum(x)\n");
+        assert_eq!(found, ["unknown name 'p'", "unknown name 'q'", "unknown name 'r'"]);
+        let found = messages("fn a(t) = t\nfn b(t) = t\nparam b[2]\nparam a[2]\nloss L = sum(a)\n");
+        assert_eq!(found, ["'b' is defined twice", "'a' is defined twice"]);
     }
+    // Found late (a shape, once the equations are ordered) but early in the file: first.
+    let found = messages("param W[2,3]\nparam x[2]\nB = A + 1\nA = W @ x\nC = q\nloss L = sum(B)\n");
+    assert_eq!(found, ["shape mismatch in '@': W is [2, 3] but x is [2]", "unknown name 'q'"]);
+    // Two unknown names in one equation are two errors; a cycle is one.
+    let found = messages("param x[2]\nA = p + q\nB = C + x\nC = B * 2\nloss L = sum(A) + sum(B)\n");
+    assert_eq!(found, ["unknown name 'p'", "unknown name 'q'", "these equations depend on each other: B → C → B"]);
+}
+
+#[test]
+fn a_flood_of_errors_is_capped_at_the_first_in_the_file() {
+    // 20 000 equations each naming a tensor that does not exist (one letter
+    // off a declared one, so each would earn a "did you mean"), and a bad
+    // declaration at the end, found first.
+    let n = 20_000;
+    let mut text = String::new();
+    for k in 0..n {
+        text.push_str(&format!("param w{k}[2] = [1, 2]\n"));
+    }
+    for k in 0..n {
+        text.push_str(&format!("e{k} = v{k} + w{k}\n"));
+    }
+    text.push_str("param z[0]\nloss L = sum(w0)\n");
+    let source = Source::new("flood.nn", text);
+    let report = nnderive::load(&source).expect_err("errors").report();
+    assert_eq!(report.diagnostics.len(), nnderive::model::MAX_ERRORS);
+    assert!(report.left_out);
+    let lines: Vec<u32> = report.diagnostics.iter().map(|d| d.span.unwrap().line).collect();
+    let first = n as u32 + 1;
+    assert_eq!(lines, (first..first + 100).collect::<Vec<_>>());
+    assert_eq!(report.diagnostics[0].message, "unknown name 'v0'");
+    assert_eq!(report.diagnostics[0].help.as_deref(), Some("did you mean 'w0'?"));
+    let rendered = nnderive::render::diagnostic::report(&report, &source.name, &source.text);
+    assert!(rendered.ends_with("error: flood.nn has more than 100 errors; the first 100 are shown\n"), "{rendered}");
 }
 
 #[test]
