@@ -350,3 +350,123 @@ fn options_are_validated() {
     let o = nnderive_in(&dir, &["gradcheck", "net.nn", "--tolerance", "1e-5"]);
     assert!(o.status.success());
 }
+
+// ---- interrupted output ------------------------------------------------
+
+/// A network of `n` entries whose solution is about 150 bytes of text per
+/// entry (f64 values at full precision), so that writing it takes a while.
+#[cfg(unix)]
+fn wide_network(n: usize) -> String {
+    let values: Vec<String> = (0..n).map(|i| ((i % 7) as i64 - 3).to_string()).collect();
+    let values = values.join(", ");
+    format!(
+        "input x[{n}] = [{values}]\nparam W[{n}] = [{values}]\nZ = sin(W * x)\nloss L = sum(Z)\ntrain sgd(lr = 0.5)\n"
+    )
+}
+
+#[cfg(unix)]
+fn signal(child: &std::process::Child, name: &str) {
+    let status = Command::new("kill").arg(format!("-{name}")).arg(child.id().to_string()).status().expect("kill runs");
+    assert!(status.success(), "kill -{name}");
+}
+
+/// Starts `nnderive solve big.nn -o out.txt` in `dir` and stops it (SIGSTOP)
+/// while its temporary file exists, that is, while it writes; `None` when it
+/// finished first (the caller retries with a larger file).
+#[cfg(unix)]
+fn stopped_while_writing(dir: &Path) -> Option<std::process::Child> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nnderive"))
+        .args(["solve", "big.nn", "-o", "out.txt"])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary runs");
+    loop {
+        if !leftovers(dir).is_empty() {
+            signal(&child, "STOP");
+            // It may have finished between the look and the stop.
+            if !leftovers(dir).is_empty() {
+                return Some(child);
+            }
+            signal(&child, "CONT");
+            child.wait().expect("it ends");
+            return None;
+        }
+        if child.try_wait().expect("waits").is_some() {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+}
+
+/// The whole solution of [`wide_network`], as a finished run writes it.
+#[cfg(unix)]
+fn is_whole(text: &str) -> bool {
+    text.starts_with("Given\n") && text.trim_end().lines().last().is_some_and(|l| l.starts_with("  L by step: "))
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_while_writing_leaves_the_target_untouched_and_no_temporary_file() {
+    let dir = workdir("interrupt");
+    let target = dir.join("out.txt");
+    let mut interrupted_mid_write = false;
+    // Each attempt doubles the output (from about 7 MB) until the stop lands
+    // while the file is written.
+    for attempt in 0..6 {
+        std::fs::write(dir.join("big.nn"), wide_network(50_000 << attempt)).unwrap();
+        std::fs::write(&target, "old").unwrap();
+        let Some(mut child) = stopped_while_writing(&dir) else { continue };
+        // Stopped mid-write: the temporary file exists, the target is as it was.
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "old");
+        signal(&child, "INT");
+        signal(&child, "CONT");
+        let status = child.wait().expect("it ends");
+        assert!(leftovers(&dir).is_empty(), "{:?}", leftovers(&dir));
+        let now = std::fs::read_to_string(&target).unwrap();
+        // Whole or untouched, never a part; untouched when the interrupt
+        // came first, as it nearly always does.
+        assert!(now == "old" || is_whole(&now), "a partial file of {} bytes", now.len());
+        if status.code() == Some(130) && now == "old" {
+            interrupted_mid_write = true;
+            break;
+        }
+    }
+    assert!(interrupted_mid_write, "no attempt was interrupted while writing");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_temporary_file_left_by_kill_9_is_ignored_by_the_next_run() {
+    let dir = workdir("kill9");
+    let target = dir.join("out.txt");
+    std::fs::write(&target, "old").unwrap();
+    let mut stale = None;
+    for attempt in 0..6 {
+        std::fs::write(dir.join("big.nn"), wide_network(50_000 << attempt)).unwrap();
+        if let Some(mut child) = stopped_while_writing(&dir) {
+            // SIGKILL cannot be caught: the temporary file stays.
+            signal(&child, "KILL");
+            child.wait().expect("it ends");
+            stale = Some(leftovers(&dir));
+            break;
+        }
+        std::fs::write(&target, "old").unwrap();
+    }
+    let stale = stale.expect("an attempt was killed while writing");
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "old");
+    let stale_bytes = std::fs::read(dir.join(&stale[0])).unwrap();
+    // The next run writes its own temporary file (another random name),
+    // replaces the target whole, and leaves the stale one as it found it.
+    std::fs::write(dir.join("big.nn"), wide_network(1_000)).unwrap();
+    let o = nnderive_in(&dir, &["solve", "big.nn", "-o", "out.txt"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(is_whole(&std::fs::read_to_string(&target).unwrap()));
+    assert_eq!(leftovers(&dir), stale);
+    assert_eq!(std::fs::read(dir.join(&stale[0])).unwrap(), stale_bytes);
+    let _ = std::fs::remove_dir_all(&dir);
+}
