@@ -21,7 +21,10 @@ pub fn whole_pipeline(text: &str) {
             }
         }
         Err(e) => {
-            let _ = nnderive::render::diagnostic::render(&e.diagnostic(), &source.name, &source.text);
+            let report = e.report();
+            assert!(!report.diagnostics.is_empty());
+            let _ = nnderive::render::diagnostic::report(&report, &source.name, &source.text);
+            let _ = nnderive::render::json::errors(&report, &source.name, &source.text);
         }
     }
 }

@@ -56,40 +56,60 @@ impl Diagnostic {
     }
 }
 
+/// Everything one run found wrong with a file, in file order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    /// At least one.
+    pub diagnostics: Vec<Diagnostic>,
+    /// More errors were found than are listed (see `model::MAX_ERRORS`).
+    pub left_out: bool,
+}
+
+/// Names longer than this get no "did you mean": comparing two names costs
+/// the product of their lengths, and a 70 000-character name is no typo.
+const MAX_SUGGESTED_LEN: usize = 64;
+
 /// The closest name to `name` among `candidates`, if one is close enough to be a likely typo.
 pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    let limit = (name.chars().count() / 3).max(1);
+    let len = name.chars().count();
+    if len > MAX_SUGGESTED_LEN {
+        return None;
+    }
+    let limit = (len / 3).max(1);
     candidates
         .into_iter()
+        // Lengths that differ by more than the limit need more edits than it.
+        .filter(|c| c.chars().count().abs_diff(len) <= limit && *c != name)
         .map(|c| (edit_distance(name, c), c))
-        .filter(|(d, c)| *d <= limit && *c != name)
+        .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c.to_string())
 }
 
 /// Edits between two names (case-insensitive), where swapping two adjacent
-/// letters counts as one edit (`inptu` is one edit from `input`).
+/// letters counts as one edit (`inptu` is one edit from `input`). Three rows
+/// of the table are kept, not all of it.
 fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.to_lowercase().chars().collect();
     let b: Vec<char> = b.to_lowercase().chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
+    // Rows i − 2, i − 1 and i of the usual table.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut row: Vec<usize> = vec![0; b.len() + 1];
     for i in 1..=a.len() {
+        row[0] = i;
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut best = (prev[j] + 1).min(row[j - 1] + 1).min(prev[j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
+                best = best.min(before[j - 2] + 1);
             }
-            d[i][j] = best;
+            row[j] = best;
         }
+        std::mem::swap(&mut before, &mut prev);
+        std::mem::swap(&mut prev, &mut row);
     }
-    d[a.len()][b.len()]
+    prev[b.len()]
 }
 
 #[cfg(test)]
@@ -102,5 +122,46 @@ mod tests {
         assert_eq!(suggest("sigmod", ["sigmoid", "tanh"]), Some("sigmoid".into()));
         assert_eq!(suggest("q", ["W1", "b1"]), None);
         assert_eq!(suggest("inptu", ["input", "target"]), Some("input".into()));
+        assert_eq!(suggest("W1a", ["W1", "W1abcd"]), Some("W1".into()));
+    }
+
+    #[test]
+    fn edit_distances_against_the_full_table() {
+        // The full (i+1)×(j+1) table of optimal string alignment, written out.
+        fn full(a: &str, b: &str) -> usize {
+            let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+            let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+            for i in 0..=a.len() {
+                for j in 0..=b.len() {
+                    d[i][j] = if i == 0 || j == 0 {
+                        i + j
+                    } else {
+                        let mut best = (d[i - 1][j] + 1)
+                            .min(d[i][j - 1] + 1)
+                            .min(d[i - 1][j - 1] + usize::from(a[i - 1] != b[j - 1]));
+                        if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                            best = best.min(d[i - 2][j - 2] + 1);
+                        }
+                        best
+                    };
+                }
+            }
+            d[a.len()][b.len()]
+        }
+        let words = ["", "a", "ab", "ba", "abc", "acb", "input", "inptu", "target", "W1", "W12", "sigmoid", "sigmod"];
+        for a in words {
+            for b in words {
+                assert_eq!(edit_distance(a, b), full(a, b), "{a} / {b}");
+            }
+        }
+        assert_eq!(edit_distance("ab", "ba"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    #[test]
+    fn long_names_get_no_suggestion_and_cost_nothing() {
+        let name = "a".repeat(70_000);
+        let other = format!("{}b", "a".repeat(69_999));
+        assert_eq!(suggest(&name, [other.as_str()]), None);
     }
 }

@@ -30,7 +30,7 @@ pub mod derive;
 pub mod eval;
 pub mod render;
 
-use diagnostic::Diagnostic;
+use diagnostic::{Diagnostic, Report};
 
 /// A `.nn` file's name and text.
 #[derive(Clone, Debug)]
@@ -78,11 +78,13 @@ fn lone_carriage_returns_as_newlines(mut text: String) -> String {
     text
 }
 
-/// Any error about a file, from whichever stage found it.
+/// What is wrong with a file, from whichever stage found it: the first
+/// syntax error, every independent error of the checker, or the error that
+/// stopped the evaluation.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Error {
     Syntax(syntax::Error),
-    Model(model::Error),
+    Model(model::Errors),
     Eval(eval::Error),
 }
 
@@ -93,12 +95,28 @@ impl Error {
         matches!(self, Error::Eval(e) if e.is_bug())
     }
 
-    /// The located message, ready for `render::diagnostic`.
+    /// The located message of the first error in the file, ready for
+    /// `render::diagnostic`.
     pub fn diagnostic(&self) -> Diagnostic {
         match self {
             Error::Syntax(e) => e.diagnostic(),
-            Error::Model(e) => e.diagnostic(),
+            Error::Model(e) => match e.first() {
+                Some(first) => first.diagnostic(),
+                None => Diagnostic::new("the file has errors", None),
+            },
             Error::Eval(e) => e.diagnostic(),
+        }
+    }
+
+    /// Every error's located message, in file order: what the command line
+    /// prints (`render::diagnostic::report`, `render::json::errors`).
+    pub fn report(&self) -> Report {
+        match self {
+            Error::Model(errors) if !errors.is_empty() => Report {
+                diagnostics: errors.iter().map(model::Error::diagnostic).collect(),
+                left_out: errors.left_out(),
+            },
+            _ => Report { diagnostics: vec![self.diagnostic()], left_out: false },
         }
     }
 }
@@ -111,6 +129,12 @@ impl From<syntax::Error> for Error {
 
 impl From<model::Error> for Error {
     fn from(e: model::Error) -> Self {
+        Error::Model(e.into())
+    }
+}
+
+impl From<model::Errors> for Error {
+    fn from(e: model::Errors) -> Self {
         Error::Model(e)
     }
 }

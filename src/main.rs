@@ -192,7 +192,17 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
             // Check where the output goes before doing the work.
             let target = output.as_deref().map(|path| Target::check(path, &file)).transpose()?;
             let source = read(&file)?;
-            let model = with_given(load(&source)?, &given)?;
+            // JSON in, JSON out: the file's errors as data on standard output, exit 1.
+            let json = matches!(format, SolveFormat::Json);
+            let as_json = |e: &Error| render::json::errors(&e.report(), &source.name, &source.text);
+            let model = match nnderive::load(&source) {
+                Ok(model) => with_given(model, &given)?,
+                Err(e) if json => {
+                    output::to_stdout(&as_json(&e))?;
+                    return Ok(ExitCode::from(1));
+                }
+                Err(e) => return Err(report(&source, &e).into()),
+            };
             let (model, cases) = match cases {
                 Some(argument) => {
                     let cases = nnderive::cases(&model, &argument).map_err(|e| usage(&argument, "--cases", &e))?;
@@ -200,8 +210,16 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
                 }
                 None => (model, None),
             };
-            let solution = nnderive::solve(&model).map_err(|e| report(&source, &e))?;
-            let cases = cases.map(|c| c.solve()).transpose().map_err(|e| report(&source, &e))?;
+            let solved =
+                nnderive::solve(&model).and_then(|solution| Ok((solution, cases.map(|c| c.solve()).transpose()?)));
+            let (solution, cases) = match solved {
+                Ok(solved) => solved,
+                Err(e) if json => {
+                    output::to_stdout(&as_json(&e))?;
+                    return Ok(ExitCode::from(1));
+                }
+                Err(e) => return Err(report(&source, &e).into()),
+            };
             let text = match format {
                 SolveFormat::Text => render::text::solution(&model, &solution, round),
                 SolveFormat::Json => render::json::solution(&model, &solution, round),
@@ -270,8 +288,9 @@ fn usage(argument: &str, option: &str, error: &Error) -> Exit {
     Exit { message: render::diagnostic::render(&error.diagnostic(), option, argument), code: 2 }
 }
 
+/// Every error, in file order, as the terminal shows them.
 fn report(source: &Source, error: &Error) -> String {
-    render::diagnostic::render(&error.diagnostic(), &source.name, &source.text)
+    render::diagnostic::report(&error.report(), &source.name, &source.text)
 }
 
 /// Writes `text` to standard output.

@@ -49,6 +49,54 @@ fn input_errors_exit_1_with_the_message_on_stderr() {
 }
 
 #[test]
+fn every_error_is_reported_in_file_order_with_a_summary() {
+    let fixture = "tests/fixtures/errors/check_several_errors.nn";
+    let out = nnderive(&["check", fixture], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).is_empty());
+    // Named as the snapshot names it.
+    let err = stderr(&out).replace(fixture, "check_several_errors.nn");
+    let places: Vec<&str> = err.lines().filter_map(|l| l.trim_start().strip_prefix("--> ")).collect();
+    let expected = ["5:11", "8:9", "10:11", "11:9"].map(|p| format!("check_several_errors.nn:{p}"));
+    assert_eq!(places, expected, "{err}");
+    assert!(err.ends_with("\nerror: check_several_errors.nn has 4 errors\n"), "{err}");
+    // The terminal text is exactly the reviewed snapshot.
+    let snapshot = std::fs::read_to_string("snapshots/error@check_several_errors.nn.snap").unwrap();
+    assert_eq!(err.trim_end(), snapshot.split("\n---\n").nth(1).unwrap().trim_end());
+}
+
+#[test]
+fn json_output_carries_every_error() {
+    let fixture = "tests/fixtures/errors/check_several_errors.nn";
+    let out = nnderive(&["solve", fixture, "--format", "json"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("the errors are JSON");
+    assert_eq!(report["count"], 4);
+    assert_eq!(report["left_out"], false);
+    assert_eq!(report["summary"], format!("{fixture} has 4 errors"));
+    let errors = report["errors"].as_array().unwrap();
+    let at: Vec<(u64, u64)> =
+        errors.iter().map(|e| (e["line"].as_u64().unwrap(), e["column"].as_u64().unwrap())).collect();
+    assert_eq!(at, [(5, 11), (8, 9), (10, 11), (11, 9)]);
+    assert_eq!(errors[2]["message"], "unknown name 'q'");
+    assert_eq!(errors[2]["file"], fixture);
+    assert_eq!(errors[1]["related"][0]["label"], "this is [2, 4]");
+    // Byte offsets point at the text the message is about.
+    let text = std::fs::read_to_string(fixture).unwrap();
+    let (start, end) = (errors[2]["start"].as_u64().unwrap() as usize, errors[2]["end"].as_u64().unwrap() as usize);
+    assert_eq!(&text[start..end], "q");
+    assert!(errors[0]["rendered"].as_str().unwrap().starts_with("error: a dimension must be at least 1\n"));
+    // An error about the whole file has no place.
+    let out = nnderive(&["solve", "-", "--format", "json"], Some("param w[2] = [1, 2]\n"));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(report["count"], 1);
+    assert_eq!(report["summary"], serde_json::Value::Null);
+    assert_eq!(report["errors"][0]["message"], "the file defines no loss");
+    assert_eq!(report["errors"][0]["line"], serde_json::Value::Null);
+}
+
+#[test]
 fn usage_errors_exit_2() {
     assert_eq!(nnderive(&["solve"], None).status.code(), Some(2));
     assert_eq!(nnderive(&["frobnicate"], None).status.code(), Some(2));

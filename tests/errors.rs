@@ -3,16 +3,16 @@
 
 mod common;
 
-use nnderive::render::diagnostic::render;
+use nnderive::render::diagnostic::{render, report};
 use nnderive::Source;
 
 /// Runs the whole pipeline (parse, check, derive, evaluate) and returns the
-/// rendered error it must produce.
+/// rendered errors it must produce, as the command line prints them.
 fn rendered_error(source: &Source) -> String {
     let result = nnderive::load(source).and_then(|model| nnderive::solve(&model).map(|_| ()));
     match result {
         Ok(()) => panic!("{} should not succeed", source.name),
-        Err(e) => render(&e.diagnostic(), &source.name, &source.text),
+        Err(e) => report(&e.report(), &source.name, &source.text),
     }
 }
 

@@ -131,17 +131,53 @@ fn literals_are_bounded_while_they_are_parsed() {
     assert!(error.diagnostic().message.contains("more than 4194304 numbers"), "{}", error.diagnostic().message);
 }
 
+/// The messages of every error `text` has, in the order reported.
+fn messages(text: &str) -> Vec<String> {
+    let error = nnderive::load(&Source::new("m.nn", text)).expect_err("the file has errors");
+    error.report().diagnostics.into_iter().map(|d| d.message).collect()
+}
+
 #[test]
-fn the_first_error_in_the_file_is_reported_every_time() {
+fn every_error_is_reported_in_file_order_every_time() {
     for _ in 0..20 {
-        let e = nnderive::load(&Source::new("m.nn", "param x[2] = [1, 2]\nA = p\nB = q\nC = r\nloss L = sum(x)\n"))
-            .expect_err("unknown names");
-        assert_eq!(e.diagnostic().message, "unknown name 'p'");
-        let e =
-            nnderive::load(&Source::new("m.nn", "fn a(t) = t\nfn b(t) = t\nparam b[2]\nparam a[2]\nloss L = sum(a)\n"))
-                .expect_err("duplicates");
-        assert!(e.diagnostic().message.contains("'a'"), "{}", e.diagnostic().message);
+        let found = messages("param x[2] = [1, 2]\nA = p\nB = q\nC = r\nloss L = sum(x)\n");
+        assert_eq!(found, ["unknown name 'p'", "unknown name 'q'", "unknown name 'r'"]);
+        let found = messages("fn a(t) = t\nfn b(t) = t\nparam b[2]\nparam a[2]\nloss L = sum(a)\n");
+        assert_eq!(found, ["'b' is defined twice", "'a' is defined twice"]);
     }
+    // Found late (a shape, once the equations are ordered) but early in the file: first.
+    let found = messages("param W[2,3]\nparam x[2]\nB = A + 1\nA = W @ x\nC = q\nloss L = sum(B)\n");
+    assert_eq!(found, ["shape mismatch in '@': W is [2, 3] but x is [2]", "unknown name 'q'"]);
+    // Two unknown names in one equation are two errors; a cycle is one.
+    let found = messages("param x[2]\nA = p + q\nB = C + x\nC = B * 2\nloss L = sum(A) + sum(B)\n");
+    assert_eq!(found, ["unknown name 'p'", "unknown name 'q'", "these equations depend on each other: B → C → B"]);
+}
+
+#[test]
+fn a_flood_of_errors_is_capped_at_the_first_in_the_file() {
+    // 20 000 equations each naming a tensor that does not exist (one letter
+    // off a declared one, so each would earn a "did you mean"), and a bad
+    // declaration at the end, found first.
+    let n = 20_000;
+    let mut text = String::new();
+    for k in 0..n {
+        text.push_str(&format!("param w{k}[2] = [1, 2]\n"));
+    }
+    for k in 0..n {
+        text.push_str(&format!("e{k} = v{k} + w{k}\n"));
+    }
+    text.push_str("param z[0]\nloss L = sum(w0)\n");
+    let source = Source::new("flood.nn", text);
+    let report = nnderive::load(&source).expect_err("errors").report();
+    assert_eq!(report.diagnostics.len(), nnderive::model::MAX_ERRORS);
+    assert!(report.left_out);
+    let lines: Vec<u32> = report.diagnostics.iter().map(|d| d.span.unwrap().line).collect();
+    let first = n as u32 + 1;
+    assert_eq!(lines, (first..first + 100).collect::<Vec<_>>());
+    assert_eq!(report.diagnostics[0].message, "unknown name 'v0'");
+    assert_eq!(report.diagnostics[0].help.as_deref(), Some("did you mean 'w0'?"));
+    let rendered = nnderive::render::diagnostic::report(&report, &source.name, &source.text);
+    assert!(rendered.ends_with("error: flood.nn has more than 100 errors; the first 100 are shown\n"), "{rendered}");
 }
 
 #[test]
@@ -313,4 +349,124 @@ fn options_are_validated() {
     }
     let o = nnderive_in(&dir, &["gradcheck", "net.nn", "--tolerance", "1e-5"]);
     assert!(o.status.success());
+}
+
+// ---- interrupted output ------------------------------------------------
+
+/// A network of `n` entries whose solution is about 150 bytes of text per
+/// entry (f64 values at full precision), so that writing it takes a while.
+#[cfg(unix)]
+fn wide_network(n: usize) -> String {
+    let values: Vec<String> = (0..n).map(|i| ((i % 7) as i64 - 3).to_string()).collect();
+    let values = values.join(", ");
+    format!(
+        "input x[{n}] = [{values}]\nparam W[{n}] = [{values}]\nZ = sin(W * x)\nloss L = sum(Z)\ntrain sgd(lr = 0.5)\n"
+    )
+}
+
+#[cfg(unix)]
+fn signal(child: &std::process::Child, name: &str) {
+    let status = Command::new("kill").arg(format!("-{name}")).arg(child.id().to_string()).status().expect("kill runs");
+    assert!(status.success(), "kill -{name}");
+}
+
+/// Starts `nnderive solve big.nn -o out.txt` in `dir` and stops it (SIGSTOP)
+/// while its temporary file exists, that is, while it writes; `None` when it
+/// finished first (the caller retries with a larger file).
+#[cfg(unix)]
+fn stopped_while_writing(dir: &Path) -> Option<std::process::Child> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nnderive"))
+        .args(["solve", "big.nn", "-o", "out.txt"])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary runs");
+    loop {
+        if !leftovers(dir).is_empty() {
+            signal(&child, "STOP");
+            // It may have finished between the look and the stop.
+            if !leftovers(dir).is_empty() {
+                return Some(child);
+            }
+            signal(&child, "CONT");
+            child.wait().expect("it ends");
+            return None;
+        }
+        if child.try_wait().expect("waits").is_some() {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+}
+
+/// The whole solution of [`wide_network`], as a finished run writes it.
+#[cfg(unix)]
+fn is_whole(text: &str) -> bool {
+    text.starts_with("Given\n") && text.trim_end().lines().last().is_some_and(|l| l.starts_with("  L by step: "))
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_while_writing_leaves_the_target_untouched_and_no_temporary_file() {
+    let dir = workdir("interrupt");
+    let target = dir.join("out.txt");
+    let mut interrupted_mid_write = false;
+    // Each attempt doubles the output (from about 7 MB) until the stop lands
+    // while the file is written.
+    for attempt in 0..6 {
+        std::fs::write(dir.join("big.nn"), wide_network(50_000 << attempt)).unwrap();
+        std::fs::write(&target, "old").unwrap();
+        let Some(mut child) = stopped_while_writing(&dir) else { continue };
+        // Stopped mid-write: the temporary file exists, the target is as it was.
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "old");
+        signal(&child, "INT");
+        signal(&child, "CONT");
+        let status = child.wait().expect("it ends");
+        assert!(leftovers(&dir).is_empty(), "{:?}", leftovers(&dir));
+        let now = std::fs::read_to_string(&target).unwrap();
+        // Whole or untouched, never a part; untouched when the interrupt
+        // came first, as it nearly always does.
+        assert!(now == "old" || is_whole(&now), "a partial file of {} bytes", now.len());
+        if status.code() == Some(130) && now == "old" {
+            interrupted_mid_write = true;
+            break;
+        }
+    }
+    assert!(interrupted_mid_write, "no attempt was interrupted while writing");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_temporary_file_left_by_kill_9_is_ignored_by_the_next_run() {
+    let dir = workdir("kill9");
+    let target = dir.join("out.txt");
+    std::fs::write(&target, "old").unwrap();
+    let mut stale = None;
+    for attempt in 0..6 {
+        std::fs::write(dir.join("big.nn"), wide_network(50_000 << attempt)).unwrap();
+        if let Some(mut child) = stopped_while_writing(&dir) {
+            // SIGKILL cannot be caught: the temporary file stays.
+            signal(&child, "KILL");
+            child.wait().expect("it ends");
+            stale = Some(leftovers(&dir));
+            break;
+        }
+        std::fs::write(&target, "old").unwrap();
+    }
+    let stale = stale.expect("an attempt was killed while writing");
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "old");
+    let stale_bytes = std::fs::read(dir.join(&stale[0])).unwrap();
+    // The next run writes its own temporary file (another random name),
+    // replaces the target whole, and leaves the stale one as it found it.
+    std::fs::write(dir.join("big.nn"), wide_network(1_000)).unwrap();
+    let o = nnderive_in(&dir, &["solve", "big.nn", "-o", "out.txt"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(is_whole(&std::fs::read_to_string(&target).unwrap()));
+    assert_eq!(leftovers(&dir), stale);
+    assert_eq!(std::fs::read(dir.join(&stale[0])).unwrap(), stale_bytes);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -49,8 +49,11 @@ class NNError(Exception):
 
     ``str(error)`` is the located message the command line prints (the
     message, ``--> file:line:column``, the source line with a marker under
-    the fault, and help). ``line`` and ``column`` are 1-based, or ``None`` for
-    an error about the file as a whole; ``message`` is the first line alone.
+    the fault, and help), for every error the checker found, in file order,
+    with a summary line when there are several. ``line``, ``column`` and
+    ``message`` describe the first: ``line`` and ``column`` are 1-based, or
+    ``None`` for an error about the file as a whole; ``message`` is its first
+    line alone.
     """
 
     def __init__(self, rendered: str, line: Optional[int] = None, column: Optional[int] = None, message: str = ""):

@@ -6,7 +6,8 @@
 //! `render::json`, the Markdown, LaTeX and text documents). The Python layer
 //! (`nnderive/__init__.py`) turns them into NumPy arrays and `Fraction`s.
 //! Errors raise `NativeError(rendered, line, column, message)`, where
-//! `rendered` is exactly what the CLI prints.
+//! `rendered` is exactly what the CLI prints (every error, in file order) and
+//! the rest describe the first.
 
 use std::str::FromStr;
 
@@ -27,7 +28,7 @@ type Given = (String, Vec<usize>, Vec<String>);
 
 fn raise(source: &Source, error: &Error) -> PyErr {
     let diag = error.diagnostic();
-    let rendered = render::diagnostic::render(&diag, &source.name, &source.text);
+    let rendered = render::diagnostic::report(&error.report(), &source.name, &source.text);
     let (line, column) = match diag.span {
         Some(span) => (Some(span.line), Some(span.column)),
         None => (None, None),

@@ -36,7 +36,9 @@ pub fn guard_standard_streams() {
 /// (if any) and exits with 130, so an interrupted `-o` leaves nothing behind.
 pub fn remove_temporary_file_on_interrupt() {
     let _ = ctrlc::set_handler(|| {
-        if let Some(path) = PENDING.lock().ok().and_then(|mut p| p.take()) {
+        // Held until the process exits, so the writer cannot rename the file afterwards.
+        let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(path) = pending.take() {
             let _ = fs::remove_file(path);
         }
         std::process::exit(130);
@@ -134,24 +136,30 @@ impl Target {
             use std::os::unix::fs::PermissionsExt;
             builder.permissions(fs::Permissions::from_mode(0o666));
         }
-        let mut tmp = builder
-            .tempfile_in(dir)
-            .map_err(|e| fail(format!("cannot create a temporary file in {}: {e}", dir.display())))?;
-        if let Ok(mut pending) = PENDING.lock() {
+        // The interrupt handler waits for this lock, so it never runs between
+        // the file's creation and its registration (which would leave it
+        // behind), nor between the rename and the end of the registration.
+        let mut tmp = {
+            let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
+            let tmp = builder
+                .tempfile_in(dir)
+                .map_err(|e| fail(format!("cannot create a temporary file in {}: {e}", dir.display())))?;
             *pending = Some(tmp.path().to_path_buf());
-        }
+            tmp
+        };
         let written = (|| -> io::Result<()> {
             tmp.write_all(text.as_bytes())?;
             tmp.as_file().sync_all()?;
             if let Some(meta) = &self.existing {
                 tmp.as_file().set_permissions(meta.permissions())?;
             }
-            // On failure the temporary file comes back in the error and is deleted with it.
-            tmp.persist(&self.path).map(drop).map_err(|e| e.error)
+            Ok(())
         })();
-        if let Ok(mut pending) = PENDING.lock() {
-            *pending = None;
-        }
+        let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
+        // On failure the temporary file comes back in the error and is deleted with it.
+        let written = written.and_then(|()| tmp.persist(&self.path).map(drop).map_err(|e| e.error));
+        *pending = None;
+        drop(pending);
         written.map_err(|e| fail(e.to_string()))
     }
 }

@@ -1,11 +1,14 @@
-//! The checker: AST in, [`Model`] out, or the first error found.
+//! The checker: AST in, [`Model`] out, or every independent error found,
+//! in file order. A statement that fails is marked, and a statement that uses
+//! a marked one is skipped without a message of its own, so one mistake is
+//! reported once, not again at every use.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use indexmap::IndexMap;
 use num_rational::BigRational;
 
-use super::error::{Error, ErrorKind, Operand, MAX_ENTRIES};
+use super::error::{Error, ErrorKind, Errors, Operand, MAX_ENTRIES};
 use super::expr::{Graph, NodeId, TensorId};
 use super::func::{Axis, Builtin, Conv, FnId, Func, LossFn, Reduction, Window};
 use super::optimizer::{self, Range};
@@ -21,9 +24,11 @@ pub const MAX_STEPS: u32 = 10_000;
 
 /// Checks a parsed file and builds its model; a file with `steps t = …`
 /// is unrolled first ([`super::time`]), and its model keeps the timeline.
-pub fn check(file: &ast::File) -> Result<Model, Error> {
+/// Unrolling stops at its first error; the checks after it report every
+/// independent error (see [`Errors`]).
+pub fn check(file: &ast::File) -> Result<Model, Errors> {
     if file.items.is_empty() {
-        return Err(Error { kind: Box::new(ErrorKind::EmptyFile), span: None });
+        return Err(Error { kind: Box::new(ErrorKind::EmptyFile), span: None }.into());
     }
     match super::time::unroll(file)? {
         Some((unrolled, timeline)) => {
@@ -36,23 +41,31 @@ pub fn check(file: &ast::File) -> Result<Model, Error> {
 }
 
 /// Checks a file without time indices.
-fn check_unrolled(file: &ast::File) -> Result<Model, Error> {
+fn check_unrolled(file: &ast::File) -> Result<Model, Errors> {
     if file.items.is_empty() {
-        return Err(Error { kind: Box::new(ErrorKind::EmptyFile), span: None });
+        return Err(Error { kind: Box::new(ErrorKind::EmptyFile), span: None }.into());
     }
     let mut checker = Checker::default();
-    checker.declare(file)?;
-    checker.functions(file)?;
-    let order = checker.order_equations(file)?;
+    checker.declare(file);
+    checker.functions(file);
+    let order = checker.order_equations(file);
     for &id in &order {
-        checker.build_equation(id)?;
+        checker.build_equation(id);
     }
-    let loss = checker.loss(file)?;
-    let train = checker.train(file)?;
-    let Checker { graph, tensors, functions, batch, .. } = checker;
+    let loss = checker.loss(file);
+    let train = checker.train(file).unwrap_or_else(|e| {
+        checker.report(e);
+        None
+    });
+    let Checker { graph, tensors, functions, errors, batch, .. } = checker;
+    let loss = match loss {
+        Some(loss) if errors.is_empty() => loss,
+        _ if errors.is_empty() => return Err(Error::at(ErrorKind::NoLoss, None).into()),
+        _ => return Err(errors),
+    };
     let model = Model { graph, tensors, functions, order, loss, train, time: None, batch };
     if model.params().next().is_some() && !depends_on_param(&model, loss) {
-        return Err(Error::new(ErrorKind::LossIgnoresParams, model.tensor(loss).span));
+        return Err(Error::new(ErrorKind::LossIgnoresParams, model.tensor(loss).span).into());
     }
     Ok(model)
 }
@@ -62,13 +75,21 @@ struct Checker<'a> {
     graph: Graph,
     tensors: IndexMap<String, Tensor>,
     functions: IndexMap<String, Function>,
-    /// The right-hand sides of equations, until they are built, in file
-    /// order (so that the first error in the file is the one reported).
+    /// The right-hand sides of equations, until they are built, in file order.
     equations: IndexMap<TensorId, &'a ast::Expr>,
+    /// Every tensor each equation names, found while ordering them.
+    uses: HashMap<TensorId, Vec<TensorId>>,
     /// Spans of function names, for duplicate errors, in file order.
     fn_spans: IndexMap<String, Span>,
     /// The first sign that the network works on a batch of examples.
     batch: Option<Batch>,
+    /// Declarations and equations that failed: whatever uses them is skipped
+    /// silently, its operand's error already said.
+    failed: HashSet<TensorId>,
+    /// Functions that failed, likewise.
+    failed_fns: HashSet<String>,
+    /// Every error so far, in file order.
+    errors: Errors,
 }
 
 /// Where names in an expression are looked up.
@@ -80,15 +101,29 @@ enum Scope<'s> {
 }
 
 impl<'a> Checker<'a> {
-    /// Collects every declared tensor and equation name, in file order.
-    fn declare(&mut self, file: &'a ast::File) -> Result<(), Error> {
+    fn report(&mut self, error: Error) {
+        self.errors.push(error);
+    }
+
+    /// Collects every declared tensor and equation name, in file order. A
+    /// declaration with bad dims is still declared (so its uses are not
+    /// unknown names), and marked failed.
+    fn declare(&mut self, file: &'a ast::File) {
         for item in &file.items {
             match item {
                 Item::Tensor(decl) => {
-                    let shape = dims_shape(decl)?;
+                    let (shape, dims_ok) = match dims_shape(decl) {
+                        Ok(shape) => (shape, true),
+                        Err(e) => {
+                            self.report(e);
+                            (Shape::scalar(), false)
+                        }
+                    };
+                    // A value of the wrong shape is reported; the declared
+                    // shape still holds for the equations that use it.
                     let value = match &decl.value {
-                        Some(lit) => Some(literal_values(lit, &shape)?),
-                        None => None,
+                        Some(lit) if dims_ok => literal_values(lit, &shape).map_err(|e| self.report(e)).ok(),
+                        _ => None,
                     };
                     let role = match decl.role {
                         ast::Role::Input => Role::Input,
@@ -96,14 +131,21 @@ impl<'a> Checker<'a> {
                         ast::Role::Param => Role::Param,
                         ast::Role::Const => Role::Const,
                     };
-                    self.add_tensor(
+                    let added = self.add_tensor(
                         &decl.name,
                         Tensor { name: decl.name.name.clone(), role, shape, value, definition: None, span: decl.span },
-                    )?;
+                    );
+                    match added {
+                        Ok(id) if !dims_ok => {
+                            self.failed.insert(id);
+                        }
+                        Ok(_) => {}
+                        Err(e) => self.report(e),
+                    }
                 }
                 Item::Equation(eq) | Item::Loss(eq) => {
                     let role = if matches!(item, Item::Loss(_)) { Role::Loss } else { Role::Intermediate };
-                    let id = self.add_tensor(
+                    let added = self.add_tensor(
                         &eq.name,
                         Tensor {
                             name: eq.name.name.clone(),
@@ -113,28 +155,33 @@ impl<'a> Checker<'a> {
                             definition: None,
                             span: eq.span,
                         },
-                    )?;
-                    self.equations.insert(id, &eq.value);
+                    );
+                    match added {
+                        Ok(id) => {
+                            self.equations.insert(id, &eq.value);
+                        }
+                        Err(e) => self.report(e),
+                    }
                 }
                 Item::Function(f) => {
                     if let Some(first) = self.fn_spans.get(&f.name.name) {
-                        return Err(Error::new(
-                            ErrorKind::Duplicate { name: f.name.name.clone(), first: *first },
-                            f.name.span,
-                        ));
+                        let kind = ErrorKind::Duplicate { name: f.name.name.clone(), first: *first };
+                        self.report(Error::new(kind, f.name.span));
+                        continue;
                     }
                     self.fn_spans.insert(f.name.name.clone(), f.name.span);
                 }
                 Item::Train(_) | Item::Steps(_) => {}
             }
         }
+        let mut clashes = Vec::new();
         for (name, span) in &self.fn_spans {
             if let Some(t) = self.tensors.get(name) {
                 let (first, again) = if t.span.start < span.start { (t.span, *span) } else { (*span, t.span) };
-                return Err(Error::new(ErrorKind::Duplicate { name: name.clone(), first }, again));
+                clashes.push(Error::new(ErrorKind::Duplicate { name: name.clone(), first }, again));
             }
         }
-        Ok(())
+        clashes.into_iter().for_each(|e| self.report(e));
     }
 
     fn add_tensor(&mut self, name: &ast::Ident, tensor: Tensor) -> Result<TensorId, Error> {
@@ -145,39 +192,84 @@ impl<'a> Checker<'a> {
         Ok(TensorId(index as u32))
     }
 
-    /// Checks and builds every `fn`, in file order.
-    fn functions(&mut self, file: &ast::File) -> Result<(), Error> {
+    /// Checks and builds every `fn`, in file order; one that fails, or
+    /// calls one that failed, is left out and marked.
+    fn functions(&mut self, file: &ast::File) {
         for item in &file.items {
             let Item::Function(f) = item else { continue };
-            if Builtin::lookup(&f.name.name).is_some() {
-                return Err(Error::new(ErrorKind::ShadowsBuiltin { name: f.name.name.clone() }, f.name.span));
+            // A second `fn` of one name was reported by `declare`.
+            if self.fn_spans.get(&f.name.name) != Some(&f.name.span) {
+                continue;
             }
-            let mut params: Vec<String> = Vec::new();
-            for p in &f.params {
-                if let Some(j) = params.iter().position(|q| *q == p.name) {
-                    return Err(Error::new(
-                        ErrorKind::DuplicateParam { name: p.name.clone(), first: f.params[j].span },
-                        p.span,
-                    ));
-                }
-                params.push(p.name.clone());
+            if let Err(e) = self.function(f) {
+                self.failed_fns.insert(f.name.name.clone());
+                self.report(e);
             }
-            let body = self.build(&f.body, &Scope::Function { name: &f.name.name, params: &params })?;
-            self.functions
-                .insert(f.name.name.clone(), Function { name: f.name.name.clone(), params, body, span: f.span });
         }
+    }
+
+    fn function(&mut self, f: &ast::FnDef) -> Result<(), Error> {
+        if Builtin::lookup(&f.name.name).is_some() {
+            return Err(Error::new(ErrorKind::ShadowsBuiltin { name: f.name.name.clone() }, f.name.span));
+        }
+        let mut params: Vec<String> = Vec::new();
+        for p in &f.params {
+            if let Some(j) = params.iter().position(|q| *q == p.name) {
+                return Err(Error::new(
+                    ErrorKind::DuplicateParam { name: p.name.clone(), first: f.params[j].span },
+                    p.span,
+                ));
+            }
+            params.push(p.name.clone());
+        }
+        if self.calls_failed_fn(&f.body) {
+            self.failed_fns.insert(f.name.name.clone());
+            return Ok(());
+        }
+        let body = self.build(&f.body, &Scope::Function { name: &f.name.name, params: &params })?;
+        self.functions.insert(f.name.name.clone(), Function { name: f.name.name.clone(), params, body, span: f.span });
         Ok(())
     }
 
-    /// Orders equations so that each comes after the ones it uses (file
-    /// order where there is a choice), and reports unknown names and cycles.
-    fn order_equations(&self, file: &ast::File) -> Result<Vec<TensorId>, Error> {
-        let mut deps: HashMap<TensorId, Vec<TensorId>> = HashMap::new();
-        for (&id, expr) in &self.equations {
-            let mut names = Vec::new();
-            self.names_in(expr, &mut names)?;
-            deps.insert(id, names.into_iter().filter(|d| self.equations.contains_key(d)).collect());
+    /// Does `expr` call a function that failed?
+    fn calls_failed_fn(&self, expr: &ast::Expr) -> bool {
+        if self.failed_fns.is_empty() {
+            return false;
         }
+        // The parser bounds the nesting (`syntax::MAX_DEPTH`), so this stack stays small.
+        let mut stack = vec![expr];
+        while let Some(e) = stack.pop() {
+            match &e.kind {
+                ExprKind::Number(_) | ExprKind::Name(_) => {}
+                ExprKind::Neg(a) | ExprKind::Transpose(a) | ExprKind::Paren(a) => stack.push(a),
+                ExprKind::Binary { lhs, rhs, .. } => stack.extend([&**lhs, &**rhs]),
+                ExprKind::Call { func, args, .. } => {
+                    if self.failed_fns.contains(&func.name) {
+                        return true;
+                    }
+                    stack.extend(args);
+                }
+                ExprKind::Indexed { .. } | ExprKind::Over { .. } => {}
+            }
+        }
+        false
+    }
+
+    /// Orders equations so that each comes after the ones it uses (file
+    /// order where there is a choice), and reports unknown names and cycles;
+    /// an equation with either is marked failed.
+    fn order_equations(&mut self, file: &ast::File) -> Vec<TensorId> {
+        let mut deps: HashMap<TensorId, Vec<TensorId>> = HashMap::new();
+        let equations = std::mem::take(&mut self.equations);
+        for (&id, expr) in &equations {
+            let mut names = Vec::new();
+            if !self.names_in(expr, &mut names) {
+                self.failed.insert(id);
+            }
+            deps.insert(id, names.iter().copied().filter(|d| equations.contains_key(d)).collect());
+            self.uses.insert(id, names);
+        }
+        self.equations = equations;
         #[derive(Clone, Copy, PartialEq)]
         enum Mark {
             New,
@@ -214,10 +306,14 @@ impl<'a> Checker<'a> {
                             stack.push((d, 0));
                         }
                         Mark::Open => {
+                            // Reported once, the equations on it marked; the
+                            // search goes on past the edge that closes it.
                             let start = stack.iter().position(|(s, _)| *s == d).unwrap_or(0);
                             let names =
                                 stack[start..].iter().map(|(s, _)| self.tensors[s.0 as usize].name.clone()).collect();
-                            return Err(Error::new(ErrorKind::Cycle { names }, self.tensors[d.0 as usize].span));
+                            self.failed.extend(stack[start..].iter().map(|(s, _)| *s));
+                            let error = Error::new(ErrorKind::Cycle { names }, self.tensors[d.0 as usize].span);
+                            self.report(error);
                         }
                         Mark::Done => {}
                     }
@@ -228,31 +324,44 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        Ok(order)
+        order
     }
 
-    /// Every tensor named in `expr`, erroring on unknown names.
-    fn names_in(&self, expr: &ast::Expr, out: &mut Vec<TensorId>) -> Result<(), Error> {
-        match &expr.kind {
-            ExprKind::Number(_) => Ok(()),
-            ExprKind::Name(n) => {
-                out.push(self.lookup_tensor(n)?);
-                Ok(())
-            }
-            ExprKind::Neg(e) | ExprKind::Transpose(e) | ExprKind::Paren(e) => self.names_in(e, out),
+    /// Every tensor named in `expr`, in `out`; each name that is not one is
+    /// reported (all of them: they are independent), and makes it false.
+    fn names_in(&mut self, expr: &ast::Expr, out: &mut Vec<TensorId>) -> bool {
+        let error = match &expr.kind {
+            ExprKind::Number(_) => return true,
+            ExprKind::Name(n) => match self.lookup_tensor(n) {
+                Ok(id) => {
+                    out.push(id);
+                    return true;
+                }
+                Err(e) => e,
+            },
+            ExprKind::Neg(e) | ExprKind::Transpose(e) | ExprKind::Paren(e) => return self.names_in(e, out),
             ExprKind::Binary { op: BinOp::Pow, op_span, lhs, rhs } if matches!(&rhs.kind, ExprKind::Name(n) if n.name == "T" && !self.tensors.contains_key("T")) =>
             {
                 let kind = ErrorKind::TransposeAsPower { base: expr_text(lhs) };
-                Err(Error::new(kind, op_span.to(rhs.span)))
+                Error::new(kind, op_span.to(rhs.span))
             }
             ExprKind::Binary { lhs, rhs, .. } => {
-                self.names_in(lhs, out)?;
-                self.names_in(rhs, out)
+                let left = self.names_in(lhs, out);
+                return self.names_in(rhs, out) && left;
             }
-            ExprKind::Call { args, .. } => args.iter().try_for_each(|a| self.names_in(a, out)),
+            ExprKind::Call { args, .. } => {
+                // Every argument, not only up to the first that fails.
+                let mut ok = true;
+                for a in args {
+                    ok &= self.names_in(a, out);
+                }
+                return ok;
+            }
             // Unrolled away before checking (`time::unroll`), or refused there.
-            ExprKind::Indexed { .. } | ExprKind::Over { .. } => Err(Error::new(ErrorKind::NoSteps, expr.span)),
-        }
+            ExprKind::Indexed { .. } | ExprKind::Over { .. } => Error::new(ErrorKind::NoSteps, expr.span),
+        };
+        self.report(error);
+        false
     }
 
     fn lookup_tensor(&self, n: &ast::Ident) -> Result<TensorId, Error> {
@@ -262,18 +371,35 @@ impl<'a> Checker<'a> {
         if self.fn_spans.contains_key(&n.name) || Builtin::lookup(&n.name).is_some() {
             return Err(Error::new(ErrorKind::FunctionAsValue { name: n.name.clone() }, n.span));
         }
-        let suggestion = suggest(&n.name, self.tensors.keys().map(String::as_str));
+        // The "did you mean" compares with every tensor: not for an error past the ones reported.
+        let suggestion = match self.errors.keeps(Some(n.span)) {
+            true => suggest(&n.name, self.tensors.keys().map(String::as_str)),
+            false => None,
+        };
         Err(Error::new(ErrorKind::UnknownName { name: n.name.clone(), suggestion }, n.span))
     }
 
-    fn build_equation(&mut self, id: TensorId) -> Result<(), Error> {
+    /// Builds equation `id`, unless it or a tensor or function it uses
+    /// failed; a failure is reported and marks it.
+    fn build_equation(&mut self, id: TensorId) {
         let expr = self.equations[&id];
-        let node = self.build(expr, &Scope::Equation)?;
-        let shape = self.graph.shape(node).clone();
-        let t = &mut self.tensors[id.0 as usize];
-        t.shape = shape;
-        t.definition = Some(node);
-        Ok(())
+        let uses_failed = self.uses.get(&id).is_some_and(|uses| uses.iter().any(|u| self.failed.contains(u)));
+        if self.failed.contains(&id) || uses_failed || self.calls_failed_fn(expr) {
+            self.failed.insert(id);
+            return;
+        }
+        match self.build(expr, &Scope::Equation) {
+            Ok(node) => {
+                let shape = self.graph.shape(node).clone();
+                let t = &mut self.tensors[id.0 as usize];
+                t.shape = shape;
+                t.definition = Some(node);
+            }
+            Err(e) => {
+                self.failed.insert(id);
+                self.report(e);
+            }
+        }
     }
 
     /// Builds `expr` into the graph, refusing a result with more entries
@@ -780,25 +906,30 @@ impl<'a> Checker<'a> {
         })
     }
 
-    fn loss(&self, file: &ast::File) -> Result<TensorId, Error> {
+    /// The loss, or `None` with the error reported.
+    fn loss(&mut self, file: &ast::File) -> Option<TensorId> {
         let mut found: Option<&ast::Equation> = None;
         for item in &file.items {
             if let Item::Loss(eq) = item {
-                if let Some(first) = found {
-                    return Err(Error::new(ErrorKind::SecondLoss { first: first.span }, eq.span));
+                match found {
+                    Some(first) => self.report(Error::new(ErrorKind::SecondLoss { first: first.span }, eq.span)),
+                    None => found = Some(eq),
                 }
-                found = Some(eq);
             }
         }
         let Some(eq) = found else {
-            return Err(Error { kind: Box::new(ErrorKind::NoLoss), span: None });
+            self.report(Error { kind: Box::new(ErrorKind::NoLoss), span: None });
+            return None;
         };
-        let id = TensorId(self.tensors.get_index_of(&eq.name.name).unwrap_or(0) as u32);
+        let id = TensorId(self.tensors.get_index_of(&eq.name.name)? as u32);
         let shape = &self.tensors[id.0 as usize].shape;
-        if !shape.is_scalar() && shape.len() != 1 {
-            return Err(Error::new(ErrorKind::LossNotScalar { shape: shape.clone() }, eq.value.span));
+        // A loss that failed has no shape to judge.
+        if !self.failed.contains(&id) && !shape.is_scalar() && shape.len() != 1 {
+            let kind = ErrorKind::LossNotScalar { shape: shape.clone() };
+            self.report(Error::new(kind, eq.value.span));
+            return None;
         }
-        Ok(id)
+        Some(id)
     }
 
     fn train(&self, file: &ast::File) -> Result<Option<Train>, Error> {

@@ -172,6 +172,83 @@ impl Operand {
 
 pub use crate::syntax::MAX_ENTRIES;
 
+/// The most errors one run reports, as compilers cap theirs (clang stops at
+/// 20): past it, the first ones in the file are kept and the rest counted as
+/// left out, so a file of a million bad lines costs no more to report than
+/// a hundred.
+pub const MAX_ERRORS: usize = 100;
+
+/// Every error the checker found in a file, in file order (errors about the
+/// file as a whole last), at most one per place and at most [`MAX_ERRORS`].
+/// Never empty once returned by the checker.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Errors {
+    list: Vec<Error>,
+    /// Errors were found past the first [`MAX_ERRORS`] and left out.
+    left_out: bool,
+}
+
+impl Errors {
+    /// Where an error sorts: by its place in the file, errors without a place last.
+    fn position(error: &Error) -> usize {
+        error.span.map_or(usize::MAX, |s| s.start)
+    }
+
+    /// Would an error at `span` be kept? False once [`MAX_ERRORS`] earlier
+    /// errors are held, so that work done only for the message (finding a
+    /// "did you mean") can be skipped.
+    pub(crate) fn keeps(&self, span: Option<Span>) -> bool {
+        let at = span.map_or(usize::MAX, |s| s.start);
+        self.list.len() < MAX_ERRORS || self.list.last().is_some_and(|last| at < Self::position(last))
+    }
+
+    /// Adds `error` in file order. A second error at the same place is
+    /// dropped: an equation over time is checked once per step, and its
+    /// error is one error of the file.
+    pub(crate) fn push(&mut self, error: Error) {
+        if error.span.is_some() && self.list.iter().any(|e| e.span == error.span) {
+            return;
+        }
+        let at = Self::position(&error);
+        let index = self.list.partition_point(|e| Self::position(e) <= at);
+        self.list.insert(index, error);
+        if self.list.len() > MAX_ERRORS {
+            self.list.pop();
+            self.left_out = true;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// How many errors are held.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// The first error in the file (`None` only for a collection nothing was pushed to).
+    pub fn first(&self) -> Option<&Error> {
+        self.list.first()
+    }
+
+    /// Every error held, in file order.
+    pub fn iter(&self) -> impl Iterator<Item = &Error> {
+        self.list.iter()
+    }
+
+    /// True when more errors were found than are held (past [`MAX_ERRORS`]).
+    pub fn left_out(&self) -> bool {
+        self.left_out
+    }
+}
+
+impl From<Error> for Errors {
+    fn from(error: Error) -> Errors {
+        Errors { list: vec![error], left_out: false }
+    }
+}
+
 impl Error {
     pub fn new(kind: ErrorKind, span: Span) -> Error {
         Error::at(kind, Some(span))

@@ -3,8 +3,35 @@
 
 use std::fmt::Write;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Report};
 use crate::syntax::Span;
+
+/// Draws every error of `report` in file order, a blank line between them,
+/// then (when there are several) a summary line, as rustc does:
+/// `error: net.nn has 3 errors`. One error is drawn alone, as [`render`].
+pub fn report(report: &Report, file_name: &str, source: &str) -> String {
+    let mut out = String::new();
+    for (i, diag) in report.diagnostics.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&render(diag, file_name, source));
+    }
+    if let Some(summary) = summary(report, file_name) {
+        let _ = writeln!(out, "\nerror: {}", visible(&summary));
+    }
+    out
+}
+
+/// The summary line of a report of several errors (without `error: `).
+pub fn summary(report: &Report, file_name: &str) -> Option<String> {
+    let n = report.diagnostics.len();
+    match (n, report.left_out) {
+        (_, true) => Some(format!("{file_name} has more than {n} errors; the first {n} are shown")),
+        (0 | 1, false) => None,
+        (_, false) => Some(format!("{file_name} has {n} errors")),
+    }
+}
 
 /// Draws `diag` for the file `file_name` whose text is `source`.
 pub fn render(diag: &Diagnostic, file_name: &str, source: &str) -> String {
@@ -29,19 +56,20 @@ pub fn render(diag: &Diagnostic, file_name: &str, source: &str) -> String {
     if !spans.is_empty() {
         let _ = writeln!(out, "{gutter} |");
         // One snippet per source line, in line order, with every marker on it.
-        let mut lines: Vec<u32> = spans.iter().map(|(s, _, _)| s.line).collect();
-        lines.sort_unstable();
-        lines.dedup();
-        for (i, line) in lines.iter().enumerate() {
+        let mut lines: Vec<(u32, Span)> = spans.iter().map(|(s, _, _)| (s.line, *s)).collect();
+        lines.sort_unstable_by_key(|(line, _)| *line);
+        lines.dedup_by_key(|(line, _)| *line);
+        for (i, (line, first)) in lines.iter().enumerate() {
             if i > 0 {
                 let _ = writeln!(out, "{gutter} :");
             }
+            let text = line_text(source, *first);
             let on_line: Vec<_> = spans.iter().filter(|(s, _, _)| s.line == *line).collect();
             let first_col = on_line.iter().map(|(s, _, _)| s.column.max(1) as usize - 1).min().unwrap_or(0);
-            let window = Window::new(line_text(source, *line), first_col);
-            source_line(&mut out, source, *line, width, &window);
+            let window = Window::new(text, first_col);
+            source_line(&mut out, text, *line, width, &window);
             for (span, label, marker) in on_line {
-                marker_line(&mut out, source, *span, *label, *marker, width, &window);
+                marker_line(&mut out, text, *span, *label, *marker, width, &window);
             }
         }
         let _ = writeln!(out, "{gutter} |");
@@ -83,9 +111,17 @@ pub fn visible(text: &str) -> String {
         .collect()
 }
 
-/// The text of 1-based line `line`, without its line break.
-fn line_text(source: &str, line: u32) -> &str {
-    source.split('\n').nth(line.max(1) as usize - 1).unwrap_or("").trim_end_matches('\r')
+/// The text of the line where `span` starts, without its line break. It is
+/// found around the span's first byte rather than by counting lines from the
+/// top, so that drawing each of many errors in a large file costs the
+/// length of its line, not of the file.
+fn line_text(source: &str, span: Span) -> &str {
+    let bytes = source.as_bytes();
+    let at = span.start.min(bytes.len());
+    let start = bytes[..at].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let end = bytes[at..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| at + i);
+    // Cut at line breaks, which are ASCII, so both ends are character boundaries.
+    source.get(start..end).unwrap_or("").trim_end_matches('\r')
 }
 
 /// The visible part of a long source line: it starts a little before the
@@ -121,13 +157,9 @@ impl Window {
 }
 
 /// `12 | the source line`, tabs drawn as single spaces so markers line up.
-fn source_line(out: &mut String, source: &str, line: u32, width: usize, window: &Window) {
-    let shown: String = line_text(source, line)
-        .chars()
-        .skip(window.start)
-        .take(window.len)
-        .map(|c| if c == '\t' { ' ' } else { c })
-        .collect();
+fn source_line(out: &mut String, text: &str, line: u32, width: usize, window: &Window) {
+    let shown: String =
+        text.chars().skip(window.start).take(window.len).map(|c| if c == '\t' { ' ' } else { c }).collect();
     let left = if window.cut_left { "…" } else { "" };
     let right = if window.cut_right { "…" } else { "" };
     let _ = writeln!(out, "{:>width$} | {left}{shown}{right}", line.max(1));
@@ -136,14 +168,13 @@ fn source_line(out: &mut String, source: &str, line: u32, width: usize, window: 
 /// A marker under `span` on its (first) line, with its label.
 fn marker_line(
     out: &mut String,
-    source: &str,
+    text: &str,
     span: Span,
     label: Option<&str>,
     marker: char,
     width: usize,
     window: &Window,
 ) {
-    let text = line_text(source, span.line);
     let start_col = (span.column.max(1) as usize - 1).min(text.chars().count());
     // The marker covers the span's characters on its first line, at least one,
     // and no further than the visible part.

@@ -33,9 +33,11 @@ use num_rational::BigRational;
 use serde_json::{json, Map, Value};
 
 use crate::derive::{Derivation, Wrt};
+use crate::diagnostic::Report;
 use crate::eval::tensor::Tensor;
 use crate::eval::{Solution, Training};
 use crate::model::{Model, TensorId};
+use crate::syntax::Span;
 
 use super::formula::{any_parameter, definition, formula, Names, Notation};
 use super::training;
@@ -472,4 +474,53 @@ fn time_json(
         "deltas": deltas,
         "gradients": gradients,
     }))
+}
+
+/// The errors of a run, for `solve --format json`: `{"errors": [...],
+/// "count": n, "left_out": bool, "summary": text or null}`, the errors in
+/// file order. Each has its `message`, `file`, `line`, `column`, `end_line`
+/// and byte offsets `start` and `end` (all null for an error about the file
+/// as a whole), `label`, `related` (other places, each with `line`,
+/// `column`, `start`, `end` and `label`), `help`, `notes`, and `rendered`: the text the
+/// terminal shows for it.
+pub fn errors(report: &Report, file_name: &str, source: &str) -> String {
+    let place = |span: Option<Span>| match span {
+        Some(s) => json!({"line": s.line, "column": s.column, "end_line": s.end_line, "start": s.start, "end": s.end}),
+        None => json!({"line": null, "column": null, "end_line": null, "start": null, "end": null}),
+    };
+    let errors: Vec<Value> = report
+        .diagnostics
+        .iter()
+        .map(|d| {
+            let mut obj = Map::new();
+            obj.insert("message".into(), json!(d.message));
+            obj.insert("file".into(), json!(file_name));
+            if let Value::Object(at) = place(d.span) {
+                obj.extend(at);
+            }
+            obj.insert("label".into(), json!(d.label));
+            let related: Vec<Value> = d
+                .related
+                .iter()
+                .map(|(s, label)| {
+                    json!({"line": s.line, "column": s.column, "start": s.start, "end": s.end, "label": label})
+                })
+                .collect();
+            obj.insert("related".into(), Value::Array(related));
+            obj.insert("help".into(), json!(d.help));
+            obj.insert("notes".into(), json!(d.notes));
+            obj.insert("rendered".into(), json!(super::diagnostic::render(d, file_name, source)));
+            Value::Object(obj)
+        })
+        .collect();
+    let out = json!({
+        "errors": errors,
+        "count": report.diagnostics.len(),
+        "left_out": report.left_out,
+        "summary": super::diagnostic::summary(report, file_name),
+    });
+    let mut text = String::new();
+    pretty(&out, 0, &mut text);
+    text.push('\n');
+    text
 }
