@@ -7,7 +7,18 @@ pub fn display_width(s: &str) -> usize {
     if s.is_ascii() {
         return s.len();
     }
-    s.chars().filter(|c| !('\u{300}'..='\u{36f}').contains(c)).count()
+    // Counted on the bytes (this runs for every printed entry with a `−`):
+    // each character has one byte that is not a continuation byte
+    // (0b10xx_xxxx), and a combining mark U+0300..=U+036F is encoded as
+    // 0xCC 0x80..=0xBF or 0xCD 0x80..=0xAF.
+    let b = s.as_bytes();
+    let chars = b.iter().filter(|&&x| x & 0xC0 != 0x80).count();
+    let marks = b
+        .iter()
+        .enumerate()
+        .filter(|&(i, &x)| x == 0xCC || (x == 0xCD && b.get(i + 1).is_some_and(|&y| y <= 0xAF)))
+        .count();
+    chars - marks
 }
 
 /// The column that cells of these widths align to: the widest that is at
@@ -43,5 +54,19 @@ mod tests {
         assert_eq!(pad_left(&long, 3), long);
         assert_eq!(align_width([3, 70_000, 5], 40), 5);
         assert_eq!(pad_right("ŷ", 3), "ŷ  ");
+    }
+
+    #[test]
+    fn width_counted_on_bytes_is_characters_without_combining_marks() {
+        // Against the definition written with chars: every combining mark of
+        // the block, its neighbours outside it (U+02FF, U+0370, whose bytes
+        // are 0xCB.., 0xCD 0xB0) and 1- to 4-byte characters.
+        let by_chars = |s: &str| s.chars().filter(|c| !('\u{300}'..='\u{36f}').contains(c)).count();
+        let mut samples: Vec<String> = ('\u{2f0}'..='\u{380}').map(|c| format!("y{c}−1.5")).collect();
+        samples.extend(["", "abc", "−0.25", "ŷ", "y\u{302}", "⎡ 1/3 ⎤", "𝑥²", "\u{36f}\u{370}"].map(String::from));
+        for s in &samples {
+            assert_eq!(display_width(s), by_chars(s), "{s:?}");
+        }
+        assert_eq!(display_width("y\u{302}\u{303}−2"), 3);
     }
 }

@@ -148,7 +148,7 @@ fn train(
     model: &Model,
     derivation: &Derivation,
     pass: &Pass,
-    initial: Vec<Option<Tensor>>,
+    initial: Vec<Option<Rc<Tensor>>>,
     train: &Train,
     notes: &mut Vec<Note>,
 ) -> Result<Training, Error> {
@@ -187,7 +187,7 @@ fn train(
                 });
             }
             *before = Some(update.quantities);
-            tensors[p] = Some(update.value);
+            tensors[p] = Some(Rc::new(update.value));
         }
         if small {
             history.push(TrainingStep { params: record });
@@ -210,7 +210,10 @@ fn train(
     }
     let updated = model
         .params()
-        .map(|p| (p, tensors[p.0 as usize].clone().unwrap_or_else(|| pass.values[p.0 as usize].clone())))
+        .map(|p| {
+            let value = tensors[p.0 as usize].clone().map(Rc::unwrap_or_clone);
+            (p, value.unwrap_or_else(|| pass.values[p.0 as usize].clone()))
+        })
         .collect();
     Ok(Training {
         optimizer: train.optimizer.clone(),
@@ -292,14 +295,16 @@ fn pool_masks(model: &Model, derivation: &Derivation, values: &[Tensor]) -> Resu
 
 /// The declared values; a declaration the file leaves open is one unknown
 /// per entry (`y₁, y₂`), and everything computed from it an expression in them.
-fn initial_values(model: &Model) -> Vec<Option<Tensor>> {
+/// Shared (`Rc`), so that each pass and each training step reuses them
+/// instead of copying every parameter's entries.
+fn initial_values(model: &Model) -> Vec<Option<Rc<Tensor>>> {
     let mut out = Vec::with_capacity(model.tensors.len());
     for id in model.ids() {
         let t = model.tensor(id);
         let dims = t.shape.dims().to_vec();
         out.push(match (t.exact_value(), t.definition) {
-            (Some(v), _) => Some(Tensor::exact(dims, v)),
-            (None, None) => Some(Tensor::unknown(id.0, &t.name, dims)),
+            (Some(v), _) => Some(Rc::new(Tensor::exact(dims, v))),
+            (None, None) => Some(Rc::new(Tensor::unknown(id.0, &t.name, dims))),
             (None, Some(_)) => None,
         });
     }
@@ -353,11 +358,10 @@ impl Pass {
     fn run(
         model: &Model,
         derivation: &Derivation,
-        tensors: Vec<Option<Tensor>>,
+        tensors: Vec<Option<Rc<Tensor>>>,
         backward: bool,
     ) -> Result<Pass, Error> {
-        let shared = tensors.into_iter().map(|v| v.map(Rc::new)).collect();
-        let mut ev = Evaluator::new(model, &derivation.graph, Some(derivation), shared);
+        let mut ev = Evaluator::new(model, &derivation.graph, Some(derivation), tensors);
         for &id in &model.order {
             let t = model.tensor(id);
             let Some(def) = t.definition else { continue };
@@ -513,7 +517,8 @@ pub fn gradcheck_with(model: &Model, options: GradCheckOptions) -> Result<GradCh
     let pass = Pass::run(model, &derivation, initial.clone(), true)?;
     let h = 1e-6;
     let mut params = Vec::new();
-    let float_values: Vec<Option<Tensor>> = initial.iter().map(|v| v.as_ref().map(Tensor::to_float)).collect();
+    let float_values: Vec<Option<Rc<Tensor>>> =
+        initial.iter().map(|v| v.as_ref().map(|t| Rc::new(t.to_float()))).collect();
     let plans: Vec<Vec<usize>> = pass.gradients.iter().map(|g| sampled_entries(g.len(), options.sample)).collect();
     let total: usize = plans.iter().map(Vec::len).sum();
     let mut done = 0;
@@ -530,7 +535,7 @@ pub fn gradcheck_with(model: &Model, options: GradCheckOptions) -> Result<GradCh
             done += 1;
             let loss_at = |delta: f64| -> Result<f64, crate::Error> {
                 let mut tensors = float_values.clone();
-                tensors[p] = Some(base.with_entry_offset(i, delta));
+                tensors[p] = Some(Rc::new(base.with_entry_offset(i, delta)));
                 let pass = Pass::run(model, &derivation, tensors, false)?;
                 Ok(pass.values[model.loss.0 as usize].to_f64_vec().first().copied().unwrap_or(f64::NAN))
             };

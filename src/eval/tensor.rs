@@ -389,6 +389,15 @@ fn finite(v: f64) -> Result<f64, NumericErrorKind> {
 /// The f64 nearest a rational (to within an ulp), also when its numerator and
 /// denominator are each far beyond f64's range; ±inf only when the value is.
 pub fn rational_to_f64(r: &BigRational) -> f64 {
+    // The common case (literals such as 37/100): both parts exact in f64,
+    // so one IEEE division is the correctly rounded quotient, the same
+    // value num-rational's conversion gives, without its big-integer shifts.
+    const EXACT: u64 = 1 << 53;
+    if let (Some(n), Some(d)) = (r.numer().to_i64(), r.denom().to_u64()) {
+        if n.unsigned_abs() <= EXACT && d <= EXACT {
+            return n as f64 / d as f64;
+        }
+    }
     if let Some(f) = r.to_f64() {
         if f.is_finite() && (f != 0.0 || r.is_zero()) {
             return f;
@@ -1378,6 +1387,22 @@ pub fn full_precision(r: &BigRational) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_fractions_convert_as_num_rational_does() {
+        // The division fast path against num-rational's own conversion
+        // (correctly rounded), on small parts and on parts at 2^53.
+        let big = 1i64 << 53;
+        let mut parts: Vec<i64> = (-120..=120).collect();
+        parts.extend([big, big - 1, -big, -(big - 1), 3 * (1 << 40) + 7, 10_000_000_000_000_000 / 7]);
+        for &n in &parts {
+            for d in parts.iter().filter(|d| **d > 0) {
+                let r = BigRational::new(BigInt::from(n), BigInt::from(*d));
+                let expected = r.to_f64().unwrap();
+                assert_eq!(rational_to_f64(&r).to_bits(), expected.to_bits(), "{n}/{d}");
+            }
+        }
+    }
 
     /// The model's `is_rational` and the kernels here agree on every
     /// built-in: a rational one has an exact value, the others do not.

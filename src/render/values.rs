@@ -45,37 +45,50 @@ pub fn scalar(t: &Tensor, round: Option<u32>, notation: Notation) -> String {
 pub fn aligned_rows(cells: &[Vec<String>]) -> Vec<String> {
     let cols = cells.first().map(Vec::len).unwrap_or(0);
     let split = |s: &str| -> (usize, usize) {
-        let chars = display_width(s);
         match s.find(['.', '/']) {
-            Some(i) => (display_width(&s[..i]), chars - display_width(&s[..i])),
-            None => (chars, 0),
+            Some(i) => (display_width(&s[..i]), display_width(&s[i..])),
+            None => (display_width(s), 0),
         }
     };
+    // Each cell is measured once; the widths are needed twice (for the
+    // column widths, then for the padding).
+    let splits: Vec<Vec<(usize, usize)>> = cells.iter().map(|row| row.iter().map(|c| split(c)).collect()).collect();
     let mut int_w = vec![0; cols];
     let mut frac_w = vec![0; cols];
-    for row in cells {
-        for (c, cell) in row.iter().enumerate() {
-            let (i, f) = split(cell);
+    for row in &splits {
+        for (c, &(i, f)) in row.iter().enumerate() {
             int_w[c] = int_w[c].max(i);
             frac_w[c] = frac_w[c].max(f);
         }
     }
     cells
         .iter()
-        .map(|row| {
-            let mut line = String::with_capacity(row.len() * (int_w.first().unwrap_or(&0) + 8));
-            for (c, cell) in row.iter().enumerate() {
+        .zip(&splits)
+        .map(|(row, widths)| {
+            let bytes: usize = row.iter().map(String::len).sum();
+            let pads: usize = int_w.iter().chain(&frac_w).sum();
+            let mut line = String::with_capacity(bytes + pads + 2 * row.len());
+            for (c, (cell, &(i, f))) in row.iter().zip(widths).enumerate() {
                 if c > 0 {
                     line.push_str("  ");
                 }
-                let (i, f) = split(cell);
-                line.extend(std::iter::repeat_n(' ', int_w[c] - i));
+                push_spaces(&mut line, int_w[c] - i);
                 line.push_str(cell);
-                line.extend(std::iter::repeat_n(' ', frac_w[c] - f));
+                push_spaces(&mut line, frac_w[c] - f);
             }
             line
         })
         .collect()
+}
+
+/// Appends `n` spaces, a slice at a time rather than a character at a time.
+fn push_spaces(line: &mut String, mut n: usize) {
+    const SPACES: &str = "                                ";
+    while n > 0 {
+        let k = n.min(SPACES.len());
+        line.push_str(&SPACES[..k]);
+        n -= k;
+    }
 }
 
 /// A tensor drawn as text lines: `1.35` for a scalar, a bracketed column or block otherwise.
