@@ -48,7 +48,7 @@ fn check_unrolled(file: &ast::File) -> Result<Model, Errors> {
     let mut checker = Checker::default();
     checker.declare(file);
     checker.functions(file);
-    let order = checker.order_equations(file);
+    let order = checker.order_equations();
     for &id in &order {
         checker.build_equation(id);
     }
@@ -202,7 +202,10 @@ impl<'a> Checker<'a> {
                 continue;
             }
             if let Err(e) = self.function(f) {
-                self.failed_fns.insert(f.name.name.clone());
+                // A `fn` named like a built-in leaves the built-in to its callers.
+                if Builtin::lookup(&f.name.name).is_none() {
+                    self.failed_fns.insert(f.name.name.clone());
+                }
                 self.report(e);
             }
         }
@@ -258,7 +261,7 @@ impl<'a> Checker<'a> {
     /// Orders equations so that each comes after the ones it uses (file
     /// order where there is a choice), and reports unknown names and cycles;
     /// an equation with either is marked failed.
-    fn order_equations(&mut self, file: &ast::File) -> Vec<TensorId> {
+    fn order_equations(&mut self) -> Vec<TensorId> {
         let mut deps: HashMap<TensorId, Vec<TensorId>> = HashMap::new();
         let equations = std::mem::take(&mut self.equations);
         for (&id, expr) in &equations {
@@ -278,16 +281,9 @@ impl<'a> Checker<'a> {
         }
         let mut mark: HashMap<TensorId, Mark> = self.equations.keys().map(|&k| (k, Mark::New)).collect();
         let mut order = Vec::new();
-        let roots: Vec<TensorId> = file
-            .items
-            .iter()
-            .filter_map(|i| match i {
-                Item::Equation(e) | Item::Loss(e) => {
-                    self.tensors.get_index_of(&e.name.name).map(|i| TensorId(i as u32))
-                }
-                _ => None,
-            })
-            .collect();
+        // The equations in file order; not the file's equation statements, of
+        // which one named like a declared tensor was never added.
+        let roots: Vec<TensorId> = self.equations.keys().copied().collect();
         for root in roots {
             if mark[&root] != Mark::New {
                 continue;
@@ -922,6 +918,10 @@ impl<'a> Checker<'a> {
             return None;
         };
         let id = TensorId(self.tensors.get_index_of(&eq.name.name)? as u32);
+        if self.tensors[id.0 as usize].role != Role::Loss {
+            // Named like a tensor declared before it: reported as a duplicate.
+            return None;
+        }
         let shape = &self.tensors[id.0 as usize].shape;
         // A loss that failed has no shape to judge.
         if !self.failed.contains(&id) && !shape.is_scalar() && shape.len() != 1 {

@@ -218,6 +218,7 @@ impl Errors {
         }
     }
 
+    /// True only for a collection nothing was pushed to.
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
     }
