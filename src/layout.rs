@@ -43,6 +43,25 @@ pub fn pad_left(s: &str, width: usize) -> String {
     out
 }
 
+/// The Unicode superscript of a digit or a minus sign (`²`, `⁻`).
+pub fn superscript_char(c: char) -> Option<char> {
+    const DIGITS: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+    match c {
+        '-' | '−' => Some('⁻'),
+        _ => c.to_digit(10).map(|d| DIGITS[d as usize]),
+    }
+}
+
+/// Digits as Unicode subscripts (`12` → `₁₂`), other characters unchanged.
+pub fn subscripted(s: &str) -> String {
+    s.chars().map(|c| c.to_digit(10).and_then(|d| char::from_u32(0x2080 + d)).unwrap_or(c)).collect()
+}
+
+/// Digits and minus signs as Unicode superscripts, other characters unchanged.
+pub fn superscripted(s: &str) -> String {
+    s.chars().map(|c| superscript_char(c).unwrap_or(c)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -370,7 +370,7 @@ fn with_step(name: String, step: &StepLabel, notation: Notation) -> String {
 }
 
 fn subscript_u64(k: u64) -> String {
-    k.to_string().chars().map(|c| char::from_u32(0x2080 + c.to_digit(10).unwrap_or(0)).unwrap_or(c)).collect()
+    crate::layout::subscripted(&k.to_string())
 }
 
 /// `W1` → `W_{1}`, `net_h` → `\mathit{net}_{h}`, `x` → `x` (LaTeX only).
@@ -933,7 +933,7 @@ fn pool_arguments(w: crate::model::Window) -> Vec<(&'static str, usize)> {
 
 /// A whole number as Unicode subscript digits (pad₁).
 fn subscript(k: usize) -> String {
-    k.to_string().chars().map(|c| char::from_u32(0x2080 + c.to_digit(10).unwrap_or(0)).unwrap_or(c)).collect()
+    crate::layout::subscripted(&k.to_string())
 }
 
 /// Small integer exponents as Unicode superscripts (h²).
@@ -941,25 +941,7 @@ fn superscript(e: &BigRational) -> Option<String> {
     if !e.is_integer() {
         return None;
     }
-    let text = e.to_integer().to_string();
-    text.chars()
-        .map(|c| {
-            Some(match c {
-                '-' => '⁻',
-                '0' => '⁰',
-                '1' => '¹',
-                '2' => '²',
-                '3' => '³',
-                '4' => '⁴',
-                '5' => '⁵',
-                '6' => '⁶',
-                '7' => '⁷',
-                '8' => '⁸',
-                '9' => '⁹',
-                _ => return None,
-            })
-        })
-        .collect()
+    e.to_integer().to_string().chars().map(crate::layout::superscript_char).collect()
 }
 
 #[cfg(test)]

@@ -76,7 +76,7 @@ fn power_of(a: &Atom, e: u32, round: Option<u32>, notation: Notation) -> String 
     match (e, notation) {
         (1, _) => base,
         (e, Notation::Latex) => format!("{{{base}}}^{{{e}}}"),
-        (e, _) => format!("{base}{}", superscript(&e.to_string())),
+        (e, _) => format!("{base}{}", crate::layout::superscripted(&e.to_string())),
     }
 }
 
@@ -131,7 +131,7 @@ pub fn unknown(u: &Unknown, notation: Notation) -> String {
         Notation::Latex => format!("{name}_{{{}}}", index.join(",")),
         Notation::Nn => format!("{}[{}]", u.name, index.join(",")),
         Notation::Text => {
-            let subs: Vec<String> = index.iter().map(|i| subscript(i)).collect();
+            let subs: Vec<String> = index.iter().map(|i| crate::layout::subscripted(i)).collect();
             // `W1` entry (1, 2) would read `W1₁,₂`; brackets keep the name whole.
             match u.name.ends_with(|c: char| c.is_ascii_digit()) {
                 true => format!("{name}[{}]", index.join(",")),
@@ -139,15 +139,6 @@ pub fn unknown(u: &Unknown, notation: Notation) -> String {
             }
         }
     }
-}
-
-fn subscript(digits: &str) -> String {
-    digits.chars().map(|c| c.to_digit(10).and_then(|d| char::from_u32(0x2080 + d)).unwrap_or(c)).collect()
-}
-
-fn superscript(digits: &str) -> String {
-    const SUP: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
-    digits.chars().map(|c| c.to_digit(10).map(|d| SUP[d as usize]).unwrap_or(c)).collect()
 }
 
 /// An entry as JSON: its text and LaTeX, and its terms as data, each a

@@ -308,23 +308,7 @@ pub fn setting_value(value: &BigRational, notation: Notation) -> String {
 
 /// `-8` as `⁻⁸`, `k-1` as `ᵏ⁻¹`.
 fn superscript(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '0' => '⁰',
-            '1' => '¹',
-            '2' => '²',
-            '3' => '³',
-            '4' => '⁴',
-            '5' => '⁵',
-            '6' => '⁶',
-            '7' => '⁷',
-            '8' => '⁸',
-            '9' => '⁹',
-            '-' => '⁻',
-            'k' => 'ᵏ',
-            other => other,
-        })
-        .collect()
+    s.chars().map(|c| if c == 'k' { 'ᵏ' } else { crate::layout::superscript_char(c).unwrap_or(c) }).collect()
 }
 
 /// Binding strength of a printed formula: a sum, a product, or an atom.
