@@ -302,12 +302,11 @@ impl Poly {
     pub fn pow_int(&self, k: i64) -> Option<Poly> {
         let base = if k < 0 { self.recip()? } else { self.clone() };
         let mut out = Poly::constant(Num::one());
+        // Always the whole product: a partial one would be a wrong value
+        // wherever a caller does not check the size (the exponents are
+        // small: at most 8 from `power`, a bounded monomial's otherwise).
         for _ in 0..k.unsigned_abs() {
             out = out.mul(&base);
-            if out.size() > SIZE_LIMIT {
-                // The caller sees the size and gives up; no need to go on.
-                break;
-            }
         }
         Some(out)
     }
