@@ -351,7 +351,7 @@ proptest! {
         let Item::Tensor(list) = &file.items[0] else { panic!() };
         let Some(nnderive::syntax::ast::Literal::Numbers(list)) = &list.value else { panic!("{list:?}") };
         for (k, n) in numbers.iter().enumerate() {
-            prop_assert_eq!(list.values()[k].to_rational(), reference_decimal(n));
+            prop_assert_eq!(list.values().get(k).unwrap().to_rational(), reference_decimal(n));
             prop_assert_eq!(list.text(k), n.as_str());
             let number = list.number(k);
             prop_assert_eq!(&text[number.span.start..number.span.end], n.as_str());

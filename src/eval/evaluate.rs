@@ -16,7 +16,7 @@ use num_rational::BigRational;
 use super::batch;
 use super::conv;
 use super::error::Failure;
-use super::tensor::{NumericError, NumericErrorKind, Tensor};
+use super::tensor::{NumericError, NumericErrorKind, Tensor, EXACT_ENTRIES_CAP};
 use crate::derive::Derivation;
 use crate::model::{Axis, Elementwise, Func, Graph, LossFn, Model, Node, NodeId, Reduction, SymbolId};
 
@@ -42,6 +42,8 @@ pub enum Note {
     /// exact values was not a fraction, first at training step `step`, so
     /// the parameters continued in f64 from there.
     InexactRoot { optimizer: &'static str, root: &'static str, step: u32 },
+    /// A value of more than [`EXACT_ENTRIES_CAP`] entries, computed in f64.
+    Large { quantity: String },
 }
 
 /// Evaluates formulas of one graph with the current tensor values.
@@ -130,6 +132,15 @@ impl<'a> Evaluator<'a> {
     /// The value of `node`.
     pub fn eval(&mut self, node: NodeId) -> Result<Tensor, Failure> {
         self.eval_shared(node).map(|v| Tensor::clone(&v))
+    }
+
+    /// The value of `node`, dropped from the evaluator's cache so that it
+    /// moves out without a copy (a gradient of 16 million entries is held
+    /// once, not twice); computed again if it is asked for later.
+    pub fn eval_owned(&mut self, node: NodeId) -> Result<Tensor, Failure> {
+        let value = self.eval_shared(node)?;
+        self.memo.remove(&node);
+        Ok(Rc::try_unwrap(value).unwrap_or_else(|shared| Tensor::clone(&shared)))
     }
 
     /// The value of `node`, shared with the evaluator's cache (no copy).
@@ -262,6 +273,17 @@ impl<'a> Evaluator<'a> {
     /// Computes node `n` from the values of its operands (not a call of a
     /// custom function: those open a frame).
     fn compute(&mut self, n: NodeId, args: &[&Tensor]) -> Result<Tensor, Failure> {
+        // A result too large to hold exactly is computed from f64 operands.
+        let floats: Vec<Tensor>;
+        let float_args: Vec<&Tensor>;
+        let args = if self.graph.shape(n).len() > EXACT_ENTRIES_CAP && args.iter().any(|a| a.is_exact()) {
+            self.notes.push(Note::Large { quantity: self.quantity.clone() });
+            floats = args.iter().map(|a| a.to_float()).collect();
+            float_args = floats.iter().collect();
+            &float_args[..]
+        } else {
+            args
+        };
         let arg = |i: usize| args.get(i).copied().ok_or(Failure::Internal("an operand is missing"));
         let value = match self.graph.node(n) {
             Node::Tensor(_) => return Err(Failure::Internal("a tensor is bound by the evaluator")),

@@ -7,7 +7,7 @@ use num_rational::BigRational;
 
 use super::error::{Error, ErrorKind, Failure};
 use super::evaluate::{Evaluator, Note};
-use super::tensor::Tensor;
+use super::tensor::{decimal_to_f64, Data, Tensor, EXACT_ENTRIES_CAP};
 use crate::derive::{derive, Derivation, SymbolKind, Wrt};
 use crate::model::{Model, Node, NodeId, Optimizer, PoolKind, SymbolId, TensorId, Train};
 
@@ -104,11 +104,18 @@ impl Solution {
 pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
     let derivation = derive(model);
     let initial = initial_values(model);
+    // Only a given value of more than EXACT_ENTRIES_CAP entries starts in f64.
+    let large =
+        model.ids().filter(|&id| initial[id.0 as usize].as_ref().is_some_and(|v| matches!(v.data(), Data::Float(_))));
+    let large: Vec<Note> = large.map(|id| Note::Large { quantity: model.tensor(id).name.clone() }).collect();
+    // Values are shared, not copied, between the passes and the training
+    // step: a large parameter is held once however many hold it.
     let pass = Pass::run(model, &derivation, initial.clone(), true)?;
     let masks = pool_masks(model, &derivation, &pass.values)?;
     let time_terms = time_terms(model, &derivation, &pass)?;
     let general = if open_values(model).is_empty() { Vec::new() } else { general_values(model, &derivation, &pass)? };
     let mut notes = pass.notes.clone();
+    notes.extend(large);
     let open = open_values(model);
     if !open.is_empty() {
         notes.push(Note::Open { names: open.iter().map(|&id| model.tensor(id).name.clone()).collect() });
@@ -129,7 +136,7 @@ pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
         notes.push(Note::TooLarge { quantity: large.join(", ") });
     }
     Ok(Solution {
-        values: pass.values,
+        values: pass.values.into_iter().map(unshared).collect(),
         symbols: pass.symbols,
         gradients: pass.gradients,
         training,
@@ -157,7 +164,7 @@ fn train(
     let small = entries <= SMALL_NETWORK;
     let mut current: Option<Pass> = None;
     let mut tensors = initial;
-    let mut losses = vec![pass.values[model.loss.0 as usize].clone()];
+    let mut losses = vec![Tensor::clone(&pass.values[model.loss.0 as usize])];
     let mut history = Vec::new();
     // The optimizer's quantities of the last step, per parameter.
     let mut previous: Vec<Option<Vec<Tensor>>> = vec![None; derivation.gradients.len()];
@@ -195,7 +202,7 @@ fn train(
         // The last step needs only the loss; the gradients are not used again.
         let next = Pass::run(model, derivation, tensors.clone(), step < train.steps)
             .map_err(|e| Error { after_step: Some(step), ..e })?;
-        losses.push(next.values[model.loss.0 as usize].clone());
+        losses.push(Tensor::clone(&next.values[model.loss.0 as usize]));
         // After a step only the loss is shown: an expression too large
         // elsewhere (ŷ) is not worth a note of its own.
         let loss_name = &model.tensor(model.loss).name;
@@ -208,11 +215,13 @@ fn train(
         }));
         current = Some(next);
     }
+    // Now the last values have one owner each, and move out.
+    drop(current);
     let updated = model
         .params()
-        .map(|p| {
-            let value = tensors[p.0 as usize].clone().map(Rc::unwrap_or_clone);
-            (p, value.unwrap_or_else(|| pass.values[p.0 as usize].clone()))
+        .map(|p| match tensors[p.0 as usize].take() {
+            Some(v) => (p, unshared(v)),
+            None => (p, Tensor::clone(&pass.values[p.0 as usize])),
         })
         .collect();
     Ok(Training {
@@ -230,7 +239,7 @@ fn time_terms(model: &Model, derivation: &Derivation, pass: &Pass) -> Result<Vec
     let Some(view) = &derivation.time else {
         return Ok(Vec::new());
     };
-    let values = pass.values.iter().cloned().map(|v| Some(std::rc::Rc::new(v))).collect();
+    let values = pass.values.iter().cloned().map(Some).collect();
     let mut ev = Evaluator::new(model, &derivation.graph, Some(derivation), values);
     ev.symbols.extend(pass.symbols.iter().cloned());
     let mut out = Vec::with_capacity(view.gradients.len());
@@ -252,7 +261,7 @@ fn general_values(model: &Model, derivation: &Derivation, pass: &Pass) -> Result
     if with_general.is_empty() {
         return Ok(Vec::new());
     }
-    let values = pass.values.iter().cloned().map(|v| Some(Rc::new(v))).collect();
+    let values = pass.values.iter().cloned().map(Some).collect();
     let mut ev = Evaluator::new(model, &derivation.graph, Some(derivation), values);
     ev.symbols.extend(pass.symbols.iter().cloned());
     let mut out = Vec::with_capacity(with_general.len());
@@ -265,7 +274,7 @@ fn general_values(model: &Model, derivation: &Derivation, pass: &Pass) -> Result
 }
 
 /// The switches of every max-pool in the equations, from the forward values.
-fn pool_masks(model: &Model, derivation: &Derivation, values: &[Tensor]) -> Result<Vec<PoolMask>, Error> {
+fn pool_masks(model: &Model, derivation: &Derivation, values: &[Rc<Tensor>]) -> Result<Vec<PoolMask>, Error> {
     let any_max_pool = model
         .graph
         .nodes_under(&model.order.iter().filter_map(|&id| model.tensor(id).definition).collect::<Vec<_>>())
@@ -275,7 +284,7 @@ fn pool_masks(model: &Model, derivation: &Derivation, values: &[Tensor]) -> Resu
         // Nothing to do, and no copy of every value to make.
         return Ok(Vec::new());
     }
-    let shared = values.iter().cloned().map(|v| Some(Rc::new(v))).collect();
+    let shared = values.iter().cloned().map(Some).collect();
     let mut ev = Evaluator::new(model, &derivation.graph, Some(derivation), shared);
     let mut out = Vec::new();
     for &id in &model.order {
@@ -295,15 +304,19 @@ fn pool_masks(model: &Model, derivation: &Derivation, values: &[Tensor]) -> Resu
 
 /// The declared values; a declaration the file leaves open is one unknown
 /// per entry (`y₁, y₂`), and everything computed from it an expression in them.
-/// Shared (`Rc`), so that each pass and each training step reuses them
-/// instead of copying every parameter's entries.
+/// Exact, or in f64 past [`EXACT_ENTRIES_CAP`] entries. Shared (`Rc`), so
+/// that each pass and each training step reuses them instead of copying
+/// every parameter's entries.
 fn initial_values(model: &Model) -> Vec<Option<Rc<Tensor>>> {
     let mut out = Vec::with_capacity(model.tensors.len());
     for id in model.ids() {
         let t = model.tensor(id);
         let dims = t.shape.dims().to_vec();
-        out.push(match (t.exact_value(), t.definition) {
-            (Some(v), _) => Some(Rc::new(Tensor::exact(dims, v))),
+        out.push(match (&t.value, t.definition) {
+            (Some(v), _) if v.len() > EXACT_ENTRIES_CAP => {
+                Some(Rc::new(Tensor::float(dims, v.iter().map(|d| decimal_to_f64(&d)).collect())))
+            }
+            (Some(v), _) => Some(Rc::new(Tensor::exact(dims, v.iter().map(|d| d.to_rational()).collect()))),
             (None, None) => Some(Rc::new(Tensor::unknown(id.0, &t.name, dims))),
             (None, Some(_)) => None,
         });
@@ -345,10 +358,16 @@ fn numeric(model: &Model, at: TensorId, quantity: &str, failure: impl Into<Failu
     }
 }
 
+/// A shared value, moved out when nothing else holds it, else copied.
+fn unshared(v: Rc<Tensor>) -> Tensor {
+    Rc::try_unwrap(v).unwrap_or_else(|shared| Tensor::clone(&shared))
+}
+
 /// One forward and backward pass.
 #[derive(Clone, Debug)]
 struct Pass {
-    values: Vec<Tensor>,
+    /// Every tensor's value, shared with the inputs it was given.
+    values: Vec<Rc<Tensor>>,
     symbols: Vec<(SymbolId, Tensor)>,
     gradients: Vec<Tensor>,
     notes: Vec<Note>,
@@ -382,7 +401,7 @@ impl Pass {
                     Wrt::Node(_) => model.loss,
                 };
                 let v = ev.eval(sym.formula).map_err(|m| numeric(model, at, &label, m))?;
-                let v = shaped(v, sym.shape.dims()).map_err(|m| numeric(model, at, &label, m))?;
+                let v = shaped(&mut ev, v, sym.shape.dims()).map_err(|m| numeric(model, at, &label, m))?;
                 capped(&mut ev, &v);
                 ev.symbols.insert(s, v.clone());
                 symbols.push((s, v));
@@ -390,31 +409,33 @@ impl Pass {
             for g in &derivation.gradients {
                 let label = format!("∂{}/∂{}", model.tensor(model.loss).name, model.tensor(g.param).name);
                 ev.quantity = label.clone();
-                let v = ev.eval(g.formula).map_err(|m| numeric(model, g.param, &label, m))?;
-                let v =
-                    shaped(v, model.tensor(g.param).shape.dims()).map_err(|m| numeric(model, g.param, &label, m))?;
+                let v = ev.eval_owned(g.formula).map_err(|m| numeric(model, g.param, &label, m))?;
+                let v = shaped(&mut ev, v, model.tensor(g.param).shape.dims())
+                    .map_err(|m| numeric(model, g.param, &label, m))?;
                 capped(&mut ev, &v);
                 gradients.push(v);
             }
         }
-        // Once the caches are gone, most values have no other owner and
-        // move out without a copy.
         ev.clear();
         let values = std::mem::take(&mut ev.tensors)
             .into_iter()
-            .map(|v| match v {
-                Some(shared) => Rc::try_unwrap(shared).unwrap_or_else(|shared| Tensor::clone(&shared)),
-                None => Tensor::scalar_exact(BigRational::from_integer(0.into())),
-            })
+            .map(|v| v.unwrap_or_else(|| Rc::new(Tensor::scalar_exact(BigRational::from_integer(0.into())))))
             .collect();
         Ok(Pass { values, symbols, gradients, notes: ev.notes })
     }
 }
 
-/// A derived value that came out a scalar (a constant gradient) spread over its shape.
-fn shaped(v: Tensor, dims: &[usize]) -> Result<Tensor, Failure> {
+/// A derived value that came out a scalar (a constant gradient) spread over
+/// its shape (in f64 past [`EXACT_ENTRIES_CAP`] entries).
+fn shaped(ev: &mut Evaluator, v: Tensor, dims: &[usize]) -> Result<Tensor, Failure> {
     if v.dims().is_empty() && !dims.is_empty() {
-        let zeros = Tensor::exact(dims.to_vec(), vec![BigRational::from_integer(0.into()); dims.iter().product()]);
+        let n: usize = dims.iter().product();
+        if n > EXACT_ENTRIES_CAP {
+            ev.notes.push(Note::Large { quantity: ev.quantity.clone() });
+            let x = v.to_f64_vec().first().copied().unwrap_or(f64::NAN);
+            return Ok(Tensor::float_checked(dims.to_vec(), vec![x; n])?);
+        }
+        let zeros = Tensor::exact(dims.to_vec(), vec![BigRational::from_integer(0.into()); n]);
         Ok(zeros.add(&v)?)
     } else {
         Ok(v)
@@ -514,11 +535,11 @@ pub fn gradcheck_with(model: &Model, options: GradCheckOptions) -> Result<GradCh
     }
     let derivation = derive(model);
     let initial = initial_values(model);
-    let pass = Pass::run(model, &derivation, initial.clone(), true)?;
+    let float_values: Vec<Option<Rc<Tensor>>> =
+        initial.iter().map(|v| v.as_ref().map(|v| Rc::new(v.to_float()))).collect();
+    let pass = Pass::run(model, &derivation, initial, true)?;
     let h = 1e-6;
     let mut params = Vec::new();
-    let float_values: Vec<Option<Rc<Tensor>>> =
-        initial.iter().map(|v| v.as_ref().map(|t| Rc::new(t.to_float()))).collect();
     let plans: Vec<Vec<usize>> = pass.gradients.iter().map(|g| sampled_entries(g.len(), options.sample)).collect();
     let total: usize = plans.iter().map(Vec::len).sum();
     let mut done = 0;

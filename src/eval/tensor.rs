@@ -18,6 +18,12 @@ use num_traits::{One, Signed, ToPrimitive, Zero};
 /// fractions of millions of digits).
 pub const EXACT_BITS_CAP: u64 = 4096;
 
+/// Tensors of more entries than this are computed in f64 from the start: an
+/// exact entry takes about 100 bytes, so an exact tensor of 2^20 entries
+/// already takes over 100 MB, and 16 million of them would take gigabytes.
+/// The output says which values this applies to.
+pub const EXACT_ENTRIES_CAP: usize = 1 << 20;
+
 /// The entries of a tensor.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Data {
@@ -384,6 +390,25 @@ fn finite(v: f64) -> Result<f64, NumericErrorKind> {
     } else {
         Ok(v)
     }
+}
+
+/// The f64 nearest a decimal as written. A mantissa and a power of ten that
+/// f64 holds exactly (|m| ≤ 2^53, 10^k for k ≤ 22) give the correctly
+/// rounded value in one multiplication or division, without a fraction.
+pub fn decimal_to_f64(d: &crate::syntax::ast::Decimal) -> f64 {
+    use crate::syntax::ast::Decimal;
+    const POWERS: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
+        1e20, 1e21, 1e22,
+    ];
+    if let Decimal::Small { mantissa, exponent } = *d {
+        let power = POWERS.get(exponent.unsigned_abs() as usize).copied();
+        if let (true, Some(power)) = (mantissa.unsigned_abs() <= 1 << 53, power) {
+            let m = mantissa as f64;
+            return if exponent >= 0 { m * power } else { m / power };
+        }
+    }
+    rational_to_f64(&d.to_rational())
 }
 
 /// The f64 nearest a rational (to within an ulp), also when its numerator and
@@ -1450,6 +1475,24 @@ mod tests {
 
     fn r(n: i64, d: i64) -> BigRational {
         BigRational::new(n.into(), d.into())
+    }
+
+    #[test]
+    fn decimals_convert_to_the_nearest_f64() {
+        use crate::syntax::ast::Decimal;
+        // Rust's own parsing of the decimal's text is correctly rounded.
+        let mut seed = 12345u64;
+        for _ in 0..20_000 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let digits = (seed >> 40) % 19;
+            let mantissa = ((seed >> 3) % 10u64.pow(digits as u32).max(1)) as i64 * if seed & 1 == 0 { 1 } else { -1 };
+            let exponent = ((seed >> 20) % 61) as i32 - 30;
+            let d = Decimal::Small { mantissa, exponent };
+            let expected: f64 = format!("{mantissa}e{exponent}").parse().unwrap();
+            assert_eq!(decimal_to_f64(&d).to_bits(), expected.to_bits(), "{mantissa}e{exponent}");
+        }
+        let third = Decimal::Rational(Box::new(r(1, 3)));
+        assert_eq!(decimal_to_f64(&third), 1.0 / 3.0);
     }
 
     fn exact(dims: &[usize], v: &[(i64, i64)]) -> Tensor {

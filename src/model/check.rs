@@ -1096,13 +1096,13 @@ fn dims_shape(decl: &ast::TensorDecl) -> Result<Shape, Error> {
 }
 
 /// The entries of a literal in row-major order, checked against `shape`.
-pub(crate) fn literal_values(lit: &Literal, shape: &Shape) -> Result<Vec<ast::Decimal>, Error> {
-    let mut out = Vec::with_capacity(shape.len());
+pub(crate) fn literal_values(lit: &Literal, shape: &Shape) -> Result<ast::Decimals, Error> {
+    let mut out = ast::Decimals::with_capacity(shape.len());
     collect_literal(lit, shape.dims(), &mut out)?;
     Ok(out)
 }
 
-fn collect_literal(lit: &Literal, dims: &[usize], out: &mut Vec<ast::Decimal>) -> Result<(), Error> {
+fn collect_literal(lit: &Literal, dims: &[usize], out: &mut ast::Decimals) -> Result<(), Error> {
     let mismatch = || {
         Error::new(ErrorKind::LiteralShape { expected: describe_dims(dims), found: describe_literal(lit) }, lit.span())
     };
@@ -1115,7 +1115,7 @@ fn collect_literal(lit: &Literal, dims: &[usize], out: &mut Vec<ast::Decimal>) -
             items.iter().try_for_each(|item| collect_literal(item, rest, out))
         }
         (Literal::Numbers(list), [n]) if list.len() == *n => {
-            out.extend_from_slice(list.values());
+            out.extend_from(list.values());
             Ok(())
         }
         // A number where a list belongs: the first one is pointed at.

@@ -372,7 +372,7 @@ impl Error {
                 "this tensor would have {entries} entries; nnderive holds at most {limit}"
             ))
             .with_label("too large")
-            .with_help("the limit bounds memory (an exact entry takes about 100 bytes); use smaller dims"),
+            .with_help("the limit bounds memory (a tensor at the limit takes 128 MB in f64); use smaller dims"),
             LiteralShape { expected, found } => d(format!("the value does not match the declared dims: expected {expected}, found {found}"))
                 .with_label("this value")
                 .with_help("write one bracket level per dimension: [n] is `[a, b, c]`, [m, n] is `[[...], [...]]`"),

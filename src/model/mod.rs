@@ -71,7 +71,7 @@ pub struct Tensor {
     /// Row-major entries, for declared tensors whose file gives a value.
     /// Kept compact (a decimal as written takes 16 bytes); see
     /// [`Tensor::exact_value`] for the rationals.
-    pub value: Option<Vec<crate::syntax::ast::Decimal>>,
+    pub value: Option<crate::syntax::ast::Decimals>,
     /// The right-hand side, for equations and the loss.
     pub definition: Option<NodeId>,
     /// The declaration or equation.
@@ -81,7 +81,7 @@ pub struct Tensor {
 impl Tensor {
     /// The given value's entries as exact rationals.
     pub fn exact_value(&self) -> Option<Vec<BigRational>> {
-        self.value.as_ref().map(|v| v.iter().map(crate::syntax::ast::Decimal::to_rational).collect())
+        self.value.as_ref().map(|v| v.iter().map(|d| d.to_rational()).collect())
     }
 }
 

@@ -124,18 +124,29 @@ pub fn matrices_width(latex: &str) -> usize {
 
 /// A tensor as a LaTeX `pmatrix` (a scalar as a bare number).
 pub fn matrix(t: &Tensor, round: Option<u32>) -> String {
-    let cells = super::values::cells_in(t, round, Notation::Latex);
+    use super::values::{grid, row_cells_in};
     if t.dims().is_empty() {
-        return cells.first().and_then(|r| r.first()).cloned().unwrap_or_default();
+        return super::values::scalar(t, round, Notation::Latex);
     }
+    let (rows, cols) = grid(t);
     // A long column prints as a transposed row, so that it fits on the page.
-    if cells.len() > TALL_VECTOR && cells.iter().all(|r| r.len() == 1) {
-        let row: Vec<String> = cells.into_iter().flatten().collect();
+    if rows > TALL_VECTOR && cols == 1 {
+        let row: Vec<String> = (0..rows).flat_map(|r| row_cells_in(t, r, round, Notation::Latex)).collect();
         return format!("\\begin{{pmatrix}} {} \\end{{pmatrix}}^\\top", row.join(" & "));
     }
-    let rows: Vec<String> = aligned_on_the_point(&cells).iter().map(|r| r.join(" & ")).collect();
+    let rows: Vec<String> = if t.len() <= ALIGNED_CELLS {
+        let cells = super::values::cells_in(t, round, Notation::Latex);
+        aligned_on_the_point(&cells).iter().map(|r| r.join(" & ")).collect()
+    } else {
+        // Written row by row: the cells of a large tensor are never all held
+        // at once (and no reader lines up a million decimal points).
+        (0..rows).map(|r| row_cells_in(t, r, round, Notation::Latex).collect::<Vec<_>>().join(" & ")).collect()
+    };
     format!("\\begin{{pmatrix}} {} \\end{{pmatrix}}", rows.join(" \\\\ "))
 }
+
+/// Matrices of at most this many entries are aligned on their decimal points.
+const ALIGNED_CELLS: usize = 1 << 16;
 
 /// How padding starts: `\phantom{0}` takes the room of a 0 and prints nothing.
 const PHANTOM: &str = "\\phantom{";
@@ -205,6 +216,10 @@ fn aligned_on_the_point(cells: &[Vec<String>]) -> Vec<Vec<String>> {
 /// `lhs = value` as display rows: one row for a scalar, vector or matrix,
 /// one row per channel (`Z_{1}[0] = ...`) for a map or kernel bank.
 fn value_rows(lhs: &str, t: &Tensor, round: Option<u32>) -> Vec<Row> {
+    if t.dims().len() < 3 {
+        // One matrix, written as it is: `slices` would copy it.
+        return vec![row(lhs, matrix(t, round))];
+    }
     super::values::slices(t)
         .into_iter()
         .map(|(index, m)| match index.is_empty() {

@@ -387,7 +387,7 @@ fn formula_and_value(
     match formula_text {
         Some(f) if f != lhs => {
             let _ = writeln!(out, "  {lhs} = {f}");
-            out.push_str(&super::values::labelled(&pad, value, round, "  "));
+            super::values::labelled_into(out, &pad, value, round, "  ");
         }
         _ => out.push_str(&super::values::labelled(lhs, value, round, "  ")),
     }
@@ -419,7 +419,7 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
         let t = model.tensor(id);
         if t.role.is_data() {
             // Given values are printed exactly as the file has them.
-            out.push_str(&super::values::labelled(&names.tensor(id, N), solution.value(id), None, "  "));
+            super::values::labelled_into(&mut out, &names.tensor(id, N), solution.value(id), None, "  ");
         }
     }
 
@@ -437,7 +437,7 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
         for m in solution.masks.iter().filter(|m| m.equation == id) {
             let input = formula(g, m.input, &names, N);
             let _ = writeln!(out, "  {}:", mask_caption(&input, &m.mask));
-            out.push_str(&super::values::labelled(&format!("mask({input})"), &m.mask, None, "  "));
+            super::values::labelled_into(&mut out, &format!("mask({input})"), &m.mask, None, "  ");
         }
     }
 
@@ -520,11 +520,16 @@ fn write_training(out: &mut String, model: &Model, names: &Names, train: &Traini
     let p = super::formula::any_parameter(model, N);
     let new_values = |out: &mut String| {
         for (p, v) in &train.updated {
+            if v.dims().len() < 3 {
+                // Written as it is: `slices` would copy it.
+                super::values::labelled_into(out, &format!("{} (new)", names.tensor(*p, N)), v, round, "  ");
+                continue;
+            }
             // K[0,0] (new) = ... for each channel of a kernel bank
             for (index, m) in super::values::slices(v) {
                 let index = if index.is_empty() { index } else { format!("[{index}]") };
                 let lhs = format!("{}{index} (new)", names.tensor(*p, N));
-                out.push_str(&super::values::labelled(&lhs, &m, round, "  "));
+                super::values::labelled_into(out, &lhs, &m, round, "  ");
             }
         }
     };
@@ -712,6 +717,10 @@ pub fn note_text(note: &Note) -> String {
         }
         Note::InexactRoot { optimizer, root, step } => format!(
             "{optimizer}: {root} at step {step} is not a fraction, so from that step on the parameters are computed in f64"
+        ),
+        Note::Large { quantity } => format!(
+            "{quantity}: more than {} entries, so computed in f64 rather than as exact fractions",
+            crate::eval::tensor::EXACT_ENTRIES_CAP
         ),
     }
 }
@@ -1119,8 +1128,8 @@ fn write_time_sum(
         }
     } else {
         for (w, t) in written.iter().zip(terms) {
-            out.push_str(&super::values::labelled(&format!("{pad}   {w}"), t, round, "  "));
+            super::values::labelled_into(out, &format!("{pad}   {w}"), t, round, "  ");
         }
     }
-    out.push_str(&super::values::labelled(&pad, total, round, "  "));
+    super::values::labelled_into(out, &pad, total, round, "  ");
 }

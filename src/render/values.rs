@@ -5,15 +5,25 @@ use crate::eval::tensor::{Data, Tensor};
 
 use super::formula::{display_width, Notation};
 
-/// The printed entries of a tensor as rows of cells (a vector is one column).
-pub fn cells(t: &Tensor, round: Option<u32>) -> Vec<Vec<String>> {
-    cells_in(t, round, Notation::Text)
+/// How a tensor's entries are laid out: (rows, columns). A vector is one
+/// column; higher ranks print as rows of their last dimension.
+pub fn grid(t: &Tensor) -> (usize, usize) {
+    let dims = t.dims();
+    match dims {
+        [] => (1, 1),
+        [n] => (*n, 1),
+        [m, n] => (*m, *n),
+        _ => {
+            let cols = *dims.last().unwrap_or(&1);
+            (t.len() / cols.max(1), cols)
+        }
+    }
 }
 
-/// [`cells`] in a notation: an entry left open is an expression, written
-/// in text or LaTeX (numbers are the same in both).
-pub fn cells_in(t: &Tensor, round: Option<u32>, notation: Notation) -> Vec<Vec<String>> {
-    let entry = |i: usize| match t.data() {
+/// Entry `i` of a tensor as written in `notation`: an entry left open is an
+/// expression, in text or LaTeX (numbers are the same in both).
+pub fn entry(t: &Tensor, i: usize, round: Option<u32>, notation: Notation) -> String {
+    match t.data() {
         // Numbers among expressions are written as expressions too (`−0.5`),
         // so that one block has one minus sign.
         Data::Symbolic(v) => match v.get(i) {
@@ -21,35 +31,42 @@ pub fn cells_in(t: &Tensor, round: Option<u32>, notation: Notation) -> Vec<Vec<S
             None => t.format_entry(i, round),
         },
         _ => t.format_entry(i, round),
-    };
-    let dims = t.dims();
-    let (rows, cols) = match dims {
-        [] => (1, 1),
-        [n] => (*n, 1),
-        [m, n] => (*m, *n),
-        // Higher ranks print as rows of their last dimension.
-        _ => {
-            let cols = *dims.last().unwrap_or(&1);
-            (t.len() / cols.max(1), cols)
-        }
-    };
-    (0..rows).map(|r| (0..cols).map(|c| entry(r * cols + c)).collect()).collect()
+    }
+}
+
+/// The printed entries of row `r` of a tensor's grid.
+pub fn row_cells(t: &Tensor, r: usize, round: Option<u32>) -> impl Iterator<Item = String> + '_ {
+    row_cells_in(t, r, round, Notation::Text)
+}
+
+/// [`row_cells`] in a notation.
+pub fn row_cells_in(t: &Tensor, r: usize, round: Option<u32>, notation: Notation) -> impl Iterator<Item = String> + '_ {
+    let (_, cols) = grid(t);
+    (0..cols).map(move |c| entry(t, r * cols + c, round, notation))
+}
+
+/// The printed entries of a tensor as rows of cells (a vector is one column).
+pub fn cells(t: &Tensor, round: Option<u32>) -> Vec<Vec<String>> {
+    cells_in(t, round, Notation::Text)
+}
+
+/// [`cells`] in a notation.
+pub fn cells_in(t: &Tensor, round: Option<u32>, notation: Notation) -> Vec<Vec<String>> {
+    let (rows, _) = grid(t);
+    (0..rows).map(|r| row_cells_in(t, r, round, notation).collect()).collect()
 }
 
 /// A scalar (or the first entry) as written in `notation`.
 pub fn scalar(t: &Tensor, round: Option<u32>, notation: Notation) -> String {
-    cells_in(t, round, notation).into_iter().flatten().next().unwrap_or_default()
+    if t.is_empty() {
+        return String::new();
+    }
+    entry(t, 0, round, notation)
 }
 
 /// Cells aligned on their decimal points, one string per row.
 pub fn aligned_rows(cells: &[Vec<String>]) -> Vec<String> {
     let cols = cells.first().map(Vec::len).unwrap_or(0);
-    let split = |s: &str| -> (usize, usize) {
-        match s.find(['.', '/']) {
-            Some(i) => (display_width(&s[..i]), display_width(&s[i..])),
-            None => (display_width(s), 0),
-        }
-    };
     // Each cell is measured once; the widths are needed twice (for the
     // column widths, then for the padding).
     let splits: Vec<Vec<(usize, usize)>> = cells.iter().map(|row| row.iter().map(|c| split(c)).collect()).collect();
@@ -91,25 +108,90 @@ fn push_spaces(line: &mut String, mut n: usize) {
     }
 }
 
+/// A cell's widths before and after its decimal point (or fraction bar).
+fn split(s: &str) -> (usize, usize) {
+    match s.find(['.', '/']) {
+        Some(i) => (display_width(&s[..i]), display_width(&s[i..])),
+        None => (display_width(s), 0),
+    }
+}
+
+/// Tensors of at most this many entries keep their formatted cells between
+/// measuring and writing; larger ones are formatted twice instead.
+const KEPT_CELLS: usize = 1 << 16;
+
+/// The widths of a tensor's columns before and after their decimal points.
+struct Columns {
+    int_w: Vec<usize>,
+    frac_w: Vec<usize>,
+    /// The formatted entries, row-major, for a tensor of at most [`KEPT_CELLS`].
+    cells: Option<Vec<String>>,
+}
+
+impl Columns {
+    /// Measures every column. The entries of a large tensor are formatted
+    /// again when they are written rather than all held at once: 16 million
+    /// cells would take gigabytes as strings, while the text takes what the
+    /// output takes.
+    fn measure(t: &Tensor, round: Option<u32>) -> Columns {
+        let (rows, cols) = grid(t);
+        let mut kept = (t.len() <= KEPT_CELLS).then(|| Vec::with_capacity(t.len()));
+        let (mut int_w, mut frac_w) = (vec![0; cols], vec![0; cols]);
+        for r in 0..rows {
+            for (c, cell) in row_cells(t, r, round).enumerate() {
+                let (i, f) = split(&cell);
+                int_w[c] = int_w[c].max(i);
+                frac_w[c] = frac_w[c].max(f);
+                if let Some(kept) = &mut kept {
+                    kept.push(cell);
+                }
+            }
+        }
+        Columns { int_w, frac_w, cells: kept }
+    }
+
+    /// Appends row `r` of `t`, its cells aligned on their decimal points.
+    fn write_row(&self, out: &mut String, t: &Tensor, r: usize, round: Option<u32>) {
+        let cols = self.int_w.len();
+        let mut write = |c: usize, cell: &str| {
+            if c > 0 {
+                out.push_str("  ");
+            }
+            let (i, f) = split(cell);
+            push_spaces(out, self.int_w[c] - i);
+            out.push_str(cell);
+            push_spaces(out, self.frac_w[c] - f);
+        };
+        match self.cells.as_ref().and_then(|cells| cells.get(r * cols..(r + 1) * cols)) {
+            Some(row) => row.iter().enumerate().for_each(|(c, cell)| write(c, cell)),
+            None => row_cells(t, r, round).enumerate().for_each(|(c, cell)| write(c, &cell)),
+        }
+    }
+}
+
+/// The brackets of row `i` of `rows` rows drawn as a block: `⎡ ⎤` first,
+/// `⎢ ⎥` between, `⎣ ⎦` last; `[ ]` for a single row, none for a scalar.
+fn brackets(t: &Tensor, i: usize, rows: usize) -> (&'static str, &'static str) {
+    match (t.dims().is_empty(), rows, i) {
+        (true, ..) => ("", ""),
+        (false, 1, _) => ("[", "]"),
+        (false, _, 0) => ("⎡ ", " ⎤"),
+        (false, _, i) if i + 1 == rows => ("⎣ ", " ⎦"),
+        _ => ("⎢ ", " ⎥"),
+    }
+}
+
 /// A tensor drawn as text lines: `1.35` for a scalar, a bracketed column or block otherwise.
 pub fn block(t: &Tensor, round: Option<u32>) -> Vec<String> {
-    let rows = aligned_rows(&cells(t, round));
-    if t.dims().is_empty() {
-        return rows;
-    }
-    if rows.len() == 1 {
-        return vec![format!("[{}]", rows[0])];
-    }
-    let last = rows.len() - 1;
-    rows.iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let (l, rt) = match i {
-                0 => ('⎡', '⎤'),
-                i if i == last => ('⎣', '⎦'),
-                _ => ('⎢', '⎥'),
-            };
-            format!("{l} {r} {rt}")
+    let columns = Columns::measure(t, round);
+    let (rows, _) = grid(t);
+    (0..rows)
+        .map(|r| {
+            let (left, right) = brackets(t, r, rows);
+            let mut line = String::from(left);
+            columns.write_row(&mut line, t, r, round);
+            line.push_str(right);
+            line
         })
         .collect()
 }
@@ -142,19 +224,36 @@ pub fn slices(t: &Tensor) -> Vec<(String, Tensor)> {
 /// `lhs = ` followed by a block whose first line continues the lhs line; a
 /// tensor of rank 3 or more as one block per channel, `lhs[c] = ...`.
 pub fn labelled(lhs: &str, t: &Tensor, round: Option<u32>, indent: &str) -> String {
+    let mut out = String::new();
+    labelled_into(&mut out, lhs, t, round, indent);
+    out
+}
+
+/// [`labelled`], appended to `out` row by row (a value of 16 million entries
+/// is written once, into the document, not built aside first).
+pub fn labelled_into(out: &mut String, lhs: &str, t: &Tensor, round: Option<u32>, indent: &str) {
     if t.dims().len() >= 3 {
         let name = lhs.trim_end();
-        return slices(t).iter().map(|(index, m)| labelled(&format!("{name}[{index}]"), m, round, indent)).collect();
-    }
-    let lines = block(t, round);
-    let pad = " ".repeat(display_width(lhs) + 3);
-    let mut out = String::new();
-    for (i, l) in lines.iter().enumerate() {
-        if i == 0 {
-            out.push_str(&format!("{indent}{lhs} = {l}\n"));
-        } else {
-            out.push_str(&format!("{indent}{pad}{l}\n"));
+        for (index, m) in slices(t) {
+            labelled_into(out, &format!("{name}[{index}]"), &m, round, indent);
         }
+        return;
     }
-    out
+    let columns = Columns::measure(t, round);
+    let (rows, _) = grid(t);
+    let pad = " ".repeat(display_width(lhs) + 3);
+    for r in 0..rows {
+        out.push_str(indent);
+        if r == 0 {
+            out.push_str(lhs);
+            out.push_str(" = ");
+        } else {
+            out.push_str(&pad);
+        }
+        let (left, right) = brackets(t, r, rows);
+        out.push_str(left);
+        columns.write_row(out, t, r, round);
+        out.push_str(right);
+        out.push('\n');
+    }
 }

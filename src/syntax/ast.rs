@@ -240,6 +240,110 @@ impl std::ops::Neg for Decimal {
     }
 }
 
+/// A sequence of [`Decimal`]s kept in 8 bytes each when short (a mantissa
+/// within ±2^54, a power of ten from −128 to 127: every decimal as people
+/// write them), so that a 4000×4000 literal takes 128 MB, not 256 MB; any
+/// other decimal is kept whole on the side.
+#[derive(Clone, Default)]
+pub struct Decimals {
+    /// Per entry: bit 0 clear, a short decimal (bits 1–8 the power of ten
+    /// as an i8, bits 9–63 the mantissa as a 55-bit signed integer); bit 0
+    /// set, bits 1–63 the index in `long`.
+    packed: Vec<u64>,
+    long: Vec<Decimal>,
+}
+
+/// The mantissas a packed decimal holds: 55-bit signed integers.
+const PACKED_MANTISSA: std::ops::RangeInclusive<i64> = -(1 << 54)..=(1 << 54) - 1;
+
+impl Decimals {
+    pub fn new() -> Decimals {
+        Decimals::default()
+    }
+
+    pub fn with_capacity(n: usize) -> Decimals {
+        Decimals { packed: Vec::with_capacity(n), long: Vec::new() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.packed.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.packed.is_empty()
+    }
+
+    pub fn push(&mut self, d: Decimal) {
+        let short = match d {
+            Decimal::Small { mantissa, exponent } if PACKED_MANTISSA.contains(&mantissa) => {
+                i8::try_from(exponent).ok().map(|e| ((mantissa as u64) << 9) | (u64::from(e as u8) << 1))
+            }
+            _ => None,
+        };
+        match short {
+            Some(word) => self.packed.push(word),
+            None => {
+                self.packed.push(((self.long.len() as u64) << 1) | 1);
+                self.long.push(d);
+            }
+        }
+    }
+
+    /// Entry `i` (`None` past the end).
+    pub fn get(&self, i: usize) -> Option<Decimal> {
+        self.packed.get(i).map(|&word| self.unpack(word))
+    }
+
+    fn unpack(&self, word: u64) -> Decimal {
+        if word & 1 == 1 {
+            return self.long.get((word >> 1) as usize).cloned().unwrap_or(Decimal::Small { mantissa: 0, exponent: 0 });
+        }
+        // Arithmetic shifts bring back the signs.
+        let mantissa = (word as i64) >> 9;
+        let exponent = i32::from(((word >> 1) & 0xff) as u8 as i8);
+        Decimal::Small { mantissa, exponent }
+    }
+
+    pub fn first(&self) -> Option<Decimal> {
+        self.get(0)
+    }
+
+    /// Every entry, in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Decimal> + '_ {
+        self.packed.iter().map(|&word| self.unpack(word))
+    }
+
+    /// Appends every entry of `other` (short ones copied as they are).
+    pub fn extend_from(&mut self, other: &Decimals) {
+        if other.long.is_empty() {
+            self.packed.extend_from_slice(&other.packed);
+        } else {
+            other.iter().for_each(|d| self.push(d));
+        }
+    }
+}
+
+impl FromIterator<Decimal> for Decimals {
+    fn from_iter<I: IntoIterator<Item = Decimal>>(iter: I) -> Decimals {
+        let mut out = Decimals::new();
+        iter.into_iter().for_each(|d| out.push(d));
+        out
+    }
+}
+
+/// Equal when their entries are equal values.
+impl PartialEq for Decimals {
+    fn eq(&self, other: &Decimals) -> bool {
+        self.len() == other.len() && self.iter().zip(other.iter()).all(|(a, b)| a == b)
+    }
+}
+
+impl std::fmt::Debug for Decimals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
 /// How many times 5 divides `n` (0 for 0).
 fn fives_in(mut n: i64) -> u32 {
     let mut count = 0;
@@ -258,21 +362,47 @@ pub struct NumberList {
     pub span: Span,
     /// The list's text as written, from `[` to `]`.
     text: String,
-    values: Vec<Decimal>,
-    /// Each number's byte range in `text`.
+    values: Decimals,
+    /// Each number's byte range in `text`; empty when the text is only
+    /// numbers, commas and white space (a matrix row), where
+    /// [`comma_bounds`] finds them again.
     bounds: Vec<(u32, u32)>,
+}
+
+/// The byte ranges of the entries of a list's text `[a, b, c]` between its
+/// commas, white space trimmed; an empty entry after a trailing comma is none.
+fn comma_bounds(text: &str) -> impl Iterator<Item = (u32, u32)> + '_ {
+    let inner = text.get(1..text.len().saturating_sub(1)).unwrap_or("");
+    let mut at = 1;
+    inner
+        .split(',')
+        .map(move |piece| {
+            let start = at + (piece.len() - piece.trim_start().len());
+            let end = at + piece.trim_end().len();
+            at += piece.len() + 1;
+            (start as u32, end as u32)
+        })
+        .filter(|(start, end)| end > start)
 }
 
 impl NumberList {
     /// A list from its text and, for each number, its value and byte range
     /// in that text; `None` if the text is too long to index with u32.
-    pub fn new(span: Span, text: String, values: Vec<Decimal>, bounds: Vec<(u32, u32)>) -> Option<NumberList> {
-        (u32::try_from(text.len()).is_ok() && values.len() == bounds.len()).then_some(NumberList {
-            span,
-            text,
-            values,
-            bounds,
-        })
+    pub fn new(span: Span, text: String, values: Decimals, bounds: Vec<(u32, u32)>) -> Option<NumberList> {
+        if u32::try_from(text.len()).is_err() || values.len() != bounds.len() {
+            return None;
+        }
+        // Ranges that the commas give again need not be kept (8 bytes a number).
+        let found_again = comma_bounds(&text).eq(bounds.iter().copied());
+        let bounds = if found_again { Vec::new() } else { bounds };
+        Some(NumberList { span, text, values, bounds })
+    }
+
+    /// A list whose text is only numbers, commas and white space, so that
+    /// the commas say where each number is; `None` if they do not.
+    pub fn plain(span: Span, text: String, values: Decimals) -> Option<NumberList> {
+        let fits = u32::try_from(text.len()).is_ok() && comma_bounds(&text).count() == values.len();
+        fits.then_some(NumberList { span, text, values, bounds: Vec::new() })
     }
 
     pub fn len(&self) -> usize {
@@ -283,19 +413,40 @@ impl NumberList {
         self.values.is_empty()
     }
 
-    pub fn values(&self) -> &[Decimal] {
+    pub fn values(&self) -> &Decimals {
         &self.values
+    }
+
+    /// Every number's byte range in the text, in order.
+    fn ranges(&self) -> Box<dyn Iterator<Item = (u32, u32)> + '_> {
+        match self.bounds.is_empty() {
+            true => Box::new(comma_bounds(&self.text)),
+            false => Box::new(self.bounds.iter().copied()),
+        }
+    }
+
+    /// The byte range of number `i` (a pass over the text when the ranges are not kept).
+    fn range(&self, i: usize) -> (u32, u32) {
+        match self.bounds.get(i) {
+            Some(&range) => range,
+            None => self.ranges().nth(i).unwrap_or((0, 0)),
+        }
+    }
+
+    /// Every number as written, sign included, in order.
+    pub fn texts(&self) -> impl Iterator<Item = &str> + '_ {
+        self.ranges().map(|(start, end)| &self.text[start as usize..end as usize])
     }
 
     /// Number `i` as written, sign included.
     pub fn text(&self, i: usize) -> &str {
-        let (start, end) = self.bounds[i];
+        let (start, end) = self.range(i);
         &self.text[start as usize..end as usize]
     }
 
     /// Number `i` as a [`Number`], with its span.
     pub fn number(&self, i: usize) -> Number {
-        let (start, end) = self.bounds[i];
+        let (start, end) = self.range(i);
         let before = &self.text[..start as usize];
         let breaks = before.matches('\n').count() as u32;
         let line = self.span.line + breaks;
@@ -304,9 +455,11 @@ impl NumberList {
             None => self.span.column + before.chars().count() as u32,
         };
         let offset = self.span.start;
-        let end_line = line + self.text(i).matches('\n').count() as u32;
+        let text = &self.text[start as usize..end as usize];
+        let end_line = line + text.matches('\n').count() as u32;
         let span = Span { start: offset + start as usize, end: offset + end as usize, line, column, end_line };
-        Number { text: self.text(i).to_string(), value: self.values[i].to_rational(), span }
+        let value = self.values.get(i).map(|d| d.to_rational()).unwrap_or_default();
+        Number { text: text.to_string(), value, span }
     }
 
     /// Every number as a [`Number`], with its span (counted on from one
@@ -314,8 +467,8 @@ impl NumberList {
     pub fn numbers(&self) -> Vec<Number> {
         let mut out = Vec::with_capacity(self.len());
         let (mut line, mut column, mut at) = (self.span.line, self.span.column, 0usize);
-        for i in 0..self.len() {
-            let (start, end) = (self.bounds[i].0 as usize, self.bounds[i].1 as usize);
+        for ((start, end), value) in self.ranges().zip(self.values.iter()) {
+            let (start, end) = (start as usize, end as usize);
             for c in self.text[at..start].chars() {
                 if c == '\n' {
                     line += 1;
@@ -325,9 +478,10 @@ impl NumberList {
                 }
             }
             at = start;
-            let end_line = line + self.text(i).matches('\n').count() as u32;
+            let text = &self.text[start..end];
+            let end_line = line + text.matches('\n').count() as u32;
             let span = Span { start: self.span.start + start, end: self.span.start + end, line, column, end_line };
-            out.push(Number { text: self.text(i).to_string(), value: self.values[i].to_rational(), span });
+            out.push(Number { text: text.to_string(), value: value.to_rational(), span });
         }
         out
     }
@@ -336,7 +490,7 @@ impl NumberList {
 impl std::fmt::Debug for NumberList {
     /// The numbers as written, as a list of [`Literal::Number`] would show them.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries((0..self.len()).map(|i| self.text(i))).finish()
+        f.debug_list().entries(self.texts()).finish()
     }
 }
 
@@ -444,5 +598,66 @@ impl BinOp {
             BinOp::Pow => "^",
             BinOp::MatMul => "@",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small(mantissa: i64, exponent: i32) -> Decimal {
+        Decimal::Small { mantissa, exponent }
+    }
+
+    #[test]
+    fn decimals_keep_every_value() {
+        let big = BigRational::new(BigInt::from(1), BigInt::from(3));
+        let values = vec![
+            small(0, 0),
+            small(-1, 0),
+            small(5, -1),
+            small((1 << 54) - 1, -128),
+            small(-(1 << 54), 127),
+            // Past the packed ranges: kept whole.
+            small(1 << 54, 0),
+            small(-(1 << 54) - 1, 0),
+            small(3, 128),
+            small(3, -129),
+            small(i64::MAX, -1000),
+            Decimal::Rational(Box::new(big.clone())),
+        ];
+        let packed: Decimals = values.iter().cloned().collect();
+        assert_eq!(packed.len(), values.len());
+        for (i, v) in values.iter().enumerate() {
+            let got = packed.get(i).unwrap();
+            // Compared as written (mantissa and exponent), not only as values.
+            assert_eq!(format!("{got:?}"), format!("{v:?}"), "entry {i}");
+            assert_eq!(got.to_rational(), v.to_rational());
+        }
+        assert_eq!(packed.get(values.len()), None);
+        let mut twice = packed.clone();
+        twice.extend_from(&packed);
+        assert_eq!(twice.iter().skip(values.len()).collect::<Vec<_>>(), values);
+        let short: Decimals = [small(1, 0), small(2, -3)].into_iter().collect();
+        let mut joined = short.clone();
+        joined.extend_from(&short);
+        assert_eq!(joined.iter().collect::<Vec<_>>(), [small(1, 0), small(2, -3), small(1, 0), small(2, -3)]);
+    }
+
+    #[test]
+    fn number_lists_find_their_numbers_again() {
+        let span = Span { line: 1, column: 1, end_line: 2, ..Span::default() };
+        let values: Decimals = [small(1, 0), small(-25, -1), small(3, -2)].into_iter().collect();
+        let text = "[1,  -2.5 ,\t3e-2, ]".to_string();
+        let list = NumberList::plain(span, text.clone(), values.clone()).unwrap();
+        assert_eq!(list.texts().collect::<Vec<_>>(), ["1", "-2.5", "3e-2"]);
+        assert_eq!(list.text(1), "-2.5");
+        // A comment between the numbers: the ranges are kept.
+        let text = "[1, # a, b\n -2.5, 3e-2]".to_string();
+        let bounds = vec![(1, 2), (12, 16), (18, 22)];
+        assert_eq!(NumberList::plain(span, text.clone(), values.clone()).map(|_| ()), None);
+        let list = NumberList::new(span, text, values, bounds).unwrap();
+        assert_eq!(list.texts().collect::<Vec<_>>(), ["1", "-2.5", "3e-2"]);
+        assert_eq!(list.number(2).span.line, 2);
     }
 }

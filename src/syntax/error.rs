@@ -64,9 +64,13 @@ pub enum ErrorKind {
 }
 
 /// The largest tensor nnderive will hold (entries), declared or computed:
-/// an exact entry takes about 100 bytes, so this bounds one tensor to a few
-/// hundred megabytes, and a typo in a dimension cannot allocate gigabytes.
-pub const MAX_ENTRIES: usize = 1 << 22;
+/// 2^24 = 16 777 216, a 4096×4096 matrix. A literal's numbers take 8 bytes
+/// each once read, and a tensor past `eval::tensor::EXACT_ENTRIES_CAP`
+/// entries is computed in f64 (8 bytes an entry, not the 100 of an exact
+/// one), so a tensor at the limit takes 128 MB; `check` of a 4000×4000
+/// literal peaks near 0.4 GB and `solve` of a layer over it near 0.8 GB
+/// (measured; see the README). A typo in a dimension cannot allocate gigabytes.
+pub const MAX_ENTRIES: usize = 1 << 24;
 
 /// The nesting budget: a bracket, call, unary minus or power costs 4, an
 /// operator in a chain or a `.T` costs 1 (about 30 levels of parentheses, or

@@ -218,7 +218,7 @@ fn literal_text(l: &Literal, indent: usize) -> String {
 }
 
 fn number_texts(list: &NumberList) -> Vec<String> {
-    (0..list.len()).map(|i| list.text(i).to_string()).collect()
+    list.texts().map(str::to_string).collect()
 }
 
 /// An expression with canonical spacing; the tree is printed as parsed.

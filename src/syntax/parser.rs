@@ -71,7 +71,8 @@ pub fn parse(source: &str) -> Result<File, Error> {
     SOURCE.with(|s| source.clone_into(&mut s.borrow_mut()));
     LAST_COLUMN.with(|c| c.set((0, 1, 1)));
     let result = file(Input::new(source));
-    SOURCE.with(|s| s.borrow_mut().clear());
+    // Taken, not cleared: a cleared string would keep the file's size.
+    SOURCE.with(|s| drop(std::mem::take(&mut *s.borrow_mut())));
     let comments = COMMENTS.with(|c| std::mem::take(&mut *c.borrow_mut()));
     match result {
         Ok((_, items)) => Ok(File { items, comments }),
@@ -539,13 +540,13 @@ fn count_literal_number(start: Input, end: Input) -> Result<(), nom::Err<PError>
 fn list(i: Input) -> PResult<Literal> {
     if let Some(row) = number_row(i.fragment().as_bytes()) {
         let rest = nom::Input::take_from(&i, row.len);
-        if let Some(numbers) = NumberList::new(span(i, rest), recognize_text(i, rest), row.values, row.bounds) {
+        if let Some(numbers) = NumberList::plain(span(i, rest), recognize_text(i, rest), row.values) {
             return Ok((rest, Literal::Numbers(numbers)));
         }
     }
     let (rest, _) = tag("[").parse(i)?;
     let seq = Sequence { close: ']', empty: true, trailing: true, entry: "a list entry" };
-    let (mut values, mut bounds, mut lists) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut values, mut bounds, mut lists) = (Decimals::new(), Vec::new(), Vec::new());
     let offset_in_list = |at: Input| u32::try_from(at.location_offset() - i.location_offset()).ok();
     let (rest, _) = separated(rest, i, seq, |r, after| {
         let entry = if r.fragment().starts_with('[') {
@@ -603,7 +604,8 @@ fn list(i: Input) -> PResult<Literal> {
 }
 
 /// A row of plain numbers on one line, as `[0.5, -1, 2e-3]`, read in one
-/// pass over its bytes: its length, values and each number's byte range.
+/// pass over its bytes: its length and values (the commas say where each
+/// number is).
 /// Anything else (a line break, a comment, a nested list, a space after a
 /// sign, a malformed number, more numbers than the literal may hold) gives
 /// `None` and goes the general way, which also words every error; so this
@@ -619,10 +621,9 @@ fn number_row(bytes: &[u8]) -> Option<NumberRow> {
     if bytes.first() != Some(&b'[') {
         return None;
     }
-    let (mut values, mut bounds) = (Vec::new(), Vec::new());
+    let mut values = Decimals::new();
     let mut at = skip_blanks(1);
     loop {
-        let start = at;
         let negative = bytes.get(at) == Some(&b'-');
         at += usize::from(matches!(bytes.get(at), Some(b'-' | b'+')));
         let int = (at, digits_from(at));
@@ -655,7 +656,6 @@ fn number_row(bytes: &[u8]) -> Option<NumberRow> {
         }
         let value = decimal_value(&bytes[int.0..int.0 + int.1], &bytes[frac.0..frac.0 + frac.1], exponent);
         values.push(if negative { -value } else { value });
-        bounds.push((u32::try_from(start).ok()?, u32::try_from(at).ok()?));
         at = skip_blanks(at);
         match bytes.get(at) {
             Some(b',') => {
@@ -675,15 +675,13 @@ fn number_row(bytes: &[u8]) -> Option<NumberRow> {
         return None;
     }
     LITERAL_NUMBERS.with(|c| c.set(count));
-    Some(NumberRow { len: at + 1, values, bounds })
+    Some(NumberRow { len: at + 1, values })
 }
 
-/// What [`number_row`] read: its length in bytes, and each number's value
-/// and byte range.
+/// What [`number_row`] read: its length in bytes, and each number's value.
 struct NumberRow {
     len: usize,
-    values: Vec<Decimal>,
-    bounds: Vec<(u32, u32)>,
+    values: Decimals,
 }
 
 /// `declaration`: `ROLE NAME dims? (= literal)?`.
