@@ -25,6 +25,16 @@ pub enum ErrorKind {
         /// What needs them: `the finite-difference check`.
         purpose: &'static str,
     },
+    /// `param W[1000,1000]` without a value, then `nnderive solve`: the values
+    /// left open have more entries in all than [`MAX_UNKNOWNS`], too many to
+    /// carry as expressions (each entry is an unknown of its own).
+    TooManyUnknowns {
+        /// The declaration whose entries pass the limit, and its role.
+        name: String,
+        role: &'static str,
+        /// The entries left open in all, up to and including this declaration.
+        entries: usize,
+    },
     /// `loss L = sum(log(x))` with `input x[2] = [0, 1]`: a value that cannot
     /// be computed (see [`Failure`]).
     Numeric {
@@ -33,6 +43,13 @@ pub enum ErrorKind {
         failure: Failure,
     },
 }
+
+/// The most entries the values left open may have in all. Each entry is an
+/// unknown, and every value computed from them an expression: beyond a
+/// hundred-by-hundred matrix, the expressions take more time and memory
+/// than a reader could use (a 1000 × 1000 open parameter would take about
+/// 25 s and 3.5 GB).
+pub const MAX_UNKNOWNS: usize = 10_000;
 
 /// Why a value could not be computed.
 #[derive(Clone, Debug, PartialEq)]
@@ -143,6 +160,16 @@ impl Error {
                         if names.len() == 1 { "it one" } else { "each one" }
                     ))
             }
+            ErrorKind::TooManyUnknowns { name, role, entries } => Diagnostic::new(
+                format!(
+                    "{role} '{name}' has no value, and the values left open would have {entries} entries in all: more than the {MAX_UNKNOWNS} that `solve` keeps as expressions"
+                ),
+                self.span,
+            )
+            .with_label("declared without a value")
+            .with_help(format!(
+                "give it a value (`{role} {name}[...] = [...]` in the file, or `--given '{name}=[...]'`); `nnderive derive` shows the formulas without any numbers"
+            )),
             ErrorKind::Numeric { quantity, failure } => {
                 Diagnostic::new(format!("cannot compute {quantity}: {}", failure.message()), self.span)
                     .with_label(format!("while computing {quantity}"))

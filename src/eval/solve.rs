@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use num_rational::BigRational;
 
-use super::error::{Error, ErrorKind, Failure};
+use super::error::{Error, ErrorKind, Failure, MAX_UNKNOWNS};
 use super::evaluate::{Evaluator, Note};
 use super::tensor::{decimal_to_f64, Data, Tensor, EXACT_ENTRIES_CAP};
 use crate::derive::{derive, Derivation, SymbolKind, Wrt};
@@ -103,7 +103,7 @@ impl Solution {
 /// Derives and evaluates everything, then trains.
 pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
     let derivation = derive(model);
-    let initial = initial_values(model);
+    let initial = initial_values(model)?;
     // Only a given value of more than EXACT_ENTRIES_CAP entries starts in f64.
     let large =
         model.ids().filter(|&id| initial[id.0 as usize].as_ref().is_some_and(|v| matches!(v.data(), Data::Float(_))));
@@ -307,8 +307,9 @@ fn pool_masks(model: &Model, derivation: &Derivation, values: &[Rc<Tensor>]) -> 
 /// Exact, or in f64 past [`EXACT_ENTRIES_CAP`] entries. Shared (`Rc`), so
 /// that each pass and each training step reuses them instead of copying
 /// every parameter's entries.
-fn initial_values(model: &Model) -> Vec<Option<Rc<Tensor>>> {
+fn initial_values(model: &Model) -> Result<Vec<Option<Rc<Tensor>>>, Error> {
     let mut out = Vec::with_capacity(model.tensors.len());
+    let mut unknowns = 0usize;
     for id in model.ids() {
         let t = model.tensor(id);
         let dims = t.shape.dims().to_vec();
@@ -317,11 +318,19 @@ fn initial_values(model: &Model) -> Vec<Option<Rc<Tensor>>> {
                 Some(Rc::new(Tensor::float(dims, v.iter().map(|d| decimal_to_f64(&d)).collect())))
             }
             (Some(v), _) => Some(Rc::new(Tensor::exact(dims, v.iter().map(|d| d.to_rational()).collect()))),
-            (None, None) => Some(Rc::new(Tensor::unknown(id.0, &t.name, dims))),
+            (None, None) => {
+                unknowns = unknowns.saturating_add(t.shape.len());
+                if unknowns > MAX_UNKNOWNS {
+                    let kind =
+                        ErrorKind::TooManyUnknowns { name: t.name.clone(), role: t.role.name(), entries: unknowns };
+                    return Err(Error::new(kind, Some(t.span)));
+                }
+                Some(Rc::new(Tensor::unknown(id.0, &t.name, dims)))
+            }
             (None, Some(_)) => None,
         });
     }
-    out
+    Ok(out)
 }
 
 /// The declarations without a value, in file order.
@@ -534,7 +543,7 @@ pub fn gradcheck_with(model: &Model, options: GradCheckOptions) -> Result<GradCh
         return Err(missing(model, &open).into());
     }
     let derivation = derive(model);
-    let initial = initial_values(model);
+    let initial = initial_values(model)?;
     let float_values: Vec<Option<Rc<Tensor>>> =
         initial.iter().map(|v| v.as_ref().map(|v| Rc::new(v.to_float()))).collect();
     let pass = Pass::run(model, &derivation, initial, true)?;
