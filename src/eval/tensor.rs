@@ -97,7 +97,7 @@ impl fmt::Display for NumericError {
             }
             NumericErrorKind::Shape(s) => return write!(f, "shape error: {s}"),
             NumericErrorKind::Unknowns { operation } => {
-                return write!(f, "{operation} is computed on numbers only, and its input has entries left open")
+                return write!(f, "{operation} is computed on numbers only, and an operand has entries left open")
             }
         };
         if self.index.is_empty() {
