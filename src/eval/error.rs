@@ -100,6 +100,9 @@ impl Failure {
                 "log needs positive inputs; a probability that is exactly 0, or a loss whose arguments are swapped, gives this"
             }
             NumericErrorKind::SqrtOfNegative(_) => "sqrt needs inputs that are 0 or more; check the values in the file",
+            NumericErrorKind::PowerOfNegative { .. } => {
+                "a power that is not a whole number (x ^ 0.5) needs a base of 0 or more; write abs(x) ^ 0.5, or a whole power"
+            }
             NumericErrorKind::Overflow => {
                 "the value is beyond f64's range (about 1.8e308); smaller values or weights keep it finite"
             }

@@ -51,6 +51,12 @@ pub enum NumericErrorKind {
     LogOfNonPositive(f64),
     /// The value whose square root was asked for.
     SqrtOfNegative(f64),
+    /// A negative base to a power that is not a whole number (`x ^ 0.5`
+    /// with x = −8): no real result.
+    PowerOfNegative {
+        base: f64,
+        exponent: f64,
+    },
     Overflow,
     NotANumber,
     /// A target entry of cross-entropy below 0, or of bce outside [0, 1].
@@ -85,6 +91,7 @@ impl fmt::Display for NumericError {
             NumericErrorKind::DivisionByZero => "division by zero".to_string(),
             NumericErrorKind::LogOfNonPositive(x) => format!("log of {x}"),
             NumericErrorKind::SqrtOfNegative(x) => format!("square root of {x}"),
+            NumericErrorKind::PowerOfNegative { base, exponent } => format!("{base} to the power {exponent}"),
             NumericErrorKind::Overflow => "the value overflows f64".to_string(),
             NumericErrorKind::NotANumber => "the result is not a number".to_string(),
             NumericErrorKind::TargetOutOfRange { value, at_most_one } => {
@@ -819,6 +826,9 @@ impl Tensor {
         for (i, (x, y)) in self.float_view().iter().zip(&v).enumerate() {
             if *x == 0.0 && ef < 0.0 {
                 return Err(self.err(NumericErrorKind::DivisionByZero, i));
+            }
+            if *x < 0.0 && ef.fract() != 0.0 {
+                return Err(self.err(NumericErrorKind::PowerOfNegative { base: *x, exponent: ef }, i));
             }
             finite(*y).map_err(|k| self.err(k, i))?;
         }
