@@ -40,6 +40,21 @@ pub enum Elementwise {
     Softsign,
 }
 
+/// What nnderive knows of an elementwise built-in apart from its calculus
+/// (`derive::rules`) and its numeric kernels (`eval::tensor`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Spec {
+    /// The name used in `.nn` files.
+    pub name: &'static str,
+    /// How many arguments it takes: `leaky_relu(t, a)`, `max(a, b)` and
+    /// `min(a, b)` take two.
+    pub arity: usize,
+    /// Whether exact rational arguments give an exact rational value (no
+    /// transcendental arithmetic): relu, step, sign, abs, softsign, max, min
+    /// and leaky_relu do.
+    pub rational: bool,
+}
+
 impl Elementwise {
     /// Every elementwise built-in, in the order the documentation lists them.
     pub const ALL: [Elementwise; 20] = [
@@ -65,83 +80,52 @@ impl Elementwise {
         Elementwise::Softsign,
     ];
 
+    /// Everything about one built-in in one place: its name in `.nn` files,
+    /// how many arguments it takes and whether it keeps exact values exact.
+    /// One match lists every built-in, so that adding one makes the
+    /// compiler ask for all three at once.
+    pub fn spec(self) -> Spec {
+        // (name, arity, rational)
+        let (name, arity, rational) = match self {
+            Elementwise::Relu => ("relu", 1, true),
+            Elementwise::Step => ("step", 1, true),
+            Elementwise::Sign => ("sign", 1, true),
+            Elementwise::Sigmoid => ("sigmoid", 1, false),
+            Elementwise::Tanh => ("tanh", 1, false),
+            Elementwise::Sin => ("sin", 1, false),
+            Elementwise::Cos => ("cos", 1, false),
+            Elementwise::Exp => ("exp", 1, false),
+            Elementwise::Log => ("log", 1, false),
+            Elementwise::Sqrt => ("sqrt", 1, false),
+            Elementwise::Abs => ("abs", 1, true),
+            Elementwise::Softplus => ("softplus", 1, false),
+            // leaky_relu(t, a), max(a, b), min(a, b): two arguments, applied
+            // entry by entry (a scalar is spread).
+            Elementwise::LeakyRelu => ("leaky_relu", 2, true),
+            Elementwise::Elu => ("elu", 1, false),
+            Elementwise::Gelu => ("gelu", 1, false),
+            Elementwise::Max => ("max", 2, true),
+            Elementwise::Min => ("min", 2, true),
+            Elementwise::NormCdf => ("normcdf", 1, false),
+            Elementwise::NormPdf => ("normpdf", 1, false),
+            Elementwise::Softsign => ("softsign", 1, true),
+        };
+        Spec { name, arity, rational }
+    }
+
     /// The name used in `.nn` files.
     pub fn name(self) -> &'static str {
-        match self {
-            Elementwise::Relu => "relu",
-            Elementwise::Step => "step",
-            Elementwise::Sign => "sign",
-            Elementwise::Sigmoid => "sigmoid",
-            Elementwise::Tanh => "tanh",
-            Elementwise::Sin => "sin",
-            Elementwise::Cos => "cos",
-            Elementwise::Exp => "exp",
-            Elementwise::Log => "log",
-            Elementwise::Sqrt => "sqrt",
-            Elementwise::Abs => "abs",
-            Elementwise::Softplus => "softplus",
-            Elementwise::LeakyRelu => "leaky_relu",
-            Elementwise::Elu => "elu",
-            Elementwise::Gelu => "gelu",
-            Elementwise::Max => "max",
-            Elementwise::Min => "min",
-            Elementwise::NormCdf => "normcdf",
-            Elementwise::NormPdf => "normpdf",
-            Elementwise::Softsign => "softsign",
-        }
+        self.spec().name
     }
 
-    /// How many arguments it takes: `leaky_relu(t, a)`, `max(a, b)` and
-    /// `min(a, b)` take two, applied entry by entry (a scalar is spread).
+    /// How many arguments it takes (see [`Spec::arity`]).
     pub fn arity(self) -> usize {
-        // Every built-in listed (here and in `is_rational`), so that adding
-        // one makes the compiler ask for its arity and exactness.
-        match self {
-            Elementwise::LeakyRelu | Elementwise::Max | Elementwise::Min => 2,
-            Elementwise::Relu
-            | Elementwise::Step
-            | Elementwise::Sign
-            | Elementwise::Sigmoid
-            | Elementwise::Tanh
-            | Elementwise::Sin
-            | Elementwise::Cos
-            | Elementwise::Exp
-            | Elementwise::Log
-            | Elementwise::Sqrt
-            | Elementwise::Abs
-            | Elementwise::Softplus
-            | Elementwise::Elu
-            | Elementwise::Gelu
-            | Elementwise::NormCdf
-            | Elementwise::NormPdf
-            | Elementwise::Softsign => 1,
-        }
+        self.spec().arity
     }
 
-    /// Keeps exact rational values exact (no transcendental arithmetic).
+    /// Keeps exact rational values exact (see [`Spec::rational`]).
     pub fn is_rational(self) -> bool {
-        match self {
-            Elementwise::Relu
-            | Elementwise::Step
-            | Elementwise::Sign
-            | Elementwise::Abs
-            | Elementwise::LeakyRelu
-            | Elementwise::Max
-            | Elementwise::Min
-            | Elementwise::Softsign => true,
-            Elementwise::Sigmoid
-            | Elementwise::Tanh
-            | Elementwise::Sin
-            | Elementwise::Cos
-            | Elementwise::Exp
-            | Elementwise::Log
-            | Elementwise::Sqrt
-            | Elementwise::Softplus
-            | Elementwise::Elu
-            | Elementwise::Gelu
-            | Elementwise::NormCdf
-            | Elementwise::NormPdf => false,
-        }
+        self.spec().rational
     }
 }
 
