@@ -121,104 +121,47 @@ use crate::model::Elementwise;
 
 use super::symbolic::{self, Num, Poly, Sym, Unknown};
 
-/// The exact value of a rational built-in of one argument (relu, step,
-/// sign, abs); `None` for the others, which are computed in f64. Every
-/// built-in is listed, so that a new one is placed here by the compiler.
-fn exact_of(f: Elementwise, x: &BigRational) -> Option<BigRational> {
-    let zero = BigRational::zero();
-    Some(match f {
-        Elementwise::Relu => {
-            if x.is_positive() {
-                x.clone()
-            } else {
-                zero
-            }
-        }
-        Elementwise::Step => {
-            if x.is_positive() {
-                BigRational::one()
-            } else {
-                zero
-            }
-        }
-        Elementwise::Sign => x.signum(),
-        Elementwise::Abs => x.abs(),
-        Elementwise::Softsign => x / (BigRational::one() + x.abs()),
-        Elementwise::Sigmoid
-        | Elementwise::Tanh
-        | Elementwise::Sin
-        | Elementwise::Cos
-        | Elementwise::Exp
-        | Elementwise::Log
-        | Elementwise::Sqrt
-        | Elementwise::Softplus
-        | Elementwise::Elu
-        | Elementwise::Gelu
-        | Elementwise::NormCdf
-        | Elementwise::NormPdf
-        | Elementwise::LeakyRelu
-        | Elementwise::Max
-        | Elementwise::Min => return None,
+/// The exact value of a rational built-in (relu, step, sign, abs, softsign;
+/// with its second argument `y`, leaky_relu, max and min; on a tie `max` and
+/// `min` take the first, the same value); `None` for the others, which are
+/// computed in f64, and for a call with the wrong number of arguments.
+/// Every built-in is listed once, so that a new one is placed here by the
+/// compiler.
+fn exact_of(f: Elementwise, x: &BigRational, y: Option<&BigRational>) -> Option<BigRational> {
+    Some(match (f, y) {
+        (Elementwise::Relu, None) if x.is_positive() => x.clone(),
+        (Elementwise::Relu, None) => BigRational::zero(),
+        (Elementwise::Step, None) if x.is_positive() => BigRational::one(),
+        (Elementwise::Step, None) => BigRational::zero(),
+        (Elementwise::Sign, None) => x.signum(),
+        (Elementwise::Abs, None) => x.abs(),
+        (Elementwise::Softsign, None) => x / (BigRational::one() + x.abs()),
+        (Elementwise::LeakyRelu, Some(_)) if x.is_positive() => x.clone(),
+        (Elementwise::LeakyRelu, Some(a)) => x * a,
+        (Elementwise::Max, Some(y)) if y > x => y.clone(),
+        (Elementwise::Min, Some(y)) if y < x => y.clone(),
+        (Elementwise::Max | Elementwise::Min, Some(_)) => x.clone(),
+        (
+            Elementwise::Relu | Elementwise::Step | Elementwise::Sign | Elementwise::Abs | Elementwise::Softsign,
+            Some(_),
+        )
+        | (Elementwise::LeakyRelu | Elementwise::Max | Elementwise::Min, None)
+        | (
+            Elementwise::Sigmoid
+            | Elementwise::Tanh
+            | Elementwise::Sin
+            | Elementwise::Cos
+            | Elementwise::Exp
+            | Elementwise::Log
+            | Elementwise::Sqrt
+            | Elementwise::Softplus
+            | Elementwise::Elu
+            | Elementwise::Gelu
+            | Elementwise::NormCdf
+            | Elementwise::NormPdf,
+            _,
+        ) => return None,
     })
-}
-
-/// The exact value of a rational built-in of two arguments (`leaky_relu`,
-/// `max`, `min`); on a tie `max` and `min` take the first (the same value).
-fn exact_of2(f: Elementwise, x: &BigRational, y: &BigRational) -> Option<BigRational> {
-    Some(match f {
-        Elementwise::LeakyRelu if x.is_positive() => x.clone(),
-        Elementwise::LeakyRelu => x * y,
-        Elementwise::Max if y > x => y.clone(),
-        Elementwise::Min if y < x => y.clone(),
-        Elementwise::Max | Elementwise::Min => x.clone(),
-        Elementwise::Relu
-        | Elementwise::Step
-        | Elementwise::Sign
-        | Elementwise::Abs
-        | Elementwise::Sigmoid
-        | Elementwise::Tanh
-        | Elementwise::Sin
-        | Elementwise::Cos
-        | Elementwise::Exp
-        | Elementwise::Log
-        | Elementwise::Sqrt
-        | Elementwise::Softplus
-        | Elementwise::Elu
-        | Elementwise::Gelu
-        | Elementwise::NormCdf
-        | Elementwise::NormPdf
-        | Elementwise::Softsign => return None,
-    })
-}
-
-/// The f64 value of a built-in of two arguments.
-fn float_of2(f: Elementwise, x: f64, y: f64) -> Result<f64, NumericErrorKind> {
-    let v = match f {
-        Elementwise::LeakyRelu if x > 0.0 => x,
-        Elementwise::LeakyRelu => x * y,
-        Elementwise::Max if y > x => y,
-        Elementwise::Min if y < x => y,
-        Elementwise::Max | Elementwise::Min => x,
-        // One argument: see `float_of`; `map2` never passes these here.
-        Elementwise::Relu
-        | Elementwise::Step
-        | Elementwise::Sign
-        | Elementwise::Abs
-        | Elementwise::Sigmoid
-        | Elementwise::Tanh
-        | Elementwise::Sin
-        | Elementwise::Cos
-        | Elementwise::Exp
-        | Elementwise::Log
-        | Elementwise::Sqrt
-        | Elementwise::Softplus
-        | Elementwise::Elu
-        | Elementwise::Gelu
-        | Elementwise::NormCdf
-        | Elementwise::NormPdf
-        | Elementwise::Softsign => return Err(NumericErrorKind::Shape(format!("{} takes one argument", f.name()))),
-    };
-    finite(v)
 }
 
 /// The standard normal CDF Φ(x) = (1 + erf(x/√2))/2, to about 1e-15.
@@ -259,12 +202,13 @@ fn normal_pdf(x: f64) -> f64 {
     (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
 }
 
-/// The f64 value, or what is wrong with the argument.
-fn float_of(f: Elementwise, x: f64) -> Result<f64, NumericErrorKind> {
-    let v = match f {
-        Elementwise::Relu => x.max(0.0),
-        Elementwise::Step => f64::from(u8::from(x > 0.0)),
-        Elementwise::Sign => {
+/// The f64 value (with the second argument `y` of leaky_relu, max and
+/// min), or what is wrong with the arguments.
+fn float_of(f: Elementwise, x: f64, y: Option<f64>) -> Result<f64, NumericErrorKind> {
+    let v = match (f, y) {
+        (Elementwise::Relu, None) => x.max(0.0),
+        (Elementwise::Step, None) => f64::from(u8::from(x > 0.0)),
+        (Elementwise::Sign, None) => {
             if x > 0.0 {
                 1.0
             } else if x < 0.0 {
@@ -273,9 +217,9 @@ fn float_of(f: Elementwise, x: f64) -> Result<f64, NumericErrorKind> {
                 0.0
             }
         }
-        Elementwise::Abs => x.abs(),
+        (Elementwise::Abs, None) => x.abs(),
         // The two branches keep exp from overflowing for large |x|.
-        Elementwise::Sigmoid => {
+        (Elementwise::Sigmoid, None) => {
             if x >= 0.0 {
                 1.0 / (1.0 + (-x).exp())
             } else {
@@ -283,38 +227,63 @@ fn float_of(f: Elementwise, x: f64) -> Result<f64, NumericErrorKind> {
                 e / (1.0 + e)
             }
         }
-        Elementwise::Tanh => x.tanh(),
-        Elementwise::Sin => x.sin(),
-        Elementwise::Cos => x.cos(),
-        Elementwise::Exp => x.exp(),
-        Elementwise::Log => {
+        (Elementwise::Tanh, None) => x.tanh(),
+        (Elementwise::Sin, None) => x.sin(),
+        (Elementwise::Cos, None) => x.cos(),
+        (Elementwise::Exp, None) => x.exp(),
+        (Elementwise::Log, None) => {
             if x <= 0.0 {
                 return Err(NumericErrorKind::LogOfNonPositive(x));
             }
             x.ln()
         }
-        Elementwise::Sqrt => {
+        (Elementwise::Sqrt, None) => {
             if x < 0.0 {
                 return Err(NumericErrorKind::SqrtOfNegative(x));
             }
             x.sqrt()
         }
-        Elementwise::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
-        Elementwise::Elu => {
+        (Elementwise::Softplus, None) => x.max(0.0) + (-x.abs()).exp().ln_1p(),
+        (Elementwise::Elu, None) => {
             if x > 0.0 {
                 x
             } else {
                 x.exp_m1()
             }
         }
-        Elementwise::Gelu => x * normal_cdf(x),
-        Elementwise::NormCdf => normal_cdf(x),
-        Elementwise::NormPdf => normal_pdf(x),
-        Elementwise::Softsign => x / (1.0 + x.abs()),
-        // Two arguments: see `float_of2`; `map` never passes these here.
-        Elementwise::LeakyRelu | Elementwise::Max | Elementwise::Min => {
+        (Elementwise::Gelu, None) => x * normal_cdf(x),
+        (Elementwise::NormCdf, None) => normal_cdf(x),
+        (Elementwise::NormPdf, None) => normal_pdf(x),
+        (Elementwise::Softsign, None) => x / (1.0 + x.abs()),
+        (Elementwise::LeakyRelu, Some(_)) if x > 0.0 => x,
+        (Elementwise::LeakyRelu, Some(a)) => x * a,
+        (Elementwise::Max, Some(y)) if y > x => y,
+        (Elementwise::Min, Some(y)) if y < x => y,
+        (Elementwise::Max | Elementwise::Min, Some(_)) => x,
+        // The checker gives each call its arity; these are never reached.
+        (Elementwise::LeakyRelu | Elementwise::Max | Elementwise::Min, None) => {
             return Err(NumericErrorKind::Shape(format!("{} takes two arguments", f.name())))
         }
+        (
+            Elementwise::Relu
+            | Elementwise::Step
+            | Elementwise::Sign
+            | Elementwise::Abs
+            | Elementwise::Sigmoid
+            | Elementwise::Tanh
+            | Elementwise::Sin
+            | Elementwise::Cos
+            | Elementwise::Exp
+            | Elementwise::Log
+            | Elementwise::Sqrt
+            | Elementwise::Softplus
+            | Elementwise::Elu
+            | Elementwise::Gelu
+            | Elementwise::NormCdf
+            | Elementwise::NormPdf
+            | Elementwise::Softsign,
+            Some(_),
+        ) => return Err(NumericErrorKind::Shape(format!("{} takes one argument", f.name()))),
     };
     finite(v)
 }
@@ -327,14 +296,14 @@ fn apply_sym(f: Elementwise, args: &[&Poly]) -> Result<Poly, NumericErrorKind> {
         return Ok(Poly::atom(symbolic::Atom::Call(f, args.iter().map(|p| (*p).clone()).collect())));
     };
     let exact = match c.as_slice() {
-        [Num::Exact(x)] => exact_of(f, x),
-        [Num::Exact(x), Num::Exact(y)] => exact_of2(f, x, y),
+        [Num::Exact(x)] => exact_of(f, x, None),
+        [Num::Exact(x), Num::Exact(y)] => exact_of(f, x, Some(y)),
         _ => None,
     };
     let value = match (exact, c.as_slice()) {
         (Some(r), _) => Num::Exact(r),
-        (None, [x]) => Num::Float(float_of(f, x.to_f64())?),
-        (None, [x, y]) => Num::Float(float_of2(f, x.to_f64(), y.to_f64())?),
+        (None, [x]) => Num::Float(float_of(f, x.to_f64(), None)?),
+        (None, [x, y]) => Num::Float(float_of(f, x.to_f64(), Some(y.to_f64()))?),
         _ => return Err(NumericErrorKind::Shape(format!("{} takes one or two arguments", f.name()))),
     };
     Ok(Poly::constant(value))
@@ -841,7 +810,7 @@ impl Tensor {
             return self.map_sym(|p| apply_sym(f, &[p]));
         }
         let exact = match &self.data {
-            Data::Exact(v) => v.iter().map(|x| exact_of(f, x)).collect::<Option<Vec<_>>>(),
+            Data::Exact(v) => v.iter().map(|x| exact_of(f, x, None)).collect::<Option<Vec<_>>>(),
             _ => None,
         };
         match exact {
@@ -850,7 +819,7 @@ impl Tensor {
                 let view = self.float_view();
                 let mut out = Vec::with_capacity(view.len());
                 for (i, x) in view.iter().enumerate() {
-                    out.push(float_of(f, *x).map_err(|k| self.err(k, i))?);
+                    out.push(float_of(f, *x, None).map_err(|k| self.err(k, i))?);
                 }
                 Ok(Tensor { dims: self.dims.clone(), data: Data::Float(out), capped: self.capped })
             }
@@ -863,9 +832,9 @@ impl Tensor {
         let not_exact = || NumericErrorKind::Shape(format!("{} has no exact form", f.name()));
         self.zip(
             other,
-            |x, y| exact_of2(f, x, y).ok_or_else(not_exact),
+            |x, y| exact_of(f, x, Some(y)).ok_or_else(not_exact),
             // A failure becomes NaN, which the f64 result's check reports.
-            |x, y| float_of2(f, x, y).unwrap_or(f64::NAN),
+            |x, y| float_of(f, x, Some(y)).unwrap_or(f64::NAN),
             |x, y| apply_sym(f, &[x, y]),
         )
     }
@@ -1446,13 +1415,13 @@ mod tests {
         let (x, y) = (BigRational::new((-1).into(), 2.into()), BigRational::new(1.into(), 3.into()));
         for f in Elementwise::ALL {
             let exact = match f.arity() {
-                1 => exact_of(f, &x).is_some(),
-                _ => exact_of2(f, &x, &y).is_some(),
+                1 => exact_of(f, &x, None).is_some(),
+                _ => exact_of(f, &x, Some(&y)).is_some(),
             };
             assert_eq!(exact, f.is_rational(), "{}", f.name());
             let float = match f.arity() {
-                1 => float_of(f, 0.5).is_ok(),
-                _ => float_of2(f, 0.5, 0.25).is_ok(),
+                1 => float_of(f, 0.5, None).is_ok(),
+                _ => float_of(f, 0.5, Some(0.25)).is_ok(),
             };
             assert!(float, "{} has an f64 kernel", f.name());
         }
