@@ -7,7 +7,7 @@ use num_traits::{One, Zero};
 
 use super::adjoint::local_adjoints;
 use super::rules;
-use super::simplify::{self, Rewrite};
+use super::simplify::{self, Candidates, Rewrite};
 use super::{Derivation, FnDerivative, Gradient, Step, Symbol, SymbolKind, TargetSum, Wrt};
 use crate::model::{Axis, Fired, FnId, Func, Graph, Model, Node, NodeId, Role, SymbolId, TensorId};
 
@@ -509,7 +509,8 @@ impl<'m> Backprop<'m> {
     /// change as a step after the inherited and `own` steps. Returns the
     /// formula, the general form before Σy = 1 (if that was used), and the steps.
     fn settle(&mut self, raw: NodeId, own: Vec<Step>) -> (NodeId, Option<NodeId>, Vec<Step>) {
-        let mut steps = self.inherited_steps(raw);
+        let symbols = symbols_in(&self.g, raw);
+        let mut steps = self.inherited_steps(&symbols);
         for s in own {
             if !steps.contains(&s) {
                 steps.push(s);
@@ -518,10 +519,14 @@ impl<'m> Backprop<'m> {
         let inline = &self.inline;
         // Each step takes the simplifications that fired while it was made.
         self.g.take_fired();
-        let mut expr = self.g.rewrite(raw, &mut |g, n| match g.node(n) {
-            Node::Symbol(s) => inline.get(s).copied(),
-            _ => None,
-        });
+        let mut expr = if symbols.iter().any(|s| inline.contains_key(s)) {
+            self.g.rewrite(raw, &mut |g, n| match g.node(n) {
+                Node::Symbol(s) => inline.get(s).copied(),
+                _ => None,
+            })
+        } else {
+            raw
+        };
         let continue_with = |steps: &mut Vec<Step>, e: NodeId, rule: &str, simplified: Fired| {
             // A step that changes nothing is not worth a line.
             if steps.last().map(|s| s.expr) != Some(e) {
@@ -532,7 +537,12 @@ impl<'m> Backprop<'m> {
         if expr != raw && !steps.is_empty() {
             continue_with(&mut steps, expr, "substitute", simplified);
         }
+        // Rules that cannot change the formula are not run over it.
+        let mut candidates = Candidates::of(&self.g, expr);
         for rule in [Rewrite::Cancel, Rewrite::Logistic, Rewrite::ClearDenominators, Rewrite::OneHotSums] {
+            if !candidates.may_change(rule, &[]) {
+                continue;
+            }
             let next = simplify::apply(&mut self.g, expr, rule, &[]);
             let simplified = self.g.take_fired().shown();
             if next != expr {
@@ -542,12 +552,17 @@ impl<'m> Backprop<'m> {
                     _ => rule.name().to_string(),
                 };
                 expr = next;
+                candidates = Candidates::of(&self.g, expr);
                 continue_with(&mut steps, expr, &name, simplified);
             }
         }
         let usable: Vec<(TensorId, Option<Axis>)> =
             self.target_sums.iter().filter(|t| t.verified != Some(false)).map(|t| (t.target, t.axis)).collect();
-        let next = simplify::apply(&mut self.g, expr, Rewrite::TargetSumsToOne, &usable);
+        let next = if candidates.may_change(Rewrite::TargetSumsToOne, &usable) {
+            simplify::apply(&mut self.g, expr, Rewrite::TargetSumsToOne, &usable)
+        } else {
+            expr
+        };
         let simplified = self.g.take_fired().shown();
         let mut general = None;
         if next != expr {
@@ -565,7 +580,7 @@ impl<'m> Backprop<'m> {
             general = Some(expr);
             expr = next;
             continue_with(&mut steps, expr, &summed.join(", "), simplified);
-        } else if symbols_in(&self.g, raw).iter().any(|s| self.inline_general.contains_key(s)) {
+        } else if symbols.iter().any(|s| self.inline_general.contains_key(s)) {
             // Σy = 1 was used inside a symbol written out here: carry its general form along.
             let (inline, general_of) = (&self.inline, &self.inline_general);
             let mut g_expr = self.g.rewrite(raw, &mut |g, n| match g.node(n) {
@@ -602,15 +617,19 @@ impl<'m> Backprop<'m> {
         (!rules.is_empty()).then(|| rules.join(", "))
     }
 
-    /// The steps of the inlined symbols that `raw` mentions, nearest the loss first.
-    fn inherited_steps(&self, raw: NodeId) -> Vec<Step> {
+    /// The steps of the inlined symbols among `symbols` (those a formula
+    /// mentions), nearest the loss first.
+    fn inherited_steps(&self, symbols: &[SymbolId]) -> Vec<Step> {
         let mut mentioned: Vec<SymbolId> =
-            symbols_in(&self.g, raw).into_iter().filter(|s| self.inline_steps.contains_key(s)).collect();
+            symbols.iter().copied().filter(|s| self.inline_steps.contains_key(s)).collect();
         mentioned.sort_unstable();
+        // A gradient that sums a term from every equation inherits steps
+        // from each: a set keeps the check for repeats linear in their number.
+        let mut seen: HashSet<&Step> = HashSet::new();
         let mut out: Vec<Step> = Vec::new();
         for s in mentioned {
             for step in &self.inline_steps[&s] {
-                if !out.contains(step) {
+                if seen.insert(step) {
                     out.push(step.clone());
                 }
             }
@@ -723,7 +742,10 @@ impl<'m> Backprop<'m> {
 /// the simplifications that adding them up made.
 fn own_steps(wrt: Wrt, raw: NodeId, contribs: &[Contribution], summed: Fired) -> Vec<Step> {
     let mut rules: Vec<&str> = Vec::new();
+    // One contribution may come from each of thousands of equations: a set
+    // keeps `from` free of repeats in linear time.
     let mut from = Vec::new();
+    let mut seen = HashSet::new();
     let simplified = contribs.iter().fold(summed, |acc, c| acc.union(c.simplified));
     for c in contribs {
         for r in &c.rules {
@@ -731,7 +753,7 @@ fn own_steps(wrt: Wrt, raw: NodeId, contribs: &[Contribution], summed: Fired) ->
                 rules.push(r);
             }
         }
-        if !from.contains(&c.from) {
+        if seen.insert(c.from) {
             from.push(c.from);
         }
     }
