@@ -3,6 +3,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "../fuzz/large_inputs.rs"]
+mod large_inputs;
 
 use std::time::{Duration, Instant};
 
@@ -76,6 +78,46 @@ fn batch_case(runs: usize) {
     );
 }
 
+/// Long gradient sums (issue 14's `large` fuzz recipes): case 3, `Hk =
+/// fn(H(k-1)) * x`, where ∂L/∂x sums one term from every equation, and case
+/// 1, a chain `Hk = fn(H(k-1))`, both through a mix of the fuzz target's
+/// functions, phase by phase at n and 2n equations: each phase should take
+/// about twice as long at 2n (linear), not four times.
+fn long_sums(runs: usize) {
+    // The fuzz recipe: case, the size as two bytes, then the functions picked
+    // in turn (sin, tanh, relu, sigmoid, abs, softplus, cos, f).
+    let recipe = |case: u8, n: usize| {
+        // large_input makes size(max) = v * max / 65535 + 1 equations.
+        let max = if case == 3 { 20_000 } else { 30_000 };
+        let v = ((n - 1) * 65_535).div_ceil(max) as u16;
+        let mut r = vec![case, (v >> 8) as u8, v as u8];
+        r.extend(0..16u8);
+        r
+    };
+    for case in [3u8, 1] {
+        for n in [2_000, 4_000, 8_000, 16_000, 20_000] {
+            let text = large_inputs::large_input(&recipe(case, n), 1.0);
+            let equations = text.lines().filter(|l| l.starts_with('H')).count() - 1;
+            let source = Source::new("long.nn", text);
+            let label = |phase: &str| format!("case {case}, {equations} equations: {phase}");
+            report(&label("parse and check"), median(runs, || drop(nnderive::load(&source).unwrap())));
+            let model = nnderive::load(&source).unwrap();
+            report(&label("derive"), median(runs, || drop(nnderive::derive::derive(&model))));
+            let derivation = nnderive::derive::derive(&model);
+            report(
+                &label("print the derivation"),
+                median(runs, || drop(nnderive::render::text::derivation(&model, &derivation))),
+            );
+            report(&label("solve"), median(runs, || drop(nnderive::solve(&model).unwrap())));
+            let solution = nnderive::solve(&model).unwrap();
+            report(
+                &label("print the solution"),
+                median(runs, || drop(nnderive::render::text::solution(&model, &solution, None))),
+            );
+        }
+    }
+}
+
 fn main() {
     // `cargo bench` passes --bench; run directly without it for a quick single pass.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -88,6 +130,11 @@ fn main() {
     // `cargo bench -- batch`: only the batch of 256.
     if std::env::args().any(|a| a == "batch") {
         batch_case(runs.min(3));
+        return;
+    }
+    // `cargo bench -- longsum`: only the long gradient sums.
+    if std::env::args().any(|a| a == "longsum") {
+        long_sums(runs.min(3));
         return;
     }
     // `cargo bench -- depth`: only the derivation of deep networks.

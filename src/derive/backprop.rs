@@ -7,9 +7,9 @@ use num_traits::{One, Zero};
 
 use super::adjoint::local_adjoints;
 use super::rules;
-use super::simplify::{self, Rewrite};
+use super::simplify::{self, Candidates, Rewrite};
 use super::{Derivation, FnDerivative, Gradient, Step, Symbol, SymbolKind, TargetSum, Wrt};
-use crate::model::{Axis, Fired, FnId, Func, Graph, Model, Node, NodeId, Role, SymbolId, TensorId};
+use crate::model::{Axis, Fired, FnId, Func, Graph, Model, Node, NodeId, NodeMap, NodeSet, Role, SymbolId, TensorId};
 
 /// A gradient contribution reaching a named tensor from one equation.
 struct Contribution {
@@ -46,7 +46,7 @@ struct Backprop<'m> {
     /// Tensors whose value depends on a parameter.
     needs: Vec<bool>,
     /// Memo: does a node of some equation depend on a parameter?
-    node_needs: HashMap<NodeId, bool>,
+    node_needs: NodeMap<bool>,
     /// Each tensor's place in the forward order (data first, at 0).
     position: Vec<usize>,
     /// δ layer numbers for (equation, node).
@@ -72,7 +72,7 @@ pub fn derive(model: &Model) -> Derivation {
         symbols: Vec::new(),
         defined: Vec::new(),
         needs: vec![false; model.tensors.len()],
-        node_needs: HashMap::new(),
+        node_needs: NodeMap::default(),
         layers: HashMap::new(),
         position: {
             let mut position = vec![0; model.tensors.len()];
@@ -235,7 +235,7 @@ impl<'m> Backprop<'m> {
     /// The nodes of an equation's right-hand side that need a gradient,
     /// parents before children.
     fn rhs_nodes(&mut self, root: NodeId) -> Vec<NodeId> {
-        let mut seen = HashSet::new();
+        let mut seen = NodeSet::default();
         let mut stack = vec![root];
         let mut out = Vec::new();
         while let Some(n) = stack.pop() {
@@ -347,14 +347,16 @@ impl<'m> Backprop<'m> {
         id
     }
 
-    /// Propagates the gradient of equation `v` into everything it uses.
+    /// Propagates the gradient of equation `v` into everything it uses: its
+    /// seed ∂L/∂v is worked out from the contributions that reached it, then
+    /// passed down the right-hand side, defining the δ's met on the way and
+    /// handing what reaches other tensors on to their equations.
     fn equation(&mut self, v: TensorId) {
         let Some(contribs) = self.contributions.remove(&v) else {
             return;
         };
-        let tensor = self.model.tensor(v);
         let Some(root) = self.defs[v.0 as usize] else { return };
-        let shape = tensor.shape.clone();
+        let shape = self.model.tensor(v).shape.clone();
         let seed = self.new_symbol(SymbolKind::Adjoint, Wrt::Tensor(v), shape, v);
         let is_loss = self.is_loss(v);
         // The loss's own gradient is 1; writing it as ∂L/∂L would only add noise.
@@ -365,13 +367,37 @@ impl<'m> Backprop<'m> {
         let own = if is_loss { Vec::new() } else { own_steps(Wrt::Tensor(v), raw, &contribs, summed) };
         let (formula, general, steps) = self.settle(raw, own);
 
-        // Backprop through the right-hand side with the seed as a symbol.
+        let (pending, reaching) = self.propagate(v, root, seed_node);
+        let uses: u64 = reaching
+            .iter()
+            .map(|(_, c)| c.expr)
+            .chain(pending.iter().map(|p| p.raw))
+            .map(|e| occurrences(&self.g, e, seed_node))
+            .sum();
+        self.place_seed(seed, is_loss, uses, formula, general, steps);
+        for p in pending {
+            self.define_delta(p, seed_node);
+        }
+        for (t, c) in reaching {
+            self.contributions.entry(t).or_default().push(c);
+        }
+    }
+
+    /// Backprop through the right-hand side `root` of equation `v`, with its
+    /// gradient the node `seed`: the δ's met on the way (to be defined once
+    /// the seed is), and the contributions that reach named tensors.
+    fn propagate(
+        &mut self,
+        v: TensorId,
+        root: NodeId,
+        seed: NodeId,
+    ) -> (Vec<PendingDelta>, Vec<(TensorId, Contribution)>) {
         let nodes = self.rhs_nodes(root);
         let leaf = self.g.tensor(v, self.model.tensor(v).shape.clone());
         // Every contribution to a node, in the order they arrive: parents
         // are visited last-made first, so that is the reverse of the source.
-        let mut adj: HashMap<NodeId, Vec<Contribution>> = HashMap::new();
-        adj.insert(root, vec![Contribution::plain(seed_node, v)]);
+        let mut adj: NodeMap<Vec<Contribution>> = NodeMap::default();
+        adj.insert(root, vec![Contribution::plain(seed, v)]);
         let mut pending = Vec::new();
         let mut reaching: Vec<(TensorId, Contribution)> = Vec::new();
         for n in nodes {
@@ -396,7 +422,7 @@ impl<'m> Backprop<'m> {
                 c = Contribution::plain(self.symbols[symbol.0 as usize].node, v);
             }
             let out = if n == root { leaf } else { n };
-            let wants_memo: HashMap<NodeId, bool> = self
+            let wants_memo: NodeMap<bool> = self
                 .g
                 .node(n)
                 .children()
@@ -422,17 +448,23 @@ impl<'m> Backprop<'m> {
                 adj.entry(l.child).or_default().push(contribution);
             }
         }
+        (pending, reaching)
+    }
 
-        // Define the seed if it is used more than once; otherwise inline it.
-        // Defining it keeps printed formulas linear in the network's size; a
-        // small formula used twice is clearer written out (∂L/∂ŷ = −y ⊘ ŷ in
-        // the softmax Jacobian product).
-        let uses: u64 = reaching
-            .iter()
-            .map(|(_, c)| c.expr)
-            .chain(pending.iter().map(|p| p.raw))
-            .map(|e| occurrences(&self.g, e, seed_node))
-            .sum();
+    /// Defines the seed of an equation if it is used more than once
+    /// (`uses` times in what its equation passed on); otherwise inlines it.
+    /// Defining it keeps printed formulas linear in the network's size; a
+    /// small formula used twice is clearer written out (∂L/∂ŷ = −y ⊘ ŷ in
+    /// the softmax Jacobian product).
+    fn place_seed(
+        &mut self,
+        seed: SymbolId,
+        is_loss: bool,
+        uses: u64,
+        formula: NodeId,
+        general: Option<NodeId>,
+        steps: Vec<Step>,
+    ) {
         let size = tree_size(&self.g, formula);
         let too_long = size > FOLD_LIMIT || steps.len() > FOLD_STEPS;
         if !is_loss && ((uses >= 2 && size > INLINE_LIMIT) || too_long) {
@@ -444,26 +476,26 @@ impl<'m> Backprop<'m> {
                 self.inline_general.insert(seed, general);
             }
         }
-        for p in pending {
-            let own = if p.raw == seed_node {
-                Vec::new()
-            } else {
-                let c = Contribution {
-                    expr: p.raw,
-                    rules: p.rules,
-                    explanation: p.explanation,
-                    from: p.from,
-                    simplified: p.simplified,
-                };
-                let wrt = self.symbols[p.symbol.0 as usize].wrt;
-                own_steps(wrt, p.raw, std::slice::from_ref(&c), Fired::default())
+    }
+
+    /// Defines a δ met in an equation whose gradient is `seed`, with the
+    /// step that shows how it arises (none when it is the seed itself).
+    fn define_delta(&mut self, p: PendingDelta, seed: NodeId) {
+        let own = if p.raw == seed {
+            Vec::new()
+        } else {
+            let c = Contribution {
+                expr: p.raw,
+                rules: p.rules,
+                explanation: p.explanation,
+                from: p.from,
+                simplified: p.simplified,
             };
-            let (formula, general, steps) = self.settle(p.raw, own);
-            self.define(p.symbol, formula, general, steps);
-        }
-        for (t, c) in reaching {
-            self.contributions.entry(t).or_default().push(c);
-        }
+            let wrt = self.symbols[p.symbol.0 as usize].wrt;
+            own_steps(wrt, p.raw, std::slice::from_ref(&c), Fired::default())
+        };
+        let (formula, general, steps) = self.settle(p.raw, own);
+        self.define(p.symbol, formula, general, steps);
     }
 
     /// The contributions that reached one node within equation `v`, summed
@@ -509,7 +541,8 @@ impl<'m> Backprop<'m> {
     /// change as a step after the inherited and `own` steps. Returns the
     /// formula, the general form before Σy = 1 (if that was used), and the steps.
     fn settle(&mut self, raw: NodeId, own: Vec<Step>) -> (NodeId, Option<NodeId>, Vec<Step>) {
-        let mut steps = self.inherited_steps(raw);
+        let symbols = symbols_in(&self.g, raw);
+        let mut steps = self.inherited_steps(&symbols);
         for s in own {
             if !steps.contains(&s) {
                 steps.push(s);
@@ -518,10 +551,14 @@ impl<'m> Backprop<'m> {
         let inline = &self.inline;
         // Each step takes the simplifications that fired while it was made.
         self.g.take_fired();
-        let mut expr = self.g.rewrite(raw, &mut |g, n| match g.node(n) {
-            Node::Symbol(s) => inline.get(s).copied(),
-            _ => None,
-        });
+        let mut expr = if symbols.iter().any(|s| inline.contains_key(s)) {
+            self.g.rewrite(raw, &mut |g, n| match g.node(n) {
+                Node::Symbol(s) => inline.get(s).copied(),
+                _ => None,
+            })
+        } else {
+            raw
+        };
         let continue_with = |steps: &mut Vec<Step>, e: NodeId, rule: &str, simplified: Fired| {
             // A step that changes nothing is not worth a line.
             if steps.last().map(|s| s.expr) != Some(e) {
@@ -532,7 +569,12 @@ impl<'m> Backprop<'m> {
         if expr != raw && !steps.is_empty() {
             continue_with(&mut steps, expr, "substitute", simplified);
         }
+        // Rules that cannot change the formula are not run over it.
+        let mut candidates = Candidates::of(&self.g, expr);
         for rule in [Rewrite::Cancel, Rewrite::Logistic, Rewrite::ClearDenominators, Rewrite::OneHotSums] {
+            if !candidates.may_change(rule, &[]) {
+                continue;
+            }
             let next = simplify::apply(&mut self.g, expr, rule, &[]);
             let simplified = self.g.take_fired().shown();
             if next != expr {
@@ -542,12 +584,17 @@ impl<'m> Backprop<'m> {
                     _ => rule.name().to_string(),
                 };
                 expr = next;
+                candidates = Candidates::of(&self.g, expr);
                 continue_with(&mut steps, expr, &name, simplified);
             }
         }
         let usable: Vec<(TensorId, Option<Axis>)> =
             self.target_sums.iter().filter(|t| t.verified != Some(false)).map(|t| (t.target, t.axis)).collect();
-        let next = simplify::apply(&mut self.g, expr, Rewrite::TargetSumsToOne, &usable);
+        let next = if candidates.may_change(Rewrite::TargetSumsToOne, &usable) {
+            simplify::apply(&mut self.g, expr, Rewrite::TargetSumsToOne, &usable)
+        } else {
+            expr
+        };
         let simplified = self.g.take_fired().shown();
         let mut general = None;
         if next != expr {
@@ -565,7 +612,7 @@ impl<'m> Backprop<'m> {
             general = Some(expr);
             expr = next;
             continue_with(&mut steps, expr, &summed.join(", "), simplified);
-        } else if symbols_in(&self.g, raw).iter().any(|s| self.inline_general.contains_key(s)) {
+        } else if symbols.iter().any(|s| self.inline_general.contains_key(s)) {
             // Σy = 1 was used inside a symbol written out here: carry its general form along.
             let (inline, general_of) = (&self.inline, &self.inline_general);
             let mut g_expr = self.g.rewrite(raw, &mut |g, n| match g.node(n) {
@@ -602,15 +649,19 @@ impl<'m> Backprop<'m> {
         (!rules.is_empty()).then(|| rules.join(", "))
     }
 
-    /// The steps of the inlined symbols that `raw` mentions, nearest the loss first.
-    fn inherited_steps(&self, raw: NodeId) -> Vec<Step> {
+    /// The steps of the inlined symbols among `symbols` (those a formula
+    /// mentions), nearest the loss first.
+    fn inherited_steps(&self, symbols: &[SymbolId]) -> Vec<Step> {
         let mut mentioned: Vec<SymbolId> =
-            symbols_in(&self.g, raw).into_iter().filter(|s| self.inline_steps.contains_key(s)).collect();
+            symbols.iter().copied().filter(|s| self.inline_steps.contains_key(s)).collect();
         mentioned.sort_unstable();
+        // A gradient that sums a term from every equation inherits steps
+        // from each: a set keeps the check for repeats linear in their number.
+        let mut seen: HashSet<&Step> = HashSet::new();
         let mut out: Vec<Step> = Vec::new();
         for s in mentioned {
             for step in &self.inline_steps[&s] {
-                if !out.contains(step) {
+                if seen.insert(step) {
                     out.push(step.clone());
                 }
             }
@@ -723,7 +774,10 @@ impl<'m> Backprop<'m> {
 /// the simplifications that adding them up made.
 fn own_steps(wrt: Wrt, raw: NodeId, contribs: &[Contribution], summed: Fired) -> Vec<Step> {
     let mut rules: Vec<&str> = Vec::new();
+    // One contribution may come from each of thousands of equations: a set
+    // keeps `from` free of repeats in linear time.
     let mut from = Vec::new();
+    let mut seen = HashSet::new();
     let simplified = contribs.iter().fold(summed, |acc, c| acc.union(c.simplified));
     for c in contribs {
         for r in &c.rules {
@@ -731,7 +785,7 @@ fn own_steps(wrt: Wrt, raw: NodeId, contribs: &[Contribution], summed: Fired) ->
                 rules.push(r);
             }
         }
-        if !from.contains(&c.from) {
+        if seen.insert(c.from) {
             from.push(c.from);
         }
     }
@@ -781,7 +835,7 @@ fn occurrences(g: &Graph, root: NodeId, target: NodeId) -> u64 {
 /// computed on the graph in linear time: `leaf(n)` fixes a node's count, and
 /// any other node counts `own` plus its children's counts (saturating).
 fn tree_count(g: &Graph, root: NodeId, leaf: impl Fn(NodeId) -> Option<u64>, own: u64) -> u64 {
-    let mut memo: HashMap<NodeId, u64> = HashMap::new();
+    let mut memo: NodeMap<u64> = NodeMap::default();
     let mut stack = vec![(root, false)];
     while let Some((n, expanded)) = stack.pop() {
         if memo.contains_key(&n) {

@@ -59,7 +59,7 @@ pub struct Symbol {
 }
 
 /// One line of a derivation: `lhs = expr   [rule]`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Step {
     /// The quantity the line is about; `None` continues the previous line (`= ...`).
     pub lhs: Option<Wrt>,

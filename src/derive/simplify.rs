@@ -40,6 +40,52 @@ impl Rewrite {
     }
 }
 
+/// What in a formula the rules could rewrite. Each rule changes only nodes
+/// of its own kind (a product with a quotient, a one-hot sum, the sum of a
+/// target), so a formula without any is left as it is, and its pass over the
+/// formula can be skipped: a gradient that sums a term from each of
+/// thousands of equations is then walked once, not once per rule.
+#[derive(Debug, Default)]
+pub struct Candidates {
+    /// Some node is a quotient (`Cancel`, `Logistic` and `ClearDenominators`
+    /// all need one).
+    quotients: bool,
+    /// Some node is a one-hot target (`OneHotSums`).
+    one_hots: bool,
+    /// The tensors summed whole or along an axis (`TargetSumsToOne`).
+    summed: Vec<(TensorId, Option<Axis>)>,
+}
+
+impl Candidates {
+    /// Scans `root` once.
+    pub fn of(g: &Graph, root: NodeId) -> Candidates {
+        let mut found = Candidates::default();
+        for n in g.nodes_under(&[root]) {
+            match g.node(n) {
+                Node::Div(..) => found.quotients = true,
+                Node::OneHot(..) => found.one_hots = true,
+                _ => {}
+            }
+            if let Some(sum) = summed_tensor(g, n) {
+                if !found.summed.contains(&sum) {
+                    found.summed.push(sum);
+                }
+            }
+        }
+        found
+    }
+
+    /// Could `apply(g, root, rule, targets)` change the formula scanned? When
+    /// not, it would return `root` without adding a node to the graph.
+    pub fn may_change(&self, rule: Rewrite, targets: &[(TensorId, Option<Axis>)]) -> bool {
+        match rule {
+            Rewrite::Cancel | Rewrite::Logistic | Rewrite::ClearDenominators => self.quotients,
+            Rewrite::OneHotSums => self.one_hots,
+            Rewrite::TargetSumsToOne => self.summed.iter().any(|s| targets.contains(s)),
+        }
+    }
+}
+
 /// Applies `rule` everywhere in `root`; `targets` lists the targets whose
 /// entries may be taken to sum to one: all of them (axis `None`), or along
 /// an axis, in each column or row.

@@ -9,7 +9,7 @@
 //! formulas grow linearly with its depth. Each simplification a constructor
 //! makes is a named rule of [`super::simplification`], recorded when it fires.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};
@@ -17,6 +17,19 @@ use num_traits::{One, Signed, Zero};
 use super::func::{Axis, Conv, Func, LossFn, PoolKind, Reduction, Window};
 use super::shape::Shape;
 use super::simplification::{Fired, Simplification as S};
+
+/// How the maps and sets keyed by nodes hash: derivation and printing look
+/// nodes up millions of times on a long network, and the standard hasher
+/// (SipHash, built to resist crafted keys) took a sixth of the time. The
+/// seed is random, as the standard one's is, so that no output can come to
+/// depend on the order of a map.
+pub type NodeHasher = foldhash::fast::RandomState;
+
+/// A map keyed by nodes (see [`NodeHasher`]).
+pub type NodeMap<V> = HashMap<NodeId, V, NodeHasher>;
+
+/// A set of nodes (see [`NodeHasher`]).
+pub type NodeSet = HashSet<NodeId, NodeHasher>;
 
 /// Index of a node in its [`Graph`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -139,7 +152,7 @@ impl Node {
 pub struct Graph {
     nodes: Vec<Node>,
     shapes: Vec<Shape>,
-    index: HashMap<Node, NodeId>,
+    index: HashMap<Node, NodeId, NodeHasher>,
     /// The simplifications that fired since [`Graph::take_fired`] last ran.
     fired: Fired,
 }
@@ -173,7 +186,7 @@ impl Graph {
 
     /// Every distinct node reachable from `roots` (roots included), each once.
     pub fn nodes_under(&self, roots: &[NodeId]) -> Vec<NodeId> {
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = NodeSet::default();
         let mut stack = roots.to_vec();
         let mut out = Vec::new();
         while let Some(n) = stack.pop() {
@@ -928,25 +941,24 @@ impl Graph {
     /// Rewrites `root` bottom-up: every node is rebuilt from its rewritten
     /// children, then `rule` may replace it (repeatedly, until it declines).
     pub fn rewrite(&mut self, root: NodeId, rule: &mut dyn FnMut(&mut Graph, NodeId) -> Option<NodeId>) -> NodeId {
-        let mut memo: HashMap<NodeId, NodeId> = HashMap::new();
+        let mut memo: NodeMap<NodeId> = NodeMap::default();
         let mut stack = vec![(root, false)];
         while let Some((id, expanded)) = stack.pop() {
             if memo.contains_key(&id) {
                 continue;
             }
+            let children = self.node(id).children();
             if !expanded {
                 stack.push((id, true));
-                for c in self.node(id).children() {
-                    if !memo.contains_key(&c) {
-                        stack.push((c, false));
-                    }
-                }
+                stack.extend(children.into_iter().filter(|c| !memo.contains_key(c)).map(|c| (c, false)));
                 continue;
             }
-            let (node, shape) = self.clone_node(id);
-            let mut new = if node.children().iter().all(|c| memo.get(c) == Some(c)) {
+            // Most nodes of a long formula are unchanged: they are kept
+            // without being copied.
+            let mut new = if children.iter().all(|c| memo.get(c) == Some(c)) {
                 id
             } else {
+                let (node, shape) = self.clone_node(id);
                 self.make(&node, &shape, &|c| memo.get(&c).copied().unwrap_or(c))
             };
             let mut guard = 0;

@@ -20,7 +20,7 @@ use crate::syntax::Span;
 pub use check::check;
 pub(crate) use check::tensors_in;
 pub use error::{Error, ErrorKind, Errors, MAX_ERRORS};
-pub use expr::{Graph, Node, NodeId, SymbolId, TensorId};
+pub use expr::{Graph, Node, NodeHasher, NodeId, NodeMap, NodeSet, SymbolId, TensorId};
 pub use func::{Axis, Builtin, Conv, Elementwise, FnId, Func, LossFn, PoolKind, Reduction, Window};
 pub use given::{one_hot_target, with_literal, with_value, without_value};
 pub use optimizer::Optimizer;

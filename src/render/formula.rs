@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use crate::derive::time::{symbol_keys, SymbolKey};
 use crate::derive::{Derivation, SymbolKind, Wrt};
-use crate::model::{Elementwise, Func, Graph, LossFn, Model, Node, NodeId, Reduction, SymbolId, TensorId};
+use crate::model::{Elementwise, Func, Graph, LossFn, Model, Node, NodeId, NodeMap, Reduction, SymbolId, TensorId};
 
 /// How formulas are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,7 +30,7 @@ pub struct Names<'a> {
     pub derivation: Option<&'a Derivation>,
     /// Expressions that an equation names: a derived formula that contains
     /// `softmax(Z2)` prints `ŷ` when the file says `yhat = softmax(Z2)`.
-    aliases: HashMap<NodeId, TensorId>,
+    aliases: NodeMap<TensorId>,
     /// For a model with time steps: each step-indexed symbol's sequence and step.
     steps: Rc<HashMap<SymbolId, (SymbolKey, u64)>>,
     /// How steps print: concretely (`h₃`), or relative to a step.
@@ -496,6 +496,9 @@ impl Printer<'_> {
         }
     }
 
+    /// Prints `id` and says how tightly the text binds. An operation with a
+    /// notation of its own (a sign, a power, a juxtaposed product, Σ) is
+    /// written by a method of its own; the rest are calls.
     fn print(&self, id: NodeId) -> (String, Prec) {
         let n = self.notation;
         let g = self.graph;
@@ -507,89 +510,16 @@ impl Printer<'_> {
         match g.node(id) {
             Node::Tensor(t) => (self.names.tensor(*t, n), Prec::Atom),
             Node::Param(i) => (format!("t{i}"), Prec::Atom),
-            Node::Symbol(s) => {
-                let text = self.names.symbol(*s, n, g);
-                let p = if text.contains('/') || text.contains("\\frac") { Prec::Product } else { Prec::Atom };
-                (text, p)
-            }
-            Node::Const(c) => {
-                let s = constant(c, n);
-                let p = if c.is_negative() {
-                    Prec::Prefix
-                } else if s.contains('/') {
-                    Prec::Product
-                } else {
-                    Prec::Atom
-                };
-                (s, p)
-            }
-            Node::Neg(a) => {
-                let minus = if n == Notation::Text { "−" } else { "-" };
-                // −(a ⊘ b) = (−a) ⊘ b, so a product needs no parentheses: −y ⊘ ŷ.
-                let inner = match self.shown(*a) {
-                    Some(Node::Mul(..) | Node::Div(..) | Node::MatMul(..)) => self.print(*a).0,
-                    _ => self.operand(*a, Prec::Prefix),
-                };
-                (format!("{minus}{inner}"), Prec::Prefix)
-            }
+            Node::Symbol(s) => self.symbol(*s),
+            Node::Const(c) => self.number(c),
+            Node::Neg(a) => self.negation(*a),
             Node::Add(..) | Node::Sub(..) => self.sum(id),
             Node::Mul(a, b) => self.product(*a, *b),
             Node::Div(a, b) => self.quotient(*a, *b),
-            Node::MatMul(a, b) => {
-                let side = |x: NodeId| -> String {
-                    // In juxtaposition, keep ⊙ and ⊘ products apart: (W2ᵀ δ2) ⊙ f′(Z1).
-                    let mixed = matches!(self.shown(x), Some(Node::Mul(..) | Node::Div(..))) && n != Notation::Nn;
-                    if mixed {
-                        self.paren(self.print(x).0)
-                    } else {
-                        self.operand(x, Prec::Prefix)
-                    }
-                };
-                let (l, r) = (side(*a), self.operand_right_of_product(*b, side));
-                match n {
-                    Notation::Nn => (format!("{l} @ {r}"), Prec::Product),
-                    Notation::Text => (format!("{l} {r}"), Prec::Product),
-                    Notation::Latex => (juxtapose(&l, &r), Prec::Product),
-                }
-            }
-            Node::Pow(a, e) => {
-                let base = self.operand(*a, Prec::Postfix);
-                let exp = match n {
-                    Notation::Text => superscript(e).unwrap_or_else(|| format!("^({})", constant(e, n))),
-                    Notation::Nn => {
-                        let c = constant(e, n);
-                        if e.is_negative() || c.contains('/') {
-                            format!("^({c})")
-                        } else {
-                            format!("^{c}")
-                        }
-                    }
-                    Notation::Latex => format!("^{{{}}}", constant(e, n)),
-                };
-                (format!("{base}{exp}"), Prec::Power)
-            }
-            Node::Transpose(a) => {
-                let base = self.operand(*a, Prec::Postfix);
-                let t = match n {
-                    Notation::Text => "ᵀ",
-                    Notation::Nn => ".T",
-                    Notation::Latex => "^\\top",
-                };
-                let base = if n == Notation::Latex && base.contains('^') { self.paren(base) } else { base };
-                (format!("{base}{t}"), Prec::Postfix)
-            }
-            Node::Apply(f, args) => {
-                let name = self.names.function(*f, n);
-                match (f, n) {
-                    (Func::Builtin(Elementwise::Sqrt), Notation::Latex) => {
-                        (format!("\\sqrt{{{}}}", self.args(args)), Prec::Atom)
-                    }
-                    (Func::Builtin(Elementwise::Abs), Notation::Latex) => {
-                        (format!("\\left|{}\\right|", self.args(args)), Prec::Atom)
-                    }
-                    _ => self.call(&name, args),
-                }
-            }
+            Node::MatMul(a, b) => self.matmul(*a, *b),
+            Node::Pow(a, e) => self.power(*a, e),
+            Node::Transpose(a) => self.transpose(*a),
+            Node::Apply(f, args) => self.apply(*f, args),
             Node::Reduce(Reduction::Sum, a) => match n {
                 Notation::Nn => self.call("sum", &[*a]),
                 Notation::Text => (format!("Σ{}", self.operand(*a, Prec::Atom)), Prec::Prefix),
@@ -653,6 +583,102 @@ impl Printer<'_> {
                     (_, false) => (format!("{} {one}", self.operand(*a, Prec::Prefix)), Prec::Product),
                 }
             }
+        }
+    }
+
+    /// A derived quantity: δ2, or ∂L/∂H, which binds like a quotient.
+    fn symbol(&self, s: SymbolId) -> (String, Prec) {
+        let text = self.names.symbol(s, self.notation, self.graph);
+        let p = if text.contains('/') || text.contains("\\frac") { Prec::Product } else { Prec::Atom };
+        (text, p)
+    }
+
+    /// A number: a negative one binds like a sign, a fraction like a quotient.
+    fn number(&self, c: &BigRational) -> (String, Prec) {
+        let s = constant(c, self.notation);
+        let p = if c.is_negative() {
+            Prec::Prefix
+        } else if s.contains('/') {
+            Prec::Product
+        } else {
+            Prec::Atom
+        };
+        (s, p)
+    }
+
+    fn negation(&self, a: NodeId) -> (String, Prec) {
+        let minus = if self.notation == Notation::Text { "−" } else { "-" };
+        // −(a ⊘ b) = (−a) ⊘ b, so a product needs no parentheses: −y ⊘ ŷ.
+        let inner = match self.shown(a) {
+            Some(Node::Mul(..) | Node::Div(..) | Node::MatMul(..)) => self.print(a).0,
+            _ => self.operand(a, Prec::Prefix),
+        };
+        (format!("{minus}{inner}"), Prec::Prefix)
+    }
+
+    /// A matrix product, by juxtaposition (`W2ᵀ δ2`; `@` in `.nn`).
+    fn matmul(&self, a: NodeId, b: NodeId) -> (String, Prec) {
+        let n = self.notation;
+        let side = |x: NodeId| -> String {
+            // In juxtaposition, keep ⊙ and ⊘ products apart: (W2ᵀ δ2) ⊙ f′(Z1).
+            let mixed = matches!(self.shown(x), Some(Node::Mul(..) | Node::Div(..))) && n != Notation::Nn;
+            if mixed {
+                self.paren(self.print(x).0)
+            } else {
+                self.operand(x, Prec::Prefix)
+            }
+        };
+        let (l, r) = (side(a), self.operand_right_of_product(b, side));
+        match n {
+            Notation::Nn => (format!("{l} @ {r}"), Prec::Product),
+            Notation::Text => (format!("{l} {r}"), Prec::Product),
+            Notation::Latex => (juxtapose(&l, &r), Prec::Product),
+        }
+    }
+
+    /// A power: a small whole exponent as a superscript in text (h²).
+    fn power(&self, a: NodeId, e: &BigRational) -> (String, Prec) {
+        let n = self.notation;
+        let base = self.operand(a, Prec::Postfix);
+        let exp = match n {
+            Notation::Text => superscript(e).unwrap_or_else(|| format!("^({})", constant(e, n))),
+            Notation::Nn => {
+                let c = constant(e, n);
+                if e.is_negative() || c.contains('/') {
+                    format!("^({c})")
+                } else {
+                    format!("^{c}")
+                }
+            }
+            Notation::Latex => format!("^{{{}}}", constant(e, n)),
+        };
+        (format!("{base}{exp}"), Prec::Power)
+    }
+
+    fn transpose(&self, a: NodeId) -> (String, Prec) {
+        let n = self.notation;
+        let base = self.operand(a, Prec::Postfix);
+        let t = match n {
+            Notation::Text => "ᵀ",
+            Notation::Nn => ".T",
+            Notation::Latex => "^\\top",
+        };
+        let base = if n == Notation::Latex && base.contains('^') { self.paren(base) } else { base };
+        (format!("{base}{t}"), Prec::Postfix)
+    }
+
+    /// A scalar function applied entry by entry; in LaTeX, √ and |·| have signs of their own.
+    fn apply(&self, f: Func, args: &[NodeId]) -> (String, Prec) {
+        let n = self.notation;
+        let name = self.names.function(f, n);
+        match (f, n) {
+            (Func::Builtin(Elementwise::Sqrt), Notation::Latex) => {
+                (format!("\\sqrt{{{}}}", self.args(args)), Prec::Atom)
+            }
+            (Func::Builtin(Elementwise::Abs), Notation::Latex) => {
+                (format!("\\left|{}\\right|", self.args(args)), Prec::Atom)
+            }
+            _ => self.call(&name, args),
         }
     }
 
