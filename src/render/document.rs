@@ -357,7 +357,7 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
     out.push(Block::Display(given));
     out.push(Block::Subsection("Computed".into()));
     let mut rows = Vec::new();
-    for t in super::text::equations_by_step(model) {
+    for t in super::outline::equations_by_step(model) {
         let Some(def) = model.tensor(t).definition else {
             continue;
         };
@@ -455,7 +455,7 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
             }
         }
     }
-    for (s, v) in super::text::symbols_by_step(model, solution) {
+    for (s, v) in super::outline::symbols_by_step(model, solution) {
         let sym = d.symbol(*s);
         let label = formula(g, sym.node, &names, L);
         out.push(Block::Subsection(format!("${label}$")));
@@ -504,8 +504,8 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
     let mut rows = Vec::new();
     for (i, (grad, v)) in d.gradients.iter().zip(&solution.gradients).enumerate() {
         let lhs = names.gradient_of(Wrt::Tensor(grad.param), L, g);
-        match super::text::term_by_term(solution, i) {
-            Some((view, sum, terms)) => {
+        match super::outline::term_by_term(solution, i) {
+            Some(super::outline::TermByTerm { view, sum, terms }) => {
                 rows.push(row(lhs.clone(), super::text::time_sum_text(g, sum, &names, view, L)));
                 let written: Vec<String> = sum.terms.iter().map(|&t| formula(g, t, &names, L)).collect();
                 rows.push(row("", written.join(" + ")));
@@ -523,7 +523,7 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
     // functions' derivatives name.
     let named = d
         .defined_symbols()
-        .fold(crate::model::Fired::default(), |acc, s| acc.union(super::text::simplified_in(&s.steps)));
+        .fold(crate::model::Fired::default(), |acc, s| acc.union(super::outline::simplified_in(&s.steps)));
     let in_functions = d.fn_derivatives.iter().fold(crate::model::Fired::default(), |acc, fd| acc.union(fd.simplified));
     let named = named.union(in_functions);
     if !named.is_empty() {

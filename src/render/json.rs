@@ -171,7 +171,7 @@ pub fn derivation(model: &Model, d: &Derivation) -> String {
     root.insert("loss".into(), Value::Object(loss));
     root.insert("deltas".into(), Value::Object(deltas));
     root.insert("gradients".into(), Value::Object(gradients));
-    root.insert("notes".into(), json!(derivation_notes(d, &names)));
+    root.insert("notes".into(), json!(derivation_notes(model, d, &names)));
     if let Some(time) = time_json(model, d, &names, None) {
         root.insert("time".into(), time);
     }
@@ -182,15 +182,17 @@ pub fn derivation(model: &Model, d: &Derivation) -> String {
 }
 
 /// The layer rules (with their index forms), then the conventions.
-fn derivation_notes(d: &Derivation, names: &Names) -> Vec<String> {
-    let mut notes: Vec<String> = super::text::layer_rules(d)
+fn derivation_notes(model: &Model, d: &Derivation, names: &Names) -> Vec<String> {
+    let mut notes: Vec<String> = super::outline::layer_rules(d)
         .into_iter()
-        .map(|(statement, index)| match index {
-            Some(index) => format!("{statement}; index form: {index}"),
-            None => statement.to_string(),
+        .map(|rule| match rule.index_form() {
+            Some(index) => format!("{}; index form: {index}", rule.statement()),
+            None => rule.statement().to_string(),
         })
         .collect();
-    notes.extend(super::text::conventions(d, names));
+    for note in super::outline::derivation_notes(model, d, names) {
+        notes.push(super::text::note_sentence(&note, names, d.time.as_ref()));
+    }
     notes
 }
 
@@ -275,7 +277,7 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
         None => (Value::Null, Value::Array(Vec::new())),
     };
 
-    let mut notes = derivation_notes(d, &names);
+    let mut notes = derivation_notes(model, d, &names);
     notes.extend(solution.notes.iter().map(super::text::note_text));
 
     let mut root = Map::new();

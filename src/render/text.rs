@@ -3,12 +3,15 @@
 use std::fmt::Write;
 
 use crate::derive::time::{Forward, General, TimeSum, TimeView};
-use crate::derive::{Derivation, Step, Wrt};
+use crate::derive::{Convention, Derivation, Step, Wrt};
 use crate::eval::evaluate::Note;
 use crate::eval::{GradCheck, ParamCheck, Solution, Training};
 use crate::model::{Fired, Model, Optimizer};
 
 use super::formula::{definition, display_width, formula, Names, Notation};
+use super::outline::{
+    derivation_notes, function_rows, layer_rules, outline, simplified_in, FunctionRow, NoteItem, Outline,
+};
 use super::training;
 use crate::layout::{align_width, pad_right};
 
@@ -27,31 +30,34 @@ pub fn forward_equations(model: &Model, names: &Names) -> Vec<(String, String)> 
 
 /// Each custom function and its derivative(s): `(lhs, rhs)` pairs.
 pub fn function_lines(model: &Model, derivation: &Derivation, names: &Names) -> Vec<(String, String)> {
-    function_rows(model, derivation, names).into_iter().map(|(l, r, _)| (l, r)).collect()
+    function_rows(model, derivation).iter().map(|r| function_line(r, model, derivation, names)).collect()
 }
 
-/// [`function_lines`] with the simplifications that shaped each derivative.
-fn function_rows(model: &Model, derivation: &Derivation, names: &Names) -> Vec<(String, String, Fired)> {
-    let mut lines = Vec::new();
-    for (i, f) in model.functions.values().enumerate() {
-        let params = f.params.join(", ");
-        let param_names = |s: String| substitute_params(&s, &f.params);
-        let body = param_names(formula(&derivation.graph, f.body, names, N));
-        lines.push((format!("{}({params})", f.name), body, Fired::default()));
-        for d in derivation.fn_derivatives.iter().filter(|d| d.func.0 as usize == i) {
-            let name = names.function(crate::model::Func::Derivative { func: d.func, wrt: d.wrt }, N);
-            let body = param_names(formula(&derivation.graph, d.body, names, N));
-            lines.push((format!("{name}({params})"), body, d.simplified));
+/// `f(t) = body` or `f′(t) = body`, with the parameters' own names.
+fn function_line(row: &FunctionRow, model: &Model, derivation: &Derivation, names: &Names) -> (String, String) {
+    let f = model.function(row.func);
+    let params = f.params.join(", ");
+    let body = substitute_params(&formula(&derivation.graph, row.body, names, N), &f.params);
+    let lhs = match row.derivative {
+        None => format!("{}({params})", f.name),
+        Some(wrt) => {
+            format!("{}({params})", names.function(crate::model::Func::Derivative { func: row.func, wrt }, N))
         }
-    }
-    lines
+    };
+    (lhs, body)
 }
 
 /// The functions and their derivatives as `derive` prints them: a derivative
 /// that a simplification shaped names it (`[negative-coefficient]`).
 /// Returns the simplifications named.
 fn write_functions(out: &mut String, model: &Model, derivation: &Derivation, names: &Names) -> Fired {
-    let rows = function_rows(model, derivation, names);
+    let rows: Vec<(String, String, Fired)> = function_rows(model, derivation)
+        .iter()
+        .map(|r| {
+            let (l, rhs) = function_line(r, model, derivation, names);
+            (l, rhs, r.simplified)
+        })
+        .collect();
     if rows.is_empty() {
         return Fired::default();
     }
@@ -141,11 +147,6 @@ fn write_steps(out: &mut String, rows: &[(String, String, String)], indent: &str
     }
 }
 
-/// Names of the quantities a derivation defines: `δ2`, `∂L/∂W1`.
-pub fn symbol_label(derivation: &Derivation, names: &Names, s: &crate::derive::Symbol) -> String {
-    formula(&derivation.graph, s.node, names, N)
-}
-
 /// The whole symbolic derivation, as `nnderive derive` prints it.
 pub fn derivation(model: &Model, derivation: &Derivation) -> String {
     if let Some(view) = &derivation.time {
@@ -159,13 +160,13 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
     // The simplifications the printed steps name, for the legend at the end.
     let mut named = write_functions(&mut out, model, derivation, &names);
 
-    write_layer_rules(&mut out, derivation);
+    write_layer_rules(&mut out, &layer_rules(derivation));
 
     let defined: Vec<_> = derivation.defined_symbols().collect();
     if !defined.is_empty() {
         let _ = writeln!(out, "\nError terms");
         for s in &defined {
-            let label = symbol_label(derivation, &names, s);
+            let label = formula(&derivation.graph, s.node, &names, N);
             let of = names.gradient_of(s.wrt, N, &derivation.graph);
             if of != label {
                 let _ = writeln!(out, "  {label} = {of}");
@@ -206,20 +207,9 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
     }
     write_steps(&mut out, &rows, "  ");
 
-    let notes = conventions(derivation, &names);
-    if !notes.is_empty() {
-        let _ = writeln!(out, "\nConventions");
-        for n in notes {
-            let _ = writeln!(out, "  {n}");
-        }
-    }
+    write_notes(&mut out, "Conventions", &derivation_notes(model, derivation, &names), &names, None);
     write_simplifications(&mut out, named);
     out
-}
-
-/// The simplifications that any of `steps` name.
-pub fn simplified_in(steps: &[Step]) -> Fired {
-    steps.iter().fold(Fired::default(), |acc, s| acc.union(s.simplified))
 }
 
 /// The legend of the simplifications named in the steps and function
@@ -234,60 +224,48 @@ fn write_simplifications(out: &mut String, named: Fired) {
     }
 }
 
-/// The layer rules the derivation uses: each statement with its index form.
-pub fn layer_rules(derivation: &Derivation) -> Vec<(&'static str, Option<&'static str>)> {
-    derivation.conventions.iter().filter(|c| c.is_layer_rule()).map(|c| (c.statement(), c.index_form())).collect()
-}
-
-fn write_layer_rules(out: &mut String, derivation: &Derivation) {
-    let rules = layer_rules(derivation);
+/// The layer rules the derivation uses, each statement with its index form.
+fn write_layer_rules(out: &mut String, rules: &[Convention]) {
     if rules.is_empty() {
         return;
     }
     let _ = writeln!(out, "\nLayer rules");
-    for (statement, index) in rules {
-        let _ = writeln!(out, "  {statement}");
-        if let Some(index) = index {
+    for rule in rules {
+        let _ = writeln!(out, "  {}", rule.statement());
+        if let Some(index) = rule.index_form() {
             let _ = writeln!(out, "      index form: {index}");
         }
     }
 }
 
-/// Where the constant of an averaging loss went: mse's gradient carries 2/n
-/// and bce's 1/n, folded into the formulas' coefficients.
-fn averaging_factors(names: &Names) -> Vec<String> {
-    let model = names.model;
-    let roots: Vec<_> = model.equations().filter_map(|t| model.tensor(t).definition).collect();
-    let mut out = Vec::new();
-    for n in model.graph.nodes_under(&roots) {
-        let crate::model::Node::Loss(kind, y, p) = *model.graph.node(n) else { continue };
-        let entries = model.graph.shape(p).len().max(1);
-        let (y, p) = (formula(&model.graph, y, names, N), formula(&model.graph, p, names, N));
-        let line = match kind {
-            crate::model::LossFn::Mse => format!(
-                "mse({y}, {p}) = mean(({p} − {y})²) with n = {entries}: its gradient is (2/n) ({p} − {y}), and 2/n = {}",
-                super::formula::constant(&num_rational::BigRational::new(2.into(), entries.into()), N)
-            ),
-            crate::model::LossFn::Bce => format!(
-                "bce({y}, {p}) is a mean with n = {entries}: its gradient carries the factor 1/n = {}",
-                super::formula::constant(&num_rational::BigRational::new(1.into(), entries.into()), N)
-            ),
-            crate::model::LossFn::CrossEntropy(_) => continue,
-        };
-        if !out.contains(&line) {
-            out.push(line);
+/// A note in words: a convention, where an averaging loss's constant went,
+/// the assumption Σy = 1 (of `y_t` at every step, for a sequence of
+/// targets), or what the evaluation met.
+pub fn note_sentence(note: &NoteItem, names: &Names, time: Option<&TimeView>) -> String {
+    match note {
+        NoteItem::Convention(c) => c.statement().to_string(),
+        NoteItem::Averaging { loss, target, prediction, entries } => {
+            let (y, p) =
+                (formula(&names.model.graph, *target, names, N), formula(&names.model.graph, *prediction, names, N));
+            let factor =
+                |k: i32| super::formula::constant(&num_rational::BigRational::new(k.into(), (*entries).into()), N);
+            match loss {
+                crate::model::LossFn::Bce => format!(
+                    "bce({y}, {p}) is a mean with n = {entries}: its gradient carries the factor 1/n = {}",
+                    factor(1)
+                ),
+                _ => format!(
+                    "mse({y}, {p}) = mean(({p} − {y})²) with n = {entries}: its gradient is (2/n) ({p} − {y}), and 2/n = {}",
+                    factor(2)
+                ),
+            }
         }
+        NoteItem::TargetSum { sum, step } => match (time, step) {
+            (Some(view), Some(k)) => format!("{}, at every step", target_sum_text(sum, &names.at(&view.index, *k))),
+            _ => target_sum_text(sum, names),
+        },
+        NoteItem::Evaluation(n) => note_text(n),
     }
-    out
-}
-
-/// The conventions and assumptions the formulas rely on, in words.
-pub fn conventions(derivation: &Derivation, names: &Names) -> Vec<String> {
-    let mut out: Vec<String> =
-        derivation.conventions.iter().filter(|c| !c.is_layer_rule()).map(|c| c.statement().to_string()).collect();
-    out.extend(averaging_factors(names));
-    out.extend(derivation.target_sums.iter().map(|t| target_sum_text(t, names)));
-    out
 }
 
 /// The assumption Σy = 1 for one target, in words.
@@ -393,124 +371,131 @@ fn formula_and_value(
     }
 }
 
-/// Gradient `i` as a plain sum over time with the value of each term, when
-/// it is one (no other terms, no factor or divisor): then it is written
-/// term by term and added (`δh₃ h₂ᵀ + δh₂ h₁ᵀ + δh₁ h₀ᵀ = … + … + …`).
-pub fn term_by_term(
-    solution: &Solution,
-    i: usize,
-) -> Option<(&crate::derive::time::TimeView, &crate::derive::time::TimeSum, &Vec<crate::eval::tensor::Tensor>)> {
-    let view = solution.derivation.time.as_ref()?;
-    let sum = view.gradients.get(i)?.as_ref()?;
-    let terms = solution.time_terms.get(i)?;
-    let plain = terms.len() == sum.terms.len() && sum.rest.is_empty() && sum.factor.is_none() && sum.divisor.is_none();
-    plain.then_some((view, sum, terms))
-}
-
 /// `nnderive solve`: the worked solution as terminal text.
 pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> String {
-    let d = &solution.derivation;
-    let names = Names::new(model, Some(d));
-    let g = &d.graph;
+    let o = outline(model, solution, round);
     let mut out = String::new();
-
-    let _ = writeln!(out, "Given");
-    for id in model.ids() {
-        let t = model.tensor(id);
-        if t.role.is_data() {
-            // Given values are printed exactly as the file has them.
-            super::values::labelled_into(&mut out, &names.tensor(id, N), solution.value(id), None, "  ");
-        }
-    }
-
-    let _ = writeln!(out, "\nForward pass");
-    if let Some(view) = &d.time {
-        let _ = writeln!(out, "  in {} = {}..T, T = {}:", view.index, view.first, view.last);
-        out.push_str(&aligned(&time_forward(model, d, view, &names, N), "    "));
-        let _ = writeln!(out, "  step by step:");
-    }
-    for id in equations_by_step(model) {
-        let t = model.tensor(id);
-        let Some(def) = t.definition else { continue };
-        let f = definition(g, def, &names, N);
-        formula_and_value(&mut out, &names.tensor(id, N), Some(&f), solution.value(id), round);
-        for m in solution.masks.iter().filter(|m| m.equation == id) {
-            let input = formula(g, m.input, &names, N);
-            let _ = writeln!(out, "  {}:", mask_caption(&input, &m.mask));
-            super::values::labelled_into(&mut out, &format!("mask({input})"), &m.mask, None, "  ");
-        }
-    }
-
-    let fns = function_lines(model, d, &names);
+    write_given(&mut out, &o);
+    write_forward_values(&mut out, &o);
+    let fns: Vec<(String, String)> =
+        o.functions.iter().map(|r| function_line(r, model, o.derivation, &o.names)).collect();
     if !fns.is_empty() {
         let _ = writeln!(out, "\nFunctions and their derivatives");
         out.push_str(&aligned(&fns, "  "));
     }
+    write_layer_rules(&mut out, &o.layer_rules);
+    write_error_term_values(&mut out, &o);
+    write_gradient_values(&mut out, &o);
+    if let Some(train) = o.update {
+        write_training(&mut out, model, &o.names, train, round);
+    }
+    write_notes(&mut out, "Notes", &o.notes, &o.names, o.time);
+    out
+}
 
-    write_layer_rules(&mut out, d);
+/// The given values, exactly as the file has them.
+fn write_given(out: &mut String, o: &Outline) {
+    let _ = writeln!(out, "Given");
+    for g in &o.given {
+        super::values::labelled_into(out, &o.names.tensor(g.tensor, N), g.value, None, "  ");
+    }
+}
 
-    if !d.defined.is_empty() {
-        let _ = writeln!(out, "\nError terms");
-        if let Some(view) = &d.time {
-            let mut general = Vec::new();
-            for gen in view.groups.iter().filter_map(|g| g.general.as_ref()) {
+/// The forward equations with their values (a recurrence first in t, then
+/// step by step), each max-pool's mask after its equation.
+fn write_forward_values(out: &mut String, o: &Outline) {
+    let (g, names) = (&o.derivation.graph, &o.names);
+    let _ = writeln!(out, "\nForward pass");
+    if let Some(view) = o.time {
+        let _ = writeln!(out, "  in {} = {}..T, T = {}:", view.index, view.first, view.last);
+        out.push_str(&aligned(&time_forward(o.model, o.derivation, view, names, N), "    "));
+        let _ = writeln!(out, "  step by step:");
+    }
+    for eq in &o.forward {
+        let f = definition(g, eq.definition, names, N);
+        formula_and_value(out, &names.tensor(eq.tensor, N), Some(&f), eq.value, o.round);
+        for m in &eq.masks {
+            let input = formula(g, m.input, names, N);
+            let _ = writeln!(out, "  {}:", mask_caption(&input, &m.mask));
+            super::values::labelled_into(out, &format!("mask({input})"), &m.mask, None, "  ");
+        }
+    }
+}
+
+/// The error terms with their values; for a recurrence, the general form
+/// in t first.
+fn write_error_term_values(out: &mut String, o: &Outline) {
+    let (d, g, names) = (o.derivation, &o.derivation.graph, &o.names);
+    if o.error_terms.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nError terms");
+    if let Some(view) = o.time {
+        let general: Vec<(String, String)> = o
+            .recurrence
+            .iter()
+            .map(|gen| {
                 let at = names.at(&view.index, gen.step);
                 let sym = d.symbol(gen.symbol);
-                let rhs = format!("{}   ({})", formula(g, sym.formula, &at, N), holds_text(view, &names, gen, d));
-                general.push((formula(g, sym.node, &at, N), rhs));
-            }
-            if !general.is_empty() {
-                let _ = writeln!(out, "  in {}:", view.index);
-                out.push_str(&aligned(&general, "    "));
-                let _ = writeln!(out, "  from {} = T = {} down to {}:", view.index, view.last, view.first);
-            }
-        }
-        for (s, v) in symbols_by_step(model, solution) {
-            let sym = d.symbol(*s);
-            let label = symbol_label(d, &names, sym);
-            let f = formula(g, sym.formula, &names, N);
-            formula_and_value(&mut out, &label, Some(&f), v, round);
-            // With the target open, Σy = 1 is an assumption: the value
-            // without it follows, in y's entries.
-            if let (Some(general), Some((_, gv))) = (sym.general, solution.general.iter().find(|(id, _)| id == s)) {
-                let sums: Vec<String> =
-                    d.target_sums.iter().map(|t| format!("Σ{} = 1", names.tensor(t.target, N))).collect();
-                let _ = writeln!(out, "    in general, without {}:", sums.join(", "));
-                formula_and_value(&mut out, &format!("  {label}"), Some(&formula(g, general, &names, N)), gv, round);
-            }
+                let rhs = format!("{}   ({})", formula(g, sym.formula, &at, N), holds_text(view, names, gen, d));
+                (formula(g, sym.node, &at, N), rhs)
+            })
+            .collect();
+        if !general.is_empty() {
+            let _ = writeln!(out, "  in {}:", view.index);
+            out.push_str(&aligned(&general, "    "));
+            let _ = writeln!(out, "  from {} = T = {} down to {}:", view.index, view.last, view.first);
         }
     }
+    for term in &o.error_terms {
+        let sym = term.definition;
+        let label = formula(g, sym.node, names, N);
+        let f = formula(g, sym.formula, names, N);
+        formula_and_value(out, &label, Some(&f), term.value, o.round);
+        // With the target open, Σy = 1 is an assumption: the value
+        // without it follows, in y's entries.
+        if let Some(general) = &term.general {
+            let Some(value) = general.value else { continue };
+            let sums: Vec<String> =
+                d.target_sums.iter().map(|t| format!("Σ{} = 1", names.tensor(t.target, N))).collect();
+            let _ = writeln!(out, "    in general, without {}:", sums.join(", "));
+            let f = formula(g, general.formula, names, N);
+            formula_and_value(out, &format!("  {label}"), Some(&f), value, o.round);
+        }
+    }
+}
 
+/// The gradients with their values; a sum over time term by term.
+fn write_gradient_values(out: &mut String, o: &Outline) {
+    let (g, names) = (&o.derivation.graph, &o.names);
     let _ = writeln!(out, "\nGradients");
-    for (i, (grad, v)) in d.gradients.iter().zip(&solution.gradients).enumerate() {
+    for grad in &o.gradients {
         let lhs = names.gradient_of(Wrt::Tensor(grad.param), N, g);
-        match super::text::term_by_term(solution, i) {
-            Some((view, sum, terms)) => {
-                write_time_sum(&mut out, &lhs, g, &names, view, sum, terms, v, round);
-            }
-            _ => {
-                let f = formula(g, grad.formula, &names, N);
-                formula_and_value(&mut out, &lhs, Some(&f), v, round);
+        match &grad.over_time {
+            Some(t) => write_time_sum(out, &lhs, g, names, t.view, t.sum, t.terms, grad.value, o.round),
+            None => {
+                let f = formula(g, grad.formula, names, N);
+                formula_and_value(out, &lhs, Some(&f), grad.value, o.round);
             }
         }
     }
+}
 
-    if let Some(train) = &solution.training {
-        write_training(&mut out, model, &names, train, round);
-    }
-
-    let mut notes = match &d.time {
-        Some(view) => conventions_in_time(d, &names, view),
-        None => conventions(d, &names),
-    };
-    notes.extend(solution.notes.iter().map(note_text));
-    if !notes.is_empty() {
-        let _ = writeln!(out, "\nNotes");
-        for n in notes {
-            let _ = writeln!(out, "  {n}");
+/// The notes under `title`, one per line, each sentence once.
+fn write_notes(out: &mut String, title: &str, notes: &[NoteItem], names: &Names, time: Option<&TimeView>) {
+    let mut lines: Vec<String> = Vec::new();
+    for n in notes {
+        let line = note_sentence(n, names, time);
+        if !lines.contains(&line) {
+            lines.push(line);
         }
     }
-    out
+    if !lines.is_empty() {
+        let _ = writeln!(out, "\n{title}");
+        for l in lines {
+            let _ = writeln!(out, "  {l}");
+        }
+    }
 }
 
 /// The training step: the optimizer's rule, the loss by step (a sparkline
@@ -955,7 +940,7 @@ fn time_derivation(model: &Model, derivation: &Derivation, view: &TimeView) -> S
     out.push_str(&aligned(&time_forward(model, derivation, view, &names, N), "  "));
 
     named.set(write_functions(&mut out, model, derivation, &names));
-    write_layer_rules(&mut out, derivation);
+    write_layer_rules(&mut out, &layer_rules(derivation));
 
     if !view.groups.is_empty() {
         let _ = writeln!(out, "\nError terms");
@@ -1008,78 +993,9 @@ fn time_derivation(model: &Model, derivation: &Derivation, view: &TimeView) -> S
     }
     write_steps(&mut out, &rows, "  ");
 
-    let mut notes: Vec<String> = Vec::new();
-    for n in conventions_in_time(derivation, &names, view) {
-        if !notes.contains(&n) {
-            notes.push(n);
-        }
-    }
-    if !notes.is_empty() {
-        let _ = writeln!(out, "\nConventions");
-        for n in notes {
-            let _ = writeln!(out, "  {n}");
-        }
-    }
+    write_notes(&mut out, "Conventions", &derivation_notes(model, derivation, &names), &names, Some(view));
     write_simplifications(&mut out, named.get());
     out
-}
-
-/// The conventions, with each step of a target sequence named `y_t`.
-pub fn conventions_in_time(derivation: &Derivation, names: &Names, view: &TimeView) -> Vec<String> {
-    let mut out: Vec<String> =
-        derivation.conventions.iter().filter(|c| !c.is_layer_rule()).map(|c| c.statement().to_string()).collect();
-    for t in &derivation.target_sums {
-        let line = match crate::model::time::split_step(&names.model.tensor(t.target).name) {
-            Some((_, k)) => format!("{}, at every step", target_sum_text(t, &names.at(&view.index, k))),
-            None => target_sum_text(t, names),
-        };
-        if !out.contains(&line) {
-            out.push(line);
-        }
-    }
-    out
-}
-
-/// Equations in step order for a model with time steps (each step's
-/// equations in file order, untimed ones after the steps they follow), else
-/// in file order.
-pub(crate) fn equations_by_step(model: &Model) -> Vec<crate::model::TensorId> {
-    let mut eqs: Vec<(u64, usize, crate::model::TensorId)> = model
-        .equations()
-        .enumerate()
-        .map(|(i, id)| {
-            let k = crate::model::time::split_step(&model.tensor(id).name).map(|(_, k)| k).unwrap_or(u64::MAX);
-            (if model.time.is_some() { k } else { 0 }, i, id)
-        })
-        .collect();
-    eqs.sort_unstable();
-    eqs.into_iter().map(|(_, _, id)| id).collect()
-}
-
-/// The defined symbols with their values: for a model with time steps, from
-/// the last step down to the first (untimed ones first), else in derivation order.
-pub(crate) fn symbols_by_step<'s>(
-    model: &Model,
-    solution: &'s Solution,
-) -> Vec<&'s (crate::model::SymbolId, crate::eval::tensor::Tensor)> {
-    let d = &solution.derivation;
-    let mut out: Vec<(std::cmp::Reverse<u64>, usize, &(crate::model::SymbolId, crate::eval::tensor::Tensor))> =
-        solution
-            .symbols
-            .iter()
-            .enumerate()
-            .map(|(i, entry)| {
-                let step = crate::model::time::split_step(&model.tensor(d.symbol(entry.0).owner).name).map(|(_, k)| k);
-                let key = match (&d.time, step) {
-                    (Some(_), Some(k)) => k,
-                    (Some(_), None) => u64::MAX,
-                    (None, _) => 0,
-                };
-                (std::cmp::Reverse(key), i, entry)
-            })
-            .collect();
-    out.sort_by_key(|(k, i, _)| (*k, *i));
-    out.into_iter().map(|(_, _, e)| e).collect()
 }
 
 /// Matrices side by side, joined by `sep` on their first line.
