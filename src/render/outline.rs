@@ -51,7 +51,7 @@ pub struct Outline<'s> {
     /// The simplifications that the error terms' steps and the functions'
     /// derivatives name, for a legend.
     pub simplifications: Simplifications,
-    /// 7. The training step, with the file has one.
+    /// 7. The training step, when the file has one.
     pub update: Option<&'s Training>,
     /// 8. The conventions and assumptions the formulas rely on, then what
     ///    happened during the evaluation.

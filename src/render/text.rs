@@ -245,26 +245,58 @@ pub fn note_sentence(note: &NoteItem, names: &Names, time: Option<&TimeView>) ->
     match note {
         NoteItem::Convention(c) => c.statement().to_string(),
         NoteItem::Averaging { loss, target, prediction, entries } => {
-            let (y, p) =
-                (formula(&names.model.graph, *target, names, N), formula(&names.model.graph, *prediction, names, N));
-            let factor =
-                |k: i32| super::formula::constant(&num_rational::BigRational::new(k.into(), (*entries).into()), N);
-            match loss {
-                crate::model::LossFn::Bce => format!(
-                    "bce({y}, {p}) is a mean with n = {entries}: its gradient carries the factor 1/n = {}",
-                    factor(1)
-                ),
-                _ => format!(
-                    "mse({y}, {p}) = mean(({p} − {y})²) with n = {entries}: its gradient is (2/n) ({p} − {y}), and 2/n = {}",
-                    factor(2)
-                ),
-            }
+            training::sentence(&averaging_sentence(*loss, *target, *prediction, *entries, names, N))
         }
         NoteItem::TargetSum { sum, step } => match (time, step) {
             (Some(view), Some(k)) => format!("{}, at every step", target_sum_text(sum, &names.at(&view.index, *k))),
             _ => target_sum_text(sum, names),
         },
         NoteItem::Evaluation(n) => note_text(n),
+    }
+}
+
+/// Where the constant of an averaging loss went, in words and formulas in
+/// `notation`: mse's gradient carries 2/n and bce's 1/n, folded into the
+/// formulas' coefficients.
+pub fn averaging_sentence(
+    loss: crate::model::LossFn,
+    target: crate::model::NodeId,
+    prediction: crate::model::NodeId,
+    entries: usize,
+    names: &Names,
+    notation: Notation,
+) -> Vec<training::Piece> {
+    use training::Piece::{Formula, Words};
+    let g = &names.model.graph;
+    let (y, p) = (formula(g, target, names, notation), formula(g, prediction, names, notation));
+    let factor = |k: i32| super::formula::constant(&num_rational::BigRational::new(k.into(), entries.into()), notation);
+    let latex = notation == Notation::Latex;
+    match loss {
+        crate::model::LossFn::Bce => vec![
+            Formula(if latex { format!("\\operatorname{{bce}}({y}, {p})") } else { format!("bce({y}, {p})") }),
+            Words(" is a mean with "),
+            Formula(format!("n = {entries}")),
+            Words(": its gradient carries the factor "),
+            Formula(if latex { format!("\\tfrac{{1}}{{n}} = {}", factor(1)) } else { format!("1/n = {}", factor(1)) }),
+        ],
+        _ if latex => vec![
+            Formula(format!("\\operatorname{{mse}}({y}, {p}) = \\operatorname{{mean}}\\left(({p} - {y})^2\\right)")),
+            Words(" with "),
+            Formula(format!("n = {entries}")),
+            Words(": its gradient is "),
+            Formula(format!("\\tfrac{{2}}{{n}} ({p} - {y})")),
+            Words(", and "),
+            Formula(format!("\\tfrac{{2}}{{n}} = {}", factor(2))),
+        ],
+        _ => vec![
+            Formula(format!("mse({y}, {p}) = mean(({p} − {y})²)")),
+            Words(" with "),
+            Formula(format!("n = {entries}")),
+            Words(": its gradient is "),
+            Formula(format!("(2/n) ({p} − {y})")),
+            Words(", and "),
+            Formula(format!("2/n = {}", factor(2))),
+        ],
     }
 }
 
