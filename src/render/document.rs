@@ -2,7 +2,7 @@
 //! written out as LaTeX or Markdown. Both writers share everything here and
 //! differ only in how a block is spelled.
 
-use crate::derive::{Convention, Step, TargetSum, Wrt};
+use crate::derive::{Convention, Step, Wrt};
 use crate::eval::tensor::Tensor;
 use crate::eval::{Solution, Training};
 use crate::model::{Func, Model, Optimizer, Role};
@@ -596,7 +596,10 @@ fn note_blocks(o: &Outline) -> Vec<Block> {
             NoteItem::Averaging { loss, target, prediction, entries } => {
                 pieces(super::text::averaging_sentence(*loss, *target, *prediction, *entries, &o.names, L))
             }
-            NoteItem::TargetSum { sum, step } => target_sum_note(o, sum, *step),
+            NoteItem::TargetSum { sum, step } => pieces(match (o.time, step) {
+                (Some(view), Some(k)) => super::text::target_sum_sentence(sum, &o.names.at(&view.index, *k), L, true),
+                _ => super::text::target_sum_sentence(sum, &o.names, L, false),
+            }),
             NoteItem::Evaluation(e) => vec![text(super::text::note_text(e))],
         };
         notes.push(note);
@@ -605,38 +608,6 @@ fn note_blocks(o: &Outline) -> Vec<Block> {
         return Vec::new();
     }
     vec![Block::Section("Conventions".into()), Block::List(notes)]
-}
-
-/// The assumption Σy = 1 in words, with its formula as mathematics.
-fn target_sum_note(o: &Outline, t: &TargetSum, step: Option<u64>) -> Vec<Inline> {
-    let rule = match (o.time, step, t.axis) {
-        (Some(view), Some(k), None) => {
-            format!("\\textstyle\\sum {} = 1", o.names.at(&view.index, k).tensor(t.target, L))
-        }
-        (Some(_), _, None) => format!("\\textstyle\\sum {} = 1", o.names.tensor(t.target, L)),
-        _ => super::text::target_sum_formula(t, &o.names, L),
-    };
-    let entries = match t.axis {
-        None => "the entries of the target sum".to_string(),
-        Some(axis) => format!("each {} of the target sums", super::text::lane_name(axis)),
-    };
-    match t.verified {
-        Some(true) => vec![
-            math(rule),
-            text(format!(": {entries} to one (checked on the given values), which simplifies the error term.")),
-        ],
-        None => vec![
-            math(rule),
-            text(" is assumed (a one-hot or probability target); the general form is shown beside it."),
-        ],
-        Some(false) => vec![text(match t.axis {
-            None => "The target's entries do not sum to one, so the general form is kept.".to_string(),
-            Some(axis) => format!(
-                "The target's {}s do not each sum to one, so the general form is kept.",
-                super::text::lane_name(axis)
-            ),
-        })],
-    }
 }
 
 /// The update: the optimizer's rule, the loss by step (a plot and a

@@ -247,10 +247,10 @@ pub fn note_sentence(note: &NoteItem, names: &Names, time: Option<&TimeView>) ->
         NoteItem::Averaging { loss, target, prediction, entries } => {
             training::sentence(&averaging_sentence(*loss, *target, *prediction, *entries, names, N))
         }
-        NoteItem::TargetSum { sum, step } => match (time, step) {
-            (Some(view), Some(k)) => format!("{}, at every step", target_sum_text(sum, &names.at(&view.index, *k))),
-            _ => target_sum_text(sum, names),
-        },
+        NoteItem::TargetSum { sum, step } => training::sentence(&match (time, step) {
+            (Some(view), Some(k)) => target_sum_sentence(sum, &names.at(&view.index, *k), N, true),
+            _ => target_sum_sentence(sum, names, N, false),
+        }),
         NoteItem::Evaluation(n) => note_text(n),
     }
 }
@@ -300,28 +300,72 @@ pub fn averaging_sentence(
     }
 }
 
-/// The assumption Σy = 1 for one target, in words.
-fn target_sum_text(t: &crate::derive::TargetSum, names: &Names) -> String {
-    let y = names.tensor(t.target, N);
-    let rule = target_sum_formula(t, names, N);
-    match (t.axis, t.verified) {
-        (None, Some(true)) => format!("{rule}: the entries of {y} sum to 1 (checked on the given values)"),
-        (None, None) => {
-            format!("{rule} is assumed ({y} is a one-hot or probability vector); the general form is shown too")
+/// The assumption Σy = 1 for one target in words and formulas in
+/// `notation`; `at_every_step` for a sequence of targets, `names` naming
+/// its step `y_t`.
+pub fn target_sum_sentence(
+    t: &crate::derive::TargetSum,
+    names: &Names,
+    notation: Notation,
+    at_every_step: bool,
+) -> Vec<training::Piece> {
+    use training::Piece::{Formula, Words};
+    let y = names.tensor(t.target, notation);
+    let rule = target_sum_formula(t, names, notation);
+    // The sum without its value: `Σy`, `1ᵀ Y`, `Y 1`.
+    let sum = rule.split_once(" = ").map_or(rule.as_str(), |(sum, _)| sum).to_string();
+    let mut out = match (t.axis, t.verified) {
+        (None, Some(true)) => {
+            vec![
+                Formula(rule),
+                Words(": the entries of "),
+                Formula(y),
+                Words(" sum to 1 (checked on the given values)"),
+            ]
         }
-        (None, Some(false)) => format!("the entries of {y} do not sum to 1, so the general form (with Σ{y}) is kept"),
-        (Some(axis), verified) => {
-            let lane = lane_name(axis);
-            let (sum, _) = rule.split_once(" = ").unwrap_or((&rule, ""));
-            match verified {
-                Some(true) => format!("{rule}: each {lane} of {y} sums to 1 (checked on the given values)"),
-                None => format!(
-                    "{rule} is assumed (each {lane} of {y} is a one-hot or probability vector); the general form is shown too"
-                ),
-                Some(false) => format!("the {lane}s of {y} do not each sum to 1, so the general form (with {sum}) is kept"),
-            }
-        }
+        (None, None) => vec![
+            Formula(rule),
+            Words(" is assumed ("),
+            Formula(y),
+            Words(" is a one-hot or probability vector); the general form is shown too"),
+        ],
+        (None, Some(false)) => vec![
+            Words("the entries of "),
+            Formula(y),
+            Words(" do not sum to 1, so the general form (with "),
+            Formula(sum),
+            Words(") is kept"),
+        ],
+        (Some(axis), Some(true)) => vec![
+            Formula(rule),
+            Words(": each "),
+            Words(lane_name(axis)),
+            Words(" of "),
+            Formula(y),
+            Words(" sums to 1 (checked on the given values)"),
+        ],
+        (Some(axis), None) => vec![
+            Formula(rule),
+            Words(" is assumed (each "),
+            Words(lane_name(axis)),
+            Words(" of "),
+            Formula(y),
+            Words(" is a one-hot or probability vector); the general form is shown too"),
+        ],
+        (Some(axis), Some(false)) => vec![
+            Words("the "),
+            Words(lane_name(axis)),
+            Words("s of "),
+            Formula(y),
+            Words(" do not each sum to 1, so the general form (with "),
+            Formula(sum),
+            Words(") is kept"),
+        ],
+    };
+    if at_every_step {
+        out.push(Words(", at every step"));
     }
+    out
 }
 
 /// What lies along an axis of a matrix: its columns run down axis 0.
