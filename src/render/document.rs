@@ -2,13 +2,13 @@
 //! written out as LaTeX or Markdown. Both writers share everything here and
 //! differ only in how a block is spelled.
 
-use crate::derive::{Convention, Step, Wrt};
+use crate::derive::{Convention, Derivation, Step, Wrt};
 use crate::eval::tensor::Tensor;
 use crate::eval::{Solution, Training};
 use crate::model::{Func, Model, Optimizer, Role};
 
 use super::formula::{constant, definition, formula, Names, Notation};
-use super::outline::{outline, ErrorTerm, NoteItem, Outline, Simplifications, TermByTerm};
+use super::outline::{outline, ErrorTerm, NoteItem, Simplifications, TermByTerm, WorkedSolution};
 use super::text::substitute_params;
 use super::training;
 
@@ -257,7 +257,7 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
 
 /// 1. The forward pass in general form: what it computes from, the
 ///    equations (in t for a recurrence) and the batch or time steps.
-fn forward_blocks(o: &Outline) -> Vec<Block> {
+fn forward_blocks(o: &WorkedSolution) -> Vec<Block> {
     let (model, d, names) = (o.model, o.derivation, &o.names);
     let mut out = vec![Block::Section("Forward pass".into()), Block::Paragraph(computed_from(o))];
     let rows = match o.time {
@@ -291,7 +291,7 @@ fn forward_blocks(o: &Outline) -> Vec<Block> {
 }
 
 /// "The network computes, from the inputs x and the parameters W, b:"
-fn computed_from(o: &Outline) -> Vec<Inline> {
+fn computed_from(o: &WorkedSolution) -> Vec<Inline> {
     let (model, names) = (o.model, &o.names);
     let mut v = vec![text("The network computes, from the")];
     let mut data: Vec<String> = Vec::new();
@@ -331,7 +331,7 @@ fn computed_from(o: &Outline) -> Vec<Inline> {
 
 /// The custom functions and their derivatives, then the conventions the
 /// derivatives rely on.
-fn function_blocks(o: &Outline) -> Vec<Block> {
+fn function_blocks(o: &WorkedSolution) -> Vec<Block> {
     if o.functions.is_empty() {
         return Vec::new();
     }
@@ -369,7 +369,7 @@ fn function_blocks(o: &Outline) -> Vec<Block> {
 
 /// 2. The numeric forward pass: the given values, then each equation with
 ///    its value, then the max-pools' masks.
-fn value_blocks(o: &Outline) -> Vec<Block> {
+fn value_blocks(o: &WorkedSolution) -> Vec<Block> {
     let (g, names, round) = (&o.derivation.graph, &o.names, o.round);
     let mut out = vec![Block::Section("Forward values".into())];
     out.push(Block::Paragraph(vec![text(match round {
@@ -401,7 +401,7 @@ fn value_blocks(o: &Outline) -> Vec<Block> {
 /// 3. The gradients: how back-propagation goes, the layer rules, the
 ///    recurrence in t, each error term and each parameter's gradient, and
 ///    the simplifications the steps name.
-fn gradient_blocks(o: &Outline) -> Vec<Block> {
+fn gradient_blocks(o: &WorkedSolution) -> Vec<Block> {
     let mut out = vec![Block::Section("Gradients".into()), Block::Paragraph(backpropagation_intro(o))];
     out.extend(layer_rule_blocks(&o.layer_rules));
     out.extend(recurrence_blocks(o));
@@ -415,7 +415,7 @@ fn gradient_blocks(o: &Outline) -> Vec<Block> {
 }
 
 /// How back-propagation runs: through time, over a batch, or plain.
-fn backpropagation_intro(o: &Outline) -> Vec<Inline> {
+fn backpropagation_intro(o: &WorkedSolution) -> Vec<Inline> {
     if let Some(view) = o.time {
         return vec![
             text("Back-propagation through time works from the loss at the last step back to the first. Each error term "),
@@ -472,7 +472,7 @@ fn layer_rule_blocks(rules: &[Convention]) -> Vec<Block> {
 }
 
 /// Each sequence's error term in t, with its steps and where it holds.
-fn recurrence_blocks(o: &Outline) -> Vec<Block> {
+fn recurrence_blocks(o: &WorkedSolution) -> Vec<Block> {
     let (Some(view), false) = (o.time, o.recurrence.is_empty()) else {
         return Vec::new();
     };
@@ -487,7 +487,7 @@ fn recurrence_blocks(o: &Outline) -> Vec<Block> {
         if of != label {
             rows.push(row(label.clone(), of));
         }
-        rows.extend(step_rows(&sym.steps, o.solution, &at));
+        rows.extend(step_rows(&sym.steps, o.derivation, &at));
         rows.push(row(label.clone(), formula(g, sym.formula, &at, L)));
         out.push(Block::Display(rows));
         let all = gen.holds.len() as u64 == view.last - view.first + 1;
@@ -509,7 +509,7 @@ fn recurrence_blocks(o: &Outline) -> Vec<Block> {
 
 /// One error term: its steps, formula and value, and its general form
 /// (without Σy = 1) when it has one.
-fn error_term_blocks(o: &Outline, term: &ErrorTerm) -> Vec<Block> {
+fn error_term_blocks(o: &WorkedSolution, term: &ErrorTerm<&Tensor>) -> Vec<Block> {
     let (g, names, round) = (&o.derivation.graph, &o.names, o.round);
     let sym = term.definition;
     let label = formula(g, sym.node, names, L);
@@ -519,7 +519,7 @@ fn error_term_blocks(o: &Outline, term: &ErrorTerm) -> Vec<Block> {
     if of != label {
         rows.push(row(label.clone(), of));
     }
-    rows.extend(step_rows(&sym.steps, o.solution, names));
+    rows.extend(step_rows(&sym.steps, o.derivation, names));
     rows.push(row(label.clone(), formula(g, sym.formula, names, L)));
     rows.extend(value_rows_after(&label, term.value, round));
     out.push(Block::Display(rows));
@@ -548,7 +548,7 @@ fn error_term_blocks(o: &Outline, term: &ErrorTerm) -> Vec<Block> {
 }
 
 /// Each parameter's gradient, formula then value; a sum over time term by term.
-fn parameter_gradient_rows(o: &Outline) -> Vec<Row> {
+fn parameter_gradient_rows(o: &WorkedSolution) -> Vec<Row> {
     let (g, names, round) = (&o.derivation.graph, &o.names, o.round);
     let mut rows = Vec::new();
     for grad in &o.gradients {
@@ -588,7 +588,7 @@ fn simplification_blocks(named: Simplifications) -> Vec<Block> {
 }
 
 /// 5. The conventions and assumptions, then what the evaluation met.
-fn note_blocks(o: &Outline) -> Vec<Block> {
+fn note_blocks(o: &WorkedSolution) -> Vec<Block> {
     let mut notes: Vec<Vec<Inline>> = Vec::new();
     for n in &o.notes {
         let note = match n {
@@ -864,8 +864,8 @@ fn subscript_digits(name: &str) -> String {
     base.chars().chain(digits).collect()
 }
 
-fn step_rows(steps: &[Step], solution: &Solution, names: &Names) -> Vec<Row> {
-    let g = &solution.derivation.graph;
+fn step_rows(steps: &[Step], derivation: &Derivation, names: &Names) -> Vec<Row> {
+    let g = &derivation.graph;
     steps
         .iter()
         .map(|s| {
@@ -873,7 +873,7 @@ fn step_rows(steps: &[Step], solution: &Solution, names: &Names) -> Vec<Row> {
             let note = s.note(|t| {
                 let name = names.tensor(t, Notation::Text);
                 // `h_t` as `h_{t}`, which prose sets as a subscript.
-                match &solution.derivation.time {
+                match &derivation.time {
                     Some(view) if name.ends_with(&format!("_{}", view.index)) => {
                         format!("{}_{{{}}}", &name[..name.len() - view.index.len() - 1], view.index)
                     }

@@ -10,7 +10,7 @@
 //! out.
 
 use crate::derive::time::{General, TimeSum, TimeView};
-use crate::derive::{Convention, Derivation, Symbol, TargetSum};
+use crate::derive::{Convention, Derivation, Step, Symbol, TargetSum};
 use crate::eval::evaluate::Note;
 use crate::eval::tensor::Tensor;
 use crate::eval::{PoolMask, Solution, Training};
@@ -19,12 +19,12 @@ use crate::model::{Fired, FnId, LossFn, Model, Node, NodeId, SymbolId, TensorId}
 
 use super::formula::{Names, Notation};
 
-/// A worked solution, section by section; the fields are in the order the
-/// sections come (a writer may group them, as the documents put the forward
-/// formulas before the given values).
-pub struct Outline<'s> {
+/// A worked solution (`V` = `&Tensor`, each item with its value) or a
+/// derivation without numbers (`V` = `()`), section by section; the fields
+/// are in the order the sections come (a writer may group them, as the
+/// documents put the forward formulas before the given values).
+pub struct Outline<'s, V> {
     pub model: &'s Model,
-    pub solution: &'s Solution,
     pub derivation: &'s Derivation,
     /// How every tensor, symbol and function is named.
     pub names: Names<'s>,
@@ -35,9 +35,9 @@ pub struct Outline<'s> {
     pub time: Option<&'s TimeView>,
     /// 1. The declared tensors with values (inputs, targets, parameters,
     ///    constants), in file order.
-    pub given: Vec<Given<'s>>,
+    pub given: Vec<Given<V>>,
     /// 2. The forward equations in step order, with their values.
-    pub forward: Vec<Equation<'s>>,
+    pub forward: Vec<Equation<'s, V>>,
     /// 3. Each custom function followed by its derivatives.
     pub functions: Vec<FunctionRow>,
     /// 4. The layer rules the derivation uses (convolution, pooling…).
@@ -45,9 +45,9 @@ pub struct Outline<'s> {
     /// 5. The error terms: for a recurrence, first each sequence's general
     ///    form in t, then every defined symbol with its value.
     pub recurrence: Vec<&'s General>,
-    pub error_terms: Vec<ErrorTerm<'s>>,
+    pub error_terms: Vec<ErrorTerm<'s, V>>,
     /// 6. One gradient per parameter, in file order.
-    pub gradients: Vec<GradientItem<'s>>,
+    pub gradients: Vec<GradientItem<'s, V>>,
     /// The simplifications that the error terms' steps and the functions'
     /// derivatives name, for a legend.
     pub simplifications: Simplifications,
@@ -58,18 +58,21 @@ pub struct Outline<'s> {
     pub notes: Vec<NoteItem<'s>>,
 }
 
+/// A solution's outline: every item with its value.
+pub type WorkedSolution<'s> = Outline<'s, &'s Tensor>;
+
 /// A declared tensor and its value.
-pub struct Given<'s> {
+pub struct Given<V> {
     pub tensor: TensorId,
-    pub value: &'s Tensor,
+    pub value: V,
 }
 
 /// A forward equation, its value and the masks of the max-pools in it.
-pub struct Equation<'s> {
+pub struct Equation<'s, V> {
     pub tensor: TensorId,
     /// The right-hand side.
     pub definition: NodeId,
-    pub value: &'s Tensor,
+    pub value: V,
     pub masks: Vec<&'s PoolMask>,
 }
 
@@ -85,10 +88,10 @@ pub struct FunctionRow {
 }
 
 /// A defined error term (or named gradient) and its value.
-pub struct ErrorTerm<'s> {
+pub struct ErrorTerm<'s, V> {
     pub symbol: SymbolId,
     pub definition: &'s Symbol,
-    pub value: &'s Tensor,
+    pub value: V,
     /// The form before Σy = 1 was used, when it was.
     pub general: Option<GeneralForm<'s>>,
 }
@@ -103,10 +106,12 @@ pub struct GeneralForm<'s> {
 }
 
 /// A parameter's gradient and its value.
-pub struct GradientItem<'s> {
+pub struct GradientItem<'s, V> {
     pub param: TensorId,
     pub formula: NodeId,
-    pub value: &'s Tensor,
+    /// The rules that lead to it.
+    pub steps: &'s [Step],
+    pub value: V,
     /// A plain sum over time, written term by term with each term's value.
     pub over_time: Option<TermByTerm<'s>>,
 }
@@ -145,66 +150,93 @@ pub enum NoteItem<'s> {
     Evaluation(&'s Note),
 }
 
-/// Builds the outline of `solution`.
-pub fn outline<'s>(model: &'s Model, solution: &'s Solution, round: Option<u32>) -> Outline<'s> {
-    let d = &solution.derivation;
+/// The outline of a derivation, without numbers: what `derive` shows.
+pub fn derivation_outline<'s>(model: &'s Model, d: &'s Derivation) -> Outline<'s, ()> {
     let names = Names::new(model, Some(d));
-    let given = model
-        .ids()
-        .filter(|&id| model.tensor(id).role.is_data())
-        .map(|id| Given { tensor: id, value: solution.value(id) })
-        .collect();
-    let forward = equations_by_step(model)
-        .into_iter()
-        .filter_map(|id| {
-            let definition = model.tensor(id).definition?;
-            let masks = solution.masks.iter().filter(|m| m.equation == id).collect();
-            Some(Equation { tensor: id, definition, value: solution.value(id), masks })
-        })
-        .collect();
-    let error_terms = symbols_by_step(model, solution)
-        .into_iter()
-        .map(|(s, v)| {
-            let sym = d.symbol(*s);
-            let general = sym.general.map(|formula| GeneralForm {
-                formula,
-                value: solution.general.iter().find(|(id, _)| id == s).map(|(_, v)| v),
-                target: target_of(model, d, sym),
-            });
-            ErrorTerm { symbol: *s, definition: sym, value: v, general }
-        })
-        .collect();
-    let gradients = d
-        .gradients
-        .iter()
-        .zip(&solution.gradients)
-        .enumerate()
-        .map(|(i, (g, v))| GradientItem {
-            param: g.param,
-            formula: g.formula,
-            value: v,
-            over_time: term_by_term(solution, i),
-        })
-        .collect();
-    let mut notes = derivation_notes(model, d, &names);
-    notes.extend(solution.notes.iter().map(NoteItem::Evaluation));
+    let given = model.ids().filter(|&id| model.tensor(id).role.is_data()).map(|id| Given { tensor: id, value: () });
+    let forward = equations_by_step(model).into_iter().filter_map(|id| {
+        let definition = model.tensor(id).definition?;
+        Some(Equation { tensor: id, definition, value: (), masks: Vec::new() })
+    });
+    let error_terms = symbols_by_step(model, d).into_iter().map(|s| {
+        let sym = d.symbol(s);
+        let general = sym.general.map(|formula| GeneralForm { formula, value: None, target: target_of(model, d, sym) });
+        ErrorTerm { symbol: s, definition: sym, value: (), general }
+    });
+    let gradients = d.gradients.iter().map(|g| GradientItem {
+        param: g.param,
+        formula: g.formula,
+        steps: &g.steps,
+        value: (),
+        over_time: None,
+    });
     Outline {
         model,
-        solution,
         derivation: d,
-        round,
+        round: None,
         time: d.time.as_ref(),
-        given,
-        forward,
+        given: given.collect(),
+        forward: forward.collect(),
         functions: function_rows(model, d),
         layer_rules: layer_rules(d),
         recurrence: d.time.iter().flat_map(|v| v.groups.iter().filter_map(|g| g.general.as_ref())).collect(),
-        error_terms,
-        gradients,
+        error_terms: error_terms.collect(),
+        gradients: gradients.collect(),
         simplifications: simplifications(d),
+        update: None,
+        notes: derivation_notes(model, d, &names),
+        names,
+    }
+}
+
+/// The outline of `solution`: its derivation's, each item with its value,
+/// the max-pools' masks, the sums over time term by term, the update and
+/// the evaluation's notes. An item the solution has no value for (the
+/// error terms and gradients of a forward pass alone) is left out.
+pub fn outline<'s>(model: &'s Model, solution: &'s Solution, round: Option<u32>) -> Outline<'s, &'s Tensor> {
+    let o = derivation_outline(model, &solution.derivation);
+    let symbol_values: std::collections::HashMap<SymbolId, &Tensor> =
+        solution.symbols.iter().map(|(s, v)| (*s, v)).collect();
+    let given = o.given.into_iter().map(|g| Given { tensor: g.tensor, value: solution.value(g.tensor) });
+    let forward = o.forward.into_iter().map(|eq| Equation {
+        tensor: eq.tensor,
+        definition: eq.definition,
+        value: solution.value(eq.tensor),
+        masks: solution.masks.iter().filter(|m| m.equation == eq.tensor).collect(),
+    });
+    let error_terms = o.error_terms.into_iter().filter_map(|term| {
+        let value = symbol_values.get(&term.symbol).copied()?;
+        let general = term.general.map(|g| GeneralForm {
+            value: solution.general.iter().find(|(id, _)| *id == term.symbol).map(|(_, v)| v),
+            ..g
+        });
+        Some(ErrorTerm { symbol: term.symbol, definition: term.definition, value, general })
+    });
+    let gradients = o.gradients.into_iter().zip(&solution.gradients).enumerate().map(|(i, (g, value))| GradientItem {
+        param: g.param,
+        formula: g.formula,
+        steps: g.steps,
+        value,
+        over_time: term_by_term(solution, i),
+    });
+    let mut notes = o.notes;
+    notes.extend(solution.notes.iter().map(NoteItem::Evaluation));
+    Outline {
+        model,
+        derivation: o.derivation,
+        names: o.names,
+        round,
+        time: o.time,
+        given: given.collect(),
+        forward: forward.collect(),
+        functions: o.functions,
+        layer_rules: o.layer_rules,
+        recurrence: o.recurrence,
+        error_terms: error_terms.collect(),
+        gradients: gradients.collect(),
+        simplifications: o.simplifications,
         update: solution.training.as_ref(),
         notes,
-        names,
     }
 }
 
@@ -321,24 +353,23 @@ pub fn equations_by_step(model: &Model) -> Vec<TensorId> {
     eqs.into_iter().map(|(_, _, id)| id).collect()
 }
 
-/// The defined symbols with their values: for a model with time steps, from
-/// the last step down to the first (untimed ones first), else in derivation order.
-pub fn symbols_by_step<'s>(model: &Model, solution: &'s Solution) -> Vec<&'s (SymbolId, Tensor)> {
-    let d = &solution.derivation;
-    let mut out: Vec<(std::cmp::Reverse<u64>, usize, &(SymbolId, Tensor))> = solution
-        .symbols
+/// The defined symbols: for a model with time steps, from the last step
+/// down to the first (untimed ones first), else in derivation order.
+pub fn symbols_by_step(model: &Model, d: &Derivation) -> Vec<SymbolId> {
+    let mut out: Vec<(std::cmp::Reverse<u64>, usize, SymbolId)> = d
+        .defined
         .iter()
         .enumerate()
-        .map(|(i, entry)| {
-            let step = split_step(&model.tensor(d.symbol(entry.0).owner).name).map(|(_, k)| k);
+        .map(|(i, &s)| {
+            let step = split_step(&model.tensor(d.symbol(s).owner).name).map(|(_, k)| k);
             let key = match (&d.time, step) {
                 (Some(_), Some(k)) => k,
                 (Some(_), None) => u64::MAX,
                 (None, _) => 0,
             };
-            (std::cmp::Reverse(key), i, entry)
+            (std::cmp::Reverse(key), i, s)
         })
         .collect();
     out.sort_by_key(|(k, i, _)| (*k, *i));
-    out.into_iter().map(|(_, _, e)| e).collect()
+    out.into_iter().map(|(_, _, s)| s).collect()
 }

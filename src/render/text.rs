@@ -10,7 +10,7 @@ use crate::model::{Fired, Model, Optimizer};
 
 use super::formula::{definition, display_width, formula, Names, Notation};
 use super::outline::{
-    derivation_notes, function_rows, layer_rules, outline, simplified_in, FunctionRow, NoteItem, Outline,
+    derivation_notes, function_rows, layer_rules, outline, simplified_in, FunctionRow, NoteItem, WorkedSolution,
 };
 use super::training;
 use crate::layout::{align_width, pad_right};
@@ -470,7 +470,7 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
 }
 
 /// The given values, exactly as the file has them.
-fn write_given(out: &mut String, o: &Outline) {
+fn write_given(out: &mut String, o: &WorkedSolution) {
     let _ = writeln!(out, "Given");
     for g in &o.given {
         super::values::labelled_into(out, &o.names.tensor(g.tensor, N), g.value, None, "  ");
@@ -479,7 +479,7 @@ fn write_given(out: &mut String, o: &Outline) {
 
 /// The forward equations with their values (a recurrence first in t, then
 /// step by step), each max-pool's mask after its equation.
-fn write_forward_values(out: &mut String, o: &Outline) {
+fn write_forward_values(out: &mut String, o: &WorkedSolution) {
     let (g, names) = (&o.derivation.graph, &o.names);
     let _ = writeln!(out, "\nForward pass");
     if let Some(view) = o.time {
@@ -500,7 +500,7 @@ fn write_forward_values(out: &mut String, o: &Outline) {
 
 /// The error terms with their values; for a recurrence, the general form
 /// in t first.
-fn write_error_term_values(out: &mut String, o: &Outline) {
+fn write_error_term_values(out: &mut String, o: &WorkedSolution) {
     let (d, g, names) = (o.derivation, &o.derivation.graph, &o.names);
     if o.error_terms.is_empty() {
         return;
@@ -542,7 +542,7 @@ fn write_error_term_values(out: &mut String, o: &Outline) {
 }
 
 /// The gradients with their values; a sum over time term by term.
-fn write_gradient_values(out: &mut String, o: &Outline) {
+fn write_gradient_values(out: &mut String, o: &WorkedSolution) {
     let (g, names) = (&o.derivation.graph, &o.names);
     let _ = writeln!(out, "\nGradients");
     for grad in &o.gradients {
