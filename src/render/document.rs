@@ -573,7 +573,7 @@ fn parameter_gradient_rows(o: &WorkedSolution) -> Vec<Row> {
 /// The legend of the simplifications that the error terms' steps and the
 /// functions' derivatives name.
 fn simplification_blocks(named: Simplifications) -> Vec<Block> {
-    let all = named.all();
+    let all = named.in_error_terms_and_functions();
     if all.is_empty() {
         return Vec::new();
     }

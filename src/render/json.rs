@@ -43,7 +43,7 @@ use crate::model::{Graph, Model, NodeId, TensorId};
 use crate::syntax::Span;
 
 use super::formula::{any_parameter, definition, formula, Names, Notation};
-use super::outline::{outline, NoteItem};
+use super::outline::{derivation_outline, outline, NoteItem, Outline};
 use super::training;
 
 const N: Notation = Notation::Text;
@@ -162,44 +162,38 @@ fn loss_formulas(model: &Model, g: &Graph, names: &Names) -> Map<String, Value> 
 /// The formulas of a derivation, keyed like the solution's: `forward`,
 /// `loss`, `deltas` and `gradients`, without values (so a file without
 /// numbers has one too).
-fn formula_sections(model: &Model, d: &Derivation) -> [Map<String, Value>; 4] {
-    let names = Names::new(model, Some(d));
-    let g = &d.graph;
+fn formula_sections(o: &Outline<()>) -> [Map<String, Value>; 4] {
+    let (model, g, names) = (o.model, &o.derivation.graph, &o.names);
     let mut forward = Map::new();
-    for id in model.equations().filter(|&id| id != model.loss) {
-        let t = model.tensor(id);
-        let Some(def) = t.definition else { continue };
-        forward.insert(t.name.clone(), Value::Object(equation_formulas(g, &names, id, def)));
+    for eq in o.forward.iter().filter(|eq| eq.tensor != model.loss) {
+        let obj = equation_formulas(g, names, eq.tensor, eq.definition);
+        forward.insert(model.tensor(eq.tensor).name.clone(), Value::Object(obj));
     }
     let mut deltas = Map::new();
-    for &s in &d.defined {
-        let sym = d.symbol(s);
-        deltas.insert(formula(g, sym.node, &names, N), Value::Object(error_term_formulas(g, &names, sym)));
+    for term in &o.error_terms {
+        let sym = term.definition;
+        deltas.insert(formula(g, sym.node, names, N), Value::Object(error_term_formulas(g, names, sym)));
     }
     let mut gradients = Map::new();
-    for grad in &d.gradients {
-        let obj = gradient_formulas(g, &names, grad.param, grad.formula);
+    for grad in &o.gradients {
+        let obj = gradient_formulas(g, names, grad.param, grad.formula);
         gradients.insert(model.tensor(grad.param).name.clone(), Value::Object(obj));
     }
-    [forward, loss_formulas(model, g, &names), deltas, gradients]
+    [forward, loss_formulas(model, g, names), deltas, gradients]
 }
 
 /// The symbolic derivation as pretty-printed JSON: `forward`, `loss`,
 /// `deltas`, `gradients` (formulas only) and `notes`.
 pub fn derivation(model: &Model, d: &Derivation) -> String {
-    let names = Names::new(model, Some(d));
-    let [forward, loss, deltas, gradients] = formula_sections(model, d);
+    let o = derivation_outline(model, d);
+    let [forward, loss, deltas, gradients] = formula_sections(&o);
     let mut root = Map::new();
     root.insert("forward".into(), Value::Object(forward));
     root.insert("loss".into(), Value::Object(loss));
     root.insert("deltas".into(), Value::Object(deltas));
     root.insert("gradients".into(), Value::Object(gradients));
-    let notes = super::outline::derivation_notes(model, d, &names);
-    root.insert(
-        "notes".into(),
-        json!(note_sentences(&super::outline::layer_rules(d), &notes, &names, d.time.as_ref())),
-    );
-    if let Some(time) = time_json(model, d, &names, None) {
+    root.insert("notes".into(), json!(note_sentences(&o.layer_rules, &o.notes, &o.names, o.time)));
+    if let Some(time) = time_json(model, d, &o.names, None) {
         root.insert("time".into(), time);
     }
     let mut text = String::new();

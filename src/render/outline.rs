@@ -127,13 +127,20 @@ pub struct TermByTerm<'s> {
 /// Where the simplifications named in a solution come from.
 #[derive(Clone, Copy, Default)]
 pub struct Simplifications {
-    pub in_steps: Fired,
+    pub in_error_terms: Fired,
+    pub in_gradients: Fired,
     pub in_functions: Fired,
 }
 
 impl Simplifications {
+    /// Those named by the error terms and the functions, which every
+    /// writer shows with their steps (a gradient's steps only `derive` does).
+    pub fn in_error_terms_and_functions(&self) -> Fired {
+        self.in_error_terms.union(self.in_functions)
+    }
+
     pub fn all(&self) -> Fired {
-        self.in_steps.union(self.in_functions)
+        self.in_error_terms.union(self.in_gradients).union(self.in_functions)
     }
 }
 
@@ -258,11 +265,12 @@ pub fn layer_rules(d: &Derivation) -> Vec<Convention> {
     d.conventions.iter().copied().filter(|c| c.is_layer_rule()).collect()
 }
 
-/// The simplifications that a derivation's error terms and functions name.
+/// The simplifications that a derivation's error terms, gradients and functions name.
 pub fn simplifications(d: &Derivation) -> Simplifications {
-    let in_steps = d.defined_symbols().fold(Fired::default(), |acc, s| acc.union(simplified_in(&s.steps)));
+    let in_error_terms = d.defined_symbols().fold(Fired::default(), |acc, s| acc.union(simplified_in(&s.steps)));
+    let in_gradients = d.gradients.iter().fold(Fired::default(), |acc, g| acc.union(simplified_in(&g.steps)));
     let in_functions = d.fn_derivatives.iter().fold(Fired::default(), |acc, fd| acc.union(fd.simplified));
-    Simplifications { in_steps, in_functions }
+    Simplifications { in_error_terms, in_gradients, in_functions }
 }
 
 /// The simplifications that any of `steps` name.

@@ -10,23 +10,13 @@ use crate::model::{Fired, Model, Optimizer};
 
 use super::formula::{definition, display_width, formula, Names, Notation};
 use super::outline::{
-    derivation_notes, function_rows, layer_rules, outline, simplified_in, FunctionRow, NoteItem, WorkedSolution,
+    derivation_notes, derivation_outline, function_rows, layer_rules, outline, simplifications, simplified_in,
+    FunctionRow, NoteItem, Outline, WorkedSolution,
 };
 use super::training;
 use crate::layout::{align_width, pad_right};
 
 const N: Notation = Notation::Text;
-
-/// The forward equations, one per line, aligned at `=`.
-pub fn forward_equations(model: &Model, names: &Names) -> Vec<(String, String)> {
-    model
-        .equations()
-        .filter_map(|t| {
-            let def = model.tensor(t).definition?;
-            Some((names.tensor(t, N), definition(&model.graph, def, names, N)))
-        })
-        .collect()
-}
 
 /// Each custom function and its derivative(s): `(lhs, rhs)` pairs.
 pub fn function_lines(model: &Model, derivation: &Derivation, names: &Names) -> Vec<(String, String)> {
@@ -49,33 +39,29 @@ fn function_line(row: &FunctionRow, model: &Model, derivation: &Derivation, name
 
 /// The functions and their derivatives as `derive` prints them: a derivative
 /// that a simplification shaped names it (`[negative-coefficient]`).
-/// Returns the simplifications named.
-fn write_functions(out: &mut String, model: &Model, derivation: &Derivation, names: &Names) -> Fired {
-    let rows: Vec<(String, String, Fired)> = function_rows(model, derivation)
+fn write_functions(out: &mut String, rows: &[FunctionRow], model: &Model, derivation: &Derivation, names: &Names) {
+    if rows.is_empty() {
+        return;
+    }
+    let rows: Vec<(String, String, Fired)> = rows
         .iter()
         .map(|r| {
             let (l, rhs) = function_line(r, model, derivation, names);
             (l, rhs, r.simplified)
         })
         .collect();
-    if rows.is_empty() {
-        return Fired::default();
-    }
     let _ = writeln!(out, "\nFunctions and their derivatives");
     let lw = align_width(rows.iter().map(|(l, _, _)| display_width(l)), NAME_ALIGN_CAP);
     let rw =
         align_width(rows.iter().filter(|(_, _, s)| !s.is_empty()).map(|(_, r, _)| display_width(r)), FORMULA_ALIGN_CAP);
-    let mut named = Fired::default();
     for (l, r, simplified) in rows {
         if simplified.is_empty() {
             let _ = writeln!(out, "  {} = {r}", pad_right(&l, lw));
         } else {
-            named = named.union(simplified);
             let rule = simplified.shown_names().join(", ");
             let _ = writeln!(out, "  {} = {}   [{rule}]", pad_right(&l, lw), pad_right(&r, rw));
         }
     }
-    named
 }
 
 /// Function bodies print their parameters as `t0`, `t1`…; put the real names back.
@@ -152,50 +138,23 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
     if let Some(view) = &derivation.time {
         return time_derivation(model, derivation, view);
     }
-    let names = Names::new(model, Some(derivation));
+    let o = derivation_outline(model, derivation);
+    let (g, names) = (&derivation.graph, &o.names);
     let mut out = String::new();
     let _ = writeln!(out, "Forward pass");
-    out.push_str(&aligned(&forward_equations(model, &names), "  "));
-
-    // The simplifications the printed steps name, for the legend at the end.
-    let mut named = write_functions(&mut out, model, derivation, &names);
-
-    write_layer_rules(&mut out, &layer_rules(derivation));
-
-    let defined: Vec<_> = derivation.defined_symbols().collect();
-    if !defined.is_empty() {
-        let _ = writeln!(out, "\nError terms");
-        for s in &defined {
-            let label = formula(&derivation.graph, s.node, &names, N);
-            let of = names.gradient_of(s.wrt, N, &derivation.graph);
-            if of != label {
-                let _ = writeln!(out, "  {label} = {of}");
-            }
-            named = named.union(simplified_in(&s.steps));
-            write_steps(&mut out, &step_lines(&s.steps, derivation, &names), "      ");
-            let _ = writeln!(out, "  {label} = {}", formula(&derivation.graph, s.formula, &names, N));
-            if let Some(general) = s.general {
-                let sums: Vec<String> =
-                    derivation.target_sums.iter().map(|t| target_sum_formula(t, &names, N)).collect();
-                let _ = writeln!(
-                    out,
-                    "      (in general, without {}: {label} = {})",
-                    sums.join(", "),
-                    formula(&derivation.graph, general, &names, N)
-                );
-            }
-            out.push('\n');
-        }
-        out.pop();
-    }
+    let forward: Vec<(String, String)> =
+        o.forward.iter().map(|eq| (names.tensor(eq.tensor, N), definition(g, eq.definition, names, N))).collect();
+    out.push_str(&aligned(&forward, "  "));
+    write_functions(&mut out, &o.functions, model, derivation, names);
+    write_layer_rules(&mut out, &o.layer_rules);
+    write_error_term_steps(&mut out, &o);
 
     let _ = writeln!(out, "\nGradients");
     let mut rows = Vec::new();
-    for g in &derivation.gradients {
-        let lhs = names.gradient_of(Wrt::Tensor(g.param), N, &derivation.graph);
-        let result = formula(&derivation.graph, g.formula, &names, N);
-        named = named.union(simplified_in(&g.steps));
-        let mut steps = step_lines(&g.steps, derivation, &names);
+    for grad in &o.gradients {
+        let lhs = names.gradient_of(Wrt::Tensor(grad.param), N, g);
+        let result = formula(g, grad.formula, names, N);
+        let mut steps = step_lines(grad.steps, derivation, names);
         // A gradient read off in one step is one line, with its rule.
         if steps.len() <= 1 {
             let rule = steps.pop().map(|(_, _, r)| r).unwrap_or_else(|| "no path from the loss".into());
@@ -207,9 +166,36 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
     }
     write_steps(&mut out, &rows, "  ");
 
-    write_notes(&mut out, "Conventions", &derivation_notes(model, derivation, &names), &names, None);
-    write_simplifications(&mut out, named);
+    write_notes(&mut out, "Conventions", &o.notes, names, None);
+    write_simplifications(&mut out, o.simplifications.all());
     out
+}
+
+/// Each error term with the steps that derive it, and its general form
+/// (without Σy = 1) when it has one.
+fn write_error_term_steps(out: &mut String, o: &Outline<()>) {
+    if o.error_terms.is_empty() {
+        return;
+    }
+    let (d, g, names) = (o.derivation, &o.derivation.graph, &o.names);
+    let _ = writeln!(out, "\nError terms");
+    for term in &o.error_terms {
+        let s = term.definition;
+        let label = formula(g, s.node, names, N);
+        let of = names.gradient_of(s.wrt, N, g);
+        if of != label {
+            let _ = writeln!(out, "  {label} = {of}");
+        }
+        write_steps(out, &step_lines(&s.steps, d, names), "      ");
+        let _ = writeln!(out, "  {label} = {}", formula(g, s.formula, names, N));
+        if let Some(general) = &term.general {
+            let sums: Vec<String> = d.target_sums.iter().map(|t| target_sum_formula(t, names, N)).collect();
+            let general = formula(g, general.formula, names, N);
+            let _ = writeln!(out, "      (in general, without {}: {label} = {general})", sums.join(", "));
+        }
+        out.push('\n');
+    }
+    out.pop();
 }
 
 /// The legend of the simplifications named in the steps and function
@@ -1015,7 +1001,8 @@ fn time_derivation(model: &Model, derivation: &Derivation, view: &TimeView) -> S
     let _ = writeln!(out, "\nForward pass");
     out.push_str(&aligned(&time_forward(model, derivation, view, &names, N), "  "));
 
-    named.set(write_functions(&mut out, model, derivation, &names));
+    write_functions(&mut out, &function_rows(model, derivation), model, derivation, &names);
+    named.set(named.get().union(simplifications(derivation).in_functions));
     write_layer_rules(&mut out, &layer_rules(derivation));
 
     if !view.groups.is_empty() {
