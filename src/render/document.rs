@@ -262,11 +262,10 @@ fn forward_blocks(o: &WorkedSolution) -> Vec<Block> {
     let mut out = vec![Block::Section("Forward pass".into()), Block::Paragraph(computed_from(o))];
     let rows = match o.time {
         Some(view) => super::text::time_forward(model, d, view, names, L).into_iter().map(|(l, r)| row(l, r)).collect(),
-        None => model
-            .equations()
-            .filter_map(|t| {
-                model.tensor(t).definition.map(|def| row(names.tensor(t, L), definition(&d.graph, def, names, L)))
-            })
+        None => o
+            .forward
+            .iter()
+            .map(|eq| row(names.tensor(eq.tensor, L), definition(&d.graph, eq.definition, names, L)))
             .collect(),
     };
     out.push(Block::Display(rows));
