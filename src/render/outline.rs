@@ -1,13 +1,14 @@
 //! The worked solution as one structured outline, built once from a model
 //! and its solution and walked by every writer (text, JSON, LaTeX and
-//! Markdown). The outline decides *what* a solution shows and in which
+//! Markdown; `derive`'s text, `.nn` and JSON walk the same outline without
+//! values). The outline decides *what* a solution shows and in which
 //! order: which tensors are given, the forward equations in step order with
 //! their values and max-pool masks, the functions and their derivatives,
 //! the layer rules, the error terms (with their general forms), the
 //! gradients (sums over time term by term), the update and the notes. It
 //! holds no notation: formulas are graph nodes, notes are data
-//! ([`NoteItem`]); each writer decides only how they are spelled and laid
-//! out.
+//! ([`NoteItem`]); each writer decides how they are spelled and laid out,
+//! and the words around them.
 
 use crate::derive::time::{General, TimeSum, TimeView};
 use crate::derive::{Convention, Derivation, Step, Symbol, TargetSum};
@@ -380,4 +381,98 @@ pub fn symbols_by_step(model: &Model, d: &Derivation) -> Vec<SymbolId> {
         .collect();
     out.sort_by_key(|(k, i, _)| (*k, *i));
     out.into_iter().map(|(_, _, s)| s).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Model {
+        crate::load(&crate::Source::new("net.nn", text)).expect("the test network loads")
+    }
+
+    fn named(model: &Model, ids: impl Iterator<Item = TensorId>) -> Vec<String> {
+        ids.map(|id| model.tensor(id).name.clone()).collect()
+    }
+
+    /// One layer with mse: every section holds what the file has, in file
+    /// order, and the note on mse's 2/n counts the prediction's entries.
+    #[test]
+    fn sections_of_one_layer_with_mse() {
+        let model = load(
+            "input x[3] = [1, 2, 3]\ntarget y[2] = [1, 0]\nparam W[2,3] = [[1, 0, 0], [0, 1, 0]]\n\
+             param b[2] = [0, 0]\nZ = W @ x + b\no = sigmoid(Z)\nloss E = mse(y, o)\n",
+        );
+        let solution = crate::solve(&model).expect("it solves");
+        let o = outline(&model, &solution, None);
+        assert_eq!(named(&model, o.given.iter().map(|g| g.tensor)), ["x", "y", "W", "b"]);
+        assert_eq!(named(&model, o.forward.iter().map(|e| e.tensor)), ["Z", "o", "E"]);
+        assert_eq!(named(&model, o.gradients.iter().map(|g| g.param)), ["W", "b"]);
+        assert_eq!(o.error_terms.len(), 1, "one δ, at Z");
+        assert!(o.update.is_none() && o.functions.is_empty() && o.layer_rules.is_empty());
+        // Each item carries its own value: o = σ(Z), Z = W x + b = [1, 2].
+        assert_eq!(o.forward[0].value.to_f64_vec(), [1.0, 2.0]);
+        let averaging: Vec<usize> = o
+            .notes
+            .iter()
+            .filter_map(|n| match n {
+                NoteItem::Averaging { loss: LossFn::Mse, entries, .. } => Some(*entries),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(averaging, [2]);
+    }
+
+    /// A recurrence: the forward equations step by step, the error terms
+    /// from the last step down, and Σy = 1 stated once for the sequence y_t.
+    #[test]
+    fn a_recurrence_runs_forward_by_step_and_back_from_the_last() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/grammar/examples/rnn.nn"))
+            .expect("the example is there");
+        let model = load(&text);
+        let solution = crate::solve(&model).expect("it solves");
+        let o = outline(&model, &solution, Some(4));
+        let forward = named(&model, o.forward.iter().map(|e| e.tensor));
+        assert_eq!(forward[..4], ["h[1]", "yhat[1]", "h[2]", "yhat[2]"]);
+        let steps: Vec<u64> = o
+            .error_terms
+            .iter()
+            .filter_map(|t| split_step(&model.tensor(t.definition.owner).name).map(|(_, k)| k))
+            .collect();
+        assert!(steps.windows(2).all(|w| w[0] >= w[1]), "from the last step down: {steps:?}");
+        assert_eq!(steps.first(), Some(&3));
+        let sums: Vec<Option<u64>> = o
+            .notes
+            .iter()
+            .filter_map(|n| match n {
+                NoteItem::TargetSum { step, .. } => Some(*step),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sums.len(), 1, "one note for y_1, y_2, y_3");
+        assert!(sums[0].is_some());
+        assert_eq!(o.recurrence.len(), 2, "δh_t and δŷ_t in t");
+    }
+
+    /// `derive` and `solve` walk the same items: the solution's outline is
+    /// the derivation's with values.
+    #[test]
+    fn the_solution_outline_is_the_derivation_outline_with_values() {
+        let model = load(
+            "input x[2] = [1, -1]\ntarget y[2] = [0, 1]\nparam W[2,2] = [[1, 2], [3, 4]]\n\
+             fn f(t) = relu(t) + t^2\nh = f(W @ x)\np = softmax(h)\nloss L = cross_entropy(y, p)\n",
+        );
+        let solution = crate::solve(&model).expect("it solves");
+        let worked = outline(&model, &solution, None);
+        let bare = derivation_outline(&model, &solution.derivation);
+        let worked_symbols: Vec<SymbolId> = worked.error_terms.iter().map(|t| t.symbol).collect();
+        let bare_symbols: Vec<SymbolId> = bare.error_terms.iter().map(|t| t.symbol).collect();
+        assert!(!bare_symbols.is_empty());
+        assert_eq!(worked_symbols, bare_symbols);
+        assert_eq!(worked.forward.len(), bare.forward.len());
+        assert_eq!(worked.functions.len(), 2, "f and f′");
+        assert_eq!(bare.functions.iter().filter(|r| r.derivative.is_some()).count(), 1);
+        assert!(bare.notes.iter().any(|n| matches!(n, NoteItem::Convention(Convention::ReluAtZero))));
+        assert!(bare.notes.iter().any(|n| matches!(n, NoteItem::TargetSum { step: None, .. })));
+    }
 }
