@@ -43,7 +43,7 @@ use crate::model::{Graph, Model, NodeId, TensorId};
 use crate::syntax::Span;
 
 use super::formula::{any_parameter, definition, formula, Names, Notation};
-use super::outline::{derivation_outline, outline, NoteItem, Outline};
+use super::outline::{derivation_outline, outline, NoteItem, Outline, WorkedSolution};
 use super::training;
 
 const N: Notation = Notation::Text;
@@ -219,97 +219,107 @@ fn note_sentences(rules: &[Convention], notes: &[NoteItem], names: &Names, time:
 /// walk of the solution's outline.
 pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> String {
     let o = outline(model, solution, round);
-    let (g, names) = (&o.derivation.graph, &o.names);
-
-    let mut given = Map::new();
-    for item in &o.given {
-        let t = model.tensor(item.tensor);
-        let mut obj = Map::new();
-        obj.insert("role".into(), json!(t.role.name()));
-        if t.value.is_none() {
-            // Not given: its entries are the unknowns of the expressions.
-            obj.insert("open".into(), json!(true));
-        }
-        given.insert(t.name.clone(), with_value(obj, item.value, round));
-    }
-
-    let mut forward = Map::new();
-    let mut loss = Value::Null;
-    for eq in &o.forward {
-        let mut obj = equation_formulas(g, names, eq.tensor, eq.definition);
-        if eq.tensor == model.loss {
-            let mut named = Map::new();
-            named.insert("name".into(), json!(model.tensor(model.loss).name));
-            named.extend(obj);
-            loss = with_value(named, eq.value, round);
-            continue;
-        }
-        obj.insert("value".into(), value(eq.value, round));
-        if let Some(e) = exact(eq.value) {
-            obj.insert("exact".into(), e);
-        }
-        // A max-pool's mask goes with the equation that pools.
-        for m in &eq.masks {
-            let mut mask = Map::new();
-            mask.insert("of".into(), json!(formula(g, m.input, names, N)));
-            mask.insert("value".into(), value(&m.mask, None));
-            obj.insert("mask".into(), Value::Object(mask));
-        }
-        forward.insert(model.tensor(eq.tensor).name.clone(), Value::Object(obj));
-    }
-
-    let mut deltas = Map::new();
-    for term in &o.error_terms {
-        let mut obj = error_term_formulas(g, names, term.definition);
-        obj.insert("value".into(), value(term.value, round));
-        if let Some(e) = exact(term.value) {
-            obj.insert("exact".into(), e);
-        }
-        // With the target open: the general form (before Σy = 1) and its value.
-        if let Some(general) = &term.general {
-            if let Some(gv) = general.value {
-                let f = formula(g, general.formula, names, N);
-                obj.insert("general".into(), json!({ "formula": f, "value": value(gv, round) }));
-            }
-        }
-        deltas.insert(formula(g, term.definition.node, names, N), Value::Object(obj));
-    }
-
-    let mut gradients = Map::new();
-    for grad in &o.gradients {
-        let obj = gradient_formulas(g, names, grad.param, grad.formula);
-        gradients.insert(model.tensor(grad.param).name.clone(), with_value(obj, grad.value, round));
-    }
-
+    let (forward, loss) = forward_json(&o);
     let mut updated = Map::new();
     if let Some(train) = o.update {
         for (p, v) in &train.updated {
             updated.insert(model.tensor(*p).name.clone(), with_value(Map::new(), v, round));
         }
     }
-
     let (training, history) = match o.update {
-        Some(train) => (training_json(model, names, train, round), history_json(model, solution, train, round)),
+        Some(train) => (training_json(model, &o.names, train, round), history_json(model, solution, train, round)),
         None => (Value::Null, Value::Array(Vec::new())),
     };
 
     let mut root = Map::new();
-    root.insert("given".into(), Value::Object(given));
-    root.insert("forward".into(), Value::Object(forward));
+    root.insert("given".into(), given_json(&o));
+    root.insert("forward".into(), forward);
     root.insert("loss".into(), loss);
-    root.insert("deltas".into(), Value::Object(deltas));
-    root.insert("gradients".into(), Value::Object(gradients));
+    root.insert("deltas".into(), deltas_json(&o));
+    root.insert("gradients".into(), gradients_json(&o));
     root.insert("updated".into(), Value::Object(updated));
     root.insert("training".into(), training);
     root.insert("history".into(), history);
-    root.insert("notes".into(), json!(note_sentences(&o.layer_rules, &o.notes, names, o.time)));
-    if let Some(time) = time_json(model, o.derivation, names, Some((solution, round))) {
+    root.insert("notes".into(), json!(note_sentences(&o.layer_rules, &o.notes, &o.names, o.time)));
+    if let Some(time) = time_json(model, o.derivation, &o.names, Some((solution, round))) {
         root.insert("time".into(), time);
     }
     let mut text = String::new();
     pretty(&Value::Object(root), 0, &mut text);
     text.push('\n');
     text
+}
+
+/// `given`: each declared tensor with its role and value (`open` when the
+/// value is left open).
+fn given_json(o: &WorkedSolution) -> Value {
+    let mut given = Map::new();
+    for item in &o.given {
+        let t = o.model.tensor(item.tensor);
+        let mut obj = Map::new();
+        obj.insert("role".into(), json!(t.role.name()));
+        if t.value.is_none() {
+            // Not given: its entries are the unknowns of the expressions.
+            obj.insert("open".into(), json!(true));
+        }
+        given.insert(t.name.clone(), with_value(obj, item.value, o.round));
+    }
+    Value::Object(given)
+}
+
+/// `forward` (each equation but the loss, with a max-pool's mask) and `loss`.
+fn forward_json(o: &WorkedSolution) -> (Value, Value) {
+    let (model, g, names) = (o.model, &o.derivation.graph, &o.names);
+    let mut forward = Map::new();
+    let mut loss = Value::Null;
+    for eq in &o.forward {
+        let formulas = equation_formulas(g, names, eq.tensor, eq.definition);
+        if eq.tensor == model.loss {
+            let mut named = Map::new();
+            named.insert("name".into(), json!(model.tensor(model.loss).name));
+            named.extend(formulas);
+            loss = with_value(named, eq.value, o.round);
+            continue;
+        }
+        let mut entry = with_value(formulas, eq.value, o.round);
+        // A max-pool's mask goes with the equation that pools.
+        if let (Some(m), Value::Object(obj)) = (eq.masks.last(), &mut entry) {
+            let mut mask = Map::new();
+            mask.insert("of".into(), json!(formula(g, m.input, names, N)));
+            mask.insert("value".into(), value(&m.mask, None));
+            obj.insert("mask".into(), Value::Object(mask));
+        }
+        forward.insert(model.tensor(eq.tensor).name.clone(), entry);
+    }
+    (Value::Object(forward), loss)
+}
+
+/// `deltas`: each error term, with its general form when the target is open.
+fn deltas_json(o: &WorkedSolution) -> Value {
+    let (g, names) = (&o.derivation.graph, &o.names);
+    let mut deltas = Map::new();
+    for term in &o.error_terms {
+        let mut entry = with_value(error_term_formulas(g, names, term.definition), term.value, o.round);
+        // With the target open: the general form (before Σy = 1) and its value.
+        if let (Some(general), Value::Object(obj)) = (&term.general, &mut entry) {
+            if let Some(gv) = general.value {
+                let f = formula(g, general.formula, names, N);
+                obj.insert("general".into(), json!({ "formula": f, "value": value(gv, o.round) }));
+            }
+        }
+        deltas.insert(formula(g, term.definition.node, names, N), entry);
+    }
+    Value::Object(deltas)
+}
+
+/// `gradients`: each parameter's gradient with its formulas.
+fn gradients_json(o: &WorkedSolution) -> Value {
+    let mut gradients = Map::new();
+    for grad in &o.gradients {
+        let obj = gradient_formulas(&o.derivation.graph, &o.names, grad.param, grad.formula);
+        gradients.insert(o.model.tensor(grad.param).name.clone(), with_value(obj, grad.value, o.round));
+    }
+    Value::Object(gradients)
 }
 
 /// The `training` object: the optimizer, its settings and its rule.
