@@ -624,7 +624,7 @@ fn update_blocks(model: &Model, names: &Names, train: &Training, round: Option<u
         }
         out.push(Block::Display(rows));
     };
-    if train.optimizer == Optimizer::Sgd && train.steps == 1 {
+    if training::one_sgd_step(train) {
         // One step of SGD is the gradient already shown: the update in one line.
         out.push(Block::Paragraph(vec![
             text("Gradient descent with learning rate "),

@@ -580,7 +580,7 @@ fn write_training(out: &mut String, model: &Model, names: &Names, train: &Traini
             }
         }
     };
-    if train.optimizer == Optimizer::Sgd && train.steps == 1 {
+    if training::one_sgd_step(train) {
         // One step of SGD is the gradient already shown: the update in one line.
         let lr = super::formula::constant(&train.lr, N);
         let _ = writeln!(out, "\nUpdate (SGD, learning rate α = {lr}, one step): {p} ← {p} − α ∂{loss}/∂{p}");
