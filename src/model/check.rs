@@ -13,7 +13,7 @@ use super::expr::{Graph, NodeId, TensorId};
 use super::func::{Axis, Builtin, Conv, FnId, Func, LossFn, Reduction, Window};
 use super::optimizer::{self, Range};
 use super::shape::Shape;
-use super::{Batch, Function, Model, Optimizer, Role, Tensor, Train};
+use super::{Batch, Function, Model, NamedTensor, Optimizer, Role, Train};
 use crate::diagnostic::suggest;
 use crate::syntax::ast::{self, BinOp, ExprKind, Item, Literal};
 use crate::syntax::expr_text;
@@ -73,7 +73,7 @@ fn check_unrolled(file: &ast::File) -> Result<Model, Errors> {
 #[derive(Default)]
 struct Checker<'a> {
     graph: Graph,
-    tensors: IndexMap<String, Tensor>,
+    tensors: IndexMap<String, NamedTensor>,
     functions: IndexMap<String, Function>,
     /// The right-hand sides of equations, until they are built, in file order.
     equations: IndexMap<TensorId, &'a ast::Expr>,
@@ -133,7 +133,14 @@ impl<'a> Checker<'a> {
                     };
                     let added = self.add_tensor(
                         &decl.name,
-                        Tensor { name: decl.name.name.clone(), role, shape, value, definition: None, span: decl.span },
+                        NamedTensor {
+                            name: decl.name.name.clone(),
+                            role,
+                            shape,
+                            value,
+                            definition: None,
+                            span: decl.span,
+                        },
                     );
                     match added {
                         Ok(id) if !dims_ok => {
@@ -147,7 +154,7 @@ impl<'a> Checker<'a> {
                     let role = if matches!(item, Item::Loss(_)) { Role::Loss } else { Role::Intermediate };
                     let added = self.add_tensor(
                         &eq.name,
-                        Tensor {
+                        NamedTensor {
                             name: eq.name.name.clone(),
                             role,
                             shape: Shape::scalar(),
@@ -184,7 +191,7 @@ impl<'a> Checker<'a> {
         clashes.into_iter().for_each(|e| self.report(e));
     }
 
-    fn add_tensor(&mut self, name: &ast::Ident, tensor: Tensor) -> Result<TensorId, Error> {
+    fn add_tensor(&mut self, name: &ast::Ident, tensor: NamedTensor) -> Result<TensorId, Error> {
         if let Some(first) = self.tensors.get(&name.name) {
             return Err(Error::new(ErrorKind::Duplicate { name: name.name.clone(), first: first.span }, name.span));
         }

@@ -62,15 +62,17 @@ impl Role {
     }
 }
 
-/// A named tensor: declared data or the result of an equation.
+/// A named tensor of the model: declared data or the result of an equation,
+/// with its role, shape and definition (its numbers, once computed, are
+/// eval's `Tensor`).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Tensor {
+pub struct NamedTensor {
     pub name: String,
     pub role: Role,
     pub shape: Shape,
     /// Row-major entries, for declared tensors whose file gives a value.
     /// Kept compact (a decimal as written takes 16 bytes); see
-    /// [`Tensor::exact_value`] for the rationals.
+    /// [`NamedTensor::exact_value`] for the rationals.
     pub value: Option<crate::syntax::ast::Decimals>,
     /// The right-hand side, for equations and the loss.
     pub definition: Option<NodeId>,
@@ -78,7 +80,7 @@ pub struct Tensor {
     pub span: Span,
 }
 
-impl Tensor {
+impl NamedTensor {
     /// The given value's entries as exact rationals.
     pub fn exact_value(&self) -> Option<Vec<BigRational>> {
         self.value.as_ref().map(|v| v.iter().map(|d| d.to_rational()).collect())
@@ -112,7 +114,7 @@ pub struct Model {
     /// Every expression of the model.
     pub graph: Graph,
     /// Declared tensors and equations, in file order.
-    pub tensors: IndexMap<String, Tensor>,
+    pub tensors: IndexMap<String, NamedTensor>,
     /// Scalar functions, in file order.
     pub functions: IndexMap<String, Function>,
     /// Equations (and last the loss) in an order where each needs only
@@ -141,7 +143,7 @@ pub struct Batch {
 }
 
 impl Model {
-    pub fn tensor(&self, id: TensorId) -> &Tensor {
+    pub fn tensor(&self, id: TensorId) -> &NamedTensor {
         &self.tensors[id.0 as usize]
     }
 

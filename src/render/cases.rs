@@ -10,23 +10,24 @@ use crate::eval::{Case, SolvedCases};
 use crate::model::Model;
 
 use super::document::{math, row, text as words, Block, Row};
-use super::formula::{display_width, Names, Notation};
+use super::formula::{display_width, Notation};
+use super::outline::outline;
 use crate::layout::pad_right;
 
 /// The quantities each case shows, in order: the loss, the error terms and
-/// named gradients, the gradients, and the parameters after training.
+/// named gradients, the gradients, and the parameters after training, as
+/// the case's outline has them.
 fn quantities(model: &Model, case: &Case, notation: Notation) -> Vec<(String, Tensor)> {
-    let s = &case.solution;
-    let d = &s.derivation;
-    let names = Names::new(model, Some(d));
-    let mut out = vec![(names.tensor(model.loss, notation), s.value(model.loss).clone())];
-    for (id, v) in &s.symbols {
-        out.push((names.symbol(*id, notation, &d.graph), v.clone()));
+    let o = outline(model, &case.solution, None);
+    let (g, names) = (&o.derivation.graph, &o.names);
+    let mut out = vec![(names.tensor(model.loss, notation), case.solution.value(model.loss).clone())];
+    for term in &o.error_terms {
+        out.push((names.symbol(term.symbol, notation, g), term.value.clone()));
     }
-    for (g, v) in d.gradients.iter().zip(&s.gradients) {
-        out.push((names.gradient_of(crate::derive::Wrt::Tensor(g.param), notation, &d.graph), v.clone()));
+    for grad in &o.gradients {
+        out.push((names.gradient_of(crate::derive::Wrt::Tensor(grad.param), notation, g), grad.value.clone()));
     }
-    if let Some(train) = &s.training {
+    if let Some(train) = o.update {
         for (p, v) in &train.updated {
             let name = names.tensor(*p, notation);
             let label = match notation {

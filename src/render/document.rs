@@ -2,12 +2,13 @@
 //! written out as LaTeX or Markdown. Both writers share everything here and
 //! differ only in how a block is spelled.
 
-use crate::derive::{Step, Wrt};
+use crate::derive::{Convention, Derivation, Step, Wrt};
 use crate::eval::tensor::Tensor;
 use crate::eval::{Solution, Training};
 use crate::model::{Func, Model, Optimizer, Role};
 
 use super::formula::{constant, definition, formula, Names, Notation};
+use super::outline::{outline, ErrorTerm, NoteItem, Simplifications, TermByTerm, WorkedSolution};
 use super::text::substitute_params;
 use super::training;
 
@@ -238,61 +239,33 @@ fn value_rows_after(lhs: &str, t: &Tensor, round: Option<u32>) -> Vec<Row> {
     }
 }
 
-/// Builds the worked solution.
+/// Builds the worked solution: the forward pass in general form (with the
+/// functions), its values, the gradients, the update and the conventions,
+/// each section a walk of the solution's [`Outline`].
 pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Block> {
-    let d = &solution.derivation;
-    let names = Names::new(model, Some(d));
-    let g = &d.graph;
-    let mut out = Vec::new();
+    let o = outline(model, solution, round);
+    let mut out = forward_blocks(&o);
+    out.extend(function_blocks(&o));
+    out.extend(value_blocks(&o));
+    out.extend(gradient_blocks(&o));
+    if let Some(train) = o.update {
+        out.extend(update_blocks(model, &o.names, train, round));
+    }
+    out.extend(note_blocks(&o));
+    out
+}
 
-    // 1. The forward pass in general form.
-    out.push(Block::Section("Forward pass".into()));
-    let params: Vec<Inline> = {
-        let mut v = vec![text("The network computes, from the")];
-        let mut data: Vec<String> = Vec::new();
-        for i in model.ids().filter(|&i| model.tensor(i).role == Role::Input) {
-            // A sequence is named once, at step t.
-            let name = match (&d.time, crate::model::time::split_step(&model.tensor(i).name)) {
-                (Some(view), Some((_, k))) => names.at(&view.index, k).tensor(i, L),
-                _ => names.tensor(i, L),
-            };
-            if !data.contains(&name) {
-                data.push(name);
-            }
-        }
-        // A network without inputs (a loss of the parameters alone) names none.
-        if !data.is_empty() {
-            v.push(text(if data.len() == 1 { " input " } else { " inputs " }));
-            v.push(math(data.join(", ")));
-        }
-        let and_the_parameters = if data.is_empty() { " parameters " } else { " and the parameters " };
-        let ps: Vec<String> = model.params().map(|i| names.tensor(i, L)).collect();
-        if ps.len() > LONG_LIST {
-            // One formula per name, so that a long list may break between lines.
-            v.push(text(and_the_parameters));
-            for (k, p) in ps.iter().enumerate() {
-                if k > 0 {
-                    v.push(text(", "));
-                }
-                v.push(math(p.clone()));
-            }
-        } else if !ps.is_empty() {
-            v.push(text(and_the_parameters));
-            v.push(math(ps.join(", ")));
-        }
-        v.push(text(":"));
-        v
-    };
-    out.push(Block::Paragraph(params));
-    let rows = match &d.time {
-        Some(view) => {
-            super::text::time_forward(model, d, view, &names, L).into_iter().map(|(l, r)| row(l, r)).collect()
-        }
-        None => model
-            .equations()
-            .filter_map(|t| {
-                model.tensor(t).definition.map(|def| row(names.tensor(t, L), definition(g, def, &names, L)))
-            })
+/// 1. The forward pass in general form: what it computes from, the
+///    equations (in t for a recurrence) and the batch or time steps.
+fn forward_blocks(o: &WorkedSolution) -> Vec<Block> {
+    let (model, d, names) = (o.model, o.derivation, &o.names);
+    let mut out = vec![Block::Section("Forward pass".into()), Block::Paragraph(computed_from(o))];
+    let rows = match o.time {
+        Some(view) => super::text::time_forward(model, d, view, names, L).into_iter().map(|(l, r)| row(l, r)).collect(),
+        None => o
+            .forward
+            .iter()
+            .map(|eq| row(names.tensor(eq.tensor, L), definition(&d.graph, eq.definition, names, L)))
             .collect(),
     };
     out.push(Block::Display(rows));
@@ -304,7 +277,7 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
             text(format!(" examples, one per {lane} of the inputs and of every layer's values.")),
         ]));
     }
-    if let Some(view) = &d.time {
+    if let Some(view) = o.time {
         out.push(Block::Paragraph(vec![
             text("at every step "),
             math(format!("{} = {}, \\dots, T", view.index, view.first)),
@@ -313,71 +286,137 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
             text("; the values below are computed step by step."),
         ]));
     }
-    if !model.functions.is_empty() {
-        out.push(Block::Paragraph(vec![text(
-            "The scalar functions are applied entry by entry; their derivatives, worked out by the chain rule, are:",
-        )]));
-        let mut rows = Vec::new();
-        for (i, f) in model.functions.values().enumerate() {
-            let ps: Vec<String> = f.params.iter().map(|p| super::formula::tensor_name(p, L)).collect();
-            let args = ps.join(", ");
-            let fname = names.function(Func::Custom(crate::model::FnId(i as u32)), L);
-            rows.push(row(format!("{fname}({args})"), substitute_params(&formula(g, f.body, &names, L), &f.params)));
-            for fd in d.fn_derivatives.iter().filter(|fd| fd.func.0 as usize == i) {
-                let name = names.function(Func::Derivative { func: fd.func, wrt: fd.wrt }, L);
-                let mut r =
-                    row(format!("{name}({args})"), substitute_params(&formula(g, fd.body, &names, L), &f.params));
-                // The simplifications that shaped the derivative, as steps name them.
-                if !fd.simplified.is_empty() {
-                    r.note = Some(fd.simplified.shown_names().join(", "));
-                }
-                rows.push(r);
-            }
+    out
+}
+
+/// "The network computes, from the inputs x and the parameters W, b:"
+fn computed_from(o: &WorkedSolution) -> Vec<Inline> {
+    let (model, names) = (o.model, &o.names);
+    let mut v = vec![text("The network computes, from the")];
+    let mut data: Vec<String> = Vec::new();
+    for i in model.ids().filter(|&i| model.tensor(i).role == Role::Input) {
+        // A sequence is named once, at step t.
+        let name = match (o.time, crate::model::time::split_step(&model.tensor(i).name)) {
+            (Some(view), Some((_, k))) => names.at(&view.index, k).tensor(i, L),
+            _ => names.tensor(i, L),
+        };
+        if !data.contains(&name) {
+            data.push(name);
         }
-        out.push(Block::Display(rows));
-        // State the conventions where the derivatives rely on them.
-        for c in d.conventions.iter().filter(|c| !c.is_layer_rule()) {
+    }
+    // A network without inputs (a loss of the parameters alone) names none.
+    if !data.is_empty() {
+        v.push(text(if data.len() == 1 { " input " } else { " inputs " }));
+        v.push(math(data.join(", ")));
+    }
+    let and_the_parameters = if data.is_empty() { " parameters " } else { " and the parameters " };
+    let ps: Vec<String> = model.params().map(|i| names.tensor(i, L)).collect();
+    if ps.len() > LONG_LIST {
+        // One formula per name, so that a long list may break between lines.
+        v.push(text(and_the_parameters));
+        for (k, p) in ps.iter().enumerate() {
+            if k > 0 {
+                v.push(text(", "));
+            }
+            v.push(math(p.clone()));
+        }
+    } else if !ps.is_empty() {
+        v.push(text(and_the_parameters));
+        v.push(math(ps.join(", ")));
+    }
+    v.push(text(":"));
+    v
+}
+
+/// The custom functions and their derivatives, then the conventions the
+/// derivatives rely on.
+fn function_blocks(o: &WorkedSolution) -> Vec<Block> {
+    if o.functions.is_empty() {
+        return Vec::new();
+    }
+    let (model, g, names) = (o.model, &o.derivation.graph, &o.names);
+    let mut out = vec![Block::Paragraph(vec![text(
+        "The scalar functions are applied entry by entry; their derivatives, worked out by the chain rule, are:",
+    )])];
+    let mut rows = Vec::new();
+    for r in &o.functions {
+        let f = model.function(r.func);
+        let args: Vec<String> = f.params.iter().map(|p| super::formula::tensor_name(p, L)).collect();
+        let func = match r.derivative {
+            None => Func::Custom(r.func),
+            Some(wrt) => Func::Derivative { func: r.func, wrt },
+        };
+        let mut line = row(
+            format!("{}({})", names.function(func, L), args.join(", ")),
+            substitute_params(&formula(g, r.body, names, L), &f.params),
+        );
+        // The simplifications that shaped a derivative, as steps name them.
+        if !r.simplified.is_empty() {
+            line.note = Some(r.simplified.shown_names().join(", "));
+        }
+        rows.push(line);
+    }
+    out.push(Block::Display(rows));
+    // State the conventions where the derivatives rely on them.
+    for n in &o.notes {
+        if let NoteItem::Convention(c) = n {
             out.push(Block::Paragraph(vec![text(format!("Convention: {}.", c.statement()))]));
         }
     }
+    out
+}
 
-    // 2. The numeric forward pass.
-    out.push(Block::Section("Forward values".into()));
+/// 2. The numeric forward pass: the given values, then each equation with
+///    its value, then the max-pools' masks.
+fn value_blocks(o: &WorkedSolution) -> Vec<Block> {
+    let (g, names, round) = (&o.derivation.graph, &o.names, o.round);
+    let mut out = vec![Block::Section("Forward values".into())];
     out.push(Block::Paragraph(vec![text(match round {
         Some(n) => format!("Values are rounded to {n} decimal places (half away from zero)."),
         None => "Values are exact where the arithmetic is (fractions and terminating decimals), otherwise in double precision.".to_string(),
     })]));
     out.push(Block::Subsection("Given".into()));
-    let given = model
-        .ids()
-        .filter(|&i| model.tensor(i).role.is_data())
-        // Given values are printed exactly as the file has them.
-        .flat_map(|i| value_rows(&names.tensor(i, L), solution.value(i), None))
-        .collect();
+    // Given values are printed exactly as the file has them.
+    let given = o.given.iter().flat_map(|i| value_rows(&names.tensor(i.tensor, L), i.value, None)).collect();
     out.push(Block::Display(given));
     out.push(Block::Subsection("Computed".into()));
     let mut rows = Vec::new();
-    for t in super::text::equations_by_step(model) {
-        let Some(def) = model.tensor(t).definition else {
-            continue;
-        };
-        let name = names.tensor(t, L);
-        rows.push(row(name.clone(), definition(g, def, &names, L)));
-        rows.extend(value_rows_after(&name, solution.value(t), round));
+    for eq in &o.forward {
+        let name = names.tensor(eq.tensor, L);
+        rows.push(row(name.clone(), definition(g, eq.definition, names, L)));
+        rows.extend(value_rows_after(&name, eq.value, round));
     }
     out.push(Block::Display(rows));
-    for m in &solution.masks {
-        let input = formula(g, m.input, &names, Notation::Text);
+    for m in o.forward.iter().flat_map(|eq| &eq.masks) {
+        let input = formula(g, m.input, names, Notation::Text);
         let caption = super::text::mask_caption(&input, &m.mask);
         out.push(Block::Paragraph(vec![text(format!("The {caption}:"))]));
-        let lhs = format!("\\operatorname{{mask}}\\left({}\\right)", formula(g, m.input, &names, L));
+        let lhs = format!("\\operatorname{{mask}}\\left({}\\right)", formula(g, m.input, names, L));
         out.push(Block::Display(value_rows(&lhs, &m.mask, None)));
     }
+    out
+}
 
-    // 3. The gradients.
-    out.push(Block::Section("Gradients".into()));
-    match &d.time {
-        Some(view) => out.push(Block::Paragraph(vec![
+/// 3. The gradients: how back-propagation goes, the layer rules, the
+///    recurrence in t, each error term and each parameter's gradient, and
+///    the simplifications the steps name.
+fn gradient_blocks(o: &WorkedSolution) -> Vec<Block> {
+    let mut out = vec![Block::Section("Gradients".into()), Block::Paragraph(backpropagation_intro(o))];
+    out.extend(layer_rule_blocks(&o.layer_rules));
+    out.extend(recurrence_blocks(o));
+    for term in &o.error_terms {
+        out.extend(error_term_blocks(o, term));
+    }
+    out.push(Block::Subsection("Parameter gradients".into()));
+    out.push(Block::Display(parameter_gradient_rows(o)));
+    out.extend(simplification_blocks(o.simplifications));
+    out
+}
+
+/// How back-propagation runs: through time, over a batch, or plain.
+fn backpropagation_intro(o: &WorkedSolution) -> Vec<Inline> {
+    if let Some(view) = o.time {
+        return vec![
             text("Back-propagation through time works from the loss at the last step back to the first. Each error term "),
             math(format!("\\delta^{{a}}_{{{}}}", view.index)),
             text(" is the gradient of the loss with respect to the pre-activation in the equation of "),
@@ -387,207 +426,187 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
             text(" that has one; an error term outside the recurrence is numbered, "),
             math("\\delta_k"),
             text(". The shared weights add up their gradients over the steps; each step names the rule it uses."),
-        ])),
-        None => match model.batch {
-            Some(batch) => {
-                let lane = super::text::lane_name(batch.examples.other());
-                out.push(Block::Paragraph(vec![
-                    text("Back-propagation works from the loss towards the input, for the whole batch at once. Each error term "),
-                    math("\\Delta_k"),
-                    text(format!(
-                        " is the gradient of the loss with respect to the quantity it is defined as (a layer's pre-activations, where the layer has them), one {lane} per example: for a loss that is the mean over the "
-                    )),
-                    math(format!("N = {}", batch.size)),
-                    text(format!(" examples, {lane} ")),
-                    math("n"),
-                    text(" is that example's own error term divided by "),
-                    math("N"),
-                    text(". A weight's gradient adds up the examples' contributions in one matrix product, and a bias added to every example sums its error term over them; each step names the rule it uses."),
-                ]))
-            }
-            None => out.push(Block::Paragraph(vec![
-                text("Back-propagation works from the loss towards the input. Each error term "),
-                math("\\delta_k"),
-                text(" is the gradient of the loss with respect to the quantity it is defined as (a layer's pre-activation, where the layer has one); each step names the rule it uses."),
-            ])),
-        },
+        ];
     }
-    let rules: Vec<_> = d.conventions.iter().filter(|c| c.is_layer_rule()).collect();
-    if !rules.is_empty() {
-        out.push(Block::Paragraph(vec![text("The layers' rules, as the textbook states them and entry by entry:")]));
-        for c in rules {
-            let legend = c.latex_legend().map(|l| format!(", {l}")).unwrap_or_default();
-            out.push(Block::Paragraph(vec![text(format!("{}{legend}:", c.statement()))]));
-            if let Some((lhs, rhs)) = c.latex_index_form().and_then(|f| f.split_once(" = ")) {
-                out.push(Block::Display(vec![row(lhs, rhs)]));
-            }
+    match o.model.batch {
+        Some(batch) => {
+            let lane = super::text::lane_name(batch.examples.other());
+            vec![
+                text("Back-propagation works from the loss towards the input, for the whole batch at once. Each error term "),
+                math("\\Delta_k"),
+                text(format!(
+                    " is the gradient of the loss with respect to the quantity it is defined as (a layer's pre-activations, where the layer has them), one {lane} per example: for a loss that is the mean over the "
+                )),
+                math(format!("N = {}", batch.size)),
+                text(format!(" examples, {lane} ")),
+                math("n"),
+                text(" is that example's own error term divided by "),
+                math("N"),
+                text(". A weight's gradient adds up the examples' contributions in one matrix product, and a bias added to every example sums its error term over them; each step names the rule it uses."),
+            ]
+        }
+        None => vec![
+            text("Back-propagation works from the loss towards the input. Each error term "),
+            math("\\delta_k"),
+            text(" is the gradient of the loss with respect to the quantity it is defined as (a layer's pre-activation, where the layer has one); each step names the rule it uses."),
+        ],
+    }
+}
+
+/// The layers' rules, each statement with its index form.
+fn layer_rule_blocks(rules: &[Convention]) -> Vec<Block> {
+    if rules.is_empty() {
+        return Vec::new();
+    }
+    let mut out =
+        vec![Block::Paragraph(vec![text("The layers' rules, as the textbook states them and entry by entry:")])];
+    for c in rules {
+        let legend = c.latex_legend().map(|l| format!(", {l}")).unwrap_or_default();
+        out.push(Block::Paragraph(vec![text(format!("{}{legend}:", c.statement()))]));
+        if let Some((lhs, rhs)) = c.latex_index_form().and_then(|f| f.split_once(" = ")) {
+            out.push(Block::Display(vec![row(lhs, rhs)]));
         }
     }
-    if let Some(view) = &d.time {
-        let generals: Vec<_> = view.groups.iter().filter_map(|gr| gr.general.as_ref()).collect();
-        if !generals.is_empty() {
-            out.push(Block::Subsection(format!("The recurrence in {}", view.index)));
-            for gen in generals {
-                let at = names.at(&view.index, gen.step);
-                let sym = d.symbol(gen.symbol);
-                let label = formula(g, sym.node, &at, L);
-                let mut rows = Vec::new();
-                let of = at.gradient_of(sym.wrt, L, g);
-                if of != label {
-                    rows.push(row(label.clone(), of));
-                }
-                rows.extend(step_rows(&sym.steps, solution, &at));
-                rows.push(row(label.clone(), formula(g, sym.formula, &at, L)));
-                out.push(Block::Display(rows));
-                let all = gen.holds.len() as u64 == view.last - view.first + 1;
-                let mut p = vec![text(if all {
-                    format!("This holds at every step {}", view.index)
-                } else {
-                    format!("This holds for {} = {}", view.index, super::text::steps_text(view, &gen.holds))
-                })];
-                if gen.zero_after_last {
-                    let next = names.at("T", gen.step.saturating_sub(1));
-                    p.push(text(", with "));
-                    p.push(math(format!("{} = 0", formula(g, sym.node, &next, L))));
-                }
-                p.push(text("; the values follow from the last step down to the first."));
-                out.push(Block::Paragraph(p));
-            }
-        }
-    }
-    for (s, v) in super::text::symbols_by_step(model, solution) {
-        let sym = d.symbol(*s);
-        let label = formula(g, sym.node, &names, L);
-        out.push(Block::Subsection(format!("${label}$")));
+    out
+}
+
+/// Each sequence's error term in t, with its steps and where it holds.
+fn recurrence_blocks(o: &WorkedSolution) -> Vec<Block> {
+    let (Some(view), false) = (o.time, o.recurrence.is_empty()) else {
+        return Vec::new();
+    };
+    let (d, g, names) = (o.derivation, &o.derivation.graph, &o.names);
+    let mut out = vec![Block::Subsection(format!("The recurrence in {}", view.index))];
+    for gen in &o.recurrence {
+        let at = names.at(&view.index, gen.step);
+        let sym = d.symbol(gen.symbol);
+        let label = formula(g, sym.node, &at, L);
         let mut rows = Vec::new();
-        let of = names.gradient_of(sym.wrt, L, g);
+        let of = at.gradient_of(sym.wrt, L, g);
         if of != label {
             rows.push(row(label.clone(), of));
         }
-        rows.extend(step_rows(&sym.steps, solution, &names));
-        rows.push(row(label.clone(), formula(g, sym.formula, &names, L)));
-        rows.extend(value_rows_after(&label, v, round));
+        rows.extend(step_rows(&sym.steps, o.derivation, &at));
+        rows.push(row(label.clone(), formula(g, sym.formula, &at, L)));
         out.push(Block::Display(rows));
-        if let Some(general) = sym.general {
-            // The target of this step, for a sequence of targets.
-            let step = crate::model::time::split_step(&model.tensor(sym.owner).name).map(|(_, k)| k);
-            let target = d
-                .target_sums
-                .iter()
-                .find(|t| {
-                    step.is_some()
-                        && crate::model::time::split_step(&model.tensor(t.target).name).map(|(_, k)| k) == step
-                })
-                .or(d.target_sums.first());
-            let why = match target.map(|t| t.verified) {
-                Some(Some(true)) => "which holds for the given target",
-                _ => "assumed here, as for any one-hot or probability target",
-            };
-            let rule = match target {
-                Some(t) => super::text::target_sum_formula(t, &names, L),
-                None => "\\textstyle\\sum y = 1".into(),
-            };
-            out.push(Block::Paragraph(vec![
-                text("The last step uses "),
-                math(rule),
-                text(format!(", {why}; without it the error term is")),
-            ]));
-            let mut rows = vec![row(label.clone(), formula(g, general, &names, L))];
-            // With the target open, its value in the target's entries.
-            if let Some((_, gv)) = solution.general.iter().find(|(id, _)| id == s) {
-                rows.extend(value_rows_after(&label, gv, round));
-            }
-            out.push(Block::Display(rows));
+        let all = gen.holds.len() as u64 == view.last - view.first + 1;
+        let mut p = vec![text(if all {
+            format!("This holds at every step {}", view.index)
+        } else {
+            format!("This holds for {} = {}", view.index, super::text::steps_text(view, &gen.holds))
+        })];
+        if gen.zero_after_last {
+            let next = names.at("T", gen.step.saturating_sub(1));
+            p.push(text(", with "));
+            p.push(math(format!("{} = 0", formula(g, sym.node, &next, L))));
         }
+        p.push(text("; the values follow from the last step down to the first."));
+        out.push(Block::Paragraph(p));
     }
-    out.push(Block::Subsection("Parameter gradients".into()));
+    out
+}
+
+/// One error term: its steps, formula and value, and its general form
+/// (without Σy = 1) when it has one.
+fn error_term_blocks(o: &WorkedSolution, term: &ErrorTerm<&Tensor>) -> Vec<Block> {
+    let (g, names, round) = (&o.derivation.graph, &o.names, o.round);
+    let sym = term.definition;
+    let label = formula(g, sym.node, names, L);
+    let mut out = vec![Block::Subsection(format!("${label}$"))];
     let mut rows = Vec::new();
-    for (i, (grad, v)) in d.gradients.iter().zip(&solution.gradients).enumerate() {
+    let of = names.gradient_of(sym.wrt, L, g);
+    if of != label {
+        rows.push(row(label.clone(), of));
+    }
+    rows.extend(step_rows(&sym.steps, o.derivation, names));
+    rows.push(row(label.clone(), formula(g, sym.formula, names, L)));
+    rows.extend(value_rows_after(&label, term.value, round));
+    out.push(Block::Display(rows));
+    if let Some(general) = &term.general {
+        let why = match general.target.map(|t| t.verified) {
+            Some(Some(true)) => "which holds for the given target",
+            _ => "assumed here, as for any one-hot or probability target",
+        };
+        let rule = match general.target {
+            Some(t) => super::text::target_sum_formula(t, names, L),
+            None => "\\textstyle\\sum y = 1".into(),
+        };
+        out.push(Block::Paragraph(vec![
+            text("The last step uses "),
+            math(rule),
+            text(format!(", {why}; without it the error term is")),
+        ]));
+        let mut rows = vec![row(label.clone(), formula(g, general.formula, names, L))];
+        // With the target open, its value in the target's entries.
+        if let Some(value) = general.value {
+            rows.extend(value_rows_after(&label, value, round));
+        }
+        out.push(Block::Display(rows));
+    }
+    out
+}
+
+/// Each parameter's gradient, formula then value; a sum over time term by term.
+fn parameter_gradient_rows(o: &WorkedSolution) -> Vec<Row> {
+    let (g, names, round) = (&o.derivation.graph, &o.names, o.round);
+    let mut rows = Vec::new();
+    for grad in &o.gradients {
         let lhs = names.gradient_of(Wrt::Tensor(grad.param), L, g);
-        match super::text::term_by_term(solution, i) {
-            Some((view, sum, terms)) => {
-                rows.push(row(lhs.clone(), super::text::time_sum_text(g, sum, &names, view, L)));
-                let written: Vec<String> = sum.terms.iter().map(|&t| formula(g, t, &names, L)).collect();
+        match &grad.over_time {
+            Some(TermByTerm { view, sum, terms }) => {
+                rows.push(row(lhs.clone(), super::text::time_sum_text(g, sum, names, view, L)));
+                let written: Vec<String> = sum.terms.iter().map(|&t| formula(g, t, names, L)).collect();
                 rows.push(row("", written.join(" + ")));
                 if terms.len() <= TERMS_SHOWN && terms.iter().all(|t| t.dims().len() <= 2) {
                     let values: Vec<String> = terms.iter().map(|t| matrix(t, round)).collect();
                     rows.push(row("", values.join(" + ")));
                 }
             }
-            _ => rows.push(row(lhs.clone(), formula(g, grad.formula, &names, L))),
+            None => rows.push(row(lhs.clone(), formula(g, grad.formula, names, L))),
         }
-        rows.extend(value_rows_after(&lhs, v, round));
+        rows.extend(value_rows_after(&lhs, grad.value, round));
     }
-    out.push(Block::Display(rows));
-    // The legend of the simplifications that the error terms' steps and the
-    // functions' derivatives name.
-    let named = d
-        .defined_symbols()
-        .fold(crate::model::Fired::default(), |acc, s| acc.union(super::text::simplified_in(&s.steps)));
-    let in_functions = d.fn_derivatives.iter().fold(crate::model::Fired::default(), |acc, fd| acc.union(fd.simplified));
-    let named = named.union(in_functions);
-    if !named.is_empty() {
-        out.push(Block::Paragraph(vec![text(if in_functions.is_empty() {
+    rows
+}
+
+/// The legend of the simplifications that the error terms' steps and the
+/// functions' derivatives name.
+fn simplification_blocks(named: Simplifications) -> Vec<Block> {
+    let all = named.in_error_terms_and_functions();
+    if all.is_empty() {
+        return Vec::new();
+    }
+    vec![
+        Block::Paragraph(vec![text(if named.in_functions.is_empty() {
             "Besides the derivative rules, the steps name the simplifications they make:"
         } else {
             "Besides the derivative rules, the steps and the functions' derivatives name the simplifications they make:"
-        })]));
-        out.push(Block::List(
-            named.iter().map(|s| vec![text(format!("{}: {}", s.name(), s.entry().statement))]).collect(),
-        ));
-    }
+        })]),
+        Block::List(all.iter().map(|s| vec![text(format!("{}: {}", s.name(), s.entry().statement))]).collect()),
+    ]
+}
 
-    // 4. The update.
-    if let Some(train) = &solution.training {
-        out.extend(update_blocks(model, &names, train, round));
-    }
-
-    // Conventions.
-    let mut notes: Vec<Vec<Inline>> =
-        d.conventions.iter().filter(|c| !c.is_layer_rule()).map(|c| vec![text(c.statement())]).collect();
-    let mut seen = Vec::new();
-    for t in &d.target_sums {
-        let (y, every) = match (&d.time, crate::model::time::split_step(&model.tensor(t.target).name)) {
-            (Some(view), Some((_, k))) => (names.at(&view.index, k).tensor(t.target, L), true),
-            _ => (names.tensor(t.target, L), false),
+/// 5. The conventions and assumptions, then what the evaluation met.
+fn note_blocks(o: &WorkedSolution) -> Vec<Block> {
+    let mut notes: Vec<Vec<Inline>> = Vec::new();
+    for n in &o.notes {
+        let note = match n {
+            NoteItem::Convention(c) => vec![text(c.statement())],
+            NoteItem::Averaging { loss, target, prediction, entries } => {
+                pieces(super::text::averaging_sentence(*loss, *target, *prediction, *entries, &o.names, L))
+            }
+            NoteItem::TargetSum { sum, step } => pieces(match (o.time, step) {
+                (Some(view), Some(k)) => super::text::target_sum_sentence(sum, &o.names.at(&view.index, *k), L, true),
+                _ => super::text::target_sum_sentence(sum, &o.names, L, false),
+            }),
+            NoteItem::Evaluation(e) => vec![text(super::text::note_text(e))],
         };
-        if seen.contains(&y) {
-            continue;
-        }
-        seen.push(y.clone());
-        let _ = every;
-        let rule = match (&d.time, t.axis) {
-            (Some(_), None) => format!("\\textstyle\\sum {y} = 1"),
-            _ => super::text::target_sum_formula(t, &names, L),
-        };
-        let entries = match t.axis {
-            None => "the entries of the target sum".to_string(),
-            Some(axis) => format!("each {} of the target sums", super::text::lane_name(axis)),
-        };
-        notes.push(match t.verified {
-            Some(true) => vec![
-                math(rule),
-                text(format!(": {entries} to one (checked on the given values), which simplifies the error term.")),
-            ],
-            None => vec![
-                math(rule),
-                text(" is assumed (a one-hot or probability target); the general form is shown beside it."),
-            ],
-            Some(false) => vec![text(match t.axis {
-                None => "The target's entries do not sum to one, so the general form is kept.".to_string(),
-                Some(axis) => format!(
-                    "The target's {}s do not each sum to one, so the general form is kept.",
-                    super::text::lane_name(axis)
-                ),
-            })],
-        });
+        notes.push(note);
     }
-    notes.extend(solution.notes.iter().map(|n| vec![text(super::text::note_text(n))]));
-    if !notes.is_empty() {
-        out.push(Block::Section("Conventions".into()));
-        out.push(Block::List(notes));
+    if notes.is_empty() {
+        return Vec::new();
     }
-    out
+    vec![Block::Section("Conventions".into()), Block::List(notes)]
 }
 
 /// The update: the optimizer's rule, the loss by step (a plot and a
@@ -605,7 +624,7 @@ fn update_blocks(model: &Model, names: &Names, train: &Training, round: Option<u
         }
         out.push(Block::Display(rows));
     };
-    if train.optimizer == Optimizer::Sgd && train.steps == 1 {
+    if training::one_sgd_step(train) {
         // One step of SGD is the gradient already shown: the update in one line.
         out.push(Block::Paragraph(vec![
             text("Gradient descent with learning rate "),
@@ -664,10 +683,7 @@ fn update_blocks(model: &Model, names: &Names, train: &Training, round: Option<u
         if !remarks.is_empty() {
             remarks.push(text(" "));
         }
-        remarks.extend(note.into_iter().map(|piece| match piece {
-            training::Piece::Words(w) => text(w),
-            training::Piece::Formula(f) => math(f),
-        }));
+        remarks.extend(pieces(note));
     }
     if !remarks.is_empty() {
         out.push(Block::Paragraph(remarks));
@@ -739,6 +755,17 @@ fn update_blocks(model: &Model, names: &Names, train: &Training, round: Option<u
         out.push(Block::Display(rows));
     }
     out
+}
+
+/// A sentence of words and formulas as running text with inline math.
+fn pieces(sentence: Vec<training::Piece>) -> Vec<Inline> {
+    sentence
+        .into_iter()
+        .map(|piece| match piece {
+            training::Piece::Words(w) => text(w),
+            training::Piece::Formula(f) => math(f),
+        })
+        .collect()
 }
 
 /// Running text with its inline math, for LaTeX and Markdown alike.
@@ -836,8 +863,8 @@ fn subscript_digits(name: &str) -> String {
     base.chars().chain(digits).collect()
 }
 
-fn step_rows(steps: &[Step], solution: &Solution, names: &Names) -> Vec<Row> {
-    let g = &solution.derivation.graph;
+fn step_rows(steps: &[Step], derivation: &Derivation, names: &Names) -> Vec<Row> {
+    let g = &derivation.graph;
     steps
         .iter()
         .map(|s| {
@@ -845,7 +872,7 @@ fn step_rows(steps: &[Step], solution: &Solution, names: &Names) -> Vec<Row> {
             let note = s.note(|t| {
                 let name = names.tensor(t, Notation::Text);
                 // `h_t` as `h_{t}`, which prose sets as a subscript.
-                match &solution.derivation.time {
+                match &derivation.time {
                     Some(view) if name.ends_with(&format!("_{}", view.index)) => {
                         format!("{}_{{{}}}", &name[..name.len() - view.index.len() - 1], view.index)
                     }

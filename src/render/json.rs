@@ -1,6 +1,8 @@
 //! `--format json`: one object with the keys `given`, `forward`, `loss`,
 //! `deltas`, `gradients`, `updated`, `training`, `history` and `notes`, names
-//! as in the file, entries in file order. Each quantity has its `value`
+//! as in the file, entries in the order the text output shows them (file
+//! order; for a file with `steps`, the forward equations step by step and
+//! the error terms from the last step down). Each quantity has its `value`
 //! (numbers), `exact` (fractions as `"27/20"` strings, when every entry is
 //! exact) and, where it has one, its `formula` (text notation), `formula_nn`
 //! (`.nn` notation) and `latex`, with `name_latex`, the quantity's own name in
@@ -32,14 +34,16 @@
 use num_rational::BigRational;
 use serde_json::{json, Map, Value};
 
-use crate::derive::{Derivation, Wrt};
+use crate::derive::time::TimeView;
+use crate::derive::{Convention, Derivation, Symbol, Wrt};
 use crate::diagnostic::Report;
 use crate::eval::tensor::Tensor;
 use crate::eval::{Solution, Training};
-use crate::model::{Model, TensorId};
+use crate::model::{Graph, Model, NodeId, TensorId};
 use crate::syntax::Span;
 
 use super::formula::{any_parameter, definition, formula, Names, Notation};
+use super::outline::{derivation_outline, outline, NoteItem, Outline, WorkedSolution};
 use super::training;
 
 const N: Notation = Notation::Text;
@@ -114,65 +118,82 @@ fn formulas(name_latex: String, [text, nn, latex]: [String; 3]) -> Map<String, V
     obj
 }
 
-/// The formulas of a derivation, keyed like the solution's: `forward`,
-/// `loss`, `deltas` and `gradients`, without values (so a file without
-/// numbers has one too).
-fn formula_sections(model: &Model, d: &Derivation) -> [Map<String, Value>; 4] {
-    let names = Names::new(model, Some(d));
-    let g = &d.graph;
-    let in_every_notation =
-        |print: &dyn Fn(Notation) -> String| [print(N), print(Notation::Nn), print(Notation::Latex)];
-    let of_definition = |name, def| formulas(name, in_every_notation(&|n| definition(g, def, &names, n)));
-    let of_node = |name, node| formulas(name, in_every_notation(&|n| formula(g, node, &names, n)));
+/// A formula printed in the text notation, the `.nn` notation and LaTeX.
+fn in_every_notation(print: &dyn Fn(Notation) -> String) -> [String; 3] {
+    [print(N), print(Notation::Nn), print(Notation::Latex)]
+}
 
-    let mut forward = Map::new();
-    for id in model.equations().filter(|&id| id != model.loss) {
-        let t = model.tensor(id);
-        let Some(def) = t.definition else { continue };
-        forward.insert(t.name.clone(), Value::Object(of_definition(names.tensor(id, Notation::Latex), def)));
-    }
+/// An equation's name in LaTeX and its right-hand side in every notation.
+fn equation_formulas(g: &Graph, names: &Names, id: TensorId, def: NodeId) -> Map<String, Value> {
+    formulas(names.tensor(id, Notation::Latex), in_every_notation(&|n| definition(g, def, names, n)))
+}
 
+/// An error term's formulas, and what it is the gradient with respect to.
+fn error_term_formulas(g: &Graph, names: &Names, sym: &Symbol) -> Map<String, Value> {
+    let of = |notation| match sym.wrt {
+        Wrt::Tensor(t) => names.tensor(t, notation),
+        Wrt::Node(n) => formula(g, n, names, notation),
+    };
+    let mut obj = Map::new();
+    obj.insert("of_text".into(), json!(of(N)));
+    obj.insert("of_nn".into(), json!(of(Notation::Nn)));
+    let name_latex = formula(g, sym.node, names, Notation::Latex);
+    obj.extend(formulas(name_latex, in_every_notation(&|n| formula(g, sym.formula, names, n))));
+    obj
+}
+
+/// A parameter's gradient: its name in LaTeX and its formula in every notation.
+fn gradient_formulas(g: &Graph, names: &Names, param: TensorId, node: NodeId) -> Map<String, Value> {
+    let name_latex = names.gradient_of(Wrt::Tensor(param), Notation::Latex, g);
+    formulas(name_latex, in_every_notation(&|n| formula(g, node, names, n)))
+}
+
+/// The `loss` object: its name and formulas.
+fn loss_formulas(model: &Model, g: &Graph, names: &Names) -> Map<String, Value> {
     let loss_t = model.tensor(model.loss);
     let mut loss = Map::new();
     loss.insert("name".into(), json!(loss_t.name));
     if let Some(def) = loss_t.definition {
-        loss.extend(of_definition(names.tensor(model.loss, Notation::Latex), def));
+        loss.extend(equation_formulas(g, names, model.loss, def));
     }
+    loss
+}
 
+/// The formulas of a derivation, keyed like the solution's: `forward`,
+/// `loss`, `deltas` and `gradients`, without values (so a file without
+/// numbers has one too).
+fn formula_sections(o: &Outline<()>) -> [Map<String, Value>; 4] {
+    let (model, g, names) = (o.model, &o.derivation.graph, &o.names);
+    let mut forward = Map::new();
+    for eq in o.forward.iter().filter(|eq| eq.tensor != model.loss) {
+        let obj = equation_formulas(g, names, eq.tensor, eq.definition);
+        forward.insert(model.tensor(eq.tensor).name.clone(), Value::Object(obj));
+    }
     let mut deltas = Map::new();
-    for &s in &d.defined {
-        let sym = d.symbol(s);
-        let of = |notation| match sym.wrt {
-            Wrt::Tensor(t) => names.tensor(t, notation),
-            Wrt::Node(n) => formula(g, n, &names, notation),
-        };
-        let mut obj = Map::new();
-        obj.insert("of_text".into(), json!(of(N)));
-        obj.insert("of_nn".into(), json!(of(Notation::Nn)));
-        obj.extend(of_node(formula(g, sym.node, &names, Notation::Latex), sym.formula));
-        deltas.insert(formula(g, sym.node, &names, N), Value::Object(obj));
+    for term in &o.error_terms {
+        let sym = term.definition;
+        deltas.insert(formula(g, sym.node, names, N), Value::Object(error_term_formulas(g, names, sym)));
     }
-
     let mut gradients = Map::new();
-    for grad in &d.gradients {
-        let name_latex = names.gradient_of(Wrt::Tensor(grad.param), Notation::Latex, g);
-        gradients.insert(model.tensor(grad.param).name.clone(), Value::Object(of_node(name_latex, grad.formula)));
+    for grad in &o.gradients {
+        let obj = gradient_formulas(g, names, grad.param, grad.formula);
+        gradients.insert(model.tensor(grad.param).name.clone(), Value::Object(obj));
     }
-    [forward, loss, deltas, gradients]
+    [forward, loss_formulas(model, g, names), deltas, gradients]
 }
 
 /// The symbolic derivation as pretty-printed JSON: `forward`, `loss`,
 /// `deltas`, `gradients` (formulas only) and `notes`.
 pub fn derivation(model: &Model, d: &Derivation) -> String {
-    let names = Names::new(model, Some(d));
-    let [forward, loss, deltas, gradients] = formula_sections(model, d);
+    let o = derivation_outline(model, d);
+    let [forward, loss, deltas, gradients] = formula_sections(&o);
     let mut root = Map::new();
     root.insert("forward".into(), Value::Object(forward));
     root.insert("loss".into(), Value::Object(loss));
     root.insert("deltas".into(), Value::Object(deltas));
     root.insert("gradients".into(), Value::Object(gradients));
-    root.insert("notes".into(), json!(derivation_notes(d, &names)));
-    if let Some(time) = time_json(model, d, &names, None) {
+    root.insert("notes".into(), json!(note_sentences(&o.layer_rules, &o.notes, &o.names, o.time)));
+    if let Some(time) = time_json(model, d, &o.names, None) {
         root.insert("time".into(), time);
     }
     let mut text = String::new();
@@ -181,120 +202,124 @@ pub fn derivation(model: &Model, d: &Derivation) -> String {
     text
 }
 
-/// The layer rules (with their index forms), then the conventions.
-fn derivation_notes(d: &Derivation, names: &Names) -> Vec<String> {
-    let mut notes: Vec<String> = super::text::layer_rules(d)
-        .into_iter()
-        .map(|(statement, index)| match index {
-            Some(index) => format!("{statement}; index form: {index}"),
-            None => statement.to_string(),
+/// The layer rules (with their index forms), then the notes, in words.
+fn note_sentences(rules: &[Convention], notes: &[NoteItem], names: &Names, time: Option<&TimeView>) -> Vec<String> {
+    let mut out: Vec<String> = rules
+        .iter()
+        .map(|rule| match rule.index_form() {
+            Some(index) => format!("{}; index form: {index}", rule.statement()),
+            None => rule.statement().to_string(),
         })
         .collect();
-    notes.extend(super::text::conventions(d, names));
-    notes
+    out.extend(notes.iter().map(|n| super::text::note_sentence(n, names, time)));
+    out
 }
 
-/// The object at `key` of a formula section, with a value added.
-fn valued(section: &Map<String, Value>, key: &str, t: &Tensor, round: Option<u32>) -> Value {
-    let obj = section.get(key).and_then(Value::as_object).cloned().unwrap_or_default();
-    with_value(obj, t, round)
-}
-
-/// The whole solution as pretty-printed JSON (with a final newline).
+/// The whole solution as pretty-printed JSON (with a final newline): a
+/// walk of the solution's outline.
 pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> String {
-    let d = &solution.derivation;
-    let names = Names::new(model, Some(d));
-    let g = &d.graph;
-    let [forward_f, loss_f, deltas_f, gradients_f] = formula_sections(model, d);
-
-    let mut given = Map::new();
-    for id in model.ids() {
-        let t = model.tensor(id);
-        if t.definition.is_none() {
-            let mut obj = Map::new();
-            obj.insert("role".into(), json!(t.role.name()));
-            if t.value.is_none() {
-                // Not given: its entries are the unknowns of the expressions.
-                obj.insert("open".into(), json!(true));
-            }
-            given.insert(t.name.clone(), with_value(obj, solution.value(id), round));
-        }
-    }
-
-    let mut forward = Map::new();
-    for id in model.equations().filter(|&id| id != model.loss) {
-        let name = &model.tensor(id).name;
-        if forward_f.contains_key(name) {
-            let mut entry = valued(&forward_f, name, solution.value(id), round);
-            // A max-pool's mask goes with the equation that pools.
-            for m in solution.masks.iter().filter(|m| m.equation == id) {
-                let mut mask = Map::new();
-                mask.insert("of".into(), json!(formula(g, m.input, &names, N)));
-                mask.insert("value".into(), value(&m.mask, None));
-                if let Value::Object(o) = &mut entry {
-                    o.insert("mask".into(), Value::Object(mask));
-                }
-            }
-            forward.insert(name.clone(), entry);
-        }
-    }
-
-    let loss = with_value(loss_f, solution.value(model.loss), round);
-
-    let mut deltas = Map::new();
-    for (s, v) in &solution.symbols {
-        let key = formula(g, d.symbol(*s).node, &names, N);
-        let mut entry = valued(&deltas_f, &key, v, round);
-        // With the target open: the general form (before Σy = 1) and its value.
-        if let (Some(general), Some((_, gv)), Value::Object(obj)) =
-            (d.symbol(*s).general, solution.general.iter().find(|(id, _)| id == s), &mut entry)
-        {
-            obj.insert(
-                "general".into(),
-                json!({ "formula": formula(g, general, &names, N), "value": value(gv, round) }),
-            );
-        }
-        deltas.insert(key.clone(), entry);
-    }
-
-    let mut gradients = Map::new();
-    for (grad, v) in d.gradients.iter().zip(&solution.gradients) {
-        let name = &model.tensor(grad.param).name;
-        gradients.insert(name.clone(), valued(&gradients_f, name, v, round));
-    }
-
+    let o = outline(model, solution, round);
+    let (forward, loss) = forward_json(&o);
     let mut updated = Map::new();
-    if let Some(train) = &solution.training {
+    if let Some(train) = o.update {
         for (p, v) in &train.updated {
             updated.insert(model.tensor(*p).name.clone(), with_value(Map::new(), v, round));
         }
     }
-
-    let (training, history) = match &solution.training {
-        Some(train) => (training_json(model, &names, train, round), history_json(model, solution, train, round)),
+    let (training, history) = match o.update {
+        Some(train) => (training_json(model, &o.names, train, round), history_json(model, solution, train, round)),
         None => (Value::Null, Value::Array(Vec::new())),
     };
 
-    let mut notes = derivation_notes(d, &names);
-    notes.extend(solution.notes.iter().map(super::text::note_text));
-
     let mut root = Map::new();
-    root.insert("given".into(), Value::Object(given));
-    root.insert("forward".into(), Value::Object(forward));
+    root.insert("given".into(), given_json(&o));
+    root.insert("forward".into(), forward);
     root.insert("loss".into(), loss);
-    root.insert("deltas".into(), Value::Object(deltas));
-    root.insert("gradients".into(), Value::Object(gradients));
+    root.insert("deltas".into(), deltas_json(&o));
+    root.insert("gradients".into(), gradients_json(&o));
     root.insert("updated".into(), Value::Object(updated));
     root.insert("training".into(), training);
     root.insert("history".into(), history);
-    root.insert("notes".into(), json!(notes));
-    if let Some(time) = time_json(model, d, &names, Some((solution, round))) {
+    root.insert("notes".into(), json!(note_sentences(&o.layer_rules, &o.notes, &o.names, o.time)));
+    if let Some(time) = time_json(model, o.derivation, &o.names, Some((solution, round))) {
         root.insert("time".into(), time);
     }
     let mut text = String::new();
     pretty(&Value::Object(root), 0, &mut text);
     text.push('\n');
     text
+}
+
+/// `given`: each declared tensor with its role and value (`open` when the
+/// value is left open).
+fn given_json(o: &WorkedSolution) -> Value {
+    let mut given = Map::new();
+    for item in &o.given {
+        let t = o.model.tensor(item.tensor);
+        let mut obj = Map::new();
+        obj.insert("role".into(), json!(t.role.name()));
+        if t.value.is_none() {
+            // Not given: its entries are the unknowns of the expressions.
+            obj.insert("open".into(), json!(true));
+        }
+        given.insert(t.name.clone(), with_value(obj, item.value, o.round));
+    }
+    Value::Object(given)
+}
+
+/// `forward` (each equation but the loss, with a max-pool's mask) and `loss`.
+fn forward_json(o: &WorkedSolution) -> (Value, Value) {
+    let (model, g, names) = (o.model, &o.derivation.graph, &o.names);
+    let mut forward = Map::new();
+    let mut loss = Value::Null;
+    for eq in &o.forward {
+        let formulas = equation_formulas(g, names, eq.tensor, eq.definition);
+        if eq.tensor == model.loss {
+            let mut named = Map::new();
+            named.insert("name".into(), json!(model.tensor(model.loss).name));
+            named.extend(formulas);
+            loss = with_value(named, eq.value, o.round);
+            continue;
+        }
+        let mut entry = with_value(formulas, eq.value, o.round);
+        // A max-pool's mask goes with the equation that pools.
+        if let (Some(m), Value::Object(obj)) = (eq.masks.last(), &mut entry) {
+            let mut mask = Map::new();
+            mask.insert("of".into(), json!(formula(g, m.input, names, N)));
+            mask.insert("value".into(), value(&m.mask, None));
+            obj.insert("mask".into(), Value::Object(mask));
+        }
+        forward.insert(model.tensor(eq.tensor).name.clone(), entry);
+    }
+    (Value::Object(forward), loss)
+}
+
+/// `deltas`: each error term, with its general form when the target is open.
+fn deltas_json(o: &WorkedSolution) -> Value {
+    let (g, names) = (&o.derivation.graph, &o.names);
+    let mut deltas = Map::new();
+    for term in &o.error_terms {
+        let mut entry = with_value(error_term_formulas(g, names, term.definition), term.value, o.round);
+        // With the target open: the general form (before Σy = 1) and its value.
+        if let (Some(general), Value::Object(obj)) = (&term.general, &mut entry) {
+            if let Some(gv) = general.value {
+                let f = formula(g, general.formula, names, N);
+                obj.insert("general".into(), json!({ "formula": f, "value": value(gv, o.round) }));
+            }
+        }
+        deltas.insert(formula(g, term.definition.node, names, N), entry);
+    }
+    Value::Object(deltas)
+}
+
+/// `gradients`: each parameter's gradient with its formulas.
+fn gradients_json(o: &WorkedSolution) -> Value {
+    let mut gradients = Map::new();
+    for grad in &o.gradients {
+        let obj = gradient_formulas(&o.derivation.graph, &o.names, grad.param, grad.formula);
+        gradients.insert(o.model.tensor(grad.param).name.clone(), with_value(obj, grad.value, o.round));
+    }
+    Value::Object(gradients)
 }
 
 /// The `training` object: the optimizer, its settings and its rule.

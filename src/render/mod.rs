@@ -9,6 +9,7 @@ pub mod json;
 pub mod latex;
 pub mod markdown;
 pub mod nn;
+pub mod outline;
 pub mod plot;
 pub mod symbolic;
 pub mod text;

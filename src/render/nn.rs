@@ -6,7 +6,8 @@ use std::fmt::Write;
 use crate::derive::{Derivation, Wrt};
 use crate::model::Model;
 
-use super::formula::{definition, formula, Names, Notation};
+use super::formula::{definition, formula, Notation};
+use super::outline::derivation_outline;
 use super::text::substitute_params;
 
 const N: Notation = Notation::Nn;
@@ -14,28 +15,27 @@ const N: Notation = Notation::Nn;
 /// Forward equations, function derivatives, error terms and gradients, one
 /// `name = formula` line each.
 pub fn derivation(model: &Model, derivation: &Derivation) -> String {
-    let names = Names::new(model, Some(derivation));
-    let g = &derivation.graph;
+    let o = derivation_outline(model, derivation);
+    let (g, names) = (&derivation.graph, &o.names);
     let mut out = String::from("# forward pass\n");
     if let Some(view) = &derivation.time {
         // In t, as the file writes it; the steps outside the recurrence are numbered.
         let _ = writeln!(out, "steps {} = {}..{}", view.index, view.first, view.last);
-        for (lhs, rhs) in super::text::time_forward(model, derivation, view, &names, N) {
+        for (lhs, rhs) in super::text::time_forward(model, derivation, view, names, N) {
             let _ = writeln!(out, "{lhs} = {rhs}");
         }
     } else {
-        for t in model.equations() {
-            if let Some(def) = model.tensor(t).definition {
-                let _ = writeln!(out, "{} = {}", model.tensor(t).name, definition(g, def, &names, N));
-            }
+        for eq in &o.forward {
+            let _ = writeln!(out, "{} = {}", model.tensor(eq.tensor).name, definition(g, eq.definition, names, N));
         }
     }
-    if !derivation.fn_derivatives.is_empty() {
+    let derivatives: Vec<_> = o.functions.iter().filter_map(|r| Some((r, r.derivative?))).collect();
+    if !derivatives.is_empty() {
         out.push_str("\n# derivatives of the custom functions\n");
-        for d in &derivation.fn_derivatives {
-            let f = model.function(d.func);
-            let name = names.function(crate::model::Func::Derivative { func: d.func, wrt: d.wrt }, N);
-            let body = substitute_params(&formula(g, d.body, &names, N), &f.params);
+        for (r, wrt) in derivatives {
+            let f = model.function(r.func);
+            let name = names.function(crate::model::Func::Derivative { func: r.func, wrt }, N);
+            let body = substitute_params(&formula(g, r.body, names, N), &f.params);
             let _ = writeln!(out, "fn {name}({}) = {body}", f.params.join(", "));
         }
     }
@@ -57,23 +57,24 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
                 }
                 for &s in &group.others {
                     let s = derivation.symbol(s);
-                    let _ = writeln!(out, "{} = {}", formula(g, s.node, &names, N), formula(g, s.formula, &names, N));
+                    let _ = writeln!(out, "{} = {}", formula(g, s.node, names, N), formula(g, s.formula, names, N));
                 }
             }
         }
         None => {
-            for s in derivation.defined_symbols() {
-                let _ = writeln!(out, "{} = {}", formula(g, s.node, &names, N), formula(g, s.formula, &names, N));
+            for term in &o.error_terms {
+                let s = term.definition;
+                let _ = writeln!(out, "{} = {}", formula(g, s.node, names, N), formula(g, s.formula, names, N));
             }
         }
     }
     out.push_str("\n# gradients\n");
-    for (i, grad) in derivation.gradients.iter().enumerate() {
+    for (i, grad) in o.gradients.iter().enumerate() {
         let lhs = names.gradient_of(Wrt::Tensor(grad.param), N, g);
         let sum = derivation.time.as_ref().and_then(|view| Some((view, view.gradients.get(i)?.as_ref()?)));
         let rhs = match sum {
-            Some((view, sum)) => super::text::time_sum_text(g, sum, &names, view, N),
-            None => formula(g, grad.formula, &names, N),
+            Some((view, sum)) => super::text::time_sum_text(g, sum, names, view, N),
+            None => formula(g, grad.formula, names, N),
         };
         let _ = writeln!(out, "{lhs} = {rhs}");
     }

@@ -3,73 +3,65 @@
 use std::fmt::Write;
 
 use crate::derive::time::{Forward, General, TimeSum, TimeView};
-use crate::derive::{Derivation, Step, Wrt};
+use crate::derive::{Convention, Derivation, Step, Wrt};
 use crate::eval::evaluate::Note;
 use crate::eval::{GradCheck, ParamCheck, Solution, Training};
 use crate::model::{Fired, Model, Optimizer};
 
 use super::formula::{definition, display_width, formula, Names, Notation};
+use super::outline::{
+    derivation_notes, derivation_outline, function_rows, layer_rules, outline, simplifications, simplified_in,
+    FunctionRow, NoteItem, Outline, WorkedSolution,
+};
 use super::training;
 use crate::layout::{align_width, pad_right};
 
 const N: Notation = Notation::Text;
 
-/// The forward equations, one per line, aligned at `=`.
-pub fn forward_equations(model: &Model, names: &Names) -> Vec<(String, String)> {
-    model
-        .equations()
-        .filter_map(|t| {
-            let def = model.tensor(t).definition?;
-            Some((names.tensor(t, N), definition(&model.graph, def, names, N)))
-        })
-        .collect()
-}
-
 /// Each custom function and its derivative(s): `(lhs, rhs)` pairs.
 pub fn function_lines(model: &Model, derivation: &Derivation, names: &Names) -> Vec<(String, String)> {
-    function_rows(model, derivation, names).into_iter().map(|(l, r, _)| (l, r)).collect()
+    function_rows(model, derivation).iter().map(|r| function_line(r, model, derivation, names)).collect()
 }
 
-/// [`function_lines`] with the simplifications that shaped each derivative.
-fn function_rows(model: &Model, derivation: &Derivation, names: &Names) -> Vec<(String, String, Fired)> {
-    let mut lines = Vec::new();
-    for (i, f) in model.functions.values().enumerate() {
-        let params = f.params.join(", ");
-        let param_names = |s: String| substitute_params(&s, &f.params);
-        let body = param_names(formula(&derivation.graph, f.body, names, N));
-        lines.push((format!("{}({params})", f.name), body, Fired::default()));
-        for d in derivation.fn_derivatives.iter().filter(|d| d.func.0 as usize == i) {
-            let name = names.function(crate::model::Func::Derivative { func: d.func, wrt: d.wrt }, N);
-            let body = param_names(formula(&derivation.graph, d.body, names, N));
-            lines.push((format!("{name}({params})"), body, d.simplified));
+/// `f(t) = body` or `f′(t) = body`, with the parameters' own names.
+fn function_line(row: &FunctionRow, model: &Model, derivation: &Derivation, names: &Names) -> (String, String) {
+    let f = model.function(row.func);
+    let params = f.params.join(", ");
+    let body = substitute_params(&formula(&derivation.graph, row.body, names, N), &f.params);
+    let lhs = match row.derivative {
+        None => format!("{}({params})", f.name),
+        Some(wrt) => {
+            format!("{}({params})", names.function(crate::model::Func::Derivative { func: row.func, wrt }, N))
         }
-    }
-    lines
+    };
+    (lhs, body)
 }
 
 /// The functions and their derivatives as `derive` prints them: a derivative
 /// that a simplification shaped names it (`[negative-coefficient]`).
-/// Returns the simplifications named.
-fn write_functions(out: &mut String, model: &Model, derivation: &Derivation, names: &Names) -> Fired {
-    let rows = function_rows(model, derivation, names);
+fn write_functions(out: &mut String, rows: &[FunctionRow], model: &Model, derivation: &Derivation, names: &Names) {
     if rows.is_empty() {
-        return Fired::default();
+        return;
     }
+    let rows: Vec<(String, String, Fired)> = rows
+        .iter()
+        .map(|r| {
+            let (l, rhs) = function_line(r, model, derivation, names);
+            (l, rhs, r.simplified)
+        })
+        .collect();
     let _ = writeln!(out, "\nFunctions and their derivatives");
     let lw = align_width(rows.iter().map(|(l, _, _)| display_width(l)), NAME_ALIGN_CAP);
     let rw =
         align_width(rows.iter().filter(|(_, _, s)| !s.is_empty()).map(|(_, r, _)| display_width(r)), FORMULA_ALIGN_CAP);
-    let mut named = Fired::default();
     for (l, r, simplified) in rows {
         if simplified.is_empty() {
             let _ = writeln!(out, "  {} = {r}", pad_right(&l, lw));
         } else {
-            named = named.union(simplified);
             let rule = simplified.shown_names().join(", ");
             let _ = writeln!(out, "  {} = {}   [{rule}]", pad_right(&l, lw), pad_right(&r, rw));
         }
     }
-    named
 }
 
 /// Function bodies print their parameters as `t0`, `t1`…; put the real names back.
@@ -141,60 +133,28 @@ fn write_steps(out: &mut String, rows: &[(String, String, String)], indent: &str
     }
 }
 
-/// Names of the quantities a derivation defines: `δ2`, `∂L/∂W1`.
-pub fn symbol_label(derivation: &Derivation, names: &Names, s: &crate::derive::Symbol) -> String {
-    formula(&derivation.graph, s.node, names, N)
-}
-
 /// The whole symbolic derivation, as `nnderive derive` prints it.
 pub fn derivation(model: &Model, derivation: &Derivation) -> String {
     if let Some(view) = &derivation.time {
         return time_derivation(model, derivation, view);
     }
-    let names = Names::new(model, Some(derivation));
+    let o = derivation_outline(model, derivation);
+    let (g, names) = (&derivation.graph, &o.names);
     let mut out = String::new();
     let _ = writeln!(out, "Forward pass");
-    out.push_str(&aligned(&forward_equations(model, &names), "  "));
-
-    // The simplifications the printed steps name, for the legend at the end.
-    let mut named = write_functions(&mut out, model, derivation, &names);
-
-    write_layer_rules(&mut out, derivation);
-
-    let defined: Vec<_> = derivation.defined_symbols().collect();
-    if !defined.is_empty() {
-        let _ = writeln!(out, "\nError terms");
-        for s in &defined {
-            let label = symbol_label(derivation, &names, s);
-            let of = names.gradient_of(s.wrt, N, &derivation.graph);
-            if of != label {
-                let _ = writeln!(out, "  {label} = {of}");
-            }
-            named = named.union(simplified_in(&s.steps));
-            write_steps(&mut out, &step_lines(&s.steps, derivation, &names), "      ");
-            let _ = writeln!(out, "  {label} = {}", formula(&derivation.graph, s.formula, &names, N));
-            if let Some(general) = s.general {
-                let sums: Vec<String> =
-                    derivation.target_sums.iter().map(|t| target_sum_formula(t, &names, N)).collect();
-                let _ = writeln!(
-                    out,
-                    "      (in general, without {}: {label} = {})",
-                    sums.join(", "),
-                    formula(&derivation.graph, general, &names, N)
-                );
-            }
-            out.push('\n');
-        }
-        out.pop();
-    }
+    let forward: Vec<(String, String)> =
+        o.forward.iter().map(|eq| (names.tensor(eq.tensor, N), definition(g, eq.definition, names, N))).collect();
+    out.push_str(&aligned(&forward, "  "));
+    write_functions(&mut out, &o.functions, model, derivation, names);
+    write_layer_rules(&mut out, &o.layer_rules);
+    write_error_term_steps(&mut out, &o);
 
     let _ = writeln!(out, "\nGradients");
     let mut rows = Vec::new();
-    for g in &derivation.gradients {
-        let lhs = names.gradient_of(Wrt::Tensor(g.param), N, &derivation.graph);
-        let result = formula(&derivation.graph, g.formula, &names, N);
-        named = named.union(simplified_in(&g.steps));
-        let mut steps = step_lines(&g.steps, derivation, &names);
+    for grad in &o.gradients {
+        let lhs = names.gradient_of(Wrt::Tensor(grad.param), N, g);
+        let result = formula(g, grad.formula, names, N);
+        let mut steps = step_lines(grad.steps, derivation, names);
         // A gradient read off in one step is one line, with its rule.
         if steps.len() <= 1 {
             let rule = steps.pop().map(|(_, _, r)| r).unwrap_or_else(|| "no path from the loss".into());
@@ -206,20 +166,36 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
     }
     write_steps(&mut out, &rows, "  ");
 
-    let notes = conventions(derivation, &names);
-    if !notes.is_empty() {
-        let _ = writeln!(out, "\nConventions");
-        for n in notes {
-            let _ = writeln!(out, "  {n}");
-        }
-    }
-    write_simplifications(&mut out, named);
+    write_notes(&mut out, "Conventions", &o.notes, names, None);
+    write_simplifications(&mut out, o.simplifications.all());
     out
 }
 
-/// The simplifications that any of `steps` name.
-pub fn simplified_in(steps: &[Step]) -> Fired {
-    steps.iter().fold(Fired::default(), |acc, s| acc.union(s.simplified))
+/// Each error term with the steps that derive it, and its general form
+/// (without Σy = 1) when it has one.
+fn write_error_term_steps(out: &mut String, o: &Outline<()>) {
+    if o.error_terms.is_empty() {
+        return;
+    }
+    let (d, g, names) = (o.derivation, &o.derivation.graph, &o.names);
+    let _ = writeln!(out, "\nError terms");
+    for term in &o.error_terms {
+        let s = term.definition;
+        let label = formula(g, s.node, names, N);
+        let of = names.gradient_of(s.wrt, N, g);
+        if of != label {
+            let _ = writeln!(out, "  {label} = {of}");
+        }
+        write_steps(out, &step_lines(&s.steps, d, names), "      ");
+        let _ = writeln!(out, "  {label} = {}", formula(g, s.formula, names, N));
+        if let Some(general) = &term.general {
+            let sums: Vec<String> = d.target_sums.iter().map(|t| target_sum_formula(t, names, N)).collect();
+            let general = formula(g, general.formula, names, N);
+            let _ = writeln!(out, "      (in general, without {}: {label} = {general})", sums.join(", "));
+        }
+        out.push('\n');
+    }
+    out.pop();
 }
 
 /// The legend of the simplifications named in the steps and function
@@ -234,84 +210,148 @@ fn write_simplifications(out: &mut String, named: Fired) {
     }
 }
 
-/// The layer rules the derivation uses: each statement with its index form.
-pub fn layer_rules(derivation: &Derivation) -> Vec<(&'static str, Option<&'static str>)> {
-    derivation.conventions.iter().filter(|c| c.is_layer_rule()).map(|c| (c.statement(), c.index_form())).collect()
-}
-
-fn write_layer_rules(out: &mut String, derivation: &Derivation) {
-    let rules = layer_rules(derivation);
+/// The layer rules the derivation uses, each statement with its index form.
+fn write_layer_rules(out: &mut String, rules: &[Convention]) {
     if rules.is_empty() {
         return;
     }
     let _ = writeln!(out, "\nLayer rules");
-    for (statement, index) in rules {
-        let _ = writeln!(out, "  {statement}");
-        if let Some(index) = index {
+    for rule in rules {
+        let _ = writeln!(out, "  {}", rule.statement());
+        if let Some(index) = rule.index_form() {
             let _ = writeln!(out, "      index form: {index}");
         }
     }
 }
 
-/// Where the constant of an averaging loss went: mse's gradient carries 2/n
-/// and bce's 1/n, folded into the formulas' coefficients.
-fn averaging_factors(names: &Names) -> Vec<String> {
-    let model = names.model;
-    let roots: Vec<_> = model.equations().filter_map(|t| model.tensor(t).definition).collect();
-    let mut out = Vec::new();
-    for n in model.graph.nodes_under(&roots) {
-        let crate::model::Node::Loss(kind, y, p) = *model.graph.node(n) else { continue };
-        let entries = model.graph.shape(p).len().max(1);
-        let (y, p) = (formula(&model.graph, y, names, N), formula(&model.graph, p, names, N));
-        let line = match kind {
-            crate::model::LossFn::Mse => format!(
-                "mse({y}, {p}) = mean(({p} − {y})²) with n = {entries}: its gradient is (2/n) ({p} − {y}), and 2/n = {}",
-                super::formula::constant(&num_rational::BigRational::new(2.into(), entries.into()), N)
-            ),
-            crate::model::LossFn::Bce => format!(
-                "bce({y}, {p}) is a mean with n = {entries}: its gradient carries the factor 1/n = {}",
-                super::formula::constant(&num_rational::BigRational::new(1.into(), entries.into()), N)
-            ),
-            crate::model::LossFn::CrossEntropy(_) => continue,
-        };
-        if !out.contains(&line) {
-            out.push(line);
+/// A note in words: a convention, where an averaging loss's constant went,
+/// the assumption Σy = 1 (of `y_t` at every step, for a sequence of
+/// targets), or what the evaluation met.
+pub fn note_sentence(note: &NoteItem, names: &Names, time: Option<&TimeView>) -> String {
+    match note {
+        NoteItem::Convention(c) => c.statement().to_string(),
+        NoteItem::Averaging { loss, target, prediction, entries } => {
+            training::sentence(&averaging_sentence(*loss, *target, *prediction, *entries, names, N))
         }
+        NoteItem::TargetSum { sum, step } => training::sentence(&match (time, step) {
+            (Some(view), Some(k)) => target_sum_sentence(sum, &names.at(&view.index, *k), N, true),
+            _ => target_sum_sentence(sum, names, N, false),
+        }),
+        NoteItem::Evaluation(n) => note_text(n),
     }
-    out
 }
 
-/// The conventions and assumptions the formulas rely on, in words.
-pub fn conventions(derivation: &Derivation, names: &Names) -> Vec<String> {
-    let mut out: Vec<String> =
-        derivation.conventions.iter().filter(|c| !c.is_layer_rule()).map(|c| c.statement().to_string()).collect();
-    out.extend(averaging_factors(names));
-    out.extend(derivation.target_sums.iter().map(|t| target_sum_text(t, names)));
-    out
+/// Where the constant of an averaging loss went, in words and formulas in
+/// `notation`: mse's gradient carries 2/n and bce's 1/n, folded into the
+/// formulas' coefficients.
+pub fn averaging_sentence(
+    loss: crate::model::LossFn,
+    target: crate::model::NodeId,
+    prediction: crate::model::NodeId,
+    entries: usize,
+    names: &Names,
+    notation: Notation,
+) -> Vec<training::Piece> {
+    use training::Piece::{Formula, Words};
+    let g = &names.model.graph;
+    let (y, p) = (formula(g, target, names, notation), formula(g, prediction, names, notation));
+    let factor = |k: i32| super::formula::constant(&num_rational::BigRational::new(k.into(), entries.into()), notation);
+    let latex = notation == Notation::Latex;
+    match loss {
+        crate::model::LossFn::Bce => vec![
+            Formula(if latex { format!("\\operatorname{{bce}}({y}, {p})") } else { format!("bce({y}, {p})") }),
+            Words(" is a mean with "),
+            Formula(format!("n = {entries}")),
+            Words(": its gradient carries the factor "),
+            Formula(if latex { format!("\\tfrac{{1}}{{n}} = {}", factor(1)) } else { format!("1/n = {}", factor(1)) }),
+        ],
+        _ if latex => vec![
+            Formula(format!("\\operatorname{{mse}}({y}, {p}) = \\operatorname{{mean}}\\left(({p} - {y})^2\\right)")),
+            Words(" with "),
+            Formula(format!("n = {entries}")),
+            Words(": its gradient is "),
+            Formula(format!("\\tfrac{{2}}{{n}} ({p} - {y})")),
+            Words(", and "),
+            Formula(format!("\\tfrac{{2}}{{n}} = {}", factor(2))),
+        ],
+        _ => vec![
+            Formula(format!("mse({y}, {p}) = mean(({p} − {y})²)")),
+            Words(" with "),
+            Formula(format!("n = {entries}")),
+            Words(": its gradient is "),
+            Formula(format!("(2/n) ({p} − {y})")),
+            Words(", and "),
+            Formula(format!("2/n = {}", factor(2))),
+        ],
+    }
 }
 
-/// The assumption Σy = 1 for one target, in words.
-fn target_sum_text(t: &crate::derive::TargetSum, names: &Names) -> String {
-    let y = names.tensor(t.target, N);
-    let rule = target_sum_formula(t, names, N);
-    match (t.axis, t.verified) {
-        (None, Some(true)) => format!("{rule}: the entries of {y} sum to 1 (checked on the given values)"),
-        (None, None) => {
-            format!("{rule} is assumed ({y} is a one-hot or probability vector); the general form is shown too")
+/// The assumption Σy = 1 for one target in words and formulas in
+/// `notation`; `at_every_step` for a sequence of targets, `names` naming
+/// its step `y_t`.
+pub fn target_sum_sentence(
+    t: &crate::derive::TargetSum,
+    names: &Names,
+    notation: Notation,
+    at_every_step: bool,
+) -> Vec<training::Piece> {
+    use training::Piece::{Formula, Words};
+    let y = names.tensor(t.target, notation);
+    let rule = target_sum_formula(t, names, notation);
+    // The sum without its value: `Σy`, `1ᵀ Y`, `Y 1`.
+    let sum = rule.split_once(" = ").map_or(rule.as_str(), |(sum, _)| sum).to_string();
+    let mut out = match (t.axis, t.verified) {
+        (None, Some(true)) => {
+            vec![
+                Formula(rule),
+                Words(": the entries of "),
+                Formula(y),
+                Words(" sum to 1 (checked on the given values)"),
+            ]
         }
-        (None, Some(false)) => format!("the entries of {y} do not sum to 1, so the general form (with Σ{y}) is kept"),
-        (Some(axis), verified) => {
-            let lane = lane_name(axis);
-            let (sum, _) = rule.split_once(" = ").unwrap_or((&rule, ""));
-            match verified {
-                Some(true) => format!("{rule}: each {lane} of {y} sums to 1 (checked on the given values)"),
-                None => format!(
-                    "{rule} is assumed (each {lane} of {y} is a one-hot or probability vector); the general form is shown too"
-                ),
-                Some(false) => format!("the {lane}s of {y} do not each sum to 1, so the general form (with {sum}) is kept"),
-            }
-        }
+        (None, None) => vec![
+            Formula(rule),
+            Words(" is assumed ("),
+            Formula(y),
+            Words(" is a one-hot or probability vector); the general form is shown too"),
+        ],
+        (None, Some(false)) => vec![
+            Words("the entries of "),
+            Formula(y),
+            Words(" do not sum to 1, so the general form (with "),
+            Formula(sum),
+            Words(") is kept"),
+        ],
+        (Some(axis), Some(true)) => vec![
+            Formula(rule),
+            Words(": each "),
+            Words(lane_name(axis)),
+            Words(" of "),
+            Formula(y),
+            Words(" sums to 1 (checked on the given values)"),
+        ],
+        (Some(axis), None) => vec![
+            Formula(rule),
+            Words(" is assumed (each "),
+            Words(lane_name(axis)),
+            Words(" of "),
+            Formula(y),
+            Words(" is a one-hot or probability vector); the general form is shown too"),
+        ],
+        (Some(axis), Some(false)) => vec![
+            Words("the "),
+            Words(lane_name(axis)),
+            Words("s of "),
+            Formula(y),
+            Words(" do not each sum to 1, so the general form (with "),
+            Formula(sum),
+            Words(") is kept"),
+        ],
+    };
+    if at_every_step {
+        out.push(Words(", at every step"));
     }
+    out
 }
 
 /// What lies along an axis of a matrix: its columns run down axis 0.
@@ -393,124 +433,131 @@ fn formula_and_value(
     }
 }
 
-/// Gradient `i` as a plain sum over time with the value of each term, when
-/// it is one (no other terms, no factor or divisor): then it is written
-/// term by term and added (`δh₃ h₂ᵀ + δh₂ h₁ᵀ + δh₁ h₀ᵀ = … + … + …`).
-pub fn term_by_term(
-    solution: &Solution,
-    i: usize,
-) -> Option<(&crate::derive::time::TimeView, &crate::derive::time::TimeSum, &Vec<crate::eval::tensor::Tensor>)> {
-    let view = solution.derivation.time.as_ref()?;
-    let sum = view.gradients.get(i)?.as_ref()?;
-    let terms = solution.time_terms.get(i)?;
-    let plain = terms.len() == sum.terms.len() && sum.rest.is_empty() && sum.factor.is_none() && sum.divisor.is_none();
-    plain.then_some((view, sum, terms))
-}
-
 /// `nnderive solve`: the worked solution as terminal text.
 pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> String {
-    let d = &solution.derivation;
-    let names = Names::new(model, Some(d));
-    let g = &d.graph;
+    let o = outline(model, solution, round);
     let mut out = String::new();
-
-    let _ = writeln!(out, "Given");
-    for id in model.ids() {
-        let t = model.tensor(id);
-        if t.role.is_data() {
-            // Given values are printed exactly as the file has them.
-            super::values::labelled_into(&mut out, &names.tensor(id, N), solution.value(id), None, "  ");
-        }
-    }
-
-    let _ = writeln!(out, "\nForward pass");
-    if let Some(view) = &d.time {
-        let _ = writeln!(out, "  in {} = {}..T, T = {}:", view.index, view.first, view.last);
-        out.push_str(&aligned(&time_forward(model, d, view, &names, N), "    "));
-        let _ = writeln!(out, "  step by step:");
-    }
-    for id in equations_by_step(model) {
-        let t = model.tensor(id);
-        let Some(def) = t.definition else { continue };
-        let f = definition(g, def, &names, N);
-        formula_and_value(&mut out, &names.tensor(id, N), Some(&f), solution.value(id), round);
-        for m in solution.masks.iter().filter(|m| m.equation == id) {
-            let input = formula(g, m.input, &names, N);
-            let _ = writeln!(out, "  {}:", mask_caption(&input, &m.mask));
-            super::values::labelled_into(&mut out, &format!("mask({input})"), &m.mask, None, "  ");
-        }
-    }
-
-    let fns = function_lines(model, d, &names);
+    write_given(&mut out, &o);
+    write_forward_values(&mut out, &o);
+    let fns: Vec<(String, String)> =
+        o.functions.iter().map(|r| function_line(r, model, o.derivation, &o.names)).collect();
     if !fns.is_empty() {
         let _ = writeln!(out, "\nFunctions and their derivatives");
         out.push_str(&aligned(&fns, "  "));
     }
+    write_layer_rules(&mut out, &o.layer_rules);
+    write_error_term_values(&mut out, &o);
+    write_gradient_values(&mut out, &o);
+    if let Some(train) = o.update {
+        write_training(&mut out, model, &o.names, train, round);
+    }
+    write_notes(&mut out, "Notes", &o.notes, &o.names, o.time);
+    out
+}
 
-    write_layer_rules(&mut out, d);
+/// The given values, exactly as the file has them.
+fn write_given(out: &mut String, o: &WorkedSolution) {
+    let _ = writeln!(out, "Given");
+    for g in &o.given {
+        super::values::labelled_into(out, &o.names.tensor(g.tensor, N), g.value, None, "  ");
+    }
+}
 
-    if !d.defined.is_empty() {
-        let _ = writeln!(out, "\nError terms");
-        if let Some(view) = &d.time {
-            let mut general = Vec::new();
-            for gen in view.groups.iter().filter_map(|g| g.general.as_ref()) {
+/// The forward equations with their values (a recurrence first in t, then
+/// step by step), each max-pool's mask after its equation.
+fn write_forward_values(out: &mut String, o: &WorkedSolution) {
+    let (g, names) = (&o.derivation.graph, &o.names);
+    let _ = writeln!(out, "\nForward pass");
+    if let Some(view) = o.time {
+        let _ = writeln!(out, "  in {} = {}..T, T = {}:", view.index, view.first, view.last);
+        out.push_str(&aligned(&time_forward(o.model, o.derivation, view, names, N), "    "));
+        let _ = writeln!(out, "  step by step:");
+    }
+    for eq in &o.forward {
+        let f = definition(g, eq.definition, names, N);
+        formula_and_value(out, &names.tensor(eq.tensor, N), Some(&f), eq.value, o.round);
+        for m in &eq.masks {
+            let input = formula(g, m.input, names, N);
+            let _ = writeln!(out, "  {}:", mask_caption(&input, &m.mask));
+            super::values::labelled_into(out, &format!("mask({input})"), &m.mask, None, "  ");
+        }
+    }
+}
+
+/// The error terms with their values; for a recurrence, the general form
+/// in t first.
+fn write_error_term_values(out: &mut String, o: &WorkedSolution) {
+    let (d, g, names) = (o.derivation, &o.derivation.graph, &o.names);
+    if o.error_terms.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nError terms");
+    if let Some(view) = o.time {
+        let general: Vec<(String, String)> = o
+            .recurrence
+            .iter()
+            .map(|gen| {
                 let at = names.at(&view.index, gen.step);
                 let sym = d.symbol(gen.symbol);
-                let rhs = format!("{}   ({})", formula(g, sym.formula, &at, N), holds_text(view, &names, gen, d));
-                general.push((formula(g, sym.node, &at, N), rhs));
-            }
-            if !general.is_empty() {
-                let _ = writeln!(out, "  in {}:", view.index);
-                out.push_str(&aligned(&general, "    "));
-                let _ = writeln!(out, "  from {} = T = {} down to {}:", view.index, view.last, view.first);
-            }
-        }
-        for (s, v) in symbols_by_step(model, solution) {
-            let sym = d.symbol(*s);
-            let label = symbol_label(d, &names, sym);
-            let f = formula(g, sym.formula, &names, N);
-            formula_and_value(&mut out, &label, Some(&f), v, round);
-            // With the target open, Σy = 1 is an assumption: the value
-            // without it follows, in y's entries.
-            if let (Some(general), Some((_, gv))) = (sym.general, solution.general.iter().find(|(id, _)| id == s)) {
-                let sums: Vec<String> =
-                    d.target_sums.iter().map(|t| format!("Σ{} = 1", names.tensor(t.target, N))).collect();
-                let _ = writeln!(out, "    in general, without {}:", sums.join(", "));
-                formula_and_value(&mut out, &format!("  {label}"), Some(&formula(g, general, &names, N)), gv, round);
-            }
+                let rhs = format!("{}   ({})", formula(g, sym.formula, &at, N), holds_text(view, names, gen, d));
+                (formula(g, sym.node, &at, N), rhs)
+            })
+            .collect();
+        if !general.is_empty() {
+            let _ = writeln!(out, "  in {}:", view.index);
+            out.push_str(&aligned(&general, "    "));
+            let _ = writeln!(out, "  from {} = T = {} down to {}:", view.index, view.last, view.first);
         }
     }
+    for term in &o.error_terms {
+        let sym = term.definition;
+        let label = formula(g, sym.node, names, N);
+        let f = formula(g, sym.formula, names, N);
+        formula_and_value(out, &label, Some(&f), term.value, o.round);
+        // With the target open, Σy = 1 is an assumption: the value
+        // without it follows, in y's entries.
+        if let Some(general) = &term.general {
+            let Some(value) = general.value else { continue };
+            let sums: Vec<String> =
+                d.target_sums.iter().map(|t| format!("Σ{} = 1", names.tensor(t.target, N))).collect();
+            let _ = writeln!(out, "    in general, without {}:", sums.join(", "));
+            let f = formula(g, general.formula, names, N);
+            formula_and_value(out, &format!("  {label}"), Some(&f), value, o.round);
+        }
+    }
+}
 
+/// The gradients with their values; a sum over time term by term.
+fn write_gradient_values(out: &mut String, o: &WorkedSolution) {
+    let (g, names) = (&o.derivation.graph, &o.names);
     let _ = writeln!(out, "\nGradients");
-    for (i, (grad, v)) in d.gradients.iter().zip(&solution.gradients).enumerate() {
+    for grad in &o.gradients {
         let lhs = names.gradient_of(Wrt::Tensor(grad.param), N, g);
-        match super::text::term_by_term(solution, i) {
-            Some((view, sum, terms)) => {
-                write_time_sum(&mut out, &lhs, g, &names, view, sum, terms, v, round);
-            }
-            _ => {
-                let f = formula(g, grad.formula, &names, N);
-                formula_and_value(&mut out, &lhs, Some(&f), v, round);
+        match &grad.over_time {
+            Some(t) => write_time_sum(out, &lhs, g, names, t.view, t.sum, t.terms, grad.value, o.round),
+            None => {
+                let f = formula(g, grad.formula, names, N);
+                formula_and_value(out, &lhs, Some(&f), grad.value, o.round);
             }
         }
     }
+}
 
-    if let Some(train) = &solution.training {
-        write_training(&mut out, model, &names, train, round);
-    }
-
-    let mut notes = match &d.time {
-        Some(view) => conventions_in_time(d, &names, view),
-        None => conventions(d, &names),
-    };
-    notes.extend(solution.notes.iter().map(note_text));
-    if !notes.is_empty() {
-        let _ = writeln!(out, "\nNotes");
-        for n in notes {
-            let _ = writeln!(out, "  {n}");
+/// The notes under `title`, one per line, each sentence once.
+fn write_notes(out: &mut String, title: &str, notes: &[NoteItem], names: &Names, time: Option<&TimeView>) {
+    let mut lines: Vec<String> = Vec::new();
+    for n in notes {
+        let line = note_sentence(n, names, time);
+        if !lines.contains(&line) {
+            lines.push(line);
         }
     }
-    out
+    if !lines.is_empty() {
+        let _ = writeln!(out, "\n{title}");
+        for l in lines {
+            let _ = writeln!(out, "  {l}");
+        }
+    }
 }
 
 /// The training step: the optimizer's rule, the loss by step (a sparkline
@@ -533,7 +580,7 @@ fn write_training(out: &mut String, model: &Model, names: &Names, train: &Traini
             }
         }
     };
-    if train.optimizer == Optimizer::Sgd && train.steps == 1 {
+    if training::one_sgd_step(train) {
         // One step of SGD is the gradient already shown: the update in one line.
         let lr = super::formula::constant(&train.lr, N);
         let _ = writeln!(out, "\nUpdate (SGD, learning rate α = {lr}, one step): {p} ← {p} − α ∂{loss}/∂{p}");
@@ -954,8 +1001,9 @@ fn time_derivation(model: &Model, derivation: &Derivation, view: &TimeView) -> S
     let _ = writeln!(out, "\nForward pass");
     out.push_str(&aligned(&time_forward(model, derivation, view, &names, N), "  "));
 
-    named.set(write_functions(&mut out, model, derivation, &names));
-    write_layer_rules(&mut out, derivation);
+    write_functions(&mut out, &function_rows(model, derivation), model, derivation, &names);
+    named.set(named.get().union(simplifications(derivation).in_functions));
+    write_layer_rules(&mut out, &layer_rules(derivation));
 
     if !view.groups.is_empty() {
         let _ = writeln!(out, "\nError terms");
@@ -1008,78 +1056,9 @@ fn time_derivation(model: &Model, derivation: &Derivation, view: &TimeView) -> S
     }
     write_steps(&mut out, &rows, "  ");
 
-    let mut notes: Vec<String> = Vec::new();
-    for n in conventions_in_time(derivation, &names, view) {
-        if !notes.contains(&n) {
-            notes.push(n);
-        }
-    }
-    if !notes.is_empty() {
-        let _ = writeln!(out, "\nConventions");
-        for n in notes {
-            let _ = writeln!(out, "  {n}");
-        }
-    }
+    write_notes(&mut out, "Conventions", &derivation_notes(model, derivation, &names), &names, Some(view));
     write_simplifications(&mut out, named.get());
     out
-}
-
-/// The conventions, with each step of a target sequence named `y_t`.
-pub fn conventions_in_time(derivation: &Derivation, names: &Names, view: &TimeView) -> Vec<String> {
-    let mut out: Vec<String> =
-        derivation.conventions.iter().filter(|c| !c.is_layer_rule()).map(|c| c.statement().to_string()).collect();
-    for t in &derivation.target_sums {
-        let line = match crate::model::time::split_step(&names.model.tensor(t.target).name) {
-            Some((_, k)) => format!("{}, at every step", target_sum_text(t, &names.at(&view.index, k))),
-            None => target_sum_text(t, names),
-        };
-        if !out.contains(&line) {
-            out.push(line);
-        }
-    }
-    out
-}
-
-/// Equations in step order for a model with time steps (each step's
-/// equations in file order, untimed ones after the steps they follow), else
-/// in file order.
-pub(crate) fn equations_by_step(model: &Model) -> Vec<crate::model::TensorId> {
-    let mut eqs: Vec<(u64, usize, crate::model::TensorId)> = model
-        .equations()
-        .enumerate()
-        .map(|(i, id)| {
-            let k = crate::model::time::split_step(&model.tensor(id).name).map(|(_, k)| k).unwrap_or(u64::MAX);
-            (if model.time.is_some() { k } else { 0 }, i, id)
-        })
-        .collect();
-    eqs.sort_unstable();
-    eqs.into_iter().map(|(_, _, id)| id).collect()
-}
-
-/// The defined symbols with their values: for a model with time steps, from
-/// the last step down to the first (untimed ones first), else in derivation order.
-pub(crate) fn symbols_by_step<'s>(
-    model: &Model,
-    solution: &'s Solution,
-) -> Vec<&'s (crate::model::SymbolId, crate::eval::tensor::Tensor)> {
-    let d = &solution.derivation;
-    let mut out: Vec<(std::cmp::Reverse<u64>, usize, &(crate::model::SymbolId, crate::eval::tensor::Tensor))> =
-        solution
-            .symbols
-            .iter()
-            .enumerate()
-            .map(|(i, entry)| {
-                let step = crate::model::time::split_step(&model.tensor(d.symbol(entry.0).owner).name).map(|(_, k)| k);
-                let key = match (&d.time, step) {
-                    (Some(_), Some(k)) => k,
-                    (Some(_), None) => u64::MAX,
-                    (None, _) => 0,
-                };
-                (std::cmp::Reverse(key), i, entry)
-            })
-            .collect();
-    out.sort_by_key(|(k, i, _)| (*k, *i));
-    out.into_iter().map(|(_, _, e)| e).collect()
 }
 
 /// Matrices side by side, joined by `sep` on their first line.

@@ -453,8 +453,14 @@ pub fn sparkline(losses: &[f64]) -> String {
 /// parameters at the end: when the history was kept, unless the run is one
 /// step of plain SGD, whose step is the gradient and update already shown.
 pub fn step_by_step(train: &Training) -> bool {
-    let one_sgd_step = train.optimizer == Optimizer::Sgd && train.steps == 1;
-    !train.history.is_empty() && !one_sgd_step
+    !train.history.is_empty() && !one_sgd_step(train)
+}
+
+/// Whether the run is one step of plain SGD: its step is the gradient
+/// already shown, so the update is written in one line, with no rule,
+/// table or history.
+pub fn one_sgd_step(train: &Training) -> bool {
+    train.optimizer == Optimizer::Sgd && train.steps == 1
 }
 
 /// The loss by step as f64, for plots and sparklines.
