@@ -87,10 +87,15 @@ fn nest(t: &Tensor, entry: impl Fn(usize) -> Value) -> Value {
     if dims.is_empty() {
         return entry(0);
     }
-    // Innermost lists first, then each outer dimension groups the level below:
-    // a loop over the dims, not a recursion as deep as the rank.
-    let mut level: Vec<Value> = (0..t.len()).map(entry).collect();
-    for &n in dims.iter().rev() {
+    // Innermost lists first, built row by row (not from a flat list of every
+    // entry, which would hold each entry twice while the rows are built),
+    // then each outer dimension groups the level below: a loop over the
+    // dims, not a recursion as deep as the rank.
+    let (outer, last) = dims.split_at(dims.len() - 1);
+    let n = last[0].max(1);
+    let mut level: Vec<Value> =
+        (0..t.len() / n).map(|r| Value::Array((r * n..(r + 1) * n).map(&entry).collect())).collect();
+    for &n in outer.iter().rev() {
         let n = n.max(1);
         let groups = level.len() / n;
         let mut items = level.into_iter();
@@ -219,35 +224,65 @@ fn note_sentences(rules: &[Convention], notes: &[NoteItem], names: &Names, time:
 /// walk of the solution's outline.
 pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> String {
     let o = outline(model, solution, round);
+    // Each key is written as soon as its value is built, and the value then
+    // dropped: a solution with a parameter of millions of entries holds one
+    // section's tree at a time, not the given values, the gradients and the
+    // updated values all at once.
+    let mut root = ObjectWriter::new();
+    root.field("given", given_json(&o));
     let (forward, loss) = forward_json(&o);
+    root.field("forward", forward);
+    root.field("loss", loss);
+    root.field("deltas", deltas_json(&o));
+    root.field("gradients", gradients_json(&o));
     let mut updated = Map::new();
     if let Some(train) = o.update {
         for (p, v) in &train.updated {
             updated.insert(model.tensor(*p).name.clone(), with_value(Map::new(), v, round));
         }
     }
+    root.field("updated", Value::Object(updated));
     let (training, history) = match o.update {
         Some(train) => (training_json(model, &o.names, train, round), history_json(model, solution, train, round)),
         None => (Value::Null, Value::Array(Vec::new())),
     };
-
-    let mut root = Map::new();
-    root.insert("given".into(), given_json(&o));
-    root.insert("forward".into(), forward);
-    root.insert("loss".into(), loss);
-    root.insert("deltas".into(), deltas_json(&o));
-    root.insert("gradients".into(), gradients_json(&o));
-    root.insert("updated".into(), Value::Object(updated));
-    root.insert("training".into(), training);
-    root.insert("history".into(), history);
-    root.insert("notes".into(), json!(note_sentences(&o.layer_rules, &o.notes, &o.names, o.time)));
+    root.field("training", training);
+    root.field("history", history);
+    root.field("notes", json!(note_sentences(&o.layer_rules, &o.notes, &o.names, o.time)));
     if let Some(time) = time_json(model, o.derivation, &o.names, Some((solution, round))) {
-        root.insert("time".into(), time);
+        root.field("time", time);
     }
-    let mut text = String::new();
-    pretty(&Value::Object(root), 0, &mut text);
-    text.push('\n');
-    text
+    root.finish()
+}
+
+/// A top-level JSON object written key by key, as [`pretty`] writes one.
+struct ObjectWriter {
+    out: String,
+    empty: bool,
+}
+
+impl ObjectWriter {
+    fn new() -> ObjectWriter {
+        ObjectWriter { out: String::from("{\n"), empty: true }
+    }
+
+    /// Writes `"key": value` at the first level of indentation.
+    fn field(&mut self, key: &str, value: Value) {
+        if !self.empty {
+            self.out.push_str(",\n");
+        }
+        self.empty = false;
+        self.out.push_str("  ");
+        self.out.push_str(&Value::String(key.to_string()).to_string());
+        self.out.push_str(": ");
+        pretty(&value, 1, &mut self.out);
+    }
+
+    /// The object, closed, with a final newline.
+    fn finish(mut self) -> String {
+        self.out.push_str(if self.empty { "}\n" } else { "\n}\n" });
+        self.out
+    }
 }
 
 /// `given`: each declared tensor with its role and value (`open` when the
