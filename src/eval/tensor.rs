@@ -1007,6 +1007,49 @@ impl Tensor {
     /// never `-0.000`. Without: an exact value as its terminating decimal or
     /// else as a fraction (`1/3`); an f64 as its shortest round-trip form.
     pub fn format_entry(&self, i: usize, round: Option<u32>) -> String {
+        let mut out = String::new();
+        self.write_entry(i, round, &mut out);
+        out
+    }
+
+    /// [`Tensor::format_entry`] appended to `out`: the common cases (an f64
+    /// or a small fraction, rounded or not) are written digit by digit with
+    /// no string of their own, since printing a large value formats
+    /// millions of entries.
+    pub fn write_entry(&self, i: usize, round: Option<u32>, out: &mut String) {
+        match (&self.data, round) {
+            (Data::Float(v), Some(n)) => {
+                if let Some(magnitude) =
+                    v.get(i).filter(|x| x.is_finite()).and_then(|x| round_f64_in_integers(x.abs(), n))
+                {
+                    let negative = v[i] < 0.0;
+                    return push_fixed(out, magnitude, n, negative);
+                }
+            }
+            (Data::Float(v), None) => {
+                if let Some(x) = v.get(i).filter(|x| x.is_finite() && **x != 0.0) {
+                    use std::fmt::Write;
+                    let _ = write!(out, "{x}");
+                    return;
+                }
+            }
+            (Data::Exact(v), _) => {
+                if let Some((n, d)) = v.get(i).and_then(|r| Some((r.numer().to_i64()?, r.denom().to_u64()?))) {
+                    // A terminating decimal is written with its own places.
+                    let places = round.or_else(|| small_decimal_places(d));
+                    if let Some(places) = places.filter(|p| *p <= 18) {
+                        let magnitude = round_small(n.unsigned_abs(), d, places);
+                        return push_fixed(out, magnitude, places, n < 0);
+                    }
+                }
+            }
+            (Data::Symbolic(_), _) => {}
+        }
+        out.push_str(&self.format_entry_slowly(i, round));
+    }
+
+    /// [`Tensor::format_entry`] for every case, each entry its own string.
+    fn format_entry_slowly(&self, i: usize, round: Option<u32>) -> String {
         match &self.data {
             Data::Exact(v) => match (v.get(i), round) {
                 (None, _) => "NaN".into(),
@@ -1237,13 +1280,78 @@ fn index_in(dims: &[usize], mut i: usize) -> Vec<usize> {
     idx
 }
 
+/// `n/d` scaled by 10^places and rounded half up (`places` ≤ 18, so that
+/// 2·n·10^places stays below 2^128).
+fn round_small(n: u64, d: u64, places: u32) -> u128 {
+    let (n, d) = (u128::from(n), u128::from(d));
+    (2 * n * 10u128.pow(places) + d) / (2 * d)
+}
+
+/// [`decimal_places`] for a denominator that fits in a u64.
+fn small_decimal_places(mut d: u64) -> Option<u32> {
+    if d == 0 {
+        return None;
+    }
+    let twos = d.trailing_zeros();
+    d >>= twos;
+    let mut fives = 0;
+    while d.is_multiple_of(5) {
+        d /= 5;
+        fives += 1;
+    }
+    (d == 1).then_some(twos.max(fives))
+}
+
+/// Appends `magnitude` / 10^places with its decimal point, and a minus sign
+/// when `negative` and not zero: [`with_point`] without the strings.
+fn push_fixed(out: &mut String, magnitude: u128, places: u32, negative: bool) {
+    // u128::MAX has 39 digits.
+    let mut buf = [0u8; 40];
+    let mut at = buf.len();
+    // Digits in u64 where they fit: u128 division is a library call.
+    let mut rest = magnitude;
+    while rest > u128::from(u64::MAX) {
+        at -= 1;
+        buf[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    let mut small = rest as u64;
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (small % 10) as u8;
+        small /= 10;
+        if small == 0 {
+            break;
+        }
+    }
+    let digits = &buf[at..];
+    let places = places as usize;
+    if negative && magnitude != 0 {
+        out.push('-');
+    }
+    // ASCII digits, always valid UTF-8.
+    let push = |out: &mut String, bytes: &[u8]| out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
+    if places == 0 {
+        push(out, digits);
+    } else if digits.len() <= places {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', places - digits.len()));
+        push(out, digits);
+    } else {
+        let (int, frac) = digits.split_at(digits.len() - places);
+        push(out, int);
+        out.push('.');
+        push(out, frac);
+    }
+}
+
 /// `r` rounded to `places` decimals, half away from zero, without `-0`.
 pub fn round_decimal(r: &BigRational, places: u32) -> String {
     // Small fractions (decimals as written, most exact values) in u128.
     if let (Some(n), Some(d), true) = (r.numer().to_i64(), r.denom().to_u64(), places <= 18) {
-        let (n, d) = (u128::from(n.unsigned_abs()), u128::from(d));
-        let magnitude = (2 * n * 10u128.pow(places) + d) / (2 * d);
-        return with_point(magnitude.to_string(), places, r.is_negative());
+        let mut out = String::new();
+        push_fixed(&mut out, round_small(n.unsigned_abs(), d, places), places, n < 0);
+        return out;
     }
     // floor(|n|·10^places / d + 1/2) = floor((2·|n|·10^places + d) / 2d):
     // one integer division, no fraction to reduce.
@@ -1374,15 +1482,8 @@ fn with_point(digits: String, places: u32, negative: bool) -> String {
 /// The number of decimal places of `r` when its decimal expansion
 /// terminates (its denominator is 2^a 5^b), else `None`.
 pub fn decimal_places(r: &BigRational) -> Option<u32> {
-    if let Some(mut d) = r.denom().to_u64() {
-        let twos = d.trailing_zeros();
-        d >>= twos;
-        let mut fives = 0;
-        while d % 5 == 0 {
-            d /= 5;
-            fives += 1;
-        }
-        return (d == 1).then_some(twos.max(fives));
+    if let Some(d) = r.denom().to_u64() {
+        return small_decimal_places(d);
     }
     let den = r.denom();
     // Twos by counting trailing zero bits; fives by comparing with the one
@@ -1597,6 +1698,38 @@ mod tests {
             let exact = BigRational::from_f64(x).unwrap();
             for places in [0u32, 1, 2, 4, 7, 12, 30] {
                 assert_eq!(round_f64(x, places), reference_round(&exact, places), "{x:e} to {places} places");
+            }
+        }
+    }
+
+    #[test]
+    fn appended_entries_match_the_general_formatting() {
+        // write_entry's digit-by-digit paths against format_entry_slowly
+        // (strings and big integers), rounded and at full precision.
+        let mut floats =
+            vec![0.0, -0.0, 0.5, -0.5, 1e-30, -1e-30, 123456.789, -9.99995, 1e20, 3.0e300, f64::MIN_POSITIVE];
+        let mut state = 99u64;
+        for _ in 0..3000 {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            floats.push(f64::from_bits(state >> 2) * if state & 1 == 0 { 1.0 } else { -1.0 });
+            floats.push(((state >> 20) % 2_000_000) as f64 / 997.0 - 1000.0);
+        }
+        floats.retain(|x| x.is_finite());
+        let mut exact: Vec<BigRational> = Vec::new();
+        for n in [-1_000_003i64, -20, -1, 0, 1, 7, 99, 123_456_789_012] {
+            for d in [1i64, 2, 3, 8, 20, 625, 1 << 40, 999_983] {
+                exact.push(r(n, d));
+            }
+        }
+        exact.push(BigRational::new(BigInt::from(3).pow(60), BigInt::from(10).pow(25)));
+        let tensors = [Tensor::float(vec![floats.len()], floats), Tensor::exact(vec![exact.len()], exact)];
+        for t in &tensors {
+            for i in 0..t.len() {
+                for round in [None, Some(0), Some(1), Some(4), Some(18), Some(22)] {
+                    let mut out = String::from("x");
+                    t.write_entry(i, round, &mut out);
+                    assert_eq!(out[1..], t.format_entry_slowly(i, round), "entry {i} at {round:?}");
+                }
             }
         }
     }
