@@ -132,17 +132,32 @@ const KEPT_BYTES: usize = 1 << 24;
 struct Columns {
     int_w: Vec<usize>,
     frac_w: Vec<usize>,
-    /// The formatted entries, row-major, one after another in one string,
-    /// with where each ends; `None` when they took more than [`KEPT_BYTES`].
+    /// The formatted entries whose widths are not known without writing
+    /// them (see [`Tensor::fixed_entry`]), row-major, one after another in
+    /// one string, with where each ends (an entry of known widths is empty
+    /// here); `None` when they took more than [`KEPT_BYTES`].
     cells: Option<(String, Vec<usize>)>,
 }
 
+/// The widths of entry `i` of `t`: known (see [`Tensor::fixed_entry`]),
+/// or measured on its text, which is then appended to `text`.
+fn widths(t: &Tensor, i: usize, round: Option<u32>, text: &mut String) -> (usize, usize) {
+    if let Some(fixed) = t.fixed_entry(i, round) {
+        return fixed.widths();
+    }
+    let start = text.len();
+    entry_into(t, i, round, text);
+    split(&text[start..])
+}
+
 impl Columns {
-    /// Measures every column. The entries are formatted into one string
-    /// rather than a string each (a value of a million entries would be a
-    /// million allocations); past [`KEPT_BYTES`] they are formatted again
-    /// when they are written rather than all held at once: 16 million
-    /// cells would take gigabytes, while the text takes what the output takes.
+    /// Measures every column. Most numbers have widths known without
+    /// writing them (a fixed-point number); the others are formatted into
+    /// one string rather than a string each (a value of a million entries
+    /// would be a million allocations); past [`KEPT_BYTES`] they are
+    /// formatted again when they are written rather than all held at once:
+    /// 16 million cells would take gigabytes, while the text takes what the
+    /// output takes.
     fn measure(t: &Tensor, round: Option<u32>) -> Columns {
         let (rows, cols) = grid(t);
         let mut kept = Some((String::new(), Vec::with_capacity(t.len().min(KEPT_BYTES / 8))));
@@ -150,20 +165,17 @@ impl Columns {
         let (mut int_w, mut frac_w) = (vec![0; cols], vec![0; cols]);
         for r in 0..rows {
             for c in 0..cols {
-                let text = match &mut kept {
+                let (i, f) = match &mut kept {
                     Some((text, ends)) => {
-                        let start = text.len();
-                        entry_into(t, r * cols + c, round, text);
+                        let w = widths(t, r * cols + c, round, text);
                         ends.push(text.len());
-                        &text[start..]
+                        w
                     }
                     None => {
                         scratch.clear();
-                        entry_into(t, r * cols + c, round, &mut scratch);
-                        &scratch[..]
+                        widths(t, r * cols + c, round, &mut scratch)
                     }
                 };
-                let (i, f) = split(text);
                 int_w[c] = int_w[c].max(i);
                 frac_w[c] = frac_w[c].max(f);
                 if kept.as_ref().is_some_and(|(text, _)| text.len() > KEPT_BYTES) {
@@ -177,31 +189,31 @@ impl Columns {
     /// Appends row `r` of `t`, its cells aligned on their decimal points.
     fn write_row(&self, out: &mut String, t: &Tensor, r: usize, round: Option<u32>) {
         let cols = self.int_w.len();
-        let mut write = |c: usize, cell: &str| {
+        let mut scratch = String::new();
+        for c in 0..cols {
             if c > 0 {
                 out.push_str("  ");
             }
-            let (i, f) = split(cell);
-            push_spaces(out, self.int_w[c] - i);
-            out.push_str(cell);
-            push_spaces(out, self.frac_w[c] - f);
-        };
-        match &self.cells {
-            Some((text, ends)) => {
-                for c in 0..cols {
-                    let k = r * cols + c;
-                    let start = if k == 0 { 0 } else { ends[k - 1] };
-                    write(c, &text[start..ends[k]]);
-                }
+            let k = r * cols + c;
+            if let Some(fixed) = t.fixed_entry(k, round) {
+                let (i, f) = fixed.widths();
+                push_spaces(out, self.int_w[c].saturating_sub(i));
+                fixed.write(out);
+                push_spaces(out, self.frac_w[c].saturating_sub(f));
+                continue;
             }
-            None => {
-                let mut scratch = String::new();
-                for c in 0..cols {
+            let cell = match &self.cells {
+                Some((text, ends)) => &text[if k == 0 { 0 } else { ends[k - 1] }..ends[k]],
+                None => {
                     scratch.clear();
-                    entry_into(t, r * cols + c, round, &mut scratch);
-                    write(c, &scratch);
+                    entry_into(t, k, round, &mut scratch);
+                    &scratch[..]
                 }
-            }
+            };
+            let (i, f) = split(cell);
+            push_spaces(out, self.int_w[c].saturating_sub(i));
+            out.push_str(cell);
+            push_spaces(out, self.frac_w[c].saturating_sub(f));
         }
     }
 }
