@@ -246,6 +246,10 @@ impl<'a> Evaluator<'a> {
     /// The nodes whose values `n` is computed from: its children, and for a
     /// cross-entropy of a softmax also the logits (see [`Self::softmax_logits`]).
     fn operands(&self, n: NodeId) -> Vec<NodeId> {
+        // `aᵀ @ b` reads a in place (see `Tensor::transpose_matmul`).
+        if let Some((a, b)) = self.transposed_left(n) {
+            return vec![a, b];
+        }
         let mut children = self.graph.node(n).children();
         if let Node::Loss(LossFn::CrossEntropy(_), _, p) = *self.graph.node(n) {
             if let Some((z, _)) = self.softmax_logits(p) {
@@ -253,6 +257,13 @@ impl<'a> Evaluator<'a> {
             }
         }
         children
+    }
+
+    /// `(a, b)` when `n` is `aᵀ @ b`.
+    fn transposed_left(&self, n: NodeId) -> Option<(NodeId, NodeId)> {
+        let Node::MatMul(t, b) = *self.graph.node(n) else { return None };
+        let Node::Transpose(a) = *self.graph.node(t) else { return None };
+        Some((a, b))
     }
 
     /// The logits `z` and the softmax's axis when `p` is `softmax(z)` or a
@@ -299,6 +310,7 @@ impl<'a> Evaluator<'a> {
             Node::Sub(..) => arg(0)?.sub(arg(1)?)?,
             Node::Mul(..) => arg(0)?.mul(arg(1)?)?,
             Node::Div(..) => arg(0)?.div(arg(1)?)?,
+            Node::MatMul(..) if self.transposed_left(n).is_some() => arg(0)?.transpose_matmul(arg(1)?)?,
             Node::MatMul(..) => arg(0)?.matmul(arg(1)?)?,
             Node::Pow(_, x) => arg(0)?.pow(x)?,
             Node::Transpose(_) => arg(0)?.transpose()?,

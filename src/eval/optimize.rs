@@ -104,8 +104,12 @@ fn rational_sqrt(r: &BigRational) -> Option<BigRational> {
 /// pass (the same roundings), so that no tensor of `lr · grad` is held
 /// beside the old and the new value.
 fn sgd_step(old: &Tensor, lr: &Tensor, grad: &Tensor) -> Result<Tensor, NumericError> {
-    // Exact and symbolic values take the general path.
-    if matches!((old.data(), grad.data()), (Data::Float(_), Data::Float(_))) && old.dims() == grad.dims() {
+    // An f64 gradient makes the new value f64 (an exact old value is read
+    // as f64, as the general path would); exact and symbolic gradients
+    // take the general path.
+    if matches!((old.data(), grad.data()), (Data::Float(_) | Data::Exact(_), Data::Float(_)))
+        && old.dims() == grad.dims()
+    {
         let lr = lr.to_f64_vec().first().copied().unwrap_or(f64::NAN);
         let (w, g) = (old.float_view(), grad.float_view());
         let new = w.iter().zip(g.iter()).map(|(w, g)| w - lr * g).collect();

@@ -887,6 +887,26 @@ impl Tensor {
         Ok(out)
     }
 
+    /// `selfᵀ @ other`, as `self.transpose()?.matmul(other)` computes it.
+    /// When the product is in f64 (an operand is), a matrix is read
+    /// transposed in place: back-propagation's `Wᵀ δ` then neither copies
+    /// every exact entry of W nor converts the copy.
+    pub fn transpose_matmul(&self, other: &Tensor) -> Result<Tensor, NumericError> {
+        // In f64 when neither is an expression and not both are exact.
+        let float = !(self.is_symbolic() || other.is_symbolic() || self.is_exact() && other.is_exact());
+        if let ([rows, cols], Some((inner, p)), true) = (self.dims.as_slice(), other.matrix(), float) {
+            let (rows, cols) = (*rows, *cols);
+            // `[1, n]ᵀ` is the vector `[n]`, which the general path handles.
+            if rows != 1 && rows == inner && !other.dims.is_empty() {
+                let dims = if other.dims.len() == 1 { vec![cols] } else { vec![cols, p] };
+                let (a, b) = (self.float_view(), other.float_view());
+                let v = float_matmul_strided(&a, (1, cols), &b, cols, rows, p);
+                return Ok(Tensor::float_checked(dims, v)?.with_capped(self.capped || other.capped));
+            }
+        }
+        self.transpose()?.matmul(other)
+    }
+
     /// Transpose: `[n]ᵀ = [1, n]`, `[1, n]ᵀ = [n]`, `[m, n]ᵀ = [n, m]`.
     pub fn transpose(&self) -> Result<Tensor, NumericError> {
         let (dims, m, n) = match self.dims.as_slice() {
@@ -986,6 +1006,54 @@ impl Tensor {
     /// never `-0.000`. Without: an exact value as its terminating decimal or
     /// else as a fraction (`1/3`); an f64 as its shortest round-trip form.
     pub fn format_entry(&self, i: usize, round: Option<u32>) -> String {
+        let mut out = String::new();
+        self.write_entry(i, round, &mut out);
+        out
+    }
+
+    /// [`Tensor::format_entry`] appended to `out`: the common cases (an f64
+    /// or a small fraction, rounded or not) are written digit by digit with
+    /// no string of their own, since printing a large value formats
+    /// millions of entries.
+    pub fn write_entry(&self, i: usize, round: Option<u32>, out: &mut String) {
+        if let Some(fixed) = self.fixed_entry(i, round) {
+            return fixed.write(out);
+        }
+        if let (Data::Float(v), None) = (&self.data, round) {
+            if let Some(x) = v.get(i).filter(|x| x.is_finite() && **x != 0.0) {
+                use std::fmt::Write;
+                let _ = write!(out, "{x}");
+                return;
+            }
+        }
+        out.push_str(&self.format_entry_slowly(i, round));
+    }
+
+    /// Entry `i` as a fixed-point number when it is printed as one and its
+    /// digits fit in a u128: an f64 rounded to at most 22 places, or a
+    /// fraction of a u64 denominator, rounded or terminating, to at most 18;
+    /// `None` for the others (and for an expression, whose writers are
+    /// elsewhere). Its widths are known without writing it.
+    pub fn fixed_entry(&self, i: usize, round: Option<u32>) -> Option<Fixed> {
+        match (&self.data, round) {
+            (Data::Float(v), Some(places)) => {
+                let x = *v.get(i)?;
+                let magnitude = round_f64_in_integers(x.abs(), places).filter(|_| x.is_finite())?;
+                Some(Fixed { magnitude, places, negative: x < 0.0 })
+            }
+            (Data::Exact(v), _) => {
+                let r = v.get(i)?;
+                let (n, d) = (r.numer().to_i64()?, r.denom().to_u64()?);
+                // A terminating decimal is written with its own places.
+                let places = round.or_else(|| small_decimal_places(d)).filter(|p| *p <= 18)?;
+                Some(Fixed { magnitude: round_small(n.unsigned_abs(), d, places), places, negative: n < 0 })
+            }
+            (Data::Float(_), None) | (Data::Symbolic(_), _) => None,
+        }
+    }
+
+    /// [`Tensor::format_entry`] for every case, each entry its own string.
+    fn format_entry_slowly(&self, i: usize, round: Option<u32>) -> String {
         match &self.data {
             Data::Exact(v) => match (v.get(i), round) {
                 (None, _) => "NaN".into(),
@@ -1034,6 +1102,9 @@ impl Tensor {
 /// once, the dot products run on integers, and each result entry is reduced
 /// once at the end. Zero factors are skipped (after relu, many are zero).
 fn exact_matmul(a: &[BigRational], b: &[BigRational], m: usize, k: usize, p: usize) -> Vec<BigRational> {
+    if let Some(out) = machine_matmul(a, b, m, k, p) {
+        return out;
+    }
     let row_denoms: Vec<BigInt> = a.chunks(k.max(1)).take(m).map(|row| common_denominator(row.iter())).collect();
     let col_denoms: Vec<BigInt> =
         (0..p).map(|j| common_denominator(b.iter().skip(j).step_by(p.max(1)).take(k))).collect();
@@ -1102,20 +1173,80 @@ fn small_integer_matmul(
     Some(out)
 }
 
+/// [`exact_matmul`] entirely in machine integers, when every numerator fits
+/// in an i64, every denominator and every row's and column's common
+/// denominator in a u64, and no dot product can leave an i128 (decimals as
+/// written in a file and the first layer computed from them): the same
+/// sums and the same lowest terms, without a big integer until the result.
+fn machine_matmul(a: &[BigRational], b: &[BigRational], m: usize, k: usize, p: usize) -> Option<Vec<BigRational>> {
+    if m == 0 || k == 0 || p == 0 || a.len() < m * k || b.len() < k * p {
+        return None;
+    }
+    let parts = |v: &[BigRational]| -> Option<Vec<(i64, u64)>> {
+        v.iter().map(|r| Some((r.numer().to_i64()?, r.denom().to_u64()?))).collect()
+    };
+    let (a, b) = (parts(&a[..m * k])?, parts(&b[..k * p])?);
+    let lcm = |common: u64, d: u64| -> Option<u64> {
+        if common.is_multiple_of(d) {
+            return Some(common);
+        }
+        (common / num_integer::Integer::gcd(&common, &d)).checked_mul(d)
+    };
+    let row_denoms: Vec<u64> =
+        a.chunks(k).map(|row| row.iter().try_fold(1u64, |c, &(_, d)| lcm(c, d))).collect::<Option<_>>()?;
+    let col_denoms: Vec<u64> =
+        (0..p).map(|j| b.iter().skip(j).step_by(p).try_fold(1u64, |c, &(_, d)| lcm(c, d))).collect::<Option<_>>()?;
+    // The numerator over the common denominator, `n · (common / d)`.
+    let scale = |(n, d): (i64, u64), common: u64| n.checked_mul(i64::try_from(common / d).ok()?);
+    let a_scaled: Vec<i64> =
+        a.iter().enumerate().map(|(flat, &x)| scale(x, row_denoms[flat / k])).collect::<Option<_>>()?;
+    // b by columns, so that each dot product reads both operands in order.
+    let mut b_columns = vec![0i64; k * p];
+    for (flat, &x) in b.iter().enumerate() {
+        let (l, j) = (flat / p, flat % p);
+        b_columns[j * k + l] = scale(x, col_denoms[j])?;
+    }
+    let bits = |v: &[i64]| v.iter().map(|x| 64 - x.unsigned_abs().leading_zeros()).max().unwrap_or(0);
+    // |Σ x·y| < k · 2^(a_bits + b_bits) must stay below 2^127.
+    if bits(&a_scaled) + bits(&b_columns) + (usize::BITS - k.leading_zeros()) > 126 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(m * p);
+    for (row, &row_denom) in a_scaled.chunks(k).zip(&row_denoms) {
+        for (column, &col_denom) in b_columns.chunks(k).zip(&col_denoms) {
+            let total: i128 = row.iter().zip(column).map(|(x, y)| i128::from(*x) * i128::from(*y)).sum();
+            // Lowest terms in u128: the product of two u64 fits.
+            let denom = u128::from(row_denom) * u128::from(col_denom);
+            let common = num_integer::Integer::gcd(&total.unsigned_abs(), &denom);
+            let numer = total / common as i128;
+            out.push(BigRational::new_raw(BigInt::from(numer), BigInt::from(denom / common)));
+        }
+    }
+    Some(out)
+}
+
 /// `[m,k] @ [k,p]` in f64, row-major, by `matrixmultiply`'s blocked and
 /// vectorised kernel (a plain triple loop runs an order of magnitude slower).
 fn float_matmul(a: &[f64], b: &[f64], m: usize, k: usize, p: usize) -> Vec<f64> {
+    float_matmul_strided(a, (k, 1), b, m, k, p)
+}
+
+/// [`float_matmul`] with `a`'s entry (i, l) read at `i·a_strides.0 +
+/// l·a_strides.1`: `(k, 1)` for a row-major `[m, k]`, `(1, m)` for the
+/// transpose of a row-major `[k, m]`, read in place.
+fn float_matmul_strided(a: &[f64], a_strides: (usize, usize), b: &[f64], m: usize, k: usize, p: usize) -> Vec<f64> {
     let mut v = vec![0.0; m * p];
     if m == 0 || k == 0 || p == 0 {
         return v;
     }
-    assert!(a.len() >= m * k && b.len() >= k * p, "matmul operands are smaller than their shapes");
-    let (rk, rp) = (k as isize, p as isize);
-    // SAFETY: `a` holds m·k entries with row stride k, `b` k·p with row
-    // stride p, and `v` m·p with row stride p (checked above and allocated
-    // here); column strides are 1, and `v` aliases neither input.
+    let last_a = (m - 1) * a_strides.0 + (k - 1) * a_strides.1;
+    assert!(a.len() > last_a && b.len() >= k * p, "matmul operands are smaller than their shapes");
+    let (ra, ca, rp) = (a_strides.0 as isize, a_strides.1 as isize, p as isize);
+    // SAFETY: every entry of `a` read, up to index `last_a`, is inside it,
+    // `b` holds k·p entries with row stride p, and `v` m·p with row stride
+    // p (checked above and allocated here); `v` aliases neither input.
     unsafe {
-        matrixmultiply::dgemm(m, k, p, 1.0, a.as_ptr(), rk, 1, b.as_ptr(), rp, 1, 0.0, v.as_mut_ptr(), rp, 1);
+        matrixmultiply::dgemm(m, k, p, 1.0, a.as_ptr(), ra, ca, b.as_ptr(), rp, 1, 0.0, v.as_mut_ptr(), rp, 1);
     }
     v
 }
@@ -1216,13 +1347,142 @@ fn index_in(dims: &[usize], mut i: usize) -> Vec<usize> {
     idx
 }
 
+/// `n/d` scaled by 10^places and rounded half up (`places` ≤ 18, so that
+/// 2·n·10^places stays below 2^128).
+fn round_small(n: u64, d: u64, places: u32) -> u128 {
+    let power = POWERS_OF_TEN[places as usize];
+    // In u64 when it holds the sum (decimals as written): u128 division
+    // is a library call.
+    let twice = u64::try_from(power)
+        .ok()
+        .and_then(|p| n.checked_mul(p))
+        .and_then(|x| x.checked_mul(2))
+        .and_then(|x| x.checked_add(d));
+    if let (Some(twice), Some(d2)) = (twice, d.checked_mul(2)) {
+        return u128::from(twice / d2);
+    }
+    let (n, d) = (u128::from(n), u128::from(d));
+    (2 * n * power + d) / (2 * d)
+}
+
+/// 10^0 to 10^38, every power of ten a u128 holds.
+const POWERS_OF_TEN: [u128; 39] = {
+    let mut powers = [1u128; 39];
+    let mut k = 1;
+    while k < 39 {
+        powers[k] = powers[k - 1] * 10;
+        k += 1;
+    }
+    powers
+};
+
+/// [`decimal_places`] for a denominator that fits in a u64.
+fn small_decimal_places(mut d: u64) -> Option<u32> {
+    if d == 0 {
+        return None;
+    }
+    let twos = d.trailing_zeros();
+    d >>= twos;
+    let mut fives = 0;
+    while d.is_multiple_of(5) {
+        d /= 5;
+        fives += 1;
+    }
+    (d == 1).then_some(twos.max(fives))
+}
+
+/// A number printed in fixed point: `magnitude` / 10^`places`, with a
+/// minus sign when `negative` and not zero ([`with_point`] without the
+/// strings).
+#[derive(Clone, Copy, Debug)]
+pub struct Fixed {
+    magnitude: u128,
+    places: u32,
+    negative: bool,
+}
+
+impl Fixed {
+    /// How many decimal digits `magnitude` has (1 for zero).
+    fn digits(self) -> usize {
+        match u64::try_from(self.magnitude) {
+            Ok(small) => small.checked_ilog10().map_or(1, |l| l as usize + 1),
+            Err(_) => self.magnitude.ilog10() as usize + 1,
+        }
+    }
+
+    /// The widths before the decimal point (with the sign) and from it on.
+    pub fn widths(self) -> (usize, usize) {
+        let places = self.places as usize;
+        let sign = usize::from(self.negative && self.magnitude != 0);
+        let int = self.digits().saturating_sub(places).max(1);
+        (sign + int, if places == 0 { 0 } else { places + 1 })
+    }
+
+    /// Appends the number, as [`Tensor::write_entry`] writes it.
+    pub fn write(self, out: &mut String) {
+        // u128::MAX has 39 digits; `places` is at most 22 here, but any
+        // count is written (through the loop of zeros) correctly.
+        let mut digits = [0u8; 40];
+        let mut at = digits.len();
+        // Two digits at a time, in u64 where they fit: u128 division is a
+        // library call.
+        let mut rest = self.magnitude;
+        while rest > u128::from(u64::MAX) {
+            at -= 1;
+            digits[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        let mut small = rest as u64;
+        while small >= 100 {
+            let pair = (small % 100) as usize * 2;
+            small /= 100;
+            at -= 2;
+            digits[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+        }
+        if small >= 10 {
+            let pair = small as usize * 2;
+            at -= 2;
+            digits[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+        } else {
+            at -= 1;
+            digits[at] = b'0' + small as u8;
+        }
+        let digits = &digits[at..];
+        let places = self.places as usize;
+        if self.negative && self.magnitude != 0 {
+            out.push('-');
+        }
+        // ASCII digits, always valid UTF-8.
+        let push = |out: &mut String, bytes: &[u8]| out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
+        if places == 0 {
+            push(out, digits);
+        } else if digits.len() <= places {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', places - digits.len()));
+            push(out, digits);
+        } else {
+            let (int, frac) = digits.split_at(digits.len() - places);
+            push(out, int);
+            out.push('.');
+            push(out, frac);
+        }
+    }
+}
+
+/// "00" to "99", for writing two digits at a time.
+const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
 /// `r` rounded to `places` decimals, half away from zero, without `-0`.
 pub fn round_decimal(r: &BigRational, places: u32) -> String {
     // Small fractions (decimals as written, most exact values) in u128.
     if let (Some(n), Some(d), true) = (r.numer().to_i64(), r.denom().to_u64(), places <= 18) {
-        let (n, d) = (u128::from(n.unsigned_abs()), u128::from(d));
-        let magnitude = (2 * n * 10u128.pow(places) + d) / (2 * d);
-        return with_point(magnitude.to_string(), places, r.is_negative());
+        let mut out = String::new();
+        Fixed { magnitude: round_small(n.unsigned_abs(), d, places), places, negative: n < 0 }.write(&mut out);
+        return out;
     }
     // floor(|n|·10^places / d + 1/2) = floor((2·|n|·10^places + d) / 2d):
     // one integer division, no fraction to reduce.
@@ -1275,7 +1535,7 @@ fn round_f64_in_integers(x: f64, places: u32) -> Option<u128> {
     if exponent >= 0 {
         return None;
     }
-    let scaled = u128::from(mantissa) * 10u128.pow(places);
+    let scaled = u128::from(mantissa) * POWERS_OF_TEN[places as usize];
     let shift = exponent.unsigned_abs();
     if shift >= 128 {
         // scaled < 2^127 ≤ half of 2^shift: less than half a unit.
@@ -1353,15 +1613,8 @@ fn with_point(digits: String, places: u32, negative: bool) -> String {
 /// The number of decimal places of `r` when its decimal expansion
 /// terminates (its denominator is 2^a 5^b), else `None`.
 pub fn decimal_places(r: &BigRational) -> Option<u32> {
-    if let Some(mut d) = r.denom().to_u64() {
-        let twos = d.trailing_zeros();
-        d >>= twos;
-        let mut fives = 0;
-        while d % 5 == 0 {
-            d /= 5;
-            fives += 1;
-        }
-        return (d == 1).then_some(twos.max(fives));
+    if let Some(d) = r.denom().to_u64() {
+        return small_decimal_places(d);
     }
     let den = r.denom();
     // Twos by counting trailing zero bits; fives by comparing with the one
@@ -1581,6 +1834,44 @@ mod tests {
     }
 
     #[test]
+    fn appended_entries_match_the_general_formatting() {
+        // write_entry's digit-by-digit paths against format_entry_slowly
+        // (strings and big integers), rounded and at full precision.
+        let mut floats =
+            vec![0.0, -0.0, 0.5, -0.5, 1e-30, -1e-30, 123456.789, -9.99995, 1e20, 3.0e300, f64::MIN_POSITIVE];
+        let mut state = 99u64;
+        for _ in 0..3000 {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            floats.push(f64::from_bits(state >> 2) * if state & 1 == 0 { 1.0 } else { -1.0 });
+            floats.push(((state >> 20) % 2_000_000) as f64 / 997.0 - 1000.0);
+        }
+        floats.retain(|x| x.is_finite());
+        let mut exact: Vec<BigRational> = Vec::new();
+        for n in [-1_000_003i64, -20, -1, 0, 1, 7, 99, 123_456_789_012] {
+            for d in [1i64, 2, 3, 8, 20, 625, 1 << 40, 999_983] {
+                exact.push(r(n, d));
+            }
+        }
+        exact.push(BigRational::new(BigInt::from(3).pow(60), BigInt::from(10).pow(25)));
+        let tensors = [Tensor::float(vec![floats.len()], floats), Tensor::exact(vec![exact.len()], exact)];
+        for t in &tensors {
+            for i in 0..t.len() {
+                for round in [None, Some(0), Some(1), Some(4), Some(18), Some(22)] {
+                    let mut out = String::from("x");
+                    t.write_entry(i, round, &mut out);
+                    let text = t.format_entry_slowly(i, round);
+                    assert_eq!(out[1..], text, "entry {i} at {round:?}");
+                    // Known widths are those of the text, split at its point.
+                    if let Some(widths) = t.fixed_entry(i, round).map(Fixed::widths) {
+                        let point = text.find('.').unwrap_or(text.len());
+                        assert_eq!(widths, (point, text.len() - point), "widths of {text}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn exact_rounding_matches_the_reference() {
         for n in -300i64..300 {
             for d in [1i64, 2, 3, 7, 8, 40, 625, 9999, 20000, 1 << 20] {
@@ -1618,6 +1909,37 @@ mod tests {
             })
             .collect();
         assert_eq!(slow, naive);
+    }
+
+    #[test]
+    fn transposed_products_read_in_place_match_the_copied_transpose() {
+        let mut state = 3u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 33) % 199) as i64 - 99
+        };
+        for (m, n, p) in [(7, 5, 0), (7, 5, 3), (1, 4, 0), (1, 4, 2), (33, 17, 9), (4, 1, 2)] {
+            let a_exact: Vec<BigRational> = (0..m * n).map(|_| r(next(), 100)).collect();
+            let a = Tensor::exact(vec![m, n], a_exact);
+            // p = 0 stands for a vector [m].
+            let dims = if p == 0 { vec![m] } else { vec![m, p] };
+            let b_len = m * p.max(1);
+            let b = Tensor::float(dims.clone(), (0..b_len).map(|_| next() as f64 / 7.0).collect());
+            let b_exact = Tensor::exact(dims, (0..b_len).map(|_| r(next(), 3)).collect());
+            for (x, y) in [(&a, &b), (&a.to_float(), &b), (&a.to_float(), &b_exact), (&a, &b_exact)] {
+                let copied = x.transpose().unwrap().matmul(y).unwrap();
+                let in_place = x.transpose_matmul(y).unwrap();
+                assert_eq!(in_place, copied, "{m}x{n} by {p}");
+                // And against a plain loop over the definition.
+                let cols = p.max(1);
+                for i in 0..n {
+                    for j in 0..cols {
+                        let sum: f64 = (0..m).map(|l| x.entry_f64(l * n + i) * y.entry_f64(l * cols + j)).sum();
+                        assert!((in_place.entry_f64(i * cols + j) - sum).abs() < 1e-9, "{m}x{n} at {i},{j}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

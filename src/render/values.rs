@@ -34,6 +34,14 @@ pub fn entry(t: &Tensor, i: usize, round: Option<u32>, notation: Notation) -> St
     }
 }
 
+/// [`entry`] appended to `out`, without a string of its own for a number.
+fn entry_into(t: &Tensor, i: usize, round: Option<u32>, out: &mut String) {
+    match t.data() {
+        Data::Symbolic(_) => out.push_str(&entry(t, i, round, Notation::Text)),
+        _ => t.write_entry(i, round, out),
+    }
+}
+
 /// The printed entries of row `r` of a tensor's grid.
 pub fn row_cells(t: &Tensor, r: usize, round: Option<u32>) -> impl Iterator<Item = String> + '_ {
     row_cells_in(t, r, round, Notation::Text)
@@ -116,34 +124,62 @@ fn split(s: &str) -> (usize, usize) {
     }
 }
 
-/// Tensors of at most this many entries keep their formatted cells between
-/// measuring and writing; larger ones are formatted twice instead.
-const KEPT_CELLS: usize = 1 << 16;
+/// Formatted cells kept between measuring and writing, in bytes; past this
+/// the entries are formatted twice instead.
+const KEPT_BYTES: usize = 1 << 24;
 
 /// The widths of a tensor's columns before and after their decimal points.
 struct Columns {
     int_w: Vec<usize>,
     frac_w: Vec<usize>,
-    /// The formatted entries, row-major, for a tensor of at most [`KEPT_CELLS`].
-    cells: Option<Vec<String>>,
+    /// The formatted entries whose widths are not known without writing
+    /// them (see [`Tensor::fixed_entry`]), row-major, one after another in
+    /// one string, with where each ends (an entry of known widths is empty
+    /// here); `None` when they took more than [`KEPT_BYTES`].
+    cells: Option<(String, Vec<usize>)>,
+}
+
+/// The widths of entry `i` of `t`: known (see [`Tensor::fixed_entry`]),
+/// or measured on its text, which is then appended to `text`.
+fn widths(t: &Tensor, i: usize, round: Option<u32>, text: &mut String) -> (usize, usize) {
+    if let Some(fixed) = t.fixed_entry(i, round) {
+        return fixed.widths();
+    }
+    let start = text.len();
+    entry_into(t, i, round, text);
+    split(&text[start..])
 }
 
 impl Columns {
-    /// Measures every column. The entries of a large tensor are formatted
-    /// again when they are written rather than all held at once: 16 million
-    /// cells would take gigabytes as strings, while the text takes what the
+    /// Measures every column. Most numbers have widths known without
+    /// writing them (a fixed-point number); the others are formatted into
+    /// one string rather than a string each (a value of a million entries
+    /// would be a million allocations); past [`KEPT_BYTES`] they are
+    /// formatted again when they are written rather than all held at once:
+    /// 16 million cells would take gigabytes, while the text takes what the
     /// output takes.
     fn measure(t: &Tensor, round: Option<u32>) -> Columns {
         let (rows, cols) = grid(t);
-        let mut kept = (t.len() <= KEPT_CELLS).then(|| Vec::with_capacity(t.len()));
+        let mut kept = Some((String::new(), Vec::with_capacity(t.len().min(KEPT_BYTES / 8))));
+        let mut scratch = String::new();
         let (mut int_w, mut frac_w) = (vec![0; cols], vec![0; cols]);
         for r in 0..rows {
-            for (c, cell) in row_cells(t, r, round).enumerate() {
-                let (i, f) = split(&cell);
+            for c in 0..cols {
+                let (i, f) = match &mut kept {
+                    Some((text, ends)) => {
+                        let w = widths(t, r * cols + c, round, text);
+                        ends.push(text.len());
+                        w
+                    }
+                    None => {
+                        scratch.clear();
+                        widths(t, r * cols + c, round, &mut scratch)
+                    }
+                };
                 int_w[c] = int_w[c].max(i);
                 frac_w[c] = frac_w[c].max(f);
-                if let Some(kept) = &mut kept {
-                    kept.push(cell);
+                if kept.as_ref().is_some_and(|(text, _)| text.len() > KEPT_BYTES) {
+                    kept = None;
                 }
             }
         }
@@ -153,18 +189,31 @@ impl Columns {
     /// Appends row `r` of `t`, its cells aligned on their decimal points.
     fn write_row(&self, out: &mut String, t: &Tensor, r: usize, round: Option<u32>) {
         let cols = self.int_w.len();
-        let mut write = |c: usize, cell: &str| {
+        let mut scratch = String::new();
+        for c in 0..cols {
             if c > 0 {
                 out.push_str("  ");
             }
+            let k = r * cols + c;
+            if let Some(fixed) = t.fixed_entry(k, round) {
+                let (i, f) = fixed.widths();
+                push_spaces(out, self.int_w[c].saturating_sub(i));
+                fixed.write(out);
+                push_spaces(out, self.frac_w[c].saturating_sub(f));
+                continue;
+            }
+            let cell = match &self.cells {
+                Some((text, ends)) => &text[if k == 0 { 0 } else { ends[k - 1] }..ends[k]],
+                None => {
+                    scratch.clear();
+                    entry_into(t, k, round, &mut scratch);
+                    &scratch[..]
+                }
+            };
             let (i, f) = split(cell);
-            push_spaces(out, self.int_w[c] - i);
+            push_spaces(out, self.int_w[c].saturating_sub(i));
             out.push_str(cell);
-            push_spaces(out, self.frac_w[c] - f);
-        };
-        match self.cells.as_ref().and_then(|cells| cells.get(r * cols..(r + 1) * cols)) {
-            Some(row) => row.iter().enumerate().for_each(|(c, cell)| write(c, cell)),
-            None => row_cells(t, r, round).enumerate().for_each(|(c, cell)| write(c, &cell)),
+            push_spaces(out, self.frac_w[c].saturating_sub(f));
         }
     }
 }
