@@ -64,19 +64,25 @@ fn unpadded(s: usize, i: usize, u: usize, pad: usize, n: usize) -> Option<usize>
     (s * i + u).checked_sub(pad).filter(|&m| m < n)
 }
 
-/// Forward: `Z[f,i,j] = Σ_{c,u,v} K[f,c,u,v] · X̃[c, s·i+u, s·j+v]` into `out` `[F, oh, ow]`.
-fn forward<T: Ring>(x: &[T], xd: Dims4, k: &[T], kd: Dims4, conv: Conv, out: &mut [T], od: Dims4) {
-    let (s, oh, ow) = (conv.stride, od.h, od.w);
+/// Calls `tap(k, x, z)` for every product the convolution sums: the flat
+/// indices of a kernel entry `K[f,c,u,v]`, of the input entry
+/// `X[c, s·i+u−p, s·j+v−p]` it meets (skipping padding) and of the output
+/// entry `Z[f,i,j]`, over `X` `[C, H, W]`, `K` `[F, C, kh, kw]` and `Z`
+/// `[F, oh, ow]`. The forward pass and both gradients are sums over the same
+/// products, each accumulating into a different one of the three, always in
+/// this order.
+fn for_each_tap(xd: Dims4, kd: Dims4, zd: Dims4, conv: Conv, mut tap: impl FnMut(usize, usize, usize)) {
+    let s = conv.stride;
     for f in 0..kd.f {
         for c in 0..kd.c {
             for u in 0..kd.h {
                 for v in 0..kd.w {
-                    let kv = &k[((f * kd.c + c) * kd.h + u) * kd.w + v];
-                    for i in 0..oh {
+                    let k = ((f * kd.c + c) * kd.h + u) * kd.w + v;
+                    for i in 0..zd.h {
                         let Some(m) = unpadded(s, i, u, conv.pad, xd.h) else { continue };
-                        for j in 0..ow {
+                        for j in 0..zd.w {
                             let Some(n) = unpadded(s, j, v, conv.pad, xd.w) else { continue };
-                            out[(f * oh + i) * ow + j].add_product(kv, &x[(c * xd.h + m) * xd.w + n]);
+                            tap(k, (c * xd.h + m) * xd.w + n, (f * zd.h + i) * zd.w + j);
                         }
                     }
                 }
@@ -85,47 +91,20 @@ fn forward<T: Ring>(x: &[T], xd: Dims4, k: &[T], kd: Dims4, conv: Conv, out: &mu
     }
 }
 
+/// Forward: `Z[f,i,j] = Σ_{c,u,v} K[f,c,u,v] · X̃[c, s·i+u, s·j+v]` into `out` `[F, oh, ow]`.
+fn forward<T: Ring>(x: &[T], xd: Dims4, k: &[T], kd: Dims4, conv: Conv, out: &mut [T], od: Dims4) {
+    for_each_tap(xd, kd, od, conv, |ki, xi, zi| out[zi].add_product(&k[ki], &x[xi]));
+}
+
 /// Kernel gradient: `∂K[f,c,u,v] = Σ_{i,j} δ[f,i,j] · X̃[c, s·i+u, s·j+v]` into `out` `[F, C, kh, kw]`.
 fn kernel_grad<T: Ring>(x: &[T], xd: Dims4, d: &[T], dd: Dims4, conv: Conv, out: &mut [T], kd: Dims4) {
-    let s = conv.stride;
-    for f in 0..kd.f {
-        for c in 0..kd.c {
-            for u in 0..kd.h {
-                for v in 0..kd.w {
-                    let slot = &mut out[((f * kd.c + c) * kd.h + u) * kd.w + v];
-                    for i in 0..dd.h {
-                        let Some(m) = unpadded(s, i, u, conv.pad, xd.h) else { continue };
-                        for j in 0..dd.w {
-                            let Some(n) = unpadded(s, j, v, conv.pad, xd.w) else { continue };
-                            slot.add_product(&d[(f * dd.h + i) * dd.w + j], &x[(c * xd.h + m) * xd.w + n]);
-                        }
-                    }
-                }
-            }
-        }
-    }
+    for_each_tap(xd, kd, dd, conv, |ki, xi, zi| out[ki].add_product(&d[zi], &x[xi]));
 }
 
 /// Input gradient: `∂X[c,m,n] = Σ_{f,i,j,u,v : s·i+u−p = m, s·j+v−p = n} K[f,c,u,v] · δ[f,i,j]`
 /// (the full convolution of δ with K, cropped by the padding) into `out` `[C, H, W]`.
 fn input_grad<T: Ring>(d: &[T], dd: Dims4, k: &[T], kd: Dims4, conv: Conv, out: &mut [T], xd: Dims4) {
-    let s = conv.stride;
-    for f in 0..kd.f {
-        for c in 0..kd.c {
-            for u in 0..kd.h {
-                for v in 0..kd.w {
-                    let kv = &k[((f * kd.c + c) * kd.h + u) * kd.w + v];
-                    for i in 0..dd.h {
-                        let Some(m) = unpadded(s, i, u, conv.pad, xd.h) else { continue };
-                        for j in 0..dd.w {
-                            let Some(n) = unpadded(s, j, v, conv.pad, xd.w) else { continue };
-                            out[(c * xd.h + m) * xd.w + n].add_product(kv, &d[(f * dd.h + i) * dd.w + j]);
-                        }
-                    }
-                }
-            }
-        }
-    }
+    for_each_tap(xd, kd, dd, conv, |ki, xi, zi| out[xi].add_product(&k[ki], &d[zi]));
 }
 
 /// Which kernel to run: each takes two operands and fills an output of known dims.
