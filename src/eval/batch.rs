@@ -10,9 +10,7 @@ use crate::model::{Axis, Shape};
 
 /// The matrix view `(rows, cols)` of a tensor of rank ≤ 2.
 fn matrix(t: &Tensor) -> Result<(usize, usize), NumericError> {
-    Shape(t.dims().to_vec())
-        .as_matrix()
-        .ok_or_else(|| Tensor::shape_error(format!("{:?} is not a vector or a matrix", t.dims())))
+    Shape::matrix_of(t.dims()).ok_or_else(|| Tensor::shape_error(format!("{:?} is not a vector or a matrix", t.dims())))
 }
 
 /// The flat indices of each lane along `axis` of an `m × n` matrix: the

@@ -117,7 +117,7 @@ impl fmt::Display for NumericError {
 }
 
 // The elementwise built-ins are the model's table; their numeric rules are here.
-use crate::model::Elementwise;
+use crate::model::{Elementwise, Shape};
 
 use super::symbolic::{self, Num, Poly, Sym, Unknown};
 
@@ -608,15 +608,8 @@ impl Tensor {
     }
 
     /// The multi-index of flat entry `i`.
-    pub fn index_of(&self, mut i: usize) -> Vec<usize> {
-        let mut idx = vec![0; self.dims.len()];
-        for (k, d) in self.dims.iter().enumerate().rev() {
-            if *d > 0 {
-                idx[k] = i % d;
-                i /= d;
-            }
-        }
-        idx
+    pub fn index_of(&self, i: usize) -> Vec<usize> {
+        Shape::index_of(&self.dims, i)
     }
 
     fn err(&self, kind: NumericErrorKind, flat: usize) -> NumericError {
@@ -661,11 +654,6 @@ impl Tensor {
         }
     }
 
-    /// Same shape up to `[n] == [n, 1]`.
-    fn same_shape(a: &[usize], b: &[usize]) -> bool {
-        a == b || matches!((a, b), ([n], [m, 1]) | ([m, 1], [n]) if n == m)
-    }
-
     /// Elementwise binary operation, the operands broadcast as the model's
     /// shape rule says (`Shape::broadcast`): a scalar, a column or row
     /// stretched over a matrix, a vector spread over a map.
@@ -676,7 +664,7 @@ impl Tensor {
         float: impl Fn(f64, f64) -> f64,
         sym: impl Fn(&Poly, &Poly) -> Result<Poly, NumericErrorKind>,
     ) -> Result<Tensor, NumericError> {
-        let out = crate::model::Shape(self.dims.clone()).broadcast(&crate::model::Shape(other.dims.clone()));
+        let out = Shape(self.dims.clone()).broadcast(&Shape(other.dims.clone()));
         let readers =
             out.as_ref().and_then(|o| Some((Reader::new(&self.dims, o.dims())?, Reader::new(&other.dims, o.dims())?)));
         let (Some(out), Some((ra, rb))) = (out, readers) else {
@@ -690,7 +678,7 @@ impl Tensor {
                 let mut v = Vec::with_capacity(n);
                 for i in 0..n {
                     let x = exact(&a[ra.index(i)], &b[rb.index(i)])
-                        .map_err(|k| NumericError { kind: k, index: index_in(&dims, i) })?;
+                        .map_err(|k| NumericError { kind: k, index: Shape::index_of(&dims, i) })?;
                     v.push(x);
                 }
                 Tensor::settle(dims, v)?
@@ -701,7 +689,7 @@ impl Tensor {
                 for i in 0..n {
                     let x = a[ra.index(i)]
                         .zip(&b[rb.index(i)], &sym)
-                        .map_err(|k| NumericError { kind: k, index: index_in(&dims, i) })?;
+                        .map_err(|k| NumericError { kind: k, index: Shape::index_of(&dims, i) })?;
                     v.push(x);
                 }
                 Tensor::symbolic(dims, v)?
@@ -746,7 +734,7 @@ impl Tensor {
         if let Some(i) = other.zero_entries().first() {
             let flat = if other.len() == 1 { 0 } else { *i };
             let dims = if other.dims.is_empty() { self.dims.clone() } else { other.dims.clone() };
-            return Err(NumericError { kind: NumericErrorKind::DivisionByZero, index: index_in(&dims, flat) });
+            return Err(NumericError { kind: NumericErrorKind::DivisionByZero, index: Shape::index_of(&dims, flat) });
         }
         self.zip(
             other,
@@ -841,12 +829,7 @@ impl Tensor {
 
     /// The matrix view `(rows, cols)` of a rank ≤ 2 tensor.
     fn matrix(&self) -> Option<(usize, usize)> {
-        match self.dims.as_slice() {
-            [] => Some((1, 1)),
-            [n] => Some((*n, 1)),
-            [m, n] => Some((*m, *n)),
-            _ => None,
-        }
+        Shape::matrix_of(&self.dims)
     }
 
     /// Matrix product; a vector is a column, and the result is a vector when `other` is one.
@@ -909,12 +892,12 @@ impl Tensor {
 
     /// Transpose: `[n]ᵀ = [1, n]`, `[1, n]ᵀ = [n]`, `[m, n]ᵀ = [n, m]`.
     pub fn transpose(&self) -> Result<Tensor, NumericError> {
-        let (dims, m, n) = match self.dims.as_slice() {
-            [] => return Ok(self.clone()),
-            [n] => (vec![1, *n], *n, 1),
-            [1, n] => (vec![*n], 1, *n),
-            [m, n] => (vec![*n, *m], *m, *n),
-            _ => return Err(Tensor::shape_error(format!("cannot transpose {:?}", self.dims))),
+        if self.dims.is_empty() {
+            return Ok(self.clone());
+        }
+        // The model's rule gives the dims; the entries move as an m × n matrix's.
+        let (Some(dims), Some((m, n))) = (Shape::transposed(&self.dims), self.matrix()) else {
+            return Err(Tensor::shape_error(format!("cannot transpose {:?}", self.dims)));
         };
         let order = (0..n).flat_map(|j| (0..m).map(move |i| i * n + j));
         let data = match &self.data {
@@ -1297,13 +1280,8 @@ enum Reader {
 impl Reader {
     /// How `operand` is read to fill `out`, or `None` when it cannot be.
     fn new(operand: &[usize], out: &[usize]) -> Option<Reader> {
-        let matrix = |d: &[usize]| match *d {
-            [] => Some((1, 1)),
-            [n] => Some((n, 1)),
-            [m, n] => Some((m, n)),
-            _ => None,
-        };
-        if Tensor::same_shape(operand, out) {
+        let matrix = Shape::matrix_of;
+        if Shape::same_dims(operand, out) {
             return Some(Reader::Same);
         }
         if operand.iter().product::<usize>() == 1 {
@@ -1334,17 +1312,6 @@ impl Reader {
             }
         }
     }
-}
-
-fn index_in(dims: &[usize], mut i: usize) -> Vec<usize> {
-    let mut idx = vec![0; dims.len()];
-    for (k, d) in dims.iter().enumerate().rev() {
-        if *d > 0 {
-            idx[k] = i % d;
-            i /= d;
-        }
-    }
-    idx
 }
 
 /// `n/d` scaled by 10^places and rounded half up (`places` ≤ 18, so that

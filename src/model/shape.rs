@@ -74,22 +74,45 @@ impl Shape {
     /// The shape as a matrix `(rows, cols)` when it has rank ≤ 2; a vector
     /// `[n]` is n×1 and a scalar 1×1.
     pub fn as_matrix(&self) -> Option<(usize, usize)> {
-        match self.0.as_slice() {
+        Shape::matrix_of(&self.0)
+    }
+
+    /// [`Shape::as_matrix`] of the dims `dims`, for callers (the evaluator's
+    /// tensors) that hold dims rather than a `Shape`.
+    pub fn matrix_of(dims: &[usize]) -> Option<(usize, usize)> {
+        match *dims {
             [] => Some((1, 1)),
-            [n] => Some((*n, 1)),
-            [m, n] => Some((*m, *n)),
+            [n] => Some((n, 1)),
+            [m, n] => Some((m, n)),
             _ => None,
         }
     }
 
     /// Two shapes that denote the same matrix: `[n]` and `[n, 1]` are the same.
     pub fn same_as(&self, other: &Shape) -> bool {
-        self == other
-            || (self.rank() <= 2
-                && other.rank() <= 2
-                && self.rank() > 0
-                && other.rank() > 0
-                && self.as_matrix() == other.as_matrix())
+        Shape::same_dims(&self.0, &other.0)
+    }
+
+    /// [`Shape::same_as`] on dims.
+    pub fn same_dims(a: &[usize], b: &[usize]) -> bool {
+        a == b
+            || (a.len() <= 2
+                && b.len() <= 2
+                && !a.is_empty()
+                && !b.is_empty()
+                && Shape::matrix_of(a) == Shape::matrix_of(b))
+    }
+
+    /// The multi-index of the entry at row-major position `flat` of `dims`.
+    pub fn index_of(dims: &[usize], mut flat: usize) -> Vec<usize> {
+        let mut index = vec![0; dims.len()];
+        for (k, &d) in dims.iter().enumerate().rev() {
+            if d > 0 {
+                index[k] = flat % d;
+                flat /= d;
+            }
+        }
+        index
     }
 
     /// Shape of an elementwise operation (`+ − ⊙ ⊘` and the elementwise
@@ -269,11 +292,16 @@ impl Shape {
 
     /// Shape of the transpose: `[n]ᵀ = [1, n]`, `[1, n]ᵀ = [n]`, `[m, n]ᵀ = [n, m]`.
     pub fn transpose(&self) -> Option<Shape> {
-        match self.0.as_slice() {
-            [] => Some(Shape::scalar()),
-            [n] => Some(Shape(vec![1, *n])),
-            [1, n] => Some(Shape(vec![*n])),
-            [m, n] => Some(Shape(vec![*n, *m])),
+        Shape::transposed(&self.0).map(Shape)
+    }
+
+    /// The dims of the transpose of `dims` (see [`Shape::transpose`]).
+    pub fn transposed(dims: &[usize]) -> Option<Vec<usize>> {
+        match *dims {
+            [] => Some(Vec::new()),
+            [n] => Some(vec![1, n]),
+            [1, n] => Some(vec![n]),
+            [m, n] => Some(vec![n, m]),
             _ => None,
         }
     }
