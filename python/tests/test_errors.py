@@ -9,7 +9,12 @@ import pytest
 import nnderive
 from conftest import ASSIGNMENT, ERROR_FIXTURES, SNAPSHOTS
 
-FIXTURES = sorted(ERROR_FIXTURES.glob("*.nn"))
+# Files that leave a value open, by the declaration and its line: the command
+# line computes with the value open (its snapshot shows where that stops),
+# while the package, whose values are NumPy arrays, refuses the file first
+# and names the declaration.
+OPEN = {"solve_open_value_in_conv.nn": ("param", "K", 4), "solve_too_many_unknowns.nn": ("param", "W", 3)}
+FIXTURES = sorted(f for f in ERROR_FIXTURES.glob("*.nn") if f.name not in OPEN)
 
 
 def snapshot_body(path):
@@ -36,6 +41,16 @@ def test_error_message_is_the_cli_message(fixture):
         assert (error.line, error.column) == (int(place[1]), int(place[2]))
     else:
         assert (error.line, error.column) == (None, None)
+
+
+@pytest.mark.parametrize("name", sorted(OPEN))
+def test_a_value_left_open_is_refused_by_name(name):
+    role, tensor, line = OPEN[name]
+    with pytest.raises(nnderive.NNError) as caught:
+        nnderive.parse((ERROR_FIXTURES / name).read_text(encoding="utf-8"), name=name).solve()
+    error = caught.value
+    assert error.message == f"solve in Python (NumPy arrays) needs every number, and {role} '{tensor}' has no value"
+    assert (error.line, error.column) == (line, 1)
 
 
 def test_unknown_name_is_located():
