@@ -253,3 +253,21 @@ fn json_nests_every_dimension() {
     let v = json("param T[2,2,2] = [[[1, 2], [3, 4]], [[5, 6], [7, 8]]]\nloss L = sum(T)\n", None);
     assert_eq!(v["given"]["T"]["exact"], serde_json::json!([[["1", "2"], ["3", "4"]], [["5", "6"], ["7", "8"]]]));
 }
+
+#[test]
+fn notes_name_their_quantity_in_each_notation() {
+    // relu at exactly 0: the note names δ1 as text in the text output and as
+    // mathematics in LaTeX (not Unicode carried over and translated).
+    let (model, s) =
+        solve("input x[2] = [0, 1]\nparam W[2,2] = [[1, 0], [0, 1]]\nZ = W @ x\nH = relu(Z)\nloss L = sum(H)\n");
+    let text = render::text::solution(&model, &s, None);
+    assert!(
+        text.contains("  δ1: step was evaluated exactly at 0 in entry [0], where the convention relu′(0) = step(0) = 0 decides the value\n"),
+        "{text}"
+    );
+    let latex = render::latex::document(&model, &s, None);
+    assert!(
+        latex.contains("\\item $\\delta_{1}$: $\\operatorname{step}$ was evaluated exactly at 0 in entry $[0]$, where the convention $\\operatorname{relu}'(0) = \\operatorname{step}(0) = 0$ decides the value"),
+        "{latex}"
+    );
+}

@@ -18,32 +18,46 @@ use super::conv;
 use super::error::Failure;
 use super::tensor::{NumericError, NumericErrorKind, Tensor, EXACT_ENTRIES_CAP};
 use crate::derive::Derivation;
-use crate::model::{Axis, Elementwise, Func, Graph, LossFn, Model, Node, NodeId, Reduction, SymbolId};
+use crate::model::{Axis, Elementwise, Func, Graph, LossFn, Model, Node, NodeId, Reduction, SymbolId, TensorId};
 
 /// The most calls of custom functions one value may need. Legitimate files
 /// make a few per use of a function (bodies are evaluated over whole
 /// tensors); only nesting such as `fn g(t) = f(f(t))`, repeated, gets near.
 pub const MAX_CALLS: u64 = 1_000_000;
 
+/// What a note is about, as data: each writer names it in its own notation
+/// (`δ2` in text, `\\delta_{2}` in LaTeX).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Quantity {
+    /// A named tensor: a given value or an equation.
+    Tensor(TensorId),
+    /// An error term or adjoint of the derivation.
+    Symbol(SymbolId),
+    /// The gradient of the loss with respect to a parameter.
+    Gradient(TensorId),
+    /// The loss after training step k.
+    LossAfterStep(u32),
+}
+
 /// Something worth telling the reader about how a value was computed.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Note {
     /// step or sign was evaluated exactly at 0 (a kink of relu or abs), so
     /// the stated convention decided the value.
-    Kink { function: &'static str, quantity: String, entries: Vec<usize> },
+    Kink { function: &'static str, quantity: Quantity, entries: Vec<usize> },
     /// An exact value grew past the size cap and continued as f64.
-    Capped { quantity: String },
+    Capped { quantity: Quantity },
     /// Declarations the file leaves open (in file order): the values that
     /// depend on them are expressions in their entries.
-    Open { names: Vec<String> },
-    /// A value in the open entries grew past the size limit of expressions.
-    TooLarge { quantity: String },
+    Open { names: Vec<TensorId> },
+    /// Values in the open entries grew past the size limit of expressions.
+    TooLarge { quantities: Vec<Quantity> },
     /// The square root in an RMSprop or Adam update (`root`, as `√v̂`) of
     /// exact values was not a fraction, first at training step `step`, so
     /// the parameters continued in f64 from there.
     InexactRoot { optimizer: &'static str, root: &'static str, step: u32 },
     /// A value of more than [`EXACT_ENTRIES_CAP`] entries, computed in f64.
-    Large { quantity: String },
+    Large { quantity: Quantity },
 }
 
 /// Evaluates formulas of one graph with the current tensor values.
@@ -64,8 +78,9 @@ pub struct Evaluator<'a> {
     /// with the very same argument, and finds it here. The stored arguments
     /// keep the pointers alive, so an address is never reused.
     calls: HashMap<CallKey, (Vec<Rc<Tensor>>, Rc<Tensor>)>,
-    /// What is being computed, for notes and errors.
-    pub quantity: String,
+    /// What is being computed, for notes (none while a caller evaluates
+    /// something of its own, whose notes it does not keep).
+    pub quantity: Option<Quantity>,
     pub notes: Vec<Note>,
 }
 
@@ -117,7 +132,7 @@ impl<'a> Evaluator<'a> {
             symbols: HashMap::new(),
             memo: HashMap::new(),
             calls: HashMap::new(),
-            quantity: String::new(),
+            quantity: None,
             notes: Vec::new(),
         }
     }
@@ -288,7 +303,9 @@ impl<'a> Evaluator<'a> {
         let floats: Vec<Tensor>;
         let float_args: Vec<&Tensor>;
         let args = if self.graph.shape(n).len() > EXACT_ENTRIES_CAP && args.iter().any(|a| a.is_exact()) {
-            self.notes.push(Note::Large { quantity: self.quantity.clone() });
+            if let Some(quantity) = self.quantity {
+                self.notes.push(Note::Large { quantity });
+            }
             floats = args.iter().map(|a| a.to_float()).collect();
             float_args = floats.iter().collect();
             &float_args[..]
@@ -320,7 +337,9 @@ impl<'a> Evaluator<'a> {
                     let zeros = x.zero_entries();
                     if !zeros.is_empty() {
                         let function = if *b == Elementwise::Step { "step" } else { "sign" };
-                        self.notes.push(Note::Kink { function, quantity: self.quantity.clone(), entries: zeros });
+                        if let Some(quantity) = self.quantity {
+                            self.notes.push(Note::Kink { function, quantity, entries: zeros });
+                        }
                     }
                 }
                 match args.get(1) {

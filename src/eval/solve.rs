@@ -6,7 +6,7 @@ use std::rc::Rc;
 use num_rational::BigRational;
 
 use super::error::{Error, ErrorKind, Failure, MAX_UNKNOWNS};
-use super::evaluate::{Evaluator, Note};
+use super::evaluate::{Evaluator, Note, Quantity};
 use super::tensor::{decimal_to_f64, Data, Tensor, EXACT_ENTRIES_CAP};
 use crate::derive::{derive, Derivation, SymbolKind, Wrt};
 use crate::model::{Model, Node, NodeId, Optimizer, PoolKind, SymbolId, TensorId, Train};
@@ -107,7 +107,7 @@ pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
     // Only a given value of more than EXACT_ENTRIES_CAP entries starts in f64.
     let large =
         model.ids().filter(|&id| initial[id.0 as usize].as_ref().is_some_and(|v| matches!(v.data(), Data::Float(_))));
-    let large: Vec<Note> = large.map(|id| Note::Large { quantity: model.tensor(id).name.clone() }).collect();
+    let large: Vec<Note> = large.map(|id| Note::Large { quantity: Quantity::Tensor(id) }).collect();
     // Values are shared, not copied, between the passes and the training
     // step: a large parameter is held once however many hold it.
     let pass = Pass::run(model, &derivation, initial.clone(), true)?;
@@ -118,7 +118,7 @@ pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
     notes.extend(large);
     let open = open_values(model);
     if !open.is_empty() {
-        notes.push(Note::Open { names: open.iter().map(|&id| model.tensor(id).name.clone()).collect() });
+        notes.push(Note::Open { names: open.clone() });
     }
     let training = match &model.train {
         None => None,
@@ -127,13 +127,13 @@ pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
     notes.sort();
     notes.dedup();
     // One note names every value too large to write out.
-    let large: Vec<String> = notes
+    let large: Vec<Vec<Quantity>> = notes
         .iter()
-        .filter_map(|n| if let Note::TooLarge { quantity } = n { Some(quantity.clone()) } else { None })
+        .filter_map(|n| if let Note::TooLarge { quantities } = n { Some(quantities.clone()) } else { None })
         .collect();
     if large.len() > 1 {
         notes.retain(|n| !matches!(n, Note::TooLarge { .. }));
-        notes.push(Note::TooLarge { quantity: large.join(", ") });
+        notes.push(Note::TooLarge { quantities: large.concat() });
     }
     Ok(Solution {
         values: pass.values.into_iter().map(unshared).collect(),
@@ -205,10 +205,10 @@ fn train(
         losses.push(Tensor::clone(&next.values[model.loss.0 as usize]));
         // After a step only the loss is shown: an expression too large
         // elsewhere (ŷ) is not worth a note of its own.
-        let loss_name = &model.tensor(model.loss).name;
+        let loss = Quantity::Tensor(model.loss);
         notes.extend(next.notes.iter().filter_map(|n| match n {
-            Note::TooLarge { quantity } if quantity == loss_name => {
-                Some(Note::TooLarge { quantity: format!("{quantity} after step {step}") })
+            Note::TooLarge { quantities } if quantities.contains(&loss) => {
+                Some(Note::TooLarge { quantities: vec![Quantity::LossAfterStep(step)] })
             }
             Note::TooLarge { .. } => None,
             other => Some(other.clone()),
@@ -393,7 +393,7 @@ impl Pass {
         for &id in &model.order {
             let t = model.tensor(id);
             let Some(def) = t.definition else { continue };
-            ev.quantity = t.name.clone();
+            ev.quantity = Some(Quantity::Tensor(id));
             let v = ev.eval_shared(def).map_err(|m| numeric(model, id, &t.name, m))?;
             capped(&mut ev, &v);
             ev.tensors[id.0 as usize] = Some(v);
@@ -404,7 +404,7 @@ impl Pass {
             for &s in &derivation.defined {
                 let sym = derivation.symbol(s);
                 let label = symbol_label(model, derivation, s);
-                ev.quantity = label.clone();
+                ev.quantity = Some(Quantity::Symbol(s));
                 let at = match sym.wrt {
                     Wrt::Tensor(t) => t,
                     Wrt::Node(_) => model.loss,
@@ -417,7 +417,7 @@ impl Pass {
             }
             for g in &derivation.gradients {
                 let label = format!("∂{}/∂{}", model.tensor(model.loss).name, model.tensor(g.param).name);
-                ev.quantity = label.clone();
+                ev.quantity = Some(Quantity::Gradient(g.param));
                 let v = ev.eval_owned(g.formula).map_err(|m| numeric(model, g.param, &label, m))?;
                 let v = shaped(&mut ev, v, model.tensor(g.param).shape.dims())
                     .map_err(|m| numeric(model, g.param, &label, m))?;
@@ -440,7 +440,9 @@ fn shaped(ev: &mut Evaluator, v: Tensor, dims: &[usize]) -> Result<Tensor, Failu
     if v.dims().is_empty() && !dims.is_empty() {
         let n: usize = dims.iter().product();
         if n > EXACT_ENTRIES_CAP {
-            ev.notes.push(Note::Large { quantity: ev.quantity.clone() });
+            if let Some(quantity) = ev.quantity {
+                ev.notes.push(Note::Large { quantity });
+            }
             let x = v.to_f64_vec().first().copied().unwrap_or(f64::NAN);
             return Ok(Tensor::float_checked(dims.to_vec(), vec![x; n])?);
         }
@@ -452,12 +454,13 @@ fn shaped(ev: &mut Evaluator, v: Tensor, dims: &[usize]) -> Result<Tensor, Failu
 }
 
 fn capped(ev: &mut Evaluator, v: &Tensor) {
+    let Some(quantity) = ev.quantity else { return };
     if v.capped() {
-        ev.notes.push(Note::Capped { quantity: ev.quantity.clone() });
+        ev.notes.push(Note::Capped { quantity });
     }
     if let super::tensor::Data::Symbolic(entries) = v.data() {
         if entries.iter().any(|e| matches!(e, super::symbolic::Sym::TooLarge)) {
-            ev.notes.push(Note::TooLarge { quantity: ev.quantity.clone() });
+            ev.notes.push(Note::TooLarge { quantities: vec![quantity] });
         }
     }
 }
@@ -521,6 +524,8 @@ pub struct GradCheck {
     /// Kinks met at the file's values: there the derivative is a convention
     /// and finite differences see the average of the two one-sided slopes.
     pub kinks: Vec<Note>,
+    /// The derivation checked, which names the quantities of the kinks.
+    pub derivation: Derivation,
 }
 
 impl GradCheck {
@@ -580,5 +585,5 @@ pub fn gradcheck_with(model: &Model, options: GradCheckOptions) -> Result<GradCh
     }
     (options.progress)(done, total);
     let kinks = pass.notes.into_iter().filter(|n| matches!(n, Note::Kink { .. })).collect();
-    Ok(GradCheck { params, h, kinks })
+    Ok(GradCheck { params, h, kinks, derivation })
 }

@@ -599,7 +599,7 @@ fn note_blocks(o: &WorkedSolution) -> Vec<Block> {
                 (Some(view), Some(k)) => super::text::target_sum_sentence(sum, &o.names.at(&view.index, *k), L, true),
                 _ => super::text::target_sum_sentence(sum, &o.names, L, false),
             }),
-            NoteItem::Evaluation(e) => vec![text(super::text::note_text(e))],
+            NoteItem::Evaluation(e) => pieces(super::text::note_pieces(e, &o.names, L)),
         };
         notes.push(note);
     }

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use crate::derive::time::{Forward, General, TimeSum, TimeView};
 use crate::derive::{Convention, Derivation, Step, Wrt};
-use crate::eval::evaluate::Note;
+use crate::eval::evaluate::{Note, Quantity};
 use crate::eval::{GradCheck, ParamCheck, Solution, Training};
 use crate::model::{Fired, Model, Optimizer};
 
@@ -237,7 +237,7 @@ pub fn note_sentence(note: &NoteItem, names: &Names, time: Option<&TimeView>) ->
             (Some(view), Some(k)) => target_sum_sentence(sum, &names.at(&view.index, *k), N, true),
             _ => target_sum_sentence(sum, names, N, false),
         }),
-        NoteItem::Evaluation(n) => note_text(n),
+        NoteItem::Evaluation(n) => note_text(n, names),
     }
 }
 
@@ -731,45 +731,125 @@ pub fn mask_caption(input: &str, mask: &crate::eval::tensor::Tensor) -> String {
     }
 }
 
-/// A note in words.
-pub fn note_text(note: &Note) -> String {
+/// A note in words, in the text notation.
+pub fn note_text(note: &Note, names: &Names) -> String {
+    training::sentence(&note_pieces(note, names, N))
+}
+
+/// What a note is about, named in `notation` (`δ2`, `\\delta_{2}`).
+fn quantity_pieces(q: Quantity, names: &Names, notation: Notation) -> Vec<training::Piece> {
+    use training::Piece::{Formula, Words};
+    let graph = names.derivation.map_or(&names.model.graph, |d| &d.graph);
+    match q {
+        Quantity::Tensor(id) => vec![Formula(names.tensor(id, notation))],
+        Quantity::Symbol(s) => vec![Formula(names.symbol(s, notation, graph))],
+        Quantity::Gradient(p) => vec![Formula(names.gradient_of(crate::derive::Wrt::Tensor(p), notation, graph))],
+        Quantity::LossAfterStep(k) => {
+            vec![Formula(names.tensor(names.model.loss, notation)), Words(" after step "), Formula(k.to_string())]
+        }
+    }
+}
+
+/// A note of the evaluation as words and formulas in `notation`: each
+/// writer sets the formulas in its own way (LaTeX as mathematics).
+pub fn note_pieces(note: &Note, names: &Names, notation: Notation) -> Vec<training::Piece> {
+    use training::Piece::{Formula, Words};
+    let latex = notation == Notation::Latex;
+    let mut out = Vec::new();
     match note {
         Note::Kink { function, quantity, entries } => {
             let list: Vec<String> = entries.iter().map(|e| format!("[{e}]")).collect();
-            let conv = if *function == "step" { "relu′(0) = step(0) = 0" } else { "sign(0) = 0" };
-            format!("{quantity}: {function} was evaluated exactly at 0 in entr{} {}, where the convention {conv} decides the value", if entries.len() == 1 { "y" } else { "ies" }, list.join(", "))
+            out.extend(quantity_pieces(*quantity, names, notation));
+            out.push(Words(": "));
+            out.push(Formula(if latex { format!("\\operatorname{{{function}}}") } else { function.to_string() }));
+            out.push(Words(if entries.len() == 1 {
+                " was evaluated exactly at 0 in entry "
+            } else {
+                " was evaluated exactly at 0 in entries "
+            }));
+            out.push(Formula(list.join(", ")));
+            out.push(Words(", where the convention "));
+            out.push(Formula(match (*function == "step", latex) {
+                (true, false) => "relu′(0) = step(0) = 0".into(),
+                (true, true) => "\\operatorname{relu}'(0) = \\operatorname{step}(0) = 0".into(),
+                (false, false) => "sign(0) = 0".into(),
+                (false, true) => "\\operatorname{sign}(0) = 0".into(),
+            }));
+            out.push(Words(" decides the value"));
         }
         Note::Capped { quantity } => {
-            format!("{quantity}: exact fractions grew too large and the computation continued in f64")
+            out.extend(quantity_pieces(*quantity, names, notation));
+            out.push(Words(": exact fractions grew too large and the computation continued in f64"));
         }
-        Note::Open { names } => {
-            let list = names.join(", ");
-            let (verb, them, they) = if names.len() == 1 { ("is", "it", "it") } else { ("are", "them", "they") };
-            let first = names.first().map(String::as_str).unwrap_or("y");
-            let example = super::formula::tensor_name(first, Notation::Text);
-            format!(
-                "{list} {verb} not given: every value that depends on {them} is an expression in {them}, entries numbered from 1 ({example}₁ is the first entry of {first}); numbers follow once {they} {verb} given, in the file or on the command line (option given), and the answer for each class of a target with the option cases"
-            )
+        Note::Open { names: open } => {
+            let one = open.len() == 1;
+            for (i, &id) in open.iter().enumerate() {
+                if i > 0 {
+                    out.push(Words(", "));
+                }
+                out.push(Formula(names.tensor(id, notation)));
+            }
+            let first = open.first().map(|&id| names.model.tensor(id).name.clone()).unwrap_or_else(|| "y".into());
+            let unknown = crate::eval::symbolic::Unknown { order: 0, name: first.as_str().into(), index: vec![0] };
+            out.push(Words(if one {
+                " is not given: every value that depends on it is an expression in it, entries numbered from 1 ("
+            } else {
+                " are not given: every value that depends on them is an expression in them, entries numbered from 1 ("
+            }));
+            out.push(Formula(super::symbolic::unknown(&unknown, notation)));
+            out.push(Words(" is the first entry of "));
+            out.push(Formula(match open.first() {
+                Some(&id) => names.tensor(id, notation),
+                None => first,
+            }));
+            out.push(Words(if one {
+                "); numbers follow once it is given, in the file or on the command line (option given), and the answer for each class of a target with the option cases"
+            } else {
+                "); numbers follow once they are given, in the file or on the command line (option given), and the answer for each class of a target with the option cases"
+            }));
         }
-        Note::TooLarge { quantity } => {
-            let (what, is, its) = match quantity.contains(", ") {
-                true => ("the expressions", "are", "their formulas say"),
-                false => ("the expression", "is", "its formula says"),
-            };
-            format!(
-                "{quantity}: {what} in the values left open {is} too large to write out (more than {} terms and variables) and shown as …; {its} how {} computed",
-                crate::eval::symbolic::SIZE_LIMIT,
-                if is == "is" { "it is" } else { "they are" }
-            )
+        Note::TooLarge { quantities } => {
+            for (i, &q) in quantities.iter().enumerate() {
+                if i > 0 {
+                    out.push(Words(", "));
+                }
+                out.extend(quantity_pieces(q, names, notation));
+            }
+            out.push(Words(if quantities.len() == 1 {
+                ": the expression in the values left open is too large to write out (more than "
+            } else {
+                ": the expressions in the values left open are too large to write out (more than "
+            }));
+            out.push(Formula(crate::eval::symbolic::SIZE_LIMIT.to_string()));
+            out.push(Words(" terms and variables) and shown as "));
+            out.push(Formula(if latex { "\\dots".into() } else { "…".into() }));
+            out.push(Words(if quantities.len() == 1 {
+                "; its formula says how it is computed"
+            } else {
+                "; their formulas say how they are computed"
+            }));
         }
-        Note::InexactRoot { optimizer, root, step } => format!(
-            "{optimizer}: {root} at step {step} is not a fraction, so from that step on the parameters are computed in f64"
-        ),
-        Note::Large { quantity } => format!(
-            "{quantity}: more than {} entries, so computed in f64 rather than as exact fractions",
-            crate::eval::tensor::EXACT_ENTRIES_CAP
-        ),
+        Note::InexactRoot { optimizer, root, step } => {
+            out.push(Words(optimizer));
+            out.push(Words(": "));
+            // The root as the update rule writes it (`√s`, `√v̂`).
+            out.push(Formula(match (latex, *root) {
+                (true, "√s") => "\\sqrt{s}".into(),
+                (true, "√v̂") => "\\sqrt{\\hat{v}}".into(),
+                _ => root.to_string(),
+            }));
+            out.push(Words(" at step "));
+            out.push(Formula(step.to_string()));
+            out.push(Words(" is not a fraction, so from that step on the parameters are computed in f64"));
+        }
+        Note::Large { quantity } => {
+            out.extend(quantity_pieces(*quantity, names, notation));
+            out.push(Words(": more than "));
+            out.push(Formula(crate::eval::tensor::EXACT_ENTRIES_CAP.to_string()));
+            out.push(Words(" entries, so computed in f64 rather than as exact fractions"));
+        }
     }
+    out
 }
 
 /// `nnderive gradcheck`: the worst relative error per parameter.
@@ -804,8 +884,9 @@ pub fn gradcheck(model: &Model, check: &GradCheck, tolerance: f64) -> String {
             .collect();
         let _ = writeln!(out, "note: entries checked, spread evenly: {}; --all checks every entry", which.join(", "));
     }
+    let names = Names::new(model, Some(&check.derivation));
     for kink in &check.kinks {
-        let _ = writeln!(out, "note: {}", note_text(kink));
+        let _ = writeln!(out, "note: {}", note_text(kink, &names));
     }
     let worst = check.worst();
     let verdict = if worst <= tolerance { "ok" } else { "FAIL" };
