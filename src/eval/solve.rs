@@ -113,12 +113,12 @@ pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
     let pass = Pass::run(model, &derivation, initial.clone(), true)?;
     let masks = pool_masks(model, &derivation, &pass.values)?;
     let time_terms = time_terms(model, &derivation, &pass)?;
-    let general = if open_values(model).is_empty() { Vec::new() } else { general_values(model, &derivation, &pass)? };
+    let open = open_values(model);
+    let general = if open.is_empty() { Vec::new() } else { general_values(model, &derivation, &pass)? };
     let mut notes = pass.notes.clone();
     notes.extend(large);
-    let open = open_values(model);
     if !open.is_empty() {
-        notes.push(Note::Open { names: open.clone() });
+        notes.push(Note::Open { names: open });
     }
     let training = match &model.train {
         None => None,

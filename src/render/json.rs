@@ -272,10 +272,7 @@ impl ObjectWriter {
             self.out.push_str(",\n");
         }
         self.empty = false;
-        self.out.push_str("  ");
-        self.out.push_str(&Value::String(key.to_string()).to_string());
-        self.out.push_str(": ");
-        pretty(&value, 1, &mut self.out);
+        field(key, &value, 1, &mut self.out);
     }
 
     /// The object, closed, with a final newline.
@@ -444,6 +441,14 @@ fn history_json(model: &Model, solution: &Solution, train: &Training, round: Opt
     Value::Array(entries.collect())
 }
 
+/// `"key": value` of an object, at `indent` levels.
+fn field(key: &str, value: &Value, indent: usize, out: &mut String) {
+    out.push_str(&"  ".repeat(indent));
+    out.push_str(&Value::String(key.to_string()).to_string());
+    out.push_str(": ");
+    pretty(value, indent, out);
+}
+
 /// Pretty JSON that keeps each row of numbers on one line, so a matrix
 /// reads as a matrix.
 pub fn pretty(v: &Value, indent: usize, out: &mut String) {
@@ -452,10 +457,7 @@ pub fn pretty(v: &Value, indent: usize, out: &mut String) {
         Value::Object(map) if !map.is_empty() => {
             out.push_str("{\n");
             for (i, (k, val)) in map.iter().enumerate() {
-                out.push_str(&pad(indent + 1));
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push_str(": ");
-                pretty(val, indent + 1, out);
+                field(k, val, indent + 1, out);
                 out.push_str(if i + 1 < map.len() { ",\n" } else { "\n" });
             }
             out.push_str(&pad(indent));

@@ -8,16 +8,10 @@ use super::formula::{display_width, Notation};
 /// How a tensor's entries are laid out: (rows, columns). A vector is one
 /// column; higher ranks print as rows of their last dimension.
 pub fn grid(t: &Tensor) -> (usize, usize) {
-    let dims = t.dims();
-    match dims {
-        [] => (1, 1),
-        [n] => (*n, 1),
-        [m, n] => (*m, *n),
-        _ => {
-            let cols = *dims.last().unwrap_or(&1);
-            (t.len() / cols.max(1), cols)
-        }
-    }
+    crate::model::Shape::matrix_of(t.dims()).unwrap_or_else(|| {
+        let cols = t.dims().last().copied().unwrap_or(1);
+        (t.len() / cols.max(1), cols)
+    })
 }
 
 /// Entry `i` of a tensor as written in `notation`: an entry left open is an
@@ -42,23 +36,14 @@ fn entry_into(t: &Tensor, i: usize, round: Option<u32>, out: &mut String) {
     }
 }
 
-/// The printed entries of row `r` of a tensor's grid.
-pub fn row_cells(t: &Tensor, r: usize, round: Option<u32>) -> impl Iterator<Item = String> + '_ {
-    row_cells_in(t, r, round, Notation::Text)
-}
-
-/// [`row_cells`] in a notation.
+/// The entries of row `r` of a tensor's grid, written in `notation`.
 pub fn row_cells_in(t: &Tensor, r: usize, round: Option<u32>, notation: Notation) -> impl Iterator<Item = String> + '_ {
     let (_, cols) = grid(t);
     (0..cols).map(move |c| entry(t, r * cols + c, round, notation))
 }
 
-/// The printed entries of a tensor as rows of cells (a vector is one column).
-pub fn cells(t: &Tensor, round: Option<u32>) -> Vec<Vec<String>> {
-    cells_in(t, round, Notation::Text)
-}
-
-/// [`cells`] in a notation.
+/// The entries of a tensor as rows of cells (a vector is one column),
+/// written in `notation`.
 pub fn cells_in(t: &Tensor, round: Option<u32>, notation: Notation) -> Vec<Vec<String>> {
     let (rows, _) = grid(t);
     (0..rows).map(|r| row_cells_in(t, r, round, notation).collect()).collect()
