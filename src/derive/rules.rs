@@ -7,6 +7,7 @@
 
 use num_rational::BigRational;
 
+use crate::model::sentence::{m, same, w, Sentence};
 use crate::model::{Axis, Elementwise, Func, Graph, LossFn, Node, NodeId, PoolKind, Reduction};
 
 /// A named derivative rule.
@@ -321,10 +322,14 @@ impl Convention {
     }
 
     /// What the sets in [`Convention::latex_index_form`] stand for.
-    pub fn latex_legend(self) -> Option<&'static str> {
+    pub fn legend(self) -> Option<Sentence> {
         match self {
-            Convention::MaxPool => Some("where M(m, n) are the windows whose first maximum is at (m, n)"),
-            Convention::AvgPool => Some("where W(m, n) are the windows that contain (m, n)"),
+            Convention::MaxPool => Some(
+                const { &[w("where "), same("M(m, n)"), w(" are the windows whose first maximum is at "), same("(m, n)")] },
+            ),
+            Convention::AvgPool => {
+                Some(const { &[w("where "), same("W(m, n)"), w(" are the windows that contain "), same("(m, n)")] })
+            }
             _ => None,
         }
     }
@@ -354,59 +359,254 @@ impl Convention {
         })
     }
 
-    /// The convention in words (text notation).
-    pub fn statement(self) -> &'static str {
+    /// The statement, words and formulas in both notations.
+    pub fn statement(self) -> Sentence {
         match self {
-            Convention::ReluAtZero => "relu′(t) = step(t), taking relu′(0) = step(0) = 0 and step′(t) = 0",
-            Convention::AbsAtZero => "abs′(t) = sign(t), taking sign(0) = 0 and sign′(t) = 0",
+            Convention::ReluAtZero => {
+                const {
+                    &[
+                        m("relu′(t) = step(t)", r"\operatorname{relu}'(t) = \operatorname{step}(t)"),
+                        w(", taking "),
+                        m("relu′(0) = step(0) = 0", r"\operatorname{relu}'(0) = \operatorname{step}(0) = 0"),
+                        w(" and "),
+                        m("step′(t) = 0", r"\operatorname{step}'(t) = 0"),
+                    ]
+                }
+            }
+            Convention::AbsAtZero => {
+                const {
+                    &[
+                        m("abs′(t) = sign(t)", r"\operatorname{abs}'(t) = \operatorname{sign}(t)"),
+                        w(", taking "),
+                        m("sign(0) = 0", r"\operatorname{sign}(0) = 0"),
+                        w(" and "),
+                        m("sign′(t) = 0", r"\operatorname{sign}'(t) = 0"),
+                    ]
+                }
+            }
             Convention::LeakyReluAtZero => {
-                "∂leaky_relu/∂t(t, a) = a + (1 − a) step(t), taking the slope at t = 0 to be a (step(0) = 0), as PyTorch does"
+                const {
+                    &[
+                        m(
+                            "∂leaky_relu/∂t(t, a) = a + (1 − a) step(t)",
+                            r"\partial \operatorname{leaky\_relu} / \partial t\,(t, a) = a + (1 - a) \operatorname{step}(t)",
+                        ),
+                        w(", taking the slope at "),
+                        m("t = 0", "t = 0"),
+                        w(" to be "),
+                        same("a"),
+                        w(" ("),
+                        m("step(0) = 0", r"\operatorname{step}(0) = 0"),
+                        w("), as PyTorch does"),
+                    ]
+                }
             }
             Convention::MaxMinTie => {
-                "∂max/∂a(a, b) = 1 − step(b − a) and ∂max/∂b(a, b) = step(b − a) (min likewise with a − b): on a tie a = b the whole gradient goes to the first argument, as maxpool's goes to the first maximum"
+                const {
+                    &[
+                        m(
+                            "∂max/∂a(a, b) = 1 − step(b − a)",
+                            r"\partial \max / \partial a\,(a, b) = 1 - \operatorname{step}(b - a)",
+                        ),
+                        w(" and "),
+                        m(
+                            "∂max/∂b(a, b) = step(b − a)",
+                            r"\partial \max / \partial b\,(a, b) = \operatorname{step}(b - a)",
+                        ),
+                        w(" (min likewise with "),
+                        m("a − b", "a - b"),
+                        w("): on a tie "),
+                        m("a = b", "a = b"),
+                        w(" the whole gradient goes to the first argument, as maxpool's goes to the first maximum"),
+                    ]
+                }
             }
             Convention::GeluExact => {
-                "gelu(t) = t Φ(t), the exact form with Φ(t) = (1 + erf(t/√2))/2 the standard normal CDF (normcdf) and φ(t) = exp(−t²/2)/√(2π) its density (normpdf), as PyTorch's default; not the tanh approximation"
+                const {
+                    &[
+                        m("gelu(t) = t Φ(t)", r"\operatorname{gelu}(t) = t\, \Phi(t)"),
+                        w(", the exact form with "),
+                        m("Φ(t) = (1 + erf(t/√2))/2", r"\Phi(t) = \bigl(1 + \operatorname{erf}(t/\sqrt{2})\bigr)/2"),
+                        w(" the standard normal CDF (normcdf) and "),
+                        m("φ(t) = exp(−t²/2)/√(2π)", r"\varphi(t) = \exp(-t^{2}/2)/\sqrt{2\pi}"),
+                        w(" its density (normpdf), as PyTorch's default; not the tanh approximation"),
+                    ]
+                }
             }
             Convention::ConvForward => {
-                "conv2d(X, K) is cross-correlation (no kernel flip), as in PyTorch and CS231n; a map is [C, H, W] (channels, height, width), a kernel bank [F, C, kh, kw]"
+                const {
+                    &[
+                        m("conv2d(X, K)", r"\operatorname{conv2d}(X, K)"),
+                        w(" is cross-correlation (no kernel flip), as in PyTorch and CS231n; a map is "),
+                        same("[C, H, W]"),
+                        w(" (channels, height, width), a kernel bank "),
+                        m("[F, C, kh, kw]", r"[F, C, k_h, k_w]"),
+                    ]
+                }
             }
             Convention::ConvKernelGrad => {
-                "∂L/∂K[f,c] = X̃[c] ⋆ δ[f]: the valid cross-correlation of the input, zero-padded by p, with the error map, which for stride s is dilated by s − 1 zeros between entries"
+                const {
+                    &[
+                        m("∂L/∂K[f,c] = X̃[c] ⋆ δ[f]", r"\partial L / \partial K[f,c] = \tilde{X}[c] \star \delta[f]"),
+                        w(": the valid cross-correlation of the input, zero-padded by "),
+                        same("p"),
+                        w(", with the error map, which for stride "),
+                        same("s"),
+                        w(" is dilated by "),
+                        m("s − 1", "s - 1"),
+                        w(" zeros between entries"),
+                    ]
+                }
             }
             Convention::ConvInputGrad => {
-                "∂L/∂X[c] = Σ δ[f] ∗ K[f,c] over f: a full convolution (equivalently δ[f] zero-padded by k − 1 and cross-correlated with rot180(K[f,c])), then cropped by p on each side"
+                const {
+                    &[
+                        m(
+                            "∂L/∂X[c] = Σ δ[f] ∗ K[f,c] over f",
+                            r"\partial L / \partial X[c] = \textstyle\sum_{f} \delta[f] \ast K[f,c]",
+                        ),
+                        w(": a full convolution (equivalently "),
+                        m("δ[f]", r"\delta[f]"),
+                        w(" zero-padded by "),
+                        m("k − 1", "k - 1"),
+                        w(" and cross-correlated with "),
+                        m("rot180(K[f,c])", r"\operatorname{rot180}(K[f,c])"),
+                        w("), then cropped by "),
+                        same("p"),
+                        w(" on each side"),
+                    ]
+                }
             }
             Convention::ChannelBias => {
-                "a vector b of length F added to a map [F, H, W] adds b[f] to channel f, so its gradient sums each channel"
+                const {
+                    &[
+                        w("a vector "),
+                        same("b"),
+                        w(" of length "),
+                        same("F"),
+                        w(" added to a map "),
+                        same("[F, H, W]"),
+                        w(" adds "),
+                        same("b[f]"),
+                        w(" to channel "),
+                        same("f"),
+                        w(", so its gradient sums each channel"),
+                    ]
+                }
             }
             Convention::MaxPool => {
-                "maxpool routes each entry of the gradient to the maximum of its window and 0 elsewhere; on a tie, to the first maximum in row-major order"
+                const {
+                    &[w(
+                "maxpool routes each entry of the gradient to the maximum of its window and 0 elsewhere; on a tie, to the first maximum in row-major order",
+            )]
+                }
             }
-            Convention::AvgPool => "avgpool spreads each entry of the gradient evenly over its k × k window",
+            Convention::AvgPool => {
+                const {
+                    &[
+                        w("avgpool spreads each entry of the gradient evenly over its "),
+                        m("k × k", r"k \times k"),
+                        w(" window"),
+                    ]
+                }
+            }
             Convention::Flatten => {
-                "flatten lists the entries row-major over [C, H, W] (channel, then row, then column) as a column vector; its backward is the reshape back"
+                const {
+                    &[
+                        w("flatten lists the entries row-major over "),
+                        same("[C, H, W]"),
+                        w(" (channel, then row, then column) as a column vector; its backward is the reshape back"),
+                    ]
+                }
             }
             Convention::Broadcast => {
-                "an operand stretched over a matrix (a column [m] added to each column of [m, N], a row [1, n] to each row of [N, n]) receives the gradient summed along the stretched axis: A 1 sums each row of a matrix A, 1ᵀ A each column"
+                const {
+                    &[
+                        w("an operand stretched over a matrix (a column "),
+                        same("[m]"),
+                        w(" added to each column of "),
+                        same("[m, N]"),
+                        w(", a row "),
+                        same("[1, n]"),
+                        w(" to each row of "),
+                        same("[N, n]"),
+                        w(") receives the gradient summed along the stretched axis: "),
+                        m("A 1", r"A \mathbf{1}"),
+                        w(" sums each row of a matrix "),
+                        same("A"),
+                        w(", "),
+                        m("1ᵀ A", r"\mathbf{1}^\top A"),
+                        w(" each column"),
+                    ]
+                }
             }
             Convention::SoftmaxAlong(a) if a == Axis::DOWN => {
-                "softmax(Z, axis = 0) is the softmax of each column of Z on its own (one example per column); log_softmax likewise"
+                const {
+                    &[
+                        m("softmax(Z, axis = 0)", r"\operatorname{softmax}(Z, \text{axis} = 0)"),
+                        w(" is the softmax of each column of "),
+                        same("Z"),
+                        w(" on its own (one example per column); log_softmax likewise"),
+                    ]
+                }
             }
             Convention::SoftmaxAlong(_) => {
-                "softmax(Z, axis = 1) is the softmax of each row of Z on its own (one example per row); log_softmax likewise"
+                const {
+                    &[
+                        m("softmax(Z, axis = 1)", r"\operatorname{softmax}(Z, \text{axis} = 1)"),
+                        w(" is the softmax of each row of "),
+                        same("Z"),
+                        w(" on its own (one example per row); log_softmax likewise"),
+                    ]
+                }
             }
             Convention::BatchCrossEntropy(a) if a == Axis::DOWN => {
-                "cross_entropy(Y, P, axis = 0) of a batch of N examples (the columns) is the mean of their cross-entropies, as PyTorch's default reduction, so its gradient carries the factor 1/N"
+                const {
+                    &[
+                m("cross_entropy(Y, P, axis = 0)", r"\operatorname{cross\_entropy}(Y, P, \text{axis} = 0)"),
+                w(" of a batch of "),
+                same("N"),
+                w(" examples (the columns) is the mean of their cross-entropies, as PyTorch's default reduction, so its gradient carries the factor "),
+                m("1/N", r"1/N"),
+            ]
+                }
             }
             Convention::BatchCrossEntropy(_) => {
-                "cross_entropy(Y, P, axis = 1) of a batch of N examples (the rows) is the mean of their cross-entropies, as PyTorch's default reduction, so its gradient carries the factor 1/N"
+                const {
+                    &[
+                m("cross_entropy(Y, P, axis = 1)", r"\operatorname{cross\_entropy}(Y, P, \text{axis} = 1)"),
+                w(" of a batch of "),
+                same("N"),
+                w(" examples (the rows) is the mean of their cross-entropies, as PyTorch's default reduction, so its gradient carries the factor "),
+                m("1/N", r"1/N"),
+            ]
+                }
             }
             Convention::OneHot(a) if a == Axis::DOWN => {
-                "a target of class labels c (whole numbers from 0 to C − 1, one per example) is read as one-hot columns, onehot(c); each column sums to 1"
+                const {
+                    &[
+                        w("a target of class labels "),
+                        same("c"),
+                        w(" (whole numbers from 0 to "),
+                        m("C − 1", "C - 1"),
+                        w(", one per example) is read as one-hot columns, "),
+                        m("onehot(c)", r"\operatorname{onehot}(c)"),
+                        w("; each column sums to 1"),
+                    ]
+                }
             }
             Convention::OneHot(_) => {
-                "a target of class labels c (whole numbers from 0 to C − 1, one per example) is read as one-hot rows, onehot(c); each row sums to 1"
+                const {
+                    &[
+                        w("a target of class labels "),
+                        same("c"),
+                        w(" (whole numbers from 0 to "),
+                        m("C − 1", "C - 1"),
+                        w(", one per example) is read as one-hot rows, "),
+                        m("onehot(c)", r"\operatorname{onehot}(c)"),
+                        w("; each row sums to 1"),
+                    ]
+                }
             }
         }
     }

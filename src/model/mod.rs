@@ -8,6 +8,7 @@ pub mod expr;
 pub mod func;
 mod given;
 pub mod optimizer;
+pub mod sentence;
 pub mod shape;
 pub mod simplification;
 pub mod time;

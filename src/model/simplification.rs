@@ -46,47 +46,194 @@ pub struct SimplificationRule {
     pub rule: Simplification,
     /// The rule's name, as shown in derivation steps (`like-terms`).
     pub name: &'static str,
-    /// The rule in the notation of the text output.
-    pub statement: &'static str,
+    /// The rule, its formulas in both notations.
+    pub statement: Sentence,
     /// Whether derivation steps name it: false for what every reader does
     /// silently (arithmetic on numbers, identities, where a sign is written).
     pub shown: bool,
 }
 
+use super::sentence::{m, same, w, Sentence};
 use Simplification as S;
 
-const fn rule(rule: Simplification, name: &'static str, statement: &'static str, shown: bool) -> SimplificationRule {
+const fn rule(rule: Simplification, name: &'static str, statement: Sentence, shown: bool) -> SimplificationRule {
     SimplificationRule { rule, name, statement, shown }
 }
 
 /// Every simplification, in the order of [`Simplification`].
 pub const SIMPLIFICATIONS: [SimplificationRule; 26] = [
-    rule(S::FoldConstants, "fold-constants", "c ∘ d is computed exactly for numbers c and d", false),
-    rule(S::AddZero, "add-zero", "x + 0 = 0 + x = x − 0 = x, 0 − x = −x", false),
-    rule(S::TimesOne, "times-one", "1 x = x, x / 1 = x, x¹ = x, (−1) x = −x", false),
-    rule(S::TimesZero, "times-zero", "0 x = 0 for a scalar x", false),
-    rule(S::PowerZero, "power-zero", "x⁰ = 1 for a scalar x", false),
-    rule(S::ConstantFirst, "constant-first", "x c = c x: a number is written in front", false),
-    rule(S::DoubleNegation, "double-negation", "−(−x) = x", false),
-    rule(S::MinusNegation, "minus-negation", "a + (−b) = a − b, a − (−b) = a + b", false),
-    rule(S::NegationOut, "negation-out", "(−a) b = a (−b) = −(a b) for ⊙, ⊘ and matrix products; (−a)ᵀ = −aᵀ; Σ(−a) = −Σa", false),
-    rule(S::NegateCoefficient, "negate-coefficient", "−(c x) = (−c) x for a number c", false),
-    rule(S::ScalarOperand, "scalar-operand", "A B = A ⊙ B when A or B is a scalar; Σa = aᵀ = a for a scalar a", false),
-    rule(S::DoubleTranspose, "double-transpose", "(Aᵀ)ᵀ = A", false),
-    rule(S::ReshapeInverse, "reshape-inverse", "flatten(reshape(v)) = v, reshape(flatten(T)) = T; flattening a column or reshaping to its own shape changes nothing", false),
-    rule(S::NegateDifference, "negate-difference", "−(a − b) = b − a", true),
-    rule(S::NegativeFirst, "negative-first", "(−a) + b = b − a", true),
-    rule(S::LikeTerms, "like-terms", "c x ± d x = (c ± d) x", true),
-    rule(S::NegativeCoefficient, "negative-coefficient", "a + (−c) x = a − c x, a − (−c) x = a + c x for a number c > 0", true),
-    rule(S::CommonFactor, "common-factor", "a ⊙ b ± a ⊙ c = a ⊙ (b ± c), c x ± c y = c (x ± y)", true),
-    rule(S::PositiveCoefficient, "positive-coefficient", "(−c) (a − b) = c (b − a) for a number c > 0", true),
-    rule(S::CoefficientProduct, "coefficient-product", "c (d x) = (c d) x, x (c y) = c (x y) for numbers c and d", true),
-    rule(S::Reciprocal, "reciprocal", "a ⊙ (1 ⊘ b) = a ⊘ b", true),
-    rule(S::DivisionOut, "division-out", "x (y / d) = (x y) / d for a number d", true),
-    rule(S::DivideCoefficient, "divide-coefficient", "(c x) / d = (c / d) x for numbers c and d", true),
-    rule(S::ZeroOver, "zero-over", "0 / u = 0", true),
-    rule(S::TransposeProduct, "transpose-product", "(A Bᵀ)ᵀ = B Aᵀ, (Aᵀ B)ᵀ = Bᵀ A", true),
-    rule(S::SumCoefficient, "sum-coefficient", "Σ(c x) = c Σx for a number c", true),
+    rule(
+        S::FoldConstants,
+        "fold-constants",
+        &[m("c ∘ d", r"c \circ d"), w(" is computed exactly for numbers "), same("c"), w(" and "), same("d")],
+        false,
+    ),
+    rule(
+        S::AddZero,
+        "add-zero",
+        &[m("x + 0 = 0 + x = x − 0 = x", "x + 0 = 0 + x = x - 0 = x"), w(", "), m("0 − x = −x", "0 - x = -x")],
+        false,
+    ),
+    rule(
+        S::TimesOne,
+        "times-one",
+        &[
+            same("1 x = x"),
+            w(", "),
+            same("x / 1 = x"),
+            w(", "),
+            m("x¹ = x", "x^{1} = x"),
+            w(", "),
+            m("(−1) x = −x", "(-1)\\, x = -x"),
+        ],
+        false,
+    ),
+    rule(S::TimesZero, "times-zero", &[m("0 x = 0", r"0\, x = 0"), w(" for a scalar "), same("x")], false),
+    rule(S::PowerZero, "power-zero", &[m("x⁰ = 1", "x^{0} = 1"), w(" for a scalar "), same("x")], false),
+    rule(
+        S::ConstantFirst,
+        "constant-first",
+        &[m("x c = c x", r"x\, c = c\, x"), w(": a number is written in front")],
+        false,
+    ),
+    rule(S::DoubleNegation, "double-negation", &[m("−(−x) = x", "-(-x) = x")], false),
+    rule(
+        S::MinusNegation,
+        "minus-negation",
+        &[m("a + (−b) = a − b", "a + (-b) = a - b"), w(", "), m("a − (−b) = a + b", "a - (-b) = a + b")],
+        false,
+    ),
+    rule(
+        S::NegationOut,
+        "negation-out",
+        &[
+            m("(−a) b = a (−b) = −(a b)", r"(-a)\, b = a\, (-b) = -(a\, b)"),
+            w(" for "),
+            m("⊙", r"\odot"),
+            w(", "),
+            m("⊘", r"\oslash"),
+            w(" and matrix products; "),
+            m("(−a)ᵀ = −aᵀ", r"(-a)^\top = -a^\top"),
+            w("; "),
+            m("Σ(−a) = −Σa", r"\textstyle\sum (-a) = -\sum a"),
+        ],
+        false,
+    ),
+    rule(
+        S::NegateCoefficient,
+        "negate-coefficient",
+        &[m("−(c x) = (−c) x", r"-(c\, x) = (-c)\, x"), w(" for a number "), same("c")],
+        false,
+    ),
+    rule(
+        S::ScalarOperand,
+        "scalar-operand",
+        &[
+            m("A B = A ⊙ B", r"A B = A \odot B"),
+            w(" when "),
+            same("A"),
+            w(" or "),
+            same("B"),
+            w(" is a scalar; "),
+            m("Σa = aᵀ = a", r"\textstyle\sum a = a^\top = a"),
+            w(" for a scalar "),
+            same("a"),
+        ],
+        false,
+    ),
+    rule(S::DoubleTranspose, "double-transpose", &[m("(Aᵀ)ᵀ = A", r"(A^\top)^\top = A")], false),
+    rule(
+        S::ReshapeInverse,
+        "reshape-inverse",
+        &[
+            m("flatten(reshape(v)) = v", r"\operatorname{flatten}(\operatorname{reshape}(v)) = v"),
+            w(", "),
+            m("reshape(flatten(T)) = T", r"\operatorname{reshape}(\operatorname{flatten}(T)) = T"),
+            w("; flattening a column or reshaping to its own shape changes nothing"),
+        ],
+        false,
+    ),
+    rule(S::NegateDifference, "negate-difference", &[m("−(a − b) = b − a", "-(a - b) = b - a")], true),
+    rule(S::NegativeFirst, "negative-first", &[m("(−a) + b = b − a", "(-a) + b = b - a")], true),
+    rule(S::LikeTerms, "like-terms", &[m("c x ± d x = (c ± d) x", r"c\, x \pm d\, x = (c \pm d)\, x")], true),
+    rule(
+        S::NegativeCoefficient,
+        "negative-coefficient",
+        &[
+            m("a + (−c) x = a − c x", r"a + (-c)\, x = a - c\, x"),
+            w(", "),
+            m("a − (−c) x = a + c x", r"a - (-c)\, x = a + c\, x"),
+            w(" for a number "),
+            m("c > 0", "c > 0"),
+        ],
+        true,
+    ),
+    rule(
+        S::CommonFactor,
+        "common-factor",
+        &[
+            m("a ⊙ b ± a ⊙ c = a ⊙ (b ± c)", r"a \odot b \pm a \odot c = a \odot (b \pm c)"),
+            w(", "),
+            m("c x ± c y = c (x ± y)", r"c\, x \pm c\, y = c\, (x \pm y)"),
+        ],
+        true,
+    ),
+    rule(
+        S::PositiveCoefficient,
+        "positive-coefficient",
+        &[m("(−c) (a − b) = c (b − a)", r"(-c)\, (a - b) = c\, (b - a)"), w(" for a number "), m("c > 0", "c > 0")],
+        true,
+    ),
+    rule(
+        S::CoefficientProduct,
+        "coefficient-product",
+        &[
+            m("c (d x) = (c d) x", r"c\, (d\, x) = (c\, d)\, x"),
+            w(", "),
+            m("x (c y) = c (x y)", r"x\, (c\, y) = c\, (x\, y)"),
+            w(" for numbers "),
+            same("c"),
+            w(" and "),
+            same("d"),
+        ],
+        true,
+    ),
+    rule(S::Reciprocal, "reciprocal", &[m("a ⊙ (1 ⊘ b) = a ⊘ b", r"a \odot (1 \oslash b) = a \oslash b")], true),
+    rule(
+        S::DivisionOut,
+        "division-out",
+        &[m("x (y / d) = (x y) / d", r"x\, (y / d) = (x\, y) / d"), w(" for a number "), same("d")],
+        true,
+    ),
+    rule(
+        S::DivideCoefficient,
+        "divide-coefficient",
+        &[
+            m("(c x) / d = (c / d) x", r"(c\, x) / d = (c / d)\, x"),
+            w(" for numbers "),
+            same("c"),
+            w(" and "),
+            same("d"),
+        ],
+        true,
+    ),
+    rule(S::ZeroOver, "zero-over", &[same("0 / u = 0")], true),
+    rule(
+        S::TransposeProduct,
+        "transpose-product",
+        &[
+            m("(A Bᵀ)ᵀ = B Aᵀ", r"(A B^\top)^\top = B A^\top"),
+            w(", "),
+            m("(Aᵀ B)ᵀ = Bᵀ A", r"(A^\top B)^\top = B^\top A"),
+        ],
+        true,
+    ),
+    rule(
+        S::SumCoefficient,
+        "sum-coefficient",
+        &[m("Σ(c x) = c Σx", r"\textstyle\sum (c\, x) = c \sum x"), w(" for a number "), same("c")],
+        true,
+    ),
 ];
 
 impl Simplification {

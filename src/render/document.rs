@@ -5,6 +5,7 @@
 use crate::derive::{Convention, Derivation, Step, Wrt};
 use crate::eval::tensor::Tensor;
 use crate::eval::{Solution, Training};
+use crate::model::sentence::{Part, Sentence};
 use crate::model::{Func, Model, Optimizer, Role};
 
 use super::formula::{constant, definition, formula, Names, Notation};
@@ -360,7 +361,7 @@ fn function_blocks(o: &WorkedSolution) -> Vec<Block> {
     // State the conventions where the derivatives rely on them.
     for n in &o.notes {
         if let NoteItem::Convention(c) = n {
-            out.push(Block::Paragraph(vec![text(format!("Convention: {}.", c.statement()))]));
+            out.push(Block::Paragraph([vec![text("Convention: ")], sentence(c.statement()), vec![text(".")]].concat()));
         }
     }
     out
@@ -461,8 +462,13 @@ fn layer_rule_blocks(rules: &[Convention]) -> Vec<Block> {
     let mut out =
         vec![Block::Paragraph(vec![text("The layers' rules, as the textbook states them and entry by entry:")])];
     for c in rules {
-        let legend = c.latex_legend().map(|l| format!(", {l}")).unwrap_or_default();
-        out.push(Block::Paragraph(vec![text(format!("{}{legend}:", c.statement()))]));
+        let mut statement = sentence(c.statement());
+        if let Some(legend) = c.legend() {
+            statement.push(text(", "));
+            statement.extend(sentence(legend));
+        }
+        statement.push(text(":"));
+        out.push(Block::Paragraph(statement));
         if let Some((lhs, rhs)) = c.latex_index_form().and_then(|f| f.split_once(" = ")) {
             out.push(Block::Display(vec![row(lhs, rhs)]));
         }
@@ -582,7 +588,11 @@ fn simplification_blocks(named: Simplifications) -> Vec<Block> {
         } else {
             "Besides the derivative rules, the steps and the functions' derivatives name the simplifications they make:"
         })]),
-        Block::List(all.iter().map(|s| vec![text(format!("{}: {}", s.name(), s.entry().statement))]).collect()),
+        Block::List(
+            all.iter()
+                .map(|s| [vec![text(format!("{}: ", s.name()))], sentence(s.entry().statement)].concat())
+                .collect(),
+        ),
     ]
 }
 
@@ -591,7 +601,7 @@ fn note_blocks(o: &WorkedSolution) -> Vec<Block> {
     let mut notes: Vec<Vec<Inline>> = Vec::new();
     for n in &o.notes {
         let note = match n {
-            NoteItem::Convention(c) => vec![text(c.statement())],
+            NoteItem::Convention(c) => sentence(c.statement()),
             NoteItem::Averaging { loss, target, prediction, entries } => {
                 pieces(super::text::averaging_sentence(*loss, *target, *prediction, *entries, &o.names, L))
             }
@@ -755,6 +765,16 @@ fn update_blocks(model: &Model, names: &Names, train: &Training, round: Option<u
         out.push(Block::Display(rows));
     }
     out
+}
+
+/// A fixed sentence as running text with its formulas as inline math.
+fn sentence(s: Sentence) -> Vec<Inline> {
+    s.iter()
+        .map(|part| match *part {
+            Part::Words(w) => text(w),
+            Part::Math { latex, .. } => math(latex),
+        })
+        .collect()
 }
 
 /// A sentence of words and formulas as running text with inline math.

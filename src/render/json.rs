@@ -39,6 +39,7 @@ use crate::derive::{Convention, Derivation, Symbol, Wrt};
 use crate::diagnostic::Report;
 use crate::eval::tensor::Tensor;
 use crate::eval::{Solution, Training};
+use crate::model::sentence::plain;
 use crate::model::{Graph, Model, NodeId, TensorId};
 use crate::syntax::Span;
 
@@ -212,8 +213,8 @@ fn note_sentences(rules: &[Convention], notes: &[NoteItem], names: &Names, time:
     let mut out: Vec<String> = rules
         .iter()
         .map(|rule| match rule.index_form() {
-            Some(index) => format!("{}; index form: {index}", rule.statement()),
-            None => rule.statement().to_string(),
+            Some(index) => format!("{}; index form: {index}", plain(rule.statement())),
+            None => plain(rule.statement()),
         })
         .collect();
     out.extend(notes.iter().map(|n| super::text::note_sentence(n, names, time)));

@@ -6,6 +6,7 @@ use crate::derive::time::{Forward, General, TimeSum, TimeView};
 use crate::derive::{Convention, Derivation, Step, Wrt};
 use crate::eval::evaluate::{Note, Quantity};
 use crate::eval::{GradCheck, ParamCheck, Solution, Training};
+use crate::model::sentence::plain;
 use crate::model::{Fired, Model, Optimizer};
 
 use super::formula::{definition, display_width, formula, Names, Notation};
@@ -206,7 +207,7 @@ fn write_simplifications(out: &mut String, named: Fired) {
     }
     let _ = writeln!(out, "\nSimplifications named above");
     for s in named.iter() {
-        let _ = writeln!(out, "  {}: {}", s.name(), s.entry().statement);
+        let _ = writeln!(out, "  {}: {}", s.name(), plain(s.entry().statement));
     }
 }
 
@@ -217,7 +218,7 @@ fn write_layer_rules(out: &mut String, rules: &[Convention]) {
     }
     let _ = writeln!(out, "\nLayer rules");
     for rule in rules {
-        let _ = writeln!(out, "  {}", rule.statement());
+        let _ = writeln!(out, "  {}", plain(rule.statement()));
         if let Some(index) = rule.index_form() {
             let _ = writeln!(out, "      index form: {index}");
         }
@@ -229,7 +230,7 @@ fn write_layer_rules(out: &mut String, rules: &[Convention]) {
 /// targets), or what the evaluation met.
 pub fn note_sentence(note: &NoteItem, names: &Names, time: Option<&TimeView>) -> String {
     match note {
-        NoteItem::Convention(c) => c.statement().to_string(),
+        NoteItem::Convention(c) => plain(c.statement()),
         NoteItem::Averaging { loss, target, prediction, entries } => {
             training::sentence(&averaging_sentence(*loss, *target, *prediction, *entries, names, N))
         }
