@@ -8,7 +8,7 @@ use num_traits::{One, Zero};
 use super::adjoint::local_adjoints;
 use super::rules;
 use super::simplify::{self, Candidates, Rewrite};
-use super::{Derivation, FnDerivative, Gradient, Step, Symbol, SymbolKind, TargetSum, Wrt};
+use super::{Derivation, FnDerivative, Gradient, Step, StepRule, Symbol, SymbolKind, TargetSum, Wrt};
 use crate::model::{Axis, Fired, FnId, Func, Graph, Model, Node, NodeId, NodeMap, NodeSet, Role, SymbolId, TensorId};
 
 /// A gradient contribution reaching a named tensor from one equation.
@@ -141,16 +141,6 @@ fn target_sums(model: &Model) -> Vec<TargetSum> {
         }
     }
     out
-}
-
-/// How the rule Σy = 1 reads for one target in a derivation step: `Σy = 1`,
-/// or for a batch's targets `1ᵀY = 1ᵀ` (each column) or `Y 1 = 1` (each row).
-fn target_sum_rule(name: &str, axis: Option<Axis>) -> String {
-    match axis {
-        None => format!("Σ{name} = 1"),
-        Some(a) if a == Axis::DOWN => format!("1ᵀ {name} = 1ᵀ"),
-        Some(_) => format!("{name} 1 = 1"),
-    }
 }
 
 impl<'m> Backprop<'m> {
@@ -559,15 +549,15 @@ impl<'m> Backprop<'m> {
         } else {
             raw
         };
-        let continue_with = |steps: &mut Vec<Step>, e: NodeId, rule: &str, simplified: Fired| {
+        let continue_with = |steps: &mut Vec<Step>, e: NodeId, rules: Vec<StepRule>, simplified: Fired| {
             // A step that changes nothing is not worth a line.
             if steps.last().map(|s| s.expr) != Some(e) {
-                steps.push(Step { lhs: None, expr: e, rule: rule.to_string(), from: vec![], simplified });
+                steps.push(Step { lhs: None, expr: e, rules, from: vec![], simplified });
             }
         };
         let simplified = self.g.take_fired().shown();
         if expr != raw && !steps.is_empty() {
-            continue_with(&mut steps, expr, "substitute", simplified);
+            continue_with(&mut steps, expr, vec![StepRule::Named("substitute")], simplified);
         }
         // Rules that cannot change the formula are not run over it.
         let mut candidates = Candidates::of(&self.g, expr);
@@ -579,13 +569,13 @@ impl<'m> Backprop<'m> {
             let simplified = self.g.take_fired().shown();
             if next != expr {
                 // The one-hot sums say whose: `onehot(y) 1 = 1`.
-                let name = match rule {
-                    Rewrite::OneHotSums => self.one_hot_sums(expr).unwrap_or_else(|| rule.name().to_string()),
-                    _ => rule.name().to_string(),
+                let named = match rule {
+                    Rewrite::OneHotSums => self.one_hot_sums(expr).unwrap_or_else(|| vec![StepRule::Rewrite(rule)]),
+                    _ => vec![StepRule::Rewrite(rule)],
                 };
                 expr = next;
                 candidates = Candidates::of(&self.g, expr);
-                continue_with(&mut steps, expr, &name, simplified);
+                continue_with(&mut steps, expr, named, simplified);
             }
         }
         let usable: Vec<(TensorId, Option<Axis>)> =
@@ -599,19 +589,19 @@ impl<'m> Backprop<'m> {
         let mut general = None;
         if next != expr {
             // Name the targets whose sums were replaced: [Σt = 1] for a target t.
-            let summed: Vec<String> = tensors_summed(&self.g, expr)
+            let summed: Vec<StepRule> = tensors_summed(&self.g, expr)
                 .into_iter()
                 .filter(|t| usable.contains(t))
                 .map(|(t, axis)| {
                     // A sequence's target is named once, not per step (y, not y[2]).
                     let name = &self.model.tensor(t).name;
                     let base = crate::model::time::split_step(name).map_or(name.as_str(), |(base, _)| base);
-                    target_sum_rule(base, axis)
+                    StepRule::TargetSum { target: base.to_string(), one_hot: false, axis }
                 })
                 .collect();
             general = Some(expr);
             expr = next;
-            continue_with(&mut steps, expr, &summed.join(", "), simplified);
+            continue_with(&mut steps, expr, summed, simplified);
         } else if symbols.iter().any(|s| self.inline_general.contains_key(s)) {
             // Σy = 1 was used inside a symbol written out here: carry its general form along.
             let (inline, general_of) = (&self.inline, &self.inline_general);
@@ -630,8 +620,8 @@ impl<'m> Backprop<'m> {
     }
 
     /// The one-hot sums in `root` as the rule that removes them: `onehot(y) 1 = 1`.
-    fn one_hot_sums(&self, root: NodeId) -> Option<String> {
-        let mut rules: Vec<String> = Vec::new();
+    fn one_hot_sums(&self, root: NodeId) -> Option<Vec<StepRule>> {
+        let mut rules: Vec<StepRule> = Vec::new();
         for n in self.g.nodes_under(&[root]) {
             let (inner, axis) = match *self.g.node(n) {
                 Node::SumAxis(inner, axis) => (inner, Some(axis)),
@@ -640,13 +630,25 @@ impl<'m> Backprop<'m> {
             };
             let Node::OneHot(labels, ..) = *self.g.node(inner) else { continue };
             let Node::Tensor(t) = *self.g.node(labels) else { continue };
-            let rule = target_sum_rule(&format!("onehot({})", self.model.tensor(t).name), axis);
+            let rule = StepRule::TargetSum { target: self.model.tensor(t).name.clone(), one_hot: true, axis };
             if !rules.contains(&rule) {
                 rules.push(rule);
             }
         }
-        rules.sort();
-        (!rules.is_empty()).then(|| rules.join(", "))
+        // In the order of their text (`1ᵀ onehot(y) = 1ᵀ`, `onehot(y) 1 = 1`,
+        // `Σonehot(y) = 1`): columns, rows, then whole vectors, each by name.
+        rules.sort_by_key(|r| match r {
+            StepRule::TargetSum { target, axis, .. } => (
+                match axis {
+                    Some(a) if *a == Axis::DOWN => 0,
+                    Some(_) => 1,
+                    None => 2,
+                },
+                target.clone(),
+            ),
+            _ => (3, String::new()),
+        });
+        (!rules.is_empty()).then_some(rules)
     }
 
     /// The steps of the inlined symbols among `symbols` (those a formula
@@ -794,16 +796,16 @@ fn own_steps(wrt: Wrt, raw: NodeId, contribs: &[Contribution], summed: Fired) ->
     if rules.len() > 1 {
         rules.retain(|r| !matches!(*r, "d-add" | "d-sub"));
     }
-    let rule = rules.join(", ");
+    let rules: Vec<StepRule> = rules.into_iter().map(StepRule::Named).collect();
     let explained: Vec<NodeId> = contribs.iter().filter_map(|c| c.explanation).collect();
     if contribs.len() == 1 && explained.len() == 1 {
         // The expanded line is where the constructors' simplifications show.
         vec![
-            Step { lhs: Some(wrt), expr: explained[0], rule, from, simplified: Fired::default() },
-            Step { lhs: None, expr: raw, rule: "expand".into(), from: vec![], simplified },
+            Step { lhs: Some(wrt), expr: explained[0], rules, from, simplified: Fired::default() },
+            Step { lhs: None, expr: raw, rules: vec![StepRule::Named("expand")], from: vec![], simplified },
         ]
     } else {
-        vec![Step { lhs: Some(wrt), expr: raw, rule, from, simplified }]
+        vec![Step { lhs: Some(wrt), expr: raw, rules, from, simplified }]
     }
 }
 

@@ -18,6 +18,7 @@ use crate::model::{Axis, Fired, FnId, Graph, NodeId, Shape, SymbolId, TensorId};
 
 pub use backprop::derive;
 pub use rules::Convention;
+pub use simplify::Rewrite;
 
 /// What a gradient is taken with respect to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -65,7 +66,7 @@ pub struct Step {
     pub lhs: Option<Wrt>,
     pub expr: NodeId,
     /// The rules used, e.g. `d-matmul-right`.
-    pub rule: String,
+    pub rules: Vec<StepRule>,
     /// The equations the rule was applied to.
     pub from: Vec<TensorId>,
     /// The simplifications of the graph's constructors that shaped this
@@ -73,24 +74,19 @@ pub struct Step {
     pub simplified: Fired,
 }
 
-impl Step {
-    /// The rule note of the line: the rules, the equations they were applied
-    /// to, then the simplifications (`d-mse at L; like-terms`), each name
-    /// of the equations given by `name`.
-    pub fn note(&self, name: impl Fn(TensorId) -> String) -> String {
-        let mut note = self.rule.clone();
-        if !self.from.is_empty() {
-            let from: Vec<String> = self.from.iter().map(|&t| name(t)).collect();
-            note.push_str(" at ");
-            note.push_str(&from.join(", "));
-        }
-        let simplified = self.simplified.shown_names();
-        if !simplified.is_empty() {
-            note.push_str("; ");
-            note.push_str(&simplified.join(", "));
-        }
-        note
-    }
+/// A rule a derivation step names, as data: each writer sets its formula
+/// in its own notation.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum StepRule {
+    /// A derivative rule or a kind of step: `d-matmul-right`, `substitute`, `expand`.
+    Named(&'static str),
+    /// A rewrite of the whole formula, with its statement: `cancel: a ⊙ (b ⊘ a) = b`.
+    Rewrite(Rewrite),
+    /// A target's entries sum to one: `Σy = 1`; for a batch's targets
+    /// `1ᵀ Y = 1ᵀ` (each column, axis 0) or `Y 1 = 1` (each row, axis 1).
+    /// `target` is the target's name (a sequence's once: `y`, not `y_2`);
+    /// `one_hot` when it is the one-hot reading of class labels, `onehot(c)`.
+    TargetSum { target: String, one_hot: bool, axis: Option<Axis> },
 }
 
 /// The gradient of the loss with respect to one parameter.

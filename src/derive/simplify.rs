@@ -5,10 +5,11 @@
 
 use num_traits::One;
 
+use crate::model::sentence::{m, w, Sentence};
 use crate::model::{Axis, Graph, Node, NodeId, Reduction, TensorId};
 
 /// A rewrite rule over whole formulas.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Rewrite {
     /// a ⊙ (b ⊘ a) = b (entries of a are nonzero wherever it divides).
     Cancel,
@@ -28,14 +29,26 @@ pub enum Rewrite {
 }
 
 impl Rewrite {
-    /// The rule's name in derivation steps.
-    pub fn name(self) -> &'static str {
+    /// The rule as derivation steps name it, its formula in both notations.
+    pub fn statement(self) -> Sentence {
         match self {
-            Rewrite::Cancel => "cancel: a ⊙ (b ⊘ a) = b",
-            Rewrite::Logistic => "cancel: (y ⊘ o − (1 − y) ⊘ (1 − o)) ⊙ o ⊙ (1 − o) = y − o",
-            Rewrite::TargetSumsToOne => "Σy = 1",
-            Rewrite::ClearDenominators => "clear denominators, collect terms",
-            Rewrite::OneHotSums => "onehot(c) sums to 1 over the classes",
+            Rewrite::Cancel => const { &[w("cancel: "), m("a ⊙ (b ⊘ a) = b", r"a \odot (b \oslash a) = b")] },
+            Rewrite::Logistic => {
+                const {
+                    &[
+                        w("cancel: "),
+                        m(
+                            "(y ⊘ o − (1 − y) ⊘ (1 − o)) ⊙ o ⊙ (1 − o) = y − o",
+                            r"\bigl(y \oslash o - (1 - y) \oslash (1 - o)\bigr) \odot o \odot (1 - o) = y - o",
+                        ),
+                    ]
+                }
+            }
+            Rewrite::TargetSumsToOne => const { &[m("Σy = 1", r"\textstyle\sum y = 1")] },
+            Rewrite::ClearDenominators => const { &[w("clear denominators, collect terms")] },
+            Rewrite::OneHotSums => {
+                const { &[m("onehot(c)", r"\operatorname{onehot}(c)"), w(" sums to 1 over the classes")] }
+            }
         }
     }
 }

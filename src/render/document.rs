@@ -28,7 +28,7 @@ pub enum Inline {
 pub struct Row {
     pub lhs: String,
     pub rhs: String,
-    pub note: Option<String>,
+    pub note: Option<Vec<Inline>>,
 }
 
 /// A piece of the document.
@@ -353,7 +353,7 @@ fn function_blocks(o: &WorkedSolution) -> Vec<Block> {
         );
         // The simplifications that shaped a derivative, as steps name them.
         if !r.simplified.is_empty() {
-            line.note = Some(r.simplified.shown_names().join(", "));
+            line.note = Some(vec![text(r.simplified.shown_names().join(", "))]);
         }
         rows.push(line);
     }
@@ -389,9 +389,8 @@ fn value_blocks(o: &WorkedSolution) -> Vec<Block> {
     }
     out.push(Block::Display(rows));
     for m in o.forward.iter().flat_map(|eq| &eq.masks) {
-        let input = formula(g, m.input, names, Notation::Text);
-        let caption = super::text::mask_caption(&input, &m.mask);
-        out.push(Block::Paragraph(vec![text(format!("The {caption}:"))]));
+        let caption = super::text::mask_caption(formula(g, m.input, names, L), &m.mask, L);
+        out.push(Block::Paragraph([vec![text("The ")], pieces(caption), vec![text(":")]].concat()));
         let lhs = format!("\\operatorname{{mask}}\\left({}\\right)", formula(g, m.input, names, L));
         out.push(Block::Display(value_rows(&lhs, &m.mask, None)));
     }
@@ -496,11 +495,12 @@ fn recurrence_blocks(o: &WorkedSolution) -> Vec<Block> {
         rows.push(row(label.clone(), formula(g, sym.formula, &at, L)));
         out.push(Block::Display(rows));
         let all = gen.holds.len() as u64 == view.last - view.first + 1;
-        let mut p = vec![text(if all {
-            format!("This holds at every step {}", view.index)
+        let mut p = if all {
+            vec![text("This holds at every step "), math(&view.index)]
         } else {
-            format!("This holds for {} = {}", view.index, super::text::steps_text(view, &gen.holds))
-        })];
+            let holds = super::text::steps_text(view, &gen.holds, L);
+            vec![text("This holds for "), math(format!("{} = {holds}", view.index))]
+        };
         if gen.zero_after_last {
             let next = names.at("T", gen.step.saturating_sub(1));
             p.push(text(", with "));
@@ -682,7 +682,7 @@ fn update_blocks(model: &Model, names: &Names, train: &Training, round: Option<u
     out.push(Block::Paragraph(p));
     let rows = training::rule(&train.optimizer, any, &loss, L)
         .into_iter()
-        .map(|l| Row { lhs: l.lhs, rhs: l.rhs, note: Some(l.meaning.to_string()) })
+        .map(|l| Row { lhs: l.lhs, rhs: l.rhs, note: Some(vec![text(l.meaning)]) })
         .collect();
     out.push(Block::Display(rows));
     let mut remarks = Vec::new();
@@ -873,32 +873,14 @@ pub fn prose(s: &str) -> String {
     out
 }
 
-/// `Z2` → `Z₂`: trailing digits as subscripts, which the prose writer sets as such.
-fn subscript_digits(name: &str) -> String {
-    let base = name.trim_end_matches(|c: char| c.is_ascii_digit());
-    if base.is_empty() {
-        return name.to_string();
-    }
-    let digits = name[base.len()..].chars().filter_map(|d| char::from_u32(0x2080 + d.to_digit(10)?));
-    base.chars().chain(digits).collect()
-}
-
 fn step_rows(steps: &[Step], derivation: &Derivation, names: &Names) -> Vec<Row> {
     let g = &derivation.graph;
     steps
         .iter()
         .map(|s| {
             let lhs = s.lhs.map(|w| names.gradient_of(w, L, g)).unwrap_or_default();
-            let note = s.note(|t| {
-                let name = names.tensor(t, Notation::Text);
-                // `h_t` as `h_{t}`, which prose sets as a subscript.
-                match &derivation.time {
-                    Some(view) if name.ends_with(&format!("_{}", view.index)) => {
-                        format!("{}_{{{}}}", &name[..name.len() - view.index.len() - 1], view.index)
-                    }
-                    _ => subscript_digits(&name),
-                }
-            });
+            let from = s.from.iter().map(|&t| names.tensor(t, L)).collect();
+            let note = pieces(super::text::rule_note(&s.rules, from, s.simplified, L));
             Row { lhs, rhs: formula(g, s.expr, names, L), note: Some(note) }
         })
         .collect()

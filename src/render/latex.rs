@@ -129,7 +129,7 @@ fn display_row(r: &Row) -> String {
     };
     let mut line = format!("{} &= {}", r.lhs, rhs);
     if let Some(note) = &r.note {
-        let _ = write!(line, " \\tag*{{\\footnotesize {}}}", prose(note));
+        let _ = write!(line, " \\tag*{{\\footnotesize {}}}", inline(note));
     }
     line
 }

@@ -36,7 +36,7 @@ pub fn document_with(model: &Model, solution: &Solution, round: Option<u32>, mor
                 for (i, r) in rows.iter().enumerate() {
                     let _ = write!(out, "{} &= {}", r.lhs, r.rhs);
                     if let Some(note) = &r.note {
-                        let _ = write!(out, " && \\text{{{}}}", prose(note));
+                        let _ = write!(out, " && \\text{{{}}}", inline(note));
                     }
                     out.push_str(if i + 1 < n { " \\\\\n" } else { "\n" });
                 }

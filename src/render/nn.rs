@@ -46,7 +46,7 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
                 if let Some(general) = &group.general {
                     let at = names.at(&view.index, general.step);
                     let s = derivation.symbol(general.symbol);
-                    let holds = super::text::steps_text(view, &general.holds).replace('−', "-");
+                    let holds = super::text::steps_text(view, &general.holds, Notation::Nn);
                     let _ = writeln!(
                         out,
                         "{} = {}  # for {} = {holds}",

@@ -3,11 +3,11 @@
 use std::fmt::Write;
 
 use crate::derive::time::{Forward, General, TimeSum, TimeView};
-use crate::derive::{Convention, Derivation, Step, Wrt};
+use crate::derive::{Convention, Derivation, Step, StepRule, Wrt};
 use crate::eval::evaluate::{Note, Quantity};
 use crate::eval::{GradCheck, ParamCheck, Solution, Training};
-use crate::model::sentence::plain;
-use crate::model::{Fired, Model, Optimizer};
+use crate::model::sentence::{plain, Part, Sentence};
+use crate::model::{Axis, Fired, Model, Optimizer};
 
 use super::formula::{definition, display_width, formula, Names, Notation};
 use super::outline::{
@@ -120,7 +120,8 @@ pub fn step_lines(steps: &[Step], derivation: &Derivation, names: &Names) -> Vec
                 Some(w) => names.gradient_of(w, N, &derivation.graph),
                 None => String::new(),
             };
-            let rule = s.note(|t| names.tensor(t, N));
+            let from = s.from.iter().map(|&t| names.tensor(t, N)).collect();
+            let rule = training::sentence(&rule_note(&s.rules, from, s.simplified, N));
             (lhs, formula(&derivation.graph, s.expr, names, N), rule)
         })
         .collect()
@@ -479,7 +480,7 @@ fn write_forward_values(out: &mut String, o: &WorkedSolution) {
         formula_and_value(out, &names.tensor(eq.tensor, N), Some(&f), eq.value, o.round);
         for m in &eq.masks {
             let input = formula(g, m.input, names, N);
-            let _ = writeln!(out, "  {}:", mask_caption(&input, &m.mask));
+            let _ = writeln!(out, "  {}:", training::sentence(&mask_caption(input.clone(), &m.mask, N)));
             super::values::labelled_into(out, &format!("mask({input})"), &m.mask, None, "  ");
         }
     }
@@ -719,17 +720,22 @@ fn packed(name: &str, items: &[(String, &crate::eval::tensor::Tensor)], round: O
     out
 }
 
-/// What a max-pool's mask shows, in words (text notation).
-pub fn mask_caption(input: &str, mask: &crate::eval::tensor::Tensor) -> String {
-    if mask.to_f64_vec().iter().any(|&x| x > 1.0) {
-        format!(
-            "mask of the max-pool over {input}: at each entry, how many windows take their maximum there (on a tie the first, in row-major order); the windows overlap, so an entry can count more than once; each window's δ is routed there"
-        )
-    } else {
-        format!(
-            "mask of the max-pool over {input}: 1 at the maximum of each window (on a tie the first, in row-major order), 0 elsewhere; each window's δ is routed there"
-        )
-    }
+/// What a max-pool's mask shows, in words and formulas: `input` is the
+/// pool's input written in `notation`.
+pub fn mask_caption(input: String, mask: &crate::eval::tensor::Tensor, notation: Notation) -> Vec<training::Piece> {
+    use training::Piece::{Formula, Words};
+    let overlapping = mask.to_f64_vec().iter().any(|&x| x > 1.0);
+    vec![
+        Words("mask of the max-pool over "),
+        Formula(input),
+        Words(if overlapping {
+            ": at each entry, how many windows take their maximum there (on a tie the first, in row-major order); the windows overlap, so an entry can count more than once; each window's "
+        } else {
+            ": 1 at the maximum of each window (on a tie the first, in row-major order), 0 elsewhere; each window's "
+        }),
+        Formula(if notation == Notation::Latex { "\\delta" } else { "δ" }.to_string()),
+        Words(" is routed there"),
+    ]
 }
 
 /// A note in words, in the text notation.
@@ -912,13 +918,15 @@ pub fn names_near<'a>(names: &Names<'a>, _view: &TimeView, _k: u64) -> Names<'a>
 }
 
 /// `1..T−1`, `T`, `1, 2`: steps in words that do not depend on T.
-pub fn steps_text(view: &TimeView, holds: &[u64]) -> String {
+pub fn steps_text(view: &TimeView, holds: &[u64], notation: Notation) -> String {
+    let minus = if notation == Notation::Text { "−" } else { "-" };
     let label = |k: u64| match view.last - k {
         _ if k == view.first => k.to_string(),
         0 => "T".to_string(),
-        d if d <= 2 => format!("T−{d}"),
+        d if d <= 2 => format!("T{minus}{d}"),
         _ => k.to_string(),
     };
+    let through = if notation == Notation::Latex { ", \\dots, " } else { ".." };
     let mut ranges: Vec<(u64, u64)> = Vec::new();
     for &k in holds {
         match ranges.last_mut() {
@@ -926,8 +934,10 @@ pub fn steps_text(view: &TimeView, holds: &[u64]) -> String {
             _ => ranges.push((k, k)),
         }
     }
-    let parts: Vec<String> =
-        ranges.iter().map(|&(a, b)| if a == b { label(a) } else { format!("{}..{}", label(a), label(b)) }).collect();
+    let parts: Vec<String> = ranges
+        .iter()
+        .map(|&(a, b)| if a == b { label(a) } else { format!("{}{through}{}", label(a), label(b)) })
+        .collect();
     parts.join(", ")
 }
 
@@ -938,7 +948,7 @@ pub fn holds_text(view: &TimeView, names: &Names, general: &General, derivation:
     let mut text = if all {
         format!("for every {}", view.index)
     } else {
-        format!("for {} = {}", view.index, steps_text(view, &general.holds))
+        format!("for {} = {}", view.index, steps_text(view, &general.holds, N))
     };
     if general.zero_after_last {
         let next = names.at("T", general.step.saturating_sub(1));
@@ -1002,14 +1012,14 @@ pub fn time_sum_text(
 
 /// Rules and the equations they were applied to, each sequence once (`at h_t`).
 fn collapsed_rule(steps: &[Step], names: &Names, view: &TimeView) -> String {
-    let mut rules: Vec<String> = Vec::new();
+    let mut rules: Vec<StepRule> = Vec::new();
     let mut from: Vec<String> = Vec::new();
     let mut simplified = crate::model::Fired::default();
     for s in steps {
         simplified = simplified.union(s.simplified);
-        for r in s.rule.split(", ") {
-            if !rules.iter().any(|x| x == r) {
-                rules.push(r.to_string());
+        for r in &s.rules {
+            if !rules.contains(r) {
+                rules.push(r.clone());
             }
         }
         for &t in &s.from {
@@ -1025,14 +1035,69 @@ fn collapsed_rule(steps: &[Step], names: &Names, view: &TimeView) -> String {
     if rules.is_empty() {
         return "no path from the loss".into();
     }
-    let mut text = rules.join(", ");
-    if !from.is_empty() {
-        let _ = write!(text, " at {}", from.join(", "));
+    training::sentence(&rule_note(&rules, from, simplified, N))
+}
+
+/// A step's rule note as words and formulas in `notation`: the rules, the
+/// equations they were applied to (`from`, already named), then the
+/// simplifications that shaped the line (`d-mse at L; like-terms`).
+pub fn rule_note(rules: &[StepRule], from: Vec<String>, simplified: Fired, notation: Notation) -> Vec<training::Piece> {
+    use training::Piece::{Formula, Words};
+    let mut out = Vec::new();
+    for (i, rule) in rules.iter().enumerate() {
+        if i > 0 {
+            out.push(Words(", "));
+        }
+        out.extend(step_rule(rule, notation));
     }
-    if !simplified.is_empty() {
-        let _ = write!(text, "; {}", simplified.shown_names().join(", "));
+    for (i, name) in from.into_iter().enumerate() {
+        out.push(Words(if i == 0 { " at " } else { ", " }));
+        out.push(Formula(name));
     }
-    text
+    for (i, name) in simplified.shown_names().into_iter().enumerate() {
+        out.push(Words(if i == 0 { "; " } else { ", " }));
+        out.push(Words(name));
+    }
+    out
+}
+
+/// One rule of a step in `notation`.
+fn step_rule(rule: &StepRule, notation: Notation) -> Vec<training::Piece> {
+    use training::Piece::{Formula, Words};
+    match rule {
+        StepRule::Named(name) => vec![Words(name)],
+        StepRule::Rewrite(rewrite) => sentence_pieces(rewrite.statement(), notation),
+        StepRule::TargetSum { target, one_hot, axis } => {
+            let latex = notation == Notation::Latex;
+            let name = if latex { super::formula::tensor_name(target, notation) } else { target.clone() };
+            let name = match (*one_hot, latex) {
+                (false, _) => name,
+                (true, false) => format!("onehot({name})"),
+                (true, true) => format!("\\operatorname{{onehot}}({name})"),
+            };
+            vec![Formula(match (axis, latex) {
+                (None, false) => format!("Σ{name} = 1"),
+                (None, true) => format!("\\textstyle\\sum {name} = 1"),
+                (Some(a), false) if *a == Axis::DOWN => format!("1ᵀ {name} = 1ᵀ"),
+                (Some(a), true) if *a == Axis::DOWN => format!("\\mathbf{{1}}^\\top {name} = \\mathbf{{1}}^\\top"),
+                (Some(_), false) => format!("{name} 1 = 1"),
+                (Some(_), true) => format!("{name} \\mathbf{{1}} = \\mathbf{{1}}"),
+            })]
+        }
+    }
+}
+
+/// A fixed sentence as words and formulas in `notation`.
+pub fn sentence_pieces(sentence: Sentence, notation: Notation) -> Vec<training::Piece> {
+    sentence
+        .iter()
+        .map(|part| match *part {
+            Part::Words(w) => training::Piece::Words(w),
+            Part::Math { text, latex } => {
+                training::Piece::Formula(if notation == Notation::Latex { latex } else { text }.to_string())
+            }
+        })
+        .collect()
 }
 
 /// The forward equations in t: `(lhs, rhs)`.
