@@ -799,9 +799,13 @@ pub fn inline(parts: &[Inline]) -> String {
         .collect()
 }
 
-/// Prose for LaTeX and Markdown alike: special characters escaped and the
-/// text notation's mathematical symbols turned into inline math, which both
-/// LaTeX and KaTeX/MathJax accept (also inside `\text{...}`).
+/// Prose for LaTeX and Markdown alike: special characters escaped, and as a
+/// safety net any mathematical symbol of the text notation turned into
+/// inline math, which both LaTeX and KaTeX/MathJax accept (also inside
+/// `\text{...}`). The writers' own sentences no longer rely on it: their
+/// formulas come as data in both notations (conventions, simplifications,
+/// step notes, evaluation notes); what is left is words, and whatever a
+/// message quotes.
 pub fn prose(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let chars: Vec<char> = s.chars().collect();

@@ -3,11 +3,11 @@
 use std::fmt::Write;
 
 use crate::derive::time::{Forward, General, TimeSum, TimeView};
-use crate::derive::{Convention, Derivation, Step, StepRule, Wrt};
+use crate::derive::{Convention, Derivation, Step, StepRule, Symbol, Wrt};
 use crate::eval::evaluate::{Note, Quantity};
 use crate::eval::{GradCheck, ParamCheck, Solution, Training};
 use crate::model::sentence::{plain, Part, Sentence};
-use crate::model::{Axis, Fired, Model, Optimizer};
+use crate::model::{Axis, Fired, Model, NodeId, Optimizer};
 
 use super::formula::{definition, display_width, formula, Names, Notation};
 use super::outline::{
@@ -179,25 +179,47 @@ fn write_error_term_steps(out: &mut String, o: &Outline<()>) {
     if o.error_terms.is_empty() {
         return;
     }
-    let (d, g, names) = (o.derivation, &o.derivation.graph, &o.names);
+    let (d, names) = (o.derivation, &o.names);
     let _ = writeln!(out, "\nError terms");
     for term in &o.error_terms {
-        let s = term.definition;
-        let label = formula(g, s.node, names, N);
-        let of = names.gradient_of(s.wrt, N, g);
-        if of != label {
-            let _ = writeln!(out, "  {label} = {of}");
-        }
-        write_steps(out, &step_lines(&s.steps, d, names), "      ");
-        let _ = writeln!(out, "  {label} = {}", formula(g, s.formula, names, N));
-        if let Some(general) = &term.general {
+        let general = term.general.as_ref().map(|general| {
             let sums: Vec<String> = d.target_sums.iter().map(|t| target_sum_formula(t, names, N)).collect();
-            let general = formula(g, general.formula, names, N);
-            let _ = writeln!(out, "      (in general, without {}: {label} = {general})", sums.join(", "));
-        }
-        out.push('\n');
+            (sums.join(", "), general.formula)
+        });
+        write_error_term(out, d, names, term.definition, None, general);
     }
     out.pop();
+}
+
+/// One error term: what it stands for, the steps that derive it, its
+/// formula (with `holds`, where it holds), and its general form without
+/// the targets' sums (`without` names them), each line in the text notation.
+fn write_error_term(
+    out: &mut String,
+    d: &Derivation,
+    names: &Names,
+    s: &Symbol,
+    holds: Option<String>,
+    general: Option<(String, NodeId)>,
+) {
+    let g = &d.graph;
+    let label = formula(g, s.node, names, N);
+    let of = names.gradient_of(s.wrt, N, g);
+    if of != label {
+        let _ = writeln!(out, "  {label} = {of}");
+    }
+    write_steps(out, &step_lines(&s.steps, d, names), "      ");
+    let _ = write!(out, "  {label} = {}", formula(g, s.formula, names, N));
+    match holds {
+        Some(h) => {
+            let _ = writeln!(out, "   ({h})");
+        }
+        None => out.push('\n'),
+    }
+    if let Some((without, general)) = general {
+        let _ = writeln!(out, "      (in general, without {without}: {label} = {})", formula(g, general, names, N));
+    }
+    out.push('\n');
 }
 
 /// The legend of the simplifications named in the steps and function
@@ -1154,27 +1176,11 @@ fn time_derivation(model: &Model, derivation: &Derivation, view: &TimeView) -> S
 
     if !view.groups.is_empty() {
         let _ = writeln!(out, "\nError terms");
-        let write_symbol = |out: &mut String, s: crate::model::SymbolId, names: &Names, tail: Option<String>| {
+        let write_symbol = |out: &mut String, s: crate::model::SymbolId, names: &Names, holds: Option<String>| {
             let sym = derivation.symbol(s);
             named.set(named.get().union(simplified_in(&sym.steps)));
-            let label = formula(g, sym.node, names, N);
-            let of = names.gradient_of(sym.wrt, N, g);
-            if of != label {
-                let _ = writeln!(out, "  {label} = {of}");
-            }
-            write_steps(out, &step_lines(&sym.steps, derivation, names), "      ");
-            let _ = write!(out, "  {label} = {}", formula(g, sym.formula, names, N));
-            match tail {
-                Some(t) => {
-                    let _ = writeln!(out, "   ({t})");
-                }
-                None => out.push('\n'),
-            }
-            if let Some(general) = sym.general {
-                let _ =
-                    writeln!(out, "      (in general, without Σy = 1: {label} = {})", formula(g, general, names, N));
-            }
-            out.push('\n');
+            let general = sym.general.map(|general| ("Σy = 1".to_string(), general));
+            write_error_term(out, derivation, names, sym, holds, general);
         };
         for group in &view.groups {
             if let Some(general) = &group.general {
