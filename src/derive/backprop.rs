@@ -711,8 +711,8 @@ impl<'m> Backprop<'m> {
         for (index, f) in self.model.functions.values().enumerate() {
             for wrt in 0..f.params.len() as u32 {
                 self.g.take_fired();
-                let body = differentiate(&mut self.g, f.body, wrt);
-                let simplified = self.g.take_fired().shown();
+                let (body, fired) = differentiate(&mut self.g, f.body, wrt);
+                let simplified = fired.shown();
                 out.push(FnDerivative { func: FnId(index as u32), wrt, body, simplified });
             }
         }
@@ -876,68 +876,45 @@ fn tensors_summed(g: &Graph, root: NodeId) -> Vec<(TensorId, Option<Axis>)> {
     g.nodes_under(&[root]).into_iter().filter_map(|n| simplify::summed_tensor(g, n)).collect()
 }
 
-/// d(body)/d(parameter `wrt`) for a scalar function body, by the rules table.
-fn differentiate(g: &mut Graph, body: NodeId, wrt: u32) -> NodeId {
+/// ∂body/∂t for the parameter `wrt` of a scalar function body: the chain
+/// rule over the same local rules back-propagation uses
+/// ([`local_adjoints`] with the seed 1, which gives each ∂node/∂operand),
+/// so there is one calculus. Forward mode: each node's derivative is
+/// Σᵢ ∂node/∂operandᵢ · (the operand's derivative). Also returns the
+/// simplifications the local rules made.
+fn differentiate(g: &mut Graph, body: NodeId, wrt: u32) -> (NodeId, Fired) {
+    let one = g.int(1);
+    let mut fired = Fired::default();
     let mut memo: HashMap<NodeId, NodeId> = HashMap::new();
     let mut stack = vec![(body, false)];
     while let Some((n, expanded)) = stack.pop() {
         if memo.contains_key(&n) {
             continue;
         }
-        let node = g.node(n).clone();
-        let children = node.children();
+        let children = g.node(n).children();
         if !expanded && !children.is_empty() {
             stack.push((n, true));
             stack.extend(children.iter().filter(|c| !memo.contains_key(c)).map(|&c| (c, false)));
             continue;
         }
-        let d = |c: &NodeId| memo[c];
-        let value = match &node {
-            Node::Param(i) => g.int(i64::from(*i == wrt)),
-            Node::Const(_) | Node::Tensor(_) | Node::Symbol(_) => g.int(0),
-            Node::Neg(a) => g.neg(d(a)),
-            Node::Add(a, b) => g.add(d(a), d(b)),
-            Node::Sub(a, b) => g.sub(d(a), d(b)),
-            Node::Mul(a, b) => {
-                let l = g.mul(d(a), *b);
-                let r = g.mul(*a, d(b));
-                g.add(l, r)
-            }
-            Node::Div(a, b) => {
-                let l = g.div(d(a), *b);
-                let ab = g.mul(*a, d(b));
-                let b2 = g.pow(*b, BigRational::from_integer(2.into()));
-                let r = g.div(ab, b2);
-                g.sub(l, r)
-            }
-            Node::Pow(a, e) => {
-                let p = g.pow(*a, e.clone() - BigRational::one());
-                let ec = g.constant(e.clone());
-                let k = g.mul(ec, p);
-                g.mul(k, d(a))
-            }
-            Node::Apply(Func::Builtin(f), args) => {
+        let value = match *g.node(n) {
+            Node::Param(i) => g.int(i64::from(i == wrt)),
+            // Every other node by its local rule; one without operands
+            // (a number, a tensor) has none, and the derivative 0.
+            _ => {
+                // local_adjoints starts afresh: keep what fired so far.
+                fired = fired.union(g.take_fired());
+                let locals = local_adjoints(g, n, n, one, &|_| true);
                 let mut total = g.int(0);
-                for (j, a) in args.iter().enumerate() {
-                    let fp = rules::partial(g, *f, args, j, n);
-                    let term = g.mul(fp, d(a));
+                for l in locals {
+                    fired = fired.union(l.simplified);
+                    let term = g.mul(l.contribution, memo[&l.child]);
                     total = g.add(total, term);
                 }
                 total
             }
-            Node::Apply(Func::Custom(f), args) => {
-                let mut total = g.int(0);
-                for (j, a) in args.iter().enumerate() {
-                    let fp = g.apply(Func::Derivative { func: *f, wrt: j as u32 }, args.clone());
-                    let term = g.mul(fp, d(a));
-                    total = g.add(total, term);
-                }
-                total
-            }
-            // Only elementwise functions reach a scalar function body.
-            _ => g.int(0),
         };
         memo.insert(n, value);
     }
-    memo[&body]
+    (memo[&body], fired.union(g.take_fired()))
 }
