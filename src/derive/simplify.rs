@@ -182,3 +182,90 @@ pub fn summed_tensor(g: &Graph, n: NodeId) -> Option<(TensorId, Option<Axis>)> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The named rewrites, each on the gradient its layer pair produces,
+    //! against the textbook result built by hand: the graph shares equal
+    //! nodes, so equal formulas are the same node.
+    use super::*;
+    use crate::derive::adjoint::local_adjoints;
+    use crate::model::{Elementwise, Func, Shape};
+
+    /// Pre-activations z and a target y, both vectors of 3.
+    fn z_and_y(g: &mut Graph) -> (NodeId, NodeId) {
+        (g.tensor(TensorId(0), Shape::vector(3)), g.tensor(TensorId(1), Shape::vector(3)))
+    }
+
+    /// The gradient `seed` sent back through `node` to its operand.
+    fn back(g: &mut Graph, node: NodeId, seed: NodeId) -> NodeId {
+        let locals = local_adjoints(g, node, node, seed, &|_| true);
+        assert_eq!(locals.len(), 1, "{locals:?}");
+        locals[0].contribution
+    }
+
+    /// softmax then cross-entropy: the softmax rule on −y ⊘ ŷ cancels to
+    /// ŷ Σy − y, and Σy = 1 leaves δ = ŷ − y.
+    #[test]
+    fn softmax_with_cross_entropy_is_yhat_minus_y() {
+        let mut g = Graph::new();
+        let (z, y) = z_and_y(&mut g);
+        let s = g.softmax(z, Axis::DOWN);
+        let q = g.div(y, s);
+        let seed = g.neg(q);
+        let raw = back(&mut g, s, seed);
+        let cancelled = apply(&mut g, raw, Rewrite::Cancel, &[]);
+        let sum_y = g.reduce(Reduction::Sum, y);
+        let scaled = g.mul(s, sum_y);
+        assert_eq!(cancelled, g.sub(scaled, y));
+        // Σy = 1 only for a target that is said to sum to one.
+        assert_eq!(apply(&mut g, cancelled, Rewrite::TargetSumsToOne, &[(TensorId(2), None)]), cancelled);
+        let delta = apply(&mut g, cancelled, Rewrite::TargetSumsToOne, &[(TensorId(1), None)]);
+        assert_eq!(delta, g.sub(s, y));
+    }
+
+    /// log_softmax then the negative log-likelihood −Σ y ⊙ l: the rule
+    /// ḡ − softmax(z) Σḡ on ḡ = −y is softmax(z) Σy − y, and Σy = 1 leaves
+    /// softmax(z) − y, with nothing to cancel.
+    #[test]
+    fn log_softmax_with_its_likelihood_is_softmax_minus_y() {
+        let mut g = Graph::new();
+        let (z, y) = z_and_y(&mut g);
+        let l = g.log_softmax(z, Axis::DOWN);
+        let seed = g.neg(y);
+        let raw = back(&mut g, l, seed);
+        assert_eq!(apply(&mut g, raw, Rewrite::Cancel, &[]), raw);
+        let delta = apply(&mut g, raw, Rewrite::TargetSumsToOne, &[(TensorId(1), None)]);
+        let s = g.softmax(z, Axis::DOWN);
+        assert_eq!(delta, g.sub(s, y));
+    }
+
+    /// sigmoid then binary cross-entropy: the bce gradient
+    /// −(y ⊘ o − (1 − y) ⊘ (1 − o)) times σ′ = o ⊙ (1 − o) is o − y.
+    #[test]
+    fn sigmoid_with_bce_is_o_minus_y() {
+        let mut g = Graph::new();
+        let (z, y) = z_and_y(&mut g);
+        let o = g.apply(Func::Builtin(Elementwise::Sigmoid), vec![z]);
+        let one = g.int(1);
+        let (one_y, one_o) = (g.sub(one, y), g.sub(one, o));
+        let (yo, rest) = (g.div(y, o), g.div(one_y, one_o));
+        let diff = g.sub(yo, rest);
+        let seed = g.neg(diff);
+        let raw = back(&mut g, o, seed);
+        assert_eq!(apply(&mut g, raw, Rewrite::Logistic, &[]), g.sub(o, y));
+        // Without the minus (the gradient of +bce) it is y − o.
+        let raw = back(&mut g, o, diff);
+        assert_eq!(apply(&mut g, raw, Rewrite::Logistic, &[]), g.sub(y, o));
+    }
+
+    /// onehot(c)'s entries along its classes sum to 1.
+    #[test]
+    fn one_hot_sums_are_one() {
+        let mut g = Graph::new();
+        let c = g.tensor(TensorId(0), Shape::scalar());
+        let h = g.one_hot(c, 3, Axis::DOWN);
+        let total = g.reduce(Reduction::Sum, h);
+        assert_eq!(apply(&mut g, total, Rewrite::OneHotSums, &[]), g.int(1));
+    }
+}
