@@ -81,11 +81,14 @@ pub fn rule(f: Elementwise) -> Rule {
 /// The partial derivative of `f(args)` with respect to argument `wrt`,
 /// where `out` is f(args) itself or the tensor that names it.
 pub fn partial(g: &mut Graph, f: Elementwise, args: &[NodeId], wrt: usize, out: NodeId) -> NodeId {
-    let (Some(&u), second) = (args.first(), args.get(1).copied()) else {
+    // An argument the built-in does not take (the checker refuses such a
+    // call) has no influence on it.
+    let (Some(&u), true) = (args.first(), wrt < f.arity()) else {
         return g.int(0);
     };
-    let Some(v) = second else {
-        return derivative(g, f, u, out);
+    let second = |g: &mut Graph| match args.get(1) {
+        Some(&v) => v,
+        None => g.int(0),
     };
     let step = |g: &mut Graph, x: NodeId, y: NodeId| {
         let d = g.sub(x, y);
@@ -95,30 +98,55 @@ pub fn partial(g: &mut Graph, f: Elementwise, args: &[NodeId], wrt: usize, out: 
         let one = g.int(1);
         g.sub(one, x)
     };
-    match (f, wrt) {
+    match f {
+        Elementwise::Relu
+        | Elementwise::Step
+        | Elementwise::Sign
+        | Elementwise::Sigmoid
+        | Elementwise::Tanh
+        | Elementwise::Sin
+        | Elementwise::Cos
+        | Elementwise::Exp
+        | Elementwise::Log
+        | Elementwise::Sqrt
+        | Elementwise::Abs
+        | Elementwise::Softplus
+        | Elementwise::Elu
+        | Elementwise::Gelu
+        | Elementwise::NormCdf
+        | Elementwise::NormPdf
+        | Elementwise::Softsign => derivative(g, f, u, out),
         // t for t > 0, else a·t: the slope is a where step(t) = 0 (so at 0 too).
-        (Elementwise::LeakyRelu, 0) => {
+        Elementwise::LeakyRelu if wrt == 0 => {
+            let v = second(g);
             let s = g.apply(Func::Builtin(Elementwise::Step), vec![u]);
             let rest = one_minus(g, v);
             let k = g.mul(rest, s);
             g.add(v, k)
         }
-        (Elementwise::LeakyRelu, _) => {
+        Elementwise::LeakyRelu => {
             let zero = g.int(0);
             g.apply(Func::Builtin(Elementwise::Min), vec![u, zero])
         }
         // max(a, b) is b where b > a, else a: a tie goes to the first argument.
-        (Elementwise::Max, 0) => {
+        Elementwise::Max => {
+            let v = second(g);
             let s = step(g, v, u);
-            one_minus(g, s)
+            if wrt == 0 {
+                one_minus(g, s)
+            } else {
+                s
+            }
         }
-        (Elementwise::Max, _) => step(g, v, u),
-        (Elementwise::Min, 0) => {
+        Elementwise::Min => {
+            let v = second(g);
             let s = step(g, u, v);
-            one_minus(g, s)
+            if wrt == 0 {
+                one_minus(g, s)
+            } else {
+                s
+            }
         }
-        (Elementwise::Min, _) => step(g, u, v),
-        _ => g.int(0),
     }
 }
 
