@@ -119,6 +119,7 @@ impl fmt::Display for NumericError {
 // The elementwise built-ins are the model's table; their numeric rules are here.
 use crate::model::{Elementwise, Shape};
 
+use super::exact::{self, Factored};
 use super::symbolic::{self, Num, Poly, Sym, Unknown};
 
 /// The exact value of a rational built-in (relu, step, sign, abs, softsign;
@@ -718,15 +719,15 @@ impl Tensor {
     }
 
     pub fn add(&self, other: &Tensor) -> Result<Tensor, NumericError> {
-        self.zip(other, |a, b| Ok(a + b), |a, b| a + b, |a, b| Ok(a.add(b)))
+        self.zip(other, |a, b| Ok(exact::add(a, b)), |a, b| a + b, |a, b| Ok(a.add(b)))
     }
 
     pub fn sub(&self, other: &Tensor) -> Result<Tensor, NumericError> {
-        self.zip(other, |a, b| Ok(a - b), |a, b| a - b, |a, b| Ok(a.sub(b)))
+        self.zip(other, |a, b| Ok(exact::sub(a, b)), |a, b| a - b, |a, b| Ok(a.sub(b)))
     }
 
     pub fn mul(&self, other: &Tensor) -> Result<Tensor, NumericError> {
-        self.zip(other, |a, b| Ok(a * b), |a, b| a * b, |a, b| Ok(a.mul(b)))
+        self.zip(other, |a, b| Ok(exact::mul(a, b)), |a, b| a * b, |a, b| Ok(a.mul(b)))
     }
 
     pub fn div(&self, other: &Tensor) -> Result<Tensor, NumericError> {
@@ -738,7 +739,7 @@ impl Tensor {
         }
         self.zip(
             other,
-            |a, b| Ok(a / b),
+            |a, b| Ok(exact::div(a, b)),
             |a, b| a / b,
             |a, b| b.recip().map(|r| a.mul(&r)).ok_or(NumericErrorKind::DivisionByZero),
         )
@@ -1088,20 +1089,29 @@ fn exact_matmul(a: &[BigRational], b: &[BigRational], m: usize, k: usize, p: usi
     if let Some(out) = machine_matmul(a, b, m, k, p) {
         return out;
     }
-    let row_denoms: Vec<BigInt> = a.chunks(k.max(1)).take(m).map(|row| common_denominator(row.iter())).collect();
-    let col_denoms: Vec<BigInt> =
-        (0..p).map(|j| common_denominator(b.iter().skip(j).step_by(p.max(1)).take(k))).collect();
+    // Each common denominator factored once over the small primes, so that
+    // every entry is brought to lowest terms without a general gcd (see
+    // `exact::lowest_terms`).
+    let row_factors: Vec<Factored> = a.chunks(k.max(1)).take(m).map(|row| common_factors(row.iter())).collect();
+    let col_factors: Vec<Factored> =
+        (0..p).map(|j| common_factors(b.iter().skip(j).step_by(p.max(1)).take(k))).collect();
+    let row_denoms: Vec<BigInt> = row_factors.iter().map(|f| BigInt::from(f.value())).collect();
+    let col_denoms: Vec<BigInt> = col_factors.iter().map(|f| BigInt::from(f.value())).collect();
     let a_scaled: Vec<BigInt> =
         a.iter().enumerate().map(|(flat, r)| over_denominator(r, &row_denoms[flat / k.max(1)])).collect();
     let b_scaled: Vec<BigInt> =
         b.iter().enumerate().map(|(flat, r)| over_denominator(r, &col_denoms[flat % p.max(1)])).collect();
-    if let Some(out) = small_integer_matmul(&a_scaled, &b_scaled, &row_denoms, &col_denoms, m, k, p) {
+    let reduce = |total: BigInt, i: usize, j: usize| {
+        let denom = (&row_denoms[i] * &col_denoms[j]).into_parts().1;
+        exact::lowest_terms(total, denom, &row_factors[i].times(&col_factors[j]))
+    };
+    if let Some(out) = small_integer_matmul(&a_scaled, &b_scaled, m, k, p, reduce) {
         return out;
     }
     let mut out = Vec::with_capacity(m * p);
-    for (i, row_denom) in row_denoms.iter().enumerate() {
+    for i in 0..m {
         let row = &a_scaled[i * k..(i + 1) * k];
-        for (j, col_denom) in col_denoms.iter().enumerate() {
+        for j in 0..p {
             let mut total = BigInt::zero();
             for (l, x) in row.iter().enumerate() {
                 let y = &b_scaled[l * p + j];
@@ -1109,7 +1119,7 @@ fn exact_matmul(a: &[BigRational], b: &[BigRational], m: usize, k: usize, p: usi
                     total += x * y;
                 }
             }
-            out.push(BigRational::new(total, row_denom * col_denom));
+            out.push(reduce(total, i, j));
         }
     }
     out
@@ -1122,11 +1132,10 @@ fn exact_matmul(a: &[BigRational], b: &[BigRational], m: usize, k: usize, p: usi
 fn small_integer_matmul(
     a: &[BigInt],
     b: &[BigInt],
-    row_denoms: &[BigInt],
-    col_denoms: &[BigInt],
     m: usize,
     k: usize,
     p: usize,
+    reduce: impl Fn(BigInt, usize, usize) -> BigRational,
 ) -> Option<Vec<BigRational>> {
     let bits = |v: &[BigInt]| v.iter().map(|x| x.bits()).max().unwrap_or(0);
     let (a_bits, b_bits) = (bits(a), bits(b));
@@ -1145,12 +1154,12 @@ fn small_integer_matmul(
         }
     }
     let mut out = Vec::with_capacity(m * p);
-    for (i, row_denom) in row_denoms.iter().enumerate() {
+    for i in 0..m {
         let row = &a[i * k..(i + 1) * k];
-        for (j, col_denom) in col_denoms.iter().enumerate() {
+        for j in 0..p {
             let column = &b_columns[j * k..(j + 1) * k];
             let total: i128 = row.iter().zip(column).map(|(x, y)| i128::from(*x) * i128::from(*y)).sum();
-            out.push(BigRational::new(BigInt::from(total), row_denom * col_denom));
+            out.push(reduce(BigInt::from(total), i, j));
         }
     }
     Some(out)
@@ -1236,19 +1245,31 @@ fn float_matmul_strided(a: &[f64], a_strides: (usize, usize), b: &[f64], m: usiz
 
 /// A sum over the common denominator, reduced once (see [`exact_matmul`]).
 fn exact_sum(v: &[BigRational]) -> BigRational {
-    let denom = common_denominator(v.iter());
+    let factors = common_factors(v.iter());
+    let denom = BigInt::from(factors.value());
     let numer = v.iter().map(|r| over_denominator(r, &denom)).sum();
-    BigRational::new(numer, denom)
+    exact::lowest_terms(numer, denom.into_parts().1, &factors)
 }
 
 /// The least common multiple of the denominators of `values` (1 if none).
 pub(super) fn common_denominator<'a>(values: impl Iterator<Item = &'a BigRational>) -> BigInt {
-    let mut common = BigInt::one();
+    BigInt::from(common_factors(values).value())
+}
+
+/// [`common_denominator`] factored over the small primes: the larger power
+/// of each, so a general gcd is needed only for denominators with a large
+/// prime factor.
+fn common_factors<'a>(values: impl Iterator<Item = &'a BigRational>) -> Factored {
+    let mut common = Factored::one();
+    let mut last: Option<&BigInt> = None;
     for r in values {
-        // Equal or unit denominators are the common case; skip the gcd for them.
-        if !r.denom().is_one() && *r.denom() != common {
-            common = num_integer::Integer::lcm(&common, r.denom());
+        // Unit denominators and a run of equal ones are the common case;
+        // each distinct one is factored once.
+        if r.denom().is_one() || last == Some(r.denom()) {
+            continue;
         }
+        common.lcm_with(&Factored::of(r.denom().magnitude()));
+        last = Some(r.denom());
     }
     common
 }
