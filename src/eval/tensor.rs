@@ -1871,6 +1871,12 @@ mod tests {
         }
     }
 
+    /// Numerators and denominators: `BigRational`'s `==` compares values,
+    /// and the exact products must also be in lowest terms.
+    fn terms(v: &[BigRational]) -> Vec<(BigInt, BigInt)> {
+        v.iter().map(|r| (r.numer().clone(), r.denom().clone())).collect()
+    }
+
     #[test]
     fn exact_products_agree_in_machine_and_big_integers() {
         // Small entries take the i128 path; one huge entry forces big integers.
@@ -1887,7 +1893,7 @@ mod tests {
         let naive: Vec<BigRational> = (0..m * p)
             .map(|ij| (0..k).map(|l| &a[ij / p * k + l] * &b[l * p + ij % p]).fold(BigRational::zero(), |s, x| s + x))
             .collect();
-        assert_eq!(fast, naive);
+        assert_eq!(terms(&fast), terms(&naive));
         let mut huge = a.clone();
         huge[0] = BigRational::from_integer(BigInt::from(3).pow(200));
         let slow = exact_matmul(&huge, &b, m, k, p);
@@ -1896,7 +1902,54 @@ mod tests {
                 (0..k).map(|l| &huge[ij / p * k + l] * &b[l * p + ij % p]).fold(BigRational::zero(), |s, x| s + x)
             })
             .collect();
-        assert_eq!(slow, naive);
+        assert_eq!(terms(&slow), terms(&naive));
+    }
+
+    #[test]
+    fn exact_products_over_wide_and_non_decimal_denominators_match_num_rational() {
+        // Denominators past a machine word (the i128 path over big common
+        // denominators), a large prime factor (2^89 - 1, which only a gcd
+        // can take out) and a product of small primes past one word each.
+        let mut state = 11u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) as i64
+        };
+        let mersenne = BigInt::from(2).pow(89) - 1;
+        let smooth = BigInt::from(3).pow(45) * BigInt::from(7).pow(30) * BigInt::from(2).pow(70);
+        let denominators = [BigInt::from(10).pow(25), BigInt::from(3) * BigInt::from(10).pow(25), mersenne, smooth];
+        for case in 0..3 {
+            let (m, k, p) = (4, 6, 5);
+            let mut entry = |pick: usize| {
+                let numer = BigInt::from(next() % 2001 - 1000);
+                let numer = if case == 2 { numer * BigInt::from(next()).pow(5) } else { numer };
+                let denom = match case {
+                    0 => denominators[pick % 2].clone(),
+                    _ => denominators[next() as usize % 4].clone(),
+                };
+                // Some entries share factors with their denominator, some are zero.
+                let numer = if case > 0 && next() % 4 == 0 { numer * &denom / BigInt::from(5) } else { numer };
+                BigRational::new(if next() % 7 == 0 { BigInt::zero() } else { numer }, denom)
+            };
+            let a: Vec<BigRational> = (0..m * k).map(|i| entry(i)).collect();
+            let b: Vec<BigRational> = (0..k * p).map(|i| entry(i)).collect();
+            let naive: Vec<BigRational> = (0..m * p)
+                .map(|ij| (0..k).map(|l| &a[ij / p * k + l] * &b[l * p + ij % p]).fold(BigRational::zero(), |s, x| s + x))
+                .collect();
+            assert_eq!(terms(&exact_matmul(&a, &b, m, k, p)), terms(&naive), "case {case}");
+            let sum = a.iter().fold(BigRational::zero(), |s, x| s + x);
+            assert_eq!(terms(&[exact_sum(&a)]), terms(&[sum]), "case {case}");
+        }
+        // Sums that the large prime divides: x/M + (M - x)/M is 1, and
+        // (1/M)·(M/3) + (2/M)·(M/3) is 1 too.
+        let m: BigInt = BigInt::from(2).pow(89) - 1;
+        let a = [BigRational::new(BigInt::from(5), m.clone()), BigRational::new(&m - 5, m.clone())];
+        let ones = [BigRational::one(), BigRational::one()];
+        assert_eq!(terms(&exact_matmul(&a, &ones, 1, 2, 1)), terms(&[BigRational::one()]));
+        assert_eq!(terms(&[exact_sum(&a)]), terms(&[BigRational::one()]));
+        let a = [BigRational::new(BigInt::one(), m.clone()), BigRational::new(BigInt::from(2), m.clone())];
+        let b = [BigRational::new(m.clone(), BigInt::from(3)), BigRational::new(m.clone(), BigInt::from(3))];
+        assert_eq!(terms(&exact_matmul(&a, &b, 1, 2, 1)), terms(&[BigRational::one()]));
     }
 
     #[test]
