@@ -138,7 +138,7 @@ fn word_power(p: u32) -> (u32, u64) {
 /// remainder and one division each; the last, partial power is read off
 /// the remainder, which `p^v` divides exactly when `n` does (for `p^v`
 /// below the word power).
-fn remove_prime(n: &mut BigUint, p: u32, limit: u64) -> u64 {
+pub(super) fn remove_prime(n: &mut BigUint, p: u32, limit: u64) -> u64 {
     let (power, exponent) = word_power(p);
     let mut removed = 0;
     while removed < limit && !n.is_zero() {

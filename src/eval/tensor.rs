@@ -1604,25 +1604,34 @@ pub fn decimal_places(r: &BigRational) -> Option<u32> {
     if let Some(d) = r.denom().to_u64() {
         return small_decimal_places(d);
     }
-    let den = r.denom();
-    // Twos by counting trailing zero bits; fives by comparing with the one
-    // power of five of the right size, so huge denominators stay cheap.
+    terminating(r.denom().magnitude()).and_then(|(twos, fives)| u32::try_from(twos.max(fives)).ok())
+}
+
+/// The exponents `(a, b)` of a denominator `2^a 5^b`, or `None` when it
+/// has another prime factor. The twos are counted by trailing zero bits and
+/// the fives removed a machine word's power at a time, so huge
+/// denominators stay cheap.
+fn terminating(den: &num_bigint::BigUint) -> Option<(u64, u64)> {
     let twos = den.trailing_zeros().unwrap_or(0);
-    let odd = den >> twos;
-    if odd.is_one() {
-        return u32::try_from(twos).ok();
-    }
-    let estimate = (odd.bits() as f64 / 5f64.log2()).round() as u32;
-    for fives in estimate.saturating_sub(1)..=estimate + 1 {
-        if BigInt::from(5).pow(fives) == odd {
-            return u32::try_from(twos.max(u64::from(fives))).ok();
-        }
-    }
-    None
+    let mut odd = den >> twos;
+    let fives = exact::remove_prime(&mut odd, 5, u64::MAX);
+    odd.is_one().then_some((twos, fives))
 }
 
 /// A terminating decimal where the value has one, else `p/q`.
 pub fn full_precision(r: &BigRational) -> String {
+    if r.denom().to_u64().is_none() {
+        // `n / (2^a 5^b)` has the digits `n · 2^(p-a) · 5^(p-b)` with
+        // `p = max(a, b)` places: a shift and a product, no division.
+        if let Some((twos, fives)) = terminating(r.denom().magnitude()) {
+            let places = twos.max(fives);
+            if let (Ok(p), Ok(fives_missing)) = (u32::try_from(places), u32::try_from(places - fives)) {
+                let digits =
+                    (r.numer().magnitude() << (places - twos)) * num_bigint::BigUint::from(5u32).pow(fives_missing);
+                return with_point(digits.to_string(), p, r.is_negative());
+            }
+        }
+    }
     match decimal_places(r) {
         Some(places) => round_decimal(r, places),
         None => format!("{}/{}", r.numer(), r.denom()),
@@ -1868,6 +1877,41 @@ mod tests {
                     assert_eq!(round_decimal(&v, places), reference_round(&v, places), "{v} to {places} places");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn full_precision_of_huge_decimals_matches_rounding_to_its_places() {
+        // Denominators past a machine word: 2^a 5^b with either larger, and
+        // ones with another factor (written as fractions).
+        let mut state = 3u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state >> 33
+        };
+        for _ in 0..400 {
+            let (a, b) = (next() % 300, next() % 200);
+            let other = [1u32, 1, 3, 7, 11][next() as usize % 5];
+            let den = BigInt::from(2).pow(a as u32) * BigInt::from(5).pow(b as u32) * other;
+            let numer = BigInt::from(next()).pow((next() % 12) as u32) * BigInt::from(next() as i64 - (1 << 30));
+            let v = BigRational::new(numer, den);
+            // Independently: the places are found by multiplying by ten
+            // until the value is an integer (or giving up past the bound).
+            let mut places = None;
+            let mut scaled = v.clone();
+            for p in 0..=500u32 {
+                if scaled.is_integer() {
+                    places = Some(p);
+                    break;
+                }
+                scaled = scaled * BigRational::from_integer(BigInt::from(10));
+            }
+            assert_eq!(decimal_places(&v), places, "{v}");
+            let expected = match places {
+                Some(p) => reference_round(&v, p),
+                None => format!("{}/{}", v.numer(), v.denom()),
+            };
+            assert_eq!(full_precision(&v), expected, "{v}");
         }
     }
 
