@@ -17,7 +17,7 @@
 use num_bigint::{BigInt, BigUint, Sign};
 use num_integer::Integer;
 use num_rational::BigRational;
-use num_traits::{One, Signed, Zero};
+use num_traits::{One, Signed, ToPrimitive, Zero};
 
 /// The odd primes a denominator is factored over. Their product,
 /// 614 889 782 588 491 410, fits in a u64, so one remainder finds which
@@ -216,6 +216,24 @@ fn divide_by_power(mut n: BigUint, p: u32, mut e: u64) -> BigUint {
     n
 }
 
+/// `numer / denom` in lowest terms by a gcd in machine words, when both
+/// fit in a u128 (decimals as written and sums of a few of them), where
+/// factoring would cost more than it saves.
+fn lowest_terms_in_words(numer: &BigInt, denom: &BigUint) -> Option<BigRational> {
+    let (n, d) = (numer.magnitude().to_u128()?, denom.to_u128()?);
+    let g = n.gcd(&d).max(1);
+    Some(BigRational::new_raw(BigInt::from_biguint(numer.sign(), BigUint::from(n / g)), BigInt::from(d / g)))
+}
+
+/// `numer / denom` in lowest terms, the denominator's factors taken from
+/// the factorizations of its two factors (computed only when needed).
+fn reduce_product(numer: BigInt, denom: BigUint, factors: impl FnOnce() -> Factored) -> BigRational {
+    match lowest_terms_in_words(&numer, &denom) {
+        Some(r) => r,
+        None => lowest_terms(numer, denom, &factors()),
+    }
+}
+
 /// The factorization of a rational's (positive) denominator.
 fn denominator_factors(r: &BigRational) -> Factored {
     Factored::of(r.denom().magnitude())
@@ -241,12 +259,12 @@ fn sum(a: &BigRational, b: &BigRational, negate_b: bool) -> BigRational {
     let combine = |x: BigInt, y: BigInt| if negate_b { x - y } else { x + y };
     if a.denom() == b.denom() {
         let numer = combine(a.numer().clone(), b.numer().clone());
-        return lowest_terms(numer, a.denom().magnitude().clone(), &denominator_factors(a));
+        return reduce_product(numer, a.denom().magnitude().clone(), || denominator_factors(a));
     }
     // Over the product of the denominators, reduced once.
     let numer = combine(a.numer() * b.denom(), b.numer() * a.denom());
-    let factors = denominator_factors(a).times(&denominator_factors(b));
-    lowest_terms(numer, a.denom().magnitude() * b.denom().magnitude(), &factors)
+    let factors = || denominator_factors(a).times(&denominator_factors(b));
+    reduce_product(numer, a.denom().magnitude() * b.denom().magnitude(), factors)
 }
 
 /// `a · b`, equal to `&a * &b` on `BigRational`s. A factor 0 or ±1 (a
@@ -260,8 +278,8 @@ pub(super) fn mul(a: &BigRational, b: &BigRational) -> BigRational {
             return if unit.is_negative() { -other } else { other.clone() };
         }
     }
-    let factors = denominator_factors(a).times(&denominator_factors(b));
-    lowest_terms(a.numer() * b.numer(), a.denom().magnitude() * b.denom().magnitude(), &factors)
+    let factors = || denominator_factors(a).times(&denominator_factors(b));
+    reduce_product(a.numer() * b.numer(), a.denom().magnitude() * b.denom().magnitude(), factors)
 }
 
 /// `a / b` for a nonzero `b`, equal to `&a / &b` on `BigRational`s.
@@ -276,8 +294,8 @@ pub(super) fn div(a: &BigRational, b: &BigRational) -> BigRational {
     // a/b ÷ c/d = (a·d) / (b·c), the sign moved to the numerator.
     let numer = a.numer() * b.denom();
     let numer = if b.is_negative() { -numer } else { numer };
-    let factors = denominator_factors(a).times(&Factored::of_int(b.numer()));
-    lowest_terms(numer, a.denom().magnitude() * b.numer().magnitude(), &factors)
+    let factors = || denominator_factors(a).times(&Factored::of_int(b.numer()));
+    reduce_product(numer, a.denom().magnitude() * b.numer().magnitude(), factors)
 }
 
 #[cfg(test)]
