@@ -58,7 +58,7 @@ impl Factored {
         }
         let r = rem_u64(&n, SMALL_ODD_PRODUCT);
         for (i, &p) in SMALL_ODD_PRIMES.iter().enumerate() {
-            if r % u64::from(p) == 0 {
+            if r.is_multiple_of(u64::from(p)) {
                 f.odd[i] = remove_prime(&mut n, p, u64::MAX);
             }
         }
@@ -155,7 +155,7 @@ pub(super) fn remove_prime(n: &mut BigUint, p: u32, limit: u64) -> u64 {
             continue;
         }
         let mut partial = 1u32;
-        while r % p == 0 {
+        while r.is_multiple_of(p) {
             r /= p;
             partial *= p;
             removed += 1;
@@ -203,15 +203,17 @@ pub(super) fn lowest_terms(numer: BigInt, denom: BigUint, factors: &Factored) ->
     BigRational::new_raw(BigInt::from_biguint(sign, n), BigInt::from_biguint(Sign::Plus, d))
 }
 
-/// `n / p^e`, known to be exact, in word-sized steps.
+/// `n / p^e`, known to be exact, in word-sized steps. Divided by value:
+/// num-bigint's `/=` by a word divides a copy, `/` on an owned number
+/// divides its limbs in place.
 fn divide_by_power(mut n: BigUint, p: u32, mut e: u64) -> BigUint {
     let (power, exponent) = word_power(p);
     while e >= exponent {
-        n = n / power;
+        n = std::mem::take(&mut n) / power;
         e -= exponent;
     }
     if e > 0 {
-        n = n / p.pow(e as u32);
+        n = std::mem::take(&mut n) / p.pow(e as u32);
     }
     n
 }
@@ -404,7 +406,7 @@ mod tests {
             }
         }
         // Exponents past one machine word of the prime's powers.
-        let d = BigUint::from(5u32).pow(100u32) * BigUint::from(3u32).pow(41u32) << 70u32;
+        let d = (BigUint::from(5u32).pow(100u32) * BigUint::from(3u32).pow(41u32)) << 70u32;
         let f = Factored::of(&d);
         assert_eq!((f.twos, f.odd[0], f.odd[1], f.rest.clone()), (70, 41, 100, BigUint::one()));
     }

@@ -1904,7 +1904,7 @@ mod tests {
                     places = Some(p);
                     break;
                 }
-                scaled = scaled * BigRational::from_integer(BigInt::from(10));
+                scaled *= BigRational::from_integer(BigInt::from(10));
             }
             assert_eq!(decimal_places(&v), places, "{v}");
             let expected = match places {
@@ -1975,10 +1975,12 @@ mod tests {
                 let numer = if case > 0 && next() % 4 == 0 { numer * &denom / BigInt::from(5) } else { numer };
                 BigRational::new(if next() % 7 == 0 { BigInt::zero() } else { numer }, denom)
             };
-            let a: Vec<BigRational> = (0..m * k).map(|i| entry(i)).collect();
-            let b: Vec<BigRational> = (0..k * p).map(|i| entry(i)).collect();
+            let a: Vec<BigRational> = (0..m * k).map(&mut entry).collect();
+            let b: Vec<BigRational> = (0..k * p).map(entry).collect();
             let naive: Vec<BigRational> = (0..m * p)
-                .map(|ij| (0..k).map(|l| &a[ij / p * k + l] * &b[l * p + ij % p]).fold(BigRational::zero(), |s, x| s + x))
+                .map(|ij| {
+                    (0..k).map(|l| &a[ij / p * k + l] * &b[l * p + ij % p]).fold(BigRational::zero(), |s, x| s + x)
+                })
                 .collect();
             assert_eq!(terms(&exact_matmul(&a, &b, m, k, p)), terms(&naive), "case {case}");
             let sum = a.iter().fold(BigRational::zero(), |s, x| s + x);
