@@ -6,6 +6,7 @@ pub mod batch;
 mod cases;
 pub mod conv;
 mod error;
+mod exact;
 pub mod evaluate;
 pub mod number;
 pub mod symbolic;

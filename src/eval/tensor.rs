@@ -119,6 +119,7 @@ impl fmt::Display for NumericError {
 // The elementwise built-ins are the model's table; their numeric rules are here.
 use crate::model::{Elementwise, Shape};
 
+use super::exact::{self, Factored};
 use super::symbolic::{self, Num, Poly, Sym, Unknown};
 
 /// The exact value of a rational built-in (relu, step, sign, abs, softsign;
@@ -718,15 +719,15 @@ impl Tensor {
     }
 
     pub fn add(&self, other: &Tensor) -> Result<Tensor, NumericError> {
-        self.zip(other, |a, b| Ok(a + b), |a, b| a + b, |a, b| Ok(a.add(b)))
+        self.zip(other, |a, b| Ok(exact::add(a, b)), |a, b| a + b, |a, b| Ok(a.add(b)))
     }
 
     pub fn sub(&self, other: &Tensor) -> Result<Tensor, NumericError> {
-        self.zip(other, |a, b| Ok(a - b), |a, b| a - b, |a, b| Ok(a.sub(b)))
+        self.zip(other, |a, b| Ok(exact::sub(a, b)), |a, b| a - b, |a, b| Ok(a.sub(b)))
     }
 
     pub fn mul(&self, other: &Tensor) -> Result<Tensor, NumericError> {
-        self.zip(other, |a, b| Ok(a * b), |a, b| a * b, |a, b| Ok(a.mul(b)))
+        self.zip(other, |a, b| Ok(exact::mul(a, b)), |a, b| a * b, |a, b| Ok(a.mul(b)))
     }
 
     pub fn div(&self, other: &Tensor) -> Result<Tensor, NumericError> {
@@ -738,7 +739,7 @@ impl Tensor {
         }
         self.zip(
             other,
-            |a, b| Ok(a / b),
+            |a, b| Ok(exact::div(a, b)),
             |a, b| a / b,
             |a, b| b.recip().map(|r| a.mul(&r)).ok_or(NumericErrorKind::DivisionByZero),
         )
@@ -1088,20 +1089,29 @@ fn exact_matmul(a: &[BigRational], b: &[BigRational], m: usize, k: usize, p: usi
     if let Some(out) = machine_matmul(a, b, m, k, p) {
         return out;
     }
-    let row_denoms: Vec<BigInt> = a.chunks(k.max(1)).take(m).map(|row| common_denominator(row.iter())).collect();
-    let col_denoms: Vec<BigInt> =
-        (0..p).map(|j| common_denominator(b.iter().skip(j).step_by(p.max(1)).take(k))).collect();
+    // Each common denominator factored once over the small primes, so that
+    // every entry is brought to lowest terms without a general gcd (see
+    // `exact::lowest_terms`).
+    let row_factors: Vec<Factored> = a.chunks(k.max(1)).take(m).map(|row| common_factors(row.iter())).collect();
+    let col_factors: Vec<Factored> =
+        (0..p).map(|j| common_factors(b.iter().skip(j).step_by(p.max(1)).take(k))).collect();
+    let row_denoms: Vec<BigInt> = row_factors.iter().map(|f| BigInt::from(f.value())).collect();
+    let col_denoms: Vec<BigInt> = col_factors.iter().map(|f| BigInt::from(f.value())).collect();
     let a_scaled: Vec<BigInt> =
         a.iter().enumerate().map(|(flat, r)| over_denominator(r, &row_denoms[flat / k.max(1)])).collect();
     let b_scaled: Vec<BigInt> =
         b.iter().enumerate().map(|(flat, r)| over_denominator(r, &col_denoms[flat % p.max(1)])).collect();
-    if let Some(out) = small_integer_matmul(&a_scaled, &b_scaled, &row_denoms, &col_denoms, m, k, p) {
+    let reduce = |total: BigInt, i: usize, j: usize| {
+        let denom = (&row_denoms[i] * &col_denoms[j]).into_parts().1;
+        exact::lowest_terms(total, denom, &row_factors[i].times(&col_factors[j]))
+    };
+    if let Some(out) = small_integer_matmul(&a_scaled, &b_scaled, m, k, p, reduce) {
         return out;
     }
     let mut out = Vec::with_capacity(m * p);
-    for (i, row_denom) in row_denoms.iter().enumerate() {
+    for i in 0..m {
         let row = &a_scaled[i * k..(i + 1) * k];
-        for (j, col_denom) in col_denoms.iter().enumerate() {
+        for j in 0..p {
             let mut total = BigInt::zero();
             for (l, x) in row.iter().enumerate() {
                 let y = &b_scaled[l * p + j];
@@ -1109,7 +1119,7 @@ fn exact_matmul(a: &[BigRational], b: &[BigRational], m: usize, k: usize, p: usi
                     total += x * y;
                 }
             }
-            out.push(BigRational::new(total, row_denom * col_denom));
+            out.push(reduce(total, i, j));
         }
     }
     out
@@ -1122,11 +1132,10 @@ fn exact_matmul(a: &[BigRational], b: &[BigRational], m: usize, k: usize, p: usi
 fn small_integer_matmul(
     a: &[BigInt],
     b: &[BigInt],
-    row_denoms: &[BigInt],
-    col_denoms: &[BigInt],
     m: usize,
     k: usize,
     p: usize,
+    reduce: impl Fn(BigInt, usize, usize) -> BigRational,
 ) -> Option<Vec<BigRational>> {
     let bits = |v: &[BigInt]| v.iter().map(|x| x.bits()).max().unwrap_or(0);
     let (a_bits, b_bits) = (bits(a), bits(b));
@@ -1145,12 +1154,12 @@ fn small_integer_matmul(
         }
     }
     let mut out = Vec::with_capacity(m * p);
-    for (i, row_denom) in row_denoms.iter().enumerate() {
+    for i in 0..m {
         let row = &a[i * k..(i + 1) * k];
-        for (j, col_denom) in col_denoms.iter().enumerate() {
+        for j in 0..p {
             let column = &b_columns[j * k..(j + 1) * k];
             let total: i128 = row.iter().zip(column).map(|(x, y)| i128::from(*x) * i128::from(*y)).sum();
-            out.push(BigRational::new(BigInt::from(total), row_denom * col_denom));
+            out.push(reduce(BigInt::from(total), i, j));
         }
     }
     Some(out)
@@ -1236,19 +1245,31 @@ fn float_matmul_strided(a: &[f64], a_strides: (usize, usize), b: &[f64], m: usiz
 
 /// A sum over the common denominator, reduced once (see [`exact_matmul`]).
 fn exact_sum(v: &[BigRational]) -> BigRational {
-    let denom = common_denominator(v.iter());
+    let factors = common_factors(v.iter());
+    let denom = BigInt::from(factors.value());
     let numer = v.iter().map(|r| over_denominator(r, &denom)).sum();
-    BigRational::new(numer, denom)
+    exact::lowest_terms(numer, denom.into_parts().1, &factors)
 }
 
 /// The least common multiple of the denominators of `values` (1 if none).
 pub(super) fn common_denominator<'a>(values: impl Iterator<Item = &'a BigRational>) -> BigInt {
-    let mut common = BigInt::one();
+    BigInt::from(common_factors(values).value())
+}
+
+/// [`common_denominator`] factored over the small primes: the larger power
+/// of each, so a general gcd is needed only for denominators with a large
+/// prime factor.
+fn common_factors<'a>(values: impl Iterator<Item = &'a BigRational>) -> Factored {
+    let mut common = Factored::one();
+    let mut last: Option<&BigInt> = None;
     for r in values {
-        // Equal or unit denominators are the common case; skip the gcd for them.
-        if !r.denom().is_one() && *r.denom() != common {
-            common = num_integer::Integer::lcm(&common, r.denom());
+        // Unit denominators and a run of equal ones are the common case;
+        // each distinct one is factored once.
+        if r.denom().is_one() || last == Some(r.denom()) {
+            continue;
         }
+        common.lcm_with(&Factored::of(r.denom().magnitude()));
+        last = Some(r.denom());
     }
     common
 }
@@ -1583,25 +1604,34 @@ pub fn decimal_places(r: &BigRational) -> Option<u32> {
     if let Some(d) = r.denom().to_u64() {
         return small_decimal_places(d);
     }
-    let den = r.denom();
-    // Twos by counting trailing zero bits; fives by comparing with the one
-    // power of five of the right size, so huge denominators stay cheap.
+    terminating(r.denom().magnitude()).and_then(|(twos, fives)| u32::try_from(twos.max(fives)).ok())
+}
+
+/// The exponents `(a, b)` of a denominator `2^a 5^b`, or `None` when it
+/// has another prime factor. The twos are counted by trailing zero bits and
+/// the fives removed a machine word's power at a time, so huge
+/// denominators stay cheap.
+fn terminating(den: &num_bigint::BigUint) -> Option<(u64, u64)> {
     let twos = den.trailing_zeros().unwrap_or(0);
-    let odd = den >> twos;
-    if odd.is_one() {
-        return u32::try_from(twos).ok();
-    }
-    let estimate = (odd.bits() as f64 / 5f64.log2()).round() as u32;
-    for fives in estimate.saturating_sub(1)..=estimate + 1 {
-        if BigInt::from(5).pow(fives) == odd {
-            return u32::try_from(twos.max(u64::from(fives))).ok();
-        }
-    }
-    None
+    let mut odd = den >> twos;
+    let fives = exact::remove_prime(&mut odd, 5, u64::MAX);
+    odd.is_one().then_some((twos, fives))
 }
 
 /// A terminating decimal where the value has one, else `p/q`.
 pub fn full_precision(r: &BigRational) -> String {
+    if r.denom().to_u64().is_none() {
+        // `n / (2^a 5^b)` has the digits `n · 2^(p-a) · 5^(p-b)` with
+        // `p = max(a, b)` places: a shift and a product, no division.
+        if let Some((twos, fives)) = terminating(r.denom().magnitude()) {
+            let places = twos.max(fives);
+            if let (Ok(p), Ok(fives_missing)) = (u32::try_from(places), u32::try_from(places - fives)) {
+                let digits =
+                    (r.numer().magnitude() << (places - twos)) * num_bigint::BigUint::from(5u32).pow(fives_missing);
+                return with_point(digits.to_string(), p, r.is_negative());
+            }
+        }
+    }
     match decimal_places(r) {
         Some(places) => round_decimal(r, places),
         None => format!("{}/{}", r.numer(), r.denom()),
@@ -1851,6 +1881,47 @@ mod tests {
     }
 
     #[test]
+    fn full_precision_of_huge_decimals_matches_rounding_to_its_places() {
+        // Denominators past a machine word: 2^a 5^b with either larger, and
+        // ones with another factor (written as fractions).
+        let mut state = 3u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state >> 33
+        };
+        for _ in 0..400 {
+            let (a, b) = (next() % 300, next() % 200);
+            let other = [1u32, 1, 3, 7, 11][next() as usize % 5];
+            let den = BigInt::from(2).pow(a as u32) * BigInt::from(5).pow(b as u32) * other;
+            let numer = BigInt::from(next()).pow((next() % 12) as u32) * BigInt::from(next() as i64 - (1 << 30));
+            let v = BigRational::new(numer, den);
+            // Independently: the places are found by multiplying by ten
+            // until the value is an integer (or giving up past the bound).
+            let mut places = None;
+            let mut scaled = v.clone();
+            for p in 0..=500u32 {
+                if scaled.is_integer() {
+                    places = Some(p);
+                    break;
+                }
+                scaled *= BigRational::from_integer(BigInt::from(10));
+            }
+            assert_eq!(decimal_places(&v), places, "{v}");
+            let expected = match places {
+                Some(p) => reference_round(&v, p),
+                None => format!("{}/{}", v.numer(), v.denom()),
+            };
+            assert_eq!(full_precision(&v), expected, "{v}");
+        }
+    }
+
+    /// Numerators and denominators: `BigRational`'s `==` compares values,
+    /// and the exact products must also be in lowest terms.
+    fn terms(v: &[BigRational]) -> Vec<(BigInt, BigInt)> {
+        v.iter().map(|r| (r.numer().clone(), r.denom().clone())).collect()
+    }
+
+    #[test]
     fn exact_products_agree_in_machine_and_big_integers() {
         // Small entries take the i128 path; one huge entry forces big integers.
         let mut state = 7u64;
@@ -1866,7 +1937,7 @@ mod tests {
         let naive: Vec<BigRational> = (0..m * p)
             .map(|ij| (0..k).map(|l| &a[ij / p * k + l] * &b[l * p + ij % p]).fold(BigRational::zero(), |s, x| s + x))
             .collect();
-        assert_eq!(fast, naive);
+        assert_eq!(terms(&fast), terms(&naive));
         let mut huge = a.clone();
         huge[0] = BigRational::from_integer(BigInt::from(3).pow(200));
         let slow = exact_matmul(&huge, &b, m, k, p);
@@ -1875,7 +1946,56 @@ mod tests {
                 (0..k).map(|l| &huge[ij / p * k + l] * &b[l * p + ij % p]).fold(BigRational::zero(), |s, x| s + x)
             })
             .collect();
-        assert_eq!(slow, naive);
+        assert_eq!(terms(&slow), terms(&naive));
+    }
+
+    #[test]
+    fn exact_products_over_wide_and_non_decimal_denominators_match_num_rational() {
+        // Denominators past a machine word (the i128 path over big common
+        // denominators), a large prime factor (2^89 - 1, which only a gcd
+        // can take out) and a product of small primes past one word each.
+        let mut state = 11u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) as i64
+        };
+        let mersenne = BigInt::from(2).pow(89) - 1;
+        let smooth = BigInt::from(3).pow(45) * BigInt::from(7).pow(30) * BigInt::from(2).pow(70);
+        let denominators = [BigInt::from(10).pow(25), BigInt::from(3) * BigInt::from(10).pow(25), mersenne, smooth];
+        for case in 0..3 {
+            let (m, k, p) = (4, 6, 5);
+            let mut entry = |pick: usize| {
+                let numer = BigInt::from(next() % 2001 - 1000);
+                let numer = if case == 2 { numer * BigInt::from(next()).pow(5) } else { numer };
+                let denom = match case {
+                    0 => denominators[pick % 2].clone(),
+                    _ => denominators[next() as usize % 4].clone(),
+                };
+                // Some entries share factors with their denominator, some are zero.
+                let numer = if case > 0 && next() % 4 == 0 { numer * &denom / BigInt::from(5) } else { numer };
+                BigRational::new(if next() % 7 == 0 { BigInt::zero() } else { numer }, denom)
+            };
+            let a: Vec<BigRational> = (0..m * k).map(&mut entry).collect();
+            let b: Vec<BigRational> = (0..k * p).map(entry).collect();
+            let naive: Vec<BigRational> = (0..m * p)
+                .map(|ij| {
+                    (0..k).map(|l| &a[ij / p * k + l] * &b[l * p + ij % p]).fold(BigRational::zero(), |s, x| s + x)
+                })
+                .collect();
+            assert_eq!(terms(&exact_matmul(&a, &b, m, k, p)), terms(&naive), "case {case}");
+            let sum = a.iter().fold(BigRational::zero(), |s, x| s + x);
+            assert_eq!(terms(&[exact_sum(&a)]), terms(&[sum]), "case {case}");
+        }
+        // Sums that the large prime divides: x/M + (M - x)/M is 1, and
+        // (1/M)·(M/3) + (2/M)·(M/3) is 1 too.
+        let m: BigInt = BigInt::from(2).pow(89) - 1;
+        let a = [BigRational::new(BigInt::from(5), m.clone()), BigRational::new(&m - 5, m.clone())];
+        let ones = [BigRational::one(), BigRational::one()];
+        assert_eq!(terms(&exact_matmul(&a, &ones, 1, 2, 1)), terms(&[BigRational::one()]));
+        assert_eq!(terms(&[exact_sum(&a)]), terms(&[BigRational::one()]));
+        let a = [BigRational::new(BigInt::one(), m.clone()), BigRational::new(BigInt::from(2), m.clone())];
+        let b = [BigRational::new(m.clone(), BigInt::from(3)), BigRational::new(m.clone(), BigInt::from(3))];
+        assert_eq!(terms(&exact_matmul(&a, &b, 1, 2, 1)), terms(&[BigRational::one()]));
     }
 
     #[test]
