@@ -20,12 +20,21 @@ use num_rational::BigRational;
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
 /// The odd primes a denominator is factored over. Their product,
-/// 614 889 782 588 491 410, fits in a u64, so one remainder finds which
+/// 307 444 891 294 245 705, fits in a u64, so one remainder finds which
 /// of them divide a number.
 const SMALL_ODD_PRIMES: [u32; 14] = [3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47];
 
 /// The product of [`SMALL_ODD_PRIMES`].
-const SMALL_ODD_PRODUCT: u64 = 614_889_782_588_491_410;
+const SMALL_ODD_PRODUCT: u64 = 307_444_891_294_245_705;
+const _: () = {
+    let mut product = 1u64;
+    let mut i = 0;
+    while i < SMALL_ODD_PRIMES.len() {
+        product *= SMALL_ODD_PRIMES[i] as u64;
+        i += 1;
+    }
+    assert!(product == SMALL_ODD_PRODUCT);
+};
 
 /// A positive integer as `2^twos · ∏ SMALL_ODD_PRIMES[i]^odd[i] · rest`,
 /// where `rest` has no factor 2 nor any of the small odd primes.
