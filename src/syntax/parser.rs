@@ -23,8 +23,9 @@ use super::format::expr_text;
 use super::habits;
 use super::Span;
 
-/// Parser input: the text with its location.
-pub type Input<'a> = LocatedSpan<&'a str>;
+/// Parser input: the text with its location; `extra` is the whole text
+/// being parsed, so that columns can be counted in it without a copy.
+pub type Input<'a> = LocatedSpan<&'a str, &'a str>;
 
 /// A parser's failure: a located error once committed, else a bare position.
 #[derive(Debug)]
@@ -55,11 +56,10 @@ thread_local! {
     static LITERAL_NUMBERS: Cell<usize> = const { Cell::new(0) };
     /// Every comment met, in order.
     static COMMENTS: RefCell<Vec<Comment>> = const { RefCell::new(Vec::new()) };
-    /// The text being parsed, and the last column computed in it as
-    /// (byte offset, line, column), so that columns are counted forward
-    /// from there instead of from the start of the line each time: a line of
-    /// 100 000 numbers would otherwise take quadratic time.
-    static SOURCE: RefCell<String> = const { RefCell::new(String::new()) };
+    /// The last column computed in the text being parsed, as (byte offset,
+    /// line, column), so that columns are counted forward from there
+    /// instead of from the start of the line each time: a line of 100 000
+    /// numbers would otherwise take quadratic time.
     static LAST_COLUMN: Cell<(usize, u32, u32)> = const { Cell::new((0, 1, 1)) };
 }
 
@@ -68,11 +68,8 @@ pub fn parse(source: &str) -> Result<File, Error> {
     OPEN.with(|o| o.set(0));
     DEPTH.with(|d| d.set(0));
     COMMENTS.with(|c| c.borrow_mut().clear());
-    SOURCE.with(|s| source.clone_into(&mut s.borrow_mut()));
     LAST_COLUMN.with(|c| c.set((0, 1, 1)));
-    let result = file(Input::new(source));
-    // Taken, not cleared: a cleared string would keep the file's size.
-    SOURCE.with(|s| drop(std::mem::take(&mut *s.borrow_mut())));
+    let result = file(Input::new_extra(source, source));
     let comments = COMMENTS.with(|c| std::mem::take(&mut *c.borrow_mut()));
     match result {
         Ok((_, items)) => Ok(File { items, comments }),
@@ -89,10 +86,8 @@ pub fn parse_given(source: &str) -> Result<(Ident, Literal), Error> {
     OPEN.with(|o| o.set(0));
     DEPTH.with(|d| d.set(0));
     LITERAL_NUMBERS.with(|c| c.set(0));
-    SOURCE.with(|s| source.clone_into(&mut s.borrow_mut()));
     LAST_COLUMN.with(|c| c.set((0, 1, 1)));
-    let result = given(Input::new(source));
-    SOURCE.with(|s| s.borrow_mut().clear());
+    let result = given(Input::new_extra(source, source));
     COMMENTS.with(|c| c.borrow_mut().clear());
     match result {
         Ok((_, out)) => Ok(out),
@@ -147,19 +142,17 @@ fn span(start: Input, end: Input) -> Span {
 fn column(at: Input) -> u32 {
     let (offset, line) = (at.location_offset(), at.location_line());
     let (last_offset, last_line, last_column) = LAST_COLUMN.with(|c| c.get());
-    let counted = SOURCE.with(|s| {
-        let source = s.borrow();
-        if line != last_line {
-            None
-        } else if offset >= last_offset {
-            source.get(last_offset..offset).map(|t| last_column + t.chars().count() as u32)
-        } else {
-            // A little way back on the same line (the sign before a number,
-            // the bracket that opened a list): counted back, not from the
-            // start of what may be a very long line.
-            source.get(offset..last_offset).map(|t| last_column - t.chars().count() as u32)
-        }
-    });
+    let source = at.extra;
+    let counted = if line != last_line {
+        None
+    } else if offset >= last_offset {
+        source.get(last_offset..offset).map(|t| last_column + t.chars().count() as u32)
+    } else {
+        // A little way back on the same line (the sign before a number,
+        // the bracket that opened a list): counted back, not from the
+        // start of what may be a very long line.
+        source.get(offset..last_offset).map(|t| last_column - t.chars().count() as u32)
+    };
     let col = counted.unwrap_or_else(|| at.get_utf8_column() as u32);
     LAST_COLUMN.with(|c| c.set((offset, line, col)));
     col
@@ -538,12 +531,21 @@ fn count_literal_number(start: Input, end: Input) -> Result<(), nom::Err<PError>
 /// Numbers are kept as values and byte ranges while the list is read; a
 /// list of numbers only (a matrix row) stays in that compact form.
 fn list(i: Input) -> PResult<Literal> {
-    if let Some(row) = number_row(i.fragment().as_bytes()) {
+    // A row too long to index with u32 goes the general way, which refuses it.
+    if let Some(row) = number_row(i.fragment().as_bytes()).filter(|row| u32::try_from(row.len).is_ok()) {
         let rest = nom::Input::take_from(&i, row.len);
-        if let Some(numbers) = NumberList::plain(span(i, rest), recognize_text(i, rest), row.values) {
-            return Ok((rest, Literal::Numbers(numbers)));
-        }
+        let whole = span(i, rest);
+        let numbers = match row.canonical {
+            true => NumberList::canonical(whole, row.values),
+            false => NumberList::from_row(whole, recognize_text(i, rest), row.values),
+        };
+        return Ok((rest, Literal::Numbers(numbers)));
     }
+    general_list(i)
+}
+
+/// [`list`] read by the general rules, entry by entry.
+fn general_list(i: Input) -> PResult<Literal> {
     let (rest, _) = tag("[").parse(i)?;
     let seq = Sequence { close: ']', empty: true, trailing: true, entry: "a list entry" };
     let (mut values, mut bounds, mut lists) = (Decimals::new(), Vec::new(), Vec::new());
@@ -587,12 +589,17 @@ fn list(i: Input) -> PResult<Literal> {
             None => too_large(),
         };
     }
-    // Lists among the entries: every entry becomes a node, in the order written.
-    let Some(numbers) = NumberList::new(whole, recognize_text(i, rest), values, bounds) else {
-        return too_large();
+    // Lists among the entries: every entry becomes a node, in the order
+    // written. A matrix (lists only) needs no copy of its text for that.
+    let numbers = match values.is_empty() {
+        true => Vec::new(),
+        false => match NumberList::new(whole, recognize_text(i, rest), values, bounds) {
+            Some(numbers) => numbers.numbers(),
+            None => return too_large(),
+        },
     };
-    let mut numbers = numbers.numbers().into_iter();
-    let mut items = Vec::new();
+    let mut numbers = numbers.into_iter();
+    let mut items = Vec::with_capacity(lists.len() + numbers.len());
     let mut taken = 0;
     for (at, l) in lists {
         items.extend(numbers.by_ref().take(at - taken).map(Literal::Number));
@@ -604,67 +611,123 @@ fn list(i: Input) -> PResult<Literal> {
 }
 
 /// A row of plain numbers on one line, as `[0.5, -1, 2e-3]`, read in one
-/// pass over its bytes: its length and values (the commas say where each
-/// number is).
+/// pass over its bytes with no allocation but the values': its length,
+/// its values (the commas say where each number is), and whether it is
+/// written as [`NumberList::canonical`] describes, so that its text need
+/// not be kept.
 /// Anything else (a line break, a comment, a nested list, a space after a
 /// sign, a malformed number, more numbers than the literal may hold) gives
 /// `None` and goes the general way, which also words every error; so this
 /// accepts only what the general path reads to the same values.
 fn number_row(bytes: &[u8]) -> Option<NumberRow> {
-    let digits_from = |at: usize| bytes.get(at..).map_or(0, |b| b.iter().take_while(|c| c.is_ascii_digit()).count());
+    if bytes.first() != Some(&b'[') {
+        return None;
+    }
+    // The row ends at the first `]`, unless a line or another list starts
+    // first; knowing its end bounds every loop below and sizes the values.
+    let close = 1 + bytes[1..].iter().position(|c| matches!(c, b']' | b'\n' | b'['))?;
+    if bytes[close] != b']' {
+        return None;
+    }
+    let row = &bytes[..close];
+    let mut values = Decimals::with_capacity(row.iter().filter(|c| **c == b',').count() + 1);
+    // `row[at]` past the row's end reads as its `]`.
+    let byte = |at: usize| row.get(at).copied().unwrap_or(b']');
+    let digits_from = |mut at: usize| {
+        let from = at;
+        while byte(at).is_ascii_digit() {
+            at += 1;
+        }
+        at - from
+    };
     let skip_blanks = |mut at: usize| {
-        while matches!(bytes.get(at), Some(b' ' | b'\t')) {
+        while matches!(byte(at), b' ' | b'\t') {
             at += 1;
         }
         at
     };
-    if bytes.first() != Some(&b'[') {
-        return None;
-    }
-    let mut values = Decimals::new();
-    let mut at = skip_blanks(1);
+    let mut at = 1;
+    let mut canonical = byte(1) != b' ' && byte(1) != b'\t';
+    at = skip_blanks(at);
     loop {
-        let negative = bytes.get(at) == Some(&b'-');
-        at += usize::from(matches!(bytes.get(at), Some(b'-' | b'+')));
+        let sign = byte(at);
+        let negative = sign == b'-';
+        at += usize::from(matches!(sign, b'-' | b'+'));
+        // The mantissa's digits are summed as they are met; past 18
+        // significant digits the sum stops and the general rule decides.
+        let (mut mantissa, mut significant) = (0i64, 0u32);
+        let mut digit = |c: u8| {
+            let d = i64::from(c - b'0');
+            significant += u32::from(mantissa != 0 || d != 0);
+            if significant <= 18 {
+                mantissa = mantissa * 10 + d;
+            }
+        };
         let int = (at, digits_from(at));
+        row[int.0..int.0 + int.1].iter().for_each(|&c| digit(c));
         at += int.1;
         let mut frac = (at, 0);
-        if bytes.get(at) == Some(&b'.') {
+        let dot = byte(at) == b'.';
+        if dot {
             frac = (at + 1, digits_from(at + 1));
+            row[frac.0..frac.0 + frac.1].iter().for_each(|&c| digit(c));
             at = frac.0 + frac.1;
         }
         if int.1 == 0 && frac.1 == 0 {
             return None;
         }
         let mut exponent = 0i64;
-        if matches!(bytes.get(at), Some(b'e' | b'E')) {
-            let signed = matches!(bytes.get(at + 1), Some(b'+' | b'-'));
+        let written_exponent = matches!(byte(at), b'e' | b'E');
+        if written_exponent {
+            let signed = matches!(byte(at + 1), b'+' | b'-');
             let digits_at = at + 1 + usize::from(signed);
             let len = digits_from(digits_at);
             if len == 0 || len > 4 {
                 return None;
             }
-            let magnitude: i64 = std::str::from_utf8(&bytes[digits_at..digits_at + len]).ok()?.parse().ok()?;
+            let magnitude: i64 = std::str::from_utf8(&row[digits_at..digits_at + len]).ok()?.parse().ok()?;
             if magnitude > 1000 {
                 return None;
             }
-            exponent = if bytes[at + 1] == b'-' { -magnitude } else { magnitude };
+            exponent = if byte(at + 1) == b'-' { -magnitude } else { magnitude };
             at = digits_at + len;
         }
-        if bytes.get(at).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'.') {
+        if byte(at).is_ascii_alphanumeric() || matches!(byte(at), b'_' | b'.') {
             return None;
         }
-        let value = decimal_value(&bytes[int.0..int.0 + int.1], &bytes[frac.0..frac.0 + frac.1], exponent);
+        let scale = i32::try_from(exponent - frac.1 as i64).ok();
+        let value = match scale {
+            Some(exponent) if significant <= 18 => Decimal::Small { mantissa, exponent },
+            _ => decimal_value(&row[int.0..int.0 + int.1], &row[frac.0..frac.0 + frac.1], exponent),
+        };
+        // Written as its value writes it: `0` or no leading zero, digits
+        // after a `.`, no `+`, exponent or `-0`, and short enough to pack.
+        let first = row.get(int.0).copied();
+        canonical &= sign != b'+'
+            && !written_exponent
+            && int.1 > 0
+            && (first != Some(b'0') || int.1 == 1)
+            && (!dot || frac.1 > 0)
+            && !(negative && mantissa == 0)
+            && significant <= 16
+            && frac.1 <= 128;
         values.push(if negative { -value } else { value });
+        let end = at;
         at = skip_blanks(at);
-        match bytes.get(at) {
-            Some(b',') => {
+        match byte(at) {
+            b',' => {
+                canonical &= at == end && byte(at + 1) == b' ' && !matches!(byte(at + 2), b' ' | b'\t' | b']');
                 at = skip_blanks(at + 1);
-                if bytes.get(at) == Some(&b']') {
+                if at == row.len() {
+                    // `[1, 2,]`: a trailing comma.
+                    canonical = false;
                     break;
                 }
             }
-            Some(b']') => break,
+            b']' if at == row.len() => {
+                canonical &= at == end;
+                break;
+            }
             _ => return None,
         }
     }
@@ -675,13 +738,15 @@ fn number_row(bytes: &[u8]) -> Option<NumberRow> {
         return None;
     }
     LITERAL_NUMBERS.with(|c| c.set(count));
-    Some(NumberRow { len: at + 1, values })
+    Some(NumberRow { len: row.len() + 1, values, canonical })
 }
 
-/// What [`number_row`] read: its length in bytes, and each number's value.
+/// What [`number_row`] read: its length in bytes, each number's value, and
+/// whether the values give its text again.
 struct NumberRow {
     len: usize,
     values: Decimals,
+    canonical: bool,
 }
 
 /// `declaration`: `ROLE NAME dims? (= literal)?`.
