@@ -292,6 +292,18 @@ impl Decimals {
         }
     }
 
+    /// Pushes `mantissa · 10^exponent`, packed straight away when it fits
+    /// (the parser's fast path for rows of numbers comes through here).
+    #[inline]
+    pub fn push_small(&mut self, mantissa: i64, exponent: i32) {
+        match i8::try_from(exponent) {
+            Ok(e) if PACKED_MANTISSA.contains(&mantissa) => {
+                self.packed.push(((mantissa as u64) << 9) | (u64::from(e as u8) << 1))
+            }
+            _ => self.push(Decimal::Small { mantissa, exponent }),
+        }
+    }
+
     /// Entry `i` (`None` past the end).
     pub fn get(&self, i: usize) -> Option<Decimal> {
         self.packed.get(i).map(|&word| self.unpack(word))
@@ -410,7 +422,7 @@ pub fn decimal_text(mantissa: i64, exponent: i32) -> String {
 }
 
 /// The length of [`decimal_text`], without writing it.
-fn decimal_text_len(mantissa: i64, exponent: i32) -> usize {
+pub(crate) fn decimal_text_len(mantissa: i64, exponent: i32) -> usize {
     let digits = mantissa.unsigned_abs().checked_ilog10().unwrap_or(0) as usize + 1;
     let sign = usize::from(mantissa < 0);
     match exponent {

@@ -625,7 +625,7 @@ fn number_row(bytes: &[u8]) -> Option<NumberRow> {
     }
     // The row ends at the first `]`, unless a line or another list starts
     // first; knowing its end bounds every loop below and sizes the values.
-    let close = 1 + bytes[1..].iter().position(|c| matches!(c, b']' | b'\n' | b'['))?;
+    let close = 1 + memchr::memchr3(b']', b'\n', b'[', &bytes[1..])?;
     if bytes[close] != b']' {
         return None;
     }
@@ -633,12 +633,20 @@ fn number_row(bytes: &[u8]) -> Option<NumberRow> {
     let mut values = Decimals::with_capacity(row.iter().filter(|c| **c == b',').count() + 1);
     // `row[at]` past the row's end reads as its `]`.
     let byte = |at: usize| row.get(at).copied().unwrap_or(b']');
-    let digits_from = |mut at: usize| {
+    // The digits from `at`: how many, how many of them are significant
+    // (from the first that is not 0), and the number they make while that
+    // is 18 or fewer (saturating past it, where the general rule decides).
+    let digits = |mut at: usize, mut mantissa: i64, mut significant: u32| {
         let from = at;
-        while byte(at).is_ascii_digit() {
+        loop {
+            let d = byte(at).wrapping_sub(b'0');
+            if d > 9 {
+                return (at - from, mantissa, significant);
+            }
+            mantissa = mantissa.saturating_mul(10).saturating_add(i64::from(d));
+            significant += u32::from(mantissa != 0);
             at += 1;
         }
-        at - from
     };
     let skip_blanks = |mut at: usize| {
         while matches!(byte(at), b' ' | b'\t') {
@@ -646,34 +654,22 @@ fn number_row(bytes: &[u8]) -> Option<NumberRow> {
         }
         at
     };
-    let mut at = 1;
-    let mut canonical = byte(1) != b' ' && byte(1) != b'\t';
-    at = skip_blanks(at);
+    let mut canonical = !matches!(byte(1), b' ' | b'\t');
+    let mut at = skip_blanks(1);
     loop {
         let sign = byte(at);
         let negative = sign == b'-';
         at += usize::from(matches!(sign, b'-' | b'+'));
-        // The mantissa's digits are summed as they are met; past 18
-        // significant digits the sum stops and the general rule decides.
-        let (mut mantissa, mut significant) = (0i64, 0u32);
-        let mut digit = |c: u8| {
-            let d = i64::from(c - b'0');
-            significant += u32::from(mantissa != 0 || d != 0);
-            if significant <= 18 {
-                mantissa = mantissa * 10 + d;
-            }
-        };
-        let int = (at, digits_from(at));
-        row[int.0..int.0 + int.1].iter().for_each(|&c| digit(c));
-        at += int.1;
-        let mut frac = (at, 0);
+        let int_at = at;
+        let (int_len, mut mantissa, mut significant) = digits(at, 0, 0);
+        at += int_len;
         let dot = byte(at) == b'.';
+        let mut frac_len = 0;
         if dot {
-            frac = (at + 1, digits_from(at + 1));
-            row[frac.0..frac.0 + frac.1].iter().for_each(|&c| digit(c));
-            at = frac.0 + frac.1;
+            (frac_len, mantissa, significant) = digits(at + 1, mantissa, significant);
+            at += 1 + frac_len;
         }
-        if int.1 == 0 && frac.1 == 0 {
+        if int_len == 0 && frac_len == 0 {
             return None;
         }
         let mut exponent = 0i64;
@@ -681,12 +677,8 @@ fn number_row(bytes: &[u8]) -> Option<NumberRow> {
         if written_exponent {
             let signed = matches!(byte(at + 1), b'+' | b'-');
             let digits_at = at + 1 + usize::from(signed);
-            let len = digits_from(digits_at);
-            if len == 0 || len > 4 {
-                return None;
-            }
-            let magnitude: i64 = std::str::from_utf8(&row[digits_at..digits_at + len]).ok()?.parse().ok()?;
-            if magnitude > 1000 {
+            let (len, magnitude, _) = digits(digits_at, 0, 0);
+            if len == 0 || len > 4 || magnitude > 1000 {
                 return None;
             }
             exponent = if byte(at + 1) == b'-' { -magnitude } else { magnitude };
@@ -695,23 +687,28 @@ fn number_row(bytes: &[u8]) -> Option<NumberRow> {
         if byte(at).is_ascii_alphanumeric() || matches!(byte(at), b'_' | b'.') {
             return None;
         }
-        let scale = i32::try_from(exponent - frac.1 as i64).ok();
-        let value = match scale {
-            Some(exponent) if significant <= 18 => Decimal::Small { mantissa, exponent },
-            _ => decimal_value(&row[int.0..int.0 + int.1], &row[frac.0..frac.0 + frac.1], exponent),
-        };
         // Written as its value writes it: `0` or no leading zero, digits
         // after a `.`, no `+`, exponent or `-0`, and short enough to pack.
-        let first = row.get(int.0).copied();
         canonical &= sign != b'+'
             && !written_exponent
-            && int.1 > 0
-            && (first != Some(b'0') || int.1 == 1)
-            && (!dot || frac.1 > 0)
+            && int_len > 0
+            && (byte(int_at) != b'0' || int_len == 1)
+            && (!dot || frac_len > 0)
             && !(negative && mantissa == 0)
-            && significant <= 16
-            && frac.1 <= 128;
-        values.push(if negative { -value } else { value });
+            && significant <= 18
+            && mantissa < 1 << 54
+            && frac_len <= 128;
+        match i32::try_from(exponent - frac_len as i64) {
+            Ok(exponent) if significant <= 18 => {
+                values.push_small(if negative { -mantissa } else { mantissa }, exponent)
+            }
+            _ => {
+                let frac_at = int_at + int_len + 1;
+                let frac: &[u8] = if dot { &row[frac_at..frac_at + frac_len] } else { &[] };
+                let value = decimal_value(&row[int_at..int_at + int_len], frac, exponent);
+                values.push(if negative { -value } else { value });
+            }
+        }
         let end = at;
         at = skip_blanks(at);
         match byte(at) {
@@ -1371,4 +1368,154 @@ pub fn decode(bytes: &[u8]) -> Result<&str, Error> {
         let start = e.valid_up_to();
         Error { kind: ErrorKind::NotUtf8 { byte }, span: Span { start, end: start, line, column, end_line: line } }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A fixed seed under CI (as the integration tests use), else random.
+    fn seed() -> proptest::test_runner::RngSeed {
+        match std::env::var_os("CI") {
+            Some(_) => proptest::test_runner::RngSeed::Fixed(20261126),
+            None => proptest::test_runner::RngSeed::Random,
+        }
+    }
+
+    /// One number as people and programs write them: a sign or none,
+    /// digits (leading zeros too, up to 25 of them: past 18 significant
+    /// digits the value is kept whole, past 2^54 it is not packed), a
+    /// fraction or none, an exponent or none.
+    fn number() -> impl Strategy<Value = String> {
+        let digits = prop_oneof![
+            4 => "[0-9]{1,3}",
+            1 => "0",
+            1 => "[1-9][0-9]{14,17}",
+            1 => "[0-9]{19,25}",
+        ];
+        let fraction =
+            prop_oneof![2 => Just(None), 3 => proptest::option::of("[0-9]{0,4}"), 1 => Just(Some("".into()))];
+        let exponent = prop_oneof![4 => Just(String::new()), 1 => "[eE][+-]?[0-9]{1,3}"];
+        (prop_oneof![Just(""), Just("-"), Just("+")], digits, fraction, exponent).prop_map(|(sign, int, frac, exp)| {
+            let mantissa = match frac {
+                Some(f) => format!("{int}.{f}"),
+                None => int,
+            };
+            format!("{sign}{mantissa}{exp}")
+        })
+    }
+
+    /// A row `[a, b, c]`: either with any of the separators and white
+    /// space the grammar allows, or written as programs print numbers
+    /// (mostly canonical, so that the few ways of not being so are met:
+    /// one odd number among them, a `-0`, a mantissa past 2^54).
+    fn row() -> impl Strategy<Value = String> {
+        let separator = prop_oneof![6 => Just(", "), 1 => Just(","), 1 => Just(" ,  "), 1 => Just(",\t")];
+        let blank = prop_oneof![4 => Just(""), 1 => Just(" "), 1 => Just("\t ")];
+        let any_row = (proptest::collection::vec((number(), separator), 1..40), blank.clone(), blank, any::<bool>())
+            .prop_map(|(numbers, open, close, trailing)| {
+                let last = numbers.len() - 1;
+                let mut text = format!("[{open}");
+                for (k, (n, sep)) in numbers.iter().enumerate() {
+                    text.push_str(n);
+                    if k < last || trailing {
+                        text.push_str(sep);
+                    }
+                }
+                text.push_str(close);
+                text.push(']');
+                text
+            });
+        let int = prop_oneof![2 => Just("0".to_string()), 4 => "[1-9][0-9]{0,2}", 1 => "[1-9][0-9]{15,17}"];
+        let printed = (prop_oneof![Just(""), Just("-")], int, proptest::option::of("[0-9]{1,4}"))
+            .prop_map(|(sign, int, frac)| format!("{sign}{int}{}", frac.map(|f| format!(".{f}")).unwrap_or_default()));
+        let printed_row = (proptest::collection::vec(printed, 1..12), proptest::option::of((any::<usize>(), number())))
+            .prop_map(|(mut numbers, odd)| {
+                if let Some((at, odd)) = odd {
+                    let at = at % numbers.len();
+                    numbers[at] = odd;
+                }
+                format!("[{}]", numbers.join(", "))
+            });
+        prop_oneof![any_row, printed_row]
+    }
+
+    /// Reads `text` as a literal list, the fast way when `fast` (as the
+    /// parser does) or by the general rules only.
+    fn read(text: &str, fast: bool) -> NumberList {
+        LITERAL_NUMBERS.with(|c| c.set(0));
+        LAST_COLUMN.with(|c| c.set((0, 1, 1)));
+        let input = Input::new_extra(text, text);
+        let parsed = if fast { list(input) } else { general_list(input) };
+        match parsed {
+            Ok((rest, Literal::Numbers(list))) if rest.fragment().is_empty() => list,
+            other => panic!("{text:?} read as {other:?}"),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { rng_seed: seed(), cases: 1024, ..ProptestConfig::default() })]
+
+        /// The fast path reads every row of plain numbers, to the same
+        /// values (the same mantissa and power of ten, not only the same
+        /// rational), texts and spans as the general rules; it keeps no
+        /// text exactly when the values write it again.
+        #[test]
+        fn the_fast_path_for_rows_agrees_with_the_general_rules(text in row()) {
+            prop_assert!(number_row(text.as_bytes()).is_some(), "not read fast: {text:?}");
+            let (fast, general) = (read(&text, true), read(&text, false));
+            prop_assert_eq!(format!("{:?}", fast.values()), format!("{:?}", general.values()));
+            prop_assert_eq!(fast.texts().collect::<Vec<_>>(), general.texts().collect::<Vec<_>>());
+            prop_assert_eq!(fast.numbers(), general.numbers());
+            prop_assert_eq!(fast.span, general.span);
+            // Written again from the values, independently of the parser.
+            let written: Vec<String> = general
+                .values()
+                .iter()
+                .map(|d| match d {
+                    Decimal::Small { mantissa, exponent } if exponent <= 0 => super::super::ast::decimal_text(mantissa, exponent),
+                    _ => String::new(),
+                })
+                .collect();
+            let again = format!("[{}]", written.join(", "));
+            let canonical = number_row(text.as_bytes()).map(|r| r.canonical);
+            let packed = general.values().iter().all(|d| {
+                matches!(d, Decimal::Small { mantissa, exponent: -128..=0 } if mantissa.unsigned_abs() < 1 << 54)
+            });
+            prop_assert_eq!(canonical, Some(again == text && packed), "{:?} written again as {:?}", text, again);
+        }
+    }
+
+    #[test]
+    fn canonical_rows_give_their_text_and_places_again() {
+        let text = "[-0.65, 0.50, 0, 0.0, 10, -3.125, 0.005]";
+        assert!(number_row(text.as_bytes()).unwrap().canonical);
+        let list = read(text, true);
+        assert_eq!(list.texts().collect::<Vec<_>>(), ["-0.65", "0.50", "0", "0.0", "10", "-3.125", "0.005"]);
+        let columns: Vec<u32> = list.numbers().iter().map(|n| n.span.column).collect();
+        assert_eq!(columns, [2, 9, 15, 18, 23, 27, 35]);
+        assert_eq!(list.number(5).text, "-3.125");
+        assert_eq!(&text[list.number(5).span.start..list.number(5).span.end], "-3.125");
+        // Each of these is read fast but keeps its text.
+        for text in ["[-0, 1]", "[+1, 2]", "[.5, 1]", "[5., 1]", "[007, 1]", "[1e3, 1]", "[1,2]", "[ 1, 2]", "[1, 2,]"]
+        {
+            assert!(!number_row(text.as_bytes()).unwrap().canonical, "{text}");
+        }
+        // And these go the general way.
+        for text in ["[1, # one\n 2]", "[1,\n 2]", "[- 1, 2]", "[1, [2]]", "[]", "[1 2]", "[1, 2x]", "[1e, 2]"] {
+            assert!(number_row(text.as_bytes()).is_none(), "{text}");
+        }
+    }
+
+    #[test]
+    fn decimal_text_writes_every_zero() {
+        let cases =
+            [(0, 0, "0"), (0, -2, "0.00"), (-50, -2, "-0.50"), (5, -3, "0.005"), (1234, -2, "12.34"), (7, 2, "700")];
+        for (mantissa, exponent, text) in cases {
+            assert_eq!(super::super::ast::decimal_text(mantissa, exponent), text);
+            assert_eq!(super::super::ast::decimal_text_len(mantissa, exponent), text.len(), "{text}");
+        }
+    }
 }
