@@ -56,7 +56,7 @@ impl Source {
     /// source without a copy (a file of many megabytes is read once, not
     /// twice). On an error, the bytes as [`Source::lossy`] comes back too,
     /// to render the error against.
-    pub fn decode_owned(name: impl Into<String>, bytes: Vec<u8>) -> Result<Source, (Error, Source)> {
+    pub fn decode_owned(name: impl Into<String>, bytes: Vec<u8>) -> Result<Source, Box<(Error, Source)>> {
         let name = name.into();
         match String::from_utf8(bytes) {
             Ok(mut text) => {
@@ -74,7 +74,7 @@ impl Source {
                         span: syntax::Span::default(),
                     }),
                 };
-                Err((error, Source::lossy(name, &bytes)))
+                Err(Box::new((error, Source::lossy(name, &bytes))))
             }
         }
     }

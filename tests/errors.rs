@@ -48,7 +48,8 @@ fn decoding_owned_bytes_is_decoding_borrowed_ones() {
     for bytes in cases {
         match (Source::decode("f.nn", bytes), Source::decode_owned("f.nn", bytes.to_vec())) {
             (Ok(borrowed), Ok(owned)) => assert_eq!(borrowed.text, owned.text),
-            (Err(borrowed), Err((owned, lossy))) => {
+            (Err(borrowed), Err(failed)) => {
+                let (owned, lossy) = *failed;
                 assert_eq!(format!("{:?}", borrowed.diagnostic()), format!("{:?}", owned.diagnostic()));
                 assert_eq!(lossy.text, Source::lossy("f.nn", bytes).text);
             }

@@ -1470,6 +1470,7 @@ mod tests {
             prop_assert_eq!(fast.texts().collect::<Vec<_>>(), general.texts().collect::<Vec<_>>());
             prop_assert_eq!(fast.numbers(), general.numbers());
             prop_assert_eq!(fast.span, general.span);
+            prop_assert!(fast == general, "{:?} read unequal", text);
             // Written again from the values, independently of the parser.
             let written: Vec<String> = general
                 .values()
