@@ -44,6 +44,45 @@ fn wide_case(runs: usize) {
     }
 }
 
+/// Parsing (the AST alone) and parsing with checking, in MB/s of text:
+/// the wide network, a 2000×2000 literal written as programs print it
+/// (`-0.65, 0.47`: its rows keep no text), the same literal written
+/// otherwise (`-65e-2,+0.47`: its rows keep their text), and one line of
+/// 20 000 and of 80 000 numbers (linear in a line's length).
+fn parse_case(runs: usize) {
+    let mb_per_s = |text: &str, d: Duration| text.len() as f64 / 1e6 / d.as_secs_f64();
+    let mut rng = common::Lcg(1);
+    let matrix = |rng: &mut common::Lcg, rows: usize, cols: usize, odd: bool| {
+        let row = |rng: &mut common::Lcg| {
+            let numbers: Vec<String> = (0..cols)
+                .map(|_| match (odd, rng.decimal()) {
+                    (true, d) => format!("{}e-2", d.replace("0.", "")),
+                    (false, d) => d,
+                })
+                .collect();
+            format!("[{}]", numbers.join(if odd { "," } else { ", " }))
+        };
+        let rows: Vec<String> = (0..rows).map(|_| row(rng)).collect();
+        format!("param W[{rows_n},{cols}] = [{}]\nloss L = sum(W)\n", rows.join(", "), rows_n = rows.len())
+    };
+    let widths = [512, 512, 512, 512, 10];
+    let cases = [
+        ("wide 512x4".to_string(), common::random_network(3, 4, &widths, &["sigmoid"], "cross_entropy")),
+        ("2000x2000 literal".to_string(), matrix(&mut rng, 2000, 2000, false)),
+        ("2000x2000 literal, 1e-2 forms".to_string(), matrix(&mut rng, 2000, 2000, true)),
+        ("one line of 20 000 numbers".to_string(), matrix(&mut rng, 1, 20_000, false)),
+        ("one line of 80 000 numbers".to_string(), matrix(&mut rng, 1, 80_000, false)),
+    ];
+    for (name, text) in cases {
+        let source = Source::new("p.nn", text);
+        let parse = median(runs, || drop(nnderive::parse(&source).unwrap()));
+        let load = median(runs, || drop(nnderive::load(&source).unwrap()));
+        let size = source.text.len() as f64 / 1e6;
+        report(&format!("{name} ({size:.1} MB): parse, {:.0} MB/s", mb_per_s(&source.text, parse)), parse);
+        report(&format!("{name}: parse and check, {:.0} MB/s", mb_per_s(&source.text, load)), load);
+    }
+}
+
 /// Deriving stays linear in depth: 200 and 1000 layers (4 wide, so that
 /// loading the file does not dominate).
 fn derive_depth(runs: usize) {
@@ -125,6 +164,11 @@ fn main() {
     // `cargo bench -- wide`: only the wide case.
     if std::env::args().any(|a| a == "wide") {
         wide_case(runs);
+        return;
+    }
+    // `cargo bench -- parse`: only parsing and checking.
+    if std::env::args().any(|a| a == "parse") {
+        parse_case(runs);
         return;
     }
     // `cargo bench -- batch`: only the batch of 256.

@@ -52,6 +52,33 @@ impl Source {
         Ok(Source::new(name, text))
     }
 
+    /// [`Source::decode`] of bytes it may keep: UTF-8 text becomes the
+    /// source without a copy (a file of many megabytes is read once, not
+    /// twice). On an error, the bytes as [`Source::lossy`] comes back too,
+    /// to render the error against.
+    pub fn decode_owned(name: impl Into<String>, bytes: Vec<u8>) -> Result<Source, Box<(Error, Source)>> {
+        let name = name.into();
+        match String::from_utf8(bytes) {
+            Ok(mut text) => {
+                if text.starts_with('\u{feff}') {
+                    text.replace_range(..'\u{feff}'.len_utf8(), "");
+                }
+                Ok(Source::new(name, text))
+            }
+            Err(e) => {
+                let bytes = e.into_bytes();
+                let error = match Source::decode(name.clone(), &bytes) {
+                    Err(error) => error,
+                    Ok(_) => Error::Syntax(syntax::Error {
+                        kind: syntax::ErrorKind::NotUtf8 { byte: 0 },
+                        span: syntax::Span::default(),
+                    }),
+                };
+                Err(Box::new((error, Source::lossy(name, &bytes))))
+            }
+        }
+    }
+
     /// The bytes as text with invalid sequences replaced, for showing an
     /// error about them.
     pub fn lossy(name: impl Into<String>, bytes: &[u8]) -> Source {

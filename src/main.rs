@@ -267,7 +267,7 @@ fn read(path: &Path) -> Result<Source, String> {
         let bytes = std::fs::read(path).map_err(|e| format!("error: cannot read {}: {e}\n", path.display()))?;
         (path.display().to_string(), bytes)
     };
-    Source::decode(name.clone(), &bytes).map_err(|e| report(&Source::lossy(name, &bytes), &e))
+    Source::decode_owned(name, bytes).map_err(|failed| report(&failed.1, &failed.0))
 }
 
 fn load(source: &Source) -> Result<nnderive::model::Model, String> {

@@ -36,6 +36,29 @@ fn not_utf8_points_at_the_byte() {
     });
 }
 
+/// Bytes decoded in place (as the command line reads a file) give the
+/// same text or the same located error as decoding a borrowed copy.
+#[test]
+fn decoding_owned_bytes_is_decoding_borrowed_ones() {
+    let cases: [&[u8]; 3] = [
+        b"input x[2] = [1, 2]\nparam p = \xff\n",
+        b"\xef\xbb\xbfinput x[2] = [1, 2]\r\n",
+        b"param p = 2\rloss L = p\n",
+    ];
+    for bytes in cases {
+        match (Source::decode("f.nn", bytes), Source::decode_owned("f.nn", bytes.to_vec())) {
+            (Ok(borrowed), Ok(owned)) => assert_eq!(borrowed.text, owned.text),
+            (Err(borrowed), Err(failed)) => {
+                let (owned, lossy) = *failed;
+                assert_eq!(format!("{:?}", borrowed.diagnostic()), format!("{:?}", owned.diagnostic()));
+                assert_eq!(lossy.text, Source::lossy("f.nn", bytes).text);
+            }
+            (a, b) => panic!("{a:?} against {b:?}"),
+        }
+    }
+    assert!(!Source::decode_owned("f.nn", b"\xef\xbb\xbfparam".to_vec()).unwrap().text.starts_with('\u{feff}'));
+}
+
 #[test]
 fn deep_nesting_is_an_error_not_a_stack_overflow() {
     for text in [

@@ -382,3 +382,90 @@ fn a_number_in_a_compact_row_is_located() {
     assert_eq!(items[0].span().column, 15);
     assert_eq!(items[1].span().line, 2);
 }
+
+/// A malformed number inside a long row on one line (read by the parser's
+/// fast path for rows, which hands anything odd to the general rules) is
+/// pointed at exactly, in a file with comments, blank lines and either
+/// kind of line break; the place is found here by searching the line.
+#[test]
+fn a_malformed_number_in_a_long_row_is_located() {
+    let mut rng = common::Lcg(13);
+    // (what is written, where in it the error points, what the span covers)
+    let bad = [
+        ("1e", 0, "1e"),
+        ("2x", 0, "2x"),
+        ("1e5000", 0, "1e5000"),
+        ("1.2.3", 3, "."),
+        ("--1", 1, "-"),
+        ("7 8", 2, "8"),
+        ("1e+", 0, "1e+"),
+    ];
+    for (k, (written, into, covered)) in bad.into_iter().enumerate() {
+        for line_break in ["\n", "\r\n"] {
+            let mut numbers: Vec<String> = (0..5000).map(|_| rng.decimal()).collect();
+            let at = 1000 + 613 * k;
+            numbers[at] = written.to_string();
+            let row = format!("[{}]", numbers.join(", "));
+            let good: Vec<String> = (0..5000).map(|_| rng.decimal()).collect();
+            let text = [
+                "# weights".to_string(),
+                String::new(),
+                format!("param W[2,5000] = [[{}],  # the first row", good.join(", ")),
+                format!("    {row}]"),
+                "loss L = sum(W)".to_string(),
+                String::new(),
+            ]
+            .join(line_break);
+            let error = nnderive::load(&nnderive::Source::new("t.nn", text.clone())).unwrap_err();
+            let span = error.diagnostic().span.expect("a located error");
+            // Four spaces, `[`, then each number before it and its `, `.
+            let before: usize = numbers[..at].iter().map(|n| n.len() + 2).sum();
+            let column = 4 + 1 + before + into + 1;
+            let line = text.split(line_break).nth(3).unwrap();
+            assert_eq!(line[column - 1 - into..].split(", ").next(), Some(written));
+            let found = (span.line, span.column as usize, &text[span.start..span.end]);
+            assert_eq!(found, (4, column, covered), "{written:?} ({line_break:?}): {:?}", error.diagnostic());
+        }
+    }
+}
+
+/// Rows read the fast way (one line each) and the same rows read by the
+/// general rules (a comment, line breaks and blank lines inside each, CRLF
+/// or LF) give the same values, each that of a reference decimal parser.
+#[test]
+fn rows_with_comments_and_line_breaks_read_the_same_values() {
+    let mut rng = common::Lcg(29);
+    let forms = ["-0.65", "1e-3", "+2.5E2", "00.10", "12345678901234567890.5", "-7", ".25", "3.", "0.000"];
+    let (rows, cols) = (6, 40);
+    let numbers: Vec<Vec<String>> = (0..rows)
+        .map(|_| {
+            (0..cols)
+                .map(|c| if c % 5 == 0 { forms[rng.next() as usize % forms.len()].to_string() } else { rng.decimal() })
+                .collect()
+        })
+        .collect();
+    let one_line: Vec<String> = numbers.iter().map(|r| format!("[{}]", r.join(", "))).collect();
+    let fast = format!("param W[{rows},{cols}] = [{}]\nloss L = sum(W)\n", one_line.join(", "));
+    for line_break in ["\n", "\r\n"] {
+        let broken: Vec<String> = numbers
+            .iter()
+            .map(|r| {
+                let (a, b) = r.split_at(cols / 2);
+                format!("[{},  # half a row{line_break}{line_break}   {}]", a.join(", "), b.join(","))
+            })
+            .collect();
+        let general = format!(
+            "param W[{rows},{cols}] = [{}]{line_break}loss L = sum(W){line_break}",
+            broken.join(&format!(",{line_break}"))
+        );
+        let values = |text: &str| {
+            let model = nnderive::load(&nnderive::Source::new("t.nn", text.to_string())).unwrap();
+            let id = model.tensor_id("W").unwrap();
+            let values = model.tensor(id).value.clone().unwrap();
+            values.iter().map(|d| d.to_rational()).collect::<Vec<_>>()
+        };
+        let expected: Vec<_> = numbers.iter().flatten().map(|n| reference_decimal(n)).collect();
+        assert_eq!(values(&fast), expected);
+        assert_eq!(values(&general), expected, "{line_break:?}");
+    }
+}

@@ -2,6 +2,8 @@
 //! every node. Nothing here is checked yet; names are strings and shapes are
 //! whatever the file wrote. The checked form is [`crate::model`].
 
+use std::borrow::Cow;
+
 use num_bigint::BigInt;
 use num_rational::BigRational;
 use num_traits::{ToPrimitive, Zero};
@@ -273,6 +275,7 @@ impl Decimals {
         self.packed.is_empty()
     }
 
+    #[inline]
     pub fn push(&mut self, d: Decimal) {
         let short = match d {
             Decimal::Small { mantissa, exponent } if PACKED_MANTISSA.contains(&mantissa) => {
@@ -286,6 +289,18 @@ impl Decimals {
                 self.packed.push(((self.long.len() as u64) << 1) | 1);
                 self.long.push(d);
             }
+        }
+    }
+
+    /// Pushes `mantissa · 10^exponent`, packed straight away when it fits
+    /// (the parser's fast path for rows of numbers comes through here).
+    #[inline]
+    pub fn push_small(&mut self, mantissa: i64, exponent: i32) {
+        match i8::try_from(exponent) {
+            Ok(e) if PACKED_MANTISSA.contains(&mantissa) => {
+                self.packed.push(((mantissa as u64) << 9) | (u64::from(e as u8) << 1))
+            }
+            _ => self.push(Decimal::Small { mantissa, exponent }),
         }
     }
 
@@ -356,12 +371,15 @@ fn fives_in(mut n: i64) -> u32 {
 
 /// The numbers of a list such as `[1, -2.5, 3e-2]`: their values, and
 /// where each was written, for `fmt` and for errors that point at one.
-#[derive(Clone, PartialEq)]
+#[derive(Clone)]
 pub struct NumberList {
     /// From `[` to `]`.
     pub span: Span,
-    /// The list's text as written, from `[` to `]`.
-    text: String,
+    /// The list's text as written, from `[` to `]`; `None` when it is
+    /// written as [`NumberList::canonical`] describes, so that the values
+    /// give the text again (a matrix row as programs print them: most of
+    /// a large file's bytes, not kept twice).
+    text: Option<String>,
     values: Decimals,
     /// Each number's byte range in `text`; empty when the text is only
     /// numbers, commas and white space (a matrix row), where
@@ -385,6 +403,36 @@ fn comma_bounds(text: &str) -> impl Iterator<Item = (u32, u32)> + '_ {
         .filter(|(start, end)| end > start)
 }
 
+/// How a short decimal is written canonically: a `-` for a negative value,
+/// the integer digits (`0` when there are none), and for a negative power
+/// of ten a `.` with exactly that many fraction digits, so that `0.50`
+/// keeps its zero: `decimal_text(-50, -2)` is `-0.50`. The parser keeps no
+/// text for a row written this way (see [`NumberList::canonical`]).
+pub fn decimal_text(mantissa: i64, exponent: i32) -> String {
+    let digits = mantissa.unsigned_abs().to_string();
+    let sign = if mantissa < 0 { "-" } else { "" };
+    if exponent >= 0 {
+        let zeros = "0".repeat(if mantissa == 0 { 0 } else { exponent as usize });
+        return format!("{sign}{digits}{zeros}");
+    }
+    let places = exponent.unsigned_abs() as usize;
+    let padded = format!("{digits:0>width$}", width = places + 1);
+    let (int, frac) = padded.split_at(padded.len() - places);
+    format!("{sign}{int}.{frac}")
+}
+
+/// The length of [`decimal_text`], without writing it.
+pub(crate) fn decimal_text_len(mantissa: i64, exponent: i32) -> usize {
+    let digits = mantissa.unsigned_abs().checked_ilog10().unwrap_or(0) as usize + 1;
+    let sign = usize::from(mantissa < 0);
+    match exponent {
+        0 => sign + digits,
+        1.. if mantissa == 0 => 1,
+        1.. => sign + digits + exponent as usize,
+        _ => sign + digits.max(exponent.unsigned_abs() as usize + 1) + 1,
+    }
+}
+
 impl NumberList {
     /// A list from its text and, for each number, its value and byte range
     /// in that text; `None` if the text is too long to index with u32.
@@ -395,14 +443,40 @@ impl NumberList {
         // Ranges that the commas give again need not be kept (8 bytes a number).
         let found_again = comma_bounds(&text).eq(bounds.iter().copied());
         let bounds = if found_again { Vec::new() } else { bounds };
-        Some(NumberList { span, text, values, bounds })
+        Some(NumberList { span, text: Some(text), values, bounds })
     }
 
     /// A list whose text is only numbers, commas and white space, so that
     /// the commas say where each number is; `None` if they do not.
     pub fn plain(span: Span, text: String, values: Decimals) -> Option<NumberList> {
         let fits = u32::try_from(text.len()).is_ok() && comma_bounds(&text).count() == values.len();
-        fits.then_some(NumberList { span, text, values, bounds: Vec::new() })
+        fits.then_some(NumberList { span, text: Some(text), values, bounds: Vec::new() })
+    }
+
+    /// A row read by the parser's fast path: only numbers, commas and
+    /// white space, so that the commas say where each number is (checked
+    /// as it was read, so not again as [`NumberList::plain`] does).
+    pub(crate) fn from_row(span: Span, text: String, values: Decimals) -> NumberList {
+        debug_assert!(u32::try_from(text.len()).is_ok() && comma_bounds(&text).count() == values.len());
+        NumberList { span, text: Some(text), values, bounds: Vec::new() }
+    }
+
+    /// A list written `[a, b, c]` on one line: a `[`, the numbers joined by
+    /// `, `, a `]`, each number written as [`decimal_text`] writes its value
+    /// (so a short decimal with a power of ten from −128 to 0, and no `-0`,
+    /// `+1`, `.5`, `1.`, `007` or `1e3`); no text is kept, the values give
+    /// it again. The caller has checked the text, as the parser's fast path
+    /// for rows does while it reads them (checked again here in debug
+    /// builds only: it is a second pass over every number).
+    pub(crate) fn canonical(span: Span, values: Decimals) -> NumberList {
+        let list = NumberList { span, text: None, values, bounds: Vec::new() };
+        debug_assert!(
+            list.values.long.is_empty()
+                && list.values.iter().all(|d| matches!(d, Decimal::Small { exponent: ..=0, .. }))
+                && list.ranges().last().map(|(_, end)| end as usize + 1) == Some(span.end - span.start),
+            "not a canonical row: {span:?}"
+        );
+        list
     }
 
     pub fn len(&self) -> usize {
@@ -419,9 +493,21 @@ impl NumberList {
 
     /// Every number's byte range in the text, in order.
     fn ranges(&self) -> Box<dyn Iterator<Item = (u32, u32)> + '_> {
-        match self.bounds.is_empty() {
-            true => Box::new(comma_bounds(&self.text)),
-            false => Box::new(self.bounds.iter().copied()),
+        match &self.text {
+            None => {
+                let mut at = 1u32;
+                Box::new(self.values.iter().map(move |d| {
+                    let len = match d {
+                        Decimal::Small { mantissa, exponent } => decimal_text_len(mantissa, exponent) as u32,
+                        Decimal::Rational(_) => 0,
+                    };
+                    let range = (at, at + len);
+                    at += len + 2;
+                    range
+                }))
+            }
+            Some(text) if self.bounds.is_empty() => Box::new(comma_bounds(text)),
+            Some(_) => Box::new(self.bounds.iter().copied()),
         }
     }
 
@@ -434,32 +520,44 @@ impl NumberList {
     }
 
     /// Every number as written, sign included, in order.
-    pub fn texts(&self) -> impl Iterator<Item = &str> + '_ {
-        self.ranges().map(|(start, end)| &self.text[start as usize..end as usize])
+    pub fn texts(&self) -> impl Iterator<Item = Cow<'_, str>> + '_ {
+        self.ranges().enumerate().map(|(i, range)| self.written(i, range))
     }
 
     /// Number `i` as written, sign included.
-    pub fn text(&self, i: usize) -> &str {
-        let (start, end) = self.range(i);
-        &self.text[start as usize..end as usize]
+    pub fn text(&self, i: usize) -> Cow<'_, str> {
+        self.written(i, self.range(i))
+    }
+
+    /// Number `i`, whose byte range is `range`, as written.
+    fn written(&self, i: usize, (start, end): (u32, u32)) -> Cow<'_, str> {
+        match &self.text {
+            Some(text) => Cow::Borrowed(&text[start as usize..end as usize]),
+            None => match self.values.get(i) {
+                Some(Decimal::Small { mantissa, exponent }) => Cow::Owned(decimal_text(mantissa, exponent)),
+                _ => Cow::Borrowed(""),
+            },
+        }
     }
 
     /// Number `i` as a [`Number`], with its span.
     pub fn number(&self, i: usize) -> Number {
         let (start, end) = self.range(i);
-        let before = &self.text[..start as usize];
+        let before = self.text.as_deref().map_or("", |text| &text[..start as usize]);
         let breaks = before.matches('\n').count() as u32;
         let line = self.span.line + breaks;
         let column = match before.rfind('\n') {
             Some(at) => before[at + 1..].chars().count() as u32 + 1,
+            // A canonical text is all ASCII: one byte, one column.
+            None if self.text.is_none() => self.span.column + start,
             None => self.span.column + before.chars().count() as u32,
         };
         let offset = self.span.start;
-        let text = &self.text[start as usize..end as usize];
+        let text = self.written(i, (start, end)).into_owned();
         let end_line = line + text.matches('\n').count() as u32;
         let span = Span { start: offset + start as usize, end: offset + end as usize, line, column, end_line };
         let value = self.values.get(i).map(|d| d.to_rational()).unwrap_or_default();
-        Number { text: text.to_string(), value, span }
+        Number { text, value, span }
     }
 
     /// Every number as a [`Number`], with its span (counted on from one
@@ -467,23 +565,38 @@ impl NumberList {
     pub fn numbers(&self) -> Vec<Number> {
         let mut out = Vec::with_capacity(self.len());
         let (mut line, mut column, mut at) = (self.span.line, self.span.column, 0usize);
-        for ((start, end), value) in self.ranges().zip(self.values.iter()) {
+        for (i, ((start, end), value)) in self.ranges().zip(self.values.iter()).enumerate() {
             let (start, end) = (start as usize, end as usize);
-            for c in self.text[at..start].chars() {
-                if c == '\n' {
-                    line += 1;
-                    column = 1;
-                } else {
-                    column += 1;
+            match &self.text {
+                Some(text) => {
+                    for c in text[at..start].chars() {
+                        if c == '\n' {
+                            line += 1;
+                            column = 1;
+                        } else {
+                            column += 1;
+                        }
+                    }
                 }
+                None => column += (start - at) as u32,
             }
             at = start;
-            let text = &self.text[start..end];
+            let text = self.written(i, (start as u32, end as u32)).into_owned();
             let end_line = line + text.matches('\n').count() as u32;
             let span = Span { start: self.span.start + start, end: self.span.start + end, line, column, end_line };
-            out.push(Number { text: text.to_string(), value: value.to_rational(), span });
+            out.push(Number { text, value: value.to_rational(), span });
         }
         out
+    }
+}
+
+/// Equal when written alike in the same place, however the text is kept.
+impl PartialEq for NumberList {
+    fn eq(&self, other: &NumberList) -> bool {
+        self.span == other.span
+            && self.values == other.values
+            && self.ranges().eq(other.ranges())
+            && self.texts().eq(other.texts())
     }
 }
 

@@ -218,7 +218,7 @@ fn literal_text(l: &Literal, indent: usize) -> String {
 }
 
 fn number_texts(list: &NumberList) -> Vec<String> {
-    list.texts().map(str::to_string).collect()
+    list.texts().map(std::borrow::Cow::into_owned).collect()
 }
 
 /// An expression with canonical spacing; the tree is printed as parsed.

@@ -23,8 +23,9 @@ use super::format::expr_text;
 use super::habits;
 use super::Span;
 
-/// Parser input: the text with its location.
-pub type Input<'a> = LocatedSpan<&'a str>;
+/// Parser input: the text with its location; `extra` is the whole text
+/// being parsed, so that columns can be counted in it without a copy.
+pub type Input<'a> = LocatedSpan<&'a str, &'a str>;
 
 /// A parser's failure: a located error once committed, else a bare position.
 #[derive(Debug)]
@@ -55,11 +56,10 @@ thread_local! {
     static LITERAL_NUMBERS: Cell<usize> = const { Cell::new(0) };
     /// Every comment met, in order.
     static COMMENTS: RefCell<Vec<Comment>> = const { RefCell::new(Vec::new()) };
-    /// The text being parsed, and the last column computed in it as
-    /// (byte offset, line, column), so that columns are counted forward
-    /// from there instead of from the start of the line each time: a line of
-    /// 100 000 numbers would otherwise take quadratic time.
-    static SOURCE: RefCell<String> = const { RefCell::new(String::new()) };
+    /// The last column computed in the text being parsed, as (byte offset,
+    /// line, column), so that columns are counted forward from there
+    /// instead of from the start of the line each time: a line of 100 000
+    /// numbers would otherwise take quadratic time.
     static LAST_COLUMN: Cell<(usize, u32, u32)> = const { Cell::new((0, 1, 1)) };
 }
 
@@ -68,11 +68,8 @@ pub fn parse(source: &str) -> Result<File, Error> {
     OPEN.with(|o| o.set(0));
     DEPTH.with(|d| d.set(0));
     COMMENTS.with(|c| c.borrow_mut().clear());
-    SOURCE.with(|s| source.clone_into(&mut s.borrow_mut()));
     LAST_COLUMN.with(|c| c.set((0, 1, 1)));
-    let result = file(Input::new(source));
-    // Taken, not cleared: a cleared string would keep the file's size.
-    SOURCE.with(|s| drop(std::mem::take(&mut *s.borrow_mut())));
+    let result = file(Input::new_extra(source, source));
     let comments = COMMENTS.with(|c| std::mem::take(&mut *c.borrow_mut()));
     match result {
         Ok((_, items)) => Ok(File { items, comments }),
@@ -89,10 +86,8 @@ pub fn parse_given(source: &str) -> Result<(Ident, Literal), Error> {
     OPEN.with(|o| o.set(0));
     DEPTH.with(|d| d.set(0));
     LITERAL_NUMBERS.with(|c| c.set(0));
-    SOURCE.with(|s| source.clone_into(&mut s.borrow_mut()));
     LAST_COLUMN.with(|c| c.set((0, 1, 1)));
-    let result = given(Input::new(source));
-    SOURCE.with(|s| s.borrow_mut().clear());
+    let result = given(Input::new_extra(source, source));
     COMMENTS.with(|c| c.borrow_mut().clear());
     match result {
         Ok((_, out)) => Ok(out),
@@ -147,19 +142,17 @@ fn span(start: Input, end: Input) -> Span {
 fn column(at: Input) -> u32 {
     let (offset, line) = (at.location_offset(), at.location_line());
     let (last_offset, last_line, last_column) = LAST_COLUMN.with(|c| c.get());
-    let counted = SOURCE.with(|s| {
-        let source = s.borrow();
-        if line != last_line {
-            None
-        } else if offset >= last_offset {
-            source.get(last_offset..offset).map(|t| last_column + t.chars().count() as u32)
-        } else {
-            // A little way back on the same line (the sign before a number,
-            // the bracket that opened a list): counted back, not from the
-            // start of what may be a very long line.
-            source.get(offset..last_offset).map(|t| last_column - t.chars().count() as u32)
-        }
-    });
+    let source = at.extra;
+    let counted = if line != last_line {
+        None
+    } else if offset >= last_offset {
+        source.get(last_offset..offset).map(|t| last_column + t.chars().count() as u32)
+    } else {
+        // A little way back on the same line (the sign before a number,
+        // the bracket that opened a list): counted back, not from the
+        // start of what may be a very long line.
+        source.get(offset..last_offset).map(|t| last_column - t.chars().count() as u32)
+    };
     let col = counted.unwrap_or_else(|| at.get_utf8_column() as u32);
     LAST_COLUMN.with(|c| c.set((offset, line, col)));
     col
@@ -538,12 +531,21 @@ fn count_literal_number(start: Input, end: Input) -> Result<(), nom::Err<PError>
 /// Numbers are kept as values and byte ranges while the list is read; a
 /// list of numbers only (a matrix row) stays in that compact form.
 fn list(i: Input) -> PResult<Literal> {
-    if let Some(row) = number_row(i.fragment().as_bytes()) {
+    // A row too long to index with u32 goes the general way, which refuses it.
+    if let Some(row) = number_row(i.fragment().as_bytes()).filter(|row| u32::try_from(row.len).is_ok()) {
         let rest = nom::Input::take_from(&i, row.len);
-        if let Some(numbers) = NumberList::plain(span(i, rest), recognize_text(i, rest), row.values) {
-            return Ok((rest, Literal::Numbers(numbers)));
-        }
+        let whole = span(i, rest);
+        let numbers = match row.canonical {
+            true => NumberList::canonical(whole, row.values),
+            false => NumberList::from_row(whole, recognize_text(i, rest), row.values),
+        };
+        return Ok((rest, Literal::Numbers(numbers)));
     }
+    general_list(i)
+}
+
+/// [`list`] read by the general rules, entry by entry.
+fn general_list(i: Input) -> PResult<Literal> {
     let (rest, _) = tag("[").parse(i)?;
     let seq = Sequence { close: ']', empty: true, trailing: true, entry: "a list entry" };
     let (mut values, mut bounds, mut lists) = (Decimals::new(), Vec::new(), Vec::new());
@@ -587,12 +589,17 @@ fn list(i: Input) -> PResult<Literal> {
             None => too_large(),
         };
     }
-    // Lists among the entries: every entry becomes a node, in the order written.
-    let Some(numbers) = NumberList::new(whole, recognize_text(i, rest), values, bounds) else {
-        return too_large();
+    // Lists among the entries: every entry becomes a node, in the order
+    // written. A matrix (lists only) needs no copy of its text for that.
+    let numbers = match values.is_empty() {
+        true => Vec::new(),
+        false => match NumberList::new(whole, recognize_text(i, rest), values, bounds) {
+            Some(numbers) => numbers.numbers(),
+            None => return too_large(),
+        },
     };
-    let mut numbers = numbers.numbers().into_iter();
-    let mut items = Vec::new();
+    let mut numbers = numbers.into_iter();
+    let mut items = Vec::with_capacity(lists.len() + numbers.len());
     let mut taken = 0;
     for (at, l) in lists {
         items.extend(numbers.by_ref().take(at - taken).map(Literal::Number));
@@ -604,67 +611,120 @@ fn list(i: Input) -> PResult<Literal> {
 }
 
 /// A row of plain numbers on one line, as `[0.5, -1, 2e-3]`, read in one
-/// pass over its bytes: its length and values (the commas say where each
-/// number is).
+/// pass over its bytes with no allocation but the values': its length,
+/// its values (the commas say where each number is), and whether it is
+/// written as [`NumberList::canonical`] describes, so that its text need
+/// not be kept.
 /// Anything else (a line break, a comment, a nested list, a space after a
 /// sign, a malformed number, more numbers than the literal may hold) gives
 /// `None` and goes the general way, which also words every error; so this
 /// accepts only what the general path reads to the same values.
 fn number_row(bytes: &[u8]) -> Option<NumberRow> {
-    let digits_from = |at: usize| bytes.get(at..).map_or(0, |b| b.iter().take_while(|c| c.is_ascii_digit()).count());
+    if bytes.first() != Some(&b'[') {
+        return None;
+    }
+    // The row ends at the first `]`, unless a line or another list starts
+    // first; knowing its end bounds every loop below and sizes the values.
+    let close = 1 + memchr::memchr3(b']', b'\n', b'[', &bytes[1..])?;
+    if bytes[close] != b']' {
+        return None;
+    }
+    let row = &bytes[..close];
+    let mut values = Decimals::with_capacity(row.iter().filter(|c| **c == b',').count() + 1);
+    // `row[at]` past the row's end reads as its `]`.
+    let byte = |at: usize| row.get(at).copied().unwrap_or(b']');
+    // The digits from `at`: how many, how many of them are significant
+    // (from the first that is not 0), and the number they make while that
+    // is 18 or fewer (saturating past it, where the general rule decides).
+    let digits = |mut at: usize, mut mantissa: i64, mut significant: u32| {
+        let from = at;
+        loop {
+            let d = byte(at).wrapping_sub(b'0');
+            if d > 9 {
+                return (at - from, mantissa, significant);
+            }
+            mantissa = mantissa.saturating_mul(10).saturating_add(i64::from(d));
+            significant += u32::from(mantissa != 0);
+            at += 1;
+        }
+    };
     let skip_blanks = |mut at: usize| {
-        while matches!(bytes.get(at), Some(b' ' | b'\t')) {
+        while matches!(byte(at), b' ' | b'\t') {
             at += 1;
         }
         at
     };
-    if bytes.first() != Some(&b'[') {
-        return None;
-    }
-    let mut values = Decimals::new();
+    let mut canonical = !matches!(byte(1), b' ' | b'\t');
     let mut at = skip_blanks(1);
     loop {
-        let negative = bytes.get(at) == Some(&b'-');
-        at += usize::from(matches!(bytes.get(at), Some(b'-' | b'+')));
-        let int = (at, digits_from(at));
-        at += int.1;
-        let mut frac = (at, 0);
-        if bytes.get(at) == Some(&b'.') {
-            frac = (at + 1, digits_from(at + 1));
-            at = frac.0 + frac.1;
+        let sign = byte(at);
+        let negative = sign == b'-';
+        at += usize::from(matches!(sign, b'-' | b'+'));
+        let int_at = at;
+        let (int_len, mut mantissa, mut significant) = digits(at, 0, 0);
+        at += int_len;
+        let dot = byte(at) == b'.';
+        let mut frac_len = 0;
+        if dot {
+            (frac_len, mantissa, significant) = digits(at + 1, mantissa, significant);
+            at += 1 + frac_len;
         }
-        if int.1 == 0 && frac.1 == 0 {
+        if int_len == 0 && frac_len == 0 {
             return None;
         }
         let mut exponent = 0i64;
-        if matches!(bytes.get(at), Some(b'e' | b'E')) {
-            let signed = matches!(bytes.get(at + 1), Some(b'+' | b'-'));
+        let written_exponent = matches!(byte(at), b'e' | b'E');
+        if written_exponent {
+            let signed = matches!(byte(at + 1), b'+' | b'-');
             let digits_at = at + 1 + usize::from(signed);
-            let len = digits_from(digits_at);
-            if len == 0 || len > 4 {
+            let (len, magnitude, _) = digits(digits_at, 0, 0);
+            if len == 0 || len > 4 || magnitude > 1000 {
                 return None;
             }
-            let magnitude: i64 = std::str::from_utf8(&bytes[digits_at..digits_at + len]).ok()?.parse().ok()?;
-            if magnitude > 1000 {
-                return None;
-            }
-            exponent = if bytes[at + 1] == b'-' { -magnitude } else { magnitude };
+            exponent = if byte(at + 1) == b'-' { -magnitude } else { magnitude };
             at = digits_at + len;
         }
-        if bytes.get(at).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'.') {
+        if byte(at).is_ascii_alphanumeric() || matches!(byte(at), b'_' | b'.') {
             return None;
         }
-        let value = decimal_value(&bytes[int.0..int.0 + int.1], &bytes[frac.0..frac.0 + frac.1], exponent);
-        values.push(if negative { -value } else { value });
+        // Written as its value writes it: `0` or no leading zero, digits
+        // after a `.`, no `+`, exponent or `-0`, and short enough to pack.
+        canonical &= sign != b'+'
+            && !written_exponent
+            && int_len > 0
+            && (byte(int_at) != b'0' || int_len == 1)
+            && (!dot || frac_len > 0)
+            && !(negative && mantissa == 0)
+            && significant <= 18
+            && mantissa < 1 << 54
+            && frac_len <= 128;
+        match i32::try_from(exponent - frac_len as i64) {
+            Ok(exponent) if significant <= 18 => {
+                values.push_small(if negative { -mantissa } else { mantissa }, exponent)
+            }
+            _ => {
+                let frac_at = int_at + int_len + 1;
+                let frac: &[u8] = if dot { &row[frac_at..frac_at + frac_len] } else { &[] };
+                let value = decimal_value(&row[int_at..int_at + int_len], frac, exponent);
+                values.push(if negative { -value } else { value });
+            }
+        }
+        let end = at;
         at = skip_blanks(at);
-        match bytes.get(at) {
-            Some(b',') => {
+        match byte(at) {
+            b',' => {
+                canonical &= at == end && byte(at + 1) == b' ' && !matches!(byte(at + 2), b' ' | b'\t' | b']');
                 at = skip_blanks(at + 1);
-                if bytes.get(at) == Some(&b']') {
+                if at == row.len() {
+                    // `[1, 2,]`: a trailing comma.
+                    canonical = false;
                     break;
                 }
             }
-            Some(b']') => break,
+            b']' if at == row.len() => {
+                canonical &= at == end;
+                break;
+            }
             _ => return None,
         }
     }
@@ -675,13 +735,15 @@ fn number_row(bytes: &[u8]) -> Option<NumberRow> {
         return None;
     }
     LITERAL_NUMBERS.with(|c| c.set(count));
-    Some(NumberRow { len: at + 1, values })
+    Some(NumberRow { len: row.len() + 1, values, canonical })
 }
 
-/// What [`number_row`] read: its length in bytes, and each number's value.
+/// What [`number_row`] read: its length in bytes, each number's value, and
+/// whether the values give its text again.
 struct NumberRow {
     len: usize,
     values: Decimals,
+    canonical: bool,
 }
 
 /// `declaration`: `ROLE NAME dims? (= literal)?`.
@@ -1306,4 +1368,155 @@ pub fn decode(bytes: &[u8]) -> Result<&str, Error> {
         let start = e.valid_up_to();
         Error { kind: ErrorKind::NotUtf8 { byte }, span: Span { start, end: start, line, column, end_line: line } }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A fixed seed under CI (as the integration tests use), else random.
+    fn seed() -> proptest::test_runner::RngSeed {
+        match std::env::var_os("CI") {
+            Some(_) => proptest::test_runner::RngSeed::Fixed(20261126),
+            None => proptest::test_runner::RngSeed::Random,
+        }
+    }
+
+    /// One number as people and programs write them: a sign or none,
+    /// digits (leading zeros too, up to 25 of them: past 18 significant
+    /// digits the value is kept whole, past 2^54 it is not packed), a
+    /// fraction or none, an exponent or none.
+    fn number() -> impl Strategy<Value = String> {
+        let digits = prop_oneof![
+            4 => "[0-9]{1,3}",
+            1 => "0",
+            1 => "[1-9][0-9]{14,17}",
+            1 => "[0-9]{19,25}",
+        ];
+        let fraction =
+            prop_oneof![2 => Just(None), 3 => proptest::option::of("[0-9]{0,4}"), 1 => Just(Some("".into()))];
+        let exponent = prop_oneof![4 => Just(String::new()), 1 => "[eE][+-]?[0-9]{1,3}"];
+        (prop_oneof![Just(""), Just("-"), Just("+")], digits, fraction, exponent).prop_map(|(sign, int, frac, exp)| {
+            let mantissa = match frac {
+                Some(f) => format!("{int}.{f}"),
+                None => int,
+            };
+            format!("{sign}{mantissa}{exp}")
+        })
+    }
+
+    /// A row `[a, b, c]`: either with any of the separators and white
+    /// space the grammar allows, or written as programs print numbers
+    /// (mostly canonical, so that the few ways of not being so are met:
+    /// one odd number among them, a `-0`, a mantissa past 2^54).
+    fn row() -> impl Strategy<Value = String> {
+        let separator = prop_oneof![6 => Just(", "), 1 => Just(","), 1 => Just(" ,  "), 1 => Just(",\t")];
+        let blank = prop_oneof![4 => Just(""), 1 => Just(" "), 1 => Just("\t ")];
+        let any_row = (proptest::collection::vec((number(), separator), 1..40), blank.clone(), blank, any::<bool>())
+            .prop_map(|(numbers, open, close, trailing)| {
+                let last = numbers.len() - 1;
+                let mut text = format!("[{open}");
+                for (k, (n, sep)) in numbers.iter().enumerate() {
+                    text.push_str(n);
+                    if k < last || trailing {
+                        text.push_str(sep);
+                    }
+                }
+                text.push_str(close);
+                text.push(']');
+                text
+            });
+        let int = prop_oneof![2 => Just("0".to_string()), 4 => "[1-9][0-9]{0,2}", 1 => "[1-9][0-9]{15,17}"];
+        let printed = (prop_oneof![Just(""), Just("-")], int, proptest::option::of("[0-9]{1,4}"))
+            .prop_map(|(sign, int, frac)| format!("{sign}{int}{}", frac.map(|f| format!(".{f}")).unwrap_or_default()));
+        let printed_row = (proptest::collection::vec(printed, 1..12), proptest::option::of((any::<usize>(), number())))
+            .prop_map(|(mut numbers, odd)| {
+                if let Some((at, odd)) = odd {
+                    let at = at % numbers.len();
+                    numbers[at] = odd;
+                }
+                format!("[{}]", numbers.join(", "))
+            });
+        prop_oneof![any_row, printed_row]
+    }
+
+    /// Reads `text` as a literal list, the fast way when `fast` (as the
+    /// parser does) or by the general rules only.
+    fn read(text: &str, fast: bool) -> NumberList {
+        LITERAL_NUMBERS.with(|c| c.set(0));
+        LAST_COLUMN.with(|c| c.set((0, 1, 1)));
+        let input = Input::new_extra(text, text);
+        let parsed = if fast { list(input) } else { general_list(input) };
+        match parsed {
+            Ok((rest, Literal::Numbers(list))) if rest.fragment().is_empty() => list,
+            other => panic!("{text:?} read as {other:?}"),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { rng_seed: seed(), cases: 1024, ..ProptestConfig::default() })]
+
+        /// The fast path reads every row of plain numbers, to the same
+        /// values (the same mantissa and power of ten, not only the same
+        /// rational), texts and spans as the general rules; it keeps no
+        /// text exactly when the values write it again.
+        #[test]
+        fn the_fast_path_for_rows_agrees_with_the_general_rules(text in row()) {
+            prop_assert!(number_row(text.as_bytes()).is_some(), "not read fast: {text:?}");
+            let (fast, general) = (read(&text, true), read(&text, false));
+            prop_assert_eq!(format!("{:?}", fast.values()), format!("{:?}", general.values()));
+            prop_assert_eq!(fast.texts().collect::<Vec<_>>(), general.texts().collect::<Vec<_>>());
+            prop_assert_eq!(fast.numbers(), general.numbers());
+            prop_assert_eq!(fast.span, general.span);
+            prop_assert!(fast == general, "{:?} read unequal", text);
+            // Written again from the values, independently of the parser.
+            let written: Vec<String> = general
+                .values()
+                .iter()
+                .map(|d| match d {
+                    Decimal::Small { mantissa, exponent } if exponent <= 0 => super::super::ast::decimal_text(mantissa, exponent),
+                    _ => String::new(),
+                })
+                .collect();
+            let again = format!("[{}]", written.join(", "));
+            let canonical = number_row(text.as_bytes()).map(|r| r.canonical);
+            let packed = general.values().iter().all(|d| {
+                matches!(d, Decimal::Small { mantissa, exponent: -128..=0 } if mantissa.unsigned_abs() < 1 << 54)
+            });
+            prop_assert_eq!(canonical, Some(again == text && packed), "{:?} written again as {:?}", text, again);
+        }
+    }
+
+    #[test]
+    fn canonical_rows_give_their_text_and_places_again() {
+        let text = "[-0.65, 0.50, 0, 0.0, 10, -3.125, 0.005]";
+        assert!(number_row(text.as_bytes()).unwrap().canonical);
+        let list = read(text, true);
+        assert_eq!(list.texts().collect::<Vec<_>>(), ["-0.65", "0.50", "0", "0.0", "10", "-3.125", "0.005"]);
+        let columns: Vec<u32> = list.numbers().iter().map(|n| n.span.column).collect();
+        assert_eq!(columns, [2, 9, 15, 18, 23, 27, 35]);
+        assert_eq!(list.number(5).text, "-3.125");
+        assert_eq!(&text[list.number(5).span.start..list.number(5).span.end], "-3.125");
+        // Each of these is read fast but keeps its text.
+        for text in ["[-0, 1]", "[+1, 2]", "[.5, 1]", "[5., 1]", "[007, 1]", "[1e3, 1]", "[1,2]", "[ 1, 2]", "[1, 2,]"]
+        {
+            assert!(!number_row(text.as_bytes()).unwrap().canonical, "{text}");
+        }
+        // And these go the general way.
+        for text in ["[1, # one\n 2]", "[1,\n 2]", "[- 1, 2]", "[1, [2]]", "[]", "[1 2]", "[1, 2x]", "[1e, 2]"] {
+            assert!(number_row(text.as_bytes()).is_none(), "{text}");
+        }
+    }
+
+    #[test]
+    fn decimal_text_writes_every_zero() {
+        let cases =
+            [(0, 0, "0"), (0, -2, "0.00"), (-50, -2, "-0.50"), (5, -3, "0.005"), (1234, -2, "12.34"), (7, 2, "700")];
+        for (mantissa, exponent, text) in cases {
+            assert_eq!(super::super::ast::decimal_text(mantissa, exponent), text);
+            assert_eq!(super::super::ast::decimal_text_len(mantissa, exponent), text.len(), "{text}");
+        }
+    }
 }
