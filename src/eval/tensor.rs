@@ -7,6 +7,7 @@
 //! a matrix. Every failure (log of 0, division by 0, overflow, NaN) is an
 //! error naming the entry, never a silent NaN or inf.
 
+use std::cell::OnceCell;
 use std::fmt;
 
 use num_bigint::BigInt;
@@ -35,12 +36,35 @@ pub enum Data {
 }
 
 /// A dense, row-major tensor.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone)]
 pub struct Tensor {
     dims: Vec<usize>,
     data: Data,
     /// Set when exact arithmetic gave up because of [`EXACT_BITS_CAP`].
     capped: bool,
+    /// The entries of exact data as f64, made the first time an f64
+    /// operation reads them (see [`Tensor::float_view`]): a given weight
+    /// matrix meets f64 activations in the forward pass, in `Wᵀ δ` and in
+    /// the update, and is converted once rather than at each. A tensor's
+    /// entries never change after it is made, so this is never stale.
+    float: OnceCell<Vec<f64>>,
+}
+
+/// Equal dims, entries and cap: the f64 cache is a copy of the entries.
+impl PartialEq for Tensor {
+    fn eq(&self, other: &Tensor) -> bool {
+        self.dims == other.dims && self.data == other.data && self.capped == other.capped
+    }
+}
+
+impl fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tensor")
+            .field("dims", &self.dims)
+            .field("data", &self.data)
+            .field("capped", &self.capped)
+            .finish()
+    }
 }
 
 /// What went wrong in some entry.
@@ -431,11 +455,11 @@ fn bits(r: &BigRational) -> u64 {
 impl Tensor {
     /// An exact tensor; `data` is row-major and must have `dims.product()` entries.
     pub fn exact(dims: Vec<usize>, data: Vec<BigRational>) -> Tensor {
-        Tensor { dims, data: Data::Exact(data), capped: false }
+        Tensor { dims, data: Data::Exact(data), capped: false, float: OnceCell::new() }
     }
 
     pub fn float(dims: Vec<usize>, data: Vec<f64>) -> Tensor {
-        Tensor { dims, data: Data::Float(data), capped: false }
+        Tensor { dims, data: Data::Float(data), capped: false, float: OnceCell::new() }
     }
 
     pub fn scalar_exact(r: BigRational) -> Tensor {
@@ -446,18 +470,18 @@ impl Tensor {
     pub fn unknown(order: u32, name: &str, dims: Vec<usize>) -> Tensor {
         let name: std::rc::Rc<str> = name.into();
         let n = dims.iter().product::<usize>();
-        let shape = Tensor { dims: dims.clone(), data: Data::Float(Vec::new()), capped: false };
+        let shape = Tensor { dims: dims.clone(), data: Data::Float(Vec::new()), capped: false, float: OnceCell::new() };
         let data = (0..n)
             .map(|i| Sym::Poly(Poly::unknown(Unknown { order, name: name.clone(), index: shape.index_of(i) })))
             .collect();
-        Tensor { dims, data: Data::Symbolic(data), capped: false }
+        Tensor { dims, data: Data::Symbolic(data), capped: false, float: OnceCell::new() }
     }
 
     /// A tensor of expressions; back to numbers when every entry is one.
     pub fn symbolic(dims: Vec<usize>, data: Vec<Sym>) -> Result<Tensor, NumericError> {
         let constants: Option<Vec<Num>> = data.iter().map(Sym::as_constant).collect();
         let Some(constants) = constants else {
-            return Ok(Tensor { dims, data: Data::Symbolic(data), capped: false });
+            return Ok(Tensor { dims, data: Data::Symbolic(data), capped: false, float: OnceCell::new() });
         };
         if constants.iter().all(|c| matches!(c, Num::Exact(_))) {
             let v = constants.into_iter().map(|c| if let Num::Exact(r) = c { r } else { BigRational::zero() });
@@ -537,7 +561,7 @@ impl Tensor {
 
     /// The same entries laid out in `dims` (row-major order is kept).
     pub fn reshaped(&self, dims: Vec<usize>) -> Tensor {
-        Tensor { dims, data: self.data.clone(), capped: self.capped }
+        Tensor { dims, data: self.data.clone(), capped: self.capped, float: OnceCell::new() }
     }
 
     /// The `dims.product()` entries from flat index `start`, laid out in `dims`
@@ -551,7 +575,7 @@ impl Tensor {
             Data::Float(v) => Data::Float(v[start..end].to_vec()),
             Data::Symbolic(v) => Data::Symbolic(v[start..end].to_vec()),
         };
-        Tensor { dims, data, capped: self.capped }
+        Tensor { dims, data, capped: self.capped, float: OnceCell::new() }
     }
 
     /// Marks a value computed from capped operands as capped too.
@@ -709,11 +733,13 @@ impl Tensor {
         Ok(out)
     }
 
-    /// The entries as f64, borrowing when they already are.
+    /// The entries as f64, borrowing when they already are; exact entries
+    /// are converted once per tensor and kept in its `float` cache.
     pub(super) fn float_view(&self) -> std::borrow::Cow<'_, [f64]> {
         match &self.data {
             Data::Float(v) => std::borrow::Cow::Borrowed(v),
-            Data::Exact(_) | Data::Symbolic(_) => std::borrow::Cow::Owned(self.to_f64_vec()),
+            Data::Exact(_) => std::borrow::Cow::Borrowed(self.float.get_or_init(|| self.to_f64_vec())),
+            Data::Symbolic(_) => std::borrow::Cow::Owned(self.to_f64_vec()),
         }
     }
 
@@ -752,7 +778,7 @@ impl Tensor {
                 Data::Symbolic(v.iter().map(|x| x.map(|p| Ok::<_, ()>(p.neg())).unwrap_or(Sym::TooLarge)).collect())
             }
         };
-        Tensor { dims: self.dims.clone(), data, capped: self.capped }
+        Tensor { dims: self.dims.clone(), data, capped: self.capped, float: OnceCell::new() }
     }
 
     /// Elementwise power: exact for an integer exponent of an exact tensor.
@@ -789,7 +815,7 @@ impl Tensor {
             }
             finite(*y).map_err(|k| self.err(k, i))?;
         }
-        Ok(Tensor { dims: self.dims.clone(), data: Data::Float(v), capped: self.capped })
+        Ok(Tensor { dims: self.dims.clone(), data: Data::Float(v), capped: self.capped, float: OnceCell::new() })
     }
 
     /// Applies an elementwise function.
@@ -802,14 +828,24 @@ impl Tensor {
             _ => None,
         };
         match exact {
-            Some(v) => Ok(Tensor { dims: self.dims.clone(), data: Data::Exact(v), capped: self.capped }),
+            Some(v) => Ok(Tensor {
+                dims: self.dims.clone(),
+                data: Data::Exact(v),
+                capped: self.capped,
+                float: OnceCell::new(),
+            }),
             None => {
                 let view = self.float_view();
                 let mut out = Vec::with_capacity(view.len());
                 for (i, x) in view.iter().enumerate() {
                     out.push(float_of(f, *x, None).map_err(|k| self.err(k, i))?);
                 }
-                Ok(Tensor { dims: self.dims.clone(), data: Data::Float(out), capped: self.capped })
+                Ok(Tensor {
+                    dims: self.dims.clone(),
+                    data: Data::Float(out),
+                    capped: self.capped,
+                    float: OnceCell::new(),
+                })
             }
         }
     }
@@ -905,7 +941,7 @@ impl Tensor {
             Data::Float(v) => Data::Float(order.map(|i| v[i]).collect()),
             Data::Symbolic(v) => Data::Symbolic(order.map(|i| v[i].clone()).collect()),
         };
-        Ok(Tensor { dims, data, capped: self.capped })
+        Ok(Tensor { dims, data, capped: self.capped, float: OnceCell::new() })
     }
 
     /// The sum of all entries (a scalar).
@@ -965,21 +1001,21 @@ impl Tensor {
                 for (i, x) in v.iter().enumerate() {
                     out[i * n + i] = x.clone();
                 }
-                Tensor { dims, data: Data::Exact(out), capped: self.capped }
+                Tensor { dims, data: Data::Exact(out), capped: self.capped, float: OnceCell::new() }
             }
             Data::Float(v) => {
                 let mut out = vec![0.0; n * n];
                 for (i, x) in v.iter().enumerate() {
                     out[i * n + i] = *x;
                 }
-                Tensor { dims, data: Data::Float(out), capped: self.capped }
+                Tensor { dims, data: Data::Float(out), capped: self.capped, float: OnceCell::new() }
             }
             Data::Symbolic(v) => {
                 let mut out = vec![Sym::constant(Num::zero()); n * n];
                 for (i, x) in v.iter().enumerate() {
                     out[i * n + i] = x.clone();
                 }
-                Tensor { dims, data: Data::Symbolic(out), capped: self.capped }
+                Tensor { dims, data: Data::Symbolic(out), capped: self.capped, float: OnceCell::new() }
             }
         })
     }
@@ -1387,9 +1423,57 @@ impl Fixed {
 
     /// Appends the number, as [`Tensor::write_entry`] writes it.
     pub fn write(self, out: &mut String) {
-        // u128::MAX has 39 digits; `places` is at most 22 here, but any
-        // count is written (through the loop of zeros) correctly.
         let mut digits = [0u8; 40];
+        let at = self.digits_into(&mut digits);
+        let digits = &digits[at..];
+        let places = self.places as usize;
+        if self.negative && self.magnitude != 0 {
+            out.push('-');
+        }
+        // ASCII digits, always valid UTF-8.
+        let push = |out: &mut String, bytes: &[u8]| out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
+        if places == 0 {
+            push(out, digits);
+        } else if digits.len() <= places {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', places - digits.len()));
+            push(out, digits);
+        } else {
+            let (int, frac) = digits.split_at(digits.len() - places);
+            push(out, int);
+            out.push('.');
+            push(out, frac);
+        }
+    }
+
+    /// [`Fixed::write`] as ASCII bytes: a row of a printed matrix is
+    /// gathered as bytes and checked as text once, rather than each of its
+    /// pieces on its own.
+    pub fn write_bytes(self, out: &mut Vec<u8>) {
+        let mut digits = [0u8; 40];
+        let at = self.digits_into(&mut digits);
+        let digits = &digits[at..];
+        let places = self.places as usize;
+        if self.negative && self.magnitude != 0 {
+            out.push(b'-');
+        }
+        if places == 0 {
+            out.extend_from_slice(digits);
+        } else if digits.len() <= places {
+            out.extend_from_slice(b"0.");
+            out.resize(out.len() + places - digits.len(), b'0');
+            out.extend_from_slice(digits);
+        } else {
+            let (int, frac) = digits.split_at(digits.len() - places);
+            out.extend_from_slice(int);
+            out.push(b'.');
+            out.extend_from_slice(frac);
+        }
+    }
+
+    /// Writes the decimal digits of `magnitude` at the end of `digits` and
+    /// returns where they start. u128::MAX has 39 digits.
+    fn digits_into(self, digits: &mut [u8; 40]) -> usize {
         let mut at = digits.len();
         // Two digits at a time, in u64 where they fit: u128 division is a
         // library call.
@@ -1414,25 +1498,7 @@ impl Fixed {
             at -= 1;
             digits[at] = b'0' + small as u8;
         }
-        let digits = &digits[at..];
-        let places = self.places as usize;
-        if self.negative && self.magnitude != 0 {
-            out.push('-');
-        }
-        // ASCII digits, always valid UTF-8.
-        let push = |out: &mut String, bytes: &[u8]| out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
-        if places == 0 {
-            push(out, digits);
-        } else if digits.len() <= places {
-            out.push_str("0.");
-            out.extend(std::iter::repeat_n('0', places - digits.len()));
-            push(out, digits);
-        } else {
-            let (int, frac) = digits.split_at(digits.len() - places);
-            push(out, int);
-            out.push('.');
-            push(out, frac);
-        }
+        at
     }
 }
 
@@ -1828,10 +1894,14 @@ mod tests {
                     t.write_entry(i, round, &mut out);
                     let text = t.format_entry_slowly(i, round);
                     assert_eq!(out[1..], text, "entry {i} at {round:?}");
-                    // Known widths are those of the text, split at its point.
-                    if let Some(widths) = t.fixed_entry(i, round).map(Fixed::widths) {
+                    // Known widths are those of the text, split at its point,
+                    // and the byte writer writes the same text.
+                    if let Some(fixed) = t.fixed_entry(i, round) {
                         let point = text.find('.').unwrap_or(text.len());
-                        assert_eq!(widths, (point, text.len() - point), "widths of {text}");
+                        assert_eq!(fixed.widths(), (point, text.len() - point), "widths of {text}");
+                        let mut bytes = b"x".to_vec();
+                        fixed.write_bytes(&mut bytes);
+                        assert_eq!(bytes[1..], *text.as_bytes(), "bytes of {text}");
                     }
                 }
             }
@@ -1965,5 +2035,46 @@ mod tests {
         }
         assert!(!t.is_exact());
         assert!(t.capped());
+    }
+
+    /// The f64 view of exact entries is made once and kept; what is made
+    /// from the tensor (an update, a negation, a slice, a reshape) has its
+    /// own entries and view, checked against f64 arithmetic done here.
+    #[test]
+    fn the_kept_f64_view_follows_every_new_value() {
+        let w = exact(&[2, 2], &[(1, 10), (-3, 4), (7, 3), (0, 1)]);
+        let plain = [0.1, -0.75, 7.0 / 3.0, 0.0];
+        assert_eq!(*w.float_view(), plain);
+        // The second read is the kept vector itself.
+        assert!(std::ptr::eq(w.float_view().as_ptr(), w.float_view().as_ptr()));
+        assert!(matches!(w.float_view(), std::borrow::Cow::Borrowed(_)));
+        let g = Tensor::float(vec![2, 2], vec![1.0, 2.0, -4.0, 0.5]);
+        // One SGD step, then another from the new value: each reads its own entries.
+        let lr = Tensor::float(vec![], vec![0.5]);
+        let step1 = w.sub(&lr.mul(&g).unwrap()).unwrap();
+        let expect1: Vec<f64> = plain.iter().zip([1.0, 2.0, -4.0, 0.5]).map(|(w, g)| w - 0.5 * g).collect();
+        assert_eq!(*step1.float_view(), *expect1);
+        let step2 = step1.sub(&lr.mul(&g).unwrap()).unwrap();
+        let expect2: Vec<f64> = expect1.iter().zip([1.0, 2.0, -4.0, 0.5]).map(|(w, g)| w - 0.5 * g).collect();
+        assert_eq!(*step2.float_view(), *expect2);
+        // Exact results of an exact tensor with a kept view: new entries, new view.
+        let neg = w.neg();
+        assert_eq!(*neg.float_view(), [-0.1, 0.75, -7.0 / 3.0, 0.0]);
+        let doubled = w.add(&w).unwrap();
+        assert!(doubled.is_exact());
+        assert_eq!(*doubled.float_view(), [0.2, -1.5, 14.0 / 3.0, 0.0]);
+        assert_eq!(*w.slice(2, vec![2]).float_view(), [7.0 / 3.0, 0.0]);
+        assert_eq!(*w.reshaped(vec![4]).float_view(), plain);
+        // A product reads the kept view: W x against a plain loop.
+        let x = Tensor::float(vec![2], vec![2.0, -1.0]);
+        let y = w.matmul(&x).unwrap();
+        // (Within rounding: the kernel may fuse a multiply and an add.)
+        for (got, want) in y.to_f64_vec().iter().zip([0.1 * 2.0 + 0.75, 7.0 / 3.0 * 2.0]) {
+            assert!((got - want).abs() < 1e-15, "{got} against {want}");
+        }
+        // Equality and clones ignore whether the view was made.
+        let fresh = exact(&[2, 2], &[(1, 10), (-3, 4), (7, 3), (0, 1)]);
+        assert_eq!(w, fresh);
+        assert_eq!(w.clone(), fresh);
     }
 }
