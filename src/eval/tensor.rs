@@ -1053,6 +1053,7 @@ impl Tensor {
     /// fraction of a u64 denominator, rounded or terminating, to at most 18;
     /// `None` for the others (and for an expression, whose writers are
     /// elsewhere). Its widths are known without writing it.
+    #[inline]
     pub fn fixed_entry(&self, i: usize, round: Option<u32>) -> Option<Fixed> {
         match (&self.data, round) {
             (Data::Float(v), Some(places)) => {
@@ -1063,9 +1064,25 @@ impl Tensor {
             (Data::Exact(v), _) => {
                 let r = v.get(i)?;
                 let (n, d) = (r.numer().to_i64()?, r.denom().to_u64()?);
-                // A terminating decimal is written with its own places.
-                let places = round.or_else(|| small_decimal_places(d)).filter(|p| *p <= 18)?;
-                Some(Fixed { magnitude: round_small(n.unsigned_abs(), d, places), places, negative: n < 0 })
+                let negative = n < 0;
+                let n = n.unsigned_abs();
+                match round {
+                    Some(places) if places <= 18 => {
+                        Some(Fixed { magnitude: round_small(n, d, places), places, negative })
+                    }
+                    Some(_) => None,
+                    // A terminating decimal is written with its own places:
+                    // d = 2^a·5^b and places = max(a, b), so n/d·10^places
+                    // is n·2^(places−a)·5^(places−b), with no division.
+                    None => {
+                        let (twos, fives) = decimal_factors(d)?;
+                        let places = twos.max(fives);
+                        (places <= 18).then(|| {
+                            let scale = (1u64 << (places - twos)) * POWERS_OF_FIVE[(places - fives) as usize];
+                            Fixed { magnitude: u128::from(n) * u128::from(scale), places, negative }
+                        })
+                    }
+                }
             }
             (Data::Float(_), None) | (Data::Symbolic(_), _) => None,
         }
@@ -1352,6 +1369,7 @@ impl Reader {
 
 /// `n/d` scaled by 10^places and rounded half up (`places` ≤ 18, so that
 /// 2·n·10^places stays below 2^128).
+#[inline]
 fn round_small(n: u64, d: u64, places: u32) -> u128 {
     let power = POWERS_OF_TEN[places as usize];
     // In u64 when it holds the sum (decimals as written): u128 division
@@ -1379,8 +1397,25 @@ const POWERS_OF_TEN: [u128; 39] = {
     powers
 };
 
+/// 5^0 to 5^18 (5^18 · 2^18 = 10^18 fits a u64).
+const POWERS_OF_FIVE: [u64; 19] = {
+    let mut powers = [1u64; 19];
+    let mut k = 1;
+    while k < 19 {
+        powers[k] = powers[k - 1] * 5;
+        k += 1;
+    }
+    powers
+};
+
 /// [`decimal_places`] for a denominator that fits in a u64.
-fn small_decimal_places(mut d: u64) -> Option<u32> {
+fn small_decimal_places(d: u64) -> Option<u32> {
+    decimal_factors(d).map(|(twos, fives)| twos.max(fives))
+}
+
+/// `(a, b)` with `d` = 2^a·5^b, or `None` when `d` has another factor.
+#[inline]
+fn decimal_factors(mut d: u64) -> Option<(u32, u32)> {
     if d == 0 {
         return None;
     }
@@ -1391,7 +1426,7 @@ fn small_decimal_places(mut d: u64) -> Option<u32> {
         d /= 5;
         fives += 1;
     }
-    (d == 1).then_some(twos.max(fives))
+    (d == 1).then_some((twos, fives))
 }
 
 /// A number printed in fixed point: `magnitude` / 10^`places`, with a
@@ -1446,15 +1481,59 @@ impl Fixed {
         }
     }
 
-    /// [`Fixed::write`] as ASCII bytes: a row of a printed matrix is
-    /// gathered as bytes and checked as text once, rather than each of its
-    /// pieces on its own.
-    pub fn write_bytes(self, out: &mut Vec<u8>) {
+    /// [`Fixed::write`] as ASCII bytes in a column's cell (a row of a
+    /// printed matrix is gathered as bytes and checked as text once, rather
+    /// than each of its pieces on its own): spaces before it up to
+    /// `int_w` bytes before its point (the sign included) and after it up
+    /// to `frac_w` from its point on. The digits are made once and give the
+    /// widths, which [`Fixed::widths`] would count again.
+    #[inline]
+    pub fn write_cell(self, int_w: usize, frac_w: usize, out: &mut Vec<u8>) {
+        // The common cell (a u64 magnitude, a cell of at most 64 bytes) is
+        // made whole in a buffer, its digits written straight into place,
+        // and appended at once.
+        const CELL: usize = 64;
+        let places = self.places as usize;
+        if let (Ok(mut rest), true) = (u64::try_from(self.magnitude), places < CELL) {
+            let count = rest.checked_ilog10().map_or(1, |l| l as usize + 1);
+            let int = count.saturating_sub(places).max(1);
+            let sign = self.negative && rest != 0;
+            let (before, after) = (usize::from(sign) + int, if places == 0 { 0 } else { places + 1 });
+            let left = int_w.saturating_sub(before);
+            let end = left + before + after;
+            let len = end + frac_w.saturating_sub(after);
+            if len <= CELL {
+                let mut cell = [b' '; CELL];
+                let mut at = end;
+                for _ in 0..places {
+                    at -= 1;
+                    cell[at] = b'0' + (rest % 10) as u8;
+                    rest /= 10;
+                }
+                if places > 0 {
+                    at -= 1;
+                    cell[at] = b'.';
+                }
+                for _ in 0..int {
+                    at -= 1;
+                    cell[at] = b'0' + (rest % 10) as u8;
+                    rest /= 10;
+                }
+                if sign {
+                    cell[at - 1] = b'-';
+                }
+                out.extend_from_slice(&cell[..len]);
+                return;
+            }
+        }
         let mut digits = [0u8; 40];
         let at = self.digits_into(&mut digits);
         let digits = &digits[at..];
         let places = self.places as usize;
-        if self.negative && self.magnitude != 0 {
+        let sign = self.negative && self.magnitude != 0;
+        let int = digits.len().saturating_sub(places).max(1);
+        out.resize(out.len() + int_w.saturating_sub(usize::from(sign) + int), b' ');
+        if sign {
             out.push(b'-');
         }
         if places == 0 {
@@ -1469,10 +1548,25 @@ impl Fixed {
             out.push(b'.');
             out.extend_from_slice(frac);
         }
+        let frac = if places == 0 { 0 } else { places + 1 };
+        out.resize(out.len() + frac_w.saturating_sub(frac), b' ');
+    }
+
+    /// The number in 13 bytes (magnitude, places, sign) when its magnitude
+    /// fits in a u64, as every rounded f64 below 10^(19 − places) does: for
+    /// keeping a whole matrix of them. [`Fixed::unpacked`] undoes it.
+    pub fn packed(self) -> Option<(u64, u32, bool)> {
+        Some((u64::try_from(self.magnitude).ok()?, self.places, self.negative))
+    }
+
+    /// The number [`Fixed::packed`] packed.
+    pub fn unpacked((magnitude, places, negative): (u64, u32, bool)) -> Fixed {
+        Fixed { magnitude: u128::from(magnitude), places, negative }
     }
 
     /// Writes the decimal digits of `magnitude` at the end of `digits` and
     /// returns where they start. u128::MAX has 39 digits.
+    #[inline]
     fn digits_into(self, digits: &mut [u8; 40]) -> usize {
         let mut at = digits.len();
         // Two digits at a time, in u64 where they fit: u128 division is a
@@ -1557,6 +1651,7 @@ pub fn round_f64(x: f64, places: u32) -> String {
 /// |x|·10^places rounded half up, computed exactly in u128 from the bits of
 /// `x` = m·2^e when they allow (e < 0, at most 22 places: m·10^places stays
 /// below 2^127), else `None`.
+#[inline]
 fn round_f64_in_integers(x: f64, places: u32) -> Option<u128> {
     if places > 22 || !x.is_finite() {
         return None;
@@ -1900,8 +1995,18 @@ mod tests {
                         let point = text.find('.').unwrap_or(text.len());
                         assert_eq!(fixed.widths(), (point, text.len() - point), "widths of {text}");
                         let mut bytes = b"x".to_vec();
-                        fixed.write_bytes(&mut bytes);
+                        fixed.write_cell(0, 0, &mut bytes);
                         assert_eq!(bytes[1..], *text.as_bytes(), "bytes of {text}");
+                        // In a wider cell: padded on both sides.
+                        let mut cell = Vec::new();
+                        fixed.write_cell(point + 3, text.len() - point + 2, &mut cell);
+                        assert_eq!(cell, format!("   {text}  ").into_bytes(), "cell of {text}");
+                        // Packed and unpacked, it is the same number.
+                        if let Some(packed) = fixed.packed() {
+                            let mut again = String::new();
+                            Fixed::unpacked(packed).write(&mut again);
+                            assert_eq!(again, text, "packed {text}");
+                        }
                     }
                 }
             }

@@ -112,15 +112,21 @@ fn split(s: &str) -> (usize, usize) {
 /// What is kept of the entries between measuring and writing, in bytes;
 /// past this the entries are computed and formatted again when written.
 const KEPT_BYTES: usize = 1 << 24;
+const _: () = assert!(KEPT_BYTES < u32::MAX as usize, "kept text is indexed by u32");
 
-/// One entry as measured, kept for writing it.
+/// One entry as measured, kept for writing it (16 bytes: a wide matrix
+/// keeps millions).
 #[derive(Clone, Copy)]
 enum Kept {
-    /// A fixed-point number (see [`Tensor::fixed_entry`]): rounding it
-    /// again would cost as much as measuring it did.
-    Fixed(Fixed),
-    /// Any other entry, formatted: its byte range in [`Columns::text`].
-    Text(usize, usize),
+    /// A fixed-point number (see [`Tensor::fixed_entry`] and
+    /// [`Fixed::packed`]): rounding it again would cost as much as
+    /// measuring it did.
+    Fixed(u64, u32, bool),
+    /// Any other entry, formatted: its byte range in [`Columns::text`]
+    /// (at most [`KEPT_BYTES`] long, so within a u32).
+    Text(u32, u32),
+    /// A fixed-point number too large to pack, made again when written.
+    Again,
 }
 
 /// The widths of a tensor's columns before and after their decimal points.
@@ -158,7 +164,7 @@ impl Columns {
                 let k = r * cols + c;
                 let (i, f) = if let Some(fixed) = t.fixed_entry(k, round) {
                     if let Some(kept) = &mut kept {
-                        kept.push(Kept::Fixed(fixed));
+                        kept.push(fixed.packed().map_or(Kept::Again, |(m, p, n)| Kept::Fixed(m, p, n)));
                     }
                     fixed.widths()
                 } else {
@@ -168,7 +174,9 @@ impl Columns {
                     let start = text.len();
                     entry_into(t, k, round, &mut text);
                     if let Some(kept) = &mut kept {
-                        kept.push(Kept::Text(start, text.len()));
+                        // Past u32 the text is over budget and dropped below.
+                        let end = u32::try_from(text.len()).unwrap_or(u32::MAX);
+                        kept.push(Kept::Text(u32::try_from(start).unwrap_or(u32::MAX), end));
                     }
                     split(&text[start..])
                 };
@@ -198,19 +206,16 @@ impl Columns {
             let k = r * cols + c;
             let kept = self.kept.as_ref().and_then(|kept| kept.get(k).copied());
             let fixed = match kept {
-                Some(Kept::Fixed(fixed)) => Some(fixed),
+                Some(Kept::Fixed(m, p, n)) => Some(Fixed::unpacked((m, p, n))),
                 Some(Kept::Text(..)) => None,
-                None => t.fixed_entry(k, round),
+                Some(Kept::Again) | None => t.fixed_entry(k, round),
             };
             if let Some(fixed) = fixed {
-                let (i, f) = fixed.widths();
-                push_space_bytes(&mut row, self.int_w[c].saturating_sub(i));
-                fixed.write_bytes(&mut row);
-                push_space_bytes(&mut row, self.frac_w[c].saturating_sub(f));
+                fixed.write_cell(self.int_w[c], self.frac_w[c], &mut row);
                 continue;
             }
             let cell = match kept {
-                Some(Kept::Text(start, end)) => &self.text[start..end],
+                Some(Kept::Text(start, end)) => &self.text[start as usize..end as usize],
                 _ => {
                     scratch.clear();
                     entry_into(t, k, round, &mut scratch);
