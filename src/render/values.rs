@@ -336,7 +336,7 @@ mod tests {
     /// against [`aligned_rows`] over every cell formatted as a string.
     #[test]
     fn columns_write_what_aligned_strings_give() {
-        let mut floats = vec![0.0, -0.0, 1e-9, -1e-9, 12345.678_9, -0.5, 0.049_999, 2.5e21, -7.25];
+        let mut floats = vec![0.0, -0.0, 1e-9, -1e-9, 12345.6789, -0.5, 0.049999, 2.5e21, -7.25];
         let mut state = 7u64;
         for _ in 0..40 {
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
