@@ -1552,6 +1552,45 @@ impl Fixed {
         out.resize(out.len() + frac_w.saturating_sub(frac), b' ');
     }
 
+    /// Writes the number into `cell`, a column's cell already filled with
+    /// spaces, its point (or its end) `int_w` bytes from the cell's start:
+    /// the digits go straight into place, right to left, with no copy.
+    /// `false`, with nothing written, when it cannot (a magnitude past u64,
+    /// or a cell too narrow), and the caller writes the row another way.
+    #[inline]
+    pub fn place(self, cell: &mut [u8], int_w: usize) -> bool {
+        let places = self.places as usize;
+        let Ok(mut rest) = u64::try_from(self.magnitude) else {
+            return false;
+        };
+        let count = rest.checked_ilog10().map_or(1, |l| l as usize + 1);
+        let int = count.saturating_sub(places).max(1);
+        let sign = self.negative && rest != 0;
+        let after = if places == 0 { 0 } else { places + 1 };
+        if usize::from(sign) + int > int_w || int_w + after > cell.len() {
+            return false;
+        }
+        let mut at = int_w + after;
+        for _ in 0..places {
+            at -= 1;
+            cell[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        if places > 0 {
+            at -= 1;
+            cell[at] = b'.';
+        }
+        for _ in 0..int {
+            at -= 1;
+            cell[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        if sign {
+            cell[at - 1] = b'-';
+        }
+        true
+    }
+
     /// The number in 13 bytes (magnitude, places, sign) when its magnitude
     /// fits in a u64, as every rounded f64 below 10^(19 − places) does: for
     /// keeping a whole matrix of them. [`Fixed::unpacked`] undoes it.
@@ -2001,6 +2040,15 @@ mod tests {
                         let mut cell = Vec::new();
                         fixed.write_cell(point + 3, text.len() - point + 2, &mut cell);
                         assert_eq!(cell, format!("   {text}  ").into_bytes(), "cell of {text}");
+                        // Placed in a cell of spaces: the same, where it fits.
+                        let mut placed = vec![b' '; text.len() + 5];
+                        if fixed.place(&mut placed, point + 3) {
+                            assert_eq!(placed, format!("   {text}  ").into_bytes(), "placed {text}");
+                        } else {
+                            assert!(fixed.packed().is_none(), "{text} fits a u64 and its cell");
+                            assert!(placed.iter().all(|b| *b == b' '), "nothing written for {text}");
+                        }
+                        assert!(!fixed.place(&mut vec![b' '; text.len() - 1], point), "{text} in too small a cell");
                         // Packed and unpacked, it is the same number.
                         if let Some(packed) = fixed.packed() {
                             let mut again = String::new();

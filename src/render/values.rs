@@ -193,10 +193,38 @@ impl Columns {
         Columns { int_w, frac_w, kept, text, row: Vec::new() }
     }
 
+    /// Row `r` in `row` as a line of spaces of the row's width with each
+    /// number's digits written into its cell: every cell has its column's
+    /// width, so where each goes is known, and nothing is copied. `false`
+    /// when some cell is not a kept fixed-point number that fits (text,
+    /// whose bytes may outnumber its columns, or a magnitude past u64).
+    fn place_row(&self, row: &mut Vec<u8>, r: usize) -> bool {
+        let Some(kept) = &self.kept else { return false };
+        let cols = self.int_w.len();
+        let Some(cells) = kept.get(r * cols..(r + 1) * cols) else { return false };
+        let width: usize = self.int_w.iter().chain(&self.frac_w).sum::<usize>() + 2 * cols.saturating_sub(1);
+        row.clear();
+        row.resize(width, b' ');
+        let mut start = 0;
+        for ((cell, &int_w), &frac_w) in cells.iter().zip(&self.int_w).zip(&self.frac_w) {
+            let Kept::Fixed(m, p, n) = *cell else { return false };
+            if !Fixed::unpacked((m, p, n)).place(&mut row[start..start + int_w + frac_w], int_w) {
+                return false;
+            }
+            start += int_w + frac_w + 2;
+        }
+        true
+    }
+
     /// Appends row `r` of `t`, its cells aligned on their decimal points.
     fn write_row(&mut self, out: &mut String, t: &Tensor, r: usize, round: Option<u32>) {
         let cols = self.int_w.len();
         let mut row = std::mem::take(&mut self.row);
+        if self.place_row(&mut row, r) {
+            out.push_str(std::str::from_utf8(&row).unwrap_or_default());
+            self.row = row;
+            return;
+        }
         row.clear();
         let mut scratch = String::new();
         for c in 0..cols {
