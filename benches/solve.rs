@@ -117,6 +117,28 @@ fn batch_case(runs: usize) {
     );
 }
 
+/// Evaluation alone, as NumPy's in-process figure in `benches/peer.py` is
+/// timed: the forward pass, the backward pass and one SGD step of a model
+/// already parsed, checked and derived, with its given values already read
+/// (an exact weight matrix's f64 view, made at its first f64 use, is then
+/// kept across runs, as NumPy's arrays are f64 from the start). The wide
+/// case (512-512-512-512-10, sigmoid, cross-entropy, one input) and the
+/// batch case (256 examples through 10 layers of 512, mean-squared error).
+fn eval_only(runs: usize) {
+    let wide = common::random_network(3, 4, &[512, 512, 512, 512, 10], &["sigmoid"], "cross_entropy");
+    let mut widths = vec![512; 10];
+    widths.push(10);
+    let batch = common::batch_network(3, &widths, 256, "sigmoid");
+    for (name, text) in [("wide 512x4", wide), ("batch 256 x 10 layers x 512", batch)] {
+        let model = nnderive::load(&Source::new("eval.nn", text)).unwrap();
+        let prepared = nnderive::eval::Prepared::new(&model).unwrap();
+        report(
+            &format!("{name}: evaluate only (forward, backward, update)"),
+            median(runs, || drop(prepared.step().unwrap())),
+        );
+    }
+}
+
 /// Long gradient sums (issue 14's `large` fuzz recipes): case 3, `Hk =
 /// fn(H(k-1)) * x`, where ∂L/∂x sums one term from every equation, and case
 /// 1, a chain `Hk = fn(H(k-1))`, both through a mix of the fuzz target's
@@ -174,6 +196,11 @@ fn main() {
     // `cargo bench -- batch`: only the batch of 256.
     if std::env::args().any(|a| a == "batch") {
         batch_case(runs.min(3));
+        return;
+    }
+    // `cargo bench -- eval`: only the evaluation, for NumPy's in-process figure.
+    if std::env::args().any(|a| a == "eval") {
+        eval_only(runs.max(5));
         return;
     }
     // `cargo bench -- longsum`: only the long gradient sums.

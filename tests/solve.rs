@@ -271,3 +271,29 @@ fn notes_name_their_quantity_in_each_notation() {
         "{latex}"
     );
 }
+
+/// The evaluation `cargo bench -- eval` times (forward, backward and one
+/// update of an already derived model, repeated) gives what `solve` gives,
+/// each time, and its SGD step is old − lr · gradient entry by entry.
+#[test]
+fn prepared_steps_repeat_the_first_update_of_solve() {
+    let text = std::fs::read_to_string(common::example("assignment4.nn")).unwrap();
+    let (model, solution) = solve(&text);
+    let prepared = nnderive::eval::Prepared::new(&model).unwrap();
+    let training = solution.training.as_ref().unwrap();
+    for _ in 0..3 {
+        let step = prepared.step().unwrap();
+        assert_eq!(step.len(), training.updated.len());
+        for (param, value) in &step {
+            let (_, expect) = training.updated.iter().find(|(p, _)| p == param).unwrap();
+            assert_eq!(value, expect, "{}", model.tensor(*param).name);
+            let old = solution.value(*param);
+            let grad = solution.gradients.iter().zip(&solution.derivation.gradients).find(|(_, g)| g.param == *param);
+            let grad = grad.unwrap().0;
+            for i in 0..value.len() {
+                let by_hand = old.entry_f64(i) - 0.001 * grad.entry_f64(i);
+                assert!((value.entry_f64(i) - by_hand).abs() < 1e-12, "{} entry {i}", model.tensor(*param).name);
+            }
+        }
+    }
+}

@@ -18,5 +18,5 @@ pub use cases::{Case, Cases, SolvedCases};
 pub use error::{Error, ErrorKind, Failure};
 pub use solve::{
     gradcheck, gradcheck_with, open_values, require_values, sampled_entries, solve, symbol_label, GradCheck,
-    GradCheckOptions, ParamCheck, PoolMask, Solution, Training, TrainingStep, SMALL_NETWORK,
+    GradCheckOptions, ParamCheck, PoolMask, Prepared, Solution, Training, TrainingStep, SMALL_NETWORK,
 };

@@ -148,6 +148,43 @@ pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
     })
 }
 
+/// A model derived and given its values once, then evaluated as often as
+/// asked: the numeric work of one training step without parsing,
+/// checking, deriving or printing, as an in-process comparison with a
+/// numeric library needs (`cargo bench -- eval`).
+pub struct Prepared<'a> {
+    model: &'a Model,
+    derivation: Derivation,
+    initial: Vec<Option<Rc<Tensor>>>,
+}
+
+impl<'a> Prepared<'a> {
+    /// Derives `model` and reads its given values.
+    pub fn new(model: &'a Model) -> Result<Prepared<'a>, crate::Error> {
+        Ok(Prepared { model, derivation: derive(model), initial: initial_values(model)? })
+    }
+
+    /// One forward pass, one backward pass and the first update by the
+    /// file's optimizer, as [`solve`] computes them: each parameter's new
+    /// value, in the order of the derivation's gradients (the gradients
+    /// themselves when the file does not train).
+    pub fn step(&self) -> Result<Vec<(TensorId, Tensor)>, crate::Error> {
+        let (model, derivation) = (self.model, &self.derivation);
+        let pass = Pass::run(model, derivation, self.initial.clone(), true)?;
+        let Some(train) = &model.train else {
+            return Ok(derivation.gradients.iter().map(|g| g.param).zip(pass.gradients).collect());
+        };
+        let mut updated = Vec::with_capacity(pass.gradients.len());
+        for (g, grad) in derivation.gradients.iter().zip(&pass.gradients) {
+            let old = pass.values[g.param.0 as usize].as_ref();
+            let update = super::optimize::update(&train.optimizer, &train.lr, 1, old, grad, None)
+                .map_err(|e| numeric(model, g.param, "the update", e))?;
+            updated.push((g.param, update.value));
+        }
+        Ok(updated)
+    }
+}
+
 /// Applies the `train` statement: `steps` updates by its optimizer, each
 /// after a forward and backward pass at the current parameters (`pass` is
 /// the one at the file's values).

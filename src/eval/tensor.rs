@@ -7,6 +7,7 @@
 //! a matrix. Every failure (log of 0, division by 0, overflow, NaN) is an
 //! error naming the entry, never a silent NaN or inf.
 
+use std::cell::OnceCell;
 use std::fmt;
 
 use num_bigint::BigInt;
@@ -35,12 +36,35 @@ pub enum Data {
 }
 
 /// A dense, row-major tensor.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone)]
 pub struct Tensor {
     dims: Vec<usize>,
     data: Data,
     /// Set when exact arithmetic gave up because of [`EXACT_BITS_CAP`].
     capped: bool,
+    /// The entries of exact data as f64, made the first time an f64
+    /// operation reads them (see [`Tensor::float_view`]): a given weight
+    /// matrix meets f64 activations in the forward pass, in `Wᵀ δ` and in
+    /// the update, and is converted once rather than at each. A tensor's
+    /// entries never change after it is made, so this is never stale.
+    float: OnceCell<Vec<f64>>,
+}
+
+/// Equal dims, entries and cap: the f64 cache is a copy of the entries.
+impl PartialEq for Tensor {
+    fn eq(&self, other: &Tensor) -> bool {
+        self.dims == other.dims && self.data == other.data && self.capped == other.capped
+    }
+}
+
+impl fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tensor")
+            .field("dims", &self.dims)
+            .field("data", &self.data)
+            .field("capped", &self.capped)
+            .finish()
+    }
 }
 
 /// What went wrong in some entry.
@@ -432,11 +456,11 @@ fn bits(r: &BigRational) -> u64 {
 impl Tensor {
     /// An exact tensor; `data` is row-major and must have `dims.product()` entries.
     pub fn exact(dims: Vec<usize>, data: Vec<BigRational>) -> Tensor {
-        Tensor { dims, data: Data::Exact(data), capped: false }
+        Tensor { dims, data: Data::Exact(data), capped: false, float: OnceCell::new() }
     }
 
     pub fn float(dims: Vec<usize>, data: Vec<f64>) -> Tensor {
-        Tensor { dims, data: Data::Float(data), capped: false }
+        Tensor { dims, data: Data::Float(data), capped: false, float: OnceCell::new() }
     }
 
     pub fn scalar_exact(r: BigRational) -> Tensor {
@@ -447,18 +471,18 @@ impl Tensor {
     pub fn unknown(order: u32, name: &str, dims: Vec<usize>) -> Tensor {
         let name: std::rc::Rc<str> = name.into();
         let n = dims.iter().product::<usize>();
-        let shape = Tensor { dims: dims.clone(), data: Data::Float(Vec::new()), capped: false };
+        let shape = Tensor { dims: dims.clone(), data: Data::Float(Vec::new()), capped: false, float: OnceCell::new() };
         let data = (0..n)
             .map(|i| Sym::Poly(Poly::unknown(Unknown { order, name: name.clone(), index: shape.index_of(i) })))
             .collect();
-        Tensor { dims, data: Data::Symbolic(data), capped: false }
+        Tensor { dims, data: Data::Symbolic(data), capped: false, float: OnceCell::new() }
     }
 
     /// A tensor of expressions; back to numbers when every entry is one.
     pub fn symbolic(dims: Vec<usize>, data: Vec<Sym>) -> Result<Tensor, NumericError> {
         let constants: Option<Vec<Num>> = data.iter().map(Sym::as_constant).collect();
         let Some(constants) = constants else {
-            return Ok(Tensor { dims, data: Data::Symbolic(data), capped: false });
+            return Ok(Tensor { dims, data: Data::Symbolic(data), capped: false, float: OnceCell::new() });
         };
         if constants.iter().all(|c| matches!(c, Num::Exact(_))) {
             let v = constants.into_iter().map(|c| if let Num::Exact(r) = c { r } else { BigRational::zero() });
@@ -538,7 +562,7 @@ impl Tensor {
 
     /// The same entries laid out in `dims` (row-major order is kept).
     pub fn reshaped(&self, dims: Vec<usize>) -> Tensor {
-        Tensor { dims, data: self.data.clone(), capped: self.capped }
+        Tensor { dims, data: self.data.clone(), capped: self.capped, float: OnceCell::new() }
     }
 
     /// The `dims.product()` entries from flat index `start`, laid out in `dims`
@@ -552,7 +576,7 @@ impl Tensor {
             Data::Float(v) => Data::Float(v[start..end].to_vec()),
             Data::Symbolic(v) => Data::Symbolic(v[start..end].to_vec()),
         };
-        Tensor { dims, data, capped: self.capped }
+        Tensor { dims, data, capped: self.capped, float: OnceCell::new() }
     }
 
     /// Marks a value computed from capped operands as capped too.
@@ -710,11 +734,13 @@ impl Tensor {
         Ok(out)
     }
 
-    /// The entries as f64, borrowing when they already are.
+    /// The entries as f64, borrowing when they already are; exact entries
+    /// are converted once per tensor and kept in its `float` cache.
     pub(super) fn float_view(&self) -> std::borrow::Cow<'_, [f64]> {
         match &self.data {
             Data::Float(v) => std::borrow::Cow::Borrowed(v),
-            Data::Exact(_) | Data::Symbolic(_) => std::borrow::Cow::Owned(self.to_f64_vec()),
+            Data::Exact(_) => std::borrow::Cow::Borrowed(self.float.get_or_init(|| self.to_f64_vec())),
+            Data::Symbolic(_) => std::borrow::Cow::Owned(self.to_f64_vec()),
         }
     }
 
@@ -753,7 +779,7 @@ impl Tensor {
                 Data::Symbolic(v.iter().map(|x| x.map(|p| Ok::<_, ()>(p.neg())).unwrap_or(Sym::TooLarge)).collect())
             }
         };
-        Tensor { dims: self.dims.clone(), data, capped: self.capped }
+        Tensor { dims: self.dims.clone(), data, capped: self.capped, float: OnceCell::new() }
     }
 
     /// Elementwise power: exact for an integer exponent of an exact tensor.
@@ -790,7 +816,7 @@ impl Tensor {
             }
             finite(*y).map_err(|k| self.err(k, i))?;
         }
-        Ok(Tensor { dims: self.dims.clone(), data: Data::Float(v), capped: self.capped })
+        Ok(Tensor { dims: self.dims.clone(), data: Data::Float(v), capped: self.capped, float: OnceCell::new() })
     }
 
     /// Applies an elementwise function.
@@ -803,14 +829,24 @@ impl Tensor {
             _ => None,
         };
         match exact {
-            Some(v) => Ok(Tensor { dims: self.dims.clone(), data: Data::Exact(v), capped: self.capped }),
+            Some(v) => Ok(Tensor {
+                dims: self.dims.clone(),
+                data: Data::Exact(v),
+                capped: self.capped,
+                float: OnceCell::new(),
+            }),
             None => {
                 let view = self.float_view();
                 let mut out = Vec::with_capacity(view.len());
                 for (i, x) in view.iter().enumerate() {
                     out.push(float_of(f, *x, None).map_err(|k| self.err(k, i))?);
                 }
-                Ok(Tensor { dims: self.dims.clone(), data: Data::Float(out), capped: self.capped })
+                Ok(Tensor {
+                    dims: self.dims.clone(),
+                    data: Data::Float(out),
+                    capped: self.capped,
+                    float: OnceCell::new(),
+                })
             }
         }
     }
@@ -906,7 +942,7 @@ impl Tensor {
             Data::Float(v) => Data::Float(order.map(|i| v[i]).collect()),
             Data::Symbolic(v) => Data::Symbolic(order.map(|i| v[i].clone()).collect()),
         };
-        Ok(Tensor { dims, data, capped: self.capped })
+        Ok(Tensor { dims, data, capped: self.capped, float: OnceCell::new() })
     }
 
     /// The sum of all entries (a scalar).
@@ -966,21 +1002,21 @@ impl Tensor {
                 for (i, x) in v.iter().enumerate() {
                     out[i * n + i] = x.clone();
                 }
-                Tensor { dims, data: Data::Exact(out), capped: self.capped }
+                Tensor { dims, data: Data::Exact(out), capped: self.capped, float: OnceCell::new() }
             }
             Data::Float(v) => {
                 let mut out = vec![0.0; n * n];
                 for (i, x) in v.iter().enumerate() {
                     out[i * n + i] = *x;
                 }
-                Tensor { dims, data: Data::Float(out), capped: self.capped }
+                Tensor { dims, data: Data::Float(out), capped: self.capped, float: OnceCell::new() }
             }
             Data::Symbolic(v) => {
                 let mut out = vec![Sym::constant(Num::zero()); n * n];
                 for (i, x) in v.iter().enumerate() {
                     out[i * n + i] = x.clone();
                 }
-                Tensor { dims, data: Data::Symbolic(out), capped: self.capped }
+                Tensor { dims, data: Data::Symbolic(out), capped: self.capped, float: OnceCell::new() }
             }
         })
     }
@@ -1018,6 +1054,7 @@ impl Tensor {
     /// fraction of a u64 denominator, rounded or terminating, to at most 18;
     /// `None` for the others (and for an expression, whose writers are
     /// elsewhere). Its widths are known without writing it.
+    #[inline]
     pub fn fixed_entry(&self, i: usize, round: Option<u32>) -> Option<Fixed> {
         match (&self.data, round) {
             (Data::Float(v), Some(places)) => {
@@ -1028,9 +1065,25 @@ impl Tensor {
             (Data::Exact(v), _) => {
                 let r = v.get(i)?;
                 let (n, d) = (r.numer().to_i64()?, r.denom().to_u64()?);
-                // A terminating decimal is written with its own places.
-                let places = round.or_else(|| small_decimal_places(d)).filter(|p| *p <= 18)?;
-                Some(Fixed { magnitude: round_small(n.unsigned_abs(), d, places), places, negative: n < 0 })
+                let negative = n < 0;
+                let n = n.unsigned_abs();
+                match round {
+                    Some(places) if places <= 18 => {
+                        Some(Fixed { magnitude: round_small(n, d, places), places, negative })
+                    }
+                    Some(_) => None,
+                    // A terminating decimal is written with its own places:
+                    // d = 2^a·5^b and places = max(a, b), so n/d·10^places
+                    // is n·2^(places−a)·5^(places−b), with no division.
+                    None => {
+                        let (twos, fives) = decimal_factors(d)?;
+                        let places = twos.max(fives);
+                        (places <= 18).then(|| {
+                            let scale = (1u64 << (places - twos)) * POWERS_OF_FIVE[(places - fives) as usize];
+                            Fixed { magnitude: u128::from(n) * u128::from(scale), places, negative }
+                        })
+                    }
+                }
             }
             (Data::Float(_), None) | (Data::Symbolic(_), _) => None,
         }
@@ -1337,6 +1390,7 @@ impl Reader {
 
 /// `n/d` scaled by 10^places and rounded half up (`places` ≤ 18, so that
 /// 2·n·10^places stays below 2^128).
+#[inline]
 fn round_small(n: u64, d: u64, places: u32) -> u128 {
     let power = POWERS_OF_TEN[places as usize];
     // In u64 when it holds the sum (decimals as written): u128 division
@@ -1364,8 +1418,25 @@ const POWERS_OF_TEN: [u128; 39] = {
     powers
 };
 
+/// 5^0 to 5^18 (5^18 · 2^18 = 10^18 fits a u64).
+const POWERS_OF_FIVE: [u64; 19] = {
+    let mut powers = [1u64; 19];
+    let mut k = 1;
+    while k < 19 {
+        powers[k] = powers[k - 1] * 5;
+        k += 1;
+    }
+    powers
+};
+
 /// [`decimal_places`] for a denominator that fits in a u64.
-fn small_decimal_places(mut d: u64) -> Option<u32> {
+fn small_decimal_places(d: u64) -> Option<u32> {
+    decimal_factors(d).map(|(twos, fives)| twos.max(fives))
+}
+
+/// `(a, b)` with `d` = 2^a·5^b, or `None` when `d` has another factor.
+#[inline]
+fn decimal_factors(mut d: u64) -> Option<(u32, u32)> {
     if d == 0 {
         return None;
     }
@@ -1376,7 +1447,7 @@ fn small_decimal_places(mut d: u64) -> Option<u32> {
         d /= 5;
         fives += 1;
     }
-    (d == 1).then_some(twos.max(fives))
+    (d == 1).then_some((twos, fives))
 }
 
 /// A number printed in fixed point: `magnitude` / 10^`places`, with a
@@ -1408,9 +1479,155 @@ impl Fixed {
 
     /// Appends the number, as [`Tensor::write_entry`] writes it.
     pub fn write(self, out: &mut String) {
-        // u128::MAX has 39 digits; `places` is at most 22 here, but any
-        // count is written (through the loop of zeros) correctly.
         let mut digits = [0u8; 40];
+        let at = self.digits_into(&mut digits);
+        let digits = &digits[at..];
+        let places = self.places as usize;
+        if self.negative && self.magnitude != 0 {
+            out.push('-');
+        }
+        // ASCII digits, always valid UTF-8.
+        let push = |out: &mut String, bytes: &[u8]| out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
+        if places == 0 {
+            push(out, digits);
+        } else if digits.len() <= places {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', places - digits.len()));
+            push(out, digits);
+        } else {
+            let (int, frac) = digits.split_at(digits.len() - places);
+            push(out, int);
+            out.push('.');
+            push(out, frac);
+        }
+    }
+
+    /// [`Fixed::write`] as ASCII bytes in a column's cell (a row of a
+    /// printed matrix is gathered as bytes and checked as text once, rather
+    /// than each of its pieces on its own): spaces before it up to
+    /// `int_w` bytes before its point (the sign included) and after it up
+    /// to `frac_w` from its point on. The digits are made once and give the
+    /// widths, which [`Fixed::widths`] would count again.
+    #[inline]
+    pub fn write_cell(self, int_w: usize, frac_w: usize, out: &mut Vec<u8>) {
+        // The common cell (a u64 magnitude, a cell of at most 64 bytes) is
+        // made whole in a buffer, its digits written straight into place,
+        // and appended at once.
+        const CELL: usize = 64;
+        let places = self.places as usize;
+        if let (Ok(mut rest), true) = (u64::try_from(self.magnitude), places < CELL) {
+            let count = rest.checked_ilog10().map_or(1, |l| l as usize + 1);
+            let int = count.saturating_sub(places).max(1);
+            let sign = self.negative && rest != 0;
+            let (before, after) = (usize::from(sign) + int, if places == 0 { 0 } else { places + 1 });
+            let left = int_w.saturating_sub(before);
+            let end = left + before + after;
+            let len = end + frac_w.saturating_sub(after);
+            if len <= CELL {
+                let mut cell = [b' '; CELL];
+                let mut at = end;
+                for _ in 0..places {
+                    at -= 1;
+                    cell[at] = b'0' + (rest % 10) as u8;
+                    rest /= 10;
+                }
+                if places > 0 {
+                    at -= 1;
+                    cell[at] = b'.';
+                }
+                for _ in 0..int {
+                    at -= 1;
+                    cell[at] = b'0' + (rest % 10) as u8;
+                    rest /= 10;
+                }
+                if sign {
+                    cell[at - 1] = b'-';
+                }
+                out.extend_from_slice(&cell[..len]);
+                return;
+            }
+        }
+        let mut digits = [0u8; 40];
+        let at = self.digits_into(&mut digits);
+        let digits = &digits[at..];
+        let places = self.places as usize;
+        let sign = self.negative && self.magnitude != 0;
+        let int = digits.len().saturating_sub(places).max(1);
+        out.resize(out.len() + int_w.saturating_sub(usize::from(sign) + int), b' ');
+        if sign {
+            out.push(b'-');
+        }
+        if places == 0 {
+            out.extend_from_slice(digits);
+        } else if digits.len() <= places {
+            out.extend_from_slice(b"0.");
+            out.resize(out.len() + places - digits.len(), b'0');
+            out.extend_from_slice(digits);
+        } else {
+            let (int, frac) = digits.split_at(digits.len() - places);
+            out.extend_from_slice(int);
+            out.push(b'.');
+            out.extend_from_slice(frac);
+        }
+        let frac = if places == 0 { 0 } else { places + 1 };
+        out.resize(out.len() + frac_w.saturating_sub(frac), b' ');
+    }
+
+    /// Writes the number into `cell`, a column's cell already filled with
+    /// spaces, its point (or its end) `int_w` bytes from the cell's start:
+    /// the digits go straight into place, right to left, with no copy.
+    /// `false`, with nothing written, when it cannot (a magnitude past u64,
+    /// or a cell too narrow), and the caller writes the row another way.
+    #[inline]
+    pub fn place(self, cell: &mut [u8], int_w: usize) -> bool {
+        let places = self.places as usize;
+        let Ok(mut rest) = u64::try_from(self.magnitude) else {
+            return false;
+        };
+        let count = rest.checked_ilog10().map_or(1, |l| l as usize + 1);
+        let int = count.saturating_sub(places).max(1);
+        let sign = self.negative && rest != 0;
+        let after = if places == 0 { 0 } else { places + 1 };
+        if usize::from(sign) + int > int_w || int_w + after > cell.len() {
+            return false;
+        }
+        let mut at = int_w + after;
+        for _ in 0..places {
+            at -= 1;
+            cell[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        if places > 0 {
+            at -= 1;
+            cell[at] = b'.';
+        }
+        for _ in 0..int {
+            at -= 1;
+            cell[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        if sign {
+            cell[at - 1] = b'-';
+        }
+        true
+    }
+
+    /// The number in 13 bytes (magnitude, places, sign) when its magnitude
+    /// fits in a u64, as every rounded f64 below 10^(19 − places) does: for
+    /// keeping a whole matrix of them. [`Fixed::unpacked`] undoes it.
+    pub fn packed(self) -> Option<(u64, u32, bool)> {
+        Some((u64::try_from(self.magnitude).ok()?, self.places, self.negative))
+    }
+
+    /// The number [`Fixed::packed`] packed.
+    pub fn unpacked((magnitude, places, negative): (u64, u32, bool)) -> Fixed {
+        Fixed { magnitude: u128::from(magnitude), places, negative }
+    }
+
+    /// Writes the decimal digits of `magnitude` at the end of `digits` and
+    /// returns where they start. u128::MAX has 39 digits.
+    #[inline]
+    fn digits_into(self, digits: &mut [u8; 40]) -> usize {
         let mut at = digits.len();
         // Two digits at a time, in u64 where they fit: u128 division is a
         // library call.
@@ -1435,25 +1652,7 @@ impl Fixed {
             at -= 1;
             digits[at] = b'0' + small as u8;
         }
-        let digits = &digits[at..];
-        let places = self.places as usize;
-        if self.negative && self.magnitude != 0 {
-            out.push('-');
-        }
-        // ASCII digits, always valid UTF-8.
-        let push = |out: &mut String, bytes: &[u8]| out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
-        if places == 0 {
-            push(out, digits);
-        } else if digits.len() <= places {
-            out.push_str("0.");
-            out.extend(std::iter::repeat_n('0', places - digits.len()));
-            push(out, digits);
-        } else {
-            let (int, frac) = digits.split_at(digits.len() - places);
-            push(out, int);
-            out.push('.');
-            push(out, frac);
-        }
+        at
     }
 }
 
@@ -1512,6 +1711,7 @@ pub fn round_f64(x: f64, places: u32) -> String {
 /// |x|·10^places rounded half up, computed exactly in u128 from the bits of
 /// `x` = m·2^e when they allow (e < 0, at most 22 places: m·10^places stays
 /// below 2^127), else `None`.
+#[inline]
 fn round_f64_in_integers(x: f64, places: u32) -> Option<u128> {
     if places > 22 || !x.is_finite() {
         return None;
@@ -1858,10 +2058,33 @@ mod tests {
                     t.write_entry(i, round, &mut out);
                     let text = t.format_entry_slowly(i, round);
                     assert_eq!(out[1..], text, "entry {i} at {round:?}");
-                    // Known widths are those of the text, split at its point.
-                    if let Some(widths) = t.fixed_entry(i, round).map(Fixed::widths) {
+                    // Known widths are those of the text, split at its point,
+                    // and the byte writer writes the same text.
+                    if let Some(fixed) = t.fixed_entry(i, round) {
                         let point = text.find('.').unwrap_or(text.len());
-                        assert_eq!(widths, (point, text.len() - point), "widths of {text}");
+                        assert_eq!(fixed.widths(), (point, text.len() - point), "widths of {text}");
+                        let mut bytes = b"x".to_vec();
+                        fixed.write_cell(0, 0, &mut bytes);
+                        assert_eq!(bytes[1..], *text.as_bytes(), "bytes of {text}");
+                        // In a wider cell: padded on both sides.
+                        let mut cell = Vec::new();
+                        fixed.write_cell(point + 3, text.len() - point + 2, &mut cell);
+                        assert_eq!(cell, format!("   {text}  ").into_bytes(), "cell of {text}");
+                        // Placed in a cell of spaces: the same, where it fits.
+                        let mut placed = vec![b' '; text.len() + 5];
+                        if fixed.place(&mut placed, point + 3) {
+                            assert_eq!(placed, format!("   {text}  ").into_bytes(), "placed {text}");
+                        } else {
+                            assert!(fixed.packed().is_none(), "{text} fits a u64 and its cell");
+                            assert!(placed.iter().all(|b| *b == b' '), "nothing written for {text}");
+                        }
+                        assert!(!fixed.place(&mut vec![b' '; text.len() - 1], point), "{text} in too small a cell");
+                        // Packed and unpacked, it is the same number.
+                        if let Some(packed) = fixed.packed() {
+                            let mut again = String::new();
+                            Fixed::unpacked(packed).write(&mut again);
+                            assert_eq!(again, text, "packed {text}");
+                        }
                     }
                 }
             }
@@ -2085,5 +2308,46 @@ mod tests {
         }
         assert!(!t.is_exact());
         assert!(t.capped());
+    }
+
+    /// The f64 view of exact entries is made once and kept; what is made
+    /// from the tensor (an update, a negation, a slice, a reshape) has its
+    /// own entries and view, checked against f64 arithmetic done here.
+    #[test]
+    fn the_kept_f64_view_follows_every_new_value() {
+        let w = exact(&[2, 2], &[(1, 10), (-3, 4), (7, 3), (0, 1)]);
+        let plain = [0.1, -0.75, 7.0 / 3.0, 0.0];
+        assert_eq!(*w.float_view(), plain);
+        // The second read is the kept vector itself.
+        assert!(std::ptr::eq(w.float_view().as_ptr(), w.float_view().as_ptr()));
+        assert!(matches!(w.float_view(), std::borrow::Cow::Borrowed(_)));
+        let g = Tensor::float(vec![2, 2], vec![1.0, 2.0, -4.0, 0.5]);
+        // One SGD step, then another from the new value: each reads its own entries.
+        let lr = Tensor::float(vec![], vec![0.5]);
+        let step1 = w.sub(&lr.mul(&g).unwrap()).unwrap();
+        let expect1: Vec<f64> = plain.iter().zip([1.0, 2.0, -4.0, 0.5]).map(|(w, g)| w - 0.5 * g).collect();
+        assert_eq!(*step1.float_view(), *expect1);
+        let step2 = step1.sub(&lr.mul(&g).unwrap()).unwrap();
+        let expect2: Vec<f64> = expect1.iter().zip([1.0, 2.0, -4.0, 0.5]).map(|(w, g)| w - 0.5 * g).collect();
+        assert_eq!(*step2.float_view(), *expect2);
+        // Exact results of an exact tensor with a kept view: new entries, new view.
+        let neg = w.neg();
+        assert_eq!(*neg.float_view(), [-0.1, 0.75, -7.0 / 3.0, 0.0]);
+        let doubled = w.add(&w).unwrap();
+        assert!(doubled.is_exact());
+        assert_eq!(*doubled.float_view(), [0.2, -1.5, 14.0 / 3.0, 0.0]);
+        assert_eq!(*w.slice(2, vec![2]).float_view(), [7.0 / 3.0, 0.0]);
+        assert_eq!(*w.reshaped(vec![4]).float_view(), plain);
+        // A product reads the kept view: W x against a plain loop.
+        let x = Tensor::float(vec![2], vec![2.0, -1.0]);
+        let y = w.matmul(&x).unwrap();
+        // (Within rounding: the kernel may fuse a multiply and an add.)
+        for (got, want) in y.to_f64_vec().iter().zip([0.1 * 2.0 + 0.75, 7.0 / 3.0 * 2.0]) {
+            assert!((got - want).abs() < 1e-15, "{got} against {want}");
+        }
+        // Equality and clones ignore whether the view was made.
+        let fresh = exact(&[2, 2], &[(1, 10), (-3, 4), (7, 3), (0, 1)]);
+        assert_eq!(w, fresh);
+        assert_eq!(w.clone(), fresh);
     }
 }

@@ -1,7 +1,7 @@
 //! Tensor values laid out for reading: scalars inline, vectors as columns,
 //! matrices as blocks with aligned columns, drawn with tall brackets.
 
-use crate::eval::tensor::{Data, Tensor};
+use crate::eval::tensor::{Data, Fixed, Tensor};
 
 use super::formula::{display_width, Notation};
 
@@ -109,98 +109,161 @@ fn split(s: &str) -> (usize, usize) {
     }
 }
 
-/// Formatted cells kept between measuring and writing, in bytes; past this
-/// the entries are formatted twice instead.
+/// What is kept of the entries between measuring and writing, in bytes;
+/// past this the entries are computed and formatted again when written.
 const KEPT_BYTES: usize = 1 << 24;
+const _: () = assert!(KEPT_BYTES < u32::MAX as usize, "kept text is indexed by u32");
+
+/// One entry as measured, kept for writing it (16 bytes: a wide matrix
+/// keeps millions).
+#[derive(Clone, Copy)]
+enum Kept {
+    /// A fixed-point number (see [`Tensor::fixed_entry`] and
+    /// [`Fixed::packed`]): rounding it again would cost as much as
+    /// measuring it did.
+    Fixed(u64, u32, bool),
+    /// Any other entry, formatted: its byte range in [`Columns::text`]
+    /// (at most [`KEPT_BYTES`] long, so within a u32).
+    Text(u32, u32),
+    /// A fixed-point number too large to pack, made again when written.
+    Again,
+}
 
 /// The widths of a tensor's columns before and after their decimal points.
 struct Columns {
     int_w: Vec<usize>,
     frac_w: Vec<usize>,
-    /// The formatted entries whose widths are not known without writing
-    /// them (see [`Tensor::fixed_entry`]), row-major, one after another in
-    /// one string, with where each ends (an entry of known widths is empty
-    /// here); `None` when they took more than [`KEPT_BYTES`].
-    cells: Option<(String, Vec<usize>)>,
-}
-
-/// The widths of entry `i` of `t`: known (see [`Tensor::fixed_entry`]),
-/// or measured on its text, which is then appended to `text`.
-fn widths(t: &Tensor, i: usize, round: Option<u32>, text: &mut String) -> (usize, usize) {
-    if let Some(fixed) = t.fixed_entry(i, round) {
-        return fixed.widths();
-    }
-    let start = text.len();
-    entry_into(t, i, round, text);
-    split(&text[start..])
+    /// Every entry as measured, row-major; `None` when they took more than
+    /// [`KEPT_BYTES`] (16 million cells would take gigabytes, while the
+    /// text takes what the output takes).
+    kept: Option<Vec<Kept>>,
+    /// The formatted entries that are not fixed-point numbers, one after
+    /// another in one string rather than a string each (a value of a
+    /// million entries would be a million allocations).
+    text: String,
+    /// A row's bytes, gathered before they are appended to the output.
+    row: Vec<u8>,
 }
 
 impl Columns {
     /// Measures every column. Most numbers have widths known without
-    /// writing them (a fixed-point number); the others are formatted into
-    /// one string rather than a string each (a value of a million entries
-    /// would be a million allocations); past [`KEPT_BYTES`] they are
-    /// formatted again when they are written rather than all held at once:
-    /// 16 million cells would take gigabytes, while the text takes what the
-    /// output takes.
+    /// writing them (a fixed-point number); the others are formatted.
     fn measure(t: &Tensor, round: Option<u32>) -> Columns {
+        Columns::measure_within(t, round, KEPT_BYTES)
+    }
+
+    /// [`Columns::measure`], keeping at most `budget` bytes.
+    fn measure_within(t: &Tensor, round: Option<u32>, budget: usize) -> Columns {
         let (rows, cols) = grid(t);
-        let mut kept = Some((String::new(), Vec::with_capacity(t.len().min(KEPT_BYTES / 8))));
-        let mut scratch = String::new();
+        let fits = t.len().saturating_mul(std::mem::size_of::<Kept>()) <= budget;
+        let mut kept = fits.then(|| Vec::with_capacity(t.len()));
+        let mut text = String::new();
         let (mut int_w, mut frac_w) = (vec![0; cols], vec![0; cols]);
         for r in 0..rows {
             for c in 0..cols {
-                let (i, f) = match &mut kept {
-                    Some((text, ends)) => {
-                        let w = widths(t, r * cols + c, round, text);
-                        ends.push(text.len());
-                        w
+                let k = r * cols + c;
+                let (i, f) = if let Some(fixed) = t.fixed_entry(k, round) {
+                    if let Some(kept) = &mut kept {
+                        kept.push(fixed.packed().map_or(Kept::Again, |(m, p, n)| Kept::Fixed(m, p, n)));
                     }
-                    None => {
-                        scratch.clear();
-                        widths(t, r * cols + c, round, &mut scratch)
+                    fixed.widths()
+                } else {
+                    if kept.is_none() {
+                        text.clear();
                     }
+                    let start = text.len();
+                    entry_into(t, k, round, &mut text);
+                    if let Some(kept) = &mut kept {
+                        // Past u32 the text is over budget and dropped below.
+                        let end = u32::try_from(text.len()).unwrap_or(u32::MAX);
+                        kept.push(Kept::Text(u32::try_from(start).unwrap_or(u32::MAX), end));
+                    }
+                    split(&text[start..])
                 };
                 int_w[c] = int_w[c].max(i);
                 frac_w[c] = frac_w[c].max(f);
-                if kept.as_ref().is_some_and(|(text, _)| text.len() > KEPT_BYTES) {
+                if kept.is_some() && text.len() > budget {
                     kept = None;
                 }
             }
         }
-        Columns { int_w, frac_w, cells: kept }
+        if kept.is_none() {
+            text = String::new();
+        }
+        Columns { int_w, frac_w, kept, text, row: Vec::new() }
+    }
+
+    /// Row `r` in `row` as a line of spaces of the row's width with each
+    /// number's digits written into its cell: every cell has its column's
+    /// width, so where each goes is known, and nothing is copied. `false`
+    /// when some cell is not a kept fixed-point number that fits (text,
+    /// whose bytes may outnumber its columns, or a magnitude past u64).
+    fn place_row(&self, row: &mut Vec<u8>, r: usize) -> bool {
+        let Some(kept) = &self.kept else { return false };
+        let cols = self.int_w.len();
+        let Some(cells) = kept.get(r * cols..(r + 1) * cols) else { return false };
+        let width: usize = self.int_w.iter().chain(&self.frac_w).sum::<usize>() + 2 * cols.saturating_sub(1);
+        row.clear();
+        row.resize(width, b' ');
+        let mut start = 0;
+        for ((cell, &int_w), &frac_w) in cells.iter().zip(&self.int_w).zip(&self.frac_w) {
+            let Kept::Fixed(m, p, n) = *cell else { return false };
+            if !Fixed::unpacked((m, p, n)).place(&mut row[start..start + int_w + frac_w], int_w) {
+                return false;
+            }
+            start += int_w + frac_w + 2;
+        }
+        true
     }
 
     /// Appends row `r` of `t`, its cells aligned on their decimal points.
-    fn write_row(&self, out: &mut String, t: &Tensor, r: usize, round: Option<u32>) {
+    fn write_row(&mut self, out: &mut String, t: &Tensor, r: usize, round: Option<u32>) {
         let cols = self.int_w.len();
+        let mut row = std::mem::take(&mut self.row);
+        if self.place_row(&mut row, r) {
+            out.push_str(std::str::from_utf8(&row).unwrap_or_default());
+            self.row = row;
+            return;
+        }
+        row.clear();
         let mut scratch = String::new();
         for c in 0..cols {
             if c > 0 {
-                out.push_str("  ");
+                row.extend_from_slice(b"  ");
             }
             let k = r * cols + c;
-            if let Some(fixed) = t.fixed_entry(k, round) {
-                let (i, f) = fixed.widths();
-                push_spaces(out, self.int_w[c].saturating_sub(i));
-                fixed.write(out);
-                push_spaces(out, self.frac_w[c].saturating_sub(f));
+            let kept = self.kept.as_ref().and_then(|kept| kept.get(k).copied());
+            let fixed = match kept {
+                Some(Kept::Fixed(m, p, n)) => Some(Fixed::unpacked((m, p, n))),
+                Some(Kept::Text(..)) => None,
+                Some(Kept::Again) | None => t.fixed_entry(k, round),
+            };
+            if let Some(fixed) = fixed {
+                fixed.write_cell(self.int_w[c], self.frac_w[c], &mut row);
                 continue;
             }
-            let cell = match &self.cells {
-                Some((text, ends)) => &text[if k == 0 { 0 } else { ends[k - 1] }..ends[k]],
-                None => {
+            let cell = match kept {
+                Some(Kept::Text(start, end)) => &self.text[start as usize..end as usize],
+                _ => {
                     scratch.clear();
                     entry_into(t, k, round, &mut scratch);
                     &scratch[..]
                 }
             };
             let (i, f) = split(cell);
-            push_spaces(out, self.int_w[c].saturating_sub(i));
-            out.push_str(cell);
-            push_spaces(out, self.frac_w[c].saturating_sub(f));
+            push_space_bytes(&mut row, self.int_w[c].saturating_sub(i));
+            row.extend_from_slice(cell.as_bytes());
+            push_space_bytes(&mut row, self.frac_w[c].saturating_sub(f));
         }
+        // Made of whole strings and ASCII, so always valid: checked once per row.
+        out.push_str(std::str::from_utf8(&row).unwrap_or_default());
+        self.row = row;
     }
+}
+
+/// Appends `n` spaces to a row's bytes.
+fn push_space_bytes(row: &mut Vec<u8>, n: usize) {
+    row.resize(row.len() + n, b' ');
 }
 
 /// The brackets of row `i` of `rows` rows drawn as a block: `⎡ ⎤` first,
@@ -217,7 +280,7 @@ fn brackets(t: &Tensor, i: usize, rows: usize) -> (&'static str, &'static str) {
 
 /// A tensor drawn as text lines: `1.35` for a scalar, a bracketed column or block otherwise.
 pub fn block(t: &Tensor, round: Option<u32>) -> Vec<String> {
-    let columns = Columns::measure(t, round);
+    let mut columns = Columns::measure(t, round);
     let (rows, _) = grid(t);
     (0..rows)
         .map(|r| {
@@ -273,7 +336,7 @@ pub fn labelled_into(out: &mut String, lhs: &str, t: &Tensor, round: Option<u32>
         }
         return;
     }
-    let columns = Columns::measure(t, round);
+    let mut columns = Columns::measure(t, round);
     let (rows, _) = grid(t);
     let pad = " ".repeat(display_width(lhs) + 3);
     for r in 0..rows {
@@ -289,5 +352,43 @@ pub fn labelled_into(out: &mut String, lhs: &str, t: &Tensor, round: Option<u32>
         columns.write_row(out, t, r, round);
         out.push_str(right);
         out.push('\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use num_rational::BigRational;
+
+    /// The rows as [`Columns`] writes them, kept or formatted again,
+    /// against [`aligned_rows`] over every cell formatted as a string.
+    #[test]
+    fn columns_write_what_aligned_strings_give() {
+        let mut floats = vec![0.0, -0.0, 1e-9, -1e-9, 12345.6789, -0.5, 0.049999, 2.5e21, -7.25];
+        let mut state = 7u64;
+        for _ in 0..40 {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            floats.push(((state >> 30) % 4_000_000) as f64 / 1000.0 - 2000.0);
+        }
+        floats.push(1e300);
+        floats.truncate(48);
+        let q = |n: i64, d: i64| BigRational::new(n.into(), d.into());
+        let exact: Vec<BigRational> =
+            (0..48).map(|i| q((i * 37 % 101) - 50, [1, 3, 8, 10, 7, 1 << 40][i as usize % 6])).collect();
+        let tensors = [Tensor::float(vec![6, 8], floats), Tensor::exact(vec![8, 6], exact)];
+        for t in &tensors {
+            for round in [None, Some(0), Some(2), Some(4), Some(22)] {
+                let expect = aligned_rows(&cells_in(t, round, Notation::Text));
+                for budget in [KEPT_BYTES, 0] {
+                    let mut columns = Columns::measure_within(t, round, budget);
+                    let (rows, _) = grid(t);
+                    for (r, want) in expect.iter().enumerate().take(rows) {
+                        let mut line = String::new();
+                        columns.write_row(&mut line, t, r, round);
+                        assert_eq!(&line, want, "row {r} at {round:?}, budget {budget}");
+                    }
+                }
+            }
+        }
     }
 }
