@@ -10,7 +10,7 @@
 use std::cell::OnceCell;
 use std::fmt;
 
-use num_bigint::BigInt;
+use num_bigint::{BigInt, BigUint, Sign};
 use num_rational::BigRational;
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
@@ -1328,10 +1328,10 @@ fn float_integer_dot_products(a: &[i64], b_columns: &[i64], m: usize, k: usize, 
 fn machine_lowest_terms(total: i128, row_denom: u64, col_denom: u64) -> BigRational {
     if let (Some(denom), Ok(numer)) = (row_denom.checked_mul(col_denom), i64::try_from(total)) {
         let common = num_integer::Integer::gcd(&numer.unsigned_abs(), &denom);
-        // `common` divides |numer| ≤ 2^63, so the quotient fits an i64
-        // unless numer is i64::MIN and common is 1, which i128 avoids.
-        let numer = i128::from(numer) / i128::from(common);
-        return BigRational::new_raw(BigInt::from(numer), BigInt::from(denom / common));
+        // Divided as magnitudes in u64 (|i64::MIN| fits there, not in i64).
+        let sign = if numer < 0 { Sign::Minus } else { Sign::Plus };
+        let magnitude = BigUint::from(numer.unsigned_abs() / common);
+        return BigRational::new_raw(BigInt::from_biguint(sign, magnitude), BigInt::from(denom / common));
     }
     // Lowest terms in u128: the product of two u64 fits.
     let denom = u128::from(row_denom) * u128::from(col_denom);
@@ -2297,14 +2297,14 @@ mod tests {
         // Integer matrices whose sums f64 would round: 2^53 + 1 is not an
         // f64. The bound check must send them to the i128 loop.
         let big = (1i64 << 27) + 1;
-        let cases: [(usize, usize, usize, Vec<i64>, Vec<i64>); 3] = [
+        let cases = [
             // k = 1: (2^27 + 1)(2^26 + 1) = 2^53 + 2^27 + 2^26 + 1.
-            (1, 1, 1, vec![big], vec![(1 << 26) + 1]),
+            ((1, 1, 1), vec![big], vec![(1 << 26) + 1]),
             // Sums of terms that are f64s each, whose total is not.
-            (1, 2, 1, vec![1 << 30, 1], vec![1 << 23, 1]),
-            (2, 3, 2, vec![big, -big, 7, 0, big, -3], vec![big, -1, 5, 9, -big, big]),
+            ((1, 2, 1), vec![1 << 30, 1], vec![1 << 23, 1]),
+            ((2, 3, 2), vec![big, -big, 7, 0, big, -3], vec![big, -1, 5, 9, -big, big]),
         ];
-        for (m, k, p, a, b) in cases {
+        for ((m, k, p), a, b) in cases {
             let a: Vec<BigRational> = a.into_iter().map(|x| r(x, 1)).collect();
             let b: Vec<BigRational> = b.into_iter().map(|x| r(x, 1)).collect();
             let naive = naive_matmul(&a, &b, m, k, p);
