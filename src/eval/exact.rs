@@ -267,6 +267,9 @@ fn sum(a: &BigRational, b: &BigRational, negate_b: bool) -> BigRational {
     if a.is_zero() {
         return if negate_b { -b } else { b.clone() };
     }
+    if let Some(r) = sum_in_words(a, b, negate_b) {
+        return r;
+    }
     let combine = |x: BigInt, y: BigInt| if negate_b { x - y } else { x + y };
     if a.denom() == b.denom() {
         let numer = combine(a.numer().clone(), b.numer().clone());
@@ -276,6 +279,41 @@ fn sum(a: &BigRational, b: &BigRational, negate_b: bool) -> BigRational {
     let numer = combine(a.numer() * b.denom(), b.numer() * a.denom());
     let factors = || denominator_factors(a).times(&denominator_factors(b));
     reduce_product(numer, a.denom().magnitude() * b.denom().magnitude(), factors)
+}
+
+/// [`sum`] in machine words, when both numerators fit an i64 and both
+/// denominators a u64 (a layer's exact product and its bias, decimals as
+/// written): over the least common denominator `ad / g · bd` with `g =
+/// gcd(ad, bd)`, in i128 and u128, then to lowest terms by one gcd, with no
+/// big integer until the result. `None` when a step would leave the words.
+fn sum_in_words(a: &BigRational, b: &BigRational, negate_b: bool) -> Option<BigRational> {
+    let (an, ad) = (a.numer().to_i64()?, a.denom().to_u64()?);
+    let (bn, bd) = (b.numer().to_i64()?, b.denom().to_u64()?);
+    let g = ad.gcd(&bd);
+    let (a_scale, b_scale) = (ad / g, bd / g);
+    // |an|·bd/g and |bn|·ad/g are below 2^127 each, so their sum or
+    // difference fits an i128 less one bit: checked all the same.
+    let x = i128::from(an) * i128::from(b_scale);
+    let y = i128::from(bn) * i128::from(a_scale);
+    let numer = if negate_b { x.checked_sub(y)? } else { x.checked_add(y)? };
+    let denom = u128::from(a_scale) * u128::from(bd);
+    if numer == 0 {
+        return Some(BigRational::zero());
+    }
+    let sign = if numer < 0 { Sign::Minus } else { Sign::Plus };
+    // The gcd and the divisions in u64 when both fit (the common case,
+    // where u128 division is a library call several times slower).
+    let (n, d) = match (u64::try_from(numer.unsigned_abs()), u64::try_from(denom)) {
+        (Ok(n), Ok(d)) => {
+            let common = n.gcd(&d);
+            (BigUint::from(n / common), BigUint::from(d / common))
+        }
+        _ => {
+            let common = numer.unsigned_abs().gcd(&denom);
+            (BigUint::from(numer.unsigned_abs() / common), BigUint::from(denom / common))
+        }
+    };
+    Some(BigRational::new_raw(BigInt::from_biguint(sign, n), BigInt::from_biguint(Sign::Plus, d)))
 }
 
 /// `a · b`, equal to `&a * &b` on `BigRational`s. A factor 0 or ±1 (a
@@ -453,6 +491,32 @@ mod tests {
                 g = (g.1, r);
             }
             assert_eq!(lcm.value(), &x / &g.0 * &y);
+        }
+    }
+
+    #[test]
+    fn sums_of_word_sized_fractions_agree_with_euclid() {
+        // Numerators and denominators at the edges of i64 and u64 (the
+        // machine-word path and its fall-back), decimals, shared factors.
+        let mut rng = Rng(99);
+        let numers = [0, 1, -1, 7, -250, i64::MAX, i64::MIN, i64::MIN + 1, 1 << 62, -(1 << 40) - 3];
+        let denoms = [1u64, 2, 10, 100, 10_000, 1 << 63, u64::MAX, u64::MAX - 1, 3 * (1 << 40), 999_999_937];
+        let pick = |rng: &mut Rng| {
+            let n = match rng.below(3) {
+                0 => numers[rng.below(numers.len() as u64) as usize],
+                _ => (rng.next() >> rng.below(64)) as i64,
+            };
+            let d = match rng.below(3) {
+                0 => denoms[rng.below(denoms.len() as u64) as usize],
+                _ => (rng.next() >> rng.below(64)).max(1),
+            };
+            BigRational::new(BigInt::from(n), BigInt::from(d))
+        };
+        for _ in 0..20_000 {
+            let (a, b) = (pick(&mut rng), pick(&mut rng));
+            let (an, ad, bn, bd) = (a.numer(), a.denom(), b.numer(), b.denom());
+            assert_eq!(parts(&add(&a, &b)), reference(&(an * bd + bn * ad), &(ad * bd)), "{a} + {b}");
+            assert_eq!(parts(&sub(&a, &b)), reference(&(an * bd - bn * ad), &(ad * bd)), "{a} - {b}");
         }
     }
 

@@ -10,7 +10,7 @@
 use std::cell::OnceCell;
 use std::fmt;
 
-use num_bigint::BigInt;
+use num_bigint::{BigInt, BigUint, Sign};
 use num_rational::BigRational;
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
@@ -1142,6 +1142,10 @@ fn exact_matmul(a: &[BigRational], b: &[BigRational], m: usize, k: usize, p: usi
     if let Some(out) = machine_matmul(a, b, m, k, p) {
         return out;
     }
+    // An empty sum: zeros (and no row or column to put over a denominator).
+    if k == 0 {
+        return vec![BigRational::zero(); m * p];
+    }
     // Each common denominator factored once over the small primes, so that
     // every entry is brought to lowest terms without a general gcd (see
     // `exact::lowest_terms`).
@@ -1252,22 +1256,88 @@ fn machine_matmul(a: &[BigRational], b: &[BigRational], m: usize, k: usize, p: u
         b_columns[j * k + l] = scale(x, col_denoms[j])?;
     }
     let bits = |v: &[i64]| v.iter().map(|x| 64 - x.unsigned_abs().leading_zeros()).max().unwrap_or(0);
+    let bound_bits = bits(&a_scaled) + bits(&b_columns) + (usize::BITS - k.leading_zeros());
     // |Σ x·y| < k · 2^(a_bits + b_bits) must stay below 2^127.
-    if bits(&a_scaled) + bits(&b_columns) + (usize::BITS - k.leading_zeros()) > 126 {
+    if bound_bits > 126 {
         return None;
     }
-    let mut out = Vec::with_capacity(m * p);
-    for (row, &row_denom) in a_scaled.chunks(k).zip(&row_denoms) {
-        for (column, &col_denom) in b_columns.chunks(k).zip(&col_denoms) {
-            let total: i128 = row.iter().zip(column).map(|(x, y)| i128::from(*x) * i128::from(*y)).sum();
-            // Lowest terms in u128: the product of two u64 fits.
-            let denom = u128::from(row_denom) * u128::from(col_denom);
-            let common = num_integer::Integer::gcd(&total.unsigned_abs(), &denom);
-            let numer = total / common as i128;
-            out.push(BigRational::new_raw(BigInt::from(numer), BigInt::from(denom / common)));
+    let totals = if bound_bits <= FLOAT_EXACT_BITS {
+        float_integer_dot_products(&a_scaled, &b_columns, m, k, p)
+    } else {
+        let mut totals = Vec::with_capacity(m * p);
+        for row in a_scaled.chunks(k) {
+            for column in b_columns.chunks(k) {
+                totals.push(row.iter().zip(column).map(|(x, y)| i128::from(*x) * i128::from(*y)).sum());
+            }
         }
+        totals
+    };
+    let mut out = Vec::with_capacity(m * p);
+    for (flat, &total) in totals.iter().enumerate() {
+        let (row_denom, col_denom) = (row_denoms[flat / p], col_denoms[flat % p]);
+        out.push(machine_lowest_terms(total, row_denom, col_denom));
     }
     Some(out)
+}
+
+/// Bits of the largest magnitude below which every integer is an f64: a
+/// sum of products of integers whose every partial sum stays under 2^53 is
+/// exact in f64 whatever order the additions run in.
+const FLOAT_EXACT_BITS: u32 = 53;
+
+/// The integer dot products of the rows of `a` (`[m, k]`, row-major) with
+/// the columns `b_columns` (`[p, k]`, column j at `j·k`) by `matrixmultiply`'s
+/// f64 kernel. Exact only when every |a|·|b|·k is below 2^53 (the caller
+/// checks): then each product and each partial sum, in whatever order the
+/// blocked kernel adds them, is an integer below 2^53, which f64 holds
+/// exactly, so no rounding ever happens.
+fn float_integer_dot_products(a: &[i64], b_columns: &[i64], m: usize, k: usize, p: usize) -> Vec<i128> {
+    // Integers below 2^53 convert to f64 exactly.
+    let a: Vec<f64> = a.iter().map(|&x| x as f64).collect();
+    let b: Vec<f64> = b_columns.iter().map(|&x| x as f64).collect();
+    let mut v = vec![0.0; m * p];
+    assert!(a.len() >= m * k && b.len() >= k * p, "matmul operands are smaller than their shapes");
+    // SAFETY: `a` holds m·k entries read with strides (k, 1), `b` k·p
+    // entries read as a [k, p] matrix with strides (1, k) (column j is
+    // stored at j·k), `v` m·p entries with strides (p, 1), allocated here
+    // and aliasing neither input.
+    unsafe {
+        matrixmultiply::dgemm(
+            m,
+            k,
+            p,
+            1.0,
+            a.as_ptr(),
+            k as isize,
+            1,
+            b.as_ptr(),
+            1,
+            k as isize,
+            0.0,
+            v.as_mut_ptr(),
+            p as isize,
+            1,
+        );
+    }
+    // Each sum is an integer of magnitude below 2^53: the cast is exact.
+    v.into_iter().map(|x| x as i128).collect()
+}
+
+/// `total / (row_denom · col_denom)` in lowest terms, by a gcd in machine
+/// words (u64 when the product of the denominators fits, as for decimals).
+fn machine_lowest_terms(total: i128, row_denom: u64, col_denom: u64) -> BigRational {
+    if let (Some(denom), Ok(numer)) = (row_denom.checked_mul(col_denom), i64::try_from(total)) {
+        let common = num_integer::Integer::gcd(&numer.unsigned_abs(), &denom);
+        // Divided as magnitudes in u64 (|i64::MIN| fits there, not in i64).
+        let sign = if numer < 0 { Sign::Minus } else { Sign::Plus };
+        let magnitude = BigUint::from(numer.unsigned_abs() / common);
+        return BigRational::new_raw(BigInt::from_biguint(sign, magnitude), BigInt::from(denom / common));
+    }
+    // Lowest terms in u128: the product of two u64 fits.
+    let denom = u128::from(row_denom) * u128::from(col_denom);
+    let common = num_integer::Integer::gcd(&total.unsigned_abs(), &denom);
+    let numer = total / common as i128;
+    BigRational::new_raw(BigInt::from(numer), BigInt::from(denom / common))
 }
 
 /// `[m,k] @ [k,p]` in f64, row-major, by `matrixmultiply`'s blocked and
@@ -2170,6 +2240,111 @@ mod tests {
             })
             .collect();
         assert_eq!(terms(&slow), terms(&naive));
+    }
+
+    /// Row-major `[m, k] @ [k, p]` of rationals by plain dot products, one
+    /// `BigRational` product and sum at a time.
+    fn naive_matmul(a: &[BigRational], b: &[BigRational], m: usize, k: usize, p: usize) -> Vec<BigRational> {
+        (0..m * p)
+            .map(|ij| (0..k).map(|l| &a[ij / p * k + l] * &b[l * p + ij % p]).fold(BigRational::zero(), |s, x| s + x))
+            .collect()
+    }
+
+    #[test]
+    fn integer_dot_products_in_f64_match_i128_up_to_the_bound() {
+        // Entries of at most `a_bits` and `b_bits` bits with a_bits + b_bits
+        // + bits(k) = 53: the largest sums allowed on the f64 path, with
+        // extreme magnitudes of both signs, zeros, and k = 1.
+        let mut state = 5u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state >> 11
+        };
+        for (m, k, p) in [(1, 1, 1), (3, 1, 4), (5, 3, 2), (17, 33, 9), (2, 300, 3), (9, 7, 1), (1, 64, 70)] {
+            let k_bits = usize::BITS - usize::leading_zeros(k);
+            let a_bits = (FLOAT_EXACT_BITS - k_bits) / 2;
+            let b_bits = FLOAT_EXACT_BITS - k_bits - a_bits;
+            let mut entry = |bits: u32| -> i64 {
+                let max = (1i64 << bits) - 1;
+                match next() % 5 {
+                    0 => 0,
+                    1 => max,
+                    2 => -max,
+                    _ => (next() % (2 * max as u64 + 1)) as i64 - max,
+                }
+            };
+            let a: Vec<i64> = (0..m * k).map(|_| entry(a_bits)).collect();
+            let b_columns: Vec<i64> = (0..k * p).map(|_| entry(b_bits)).collect();
+            let expected: Vec<i128> = (0..m * p)
+                .map(|ij| {
+                    let (i, j) = (ij / p, ij % p);
+                    (0..k).map(|l| i128::from(a[i * k + l]) * i128::from(b_columns[j * k + l])).sum()
+                })
+                .collect();
+            assert_eq!(float_integer_dot_products(&a, &b_columns, m, k, p), expected, "{m}x{k}x{p}");
+            // Every entry at the largest magnitude and of one sign: each dot
+            // product is k·(2^a_bits - 1)·(2^b_bits - 1), just under 2^53.
+            let a = vec![(1i64 << a_bits) - 1; m * k];
+            let b_columns = vec![-((1i64 << b_bits) - 1); k * p];
+            let extreme = -(k as i128) * i128::from((1i64 << a_bits) - 1) * i128::from((1i64 << b_bits) - 1);
+            assert!(extreme.unsigned_abs() < 1 << 53);
+            assert_eq!(float_integer_dot_products(&a, &b_columns, m, k, p), vec![extreme; m * p]);
+        }
+    }
+
+    #[test]
+    fn exact_products_past_the_f64_bound_stay_exact() {
+        // Integer matrices whose sums f64 would round: 2^53 + 1 is not an
+        // f64. The bound check must send them to the i128 loop.
+        let big = (1i64 << 27) + 1;
+        let cases = [
+            // k = 1: (2^27 + 1)(2^26 + 1) = 2^53 + 2^27 + 2^26 + 1.
+            ((1, 1, 1), vec![big], vec![(1 << 26) + 1]),
+            // Sums of terms that are f64s each, whose total is not.
+            ((1, 2, 1), vec![1 << 30, 1], vec![1 << 23, 1]),
+            ((2, 3, 2), vec![big, -big, 7, 0, big, -3], vec![big, -1, 5, 9, -big, big]),
+        ];
+        for ((m, k, p), a, b) in cases {
+            let a: Vec<BigRational> = a.into_iter().map(|x| r(x, 1)).collect();
+            let b: Vec<BigRational> = b.into_iter().map(|x| r(x, 1)).collect();
+            let naive = naive_matmul(&a, &b, m, k, p);
+            assert!(naive.iter().any(|x| (x.to_f64().unwrap() as i128) != x.to_integer().to_i128().unwrap()));
+            assert_eq!(terms(&machine_matmul(&a, &b, m, k, p).unwrap()), terms(&naive));
+            assert_eq!(terms(&exact_matmul(&a, &b, m, k, p)), terms(&naive));
+        }
+        // The same over denominators: 1/100 steps at and past the bound.
+        let (m, k, p) = (3, 4, 2);
+        for extra_bits in [0u32, 1, 6] {
+            let a_bits = 24 + extra_bits;
+            let a: Vec<BigRational> =
+                (0..m * k).map(|i| r(((1i64 << a_bits) - 1) * if i % 3 == 0 { -1 } else { 1 }, 100)).collect();
+            let b: Vec<BigRational> = (0..k * p).map(|i| r((1i64 << 26) - 1 - i as i64, 10)).collect();
+            assert_eq!(terms(&exact_matmul(&a, &b, m, k, p)), terms(&naive_matmul(&a, &b, m, k, p)));
+        }
+    }
+
+    #[test]
+    fn exact_decimal_products_match_plain_rational_dot_products() {
+        // Two-place decimals like a network file's, the shape of a first
+        // layer (zeros, negatives, reducible sums), on the f64 path.
+        let mut state = 17u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) as i64
+        };
+        for (m, k, p) in [(1, 1, 1), (4, 1, 3), (12, 40, 7), (1, 513, 1), (31, 64, 33)] {
+            let mut decimal =
+                || if next() % 6 == 0 { r(0, 1) } else { r(next() % 199 - 99, [1, 10, 100][next() as usize % 3]) };
+            let a: Vec<BigRational> = (0..m * k).map(|_| decimal()).collect();
+            let b: Vec<BigRational> = (0..k * p).map(|_| decimal()).collect();
+            let naive = naive_matmul(&a, &b, m, k, p);
+            assert_eq!(terms(&machine_matmul(&a, &b, m, k, p).unwrap()), terms(&naive), "{m}x{k}x{p}");
+        }
+        // Empty dimensions take no machine path; the product is all zeros.
+        assert!(machine_matmul(&[], &[], 0, 3, 2).is_none());
+        assert!(machine_matmul(&[], &[], 2, 0, 3).is_none());
+        assert_eq!(terms(&exact_matmul(&[], &[], 2, 0, 3)), terms(&vec![BigRational::zero(); 6]));
+        assert!(exact_matmul(&[], &vec![r(1, 2); 6], 0, 3, 2).is_empty());
     }
 
     #[test]
