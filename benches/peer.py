@@ -212,13 +212,13 @@ def main():
             for name, path, mode in (("wide", wide, "wide"), ("batch", batch, "batch")):
                 out = subprocess.run([sys.executable, peer_script, path, mode, "20"], env=env,
                                      capture_output=True, text=True, check=True).stdout
-                rows.append(("%s: NumPy in-process forward, backward, update" % name, float(out), None, None))
+                rows.append(("%s: NumPy in-process forward, backward, update" % name, None, None, float(out)))
 
         rng = random.Random(1)
         big = "param W[2000,2000] = %s\nloss L = sum(W)\n" % matrix(rng, 2000, 2000)
         big_path = write("big.nn", big)
         cpu, rss = median_process([NNDERIVE, "check", big_path])
-        rows.append(("check a 2000x2000 literal (%.0f MB)" % (len(big) / 1e6), cpu, rss, None))
+        rows.append(("check a 2000x2000 literal (%.0f MB): %.0f MB/s" % (len(big) / 1e6, len(big) / 1e6 / cpu), cpu, rss, None))
 
     print("nnderive %s; %s; NumPy %s" % (
         subprocess.run([NNDERIVE, "--version"], capture_output=True, text=True).stdout.strip(),
@@ -226,8 +226,9 @@ def main():
         __import__("numpy").__version__ + " (one thread)" if have_numpy else "not installed: pip install numpy"))
     print("%-72s %10s %10s %10s" % ("case (whole process unless said)", "nnderive s", "peak MiB", "peer s"))
     for name, cpu, rss, peer in rows:
-        print("%-72s %10.3f %10s %10s" % (
-            name, cpu, "%.0f" % (rss / 1024) if rss else "", "%.3f" % peer if peer is not None else "-"))
+        print("%-72s %10s %10s %10s" % (
+            name, "%.3f" % cpu if cpu is not None else "-", "%.0f" % (rss / 1024) if rss else "-",
+            "%.3f" % peer if peer is not None else "-"))
 
 
 if __name__ == "__main__":
