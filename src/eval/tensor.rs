@@ -1580,39 +1580,15 @@ impl Fixed {
     /// widths, which [`Fixed::widths`] would count again.
     #[inline]
     pub fn write_cell(self, int_w: usize, frac_w: usize, out: &mut Vec<u8>) {
-        // The common cell (a u64 magnitude, a cell of at most 64 bytes) is
-        // made whole in a buffer, its digits written straight into place,
-        // and appended at once.
+        // The common cell (a u64 magnitude, a cell of at most 64 bytes, wide
+        // enough for its whole part) is made whole in a buffer of spaces,
+        // its digits put in place by [`Fixed::place`], and appended at once.
         const CELL: usize = 64;
-        let places = self.places as usize;
-        if let (Ok(mut rest), true) = (u64::try_from(self.magnitude), places < CELL) {
-            let count = rest.checked_ilog10().map_or(1, |l| l as usize + 1);
-            let int = count.saturating_sub(places).max(1);
-            let sign = self.negative && rest != 0;
-            let (before, after) = (usize::from(sign) + int, if places == 0 { 0 } else { places + 1 });
-            let left = int_w.saturating_sub(before);
-            let end = left + before + after;
-            let len = end + frac_w.saturating_sub(after);
-            if len <= CELL {
-                let mut cell = [b' '; CELL];
-                let mut at = end;
-                for _ in 0..places {
-                    at -= 1;
-                    cell[at] = b'0' + (rest % 10) as u8;
-                    rest /= 10;
-                }
-                if places > 0 {
-                    at -= 1;
-                    cell[at] = b'.';
-                }
-                for _ in 0..int {
-                    at -= 1;
-                    cell[at] = b'0' + (rest % 10) as u8;
-                    rest /= 10;
-                }
-                if sign {
-                    cell[at - 1] = b'-';
-                }
+        let after = if self.places == 0 { 0 } else { self.places as usize + 1 };
+        let len = int_w + after.max(frac_w);
+        if len <= CELL {
+            let mut cell = [b' '; CELL];
+            if self.place(&mut cell[..len], int_w) {
                 out.extend_from_slice(&cell[..len]);
                 return;
             }
