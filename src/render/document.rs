@@ -5,7 +5,7 @@
 use crate::derive::{Convention, Derivation, Step, Wrt};
 use crate::eval::tensor::Tensor;
 use crate::eval::{Solution, Training};
-use crate::model::sentence::{Part, Sentence};
+use crate::model::sentence::Sentence;
 use crate::model::{Func, Model, Optimizer, Role};
 
 use super::formula::{constant, definition, formula, Names, Notation};
@@ -769,12 +769,7 @@ fn update_blocks(model: &Model, names: &Names, train: &Training, round: Option<u
 
 /// A fixed sentence as running text with its formulas as inline math.
 fn sentence(s: Sentence) -> Vec<Inline> {
-    s.iter()
-        .map(|part| match *part {
-            Part::Words(w) => text(w),
-            Part::Math { latex, .. } => math(latex),
-        })
-        .collect()
+    pieces(super::text::sentence_pieces(s, L))
 }
 
 /// A sentence of words and formulas as running text with inline math.
