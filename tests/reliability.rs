@@ -77,6 +77,29 @@ fn deep_inputs_fit_a_small_stack() {
     });
 }
 
+/// A constant with a long continued fraction (a 400-digit decimal to the
+/// 8th power, folded exactly in the graph) is checked, solved and printed
+/// on a small stack: hashing it for the shared graph once recursed per
+/// partial quotient (found by the `pipeline` fuzz target; a 3 000-digit one
+/// overflowed the main thread's 8 MiB). Its value passes the exact size cap,
+/// so it is computed in f64; checked by hand: L = c·w² with w = 1/2 is c/4,
+/// and ∂L/∂w = 2 c w = c.
+#[test]
+fn long_exact_constants_fit_a_small_stack() {
+    let digits: String = (0..400).map(|i| char::from(b'1' + (i * 7 % 9) as u8)).collect();
+    let text = format!("param w = 0.5\nc = 0.{digits}^8\nloss L = c * w * w\ntrain sgd(lr = 0.1)\n");
+    let c = format!("0.{digits}").parse::<f64>().unwrap().powi(8);
+    let (loss, gradient) = on_small_stack(move || {
+        let model = load(&text);
+        let solution = nnderive::solve(&model).expect("solves");
+        let _ = nnderive::render::text::solution(&model, &solution, Some(4));
+        let _ = nnderive::render::latex::document(&model, &solution, None);
+        (solution.value(model.loss).to_f64_vec()[0], solution.gradients[0].to_f64_vec()[0])
+    });
+    assert!((loss - c / 4.0).abs() <= 1e-12 * c, "{loss} vs {}", c / 4.0);
+    assert!((gradient - c).abs() <= 1e-12 * c, "{gradient} vs {c}");
+}
+
 #[test]
 fn a_long_sum_of_gradient_contributions_prints_without_recursion() {
     // ∂L/∂x collects one term from each of 30 000 equations.

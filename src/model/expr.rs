@@ -10,6 +10,7 @@
 //! makes is a named rule of [`super::simplification`], recorded when it fires.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 
 use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};
@@ -45,7 +46,7 @@ pub struct TensorId(pub u32);
 pub struct SymbolId(pub u32);
 
 /// One operation. Children are [`NodeId`]s of the same graph.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Node {
     /// A declared tensor or the result of an equation, referred to by name.
     Tensor(TensorId),
@@ -111,6 +112,49 @@ pub enum Node {
     /// the classes along the axis: labels `[N]` give `[C, N]` (axis 0, one
     /// column per example) or `[N, C]` (axis 1); one label, a vector.
     OneHot(NodeId, usize, Axis),
+}
+
+/// Hashed field by field as the derive would, except the exact numbers:
+/// num-rational hashes a ratio through its continued fraction, recursing
+/// once per partial quotient, which a long constant (a decimal of a few
+/// hundred digits, or one raised to a power) takes past the stack. A
+/// `BigRational` is always in lowest terms with a positive denominator, so
+/// hashing its numerator and denominator (digit by digit, no recursion)
+/// agrees with `==`.
+impl Hash for Node {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        fn rational<H: Hasher>(r: &BigRational, state: &mut H) {
+            r.numer().hash(state);
+            r.denom().hash(state);
+        }
+        std::mem::discriminant(self).hash(state);
+        match self {
+            Node::Const(r) => rational(r, state),
+            Node::Pow(a, r) => {
+                a.hash(state);
+                rational(r, state);
+            }
+            Node::Tensor(t) => t.hash(state),
+            Node::Param(i) => i.hash(state),
+            Node::Symbol(s) => s.hash(state),
+            Node::Neg(a) | Node::Transpose(a) | Node::Diag(a) | Node::Flatten(a) | Node::SumSpatial(a) => a.hash(state),
+            Node::Add(a, b) | Node::Sub(a, b) | Node::Mul(a, b) | Node::Div(a, b) | Node::MatMul(a, b) => {
+                (a, b).hash(state)
+            }
+            Node::Apply(f, args) => (f, args).hash(state),
+            Node::Reduce(r, a) => (r, a).hash(state),
+            Node::Softmax(a, axis) | Node::LogSoftmax(a, axis) | Node::SumAxis(a, axis) => (a, axis).hash(state),
+            Node::Loss(l, a, b) => (l, a, b).hash(state),
+            Node::Conv2d(a, b, c) | Node::ConvKernelGrad(a, b, c) | Node::ConvInputGrad(a, b, c) => {
+                (a, b, c).hash(state)
+            }
+            Node::Pool(k, a, w) => (k, a, w).hash(state),
+            Node::MaxPoolBack(a, b, w) => (a, b, w).hash(state),
+            Node::AvgPoolBack(a, w) => (a, w).hash(state),
+            Node::Reshape(a, shape) => (a, shape).hash(state),
+            Node::OneHot(a, classes, axis) => (a, classes, axis).hash(state),
+        }
+    }
 }
 
 impl Node {
@@ -995,6 +1039,28 @@ mod tests {
 
     fn vec_leaf(g: &mut Graph, i: u32) -> NodeId {
         g.tensor(TensorId(i), Shape::vector(3))
+    }
+
+    /// A constant whose continued fraction is long (F(n)/F(n+1): n partial
+    /// quotients, each 1) is shared like any other. num-rational's own hash
+    /// recursed once per partial quotient and overflowed the stack (found by
+    /// the `pipeline` fuzz target on `.0337…^64`).
+    #[test]
+    fn long_constants_hash_without_recursion() {
+        let (mut a, mut b) = (num_bigint::BigInt::from(1), num_bigint::BigInt::from(1));
+        for _ in 0..200_000 {
+            let next = &a + &b;
+            a = std::mem::replace(&mut b, next);
+        }
+        let mut g = Graph::new();
+        let ratio = BigRational::new(a.clone(), b.clone());
+        let first = g.constant(ratio.clone());
+        assert_eq!(g.constant(ratio), first);
+        let other = g.constant(BigRational::new(a + 1, b));
+        assert_ne!(other, first);
+        let x = g.tensor(TensorId(0), Shape::scalar());
+        let exponent = BigRational::new(3.into(), 7.into());
+        assert_eq!(g.pow(x, exponent.clone()), g.pow(x, exponent));
     }
 
     #[test]
