@@ -191,45 +191,71 @@ fn derive_needs_no_numbers() {
     assert!(nn.contains("delta2 = yhat - y"), "{nn}");
 }
 
-/// The README shows real output: every ```text block that follows a
-/// `nnderive …` command line is exactly what that command prints.
+/// The README and every guide in `docs/`, in that order: what their
+/// examples promise is checked below.
+fn documents() -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut paths = vec![root.join("README.md")];
+    if let Ok(entries) = std::fs::read_dir(root.join("docs")) {
+        let mut guides: Vec<_> =
+            entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "md")).collect();
+        guides.sort();
+        paths.extend(guides);
+    }
+    paths
+        .into_iter()
+        .map(|p| (p.strip_prefix(root).unwrap_or(&p).display().to_string(), std::fs::read_to_string(&p).unwrap()))
+        .collect()
+}
+
+/// The README and the guides show real output: every ```text block that
+/// follows a `nnderive …` command line is exactly what that command prints.
 #[test]
 fn readme_examples_are_real_output() {
-    let readme = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     let mut checked = 0;
-    let lines: Vec<&str> = readme.lines().collect();
-    let mut i = 0;
-    while i < lines.len() {
-        if let Some(cmd) = lines[i].strip_prefix("$ nnderive ") {
-            let args: Vec<&str> = cmd.split_whitespace().collect();
-            let mut expected = String::new();
-            let mut j = i + 1;
-            while j < lines.len() && lines[j] != "```" {
-                expected.push_str(lines[j]);
-                expected.push('\n');
-                j += 1;
+    for (name, text) in documents() {
+        let lines: Vec<&str> = text.lines().collect();
+        let mut i = 0;
+        while i < lines.len() {
+            if let Some(cmd) = lines[i].strip_prefix("$ nnderive ") {
+                let args: Vec<&str> = cmd.split_whitespace().collect();
+                let mut expected = String::new();
+                let mut j = i + 1;
+                while j < lines.len() && lines[j] != "```" {
+                    expected.push_str(lines[j]);
+                    expected.push('\n');
+                    j += 1;
+                }
+                let out = nnderive(&args, None);
+                let got = format!("{}{}", stdout(&out), stderr(&out));
+                assert_eq!(
+                    got.trim_end(),
+                    expected.trim_end(),
+                    "{name}: the block for `nnderive {cmd}` is out of date"
+                );
+                checked += 1;
+                i = j;
             }
-            let out = nnderive(&args, None);
-            let got = format!("{}{}", stdout(&out), stderr(&out));
-            assert_eq!(got.trim_end(), expected.trim_end(), "README block for `nnderive {cmd}` is out of date");
-            checked += 1;
-            i = j;
+            i += 1;
         }
-        i += 1;
     }
     assert!(checked >= 3, "only {checked} README examples found");
 }
 
-/// Every `nn` block of the README parses, and a block with a loss checks.
+/// Every `nn` block of the README and the guides parses, and a block with
+/// a loss checks.
 #[test]
 fn readme_nn_blocks_parse() {
-    let readme = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let blocks: Vec<&str> = readme.split("```nn\n").skip(1).map(|b| b.split("```").next().unwrap_or("")).collect();
-    assert!(blocks.len() >= 4);
-    for block in blocks {
-        nnderive::syntax::parse(block).unwrap_or_else(|e| panic!("README block does not parse: {e:?}\n{block}"));
-        if block.contains("loss ") {
-            nnderive::load(&nnderive::Source::new("readme.nn", block)).unwrap_or_else(|e| panic!("{e:?}\n{block}"));
+    let mut count = 0;
+    for (name, text) in documents() {
+        for block in text.split("```nn\n").skip(1).map(|b| b.split("```").next().unwrap_or("")) {
+            nnderive::syntax::parse(block).unwrap_or_else(|e| panic!("{name}: a block does not parse: {e:?}\n{block}"));
+            if block.contains("loss ") {
+                nnderive::load(&nnderive::Source::new("readme.nn", block))
+                    .unwrap_or_else(|e| panic!("{name}: {e:?}\n{block}"));
+            }
+            count += 1;
         }
     }
+    assert!(count >= 4);
 }
