@@ -733,7 +733,8 @@ fn packed(name: &str, items: &[(String, &crate::eval::tensor::Tensor)], round: O
             used += 3 + width(&blocks[end]);
             end += 1;
         }
-        for (i, line) in side_by_side(&blocks[start..end], "   ").iter().enumerate() {
+        let lines = side_by_side(&blocks[start..end], "   ", usize::MAX).unwrap_or_default();
+        for (i, line) in lines.iter().enumerate() {
             let lead = if start == 0 && i == 0 { format!("  {name}  ") } else { indent.clone() };
             let _ = writeln!(out, "{lead}{line}");
         }
@@ -1214,22 +1215,31 @@ fn time_derivation(model: &Model, derivation: &Derivation, view: &TimeView) -> S
     out
 }
 
-/// Matrices side by side, joined by `sep` on their first line.
-fn side_by_side(blocks: &[Vec<String>], sep: &str) -> Vec<String> {
+/// Matrices side by side, joined by `sep` on their first line, or `None`
+/// when the joined lines would be wider than `max_width` columns (each
+/// block's width is measured once, so a wide row is refused before any
+/// line is built: the cost is linear in the blocks' text).
+fn side_by_side(blocks: &[Vec<String>], sep: &str, max_width: usize) -> Option<Vec<String>> {
+    let widths: Vec<usize> = blocks.iter().map(|b| b.iter().map(|l| display_width(l)).max().unwrap_or(0)).collect();
+    let sep_width = display_width(sep);
+    let total = widths.iter().sum::<usize>() + sep_width * blocks.len().saturating_sub(1);
+    if total > max_width {
+        return None;
+    }
     let height = blocks.iter().map(Vec::len).max().unwrap_or(0);
-    let blank = " ".repeat(display_width(sep));
-    (0..height)
-        .map(|r| {
-            let cells: Vec<String> = blocks
-                .iter()
-                .map(|b| {
-                    let w = b.iter().map(|l| display_width(l)).max().unwrap_or(0);
-                    pad_right(b.get(r).map(String::as_str).unwrap_or(""), w)
-                })
-                .collect();
-            cells.join(if r == 0 { sep } else { &blank }).trim_end().to_string()
-        })
-        .collect()
+    let blank = " ".repeat(sep_width);
+    Some(
+        (0..height)
+            .map(|r| {
+                let cells: Vec<String> = blocks
+                    .iter()
+                    .zip(&widths)
+                    .map(|(b, &w)| pad_right(b.get(r).map(String::as_str).unwrap_or(""), w))
+                    .collect();
+                cells.join(if r == 0 { sep } else { &blank }).trim_end().to_string()
+            })
+            .collect(),
+    )
 }
 
 /// Widest line of term values written side by side.
@@ -1252,9 +1262,13 @@ fn write_time_sum(
     let written: Vec<String> = sum.terms.iter().map(|&t| formula(g, t, names, N)).collect();
     let _ = writeln!(out, "  {lhs} = {}", time_sum_text(g, sum, names, view, N));
     let _ = writeln!(out, "  {pad} = {}", written.join(" + "));
-    let blocks: Vec<Vec<String>> = terms.iter().map(|t| super::values::block(t, round)).collect();
-    let lines = side_by_side(&blocks, " + ");
-    if terms.iter().all(|t| t.dims().len() <= 2) && lines.iter().all(|l| display_width(l) <= SIDE_BY_SIDE_WIDTH) {
+    let lines = if terms.iter().all(|t| t.dims().len() <= 2) {
+        let blocks: Vec<Vec<String>> = terms.iter().map(|t| super::values::block(t, round)).collect();
+        side_by_side(&blocks, " + ", SIDE_BY_SIDE_WIDTH)
+    } else {
+        None
+    };
+    if let Some(lines) = lines {
         for (i, l) in lines.iter().enumerate() {
             let _ = writeln!(out, "  {pad} {} {l}", if i == 0 { "=" } else { " " });
         }
