@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The cases of issue 13 with nnderive and a peer measured in the same run.
+"""The cases of docs/performance.md with nnderive and a peer measured in the same run.
 
     cargo build --release && python3 benches/peer.py [--quick]
 

@@ -27,7 +27,7 @@ fn report(name: &str, d: Duration) {
     println!("{name:<58} {:>10.3} ms", d.as_secs_f64() * 1e3);
 }
 
-/// The wide case of issue 13, phase by phase: a 512-512-512-512-10 sigmoid
+/// The wide case of docs/performance.md, phase by phase: a 512-512-512-512-10 sigmoid
 /// network with one input, solved and printed with `--round 4` and at full
 /// precision (the text output, as `nnderive solve` writes it).
 fn wide_case(runs: usize) {
@@ -139,7 +139,7 @@ fn eval_only(runs: usize) {
     }
 }
 
-/// Long gradient sums (issue 14's `large` fuzz recipes): case 3, `Hk =
+/// Long gradient sums (the `large` fuzz recipes): case 3, `Hk =
 /// fn(H(k-1)) * x`, where ∂L/∂x sums one term from every equation, and case
 /// 1, a chain `Hk = fn(H(k-1))`, both through a mix of the fuzz target's
 /// functions, phase by phase at n and 2n equations: each phase should take

@@ -458,8 +458,8 @@ fn channel_bias_broadcast_and_sum_loss() {
     assert!(nnderive::gradcheck(&model).unwrap().worst() < 1e-6);
 }
 
-/// The CIFAR-sized network of `cargo bench` checks with the shapes the
-/// README gives.
+/// The CIFAR-sized network of `cargo bench` checks with the shapes
+/// docs/performance.md gives.
 #[test]
 fn cifar_sized_network_has_the_stated_shapes() {
     let model = nnderive::load(&Source::new("cifar.nn", common::cifar_network(11))).unwrap();

@@ -1,4 +1,4 @@
-//! An operation added the way the README's "Adding a built-in" says:
+//! An operation added the way the "Adding a built-in" of docs/design.md says:
 //! `softsign(t) = t / (1 + |t|)`, checked against values worked out by
 //! hand and against finite differences.
 

@@ -331,11 +331,12 @@ fn rmsprop_text() {
     });
 }
 
-/// The README's excerpt of a training run is real output: its lines appear,
+/// The training guide's excerpt of a training run is real output: its lines appear,
 /// in order and together, in what the command prints.
 #[test]
 fn readme_excerpt_is_real_output() {
-    let readme = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/training.md")).unwrap();
     let marker = "<!-- excerpt: solve grammar/examples/assignment4_adam.nn --round 4 -->\n```text\n";
     let excerpt = readme.split(marker).nth(1).expect("the excerpt").split("```").next().unwrap();
     let text = std::fs::read_to_string(common::example("assignment4_adam.nn")).unwrap();
@@ -343,5 +344,5 @@ fn readme_excerpt_is_real_output() {
     let solution = nnderive::solve(&model).unwrap();
     let out = render::text::solution(&model, &solution, Some(4));
     assert!(excerpt.lines().count() > 20);
-    assert!(out.contains(excerpt), "the README's excerpt is out of date:\n{excerpt}");
+    assert!(out.contains(excerpt), "docs/training.md's excerpt is out of date:\n{excerpt}");
 }

@@ -69,7 +69,7 @@ pub enum ErrorKind {
 /// entries is computed in f64 (8 bytes an entry, not the 100 of an exact
 /// one), so a tensor at the limit takes 128 MB; `check` of a 4000×4000
 /// literal peaks near 0.4 GB and `solve` of a layer over it near 0.8 GB
-/// (measured; see the README). A typo in a dimension cannot allocate gigabytes.
+/// (measured; see docs/errors.md). A typo in a dimension cannot allocate gigabytes.
 pub const MAX_ENTRIES: usize = 1 << 24;
 
 /// The nesting budget: a bracket, call, unary minus or power costs 4, an
