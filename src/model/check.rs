@@ -569,7 +569,8 @@ impl<'a> Checker<'a> {
             if self.tensors.contains_key(&func.name) {
                 return Err(Error::new(ErrorKind::TensorAsFunction { name: func.name.clone() }, func.span));
             }
-            let candidates = Builtin::NAMES.iter().copied().chain(self.fn_spans.keys().map(String::as_str));
+            let mut candidates: Vec<&str> = Builtin::names().collect();
+            candidates.extend(self.fn_spans.keys().map(String::as_str));
             let suggestion = suggest(&func.name, candidates);
             let args = args.iter().map(expr_text).collect();
             return Err(Error::new(

@@ -769,7 +769,7 @@ fn unknown_function_help(name: &str, suggestion: Option<&str>, args: &[String]) 
     format!(
         "define it as a scalar formula, applied entry by entry: `fn {name}({}) = ...`; or use a built-in: {}",
         params.join(", "),
-        Builtin::NAMES.join(", ")
+        Builtin::names().collect::<Vec<_>>().join(", ")
     )
 }
 

@@ -242,61 +242,54 @@ pub enum Builtin {
 }
 
 impl Builtin {
-    /// Every built-in name a `.nn` file may call (`sign`, `normcdf` and
-    /// `normpdf` appear as the derivatives of `abs` and `gelu`, and may be
-    /// called too).
-    pub const NAMES: [&'static str; 30] = [
-        "relu",
-        "step",
-        "sign",
-        "sigmoid",
-        "tanh",
-        "sin",
-        "cos",
-        "exp",
-        "log",
-        "sqrt",
-        "abs",
-        "softplus",
-        "leaky_relu",
-        "elu",
-        "gelu",
-        "max",
-        "min",
-        "normcdf",
-        "normpdf",
-        "softmax",
-        "log_softmax",
-        "sum",
-        "mean",
-        "cross_entropy",
-        "mse",
-        "bce",
-        "conv2d",
-        "maxpool",
-        "avgpool",
-        "flatten",
+    /// The built-ins that are not elementwise, in the order the
+    /// documentation lists them (after [`Elementwise::ALL`]).
+    const LAYERS: [Builtin; 11] = [
+        Builtin::Softmax,
+        Builtin::LogSoftmax,
+        Builtin::Reduce(Reduction::Sum),
+        Builtin::Reduce(Reduction::Mean),
+        Builtin::Loss(LossFn::CrossEntropy(None)),
+        Builtin::Loss(LossFn::Mse),
+        Builtin::Loss(LossFn::Bce),
+        Builtin::Conv2d,
+        Builtin::Pool(PoolKind::Max),
+        Builtin::Pool(PoolKind::Avg),
+        Builtin::Flatten,
     ];
+
+    /// Every built-in a `.nn` file may call, elementwise ones first (`sign`,
+    /// `normcdf` and `normpdf` appear as the derivatives of `abs` and
+    /// `gelu`, and may be called too). The one list that lookups, "did you
+    /// mean" suggestions and the help's list of built-ins all read, so a new
+    /// built-in is in each of them as soon as it is in its table.
+    pub fn all() -> impl Iterator<Item = Builtin> {
+        Elementwise::ALL.into_iter().map(Builtin::Elementwise).chain(Builtin::LAYERS)
+    }
+
+    /// The name used in `.nn` files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Builtin::Elementwise(e) => e.name(),
+            Builtin::Reduce(Reduction::Sum) => "sum",
+            Builtin::Reduce(Reduction::Mean) => "mean",
+            Builtin::Softmax => "softmax",
+            Builtin::LogSoftmax => "log_softmax",
+            Builtin::Loss(l) => l.name(),
+            Builtin::Conv2d => "conv2d",
+            Builtin::Pool(p) => p.name(),
+            Builtin::Flatten => "flatten",
+        }
+    }
+
+    /// Every built-in name, in [`Builtin::all`]'s order.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        Builtin::all().map(Builtin::name)
+    }
 
     /// Looks a built-in up by its `.nn` name.
     pub fn lookup(name: &str) -> Option<Builtin> {
-        if let Some(e) = Elementwise::ALL.iter().find(|e| e.name() == name) {
-            return Some(Builtin::Elementwise(*e));
-        }
-        Some(match name {
-            "softmax" => Builtin::Softmax,
-            "log_softmax" => Builtin::LogSoftmax,
-            "sum" => Builtin::Reduce(Reduction::Sum),
-            "mean" => Builtin::Reduce(Reduction::Mean),
-            "cross_entropy" => Builtin::Loss(LossFn::CrossEntropy(None)),
-            "mse" => Builtin::Loss(LossFn::Mse),
-            "bce" => Builtin::Loss(LossFn::Bce),
-            "conv2d" => Builtin::Conv2d,
-            "maxpool" => Builtin::Pool(PoolKind::Max),
-            "avgpool" => Builtin::Pool(PoolKind::Avg),
-            "flatten" => Builtin::Flatten,
-            _ => return None,
-        })
+        Builtin::all().find(|b| b.name() == name)
     }
 
     /// How many arguments it takes.
@@ -338,4 +331,38 @@ pub enum Func {
         func: FnId,
         wrt: u32,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every built-in is listed once and found by its own name; a variant
+    /// missing from the list would be missing from lookups and from the
+    /// help, so each kind is checked to be present.
+    #[test]
+    fn every_builtin_is_listed_once_and_found_by_name() {
+        let all: Vec<Builtin> = Builtin::all().collect();
+        for b in &all {
+            assert_eq!(Builtin::lookup(b.name()), Some(*b), "{}", b.name());
+            assert_eq!(all.iter().filter(|c| c.name() == b.name()).count(), 1, "{} twice", b.name());
+        }
+        // One of each kind: adding a variant to `Builtin` makes `name`'s
+        // match fail to compile until it is named; this makes sure it is listed too.
+        let kind = |b: &Builtin| match b {
+            Builtin::Elementwise(_) => 0,
+            Builtin::Reduce(_) => 1,
+            Builtin::Softmax => 2,
+            Builtin::LogSoftmax => 3,
+            Builtin::Loss(_) => 4,
+            Builtin::Conv2d => 5,
+            Builtin::Pool(_) => 6,
+            Builtin::Flatten => 7,
+        };
+        let mut kinds: Vec<usize> = all.iter().map(kind).collect();
+        kinds.dedup();
+        assert_eq!(kinds.len(), 8);
+        assert!(Builtin::names().any(|n| n == "softsign"));
+        assert_eq!(all.len(), Elementwise::ALL.len() + 11);
+    }
 }
