@@ -2,7 +2,7 @@
 //! renderer (`render::diagnostic`) draws it with the source line and a marker,
 //! so no layer formats its own errors.
 
-use crate::syntax::Span;
+use crate::span::Span;
 
 /// A located message about the user's file.
 #[derive(Clone, Debug, PartialEq)]

@@ -22,6 +22,7 @@
 //! assert!(text.contains("∂E/∂W = δ1 xᵀ"));
 //! ```
 
+pub mod span;
 pub mod diagnostic;
 pub mod layout;
 pub mod syntax;
@@ -183,7 +184,25 @@ pub fn load(source: &Source) -> Result<model::Model, Error> {
     Ok(model::check(&file)?)
 }
 
-pub use eval::{gradcheck, gradcheck_with, solve, GradCheckOptions};
+pub use eval::GradCheckOptions;
+
+/// Solves a checked model: forward values, the loss, every error term and
+/// gradient, and the training step ([`eval::solve`], with its error as this
+/// crate's).
+pub fn solve(model: &model::Model) -> Result<eval::Solution, Error> {
+    Ok(eval::solve(model)?)
+}
+
+/// Checks every derived gradient against central finite differences
+/// ([`eval::gradcheck`]).
+pub fn gradcheck(model: &model::Model) -> Result<eval::GradCheck, Error> {
+    Ok(eval::gradcheck(model)?)
+}
+
+/// [`gradcheck`] with options ([`eval::gradcheck_with`]).
+pub fn gradcheck_with(model: &model::Model, options: GradCheckOptions) -> Result<eval::GradCheck, Error> {
+    Ok(eval::gradcheck_with(model, options)?)
+}
 pub use model::with_value;
 
 /// The cases of `--cases NAME=onehot`: one per one-hot value of the

@@ -97,7 +97,7 @@ fn solve(name: &str, text: &str, given: Vec<Given>, round: Option<u32>) -> PyRes
     let (source, model) = model(name, text, given)?;
     // The package hands values to NumPy: every one must be a number (the
     // command line's `solve` writes open values as expressions instead).
-    nnderive::eval::require_values(&model, "solve in Python (NumPy arrays)").map_err(|e| raise(&source, &e))?;
+    nnderive::eval::require_values(&model, "solve in Python (NumPy arrays)").map_err(|e| raise(&source, &e.into()))?;
     let solution = nnderive::solve(&model).map_err(|e| raise(&source, &e))?;
     Ok((
         render::json::solution(&model, &solution, None),

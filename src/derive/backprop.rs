@@ -8,6 +8,7 @@ use num_traits::{One, Zero};
 use super::adjoint::local_adjoints;
 use super::rules;
 use super::simplify::{self, Candidates, Rewrite};
+use super::size::{occurrences, tree_size};
 use super::{Derivation, FnDerivative, Gradient, Step, StepRule, Symbol, SymbolKind, TargetSum, Wrt};
 use crate::model::{Axis, Fired, FnId, Func, Graph, Model, Node, NodeId, NodeMap, NodeSet, Role, SymbolId, TensorId};
 
@@ -822,42 +823,6 @@ const FOLD_LIMIT: u64 = 40;
 
 /// See [`FOLD_LIMIT`].
 const FOLD_STEPS: usize = 12;
-
-/// The size of `root` read as a tree (saturating).
-pub(super) fn tree_size(g: &Graph, root: NodeId) -> u64 {
-    tree_count(g, root, |_| None, 1)
-}
-
-/// How many times `target` occurs in `root` read as a tree.
-fn occurrences(g: &Graph, root: NodeId, target: NodeId) -> u64 {
-    tree_count(g, root, |n| (n == target).then_some(1), 0)
-}
-
-/// A count over `root` read as a tree (shared nodes counted once per use),
-/// computed on the graph in linear time: `leaf(n)` fixes a node's count, and
-/// any other node counts `own` plus its children's counts (saturating).
-fn tree_count(g: &Graph, root: NodeId, leaf: impl Fn(NodeId) -> Option<u64>, own: u64) -> u64 {
-    let mut memo: NodeMap<u64> = NodeMap::default();
-    let mut stack = vec![(root, false)];
-    while let Some((n, expanded)) = stack.pop() {
-        if memo.contains_key(&n) {
-            continue;
-        }
-        if let Some(v) = leaf(n) {
-            memo.insert(n, v);
-            continue;
-        }
-        let children = g.node(n).children();
-        if !expanded && !children.is_empty() {
-            stack.push((n, true));
-            stack.extend(children.iter().filter(|c| !memo.contains_key(c)).map(|&c| (c, false)));
-            continue;
-        }
-        let v = children.iter().fold(own, |a, c| a.saturating_add(memo.get(c).copied().unwrap_or(0)));
-        memo.insert(n, v);
-    }
-    memo[&root]
-}
 
 /// The symbols a formula mentions.
 fn symbols_in(g: &Graph, root: NodeId) -> Vec<SymbolId> {

@@ -10,6 +10,7 @@ mod backprop;
 mod polynomial;
 pub mod rules;
 pub mod simplify;
+mod size;
 pub mod time;
 
 use std::collections::BTreeSet;

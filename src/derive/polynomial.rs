@@ -131,7 +131,7 @@ pub fn clear_denominators(g: &mut Graph, root: NodeId) -> Option<NodeId> {
         expanded = expanded.add(&term, 1)?;
     }
     let result = from_poly(g, &expanded);
-    let smaller = super::backprop::tree_size(g, result) < super::backprop::tree_size(g, root);
+    let smaller = super::size::tree_size(g, result) < super::size::tree_size(g, root);
     (smaller && g.shape(result) == g.shape(root)).then_some(result)
 }
 

@@ -5,7 +5,8 @@
 use num_rational::BigRational;
 use num_traits::{One, Zero};
 
-use super::tensor::{common_denominator, over_denominator, Data, NumericError, NumericErrorKind, Tensor};
+use super::exact::{common_denominator, over_denominator};
+use super::tensor::{Data, NumericError, NumericErrorKind, Tensor};
 use crate::model::{Axis, Shape};
 
 /// The matrix view `(rows, cols)` of a tensor of rank ≤ 2.

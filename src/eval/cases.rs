@@ -42,12 +42,21 @@ impl Cases {
     }
 
     /// Solves each case on its own.
-    pub fn solve(&self) -> Result<SolvedCases, crate::Error> {
+    pub fn solve(&self) -> Result<SolvedCases, super::Error> {
         let dims = self.open.tensor(self.target).shape.dims().to_vec();
         let name = self.open.tensor(self.target).name.clone();
         let mut cases = Vec::with_capacity(self.values.len());
         for value in &self.values {
-            let model = with_value(self.open.clone(), &name, &dims, value.clone())?;
+            // The target and its shape come from the model itself, so this
+            // cannot fail for a case built by `one_hot`.
+            let model = with_value(self.open.clone(), &name, &dims, value.clone()).map_err(|_| super::Error {
+                kind: super::ErrorKind::Numeric {
+                    quantity: name.clone(),
+                    failure: super::Failure::Internal("a one-hot case does not fit its target"),
+                },
+                span: Some(self.open.tensor(self.target).span),
+                after_step: None,
+            })?;
             cases.push(Case { value: value.clone(), solution: solve(&model)? });
         }
         Ok(SolvedCases { target: self.target, cases })

@@ -12,7 +12,8 @@ use num_bigint::BigInt;
 use num_rational::BigRational;
 use num_traits::{ToPrimitive, Zero};
 
-use super::tensor::{common_denominator, over_denominator, Data, NumericError, NumericErrorKind, Tensor};
+use super::exact::{common_denominator, over_denominator};
+use super::tensor::{Data, NumericError, NumericErrorKind, Tensor};
 use crate::model::{Conv, PoolKind, Window};
 
 /// The numbers a kernel accumulates in.

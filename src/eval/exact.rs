@@ -347,6 +347,46 @@ pub(super) fn div(a: &BigRational, b: &BigRational) -> BigRational {
     reduce_product(numer, a.denom().magnitude() * b.numer().magnitude(), factors)
 }
 
+/// A sum over the common denominator, reduced once (see `matmul::exact_matmul`).
+pub(super) fn exact_sum(v: &[BigRational]) -> BigRational {
+    let factors = common_factors(v.iter());
+    let denom = BigInt::from(factors.value());
+    let numer = v.iter().map(|r| over_denominator(r, &denom)).sum();
+    lowest_terms(numer, denom.into_parts().1, &factors)
+}
+
+/// The least common multiple of the denominators of `values` (1 if none).
+pub(super) fn common_denominator<'a>(values: impl Iterator<Item = &'a BigRational>) -> BigInt {
+    BigInt::from(common_factors(values).value())
+}
+
+/// [`common_denominator`] factored over the small primes: the larger power
+/// of each, so a general gcd is needed only for denominators with a large
+/// prime factor.
+pub(super) fn common_factors<'a>(values: impl Iterator<Item = &'a BigRational>) -> Factored {
+    let mut common = Factored::one();
+    let mut last: Option<&BigInt> = None;
+    for r in values {
+        // Unit denominators and a run of equal ones are the common case;
+        // each distinct one is factored once.
+        if r.denom().is_one() || last == Some(r.denom()) {
+            continue;
+        }
+        common.lcm_with(&Factored::of(r.denom().magnitude()));
+        last = Some(r.denom());
+    }
+    common
+}
+
+/// The numerator of `r` written over `denom`, a multiple of its denominator.
+pub(super) fn over_denominator(r: &BigRational, denom: &BigInt) -> BigInt {
+    if r.denom() == denom {
+        r.numer().clone()
+    } else {
+        r.numer() * (denom / r.denom())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

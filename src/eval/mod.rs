@@ -7,6 +7,7 @@ mod cases;
 pub mod conv;
 mod error;
 mod exact;
+mod matmul;
 pub mod evaluate;
 pub mod number;
 pub mod symbolic;

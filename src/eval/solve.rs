@@ -101,7 +101,7 @@ impl Solution {
 }
 
 /// Derives and evaluates everything, then trains.
-pub fn solve(model: &Model) -> Result<Solution, crate::Error> {
+pub fn solve(model: &Model) -> Result<Solution, Error> {
     let derivation = derive(model);
     let initial = initial_values(model)?;
     // Only a given value of more than EXACT_ENTRIES_CAP entries starts in f64.
@@ -160,7 +160,7 @@ pub struct Prepared<'a> {
 
 impl<'a> Prepared<'a> {
     /// Derives `model` and reads its given values.
-    pub fn new(model: &'a Model) -> Result<Prepared<'a>, crate::Error> {
+    pub fn new(model: &'a Model) -> Result<Prepared<'a>, Error> {
         Ok(Prepared { model, derivation: derive(model), initial: initial_values(model)? })
     }
 
@@ -168,7 +168,7 @@ impl<'a> Prepared<'a> {
     /// file's optimizer, as [`solve`] computes them: each parameter's new
     /// value, in the order of the derivation's gradients (the gradients
     /// themselves when the file does not train).
-    pub fn step(&self) -> Result<Vec<(TensorId, Tensor)>, crate::Error> {
+    pub fn step(&self) -> Result<Vec<(TensorId, Tensor)>, Error> {
         let (model, derivation) = (self.model, &self.derivation);
         let pass = Pass::run(model, derivation, self.initial.clone(), true)?;
         let Some(train) = &model.train else {
@@ -388,11 +388,11 @@ fn missing_for(model: &Model, open: &[TensorId], purpose: &'static str) -> Error
 
 /// `Ok` when the file gives every value; else the error naming each one
 /// left open, for a `purpose` that needs numbers (arrays for a notebook).
-pub fn require_values(model: &Model, purpose: &'static str) -> Result<(), crate::Error> {
+pub fn require_values(model: &Model, purpose: &'static str) -> Result<(), Error> {
     let open = open_values(model);
     match open.is_empty() {
         true => Ok(()),
-        false => Err(missing_for(model, &open, purpose).into()),
+        false => Err(missing_for(model, &open, purpose)),
     }
 }
 
@@ -574,15 +574,15 @@ impl GradCheck {
 
 /// Compares every derived gradient entry with a central finite difference
 /// of the loss, computed independently by re-running the forward pass in f64.
-pub fn gradcheck(model: &Model) -> Result<GradCheck, crate::Error> {
+pub fn gradcheck(model: &Model) -> Result<GradCheck, Error> {
     gradcheck_with(model, GradCheckOptions { sample: None, progress: &mut |_, _| {} })
 }
 
 /// [`gradcheck`] on a sample of the entries, reporting progress.
-pub fn gradcheck_with(model: &Model, options: GradCheckOptions) -> Result<GradCheck, crate::Error> {
+pub fn gradcheck_with(model: &Model, options: GradCheckOptions) -> Result<GradCheck, Error> {
     let open = open_values(model);
     if !open.is_empty() {
-        return Err(missing(model, &open).into());
+        return Err(missing(model, &open));
     }
     let derivation = derive(model);
     let initial = initial_values(model)?;
@@ -605,7 +605,7 @@ pub fn gradcheck_with(model: &Model, options: GradCheckOptions) -> Result<GradCh
             let d = derived[i];
             (options.progress)(done, total);
             done += 1;
-            let loss_at = |delta: f64| -> Result<f64, crate::Error> {
+            let loss_at = |delta: f64| -> Result<f64, Error> {
                 let mut tensors = float_values.clone();
                 tensors[p] = Some(Rc::new(base.with_entry_offset(i, delta)));
                 let pass = Pass::run(model, &derivation, tensors, false)?;

@@ -60,7 +60,7 @@ impl Num {
 
     pub fn to_f64(&self) -> f64 {
         match self {
-            Num::Exact(r) => super::tensor::rational_to_f64(r),
+            Num::Exact(r) => super::number::rational_to_f64(r),
             Num::Float(x) => *x,
         }
     }

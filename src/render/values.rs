@@ -1,7 +1,8 @@
 //! Tensor values laid out for reading: scalars inline, vectors as columns,
 //! matrices as blocks with aligned columns, drawn with tall brackets.
 
-use crate::eval::tensor::{Data, Fixed, Tensor};
+use crate::eval::number::Fixed;
+use crate::eval::tensor::{Data, Tensor};
 
 use super::formula::{display_width, Notation};
 

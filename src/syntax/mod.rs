@@ -5,9 +5,8 @@ mod error;
 mod format;
 pub mod habits;
 mod parser;
-mod span;
 
+pub use crate::span::Span;
 pub use error::{Error, ErrorKind, MAX_DEPTH, MAX_ENTRIES};
 pub use format::{expr_text, format};
 pub use parser::{decode, parse, parse_given};
-pub use span::Span;

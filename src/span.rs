@@ -1,4 +1,5 @@
-//! Source locations.
+//! Source locations: below the diagnostics, which point at them, and the
+//! syntax, which makes them.
 
 /// A region of the source text: byte offsets plus the 1-based line and column
 /// (in characters) of its start, so errors can point at it without re-scanning.
