@@ -110,7 +110,26 @@ impl Printer<'_> {
     fn operands(&self, id: NodeId) -> Vec<NodeId> {
         match self.graph.node(id) {
             Node::Add(..) | Node::Sub(..) => self.chain(id).into_iter().map(|(_, n)| n).collect(),
+            Node::Loss(LossFn::CrossEntropy(_), y, p) => {
+                let mut out = vec![*y, *p];
+                out.extend(self.softmax_logits(*p).map(|(z, _)| z));
+                out
+            }
             node => node.children(),
+        }
+    }
+
+    /// The logits `z` and the softmax's axis when `p` is `softmax(z)` or a
+    /// tensor defined as one: nnderive then computes log p as
+    /// log_softmax(z), which stays finite where p rounds to 0 in float64.
+    fn softmax_logits(&self, p: NodeId) -> Option<(NodeId, Axis)> {
+        let def = match *self.graph.node(p) {
+            Node::Tensor(t) => self.model.tensor(t).definition?,
+            _ => p,
+        };
+        match *self.graph.node(def) {
+            Node::Softmax(z, axis) => Some((z, axis)),
+            _ => None,
         }
     }
 
@@ -218,7 +237,11 @@ impl Printer<'_> {
             Node::LogSoftmax(a, axis) => call("log_softmax", &[a], &axis_argument(g, *a, *axis)),
             Node::Diag(a) => call("np.diagflat", &[a], &[]),
             Node::Loss(LossFn::CrossEntropy(axis), y, p) => {
-                let extra: Vec<String> = axis.iter().map(|a| format!("axis={}", a.index())).collect();
+                let mut extra: Vec<String> = axis.iter().map(|a| format!("axis={}", a.index())).collect();
+                if let Some((z, softmax_axis)) = self.softmax_logits(*p) {
+                    let (log_p, _) = call("log_softmax", &[&z], &axis_argument(g, z, softmax_axis));
+                    extra.push(format!("log_p={log_p}"));
+                }
                 call("cross_entropy", &[y, p], &extra)
             }
             Node::Loss(LossFn::Mse, y, p) => call("mse", &[y, p], &[]),

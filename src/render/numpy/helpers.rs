@@ -75,7 +75,8 @@ pub fn used(g: &Graph, roots: &[NodeId]) -> BTreeSet<Helper> {
             Node::Apply(Func::Custom(_) | Func::Derivative { .. }, _) => &[],
             Node::Softmax(..) => &[Helper::Softmax],
             Node::LogSoftmax(..) => &[Helper::LogSoftmax],
-            Node::Loss(LossFn::CrossEntropy(_), ..) => &[Helper::CrossEntropy],
+            // With a softmax's logits at hand, log p is their log_softmax.
+            Node::Loss(LossFn::CrossEntropy(_), ..) => &[Helper::CrossEntropy, Helper::LogSoftmax],
             Node::Loss(LossFn::Mse, ..) => &[Helper::Mse],
             Node::Loss(LossFn::Bce, ..) => &[Helper::Bce],
             Node::Conv2d(..) => &[Helper::Conv2d],
@@ -196,9 +197,11 @@ pub fn source(h: Helper) -> &'static str {
 "#
         }
         Helper::CrossEntropy => {
-            r#"def cross_entropy(y, p, axis=None):
-    """−Σ y ⊙ log p; for a batch whose classes lie along `axis`, divided by the number of examples."""
-    total = -np.sum(y * np.log(p))
+            r#"def cross_entropy(y, p, axis=None, log_p=None):
+    """−Σ y ⊙ log p; for a batch whose classes lie along `axis`, divided by the number of
+    examples. For p = softmax(z), `log_p` is log_softmax(z), which stays finite where an
+    entry of p rounds to 0."""
+    total = -np.sum(y * (np.log(p) if log_p is None else log_p))
     return total if axis is None else total / np.shape(p)[1 - axis]
 "#
         }

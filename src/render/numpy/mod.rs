@@ -554,7 +554,8 @@ def report(solution, updated, history):
     if not worst <= {TOLERANCE:e}:
         print(f"{{where}} is {{got}}, and nnderive's value is {{want}}: they differ by {{worst:.1e}} relative, more than {TOLERANCE:e}", file=sys.stderr)
         sys.exit(1)
-    print(f"all {{count}} numbers agree with nnderive's to {TOLERANCE:e} relative (largest difference {{worst:.1e}}, at {{where}})", file=sys.stderr)
+    place = f", at {{where}}" if worst > 0 else ""
+    print(f"all {{count}} numbers agree with nnderive's to {TOLERANCE:e} relative (largest difference {{worst:.1e}}{{place}})", file=sys.stderr)
 "#
         );
     }
