@@ -43,7 +43,7 @@ fn python() -> Option<String> {
 fn networks() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut out = Vec::new();
-    for dir in ["grammar/examples", "tests/fixtures/readable", "tests/fixtures/unrolled", "tests/fixtures/fmt"] {
+    for dir in ["grammar/examples", "tests/fixtures/readable", "tests/fixtures/unrolled", "tests/fixtures/fmt", "tests/fixtures/numpy"] {
         let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
             .expect("the folder is there")
             .flatten()
@@ -307,5 +307,27 @@ fn options_that_do_not_go_with_the_format_are_usage_errors() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(out.stdout.is_empty());
         assert!(String::from_utf8_lossy(&out.stderr).starts_with(&format!("error: {says}")), "{args:?}");
+    }
+}
+
+/// Every ```python block of docs/export.md is part of a real export (of
+/// the assignment's network or of the RNN example), line for line.
+#[test]
+fn the_guides_python_blocks_are_real_exports() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let guide = std::fs::read_to_string(root.join("docs/export.md")).unwrap();
+    let exports: Vec<String> = ["assignment4.nn", "rnn.nn"]
+        .iter()
+        .map(|name| {
+            let source = common::source(&common::example(name));
+            let model = nnderive::load(&source).unwrap();
+            let solution = nnderive::solve(&model).unwrap();
+            nnderive::render::numpy::export(&model, &solution, &source.name, true).unwrap()
+        })
+        .collect();
+    let blocks: Vec<&str> = guide.split("```python\n").skip(1).map(|b| b.split("```").next().unwrap_or("")).collect();
+    assert!(blocks.len() >= 4);
+    for block in blocks {
+        assert!(exports.iter().any(|e| e.contains(block)), "not in any export:\n{block}");
     }
 }
