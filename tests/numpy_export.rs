@@ -43,7 +43,13 @@ fn python() -> Option<String> {
 fn networks() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut out = Vec::new();
-    for dir in ["grammar/examples", "tests/fixtures/readable", "tests/fixtures/unrolled", "tests/fixtures/fmt", "tests/fixtures/numpy"] {
+    for dir in [
+        "grammar/examples",
+        "tests/fixtures/readable",
+        "tests/fixtures/unrolled",
+        "tests/fixtures/fmt",
+        "tests/fixtures/numpy",
+    ] {
         let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
             .expect("the folder is there")
             .flatten()

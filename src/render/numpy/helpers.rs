@@ -92,9 +92,8 @@ pub fn used(g: &Graph, roots: &[NodeId]) -> BTreeSet<Helper> {
             Node::OneHot(..) => &[Helper::OneHot],
             Node::Add(a, b) | Node::Sub(a, b) | Node::Mul(a, b) | Node::Div(a, b) | Node::MatMul(a, b) => {
                 let (sa, sb) = (g.shape(*a), g.shape(*b));
-                let beside = |x: &crate::model::Shape, y: &crate::model::Shape| {
-                    x.rank() <= 2 && !x.is_scalar() && y.rank() == 3
-                };
+                let beside =
+                    |x: &crate::model::Shape, y: &crate::model::Shape| x.rank() <= 2 && !x.is_scalar() && y.rank() == 3;
                 if beside(sa, sb) || beside(sb, sa) {
                     &[Helper::PerChannel]
                 } else {

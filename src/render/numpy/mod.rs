@@ -191,8 +191,13 @@ fn given(out: &mut String, o: &WorkedSolution, py: &PyNames) {
     }
     // The initial parameters and the given values by their keys in JSON.
     let params: Vec<TensorId> = model.params().collect();
-    let entries: Vec<String> = params.iter().map(|&p| format!("    {}: {},", json_key(model, p), py.tensor(model, p, None))).collect();
-    let _ = write!(out, "\n# The parameters by name, at their given values.\nPARAMETERS = {{\n{}\n}}\n", entries.join("\n"));
+    let entries: Vec<String> =
+        params.iter().map(|&p| format!("    {}: {},", json_key(model, p), py.tensor(model, p, None))).collect();
+    let _ = write!(
+        out,
+        "\n# The parameters by name, at their given values.\nPARAMETERS = {{\n{}\n}}\n",
+        entries.join("\n")
+    );
     let given: Vec<String> = o
         .given
         .iter()
@@ -224,17 +229,9 @@ fn functions(out: &mut String, model: &Model, d: &crate::derive::Derivation, nam
             Some(wrt) => crate::model::Func::Derivative { func: row.func, wrt },
         };
         let params = py.params(row.func);
-        let printer = code::Printer {
-            model,
-            graph: &d.graph,
-            names: py,
-            aliases: None,
-            now: None,
-            params,
-        };
+        let printer = code::Printer { model, graph: &d.graph, names: py, aliases: None, now: None, params };
         let printed = printer.print(row.body, false);
-        let uses_params =
-            d.graph.nodes_under(&[row.body]).iter().any(|&n| matches!(d.graph.node(n), Node::Param(_)));
+        let uses_params = d.graph.nodes_under(&[row.body]).iter().any(|&n| matches!(d.graph.node(n), Node::Param(_)));
         // A constant body is spread over the shape of the arguments, as
         // nnderive spreads it.
         let value = match uses_params {
@@ -405,8 +402,10 @@ fn training(out: &mut String, model: &Model, py: &PyNames, train: &Training, nam
     if detailed {
         out.push_str("        entry[\"parameters\"] = named(P)\n        entry[\"gradients\"] = named(g)\n");
         if !quantities.is_empty() {
-            let per: Vec<String> =
-                quantities.iter().map(|q| format!("\"{0}\": {{\"value\": as_json({0}[name], name)}}", q.key())).collect();
+            let per: Vec<String> = quantities
+                .iter()
+                .map(|q| format!("\"{0}\": {{\"value\": as_json({0}[name], name)}}", q.key()))
+                .collect();
             let _ = writeln!(out, "        entry[\"state\"] = {{name: {{{}}} for name in P}}", per.join(", "));
         }
     }
@@ -608,11 +607,15 @@ fn expected(out: &mut String, o: &WorkedSolution, solution: &Solution) {
                 if !train.history.is_empty() {
                     match k.checked_sub(1).and_then(|i| train.history.get(i)) {
                         None => {
-                            let start = solution.derivation.gradients.iter().map(|g| (g.param, solution.value(g.param)));
+                            let start =
+                                solution.derivation.gradients.iter().map(|g| (g.param, solution.value(g.param)));
                             entry.insert("parameters".into(), named(&mut { start }));
                         }
                         Some(step) => {
-                            entry.insert("parameters".into(), named(&mut step.params.iter().map(|p| (p.param, &p.value))));
+                            entry.insert(
+                                "parameters".into(),
+                                named(&mut step.params.iter().map(|p| (p.param, &p.value))),
+                            );
                             entry.insert(
                                 "gradients".into(),
                                 named(&mut step.params.iter().map(|p| (p.param, &p.gradient))),

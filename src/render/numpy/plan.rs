@@ -72,8 +72,11 @@ impl<'a> Context<'a> {
     fn symbol(&self, s: SymbolId, now: Option<u64>) -> (Block, Printed) {
         let sym = self.d.symbol(s);
         let names = self.at(now);
-        let comment =
-            format!("{} = {}", formula(self.graph(), sym.node, &names, N), formula(self.graph(), sym.formula, &names, N));
+        let comment = format!(
+            "{} = {}",
+            formula(self.graph(), sym.node, &names, N),
+            formula(self.graph(), sym.formula, &names, N)
+        );
         let printed = self.printer(now, true).print(sym.formula, false);
         let code = format!("{} = {}", self.py.symbol(s, now), printed.text);
         (Block::Line { comment, code }, printed)
@@ -155,10 +158,12 @@ fn shift(c: &Context, steps: &Steps, read: Read, by: i64) -> Shifted {
             let name = &c.model.tensor(t).name;
             match split_step(name) {
                 None => Shifted::Tensor(t),
-                Some((base, k)) => match k.checked_add_signed(by).and_then(|k| c.model.tensor_id(&step_name(base, k))) {
-                    Some(t2) => Shifted::Tensor(t2),
-                    None => Shifted::Missing,
-                },
+                Some((base, k)) => {
+                    match k.checked_add_signed(by).and_then(|k| c.model.tensor_id(&step_name(base, k))) {
+                        Some(t2) => Shifted::Tensor(t2),
+                        None => Shifted::Missing,
+                    }
+                }
             }
         }
         Read::Symbol(s) => match steps.symbol_step.get(&s) {
@@ -327,7 +332,11 @@ fn forward_loop(c: &Context) -> Option<Vec<Block>> {
         let (block, reads) = match line {
             Some((code, reads)) => {
                 let names = c.names;
-                let comment = format!("{} = {}", names.tensor(t, N), super::super::text::time_sum_text(c.graph(), sums[&t], names, view, N));
+                let comment = format!(
+                    "{} = {}",
+                    names.tensor(t, N),
+                    super::super::text::time_sum_text(c.graph(), sums[&t], names, view, N)
+                );
                 (Block::Line { comment, code: format!("{} = {code}", c.py.tensor(c.model, t, None)) }, reads)
             }
             None => {
@@ -348,7 +357,9 @@ fn forward_loop(c: &Context) -> Option<Vec<Block>> {
 fn loop_header(c: &Context, steps: &Steps, down: bool) -> String {
     let t = &c.py.index;
     match down {
-        false => format!("for {t} in range({}, {}):  # {t} = {} … {}", steps.first, steps.last + 1, steps.first, steps.last),
+        false => {
+            format!("for {t} in range({}, {}):  # {t} = {} … {}", steps.first, steps.last + 1, steps.first, steps.last)
+        }
         true => format!(
             "for {t} in range({}, {}, -1):  # {t} = {} down to {}",
             steps.last,
@@ -503,8 +514,9 @@ fn backward_loop(c: &Context) -> Option<Vec<Block>> {
     let mut late: HashSet<SymbolId> = HashSet::new();
     let (mut before, mut later) = (Vec::new(), Vec::new());
     for &s in c.d.defined.iter().filter(|s| untimed.contains(s)) {
-        let reads_loop =
-            symbol_leaves(c.graph(), c.d.symbol(s).formula).into_iter().any(|r| group_of.contains_key(&r) || late.contains(&r));
+        let reads_loop = symbol_leaves(c.graph(), c.d.symbol(s).formula)
+            .into_iter()
+            .any(|r| group_of.contains_key(&r) || late.contains(&r));
         if reads_loop {
             late.insert(s);
             later.push(s);
@@ -561,11 +573,9 @@ fn backward_loop(c: &Context) -> Option<Vec<Block>> {
         let shape = numpy_dims(c.d.symbol(s).shape.dims());
         let shown = match steps.symbol_step.get(&s) {
             Some((key, _)) if key.delta => delta_name(key, &StepLabel::At(k), N),
-            Some((key, _)) => format!(
-                "∂{}/∂{}",
-                c.names.tensor(c.model.loss, N),
-                tensor_name(&step_name(&key.sequence, k), N)
-            ),
+            Some((key, _)) => {
+                format!("∂{}/∂{}", c.names.tensor(c.model.loss, N), tensor_name(&step_name(&key.sequence, k), N))
+            }
             None => base.to_string(),
         };
         out.push(Block::Line {
