@@ -77,7 +77,7 @@ impl Printer<'_> {
             }
             if let Some(t) = self.alias(id, root, expand) {
                 reads.push(Read::Tensor(t));
-                done.insert(id, (self.names.tensor(self.model, t, self.now), Prec::Atom));
+                done.insert(id, (self.names.tensor(t, self.now), Prec::Atom));
                 continue;
             }
             let children = self.operands(id);
@@ -205,7 +205,7 @@ impl Printer<'_> {
         match g.node(id) {
             Node::Tensor(t) => {
                 reads.push(Read::Tensor(*t));
-                (self.names.tensor(self.model, *t, self.now), Prec::Atom)
+                (self.names.tensor(*t, self.now), Prec::Atom)
             }
             Node::Param(i) => (self.params.get(*i as usize).cloned().unwrap_or_else(|| format!("t{i}")), Prec::Atom),
             Node::Symbol(s) => {

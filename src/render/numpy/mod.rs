@@ -64,7 +64,7 @@ pub fn export(model: &Model, solution: &Solution, file_name: &str, bare: bool) -
     functions(&mut out, model, d, &names, &py);
     backprop(&mut out, &c, &o);
     if let Some(train) = &solution.training {
-        training(&mut out, model, &py, train, &names);
+        training(&mut out, model, train, &names);
     }
     let used = used_helpers(model, d);
     out.push_str("\n\n# ---- The built-in functions, as nnderive defines them ----\n");
@@ -117,6 +117,10 @@ fn literal(t: &Tensor) -> String {
     match dims {
         [] => float(v.first().copied().unwrap_or(0.0)),
         [_] => format!("column({})", row(&v)),
+        _ if dims.contains(&0) => format!("np.zeros({})", code::numpy_dims(dims)),
+        // Past a kernel bank's four dims, one flat list, laid out by NumPy
+        // (Python's parser takes only so many nested brackets).
+        _ if dims.len() > 4 => format!("np.array({}).reshape({})", row(&v), code::numpy_dims(dims)),
         _ => {
             let inner: usize = dims[1..].iter().product::<usize>().max(1);
             let mut text = String::from("np.array(\n    [\n");
@@ -124,25 +128,23 @@ fn literal(t: &Tensor) -> String {
                 let _ = writeln!(text, "        {},", nested(chunk, &dims[1..]));
             }
             text.push_str("    ]\n)");
-            if dims.contains(&0) {
-                return format!("np.zeros({})", code::numpy_dims(dims));
-            }
             text
         }
     }
 }
 
-/// Entries in row-major order as nested lists of the shape `dims`.
+/// Entries in row-major order as nested lists of the shape `dims`, built
+/// from the innermost rows out (a loop over the dims, not a recursion).
 fn nested(v: &[f64], dims: &[usize]) -> String {
-    match dims {
-        [] => float(v.first().copied().unwrap_or(0.0)),
-        [_] => format!("[{}]", v.iter().map(|&x| float(x)).collect::<Vec<_>>().join(", ")),
-        [_, rest @ ..] => {
-            let inner: usize = rest.iter().product::<usize>().max(1);
-            let parts: Vec<String> = v.chunks(inner).map(|c| nested(c, rest)).collect();
-            format!("[{}]", parts.join(", "))
-        }
+    let Some((&last, outer)) = dims.split_last() else {
+        return float(v.first().copied().unwrap_or(0.0));
+    };
+    let row = |xs: &[f64]| format!("[{}]", xs.iter().map(|&x| float(x)).collect::<Vec<_>>().join(", "));
+    let mut level: Vec<String> = v.chunks(last.max(1)).map(row).collect();
+    for &n in outer.iter().rev() {
+        level = level.chunks(n.max(1)).map(|c| format!("[{}]", c.join(", "))).collect();
     }
+    level.pop().unwrap_or_default()
 }
 
 fn shape_text(dims: &[usize]) -> String {
@@ -192,17 +194,14 @@ fn given(out: &mut String, o: &WorkedSolution, py: &PyNames) {
     // The initial parameters and the given values by their keys in JSON.
     let params: Vec<TensorId> = model.params().collect();
     let entries: Vec<String> =
-        params.iter().map(|&p| format!("    {}: {},", json_key(model, p), py.tensor(model, p, None))).collect();
+        params.iter().map(|&p| format!("    {}: {},", json_key(model, p), py.tensor(p, None))).collect();
     let _ = write!(
         out,
         "\n# The parameters by name, at their given values.\nPARAMETERS = {{\n{}\n}}\n",
         entries.join("\n")
     );
-    let given: Vec<String> = o
-        .given
-        .iter()
-        .map(|g| format!("    {}: {},", json_key(model, g.tensor), py.tensor(model, g.tensor, None)))
-        .collect();
+    let given: Vec<String> =
+        o.given.iter().map(|g| format!("    {}: {},", json_key(model, g.tensor), py.tensor(g.tensor, None))).collect();
     let _ = write!(out, "# Every given value by name.\nGIVEN = {{\n{}\n}}\n", given.join("\n"));
 }
 
@@ -291,7 +290,7 @@ fn backprop(out: &mut String, c: &plan::Context, o: &WorkedSolution) {
         .forward
         .iter()
         .filter(|eq| eq.tensor != model.loss)
-        .map(|eq| format!("            {}: {},", json_key(model, eq.tensor), c.py.tensor(model, eq.tensor, None)))
+        .map(|eq| format!("            {}: {},", json_key(model, eq.tensor), c.py.tensor(eq.tensor, None)))
         .collect();
     let deltas: Vec<String> = o
         .error_terms
@@ -310,7 +309,7 @@ fn backprop(out: &mut String, c: &plan::Context, o: &WorkedSolution) {
         out,
         "    return {{\n        \"forward\": {{\n{}\n        }},\n        \"loss\": {},\n        \"deltas\": {{\n{}\n        }},\n        \"gradients\": {{\n{}\n        }},\n    }}\n",
         forward.join("\n"),
-        c.py.tensor(model, model.loss, None),
+        c.py.tensor(model.loss, None),
         deltas.join("\n"),
         gradients.join("\n"),
     );
@@ -349,8 +348,7 @@ fn setting(r: &num_rational::BigRational) -> String {
 /// `train(solution)`: the optimizer's steps, each after a forward and
 /// backward pass, with its state; the parameters after the last step and
 /// the history of `solve --format json`.
-fn training(out: &mut String, model: &Model, py: &PyNames, train: &Training, names: &Names) {
-    let _ = py;
+fn training(out: &mut String, model: &Model, train: &Training, names: &Names) {
     let rule = super::training::rule(
         &train.optimizer,
         super::formula::any_parameter(model, Notation::Text),

@@ -245,7 +245,7 @@ impl PyNames {
     }
 
     /// A tensor's Python expression: `W1`, `h[3]`, or `h[t - 1]` in a loop at step `now`.
-    pub fn tensor(&self, _model: &Model, t: TensorId, now: Option<u64>) -> String {
+    pub fn tensor(&self, t: TensorId, now: Option<u64>) -> String {
         let (base, step) = &self.tensors[t.0 as usize];
         at(base, *step, now, &self.index)
     }

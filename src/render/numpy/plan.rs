@@ -64,7 +64,7 @@ impl<'a> Context<'a> {
         let names = self.at(now);
         let comment = format!("{} = {}", names.tensor(t, N), definition(self.graph(), def, &names, N));
         let printed = self.printer(now, false).print(def, true);
-        let code = format!("{} = {}", self.py.tensor(self.model, t, now), printed.text);
+        let code = format!("{} = {}", self.py.tensor(t, now), printed.text);
         (Block::Line { comment, code }, printed)
     }
 
@@ -328,7 +328,7 @@ fn forward_loop(c: &Context) -> Option<Vec<Block>> {
         .collect();
     for &t in &after {
         let def = c.model.tensor(t).definition?;
-        let line = sums.get(&t).and_then(|s| time_sum(c, &steps, view, s, def, &mut run));
+        let line = sums.get(&t).and_then(|s| time_sum(c, &steps, view, s, &mut run));
         let (block, reads) = match line {
             Some((code, reads)) => {
                 let names = c.names;
@@ -337,7 +337,7 @@ fn forward_loop(c: &Context) -> Option<Vec<Block>> {
                     names.tensor(t, N),
                     super::super::text::time_sum_text(c.graph(), sums[&t], names, view, N)
                 );
-                (Block::Line { comment, code: format!("{} = {code}", c.py.tensor(c.model, t, None)) }, reads)
+                (Block::Line { comment, code: format!("{} = {code}", c.py.tensor(t, None)) }, reads)
             }
             None => {
                 let (block, printed) = c.equation(t, None);
@@ -374,14 +374,7 @@ fn loop_header(c: &Context, steps: &Steps, down: bool) -> String {
 /// outside the pattern, the factor and the divisor; `None` when a pattern
 /// moved to some step reads what that step does not have. Also returns the
 /// reads of the terms outside the pattern (the pattern's are checked here).
-fn time_sum(
-    c: &Context,
-    steps: &Steps,
-    view: &TimeView,
-    sum: &TimeSum,
-    _root: NodeId,
-    run: &mut Run,
-) -> Option<(String, Vec<Read>)> {
+fn time_sum(c: &Context, steps: &Steps, view: &TimeView, sum: &TimeSum, run: &mut Run) -> Option<(String, Vec<Read>)> {
     let index = &c.py.index;
     let mut patterns = Vec::new();
     for &p in &sum.patterns {
@@ -649,7 +642,7 @@ pub fn gradients(c: &Context) -> Vec<Block> {
             let mut run = Run::default();
             run.tensors.extend(c.model.ids());
             run.symbols.extend(c.d.defined.iter().copied());
-            let (code, _) = time_sum(c, &steps, view, sum, grad.formula, &mut run)?;
+            let (code, _) = time_sum(c, &steps, view, sum, &mut run)?;
             if !run.zeros.is_empty() {
                 return None;
             }
