@@ -327,7 +327,6 @@ fn forward_loop(c: &Context) -> Option<Vec<Block>> {
         })
         .collect();
     for &t in &after {
-        let def = c.model.tensor(t).definition?;
         let line = sums.get(&t).and_then(|s| time_sum(c, &steps, view, s, &mut run));
         let (block, reads) = match line {
             Some((code, reads)) => {
