@@ -82,6 +82,10 @@ enum Command {
         /// form (with the target left open).
         #[arg(long, value_name = "NAME=onehot")]
         cases: Option<String>,
+        /// With `--format numpy`: leave out the values nnderive computed and
+        /// the check against them (the file is then only the computation).
+        #[arg(long)]
+        bare: bool,
     },
     /// Check every derived gradient against central finite differences; exit 1
     /// if any relative error is above the tolerance.
@@ -117,6 +121,22 @@ enum SolveFormat {
     Json,
     Latex,
     Markdown,
+    /// A Python file (NumPy only) that computes every value by the derived
+    /// formulas, prints them as JSON and checks them against nnderive's.
+    Numpy,
+}
+
+/// The options that go with `--format numpy` only, or not with it: usage
+/// errors (exit 2) found before any work is done.
+fn numpy_options(format: SolveFormat, round: Option<u32>, cases: Option<&str>, bare: bool) -> Result<(), Exit> {
+    let numpy = matches!(format, SolveFormat::Numpy);
+    let problem = match (numpy, round.is_some(), cases.is_some(), bare) {
+        (false, _, _, true) => "--bare goes with --format numpy only (it leaves out the values the Python file checks against)",
+        (true, true, _, _) => "--round does not go with --format numpy: the Python file computes in float64 and checks every value at full precision",
+        (true, _, true, _) => "--cases does not go with --format numpy: the Python file computes one solution (give the target with --given instead)",
+        _ => return Ok(()),
+    };
+    Err(Exit { message: format!("error: {problem}\n"), code: 2 })
 }
 
 /// A positive, finite number (for `--tolerance`).
@@ -188,7 +208,8 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
             };
             emit(&text)
         }
-        Command::Solve { file, round, format, output, given, cases } => {
+        Command::Solve { file, round, format, output, given, cases, bare } => {
+            numpy_options(format, round, cases.as_deref(), bare)?;
             // Check where the output goes before doing the work.
             let target = output.as_deref().map(|path| Target::check(path, &file)).transpose()?;
             let source = read(&file)?;
@@ -225,6 +246,8 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
                 SolveFormat::Json => render::json::solution(&model, &solution, round),
                 SolveFormat::Latex => render::latex::document(&model, &solution, round),
                 SolveFormat::Markdown => render::markdown::document(&model, &solution, round),
+                SolveFormat::Numpy => render::numpy::export(&model, &solution, &source.name, bare)
+                    .map_err(|e| Exit::from(report(&source, &e)))?,
             };
             let text = match &cases {
                 None => text,
@@ -233,6 +256,8 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
                     SolveFormat::Json => render::cases::json(&text, &model, cases, round),
                     SolveFormat::Latex => render::cases::latex(&model, &solution, cases, round),
                     SolveFormat::Markdown => render::cases::markdown(&model, &solution, cases, round),
+                    // Refused by `numpy_options` before any work.
+                    SolveFormat::Numpy => text,
                 },
             };
             match target {

@@ -1,5 +1,5 @@
 //! Stage 5: rendering formulas, values and whole solutions as text, JSON,
-//! LaTeX and Markdown.
+//! LaTeX, Markdown and runnable NumPy code.
 
 pub mod cases;
 pub mod diagnostic;
@@ -9,6 +9,7 @@ pub mod json;
 pub mod latex;
 pub mod markdown;
 pub mod nn;
+pub mod numpy;
 pub mod outline;
 pub mod plot;
 pub mod symbolic;

@@ -1,0 +1,333 @@
+//! The functions an exported file defines for the built-ins NumPy has no
+//! single call for, each written once here with the definition nnderive
+//! computes by, and included only when the network uses it. Layers are
+//! explicit loops over their windows, so each line reads as the layer's
+//! index formula.
+
+use std::collections::BTreeSet;
+
+use crate::model::{Elementwise, Func, Graph, LossFn, Node, NodeId, PoolKind};
+
+/// A function of the exported file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Helper {
+    Relu,
+    Step,
+    Sigmoid,
+    Softplus,
+    LeakyRelu,
+    Elu,
+    NormCdf,
+    Gelu,
+    NormPdf,
+    Softsign,
+    Softmax,
+    LogSoftmax,
+    CrossEntropy,
+    Mse,
+    Bce,
+    PerChannel,
+    Conv2d,
+    ConvKernelGrad,
+    ConvInputGrad,
+    MaxPool,
+    AvgPool,
+    MaxPoolBack,
+    AvgPoolBack,
+    Flatten,
+    Reshape,
+    SumSpatial,
+    OneHot,
+}
+
+/// The helpers an elementwise built-in needs (none when NumPy has it).
+fn elementwise(e: Elementwise) -> &'static [Helper] {
+    match e {
+        Elementwise::Relu => &[Helper::Relu],
+        Elementwise::Step => &[Helper::Step],
+        Elementwise::Sigmoid => &[Helper::Sigmoid],
+        Elementwise::Softplus => &[Helper::Softplus],
+        Elementwise::LeakyRelu => &[Helper::LeakyRelu],
+        Elementwise::Elu => &[Helper::Elu],
+        Elementwise::Gelu => &[Helper::NormCdf, Helper::Gelu],
+        Elementwise::NormCdf => &[Helper::NormCdf],
+        Elementwise::NormPdf => &[Helper::NormPdf],
+        Elementwise::Softsign => &[Helper::Softsign],
+        Elementwise::Sign
+        | Elementwise::Tanh
+        | Elementwise::Sin
+        | Elementwise::Cos
+        | Elementwise::Exp
+        | Elementwise::Log
+        | Elementwise::Sqrt
+        | Elementwise::Abs
+        | Elementwise::Max
+        | Elementwise::Min => &[],
+    }
+}
+
+/// Every helper the expressions under `roots` call.
+pub fn used(g: &Graph, roots: &[NodeId]) -> BTreeSet<Helper> {
+    let mut out = BTreeSet::new();
+    for n in g.nodes_under(roots) {
+        let helpers: &[Helper] = match g.node(n) {
+            Node::Apply(Func::Builtin(e), _) => elementwise(*e),
+            Node::Apply(Func::Custom(_) | Func::Derivative { .. }, _) => &[],
+            Node::Softmax(..) => &[Helper::Softmax],
+            Node::LogSoftmax(..) => &[Helper::LogSoftmax],
+            // With a softmax's logits at hand, log p is their log_softmax.
+            Node::Loss(LossFn::CrossEntropy(_), ..) => &[Helper::CrossEntropy, Helper::LogSoftmax],
+            Node::Loss(LossFn::Mse, ..) => &[Helper::Mse],
+            Node::Loss(LossFn::Bce, ..) => &[Helper::Bce],
+            Node::Conv2d(..) => &[Helper::Conv2d],
+            Node::ConvKernelGrad(..) => &[Helper::ConvKernelGrad],
+            Node::ConvInputGrad(..) => &[Helper::ConvInputGrad],
+            Node::Pool(PoolKind::Max, ..) => &[Helper::MaxPool],
+            Node::Pool(PoolKind::Avg, ..) => &[Helper::AvgPool],
+            Node::MaxPoolBack(..) => &[Helper::MaxPoolBack],
+            Node::AvgPoolBack(..) => &[Helper::AvgPoolBack],
+            Node::Flatten(_) => &[Helper::Flatten],
+            Node::Reshape(..) => &[Helper::Reshape],
+            Node::SumSpatial(_) => &[Helper::SumSpatial],
+            Node::OneHot(..) => &[Helper::OneHot],
+            Node::Add(a, b) | Node::Sub(a, b) | Node::Mul(a, b) | Node::Div(a, b) | Node::MatMul(a, b) => {
+                let (sa, sb) = (g.shape(*a), g.shape(*b));
+                let beside =
+                    |x: &crate::model::Shape, y: &crate::model::Shape| x.rank() <= 2 && !x.is_scalar() && y.rank() == 3;
+                if beside(sa, sb) || beside(sb, sa) {
+                    &[Helper::PerChannel]
+                } else {
+                    &[]
+                }
+            }
+            Node::Tensor(_)
+            | Node::Param(_)
+            | Node::Symbol(_)
+            | Node::Const(_)
+            | Node::Neg(_)
+            | Node::Pow(..)
+            | Node::Transpose(_)
+            | Node::Reduce(..)
+            | Node::Diag(_)
+            | Node::SumAxis(..) => &[],
+        };
+        out.extend(helpers.iter().copied());
+    }
+    out
+}
+
+/// The Python definition of a helper.
+pub fn source(h: Helper) -> &'static str {
+    match h {
+        Helper::Relu => {
+            r#"def relu(t):
+    """max(t, 0), entry by entry."""
+    return np.maximum(t, 0.0)
+"#
+        }
+        Helper::Step => {
+            r#"def step(t):
+    """1 where t > 0, else 0: step(0) = 0, so relu′(0) is taken as 0."""
+    return np.where(np.asarray(t) > 0, 1.0, 0.0)
+"#
+        }
+        Helper::Sigmoid => {
+            r#"def sigmoid(t):
+    """1 / (1 + exp(−t)), written so that exp never overflows."""
+    t = np.asarray(t, dtype=float)
+    e = np.exp(-np.abs(t))
+    return np.where(t >= 0, 1 / (1 + e), e / (1 + e))
+"#
+        }
+        Helper::Softplus => {
+            r#"def softplus(t):
+    """log(1 + exp(t)), as max(t, 0) + log(1 + exp(−|t|))."""
+    return np.maximum(t, 0.0) + np.log1p(np.exp(-np.abs(t)))
+"#
+        }
+        Helper::LeakyRelu => {
+            r#"def leaky_relu(t, a):
+    """t where t > 0, else a·t."""
+    return np.where(np.asarray(t) > 0, t, np.multiply(a, t))
+"#
+        }
+        Helper::Elu => {
+            r#"def elu(t):
+    """t where t > 0, else exp(t) − 1."""
+    return np.where(np.asarray(t) > 0, t, np.expm1(np.minimum(t, 0.0)))
+"#
+        }
+        Helper::NormCdf => {
+            r#"def normcdf(t):
+    """Φ(t), the standard normal CDF: erfc(−t/√2)/2, accurate in both tails."""
+    return 0.5 * np.vectorize(math.erfc, otypes=[float])(-np.asarray(t, dtype=float) / math.sqrt(2))
+"#
+        }
+        Helper::Gelu => {
+            r#"def gelu(t):
+    """t Φ(t), the exact (erf) form."""
+    return t * normcdf(t)
+"#
+        }
+        Helper::NormPdf => {
+            r#"def normpdf(t):
+    """φ(t) = exp(−t²/2) / √(2π), the standard normal density."""
+    return np.exp(-0.5 * np.square(t)) / math.sqrt(2 * math.pi)
+"#
+        }
+        Helper::Softsign => {
+            r#"def softsign(t):
+    """t / (1 + |t|)."""
+    return t / (1 + np.abs(t))
+"#
+        }
+        Helper::Softmax => {
+            r#"def softmax(z, axis=0):
+    """exp(z) / Σ exp(z) along `axis` (0: each column), after subtracting the largest entry."""
+    e = np.exp(z - np.max(z, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+"#
+        }
+        Helper::LogSoftmax => {
+            r#"def log_softmax(z, axis=0):
+    """z − log Σ exp(z) along `axis` (0: each column), by log-sum-exp."""
+    m = np.max(z, axis=axis, keepdims=True)
+    return z - (m + np.log(np.sum(np.exp(z - m), axis=axis, keepdims=True)))
+"#
+        }
+        Helper::CrossEntropy => {
+            r#"def cross_entropy(y, p, axis=None, log_p=None):
+    """−Σ y ⊙ log p; for a batch whose classes lie along `axis`, divided by the number of
+    examples. For p = softmax(z), `log_p` is log_softmax(z), which stays finite where an
+    entry of p rounds to 0."""
+    total = -np.sum(y * (np.log(p) if log_p is None else log_p))
+    return total if axis is None else total / np.shape(p)[1 - axis]
+"#
+        }
+        Helper::Mse => {
+            r#"def mse(y, p):
+    """mean((p − y)²) over every entry."""
+    return np.mean((p - y) ** 2)
+"#
+        }
+        Helper::Bce => {
+            r#"def bce(y, p):
+    """−mean(y ⊙ log p + (1 − y) ⊙ log(1 − p)) over every entry."""
+    return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+"#
+        }
+        Helper::PerChannel => {
+            r#"def per_channel(v):
+    """A vector [F] beside a map [F, H, W]: entry f goes with every entry of channel f."""
+    return np.reshape(v, (-1, 1, 1))
+"#
+        }
+        Helper::Conv2d => {
+            r#"def conv2d(X, K, stride=1, pad=0):
+    """Z[f, i, j] = Σ_{c,u,v} K[f, c, u, v] X̃[c, s·i + u, s·j + v], X̃ = X with `pad` zeros around it."""
+    F, C, kh, kw = K.shape
+    Xp = np.pad(X, ((0, 0), (pad, pad), (pad, pad)))
+    Z = np.zeros((F, (Xp.shape[1] - kh) // stride + 1, (Xp.shape[2] - kw) // stride + 1))
+    for f, i, j in np.ndindex(*Z.shape):
+        Z[f, i, j] = np.sum(K[f] * Xp[:, stride * i : stride * i + kh, stride * j : stride * j + kw])
+    return Z
+"#
+        }
+        Helper::ConvKernelGrad => {
+            r#"def conv2d_kernel_grad(X, delta, kernel_size, stride=1, pad=0):
+    """∂L/∂K[f, c, u, v] = Σ_{i,j} δ[f, i, j] X̃[c, s·i + u, s·j + v]: X̃ ⋆ δ."""
+    kh, kw = kernel_size
+    Xp = np.pad(X, ((0, 0), (pad, pad), (pad, pad)))
+    dK = np.zeros((delta.shape[0], X.shape[0], kh, kw))
+    for f, i, j in np.ndindex(*delta.shape):
+        dK[f] += delta[f, i, j] * Xp[:, stride * i : stride * i + kh, stride * j : stride * j + kw]
+    return dK
+"#
+        }
+        Helper::ConvInputGrad => {
+            r#"def conv2d_input_grad(delta, K, input_size, stride=1, pad=0):
+    """∂L/∂X: each δ[f, i, j] sends K[f] back over the window it came from (a full
+    convolution), and the padding is cropped off."""
+    H, W = input_size
+    F, C, kh, kw = K.shape
+    dXp = np.zeros((C, H + 2 * pad, W + 2 * pad))
+    for f, i, j in np.ndindex(*delta.shape):
+        dXp[:, stride * i : stride * i + kh, stride * j : stride * j + kw] += delta[f, i, j] * K[f]
+    return dXp[:, pad : pad + H, pad : pad + W]
+"#
+        }
+        Helper::MaxPool => {
+            r#"def maxpool(A, size, stride=None):
+    """The largest entry of each size×size window, the window moved by `stride` (default: size)."""
+    stride = stride or size
+    C, H, W = A.shape
+    P = np.zeros((C, (H - size) // stride + 1, (W - size) // stride + 1))
+    for c, i, j in np.ndindex(*P.shape):
+        P[c, i, j] = np.max(A[c, stride * i : stride * i + size, stride * j : stride * j + size])
+    return P
+"#
+        }
+        Helper::AvgPool => {
+            r#"def avgpool(A, size, stride=None):
+    """The mean of each size×size window, the window moved by `stride` (default: size)."""
+    stride = stride or size
+    C, H, W = A.shape
+    P = np.zeros((C, (H - size) // stride + 1, (W - size) // stride + 1))
+    for c, i, j in np.ndindex(*P.shape):
+        P[c, i, j] = np.sum(A[c, stride * i : stride * i + size, stride * j : stride * j + size]) / size**2
+    return P
+"#
+        }
+        Helper::MaxPoolBack => {
+            r#"def maxpool_back(A, g, size, stride=None):
+    """∂L/∂A of maxpool(A): each g[c, i, j] goes to the first maximum (row by row) of its window."""
+    stride = stride or size
+    dA = np.zeros_like(A, dtype=float)
+    for c, i, j in np.ndindex(*g.shape):
+        window = A[c, stride * i : stride * i + size, stride * j : stride * j + size]
+        u, v = np.unravel_index(np.argmax(window), window.shape)
+        dA[c, stride * i + u, stride * j + v] += g[c, i, j]
+    return dA
+"#
+        }
+        Helper::AvgPoolBack => {
+            r#"def avgpool_back(g, size, stride=None, input_size=None):
+    """∂L/∂A of avgpool(A): each g[c, i, j] spreads g/size² over its window."""
+    stride = stride or size
+    dA = np.zeros((g.shape[0],) + tuple(input_size))
+    for c, i, j in np.ndindex(*g.shape):
+        dA[c, stride * i : stride * i + size, stride * j : stride * j + size] += g[c, i, j] / size**2
+    return dA
+"#
+        }
+        Helper::Flatten => {
+            r#"def flatten(T):
+    """The entries in row-major order, as a column."""
+    return np.reshape(T, (-1, 1))
+"#
+        }
+        Helper::Reshape => {
+            r#"def reshape(v, shape):
+    """The entries of a column laid out in `shape` again, row-major (flatten's inverse)."""
+    return np.reshape(v, shape)
+"#
+        }
+        Helper::SumSpatial => {
+            r#"def sum_spatial(G):
+    """Σ_{i,j} of each channel of a map [F, H, W]: a column [F]."""
+    return np.sum(G, axis=(1, 2)).reshape(-1, 1)
+"#
+        }
+        Helper::OneHot => {
+            r#"def onehot(labels, classes, axis=0):
+    """Class labels 0 … classes−1 as one-hot columns (axis 0) or rows (axis 1)."""
+    labels = np.reshape(np.asarray(labels, dtype=float), -1)
+    if np.any(labels != np.round(labels)) or np.any(labels < 0) or np.any(labels >= classes):
+        raise ValueError(f"class labels must be whole numbers from 0 to {classes - 1}: {labels}")
+    Y = np.zeros((classes, labels.size))
+    Y[labels.astype(int), np.arange(labels.size)] = 1.0
+    return Y if axis == 0 else Y.T
+"#
+        }
+    }
+}
