@@ -349,7 +349,7 @@ fn function_blocks(o: &WorkedSolution) -> Vec<Block> {
         };
         let mut line = row(
             format!("{}({})", names.function(func, L), args.join(", ")),
-            substitute_params(&formula(g, r.body, names, L), &f.params),
+            substitute_params(&formula(g, r.body, names, L), &args),
         );
         // The simplifications that shaped a derivative, as steps name them.
         if !r.simplified.is_empty() {

@@ -27,10 +27,11 @@ pub fn function_lines(model: &Model, derivation: &Derivation, names: &Names) -> 
 /// `f(t) = body` or `f′(t) = body`, with the parameters' own names.
 fn function_line(row: &FunctionRow, model: &Model, derivation: &Derivation, names: &Names) -> (String, String) {
     let f = model.function(row.func);
-    let params = f.params.join(", ");
-    let body = substitute_params(&formula(&derivation.graph, row.body, names, N), &f.params);
+    let shown: Vec<String> = f.params.iter().map(|p| super::formula::tensor_name(p, N)).collect();
+    let params = shown.join(", ");
+    let body = substitute_params(&formula(&derivation.graph, row.body, names, N), &shown);
     let lhs = match row.derivative {
-        None => format!("{}({params})", f.name),
+        None => format!("{}({params})", names.function(crate::model::Func::Custom(row.func), N)),
         Some(wrt) => {
             format!("{}({params})", names.function(crate::model::Func::Derivative { func: row.func, wrt }, N))
         }
