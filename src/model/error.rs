@@ -535,7 +535,8 @@ impl Error {
                     .with_help(format!("leave the axis out: `{func}` of a vector works over all its entries"))
             }
             ClassLabel { name, value, entry, classes, output } => d(format!(
-                "'{name}' holds the class labels of a cross-entropy over {classes} classes, but its entry [{entry}] is {value}"
+                "'{name}' holds the class labels of a cross-entropy over {classes} classes, but its entry {} is {value}",
+                crate::layout::entry_index(name, &[*entry])
             ))
             .with_label("class labels")
             .with_help(format!(

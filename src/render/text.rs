@@ -789,7 +789,8 @@ pub fn note_pieces(note: &Note, names: &Names, notation: Notation) -> Vec<traini
     let mut out = Vec::new();
     match note {
         Note::Kink { function, quantity, entries } => {
-            let list: Vec<String> = entries.iter().map(|e| format!("[{e}]")).collect();
+            // Counted from 1, as the formulas count entries.
+            let list: Vec<String> = entries.iter().map(|e| format!("[{}]", e + 1)).collect();
             out.extend(quantity_pieces(*quantity, names, notation));
             out.push(Words(": "));
             out.push(Formula(if latex { format!("\\operatorname{{{function}}}") } else { function.to_string() }));
@@ -893,16 +894,17 @@ pub fn gradcheck(model: &Model, check: &GradCheck, tolerance: f64) -> String {
         let mut index = Vec::new();
         let mut rest = p.worst_entry;
         for &d in model.tensor(p.param).shape.dims().iter().rev() {
-            index.push((rest % d.max(1)).to_string());
+            index.push(rest % d.max(1));
             rest /= d.max(1);
         }
         index.reverse();
+        let name = &model.tensor(p.param).name;
         let _ = writeln!(
             out,
-            "  {}  worst relative error {:.3e} at entry [{}] (derived {:.9}, numeric {:.9})  {verdict}",
-            pad_right(&model.tensor(p.param).name, width),
+            "  {}  worst relative error {:.3e} at {} (derived {:.9}, numeric {:.9})  {verdict}",
+            pad_right(name, width),
             p.worst,
-            index.join(", "),
+            crate::layout::entry_index(name, &index),
             p.derived + 0.0,
             p.numeric + 0.0
         );
