@@ -76,6 +76,12 @@ impl<'a> Names<'a> {
         Names { model, derivation, aliases, steps: Rc::new(steps), now: Now::Concrete, untimed: Rc::new(untimed) }
     }
 
+    /// Names for formulas in a graph of their own (a rule stated on
+    /// parameters `t0`, `t1`), where no node stands for an equation.
+    pub fn detached(model: &'a Model) -> Self {
+        Names { aliases: NodeMap::default(), ..Names::new(model, None) }
+    }
+
     /// These names with step `step` as the time index `index`: `h[step]`
     /// prints `h_t`, `h[step - 1]` prints `h_{t−1}` (`T` for the last step).
     pub fn at(&self, index: &str, step: u64) -> Names<'a> {

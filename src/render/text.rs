@@ -66,6 +66,62 @@ fn write_functions(out: &mut String, rows: &[FunctionRow], model: &Model, deriva
     }
 }
 
+/// The statement of a rule that a step names, in `notation`. An
+/// elementwise built-in's derivative is stated from what
+/// [`crate::derive::rules::derivative`] and `partial` build, printed by the
+/// formula printer (so the statement cannot drift from the rule); the other
+/// rules come from [`crate::derive::rules::STEP_RULES`].
+pub fn rule_statement(name: &str, model: &Model, notation: Notation) -> Option<Vec<training::Piece>> {
+    use crate::derive::rules::{self, RULES};
+    use crate::model::{Func, Graph};
+    let Some(rule) = RULES.iter().find(|r| r.name == name) else {
+        return rules::step_rule_statement(name).map(|s| sentence_pieces(s, notation));
+    };
+    let f = rule.function;
+    let names = Names::detached(model);
+    let mut g = Graph::new();
+    let params: Vec<String> = match f.arity() {
+        1 => vec!["t".into()],
+        _ if f == crate::model::Elementwise::LeakyRelu => vec!["t".into(), "a".into()],
+        _ => vec!["a".into(), "b".into()],
+    };
+    let args: Vec<NodeId> = (0..params.len() as u32).map(|i| g.param(i)).collect();
+    let out = g.apply(Func::Builtin(f), args.clone());
+    let name = super::formula::builtin_name(f, notation);
+    let call_args = params.join(", ");
+    let mut lines = Vec::new();
+    for (i, param) in params.iter().enumerate() {
+        let d = match params.len() {
+            1 => rules::derivative(&mut g, f, args[0], out),
+            _ => rules::partial(&mut g, f, &args, i, out),
+        };
+        let body = substitute_params(&formula(&g, d, &names, notation), &params);
+        let lhs = match (params.len(), notation) {
+            (1, Notation::Latex) => format!("{name}'({call_args})"),
+            (1, _) => format!("{name}′({call_args})"),
+            (_, Notation::Latex) => format!("\\partial_{{{param}}} {name}({call_args})"),
+            (_, _) => format!("∂{name}/∂{param}({call_args})"),
+        };
+        lines.push(format!("{lhs} = {body}"));
+    }
+    Some(vec![training::Piece::Formula(lines.join(if notation == Notation::Latex { ",\\ " } else { ", " }))])
+}
+
+/// The rules named by `steps`, each once, in the order they first appear.
+pub fn named_rules<'a>(steps: impl IntoIterator<Item = &'a Step>) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for step in steps {
+        for rule in &step.rules {
+            if let StepRule::Named(name) = rule {
+                if !out.contains(name) {
+                    out.push(name);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Function bodies print their parameters as `t0`, `t1`…; put the real names back.
 pub fn substitute_params(text: &str, params: &[String]) -> String {
     let mut out = String::with_capacity(text.len());
@@ -170,8 +226,27 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
     write_steps(&mut out, &rows, "  ");
 
     write_notes(&mut out, "Conventions", &o.notes, names, None);
+    let mut tags = named_rules(
+        derivation.defined_symbols().flat_map(|s| &s.steps).chain(o.gradients.iter().flat_map(|g| g.steps)),
+    );
+    if rows.iter().any(|(_, _, rule)| rule == "result") {
+        tags.push("result");
+    }
+    write_rules(&mut out, model, &tags);
     write_simplifications(&mut out, o.simplifications.all());
     out
+}
+
+/// The legend of the rules named in the steps: each with its statement.
+fn write_rules(out: &mut String, model: &Model, tags: &[&str]) {
+    if tags.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nRules named above (ā is ∂L/∂a, the gradient that reaches a)");
+    for tag in tags {
+        let statement = rule_statement(tag, model, N).map(|p| training::sentence(&p)).unwrap_or_default();
+        let _ = writeln!(out, "  {tag}: {statement}");
+    }
 }
 
 /// Each error term with the steps that derive it, and its general form
@@ -1214,6 +1289,10 @@ fn time_derivation(model: &Model, derivation: &Derivation, view: &TimeView) -> S
     write_steps(&mut out, &rows, "  ");
 
     write_notes(&mut out, "Conventions", &derivation_notes(model, derivation, &names), &names, Some(view));
+    let tags = named_rules(
+        derivation.defined_symbols().flat_map(|s| &s.steps).chain(derivation.gradients.iter().flat_map(|g| &g.steps)),
+    );
+    write_rules(&mut out, model, &tags);
     write_simplifications(&mut out, named.get());
     out
 }
