@@ -62,9 +62,37 @@ pub fn superscripted(s: &str) -> String {
     s.chars().map(|c| superscript_char(c).unwrap_or(c)).collect()
 }
 
+/// An entry's index as the formulas count it, from 1: `2,3` for NumPy's
+/// `[1, 2]`. The one place an index a person reads is numbered.
+pub fn counted_from_one(index: &[usize]) -> String {
+    let parts: Vec<String> = index.iter().map(|i| (i + 1).to_string()).collect();
+    parts.join(",")
+}
+
+/// An entry of `name` (empty for an unnamed tensor) as a person reads it:
+/// counted from 1 as the formulas are, with the NumPy index beside it for
+/// whoever checks it in Python: `W1[2,3] (NumPy W1[1,2])`.
+pub fn entry_index(name: &str, index: &[usize]) -> String {
+    if index.is_empty() {
+        return name.to_string();
+    }
+    let numpy: Vec<String> = index.iter().map(usize::to_string).collect();
+    format!("{name}[{}] (NumPy {name}[{}])", counted_from_one(index), numpy.join(","))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn indices_count_from_one_with_numpy_beside() {
+        assert_eq!(counted_from_one(&[0, 0]), "1,1");
+        assert_eq!(counted_from_one(&[1, 0, 2]), "2,1,3");
+        assert_eq!(entry_index("W1", &[0, 0]), "W1[1,1] (NumPy W1[0,0])");
+        assert_eq!(entry_index("y", &[2]), "y[3] (NumPy y[2])");
+        assert_eq!(entry_index("", &[1, 0]), "[2,1] (NumPy [1,0])");
+        assert_eq!(entry_index("L", &[]), "L");
+    }
 
     #[test]
     fn pads_past_what_format_widths_allow() {

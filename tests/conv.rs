@@ -434,7 +434,7 @@ fn maxpool_ties_go_to_the_first_maximum() {
     // ∂L/∂s = Σ (mask ⊙ X) = 3, exactly.
     assert_eq!(j["gradients"]["s"]["exact"], "3");
     let text = render::text::solution(&model, &solution, None);
-    assert!(text.contains("mask(s X)[0] = ⎡ 0  1 ⎤"), "{text}");
+    assert!(text.contains("mask(s X)[1] = ⎡ 0  1 ⎤"), "{text}");
 }
 
 /// A vector [F] added to a map [F, H, W] adds entry f to channel f, and the

@@ -142,3 +142,27 @@ fn markdown_math_renders_with_katex() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
+
+/// A name that spells a Greek letter is typeset as that letter by every
+/// writer (γ in text, `\gamma` in LaTeX and Markdown), and `yhat` as ŷ.
+#[test]
+fn greek_names_are_typeset_as_greek_letters() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/readable/greek_names.nn");
+    let model = nnderive::load(&common::source(&path)).unwrap();
+    let solution = nnderive::solve(&model).unwrap();
+    let text = render::text::solution(&model, &solution, Some(4));
+    for letter in ["γ", "β", "μ", "σ", "ε", "λ", "ŷ"] {
+        assert!(text.contains(letter), "{letter} missing from the text");
+    }
+    for written in ["gamma", "beta", "mu ", "sigma", "eps", "lam", "yhat"] {
+        assert!(!text.contains(written), "{written} left in the text");
+    }
+    let latex = render::latex::document(&model, &solution, Some(4));
+    let markdown = render::markdown::document(&model, &solution, Some(4));
+    for doc in [&latex, &markdown] {
+        for command in ["\\gamma", "\\beta", "\\mu", "\\sigma", "\\varepsilon", "\\lambda", "\\hat{y}"] {
+            assert!(doc.contains(command), "{command} missing");
+        }
+        assert!(!doc.contains("\\mathit{gamma}") && !doc.contains("\\mathit{lam}"), "a Greek name in \\mathit");
+    }
+}

@@ -46,3 +46,93 @@ fn every_offered_definition_checks_and_differentiates() {
         assert!(nnderive::gradcheck(&model).unwrap().worst() < 1e-6, "{name}");
     }
 }
+
+/// The help of the error `path`'s file gets, and the pieces of code in it
+/// (between backticks).
+fn help_code(path: &str) -> (String, Vec<String>) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/errors").join(path);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let error = nnderive::load(&Source::new("bad.nn", text.clone())).map(|_| ()).expect_err("the fixture fails");
+    let help = error.diagnostic().help.expect("a help");
+    let code = help.split('`').skip(1).step_by(2).map(str::to_string).collect();
+    (text, code)
+}
+
+/// Loads `text`, checks every gradient against finite differences, and
+/// returns the model.
+fn checks_and_differentiates(what: &str, text: String) -> nnderive::model::Model {
+    let model =
+        nnderive::load(&Source::new("fixed.nn", text.clone())).unwrap_or_else(|e| panic!("{what}: {e:?}\n{text}"));
+    assert!(nnderive::gradcheck(&model).unwrap().worst() < 1e-6, "{what}");
+    model
+}
+
+/// A help that writes code is right: the file rewritten as it says checks,
+/// solves, and its gradients pass gradcheck.
+#[test]
+fn helps_that_write_code_give_files_that_check() {
+    // A one-for-one replacement of the code the error points at.
+    for (fixture, wrong, piece) in [
+        ("check_shape_mismatch_matmul_feature_map.nn", "W @ P1", 0),
+        ("check_unknown_function_norm.nn", "norm(W1)^2", 0),
+        ("check_wrong_arity_sum_of_two.nn", "sum(W1^2, b1^2)", 1),
+    ] {
+        let (text, code) = help_code(fixture);
+        let fixed = text.replace(wrong, &code[piece]);
+        assert_ne!(fixed, text, "{fixture}");
+        checks_and_differentiates(fixture, fixed);
+    }
+    // The help's `sum(W1^2) + sum(b1^2)` is the penalty over both tensors.
+    let (_, code) = help_code("check_wrong_arity_sum_of_two.nn");
+    assert_eq!(code[1], "sum(W1^2) + sum(b1^2)");
+
+    // The training statement rewritten whole: momentum with the given β and steps.
+    let (text, code) = help_code("check_unknown_train_arg_sgd_momentum.nn");
+    let statement = code.iter().find(|c| c.starts_with("train ")).unwrap();
+    let fixed: String = text
+        .lines()
+        .map(|l| if l.starts_with("train ") { statement.as_str() } else { l })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let model = checks_and_differentiates("momentum", fixed);
+    let train = model.train.as_ref().unwrap();
+    assert_eq!(train.steps, 3);
+    assert!(matches!(train.optimizer, nnderive::model::Optimizer::Momentum { .. }), "{:?}", train.optimizer);
+
+    // Layer and batch normalization written out as the help writes them.
+    for (fixture, call, declarations, output) in [
+        (
+            "check_unknown_function_layer_norm.nn",
+            "layer_norm(W1 @ x)",
+            "param gamma[2] = [1.5, 0.5]\nparam beta[2] = [0.1, -0.2]\n",
+            "gamma * zhat + beta",
+        ),
+        (
+            "check_unknown_function_batchnorm.nn",
+            "batchnorm(W1 @ X)",
+            "param gamma[2] = [1.5, 0.5]\nparam beta[2] = [0.1, -0.2]\n",
+            "gamma * Zhat + beta",
+        ),
+    ] {
+        let (text, code) = help_code(fixture);
+        let mut lines = declarations.to_string();
+        lines.push_str(code.iter().find(|c| c.starts_with("const eps")).unwrap());
+        lines.push('\n');
+        // The equations in the order the help gives them: `z = …`, `mu = …`, …
+        for c in code.iter().filter(|c| c.contains(" = ") && !c.starts_with("const")) {
+            lines.push_str(c);
+            lines.push('\n');
+        }
+        assert!(code.iter().any(|c| c == output), "{fixture}: {code:?}");
+        let (before, after) = text.split_once(call).unwrap();
+        let (head, line_start) = before.rsplit_once('\n').unwrap();
+        let fixed = format!("{head}\n{lines}{line_start}{output}{after}");
+        checks_and_differentiates(fixture, fixed);
+    }
+
+    // Dropout: a fixed mask of 0s and 1/(1 − p)s, as a product.
+    let (text, code) = help_code("check_unknown_function_dropout.nn");
+    let product = code.iter().find(|c| c.ends_with("* m")).unwrap();
+    let fixed = text.replace("dropout(relu(W1 @ x))", product).replacen("param", "const m[2] = [2, 0]\nparam", 1);
+    checks_and_differentiates("dropout", fixed);
+}

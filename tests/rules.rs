@@ -127,3 +127,47 @@ fn derivative_of_nested_custom_functions() {
     assert_eq!(find("∂h/∂b(a, b)"), "a");
     assert!(nnderive::gradcheck(&model).unwrap().worst() < 1e-6);
 }
+
+/// Every rule a step names in any example or readable fixture has a
+/// statement, in the text and in LaTeX, so the legend of a document defines
+/// every tag it uses.
+#[test]
+fn every_named_rule_has_a_statement() {
+    use nnderive::render::formula::Notation;
+    use nnderive::render::text::{named_rules, rule_statement};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut seen = 0;
+    for dir in ["grammar/examples", "tests/fixtures/readable", "tests/fixtures/unrolled"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|x| x != "nn") {
+                continue;
+            }
+            let model = nnderive::load(&common::source(&path)).unwrap();
+            let d = derive(&model);
+            let steps = d.defined_symbols().flat_map(|s| &s.steps).chain(d.gradients.iter().flat_map(|g| &g.steps));
+            for tag in named_rules(steps) {
+                for notation in [Notation::Text, Notation::Latex] {
+                    let statement = rule_statement(tag, &model, notation);
+                    assert!(statement.is_some_and(|s| !s.is_empty()), "{}: {tag} has no statement", path.display());
+                }
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen > 50, "only {seen} tags seen");
+}
+
+/// An elementwise rule is stated from the derivative the engine builds.
+#[test]
+fn elementwise_rules_are_stated_from_their_derivatives() {
+    use nnderive::render::formula::Notation;
+    use nnderive::render::text::rule_statement;
+    let model = nnderive::load(&Source::new("p.nn", "param p = 1\nloss L = p^2\n")).unwrap();
+    let text = |tag: &str| nnderive::render::training::sentence(&rule_statement(tag, &model, Notation::Text).unwrap());
+    assert_eq!(text("d-sigmoid"), "σ′(t) = σ(t) (1 − σ(t))");
+    assert_eq!(text("d-relu"), "relu′(t) = step(t)");
+    assert_eq!(text("d-max"), "∂max/∂a(a, b) = 1 − step(b − a), ∂max/∂b(a, b) = step(b − a)");
+    assert_eq!(text("d-matmul-left"), "C = A B: Ā = C̄ Bᵀ");
+    assert!(rule_statement("d-unknown", &model, Notation::Text).is_none());
+}

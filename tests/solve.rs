@@ -262,12 +262,12 @@ fn notes_name_their_quantity_in_each_notation() {
         solve("input x[2] = [0, 1]\nparam W[2,2] = [[1, 0], [0, 1]]\nZ = W @ x\nH = relu(Z)\nloss L = sum(H)\n");
     let text = render::text::solution(&model, &s, None);
     assert!(
-        text.contains("  δ1: step was evaluated exactly at 0 in entry [0], where the convention relu′(0) = step(0) = 0 decides the value\n"),
+        text.contains("  δ1: step was evaluated exactly at 0 in entry [1], where the convention relu′(0) = step(0) = 0 decides the value\n"),
         "{text}"
     );
     let latex = render::latex::document(&model, &s, None);
     assert!(
-        latex.contains("\\item $\\delta_{1}$: $\\operatorname{step}$ was evaluated exactly at 0 in entry $[0]$, where the convention $\\operatorname{relu}'(0) = \\operatorname{step}(0) = 0$ decides the value"),
+        latex.contains("\\item $\\delta_{1}$: $\\operatorname{step}$ was evaluated exactly at 0 in entry $[1]$, where the convention $\\operatorname{relu}'(0) = \\operatorname{step}(0) = 0$ decides the value"),
         "{latex}"
     );
 }

@@ -190,7 +190,7 @@ fn a_missing_constant_is_a_symbol_too() {
     assert!(g.is_symbolic(), "∂L/∂W depends on λ");
     // ∂L/∂W = (Z − y) xᵀ + 2 λ W with Z = x = [1, 2]: entries 1 + 2λ, 2, 1, 2 + 2λ.
     let text = nnderive::render::text::solution(&model, &s, None);
-    assert!(text.contains("1 + 2 lam"), "{text}");
+    assert!(text.contains("1 + 2 λ"), "{text}");
     let given = nnderive::given(model.clone(), "lam=0.1").unwrap();
     let solved = nnderive::solve(&given).unwrap();
     assert!(compare_substituted(&model, &s, &solved, "lam", &[exact(1, 10)]) >= 5);

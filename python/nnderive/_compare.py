@@ -52,7 +52,7 @@ class ParamComparison:
             head += f" {self.message}"
         out = [head]
         for index, yours, derived, rel in self.worst:
-            at = "[" + ", ".join(map(str, index)) + "]" if index else "(scalar)"
+            at = _entry(self.name, index)
             out.append(f"       {at:<10} yours {yours: .6g}   derived {derived: .6g}   (relative error {rel:.3g})")
         if self.status == "differs" and self.message:
             out.append(f"       {self.message}")
@@ -60,6 +60,16 @@ class ParamComparison:
 
     def __repr__(self) -> str:
         return "\n".join(self.lines())
+
+
+def _entry(name: str, index: Tuple[int, ...]) -> str:
+    """An entry as the formulas count it, from 1, with the NumPy index
+    beside it: ``W1[1,2] (NumPy W1[0,1])``; a scalar is its name."""
+    if not index:
+        return f"{name} (scalar)"
+    one = ",".join(str(i + 1) for i in index)
+    zero = ",".join(map(str, index))
+    return f"{name}[{one}] (NumPy {name}[{zero}])"
 
 
 class Comparison:
@@ -115,7 +125,7 @@ class Comparison:
                 detail = p.message
             if p.worst:
                 items = "".join(
-                    f"<li><code>{'[' + ', '.join(map(str, i)) + ']' if i else 'scalar'}</code>: yours {y:.6g}, "
+                    f"<li><code>{html.escape(_entry(p.name, i))}</code>: yours {y:.6g}, "
                     f"derived {d:.6g} (relative error {r:.3g})</li>"
                     for i, y, d, r in p.worst
                 )

@@ -58,6 +58,9 @@ def test_wrong_derivative_of_the_activation_is_caught(sol, assignment, mine):
     w1 = result["W1"]
     assert len(w1.worst) == 5 and all(len(i) == 2 for i, *_ in w1.worst)
     assert "2 of 4 do not match: W1, b1" in repr(result)
+    # Entries are counted from 1, as the formulas count, with NumPy's index beside.
+    (i,) = index
+    assert f"b1[{i + 1}] (NumPy b1[{i}])" in repr(result)
     assert "DIFFERS" in repr(result)
 
 

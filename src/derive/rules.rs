@@ -16,46 +16,114 @@ pub struct Rule {
     /// Rule name, as shown in derivation steps (`d-relu`).
     pub name: &'static str,
     pub function: Elementwise,
-    /// The rule in words, in the notation of the text output.
-    pub statement: &'static str,
 }
 
 /// Every elementwise built-in's derivative; a function of two arguments has
 /// one rule giving both partial derivatives.
 pub const RULES: [Rule; Elementwise::ALL.len()] = [
-    Rule { name: "d-relu", function: Elementwise::Relu, statement: "relu′(t) = step(t)" },
-    Rule { name: "d-step", function: Elementwise::Step, statement: "step′(t) = 0" },
-    Rule { name: "d-sign", function: Elementwise::Sign, statement: "sign′(t) = 0" },
-    Rule { name: "d-sigmoid", function: Elementwise::Sigmoid, statement: "σ′(t) = σ(t) (1 − σ(t))" },
-    Rule { name: "d-tanh", function: Elementwise::Tanh, statement: "tanh′(t) = 1 − tanh²(t)" },
-    Rule { name: "d-sin", function: Elementwise::Sin, statement: "sin′(t) = cos(t)" },
-    Rule { name: "d-cos", function: Elementwise::Cos, statement: "cos′(t) = −sin(t)" },
-    Rule { name: "d-exp", function: Elementwise::Exp, statement: "exp′(t) = exp(t)" },
-    Rule { name: "d-log", function: Elementwise::Log, statement: "log′(t) = 1 / t" },
-    Rule { name: "d-sqrt", function: Elementwise::Sqrt, statement: "sqrt′(t) = 1 / (2 sqrt(t))" },
-    Rule { name: "d-abs", function: Elementwise::Abs, statement: "abs′(t) = sign(t)" },
-    Rule { name: "d-softplus", function: Elementwise::Softplus, statement: "softplus′(t) = σ(t)" },
-    Rule {
-        name: "d-leaky-relu",
-        function: Elementwise::LeakyRelu,
-        statement: "∂leaky_relu/∂t(t, a) = a + (1 − a) step(t), ∂leaky_relu/∂a(t, a) = min(t, 0)",
-    },
-    Rule { name: "d-elu", function: Elementwise::Elu, statement: "elu′(t) = min(exp(t), 1)" },
-    Rule { name: "d-gelu", function: Elementwise::Gelu, statement: "gelu′(t) = normcdf(t) + t normpdf(t)" },
-    Rule {
-        name: "d-max",
-        function: Elementwise::Max,
-        statement: "∂max/∂a(a, b) = 1 − step(b − a), ∂max/∂b(a, b) = step(b − a)",
-    },
-    Rule {
-        name: "d-min",
-        function: Elementwise::Min,
-        statement: "∂min/∂a(a, b) = 1 − step(a − b), ∂min/∂b(a, b) = step(a − b)",
-    },
-    Rule { name: "d-normcdf", function: Elementwise::NormCdf, statement: "normcdf′(t) = normpdf(t)" },
-    Rule { name: "d-normpdf", function: Elementwise::NormPdf, statement: "normpdf′(t) = −t normpdf(t)" },
-    Rule { name: "d-softsign", function: Elementwise::Softsign, statement: "softsign′(t) = 1 / (1 + abs(t))²" },
+    Rule { name: "d-relu", function: Elementwise::Relu },
+    Rule { name: "d-step", function: Elementwise::Step },
+    Rule { name: "d-sign", function: Elementwise::Sign },
+    Rule { name: "d-sigmoid", function: Elementwise::Sigmoid },
+    Rule { name: "d-tanh", function: Elementwise::Tanh },
+    Rule { name: "d-sin", function: Elementwise::Sin },
+    Rule { name: "d-cos", function: Elementwise::Cos },
+    Rule { name: "d-exp", function: Elementwise::Exp },
+    Rule { name: "d-log", function: Elementwise::Log },
+    Rule { name: "d-sqrt", function: Elementwise::Sqrt },
+    Rule { name: "d-abs", function: Elementwise::Abs },
+    Rule { name: "d-softplus", function: Elementwise::Softplus },
+    Rule { name: "d-leaky-relu", function: Elementwise::LeakyRelu },
+    Rule { name: "d-elu", function: Elementwise::Elu },
+    Rule { name: "d-gelu", function: Elementwise::Gelu },
+    Rule { name: "d-max", function: Elementwise::Max },
+    Rule { name: "d-min", function: Elementwise::Min },
+    Rule { name: "d-normcdf", function: Elementwise::NormCdf },
+    Rule { name: "d-normpdf", function: Elementwise::NormPdf },
+    Rule { name: "d-softsign", function: Elementwise::Softsign },
 ];
+
+/// The rules a derivation step names that are not an elementwise
+/// built-in's derivative (those are built by [`derivative`] and
+/// [`partial`], and stated from them): the adjoint of each operation, the
+/// losses' own rules, and the kinds of step. `ā` is ∂L/∂a, the gradient that
+/// reaches `a`; each statement says what one operation passes back.
+pub const STEP_RULES: &[(&str, Sentence)] = &[
+    ("d-add", &[m("c = a + b: ā = c̄, b̄ = c̄", "c = a + b\\colon\\ \\bar{a} = \\bar{c},\\ \\bar{b} = \\bar{c}")]),
+    ("d-sub", &[m("c = a − b: ā = c̄, b̄ = −c̄", "c = a - b\\colon\\ \\bar{a} = \\bar{c},\\ \\bar{b} = -\\bar{c}")]),
+    ("d-neg", &[m("c = −a: ā = −c̄", "c = -a\\colon\\ \\bar{a} = -\\bar{c}")]),
+    (
+        "d-mul",
+        &[
+            m("c = a ⊙ b: ā = c̄ ⊙ b, b̄ = c̄ ⊙ a", "c = a \\odot b\\colon\\ \\bar{a} = \\bar{c} \\odot b,\\ \\bar{b} = \\bar{c} \\odot a"),
+            w(" (a scalar factor's gradient sums over the entries)"),
+        ],
+    ),
+    (
+        "d-div",
+        &[m(
+            "c = a ⊘ b: ā = c̄ ⊘ b, b̄ = −c̄ ⊙ a ⊘ b²",
+            "c = a \\oslash b\\colon\\ \\bar{a} = \\bar{c} \\oslash b,\\ \\bar{b} = -\\bar{c} \\odot a \\oslash b^{2}",
+        )],
+    ),
+    ("d-pow", &[m("c = aᵏ: ā = k aᵏ⁻¹ ⊙ c̄", "c = a^{k}\\colon\\ \\bar{a} = k\\, a^{k-1} \\odot \\bar{c}")]),
+    ("d-matmul-left", &[m("C = A B: Ā = C̄ Bᵀ", "C = A B\\colon\\ \\bar{A} = \\bar{C} B^\\top")]),
+    ("d-matmul-right", &[m("C = A B: B̄ = Aᵀ C̄", "C = A B\\colon\\ \\bar{B} = A^\\top \\bar{C}")]),
+    ("d-transpose", &[m("C = Aᵀ: Ā = C̄ᵀ", "C = A^\\top\\colon\\ \\bar{A} = \\bar{C}^\\top")]),
+    (
+        "d-custom",
+        &[
+            m("c = f(a, …): ā = ∂f/∂a(a, …) ⊙ c̄", "c = f(a, \\dots)\\colon\\ \\bar{a} = \\partial_{a} f(a, \\dots) \\odot \\bar{c}"),
+            w(", with the function's derivative as worked out above"),
+        ],
+    ),
+    ("d-sum", &[m("c = Σa: ā = c̄", "c = \\textstyle\\sum a\\colon\\ \\bar{a} = \\bar{c}"), w(" in every entry")]),
+    (
+        "d-mean",
+        &[m("c = mean(a): ā = c̄ / n", "c = \\operatorname{mean}(a)\\colon\\ \\bar{a} = \\bar{c} / n"), w(" in every entry, n the number of entries")],
+    ),
+    (
+        "d-broadcast",
+        &[w("a tensor added to each column, row or channel of a larger one gets the sum of the gradient over the copies: for a column "), m("b", "b"), w(" added to each column of "), m("C", "C"), w(", "), m("b̄ = C̄ 1", "\\bar{b} = \\bar{C} \\mathbf{1}")],
+    ),
+    (
+        "d-softmax",
+        &[m("p = softmax(z): z̄ = p ⊙ p̄ − p Σ(p ⊙ p̄)", "p = \\operatorname{softmax}(z)\\colon\\ \\bar{z} = p \\odot \\bar{p} - p \\textstyle\\sum (p \\odot \\bar{p})")],
+    ),
+    (
+        D_SOFTMAX_WRITTEN_OUT,
+        &[m("exp(z) / Σexp(z)", "\\exp(z) / \\textstyle\\sum \\exp(z)"), w(" is "), m("softmax(z)", "\\operatorname{softmax}(z)"), w(", so d-softmax gives its gradient")],
+    ),
+    (
+        "d-log-softmax",
+        &[m("l = log_softmax(z): z̄ = l̄ − softmax(z) Σl̄", "l = \\operatorname{log\\_softmax}(z)\\colon\\ \\bar{z} = \\bar{l} - \\operatorname{softmax}(z) \\textstyle\\sum \\bar{l}")],
+    ),
+    ("d-maxpool", &[w("max-pooling routes the gradient of each window to the position of the window's maximum (the layer rules give the index form)")]),
+    ("d-avgpool", &[w("average-pooling shares the gradient of each window equally among its "), m("k²", "k^{2}"), w(" entries")]),
+    ("d-flatten", &[w("flatten's gradient is the gradient of the column, reshaped back to the map's shape "), same("[C, H, W]")]),
+    ("d-conv2d-input", &[w("a convolution's gradient with respect to its input, as the layer rules give it")]),
+    ("d-conv2d-kernel", &[w("a convolution's gradient with respect to its kernels, as the layer rules give it")]),
+    (
+        "d-cross-entropy",
+        &[m("L = −Σ y ⊙ log p: p̄ = −y ⊘ p, ȳ = −log p", "L = -\\textstyle\\sum y \\odot \\log p\\colon\\ \\bar{p} = -y \\oslash p,\\ \\bar{y} = -\\log p"), w(" (over a batch, each divided by the number of examples)")],
+    ),
+    ("d-mse", &[m("L = mean((p − y)²): p̄ = (2/n) (p − y), ȳ = −p̄", "L = \\operatorname{mean}((p - y)^{2})\\colon\\ \\bar{p} = \\tfrac{2}{n} (p - y),\\ \\bar{y} = -\\bar{p}")]),
+    (
+        "d-bce",
+        &[m(
+            "L = −mean(y ⊙ log p + (1 − y) ⊙ log(1 − p)): p̄ = −(1/n) (y ⊘ p − (1 − y) ⊘ (1 − p))",
+            "L = -\\operatorname{mean}(y \\odot \\log p + (1 - y) \\odot \\log(1 - p))\\colon\\ \\bar{p} = -\\tfrac{1}{n} (y \\oslash p - (1 - y) \\oslash (1 - p))",
+        )],
+    ),
+    ("substitute", &[w("put in the formulas of the gradients named in the line above")]),
+    ("expand", &[w("multiply out a product over a sum")]),
+    ("result", &[w("the gradient as the steps above leave it")]),
+];
+
+/// The statement of a rule a step names, if the table holds it.
+pub fn step_rule_statement(name: &str) -> Option<Sentence> {
+    STEP_RULES.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+}
 
 /// The rule for a softmax written out, `exp(z) / Σexp(z)`: it is softmax(z),
 /// so its gradient is d-softmax's, `(diag(p) − p pᵀ) ḡ` (see [`softmax_written_out`]).
@@ -524,9 +592,14 @@ impl Convention {
             }
             Convention::MaxPool => {
                 const {
-                    &[w(
-                "maxpool routes each entry of the gradient to the maximum of its window and 0 elsewhere; on a tie, to the first maximum in row-major order",
-            )]
+                    &[
+                        w("maxpool routes each entry of the gradient to the maximum of its window and 0 elsewhere; on a tie, to the first maximum in row-major order; the steps write this routing of a gradient "),
+                        same("G"),
+                        w(" through the windows of "),
+                        same("A"),
+                        w(" as "),
+                        m("maxpool_back(A, G)", r"\operatorname{maxpool\_back}\left(A, G\right)"),
+                    ]
                 }
             }
             Convention::AvgPool => {
@@ -534,7 +607,8 @@ impl Convention {
                     &[
                         w("avgpool spreads each entry of the gradient evenly over its "),
                         m("k × k", r"k \times k"),
-                        w(" window"),
+                        w(" window, written "),
+                        m("avgpool_back(G)", r"\operatorname{avgpool\_back}\left(G\right)"),
                     ]
                 }
             }
@@ -543,7 +617,10 @@ impl Convention {
                     &[
                         w("flatten lists the entries row-major over "),
                         same("[C, H, W]"),
-                        w(" (channel, then row, then column) as a column vector; its backward is the reshape back"),
+                        w(" (channel, then row, then column) as a column vector; its backward is the reshape back to "),
+                        same("[C, H, W]"),
+                        w(", written "),
+                        m("reshape(g, C×H×W)", r"\operatorname{reshape}_{C\times H\times W}\left(g\right)"),
                     ]
                 }
             }

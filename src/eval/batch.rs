@@ -179,7 +179,7 @@ mod tests {
         let rows = one_hot(&labels, 4, Axis::ACROSS, &[3, 4]).unwrap();
         assert_eq!(rows, exact(&[3, 4], &[0, 0, 1, 0, 1, 0, 0, 0, 0, 1, 0, 0]));
         let bad = one_hot(&exact(&[2], &[1, 3]), 3, Axis::DOWN, &[3, 2]).unwrap_err();
-        assert_eq!(bad.to_string(), "the class label 3 is not a whole number from 0 to 2 at entry [1]");
+        assert_eq!(bad.to_string(), "the class label 3 is not a whole number from 0 to 2 at entry [2] (NumPy [1])");
         let half = Tensor::exact(vec![], vec![BigRational::new(1.into(), 2.into())]);
         assert!(one_hot(&half, 2, Axis::DOWN, &[2]).is_err());
     }

@@ -120,8 +120,11 @@ impl fmt::Display for NumericError {
             NumericErrorKind::NotANumber => "the result is not a number".to_string(),
             NumericErrorKind::TargetOutOfRange { value, at_most_one } => {
                 let outside = if *at_most_one { "outside [0, 1]" } else { "below 0" };
-                let idx: Vec<String> = self.index.iter().map(|i| i.to_string()).collect();
-                return write!(f, "the target's entry [{}] is {value}, {outside}", idx.join(", "));
+                return write!(
+                    f,
+                    "the target's entry {} is {value}, {outside}",
+                    crate::layout::entry_index("", &self.index)
+                );
             }
             NumericErrorKind::NotAClass { value, classes } => {
                 format!("the class label {value} is not a whole number from 0 to {}", classes.saturating_sub(1))
@@ -134,8 +137,7 @@ impl fmt::Display for NumericError {
         if self.index.is_empty() {
             write!(f, "{what}")
         } else {
-            let idx: Vec<String> = self.index.iter().map(|i| i.to_string()).collect();
-            write!(f, "{what} at entry [{}]", idx.join(", "))
+            write!(f, "{what} at entry {}", crate::layout::entry_index("", &self.index))
         }
     }
 }
@@ -1335,11 +1337,14 @@ mod tests {
     fn errors_name_the_entry() {
         let x = exact(&[2], &[(1, 1), (0, 1)]);
         let e = x.map(Elementwise::Log).unwrap_err();
-        assert_eq!(e.to_string(), "log of 0 at entry [1]");
+        assert_eq!(e.to_string(), "log of 0 at entry [2] (NumPy [1])");
         let one = Tensor::scalar_exact(r(1, 1));
-        assert_eq!(one.div(&x).unwrap_err().to_string(), "division by zero at entry [1]");
+        assert_eq!(one.div(&x).unwrap_err().to_string(), "division by zero at entry [2] (NumPy [1])");
         let big = exact(&[2, 2], &[(0, 1), (1, 1), (1000, 1), (0, 1)]);
-        assert_eq!(big.map(Elementwise::Exp).unwrap_err().to_string(), "the value overflows f64 at entry [1, 0]");
+        assert_eq!(
+            big.map(Elementwise::Exp).unwrap_err().to_string(),
+            "the value overflows f64 at entry [2,1] (NumPy [1,0])"
+        );
     }
 
     #[test]

@@ -531,7 +531,8 @@ impl<'a> Checker<'a> {
         let allowed = Builtin::lookup(&func.name).map(Builtin::keywords).unwrap_or(&[]);
         check_keywords(func, keywords, allowed)?;
         let arity_error = |expected: usize| {
-            Error::new(ErrorKind::WrongArity { func: func.name.clone(), expected, found: built.len() }, span)
+            let args = args.iter().map(expr_text).collect();
+            Error::new(ErrorKind::WrongArity { func: func.name.clone(), expected, found: built.len(), args }, span)
         };
         if let Some(index) = self.functions.get_index_of(&func.name) {
             let params = self.functions[index].params.len();
@@ -966,7 +967,19 @@ impl<'a> Checker<'a> {
             let name = arg.name.name.as_str();
             let Some(setting) = kind.settings.iter().find(|s| s.name == name) else {
                 let suggestion = crate::diagnostic::suggest(name, kind.settings.iter().map(|s| s.name));
-                let kind = ErrorKind::UnknownTrainArg { optimizer: kind, name: name.to_string(), suggestion };
+                // The whole statement as nnderive writes it, every other setting kept.
+                let rewrite = optimizer::foreign_setting(kind.name, name).map(|(to, setting)| {
+                    let args: Vec<String> = t
+                        .args
+                        .iter()
+                        .map(|a| match a.name.name == name {
+                            true => format!("{setting} = {}", a.value.text),
+                            false => format!("{} = {}", a.name.name, a.value.text),
+                        })
+                        .collect();
+                    format!("train {to}({})", args.join(", "))
+                });
+                let kind = ErrorKind::UnknownTrainArg { optimizer: kind, name: name.to_string(), suggestion, rewrite };
                 return Err(Error::new(kind, arg.name.span));
             };
             if let Some(first) = t.args[..i].iter().find(|f| f.name.name == name) {

@@ -40,7 +40,9 @@ pub enum ErrorKind {
     /// `softmax(W1)` on a matrix, or `.T` on a rank-3 tensor.
     WrongRank { what: String, shape: Shape, expected: &'static str },
     /// `relu(a, b)`: a function called with the wrong number of arguments.
-    WrongArity { func: String, expected: usize, found: usize },
+    /// `args` are the arguments as written, for the help (`sum(a, b)`:
+    /// write `sum(a) + sum(b)`).
+    WrongArity { func: String, expected: usize, found: usize, args: Vec<String> },
     /// `x ^ y` where the exponent is not a number.
     ExponentNotNumber,
     /// `loss L = Z1` where `Z1` is not a scalar.
@@ -76,8 +78,10 @@ pub enum ErrorKind {
     /// `train adagrad(lr = 0.1)`: an optimizer nnderive does not know
     /// (`train sgd_momentum(lr = 0.1)` suggests `momentum`).
     UnknownOptimizer { name: String, suggestion: Option<String> },
-    /// `train sgd(rate = 0.1)`, or `train adam(lr = 0.001, beta = 0.9)`.
-    UnknownTrainArg { optimizer: &'static Kind, name: String, suggestion: Option<String> },
+    /// `train sgd(rate = 0.1)`, or `train adam(lr = 0.001, beta = 0.9)`;
+    /// `train sgd(lr = 0.1, momentum = 0.9)` has a `rewrite`, the statement
+    /// as nnderive writes it (`train momentum(lr = 0.1, beta = 0.9)`).
+    UnknownTrainArg { optimizer: &'static Kind, name: String, suggestion: Option<String>, rewrite: Option<String> },
     /// `train sgd()` without `lr`.
     MissingLearningRate { optimizer: &'static str },
     /// `train sgd(lr = 0)`.
@@ -317,13 +321,13 @@ impl Error {
             WrongRank { what, shape, expected } => {
                 d(format!("{what} needs {expected}, but its argument is {shape}")).with_label(format!("this is {shape}"))
             }
-            WrongArity { func, expected, found } => d(format!(
+            WrongArity { func, expected, found, args } => d(format!(
                 "'{func}' takes {expected} argument{}, but {found} {} given",
                 if *expected == 1 { "" } else { "s" },
                 if *found == 1 { "was" } else { "were" }
             ))
             .with_label("in this call")
-            .with_help_opt(arity_help(func)),
+            .with_help_opt(arity_help(func, args)),
             ExponentNotNumber => d("the exponent of '^' must be a number".into())
                 .with_label("not a number")
                 .with_help("write a constant exponent such as `t^2` or `t^-1`; for other powers use exp and log"),
@@ -390,12 +394,16 @@ impl Error {
                     )),
                 }
             }
-            UnknownTrainArg { optimizer, name, suggestion } => {
+            UnknownTrainArg { optimizer, name, suggestion, rewrite } => {
                 let diag = d(format!("{} has no setting '{name}'", optimizer.name)).with_label("unknown setting");
                 let takes = settings_help(optimizer);
-                match suggestion {
-                    Some(s) => diag.with_help(format!("did you mean `{s}`? {takes}")),
-                    None => diag.with_help(takes),
+                match (rewrite, suggestion) {
+                    (Some(r), _) if optimizer.name == "sgd" => diag.with_help(format!(
+                        "SGD with momentum is its own optimizer, whose `beta` is the momentum: write `{r}`"
+                    )),
+                    (Some(r), _) => diag.with_help(format!("nnderive calls it differently: write `{r}`")),
+                    (None, Some(s)) => diag.with_help(format!("did you mean `{s}`? {takes}")),
+                    (None, None) => diag.with_help(takes),
                 }
             }
             MissingLearningRate { optimizer } => d(format!("{optimizer} needs a learning rate"))
@@ -527,7 +535,8 @@ impl Error {
                     .with_help(format!("leave the axis out: `{func}` of a vector works over all its entries"))
             }
             ClassLabel { name, value, entry, classes, output } => d(format!(
-                "'{name}' holds the class labels of a cross-entropy over {classes} classes, but its entry [{entry}] is {value}"
+                "'{name}' holds the class labels of a cross-entropy over {classes} classes, but its entry {} is {value}",
+                crate::layout::entry_index(name, &[*entry])
             ))
             .with_label("class labels")
             .with_help(format!(
@@ -542,10 +551,15 @@ impl Error {
 }
 
 /// How a built-in is called, for a call with the wrong number of arguments.
-fn arity_help(func: &str) -> Option<String> {
+fn arity_help(func: &str, args: &[String]) -> Option<String> {
     use super::func::Builtin;
     let builtin = Builtin::lookup(func)?;
     Some(match func {
+        // Tensors of any shapes: the sum of all their entries is the sum of the sums.
+        "sum" if args.len() > 1 => {
+            let sums: Vec<String> = args.iter().map(|a| format!("sum({a})")).collect();
+            format!("`sum` adds the entries of one tensor; for the entries of all of them write `{}`", sums.join(" + "))
+        }
         "leaky_relu" => "call it as `leaky_relu(t, a)`, a the slope for t ≤ 0: `leaky_relu(Z1, 0.01)`".into(),
         "max" | "min" => format!(
             "`{func}(a, b)` compares two tensors entry by entry (`max(Z, 0)` is relu(Z)); nnderive has no {func} over the entries of one tensor"
@@ -674,7 +688,26 @@ fn short(s: &Shape) -> String {
 
 fn shape_help(op: &str, left: &Operand, right: &Operand) -> String {
     match op {
-        "@" => "for A @ B the columns of A must equal the rows of B; [n] is a column (n×1), and B.T transposes".into(),
+        "@" => match [left, right].iter().find(|o| o.shape.rank() >= 3) {
+            // A feature map [C, H, W] reaches a dense layer as one column.
+            Some(map) => {
+                let name = map.name.as_deref().unwrap_or("the feature map");
+                let (a, b) = (left.name.as_deref().unwrap_or("A"), right.name.as_deref().unwrap_or("B"));
+                let written = match map.name.as_deref() {
+                    Some(n) if std::ptr::eq(*map, right) => format!("`{a} @ flatten({n})`"),
+                    Some(n) => format!("`flatten({n}) @ {b}`"),
+                    None => "`W @ flatten(P)`".into(),
+                };
+                format!(
+                    "{name} is a feature map {}: flatten it to a column of its {} entries first, {written}",
+                    map.shape,
+                    map.shape.len()
+                )
+            }
+            None => {
+                "for A @ B the columns of A must equal the rows of B; [n] is a column (n×1), and B.T transposes".into()
+            }
+        },
         "*" if left.shape.matmul(&right.shape).is_some() => {
             let a = left.name.as_deref().unwrap_or("A");
             let b = right.name.as_deref().unwrap_or("B");
@@ -755,10 +788,33 @@ fn unknown_function_help(name: &str, suggestion: Option<&str>, args: &[String]) 
     if let Some(definition) = definition {
         return format!("it is not a built-in; define it from built-ins: `{definition}`");
     }
+    // The argument as the written-out forms use it.
+    let arg = match args {
+        [one] => one.clone(),
+        _ => "z".into(),
+    };
+    let grouped = if is_atom(&arg) { arg.clone() } else { format!("({arg})") };
     match lower.as_str() {
         "linear" | "dense" | "fc" | "affine" => return "a dense layer is written out: `W @ x + b`".into(),
-        "dropout" | "batchnorm" | "batch_norm" | "layernorm" | "layer_norm" => {
-            return format!("nnderive has no {name}: it derives a fixed network, so leave it out")
+        "norm" | "l2_norm" | "norm2" | "frobenius_norm" => {
+            return format!(
+                "nnderive has no norm: the squared norm ‖{arg}‖² is `sum({grouped}^2)`, the norm `sqrt(sum({grouped}^2))`"
+            )
+        }
+        "layernorm" | "layer_norm" => {
+            return format!(
+                "nnderive has no {name} built-in; write it out over the entries of `z = {arg}`: `mu = mean(z)`, `var = mean((z - mu)^2)`, `zhat = (z - mu) / sqrt(var + eps)`, then `gamma * zhat + beta` (with `const eps = 0.00001` and params `gamma`, `beta`)"
+            )
+        }
+        "batchnorm" | "batch_norm" => {
+            return format!(
+                "nnderive has no {name} built-in; write it out over the batch `Z = {arg}`, one example per column: `mu = mean(Z, axis = 1)`, `var = mean((Z - mu)^2, axis = 1)`, `Zhat = (Z - mu) / sqrt(var + eps)`, then `gamma * Zhat + beta` (with `const eps = 0.00001` and params `gamma`, `beta`)"
+            )
+        }
+        "dropout" => {
+            return format!(
+                "dropout with a fixed mask is a product: declare the mask as a const of 0s and 1/(1 − p)s (2s for p = 0.5), `const m[...] = ...`, and write `{grouped} * m`"
+            )
         }
         _ => {}
     }
@@ -771,6 +827,32 @@ fn unknown_function_help(name: &str, suggestion: Option<&str>, args: &[String]) 
         params.join(", "),
         Builtin::names().collect::<Vec<_>>().join(", ")
     )
+}
+
+/// Is the expression text `s` one operand as it stands: a name, or a call
+/// whose parenthesis closes at the end (`relu(W1 @ x)`, not `f(a) + g(b)`)?
+fn is_atom(s: &str) -> bool {
+    let name_end = s.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(s.len());
+    if name_end == s.len() {
+        return name_end > 0;
+    }
+    if name_end == 0 || !s[name_end..].starts_with('(') {
+        return false;
+    }
+    let mut depth = 0usize;
+    for (i, c) in s.char_indices().skip(name_end) {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return i == s.len() - 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 fn cycle_text(names: &[String]) -> String {

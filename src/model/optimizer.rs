@@ -147,6 +147,24 @@ pub const KINDS: [Kind; 4] = [
     },
 ];
 
+/// Settings written as other courses and libraries name them, and where
+/// nnderive keeps them: (optimizer, setting as written, optimizer, setting).
+/// `sgd(momentum = 0.9)` is PyTorch's SGD with momentum, nnderive's
+/// `momentum(beta = 0.9)`; PyTorch's RMSprop calls its decay `alpha`.
+pub const FOREIGN_SETTINGS: [(&str, &str, &str, &str); 5] = [
+    ("sgd", "momentum", "momentum", "beta"),
+    ("sgd", "beta", "momentum", "beta"),
+    ("momentum", "momentum", "momentum", "beta"),
+    ("rmsprop", "alpha", "rmsprop", "rho"),
+    ("rmsprop", "decay", "rmsprop", "rho"),
+];
+
+/// Where a setting written the foreign way belongs: the optimizer and
+/// setting nnderive names it by.
+pub fn foreign_setting(optimizer: &str, setting: &str) -> Option<(&'static str, &'static str)> {
+    FOREIGN_SETTINGS.iter().find(|(o, s, _, _)| *o == optimizer && *s == setting).map(|&(_, _, o, s)| (o, s))
+}
+
 /// The optimizer named `name`, if `train` knows it.
 pub fn kind(name: &str) -> Option<&'static Kind> {
     KINDS.iter().find(|k| k.name == name)

@@ -349,7 +349,7 @@ fn function_blocks(o: &WorkedSolution) -> Vec<Block> {
         };
         let mut line = row(
             format!("{}({})", names.function(func, L), args.join(", ")),
-            substitute_params(&formula(g, r.body, names, L), &f.params),
+            substitute_params(&formula(g, r.body, names, L), &args),
         );
         // The simplifications that shaped a derivative, as steps name them.
         if !r.simplified.is_empty() {
@@ -409,8 +409,37 @@ fn gradient_blocks(o: &WorkedSolution) -> Vec<Block> {
     }
     out.push(Block::Subsection("Parameter gradients".into()));
     out.push(Block::Display(parameter_gradient_rows(o)));
+    out.extend(rule_blocks(o));
     out.extend(simplification_blocks(o.simplifications));
     out
+}
+
+/// The legend of the rules the error terms' steps name, each with its
+/// statement, as the simplifications have theirs.
+fn rule_blocks(o: &WorkedSolution) -> Vec<Block> {
+    let tags = super::text::named_rules(o.derivation.defined_symbols().flat_map(|s| &s.steps));
+    if tags.is_empty() {
+        return Vec::new();
+    }
+    let items = tags
+        .iter()
+        .map(|tag| {
+            let statement = super::text::rule_statement(tag, o.model, L).unwrap_or_default();
+            [vec![text(format!("{tag}: "))], pieces(statement)].concat()
+        })
+        .collect();
+    vec![
+        Block::Paragraph(vec![
+            text("The steps name the rules they use; "),
+            math("\\bar{a}"),
+            text(" is "),
+            math("\\partial L / \\partial a"),
+            text(", the gradient that reaches "),
+            math("a"),
+            text(":"),
+        ]),
+        Block::List(items),
+    ]
 }
 
 /// How back-propagation runs: through time, over a batch, or plain.

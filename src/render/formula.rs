@@ -76,6 +76,12 @@ impl<'a> Names<'a> {
         Names { model, derivation, aliases, steps: Rc::new(steps), now: Now::Concrete, untimed: Rc::new(untimed) }
     }
 
+    /// Names for formulas in a graph of their own (a rule stated on
+    /// parameters `t0`, `t1`), where no node stands for an equation.
+    pub fn detached(model: &'a Model) -> Self {
+        Names { aliases: NodeMap::default(), ..Names::new(model, None) }
+    }
+
     /// These names with step `step` as the time index `index`: `h[step]`
     /// prints `h_t`, `h[step - 1]` prints `h_{t−1}` (`T` for the last step).
     pub fn at(&self, index: &str, step: u64) -> Names<'a> {
@@ -178,7 +184,7 @@ impl<'a> Names<'a> {
                     (1, Notation::Text) => format!("{name}′"),
                     (1, Notation::Latex) => format!("{name}'"),
                     (1, Notation::Nn) => format!("{name}_prime"),
-                    (_, Notation::Text) => format!("∂{name}/∂{param}"),
+                    (_, Notation::Text) => format!("∂{name}/∂{}", text_ident(&param)),
                     (_, Notation::Latex) => format!("\\partial_{{{}}} {name}", latex_ident(&param, notation)),
                     (_, Notation::Nn) => format!("d{name}_d{param}"),
                 }
@@ -252,12 +258,13 @@ fn with_hat(base: &str) -> String {
 }
 
 /// The letter a name puts a hat on: the usual estimates `yhat`, `Yhat`,
-/// `xhat`, `phat`, `zhat`, `ohat`, or any single letter before `_hat`
-/// (`y_hat`, `w_hat`). Words such as `what` and `that` keep their letters.
+/// `xhat`, `phat`, `zhat`, `ohat`, or any single letter or Greek name before
+/// `_hat` (`y_hat`, `w_hat`, `mu_hat`). Words such as `what` and `that` keep their letters.
 fn hat_base(name: &str) -> Option<&str> {
     if let Some(base) = name.strip_suffix("_hat") {
         let mut letters = base.chars();
-        if letters.next().is_some_and(|c| c.is_ascii_alphabetic()) && letters.next().is_none() {
+        let one_letter = letters.next().is_some_and(|c| c.is_ascii_alphabetic()) && letters.next().is_none();
+        if one_letter || greek(base).is_some() {
             return Some(base);
         }
     }
@@ -285,8 +292,8 @@ pub fn tensor_name(name: &str, notation: Notation) -> String {
     match notation {
         Notation::Nn => name.to_string(),
         Notation::Text => match hat {
-            Some(base) => with_hat(base),
-            None => name.to_string(),
+            Some(base) => with_hat(&text_ident(base)),
+            None => text_ident(name),
         },
         Notation::Latex => match hat {
             Some(base) => format!("\\hat{{{}}}", latex_ident(base, notation)),
@@ -296,10 +303,15 @@ pub fn tensor_name(name: &str, notation: Notation) -> String {
 }
 
 /// A custom function's name: in LaTeX upright like the built-ins
-/// (`\operatorname{swish}`, `\operatorname{f}_{2}` for `f2`).
+/// (`\operatorname{swish}`, `\operatorname{f}_{2}` for `f2`), a Greek
+/// name as its letter (`phi` is φ and `\phi`).
 fn function_name(name: &str, notation: Notation) -> String {
-    if notation != Notation::Latex {
-        return name.to_string();
+    match notation {
+        Notation::Nn => return name.to_string(),
+        Notation::Text => return text_ident(name),
+        // A Greek letter is a symbol already (`\phi`), as `\sigma` is.
+        Notation::Latex if greek(letters_and_subscript(name).0).is_some() => return latex_ident(name, notation),
+        Notation::Latex => {}
     }
     let ident = latex_ident(name, notation);
     let (base, sub) = match ident.find("_{") {
@@ -373,12 +385,10 @@ fn subscript_u64(k: u64) -> String {
     crate::layout::subscripted(&k.to_string())
 }
 
-/// `W1` → `W_{1}`, `net_h` → `\mathit{net}_{h}`, `x` → `x` (LaTeX only).
-fn latex_ident(name: &str, notation: Notation) -> String {
-    if notation != Notation::Latex {
-        return name.to_string();
-    }
-    let (base, sub) = match name.split_once('_') {
+/// A name split into its letters and its subscript: `W1` is (`W`, `1`),
+/// `net_h` is (`net`, `h`), `beta_1_2` is (`beta`, `1,2`).
+fn letters_and_subscript(name: &str) -> (&str, String) {
+    match name.split_once('_') {
         Some((b, s)) if !b.is_empty() && !s.is_empty() => (b, s.replace('_', ",")),
         _ => {
             let digits = name.trim_end_matches(|c: char| c.is_ascii_digit());
@@ -388,9 +398,75 @@ fn latex_ident(name: &str, notation: Notation) -> String {
                 (digits, name[digits.len()..].to_string())
             }
         }
+    }
+}
+
+/// The Greek letters that names spell in ASCII, with their LaTeX commands:
+/// `gamma` is γ and `\gamma`, `lam` is λ, `eps` is ε. Left out on purpose:
+/// `delta` and `Delta`, which are the derivation's own error terms (δ2, Δ2),
+/// and `Sigma`, which is the sum sign.
+const GREEK: &[(&str, &str, &str)] = &[
+    ("alpha", "α", "\\alpha"),
+    ("beta", "β", "\\beta"),
+    ("gamma", "γ", "\\gamma"),
+    ("epsilon", "ε", "\\varepsilon"),
+    ("eps", "ε", "\\varepsilon"),
+    ("zeta", "ζ", "\\zeta"),
+    ("eta", "η", "\\eta"),
+    ("theta", "θ", "\\theta"),
+    ("iota", "ι", "\\iota"),
+    ("kappa", "κ", "\\kappa"),
+    ("lambda", "λ", "\\lambda"),
+    ("lam", "λ", "\\lambda"),
+    ("mu", "μ", "\\mu"),
+    ("nu", "ν", "\\nu"),
+    ("xi", "ξ", "\\xi"),
+    ("pi", "π", "\\pi"),
+    ("rho", "ρ", "\\rho"),
+    ("sigma", "σ", "\\sigma"),
+    ("tau", "τ", "\\tau"),
+    ("upsilon", "υ", "\\upsilon"),
+    ("phi", "φ", "\\phi"),
+    ("chi", "χ", "\\chi"),
+    ("psi", "ψ", "\\psi"),
+    ("omega", "ω", "\\omega"),
+    ("Gamma", "Γ", "\\Gamma"),
+    ("Theta", "Θ", "\\Theta"),
+    ("Lambda", "Λ", "\\Lambda"),
+    ("Xi", "Ξ", "\\Xi"),
+    ("Pi", "Π", "\\Pi"),
+    ("Phi", "Φ", "\\Phi"),
+    ("Psi", "Ψ", "\\Psi"),
+    ("Omega", "Ω", "\\Omega"),
+];
+
+/// The Greek letter a name's letters spell: (`γ`, `\gamma`) for `gamma`.
+fn greek(letters: &str) -> Option<(&'static str, &'static str)> {
+    GREEK.iter().find(|(ascii, _, _)| *ascii == letters).map(|&(_, text, latex)| (text, latex))
+}
+
+/// A name in text: its letters in Greek when they spell a Greek letter
+/// (`gamma1` → `γ1`, `lam` → `λ`), else as written.
+fn text_ident(name: &str) -> String {
+    let (letters, _) = letters_and_subscript(name);
+    match greek(letters) {
+        Some((letter, _)) => format!("{letter}{}", &name[letters.len()..]),
+        None => name.to_string(),
+    }
+}
+
+/// `W1` → `W_{1}`, `net_h` → `\mathit{net}_{h}`, `gamma` → `\gamma`,
+/// `x` → `x` (LaTeX only).
+fn latex_ident(name: &str, notation: Notation) -> String {
+    if notation != Notation::Latex {
+        return name.to_string();
+    }
+    let (base, sub) = letters_and_subscript(name);
+    let base = match greek(base) {
+        Some((_, command)) => command.to_string(),
+        None if base.chars().count() > 1 => format!("\\mathit{{{}}}", base.replace('_', "\\_")),
+        None => base.to_string(),
     };
-    let base =
-        if base.chars().count() > 1 { format!("\\mathit{{{}}}", base.replace('_', "\\_")) } else { base.to_string() };
     if sub.is_empty() {
         base
     } else {
@@ -1007,5 +1083,32 @@ mod tests {
         assert_eq!(tensor_name("W1", Notation::Latex), "W_{1}");
         assert_eq!(tensor_name("net_h", Notation::Latex), "\\mathit{net}_{h}");
         assert_eq!(tensor_name("hat", Notation::Text), "hat");
+    }
+
+    #[test]
+    fn greek_names_are_greek_letters() {
+        for (name, text, latex) in [
+            ("gamma", "γ", "\\gamma"),
+            ("lam", "λ", "\\lambda"),
+            ("lambda", "λ", "\\lambda"),
+            ("eps", "ε", "\\varepsilon"),
+            ("sigma", "σ", "\\sigma"),
+            ("beta1", "β1", "\\beta_{1}"),
+            ("mu_B", "μ_B", "\\mu_{B}"),
+            ("Omega", "Ω", "\\Omega"),
+            ("mu_hat", "μ\u{302}", "\\hat{\\mu}"),
+            ("yhat", "ŷ", "\\hat{y}"),
+            // Not Greek: a longer word, the error terms' own letter, the sum sign.
+            ("betas", "betas", "\\mathit{betas}"),
+            ("delta", "delta", "\\mathit{delta}"),
+            ("Sigma", "Sigma", "\\mathit{Sigma}"),
+        ] {
+            assert_eq!(tensor_name(name, Notation::Text), text, "{name}");
+            assert_eq!(tensor_name(name, Notation::Latex), latex, "{name}");
+            assert_eq!(tensor_name(name, Notation::Nn), name);
+        }
+        assert_eq!(function_name("phi", Notation::Latex), "\\phi");
+        assert_eq!(function_name("phi", Notation::Text), "φ");
+        assert_eq!(function_name("swish", Notation::Latex), "\\operatorname{swish}");
     }
 }

@@ -27,10 +27,11 @@ pub fn function_lines(model: &Model, derivation: &Derivation, names: &Names) -> 
 /// `f(t) = body` or `f′(t) = body`, with the parameters' own names.
 fn function_line(row: &FunctionRow, model: &Model, derivation: &Derivation, names: &Names) -> (String, String) {
     let f = model.function(row.func);
-    let params = f.params.join(", ");
-    let body = substitute_params(&formula(&derivation.graph, row.body, names, N), &f.params);
+    let shown: Vec<String> = f.params.iter().map(|p| super::formula::tensor_name(p, N)).collect();
+    let params = shown.join(", ");
+    let body = substitute_params(&formula(&derivation.graph, row.body, names, N), &shown);
     let lhs = match row.derivative {
-        None => format!("{}({params})", f.name),
+        None => format!("{}({params})", names.function(crate::model::Func::Custom(row.func), N)),
         Some(wrt) => {
             format!("{}({params})", names.function(crate::model::Func::Derivative { func: row.func, wrt }, N))
         }
@@ -63,6 +64,62 @@ fn write_functions(out: &mut String, rows: &[FunctionRow], model: &Model, deriva
             let _ = writeln!(out, "  {} = {}   [{rule}]", pad_right(&l, lw), pad_right(&r, rw));
         }
     }
+}
+
+/// The statement of a rule that a step names, in `notation`. An
+/// elementwise built-in's derivative is stated from what
+/// [`crate::derive::rules::derivative`] and `partial` build, printed by the
+/// formula printer (so the statement cannot drift from the rule); the other
+/// rules come from [`crate::derive::rules::STEP_RULES`].
+pub fn rule_statement(name: &str, model: &Model, notation: Notation) -> Option<Vec<training::Piece>> {
+    use crate::derive::rules::{self, RULES};
+    use crate::model::{Func, Graph};
+    let Some(rule) = RULES.iter().find(|r| r.name == name) else {
+        return rules::step_rule_statement(name).map(|s| sentence_pieces(s, notation));
+    };
+    let f = rule.function;
+    let names = Names::detached(model);
+    let mut g = Graph::new();
+    let params: Vec<String> = match f.arity() {
+        1 => vec!["t".into()],
+        _ if f == crate::model::Elementwise::LeakyRelu => vec!["t".into(), "a".into()],
+        _ => vec!["a".into(), "b".into()],
+    };
+    let args: Vec<NodeId> = (0..params.len() as u32).map(|i| g.param(i)).collect();
+    let out = g.apply(Func::Builtin(f), args.clone());
+    let name = super::formula::builtin_name(f, notation);
+    let call_args = params.join(", ");
+    let mut lines = Vec::new();
+    for (i, param) in params.iter().enumerate() {
+        let d = match params.len() {
+            1 => rules::derivative(&mut g, f, args[0], out),
+            _ => rules::partial(&mut g, f, &args, i, out),
+        };
+        let body = substitute_params(&formula(&g, d, &names, notation), &params);
+        let lhs = match (params.len(), notation) {
+            (1, Notation::Latex) => format!("{name}'({call_args})"),
+            (1, _) => format!("{name}′({call_args})"),
+            (_, Notation::Latex) => format!("\\partial_{{{param}}} {name}({call_args})"),
+            (_, _) => format!("∂{name}/∂{param}({call_args})"),
+        };
+        lines.push(format!("{lhs} = {body}"));
+    }
+    Some(vec![training::Piece::Formula(lines.join(if notation == Notation::Latex { ",\\ " } else { ", " }))])
+}
+
+/// The rules named by `steps`, each once, in the order they first appear.
+pub fn named_rules<'a>(steps: impl IntoIterator<Item = &'a Step>) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for step in steps {
+        for rule in &step.rules {
+            if let StepRule::Named(name) = rule {
+                if !out.contains(name) {
+                    out.push(name);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Function bodies print their parameters as `t0`, `t1`…; put the real names back.
@@ -169,8 +226,27 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
     write_steps(&mut out, &rows, "  ");
 
     write_notes(&mut out, "Conventions", &o.notes, names, None);
+    let mut tags = named_rules(
+        derivation.defined_symbols().flat_map(|s| &s.steps).chain(o.gradients.iter().flat_map(|g| g.steps)),
+    );
+    if rows.iter().any(|(_, _, rule)| rule == "result") {
+        tags.push("result");
+    }
+    write_rules(&mut out, model, &tags);
     write_simplifications(&mut out, o.simplifications.all());
     out
+}
+
+/// The legend of the rules named in the steps: each with its statement.
+fn write_rules(out: &mut String, model: &Model, tags: &[&str]) {
+    if tags.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nRules named above (ā is ∂L/∂a, the gradient that reaches a)");
+    for tag in tags {
+        let statement = rule_statement(tag, model, N).map(|p| training::sentence(&p)).unwrap_or_default();
+        let _ = writeln!(out, "  {tag}: {statement}");
+    }
 }
 
 /// Each error term with the steps that derive it, and its general form
@@ -788,7 +864,8 @@ pub fn note_pieces(note: &Note, names: &Names, notation: Notation) -> Vec<traini
     let mut out = Vec::new();
     match note {
         Note::Kink { function, quantity, entries } => {
-            let list: Vec<String> = entries.iter().map(|e| format!("[{e}]")).collect();
+            // Counted from 1, as the formulas count entries.
+            let list: Vec<String> = entries.iter().map(|e| format!("[{}]", e + 1)).collect();
             out.extend(quantity_pieces(*quantity, names, notation));
             out.push(Words(": "));
             out.push(Formula(if latex { format!("\\operatorname{{{function}}}") } else { function.to_string() }));
@@ -892,16 +969,17 @@ pub fn gradcheck(model: &Model, check: &GradCheck, tolerance: f64) -> String {
         let mut index = Vec::new();
         let mut rest = p.worst_entry;
         for &d in model.tensor(p.param).shape.dims().iter().rev() {
-            index.push((rest % d.max(1)).to_string());
+            index.push(rest % d.max(1));
             rest /= d.max(1);
         }
         index.reverse();
+        let name = &model.tensor(p.param).name;
         let _ = writeln!(
             out,
-            "  {}  worst relative error {:.3e} at entry [{}] (derived {:.9}, numeric {:.9})  {verdict}",
-            pad_right(&model.tensor(p.param).name, width),
+            "  {}  worst relative error {:.3e} at {} (derived {:.9}, numeric {:.9})  {verdict}",
+            pad_right(name, width),
             p.worst,
-            index.join(", "),
+            crate::layout::entry_index(name, &index),
             p.derived + 0.0,
             p.numeric + 0.0
         );
@@ -1211,6 +1289,10 @@ fn time_derivation(model: &Model, derivation: &Derivation, view: &TimeView) -> S
     write_steps(&mut out, &rows, "  ");
 
     write_notes(&mut out, "Conventions", &derivation_notes(model, derivation, &names), &names, Some(view));
+    let tags = named_rules(
+        derivation.defined_symbols().flat_map(|s| &s.steps).chain(derivation.gradients.iter().flat_map(|g| &g.steps)),
+    );
+    write_rules(&mut out, model, &tags);
     write_simplifications(&mut out, named.get());
     out
 }

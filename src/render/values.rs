@@ -296,7 +296,7 @@ pub fn block(t: &Tensor, round: Option<u32>) -> Vec<String> {
 
 /// A tensor of rank 3 or more as its matrices: for a map `[C, H, W]` each
 /// channel `[c]`, for a kernel bank `[F, C, kh, kw]` each `[f,c]`, with the
-/// index that labels it (`"0"`, `"1,0"`). Lower ranks are one matrix with no label.
+/// index that labels it, counted from 1 as the formulas count (`"1"`, `"2,1"`). Lower ranks are one matrix with no label.
 pub fn slices(t: &Tensor) -> Vec<(String, Tensor)> {
     let dims = t.dims();
     if dims.len() < 3 {
@@ -313,8 +313,7 @@ pub fn slices(t: &Tensor) -> Vec<(String, Tensor)> {
                 *slot = rest % d.max(&1);
                 rest /= d.max(&1);
             }
-            let label: Vec<String> = index.iter().map(usize::to_string).collect();
-            (label.join(","), t.slice(k * size, matrix.to_vec()))
+            (crate::layout::counted_from_one(&index), t.slice(k * size, matrix.to_vec()))
         })
         .collect()
 }
