@@ -54,6 +54,12 @@ enum Command {
         /// Output notation.
         #[arg(long, value_enum, default_value_t = DeriveFormat::Text)]
         format: DeriveFormat,
+        /// The title of a LaTeX or Markdown document.
+        #[arg(long, value_name = "TEXT")]
+        title: Option<String>,
+        /// Write to this file instead of standard output (written whole, or not at all).
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<PathBuf>,
     },
     /// Solve the network: forward values, loss, every δ and gradient with
     /// formula and value, and the parameters after the training step.
@@ -82,6 +88,9 @@ enum Command {
         /// form (with the target left open).
         #[arg(long, value_name = "NAME=onehot")]
         cases: Option<String>,
+        /// The title of a LaTeX or Markdown document.
+        #[arg(long, value_name = "TEXT")]
+        title: Option<String>,
     },
     /// Check every derived gradient against central finite differences; exit 1
     /// if any relative error is above the tolerance.
@@ -107,8 +116,15 @@ enum Command {
 enum DeriveFormat {
     /// Unicode mathematics (ŷ, ⊙, δ2).
     Text,
-    /// Formulas in `.nn` syntax.
+    /// A `.nn` file that checks: the declarations (shapes only), the
+    /// forward pass, and each derived quantity as an equation.
     Nn,
+    /// The formulas as JSON, in text, `.nn` and LaTeX notation.
+    Json,
+    /// A standalone LaTeX document of the formulas.
+    Latex,
+    /// A Markdown document of the formulas (math for KaTeX or MathJax).
+    Markdown,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -178,17 +194,37 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
             }
             emit(&formatted)
         }
-        Command::Derive { file, format } => {
+        Command::Derive { file, format, title, output } => {
+            if !matches!(format, DeriveFormat::Latex | DeriveFormat::Markdown) {
+                document_title_only(&title)?;
+            }
+            let target = output.as_deref().map(|path| Target::check(path, &file)).transpose()?;
             let source = read(&file)?;
             let model = load(&source)?;
             let derivation = nnderive::derive::derive(&model);
+            let title = title.as_deref().unwrap_or(render::document::DERIVATION_TITLE);
             let text = match format {
                 DeriveFormat::Text => render::text::derivation(&model, &derivation),
-                DeriveFormat::Nn => render::nn::derivation(&model, &derivation),
+                DeriveFormat::Nn => render::nn::derivation(&model, &derivation).map_err(|e| {
+                    format!(
+                        "error: {} cannot be written as a .nn file: {}\n  = help: `nnderive derive {}` prints the derivation in mathematical notation, and `--format latex` or `--format markdown` as a document\n",
+                        source.name,
+                        e.message(),
+                        source.name
+                    )
+                })?,
+                DeriveFormat::Json => render::json::derivation(&model, &derivation),
+                DeriveFormat::Latex => render::latex::write(render::document::derivation(&model, &derivation), title),
+                DeriveFormat::Markdown => {
+                    render::markdown::write(render::document::derivation(&model, &derivation), title)
+                }
             };
-            emit(&text)
+            deliver(target, &text)
         }
-        Command::Solve { file, round, format, output, given, cases } => {
+        Command::Solve { file, round, format, output, given, cases, title } => {
+            if !matches!(format, SolveFormat::Latex | SolveFormat::Markdown) {
+                document_title_only(&title)?;
+            }
             // Check where the output goes before doing the work.
             let target = output.as_deref().map(|path| Target::check(path, &file)).transpose()?;
             let source = read(&file)?;
@@ -220,26 +256,27 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
                 }
                 Err(e) => return Err(report(&source, &e).into()),
             };
+            // A document: the worked solution, then the cases.
+            let blocks = || {
+                let mut blocks = render::document::build(&model, &solution, round);
+                if let Some(cases) = &cases {
+                    blocks.extend(render::cases::blocks(&model, cases, round));
+                }
+                blocks
+            };
+            let title = title.as_deref().unwrap_or(render::document::SOLUTION_TITLE);
             let text = match format {
                 SolveFormat::Text => render::text::solution(&model, &solution, round),
                 SolveFormat::Json => render::json::solution(&model, &solution, round),
-                SolveFormat::Latex => render::latex::document(&model, &solution, round),
-                SolveFormat::Markdown => render::markdown::document(&model, &solution, round),
+                SolveFormat::Latex => render::latex::write(blocks(), title),
+                SolveFormat::Markdown => render::markdown::write(blocks(), title),
             };
-            let text = match &cases {
-                None => text,
-                Some(cases) => match format {
-                    SolveFormat::Text => text + &render::cases::text(&model, cases, round),
-                    SolveFormat::Json => render::cases::json(&text, &model, cases, round),
-                    SolveFormat::Latex => render::cases::latex(&model, &solution, cases, round),
-                    SolveFormat::Markdown => render::cases::markdown(&model, &solution, cases, round),
-                },
+            let text = match (&cases, format) {
+                (Some(cases), SolveFormat::Text) => text + &render::cases::text(&model, cases, round),
+                (Some(cases), SolveFormat::Json) => render::cases::json(&text, &model, cases, round),
+                _ => text,
             };
-            match target {
-                Some(target) => target.write(&text)?,
-                None => output::to_stdout(&text)?,
-            }
-            Ok(ExitCode::SUCCESS)
+            deliver(target, &text)
         }
         Command::Gradcheck { file, tolerance, all, given } => {
             let source = read(&file)?;
@@ -291,6 +328,27 @@ fn usage(argument: &str, option: &str, error: &Error) -> Exit {
 /// Every error, in file order, as the terminal shows them.
 fn report(source: &Source, error: &Error) -> String {
     render::diagnostic::report(&error.report(), &source.name, &source.text)
+}
+
+/// `--title` is for documents: with another format it is a usage error
+/// rather than silently ignored.
+fn document_title_only(title: &Option<String>) -> Result<(), Exit> {
+    match title {
+        Some(_) => Err(Exit {
+            message: "error: --title names a document: use it with --format latex or --format markdown\n".into(),
+            code: 2,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Writes `text` to the `-o` file (whole, or not at all), or else to standard output.
+fn deliver(target: Option<Target>, text: &str) -> Result<ExitCode, Exit> {
+    match target {
+        Some(target) => target.write(text)?,
+        None => output::to_stdout(text)?,
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Writes `text` to standard output.
