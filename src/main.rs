@@ -23,7 +23,7 @@ use output::Target;
 #[derive(Parser)]
 #[command(name = "nnderive", version, about, long_about)]
 #[command(
-    after_help = "Examples:\n  nnderive solve grammar/examples/assignment4.nn --round 4\n  nnderive derive grammar/examples/assignment4.nn\n  nnderive solve net.nn --format latex -o answer.tex\n  nnderive gradcheck net.nn\n\nExit status: 0 success, 1 a problem with the input file, 2 a usage error."
+    after_help = "Examples:\n  nnderive solve grammar/examples/assignment4.nn --round 4\n  nnderive derive grammar/examples/assignment4.nn\n  nnderive solve net.nn --format latex -o answer.tex\n  nnderive key net.nn --hide values --round 4 --format latex -o handout.tex\n  nnderive test problems/\n  nnderive gradcheck net.nn\n\nExit status: 0 success, 1 a problem with the input file, 2 a usage error."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -92,6 +92,34 @@ enum Command {
         #[arg(long, value_name = "TEXT")]
         title: Option<String>,
     },
+    /// The worked solution as an answer key or a handout: parts numbered
+    /// as a problem set numbers them (1. forward pass, 2. loss, 3. error
+    /// terms, 4. gradients, 5. update), each quantity lettered (a), (b)…;
+    /// `--hide values` leaves a blank per entry, `--hide formulas` a blank
+    /// for each derived formula.
+    Key {
+        /// The `.nn` file, or `-` for standard input.
+        file: PathBuf,
+        /// What to leave blank for the student to fill in.
+        #[arg(long, value_enum, default_value_t = HideArg::None)]
+        hide: HideArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = SolveFormat::Text)]
+        format: SolveFormat,
+        /// Round every computed value to N decimals (as `solve --round`);
+        /// a blank is as wide as such a value.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=30))]
+        round: Option<u32>,
+        /// The document's title (default: "Answer key", or "Exercise: …" for a handout).
+        #[arg(long, value_name = "TEXT")]
+        title: Option<String>,
+        /// Give a declared tensor a value, as for `solve` (repeatable).
+        #[arg(long, value_name = "NAME=VALUE")]
+        given: Vec<String>,
+        /// Write to this file instead of standard output (written whole, or not at all).
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<PathBuf>,
+    },
     /// Check every derived gradient against central finite differences; exit 1
     /// if any relative error is above the tolerance.
     #[command(allow_negative_numbers = true)]
@@ -125,6 +153,17 @@ enum DeriveFormat {
     Latex,
     /// A Markdown document of the formulas (math for KaTeX or MathJax).
     Markdown,
+}
+
+/// What `key --hide` leaves blank.
+#[derive(Clone, Copy, ValueEnum)]
+enum HideArg {
+    /// Nothing: the answer key.
+    None,
+    /// Every computed value (a blank per entry, in the value's shape).
+    Values,
+    /// Every derived formula (the values stay).
+    Formulas,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -275,6 +314,26 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
                 (Some(cases), SolveFormat::Text) => text + &render::cases::text(&model, cases, round),
                 (Some(cases), SolveFormat::Json) => render::cases::json(&text, &model, cases, round),
                 _ => text,
+            };
+            deliver(target, &text)
+        }
+        Command::Key { file, hide, format, round, title, given, output } => {
+            let target = output.as_deref().map(|path| Target::check(path, &file)).transpose()?;
+            let source = read(&file)?;
+            let model = with_given(load(&source)?, &given)?;
+            let solution = nnderive::solve(&model).map_err(|e| report(&source, &e))?;
+            let hide = match hide {
+                HideArg::None => render::key::Hide::Nothing,
+                HideArg::Values => render::key::Hide::Values,
+                HideArg::Formulas => render::key::Hide::Formulas,
+            };
+            let key = render::key::build(&model, &solution, round, hide);
+            let title = title.as_deref().unwrap_or(hide.default_title());
+            let text = match format {
+                SolveFormat::Text => render::key::text(&key, title),
+                SolveFormat::Json => render::key::json(&key, title),
+                SolveFormat::Latex => render::latex::write(render::key::blocks(&key), title),
+                SolveFormat::Markdown => render::markdown::write(render::key::blocks(&key), title),
             };
             deliver(target, &text)
         }

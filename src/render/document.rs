@@ -155,6 +155,49 @@ pub fn matrix(t: &Tensor, round: Option<u32>) -> String {
     format!("\\begin{{pmatrix}} {} \\end{{pmatrix}}", rows.join(" \\\\ "))
 }
 
+/// A blank to fill in for each entry of a tensor of shape `dims`: a box as
+/// wide as a value at `round` places (with its sign), in a `pmatrix` laid
+/// out as [`matrix`] lays out values; a scalar is one box.
+pub fn blank_matrix(dims: &[usize], round: Option<u32>) -> String {
+    let cell = format!("\\boxed{{{PHANTOM}{}}}}}", blank_digits(round));
+    if dims.is_empty() {
+        return cell;
+    }
+    let (rows, cols) = crate::model::Shape::matrix_of(dims).unwrap_or_else(|| {
+        let cols = dims.last().copied().unwrap_or(1).max(1);
+        (dims.iter().product::<usize>() / cols, cols)
+    });
+    if rows > TALL_VECTOR && cols == 1 {
+        return format!("\\begin{{pmatrix}} {} \\end{{pmatrix}}^\\top", vec![cell; rows].join(" & "));
+    }
+    // Boxes are taller than digits: the rows get room to stay apart.
+    let row = vec![cell; cols].join(" & ");
+    format!("\\begin{{pmatrix}} {} \\end{{pmatrix}}", vec![row; rows].join(" \\\\[4pt] "))
+}
+
+/// The room a value takes at `round` places, as digits: `-0.0000`.
+pub fn blank_digits(round: Option<u32>) -> String {
+    match round {
+        Some(0) => "-00".to_string(),
+        Some(n) => format!("-0.{}", "0".repeat(n.min(8) as usize)),
+        None => "-0.000000".to_string(),
+    }
+}
+
+/// The blank rows under a formula row `lhs = formula`: a continuation
+/// `= blank` for a matrix, or `lhs[c] = blank` per channel (as
+/// [`value_rows_after`] writes values).
+pub fn blank_rows_after(lhs: &str, dims: &[usize], round: Option<u32>) -> Vec<Row> {
+    if dims.len() < 3 {
+        return vec![row("", blank_matrix(dims, round))];
+    }
+    let matrix = &dims[dims.len() - 2..];
+    super::values::slice_labels(dims)
+        .into_iter()
+        .map(|index| row(format!("{lhs}[{index}]"), blank_matrix(matrix, round)))
+        .collect()
+}
+
 /// Matrices of at most this many entries are aligned on their decimal points.
 const ALIGNED_CELLS: usize = 1 << 16;
 
@@ -225,7 +268,7 @@ fn aligned_on_the_point(cells: &[Vec<String>]) -> Vec<Vec<String>> {
 
 /// `lhs = value` as display rows: one row for a scalar, vector or matrix,
 /// one row per channel (`Z_{1}[0] = ...`) for a map or kernel bank.
-fn value_rows(lhs: &str, t: &Tensor, round: Option<u32>) -> Vec<Row> {
+pub(super) fn value_rows(lhs: &str, t: &Tensor, round: Option<u32>) -> Vec<Row> {
     if t.dims().len() < 3 {
         // One matrix, written as it is: `slices` would copy it.
         return vec![row(lhs, matrix(t, round))];
@@ -241,7 +284,7 @@ fn value_rows(lhs: &str, t: &Tensor, round: Option<u32>) -> Vec<Row> {
 
 /// The value rows under a formula row `lhs = formula`: a continuation
 /// `= value` for a matrix, or `lhs[c] = ...` per channel.
-fn value_rows_after(lhs: &str, t: &Tensor, round: Option<u32>) -> Vec<Row> {
+pub(super) fn value_rows_after(lhs: &str, t: &Tensor, round: Option<u32>) -> Vec<Row> {
     match t.dims().len() {
         0..=2 => vec![row("", matrix(t, round))],
         _ => value_rows(lhs, t, round),
@@ -630,6 +673,16 @@ fn simplification_blocks(named: Simplifications) -> Vec<Block> {
 
 /// 5. The conventions and assumptions, then what the evaluation met.
 fn note_blocks<V>(o: &Outline<V>) -> Vec<Block> {
+    let notes = note_items(o);
+    if notes.is_empty() {
+        return Vec::new();
+    }
+    vec![Block::Section("Conventions".into()), Block::List(notes)]
+}
+
+/// The conventions and assumptions, then what the evaluation met, each as
+/// running text.
+pub(super) fn note_items<V>(o: &Outline<V>) -> Vec<Vec<Inline>> {
     let mut notes: Vec<Vec<Inline>> = Vec::new();
     for n in &o.notes {
         let note = match n {
@@ -645,10 +698,7 @@ fn note_blocks<V>(o: &Outline<V>) -> Vec<Block> {
         };
         notes.push(note);
     }
-    if notes.is_empty() {
-        return Vec::new();
-    }
-    vec![Block::Section("Conventions".into()), Block::List(notes)]
+    notes
 }
 
 /// The update: the optimizer's rule, the loss by step (a plot and a
