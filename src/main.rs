@@ -11,6 +11,8 @@ use nnderive::{Error, Source};
 
 #[path = "cli/output.rs"]
 mod output;
+#[path = "cli/snapshot.rs"]
+mod snapshot;
 
 use output::Target;
 
@@ -119,6 +121,24 @@ enum Command {
         /// Write to this file instead of standard output (written whole, or not at all).
         #[arg(short, long, value_name = "PATH")]
         output: Option<PathBuf>,
+    },
+    /// Snapshot-test files: each file's derivation and worked solution (as
+    /// `derive` and `solve --round N` print them) against the snapshot kept
+    /// beside it in `__snapshots__/NAME.snap`. A difference is shown as a
+    /// unified diff and its new text written to `NAME.snap.new`; a file
+    /// without a snapshot gets a `.snap.new` too. Exit 1 unless every
+    /// snapshot matches (or, with --accept, is accepted).
+    Test {
+        /// `.nn` files, or directories whose `.nn` files are tested (in order of name).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Accept the new texts: write each as the snapshot and remove any `.snap.new`.
+        #[arg(long)]
+        accept: bool,
+        /// Round the solution's values to N decimals. Default: the rounding
+        /// the snapshot was written at, and 4 for a new one.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=30))]
+        round: Option<u32>,
     },
     /// Check every derived gradient against central finite differences; exit 1
     /// if any relative error is above the tolerance.
@@ -336,6 +356,10 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
                 SolveFormat::Markdown => render::markdown::write(render::key::blocks(&key), title),
             };
             deliver(target, &text)
+        }
+        Command::Test { files, accept, round } => {
+            let passed = snapshot::run(&files, accept, round)?;
+            Ok(if passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Gradcheck { file, tolerance, all, given } => {
             let source = read(&file)?;

@@ -211,3 +211,66 @@ fn keys_of_a_recurrence_and_of_adam() {
     let text = key::text(&k, "Adam");
     assert!(text.contains("the parameters after step 5:\n  (a) W1⁽⁵⁾ = ⎡ ________"), "{text}");
 }
+
+fn run(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_nnderive"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+/// The command line: `key` writes its file whole with `-o` and takes a
+/// title; `--title` belongs to documents, and elsewhere is a usage error;
+/// a file with an error exits 1 with its message.
+#[test]
+fn key_and_titles_on_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("nnderive-key-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("handout.tex");
+    let out = run(&[
+        "key",
+        "grammar/examples/assignment4.nn",
+        "--hide",
+        "values",
+        "--round",
+        "4",
+        "--format",
+        "latex",
+        "--title",
+        "Week 4 & back-propagation",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty());
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        written.contains("\\title{Week 4 \\& back-propagation}") && written.contains("\\boxed{\\phantom{-0.0000}}")
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let markdown =
+        run(&["derive", "grammar/examples/assignment4.nn", "--format", "markdown", "--title", "Formula sheet"]);
+    let text = String::from_utf8_lossy(&markdown.stdout);
+    assert!(text.starts_with("# Formula sheet\n\n## 1. Forward pass\n"), "{text}");
+    assert!(!text.contains("1.35"), "a derivation has no values");
+    let solve = run(&["solve", "grammar/examples/assignment4.nn", "--format", "latex", "--title", "Key"]);
+    assert!(String::from_utf8_lossy(&solve.stdout).contains("\\title{Key}\n"));
+
+    for args in [
+        &["derive", "grammar/examples/assignment4.nn", "--title", "T"][..],
+        &["solve", "grammar/examples/assignment4.nn", "--format", "json", "--title", "T"][..],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "error: --title names a document: use it with --format latex or --format markdown\n"
+        );
+    }
+    let bad = run(&["key", "tests/fixtures/errors/check_several_errors.nn"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("has 4 errors"));
+    assert_eq!(run(&["key", "grammar/examples/assignment4.nn", "--hide", "everything"]).status.code(), Some(2));
+}
