@@ -255,6 +255,9 @@ fn key_and_titles_on_the_command_line() {
     let text = String::from_utf8_lossy(&markdown.stdout);
     assert!(text.starts_with("# Formula sheet\n\n## 1. Forward pass\n"), "{text}");
     assert!(!text.contains("1.35"), "a derivation has no values");
+    let json = run(&["derive", "grammar/examples/assignment4.nn", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).expect("derive --format json is JSON");
+    assert_eq!(json["deltas"]["δ1"]["formula"], "(W2ᵀ δ2) ⊙ f′(Z1)", "{json}");
     let solve = run(&["solve", "grammar/examples/assignment4.nn", "--format", "latex", "--title", "Key"]);
     assert!(String::from_utf8_lossy(&solve.stdout).contains("\\title{Key}\n"));
 
