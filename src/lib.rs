@@ -136,6 +136,12 @@ impl Error {
         }
     }
 
+    /// Every error as the terminal shows it, pointing into `source` (the
+    /// source the error came from): for a message in a test's failure.
+    pub fn rendered(&self, source: &Source) -> String {
+        render::diagnostic::report(&self.report(), &source.name, &source.text)
+    }
+
     /// Every error's located message, in file order: what the command line
     /// prints (`render::diagnostic::report`, `render::json::errors`).
     pub fn report(&self) -> Report {
@@ -171,6 +177,38 @@ impl From<eval::Error> for Error {
     fn from(e: eval::Error) -> Self {
         Error::Eval(e)
     }
+}
+
+/// The derivation of a source as `nnderive derive` prints it: the text to
+/// snapshot-test a derivation in one call (with `insta`, say).
+///
+/// ```
+/// let source = nnderive::Source::new("net.nn", "
+/// input  x[2]   = [1, 2]
+/// target y[1]   = [1]
+/// param  W[1,2] = [[0.5, -0.25]]
+/// o = sigmoid(W @ x)
+/// loss E = 0.5 * sum((y - o)^2)
+/// ");
+/// let text = nnderive::derivation_text(&source).unwrap();
+/// assert!(text.contains("δ1 = (o − y) ⊙ o ⊙ (1 − o)"));
+/// ```
+pub fn derivation_text(source: &Source) -> Result<String, Error> {
+    let model = load(source)?;
+    Ok(render::text::derivation(&model, &derive::derive(&model)))
+}
+
+/// The worked solution of a source as `nnderive solve --round N` prints it
+/// (`None`: at full precision, as `solve` without `--round`).
+///
+/// ```
+/// let source = nnderive::Source::new("net.nn", "param w = 3\nloss L = w^2\n");
+/// let text = nnderive::solution_text(&source, Some(2)).unwrap();
+/// assert!(text.contains("∂L/∂w = 2 w\n        = 6.00\n"));
+/// ```
+pub fn solution_text(source: &Source, round: Option<u32>) -> Result<String, Error> {
+    let model = load(source)?;
+    Ok(render::text::solution(&model, &solve(&model)?, round))
 }
 
 /// Parses a source into its AST.

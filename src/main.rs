@@ -11,6 +11,8 @@ use nnderive::{Error, Source};
 
 #[path = "cli/output.rs"]
 mod output;
+#[path = "cli/snapshot.rs"]
+mod snapshot;
 
 use output::Target;
 
@@ -23,7 +25,7 @@ use output::Target;
 #[derive(Parser)]
 #[command(name = "nnderive", version, about, long_about)]
 #[command(
-    after_help = "Examples:\n  nnderive solve grammar/examples/assignment4.nn --round 4\n  nnderive derive grammar/examples/assignment4.nn\n  nnderive solve net.nn --format latex -o answer.tex\n  nnderive gradcheck net.nn\n\nExit status: 0 success, 1 a problem with the input file, 2 a usage error."
+    after_help = "Examples:\n  nnderive solve grammar/examples/assignment4.nn --round 4\n  nnderive derive grammar/examples/assignment4.nn\n  nnderive solve net.nn --format latex -o answer.tex\n  nnderive key net.nn --hide values --round 4 --format latex -o handout.tex\n  nnderive test problems/\n  nnderive gradcheck net.nn\n\nExit status: 0 success, 1 a problem with the input file, 2 a usage error."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -54,6 +56,12 @@ enum Command {
         /// Output notation.
         #[arg(long, value_enum, default_value_t = DeriveFormat::Text)]
         format: DeriveFormat,
+        /// The title of a LaTeX or Markdown document.
+        #[arg(long, value_name = "TEXT")]
+        title: Option<String>,
+        /// Write to this file instead of standard output (written whole, or not at all).
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<PathBuf>,
     },
     /// Solve the network: forward values, loss, every δ and gradient with
     /// formula and value, and the parameters after the training step.
@@ -86,6 +94,55 @@ enum Command {
         /// the check against them (the file is then only the computation).
         #[arg(long)]
         bare: bool,
+        /// The title of a LaTeX or Markdown document.
+        #[arg(long, value_name = "TEXT")]
+        title: Option<String>,
+    },
+    /// The worked solution as an answer key or a handout: parts numbered
+    /// as a problem set numbers them (1. forward pass, 2. loss, 3. error
+    /// terms, 4. gradients, 5. update), each quantity lettered (a), (b)…;
+    /// `--hide values` leaves a blank per entry, `--hide formulas` a blank
+    /// for each derived formula.
+    Key {
+        /// The `.nn` file, or `-` for standard input.
+        file: PathBuf,
+        /// What to leave blank for the student to fill in.
+        #[arg(long, value_enum, default_value_t = HideArg::None)]
+        hide: HideArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = KeyFormat::Text)]
+        format: KeyFormat,
+        /// Round every computed value to N decimals (as `solve --round`);
+        /// a blank is as wide as such a value.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=30))]
+        round: Option<u32>,
+        /// The document's title (default: "Answer key", or "Exercise: …" for a handout).
+        #[arg(long, value_name = "TEXT")]
+        title: Option<String>,
+        /// Give a declared tensor a value, as for `solve` (repeatable).
+        #[arg(long, value_name = "NAME=VALUE")]
+        given: Vec<String>,
+        /// Write to this file instead of standard output (written whole, or not at all).
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<PathBuf>,
+    },
+    /// Snapshot-test files: each file's derivation and worked solution (as
+    /// `derive` and `solve --round N` print them) against the snapshot kept
+    /// beside it in `__snapshots__/NAME.snap`. A difference is shown as a
+    /// unified diff and its new text written to `NAME.snap.new`; a file
+    /// without a snapshot gets a `.snap.new` too. Exit 1 unless every
+    /// snapshot matches (or, with --accept, is accepted).
+    Test {
+        /// `.nn` files, or directories whose `.nn` files are tested (in order of name).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Accept the new texts: write each as the snapshot and remove any `.snap.new`.
+        #[arg(long)]
+        accept: bool,
+        /// Round the solution's values to N decimals. Default: the rounding
+        /// the snapshot was written at, and 4 for a new one.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=30))]
+        round: Option<u32>,
     },
     /// Check every derived gradient against central finite differences; exit 1
     /// if any relative error is above the tolerance.
@@ -111,8 +168,26 @@ enum Command {
 enum DeriveFormat {
     /// Unicode mathematics (ŷ, ⊙, δ2).
     Text,
-    /// Formulas in `.nn` syntax.
+    /// A `.nn` file that checks: the declarations (shapes only), the
+    /// forward pass, and each derived quantity as an equation.
     Nn,
+    /// The formulas as JSON, in text, `.nn` and LaTeX notation.
+    Json,
+    /// A standalone LaTeX document of the formulas.
+    Latex,
+    /// A Markdown document of the formulas (math for KaTeX or MathJax).
+    Markdown,
+}
+
+/// What `key --hide` leaves blank.
+#[derive(Clone, Copy, ValueEnum)]
+enum HideArg {
+    /// Nothing: the answer key.
+    None,
+    /// Every computed value (a blank per entry, in the value's shape).
+    Values,
+    /// Every derived formula (the values stay).
+    Formulas,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -124,6 +199,15 @@ enum SolveFormat {
     /// A Python file (NumPy only) that computes every value by the derived
     /// formulas, prints them as JSON and checks them against nnderive's.
     Numpy,
+}
+
+/// The formats of an answer key or handout: the documents and the data.
+#[derive(Clone, Copy, ValueEnum)]
+enum KeyFormat {
+    Text,
+    Json,
+    Latex,
+    Markdown,
 }
 
 /// The options that go with `--format numpy` only, or not with it: usage
@@ -198,18 +282,38 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
             }
             emit(&formatted)
         }
-        Command::Derive { file, format } => {
+        Command::Derive { file, format, title, output } => {
+            if !matches!(format, DeriveFormat::Latex | DeriveFormat::Markdown) {
+                document_title_only(&title)?;
+            }
+            let target = output.as_deref().map(|path| Target::check(path, &file)).transpose()?;
             let source = read(&file)?;
             let model = load(&source)?;
             let derivation = nnderive::derive::derive(&model);
+            let title = title.as_deref().unwrap_or(render::document::DERIVATION_TITLE);
             let text = match format {
                 DeriveFormat::Text => render::text::derivation(&model, &derivation),
-                DeriveFormat::Nn => render::nn::derivation(&model, &derivation),
+                DeriveFormat::Nn => render::nn::derivation(&model, &derivation).map_err(|e| {
+                    format!(
+                        "error: {} cannot be written as a .nn file: {}\n  = help: `nnderive derive {}` prints the derivation in mathematical notation, and `--format latex` or `--format markdown` as a document\n",
+                        source.name,
+                        e.message(),
+                        source.name
+                    )
+                })?,
+                DeriveFormat::Json => render::json::derivation(&model, &derivation),
+                DeriveFormat::Latex => render::latex::write(render::document::derivation(&model, &derivation), title),
+                DeriveFormat::Markdown => {
+                    render::markdown::write(render::document::derivation(&model, &derivation), title)
+                }
             };
-            emit(&text)
+            deliver(target, &text)
         }
-        Command::Solve { file, round, format, output, given, cases, bare } => {
+        Command::Solve { file, round, format, output, given, cases, bare, title } => {
             numpy_options(format, round, cases.as_deref(), bare)?;
+            if !matches!(format, SolveFormat::Latex | SolveFormat::Markdown) {
+                document_title_only(&title)?;
+            }
             // Check where the output goes before doing the work.
             let target = output.as_deref().map(|path| Target::check(path, &file)).transpose()?;
             let source = read(&file)?;
@@ -241,30 +345,55 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
                 }
                 Err(e) => return Err(report(&source, &e).into()),
             };
+            // A document: the worked solution, then the cases.
+            let blocks = || {
+                let mut blocks = render::document::build(&model, &solution, round);
+                if let Some(cases) = &cases {
+                    blocks.extend(render::cases::blocks(&model, cases, round));
+                }
+                blocks
+            };
+            let title = title.as_deref().unwrap_or(render::document::SOLUTION_TITLE);
             let text = match format {
                 SolveFormat::Text => render::text::solution(&model, &solution, round),
                 SolveFormat::Json => render::json::solution(&model, &solution, round),
-                SolveFormat::Latex => render::latex::document(&model, &solution, round),
-                SolveFormat::Markdown => render::markdown::document(&model, &solution, round),
+                SolveFormat::Latex => render::latex::write(blocks(), title),
+                SolveFormat::Markdown => render::markdown::write(blocks(), title),
                 SolveFormat::Numpy => render::numpy::export(&model, &solution, &source.name, bare)
                     .map_err(|e| Exit::from(report(&source, &e)))?,
             };
-            let text = match &cases {
-                None => text,
-                Some(cases) => match format {
-                    SolveFormat::Text => text + &render::cases::text(&model, cases, round),
-                    SolveFormat::Json => render::cases::json(&text, &model, cases, round),
-                    SolveFormat::Latex => render::cases::latex(&model, &solution, cases, round),
-                    SolveFormat::Markdown => render::cases::markdown(&model, &solution, cases, round),
-                    // Refused by `numpy_options` before any work.
-                    SolveFormat::Numpy => text,
-                },
+            // The documents have the cases among their blocks; `numpy_options`
+            // refused cases with the NumPy export before any work.
+            let text = match (&cases, format) {
+                (Some(cases), SolveFormat::Text) => text + &render::cases::text(&model, cases, round),
+                (Some(cases), SolveFormat::Json) => render::cases::json(&text, &model, cases, round),
+                _ => text,
             };
-            match target {
-                Some(target) => target.write(&text)?,
-                None => output::to_stdout(&text)?,
-            }
-            Ok(ExitCode::SUCCESS)
+            deliver(target, &text)
+        }
+        Command::Key { file, hide, format, round, title, given, output } => {
+            let target = output.as_deref().map(|path| Target::check(path, &file)).transpose()?;
+            let source = read(&file)?;
+            let model = with_given(load(&source)?, &given)?;
+            let solution = nnderive::solve(&model).map_err(|e| report(&source, &e))?;
+            let hide = match hide {
+                HideArg::None => render::key::Hide::Nothing,
+                HideArg::Values => render::key::Hide::Values,
+                HideArg::Formulas => render::key::Hide::Formulas,
+            };
+            let key = render::key::build(&model, &solution, round, hide);
+            let title = title.as_deref().unwrap_or(hide.default_title());
+            let text = match format {
+                KeyFormat::Text => render::key::text(&key, title),
+                KeyFormat::Json => render::key::json(&key, title),
+                KeyFormat::Latex => render::latex::write(render::key::blocks(&key), title),
+                KeyFormat::Markdown => render::markdown::write(render::key::blocks(&key), title),
+            };
+            deliver(target, &text)
+        }
+        Command::Test { files, accept, round } => {
+            let passed = snapshot::run(&files, accept, round)?;
+            Ok(if passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Gradcheck { file, tolerance, all, given } => {
             let source = read(&file)?;
@@ -316,6 +445,27 @@ fn usage(argument: &str, option: &str, error: &Error) -> Exit {
 /// Every error, in file order, as the terminal shows them.
 fn report(source: &Source, error: &Error) -> String {
     render::diagnostic::report(&error.report(), &source.name, &source.text)
+}
+
+/// `--title` is for documents: with another format it is a usage error
+/// rather than silently ignored.
+fn document_title_only(title: &Option<String>) -> Result<(), Exit> {
+    match title {
+        Some(_) => Err(Exit {
+            message: "error: --title names a document: use it with --format latex or --format markdown\n".into(),
+            code: 2,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Writes `text` to the `-o` file (whole, or not at all), or else to standard output.
+fn deliver(target: Option<Target>, text: &str) -> Result<ExitCode, Exit> {
+    match target {
+        Some(target) => target.write(text)?,
+        None => output::to_stdout(text)?,
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Writes `text` to standard output.

@@ -1,5 +1,6 @@
 //! Worked-solution documents: reviewed LaTeX and Markdown snapshots of every
-//! example, and every LaTeX document compiled by pdflatex without errors.
+//! example, and every LaTeX document compiled by pdflatex without errors
+//! (the worked solutions, and the documents of `derive` and `key`).
 
 mod common;
 
@@ -98,21 +99,73 @@ fn latex_compiles_with_pdflatex() {
                 }
                 plots += 1;
             }
-            let tex = dir.join(format!("{stem}.tex"));
-            std::fs::write(&tex, document).unwrap();
-            let out = Command::new("pdflatex")
-                .args(["-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape"])
-                .arg(&tex)
-                .current_dir(&dir)
-                .output()
-                .unwrap();
-            let log = String::from_utf8_lossy(&out.stdout);
-            assert!(out.status.success(), "{stem} (round {round:?}) does not compile:\n{log}");
-            assert!(!log.contains("Overfull \\hbox"), "{stem} (round {round:?}) runs past the margin:\n{log}");
+            compile(&dir, &format!("{stem}-{}", round.is_some()), &document);
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
     assert!(!pgfplots || plots >= 4, "the trained examples and the flat run have plots ({plots} compiled)");
+}
+
+/// Compiles `document` with pdflatex in `dir` as `stem.tex`: it must
+/// compile without errors and keep within the margins.
+fn compile(dir: &std::path::Path, stem: &str, document: &str) {
+    let tex = dir.join(format!("{stem}.tex"));
+    std::fs::write(&tex, document).unwrap();
+    let out = Command::new("pdflatex")
+        .args(["-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape"])
+        .arg(&tex)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stem} does not compile:\n{log}");
+    assert!(!log.contains("Overfull \\hbox"), "{stem} runs past the margin:\n{log}");
+}
+
+/// The documents of `derive` and `key`: every example's derivation, every
+/// example's handout with its values hidden (a box per entry), and the
+/// assignment's key with each `--hide`, rounded and at full precision.
+fn derivation_and_key_blocks() -> Vec<(String, Vec<render::document::Block>)> {
+    use render::key::{self, Hide};
+    let mut out = Vec::new();
+    let mut paths: Vec<_> = std::fs::read_dir(common::example("")).unwrap().map(|e| e.unwrap().path()).collect();
+    paths.sort();
+    for path in paths {
+        let stem = path.file_stem().unwrap().to_string_lossy().to_string();
+        let model = nnderive::load(&common::source(&path)).unwrap();
+        let derivation = nnderive::derive::derive(&model);
+        let blocks = render::document::derivation(&model, &derivation);
+        out.push((format!("{stem}-derive"), blocks));
+        let Ok(solution) = nnderive::solve(&model) else { continue };
+        let hides: &[Hide] =
+            if stem == "assignment4" { &[Hide::Nothing, Hide::Values, Hide::Formulas] } else { &[Hide::Values] };
+        for &hide in hides {
+            for round in [Some(4), None].into_iter().take(if stem == "assignment4" { 2 } else { 1 }) {
+                let k = key::build(&model, &solution, round, hide);
+                out.push((format!("{stem}-key-{hide:?}-{}", round.is_some()), key::blocks(&k)));
+            }
+        }
+    }
+    out
+}
+
+/// The LaTeX documents of `derive` and `key` compile (see
+/// [`latex_compiles_with_pdflatex`] for when pdflatex is missing).
+#[test]
+fn derivation_and_key_latex_compiles_with_pdflatex() {
+    if Command::new("pdflatex").arg("--version").output().is_err() {
+        assert!(std::env::var("CI").is_err(), "pdflatex is missing in CI: .ci/run should have installed it");
+        skipped("pdflatex not found; the LaTeX of derive and key not compiled");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("nnderive-latex-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let documents = derivation_and_key_blocks();
+    assert!(documents.len() >= 45, "{} documents", documents.len());
+    for (stem, blocks) in documents {
+        compile(&dir, &stem, &render::latex::write(blocks, "Key & derivation: 100% δ"));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Every formula of every Markdown document renders with KaTeX (strict).
@@ -136,6 +189,12 @@ fn markdown_math_renders_with_katex() {
             std::fs::write(&file, render::markdown::document(&model, &solution, round)).unwrap();
             files.push(file);
         }
+    }
+    // The derivations and the keys, in Markdown.
+    for (stem, blocks) in derivation_and_key_blocks() {
+        let file = dir.join(format!("{stem}.md"));
+        std::fs::write(&file, render::markdown::write(blocks, "Key & derivation: 100% δ")).unwrap();
+        files.push(file);
     }
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/katex_check.js");
     let out = Command::new("node").arg(script).args(&files).env("NNDERIVE_KATEX", katex).output().expect("node runs");

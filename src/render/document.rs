@@ -9,11 +9,19 @@ use crate::model::sentence::Sentence;
 use crate::model::{Func, Model, Optimizer, Role};
 
 use super::formula::{constant, definition, formula, Names, Notation};
-use super::outline::{outline, ErrorTerm, NoteItem, Simplifications, TermByTerm, WorkedSolution};
+use super::outline::{
+    derivation_outline, outline, ErrorTerm, NoteItem, Outline, Simplifications, TermByTerm, Valued, WorkedSolution,
+};
 use super::text::substitute_params;
 use super::training;
 
 const L: Notation = Notation::Latex;
+
+/// The title of a worked solution's document.
+pub const SOLUTION_TITLE: &str = "Worked solution: gradients by back-propagation";
+
+/// The title of a derivation's document (`derive --format latex|markdown`).
+pub const DERIVATION_TITLE: &str = "Derivation: gradients by back-propagation";
 
 /// Running text: plain words and inline mathematics.
 #[derive(Clone, Debug, PartialEq)]
@@ -147,6 +155,49 @@ pub fn matrix(t: &Tensor, round: Option<u32>) -> String {
     format!("\\begin{{pmatrix}} {} \\end{{pmatrix}}", rows.join(" \\\\ "))
 }
 
+/// A blank to fill in for each entry of a tensor of shape `dims`: a box as
+/// wide as a value at `round` places (with its sign), in a `pmatrix` laid
+/// out as [`matrix`] lays out values; a scalar is one box.
+pub fn blank_matrix(dims: &[usize], round: Option<u32>) -> String {
+    let cell = format!("\\boxed{{{PHANTOM}{}}}}}", blank_digits(round));
+    if dims.is_empty() {
+        return cell;
+    }
+    let (rows, cols) = crate::model::Shape::matrix_of(dims).unwrap_or_else(|| {
+        let cols = dims.last().copied().unwrap_or(1).max(1);
+        (dims.iter().product::<usize>() / cols, cols)
+    });
+    if rows > TALL_VECTOR && cols == 1 {
+        return format!("\\begin{{pmatrix}} {} \\end{{pmatrix}}^\\top", vec![cell; rows].join(" & "));
+    }
+    // Boxes are taller than digits: the rows get room to stay apart.
+    let row = vec![cell; cols].join(" & ");
+    format!("\\begin{{pmatrix}} {} \\end{{pmatrix}}", vec![row; rows].join(" \\\\[4pt] "))
+}
+
+/// The room a value takes at `round` places, as digits: `-0.0000`.
+pub fn blank_digits(round: Option<u32>) -> String {
+    match round {
+        Some(0) => "-00".to_string(),
+        Some(n) => format!("-0.{}", "0".repeat(n.min(8) as usize)),
+        None => "-0.000000".to_string(),
+    }
+}
+
+/// The blank rows under a formula row `lhs = formula`: a continuation
+/// `= blank` for a matrix, or `lhs[c] = blank` per channel (as
+/// [`value_rows_after`] writes values).
+pub fn blank_rows_after(lhs: &str, dims: &[usize], round: Option<u32>) -> Vec<Row> {
+    if dims.len() < 3 {
+        return vec![row("", blank_matrix(dims, round))];
+    }
+    let matrix = &dims[dims.len() - 2..];
+    super::values::slice_labels(dims)
+        .into_iter()
+        .map(|index| row(format!("{lhs}[{index}]"), blank_matrix(matrix, round)))
+        .collect()
+}
+
 /// Matrices of at most this many entries are aligned on their decimal points.
 const ALIGNED_CELLS: usize = 1 << 16;
 
@@ -217,7 +268,7 @@ fn aligned_on_the_point(cells: &[Vec<String>]) -> Vec<Vec<String>> {
 
 /// `lhs = value` as display rows: one row for a scalar, vector or matrix,
 /// one row per channel (`Z_{1}[0] = ...`) for a map or kernel bank.
-fn value_rows(lhs: &str, t: &Tensor, round: Option<u32>) -> Vec<Row> {
+pub(super) fn value_rows(lhs: &str, t: &Tensor, round: Option<u32>) -> Vec<Row> {
     if t.dims().len() < 3 {
         // One matrix, written as it is: `slices` would copy it.
         return vec![row(lhs, matrix(t, round))];
@@ -233,7 +284,7 @@ fn value_rows(lhs: &str, t: &Tensor, round: Option<u32>) -> Vec<Row> {
 
 /// The value rows under a formula row `lhs = formula`: a continuation
 /// `= value` for a matrix, or `lhs[c] = ...` per channel.
-fn value_rows_after(lhs: &str, t: &Tensor, round: Option<u32>) -> Vec<Row> {
+pub(super) fn value_rows_after(lhs: &str, t: &Tensor, round: Option<u32>) -> Vec<Row> {
     match t.dims().len() {
         0..=2 => vec![row("", matrix(t, round))],
         _ => value_rows(lhs, t, round),
@@ -256,9 +307,23 @@ pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Bloc
     out
 }
 
+/// The derivation without numbers, as a document: the forward pass in
+/// general form (with the functions and their derivatives), the error terms
+/// with their steps, the parameters' gradients and the conventions; the
+/// worked solution's sections without its values, walked from the same
+/// [`Outline`].
+pub fn derivation(model: &Model, derivation: &Derivation) -> Vec<Block> {
+    let o = derivation_outline(model, derivation);
+    let mut out = forward_blocks(&o);
+    out.extend(function_blocks(&o));
+    out.extend(gradient_blocks(&o));
+    out.extend(note_blocks(&o));
+    out
+}
+
 /// 1. The forward pass in general form: what it computes from, the
 ///    equations (in t for a recurrence) and the batch or time steps.
-fn forward_blocks(o: &WorkedSolution) -> Vec<Block> {
+fn forward_blocks<V: Valued>(o: &Outline<V>) -> Vec<Block> {
     let (model, d, names) = (o.model, o.derivation, &o.names);
     let mut out = vec![Block::Section("Forward pass".into()), Block::Paragraph(computed_from(o))];
     let rows = match o.time {
@@ -284,14 +349,14 @@ fn forward_blocks(o: &WorkedSolution) -> Vec<Block> {
             math(format!("{} = {}, \\dots, T", view.index, view.first)),
             text(", with "),
             math(format!("T = {}", view.last)),
-            text("; the values below are computed step by step."),
+            text(if V::HAS_VALUES { "; the values below are computed step by step." } else { "." }),
         ]));
     }
     out
 }
 
 /// "The network computes, from the inputs x and the parameters W, b:"
-fn computed_from(o: &WorkedSolution) -> Vec<Inline> {
+fn computed_from<V>(o: &Outline<V>) -> Vec<Inline> {
     let (model, names) = (o.model, &o.names);
     let mut v = vec![text("The network computes, from the")];
     let mut data: Vec<String> = Vec::new();
@@ -331,7 +396,7 @@ fn computed_from(o: &WorkedSolution) -> Vec<Inline> {
 
 /// The custom functions and their derivatives, then the conventions the
 /// derivatives rely on.
-fn function_blocks(o: &WorkedSolution) -> Vec<Block> {
+fn function_blocks<V>(o: &Outline<V>) -> Vec<Block> {
     if o.functions.is_empty() {
         return Vec::new();
     }
@@ -400,7 +465,7 @@ fn value_blocks(o: &WorkedSolution) -> Vec<Block> {
 /// 3. The gradients: how back-propagation goes, the layer rules, the
 ///    recurrence in t, each error term and each parameter's gradient, and
 ///    the simplifications the steps name.
-fn gradient_blocks(o: &WorkedSolution) -> Vec<Block> {
+fn gradient_blocks<V: Valued>(o: &Outline<V>) -> Vec<Block> {
     let mut out = vec![Block::Section("Gradients".into()), Block::Paragraph(backpropagation_intro(o))];
     out.extend(layer_rule_blocks(&o.layer_rules));
     out.extend(recurrence_blocks(o));
@@ -416,7 +481,7 @@ fn gradient_blocks(o: &WorkedSolution) -> Vec<Block> {
 
 /// The legend of the rules the error terms' steps name, each with its
 /// statement, as the simplifications have theirs.
-fn rule_blocks(o: &WorkedSolution) -> Vec<Block> {
+fn rule_blocks<V: Valued>(o: &Outline<V>) -> Vec<Block> {
     let tags = super::text::named_rules(o.derivation.defined_symbols().flat_map(|s| &s.steps));
     if tags.is_empty() {
         return Vec::new();
@@ -443,7 +508,7 @@ fn rule_blocks(o: &WorkedSolution) -> Vec<Block> {
 }
 
 /// How back-propagation runs: through time, over a batch, or plain.
-fn backpropagation_intro(o: &WorkedSolution) -> Vec<Inline> {
+fn backpropagation_intro<V>(o: &Outline<V>) -> Vec<Inline> {
     if let Some(view) = o.time {
         return vec![
             text("Back-propagation through time works from the loss at the last step back to the first. Each error term "),
@@ -505,7 +570,7 @@ fn layer_rule_blocks(rules: &[Convention]) -> Vec<Block> {
 }
 
 /// Each sequence's error term in t, with its steps and where it holds.
-fn recurrence_blocks(o: &WorkedSolution) -> Vec<Block> {
+fn recurrence_blocks<V: Valued>(o: &Outline<V>) -> Vec<Block> {
     let (Some(view), false) = (o.time, o.recurrence.is_empty()) else {
         return Vec::new();
     };
@@ -535,7 +600,7 @@ fn recurrence_blocks(o: &WorkedSolution) -> Vec<Block> {
             p.push(text(", with "));
             p.push(math(format!("{} = 0", formula(g, sym.node, &next, L))));
         }
-        p.push(text("; the values follow from the last step down to the first."));
+        p.push(text(if V::HAS_VALUES { "; the values follow from the last step down to the first." } else { "." }));
         out.push(Block::Paragraph(p));
     }
     out
@@ -543,7 +608,7 @@ fn recurrence_blocks(o: &WorkedSolution) -> Vec<Block> {
 
 /// One error term: its steps, formula and value, and its general form
 /// (without Σy = 1) when it has one.
-fn error_term_blocks(o: &WorkedSolution, term: &ErrorTerm<&Tensor>) -> Vec<Block> {
+fn error_term_blocks<V: Valued>(o: &Outline<V>, term: &ErrorTerm<V>) -> Vec<Block> {
     let (g, names, round) = (&o.derivation.graph, &o.names, o.round);
     let sym = term.definition;
     let label = formula(g, sym.node, names, L);
@@ -555,7 +620,9 @@ fn error_term_blocks(o: &WorkedSolution, term: &ErrorTerm<&Tensor>) -> Vec<Block
     }
     rows.extend(step_rows(&sym.steps, o.derivation, names));
     rows.push(row(label.clone(), formula(g, sym.formula, names, L)));
-    rows.extend(value_rows_after(&label, term.value, round));
+    if let Some(value) = term.value.tensor() {
+        rows.extend(value_rows_after(&label, value, round));
+    }
     out.push(Block::Display(rows));
     if let Some(general) = &term.general {
         let why = match general.target.map(|t| t.verified) {
@@ -582,11 +649,17 @@ fn error_term_blocks(o: &WorkedSolution, term: &ErrorTerm<&Tensor>) -> Vec<Block
 }
 
 /// Each parameter's gradient, formula then value; a sum over time term by term.
-fn parameter_gradient_rows(o: &WorkedSolution) -> Vec<Row> {
+fn parameter_gradient_rows<V: Valued>(o: &Outline<V>) -> Vec<Row> {
     let (g, names, round) = (&o.derivation.graph, &o.names, o.round);
     let mut rows = Vec::new();
-    for grad in &o.gradients {
+    for (i, grad) in o.gradients.iter().enumerate() {
         let lhs = names.gradient_of(Wrt::Tensor(grad.param), L, g);
+        // A derivation writes a sum over time in t, as `derive` does.
+        let in_t = o.time.filter(|_| !V::HAS_VALUES).and_then(|view| Some((view, view.gradients.get(i)?.as_ref()?)));
+        if let Some((view, sum)) = in_t {
+            rows.push(row(lhs, super::text::time_sum_text(g, sum, names, view, L)));
+            continue;
+        }
         match &grad.over_time {
             Some(TermByTerm { view, sum, terms }) => {
                 rows.push(row(lhs.clone(), super::text::time_sum_text(g, sum, names, view, L)));
@@ -599,7 +672,9 @@ fn parameter_gradient_rows(o: &WorkedSolution) -> Vec<Row> {
             }
             None => rows.push(row(lhs.clone(), formula(g, grad.formula, names, L))),
         }
-        rows.extend(value_rows_after(&lhs, grad.value, round));
+        if let Some(value) = grad.value.tensor() {
+            rows.extend(value_rows_after(&lhs, value, round));
+        }
     }
     rows
 }
@@ -626,7 +701,17 @@ fn simplification_blocks(named: Simplifications) -> Vec<Block> {
 }
 
 /// 5. The conventions and assumptions, then what the evaluation met.
-fn note_blocks(o: &WorkedSolution) -> Vec<Block> {
+fn note_blocks<V>(o: &Outline<V>) -> Vec<Block> {
+    let notes = note_items(o);
+    if notes.is_empty() {
+        return Vec::new();
+    }
+    vec![Block::Section("Conventions".into()), Block::List(notes)]
+}
+
+/// The conventions and assumptions, then what the evaluation met, each as
+/// running text.
+pub(super) fn note_items<V>(o: &Outline<V>) -> Vec<Vec<Inline>> {
     let mut notes: Vec<Vec<Inline>> = Vec::new();
     for n in &o.notes {
         let note = match n {
@@ -642,10 +727,7 @@ fn note_blocks(o: &WorkedSolution) -> Vec<Block> {
         };
         notes.push(note);
     }
-    if notes.is_empty() {
-        return Vec::new();
-    }
-    vec![Block::Section("Conventions".into()), Block::List(notes)]
+    notes
 }
 
 /// The update: the optimizer's rule, the loss by step (a plot and a

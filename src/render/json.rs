@@ -285,7 +285,7 @@ impl ObjectWriter {
 
 /// `given`: each declared tensor with its role and value (`open` when the
 /// value is left open).
-fn given_json(o: &WorkedSolution) -> Value {
+pub(super) fn given_json(o: &WorkedSolution) -> Value {
     let mut given = Map::new();
     for item in &o.given {
         let t = o.model.tensor(item.tensor);

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use crate::eval::Solution;
 use crate::model::Model;
 
-use super::document::{build, inline, matrices_width, prose, Block, Plot, Row, WIDE_MATRIX};
+use super::document::{build, inline, matrices_width, prose, Block, Plot, Row, SOLUTION_TITLE, WIDE_MATRIX};
 
 const PREAMBLE: &str = r"\documentclass[11pt]{article}
 \usepackage[T1]{fontenc}
@@ -24,13 +24,18 @@ pub fn document(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
 
 /// [`document`] with more blocks at the end (the cases of `--cases`).
 pub fn document_with(model: &Model, solution: &Solution, round: Option<u32>, more: Vec<Block>) -> String {
-    let blocks: Vec<Block> = build(model, solution, round).into_iter().chain(more).collect();
+    write(build(model, solution, round).into_iter().chain(more).collect(), SOLUTION_TITLE)
+}
+
+/// A document's blocks as a standalone LaTeX document titled `title`
+/// (plain words; special characters are escaped).
+pub fn write(blocks: Vec<Block>, title: &str) -> String {
     let mut out = String::from(PREAMBLE);
     if blocks.iter().any(|b| matches!(b, Block::Plot(_))) {
         // Only documents with a plot need pgfplots (Debian: texlive-pictures).
         out.push_str("\\usepackage{pgfplots}\n\\pgfplotsset{compat=1.16}\n");
     }
-    let _ = writeln!(out, "\\title{{Worked solution: gradients by back-propagation}}");
+    let _ = writeln!(out, "\\title{{{}}}", prose(title));
     let _ = writeln!(out, "\\date{{}}\n\\begin{{document}}\n\\maketitle\n");
     for block in blocks {
         match block {

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use crate::eval::Solution;
 use crate::model::Model;
 
-use super::document::{build, inline, prose, Block};
+use super::document::{build, inline, prose, Block, SOLUTION_TITLE};
 
 /// The worked solution as Markdown.
 pub fn document(model: &Model, solution: &Solution, round: Option<u32>) -> String {
@@ -15,9 +15,15 @@ pub fn document(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
 
 /// [`document`] with more blocks at the end (the cases of `--cases`).
 pub fn document_with(model: &Model, solution: &Solution, round: Option<u32>, more: Vec<Block>) -> String {
-    let mut out = String::from("# Worked solution: gradients by back-propagation\n\n");
+    write(build(model, solution, round).into_iter().chain(more).collect(), SOLUTION_TITLE)
+}
+
+/// A document's blocks as Markdown under the heading `title` (plain words;
+/// what Markdown or the math renderer would read as markup is escaped).
+pub fn write(blocks: Vec<Block>, title: &str) -> String {
+    let mut out = format!("# {}\n\n", plain(title));
     let mut section = 0;
-    for block in build(model, solution, round).into_iter().chain(more) {
+    for block in blocks {
         match block {
             Block::Section(t) => {
                 section += 1;
@@ -68,6 +74,20 @@ pub fn document_with(model: &Model, solution: &Solution, round: Option<u32>, mor
                 }
             },
         }
+    }
+    out
+}
+
+/// Plain words as Markdown text: each ASCII punctuation character that
+/// Markdown or the math renderer (`$`) could read as markup is escaped with
+/// a backslash, which CommonMark allows before any of them.
+pub fn plain(words: &str) -> String {
+    let mut out = String::with_capacity(words.len());
+    for c in words.chars() {
+        if c.is_ascii_punctuation() && !matches!(c, ',' | '.' | ':' | ';' | '?' | '\'' | '"' | '/' | '-' | '(' | ')') {
+            out.push('\\');
+        }
+        out.push(c);
     }
     out
 }

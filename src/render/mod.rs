@@ -6,6 +6,7 @@ pub mod diagnostic;
 pub mod document;
 pub mod formula;
 pub mod json;
+pub mod key;
 pub mod latex;
 pub mod markdown;
 pub mod nn;

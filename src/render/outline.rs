@@ -62,6 +62,30 @@ pub struct Outline<'s, V> {
 /// A solution's outline: every item with its value.
 pub type WorkedSolution<'s> = Outline<'s, &'s Tensor>;
 
+/// What an outline's items carry: a value in a worked solution, nothing in
+/// a derivation. A writer that shows both walks the outline once and
+/// writes a value where there is one.
+pub trait Valued {
+    /// The item's value, if the outline has values.
+    fn tensor(&self) -> Option<&Tensor>;
+    /// Whether the outline has values at all.
+    const HAS_VALUES: bool;
+}
+
+impl Valued for () {
+    fn tensor(&self) -> Option<&Tensor> {
+        None
+    }
+    const HAS_VALUES: bool = false;
+}
+
+impl Valued for &Tensor {
+    fn tensor(&self) -> Option<&Tensor> {
+        Some(self)
+    }
+    const HAS_VALUES: bool = true;
+}
+
 /// A declared tensor and its value.
 pub struct Given<V> {
     pub tensor: TensorId,

@@ -644,7 +644,7 @@ fn write_gradient_values(out: &mut String, o: &WorkedSolution) {
 }
 
 /// The notes under `title`, one per line, each sentence once.
-fn write_notes(out: &mut String, title: &str, notes: &[NoteItem], names: &Names, time: Option<&TimeView>) {
+pub(super) fn write_notes(out: &mut String, title: &str, notes: &[NoteItem], names: &Names, time: Option<&TimeView>) {
     let mut lines: Vec<String> = Vec::new();
     for n in notes {
         let line = note_sentence(n, names, time);

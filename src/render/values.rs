@@ -270,7 +270,12 @@ fn push_space_bytes(row: &mut Vec<u8>, n: usize) {
 /// The brackets of row `i` of `rows` rows drawn as a block: `⎡ ⎤` first,
 /// `⎢ ⎥` between, `⎣ ⎦` last; `[ ]` for a single row, none for a scalar.
 fn brackets(t: &Tensor, i: usize, rows: usize) -> (&'static str, &'static str) {
-    match (t.dims().is_empty(), rows, i) {
+    brackets_of(t.dims(), i, rows)
+}
+
+/// [`brackets`] for a tensor of shape `dims`.
+fn brackets_of(dims: &[usize], i: usize, rows: usize) -> (&'static str, &'static str) {
+    match (dims.is_empty(), rows, i) {
         (true, ..) => ("", ""),
         (false, 1, _) => ("[", "]"),
         (false, _, 0) => ("⎡ ", " ⎤"),
@@ -294,16 +299,14 @@ pub fn block(t: &Tensor, round: Option<u32>) -> Vec<String> {
         .collect()
 }
 
-/// A tensor of rank 3 or more as its matrices: for a map `[C, H, W]` each
-/// channel `[c]`, for a kernel bank `[F, C, kh, kw]` each `[f,c]`, with the
-/// index that labels it, counted from 1 as the formulas count (`"1"`, `"2,1"`). Lower ranks are one matrix with no label.
-pub fn slices(t: &Tensor) -> Vec<(String, Tensor)> {
-    let dims = t.dims();
+/// The labels of the matrices of a tensor of shape `dims` (rank 3 or
+/// more), as [`slices`] gives them, counted from 1 as the formulas count:
+/// `"1"`, `"2,1"`.
+pub fn slice_labels(dims: &[usize]) -> Vec<String> {
     if dims.len() < 3 {
-        return vec![(String::new(), t.clone())];
+        return vec![String::new()];
     }
-    let (lead, matrix) = dims.split_at(dims.len() - 2);
-    let size = matrix[0] * matrix[1];
+    let lead = &dims[..dims.len() - 2];
     let count: usize = lead.iter().product();
     (0..count)
         .map(|k| {
@@ -313,9 +316,53 @@ pub fn slices(t: &Tensor) -> Vec<(String, Tensor)> {
                 *slot = rest % d.max(&1);
                 rest /= d.max(&1);
             }
-            (crate::layout::counted_from_one(&index), t.slice(k * size, matrix.to_vec()))
+            crate::layout::counted_from_one(&index)
         })
         .collect()
+}
+
+/// `lhs = ` followed by a block of blanks (`cell` per entry) of shape
+/// `dims`, laid out as [`labelled_into`] lays out a value of that shape.
+pub fn blank_labelled_into(out: &mut String, lhs: &str, dims: &[usize], cell: &str, indent: &str) {
+    if dims.len() >= 3 {
+        let name = lhs.trim_end();
+        let matrix = &dims[dims.len() - 2..];
+        for index in slice_labels(dims) {
+            blank_labelled_into(out, &format!("{name}[{index}]"), matrix, cell, indent);
+        }
+        return;
+    }
+    let (rows, cols) = crate::model::Shape::matrix_of(dims).unwrap_or((1, 1));
+    let pad = " ".repeat(display_width(lhs) + 3);
+    let row = vec![cell; cols].join("  ");
+    for r in 0..rows {
+        out.push_str(indent);
+        if r == 0 {
+            out.push_str(lhs);
+            out.push_str(" = ");
+        } else {
+            out.push_str(&pad);
+        }
+        let (left, right) = brackets_of(dims, r, rows);
+        out.push_str(left);
+        out.push_str(&row);
+        out.push_str(right);
+        out.push('\n');
+    }
+}
+
+/// A tensor of rank 3 or more as its matrices: for a map `[C, H, W]` each
+/// channel `[c]`, for a kernel bank `[F, C, kh, kw]` each `[f,c]`, with the
+/// index that labels it, counted from 1 as the formulas count (`"1"`, `"2,1"`).
+/// Lower ranks are one matrix with no label.
+pub fn slices(t: &Tensor) -> Vec<(String, Tensor)> {
+    let dims = t.dims();
+    if dims.len() < 3 {
+        return vec![(String::new(), t.clone())];
+    }
+    let matrix = &dims[dims.len() - 2..];
+    let size = matrix[0] * matrix[1];
+    slice_labels(dims).into_iter().enumerate().map(|(k, label)| (label, t.slice(k * size, matrix.to_vec()))).collect()
 }
 
 /// `lhs = ` followed by a block whose first line continues the lhs line; a
