@@ -83,6 +83,25 @@ enum Command {
         #[arg(long, value_name = "NAME=onehot")]
         cases: Option<String>,
     },
+    /// Draw the computational graph: one node per tensor (name and shape),
+    /// one per operation, inputs, targets, parameters and the loss styled
+    /// apart; a recurrence as one step with its loop. DOT text by default;
+    /// SVG through Graphviz's `dot`.
+    Graph {
+        /// The `.nn` file, or `-` for standard input.
+        file: PathBuf,
+        /// Output format: DOT text, or SVG drawn by Graphviz's `dot` (on the
+        /// PATH). Without it: SVG when `-o` names a `.svg` file, else DOT.
+        #[arg(long, value_enum)]
+        format: Option<GraphFormat>,
+        /// Write to this file instead of standard output (written whole, or not at all).
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<PathBuf>,
+        /// Draw the backward flow too: each edge that carries a gradient,
+        /// reversed, and each error term and gradient beside its node.
+        #[arg(long)]
+        grad: bool,
+    },
     /// Check every derived gradient against central finite differences; exit 1
     /// if any relative error is above the tolerance.
     #[command(allow_negative_numbers = true)]
@@ -109,6 +128,14 @@ enum DeriveFormat {
     Text,
     /// Formulas in `.nn` syntax.
     Nn,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum GraphFormat {
+    /// Graphviz DOT text, written by nnderive.
+    Dot,
+    /// SVG, drawn from the DOT text by Graphviz's `dot`.
+    Svg,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -235,6 +262,25 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
                     SolveFormat::Markdown => render::cases::markdown(&model, &solution, cases, round),
                 },
             };
+            match target {
+                Some(target) => target.write(&text)?,
+                None => output::to_stdout(&text)?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Graph { file, format, output, grad } => {
+            let target = output.as_deref().map(|path| Target::check(path, &file)).transpose()?;
+            let svg_named =
+                output.as_deref().is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg")));
+            let format = format.unwrap_or(if svg_named { GraphFormat::Svg } else { GraphFormat::Dot });
+            let source = read(&file)?;
+            let model = load(&source)?;
+            let derivation = nnderive::derive::derive(&model);
+            let graph = render::graph::build(&model, &derivation, grad);
+            let mut text = render::graph::dot::dot(&graph);
+            if format == GraphFormat::Svg {
+                text = render::graph::svg::svg(&text).map_err(|e| format!("error: {e}\n"))?;
+            }
             match target {
                 Some(target) => target.write(&text)?,
                 None => output::to_stdout(&text)?,
