@@ -82,6 +82,13 @@ enum Command {
         /// form (with the target left open).
         #[arg(long, value_name = "NAME=onehot")]
         cases: Option<String>,
+        /// Draw the computational graph after the forward pass (LaTeX and
+        /// Markdown). LaTeX draws it with TikZ (pdflatex alone, no
+        /// Graphviz); Markdown embeds an SVG drawn by Graphviz's `dot`, or,
+        /// with `--graph=FILE.svg`, writes that file and links it (GitHub
+        /// shows linked images, not embedded ones).
+        #[arg(long, value_name = "SVG", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+        graph: Option<String>,
     },
     /// Draw the computational graph: one node per tensor (name and shape),
     /// one per operation, inputs, targets, parameters and the loss styled
@@ -215,9 +222,10 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
             };
             emit(&text)
         }
-        Command::Solve { file, round, format, output, given, cases } => {
+        Command::Solve { file, round, format, output, given, cases, graph } => {
             // Check where the output goes before doing the work.
             let target = output.as_deref().map(|path| Target::check(path, &file)).transpose()?;
+            let graph_file = graph_option(graph.as_deref().map(Path::new), format, output.as_deref(), &file)?;
             let source = read(&file)?;
             // JSON in, JSON out: the file's errors as data on standard output, exit 1.
             let json = matches!(format, SolveFormat::Json);
@@ -247,20 +255,30 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
                 }
                 Err(e) => return Err(report(&source, &e).into()),
             };
-            let text = match format {
-                SolveFormat::Text => render::text::solution(&model, &solution, round),
-                SolveFormat::Json => render::json::solution(&model, &solution, round),
-                SolveFormat::Latex => render::latex::document(&model, &solution, round),
-                SolveFormat::Markdown => render::markdown::document(&model, &solution, round),
+            let figure = match graph {
+                Some(_) => Some(figure(&model, &solution, format, graph_file, output.as_deref())?),
+                None => None,
             };
-            let text = match &cases {
-                None => text,
-                Some(cases) => match format {
-                    SolveFormat::Text => text + &render::cases::text(&model, cases, round),
-                    SolveFormat::Json => render::cases::json(&text, &model, cases, round),
-                    SolveFormat::Latex => render::cases::latex(&model, &solution, cases, round),
-                    SolveFormat::Markdown => render::cases::markdown(&model, &solution, cases, round),
-                },
+            let text = match (&cases, format) {
+                (None, SolveFormat::Text) => render::text::solution(&model, &solution, round),
+                (None, SolveFormat::Json) => render::json::solution(&model, &solution, round),
+                (None, SolveFormat::Latex) => {
+                    render::latex::document_with_figure(&model, &solution, round, figure, Vec::new())
+                }
+                (None, SolveFormat::Markdown) => {
+                    render::markdown::document_with_figure(&model, &solution, round, figure, Vec::new())
+                }
+                (Some(cases), SolveFormat::Text) => {
+                    render::text::solution(&model, &solution, round) + &render::cases::text(&model, cases, round)
+                }
+                (Some(cases), SolveFormat::Json) => {
+                    let text = render::json::solution(&model, &solution, round);
+                    render::cases::json(&text, &model, cases, round)
+                }
+                (Some(cases), SolveFormat::Latex) => render::cases::latex(&model, &solution, cases, round, figure),
+                (Some(cases), SolveFormat::Markdown) => {
+                    render::cases::markdown(&model, &solution, cases, round, figure)
+                }
             };
             match target {
                 Some(target) => target.write(&text)?,
@@ -302,6 +320,63 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
             Ok(if report_.worst() <= tolerance { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
     }
+}
+
+/// Checks `--graph[=SVG]` against the format before any work: the graph is
+/// for LaTeX and Markdown, and a file of its own only for Markdown. The
+/// SVG file's target, when one is named.
+fn graph_option(
+    graph: Option<&Path>,
+    format: SolveFormat,
+    output: Option<&Path>,
+    input: &Path,
+) -> Result<Option<(Target, PathBuf)>, Exit> {
+    let Some(path) = graph else { return Ok(None) };
+    let wrong = |message: &str| Err(Exit { message: format!("error: {message}\n"), code: 2 });
+    match format {
+        SolveFormat::Text | SolveFormat::Json => {
+            return wrong("--graph draws the graph in a document: use it with --format latex or --format markdown")
+        }
+        SolveFormat::Latex if !path.as_os_str().is_empty() => return wrong(
+            "--graph=FILE is for --format markdown; a LaTeX document draws the graph itself with TikZ: write --graph",
+        ),
+        _ => {}
+    }
+    if path.as_os_str().is_empty() {
+        return Ok(None);
+    }
+    if output.is_some_and(|o| o == path) {
+        return wrong("--graph=FILE names the document's own output file; give the SVG a path of its own");
+    }
+    Ok(Some((Target::check(path, input)?, path.to_path_buf())))
+}
+
+/// The computational graph of a solved model for a document: for
+/// Markdown, drawn as SVG by Graphviz and embedded, or written to the
+/// `--graph=FILE` and linked from the document's folder.
+fn figure(
+    model: &nnderive::model::Model,
+    solution: &nnderive::eval::Solution,
+    format: SolveFormat,
+    svg_file: Option<(Target, PathBuf)>,
+    document: Option<&Path>,
+) -> Result<render::document::Figure, Exit> {
+    use render::document::{Figure, SvgImage};
+    let graph = render::graph::build(model, &solution.derivation, false);
+    let svg = match format {
+        SolveFormat::Markdown => {
+            let svg = render::graph::svg::svg(&render::graph::dot::dot(&graph)).map_err(|e| format!("error: {e}\n"))?;
+            Some(match svg_file {
+                None => SvgImage::Embedded(svg),
+                Some((target, path)) => {
+                    target.write(&svg)?;
+                    SvgImage::Linked(output::address_from(document, &path))
+                }
+            })
+        }
+        _ => None,
+    };
+    Ok(Figure { graph, svg })
 }
 
 fn read(path: &Path) -> Result<Source, String> {

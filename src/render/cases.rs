@@ -154,12 +154,24 @@ pub fn blocks(model: &Model, cases: &SolvedCases, round: Option<u32>) -> Vec<Blo
     ]
 }
 
-/// The LaTeX document with the cases at the end.
-pub fn latex(model: &Model, solution: &crate::eval::Solution, cases: &SolvedCases, round: Option<u32>) -> String {
-    super::latex::document_with(model, solution, round, blocks(model, cases, round))
+/// The LaTeX document with the cases at the end (and the graph, if given).
+pub fn latex(
+    model: &Model,
+    solution: &crate::eval::Solution,
+    cases: &SolvedCases,
+    round: Option<u32>,
+    figure: Option<super::document::Figure>,
+) -> String {
+    super::latex::document_with_figure(model, solution, round, figure, blocks(model, cases, round))
 }
 
-/// The Markdown document with the cases at the end.
-pub fn markdown(model: &Model, solution: &crate::eval::Solution, cases: &SolvedCases, round: Option<u32>) -> String {
-    super::markdown::document_with(model, solution, round, blocks(model, cases, round))
+/// The Markdown document with the cases at the end (and the graph, if given).
+pub fn markdown(
+    model: &Model,
+    solution: &crate::eval::Solution,
+    cases: &SolvedCases,
+    round: Option<u32>,
+    figure: Option<super::document::Figure>,
+) -> String {
+    super::markdown::document_with_figure(model, solution, round, figure, blocks(model, cases, round))
 }

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use crate::eval::Solution;
 use crate::model::Model;
 
-use super::document::{build, inline, matrices_width, prose, Block, Plot, Row, WIDE_MATRIX};
+use super::document::{build_with, inline, matrices_width, prose, Block, Figure, Plot, Row, WIDE_MATRIX};
 
 const PREAMBLE: &str = r"\documentclass[11pt]{article}
 \usepackage[T1]{fontenc}
@@ -24,11 +24,27 @@ pub fn document(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
 
 /// [`document`] with more blocks at the end (the cases of `--cases`).
 pub fn document_with(model: &Model, solution: &Solution, round: Option<u32>, more: Vec<Block>) -> String {
-    let blocks: Vec<Block> = build(model, solution, round).into_iter().chain(more).collect();
+    document_with_figure(model, solution, round, None, more)
+}
+
+/// [`document_with`] and, after the forward pass, the computational graph
+/// drawn with TikZ (pdflatex alone draws it: no Graphviz).
+pub fn document_with_figure(
+    model: &Model,
+    solution: &Solution,
+    round: Option<u32>,
+    figure: Option<Figure>,
+    more: Vec<Block>,
+) -> String {
+    let blocks: Vec<Block> = build_with(model, solution, round, figure).into_iter().chain(more).collect();
     let mut out = String::from(PREAMBLE);
     if blocks.iter().any(|b| matches!(b, Block::Plot(_))) {
         // Only documents with a plot need pgfplots (Debian: texlive-pictures).
         out.push_str("\\usepackage{pgfplots}\n\\pgfplotsset{compat=1.16}\n");
+    }
+    if blocks.iter().any(|b| matches!(b, Block::Figure(_))) {
+        // TikZ is pgf's (Debian: pgf, with texlive-pictures).
+        out.push_str("\\usepackage{tikz}\n");
     }
     let _ = writeln!(out, "\\title{{Worked solution: gradients by back-propagation}}");
     let _ = writeln!(out, "\\date{{}}\n\\begin{{document}}\n\\maketitle\n");
@@ -73,6 +89,12 @@ pub fn document_with(model: &Model, solution: &Solution, round: Option<u32>, mor
                 let _ = write!(out, "\\end{{tabular}}{close}\n\\end{{center}}\n\n");
             }
             Block::Plot(plot) => out.push_str(&pgfplot(&plot)),
+            Block::Figure(figure) => {
+                // A float, so that a tall picture leaves no gap where it does not fit.
+                out.push_str("\\begin{figure}[htbp]\n\\centering\n");
+                out.push_str(&super::graph::tikz::picture(&figure.graph));
+                let _ = writeln!(out, "\\caption{{{}}}\n\\end{{figure}}\n", inline(&figure.caption()));
+            }
         }
     }
     out.push_str("\\end{document}\n");

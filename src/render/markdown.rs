@@ -6,7 +6,9 @@ use std::fmt::Write;
 use crate::eval::Solution;
 use crate::model::Model;
 
-use super::document::{build, inline, prose, Block};
+use base64::Engine;
+
+use super::document::{build_with, inline, prose, Block, Figure, SvgImage};
 
 /// The worked solution as Markdown.
 pub fn document(model: &Model, solution: &Solution, round: Option<u32>) -> String {
@@ -15,9 +17,21 @@ pub fn document(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
 
 /// [`document`] with more blocks at the end (the cases of `--cases`).
 pub fn document_with(model: &Model, solution: &Solution, round: Option<u32>, more: Vec<Block>) -> String {
+    document_with_figure(model, solution, round, None, more)
+}
+
+/// [`document_with`] and, after the forward pass, the computational graph
+/// as an SVG image, embedded or linked.
+pub fn document_with_figure(
+    model: &Model,
+    solution: &Solution,
+    round: Option<u32>,
+    figure: Option<Figure>,
+    more: Vec<Block>,
+) -> String {
     let mut out = String::from("# Worked solution: gradients by back-propagation\n\n");
     let mut section = 0;
-    for block in build(model, solution, round).into_iter().chain(more) {
+    for block in build_with(model, solution, round, figure).into_iter().chain(more) {
         match block {
             Block::Section(t) => {
                 section += 1;
@@ -57,6 +71,24 @@ pub fn document_with(model: &Model, solution: &Solution, round: Option<u32>, mor
                     let _ = writeln!(out, "|{}", cells(&r));
                 }
                 out.push('\n');
+            }
+            Block::Figure(figure) => {
+                const ALT: &str = "The computational graph of the network";
+                let caption = inline(&figure.caption());
+                match &figure.svg {
+                    Some(SvgImage::Embedded(svg)) => {
+                        let data = base64::engine::general_purpose::STANDARD.encode(svg.as_bytes());
+                        let _ = writeln!(out, "![{ALT}](data:image/svg+xml;base64,{data})\n");
+                    }
+                    Some(SvgImage::Linked(address)) => {
+                        let _ = writeln!(out, "![{ALT}]({address})\n");
+                    }
+                    // No SVG was drawn: the DOT text, for Graphviz.
+                    None => {
+                        let _ = writeln!(out, "```dot\n{}```\n", super::graph::dot::dot(&figure.graph));
+                    }
+                }
+                let _ = writeln!(out, "*{caption}*\n");
             }
             Block::Plot(plot) => match super::plot::markdown_image(&plot) {
                 Ok(image) => {

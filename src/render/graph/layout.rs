@@ -3,9 +3,9 @@
 //! TikZ picture must compile with pdflatex alone.
 //!
 //! 1. Columns: the longest path from a source, so that every edge points
-//!    right; then each source moves right to just before its first user
-//!    (a parameter sits next to the operation that reads it, not in the
-//!    first column).
+//!    right; then, from the last node back, each node moves right to just
+//!    before its first user (a parameter sits next to the operation that
+//!    reads it, not in the first column; so does `h₀ → h_{t−1}`).
 //! 2. An edge that spans several columns passes through a waypoint in
 //!    each column between, so that it is ordered with the nodes there and
 //!    drawn around them rather than through them.
@@ -117,7 +117,7 @@ pub fn layered(n: usize, edges: &[(usize, usize)]) -> Layout {
 
 /// The column of each node: the longest path from a source (in a
 /// topological order that takes the lowest-numbered ready node first, and
-/// breaks a cycle at its lowest-numbered node), then each source just
+/// breaks a cycle at its lowest-numbered node), then each node just
 /// before the first of its users.
 fn columns(n: usize, edges: &[(usize, usize)]) -> Vec<usize> {
     let mut succs: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -126,11 +126,11 @@ fn columns(n: usize, edges: &[(usize, usize)]) -> Vec<usize> {
         succs[a].push(b);
         indegree[b] += 1;
     }
-    let sources: Vec<bool> = indegree.iter().map(|&d| d == 0).collect();
     let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> =
         (0..n).filter(|&v| indegree[v] == 0).map(std::cmp::Reverse).collect();
     let mut done = vec![false; n];
     let mut column = vec![0usize; n];
+    let mut order = Vec::with_capacity(n);
     let (mut next_unplaced, mut placed) = (0, 0);
     while placed < n {
         let v = match ready.pop() {
@@ -148,6 +148,7 @@ fn columns(n: usize, edges: &[(usize, usize)]) -> Vec<usize> {
         }
         done[v] = true;
         placed += 1;
+        order.push(v);
         for &w in &succs[v] {
             if !done[w] {
                 column[w] = column[w].max(column[v] + 1);
@@ -158,9 +159,11 @@ fn columns(n: usize, edges: &[(usize, usize)]) -> Vec<usize> {
             }
         }
     }
-    for v in (0..n).filter(|&v| sources[v]) {
-        if let Some(first_use) = succs[v].iter().map(|&w| column[w]).min() {
-            column[v] = first_use.saturating_sub(1).max(column[v]);
+    // As late as possible: each node just before its first user, from the
+    // last node back (a sink keeps its column).
+    for &v in order.iter().rev() {
+        if let Some(first_use) = succs[v].iter().map(|&w| column[w]).filter(|&c| c > column[v]).min() {
+            column[v] = first_use - 1;
         }
     }
     column

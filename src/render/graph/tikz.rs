@@ -10,10 +10,10 @@ use super::{ComputationGraph, EdgeKind, GraphNode, NodeKind};
 
 /// Centimetres between rows, and between the widest nodes of neighbouring columns.
 const ROW: f64 = 1.25;
-const COLUMN_GAP: f64 = 0.9;
+const COLUMN_GAP: f64 = 0.6;
 
-/// The forward graph as a centred `tikzpicture`, shrunk to the line width
-/// when wider (needs `\usepackage{tikz}` and graphicx).
+/// The forward graph as a `tikzpicture`, shrunk to the line width when
+/// wider (needs `\usepackage{tikz}` and graphicx).
 pub fn picture(graph: &ComputationGraph) -> String {
     let graph = graph.forward();
     let forward: Vec<(usize, usize)> =
@@ -29,8 +29,7 @@ pub fn picture(graph: &ComputationGraph) -> String {
     }
     let y = |row: f64| -row * ROW;
 
-    let mut out =
-        String::from("\\begin{center}\n\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%\n");
+    let mut out = String::from("\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%\n");
     out.push_str("\\begin{tikzpicture}[>=stealth, font=\\small, every node/.append style={align=center}]\n");
     let kinds = legend_kinds(&graph);
     for kind in &kinds {
@@ -69,9 +68,19 @@ pub fn picture(graph: &ComputationGraph) -> String {
             .unwrap_or_default();
         match e.kind {
             EdgeKind::Recurrent => {
-                // Back to an earlier column, below both ends.
-                let span = layout.column[e.from].abs_diff(layout.column[e.to]) as f64;
-                let drop = 0.9 + 0.25 * span;
+                // Back to an earlier column: out of the source's right side,
+                // down the gap after its column, below every node of the
+                // columns between, up the gap before the target's column,
+                // into its left side; never through a node.
+                let (a, b) = (layout.column[e.from], layout.column[e.to]);
+                let (left, right) = (a.min(b), a.max(b));
+                let lowest = (0..graph.nodes.len())
+                    .filter(|&i| (left..=right).contains(&layout.column[i]))
+                    .map(|i| layout.row[i])
+                    .fold(0.0f64, f64::max);
+                let depth = y(lowest + 0.75);
+                let out_x = x[a] + widths[a] / 2.0 + COLUMN_GAP / 2.0;
+                let in_x = x[b] - widths[b] / 2.0 - COLUMN_GAP / 2.0;
                 let label = e
                     .label
                     .as_ref()
@@ -79,7 +88,7 @@ pub fn picture(graph: &ComputationGraph) -> String {
                     .unwrap_or_default();
                 let _ = writeln!(
                     out,
-                    "\\draw[->, thick, draw=nnstep] (n{}.south) .. controls +(0,-{drop:.2}) and +(0,-{drop:.2}) ..{label} (n{}.south);",
+                    "\\draw[->, thick, draw=nnstep, rounded corners=8pt] (n{}.east) -| ({out_x:.2},{depth:.2}) --{label} ({in_x:.2},{depth:.2}) |- (n{}.west);",
                     e.from, e.to
                 );
             }
@@ -101,7 +110,7 @@ pub fn picture(graph: &ComputationGraph) -> String {
     for (j, kind) in kinds.iter().enumerate() {
         let l = look(*kind);
         let at = match previous {
-            None => format!("({:.2},{:.2})", 0.0, y(bottom + 1.1)),
+            None => format!("({:.2},{:.2})", 0.0, y(bottom + if recurrent { 1.6 } else { 1.1 })),
             Some(p) => format!("([xshift=3mm]legend{p}.east)"),
         };
         let _ = writeln!(
@@ -115,11 +124,11 @@ pub fn picture(graph: &ComputationGraph) -> String {
         if let Some(p) = previous {
             let _ = writeln!(
                 out,
-                "\\draw[->, thick, draw=nnstep] ([xshift=4mm]legend{p}.east) -- ++(0.8,0) node[right, font=\\scriptsize, text=nnstep] {{from an earlier step}};"
+                "\\draw[->, thick, draw=nnstep] ([xshift=4mm]legend{p}.east) -- ++(0.8,0) node[right, font=\\scriptsize, text=nnstep] {{to the next step}};"
             );
         }
     }
-    out.push_str("\\end{tikzpicture}}\n\\end{center}\n");
+    out.push_str("\\end{tikzpicture}}\n");
     out
 }
 
@@ -161,30 +170,42 @@ fn label(node: &GraphNode) -> String {
     }
 }
 
-/// A guess at a node's width in centimetres from its LaTeX: each command
-/// (`\delta`) one character, braces and scripts' markers none, at about
-/// the width of a letter of the small font. Columns are spaced by it; a
-/// guess too wide only leaves room.
+/// A guess at a node's width in centimetres from its LaTeX: letters at
+/// about half an em of the node's font, a space half that, a command one
+/// letter (`\delta`) or none (`\left`, `\operatorname`, `\hat`), braces
+/// and scripts' markers none. Columns are spaced by it; a guess too wide
+/// only leaves room.
 fn width(node: &GraphNode) -> f64 {
+    const INVISIBLE: [&str; 9] =
+        ["left", "right", "operatorname", "hat", "mathit", "text", "mathrm", "displaystyle", "limits"];
     let visible = |s: &str| {
-        let mut n = 0usize;
+        let mut n = 0.0f64;
         let mut chars = s.chars().peekable();
         while let Some(c) = chars.next() {
             match c {
                 '\\' => {
-                    while chars.peek().is_some_and(|c| c.is_ascii_alphabetic()) {
+                    let mut name = String::new();
+                    while let Some(&c) = chars.peek().filter(|c| c.is_ascii_alphabetic()) {
+                        name.push(c);
                         chars.next();
                     }
-                    n += 1;
+                    if name.is_empty() {
+                        // `\_`, `\,`: one character.
+                        chars.next();
+                        n += 1.0;
+                    } else if !INVISIBLE.contains(&name.as_str()) {
+                        n += 1.0;
+                    }
                 }
                 '{' | '}' | '_' | '^' | '$' => {}
-                _ => n += 1,
+                ' ' => n += 0.5,
+                _ => n += 1.0,
             }
         }
         n
     };
-    let per_char = if node.kind == NodeKind::Operation { 0.18 } else { 0.21 };
-    let text = node.latex.lines().map(visible).max().unwrap_or(0);
+    let per_char = if node.kind == NodeKind::Operation { 0.15 } else { 0.18 };
+    let text = node.latex.lines().map(visible).fold(0.0, f64::max);
     let shape = node.shape.as_ref().map_or(0, |s| s.to_string().len());
-    (text as f64 * per_char).max(shape as f64 * 0.15) + 0.3
+    (text * per_char).max(shape as f64 * 0.13) + 0.25
 }
