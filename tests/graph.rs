@@ -417,6 +417,15 @@ fn a_recurrence_is_one_step_for_any_length() {
     assert_eq!(loop_label, ["t = 2..T (T = 50)"]);
     let first: Vec<&str> = fifty.edges.iter().map(|e| e.2.get("label")).filter(|l| *l == "t = 1").collect();
     assert_eq!(first.len(), 1, "h₀ feeds h_{{t−1}} at t = 1");
+
+    // A many-to-one network reads the last step only; an LSTM has two loops.
+    let example =
+        |name: &str| parse_dot(&graph_dot(&nnderive::load(&common::source(&common::example(name))).unwrap(), false));
+    let many_to_one = example("rnn_many_to_one.nn");
+    let labels: Vec<&str> = many_to_one.edges.iter().map(|e| e.2.get("label")).filter(|l| !l.is_empty()).collect();
+    assert_eq!(labels, ["t = T", "t = 1", "t = 2..T (T = 3)"]);
+    let lstm = example("lstm.nn");
+    assert_eq!(lstm.edges_of("recurrent").len(), 2, "h_t → h_{{t−1}} and c_t → c_{{t−1}}");
 }
 
 /// Names and shapes that DOT would misread are escaped: the labels read
@@ -544,9 +553,12 @@ fn svg_without_graphviz_is_a_clear_error_and_writes_nothing() {
         Some(empty.to_str().unwrap()),
     );
     assert_eq!(run.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&run.stderr);
-    assert!(err.starts_with("error: cannot draw the SVG: Graphviz's `dot` program was not found on the PATH"), "{err}");
-    assert!(err.contains("apt-get install graphviz") && err.contains("--format dot"), "{err}");
+    // As docs/graph.md shows it.
+    assert_eq!(
+        String::from_utf8_lossy(&run.stderr),
+        "error: cannot draw the SVG: Graphviz's `dot` program was not found on the PATH\n  \
+         = help: install Graphviz (Debian and Ubuntu: `apt-get install graphviz`), or write the graph as DOT with `--format dot`\n"
+    );
     assert!(run.stdout.is_empty());
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "old", "the old file is left as it was");
     assert_eq!(files_in(&dir), ["empty-path", "net.svg"]);
@@ -585,6 +597,8 @@ fn graph_writes_dot_or_svg() {
         assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
         let svg = std::fs::read_to_string(&svg_file).unwrap();
         assert!(svg.contains("<svg") && svg.contains("h_{t−1}"), "{svg}");
+        // The kinds, for style sheets.
+        assert!(svg.contains("class=\"node param\"") && svg.contains("class=\"edge recurrent\""), "{svg}");
     }
     let bad = dir.join("bad.nn");
     std::fs::write(&bad, "input x[2]\nZ = W @ x\n").unwrap();

@@ -573,6 +573,25 @@ mod tests {
         assert_eq!(g.edges.len(), 6 + 3);
     }
 
+    /// An error term of a pre-activation that no equation names sits
+    /// beside the operation it is inside; a parameter's gradient beside the
+    /// parameter.
+    #[test]
+    fn each_gradient_sits_beside_its_node() {
+        let g = graph(
+            "input x[2] = [1, 2]\ntarget y[1] = [1]\nparam W[1,2] = [[0.5, -0.25]]\n\
+             o = sigmoid(W @ x)\nloss E = 0.5 * sum((y - o)^2)\n",
+            true,
+        );
+        let beside: Vec<(&str, &str)> = g
+            .edges
+            .iter()
+            .filter(|e| e.kind == EdgeKind::Beside)
+            .map(|e| (g.nodes[e.from].text.as_str(), g.nodes[e.to].text.as_str()))
+            .collect();
+        assert_eq!(beside, [("σ(W x)", "δ1 = (o − y) ⊙ o ⊙ (1 − o)"), ("W", "∂E/∂W = δ1 xᵀ")]);
+    }
+
     /// The backward flow reverses exactly the edges between a parameter and
     /// the loss: not the one from the input, nor the one from the target.
     #[test]
