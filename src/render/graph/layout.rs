@@ -85,23 +85,25 @@ pub fn layered(n: usize, edges: &[(usize, usize)]) -> Layout {
         }
     };
     number(&layers, &mut position);
+    // Down the columns by the neighbours before, then back up by those after.
+    let last = columns.saturating_sub(1);
     for _ in 0..SWEEPS {
-        for c in 1..columns {
-            order_by_barycentre(&mut layers[c], &preds, &mut position);
+        for layer in layers.iter_mut().skip(1) {
+            order_by_barycentre(layer, &preds, &mut position);
         }
-        for c in (0..columns.saturating_sub(1)).rev() {
-            order_by_barycentre(&mut layers[c], &succs, &mut position);
+        for layer in layers[..last].iter_mut().rev() {
+            order_by_barycentre(layer, &succs, &mut position);
         }
     }
 
     // Rows: start from the order, then pull each node toward its neighbours.
     let mut row = position;
     for _ in 0..SWEEPS {
-        for c in 1..columns {
-            place(&layers[c], &preds, &mut row);
+        for layer in layers.iter().skip(1) {
+            place(layer, &preds, &mut row);
         }
-        for c in (0..columns.saturating_sub(1)).rev() {
-            place(&layers[c], &succs, &mut row);
+        for layer in layers[..last].iter().rev() {
+            place(layer, &succs, &mut row);
         }
     }
     let top = row.iter().copied().fold(f64::INFINITY, f64::min);
