@@ -8,11 +8,14 @@
 //!
 //! The graph is of tensors, not scalars: a 512-wide layer is one node. A
 //! recurrence is drawn as one step: every sequence (`h_t`, `x_t`) is one
-//! node, and an operand from an earlier step (`h_{t−1}`) is a recurrent
-//! edge labelled with its offset and the steps it serves. The folding uses
-//! the derivation's own view of the recurrence ([`crate::derive::time`]),
-//! so a sequence is one node exactly when `nnderive derive` writes its
-//! equation once in t.
+//! node, and an operand from an earlier step comes through a node of that
+//! step (`h_{t−1}`), fed by the loop from `h_t` (labelled with the steps it
+//! serves and T: `t = 2..T (T = 3)`) and by what stands for it at the other
+//! steps (`h₀` at `t = 1`). The folding uses the derivation's own view of
+//! the recurrence ([`crate::derive::time`]), so an equation's sequence is
+//! one node exactly when `nnderive derive` writes the equation once in t.
+//! The work is linear in the unrolled model: each step's operands are read
+//! once.
 //!
 //! [`build`] makes the graph once, as data; [`dot`] writes it for Graphviz,
 //! [`svg`] has Graphviz's `dot` draw it, and [`tikz`] draws it for LaTeX
@@ -84,7 +87,8 @@ pub struct GraphNode {
 pub enum EdgeKind {
     /// An operand into an operation, or an operation to its result.
     Forward,
-    /// An operand from an earlier step of a recurrence (`h_{t−1}`).
+    /// The loop of a recurrence: a sequence into the node of its earlier
+    /// step (`h_t → h_{t−1}`), drawn back against the flow.
     Recurrent,
     /// A forward or recurrent edge reversed: the gradient flowing back.
     Backward,
@@ -98,7 +102,8 @@ pub struct GraphEdge {
     pub from: usize,
     pub to: usize,
     pub kind: EdgeKind,
-    /// The steps it serves in a recurrence (`t = 1`, `t−1 (t = 2..T, T = 3)`).
+    /// The steps it serves in a recurrence (`t = 1`, `t = T`; a loop's
+    /// with T: `t = 2..T (T = 3)`).
     pub label: Option<EdgeLabel>,
 }
 
