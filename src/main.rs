@@ -25,7 +25,7 @@ use output::Target;
 #[derive(Parser)]
 #[command(name = "nnderive", version, about, long_about)]
 #[command(
-    after_help = "Examples:\n  nnderive solve grammar/examples/assignment4.nn --round 4\n  nnderive derive grammar/examples/assignment4.nn\n  nnderive solve net.nn --format latex -o answer.tex\n  nnderive key net.nn --hide values --round 4 --format latex -o handout.tex\n  nnderive test problems/\n  nnderive gradcheck net.nn\n\nExit status: 0 success, 1 a problem with the input file, 2 a usage error."
+    after_help = "Examples:\n  nnderive solve grammar/examples/assignment4.nn --round 4\n  nnderive derive grammar/examples/assignment4.nn\n  nnderive solve net.nn --format latex -o answer.tex\n  nnderive key net.nn --hide values --round 4 --format latex -o handout.tex\n  nnderive test problems/\n  nnderive graph net.nn -o net.svg\n  nnderive gradcheck net.nn\n\nExit status: 0 success, 1 a problem with the input file, 2 a usage error."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -97,6 +97,13 @@ enum Command {
         /// The title of a LaTeX or Markdown document.
         #[arg(long, value_name = "TEXT")]
         title: Option<String>,
+        /// Draw the computational graph after the forward pass (LaTeX and
+        /// Markdown). LaTeX draws it with TikZ (pdflatex alone, no
+        /// Graphviz); Markdown embeds an SVG drawn by Graphviz's `dot`, or,
+        /// with `--graph=FILE.svg`, writes that file and links it (GitHub
+        /// shows linked images, not embedded ones).
+        #[arg(long, value_name = "SVG", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+        graph: Option<String>,
     },
     /// The worked solution as an answer key or a handout: parts numbered
     /// as a problem set numbers them (1. forward pass, 2. loss, 3. error
@@ -144,6 +151,25 @@ enum Command {
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=30))]
         round: Option<u32>,
     },
+    /// Draw the computational graph: one node per tensor (name and shape),
+    /// one per operation, inputs, targets, parameters and the loss styled
+    /// apart; a recurrence as one step with its loop. DOT text by default;
+    /// SVG through Graphviz's `dot`.
+    Graph {
+        /// The `.nn` file, or `-` for standard input.
+        file: PathBuf,
+        /// Output format: DOT text, or SVG drawn by Graphviz's `dot` (on the
+        /// PATH). Without it: SVG when `-o` names a `.svg` file, else DOT.
+        #[arg(long, value_enum)]
+        format: Option<GraphFormat>,
+        /// Write to this file instead of standard output (written whole, or not at all).
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<PathBuf>,
+        /// Draw the backward flow too: each edge that carries a gradient,
+        /// reversed, and each error term and gradient beside its node.
+        #[arg(long)]
+        grad: bool,
+    },
     /// Check every derived gradient against central finite differences; exit 1
     /// if any relative error is above the tolerance.
     #[command(allow_negative_numbers = true)]
@@ -188,6 +214,14 @@ enum HideArg {
     Values,
     /// Every derived formula (the values stay).
     Formulas,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum GraphFormat {
+    /// Graphviz DOT text, written by nnderive.
+    Dot,
+    /// SVG, drawn from the DOT text by Graphviz's `dot`.
+    Svg,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -309,13 +343,14 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
             };
             deliver(target, &text)
         }
-        Command::Solve { file, round, format, output, given, cases, bare, title } => {
+        Command::Solve { file, round, format, output, given, cases, bare, title, graph } => {
             numpy_options(format, round, cases.as_deref(), bare)?;
             if !matches!(format, SolveFormat::Latex | SolveFormat::Markdown) {
                 document_title_only(&title)?;
             }
             // Check where the output goes before doing the work.
             let target = output.as_deref().map(|path| Target::check(path, &file)).transpose()?;
+            let graph_file = graph_option(graph.as_deref().map(Path::new), format, output.as_deref(), &file)?;
             let source = read(&file)?;
             // JSON in, JSON out: the file's errors as data on standard output, exit 1.
             let json = matches!(format, SolveFormat::Json);
@@ -345,9 +380,14 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
                 }
                 Err(e) => return Err(report(&source, &e).into()),
             };
-            // A document: the worked solution, then the cases.
-            let blocks = || {
-                let mut blocks = render::document::build(&model, &solution, round);
+            let figure = match graph {
+                Some(_) => Some(figure(&model, &solution, format, graph_file, output.as_deref())?),
+                None => None,
+            };
+            // A document: the worked solution (with the graph after the
+            // forward pass, when asked), then the cases.
+            let blocks = |figure| {
+                let mut blocks = render::document::build_with(&model, &solution, round, figure);
                 if let Some(cases) = &cases {
                     blocks.extend(render::cases::blocks(&model, cases, round));
                 }
@@ -357,8 +397,8 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
             let text = match format {
                 SolveFormat::Text => render::text::solution(&model, &solution, round),
                 SolveFormat::Json => render::json::solution(&model, &solution, round),
-                SolveFormat::Latex => render::latex::write(blocks(), title),
-                SolveFormat::Markdown => render::markdown::write(blocks(), title),
+                SolveFormat::Latex => render::latex::write(blocks(figure), title),
+                SolveFormat::Markdown => render::markdown::write(blocks(figure), title),
                 SolveFormat::Numpy => render::numpy::export(&model, &solution, &source.name, bare)
                     .map_err(|e| Exit::from(report(&source, &e)))?,
             };
@@ -395,6 +435,25 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
             let passed = snapshot::run(&files, accept, round)?;
             Ok(if passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
+        Command::Graph { file, format, output, grad } => {
+            let target = output.as_deref().map(|path| Target::check(path, &file)).transpose()?;
+            let svg_named =
+                output.as_deref().is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg")));
+            let format = format.unwrap_or(if svg_named { GraphFormat::Svg } else { GraphFormat::Dot });
+            let source = read(&file)?;
+            let model = load(&source)?;
+            let derivation = nnderive::derive::derive(&model);
+            let graph = render::graph::build(&model, &derivation, grad);
+            let mut text = render::graph::dot::dot(&graph);
+            if format == GraphFormat::Svg {
+                text = render::graph::svg::svg(&text).map_err(|e| format!("error: {e}\n"))?;
+            }
+            match target {
+                Some(target) => target.write(&text)?,
+                None => output::to_stdout(&text)?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Gradcheck { file, tolerance, all, given } => {
             let source = read(&file)?;
             let model = with_given(load(&source)?, &given)?;
@@ -410,6 +469,63 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
             Ok(if report_.worst() <= tolerance { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
     }
+}
+
+/// Checks `--graph[=SVG]` against the format before any work: the graph is
+/// for LaTeX and Markdown, and a file of its own only for Markdown. The
+/// SVG file's target, when one is named.
+fn graph_option(
+    graph: Option<&Path>,
+    format: SolveFormat,
+    output: Option<&Path>,
+    input: &Path,
+) -> Result<Option<(Target, PathBuf)>, Exit> {
+    let Some(path) = graph else { return Ok(None) };
+    let wrong = |message: &str| Err(Exit { message: format!("error: {message}\n"), code: 2 });
+    match format {
+        SolveFormat::Text | SolveFormat::Json => {
+            return wrong("--graph draws the graph in a document: use it with --format latex or --format markdown")
+        }
+        SolveFormat::Latex if !path.as_os_str().is_empty() => return wrong(
+            "--graph=FILE is for --format markdown; a LaTeX document draws the graph itself with TikZ: write --graph",
+        ),
+        _ => {}
+    }
+    if path.as_os_str().is_empty() {
+        return Ok(None);
+    }
+    if output.is_some_and(|o| o == path) {
+        return wrong("--graph=FILE names the document's own output file; give the SVG a path of its own");
+    }
+    Ok(Some((Target::check(path, input)?, path.to_path_buf())))
+}
+
+/// The computational graph of a solved model for a document: for
+/// Markdown, drawn as SVG by Graphviz and embedded, or written to the
+/// `--graph=FILE` and linked from the document's folder.
+fn figure(
+    model: &nnderive::model::Model,
+    solution: &nnderive::eval::Solution,
+    format: SolveFormat,
+    svg_file: Option<(Target, PathBuf)>,
+    document: Option<&Path>,
+) -> Result<render::document::Figure, Exit> {
+    use render::document::{Figure, SvgImage};
+    let graph = render::graph::build(model, &solution.derivation, false);
+    let svg = match format {
+        SolveFormat::Markdown => {
+            let svg = render::graph::svg::svg(&render::graph::dot::dot(&graph)).map_err(|e| format!("error: {e}\n"))?;
+            Some(match svg_file {
+                None => SvgImage::Embedded(svg),
+                Some((target, path)) => {
+                    target.write(&svg)?;
+                    SvgImage::Linked(output::address_from(document, &path))
+                }
+            })
+        }
+        _ => None,
+    };
+    Ok(Figure { graph, svg })
 }
 
 fn read(path: &Path) -> Result<Source, String> {

@@ -7,6 +7,7 @@ textbook writes them, from a ``.nn`` file, in a notebook::
     sol.gradients["W1"]         # a float64 numpy.ndarray
     sol.forward.exact["Z1"]     # Fractions: 27/20, 7/20, 3/5
     sol                         # in Jupyter: the worked solution, rendered
+    net.graph()                 # in Jupyter: the computational graph (SVG)
 
 The Rust library does all the work (parsing, checking, the symbolic
 derivation, exact evaluation, the documents); this layer turns its JSON into
@@ -34,6 +35,7 @@ __all__ = [
     "Solution",
     "Section",
     "GradCheck",
+    "Graph",
     "Comparison",
     "ParamComparison",
     "load",
@@ -275,6 +277,34 @@ class GradCheck:
         return self.text.rstrip("\n")
 
 
+class Graph:
+    """The computational graph (``nnderive graph``): a node per tensor with
+    its shape, a node per equation's operation, inputs, targets, parameters
+    and the loss styled apart; a recurrence as one step with its loop; with
+    ``grad=True``, the backward flow and each error term and gradient beside
+    its node.
+
+    ``source`` is the DOT text, always there (Graphviz is not needed for
+    it). In Jupyter the graph shows as SVG drawn by Graphviz's ``dot``
+    (``_repr_svg_``); :meth:`svg` returns that SVG. Both raise
+    :class:`NNError` when ``dot`` is not on the PATH (Debian and Ubuntu:
+    ``apt-get install graphviz``).
+    """
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def svg(self) -> str:
+        """The graph as an SVG document, drawn by Graphviz's ``dot``."""
+        return _native_call(_native.graph_svg, self.source)
+
+    def _repr_svg_(self) -> str:
+        return self.svg()
+
+    def __repr__(self) -> str:
+        return self.source.rstrip("\n")
+
+
 class Solution:
     """The worked solution (``nnderive solve``).
 
@@ -392,6 +422,12 @@ class Net:
             raise ValueError(f"round must be a whole number from 0 to 30, not {round!r}")
         data, text, markdown, latex = _native_call(_native.solve, self.name, self.text, self._values(given), round)
         return Solution(self, json.loads(data), text, markdown, latex, round)
+
+    def graph(self, grad: bool = False, given: Optional[Mapping[str, Any]] = None) -> Graph:
+        """The computational graph; with ``grad``, the backward flow and
+        each gradient beside its node. Needs no values; ``.source`` is the
+        DOT text, and Jupyter shows it drawn by Graphviz."""
+        return Graph(_native_call(_native.graph, self.name, self.text, self._values(given), bool(grad)))
 
     def gradcheck(self, tolerance: float = 1e-6, given: Optional[Mapping[str, Any]] = None) -> GradCheck:
         """Checks every derived gradient against central finite differences."""

@@ -3,7 +3,8 @@
 //! A thin boundary on purpose: each function takes a file's name and text
 //! and the values given from Python, runs the library, and returns the
 //! library's own outputs as strings (the JSON contract of
-//! `render::json`, the Markdown, LaTeX and text documents). The Python layer
+//! `render::json`, the Markdown, LaTeX and text documents, the graph's DOT
+//! and its SVG). The Python layer
 //! (`nnderive/__init__.py`) turns them into NumPy arrays and `Fraction`s.
 //! Errors raise `NativeError(rendered, line, column, message)`, where
 //! `rendered` is exactly what the CLI prints (every error, in file order) and
@@ -116,6 +117,27 @@ fn gradcheck(name: &str, text: &str, given: Vec<Given>, tolerance: f64) -> PyRes
     Ok((check.worst(), render::text::gradcheck(&model, &check, tolerance)))
 }
 
+/// The computational graph as DOT text, as `nnderive graph` writes it;
+/// with `grad`, the backward flow and each gradient beside its node.
+#[pyfunction]
+#[pyo3(signature = (name, text, given = Vec::new(), grad = false))]
+fn graph(name: &str, text: &str, given: Vec<Given>, grad: bool) -> PyResult<String> {
+    let (_, model) = model(name, text, given)?;
+    let derivation = nnderive::derive::derive(&model);
+    Ok(render::graph::dot::dot(&render::graph::build(&model, &derivation, grad)))
+}
+
+/// DOT text drawn as SVG by Graphviz's `dot` (found on the PATH); when it
+/// is missing or fails, `NativeError` with the command line's message.
+#[pyfunction]
+fn graph_svg(dot: &str) -> PyResult<String> {
+    render::graph::svg::svg(dot).map_err(|e| {
+        let message = e.to_string();
+        let first = message.lines().next().unwrap_or_default().to_string();
+        NativeError::new_err((format!("error: {message}\n"), None::<usize>, None::<usize>, first))
+    })
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NativeError", m.py().get_type::<NativeError>())?;
@@ -124,5 +146,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(derive, m)?)?;
     m.add_function(wrap_pyfunction!(solve, m)?)?;
     m.add_function(wrap_pyfunction!(gradcheck, m)?)?;
+    m.add_function(wrap_pyfunction!(graph, m)?)?;
+    m.add_function(wrap_pyfunction!(graph_svg, m)?)?;
     Ok(())
 }

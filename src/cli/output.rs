@@ -164,6 +164,40 @@ impl Target {
     }
 }
 
+/// The address of `file` as a link from a document written to `document`
+/// (standard output: the current folder) reads it: relative to the
+/// document's folder, `/`-separated, each byte outside the characters
+/// that need no escaping written `%XX`, so that any name is a valid link.
+pub fn address_from(document: Option<&Path>, file: &Path) -> String {
+    let folder = |p: &Path| {
+        let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        fs::canonicalize(parent).ok()
+    };
+    let from = match document {
+        Some(d) => folder(d),
+        None => fs::canonicalize(".").ok(),
+    };
+    let to = folder(file).zip(file.file_name()).map(|(dir, name)| dir.join(name));
+    let relative = match (from, to) {
+        (Some(from), Some(to)) => {
+            let (a, b): (Vec<_>, Vec<_>) = (from.components().collect(), to.components().collect());
+            let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+            let mut parts: Vec<String> = vec!["..".to_string(); a.len() - common];
+            parts.extend(b[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+            parts.join("/")
+        }
+        _ => file.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/"),
+    };
+    let mut out = String::new();
+    for byte in relative.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => out.push(byte as char),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
 #[cfg(unix)]
 fn same_file(meta: &fs::Metadata, other: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;

@@ -153,13 +153,3 @@ pub fn blocks(model: &Model, cases: &SolvedCases, round: Option<u32>) -> Vec<Blo
         Block::Display(rows),
     ]
 }
-
-/// The LaTeX document with the cases at the end.
-pub fn latex(model: &Model, solution: &crate::eval::Solution, cases: &SolvedCases, round: Option<u32>) -> String {
-    super::latex::document_with(model, solution, round, blocks(model, cases, round))
-}
-
-/// The Markdown document with the cases at the end.
-pub fn markdown(model: &Model, solution: &crate::eval::Solution, cases: &SolvedCases, round: Option<u32>) -> String {
-    super::markdown::document_with(model, solution, round, blocks(model, cases, round))
-}

@@ -57,6 +57,47 @@ pub enum Block {
     },
     /// A line plot.
     Plot(Plot),
+    /// The network's computational graph.
+    Figure(Box<Figure>),
+}
+
+/// The computational graph in a document: LaTeX draws it with TikZ from
+/// the graph itself; Markdown shows an SVG (drawn by Graphviz, outside
+/// the renderers), embedded or linked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Figure {
+    pub graph: super::graph::ComputationGraph,
+    pub svg: Option<SvgImage>,
+}
+
+impl Figure {
+    /// What the picture shows, in words with inline formulas.
+    pub fn caption(&self) -> Vec<Inline> {
+        let mut out = vec![text(
+            "The computational graph: each tensor with its shape, the operation of each equation, and the edges from operands to results.",
+        )];
+        if let Some(steps) = &self.graph.steps {
+            out.extend([
+                text(" One step is drawn for "),
+                math(format!("{} = {}, \\dots, T", steps.index, steps.first)),
+                text(", with "),
+                math(format!("T = {}", steps.last)),
+                text("; a value from the step before comes through its own node, fed by the loop."),
+            ]);
+        }
+        out
+    }
+}
+
+/// How a Markdown document shows the graph's SVG.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SvgImage {
+    /// The SVG itself, embedded as a data URI (one self-contained file;
+    /// Jupyter, VS Code and pandoc show it, GitHub does not).
+    Embedded(String),
+    /// The address of an SVG file beside the document, relative to it
+    /// (GitHub and Jupyter show it when the file is there too).
+    Linked(String),
 }
 
 /// A line plot of y against whole-numbered x (the loss by training step).
@@ -295,8 +336,16 @@ pub(super) fn value_rows_after(lhs: &str, t: &Tensor, round: Option<u32>) -> Vec
 /// functions), its values, the gradients, the update and the conventions,
 /// each section a walk of the solution's [`Outline`].
 pub fn build(model: &Model, solution: &Solution, round: Option<u32>) -> Vec<Block> {
+    build_with(model, solution, round, None)
+}
+
+/// [`build`] with the computational graph after the forward pass.
+pub fn build_with(model: &Model, solution: &Solution, round: Option<u32>, figure: Option<Figure>) -> Vec<Block> {
     let o = outline(model, solution, round);
     let mut out = forward_blocks(&o);
+    if let Some(figure) = figure {
+        out.push(Block::Figure(Box::new(figure)));
+    }
     out.extend(function_blocks(&o));
     out.extend(value_blocks(&o));
     out.extend(gradient_blocks(&o));

@@ -5,7 +5,9 @@ use std::fmt::Write;
 use crate::eval::Solution;
 use crate::model::Model;
 
-use super::document::{build, inline, matrices_width, prose, Block, Plot, Row, SOLUTION_TITLE, WIDE_MATRIX};
+use super::document::{
+    build_with, inline, matrices_width, prose, Block, Figure, Plot, Row, SOLUTION_TITLE, WIDE_MATRIX,
+};
 
 const PREAMBLE: &str = r"\documentclass[11pt]{article}
 \usepackage[T1]{fontenc}
@@ -24,7 +26,19 @@ pub fn document(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
 
 /// [`document`] with more blocks at the end (the cases of `--cases`).
 pub fn document_with(model: &Model, solution: &Solution, round: Option<u32>, more: Vec<Block>) -> String {
-    write(build(model, solution, round).into_iter().chain(more).collect(), SOLUTION_TITLE)
+    document_with_figure(model, solution, round, None, more)
+}
+
+/// [`document_with`] and, after the forward pass, the computational graph
+/// drawn with TikZ (pdflatex alone draws it: no Graphviz).
+pub fn document_with_figure(
+    model: &Model,
+    solution: &Solution,
+    round: Option<u32>,
+    figure: Option<Figure>,
+    more: Vec<Block>,
+) -> String {
+    write(build_with(model, solution, round, figure).into_iter().chain(more).collect(), SOLUTION_TITLE)
 }
 
 /// A document's blocks as a standalone LaTeX document titled `title`
@@ -34,6 +48,10 @@ pub fn write(blocks: Vec<Block>, title: &str) -> String {
     if blocks.iter().any(|b| matches!(b, Block::Plot(_))) {
         // Only documents with a plot need pgfplots (Debian: texlive-pictures).
         out.push_str("\\usepackage{pgfplots}\n\\pgfplotsset{compat=1.16}\n");
+    }
+    if blocks.iter().any(|b| matches!(b, Block::Figure(_))) {
+        // TikZ is pgf's (Debian: pgf, with texlive-pictures).
+        out.push_str("\\usepackage{tikz}\n");
     }
     let _ = writeln!(out, "\\title{{{}}}", prose(title));
     let _ = writeln!(out, "\\date{{}}\n\\begin{{document}}\n\\maketitle\n");
@@ -78,6 +96,12 @@ pub fn write(blocks: Vec<Block>, title: &str) -> String {
                 let _ = write!(out, "\\end{{tabular}}{close}\n\\end{{center}}\n\n");
             }
             Block::Plot(plot) => out.push_str(&pgfplot(&plot)),
+            Block::Figure(figure) => {
+                // A float, so that a tall picture leaves no gap where it does not fit.
+                out.push_str("\\begin{figure}[htbp]\n\\centering\n");
+                out.push_str(&super::graph::tikz::picture(&figure.graph));
+                let _ = writeln!(out, "\\caption{{{}}}\n\\end{{figure}}\n", inline(&figure.caption()));
+            }
         }
     }
     out.push_str("\\end{document}\n");

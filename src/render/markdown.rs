@@ -6,7 +6,9 @@ use std::fmt::Write;
 use crate::eval::Solution;
 use crate::model::Model;
 
-use super::document::{build, inline, prose, Block, SOLUTION_TITLE};
+use base64::Engine;
+
+use super::document::{build_with, inline, prose, Block, Figure, SvgImage, SOLUTION_TITLE};
 
 /// The worked solution as Markdown.
 pub fn document(model: &Model, solution: &Solution, round: Option<u32>) -> String {
@@ -15,7 +17,19 @@ pub fn document(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
 
 /// [`document`] with more blocks at the end (the cases of `--cases`).
 pub fn document_with(model: &Model, solution: &Solution, round: Option<u32>, more: Vec<Block>) -> String {
-    write(build(model, solution, round).into_iter().chain(more).collect(), SOLUTION_TITLE)
+    document_with_figure(model, solution, round, None, more)
+}
+
+/// [`document_with`] and, after the forward pass, the computational graph
+/// as an SVG image, embedded or linked.
+pub fn document_with_figure(
+    model: &Model,
+    solution: &Solution,
+    round: Option<u32>,
+    figure: Option<Figure>,
+    more: Vec<Block>,
+) -> String {
+    write(build_with(model, solution, round, figure).into_iter().chain(more).collect(), SOLUTION_TITLE)
 }
 
 /// A document's blocks as Markdown under the heading `title` (plain words;
@@ -63,6 +77,24 @@ pub fn write(blocks: Vec<Block>, title: &str) -> String {
                     let _ = writeln!(out, "|{}", cells(&r));
                 }
                 out.push('\n');
+            }
+            Block::Figure(figure) => {
+                const ALT: &str = "The computational graph of the network";
+                let caption = inline(&figure.caption());
+                match &figure.svg {
+                    Some(SvgImage::Embedded(svg)) => {
+                        let data = base64::engine::general_purpose::STANDARD.encode(svg.as_bytes());
+                        let _ = writeln!(out, "![{ALT}](data:image/svg+xml;base64,{data})\n");
+                    }
+                    Some(SvgImage::Linked(address)) => {
+                        let _ = writeln!(out, "![{ALT}]({address})\n");
+                    }
+                    // No SVG was drawn: the DOT text, for Graphviz.
+                    None => {
+                        let _ = writeln!(out, "```dot\n{}```\n", super::graph::dot::dot(&figure.graph));
+                    }
+                }
+                let _ = writeln!(out, "*{caption}*\n");
             }
             Block::Plot(plot) => match super::plot::markdown_image(&plot) {
                 Ok(image) => {

@@ -5,6 +5,7 @@ pub mod cases;
 pub mod diagnostic;
 pub mod document;
 pub mod formula;
+pub mod graph;
 pub mod json;
 pub mod key;
 pub mod latex;

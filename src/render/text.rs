@@ -1223,14 +1223,27 @@ pub fn time_forward(
                 let k =
                     crate::model::time::split_step(&model.tensor(*tensor).name).map(|(_, k)| k).unwrap_or(view.first);
                 let near = names_near(names, view, k);
-                let rhs = match sum {
-                    Some(sum) => time_sum_text(g, sum, &near, view, notation),
-                    None => definition(g, def, &near, notation),
-                };
-                Some((near.tensor(*tensor, notation), rhs))
+                Some((near.tensor(*tensor, notation), plain_forward_rhs(g, def, sum.as_ref(), &near, view, notation)))
             }
         })
         .collect()
+}
+
+/// The right-hand side of a forward equation that is not a template in t
+/// (an untimed one, or one step of a sequence whose steps differ): a sum
+/// over time as `Σ_t …`, anything else as it is; `near` names the steps.
+pub fn plain_forward_rhs(
+    g: &crate::model::Graph,
+    def: NodeId,
+    sum: Option<&TimeSum>,
+    near: &Names,
+    view: &TimeView,
+    notation: Notation,
+) -> String {
+    match sum {
+        Some(sum) => time_sum_text(g, sum, near, view, notation),
+        None => definition(g, def, near, notation),
+    }
 }
 
 /// `nnderive derive` for a model with time steps: every formula once in t.
