@@ -3,6 +3,7 @@
 use crate::diagnostic::Diagnostic;
 use crate::syntax::Span;
 
+use super::names::{Notation, Printed};
 use super::optimizer::{Kind, Range, Setting, KINDS};
 use super::shape::{LayerShapeError, Shape};
 
@@ -35,6 +36,11 @@ pub enum ErrorKind {
     LossScalarAgainstOneEntry { func: String, left: Operand, right: Operand, rewrite: String },
     /// `param W[2]` twice, or an equation named like a declared tensor.
     Duplicate { name: String, first: Span },
+    /// `yhat = softmax(Z)` and `y_hat = …`: two names that a writer shows
+    /// alike (both ŷ); also `Z2` and `Z_2` (both `Z_{2}` in LaTeX), a
+    /// tensor `h_t` and the sequence `h[t]` (both `h_t`), `fn f2` and
+    /// `fn f_2`, or `fn f(a1, a_1)`. `name` is the later of the two.
+    PrintsAlike { name: Printed, other: Printed, shown: String, notation: Notation, first: Span },
     /// `Z = W1 @ b1` with incompatible shapes (`op` is the operator).
     ShapeMismatch { op: String, left: Operand, right: Operand },
     /// `softmax(W1)` on a matrix, or `.T` on a rank-3 tensor.
@@ -305,6 +311,13 @@ impl Error {
                 .with_label("defined again here")
                 .with_related(*first, "first defined here")
                 .with_help("give each tensor, equation and function its own name"),
+            PrintsAlike { name, other, shown, notation, first } => {
+                let place = if *notation == Notation::Latex { " in LaTeX" } else { "" };
+                d(format!("{name} prints as {shown}{place}, like {other}"))
+                    .with_label(format!("prints as {shown}"))
+                    .with_related(*first, format!("{other} is declared here"))
+                    .with_help("rename one of them: a reader could not tell them apart in the formulas")
+            }
             ShapeMismatch { op, left, right } => d(format!(
                 "shape mismatch in '{op}': {} but {}",
                 left.describe("left"),

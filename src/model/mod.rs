@@ -7,6 +7,7 @@ pub mod error;
 pub mod expr;
 pub mod func;
 mod given;
+pub mod names;
 pub mod optimizer;
 pub mod sentence;
 pub mod shape;

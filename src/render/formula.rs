@@ -10,18 +10,12 @@ use std::rc::Rc;
 
 use crate::derive::time::{symbol_keys, SymbolKey};
 use crate::derive::{Derivation, SymbolKind, Wrt};
+use crate::model::names::{function_name, latex_ident, with_step};
 use crate::model::{Elementwise, Func, Graph, LossFn, Model, Node, NodeId, NodeMap, Reduction, SymbolId, TensorId};
 
-/// How formulas are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Notation {
-    /// Unicode mathematics: ŷ, Hᵀ, ⊙, ⊘, Σ, δ2, f′.
-    Text,
-    /// `.nn` syntax, which the parser reads back (`W2.T @ delta2`).
-    Nn,
-    /// LaTeX math mode: `W_2^\top \delta_2`.
-    Latex,
-}
+/// Names are spelled in the model layer, where the checker refuses two
+/// that would print alike.
+pub use crate::model::names::{step_name, tensor_name, Notation, StepLabel};
 
 /// Looks up the names that formulas mention.
 #[derive(Clone)]
@@ -225,46 +219,6 @@ fn latex_builtin(e: Elementwise) -> &'static str {
 
 pub use crate::layout::display_width;
 
-/// `base` with a circumflex on its first letter: the precomposed letter
-/// where Unicode has one (ŷ), else a combining accent.
-fn with_hat(base: &str) -> String {
-    let mut chars = base.chars();
-    let Some(first) = chars.next() else {
-        return String::new();
-    };
-    let hatted = match first {
-        'y' => "ŷ".to_string(),
-        'Y' => "Ŷ".to_string(),
-        'a' => "â".to_string(),
-        'e' => "ê".to_string(),
-        'i' => "î".to_string(),
-        'o' => "ô".to_string(),
-        'u' => "û".to_string(),
-        'w' => "ŵ".to_string(),
-        'z' => "ẑ".to_string(),
-        'c' => "ĉ".to_string(),
-        'g' => "ĝ".to_string(),
-        'h' => "ĥ".to_string(),
-        's' => "ŝ".to_string(),
-        c => format!("{c}\u{302}"),
-    };
-    format!("{hatted}{}", chars.as_str())
-}
-
-/// The letter a name puts a hat on: the usual estimates `yhat`, `Yhat`,
-/// `xhat`, `phat`, `zhat`, `ohat`, or any single letter before `_hat`
-/// (`y_hat`, `w_hat`). Words such as `what` and `that` keep their letters.
-fn hat_base(name: &str) -> Option<&str> {
-    if let Some(base) = name.strip_suffix("_hat") {
-        let mut letters = base.chars();
-        if letters.next().is_some_and(|c| c.is_ascii_alphabetic()) && letters.next().is_none() {
-            return Some(base);
-        }
-    }
-    let base = name.strip_suffix("hat").or_else(|| name.strip_suffix("Hat"))?;
-    matches!(base, "y" | "Y" | "x" | "X" | "p" | "P" | "z" | "Z" | "o" | "O").then_some(base)
-}
-
 /// The letter that stands for "any parameter" in the update rule
 /// (`P ← P − α ∂L/∂P`): P, or θ when the file has a tensor named P.
 pub fn any_parameter(model: &Model, notation: Notation) -> &'static str {
@@ -273,50 +227,6 @@ pub fn any_parameter(model: &Model, notation: Notation) -> &'static str {
         (true, Notation::Latex) => "\\theta",
         (true, _) => "θ",
     }
-}
-
-/// A tensor name in a notation; step 3 of a sequence `h` (the unrolled
-/// name `h[3]`) is `h₃` in text and `h_{3}` in LaTeX.
-pub fn tensor_name(name: &str, notation: Notation) -> String {
-    if let Some((base, k)) = crate::model::time::split_step(name) {
-        return step_name(base, &StepLabel::At(k), notation);
-    }
-    let hat = hat_base(name);
-    match notation {
-        Notation::Nn => name.to_string(),
-        Notation::Text => match hat {
-            Some(base) => with_hat(base),
-            None => name.to_string(),
-        },
-        Notation::Latex => match hat {
-            Some(base) => format!("\\hat{{{}}}", latex_ident(base, notation)),
-            None => latex_ident(name, notation),
-        },
-    }
-}
-
-/// A custom function's name: in LaTeX upright like the built-ins
-/// (`\operatorname{swish}`, `\operatorname{f}_{2}` for `f2`).
-fn function_name(name: &str, notation: Notation) -> String {
-    if notation != Notation::Latex {
-        return name.to_string();
-    }
-    let ident = latex_ident(name, notation);
-    let (base, sub) = match ident.find("_{") {
-        Some(i) => (&ident[..i], &ident[i..]),
-        None => (ident.as_str(), ""),
-    };
-    let base = base.strip_prefix("\\mathit{").and_then(|b| b.strip_suffix('}')).unwrap_or(base);
-    format!("\\operatorname{{{base}}}{sub}")
-}
-
-/// Which step a sequence's name shows.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StepLabel {
-    /// A concrete step: `h₃`.
-    At(u64),
-    /// The time index plus an offset: `h_t`, `h_{t−1}`.
-    Relative { index: String, offset: i64 },
 }
 
 /// The error term of a sequence's pre-activation at a step: `δh₃`, `δh_t`,
@@ -330,71 +240,6 @@ pub fn delta_name(key: &SymbolKey, step: &StepLabel, notation: Notation) -> Stri
         Notation::Latex => {
             with_step(format!("\\delta^{{{}{ordinal}}}", tensor_name(&key.sequence, notation)), step, notation)
         }
-    }
-}
-
-/// `base` at a step, in a notation: `h₃`, `h_t`, `h_{t−1}`, `h[t-1]`, `h_{t-1}`.
-pub fn step_name(base: &str, step: &StepLabel, notation: Notation) -> String {
-    match notation {
-        Notation::Nn => with_step(base.to_string(), step, notation),
-        _ => with_step(tensor_name(base, notation), step, notation),
-    }
-}
-
-/// A rendered name with a step: `h₃`, `h_t`, `h_{t−1}`, `h[t-1]`, `h_{t-1}`.
-fn with_step(name: String, step: &StepLabel, notation: Notation) -> String {
-    let base = name.as_str();
-    let relative = |index: &str, offset: i64, minus: &str| match offset {
-        0 => index.to_string(),
-        o if o > 0 => format!("{index}+{o}"),
-        o => format!("{index}{minus}{}", o.unsigned_abs()),
-    };
-    match (notation, step) {
-        (Notation::Nn, StepLabel::At(k)) => format!("{base}[{k}]"),
-        (Notation::Nn, StepLabel::Relative { index, offset }) => format!("{base}[{}]", relative(index, *offset, "-")),
-        (Notation::Text, StepLabel::At(k)) => format!("{name}{}", subscript_u64(*k)),
-        (Notation::Text, StepLabel::Relative { index, offset: 0 }) => format!("{name}_{index}"),
-        (Notation::Text, StepLabel::Relative { index, offset }) => {
-            format!("{name}_{{{}}}", relative(index, *offset, "−"))
-        }
-        (Notation::Latex, step) => {
-            let sub = match step {
-                StepLabel::At(k) => k.to_string(),
-                StepLabel::Relative { index, offset } => relative(index, *offset, "-"),
-            };
-            // A name with a subscript of its own (`W_{1}`) is braced first.
-            let base = if name.contains('_') { format!("{{{name}}}") } else { name.clone() };
-            format!("{base}_{{{sub}}}")
-        }
-    }
-}
-
-fn subscript_u64(k: u64) -> String {
-    crate::layout::subscripted(&k.to_string())
-}
-
-/// `W1` → `W_{1}`, `net_h` → `\mathit{net}_{h}`, `x` → `x` (LaTeX only).
-fn latex_ident(name: &str, notation: Notation) -> String {
-    if notation != Notation::Latex {
-        return name.to_string();
-    }
-    let (base, sub) = match name.split_once('_') {
-        Some((b, s)) if !b.is_empty() && !s.is_empty() => (b, s.replace('_', ",")),
-        _ => {
-            let digits = name.trim_end_matches(|c: char| c.is_ascii_digit());
-            if digits.is_empty() || digits.len() == name.len() {
-                (name, String::new())
-            } else {
-                (digits, name[digits.len()..].to_string())
-            }
-        }
-    };
-    let base =
-        if base.chars().count() > 1 { format!("\\mathit{{{}}}", base.replace('_', "\\_")) } else { base.to_string() };
-    if sub.is_empty() {
-        base
-    } else {
-        format!("{base}_{{{sub}}}")
     }
 }
 
@@ -998,14 +843,5 @@ mod tests {
         assert_eq!(juxtapose("\\hat{y}", "\\textstyle\\sum y"), "\\hat{y} \\textstyle\\sum y");
         assert_eq!(juxtapose("\\sigma\\left(\\mathit{net}\\right)", "x"), "\\sigma\\left(\\mathit{net}\\right) x");
         assert_eq!(juxtapose("2", "3"), "2 \\cdot 3");
-    }
-
-    #[test]
-    fn names_in_each_notation() {
-        assert_eq!(tensor_name("yhat", Notation::Text), "ŷ");
-        assert_eq!(tensor_name("yhat", Notation::Latex), "\\hat{y}");
-        assert_eq!(tensor_name("W1", Notation::Latex), "W_{1}");
-        assert_eq!(tensor_name("net_h", Notation::Latex), "\\mathit{net}_{h}");
-        assert_eq!(tensor_name("hat", Notation::Text), "hat");
     }
 }
