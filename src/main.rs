@@ -170,9 +170,9 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
                 if formatted == source.text {
                     return Ok(ExitCode::SUCCESS);
                 }
+                let name = shown(&source.name);
                 return Err(format!(
-                    "{} is not formatted; run `nnderive fmt {}` to see the canonical layout\n",
-                    source.name, source.name
+                    "{name} is not formatted; run `nnderive fmt {name}` to see the canonical layout\n"
                 )
                 .into());
             }
@@ -264,10 +264,17 @@ fn read(path: &Path) -> Result<Source, String> {
         std::io::stdin().read_to_end(&mut buf).map_err(|e| format!("error: cannot read standard input: {e}\n"))?;
         ("<stdin>".to_string(), buf)
     } else {
-        let bytes = std::fs::read(path).map_err(|e| format!("error: cannot read {}: {e}\n", path.display()))?;
+        let bytes = std::fs::read(path).map_err(|e| format!("error: cannot read {}: {e}\n", shown(path)))?;
         (path.display().to_string(), bytes)
     };
     Source::decode_owned(name, bytes).map_err(|failed| report(&failed.1, &failed.0))
+}
+
+/// A path or file name as one line safe for a terminal: a control or
+/// direction character in it shows as its picture (ESC as ␛), as in the
+/// source lines of an error.
+fn shown(path: impl AsRef<Path>) -> String {
+    nnderive::diagnostic::visible_line(&path.as_ref().display().to_string())
 }
 
 fn load(source: &Source) -> Result<nnderive::model::Model, String> {

@@ -7,6 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
+/// A path as one line safe for a terminal (ESC shows as ␛).
+fn visible(path: &Path) -> String {
+    nnderive::diagnostic::visible_line(&path.display().to_string())
+}
+
 /// The temporary file being written, removed if the run is interrupted.
 static PENDING: Mutex<Option<PathBuf>> = Mutex::new(None);
 
@@ -77,7 +82,7 @@ impl Target {
     /// atomic replacement would split them), and not the input itself.
     pub fn check(path: &Path, input: &Path) -> Result<Target, String> {
         let shown = path.to_path_buf();
-        let fail = |why: String| Err(format!("error: cannot write {}: {why}\n", shown.display()));
+        let fail = |why: String| Err(format!("error: cannot write {}: {why}\n", visible(&shown)));
         let resolved = match fs::canonicalize(path) {
             Ok(p) => p,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -91,7 +96,7 @@ impl Target {
                 let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
                 match fs::canonicalize(parent) {
                     Ok(dir) => dir.join(name),
-                    Err(e) => return fail(format!("its folder {}: {e}", parent.display())),
+                    Err(e) => return fail(format!("its folder {}: {e}", visible(parent))),
                 }
             }
             Err(e) => return fail(e.to_string()),
@@ -124,7 +129,7 @@ impl Target {
     /// exclusively, with an unpredictable name), then renames it over the
     /// target: readers see the old file or the whole new one, never a part.
     pub fn write(&self, text: &str) -> Result<(), String> {
-        let fail = |why: String| format!("error: cannot write {}: {why}\n", self.shown.display());
+        let fail = |why: String| format!("error: cannot write {}: {why}\n", visible(&self.shown));
         let dir = self.path.parent().unwrap_or(Path::new("."));
         let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let prefix = format!(".{name}.");
@@ -143,7 +148,7 @@ impl Target {
             let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
             let tmp = builder
                 .tempfile_in(dir)
-                .map_err(|e| fail(format!("cannot create a temporary file in {}: {e}", dir.display())))?;
+                .map_err(|e| fail(format!("cannot create a temporary file in {}: {e}", visible(dir))))?;
             *pending = Some(tmp.path().to_path_buf());
             tmp
         };

@@ -61,6 +61,10 @@ pub enum ErrorKind {
     MethodCall { written: String, instead: Option<String> },
     /// `R = W1**2`: Python's power operator; `instead` is `W1^2`.
     DoubleStar { instead: String },
+    /// `# a comment \x1b[2J`: a comment holding a control character other
+    /// than a tab, or a mark that reverses or hides text (U+202E, U+2066);
+    /// see [`crate::diagnostic::allowed_in_comment`].
+    ControlInComment { ch: char },
 }
 
 /// The largest tensor nnderive will hold (entries), declared or computed:
@@ -186,6 +190,12 @@ impl Error {
                     None => d.with_help("the one suffix is `.T` (transpose); functions are called by name, as in `sum(x)`"),
                 }
             }
+            ErrorKind::ControlInComment { ch } => {
+                let what = if is_direction_mark(*ch) { "a text-direction mark" } else { "an invisible control character" };
+                Diagnostic::new(format!("a comment holds {what} (U+{:04X})", u32::from(*ch)), span)
+                    .with_label(format!("U+{:04X}", u32::from(*ch)))
+                    .with_help("delete it: such a character can clear a terminal or make the text around it read in another order, so the line would not show what it holds; a comment may hold tabs and any character that shows")
+            }
             ErrorKind::DoubleStar { instead } => Diagnostic::new("`**` is Python's power operator; nnderive writes `^`", span)
                 .with_label("Python syntax")
                 .with_help(format!("write `{instead}`")),
@@ -196,4 +206,10 @@ impl Error {
             }
         }
     }
+}
+
+/// Marks that change the direction of the text around them (U+202E makes
+/// what follows read right to left).
+fn is_direction_mark(c: char) -> bool {
+    matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }

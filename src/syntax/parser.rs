@@ -247,6 +247,9 @@ fn comment(i: Input) -> PResult<()> {
     let (rest, hash) = tag("#").parse(i)?;
     let (rest, body) = take_while(|c: char| c != '\n').parse(rest)?;
     let text = body.fragment().trim_end_matches('\r').to_string();
+    if let Some((at, ch)) = text.char_indices().find(|&(_, c)| !crate::diagnostic::allowed_in_comment(c)) {
+        return fail(ErrorKind::ControlInComment { ch }, here(nom::Input::take_from(&body, at)));
+    }
     COMMENTS.with(|c| c.borrow_mut().push(Comment { text, span: span(hash, rest) }));
     Ok((rest, ()))
 }
