@@ -68,7 +68,9 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = SolveFormat::Text)]
         format: SolveFormat,
-        /// Write to this file instead of standard output (written whole, or not at all).
+        /// Write to this file instead of standard output: a file is written
+        /// whole or not at all (a new file renamed over it); a device such
+        /// as /dev/null or a terminal, or /dev/stdout, is written in place.
         #[arg(short, long, value_name = "PATH")]
         output: Option<PathBuf>,
         /// Give a declared tensor a value, in the file's literal syntax
