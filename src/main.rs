@@ -124,8 +124,7 @@ enum SolveFormat {
 /// A positive, finite number (for `--tolerance`).
 fn positive_finite(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
-        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
-        Ok(_) => Err("it must be a positive, finite number such as 1e-6".into()),
+        Ok(x) => nnderive::eval::check_tolerance(x).map_err(String::from),
         Err(e) => Err(format!("{e}; write a number such as 1e-6")),
     }
 }

@@ -24,7 +24,7 @@ pub(crate) use check::tensors_in;
 pub use error::{Error, ErrorKind, Errors, MAX_ERRORS};
 pub use expr::{Graph, Node, NodeHasher, NodeId, NodeMap, NodeSet, SymbolId, TensorId};
 pub use func::{Axis, Builtin, Conv, Elementwise, FnId, Func, LossFn, PoolKind, Reduction, Window};
-pub use given::{one_hot_target, with_literal, with_value, without_value};
+pub use given::{one_hot_target, refuse_value, with_literal, with_value, without_value, GivenFault};
 pub use optimizer::Optimizer;
 pub use shape::Shape;
 pub use simplification::{Fired, Simplification};

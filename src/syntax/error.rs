@@ -16,6 +16,10 @@ pub struct Error {
 pub enum ErrorKind {
     /// Bytes that are not UTF-8 (`b"x = \xff"`).
     NotUtf8 { byte: u8 },
+    /// A surrogate encoded as if it were a character (`b"# \xed\xb2\x80"`,
+    /// U+DC80): what Python's `surrogateescape` and Java's modified UTF-8
+    /// leave in text.
+    Surrogate { code: u32 },
     /// `$ = 1`: a line that does not start a statement.
     ExpectedStatement,
     /// `input x[2] [1, 2]`: a required token is missing.
@@ -104,6 +108,9 @@ impl Error {
             ErrorKind::NotUtf8 { byte } => Diagnostic::new(format!("the file is not valid UTF-8 (byte 0x{byte:02x})"), span)
                 .with_label("not UTF-8")
                 .with_help("save the file as UTF-8 text"),
+            ErrorKind::Surrogate { code } => Diagnostic::new(format!("the text holds a lone surrogate (U+{code:04X}), which is not a character"), span)
+                .with_label("not a character")
+                .with_help("a lone surrogate is half of a UTF-16 pair, left by text decoded with errors='surrogateescape' or by Java's modified UTF-8; save the file as UTF-8 text"),
             ErrorKind::ExpectedStatement => Diagnostic::new("expected a statement", span)
                 .with_label("not a statement")
                 .with_help("a line is a declaration (input/target/param/const), `fn`, an equation `NAME = ...`, `loss NAME = ...` or `train sgd(lr = ...)`"),
