@@ -144,3 +144,21 @@ fn the_grammar_states_which_characters_a_comment_may_hold() {
         assert_eq!(nnderive::diagnostic::allowed_in_comment(c), !refused, "U+{:04X}", c as u32);
     }
 }
+
+/// Outside comments, such a character is already a syntax error wherever
+/// it stands, and the message shows it as a picture.
+#[test]
+fn outside_comments_such_characters_are_syntax_errors() {
+    for c in HIDDEN {
+        for text in [
+            format!("param w = 1{c}\nloss L = w * w\n"),
+            format!("param W[2] = [1,{c} 2]\nloss L = sum(W * W)\n"),
+            format!("{c}param w = 1\nloss L = w * w\n"),
+            format!("param w{c} = 1\nloss L = w * w\n"),
+        ] {
+            let error = nnderive::load(&nnderive::Source::new("net.nn", text.clone())).expect_err("refused");
+            let shown = nnderive::render::diagnostic::report(&error.report(), "net.nn", &text);
+            assert_clean(shown.as_bytes(), &format!("{text:?}"));
+        }
+    }
+}
