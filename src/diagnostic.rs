@@ -65,6 +65,43 @@ pub struct Report {
     pub left_out: bool,
 }
 
+/// What a message shows instead of a character that would act on a
+/// terminal or on the order of the text around it rather than show: a
+/// control character becomes its picture (ESC is ␛, a line break ␊), and
+/// an invisible direction or formatting mark (which can make a line read
+/// differently from what it holds) becomes �. `None` for a character that
+/// shows as itself. Each picture is one column wide, as the character's
+/// place in a line is, so markers under a line still line up.
+pub fn picture(c: char) -> Option<char> {
+    match c {
+        '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + c as u32),
+        '\u{7f}' => Some('\u{2421}'),
+        '\u{80}'..='\u{9f}'
+        | '\u{61c}'
+        | '\u{200b}'..='\u{200f}'
+        | '\u{202a}'..='\u{202e}'
+        | '\u{2060}'..='\u{206f}'
+        | '\u{feff}' => Some('\u{fffd}'),
+        _ => None,
+    }
+}
+
+/// May a comment hold `c`? Any character that shows as itself, and a tab;
+/// also the zero-width joiner and non-joiner, which join letters (in
+/// Persian, in Indic scripts, in emoji) and move nothing. Every other
+/// character that [`picture`] replaces is refused: a comment holding ESC
+/// can clear a terminal, and one holding U+202E can make its line read
+/// backwards in an editor.
+pub fn allowed_in_comment(c: char) -> bool {
+    matches!(c, '\t' | '\u{200c}' | '\u{200d}') || picture(c).is_none()
+}
+
+/// `text` as one line safe to print on a terminal: every character that
+/// [`picture`] replaces, line breaks included (for a file name in a message).
+pub fn visible_line(text: &str) -> String {
+    text.chars().map(|c| picture(c).unwrap_or(c)).collect()
+}
+
 /// Names longer than this get no "did you mean": comparing two names costs
 /// the product of their lengths, and a 70 000-character name is no typo.
 const MAX_SUGGESTED_LEN: usize = 64;

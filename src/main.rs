@@ -76,7 +76,9 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = SolveFormat::Text)]
         format: SolveFormat,
-        /// Write to this file instead of standard output (written whole, or not at all).
+        /// Write to this file instead of standard output: a file is written
+        /// whole or not at all (a new file renamed over it); a device such
+        /// as /dev/null or a terminal, or /dev/stdout, is written in place.
         #[arg(short, long, value_name = "PATH")]
         output: Option<PathBuf>,
         /// Give a declared tensor a value, in the file's literal syntax
@@ -260,8 +262,7 @@ fn numpy_options(format: SolveFormat, round: Option<u32>, cases: Option<&str>, b
 /// A positive, finite number (for `--tolerance`).
 fn positive_finite(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
-        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
-        Ok(_) => Err("it must be a positive, finite number such as 1e-6".into()),
+        Ok(x) => nnderive::eval::check_tolerance(x).map_err(String::from),
         Err(e) => Err(format!("{e}; write a number such as 1e-6")),
     }
 }
@@ -308,9 +309,9 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
                 if formatted == source.text {
                     return Ok(ExitCode::SUCCESS);
                 }
+                let name = shown(&source.name);
                 return Err(format!(
-                    "{} is not formatted; run `nnderive fmt {}` to see the canonical layout\n",
-                    source.name, source.name
+                    "{name} is not formatted; run `nnderive fmt {name}` to see the canonical layout\n"
                 )
                 .into());
             }
@@ -534,10 +535,17 @@ fn read(path: &Path) -> Result<Source, String> {
         std::io::stdin().read_to_end(&mut buf).map_err(|e| format!("error: cannot read standard input: {e}\n"))?;
         ("<stdin>".to_string(), buf)
     } else {
-        let bytes = std::fs::read(path).map_err(|e| format!("error: cannot read {}: {e}\n", path.display()))?;
+        let bytes = std::fs::read(path).map_err(|e| format!("error: cannot read {}: {e}\n", shown(path)))?;
         (path.display().to_string(), bytes)
     };
     Source::decode_owned(name, bytes).map_err(|failed| report(&failed.1, &failed.0))
+}
+
+/// A path or file name as one line safe for a terminal: a control or
+/// direction character in it shows as its picture (ESC as ␛), as in the
+/// source lines of an error.
+fn shown(path: impl AsRef<Path>) -> String {
+    nnderive::diagnostic::visible_line(&path.as_ref().display().to_string())
 }
 
 fn load(source: &Source) -> Result<nnderive::model::Model, String> {

@@ -85,3 +85,15 @@ fn moderate_nesting_is_fine() {
     let text = format!("param p = 1\nloss L = {}p{}\n", "(".repeat(30), ")".repeat(30));
     nnderive::load(&Source::new("ok.nn", text)).expect("30 levels are fine");
 }
+
+/// A surrogate encoded as if it were a character (as Python's
+/// `surrogatepass` writes one) is named, at its place.
+#[test]
+fn an_encoded_surrogate_is_named_at_its_place() {
+    let bytes = b"param w = 1\nloss L = w * w  # caf\xed\xb2\x80 au lait\n";
+    let error = Source::decode("surrogate.nn", bytes).expect_err("not UTF-8");
+    let source = Source::lossy("surrogate.nn", bytes);
+    common::settings().bind(|| {
+        insta::assert_snapshot!("error_surrogate", render(&error.diagnostic(), &source.name, &source.text));
+    });
+}

@@ -17,9 +17,13 @@ gradients with the derived ones (:meth:`Solution.compare`).
 
 from __future__ import annotations
 
+import html
 import json
 import math
+import numbers
 import os
+import re
+from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -46,16 +50,18 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-class NNError(Exception):
-    """An error about a ``.nn`` file or about a value given for it.
+class NNError(ValueError):
+    """An error about a ``.nn`` file, about a value given for it, or about
+    an argument (a tolerance, a rounding): every problem with what was
+    given raises it. It is a ``ValueError``, as ``json.JSONDecodeError`` is.
 
     ``str(error)`` is the located message the command line prints (the
     message, ``--> file:line:column``, the source line with a marker under
     the fault, and help), for every error the checker found, in file order,
     with a summary line when there are several. ``line``, ``column`` and
     ``message`` describe the first: ``line`` and ``column`` are 1-based, or
-    ``None`` for an error about the file as a whole; ``message`` is its first
-    line alone.
+    ``None`` for an error about the file as a whole or about an argument;
+    ``message`` is its first line alone.
     """
 
     def __init__(self, rendered: str, line: Optional[int] = None, column: Optional[int] = None, message: str = ""):
@@ -76,40 +82,161 @@ def _native_call(function, *args, **kwargs):
         raise NNError(*e.args) from None
 
 
+def _argument_error(message: str) -> NNError:
+    """An error about an argument of a call rather than about the file."""
+    message = _native.visible_line(_no_surrogates(message))
+    return NNError(f"error: {message}\n", None, None, message)
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _no_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate as U+FFFD: for names, which are
+    only shown (a path listed by ``os.listdir`` keeps undecodable bytes as
+    surrogates)."""
+    return _SURROGATES.sub("\ufffd", text)
+
+
+def _text(text: Any, name: str) -> str:
+    """The text of a ``.nn`` file as the native library takes it: a str
+    holding only characters (a lone surrogate is an error at its place, as
+    a file's bad byte is), or bytes in UTF-8."""
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        return _native_call(_native.decode, name, bytes(text))
+    if not isinstance(text, str):
+        raise _argument_error(f"the text of a .nn file is a str (or bytes in UTF-8), not {type(text).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Encoded as if they were characters, the surrogates are bytes
+        # that are not UTF-8: the native decoder names and places them.
+        _native_call(_native.decode, name, text.encode("utf-8", "surrogatepass"))
+    return text
+
+
 # ---------------------------------------------------------------------------
 # Values from Python into the file: exact fractions, never rounded floats.
 
 
-def _exact_text(x: Any, name: str) -> str:
-    """An entry as an exact fraction ``"p/q"``: a float as the decimal it
-    prints as (0.1 is 1/10, not the binary double nearest to it)."""
+class _Fault(Exception):
+    """What is wrong with a value, for the native layer to report at the
+    tensor's declaration: ``(kind, index, found, expected, found_len)``."""
+
+    def __init__(self, kind: str, found: str = "", expected: Optional[int] = None, found_len: Optional[int] = None):
+        super().__init__(kind)
+        self.kind, self.found, self.expected, self.found_len = kind, found, expected, found_len
+        self.index: Tuple[int, ...] = ()
+
+    def native(self) -> Tuple[str, List[int], str, Optional[int], Optional[int]]:
+        return (self.kind, list(self.index), _no_surrogates(self.found), self.expected, self.found_len)
+
+
+# The exponents a file's numbers may have: past them an exact value grows
+# without bound (1e999999999 has a billion digits).
+_MAX_EXPONENT = 1000
+
+
+def _shown(x: Any) -> str:
+    """An entry as an error message quotes it (long ones cut)."""
+    try:
+        text = repr(x)
+    except Exception:  # a repr that fails is still an entry that is not a number
+        text = f"a {type(x).__name__}"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _decimal(d: Decimal, x: Any) -> Fraction:
+    if not d.is_finite():
+        raise _Fault("not_finite", _shown(x))
+    if abs(d.adjusted()) > _MAX_EXPONENT:
+        raise _Fault("exponent", _shown(x))
+    return Fraction(*d.as_integer_ratio())
+
+
+def _fraction(x: Any) -> Fraction:
+    """An entry as an exact fraction: a float as the decimal it prints as
+    (0.1 is 1/10, not the binary double nearest to it)."""
     if isinstance(x, (bool, np.bool_)):
-        raise TypeError(f"{name}: {x!r} is a boolean, not a number")
+        raise _Fault("not_number", _shown(x))
     if isinstance(x, Fraction):
-        f = x
-    elif isinstance(x, (int, np.integer)):
-        f = Fraction(int(x))
-    elif isinstance(x, str):
+        return x
+    if isinstance(x, (int, np.integer)):
+        return Fraction(int(x))
+    if isinstance(x, Decimal):
+        return _decimal(x, x)
+    if isinstance(x, str):
+        # `1/3`, `0.25`, `-2e-3`: read as Decimals, which have no digit limit.
+        numerator, slash, denominator = x.strip().partition("/")
         try:
-            f = Fraction(x.strip())
-        except ValueError:
-            raise TypeError(f"{name}: {x!r} is not a number") from None
-    else:
-        try:
-            v = float(x)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name}: {x!r} is not a number") from None
-        if not math.isfinite(v):
-            raise ValueError(f"{name}: {v} is not a finite number")
-        f = Fraction(repr(v))
-    return f"{f.numerator}/{f.denominator}"
+            value = _decimal(Decimal(numerator), x)
+            if slash:
+                value /= _decimal(Decimal(denominator), x)
+            return value
+        except (InvalidOperation, ZeroDivisionError):
+            raise _Fault("not_number", _shown(x)) from None
+    try:
+        v = float(x)
+    except Exception:  # whatever an object's __float__ raises, it is not a number
+        raise _Fault("not_number", _shown(x)) from None
+    if not math.isfinite(v):
+        raise _Fault("not_finite", _shown(x))
+    return Fraction(repr(v))
 
 
-def _given(values: Mapping[str, Any]) -> List[Tuple[str, List[int], List[str]]]:
+def _hex(f: Fraction) -> str:
+    """``f`` as the native layer reads it, ``"-1b/14"``: in hexadecimal,
+    which Python converts without a digit limit (decimal stops at 4 300)."""
+    sign = "-" if f.numerator < 0 else ""
+    return f"{sign}{abs(f.numerator):x}/{f.denominator:x}"
+
+
+def _is_list(x: Any) -> bool:
+    return isinstance(x, (list, tuple)) or (isinstance(x, np.ndarray) and x.ndim > 0)
+
+
+def _shape_and_entries(value: Any) -> Tuple[List[int], List[Tuple[Tuple[int, ...], Any]]]:
+    """The dims of nested lists (or an array) and its entries row-major,
+    each with its index; nested lists of different lengths are a fault.
+    One pass per depth, so the work is linear in the entries."""
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        return list(value.shape), [((), x) for x in value.ravel().tolist()]
+    level: List[Tuple[Tuple[int, ...], Any]] = [((), value)]
+    dims: List[int] = []
+    while level and any(_is_list(x) for _, x in level):
+        first = len(level[0][1]) if _is_list(level[0][1]) else None
+        for index, x in level:
+            length = len(x) if _is_list(x) else None
+            if length != first:
+                fault = _Fault("ragged", expected=first, found_len=length)
+                fault.index = index
+                raise fault
+        dims.append(first or 0)
+        level = [(index + (i,), y) for index, x in level for i, y in enumerate(x)]
+    return dims, level
+
+
+def _given(values: Any) -> List[Tuple[str, List[int], List[str], Optional[Tuple[str, List[int], str, Optional[int], Optional[int]]]]]:
+    """Each given value as the native layer takes it: its name, dims and
+    exact entries, or what is wrong with it (reported at its declaration)."""
+    if not isinstance(values, Mapping):
+        raise _argument_error(f"values are given as a mapping from names to values, not {type(values).__name__}")
     out = []
     for name, value in values.items():
-        entries = np.asarray(value, dtype=object)
-        out.append((str(name), [int(d) for d in entries.shape], [_exact_text(e, name) for e in entries.ravel()]))
+        name = _no_surrogates(str(name))
+        try:
+            dims, entries = _shape_and_entries(value)
+            exact = []
+            for index, x in entries:
+                try:
+                    exact.append(_hex(_fraction(x)))
+                except _Fault as fault:
+                    flat = len(exact)
+                    fault.index = index or (tuple(int(i) for i in np.unravel_index(flat, dims)) if dims else ())
+                    raise
+            out.append((name, dims, exact, None))
+        except _Fault as fault:
+            out.append((name, [], [], fault.native()))
     return out
 
 
@@ -123,17 +250,26 @@ def _array(value: Any) -> np.ndarray:
     return np.array(value, dtype=np.float64)
 
 
+def _exact(text: str) -> Fraction:
+    """``"27/20"`` as a Fraction, however many digits it has: past 4 300
+    digits Python's int() refuses decimal text, and Decimal reads it."""
+    if len(text) < 4000:
+        return Fraction(text)
+    numerator, _, denominator = text.partition("/")
+    return Fraction(*Decimal(numerator).as_integer_ratio()) / Fraction(*Decimal(denominator or "1").as_integer_ratio())
+
+
 def _fractions(exact: Any) -> Any:
     """``"27/20"`` strings as Fractions, in an object array of the same shape
     (a bare Fraction for a scalar)."""
     if exact is None:
         return None
     if isinstance(exact, str):
-        return Fraction(exact)
+        return _exact(exact)
     strings = np.array(exact, dtype=object)
     out = np.empty(strings.shape, dtype=object)
     for index, s in np.ndenumerate(strings):
-        out[index] = Fraction(s)
+        out[index] = _exact(s)
     return out
 
 
@@ -205,6 +341,18 @@ class Section(_Named):
 
 # ---------------------------------------------------------------------------
 # Display helpers.
+
+
+# Markdown's punctuation, each written with a backslash so that it shows as
+# itself; `<`, `>`, `&` and quotes are written as HTML entities instead.
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+
+
+def _inline(text: str) -> str:
+    """``text`` (a file's name) as inline Markdown that shows it as it is:
+    no HTML, no emphasis or link, a control character as its picture."""
+    text = _native.visible_line(_no_surrogates(text))
+    return html.escape(_MARKDOWN_PUNCTUATION.sub(r"\\\1", text), quote=True)
 
 
 def _aligned(rows: List[Tuple[str, str]]) -> str:
@@ -369,7 +517,14 @@ class Solution:
         a readable ``repr`` (and HTML in Jupyter), and per parameter the
         largest relative error and the worst entries.
         """
-        given = dict(mine or {})
+        if mine is not None and not isinstance(mine, Mapping):
+            raise _argument_error(f"your gradients are a mapping from names to arrays, not {type(mine).__name__}")
+        for setting, value in (("rtol", rtol), ("atol", atol)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (math.isfinite(value) and value >= 0):
+                raise _argument_error(f"{setting} must be a finite number, 0 or more, not {_shown(value)}")
+        if layout not in ("column", "row"):
+            raise _argument_error(f"layout must be 'column' (as in the file) or 'row' (transposed), not {_shown(layout)}")
+        given = {str(k): v for k, v in (mine or {}).items()}
         given.update(gradients)
         return compare_gradients(self.gradients, given, rtol=rtol, atol=atol, layout=layout)
 
@@ -389,15 +544,21 @@ class Net:
     given from Python, which replace the file's."""
 
     def __init__(self, text: str, name: str = "<string>", values: Optional[Mapping[str, Any]] = None):
-        self.text = text
-        self.name = name
+        if isinstance(name, (bytes, os.PathLike)):
+            name = os.fsdecode(name)
+        self.name = _no_surrogates(str(name))
+        self.text = _text(text, self.name)
+        if values is not None and not isinstance(values, Mapping):
+            raise _argument_error(f"values are given as a mapping from names to values, not {type(values).__name__}")
         self.values: Dict[str, Any] = dict(values or {})
-        tensors = json.loads(_native_call(_native.check, name, text, _given(self.values)))
+        tensors = json.loads(_native_call(_native.check, self.name, self.text, _given(self.values)))
         self.tensors: Dict[str, Dict[str, Any]] = {
             t["name"]: {"role": t["role"], "shape": tuple(t["shape"]), "has_value": t["has_value"]} for t in tensors
         }
 
-    def _values(self, given: Optional[Mapping[str, Any]]) -> List[Tuple[str, List[int], List[str]]]:
+    def _values(self, given: Optional[Mapping[str, Any]]) -> list:
+        if given is not None and not isinstance(given, Mapping):
+            raise _argument_error(f"given values are a mapping from names to values, not {type(given).__name__}")
         values = dict(self.values)
         values.update(given or {})
         return _given(values)
@@ -418,8 +579,8 @@ class Net:
         ``given`` replaces declared values for this call (``{"y": [0, 1]}``);
         ``round`` rounds the documents (text, Markdown, LaTeX), never the arrays.
         """
-        if round is not None and not (isinstance(round, int) and 0 <= round <= 30):
-            raise ValueError(f"round must be a whole number from 0 to 30, not {round!r}")
+        if round is not None and (isinstance(round, bool) or not isinstance(round, int) or not 0 <= round <= 30):
+            raise _argument_error(f"round must be a whole number from 0 to 30, not {_shown(round)}")
         data, text, markdown, latex = _native_call(_native.solve, self.name, self.text, self._values(given), round)
         return Solution(self, json.loads(data), text, markdown, latex, round)
 
@@ -430,9 +591,11 @@ class Net:
         return Graph(_native_call(_native.graph, self.name, self.text, self._values(given), bool(grad)))
 
     def gradcheck(self, tolerance: float = 1e-6, given: Optional[Mapping[str, Any]] = None) -> GradCheck:
-        """Checks every derived gradient against central finite differences."""
+        """Checks every derived gradient against central finite differences;
+        ``tolerance`` is the largest acceptable relative error, a positive,
+        finite number (as the command line's ``--tolerance``)."""
         worst, text = _native_call(_native.gradcheck, self.name, self.text, self._values(given), tolerance)
-        return GradCheck(worst, text, tolerance)
+        return GradCheck(worst, text, float(tolerance))
 
     def __repr__(self) -> str:
         def shape(s: Tuple[int, ...]) -> str:
@@ -442,11 +605,16 @@ class Net:
         return f"<nnderive.Net {self.name}: {', '.join(parts)}>"
 
     def _repr_markdown_(self) -> str:
-        return f"`{self.name}`\n\n```\n{self.text.rstrip()}\n```\n"
+        # The name as text, never as HTML or Markdown; the file in a fence
+        # longer than any run of backticks in it, so that nothing closes it.
+        longest = max((len(run) for run in re.findall("`+", self.text)), default=0)
+        fence = "`" * max(3, longest + 1)
+        return f"<code>{_inline(self.name)}</code>\n\n{fence}\n{self.text.rstrip()}\n{fence}\n"
 
 
 def parse(text: str, name: str = "<string>", values: Optional[Mapping[str, Any]] = None) -> Net:
-    """A network from ``.nn`` text; raises :class:`NNError` if it has an error."""
+    """A network from ``.nn`` text (a str, or bytes in UTF-8); raises
+    :class:`NNError` if it has an error."""
     return Net(text, name=name, values=values)
 
 
@@ -456,8 +624,7 @@ def load(path: "os.PathLike[str] | str", values: Optional[Mapping[str, Any]] = N
     path = os.fspath(path)
     with open(path, "rb") as f:
         raw = f.read()
-    text = _native_call(_native.decode, path, raw)
-    return Net(text, name=path, values=values)
+    return Net(raw, name=path, values=values)
 
 
 def check_gradients(expected: "Solution | Net", mine: Mapping[str, Any], *, rtol: float = 1e-5, atol: float = 1e-8,

@@ -10,22 +10,55 @@
 //! `rendered` is exactly what the CLI prints (every error, in file order) and
 //! the rest describe the first.
 
-use std::str::FromStr;
-
+use num_bigint::BigInt;
 use num_rational::BigRational;
+use num_traits::{Num, Zero};
 use pyo3::create_exception;
-use pyo3::exceptions::{PyException, PyValueError};
+use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
+use pyo3::types::PyBool;
 
-use nnderive::model::Model;
+use nnderive::model::{refuse_value, GivenFault, Model};
 use nnderive::render;
 use nnderive::{Error, Source};
 
 create_exception!(_native, NativeError, PyException, "An error about a .nn file: (rendered, line, column, message).");
 
-/// A value given from Python: the tensor's name, its dims, and its entries
-/// row-major as exact fractions (`"27/20"`, `"-3"`).
-type Given = (String, Vec<usize>, Vec<String>);
+/// A value given from Python: the tensor's name, its dims, its entries
+/// row-major as exact fractions in hexadecimal (`"1b/14"` is 27/20,
+/// `"-3/1"`; hexadecimal, because Python limits the decimal digits of an
+/// int it converts to text, and not the hexadecimal ones), and what is
+/// wrong with it when the Python layer found something ([`Fault`]).
+type Given = (String, Vec<usize>, Vec<String>, Option<Fault>);
+
+/// What the Python layer found wrong with a value: `(kind, index, found,
+/// expected, found_len)`, where `kind` is `"not_finite"`, `"not_number"` or
+/// `"exponent"` (with `found`, the entry as Python shows it) or `"ragged"`
+/// (with the lengths, `None` for a number); see [`GivenFault`].
+type Fault = (String, Vec<usize>, String, Option<usize>, Option<usize>);
+
+fn fault(
+    kind: &str,
+    index: Vec<usize>,
+    found: String,
+    expected: Option<usize>,
+    found_len: Option<usize>,
+) -> GivenFault {
+    match kind {
+        "not_finite" => GivenFault::NotFinite { index, found },
+        "exponent" => GivenFault::ExponentTooLarge { index, found },
+        "ragged" => GivenFault::Ragged { index, expected, found: found_len },
+        _ => GivenFault::NotNumber { index, found },
+    }
+}
+
+/// An exact fraction in hexadecimal, `"-1b/14"`.
+fn hex_fraction(text: &str) -> Option<BigRational> {
+    let (numerator, denominator) = text.split_once('/')?;
+    let numerator = BigInt::from_str_radix(numerator, 16).ok()?;
+    let denominator = BigInt::from_str_radix(denominator, 16).ok()?;
+    (!denominator.is_zero()).then(|| BigRational::new(numerator, denominator))
+}
 
 fn raise(source: &Source, error: &Error) -> PyErr {
     let diag = error.diagnostic();
@@ -37,19 +70,29 @@ fn raise(source: &Source, error: &Error) -> PyErr {
     NativeError::new_err((rendered, line, column, render::diagnostic::visible(&diag.message)))
 }
 
+/// An error about an argument rather than the file: `error: MESSAGE`, no place.
+fn argument_error(message: String) -> PyErr {
+    let message = nnderive::diagnostic::visible_line(&message);
+    NativeError::new_err((format!("error: {message}\n"), None::<u32>, None::<u32>, message))
+}
+
 /// Parses and checks `text`, then applies the given values in order.
 fn model(name: &str, text: &str, given: Vec<Given>) -> PyResult<(Source, Model)> {
     let source = Source::new(name, text);
     let mut model = nnderive::load(&source).map_err(|e| raise(&source, &e))?;
-    for (tensor, dims, entries) in given {
-        let entries = entries
-            .iter()
-            .map(|e| {
-                BigRational::from_str(e)
-                    .map_err(|_| PyValueError::new_err(format!("{tensor}: '{e}' is not an exact number like '27/20'")))
-            })
-            .collect::<PyResult<Vec<_>>>()?;
-        model = nnderive::with_value(model, &tensor, &dims, entries).map_err(|e| raise(&source, &Error::from(e)))?;
+    for (tensor, dims, entries, found) in given {
+        let refuse = |model: &Model, f: GivenFault| raise(&source, &Error::from(refuse_value(model, &tensor, f)));
+        if let Some((kind, index, what, expected, found_len)) = found {
+            return Err(refuse(&model, fault(&kind, index, what, expected, found_len)));
+        }
+        let mut exact = Vec::with_capacity(entries.len());
+        for (i, e) in entries.iter().enumerate() {
+            match hex_fraction(e) {
+                Some(x) => exact.push(x),
+                None => return Err(refuse(&model, GivenFault::NotNumber { index: vec![i], found: format!("'{e}'") })),
+            }
+        }
+        model = nnderive::with_value(model, &tensor, &dims, exact).map_err(|e| raise(&source, &Error::from(e)))?;
     }
     Ok((source, model))
 }
@@ -110,8 +153,18 @@ fn solve(name: &str, text: &str, given: Vec<Given>, round: Option<u32>) -> PyRes
 
 /// Finite-difference check of every derived gradient: `(worst relative error, text report)`.
 #[pyfunction]
-#[pyo3(signature = (name, text, given = Vec::new(), tolerance = 1e-6))]
-fn gradcheck(name: &str, text: &str, given: Vec<Given>, tolerance: f64) -> PyResult<(f64, String)> {
+#[pyo3(signature = (name, text, given, tolerance))]
+fn gradcheck(name: &str, text: &str, given: Vec<Given>, tolerance: &Bound<'_, PyAny>) -> PyResult<(f64, String)> {
+    // The command line's rule for `--tolerance`; a bool is not a number here.
+    let value = match tolerance.is_instance_of::<PyBool>() {
+        true => None,
+        false => tolerance.extract::<f64>().ok(),
+    };
+    let tolerance = match value.map(nnderive::eval::check_tolerance) {
+        Some(Ok(t)) => t,
+        Some(Err(why)) => return Err(argument_error(format!("invalid tolerance {}: {why}", tolerance.repr()?))),
+        None => return Err(argument_error(format!("invalid tolerance {}: it is not a number", tolerance.repr()?))),
+    };
     let (source, model) = model(name, text, given)?;
     let check = nnderive::gradcheck(&model).map_err(|e| raise(&source, &e))?;
     Ok((check.worst(), render::text::gradcheck(&model, &check, tolerance)))
@@ -138,6 +191,13 @@ fn graph_svg(dot: &str) -> PyResult<String> {
     })
 }
 
+/// `text` as one line safe to show (a control or direction character as
+/// its picture, ESC as ␛), as the command line shows a file's name.
+#[pyfunction]
+fn visible_line(text: &str) -> String {
+    nnderive::diagnostic::visible_line(text)
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NativeError", m.py().get_type::<NativeError>())?;
@@ -148,5 +208,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gradcheck, m)?)?;
     m.add_function(wrap_pyfunction!(graph, m)?)?;
     m.add_function(wrap_pyfunction!(graph_svg, m)?)?;
+    m.add_function(wrap_pyfunction!(visible_line, m)?)?;
     Ok(())
 }

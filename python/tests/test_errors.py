@@ -94,7 +94,7 @@ def test_given_value_for_an_unknown_name_or_an_equation():
         net.solve(given={"W3": np.zeros((2, 3))})
     with pytest.raises(nnderive.NNError, match="an equation defines it"):
         net.solve(given={"Z1": [0, 0, 0]})
-    with pytest.raises(TypeError, match="not a number"):
+    with pytest.raises(nnderive.NNError, match="holds 'a' at \\[0\\], which is not a number"):
         net.solve(given={"b1": ["a", None, 1]})
-    with pytest.raises(ValueError, match="not a finite number"):
+    with pytest.raises(nnderive.NNError, match="holds nan at \\[0\\], which is not a finite number"):
         net.solve(given={"b1": [np.nan, 0, 1]})

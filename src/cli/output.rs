@@ -7,6 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
+/// A path as one line safe for a terminal (ESC shows as ␛).
+fn visible(path: &Path) -> String {
+    nnderive::diagnostic::visible_line(&path.display().to_string())
+}
+
 /// The temporary file being written, removed if the run is interrupted.
 static PENDING: Mutex<Option<PathBuf>> = Mutex::new(None);
 
@@ -60,24 +65,64 @@ pub fn to_stdout(text: &str) -> Result<(), String> {
     }
 }
 
-/// The file that `-o PATH` will replace, checked before any work is done.
+/// Where `-o PATH` writes, checked before any work is done.
 pub struct Target {
     /// As the user wrote it, for messages.
     shown: PathBuf,
-    /// With symbolic links resolved: a link stays, and the file it points to
-    /// is replaced.
-    path: PathBuf,
-    /// The file that is there now, if any (its permissions are kept).
-    existing: Option<fs::Metadata>,
+    kind: Kind,
+}
+
+enum Kind {
+    /// A regular file (or none yet), replaced whole: `path` has symbolic
+    /// links resolved (a link stays, and the file it points to is
+    /// replaced), and `existing` is the file there now, whose permissions
+    /// are kept.
+    File { path: PathBuf, existing: Option<fs::Metadata> },
+    /// The process's own standard output or error, named as a file
+    /// (`/dev/stdout`, `/dev/fd/2`): written as standard output is, so that
+    /// `-o /dev/stdout >> log` appends as the shell arranged.
+    Stream(Stream),
+    /// A character device (`/dev/null`, a terminal), opened when checked:
+    /// written in place, since replacing it would put a file where the
+    /// device was.
+    Device(fs::File),
+}
+
+#[derive(Clone, Copy)]
+enum Stream {
+    Stdout,
+    Stderr,
 }
 
 impl Target {
-    /// Checks that `path` can be replaced by a new regular file: not a
-    /// directory, device or pipe, not a file with other hard links (an
-    /// atomic replacement would split them), and not the input itself.
+    /// Checks that `path` can take the output: a regular file that may be
+    /// replaced (not the input itself, not a file with other hard links,
+    /// which an atomic replacement would split), a new file in an existing
+    /// folder, a character device, or this process's standard output or
+    /// error. A folder, a named pipe, a block device or a socket is refused.
     pub fn check(path: &Path, input: &Path) -> Result<Target, String> {
         let shown = path.to_path_buf();
-        let fail = |why: String| Err(format!("error: cannot write {}: {why}\n", shown.display()));
+        let fail = |why: String| Err(format!("error: cannot write {}: {why}\n", visible(&shown)));
+        // What the path names, through every link (`/dev/stdout` is a link
+        // to this process's descriptor 1, which may be a pipe).
+        if STDOUT_CLOSED.load(Ordering::Relaxed) && STDOUT_NAMES.iter().any(|n| path == Path::new(n)) {
+            // Closed standard output reads as /dev/null (see `guard_standard_streams`).
+            return Ok(Target { shown, kind: Kind::Stream(Stream::Stdout) });
+        }
+        if let Ok(meta) = fs::metadata(path) {
+            if let Some(stream) = standard_stream(&meta) {
+                return Ok(Target { shown, kind: Kind::Stream(stream) });
+            }
+            if let Some(why) = refused(&meta, path) {
+                return fail(why);
+            }
+            if is_char_device(&meta) {
+                return match fs::OpenOptions::new().write(true).open(path) {
+                    Ok(device) => Ok(Target { shown, kind: Kind::Device(device) }),
+                    Err(e) => fail(e.to_string()),
+                };
+            }
+        }
         let resolved = match fs::canonicalize(path) {
             Ok(p) => p,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -91,7 +136,7 @@ impl Target {
                 let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
                 match fs::canonicalize(parent) {
                     Ok(dir) => dir.join(name),
-                    Err(e) => return fail(format!("its folder {}: {e}", parent.display())),
+                    Err(e) => return fail(format!("its folder {}: {e}", visible(parent))),
                 }
             }
             Err(e) => return fail(e.to_string()),
@@ -102,10 +147,8 @@ impl Target {
             Err(e) => return fail(e.to_string()),
         };
         if let Some(meta) = &existing {
-            if !meta.is_file() {
-                return fail(
-                    "it is not a regular file (a directory, a device or a pipe); give the path of a file".into(),
-                );
+            if let Some(why) = refused(meta, path) {
+                return fail(why);
             }
             if same_file(meta, input) {
                 return fail("it is the input file, which the output would overwrite; choose another path".into());
@@ -117,16 +160,33 @@ impl Target {
                 );
             }
         }
-        Ok(Target { shown, path: resolved, existing })
+        Ok(Target { shown, kind: Kind::File { path: resolved, existing } })
     }
 
-    /// Writes `text` to a new temporary file next to the target (created
-    /// exclusively, with an unpredictable name), then renames it over the
-    /// target: readers see the old file or the whole new one, never a part.
+    /// Writes `text`: to a device or standard stream in place, and to a
+    /// file through a new temporary file next to it (created exclusively,
+    /// with an unpredictable name), renamed over it: readers see the old
+    /// file or the whole new one, never a part.
     pub fn write(&self, text: &str) -> Result<(), String> {
-        let fail = |why: String| format!("error: cannot write {}: {why}\n", self.shown.display());
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let fail = |why: String| format!("error: cannot write {}: {why}\n", visible(&self.shown));
+        match &self.kind {
+            Kind::File { path, existing } => self.replace(path, existing.as_ref(), text),
+            Kind::Stream(Stream::Stdout) => to_stdout(text),
+            Kind::Stream(Stream::Stderr) => {
+                let mut err = io::stderr().lock();
+                err.write_all(text.as_bytes()).and_then(|()| err.flush()).map_err(|e| fail(e.to_string()))
+            }
+            Kind::Device(device) => {
+                let mut device = device;
+                device.write_all(text.as_bytes()).and_then(|()| device.flush()).map_err(|e| fail(e.to_string()))
+            }
+        }
+    }
+
+    fn replace(&self, path: &Path, existing: Option<&fs::Metadata>, text: &str) -> Result<(), String> {
+        let fail = |why: String| format!("error: cannot write {}: {why}\n", visible(&self.shown));
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let prefix = format!(".{name}.");
         let mut builder = tempfile::Builder::new();
         builder.prefix(&prefix).suffix(".nnderive-tmp");
@@ -143,21 +203,21 @@ impl Target {
             let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
             let tmp = builder
                 .tempfile_in(dir)
-                .map_err(|e| fail(format!("cannot create a temporary file in {}: {e}", dir.display())))?;
+                .map_err(|e| fail(format!("cannot create a temporary file in {}: {e}", visible(dir))))?;
             *pending = Some(tmp.path().to_path_buf());
             tmp
         };
         let written = (|| -> io::Result<()> {
             tmp.write_all(text.as_bytes())?;
             tmp.as_file().sync_all()?;
-            if let Some(meta) = &self.existing {
+            if let Some(meta) = existing {
                 tmp.as_file().set_permissions(meta.permissions())?;
             }
             Ok(())
         })();
         let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
         // On failure the temporary file comes back in the error and is deleted with it.
-        let written = written.and_then(|()| tmp.persist(&self.path).map(drop).map_err(|e| e.error));
+        let written = written.and_then(|()| tmp.persist(path).map(drop).map_err(|e| e.error));
         *pending = None;
         drop(pending);
         written.map_err(|e| fail(e.to_string()))
@@ -196,6 +256,71 @@ pub fn address_from(document: Option<&Path>, file: &Path) -> String {
         }
     }
     out
+}
+
+/// The names of this process's standard output.
+const STDOUT_NAMES: [&str; 3] = ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"];
+
+/// Why `-o` refuses what `meta` describes, if it does: what it is, why
+/// the output cannot go there, and what to do instead.
+fn refused(meta: &fs::Metadata, shown: &Path) -> Option<String> {
+    let t = meta.file_type();
+    if t.is_dir() {
+        return Some("it is a folder; give the path of a file in it".into());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return Some(format!(
+                "it is a named pipe (FIFO): writing would wait until something reads it, and a failed run would leave part of the output in it; write to a file, or leave out -o and redirect standard output (`> {}`)",
+                visible(shown)
+            ));
+        }
+        if t.is_block_device() {
+            return Some("it is a block device (a disk); -o writes to a file, a terminal or /dev/null".into());
+        }
+        if t.is_socket() {
+            return Some("it is a socket; write to a file, or leave out -o and redirect standard output".into());
+        }
+    }
+    if !t.is_file() && !is_char_device(meta) {
+        return Some("it is not a regular file; give the path of a file".into());
+    }
+    None
+}
+
+#[cfg(unix)]
+fn is_char_device(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    meta.file_type().is_char_device()
+}
+
+#[cfg(not(unix))]
+fn is_char_device(_: &fs::Metadata) -> bool {
+    false
+}
+
+/// The standard stream that `meta` describes, if it is this process's
+/// standard output (unless that was closed) or standard error: the same
+/// device and inode as the open descriptor.
+#[cfg(unix)]
+fn standard_stream(meta: &fs::Metadata) -> Option<Stream> {
+    use std::os::fd::{AsFd, BorrowedFd};
+    use std::os::unix::fs::MetadataExt;
+    let same = |fd: BorrowedFd| {
+        let open = fd.try_clone_to_owned().ok().map(fs::File::from).and_then(|f| f.metadata().ok());
+        open.is_some_and(|m| m.dev() == meta.dev() && m.ino() == meta.ino())
+    };
+    if !STDOUT_CLOSED.load(Ordering::Relaxed) && same(io::stdout().as_fd()) {
+        return Some(Stream::Stdout);
+    }
+    same(io::stderr().as_fd()).then_some(Stream::Stderr)
+}
+
+#[cfg(not(unix))]
+fn standard_stream(_: &fs::Metadata) -> Option<Stream> {
+    None
 }
 
 #[cfg(unix)]

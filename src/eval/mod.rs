@@ -18,6 +18,6 @@ pub mod tensor;
 pub use cases::{Case, Cases, SolvedCases};
 pub use error::{Error, ErrorKind, Failure};
 pub use solve::{
-    gradcheck, gradcheck_with, open_values, require_values, sampled_entries, solve, symbol_label, GradCheck,
-    GradCheckOptions, ParamCheck, PoolMask, Prepared, Solution, Training, TrainingStep, SMALL_NETWORK,
+    check_tolerance, gradcheck, gradcheck_with, open_values, require_values, sampled_entries, solve, symbol_label,
+    GradCheck, GradCheckOptions, ParamCheck, PoolMask, Prepared, Solution, Training, TrainingStep, SMALL_NETWORK,
 };

@@ -542,6 +542,16 @@ pub struct GradCheckOptions<'a> {
     pub progress: &'a mut dyn FnMut(usize, usize),
 }
 
+/// The rule for a gradient check's tolerance (the largest acceptable
+/// relative error), shared by the command line's `--tolerance` and the
+/// Python package: a positive, finite number. `Err` says what it must be.
+pub fn check_tolerance(tolerance: f64) -> Result<f64, &'static str> {
+    match tolerance.is_finite() && tolerance > 0.0 {
+        true => Ok(tolerance),
+        false => Err("it must be a positive, finite number such as 1e-6"),
+    }
+}
+
 /// The entries of a parameter of `len` entries that a check of at most
 /// `sample` looks at: all of them, or `sample` spread evenly.
 pub fn sampled_entries(len: usize, sample: Option<usize>) -> Vec<usize> {

@@ -30,14 +30,21 @@ pub fn check(file: &ast::File) -> Result<Model, Errors> {
     if file.items.is_empty() {
         return Err(Error { kind: Box::new(ErrorKind::EmptyFile), span: None }.into());
     }
-    match super::time::unroll(file)? {
-        Some((unrolled, timeline)) => {
-            let mut model = check_unrolled(&unrolled)?;
-            model.time = Some(timeline);
-            Ok(model)
+    let alike = super::names::prints_alike(file);
+    let checked = match super::time::unroll(file) {
+        Ok(Some((unrolled, timeline))) => {
+            check_unrolled(&unrolled).map(|model| Model { time: Some(timeline), ..model })
         }
-        None => check_unrolled(file),
+        Ok(None) => check_unrolled(file),
+        Err(e) => Err(e.into()),
+    };
+    if alike.is_empty() {
+        return checked;
     }
+    // Names that print alike are independent of every other error.
+    let mut errors = checked.err().unwrap_or_default();
+    alike.into_iter().for_each(|e| errors.push(e));
+    Err(errors)
 }
 
 /// Checks a file without time indices.

@@ -3,6 +3,8 @@
 use crate::diagnostic::Diagnostic;
 use crate::syntax::Span;
 
+use super::given::GivenFault;
+use super::names::{Notation, Printed};
 use super::optimizer::{Kind, Range, Setting, KINDS};
 use super::shape::{LayerShapeError, Shape};
 
@@ -35,6 +37,11 @@ pub enum ErrorKind {
     LossScalarAgainstOneEntry { func: String, left: Operand, right: Operand, rewrite: String },
     /// `param W[2]` twice, or an equation named like a declared tensor.
     Duplicate { name: String, first: Span },
+    /// `yhat = softmax(Z)` and `y_hat = …`: two names that a writer shows
+    /// alike (both ŷ); also `Z2` and `Z_2` (both `Z_{2}` in LaTeX), a
+    /// tensor `h_t` and the sequence `h[t]` (both `h_t`), `fn f2` and
+    /// `fn f_2`, or `fn f(a1, a_1)`. `name` is the later of the two.
+    PrintsAlike { name: Printed, other: Printed, shown: String, notation: Notation, first: Span },
     /// `Z = W1 @ b1` with incompatible shapes (`op` is the operator).
     ShapeMismatch { op: String, left: Operand, right: Operand },
     /// `softmax(W1)` on a matrix, or `.T` on a rank-3 tensor.
@@ -103,6 +110,10 @@ pub enum ErrorKind {
     GivenNotData { name: String },
     /// A value of shape [4, 3] given from outside the file for `param W1[3,4]`.
     GivenShape { name: String, declared: Shape, given: Shape },
+    /// A value given from outside the file for `W`, declared `shape`, that
+    /// holds something other than finite numbers in even rows:
+    /// `given={"W": [[1, 2], [3]]}` or `{"w": float("nan")}` in Python.
+    GivenFault { name: String, shape: Shape, fault: GivenFault },
     /// `--cases y=random`: a kind of cases nnderive does not know.
     CasesKind { found: String },
     /// `--cases W1=onehot`: one-hot cases need a vector `[n]`.
@@ -309,6 +320,13 @@ impl Error {
                 .with_label("defined again here")
                 .with_related(*first, "first defined here")
                 .with_help("give each tensor, equation and function its own name"),
+            PrintsAlike { name, other, shown, notation, first } => {
+                let place = if *notation == Notation::Latex { " in LaTeX" } else { "" };
+                d(format!("{name} prints as {shown}{place}, like {other}"))
+                    .with_label(format!("prints as {shown}"))
+                    .with_related(*first, format!("{other} is declared here"))
+                    .with_help("rename one of them: a reader could not tell them apart in the formulas")
+            }
             ShapeMismatch { op, left, right } => d(format!(
                 "shape mismatch in '{op}': {} but {}",
                 left.describe("left"),
@@ -442,6 +460,7 @@ impl Error {
             GivenNotData { name } => d(format!("a value is given for '{name}', but an equation defines it"))
                 .with_label("an equation's name")
                 .with_help("values can be given only for declared tensors (input, target, param, const)"),
+            GivenFault { name, shape, fault } => given_fault(d, name, shape, fault),
             GivenShape { name, declared, given } => {
                 let diag = d(format!("the value given for '{name}' is {given}, but '{name}' is declared {declared}"))
                     .with_label(format!("declared {declared} here"));
@@ -676,6 +695,50 @@ fn plural(n: usize) -> &'static str {
     } else {
         "s"
     }
+}
+
+/// The message of a value given from outside the file that is not even
+/// rows of finite numbers.
+fn given_fault(d: impl Fn(String) -> Diagnostic, name: &str, shape: &Shape, fault: &GivenFault) -> Diagnostic {
+    let at = |index: &[usize]| match index {
+        [] => String::new(),
+        i => format!(" at [{}]", i.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")),
+    };
+    let entries = |n: usize| if n == 1 { "1 entry".to_string() } else { format!("{n} entries") };
+    let (message, help) = match fault {
+        GivenFault::NotFinite { index, found } => (
+            format!("the value given for '{name}' holds {found}{}, which is not a finite number", at(index)),
+            "give finite numbers: NaN and infinities have no exact value to compute with".to_string(),
+        ),
+        GivenFault::NotNumber { index, found } => (
+            format!("the value given for '{name}' holds {found}{}, which is not a number", at(index)),
+            "give numbers: integers, decimals or fractions".to_string(),
+        ),
+        GivenFault::ExponentTooLarge { index, found } => (
+            format!("the value given for '{name}' holds {found}{}, whose exponent is past ±1000", at(index)),
+            "a number's exponent may be from -1000 to 1000, as in the file".to_string(),
+        ),
+        GivenFault::Ragged { index, expected, found } => {
+            let what = match (expected, found) {
+                (Some(e), Some(f)) => {
+                    format!("the list{} has {} where the first has {}", at(index), entries(*f), entries(*e))
+                }
+                (Some(e), None) => {
+                    format!("a number{} stands where the first item is a list of {}", at(index), entries(*e))
+                }
+                (_, found) => format!(
+                    "a list of {}{} stands where the first item is a number",
+                    entries(found.unwrap_or(0)),
+                    at(index)
+                ),
+            };
+            (
+                format!("the value given for '{name}' is ragged: {what}"),
+                format!("give nested lists of equal lengths, or an array, of shape {shape}"),
+            )
+        }
+    };
+    d(message).with_label(format!("'{name}' is declared {shape} here")).with_help(help)
 }
 
 fn short(s: &Shape) -> String {

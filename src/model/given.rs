@@ -37,6 +37,39 @@ pub fn with_value(mut model: Model, name: &str, dims: &[usize], entries: Vec<Big
     Ok(model)
 }
 
+/// What is wrong with a value given from outside the file, as the caller
+/// that read it found (a notebook's nested lists, arrays and numbers).
+/// Indices count from 0, as NumPy's do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GivenFault {
+    /// `{"w": float("nan")}`: a number that is not finite; `found` as the caller shows it.
+    NotFinite { index: Vec<usize>, found: String },
+    /// `{"W": [[1, "a"]]}`: an entry that is not a number.
+    NotNumber { index: Vec<usize>, found: String },
+    /// `{"w": "1e5000"}`: a decimal whose exponent is past the ±1000 that
+    /// a file's numbers may have, so that an exact value stays small.
+    ExponentTooLarge { index: Vec<usize>, found: String },
+    /// `{"W": [[1, 2], [3]]}`: nested lists whose lengths differ. The item
+    /// at `index` has `found` entries where the first at its depth has
+    /// `expected` (`None`: a number, not a list).
+    Ragged { index: Vec<usize>, expected: Option<usize>, found: Option<usize> },
+}
+
+/// The error for a value given for `name` that has `fault`: at the
+/// declaration, as [`with_value`] reports a wrong shape; an unknown name or
+/// an equation's name is reported as [`with_value`] reports it.
+pub fn refuse_value(model: &Model, name: &str, fault: GivenFault) -> Error {
+    let Some(id) = model.tensor_id(name) else {
+        let suggestion = suggest(name, model.tensors.keys().map(String::as_str));
+        return Error::at(ErrorKind::GivenUnknown { name: name.to_string(), suggestion }, None);
+    };
+    let tensor = model.tensor(id);
+    if !tensor.role.is_data() {
+        return Error::new(ErrorKind::GivenNotData { name: name.to_string() }, tensor.span);
+    }
+    Error::new(ErrorKind::GivenFault { name: name.to_string(), shape: tensor.shape.clone(), fault }, tensor.span)
+}
+
 /// `model` with the declared tensor `name` given the value `literal`, both
 /// read from outside the file (`--given 'y=[0, 1]'`): the errors point into
 /// that text (an unknown name, an equation's name, a value of the wrong shape).

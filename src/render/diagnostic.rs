@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::diagnostic::{Diagnostic, Report};
+use crate::diagnostic::{picture, visible_line, Diagnostic, Report};
 use crate::syntax::Span;
 
 /// Draws every error of `report` in file order, a blank line between them,
@@ -25,6 +25,7 @@ pub fn report(report: &Report, file_name: &str, source: &str) -> String {
 
 /// The summary line of a report of several errors (without `error: `).
 pub fn summary(report: &Report, file_name: &str) -> Option<String> {
+    let file_name = visible_line(file_name);
     let n = report.diagnostics.len();
     match (n, report.left_out) {
         (_, true) => Some(format!("{file_name} has more than {n} errors; the first {n} are shown")),
@@ -35,6 +36,8 @@ pub fn summary(report: &Report, file_name: &str) -> Option<String> {
 
 /// Draws `diag` for the file `file_name` whose text is `source`.
 pub fn render(diag: &Diagnostic, file_name: &str, source: &str) -> String {
+    // A file's name is one line, whatever it holds.
+    let file_name = visible_line(file_name);
     let mut out = format!("error: {}\n", diag.message);
     let mut spans: Vec<(Span, Option<&str>, char)> = Vec::new();
     if let Some(span) = diag.span {
@@ -91,22 +94,14 @@ pub fn render(diag: &Diagnostic, file_name: &str, source: &str) -> String {
 
 /// `text` safe to print on a terminal: control characters become their
 /// visible pictures (ESC as ␛) and invisible direction or formatting marks
-/// (which can reorder what a line appears to say) become �. Each stays one
-/// column wide, so markers still line up.
+/// become � ([`crate::diagnostic::picture`]); line breaks stay and a tab is
+/// a space. Each stays one column wide, so markers still line up.
 pub fn visible(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '\n' => c,
             '\t' => ' ',
-            '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}'),
-            '\u{7f}' => '\u{2421}',
-            '\u{80}'..='\u{9f}'
-            | '\u{61c}'
-            | '\u{200b}'..='\u{200f}'
-            | '\u{202a}'..='\u{202e}'
-            | '\u{2060}'..='\u{206f}'
-            | '\u{feff}' => '\u{fffd}',
-            _ => c,
+            c => picture(c).unwrap_or(c),
         })
         .collect()
 }

@@ -10,18 +10,12 @@ use std::rc::Rc;
 
 use crate::derive::time::{symbol_keys, SymbolKey};
 use crate::derive::{Derivation, SymbolKind, Wrt};
+use crate::model::names::{function_name, latex_ident, text_ident, with_step};
 use crate::model::{Elementwise, Func, Graph, LossFn, Model, Node, NodeId, NodeMap, Reduction, SymbolId, TensorId};
 
-/// How formulas are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Notation {
-    /// Unicode mathematics: ŷ, Hᵀ, ⊙, ⊘, Σ, δ2, f′.
-    Text,
-    /// `.nn` syntax, which the parser reads back (`W2.T @ delta2`).
-    Nn,
-    /// LaTeX math mode: `W_2^\top \delta_2`.
-    Latex,
-}
+/// Names are spelled in the model layer, where the checker refuses two
+/// that would print alike.
+pub use crate::model::names::{step_name, tensor_name, Notation, StepLabel};
 
 /// Looks up the names that formulas mention.
 #[derive(Clone)]
@@ -231,47 +225,6 @@ fn latex_builtin(e: Elementwise) -> &'static str {
 
 pub use crate::layout::display_width;
 
-/// `base` with a circumflex on its first letter: the precomposed letter
-/// where Unicode has one (ŷ), else a combining accent.
-fn with_hat(base: &str) -> String {
-    let mut chars = base.chars();
-    let Some(first) = chars.next() else {
-        return String::new();
-    };
-    let hatted = match first {
-        'y' => "ŷ".to_string(),
-        'Y' => "Ŷ".to_string(),
-        'a' => "â".to_string(),
-        'e' => "ê".to_string(),
-        'i' => "î".to_string(),
-        'o' => "ô".to_string(),
-        'u' => "û".to_string(),
-        'w' => "ŵ".to_string(),
-        'z' => "ẑ".to_string(),
-        'c' => "ĉ".to_string(),
-        'g' => "ĝ".to_string(),
-        'h' => "ĥ".to_string(),
-        's' => "ŝ".to_string(),
-        c => format!("{c}\u{302}"),
-    };
-    format!("{hatted}{}", chars.as_str())
-}
-
-/// The letter a name puts a hat on: the usual estimates `yhat`, `Yhat`,
-/// `xhat`, `phat`, `zhat`, `ohat`, or any single letter or Greek name before
-/// `_hat` (`y_hat`, `w_hat`, `mu_hat`). Words such as `what` and `that` keep their letters.
-fn hat_base(name: &str) -> Option<&str> {
-    if let Some(base) = name.strip_suffix("_hat") {
-        let mut letters = base.chars();
-        let one_letter = letters.next().is_some_and(|c| c.is_ascii_alphabetic()) && letters.next().is_none();
-        if one_letter || greek(base).is_some() {
-            return Some(base);
-        }
-    }
-    let base = name.strip_suffix("hat").or_else(|| name.strip_suffix("Hat"))?;
-    matches!(base, "y" | "Y" | "x" | "X" | "p" | "P" | "z" | "Z" | "o" | "O").then_some(base)
-}
-
 /// The letter that stands for "any parameter" in the update rule
 /// (`P ← P − α ∂L/∂P`): P, or θ when the file has a tensor named P.
 pub fn any_parameter(model: &Model, notation: Notation) -> &'static str {
@@ -280,55 +233,6 @@ pub fn any_parameter(model: &Model, notation: Notation) -> &'static str {
         (true, Notation::Latex) => "\\theta",
         (true, _) => "θ",
     }
-}
-
-/// A tensor name in a notation; step 3 of a sequence `h` (the unrolled
-/// name `h[3]`) is `h₃` in text and `h_{3}` in LaTeX.
-pub fn tensor_name(name: &str, notation: Notation) -> String {
-    if let Some((base, k)) = crate::model::time::split_step(name) {
-        return step_name(base, &StepLabel::At(k), notation);
-    }
-    let hat = hat_base(name);
-    match notation {
-        Notation::Nn => name.to_string(),
-        Notation::Text => match hat {
-            Some(base) => with_hat(&text_ident(base)),
-            None => text_ident(name),
-        },
-        Notation::Latex => match hat {
-            Some(base) => format!("\\hat{{{}}}", latex_ident(base, notation)),
-            None => latex_ident(name, notation),
-        },
-    }
-}
-
-/// A custom function's name: in LaTeX upright like the built-ins
-/// (`\operatorname{swish}`, `\operatorname{f}_{2}` for `f2`), a Greek
-/// name as its letter (`phi` is φ and `\phi`).
-fn function_name(name: &str, notation: Notation) -> String {
-    match notation {
-        Notation::Nn => return name.to_string(),
-        Notation::Text => return text_ident(name),
-        // A Greek letter is a symbol already (`\phi`), as `\sigma` is.
-        Notation::Latex if greek(letters_and_subscript(name).0).is_some() => return latex_ident(name, notation),
-        Notation::Latex => {}
-    }
-    let ident = latex_ident(name, notation);
-    let (base, sub) = match ident.find("_{") {
-        Some(i) => (&ident[..i], &ident[i..]),
-        None => (ident.as_str(), ""),
-    };
-    let base = base.strip_prefix("\\mathit{").and_then(|b| b.strip_suffix('}')).unwrap_or(base);
-    format!("\\operatorname{{{base}}}{sub}")
-}
-
-/// Which step a sequence's name shows.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StepLabel {
-    /// A concrete step: `h₃`.
-    At(u64),
-    /// The time index plus an offset: `h_t`, `h_{t−1}`.
-    Relative { index: String, offset: i64 },
 }
 
 /// The error term of a sequence's pre-activation at a step: `δh₃`, `δh_t`,
@@ -342,135 +246,6 @@ pub fn delta_name(key: &SymbolKey, step: &StepLabel, notation: Notation) -> Stri
         Notation::Latex => {
             with_step(format!("\\delta^{{{}{ordinal}}}", tensor_name(&key.sequence, notation)), step, notation)
         }
-    }
-}
-
-/// `base` at a step, in a notation: `h₃`, `h_t`, `h_{t−1}`, `h[t-1]`, `h_{t-1}`.
-pub fn step_name(base: &str, step: &StepLabel, notation: Notation) -> String {
-    match notation {
-        Notation::Nn => with_step(base.to_string(), step, notation),
-        _ => with_step(tensor_name(base, notation), step, notation),
-    }
-}
-
-/// A rendered name with a step: `h₃`, `h_t`, `h_{t−1}`, `h[t-1]`, `h_{t-1}`.
-fn with_step(name: String, step: &StepLabel, notation: Notation) -> String {
-    let base = name.as_str();
-    let relative = |index: &str, offset: i64, minus: &str| match offset {
-        0 => index.to_string(),
-        o if o > 0 => format!("{index}+{o}"),
-        o => format!("{index}{minus}{}", o.unsigned_abs()),
-    };
-    match (notation, step) {
-        (Notation::Nn, StepLabel::At(k)) => format!("{base}[{k}]"),
-        (Notation::Nn, StepLabel::Relative { index, offset }) => format!("{base}[{}]", relative(index, *offset, "-")),
-        (Notation::Text, StepLabel::At(k)) => format!("{name}{}", subscript_u64(*k)),
-        (Notation::Text, StepLabel::Relative { index, offset: 0 }) => format!("{name}_{index}"),
-        (Notation::Text, StepLabel::Relative { index, offset }) => {
-            format!("{name}_{{{}}}", relative(index, *offset, "−"))
-        }
-        (Notation::Latex, step) => {
-            let sub = match step {
-                StepLabel::At(k) => k.to_string(),
-                StepLabel::Relative { index, offset } => relative(index, *offset, "-"),
-            };
-            // A name with a subscript of its own (`W_{1}`) is braced first.
-            let base = if name.contains('_') { format!("{{{name}}}") } else { name.clone() };
-            format!("{base}_{{{sub}}}")
-        }
-    }
-}
-
-fn subscript_u64(k: u64) -> String {
-    crate::layout::subscripted(&k.to_string())
-}
-
-/// A name split into its letters and its subscript: `W1` is (`W`, `1`),
-/// `net_h` is (`net`, `h`), `beta_1_2` is (`beta`, `1,2`).
-fn letters_and_subscript(name: &str) -> (&str, String) {
-    match name.split_once('_') {
-        Some((b, s)) if !b.is_empty() && !s.is_empty() => (b, s.replace('_', ",")),
-        _ => {
-            let digits = name.trim_end_matches(|c: char| c.is_ascii_digit());
-            if digits.is_empty() || digits.len() == name.len() {
-                (name, String::new())
-            } else {
-                (digits, name[digits.len()..].to_string())
-            }
-        }
-    }
-}
-
-/// The Greek letters that names spell in ASCII, with their LaTeX commands:
-/// `gamma` is γ and `\gamma`, `lam` is λ, `eps` is ε. Left out on purpose:
-/// `delta` and `Delta`, which are the derivation's own error terms (δ2, Δ2),
-/// and `Sigma`, which is the sum sign.
-const GREEK: &[(&str, &str, &str)] = &[
-    ("alpha", "α", "\\alpha"),
-    ("beta", "β", "\\beta"),
-    ("gamma", "γ", "\\gamma"),
-    ("epsilon", "ε", "\\varepsilon"),
-    ("eps", "ε", "\\varepsilon"),
-    ("zeta", "ζ", "\\zeta"),
-    ("eta", "η", "\\eta"),
-    ("theta", "θ", "\\theta"),
-    ("iota", "ι", "\\iota"),
-    ("kappa", "κ", "\\kappa"),
-    ("lambda", "λ", "\\lambda"),
-    ("lam", "λ", "\\lambda"),
-    ("mu", "μ", "\\mu"),
-    ("nu", "ν", "\\nu"),
-    ("xi", "ξ", "\\xi"),
-    ("pi", "π", "\\pi"),
-    ("rho", "ρ", "\\rho"),
-    ("sigma", "σ", "\\sigma"),
-    ("tau", "τ", "\\tau"),
-    ("upsilon", "υ", "\\upsilon"),
-    ("phi", "φ", "\\phi"),
-    ("chi", "χ", "\\chi"),
-    ("psi", "ψ", "\\psi"),
-    ("omega", "ω", "\\omega"),
-    ("Gamma", "Γ", "\\Gamma"),
-    ("Theta", "Θ", "\\Theta"),
-    ("Lambda", "Λ", "\\Lambda"),
-    ("Xi", "Ξ", "\\Xi"),
-    ("Pi", "Π", "\\Pi"),
-    ("Phi", "Φ", "\\Phi"),
-    ("Psi", "Ψ", "\\Psi"),
-    ("Omega", "Ω", "\\Omega"),
-];
-
-/// The Greek letter a name's letters spell: (`γ`, `\gamma`) for `gamma`.
-fn greek(letters: &str) -> Option<(&'static str, &'static str)> {
-    GREEK.iter().find(|(ascii, _, _)| *ascii == letters).map(|&(_, text, latex)| (text, latex))
-}
-
-/// A name in text: its letters in Greek when they spell a Greek letter
-/// (`gamma1` → `γ1`, `lam` → `λ`), else as written.
-fn text_ident(name: &str) -> String {
-    let (letters, _) = letters_and_subscript(name);
-    match greek(letters) {
-        Some((letter, _)) => format!("{letter}{}", &name[letters.len()..]),
-        None => name.to_string(),
-    }
-}
-
-/// `W1` → `W_{1}`, `net_h` → `\mathit{net}_{h}`, `gamma` → `\gamma`,
-/// `x` → `x` (LaTeX only).
-fn latex_ident(name: &str, notation: Notation) -> String {
-    if notation != Notation::Latex {
-        return name.to_string();
-    }
-    let (base, sub) = letters_and_subscript(name);
-    let base = match greek(base) {
-        Some((_, command)) => command.to_string(),
-        None if base.chars().count() > 1 => format!("\\mathit{{{}}}", base.replace('_', "\\_")),
-        None => base.to_string(),
-    };
-    if sub.is_empty() {
-        base
-    } else {
-        format!("{base}_{{{sub}}}")
     }
 }
 
@@ -1074,41 +849,5 @@ mod tests {
         assert_eq!(juxtapose("\\hat{y}", "\\textstyle\\sum y"), "\\hat{y} \\textstyle\\sum y");
         assert_eq!(juxtapose("\\sigma\\left(\\mathit{net}\\right)", "x"), "\\sigma\\left(\\mathit{net}\\right) x");
         assert_eq!(juxtapose("2", "3"), "2 \\cdot 3");
-    }
-
-    #[test]
-    fn names_in_each_notation() {
-        assert_eq!(tensor_name("yhat", Notation::Text), "ŷ");
-        assert_eq!(tensor_name("yhat", Notation::Latex), "\\hat{y}");
-        assert_eq!(tensor_name("W1", Notation::Latex), "W_{1}");
-        assert_eq!(tensor_name("net_h", Notation::Latex), "\\mathit{net}_{h}");
-        assert_eq!(tensor_name("hat", Notation::Text), "hat");
-    }
-
-    #[test]
-    fn greek_names_are_greek_letters() {
-        for (name, text, latex) in [
-            ("gamma", "γ", "\\gamma"),
-            ("lam", "λ", "\\lambda"),
-            ("lambda", "λ", "\\lambda"),
-            ("eps", "ε", "\\varepsilon"),
-            ("sigma", "σ", "\\sigma"),
-            ("beta1", "β1", "\\beta_{1}"),
-            ("mu_B", "μ_B", "\\mu_{B}"),
-            ("Omega", "Ω", "\\Omega"),
-            ("mu_hat", "μ\u{302}", "\\hat{\\mu}"),
-            ("yhat", "ŷ", "\\hat{y}"),
-            // Not Greek: a longer word, the error terms' own letter, the sum sign.
-            ("betas", "betas", "\\mathit{betas}"),
-            ("delta", "delta", "\\mathit{delta}"),
-            ("Sigma", "Sigma", "\\mathit{Sigma}"),
-        ] {
-            assert_eq!(tensor_name(name, Notation::Text), text, "{name}");
-            assert_eq!(tensor_name(name, Notation::Latex), latex, "{name}");
-            assert_eq!(tensor_name(name, Notation::Nn), name);
-        }
-        assert_eq!(function_name("phi", Notation::Latex), "\\phi");
-        assert_eq!(function_name("phi", Notation::Text), "φ");
-        assert_eq!(function_name("swish", Notation::Latex), "\\operatorname{swish}");
     }
 }

@@ -585,5 +585,21 @@ pub fn errors(report: &Report, file_name: &str, source: &str) -> String {
     let mut text = String::new();
     pretty(&out, 0, &mut text);
     text.push('\n');
-    text
+    // A file's name and the messages quote what the file holds; JSON keeps
+    // them exact, and a control or direction character stays an escape
+    // (`\u202e`) rather than reaching a terminal that shows this output.
+    // Such characters occur only inside strings, where an escape means
+    // the same character.
+    let hidden = |c: char| c != '\n' && crate::diagnostic::picture(c).is_some();
+    if !text.contains(hidden) {
+        return text;
+    }
+    let mut escaped = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match hidden(c) {
+            true => escaped.push_str(&format!("\\u{:04x}", u32::from(c))),
+            false => escaped.push(c),
+        }
+    }
+    escaped
 }

@@ -16,6 +16,10 @@ pub struct Error {
 pub enum ErrorKind {
     /// Bytes that are not UTF-8 (`b"x = \xff"`).
     NotUtf8 { byte: u8 },
+    /// A surrogate encoded as if it were a character (`b"# \xed\xb2\x80"`,
+    /// U+DC80): what Python's `surrogateescape` and Java's modified UTF-8
+    /// leave in text.
+    Surrogate { code: u32 },
     /// `$ = 1`: a line that does not start a statement.
     ExpectedStatement,
     /// `input x[2] [1, 2]`: a required token is missing.
@@ -61,6 +65,10 @@ pub enum ErrorKind {
     MethodCall { written: String, instead: Option<String> },
     /// `R = W1**2`: Python's power operator; `instead` is `W1^2`.
     DoubleStar { instead: String },
+    /// `# a comment \x1b[2J`: a comment holding a control character other
+    /// than a tab, or a mark that reverses or hides text (U+202E, U+2066);
+    /// see [`crate::diagnostic::allowed_in_comment`].
+    ControlInComment { ch: char },
 }
 
 /// The largest tensor nnderive will hold (entries), declared or computed:
@@ -100,6 +108,9 @@ impl Error {
             ErrorKind::NotUtf8 { byte } => Diagnostic::new(format!("the file is not valid UTF-8 (byte 0x{byte:02x})"), span)
                 .with_label("not UTF-8")
                 .with_help("save the file as UTF-8 text"),
+            ErrorKind::Surrogate { code } => Diagnostic::new(format!("the text holds a lone surrogate (U+{code:04X}), which is not a character"), span)
+                .with_label("not a character")
+                .with_help("a lone surrogate is half of a UTF-16 pair, left by text decoded with errors='surrogateescape' or by Java's modified UTF-8; save the file as UTF-8 text"),
             ErrorKind::ExpectedStatement => Diagnostic::new("expected a statement", span)
                 .with_label("not a statement")
                 .with_help("a line is a declaration (input/target/param/const), `fn`, an equation `NAME = ...`, `loss NAME = ...` or `train sgd(lr = ...)`"),
@@ -186,6 +197,12 @@ impl Error {
                     None => d.with_help("the one suffix is `.T` (transpose); functions are called by name, as in `sum(x)`"),
                 }
             }
+            ErrorKind::ControlInComment { ch } => {
+                let what = if is_direction_mark(*ch) { "a text-direction mark" } else { "an invisible control character" };
+                Diagnostic::new(format!("a comment holds {what} (U+{:04X})", u32::from(*ch)), span)
+                    .with_label(format!("U+{:04X}", u32::from(*ch)))
+                    .with_help("delete it: such a character can clear a terminal or make the text around it read in another order, so the line would not show what it holds; a comment may hold tabs and any character that shows")
+            }
             ErrorKind::DoubleStar { instead } => Diagnostic::new("`**` is Python's power operator; nnderive writes `^`", span)
                 .with_label("Python syntax")
                 .with_help(format!("write `{instead}`")),
@@ -196,4 +213,10 @@ impl Error {
             }
         }
     }
+}
+
+/// Marks that change the direction of the text around them (U+202E makes
+/// what follows read right to left).
+fn is_direction_mark(c: char) -> bool {
+    matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }

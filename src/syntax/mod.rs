@@ -1,12 +1,14 @@
 //! Stage 1: `.nn` text to a spanned AST.
 
 pub mod ast;
+mod decode;
 mod error;
 mod format;
 pub mod habits;
 mod parser;
 
 pub use crate::span::Span;
+pub use decode::decode;
 pub use error::{Error, ErrorKind, MAX_DEPTH, MAX_ENTRIES};
 pub use format::{expr_text, format};
-pub use parser::{decode, parse, parse_given};
+pub use parser::{parse, parse_given};

@@ -247,6 +247,9 @@ fn comment(i: Input) -> PResult<()> {
     let (rest, hash) = tag("#").parse(i)?;
     let (rest, body) = take_while(|c: char| c != '\n').parse(rest)?;
     let text = body.fragment().trim_end_matches('\r').to_string();
+    if let Some((at, ch)) = text.char_indices().find(|&(_, c)| !crate::diagnostic::allowed_in_comment(c)) {
+        return fail(ErrorKind::ControlInComment { ch }, here(nom::Input::take_from(&body, at)));
+    }
     COMMENTS.with(|c| c.borrow_mut().push(Comment { text, span: span(hash, rest) }));
     Ok((rest, ()))
 }
@@ -1353,21 +1356,6 @@ fn file(mut i: Input) -> PResult<Vec<Item>> {
         i = rest;
     }
     Ok((i, items))
-}
-
-/// Checks that `bytes` are UTF-8, pointing at the first byte that is not.
-/// A leading byte-order mark, which some editors write, is dropped.
-pub fn decode(bytes: &[u8]) -> Result<&str, Error> {
-    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
-    std::str::from_utf8(bytes).map_err(|e| {
-        let valid = &bytes[..e.valid_up_to()];
-        let text = String::from_utf8_lossy(valid);
-        let line = text.matches('\n').count() as u32 + 1;
-        let column = text.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) as u32 + 1;
-        let byte = bytes.get(e.valid_up_to()).copied().unwrap_or(0);
-        let start = e.valid_up_to();
-        Error { kind: ErrorKind::NotUtf8 { byte }, span: Span { start, end: start, line, column, end_line: line } }
-    })
 }
 
 #[cfg(test)]
