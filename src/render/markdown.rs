@@ -24,8 +24,7 @@ pub fn document_with(model: &Model, solution: &Solution, round: Option<u32>, mor
                 let _ = writeln!(out, "## {section}. {}\n", prose(&t));
             }
             Block::Subsection(t) => {
-                let t = if t.starts_with('$') { t } else { prose(&t) };
-                let _ = writeln!(out, "### {t}\n");
+                let _ = writeln!(out, "### {}\n", inline(&t));
             }
             Block::Paragraph(p) => {
                 let _ = writeln!(out, "{}\n", inline(&p));
