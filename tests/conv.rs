@@ -268,6 +268,15 @@ fn cnn_matches_plain_loops() {
     assert_close("∂L/∂K", &j["gradients"]["K"]["value"], &dk.v);
     assert_close("∂L/∂bK", &j["gradients"]["bK"]["value"], &dbk);
     assert_close("∂L/∂W", &j["gradients"]["W"]["value"], &dw.v);
+    // The quantities on the way to δ1, the hand work of the notebook: the
+    // gradient at v, un-flattened at P1, routed through the max-pool to A1.
+    let path = j["deltas"]["δ1"]["path"].as_array().expect("δ1 has its path");
+    let names: Vec<&str> = path.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["∂L/∂v", "∂L/∂P1", "∂L/∂A1"]);
+    assert_close("∂L/∂v", &path[0]["value"], &dp1.v);
+    assert_close("∂L/∂P1", &path[1]["value"], &dp1.v);
+    assert_close("∂L/∂A1", &path[2]["value"], &da1.v);
+    assert_eq!(path[1]["formula"], "reshape(∂L/∂v, 2×2×2)");
     // The mask counts, at each entry of A1, the windows whose maximum it is.
     let mut mask = Nd::zeros(&a1.dims);
     for s in &switches {

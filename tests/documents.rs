@@ -225,3 +225,36 @@ fn greek_names_are_typeset_as_greek_letters() {
         assert!(!doc.contains("\\mathit{gamma}") && !doc.contains("\\mathit{lam}"), "a Greek name in \\mathit");
     }
 }
+
+/// Headings a student can read ("Error term of layer 2, δ2", "Gradient of
+/// W1") and paragraphs that start with a capital, in every example's
+/// documents; every step's rule is set by `\derivstep`, which keeps it on
+/// the step's line (a bare `\tag*` drops below a formula too wide for both).
+#[test]
+fn headings_and_paragraphs_read_as_sentences() {
+    for path in examples_with_values() {
+        let model = nnderive::load(&common::source(&path)).unwrap();
+        let solution = nnderive::solve(&model).unwrap();
+        let markdown = render::markdown::document(&model, &solution, Some(4));
+        let name = path.display();
+        for heading in markdown.lines().filter_map(|l| l.strip_prefix("### ")) {
+            assert!(heading.starts_with(char::is_uppercase), "{name}: heading {heading:?}");
+        }
+        assert!(markdown.contains("### Gradient of "), "{name}: no parameter heading");
+        let mut previous_blank = true;
+        for line in markdown.lines() {
+            let starts_block =
+                ["$", "#", "-", "|", "\\", "!", "("].iter().any(|p| line.starts_with(p)) || line.is_empty();
+            if previous_blank && !starts_block && !line.starts_with(char::is_uppercase) {
+                panic!("{name}: a paragraph starts in lower case: {line:?}");
+            }
+            previous_blank = line.is_empty();
+        }
+        let latex = render::latex::document(&model, &solution, Some(4));
+        let body = latex.split("\\begin{document}").nth(1).unwrap();
+        assert!(!body.contains("\\tag*"), "{name}: a tag outside \\derivstep");
+        if model.time.is_none() && markdown.contains("error term") {
+            assert!(body.contains("\\subsection*{Error term of layer "), "{name}");
+        }
+    }
+}

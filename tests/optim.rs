@@ -310,7 +310,7 @@ fn rules_are_printed_in_every_format() {
     assert!(text.contains("m̂⁽ᵏ⁾ = m⁽ᵏ⁾ / (1 − β₁ᵏ)"), "{text}");
     assert!(text.contains("P⁽ᵏ⁾ = P⁽ᵏ⁻¹⁾ − α m̂⁽ᵏ⁾ ⊘ (√v̂⁽ᵏ⁾ + ε)"), "{text}");
     let latex = render::latex::document(&model, &solution, Some(4));
-    assert!(latex.contains("\\hat{m}^{(k)} &= \\frac{m^{(k)}}{1 - \\beta_1^{k}}"), "{latex}");
+    assert!(latex.contains("\\hat{m}^{(k)} &= \\derivstep{\\frac{m^{(k)}}{1 - \\beta_1^{k}}}"), "{latex}");
     let markdown = render::markdown::document(&model, &solution, Some(4));
     assert!(
         markdown.contains("P^{(k)} &= P^{(k-1)} - \\alpha \\frac{\\hat{m}^{(k)}}{\\sqrt{\\hat{v}^{(k)}} + \\epsilon}")

@@ -136,12 +136,14 @@ fn vanilla_rnn_matches_plain_f64_bptt() {
     let (mut dwxh, mut dwhh, mut dbh) = (vec![vec![0.0; 2]; 3], vec![vec![0.0; 3]; 3], vec![0.0; 3]);
     let (mut dwhy, mut dby) = (vec![vec![0.0; 3]; 2], vec![0.0; 2]);
     let mut delta_next = vec![0.0; 3];
+    let mut dhs = vec![Vec::new(); steps];
     for t in (0..steps).rev() {
         let d_o: Vec<f64> = yhat[t].iter().zip(&y[t]).map(|(p, q)| p - q).collect();
         outer_add(&mut dwhy, &d_o, &h[t + 1]);
         dby.iter_mut().zip(&d_o).for_each(|(a, b)| *a += b);
         let dh: Vec<f64> = matvec_t(&why, &d_o).iter().zip(matvec_t(&whh, &delta_next)).map(|(a, b)| a + b).collect();
         let delta: Vec<f64> = dh.iter().zip(&h[t + 1]).map(|(g, v)| g * (1.0 - v * v)).collect();
+        dhs[t] = dh;
         outer_add(&mut dwxh, &delta, &x[t]);
         outer_add(&mut dwhh, &delta, &h[t]);
         dbh.iter_mut().zip(&delta).for_each(|(a, b)| *a += b);
@@ -164,6 +166,16 @@ fn vanilla_rnn_matches_plain_f64_bptt() {
     close(&grad("bh"), &dbh, "∂L/∂bh");
     close(&grad("Why"), &flat(&dwhy), "∂L/∂Why");
     close(&grad("by"), &dby, "∂L/∂by");
+    // ∂L/∂h_t, the gradient each step hands back, is shown with its value.
+    let json: serde_json::Value = serde_json::from_str(&nnderive::render::json::solution(&model, &sol, None)).unwrap();
+    let path: Vec<&serde_json::Value> =
+        json["deltas"].as_object().unwrap().values().filter_map(|d| d["path"].as_array()).flatten().collect();
+    for (t, dh) in dhs.iter().enumerate() {
+        let name = format!("∂L/∂h{}", ['₁', '₂', '₃'][t]);
+        let shown = path.iter().find(|p| p["name"] == name.as_str()).unwrap_or_else(|| panic!("{name} not shown"));
+        let got: Vec<f64> = shown["value"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        close(&got, dh, &name);
+    }
 }
 
 // ---- the language ------------------------------------------------------------

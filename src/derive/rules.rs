@@ -378,6 +378,31 @@ impl Convention {
         )
     }
 
+    /// The words that open a layer rule's paragraph in a document when its
+    /// [`Convention::statement`] begins with a formula, so that the
+    /// sentence starts with a capital ("The kernel's gradient is ∂L/∂K…").
+    /// `None` when the statement begins with words.
+    pub fn lead_in(self) -> Option<&'static str> {
+        Some(match self {
+            Convention::ConvForward => "The convolution ",
+            Convention::ConvKernelGrad => "The kernel's gradient is ",
+            Convention::ConvInputGrad => "The input's gradient is ",
+            Convention::SoftmaxAlong(_) => "In a batch, ",
+            Convention::BatchCrossEntropy(_) => "The loss ",
+            Convention::ReluAtZero
+            | Convention::AbsAtZero
+            | Convention::LeakyReluAtZero
+            | Convention::MaxMinTie
+            | Convention::GeluExact
+            | Convention::ChannelBias
+            | Convention::MaxPool
+            | Convention::AvgPool
+            | Convention::Flatten
+            | Convention::Broadcast
+            | Convention::OneHot(_) => return None,
+        })
+    }
+
     /// [`Convention::index_form`] in LaTeX, for documents.
     pub fn latex_index_form(self) -> Option<&'static str> {
         Some(match self {

@@ -1,6 +1,7 @@
 //! `solve` and `gradcheck`: values of every formula, the training step, and
 //! the finite-difference check of the derived gradients.
 
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use num_rational::BigRational;
@@ -35,6 +36,11 @@ pub struct Solution {
     /// that is a sum over time (`TimeSum::terms`), parallel to the
     /// gradients; empty where a gradient is no such sum.
     pub time_terms: Vec<Vec<Tensor>>,
+    /// The value of every intermediate gradient on each defined symbol's
+    /// path (∂L/∂v, ∂L/∂P1, ∂L/∂A1 on the way to δ1): for each symbol in
+    /// `derivation.defined` order, the index in its `steps` of the line that
+    /// ends a quantity's chain of lines, with that quantity's value.
+    pub step_values: Vec<Vec<(usize, Tensor)>>,
 }
 
 /// Where a max-pool takes each window's maximum: a map the shape of the
@@ -113,6 +119,7 @@ pub fn solve(model: &Model) -> Result<Solution, Error> {
     let pass = Pass::run(model, &derivation, initial.clone(), true)?;
     let masks = pool_masks(model, &derivation, &pass.values)?;
     let time_terms = time_terms(model, &derivation, &pass)?;
+    let step_values = step_values(model, &derivation, &pass);
     let open = open_values(model);
     let general = if open.is_empty() { Vec::new() } else { general_values(model, &derivation, &pass)? };
     let mut notes = pass.notes.clone();
@@ -143,6 +150,7 @@ pub fn solve(model: &Model) -> Result<Solution, Error> {
         notes,
         masks,
         time_terms,
+        step_values,
         general,
         derivation,
     })
@@ -289,6 +297,42 @@ fn time_terms(model: &Model, derivation: &Derivation, pass: &Pass) -> Result<Vec
         out.push(terms);
     }
     Ok(out)
+}
+
+/// The values of the quantities each defined symbol's steps pass through
+/// (see `Solution::step_values`). A chain of lines about one quantity ends
+/// where the next quantity's line begins; its last line is evaluated, and
+/// its value is kept for the quantity so that a later line naming it (a
+/// gradient used twice, `∂L/∂h_t` in two error terms) can be evaluated too.
+/// A line that cannot be evaluated here (one naming a quantity not yet
+/// computed) is left without a value: the value shown is only ever the one
+/// computed, and every step's value is a by-product of the same pass.
+fn step_values(model: &Model, derivation: &Derivation, pass: &Pass) -> Vec<Vec<(usize, Tensor)>> {
+    let values = pass.values.iter().cloned().map(Some).collect();
+    let mut ev = Evaluator::new(model, &derivation.graph, Some(derivation), values);
+    ev.symbols.extend(pass.symbols.iter().cloned());
+    let by_wrt: HashMap<Wrt, SymbolId> =
+        (0..derivation.symbols.len() as u32).map(SymbolId).map(|s| (derivation.symbol(s).wrt, s)).collect();
+    let mut out = Vec::with_capacity(derivation.defined.len());
+    for &s in &derivation.defined {
+        let sym = derivation.symbol(s);
+        let mut found = Vec::new();
+        let mut current = None;
+        for (i, step) in sym.steps.iter().enumerate() {
+            current = step.lhs.or(current);
+            let ends_chain = sym.steps.get(i + 1).is_none_or(|next| next.lhs.is_some());
+            // The symbol's own value is shown with its formula already.
+            let Some(wrt) = current.filter(|&w| ends_chain && w != sym.wrt) else { continue };
+            if let Ok(value) = ev.eval(step.expr) {
+                if let Some(&id) = by_wrt.get(&wrt) {
+                    ev.symbols.entry(id).or_insert_with(|| value.clone());
+                }
+                found.push((i, value));
+            }
+        }
+        out.push(found);
+    }
+    out
 }
 
 /// The value of each defined symbol's general form (see `Solution::general`).

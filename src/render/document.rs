@@ -2,7 +2,7 @@
 //! written out as LaTeX or Markdown. Both writers share everything here and
 //! differ only in how a block is spelled.
 
-use crate::derive::{Convention, Derivation, Step, Wrt};
+use crate::derive::{Convention, Derivation, Step, SymbolKind, Wrt};
 use crate::eval::tensor::Tensor;
 use crate::eval::{Solution, Training};
 use crate::model::sentence::Sentence;
@@ -43,7 +43,8 @@ pub struct Row {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Block {
     Section(String),
-    Subsection(String),
+    /// A heading of words and inline mathematics (`Error term of layer 2, Δ2`).
+    Subsection(Vec<Inline>),
     Paragraph(Vec<Inline>),
     /// Aligned equations.
     Display(Vec<Row>),
@@ -394,7 +395,7 @@ fn forward_blocks<V: Valued>(o: &Outline<V>) -> Vec<Block> {
     }
     if let Some(view) = o.time {
         out.push(Block::Paragraph(vec![
-            text("at every step "),
+            text("These equations hold at every step "),
             math(format!("{} = {}, \\dots, T", view.index, view.first)),
             text(", with "),
             math(format!("T = {}", view.last)),
@@ -490,11 +491,11 @@ fn value_blocks(o: &WorkedSolution) -> Vec<Block> {
         Some(n) => format!("Values are rounded to {n} decimal places (half away from zero)."),
         None => "Values are exact where the arithmetic is (fractions and terminating decimals), otherwise in double precision.".to_string(),
     })]));
-    out.push(Block::Subsection("Given".into()));
+    out.push(Block::Subsection(vec![text("Given")]));
     // Given values are printed exactly as the file has them.
     let given = o.given.iter().flat_map(|i| value_rows(&names.tensor(i.tensor, L), i.value, None)).collect();
     out.push(Block::Display(given));
-    out.push(Block::Subsection("Computed".into()));
+    out.push(Block::Subsection(vec![text("Computed")]));
     let mut rows = Vec::new();
     for eq in &o.forward {
         let name = names.tensor(eq.tensor, L);
@@ -521,8 +522,7 @@ fn gradient_blocks<V: Valued>(o: &Outline<V>) -> Vec<Block> {
     for term in &o.error_terms {
         out.extend(error_term_blocks(o, term));
     }
-    out.push(Block::Subsection("Parameter gradients".into()));
-    out.push(Block::Display(parameter_gradient_rows(o)));
+    out.extend(parameter_gradient_blocks(o));
     out.extend(rule_blocks(o));
     out.extend(simplification_blocks(o.simplifications));
     out
@@ -604,7 +604,7 @@ fn layer_rule_blocks(rules: &[Convention]) -> Vec<Block> {
     let mut out =
         vec![Block::Paragraph(vec![text("The layers' rules, as the textbook states them and entry by entry:")])];
     for c in rules {
-        let mut statement = sentence(c.statement());
+        let mut statement = opening(*c);
         if let Some(legend) = c.legend() {
             statement.push(text(", "));
             statement.extend(sentence(legend));
@@ -618,13 +618,32 @@ fn layer_rule_blocks(rules: &[Convention]) -> Vec<Block> {
     out
 }
 
+/// A layer rule's statement as a sentence that starts with a capital:
+/// behind its lead-in when it begins with a formula, else with its first
+/// word capitalized.
+fn opening(c: Convention) -> Vec<Inline> {
+    let mut statement = sentence(c.statement());
+    if let Some(lead) = c.lead_in() {
+        statement.insert(0, text(lead));
+    } else if let Some(Inline::Text(first)) = statement.first_mut() {
+        *first = capitalized(first);
+    }
+    statement
+}
+
+/// `s` with its first letter a capital.
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
 /// Each sequence's error term in t, with its steps and where it holds.
 fn recurrence_blocks<V: Valued>(o: &Outline<V>) -> Vec<Block> {
     let (Some(view), false) = (o.time, o.recurrence.is_empty()) else {
         return Vec::new();
     };
     let (d, g, names) = (o.derivation, &o.derivation.graph, &o.names);
-    let mut out = vec![Block::Subsection(format!("The recurrence in {}", view.index))];
+    let mut out = vec![Block::Subsection(vec![text("The recurrence in "), math(&view.index)])];
     for gen in &o.recurrence {
         let at = names.at(&view.index, gen.step);
         let sym = d.symbol(gen.symbol);
@@ -661,13 +680,20 @@ fn error_term_blocks<V: Valued>(o: &Outline<V>, term: &ErrorTerm<V>) -> Vec<Bloc
     let (g, names, round) = (&o.derivation.graph, &o.names, o.round);
     let sym = term.definition;
     let label = formula(g, sym.node, names, L);
-    let mut out = vec![Block::Subsection(format!("${label}$"))];
+    let mut out = vec![Block::Subsection(error_term_heading(o, sym, &label))];
     let mut rows = Vec::new();
     let of = names.gradient_of(sym.wrt, L, g);
     if of != label {
         rows.push(row(label.clone(), of));
     }
-    rows.extend(step_rows(&sym.steps, o.derivation, names));
+    // Each quantity on the way gets its value where its lines end.
+    for (i, step) in step_rows(&sym.steps, o.derivation, names).into_iter().enumerate() {
+        rows.push(step);
+        if let Some(value) = term.path.iter().find(|(at, _)| *at == i).and_then(|(_, v)| v.tensor()) {
+            let lhs = sym.steps[..=i].iter().rev().find_map(|s| s.lhs).map(|w| names.gradient_of(w, L, g));
+            rows.extend(value_rows_after(&lhs.unwrap_or_default(), value, round));
+        }
+    }
     rows.push(row(label.clone(), formula(g, sym.formula, names, L)));
     if let Some(value) = term.value.tensor() {
         rows.extend(value_rows_after(&label, value, round));
@@ -697,16 +723,34 @@ fn error_term_blocks<V: Valued>(o: &Outline<V>, term: &ErrorTerm<V>) -> Vec<Bloc
     out
 }
 
-/// Each parameter's gradient, formula then value; a sum over time term by term.
-fn parameter_gradient_rows<V: Valued>(o: &Outline<V>) -> Vec<Row> {
+/// A heading a student can read: `Error term of layer 2, Δ2`, or `Gradient
+/// with respect to σ` for a named gradient.
+fn error_term_heading<V: Valued>(o: &Outline<V>, sym: &crate::derive::Symbol, label: &str) -> Vec<Inline> {
+    match (sym.kind, sym.wrt) {
+        // Outside a model in time the number of δk is its layer's.
+        (SymbolKind::Delta { layer }, _) if o.time.is_none() => {
+            vec![text(format!("Error term of layer {layer}, ")), math(label)]
+        }
+        (SymbolKind::Delta { .. }, _) => vec![text("Error term "), math(label)],
+        (SymbolKind::Adjoint, Wrt::Tensor(t)) => vec![text("Gradient with respect to "), math(o.names.tensor(t, L))],
+        (SymbolKind::Adjoint, Wrt::Node(_)) => vec![text("Gradient "), math(label)],
+    }
+}
+
+/// Each parameter's gradient under its own heading, formula then value; a
+/// sum over time term by term.
+fn parameter_gradient_blocks<V: Valued>(o: &Outline<V>) -> Vec<Block> {
     let (g, names, round) = (&o.derivation.graph, &o.names, o.round);
-    let mut rows = Vec::new();
+    let mut out = Vec::new();
     for (i, grad) in o.gradients.iter().enumerate() {
+        let (mut rows, mut note) = (Vec::new(), None);
+        out.push(Block::Subsection(vec![text("Gradient of "), math(names.tensor(grad.param, L))]));
         let lhs = names.gradient_of(Wrt::Tensor(grad.param), L, g);
         // A derivation writes a sum over time in t, as `derive` does.
         let in_t = o.time.filter(|_| !V::HAS_VALUES).and_then(|view| Some((view, view.gradients.get(i)?.as_ref()?)));
         if let Some((view, sum)) = in_t {
             rows.push(row(lhs, super::text::time_sum_text(g, sum, names, view, L)));
+            out.push(Block::Display(rows));
             continue;
         }
         match &grad.over_time {
@@ -717,6 +761,7 @@ fn parameter_gradient_rows<V: Valued>(o: &Outline<V>) -> Vec<Row> {
                 if terms.len() <= TERMS_SHOWN && terms.iter().all(|t| t.dims().len() <= 2) {
                     let values: Vec<String> = terms.iter().map(|t| matrix(t, round)).collect();
                     rows.push(row("", values.join(" + ")));
+                    note = grad.value.tensor().and_then(|total| super::text::rounded_terms_note(terms, total, round));
                 }
             }
             None => rows.push(row(lhs.clone(), formula(g, grad.formula, names, L))),
@@ -724,8 +769,12 @@ fn parameter_gradient_rows<V: Valued>(o: &Outline<V>) -> Vec<Row> {
         if let Some(value) = grad.value.tensor() {
             rows.extend(value_rows_after(&lhs, value, round));
         }
+        out.push(Block::Display(rows));
+        if let Some(note) = note {
+            out.push(Block::Paragraph(vec![text(capitalized(&note) + ".")]));
+        }
     }
-    rows
+    out
 }
 
 /// The legend of the simplifications that the error terms' steps and the
@@ -859,7 +908,7 @@ fn update_blocks(model: &Model, names: &Names, train: &Training, round: Option<u
         out.push(Block::Paragraph(remarks));
     }
 
-    out.push(Block::Subsection("Loss by step".into()));
+    out.push(Block::Subsection(vec![text("Loss by step")]));
     let values = training::loss_values(train);
     if training::plotted(train) {
         let picks = crate::eval::sampled_entries(values.len(), Some(PLOT_POINTS));
@@ -903,7 +952,7 @@ fn update_blocks(model: &Model, names: &Names, train: &Training, round: Option<u
             continue;
         };
         let Some(step) = train.history.get(k as usize - 1) else { continue };
-        out.push(Block::Subsection(format!("Step {k}")));
+        out.push(Block::Subsection(vec![text(format!("Step {k}"))]));
         let at = training::At::Step(k);
         let mut rows = vec![row(
             training::loss_at(&loss, training::At::Step(k - 1), L),

@@ -340,6 +340,21 @@ fn deltas_json(o: &WorkedSolution) -> Value {
                 obj.insert("general".into(), json!({ "formula": f, "value": value(gv, o.round) }));
             }
         }
+        // The quantities on the way to it, each with its step and value.
+        let path: Vec<Value> = term
+            .path_lines()
+            .map(|(wrt, expr, v)| {
+                let mut obj = Map::new();
+                obj.insert("name".into(), json!(names.gradient_of(wrt, N, g)));
+                obj.insert("name_latex".into(), json!(names.gradient_of(wrt, Notation::Latex, g)));
+                obj.insert("formula".into(), json!(formula(g, expr, names, N)));
+                obj.insert("latex".into(), json!(formula(g, expr, names, Notation::Latex)));
+                with_value(obj, v, o.round)
+            })
+            .collect();
+        if let (false, Value::Object(obj)) = (path.is_empty(), &mut entry) {
+            obj.insert("path".into(), Value::Array(path));
+        }
         deltas.insert(formula(g, term.definition.node, names, N), entry);
     }
     Value::Object(deltas)
@@ -523,6 +538,10 @@ fn time_json(
         obj.insert("terms".into(), json!(terms));
         if let Some((solution, round)) = solution {
             if let Some(values) = solution.time_terms.get(i) {
+                let total = solution.gradients.get(i);
+                if let Some(note) = total.and_then(|total| super::text::rounded_terms_note(values, total, round)) {
+                    obj.insert("note".into(), json!(note));
+                }
                 let values: Vec<Value> = values.iter().map(|v| with_value(Map::new(), v, round)).collect();
                 obj.insert("values".into(), Value::Array(values));
             }

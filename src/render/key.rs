@@ -20,7 +20,7 @@ use crate::eval::tensor::Tensor;
 use crate::eval::Solution;
 use crate::model::{Func, Model};
 
-use super::document::{self, Block, Row};
+use super::document::{self, Block, Inline, Row};
 use super::formula::{definition, display_width, formula, Names, Notation};
 use super::outline::{outline, WorkedSolution};
 use super::text::substitute_params;
@@ -365,7 +365,7 @@ pub fn blocks(key: &Key) -> Vec<Block> {
     const L: Notation = Notation::Latex;
     let o = &key.o;
     let g = &o.derivation.graph;
-    let mut out = vec![Block::Subsection("Given".into())];
+    let mut out = vec![Block::Subsection(vec![Inline::Text("Given".into())])];
     let mut given: Vec<Row> =
         o.given.iter().flat_map(|i| document::value_rows(&o.names.tensor(i.tensor, L), i.value, None)).collect();
     for (i, row) in o.functions.iter().enumerate() {
@@ -432,7 +432,7 @@ pub fn blocks(key: &Key) -> Vec<Block> {
     }
     let notes = document::note_items(o);
     if !notes.is_empty() {
-        out.push(Block::Subsection("Conventions".into()));
+        out.push(Block::Subsection(vec![Inline::Text("Conventions".into())]));
         out.push(Block::List(notes));
     }
     out

@@ -17,6 +17,16 @@ const PREAMBLE: &str = r"\documentclass[11pt]{article}
 \usepackage{graphicx}
 \setcounter{MaxMatrixCols}{256}
 \allowdisplaybreaks
+% \derivstep{formula}{rule}: a derivation step's formula with the rule it uses
+% on its line, in a right-hand column at most 0.3 of the line wide (the
+% rule's words wrap inside it); the formula is shrunk, when it must be, to
+% leave that column room, so the rule never drops to a line of its own.
+\newlength{\rulecolumn}
+\newcommand{\rulewidth}[1]{\settowidth{\rulecolumn}{\footnotesize #1}%
+\ifdim\rulecolumn>0.3\linewidth\setlength{\rulecolumn}{0.3\linewidth}\fi}
+\newcommand{\derivstep}[2]{\rulewidth{#2}%
+\resizebox{\ifdim\width>\dimexpr0.84\linewidth-\rulecolumn\relax\dimexpr0.84\linewidth-\rulecolumn\relax\else\width\fi}{!}{$\displaystyle #1$}%
+\tag*{\rulewidth{#2}\parbox[c]{\rulecolumn}{\raggedleft\footnotesize #2}}}
 ";
 
 /// The worked solution as a LaTeX document.
@@ -61,7 +71,7 @@ pub fn write(blocks: Vec<Block>, title: &str) -> String {
                 let _ = writeln!(out, "\\section{{{}}}\n", heading(&t));
             }
             Block::Subsection(t) => {
-                let _ = writeln!(out, "\\subsection*{{{}}}\n", heading(&t));
+                let _ = writeln!(out, "\\subsection*{{{}}}\n", inline(&t));
             }
             Block::Paragraph(p) => {
                 let _ = writeln!(out, "{}\n", inline(&p));
@@ -156,9 +166,11 @@ fn display_row(r: &Row) -> String {
     } else {
         r.rhs.clone()
     };
-    let mut line = format!("{} &= {}", r.lhs, rhs);
-    if let Some(note) = &r.note {
-        let _ = write!(line, " \\tag*{{\\footnotesize {}}}", inline(note));
+    match &r.note {
+        Some(note) => {
+            let note = inline(note);
+            format!("{} &= \\derivstep{{{}}}{{{note}}}", r.lhs, rhs)
+        }
+        None => format!("{} &= {}", r.lhs, rhs),
     }
-    line
 }

@@ -44,8 +44,7 @@ pub fn write(blocks: Vec<Block>, title: &str) -> String {
                 let _ = writeln!(out, "## {section}. {}\n", prose(&t));
             }
             Block::Subsection(t) => {
-                let t = if t.starts_with('$') { t } else { prose(&t) };
-                let _ = writeln!(out, "### {t}\n");
+                let _ = writeln!(out, "### {}\n", inline(&t));
             }
             Block::Paragraph(p) => {
                 let _ = writeln!(out, "{}\n", inline(&p));

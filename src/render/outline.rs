@@ -11,7 +11,7 @@
 //! and the words around them.
 
 use crate::derive::time::{General, TimeSum, TimeView};
-use crate::derive::{Convention, Derivation, Step, Symbol, TargetSum};
+use crate::derive::{Convention, Derivation, Step, Symbol, TargetSum, Wrt};
 use crate::eval::evaluate::Note;
 use crate::eval::tensor::Tensor;
 use crate::eval::{PoolMask, Solution, Training};
@@ -119,6 +119,23 @@ pub struct ErrorTerm<'s, V> {
     pub value: V,
     /// The form before Σy = 1 was used, when it was.
     pub general: Option<GeneralForm<'s>>,
+    /// The values of the quantities its steps pass through: the index of
+    /// the step line that ends each one's chain, and its value (none
+    /// without numbers).
+    pub path: Vec<(usize, V)>,
+}
+
+impl<V> ErrorTerm<'_, V> {
+    /// Each quantity its steps pass through, with the first line of its
+    /// chain (the step that gives it from the quantity before:
+    /// `∂L/∂P1 = reshape(∂L/∂v, 2×2×2)`) and its value.
+    pub fn path_lines(&self) -> impl Iterator<Item = (Wrt, NodeId, &V)> + '_ {
+        let steps = &self.definition.steps;
+        self.path.iter().filter_map(move |(i, value)| {
+            let first = steps.get(..=*i)?.iter().rposition(|s| s.lhs.is_some())?;
+            Some((steps[first].lhs?, steps[first].expr, value))
+        })
+    }
 }
 
 /// An error term without the assumption Σy = 1.
@@ -193,7 +210,7 @@ pub fn derivation_outline<'s>(model: &'s Model, d: &'s Derivation) -> Outline<'s
     let error_terms = symbols_by_step(model, d).into_iter().map(|s| {
         let sym = d.symbol(s);
         let general = sym.general.map(|formula| GeneralForm { formula, value: None, target: target_of(model, d, sym) });
-        ErrorTerm { symbol: s, definition: sym, value: (), general }
+        ErrorTerm { symbol: s, definition: sym, value: (), general, path: Vec::new() }
     });
     let gradients = d.gradients.iter().map(|g| GradientItem {
         param: g.param,
@@ -229,6 +246,9 @@ pub fn outline<'s>(model: &'s Model, solution: &'s Solution, round: Option<u32>)
     let o = derivation_outline(model, &solution.derivation);
     let symbol_values: std::collections::HashMap<SymbolId, &Tensor> =
         solution.symbols.iter().map(|(s, v)| (*s, v)).collect();
+    let mut shown = std::collections::HashSet::new();
+    let path_values: std::collections::HashMap<SymbolId, &Vec<(usize, Tensor)>> =
+        solution.derivation.defined.iter().copied().zip(&solution.step_values).collect();
     let given = o.given.into_iter().map(|g| Given { tensor: g.tensor, value: solution.value(g.tensor) });
     let forward = o.forward.into_iter().map(|eq| Equation {
         tensor: eq.tensor,
@@ -242,7 +262,21 @@ pub fn outline<'s>(model: &'s Model, solution: &'s Solution, round: Option<u32>)
             value: solution.general.iter().find(|(id, _)| *id == term.symbol).map(|(_, v)| v),
             ..g
         });
-        Some(ErrorTerm { symbol: term.symbol, definition: term.definition, value, general })
+        // A quantity on two error terms' paths (∂L/∂ŷ) has its value shown once, the first time.
+        let steps = &term.definition.steps;
+        let path = path_values
+            .get(&term.symbol)
+            .map(|p| {
+                p.iter()
+                    .filter(|(i, _)| {
+                        let wrt = steps.get(..=*i).and_then(|s| s.iter().rev().find_map(|s| s.lhs));
+                        wrt.is_some_and(|w| shown.insert(w))
+                    })
+                    .map(|(i, v)| (*i, v))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(ErrorTerm { symbol: term.symbol, definition: term.definition, value, general, path })
     });
     let gradients = o.gradients.into_iter().zip(&solution.gradients).enumerate().map(|(i, (g, value))| GradientItem {
         param: g.param,

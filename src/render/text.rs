@@ -611,6 +611,12 @@ fn write_error_term_values(out: &mut String, o: &WorkedSolution) {
     }
     for term in &o.error_terms {
         let sym = term.definition;
+        // The quantities on the way, each as its step gives it from the
+        // one before (∂L/∂P1 = reshape(∂L/∂v, 2×2×2)), with its value.
+        for (wrt, expr, value) in term.path_lines() {
+            let lhs = names.gradient_of(wrt, N, g);
+            formula_and_value(out, &lhs, Some(&formula(g, expr, names, N)), value, o.round);
+        }
         let label = formula(g, sym.node, names, N);
         let f = formula(g, sym.formula, names, N);
         formula_and_value(out, &label, Some(&f), term.value, o.round);
@@ -1373,4 +1379,21 @@ fn write_time_sum(
         }
     }
     super::values::labelled_into(out, &pad, total, round, "  ");
+    if let Some(note) = rounded_terms_note(terms, total, round) {
+        let _ = writeln!(out, "  {pad}   ({note})");
+    }
+}
+
+/// The note under a sum shown term by term whose rounded terms do not add
+/// up to its rounded total, in words every format uses.
+pub fn rounded_terms_note(
+    terms: &[crate::eval::tensor::Tensor],
+    total: &crate::eval::tensor::Tensor,
+    round: Option<u32>,
+) -> Option<String> {
+    let places = round.filter(|_| super::values::rounded_terms_disagree(terms, total, round))?;
+    let decimals = if places == 1 { "decimal" } else { "decimals" };
+    Some(format!(
+        "each term is rounded to {places} {decimals} on its own, so the rounded terms need not add up to the rounded total"
+    ))
 }

@@ -6,6 +6,37 @@ use crate::eval::tensor::{Data, Tensor};
 
 use super::formula::{display_width, Notation};
 
+/// Whether a sum shown term by term at `round` decimals has an entry whose
+/// rounded terms do not add up to its rounded total (`0.0081 − 0.0001 −
+/// 0.0001` shown beside `0.0078`): each is rounded on its own, as it must
+/// be, and the writers then say so, as a careful textbook footnotes it.
+/// False without rounding, and for entries that are expressions or do not
+/// print as fixed-point numbers.
+pub fn rounded_terms_disagree(terms: &[Tensor], total: &Tensor, round: Option<u32>) -> bool {
+    let Some(places) = round else { return false };
+    (0..total.len()).any(|i| {
+        let units = |t: &Tensor| fixed_units(&t.format_entry(i, Some(places)), places);
+        let sum = terms.iter().try_fold(0i128, |acc, t| acc.checked_add(units(t)?));
+        matches!((sum, units(total)), (Some(sum), Some(shown)) if sum != shown)
+    })
+}
+
+/// A number printed with exactly `places` decimals (`-0.0078`) in units of
+/// its last place (`-78`); `None` for anything else.
+fn fixed_units(s: &str, places: u32) -> Option<i128> {
+    let (negative, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(int) || frac.len() != places as usize || (places > 0 && !all_digits(frac)) {
+        return None;
+    }
+    let magnitude: i128 = format!("{int}{frac}").parse().ok()?;
+    Some(if negative { -magnitude } else { magnitude })
+}
+
 /// How a tensor's entries are laid out: (rows, columns). A vector is one
 /// column; higher ranks print as rows of their last dimension.
 pub fn grid(t: &Tensor) -> (usize, usize) {
@@ -406,6 +437,28 @@ pub fn labelled_into(out: &mut String, lhs: &str, t: &Tensor, round: Option<u32>
 mod tests {
     use super::*;
     use num_rational::BigRational;
+
+    /// 0.00806 − 0.00006 − 0.00006 = 0.00794: the terms round to 0.0081,
+    /// −0.0001, −0.0001, which add to 0.0079, while the total rounds to
+    /// 0.0079 — they agree; with −0.00014 twice the total 0.00778 rounds
+    /// to 0.0078 while the terms give 0.0081 − 0.0001 − 0.0001 = 0.0079.
+    #[test]
+    fn rounded_terms_that_do_not_add_up_are_found() {
+        let t = |x: f64| Tensor::float(vec![1], vec![x]);
+        let agree = [t(0.00806), t(-0.00006), t(-0.00006)];
+        assert!(!rounded_terms_disagree(&agree, &t(0.00794), Some(4)));
+        let disagree = [t(0.00806), t(-0.00014), t(-0.00014)];
+        assert!(rounded_terms_disagree(&disagree, &t(0.00778), Some(4)));
+        // Unrounded output shows every digit: nothing to note.
+        assert!(!rounded_terms_disagree(&disagree, &t(0.00778), None));
+        // Exact entries are rounded the same way.
+        let q = |n: i64, d: i64| Tensor::exact(vec![1], vec![BigRational::new(n.into(), d.into())]);
+        assert!(rounded_terms_disagree(&[q(1, 3), q(1, 3), q(1, 3)], &q(1, 1), Some(1)));
+        assert!(!rounded_terms_disagree(&[q(1, 4), q(1, 4)], &q(1, 2), Some(2)));
+        assert_eq!(fixed_units("-0.0078", 4), Some(-78));
+        assert_eq!(fixed_units("12.50", 2), Some(1250));
+        assert_eq!(fixed_units("1/3", 2), None);
+    }
 
     /// The rows as [`Columns`] writes them, kept or formatted again,
     /// against [`aligned_rows`] over every cell formatted as a string.
