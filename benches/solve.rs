@@ -179,28 +179,50 @@ fn long_sums(runs: usize) {
     }
 }
 
+/// A decimal in [-0.30, 0.30] with two places, never zero: small enough
+/// that a long recurrence's gradients neither explode nor vanish, so the
+/// output grows with T and not with the numbers' digits.
+fn small_decimal(rng: &mut common::Lcg) -> String {
+    let v = (rng.next() % 61) as i64 - 30;
+    format!("{:.2}", if v == 0 { 7 } else { v } as f64 / 100.0)
+}
+
+/// A `rows`×`cols` literal of [`small_decimal`]s.
+fn small_matrix(rng: &mut common::Lcg, rows: usize, cols: usize) -> String {
+    let row = |rng: &mut common::Lcg| (0..cols).map(|_| small_decimal(rng)).collect::<Vec<_>>().join(", ");
+    format!("[{}]", (0..rows).map(|_| format!("[{}]", row(rng))).collect::<Vec<_>>().join(", "))
+}
+
+/// A `n`-vector literal of [`small_decimal`]s.
+fn small_vector(rng: &mut common::Lcg, n: usize) -> String {
+    format!("[{}]", (0..n).map(|_| small_decimal(rng)).collect::<Vec<_>>().join(", "))
+}
+
+/// The start of a recurrent network over `steps` steps: the inputs, the
+/// two-class targets and the zero initial state(s) named in `states`.
+fn recurrent_head(rng: &mut common::Lcg, steps: usize, inputs: usize, width: usize, states: &[&str]) -> String {
+    let zeros = vec!["0"; width].join(", ");
+    let mut out = format!("steps t = 1..{steps}\n");
+    out.push_str(&format!("input x[t][{inputs}] = {}\n", small_matrix(rng, steps, inputs)));
+    out.push_str(&format!("target y[t][2] = [{}]\n", vec!["[1, 0]"; steps].join(", ")));
+    for s in states {
+        out.push_str(&format!("const {s}[0][{width}] = [{zeros}]\n"));
+    }
+    out
+}
+
 /// An LSTM over `steps` steps as grammar/examples/lstm.nn writes it (one
 /// weight matrix per gate), with `inputs`-wide inputs, a `width`-wide
 /// state and two classes.
 fn lstm_network(seed: u64, steps: usize, inputs: usize, width: usize) -> String {
-    let mut rng = common::Lcg(seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407));
-    let zeros = vec!["0"; width].join(", ");
-    let mut out = format!("steps t = 1..{steps}\n");
-    out.push_str(&format!("input x[t][{inputs}] = {}\n", common::random_literal(&mut rng, &[steps, inputs])));
-    out.push_str(&format!("target y[t][2] = [{}]\n", vec!["[1, 0]"; steps].join(", ")));
-    out.push_str(&format!("const h[0][{width}] = [{zeros}]\nconst c[0][{width}] = [{zeros}]\n"));
+    let mut rng = common::Lcg(seed);
+    let mut out = recurrent_head(&mut rng, steps, inputs, width, &["h", "c"]);
     for g in ["i", "f", "o", "g"] {
-        let w = common::random_literal(&mut rng, &[width, inputs]);
-        let u = common::random_literal(&mut rng, &[width, width]);
-        let b = common::random_literal(&mut rng, &[width]);
-        out.push_str(&format!(
-            "param W{g}[{width},{inputs}] = {w}\nparam U{g}[{width},{width}] = {u}\nparam b{g}[{width}] = {b}\n"
-        ));
+        out.push_str(&format!("param W{g}[{width},{inputs}] = {}\n", small_matrix(&mut rng, width, inputs)));
+        out.push_str(&format!("param U{g}[{width},{width}] = {}\n", small_matrix(&mut rng, width, width)));
+        out.push_str(&format!("param b{g}[{width}] = {}\n", small_vector(&mut rng, width)));
     }
-    out.push_str(&format!(
-        "param Why[2,{width}] = {}\nparam by[2] = [0, 0]\n",
-        common::random_literal(&mut rng, &[2, width])
-    ));
+    out.push_str(&format!("param Why[2,{width}] = {}\nparam by[2] = [0, 0]\n", small_matrix(&mut rng, 2, width)));
     out.push_str(
         "i[t] = sigmoid(Wi @ x[t] + Ui @ h[t-1] + bi)\n\
          f[t] = sigmoid(Wf @ x[t] + Uf @ h[t-1] + bf)\n\
@@ -208,6 +230,25 @@ fn lstm_network(seed: u64, steps: usize, inputs: usize, width: usize) -> String 
          g[t] = tanh(Wg @ x[t] + Ug @ h[t-1] + bg)\n\
          c[t] = f[t] * c[t-1] + i[t] * g[t]\n\
          h[t] = o[t] * tanh(c[t])\n\
+         yhat[t] = softmax(Why @ h[t] + by)\n\
+         loss L = sum(cross_entropy(y[t], yhat[t]) for t)\n\
+         train sgd(lr = 0.1)\n",
+    );
+    out
+}
+
+/// A vanilla RNN over `steps` steps (`h[t] = tanh(Wx x[t] + Wh h[t-1] +
+/// b)`, a softmax output and a loss at every step), with `inputs`-wide
+/// inputs, a `width`-wide state and two classes.
+fn rnn_network(seed: u64, steps: usize, inputs: usize, width: usize) -> String {
+    let mut rng = common::Lcg(seed);
+    let mut out = recurrent_head(&mut rng, steps, inputs, width, &["h"]);
+    out.push_str(&format!("param Wx[{width},{inputs}] = {}\n", small_matrix(&mut rng, width, inputs)));
+    out.push_str(&format!("param Wh[{width},{width}] = {}\n", small_matrix(&mut rng, width, width)));
+    out.push_str(&format!("param b[{width}] = {}\n", small_vector(&mut rng, width)));
+    out.push_str(&format!("param Why[2,{width}] = {}\nparam by[2] = [0, 0]\n", small_matrix(&mut rng, 2, width)));
+    out.push_str(
+        "h[t] = tanh(Wx @ x[t] + Wh @ h[t-1] + b)\n\
          yhat[t] = softmax(Why @ h[t] + by)\n\
          loss L = sum(cross_entropy(y[t], yhat[t]) for t)\n\
          train sgd(lr = 0.1)\n",
@@ -225,13 +266,14 @@ fn writers(runs: usize) {
     type Family = (&'static str, [usize; 4], fn(usize) -> String);
     let families: [Family; 3] = [
         ("LSTM D=32 H=32, T", [50, 100, 200, 400], |t| lstm_network(1, t, 32, 32)),
-        ("RNN D=32 H=32, T", [50, 100, 200, 400], |t| common::rnn_network(2, t, 32, 32, 2)),
+        ("RNN D=32 H=32, T", [50, 100, 200, 400], |t| rnn_network(2, t, 32, 32)),
         ("dense 32 wide, layers", [8, 16, 32, 64], |n| {
             common::random_network(7, n, &vec![32; n + 1], &["tanh", "sigmoid"], "cross_entropy")
         }),
     ];
     use nnderive::render;
-    let formats: [(&str, fn(&nnderive::model::Model, &nnderive::eval::Solution) -> String); 5] = [
+    type Writer = fn(&nnderive::model::Model, &nnderive::eval::Solution) -> String;
+    let formats: [(&str, Writer); 5] = [
         ("text", |m, s| render::text::solution(m, s, None)),
         ("text --round 4", |m, s| render::text::solution(m, s, Some(4))),
         ("json", |m, s| render::json::solution(m, s, None)),
