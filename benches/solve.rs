@@ -179,6 +179,129 @@ fn long_sums(runs: usize) {
     }
 }
 
+/// A decimal in [-0.30, 0.30] with two places, never zero: small enough
+/// that a long recurrence's gradients neither explode nor vanish, so the
+/// output grows with T and not with the numbers' digits.
+fn small_decimal(rng: &mut common::Lcg) -> String {
+    let v = (rng.next() % 61) as i64 - 30;
+    format!("{:.2}", if v == 0 { 7 } else { v } as f64 / 100.0)
+}
+
+/// A `rows`×`cols` literal of [`small_decimal`]s.
+fn small_matrix(rng: &mut common::Lcg, rows: usize, cols: usize) -> String {
+    let row = |rng: &mut common::Lcg| (0..cols).map(|_| small_decimal(rng)).collect::<Vec<_>>().join(", ");
+    format!("[{}]", (0..rows).map(|_| format!("[{}]", row(rng))).collect::<Vec<_>>().join(", "))
+}
+
+/// A `n`-vector literal of [`small_decimal`]s.
+fn small_vector(rng: &mut common::Lcg, n: usize) -> String {
+    format!("[{}]", (0..n).map(|_| small_decimal(rng)).collect::<Vec<_>>().join(", "))
+}
+
+/// The start of a recurrent network over `steps` steps: the inputs, the
+/// two-class targets and the zero initial state(s) named in `states`.
+fn recurrent_head(rng: &mut common::Lcg, steps: usize, inputs: usize, width: usize, states: &[&str]) -> String {
+    let zeros = vec!["0"; width].join(", ");
+    let mut out = format!("steps t = 1..{steps}\n");
+    out.push_str(&format!("input x[t][{inputs}] = {}\n", small_matrix(rng, steps, inputs)));
+    out.push_str(&format!("target y[t][2] = [{}]\n", vec!["[1, 0]"; steps].join(", ")));
+    for s in states {
+        out.push_str(&format!("const {s}[0][{width}] = [{zeros}]\n"));
+    }
+    out
+}
+
+/// An LSTM over `steps` steps as grammar/examples/lstm.nn writes it (one
+/// weight matrix per gate), with `inputs`-wide inputs, a `width`-wide
+/// state and two classes.
+fn lstm_network(seed: u64, steps: usize, inputs: usize, width: usize) -> String {
+    let mut rng = common::Lcg(seed);
+    let mut out = recurrent_head(&mut rng, steps, inputs, width, &["h", "c"]);
+    for g in ["i", "f", "o", "g"] {
+        out.push_str(&format!("param W{g}[{width},{inputs}] = {}\n", small_matrix(&mut rng, width, inputs)));
+        out.push_str(&format!("param U{g}[{width},{width}] = {}\n", small_matrix(&mut rng, width, width)));
+        out.push_str(&format!("param b{g}[{width}] = {}\n", small_vector(&mut rng, width)));
+    }
+    out.push_str(&format!("param Why[2,{width}] = {}\nparam by[2] = [0, 0]\n", small_matrix(&mut rng, 2, width)));
+    out.push_str(
+        "i[t] = sigmoid(Wi @ x[t] + Ui @ h[t-1] + bi)\n\
+         f[t] = sigmoid(Wf @ x[t] + Uf @ h[t-1] + bf)\n\
+         o[t] = sigmoid(Wo @ x[t] + Uo @ h[t-1] + bo)\n\
+         g[t] = tanh(Wg @ x[t] + Ug @ h[t-1] + bg)\n\
+         c[t] = f[t] * c[t-1] + i[t] * g[t]\n\
+         h[t] = o[t] * tanh(c[t])\n\
+         yhat[t] = softmax(Why @ h[t] + by)\n\
+         loss L = sum(cross_entropy(y[t], yhat[t]) for t)\n\
+         train sgd(lr = 0.1)\n",
+    );
+    out
+}
+
+/// A vanilla RNN over `steps` steps (`h[t] = tanh(Wx x[t] + Wh h[t-1] +
+/// b)`, a softmax output and a loss at every step), with `inputs`-wide
+/// inputs, a `width`-wide state and two classes.
+fn rnn_network(seed: u64, steps: usize, inputs: usize, width: usize) -> String {
+    let mut rng = common::Lcg(seed);
+    let mut out = recurrent_head(&mut rng, steps, inputs, width, &["h"]);
+    out.push_str(&format!("param Wx[{width},{inputs}] = {}\n", small_matrix(&mut rng, width, inputs)));
+    out.push_str(&format!("param Wh[{width},{width}] = {}\n", small_matrix(&mut rng, width, width)));
+    out.push_str(&format!("param b[{width}] = {}\n", small_vector(&mut rng, width)));
+    out.push_str(&format!("param Why[2,{width}] = {}\nparam by[2] = [0, 0]\n", small_matrix(&mut rng, 2, width)));
+    out.push_str(
+        "h[t] = tanh(Wx @ x[t] + Wh @ h[t-1] + b)\n\
+         yhat[t] = softmax(Why @ h[t] + by)\n\
+         loss L = sum(cross_entropy(y[t], yhat[t]) for t)\n\
+         train sgd(lr = 0.1)\n",
+    );
+    out
+}
+
+/// Each writer of `nnderive solve`, timed alone on a solution already
+/// computed: the text at full precision and at `--round 4`, JSON, LaTeX and
+/// Markdown. Each family is solved at four sizes, each twice the one before
+/// (T = 50..400 steps for the LSTM and the RNN, 8..64 layers for the dense
+/// network); a writer linear in its output takes about twice as long at
+/// each doubling, and the ratio is printed beside each time.
+fn writers(runs: usize) {
+    type Family = (&'static str, [usize; 4], fn(usize) -> String);
+    let families: [Family; 3] = [
+        ("LSTM D=32 H=32, T", [50, 100, 200, 400], |t| lstm_network(1, t, 32, 32)),
+        ("RNN D=32 H=32, T", [50, 100, 200, 400], |t| rnn_network(2, t, 32, 32)),
+        ("dense 32 wide, layers", [8, 16, 32, 64], |n| {
+            common::random_network(7, n, &vec![32; n + 1], &["tanh", "sigmoid"], "cross_entropy")
+        }),
+    ];
+    use nnderive::render;
+    type Writer = fn(&nnderive::model::Model, &nnderive::eval::Solution) -> String;
+    let formats: [(&str, Writer); 5] = [
+        ("text", |m, s| render::text::solution(m, s, None)),
+        ("text --round 4", |m, s| render::text::solution(m, s, Some(4))),
+        ("json", |m, s| render::json::solution(m, s, None)),
+        ("latex", |m, s| render::latex::document(m, s, None)),
+        ("markdown", |m, s| render::markdown::document(m, s, None)),
+    ];
+    for (family, sizes, make) in families {
+        let mut before: Vec<Option<Duration>> = vec![None; formats.len()];
+        for n in sizes {
+            let model = nnderive::load(&Source::new("writers.nn", make(n))).unwrap();
+            let solution = nnderive::solve(&model).unwrap();
+            for (k, (format, write)) in formats.iter().enumerate() {
+                let mut bytes = 0;
+                let d = median(runs, || bytes = write(&model, &solution).len());
+                let ratio = before[k].map_or(String::new(), |b| format!("x{:.2}", d.as_secs_f64() / b.as_secs_f64()));
+                println!(
+                    "{:<44} {:>10.3} ms {:>6} {:>8.2} MB",
+                    format!("{family} {n}: {format}"),
+                    d.as_secs_f64() * 1e3,
+                    ratio,
+                    bytes as f64 / 1e6
+                );
+                before[k] = Some(d);
+            }
+        }
+    }
+}
+
 fn main() {
     // `cargo bench` passes --bench; run directly without it for a quick single pass.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -206,6 +329,11 @@ fn main() {
     // `cargo bench -- longsum`: only the long gradient sums.
     if std::env::args().any(|a| a == "longsum") {
         long_sums(runs.min(3));
+        return;
+    }
+    // `cargo bench -- writers`: each output format's writer, at doubling sizes.
+    if std::env::args().any(|a| a == "writers") {
+        writers(runs.min(5));
         return;
     }
     // `cargo bench -- depth`: only the derivation of deep networks.
