@@ -8,6 +8,7 @@ pub mod conv;
 mod error;
 mod exact;
 pub mod evaluate;
+pub mod margins;
 pub mod number;
 pub mod symbolic;
 pub mod optimize;

@@ -11,6 +11,7 @@ pub mod markdown;
 pub mod nn;
 pub mod outline;
 pub mod plot;
+pub mod quantities;
 pub mod symbolic;
 pub mod text;
 pub mod training;
