@@ -29,6 +29,8 @@ pub mod model;
 pub mod derive;
 pub mod eval;
 pub mod render;
+pub mod vary;
+pub mod grade;
 
 use diagnostic::{Diagnostic, Report};
 

@@ -1,0 +1,283 @@
+//! The mistakes grading recognises in a wrong part, as one table: each a
+//! name and a test that recomputes what that mistake would have given and
+//! compares it with the student's values (within the tolerance), first
+//! against the key and then against the part recomputed from the
+//! student's own earlier values.
+
+use std::collections::HashMap;
+
+use super::{derivative_node, rate, Grader};
+use crate::derive::Derivation;
+use crate::eval::optimize;
+use crate::eval::tensor::Tensor;
+use crate::model::{Graph, Model, Node, NodeId};
+use crate::render::quantities::{Kind, Quantities, Source};
+
+/// A recognisable mistake: its key (in JSON output) and its test, which
+/// returns the sentence naming it.
+struct Recogniser {
+    key: &'static str,
+    test: fn(&Context) -> Option<String>,
+}
+
+/// What a test looks at.
+struct Context<'g, 'a> {
+    grader: &'g Grader<'a>,
+    /// The part.
+    i: usize,
+    yours: &'g [f64],
+    /// The key's value, and the part recomputed from the student's own
+    /// earlier values when it differs.
+    expected: Vec<Vec<f64>>,
+    own: &'g HashMap<usize, Vec<f64>>,
+}
+
+impl Context<'_, '_> {
+    /// Whether `candidate` is what the student wrote.
+    fn is(&self, candidate: &[f64]) -> bool {
+        self.grader.close(self.yours, candidate, &[])
+    }
+
+    fn dims(&self) -> Vec<usize> {
+        self.grader.keys[self.i].as_ref().map(|k| k.dims().to_vec()).unwrap_or_default()
+    }
+
+    /// Whether some value of the part (the key's, or the student's own
+    /// recomputed one) changed by `f` is what the student wrote, and `f`
+    /// really changes it.
+    fn any(&self, f: impl Fn(&[f64]) -> Option<Vec<f64>>) -> bool {
+        self.expected.iter().any(|e| f(e).is_some_and(|c| !self.grader.close(&c, e, &[]) && self.is(&c)))
+    }
+}
+
+/// In the order they are tried.
+const RECOGNISERS: [Recogniser; 8] = [
+    Recogniser { key: "transpose", test: transpose },
+    Recogniser { key: "sign", test: sign },
+    Recogniser { key: "activation-for-derivative", test: activation_for_derivative_test },
+    Recogniser { key: "update-sign", test: update_sign },
+    Recogniser { key: "no-learning-rate", test: no_learning_rate },
+    Recogniser { key: "factor", test: factor },
+    Recogniser { key: "other-quantity", test: other_quantity },
+    Recogniser { key: "rounding", test: rounding },
+];
+
+/// The first mistake that explains the student's values of part `i`.
+pub(super) fn recognise(
+    grader: &Grader,
+    i: usize,
+    yours: &[f64],
+    key: &[f64],
+    own: &HashMap<usize, Vec<f64>>,
+) -> Option<(&'static str, String)> {
+    let cx = Context { grader, i, yours, expected: vec![key.to_vec()], own };
+    if let Some(found) = RECOGNISERS.iter().find_map(|r| (r.test)(&cx).map(|why| (r.key, why))) {
+        return Some(found);
+    }
+    // The same mistakes, made on top of the student's own earlier answers.
+    let again = grader.evaluate(i, None, own).filter(|again| !own.is_empty() && !grader.close(again, key, &[]))?;
+    let cx = Context { expected: vec![again], ..cx };
+    let mut used: Vec<&str> = own.keys().map(|&j| grader.quantities.list[j].name.as_str()).collect();
+    used.sort_unstable();
+    RECOGNISERS
+        .iter()
+        .filter(|r| r.key != "other-quantity")
+        .find_map(|r| (r.test)(&cx).map(|why| (r.key, format!("{why} (taking your own {})", used.join(" and ")))))
+}
+
+/// A square matrix transposed (a matrix of another shape given transposed
+/// is caught by its shape).
+fn transpose(cx: &Context) -> Option<String> {
+    let dims = cx.dims();
+    let [n, m] = dims[..] else { return None };
+    (n == m && cx.any(|e| Some(super::transpose(e, &dims))))
+        .then(|| "a transpose: your matrix is the answer transposed".into())
+}
+
+fn sign(cx: &Context) -> Option<String> {
+    cx.any(|e| Some(e.iter().map(|x| -x).collect())).then(|| "a sign: your values are the answer negated".into())
+}
+
+/// The activation where its derivative belongs (`f(Z1)` for `f′(Z1)`).
+fn activation_for_derivative_test(cx: &Context) -> Option<String> {
+    let (node, words) = cx.grader.f_for_derivative[cx.i].as_ref()?;
+    let with_key = cx.grader.evaluate(cx.i, Some(*node), &HashMap::new());
+    let with_own = cx.grader.evaluate(cx.i, Some(*node), cx.own);
+    [with_key, with_own].into_iter().flatten().any(|c| cx.is(&c)).then(|| words.clone())
+}
+
+/// The parameter after one step, from its gradient changed by `change`
+/// (the student's gradient where given, else the key's), with learning
+/// rate `lr`.
+fn updated_with(cx: &Context, change: f64, lr: Option<&num_rational::BigRational>) -> Option<Vec<f64>> {
+    let g = cx.grader;
+    let q = &g.quantities.list[cx.i];
+    let (Kind::Updated, Source::Updated { param, .. }, [grad]) = (q.kind, q.source, q.depends.as_slice()) else {
+        return None;
+    };
+    let train = g.model.train.as_ref()?;
+    let dims = g.keys[*grad].as_ref()?.dims().to_vec();
+    let gradient = match cx.own.get(grad) {
+        Some(v) => v.clone(),
+        None => g.keys[*grad].as_ref()?.to_f64_vec(),
+    };
+    let changed = Tensor::float(dims, gradient.iter().map(|x| x * change).collect());
+    let old = g.solution.values.get(param.0 as usize)?;
+    let update = optimize::update(&train.optimizer, lr.unwrap_or(&train.lr), 1, old, &changed, None).ok()?;
+    Some(update.value.to_f64_vec())
+}
+
+fn update_sign(cx: &Context) -> Option<String> {
+    let candidate = updated_with(cx, -1.0, None)?;
+    cx.is(&candidate).then(|| "the step adds the gradient; it goes against it: P ← P − α ∂L/∂P".into())
+}
+
+fn no_learning_rate(cx: &Context) -> Option<String> {
+    let one = num_rational::BigRational::from_integer(1.into());
+    let candidate = updated_with(cx, 1.0, Some(&one))?;
+    let lr = rate(&cx.grader.model.train.as_ref()?.lr);
+    cx.is(&candidate).then(|| format!("the learning rate is missing: P ← P − α ∂L/∂P with α = {lr}"))
+}
+
+/// The answer times a constant: N (a missing 1/N of a mean over N
+/// examples), 1/N, 2 or ½, or any other factor.
+fn factor(cx: &Context) -> Option<String> {
+    let tau = cx.grader.tolerance;
+    for e in &cx.expected {
+        let (k, big) = e.iter().enumerate().max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))?;
+        if big.abs() < 20.0 * tau {
+            continue;
+        }
+        let c = cx.yours[k] / big;
+        if !c.is_finite() || (c.abs() - 1.0).abs() < 1e-3 || c.abs() < 1e-6 {
+            continue;
+        }
+        let scaled: Vec<f64> = e.iter().map(|x| x * c).collect();
+        let slack: Vec<f64> = vec![c.abs() * tau; e.len()];
+        if !cx.grader.close(cx.yours, &scaled, &slack) {
+            continue;
+        }
+        let near = |target: f64| (c - target).abs() <= 1e-3 * target.abs();
+        let batch = cx.grader.model.batch.map(|b| b.size as f64);
+        let named = batch.is_some_and(|n| near(n) || near(1.0 / n)) || [2.0, 0.5, -2.0, -0.5].into_iter().any(near);
+        // Any one number is some multiple of another: a factor that is not
+        // one of these is named only when several entries agree on it.
+        let agreeing = e.iter().filter(|x| x.abs() >= 20.0 * tau).count();
+        if !named && agreeing < 2 {
+            continue;
+        }
+        return Some(match batch {
+            Some(n) if near(n) => format!(
+                "a missing 1/N: your values are N = {n} times the answer (the loss is a mean over {n} examples)"
+            ),
+            Some(n) if near(1.0 / n) => format!("an extra 1/N: your values are the answer divided by N = {n}"),
+            _ if near(2.0) || near(0.5) || near(-2.0) || near(-0.5) => {
+                format!("a factor of 2: your values are the answer times {}", super::shortest(round_to(c, 6)))
+            }
+            _ => format!("a constant factor: your values are the answer times {}", super::shortest(round_to(c, 4))),
+        });
+    }
+    None
+}
+
+fn round_to(x: f64, places: i32) -> f64 {
+    let scale = 10f64.powi(places);
+    (x * scale).round() / scale
+}
+
+/// The value of another quantity of the same shape.
+fn other_quantity(cx: &Context) -> Option<String> {
+    let g = cx.grader;
+    let dims = cx.dims();
+    let key = g.keys[cx.i].as_ref()?.to_f64_vec();
+    (0..g.quantities.len()).filter(|&j| j != cx.i).find_map(|j| {
+        let other = g.keys[j].as_ref()?;
+        if other.dims() != dims.as_slice() {
+            return None;
+        }
+        let other = other.to_f64_vec();
+        (!g.close(&other, &key, &[]) && cx.is(&other))
+            .then(|| format!("these are the values of {}", g.quantities.list[j].label))
+    })
+}
+
+/// Every entry within one unit of the last place but not within half:
+/// digits cut off, or rounded from a rounded value.
+fn rounding(cx: &Context) -> Option<String> {
+    let g = cx.grader;
+    let unit: Vec<f64> = vec![g.tolerance; cx.yours.len()];
+    let e = cx.expected.first()?;
+    g.close(cx.yours, e, &unit).then(|| {
+        format!(
+            "rounding: each entry is within one unit of the {} decimal but not half a unit; round half away from zero (0.66705 is 0.6671), rather than cutting digits off",
+            ordinal(g.places)
+        )
+    })
+}
+
+/// `1st`, `2nd`, `4th`.
+pub fn ordinal(n: u32) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// For each error term of the table, its formula with the derivative of
+/// every one-argument activation of the forward pass (`f′(Z1)`, `step(Z1)`,
+/// `ŷ ⊙ (1 − ŷ)`) replaced by the activation itself (`f(Z1)`), when the
+/// formula contains one; with the replacement in words. The new formulas
+/// are added to `graph`.
+pub(super) fn activation_for_derivative(
+    model: &Model,
+    d: &Derivation,
+    quantities: &Quantities,
+    graph: &mut Graph,
+) -> Vec<Option<(NodeId, String)>> {
+    // Each activation's derivative node and the activation's own node.
+    let mut swaps: Vec<(NodeId, NodeId)> = Vec::new();
+    for id in model.equations() {
+        let t = model.tensor(id);
+        let Some(def) = t.definition else { continue };
+        let Node::Apply(func, args) = model.graph.node(def).clone() else { continue };
+        let named = graph.tensor(id, t.shape.clone());
+        for out in [named, def] {
+            if let Some(derivative) = derivative_node(graph, func, &args, out) {
+                if derivative != def && !swaps.iter().any(|(dn, _)| *dn == derivative) {
+                    swaps.push((derivative, def));
+                }
+            }
+        }
+    }
+    quantities
+        .list
+        .iter()
+        .map(|q| {
+            let formula = q.formula.filter(|_| q.kind == Kind::ErrorTerm)?;
+            let inside = d.graph.nodes_under(&[formula]);
+            let found: Vec<(NodeId, NodeId)> = swaps.iter().copied().filter(|(dn, _)| inside.contains(dn)).collect();
+            if found.is_empty() {
+                return None;
+            }
+            let changed = graph.rewrite(formula, &mut |_, n| found.iter().find(|(dn, _)| *dn == n).map(|(_, a)| *a));
+            if changed == formula {
+                return None;
+            }
+            let words: Vec<String> = found
+                .iter()
+                .map(|&(dn, a)| format!("{} in place of {}", printed(model, d, graph, a), printed(model, d, graph, dn)))
+                .collect();
+            Some((changed, format!("the activation for its derivative: {}", words.join(", "))))
+        })
+        .collect()
+}
+
+/// A node printed in text notation, without a solution at hand.
+fn printed(model: &Model, d: &Derivation, graph: &Graph, node: NodeId) -> String {
+    let names = crate::render::formula::Names::new(model, Some(d));
+    crate::render::formula::formula(graph, node, &names, crate::render::formula::Notation::Text)
+}
