@@ -206,7 +206,11 @@ fn diagnostic(kind: &ErrorKind, span: Option<Span>) -> Diagnostic {
             "widen the ranges the numbers are drawn from, or declare them (`param W1[3,4] ~ uniform(-0.5, 0.5, step = 0.1)`); `--margin` sets how far from a kink an argument must stay",
         ),
         ErrorKind::TooFewDistinct { variant, attempts } => Diagnostic::new(
-            format!("only {} distinct variants found: variant {variant} repeated an earlier one in {attempts} draws", variant - 1),
+            format!(
+                "only {} distinct {} found: every well-posed draw for variant {variant} repeated an earlier one, in {attempts} draws",
+                variant - 1,
+                if *variant == 2 { "variant" } else { "variants" }
+            ),
             span,
         )
         .with_help("ask for fewer variants, or let more of the numbers vary (remove `~ fixed`, widen the ranges)"),
@@ -235,6 +239,7 @@ pub fn vary(source: &Source, options: &Options) -> Result<Variants, Error> {
     for number in 1..=options.count {
         let mut rng = SplitMix64::for_variant(options.seed, number as u64);
         let mut last: Option<Rejection> = None;
+        let mut duplicates = 0;
         let mut accepted = None;
         for _ in 0..MAX_ATTEMPTS {
             let drawn: Vec<Vec<(BigRational, u32)>> = declared.iter().map(|d| draw::draw(d, &mut rng)).collect();
@@ -251,6 +256,7 @@ pub fn vary(source: &Source, options: &Options) -> Result<Variants, Error> {
                     break;
                 }
                 Err(rejection) => {
+                    duplicates += usize::from(rejection.reason == Reason::Duplicate);
                     match redraws.iter_mut().find(|(r, _)| *r == rejection.reason) {
                         Some((_, n)) => *n += 1,
                         None => redraws.push((rejection.reason, 1)),
@@ -261,7 +267,8 @@ pub fn vary(source: &Source, options: &Options) -> Result<Variants, Error> {
         }
         match (accepted, last) {
             (Some(v), _) => variants.push(v),
-            (None, Some(last)) if last.reason == Reason::Duplicate => {
+            // Well-posed draws were found, but only earlier variants' numbers.
+            (None, _) if duplicates > 0 => {
                 return Err(Error::at(ErrorKind::TooFewDistinct { variant: number, attempts: MAX_ATTEMPTS }, None));
             }
             (None, last) => {
