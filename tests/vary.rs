@@ -43,32 +43,11 @@ fn in_magnitudes(v: &[(f64, u32)], low: f64, high: f64, places: u32) -> bool {
     v.iter().all(|&(x, p)| p <= places && x.abs() >= low - 1e-12 && x.abs() <= high + 1e-12)
 }
 
-/// The assignment's network in plain f64: Z1, ŷ, and the gradients, from
-/// the textbook formulas (f(t) = relu(t) + sin(t), softmax, cross-entropy).
-struct Plain {
-    z1: Vec<f64>,
-    yhat: Vec<f64>,
-    dw1: Vec<f64>,
-    dw2: Vec<f64>,
-}
-
-fn plain(model: &nnderive::model::Model) -> Plain {
+/// The variant's values through the textbook formulas in plain f64.
+fn plain(model: &nnderive::model::Model) -> common::Backprop {
     let get = |n: &str| values(model, n).into_iter().map(|(x, _)| x).collect::<Vec<f64>>();
     let (x, y, w1, b1, w2, b2) = (get("x"), get("y"), get("W1"), get("b1"), get("W2"), get("b2"));
-    let z1: Vec<f64> = (0..3).map(|i| (0..4).map(|j| w1[i * 4 + j] * x[j]).sum::<f64>() + b1[i]).collect();
-    let h: Vec<f64> = z1.iter().map(|&z| z.max(0.0) + z.sin()).collect();
-    let z2: Vec<f64> = (0..2).map(|i| (0..3).map(|j| w2[i * 3 + j] * h[j]).sum::<f64>() + b2[i]).collect();
-    let m = z2.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    let e: Vec<f64> = z2.iter().map(|z| (z - m).exp()).collect();
-    let s: f64 = e.iter().sum();
-    let yhat: Vec<f64> = e.iter().map(|v| v / s).collect();
-    let d2: Vec<f64> = (0..2).map(|i| yhat[i] - y[i]).collect();
-    let d1: Vec<f64> = (0..3)
-        .map(|j| (0..2).map(|k| w2[k * 3 + j] * d2[k]).sum::<f64>() * (f64::from(u8::from(z1[j] > 0.0)) + z1[j].cos()))
-        .collect();
-    let dw1 = (0..3).flat_map(|i| (0..4).map(move |j| (i, j))).map(|(i, j)| d1[i] * x[j]).collect();
-    let dw2 = (0..2).flat_map(|i| (0..3).map(move |j| (i, j))).map(|(i, j)| d2[i] * h[j]).collect();
-    Plain { z1, yhat, dw1, dw2 }
+    common::assignment_backprop([&x, &y, &w1, &b1, &w2, &b2], common::assignment_fprime)
 }
 
 #[test]

@@ -51,10 +51,11 @@ impl Context<'_, '_> {
 }
 
 /// In the order they are tried.
-const RECOGNISERS: [Recogniser; 8] = [
+const RECOGNISERS: [Recogniser; 9] = [
     Recogniser { key: "transpose", test: transpose },
     Recogniser { key: "sign", test: sign },
     Recogniser { key: "activation-for-derivative", test: activation_for_derivative_test },
+    Recogniser { key: "derivative-term-missing", test: derivative_term_missing },
     Recogniser { key: "update-sign", test: update_sign },
     Recogniser { key: "no-learning-rate", test: no_learning_rate },
     Recogniser { key: "factor", test: factor },
@@ -98,45 +99,67 @@ fn sign(cx: &Context) -> Option<String> {
     cx.any(|e| Some(e.iter().map(|x| -x).collect())).then(|| "a sign: your values are the answer negated".into())
 }
 
+/// A part's formula as a mistake changes it.
+#[derive(Clone, Debug)]
+pub(super) struct Changed {
+    /// The recogniser it belongs to.
+    pub key: &'static str,
+    pub formula: NodeId,
+    /// The change, in words.
+    pub words: String,
+}
+
+/// Whether one of the part's formulas changed by the mistake `key` gives
+/// the student's values (from the key's earlier values, or their own).
+fn changed_formula(cx: &Context, key: &str) -> Option<String> {
+    cx.grader.changed_formulas[cx.i].iter().filter(|c| c.key == key).find_map(|c| {
+        let with_key = cx.grader.evaluate(cx.i, Some(c.formula), &HashMap::new());
+        let with_own = cx.grader.evaluate(cx.i, Some(c.formula), cx.own);
+        [with_key, with_own].into_iter().flatten().any(|v| cx.is(&v)).then(|| c.words.clone())
+    })
+}
+
 /// The activation where its derivative belongs (`f(Z1)` for `f′(Z1)`).
 fn activation_for_derivative_test(cx: &Context) -> Option<String> {
-    let (node, words) = cx.grader.f_for_derivative[cx.i].as_ref()?;
-    let with_key = cx.grader.evaluate(cx.i, Some(*node), &HashMap::new());
-    let with_own = cx.grader.evaluate(cx.i, Some(*node), cx.own);
-    [with_key, with_own].into_iter().flatten().any(|c| cx.is(&c)).then(|| words.clone())
+    changed_formula(cx, "activation-for-derivative")
+}
+
+/// A derivative that is a sum with one of its terms left out
+/// (`step(Z1)` for `f′(Z1) = step(Z1) + cos(Z1)`).
+fn derivative_term_missing(cx: &Context) -> Option<String> {
+    changed_formula(cx, "derivative-term-missing")
 }
 
 /// The parameter after one step, from its gradient changed by `change`
-/// (the student's gradient where given, else the key's), with learning
-/// rate `lr`.
-fn updated_with(cx: &Context, change: f64, lr: Option<&num_rational::BigRational>) -> Option<Vec<f64>> {
+/// (the key's gradient, and the student's where given), with learning
+/// rate `lr`: whether one of them is what the student wrote.
+fn updated_with(cx: &Context, change: f64, lr: Option<&num_rational::BigRational>) -> bool {
     let g = cx.grader;
     let q = &g.quantities.list[cx.i];
     let (Kind::Updated, Source::Updated { param, .. }, [grad]) = (q.kind, q.source, q.depends.as_slice()) else {
-        return None;
+        return false;
     };
-    let train = g.model.train.as_ref()?;
-    let dims = g.keys[*grad].as_ref()?.dims().to_vec();
-    let gradient = match cx.own.get(grad) {
-        Some(v) => v.clone(),
-        None => g.keys[*grad].as_ref()?.to_f64_vec(),
+    let (Some(train), Some(key), Some(old)) =
+        (g.model.train.as_ref(), g.keys[*grad].as_ref(), g.solution.values.get(param.0 as usize))
+    else {
+        return false;
     };
-    let changed = Tensor::float(dims, gradient.iter().map(|x| x * change).collect());
-    let old = g.solution.values.get(param.0 as usize)?;
-    let update = optimize::update(&train.optimizer, lr.unwrap_or(&train.lr), 1, old, &changed, None).ok()?;
-    Some(update.value.to_f64_vec())
+    let gradients = [Some(key.to_f64_vec()), cx.own.get(grad).cloned()];
+    gradients.into_iter().flatten().any(|gradient| {
+        let changed = Tensor::float(key.dims().to_vec(), gradient.iter().map(|x| x * change).collect());
+        optimize::update(&train.optimizer, lr.unwrap_or(&train.lr), 1, old, &changed, None)
+            .is_ok_and(|u| cx.is(&u.value.to_f64_vec()))
+    })
 }
 
 fn update_sign(cx: &Context) -> Option<String> {
-    let candidate = updated_with(cx, -1.0, None)?;
-    cx.is(&candidate).then(|| "the step adds the gradient; it goes against it: P ← P − α ∂L/∂P".into())
+    updated_with(cx, -1.0, None).then(|| "the step adds the gradient; it goes against it: P ← P − α ∂L/∂P".into())
 }
 
 fn no_learning_rate(cx: &Context) -> Option<String> {
     let one = num_rational::BigRational::from_integer(1.into());
-    let candidate = updated_with(cx, 1.0, Some(&one))?;
     let lr = rate(&cx.grader.model.train.as_ref()?.lr);
-    cx.is(&candidate).then(|| format!("the learning rate is missing: P ← P − α ∂L/∂P with α = {lr}"))
+    updated_with(cx, 1.0, Some(&one)).then(|| format!("the learning rate is missing: P ← P − α ∂L/∂P with α = {lr}"))
 }
 
 /// The answer times a constant: N (a missing 1/N of a mean over N
@@ -227,28 +250,53 @@ pub fn ordinal(n: u32) -> String {
     format!("{n}{suffix}")
 }
 
-/// For each error term of the table, its formula with the derivative of
-/// every one-argument activation of the forward pass (`f′(Z1)`, `step(Z1)`,
-/// `ŷ ⊙ (1 − ŷ)`) replaced by the activation itself (`f(Z1)`), when the
-/// formula contains one; with the replacement in words. The new formulas
-/// are added to `graph`.
-pub(super) fn activation_for_derivative(
+/// For each part of the table, its formula as the mistakes that change a
+/// formula would have it: each one-argument activation of the forward pass
+/// whose derivative (`f′(Z1)`, `step(Z1)`, `ŷ ⊙ (1 − ŷ)`) the formula
+/// contains, replaced by the activation itself (`f(Z1)`); and a custom
+/// function's derivative that is a sum (`step(Z1) + cos(Z1)`) replaced by
+/// each of its terms. The changed formulas are added to `graph`.
+pub(super) fn changed_formulas(
     model: &Model,
     d: &Derivation,
     quantities: &Quantities,
     graph: &mut Graph,
-) -> Vec<Option<(NodeId, String)>> {
-    // Each activation's derivative node and the activation's own node.
-    let mut swaps: Vec<(NodeId, NodeId)> = Vec::new();
+) -> Vec<Vec<Changed>> {
+    // (key, the node a mistake replaces, its replacement, the words).
+    let mut swaps: Vec<(&'static str, NodeId, NodeId, String)> = Vec::new();
     for id in model.equations() {
         let t = model.tensor(id);
         let Some(def) = t.definition else { continue };
         let Node::Apply(func, args) = model.graph.node(def).clone() else { continue };
         let named = graph.tensor(id, t.shape.clone());
         for out in [named, def] {
-            if let Some(derivative) = derivative_node(graph, func, &args, out) {
-                if derivative != def && !swaps.iter().any(|(dn, _)| *dn == derivative) {
-                    swaps.push((derivative, def));
+            let Some(derivative) = derivative_node(graph, func, &args, out) else { continue };
+            if derivative == def || swaps.iter().any(|s| s.1 == derivative) {
+                continue;
+            }
+            let words = format!(
+                "the activation for its derivative: {} in place of {}",
+                printed(model, d, graph, def),
+                printed(model, d, graph, derivative)
+            );
+            swaps.push(("activation-for-derivative", derivative, def, words));
+            // f′ = a + b: a or b alone.
+            if let crate::model::Func::Custom(f) = func {
+                let Some(body) = d.fn_derivative(f, 0).map(|fd| fd.body) else { continue };
+                let terms = match *d.graph.node(body) {
+                    Node::Add(a, b) => vec![a, b],
+                    _ => Vec::new(),
+                };
+                let whole = graph.substitute_params(&d.graph, body, &args);
+                for term in terms {
+                    let alone = graph.substitute_params(&d.graph, term, &args);
+                    let words = format!(
+                        "a term of the derivative left out: {} in place of {} = {}",
+                        printed(model, d, graph, alone),
+                        printed(model, d, graph, derivative),
+                        printed(model, d, graph, whole)
+                    );
+                    swaps.push(("derivative-term-missing", derivative, alone, words));
                 }
             }
         }
@@ -257,21 +305,16 @@ pub(super) fn activation_for_derivative(
         .list
         .iter()
         .map(|q| {
-            let formula = q.formula.filter(|_| q.kind == Kind::ErrorTerm)?;
+            let Some(formula) = q.formula else { return Vec::new() };
             let inside = d.graph.nodes_under(&[formula]);
-            let found: Vec<(NodeId, NodeId)> = swaps.iter().copied().filter(|(dn, _)| inside.contains(dn)).collect();
-            if found.is_empty() {
-                return None;
-            }
-            let changed = graph.rewrite(formula, &mut |_, n| found.iter().find(|(dn, _)| *dn == n).map(|(_, a)| *a));
-            if changed == formula {
-                return None;
-            }
-            let words: Vec<String> = found
+            swaps
                 .iter()
-                .map(|&(dn, a)| format!("{} in place of {}", printed(model, d, graph, a), printed(model, d, graph, dn)))
-                .collect();
-            Some((changed, format!("the activation for its derivative: {}", words.join(", "))))
+                .filter(|(_, from, _, _)| inside.contains(from))
+                .filter_map(|(key, from, to, words)| {
+                    let changed = graph.rewrite(formula, &mut |_, n| (n == *from).then_some(*to));
+                    (changed != formula).then(|| Changed { key, formula: changed, words: words.clone() })
+                })
+                .collect()
         })
         .collect()
 }

@@ -408,9 +408,10 @@ struct Grader<'a> {
     keys: Vec<Option<Tensor>>,
     /// The symbols each part's formula reads.
     symbols_of: Vec<Vec<SymbolId>>,
-    /// For an error term, its formula with each activation's derivative
-    /// replaced by the activation, and what was replaced, in words.
-    f_for_derivative: Vec<Option<(NodeId, String)>>,
+    /// For each part, its formula as a mistake would change it (the
+    /// activation in place of its derivative, a term of a derivative left
+    /// out): the mistake's key, the changed formula, and the change in words.
+    changed_formulas: Vec<Vec<mistakes::Changed>>,
     tolerance: f64,
     places: u32,
 }
@@ -434,8 +435,8 @@ impl<'a> Grader<'a> {
                 None => Vec::new(),
             })
             .collect();
-        let f_for_derivative = mistakes::activation_for_derivative(model, d, quantities, &mut graph);
-        Grader { model, solution, quantities, graph, base, keys, symbols_of, f_for_derivative, tolerance, places }
+        let changed_formulas = mistakes::changed_formulas(model, d, quantities, &mut graph);
+        Grader { model, solution, quantities, graph, base, keys, symbols_of, changed_formulas, tolerance, places }
     }
 
     /// Quantity `i`'s formula evaluated with `values` for the quantities
