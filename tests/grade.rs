@@ -315,6 +315,9 @@ fn the_command_grades_one_file_and_a_folder() {
         "cy.csv,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,15,\"Z1: your entry [2] ('x', line 2) is not a number\""
     );
     assert_eq!(lines.len(), 4);
+    // -o writes the same to a file.
+    assert!(cli(&["grade", file, "submissions", "-o", "book.csv"], tmp.path()).status.success());
+    assert_eq!(std::fs::read_to_string(tmp.path().join("book.csv")).unwrap(), book);
     // A .nn file with an error stops with it (exit 1); a bad weights file is a usage error.
     assert_eq!(cli(&["grade", "nope.nn", "submissions"], tmp.path()).status.code(), Some(1));
     std::fs::write(tmp.path().join("w.json"), "[1]").unwrap();
@@ -346,11 +349,10 @@ fn submissions_are_graded_against_their_own_variant() {
         };
         let (x, y, w1, b1, w2, b2) = (v("x"), v("y"), v("W1"), v("b1"), v("W2"), v("b2"));
         let b = assignment_backprop([&x, &y, &w1, &b1, &w2, &b2], assignment_fprime);
-        std::fs::write(
-            tmp.path().join(format!("in/assignment4-0{k}.student{k}.json")),
-            Value::Object(submission(&b)).to_string(),
-        )
-        .unwrap();
+        // Named after the variant, then `.`, `_` or `-` and anything.
+        let name =
+            ["assignment4-01.student1.json", "assignment4-02_student2.json", "assignment4-03-student3.json"][k - 1];
+        std::fs::write(tmp.path().join(format!("in/{name}")), Value::Object(submission(&b)).to_string()).unwrap();
     }
     // One submission answers the wrong variant.
     std::fs::copy(tmp.path().join("in/assignment4-01.student1.json"), tmp.path().join("in/assignment4-02.copied.json"))
@@ -361,13 +363,13 @@ fn submissions_are_graded_against_their_own_variant() {
     assert!(book.status.success(), "{}", String::from_utf8_lossy(&book.stderr));
     let book = String::from_utf8(book.stdout).unwrap();
     let score = |name: &str| -> String {
-        let line = book.lines().find(|l| l.starts_with(name)).unwrap();
+        let line = book.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name} in\n{book}"));
         let fields: Vec<&str> = line.split(',').collect();
         fields[fields.len() - 3].to_string()
     };
     assert_eq!(score("assignment4-01.student1.json"), "15");
-    assert_eq!(score("assignment4-02.student2.json"), "15");
-    assert_eq!(score("assignment4-03.student3.json"), "15");
+    assert_eq!(score("assignment4-02_student2.json"), "15");
+    assert_eq!(score("assignment4-03-student3.json"), "15");
     assert_ne!(score("assignment4-02.copied.json"), "15");
     assert!(
         book.lines()
@@ -390,4 +392,141 @@ fn a_report_to_read() {
             nnderive::grade::report::text(&g, "answers.json", "assignment4.nn")
         );
     });
+}
+
+fn graded_file(example: &str, text: &str) -> Grade {
+    let model = nnderive::load(&common::source(&common::example(example))).unwrap();
+    let solution = nnderive::solve(&model).unwrap();
+    grade(&model, &solution, &answers::read(text, Format::Json), &options())
+}
+
+fn value_of(example: &str, name: &str) -> (Vec<f64>, Vec<usize>) {
+    let model = nnderive::load(&common::source(&common::example(example))).unwrap();
+    let solution = nnderive::solve(&model).unwrap();
+    let q = nnderive::render::quantities::Quantities::new(&model, &solution);
+    let v = q.value(q.find(name).unwrap(), &solution).unwrap();
+    (v.to_f64_vec(), v.dims().to_vec())
+}
+
+/// relu in place of its derivative step, and σ in place of σ(1 − σ): the
+/// error term computed with the activation's value where its slope belongs.
+#[test]
+fn the_activation_for_its_derivative_is_named_for_built_ins() {
+    // batch_rows: Δ1 = (Δ2 W2ᵀ) ⊙ step(Z1); with relu(Z1) = H instead.
+    let (d2, _) = value_of("batch_rows.nn", "delta2");
+    let model = nnderive::load(&common::source(&common::example("batch_rows.nn"))).unwrap();
+    let w2: Vec<f64> = model.tensors["W2"]
+        .value
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|d| num_traits::ToPrimitive::to_f64(&d.to_rational()).unwrap())
+        .collect();
+    let (h, _) = value_of("batch_rows.nn", "H");
+    // Δ2 [4, 3], W2 [4, 3]: (Δ2 W2ᵀ)[n, i] = Σ_k Δ2[n, k] W2[i, k], then ⊙ H [4, 4].
+    let mistaken: Vec<f64> = (0..4)
+        .flat_map(|n| (0..4).map(move |i| (n, i)))
+        .map(|(n, i)| (0..3).map(|k| d2[n * 3 + k] * w2[i * 3 + k]).sum::<f64>() * h[n * 4 + i])
+        .collect();
+    let g = graded_file("batch_rows.nn", &json!({ "Delta1": matrix(&rounded(&mistaken), 4) }).to_string());
+    let p = part(&g, "delta1");
+    assert_eq!(p.mistake, Some("activation-for-derivative"), "{}", p.message);
+    assert!(p.message.contains("H in place of step(Z1)"), "{}", p.message);
+    // sigmoid_mse: δ1 = (W2ᵀ δ2) ⊙ h ⊙ (1 − h); with h alone.
+    let (d2, _) = value_of("sigmoid_mse.nn", "delta2");
+    let (h, _) = value_of("sigmoid_mse.nn", "h");
+    let w2 = [0.40, 0.45, 0.50, 0.55];
+    let mistaken: Vec<f64> = (0..2).map(|j| (w2[j] * d2[0] + w2[2 + j] * d2[1]) * h[j]).collect();
+    let g = graded_file("sigmoid_mse.nn", &json!({ "delta1": rounded(&mistaken) }).to_string());
+    let p = part(&g, "delta1");
+    assert_eq!(p.mistake, Some("activation-for-derivative"), "{}", p.message);
+}
+
+/// The update without its learning rate; a gradient twice the answer; an
+/// answer with its last digit cut off rather than rounded.
+#[test]
+fn more_mistakes_are_named() {
+    let right = assignment_backprop(ASSIGNMENT, assignment_fprime);
+    let [_, _, w1, _, _, _] = ASSIGNMENT;
+    let no_rate: Vec<f64> = w1.iter().zip(&right.dw1).map(|(w, g)| w - g).collect();
+    let twice: Vec<f64> = right.dw2.iter().map(|g| 2.0 * g).collect();
+    let cut: Vec<f64> = right.h.iter().map(|x| (x * 1e4).trunc() / 1e4).collect();
+    assert!(cut.iter().zip(&right.h).any(|(c, h)| (c - h).abs() > 5e-5), "some entry must round up");
+    let text = json!({
+        "W1_new": matrix(&rounded(&no_rate), 4),
+        "dW2": matrix(&rounded(&twice), 3),
+        "H": cut,
+    })
+    .to_string();
+    let g = graded(&text, Format::Json);
+    assert_eq!(part(&g, "W1_new").mistake, Some("no-learning-rate"), "{}", part(&g, "W1_new").message);
+    assert!(part(&g, "W1_new").message.contains("with α = 0.001"));
+    assert_eq!(part(&g, "dW2").mistake, Some("factor"));
+    assert!(
+        part(&g, "dW2").message.contains("a factor of 2: your values are the answer times 2"),
+        "{}",
+        part(&g, "dW2").message
+    );
+    assert_eq!(part(&g, "H").mistake, Some("rounding"), "{}", part(&g, "H").message);
+}
+
+/// The guide's table of names is the table nnderive uses, row for row.
+#[test]
+fn the_guide_lists_every_name() {
+    let guide = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/grading.md")).unwrap();
+    let (model, solution) = assignment();
+    let quantities = nnderive::render::quantities::Quantities::new(&model, &solution);
+    let rows: Vec<&str> = guide
+        .lines()
+        .filter(|l| {
+            l.starts_with("| `")
+                && !l.starts_with("| `uniform")
+                && !l.starts_with("| `choice")
+                && !l.starts_with("| `onehot")
+                && !l.starts_with("| `fixed")
+        })
+        .collect();
+    assert_eq!(rows.len(), quantities.len());
+    for (row, q) in rows.iter().zip(&quantities.list) {
+        let also: Vec<String> = q.aliases.iter().map(|a| format!("`{a}`")).collect();
+        let also = if also.is_empty() { " ".to_string() } else { format!(" {} ", also.join(", ")) };
+        assert_eq!(*row, format!("| `{}` | {} |{also}|", q.name, q.label));
+        for a in &q.aliases {
+            assert_eq!(quantities.find(a), quantities.find(&q.name), "{a}");
+        }
+    }
+}
+
+/// Every example's own key, rounded to 4 decimals as `solve --round 4`
+/// prints it and named by each quantity's printed name, scores full: the
+/// table, the fitting of shapes and the tolerance hold for recurrent,
+/// convolutional and batch networks and every optimizer.
+#[test]
+fn every_examples_key_scores_full() {
+    for entry in std::fs::read_dir(common::example("")).unwrap() {
+        let path = entry.unwrap().path();
+        let model = nnderive::load(&common::source(&path)).unwrap();
+        if !nnderive::eval::open_values(&model).is_empty() {
+            continue;
+        }
+        let solution = nnderive::solve(&model).unwrap();
+        let quantities = nnderive::render::quantities::Quantities::new(&model, &solution);
+        let mut answers = serde_json::Map::new();
+        for (i, q) in quantities.list.iter().enumerate() {
+            let value = quantities.value(i, &solution).unwrap();
+            let rounded: Vec<f64> = (0..value.len()).map(|k| value.format_entry(k, Some(4)).parse().unwrap()).collect();
+            // Nested by shape, innermost lists first.
+            let mut level: Vec<Value> = rounded.into_iter().map(|x| json!(x)).collect();
+            for &n in value.dims().iter().rev() {
+                let mut items = level.into_iter();
+                let groups = items.len() / n.max(1);
+                level = (0..groups).map(|_| Value::Array(items.by_ref().take(n).collect())).collect();
+            }
+            answers.insert(q.label.clone(), level.pop().unwrap());
+        }
+        let g = grade(&model, &solution, &answers::read(&Value::Object(answers).to_string(), Format::Json), &options());
+        assert_eq!(g.score, g.max, "{}:\n{}", path.display(), nnderive::grade::report::text(&g, "key", "file"));
+        assert_eq!(g.max as usize, quantities.len());
+        assert!(g.problems.is_empty(), "{}: {:?}", path.display(), g.problems);
+    }
 }

@@ -338,3 +338,25 @@ fn keys_as_pdf_when_pdflatex_is_there() {
     let pdf = std::fs::read(tmp.path().join("v/assignment4-01.key.pdf")).unwrap();
     assert!(pdf.starts_with(b"%PDF"));
 }
+
+/// The guide's `vary` run is real: its output block is what the command
+/// prints, and the variant it shows is the first one written.
+#[test]
+fn the_guide_shows_a_real_run() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let guide = std::fs::read_to_string(root.join("docs/grading.md")).unwrap();
+    let (_, after) = guide.split_once("<!-- output: ").expect("the marked output");
+    let (command, block) = after.split_once(" -->\n```text\n").unwrap();
+    let expected = block.split("```").next().unwrap();
+    let mut args: Vec<String> = command.split_whitespace().map(String::from).collect();
+    // The problem from the repository; the folder in a temporary one.
+    args[1] = root.join(&args[1]).display().to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = cli(&args.iter().map(String::as_str).collect::<Vec<_>>(), tmp.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
+    let (_, after) = guide.split_once("<!-- variant 1 of the run above -->\n```nn\n").expect("the marked variant");
+    let shown = after.split("```").next().unwrap();
+    let written = std::fs::read_to_string(tmp.path().join("variants/assignment4-01.nn")).unwrap();
+    assert_eq!(shown, written);
+}

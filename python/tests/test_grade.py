@@ -80,3 +80,24 @@ def test_files_csv_weights_and_bad_entries(net, assignment, tmp_path):
     assert nnderive.grade(net, path, weights={"L": 1}).ok
     with pytest.raises(ValueError, match="round"):
         nnderive.grade(net, {}, round=-1)
+
+
+def test_the_guide_example_runs(assignment, tmp_path, monkeypatch):
+    """docs/grading.md's Python block, run as written (with a student's
+    values from the NumPy backprop, and an answers.csv beside it)."""
+    import re
+    import shutil
+    from conftest import ROOT
+    guide = (ROOT / "docs" / "grading.md").read_text(encoding="utf-8")
+    block = re.search(r"```python\n(.*?)```", guide, re.S)[1]
+    ref = numpy_backprop(**assignment)
+    (tmp_path / "grammar" / "examples").mkdir(parents=True)
+    shutil.copy(ASSIGNMENT, tmp_path / "grammar" / "examples" / "assignment4.nn")
+    (tmp_path / "answers.csv").write_text(f"L,,,{round4(ref['L'])}\n")
+    monkeypatch.chdir(tmp_path)
+    namespace = {"delta1": ref["delta1"], "dW1": ref["W1"], "W1_new": assignment["W1"] - 0.001 * ref["W1"]}
+    exec(block, namespace)
+    result = namespace["result"]
+    assert (result.score, result.max) == (5.0, 5.0)
+    assert result["dW1"].status == "correct"
+    assert nnderive.grade(namespace["net"], "answers.csv")["L"].status == "correct"
