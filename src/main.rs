@@ -27,7 +27,7 @@ use output::Target;
 #[derive(Parser)]
 #[command(name = "nnderive", version, about, long_about)]
 #[command(
-    after_help = "Examples:\n  nnderive solve grammar/examples/assignment4.nn --round 4\n  nnderive derive grammar/examples/assignment4.nn\n  nnderive solve net.nn --format latex -o answer.tex\n  nnderive gradcheck net.nn\n\nExit status: 0 success, 1 a problem with the input file, 2 a usage error."
+    after_help = "Examples:\n  nnderive solve grammar/examples/assignment4.nn --round 4\n  nnderive derive grammar/examples/assignment4.nn\n  nnderive solve net.nn --format latex -o answer.tex\n  nnderive gradcheck net.nn\n  nnderive vary net.nn --count 30 --seed 7 -o variants\n  nnderive grade variants submissions -o gradebook.csv\n\nExit status: 0 success, 1 a problem with the input file, 2 a usage error."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -196,6 +196,14 @@ fn a_missing_one_over_n_is_named() {
     let p = part(&g, "delta2");
     assert_eq!(p.mistake, Some("factor"));
     assert!(p.message.contains("a missing 1/N: your values are N = 3 times the answer"), "{}", p.message);
+    let over_n: Vec<f64> = delta2.iter().map(|d| round4(d / 3.0)).collect();
+    let text = json!({ "Delta2": matrix(&over_n, 3) }).to_string();
+    let g = grade(&model, &solution, &answers::read(&text, Format::Json), &options());
+    assert!(
+        part(&g, "delta2").message.contains("an extra 1/N: your values are the answer divided by N = 3"),
+        "{}",
+        part(&g, "delta2").message
+    );
 }
 
 #[test]
@@ -315,6 +323,33 @@ fn the_command_grades_one_file_and_a_folder() {
         "cy.csv,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,15,\"Z1: your entry [2] ('x', line 2) is not a number\""
     );
     assert_eq!(lines.len(), 4);
+    let wrong_part = json["parts"].as_array().unwrap().iter().find(|p| p["name"] == "delta1").unwrap();
+    assert_eq!(wrong_part["first_wrong"]["index"], json!([1]));
+    assert_eq!(wrong_part["first_wrong"]["numpy_index"], json!([0]));
+    assert_eq!(wrong_part["first_wrong"]["expected"], json!("0.6671"));
+    // A folder in JSON: a list of reports, each with its submission.
+    let list: Value =
+        serde_json::from_slice(&cli(&["grade", file, "submissions", "--format", "json"], tmp.path()).stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 3);
+    assert_eq!((list[1]["submission"].clone(), list[1]["score"].clone()), (json!("bob.json"), json!(14.0)));
+    // A submission's own weights count alone, not in a gradebook.
+    let mut own = submission(&right);
+    own.insert("weights".into(), json!({"Z1": 1}));
+    std::fs::write(dir.join("ada.json"), Value::Object(own).to_string()).unwrap();
+    let alone: Value =
+        serde_json::from_slice(&cli(&["grade", file, "submissions/ada.json", "--format", "json"], tmp.path()).stdout)
+            .unwrap();
+    assert_eq!(alone["max"], json!(1.0));
+    let again = String::from_utf8(cli(&["grade", file, "submissions"], tmp.path()).stdout).unwrap();
+    assert!(
+        again
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("ada.json,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,15,15,the answers' own weights are not used here"),
+        "{again}"
+    );
+    std::fs::write(dir.join("ada.json"), Value::Object(submission(&right)).to_string()).unwrap();
     // -o writes the same to a file.
     assert!(cli(&["grade", file, "submissions", "-o", "book.csv"], tmp.path()).status.success());
     assert_eq!(std::fs::read_to_string(tmp.path().join("book.csv")).unwrap(), book);
@@ -468,6 +503,61 @@ fn more_mistakes_are_named() {
         part(&g, "dW2").message
     );
     assert_eq!(part(&g, "H").mistake, Some("rounding"), "{}", part(&g, "H").message);
+    // Any factor the entries agree on, but not for one number alone.
+    let times: Vec<f64> = right.dw1.iter().map(|g| 1.5 * g).collect();
+    let text = json!({ "dW1": matrix(&rounded(&times), 4), "L": round4(1.5 * right.loss) }).to_string();
+    let g = graded(&text, Format::Json);
+    assert!(
+        part(&g, "dW1").message.contains("a constant factor: your values are the answer times 1.5"),
+        "{}",
+        part(&g, "dW1").message
+    );
+    assert_eq!(part(&g, "L").mistake, None);
+}
+
+/// Vectors as columns or rows, scalars as one-entry lists, CSV indices for
+/// a rank-3 map, and a spelling two quantities share naming neither.
+#[test]
+fn shapes_and_names_are_fitted() {
+    let right = assignment_backprop(ASSIGNMENT, assignment_fprime);
+    let column: Vec<Vec<f64>> = rounded(&right.z1).into_iter().map(|v| vec![v]).collect();
+    let text = json!({ "Z1": column, "H": [rounded(&right.h)], "L": [[round4(right.loss)]], "weights": {"Z1": 1, "H": 1, "L": 1} }).to_string();
+    let g = graded(&text, Format::Json);
+    assert_eq!((g.score, g.max), (3.0, 3.0), "{}", nnderive::grade::report::text(&g, "a", "b"));
+    // cnn.nn's Z1 is [2, 3, 3]: one index per dimension.
+    let (z1, dims) = value_of("cnn.nn", "Z1");
+    assert_eq!(dims, [2, 3, 3]);
+    let mut csv = String::new();
+    for (k, v) in z1.iter().enumerate() {
+        csv += &format!("Z1,{},{},{},{}\n", k / 9 + 1, k / 3 % 3 + 1, k % 3 + 1, round4(*v));
+    }
+    let model = nnderive::load(&common::source(&common::example("cnn.nn"))).unwrap();
+    let solution = nnderive::solve(&model).unwrap();
+    let g = grade(&model, &solution, &answers::read(&csv, Format::Csv), &options());
+    assert_eq!(part(&g, "Z1").status, Status::Correct, "{}", part(&g, "Z1").message);
+    // yhat and y_hat both print ŷ: `ŷ` names neither; their own names still work.
+    let source = nnderive::Source::new(
+        "hats.nn",
+        "input x[2] = [1, 2]\nparam W[2,2] = [[0.5, -0.5], [0.25, 1]]\nyhat = W @ x\ny_hat = 2 * yhat\nloss L = sum(y_hat)\n",
+    );
+    let model = nnderive::load(&source).unwrap();
+    let solution = nnderive::solve(&model).unwrap();
+    let quantities = nnderive::render::quantities::Quantities::new(&model, &solution);
+    assert_eq!(quantities.find("ŷ"), None);
+    assert!(quantities.find("yhat").is_some() && quantities.find("y_hat").is_some());
+    // A quantity's own name wins over another's spelling: an equation named
+    // dZ1 is dZ1, and the δ at Z1 keeps its other spellings.
+    let source = nnderive::Source::new(
+        "names.nn",
+        "input x[2] = [1, 2]\nparam W[2,2] = [[0.5, -0.5], [0.25, 1]]\nZ1 = W @ x\ndZ1 = relu(Z1)\nloss L = sum(dZ1)\n",
+    );
+    let model = nnderive::load(&source).unwrap();
+    let solution = nnderive::solve(&model).unwrap();
+    let quantities = nnderive::render::quantities::Quantities::new(&model, &solution);
+    let equation = quantities.find("dZ1").unwrap();
+    assert_eq!(quantities.list[equation].kind, nnderive::render::quantities::Kind::Forward);
+    let delta = quantities.find("delta1").unwrap();
+    assert_eq!(quantities.find("dL/dZ1"), Some(delta));
 }
 
 /// The guide's table of names is the table nnderive uses, row for row.

@@ -216,6 +216,14 @@ fn draws_near_a_kink_are_refused_and_counted() {
         assert!(values(&model, "w").iter().all(|&(w, _)| w != 1.0), "{}", v.text);
     }
     assert!(set.summary().contains(&format!("{kinks} near a kink")), "{}", set.summary());
+    // With a margin of 0 nothing is nearer than the margin: w = 1 is allowed.
+    let zero = Options { margin: Some(num_rational::BigRational::from_integer(0.into())), ..options(10, 9) };
+    let set_zero = vary(&source, &zero).unwrap();
+    assert!(set_zero.redraws.iter().all(|(r, _)| *r != Reason::Kink));
+    assert!(set_zero.variants.iter().any(|v| {
+        let model = nnderive::load(&Source::new("v.nn", v.text.clone())).unwrap();
+        values(&model, "w").iter().any(|&(w, _)| w == 1.0)
+    }));
     // Only 16 variants avoid it: asking for 17 is an error, not a loop.
     let error = vary(&source, &options(17, 9)).unwrap_err();
     let report = nnderive::render::diagnostic::report(&error.report(), "kink.nn", &source.text);
@@ -317,6 +325,9 @@ fn the_command_writes_a_set_once_and_the_same_every_time() {
     let now = files(&tmp.path().join("a"));
     assert_eq!(now.len(), 10, "{:?}", now.iter().map(|f| &f.0).collect::<Vec<_>>());
     assert!(now.iter().any(|(n, _)| n == "notes.txt"));
+    // --margin takes a number of 0 or more.
+    let bad = cli(&["vary", file, "--count", "3", "-o", "c", "--margin", "-1"], tmp.path());
+    assert_eq!(bad.status.code(), Some(2));
     // Nothing temporary is left behind.
     let left: Vec<String> =
         std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();

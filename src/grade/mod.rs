@@ -159,7 +159,7 @@ pub fn grade(model: &Model, solution: &Solution, answers: &Answers, options: &Op
         (None, None) => None,
     };
     let graded = graded_parts(&quantities, weights.as_deref(), &mut problems);
-    let mut grader = Grader::new(model, solution, &quantities, tolerance, options.places);
+    let grader = Grader::new(model, solution, &quantities, tolerance, options.places);
     // Every part given is judged (a later part's credit depends on the
     // earlier ones), in table order, so that each part's dependencies are
     // judged before it.
@@ -532,7 +532,7 @@ impl<'a> Grader<'a> {
     }
 
     /// Judges part `i` (its points are set by the caller).
-    fn judge(&mut self, i: usize, fitted: &[Option<Fitted>], statuses: &[Option<Status>]) -> Part {
+    fn judge(&self, i: usize, fitted: &[Option<Fitted>], statuses: &[Option<Status>]) -> Part {
         let q = &self.quantities.list[i];
         let part = |status, message: String| Part {
             name: q.name.clone(),
