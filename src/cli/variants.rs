@@ -74,6 +74,9 @@ pub fn write(dir: &Path, stem: &str, files: &[File], force: bool) -> Result<Outc
         ));
     }
     let fresh = !dir.exists();
+    if let Some(parent) = dir.parent().filter(|p| fresh && !p.as_os_str().is_empty() && !p.exists()) {
+        fs::create_dir_all(parent).map_err(|e| fail(format!("cannot make its folder {}: {e}", parent.display())))?;
+    }
     // The folder the files are made in: beside `dir` when it is new (then
     // renamed to it whole), else inside it.
     let parent = match (fresh, dir.parent()) {

@@ -212,6 +212,10 @@ pub fn read_csv(text: &str) -> Answers {
             continue;
         }
         let name = fields[0].trim().to_string();
+        if name.is_empty() {
+            out.problems.push(format!("line {line}: no name before the first comma"));
+            continue;
+        }
         let value = fields[fields.len() - 1].trim();
         let mut index = Vec::new();
         let mut bad_index = None;
@@ -294,9 +298,11 @@ mod tests {
 
     #[test]
     fn csv_rows() {
-        let a = read_csv("name,row,col,value\nZ1,1,,0.5\nZ1,2,1,-1.25\nL,,,1.5\n# a comment\nW,1,x,2\nW,1,2,abc\n");
-        assert_eq!(a.problems.len(), 1, "{:?}", a.problems);
+        let a =
+            read_csv("name,row,col,value\nZ1,1,,0.5\nZ1,2,1,-1.25\nL,,,1.5\n# a comment\nW,1,x,2\nW,1,2,abc\n,,,\n");
+        assert_eq!(a.problems.len(), 2, "{:?}", a.problems);
         assert!(a.problems[0].starts_with("line 6: the index 'x' of W"));
+        assert_eq!(a.problems[1], "line 8: no name before the first comma");
         let Given::Indexed(z) = &a.answers[0].value else { panic!() };
         assert_eq!(z[0], Indexed { index: vec![1], entry: Entry::Number(0.5), line: 2 });
         assert_eq!(z[1], Indexed { index: vec![2, 1], entry: Entry::Number(-1.25), line: 3 });

@@ -168,8 +168,9 @@ pub enum ErrorKind {
     /// `param w = 0.5 ~ uniform(-0.001, 0.001)` with `loss L = relu(w)`:
     /// every draw comes within the margin of relu's kink.
     NotWellPosed { variant: usize, attempts: usize, last: Rejection },
-    /// `input x = 1 ~ choice(1, 2)` and nothing else drawn, with 3 variants
-    /// asked: only 2 distinct ones exist.
+    /// `param w = 1 ~ choice(1, 2)` and nothing else drawn, with 3 variants
+    /// asked: only one differs from the file (w = 2). With every number
+    /// `~ fixed`, the first variant already repeats the file: nothing varies.
     TooFewDistinct { variant: usize, attempts: usize },
 }
 
@@ -205,6 +206,11 @@ fn diagnostic(kind: &ErrorKind, span: Option<Span>) -> Diagnostic {
         .with_help(
             "widen the ranges the numbers are drawn from, or declare them (`param W1[3,4] ~ uniform(-0.5, 0.5, step = 0.1)`); `--margin` sets how far from a kink an argument must stay",
         ),
+        ErrorKind::TooFewDistinct { variant: 1, attempts } => Diagnostic::new(
+            format!("every well-posed draw gave the file's own numbers, in {attempts} draws: nothing varies"),
+            span,
+        )
+        .with_help("let some of the numbers vary: remove `~ fixed`, or give a range (`~ uniform(-1, 1)`)"),
         ErrorKind::TooFewDistinct { variant, attempts } => Diagnostic::new(
             format!(
                 "only {} distinct {} found: every well-posed draw for variant {variant} repeated an earlier one, in {attempts} draws",
