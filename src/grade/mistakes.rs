@@ -11,6 +11,7 @@ use crate::derive::Derivation;
 use crate::eval::optimize;
 use crate::eval::tensor::Tensor;
 use crate::model::{Graph, Model, Node, NodeId};
+use crate::render::formula::{formula, Notation};
 use crate::render::quantities::{Kind, Quantities, Source};
 
 /// A recognisable mistake: its key (in JSON output) and its test, which
@@ -208,12 +209,20 @@ fn round_to(x: f64, places: i32) -> f64 {
     (x * scale).round() / scale
 }
 
-/// The value of another quantity of the same shape.
+/// How far along the table, either side, another quantity's values are
+/// looked for (besides the quantities the part uses): a bounded number of
+/// comparisons per part, however many quantities an unrolled network has.
+const NEIGHBOURS: usize = 8;
+
+/// The value of another quantity of the same shape: one the part's formula
+/// uses (H given Z1's values) or one near it in the table.
 fn other_quantity(cx: &Context) -> Option<String> {
     let g = cx.grader;
     let dims = cx.dims();
     let key = g.keys[cx.i].as_ref()?.to_f64_vec();
-    (0..g.quantities.len()).filter(|&j| j != cx.i).find_map(|j| {
+    let near = cx.i.saturating_sub(NEIGHBOURS)..(cx.i + NEIGHBOURS + 1).min(g.quantities.len());
+    let candidates = g.quantities.list[cx.i].depends.iter().copied().chain(near);
+    candidates.filter(|&j| j != cx.i).find_map(|j| {
         let other = g.keys[j].as_ref()?;
         if other.dims() != dims.as_slice() {
             return None;
@@ -262,8 +271,10 @@ pub(super) fn changed_formulas(
     quantities: &Quantities,
     graph: &mut Graph,
 ) -> Vec<Vec<Changed>> {
-    // (key, the node a mistake replaces, its replacement, the words).
-    let mut swaps: Vec<(&'static str, NodeId, NodeId, String)> = Vec::new();
+    let names = crate::render::formula::Names::new(model, Some(d));
+    let printed = |graph: &Graph, node: NodeId| formula(graph, node, &names, Notation::Text);
+    // By the node a mistake replaces: (key, its replacement, the words).
+    let mut swaps: HashMap<NodeId, Vec<(&'static str, NodeId, String)>> = HashMap::new();
     for id in model.equations() {
         let t = model.tensor(id);
         let Some(def) = t.definition else { continue };
@@ -271,34 +282,35 @@ pub(super) fn changed_formulas(
         let named = graph.tensor(id, t.shape.clone());
         for out in [named, def] {
             let Some(derivative) = derivative_node(graph, func, &args, out) else { continue };
-            if derivative == def || swaps.iter().any(|s| s.1 == derivative) {
+            if derivative == def || swaps.contains_key(&derivative) {
                 continue;
             }
+            let mut found = Vec::new();
             let words = format!(
                 "the activation for its derivative: {} in place of {}",
-                printed(model, d, graph, def),
-                printed(model, d, graph, derivative)
+                printed(graph, def),
+                printed(graph, derivative)
             );
-            swaps.push(("activation-for-derivative", derivative, def, words));
+            found.push(("activation-for-derivative", def, words));
             // f′ = a + b: a or b alone.
             if let crate::model::Func::Custom(f) = func {
-                let Some(body) = d.fn_derivative(f, 0).map(|fd| fd.body) else { continue };
-                let terms = match *d.graph.node(body) {
-                    Node::Add(a, b) => vec![a, b],
-                    _ => Vec::new(),
-                };
-                let whole = graph.substitute_params(&d.graph, body, &args);
-                for term in terms {
-                    let alone = graph.substitute_params(&d.graph, term, &args);
-                    let words = format!(
-                        "a term of the derivative left out: {} in place of {} = {}",
-                        printed(model, d, graph, alone),
-                        printed(model, d, graph, derivative),
-                        printed(model, d, graph, whole)
-                    );
-                    swaps.push(("derivative-term-missing", derivative, alone, words));
+                if let Some(body) = d.fn_derivative(f, 0).map(|fd| fd.body) {
+                    if let Node::Add(a, b) = *d.graph.node(body) {
+                        let whole = graph.substitute_params(&d.graph, body, &args);
+                        for term in [a, b] {
+                            let alone = graph.substitute_params(&d.graph, term, &args);
+                            let words = format!(
+                                "a term of the derivative left out: {} in place of {} = {}",
+                                printed(graph, alone),
+                                printed(graph, derivative),
+                                printed(graph, whole)
+                            );
+                            found.push(("derivative-term-missing", alone, words));
+                        }
+                    }
                 }
             }
+            swaps.insert(derivative, found);
         }
     }
     quantities
@@ -306,21 +318,18 @@ pub(super) fn changed_formulas(
         .iter()
         .map(|q| {
             let Some(formula) = q.formula else { return Vec::new() };
-            let inside = d.graph.nodes_under(&[formula]);
-            swaps
-                .iter()
-                .filter(|(_, from, _, _)| inside.contains(from))
-                .filter_map(|(key, from, to, words)| {
-                    let changed = graph.rewrite(formula, &mut |_, n| (n == *from).then_some(*to));
-                    (changed != formula).then(|| Changed { key, formula: changed, words: words.clone() })
-                })
-                .collect()
+            let mut inside = d.graph.nodes_under(&[formula]);
+            inside.sort_unstable();
+            let mut out = Vec::new();
+            for from in inside.into_iter().filter(|n| swaps.contains_key(n)) {
+                for (key, to, words) in &swaps[&from] {
+                    let changed = graph.rewrite(formula, &mut |_, n| (n == from).then_some(*to));
+                    if changed != formula {
+                        out.push(Changed { key, formula: changed, words: words.clone() });
+                    }
+                }
+            }
+            out
         })
         .collect()
-}
-
-/// A node printed in text notation, without a solution at hand.
-fn printed(model: &Model, d: &Derivation, graph: &Graph, node: NodeId) -> String {
-    let names = crate::render::formula::Names::new(model, Some(d));
-    crate::render::formula::formula(graph, node, &names, crate::render::formula::Notation::Text)
 }

@@ -2,6 +2,8 @@
 //! from the file (its `~` rule, or what its given value looks like), then
 //! carried out for every variant.
 
+use std::collections::{HashMap, HashSet};
+
 use num_bigint::{BigInt, BigUint, Sign};
 use num_rational::BigRational;
 use num_traits::{One, Signed, ToPrimitive, Zero};
@@ -74,10 +76,43 @@ pub enum NoPlan {
     Nothing,
 }
 
-/// The plan for a declaration named `name` whose model tensors are `ids`
-/// (one per step for a sequence), with literal dims `dims`.
+/// What the model's formulas say about its tensors, found in one pass
+/// over the graph: which are read as class labels (with how many
+/// classes) and which are the targets of a cross-entropy.
+#[derive(Clone, Debug, Default)]
+pub struct Readings {
+    labels: HashMap<TensorId, u64>,
+    cross_entropy_targets: HashSet<TensorId>,
+}
+
+impl Readings {
+    pub fn of(model: &Model) -> Readings {
+        let g = &model.graph;
+        let mut out = Readings::default();
+        for n in (0..g.len() as u32).map(crate::model::NodeId) {
+            match *g.node(n) {
+                Node::OneHot(labels, classes, _) => {
+                    if let Node::Tensor(t) = *g.node(labels) {
+                        out.labels.insert(t, classes as u64);
+                    }
+                }
+                Node::Loss(LossFn::CrossEntropy(_), y, _) => {
+                    if let Node::Tensor(t) = *g.node(y) {
+                        out.cross_entropy_targets.insert(t);
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+/// The plan for a declaration whose model tensors are `ids` (one per step
+/// for a sequence), with literal dims `dims`.
 pub fn plan(
     model: &Model,
+    readings: &Readings,
     decl: &ast::TensorDecl,
     ids: &[TensorId],
     dims: &[usize],
@@ -101,12 +136,12 @@ pub fn plan(
         Some(Draw::Choice(values)) => Plan::Choice(values.clone()),
         Some(Draw::OneHot) => Plan::OneHot(preferred),
         None => {
-            if let Some(classes) = label_classes(model, ids) {
+            if let Some(&classes) = ids.iter().find_map(|t| readings.labels.get(t)) {
                 Plan::Labels { classes }
             } else {
                 match (&decimals, &value) {
                     (Some(decimals), Some(value)) => default_plan(decl.role, decimals, value, dims, preferred),
-                    _ if cross_entropy_target(model, ids) => Plan::OneHot(preferred),
+                    _ if ids.iter().any(|t| readings.cross_entropy_targets.contains(t)) => Plan::OneHot(preferred),
                     _ => return Err(NoPlan::Nothing),
                 }
             }
@@ -200,26 +235,6 @@ fn vectors(dims: &[usize], layout: Layout) -> Vec<Vec<usize>> {
         (Layout::Columns, [rows, cols]) => (0..*cols).map(|c| (0..*rows).map(|r| r * cols + c).collect()).collect(),
         _ => vec![(0..n).collect()],
     }
-}
-
-/// The number of classes when a tensor is read as class labels (`onehot(c)`).
-fn label_classes(model: &Model, ids: &[TensorId]) -> Option<u64> {
-    let g = &model.graph;
-    (0..g.len() as u32).map(crate::model::NodeId).find_map(|n| match *g.node(n) {
-        Node::OneHot(labels, classes, _) if matches!(*g.node(labels), Node::Tensor(t) if ids.contains(&t)) => {
-            Some(classes as u64)
-        }
-        _ => None,
-    })
-}
-
-/// Whether a tensor is the target of a cross-entropy.
-fn cross_entropy_target(model: &Model, ids: &[TensorId]) -> bool {
-    let g = &model.graph;
-    (0..g.len() as u32).map(crate::model::NodeId).any(|n| match *g.node(n) {
-        Node::Loss(LossFn::CrossEntropy(_), y, _) => matches!(*g.node(y), Node::Tensor(t) if ids.contains(&t)),
-        _ => false,
-    })
 }
 
 /// New values for one declaration, row-major, each with the decimal places

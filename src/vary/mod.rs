@@ -298,6 +298,7 @@ struct Limits {
 
 /// The plan of every declaration, in file order.
 fn plans(model: &Model, file: &ast::File) -> Result<Vec<Declared>, Error> {
+    let readings = draw::Readings::of(model);
     let mut out = Vec::new();
     for (item, it) in file.items.iter().enumerate() {
         let Item::Tensor(decl) = it else { continue };
@@ -320,7 +321,7 @@ fn plans(model: &Model, file: &ast::File) -> Result<Vec<Declared>, Error> {
         if let Some(t) = steps {
             dims.insert(0, t);
         }
-        let (plan, value) = draw::plan(model, decl, &ids, &dims, steps.is_some()).map_err(|_| {
+        let (plan, value) = draw::plan(model, &readings, decl, &ids, &dims, steps.is_some()).map_err(|_| {
             let dims = match decl.dims.len() {
                 0 => String::new(),
                 _ => format!("[{}]", decl.dims.iter().map(|d| d.size.to_string()).collect::<Vec<_>>().join(",")),
