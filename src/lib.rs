@@ -7,6 +7,10 @@
 //! .nn text -> syntax -> model -> derive -> eval -> render -> (CLI in main.rs)
 //! ```
 //!
+//! Two tools for teachers are built on the whole pipeline and used by the
+//! CLI: [`vary`] (variants of a problem with new numbers) and [`grade`]
+//! (a student's numbers graded part by part, with error carried forward).
+//!
 //! ```
 //! let source = nnderive::Source::new("net.nn", "
 //! input  x[2]   = [1, 2]
@@ -30,6 +34,8 @@ pub mod model;
 pub mod derive;
 pub mod eval;
 pub mod render;
+pub mod vary;
+pub mod grade;
 
 use diagnostic::{Diagnostic, Report};
 

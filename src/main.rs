@@ -13,6 +13,10 @@ use nnderive::{Error, Source};
 mod output;
 #[path = "cli/snapshot.rs"]
 mod snapshot;
+#[path = "cli/grade.rs"]
+mod grade;
+#[path = "cli/variants.rs"]
+mod variants;
 
 use output::Target;
 
@@ -25,7 +29,7 @@ use output::Target;
 #[derive(Parser)]
 #[command(name = "nnderive", version, about, long_about)]
 #[command(
-    after_help = "Examples:\n  nnderive solve grammar/examples/assignment4.nn --round 4\n  nnderive derive grammar/examples/assignment4.nn\n  nnderive solve net.nn --format latex -o answer.tex\n  nnderive key net.nn --hide values --round 4 --format latex -o handout.tex\n  nnderive test problems/\n  nnderive graph net.nn -o net.svg\n  nnderive gradcheck net.nn\n\nExit status: 0 success, 1 a problem with the input file, 2 a usage error."
+    after_help = "Examples:\n  nnderive solve grammar/examples/assignment4.nn --round 4\n  nnderive derive grammar/examples/assignment4.nn\n  nnderive solve net.nn --format latex -o answer.tex\n  nnderive key net.nn --hide values --round 4 --format latex -o handout.tex\n  nnderive test problems/\n  nnderive vary net.nn --count 30 --seed 7 -o variants\n  nnderive grade variants submissions -o gradebook.csv\n  nnderive graph net.nn -o net.svg\n  nnderive gradcheck net.nn\n\nExit status: 0 success, 1 a problem with the input file, 2 a usage error."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -190,6 +194,69 @@ enum Command {
         #[arg(long, value_name = "NAME=VALUE")]
         given: Vec<String>,
     },
+    /// Grade a student's numbers, part by part (every forward value, the
+    /// loss, each δ, each gradient, each updated parameter), with credit
+    /// for error carried forward. ANSWERS is JSON (`{"Z1": [...], "delta1":
+    /// [...]}`, nested lists by shape, optional `"weights": {...}`) or CSV
+    /// (`name,row,col,value`, counting from 1); a folder of them gives a CSV
+    /// gradebook, one row per file.
+    Grade {
+        /// The problem: a `.nn` file, or a folder of variants (`NAME-01.nn`
+        /// …), each submission graded against the variant its file name
+        /// starts with (`NAME-01.json`, `NAME-01.alice.csv`).
+        file: PathBuf,
+        /// The answers: a JSON or CSV file, or a folder of them.
+        answers: PathBuf,
+        /// Output format: text or json for one submission; a folder gives
+        /// a CSV gradebook (or, with json, a list of grades).
+        #[arg(long, value_enum, default_value_t = GradeFormat::Text)]
+        format: GradeFormat,
+        /// The decimal places the answers are asked to: each entry may be off
+        /// by half a unit of the last one.
+        #[arg(long, value_name = "N", default_value_t = nnderive::grade::DEFAULT_PLACES, value_parser = clap::value_parser!(u32).range(0..=12))]
+        round: u32,
+        /// Points per part, a JSON object (`{"delta1": 2, "dW1": 1}`): only
+        /// the parts it names are graded. Without it, a `weights` section of
+        /// a single answers file counts, else every part is worth 1.
+        #[arg(long, value_name = "FILE")]
+        weights: Option<PathBuf>,
+        /// Write to this file instead of standard output (written whole, or not at all).
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<PathBuf>,
+    },
+    /// Make variants of a problem: each a complete `.nn` file with the same
+    /// structure and new numbers, with its answer key beside it
+    /// (`NAME-01.nn`, `NAME-01.key.md`, `NAME-01.key.json`, and
+    /// `NAME-01.key.pdf` when pdflatex is on the PATH). Reproducible from the
+    /// seed, pairwise distinct, and well-posed at the asked precision.
+    Vary {
+        /// The `.nn` file.
+        file: PathBuf,
+        /// How many variants.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=nnderive::vary::MAX_COUNT as u64))]
+        count: u64,
+        /// The seed: the same file, count and seed give the same variants.
+        #[arg(long, value_name = "S", default_value_t = 1)]
+        seed: u64,
+        /// The folder to write to (made if missing).
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+        /// The decimal places the answers are asked to: keys are rounded to
+        /// it and every variant has one clear answer at it.
+        #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(0..=12))]
+        round: u32,
+        /// How far every kink argument (relu at 0, a tie of max) and every
+        /// gap in a max-pool window must stay from its hazard (default: 100
+        /// units of the asked place, 0.01 at 4 decimals).
+        #[arg(long, value_name = "M", value_parser = margin)]
+        margin: Option<num_rational::BigRational>,
+        /// Replace another set of variants of the same file in the folder.
+        #[arg(long)]
+        force: bool,
+        /// Write no PDF keys, even when pdflatex is on the PATH.
+        #[arg(long)]
+        no_pdf: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -226,6 +293,14 @@ enum GraphFormat {
     Svg,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum GradeFormat {
+    Text,
+    Json,
+    /// A gradebook: one row per submission, one column per part.
+    Csv,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum SolveFormat {
     Text,
@@ -257,6 +332,14 @@ fn numpy_options(format: SolveFormat, round: Option<u32>, cases: Option<&str>, b
         _ => return Ok(()),
     };
     Err(Exit { message: format!("error: {problem}\n"), code: 2 })
+}
+
+/// A non-negative decimal (for `--margin`), read exactly as a file reads it.
+fn margin(text: &str) -> Result<num_rational::BigRational, String> {
+    match nnderive::syntax::parse_given(&format!("m={text}")) {
+        Ok((_, nnderive::syntax::ast::Literal::Number(n))) if !num_traits::Signed::is_negative(&n.value) => Ok(n.value),
+        _ => Err("write a number of 0 or more, such as 0.01".into()),
+    }
 }
 
 /// A positive, finite number (for `--tolerance`).
@@ -455,6 +538,25 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Grade { file, answers, format, round, weights, output } => {
+            let target = output.as_deref().map(|path| Target::check(path, &file)).transpose()?;
+            let text = grade::run(
+                &file,
+                &answers,
+                format == GradeFormat::Json,
+                format == GradeFormat::Csv,
+                round,
+                weights.as_deref(),
+            )?;
+            match target {
+                Some(target) => target.write(&text)?,
+                None => output::to_stdout(&text)?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Vary { file, count, seed, output, round, margin, force, no_pdf } => {
+            vary(&file, count as usize, seed, &output, round, margin, force, no_pdf)
+        }
         Command::Gradcheck { file, tolerance, all, given } => {
             let source = read(&file)?;
             let model = with_given(load(&source)?, &given)?;
@@ -527,6 +629,64 @@ fn figure(
         _ => None,
     };
     Ok(Figure { graph, svg })
+}
+
+/// `nnderive vary`: the variants, their keys, written as one set.
+#[allow(clippy::too_many_arguments)]
+fn vary(
+    file: &Path,
+    count: usize,
+    seed: u64,
+    dir: &Path,
+    round: u32,
+    margin: Option<num_rational::BigRational>,
+    force: bool,
+    no_pdf: bool,
+) -> Result<ExitCode, Exit> {
+    let source = read(file)?;
+    let options = nnderive::vary::Options { count, seed, places: round, margin };
+    let set = nnderive::vary::vary(&source, &options)
+        .map_err(|e| render::diagnostic::report(&e.report(), &source.name, &source.text))?;
+    let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "variant".into());
+    let width = count.to_string().len().max(2);
+    let pdf = !no_pdf && variants::on_path("pdflatex");
+    let mut files = Vec::new();
+    for v in &set.variants {
+        let name = format!("{stem}-{:0width$}", v.number);
+        let place = Some(round);
+        files.push(variants::File { name: format!("{name}.nn"), bytes: v.text.clone().into_bytes() });
+        let markdown = render::markdown::document(&v.model, &v.solution, place);
+        files.push(variants::File { name: format!("{name}.key.md"), bytes: markdown.into_bytes() });
+        let json = render::json::solution(&v.model, &v.solution, place);
+        files.push(variants::File { name: format!("{name}.key.json"), bytes: json.into_bytes() });
+        if pdf {
+            let latex = render::latex::document(&v.model, &v.solution, place);
+            if let Some(bytes) = variants::pdf(&latex, &name)? {
+                files.push(variants::File { name: format!("{name}.key.pdf"), bytes });
+            }
+        }
+    }
+    let outcome = variants::write(dir, &stem, &files, force)?;
+    let last = format!("{stem}-{:0width$}", count);
+    let first = format!("{stem}-{:0width$}", 1);
+    let range = if count == 1 { format!("{first}.nn") } else { format!("{first}.nn … {last}.nn") };
+    let kinds = if pdf { ".key.md, .key.json, .key.pdf" } else { ".key.md, .key.json" };
+    let what = match outcome {
+        variants::Outcome::Written => "wrote".to_string(),
+        variants::Outcome::Same => "wrote again (the same variants were there)".to_string(),
+        variants::Outcome::Replaced { removed: 0 } => "replaced the variants there with".to_string(),
+        variants::Outcome::Replaced { removed } => {
+            format!("removed {removed} files of the earlier variants and wrote")
+        }
+    };
+    let plural = if count == 1 { "variant" } else { "variants" };
+    let mut text = format!(
+        "{what} {count} {plural} of {} in {} (seed {seed}): {range}, each with its key ({kinds})\n",
+        file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        dir.display()
+    );
+    text += &set.summary();
+    emit(&text)
 }
 
 fn read(path: &Path) -> Result<Source, String> {

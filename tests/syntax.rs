@@ -469,3 +469,34 @@ fn rows_with_comments_and_line_breaks_read_the_same_values() {
         assert_eq!(values(&general), expected, "{line_break:?}");
     }
 }
+
+/// `~ rule(...)` after a declaration (how `nnderive vary` draws numbers):
+/// parsed with its arguments, printed back by `fmt` in one canonical form,
+/// and checked into the model's rule with its values.
+#[test]
+fn draw_rules_parse_format_and_check() {
+    use nnderive::model::Draw;
+    use num_rational::BigRational;
+    let text = "input x[2]=[1, 2]~fixed\nparam W[1,2] ~uniform( -0.5,0.5 , step=0.1, )\ntarget m[2] = [0, 1]   ~ choice(0,1)\ntarget y[2]~onehot()\nloss L = sum(W @ x) + sum(m * y)\n";
+    let formatted = format(&parse(text).unwrap());
+    assert_eq!(
+        formatted,
+        "input  x[2]   = [1, 2] ~ fixed\nparam  W[1,2] ~ uniform(-0.5, 0.5, step = 0.1)\ntarget m[2]   = [0, 1] ~ choice(0, 1)\ntarget y[2]   ~ onehot\nloss L = sum(W @ x) + sum(m * y)\n"
+    );
+    assert_eq!(format(&parse(&formatted).unwrap()), formatted, "formatting is not idempotent");
+    assert_eq!(shape_of(&formatted).replace("trailing", ""), shape_of(text).replace("trailing", ""));
+    let model = nnderive::load(&nnderive::Source::new("d.nn", formatted)).unwrap();
+    let draw = |name: &str| model.tensors[name].draw.clone();
+    let r = |n: i64, d: i64| BigRational::new(n.into(), d.into());
+    assert_eq!(draw("x"), Some(Draw::Fixed));
+    assert_eq!(draw("W"), Some(Draw::Uniform { low: r(-1, 2), high: r(1, 2), step: r(1, 10), places: 1 }));
+    assert_eq!(draw("m"), Some(Draw::Choice(vec![r(0, 1), r(1, 1)])));
+    assert_eq!(draw("y"), Some(Draw::OneHot));
+    // Without a step, one unit of the last decimal place written.
+    let model =
+        nnderive::load(&nnderive::Source::new("d.nn", "param W[2] ~ uniform(-1, 1.25)\nloss L = sum(W)\n")).unwrap();
+    assert_eq!(
+        model.tensors["W"].draw,
+        Some(Draw::Uniform { low: r(-1, 1), high: r(5, 4), step: r(1, 100), places: 2 })
+    );
+}

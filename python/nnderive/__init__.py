@@ -30,7 +30,8 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import numpy as np
 
 from . import _native
-from ._compare import Comparison, ParamComparison, compare_gradients
+from ._compare import Comparison, ParamComparison, compare_quantities
+from ._grade import GradePart, GradeResult
 
 __all__ = [
     "NNError",
@@ -42,9 +43,12 @@ __all__ = [
     "Graph",
     "Comparison",
     "ParamComparison",
+    "GradeResult",
+    "GradePart",
     "load",
     "parse",
     "check_gradients",
+    "grade",
 ]
 
 __version__ = "0.1.0"
@@ -471,8 +475,13 @@ class Solution:
     pdflatex).
     """
 
-    def __init__(self, net: "Net", data: Mapping[str, Any], text: str, markdown: str, latex: str, round: Optional[int]):
+    def __init__(self, net: "Net", data: Mapping[str, Any], text: str, markdown: str, latex: str, round: Optional[int],
+                 quantities: Optional[List[Mapping[str, Any]]] = None):
         self.net = net
+        #: Every named quantity of the solution (forward values, the loss,
+        #: error terms, gradients, updated parameters): ``name``, ``label``,
+        #: ``kind``, ``aliases``, ``shape``, ``value`` and ``depends``.
+        self.quantities: List[Mapping[str, Any]] = list(quantities or [])
         self.json = data
         self.text = text
         self.markdown = markdown
@@ -505,28 +514,41 @@ class Solution:
         self.history_exact = [_fractions(h.get("exact")) for h in history]
         self.notes: List[str] = list(data["notes"])
 
-    def compare(self, mine: Optional[Mapping[str, Any]] = None, *, rtol: float = 1e-5, atol: float = 1e-8,
-                layout: str = "column", **gradients: Any) -> Comparison:
-        """Compares your gradients with the derived ones, per parameter.
+    def compare(self, mine: Optional[Mapping[str, Any]] = None, *, rtol: Optional[float] = None,
+                atol: Optional[float] = None, layout: str = "column", **quantities: Any) -> Comparison:
+        """Compares your values with the solution's, quantity by quantity.
 
-        ``mine`` maps parameter names (``"W1"``, or ``"dW1"``) to NumPy arrays
-        or nested lists; keyword arguments work too (``sol.compare(W1=dW1)``).
+        ``mine`` maps names to NumPy arrays or nested lists: any named
+        quantity of the solution (``"Z1"``, ``"yhat"``, ``"L"``, ``"delta1"``
+        or ``"δ1"``, ``"W1"`` or ``"dW1"`` for a gradient, ``"W1_new"`` for a
+        parameter after training; :attr:`quantities` lists them all with
+        their other spellings); keyword arguments work too
+        (``sol.compare(W1=dW1)``). Every parameter's gradient is expected;
+        other quantities are compared when given.
+
         An entry differs when ``|yours − derived| > atol + rtol·|derived|``.
+        By default, when the solution was asked at a precision
+        (``net.solve(round=4)``), an entry may be off by half a unit of that
+        decimal place (``atol=0.00005``, ``rtol=0``), so answers rounded as
+        the key prints them match; otherwise ``rtol=1e-5, atol=1e-8``.
         ``layout="row"`` compares the transposes of your matrices (for code
-        that computes ``X @ W`` with examples as rows). The result has ``ok``,
-        a readable ``repr`` (and HTML in Jupyter), and per parameter the
-        largest relative error and the worst entries.
+        that computes ``X @ W`` with examples as rows). The result has
+        ``ok``, a readable ``repr`` (and HTML in Jupyter), and per quantity
+        the largest relative error and the worst entries.
         """
         if mine is not None and not isinstance(mine, Mapping):
-            raise _argument_error(f"your gradients are a mapping from names to arrays, not {type(mine).__name__}")
+            raise _argument_error(f"your values are a mapping from names to arrays, not {type(mine).__name__}")
         for setting, value in (("rtol", rtol), ("atol", atol)):
+            if value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (math.isfinite(value) and value >= 0):
                 raise _argument_error(f"{setting} must be a finite number, 0 or more, not {_shown(value)}")
         if layout not in ("column", "row"):
             raise _argument_error(f"layout must be 'column' (as in the file) or 'row' (transposed), not {_shown(layout)}")
         given = {str(k): v for k, v in (mine or {}).items()}
-        given.update(gradients)
-        return compare_gradients(self.gradients, given, rtol=rtol, atol=atol, layout=layout)
+        given.update(quantities)
+        rtol, atol = _tolerance(self.round, rtol, atol)
+        return compare_quantities(self.quantities, given, rtol=rtol, atol=atol, layout=layout)
 
     def __repr__(self) -> str:
         return self.text.rstrip("\n")
@@ -581,8 +603,8 @@ class Net:
         """
         if round is not None and (isinstance(round, bool) or not isinstance(round, int) or not 0 <= round <= 30):
             raise _argument_error(f"round must be a whole number from 0 to 30, not {_shown(round)}")
-        data, text, markdown, latex = _native_call(_native.solve, self.name, self.text, self._values(given), round)
-        return Solution(self, json.loads(data), text, markdown, latex, round)
+        data, text, markdown, latex, quantities = _native_call(_native.solve, self.name, self.text, self._values(given), round)
+        return Solution(self, json.loads(data), text, markdown, latex, round, json.loads(quantities))
 
     def graph(self, grad: bool = False, given: Optional[Mapping[str, Any]] = None) -> Graph:
         """The computational graph; with ``grad``, the backward flow and
@@ -627,8 +649,73 @@ def load(path: "os.PathLike[str] | str", values: Optional[Mapping[str, Any]] = N
     return Net(raw, name=path, values=values)
 
 
-def check_gradients(expected: "Solution | Net", mine: Mapping[str, Any], *, rtol: float = 1e-5, atol: float = 1e-8,
-                    layout: str = "column") -> Comparison:
+def _tolerance(round: Optional[int], rtol: Optional[float], atol: Optional[float]) -> Tuple[float, float]:
+    """The tolerance of a comparison, each part as given or else by default:
+    half a unit of the asked decimal place when there is one (``rtol=0``,
+    ``atol=0.5·10^−round``), otherwise ``rtol=1e-5, atol=1e-8``."""
+    if round is not None:
+        default = (0.0, 0.5 * 10.0 ** (-round))
+    else:
+        default = (1e-5, 1e-8)
+    return (default[0] if rtol is None else rtol), (default[1] if atol is None else atol)
+
+
+def check_gradients(expected: "Solution | Net", mine: Mapping[str, Any], *, rtol: Optional[float] = None,
+                    atol: Optional[float] = None, layout: str = "column") -> Comparison:
     """:meth:`Solution.compare` for a solution or a network (solved first)."""
     solution = expected.solve() if isinstance(expected, Net) else expected
     return solution.compare(mine, rtol=rtol, atol=atol, layout=layout)
+
+
+def _plain(value: Any) -> Any:
+    """An answer as JSON can hold it: arrays as nested lists, a number that
+    is not finite (or anything not a number) as text, which grading then
+    names as an entry it cannot read."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return str(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else str(float(value))
+    if isinstance(value, Fraction):
+        return float(value)
+    if value is None or isinstance(value, (str, dict)):
+        return value
+    return str(value)
+
+
+def grade(net: "Net", answers: "Mapping[str, Any] | os.PathLike[str] | str", *, round: int = 4,
+          weights: Optional[Mapping[str, float]] = None) -> GradeResult:
+    """Grades a student's answers against the network's solution, as
+    ``nnderive grade`` does, for an nbgrader or Otter autograder cell.
+
+    ``answers`` maps names to values (NumPy arrays, nested lists, numbers;
+    any name :meth:`Solution.compare` takes, ``"weights"`` for points per
+    part), or is the path of a JSON or CSV answers file. Each part is
+    ``correct`` (every entry within half a unit of the ``round``-th
+    decimal), ``consistent`` (wrong, but right from the student's own
+    earlier answers: error carried forward, full credit), ``wrong``,
+    ``missing`` or ``unreadable``. ``weights`` (name → points) grades only
+    the parts it names; without it, a ``"weights"`` entry of the answers
+    does, else every part is worth 1.
+
+    The result has ``score``, ``max``, ``parts`` and ``problems``, and shows
+    as the text report (HTML in Jupyter).
+    """
+    if not (isinstance(round, int) and 0 <= round <= 12):
+        raise ValueError(f"round must be a whole number from 0 to 12, not {round!r}")
+    if isinstance(answers, (str, os.PathLike)):
+        path = os.fspath(answers)
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", errors="replace")
+        fmt = "csv" if path.lower().endswith(".csv") or not text.lstrip().startswith("{") else "json"
+    else:
+        text = json.dumps({str(k): _plain(v) for k, v in answers.items()})
+        fmt = "json"
+    weights_json = None if weights is None else json.dumps({str(k): _plain(v) for k, v in weights.items()})
+    data, report = _native_call(_native.grade, net.name, net.text, net._values(None), text, fmt, round, weights_json)
+    return GradeResult(json.loads(data), report)

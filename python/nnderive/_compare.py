@@ -17,7 +17,8 @@ def _shape(s: Tuple[int, ...]) -> str:
 
 
 class ParamComparison:
-    """One parameter: ``status`` is ``"ok"``, ``"differs"``, ``"shape"``,
+    """One quantity (a parameter's gradient, or any other named quantity
+    of the solution): ``status`` is ``"ok"``, ``"differs"``, ``"shape"``,
     ``"missing"``, ``"extra"`` or ``"invalid"``; ``max_rel_error`` the
     largest relative error ``|yours − derived| / max(|yours|, |derived|)``
     over the entries (``None`` when the values could not be compared);
@@ -37,6 +38,8 @@ class ParamComparison:
         self.differing = differing
         self.total = total
         self.worst = worst or []
+        #: Whether it is a parameter's gradient (named by the parameter).
+        self.gradient = False
 
     @property
     def ok(self) -> bool:
@@ -78,11 +81,13 @@ class Comparison:
     ``params`` maps each name to a :class:`ParamComparison`; ``bool(result)``
     is ``ok``."""
 
-    def __init__(self, params: Dict[str, ParamComparison], rtol: float, atol: float, layout: str):
+    def __init__(self, params: Dict[str, ParamComparison], rtol: float, atol: float, layout: str,
+                 aliases: Optional[Dict[str, str]] = None):
         self.params = params
         self.rtol = rtol
         self.atol = atol
         self.layout = layout
+        self._aliases = aliases or {}
 
     @property
     def ok(self) -> bool:
@@ -92,7 +97,9 @@ class Comparison:
         return self.ok
 
     def __getitem__(self, name: str) -> ParamComparison:
-        return self.params[name]
+        if name in self.params:
+            return self.params[name]
+        return self.params[self._aliases.get(name, name)]
 
     @property
     def max_rel_error(self) -> Optional[float]:
@@ -103,7 +110,8 @@ class Comparison:
         bad = [p.name for p in self.params.values() if not p.ok]
         settings = f"rtol={self.rtol:g}, atol={self.atol:g}, {self.layout} layout"
         if not bad:
-            return f"All {len(self.params)} gradients match ({settings})."
+            what = "gradients" if all(p.gradient for p in self.params.values()) else "quantities"
+            return f"All {len(self.params)} {what} match ({settings})."
         return f"{len(bad)} of {len(self.params)} do not match: {', '.join(bad)} ({settings})."
 
     def __repr__(self) -> str:
@@ -226,26 +234,74 @@ def compare_gradients(derived: Mapping[str, np.ndarray], yours: Mapping[str, Any
                       atol: float = 1e-8, layout: str = "column") -> Comparison:
     """Compares ``yours`` (name → array or nested list; ``"dW1"`` also names
     ``W1``) with the ``derived`` gradients."""
+    table = [
+        {"name": f"d{name}", "label": name, "kind": "gradient", "aliases": [name], "value": value}
+        for name, value in derived.items()
+    ]
+    return compare_quantities(table, yours, rtol=rtol, atol=atol, layout=layout)
+
+
+def compare_quantities(table: List[Mapping[str, Any]], yours: Mapping[str, Any], *, rtol: float, atol: float,
+                       layout: str = "column") -> Comparison:
+    """Compares ``yours`` with the named quantities of a solution.
+
+    ``table`` is the solution's list of quantities (``name``, ``label``,
+    ``kind``, ``aliases``, ``value``), as the native ``solve`` gives it. Any
+    name or alias of a quantity is accepted (``delta1`` or ``δ1``, ``dW1`` or
+    ``W1`` for a gradient, ``W1_new``); a gradient's result is keyed by its
+    parameter (``result["W1"]``), any other quantity's by its name. Every
+    gradient is expected (missing ones are reported); other quantities are
+    compared when given.
+    """
     if layout not in _LAYOUTS:
         raise ValueError(f"layout must be 'column' (as in the file) or 'row' (transposed), not {layout!r}")
-    names = list(derived.keys())
-    matched: Dict[str, Any] = {}
+    lookup: Dict[str, int] = {}
+    for i, q in enumerate(table):
+        lookup.setdefault(q["name"], i)
+    counts: Dict[str, int] = {}
+    for q in table:
+        for a in set(q.get("aliases", [])):
+            counts[a] = counts.get(a, 0) + 1
+    for i, q in enumerate(table):
+        for a in q.get("aliases", []):
+            if counts.get(a) == 1:
+                lookup.setdefault(a, i)
+
+    key = _param_of
+    matched: Dict[int, Any] = {}
     extra: Dict[str, Any] = {}
-    for key, value in yours.items():
-        if key in derived:
-            matched[key] = value
-        elif key.startswith("d") and key[1:] in derived and key[1:] not in yours:
-            matched[key[1:]] = value
+    for name, value in yours.items():
+        i = lookup.get(name)
+        if i is None or i in matched:
+            extra[name] = value
         else:
-            extra[key] = value
+            matched[i] = value
     params: Dict[str, ParamComparison] = {}
-    for name in names:
-        if name not in matched:
+    for i, q in enumerate(table):
+        name = key(q)
+        if i in matched:
+            params[name] = _compare_one(name, np.asarray(q["value"], dtype=np.float64), matched[i], rtol, atol, layout)
+        elif q["kind"] == "gradient":
             params[name] = ParamComparison(name, "missing", f"no gradient given for {name}")
         else:
-            params[name] = _compare_one(name, np.asarray(derived[name]), matched[name], rtol, atol, layout)
-    for key in extra:
-        close = difflib.get_close_matches(key, names, n=1, cutoff=0.5)
-        hint = f" (did you mean {close[0]}?)" if close else f" (the parameters are {', '.join(names)})"
-        params[key] = ParamComparison(key, "extra", f"not a parameter of this network{hint}")
-    return Comparison(params, rtol, atol, layout)
+            continue
+        params[name].gradient = q["kind"] == "gradient"
+    names = list(lookup.keys())
+    for name in extra:
+        if name in lookup:
+            params[name] = ParamComparison(name, "extra", f"{table[lookup[name]]['name']} is given twice: this one is not compared")
+            continue
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+        hint = f" (did you mean {close[0]}?)" if close else f" (the quantities are {', '.join(q['name'] for q in table)})"
+        params[name] = ParamComparison(name, "extra", f"not a quantity of this network{hint}")
+    aliases = {a: key(table[i]) for a, i in lookup.items()}
+    return Comparison(params, rtol, atol, layout, aliases=aliases)
+
+
+def _param_of(q: Mapping[str, Any]) -> str:
+    """A gradient's parameter (``W1`` for ``dW1``), or the quantity's own name."""
+    if q["kind"] == "gradient":
+        plain = [a for a in q.get("aliases", []) if a.isidentifier() and "d" + a == q["name"]]
+        if plain:
+            return plain[0]
+    return q["name"]

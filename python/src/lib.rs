@@ -133,11 +133,18 @@ fn derive(name: &str, text: &str, given: Vec<Given>) -> PyResult<(String, String
     Ok((render::json::derivation(&model, &derivation), render::text::derivation(&model, &derivation)))
 }
 
-/// The worked solution: `(json, text, markdown, latex)`. The JSON is at full
-/// precision (`round` only shapes the documents).
+/// The worked solution: `(json, text, markdown, latex, quantities)`. The
+/// JSON is at full precision (`round` only shapes the documents);
+/// `quantities` is the table of every named quantity
+/// (`render::quantities::json`), which `compare` reads.
 #[pyfunction]
 #[pyo3(signature = (name, text, given = Vec::new(), round = None))]
-fn solve(name: &str, text: &str, given: Vec<Given>, round: Option<u32>) -> PyResult<(String, String, String, String)> {
+fn solve(
+    name: &str,
+    text: &str,
+    given: Vec<Given>,
+    round: Option<u32>,
+) -> PyResult<(String, String, String, String, String)> {
     let (source, model) = model(name, text, given)?;
     // The package hands values to NumPy: every one must be a number (the
     // command line's `solve` writes open values as expressions instead).
@@ -148,7 +155,46 @@ fn solve(name: &str, text: &str, given: Vec<Given>, round: Option<u32>) -> PyRes
         render::text::solution(&model, &solution, round),
         render::markdown::document(&model, &solution, round),
         render::latex::document(&model, &solution, round),
+        render::quantities::json(&render::quantities::Quantities::new(&model, &solution), &solution),
     ))
+}
+
+/// Grades a student's answers (`answers`: the text of a JSON or CSV file,
+/// `format` `"json"` or `"csv"`) against the solved network: `(json, text)`,
+/// the report as `nnderive grade` writes it. `weights`, when given, is a
+/// JSON object of points per part and takes the place of the answers' own.
+#[pyfunction]
+#[pyo3(signature = (name, text, given, answers, format, places, weights = None))]
+fn grade(
+    name: &str,
+    text: &str,
+    given: Vec<Given>,
+    answers: &str,
+    format: &str,
+    places: u32,
+    weights: Option<&str>,
+) -> PyResult<(String, String)> {
+    use nnderive::grade::answers::{self, Format};
+    let (source, model) = model(name, text, given)?;
+    nnderive::eval::require_values(&model, "grading (numbers to compare with)")
+        .map_err(|e| raise(&source, &e.into()))?;
+    let solution = nnderive::solve(&model).map_err(|e| raise(&source, &e))?;
+    let format = match format {
+        "json" => Format::Json,
+        "csv" => Format::Csv,
+        other => return Err(argument_error(format!("format must be 'json' or 'csv', not {other:?}"))),
+    };
+    let weights = match weights {
+        None => None,
+        Some(w) => match serde_json::from_str::<serde_json::Value>(w) {
+            Ok(serde_json::Value::Object(map)) => Some(map.into_iter().collect()),
+            _ => return Err(argument_error("weights must map names to points, like {\"delta1\": 2}".into())),
+        },
+    };
+    let options = nnderive::grade::Options { places, weights, weights_from_answers: true };
+    let graded = nnderive::grade::grade(&model, &solution, &answers::read(answers, format), &options);
+    let shown = std::path::Path::new(name).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok((nnderive::grade::report::json(&graded), nnderive::grade::report::text(&graded, "answers", &shown)))
 }
 
 /// Finite-difference check of every derived gradient: `(worst relative error, text report)`.
@@ -209,5 +255,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(graph, m)?)?;
     m.add_function(wrap_pyfunction!(graph_svg, m)?)?;
     m.add_function(wrap_pyfunction!(visible_line, m)?)?;
+    m.add_function(wrap_pyfunction!(grade, m)?)?;
     Ok(())
 }

@@ -110,3 +110,38 @@ def test_tolerance(sol, mine):
     mine["W1"] = mine["W1"] * (1 + 1e-7)
     assert sol.compare(mine).ok
     assert not sol.compare(mine, rtol=1e-9).ok
+
+
+def test_every_named_quantity_is_compared(sol, assignment):
+    ref = numpy_backprop(**assignment)
+    mine = {"Z1": ref["Z1"], "H": ref["H"], "yhat": ref["yhat"], "L": ref["L"], "δ2": ref["delta2"],
+            "delta1": ref["delta1"], "W1": ref["W1"], "dL/db1": ref["b1"], "dW2": ref["W2"], "b2": ref["b2"],
+            "W1_new": assignment["W1"] - 0.001 * ref["W1"]}
+    result = sol.compare(mine)
+    assert result.ok, repr(result)
+    assert repr(result).startswith("All 11 quantities match")
+    assert result["delta1"].ok and result["δ1"] is result["delta1"] and result["dZ1"] is result["delta1"]
+    assert result["W1"].ok and result["dW1"] is result["W1"]
+    mine["delta1"] = ref["delta1"] * 2
+    result = sol.compare(mine)
+    assert result["delta1"].status == "differs" and result["W1"].ok
+    names = {q["name"] for q in sol.quantities}
+    assert {"Z1", "H", "Z2", "yhat", "L", "delta2", "delta1", "dW1", "db1", "dW2", "db2", "W1_new", "b2_new"} <= names
+    delta1 = next(q for q in sol.quantities if q["name"] == "delta1")
+    assert delta1["depends"] == ["Z1", "delta2"] and "δ1" in delta1["aliases"]
+
+
+def test_answers_rounded_as_the_key_prints_them_match_at_its_precision(assignment):
+    ref = numpy_backprop(**assignment)
+    # Rounded half away from zero to 4 decimals, as `solve --round 4` prints.
+    rounded = {k: np.trunc(ref[k] * 1e4 + np.copysign(0.5, ref[k])) / 1e4 for k in ("W1", "b1", "W2", "b2", "delta1", "H")}
+    net = nnderive.load(ASSIGNMENT)
+    assert not net.solve().compare(rounded).ok  # rtol=1e-5 without a precision
+    at4 = net.solve(round=4).compare(rounded)
+    assert at4.ok, repr(at4)
+    assert (at4.rtol, at4.atol) == (0.0, 0.00005)
+    # Off by more than half a unit of the 4th decimal: a difference.
+    rounded["W1"] = rounded["W1"] + np.array([[6e-5, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
+    assert not net.solve(round=4).compare(rounded)["W1"].ok
+    # An explicit tolerance still wins.
+    assert net.solve(round=4).compare(rounded, atol=1e-3).ok

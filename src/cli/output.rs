@@ -44,7 +44,12 @@ pub fn remove_temporary_file_on_interrupt() {
         // Held until the process exits, so the writer cannot rename the file afterwards.
         let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(path) = pending.take() {
-            let _ = fs::remove_file(path);
+            // A file being written, or a folder of them (`vary -o DIR`).
+            if path.is_dir() {
+                let _ = fs::remove_dir_all(path);
+            } else {
+                let _ = fs::remove_file(path);
+            }
         }
         std::process::exit(130);
     });
@@ -63,6 +68,22 @@ pub fn to_stdout(text: &str) -> Result<(), String> {
         }
         _ => Ok(()),
     }
+}
+
+/// Registers `path` (a temporary file or folder) for removal if the run is
+/// interrupted, or clears the registration with `None`.
+pub fn set_pending(path: Option<PathBuf>) {
+    *PENDING.lock().unwrap_or_else(|p| p.into_inner()) = path;
+}
+
+/// Runs `finish` (the renames that put a finished output in place) with
+/// the interrupt handler held off, then clears the registered temporary
+/// path: an interrupt comes before the first rename or after the last.
+pub fn finish_pending<T>(finish: impl FnOnce() -> T) -> T {
+    let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
+    let out = finish();
+    *pending = None;
+    out
 }
 
 /// Where `-o PATH` writes, checked before any work is done.

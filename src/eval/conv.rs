@@ -246,6 +246,39 @@ fn argmax(a: &Tensor, window: Window) -> Result<(Vec<usize>, [usize; 3]), Numeri
     Ok((out, [d.c, oh, ow]))
 }
 
+/// For each window of a max-pool of `a` `[C, H, W]`, how far its maximum
+/// stands above the next largest entry (0 for a tie; infinite for a window
+/// of one entry): where it is small, which entry the gradient flows to
+/// hangs on the last digits.
+pub fn max_pool_gaps(a: &Tensor, window: Window) -> Result<Vec<f64>, NumericError> {
+    known("maxpool", &[a])?;
+    let d = map_for(a, window)?;
+    let (k, s) = (window.size, window.stride);
+    let [_, oh, ow] = pooled(d, window);
+    let v = a.to_f64_vec();
+    let mut out = Vec::with_capacity(d.c * oh * ow);
+    for c in 0..d.c {
+        for i in 0..oh {
+            for j in 0..ow {
+                let (mut first, mut second) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
+                for u in 0..k {
+                    for w in 0..k {
+                        let x = v[(c * d.h + s * i + u) * d.w + s * j + w];
+                        if x > first {
+                            second = first;
+                            first = x;
+                        } else if x > second {
+                            second = x;
+                        }
+                    }
+                }
+                out.push(first - second);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// `maxpool(a)` or `avgpool(a)`.
 pub fn pool(kind: PoolKind, a: &Tensor, window: Window) -> Result<Tensor, NumericError> {
     known("pooling", &[a])?;

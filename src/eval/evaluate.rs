@@ -82,6 +82,13 @@ pub struct Evaluator<'a> {
     /// something of its own, whose notes it does not keep).
     pub quantity: Option<Quantity>,
     pub notes: Vec<Note>,
+    /// When set, told of every operation computed, to find how near the
+    /// values come to a kink, a tie or a saturated probability (`eval::margins`).
+    pub probe: Option<super::margins::Probe>,
+    /// Whether a cross-entropy of `p = softmax(z)` is computed from the
+    /// logits z (the default, finite where p rounds to 0) rather than from p
+    /// itself; grading turns it off, to recompute a loss from a student's p.
+    pub loss_from_logits: bool,
 }
 
 /// One body being evaluated: the formula itself (no parameters, values kept
@@ -134,6 +141,8 @@ impl<'a> Evaluator<'a> {
             calls: HashMap::new(),
             quantity: None,
             notes: Vec::new(),
+            probe: None,
+            loss_from_logits: true,
         }
     }
 
@@ -266,8 +275,8 @@ impl<'a> Evaluator<'a> {
             return vec![a, b];
         }
         let mut children = self.graph.node(n).children();
-        if let Node::Loss(LossFn::CrossEntropy(_), _, p) = *self.graph.node(n) {
-            if let Some((z, _)) = self.softmax_logits(p) {
+        if let (Node::Loss(LossFn::CrossEntropy(_), _, p), true) = (self.graph.node(n), self.loss_from_logits) {
+            if let Some((z, _)) = self.softmax_logits(*p) {
                 children.push(z);
             }
         }
@@ -370,6 +379,9 @@ impl<'a> Evaluator<'a> {
             Node::SumAxis(_, axis) => batch::sum_axis(arg(0)?, *axis)?,
             Node::OneHot(_, classes, axis) => batch::one_hot(arg(0)?, *classes, *axis, self.graph.shape(n).dims())?,
         };
+        if let Some(probe) = &mut self.probe {
+            probe.observe(self.graph.node(n), args, &value, self.quantity);
+        }
         Ok(value)
     }
 }

@@ -9,6 +9,7 @@ mod error;
 mod exact;
 mod matmul;
 pub mod evaluate;
+pub mod margins;
 pub mod number;
 pub mod symbolic;
 pub mod optimize;

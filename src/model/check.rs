@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use indexmap::IndexMap;
 use num_rational::BigRational;
 
+use super::draw;
 use super::error::{Error, ErrorKind, Errors, Operand, MAX_ENTRIES};
 use super::expr::{Graph, NodeId, TensorId};
 use super::func::{Axis, Builtin, Conv, FnId, Func, LossFn, Reduction, Window};
@@ -132,6 +133,9 @@ impl<'a> Checker<'a> {
                         Some(lit) if dims_ok => literal_values(lit, &shape).map_err(|e| self.report(e)).ok(),
                         _ => None,
                     };
+                    let draw = decl.draw.as_ref().and_then(|d| {
+                        draw::check(d, &decl.name.name, &shape, value.is_some()).map_err(|e| self.report(e)).ok()
+                    });
                     let role = match decl.role {
                         ast::Role::Input => Role::Input,
                         ast::Role::Target => Role::Target,
@@ -146,6 +150,7 @@ impl<'a> Checker<'a> {
                             shape,
                             value,
                             definition: None,
+                            draw,
                             span: decl.span,
                         },
                     );
@@ -167,6 +172,7 @@ impl<'a> Checker<'a> {
                             shape: Shape::scalar(),
                             value: None,
                             definition: None,
+                            draw: None,
                             span: eq.span,
                         },
                     );

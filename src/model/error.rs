@@ -165,6 +165,18 @@ pub enum ErrorKind {
     /// `target c[3] = [2, 0, 3]` as the labels of `cross_entropy(c, P)`
     /// with P `[3, 3]`: labels number the C classes from 0 to C − 1.
     ClassLabel { name: String, value: String, entry: usize, classes: usize, output: Shape },
+    /// `param W[2,2] ~ unifrom(-1, 1)`: a draw rule `nnderive vary` does not know.
+    DrawUnknown { found: String, suggestion: Option<String> },
+    /// `param W[2,2] ~ uniform(1)`, or `~ onehot(2)`: arguments the rule does not take.
+    DrawArguments { rule: &'static str, usage: &'static str },
+    /// `param W[2,2] ~ uniform(1, -1)`: the low end above the high end.
+    DrawEmptyRange { low: String, high: String },
+    /// `param W[2,2] ~ uniform(-1, 1, step = 0)`.
+    DrawStep { step: String },
+    /// `input x[2] ~ fixed` where the file gives x no value to keep.
+    DrawFixedWithoutValue { name: String },
+    /// `param b ~ onehot` on a scalar (or a tensor of rank 3 or more).
+    DrawOneHotShape { name: String, shape: Shape },
 }
 
 /// One side of a binary operation, described for an error message.
@@ -562,6 +574,29 @@ impl Error {
                 "a label is the class number of one example, a whole number from 0 to {}; for probabilities, give the target the output's shape {output}",
                 classes.saturating_sub(1)
             )),
+            DrawUnknown { found, suggestion } => {
+                let diag = d(format!("unknown rule '{found}' for drawing values")).with_label("not a draw rule");
+                let rules: Vec<&str> = super::draw::RULES.iter().map(|r| r.usage).collect();
+                match suggestion {
+                    Some(s) => diag.with_help(format!("did you mean '{s}'?")),
+                    None => diag.with_help(format!("the rules are {}", rules.join("; "))),
+                }
+            }
+            DrawArguments { rule, usage } => d(format!("wrong arguments for the draw rule '{rule}'"))
+                .with_label("not how it is called")
+                .with_help(format!("write {usage}")),
+            DrawEmptyRange { low, high } => d(format!("the range from {low} to {high} is empty"))
+                .with_label("low end above high end")
+                .with_help(format!("write the low end first: uniform({high}, {low})")),
+            DrawStep { step } => d(format!("the step of a range must be positive, not {step}"))
+                .with_label("not a positive step")
+                .with_help("write a positive step, as in uniform(-0.5, 0.5, step = 0.1)"),
+            DrawFixedWithoutValue { name } => d(format!("'fixed' keeps the file's value of '{name}', but it has none"))
+                .with_label("no value to keep")
+                .with_help(format!("give '{name}' a value (`= [...]`) or a range to draw from (`~ uniform(-1, 1)`)")),
+            DrawOneHotShape { name, shape } => d(format!("one-hot values need a vector or a matrix, but '{name}' is {shape}"))
+                .with_label("not a vector or a matrix")
+                .with_help("draw it from a range instead, as in `~ uniform(-1, 1)`"),
             OverOutsideSum { func } => d(format!("'{func}' cannot take `... for t`"))
                 .with_label("a sum over time")
                 .with_help("a sum over time is `sum(e for t)` or `mean(e for t)`, with that as the only argument"),

@@ -3,6 +3,7 @@
 //! and every expression lives in one canonical [`Graph`].
 
 mod check;
+pub mod draw;
 pub mod error;
 pub mod expr;
 pub mod func;
@@ -21,6 +22,7 @@ use crate::syntax::Span;
 
 pub use check::check;
 pub(crate) use check::tensors_in;
+pub use draw::Draw;
 pub use error::{Error, ErrorKind, Errors, MAX_ERRORS};
 pub use expr::{Graph, Node, NodeHasher, NodeId, NodeMap, NodeSet, SymbolId, TensorId};
 pub use func::{Axis, Builtin, Conv, Elementwise, FnId, Func, LossFn, PoolKind, Reduction, Window};
@@ -78,6 +80,8 @@ pub struct NamedTensor {
     pub value: Option<crate::syntax::ast::Decimals>,
     /// The right-hand side, for equations and the loss.
     pub definition: Option<NodeId>,
+    /// How `nnderive vary` draws its numbers (`~ …` after the declaration).
+    pub draw: Option<Draw>,
     /// The declaration or equation.
     pub span: Span,
 }

@@ -14,6 +14,7 @@ pub mod nn;
 pub mod numpy;
 pub mod outline;
 pub mod plot;
+pub mod quantities;
 pub mod symbolic;
 pub mod text;
 pub mod training;

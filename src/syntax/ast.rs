@@ -128,7 +128,29 @@ pub struct TensorDecl {
     /// The span of `[...]` when dims were written.
     pub dims_span: Option<Span>,
     pub value: Option<Literal>,
+    /// `~ uniform(-0.5, 0.5, step = 0.1)`: how `nnderive vary` draws new
+    /// numbers for this tensor.
+    pub draw: Option<Draw>,
     pub span: Span,
+}
+
+/// `~ NAME` or `~ NAME(args)` after a declaration: the rule by which
+/// `nnderive vary` draws the tensor's numbers (`uniform(-0.5, 0.5, step =
+/// 0.1)`, `choice(0, 1)`, `onehot`, `fixed`). Checked by the model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Draw {
+    pub name: Ident,
+    /// The arguments in the order written, positional or `key = value`.
+    pub args: Vec<DrawArg>,
+    /// From `~` to the end of the rule.
+    pub span: Span,
+}
+
+/// One argument of a [`Draw`]: a number, named (`step = 0.1`) or not.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DrawArg {
+    pub name: Option<Ident>,
+    pub value: Number,
 }
 
 /// One declared dimension. The size is kept as written (a `u64`); the checker

@@ -121,13 +121,19 @@ fn format_block(items: &[Item]) -> Vec<String> {
                 .zip(heads)
                 .map(|(d, head)| {
                     let prefix = format!("{} {head}", pad_right(d.role.keyword(), role_w));
-                    match &d.value {
+                    let declared = match &d.value {
+                        // A draw without a value lines up with the values' `=`.
+                        None if d.draw.is_some() => pad_right(&prefix, role_w + 1 + head_w),
                         None => prefix,
                         Some(v) => {
                             let prefix = format!("{} = ", pad_right(&prefix, role_w + 1 + head_w));
                             let indent = prefix.chars().count();
                             format!("{prefix}{}", literal_text(v, indent))
                         }
+                    };
+                    match &d.draw {
+                        None => declared,
+                        Some(draw) => format!("{declared} {}", draw_text(draw)),
                     }
                 })
                 .collect()
@@ -153,6 +159,22 @@ fn format_block(items: &[Item]) -> Vec<String> {
             vec![format!("train {}({})", t.optimizer.name, args.join(", "))]
         }
     }
+}
+
+/// `~ uniform(-0.5, 0.5, step = 0.1)`, or `~ onehot` without arguments.
+pub fn draw_text(d: &Draw) -> String {
+    if d.args.is_empty() {
+        return format!("~ {}", d.name.name);
+    }
+    let args: Vec<String> = d
+        .args
+        .iter()
+        .map(|a| match &a.name {
+            Some(n) => format!("{} = {}", n.name, a.value.text),
+            None => a.value.text.clone(),
+        })
+        .collect();
+    format!("~ {}({})", d.name.name, args.join(", "))
 }
 
 /// `[t]`, `[t-1]`, `[0]`.

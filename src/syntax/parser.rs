@@ -749,7 +749,7 @@ struct NumberRow {
     canonical: bool,
 }
 
-/// `declaration`: `ROLE NAME dims? (= literal)?`.
+/// `declaration`: `ROLE NAME dims? (= literal)? (~ draw)?`.
 fn declaration(i: Input) -> PResult<TensorDecl> {
     let (rest, r) = role(i)?;
     let (rest, _) = ws(rest)?;
@@ -773,7 +773,7 @@ fn declaration(i: Input) -> PResult<TensorDecl> {
         LITERAL_NUMBERS.with(|c| c.set(0));
         let (r, lit) = literal(r)?;
         (r, Some(lit))
-    } else if at_line_end(rest) {
+    } else if at_line_end(rest) || rest.fragment().starts_with('~') {
         (rest, None)
     } else {
         let written: Vec<String> = dims.iter().map(|d| d.size.to_string()).collect();
@@ -784,7 +784,56 @@ fn declaration(i: Input) -> PResult<TensorDecl> {
         };
         return fail(ErrorKind::Expected { what: "'=' or the end of the line", after: shown }, here(rest));
     };
-    Ok((rest, TensorDecl { role: r, name: id, time, dims, dims_span, value, span: span(i, rest) }))
+    let (after_ws, _) = ws(rest)?;
+    let (rest, draw) = if after_ws.fragment().starts_with('~') {
+        let (r, d) = draw(after_ws)?;
+        (r, Some(d))
+    } else {
+        (rest, None)
+    };
+    Ok((rest, TensorDecl { role: r, name: id, time, dims, dims_span, value, draw, span: span(i, rest) }))
+}
+
+/// `draw`: `~ NAME` or `~ NAME(draw_arg, ...)`, how `nnderive vary` draws
+/// the declared tensor's numbers.
+fn draw(i: Input) -> PResult<Draw> {
+    let (rest, _) = tag("~").parse(i)?;
+    let (rest, _) = ws(rest)?;
+    let (rest, id) = binding_name(rest, || "'~' (as in `~ uniform(-1, 1)`)".into())?;
+    let (after_ws, _) = ws(rest)?;
+    let (rest, args) = if after_ws.fragment().starts_with('(') {
+        let open = after_ws;
+        let (r, _) = tag("(").parse(after_ws)?;
+        let seq = Sequence { close: ')', empty: true, trailing: true, entry: "an argument" };
+        separated(r, open, seq, |r, after| draw_arg(r, after))?
+    } else {
+        (rest, Vec::new())
+    };
+    Ok((rest, Draw { name: id, args, span: span(i, rest) }))
+}
+
+/// `draw_arg`: a number, or `NAME = number` (`step = 0.1`).
+fn draw_arg<'a>(i: Input<'a>, after: &'static str) -> PResult<'a, DrawArg> {
+    let (rest, name) = match name(i) {
+        Ok((r, id)) => {
+            let (r, _) = ws(r)?;
+            let (r, _) = expect_char(r, '=', "'='", || format!("'{}'", id.name))?;
+            let (r, _) = ws(r)?;
+            (r, Some(id))
+        }
+        Err(nom::Err::Failure(e)) => return Err(nom::Err::Failure(e)),
+        Err(_) => (i, None),
+    };
+    let shown = || match &name {
+        Some(id) => format!("'{} ='", id.name),
+        None => after.to_string(),
+    };
+    let (rest, value) = match number_literal(rest) {
+        Ok(r) => r,
+        Err(nom::Err::Error(_)) => return fail(ErrorKind::Expected { what: "a number", after: shown() }, here(rest)),
+        Err(e) => return Err(e),
+    };
+    Ok((rest, DrawArg { name, value }))
 }
 
 /// Whether the brackets at `i` after a declared name are a time index

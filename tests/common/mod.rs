@@ -184,3 +184,73 @@ pub fn batch_network(seed: u64, widths: &[usize], batch: usize, act: &str) -> St
     out.push_str(&format!("loss L = mse(Y, Z{depth})\ntrain sgd(lr = 0.1)\n"));
     out
 }
+
+/// The values of the assignment's network (`grammar/examples/assignment4.nn`
+/// and its variants: f(t) = relu(t) + sin(t), softmax, cross-entropy, one
+/// SGD step at α = 0.001), in plain f64 from the textbook formulas, not
+/// from nnderive. Matrices are row-major.
+pub struct Backprop {
+    pub z1: Vec<f64>,
+    pub h: Vec<f64>,
+    pub z2: Vec<f64>,
+    pub yhat: Vec<f64>,
+    pub loss: f64,
+    pub delta2: Vec<f64>,
+    pub delta1: Vec<f64>,
+    pub dw1: Vec<f64>,
+    pub dw2: Vec<f64>,
+    pub w1_new: Vec<f64>,
+    pub b1_new: Vec<f64>,
+    pub w2_new: Vec<f64>,
+    pub b2_new: Vec<f64>,
+}
+
+/// [`Backprop`] of x [4], y [2], W1 [3, 4], b1 [3], W2 [2, 3], b2 [2];
+/// `fprime` is the derivative of f used in δ1 (a student's, right or wrong).
+pub fn assignment_backprop([x, y, w1, b1, w2, b2]: [&[f64]; 6], fprime: impl Fn(f64) -> f64) -> Backprop {
+    let z1: Vec<f64> = (0..3).map(|i| (0..4).map(|j| w1[i * 4 + j] * x[j]).sum::<f64>() + b1[i]).collect();
+    let h: Vec<f64> = z1.iter().map(|&z| z.max(0.0) + z.sin()).collect();
+    let z2: Vec<f64> = (0..2).map(|i| (0..3).map(|j| w2[i * 3 + j] * h[j]).sum::<f64>() + b2[i]).collect();
+    let m = z2.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = z2.iter().map(|z| (z - m).exp()).collect();
+    let s: f64 = e.iter().sum();
+    let yhat: Vec<f64> = e.iter().map(|v| v / s).collect();
+    let loss = -(0..2).map(|i| y[i] * yhat[i].ln()).sum::<f64>();
+    let delta2: Vec<f64> = (0..2).map(|i| yhat[i] - y[i]).collect();
+    let delta1: Vec<f64> =
+        (0..3).map(|j| (0..2).map(|k| w2[k * 3 + j] * delta2[k]).sum::<f64>() * fprime(z1[j])).collect();
+    let outer = |a: &[f64], b: &[f64]| a.iter().flat_map(|p| b.iter().map(move |q| p * q)).collect::<Vec<f64>>();
+    let dw1 = outer(&delta1, x);
+    let dw2 = outer(&delta2, &h);
+    let step = |p: &[f64], g: &[f64]| p.iter().zip(g).map(|(p, g)| p - 0.001 * g).collect::<Vec<f64>>();
+    Backprop {
+        w1_new: step(w1, &dw1),
+        b1_new: step(b1, &delta1),
+        w2_new: step(w2, &dw2),
+        b2_new: step(b2, &delta2),
+        z1,
+        h,
+        z2,
+        yhat,
+        loss,
+        delta2,
+        delta1,
+        dw1,
+        dw2,
+    }
+}
+
+/// The assignment's own values, in the order [`assignment_backprop`] takes them.
+pub const ASSIGNMENT: [&[f64]; 6] = [
+    &[1.0, -1.0, 0.5, 2.0],
+    &[1.0, 0.0],
+    &[0.1, -0.2, 0.3, 0.4, 0.5, -0.3, 0.1, -0.2, 0.4, 0.2, -0.5, 0.3],
+    &[0.1, -0.1, 0.05],
+    &[-0.3, 0.2, 0.1, 0.4, -0.5, 0.3],
+    &[0.05, -0.05],
+];
+
+/// f′(t) = step(t) + cos(t), the derivative of relu(t) + sin(t).
+pub fn assignment_fprime(t: f64) -> f64 {
+    f64::from(u8::from(t > 0.0)) + t.cos()
+}
