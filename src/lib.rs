@@ -24,6 +24,7 @@
 
 pub mod diagnostic;
 pub mod layout;
+pub mod rational;
 pub mod syntax;
 pub mod model;
 pub mod derive;

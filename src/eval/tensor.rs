@@ -26,13 +26,25 @@ pub const EXACT_BITS_CAP: u64 = 4096;
 pub const EXACT_ENTRIES_CAP: usize = 1 << 20;
 
 /// The entries of a tensor.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub enum Data {
     Exact(Vec<BigRational>),
     Float(Vec<f64>),
     /// Expressions in the entries the file leaves open (see [`super::symbolic`]);
     /// at least one entry is not a number.
     Symbolic(Vec<Sym>),
+}
+
+/// Entry by entry, exact entries without recursion (see [`crate::rational`]).
+impl PartialEq for Data {
+    fn eq(&self, other: &Data) -> bool {
+        match (self, other) {
+            (Data::Exact(a), Data::Exact(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| rational::eq(x, y)),
+            (Data::Float(a), Data::Float(b)) => a == b,
+            (Data::Symbolic(a), Data::Symbolic(b)) => a == b,
+            (Data::Exact(_) | Data::Float(_) | Data::Symbolic(_), _) => false,
+        }
+    }
 }
 
 /// A dense, row-major tensor.
@@ -145,6 +157,7 @@ use crate::model::{Elementwise, Shape};
 
 use super::exact::{self, Factored};
 use super::symbolic::{self, Num, Poly, Sym, Unknown};
+use crate::rational;
 
 /// The exact value of a rational built-in (relu, step, sign, abs, softsign;
 /// with its second argument `y`, leaky_relu, max and min; on a tie `max` and
@@ -163,9 +176,9 @@ fn exact_of(f: Elementwise, x: &BigRational, y: Option<&BigRational>) -> Option<
         (Elementwise::Softsign, None) => x / (BigRational::one() + x.abs()),
         (Elementwise::LeakyRelu, Some(_)) if x.is_positive() => x.clone(),
         (Elementwise::LeakyRelu, Some(a)) => x * a,
-        (Elementwise::Max, Some(y)) if y > x => y.clone(),
-        (Elementwise::Min, Some(y)) if y < x => y.clone(),
-        (Elementwise::Max | Elementwise::Min, Some(_)) => x.clone(),
+        // Without recursion (see `crate::rational`); a tie takes x.
+        (Elementwise::Max, Some(y)) => rational::max(x, y).clone(),
+        (Elementwise::Min, Some(y)) => rational::min(x, y).clone(),
         (
             Elementwise::Relu | Elementwise::Step | Elementwise::Sign | Elementwise::Abs | Elementwise::Softsign,
             Some(_),
@@ -1902,6 +1915,39 @@ mod tests {
                 assert_eq!(rational_to_f64(&r).to_bits(), expected.to_bits(), "{n}/{d}");
             }
         }
+    }
+
+    /// max, min and maxpool of exact values, and the order of expressions'
+    /// coefficients, on two values whose continued fractions agree on
+    /// 200 000 partial quotients, on a 256 KiB stack: num-rational's `<`
+    /// recursed once per partial quotient and overflowed it every time.
+    #[test]
+    fn long_exact_values_compare_without_recursion() {
+        let (a, b) = crate::rational::close_fibonacci_ratios(200_000);
+        // Cassini's identity: for an even count the first is the larger.
+        let (large, small) = (a, b);
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                assert_eq!(exact_of(Elementwise::Max, &small, Some(&large)), Some(large.clone()));
+                assert_eq!(exact_of(Elementwise::Min, &large, Some(&small)), Some(small.clone()));
+                // Values this long continue in f64 (the size cap), after the comparison.
+                let x = Tensor::exact(vec![2], vec![large.clone(), small.clone()]);
+                let y = Tensor::exact(vec![2], vec![small.clone(), large.clone()]);
+                assert!(x.map2(Elementwise::Max, &y).unwrap().capped());
+                // maxpool's gradient goes to the window's maximum.
+                let window = crate::model::Window { size: 2, stride: 2 };
+                let zero = BigRational::zero();
+                let map = Tensor::exact(vec![1, 2, 2], vec![zero.clone(), small.clone(), large.clone(), zero]);
+                let one = Tensor::exact(vec![1, 1, 1], vec![BigRational::one()]);
+                let routed = super::super::conv::max_pool_back(&map, &one, window).unwrap();
+                assert_eq!(routed.to_f64_vec(), [0.0, 0.0, 1.0, 0.0]);
+                assert_eq!(Num::Exact(large.clone()).cmp(&Num::Exact(small.clone())), std::cmp::Ordering::Greater);
+                assert_ne!(Num::Exact(large), Num::Exact(small));
+            })
+            .expect("thread starts")
+            .join()
+            .expect("no panic");
     }
 
     /// The model's `is_rational` and the kernels here agree on every
