@@ -9,12 +9,28 @@
 //! Every layer compares `BigRational`s through [`cmp`] and [`eq`] instead:
 //! equality by numerator and denominator, order by cross-multiplication,
 //! each a constant number of big-integer operations.
+//!
+//! Here too is the size past which exact arithmetic gives up
+//! ([`EXACT_BITS_CAP`]), which the graph's constant folding and the
+//! evaluator both keep.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use num_bigint::{BigInt, Sign};
 use num_rational::BigRational;
+
+/// Exact values whose numerator and denominator together need more bits
+/// than this continue as f64 (many training steps would otherwise make
+/// fractions of millions of digits), and constants are folded only while
+/// the result stays within it: a product or power of long constants costs
+/// about the square of its length to reduce.
+pub const EXACT_BITS_CAP: u64 = 4096;
+
+/// The bits of `r`'s numerator and denominator together.
+pub fn bits(r: &BigRational) -> u64 {
+    r.numer().bits() + r.denom().bits()
+}
 
 /// True when `a` and `b` are the same number. A `BigRational` made by its
 /// arithmetic or by `BigRational::new` is in lowest terms with a positive

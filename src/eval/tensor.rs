@@ -14,10 +14,7 @@ use num_bigint::{BigInt, BigUint, Sign};
 use num_rational::BigRational;
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
-/// Exact values whose numerator and denominator together need more bits
-/// than this continue as f64 (many training steps would otherwise make
-/// fractions of millions of digits).
-pub const EXACT_BITS_CAP: u64 = 4096;
+pub use crate::rational::EXACT_BITS_CAP;
 
 /// Tensors of more entries than this are computed in f64 from the start: an
 /// exact entry takes about 100 bytes, so an exact tensor of 2^20 entries
@@ -462,9 +459,7 @@ pub fn rational_to_f64(r: &BigRational) -> f64 {
     }
 }
 
-fn bits(r: &BigRational) -> u64 {
-    r.numer().bits() + r.denom().bits()
-}
+use crate::rational::bits;
 
 impl Tensor {
     /// An exact tensor; `data` is row-major and must have `dims.product()` entries.
@@ -803,8 +798,16 @@ impl Tensor {
                 None => symbolic::power(p, e).ok_or(NumericErrorKind::DivisionByZero),
             });
         }
+        // Past the size cap the exact power would only be converted to f64,
+        // after costing about the square of its length (a 1000-digit value
+        // to the 1000th power took minutes): its f64 value comes directly.
+        let too_long =
+            |v: &[BigRational], k: u32| v.iter().any(|x| bits(x).saturating_mul(u64::from(k)) > EXACT_BITS_CAP);
+        let mut capped = self.capped;
         if let (Data::Exact(v), true) = (&self.data, e.is_integer()) {
-            if let Some(k) = e.to_integer().to_i32().filter(|k| k.unsigned_abs() <= 1024) {
+            let k = e.to_integer().to_i32().filter(|k| k.unsigned_abs() <= 1024);
+            capped |= k.is_some_and(|k| too_long(v, k.unsigned_abs()));
+            if let Some(k) = k.filter(|k| !too_long(v, k.unsigned_abs())) {
                 let mut out = Vec::with_capacity(v.len());
                 for (i, x) in v.iter().enumerate() {
                     if k < 0 && x.is_zero() {
@@ -829,7 +832,7 @@ impl Tensor {
             }
             finite(*y).map_err(|k| self.err(k, i))?;
         }
-        Ok(Tensor { dims: self.dims.clone(), data: Data::Float(v), capped: self.capped, float: OnceCell::new() })
+        Ok(Tensor { dims: self.dims.clone(), data: Data::Float(v), capped, float: OnceCell::new() })
     }
 
     /// Applies an elementwise function.

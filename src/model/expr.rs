@@ -18,7 +18,7 @@ use num_traits::{One, Signed, Zero};
 use super::func::{Axis, Conv, Func, LossFn, PoolKind, Reduction, Window};
 use super::shape::Shape;
 use super::simplification::{Fired, Simplification as S};
-use crate::rational;
+use crate::rational::{self, EXACT_BITS_CAP};
 
 /// How the maps and sets keyed by nodes hash: derivation and printing look
 /// nodes up millions of times on a long network, and the standard hasher
@@ -356,6 +356,12 @@ impl Graph {
 
     // ---- arithmetic ---------------------------------------------------
 
+    /// An operation on two constants too long to fold (see [`foldable`]),
+    /// kept as written: a scalar, without the rewrites that would fold it.
+    fn unfolded(&mut self, node: Node) -> NodeId {
+        self.intern(node, Shape::scalar())
+    }
+
     fn broadcast(&self, a: NodeId, b: NodeId) -> Shape {
         // Shapes were checked before the graph was built; fall back to the
         // larger operand so that a bug shows as a wrong shape, not a panic.
@@ -409,6 +415,9 @@ impl Graph {
 
     pub fn add(&mut self, a: NodeId, b: NodeId) -> NodeId {
         if let (Some(x), Some(y)) = (self.as_const(a), self.as_const(b)) {
+            if !foldable(x, y) {
+                return self.unfolded(Node::Add(a, b));
+            }
             let v = x + y;
             self.fire(S::FoldConstants);
             return self.constant(v);
@@ -451,6 +460,9 @@ impl Graph {
 
     pub fn sub(&mut self, a: NodeId, b: NodeId) -> NodeId {
         if let (Some(x), Some(y)) = (self.as_const(a), self.as_const(b)) {
+            if !foldable(x, y) {
+                return self.unfolded(Node::Sub(a, b));
+            }
             let v = x - y;
             self.fire(S::FoldConstants);
             return self.constant(v);
@@ -545,7 +557,7 @@ impl Graph {
     fn combine_like_terms(&mut self, a: NodeId, b: NodeId, sign: i64) -> Option<NodeId> {
         let (ca, xa) = self.coefficient(a);
         let (cb, xb) = self.coefficient(b);
-        if xa != xb || self.shape(a) != self.shape(b) {
+        if xa != xb || self.shape(a) != self.shape(b) || !foldable(&ca, &cb) {
             return None;
         }
         let c = ca + cb * integer(sign);
@@ -560,6 +572,9 @@ impl Graph {
 
     pub fn mul(&mut self, a: NodeId, b: NodeId) -> NodeId {
         if let (Some(x), Some(y)) = (self.as_const(a), self.as_const(b)) {
+            if !foldable(x, y) {
+                return self.unfolded(Node::Mul(a, b));
+            }
             let v = x * y;
             self.fire(S::FoldConstants);
             return self.constant(v);
@@ -593,7 +608,7 @@ impl Graph {
             }
             // c (d x) = (c d) x
             if let Node::Mul(d, x) = *self.node(b) {
-                if let Some(d) = self.as_const(d) {
+                if let Some(d) = self.as_const(d).filter(|d| foldable(c, d)) {
                     let cd = c * d;
                     self.fire(S::CoefficientProduct);
                     let cd = self.constant(cd);
@@ -670,6 +685,9 @@ impl Graph {
 
     pub fn div(&mut self, a: NodeId, b: NodeId) -> NodeId {
         if let (Some(x), Some(y)) = (self.as_const(a), self.as_const(b)) {
+            if !foldable(x, y) {
+                return self.unfolded(Node::Div(a, b));
+            }
             if !y.is_zero() {
                 let v = x / y;
                 self.fire(S::FoldConstants);
@@ -682,7 +700,7 @@ impl Graph {
         }
         // (c x) / d = (c / d) x for numbers c and d.
         if let (Node::Mul(c, x), Some(d)) = (self.node(a).clone(), self.as_const(b).filter(|d| !d.is_zero())) {
-            if let Some(c) = self.as_const(c) {
+            if let Some(c) = self.as_const(c).filter(|c| foldable(c, d)) {
                 let k = c / d;
                 self.fire(S::DivideCoefficient);
                 let k = self.constant(k);
@@ -1079,10 +1097,23 @@ impl Graph {
     }
 }
 
-/// `base^exponent` for an integer exponent of modest size, exactly.
+/// Whether an operation on the constants `x` and `y` is folded: while the
+/// result stays within [`EXACT_BITS_CAP`] (the sum of the operands' bits
+/// bounds it), so that folding long constants cannot cost without bound.
+/// Past it the operation stays in the graph and the evaluator computes it,
+/// in f64 past the same cap.
+fn foldable(x: &BigRational, y: &BigRational) -> bool {
+    rational::bits(x).saturating_add(rational::bits(y)) <= EXACT_BITS_CAP
+}
+
+/// `base^exponent` for an integer exponent of modest size, exactly, when
+/// the result stays within [`EXACT_BITS_CAP`] (see [`foldable`]).
 fn exact_int_pow(base: &BigRational, exponent: &BigRational) -> Option<BigRational> {
     let e: i32 = exponent.to_integer().try_into().ok()?;
     if e.unsigned_abs() > 64 || (e < 0 && base.is_zero()) {
+        return None;
+    }
+    if rational::bits(base).saturating_mul(u64::from(e.unsigned_abs())) > EXACT_BITS_CAP {
         return None;
     }
     let p = num_traits::pow(base.clone(), e.unsigned_abs() as usize);

@@ -7,7 +7,7 @@ pub mod habits;
 mod parser;
 mod span;
 
-pub use error::{Error, ErrorKind, MAX_DEPTH, MAX_ENTRIES};
+pub use error::{Error, ErrorKind, MAX_DEPTH, MAX_DIGITS, MAX_ENTRIES};
 pub use format::{expr_text, format};
 pub use parser::{decode, parse, parse_given};
 pub use span::Span;
