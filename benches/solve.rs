@@ -302,6 +302,19 @@ fn writers(runs: usize) {
     }
 }
 
+/// Adam on `w^2` (one parameter) for 1 000 to 8 000 steps: the time per
+/// step should stay flat (linear in the steps), where computing β^k afresh
+/// as a fraction at each step made it grow with k.
+fn adam_steps(runs: usize) {
+    for steps in [1_000u32, 2_000, 4_000, 8_000] {
+        let text = format!("param w = 3\nloss L = w^2\ntrain adam(lr = 0.01, steps = {steps})\n");
+        let model = nnderive::load(&Source::new("adam.nn", text)).unwrap();
+        let d = median(runs, || drop(nnderive::solve(&model).unwrap()));
+        report(&format!("adam on w^2, {steps} steps"), d);
+        println!("{:<58} {:>10.3} us", "  per step", d.as_secs_f64() * 1e6 / f64::from(steps));
+    }
+}
+
 fn main() {
     // `cargo bench` passes --bench; run directly without it for a quick single pass.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -334,6 +347,11 @@ fn main() {
     // `cargo bench -- writers`: each output format's writer, at doubling sizes.
     if std::env::args().any(|a| a == "writers") {
         writers(runs.min(5));
+        return;
+    }
+    // `cargo bench -- adam`: only Adam's time by number of steps.
+    if std::env::args().any(|a| a == "adam") {
+        adam_steps(runs.min(5));
         return;
     }
     // `cargo bench -- depth`: only the derivation of deep networks.
@@ -370,6 +388,7 @@ fn main() {
     }
 
     derive_depth(runs);
+    adam_steps(runs.min(5));
     wide_case(runs);
     batch_case(runs.min(3));
 

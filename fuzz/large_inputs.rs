@@ -14,10 +14,11 @@ pub fn large_input(recipe: &[u8], scale: f64) -> String {
     const UNARY: [&str; 8] = ["sin", "tanh", "relu", "sigmoid", "abs", "softplus", "cos", "f"];
     let mut s = String::from("param x[2] = [0.5, -1.25]\nfn f(t) = relu(t) + sin(t)\n");
     match byte(0) % 6 {
-        // A long name, and a long number.
+        // A long name, and a long number: up to one digit more than a
+        // number may have (the `0.` counts one), so both sides of the limit.
         0 => {
             let name = "n".repeat(size(100_000));
-            let digits = "3".repeat(size(70_000));
+            let digits = "3".repeat(size(nnderive::syntax::MAX_DIGITS));
             s.push_str(&format!("const c[2] = [1, 0.{digits}]\n{name} = x * c\nloss L = sum({name}^2)\n"));
         }
         // A chain of equations through elementwise functions.

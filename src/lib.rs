@@ -29,6 +29,7 @@
 pub mod span;
 pub mod diagnostic;
 pub mod layout;
+pub mod rational;
 pub mod syntax;
 pub mod model;
 pub mod derive;

@@ -454,8 +454,13 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
                 }
                 None => (model, None),
             };
-            let solved =
-                nnderive::solve(&model).and_then(|solution| Ok((solution, cases.map(|c| c.solve()).transpose()?)));
+            // The cases' work is checked before the general answer is solved.
+            let solved = cases
+                .as_ref()
+                .map_or(Ok(()), nnderive::eval::Cases::check_work)
+                .map_err(Error::from)
+                .and_then(|()| nnderive::solve(&model))
+                .and_then(|solution| Ok((solution, cases.map(|c| c.solve()).transpose()?)));
             let (solution, cases) = match solved {
                 Ok(solved) => solved,
                 Err(e) if json => {

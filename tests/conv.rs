@@ -513,7 +513,7 @@ fn conv_derivation_needs_no_numbers() {
 /// of it has a tie (where the derivative is a convention, not a limit).
 fn random_conv_network(seed: u64, shape: [usize; 6], pool: usize, act: &str) -> Option<(String, bool)> {
     let [c, h, f, k, pad, stride] = shape;
-    if k > h + 2 * pad || (h + 2 * pad - k) % stride != 0 {
+    if k > h + 2 * pad || pad >= k || (h + 2 * pad - k) % stride != 0 {
         return None;
     }
     let out = (h + 2 * pad - k) / stride + 1;

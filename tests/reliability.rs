@@ -278,10 +278,16 @@ fn names_and_numbers_longer_than_format_widths_allow() {
     assert!(nnderive::render::text::gradcheck(&model, &check, 1e-6).contains(&name));
     let ast = nnderive::parse(&Source::new("n.nn", text)).unwrap();
     assert!(nnderive::syntax::format(&ast).contains(&name));
-    let digits = "1".repeat(70_000);
+    // The longest number a file may hold formats whole; one digit more is
+    // refused where it is written.
+    let digits = "1".repeat(nnderive::syntax::MAX_DIGITS - 1);
     let text = format!("param w[2,2] = [[1, 2], [3, 0.{digits}]]\nloss L = sum(w)\n");
     let ast = nnderive::parse(&Source::new("d.nn", text)).unwrap();
     assert!(nnderive::syntax::format(&ast).contains(&digits));
+    let text = format!("param w[2,2] = [[1, 2], [3, 0.{digits}1]]\nloss L = sum(w)\n");
+    let error = nnderive::parse(&Source::new("d.nn", text)).unwrap_err();
+    assert!(error.diagnostic().message.contains("nnderive reads at most 1000"), "{:?}", error.diagnostic());
+    assert_eq!(error.diagnostic().span.map(|s| (s.line, s.column)), Some((1, 29)));
 }
 
 #[test]

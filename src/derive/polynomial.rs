@@ -23,7 +23,7 @@ use crate::model::{Graph, Node, NodeId};
 type Monomial = Vec<(NodeId, i32)>;
 
 /// Σ coefficient · monomial.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 struct Poly(BTreeMap<Monomial, BigRational>);
 
 /// More terms than this, and the rewrite gives up (a product of sums can

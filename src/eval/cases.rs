@@ -41,8 +41,21 @@ impl Cases {
         Cases { open: crate::model::without_value(model.clone(), target), target, values }
     }
 
-    /// Solves each case on its own.
+    /// Refuses cases whose solves together would pass the work budget
+    /// ([`super::work`]): the cases × the work of one solve, pointing at
+    /// the target's declaration.
+    pub fn check_work(&self) -> Result<(), super::Error> {
+        let target = self.open.tensor(self.target);
+        let derivation = crate::derive::derive(&self.open);
+        let work = super::work::pass_work(&self.open, &derivation);
+        let per_solve = super::work::solve_work(&self.open, &work);
+        let repeats = super::work::Repeats::Cases { cases: self.values.len(), name: target.name.clone() };
+        super::work::check_passes(&self.open, repeats, &work, per_solve, Some(target.span))
+    }
+
+    /// Solves each case on its own, after [`Cases::check_work`].
     pub fn solve(&self) -> Result<SolvedCases, super::Error> {
+        self.check_work()?;
         let dims = self.open.tensor(self.target).shape.dims().to_vec();
         let name = self.open.tensor(self.target).name.clone();
         let mut cases = Vec::with_capacity(self.values.len());

@@ -222,7 +222,7 @@ fn argmax(a: &Tensor, window: Window) -> Result<(Vec<usize>, [usize; 3]), Numeri
     let [_, oh, ow] = pooled(d, window);
     let greater: Box<dyn Fn(usize, usize) -> bool + '_> = match a.data() {
         Data::Symbolic(_) => return Err(open("maxpool")),
-        Data::Exact(v) => Box::new(move |p, q| v[p] > v[q]),
+        Data::Exact(v) => Box::new(move |p, q| crate::rational::cmp(&v[p], &v[q]).is_gt()),
         Data::Float(v) => Box::new(move |p, q| v[p] > v[q]),
     };
     let mut out = Vec::with_capacity(d.c * oh * ow);

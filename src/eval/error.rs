@@ -2,6 +2,7 @@
 //! `render::diagnostic`, each kind with help of its own.
 
 use super::tensor::{NumericError, NumericErrorKind};
+use super::work::{Exceeded, Repeats, WORK_BUDGET};
 use crate::diagnostic::Diagnostic;
 use crate::syntax::Span;
 
@@ -35,6 +36,10 @@ pub enum ErrorKind {
         /// The entries left open in all, up to and including this declaration.
         entries: usize,
     },
+    /// `steps t = 1..10000` over a small recurrent network and then
+    /// `train sgd(lr = 0.1, steps = 10000)`: the passes the run repeats
+    /// times the operations of each pass pass [`WORK_BUDGET`].
+    TooMuchWork(Box<Exceeded>),
     /// `loss L = sum(log(x))` with `input x[2] = [0, 1]`: a value that cannot
     /// be computed (see [`Failure`]).
     Numeric {
@@ -127,6 +132,22 @@ impl Failure {
     }
 }
 
+/// A count of operations as a reader takes it in: exact below 100 000,
+/// else two significant digits and a power of ten (`3.8e12`).
+fn approx(n: u128) -> String {
+    if n < 100_000 {
+        return n.to_string();
+    }
+    let exponent = n.ilog10();
+    // The first three digits, rounded to two.
+    let tenths = (n / 10u128.pow(exponent - 2) + 5) / 10;
+    let (tenths, exponent) = if tenths >= 100 { (tenths / 10, exponent + 1) } else { (tenths, exponent) };
+    match tenths % 10 {
+        0 => format!("{}e{exponent}", tenths / 10),
+        d => format!("{}.{d}e{exponent}", tenths / 10),
+    }
+}
+
 impl Error {
     pub fn new(kind: ErrorKind, span: Option<Span>) -> Error {
         Error { kind, span, after_step: None }
@@ -173,11 +194,74 @@ impl Error {
             .with_help(format!(
                 "give it a value (`{role} {name}[...] = [...]` in the file, or `--given '{name}=[...]'`); `nnderive derive` shows the formulas without any numbers"
             )),
+            ErrorKind::TooMuchWork(exceeded) => {
+                let Exceeded { repeats, unit, total, time_steps } = &**exceeded;
+                let unrolled = match time_steps {
+                    Some(t) => format!(", the network unrolled over {t} time steps"),
+                    None => String::new(),
+                };
+                let most_steps = (WORK_BUDGET / (*unit).max(1)).saturating_sub(1);
+                let (unit, total, limit) = (approx(*unit), approx(*total), approx(WORK_BUDGET));
+                let (what, product, label, help) = match repeats {
+                    Repeats::Once => (
+                        "computing the network".to_string(),
+                        format!("a forward and backward pass{unrolled}"),
+                        "the largest computation",
+                        "use smaller tensors; `nnderive derive` shows the formulas without computing them".to_string(),
+                    ),
+                    Repeats::Training { steps } => (
+                        format!("training for {steps} steps"),
+                        format!("{} passes × {unit} operations a pass{unrolled}", repeats.count()),
+                        "too many steps for this network",
+                        match most_steps {
+                            0 => "a single pass of this network is past the budget: use smaller tensors".to_string(),
+                            most => format!(
+                                "this network can train for at most {most} steps in one run; lower `steps`, or make the network smaller"
+                            ),
+                        },
+                    ),
+                    Repeats::FiniteDifferences { entries } => (
+                        format!("checking {entries} gradient entries by finite differences"),
+                        format!("{} forward passes × {unit} operations a pass{unrolled}", repeats.count()),
+                        "the parameter with the most entries checked",
+                        "check a sample of the entries (`nnderive gradcheck` without `--all` checks 64 of each parameter)"
+                            .to_string(),
+                    ),
+                    Repeats::Cases { cases, name } => (
+                        format!("solving once for each of the {cases} one-hot values of '{name}'"),
+                        format!("{cases} solves × {unit} operations a solve{unrolled}"),
+                        "the target of the cases",
+                        format!("give '{name}' a value and solve once, or use a target with fewer classes"),
+                    ),
+                };
+                Diagnostic::new(
+                    format!("{what} would take about {total} operations ({product}): more than the {limit} one run may take"),
+                    self.span,
+                )
+                .with_label(label)
+                .with_help(help)
+            }
             ErrorKind::Numeric { quantity, failure } => {
                 Diagnostic::new(format!("cannot compute {quantity}: {}", failure.message()), self.span)
                     .with_label(format!("while computing {quantity}"))
                     .with_help(failure.help())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::approx;
+
+    #[test]
+    fn operation_counts_read_at_a_glance() {
+        assert_eq!(approx(99_999), "99999");
+        assert_eq!(approx(100_000), "1e5");
+        assert_eq!(approx(3_802_260_177_999), "3.8e12");
+        assert_eq!(approx(380_187_999), "3.8e8");
+        assert_eq!(approx(996_000), "1e6");
+        assert_eq!(approx(10_000_000_000), "1e10");
+        assert_eq!(approx(u128::MAX), "3.4e38");
     }
 }

@@ -15,6 +15,7 @@ pub mod symbolic;
 pub mod optimize;
 mod solve;
 pub mod tensor;
+pub mod work;
 
 pub use cases::{Case, Cases, SolvedCases};
 pub use error::{Error, ErrorKind, Failure};

@@ -3,12 +3,134 @@
 //! rational except the square roots of RMSprop and Adam, which stay exact
 //! when every entry is the square of a fraction (Adam's first step, where
 //! v̂ = g ⊙ g) and are f64 otherwise.
+//!
+//! Adam's bias corrections 1 − β₁ᵏ and 1 − β₂ᵏ are counted once per step for
+//! every parameter ([`Steps`]), each power from the one before: exact while
+//! an exact m̂ or v̂ could still come of them, in f64 after, so that a run's
+//! work is linear in its steps (recomputing βᵏ as a reduced fraction each
+//! step made 10 000 steps take minutes).
 
+use num_bigint::BigInt;
 use num_rational::BigRational;
-use num_traits::{One, Signed, Zero};
+use num_traits::{One, Signed, ToPrimitive, Zero};
 
-use super::tensor::{Data, NumericError, Tensor};
+use super::tensor::{Data, NumericError, Tensor, EXACT_BITS_CAP};
 use crate::model::{Elementwise, Optimizer};
+
+/// βᵏ stays exact while its denominator has at most this many bits. Past
+/// it, an exact m (at most [`EXACT_BITS_CAP`] bits an entry, as every exact
+/// value) divided by 1 − βᵏ would need more than [`EXACT_BITS_CAP`] bits
+/// unless it is 0: the numerator of m / (1 − βᵏ) keeps all of βᵏ's
+/// denominator but what m's own parts cancel (see [`correct`]).
+const EXACT_POWER_BITS: u64 = 2 * EXACT_BITS_CAP + 64;
+
+/// One training step: its number k (from 1) and what every parameter's
+/// update shares at that step.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub k: u32,
+    /// Adam's 1 − β₁ᵏ and 1 − β₂ᵏ, as scalars.
+    corrections: Option<[Tensor; 2]>,
+}
+
+/// The steps of a training run, in order, each made from the one before in
+/// a constant amount of work.
+#[derive(Clone, Debug)]
+pub struct Steps {
+    k: u32,
+    /// Adam's β₁ᵏ and β₂ᵏ at step k.
+    powers: Option<[Power; 2]>,
+}
+
+/// βᵏ for β = n/d in lowest terms: nᵏ/dᵏ is then in lowest terms too, and so
+/// is 1 − βᵏ = (dᵏ − nᵏ)/dᵏ, so neither needs a gcd.
+#[derive(Clone, Debug)]
+enum Power {
+    Exact {
+        n: BigInt,
+        d: BigInt,
+        nk: BigInt,
+        dk: BigInt,
+    },
+    /// Past [`EXACT_POWER_BITS`]: β in f64 and the step it is raised to.
+    Float {
+        beta: f64,
+    },
+}
+
+impl Power {
+    fn new(beta: &BigRational) -> Power {
+        let (n, d) = (beta.numer().clone(), beta.denom().clone());
+        Power::Exact { nk: BigInt::one(), dk: BigInt::one(), n, d }
+    }
+
+    /// From βᵏ⁻¹ to βᵏ.
+    fn advance(&mut self) {
+        if let Power::Exact { n, d, nk, dk } = self {
+            *nk *= &*n;
+            *dk *= &*d;
+            if dk.bits() > EXACT_POWER_BITS {
+                let beta = n.to_f64().unwrap_or(f64::NAN) / d.to_f64().unwrap_or(f64::NAN);
+                *self = Power::Float { beta };
+            }
+        }
+    }
+
+    /// 1 − βᵏ as a scalar.
+    fn correction(&self, k: u32) -> Tensor {
+        match self {
+            Power::Exact { nk, dk, .. } => Tensor::scalar_exact(BigRational::new_raw(dk - nk, dk.clone())),
+            Power::Float { beta } => Tensor::float(Vec::new(), vec![1.0 - beta.powi(k.min(i32::MAX as u32) as i32)]),
+        }
+    }
+}
+
+impl Steps {
+    /// The steps of `optimizer`, before the first.
+    pub fn new(optimizer: &Optimizer) -> Steps {
+        let powers = match optimizer {
+            Optimizer::Adam { beta1, beta2, .. } => Some([Power::new(beta1), Power::new(beta2)]),
+            Optimizer::Sgd | Optimizer::Momentum { .. } | Optimizer::RmsProp { .. } => None,
+        };
+        Steps { k: 0, powers }
+    }
+
+    /// The first step of `optimizer`.
+    pub fn first(optimizer: &Optimizer) -> Step {
+        Steps::new(optimizer).advance()
+    }
+
+    fn advance(&mut self) -> Step {
+        self.k += 1;
+        let k = self.k;
+        let corrections = self.powers.as_mut().map(|powers| {
+            powers.iter_mut().for_each(Power::advance);
+            [powers[0].correction(k), powers[1].correction(k)]
+        });
+        Step { k, corrections }
+    }
+}
+
+/// Every step, up to the last one a `u32` counts.
+impl Iterator for Steps {
+    type Item = Step;
+
+    fn next(&mut self) -> Option<Step> {
+        (self.k < u32::MAX).then(|| self.advance())
+    }
+}
+
+/// `m / (1 − βᵏ)`. An f64 correction only comes past [`EXACT_POWER_BITS`],
+/// where the exact quotient of a nonzero exact m would pass the size cap
+/// and continue in f64 (so it is computed in f64 and marked so), and the
+/// quotient of an exact zero is that zero.
+fn correct(m: &Tensor, correction: &Tensor) -> Result<Tensor, NumericError> {
+    match (m.data(), correction.is_exact()) {
+        (Data::Exact(v), false) if v.iter().all(Zero::is_zero) => Ok(m.clone()),
+        (Data::Exact(_), false) => Ok(m.to_float().div(correction)?.with_capped(true)),
+        _ => m.div(correction),
+    }
+}
 
 /// The result of one step for one parameter.
 #[derive(Clone, Debug)]
@@ -23,14 +145,14 @@ pub struct Update {
     pub inexact_root: Option<&'static str>,
 }
 
-/// Step `k` (from 1) of `optimizer` with learning rate `lr` on a parameter
-/// whose gradient at its current value is `grad`; `previous` are the
-/// quantities of step k − 1 (`None` at the first step, where the kept ones
-/// start at zero).
+/// Step `step` (of [`Steps`] for this optimizer) of `optimizer` with
+/// learning rate `lr` on a parameter whose gradient at its current value is
+/// `grad`; `previous` are the quantities of step k − 1 (`None` at the first
+/// step, where the kept ones start at zero).
 pub fn update(
     optimizer: &Optimizer,
     lr: &BigRational,
-    k: u32,
+    step: &Step,
     param: &Tensor,
     grad: &Tensor,
     previous: Option<&[Tensor]>,
@@ -63,9 +185,12 @@ pub fn update(
             let m = c(beta1).mul(&before(0))?.add(&c(&(&one - beta1)).mul(grad)?)?;
             let v = c(beta2).mul(&before(1))?.add(&c(&(&one - beta2)).mul(&grad.mul(grad)?)?)?;
             // m̂ = m / (1 − β₁ᵏ);  v̂ = v / (1 − β₂ᵏ)
-            let correction = |beta: &BigRational| c(&(&one - num_traits::pow(beta.clone(), k as usize)));
-            let m_hat = m.div(&correction(beta1))?;
-            let v_hat = v.div(&correction(beta2))?;
+            // A step made by `Steps` for Adam has them (a bug otherwise).
+            let Some([c1, c2]) = &step.corrections else {
+                return Err(Tensor::shape_error("an Adam step without its bias corrections".into()));
+            };
+            let m_hat = correct(&m, c1)?;
+            let v_hat = correct(&v, c2)?;
             // P ← P − α m̂ ⊘ (√v̂ + ε)
             let (root, inexact) = sqrt(&v_hat)?;
             let value = param.sub(&alpha.mul(&m_hat.div(&root.add(&c(eps))?)?)?)?;
@@ -142,7 +267,7 @@ mod tests {
         let adam = Optimizer::Adam { beta1: q(9, 10), beta2: q(999, 1000), eps: q(1, 100_000_000) };
         let p = Tensor::exact(vec![2], vec![q(1, 1), q(1, 1)]);
         let g = Tensor::exact(vec![2], vec![q(3, 1), q(-1, 2)]);
-        let u = update(&adam, &q(1, 10), 1, &p, &g, None).unwrap();
+        let u = update(&adam, &q(1, 10), &Steps::first(&adam), &p, &g, None).unwrap();
         assert!(u.inexact_root.is_none() && u.value.is_exact());
         // 1 − 0.1 · 3/(3 + 1e-8) and 1 + 0.1 · (1/2)/(1/2 + 1e-8)
         let expect = [
@@ -153,5 +278,62 @@ mod tests {
             Data::Exact(v) => assert_eq!(v.as_slice(), &expect),
             other => panic!("not exact: {other:?}"),
         }
+    }
+
+    fn scalar(t: &Tensor) -> f64 {
+        t.to_f64_vec()[0]
+    }
+
+    /// The running powers give 1 − βᵏ exactly, as a reduced fraction,
+    /// while they are exact, and the f64 of it after, against βᵏ computed
+    /// on its own for each k.
+    #[test]
+    fn bias_corrections_match_powers_computed_afresh() {
+        let adam = Optimizer::Adam { beta1: q(9, 10), beta2: q(999, 1000), eps: q(1, 100_000_000) };
+        let mut exact_steps = 0;
+        for step in Steps::new(&adam).take(3000) {
+            let [c1, c2] = step.corrections.clone().unwrap();
+            for (c, (n, d)) in [(c1, (9u32, 10u32)), (c2, (999, 1000))] {
+                // (dᵏ − nᵏ)/dᵏ from powers taken afresh; in lowest terms, as
+                // n and d are coprime.
+                let dk = BigInt::from(d).pow(step.k);
+                let numer = &dk - BigInt::from(n).pow(step.k);
+                match c.data() {
+                    Data::Exact(v) => {
+                        exact_steps += 1;
+                        assert_eq!((v[0].numer(), v[0].denom()), (&numer, &dk), "step {}", step.k);
+                    }
+                    _ => {
+                        let want = BigRational::new_raw(numer, dk).to_f64().unwrap();
+                        assert!(
+                            (scalar(&c) - want).abs() <= 1e-13 * want,
+                            "step {}: {} against {want}",
+                            step.k,
+                            scalar(&c)
+                        );
+                    }
+                }
+            }
+        }
+        // β₂ = 999/1000 leaves exact arithmetic after about 830 steps, β₁ = 9/10 after about 2 500.
+        assert!((3000..6000).contains(&exact_steps), "{exact_steps} exact corrections");
+    }
+
+    /// A gradient that stays 0 keeps m̂, v̂ and the parameter exact zeros
+    /// past the steps where the corrections turn f64.
+    #[test]
+    fn zero_moments_stay_exact_past_the_exact_corrections() {
+        let adam = Optimizer::Adam { beta1: q(9, 10), beta2: q(999, 1000), eps: q(1, 100_000_000) };
+        let zero = Tensor::exact(vec![1], vec![q(0, 1)]);
+        let mut previous: Option<Vec<Tensor>> = None;
+        let mut value = zero.clone();
+        for step in Steps::new(&adam).take(1200) {
+            let u = update(&adam, &q(1, 10), &step, &value, &zero, previous.as_deref()).unwrap();
+            assert!(u.quantities.iter().all(Tensor::is_exact) && u.value.is_exact(), "step {}", step.k);
+            value = u.value;
+            previous = Some(u.quantities);
+        }
+        assert_eq!(value, zero);
+        assert!(!value.capped());
     }
 }

@@ -109,6 +109,7 @@ impl Solution {
 /// Derives and evaluates everything, then trains.
 pub fn solve(model: &Model) -> Result<Solution, Error> {
     let derivation = derive(model);
+    super::work::check_solve(model, &derivation)?;
     let initial = initial_values(model)?;
     // Only a given value of more than EXACT_ENTRIES_CAP entries starts in f64.
     let large =
@@ -183,9 +184,10 @@ impl<'a> Prepared<'a> {
             return Ok(derivation.gradients.iter().map(|g| g.param).zip(pass.gradients).collect());
         };
         let mut updated = Vec::with_capacity(pass.gradients.len());
+        let first = super::optimize::Steps::first(&train.optimizer);
         for (g, grad) in derivation.gradients.iter().zip(&pass.gradients) {
             let old = pass.values[g.param.0 as usize].as_ref();
-            let update = super::optimize::update(&train.optimizer, &train.lr, 1, old, grad, None)
+            let update = super::optimize::update(&train.optimizer, &train.lr, &first, old, grad, None)
                 .map_err(|e| numeric(model, g.param, "the update", e))?;
             updated.push((g.param, update.value));
         }
@@ -214,7 +216,8 @@ fn train(
     // The optimizer's quantities of the last step, per parameter.
     let mut previous: Vec<Option<Vec<Tensor>>> = vec![None; derivation.gradients.len()];
     let mut inexact_noted = false;
-    for step in 1..=train.steps {
+    for at in super::optimize::Steps::new(&train.optimizer).take(train.steps as usize) {
+        let step = at.k;
         let gradients = current.as_ref().map_or(&pass.gradients, |c| &c.gradients);
         let mut record = Vec::new();
         for ((g, grad), before) in derivation.gradients.iter().zip(gradients).zip(previous.iter_mut()) {
@@ -223,7 +226,7 @@ fn train(
                 .clone()
                 .ok_or_else(|| numeric(model, g.param, "the update", Failure::Internal("a parameter has no value")))?;
             let update =
-                super::optimize::update(&train.optimizer, &train.lr, step, &old, grad, before.as_deref()).map_err(
+                super::optimize::update(&train.optimizer, &train.lr, &at, &old, grad, before.as_deref()).map_err(
                     |e| Error { after_step: (step > 1).then(|| step - 1), ..numeric(model, g.param, "the update", e) },
                 )?;
             if let (Some(root), false) = (update.inexact_root, inexact_noted) {
@@ -639,13 +642,22 @@ pub fn gradcheck_with(model: &Model, options: GradCheckOptions) -> Result<GradCh
         return Err(missing(model, &open));
     }
     let derivation = derive(model);
+    let plans: Vec<Vec<usize>> = derivation
+        .gradients
+        .iter()
+        .map(|g| sampled_entries(model.tensor(g.param).shape.len(), options.sample))
+        .collect();
+    let checked = plans.iter().map(Vec::len).sum();
+    let widest = derivation.gradients.iter().zip(&plans).max_by_key(|(_, p)| p.len()).map(|(g, _)| g.param);
+    let work = super::work::pass_work(model, &derivation);
+    let repeats = super::work::Repeats::FiniteDifferences { entries: checked };
+    super::work::check_passes(model, repeats, &work, work.forward, widest.map(|p| model.tensor(p).span))?;
     let initial = initial_values(model)?;
     let float_values: Vec<Option<Rc<Tensor>>> =
         initial.iter().map(|v| v.as_ref().map(|v| Rc::new(v.to_float()))).collect();
     let pass = Pass::run(model, &derivation, initial, true)?;
     let h = 1e-6;
     let mut params = Vec::new();
-    let plans: Vec<Vec<usize>> = pass.gradients.iter().map(|g| sampled_entries(g.len(), options.sample)).collect();
     let total: usize = plans.iter().map(Vec::len).sum();
     let mut done = 0;
     for ((g, grad), plan) in derivation.gradients.iter().zip(&pass.gradients).zip(&plans) {

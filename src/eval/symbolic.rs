@@ -118,7 +118,7 @@ impl Num {
 impl Ord for Num {
     fn cmp(&self, other: &Num) -> Ordering {
         match (self, other) {
-            (Num::Exact(a), Num::Exact(b)) => a.cmp(b),
+            (Num::Exact(a), Num::Exact(b)) => crate::rational::cmp(a, b),
             (Num::Float(a), Num::Float(b)) => a.total_cmp(b),
             (Num::Exact(_), Num::Float(_)) => Ordering::Less,
             (Num::Float(_), Num::Exact(_)) => Ordering::Greater,

@@ -14,10 +14,7 @@ use num_bigint::BigInt;
 use num_rational::BigRational;
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
-/// Exact values whose numerator and denominator together need more bits
-/// than this continue as f64 (many training steps would otherwise make
-/// fractions of millions of digits).
-pub const EXACT_BITS_CAP: u64 = 4096;
+pub use crate::rational::EXACT_BITS_CAP;
 
 /// Tensors of more entries than this are computed in f64 from the start: an
 /// exact entry takes about 100 bytes, so an exact tensor of 2^20 entries
@@ -26,13 +23,25 @@ pub const EXACT_BITS_CAP: u64 = 4096;
 pub const EXACT_ENTRIES_CAP: usize = 1 << 20;
 
 /// The entries of a tensor.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub enum Data {
     Exact(Vec<BigRational>),
     Float(Vec<f64>),
     /// Expressions in the entries the file leaves open (see [`super::symbolic`]);
     /// at least one entry is not a number.
     Symbolic(Vec<Sym>),
+}
+
+/// Entry by entry, exact entries without recursion (see [`crate::rational`]).
+impl PartialEq for Data {
+    fn eq(&self, other: &Data) -> bool {
+        match (self, other) {
+            (Data::Exact(a), Data::Exact(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| rational::eq(x, y)),
+            (Data::Float(a), Data::Float(b)) => a == b,
+            (Data::Symbolic(a), Data::Symbolic(b)) => a == b,
+            (Data::Exact(_) | Data::Float(_) | Data::Symbolic(_), _) => false,
+        }
+    }
 }
 
 /// A dense, row-major tensor.
@@ -150,6 +159,7 @@ use super::matmul::{exact_matmul, float_matmul, float_matmul_strided};
 use super::number::*;
 pub use super::number::{decimal_to_f64, rational_to_f64};
 use super::symbolic::{self, Num, Poly, Sym, Unknown};
+use crate::rational;
 
 /// The exact value of a rational built-in (relu, step, sign, abs, softsign;
 /// with its second argument `y`, leaky_relu, max and min; on a tie `max` and
@@ -168,9 +178,9 @@ fn exact_of(f: Elementwise, x: &BigRational, y: Option<&BigRational>) -> Option<
         (Elementwise::Softsign, None) => x / (BigRational::one() + x.abs()),
         (Elementwise::LeakyRelu, Some(_)) if x.is_positive() => x.clone(),
         (Elementwise::LeakyRelu, Some(a)) => x * a,
-        (Elementwise::Max, Some(y)) if y > x => y.clone(),
-        (Elementwise::Min, Some(y)) if y < x => y.clone(),
-        (Elementwise::Max | Elementwise::Min, Some(_)) => x.clone(),
+        // Without recursion (see `crate::rational`); a tie takes x.
+        (Elementwise::Max, Some(y)) => rational::max(x, y).clone(),
+        (Elementwise::Min, Some(y)) => rational::min(x, y).clone(),
         (
             Elementwise::Relu | Elementwise::Step | Elementwise::Sign | Elementwise::Abs | Elementwise::Softsign,
             Some(_),
@@ -398,9 +408,7 @@ fn finite(v: f64) -> Result<f64, NumericErrorKind> {
     }
 }
 
-fn bits(r: &BigRational) -> u64 {
-    r.numer().bits() + r.denom().bits()
-}
+use crate::rational::bits;
 
 impl Tensor {
     /// An exact tensor; `data` is row-major and must have `dims.product()` entries.
@@ -739,8 +747,16 @@ impl Tensor {
                 None => symbolic::power(p, e).ok_or(NumericErrorKind::DivisionByZero),
             });
         }
+        // Past the size cap the exact power would only be converted to f64,
+        // after costing about the square of its length (a 1000-digit value
+        // to the 1000th power took minutes): its f64 value comes directly.
+        let too_long =
+            |v: &[BigRational], k: u32| v.iter().any(|x| bits(x).saturating_mul(u64::from(k)) > EXACT_BITS_CAP);
+        let mut capped = self.capped;
         if let (Data::Exact(v), true) = (&self.data, e.is_integer()) {
-            if let Some(k) = e.to_integer().to_i32().filter(|k| k.unsigned_abs() <= 1024) {
+            let k = e.to_integer().to_i32().filter(|k| k.unsigned_abs() <= 1024);
+            capped |= k.is_some_and(|k| too_long(v, k.unsigned_abs()));
+            if let Some(k) = k.filter(|k| !too_long(v, k.unsigned_abs())) {
                 let mut out = Vec::with_capacity(v.len());
                 for (i, x) in v.iter().enumerate() {
                     if k < 0 && x.is_zero() {
@@ -765,7 +781,7 @@ impl Tensor {
             }
             finite(*y).map_err(|k| self.err(k, i))?;
         }
-        Ok(Tensor { dims: self.dims.clone(), data: Data::Float(v), capped: self.capped, float: OnceCell::new() })
+        Ok(Tensor { dims: self.dims.clone(), data: Data::Float(v), capped, float: OnceCell::new() })
     }
 
     /// Applies an elementwise function.
@@ -1135,6 +1151,39 @@ impl Reader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// max, min and maxpool of exact values, and the order of expressions'
+    /// coefficients, on two values whose continued fractions agree on
+    /// 200 000 partial quotients, on a 256 KiB stack: num-rational's `<`
+    /// recursed once per partial quotient and overflowed it every time.
+    #[test]
+    fn long_exact_values_compare_without_recursion() {
+        let (a, b) = crate::rational::close_fibonacci_ratios(200_000);
+        // Cassini's identity: for an even count the first is the larger.
+        let (large, small) = (a, b);
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                assert_eq!(exact_of(Elementwise::Max, &small, Some(&large)), Some(large.clone()));
+                assert_eq!(exact_of(Elementwise::Min, &large, Some(&small)), Some(small.clone()));
+                // Values this long continue in f64 (the size cap), after the comparison.
+                let x = Tensor::exact(vec![2], vec![large.clone(), small.clone()]);
+                let y = Tensor::exact(vec![2], vec![small.clone(), large.clone()]);
+                assert!(x.map2(Elementwise::Max, &y).unwrap().capped());
+                // maxpool's gradient goes to the window's maximum.
+                let window = crate::model::Window { size: 2, stride: 2 };
+                let zero = BigRational::zero();
+                let map = Tensor::exact(vec![1, 2, 2], vec![zero.clone(), small.clone(), large.clone(), zero]);
+                let one = Tensor::exact(vec![1, 1, 1], vec![BigRational::one()]);
+                let routed = super::super::conv::max_pool_back(&map, &one, window).unwrap();
+                assert_eq!(routed.to_f64_vec(), [0.0, 0.0, 1.0, 0.0]);
+                assert_eq!(Num::Exact(large.clone()).cmp(&Num::Exact(small.clone())), std::cmp::Ordering::Greater);
+                assert_ne!(Num::Exact(large), Num::Exact(small));
+            })
+            .expect("thread starts")
+            .join()
+            .expect("no panic");
+    }
 
     /// The model's `is_rational` and the kernels here agree on every
     /// built-in: a rational one has an exact value, the others do not.

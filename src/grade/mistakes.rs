@@ -148,8 +148,15 @@ fn updated_with(cx: &Context, change: f64, lr: Option<&num_rational::BigRational
     let gradients = [Some(key.to_f64_vec()), cx.own.get(grad).cloned()];
     gradients.into_iter().flatten().any(|gradient| {
         let changed = Tensor::float(key.dims().to_vec(), gradient.iter().map(|x| x * change).collect());
-        optimize::update(&train.optimizer, lr.unwrap_or(&train.lr), 1, old, &changed, None)
-            .is_ok_and(|u| cx.is(&u.value.to_f64_vec()))
+        optimize::update(
+            &train.optimizer,
+            lr.unwrap_or(&train.lr),
+            &optimize::Steps::first(&train.optimizer),
+            old,
+            &changed,
+            None,
+        )
+        .is_ok_and(|u| cx.is(&u.value.to_f64_vec()))
     })
 }
 

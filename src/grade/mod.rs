@@ -454,7 +454,15 @@ impl<'a> Grader<'a> {
             let train = self.model.train.as_ref()?;
             let grad = student(*g).or_else(|| self.keys[*g].clone())?;
             let old = self.solution.values.get(param.0 as usize)?;
-            let update = crate::eval::optimize::update(&train.optimizer, &train.lr, 1, old, &grad, None).ok()?;
+            let update = crate::eval::optimize::update(
+                &train.optimizer,
+                &train.lr,
+                &crate::eval::optimize::Steps::first(&train.optimizer),
+                old,
+                &grad,
+                None,
+            )
+            .ok()?;
             return Some(update.value.to_f64_vec());
         }
         let formula = formula.or(q.formula)?;

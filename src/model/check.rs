@@ -710,7 +710,16 @@ impl<'a> Checker<'a> {
                         let kind = ErrorKind::TooLarge { entries: out.len() as u128, limit: MAX_ENTRIES };
                         return Err(Error::new(kind, span));
                     }
-                    Ok(_) => {}
+                    Ok(_) => {
+                        // So can the padded input the kernels slide over.
+                        let padded = g.shape(x).dims().iter().enumerate().fold(1u128, |n, (axis, &d)| {
+                            n.saturating_mul(d as u128 + if axis > 0 { 2 * pad as u128 } else { 0 })
+                        });
+                        if padded > MAX_ENTRIES as u128 {
+                            let kind = ErrorKind::PaddedTooLarge { entries: padded, pad, limit: MAX_ENTRIES };
+                            return Err(Error::new(kind, span));
+                        }
+                    }
                 }
                 self.graph.conv2d(x, k, conv)
             }

@@ -78,6 +78,10 @@ pub enum ErrorKind {
     ZeroDim,
     /// `param W[100000, 100000]`: more entries than nnderive will allocate.
     TooLarge { entries: u128, limit: usize },
+    /// `conv2d(X, K, pad = 4095)` with X `[1, 1, 1]` and K `[1, 1, 4096, 4096]`:
+    /// the input padded on every side (X̃, which the kernels slide over) has
+    /// more entries than a tensor may.
+    PaddedTooLarge { entries: u128, pad: usize, limit: usize },
     /// `input x[3] = [1, 2]`: the literal does not match the declared dims.
     LiteralShape { expected: String, found: String },
     /// `train sgd(lr = 0.1)` twice.
@@ -118,6 +122,9 @@ pub enum ErrorKind {
     CasesKind { found: String },
     /// `--cases W1=onehot`: one-hot cases need a vector `[n]`.
     CasesShape { name: String, shape: Shape },
+    /// `--cases y=onehot` for `target y[1000]`: more classes than
+    /// [`super::given::MAX_CASES`], each a whole solve shown side by side.
+    CasesTooMany { name: String, classes: usize, limit: usize },
     /// `maxpool(A, 2, pad = 1)`: a keyword argument the function does not take.
     UnknownKeyword { func: String, name: String, allowed: &'static [&'static str] },
     /// `conv2d(X, K, stride = 1, stride = 2)`.
@@ -407,6 +414,11 @@ impl Error {
             ))
             .with_label("too large")
             .with_help("the limit bounds memory (a tensor at the limit takes 128 MB in f64); use smaller dims"),
+            PaddedTooLarge { entries, pad, limit } => d(format!(
+                "the input padded by {pad} on every side would have {entries} entries; nnderive holds at most {limit}"
+            ))
+            .with_label("padded input too large")
+            .with_help("the limit counts the padded map the kernels slide over; use less padding or a smaller input"),
             LiteralShape { expected, found } => d(format!("the value does not match the declared dims: expected {expected}, found {found}"))
                 .with_label("this value")
                 .with_help("write one bracket level per dimension: [n] is `[a, b, c]`, [m, n] is `[[...], [...]]`"),
@@ -488,6 +500,13 @@ impl Error {
             CasesShape { name, shape } => d(format!("one-hot cases need a vector, but '{name}' is {shape}"))
                 .with_label("not a vector")
                 .with_help("give the cases for a target declared as a vector, e.g. `target y[2]`"),
+            CasesTooMany { name, classes, limit } => d(format!(
+                "'{name}' has {classes} classes, and one-hot cases are solved and shown side by side for at most {limit}"
+            ))
+            .with_label("too many classes")
+            .with_help(format!(
+                "give '{name}' a value (`--given '{name}=[...]'`) and solve once, or use a target with at most {limit} classes"
+            )),
             UnknownKeyword { func, name, allowed } => {
                 let diag = d(format!("'{func}' has no keyword argument '{name}'")).with_label("unknown keyword");
                 match allowed {
@@ -701,6 +720,14 @@ fn layer_shape(
                 .with_label("window larger than the input")
                 .with_help("use a smaller window or kernel, or pad the input")
         }
+        LayerShapeError::PaddingPastWindow { axis, pad, window } => d(format!(
+            "{func}: the padding {pad} is not less than the kernel's {axis} {window}, so the outermost windows would see only padding"
+        ))
+        .with_label("padding past the kernel")
+        .with_help(format!(
+            "pad at most {} (the kernel's {axis} less one, a full convolution); pad = (k − 1)/2 keeps the size of the input",
+            window - 1
+        )),
         LayerShapeError::NotWhole { axis, input, window, stride } => {
             let raw = input - 2 * pad;
             let formula = if pad > 0 {

@@ -91,6 +91,12 @@ pub fn with_literal(
     Ok(model)
 }
 
+/// The most one-hot cases `--cases` solves: each is a whole solve, and
+/// the answers are shown side by side, so the output grows with the square
+/// of the classes (300 classes printed 164 MB); 64 columns are already more
+/// than a reader compares.
+pub const MAX_CASES: usize = 64;
+
 /// The target of `--cases NAME=onehot` and its number of classes; the
 /// errors point into `argument`.
 pub fn one_hot_target(model: &Model, argument: &str) -> Result<(super::TensorId, usize), Error> {
@@ -119,6 +125,10 @@ pub fn one_hot_target(model: &Model, argument: &str) -> Result<(super::TensorId,
         return Err(Error::new(ErrorKind::GivenNotData { name: name.to_string() }, name_span));
     }
     match tensor.shape.dims() {
+        [n] | [n, 1] if *n > MAX_CASES => Err(Error::new(
+            ErrorKind::CasesTooMany { name: name.to_string(), classes: *n, limit: MAX_CASES },
+            name_span,
+        )),
         [n] | [n, 1] if *n > 0 => Ok((id, *n)),
         _ => Err(Error::new(ErrorKind::CasesShape { name: name.to_string(), shape: tensor.shape.clone() }, name_span)),
     }

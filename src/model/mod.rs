@@ -104,7 +104,7 @@ pub struct Function {
 }
 
 /// The training step: `train adam(lr = 0.001, steps = 5)`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Train {
     pub optimizer: Optimizer,
     /// The learning rate α, > 0.

@@ -21,7 +21,7 @@ use num_rational::BigRational;
 
 /// An optimizer with its own settings (the learning rate and the number of
 /// steps are common to all, in [`super::Train`]).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub enum Optimizer {
     /// Plain gradient descent.
     Sgd,

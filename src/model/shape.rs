@@ -21,6 +21,10 @@ pub enum LayerShapeError {
     /// `(input − window) / stride + 1` is not a whole number along `axis`
     /// (`input` already includes the padding).
     NotWhole { axis: &'static str, input: usize, window: usize, stride: usize },
+    /// conv2d's padding is the kernel's extent along `axis` or more: the
+    /// outermost windows would lie wholly in the padding and see only zeros
+    /// (and a few bytes of file could ask for a map of millions of entries).
+    PaddingPastWindow { axis: &'static str, pad: usize, window: usize },
 }
 
 /// The output length of a window of `window` moved by `stride` over `input`
@@ -218,6 +222,11 @@ impl Shape {
         };
         if c != kc {
             return Err(LayerShapeError::Channels { input: c, kernel: kc });
+        }
+        for (axis, window) in [("height", kh), ("width", kw)] {
+            if conv.pad >= window {
+                return Err(LayerShapeError::PaddingPastWindow { axis, pad: conv.pad, window });
+            }
         }
         let pad = 2 * conv.pad;
         let out_h = windows("height", h + pad, kh, conv.stride)?;

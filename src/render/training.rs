@@ -460,7 +460,7 @@ pub fn step_by_step(train: &Training) -> bool {
 /// already shown, so the update is written in one line, with no rule,
 /// table or history.
 pub fn one_sgd_step(train: &Training) -> bool {
-    train.optimizer == Optimizer::Sgd && train.steps == 1
+    matches!(train.optimizer, Optimizer::Sgd) && train.steps == 1
 }
 
 /// The loss by step as f64, for plots and sparklines.

@@ -245,7 +245,7 @@ impl PartialEq for Decimal {
             (Decimal::Small { mantissa: a, exponent: e }, Decimal::Small { mantissa: b, exponent: f }) if e == f => {
                 a == b
             }
-            _ => self.to_rational() == other.to_rational(),
+            _ => crate::rational::eq(&self.to_rational(), &other.to_rational()),
         }
     }
 }
@@ -630,13 +630,20 @@ impl std::fmt::Debug for NumberList {
 }
 
 /// A number as written (`-1e-3`, `0.5`, `2`) and its exact value.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Number {
     /// The source text, sign included.
     pub text: String,
     /// The exact value of the decimal text.
     pub value: BigRational,
     pub span: Span,
+}
+
+/// The value compared without recursion (see [`crate::rational`]).
+impl PartialEq for Number {
+    fn eq(&self, other: &Number) -> bool {
+        self.text == other.text && crate::rational::eq(&self.value, &other.value) && self.span == other.span
+    }
 }
 
 /// `fn NAME(params) = body`

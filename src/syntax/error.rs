@@ -43,6 +43,8 @@ pub enum ErrorKind {
     MisspelledKeyword { found: String, keyword: String },
     /// `x = 1e99999`: an exponent too large to represent exactly.
     ExponentTooLarge { text: String },
+    /// `x = 0.333…` with more than [`MAX_DIGITS`] digits.
+    NumberTooLong { digits: usize, limit: usize },
     /// `input x[99999999999999999999]`: a dimension too large to count.
     DimensionTooLarge,
     /// `input x[]` or `input x[2.5]`: dims must be whole numbers.
@@ -79,6 +81,14 @@ pub enum ErrorKind {
 /// literal peaks near 0.4 GB and `solve` of a layer over it near 0.8 GB
 /// (measured; see docs/errors.md). A typo in a dimension cannot allocate gigabytes.
 pub const MAX_ENTRIES: usize = 1 << 24;
+
+/// The most digits a number may have, before and after its point together
+/// (leading zeros count: they set the denominator). Far more than exact
+/// arithmetic keeps once a value is computed with (about 600 digits, see
+/// `eval::tensor::EXACT_BITS_CAP`), while reading one number and reducing
+/// its fraction costs about the square of its digits: 200 000 digits took
+/// 14 s.
+pub const MAX_DIGITS: usize = 1000;
 
 /// The nesting budget: a bracket, call, unary minus or power costs 4, an
 /// operator in a chain or a `.T` costs 1 (about 30 levels of parentheses, or
@@ -154,6 +164,11 @@ impl Error {
             ErrorKind::ExponentTooLarge { text } => Diagnostic::new(format!("the exponent of '{text}' is too large"), span)
                 .with_label("exponent out of range")
                 .with_help("exponents from -1000 to 1000 are supported"),
+            ErrorKind::NumberTooLong { digits, limit } => {
+                Diagnostic::new(format!("this number has {digits} digits; nnderive reads at most {limit}"), span)
+                    .with_label("too many digits")
+                    .with_help("round it: exact arithmetic keeps about 600 digits of a computed value, and f64 about 17")
+            }
             ErrorKind::StepTooLarge => Diagnostic::new("this step is too large", span).with_label("too large"),
             ErrorKind::DimensionTooLarge => Diagnostic::new("this dimension is too large", span).with_label("too large"),
             ErrorKind::ExpectedDimension => Diagnostic::new("expected a dimension: a whole number", span)

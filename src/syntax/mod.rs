@@ -9,6 +9,6 @@ mod parser;
 
 pub use crate::span::Span;
 pub use decode::decode;
-pub use error::{Error, ErrorKind, MAX_DEPTH, MAX_ENTRIES};
+pub use error::{Error, ErrorKind, MAX_DEPTH, MAX_DIGITS, MAX_ENTRIES};
 pub use format::{expr_text, format};
 pub use parser::{parse, parse_given};

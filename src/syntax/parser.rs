@@ -18,7 +18,7 @@ use num_rational::BigRational;
 use num_traits::Zero;
 
 use super::ast::*;
-use super::error::{Error, ErrorKind, MAX_DEPTH, MAX_ENTRIES};
+use super::error::{Error, ErrorKind, MAX_DEPTH, MAX_DIGITS, MAX_ENTRIES};
 use super::format::expr_text;
 use super::habits;
 use super::Span;
@@ -326,6 +326,9 @@ fn decimal(i: Input) -> PResult<Decimal> {
         end = digits_at + exp_len;
     }
     let rest = nom::Input::take_from(&i, end);
+    if int_len + frac.1 > MAX_DIGITS {
+        return fail(ErrorKind::NumberTooLong { digits: int_len + frac.1, limit: MAX_DIGITS }, span(i, rest));
+    }
     // A letter glued to a number (`2x`) is neither a number nor a name.
     if rest.fragment().starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
         let (text_end, glued) = take_while(|c: char| c.is_ascii_alphanumeric() || c == '_').parse(rest)?;
@@ -672,7 +675,8 @@ fn number_row(bytes: &[u8]) -> Option<NumberRow> {
             (frac_len, mantissa, significant) = digits(at + 1, mantissa, significant);
             at += 1 + frac_len;
         }
-        if int_len == 0 && frac_len == 0 {
+        // None of them, or too many (the general path words the error).
+        if int_len + frac_len == 0 || int_len + frac_len > MAX_DIGITS {
             return None;
         }
         let mut exponent = 0i64;
