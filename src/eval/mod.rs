@@ -12,6 +12,7 @@ pub mod number;
 pub mod symbolic;
 pub mod optimize;
 mod solve;
+mod stable;
 pub mod tensor;
 pub mod work;
 
