@@ -44,7 +44,7 @@ rules! {
     d_sqrt: "sqrt" => "1 / (2 sqrt(t))" at "0.7, 0.3, 1.5";
     d_abs: "abs" => "sign(t)" at "0.7, -0.3, 1.5";
     d_softplus: "softplus" => "σ(t)" at "0.7, -0.3, 1.5";
-    d_elu: "elu" => "min(exp(t), 1)" at "0.7, -0.3, 1.5";
+    d_elu: "elu" => "exp(min(t, 0))" at "0.7, -0.3, 1.5";
     d_gelu: "gelu" => "normcdf(t) + t normpdf(t)" at "0.7, -0.3, 1.5";
     d_normcdf: "normcdf" => "normpdf(t)" at "0.7, -0.3, 1.5";
     d_normpdf: "normpdf" => "−t normpdf(t)" at "0.7, -0.3, 1.5";

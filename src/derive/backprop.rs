@@ -566,7 +566,16 @@ impl<'m> Backprop<'m> {
             if !candidates.may_change(rule, &[]) {
                 continue;
             }
-            let next = simplify::apply(&mut self.g, expr, rule, &[]);
+            let complements: Vec<NodeId> = match rule {
+                Rewrite::ClearDenominators => self
+                    .g
+                    .nodes_under(&[expr])
+                    .into_iter()
+                    .filter(|&n| self.model.complement(&self.g, n).is_some())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let next = simplify::apply(&mut self.g, expr, rule, &[], &complements);
             let simplified = self.g.take_fired().shown();
             if next != expr {
                 // The one-hot sums say whose: `onehot(y) 1 = 1`.
@@ -582,7 +591,7 @@ impl<'m> Backprop<'m> {
         let usable: Vec<(TensorId, Option<Axis>)> =
             self.target_sums.iter().filter(|t| t.verified != Some(false)).map(|t| (t.target, t.axis)).collect();
         let next = if candidates.may_change(Rewrite::TargetSumsToOne, &usable) {
-            simplify::apply(&mut self.g, expr, Rewrite::TargetSumsToOne, &usable)
+            simplify::apply(&mut self.g, expr, Rewrite::TargetSumsToOne, &usable, &[])
         } else {
             expr
         };
@@ -611,7 +620,7 @@ impl<'m> Backprop<'m> {
                 _ => None,
             });
             for rule in [Rewrite::Cancel, Rewrite::Logistic] {
-                g_expr = simplify::apply(&mut self.g, g_expr, rule, &[]);
+                g_expr = simplify::apply(&mut self.g, g_expr, rule, &[], &[]);
             }
             if g_expr != expr {
                 general = Some(g_expr);

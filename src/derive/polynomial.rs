@@ -10,7 +10,10 @@
 //! calls, matrix products, sums Σ). Entrywise arithmetic commutes, so terms
 //! that differ only in order collect. A denominator that is itself a sum
 //! (`1 − o`) is first kept whole as an atom, so that it cancels against the
-//! same factor elsewhere; what remains of it is then multiplied out.
+//! same factor elsewhere; what remains of it is then multiplied out. A
+//! complement `1 − σ(u)` or `1 − tanh(u)²` (see `model::Complement`) stays
+//! whole unless it is such a denominator: multiplied out, σ (1 − σ) would
+//! read σ − σ², which f64 computes as 0 where σ rounds to 1.
 
 use std::collections::BTreeMap;
 
@@ -101,8 +104,9 @@ fn multiply(a: &Monomial, b: &Monomial) -> Monomial {
 }
 
 /// The formula at `root` with its denominators cleared and like terms
-/// collected, when that makes it smaller; `None` otherwise.
-pub fn clear_denominators(g: &mut Graph, root: NodeId) -> Option<NodeId> {
+/// collected, when that makes it smaller; `None` otherwise. The nodes of
+/// `complements` are kept whole.
+pub fn clear_denominators(g: &mut Graph, root: NodeId, complements: &[NodeId]) -> Option<NodeId> {
     // Denominators that are sums stay whole at first, so that they cancel.
     let order = g.nodes_under(&[root]);
     let denominators: Vec<NodeId> = order
@@ -115,7 +119,8 @@ pub fn clear_denominators(g: &mut Graph, root: NodeId) -> Option<NodeId> {
     if denominators.is_empty() && !order.iter().any(|&n| matches!(g.node(n), Node::Div(..))) {
         return None;
     }
-    let cleared = to_poly(g, root, &denominators)?;
+    let whole: Vec<NodeId> = denominators.iter().chain(complements).copied().collect();
+    let cleared = to_poly(g, root, &whole)?;
     // What is left of a whole denominator with a positive power is multiplied out.
     let mut expanded = Poly::constant(BigRational::zero());
     for (m, c) in &cleared.0 {

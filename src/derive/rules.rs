@@ -253,11 +253,13 @@ pub fn derivative(g: &mut Graph, f: Elementwise, u: NodeId, out: NodeId) -> Node
         }
         Elementwise::Abs => call(g, Elementwise::Sign),
         Elementwise::Softplus => call(g, Elementwise::Sigmoid),
-        // elu is C¹ for α = 1: the slope exp(t) meets 1 at t = 0.
+        // elu is C¹ for α = 1: the slope exp(t) meets 1 at t = 0. Written
+        // exp(min(t, 0)), not min(exp(t), 1), so that no large t overflows
+        // exp on the way to a slope of 1.
         Elementwise::Elu => {
-            let e = call(g, Elementwise::Exp);
-            let one = g.int(1);
-            g.apply(Func::Builtin(Elementwise::Min), vec![e, one])
+            let zero = g.int(0);
+            let m = g.apply(Func::Builtin(Elementwise::Min), vec![u, zero]);
+            g.apply(Func::Builtin(Elementwise::Exp), vec![m])
         }
         Elementwise::Gelu => {
             let cdf = call(g, Elementwise::NormCdf);
@@ -270,6 +272,9 @@ pub fn derivative(g: &mut Graph, f: Elementwise, u: NodeId, out: NodeId) -> Node
             let t_out = g.mul(u, out);
             g.neg(t_out)
         }
+        // (1 + |t|)² overflows for |t| past 1.3e154, where the slope is still
+        // a number: the evaluator divides by a square as by its base twice
+        // (see `eval::stable`).
         Elementwise::Softsign => {
             let one = g.int(1);
             let a = call(g, Elementwise::Abs);

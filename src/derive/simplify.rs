@@ -101,10 +101,17 @@ impl Candidates {
 
 /// Applies `rule` everywhere in `root`; `targets` lists the targets whose
 /// entries may be taken to sum to one: all of them (axis `None`), or along
-/// an axis, in each column or row.
-pub fn apply(g: &mut Graph, root: NodeId, rule: Rewrite, targets: &[(TensorId, Option<Axis>)]) -> NodeId {
+/// an axis, in each column or row; `complements` the nodes that clearing
+/// denominators keeps whole (see `polynomial`).
+pub fn apply(
+    g: &mut Graph,
+    root: NodeId,
+    rule: Rewrite,
+    targets: &[(TensorId, Option<Axis>)],
+    complements: &[NodeId],
+) -> NodeId {
     if rule == Rewrite::ClearDenominators {
-        return super::polynomial::clear_denominators(g, root).unwrap_or(root);
+        return super::polynomial::clear_denominators(g, root, complements).unwrap_or(root);
     }
     g.rewrite(root, &mut |g, n| match rule {
         // A rule about the whole formula, not about each node.
@@ -214,13 +221,13 @@ mod tests {
         let q = g.div(y, s);
         let seed = g.neg(q);
         let raw = back(&mut g, s, seed);
-        let cancelled = apply(&mut g, raw, Rewrite::Cancel, &[]);
+        let cancelled = apply(&mut g, raw, Rewrite::Cancel, &[], &[]);
         let sum_y = g.reduce(Reduction::Sum, y);
         let scaled = g.mul(s, sum_y);
         assert_eq!(cancelled, g.sub(scaled, y));
         // Σy = 1 only for a target that is said to sum to one.
-        assert_eq!(apply(&mut g, cancelled, Rewrite::TargetSumsToOne, &[(TensorId(2), None)]), cancelled);
-        let delta = apply(&mut g, cancelled, Rewrite::TargetSumsToOne, &[(TensorId(1), None)]);
+        assert_eq!(apply(&mut g, cancelled, Rewrite::TargetSumsToOne, &[(TensorId(2), None)], &[]), cancelled);
+        let delta = apply(&mut g, cancelled, Rewrite::TargetSumsToOne, &[(TensorId(1), None)], &[]);
         assert_eq!(delta, g.sub(s, y));
     }
 
@@ -234,8 +241,8 @@ mod tests {
         let l = g.log_softmax(z, Axis::DOWN);
         let seed = g.neg(y);
         let raw = back(&mut g, l, seed);
-        assert_eq!(apply(&mut g, raw, Rewrite::Cancel, &[]), raw);
-        let delta = apply(&mut g, raw, Rewrite::TargetSumsToOne, &[(TensorId(1), None)]);
+        assert_eq!(apply(&mut g, raw, Rewrite::Cancel, &[], &[]), raw);
+        let delta = apply(&mut g, raw, Rewrite::TargetSumsToOne, &[(TensorId(1), None)], &[]);
         let s = g.softmax(z, Axis::DOWN);
         assert_eq!(delta, g.sub(s, y));
     }
@@ -253,10 +260,10 @@ mod tests {
         let diff = g.sub(yo, rest);
         let seed = g.neg(diff);
         let raw = back(&mut g, o, seed);
-        assert_eq!(apply(&mut g, raw, Rewrite::Logistic, &[]), g.sub(o, y));
+        assert_eq!(apply(&mut g, raw, Rewrite::Logistic, &[], &[]), g.sub(o, y));
         // Without the minus (the gradient of +bce) it is y − o.
         let raw = back(&mut g, o, diff);
-        assert_eq!(apply(&mut g, raw, Rewrite::Logistic, &[]), g.sub(y, o));
+        assert_eq!(apply(&mut g, raw, Rewrite::Logistic, &[], &[]), g.sub(y, o));
     }
 
     /// onehot(c)'s entries along its classes sum to 1.
@@ -266,6 +273,6 @@ mod tests {
         let c = g.tensor(TensorId(0), Shape::scalar());
         let h = g.one_hot(c, 3, Axis::DOWN);
         let total = g.reduce(Reduction::Sum, h);
-        assert_eq!(apply(&mut g, total, Rewrite::OneHotSums, &[]), g.int(1));
+        assert_eq!(apply(&mut g, total, Rewrite::OneHotSums, &[], &[]), g.int(1));
     }
 }

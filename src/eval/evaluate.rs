@@ -16,6 +16,7 @@ use num_rational::BigRational;
 use super::batch;
 use super::conv;
 use super::error::Failure;
+use super::stable;
 use super::tensor::{NumericError, NumericErrorKind, Tensor, EXACT_ENTRIES_CAP};
 use crate::derive::Derivation;
 use crate::model::{Axis, Elementwise, Func, Graph, LossFn, Model, Node, NodeId, Reduction, SymbolId, TensorId};
@@ -267,18 +268,26 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    /// The nodes whose values `n` is computed from: its children, and for a
-    /// cross-entropy of a softmax also the logits (see [`Self::softmax_logits`]).
+    /// The nodes whose values `n` is computed from: its children, for a
+    /// loss of a softmax or sigmoid also the logits (see [`Self::logits`]),
+    /// for a complement `1 − σ(u)` or `1 − tanh(u)²` its u, and for `a ⊘ s²`
+    /// a and s instead of the square (see [`stable`]).
     fn operands(&self, n: NodeId) -> Vec<NodeId> {
         // `aᵀ @ b` reads a in place (see `Tensor::transpose_matmul`).
         if let Some((a, b)) = self.transposed_left(n) {
             return vec![a, b];
         }
+        if let Some((a, s)) = stable::over_square(self.graph, n) {
+            return vec![a, s];
+        }
         let mut children = self.graph.node(n).children();
-        if let (Node::Loss(LossFn::CrossEntropy(_), _, p), true) = (self.graph.node(n), self.loss_from_logits) {
-            if let Some((z, _)) = self.softmax_logits(*p) {
+        if let (&Node::Loss(kind, _, p), true) = (self.graph.node(n), self.loss_from_logits) {
+            if let Some((z, _)) = self.logits(kind, p) {
                 children.push(z);
             }
+        }
+        if let Some(form) = self.model.complement(self.graph, n) {
+            children.push(form.argument());
         }
         children
     }
@@ -290,18 +299,25 @@ impl<'a> Evaluator<'a> {
         Some((a, b))
     }
 
-    /// The logits `z` and the softmax's axis when `p` is `softmax(z)` or a
-    /// tensor defined as one: then −Σ y ⊙ log p is computed as
-    /// −Σ y ⊙ log_softmax(z), which stays finite where a probability rounds
-    /// to 0 in f64 (`softmax([0, 1000])`).
-    fn softmax_logits(&self, p: NodeId) -> Option<(NodeId, Axis)> {
-        let def = match *self.graph.node(p) {
-            Node::Tensor(t) => self.model.tensor(t).definition?,
-            _ => p,
-        };
-        match *self.graph.node(def) {
-            Node::Softmax(z, axis) => Some((z, axis)),
-            _ => None,
+    /// The logits `z` of a loss's prediction `p`: for cross-entropy, when
+    /// `p` is `softmax(z)` (or a tensor defined as one), with the softmax's
+    /// axis: −Σ y ⊙ log p is computed as −Σ y ⊙ log_softmax(z), which stays
+    /// finite where a probability rounds to 0 in f64 (`softmax([0, 1000])`);
+    /// for bce, when `p` is `σ(z)`: see [`stable::bce_of_logits`].
+    fn logits(&self, kind: LossFn, p: NodeId) -> Option<(NodeId, Option<Axis>)> {
+        match kind {
+            LossFn::CrossEntropy(_) => {
+                let def = match *self.graph.node(p) {
+                    Node::Tensor(t) => self.model.tensor(t).definition?,
+                    _ => p,
+                };
+                match *self.graph.node(def) {
+                    Node::Softmax(z, axis) => Some((z, Some(axis))),
+                    _ => None,
+                }
+            }
+            LossFn::Bce => self.model.sigmoid_argument(self.graph, p).map(|z| (z, None)),
+            LossFn::Mse => None,
         }
     }
 
@@ -322,6 +338,12 @@ impl<'a> Evaluator<'a> {
             args
         };
         let arg = |i: usize| args.get(i).copied().ok_or(Failure::Internal("an operand is missing"));
+        if let Some(form) = self.model.complement(self.graph, n) {
+            // The argument comes after the children.
+            if let Some(value) = args.last().and_then(|u| stable::complement_value(form, u)) {
+                return Ok(value?);
+            }
+        }
         let value = match self.graph.node(n) {
             Node::Tensor(_) => return Err(Failure::Internal("a tensor is bound by the evaluator")),
             Node::Param(_) => return Err(Failure::Internal("a parameter is bound by its frame")),
@@ -335,6 +357,9 @@ impl<'a> Evaluator<'a> {
             Node::Add(..) => arg(0)?.add(arg(1)?)?,
             Node::Sub(..) => arg(0)?.sub(arg(1)?)?,
             Node::Mul(..) => arg(0)?.mul(arg(1)?)?,
+            // a ⊘ s² from a and s: see `operands`.
+            Node::Div(..) if stable::over_square(self.graph, n).is_some() => arg(0)?.div(arg(1)?)?.div(arg(1)?)?,
+            Node::Div(a, _) if stable::is_weight(self.model, self.graph, *a) => stable::weighted_div(arg(0)?, arg(1)?)?,
             Node::Div(..) => arg(0)?.div(arg(1)?)?,
             Node::MatMul(..) if self.transposed_left(n).is_some() => arg(0)?.transpose_matmul(arg(1)?)?,
             Node::MatMul(..) => arg(0)?.matmul(arg(1)?)?,
@@ -363,8 +388,8 @@ impl<'a> Evaluator<'a> {
             Node::LogSoftmax(_, axis) => batch::log_softmax(arg(0)?, *axis)?,
             Node::Diag(_) => arg(0)?.diag()?,
             Node::Loss(kind, _, p) => {
-                let axis = self.softmax_logits(*p).map(|(_, axis)| axis);
-                loss(*kind, arg(0)?, arg(1)?, args.get(2).copied().zip(axis))?
+                let logits = self.logits(*kind, *p).map(|(_, axis)| axis);
+                loss(*kind, arg(0)?, arg(1)?, args.get(2).copied().zip(logits))?
             }
             Node::Conv2d(_, _, c) => conv::conv2d(arg(0)?, arg(1)?, *c, self.graph.shape(n).dims())?,
             Node::ConvKernelGrad(_, _, c) => {
@@ -406,17 +431,19 @@ pub fn broadcast_to(value: &Rc<Tensor>, like: &Tensor) -> Result<Rc<Tensor>, Fai
 }
 
 /// The built-in losses, from their definitions. `logits`, when given, are
-/// the `z` of `p = softmax(z)` with the softmax's axis (cross-entropy only).
-fn loss(kind: LossFn, y: &Tensor, p: &Tensor, logits: Option<(&Tensor, Axis)>) -> Result<Tensor, NumericError> {
+/// the `z` of `p = softmax(z)` with the softmax's axis, or of `p = σ(z)`
+/// (see [`Evaluator::logits`]). A term whose weight (an entry of y or of
+/// 1 − y) is exactly 0 is 0, even where p is 0 (see [`stable::xlogy`]).
+fn loss(kind: LossFn, y: &Tensor, p: &Tensor, logits: Option<(&Tensor, Option<Axis>)>) -> Result<Tensor, NumericError> {
     let one = Tensor::scalar_exact(BigRational::from_integer(1.into()));
     match kind {
         LossFn::CrossEntropy(classes) => {
             target_in_range(y, false)?;
-            let log_p = match logits {
-                Some((z, axis)) => batch::log_softmax(z, axis)?,
-                None => p.map(Elementwise::Log)?,
+            let y_log_p = match logits {
+                Some((z, Some(axis))) => y.mul(&batch::log_softmax(z, axis)?)?,
+                _ => stable::xlogy(y, p)?,
             };
-            let total = y.mul(&log_p)?.sum()?.neg();
+            let total = y_log_p.sum()?.neg();
             match classes {
                 // A batch: the mean over its examples.
                 Some(axis) => {
@@ -429,8 +456,11 @@ fn loss(kind: LossFn, y: &Tensor, p: &Tensor, logits: Option<(&Tensor, Axis)>) -
         LossFn::Mse => p.sub(y)?.pow(&BigRational::from_integer(2.into()))?.mean(),
         LossFn::Bce => {
             target_in_range(y, true)?;
-            let a = y.mul(&p.map(Elementwise::Log)?)?;
-            let b = one.sub(y)?.mul(&one.sub(p)?.map(Elementwise::Log)?)?;
+            if let Some(loss) = logits.and_then(|(z, _)| stable::bce_of_logits(y, z)) {
+                return loss;
+            }
+            let a = stable::xlogy(y, p)?;
+            let b = stable::xlogy(&one.sub(y)?, &one.sub(p)?)?;
             Ok(a.add(&b)?.mean()?.neg())
         }
     }

@@ -14,6 +14,7 @@ pub mod number;
 pub mod symbolic;
 pub mod optimize;
 mod solve;
+mod stable;
 pub mod tensor;
 pub mod work;
 

@@ -242,6 +242,21 @@ fn normal_pdf(x: f64) -> f64 {
     (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
 }
 
+/// σ(x); the two branches keep exp from overflowing for large |x|.
+pub(super) fn sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// log(1 + eˣ) without overflow: max(x, 0) + log(1 + e^(−|x|)).
+pub(super) fn softplus(x: f64) -> f64 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
 /// The f64 value (with the second argument `y` of leaky_relu, max and
 /// min), or what is wrong with the arguments.
 fn float_of(f: Elementwise, x: f64, y: Option<f64>) -> Result<f64, NumericErrorKind> {
@@ -258,15 +273,7 @@ fn float_of(f: Elementwise, x: f64, y: Option<f64>) -> Result<f64, NumericErrorK
             }
         }
         (Elementwise::Abs, None) => x.abs(),
-        // The two branches keep exp from overflowing for large |x|.
-        (Elementwise::Sigmoid, None) => {
-            if x >= 0.0 {
-                1.0 / (1.0 + (-x).exp())
-            } else {
-                let e = x.exp();
-                e / (1.0 + e)
-            }
-        }
+        (Elementwise::Sigmoid, None) => sigmoid(x),
         (Elementwise::Tanh, None) => x.tanh(),
         (Elementwise::Sin, None) => x.sin(),
         (Elementwise::Cos, None) => x.cos(),
@@ -283,7 +290,7 @@ fn float_of(f: Elementwise, x: f64, y: Option<f64>) -> Result<f64, NumericErrorK
             }
             x.sqrt()
         }
-        (Elementwise::Softplus, None) => x.max(0.0) + (-x.abs()).exp().ln_1p(),
+        (Elementwise::Softplus, None) => softplus(x),
         (Elementwise::Elu, None) => {
             if x > 0.0 {
                 x
@@ -782,6 +789,13 @@ impl Tensor {
             finite(*y).map_err(|k| self.err(k, i))?;
         }
         Ok(Tensor { dims: self.dims.clone(), data: Data::Float(v), capped, float: OnceCell::new() })
+    }
+
+    /// Each entry's f64 through `f`, a kernel that cannot fail itself,
+    /// checked finite.
+    pub(super) fn map_float(&self, f: impl Fn(f64) -> f64) -> Result<Tensor, NumericError> {
+        let v = self.float_view().iter().map(|x| f(*x)).collect();
+        Ok(Tensor::float_checked(self.dims.clone(), v)?.with_capped(self.capped))
     }
 
     /// Applies an elementwise function.

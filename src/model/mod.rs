@@ -29,6 +29,7 @@ pub use func::{Axis, Builtin, Conv, Elementwise, FnId, Func, LossFn, PoolKind, R
 pub use given::{one_hot_target, refuse_value, with_literal, with_value, without_value, GivenFault};
 pub use optimizer::Optimizer;
 pub use shape::Shape;
+
 pub use simplification::{Fired, Simplification};
 
 /// What a named tensor is.
@@ -174,5 +175,67 @@ impl Model {
     /// Equations in file order (the loss included).
     pub fn equations(&self) -> impl Iterator<Item = TensorId> + '_ {
         self.ids().filter(|&id| self.tensor(id).definition.is_some())
+    }
+
+    /// What `n` of `graph` (the model's graph or one extending it) is,
+    /// looking through a named tensor to its definition.
+    pub fn defined(&self, graph: &Graph, n: NodeId) -> NodeId {
+        match *graph.node(n) {
+            Node::Tensor(t) => self.tensor(t).definition.unwrap_or(n),
+            _ => n,
+        }
+    }
+
+    /// `u` when `n` is `σ(u)` or a tensor defined as one.
+    pub fn sigmoid_argument(&self, graph: &Graph, n: NodeId) -> Option<NodeId> {
+        match graph.node(self.defined(graph, n)) {
+            Node::Apply(Func::Builtin(Elementwise::Sigmoid), args) => args.first().copied(),
+            _ => None,
+        }
+    }
+
+    /// Whether `n` is `1 − σ(u)` or `1 − tanh(u)²` (σ(u) and tanh(u) written
+    /// out or as named tensors), and its `u`.
+    pub fn complement(&self, graph: &Graph, n: NodeId) -> Option<Complement> {
+        let is = |c: NodeId, k: i64| {
+            graph.as_const(c).is_some_and(|c| crate::rational::eq(c, &BigRational::from_integer(k.into())))
+        };
+        let Node::Sub(one, x) = *graph.node(n) else { return None };
+        if !is(one, 1) {
+            return None;
+        }
+        if let Some(u) = self.sigmoid_argument(graph, x) {
+            return Some(Complement::OneMinusSigmoid(u));
+        }
+        let Node::Pow(h, ref e) = *graph.node(x) else { return None };
+        if !crate::rational::eq(e, &BigRational::from_integer(2.into())) {
+            return None;
+        }
+        match graph.node(self.defined(graph, h)) {
+            Node::Apply(Func::Builtin(Elementwise::Tanh), args) => {
+                args.first().map(|&u| Complement::OneMinusTanhSquared(u))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `1 − σ(u)` or `1 − tanh(u)²`, the factors of the derivatives σ′ = σ (1 − σ)
+/// and tanh′ = 1 − tanh². In f64, σ(u) rounds to 1 past u = 37 and tanh(u)²
+/// past |u| = 19, and the subtraction then loses the whole value: the
+/// evaluator computes a complement from u (σ(−u), sech²(u)), and the
+/// derivation keeps it whole rather than multiplying it out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Complement {
+    OneMinusSigmoid(NodeId),
+    OneMinusTanhSquared(NodeId),
+}
+
+impl Complement {
+    /// The `u` it is computed from.
+    pub fn argument(self) -> NodeId {
+        match self {
+            Complement::OneMinusSigmoid(u) | Complement::OneMinusTanhSquared(u) => u,
+        }
     }
 }
