@@ -315,6 +315,28 @@ fn adam_steps(runs: usize) {
     }
 }
 
+/// A recurrent network of one unit over 2 500 to 10 000 time steps,
+/// checked (the file unrolled) and derived: linear in the steps, where
+/// copying the input sequence at each step and scanning every term of a
+/// sum over time for each step were quadratic (10 000 steps took 6 s to check).
+fn time_steps(runs: usize) {
+    for steps in [2_500usize, 5_000, 10_000] {
+        let rows: Vec<&str> = (0..steps).map(|t| if t % 2 == 0 { "[1]" } else { "[-1]" }).collect();
+        let text = format!(
+            "steps t = 1..{steps}\ninput x[t][1] = [{}]\nconst h[0][1] = [0]\nparam w[1,1] = [[0.5]]\n\
+             param u[1,1] = [[0.25]]\nh[t] = tanh(w @ h[t-1] + u @ x[t])\nloss L = sum(h[t] for t)\n",
+            rows.join(", ")
+        );
+        let source = Source::new("rnn.nn", text);
+        report(
+            &format!("{steps} time steps: parse, unroll and check"),
+            median(runs, || drop(nnderive::load(&source).unwrap())),
+        );
+        let model = nnderive::load(&source).unwrap();
+        report(&format!("{steps} time steps: derive"), median(runs, || drop(nnderive::derive::derive(&model))));
+    }
+}
+
 fn main() {
     // `cargo bench` passes --bench; run directly without it for a quick single pass.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -347,6 +369,11 @@ fn main() {
     // `cargo bench -- writers`: each output format's writer, at doubling sizes.
     if std::env::args().any(|a| a == "writers") {
         writers(runs.min(5));
+        return;
+    }
+    // `cargo bench -- timesteps`: only checking and deriving long recurrences.
+    if std::env::args().any(|a| a == "timesteps") {
+        time_steps(runs.min(3));
         return;
     }
     // `cargo bench -- adam`: only Adam's time by number of steps.
@@ -389,6 +416,7 @@ fn main() {
 
     derive_depth(runs);
     adam_steps(runs.min(5));
+    time_steps(runs.min(3));
     wide_case(runs);
     batch_case(runs.min(3));
 

@@ -1,5 +1,5 @@
 //! Large generated files (see `large_inputs.rs`) through the whole pipeline.
-//! Run with a time and memory limit per input:
+//! Run by `fuzz/run` (CI), with a time and memory limit per input, or
 //! `cargo fuzz run large -- -timeout=20 -rss_limit_mb=2048 -max_len=16`.
 #![no_main]
 

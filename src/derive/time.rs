@@ -262,6 +262,12 @@ fn time_sum(model: &Model, d: &mut Derivation, steps: &Steps, candidates: &[u64]
         return None;
     }
     let step_of: Vec<Option<u64>> = terms.iter().map(|&t| term_step(&d.graph, steps, t)).collect();
+    // Where each term is, so that finding a step's term is a lookup, not a
+    // scan of every term (a scan per step was quadratic in the steps).
+    let mut positions: HashMap<NodeId, Vec<usize>> = HashMap::new();
+    for (j, &t) in terms.iter().enumerate() {
+        positions.entry(t).or_default().push(j);
+    }
     let mut best: Option<(u64, Vec<NodeId>, Vec<bool>)> = None;
     for &r in candidates {
         let mut used = vec![false; terms.len()];
@@ -271,11 +277,17 @@ fn time_sum(model: &Model, d: &mut Derivation, steps: &Steps, candidates: &[u64]
                 continue;
             }
             let mut found = Vec::new();
+            let mut taken = std::collections::HashSet::new();
             for k in steps.first..=steps.last {
                 let (shifted, _) = shift(&mut d.graph, model, &d.symbols, steps, u, k as i64 - r as i64);
                 let Shifted::Node(n) = shifted else { break };
-                match terms.iter().enumerate().position(|(j, &v)| v == n && !used[j] && !found.contains(&j)) {
-                    Some(j) => found.push(j),
+                let free =
+                    positions.get(&n).and_then(|js| js.iter().copied().find(|&j| !used[j] && !taken.contains(&j)));
+                match free {
+                    Some(j) => {
+                        taken.insert(j);
+                        found.push(j);
+                    }
                     None => break,
                 }
             }

@@ -937,6 +937,10 @@ impl Graph {
                 return t;
             }
         }
+        // reshape(reshape(v, s), t) = reshape(v, t): row-major layouts compose.
+        if let Node::Reshape(v, _) = *self.node(a) {
+            return self.reshape(v, shape);
+        }
         self.intern(Node::Reshape(a, shape.clone()), shape)
     }
 

@@ -245,6 +245,13 @@ impl Shape {
     }
 
     /// Shape of `flatten(self)`: a column of every entry.
+    /// Whether entries laid out row-major in `a` and in `b` sit in the same
+    /// places: the dimensions other than 1 agree (`[]`, `[1]` and `[1, 1]`;
+    /// `[3]` and `[3, 1]`), so a reshape between them changes nothing.
+    pub fn same_layout(a: &[usize], b: &[usize]) -> bool {
+        a.iter().filter(|&&d| d != 1).eq(b.iter().filter(|&&d| d != 1))
+    }
+
     pub fn flatten(&self) -> Shape {
         Shape(vec![self.len()])
     }

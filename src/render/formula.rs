@@ -11,7 +11,9 @@ use std::rc::Rc;
 use crate::derive::time::{symbol_keys, SymbolKey};
 use crate::derive::{Derivation, SymbolKind, Wrt};
 use crate::model::names::{function_name, latex_ident, text_ident, with_step};
-use crate::model::{Elementwise, Func, Graph, LossFn, Model, Node, NodeId, NodeMap, Reduction, SymbolId, TensorId};
+use crate::model::{
+    Elementwise, Func, Graph, LossFn, Model, Node, NodeId, NodeMap, Reduction, Shape, SymbolId, TensorId,
+};
 
 /// Names are spelled in the model layer, where the checker refuses two
 /// that would print alike.
@@ -600,6 +602,12 @@ impl Printer<'_> {
 
     /// `reshape(g, 2×2×2)`: a column laid out in a shape again.
     fn reshape(&self, a: NodeId, dims: &[usize]) -> (String, Prec) {
+        // A reshape that only adds or drops dimensions of 1 (a scalar and a
+        // vector [1]) lays the entries out as they were: it is not shown,
+        // and so never with an empty list of dimensions.
+        if Shape::same_layout(self.graph.shape(a).dims(), dims) {
+            return self.print(a);
+        }
         let list: Vec<String> = dims.iter().map(usize::to_string).collect();
         let inner = self.print(a).0;
         match self.notation {
