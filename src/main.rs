@@ -489,7 +489,7 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
                 SolveFormat::Latex => render::latex::write(blocks(figure), title),
                 SolveFormat::Markdown => render::markdown::write(blocks(figure), title),
                 SolveFormat::Numpy => render::numpy::export(&model, &solution, &source.name, bare)
-                    .map_err(|e| Exit::from(report(&source, &e)))?,
+                    .map_err(|e| Exit::from(report(&source, &nnderive::Error::from(e))))?,
             };
             // The documents have the cases among their blocks; `numpy_options`
             // refused cases with the NumPy export before any work.

@@ -46,7 +46,7 @@ pub const TOLERANCE: f64 = 1e-9;
 /// name, for the file's heading. `bare` leaves out the values nnderive
 /// computed and the check against them. Values left open are an error
 /// that names each one: the file computes with numbers only.
-pub fn export(model: &Model, solution: &Solution, file_name: &str, bare: bool) -> Result<String, crate::Error> {
+pub fn export(model: &Model, solution: &Solution, file_name: &str, bare: bool) -> Result<String, crate::eval::Error> {
     crate::eval::require_values(model, "a NumPy export")?;
     let d = &solution.derivation;
     let names = Names::new(model, Some(d));
