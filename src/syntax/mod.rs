@@ -5,6 +5,8 @@ mod decode;
 mod error;
 mod format;
 pub mod habits;
+mod lexical;
+mod literal;
 mod parser;
 
 pub use crate::span::Span;
