@@ -2,9 +2,52 @@
 //! `render::diagnostic`, each kind with help of its own.
 
 use super::tensor::{NumericError, NumericErrorKind};
-use super::work::{Exceeded, Repeats, WORK_BUDGET};
 use crate::diagnostic::Diagnostic;
 use crate::syntax::Span;
+
+/// The most operations one run may take: passes × operations a pass (and,
+/// for `--cases`, cases × the work of a solve). Measured in a release build
+/// on one core, an operation takes 3 to 16 ns (a matrix product to a sine
+/// and its derivative), so the budget is one to three minutes.
+pub const WORK_BUDGET: u128 = 10_000_000_000;
+
+/// What a run repeats, which multiplies the work of one pass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Repeats {
+    /// One forward and backward pass (`solve` without `train`).
+    Once,
+    /// `train` for `steps` steps: a forward and backward pass before each
+    /// update, and one after the last.
+    Training { steps: u32 },
+    /// `gradcheck`: two forward passes for each entry checked.
+    FiniteDifferences { entries: usize },
+    /// `--cases NAME=onehot`: one whole solve for each case.
+    Cases { cases: usize, name: String },
+}
+
+impl Repeats {
+    /// How many times the unit of work is done.
+    pub fn count(&self) -> u128 {
+        match self {
+            Repeats::Once => 1,
+            Repeats::Training { steps } => u128::from(*steps) + 1,
+            Repeats::FiniteDifferences { entries } => 2 * *entries as u128 + 1,
+            Repeats::Cases { cases, .. } => *cases as u128,
+        }
+    }
+}
+
+/// A run past the budget: what it repeats, the operations of each
+/// repetition (a pass, or for `--cases` a solve) and their product.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exceeded {
+    pub repeats: Repeats,
+    pub unit: u128,
+    /// `repeats` × `unit`.
+    pub total: u128,
+    /// The time steps the network is unrolled over, when it has some.
+    pub time_steps: Option<u64>,
+}
 
 /// An evaluation error, located at the equation or declaration concerned.
 #[derive(Clone, Debug, PartialEq)]

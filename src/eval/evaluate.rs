@@ -16,6 +16,8 @@ use num_rational::BigRational;
 use super::batch;
 use super::conv;
 use super::error::Failure;
+use super::probe::Probe;
+pub use super::quantity::Quantity;
 use super::stable;
 use super::tensor::{NumericError, NumericErrorKind, Tensor, EXACT_ENTRIES_CAP};
 use crate::derive::Derivation;
@@ -25,20 +27,6 @@ use crate::model::{Axis, Elementwise, Func, Graph, LossFn, Model, Node, NodeId, 
 /// make a few per use of a function (bodies are evaluated over whole
 /// tensors); only nesting such as `fn g(t) = f(f(t))`, repeated, gets near.
 pub const MAX_CALLS: u64 = 1_000_000;
-
-/// What a note is about, as data: each writer names it in its own notation
-/// (`δ2` in text, `\\delta_{2}` in LaTeX).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Quantity {
-    /// A named tensor: a given value or an equation.
-    Tensor(TensorId),
-    /// An error term or adjoint of the derivation.
-    Symbol(SymbolId),
-    /// The gradient of the loss with respect to a parameter.
-    Gradient(TensorId),
-    /// The loss after training step k.
-    LossAfterStep(u32),
-}
 
 /// Something worth telling the reader about how a value was computed.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -85,7 +73,7 @@ pub struct Evaluator<'a> {
     pub notes: Vec<Note>,
     /// When set, told of every operation computed, to find how near the
     /// values come to a kink, a tie or a saturated probability (`eval::margins`).
-    pub probe: Option<super::margins::Probe>,
+    pub probe: Option<Probe>,
     /// Whether a cross-entropy of `p = softmax(z)` is computed from the
     /// logits z (the default, finite where p rounds to 0) rather than from p
     /// itself; grading turns it off, to recompute a loss from a student's p.

@@ -10,6 +10,8 @@ mod exact;
 mod matmul;
 pub mod evaluate;
 pub mod margins;
+pub mod probe;
+mod quantity;
 pub mod number;
 pub mod symbolic;
 pub mod optimize;

@@ -31,7 +31,7 @@ pub fn check(file: &ast::File) -> Result<Model, Errors> {
     if file.items.is_empty() {
         return Err(Error { kind: Box::new(ErrorKind::EmptyFile), span: None }.into());
     }
-    let alike = super::names::prints_alike(file);
+    let alike = super::alike::prints_alike(file);
     let checked = match super::time::unroll(file) {
         Ok(Some((unrolled, timeline))) => {
             check_unrolled(&unrolled).map(|model| Model { time: Some(timeline), ..model })

@@ -46,7 +46,9 @@ pub const RULES: [Rule; 4] = [
 pub fn check(draw: &ast::Draw, name: &str, shape: &Shape, has_value: bool) -> Result<Draw, Error> {
     let Some(rule) = RULES.iter().find(|r| r.name == draw.name.name) else {
         let suggestion = suggest(&draw.name.name, RULES.iter().map(|r| r.name));
-        return Err(Error::new(ErrorKind::DrawUnknown { found: draw.name.name.clone(), suggestion }, draw.name.span));
+        let rules = RULES.iter().map(|r| r.usage).collect();
+        let kind = ErrorKind::DrawUnknown { found: draw.name.name.clone(), suggestion, rules };
+        return Err(Error::new(kind, draw.name.span));
     };
     let wrong = || Error::new(ErrorKind::DrawArguments { rule: rule.name, usage: rule.usage }, draw.span);
     let positional: Vec<&ast::Number> = draw.args.iter().filter(|a| a.name.is_none()).map(|a| &a.value).collect();

@@ -3,7 +3,6 @@
 use crate::diagnostic::Diagnostic;
 use crate::syntax::Span;
 
-use super::given::GivenFault;
 use super::names::{Notation, Printed};
 use super::optimizer::{Kind, Range, Setting, KINDS};
 use super::shape::{LayerShapeError, Shape};
@@ -173,7 +172,8 @@ pub enum ErrorKind {
     /// with P `[3, 3]`: labels number the C classes from 0 to C − 1.
     ClassLabel { name: String, value: String, entry: usize, classes: usize, output: Shape },
     /// `param W[2,2] ~ unifrom(-1, 1)`: a draw rule `nnderive vary` does not know.
-    DrawUnknown { found: String, suggestion: Option<String> },
+    /// `rules` are the usages of the rules there are, to list.
+    DrawUnknown { found: String, suggestion: Option<String>, rules: Vec<&'static str> },
     /// `param W[2,2] ~ uniform(1)`, or `~ onehot(2)`: arguments the rule does not take.
     DrawArguments { rule: &'static str, usage: &'static str },
     /// `param W[2,2] ~ uniform(1, -1)`: the low end above the high end.
@@ -202,6 +202,24 @@ impl Operand {
             None => format!("the {side} side is {}", self.shape),
         }
     }
+}
+
+/// What is wrong with a value given from outside the file, as the caller
+/// that read it found (a notebook's nested lists, arrays and numbers).
+/// Indices count from 0, as NumPy's do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GivenFault {
+    /// `{"w": float("nan")}`: a number that is not finite; `found` as the caller shows it.
+    NotFinite { index: Vec<usize>, found: String },
+    /// `{"W": [[1, "a"]]}`: an entry that is not a number.
+    NotNumber { index: Vec<usize>, found: String },
+    /// `{"w": "1e5000"}`: a decimal whose exponent is past the ±1000 that
+    /// a file's numbers may have, so that an exact value stays small.
+    ExponentTooLarge { index: Vec<usize>, found: String },
+    /// `{"W": [[1, 2], [3]]}`: nested lists whose lengths differ. The item
+    /// at `index` has `found` entries where the first at its depth has
+    /// `expected` (`None`: a number, not a list).
+    Ragged { index: Vec<usize>, expected: Option<usize>, found: Option<usize> },
 }
 
 pub use crate::syntax::MAX_ENTRIES;
@@ -593,9 +611,8 @@ impl Error {
                 "a label is the class number of one example, a whole number from 0 to {}; for probabilities, give the target the output's shape {output}",
                 classes.saturating_sub(1)
             )),
-            DrawUnknown { found, suggestion } => {
+            DrawUnknown { found, suggestion, rules } => {
                 let diag = d(format!("unknown rule '{found}' for drawing values")).with_label("not a draw rule");
-                let rules: Vec<&str> = super::draw::RULES.iter().map(|r| r.usage).collect();
                 match suggestion {
                     Some(s) => diag.with_help(format!("did you mean '{s}'?")),
                     None => diag.with_help(format!("the rules are {}", rules.join("; "))),

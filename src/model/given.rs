@@ -37,23 +37,7 @@ pub fn with_value(mut model: Model, name: &str, dims: &[usize], entries: Vec<Big
     Ok(model)
 }
 
-/// What is wrong with a value given from outside the file, as the caller
-/// that read it found (a notebook's nested lists, arrays and numbers).
-/// Indices count from 0, as NumPy's do.
-#[derive(Clone, Debug, PartialEq)]
-pub enum GivenFault {
-    /// `{"w": float("nan")}`: a number that is not finite; `found` as the caller shows it.
-    NotFinite { index: Vec<usize>, found: String },
-    /// `{"W": [[1, "a"]]}`: an entry that is not a number.
-    NotNumber { index: Vec<usize>, found: String },
-    /// `{"w": "1e5000"}`: a decimal whose exponent is past the ±1000 that
-    /// a file's numbers may have, so that an exact value stays small.
-    ExponentTooLarge { index: Vec<usize>, found: String },
-    /// `{"W": [[1, 2], [3]]}`: nested lists whose lengths differ. The item
-    /// at `index` has `found` entries where the first at its depth has
-    /// `expected` (`None`: a number, not a list).
-    Ragged { index: Vec<usize>, expected: Option<usize>, found: Option<usize> },
-}
+use super::error::GivenFault;
 
 /// The error for a value given for `name` that has `fault`: at the
 /// declaration, as [`with_value`] reports a wrong shape; an unknown name or

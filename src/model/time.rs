@@ -63,12 +63,8 @@ pub fn step_name(name: &str, k: u64) -> String {
     format!("{name}[{k}]")
 }
 
-/// Splits an unrolled name `h[2]` into `("h", 2)`.
-pub fn split_step(name: &str) -> Option<(&str, u64)> {
-    let (base, rest) = name.split_once('[')?;
-    let k = rest.strip_suffix(']')?.parse().ok()?;
-    Some((base, k))
-}
+/// Splits an unrolled name `h[2]` into `("h", 2)` (spelled with the names).
+pub use super::names::split_step;
 
 /// The range of steps at which a sequence is defined: `first..=last`.
 #[derive(Clone, Debug)]

@@ -1,0 +1,139 @@
+//! What the evaluator observes for `nnderive vary`'s margins: as it computes
+//! each operation, a [`Probe`] records how near the operation's arguments
+//! and value come to a hazard, a place where the answer is not clear.
+//! Which operations are hazards, and how far from one a value is, is
+//! decided here, in [`hazard_of`], one line per built-in.
+
+use super::conv;
+use super::quantity::Quantity;
+use super::tensor::Tensor;
+use crate::model::{Elementwise, Func, Node, PoolKind};
+
+/// A kind of place where the answer is not clear.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Hazard {
+    /// A function with a kink (no derivative) at 0 of this argument:
+    /// relu, step, sign, abs, leaky_relu; `max` and `min` at a tie, where
+    /// the argument is a − b.
+    Kink { function: &'static str },
+    /// Two equal largest entries in a max-pool window: which one receives
+    /// the gradient is a convention.
+    PoolTie,
+    /// A probability (softmax or sigmoid) at 0 or 1 to the precision of the answer.
+    Saturated { function: &'static str },
+}
+
+/// The nearest a computation came to one kind of hazard.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Near {
+    pub hazard: Hazard,
+    /// What was being computed (a forward value, an error term, a gradient).
+    pub quantity: Option<Quantity>,
+    /// How far from the hazard: |argument| for a kink, the gap between the
+    /// two largest entries for a pool, min(p, 1 − p) for a probability.
+    pub distance: f64,
+}
+
+/// Collects, per hazard, the nearest approach (see [`Evaluator::probe`]).
+#[derive(Clone, Debug, Default)]
+pub struct Probe {
+    nearest: Vec<Near>,
+}
+
+/// How far from a hazard an operation is, given its operands and value.
+enum Measure {
+    /// |first operand|.
+    FirstOperand,
+    /// |first − second operand|.
+    Difference,
+    /// min(p, 1 − p) over the value.
+    Probability,
+}
+
+/// The hazard of an elementwise built-in, if it has one: one line per
+/// built-in, so that a new one must be placed here.
+fn hazard_of(f: Elementwise) -> Option<(Hazard, Measure)> {
+    let kink = |function| Some((Hazard::Kink { function }, Measure::FirstOperand));
+    match f {
+        Elementwise::Relu => kink("relu"),
+        Elementwise::Step => kink("step"),
+        Elementwise::Sign => kink("sign"),
+        Elementwise::Abs => kink("abs"),
+        Elementwise::LeakyRelu => kink("leaky_relu"),
+        Elementwise::Max => Some((Hazard::Kink { function: "max" }, Measure::Difference)),
+        Elementwise::Min => Some((Hazard::Kink { function: "min" }, Measure::Difference)),
+        Elementwise::Sigmoid => Some((Hazard::Saturated { function: "sigmoid" }, Measure::Probability)),
+        Elementwise::Tanh
+        | Elementwise::Sin
+        | Elementwise::Cos
+        | Elementwise::Exp
+        | Elementwise::Log
+        | Elementwise::Sqrt
+        | Elementwise::Softplus
+        | Elementwise::Elu
+        | Elementwise::Gelu
+        | Elementwise::NormCdf
+        | Elementwise::NormPdf
+        | Elementwise::Softsign => None,
+    }
+}
+
+impl Probe {
+    /// The nearest approach to each hazard met, in the order [`Hazard`] sorts.
+    pub fn nearest(&self) -> &[Near] {
+        &self.nearest
+    }
+
+    fn record(&mut self, hazard: Hazard, quantity: Option<Quantity>, distance: f64) {
+        if distance.is_nan() {
+            return;
+        }
+        match self.nearest.iter_mut().find(|n| n.hazard == hazard) {
+            Some(near) if distance < near.distance => *near = Near { hazard, quantity, distance },
+            Some(_) => {}
+            None => {
+                self.nearest.push(Near { hazard, quantity, distance });
+                self.nearest.sort_by_key(|n| n.hazard);
+            }
+        }
+    }
+
+    /// Called by the evaluator after it computes `node` from `args`.
+    pub(crate) fn observe(&mut self, node: &Node, args: &[&Tensor], value: &Tensor, quantity: Option<Quantity>) {
+        let smallest = |v: Vec<f64>| v.into_iter().fold(f64::INFINITY, f64::min);
+        match node {
+            Node::Apply(Func::Builtin(f), _) => {
+                let Some((hazard, measure)) = hazard_of(*f) else { return };
+                let distance = match (measure, args) {
+                    (Measure::FirstOperand, [x, ..]) => smallest(x.to_f64_vec().into_iter().map(f64::abs).collect()),
+                    (Measure::Difference, [a, b, ..]) => {
+                        let (a, b) = (a.to_f64_vec(), b.to_f64_vec());
+                        // A scalar operand is spread over the other's entries.
+                        let n = a.len().max(b.len());
+                        let at = |v: &[f64], i: usize| if v.len() == 1 { v[0] } else { v[i] };
+                        smallest((0..n).map(|i| (at(&a, i) - at(&b, i)).abs()).collect())
+                    }
+                    (Measure::Probability, _) => probability_margin(value),
+                    _ => return,
+                };
+                self.record(hazard, quantity, distance);
+            }
+            Node::Softmax(..) => {
+                self.record(Hazard::Saturated { function: "softmax" }, quantity, probability_margin(value))
+            }
+            Node::Pool(PoolKind::Max, _, window) => {
+                if let Some(a) = args.first() {
+                    if let Ok(gaps) = conv::max_pool_gaps(a, *window) {
+                        self.record(Hazard::PoolTie, quantity, smallest(gaps));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// min(p, 1 − p) over the entries of a probability.
+fn probability_margin(p: &Tensor) -> f64 {
+    p.to_f64_vec().into_iter().map(|p| p.min(1.0 - p)).fold(f64::INFINITY, f64::min)
+}
