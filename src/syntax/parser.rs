@@ -23,6 +23,8 @@ use super::format::expr_text;
 use super::habits;
 use super::Span;
 
+mod subscript;
+
 /// Parser input: the text with its location; `extra` is the whole text
 /// being parsed, so that columns can be counted in it without a copy.
 pub type Input<'a> = LocatedSpan<&'a str, &'a str>;
@@ -1285,6 +1287,10 @@ fn primary(i: Input) -> PResult<Expr> {
     }
     if rest.fragment().starts_with('(') {
         return deeper(i, call);
+    }
+    if rest.fragment().starts_with('[') && subscript::starts_slice(rest) {
+        let (rest, (axes, subscript)) = subscript::slice(rest)?;
+        return Ok((rest, Expr { kind: ExprKind::Sliced { name: id, axes, span: subscript }, span: span(i, rest) }));
     }
     if rest.fragment().starts_with('[') {
         let (rest, index) = time_index(rest)?;
