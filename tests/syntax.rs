@@ -63,17 +63,23 @@ fn fmt_of_a_messy_file() {
 /// `grammar/nn.ebnf` and the parser match rule for rule: every rule has a
 /// parser function of the same name, and every function documented as a
 /// rule (doc comment starting with its name in backticks) is in the grammar.
-/// The parser's functions live in the files of `src/syntax/` that return
-/// its `PResult`.
+/// The parser's functions live in the files under `src/syntax/` that
+/// return its `PResult`.
 #[test]
 fn grammar_and_parser_match() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let grammar = std::fs::read_to_string(root.join("grammar/nn.ebnf")).unwrap();
-    let mut files: Vec<_> = std::fs::read_dir(root.join("src/syntax"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|e| e == "rs"))
-        .collect();
+    let mut files = Vec::new();
+    let mut folders = vec![root.join("src/syntax")];
+    while let Some(folder) = folders.pop() {
+        for path in std::fs::read_dir(folder).unwrap().map(|entry| entry.unwrap().path()) {
+            match path.extension() {
+                _ if path.is_dir() => folders.push(path),
+                Some(e) if e == "rs" => files.push(path),
+                _ => {}
+            }
+        }
+    }
     files.sort();
     let parser: String = files
         .iter()

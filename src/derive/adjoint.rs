@@ -243,6 +243,24 @@ pub fn local_adjoints(
         Node::SumAxis(a, _) => push(g, a, seed, "d-sum", None),
         // Class labels are data: nothing to differentiate.
         Node::OneHot(..) => {}
+        // S = A[r]: Ā = S̄ placed at r in zeros of A's shape
+        Node::Slice(a, ranges) => {
+            let source = g.shape(a).clone();
+            let c = g.unslice(seed, ranges, source);
+            push(g, a, c, "d-slice", None);
+        }
+        // O = W[x]: W̄[k] = Σ Ō[p] over the positions p with x[p] = k; the
+        // ids are data, with no gradient.
+        Node::Gather(w, x) => {
+            let (rows, width) = match g.shape(w).dims() {
+                [rows, width] => (*rows, *width),
+                _ => (g.shape(w).len(), 1),
+            };
+            let c = g.scatter_add(seed, x, rows, width);
+            push(g, w, c, "d-lookup", None);
+        }
+        // Their gradients appear only in derived formulas.
+        Node::Unslice(..) | Node::ScatterAdd(..) => {}
     }
     out_list
 }

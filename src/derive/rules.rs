@@ -101,6 +101,24 @@ pub const STEP_RULES: &[(&str, Sentence)] = &[
     ("d-maxpool", &[w("max-pooling routes the gradient of each window to the position of the window's maximum (the layer rules give the index form)")]),
     ("d-avgpool", &[w("average-pooling shares the gradient of each window equally among its "), m("k²", "k^{2}"), w(" entries")]),
     ("d-flatten", &[w("flatten's gradient is the gradient of the column, reshaped back to the map's shape "), same("[C, H, W]")]),
+    (
+        "d-slice",
+        &[
+            m("S = A[r]: Ā = unslice(S̄, r)", "S = A[r]\\colon\\ \\bar{A} = \\operatorname{unslice}_{r}(\\bar{S})"),
+            w(": the slice's gradient placed back at the slice's entries, in zeros of "),
+            same("A"),
+            w("'s shape"),
+        ],
+    ),
+    (
+        "d-lookup",
+        &[
+            m("O = W[x]: W̄[k] = Σ Ō[p] over the positions p with x[p] = k", "O = W[x]\\colon\\ \\bar{W}[k] = \\textstyle\\sum_{p:\\, x[p] = k} \\bar{O}[p]"),
+            w(": each row of the table gets the gradients of the positions that picked it, added up (NumPy's "),
+            same("np.add.at"),
+            w(")"),
+        ],
+    ),
     ("d-conv2d-input", &[w("a convolution's gradient with respect to its input, as the layer rules give it")]),
     ("d-conv2d-kernel", &[w("a convolution's gradient with respect to its kernels, as the layer rules give it")]),
     (
@@ -338,6 +356,10 @@ pub enum Convention {
     BatchCrossEntropy(Axis),
     /// Integer class labels read as one-hot targets, the classes along the axis.
     OneHot(Axis),
+    /// A slice `A[r]` and its gradient, `unslice`.
+    Slice,
+    /// An embedding lookup `W[x]` and its gradient, `scatter_add`.
+    Lookup,
 }
 
 /// The statement a convolution-layer node of a formula relies on, if any:
@@ -353,6 +375,8 @@ pub fn layer_convention(node: &Node) -> Option<Convention> {
         Node::Flatten(_) | Node::Reshape(..) => Convention::Flatten,
         Node::SumAxis(..) => Convention::Broadcast,
         Node::OneHot(_, _, axis) => Convention::OneHot(*axis),
+        Node::Slice(..) | Node::Unslice(..) => Convention::Slice,
+        Node::Gather(..) | Node::ScatterAdd(..) => Convention::Lookup,
         Node::Loss(LossFn::CrossEntropy(Some(axis)), ..) => Convention::BatchCrossEntropy(*axis),
         _ => return None,
     })
@@ -404,7 +428,9 @@ impl Convention {
             | Convention::AvgPool
             | Convention::Flatten
             | Convention::Broadcast
-            | Convention::OneHot(_) => return None,
+            | Convention::OneHot(_)
+            | Convention::Slice
+            | Convention::Lookup => return None,
         })
     }
 
@@ -439,6 +465,12 @@ impl Convention {
                 r"\operatorname{onehot}(c)[k,n] = 1 \text{ if } k = c[n], \text{ else } 0"
             }
             Convention::OneHot(_) => r"\operatorname{onehot}(c)[n,k] = 1 \text{ if } k = c[n], \text{ else } 0",
+            Convention::Slice => {
+                r"\operatorname{unslice}_{r}(G)[i] = G[i - a] \text{ if } a \le i < b, \text{ else } 0 \quad (r = a{:}b \text{ on each axis})"
+            }
+            Convention::Lookup => {
+                r"W[x][p,:] = W[x[p],:], \quad \operatorname{scatter\_add}_{x}(G)[k,:] = \textstyle\sum_{p:\, x[p] = k} G[p,:]"
+            }
             Convention::ReluAtZero
             | Convention::AbsAtZero
             | Convention::LeakyReluAtZero
@@ -477,6 +509,8 @@ impl Convention {
             Convention::BatchCrossEntropy(_) => "L = −(1/N) Σₙ Σₖ Y[n,k] log P[n,k]",
             Convention::OneHot(a) if a == Axis::DOWN => "onehot(c)[k,n] = 1 if k = c[n], else 0",
             Convention::OneHot(_) => "onehot(c)[n,k] = 1 if k = c[n], else 0",
+            Convention::Slice => "unslice(G, r)[i] = G[i − a] if a ≤ i < b on every axis (r = a:b on each), else 0",
+            Convention::Lookup => "W[x][p,:] = W[x[p],:], and scatter_add(G, x)[k,:] = Σ G[p,:] over the positions p with x[p] = k",
             Convention::ReluAtZero
             | Convention::AbsAtZero
             | Convention::LeakyReluAtZero
@@ -740,6 +774,58 @@ impl Convention {
                         w(", one per example) is read as one-hot rows, "),
                         m("onehot(c)", r"\operatorname{onehot}(c)"),
                         w("; each row sums to 1"),
+                    ]
+                }
+            }
+            Convention::Slice => {
+                const {
+                    &[
+                        w("a slice "),
+                        m("A[r]", "A[r]"),
+                        w(" keeps the half-open range "),
+                        m("a:b", "a{:}b"),
+                        w(" of each axis (from "),
+                        same("a"),
+                        w(" up to, not including, "),
+                        same("b"),
+                        w(", as NumPy's "),
+                        m("A[:, 0:5]", "A[:, 0{:}5]"),
+                        w("); its gradient "),
+                        m("unslice(G, r)", r"\operatorname{unslice}_{r}(G)"),
+                        w(" is the slice's gradient "),
+                        same("G"),
+                        w(" placed back at those entries, in zeros of "),
+                        same("A"),
+                        w("'s shape"),
+                    ]
+                }
+            }
+            Convention::Lookup => {
+                const {
+                    &[
+                        w("an embedding lookup "),
+                        m("W[x]", "W[x]"),
+                        w(" takes row "),
+                        m("x[p]", "x[p]"),
+                        w(" of the table "),
+                        m("W[V, D]", "W[V, D]"),
+                        w(" at every position "),
+                        same("p"),
+                        w(" of the ids "),
+                        same("x"),
+                        w("; its gradient "),
+                        m("scatter_add(G, x)", r"\operatorname{scatter\_add}_{x}(G)"),
+                        w(" adds up, for each row "),
+                        same("k"),
+                        w(", the gradients "),
+                        m("G[p]", "G[p]"),
+                        w(" of the positions with "),
+                        m("x[p] = k", "x[p] = k"),
+                        w(" (NumPy's np.add.at): "),
+                        m(
+                            "∂L/∂W[k] = Σ ∂L/∂O[p] over the positions p with x[p] = k",
+                            r"\partial L / \partial W[k] = \textstyle\sum_{p:\, x[p] = k} \partial L / \partial O[p]",
+                        ),
                     ]
                 }
             }

@@ -166,6 +166,9 @@ impl Failure {
             NumericErrorKind::NotAClass { .. } => {
                 "class labels number the classes from 0: a target c[N] = [2, 0, 1] against C classes takes whole numbers from 0 to C − 1"
             }
+            NumericErrorKind::NotAnId { .. } => {
+                "the ids of an embedding lookup W[x] are row numbers of the table W[V, D]: whole numbers from 0 to V − 1"
+            }
             NumericErrorKind::Shape(_) => "this is a bug in nnderive; please report it with the file",
             NumericErrorKind::Unknowns { .. } => {
                 "give the values it depends on, in the file or with `--given NAME=[...]`; the formulas are shown by `nnderive derive`"

@@ -16,8 +16,10 @@ use num_rational::BigRational;
 use super::batch;
 use super::conv;
 use super::error::Failure;
+use super::gather;
 use super::probe::Probe;
 pub use super::quantity::Quantity;
+use super::slice;
 use super::stable;
 use super::tensor::{NumericError, NumericErrorKind, Tensor, EXACT_ENTRIES_CAP};
 use crate::derive::Derivation;
@@ -391,6 +393,10 @@ impl<'a> Evaluator<'a> {
             Node::SumSpatial(_) => conv::sum_spatial(arg(0)?)?,
             Node::SumAxis(_, axis) => batch::sum_axis(arg(0)?, *axis)?,
             Node::OneHot(_, classes, axis) => batch::one_hot(arg(0)?, *classes, *axis, self.graph.shape(n).dims())?,
+            Node::Slice(_, ranges) => slice::slice(arg(0)?, ranges)?,
+            Node::Unslice(_, ranges, source) => slice::unslice(arg(0)?, ranges, source.dims())?,
+            Node::Gather(..) => gather::gather(arg(0)?, arg(1)?, self.graph.shape(n).dims())?,
+            Node::ScatterAdd(_, _, rows) => gather::scatter_add(arg(0)?, arg(1)?, *rows)?,
         };
         if let Some(probe) = &mut self.probe {
             probe.observe(self.graph.node(n), args, &value, self.quantity);

@@ -102,6 +102,11 @@ pub enum NumericErrorKind {
         value: f64,
         classes: usize,
     },
+    /// An embedding lookup's id that is not a whole number from 0 to `rows` − 1.
+    NotAnId {
+        value: f64,
+        rows: usize,
+    },
     /// Shapes that the checker should have refused.
     Shape(String),
     /// An operation computed on numbers only met an entry left open.
@@ -137,6 +142,9 @@ impl fmt::Display for NumericError {
             }
             NumericErrorKind::NotAClass { value, classes } => {
                 format!("the class label {value} is not a whole number from 0 to {}", classes.saturating_sub(1))
+            }
+            NumericErrorKind::NotAnId { value, rows } => {
+                format!("the id {value} is not a row of the table: a whole number from 0 to {}", rows.saturating_sub(1))
             }
             NumericErrorKind::Shape(s) => return write!(f, "shape error: {s}"),
             NumericErrorKind::Unknowns { operation } => {

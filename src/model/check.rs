@@ -20,6 +20,8 @@ use crate::syntax::ast::{self, BinOp, ExprKind, Item, Literal};
 use crate::syntax::expr_text;
 use crate::syntax::Span;
 
+mod subscript;
+
 /// The most training steps a file may ask for.
 pub const MAX_STEPS: u32 = 10_000;
 
@@ -272,7 +274,7 @@ impl<'a> Checker<'a> {
                     }
                     stack.extend(args);
                 }
-                ExprKind::Indexed { .. } | ExprKind::Over { .. } => {}
+                ExprKind::Indexed { .. } | ExprKind::Over { .. } | ExprKind::Sliced { .. } => {}
             }
         }
         false
@@ -373,6 +375,25 @@ impl<'a> Checker<'a> {
                 }
                 return ok;
             }
+            ExprKind::Sliced { name, .. } => match self.lookup_tensor(name) {
+                Ok(id) => {
+                    out.push(id);
+                    return true;
+                }
+                Err(e) => e,
+            },
+            // `W[x]` with `x` a declared tensor: an embedding lookup.
+            ExprKind::Indexed { name, index } if self.lookup_ids(index).is_some() => {
+                let ids = self.lookup_ids(index).unwrap_or(TensorId(0));
+                out.push(ids);
+                match self.lookup_tensor(name) {
+                    Ok(id) => {
+                        out.push(id);
+                        return true;
+                    }
+                    Err(e) => e,
+                }
+            }
             // Unrolled away before checking (`time::unroll`), or refused there.
             ExprKind::Indexed { .. } | ExprKind::Over { .. } => Error::new(ErrorKind::NoSteps, expr.span),
         };
@@ -468,6 +489,19 @@ impl<'a> Checker<'a> {
                 let b = self.build(rhs, scope)?;
                 self.binary(*op, *op_span, (a, lhs), (b, rhs))
             }
+            ExprKind::Sliced { name, axes, span } if matches!(scope, Scope::Equation) => self.sliced(name, axes, *span),
+            ExprKind::Indexed { name, index }
+                if matches!(scope, Scope::Equation) && self.lookup_ids(index).is_some() =>
+            {
+                self.lookup(name, index, expr.span)
+            }
+            ExprKind::Sliced { name, .. } => match scope {
+                Scope::Function { name: func, .. } => Err(Error::new(
+                    ErrorKind::FnUsesTensor { func: func.to_string(), name: name.name.clone() },
+                    name.span,
+                )),
+                Scope::Equation => Err(Error::new(ErrorKind::NoSteps, expr.span)),
+            },
             ExprKind::Indexed { .. } | ExprKind::Over { .. } => Err(Error::new(ErrorKind::NoSteps, expr.span)),
             ExprKind::Call { func, args, keywords } => {
                 let mut built = Vec::with_capacity(args.len());

@@ -171,6 +171,28 @@ pub enum ErrorKind {
     /// `target c[3] = [2, 0, 3]` as the labels of `cross_entropy(c, P)`
     /// with P `[3, 3]`: labels number the C classes from 0 to C − 1.
     ClassLabel { name: String, value: String, entry: usize, classes: usize, output: Shape },
+    /// `a[:, :, 0:2]` where `a` is a matrix `[3, 20]`: more axes than the tensor has.
+    SliceRank { name: String, shape: Shape, axes: usize },
+    /// `a[:, 0]`: an integer on an axis, which NumPy reads as dropping the
+    /// axis; nnderive keeps every axis, so the slice `0:1` is written instead.
+    SliceIndex { name: String, axis: usize, at: i64, rank: usize },
+    /// `a[:, 0:25]` where `a` is `[3, 20]`: a bound past the axis's length
+    /// (a negative bound counts from the end, and may not pass its start).
+    SliceOutOfRange { name: String, axis: usize, bound: i64, len: usize },
+    /// `a[:, 5:5]` or `a[:, 7:2]`: a slice that keeps no entry.
+    SliceEmpty { name: String, axis: usize, start: usize, end: usize },
+    /// `a[:, 0:H]` where `H` is not a declared scalar constant holding a whole number.
+    SliceBoundNotWhole { name: String },
+    /// `a[:, 0:2*H]` where `2*H` passes what nnderive counts.
+    SliceBoundTooLarge,
+    /// `out = W[x]` where `W` is not a matrix `[V, D]` (a table of V rows).
+    LookupTable { name: String, shape: Shape },
+    /// `out = W[x]` where `x` is a parameter or computed by the network:
+    /// the ids of an embedding lookup are given data (`input` or `const`).
+    LookupIdsNotData { ids: String, role: &'static str },
+    /// `input x[2] = [1, 7]` as the ids of `W[x]` with `W` `[5, 3]`: an id
+    /// that is not a whole number from 0 to V − 1 (`index` is its NumPy index).
+    LookupId { ids: String, table: String, value: String, index: Vec<usize>, rows: usize },
     /// `param W[2,2] ~ unifrom(-1, 1)`: a draw rule `nnderive vary` does not know.
     /// `rules` are the usages of the rules there are, to list.
     DrawUnknown { found: String, suggestion: Option<String>, rules: Vec<&'static str> },
@@ -611,6 +633,56 @@ impl Error {
                 "a label is the class number of one example, a whole number from 0 to {}; for probabilities, give the target the output's shape {output}",
                 classes.saturating_sub(1)
             )),
+            SliceRank { name, shape, axes } => d(format!(
+                "'{name}' is {shape}, with {} ax{}, but the slice has {axes}",
+                shape.rank(),
+                if shape.rank() == 1 { "is" } else { "es" }
+            ))
+            .with_label(format!("{axes} axes"))
+            .with_help("give one range per axis, from the first; axes left out at the end are kept whole"),
+            SliceIndex { name, axis, at, rank } => {
+                // `-1` keeps the last entry as `-1:`, since `-1:0` would be empty.
+                let range = if *at == -1 { "-1:".to_string() } else { format!("{at}:{}", at + 1) };
+                let mut axes = vec![":".to_string(); (*axis + 1).min(*rank)];
+                axes[*axis] = range;
+                d(format!("an integer on axis {axis} of '{name}' would drop that axis, as NumPy does; nnderive keeps every axis"))
+                    .with_label("an integer, not a slice")
+                    .with_help(format!("write the slice `{name}[{}]`, which keeps the axis with length 1", axes.join(", ")))
+            }
+            SliceOutOfRange { name, axis, bound, len } => d(format!(
+                "the slice bound {bound} is outside axis {axis} of '{name}', which has length {len}"
+            ))
+            .with_label("out of range")
+            .with_help(format!(
+                "a bound runs from 0 to {len} (the end is not included; a negative bound counts from the end, down to -{len})"
+            )),
+            SliceEmpty { name, axis, start, end } => d(format!(
+                "the slice {start}:{end} on axis {axis} of '{name}' keeps no entry"
+            ))
+            .with_label(if start > end { "reversed" } else { "empty" })
+            .with_help("a slice start:end keeps the entries from start up to, not including, end: start must be less than end"),
+            SliceBoundNotWhole { name } => d(format!(
+                "the slice bound '{name}' is not a declared whole-number constant"
+            ))
+            .with_label("not a whole-number constant")
+            .with_help(format!("declare it, as in `const {name} = 5`, or write the number")),
+            SliceBoundTooLarge => d("this slice bound is too large".into()).with_label("too large"),
+            LookupTable { name, shape } => d(format!(
+                "an embedding lookup picks rows of a table [V, D], but '{name}' is {shape}"
+            ))
+            .with_label(format!("this is {shape}"))
+            .with_help("declare the table as a matrix, one row of D numbers for each of the V ids, as in `param W[5,3]`"),
+            LookupIdsNotData { ids, role } => d(format!(
+                "the ids of an embedding lookup are given whole numbers, but '{ids}' is {role}"
+            ))
+            .with_label("not given data")
+            .with_help(format!("declare the ids with values, as in `input {ids}[2,4] = [[0, 3, 1, 2], [2, 1, 0, 3]]`")),
+            LookupId { ids, table, value, index, rows } => d(format!(
+                "'{ids}' holds the ids of the lookup {table}[{ids}] into {rows} rows, but its entry {} is {value}",
+                crate::layout::entry_index(ids, index)
+            ))
+            .with_label("ids")
+            .with_help(format!("an id is a row number of '{table}', a whole number from 0 to {}", rows.saturating_sub(1))),
             DrawUnknown { found, suggestion, rules } => {
                 let diag = d(format!("unknown rule '{found}' for drawing values")).with_label("not a draw rule");
                 match suggestion {

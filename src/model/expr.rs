@@ -18,6 +18,7 @@ use num_traits::{One, Signed, Zero};
 use super::func::{Axis, Conv, Func, LossFn, PoolKind, Reduction, Window};
 use super::shape::Shape;
 use super::simplification::{Fired, Simplification as S};
+use super::slice::Ranges;
 use crate::rational::{self, EXACT_BITS_CAP};
 
 /// How the maps and sets keyed by nodes hash: derivation and printing look
@@ -113,6 +114,18 @@ pub enum Node {
     /// the classes along the axis: labels `[N]` give `[C, N]` (axis 0, one
     /// column per example) or `[N, C]` (axis 1); one label, a vector.
     OneHot(NodeId, usize, Axis),
+    /// `A[r₀, r₁, …]`: the half-open range of every axis (NumPy's slice
+    /// `a[:, 0:5]`, whole numbers only).
+    Slice(NodeId, Ranges),
+    /// The gradient of a slice: ḡ placed at the ranges in zeros of the
+    /// source's shape (the node's shape).
+    Unslice(NodeId, Ranges, Shape),
+    /// `W[x]`: row `x[p]` of a table `W[V, D]` at every position `p` of the
+    /// whole-number ids `x` (an embedding lookup), shape `x`'s then `[D]`.
+    Gather(NodeId, NodeId),
+    /// ∂L/∂W of `W[x]` from ḡ and the ids x: row k of the `[V, D]` result is
+    /// Σ ḡ[p] over the positions p with x[p] = k (NumPy's `np.add.at`).
+    ScatterAdd(NodeId, NodeId, usize),
 }
 
 /// Compared field by field as the derive would, except the exact numbers:
@@ -154,6 +167,10 @@ impl PartialEq for Node {
             (AvgPoolBack(a, w), AvgPoolBack(b, v)) => a == b && w == v,
             (Reshape(a, x), Reshape(b, y)) => a == b && x == y,
             (OneHot(a, c, x), OneHot(b, d, y)) => a == b && c == d && x == y,
+            (Slice(a, r), Slice(b, q)) => a == b && r == q,
+            (Unslice(a, r, x), Unslice(b, q, y)) => a == b && r == q && x == y,
+            (Gather(a, c), Gather(b, d)) => a == b && c == d,
+            (ScatterAdd(a, c, x), ScatterAdd(b, d, y)) => a == b && c == d && x == y,
             // Different operations. Naming every one keeps this match
             // exhaustive: a new operation does not compile until it is
             // compared above.
@@ -161,7 +178,8 @@ impl PartialEq for Node {
                 Const(_) | Pow(..) | Tensor(_) | Param(_) | Symbol(_) | Neg(_) | Transpose(_) | Diag(_) | Flatten(_)
                 | SumSpatial(_) | Add(..) | Sub(..) | Mul(..) | Div(..) | MatMul(..) | Apply(..) | Reduce(..)
                 | Softmax(..) | LogSoftmax(..) | SumAxis(..) | Loss(..) | Conv2d(..) | ConvKernelGrad(..)
-                | ConvInputGrad(..) | Pool(..) | MaxPoolBack(..) | AvgPoolBack(..) | Reshape(..) | OneHot(..),
+                | ConvInputGrad(..) | Pool(..) | MaxPoolBack(..) | AvgPoolBack(..) | Reshape(..) | OneHot(..)
+                | Slice(..) | Unslice(..) | Gather(..) | ScatterAdd(..),
                 _,
             ) => false,
         }
@@ -209,6 +227,10 @@ impl Hash for Node {
             Node::AvgPoolBack(a, w) => (a, w).hash(state),
             Node::Reshape(a, shape) => (a, shape).hash(state),
             Node::OneHot(a, classes, axis) => (a, classes, axis).hash(state),
+            Node::Slice(a, r) => (a, r).hash(state),
+            Node::Unslice(a, r, shape) => (a, r, shape).hash(state),
+            Node::Gather(a, b) => (a, b).hash(state),
+            Node::ScatterAdd(a, b, rows) => (a, b, rows).hash(state),
         }
     }
 }
@@ -231,7 +253,9 @@ impl Node {
             | Node::Reshape(a, _)
             | Node::SumSpatial(a)
             | Node::SumAxis(a, _)
-            | Node::OneHot(a, ..) => vec![*a],
+            | Node::OneHot(a, ..)
+            | Node::Slice(a, _)
+            | Node::Unslice(a, ..) => vec![*a],
             Node::Add(a, b)
             | Node::Sub(a, b)
             | Node::Mul(a, b)
@@ -241,7 +265,9 @@ impl Node {
             | Node::Conv2d(a, b, _)
             | Node::ConvKernelGrad(a, b, _)
             | Node::ConvInputGrad(a, b, _)
-            | Node::MaxPoolBack(a, b, _) => vec![*a, *b],
+            | Node::MaxPoolBack(a, b, _)
+            | Node::Gather(a, b)
+            | Node::ScatterAdd(a, b, _) => vec![*a, *b],
             Node::Apply(_, args) => args.clone(),
         }
     }
@@ -957,6 +983,42 @@ impl Graph {
         self.intern(Node::OneHot(labels, classes, axis), shape)
     }
 
+    /// `a[ranges]` (see [`Node::Slice`]); a slice that keeps everything is `a`.
+    pub fn slice(&mut self, a: NodeId, ranges: Ranges) -> NodeId {
+        if ranges.is_whole(self.shape(a)) {
+            return a;
+        }
+        let shape = ranges.shape();
+        self.intern(Node::Slice(a, ranges), shape)
+    }
+
+    /// ḡ placed at `ranges` in zeros of `source` (see [`Node::Unslice`]). A
+    /// scalar ḡ (the gradient of a plain sum) stands for that value in every
+    /// entry of the slice.
+    pub fn unslice(&mut self, g: NodeId, ranges: Ranges, source: Shape) -> NodeId {
+        let g = self.reshape(g, ranges.shape());
+        if ranges.is_whole(&source) {
+            return g;
+        }
+        self.intern(Node::Unslice(g, ranges, source.clone()), source)
+    }
+
+    /// `table[ids]`, an embedding lookup (see [`Node::Gather`]).
+    pub fn gather(&mut self, table: NodeId, ids: NodeId) -> NodeId {
+        let mut dims = self.shape(ids).dims().to_vec();
+        dims.extend(self.shape(table).dims().get(1).copied());
+        self.intern(Node::Gather(table, ids), Shape(dims))
+    }
+
+    /// The `[rows, D]` gradient of a lookup's table from ḡ (see
+    /// [`Node::ScatterAdd`]); a scalar ḡ stands for that value everywhere.
+    pub fn scatter_add(&mut self, g: NodeId, ids: NodeId, rows: usize, width: usize) -> NodeId {
+        let mut dims = self.shape(ids).dims().to_vec();
+        dims.push(width);
+        let g = self.reshape(g, Shape(dims));
+        self.intern(Node::ScatterAdd(g, ids, rows), Shape(vec![rows, width]))
+    }
+
     pub fn sum_spatial(&mut self, a: NodeId) -> NodeId {
         let shape = Shape(self.shape(a).dims().iter().take(1).copied().collect());
         self.intern(Node::SumSpatial(a), shape)
@@ -1057,6 +1119,13 @@ impl Graph {
             Node::SumSpatial(a) => self.sum_spatial(m(a)),
             Node::SumAxis(a, axis) => self.sum_axis(m(a), *axis),
             Node::OneHot(a, classes, axis) => self.one_hot(m(a), *classes, *axis),
+            Node::Slice(a, r) => self.slice(m(a), r.clone()),
+            Node::Unslice(a, r, source) => self.unslice(m(a), r.clone(), source.clone()),
+            Node::Gather(w, x) => self.gather(m(w), m(x)),
+            Node::ScatterAdd(a, x, rows) => {
+                let width = shape.dims().get(1).copied().unwrap_or(1);
+                self.scatter_add(m(a), m(x), *rows, width)
+            }
         }
     }
 

@@ -14,6 +14,7 @@ pub mod optimizer;
 pub mod sentence;
 pub mod shape;
 pub mod simplification;
+pub mod slice;
 pub mod time;
 
 use indexmap::IndexMap;

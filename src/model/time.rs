@@ -266,7 +266,7 @@ pub fn unroll(file: &ast::File) -> Result<Option<(ast::File, Timeline)>, Error> 
 /// How many nodes an expression has (its nesting is bounded by the parser).
 fn size(e: &Expr) -> u64 {
     1 + match &e.kind {
-        ExprKind::Number(_) | ExprKind::Name(_) | ExprKind::Indexed { .. } => 0,
+        ExprKind::Number(_) | ExprKind::Name(_) | ExprKind::Indexed { .. } | ExprKind::Sliced { .. } => 0,
         ExprKind::Neg(x) | ExprKind::Transpose(x) | ExprKind::Paren(x) => size(x),
         ExprKind::Over { body, .. } => size(body),
         ExprKind::Binary { lhs, rhs, .. } => size(lhs) + size(rhs),
@@ -316,7 +316,24 @@ impl<'a> Unroller<'a> {
                 }
                 e.kind.clone()
             }
+            // `W[x]` with `x` a declared tensor that is not a sequence (and
+            // not the time index): an embedding lookup, for the checker.
+            ExprKind::Indexed {
+                index: TimeIndex { kind: TimeIndexKind::Relative { index, offset: 0 }, .. }, ..
+            } if self.untimed.contains_key(index.name.as_str())
+                && self.range.as_ref().is_none_or(|r| r.index != index.name) =>
+            {
+                e.kind.clone()
+            }
             ExprKind::Indexed { name, index } => ExprKind::Name(self.step_of(name, index, now)?),
+            // A slice of a tensor that is not a sequence; a sequence's steps
+            // are not sliced (`h[t][:, 0:2]` does not parse).
+            ExprKind::Sliced { name, .. } => {
+                if self.defined.contains_key(name.name.as_str()) {
+                    return Err(Error::new(ErrorKind::SequenceWithoutIndex { name: name.name.clone() }, name.span));
+                }
+                e.kind.clone()
+            }
             ExprKind::Neg(x) => ExprKind::Neg(Box::new(self.expr(x, now)?)),
             ExprKind::Transpose(x) => ExprKind::Transpose(Box::new(self.expr(x, now)?)),
             ExprKind::Paren(x) => ExprKind::Paren(Box::new(self.expr(x, now)?)),

@@ -426,6 +426,27 @@ impl Printer<'_> {
                 Notation::Latex => self.call("\\operatorname{onehot}", &[*labels]),
                 _ => self.call("onehot", &[*labels]),
             },
+            Node::Slice(a, ranges) => self.sliced(*a, ranges),
+            Node::Unslice(a, ranges, source) => {
+                let at = slice_subscript(&ranges.numpy(source), n);
+                match n {
+                    Notation::Latex => {
+                        (format!("\\operatorname{{unslice}}_{{{at}}}\\left({}\\right)", self.print(*a).0), Prec::Atom)
+                    }
+                    _ => (format!("unslice({}, {at})", self.print(*a).0), Prec::Atom),
+                }
+            }
+            Node::Gather(w, x) => {
+                let (w, x) = (self.operand(*w, Prec::Atom), self.print(*x).0);
+                (format!("{w}[{x}]"), Prec::Atom)
+            }
+            Node::ScatterAdd(a, x, _) => match n {
+                Notation::Latex => {
+                    let (a, x) = (self.print(*a).0, self.print(*x).0);
+                    (format!("\\operatorname{{scatter\\_add}}_{{{x}}}\\left({a}\\right)"), Prec::Atom)
+                }
+                _ => self.call("scatter_add", &[*a, *x]),
+            },
             // A product with the ones vector: 1ᵀX sums each column, X 1 each row.
             Node::SumAxis(a, axis) => {
                 let one = if n == Notation::Latex { "\\mathbf{1}" } else { "1" };
@@ -601,6 +622,12 @@ impl Printer<'_> {
     }
 
     /// `reshape(g, 2×2×2)`: a column laid out in a shape again.
+    /// `a[:, 0:5]`: the slice in NumPy's form, after its operand.
+    fn sliced(&self, a: NodeId, ranges: &crate::model::slice::Ranges) -> (String, Prec) {
+        let at = slice_subscript(&ranges.numpy(self.graph.shape(a)), self.notation);
+        (format!("{}{at}", self.operand(a, Prec::Atom)), Prec::Atom)
+    }
+
     fn reshape(&self, a: NodeId, dims: &[usize]) -> (String, Prec) {
         // A reshape that only adds or drops dimensions of 1 (a scalar and a
         // vector [1]) lays the entries out as they were: it is not shown,
@@ -817,6 +844,15 @@ fn pool_arguments(w: crate::model::Window) -> Vec<(&'static str, usize)> {
 }
 
 /// A whole number as Unicode subscript digits (pad₁).
+/// A slice subscript `[:, 0:5]` in a notation: in LaTeX the colons are
+/// set as ordinary symbols (`0{:}5`), not as relations with space around.
+fn slice_subscript(numpy: &str, notation: Notation) -> String {
+    match notation {
+        Notation::Latex => numpy.replace(':', "{:}").replace(", ", ",\\, "),
+        _ => numpy.to_string(),
+    }
+}
+
 fn subscript(k: usize) -> String {
     crate::layout::subscripted(&k.to_string())
 }

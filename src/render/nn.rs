@@ -64,6 +64,10 @@ fn unwritable(node: &Node) -> Option<(&'static str, &'static str)> {
         Node::SumSpatial(..) => Some(("sum_spatial", "the adjoint of a bias added at every position of a map")),
         Node::OneHot(..) => Some(("onehot", "class labels read as one-hot targets")),
         Node::Diag(..) => Some(("diag", "the diagonal matrix of softmax's Jacobian")),
+        Node::Unslice(..) => Some(("unslice", "a slice's gradient placed back into zeros of its source's shape")),
+        Node::ScatterAdd(..) => {
+            Some(("scatter_add", "an embedding table's gradient, each row summed over the positions that picked it"))
+        }
         Node::Tensor(_)
         | Node::Param(_)
         | Node::Symbol(_)
@@ -84,7 +88,9 @@ fn unwritable(node: &Node) -> Option<(&'static str, &'static str)> {
         | Node::Conv2d(..)
         | Node::Pool(..)
         | Node::Flatten(_)
-        | Node::SumAxis(..) => None,
+        | Node::SumAxis(..)
+        | Node::Slice(..)
+        | Node::Gather(..) => None,
     }
 }
 

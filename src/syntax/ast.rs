@@ -709,6 +709,47 @@ pub enum ExprKind {
     Indexed { name: Ident, index: TimeIndex },
     /// `e for t`, the argument of `sum(e for t)` or `mean(e for t)`: `e` at every step.
     Over { body: Box<Expr>, index: Ident },
+    /// `a[:, 0:5]`, `a[2:]`, `x[1:3, :]`: NumPy's half-open slices of a
+    /// tensor, one per axis from the first (axes left out are whole). A
+    /// subscript holding a `:` or a `,` is a slice; `x[t]` and `x[0]` stay
+    /// steps of a sequence.
+    Sliced { name: Ident, axes: Vec<SliceAxis>, span: Span },
+}
+
+/// One axis of a slice subscript, with its span.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SliceAxis {
+    pub kind: SliceAxisKind,
+    pub span: Span,
+}
+
+/// What one axis of a slice subscript holds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SliceAxisKind {
+    /// `start:end`, either left out (`:`, `2:`, `:H`).
+    Range { start: Option<Bound>, end: Option<Bound> },
+    /// `0` alone on an axis: NumPy's integer index, which the checker
+    /// refuses (it drops the axis; `0:1` keeps it).
+    Index(Bound),
+}
+
+/// A bound of a slice: a whole number (negative counts from the end, as in
+/// NumPy), or a multiple of a declared whole-number constant (`H`, `2H`, `2*H`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bound {
+    pub value: BoundValue,
+    pub span: Span,
+}
+
+/// What a [`Bound`] holds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BoundValue {
+    Whole(i64),
+    /// `times` × the value of the constant `name` (`2H`: 2 and `H`).
+    Scaled {
+        times: u64,
+        name: Ident,
+    },
 }
 
 /// `key = expr` inside a call, as in `conv2d(X, K, stride = 2)`.

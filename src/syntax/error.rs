@@ -51,6 +51,10 @@ pub enum ErrorKind {
     ExpectedDimension,
     /// `steps t = 1..99999999999999999999`: a step past what nnderive counts.
     StepTooLarge,
+    /// `a[:, 0:99999999999999999999]`: a slice bound past what nnderive counts.
+    SliceBoundTooLarge,
+    /// `a[::2]`: a slice with a step; slices here take every entry of their range.
+    SliceStep,
     /// `Z = ((((...))))` nested thousands deep.
     TooDeep { limit: usize },
     /// `param W[3000,3000] = [[...], ...]`: more numbers in one literal than
@@ -170,6 +174,12 @@ impl Error {
                     .with_help("round it: exact arithmetic keeps about 600 digits of a computed value, and f64 about 17")
             }
             ErrorKind::StepTooLarge => Diagnostic::new("this step is too large", span).with_label("too large"),
+            ErrorKind::SliceBoundTooLarge => {
+                Diagnostic::new("this slice bound is too large", span).with_label("too large")
+            }
+            ErrorKind::SliceStep => Diagnostic::new("a slice with a step (`a[::2]`) is not supported", span)
+                .with_label("a step")
+                .with_help("a slice takes every entry from its start up to (not including) its end: write `a[0:4]`"),
             ErrorKind::DimensionTooLarge => Diagnostic::new("this dimension is too large", span).with_label("too large"),
             ErrorKind::ExpectedDimension => Diagnostic::new("expected a dimension: a whole number", span)
                 .with_label("not a dimension")

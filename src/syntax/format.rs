@@ -187,6 +187,30 @@ fn time_text(t: &TimeIndex) -> String {
     }
 }
 
+/// `[:, 0:5]`, `[2:]`, `[:, H:2*H]`: a slice subscript as written (a
+/// multiple of a constant in the form `2*H`, which NumPy reads too).
+pub fn slice_text(axes: &[SliceAxis]) -> String {
+    let bound = |b: &Bound| match &b.value {
+        BoundValue::Whole(n) => n.to_string(),
+        BoundValue::Scaled { times: 1, name } => name.name.clone(),
+        BoundValue::Scaled { times, name } => format!("{times}*{}", name.name),
+    };
+    let axes: Vec<String> = axes
+        .iter()
+        .map(|a| match &a.kind {
+            SliceAxisKind::Index(b) => bound(b),
+            SliceAxisKind::Range { start, end } => {
+                format!(
+                    "{}:{}",
+                    start.as_ref().map(bound).unwrap_or_default(),
+                    end.as_ref().map(bound).unwrap_or_default()
+                )
+            }
+        })
+        .collect();
+    format!("[{}]", axes.join(", "))
+}
+
 fn dims_text(dims: &[Dim]) -> String {
     if dims.is_empty() {
         return String::new();
@@ -255,6 +279,7 @@ pub fn expr_text(e: &Expr) -> String {
         ExprKind::Binary { op, lhs, rhs, .. } => format!("{} {} {}", expr_text(lhs), op.symbol(), expr_text(rhs)),
         ExprKind::Indexed { name, index } => format!("{}{}", name.name, time_text(index)),
         ExprKind::Over { body, index } => format!("{} for {}", expr_text(body), index.name),
+        ExprKind::Sliced { name, axes, .. } => format!("{}{}", name.name, slice_text(axes)),
         ExprKind::Call { func, args, keywords } => {
             let mut a: Vec<String> = args.iter().map(expr_text).collect();
             a.extend(keywords.iter().map(|k| format!("{} = {}", k.name.name, expr_text(&k.value))));

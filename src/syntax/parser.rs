@@ -19,6 +19,8 @@ use super::lexical::*;
 use super::literal::literal;
 use super::Span;
 
+mod subscript;
+
 /// Parses a whole file.
 pub fn parse(source: &str) -> Result<File, Error> {
     OPEN.with(|o| o.set(0));
@@ -647,6 +649,10 @@ fn primary(i: Input) -> PResult<Expr> {
     }
     if rest.fragment().starts_with('(') {
         return deeper(i, call);
+    }
+    if rest.fragment().starts_with('[') && subscript::starts_slice(rest) {
+        let (rest, (axes, subscript)) = subscript::slice(rest)?;
+        return Ok((rest, Expr { kind: ExprKind::Sliced { name: id, axes, span: subscript }, span: span(i, rest) }));
     }
     if rest.fragment().starts_with('[') {
         let (rest, index) = time_index(rest)?;

@@ -277,6 +277,13 @@ impl Printer<'_> {
             Node::OneHot(labels, classes, axis) => {
                 call("onehot", &[labels], &[classes.to_string(), format!("axis={}", axis.index())])
             }
+            Node::Slice(a, ranges) => (format!("{}{}", operand(a, Prec::Atom), ranges.numpy(g.shape(*a))), Prec::Atom),
+            Node::Unslice(grad, ranges, source) => {
+                let index = format!("np.s_{}", ranges.numpy(source));
+                call("unslice", &[grad], &[index, numpy_dims(source.dims())])
+            }
+            Node::Gather(w, x) => call("lookup", &[w, x], &[numpy_dims(g.shape(id).dims())]),
+            Node::ScatterAdd(grad, x, rows) => call("scatter_add", &[grad, x], &[rows.to_string()]),
         }
     }
 

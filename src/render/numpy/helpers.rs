@@ -38,6 +38,9 @@ pub enum Helper {
     Reshape,
     SumSpatial,
     OneHot,
+    Unslice,
+    Lookup,
+    ScatterAdd,
 }
 
 /// The helpers an elementwise built-in needs (none when NumPy has it).
@@ -90,6 +93,10 @@ pub fn used(g: &Graph, roots: &[NodeId]) -> BTreeSet<Helper> {
             Node::Reshape(..) => &[Helper::Reshape],
             Node::SumSpatial(_) => &[Helper::SumSpatial],
             Node::OneHot(..) => &[Helper::OneHot],
+            Node::Slice(..) => &[],
+            Node::Unslice(..) => &[Helper::Unslice],
+            Node::Gather(..) => &[Helper::Lookup],
+            Node::ScatterAdd(..) => &[Helper::ScatterAdd],
             Node::Add(a, b) | Node::Sub(a, b) | Node::Mul(a, b) | Node::Div(a, b) | Node::MatMul(a, b) => {
                 let (sa, sb) = (g.shape(*a), g.shape(*b));
                 let beside =
@@ -327,6 +334,29 @@ pub fn source(h: Helper) -> &'static str {
     Y = np.zeros((classes, labels.size))
     Y[labels.astype(int), np.arange(labels.size)] = 1.0
     return Y if axis == 0 else Y.T
+"#
+        }
+        Helper::Unslice => {
+            r#"def unslice(G, index, shape):
+    """A slice's gradient G placed back at `index` in zeros of `shape`."""
+    out = np.zeros(shape)
+    out[index] = G
+    return out
+"#
+        }
+        Helper::Lookup => {
+            r#"def lookup(W, x, shape):
+    """Row x[p] of the table W at every position p of the ids x (an embedding lookup)."""
+    return W[np.reshape(np.asarray(x), -1).astype(int)].reshape(shape)
+"#
+        }
+        Helper::ScatterAdd => {
+            r#"def scatter_add(G, x, rows):
+    """dW[k] = sum of G[p] over the positions p with x[p] = k (np.add.at)."""
+    ids = np.reshape(np.asarray(x), -1).astype(int)
+    dW = np.zeros((rows, G.size // max(ids.size, 1)))
+    np.add.at(dW, ids, np.reshape(G, (ids.size, -1)))
+    return dW
 "#
         }
     }

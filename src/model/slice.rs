@@ -1,0 +1,143 @@
+//! Slices (`a[:, 0:5]`) and embedding lookups (`W[x]`): what they mean in
+//! the model. A slice keeps a half-open range `start..end` of every axis
+//! (NumPy's basic slicing, whole numbers only); its gradient is the
+//! slice's gradient placed back into zeros of the source's shape. A lookup
+//! `W[x]` picks row `x[p]` of a table `W[V, D]` at every position `p` of
+//! the ids `x`; its gradient accumulates each row's gradient over the
+//! positions that picked it (NumPy's `np.add.at`).
+
+use num_rational::BigRational;
+
+use super::error::{Error, ErrorKind};
+use super::shape::Shape;
+use crate::syntax::ast::{Bound, BoundValue, Ident, SliceAxis, SliceAxisKind};
+use crate::syntax::Span;
+
+/// The kept range `start..end` of each axis of the sliced tensor, every
+/// axis listed (an axis the subscript leaves out is `0..len`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Ranges(pub Vec<(usize, usize)>);
+
+impl Ranges {
+    /// The shape of the slice: each range's length.
+    pub fn shape(&self) -> Shape {
+        Shape(self.0.iter().map(|&(s, e)| e - s).collect())
+    }
+
+    /// Whether the slice keeps every entry of `source`.
+    pub fn is_whole(&self, source: &Shape) -> bool {
+        self.0.iter().zip(source.dims()).all(|(&(s, e), &n)| s == 0 && e == n)
+    }
+
+    /// The subscript in NumPy's form, `[:, 0:5]`; axes from the last whole
+    /// one on are left out (`a[2:4]`, not `a[2:4, :]`), but at least one is kept.
+    pub fn numpy(&self, source: &Shape) -> String {
+        let dims = source.dims();
+        let mut keep = self.0.len();
+        while keep > 1 && self.0[keep - 1] == (0, dims[keep - 1]) {
+            keep -= 1;
+        }
+        let axes: Vec<String> = self.0[..keep]
+            .iter()
+            .zip(dims)
+            .map(|(&(s, e), &n)| match (s, e == n) {
+                (0, true) => ":".to_string(),
+                (s, true) => format!("{s}:"),
+                (0, false) => format!(":{e}"),
+                (s, false) => format!("{s}:{e}"),
+            })
+            .collect();
+        format!("[{}]", axes.join(", "))
+    }
+
+    /// The flat (row-major) index in the source of each entry of the
+    /// slice, in the slice's row-major order.
+    pub fn source_indices(&self, source: &[usize]) -> Vec<usize> {
+        let shape = self.shape();
+        let n: usize = shape.dims().iter().product();
+        let mut out = Vec::with_capacity(n);
+        let mut at = vec![0usize; self.0.len()];
+        for _ in 0..n {
+            let mut flat = 0;
+            for (axis, &(start, _)) in self.0.iter().enumerate() {
+                flat = flat * source[axis] + start + at[axis];
+            }
+            out.push(flat);
+            // The next index of the slice, the last axis fastest.
+            for axis in (0..at.len()).rev() {
+                at[axis] += 1;
+                if at[axis] < shape.dims()[axis] {
+                    break;
+                }
+                at[axis] = 0;
+            }
+        }
+        out
+    }
+}
+
+/// The ranges a slice subscript keeps of `source`, a tensor named `name`;
+/// `constant` gives the value of a named bound (a declared whole-number
+/// constant) or the error that it is not one.
+pub fn ranges(
+    name: &str,
+    source: &Shape,
+    axes: &[SliceAxis],
+    subscript: Span,
+    constant: &dyn Fn(&Ident) -> Result<i64, Error>,
+) -> Result<Ranges, Error> {
+    let dims = source.dims();
+    if axes.len() > dims.len() {
+        let kind = ErrorKind::SliceRank { name: name.into(), shape: source.clone(), axes: axes.len() };
+        return Err(Error::new(kind, subscript));
+    }
+    let mut out = Vec::with_capacity(dims.len());
+    for (axis, a) in axes.iter().enumerate() {
+        let len = dims[axis];
+        let (start, end) = match &a.kind {
+            SliceAxisKind::Index(b) => {
+                let at = bound_value(b, constant)?;
+                let kind = ErrorKind::SliceIndex { name: name.into(), axis, at, rank: dims.len() };
+                return Err(Error::new(kind, a.span));
+            }
+            SliceAxisKind::Range { start, end } => (start, end),
+        };
+        let at = |b: &Option<Bound>, default: usize| -> Result<usize, Error> {
+            let Some(b) = b else { return Ok(default) };
+            let v = bound_value(b, constant)?;
+            // A negative bound counts from the end, as in NumPy.
+            let resolved = if v < 0 { len as i64 + v } else { v };
+            if resolved < 0 || resolved > len as i64 {
+                let kind = ErrorKind::SliceOutOfRange { name: name.into(), axis, bound: v, len };
+                return Err(Error::new(kind, b.span));
+            }
+            Ok(resolved as usize)
+        };
+        let (s, e) = (at(start, 0)?, at(end, len)?);
+        if s >= e {
+            let kind = ErrorKind::SliceEmpty { name: name.into(), axis, start: s, end: e };
+            return Err(Error::new(kind, a.span));
+        }
+        out.push((s, e));
+    }
+    out.extend(dims[axes.len()..].iter().map(|&n| (0, n)));
+    Ok(Ranges(out))
+}
+
+fn bound_value(b: &Bound, constant: &dyn Fn(&Ident) -> Result<i64, Error>) -> Result<i64, Error> {
+    match &b.value {
+        BoundValue::Whole(n) => Ok(*n),
+        BoundValue::Scaled { times, name } => {
+            let v = constant(name)?;
+            (*times as i64).checked_mul(v).ok_or_else(|| Error::new(ErrorKind::SliceBoundTooLarge, b.span))
+        }
+    }
+}
+
+/// The whole number a declared scalar constant holds, if it holds one.
+pub fn whole_number(values: &[BigRational]) -> Option<i64> {
+    match values {
+        [v] if v.is_integer() => i64::try_from(v.to_integer()).ok(),
+        _ => None,
+    }
+}
