@@ -98,7 +98,12 @@ mod tests {
     #[test]
     fn every_font_the_stylesheet_names_in_woff2_is_built_in() {
         let css = std::str::from_utf8(super::asset("/katex/katex.min.css").unwrap().1).unwrap();
-        let named: Vec<&str> = css.split("url(fonts/").skip(1).filter_map(|s| s.split(')').next()).filter(|f| f.ends_with(".woff2")).collect();
+        let named: Vec<&str> = css
+            .split("url(fonts/")
+            .skip(1)
+            .filter_map(|s| s.split(')').next())
+            .filter(|f| f.ends_with(".woff2"))
+            .collect();
         assert!(named.len() >= 19, "{named:?}");
         for font in named {
             assert!(super::asset(&format!("/katex/fonts/{font}")).is_some(), "{font} is not built in");

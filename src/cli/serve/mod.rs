@@ -78,8 +78,8 @@ pub fn run(file: Option<PathBuf>, port: u16) -> Result<(), String> {
         }
         None => None,
     };
-    let server = Server::http(("127.0.0.1", port))
-        .map_err(|e| format!("error: cannot listen on 127.0.0.1:{port}: {e}\n"))?;
+    let server =
+        Server::http(("127.0.0.1", port)).map_err(|e| format!("error: cannot listen on 127.0.0.1:{port}: {e}\n"))?;
     let port = server.server_addr().to_ip().map(|a| a.port()).ok_or("error: the server has no TCP address\n")?;
     let state = Arc::new(State {
         file,
@@ -169,8 +169,9 @@ fn answer(state: &State, request: &mut Request) -> Answer {
                     return Answer::refused(403, "requests from other sites are refused");
                 }
             }
-            let json_body = header(request, "Content-Type")
-                .is_some_and(|t| t.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")));
+            let json_body = header(request, "Content-Type").is_some_and(|t| {
+                t.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+            });
             if !json_body {
                 return Answer::refused(415, "send JSON (Content-Type: application/json)");
             }
@@ -257,7 +258,8 @@ fn start(state: &State) -> Value {
             (f.path.display().to_string(), text, true)
         }
         None => {
-            let (name, text) = assets::EXAMPLES.iter().find(|(n, _)| *n == "assignment4.nn").unwrap_or(&assets::EXAMPLES[0]);
+            let (name, text) =
+                assets::EXAMPLES.iter().find(|(n, _)| *n == "assignment4.nn").unwrap_or(&assets::EXAMPLES[0]);
             (name.to_string(), text.to_string(), false)
         }
     };
