@@ -28,7 +28,13 @@ impl Drop for Served {
 
 /// Starts `nnderive serve ARGS --port 0` and reads the address it prints.
 fn serve(args: &[&str]) -> Served {
+    serve_in(Path::new("."), args)
+}
+
+/// As [`serve`], started in the folder `dir`.
+fn serve_in(dir: &Path, args: &[&str]) -> Served {
     let mut child = Command::new(BIN)
+        .current_dir(dir)
         .arg("serve")
         .args(args)
         .args(["--port", "0"])
@@ -498,7 +504,7 @@ fn a_student_types_the_assignment_and_sees_the_derivation_in_a_real_browser() {
     };
     let dir = scratch("browser");
     let file = dir.join("assignment4.nn");
-    let served = serve(&[file.to_str().unwrap()]);
+    let served = serve_in(&dir, &["assignment4.nn"]);
     let mut browser = Browser::launch(&binary);
     browser.call(
         "Emulation.setDeviceMetricsOverride",
@@ -532,8 +538,6 @@ fn a_student_types_the_assignment_and_sees_the_derivation_in_a_real_browser() {
     assert!(display.contains("\\delta_{1} &= \\frac{\\partial L}{\\partial Z_{1}}"), "{display}");
     assert!(display.contains("\\begin{pmatrix}"), "{display}");
     assert_eq!(browser.eval("document.getElementById('problems').textContent"), "");
-    browser.eval("[...document.querySelectorAll('#tab-solution h3')].find(h => h.querySelector('annotation')?.textContent === '\\\\delta_{2}').scrollIntoView()");
-    browser.screenshot(&screenshots().join("serve-page.png"));
 
     // The graph: Graphviz's drawing when `dot` is installed, else its DOT text.
     browser.eval("document.querySelector('[data-tab=graph]').click()");
@@ -547,6 +551,8 @@ fn a_student_types_the_assignment_and_sees_the_derivation_in_a_real_browser() {
     browser.eval("document.getElementById('save').click()");
     browser.wait_for("document.getElementById('save-status').textContent.startsWith('saved')", "the save");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), assignment());
+    browser.eval("[...document.querySelectorAll('#tab-solution h3')].find(h => h.querySelector('annotation')?.textContent === '\\\\delta_{2}').scrollIntoView()");
+    browser.screenshot(&screenshots().join("serve-page.png"));
 
     // An error on line 16, column 8, holding markup in a comment: its
     // message and help show under that line, the markup as characters, and
@@ -584,5 +590,23 @@ fn a_student_types_the_assignment_and_sees_the_derivation_in_a_real_browser() {
     browser.eval("(() => { const s = document.getElementById('source'); s.scrollLeft = 0; s.dispatchEvent(new Event('scroll')); })()");
     browser.screenshot(&screenshots().join("serve-page-error.png"));
     drop(browser);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_file_that_is_not_utf8_or_a_port_in_use_is_refused_at_start() {
+    let dir = scratch("refused");
+    let file = dir.join("latin1.nn");
+    std::fs::write(&file, b"input x[1] = [1]\n# caf\xe9\n").unwrap();
+    let out = Command::new(BIN).args(["serve", file.to_str().unwrap(), "--port", "0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("not valid UTF-8") && said.contains("latin1.nn:2:"), "{said}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"input x[1] = [1]\n# caf\xe9\n");
+
+    let served = serve(&[]);
+    let out = Command::new(BIN).args(["serve", "--port", &served.port.to_string()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--port 0"), "{out:?}");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -68,7 +68,16 @@ pub fn run(file: Option<PathBuf>, port: u16) -> Result<(), String> {
     let file = match file {
         Some(path) => {
             let known = match std::fs::read(&path) {
-                Ok(bytes) => Some(bytes),
+                // Text that is not UTF-8 is refused where it goes wrong, as
+                // every command refuses it: the page could not show it, and
+                // saving would replace what it could not show.
+                Ok(bytes) => match nnderive::Source::decode_owned(path.display().to_string(), bytes) {
+                    Ok(source) => Some(source.text.into_bytes()),
+                    Err(failed) => {
+                        let (error, source) = *failed;
+                        return Err(nnderive::render::diagnostic::report(&error.report(), &source.name, &source.text));
+                    }
+                },
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
                 Err(e) => return Err(format!("error: cannot read {}: {e}\n", shown(&path))),
             };
@@ -79,7 +88,11 @@ pub fn run(file: Option<PathBuf>, port: u16) -> Result<(), String> {
         None => None,
     };
     let server =
-        Server::http(("127.0.0.1", port)).map_err(|e| format!("error: cannot listen on 127.0.0.1:{port}: {e}\n"))?;
+        Server::http(("127.0.0.1", port)).map_err(|e| {
+        format!(
+            "error: cannot listen on 127.0.0.1:{port}: {e}\n  = help: choose another port with --port, or --port 0 for any free one\n"
+        )
+    })?;
     let port = server.server_addr().to_ip().map(|a| a.port()).ok_or("error: the server has no TCP address\n")?;
     let state = Arc::new(State {
         file,
@@ -156,7 +169,7 @@ fn answer(state: &State, request: &mut Request) -> Answer {
     }
     let path = request.url().split(['?', '#']).next().unwrap_or("").to_string();
     match request.method() {
-        Method::Get | Method::Head => match assets::asset(&path) {
+        Method::Get => match assets::asset(&path) {
             Some((kind, body)) => Answer { status: 200, kind, body: body.to_vec() },
             None => match path.as_str() {
                 "/api/start" => Answer::json(200, &start(state)),
@@ -209,18 +222,17 @@ fn post(state: &State, path: &str, body: &Value) -> Answer {
     match (path, text) {
         ("/api/save", Some(text)) => save(state, text),
         ("/api/derive" | "/api/graph" | "/api/export", Some(text)) => {
-            // Counted before the work, so at most MAX_RUNNING run at once.
-            if state.running.fetch_add(1, Ordering::SeqCst) >= MAX_RUNNING {
-                state.running.fetch_sub(1, Ordering::SeqCst);
+            // Counted before the work, so at most MAX_RUNNING run at once;
+            // the guard gives the place back however the work ends.
+            let Some(_running) = Running::take(&state.running) else {
                 return Answer::refused(503, "earlier derivations are still running; the next edit tries again");
-            }
+            };
             let name = source_name(state);
             let answer = match path {
                 "/api/derive" => api::derive(&name, text, round(body)),
                 "/api/graph" => api::graph(&name, text, body.get("grad").and_then(Value::as_bool).unwrap_or(false)),
                 _ => api::export(&name, text, round(body), body.get("format").and_then(Value::as_str).unwrap_or("")),
             };
-            state.running.fetch_sub(1, Ordering::SeqCst);
             match answer {
                 Ok(value) => Answer::json(200, &value),
                 Err(why) => Answer::refused(400, &why),
@@ -230,6 +242,25 @@ fn post(state: &State, path: &str, body: &Value) -> Answer {
             Answer::refused(400, "the request has no \"text\" string")
         }
         _ => Answer::refused(404, "no such action"),
+    }
+}
+
+/// One of the [`MAX_RUNNING`] places for a derivation, held while it runs.
+struct Running<'a>(&'a AtomicUsize);
+
+impl<'a> Running<'a> {
+    fn take(count: &'a AtomicUsize) -> Option<Running<'a>> {
+        if count.fetch_add(1, Ordering::SeqCst) >= MAX_RUNNING {
+            count.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(Running(count))
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
