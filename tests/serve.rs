@@ -545,6 +545,10 @@ fn a_student_types_the_assignment_and_sees_the_derivation_in_a_real_browser() {
         "!!document.querySelector('#graph img[src^=\"data:image/svg+xml;base64,\"], #graph pre')",
         "the graph",
     );
+    // The derivation, typeset when its tab is opened.
+    browser.eval("document.querySelector('[data-tab=derivation]').click()");
+    browser.wait_for(&delta1.replace("#tab-solution", "#tab-derivation"), "δ1 in the derivation");
+    assert_eq!(browser.eval("document.querySelectorAll('.katex-error').length"), 0);
     browser.eval("document.querySelector('[data-tab=solution]').click()");
 
     // Saving writes the typed text to the file.
@@ -589,6 +593,31 @@ fn a_student_types_the_assignment_and_sees_the_derivation_in_a_real_browser() {
     assert_eq!(browser.eval("window.pwned === undefined && !document.querySelector('img[src=x]')"), true);
     browser.eval("(() => { const s = document.getElementById('source'); s.scrollLeft = 0; s.dispatchEvent(new Event('scroll')); })()");
     browser.screenshot(&screenshots().join("serve-page-error.png"));
+
+    // Every example opens from the list, derives and typesets without a
+    // KaTeX error, in both documents.
+    browser.eval("window.confirm = () => true");
+    let names = browser.eval("[...document.querySelectorAll('#examples option')].map(o => o.value).filter(v => v)");
+    let names: Vec<String> = names.as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect();
+    assert!(names.len() >= 20, "{names:?}");
+    for name in names {
+        let before = browser.eval("document.body.dataset.derived");
+        browser.eval(&format!(
+            "(() => {{ const s = document.getElementById('examples'); s.value = {}; s.dispatchEvent(new Event('change')); }})()",
+            json!(name)
+        ));
+        let took = browser.wait_for(
+            &format!("document.body.dataset.derived !== {before} && !document.body.dataset.deriving"),
+            &format!("{name} to derive"),
+        );
+        eprintln!("{name}: shown in {} ms", took.as_millis());
+        let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("grammar/examples").join(&name))
+            .unwrap();
+        assert_eq!(browser.eval("document.getElementById('source').value"), text, "{name}");
+        assert_eq!(browser.eval("document.querySelectorAll('.katex-error').length"), 0, "{name}");
+        let formulas = browser.eval("document.querySelectorAll('#tab-solution .katex').length").as_u64().unwrap();
+        assert!(formulas > 5, "{name}: {formulas} formulas");
+    }
     drop(browser);
     let _ = std::fs::remove_dir_all(dir);
 }

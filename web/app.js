@@ -25,6 +25,8 @@ const state = {
   timer: 0,
   tab: 'solution',
   good: false, // whether a derivation has been shown
+  documents: null, // the last good derivation's documents, by tab
+  typeset: {}, // the tabs whose document is typeset
   editAt: 0,
 };
 
@@ -184,12 +186,11 @@ async function derive() {
     showMarks(solveErrors);
     showProblems(solveErrors, solveErrors.length ? 'The file derives, but cannot be solved:' : '');
     output.classList.remove('stale');
-    renderDocument($('tab-derivation'), data.derivation);
-    if (data.solution) renderDocument($('tab-solution'), data.solution);
-    else {
-      const tab = $('tab-solution');
-      tab.replaceChildren(el('p', 'note', 'No worked solution: the file cannot be solved (see above). The derivation is shown under Derivation.'));
-    }
+    // Only the document in view is typeset now (typesetting is most of an
+    // edit's time); the other is typeset when its tab is opened.
+    state.documents = { solution: data.solution, derivation: data.derivation };
+    state.typeset = {};
+    showDocument(state.tab);
     $('values').textContent = data.values || '';
     state.good = true;
     document.body.dataset.derived = String(sequence);
@@ -265,6 +266,16 @@ function renderDocument(into, blocks) {
     }
   }
   into.replaceChildren(frag);
+}
+
+function showDocument(tab) {
+  if (!state.documents || !(tab in state.documents) || state.typeset[tab]) return;
+  state.typeset[tab] = true;
+  const blocks = state.documents[tab];
+  if (blocks) renderDocument($(`tab-${tab}`), blocks);
+  else {
+    $(`tab-${tab}`).replaceChildren(el('p', 'note', 'No worked solution: the file cannot be solved (see above). The derivation is shown under Derivation.'));
+  }
 }
 
 async function loadGraph() {
@@ -343,6 +354,7 @@ function showTab(tab) {
   for (const b of document.querySelectorAll('#tabs button')) b.setAttribute('aria-selected', String(b.dataset.tab === tab));
   for (const t of document.querySelectorAll('.tab')) t.hidden = t.id !== `tab-${tab}`;
   if (tab === 'graph') loadGraph();
+  showDocument(tab);
 }
 
 function onEdit() {
