@@ -545,6 +545,25 @@ fn a_student_types_the_assignment_and_sees_the_derivation_in_a_real_browser() {
         "!!document.querySelector('#graph img[src^=\"data:image/svg+xml;base64,\"], #graph pre')",
         "the graph",
     );
+    // One click downloads the worked solution as LaTeX, as `solve --format
+    // latex --round 4` writes it.
+    let downloads = dir.join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    browser.call("Page.setDownloadBehavior", json!({ "behavior": "allow", "downloadPath": downloads }));
+    browser.eval("document.querySelector('[data-format=latex]').click()");
+    let tex = downloads.join("assignment4.tex");
+    let started = Instant::now();
+    while !tex.is_file() && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let cli = Command::new(BIN)
+        .args(["solve", "grammar/examples/assignment4.nn", "--round", "4", "--format", "latex"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(&tex).expect("the LaTeX download"), String::from_utf8(cli.stdout).unwrap());
+
     // The derivation, typeset when its tab is opened.
     browser.eval("document.querySelector('[data-tab=derivation]').click()");
     browser.wait_for(&delta1.replace("#tab-solution", "#tab-derivation"), "δ1 in the derivation");
@@ -587,6 +606,11 @@ fn a_student_types_the_assignment_and_sees_the_derivation_in_a_real_browser() {
     assert!((16.0..16.6).contains(&below), "the message is {below} lines from the top, not under line 16");
     assert_eq!(browser.eval("document.getElementById('output').classList.contains('stale')"), true);
     assert_eq!(browser.eval(delta1), true, "the last good derivation stays");
+    // The derivation of the whole edit (the comment included) is shown.
+    browser.wait_for(
+        "document.getElementById('problems').textContent.includes('window.pwned=2')",
+        "the comment's derivation",
+    );
     let problems = browser.eval("document.getElementById('problems').textContent");
     assert!(problems.as_str().unwrap().contains("<img src=x onerror=\"window.pwned=1\"><script>"), "{problems}");
     std::thread::sleep(Duration::from_millis(200));
