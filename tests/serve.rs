@@ -545,6 +545,29 @@ fn a_student_types_the_assignment_and_sees_the_derivation_in_a_real_browser() {
         "!!document.querySelector('#graph img[src^=\"data:image/svg+xml;base64,\"], #graph pre')",
         "the graph",
     );
+    // The editor numbers the lines and highlights the keywords.
+    assert_eq!(
+        browser.eval("document.getElementById('gutter-lines').textContent.split('\\n').length"),
+        assignment().lines().count() + 1
+    );
+    let keywords = browser.eval(
+        "[...new Set([...document.querySelectorAll('#highlight .tok-kw')].map(e => e.textContent))].sort().join(' ')",
+    );
+    assert_eq!(keywords, "fn input loss param target train");
+
+    // The rounding is the page's choice: 2 places.
+    browser.eval("document.querySelector('[data-tab=solution]').click()");
+    browser.eval("(() => { const r = document.getElementById('round'); r.value = '2'; r.dispatchEvent(new Event('change')); })()");
+    browser.wait_for(
+        "document.getElementById('tab-solution').textContent.includes('Values are rounded to 2 decimal places')",
+        "the values rounded to 2 places",
+    );
+    browser.eval("(() => { const r = document.getElementById('round'); r.value = '4'; r.dispatchEvent(new Event('change')); })()");
+    browser.wait_for(
+        "document.getElementById('tab-solution').textContent.includes('Values are rounded to 4 decimal places')",
+        "the values rounded to 4 places",
+    );
+
     // One click downloads the worked solution as LaTeX, as `solve --format
     // latex --round 4` writes it.
     let downloads = dir.join("downloads");
