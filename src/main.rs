@@ -17,6 +17,8 @@ mod snapshot;
 mod grade;
 #[path = "cli/variants.rs"]
 mod variants;
+#[path = "cli/serve/mod.rs"]
+mod serve;
 
 use output::Target;
 
@@ -29,7 +31,7 @@ use output::Target;
 #[derive(Parser)]
 #[command(name = "nnderive", version, about, long_about)]
 #[command(
-    after_help = "Examples:\n  nnderive solve grammar/examples/assignment4.nn --round 4\n  nnderive derive grammar/examples/assignment4.nn\n  nnderive solve net.nn --format latex -o answer.tex\n  nnderive key net.nn --hide values --round 4 --format latex -o handout.tex\n  nnderive test problems/\n  nnderive vary net.nn --count 30 --seed 7 -o variants\n  nnderive grade variants submissions -o gradebook.csv\n  nnderive graph net.nn -o net.svg\n  nnderive gradcheck net.nn\n\nExit status: 0 success, 1 a problem with the input file, 2 a usage error."
+    after_help = "Examples:\n  nnderive solve grammar/examples/assignment4.nn --round 4\n  nnderive derive grammar/examples/assignment4.nn\n  nnderive solve net.nn --format latex -o answer.tex\n  nnderive key net.nn --hide values --round 4 --format latex -o handout.tex\n  nnderive test problems/\n  nnderive vary net.nn --count 30 --seed 7 -o variants\n  nnderive grade variants submissions -o gradebook.csv\n  nnderive graph net.nn -o net.svg\n  nnderive gradcheck net.nn\n  nnderive serve net.nn\n\nExit status: 0 success, 1 a problem with the input file, 2 a usage error."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -175,6 +177,17 @@ enum Command {
         /// reversed, and each error term and gradient beside its node.
         #[arg(long)]
         grad: bool,
+    },
+    /// Serve a local web page: an editor for the file on the left, its
+    /// derivation, worked solution, graph and values on the right, derived
+    /// again at each edit. Listens on 127.0.0.1 only; works offline.
+    Serve {
+        /// The `.nn` file to edit and save (created on the first save if it
+        /// does not exist). Without it the page opens an example and cannot save.
+        file: Option<PathBuf>,
+        /// The port to listen on (0: any free port, printed at start).
+        #[arg(long, default_value_t = 8000)]
+        port: u16,
     },
     /// Check every derived gradient against central finite differences; exit 1
     /// if any relative error is above the tolerance.
@@ -561,6 +574,10 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
         }
         Command::Vary { file, count, seed, output, round, margin, force, no_pdf } => {
             vary(&file, count as usize, seed, &output, round, margin, force, no_pdf)
+        }
+        Command::Serve { file, port } => {
+            serve::run(file, port)?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Gradcheck { file, tolerance, all, given } => {
             let source = read(&file)?;

@@ -122,6 +122,17 @@ impl Target {
     /// folder, a character device, or this process's standard output or
     /// error. A folder, a named pipe, a block device or a socket is refused.
     pub fn check(path: &Path, input: &Path) -> Result<Target, String> {
+        Target::checked(path, Some(input))
+    }
+
+    /// As [`Target::check`], for writing a file back in place (`nnderive
+    /// serve` saving the file it edits): the same rules, except that the
+    /// path may be the file that was read.
+    pub fn check_in_place(path: &Path) -> Result<Target, String> {
+        Target::checked(path, None)
+    }
+
+    fn checked(path: &Path, input: Option<&Path>) -> Result<Target, String> {
         let shown = path.to_path_buf();
         let fail = |why: String| Err(format!("error: cannot write {}: {why}\n", visible(&shown)));
         // What the path names, through every link (`/dev/stdout` is a link
@@ -171,7 +182,7 @@ impl Target {
             if let Some(why) = refused(meta, path) {
                 return fail(why);
             }
-            if same_file(meta, input) {
+            if input.is_some_and(|input| same_file(meta, input)) {
                 return fail("it is the input file, which the output would overwrite; choose another path".into());
             }
             if hard_links(meta) > 1 {
