@@ -144,7 +144,7 @@ pub fn export(name: &str, text: &str, round: Option<u32>, format: &str) -> Resul
         "json" => render::json::solution(&model, &solution, round),
         _ => match render::numpy::export(&model, &solution, name, false) {
             Ok(text) => text,
-            Err(e) => return Ok(json!({ "ok": false, "errors": errors(&source, &e) })),
+            Err(e) => return Ok(json!({ "ok": false, "errors": errors(&source, &nnderive::Error::from(e)) })),
         },
     };
     let stem = std::path::Path::new(name).file_stem().map(|s| s.to_string_lossy().into_owned());
