@@ -338,6 +338,8 @@ pub enum Convention {
     BatchCrossEntropy(Axis),
     /// Integer class labels read as one-hot targets, the classes along the axis.
     OneHot(Axis),
+    /// 𝟏, the tensor of ones that expands a gradient to its operand's shape.
+    Ones,
 }
 
 /// The statement a convolution-layer node of a formula relies on, if any:
@@ -354,6 +356,7 @@ pub fn layer_convention(node: &Node) -> Option<Convention> {
         Node::SumAxis(..) => Convention::Broadcast,
         Node::OneHot(_, _, axis) => Convention::OneHot(*axis),
         Node::Loss(LossFn::CrossEntropy(Some(axis)), ..) => Convention::BatchCrossEntropy(*axis),
+        Node::Ones(_) => Convention::Ones,
         _ => return None,
     })
 }
@@ -404,7 +407,8 @@ impl Convention {
             | Convention::AvgPool
             | Convention::Flatten
             | Convention::Broadcast
-            | Convention::OneHot(_) => return None,
+            | Convention::OneHot(_)
+            | Convention::Ones => return None,
         })
     }
 
@@ -439,6 +443,7 @@ impl Convention {
                 r"\operatorname{onehot}(c)[k,n] = 1 \text{ if } k = c[n], \text{ else } 0"
             }
             Convention::OneHot(_) => r"\operatorname{onehot}(c)[n,k] = 1 \text{ if } k = c[n], \text{ else } 0",
+            Convention::Ones => r"\mathbf{1}[i,j] = 1, \quad (\mu \odot \mathbf{1})[i,j] = \mu[i]",
             Convention::ReluAtZero
             | Convention::AbsAtZero
             | Convention::LeakyReluAtZero
@@ -477,6 +482,7 @@ impl Convention {
             Convention::BatchCrossEntropy(_) => "L = −(1/N) Σₙ Σₖ Y[n,k] log P[n,k]",
             Convention::OneHot(a) if a == Axis::DOWN => "onehot(c)[k,n] = 1 if k = c[n], else 0",
             Convention::OneHot(_) => "onehot(c)[n,k] = 1 if k = c[n], else 0",
+            Convention::Ones => "𝟏[i,j] = 1 and (μ ⊙ 𝟏)[i,j] = μ[i]",
             Convention::ReluAtZero
             | Convention::AbsAtZero
             | Convention::LeakyReluAtZero
@@ -651,6 +657,24 @@ impl Convention {
                         same("[C, H, W]"),
                         w(", written "),
                         m("reshape(g, C×H×W)", r"\operatorname{reshape}_{C\times H\times W}\left(g\right)"),
+                    ]
+                }
+            }
+            Convention::Ones => {
+                const {
+                    &[
+                        m("𝟏", r"\mathbf{1}"),
+                        w(" is a tensor of ones with the shape of the gradient it stands in: a gradient equal in every entry is written "),
+                        m("c 𝟏", r"c\,\mathbf{1}"),
+                        w(" ("),
+                        m("∂L/∂P = 𝟏", r"\partial L / \partial P = \mathbf{1}"),
+                        w(" for "),
+                        m("L = ΣP", r"L = \textstyle\sum P"),
+                        w("), and "),
+                        m("μ ⊙ 𝟏", r"\mu \odot \mathbf{1}"),
+                        w(" is a column (or row) "),
+                        m("μ", r"\mu"),
+                        w(" copied along the axis it was stretched over, so every gradient has the shape of what it is the gradient of"),
                     ]
                 }
             }

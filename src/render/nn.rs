@@ -64,6 +64,7 @@ fn unwritable(node: &Node) -> Option<(&'static str, &'static str)> {
         Node::SumSpatial(..) => Some(("sum_spatial", "the adjoint of a bias added at every position of a map")),
         Node::OneHot(..) => Some(("onehot", "class labels read as one-hot targets")),
         Node::Diag(..) => Some(("diag", "the diagonal matrix of softmax's Jacobian")),
+        Node::Ones(..) => Some(("ones", "a tensor of ones, a gradient expanded to its operand's shape")),
         Node::Tensor(_)
         | Node::Param(_)
         | Node::Symbol(_)
