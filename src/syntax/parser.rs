@@ -23,6 +23,9 @@ use super::format::expr_text;
 use super::habits;
 use super::Span;
 
+#[path = "statements.rs"]
+mod statements;
+
 /// Parser input: the text with its location; `extra` is the whole text
 /// being parsed, so that columns can be counted in it without a copy.
 pub type Input<'a> = LocatedSpan<&'a str, &'a str>;
@@ -1366,6 +1369,7 @@ fn statement(i: Input) -> PResult<Item> {
             "loss" => loss(i).map(|(r, e)| (r, Item::Loss(e))),
             "train" => train(i).map(|(r, t)| (r, Item::Train(t))),
             "steps" if starts_steps(i) => steps(i).map(|(r, s)| (r, Item::Steps(s))),
+            "layout" if statements::starts_layout(i) => statements::layout(i).map(|(r, l)| (r, Item::Layout(l))),
             _ => equation(i).map(|(r, e)| (r, Item::Equation(e))),
         };
     }
