@@ -39,16 +39,10 @@ pub fn local_adjoints(
     let mut out_list = Vec::new();
     // What fires from here on belongs to the contributions built below.
     g.take_fired();
-    let mut seed = seed;
-    // A layer needs its gradient as a map: a scalar ḡ (from a plain sum)
-    // stands for that value in every entry.
-    if matches!(node, Node::Conv2d(..) | Node::Pool(..) | Node::Flatten(_)) && g.shape(seed).is_scalar() {
-        let shape = g.shape(id).clone();
-        seed = g.reshape(seed, shape);
-    }
     let mut push = |g: &mut Graph, child: NodeId, c: NodeId, rule: &'static str, explanation: Option<NodeId>| {
         if wants(child) {
             let c = unbroadcast(g, c, child, id);
+            let c = expand(g, c, child);
             let broadcast = stretched(g, child, id).then_some("d-broadcast");
             // Each contribution is built just before it is pushed.
             let simplified = g.take_fired();
@@ -73,7 +67,7 @@ pub fn local_adjoints(
         }
     }
     match node {
-        Node::Tensor(_) | Node::Param(_) | Node::Symbol(_) | Node::Const(_) => {}
+        Node::Tensor(_) | Node::Param(_) | Node::Symbol(_) | Node::Const(_) | Node::Ones(_) => {}
         // z = a + b: ā = ḡ, b̄ = ḡ
         Node::Add(a, b) => {
             push(g, a, seed, "d-add", None);
@@ -370,6 +364,24 @@ fn unbroadcast(g: &mut Graph, c: NodeId, child: NodeId, parent: NodeId) -> NodeI
     } else {
         let axes: Vec<Axis> = g.shape(child).stretched_axes(&g.shape(c).clone());
         axes.into_iter().fold(c, |c, axis| g.sum_axis(c, axis))
+    }
+}
+
+/// Expands a contribution to its operand's shape: the gradient of an
+/// operand always has the operand's shape. A contribution with fewer
+/// entries stands for the same value in every entry it was spread over
+/// (the seed of `Σ P` is 1 in every entry of P, that of `X 1` each row's
+/// value along the row, that of `R ⊙ μ` for a column μ the column copied
+/// across); left smaller, it would reach a layer's adjoint, a product or
+/// a sum along an axis as if it had that smaller shape. So it is written
+/// out with 𝟏, the tensor of ones: ∂L/∂P = 𝟏, ∂L/∂R = μ ⊙ 𝟏.
+fn expand(g: &mut Graph, c: NodeId, child: NodeId) -> NodeId {
+    let shape = g.shape(child).clone();
+    let fits = g.shape(c).broadcast(&shape).is_some_and(|s| s == shape);
+    if fits {
+        g.expand(c, &shape)
+    } else {
+        c
     }
 }
 

@@ -748,11 +748,23 @@ impl<'m> Backprop<'m> {
         let mut roots: Vec<NodeId> = self.model.order.iter().filter_map(|&t| self.model.tensor(t).definition).collect();
         roots.extend(gradients.iter().map(|g| g.formula));
         roots.extend(self.symbols.iter().filter(|s| s.defined).map(|s| s.formula));
-        self.g
+        let mut found: BTreeSet<rules::Convention> = self
+            .g
             .nodes_under(&roots)
             .into_iter()
             .filter_map(|n| rules::layer_convention(self.g.node(n)).or_else(|| rules::batch_convention(&self.g, n)))
-            .collect()
+            .collect();
+        // 𝟏 may show only in a step (∂L/∂E = 𝟏, then 𝟏 ⊙ σ′(Z) = σ′(Z)).
+        let steps: Vec<NodeId> = gradients
+            .iter()
+            .flat_map(|g| &g.steps)
+            .chain(self.symbols.iter().flat_map(|s| &s.steps))
+            .map(|s| s.expr)
+            .collect();
+        if self.g.nodes_under(&steps).into_iter().any(|n| matches!(self.g.node(n), Node::Ones(_))) {
+            found.insert(rules::Convention::Ones);
+        }
+        found
     }
 
     /// Targets whose Σ = 1 was actually used (their general form differs),

@@ -360,6 +360,8 @@ pub enum Convention {
     Slice,
     /// An embedding lookup `W[x]` and its gradient, `scatter_add`.
     Lookup,
+    /// 𝟏, the tensor of ones that expands a gradient to its operand's shape.
+    Ones,
 }
 
 /// The statement a convolution-layer node of a formula relies on, if any:
@@ -378,6 +380,7 @@ pub fn layer_convention(node: &Node) -> Option<Convention> {
         Node::Slice(..) | Node::Unslice(..) => Convention::Slice,
         Node::Gather(..) | Node::ScatterAdd(..) => Convention::Lookup,
         Node::Loss(LossFn::CrossEntropy(Some(axis)), ..) => Convention::BatchCrossEntropy(*axis),
+        Node::Ones(_) => Convention::Ones,
         _ => return None,
     })
 }
@@ -430,7 +433,8 @@ impl Convention {
             | Convention::Broadcast
             | Convention::OneHot(_)
             | Convention::Slice
-            | Convention::Lookup => return None,
+            | Convention::Lookup
+            | Convention::Ones => return None,
         })
     }
 
@@ -471,6 +475,7 @@ impl Convention {
             Convention::Lookup => {
                 r"W[x][p,:] = W[x[p],:], \quad \operatorname{scatter\_add}_{x}(G)[k,:] = \textstyle\sum_{p:\, x[p] = k} G[p,:]"
             }
+            Convention::Ones => r"\mathbf{1}[i,j] = 1, \quad (\mu \odot \mathbf{1})[i,j] = \mu[i]",
             Convention::ReluAtZero
             | Convention::AbsAtZero
             | Convention::LeakyReluAtZero
@@ -511,6 +516,7 @@ impl Convention {
             Convention::OneHot(_) => "onehot(c)[n,k] = 1 if k = c[n], else 0",
             Convention::Slice => "unslice(G, r)[i] = G[i − a] if a ≤ i < b on every axis (r = a:b on each), else 0",
             Convention::Lookup => "W[x][p,:] = W[x[p],:], and scatter_add(G, x)[k,:] = Σ G[p,:] over the positions p with x[p] = k",
+            Convention::Ones => "𝟏[i,j] = 1 and (μ ⊙ 𝟏)[i,j] = μ[i]",
             Convention::ReluAtZero
             | Convention::AbsAtZero
             | Convention::LeakyReluAtZero
@@ -685,6 +691,24 @@ impl Convention {
                         same("[C, H, W]"),
                         w(", written "),
                         m("reshape(g, C×H×W)", r"\operatorname{reshape}_{C\times H\times W}\left(g\right)"),
+                    ]
+                }
+            }
+            Convention::Ones => {
+                const {
+                    &[
+                        m("𝟏", r"\mathbf{1}"),
+                        w(" is a tensor of ones with the shape of the gradient it stands in: a gradient equal in every entry is written "),
+                        m("c 𝟏", r"c\,\mathbf{1}"),
+                        w(" ("),
+                        m("∂L/∂P = 𝟏", r"\partial L / \partial P = \mathbf{1}"),
+                        w(" for "),
+                        m("L = ΣP", r"L = \textstyle\sum P"),
+                        w("), and "),
+                        m("μ ⊙ 𝟏", r"\mu \odot \mathbf{1}"),
+                        w(" is a column (or row) "),
+                        m("μ", r"\mu"),
+                        w(" copied along the axis it was stretched over, so every gradient has the shape of what it is the gradient of"),
                     ]
                 }
             }

@@ -343,6 +343,7 @@ impl<'a> Evaluator<'a> {
                 .cloned()
                 .ok_or(Failure::Internal("a derived quantity was used before it was computed"))?,
             Node::Const(c) => Tensor::scalar_exact(c.clone()),
+            Node::Ones(shape) => Tensor::exact(shape.dims().to_vec(), vec![num_traits::One::one(); shape.len()]),
             Node::Neg(_) => arg(0)?.neg(),
             Node::Add(..) => arg(0)?.add(arg(1)?)?,
             Node::Sub(..) => arg(0)?.sub(arg(1)?)?,

@@ -98,7 +98,7 @@ pub(crate) fn prints_alike(file: &ast::File) -> Vec<Error> {
                 }
                 continue;
             }
-            Item::Steps(_) | Item::Train(_) => continue,
+            Item::Steps(_) | Item::Train(_) | Item::Layout(_) => continue,
         };
         let Some(at) = at else {
             errors.extend(shown.add(Printed::Name(name.name.clone()), name.span));

@@ -29,6 +29,9 @@ pub const MAX_STEPS: u32 = 10_000;
 /// is unrolled first ([`super::time`]), and its model keeps the timeline.
 /// Unrolling stops at its first error; the checks after it report every
 /// independent error (see [`Errors`]).
+#[path = "orient.rs"]
+mod orient;
+
 pub fn check(file: &ast::File) -> Result<Model, Errors> {
     if file.items.is_empty() {
         return Err(Error { kind: Box::new(ErrorKind::EmptyFile), span: None }.into());
@@ -56,6 +59,7 @@ fn check_unrolled(file: &ast::File) -> Result<Model, Errors> {
         return Err(Error { kind: Box::new(ErrorKind::EmptyFile), span: None }.into());
     }
     let mut checker = Checker::default();
+    checker.layout_statement(file);
     checker.declare(file);
     checker.functions(file);
     let order = checker.order_equations();
@@ -100,6 +104,8 @@ struct Checker<'a> {
     failed_fns: HashSet<String>,
     /// Every error so far, in file order.
     errors: Errors,
+    /// The layout a `layout rows` or `layout columns` statement states (see `orient`).
+    layout: Option<ast::Layout>,
 }
 
 /// Where names in an expression are looked up.
@@ -193,7 +199,7 @@ impl<'a> Checker<'a> {
                     }
                     self.fn_spans.insert(f.name.name.clone(), f.name.span);
                 }
-                Item::Train(_) | Item::Steps(_) => {}
+                Item::Train(_) | Item::Steps(_) | Item::Layout(_) => {}
             }
         }
         let mut clashes = Vec::new();
@@ -532,6 +538,11 @@ impl<'a> Checker<'a> {
         (a, lhs): (NodeId, &ast::Expr),
         (b, rhs): (NodeId, &ast::Expr),
     ) -> Result<NodeId, Error> {
+        let (a, b) = if matches!(op, BinOp::MatMul | BinOp::Pow) {
+            (a, b)
+        } else {
+            self.orient_vectors(op, op_span, (a, lhs), (b, rhs))?
+        };
         let (sa, sb) = (self.graph.shape(a), self.graph.shape(b));
         let ok = match op {
             BinOp::MatMul => sa.matmul(sb).is_some(),
@@ -801,7 +812,7 @@ impl<'a> Checker<'a> {
         }
         let axis = match given {
             Some((axis, _)) => axis,
-            None => match self.layout_axis(arg) {
+            None => match self.stated_axis().or_else(|| self.layout_axis(arg)) {
                 Some(axis) => axis,
                 None => {
                     let kind = ErrorKind::AxisNeeded { func: func.name.clone(), shape, arg: expr_text(arg_expr) };

@@ -57,6 +57,14 @@ pub enum ErrorKind {
     NoLoss,
     /// Two `loss` statements.
     SecondLoss { first: Span },
+    /// `layout rows` and then `layout columns` (or the same twice).
+    SecondLayout { first: Span },
+    /// `Z = X @ W + b` with `X`, `W` inputs of shapes `[2,2]` and `b[2]`:
+    /// the vector fits as a column and as a row of the square matrix, and
+    /// neither a `layout` statement nor a product with a parameter says
+    /// which.
+    /// `vector_first` when the vector is the left operand.
+    VectorReadEitherWay { op: String, vector: Operand, matrix: Operand, vector_first: bool },
     /// `A = B + 1` and `B = A * 2`: equations that depend on each other.
     Cycle { names: Vec<String> },
     /// `fn f(t) = t * W1`: a function body naming something other than its parameters.
@@ -413,6 +421,31 @@ impl Error {
                 .with_help("reduce it with sum(...) or mean(...), or use a built-in loss such as cross_entropy(y, yhat)"),
             NoLoss => Diagnostic::new("the file defines no loss", self.span)
                 .with_help("add a line such as `loss L = cross_entropy(y, yhat)`"),
+            SecondLayout { first } => d("a file has one layout, and this is the second".into())
+                .with_label("second layout")
+                .with_related(*first, "the layout is stated here")
+                .with_help("keep one `layout rows` or `layout columns` statement"),
+            VectorReadEitherWay { op, vector, matrix, vector_first } => {
+                let v = vector.name.clone().unwrap_or_else(|| "the vector".into());
+                let x = matrix.name.clone().unwrap_or_else(|| "the matrix".into());
+                let m = vector.shape.dims().first().copied().unwrap_or(0);
+                d(format!(
+                    "'{op}' of a vector {} and a square matrix {} can be read two ways",
+                    vector.shape, matrix.shape
+                ))
+                .with_label(match vector_first {
+                    true => format!("{} {op} {}", short(&vector.shape), short(&matrix.shape)),
+                    false => format!("{} {op} {}", short(&matrix.shape), short(&vector.shape)),
+                })
+                .with_related(vector.span, format!("this is {}", vector.shape))
+                .with_related(matrix.span, format!("this is {}", matrix.shape))
+                .with_help(format!(
+                    "read as a row (NumPy's reading), {v}[j] meets column j of every row of {x}; \
+                     read as a column, {v}[i] meets row i of every column; \
+                     state the layout with `layout rows` or `layout columns` on a line of its own, \
+                     or declare {v} as a row [1,{m}] or a column [{m},1]"
+                ))
+            }
             SecondLoss { first } => d("a file has one loss, and this is the second".into())
                 .with_label("second loss")
                 .with_related(*first, "the first loss")
@@ -947,7 +980,7 @@ fn elementwise_help(left: &Operand, right: &Operand) -> String {
             if k == n {
                 let name = small.name.as_deref().unwrap_or("it");
                 return format!(
-                    "{} is a column ({k}×1) in nnderive; to add it to each row of {}, make it a row: declare {name} as [1, {k}]",
+                    "{} is a column ({k}×1) in nnderive unless the examples are rows; to add it to each row of {}, state `layout rows` on a line of its own, or make it a row: declare {name} as [1, {k}]",
                     small.shape, big.shape
                 );
             }

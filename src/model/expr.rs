@@ -58,6 +58,11 @@ pub enum Node {
     Symbol(SymbolId),
     /// An exact scalar constant.
     Const(BigRational),
+    /// 𝟏, a tensor of ones of the given shape (never a scalar): a
+    /// gradient that is the same in every entry of its operand, expanded
+    /// to the operand's shape (∂L/∂P = 𝟏 for `L = Σ P`), and `x ⊙ 𝟏`, a
+    /// column or row copied along the axes it was stretched over.
+    Ones(Shape),
     Neg(NodeId),
     Add(NodeId, NodeId),
     Sub(NodeId, NodeId),
@@ -166,6 +171,7 @@ impl PartialEq for Node {
             (MaxPoolBack(a, c, w), MaxPoolBack(b, d, v)) => a == b && c == d && w == v,
             (AvgPoolBack(a, w), AvgPoolBack(b, v)) => a == b && w == v,
             (Reshape(a, x), Reshape(b, y)) => a == b && x == y,
+            (Ones(x), Ones(y)) => x == y,
             (OneHot(a, c, x), OneHot(b, d, y)) => a == b && c == d && x == y,
             (Slice(a, r), Slice(b, q)) => a == b && r == q,
             (Unslice(a, r, x), Unslice(b, q, y)) => a == b && r == q && x == y,
@@ -179,7 +185,7 @@ impl PartialEq for Node {
                 | SumSpatial(_) | Add(..) | Sub(..) | Mul(..) | Div(..) | MatMul(..) | Apply(..) | Reduce(..)
                 | Softmax(..) | LogSoftmax(..) | SumAxis(..) | Loss(..) | Conv2d(..) | ConvKernelGrad(..)
                 | ConvInputGrad(..) | Pool(..) | MaxPoolBack(..) | AvgPoolBack(..) | Reshape(..) | OneHot(..)
-                | Slice(..) | Unslice(..) | Gather(..) | ScatterAdd(..),
+                | Slice(..) | Unslice(..) | Gather(..) | ScatterAdd(..) | Ones(_),
                 _,
             ) => false,
         }
@@ -231,6 +237,7 @@ impl Hash for Node {
             Node::Unslice(a, r, shape) => (a, r, shape).hash(state),
             Node::Gather(a, b) => (a, b).hash(state),
             Node::ScatterAdd(a, b, rows) => (a, b, rows).hash(state),
+            Node::Ones(shape) => shape.hash(state),
         }
     }
 }
@@ -239,7 +246,7 @@ impl Node {
     /// The children, in order.
     pub fn children(&self) -> Vec<NodeId> {
         match self {
-            Node::Tensor(_) | Node::Param(_) | Node::Symbol(_) | Node::Const(_) => vec![],
+            Node::Tensor(_) | Node::Param(_) | Node::Symbol(_) | Node::Const(_) | Node::Ones(_) => vec![],
             Node::Neg(a)
             | Node::Pow(a, _)
             | Node::Transpose(a)
@@ -380,6 +387,83 @@ impl Graph {
         self.constant(integer(value))
     }
 
+    /// 𝟏 of `shape`, a tensor of ones; of a scalar shape, the number 1.
+    pub fn ones(&mut self, shape: Shape) -> NodeId {
+        if shape.is_scalar() {
+            return self.int(1);
+        }
+        self.intern(Node::Ones(shape.clone()), shape)
+    }
+
+    /// `a` expanded to `shape`: unchanged when it has that shape already,
+    /// otherwise `a ⊙ 𝟏` (a scalar `c` becomes `c 𝟏`, a column copies
+    /// along the rows it was stretched over). `a` must broadcast to
+    /// `shape`; the gradient of an operand always has the operand's shape,
+    /// and this is how a smaller one gets it.
+    pub fn expand(&mut self, a: NodeId, shape: &Shape) -> NodeId {
+        if self.shape(a) == shape {
+            return a;
+        }
+        let ones = self.ones(shape.clone());
+        self.mul(a, ones)
+    }
+
+    /// Is `a` a 𝟏 that `other` already covers, so that `a ⊙ other` is
+    /// `other` (a tensor of ones the shape of `other`, or one that `other`
+    /// stretches over)?
+    fn ones_covered_by(&self, a: NodeId, other: NodeId) -> bool {
+        matches!(self.node(a), Node::Ones(_)) && self.covers(other, self.shape(a))
+    }
+
+    /// Does `other` have `shape`, or one that `shape` broadcasts to?
+    fn covers(&self, other: NodeId, shape: &Shape) -> bool {
+        shape.broadcast(self.shape(other)).is_some_and(|s| s == *self.shape(other))
+    }
+
+    /// `x` for `x ⊙ 𝟏` (also under a coefficient, a sign or a division by
+    /// a number) when the shape the 𝟏 gives is `shape` anyway: in a sum
+    /// with a term of that shape, or a product with a factor of it, the
+    /// other operand spreads `x` over every entry as the 𝟏 did.
+    fn without_ones(&mut self, term: NodeId, shape: &Shape) -> Option<NodeId> {
+        if self.shape(term) != shape {
+            return None;
+        }
+        match self.node(term).clone() {
+            Node::Ones(_) => Some(self.int(1)),
+            Node::Mul(x, o) if matches!(self.node(o), Node::Ones(_)) => Some(x),
+            Node::Mul(c, x) if self.as_const(c).is_some() => {
+                let x = self.without_ones(x, shape)?;
+                Some(self.mul(c, x))
+            }
+            Node::Div(x, d) if self.as_const(d).is_some() => {
+                let x = self.without_ones(x, shape)?;
+                Some(self.div(x, d))
+            }
+            Node::Neg(x) => {
+                let x = self.without_ones(x, shape)?;
+                Some(self.neg(x))
+            }
+            _ => None,
+        }
+    }
+
+    /// `a ∘ b` with a 𝟏 dropped from either operand when the other has the
+    /// sum's shape already (see [`Graph::without_ones`]).
+    fn absorb_ones(&mut self, a: NodeId, b: NodeId, op: fn(&mut Graph, NodeId, NodeId) -> NodeId) -> Option<NodeId> {
+        let (sa, sb) = (self.shape(a).clone(), self.shape(b).clone());
+        if sa == sb {
+            if let Some(x) = self.without_ones(b, &sa) {
+                self.fire(S::TimesOne);
+                return Some(op(self, a, x));
+            }
+            if let Some(x) = self.without_ones(a, &sb) {
+                self.fire(S::TimesOne);
+                return Some(op(self, x, b));
+            }
+        }
+        None
+    }
+
     // ---- arithmetic ---------------------------------------------------
 
     /// An operation on two constants too long to fold (see [`foldable`]),
@@ -457,6 +541,9 @@ impl Graph {
             self.fire(S::AddZero);
             return a;
         }
+        if let Some(sum) = self.absorb_ones(a, b, Graph::add) {
+            return sum;
+        }
         if let Node::Neg(nb) = *self.node(b) {
             self.fire(S::MinusNegation);
             return self.sub(a, nb);
@@ -497,6 +584,9 @@ impl Graph {
         if self.is_const(b, 0) && *self.shape(a) == shape {
             self.fire(S::AddZero);
             return a;
+        }
+        if let Some(difference) = self.absorb_ones(a, b, Graph::sub) {
+            return difference;
         }
         if self.is_const(a, 0) && *self.shape(b) == shape {
             self.fire(S::AddZero);
@@ -608,6 +698,28 @@ impl Graph {
         // Constants go in front.
         if self.as_const(b).is_some() {
             self.fire(S::ConstantFirst);
+            return self.mul(b, a);
+        }
+        // 𝟏 ⊙ x = x when x has 𝟏's shape already (or a larger one).
+        if self.ones_covered_by(a, b) {
+            self.fire(S::TimesOne);
+            return b;
+        }
+        if self.ones_covered_by(b, a) {
+            self.fire(S::TimesOne);
+            return a;
+        }
+        // (x ⊙ 𝟏) ⊙ b = x ⊙ b when b has 𝟏's shape already.
+        for (p, other) in [(a, b), (b, a)] {
+            if let Node::Mul(x, o) = *self.node(p) {
+                if matches!(self.node(o), Node::Ones(_)) && self.covers(other, &self.shape(o).clone()) {
+                    self.fire(S::TimesOne);
+                    return if p == a { self.mul(x, other) } else { self.mul(other, x) };
+                }
+            }
+        }
+        // A 𝟏 goes last: x ⊙ 𝟏 reads as x copied to 𝟏's shape.
+        if matches!(self.node(a), Node::Ones(_)) && !matches!(self.node(b), Node::Ones(_)) {
             return self.mul(b, a);
         }
         let shape = self.broadcast(a, b);
@@ -739,6 +851,9 @@ impl Graph {
             return a;
         }
         if let Some(d) = self.negation_out(a, b, Graph::div) {
+            return d;
+        }
+        if let Some(d) = self.absorb_ones(a, b, Graph::div) {
             return d;
         }
         let shape = self.broadcast(a, b);
@@ -1091,6 +1206,7 @@ impl Graph {
             Node::Param(i) => self.param(*i),
             Node::Symbol(s) => self.symbol(*s, shape.clone()),
             Node::Const(c) => self.constant(c.clone()),
+            Node::Ones(s) => self.ones(s.clone()),
             Node::Neg(a) => self.neg(m(a)),
             Node::Add(a, b) => self.add(m(a), m(b)),
             Node::Sub(a, b) => self.sub(m(a), m(b)),

@@ -257,6 +257,7 @@ pub fn unroll(file: &ast::File) -> Result<Option<(ast::File, Timeline)>, Error> 
             Item::Loss(e) => items.push(Item::Loss(ast::Equation { value: u.expr(&e.value, None)?, ..e.clone() })),
             Item::Function(f) => items.push(Item::Function(ast::FnDef { body: u.expr(&f.body, None)?, ..f.clone() })),
             Item::Train(t) => items.push(Item::Train(t.clone())),
+            Item::Layout(l) => items.push(Item::Layout(l.clone())),
         }
     }
     let timeline = Timeline { index: range.index.to_string(), first, last, sequences };

@@ -365,6 +365,12 @@ impl Printer<'_> {
             Node::Param(i) => (format!("t{i}"), Prec::Atom),
             Node::Symbol(s) => self.symbol(*s),
             Node::Const(c) => self.number(c),
+            // A tensor of ones, bold as the ones vector of 1ᵀX is in LaTeX.
+            Node::Ones(_) => match n {
+                Notation::Latex => ("\\mathbf{1}".into(), Prec::Atom),
+                Notation::Text => ("𝟏".into(), Prec::Atom),
+                Notation::Nn => ("ones".into(), Prec::Atom),
+            },
             Node::Neg(a) => self.negation(*a),
             Node::Add(..) | Node::Sub(..) => self.sum(id),
             Node::Mul(a, b) => self.product(*a, *b),

@@ -68,6 +68,7 @@ fn unwritable(node: &Node) -> Option<(&'static str, &'static str)> {
         Node::ScatterAdd(..) => {
             Some(("scatter_add", "an embedding table's gradient, each row summed over the positions that picked it"))
         }
+        Node::Ones(..) => Some(("ones", "a tensor of ones, a gradient expanded to its operand's shape")),
         Node::Tensor(_)
         | Node::Param(_)
         | Node::Symbol(_)

@@ -533,6 +533,20 @@ fn formula_and_value(
     }
 }
 
+/// The layer rules the solution's own lines need. It shows the error
+/// terms, the quantities on their paths and the gradients, not every step
+/// of the derivation: 𝟏 is defined only when one of those lines has it.
+fn shown_layer_rules(o: &Outline<&crate::eval::tensor::Tensor>) -> Vec<Convention> {
+    let g = &o.derivation.graph;
+    let mut shown: Vec<NodeId> = o.gradients.iter().map(|grad| grad.formula).collect();
+    for term in &o.error_terms {
+        shown.push(term.definition.formula);
+        shown.extend(term.path_lines().map(|(_, expr, _)| expr));
+    }
+    let uses_ones = || g.nodes_under(&shown).into_iter().any(|n| matches!(g.node(n), crate::model::Node::Ones(_)));
+    o.layer_rules.iter().copied().filter(|&c| c != Convention::Ones || uses_ones()).collect()
+}
+
 /// `nnderive solve`: the worked solution as terminal text.
 pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> String {
     let o = outline(model, solution, round);
@@ -545,7 +559,7 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
         let _ = writeln!(out, "\nFunctions and their derivatives");
         out.push_str(&aligned(&fns, "  "));
     }
-    write_layer_rules(&mut out, &o.layer_rules);
+    write_layer_rules(&mut out, &shown_layer_rules(&o));
     write_error_term_values(&mut out, &o);
     write_gradient_values(&mut out, &o);
     if let Some(train) = o.update {

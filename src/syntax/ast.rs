@@ -41,6 +41,8 @@ pub enum Item {
     Train(Train),
     /// `steps t = 1..3`: a time index for recurrent networks.
     Steps(Steps),
+    /// `layout rows` or `layout columns`: how a batch lays out its examples.
+    Layout(LayoutDecl),
 }
 
 impl Item {
@@ -52,6 +54,7 @@ impl Item {
             Item::Equation(e) | Item::Loss(e) => e.span,
             Item::Train(t) => t.span,
             Item::Steps(s) => s.span,
+            Item::Layout(l) => l.span,
         }
     }
 }
@@ -85,6 +88,36 @@ impl Role {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Ident {
     pub name: String,
+    pub span: Span,
+}
+
+/// How a batch lays out its examples, as `layout rows` or `layout columns`
+/// states it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// One example per row (`X @ W + b`, NumPy's and PyTorch's habit): a
+    /// vector `[M]` beside an `[N, M]` matrix is a row added to every row.
+    Rows,
+    /// One example per column (`W @ X + b`, the textbooks' habit): a vector
+    /// `[M]` beside an `[M, N]` matrix is a column added to every column.
+    Columns,
+}
+
+impl Layout {
+    /// The word the statement uses.
+    pub fn word(self) -> &'static str {
+        match self {
+            Layout::Rows => "rows",
+            Layout::Columns => "columns",
+        }
+    }
+}
+
+/// `layout rows`: the layout, where its word is, and the whole statement.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayoutDecl {
+    pub layout: Layout,
+    pub word_span: Span,
     pub span: Span,
 }
 

@@ -19,6 +19,7 @@ use super::lexical::*;
 use super::literal::literal;
 use super::Span;
 
+mod statements;
 mod subscript;
 
 /// Parses a whole file.
@@ -734,6 +735,7 @@ fn statement(i: Input) -> PResult<Item> {
             "loss" => loss(i).map(|(r, e)| (r, Item::Loss(e))),
             "train" => train(i).map(|(r, t)| (r, Item::Train(t))),
             "steps" if starts_steps(i) => steps(i).map(|(r, s)| (r, Item::Steps(s))),
+            "layout" if statements::starts_layout(i) => statements::layout(i).map(|(r, l)| (r, Item::Layout(l))),
             _ => equation(i).map(|(r, e)| (r, Item::Equation(e))),
         };
     }

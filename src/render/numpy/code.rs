@@ -213,6 +213,7 @@ impl Printer<'_> {
                 (self.names.symbol(*s, self.now), Prec::Atom)
             }
             Node::Const(c) => number(c),
+            Node::Ones(shape) => (format!("np.ones({})", numpy_dims(shape.dims())), Prec::Atom),
             Node::Neg(a) => (format!("-{}", operand(a, Prec::Unary)), Prec::Unary),
             Node::Add(..) | Node::Sub(..) => self.sum(id, done),
             Node::Mul(a, b) => binary(a, b, "*"),

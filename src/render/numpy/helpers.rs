@@ -111,6 +111,7 @@ pub fn used(g: &Graph, roots: &[NodeId]) -> BTreeSet<Helper> {
             | Node::Param(_)
             | Node::Symbol(_)
             | Node::Const(_)
+            | Node::Ones(_)
             | Node::Neg(_)
             | Node::Pow(..)
             | Node::Transpose(_)
