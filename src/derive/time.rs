@@ -217,7 +217,17 @@ pub fn view(model: &Model, d: &mut Derivation) -> Option<TimeView> {
                     zero |= used_zero;
                 }
             }
-            if holds.len() >= 2 && best.as_ref().is_none_or(|b| holds.len() > b.holds.len()) {
+            // A form found at one step only is general when the sequence has
+            // other steps and it is not the last step's: at T = 2 the
+            // recurrence for t = 1..T−1 holds at step 1 alone, and is printed
+            // in t as it is for any T. A formula that names no step (∂L/∂h_T =
+            // Wyᵀ δ1) is no formula in t.
+            let general = holds.len() >= 2
+                || (holds == [r]
+                    && members.len() >= 2
+                    && r != steps.last
+                    && term_step(&d.graph, &steps, formula).is_some());
+            if general && best.as_ref().is_none_or(|b| holds.len() > b.holds.len()) {
                 holds.sort_unstable();
                 best = Some(General { symbol: rs, step: r, holds, zero_after_last: zero });
             }
