@@ -1070,11 +1070,29 @@ pub fn holds_text(view: &TimeView, names: &Names, general: &General, derivation:
         format!("for {} = {}", view.index, steps_text(view, &general.holds, N))
     };
     if general.zero_after_last {
-        let next = names.at("T", general.step.saturating_sub(1));
-        let label = formula(&derivation.graph, derivation.symbol(general.symbol).node, &next, N);
-        let _ = write!(text, ", with {label} = 0");
+        let _ = write!(text, ", with {} = 0", zeroed_names(names, general, derivation, N).join(" = "));
     }
     text
+}
+
+/// The error terms after the last step a general formula takes as zero,
+/// each named from T: `δh_{T+1}`; for an LSTM's ∂L/∂h_t, the gates' δg_{T+1}, ….
+pub fn zeroed_names(names: &Names, general: &General, derivation: &Derivation, notation: Notation) -> Vec<String> {
+    let g = &derivation.graph;
+    // In the order the general formula names them.
+    let at = names.at("t", general.step);
+    let text = formula(g, derivation.symbol(general.symbol).formula, &at, N);
+    let mut found: Vec<(usize, String)> = Vec::new();
+    for &(s, k) in &general.zeroed {
+        let node = derivation.symbol(s).node;
+        let place = text.find(&formula(g, node, &at, N)).unwrap_or(usize::MAX);
+        let name = formula(g, node, &names.at("T", k.saturating_sub(1)), notation);
+        if !found.iter().any(|(_, n)| *n == name) {
+            found.push((place, name));
+        }
+    }
+    found.sort_by_key(|(place, _)| *place);
+    found.into_iter().map(|(_, name)| name).collect()
 }
 
 /// A formula in t: `Σ_t p` for each pattern, then the other terms.
