@@ -91,6 +91,9 @@ pub fn derive(model: &Model) -> Derivation {
             break;
         }
         sequences.extend(mixed);
+        // The first derivation is freed before the next is made: a long
+        // recurrence's derivation is large.
+        drop(derivation);
         derivation = derive_naming(model, sequences.clone());
     }
     derivation.time = super::time::view(model, &mut derivation);
