@@ -214,8 +214,8 @@ fn steps_may_start_anywhere_and_many_steps_stay_shallow() {
 
 // ---- formulas do not grow with T ---------------------------------------------
 
-/// `grammar/examples/rnn.nn` (or its many-to-one sibling) with `steps` steps
-/// of input: the same weights, inputs and targets repeated.
+/// A recurrent example of `grammar/examples` with `steps` steps of input:
+/// the same weights, inputs and targets repeated.
 pub fn longer(name: &str, steps: usize) -> String {
     let text = std::fs::read_to_string(common::example(&format!("{name}.nn"))).unwrap();
     let row = |rows: &[&str]| (0..steps).map(|k| rows[k % rows.len()]).collect::<Vec<_>>().join(", ");
@@ -238,8 +238,8 @@ pub fn longer(name: &str, steps: usize) -> String {
             let head = line.split_once('=').unwrap().0;
             out.push(format!("{head}= [{}]", row(&rows)));
         } else {
-            // The many-to-one loss reads the last step.
-            match line.starts_with("yhat =") {
+            // A many-to-one network's output reads the last step.
+            match line.starts_with("yhat =") || line.starts_with("loss") {
                 true => out.push(line.replace("h[3]", &format!("h[{steps}]"))),
                 false => out.push(line.to_string()),
             }
@@ -261,6 +261,31 @@ fn derive_of_100_steps_prints_what_3_steps_do() {
         assert_eq!(three, derive(std::fs::read_to_string(common::example(&format!("{name}.nn"))).unwrap()));
         assert!(hundred.contains("with T = 100;"), "{hundred}");
         assert_eq!(hundred.replace("with T = 100;", "with T = 3;"), three, "{name}");
+    }
+}
+
+/// Each recurrence is stated once in t whatever T is: the derivation of
+/// every recurrent example at T = 2..6 is its text at T = 3 but for the
+/// line that says what T is, and the gradients of each still agree with
+/// central differences.
+#[test]
+fn every_recurrent_example_reads_the_same_for_any_t() {
+    let derive = |text: &str| {
+        let model = nnderive::load(&Source::new("long.nn", text)).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+        let check = nnderive::gradcheck(&model).unwrap();
+        (nnderive::render::text::derivation(&model, &nnderive::derive::derive(&model)), check.worst())
+    };
+    for name in EXAMPLES {
+        let (three, _) = derive(&longer(name, 3));
+        for steps in 2..=6 {
+            let (text, worst) = derive(&longer(name, steps));
+            let header = format!("with T = {steps};");
+            assert!(text.contains(&header), "{name}, T = {steps}:\n{text}");
+            let text = text.replace(&header, "with T = 3;");
+            let diff = similar::TextDiff::from_lines(&three, &text).unified_diff().header("T = 3", "T = n").to_string();
+            assert!(diff.is_empty(), "{name}, T = {steps}:\n{diff}");
+            assert!(worst < 1e-6, "{name}, T = {steps}: gradcheck {worst}");
+        }
     }
 }
 

@@ -63,10 +63,95 @@ struct Backprop<'m> {
     target_sums: Vec<TargetSum>,
     /// Each equation's right-hand side with aliases resolved (see `resolve_aliases`).
     defs: Vec<Option<NodeId>>,
+    /// Sequences (by base name, `h` for `h[t]`) whose gradient is defined at
+    /// every step (see [`derive`]).
+    defined_sequences: HashSet<String>,
+    /// In a network in time, each tensor's statement and step, (statement,
+    /// step): the order the gradients reaching a tensor are summed in.
+    time_order: Option<Vec<(usize, u64)>>,
 }
 
 /// Derives the gradient of the loss with respect to every parameter.
+///
+/// In a network in time, a sequence's gradient `∂L/∂h_t` is either named at
+/// every step or at none: a recurrence in t needs `∂L/∂h_T` as a symbol of
+/// its own when `∂L/∂h_{T−1}` is one, or the last steps' formulas have it
+/// written out and no longer read as the general one. Whether a step's
+/// gradient is named depends on its size, which differs at the last step,
+/// so the derivation is run again with the sequences found mixed named at
+/// every step; a few rounds settle it (each adds a sequence, and a sequence
+/// named everywhere stays so), and a network still mixed after them is
+/// derived correctly, only with fewer formulas in t.
 pub fn derive(model: &Model) -> Derivation {
+    let mut sequences = HashSet::new();
+    let mut derivation = derive_naming(model, sequences.clone());
+    for _ in 0..MIXED_ROUNDS {
+        let mixed = mixed_sequences(model, &derivation);
+        if mixed.is_subset(&sequences) {
+            break;
+        }
+        sequences.extend(mixed);
+        // The first derivation is freed before the next is made: a long
+        // recurrence's derivation is large.
+        drop(derivation);
+        derivation = derive_naming(model, sequences.clone());
+    }
+    derivation.time = super::time::view(model, &mut derivation);
+    derivation
+}
+
+/// How many times [`derive`] runs again to name a sequence's gradient at every step.
+const MIXED_ROUNDS: usize = 3;
+
+/// The sequences whose gradient is named at some steps and written out at
+/// others (where a step's gradient is zero, it is neither).
+fn mixed_sequences(model: &Model, d: &Derivation) -> HashSet<String> {
+    if model.time.is_none() {
+        return HashSet::new();
+    }
+    let mut named: HashMap<&str, (bool, bool)> = HashMap::new();
+    for s in &d.symbols {
+        if s.kind != SymbolKind::Adjoint {
+            continue;
+        }
+        let Wrt::Tensor(t) = s.wrt else { continue };
+        if t == model.loss {
+            continue;
+        }
+        let Some((base, _)) = crate::model::time::split_step(&model.tensor(t).name) else { continue };
+        let entry = named.entry(base).or_default();
+        if s.defined {
+            entry.0 = true;
+        } else {
+            entry.1 = true;
+        }
+    }
+    named.into_iter().filter(|(_, (yes, no))| *yes && *no).map(|(base, _)| base.to_string()).collect()
+}
+
+/// For a network in time, each tensor's (statement, step): a sequence's
+/// statement is the place of its first equation (`h[t] = …`, not the
+/// `const h[0]` before it), so the key does not depend on T.
+fn time_order(model: &Model) -> Option<Vec<(usize, u64)>> {
+    model.time.as_ref()?;
+    let mut statement: HashMap<&str, usize> = HashMap::new();
+    for id in (0..model.tensors.len() as u32).rev().map(TensorId) {
+        let tensor = model.tensor(id);
+        if let Some((base, _)) = crate::model::time::split_step(&tensor.name) {
+            if tensor.definition.is_some() || !statement.contains_key(base) {
+                statement.insert(base, id.0 as usize);
+            }
+        }
+    }
+    let key = |id: TensorId| match crate::model::time::split_step(&model.tensor(id).name) {
+        Some((base, k)) => (statement[base], k),
+        None => (id.0 as usize, 0),
+    };
+    Some(model.ids().map(key).collect())
+}
+
+/// [`derive`] with the gradients of `sequences` named at every step.
+fn derive_naming(model: &Model, defined_sequences: HashSet<String>) -> Derivation {
     let mut b = Backprop {
         model,
         g: model.graph.clone(),
@@ -88,6 +173,8 @@ pub fn derive(model: &Model) -> Derivation {
         inline_general: HashMap::new(),
         target_sums: target_sums(model),
         defs: vec![None; model.tensors.len()],
+        defined_sequences,
+        time_order: time_order(model),
     };
     b.resolve_aliases();
     b.mark_needs();
@@ -103,7 +190,7 @@ pub fn derive(model: &Model) -> Derivation {
     conventions.extend(b.layer_conventions(&gradients));
     let used = b.used_target_sums();
     let target_sums = b.target_sums.iter().filter(|t| used.contains(&(t.target, t.axis))).cloned().collect();
-    let mut derivation = Derivation {
+    Derivation {
         graph: b.g,
         symbols: b.symbols,
         defined: b.defined,
@@ -112,9 +199,7 @@ pub fn derive(model: &Model) -> Derivation {
         conventions,
         target_sums,
         time: None,
-    };
-    derivation.time = super::time::view(model, &mut derivation);
-    derivation
+    }
 }
 
 /// Which targets may be taken to sum to one: those whose values do, and
@@ -343,9 +428,14 @@ impl<'m> Backprop<'m> {
     /// passed down the right-hand side, defining the δ's met on the way and
     /// handing what reaches other tensors on to their equations.
     fn equation(&mut self, v: TensorId) {
-        let Some(contribs) = self.contributions.remove(&v) else {
+        let Some(mut contribs) = self.contributions.remove(&v) else {
             return;
         };
+        if let Some(order) = &self.time_order {
+            // By statement, then step, latest first: the order in which the
+            // equations are met depends on T, and a sum in t must not.
+            contribs.sort_by_key(|c| std::cmp::Reverse(order[c.from.0 as usize]));
+        }
         let Some(root) = self.defs[v.0 as usize] else { return };
         let shape = self.model.tensor(v).shape.clone();
         let seed = self.new_symbol(SymbolKind::Adjoint, Wrt::Tensor(v), shape, v);
@@ -458,7 +548,10 @@ impl<'m> Backprop<'m> {
     ) {
         let size = tree_size(&self.g, formula);
         let too_long = size > FOLD_LIMIT || steps.len() > FOLD_STEPS;
-        if !is_loss && ((uses >= 2 && size > INLINE_LIMIT) || too_long) {
+        let owner = &self.model.tensor(self.symbols[seed.0 as usize].owner).name;
+        let in_sequence =
+            crate::model::time::split_step(owner).is_some_and(|(base, _)| self.defined_sequences.contains(base));
+        if !is_loss && ((uses >= 2 && size > INLINE_LIMIT) || too_long || in_sequence) {
             self.define(seed, formula, general, steps);
         } else {
             self.inline.insert(seed, formula);

@@ -65,6 +65,10 @@ pub struct General {
     pub holds: Vec<u64>,
     /// Whether error terms after the last step were taken as zero.
     pub zero_after_last: bool,
+    /// Those error terms, as the symbols of the general formula (at `step`)
+    /// that were shifted past the last step, each with its step: the note
+    /// names them (`δh_{T+1} = 0`), and they need not be the formula's own.
+    pub zeroed: Vec<(SymbolId, u64)>,
 }
 
 /// A sum with one term per step: `Σ_t pattern` plus terms outside it.
@@ -209,17 +213,32 @@ pub fn view(model: &Model, d: &mut Derivation) -> Option<TimeView> {
             let Some(&(_, rs)) = members.iter().find(|(k, _)| *k == r) else { continue };
             let formula = d.symbol(rs).formula;
             let mut holds = Vec::new();
-            let mut zero = false;
+            let mut zeroed: Vec<(SymbolId, u64)> = Vec::new();
             for &(k, s) in &members {
                 let (shifted, used_zero) = shift(&mut d.graph, model, &d.symbols, &steps, formula, k as i64 - r as i64);
                 if same_sum(&d.graph, shifted, d.symbol(s).formula) {
                     holds.push(k);
-                    zero |= used_zero;
+                    for z in used_zero {
+                        if !zeroed.contains(&z) {
+                            zeroed.push(z);
+                        }
+                    }
                 }
             }
-            if holds.len() >= 2 && best.as_ref().is_none_or(|b| holds.len() > b.holds.len()) {
+            let zero = !zeroed.is_empty();
+            // A form found at one step only is general when the sequence has
+            // other steps and it is not the last step's: at T = 2 the
+            // recurrence for t = 1..T−1 holds at step 1 alone, and is printed
+            // in t as it is for any T. A formula that names no step (∂L/∂h_T =
+            // Wyᵀ δ1) is no formula in t.
+            let general = holds.len() >= 2
+                || (holds == [r]
+                    && members.len() >= 2
+                    && r != steps.last
+                    && term_step(&d.graph, &steps, formula).is_some());
+            if general && best.as_ref().is_none_or(|b| holds.len() > b.holds.len()) {
                 holds.sort_unstable();
-                best = Some(General { symbol: rs, step: r, holds, zero_after_last: zero });
+                best = Some(General { symbol: rs, step: r, holds, zero_after_last: zero, zeroed });
             }
         }
         let others = members
@@ -364,8 +383,9 @@ fn term_step(g: &Graph, steps: &Steps, term: NodeId) -> Option<u64> {
 }
 
 /// `root` with every step moved by `by`: `h[j]` to `h[j + by]`, and each
-/// error term likewise (zero past the last step). Also says whether a zero
-/// was used. Iterative, memoized, linear in the formula's size.
+/// error term likewise (zero past the last step). Also gives the symbols of
+/// `root` taken as zero, with their steps. Iterative, memoized, linear in
+/// the formula's size.
 fn shift(
     g: &mut Graph,
     model: &Model,
@@ -373,12 +393,12 @@ fn shift(
     steps: &Steps,
     root: NodeId,
     by: i64,
-) -> (Shifted, bool) {
+) -> (Shifted, Vec<(SymbolId, u64)>) {
     if by == 0 {
-        return (Shifted::Node(root), false);
+        return (Shifted::Node(root), Vec::new());
     }
     let mut memo: HashMap<NodeId, Shifted> = HashMap::new();
-    let mut zero_used = false;
+    let mut zero_used = Vec::new();
     let mut stack = vec![(root, false)];
     while let Some((id, expanded)) = stack.pop() {
         if memo.contains_key(&id) {
@@ -406,7 +426,7 @@ fn shift(
                     Some(k2) => match steps.symbol_at.get(&(key.clone(), k2)) {
                         Some(&s2) => Shifted::Node(symbols[s2.0 as usize].node),
                         None if k2 > steps.last => {
-                            zero_used = true;
+                            zero_used.push((*s, *k));
                             Shifted::Zero
                         }
                         None => Shifted::Fail,

@@ -664,9 +664,9 @@ fn recurrence_blocks<V: Valued>(o: &Outline<V>) -> Vec<Block> {
             vec![text("This holds for "), math(format!("{} = {holds}", view.index))]
         };
         if gen.zero_after_last {
-            let next = names.at("T", gen.step.saturating_sub(1));
+            let zeroed = super::text::zeroed_names(names, gen, o.derivation, L);
             p.push(text(", with "));
-            p.push(math(format!("{} = 0", formula(g, sym.node, &next, L))));
+            p.push(math(format!("{} = 0", zeroed.join(" = "))));
         }
         p.push(text(if V::HAS_VALUES { "; the values follow from the last step down to the first." } else { "." }));
         out.push(Block::Paragraph(p));

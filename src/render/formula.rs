@@ -43,9 +43,13 @@ enum Now {
     Concrete,
     /// Relative to `step`, which plays the index: `h_t`, `h_{t−1}`.
     Index { index: String, step: u64 },
-    /// The last three steps relative to T (`h_T`, `h_{T−1}`), except the
-    /// first step; the others concrete. Text that reads the same for any T.
-    NearEnd { first: u64, last: u64 },
+    /// The last three steps relative to T (`h_T`, `h_{T−1}`); the others,
+    /// and the steps before the first (`h₀`), concrete. The first step is
+    /// relative only in a formula of a later step (`include_first`): at
+    /// T = 2 the step before the last is the first, and a formula of the
+    /// last step names it `h_{T−1}` as it does for any T. Text that reads
+    /// the same for any T.
+    NearEnd { first: u64, last: u64, include_first: bool },
 }
 
 impl<'a> Names<'a> {
@@ -86,8 +90,17 @@ impl<'a> Names<'a> {
 
     /// These names with the last steps relative to T: `h_T`, `h_{T−1}`.
     pub fn near_end(&self) -> Names<'a> {
+        self.near_end_for(None)
+    }
+
+    /// [`Names::near_end`] for a formula of step `k`: one of a step after
+    /// the first names the first relative to T too, when it is near the end.
+    pub fn near_end_for(&self, k: Option<u64>) -> Names<'a> {
         match &self.model.time {
-            Some(t) => Names { now: Now::NearEnd { first: t.first, last: t.last }, ..self.clone() },
+            Some(t) => {
+                let include_first = k.is_some_and(|k| k > t.first);
+                Names { now: Now::NearEnd { first: t.first, last: t.last, include_first }, ..self.clone() }
+            }
             None => self.clone(),
         }
     }
@@ -97,7 +110,9 @@ impl<'a> Names<'a> {
             // `.nn` has no T: a step near the end keeps its number there.
             Now::NearEnd { .. } if notation == Notation::Nn => StepLabel::At(k),
             Now::Index { index, step } => StepLabel::Relative { index: index.clone(), offset: k as i64 - *step as i64 },
-            Now::NearEnd { first, last } if k != *first && *last >= k && *last - k <= 2 => {
+            Now::NearEnd { first, last, include_first }
+                if (k > *first || (k == *first && *include_first)) && *last >= k && *last - k <= 2 =>
+            {
                 StepLabel::Relative { index: "T".into(), offset: k as i64 - *last as i64 }
             }
             _ => StepLabel::At(k),

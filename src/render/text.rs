@@ -331,7 +331,12 @@ pub fn note_sentence(note: &NoteItem, names: &Names, time: Option<&TimeView>) ->
     match note {
         NoteItem::Convention(c) => plain(c.statement()),
         NoteItem::Averaging { loss, target, prediction, entries } => {
-            training::sentence(&averaging_sentence(*loss, *target, *prediction, *entries, names, N))
+            // In t, the loss's steps are named as the loss's formula names them (`h_T`).
+            let names = match time {
+                Some(view) => names_near(names, view, view.last),
+                None => names.clone(),
+            };
+            training::sentence(&averaging_sentence(*loss, *target, *prediction, *entries, &names, N))
         }
         NoteItem::TargetSum { sum, step } => training::sentence(&match (time, step) {
             (Some(view), Some(k)) => target_sum_sentence(sum, &names.at(&view.index, *k), N, true),
@@ -1034,8 +1039,8 @@ pub fn gradcheck(model: &Model, check: &GradCheck, tolerance: f64) -> String {
 /// The names to print a formula of step `k` with: relative to the time
 /// index for a general formula, relative to T near the last step, and
 /// concrete near the first (so that the text is the same for any T).
-pub fn names_near<'a>(names: &Names<'a>, _view: &TimeView, _k: u64) -> Names<'a> {
-    names.near_end()
+pub fn names_near<'a>(names: &Names<'a>, _view: &TimeView, k: u64) -> Names<'a> {
+    names.near_end_for(Some(k))
 }
 
 /// `1..T−1`, `T`, `1, 2`: steps in words that do not depend on T.
@@ -1055,9 +1060,16 @@ pub fn steps_text(view: &TimeView, holds: &[u64], notation: Notation) -> String 
             _ => ranges.push((k, k)),
         }
     }
+    // A range from the first step to one near the end reads the same for
+    // any T even when it is one step: `1..T−1` at T = 2 is step 1.
+    let from_first_to_end = |a: u64, b: u64| a == view.first && b < view.last && view.last - b <= 2;
     let parts: Vec<String> = ranges
         .iter()
-        .map(|&(a, b)| if a == b { label(a) } else { format!("{}{through}{}", label(a), label(b)) })
+        .map(|&(a, b)| match (a == b, from_first_to_end(a, b)) {
+            (_, true) => format!("{a}{through}T{minus}{}", view.last - b),
+            (true, false) => label(a),
+            (false, false) => format!("{}{through}{}", label(a), label(b)),
+        })
         .collect();
     parts.join(", ")
 }
@@ -1072,11 +1084,29 @@ pub fn holds_text(view: &TimeView, names: &Names, general: &General, derivation:
         format!("for {} = {}", view.index, steps_text(view, &general.holds, N))
     };
     if general.zero_after_last {
-        let next = names.at("T", general.step.saturating_sub(1));
-        let label = formula(&derivation.graph, derivation.symbol(general.symbol).node, &next, N);
-        let _ = write!(text, ", with {label} = 0");
+        let _ = write!(text, ", with {} = 0", zeroed_names(names, general, derivation, N).join(" = "));
     }
     text
+}
+
+/// The error terms after the last step a general formula takes as zero,
+/// each named from T: `δh_{T+1}`; for an LSTM's ∂L/∂h_t, the gates' δg_{T+1}, ….
+pub fn zeroed_names(names: &Names, general: &General, derivation: &Derivation, notation: Notation) -> Vec<String> {
+    let g = &derivation.graph;
+    // In the order the general formula names them.
+    let at = names.at("t", general.step);
+    let text = formula(g, derivation.symbol(general.symbol).formula, &at, N);
+    let mut found: Vec<(usize, String)> = Vec::new();
+    for &(s, k) in &general.zeroed {
+        let node = derivation.symbol(s).node;
+        let place = text.find(&formula(g, node, &at, N)).unwrap_or(usize::MAX);
+        let name = formula(g, node, &names.at("T", k.saturating_sub(1)), notation);
+        if !found.iter().any(|(_, n)| *n == name) {
+            found.push((place, name));
+        }
+    }
+    found.sort_by_key(|(place, _)| *place);
+    found.into_iter().map(|(_, name)| name).collect()
 }
 
 /// A formula in t: `Σ_t p` for each pattern, then the other terms.
@@ -1294,15 +1324,27 @@ fn time_derivation(model: &Model, derivation: &Derivation, view: &TimeView) -> S
             let general = sym.general.map(|general| ("Σy = 1".to_string(), general));
             write_error_term(out, derivation, names, sym, holds, general);
         };
+        let step_of = |s: crate::model::SymbolId| {
+            crate::model::time::split_step(&model.tensor(derivation.symbol(s).owner).name).map(|(_, k)| k)
+        };
         for group in &view.groups {
+            // The steps after those of the general form (∂L/∂h_T) come first,
+            // as backprop meets them: the recurrence then starts from them.
+            let last_general = group.general.as_ref().and_then(|g| g.holds.last().copied());
+            let later = |s: &crate::model::SymbolId| last_general.is_some_and(|l| step_of(*s).is_some_and(|k| k > l));
+            let write_other = |out: &mut String, s: crate::model::SymbolId| {
+                let near = names_near(&names, view, step_of(s).unwrap_or(view.last));
+                write_symbol(out, s, &near, None);
+            };
+            for &s in group.others.iter().filter(|s| later(s)) {
+                write_other(&mut out, s);
+            }
             if let Some(general) = &group.general {
                 let at = names.at(&view.index, general.step);
                 write_symbol(&mut out, general.symbol, &at, Some(holds_text(view, &names, general, derivation)));
             }
-            for &s in &group.others {
-                let k = crate::model::time::split_step(&model.tensor(derivation.symbol(s).owner).name).map(|(_, k)| k);
-                let near = names_near(&names, view, k.unwrap_or(view.last));
-                write_symbol(&mut out, s, &near, None);
+            for &s in group.others.iter().filter(|s| !later(s)) {
+                write_other(&mut out, s);
             }
         }
         out.pop();
