@@ -2,10 +2,12 @@
 //!
 //! A thin boundary on purpose: each function takes a file's name and text
 //! and the values given from Python, runs the library, and returns the
-//! library's own outputs as strings (the JSON contract of
-//! `render::json`, the Markdown, LaTeX and text documents, the graph's DOT
-//! and its SVG). The Python layer
-//! (`nnderive/__init__.py`) turns them into NumPy arrays and `Fraction`s.
+//! library's own outputs. `solve` computes the values only and hands them
+//! to NumPy as arrays, with a small JSON skeleton of names and formulas
+//! (`render::json::solution_apart`); the documents (text, Markdown, LaTeX,
+//! JSON) and the exact fractions are made by the returned [`Solved`] when
+//! the Python layer (`nnderive/__init__.py`) first asks for them. Long calls
+//! run without the GIL and stop on a signal (`KeyboardInterrupt`).
 //! Errors raise `NativeError(rendered, line, column, message)`, where
 //! `rendered` is exactly what the CLI prints (every error, in file order) and
 //! the rest describe the first.
@@ -13,6 +15,7 @@
 use num_bigint::BigInt;
 use num_rational::BigRational;
 use num_traits::{Num, Zero};
+use numpy::PyArrayMethods;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -133,30 +136,141 @@ fn derive(name: &str, text: &str, given: Vec<Given>) -> PyResult<(String, String
     Ok((render::json::derivation(&model, &derivation), render::text::derivation(&model, &derivation)))
 }
 
-/// The worked solution: `(json, text, markdown, latex, quantities)`. The
-/// JSON is at full precision (`round` only shapes the documents);
-/// `quantities` is the table of every named quantity
-/// (`render::quantities::json`), which `compare` reads.
+/// A closure run without the GIL, with what it captures and returns.
+///
+/// The engine's values hold `Rc`s and cells (an open entry's name, a
+/// tensor's f64 view), so they are neither `Send` nor `Sync`, and
+/// `Python::detach` asks for `Send` because a closure could hand them to
+/// another thread. This one does not: `detach` runs the closure at once, on
+/// this thread, and what it returns comes back to this thread.
+struct Local<T>(T);
+
+// SAFETY: see `Local`: the value never leaves the thread that made it.
+unsafe impl<T> Send for Local<T> {}
+
+/// Runs `f` without the GIL, so that other Python threads go on meanwhile.
+fn off_gil<T>(py: Python<'_>, f: impl FnOnce() -> T) -> T {
+    let f = Local(f);
+    py.detach(move || {
+        let f = f;
+        Local((f.0)())
+    })
+    .0
+}
+
+/// Runs `f` without the GIL, asking for signals every 20 ms or so of
+/// evaluation (taking the GIL for that moment): a `KeyboardInterrupt` (or
+/// any error a signal handler raised) stops the evaluation and is raised in
+/// its place.
+fn interruptible<T>(py: Python<'_>, f: impl FnOnce() -> T) -> PyResult<T> {
+    let raised: std::cell::RefCell<Option<PyErr>> = std::cell::RefCell::new(None);
+    let out = off_gil(py, || {
+        let hook = || match Python::attach(|py| py.check_signals()) {
+            Ok(()) => false,
+            Err(e) => {
+                raised.borrow_mut().replace(e);
+                true
+            }
+        };
+        nnderive::eval::cancel::with_hook(&hook, f)
+    });
+    match raised.into_inner() {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// A solved network, kept for the documents and exact values asked later:
+/// `solve` computes the values only, and each document is made the first
+/// time the Python layer asks for it (which caches it).
+#[pyclass(unsendable)]
+struct Solved {
+    source: Source,
+    model: Model,
+    solution: nnderive::eval::Solution,
+    /// The values set apart from the skeleton (`render::json::solution_apart`),
+    /// kept where exact, for `exact(i)`; the others are only in NumPy.
+    exact: Vec<Option<nnderive::eval::tensor::Tensor>>,
+}
+
+#[pymethods]
+impl Solved {
+    /// The solution as `nnderive solve --format json` writes it.
+    fn json(&self, py: Python<'_>) -> String {
+        off_gil(py, || render::json::solution(&self.model, &self.solution, None))
+    }
+
+    /// The text document, as `nnderive solve [--round N]` prints it.
+    #[pyo3(signature = (round = None))]
+    fn text(&self, py: Python<'_>, round: Option<u32>) -> String {
+        off_gil(py, || render::text::solution(&self.model, &self.solution, round))
+    }
+
+    /// The Markdown document (`--format markdown`).
+    #[pyo3(signature = (round = None))]
+    fn markdown(&self, py: Python<'_>, round: Option<u32>) -> String {
+        off_gil(py, || render::markdown::document(&self.model, &self.solution, round))
+    }
+
+    /// The LaTeX document (`--format latex`).
+    #[pyo3(signature = (round = None))]
+    fn latex(&self, py: Python<'_>, round: Option<u32>) -> String {
+        off_gil(py, || render::latex::document(&self.model, &self.solution, round))
+    }
+
+    /// The table of every named quantity (`render::quantities::json`), which `compare` reads.
+    fn quantities(&self, py: Python<'_>) -> String {
+        off_gil(py, || {
+            render::quantities::json(&render::quantities::Quantities::new(&self.model, &self.solution), &self.solution)
+        })
+    }
+
+    /// The exact entries of value `i`, row-major, as `"27/20"` strings
+    /// (`None` when they are not exact).
+    fn exact(&self, i: usize) -> Option<Vec<String>> {
+        let t = self.exact.get(i)?.as_ref()?;
+        (0..t.len()).map(|k| t.exact_string(k)).collect()
+    }
+
+    /// The file's name, as given.
+    fn name(&self) -> String {
+        self.source.name.clone()
+    }
+}
+
+/// A value as a float64 NumPy array of its shape, made from its entries
+/// without text in between.
+fn array<'py>(py: Python<'py>, t: &nnderive::eval::tensor::Tensor) -> PyResult<Bound<'py, PyAny>> {
+    let flat = numpy::PyArray1::from_vec(py, t.to_f64_vec());
+    Ok(flat.reshape(t.dims().to_vec())?.into_any())
+}
+
+/// The worked solution, values only: `(solved, skeleton, arrays)`. The
+/// skeleton is `render::json::solution_apart`'s JSON (names, formulas,
+/// `{"buffer": i}` for each value), `arrays` the values as NumPy arrays in
+/// that order, and `solved` makes the documents when they are asked for.
 #[pyfunction]
-#[pyo3(signature = (name, text, given = Vec::new(), round = None))]
-fn solve(
+#[pyo3(signature = (name, text, given = Vec::new()))]
+fn solve<'py>(
+    py: Python<'py>,
     name: &str,
     text: &str,
     given: Vec<Given>,
-    round: Option<u32>,
-) -> PyResult<(String, String, String, String, String)> {
+) -> PyResult<(Solved, String, Vec<Bound<'py, PyAny>>)> {
     let (source, model) = model(name, text, given)?;
     // The package hands values to NumPy: every one must be a number (the
     // command line's `solve` writes open values as expressions instead).
     nnderive::eval::require_values(&model, "solve in Python (NumPy arrays)").map_err(|e| raise(&source, &e.into()))?;
-    let solution = nnderive::solve(&model).map_err(|e| raise(&source, &e))?;
-    Ok((
-        render::json::solution(&model, &solution, None),
-        render::text::solution(&model, &solution, round),
-        render::markdown::document(&model, &solution, round),
-        render::latex::document(&model, &solution, round),
-        render::quantities::json(&render::quantities::Quantities::new(&model, &solution), &solution),
-    ))
+    let solved = interruptible(py, || {
+        nnderive::solve(&model).map(|solution| {
+            let (skeleton, tensors) = render::json::solution_apart(&model, &solution);
+            (solution, skeleton, tensors)
+        })
+    })?;
+    let (solution, skeleton, tensors) = solved.map_err(|e| raise(&source, &e))?;
+    let arrays = tensors.iter().map(|t| array(py, t)).collect::<PyResult<Vec<_>>>()?;
+    let exact = tensors.into_iter().map(|t| t.is_exact().then_some(t)).collect();
+    Ok((Solved { source, model, solution, exact }, skeleton, arrays))
 }
 
 /// Grades a student's answers (`answers`: the text of a JSON or CSV file,
@@ -200,7 +314,13 @@ fn grade(
 /// Finite-difference check of every derived gradient: `(worst relative error, text report)`.
 #[pyfunction]
 #[pyo3(signature = (name, text, given, tolerance))]
-fn gradcheck(name: &str, text: &str, given: Vec<Given>, tolerance: &Bound<'_, PyAny>) -> PyResult<(f64, String)> {
+fn gradcheck(
+    py: Python<'_>,
+    name: &str,
+    text: &str,
+    given: Vec<Given>,
+    tolerance: &Bound<'_, PyAny>,
+) -> PyResult<(f64, String)> {
     // The command line's rule for `--tolerance`; a bool is not a number here.
     let value = match tolerance.is_instance_of::<PyBool>() {
         true => None,
@@ -212,8 +332,10 @@ fn gradcheck(name: &str, text: &str, given: Vec<Given>, tolerance: &Bound<'_, Py
         None => return Err(argument_error(format!("invalid tolerance {}: it is not a number", tolerance.repr()?))),
     };
     let (source, model) = model(name, text, given)?;
-    let check = nnderive::gradcheck(&model).map_err(|e| raise(&source, &e))?;
-    Ok((check.worst(), render::text::gradcheck(&model, &check, tolerance)))
+    let out = interruptible(py, || {
+        nnderive::gradcheck(&model).map(|check| (check.worst(), render::text::gradcheck(&model, &check, tolerance)))
+    })?;
+    out.map_err(|e| raise(&source, &e))
 }
 
 /// The computational graph as DOT text, as `nnderive graph` writes it;
@@ -247,6 +369,7 @@ fn visible_line(text: &str) -> String {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NativeError", m.py().get_type::<NativeError>())?;
+    m.add_class::<Solved>()?;
     m.add_function(wrap_pyfunction!(decode, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(derive, m)?)?;

@@ -31,6 +31,8 @@
 //! the optimizer's quantities at step k by key: `v`; `s`; `m`, `v`, `m_hat`,
 //! `v_hat`).
 
+use std::cell::RefCell;
+
 use num_rational::BigRational;
 use serde_json::{json, Map, Value};
 
@@ -49,9 +51,55 @@ use super::training;
 
 const N: Notation = Notation::Text;
 
+thread_local! {
+    /// The tensors set apart by [`solution_apart`] while it writes, each
+    /// standing in the JSON as `{"buffer": i}`; `None` otherwise.
+    static APART: RefCell<Option<Vec<Tensor>>> = const { RefCell::new(None) };
+}
+
+/// The solution as [`solution`] writes it at full precision, but with each
+/// value set apart instead of written out: the JSON has `{"buffer": i}` in
+/// place of each `value` (and of a mask's, a general form's, a path's and
+/// a sum's terms' values) and `true` in place of each `exact`, and the
+/// tensors come back in that order, `i` indexing them. The Python package
+/// reads this: the skeleton is small (names and formulas, none of the
+/// entries) and the values reach NumPy as buffers, not as text.
+pub fn solution_apart(model: &Model, solution: &Solution) -> (String, Vec<Tensor>) {
+    struct Reset;
+    impl Drop for Reset {
+        // Also on a panic: a later `solution` on this thread writes values.
+        fn drop(&mut self) {
+            APART.with(|a| a.borrow_mut().take());
+        }
+    }
+    APART.with(|a| *a.borrow_mut() = Some(Vec::new()));
+    let reset = Reset;
+    let text = self::solution(model, solution, None);
+    let tensors = APART.with(|a| a.borrow_mut().take()).unwrap_or_default();
+    drop(reset);
+    (text, tensors)
+}
+
+/// `t` set apart when [`solution_apart`] is writing: its placeholder.
+fn set_apart(t: &Tensor) -> Option<Value> {
+    APART.with(|a| {
+        let mut apart = a.borrow_mut();
+        let list = apart.as_mut()?;
+        list.push(t.clone());
+        Some(json!({ "buffer": list.len() - 1 }))
+    })
+}
+
+fn setting_apart() -> bool {
+    APART.with(|a| a.borrow().is_some())
+}
+
 /// A tensor's entries as JSON numbers: a scalar as a number, a vector as a
 /// flat list, a matrix as a list of rows.
 pub fn value(t: &Tensor, round: Option<u32>) -> Value {
+    if let Some(placeholder) = set_apart(t) {
+        return placeholder;
+    }
     nest(t, |i| {
         // An entry left open is an object: its expression and its terms.
         if let crate::eval::tensor::Data::Symbolic(v) = t.data() {
@@ -77,6 +125,10 @@ pub fn value(t: &Tensor, round: Option<u32>) -> Value {
 pub fn exact(t: &Tensor) -> Option<Value> {
     if !t.is_exact() {
         return None;
+    }
+    if setting_apart() {
+        // The fractions are made from the tensor set apart with the value.
+        return Some(Value::Bool(true));
     }
     Some(nest(t, |i| Value::String(t.exact_string(i).unwrap_or_default())))
 }
