@@ -372,14 +372,31 @@ class _Values:
     def exact(self, obj: Mapping[str, Any]) -> Any:
         """The fractions of ``obj``'s value (a bare Fraction for a scalar),
         or ``None`` when it is not exact."""
-        value = obj.get("value")
-        if not obj.get("exact") or not (isinstance(value, dict) and "buffer" in value):
-            return _fractions(obj.get("exact"))
-        i = value["buffer"]
-        strings = self.solved.exact(i)
-        if strings is None:
+        return self.exact_many([obj])[0]
+
+    def exact_many(self, objs: List[Mapping[str, Any]]) -> List[Any]:
+        """:meth:`exact` of each of ``objs``, asked of the native layer at once."""
+        def index(obj: Mapping[str, Any]) -> Optional[int]:
+            value = obj.get("value")
+            if obj.get("exact") is True and isinstance(value, dict) and "buffer" in value:
+                return value["buffer"]
             return None
-        shape = self.arrays[i].shape
+
+        wanted = [i for i in map(index, objs) if i is not None]
+        found = dict(self.solved.exact(wanted)) if wanted else {}
+        out = []
+        for obj in objs:
+            i = index(obj)
+            if i is None:
+                out.append(_fractions(obj.get("exact")) if obj.get("exact") is not True else None)
+            elif i not in found:
+                out.append(None)
+            else:
+                out.append(self._fractions(found[i], self.arrays[i].shape))
+        return out
+
+    @staticmethod
+    def _fractions(strings: List[str], shape: Tuple[int, ...]) -> Any:
         if not shape:
             return _exact(strings[0])
         out = np.empty(len(strings), dtype=object)
@@ -426,8 +443,12 @@ class Section(_Named):
         """The exact values by name (see the class)."""
         if self._exact is None:
             exact = _Named(f"{self._title} (exact)", self._aliases)
-            for key, obj in self._with_values:
-                exact[key] = self._values.exact(obj) if self._values else _fractions(obj.get("exact"))
+            if self._values is not None:
+                fractions = self._values.exact_many([obj for _, obj in self._with_values])
+            else:
+                fractions = [_fractions(obj.get("exact")) for _, obj in self._with_values]
+            for (key, _), value in zip(self._with_values, fractions):
+                exact[key] = value
             self._exact = exact
         return self._exact
 
@@ -741,7 +762,7 @@ class Solution:
     @property
     def history_exact(self) -> List[Any]:
         """``history`` as Fractions (``None`` where not exact)."""
-        return self._document("history_exact", lambda: [self._values.exact(h) for h in self._history])
+        return self._document("history_exact", lambda: self._values.exact_many(self._history))
 
     def compare(self, mine: Optional[Mapping[str, Any]] = None, *, rtol: Optional[float] = None,
                 atol: Optional[float] = None, layout: str = "column", **quantities: Any) -> Comparison:

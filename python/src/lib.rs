@@ -188,9 +188,6 @@ struct Solved {
     source: Source,
     model: Model,
     solution: nnderive::eval::Solution,
-    /// The values set apart from the skeleton (`render::json::solution_apart`),
-    /// kept where exact, for `exact(i)`; the others are only in NumPy.
-    exact: Vec<Option<nnderive::eval::tensor::Tensor>>,
 }
 
 #[pymethods]
@@ -225,11 +222,11 @@ impl Solved {
         })
     }
 
-    /// The exact entries of value `i`, row-major, as `"27/20"` strings
-    /// (`None` when they are not exact).
-    fn exact(&self, i: usize) -> Option<Vec<String>> {
-        let t = self.exact.get(i)?.as_ref()?;
-        (0..t.len()).map(|k| t.exact_string(k)).collect()
+    /// The exact entries of the values numbered `wanted` in the skeleton,
+    /// row-major as `"27/20"` strings: `[(i, strings)]` for those that are
+    /// exact (`render::json::exact_apart`).
+    fn exact(&self, py: Python<'_>, wanted: Vec<usize>) -> Vec<(usize, Vec<String>)> {
+        off_gil(py, || render::json::exact_apart(&self.model, &self.solution, &wanted))
     }
 
     /// The file's name, as given.
@@ -240,9 +237,9 @@ impl Solved {
 
 /// A value as a float64 NumPy array of its shape, made from its entries
 /// without text in between.
-fn array<'py>(py: Python<'py>, t: &nnderive::eval::tensor::Tensor) -> PyResult<Bound<'py, PyAny>> {
-    let flat = numpy::PyArray1::from_vec(py, t.to_f64_vec());
-    Ok(flat.reshape(t.dims().to_vec())?.into_any())
+fn array<'py>(py: Python<'py>, (dims, entries): render::json::ApartValue) -> PyResult<Bound<'py, PyAny>> {
+    let flat = numpy::PyArray1::from_vec(py, entries);
+    Ok(flat.reshape(dims)?.into_any())
 }
 
 /// The worked solution, values only: `(solved, skeleton, arrays)`. The
@@ -263,14 +260,13 @@ fn solve<'py>(
     nnderive::eval::require_values(&model, "solve in Python (NumPy arrays)").map_err(|e| raise(&source, &e.into()))?;
     let solved = interruptible(py, || {
         nnderive::solve(&model).map(|solution| {
-            let (skeleton, tensors) = render::json::solution_apart(&model, &solution);
-            (solution, skeleton, tensors)
+            let (skeleton, values) = render::json::solution_apart(&model, &solution);
+            (solution, skeleton, values)
         })
     })?;
-    let (solution, skeleton, tensors) = solved.map_err(|e| raise(&source, &e))?;
-    let arrays = tensors.iter().map(|t| array(py, t)).collect::<PyResult<Vec<_>>>()?;
-    let exact = tensors.into_iter().map(|t| t.is_exact().then_some(t)).collect();
-    Ok((Solved { source, model, solution, exact }, skeleton, arrays))
+    let (solution, skeleton, values) = solved.map_err(|e| raise(&source, &e))?;
+    let arrays = values.into_iter().map(|v| array(py, v)).collect::<PyResult<Vec<_>>>()?;
+    Ok((Solved { source, model, solution }, skeleton, arrays))
 }
 
 /// Grades a student's answers (`answers`: the text of a JSON or CSV file,

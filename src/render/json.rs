@@ -51,20 +51,26 @@ use super::training;
 
 const N: Notation = Notation::Text;
 
-thread_local! {
-    /// The tensors set apart by [`solution_apart`] while it writes, each
-    /// standing in the JSON as `{"buffer": i}`; `None` otherwise.
-    static APART: RefCell<Option<Vec<Tensor>>> = const { RefCell::new(None) };
+/// A value set apart by [`solution_apart`]: its dims and its entries as f64,
+/// row-major.
+pub type ApartValue = (Vec<usize>, Vec<f64>);
+
+/// What the writer collects while [`solution_apart`] or [`exact_apart`] runs.
+enum Collect {
+    /// Every value's dims and f64 entries, in placeholder order.
+    Values(Vec<ApartValue>),
+    /// The exact entries (as `"27/20"` strings) of the values whose
+    /// placeholder numbers are in `wanted` (sorted), counting them in `next`.
+    Exact { next: usize, wanted: Vec<usize>, found: Vec<(usize, Vec<String>)> },
 }
 
-/// The solution as [`solution`] writes it at full precision, but with each
-/// value set apart instead of written out: the JSON has `{"buffer": i}` in
-/// place of each `value` (and of a mask's, a general form's, a path's and
-/// a sum's terms' values) and `true` in place of each `exact`, and the
-/// tensors come back in that order, `i` indexing them. The Python package
-/// reads this: the skeleton is small (names and formulas, none of the
-/// entries) and the values reach NumPy as buffers, not as text.
-pub fn solution_apart(model: &Model, solution: &Solution) -> (String, Vec<Tensor>) {
+thread_local! {
+    /// Set while [`solution_apart`] or [`exact_apart`] writes; `None` otherwise.
+    static APART: RefCell<Option<Collect>> = const { RefCell::new(None) };
+}
+
+/// Writes the solution with [`APART`] set to `collect`, and returns what was collected.
+fn collecting(model: &Model, solution: &Solution, collect: Collect) -> (String, Option<Collect>) {
     struct Reset;
     impl Drop for Reset {
         // Also on a panic: a later `solution` on this thread writes values.
@@ -72,21 +78,60 @@ pub fn solution_apart(model: &Model, solution: &Solution) -> (String, Vec<Tensor
             APART.with(|a| a.borrow_mut().take());
         }
     }
-    APART.with(|a| *a.borrow_mut() = Some(Vec::new()));
+    APART.with(|a| *a.borrow_mut() = Some(collect));
     let reset = Reset;
     let text = self::solution(model, solution, None);
-    let tensors = APART.with(|a| a.borrow_mut().take()).unwrap_or_default();
+    let collected = APART.with(|a| a.borrow_mut().take());
     drop(reset);
-    (text, tensors)
+    (text, collected)
 }
 
-/// `t` set apart when [`solution_apart`] is writing: its placeholder.
+/// The solution as [`solution`] writes it at full precision, but with each
+/// value set apart instead of written out: the JSON has `{"buffer": i}` in
+/// place of each `value` (and of a mask's, a general form's, a path's and
+/// a sum's terms' values) and `true` in place of each `exact`, and the
+/// values come back as f64 in that order, `i` indexing them. The Python
+/// package reads this: the skeleton is small (names and formulas, none of
+/// the entries) and the values reach NumPy as buffers, not as text.
+pub fn solution_apart(model: &Model, solution: &Solution) -> (String, Vec<ApartValue>) {
+    match collecting(model, solution, Collect::Values(Vec::new())) {
+        (text, Some(Collect::Values(values))) => (text, values),
+        (text, _) => (text, Vec::new()),
+    }
+}
+
+/// The exact entries, as `"27/20"` strings row-major, of the values that
+/// [`solution_apart`] numbered `wanted`, for those that are exact. Made
+/// only when asked for: the fractions of a large network are many times
+/// its f64 values.
+pub fn exact_apart(model: &Model, solution: &Solution, wanted: &[usize]) -> Vec<(usize, Vec<String>)> {
+    let mut wanted = wanted.to_vec();
+    wanted.sort_unstable();
+    match collecting(model, solution, Collect::Exact { next: 0, wanted, found: Vec::new() }) {
+        (_, Some(Collect::Exact { found, .. })) => found,
+        _ => Vec::new(),
+    }
+}
+
+/// `t` set apart when [`solution_apart`] or [`exact_apart`] is writing: its placeholder.
 fn set_apart(t: &Tensor) -> Option<Value> {
     APART.with(|a| {
         let mut apart = a.borrow_mut();
-        let list = apart.as_mut()?;
-        list.push(t.clone());
-        Some(json!({ "buffer": list.len() - 1 }))
+        let i = match apart.as_mut()? {
+            Collect::Values(list) => {
+                list.push((t.dims().to_vec(), t.float_view().into_owned()));
+                list.len() - 1
+            }
+            Collect::Exact { next, wanted, found } => {
+                let i = *next;
+                *next += 1;
+                if t.is_exact() && wanted.binary_search(&i).is_ok() {
+                    found.push((i, (0..t.len()).map(|k| t.exact_string(k).unwrap_or_default()).collect()));
+                }
+                i
+            }
+        };
+        Some(json!({ "buffer": i }))
     })
 }
 
