@@ -836,10 +836,19 @@ class Net:
         if values is not None and not isinstance(values, Mapping):
             raise _argument_error(f"values are given as a mapping from names to values, not {type(values).__name__}")
         self.values: Dict[str, Any] = dict(values or {})
-        tensors = json.loads(_native_call(_native.check, self.name, self.text, _given(self.values)))
+        tensors, self._checked = _native_call(_native.check, self.name, self.text, _given(self.values))
+        # The values the checked network holds: solving with just these
+        # reuses it rather than reading the file again.
+        self._checked_values = dict(self.values)
+        tensors = json.loads(tensors)
         self.tensors: Dict[str, Dict[str, Any]] = {
             t["name"]: {"role": t["role"], "shape": tuple(t["shape"]), "has_value": t["has_value"]} for t in tensors
         }
+
+    def _unchanged(self) -> bool:
+        """True while ``values`` holds the very values the network was checked with."""
+        now, then = self.values, self._checked_values
+        return now.keys() == then.keys() and all(now[k] is then[k] for k in now)
 
     def _values(self, given: Optional[Mapping[str, Any]]) -> list:
         if given is not None and not isinstance(given, Mapping):
@@ -868,7 +877,10 @@ class Net:
         """
         if round is not None and (isinstance(round, bool) or not isinstance(round, int) or not 0 <= round <= 30):
             raise _argument_error(f"round must be a whole number from 0 to 30, not {_shown(round)}")
-        solved, skeleton, arrays = _native_call(_native.solve, self.name, self.text, self._values(given))
+        if not given and self._unchanged():
+            solved, skeleton, arrays = _native_call(_native.solve_checked, self._checked)
+        else:
+            solved, skeleton, arrays = _native_call(_native.solve, self.name, self.text, self._values(given))
         return Solution(self, solved, skeleton, arrays, round)
 
     def graph(self, grad: bool = False, given: Optional[Mapping[str, Any]] = None) -> Graph:

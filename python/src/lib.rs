@@ -12,6 +12,8 @@
 //! `rendered` is exactly what the CLI prints (every error, in file order) and
 //! the rest describe the first.
 
+use std::rc::Rc;
+
 use num_bigint::BigInt;
 use num_rational::BigRational;
 use num_traits::{Num, Zero};
@@ -106,11 +108,19 @@ fn decode(name: &str, bytes: &[u8]) -> PyResult<String> {
     Source::decode(name, bytes).map(|s| s.text).map_err(|e| raise(&Source::lossy(name, bytes), &e))
 }
 
-/// The tensors of a checked file, as JSON: `[{"name", "role", "shape", "has_value"}]`.
+/// A checked network with the values given from Python applied, kept by
+/// a `Net` so that solving it again does not read the file again.
+#[pyclass(unsendable)]
+struct Checked {
+    checked: Rc<(Source, Model)>,
+}
+
+/// The tensors of a checked file, as JSON: `[{"name", "role", "shape",
+/// "has_value"}]`, and the checked network.
 #[pyfunction]
 #[pyo3(signature = (name, text, given = Vec::new()))]
-fn check(name: &str, text: &str, given: Vec<Given>) -> PyResult<String> {
-    let (_, model) = model(name, text, given)?;
+fn check(py: Python<'_>, name: &str, text: &str, given: Vec<Given>) -> PyResult<(String, Checked)> {
+    let (source, model) = off_gil(py, || model(name, text, given))?;
     let tensors: Vec<serde_json::Value> = model
         .tensors
         .values()
@@ -123,7 +133,7 @@ fn check(name: &str, text: &str, given: Vec<Given>) -> PyResult<String> {
             })
         })
         .collect();
-    Ok(serde_json::Value::Array(tensors).to_string())
+    Ok((serde_json::Value::Array(tensors).to_string(), Checked { checked: Rc::new((source, model)) }))
 }
 
 /// The symbolic derivation: `(json, text)`, the formulas as
@@ -185,8 +195,8 @@ fn interruptible<T>(py: Python<'_>, f: impl FnOnce() -> T) -> PyResult<T> {
 /// time the Python layer asks for it (which caches it).
 #[pyclass(unsendable)]
 struct Solved {
-    source: Source,
-    model: Model,
+    /// The file and its checked network, shared with the `Net`'s [`Checked`].
+    checked: Rc<(Source, Model)>,
     solution: nnderive::eval::Solution,
 }
 
@@ -194,31 +204,34 @@ struct Solved {
 impl Solved {
     /// The solution as `nnderive solve --format json` writes it.
     fn json(&self, py: Python<'_>) -> String {
-        off_gil(py, || render::json::solution(&self.model, &self.solution, None))
+        off_gil(py, || render::json::solution(&self.checked.1, &self.solution, None))
     }
 
     /// The text document, as `nnderive solve [--round N]` prints it.
     #[pyo3(signature = (round = None))]
     fn text(&self, py: Python<'_>, round: Option<u32>) -> String {
-        off_gil(py, || render::text::solution(&self.model, &self.solution, round))
+        off_gil(py, || render::text::solution(&self.checked.1, &self.solution, round))
     }
 
     /// The Markdown document (`--format markdown`).
     #[pyo3(signature = (round = None))]
     fn markdown(&self, py: Python<'_>, round: Option<u32>) -> String {
-        off_gil(py, || render::markdown::document(&self.model, &self.solution, round))
+        off_gil(py, || render::markdown::document(&self.checked.1, &self.solution, round))
     }
 
     /// The LaTeX document (`--format latex`).
     #[pyo3(signature = (round = None))]
     fn latex(&self, py: Python<'_>, round: Option<u32>) -> String {
-        off_gil(py, || render::latex::document(&self.model, &self.solution, round))
+        off_gil(py, || render::latex::document(&self.checked.1, &self.solution, round))
     }
 
     /// The table of every named quantity (`render::quantities::json`), which `compare` reads.
     fn quantities(&self, py: Python<'_>) -> String {
         off_gil(py, || {
-            render::quantities::json(&render::quantities::Quantities::new(&self.model, &self.solution), &self.solution)
+            render::quantities::json(
+                &render::quantities::Quantities::new(&self.checked.1, &self.solution),
+                &self.solution,
+            )
         })
     }
 
@@ -226,12 +239,12 @@ impl Solved {
     /// row-major as `"27/20"` strings: `[(i, strings)]` for those that are
     /// exact (`render::json::exact_apart`).
     fn exact(&self, py: Python<'_>, wanted: Vec<usize>) -> Vec<(usize, Vec<String>)> {
-        off_gil(py, || render::json::exact_apart(&self.model, &self.solution, &wanted))
+        off_gil(py, || render::json::exact_apart(&self.checked.1, &self.solution, &wanted))
     }
 
     /// The file's name, as given.
     fn name(&self) -> String {
-        self.source.name.clone()
+        self.checked.0.name.clone()
     }
 }
 
@@ -254,19 +267,30 @@ fn solve<'py>(
     text: &str,
     given: Vec<Given>,
 ) -> PyResult<(Solved, String, Vec<Bound<'py, PyAny>>)> {
-    let (source, model) = model(name, text, given)?;
+    let checked = off_gil(py, || model(name, text, given))?;
+    solve_model(py, Rc::new(checked))
+}
+
+/// [`solve`] of a network checked before (a `Net`'s own values).
+#[pyfunction]
+fn solve_checked<'py>(py: Python<'py>, checked: &Checked) -> PyResult<(Solved, String, Vec<Bound<'py, PyAny>>)> {
+    solve_model(py, checked.checked.clone())
+}
+
+fn solve_model(py: Python<'_>, checked: Rc<(Source, Model)>) -> PyResult<(Solved, String, Vec<Bound<'_, PyAny>>)> {
+    let (source, model) = &*checked;
     // The package hands values to NumPy: every one must be a number (the
     // command line's `solve` writes open values as expressions instead).
-    nnderive::eval::require_values(&model, "solve in Python (NumPy arrays)").map_err(|e| raise(&source, &e.into()))?;
+    nnderive::eval::require_values(model, "solve in Python (NumPy arrays)").map_err(|e| raise(source, &e.into()))?;
     let solved = interruptible(py, || {
-        nnderive::solve(&model).map(|solution| {
-            let (skeleton, values) = render::json::solution_apart(&model, &solution);
+        nnderive::solve(model).map(|solution| {
+            let (skeleton, values) = render::json::solution_apart(model, &solution);
             (solution, skeleton, values)
         })
     })?;
-    let (solution, skeleton, values) = solved.map_err(|e| raise(&source, &e))?;
+    let (solution, skeleton, values) = solved.map_err(|e| raise(source, &e))?;
     let arrays = values.into_iter().map(|v| array(py, v)).collect::<PyResult<Vec<_>>>()?;
-    Ok((Solved { source, model, solution }, skeleton, arrays))
+    Ok((Solved { checked, solution }, skeleton, arrays))
 }
 
 /// Grades a student's answers (`answers`: the text of a JSON or CSV file,
@@ -366,6 +390,8 @@ fn visible_line(text: &str) -> String {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NativeError", m.py().get_type::<NativeError>())?;
     m.add_class::<Solved>()?;
+    m.add_class::<Checked>()?;
+    m.add_function(wrap_pyfunction!(solve_checked, m)?)?;
     m.add_function(wrap_pyfunction!(decode, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(derive, m)?)?;

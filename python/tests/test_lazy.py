@@ -97,3 +97,16 @@ def test_a_large_network_solves_without_its_documents(tmp_path):
     _, skeleton, arrays = nnderive._native.solve(net.name, net.text, [])
     assert sum(a.size for a in arrays) > 200_000 and len(skeleton) < 20_000
     assert sol.gradients["W1"].shape == (128, 784)
+
+
+def test_a_net_is_read_once_and_its_values_still_count():
+    net = nnderive.load(ASSIGNMENT)
+    first = net.solve()
+    # Solving again reuses the checked network: the same values.
+    again = net.solve()
+    assert again.loss == first.loss and again._solved is not first._solved
+    # Values changed on the net, or given for one call, are used.
+    net.values["y"] = [0, 1]
+    swapped = net.solve()
+    assert swapped.loss != first.loss
+    assert swapped.loss == nnderive.load(ASSIGNMENT).solve(given={"y": [0, 1]}).loss
