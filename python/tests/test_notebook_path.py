@@ -15,7 +15,10 @@ from conftest import ASSIGNMENT, EXAMPLES, ROOT
 
 def test_the_examples_ship_in_the_package_as_in_the_repository():
     names = nnderive.examples.names()
-    assert names == sorted(p.stem for p in EXAMPLES.glob("*.nn"))
+    repository = sorted(p.stem for p in EXAMPLES.glob("*.nn"))
+    missing, extra = sorted(set(repository) - set(names)), sorted(set(names) - set(repository))
+    assert not missing, f"copy {', '.join(f'grammar/examples/{n}.nn' for n in missing)} into python/nnderive/examples/"
+    assert not extra, f"remove {', '.join(f'python/nnderive/examples/{n}.nn' for n in extra)}: not in grammar/examples"
     for name in names:
         shipped = nnderive.examples.path(name)
         assert shipped.read_bytes() == (EXAMPLES / f"{name}.nn").read_bytes(), f"{name}.nn differs from grammar/examples"
