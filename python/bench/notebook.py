@@ -14,8 +14,11 @@ writes the `.nn` text, then times, in this process:
   the file, which holds every weight as text); and the first `sol.text`
   read (the text document, made then);
 - NumPy (float64, the BLAS on one thread: OPENBLAS_NUM_THREADS and the
-  like are set to 1 unless already set): the forward pass, the backward pass written by hand, the SGD
-  step and the loss after it, for the dense networks;
+  like are set to 1 unless already set): the forward pass, the backward
+  pass written by hand (through time for the RNN and the LSTM; the
+  convolution as one product with the input's patches), the SGD step and
+  the loss after it, for every network; its loss after the step is checked
+  against nnderive's before it is timed;
 - PyTorch eager (float64, `torch.set_num_threads(1)`): the same with
   autograd, for every network.
 
@@ -222,6 +225,102 @@ def numpy_rnn(a):
     return step
 
 
+def numpy_lstm(a):
+    """The LSTM: forward over T steps, backpropagation through time by
+    hand, the SGD step and the loss after it."""
+    steps, x, y = a["steps"], a["x"], a["y"]
+    names = [f"W{g}{s}" for g in "ifog" for s in "xh"] + [f"b{g}" for g in "ifog"] + ["Why", "by"]
+
+    def sigmoid(t):
+        return 1 / (1 + np.exp(-t))
+
+    def forward(p):
+        width = p["Wih"].shape[0]
+        h, c, loss, saved = np.zeros(width), np.zeros(width), 0.0, []
+        for s in range(steps):
+            act = {g: p[f"W{g}x"] @ x[s] + p[f"W{g}h"] @ h + p[f"b{g}"] for g in "ifog"}
+            i, f, o, g = sigmoid(act["i"]), sigmoid(act["f"]), sigmoid(act["o"]), np.tanh(act["g"])
+            c_prev, h_prev = c, h
+            c = f * c_prev + i * g
+            h = o * np.tanh(c)
+            z = p["Why"] @ h + p["by"]
+            e = np.exp(z - z.max())
+            yhat = e / e.sum()
+            loss -= np.sum(y[s] * np.log(yhat))
+            saved.append((i, f, o, g, c, h, c_prev, h_prev, yhat))
+        return saved, loss
+
+    def step():
+        p = {k: a[k] for k in names}
+        saved, _ = forward(p)
+        grad = {k: np.zeros_like(v) for k, v in p.items()}
+        dh_next = np.zeros_like(saved[0][5])
+        dc_next = np.zeros_like(dh_next)
+        for s in range(steps - 1, -1, -1):
+            i, f, o, g, c, h, c_prev, h_prev, yhat = saved[s]
+            dz = yhat - y[s]
+            grad["Why"] += np.outer(dz, h)
+            grad["by"] += dz
+            dh = p["Why"].T @ dz + dh_next
+            tc = np.tanh(c)
+            dc = dh * o * (1 - tc * tc) + dc_next
+            dact = {"i": dc * g * i * (1 - i), "f": dc * c_prev * f * (1 - f),
+                    "o": dh * tc * o * (1 - o), "g": dc * i * (1 - g * g)}
+            dh_next = np.zeros_like(dh)
+            for gate, d in dact.items():
+                grad[f"W{gate}x"] += np.outer(d, x[s])
+                grad[f"W{gate}h"] += np.outer(d, h_prev)
+                grad[f"b{gate}"] += d
+                dh_next += p[f"W{gate}h"].T @ d
+            dc_next = dc * f
+        return forward({k: p[k] - 0.01 * grad[k] for k in p})[1]
+    return step
+
+
+def numpy_cnn(a):
+    """The CNN: convolution as one product with the input's 3×3 patches,
+    relu, 2×2 max-pool (each window's first maximum takes its gradient),
+    dense and softmax; the backward pass by hand, the SGD step and the loss
+    after it."""
+    X, y = a["X"], a["y"]
+    channels, height, width = X.shape
+    padded = np.pad(X, ((0, 0), (1, 1), (1, 1)))
+    cols = np.stack([padded[c, i:i + height, j:j + width].ravel()
+                     for c in range(channels) for i in range(3) for j in range(3)])  # [27, H·W]
+
+    def forward(p):
+        filters = p["K"].shape[0]
+        Z1 = (p["K"].reshape(filters, -1) @ cols + p["bK"][:, None]).reshape(filters, height, width)
+        A1 = np.maximum(Z1, 0)
+        windows = A1.reshape(filters, height // 2, 2, width // 2, 2).transpose(0, 1, 3, 2, 4).reshape(filters, height // 2, width // 2, 4)
+        v = windows.max(axis=3).ravel()
+        z = p["W"] @ v + p["b"]
+        e = np.exp(z - z.max())
+        yhat = e / e.sum()
+        return Z1, windows, v, yhat, -np.sum(y * np.log(yhat))
+
+    def step():
+        p = {k: a[k] for k in ("K", "bK", "W", "b")}
+        Z1, windows, v, yhat, _ = forward(p)
+        filters = p["K"].shape[0]
+        dz = yhat - y
+        gW, gb = np.outer(dz, v), dz
+        dv = (p["W"].T @ dz).reshape(windows.shape[:3])
+        # One-hot of each window's first maximum. The file's values are
+        # exact decimals, so equal entries tie exactly in nnderive; in f64
+        # they may differ in the last bit, so entries within rounding of the
+        # maximum count as equal to it.
+        top = windows.max(axis=3, keepdims=True)
+        first = np.eye(4)[(windows >= top - 1e-12 * np.maximum(1, np.abs(top))).argmax(axis=3)]
+        dA = (first * dv[..., None]).reshape(filters, height // 2, width // 2, 2, 2).transpose(0, 1, 3, 2, 4).reshape(filters, height, width)
+        dZ = dA * (Z1 > 0)
+        gK = (dZ.reshape(filters, -1) @ cols.T).reshape(p["K"].shape)
+        gbK = dZ.sum(axis=(1, 2))
+        new = {"K": p["K"] - 0.01 * gK, "bK": p["bK"] - 0.01 * gbK, "W": p["W"] - 0.01 * gW, "b": p["b"] - 0.01 * gb}
+        return forward(new)[4]
+    return step
+
+
 def torch_peer(torch, name, a):
     """PyTorch eager: forward, autograd backward, the SGD step and the loss after."""
     F = torch.nn.functional
@@ -315,15 +414,14 @@ def main():
             step = numpy_assignment(arrays)
         elif name.startswith("RNN"):
             step = numpy_rnn(arrays)
+        elif name.startswith("LSTM"):
+            step = numpy_lstm(arrays)
         else:
-            step = None
-        if step is not None:
-            # The peer does the same work: its loss after the step is nnderive's.
-            assert abs(step() - sol.history[-1]) <= 1e-9 * max(1.0, abs(sol.history[-1])), (name, step(), sol.history[-1])
-            t = median(step, runs=max(RUNS, 20))
-            row += f" {ms(t)} {solve / t:6.0f}×"
-        else:
-            row += f" {'-':>10} {'-':>7}"
+            step = numpy_cnn(arrays)
+        # The peer does the same work: its loss after the step is nnderive's.
+        assert abs(step() - sol.history[-1]) <= 1e-9 * max(1.0, abs(sol.history[-1])), (name, step(), sol.history[-1])
+        t = median(step, runs=max(RUNS, 20))
+        row += f" {ms(t)} {solve / t:6.0f}×"
         if torch is not None:
             t = median(torch_peer(torch, name, arrays), runs=max(RUNS, 20))
             row += f" {ms(t)} {solve / t:6.0f}×"
