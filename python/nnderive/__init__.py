@@ -692,7 +692,7 @@ class Solution:
     def __init__(self, net: "Net", solved: Any, skeleton: str, arrays: List[np.ndarray], round: Optional[int]):
         self.net = net
         self.round = round
-        self._solved = solved
+        self._native = solved
         self._documents: Dict[str, Any] = {}
         values = _Values(solved, arrays)
         self._values = values
@@ -730,29 +730,29 @@ class Solution:
     @property
     def text(self) -> str:
         """The worked solution as ``nnderive solve [--round N]`` prints it."""
-        return self._document("text", lambda: self._solved.text(self.round))
+        return self._document("text", lambda: self._native.text(self.round))
 
     @property
     def markdown(self) -> str:
         """The whole worked solution in Markdown (``--format markdown``), every entry."""
-        return self._document("markdown", lambda: self._solved.markdown(self.round))
+        return self._document("markdown", lambda: self._native.markdown(self.round))
 
     @property
     def latex(self) -> str:
         """A standalone LaTeX document (``--format latex``)."""
-        return self._document("latex", lambda: self._solved.latex(self.round))
+        return self._document("latex", lambda: self._native.latex(self.round))
 
     @property
     def json(self) -> Dict[str, Any]:
         """The solution as ``nnderive solve --format json`` writes it, parsed."""
-        return self._document("json", lambda: json.loads(self._solved.json()))
+        return self._document("json", lambda: json.loads(self._native.json()))
 
     @property
     def quantities(self) -> List[Mapping[str, Any]]:
         """Every named quantity of the solution (forward values, the loss,
         error terms, gradients, updated parameters): ``name``, ``label``,
         ``kind``, ``aliases``, ``shape``, ``value`` and ``depends``."""
-        return self._document("quantities", lambda: list(json.loads(self._solved.quantities())))
+        return self._document("quantities", lambda: list(json.loads(self._native.quantities())))
 
     @property
     def loss_exact(self) -> Any:

@@ -12,7 +12,7 @@
 //! `rendered` is exactly what the CLI prints (every error, in file order) and
 //! the rest describe the first.
 
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use num_bigint::BigInt;
 use num_rational::BigRational;
@@ -110,9 +110,9 @@ fn decode(name: &str, bytes: &[u8]) -> PyResult<String> {
 
 /// A checked network with the values given from Python applied, kept by
 /// a `Net` so that solving it again does not read the file again.
-#[pyclass(unsendable)]
+#[pyclass]
 struct Checked {
-    checked: Rc<(Source, Model)>,
+    checked: Guarded<(Source, Model)>,
 }
 
 /// The tensors of a checked file, as JSON: `[{"name", "role", "shape",
@@ -133,7 +133,7 @@ fn check(py: Python<'_>, name: &str, text: &str, given: Vec<Given>) -> PyResult<
             })
         })
         .collect();
-    Ok((serde_json::Value::Array(tensors).to_string(), Checked { checked: Rc::new((source, model)) }))
+    Ok((serde_json::Value::Array(tensors).to_string(), Checked { checked: Guarded::new((source, model)) }))
 }
 
 /// The symbolic derivation: `(json, text)`, the formulas as
@@ -146,17 +146,44 @@ fn derive(name: &str, text: &str, given: Vec<Given>) -> PyResult<(String, String
     Ok((render::json::derivation(&model, &derivation), render::text::derivation(&model, &derivation)))
 }
 
-/// A closure run without the GIL, with what it captures and returns.
+/// A closure run without the GIL, with what it captures and returns, or
+/// engine values kept by a Python object.
 ///
-/// The engine's values hold `Rc`s and cells (an open entry's name, a
-/// tensor's f64 view), so they are neither `Send` nor `Sync`, and
-/// `Python::detach` asks for `Send` because a closure could hand them to
-/// another thread. This one does not: `detach` runs the closure at once, on
-/// this thread, and what it returns comes back to this thread.
+/// The engine's values hold cells (a tensor's f64 view, made on first use)
+/// and, for values left open, `Rc`s, so they are not `Send`, and
+/// `Python::detach` and `#[pyclass]` ask for it. A closure given to
+/// `detach` runs at once on this thread. Values kept by a Python object
+/// ([`Guarded`]) move between threads only whole, behind a mutex, with no
+/// `Rc` of theirs left anywhere else: a model and a solution share none
+/// (their only `Rc`s are the names of values left open, which the package
+/// refuses before solving).
 struct Local<T>(T);
 
-// SAFETY: see `Local`: the value never leaves the thread that made it.
+// SAFETY: see `Local`.
 unsafe impl<T> Send for Local<T> {}
+
+/// Engine values kept by a Python object, which any Python thread may use:
+/// behind a mutex, locked only without the GIL (inside [`off_gil`]), so that
+/// a thread waiting for it never holds the GIL that the holder needs.
+struct Guarded<T>(Arc<Mutex<Local<T>>>);
+
+impl<T> Clone for Guarded<T> {
+    fn clone(&self) -> Self {
+        Guarded(self.0.clone())
+    }
+}
+
+impl<T> Guarded<T> {
+    fn new(value: T) -> Self {
+        Guarded(Arc::new(Mutex::new(Local(value))))
+    }
+
+    /// `f` of the value, alone; call it only without the GIL.
+    fn with<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        let guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&guard.0)
+    }
+}
 
 /// Runs `f` without the GIL, so that other Python threads go on meanwhile.
 fn off_gil<T>(py: Python<'_>, f: impl FnOnce() -> T) -> T {
@@ -193,45 +220,50 @@ fn interruptible<T>(py: Python<'_>, f: impl FnOnce() -> T) -> PyResult<T> {
 /// A solved network, kept for the documents and exact values asked later:
 /// `solve` computes the values only, and each document is made the first
 /// time the Python layer asks for it (which caches it).
-#[pyclass(unsendable)]
+#[pyclass]
 struct Solved {
-    /// The file and its checked network, shared with the `Net`'s [`Checked`].
-    checked: Rc<(Source, Model)>,
-    solution: nnderive::eval::Solution,
+    /// The file and its checked network, shared with the `Net`'s [`Checked`]
+    /// (locked first, then `solution`).
+    checked: Guarded<(Source, Model)>,
+    solution: Guarded<nnderive::eval::Solution>,
+}
+
+impl Solved {
+    /// `f` of the checked network and the solution, without the GIL.
+    fn with<R>(&self, py: Python<'_>, f: impl FnOnce(&Model, &nnderive::eval::Solution) -> R) -> R {
+        off_gil(py, || self.checked.with(|(_, model)| self.solution.with(|solution| f(model, solution))))
+    }
 }
 
 #[pymethods]
 impl Solved {
     /// The solution as `nnderive solve --format json` writes it.
     fn json(&self, py: Python<'_>) -> String {
-        off_gil(py, || render::json::solution(&self.checked.1, &self.solution, None))
+        self.with(py, |model, solution| render::json::solution(model, solution, None))
     }
 
     /// The text document, as `nnderive solve [--round N]` prints it.
     #[pyo3(signature = (round = None))]
     fn text(&self, py: Python<'_>, round: Option<u32>) -> String {
-        off_gil(py, || render::text::solution(&self.checked.1, &self.solution, round))
+        self.with(py, |model, solution| render::text::solution(model, solution, round))
     }
 
     /// The Markdown document (`--format markdown`).
     #[pyo3(signature = (round = None))]
     fn markdown(&self, py: Python<'_>, round: Option<u32>) -> String {
-        off_gil(py, || render::markdown::document(&self.checked.1, &self.solution, round))
+        self.with(py, |model, solution| render::markdown::document(model, solution, round))
     }
 
     /// The LaTeX document (`--format latex`).
     #[pyo3(signature = (round = None))]
     fn latex(&self, py: Python<'_>, round: Option<u32>) -> String {
-        off_gil(py, || render::latex::document(&self.checked.1, &self.solution, round))
+        self.with(py, |model, solution| render::latex::document(model, solution, round))
     }
 
     /// The table of every named quantity (`render::quantities::json`), which `compare` reads.
     fn quantities(&self, py: Python<'_>) -> String {
-        off_gil(py, || {
-            render::quantities::json(
-                &render::quantities::Quantities::new(&self.checked.1, &self.solution),
-                &self.solution,
-            )
+        self.with(py, |model, solution| {
+            render::quantities::json(&render::quantities::Quantities::new(model, solution), solution)
         })
     }
 
@@ -239,12 +271,12 @@ impl Solved {
     /// row-major as `"27/20"` strings: `[(i, strings)]` for those that are
     /// exact (`render::json::exact_apart`).
     fn exact(&self, py: Python<'_>, wanted: Vec<usize>) -> Vec<(usize, Vec<String>)> {
-        off_gil(py, || render::json::exact_apart(&self.checked.1, &self.solution, &wanted))
+        self.with(py, |model, solution| render::json::exact_apart(model, solution, &wanted))
     }
 
     /// The file's name, as given.
-    fn name(&self) -> String {
-        self.checked.0.name.clone()
+    fn name(&self, py: Python<'_>) -> String {
+        off_gil(py, || self.checked.with(|(source, _)| source.name.clone()))
     }
 }
 
@@ -268,7 +300,7 @@ fn solve<'py>(
     given: Vec<Given>,
 ) -> PyResult<(Solved, String, Vec<Bound<'py, PyAny>>)> {
     let checked = off_gil(py, || model(name, text, given))?;
-    solve_model(py, Rc::new(checked))
+    solve_model(py, Guarded::new(checked))
 }
 
 /// [`solve`] of a network checked before (a `Net`'s own values).
@@ -277,20 +309,21 @@ fn solve_checked<'py>(py: Python<'py>, checked: &Checked) -> PyResult<(Solved, S
     solve_model(py, checked.checked.clone())
 }
 
-fn solve_model(py: Python<'_>, checked: Rc<(Source, Model)>) -> PyResult<(Solved, String, Vec<Bound<'_, PyAny>>)> {
-    let (source, model) = &*checked;
-    // The package hands values to NumPy: every one must be a number (the
-    // command line's `solve` writes open values as expressions instead).
-    nnderive::eval::require_values(model, "solve in Python (NumPy arrays)").map_err(|e| raise(source, &e.into()))?;
+fn solve_model(py: Python<'_>, checked: Guarded<(Source, Model)>) -> PyResult<(Solved, String, Vec<Bound<'_, PyAny>>)> {
     let solved = interruptible(py, || {
-        nnderive::solve(model).map(|solution| {
+        checked.with(|(source, model)| {
+            // The package hands values to NumPy: every one must be a number
+            // (the command line's `solve` writes open values as expressions).
+            nnderive::eval::require_values(model, "solve in Python (NumPy arrays)")
+                .map_err(|e| raise(source, &e.into()))?;
+            let solution = nnderive::solve(model).map_err(|e| raise(source, &e))?;
             let (skeleton, values) = render::json::solution_apart(model, &solution);
-            (solution, skeleton, values)
+            Ok::<_, PyErr>((solution, skeleton, values))
         })
     })?;
-    let (solution, skeleton, values) = solved.map_err(|e| raise(source, &e))?;
+    let (solution, skeleton, values) = solved?;
     let arrays = values.into_iter().map(|v| array(py, v)).collect::<PyResult<Vec<_>>>()?;
-    Ok((Solved { checked, solution }, skeleton, arrays))
+    Ok((Solved { checked, solution: Guarded::new(solution) }, skeleton, arrays))
 }
 
 /// Grades a student's answers (`answers`: the text of a JSON or CSV file,

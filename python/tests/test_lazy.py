@@ -104,9 +104,22 @@ def test_a_net_is_read_once_and_its_values_still_count():
     first = net.solve()
     # Solving again reuses the checked network: the same values.
     again = net.solve()
-    assert again.loss == first.loss and again._solved is not first._solved
+    assert again.loss == first.loss and again._native is not first._native
     # Values changed on the net, or given for one call, are used.
     net.values["y"] = [0, 1]
     swapped = net.solve()
     assert swapped.loss != first.loss
     assert swapped.loss == nnderive.load(ASSIGNMENT).solve(given={"y": [0, 1]}).loss
+
+
+def test_a_net_and_a_solution_serve_other_threads():
+    """A net and a solution made on one thread serve another (a worker
+    pool, a widget's callback), and are freed on either."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    net = nnderive.load(ASSIGNMENT)
+    sol = net.solve(round=4)
+    with ThreadPoolExecutor(2) as pool:
+        text, solved_there, exact = pool.submit(lambda: (sol.text, net.solve(round=4).text, sol.forward.exact["Z1"])).result()
+    assert text == solved_there == net.solve(round=4).text
+    assert exact.tolist() == [Fraction(27, 20), Fraction(7, 20), Fraction(3, 5)]
