@@ -23,13 +23,14 @@ import math
 import numbers
 import os
 import re
+import unicodedata
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
-from . import _native
+from . import _native, examples
 from ._compare import Comparison, ParamComparison, compare_quantities
 from ._grade import GradePart, GradeResult
 
@@ -49,6 +50,7 @@ __all__ = [
     "parse",
     "check_gradients",
     "grade",
+    "examples",
 ]
 
 __version__ = "0.1.0"
@@ -79,11 +81,30 @@ class NNError(ValueError):
         return self.rendered.rstrip("\n")
 
 
+# The command line's advice, said as Python says it: a value is given with
+# `given={...}`, the formulas are `net.derive()`.
+_PYTHON_ADVICE = [
+    (re.compile(r"`--given '([^'=`]+)=\[\.\.\.\]'`"), r"`given={'\1': [...]}`"),
+    (re.compile(r"`--given NAME=\[\.\.\.\]`"), "`given={'NAME': [...]}`"),
+    (re.compile(r"`nnderive solve` computes with values left open"), "`net.derive()` shows the formulas without any numbers"),
+    (re.compile(r"`nnderive derive` shows the formulas"), "`net.derive()` shows the formulas"),
+    (re.compile(r"the formulas are shown by `nnderive derive`"), "the formulas are shown by `net.derive()`"),
+]
+
+
+def _in_python(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    for pattern, replacement in _PYTHON_ADVICE:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def _native_call(function, *args, **kwargs):
     try:
         return function(*args, **kwargs)
     except _native.NativeError as e:
-        raise NNError(*e.args) from None
+        raise NNError(*(_in_python(a) for a in e.args)) from None
 
 
 def _argument_error(message: str) -> NNError:
@@ -277,14 +298,39 @@ def _fractions(exact: Any) -> Any:
     return out
 
 
-_GREEK = {"δ": "delta", "∂": "d", "ŷ": "yhat"}
+_GREEK = {"δ": "delta", "∂": "d", "ŷ": "yhat", "\u0302": "hat", "ᵀ": "T", "⁽": "(", "⁾": ")", "ᵏ": "k", "ₜ": "t", "ᵗ": "t"}
 
 
 def _ascii(key: str) -> str:
-    """An ASCII spelling of a JSON key: ``δ1`` is ``delta1``, ``∂L/∂H`` is ``dL/dH``."""
-    for k, v in _GREEK.items():
-        key = key.replace(k, v)
-    return key
+    """A plain ASCII spelling of a key: ``δ1`` is ``delta1``, ``∂L/∂H`` is
+    ``dL/dH``, ``dL/dc₂`` is ``dL/dc2``, another Greek letter its name
+    (``α`` is ``alpha``), an accented letter the letter."""
+    out = []
+    for ch in key:
+        if ch.isascii():
+            out.append(ch)
+        elif ch in _GREEK:
+            out.append(_GREEK[ch])
+        elif unicodedata.digit(ch, None) is not None:
+            out.append(str(unicodedata.digit(ch)))  # subscript and superscript digits
+        else:
+            name = unicodedata.name(ch, "")
+            if name.startswith(("GREEK SMALL LETTER ", "GREEK CAPITAL LETTER ")):
+                word = name.split(" LETTER ", 1)[1].split()[0].lower()
+                out.append(word if "SMALL" in name else word.capitalize())
+            else:
+                base = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
+                out.append(base or ch)
+    return "".join(out)
+
+
+def _aliases(keys: Any) -> Dict[str, str]:
+    """Each key's ASCII spelling, when it differs and no other key (or
+    spelling) takes it."""
+    spellings: Dict[str, List[str]] = {}
+    for k in keys:
+        spellings.setdefault(_ascii(k), []).append(k)
+    return {a: ks[0] for a, ks in spellings.items() if len(ks) == 1 and a != ks[0] and a not in keys}
 
 
 class _Named(dict):
@@ -309,34 +355,102 @@ class _Named(dict):
         return self[key] if key in self else default
 
 
+class _Values:
+    """The values of one solve: the NumPy arrays the native layer made, by
+    the index that stands for each in the skeleton (``{"buffer": i}``), and
+    their exact fractions, made when first asked for."""
+
+    def __init__(self, solved: Any, arrays: List[np.ndarray]):
+        self.solved = solved
+        self.arrays = arrays
+
+    def array(self, value: Any) -> np.ndarray:
+        if isinstance(value, dict) and "buffer" in value:
+            return self.arrays[value["buffer"]]
+        return _array(value)
+
+    def exact(self, obj: Mapping[str, Any]) -> Any:
+        """The fractions of ``obj``'s value (a bare Fraction for a scalar),
+        or ``None`` when it is not exact."""
+        return self.exact_many([obj])[0]
+
+    def exact_many(self, objs: List[Mapping[str, Any]]) -> List[Any]:
+        """:meth:`exact` of each of ``objs``, asked of the native layer at once."""
+        def index(obj: Mapping[str, Any]) -> Optional[int]:
+            value = obj.get("value")
+            if obj.get("exact") is True and isinstance(value, dict) and "buffer" in value:
+                return value["buffer"]
+            return None
+
+        wanted = [i for i in map(index, objs) if i is not None]
+        found = dict(self.solved.exact(wanted)) if wanted else {}
+        out = []
+        for obj in objs:
+            i = index(obj)
+            if i is None:
+                out.append(_fractions(obj.get("exact")) if obj.get("exact") is not True else None)
+            elif i not in found:
+                out.append(None)
+            else:
+                out.append(self._fractions(found[i], self.arrays[i].shape))
+        return out
+
+    @staticmethod
+    def _fractions(strings: List[str], shape: Tuple[int, ...]) -> Any:
+        if not shape:
+            return _exact(strings[0])
+        out = np.empty(len(strings), dtype=object)
+        for k, text in enumerate(strings):
+            out[k] = _exact(text)
+        return out.reshape(shape)
+
+
 class Section(_Named):
     """Named values of one part of a solution: ``name → numpy.ndarray``
     (float64), in file order. Alongside, keyed alike:
 
     - ``exact[name]``: the exact values as ``fractions.Fraction`` (an object
       array of the same shape, a bare Fraction for a scalar), or ``None``
-      where the value went through a transcendental function;
+      where the value went through a transcendental function; made the
+      first time ``exact`` is read;
     - ``formula[name]`` and ``latex[name]``: the formula (Unicode text and
       LaTeX), and ``name_latex[name]``, the quantity's own name in LaTeX.
 
-    Keys with Greek letters have ASCII spellings too: ``deltas["delta1"]``
-    is ``deltas["δ1"]``.
+    Every key has a plain ASCII spelling too: ``deltas["delta1"]`` is
+    ``deltas["δ1"]``, ``"dL/dc2"`` is ``"dL/dc₂"``.
     """
 
-    def __init__(self, title: str, entries: Mapping[str, Mapping[str, Any]]):
-        aliases = {_ascii(k): k for k in entries if _ascii(k) != k}
+    def __init__(self, title: str, entries: Mapping[str, Mapping[str, Any]], values: Optional[_Values] = None):
+        aliases = _aliases(entries)
         super().__init__(title, aliases)
-        self.exact = _Named(f"{title} (exact)", aliases)
+        self._title = title
+        self._values = values
+        self._with_values: List[Tuple[str, Mapping[str, Any]]] = []
+        self._exact: Optional[_Named] = None
         self.formula = _Named(f"{title} with a formula", aliases)
         self.latex = _Named(f"{title} with a formula", aliases)
         self.name_latex = _Named(f"{title} with a formula", aliases)
         for key, obj in entries.items():
             if "value" in obj:
-                self[key] = _array(obj["value"])
-                self.exact[key] = _fractions(obj.get("exact"))
+                self[key] = values.array(obj["value"]) if values else _array(obj["value"])
+                self._with_values.append((key, obj))
             for field, store in (("formula", self.formula), ("latex", self.latex), ("name_latex", self.name_latex)):
                 if field in obj:
                     store[key] = obj[field]
+
+    @property
+    def exact(self) -> _Named:
+        """The exact values by name (see the class)."""
+        if self._exact is None:
+            exact = _Named(f"{self._title} (exact)", self._aliases)
+            if self._values is not None:
+                fractions = self._values.exact_many([obj for _, obj in self._with_values])
+            else:
+                fractions = [_fractions(obj.get("exact")) for _, obj in self._with_values]
+            for (key, _), value in zip(self._with_values, fractions):
+                exact[key] = value
+            self._exact = exact
+        return self._exact
 
     def rows(self) -> List[Tuple[str, str]]:
         """``(name, formula)`` in LaTeX, for each quantity with a formula."""
@@ -369,6 +483,91 @@ def _formula_rows(forward: Section, loss: Mapping[str, Any], deltas: Section, gr
     if "latex" in loss:
         rows.append((loss["name_latex"], loss["latex"]))
     return rows + deltas.rows() + gradients.rows()
+
+
+# What Jupyter shows of a solution whole: at most this many entries in all
+# its values, and a document of at most this many characters; past either,
+# a summary (see `_summary_markdown`).
+_DISPLAY_ENTRIES = 20_000
+_DISPLAY_CHARS = 400_000
+# In a summary: a value of more entries than this shows its corners only,
+# this many entries from each end of each axis, as NumPy's print options do
+# (`threshold`, `edgeitems`); and at most this many values in all.
+_SUMMARY_THRESHOLD = 64
+_SUMMARY_EDGE = 3
+_SUMMARY_VALUES = 120
+_SUMMARY_FORMULAS = 80
+
+
+def _corner(a: np.ndarray, round: Optional[int]) -> str:
+    """A value as NumPy prints it, a large one by its corners only."""
+    precision = 4 if round is None else min(round, 8)
+    return np.array2string(np.asarray(a), threshold=_SUMMARY_THRESHOLD, edgeitems=_SUMMARY_EDGE,
+                           precision=precision, max_line_width=100, floatmode="maxprec")
+
+
+def _described(a: np.ndarray) -> str:
+    """A value's shape and size: ``shape (128, 784), 100 352 entries, ‖·‖₂ = 3.1416, max |·| = 0.99``."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim == 0:
+        return "scalar"
+    finite = a[np.isfinite(a)]
+    norm = float(np.sqrt(np.sum(finite * finite))) if finite.size else float("nan")
+    largest = float(np.max(np.abs(finite))) if finite.size else float("nan")
+    size = f"{a.size:,}".replace(",", " ")
+    return f"shape {tuple(a.shape)}, {size} entries, ‖·‖₂ = {norm:.6g}, max |·| = {largest:.6g}"
+
+
+def _summary_items(sol: "Solution") -> List[Tuple[str, str, np.ndarray]]:
+    """``(section, name, value)`` for each value of a solution, in the order the documents show them."""
+    items: List[Tuple[str, str, np.ndarray]] = []
+    for title, section in (("Given", sol.given), ("Forward pass", sol.forward)):
+        items += [(title, k, v) for k, v in section.items()]
+    items.append(("Loss", sol.loss_name, np.float64(sol.loss)))
+    for title, section in (("Error terms", sol.deltas), ("Gradients", sol.gradients), ("After training", sol.updated)):
+        items += [(title, k, v) for k, v in section.items()]
+    return items
+
+
+def _summary_markdown(sol: "Solution") -> str:
+    """A solution in Markdown whose size is bounded whatever its tensors':
+    the formulas (at most ``_SUMMARY_FORMULAS``), then each value (at most
+    ``_SUMMARY_VALUES``) with its shape and norms and, for a large one,
+    its corners only."""
+    out = [f"# Worked solution (summary): <code>{_inline(sol.net.name)}</code>\n",
+           "Large values are shown by their corners, as NumPy prints them; "
+           "`sol.markdown` is the whole worked solution with every entry, "
+           "`sol.text` the same as text, and each value is an array (`sol.gradients[\"W1\"]`).\n"]
+    rows = _formula_rows(sol.forward, sol._loss, sol.deltas, sol.gradients)
+    if rows:
+        out.append("## Formulas\n")
+        out.append(_aligned(rows[:_SUMMARY_FORMULAS]) + "\n")
+        if len(rows) > _SUMMARY_FORMULAS:
+            out.append(f"… and {len(rows) - _SUMMARY_FORMULAS} more formulas (`sol.markdown` has them all).\n")
+    items = _summary_items(sol)
+    section = None
+    for title, name, value in items[:_SUMMARY_VALUES]:
+        if title != section:
+            out.append(f"## {title}\n")
+            section = title
+        out.append(f"**{_inline(name)}**: {_described(value)}\n\n```text\n{_corner(value, sol.round)}\n```\n")
+    if len(items) > _SUMMARY_VALUES:
+        out.append(f"… and {len(items) - _SUMMARY_VALUES} more values (`sol.markdown` has them all).\n")
+    if sol.history.size > 1:
+        out.append(f"## Training\n\nLoss by step: {_corner(sol.history, sol.round)}\n")
+    return "\n".join(out)
+
+
+def _summary_text(sol: "Solution") -> str:
+    """``repr`` of a large solution: each value's shape, norms and corners."""
+    out = [f"Worked solution of {_native.visible_line(_no_surrogates(sol.net.name))} (summary; sol.text has every entry)"]
+    items = _summary_items(sol)
+    for _, name, value in items[:_SUMMARY_VALUES]:
+        out.append(f"{name}: {_described(value)}")
+        out.append("  " + _corner(value, sol.round).replace("\n", "\n  "))
+    if len(items) > _SUMMARY_VALUES:
+        out.append(f"… and {len(items) - _SUMMARY_VALUES} more values")
+    return "\n".join(out)
 
 
 # ---------------------------------------------------------------------------
@@ -414,7 +613,16 @@ class Derivation:
 
 
 class GradCheck:
-    """The finite-difference check of every derived gradient (``nnderive gradcheck``)."""
+    """The finite-difference check of every derived gradient (``nnderive
+    gradcheck``): it checks nnderive's own derivation, not yours. To check
+    gradients you computed, use :meth:`Solution.compare` or
+    :func:`check_gradients`.
+
+    ``repr`` is the command line's report followed by that reminder.
+    """
+
+    NOTE = ("This checks nnderive's own derivation against finite differences. "
+            "To check your gradients, use sol.compare({...}) or nnderive.check_gradients(net, {...}).")
 
     def __init__(self, worst: float, text: str, tolerance: float):
         self.worst = worst
@@ -426,7 +634,7 @@ class GradCheck:
         return self.ok
 
     def __repr__(self) -> str:
-        return self.text.rstrip("\n")
+        return self.text.rstrip("\n") + "\n\n" + self.NOTE
 
 
 class Graph:
@@ -470,49 +678,91 @@ class Solution:
     (``history_exact`` likewise); ``training`` the settings (optimizer,
     ``lr``, ``steps``) or ``None``.
 
-    ``round`` only shapes the documents: ``text``, ``markdown`` (shown by
-    Jupyter, rendered by MathJax) and ``latex`` (a standalone document for
-    pdflatex).
+    Solving computes the values only. Each document is made the first time
+    it is read, then kept: ``text``, ``markdown`` (the whole worked
+    solution, every entry), ``latex`` (a standalone document for pdflatex)
+    and ``json`` (``--format json``, parsed), each exactly as the command
+    line writes it; ``round`` only shapes the first three. In Jupyter a
+    solution shows as Markdown rendered by MathJax: the whole document for
+    a small network, and for a large one a summary (each value's shape,
+    norms and corner entries, as NumPy prints a large array), with
+    ``sol.markdown`` one step away.
     """
 
-    def __init__(self, net: "Net", data: Mapping[str, Any], text: str, markdown: str, latex: str, round: Optional[int],
-                 quantities: Optional[List[Mapping[str, Any]]] = None):
+    def __init__(self, net: "Net", solved: Any, skeleton: str, arrays: List[np.ndarray], round: Optional[int]):
         self.net = net
-        #: Every named quantity of the solution (forward values, the loss,
-        #: error terms, gradients, updated parameters): ``name``, ``label``,
-        #: ``kind``, ``aliases``, ``shape``, ``value`` and ``depends``.
-        self.quantities: List[Mapping[str, Any]] = list(quantities or [])
-        self.json = data
-        self.text = text
-        self.markdown = markdown
-        self.latex = latex
         self.round = round
-        self.given = Section("given values", data["given"])
-        self.forward = Section("forward quantities", data["forward"])
-        self.deltas = Section("error terms", data["deltas"])
-        self.gradients = Section("gradients", data["gradients"])
-        self.updated = Section("updated parameters", data["updated"])
+        self._native = solved
+        self._documents: Dict[str, Any] = {}
+        values = _Values(solved, arrays)
+        self._values = values
+        data = json.loads(skeleton)
+        self.given = Section("given values", data["given"], values)
+        self.forward = Section("forward quantities", data["forward"], values)
+        self.deltas = Section("error terms", data["deltas"], values)
+        self.gradients = Section("gradients", data["gradients"], values)
+        self.updated = Section("updated parameters", data["updated"], values)
         loss = data["loss"]
         self.loss_name: str = loss["name"]
         self.loss_formula: Optional[str] = loss.get("formula")
         self.loss_latex: Optional[str] = loss.get("latex")
         self._loss = loss
-        self.loss = float(_array(loss["value"]))
-        self.loss_exact = _fractions(loss.get("exact"))
+        self.loss = float(values.array(loss["value"]))
         training = data.get("training")
         if training:
             self.training: Optional[Dict[str, Any]] = {
                 "optimizer": training["optimizer"],
-                "lr": float(training["lr"]["value"]),
-                "lr_exact": _fractions(training["lr"].get("exact")),
+                "lr": float(values.array(training["lr"]["value"])),
+                "lr_exact": values.exact(training["lr"]),
                 "steps": int(training["steps"]),
             }
         else:
             self.training = None
-        history = data.get("history", [])
-        self.history = np.array([float(_array(h["value"])) for h in history], dtype=np.float64)
-        self.history_exact = [_fractions(h.get("exact")) for h in history]
+        self._history = data.get("history", [])
+        self.history = np.array([float(values.array(h["value"])) for h in self._history], dtype=np.float64)
         self.notes: List[str] = list(data["notes"])
+
+    def _document(self, kind: str, make: Any) -> Any:
+        if kind not in self._documents:
+            self._documents[kind] = make()
+        return self._documents[kind]
+
+    @property
+    def text(self) -> str:
+        """The worked solution as ``nnderive solve [--round N]`` prints it."""
+        return self._document("text", lambda: self._native.text(self.round))
+
+    @property
+    def markdown(self) -> str:
+        """The whole worked solution in Markdown (``--format markdown``), every entry."""
+        return self._document("markdown", lambda: self._native.markdown(self.round))
+
+    @property
+    def latex(self) -> str:
+        """A standalone LaTeX document (``--format latex``)."""
+        return self._document("latex", lambda: self._native.latex(self.round))
+
+    @property
+    def json(self) -> Dict[str, Any]:
+        """The solution as ``nnderive solve --format json`` writes it, parsed."""
+        return self._document("json", lambda: json.loads(self._native.json()))
+
+    @property
+    def quantities(self) -> List[Mapping[str, Any]]:
+        """Every named quantity of the solution (forward values, the loss,
+        error terms, gradients, updated parameters): ``name``, ``label``,
+        ``kind``, ``aliases``, ``shape``, ``value`` and ``depends``."""
+        return self._document("quantities", lambda: list(json.loads(self._native.quantities())))
+
+    @property
+    def loss_exact(self) -> Any:
+        """The loss as a Fraction, or ``None`` when it is not exact."""
+        return self._document("loss_exact", lambda: self._values.exact(self._loss))
+
+    @property
+    def history_exact(self) -> List[Any]:
+        """``history`` as Fractions (``None`` where not exact)."""
+        return self._document("history_exact", lambda: self._values.exact_many(self._history))
 
     def compare(self, mine: Optional[Mapping[str, Any]] = None, *, rtol: Optional[float] = None,
                 atol: Optional[float] = None, layout: str = "column", **quantities: Any) -> Comparison:
@@ -551,10 +801,23 @@ class Solution:
         return compare_quantities(self.quantities, given, rtol=rtol, atol=atol, layout=layout)
 
     def __repr__(self) -> str:
+        if self._entries() > _DISPLAY_ENTRIES:
+            return _summary_text(self)
         return self.text.rstrip("\n")
 
+    def _entries(self) -> int:
+        return sum(int(a.size) for a in self._values.arrays)
+
     def _repr_markdown_(self) -> str:
-        return self.markdown
+        # The whole document when it is small; otherwise a summary whose
+        # size does not grow with the tensors' (a 784-128-10 network's
+        # whole document is megabytes of Markdown, which a browser does not
+        # typeset in minutes).
+        if self._entries() <= _DISPLAY_ENTRIES:
+            markdown = self.markdown
+            if len(markdown) <= _DISPLAY_CHARS:
+                return markdown
+        return _summary_markdown(self)
 
     def _repr_latex_(self) -> str:
         return _aligned(_formula_rows(self.forward, self._loss, self.deltas, self.gradients))
@@ -573,10 +836,19 @@ class Net:
         if values is not None and not isinstance(values, Mapping):
             raise _argument_error(f"values are given as a mapping from names to values, not {type(values).__name__}")
         self.values: Dict[str, Any] = dict(values or {})
-        tensors = json.loads(_native_call(_native.check, self.name, self.text, _given(self.values)))
+        tensors, self._checked = _native_call(_native.check, self.name, self.text, _given(self.values))
+        # The values the checked network holds: solving with just these
+        # reuses it rather than reading the file again.
+        self._checked_values = dict(self.values)
+        tensors = json.loads(tensors)
         self.tensors: Dict[str, Dict[str, Any]] = {
             t["name"]: {"role": t["role"], "shape": tuple(t["shape"]), "has_value": t["has_value"]} for t in tensors
         }
+
+    def _unchanged(self) -> bool:
+        """True while ``values`` holds the very values the network was checked with."""
+        now, then = self.values, self._checked_values
+        return now.keys() == then.keys() and all(now[k] is then[k] for k in now)
 
     def _values(self, given: Optional[Mapping[str, Any]]) -> list:
         if given is not None and not isinstance(given, Mapping):
@@ -600,11 +872,16 @@ class Net:
 
         ``given`` replaces declared values for this call (``{"y": [0, 1]}``);
         ``round`` rounds the documents (text, Markdown, LaTeX), never the arrays.
+        Only the values are computed here; each document is made when it is
+        first read. Interrupting the kernel stops it (``KeyboardInterrupt``).
         """
         if round is not None and (isinstance(round, bool) or not isinstance(round, int) or not 0 <= round <= 30):
             raise _argument_error(f"round must be a whole number from 0 to 30, not {_shown(round)}")
-        data, text, markdown, latex, quantities = _native_call(_native.solve, self.name, self.text, self._values(given), round)
-        return Solution(self, json.loads(data), text, markdown, latex, round, json.loads(quantities))
+        if not given and self._unchanged():
+            solved, skeleton, arrays = _native_call(_native.solve_checked, self._checked)
+        else:
+            solved, skeleton, arrays = _native_call(_native.solve, self.name, self.text, self._values(given))
+        return Solution(self, solved, skeleton, arrays, round)
 
     def graph(self, grad: bool = False, given: Optional[Mapping[str, Any]] = None) -> Graph:
         """The computational graph; with ``grad``, the backward flow and
@@ -613,9 +890,12 @@ class Net:
         return Graph(_native_call(_native.graph, self.name, self.text, self._values(given), bool(grad)))
 
     def gradcheck(self, tolerance: float = 1e-6, given: Optional[Mapping[str, Any]] = None) -> GradCheck:
-        """Checks every derived gradient against central finite differences;
-        ``tolerance`` is the largest acceptable relative error, a positive,
-        finite number (as the command line's ``--tolerance``)."""
+        """Checks nnderive's own derived gradients against central finite
+        differences (to check yours, use :meth:`Solution.compare` or
+        :func:`check_gradients`); ``tolerance`` is the largest acceptable
+        relative error, a positive, finite number (as the command line's
+        ``--tolerance``). Interrupting the kernel stops it
+        (``KeyboardInterrupt``)."""
         worst, text = _native_call(_native.gradcheck, self.name, self.text, self._values(given), tolerance)
         return GradCheck(worst, text, float(tolerance))
 

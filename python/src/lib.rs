@@ -2,17 +2,22 @@
 //!
 //! A thin boundary on purpose: each function takes a file's name and text
 //! and the values given from Python, runs the library, and returns the
-//! library's own outputs as strings (the JSON contract of
-//! `render::json`, the Markdown, LaTeX and text documents, the graph's DOT
-//! and its SVG). The Python layer
-//! (`nnderive/__init__.py`) turns them into NumPy arrays and `Fraction`s.
+//! library's own outputs. `solve` computes the values only and hands them
+//! to NumPy as arrays, with a small JSON skeleton of names and formulas
+//! (`render::json::solution_apart`); the documents (text, Markdown, LaTeX,
+//! JSON) and the exact fractions are made by the returned [`Solved`] when
+//! the Python layer (`nnderive/__init__.py`) first asks for them. Long calls
+//! run without the GIL and stop on a signal (`KeyboardInterrupt`).
 //! Errors raise `NativeError(rendered, line, column, message)`, where
 //! `rendered` is exactly what the CLI prints (every error, in file order) and
 //! the rest describe the first.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use num_bigint::BigInt;
 use num_rational::BigRational;
 use num_traits::{Num, Zero};
+use numpy::PyArrayMethods;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -103,11 +108,19 @@ fn decode(name: &str, bytes: &[u8]) -> PyResult<String> {
     Source::decode(name, bytes).map(|s| s.text).map_err(|e| raise(&Source::lossy(name, bytes), &e))
 }
 
-/// The tensors of a checked file, as JSON: `[{"name", "role", "shape", "has_value"}]`.
+/// A checked network with the values given from Python applied, kept by
+/// a `Net` so that solving it again does not read the file again.
+#[pyclass]
+struct Checked {
+    checked: Guarded<(Source, Model)>,
+}
+
+/// The tensors of a checked file, as JSON: `[{"name", "role", "shape",
+/// "has_value"}]`, and the checked network.
 #[pyfunction]
 #[pyo3(signature = (name, text, given = Vec::new()))]
-fn check(name: &str, text: &str, given: Vec<Given>) -> PyResult<String> {
-    let (_, model) = model(name, text, given)?;
+fn check(py: Python<'_>, name: &str, text: &str, given: Vec<Given>) -> PyResult<(String, Checked)> {
+    let (source, model) = off_gil(py, || model(name, text, given))?;
     let tensors: Vec<serde_json::Value> = model
         .tensors
         .values()
@@ -120,7 +133,7 @@ fn check(name: &str, text: &str, given: Vec<Given>) -> PyResult<String> {
             })
         })
         .collect();
-    Ok(serde_json::Value::Array(tensors).to_string())
+    Ok((serde_json::Value::Array(tensors).to_string(), Checked { checked: Guarded::new((source, model)) }))
 }
 
 /// The symbolic derivation: `(json, text)`, the formulas as
@@ -133,30 +146,184 @@ fn derive(name: &str, text: &str, given: Vec<Given>) -> PyResult<(String, String
     Ok((render::json::derivation(&model, &derivation), render::text::derivation(&model, &derivation)))
 }
 
-/// The worked solution: `(json, text, markdown, latex, quantities)`. The
-/// JSON is at full precision (`round` only shapes the documents);
-/// `quantities` is the table of every named quantity
-/// (`render::quantities::json`), which `compare` reads.
+/// A closure run without the GIL, with what it captures and returns, or
+/// engine values kept by a Python object.
+///
+/// The engine's values hold cells (a tensor's f64 view, made on first use)
+/// and, for values left open, `Rc`s, so they are not `Send`, and
+/// `Python::detach` and `#[pyclass]` ask for it. A closure given to
+/// `detach` runs at once on this thread. Values kept by a Python object
+/// ([`Guarded`]) move between threads only whole, behind a mutex, with no
+/// `Rc` of theirs left anywhere else: a model and a solution share none
+/// (their only `Rc`s are the names of values left open, which the package
+/// refuses before solving).
+struct Local<T>(T);
+
+// SAFETY: see `Local`.
+unsafe impl<T> Send for Local<T> {}
+
+/// Engine values kept by a Python object, which any Python thread may use:
+/// behind a mutex, locked only without the GIL (inside [`off_gil`]), so that
+/// a thread waiting for it never holds the GIL that the holder needs.
+struct Guarded<T>(Arc<Mutex<Local<T>>>);
+
+impl<T> Clone for Guarded<T> {
+    fn clone(&self) -> Self {
+        Guarded(self.0.clone())
+    }
+}
+
+impl<T> Guarded<T> {
+    fn new(value: T) -> Self {
+        Guarded(Arc::new(Mutex::new(Local(value))))
+    }
+
+    /// `f` of the value, alone; call it only without the GIL.
+    fn with<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        let guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&guard.0)
+    }
+}
+
+/// Runs `f` without the GIL, so that other Python threads go on meanwhile.
+fn off_gil<T>(py: Python<'_>, f: impl FnOnce() -> T) -> T {
+    let f = Local(f);
+    py.detach(move || {
+        let f = f;
+        Local((f.0)())
+    })
+    .0
+}
+
+/// Runs `f` without the GIL, asking for signals every 20 ms or so of
+/// evaluation (taking the GIL for that moment): a `KeyboardInterrupt` (or
+/// any error a signal handler raised) stops the evaluation and is raised in
+/// its place.
+fn interruptible<T>(py: Python<'_>, f: impl FnOnce() -> T) -> PyResult<T> {
+    let raised: std::cell::RefCell<Option<PyErr>> = std::cell::RefCell::new(None);
+    let out = off_gil(py, || {
+        let hook = || match Python::attach(|py| py.check_signals()) {
+            Ok(()) => false,
+            Err(e) => {
+                raised.borrow_mut().replace(e);
+                true
+            }
+        };
+        nnderive::eval::cancel::with_hook(&hook, f)
+    });
+    match raised.into_inner() {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// A solved network, kept for the documents and exact values asked later:
+/// `solve` computes the values only, and each document is made the first
+/// time the Python layer asks for it (which caches it).
+#[pyclass]
+struct Solved {
+    /// The file and its checked network, shared with the `Net`'s [`Checked`]
+    /// (locked first, then `solution`).
+    checked: Guarded<(Source, Model)>,
+    solution: Guarded<nnderive::eval::Solution>,
+}
+
+impl Solved {
+    /// `f` of the checked network and the solution, without the GIL.
+    fn with<R>(&self, py: Python<'_>, f: impl FnOnce(&Model, &nnderive::eval::Solution) -> R) -> R {
+        off_gil(py, || self.checked.with(|(_, model)| self.solution.with(|solution| f(model, solution))))
+    }
+}
+
+#[pymethods]
+impl Solved {
+    /// The solution as `nnderive solve --format json` writes it.
+    fn json(&self, py: Python<'_>) -> String {
+        self.with(py, |model, solution| render::json::solution(model, solution, None))
+    }
+
+    /// The text document, as `nnderive solve [--round N]` prints it.
+    #[pyo3(signature = (round = None))]
+    fn text(&self, py: Python<'_>, round: Option<u32>) -> String {
+        self.with(py, |model, solution| render::text::solution(model, solution, round))
+    }
+
+    /// The Markdown document (`--format markdown`).
+    #[pyo3(signature = (round = None))]
+    fn markdown(&self, py: Python<'_>, round: Option<u32>) -> String {
+        self.with(py, |model, solution| render::markdown::document(model, solution, round))
+    }
+
+    /// The LaTeX document (`--format latex`).
+    #[pyo3(signature = (round = None))]
+    fn latex(&self, py: Python<'_>, round: Option<u32>) -> String {
+        self.with(py, |model, solution| render::latex::document(model, solution, round))
+    }
+
+    /// The table of every named quantity (`render::quantities::json`), which `compare` reads.
+    fn quantities(&self, py: Python<'_>) -> String {
+        self.with(py, |model, solution| {
+            render::quantities::json(&render::quantities::Quantities::new(model, solution), solution)
+        })
+    }
+
+    /// The exact entries of the values numbered `wanted` in the skeleton,
+    /// row-major as `"27/20"` strings: `[(i, strings)]` for those that are
+    /// exact (`render::json::exact_apart`).
+    fn exact(&self, py: Python<'_>, wanted: Vec<usize>) -> Vec<(usize, Vec<String>)> {
+        self.with(py, |model, solution| render::json::exact_apart(model, solution, &wanted))
+    }
+
+    /// The file's name, as given.
+    fn name(&self, py: Python<'_>) -> String {
+        off_gil(py, || self.checked.with(|(source, _)| source.name.clone()))
+    }
+}
+
+/// A value as a float64 NumPy array of its shape, made from its entries
+/// without text in between.
+fn array<'py>(py: Python<'py>, (dims, entries): render::json::ApartValue) -> PyResult<Bound<'py, PyAny>> {
+    let flat = numpy::PyArray1::from_vec(py, entries);
+    Ok(flat.reshape(dims)?.into_any())
+}
+
+/// The worked solution, values only: `(solved, skeleton, arrays)`. The
+/// skeleton is `render::json::solution_apart`'s JSON (names, formulas,
+/// `{"buffer": i}` for each value), `arrays` the values as NumPy arrays in
+/// that order, and `solved` makes the documents when they are asked for.
 #[pyfunction]
-#[pyo3(signature = (name, text, given = Vec::new(), round = None))]
-fn solve(
+#[pyo3(signature = (name, text, given = Vec::new()))]
+fn solve<'py>(
+    py: Python<'py>,
     name: &str,
     text: &str,
     given: Vec<Given>,
-    round: Option<u32>,
-) -> PyResult<(String, String, String, String, String)> {
-    let (source, model) = model(name, text, given)?;
-    // The package hands values to NumPy: every one must be a number (the
-    // command line's `solve` writes open values as expressions instead).
-    nnderive::eval::require_values(&model, "solve in Python (NumPy arrays)").map_err(|e| raise(&source, &e.into()))?;
-    let solution = nnderive::solve(&model).map_err(|e| raise(&source, &e))?;
-    Ok((
-        render::json::solution(&model, &solution, None),
-        render::text::solution(&model, &solution, round),
-        render::markdown::document(&model, &solution, round),
-        render::latex::document(&model, &solution, round),
-        render::quantities::json(&render::quantities::Quantities::new(&model, &solution), &solution),
-    ))
+) -> PyResult<(Solved, String, Vec<Bound<'py, PyAny>>)> {
+    let checked = off_gil(py, || model(name, text, given))?;
+    solve_model(py, Guarded::new(checked))
+}
+
+/// [`solve`] of a network checked before (a `Net`'s own values).
+#[pyfunction]
+fn solve_checked<'py>(py: Python<'py>, checked: &Checked) -> PyResult<(Solved, String, Vec<Bound<'py, PyAny>>)> {
+    solve_model(py, checked.checked.clone())
+}
+
+fn solve_model(py: Python<'_>, checked: Guarded<(Source, Model)>) -> PyResult<(Solved, String, Vec<Bound<'_, PyAny>>)> {
+    let solved = interruptible(py, || {
+        checked.with(|(source, model)| {
+            // The package hands values to NumPy: every one must be a number
+            // (the command line's `solve` writes open values as expressions).
+            nnderive::eval::require_values(model, "solve in Python (NumPy arrays)")
+                .map_err(|e| raise(source, &e.into()))?;
+            let solution = nnderive::solve(model).map_err(|e| raise(source, &e))?;
+            let (skeleton, values) = render::json::solution_apart(model, &solution);
+            Ok::<_, PyErr>((solution, skeleton, values))
+        })
+    })?;
+    let (solution, skeleton, values) = solved?;
+    let arrays = values.into_iter().map(|v| array(py, v)).collect::<PyResult<Vec<_>>>()?;
+    Ok((Solved { checked, solution: Guarded::new(solution) }, skeleton, arrays))
 }
 
 /// Grades a student's answers (`answers`: the text of a JSON or CSV file,
@@ -200,7 +367,13 @@ fn grade(
 /// Finite-difference check of every derived gradient: `(worst relative error, text report)`.
 #[pyfunction]
 #[pyo3(signature = (name, text, given, tolerance))]
-fn gradcheck(name: &str, text: &str, given: Vec<Given>, tolerance: &Bound<'_, PyAny>) -> PyResult<(f64, String)> {
+fn gradcheck(
+    py: Python<'_>,
+    name: &str,
+    text: &str,
+    given: Vec<Given>,
+    tolerance: &Bound<'_, PyAny>,
+) -> PyResult<(f64, String)> {
     // The command line's rule for `--tolerance`; a bool is not a number here.
     let value = match tolerance.is_instance_of::<PyBool>() {
         true => None,
@@ -212,8 +385,10 @@ fn gradcheck(name: &str, text: &str, given: Vec<Given>, tolerance: &Bound<'_, Py
         None => return Err(argument_error(format!("invalid tolerance {}: it is not a number", tolerance.repr()?))),
     };
     let (source, model) = model(name, text, given)?;
-    let check = nnderive::gradcheck(&model).map_err(|e| raise(&source, &e))?;
-    Ok((check.worst(), render::text::gradcheck(&model, &check, tolerance)))
+    let out = interruptible(py, || {
+        nnderive::gradcheck(&model).map(|check| (check.worst(), render::text::gradcheck(&model, &check, tolerance)))
+    })?;
+    out.map_err(|e| raise(&source, &e))
 }
 
 /// The computational graph as DOT text, as `nnderive graph` writes it;
@@ -247,6 +422,9 @@ fn visible_line(text: &str) -> String {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NativeError", m.py().get_type::<NativeError>())?;
+    m.add_class::<Solved>()?;
+    m.add_class::<Checked>()?;
+    m.add_function(wrap_pyfunction!(solve_checked, m)?)?;
     m.add_function(wrap_pyfunction!(decode, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(derive, m)?)?;

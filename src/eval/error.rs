@@ -108,6 +108,9 @@ pub enum Failure {
     /// `fn f2(t) = f1(f1(t))`, `fn f3(t) = f2(f2(t))`, … forty levels deep:
     /// each level doubles the calls.
     TooManyCalls { limit: u64 },
+    /// The caller asked the evaluation to stop (see [`super::cancel`]):
+    /// the Python package's "Interrupt kernel".
+    Interrupted,
     /// A value the evaluator needed was missing: a bug in nnderive, never
     /// the file's fault (tests and the fuzz target fail on it).
     Internal(&'static str),
@@ -130,6 +133,7 @@ impl Failure {
         match self {
             Failure::Entry(e) => e.to_string(),
             Failure::TooManyCalls { limit } => format!("it needs more than {limit} calls of custom functions"),
+            Failure::Interrupted => "the evaluation was interrupted".into(),
             Failure::Internal(what) => format!("internal error: {what}"),
         }
     }
@@ -141,6 +145,7 @@ impl Failure {
                 return "a function that calls another one twice in a chain (`f2(t) = f1(f1(t))`) doubles the work at each level; nest fewer levels, or write the composition as equations".into();
             }
             Failure::Internal(_) => return "this is a bug in nnderive; please report it with the file".into(),
+            Failure::Interrupted => return "it was asked to stop; run it again to finish".into(),
         };
         match kind {
             NumericErrorKind::DivisionByZero => "a division needs a nonzero divisor; check the values in the file",

@@ -210,6 +210,10 @@ impl<'a> Evaluator<'a> {
                 }
                 continue;
             }
+            // A caller that can be interrupted is asked now and then.
+            if super::cancel::poll() {
+                return Err(Failure::Interrupted);
+            }
             let args: Vec<&Rc<Tensor>> = children
                 .iter()
                 .map(|c| frame.memo.get(c).ok_or(Failure::Internal("an operand has no value")))

@@ -3,6 +3,7 @@
 //! wherever the arithmetic allows, f64 after any transcendental function.
 
 pub mod batch;
+pub mod cancel;
 mod cases;
 pub mod conv;
 mod error;

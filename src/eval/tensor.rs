@@ -708,7 +708,8 @@ impl Tensor {
 
     /// The entries as f64, borrowing when they already are; exact entries
     /// are converted once per tensor and kept in its `float` cache.
-    pub(super) fn float_view(&self) -> std::borrow::Cow<'_, [f64]> {
+    /// The entries as f64: exact entries converted once and then kept.
+    pub fn float_view(&self) -> std::borrow::Cow<'_, [f64]> {
         match &self.data {
             Data::Float(v) => std::borrow::Cow::Borrowed(v),
             Data::Exact(_) => std::borrow::Cow::Borrowed(self.float.get_or_init(|| self.to_f64_vec())),

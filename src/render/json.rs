@@ -31,6 +31,8 @@
 //! the optimizer's quantities at step k by key: `v`; `s`; `m`, `v`, `m_hat`,
 //! `v_hat`).
 
+use std::cell::RefCell;
+
 use num_rational::BigRational;
 use serde_json::{json, Map, Value};
 
@@ -49,9 +51,100 @@ use super::training;
 
 const N: Notation = Notation::Text;
 
+/// A value set apart by [`solution_apart`]: its dims and its entries as f64,
+/// row-major.
+pub type ApartValue = (Vec<usize>, Vec<f64>);
+
+/// What the writer collects while [`solution_apart`] or [`exact_apart`] runs.
+enum Collect {
+    /// Every value's dims and f64 entries, in placeholder order.
+    Values(Vec<ApartValue>),
+    /// The exact entries (as `"27/20"` strings) of the values whose
+    /// placeholder numbers are in `wanted` (sorted), counting them in `next`.
+    Exact { next: usize, wanted: Vec<usize>, found: Vec<(usize, Vec<String>)> },
+}
+
+thread_local! {
+    /// Set while [`solution_apart`] or [`exact_apart`] writes; `None` otherwise.
+    static APART: RefCell<Option<Collect>> = const { RefCell::new(None) };
+}
+
+/// Writes the solution with [`APART`] set to `collect`, and returns what was collected.
+fn collecting(model: &Model, solution: &Solution, collect: Collect) -> (String, Option<Collect>) {
+    struct Reset;
+    impl Drop for Reset {
+        // Also on a panic: a later `solution` on this thread writes values.
+        fn drop(&mut self) {
+            APART.with(|a| a.borrow_mut().take());
+        }
+    }
+    APART.with(|a| *a.borrow_mut() = Some(collect));
+    let reset = Reset;
+    let text = self::solution(model, solution, None);
+    let collected = APART.with(|a| a.borrow_mut().take());
+    drop(reset);
+    (text, collected)
+}
+
+/// The solution as [`solution`] writes it at full precision, but with each
+/// value set apart instead of written out: the JSON has `{"buffer": i}` in
+/// place of each `value` (and of a mask's, a general form's, a path's and
+/// a sum's terms' values) and `true` in place of each `exact`, and the
+/// values come back as f64 in that order, `i` indexing them. The Python
+/// package reads this: the skeleton is small (names and formulas, none of
+/// the entries) and the values reach NumPy as buffers, not as text.
+pub fn solution_apart(model: &Model, solution: &Solution) -> (String, Vec<ApartValue>) {
+    match collecting(model, solution, Collect::Values(Vec::new())) {
+        (text, Some(Collect::Values(values))) => (text, values),
+        (text, _) => (text, Vec::new()),
+    }
+}
+
+/// The exact entries, as `"27/20"` strings row-major, of the values that
+/// [`solution_apart`] numbered `wanted`, for those that are exact. Made
+/// only when asked for: the fractions of a large network are many times
+/// its f64 values.
+pub fn exact_apart(model: &Model, solution: &Solution, wanted: &[usize]) -> Vec<(usize, Vec<String>)> {
+    let mut wanted = wanted.to_vec();
+    wanted.sort_unstable();
+    match collecting(model, solution, Collect::Exact { next: 0, wanted, found: Vec::new() }) {
+        (_, Some(Collect::Exact { found, .. })) => found,
+        _ => Vec::new(),
+    }
+}
+
+/// `t` set apart when [`solution_apart`] or [`exact_apart`] is writing: its placeholder.
+fn set_apart(t: &Tensor) -> Option<Value> {
+    APART.with(|a| {
+        let mut apart = a.borrow_mut();
+        let i = match apart.as_mut()? {
+            Collect::Values(list) => {
+                list.push((t.dims().to_vec(), t.float_view().into_owned()));
+                list.len() - 1
+            }
+            Collect::Exact { next, wanted, found } => {
+                let i = *next;
+                *next += 1;
+                if t.is_exact() && wanted.binary_search(&i).is_ok() {
+                    found.push((i, (0..t.len()).map(|k| t.exact_string(k).unwrap_or_default()).collect()));
+                }
+                i
+            }
+        };
+        Some(json!({ "buffer": i }))
+    })
+}
+
+fn setting_apart() -> bool {
+    APART.with(|a| a.borrow().is_some())
+}
+
 /// A tensor's entries as JSON numbers: a scalar as a number, a vector as a
 /// flat list, a matrix as a list of rows.
 pub fn value(t: &Tensor, round: Option<u32>) -> Value {
+    if let Some(placeholder) = set_apart(t) {
+        return placeholder;
+    }
     nest(t, |i| {
         // An entry left open is an object: its expression and its terms.
         if let crate::eval::tensor::Data::Symbolic(v) = t.data() {
@@ -77,6 +170,10 @@ pub fn value(t: &Tensor, round: Option<u32>) -> Value {
 pub fn exact(t: &Tensor) -> Option<Value> {
     if !t.is_exact() {
         return None;
+    }
+    if setting_apart() {
+        // The fractions are made from the tensor set apart with the value.
+        return Some(Value::Bool(true));
     }
     Some(nest(t, |i| Value::String(t.exact_string(i).unwrap_or_default())))
 }
@@ -621,4 +718,62 @@ pub fn errors(report: &Report, file_name: &str, source: &str) -> String {
         }
     }
     escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `v` with each `{"buffer": i}` replaced by value `i` as [`value`]
+    /// writes it, and each `"exact": true` by its fractions.
+    fn fill(v: &mut Value, values: &[ApartValue], exact: &[(usize, Vec<String>)]) {
+        let nested = |dims: &[usize], entry: &dyn Fn(usize) -> Value| {
+            let t = Tensor::float(dims.to_vec(), vec![0.0; dims.iter().product()]);
+            nest(&t, entry)
+        };
+        match v {
+            Value::Object(obj) => {
+                let index = obj.get("value").and_then(|b| b.get("buffer")).and_then(Value::as_u64);
+                if let Some(i) = index.map(|i| i as usize) {
+                    let (dims, entries) = &values[i];
+                    let number =
+                        |k: usize| serde_json::Number::from_f64(entries[k]).map(Value::Number).unwrap_or(Value::Null);
+                    obj.insert("value".into(), nested(dims, &number));
+                    if obj.get("exact") == Some(&Value::Bool(true)) {
+                        let strings = &exact.iter().find(|(j, _)| *j == i).expect("fractions of an exact value").1;
+                        obj.insert("exact".into(), nested(dims, &|k| Value::String(strings[k].clone())));
+                    }
+                }
+                for (_, child) in obj.iter_mut() {
+                    fill(child, values, exact);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|item| fill(item, values, exact)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_values_set_apart_fill_the_skeleton_back_into_the_solution() {
+        for file in ["assignment4.nn", "lstm.nn", "cnn.nn", "assignment4_adam.nn"] {
+            let path = format!("{}/grammar/examples/{file}", env!("CARGO_MANIFEST_DIR"));
+            let source = crate::Source::new(file, std::fs::read_to_string(path).unwrap());
+            let model = crate::load(&source).unwrap();
+            let solution = crate::solve(&model).unwrap();
+            let (skeleton, values) = solution_apart(&model, &solution);
+            assert!(!values.is_empty() && !skeleton.contains("27/20"), "{file}");
+            let wanted: Vec<usize> = (0..values.len()).collect();
+            let exact = exact_apart(&model, &solution, &wanted);
+            let mut filled: Value = serde_json::from_str(&skeleton).unwrap();
+            fill(&mut filled, &values, &exact);
+            // Compared as text: parsing the whole JSON back would round
+            // some numbers by an ulp (serde_json's fast float parsing).
+            let mut text = String::new();
+            pretty(&filled, 0, &mut text);
+            text.push('\n');
+            assert_eq!(text, self::solution(&model, &solution, None), "{file}");
+        }
+        // Out of `solution_apart`, values are written out again.
+        assert!(!setting_apart());
+    }
 }
