@@ -256,7 +256,12 @@ loss L = sum(sum(h[t]) for t)
 fn every_writer_states_the_rules() {
     for (name, operation, text_rule, latex_rule) in [
         ("lstm_step_slices.nn", "unslice", "unslice(G, r)", "\\operatorname{unslice}"),
-        ("embedding.nn", "scatter_add", "Σ ∂L/∂O[p] over the positions p with x[p] = k", "\\operatorname{scatter\\_add}"),
+        (
+            "embedding.nn",
+            "scatter_add",
+            "Σ ∂L/∂O[p] over the positions p with x[p] = k",
+            "\\operatorname{scatter\\_add}",
+        ),
     ] {
         let (model, solution) = example(name);
         let derivation = nnderive::derive::derive(&model);

@@ -822,7 +822,10 @@ impl Convention {
                         w(" of the positions with "),
                         m("x[p] = k", "x[p] = k"),
                         w(" (NumPy's np.add.at): "),
-                        m("∂L/∂W[k] = Σ ∂L/∂O[p] over the positions p with x[p] = k", r"\partial L / \partial W[k] = \textstyle\sum_{p:\, x[p] = k} \partial L / \partial O[p]"),
+                        m(
+                            "∂L/∂W[k] = Σ ∂L/∂O[p] over the positions p with x[p] = k",
+                            r"\partial L / \partial W[k] = \textstyle\sum_{p:\, x[p] = k} \partial L / \partial O[p]",
+                        ),
                     ]
                 }
             }

@@ -15,9 +15,9 @@ use num_rational::BigRational;
 
 use super::batch;
 use super::conv;
+use super::error::Failure;
 use super::gather;
 use super::slice;
-use super::error::Failure;
 use super::stable;
 use super::tensor::{NumericError, NumericErrorKind, Tensor, EXACT_ENTRIES_CAP};
 use crate::derive::Derivation;

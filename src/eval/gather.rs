@@ -64,7 +64,14 @@ pub fn scatter_add(g: &Tensor, ids: &Tensor, rows: usize) -> Result<Tensor, Nume
 }
 
 /// Row `ks[p]` of the result accumulates row p of `values`.
-fn accumulate<T: Clone>(ks: &[usize], values: &[T], width: usize, rows: usize, zero: T, add: impl Fn(&mut T, &T)) -> Vec<T> {
+fn accumulate<T: Clone>(
+    ks: &[usize],
+    values: &[T],
+    width: usize,
+    rows: usize,
+    zero: T,
+    add: impl Fn(&mut T, &T),
+) -> Vec<T> {
     let mut out = vec![zero; rows * width];
     for (p, &k) in ks.iter().enumerate() {
         for j in 0..width {

@@ -490,13 +490,16 @@ impl<'a> Checker<'a> {
                 self.binary(*op, *op_span, (a, lhs), (b, rhs))
             }
             ExprKind::Sliced { name, axes, span } if matches!(scope, Scope::Equation) => self.sliced(name, axes, *span),
-            ExprKind::Indexed { name, index } if matches!(scope, Scope::Equation) && self.lookup_ids(index).is_some() => {
+            ExprKind::Indexed { name, index }
+                if matches!(scope, Scope::Equation) && self.lookup_ids(index).is_some() =>
+            {
                 self.lookup(name, index, expr.span)
             }
             ExprKind::Sliced { name, .. } => match scope {
-                Scope::Function { name: func, .. } => {
-                    Err(Error::new(ErrorKind::FnUsesTensor { func: func.to_string(), name: name.name.clone() }, name.span))
-                }
+                Scope::Function { name: func, .. } => Err(Error::new(
+                    ErrorKind::FnUsesTensor { func: func.to_string(), name: name.name.clone() },
+                    name.span,
+                )),
                 Scope::Equation => Err(Error::new(ErrorKind::NoSteps, expr.span)),
             },
             ExprKind::Indexed { .. } | ExprKind::Over { .. } => Err(Error::new(ErrorKind::NoSteps, expr.span)),

@@ -17,8 +17,8 @@ use num_traits::{One, Signed, Zero};
 
 use super::func::{Axis, Conv, Func, LossFn, PoolKind, Reduction, Window};
 use super::shape::Shape;
-use super::slice::Ranges;
 use super::simplification::{Fired, Simplification as S};
+use super::slice::Ranges;
 use crate::rational::{self, EXACT_BITS_CAP};
 
 /// How the maps and sets keyed by nodes hash: derivation and printing look

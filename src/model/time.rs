@@ -322,9 +322,10 @@ impl<'a> Unroller<'a> {
             }
             // `W[x]` with `x` a declared tensor that is not a sequence (and
             // not the time index): an embedding lookup, for the checker.
-            ExprKind::Indexed { index: TimeIndex { kind: TimeIndexKind::Relative { index, offset: 0 }, .. }, .. }
-                if self.untimed.contains_key(index.name.as_str())
-                    && self.range.as_ref().is_none_or(|r| r.index != index.name) =>
+            ExprKind::Indexed {
+                index: TimeIndex { kind: TimeIndexKind::Relative { index, offset: 0 }, .. }, ..
+            } if self.untimed.contains_key(index.name.as_str())
+                && self.range.as_ref().is_none_or(|r| r.index != index.name) =>
             {
                 e.kind.clone()
             }

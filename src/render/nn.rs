@@ -65,7 +65,9 @@ fn unwritable(node: &Node) -> Option<(&'static str, &'static str)> {
         Node::OneHot(..) => Some(("onehot", "class labels read as one-hot targets")),
         Node::Diag(..) => Some(("diag", "the diagonal matrix of softmax's Jacobian")),
         Node::Unslice(..) => Some(("unslice", "a slice's gradient placed back into zeros of its source's shape")),
-        Node::ScatterAdd(..) => Some(("scatter_add", "an embedding table's gradient, each row summed over the positions that picked it")),
+        Node::ScatterAdd(..) => {
+            Some(("scatter_add", "an embedding table's gradient, each row summed over the positions that picked it"))
+        }
         Node::Tensor(_)
         | Node::Param(_)
         | Node::Symbol(_)

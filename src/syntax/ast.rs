@@ -746,7 +746,10 @@ pub struct Bound {
 pub enum BoundValue {
     Whole(i64),
     /// `times` × the value of the constant `name` (`2H`: 2 and `H`).
-    Scaled { times: u64, name: Ident },
+    Scaled {
+        times: u64,
+        name: Ident,
+    },
 }
 
 /// `key = expr` inside a call, as in `conv2d(X, K, stride = 2)`.

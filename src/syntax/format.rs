@@ -200,7 +200,11 @@ pub fn slice_text(axes: &[SliceAxis]) -> String {
         .map(|a| match &a.kind {
             SliceAxisKind::Index(b) => bound(b),
             SliceAxisKind::Range { start, end } => {
-                format!("{}:{}", start.as_ref().map(bound).unwrap_or_default(), end.as_ref().map(bound).unwrap_or_default())
+                format!(
+                    "{}:{}",
+                    start.as_ref().map(bound).unwrap_or_default(),
+                    end.as_ref().map(bound).unwrap_or_default()
+                )
             }
         })
         .collect();

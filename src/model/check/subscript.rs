@@ -12,7 +12,12 @@ use crate::syntax::Span;
 impl Checker<'_> {
     /// `name[axes]`: the slice's node, its ranges checked against the
     /// tensor's shape.
-    pub(super) fn sliced(&mut self, name: &ast::Ident, axes: &[ast::SliceAxis], subscript: Span) -> Result<NodeId, Error> {
+    pub(super) fn sliced(
+        &mut self,
+        name: &ast::Ident,
+        axes: &[ast::SliceAxis],
+        subscript: Span,
+    ) -> Result<NodeId, Error> {
         let id = self.lookup_tensor(name)?;
         let shape = self.tensors[id.0 as usize].shape.clone();
         let constant = |bound: &ast::Ident| self.whole_constant(bound);

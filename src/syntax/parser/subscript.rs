@@ -73,7 +73,8 @@ fn optional_bound(i: Input) -> PResult<Option<Bound>> {
         let (after, _) = ws(r)?;
         let scaled = after.fragment().starts_with('*') || r.fragment().starts_with(|c: char| c.is_ascii_alphabetic());
         if scaled && !negative {
-            let (r, _) = if after.fragment().starts_with('*') { ws(nom::Input::take_from(&after, 1))? } else { (r, ()) };
+            let (r, _) =
+                if after.fragment().starts_with('*') { ws(nom::Input::take_from(&after, 1))? } else { (r, ()) };
             let (r, id) = bound_name(r)?;
             let value = BoundValue::Scaled { times: n as u64, name: id };
             return Ok((r, Some(Bound { value, span: span(i, r) })));
@@ -93,6 +94,12 @@ fn bound_name(i: Input) -> PResult<Ident> {
     match name(i) {
         Ok(r) => Ok(r),
         Err(nom::Err::Failure(e)) => Err(nom::Err::Failure(e)),
-        Err(_) => fail(ErrorKind::Expected { what: "a slice bound (a whole number or a constant's name)", after: "the slice".into() }, here(i)),
+        Err(_) => fail(
+            ErrorKind::Expected {
+                what: "a slice bound (a whole number or a constant's name)",
+                after: "the slice".into(),
+            },
+            here(i),
+        ),
     }
 }
