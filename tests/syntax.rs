@@ -67,7 +67,15 @@ fn fmt_of_a_messy_file() {
 fn grammar_and_parser_match() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let grammar = std::fs::read_to_string(root.join("grammar/nn.ebnf")).unwrap();
-    let parser = std::fs::read_to_string(root.join("src/syntax/parser.rs")).unwrap();
+    // The parser and its sub-modules (src/syntax/parser/*.rs, the slice subscripts).
+    let mut parser = std::fs::read_to_string(root.join("src/syntax/parser.rs")).unwrap();
+    let mut parts: Vec<_> =
+        std::fs::read_dir(root.join("src/syntax/parser")).unwrap().flatten().map(|e| e.path()).collect();
+    parts.sort();
+    for part in parts {
+        parser.push('\n');
+        parser.push_str(&std::fs::read_to_string(part).unwrap());
+    }
     let rules: Vec<&str> = grammar.lines().filter_map(|l| l.split_once("::=")).map(|(name, _)| name.trim()).collect();
     assert!(rules.len() > 20, "grammar rules: {rules:?}");
     for rule in &rules {

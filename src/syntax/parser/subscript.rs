@@ -41,7 +41,7 @@ pub(super) fn slice(i: Input) -> PResult<(Vec<SliceAxis>, crate::syntax::Span)> 
 /// `slice_axis`: `bound? ':' bound?` or a lone `bound` (an integer index,
 /// which the checker refuses with the slice to write instead).
 fn slice_axis(i: Input) -> PResult<SliceAxis> {
-    let (rest, start) = optional_bound(i)?;
+    let (rest, start) = bound(i)?;
     let (rest, _) = ws(rest)?;
     if !rest.fragment().starts_with(':') {
         return match start {
@@ -53,13 +53,13 @@ fn slice_axis(i: Input) -> PResult<SliceAxis> {
     if rest.fragment().starts_with(':') {
         return fail(ErrorKind::SliceStep, here(rest));
     }
-    let (rest, end) = optional_bound(rest)?;
+    let (rest, end) = bound(rest)?;
     Ok((rest, SliceAxis { kind: SliceAxisKind::Range { start, end }, span: span(i, rest) }))
 }
 
 /// `bound`: `'-'? whole`, `NAME`, `whole NAME` or `whole '*' NAME`; none
-/// before a `:`, `,` or `]`.
-fn optional_bound(i: Input) -> PResult<Option<Bound>> {
+/// (a bound left out) before a `:`, `,` or `]`.
+fn bound(i: Input) -> PResult<Option<Bound>> {
     let text = i.fragment();
     if text.starts_with([':', ',', ']']) {
         return Ok((i, None));
