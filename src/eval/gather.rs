@@ -16,7 +16,7 @@ fn row_numbers(ids: &Tensor, rows: usize) -> Result<Vec<usize>, NumericError> {
             Data::Exact(v) => v[i].is_integer(),
             Data::Float(_) => value.fract() == 0.0,
             Data::Symbolic(_) => {
-                let kind = NumericErrorKind::Unknowns { operation: "an embedding lookup's ids" };
+                let kind = NumericErrorKind::Unknowns { operation: "an embedding lookup" };
                 return Err(NumericError { kind, index: ids.index_of(i) });
             }
         };

@@ -141,3 +141,37 @@ pub fn whole_number(values: &[BigRational]) -> Option<i64> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_indices_walk_the_slice_row_major() {
+        // [1:3, 0:2] of a 3×4 matrix: rows 1 and 2, columns 0 and 1.
+        let r = Ranges(vec![(1, 3), (0, 2)]);
+        assert_eq!(r.source_indices(&[3, 4]), [4, 5, 8, 9]);
+        assert_eq!(r.shape(), Shape(vec![2, 2]));
+        // A slice of the middle axis of [2, 3, 2].
+        let r = Ranges(vec![(0, 2), (1, 2), (0, 2)]);
+        assert_eq!(r.source_indices(&[2, 3, 2]), [2, 3, 8, 9]);
+    }
+
+    #[test]
+    fn numpy_form_leaves_out_whole_axes_at_the_end() {
+        let source = Shape(vec![3, 20]);
+        assert_eq!(Ranges(vec![(0, 3), (0, 5)]).numpy(&source), "[:, :5]");
+        assert_eq!(Ranges(vec![(0, 3), (15, 20)]).numpy(&source), "[:, 15:]");
+        assert_eq!(Ranges(vec![(1, 3), (0, 20)]).numpy(&source), "[1:]");
+        assert_eq!(Ranges(vec![(1, 2), (5, 10)]).numpy(&source), "[1:2, 5:10]");
+        assert!(Ranges(vec![(0, 3), (0, 20)]).is_whole(&source));
+    }
+
+    #[test]
+    fn whole_numbers_of_constants() {
+        let r = |n: i64, d: i64| BigRational::new(n.into(), d.into());
+        assert_eq!(whole_number(&[r(5, 1)]), Some(5));
+        assert_eq!(whole_number(&[r(5, 2)]), None);
+        assert_eq!(whole_number(&[r(1, 1), r(2, 1)]), None);
+    }
+}

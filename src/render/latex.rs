@@ -124,6 +124,37 @@ const LONG_NUMBER: usize = 60;
 
 /// Whether `s` is one number too long for a line: TeX does not break a
 /// string of digits.
+/// The estimated width in characters past which a formula (without
+/// matrices, which [`WIDE_MATRIX`] measures) is shrunk to the page: a sum
+/// of four slices' gradients, each a product, runs past the margin; the
+/// formulas of a dense, batch, convolutional or recurrent network stay below it.
+const LONG_FORMULA: usize = 150;
+
+/// A rough count of the characters a formula shows: a command (`\odot`,
+/// `\partial`) as one, braces, `\left`, `\right` and the names of
+/// `\operatorname` and `\mathit` as what they enclose.
+fn formula_width(latex: &str) -> usize {
+    let mut width = 0;
+    let mut chars = latex.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let mut name = String::new();
+                while let Some(&n) = chars.peek().filter(|n| n.is_ascii_alphabetic()) {
+                    name.push(n);
+                    chars.next();
+                }
+                if !matches!(name.as_str(), "left" | "right" | "operatorname" | "mathit" | "textstyle" | "frac") {
+                    width += 1;
+                }
+            }
+            '{' | '}' | '^' | '_' | ' ' => {}
+            _ => width += 1,
+        }
+    }
+    width
+}
+
 fn long_number(s: &str) -> bool {
     s.len() > LONG_NUMBER && s.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '/'))
 }
@@ -156,7 +187,8 @@ fn heading(t: &str) -> String {
 }
 
 fn display_row(r: &Row) -> String {
-    let rhs = if matrices_width(&r.rhs) > WIDE_MATRIX || long_number(&r.rhs) {
+    let long_formula = !r.rhs.contains("\\begin{pmatrix}") && formula_width(&r.rhs) > LONG_FORMULA;
+    let rhs = if matrices_width(&r.rhs) > WIDE_MATRIX || long_number(&r.rhs) || long_formula {
         // Wide matrices are shrunk to stay within the page (never enlarged:
         // graphicx lets the size refer to the natural `\width`).
         format!(

@@ -240,6 +240,12 @@ impl Quantities {
             }
         }
         lookup.extend(aliases);
+        // A quantity answers to its own label, as the text output writes it,
+        // even where another quantity shares it as an alias (∂L/∂a for the
+        // gradient of a and for the error term Δ1 defined as it).
+        for (i, q) in list.iter().enumerate() {
+            lookup.entry(q.label.clone()).or_insert(i);
+        }
         for q in list.iter_mut() {
             let name = q.name.clone();
             q.aliases.retain(|a| *a != name);

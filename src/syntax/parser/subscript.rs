@@ -58,7 +58,7 @@ fn slice_axis(i: Input) -> PResult<SliceAxis> {
 }
 
 /// `bound`: `'-'? whole`, `NAME`, `whole NAME` or `whole '*' NAME`; none
-/// before a `:`, `,` or `]`.
+/// (a bound left out) before a `:`, `,` or `]`.
 fn bound(i: Input) -> PResult<Option<Bound>> {
     let text = i.fragment();
     if text.starts_with([':', ',', ']']) {
