@@ -130,9 +130,9 @@ fn helps_that_write_code_give_files_that_check() {
         checks_and_differentiates(fixture, fixed);
     }
 
-    // Dropout: a fixed mask of 0s and 1/(1 − p)s, as a product.
-    let (text, code) = help_code("check_unknown_function_dropout.nn");
-    let product = code.iter().find(|c| c.ends_with("* m")).unwrap();
-    let fixed = text.replace("dropout(relu(W1 @ x))", product).replacen("param", "const m[2] = [2, 0]\nparam", 1);
+    // Dropout without its mask: the call the help gives, with a mask declared.
+    let (text, code) = help_code("check_dropout_without_mask.nn");
+    let call = code.iter().find(|c| c.starts_with("dropout(")).unwrap();
+    let fixed = text.replace("dropout(relu(W1 @ x))", call).replacen("param", "const M[2] = [1, 0]\nparam", 1);
     checks_and_differentiates("dropout", fixed);
 }

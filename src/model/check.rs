@@ -5,6 +5,9 @@
 
 use std::collections::{HashMap, HashSet};
 
+mod layers;
+pub use layers::LayerArgError;
+
 use indexmap::IndexMap;
 use num_rational::BigRational;
 
@@ -736,6 +739,7 @@ impl<'a> Checker<'a> {
                 self.graph.pool(kind, a, window)
             }
             Builtin::Flatten => g.flatten(built[0]),
+            Builtin::Dropout => return self.dropout(args, keywords, &built),
         })
     }
 

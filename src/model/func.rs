@@ -239,12 +239,14 @@ pub enum Builtin {
     Pool(PoolKind),
     /// `flatten(T)`: row-major, to a column vector.
     Flatten,
+    /// `dropout(X, M, keep = 0.8)`: inverted dropout with a given mask.
+    Dropout,
 }
 
 impl Builtin {
     /// The built-ins that are not elementwise, in the order the
     /// documentation lists them (after [`Elementwise::ALL`]).
-    const LAYERS: [Builtin; 11] = [
+    const LAYERS: [Builtin; 12] = [
         Builtin::Softmax,
         Builtin::LogSoftmax,
         Builtin::Reduce(Reduction::Sum),
@@ -256,6 +258,7 @@ impl Builtin {
         Builtin::Pool(PoolKind::Max),
         Builtin::Pool(PoolKind::Avg),
         Builtin::Flatten,
+        Builtin::Dropout,
     ];
 
     /// Every built-in a `.nn` file may call, elementwise ones first (`sign`,
@@ -279,6 +282,7 @@ impl Builtin {
             Builtin::Conv2d => "conv2d",
             Builtin::Pool(p) => p.name(),
             Builtin::Flatten => "flatten",
+            Builtin::Dropout => "dropout",
         }
     }
 
@@ -295,7 +299,7 @@ impl Builtin {
     /// How many arguments it takes.
     pub fn arity(self) -> usize {
         match self {
-            Builtin::Loss(_) | Builtin::Conv2d | Builtin::Pool(_) => 2,
+            Builtin::Loss(_) | Builtin::Conv2d | Builtin::Pool(_) | Builtin::Dropout => 2,
             Builtin::Elementwise(e) => e.arity(),
             _ => 1,
         }
@@ -306,6 +310,7 @@ impl Builtin {
         match self {
             Builtin::Conv2d => &["stride", "pad"],
             Builtin::Pool(_) => &["stride"],
+            Builtin::Dropout => &["keep"],
             Builtin::Softmax | Builtin::LogSoftmax | Builtin::Reduce(_) | Builtin::Loss(LossFn::CrossEntropy(_)) => {
                 &["axis"]
             }
@@ -358,11 +363,12 @@ mod tests {
             Builtin::Conv2d => 5,
             Builtin::Pool(_) => 6,
             Builtin::Flatten => 7,
+            Builtin::Dropout => 8,
         };
         let mut kinds: Vec<usize> = all.iter().map(kind).collect();
         kinds.dedup();
-        assert_eq!(kinds.len(), 8);
+        assert_eq!(kinds.len(), 9);
         assert!(Builtin::names().any(|n| n == "softsign"));
-        assert_eq!(all.len(), Elementwise::ALL.len() + 11);
+        assert_eq!(all.len(), Elementwise::ALL.len() + 12);
     }
 }
