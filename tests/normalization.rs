@@ -140,3 +140,13 @@ fn dropout_with_keep_one_is_the_mask_alone() {
     assert_eq!(solved["forward"]["h"]["formula"], "w ⊙ x ⊙ M");
     assert_eq!(solved["gradients"]["w"]["exact"], serde_json::json!(["0", "5"]));
 }
+
+#[test]
+fn batchnorm_agrees_with_numpy() {
+    agrees_with_numpy("batchnorm", "grammar/examples/batchnorm.nn");
+}
+
+#[test]
+fn layernorm_on_columns_agrees_with_numpy() {
+    agrees_with_numpy("layernorm", "grammar/examples/layernorm.nn");
+}

@@ -15,7 +15,7 @@ use std::hash::{Hash, Hasher};
 use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};
 
-use super::func::{Axis, Conv, Func, LossFn, PoolKind, Reduction, Window};
+use super::func::{Axis, Conv, Elementwise, Func, LossFn, PoolKind, Reduction, Window};
 use super::shape::Shape;
 use super::simplification::{Fired, Simplification as S};
 use crate::rational::{self, EXACT_BITS_CAP};
@@ -735,6 +735,25 @@ impl Graph {
         if exponent.is_zero() && self.shape(a).is_scalar() {
             self.fire(S::PowerZero);
             return self.int(1);
+        }
+        // sqrt(a)² = a and (a^(1/2))² = a: the square root is real only
+        // where a ≥ 0, and there its square is a (the d-div rule's b² of a
+        // division by sqrt(σ² + ε) in a normalization).
+        if exponent == BigRational::from_integer(2.into()) {
+            let half = BigRational::new(1.into(), 2.into());
+            match self.node(a) {
+                Node::Apply(Func::Builtin(Elementwise::Sqrt), args) if args.len() == 1 => {
+                    let inner = args[0];
+                    self.fire(S::SquareOfRoot);
+                    return inner;
+                }
+                Node::Pow(inner, r) if *r == half => {
+                    let inner = *inner;
+                    self.fire(S::SquareOfRoot);
+                    return inner;
+                }
+                _ => {}
+            }
         }
         let s = self.shape(a).clone();
         self.intern(Node::Pow(a, exponent), s)

@@ -241,12 +241,14 @@ pub enum Builtin {
     Flatten,
     /// `dropout(X, M, keep = 0.8)`: inverted dropout with a given mask.
     Dropout,
+    /// `batchnorm(X, gamma, beta, eps = 1e-5)`, `layernorm(…)`.
+    Norm(super::norm::NormKind),
 }
 
 impl Builtin {
     /// The built-ins that are not elementwise, in the order the
     /// documentation lists them (after [`Elementwise::ALL`]).
-    const LAYERS: [Builtin; 12] = [
+    const LAYERS: [Builtin; 14] = [
         Builtin::Softmax,
         Builtin::LogSoftmax,
         Builtin::Reduce(Reduction::Sum),
@@ -259,6 +261,8 @@ impl Builtin {
         Builtin::Pool(PoolKind::Avg),
         Builtin::Flatten,
         Builtin::Dropout,
+        Builtin::Norm(super::norm::NormKind::Batch),
+        Builtin::Norm(super::norm::NormKind::Layer),
     ];
 
     /// Every built-in a `.nn` file may call, elementwise ones first (`sign`,
@@ -283,6 +287,7 @@ impl Builtin {
             Builtin::Pool(p) => p.name(),
             Builtin::Flatten => "flatten",
             Builtin::Dropout => "dropout",
+            Builtin::Norm(kind) => kind.name(),
         }
     }
 
@@ -300,6 +305,7 @@ impl Builtin {
     pub fn arity(self) -> usize {
         match self {
             Builtin::Loss(_) | Builtin::Conv2d | Builtin::Pool(_) | Builtin::Dropout => 2,
+            Builtin::Norm(_) => 3,
             Builtin::Elementwise(e) => e.arity(),
             _ => 1,
         }
@@ -311,6 +317,7 @@ impl Builtin {
             Builtin::Conv2d => &["stride", "pad"],
             Builtin::Pool(_) => &["stride"],
             Builtin::Dropout => &["keep"],
+            Builtin::Norm(_) => &["eps"],
             Builtin::Softmax | Builtin::LogSoftmax | Builtin::Reduce(_) | Builtin::Loss(LossFn::CrossEntropy(_)) => {
                 &["axis"]
             }
@@ -364,11 +371,12 @@ mod tests {
             Builtin::Pool(_) => 6,
             Builtin::Flatten => 7,
             Builtin::Dropout => 8,
+            Builtin::Norm(_) => 9,
         };
         let mut kinds: Vec<usize> = all.iter().map(kind).collect();
         kinds.dedup();
-        assert_eq!(kinds.len(), 9);
+        assert_eq!(kinds.len(), 10);
         assert!(Builtin::names().any(|n| n == "softsign"));
-        assert_eq!(all.len(), Elementwise::ALL.len() + 12);
+        assert_eq!(all.len(), Elementwise::ALL.len() + 14);
     }
 }

@@ -3,6 +3,7 @@
 //! and every expression lives in one canonical [`Graph`].
 
 mod check;
+pub mod norm;
 pub mod draw;
 pub mod error;
 pub mod expr;
@@ -133,6 +134,8 @@ pub struct Model {
     pub time: Option<time::Timeline>,
     /// For a network that works on several examples at once, how it lays them out.
     pub batch: Option<Batch>,
+    /// The batch and layer normalizations, as written out into equations.
+    pub norms: Vec<norm::NormLayer>,
 }
 
 /// How a network that works on a batch of examples lays them out, read off
@@ -173,8 +176,20 @@ impl Model {
     }
 
     /// Equations in file order (the loss included).
+    ///
+    /// The equations a normalization layer writes out (μ, σ², x̂) come just
+    /// before the equation that calls the layer, though they are declared
+    /// after every equation of the file.
     pub fn equations(&self) -> impl Iterator<Item = TensorId> + '_ {
-        self.ids().filter(|&id| self.tensor(id).definition.is_some())
+        let written = |id: TensorId| self.norms.iter().any(|n| [n.mean, n.var, n.xhat].contains(&id));
+        let mut out = Vec::new();
+        for id in self.ids().filter(|&id| self.tensor(id).definition.is_some() && !written(id)) {
+            for n in self.norms.iter().filter(|n| n.out == id) {
+                out.extend([n.mean, n.var, n.xhat]);
+            }
+            out.push(id);
+        }
+        out.into_iter()
     }
 
     /// What `n` of `graph` (the model's graph or one extending it) is,

@@ -48,7 +48,94 @@ def dropout_network(g):
     return forward, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
 
 
-NETWORKS = {"dropout": dropout_network}
+def batchnorm_forward(x, gamma, beta, eps):
+    """CS231n's batchnorm_forward in training mode: statistics over axis 0."""
+    mu = x.mean(axis=0)
+    var = x.var(axis=0)
+    xhat = (x - mu) / np.sqrt(var + eps)
+    return gamma * xhat + beta, (x, mu, var, xhat, gamma, eps)
+
+
+def batchnorm_backward(dout, cache):
+    """CS231n's staged batchnorm_backward, through the computation graph."""
+    x, mu, var, xhat, gamma, eps = cache
+    n = x.shape[0]
+    dxhat = dout * gamma
+    dvar = np.sum(dxhat * (x - mu), axis=0) * -0.5 * (var + eps) ** -1.5
+    dmu = np.sum(-dxhat / np.sqrt(var + eps), axis=0) + dvar * np.mean(-2 * (x - mu), axis=0)
+    dx = dxhat / np.sqrt(var + eps) + dvar * 2 * (x - mu) / n + dmu / n
+    dgamma = np.sum(dout * xhat, axis=0, keepdims=True)
+    dbeta = np.sum(dout, axis=0, keepdims=True)
+    return dx, dgamma, dbeta
+
+
+def batchnorm_network(g):
+    """grammar/examples/batchnorm.nn: dense (rows), batch norm, relu, dense, softmax."""
+    X, W1, gamma, beta, W2, b2 = (g[k] for k in ("X", "W1", "gamma", "beta", "W2", "b2"))
+    y = g["y"].astype(int)
+    Z1 = X @ W1
+    B1, cache = batchnorm_forward(Z1, gamma, beta, 1e-5)
+    H = np.maximum(B1, 0)
+    scores = H @ W2 + b2
+    P, L, dscores = cross_entropy_rows(y, scores)
+    dW2 = H.T @ dscores
+    db2 = dscores.sum(axis=0, keepdims=True)
+    dB1 = (dscores @ W2.T) * (B1 > 0)
+    dZ1, dgamma, dbeta = batchnorm_backward(dB1, cache)
+    dW1 = X.T @ dZ1
+    _, mu, var, xhat, _, _ = cache
+    forward = {"Z1": Z1, "mu": mu, "var": var, "xhat": xhat, "B1": B1, "H": H, "scores": scores, "P": P, "L": L}
+    grads = {"W1": dW1, "gamma": dgamma, "beta": dbeta, "W2": dW2, "b2": db2}
+    return forward, grads
+
+
+def layernorm_forward(x, gamma, beta, eps):
+    """CS231n's layernorm_forward: statistics over the features of each row."""
+    mu = x.mean(axis=1, keepdims=True)
+    var = x.var(axis=1, keepdims=True)
+    xhat = (x - mu) / np.sqrt(var + eps)
+    return gamma * xhat + beta, (x, mu, var, xhat, gamma, eps)
+
+
+def layernorm_backward(dout, cache):
+    """The staged graph, as batchnorm_backward, along each row."""
+    x, mu, var, xhat, gamma, eps = cache
+    d = x.shape[1]
+    dxhat = dout * gamma
+    dvar = np.sum(dxhat * (x - mu), axis=1, keepdims=True) * -0.5 * (var + eps) ** -1.5
+    dmu = np.sum(-dxhat / np.sqrt(var + eps), axis=1, keepdims=True) + dvar * np.mean(
+        -2 * (x - mu), axis=1, keepdims=True
+    )
+    dx = dxhat / np.sqrt(var + eps) + dvar * 2 * (x - mu) / d + dmu / d
+    return dx, np.sum(dout * xhat, axis=0), np.sum(dout, axis=0)
+
+
+def layernorm_network(g):
+    """grammar/examples/layernorm.nn: examples as columns, so CS231n's rows
+    are the transposes: Z1ᵀ is [N, D]."""
+    X, W1, gamma, beta, W2, b2 = (g[k] for k in ("X", "W1", "gamma", "beta", "W2", "b2"))
+    y = g["y"].astype(int)
+    Z1 = W1 @ X
+    out, cache = layernorm_forward(Z1.T, gamma, beta, 1e-5)
+    N1 = out.T
+    H = np.tanh(N1)
+    scores = W2 @ H + b2[:, None]
+    P, L, dscoresT = cross_entropy_rows(y, scores.T)
+    dscores = dscoresT.T
+    dW2 = dscores @ H.T
+    db2 = dscores.sum(axis=1)
+    dN1 = (W2.T @ dscores) * (1 - H**2)
+    dZ1T, dgamma, dbeta = layernorm_backward(dN1.T, cache)
+    dW1 = dZ1T.T @ X.T
+    _, mu, var, xhat, _, _ = cache
+    forward = {
+        "Z1": Z1, "mu": mu.T, "var": var.T, "xhat": xhat.T, "N1": N1, "H": H, "scores": scores, "P": P.T, "L": L,
+    }
+    grads = {"W1": dW1, "gamma": dgamma, "beta": dbeta, "W2": dW2, "b2": db2}
+    return forward, grads
+
+
+NETWORKS = {"dropout": dropout_network, "batchnorm": batchnorm_network, "layernorm": layernorm_network}
 
 
 def main():

@@ -9,8 +9,11 @@ use num_traits::{One, Zero};
 
 use super::super::error::{Error, ErrorKind};
 use super::super::expr::NodeId;
+use super::super::expr::TensorId;
+use super::super::func::{Axis, Elementwise, Func};
+use super::super::norm::{NormKind, NormLayer};
 use super::super::shape::Shape;
-use super::super::Role;
+use super::super::{NamedTensor, Role};
 use super::{Checker, Scope};
 use crate::diagnostic::Diagnostic;
 use crate::syntax::ast::{self, ExprKind};
@@ -30,6 +33,17 @@ pub enum LayerArgError {
     /// `dropout(H, M, keep = 1.2)` or `keep = 0`: the probability of keeping
     /// a unit is in (0, 1].
     KeepOutOfRange { found: String },
+    /// `batchnorm(X @ W, gamma, beta)`: the input of a normalization is a
+    /// named tensor, whose gradient the closed form states.
+    NormInputNotNamed { func: &'static str, found: String },
+    /// `batchnorm(z, gamma, beta)` with z a vector `[3]`, or a map `[C,H,W]`:
+    /// a normalization works on a batch, one example per row or column.
+    NormRank { func: &'static str, shape: Shape },
+    /// `batchnorm(Z, gamma, beta)` with Z `[4, 3]` (rows) and gamma `[2]`:
+    /// gamma and beta hold one entry per feature.
+    NormParamShape { func: &'static str, name: String, shape: Shape, features: usize, rows: bool },
+    /// `batchnorm(Z, gamma, beta, eps = 0)`: ε keeps the division defined.
+    EpsNotPositive { func: &'static str, found: String },
 }
 
 impl LayerArgError {
@@ -53,6 +67,33 @@ impl LayerArgError {
             )
             .with_label(format!("this is {mask_shape}"))
             .with_help(format!("give the mask the shape {shape}: one entry, 0 or 1, per unit")),
+            LayerArgError::NormInputNotNamed { func, found } => Diagnostic::new(
+                format!("the input of {func} must be a named tensor, but `{found}` is an expression"),
+                span,
+            )
+            .with_label("not a name")
+            .with_help(format!("name it first, as in `Z = {found}` and then `{func}(Z, gamma, beta)`: its gradient is the one the closed form gives")),
+            LayerArgError::NormRank { func, shape } => Diagnostic::new(
+                format!("{func} works on a batch of examples, a matrix [N, D] (rows) or [D, N] (columns), but this is {shape}"),
+                span,
+            )
+            .with_label(format!("this is {shape}"))
+            .with_help("normalize a matrix with one example per row or per column; spatial batch normalization of [N, C, H, W] feature maps is not supported yet"),
+            LayerArgError::NormParamShape { func, name, shape, features, rows } => {
+                let (row, column) = (format!("[1, {features}]"), format!("[{features}]"));
+                let layout = if *rows { "examples as rows" } else { "examples as columns" };
+                Diagnostic::new(
+                    format!("'{name}' of {func} must hold one entry per feature ({features}, {layout}), but it is {shape}"),
+                    span,
+                )
+                .with_label(format!("this is {shape}"))
+                .with_help(format!("declare it as {row} or {column}"))
+            }
+            LayerArgError::EpsNotPositive { func, found } => {
+                Diagnostic::new(format!("eps of {func} must be a positive number, but it is {found}"), span)
+                    .with_label("not a positive number")
+                    .with_help(format!("write it as a number, as in `{func}(Z, gamma, beta, eps = 0.00001)`"))
+            }
             LayerArgError::KeepOutOfRange { found } => {
                 Diagnostic::new(format!("keep is the probability of keeping a unit, in (0, 1], but it is {found}"), span)
                     .with_label("not in (0, 1]")
@@ -70,6 +111,11 @@ fn layer_error(error: LayerArgError, span: Span) -> Error {
 /// and PyTorch's examples often use (PyTorch's `p = 0.2` drops).
 fn default_keep() -> BigRational {
     BigRational::new(4.into(), 5.into())
+}
+
+/// ε of a normalization when the file gives none: 1e-5, as CS231n and PyTorch.
+fn default_eps() -> BigRational {
+    BigRational::new(1.into(), 100_000.into())
 }
 
 impl Checker<'_> {
@@ -115,13 +161,174 @@ impl Checker<'_> {
         Ok(g.div(kept, keep))
     }
 
+    /// `batchnorm(X, gamma, beta, eps = 1e-5)` and `layernorm(…)`, written
+    /// out as equations μ, σ² and x̂ (added before the calling equation) and
+    /// the output `γ ⊙ x̂ + β`. The statistics run over the examples (batch
+    /// norm) or over the features of each example (layer norm); which axis
+    /// holds the examples follows the network's layout, as for softmax.
+    pub(super) fn normalize(
+        &mut self,
+        kind: NormKind,
+        func: &ast::Ident,
+        args: &[ast::Expr],
+        keywords: &[ast::KeywordArg],
+        built: &[NodeId],
+        span: Span,
+    ) -> Result<NodeId, Error> {
+        let name = kind.name();
+        let (x, gamma, beta) = (built[0], built[1], built[2]);
+        let shape = self.graph.shape(x).clone();
+        let Some((rows, cols)) = shape.as_matrix().filter(|_| shape.rank() == 2 && shape.vector_axis().is_none())
+        else {
+            return Err(layer_error(LayerArgError::NormRank { func: name, shape }, args[0].span));
+        };
+        let input = match &unparen(&args[0]).kind {
+            ExprKind::Name(n) => TensorId(self.tensors.get_index_of(&n.name).expect("built, so declared") as u32),
+            _ => {
+                let found = crate::syntax::expr_text(&args[0]);
+                return Err(layer_error(LayerArgError::NormInputNotNamed { func: name, found }, args[0].span));
+            }
+        };
+        // The axis the features lie along: the network's layout, else
+        // gamma's shape (a row [1, D] scales rows, a column [D] columns).
+        let features = match self.layout_axis(x) {
+            Some(axis) => axis,
+            None if self.graph.shape(gamma).as_matrix() == Some((1, cols)) => Axis::ACROSS,
+            None => Axis::DOWN,
+        };
+        let count_features = if features == Axis::ACROSS { cols } else { rows };
+        let mut oriented = Vec::new();
+        for (node, arg) in [(gamma, &args[1]), (beta, &args[2])] {
+            let s = self.graph.shape(node);
+            let as_row = s.as_matrix() == Some((1, count_features)) && s.rank() == 2;
+            let as_column = s.as_matrix() == Some((count_features, 1)) && s.rank() <= 2;
+            let node = match (features == Axis::ACROSS, as_row, as_column) {
+                (true, true, _) | (false, _, true) => node,
+                (true, false, true) | (false, true, false) => self.graph.transpose(node),
+                _ => {
+                    let error = LayerArgError::NormParamShape {
+                        func: name,
+                        name: crate::syntax::expr_text(arg),
+                        shape: s.clone(),
+                        features: count_features,
+                        rows: features == Axis::ACROSS,
+                    };
+                    return Err(layer_error(error, arg.span));
+                }
+            };
+            oriented.push(node);
+        }
+        let eps = match keywords.iter().find(|k| k.name.name == "eps") {
+            Some(k) => {
+                let node = self.build(&k.value, &Scope::Equation)?;
+                match self.graph.as_const(node) {
+                    Some(e) if e > &BigRational::zero() => e.clone(),
+                    other => {
+                        let found = match other {
+                            Some(e) => super::decimal(e),
+                            None => format!("`{}`", crate::syntax::expr_text(&k.value)),
+                        };
+                        return Err(layer_error(LayerArgError::EpsNotPositive { func: name, found }, k.value.span));
+                    }
+                }
+            }
+            None => default_eps(),
+        };
+        let axis = match kind {
+            NormKind::Batch => features.other(),
+            NormKind::Layer => features,
+        };
+        if kind == NormKind::Batch {
+            self.note_batch(crate::model::Batch { examples: axis, size: shape.axis_len(axis) });
+        }
+        let count = shape.axis_len(axis);
+        let g = &mut self.graph;
+        let n = g.int(count as i64);
+        let total = g.sum_axis(x, axis);
+        let mean_def = g.div(total, n);
+        let mean = self.write_out("mu", mean_def, span);
+        let g = &mut self.graph;
+        let centered = g.sub(x, mean.1);
+        let squares = g.pow(centered, BigRational::from_integer(2.into()));
+        let total = g.sum_axis(squares, axis);
+        let var_def = g.div(total, n);
+        let var = self.write_out("var", var_def, span);
+        let g = &mut self.graph;
+        let eps_node = g.constant(eps.clone());
+        let shifted = g.add(var.1, eps_node);
+        let sigma = g.apply(Func::Builtin(Elementwise::Sqrt), vec![shifted]);
+        let xhat_def = g.div(centered, sigma);
+        let xhat = self.write_out("xhat", xhat_def, span);
+        let g = &mut self.graph;
+        let scaled = g.mul(oriented[0], xhat.1);
+        let out = g.add(scaled, oriented[1]);
+        let owner = self.current.expect("a layer is called in an equation");
+        self.norms.push(NormLayer {
+            kind,
+            input,
+            mean: mean.0,
+            var: var.0,
+            xhat: xhat.0,
+            out: owner,
+            gamma: oriented[0],
+            sigma,
+            axis,
+            count,
+            eps,
+        });
+        let _ = func;
+        Ok(out)
+    }
+
+    /// Adds an equation `base = definition` that a layer writes out, named
+    /// `base` when that name is free (else `base_2`, …), placed just before
+    /// the equation being built; returns it and the node that names it.
+    fn write_out(&mut self, base: &str, definition: NodeId, span: Span) -> (TensorId, NodeId) {
+        let taken = |name: &str, c: &Self| {
+            c.tensors.contains_key(name)
+                || c.fn_spans.contains_key(name)
+                || crate::model::Builtin::lookup(name).is_some()
+        };
+        let mut name = base.to_string();
+        let mut k = 2;
+        while taken(&name, self) {
+            name = format!("{base}_{k}");
+            k += 1;
+        }
+        let shape = self.graph.shape(definition).clone();
+        let tensor = NamedTensor {
+            name: name.clone(),
+            role: Role::Intermediate,
+            shape: shape.clone(),
+            value: None,
+            definition: Some(definition),
+            draw: None,
+            span,
+        };
+        let id = TensorId(self.tensors.len() as u32);
+        self.tensors.insert(name, tensor);
+        let owner = self.current.expect("a layer is called in an equation");
+        self.written_out.push((owner, id));
+        (id, self.graph.tensor(id, shape))
+    }
+
+    /// Puts the equations layers wrote out into the order, each before the
+    /// equation that called its layer.
+    pub(super) fn place_written_out(&mut self, order: &mut Vec<TensorId>) {
+        if self.written_out.is_empty() {
+            return;
+        }
+        let mut placed = Vec::with_capacity(order.len() + self.written_out.len());
+        for &id in order.iter() {
+            placed.extend(self.written_out.iter().filter(|(owner, _)| *owner == id).map(|&(_, t)| t));
+            placed.push(id);
+        }
+        *order = placed;
+    }
+
     /// Refuses a mask that is not a `const` of 0s and 1s.
     fn dropout_mask(&self, arg: &ast::Expr) -> Result<(), Error> {
-        let mut e = arg;
-        while let ExprKind::Paren(inner) = &e.kind {
-            e = inner;
-        }
-        let tensor = match &e.kind {
+        let tensor = match &unparen(arg).kind {
             ExprKind::Name(n) => self.tensors.get(&n.name),
             _ => None,
         };
@@ -167,4 +374,12 @@ fn unravel(mut i: usize, dims: &[usize]) -> Vec<usize> {
         i /= d;
     }
     index
+}
+
+/// The expression inside any parentheses.
+fn unparen(mut e: &ast::Expr) -> &ast::Expr {
+    while let ExprKind::Paren(inner) = &e.kind {
+        e = inner;
+    }
+    e
 }
