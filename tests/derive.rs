@@ -105,10 +105,13 @@ fn nn_form_checks_and_evaluates_to_the_solution() {
         refused,
         [
             "batch_rows: onehot",
+            "batchnorm: onehot",
             "cnn: maxpool_back",
             "cnn_avgpool: avgpool_back",
             "cnn_stride_pad: reshape",
-            "cnn_two_conv: reshape"
+            "cnn_two_conv: reshape",
+            "dropout: onehot",
+            "layernorm: onehot"
         ]
     );
 }

@@ -638,6 +638,10 @@ fn arity_help(func: &str, args: &[String]) -> Option<String> {
             let sums: Vec<String> = args.iter().map(|a| format!("sum({a})")).collect();
             format!("`sum` adds the entries of one tensor; for the entries of all of them write `{}`", sums.join(" + "))
         }
+        "batchnorm" | "layernorm" => format!(
+            "call it as `{func}(Z, gamma, beta)` with the batch named first, `Z = {}`, and gamma, beta holding one entry per feature; `eps = 0.00001` may follow",
+            args.first().map_or("X @ W", String::as_str)
+        ),
         "dropout" => format!(
             "call it as `dropout({}, M, keep = 0.8)`, with M a `const` mask of 0s and 1s of the same shape; keep is the probability of keeping a unit",
             args.first().map_or("X", String::as_str)
@@ -930,21 +934,9 @@ fn unknown_function_help(name: &str, suggestion: Option<&str>, args: &[String]) 
     let grouped = if is_atom(&arg) { arg.clone() } else { format!("({arg})") };
     match lower.as_str() {
         "linear" | "dense" | "fc" | "affine" => return "a dense layer is written out: `W @ x + b`".into(),
-        "norm" | "l2_norm" | "norm2" | "frobenius_norm" => {
-            return format!(
-                "nnderive has no norm: the squared norm ‖{arg}‖² is `sum({grouped}^2)`, the norm `sqrt(sum({grouped}^2))`"
-            )
-        }
-        "layernorm" | "layer_norm" => {
-            return format!(
-                "nnderive has no {name} built-in; write it out over the entries of `z = {arg}`: `mu = mean(z)`, `var = mean((z - mu)^2)`, `zhat = (z - mu) / sqrt(var + eps)`, then `gamma * zhat + beta` (with `const eps = 0.00001` and params `gamma`, `beta`)"
-            )
-        }
-        "batchnorm" | "batch_norm" => {
-            return format!(
-                "nnderive has no {name} built-in; write it out over the batch `Z = {arg}`, one example per column: `mu = mean(Z, axis = 1)`, `var = mean((Z - mu)^2, axis = 1)`, `Zhat = (Z - mu) / sqrt(var + eps)`, then `gamma * Zhat + beta` (with `const eps = 0.00001` and params `gamma`, `beta`)"
-            )
-        }
+        "norm" | "l2_norm" | "norm2" | "frobenius_norm" => return format!(
+            "nnderive has no norm: the squared norm ‖{arg}‖² is `sum({grouped}^2)`, the norm `sqrt(sum({grouped}^2))`"
+        ),
         _ => {}
     }
     let params: Vec<String> = match args.len() {

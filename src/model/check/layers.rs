@@ -42,6 +42,9 @@ pub enum LayerArgError {
     /// `batchnorm(Z, gamma, beta)` with Z `[4, 3]` (rows) and gamma `[2]`:
     /// gamma and beta hold one entry per feature.
     NormParamShape { func: &'static str, name: String, shape: Shape, features: usize, rows: bool },
+    /// `H = relu(batchnorm(Z, gamma, beta))`: a normalization is an
+    /// equation of its own, so that G = ∂L/∂out names its output.
+    NormNotWholeEquation { func: &'static str, call: String },
     /// `batchnorm(Z, gamma, beta, eps = 0)`: ε keeps the division defined.
     EpsNotPositive { func: &'static str, found: String },
 }
@@ -89,6 +92,14 @@ impl LayerArgError {
                 .with_label(format!("this is {shape}"))
                 .with_help(format!("declare it as {row} or {column}"))
             }
+            LayerArgError::NormNotWholeEquation { func, call } => Diagnostic::new(
+                format!("{func} must be the whole right-hand side of an equation"),
+                span,
+            )
+            .with_label("inside a larger expression")
+            .with_help(format!(
+                "give it an equation of its own, as in `B = {call}`, and use B: its gradient ∂L/∂B is the G of the closed form"
+            )),
             LayerArgError::EpsNotPositive { func, found } => {
                 Diagnostic::new(format!("eps of {func} must be a positive number, but it is {found}"), span)
                     .with_label("not a positive number")
@@ -176,6 +187,13 @@ impl Checker<'_> {
         span: Span,
     ) -> Result<NodeId, Error> {
         let name = kind.name();
+        let owner = self.current.expect("a layer is called in an equation");
+        if self.equations.get(&owner).is_none_or(|e| unparen(e).span != span) {
+            let call = crate::syntax::expr_text(&ast::Expr { kind: ExprKind::Name(func.clone()), span: func.span });
+            let args: Vec<String> = args.iter().map(crate::syntax::expr_text).collect();
+            let call = format!("{call}({})", args.join(", "));
+            return Err(layer_error(LayerArgError::NormNotWholeEquation { func: name, call }, span));
+        }
         let (x, gamma, beta) = (built[0], built[1], built[2]);
         let shape = self.graph.shape(x).clone();
         let Some((rows, cols)) = shape.as_matrix().filter(|_| shape.rank() == 2 && shape.vector_axis().is_none())
