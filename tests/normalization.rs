@@ -150,3 +150,27 @@ fn batchnorm_agrees_with_numpy() {
 fn layernorm_on_columns_agrees_with_numpy() {
     agrees_with_numpy("layernorm", "grammar/examples/layernorm.nn");
 }
+
+#[test]
+fn attention_agrees_with_numpy() {
+    agrees_with_numpy("attention", "grammar/examples/attention.nn");
+}
+
+/// The closed forms are the results: δ of a normalization's input is
+/// `(γ ⊘ σ) ⊙ (N G − Σₙ G − x̂ ⊙ Σₙ (G ⊙ x̂)) / N`, with G = ∂L/∂B1 named.
+#[test]
+fn batchnorm_states_its_closed_form_as_the_result() {
+    let solved = solve_json("grammar/examples/batchnorm.nn");
+    let delta = &solved["deltas"]["Δ1"];
+    assert_eq!(delta["of_text"], "Z1");
+    assert_eq!(
+        delta["formula"],
+        "((γ ⊘ sqrt(var + 0.00001)) ⊙ (4 (∂L/∂B1) − 1ᵀ (∂L/∂B1) − x̂ ⊙ (1ᵀ ((∂L/∂B1) ⊙ x̂)))) / 4"
+    );
+    assert_eq!(solved["gradients"]["gamma"]["formula"], "1ᵀ ((∂L/∂B1) ⊙ x̂)");
+    assert_eq!(solved["gradients"]["beta"]["formula"], "1ᵀ (∂L/∂B1)");
+    // μ, var and x̂ are printed once, in the forward pass, before B1.
+    let forward: Vec<&String> = solved["forward"].as_object().unwrap().keys().collect();
+    let at = |name: &str| forward.iter().position(|k| *k == name).unwrap();
+    assert!(at("Z1") < at("mu") && at("mu") < at("var") && at("var") < at("xhat") && at("xhat") < at("B1"));
+}

@@ -70,13 +70,13 @@ fn check_unrolled(file: &ast::File) -> Result<Model, Errors> {
         checker.report(e);
         None
     });
-    let Checker { graph, tensors, functions, errors, batch, norms, .. } = checker;
+    let Checker { graph, tensors, functions, errors, batch, norms, written_out, .. } = checker;
     let loss = match loss {
         Some(loss) if errors.is_empty() => loss,
         _ if errors.is_empty() => return Err(Error::at(ErrorKind::NoLoss, None).into()),
         _ => return Err(errors),
     };
-    let model = Model { graph, tensors, functions, order, loss, train, time: None, batch, norms };
+    let model = Model { graph, tensors, functions, order, loss, train, time: None, batch, norms, written_out };
     if model.params().next().is_some() && !depends_on_param(&model, loss) {
         return Err(Error::new(ErrorKind::LossIgnoresParams, model.tensor(loss).span).into());
     }
@@ -750,6 +750,7 @@ impl<'a> Checker<'a> {
             Builtin::Flatten => g.flatten(built[0]),
             Builtin::Dropout => return self.dropout(args, keywords, &built),
             Builtin::Norm(kind) => return self.normalize(kind, func, args, keywords, &built, span),
+            Builtin::Attention => return self.attention(args, keywords, &built, span),
         })
     }
 

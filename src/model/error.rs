@@ -934,9 +934,11 @@ fn unknown_function_help(name: &str, suggestion: Option<&str>, args: &[String]) 
     let grouped = if is_atom(&arg) { arg.clone() } else { format!("({arg})") };
     match lower.as_str() {
         "linear" | "dense" | "fc" | "affine" => return "a dense layer is written out: `W @ x + b`".into(),
-        "norm" | "l2_norm" | "norm2" | "frobenius_norm" => return format!(
+        "norm" | "l2_norm" | "norm2" | "frobenius_norm" => {
+            return format!(
             "nnderive has no norm: the squared norm ‖{arg}‖² is `sum({grouped}^2)`, the norm `sqrt(sum({grouped}^2))`"
-        ),
+        )
+        }
         _ => {}
     }
     let params: Vec<String> = match args.len() {

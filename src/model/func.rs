@@ -243,12 +243,14 @@ pub enum Builtin {
     Dropout,
     /// `batchnorm(X, gamma, beta, eps = 1e-5)`, `layernorm(…)`.
     Norm(super::norm::NormKind),
+    /// `attention(Q, K, V)`: scaled dot-product attention on rows.
+    Attention,
 }
 
 impl Builtin {
     /// The built-ins that are not elementwise, in the order the
     /// documentation lists them (after [`Elementwise::ALL`]).
-    const LAYERS: [Builtin; 14] = [
+    const LAYERS: [Builtin; 15] = [
         Builtin::Softmax,
         Builtin::LogSoftmax,
         Builtin::Reduce(Reduction::Sum),
@@ -263,6 +265,7 @@ impl Builtin {
         Builtin::Dropout,
         Builtin::Norm(super::norm::NormKind::Batch),
         Builtin::Norm(super::norm::NormKind::Layer),
+        Builtin::Attention,
     ];
 
     /// Every built-in a `.nn` file may call, elementwise ones first (`sign`,
@@ -288,6 +291,7 @@ impl Builtin {
             Builtin::Flatten => "flatten",
             Builtin::Dropout => "dropout",
             Builtin::Norm(kind) => kind.name(),
+            Builtin::Attention => "attention",
         }
     }
 
@@ -305,7 +309,7 @@ impl Builtin {
     pub fn arity(self) -> usize {
         match self {
             Builtin::Loss(_) | Builtin::Conv2d | Builtin::Pool(_) | Builtin::Dropout => 2,
-            Builtin::Norm(_) => 3,
+            Builtin::Norm(_) | Builtin::Attention => 3,
             Builtin::Elementwise(e) => e.arity(),
             _ => 1,
         }
@@ -318,6 +322,7 @@ impl Builtin {
             Builtin::Pool(_) => &["stride"],
             Builtin::Dropout => &["keep"],
             Builtin::Norm(_) => &["eps"],
+            Builtin::Attention => &["mask"],
             Builtin::Softmax | Builtin::LogSoftmax | Builtin::Reduce(_) | Builtin::Loss(LossFn::CrossEntropy(_)) => {
                 &["axis"]
             }
@@ -372,11 +377,12 @@ mod tests {
             Builtin::Flatten => 7,
             Builtin::Dropout => 8,
             Builtin::Norm(_) => 9,
+            Builtin::Attention => 10,
         };
         let mut kinds: Vec<usize> = all.iter().map(kind).collect();
         kinds.dedup();
-        assert_eq!(kinds.len(), 10);
+        assert_eq!(kinds.len(), 11);
         assert!(Builtin::names().any(|n| n == "softsign"));
-        assert_eq!(all.len(), Elementwise::ALL.len() + 14);
+        assert_eq!(all.len(), Elementwise::ALL.len() + 15);
     }
 }

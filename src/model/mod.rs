@@ -136,6 +136,9 @@ pub struct Model {
     pub batch: Option<Batch>,
     /// The batch and layer normalizations, as written out into equations.
     pub norms: Vec<norm::NormLayer>,
+    /// The equations a layer wrote out (μ, var, x̂ of a normalization; S
+    /// and A of attention), each with the equation that called the layer.
+    pub written_out: Vec<(TensorId, TensorId)>,
 }
 
 /// How a network that works on a batch of examples lays them out, read off
@@ -177,16 +180,14 @@ impl Model {
 
     /// Equations in file order (the loss included).
     ///
-    /// The equations a normalization layer writes out (μ, σ², x̂) come just
-    /// before the equation that calls the layer, though they are declared
-    /// after every equation of the file.
+    /// The equations a layer writes out (μ, var and x̂ of a normalization,
+    /// S and A of attention) come just before the equation that calls the
+    /// layer, though they are declared after every equation of the file.
     pub fn equations(&self) -> impl Iterator<Item = TensorId> + '_ {
-        let written = |id: TensorId| self.norms.iter().any(|n| [n.mean, n.var, n.xhat].contains(&id));
+        let written = |id: TensorId| self.written_out.iter().any(|&(_, t)| t == id);
         let mut out = Vec::new();
         for id in self.ids().filter(|&id| self.tensor(id).definition.is_some() && !written(id)) {
-            for n in self.norms.iter().filter(|n| n.out == id) {
-                out.extend([n.mean, n.var, n.xhat]);
-            }
+            out.extend(self.written_out.iter().filter(|&&(owner, _)| owner == id).map(|&(_, t)| t));
             out.push(id);
         }
         out.into_iter()

@@ -135,7 +135,32 @@ def layernorm_network(g):
     return forward, grads
 
 
-NETWORKS = {"dropout": dropout_network, "batchnorm": batchnorm_network, "layernorm": layernorm_network}
+def attention_network(g):
+    """grammar/examples/attention.nn: self-attention, mean squared error."""
+    X, Wq, Wk, Wv, Y = (g[k] for k in ("X", "Wq", "Wk", "Wv", "Y"))
+    Q, K, V = X @ Wq, X @ Wk, X @ Wv
+    d = Q.shape[1]
+    S = Q @ K.T / np.sqrt(d)
+    A = softmax_rows(S)
+    out = A @ V
+    L = np.mean((out - Y) ** 2)
+    G = 2 * (out - Y) / out.size
+    dV = A.T @ G
+    dA = G @ V.T
+    dS = A * (dA - np.sum(dA * A, axis=1, keepdims=True))
+    dQ = dS @ K / np.sqrt(d)
+    dK = dS.T @ Q / np.sqrt(d)
+    forward = {"Q": Q, "K": K, "V": V, "S": S, "A": A, "out": out, "L": L}
+    grads = {"Wq": X.T @ dQ, "Wk": X.T @ dK, "Wv": X.T @ dV}
+    return forward, grads
+
+
+NETWORKS = {
+    "dropout": dropout_network,
+    "batchnorm": batchnorm_network,
+    "layernorm": layernorm_network,
+    "attention": attention_network,
+}
 
 
 def main():

@@ -45,6 +45,11 @@ pub enum LayerArgError {
     /// `H = relu(batchnorm(Z, gamma, beta))`: a normalization is an
     /// equation of its own, so that G = ∂L/∂out names its output.
     NormNotWholeEquation { func: &'static str, call: String },
+    /// `attention(Q, K, V)` with Q `[3, 4]` and K `[3, 2]`: queries and keys
+    /// are rows of one length d, and K and V have one row per key.
+    AttentionShapes { q: Shape, k: Shape, v: Shape },
+    /// `attention(Q, K, V, mask = M)`: masked attention is not supported yet.
+    AttentionMaskNotYet,
     /// `batchnorm(Z, gamma, beta, eps = 0)`: ε keeps the division defined.
     EpsNotPositive { func: &'static str, found: String },
 }
@@ -100,6 +105,15 @@ impl LayerArgError {
             .with_help(format!(
                 "give it an equation of its own, as in `B = {call}`, and use B: its gradient ∂L/∂B is the G of the closed form"
             )),
+            LayerArgError::AttentionShapes { q, k, v } => Diagnostic::new(
+                format!("attention takes queries Q [T, d], keys K [S, d] and values V [S, dv], one per row, but Q is {q}, K is {k} and V is {v}"),
+                span,
+            )
+            .with_label("shapes that do not fit")
+            .with_help("give Q and K the same number of columns d, and K and V the same number of rows"),
+            LayerArgError::AttentionMaskNotYet => Diagnostic::new("masked attention is not supported yet", span)
+                .with_label("a mask")
+                .with_help("leave the mask out for attention over every key; a causal or padding mask is not a layer nnderive derives yet"),
             LayerArgError::EpsNotPositive { func, found } => {
                 Diagnostic::new(format!("eps of {func} must be a positive number, but it is {found}"), span)
                     .with_label("not a positive number")
@@ -298,6 +312,51 @@ impl Checker<'_> {
         Ok(out)
     }
 
+    /// `attention(Q, K, V)`: scaled dot-product attention on rows, written
+    /// out as the equations `S = Q Kᵀ / sqrt(d)` and `A = softmax(S)` (each
+    /// row over the keys) and the output `A V`, so that reverse mode gives
+    /// the textbook steps: ∂L/∂V = Aᵀ G, ∂L/∂A = G Vᵀ, ∂L/∂S by d-softmax,
+    /// then ∂L/∂Q and ∂L/∂K through the product.
+    pub(super) fn attention(
+        &mut self,
+        args: &[ast::Expr],
+        keywords: &[ast::KeywordArg],
+        built: &[NodeId],
+        span: Span,
+    ) -> Result<NodeId, Error> {
+        if let Some(k) = keywords.iter().find(|k| k.name.name == "mask") {
+            return Err(layer_error(LayerArgError::AttentionMaskNotYet, k.name.span));
+        }
+        let (q, k, v) = (built[0], built[1], built[2]);
+        let matrix = |s: &Shape| s.rank() == 2 && s.as_matrix().is_some();
+        let (sq, sk, sv) = (self.graph.shape(q).clone(), self.graph.shape(k).clone(), self.graph.shape(v).clone());
+        let fits = matrix(&sq)
+            && matrix(&sk)
+            && matrix(&sv)
+            && sq.axis_len(Axis::ACROSS) == sk.axis_len(Axis::ACROSS)
+            && sk.axis_len(Axis::DOWN) == sv.axis_len(Axis::DOWN);
+        if !fits {
+            return Err(layer_error(LayerArgError::AttentionShapes { q: sq, k: sk, v: sv }, span));
+        }
+        let _ = args;
+        let d = sq.axis_len(Axis::ACROSS);
+        let g = &mut self.graph;
+        let kt = g.transpose(k);
+        let product = g.matmul(q, kt);
+        let scale = match exact_sqrt(d) {
+            Some(r) => g.int(r as i64),
+            None => {
+                let d = g.int(d as i64);
+                g.apply(Func::Builtin(Elementwise::Sqrt), vec![d])
+            }
+        };
+        let scores = g.div(product, scale);
+        let scores = self.write_out("S", scores, span);
+        let weights = self.graph.softmax(scores.1, Axis::ACROSS);
+        let weights = self.write_out("A", weights, span);
+        Ok(self.graph.matmul(weights.1, v))
+    }
+
     /// Adds an equation `base = definition` that a layer writes out, named
     /// `base` when that name is free (else `base_2`, …), placed just before
     /// the equation being built; returns it and the node that names it.
@@ -400,4 +459,9 @@ fn unparen(mut e: &ast::Expr) -> &ast::Expr {
         e = inner;
     }
     e
+}
+
+/// The whole square root of `n`, if it has one (√4 = 2 keeps values exact).
+fn exact_sqrt(n: usize) -> Option<usize> {
+    (0..=n).find(|r| r * r >= n).filter(|r| r * r == n)
 }
