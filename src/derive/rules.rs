@@ -120,7 +120,9 @@ pub const STEP_RULES: &[(&str, Sentence)] = &[
         &[
             w("the staged gradients above, collected: with "),
             m("G = ∂L/∂out", "G = \\partial L / \\partial \\mathit{out}"),
-            w(" and N the examples, "),
+            w(" (out the layer's output) and "),
+            same("N"),
+            w(" the number of examples, "),
             m(
                 "∂L/∂X = (1/N) (γ ⊘ σ) ⊙ (N G − Σₙ G − x̂ ⊙ Σₙ (G ⊙ x̂))",
                 "\\frac{\\partial L}{\\partial X} = \\tfrac{1}{N} (\\gamma \\oslash \\sigma) \\odot \\left(N G - \\textstyle\\sum_n G - \\hat{x} \\odot \\textstyle\\sum_n (G \\odot \\hat{x})\\right)",
@@ -133,8 +135,13 @@ pub const STEP_RULES: &[(&str, Sentence)] = &[
         "layernorm-closed-form",
         &[
             w("the staged gradients above, collected: with "),
-            m("Ĝ = ∂L/∂x̂ = G ⊙ γ", "\\hat{G} = \\partial L / \\partial \\hat{x} = G \\odot \\gamma"),
-            w(" and D the features of an example, "),
+            m(
+                "Ĝ = ∂L/∂x̂ = (∂L/∂out) ⊙ γ",
+                "\\hat{G} = \\partial L / \\partial \\hat{x} = (\\partial L / \\partial \\mathit{out}) \\odot \\gamma",
+            ),
+            w(" and "),
+            same("D"),
+            w(" the number of features of an example, "),
             m(
                 "∂L/∂X = (1/D) (D Ĝ − Σ_d Ĝ − x̂ ⊙ Σ_d (Ĝ ⊙ x̂)) ⊘ σ",
                 "\\frac{\\partial L}{\\partial X} = \\tfrac{1}{D} \\left(D \\hat{G} - \\textstyle\\sum_d \\hat{G} - \\hat{x} \\odot \\textstyle\\sum_d (\\hat{G} \\odot \\hat{x})\\right) \\oslash \\sigma",
