@@ -174,3 +174,25 @@ fn batchnorm_states_its_closed_form_as_the_result() {
     let at = |name: &str| forward.iter().position(|k| *k == name).unwrap();
     assert!(at("Z1") < at("mu") && at("mu") < at("var") && at("var") < at("xhat") && at("xhat") < at("B1"));
 }
+
+/// A parameter normalized directly (its gradient is the closed form), a
+/// second normalization after it (its μ, var, x̂ named mu_2, var_2, xhat_2),
+/// columns [D] for gamma and beta on rows (transposed), and a batch of one
+/// example (x̂ = 0): every gradient agrees with central differences.
+#[test]
+fn unusual_normalizations_pass_gradcheck() {
+    let two = "param  Z[3,2] = [[1, 2], [3, -1], [0, 2]]\nparam  gamma[2] = [1, 2]\nparam  beta[2] = [0, 1]\n\
+               param  W[2,2] = [[1, 0.5], [-0.5, 1]]\ntarget y[3,2] = [[1, 0], [0, 1], [1, 1]]\n\
+               B = batchnorm(Z, gamma, beta)\nZ2 = B @ W\nB2 = layernorm(Z2, gamma, beta, eps = 0.001)\nloss L = mse(y, B2)\n";
+    let one = "input  X[1,2] = [[1, 2]]\nparam  W[2,2] = [[1, 0.5], [-0.5, 1]]\nparam  gamma[1,2] = [[1, 2]]\n\
+               param  beta[1,2] = [[0, 1]]\ntarget y[1,2] = [[1, 0]]\nZ = X @ W\nout = batchnorm(Z, gamma, beta)\n\
+               loss L = mse(y, out)\n";
+    for text in [two, one] {
+        let model = nnderive::load(&nnderive::Source::new("norms.nn", text)).unwrap();
+        assert!(model.tensors.contains_key("xhat"), "{text}");
+        let check = nnderive::gradcheck(&model).unwrap();
+        assert!(check.worst() < 1e-6, "{check:?}\n{text}");
+    }
+    let model = nnderive::load(&nnderive::Source::new("norms.nn", two)).unwrap();
+    assert!(["mu_2", "var_2", "xhat_2"].iter().all(|n| model.tensors.contains_key(*n)));
+}

@@ -210,8 +210,7 @@ impl Checker<'_> {
         }
         let (x, gamma, beta) = (built[0], built[1], built[2]);
         let shape = self.graph.shape(x).clone();
-        let Some((rows, cols)) = shape.as_matrix().filter(|_| shape.rank() == 2 && shape.vector_axis().is_none())
-        else {
+        let Some((rows, cols)) = shape.as_matrix().filter(|_| shape.rank() == 2) else {
             return Err(layer_error(LayerArgError::NormRank { func: name, shape }, args[0].span));
         };
         let input = match &unparen(&args[0]).kind {
@@ -225,8 +224,19 @@ impl Checker<'_> {
         // gamma's shape (a row [1, D] scales rows, a column [D] columns).
         let features = match self.layout_axis(x) {
             Some(axis) => axis,
-            None if self.graph.shape(gamma).as_matrix() == Some((1, cols)) => Axis::ACROSS,
-            None => Axis::DOWN,
+            None => {
+                let g_shape = self.graph.shape(gamma);
+                let length = g_shape.len();
+                if length == cols && length != rows {
+                    Axis::ACROSS
+                } else if length == rows && length != cols {
+                    Axis::DOWN
+                } else if g_shape.as_matrix() == Some((1, cols)) && g_shape.rank() == 2 {
+                    Axis::ACROSS
+                } else {
+                    Axis::DOWN
+                }
+            }
         };
         let count_features = if features == Axis::ACROSS { cols } else { rows };
         let mut oriented = Vec::new();
