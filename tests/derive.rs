@@ -105,11 +105,14 @@ fn nn_form_checks_and_evaluates_to_the_solution() {
         refused,
         [
             "batch_rows: onehot",
+            "batchnorm: onehot",
             "cnn: maxpool_back",
             "cnn_avgpool: avgpool_back",
             "cnn_stride_pad: reshape",
             "cnn_two_conv: reshape",
+            "dropout: onehot",
             "embedding: scatter_add",
+            "layernorm: onehot",
             "lstm_step_slices: unslice"
         ]
     );

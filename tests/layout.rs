@@ -151,6 +151,19 @@ fn numpy_row_bias_by_hand() {
     assert_eq!(solution.value(model.tensor_id("Z").unwrap()).to_f64_vec(), [5.0, 7.0, 11.0, 13.0]);
 }
 
+/// A row sum has one entry per row, so it stays a column in a rows layout:
+/// `A * sum(A, axis = 1)` is NumPy's `A * A.sum(axis=1, keepdims=True)`,
+/// as the derivation of a softmax on rows (attention) writes it.
+#[test]
+fn a_row_sum_stays_a_column_in_a_rows_layout() {
+    let text = "layout rows\ninput A[2,2] = [[1, 2], [3, 4]]\nparam w = 1\nR = w * A\nZ = R * sum(R, axis = 1)\nM = R * mean(R, axis = 1)\nloss L = sum(Z) + sum(M)\n";
+    let model = nnderive::load(&Source::new("rowsum.nn", text)).unwrap();
+    let solution = nnderive::solve(&model).unwrap();
+    // Row sums 3 and 7: [[1·3, 2·3], [3·7, 4·7]]; means 1.5 and 3.5.
+    assert_eq!(solution.value(model.tensor_id("Z").unwrap()).to_f64_vec(), [3.0, 6.0, 21.0, 28.0]);
+    assert_eq!(solution.value(model.tensor_id("M").unwrap()).to_f64_vec(), [1.5, 3.0, 10.5, 14.0]);
+}
+
 /// Square, and nothing decides: an error, never a silent choice; either
 /// statement, or a row or column shape, resolves it.
 #[test]

@@ -99,40 +99,22 @@ fn helps_that_write_code_give_files_that_check() {
     assert_eq!(train.steps, 3);
     assert!(matches!(train.optimizer, nnderive::model::Optimizer::Momentum { .. }), "{:?}", train.optimizer);
 
-    // Layer and batch normalization written out as the help writes them.
-    for (fixture, call, declarations, output) in [
-        (
-            "check_unknown_function_layer_norm.nn",
-            "layer_norm(W1 @ x)",
-            "param gamma[2] = [1.5, 0.5]\nparam beta[2] = [0.1, -0.2]\n",
-            "gamma * zhat + beta",
-        ),
-        (
-            "check_unknown_function_batchnorm.nn",
-            "batchnorm(W1 @ X)",
-            "param gamma[2] = [1.5, 0.5]\nparam beta[2] = [0.1, -0.2]\n",
-            "gamma * Zhat + beta",
-        ),
-    ] {
-        let (text, code) = help_code(fixture);
-        let mut lines = declarations.to_string();
-        lines.push_str(code.iter().find(|c| c.starts_with("const eps")).unwrap());
-        lines.push('\n');
-        // The equations in the order the help gives them: `z = …`, `mu = …`, …
-        for c in code.iter().filter(|c| c.contains(" = ") && !c.starts_with("const")) {
-            lines.push_str(c);
-            lines.push('\n');
-        }
-        assert!(code.iter().any(|c| c == output), "{fixture}: {code:?}");
-        let (before, after) = text.split_once(call).unwrap();
-        let (head, line_start) = before.rsplit_once('\n').unwrap();
-        let fixed = format!("{head}\n{lines}{line_start}{output}{after}");
-        checks_and_differentiates(fixture, fixed);
-    }
+    // Batch normalization without gamma and beta: the call the help gives,
+    // on the batch named first, as an equation of its own.
+    let (text, code) = help_code("check_batchnorm_arity.nn");
+    let named = code.iter().find(|c| c.starts_with("Z = ")).unwrap();
+    let call = code.iter().find(|c| c.starts_with("batchnorm(")).unwrap();
+    let fixed = text
+        .replace(
+            "Yhat = softmax(batchnorm(W1 @ X), axis = 0)",
+            &format!("{named}\nB = {call}\nYhat = softmax(B, axis = 0)"),
+        )
+        .replacen("param", "param gamma[2] = [1.5, 0.5]\nparam beta[2] = [0.1, -0.2]\nparam", 1);
+    checks_and_differentiates("batchnorm", fixed);
 
-    // Dropout: a fixed mask of 0s and 1/(1 − p)s, as a product.
-    let (text, code) = help_code("check_unknown_function_dropout.nn");
-    let product = code.iter().find(|c| c.ends_with("* m")).unwrap();
-    let fixed = text.replace("dropout(relu(W1 @ x))", product).replacen("param", "const m[2] = [2, 0]\nparam", 1);
+    // Dropout without its mask: the call the help gives, with a mask declared.
+    let (text, code) = help_code("check_dropout_without_mask.nn");
+    let call = code.iter().find(|c| c.starts_with("dropout(")).unwrap();
+    let fixed = text.replace("dropout(relu(W1 @ x))", call).replacen("param", "const M[2] = [1, 0]\nparam", 1);
     checks_and_differentiates("dropout", fixed);
 }

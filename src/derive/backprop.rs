@@ -447,6 +447,7 @@ impl<'m> Backprop<'m> {
         let (raw, summed) = self.sum_contributions(&contribs);
         let own = if is_loss { Vec::new() } else { own_steps(Wrt::Tensor(v), raw, &contribs, summed) };
         let (formula, general, steps) = self.settle(raw, own);
+        let (formula, general, steps) = self.closed_form(v, &contribs, (formula, general, steps));
 
         let (pending, reaching) = self.propagate(v, root, seed_node);
         let uses: u64 = reaching
@@ -548,10 +549,19 @@ impl<'m> Backprop<'m> {
     ) {
         let size = tree_size(&self.g, formula);
         let too_long = size > FOLD_LIMIT || steps.len() > FOLD_STEPS;
-        let owner = &self.model.tensor(self.symbols[seed.0 as usize].owner).name;
-        let in_sequence =
-            crate::model::time::split_step(owner).is_some_and(|(base, _)| self.defined_sequences.contains(base));
-        if !is_loss && ((uses >= 2 && size > INLINE_LIMIT) || too_long || in_sequence) {
+        // A normalization's G = ∂L/∂out is named, as the closed form uses
+        // it; its ∂L/∂x̂, ∂L/∂σ², ∂L/∂μ are steps toward ∂L/∂X, not error
+        // terms of their own. A step of a sequence is named at every step
+        // (its recurrence in t reads the same for any T).
+        let owner = self.symbols[seed.0 as usize].owner;
+        let in_sequence = crate::model::time::split_step(&self.model.tensor(owner).name)
+            .is_some_and(|(base, _)| self.defined_sequences.contains(base));
+        let norms = &self.model.norms;
+        let norm_output = norms.iter().any(|n| n.out == owner);
+        let norm_inside = norms.iter().any(|n| [n.mean, n.var, n.xhat].contains(&owner));
+        if !is_loss
+            && (norm_output || in_sequence || (!norm_inside && ((uses >= 2 && size > INLINE_LIMIT) || too_long)))
+        {
             self.define(seed, formula, general, steps);
         } else {
             self.inline.insert(seed, formula);
@@ -804,8 +814,42 @@ impl<'m> Backprop<'m> {
         let contribs = self.take_contributions(p).unwrap_or_default();
         let (raw, summed) = self.sum_contributions(&contribs);
         let own = own_steps(Wrt::Tensor(p), raw, &contribs, summed);
-        let (formula, _, steps) = self.settle(raw, own);
+        let settled = self.settle(raw, own);
+        let (formula, _, steps) = self.closed_form(p, &contribs, settled);
         Gradient { param: p, formula, steps }
+    }
+
+    /// For the input X of a batch or layer normalization, whose gradient
+    /// comes only through the layer's μ, σ² and x̂: the settled staged
+    /// formula with one more step, the closed form, which becomes the
+    /// result (see [`super::norm`]). Anything else is returned as it is.
+    fn closed_form(
+        &mut self,
+        x: TensorId,
+        contribs: &[Contribution],
+        (formula, general, mut steps): (NodeId, Option<NodeId>, Vec<Step>),
+    ) -> (NodeId, Option<NodeId>, Vec<Step>) {
+        let model = self.model;
+        let Some(layer) = model.norms.iter().find(|n| n.input == x) else {
+            return (formula, general, steps);
+        };
+        let within = [layer.mean, layer.var, layer.xhat];
+        let out_seed =
+            self.symbols.iter().position(|s| s.kind == SymbolKind::Adjoint && s.wrt == Wrt::Tensor(layer.out));
+        let (true, Some(out_seed)) = (contribs.iter().all(|c| within.contains(&c.from)), out_seed) else {
+            return (formula, general, steps);
+        };
+        let out_seed = SymbolId(out_seed as u32);
+        let g_out = match self.inline.get(&out_seed) {
+            Some(&f) => f,
+            None => self.symbols[out_seed.0 as usize].node,
+        };
+        self.g.take_fired();
+        let closed = super::norm::closed_form(&mut self.g, model, layer, g_out);
+        let simplified = self.g.take_fired().shown();
+        let rules = vec![StepRule::Named(super::norm::rule(layer.kind))];
+        steps.push(Step { lhs: None, expr: closed, rules, from: vec![layer.out], simplified });
+        (closed, None, steps)
     }
 
     /// Works out ∂f/∂t for every parameter t of every custom function.

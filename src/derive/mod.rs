@@ -7,6 +7,7 @@
 
 pub mod adjoint;
 mod backprop;
+pub mod norm;
 mod polynomial;
 pub mod rules;
 pub mod simplify;

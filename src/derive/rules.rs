@@ -133,6 +133,41 @@ pub const STEP_RULES: &[(&str, Sentence)] = &[
             "L = -\\operatorname{mean}(y \\odot \\log p + (1 - y) \\odot \\log(1 - p))\\colon\\ \\bar{p} = -\\tfrac{1}{n} (y \\oslash p - (1 - y) \\oslash (1 - p))",
         )],
     ),
+    (
+        "batchnorm-closed-form",
+        &[
+            w("the staged gradients above, collected: with "),
+            m("G = ∂L/∂out", "G = \\partial L / \\partial \\mathit{out}"),
+            w(" (out the layer's output) and "),
+            same("N"),
+            w(" the number of examples, "),
+            m(
+                "∂L/∂X = (1/N) (γ ⊘ σ) ⊙ (N G − Σₙ G − x̂ ⊙ Σₙ (G ⊙ x̂))",
+                "\\frac{\\partial L}{\\partial X} = \\tfrac{1}{N} (\\gamma \\oslash \\sigma) \\odot \\left(N G - \\textstyle\\sum_n G - \\hat{x} \\odot \\textstyle\\sum_n (G \\odot \\hat{x})\\right)",
+            ),
+            w(", where "),
+            m("σ = sqrt(var + ε)", "\\sigma = \\sqrt{\\mathit{var} + \\varepsilon}"),
+        ],
+    ),
+    (
+        "layernorm-closed-form",
+        &[
+            w("the staged gradients above, collected: with "),
+            m(
+                "Ĝ = ∂L/∂x̂ = (∂L/∂out) ⊙ γ",
+                "\\hat{G} = \\partial L / \\partial \\hat{x} = (\\partial L / \\partial \\mathit{out}) \\odot \\gamma",
+            ),
+            w(" and "),
+            same("D"),
+            w(" the number of features of an example, "),
+            m(
+                "∂L/∂X = (1/D) (D Ĝ − Σ_d Ĝ − x̂ ⊙ Σ_d (Ĝ ⊙ x̂)) ⊘ σ",
+                "\\frac{\\partial L}{\\partial X} = \\tfrac{1}{D} \\left(D \\hat{G} - \\textstyle\\sum_d \\hat{G} - \\hat{x} \\odot \\textstyle\\sum_d (\\hat{G} \\odot \\hat{x})\\right) \\oslash \\sigma",
+            ),
+            w(", where "),
+            m("σ = sqrt(var + ε)", "\\sigma = \\sqrt{\\mathit{var} + \\varepsilon}"),
+        ],
+    ),
     ("substitute", &[w("put in the formulas of the gradients named in the line above")]),
     ("expand", &[w("multiply out a product over a sum")]),
     ("result", &[w("the gradient as the steps above leave it")]),

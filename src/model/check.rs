@@ -5,6 +5,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+mod layers;
+
 use indexmap::IndexMap;
 use num_rational::BigRational;
 
@@ -62,22 +64,24 @@ fn check_unrolled(file: &ast::File) -> Result<Model, Errors> {
     checker.layout_statement(file);
     checker.declare(file);
     checker.functions(file);
-    let order = checker.order_equations();
+    let mut order = checker.order_equations();
     for &id in &order {
+        checker.current = Some(id);
         checker.build_equation(id);
     }
+    checker.place_written_out(&mut order);
     let loss = checker.loss(file);
     let train = checker.train(file).unwrap_or_else(|e| {
         checker.report(e);
         None
     });
-    let Checker { graph, tensors, functions, errors, batch, .. } = checker;
+    let Checker { graph, tensors, functions, errors, batch, norms, written_out, .. } = checker;
     let loss = match loss {
         Some(loss) if errors.is_empty() => loss,
         _ if errors.is_empty() => return Err(Error::at(ErrorKind::NoLoss, None).into()),
         _ => return Err(errors),
     };
-    let model = Model { graph, tensors, functions, order, loss, train, time: None, batch };
+    let model = Model { graph, tensors, functions, order, loss, train, time: None, batch, norms, written_out };
     if model.params().next().is_some() && !depends_on_param(&model, loss) {
         return Err(Error::new(ErrorKind::LossIgnoresParams, model.tensor(loss).span).into());
     }
@@ -106,6 +110,13 @@ struct Checker<'a> {
     errors: Errors,
     /// The layout a `layout rows` or `layout columns` statement states (see `orient`).
     layout: Option<ast::Layout>,
+    /// The equation being built.
+    current: Option<TensorId>,
+    /// Equations a layer wrote out (μ, σ², x̂ of a normalization), each
+    /// with the equation whose right-hand side called the layer.
+    written_out: Vec<(TensorId, TensorId)>,
+    /// The normalization layers, as written out.
+    norms: Vec<super::norm::NormLayer>,
 }
 
 /// Where names in an expression are looked up.
@@ -781,6 +792,9 @@ impl<'a> Checker<'a> {
                 self.graph.pool(kind, a, window)
             }
             Builtin::Flatten => g.flatten(built[0]),
+            Builtin::Dropout => return self.dropout(args, keywords, &built),
+            Builtin::Norm(kind) => return self.normalize(kind, func, args, keywords, &built, span),
+            Builtin::Attention => return self.attention(args, keywords, &built, span),
         })
     }
 

@@ -174,6 +174,10 @@ pub enum ErrorKind {
     AxisNeeded { func: String, shape: Shape, arg: String },
     /// `softmax(Z, axis = 2)`: a matrix has axes 0 and 1.
     BadAxis,
+    /// `dropout(H, M, keep = 1.5)`: an argument of a regularising or
+    /// normalising layer that its formulas cannot refuse (each kind's doc
+    /// gives its input).
+    LayerArgument(super::layer_error::LayerArgError),
     /// `softmax(z, axis = 1)` where `z` is a column `[3]`: every row has one entry.
     AxisOfVector { func: String, shape: Shape, axis: usize },
     /// `target c[3] = [2, 0, 3]` as the labels of `cross_entropy(c, P)`
@@ -648,6 +652,7 @@ impl Error {
             .with_help(format!(
                 "write `{func}({arg}, axis = 0)` to work on each column (examples as columns, as after `W @ X`) or `{func}({arg}, axis = 1)` on each row (examples as rows, as after `X @ W`)"
             )),
+            LayerArgument(error) => error.diagnostic(self.span),
             BadAxis => d("axis must be 0 or 1".into())
                 .with_label("not an axis of a matrix")
                 .with_help("`axis = 0` works down each column, `axis = 1` along each row"),
@@ -755,6 +760,14 @@ fn arity_help(func: &str, args: &[String]) -> Option<String> {
             let sums: Vec<String> = args.iter().map(|a| format!("sum({a})")).collect();
             format!("`sum` adds the entries of one tensor; for the entries of all of them write `{}`", sums.join(" + "))
         }
+        "batchnorm" | "layernorm" => format!(
+            "call it as `{func}(Z, gamma, beta)` with the batch named first, `Z = {}`, and gamma, beta holding one entry per feature; `eps = 0.00001` may follow",
+            args.first().map_or("X @ W", String::as_str)
+        ),
+        "dropout" => format!(
+            "call it as `dropout({}, M, keep = 0.8)`, with M a `const` mask of 0s and 1s of the same shape; keep is the probability of keeping a unit",
+            args.first().map_or("X", String::as_str)
+        ),
         "leaky_relu" => "call it as `leaky_relu(t, a)`, a the slope for t ≤ 0: `leaky_relu(Z1, 0.01)`".into(),
         "max" | "min" => format!(
             "`{func}(a, b)` compares two tensors entry by entry (`max(Z, 0)` is relu(Z)); nnderive has no {func} over the entries of one tensor"
@@ -1045,23 +1058,8 @@ fn unknown_function_help(name: &str, suggestion: Option<&str>, args: &[String]) 
         "linear" | "dense" | "fc" | "affine" => return "a dense layer is written out: `W @ x + b`".into(),
         "norm" | "l2_norm" | "norm2" | "frobenius_norm" => {
             return format!(
-                "nnderive has no norm: the squared norm ‖{arg}‖² is `sum({grouped}^2)`, the norm `sqrt(sum({grouped}^2))`"
-            )
-        }
-        "layernorm" | "layer_norm" => {
-            return format!(
-                "nnderive has no {name} built-in; write it out over the entries of `z = {arg}`: `mu = mean(z)`, `var = mean((z - mu)^2)`, `zhat = (z - mu) / sqrt(var + eps)`, then `gamma * zhat + beta` (with `const eps = 0.00001` and params `gamma`, `beta`)"
-            )
-        }
-        "batchnorm" | "batch_norm" => {
-            return format!(
-                "nnderive has no {name} built-in; write it out over the batch `Z = {arg}`, one example per column: `mu = mean(Z, axis = 1)`, `var = mean((Z - mu)^2, axis = 1)`, `Zhat = (Z - mu) / sqrt(var + eps)`, then `gamma * Zhat + beta` (with `const eps = 0.00001` and params `gamma`, `beta`)"
-            )
-        }
-        "dropout" => {
-            return format!(
-                "dropout with a fixed mask is a product: declare the mask as a const of 0s and 1/(1 − p)s (2s for p = 0.5), `const m[...] = ...`, and write `{grouped} * m`"
-            )
+            "nnderive has no norm: the squared norm ‖{arg}‖² is `sum({grouped}^2)`, the norm `sqrt(sum({grouped}^2))`"
+        )
         }
         _ => {}
     }

@@ -15,10 +15,10 @@ use std::hash::{Hash, Hasher};
 use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};
 
-use super::func::{Axis, Conv, Func, LossFn, PoolKind, Reduction, Window};
+use super::func::{Axis, Conv, Elementwise, Func, LossFn, PoolKind, Reduction, Window};
+use super::ranges::Ranges;
 use super::shape::Shape;
 use super::simplification::{Fired, Simplification as S};
-use super::slice::Ranges;
 use crate::rational::{self, EXACT_BITS_CAP};
 
 /// How the maps and sets keyed by nodes hash: derivation and printing look
@@ -877,6 +877,25 @@ impl Graph {
             self.fire(S::PowerZero);
             return self.int(1);
         }
+        // sqrt(a)² = a and (a^(1/2))² = a: the square root is real only
+        // where a ≥ 0, and there its square is a (the d-div rule's b² of a
+        // division by sqrt(σ² + ε) in a normalization).
+        if exponent == BigRational::from_integer(2.into()) {
+            let half = BigRational::new(1.into(), 2.into());
+            match self.node(a) {
+                Node::Apply(Func::Builtin(Elementwise::Sqrt), args) if args.len() == 1 => {
+                    let inner = args[0];
+                    self.fire(S::SquareOfRoot);
+                    return inner;
+                }
+                Node::Pow(inner, r) if *r == half => {
+                    let inner = *inner;
+                    self.fire(S::SquareOfRoot);
+                    return inner;
+                }
+                _ => {}
+            }
+        }
         let s = self.shape(a).clone();
         self.intern(Node::Pow(a, exponent), s)
     }
@@ -976,6 +995,22 @@ impl Graph {
         let s = self.shape(a).clone();
         let axis = s.vector_axis().unwrap_or(axis);
         self.intern(Node::LogSoftmax(a, axis), s)
+    }
+
+    /// Whether `a` is a sum along each row, `Σ` over axis 1 (so one entry
+    /// per row: a column), up to a sign and a constant factor or divisor,
+    /// as `mean(M, axis = 1)` is.
+    pub fn sums_each_row(&self, mut a: NodeId) -> bool {
+        loop {
+            match *self.node(a) {
+                Node::SumAxis(_, axis) => return axis == Axis::ACROSS,
+                Node::Neg(x) => a = x,
+                Node::Mul(c, x) if self.as_const(c).is_some() => a = x,
+                Node::Mul(x, c) if self.as_const(c).is_some() => a = x,
+                Node::Div(x, d) if self.as_const(d).is_some() => a = x,
+                _ => return false,
+            }
+        }
     }
 
     /// The sum of a vector or matrix along `axis` (see [`Node::SumAxis`]).

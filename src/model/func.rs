@@ -239,12 +239,18 @@ pub enum Builtin {
     Pool(PoolKind),
     /// `flatten(T)`: row-major, to a column vector.
     Flatten,
+    /// `dropout(X, M, keep = 0.8)`: inverted dropout with a given mask.
+    Dropout,
+    /// `batchnorm(X, gamma, beta, eps = 1e-5)`, `layernorm(…)`.
+    Norm(NormKind),
+    /// `attention(Q, K, V)`: scaled dot-product attention on rows.
+    Attention,
 }
 
 impl Builtin {
     /// The built-ins that are not elementwise, in the order the
     /// documentation lists them (after [`Elementwise::ALL`]).
-    const LAYERS: [Builtin; 11] = [
+    const LAYERS: [Builtin; 15] = [
         Builtin::Softmax,
         Builtin::LogSoftmax,
         Builtin::Reduce(Reduction::Sum),
@@ -256,6 +262,10 @@ impl Builtin {
         Builtin::Pool(PoolKind::Max),
         Builtin::Pool(PoolKind::Avg),
         Builtin::Flatten,
+        Builtin::Dropout,
+        Builtin::Norm(NormKind::Batch),
+        Builtin::Norm(NormKind::Layer),
+        Builtin::Attention,
     ];
 
     /// Every built-in a `.nn` file may call, elementwise ones first (`sign`,
@@ -279,6 +289,9 @@ impl Builtin {
             Builtin::Conv2d => "conv2d",
             Builtin::Pool(p) => p.name(),
             Builtin::Flatten => "flatten",
+            Builtin::Dropout => "dropout",
+            Builtin::Norm(kind) => kind.name(),
+            Builtin::Attention => "attention",
         }
     }
 
@@ -295,7 +308,8 @@ impl Builtin {
     /// How many arguments it takes.
     pub fn arity(self) -> usize {
         match self {
-            Builtin::Loss(_) | Builtin::Conv2d | Builtin::Pool(_) => 2,
+            Builtin::Loss(_) | Builtin::Conv2d | Builtin::Pool(_) | Builtin::Dropout => 2,
+            Builtin::Norm(_) | Builtin::Attention => 3,
             Builtin::Elementwise(e) => e.arity(),
             _ => 1,
         }
@@ -306,6 +320,9 @@ impl Builtin {
         match self {
             Builtin::Conv2d => &["stride", "pad"],
             Builtin::Pool(_) => &["stride"],
+            Builtin::Dropout => &["keep"],
+            Builtin::Norm(_) => &["eps"],
+            Builtin::Attention => &["mask"],
             Builtin::Softmax | Builtin::LogSoftmax | Builtin::Reduce(_) | Builtin::Loss(LossFn::CrossEntropy(_)) => {
                 &["axis"]
             }
@@ -333,6 +350,25 @@ pub enum Func {
     },
 }
 
+/// Which statistics a normalization layer takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NormKind {
+    /// `batchnorm`: per feature, over the examples of the batch.
+    Batch,
+    /// `layernorm`: per example, over its features.
+    Layer,
+}
+
+impl NormKind {
+    /// The name used in `.nn` files.
+    pub fn name(self) -> &'static str {
+        match self {
+            NormKind::Batch => "batchnorm",
+            NormKind::Layer => "layernorm",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,11 +394,14 @@ mod tests {
             Builtin::Conv2d => 5,
             Builtin::Pool(_) => 6,
             Builtin::Flatten => 7,
+            Builtin::Dropout => 8,
+            Builtin::Norm(_) => 9,
+            Builtin::Attention => 10,
         };
         let mut kinds: Vec<usize> = all.iter().map(kind).collect();
         kinds.dedup();
-        assert_eq!(kinds.len(), 8);
+        assert_eq!(kinds.len(), 11);
         assert!(Builtin::names().any(|n| n == "softsign"));
-        assert_eq!(all.len(), Elementwise::ALL.len() + 11);
+        assert_eq!(all.len(), Elementwise::ALL.len() + 15);
     }
 }

@@ -3,6 +3,7 @@
 //! and every expression lives in one canonical [`Graph`].
 
 mod check;
+pub mod norm;
 pub mod draw;
 pub mod error;
 pub mod expr;
@@ -12,6 +13,8 @@ mod alike;
 pub mod names;
 pub mod optimizer;
 pub mod sentence;
+pub mod layer_error;
+pub mod ranges;
 pub mod shape;
 pub mod simplification;
 pub mod slice;
@@ -136,6 +139,11 @@ pub struct Model {
     pub time: Option<time::Timeline>,
     /// For a network that works on several examples at once, how it lays them out.
     pub batch: Option<Batch>,
+    /// The batch and layer normalizations, as written out into equations.
+    pub norms: Vec<norm::NormLayer>,
+    /// The equations a layer wrote out (μ, var, x̂ of a normalization; S
+    /// and A of attention), each with the equation that called the layer.
+    pub written_out: Vec<(TensorId, TensorId)>,
 }
 
 /// How a network that works on a batch of examples lays them out, read off
@@ -176,8 +184,18 @@ impl Model {
     }
 
     /// Equations in file order (the loss included).
+    ///
+    /// The equations a layer writes out (μ, var and x̂ of a normalization,
+    /// S and A of attention) come just before the equation that calls the
+    /// layer, though they are declared after every equation of the file.
     pub fn equations(&self) -> impl Iterator<Item = TensorId> + '_ {
-        self.ids().filter(|&id| self.tensor(id).definition.is_some())
+        let written = |id: TensorId| self.written_out.iter().any(|&(_, t)| t == id);
+        let mut out = Vec::new();
+        for id in self.ids().filter(|&id| self.tensor(id).definition.is_some() && !written(id)) {
+            out.extend(self.written_out.iter().filter(|&&(owner, _)| owner == id).map(|&(_, t)| t));
+            out.push(id);
+        }
+        out.into_iter()
     }
 
     /// What `n` of `graph` (the model's graph or one extending it) is,

@@ -54,6 +54,12 @@ impl Checker<'_> {
             ([_, _], [_]) => (b, a, rhs, lhs),
             _ => return Ok((a, b)),
         };
+        if g.sums_each_row(vector) {
+            // `sum(M, axis = 1)` (or a mean, a multiple) has one entry per
+            // row of M: a column by what it is, whatever the layout, as the
+            // derivations write a row sum (`A ⊙ (G − rowsum(A ⊙ G))`).
+            return Ok((a, b));
+        }
         let m = g.shape(vector).dims()[0];
         let (rows, columns) = (g.shape(matrix).dims()[0], g.shape(matrix).dims()[1]);
         if m < 2 || rows < 2 || columns < 2 {

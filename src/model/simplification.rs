@@ -38,6 +38,7 @@ pub enum Simplification {
     ZeroOver,
     TransposeProduct,
     SumCoefficient,
+    SquareOfRoot,
 }
 
 /// A simplification's entry in the table.
@@ -61,7 +62,7 @@ const fn rule(rule: Simplification, name: &'static str, statement: Sentence, sho
 }
 
 /// Every simplification, in the order of [`Simplification`].
-pub const SIMPLIFICATIONS: [SimplificationRule; 26] = [
+pub const SIMPLIFICATIONS: [SimplificationRule; 27] = [
     rule(
         S::FoldConstants,
         "fold-constants",
@@ -234,14 +235,20 @@ pub const SIMPLIFICATIONS: [SimplificationRule; 26] = [
         &[m("Σ(c x) = c Σx", r"\textstyle\sum (c\, x) = c \sum x"), w(" for a number "), same("c")],
         true,
     ),
+    rule(
+        S::SquareOfRoot,
+        "square-of-root",
+        &[m("sqrt(a)² = (a^(1/2))² = a", r"\sqrt{a}^{2} = (a^{1/2})^{2} = a")],
+        true,
+    ),
 ];
 
 impl Simplification {
     /// Every simplification, in table order.
-    pub const ALL: [Simplification; 26] = {
-        let mut all = [S::FoldConstants; 26];
+    pub const ALL: [Simplification; 27] = {
+        let mut all = [S::FoldConstants; 27];
         let mut i = 0;
-        while i < 26 {
+        while i < 27 {
             all[i] = SIMPLIFICATIONS[i].rule;
             i += 1;
         }
@@ -414,6 +421,8 @@ mod tests {
         zero_over: ZeroOver, |g, l| { let zero = g.int(0); g.div(zero, l.s) } => "0";
         transpose_product: TransposeProduct, |g, l| { let bt = g.transpose(l.b); let p = g.matmul(l.a, bt); g.transpose(p) } => "(@ B (ᵀ A))";
         sum_coefficient: SumCoefficient, |g, l| { let c = g.int(3); let m = g.mul(c, l.x); g.reduce(Reduction::Sum, m) } => "(⊙ 3 (Σ x))";
+        square_of_root: SquareOfRoot, |g, l| { let r = g.apply(crate::model::Func::Builtin(crate::model::Elementwise::Sqrt), vec![l.x]); g.pow(r, BigRational::from_integer(2.into())) } => "x";
+        square_of_half_power: SquareOfRoot, |g, l| { let r = g.pow(l.x, BigRational::new(1.into(), 2.into())); g.pow(r, BigRational::from_integer(2.into())) } => "x";
     }
 
     /// The table lists every rule once, in the enum's order, and each has a test above.

@@ -1,0 +1,369 @@
+//! Checking the layers that regularise and normalise: `dropout` (and, with
+//! it, the errors of their arguments). Each is built from the graph's
+//! ordinary operations, so the derivation, the evaluator and every writer
+//! know it already; what is checked here is what the formulas cannot say
+//! (a mask of 0s and 1s, a keep-probability in (0, 1]).
+
+use num_rational::BigRational;
+use num_traits::{One, Zero};
+
+use super::super::error::{Error, ErrorKind};
+use super::super::expr::NodeId;
+use super::super::expr::TensorId;
+use super::super::func::{Axis, Elementwise, Func};
+use super::super::norm::{NormKind, NormLayer};
+use super::super::shape::Shape;
+use super::super::{NamedTensor, Role};
+use super::{Checker, Scope};
+use crate::syntax::ast::{self, ExprKind};
+use crate::syntax::Span;
+
+use super::super::layer_error::LayerArgError;
+
+fn layer_error(error: LayerArgError, span: Span) -> Error {
+    Error::new(ErrorKind::LayerArgument(error), span)
+}
+
+/// The keep-probability of dropout when the file gives none, as CS231n's
+/// and PyTorch's examples often use (PyTorch's `p = 0.2` drops).
+fn default_keep() -> BigRational {
+    BigRational::new(4.into(), 5.into())
+}
+
+/// ε of a normalization when the file gives none: 1e-5, as CS231n and PyTorch.
+fn default_eps() -> BigRational {
+    BigRational::new(1.into(), 100_000.into())
+}
+
+impl Checker<'_> {
+    /// `dropout(X, M, keep = 0.8)`: inverted dropout with the given mask,
+    /// `X ⊙ M / keep`, so that the expected activation is unchanged and the
+    /// gradient is `∂L/∂out ⊙ M / keep` by the product and quotient rules.
+    pub(super) fn dropout(
+        &mut self,
+        args: &[ast::Expr],
+        keywords: &[ast::KeywordArg],
+        built: &[NodeId],
+    ) -> Result<NodeId, Error> {
+        let (x, m) = (built[0], built[1]);
+        self.dropout_mask(&args[1])?;
+        if !self.graph.shape(x).same_as(self.graph.shape(m)) {
+            let error = LayerArgError::MaskShape {
+                mask: crate::syntax::expr_text(&args[1]),
+                mask_shape: self.graph.shape(m).clone(),
+                shape: self.graph.shape(x).clone(),
+            };
+            return Err(layer_error(error, args[1].span));
+        }
+        let keep = match keywords.iter().find(|k| k.name.name == "keep") {
+            Some(k) => {
+                let node = self.build(&k.value, &Scope::Equation)?;
+                match self.graph.as_const(node) {
+                    Some(p) if p > &BigRational::zero() && p <= &BigRational::one() => p.clone(),
+                    Some(p) => {
+                        let found = super::decimal(p);
+                        return Err(layer_error(LayerArgError::KeepOutOfRange { found }, k.value.span));
+                    }
+                    None => {
+                        let found = format!("`{}`, not a number", crate::syntax::expr_text(&k.value));
+                        return Err(layer_error(LayerArgError::KeepOutOfRange { found }, k.value.span));
+                    }
+                }
+            }
+            None => default_keep(),
+        };
+        let g = &mut self.graph;
+        let kept = g.mul(x, m);
+        let keep = g.constant(keep);
+        Ok(g.div(kept, keep))
+    }
+
+    /// `batchnorm(X, gamma, beta, eps = 1e-5)` and `layernorm(…)`, written
+    /// out as equations μ, σ² and x̂ (added before the calling equation) and
+    /// the output `γ ⊙ x̂ + β`. The statistics run over the examples (batch
+    /// norm) or over the features of each example (layer norm); which axis
+    /// holds the examples follows the network's layout, as for softmax.
+    pub(super) fn normalize(
+        &mut self,
+        kind: NormKind,
+        func: &ast::Ident,
+        args: &[ast::Expr],
+        keywords: &[ast::KeywordArg],
+        built: &[NodeId],
+        span: Span,
+    ) -> Result<NodeId, Error> {
+        let name = kind.name();
+        let owner = self.current.expect("a layer is called in an equation");
+        if self.equations.get(&owner).is_none_or(|e| unparen(e).span != span) {
+            let call = crate::syntax::expr_text(&ast::Expr { kind: ExprKind::Name(func.clone()), span: func.span });
+            let args: Vec<String> = args.iter().map(crate::syntax::expr_text).collect();
+            let call = format!("{call}({})", args.join(", "));
+            return Err(layer_error(LayerArgError::NormNotWholeEquation { func: name, call }, span));
+        }
+        let (x, gamma, beta) = (built[0], built[1], built[2]);
+        let shape = self.graph.shape(x).clone();
+        let Some((rows, cols)) = shape.as_matrix().filter(|_| shape.rank() == 2) else {
+            return Err(layer_error(LayerArgError::NormRank { func: name, shape }, args[0].span));
+        };
+        let input = match &unparen(&args[0]).kind {
+            ExprKind::Name(n) => TensorId(self.tensors.get_index_of(&n.name).expect("built, so declared") as u32),
+            _ => {
+                let found = crate::syntax::expr_text(&args[0]);
+                return Err(layer_error(LayerArgError::NormInputNotNamed { func: name, found }, args[0].span));
+            }
+        };
+        // The axis the features lie along: the network's layout, else
+        // gamma's shape (a row [1, D] scales rows, a column [D] columns).
+        let features = match self.layout_axis(x) {
+            Some(axis) => axis,
+            None => {
+                let g_shape = self.graph.shape(gamma);
+                let length = g_shape.len();
+                if length == cols && length != rows {
+                    Axis::ACROSS
+                } else if length == rows && length != cols {
+                    Axis::DOWN
+                } else if g_shape.as_matrix() == Some((1, cols)) && g_shape.rank() == 2 {
+                    Axis::ACROSS
+                } else {
+                    Axis::DOWN
+                }
+            }
+        };
+        let count_features = if features == Axis::ACROSS { cols } else { rows };
+        let mut oriented = Vec::new();
+        for (node, arg) in [(gamma, &args[1]), (beta, &args[2])] {
+            let s = self.graph.shape(node);
+            let as_row = s.as_matrix() == Some((1, count_features)) && s.rank() == 2;
+            let as_column = s.as_matrix() == Some((count_features, 1)) && s.rank() <= 2;
+            let node = match (features == Axis::ACROSS, as_row, as_column) {
+                (true, true, _) | (false, _, true) => node,
+                (true, false, true) | (false, true, false) => self.graph.transpose(node),
+                _ => {
+                    let error = LayerArgError::NormParamShape {
+                        func: name,
+                        name: crate::syntax::expr_text(arg),
+                        shape: s.clone(),
+                        features: count_features,
+                        rows: features == Axis::ACROSS,
+                    };
+                    return Err(layer_error(error, arg.span));
+                }
+            };
+            oriented.push(node);
+        }
+        let eps = match keywords.iter().find(|k| k.name.name == "eps") {
+            Some(k) => {
+                let node = self.build(&k.value, &Scope::Equation)?;
+                match self.graph.as_const(node) {
+                    Some(e) if e > &BigRational::zero() => e.clone(),
+                    other => {
+                        let found = match other {
+                            Some(e) => super::decimal(e),
+                            None => format!("`{}`", crate::syntax::expr_text(&k.value)),
+                        };
+                        return Err(layer_error(LayerArgError::EpsNotPositive { func: name, found }, k.value.span));
+                    }
+                }
+            }
+            None => default_eps(),
+        };
+        let axis = match kind {
+            NormKind::Batch => features.other(),
+            NormKind::Layer => features,
+        };
+        if kind == NormKind::Batch {
+            self.note_batch(crate::model::Batch { examples: axis, size: shape.axis_len(axis) });
+        }
+        let count = shape.axis_len(axis);
+        let g = &mut self.graph;
+        let n = g.int(count as i64);
+        let total = g.sum_axis(x, axis);
+        let mean_def = g.div(total, n);
+        let mean = self.write_out("mu", mean_def, span);
+        let g = &mut self.graph;
+        let centered = g.sub(x, mean.1);
+        let squares = g.pow(centered, BigRational::from_integer(2.into()));
+        let total = g.sum_axis(squares, axis);
+        let var_def = g.div(total, n);
+        let var = self.write_out("var", var_def, span);
+        let g = &mut self.graph;
+        let eps_node = g.constant(eps.clone());
+        let shifted = g.add(var.1, eps_node);
+        let sigma = g.apply(Func::Builtin(Elementwise::Sqrt), vec![shifted]);
+        let xhat_def = g.div(centered, sigma);
+        let xhat = self.write_out("xhat", xhat_def, span);
+        let g = &mut self.graph;
+        let scaled = g.mul(oriented[0], xhat.1);
+        let out = g.add(scaled, oriented[1]);
+        let owner = self.current.expect("a layer is called in an equation");
+        self.norms.push(NormLayer {
+            kind,
+            input,
+            mean: mean.0,
+            var: var.0,
+            xhat: xhat.0,
+            out: owner,
+            gamma: oriented[0],
+            sigma,
+            axis,
+            count,
+            eps,
+        });
+        let _ = func;
+        Ok(out)
+    }
+
+    /// `attention(Q, K, V)`: scaled dot-product attention on rows, written
+    /// out as the equations `S = Q Kᵀ / sqrt(d)` and `A = softmax(S)` (each
+    /// row over the keys) and the output `A V`, so that reverse mode gives
+    /// the textbook steps: ∂L/∂V = Aᵀ G, ∂L/∂A = G Vᵀ, ∂L/∂S by d-softmax,
+    /// then ∂L/∂Q and ∂L/∂K through the product.
+    pub(super) fn attention(
+        &mut self,
+        args: &[ast::Expr],
+        keywords: &[ast::KeywordArg],
+        built: &[NodeId],
+        span: Span,
+    ) -> Result<NodeId, Error> {
+        if let Some(k) = keywords.iter().find(|k| k.name.name == "mask") {
+            return Err(layer_error(LayerArgError::AttentionMaskNotYet, k.name.span));
+        }
+        let (q, k, v) = (built[0], built[1], built[2]);
+        let matrix = |s: &Shape| s.rank() == 2 && s.as_matrix().is_some();
+        let (sq, sk, sv) = (self.graph.shape(q).clone(), self.graph.shape(k).clone(), self.graph.shape(v).clone());
+        let fits = matrix(&sq)
+            && matrix(&sk)
+            && matrix(&sv)
+            && sq.axis_len(Axis::ACROSS) == sk.axis_len(Axis::ACROSS)
+            && sk.axis_len(Axis::DOWN) == sv.axis_len(Axis::DOWN);
+        if !fits {
+            return Err(layer_error(LayerArgError::AttentionShapes { q: sq, k: sk, v: sv }, span));
+        }
+        let _ = args;
+        let d = sq.axis_len(Axis::ACROSS);
+        let g = &mut self.graph;
+        let kt = g.transpose(k);
+        let product = g.matmul(q, kt);
+        let scale = match exact_sqrt(d) {
+            Some(r) => g.int(r as i64),
+            None => {
+                let d = g.int(d as i64);
+                g.apply(Func::Builtin(Elementwise::Sqrt), vec![d])
+            }
+        };
+        let scores = g.div(product, scale);
+        let scores = self.write_out("S", scores, span);
+        let weights = self.graph.softmax(scores.1, Axis::ACROSS);
+        let weights = self.write_out("A", weights, span);
+        Ok(self.graph.matmul(weights.1, v))
+    }
+
+    /// Adds an equation `base = definition` that a layer writes out, named
+    /// `base` when that name is free (else `base_2`, …), placed just before
+    /// the equation being built; returns it and the node that names it.
+    fn write_out(&mut self, base: &str, definition: NodeId, span: Span) -> (TensorId, NodeId) {
+        let taken = |name: &str, c: &Self| {
+            c.tensors.contains_key(name)
+                || c.fn_spans.contains_key(name)
+                || crate::model::Builtin::lookup(name).is_some()
+        };
+        let mut name = base.to_string();
+        let mut k = 2;
+        while taken(&name, self) {
+            name = format!("{base}_{k}");
+            k += 1;
+        }
+        let shape = self.graph.shape(definition).clone();
+        let tensor = NamedTensor {
+            name: name.clone(),
+            role: Role::Intermediate,
+            shape: shape.clone(),
+            value: None,
+            definition: Some(definition),
+            draw: None,
+            span,
+        };
+        let id = TensorId(self.tensors.len() as u32);
+        self.tensors.insert(name, tensor);
+        let owner = self.current.expect("a layer is called in an equation");
+        self.written_out.push((owner, id));
+        (id, self.graph.tensor(id, shape))
+    }
+
+    /// Puts the equations layers wrote out into the order, each before the
+    /// equation that called its layer.
+    pub(super) fn place_written_out(&mut self, order: &mut Vec<TensorId>) {
+        if self.written_out.is_empty() {
+            return;
+        }
+        let mut placed = Vec::with_capacity(order.len() + self.written_out.len());
+        for &id in order.iter() {
+            placed.extend(self.written_out.iter().filter(|(owner, _)| *owner == id).map(|&(_, t)| t));
+            placed.push(id);
+        }
+        *order = placed;
+    }
+
+    /// Refuses a mask that is not a `const` of 0s and 1s.
+    fn dropout_mask(&self, arg: &ast::Expr) -> Result<(), Error> {
+        let tensor = match &unparen(arg).kind {
+            ExprKind::Name(n) => self.tensors.get(&n.name),
+            _ => None,
+        };
+        let Some(tensor) = tensor else {
+            let found = format!("`{}` is an expression", crate::syntax::expr_text(arg));
+            return Err(layer_error(LayerArgError::MaskNotConst { found }, arg.span));
+        };
+        let values = match (tensor.role, tensor.exact_value()) {
+            (Role::Const, Some(values)) => values,
+            (Role::Const, None) => {
+                let found = format!("'{}' is declared without one", tensor.name);
+                return Err(layer_error(LayerArgError::MaskNotConst { found }, arg.span));
+            }
+            (role, _) => {
+                let found = format!("'{}' is {} {}", tensor.name, article(role.name()), role.name());
+                return Err(layer_error(LayerArgError::MaskNotConst { found }, arg.span));
+            }
+        };
+        if let Some(i) = values.iter().position(|v| !v.is_zero() && !v.is_one()) {
+            let dims: Vec<usize> = tensor.shape.dims().to_vec();
+            let entry = crate::layout::entry_index(&tensor.name, &unravel(i, &dims));
+            let value = super::decimal(&values[i]);
+            let name = tensor.name.clone();
+            return Err(layer_error(LayerArgError::MaskNotBinary { name, entry, value }, arg.span));
+        }
+        Ok(())
+    }
+}
+
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
+/// The multi-index of the `i`-th entry in row-major order.
+fn unravel(mut i: usize, dims: &[usize]) -> Vec<usize> {
+    let mut index = vec![0; dims.len()];
+    for (k, &d) in dims.iter().enumerate().rev() {
+        index[k] = i % d;
+        i /= d;
+    }
+    index
+}
+
+/// The expression inside any parentheses.
+fn unparen(mut e: &ast::Expr) -> &ast::Expr {
+    while let ExprKind::Paren(inner) = &e.kind {
+        e = inner;
+    }
+    e
+}
+
+/// The whole square root of `n`, if it has one (√4 = 2 keeps values exact).
+fn exact_sqrt(n: usize) -> Option<usize> {
+    (0..=n).find(|r| r * r >= n).filter(|r| r * r == n)
+}

@@ -1,0 +1,116 @@
+//! The errors of a layer's arguments (`dropout`, the normalizations,
+//! `attention`), as data with their messages; the checker that finds them
+//! is `check/layers.rs`.
+
+use super::shape::Shape;
+use crate::diagnostic::Diagnostic;
+use crate::syntax::Span;
+
+/// What is wrong with an argument of `dropout` (and the normalisation layers).
+#[derive(Clone, Debug, PartialEq)]
+pub enum LayerArgError {
+    /// `dropout(H, M)` where `M` is not a `const` with a value (an input,
+    /// a parameter, an expression): the mask is fixed data.
+    MaskNotConst { found: String },
+    /// `const M[2,2] = [[1, 0.5], [0, 1]]` as a dropout mask: every entry
+    /// keeps (1) or drops (0) its unit.
+    MaskNotBinary { name: String, entry: String, value: String },
+    /// `dropout(H, M)` with H `[2, 2]` and M `[2, 3]`: one mask entry per unit.
+    MaskShape { mask: String, mask_shape: Shape, shape: Shape },
+    /// `dropout(H, M, keep = 1.2)` or `keep = 0`: the probability of keeping
+    /// a unit is in (0, 1].
+    KeepOutOfRange { found: String },
+    /// `batchnorm(X @ W, gamma, beta)`: the input of a normalization is a
+    /// named tensor, whose gradient the closed form states.
+    NormInputNotNamed { func: &'static str, found: String },
+    /// `batchnorm(z, gamma, beta)` with z a vector `[3]`, or a map `[C,H,W]`:
+    /// a normalization works on a batch, one example per row or column.
+    NormRank { func: &'static str, shape: Shape },
+    /// `batchnorm(Z, gamma, beta)` with Z `[4, 3]` (rows) and gamma `[2]`:
+    /// gamma and beta hold one entry per feature.
+    NormParamShape { func: &'static str, name: String, shape: Shape, features: usize, rows: bool },
+    /// `H = relu(batchnorm(Z, gamma, beta))`: a normalization is an
+    /// equation of its own, so that G = ∂L/∂out names its output.
+    NormNotWholeEquation { func: &'static str, call: String },
+    /// `attention(Q, K, V)` with Q `[3, 4]` and K `[3, 2]`: queries and keys
+    /// are rows of one length d, and K and V have one row per key.
+    AttentionShapes { q: Shape, k: Shape, v: Shape },
+    /// `attention(Q, K, V, mask = M)`: masked attention is not supported yet.
+    AttentionMaskNotYet,
+    /// `batchnorm(Z, gamma, beta, eps = 0)`: ε keeps the division defined.
+    EpsNotPositive { func: &'static str, found: String },
+}
+
+impl LayerArgError {
+    /// The located message, for [`Error::diagnostic`].
+    pub fn diagnostic(&self, span: Option<Span>) -> Diagnostic {
+        match self {
+            LayerArgError::MaskNotConst { found } => {
+                Diagnostic::new(format!("the mask of dropout must be a `const` with a value, but {found}"), span)
+                    .with_label("not a const mask")
+                    .with_help("declare the mask as fixed data of 0s and 1s with X's shape, as in `const M[2,3] = [[1, 0, 1], [1, 1, 0]]`")
+            }
+            LayerArgError::MaskNotBinary { name, entry, value } => Diagnostic::new(
+                format!("the dropout mask '{name}' must hold only 0s and 1s, but {entry} is {value}"),
+                span,
+            )
+            .with_label("not a mask of 0s and 1s")
+            .with_help("write 1 for a unit that is kept and 0 for one that is dropped; the division by `keep` is dropout's own"),
+            LayerArgError::MaskShape { mask, mask_shape, shape } => Diagnostic::new(
+                format!("the dropout mask '{mask}' is {mask_shape}, but what it masks is {shape}"),
+                span,
+            )
+            .with_label(format!("this is {mask_shape}"))
+            .with_help(format!("give the mask the shape {shape}: one entry, 0 or 1, per unit")),
+            LayerArgError::NormInputNotNamed { func, found } => Diagnostic::new(
+                format!("the input of {func} must be a named tensor, but `{found}` is an expression"),
+                span,
+            )
+            .with_label("not a name")
+            .with_help(format!("name it first, as in `Z = {found}` and then `{func}(Z, gamma, beta)`: its gradient is the one the closed form gives")),
+            LayerArgError::NormRank { func, shape } => Diagnostic::new(
+                format!("{func} works on a batch of examples, a matrix [N, D] (rows) or [D, N] (columns), but this is {shape}"),
+                span,
+            )
+            .with_label(format!("this is {shape}"))
+            .with_help("normalize a matrix with one example per row or per column; spatial batch normalization of [N, C, H, W] feature maps is not supported yet"),
+            LayerArgError::NormParamShape { func, name, shape, features, rows } => {
+                let (row, column) = (format!("[1, {features}]"), format!("[{features}]"));
+                let layout = if *rows { "examples as rows" } else { "examples as columns" };
+                Diagnostic::new(
+                    format!("'{name}' of {func} must hold one entry per feature ({features}, {layout}), but it is {shape}"),
+                    span,
+                )
+                .with_label(format!("this is {shape}"))
+                .with_help(format!("declare it as {row} or {column}"))
+            }
+            LayerArgError::NormNotWholeEquation { func, call } => Diagnostic::new(
+                format!("{func} must be the whole right-hand side of an equation"),
+                span,
+            )
+            .with_label("inside a larger expression")
+            .with_help(format!(
+                "give it an equation of its own, as in `B = {call}`, and use B: its gradient ∂L/∂B is the G of the closed form"
+            )),
+            LayerArgError::AttentionShapes { q, k, v } => Diagnostic::new(
+                format!("attention takes queries Q [T, d], keys K [S, d] and values V [S, dv], one per row, but Q is {q}, K is {k} and V is {v}"),
+                span,
+            )
+            .with_label("shapes that do not fit")
+            .with_help("give Q and K the same number of columns d, and K and V the same number of rows"),
+            LayerArgError::AttentionMaskNotYet => Diagnostic::new("masked attention is not supported yet", span)
+                .with_label("a mask")
+                .with_help("leave the mask out for attention over every key; a causal or padding mask is not a layer nnderive derives yet"),
+            LayerArgError::EpsNotPositive { func, found } => {
+                Diagnostic::new(format!("eps of {func} must be a positive number, but it is {found}"), span)
+                    .with_label("not a positive number")
+                    .with_help(format!("write it as a number, as in `{func}(Z, gamma, beta, eps = 0.00001)`"))
+            }
+            LayerArgError::KeepOutOfRange { found } => {
+                Diagnostic::new(format!("keep is the probability of keeping a unit, in (0, 1], but it is {found}"), span)
+                    .with_label("not in (0, 1]")
+                    .with_help("write it as a number, as in `dropout(H, M, keep = 0.8)`; `keep = 1` keeps every unit")
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! Batch and layer normalization, as the checker writes them out: named
+//! intermediates μ, σ² and x̂ (printed once, with their values, and referred
+//! to by name afterwards) and the layer's output `γ ⊙ x̂ + β`. `derive`
+//! reads this record to state the closed form of the input's gradient.
+
+use num_rational::BigRational;
+
+use super::expr::{NodeId, TensorId};
+use super::func::Axis;
+
+pub use super::func::NormKind;
+
+/// One normalization layer `out = γ ⊙ (X − μ) ⊘ sqrt(σ² + ε) + β`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NormLayer {
+    pub kind: NormKind,
+    /// X, a named tensor (an equation or a parameter).
+    pub input: TensorId,
+    /// μ, σ² and x̂, equations the checker added.
+    pub mean: TensorId,
+    pub var: TensorId,
+    pub xhat: TensorId,
+    /// The equation whose right-hand side is the layer.
+    pub out: TensorId,
+    /// γ as it multiplies x̂ (transposed when a column `[D]` scales rows).
+    pub gamma: NodeId,
+    /// sqrt(σ² + ε), the node x̂ divides by.
+    pub sigma: NodeId,
+    /// The axis the statistics are taken along (0: down each column).
+    pub axis: Axis,
+    /// How many entries each statistic averages (N, or D for layer norm).
+    pub count: usize,
+    pub eps: BigRational,
+}
