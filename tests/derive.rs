@@ -107,8 +107,11 @@ fn nn_form_checks_and_evaluates_to_the_solution() {
             "batch_rows: onehot",
             "cnn: maxpool_back",
             "cnn_avgpool: avgpool_back",
+            "cnn_batched: conv2d_kernel_grad",
+            "cnn_batched_net: avgpool_back",
             "cnn_stride_pad: reshape",
-            "cnn_two_conv: reshape"
+            "cnn_two_conv: reshape",
+            "pool_batched: maxpool_back"
         ]
     );
 }

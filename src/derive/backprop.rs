@@ -751,7 +751,10 @@ impl<'m> Backprop<'m> {
         self.g
             .nodes_under(&roots)
             .into_iter()
-            .filter_map(|n| rules::layer_convention(self.g.node(n)).or_else(|| rules::batch_convention(&self.g, n)))
+            .flat_map(|n| {
+                let own = rules::layer_convention(self.g.node(n)).or_else(|| rules::batch_convention(&self.g, n));
+                own.into_iter().chain(rules::map_batch_convention(&self.g, n))
+            })
             .collect()
     }
 

@@ -321,10 +321,15 @@ pub enum Convention {
     ConvInputGrad,
     /// A vector `[F]` added to a map `[F, H, W]`: the bias gradient sums each channel.
     ChannelBias,
+    /// A convolution over a batch of maps `[N, C, H, W]`: each map on its
+    /// own, the kernel and bias gradients summed over the batch.
+    BatchConv,
     /// Max-pool routing and its tie rule.
     MaxPool,
     /// Average-pool spreading.
     AvgPool,
+    /// A pooling of a batch of maps `[N, C, H, W]`: each map and channel on its own.
+    BatchPool,
     /// flatten's order and backward.
     Flatten,
     /// An operand stretched over a matrix (a bias added to every example):
@@ -356,6 +361,16 @@ pub fn layer_convention(node: &Node) -> Option<Convention> {
         Node::Loss(LossFn::CrossEntropy(Some(axis)), ..) => Convention::BatchCrossEntropy(*axis),
         _ => return None,
     })
+}
+
+/// The statement a layer over a batch of maps `[N, C, H, W]` relies on
+/// (which the node alone cannot say: the batch is in its operand's shape).
+pub fn map_batch_convention(g: &Graph, n: NodeId) -> Option<Convention> {
+    match *g.node(n) {
+        Node::Conv2d(x, ..) if g.shape(x).rank() == 4 => Some(Convention::BatchConv),
+        Node::Pool(_, a, _) if g.shape(a).rank() == 4 => Some(Convention::BatchPool),
+        _ => None,
+    }
 }
 
 /// The statement a softmax of a matrix relies on (which the node alone
@@ -400,6 +415,8 @@ impl Convention {
             | Convention::MaxMinTie
             | Convention::GeluExact
             | Convention::ChannelBias
+            | Convention::BatchConv
+            | Convention::BatchPool
             | Convention::MaxPool
             | Convention::AvgPool
             | Convention::Flatten
@@ -408,7 +425,8 @@ impl Convention {
         })
     }
 
-    /// [`Convention::index_form`] in LaTeX, for documents.
+    /// [`Convention::index_form`] in LaTeX, for documents: one or more
+    /// equations `lhs = rhs`, separated by ` \\ `.
     pub fn latex_index_form(self) -> Option<&'static str> {
         Some(match self {
             Convention::ConvForward => r"Z[f,i,j] = \sum_{c,u,v} K[f,c,u,v]\, \tilde{X}[c,\, s i+u,\, s j+v]",
@@ -419,6 +437,15 @@ impl Convention {
                 r"\partial L / \partial \tilde{X}[c,m,n] = \sum_{f} \sum_{s i+u=m,\ s j+v=n} \delta[f,i,j]\, K[f,c,u,v]"
             }
             Convention::ChannelBias => r"\partial L / \partial b[f] = \sum_{i,j} \delta[f,i,j]",
+            Convention::BatchConv => {
+                // Three lines, one per ` \\ `, aligned at their " = ".
+                concat!(
+                    r"Z[n,f,i,j] = \sum_{c,u,v} K[f,c,u,v]\, \tilde{X}[n,c,\, s i+u,\, s j+v] \\ ",
+                    r"\partial L / \partial K[f,c,u,v] = \sum_{n,i,j} \delta[n,f,i,j]\, \tilde{X}[n,c,\, s i+u,\, s j+v] \\ ",
+                    r"\partial L / \partial b[f] = \sum_{n,i,j} \delta[n,f,i,j]"
+                )
+            }
+            Convention::BatchPool => r"P[n,c,i,j] = \operatorname{pool}_{u,v} A[n,c,\, s i+u,\, s j+v]",
             Convention::MaxPool => r"\partial L / \partial A[c,m,n] = \sum_{(i,j) \in M(m,n)} \delta[c,i,j]",
             Convention::AvgPool => r"\partial L / \partial A[c,m,n] = \sum_{(i,j) \in W(m,n)} \delta[c,i,j] / k^2",
             Convention::Flatten => r"v[(c H + i) W + j] = T[c,i,j]",
@@ -467,6 +494,8 @@ impl Convention {
             Convention::ConvKernelGrad => "∂L/∂K[f,c,u,v] = Σᵢⱼ δ[f,i,j] · X̃[c, s·i+u, s·j+v]",
             Convention::ConvInputGrad => "∂L/∂X̃[c,m,n] = Σ δ[f,i,j] · K[f,c,u,v] over f and s·i+u = m, s·j+v = n",
             Convention::ChannelBias => "∂L/∂b[f] = Σᵢⱼ δ[f,i,j]",
+            Convention::BatchConv => "Z[n,f,i,j] = Σ K[f,c,u,v] · X̃[n, c, s·i+u, s·j+v] over c, u, v; ∂L/∂K[f,c,u,v] = Σₙᵢⱼ δ[n,f,i,j] · X̃[n, c, s·i+u, s·j+v]; ∂L/∂b[f] = Σₙᵢⱼ δ[n,f,i,j]",
+            Convention::BatchPool => "P[n,c,i,j] = the max (or mean) of A[n, c, s·i+u, s·j+v] over the window's u, v",
             Convention::MaxPool => "∂L/∂A[c,m,n] = Σ δ[c,i,j] over the windows (i, j) whose first maximum is at (m, n)",
             Convention::AvgPool => "∂L/∂A[c, s·i+u, s·j+v] = Σ δ[c,i,j] / k² over the windows (i, j) that contain the entry",
             Convention::Flatten => "v[(c·H + i)·W + j] = T[c,i,j]",
@@ -629,6 +658,31 @@ impl Convention {
                         same("A"),
                         w(" as "),
                         m("maxpool_back(A, G)", r"\operatorname{maxpool\_back}\left(A, G\right)"),
+                    ]
+                }
+            }
+            Convention::BatchConv => {
+                const {
+                    &[
+                        w("a batch of maps "),
+                        same("[N, C, H, W]"),
+                        w(" (the batch axis first, as in PyTorch and CS231n) goes through conv2d one map at a time, giving "),
+                        m("[N, F, H′, W′]", r"[N, F, H', W']"),
+                        w("; the kernels and the bias are shared by every map, so their gradients sum over the batch "),
+                        same("n"),
+                        w(" as well as over the positions "),
+                        same("i, j"),
+                    ]
+                }
+            }
+            Convention::BatchPool => {
+                const {
+                    &[
+                        w("a batch of maps "),
+                        same("[N, C, H, W]"),
+                        w(" is pooled one map and one channel at a time, giving "),
+                        m("[N, C, H′, W′]", r"[N, C, H', W']"),
+                        w("; the backward routes each map's gradient within that map"),
                     ]
                 }
             }

@@ -2,7 +2,8 @@
 //! backward, written once over a [`Ring`] and run on integers (exact values
 //! put over a common denominator, so exact stays exact) or on f64.
 //!
-//! Conventions (PyTorch, CS231n): a map is `[C, H, W]`, a kernel bank
+//! Conventions (PyTorch, CS231n): a map is `[C, H, W]`, a batch of maps
+//! `[N, C, H, W]` (the batch axis leads), a kernel bank
 //! `[F, C, kh, kw]`, X̃ is X zero-padded by `pad` on every side, and
 //! `conv2d` is cross-correlation (no kernel flip):
 //! `Z[f,i,j] = Σ_{c,u,v} K[f,c,u,v] · X̃[c, s·i + u, s·j + v]`.
@@ -42,7 +43,8 @@ impl Ring for BigInt {
     }
 }
 
-/// A `[C, H, W]` or `[F, C, kh, kw]` extent as four numbers (a map has F = 1).
+/// A `[C, H, W]`, `[N, C, H, W]` or `[F, C, kh, kw]` extent as four
+/// numbers (a single map has N = 1, stored in `f`).
 #[derive(Clone, Copy, Debug)]
 struct Dims4 {
     f: usize,
@@ -67,23 +69,26 @@ fn unpadded(s: usize, i: usize, u: usize, pad: usize, n: usize) -> Option<usize>
 
 /// Calls `tap(k, x, z)` for every product the convolution sums: the flat
 /// indices of a kernel entry `K[f,c,u,v]`, of the input entry
-/// `X[c, s·i+u−p, s·j+v−p]` it meets (skipping padding) and of the output
-/// entry `Z[f,i,j]`, over `X` `[C, H, W]`, `K` `[F, C, kh, kw]` and `Z`
-/// `[F, oh, ow]`. The forward pass and both gradients are sums over the same
+/// `X[n, c, s·i+u−p, s·j+v−p]` it meets (skipping padding) and of the output
+/// entry `Z[n,f,i,j]`, over `X` `[N, C, H, W]`, `K` `[F, C, kh, kw]` and `Z`
+/// `[N, F, oh, ow]` (a single map is a batch of one). The forward pass and both gradients are sums over the same
 /// products, each accumulating into a different one of the three, always in
 /// this order.
 fn for_each_tap(xd: Dims4, kd: Dims4, zd: Dims4, conv: Conv, mut tap: impl FnMut(usize, usize, usize)) {
     let s = conv.stride;
-    for f in 0..kd.f {
-        for c in 0..kd.c {
-            for u in 0..kd.h {
-                for v in 0..kd.w {
-                    let k = ((f * kd.c + c) * kd.h + u) * kd.w + v;
-                    for i in 0..zd.h {
-                        let Some(m) = unpadded(s, i, u, conv.pad, xd.h) else { continue };
-                        for j in 0..zd.w {
-                            let Some(n) = unpadded(s, j, v, conv.pad, xd.w) else { continue };
-                            tap(k, (c * xd.h + m) * xd.w + n, (f * zd.h + i) * zd.w + j);
+    for batch in 0..xd.f {
+        let (x0, z0) = (batch * xd.c, batch * zd.c);
+        for f in 0..kd.f {
+            for c in 0..kd.c {
+                for u in 0..kd.h {
+                    for v in 0..kd.w {
+                        let k = ((f * kd.c + c) * kd.h + u) * kd.w + v;
+                        for i in 0..zd.h {
+                            let Some(m) = unpadded(s, i, u, conv.pad, xd.h) else { continue };
+                            for j in 0..zd.w {
+                                let Some(n) = unpadded(s, j, v, conv.pad, xd.w) else { continue };
+                                tap(k, ((x0 + c) * xd.h + m) * xd.w + n, ((z0 + f) * zd.h + i) * zd.w + j);
+                            }
                         }
                     }
                 }
@@ -190,24 +195,41 @@ pub fn conv2d_input_grad(delta: &Tensor, k: &Tensor, conv: Conv, out_dims: &[usi
 /// convolution, so that every index the kernels compute is in range.
 fn fits(x: Dims4, k: Dims4, z: Dims4, conv: Conv, dims: &[usize]) -> Result<(), NumericError> {
     let side = |n: usize, w: usize| (n + 2 * conv.pad).checked_sub(w).map(|d| d / conv.stride.max(1) + 1);
-    let ok =
-        x.f == 1 && z.f == 1 && x.c == k.c && z.c == k.f && side(x.h, k.h) == Some(z.h) && side(x.w, k.w) == Some(z.w);
+    let ok = x.f == z.f && x.c == k.c && z.c == k.f && side(x.h, k.h) == Some(z.h) && side(x.w, k.w) == Some(z.w);
     match ok {
         true => Ok(()),
         false => Err(Tensor::shape_error(format!("{dims:?} does not fit the convolution's operands"))),
     }
 }
 
-/// The extent of a map `[C, H, W]` that a pooling window fits in.
+/// A map `[C, H, W]` or a batch `[N, C, H, W]` as a stack of planes
+/// `[C, H, W]` or `[N·C, H, W]`: pooling treats each plane on its own.
+fn planes(dims: &[usize]) -> Result<Dims4, NumericError> {
+    match *dims {
+        [c, h, w] => Ok(Dims4 { f: 1, c, h, w }),
+        [n, c, h, w] => Ok(Dims4 { f: 1, c: n * c, h, w }),
+        _ => Err(Tensor::shape_error(format!("{dims:?} is not a feature map or a batch of maps"))),
+    }
+}
+
+/// The dims of the pooled `dims`: the leading (batch and channel) axes kept.
+fn pooled_dims(dims: &[usize], window: Window) -> Vec<usize> {
+    let [_, oh, ow] = pooled(planes(dims).unwrap_or(Dims4 { f: 1, c: 0, h: 0, w: 0 }), window);
+    let lead = &dims[..dims.len().saturating_sub(2)];
+    lead.iter().copied().chain([oh, ow]).collect()
+}
+
+/// The extent, as planes, of a map `[C, H, W]` or batch `[N, C, H, W]`
+/// that a pooling window fits in.
 fn map_for(a: &Tensor, window: Window) -> Result<Dims4, NumericError> {
-    let d = dims4(a.dims())?;
-    if d.f != 1 || window.size > d.h || window.size > d.w || window.stride == 0 {
+    let d = planes(a.dims())?;
+    if window.size > d.h || window.size > d.w || window.stride == 0 {
         return Err(Tensor::shape_error(format!("a {0}×{0} window does not fit {1:?}", window.size, a.dims())));
     }
     Ok(d)
 }
 
-/// The pooled dims of a map `[C, H, W]`.
+/// The pooled extent of planes `[C, H, W]`.
 fn pooled(d: Dims4, window: Window) -> [usize; 3] {
     let side = |n: usize| n.saturating_sub(window.size) / window.stride.max(1) + 1;
     [d.c, side(d.h), side(d.w)]
@@ -215,7 +237,7 @@ fn pooled(d: Dims4, window: Window) -> [usize; 3] {
 
 /// For each output entry of a max-pool of `a` `[C, H, W]`, the flat index in
 /// `a` of its window's first maximum in row-major order.
-fn argmax(a: &Tensor, window: Window) -> Result<(Vec<usize>, [usize; 3]), NumericError> {
+fn argmax(a: &Tensor, window: Window) -> Result<(Vec<usize>, Vec<usize>), NumericError> {
     known("maxpool", &[a])?;
     let d = map_for(a, window)?;
     let (k, s) = (window.size, window.stride);
@@ -243,7 +265,7 @@ fn argmax(a: &Tensor, window: Window) -> Result<(Vec<usize>, [usize; 3]), Numeri
             }
         }
     }
-    Ok((out, [d.c, oh, ow]))
+    Ok((out, pooled_dims(a.dims(), window)))
 }
 
 /// For each window of a max-pool of `a` `[C, H, W]`, how far its maximum
@@ -290,7 +312,7 @@ pub fn pool(kind: PoolKind, a: &Tensor, window: Window) -> Result<Tensor, Numeri
                 Data::Exact(v) => Data::Exact(best.iter().map(|&p| v[p].clone()).collect()),
                 Data::Float(v) => Data::Float(best.iter().map(|&p| v[p]).collect()),
             };
-            Ok(from_data(dims.to_vec(), data).with_capped(a.capped()))
+            Ok(from_data(dims, data).with_capped(a.capped()))
         }
         PoolKind::Avg => {
             let d = map_for(a, window)?;
@@ -308,11 +330,11 @@ pub fn pool(kind: PoolKind, a: &Tensor, window: Window) -> Result<Tensor, Numeri
                     let data = windows
                         .map(|(c, i, j)| cells(c, i, j).fold(BigRational::zero(), |t, p| t + &v[p]) / &area)
                         .collect();
-                    Tensor::settle(vec![d.c, oh, ow], data)?
+                    Tensor::settle(pooled_dims(a.dims(), window), data)?
                 }
                 Data::Float(v) => {
                     let data = windows.map(|(c, i, j)| cells(c, i, j).map(|p| v[p]).sum::<f64>() / area).collect();
-                    Tensor::float_checked(vec![d.c, oh, ow], data)?
+                    Tensor::float_checked(pooled_dims(a.dims(), window), data)?
                 }
             };
             Ok(out.with_capped(a.capped()))
@@ -364,8 +386,8 @@ pub fn max_pool_back(a: &Tensor, g: &Tensor, window: Window) -> Result<Tensor, N
 /// window of the input `[C, H, W]` (`out_dims`).
 pub fn avg_pool_back(g: &Tensor, window: Window, out_dims: &[usize]) -> Result<Tensor, NumericError> {
     known("avgpool", &[g])?;
-    let (gd, od) = (dims4(g.dims())?, dims4(out_dims)?);
-    if gd.f != 1 || od.f != 1 || [gd.c, gd.h, gd.w] != pooled(od, window) || window.size > od.h.min(od.w) {
+    let (gd, od) = (planes(g.dims())?, planes(out_dims)?);
+    if g.dims() != pooled_dims(out_dims, window) || window.size > od.h.min(od.w) {
         return Err(Tensor::shape_error(format!("{:?} does not pool to {:?}", out_dims, g.dims())));
     }
     let (k, s) = (window.size, window.stride);
@@ -409,18 +431,34 @@ pub fn avg_pool_back(g: &Tensor, window: Window, out_dims: &[usize]) -> Result<T
     Ok(out.with_capped(g.capped()))
 }
 
-/// Σ_{i,j} of each channel of `[F, H, W]`: a vector `[F]`.
+/// Σ_{i,j} of each channel of `[F, H, W]`, or Σ_{n,i,j} of each channel of
+/// a batch `[N, F, H, W]`: a vector `[F]`.
 pub fn sum_spatial(t: &Tensor) -> Result<Tensor, NumericError> {
     known("a convolution's bias gradient", &[t])?;
-    let f = t.dims().first().copied().unwrap_or(1).max(1);
-    let per = t.len() / f;
+    let (batch, f) = match *t.dims() {
+        [n, f, _, _] => (n, f),
+        [f, ..] => (1, f),
+        [] => (1, 1),
+    };
+    let per = t.len() / (batch * f).max(1);
+    // The flat index of entry k of a map in the batch belongs to channel (k / per) % f.
+    let channel = |k: usize| (k / per.max(1)) % f.max(1);
     let out = match t.data() {
         Data::Symbolic(_) => return Err(open("a convolution's bias gradient")),
         Data::Exact(v) => {
-            let sums = v.chunks(per.max(1)).map(|ch| ch.iter().fold(BigRational::zero(), |a, b| a + b)).collect();
+            let mut sums = vec![BigRational::zero(); f.max(1)];
+            for (k, x) in v.iter().enumerate() {
+                sums[channel(k)] += x;
+            }
             Tensor::settle(vec![f], sums)?
         }
-        Data::Float(v) => Tensor::float_checked(vec![f], v.chunks(per.max(1)).map(|ch| ch.iter().sum()).collect())?,
+        Data::Float(v) => {
+            let mut sums = vec![0.0; f.max(1)];
+            for (k, x) in v.iter().enumerate() {
+                sums[channel(k)] += x;
+            }
+            Tensor::float_checked(vec![f], sums)?
+        }
     };
     Ok(out.with_capped(t.capped()))
 }

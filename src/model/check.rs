@@ -13,7 +13,7 @@ use super::error::{Error, ErrorKind, Errors, Operand, MAX_ENTRIES};
 use super::expr::{Graph, NodeId, TensorId};
 use super::func::{Axis, Builtin, Conv, FnId, Func, LossFn, Reduction, Window};
 use super::optimizer::{self, Range};
-use super::shape::Shape;
+use super::shape::{LayerShapeError, Shape};
 use super::{Batch, Function, Model, NamedTensor, Optimizer, Role, Train};
 use crate::diagnostic::suggest;
 use crate::syntax::ast::{self, BinOp, ExprKind, Item, Literal};
@@ -592,7 +592,10 @@ impl<'a> Checker<'a> {
                 func.span,
             ));
         };
-        if builtin.arity() != built.len() {
+        // conv2d takes its bias as an optional third argument, in PyTorch's
+        // order `conv2d(input, weight, bias)`.
+        let optional_bias = builtin == Builtin::Conv2d && built.len() == 3;
+        if builtin.arity() != built.len() && !optional_bias {
             return Err(arity_error(builtin.arity()));
         }
         if let (Scope::Function { name, .. }, false) = (scope, matches!(builtin, Builtin::Elementwise(_))) {
@@ -721,7 +724,24 @@ impl<'a> Checker<'a> {
                         }
                     }
                 }
-                self.graph.conv2d(x, k, conv)
+                let z = self.graph.conv2d(x, k, conv);
+                match built.get(2) {
+                    // The bias adds b[f] to channel f: the sum that a bias
+                    // written after the call, `conv2d(X, K) + b`, denotes.
+                    Some(&b) => {
+                        let filters = self.graph.shape(k).dims()[0];
+                        let shape = self.graph.shape(b).clone();
+                        if shape.dims() != [filters] {
+                            let error = LayerShapeError::Bias { filters, shape };
+                            // The marker sits under the bias; the kernels are shown beside it.
+                            let operands = vec![self.operand(k, &args[1])];
+                            let kind = ErrorKind::LayerShape { func: func.name.clone(), error, operands, pad };
+                            return Err(Error::new(kind, args[2].span));
+                        }
+                        self.graph.add(z, b)
+                    }
+                    None => z,
+                }
             }
             Builtin::Pool(kind) => {
                 let size = whole_number(&args[1], "the window size", 1)?;

@@ -638,7 +638,9 @@ fn arity_help(func: &str, args: &[String]) -> Option<String> {
             "`{func}(a, b)` compares two tensors entry by entry (`max(Z, 0)` is relu(Z)); nnderive has no {func} over the entries of one tensor"
         ),
         "cross_entropy" | "mse" | "bce" => format!("call it as `{func}(y, p)`: the target first, then the network's output"),
-        "conv2d" => "call it as `conv2d(X, K)`, optionally with `stride = s, pad = p`".into(),
+        "conv2d" => {
+            "call it as `conv2d(X, K)` or with a bias `conv2d(X, K, b)`, optionally with `stride = s, pad = p`".into()
+        }
         "maxpool" | "avgpool" => format!("call it as `{func}(A, k)` for k × k windows, optionally with `stride = s`"),
         _ if builtin.arity() == 1 => {
             format!("call it as `{func}(t)` on one tensor; to use two, combine them first, as in `{func}(a + b)`")
@@ -728,6 +730,11 @@ fn layer_shape(
             "pad at most {} (the kernel's {axis} less one, a full convolution); pad = (k − 1)/2 keeps the size of the input",
             window - 1
         )),
+        LayerShapeError::Bias { filters, shape } => {
+            d(format!("{func}: the bias is {shape}, but the {filters} kernel{} need one entry each, [{filters}]", plural(*filters)))
+                .with_label("one bias entry per kernel")
+                .with_help(format!("the bias b of conv2d(X, K, b) is [F], F = {filters} the first dimension of K [F, C, kh, kw]"))
+        }
         LayerShapeError::NotWhole { axis, input, window, stride } => {
             let raw = input - 2 * pad;
             let formula = if pad > 0 {

@@ -417,10 +417,17 @@ impl Printer<'_> {
             }
             Node::Flatten(a) => self.layer_call("flatten", &[*a], vec![]),
             Node::Reshape(a, shape) => self.reshape(*a, shape.dims()),
-            Node::SumSpatial(a) => match n {
-                Notation::Nn => self.call("sum_spatial", &[*a]),
-                Notation::Text => (format!("Σᵢⱼ {}", self.operand(*a, Prec::Atom)), Prec::Prefix),
-                Notation::Latex => (format!("\\textstyle\\sum_{{i,j}} {}", self.operand(*a, Prec::Atom)), Prec::Prefix),
+            // Over a batch of maps [N, F, H, W] the sum runs over the maps too.
+            Node::SumSpatial(a) => match (n, self.graph.shape(*a).rank() == 4) {
+                (Notation::Nn, _) => self.call("sum_spatial", &[*a]),
+                (Notation::Text, false) => (format!("Σᵢⱼ {}", self.operand(*a, Prec::Atom)), Prec::Prefix),
+                (Notation::Text, true) => (format!("Σₙᵢⱼ {}", self.operand(*a, Prec::Atom)), Prec::Prefix),
+                (Notation::Latex, false) => {
+                    (format!("\\textstyle\\sum_{{i,j}} {}", self.operand(*a, Prec::Atom)), Prec::Prefix)
+                }
+                (Notation::Latex, true) => {
+                    (format!("\\textstyle\\sum_{{n,i,j}} {}", self.operand(*a, Prec::Atom)), Prec::Prefix)
+                }
             },
             Node::OneHot(labels, ..) => match n {
                 Notation::Latex => self.call("\\operatorname{onehot}", &[*labels]),
