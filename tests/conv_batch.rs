@@ -143,8 +143,46 @@ def pool_backward(dout, x, size, stride, kind):
             dx[n, c, i * stride : i * stride + size, j * stride : j * stride + size] += dout[n, c, i, j] / size**2
     return dx
 
+def windows(n, k, s, p, ceil):
+    """PyTorch's windows along an axis: (first padded index, divisor) of each."""
+    o = (-(-(n + 2 * p - k) // s) if ceil else (n + 2 * p - k) // s) + 1
+    if ceil and (o - 1) * s >= n + p:
+        o -= 1
+    return [(i * s, min(i * s + k, n + 2 * p) - i * s) for i in range(o)]
+
+def pad_pool(x, k, s, p, ceil, kind, dout):
+    """Max-pooling over x padded with -inf, or the mean over x padded with zeros counted in
+    the window; returns the output and the gradient of sum(out * dout) by routing."""
+    H, W = x.shape[-2:]
+    fill = -np.inf if kind == "max" else 0.0
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=fill)
+    rows, cols = windows(H, k, s, p, ceil), windows(W, k, s, p, ceil)
+    out = np.zeros(x.shape[:2] + (len(rows), len(cols)))
+    dxp = np.zeros_like(xp)
+    for n, c in np.ndindex(*x.shape[:2]):
+        for i, (r0, rh) in enumerate(rows):
+            for j, (c0, cw) in enumerate(cols):
+                window = xp[n, c, r0 : r0 + k, c0 : c0 + k]
+                if kind == "max":
+                    out[n, c, i, j] = window.max()
+                    u, v = np.unravel_index(np.argmax(window), window.shape)
+                    dxp[n, c, r0 + u, c0 + v] += dout[n, c, i, j]
+                else:
+                    out[n, c, i, j] = window.sum() / (rh * cw)
+                    dxp[n, c, r0 : r0 + rh, c0 : c0 + cw] += dout[n, c, i, j] / (rh * cw)
+    return out, dxp[:, :, p : p + H, p : p + W]
+
 out = {}
-if "w" in given:
+if "D" in given:
+    X, D = given["X"], given["D"]
+    P1, _ = pad_pool(X, 3, 3, 0, False, "max", np.zeros((1, 1, 1, 1)))
+    _, g1 = pad_pool(X, 3, 3, 0, False, "max", given["E"])
+    P2, g2 = pad_pool(X, 3, 2, 1, False, "max", D)
+    P3, g3 = pad_pool(X, 3, 2, 1, False, "avg", D)
+    P4, g4 = pad_pool(X, 3, 2, 0, True, "max", D)
+    P5, g5 = pad_pool(X, 3, 2, 0, True, "avg", D)
+    out.update(P1=P1, P2=P2, P3=P3, P4=P4, P5=P5, dX=g1 + g2 + g3 + g4 + g5)
+elif "w" in given:
     x, w, b, dout = given["x"], given["w"], given["b"], given["dout"]
     out["out"] = conv_forward(x, w, b, 2, 1)
     _, out["dw"], out["db"] = conv_backward(dout, x, w, 2, 1)
@@ -250,10 +288,37 @@ fn batched_network_matches_numpy_naive_loops() {
     }
 }
 
+/// d2l's pooling examples on `torch.arange(16).reshape(1, 1, 4, 4)`, as
+/// PyTorch counts windows: `MaxPool2d(3)` gives `[[10]]` (the floor rule),
+/// `MaxPool2d(3, padding=1, stride=2)` `[[5, 7], [13, 15]]`; the mean with
+/// padding counts the zeros (10/9 = (0 + 1 + 4 + 5)/9), and ceil mode adds
+/// a last window.
+#[test]
+fn d2l_pooling_published_values_and_pytorch_windows() {
+    let (model, j) = load("pool_variants.nn");
+    let exact = |name: &str| j["forward"][name]["exact"].to_string();
+    assert_eq!(exact("P1"), r#"[[[["10"]]]]"#);
+    assert_eq!(exact("P2"), r#"[[[["5","7"],["13","15"]]]]"#);
+    assert_eq!(exact("P3"), r#"[[[["10/9","8/3"],["17/3","10"]]]]"#);
+    assert_eq!(exact("P4"), r#"[[[["10","11"],["14","15"]]]]"#);
+    // The last window of each axis holds 2 of its 3 rows or columns:
+    // (2 + 3 + 6 + 7 + 10 + 11)/6 = 13/2, (10 + 11 + 14 + 15)/4 = 25/2.
+    assert_eq!(exact("P5"), r#"[[[["5","13/2"],["11","25/2"]]]]"#);
+    let notes = j["notes"].to_string();
+    assert!(
+        notes.contains("P1: the windows of maxpool stop where they fit (PyTorch's floor rule), so row 4 and column 4")
+    );
+    let Some(r) = reference(&model) else { return };
+    for name in ["P1", "P2", "P3", "P4", "P5"] {
+        assert_close(name, &j["forward"][name]["value"], &r[name]);
+    }
+    assert_close("∂L/∂X", &j["gradients"]["X"]["value"], &r["dX"]);
+}
+
 /// Every gradient of the batched examples against central differences.
 #[test]
 fn batched_examples_pass_gradcheck() {
-    for name in ["cnn_batched.nn", "pool_batched.nn", "cnn_batched_net.nn"] {
+    for name in ["cnn_batched.nn", "pool_batched.nn", "cnn_batched_net.nn", "pool_variants.nn"] {
         let model = nnderive::load(&common::source(&common::example(name))).unwrap();
         let check = nnderive::gradcheck(&model).unwrap();
         assert!(check.worst() < 1e-6, "{name}: {check:?}");

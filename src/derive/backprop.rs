@@ -753,7 +753,8 @@ impl<'m> Backprop<'m> {
             .into_iter()
             .flat_map(|n| {
                 let own = rules::layer_convention(self.g.node(n)).or_else(|| rules::batch_convention(&self.g, n));
-                own.into_iter().chain(rules::map_batch_convention(&self.g, n))
+                let windows = rules::pool_window_convention(&self.g, n);
+                own.into_iter().chain(rules::map_batch_convention(&self.g, n)).chain(windows)
             })
             .collect()
     }

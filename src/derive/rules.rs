@@ -330,6 +330,9 @@ pub enum Convention {
     AvgPool,
     /// A pooling of a batch of maps `[N, C, H, W]`: each map and channel on its own.
     BatchPool,
+    /// A pooling with padding, in ceil mode, or whose windows leave rows
+    /// or columns out: PyTorch's count of windows and its padding values.
+    PoolWindows,
     /// flatten's order and backward.
     Flatten,
     /// An operand stretched over a matrix (a bias added to every example):
@@ -369,6 +372,17 @@ pub fn map_batch_convention(g: &Graph, n: NodeId) -> Option<Convention> {
     match *g.node(n) {
         Node::Conv2d(x, ..) if g.shape(x).rank() == 4 => Some(Convention::BatchConv),
         Node::Pool(_, a, _) if g.shape(a).rank() == 4 => Some(Convention::BatchPool),
+        _ => None,
+    }
+}
+
+/// The statement a pooling that pads, rounds up, or leaves rows or columns
+/// out relies on.
+pub fn pool_window_convention(g: &Graph, n: NodeId) -> Option<Convention> {
+    match *g.node(n) {
+        Node::Pool(_, _, w) if w.pad > 0 || w.ceil || w.unreached(w.extent[0]) + w.unreached(w.extent[1]) > 0 => {
+            Some(Convention::PoolWindows)
+        }
         _ => None,
     }
 }
@@ -417,6 +431,7 @@ impl Convention {
             | Convention::ChannelBias
             | Convention::BatchConv
             | Convention::BatchPool
+            | Convention::PoolWindows
             | Convention::MaxPool
             | Convention::AvgPool
             | Convention::Flatten
@@ -446,6 +461,9 @@ impl Convention {
                 )
             }
             Convention::BatchPool => r"P[n,c,i,j] = \operatorname{pool}_{u,v} A[n,c,\, s i+u,\, s j+v]",
+            Convention::PoolWindows => {
+                r"H' = \lfloor (H + 2p - k)/s \rfloor + 1 \\ P[c,i,j] = \operatorname{pool}_{u,v} \tilde{A}[c,\, s i+u,\, s j+v]"
+            }
             Convention::MaxPool => r"\partial L / \partial A[c,m,n] = \sum_{(i,j) \in M(m,n)} \delta[c,i,j]",
             Convention::AvgPool => r"\partial L / \partial A[c,m,n] = \sum_{(i,j) \in W(m,n)} \delta[c,i,j] / k^2",
             Convention::Flatten => r"v[(c H + i) W + j] = T[c,i,j]",
@@ -496,6 +514,7 @@ impl Convention {
             Convention::ChannelBias => "∂L/∂b[f] = Σᵢⱼ δ[f,i,j]",
             Convention::BatchConv => "Z[n,f,i,j] = Σ K[f,c,u,v] · X̃[n, c, s·i+u, s·j+v] over c, u, v; ∂L/∂K[f,c,u,v] = Σₙᵢⱼ δ[n,f,i,j] · X̃[n, c, s·i+u, s·j+v]; ∂L/∂b[f] = Σₙᵢⱼ δ[n,f,i,j]",
             Convention::BatchPool => "P[n,c,i,j] = the max (or mean) of A[n, c, s·i+u, s·j+v] over the window's u, v",
+            Convention::PoolWindows => "H′ = ⌊(H + 2p − k)/s⌋ + 1 (in ceil mode ⌈(H + 2p − k)/s⌉ + 1, less one if the last window would start in the right padding); P[c,i,j] = the max (or mean) of Ã[c, s·i+u, s·j+v] over u, v (Ã: the input padded by p)",
             Convention::MaxPool => "∂L/∂A[c,m,n] = Σ δ[c,i,j] over the windows (i, j) whose first maximum is at (m, n)",
             Convention::AvgPool => "∂L/∂A[c, s·i+u, s·j+v] = Σ δ[c,i,j] / k² over the windows (i, j) that contain the entry",
             Convention::Flatten => "v[(c·H + i)·W + j] = T[c,i,j]",
@@ -672,6 +691,19 @@ impl Convention {
                         same("n"),
                         w(" as well as over the positions "),
                         same("i, j"),
+                    ]
+                }
+            }
+            Convention::PoolWindows => {
+                const {
+                    &[
+                        w("pooling counts its windows as PyTorch does: as many as fit in the input padded by "),
+                        same("p"),
+                        w(" on each side, rounded down (rows and columns past the last window are in no window and get no gradient), or with "),
+                        m("ceil = true", r"\text{ceil} = \text{true}"),
+                        w(" rounded up, a last window starting inside the input or its left padding; max-pooling pads with "),
+                        m("−∞", r"-\infty"),
+                        w(", average pooling with zeros that count in the mean (PyTorch's count_include_pad), a window past the padded input counting only what lies inside it"),
                     ]
                 }
             }

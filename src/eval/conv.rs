@@ -212,93 +212,81 @@ fn planes(dims: &[usize]) -> Result<Dims4, NumericError> {
     }
 }
 
-/// The dims of the pooled `dims`: the leading (batch and channel) axes kept.
-fn pooled_dims(dims: &[usize], window: Window) -> Vec<usize> {
-    let [_, oh, ow] = pooled(planes(dims).unwrap_or(Dims4 { f: 1, c: 0, h: 0, w: 0 }), window);
-    let lead = &dims[..dims.len().saturating_sub(2)];
-    lead.iter().copied().chain([oh, ow]).collect()
+/// One window of a pooling: the flat indices of the input entries it
+/// covers (padding left out) in row-major order, and its size for the
+/// average (padding counted, PyTorch's `count_include_pad`).
+struct Cells {
+    cells: Vec<usize>,
+    area: usize,
 }
 
-/// The extent, as planes, of a map `[C, H, W]` or batch `[N, C, H, W]`
-/// that a pooling window fits in.
-fn map_for(a: &Tensor, window: Window) -> Result<Dims4, NumericError> {
-    let d = planes(a.dims())?;
-    if window.size > d.h || window.size > d.w || window.stride == 0 {
-        return Err(Tensor::shape_error(format!("a {0}×{0} window does not fit {1:?}", window.size, a.dims())));
+/// The windows of a pooling of `dims` in the output's row-major order, and
+/// the output's dims; an error when the window does not fit (the checker
+/// refuses those first) or `dims` is not the window's input.
+fn windows_of(dims: &[usize], window: Window) -> Result<(Vec<Cells>, Vec<usize>), NumericError> {
+    let d = planes(dims)?;
+    let misfit = || Tensor::shape_error(format!("a {0}×{0} window does not fit {dims:?}", window.size));
+    if [d.h, d.w] != window.extent || 2 * window.pad > window.size {
+        return Err(misfit());
     }
-    Ok(d)
+    let (oh, ow) = (window.count(d.h).ok_or_else(misfit)?, window.count(d.w).ok_or_else(misfit)?);
+    let mut out = Vec::with_capacity(d.c * oh * ow);
+    for c in 0..d.c {
+        for i in 0..oh {
+            let (rows, height) = window.cover(i, d.h);
+            for j in 0..ow {
+                let (cols, width) = window.cover(j, d.w);
+                let cells = rows.clone().flat_map(|m| cols.clone().map(move |n| (c * d.h + m) * d.w + n)).collect();
+                out.push(Cells { cells, area: height * width });
+            }
+        }
+    }
+    let lead = &dims[..dims.len() - 2];
+    Ok((out, lead.iter().copied().chain([oh, ow]).collect()))
 }
 
-/// The pooled extent of planes `[C, H, W]`.
-fn pooled(d: Dims4, window: Window) -> [usize; 3] {
-    let side = |n: usize| n.saturating_sub(window.size) / window.stride.max(1) + 1;
-    [d.c, side(d.h), side(d.w)]
-}
-
-/// For each output entry of a max-pool of `a` `[C, H, W]`, the flat index in
-/// `a` of its window's first maximum in row-major order.
+/// For each output entry of a max-pool of `a`, the flat index in `a` of its
+/// window's first maximum in row-major order (padding, −∞, never wins).
 fn argmax(a: &Tensor, window: Window) -> Result<(Vec<usize>, Vec<usize>), NumericError> {
     known("maxpool", &[a])?;
-    let d = map_for(a, window)?;
-    let (k, s) = (window.size, window.stride);
-    let [_, oh, ow] = pooled(d, window);
+    let (windows, dims) = windows_of(a.dims(), window)?;
     let greater: Box<dyn Fn(usize, usize) -> bool + '_> = match a.data() {
         Data::Symbolic(_) => return Err(open("maxpool")),
         Data::Exact(v) => Box::new(move |p, q| crate::rational::cmp(&v[p], &v[q]).is_gt()),
         Data::Float(v) => Box::new(move |p, q| v[p] > v[q]),
     };
-    let mut out = Vec::with_capacity(d.c * oh * ow);
-    for c in 0..d.c {
-        for i in 0..oh {
-            for j in 0..ow {
-                let mut best = (c * d.h + s * i) * d.w + s * j;
-                for u in 0..k {
-                    for v in 0..k {
-                        let p = (c * d.h + s * i + u) * d.w + s * j + v;
-                        // Strictly greater: a later equal value never wins.
-                        if greater(p, best) {
-                            best = p;
-                        }
-                    }
-                }
-                out.push(best);
-            }
-        }
+    let mut out = Vec::with_capacity(windows.len());
+    for w in &windows {
+        let Some(&first) = w.cells.first() else {
+            return Err(Tensor::shape_error("a window lies wholly in the padding".into()));
+        };
+        // Strictly greater: a later equal value never wins.
+        out.push(w.cells.iter().fold(first, |best, &p| if greater(p, best) { p } else { best }));
     }
-    Ok((out, pooled_dims(a.dims(), window)))
+    Ok((out, dims))
 }
 
-/// For each window of a max-pool of `a` `[C, H, W]`, how far its maximum
-/// stands above the next largest entry (0 for a tie; infinite for a window
-/// of one entry): where it is small, which entry the gradient flows to
-/// hangs on the last digits.
+/// For each window of a max-pool of `a`, how far its maximum stands above
+/// the next largest entry (0 for a tie; infinite for a window of one
+/// entry): where it is small, which entry the gradient flows to hangs on
+/// the last digits.
 pub fn max_pool_gaps(a: &Tensor, window: Window) -> Result<Vec<f64>, NumericError> {
     known("maxpool", &[a])?;
-    let d = map_for(a, window)?;
-    let (k, s) = (window.size, window.stride);
-    let [_, oh, ow] = pooled(d, window);
+    let (windows, _) = windows_of(a.dims(), window)?;
     let v = a.to_f64_vec();
-    let mut out = Vec::with_capacity(d.c * oh * ow);
-    for c in 0..d.c {
-        for i in 0..oh {
-            for j in 0..ow {
-                let (mut first, mut second) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
-                for u in 0..k {
-                    for w in 0..k {
-                        let x = v[(c * d.h + s * i + u) * d.w + s * j + w];
-                        if x > first {
-                            second = first;
-                            first = x;
-                        } else if x > second {
-                            second = x;
-                        }
-                    }
-                }
-                out.push(first - second);
+    let gap = |w: &Cells| {
+        let (mut first, mut second) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
+        for &p in &w.cells {
+            if v[p] > first {
+                second = first;
+                first = v[p];
+            } else if v[p] > second {
+                second = v[p];
             }
         }
-    }
-    Ok(out)
+        first - second
+    };
+    Ok(windows.iter().map(gap).collect())
 }
 
 /// `maxpool(a)` or `avgpool(a)`.
@@ -315,26 +303,19 @@ pub fn pool(kind: PoolKind, a: &Tensor, window: Window) -> Result<Tensor, Numeri
             Ok(from_data(dims, data).with_capped(a.capped()))
         }
         PoolKind::Avg => {
-            let d = map_for(a, window)?;
-            let (k, s) = (window.size, window.stride);
-            let [_, oh, ow] = pooled(d, window);
-            let windows = (0..d.c).flat_map(|c| (0..oh).flat_map(move |i| (0..ow).map(move |j| (c, i, j))));
-            let cells = |c: usize, i: usize, j: usize| {
-                (0..k).flat_map(move |u| (0..k).map(move |v| (c * d.h + s * i + u) * d.w + s * j + v))
-            };
-            let area = (k * k) as f64;
+            let (windows, dims) = windows_of(a.dims(), window)?;
             let out = match a.data() {
                 Data::Symbolic(_) => return Err(open("avgpool")),
                 Data::Exact(v) => {
-                    let area = BigRational::from_integer(BigInt::from(k * k));
-                    let data = windows
-                        .map(|(c, i, j)| cells(c, i, j).fold(BigRational::zero(), |t, p| t + &v[p]) / &area)
-                        .collect();
-                    Tensor::settle(pooled_dims(a.dims(), window), data)?
+                    let mean = |w: &Cells| {
+                        let total = w.cells.iter().fold(BigRational::zero(), |t, &p| t + &v[p]);
+                        total / BigRational::from_integer(BigInt::from(w.area))
+                    };
+                    Tensor::settle(dims, windows.iter().map(mean).collect())?
                 }
                 Data::Float(v) => {
-                    let data = windows.map(|(c, i, j)| cells(c, i, j).map(|p| v[p]).sum::<f64>() / area).collect();
-                    Tensor::float_checked(pooled_dims(a.dims(), window), data)?
+                    let mean = |w: &Cells| w.cells.iter().map(|&p| v[p]).sum::<f64>() / w.area as f64;
+                    Tensor::float_checked(dims, windows.iter().map(mean).collect())?
                 }
             };
             Ok(out.with_capped(a.capped()))
@@ -382,47 +363,33 @@ pub fn max_pool_back(a: &Tensor, g: &Tensor, window: Window) -> Result<Tensor, N
     Ok(out.with_capped(a.capped() || g.capped()))
 }
 
-/// ∂L/∂A of `avgpool`: each entry of `g` `[C, H', W']` spread as g/k² over its
-/// window of the input `[C, H, W]` (`out_dims`).
+/// ∂L/∂A of `avgpool`: each entry of `g` spread over its window of the
+/// input (`out_dims`), divided by the window's size as the forward pass
+/// divides (padding counted); entries no window reaches get 0.
 pub fn avg_pool_back(g: &Tensor, window: Window, out_dims: &[usize]) -> Result<Tensor, NumericError> {
     known("avgpool", &[g])?;
-    let (gd, od) = (planes(g.dims())?, planes(out_dims)?);
-    if g.dims() != pooled_dims(out_dims, window) || window.size > od.h.min(od.w) {
+    let (windows, dims) = windows_of(out_dims, window)?;
+    if g.dims() != dims {
         return Err(Tensor::shape_error(format!("{:?} does not pool to {:?}", out_dims, g.dims())));
     }
-    let (k, s) = (window.size, window.stride);
-    let targets = |c: usize, i: usize, j: usize| {
-        (0..k).flat_map(move |u| (0..k).map(move |v| (c * od.h + s * i + u) * od.w + s * j + v))
-    };
     let len: usize = out_dims.iter().product();
     let out = match g.data() {
         Data::Symbolic(_) => return Err(open("avgpool")),
         Data::Exact(v) => {
-            let area = BigRational::from_integer(BigInt::from(k * k));
             let mut out = vec![BigRational::zero(); len];
-            for c in 0..gd.c {
-                for i in 0..gd.h {
-                    for j in 0..gd.w {
-                        let share = &v[(c * gd.h + i) * gd.w + j] / &area;
-                        for p in targets(c, i, j) {
-                            out[p] += &share;
-                        }
-                    }
+            for (w, x) in windows.iter().zip(v) {
+                let share = x / BigRational::from_integer(BigInt::from(w.area));
+                for &p in &w.cells {
+                    out[p] += &share;
                 }
             }
             Tensor::settle(out_dims.to_vec(), out)?
         }
         Data::Float(v) => {
-            let area = (k * k) as f64;
             let mut out = vec![0.0; len];
-            for c in 0..gd.c {
-                for i in 0..gd.h {
-                    for j in 0..gd.w {
-                        let share = v[(c * gd.h + i) * gd.w + j] / area;
-                        for p in targets(c, i, j) {
-                            out[p] += share;
-                        }
-                    }
+            for (w, x) in windows.iter().zip(v.iter()) {
+                for &p in &w.cells {
+                    out[p] += x / w.area as f64;
                 }
             }
             Tensor::float_checked(out_dims.to_vec(), out)?

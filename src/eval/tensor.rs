@@ -1189,7 +1189,7 @@ mod tests {
                 let y = Tensor::exact(vec![2], vec![small.clone(), large.clone()]);
                 assert!(x.map2(Elementwise::Max, &y).unwrap().capped());
                 // maxpool's gradient goes to the window's maximum.
-                let window = crate::model::Window { size: 2, stride: 2 };
+                let window = crate::model::Window::plain(2, 2, [2, 2]);
                 let zero = BigRational::zero();
                 let map = Tensor::exact(vec![1, 2, 2], vec![zero.clone(), small.clone(), large.clone(), zero]);
                 let one = Tensor::exact(vec![1, 1, 1], vec![BigRational::one()]);

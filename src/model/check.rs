@@ -746,11 +746,17 @@ impl<'a> Checker<'a> {
             Builtin::Pool(kind) => {
                 let size = whole_number(&args[1], "the window size", 1)?;
                 let stride = keyword_value(keywords, "stride", size, 1)?;
-                let window = Window { size, stride };
+                let pad = keyword_value(keywords, "pad", 0, 0)?;
+                let ceil = switch_value(keywords, "ceil")?;
                 let a = built[0];
+                let extent = match *g.shape(a).dims() {
+                    [.., h, w] => [h, w],
+                    _ => [0, 0],
+                };
+                let window = Window { size, stride, pad, ceil, extent };
                 if let Err(error) = g.shape(a).pool(window) {
                     let operands = vec![self.operand(a, &args[0])];
-                    let kind = ErrorKind::LayerShape { func: func.name.clone(), error, operands, pad: 0 };
+                    let kind = ErrorKind::LayerShape { func: func.name.clone(), error, operands, pad };
                     return Err(Error::new(kind, span));
                 }
                 self.graph.pool(kind, a, window)
@@ -1096,6 +1102,18 @@ fn keyword_value(keywords: &[ast::KeywordArg], name: &'static str, default: usiz
     match keywords.iter().find(|k| k.name.name == name) {
         Some(k) => whole_number(&k.value, name, min),
         None => Ok(default),
+    }
+}
+
+/// A switch keyword such as `ceil = true`: `false` when not given.
+fn switch_value(keywords: &[ast::KeywordArg], name: &'static str) -> Result<bool, Error> {
+    let Some(k) = keywords.iter().find(|k| k.name.name == name) else {
+        return Ok(false);
+    };
+    match &k.value.kind {
+        ExprKind::Name(n) if n.name == "true" => Ok(true),
+        ExprKind::Name(n) if n.name == "false" => Ok(false),
+        _ => Err(Error::new(ErrorKind::BadSwitch { what: name }, k.value.span)),
     }
 }
 

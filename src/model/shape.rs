@@ -25,6 +25,9 @@ pub enum LayerShapeError {
     /// outermost windows would lie wholly in the padding and see only zeros
     /// (and a few bytes of file could ask for a map of millions of entries).
     PaddingPastWindow { axis: &'static str, pad: usize, window: usize },
+    /// A pooling's padding is more than half its window (PyTorch's rule):
+    /// a window could then lie wholly in the padding.
+    PoolPaddingPastHalf { pad: usize, window: usize },
     /// conv2d's bias (its third argument) is not a vector with one entry per
     /// kernel: `expected` is F, `shape` the bias's shape.
     Bias { filters: usize, shape: Shape },
@@ -272,8 +275,14 @@ impl Shape {
                 })
             }
         };
-        let out_h = windows("height", h, window.size, window.stride)?;
-        let out_w = windows("width", w, window.size, window.stride)?;
+        if 2 * window.pad > window.size {
+            return Err(LayerShapeError::PoolPaddingPastHalf { pad: window.pad, window: window.size });
+        }
+        let count = |axis: &'static str, n: usize| {
+            let input = n + 2 * window.pad;
+            window.count(n).ok_or(LayerShapeError::WindowTooLarge { axis, input, window: window.size })
+        };
+        let (out_h, out_w) = (count("height", h)?, count("width", w)?);
         Ok(Shape(lead.iter().copied().chain([out_h, out_w]).collect()))
     }
 
@@ -315,12 +324,11 @@ impl Shape {
     }
 
     /// Shape of ∂L/∂A for a pooling from its gradient `[C, H', W']` (or a
-    /// batch `[N, C, H', W']`): `[C, H, W]` with H = s(H' − 1) + k.
+    /// batch `[N, C, H', W']`): `[C, H, W]` with H × W the window's extent.
     pub fn unpool(&self, window: Window) -> Shape {
-        let side = |o: usize| window.stride * o.saturating_sub(1) + window.size;
         match self.dims() {
-            [lead @ .., oh, ow] if matches!(lead.len(), 1 | 2) => {
-                Shape(lead.iter().copied().chain([side(*oh), side(*ow)]).collect())
+            [lead @ .., _, _] if matches!(lead.len(), 1 | 2) => {
+                Shape(lead.iter().copied().chain(window.extent).collect())
             }
             _ => self.clone(),
         }
@@ -414,7 +422,7 @@ mod tests {
             s(&[1, 2, 2]).conv2d(&s(&[1, 1, 3, 3]), conv),
             Err(LayerShapeError::WindowTooLarge { axis: "height", input: 2, window: 3 })
         );
-        let w = Window { size: 2, stride: 1 };
+        let w = Window::plain(2, 1, [3, 3]);
         assert_eq!(s(&[2, 3, 3]).pool(w), Ok(s(&[2, 2, 2])));
         assert_eq!(s(&[2, 2, 2]).unpool(w), s(&[2, 3, 3]));
         assert_eq!(s(&[2, 2, 2]).flatten(), s(&[8]));
@@ -426,8 +434,22 @@ mod tests {
         assert_eq!(s(&[2, 3, 5, 5]).conv2d(&s(&[4, 3, 3, 3]), strided), Ok(s(&[2, 4, 3, 3])));
         assert_eq!(s(&[2, 3, 5, 5]).conv2d_kernel_grad(&s(&[2, 4, 3, 3]), strided), s(&[4, 3, 3, 3]));
         assert_eq!(s(&[2, 4, 3, 3]).conv2d_input_grad(&s(&[4, 3, 3, 3]), strided), s(&[2, 3, 5, 5]));
-        assert_eq!(s(&[2, 3, 4, 4]).pool(Window { size: 2, stride: 2 }), Ok(s(&[2, 3, 2, 2])));
-        assert_eq!(s(&[2, 3, 2, 2]).unpool(Window { size: 2, stride: 2 }), s(&[2, 3, 4, 4]));
+        assert_eq!(s(&[2, 3, 4, 4]).pool(Window::plain(2, 2, [4, 4])), Ok(s(&[2, 3, 2, 2])));
+        assert_eq!(s(&[2, 3, 2, 2]).unpool(Window::plain(2, 2, [4, 4])), s(&[2, 3, 4, 4]));
+        // PyTorch's rules: the floor, padding, and ceil mode.
+        assert_eq!(s(&[1, 4, 4]).pool(Window::plain(3, 3, [4, 4])), Ok(s(&[1, 1, 1])));
+        let padded = Window { pad: 1, ..Window::plain(3, 2, [4, 4]) };
+        assert_eq!(s(&[1, 4, 4]).pool(padded), Ok(s(&[1, 2, 2])));
+        let ceil = Window { ceil: true, ..Window::plain(2, 2, [5, 5]) };
+        assert_eq!(s(&[1, 5, 5]).pool(ceil), Ok(s(&[1, 3, 3])));
+        assert_eq!(s(&[1, 5, 5]).pool(Window::plain(2, 2, [5, 5])), Ok(s(&[1, 2, 2])));
+        // A last window that would start in the right padding is dropped.
+        let edge = Window { pad: 1, ceil: true, ..Window::plain(2, 2, [4, 4]) };
+        assert_eq!(s(&[1, 4, 4]).pool(edge), Ok(s(&[1, 3, 3])));
+        assert_eq!(
+            s(&[1, 4, 4]).pool(Window { pad: 2, ..Window::plain(3, 1, [4, 4]) }),
+            Err(LayerShapeError::PoolPaddingPastHalf { pad: 2, window: 3 })
+        );
         assert_eq!(s(&[4]).broadcast(&s(&[2, 4, 3, 3])), Some(s(&[2, 4, 3, 3])));
         assert_eq!(s(&[2]).broadcast(&s(&[2, 4, 3, 3])), None);
         assert_eq!(s(&[2]).broadcast(&s(&[1, 2, 2, 3, 3])), None);

@@ -263,11 +263,11 @@ impl Printer<'_> {
                     PoolKind::Max => "maxpool",
                     PoolKind::Avg => "avgpool",
                 };
-                call(name, &[a], &window(w.size, w.stride))
+                call(name, &[a], &window(w))
             }
-            Node::MaxPoolBack(a, grad, w) => call("maxpool_back", &[a, grad], &window(w.size, w.stride)),
+            Node::MaxPoolBack(a, grad, w) => call("maxpool_back", &[a, grad], &window(w)),
             Node::AvgPoolBack(grad, w) => {
-                let mut extra = window(w.size, w.stride);
+                let mut extra = window(w);
                 let dims = g.shape(id).dims();
                 extra.push(format!("input_size={}", size_tuple(&dims[dims.len().saturating_sub(2)..])));
                 call("avgpool_back", &[grad], &extra)
@@ -380,10 +380,16 @@ fn conv_settings(stride: usize, pad: usize) -> Vec<String> {
     out
 }
 
-fn window(size: usize, stride: usize) -> Vec<String> {
-    let mut out = vec![size.to_string()];
-    if stride != size {
-        out.push(format!("stride={stride}"));
+fn window(w: &crate::model::Window) -> Vec<String> {
+    let mut out = vec![w.size.to_string()];
+    if w.stride != w.size {
+        out.push(format!("stride={}", w.stride));
+    }
+    if w.pad != 0 {
+        out.push(format!("pad={}", w.pad));
+    }
+    if w.ceil {
+        out.push("ceil=True".into());
     }
     out
 }

@@ -30,6 +30,7 @@ pub enum Helper {
     Conv2d,
     ConvKernelGrad,
     ConvInputGrad,
+    PoolWindows,
     MaxPool,
     AvgPool,
     MaxPoolBack,
@@ -82,10 +83,10 @@ pub fn used(g: &Graph, roots: &[NodeId]) -> BTreeSet<Helper> {
             Node::Conv2d(..) => &[Helper::Conv2d],
             Node::ConvKernelGrad(..) => &[Helper::ConvKernelGrad],
             Node::ConvInputGrad(..) => &[Helper::ConvInputGrad],
-            Node::Pool(PoolKind::Max, ..) => &[Helper::MaxPool],
-            Node::Pool(PoolKind::Avg, ..) => &[Helper::AvgPool],
-            Node::MaxPoolBack(..) => &[Helper::MaxPoolBack],
-            Node::AvgPoolBack(..) => &[Helper::AvgPoolBack],
+            Node::Pool(PoolKind::Max, ..) => &[Helper::PoolWindows, Helper::MaxPool],
+            Node::Pool(PoolKind::Avg, ..) => &[Helper::PoolWindows, Helper::AvgPool],
+            Node::MaxPoolBack(..) => &[Helper::PoolWindows, Helper::MaxPoolBack],
+            Node::AvgPoolBack(..) => &[Helper::PoolWindows, Helper::AvgPoolBack],
             Node::Flatten(_) => &[Helper::Flatten],
             Node::Reshape(..) => &[Helper::Reshape],
             Node::SumSpatial(_) => &[Helper::SumSpatial],
@@ -265,51 +266,72 @@ pub fn source(h: Helper) -> &'static str {
     return dXp[..., pad : pad + H, pad : pad + W]
 "#
         }
+        Helper::PoolWindows => {
+            r#"def pool_windows(n, size, stride, pad=0, ceil=False):
+    """Along an axis of n entries, each pooling window's entries of the input (padding left out)
+    and its size counting padding, the windows counted as PyTorch counts them (floor, or
+    ceil_mode, where a last window must start inside the input or its left padding)."""
+    span = n + 2 * pad - size
+    count = (-(-span // stride) if ceil else span // stride) + 1
+    if ceil and (count - 1) * stride >= n + pad:
+        count -= 1
+    return [
+        (slice(max(i * stride - pad, 0), min(i * stride + size - pad, n)), min(i * stride + size, n + 2 * pad) - i * stride)
+        for i in range(count)
+    ]
+"#
+        }
         Helper::MaxPool => {
-            r#"def maxpool(A, size, stride=None):
+            r#"def maxpool(A, size, stride=None, pad=0, ceil=False):
     """The largest entry of each size×size window of each map and channel, the window moved by
-    `stride` (default: size); A is [C, H, W] or a batch [N, C, H, W]."""
-    stride = stride or size
-    H, W = A.shape[-2:]
-    P = np.zeros(A.shape[:-2] + ((H - size) // stride + 1, (W - size) // stride + 1))
-    for i, j in np.ndindex(*P.shape[-2:]):
-        P[..., i, j] = np.max(A[..., stride * i : stride * i + size, stride * j : stride * j + size], axis=(-2, -1))
+    `stride` (default: size) over A padded with −∞; A is [C, H, W] or a batch [N, C, H, W]."""
+    rows = pool_windows(A.shape[-2], size, stride or size, pad, ceil)
+    cols = pool_windows(A.shape[-1], size, stride or size, pad, ceil)
+    P = np.zeros(A.shape[:-2] + (len(rows), len(cols)))
+    for i, (r, _) in enumerate(rows):
+        for j, (c, _) in enumerate(cols):
+            P[..., i, j] = np.max(A[..., r, c], axis=(-2, -1))
     return P
 "#
         }
         Helper::AvgPool => {
-            r#"def avgpool(A, size, stride=None):
+            r#"def avgpool(A, size, stride=None, pad=0, ceil=False):
     """The mean of each size×size window of each map and channel, the window moved by `stride`
-    (default: size); A is [C, H, W] or a batch [N, C, H, W]."""
-    stride = stride or size
-    H, W = A.shape[-2:]
-    P = np.zeros(A.shape[:-2] + ((H - size) // stride + 1, (W - size) // stride + 1))
-    for i, j in np.ndindex(*P.shape[-2:]):
-        window = A[..., stride * i : stride * i + size, stride * j : stride * j + size]
-        P[..., i, j] = np.sum(window, axis=(-2, -1)) / size**2
+    (default: size) over A padded with zeros that count in the mean (PyTorch's default)."""
+    rows = pool_windows(A.shape[-2], size, stride or size, pad, ceil)
+    cols = pool_windows(A.shape[-1], size, stride or size, pad, ceil)
+    P = np.zeros(A.shape[:-2] + (len(rows), len(cols)))
+    for i, (r, h) in enumerate(rows):
+        for j, (c, w) in enumerate(cols):
+            P[..., i, j] = np.sum(A[..., r, c], axis=(-2, -1)) / (h * w)
     return P
 "#
         }
         Helper::MaxPoolBack => {
-            r#"def maxpool_back(A, g, size, stride=None):
+            r#"def maxpool_back(A, g, size, stride=None, pad=0, ceil=False):
     """∂L/∂A of maxpool(A): each g[..., i, j] goes to the first maximum (row by row) of its window."""
-    stride = stride or size
+    rows = pool_windows(A.shape[-2], size, stride or size, pad, ceil)
+    cols = pool_windows(A.shape[-1], size, stride or size, pad, ceil)
     dA = np.zeros_like(A, dtype=float)
     for index in np.ndindex(*g.shape):
         *lead, i, j = index
-        window = A[tuple(lead)][stride * i : stride * i + size, stride * j : stride * j + size]
+        (r, _), (c, _) = rows[i], cols[j]
+        window = A[tuple(lead)][r, c]
         u, v = np.unravel_index(np.argmax(window), window.shape)
-        dA[tuple(lead) + (stride * i + u, stride * j + v)] += g[index]
+        dA[tuple(lead) + (r.start + u, c.start + v)] += g[index]
     return dA
 "#
         }
         Helper::AvgPoolBack => {
-            r#"def avgpool_back(g, size, stride=None, input_size=None):
-    """∂L/∂A of avgpool(A): each g[..., i, j] spreads g/size² over its window."""
-    stride = stride or size
-    dA = np.zeros(g.shape[:-2] + tuple(input_size))
-    for i, j in np.ndindex(*g.shape[-2:]):
-        dA[..., stride * i : stride * i + size, stride * j : stride * j + size] += g[..., i, j, None, None] / size**2
+            r#"def avgpool_back(g, size, stride=None, pad=0, ceil=False, input_size=None):
+    """∂L/∂A of avgpool(A): each g[..., i, j] spread over its window, divided as the mean divides."""
+    H, W = input_size
+    rows = pool_windows(H, size, stride or size, pad, ceil)
+    cols = pool_windows(W, size, stride or size, pad, ceil)
+    dA = np.zeros(g.shape[:-2] + (H, W))
+    for i, (r, h) in enumerate(rows):
+        for j, (c, w) in enumerate(cols):
+            dA[..., r, c] += g[..., i, j, None, None] / (h * w)
     return dA
 "#
         }
