@@ -312,7 +312,7 @@ fn d2l_pooling_published_values_and_pytorch_windows() {
     for name in ["P1", "P2", "P3", "P4", "P5"] {
         assert_close(name, &j["forward"][name]["value"], &r[name]);
     }
-    assert_close("∂L/∂X", &j["gradients"]["X"]["value"], &r["dX"]);
+    assert_close("δ1 = ∂L/∂A", &j["deltas"]["δ1"]["value"], &r["dX"]);
 }
 
 /// Every gradient of the batched examples against central differences.
