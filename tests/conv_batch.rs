@@ -176,12 +176,14 @@ out = {}
 if "D" in given:
     X, D = given["X"], given["D"]
     P1, _ = pad_pool(X, 3, 3, 0, False, "max", np.zeros((1, 1, 1, 1)))
-    _, g1 = pad_pool(X, 3, 3, 0, False, "max", given["E"])
+    _, g1 = pad_pool(X, 3, 3, 0, False, "max", np.full((1, 1, 1, 1), 0.5))
     P2, g2 = pad_pool(X, 3, 2, 1, False, "max", D)
     P3, g3 = pad_pool(X, 3, 2, 1, False, "avg", D)
     P4, g4 = pad_pool(X, 3, 2, 0, True, "max", D)
     P5, g5 = pad_pool(X, 3, 2, 0, True, "avg", D)
-    out.update(P1=P1, P2=P2, P3=P3, P4=P4, P5=P5, dX=g1 + g2 + g3 + g4 + g5)
+    # pool_variants.nn sums P1, P2 and P3 into its loss, pool_ceil.nn P4 and P5.
+    dX = g1 + g2 + g3 if "E" in given else g4 + g5
+    out.update(P1=P1, P2=P2, P3=P3, P4=P4, P5=P5, dX=dX)
 elif "w" in given:
     x, w, b, dout = given["x"], given["w"], given["b"], given["dout"]
     out["out"] = conv_forward(x, w, b, 2, 1)
@@ -296,29 +298,37 @@ fn batched_network_matches_numpy_naive_loops() {
 #[test]
 fn d2l_pooling_published_values_and_pytorch_windows() {
     let (model, j) = load("pool_variants.nn");
-    let exact = |name: &str| j["forward"][name]["exact"].to_string();
-    assert_eq!(exact("P1"), r#"[[[["10"]]]]"#);
-    assert_eq!(exact("P2"), r#"[[[["5","7"],["13","15"]]]]"#);
-    assert_eq!(exact("P3"), r#"[[[["10/9","8/3"],["17/3","10"]]]]"#);
-    assert_eq!(exact("P4"), r#"[[[["10","11"],["14","15"]]]]"#);
-    // The last window of each axis holds 2 of its 3 rows or columns:
-    // (2 + 3 + 6 + 7 + 10 + 11)/6 = 13/2, (10 + 11 + 14 + 15)/4 = 25/2.
-    assert_eq!(exact("P5"), r#"[[[["5","13/2"],["11","25/2"]]]]"#);
+    let exact = |j: &Value, name: &str| j["forward"][name]["exact"].to_string();
+    assert_eq!(exact(&j, "P1"), r#"[[[["10"]]]]"#);
+    assert_eq!(exact(&j, "P2"), r#"[[[["5","7"],["13","15"]]]]"#);
+    assert_eq!(exact(&j, "P3"), r#"[[[["10/9","8/3"],["17/3","10"]]]]"#);
     let notes = j["notes"].to_string();
     assert!(
         notes.contains("P1: the windows of maxpool stop where they fit (PyTorch's floor rule), so row 4 and column 4")
     );
+    assert_eq!(model.tensors["A"].shape.dims(), [1, 1, 4, 4]);
+    let (ceil_model, c) = load("pool_ceil.nn");
+    assert_eq!(exact(&c, "P4"), r#"[[[["10","11"],["14","15"]]]]"#);
+    // The last window of each axis holds 2 of its 3 rows or columns:
+    // (2 + 3 + 6 + 7 + 10 + 11)/6 = 13/2, (10 + 11 + 14 + 15)/4 = 25/2.
+    assert_eq!(exact(&c, "P5"), r#"[[[["5","13/2"],["11","25/2"]]]]"#);
+    assert!(!c["notes"].to_string().contains("floor rule"));
     let Some(r) = reference(&model) else { return };
-    for name in ["P1", "P2", "P3", "P4", "P5"] {
+    for name in ["P1", "P2", "P3"] {
         assert_close(name, &j["forward"][name]["value"], &r[name]);
     }
     assert_close("δ1 = ∂L/∂A", &j["deltas"]["δ1"]["value"], &r["dX"]);
+    let Some(r) = reference(&ceil_model) else { return };
+    for name in ["P4", "P5"] {
+        assert_close(name, &c["forward"][name]["value"], &r[name]);
+    }
+    assert_close("δ1 = ∂L/∂A", &c["deltas"]["δ1"]["value"], &r["dX"]);
 }
 
 /// Every gradient of the batched examples against central differences.
 #[test]
 fn batched_examples_pass_gradcheck() {
-    for name in ["cnn_batched.nn", "pool_batched.nn", "cnn_batched_net.nn", "pool_variants.nn"] {
+    for name in ["cnn_batched.nn", "pool_batched.nn", "cnn_batched_net.nn", "pool_variants.nn", "pool_ceil.nn"] {
         let model = nnderive::load(&common::source(&common::example(name))).unwrap();
         let check = nnderive::gradcheck(&model).unwrap();
         assert!(check.worst() < 1e-6, "{name}: {check:?}");

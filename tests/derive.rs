@@ -112,6 +112,7 @@ fn nn_form_checks_and_evaluates_to_the_solution() {
             "cnn_stride_pad: reshape",
             "cnn_two_conv: reshape",
             "pool_batched: maxpool_back",
+            "pool_ceil: maxpool_back",
             "pool_variants: maxpool_back"
         ]
     );
