@@ -108,12 +108,17 @@ fn nn_form_checks_and_evaluates_to_the_solution() {
             "batchnorm: onehot",
             "cnn: maxpool_back",
             "cnn_avgpool: avgpool_back",
+            "cnn_batched: conv2d_kernel_grad",
+            "cnn_batched_net: avgpool_back",
             "cnn_stride_pad: reshape",
             "cnn_two_conv: reshape",
             "dropout: onehot",
             "embedding: scatter_add",
             "layernorm: onehot",
-            "lstm_step_slices: unslice"
+            "lstm_step_slices: unslice",
+            "pool_batched: maxpool_back",
+            "pool_ceil: maxpool_back",
+            "pool_variants: maxpool_back"
         ]
     );
 }

@@ -889,7 +889,11 @@ impl<'m> Backprop<'m> {
             .g
             .nodes_under(&roots)
             .into_iter()
-            .filter_map(|n| rules::layer_convention(self.g.node(n)).or_else(|| rules::batch_convention(&self.g, n)))
+            .flat_map(|n| {
+                let own = rules::layer_convention(self.g.node(n)).or_else(|| rules::batch_convention(&self.g, n));
+                let windows = rules::pool_window_convention(&self.g, n);
+                own.into_iter().chain(rules::map_batch_convention(&self.g, n)).chain(windows)
+            })
             .collect();
         // 𝟏 may show only in a step (∂L/∂E = 𝟏, then 𝟏 ⊙ σ′(Z) = σ′(Z)).
         let steps: Vec<NodeId> = gradients

@@ -374,10 +374,18 @@ pub enum Convention {
     ConvInputGrad,
     /// A vector `[F]` added to a map `[F, H, W]`: the bias gradient sums each channel.
     ChannelBias,
+    /// A convolution over a batch of maps `[N, C, H, W]`: each map on its
+    /// own, the kernel and bias gradients summed over the batch.
+    BatchConv,
     /// Max-pool routing and its tie rule.
     MaxPool,
     /// Average-pool spreading.
     AvgPool,
+    /// A pooling of a batch of maps `[N, C, H, W]`: each map and channel on its own.
+    BatchPool,
+    /// A pooling with padding, in ceil mode, or whose windows leave rows
+    /// or columns out: PyTorch's count of windows and its padding values.
+    PoolWindows,
     /// flatten's order and backward.
     Flatten,
     /// An operand stretched over a matrix (a bias added to every example):
@@ -418,6 +426,27 @@ pub fn layer_convention(node: &Node) -> Option<Convention> {
         Node::Ones(_) => Convention::Ones,
         _ => return None,
     })
+}
+
+/// The statement a layer over a batch of maps `[N, C, H, W]` relies on
+/// (which the node alone cannot say: the batch is in its operand's shape).
+pub fn map_batch_convention(g: &Graph, n: NodeId) -> Option<Convention> {
+    match *g.node(n) {
+        Node::Conv2d(x, ..) if g.shape(x).rank() == 4 => Some(Convention::BatchConv),
+        Node::Pool(_, a, _) if g.shape(a).rank() == 4 => Some(Convention::BatchPool),
+        _ => None,
+    }
+}
+
+/// The statement a pooling that pads, rounds up, or leaves rows or columns
+/// out relies on.
+pub fn pool_window_convention(g: &Graph, n: NodeId) -> Option<Convention> {
+    match *g.node(n) {
+        Node::Pool(_, _, w) if w.pad > 0 || w.ceil || w.unreached(w.extent[0]) + w.unreached(w.extent[1]) > 0 => {
+            Some(Convention::PoolWindows)
+        }
+        _ => None,
+    }
 }
 
 /// The statement a softmax of a matrix relies on (which the node alone
@@ -462,6 +491,9 @@ impl Convention {
             | Convention::MaxMinTie
             | Convention::GeluExact
             | Convention::ChannelBias
+            | Convention::BatchConv
+            | Convention::BatchPool
+            | Convention::PoolWindows
             | Convention::MaxPool
             | Convention::AvgPool
             | Convention::Flatten
@@ -473,7 +505,8 @@ impl Convention {
         })
     }
 
-    /// [`Convention::index_form`] in LaTeX, for documents.
+    /// [`Convention::index_form`] in LaTeX, for documents: one or more
+    /// equations `lhs = rhs`, separated by ` \\ `.
     pub fn latex_index_form(self) -> Option<&'static str> {
         Some(match self {
             Convention::ConvForward => r"Z[f,i,j] = \sum_{c,u,v} K[f,c,u,v]\, \tilde{X}[c,\, s i+u,\, s j+v]",
@@ -484,6 +517,18 @@ impl Convention {
                 r"\partial L / \partial \tilde{X}[c,m,n] = \sum_{f} \sum_{s i+u=m,\ s j+v=n} \delta[f,i,j]\, K[f,c,u,v]"
             }
             Convention::ChannelBias => r"\partial L / \partial b[f] = \sum_{i,j} \delta[f,i,j]",
+            Convention::BatchConv => {
+                // Three lines, one per ` \\ `, aligned at their " = ".
+                concat!(
+                    r"Z[n,f,i,j] = \sum_{c,u,v} K[f,c,u,v]\, \tilde{X}[n,c,\, s i+u,\, s j+v] \\ ",
+                    r"\partial L / \partial K[f,c,u,v] = \sum_{n,i,j} \delta[n,f,i,j]\, \tilde{X}[n,c,\, s i+u,\, s j+v] \\ ",
+                    r"\partial L / \partial b[f] = \sum_{n,i,j} \delta[n,f,i,j]"
+                )
+            }
+            Convention::BatchPool => r"P[n,c,i,j] = \operatorname{pool}_{u,v} A[n,c,\, s i+u,\, s j+v]",
+            Convention::PoolWindows => {
+                r"H' = \lfloor (H + 2p - k)/s \rfloor + 1 \\ P[c,i,j] = \operatorname{pool}_{u,v} \tilde{A}[c,\, s i+u,\, s j+v]"
+            }
             Convention::MaxPool => r"\partial L / \partial A[c,m,n] = \sum_{(i,j) \in M(m,n)} \delta[c,i,j]",
             Convention::AvgPool => r"\partial L / \partial A[c,m,n] = \sum_{(i,j) \in W(m,n)} \delta[c,i,j] / k^2",
             Convention::Flatten => r"v[(c H + i) W + j] = T[c,i,j]",
@@ -539,6 +584,9 @@ impl Convention {
             Convention::ConvKernelGrad => "∂L/∂K[f,c,u,v] = Σᵢⱼ δ[f,i,j] · X̃[c, s·i+u, s·j+v]",
             Convention::ConvInputGrad => "∂L/∂X̃[c,m,n] = Σ δ[f,i,j] · K[f,c,u,v] over f and s·i+u = m, s·j+v = n",
             Convention::ChannelBias => "∂L/∂b[f] = Σᵢⱼ δ[f,i,j]",
+            Convention::BatchConv => "Z[n,f,i,j] = Σ K[f,c,u,v] · X̃[n, c, s·i+u, s·j+v] over c, u, v; ∂L/∂K[f,c,u,v] = Σₙᵢⱼ δ[n,f,i,j] · X̃[n, c, s·i+u, s·j+v]; ∂L/∂b[f] = Σₙᵢⱼ δ[n,f,i,j]",
+            Convention::BatchPool => "P[n,c,i,j] = the max (or mean) of A[n, c, s·i+u, s·j+v] over the window's u, v",
+            Convention::PoolWindows => "H′ = ⌊(H + 2p − k)/s⌋ + 1 (in ceil mode ⌈(H + 2p − k)/s⌉ + 1, less one if the last window would start in the right padding); P[c,i,j] = the max (or mean) of Ã[c, s·i+u, s·j+v] over u, v (Ã: the input padded by p)",
             Convention::MaxPool => "∂L/∂A[c,m,n] = Σ δ[c,i,j] over the windows (i, j) whose first maximum is at (m, n)",
             Convention::AvgPool => "∂L/∂A[c, s·i+u, s·j+v] = Σ δ[c,i,j] / k² over the windows (i, j) that contain the entry",
             Convention::Flatten => "v[(c·H + i)·W + j] = T[c,i,j]",
@@ -704,6 +752,44 @@ impl Convention {
                         same("A"),
                         w(" as "),
                         m("maxpool_back(A, G)", r"\operatorname{maxpool\_back}\left(A, G\right)"),
+                    ]
+                }
+            }
+            Convention::BatchConv => {
+                const {
+                    &[
+                        w("a batch of maps "),
+                        same("[N, C, H, W]"),
+                        w(" (the batch axis first, as in PyTorch and CS231n) goes through conv2d one map at a time, giving "),
+                        m("[N, F, H′, W′]", r"[N, F, H', W']"),
+                        w("; the kernels and the bias are shared by every map, so their gradients sum over the batch "),
+                        same("n"),
+                        w(" as well as over the positions "),
+                        same("i, j"),
+                    ]
+                }
+            }
+            Convention::PoolWindows => {
+                const {
+                    &[
+                        w("pooling counts its windows as PyTorch does: as many as fit in the input padded by "),
+                        same("p"),
+                        w(" on each side, rounded down (rows and columns past the last window are in no window and get no gradient), or with "),
+                        m("ceil = true", r"\text{ceil} = \text{true}"),
+                        w(" rounded up, a last window starting inside the input or its left padding; max-pooling pads with "),
+                        m("−∞", r"-\infty"),
+                        w(", average pooling with zeros that count in the mean (PyTorch's count_include_pad), a window past the padded input counting only what lies inside it"),
+                    ]
+                }
+            }
+            Convention::BatchPool => {
+                const {
+                    &[
+                        w("a batch of maps "),
+                        same("[N, C, H, W]"),
+                        w(" is pooled one map and one channel at a time, giving "),
+                        m("[N, C, H′, W′]", r"[N, C, H', W']"),
+                        w("; the backward routes each map's gradient within that map"),
                     ]
                 }
             }

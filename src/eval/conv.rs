@@ -2,7 +2,8 @@
 //! backward, written once over a [`Ring`] and run on integers (exact values
 //! put over a common denominator, so exact stays exact) or on f64.
 //!
-//! Conventions (PyTorch, CS231n): a map is `[C, H, W]`, a kernel bank
+//! Conventions (PyTorch, CS231n): a map is `[C, H, W]`, a batch of maps
+//! `[N, C, H, W]` (the batch axis leads), a kernel bank
 //! `[F, C, kh, kw]`, X̃ is X zero-padded by `pad` on every side, and
 //! `conv2d` is cross-correlation (no kernel flip):
 //! `Z[f,i,j] = Σ_{c,u,v} K[f,c,u,v] · X̃[c, s·i + u, s·j + v]`.
@@ -42,7 +43,8 @@ impl Ring for BigInt {
     }
 }
 
-/// A `[C, H, W]` or `[F, C, kh, kw]` extent as four numbers (a map has F = 1).
+/// A `[C, H, W]`, `[N, C, H, W]` or `[F, C, kh, kw]` extent as four
+/// numbers (a single map has N = 1, stored in `f`).
 #[derive(Clone, Copy, Debug)]
 struct Dims4 {
     f: usize,
@@ -67,23 +69,26 @@ fn unpadded(s: usize, i: usize, u: usize, pad: usize, n: usize) -> Option<usize>
 
 /// Calls `tap(k, x, z)` for every product the convolution sums: the flat
 /// indices of a kernel entry `K[f,c,u,v]`, of the input entry
-/// `X[c, s·i+u−p, s·j+v−p]` it meets (skipping padding) and of the output
-/// entry `Z[f,i,j]`, over `X` `[C, H, W]`, `K` `[F, C, kh, kw]` and `Z`
-/// `[F, oh, ow]`. The forward pass and both gradients are sums over the same
+/// `X[n, c, s·i+u−p, s·j+v−p]` it meets (skipping padding) and of the output
+/// entry `Z[n,f,i,j]`, over `X` `[N, C, H, W]`, `K` `[F, C, kh, kw]` and `Z`
+/// `[N, F, oh, ow]` (a single map is a batch of one). The forward pass and both gradients are sums over the same
 /// products, each accumulating into a different one of the three, always in
 /// this order.
 fn for_each_tap(xd: Dims4, kd: Dims4, zd: Dims4, conv: Conv, mut tap: impl FnMut(usize, usize, usize)) {
     let s = conv.stride;
-    for f in 0..kd.f {
-        for c in 0..kd.c {
-            for u in 0..kd.h {
-                for v in 0..kd.w {
-                    let k = ((f * kd.c + c) * kd.h + u) * kd.w + v;
-                    for i in 0..zd.h {
-                        let Some(m) = unpadded(s, i, u, conv.pad, xd.h) else { continue };
-                        for j in 0..zd.w {
-                            let Some(n) = unpadded(s, j, v, conv.pad, xd.w) else { continue };
-                            tap(k, (c * xd.h + m) * xd.w + n, (f * zd.h + i) * zd.w + j);
+    for batch in 0..xd.f {
+        let (x0, z0) = (batch * xd.c, batch * zd.c);
+        for f in 0..kd.f {
+            for c in 0..kd.c {
+                for u in 0..kd.h {
+                    for v in 0..kd.w {
+                        let k = ((f * kd.c + c) * kd.h + u) * kd.w + v;
+                        for i in 0..zd.h {
+                            let Some(m) = unpadded(s, i, u, conv.pad, xd.h) else { continue };
+                            for j in 0..zd.w {
+                                let Some(n) = unpadded(s, j, v, conv.pad, xd.w) else { continue };
+                                tap(k, ((x0 + c) * xd.h + m) * xd.w + n, ((z0 + f) * zd.h + i) * zd.w + j);
+                            }
                         }
                     }
                 }
@@ -190,93 +195,98 @@ pub fn conv2d_input_grad(delta: &Tensor, k: &Tensor, conv: Conv, out_dims: &[usi
 /// convolution, so that every index the kernels compute is in range.
 fn fits(x: Dims4, k: Dims4, z: Dims4, conv: Conv, dims: &[usize]) -> Result<(), NumericError> {
     let side = |n: usize, w: usize| (n + 2 * conv.pad).checked_sub(w).map(|d| d / conv.stride.max(1) + 1);
-    let ok =
-        x.f == 1 && z.f == 1 && x.c == k.c && z.c == k.f && side(x.h, k.h) == Some(z.h) && side(x.w, k.w) == Some(z.w);
+    let ok = x.f == z.f && x.c == k.c && z.c == k.f && side(x.h, k.h) == Some(z.h) && side(x.w, k.w) == Some(z.w);
     match ok {
         true => Ok(()),
         false => Err(Tensor::shape_error(format!("{dims:?} does not fit the convolution's operands"))),
     }
 }
 
-/// The extent of a map `[C, H, W]` that a pooling window fits in.
-fn map_for(a: &Tensor, window: Window) -> Result<Dims4, NumericError> {
-    let d = dims4(a.dims())?;
-    if d.f != 1 || window.size > d.h || window.size > d.w || window.stride == 0 {
-        return Err(Tensor::shape_error(format!("a {0}×{0} window does not fit {1:?}", window.size, a.dims())));
+/// A map `[C, H, W]` or a batch `[N, C, H, W]` as a stack of planes
+/// `[C, H, W]` or `[N·C, H, W]`: pooling treats each plane on its own.
+fn planes(dims: &[usize]) -> Result<Dims4, NumericError> {
+    match *dims {
+        [c, h, w] => Ok(Dims4 { f: 1, c, h, w }),
+        [n, c, h, w] => Ok(Dims4 { f: 1, c: n * c, h, w }),
+        _ => Err(Tensor::shape_error(format!("{dims:?} is not a feature map or a batch of maps"))),
     }
-    Ok(d)
 }
 
-/// The pooled dims of a map `[C, H, W]`.
-fn pooled(d: Dims4, window: Window) -> [usize; 3] {
-    let side = |n: usize| n.saturating_sub(window.size) / window.stride.max(1) + 1;
-    [d.c, side(d.h), side(d.w)]
+/// One window of a pooling: the flat indices of the input entries it
+/// covers (padding left out) in row-major order, and its size for the
+/// average (padding counted, PyTorch's `count_include_pad`).
+struct Cells {
+    cells: Vec<usize>,
+    area: usize,
 }
 
-/// For each output entry of a max-pool of `a` `[C, H, W]`, the flat index in
-/// `a` of its window's first maximum in row-major order.
-fn argmax(a: &Tensor, window: Window) -> Result<(Vec<usize>, [usize; 3]), NumericError> {
+/// The windows of a pooling of `dims` in the output's row-major order, and
+/// the output's dims; an error when the window does not fit (the checker
+/// refuses those first) or `dims` is not the window's input.
+fn windows_of(dims: &[usize], window: Window) -> Result<(Vec<Cells>, Vec<usize>), NumericError> {
+    let d = planes(dims)?;
+    let misfit = || Tensor::shape_error(format!("a {0}×{0} window does not fit {dims:?}", window.size));
+    if [d.h, d.w] != window.extent || 2 * window.pad > window.size {
+        return Err(misfit());
+    }
+    let (oh, ow) = (window.count(d.h).ok_or_else(misfit)?, window.count(d.w).ok_or_else(misfit)?);
+    let mut out = Vec::with_capacity(d.c * oh * ow);
+    for c in 0..d.c {
+        for i in 0..oh {
+            let (rows, height) = window.cover(i, d.h);
+            for j in 0..ow {
+                let (cols, width) = window.cover(j, d.w);
+                let cells = rows.clone().flat_map(|m| cols.clone().map(move |n| (c * d.h + m) * d.w + n)).collect();
+                out.push(Cells { cells, area: height * width });
+            }
+        }
+    }
+    let lead = &dims[..dims.len() - 2];
+    Ok((out, lead.iter().copied().chain([oh, ow]).collect()))
+}
+
+/// For each output entry of a max-pool of `a`, the flat index in `a` of its
+/// window's first maximum in row-major order (padding, −∞, never wins).
+fn argmax(a: &Tensor, window: Window) -> Result<(Vec<usize>, Vec<usize>), NumericError> {
     known("maxpool", &[a])?;
-    let d = map_for(a, window)?;
-    let (k, s) = (window.size, window.stride);
-    let [_, oh, ow] = pooled(d, window);
+    let (windows, dims) = windows_of(a.dims(), window)?;
     let greater: Box<dyn Fn(usize, usize) -> bool + '_> = match a.data() {
         Data::Symbolic(_) => return Err(open("maxpool")),
         Data::Exact(v) => Box::new(move |p, q| crate::rational::cmp(&v[p], &v[q]).is_gt()),
         Data::Float(v) => Box::new(move |p, q| v[p] > v[q]),
     };
-    let mut out = Vec::with_capacity(d.c * oh * ow);
-    for c in 0..d.c {
-        for i in 0..oh {
-            for j in 0..ow {
-                let mut best = (c * d.h + s * i) * d.w + s * j;
-                for u in 0..k {
-                    for v in 0..k {
-                        let p = (c * d.h + s * i + u) * d.w + s * j + v;
-                        // Strictly greater: a later equal value never wins.
-                        if greater(p, best) {
-                            best = p;
-                        }
-                    }
-                }
-                out.push(best);
-            }
-        }
+    let mut out = Vec::with_capacity(windows.len());
+    for w in &windows {
+        let Some(&first) = w.cells.first() else {
+            return Err(Tensor::shape_error("a window lies wholly in the padding".into()));
+        };
+        // Strictly greater: a later equal value never wins.
+        out.push(w.cells.iter().fold(first, |best, &p| if greater(p, best) { p } else { best }));
     }
-    Ok((out, [d.c, oh, ow]))
+    Ok((out, dims))
 }
 
-/// For each window of a max-pool of `a` `[C, H, W]`, how far its maximum
-/// stands above the next largest entry (0 for a tie; infinite for a window
-/// of one entry): where it is small, which entry the gradient flows to
-/// hangs on the last digits.
+/// For each window of a max-pool of `a`, how far its maximum stands above
+/// the next largest entry (0 for a tie; infinite for a window of one
+/// entry): where it is small, which entry the gradient flows to hangs on
+/// the last digits.
 pub fn max_pool_gaps(a: &Tensor, window: Window) -> Result<Vec<f64>, NumericError> {
     known("maxpool", &[a])?;
-    let d = map_for(a, window)?;
-    let (k, s) = (window.size, window.stride);
-    let [_, oh, ow] = pooled(d, window);
+    let (windows, _) = windows_of(a.dims(), window)?;
     let v = a.to_f64_vec();
-    let mut out = Vec::with_capacity(d.c * oh * ow);
-    for c in 0..d.c {
-        for i in 0..oh {
-            for j in 0..ow {
-                let (mut first, mut second) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
-                for u in 0..k {
-                    for w in 0..k {
-                        let x = v[(c * d.h + s * i + u) * d.w + s * j + w];
-                        if x > first {
-                            second = first;
-                            first = x;
-                        } else if x > second {
-                            second = x;
-                        }
-                    }
-                }
-                out.push(first - second);
+    let gap = |w: &Cells| {
+        let (mut first, mut second) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
+        for &p in &w.cells {
+            if v[p] > first {
+                second = first;
+                first = v[p];
+            } else if v[p] > second {
+                second = v[p];
             }
         }
-    }
-    Ok(out)
+        first - second
+    };
+    Ok(windows.iter().map(gap).collect())
 }
 
 /// `maxpool(a)` or `avgpool(a)`.
@@ -290,29 +300,22 @@ pub fn pool(kind: PoolKind, a: &Tensor, window: Window) -> Result<Tensor, Numeri
                 Data::Exact(v) => Data::Exact(best.iter().map(|&p| v[p].clone()).collect()),
                 Data::Float(v) => Data::Float(best.iter().map(|&p| v[p]).collect()),
             };
-            Ok(from_data(dims.to_vec(), data).with_capped(a.capped()))
+            Ok(from_data(dims, data).with_capped(a.capped()))
         }
         PoolKind::Avg => {
-            let d = map_for(a, window)?;
-            let (k, s) = (window.size, window.stride);
-            let [_, oh, ow] = pooled(d, window);
-            let windows = (0..d.c).flat_map(|c| (0..oh).flat_map(move |i| (0..ow).map(move |j| (c, i, j))));
-            let cells = |c: usize, i: usize, j: usize| {
-                (0..k).flat_map(move |u| (0..k).map(move |v| (c * d.h + s * i + u) * d.w + s * j + v))
-            };
-            let area = (k * k) as f64;
+            let (windows, dims) = windows_of(a.dims(), window)?;
             let out = match a.data() {
                 Data::Symbolic(_) => return Err(open("avgpool")),
                 Data::Exact(v) => {
-                    let area = BigRational::from_integer(BigInt::from(k * k));
-                    let data = windows
-                        .map(|(c, i, j)| cells(c, i, j).fold(BigRational::zero(), |t, p| t + &v[p]) / &area)
-                        .collect();
-                    Tensor::settle(vec![d.c, oh, ow], data)?
+                    let mean = |w: &Cells| {
+                        let total = w.cells.iter().fold(BigRational::zero(), |t, &p| t + &v[p]);
+                        total / BigRational::from_integer(BigInt::from(w.area))
+                    };
+                    Tensor::settle(dims, windows.iter().map(mean).collect())?
                 }
                 Data::Float(v) => {
-                    let data = windows.map(|(c, i, j)| cells(c, i, j).map(|p| v[p]).sum::<f64>() / area).collect();
-                    Tensor::float_checked(vec![d.c, oh, ow], data)?
+                    let mean = |w: &Cells| w.cells.iter().map(|&p| v[p]).sum::<f64>() / w.area as f64;
+                    Tensor::float_checked(dims, windows.iter().map(mean).collect())?
                 }
             };
             Ok(out.with_capped(a.capped()))
@@ -360,47 +363,33 @@ pub fn max_pool_back(a: &Tensor, g: &Tensor, window: Window) -> Result<Tensor, N
     Ok(out.with_capped(a.capped() || g.capped()))
 }
 
-/// ∂L/∂A of `avgpool`: each entry of `g` `[C, H', W']` spread as g/k² over its
-/// window of the input `[C, H, W]` (`out_dims`).
+/// ∂L/∂A of `avgpool`: each entry of `g` spread over its window of the
+/// input (`out_dims`), divided by the window's size as the forward pass
+/// divides (padding counted); entries no window reaches get 0.
 pub fn avg_pool_back(g: &Tensor, window: Window, out_dims: &[usize]) -> Result<Tensor, NumericError> {
     known("avgpool", &[g])?;
-    let (gd, od) = (dims4(g.dims())?, dims4(out_dims)?);
-    if gd.f != 1 || od.f != 1 || [gd.c, gd.h, gd.w] != pooled(od, window) || window.size > od.h.min(od.w) {
+    let (windows, dims) = windows_of(out_dims, window)?;
+    if g.dims() != dims {
         return Err(Tensor::shape_error(format!("{:?} does not pool to {:?}", out_dims, g.dims())));
     }
-    let (k, s) = (window.size, window.stride);
-    let targets = |c: usize, i: usize, j: usize| {
-        (0..k).flat_map(move |u| (0..k).map(move |v| (c * od.h + s * i + u) * od.w + s * j + v))
-    };
     let len: usize = out_dims.iter().product();
     let out = match g.data() {
         Data::Symbolic(_) => return Err(open("avgpool")),
         Data::Exact(v) => {
-            let area = BigRational::from_integer(BigInt::from(k * k));
             let mut out = vec![BigRational::zero(); len];
-            for c in 0..gd.c {
-                for i in 0..gd.h {
-                    for j in 0..gd.w {
-                        let share = &v[(c * gd.h + i) * gd.w + j] / &area;
-                        for p in targets(c, i, j) {
-                            out[p] += &share;
-                        }
-                    }
+            for (w, x) in windows.iter().zip(v) {
+                let share = x / BigRational::from_integer(BigInt::from(w.area));
+                for &p in &w.cells {
+                    out[p] += &share;
                 }
             }
             Tensor::settle(out_dims.to_vec(), out)?
         }
         Data::Float(v) => {
-            let area = (k * k) as f64;
             let mut out = vec![0.0; len];
-            for c in 0..gd.c {
-                for i in 0..gd.h {
-                    for j in 0..gd.w {
-                        let share = v[(c * gd.h + i) * gd.w + j] / area;
-                        for p in targets(c, i, j) {
-                            out[p] += share;
-                        }
-                    }
+            for (w, x) in windows.iter().zip(v.iter()) {
+                for &p in &w.cells {
+                    out[p] += x / w.area as f64;
                 }
             }
             Tensor::float_checked(out_dims.to_vec(), out)?
@@ -409,18 +398,34 @@ pub fn avg_pool_back(g: &Tensor, window: Window, out_dims: &[usize]) -> Result<T
     Ok(out.with_capped(g.capped()))
 }
 
-/// Σ_{i,j} of each channel of `[F, H, W]`: a vector `[F]`.
+/// Σ_{i,j} of each channel of `[F, H, W]`, or Σ_{n,i,j} of each channel of
+/// a batch `[N, F, H, W]`: a vector `[F]`.
 pub fn sum_spatial(t: &Tensor) -> Result<Tensor, NumericError> {
     known("a convolution's bias gradient", &[t])?;
-    let f = t.dims().first().copied().unwrap_or(1).max(1);
-    let per = t.len() / f;
+    let (batch, f) = match *t.dims() {
+        [n, f, _, _] => (n, f),
+        [f, ..] => (1, f),
+        [] => (1, 1),
+    };
+    let per = t.len() / (batch * f).max(1);
+    // The flat index of entry k of a map in the batch belongs to channel (k / per) % f.
+    let channel = |k: usize| (k / per.max(1)) % f.max(1);
     let out = match t.data() {
         Data::Symbolic(_) => return Err(open("a convolution's bias gradient")),
         Data::Exact(v) => {
-            let sums = v.chunks(per.max(1)).map(|ch| ch.iter().fold(BigRational::zero(), |a, b| a + b)).collect();
+            let mut sums = vec![BigRational::zero(); f.max(1)];
+            for (k, x) in v.iter().enumerate() {
+                sums[channel(k)] += x;
+            }
             Tensor::settle(vec![f], sums)?
         }
-        Data::Float(v) => Tensor::float_checked(vec![f], v.chunks(per.max(1)).map(|ch| ch.iter().sum()).collect())?,
+        Data::Float(v) => {
+            let mut sums = vec![0.0; f.max(1)];
+            for (k, x) in v.iter().enumerate() {
+                sums[channel(k)] += x;
+            }
+            Tensor::float_checked(vec![f], sums)?
+        }
     };
     Ok(out.with_capped(t.capped()))
 }

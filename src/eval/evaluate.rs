@@ -49,6 +49,11 @@ pub enum Note {
     InexactRoot { optimizer: &'static str, root: &'static str, step: u32 },
     /// A value of more than [`EXACT_ENTRIES_CAP`] entries, computed in f64.
     Large { quantity: Quantity },
+    /// A pooling in the definition of `quantity` whose windows reach no
+    /// further than they fit (PyTorch's floor rule): the last `rows` rows
+    /// and `cols` columns of its `extent` (height, width) input are in no
+    /// window.
+    Unreached { quantity: Quantity, pool: &'static str, rows: usize, cols: usize, extent: [usize; 2] },
 }
 
 /// Evaluates formulas of one graph with the current tensor values.

@@ -125,6 +125,7 @@ pub fn solve(model: &Model) -> Result<Solution, Error> {
     let general = if open.is_empty() { Vec::new() } else { general_values(model, &derivation, &pass)? };
     let mut notes = pass.notes.clone();
     notes.extend(large);
+    notes.extend(unreached_rows(model));
     if !open.is_empty() {
         notes.push(Note::Open { names: open });
     }
@@ -358,6 +359,26 @@ fn general_values(model: &Model, derivation: &Derivation, pass: &Pass) -> Result
 }
 
 /// The switches of every max-pool in the equations, from the forward values.
+/// A note for each pooling whose windows leave the input's last rows or
+/// columns out, so that the output does not silently ignore them.
+fn unreached_rows(model: &Model) -> Vec<Note> {
+    let mut out = Vec::new();
+    for &id in &model.order {
+        let Some(def) = model.tensor(id).definition else { continue };
+        let mut pools: Vec<NodeId> = model.graph.nodes_under(&[def]);
+        pools.sort_unstable();
+        for n in pools {
+            let Node::Pool(kind, _, w) = *model.graph.node(n) else { continue };
+            let (rows, cols) = (w.unreached(w.extent[0]), w.unreached(w.extent[1]));
+            if rows + cols > 0 {
+                let quantity = Quantity::Tensor(id);
+                out.push(Note::Unreached { quantity, pool: kind.name(), rows, cols, extent: w.extent });
+            }
+        }
+    }
+    out
+}
+
 fn pool_masks(model: &Model, derivation: &Derivation, values: &[Rc<Tensor>]) -> Result<Vec<PoolMask>, Error> {
     let any_max_pool = model
         .graph

@@ -642,11 +642,14 @@ impl Tensor {
         Ok(t)
     }
 
-    /// How many entries of `map` each entry of `vector` covers when a vector
-    /// `[F]` is spread over a map `[F, H, W, ...]` (see `Shape::broadcasts_over`).
-    fn spread(vector: &[usize], map: &[usize]) -> Option<usize> {
-        match (vector, map) {
-            ([f], [g, rest @ ..]) if f == g && rest.len() >= 2 => Some(rest.iter().product::<usize>().max(1)),
+    /// How a vector `[F]` is spread over a map `[F, H, W]` or a batch of
+    /// maps `[N, F, H, W]` (see `Shape::broadcasts_over`): how many entries
+    /// each entry covers in a row, and F (after F runs the batch's next map
+    /// starts again at entry 0).
+    fn spread(vector: &[usize], map: &[usize]) -> Option<(usize, usize)> {
+        let axis = Shape(map.to_vec()).channel_axis()?;
+        match vector {
+            [f] if *f == map[axis] => Some((map[axis + 1..].iter().product::<usize>().max(1), (*f).max(1))),
             _ => None,
         }
     }
@@ -1127,8 +1130,9 @@ enum Reader {
     Same,
     /// One value for every entry.
     One,
-    /// A vector `[F]` spread over a map `[F, H, W, …]`: `per` entries each.
-    Spread { per: usize },
+    /// A vector `[F]` spread over a map `[F, H, W]` or `[N, F, H, W]`:
+    /// `per` entries each, F entries to a map.
+    Spread { per: usize, channels: usize },
     /// A matrix whose size-1 axes stretch over the result's `[R, C]`: a
     /// column over every column, a row over every row.
     Stretch { cols: usize, out_cols: usize, one_row: bool, one_col: bool },
@@ -1144,8 +1148,8 @@ impl Reader {
         if operand.iter().product::<usize>() == 1 {
             return Some(Reader::One);
         }
-        if let Some(per) = Tensor::spread(operand, out) {
-            return Some(Reader::Spread { per });
+        if let Some((per, channels)) = Tensor::spread(operand, out) {
+            return Some(Reader::Spread { per, channels });
         }
         let ((r, c), (rr, cc)) = (matrix(operand)?, matrix(out)?);
         ((r == rr || r == 1) && (c == cc || c == 1)).then_some(Reader::Stretch {
@@ -1161,7 +1165,7 @@ impl Reader {
         match self {
             Reader::Same => i,
             Reader::One => 0,
-            Reader::Spread { per } => i / per,
+            Reader::Spread { per, channels } => (i / per) % channels,
             Reader::Stretch { cols, out_cols, one_row, one_col } => {
                 let row = if one_row { 0 } else { i / out_cols };
                 let col = if one_col { 0 } else { i % out_cols };
@@ -1194,7 +1198,7 @@ mod tests {
                 let y = Tensor::exact(vec![2], vec![small.clone(), large.clone()]);
                 assert!(x.map2(Elementwise::Max, &y).unwrap().capped());
                 // maxpool's gradient goes to the window's maximum.
-                let window = crate::model::Window { size: 2, stride: 2 };
+                let window = crate::model::Window::plain(2, 2, [2, 2]);
                 let zero = BigRational::zero();
                 let map = Tensor::exact(vec![1, 2, 2], vec![zero.clone(), small.clone(), large.clone(), zero]);
                 let one = Tensor::exact(vec![1, 1, 1], vec![BigRational::one()]);

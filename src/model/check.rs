@@ -15,7 +15,7 @@ use super::error::{Error, ErrorKind, Errors, Operand, MAX_ENTRIES};
 use super::expr::{Graph, NodeId, TensorId};
 use super::func::{Axis, Builtin, Conv, FnId, Func, LossFn, Reduction, Window};
 use super::optimizer::{self, Range};
-use super::shape::Shape;
+use super::shape::{LayerShapeError, Shape};
 use super::{Batch, Function, Model, NamedTensor, Optimizer, Role, Train};
 use crate::diagnostic::suggest;
 use crate::syntax::ast::{self, BinOp, ExprKind, Item, Literal};
@@ -648,7 +648,10 @@ impl<'a> Checker<'a> {
                 func.span,
             ));
         };
-        if builtin.arity() != built.len() {
+        // conv2d takes its bias as an optional third argument, in PyTorch's
+        // order `conv2d(input, weight, bias)`.
+        let optional_bias = builtin == Builtin::Conv2d && built.len() == 3;
+        if builtin.arity() != built.len() && !optional_bias {
             return Err(arity_error(builtin.arity()));
         }
         if let (Scope::Function { name, .. }, false) = (scope, matches!(builtin, Builtin::Elementwise(_))) {
@@ -777,16 +780,39 @@ impl<'a> Checker<'a> {
                         }
                     }
                 }
-                self.graph.conv2d(x, k, conv)
+                let z = self.graph.conv2d(x, k, conv);
+                match built.get(2) {
+                    // The bias adds b[f] to channel f: the sum that a bias
+                    // written after the call, `conv2d(X, K) + b`, denotes.
+                    Some(&b) => {
+                        let filters = self.graph.shape(k).dims()[0];
+                        let shape = self.graph.shape(b).clone();
+                        if shape.dims() != [filters] {
+                            let error = LayerShapeError::Bias { filters, shape };
+                            // The marker sits under the bias; the kernels are shown beside it.
+                            let operands = vec![self.operand(k, &args[1])];
+                            let kind = ErrorKind::LayerShape { func: func.name.clone(), error, operands, pad };
+                            return Err(Error::new(kind, args[2].span));
+                        }
+                        self.graph.add(z, b)
+                    }
+                    None => z,
+                }
             }
             Builtin::Pool(kind) => {
                 let size = whole_number(&args[1], "the window size", 1)?;
                 let stride = keyword_value(keywords, "stride", size, 1)?;
-                let window = Window { size, stride };
+                let pad = keyword_value(keywords, "pad", 0, 0)?;
+                let ceil = switch_value(keywords, "ceil")?;
                 let a = built[0];
+                let extent = match *g.shape(a).dims() {
+                    [.., h, w] => [h, w],
+                    _ => [0, 0],
+                };
+                let window = Window { size, stride, pad, ceil, extent };
                 if let Err(error) = g.shape(a).pool(window) {
                     let operands = vec![self.operand(a, &args[0])];
-                    let kind = ErrorKind::LayerShape { func: func.name.clone(), error, operands, pad: 0 };
+                    let kind = ErrorKind::LayerShape { func: func.name.clone(), error, operands, pad };
                     return Err(Error::new(kind, span));
                 }
                 self.graph.pool(kind, a, window)
@@ -1135,6 +1161,18 @@ fn keyword_value(keywords: &[ast::KeywordArg], name: &'static str, default: usiz
     match keywords.iter().find(|k| k.name.name == name) {
         Some(k) => whole_number(&k.value, name, min),
         None => Ok(default),
+    }
+}
+
+/// A switch keyword such as `ceil = true`: `false` when not given.
+fn switch_value(keywords: &[ast::KeywordArg], name: &'static str) -> Result<bool, Error> {
+    let Some(k) = keywords.iter().find(|k| k.name.name == name) else {
+        return Ok(false);
+    };
+    match &k.value.kind {
+        ExprKind::Name(n) if n.name == "true" => Ok(true),
+        ExprKind::Name(n) if n.name == "false" => Ok(false),
+        _ => Err(Error::new(ErrorKind::BadSwitch { what: name }, k.value.span)),
     }
 }
 

@@ -132,13 +132,15 @@ pub enum ErrorKind {
     /// `--cases y=onehot` for `target y[1000]`: more classes than
     /// [`super::given::MAX_CASES`], each a whole solve shown side by side.
     CasesTooMany { name: String, classes: usize, limit: usize },
-    /// `maxpool(A, 2, pad = 1)`: a keyword argument the function does not take.
+    /// `maxpool(A, 2, padding = 1)`: a keyword argument the function does not take.
     UnknownKeyword { func: String, name: String, allowed: &'static [&'static str] },
     /// `conv2d(X, K, stride = 1, stride = 2)`.
     DuplicateKeyword { name: String, first: Span },
     /// `conv2d(X, K, stride = 1.5)` or `maxpool(A, 0)`: strides, paddings and
     /// windows are whole numbers written as literals.
     BadLayerArg { what: &'static str, min: usize, max: usize },
+    /// `maxpool(A, 2, ceil = 1)`: a switch is `true` or `false`.
+    BadSwitch { what: &'static str },
     /// `conv2d(X, K, stride = 2)` with X `[1, 6, 6]` and K `[1, 1, 3, 3]`: the
     /// output size (6 − 3)/2 + 1 is not whole; also a window larger than its
     /// input, wrong ranks, or a channel count that differs. `pad` is conv2d's.
@@ -597,6 +599,9 @@ impl Error {
             BadLayerArg { what, min, max } => d(format!("{what} must be a whole number from {min} to {max}"))
                 .with_label("not a valid size")
                 .with_help("write a literal whole number, as in `conv2d(X, K, stride = 2, pad = 1)` or `maxpool(A, 2)`"),
+            BadSwitch { what } => d(format!("{what} must be true or false"))
+                .with_label("not true or false")
+                .with_help(format!("write `{what} = true` or `{what} = false`, as in `maxpool(A, 2, ceil = true)`")),
             LayerShape { func, error, operands, pad } => layer_shape(d, func, error, operands, *pad),
             SecondSteps { first } => d("a file has one `steps` statement, and this is the second".into())
                 .with_label("second")
@@ -773,8 +778,12 @@ fn arity_help(func: &str, args: &[String]) -> Option<String> {
             "`{func}(a, b)` compares two tensors entry by entry (`max(Z, 0)` is relu(Z)); nnderive has no {func} over the entries of one tensor"
         ),
         "cross_entropy" | "mse" | "bce" => format!("call it as `{func}(y, p)`: the target first, then the network's output"),
-        "conv2d" => "call it as `conv2d(X, K)`, optionally with `stride = s, pad = p`".into(),
-        "maxpool" | "avgpool" => format!("call it as `{func}(A, k)` for k × k windows, optionally with `stride = s`"),
+        "conv2d" => {
+            "call it as `conv2d(X, K)` or with a bias `conv2d(X, K, b)`, optionally with `stride = s, pad = p`".into()
+        }
+        "maxpool" | "avgpool" => format!(
+            "call it as `{func}(A, k)` for k × k windows, optionally with `stride = s`, `pad = p` and `ceil = true`"
+        ),
         _ if builtin.arity() == 1 => {
             format!("call it as `{func}(t)` on one tensor; to use two, combine them first, as in `{func}(a + b)`")
         }
@@ -863,6 +872,16 @@ fn layer_shape(
             "pad at most {} (the kernel's {axis} less one, a full convolution); pad = (k − 1)/2 keeps the size of the input",
             window - 1
         )),
+        LayerShapeError::PoolPaddingPastHalf { pad, window } => d(format!(
+            "{func}: the padding {pad} is more than half the window {window}, so a window could lie wholly in the padding"
+        ))
+        .with_label("padding past half the window")
+        .with_help(format!("pad at most {} (half the window, as PyTorch requires)", window / 2)),
+        LayerShapeError::Bias { filters, shape } => {
+            d(format!("{func}: the bias is {shape}, but the {filters} kernel{} need one entry each, [{filters}]", plural(*filters)))
+                .with_label("one bias entry per kernel")
+                .with_help(format!("the bias b of conv2d(X, K, b) is [F], F = {filters} the first dimension of K [F, C, kh, kw]"))
+        }
         LayerShapeError::NotWhole { axis, input, window, stride } => {
             let raw = input - 2 * pad;
             let formula = if pad > 0 {

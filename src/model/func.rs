@@ -218,11 +218,68 @@ impl PoolKind {
     }
 }
 
-/// The window of a pooling layer: `size × size`, moved by `stride`.
+/// The window of a pooling layer: `size × size`, moved by `stride` over the
+/// input padded by `pad` on every side, with PyTorch's rules for the number
+/// of windows (floor, or ceil with `ceil`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Window {
     pub size: usize,
     pub stride: usize,
+    /// Rows and columns of padding on each side: −∞ for max-pooling, zeros
+    /// counted in the window for average pooling (PyTorch's default,
+    /// `count_include_pad=True`).
+    pub pad: usize,
+    /// PyTorch's `ceil_mode`: a last, partial window where one more fits
+    /// by starting inside the input or its left padding.
+    pub ceil: bool,
+    /// The input's height and width: the extent the backward pass fills,
+    /// which the output's alone does not fix (the floor rule can leave
+    /// rows and columns that no window reaches).
+    pub extent: [usize; 2],
+}
+
+impl Window {
+    /// A `size × size` window moved by `stride`, no padding, floor rule,
+    /// over an input of `extent`.
+    pub fn plain(size: usize, stride: usize, extent: [usize; 2]) -> Window {
+        Window { size, stride, pad: 0, ceil: false, extent }
+    }
+
+    /// How many windows fit along an axis of `n` entries (PyTorch's rule:
+    /// `⌊(n + 2p − k)/s⌋ + 1`, or with `ceil` `⌈(n + 2p − k)/s⌉ + 1` less
+    /// one if the last window would start in the right padding); `None`
+    /// when the window is larger than the padded input.
+    pub fn count(&self, n: usize) -> Option<usize> {
+        let padded = n + 2 * self.pad;
+        if self.size > padded || self.stride == 0 {
+            return None;
+        }
+        let span = padded - self.size;
+        let mut count = if self.ceil { span.div_ceil(self.stride) } else { span / self.stride } + 1;
+        if self.ceil && (count - 1) * self.stride >= n + self.pad {
+            count -= 1;
+        }
+        Some(count)
+    }
+
+    /// Along an axis of `n` entries, window `i`'s entries of the input (the
+    /// padding left out) and its size for the average, counting padding
+    /// but not what lies past the padded input (PyTorch's divisor).
+    pub fn cover(&self, i: usize, n: usize) -> (std::ops::Range<usize>, usize) {
+        let start = i * self.stride;
+        let end = (start + self.size).min(n + 2 * self.pad);
+        let real = start.saturating_sub(self.pad)..(start + self.size).saturating_sub(self.pad).min(n);
+        (real, end - start)
+    }
+
+    /// How many rows (or columns) at the end of an axis of `n` entries no
+    /// window reaches.
+    pub fn unreached(&self, n: usize) -> usize {
+        match self.count(n) {
+            Some(count) => n.saturating_sub(((count - 1) * self.stride + self.size).saturating_sub(self.pad)),
+            None => 0,
+        }
+    }
 }
 
 /// What a built-in name in a `.nn` file denotes.
@@ -319,7 +376,7 @@ impl Builtin {
     pub fn keywords(self) -> &'static [&'static str] {
         match self {
             Builtin::Conv2d => &["stride", "pad"],
-            Builtin::Pool(_) => &["stride"],
+            Builtin::Pool(_) => &["stride", "pad", "ceil"],
             Builtin::Dropout => &["keep"],
             Builtin::Norm(_) => &["eps"],
             Builtin::Attention => &["mask"],

@@ -25,6 +25,12 @@ pub enum LayerShapeError {
     /// outermost windows would lie wholly in the padding and see only zeros
     /// (and a few bytes of file could ask for a map of millions of entries).
     PaddingPastWindow { axis: &'static str, pad: usize, window: usize },
+    /// A pooling's padding is more than half its window (PyTorch's rule):
+    /// a window could then lie wholly in the padding.
+    PoolPaddingPastHalf { pad: usize, window: usize },
+    /// conv2d's bias (its third argument) is not a vector with one entry per
+    /// kernel: `expected` is F, `shape` the bias's shape.
+    Bias { filters: usize, shape: Shape },
 }
 
 /// The output length of a window of `window` moved by `stride` over `input`
@@ -206,16 +212,39 @@ impl Shape {
         }
     }
 
-    /// A vector `[F]` spread over a tensor `[F, ...]` of rank 3 or more.
+    /// The channel axis of a feature map: 0 of a single map `[C, H, W]`, 1
+    /// of a batch `[N, C, H, W]` (the batch axis leads, as in PyTorch and
+    /// CS231n). `None` for other ranks.
+    pub fn channel_axis(&self) -> Option<usize> {
+        match self.rank() {
+            3 => Some(0),
+            4 => Some(1),
+            _ => None,
+        }
+    }
+
+    /// A vector `[F]` spread over a map `[F, H, W]` or a batch of maps
+    /// `[N, F, H, W]`: entry f goes with channel f.
     pub fn broadcasts_over(&self, map: &Shape) -> bool {
-        matches!((self.dims(), map.dims()), ([f], [g, _, _, ..]) if f == g)
+        match (self.dims(), map.channel_axis()) {
+            ([f], Some(axis)) => map.dims()[axis] == *f,
+            _ => false,
+        }
     }
 
     /// Shape of `conv2d(self, kernels, stride, pad)`: `[C, H, W]` with
-    /// `[F, C, kh, kw]` gives `[F, H', W']`, H' = (H + 2p − kh)/s + 1.
+    /// `[F, C, kh, kw]` gives `[F, H', W']`, H' = (H + 2p − kh)/s + 1, and a
+    /// batch `[N, C, H, W]` gives `[N, F, H', W']`.
     pub fn conv2d(&self, kernels: &Shape, conv: Conv) -> Result<Shape, LayerShapeError> {
-        let &[c, h, w] = self.dims() else {
-            return Err(LayerShapeError::Rank { operand: 0, expected: "a feature map [C, H, W]" });
+        let (batch, c, h, w) = match *self.dims() {
+            [c, h, w] => (None, c, h, w),
+            [n, c, h, w] => (Some(n), c, h, w),
+            _ => {
+                return Err(LayerShapeError::Rank {
+                    operand: 0,
+                    expected: "a feature map [C, H, W] or a batch of maps [N, C, H, W]",
+                })
+            }
         };
         let &[f, kc, kh, kw] = kernels.dims() else {
             return Err(LayerShapeError::Rank { operand: 1, expected: "a kernel bank [F, C, kh, kw]" });
@@ -231,17 +260,30 @@ impl Shape {
         let pad = 2 * conv.pad;
         let out_h = windows("height", h + pad, kh, conv.stride)?;
         let out_w = windows("width", w + pad, kw, conv.stride)?;
-        Ok(Shape(vec![f, out_h, out_w]))
+        Ok(Shape(batch.into_iter().chain([f, out_h, out_w]).collect()))
     }
 
-    /// Shape of a `size × size` pooling of a map `[C, H, W]`.
+    /// Shape of a `size × size` pooling of a map `[C, H, W]` or a batch of
+    /// maps `[N, C, H, W]`: every channel of every map on its own.
     pub fn pool(&self, window: Window) -> Result<Shape, LayerShapeError> {
-        let &[c, h, w] = self.dims() else {
-            return Err(LayerShapeError::Rank { operand: 0, expected: "a feature map [C, H, W]" });
+        let (lead, h, w) = match self.dims() {
+            [lead @ .., h, w] if matches!(lead.len(), 1 | 2) => (lead, *h, *w),
+            _ => {
+                return Err(LayerShapeError::Rank {
+                    operand: 0,
+                    expected: "a feature map [C, H, W] or a batch of maps [N, C, H, W]",
+                })
+            }
         };
-        let out_h = windows("height", h, window.size, window.stride)?;
-        let out_w = windows("width", w, window.size, window.stride)?;
-        Ok(Shape(vec![c, out_h, out_w]))
+        if 2 * window.pad > window.size {
+            return Err(LayerShapeError::PoolPaddingPastHalf { pad: window.pad, window: window.size });
+        }
+        let count = |axis: &'static str, n: usize| {
+            let input = n + 2 * window.pad;
+            window.count(n).ok_or(LayerShapeError::WindowTooLarge { axis, input, window: window.size })
+        };
+        let (out_h, out_w) = (count("height", h)?, count("width", w)?);
+        Ok(Shape(lead.iter().copied().chain([out_h, out_w]).collect()))
     }
 
     /// Shape of `flatten(self)`: a column of every entry.
@@ -257,36 +299,36 @@ impl Shape {
     }
 
     /// Shape of ∂L/∂K for `conv2d(x, K)` from x `[C, H, W]` and the error
-    /// map δ `[F, H', W']`: `[F, C, kh, kw]` with kh = H + 2p − s(H' − 1).
+    /// map δ `[F, H', W']` (or a batch of each, `[N, C, H, W]` and
+    /// `[N, F, H', W']`): `[F, C, kh, kw]` with kh = H + 2p − s(H' − 1).
     pub fn conv2d_kernel_grad(&self, delta: &Shape, conv: Conv) -> Shape {
+        let side = |n: usize, o: usize| (n + 2 * conv.pad).saturating_sub(conv.stride * o.saturating_sub(1));
         match (self.dims(), delta.dims()) {
-            (&[c, h, w], &[f, oh, ow]) => {
-                let side = |n: usize, o: usize| (n + 2 * conv.pad).saturating_sub(conv.stride * o.saturating_sub(1));
+            (&[c, h, w], &[f, oh, ow]) | (&[_, c, h, w], &[_, f, oh, ow]) => {
                 Shape(vec![f, c, side(h, oh), side(w, ow)])
             }
             _ => delta.clone(),
         }
     }
 
-    /// Shape of ∂L/∂X for `conv2d(X, K)` from δ `[F, H', W']` and K
-    /// `[F, C, kh, kw]`: `[C, H, W]` with H = s(H' − 1) + kh − 2p.
+    /// Shape of ∂L/∂X for `conv2d(X, K)` from δ `[F, H', W']` (or a batch
+    /// `[N, F, H', W']`) and K `[F, C, kh, kw]`: `[C, H, W]` (or
+    /// `[N, C, H, W]`) with H = s(H' − 1) + kh − 2p.
     pub fn conv2d_input_grad(&self, kernels: &Shape, conv: Conv) -> Shape {
+        let side = |o: usize, k: usize| (conv.stride * o.saturating_sub(1) + k).saturating_sub(2 * conv.pad);
         match (self.dims(), kernels.dims()) {
-            (&[_, oh, ow], &[_, c, kh, kw]) => {
-                let side = |o: usize, k: usize| (conv.stride * o.saturating_sub(1) + k).saturating_sub(2 * conv.pad);
-                Shape(vec![c, side(oh, kh), side(ow, kw)])
-            }
+            (&[_, oh, ow], &[_, c, kh, kw]) => Shape(vec![c, side(oh, kh), side(ow, kw)]),
+            (&[n, _, oh, ow], &[_, c, kh, kw]) => Shape(vec![n, c, side(oh, kh), side(ow, kw)]),
             _ => self.clone(),
         }
     }
 
-    /// Shape of ∂L/∂A for a pooling from its gradient `[C, H', W']`:
-    /// `[C, H, W]` with H = s(H' − 1) + k.
+    /// Shape of ∂L/∂A for a pooling from its gradient `[C, H', W']` (or a
+    /// batch `[N, C, H', W']`): `[C, H, W]` with H × W the window's extent.
     pub fn unpool(&self, window: Window) -> Shape {
         match self.dims() {
-            &[c, oh, ow] => {
-                let side = |o: usize| window.stride * o.saturating_sub(1) + window.size;
-                Shape(vec![c, side(oh), side(ow)])
+            [lead @ .., _, _] if matches!(lead.len(), 1 | 2) => {
+                Shape(lead.iter().copied().chain(window.extent).collect())
             }
             _ => self.clone(),
         }
@@ -380,7 +422,7 @@ mod tests {
             s(&[1, 2, 2]).conv2d(&s(&[1, 1, 3, 3]), conv),
             Err(LayerShapeError::WindowTooLarge { axis: "height", input: 2, window: 3 })
         );
-        let w = Window { size: 2, stride: 1 };
+        let w = Window::plain(2, 1, [3, 3]);
         assert_eq!(s(&[2, 3, 3]).pool(w), Ok(s(&[2, 2, 2])));
         assert_eq!(s(&[2, 2, 2]).unpool(w), s(&[2, 3, 3]));
         assert_eq!(s(&[2, 2, 2]).flatten(), s(&[8]));
@@ -388,6 +430,29 @@ mod tests {
         assert_eq!(s(&[2, 3, 3]).broadcast(&s(&[2])), Some(s(&[2, 3, 3])));
         assert_eq!(s(&[3]).broadcast(&s(&[2, 3, 3])), None);
         assert_eq!(s(&[2, 3]).broadcast(&s(&[2, 3, 3])), None);
+        // A batch of maps: the batch axis leads, the channel axis is the second.
+        assert_eq!(s(&[2, 3, 5, 5]).conv2d(&s(&[4, 3, 3, 3]), strided), Ok(s(&[2, 4, 3, 3])));
+        assert_eq!(s(&[2, 3, 5, 5]).conv2d_kernel_grad(&s(&[2, 4, 3, 3]), strided), s(&[4, 3, 3, 3]));
+        assert_eq!(s(&[2, 4, 3, 3]).conv2d_input_grad(&s(&[4, 3, 3, 3]), strided), s(&[2, 3, 5, 5]));
+        assert_eq!(s(&[2, 3, 4, 4]).pool(Window::plain(2, 2, [4, 4])), Ok(s(&[2, 3, 2, 2])));
+        assert_eq!(s(&[2, 3, 2, 2]).unpool(Window::plain(2, 2, [4, 4])), s(&[2, 3, 4, 4]));
+        // PyTorch's rules: the floor, padding, and ceil mode.
+        assert_eq!(s(&[1, 4, 4]).pool(Window::plain(3, 3, [4, 4])), Ok(s(&[1, 1, 1])));
+        let padded = Window { pad: 1, ..Window::plain(3, 2, [4, 4]) };
+        assert_eq!(s(&[1, 4, 4]).pool(padded), Ok(s(&[1, 2, 2])));
+        let ceil = Window { ceil: true, ..Window::plain(2, 2, [5, 5]) };
+        assert_eq!(s(&[1, 5, 5]).pool(ceil), Ok(s(&[1, 3, 3])));
+        assert_eq!(s(&[1, 5, 5]).pool(Window::plain(2, 2, [5, 5])), Ok(s(&[1, 2, 2])));
+        // A last window that would start in the right padding is dropped.
+        let edge = Window { pad: 1, ceil: true, ..Window::plain(2, 2, [4, 4]) };
+        assert_eq!(s(&[1, 4, 4]).pool(edge), Ok(s(&[1, 3, 3])));
+        assert_eq!(
+            s(&[1, 4, 4]).pool(Window { pad: 2, ..Window::plain(3, 1, [4, 4]) }),
+            Err(LayerShapeError::PoolPaddingPastHalf { pad: 2, window: 3 })
+        );
+        assert_eq!(s(&[4]).broadcast(&s(&[2, 4, 3, 3])), Some(s(&[2, 4, 3, 3])));
+        assert_eq!(s(&[2]).broadcast(&s(&[2, 4, 3, 3])), None);
+        assert_eq!(s(&[2]).broadcast(&s(&[1, 2, 2, 3, 3])), None);
     }
 
     #[test]

@@ -611,8 +611,10 @@ fn layer_rule_blocks(rules: &[Convention]) -> Vec<Block> {
         }
         statement.push(text(":"));
         out.push(Block::Paragraph(statement));
-        if let Some((lhs, rhs)) = c.latex_index_form().and_then(|f| f.split_once(" = ")) {
-            out.push(Block::Display(vec![row(lhs, rhs)]));
+        if let Some(form) = c.latex_index_form() {
+            let rows: Vec<_> =
+                form.split(r" \\ ").filter_map(|f| f.split_once(" = ")).map(|(l, r)| row(l, r)).collect();
+            out.push(Block::Display(rows));
         }
     }
     out

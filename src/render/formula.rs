@@ -404,17 +404,17 @@ impl Printer<'_> {
             }
             Node::Softmax(a, axis) => match self.graph.shape(*a).vector_axis() {
                 Some(_) => self.call(if n == Notation::Latex { "\\operatorname{softmax}" } else { "softmax" }, &[*a]),
-                None => self.layer_call("softmax", &[*a], vec![("axis", axis.index())]),
+                None => self.layer_call("softmax", &[*a], vec![("axis", axis.index().to_string())]),
             },
             Node::LogSoftmax(a, axis) => match self.graph.shape(*a).vector_axis() {
                 Some(_) => {
                     self.call(if n == Notation::Latex { "\\operatorname{log\\_softmax}" } else { "log_softmax" }, &[*a])
                 }
-                None => self.layer_call("log_softmax", &[*a], vec![("axis", axis.index())]),
+                None => self.layer_call("log_softmax", &[*a], vec![("axis", axis.index().to_string())]),
             },
             Node::Diag(a) => self.call(if n == Notation::Latex { "\\operatorname{diag}" } else { "diag" }, &[*a]),
             Node::Loss(LossFn::CrossEntropy(Some(axis)), y, p) => {
-                self.layer_call("cross_entropy", &[*y, *p], vec![("axis", axis.index())])
+                self.layer_call("cross_entropy", &[*y, *p], vec![("axis", axis.index().to_string())])
             }
             Node::Loss(f, y, p) => {
                 let name = match (f, n) {
@@ -438,10 +438,17 @@ impl Printer<'_> {
             }
             Node::Flatten(a) => self.layer_call("flatten", &[*a], vec![]),
             Node::Reshape(a, shape) => self.reshape(*a, shape.dims()),
-            Node::SumSpatial(a) => match n {
-                Notation::Nn => self.call("sum_spatial", &[*a]),
-                Notation::Text => (format!("Σᵢⱼ {}", self.operand(*a, Prec::Atom)), Prec::Prefix),
-                Notation::Latex => (format!("\\textstyle\\sum_{{i,j}} {}", self.operand(*a, Prec::Atom)), Prec::Prefix),
+            // Over a batch of maps [N, F, H, W] the sum runs over the maps too.
+            Node::SumSpatial(a) => match (n, self.graph.shape(*a).rank() == 4) {
+                (Notation::Nn, _) => self.call("sum_spatial", &[*a]),
+                (Notation::Text, false) => (format!("Σᵢⱼ {}", self.operand(*a, Prec::Atom)), Prec::Prefix),
+                (Notation::Text, true) => (format!("Σₙᵢⱼ {}", self.operand(*a, Prec::Atom)), Prec::Prefix),
+                (Notation::Latex, false) => {
+                    (format!("\\textstyle\\sum_{{i,j}} {}", self.operand(*a, Prec::Atom)), Prec::Prefix)
+                }
+                (Notation::Latex, true) => {
+                    (format!("\\textstyle\\sum_{{n,i,j}} {}", self.operand(*a, Prec::Atom)), Prec::Prefix)
+                }
             },
             Node::OneHot(labels, ..) => match n {
                 Notation::Latex => self.call("\\operatorname{onehot}", &[*labels]),
@@ -473,7 +480,7 @@ impl Printer<'_> {
                 let one = if n == Notation::Latex { "\\mathbf{1}" } else { "1" };
                 let t = if n == Notation::Latex { "^\\top" } else { "ᵀ" };
                 match (n, *axis == crate::model::Axis::DOWN) {
-                    (Notation::Nn, _) => self.layer_call("sum", &[*a], vec![("axis", axis.index())]),
+                    (Notation::Nn, _) => self.layer_call("sum", &[*a], vec![("axis", axis.index().to_string())]),
                     (_, true) => (format!("{one}{t} {}", self.operand(*a, Prec::Prefix)), Prec::Product),
                     (_, false) => (format!("{} {one}", self.operand(*a, Prec::Prefix)), Prec::Product),
                 }
@@ -579,11 +586,11 @@ impl Printer<'_> {
 
     /// A layer written as a call, with settings after the operands
     /// (`conv2d(X, K, stride = 2, pad = 1)`).
-    fn layer_call(&self, name: &str, args: &[NodeId], settings: Vec<(&str, usize)>) -> (String, Prec) {
+    fn layer_call(&self, name: &str, args: &[NodeId], settings: Vec<(&str, String)>) -> (String, Prec) {
         let mut parts: Vec<String> = args.iter().map(|&a| self.print(a).0).collect();
         for (key, value) in settings {
             parts.push(match (key, self.notation) {
-                ("", _) => value.to_string(),
+                ("", _) => value,
                 (key, Notation::Latex) => format!("\\text{{{key}}} = {value}"),
                 (key, _) => format!("{key} = {value}"),
             });
@@ -844,22 +851,29 @@ fn group_start(s: &str) -> Option<usize> {
 }
 
 /// conv2d's settings as keyword arguments, the defaults (stride 1, pad 0) left out.
-fn conv_keywords(c: crate::model::Conv) -> Vec<(&'static str, usize)> {
+fn conv_keywords(c: crate::model::Conv) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     if c.stride != 1 {
-        out.push(("stride", c.stride));
+        out.push(("stride", c.stride.to_string()));
     }
     if c.pad != 0 {
-        out.push(("pad", c.pad));
+        out.push(("pad", c.pad.to_string()));
     }
     out
 }
 
-/// A pooling window as arguments: the size, then the stride unless it equals the size.
-fn pool_arguments(w: crate::model::Window) -> Vec<(&'static str, usize)> {
-    let mut out = vec![("", w.size)];
+/// A pooling window as arguments: the size, then the stride unless it
+/// equals the size, the padding unless 0, and `ceil = true` in ceil mode.
+fn pool_arguments(w: crate::model::Window) -> Vec<(&'static str, String)> {
+    let mut out = vec![("", w.size.to_string())];
     if w.stride != w.size {
-        out.push(("stride", w.stride));
+        out.push(("stride", w.stride.to_string()));
+    }
+    if w.pad != 0 {
+        out.push(("pad", w.pad.to_string()));
+    }
+    if w.ceil {
+        out.push(("ceil", "true".to_string()));
     }
     out
 }

@@ -974,6 +974,25 @@ pub fn note_pieces(note: &Note, names: &Names, notation: Notation) -> Vec<traini
             out.push(Formula(step.to_string()));
             out.push(Words(" is not a fraction, so from that step on the parameters are computed in f64"));
         }
+        Note::Unreached { quantity, pool, rows, cols, extent } => {
+            out.extend(quantity_pieces(*quantity, names, notation));
+            out.push(Words(": the windows of "));
+            out.push(Formula(pool.to_string()));
+            out.push(Words(" stop where they fit (PyTorch's floor rule), so "));
+            // "row 4 and column 4", "rows 4–5", counted from 1 as the formulas count.
+            let spans = [(*rows, extent[0], "row ", "rows "), (*cols, extent[1], "column ", "columns ")];
+            for (k, (n, of, one, many)) in spans.into_iter().filter(|s| s.0 > 0).enumerate() {
+                if k > 0 {
+                    out.push(Words(" and "));
+                }
+                out.push(Words(if n == 1 { one } else { many }));
+                let dash = if latex { "\\text{–}" } else { "–" };
+                out.push(Formula(if n == 1 { of.to_string() } else { format!("{}{dash}{of}", of + 1 - n) }));
+            }
+            out.push(Words(
+                " of its input are in no window: they do not change the result and get no gradient from it",
+            ));
+        }
         Note::Large { quantity } => {
             out.extend(quantity_pieces(*quantity, names, notation));
             out.push(Words(": more than "));

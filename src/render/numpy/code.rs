@@ -174,7 +174,7 @@ impl Printer<'_> {
         // A vector [F] beside a map [F, H, W]: entry f goes with channel f.
         let beside_map = |n: &NodeId, other: &NodeId| {
             let s = g.shape(*n);
-            s.rank() <= 2 && !s.is_scalar() && g.shape(*other).rank() == 3
+            s.rank() <= 2 && !s.is_scalar() && g.shape(*other).channel_axis().is_some()
         };
         // `(W2.T @ delta2) * f_prime(Z1)`: a matrix product beside an
         // entrywise one keeps the parentheses the derivation's text shows,
@@ -254,7 +254,8 @@ impl Printer<'_> {
                 call("conv2d_kernel_grad", &[x, d], &extra)
             }
             Node::ConvInputGrad(d, k, c) => {
-                let mut extra = vec![format!("input_size={}", size_tuple(&g.shape(id).dims()[1..]))];
+                let dims = g.shape(id).dims();
+                let mut extra = vec![format!("input_size={}", size_tuple(&dims[dims.len().saturating_sub(2)..]))];
                 extra.extend(conv_settings(c.stride, c.pad));
                 call("conv2d_input_grad", &[d, k], &extra)
             }
@@ -263,12 +264,13 @@ impl Printer<'_> {
                     PoolKind::Max => "maxpool",
                     PoolKind::Avg => "avgpool",
                 };
-                call(name, &[a], &window(w.size, w.stride))
+                call(name, &[a], &window(w))
             }
-            Node::MaxPoolBack(a, grad, w) => call("maxpool_back", &[a, grad], &window(w.size, w.stride)),
+            Node::MaxPoolBack(a, grad, w) => call("maxpool_back", &[a, grad], &window(w)),
             Node::AvgPoolBack(grad, w) => {
-                let mut extra = window(w.size, w.stride);
-                extra.push(format!("input_size={}", size_tuple(&g.shape(id).dims()[1..])));
+                let mut extra = window(w);
+                let dims = g.shape(id).dims();
+                extra.push(format!("input_size={}", size_tuple(&dims[dims.len().saturating_sub(2)..])));
                 call("avgpool_back", &[grad], &extra)
             }
             Node::Flatten(a) => call("flatten", &[a], &[]),
@@ -298,7 +300,7 @@ impl Printer<'_> {
         };
         let spread = |n: &NodeId| {
             let s = self.graph.shape(*n);
-            if s.rank() <= 2 && !s.is_scalar() && self.graph.shape(id).rank() == 3 {
+            if s.rank() <= 2 && !s.is_scalar() && self.graph.shape(id).channel_axis().is_some() {
                 Some(format!("per_channel({})", text(n, Prec::Atom)))
             } else {
                 None
@@ -386,10 +388,16 @@ fn conv_settings(stride: usize, pad: usize) -> Vec<String> {
     out
 }
 
-fn window(size: usize, stride: usize) -> Vec<String> {
-    let mut out = vec![size.to_string()];
-    if stride != size {
-        out.push(format!("stride={stride}"));
+fn window(w: &crate::model::Window) -> Vec<String> {
+    let mut out = vec![w.size.to_string()];
+    if w.stride != w.size {
+        out.push(format!("stride={}", w.stride));
+    }
+    if w.pad != 0 {
+        out.push(format!("pad={}", w.pad));
+    }
+    if w.ceil {
+        out.push("ceil=True".into());
     }
     out
 }

@@ -30,6 +30,7 @@ pub enum Helper {
     Conv2d,
     ConvKernelGrad,
     ConvInputGrad,
+    PoolWindows,
     MaxPool,
     AvgPool,
     MaxPoolBack,
@@ -85,10 +86,10 @@ pub fn used(g: &Graph, roots: &[NodeId]) -> BTreeSet<Helper> {
             Node::Conv2d(..) => &[Helper::Conv2d],
             Node::ConvKernelGrad(..) => &[Helper::ConvKernelGrad],
             Node::ConvInputGrad(..) => &[Helper::ConvInputGrad],
-            Node::Pool(PoolKind::Max, ..) => &[Helper::MaxPool],
-            Node::Pool(PoolKind::Avg, ..) => &[Helper::AvgPool],
-            Node::MaxPoolBack(..) => &[Helper::MaxPoolBack],
-            Node::AvgPoolBack(..) => &[Helper::AvgPoolBack],
+            Node::Pool(PoolKind::Max, ..) => &[Helper::PoolWindows, Helper::MaxPool],
+            Node::Pool(PoolKind::Avg, ..) => &[Helper::PoolWindows, Helper::AvgPool],
+            Node::MaxPoolBack(..) => &[Helper::PoolWindows, Helper::MaxPoolBack],
+            Node::AvgPoolBack(..) => &[Helper::PoolWindows, Helper::AvgPoolBack],
             Node::Flatten(_) => &[Helper::Flatten],
             Node::Reshape(..) => &[Helper::Reshape],
             Node::SumSpatial(_) => &[Helper::SumSpatial],
@@ -99,8 +100,9 @@ pub fn used(g: &Graph, roots: &[NodeId]) -> BTreeSet<Helper> {
             Node::ScatterAdd(..) => &[Helper::ScatterAdd],
             Node::Add(a, b) | Node::Sub(a, b) | Node::Mul(a, b) | Node::Div(a, b) | Node::MatMul(a, b) => {
                 let (sa, sb) = (g.shape(*a), g.shape(*b));
-                let beside =
-                    |x: &crate::model::Shape, y: &crate::model::Shape| x.rank() <= 2 && !x.is_scalar() && y.rank() == 3;
+                let beside = |x: &crate::model::Shape, y: &crate::model::Shape| {
+                    x.rank() <= 2 && !x.is_scalar() && y.channel_axis().is_some()
+                };
                 if beside(sa, sb) || beside(sb, sa) {
                     &[Helper::PerChannel]
                 } else {
@@ -226,85 +228,118 @@ pub fn source(h: Helper) -> &'static str {
         }
         Helper::PerChannel => {
             r#"def per_channel(v):
-    """A vector [F] beside a map [F, H, W]: entry f goes with every entry of channel f."""
+    """A vector [F] beside a map [F, H, W] or a batch [N, F, H, W]: entry f goes with every
+    entry of channel f."""
     return np.reshape(v, (-1, 1, 1))
 "#
         }
         Helper::Conv2d => {
             r#"def conv2d(X, K, stride=1, pad=0):
-    """Z[f, i, j] = Σ_{c,u,v} K[f, c, u, v] X̃[c, s·i + u, s·j + v], X̃ = X with `pad` zeros around it."""
+    """Z[n, f, i, j] = Σ_{c,u,v} K[f, c, u, v] X̃[n, c, s·i + u, s·j + v], X̃ = X with `pad` zeros
+    around each map; X is one map [C, H, W] or a batch [N, C, H, W]."""
     F, C, kh, kw = K.shape
-    Xp = np.pad(X, ((0, 0), (pad, pad), (pad, pad)))
-    Z = np.zeros((F, (Xp.shape[1] - kh) // stride + 1, (Xp.shape[2] - kw) // stride + 1))
-    for f, i, j in np.ndindex(*Z.shape):
-        Z[f, i, j] = np.sum(K[f] * Xp[:, stride * i : stride * i + kh, stride * j : stride * j + kw])
+    Xp = np.pad(X, [(0, 0)] * (X.ndim - 2) + [(pad, pad), (pad, pad)])
+    oh, ow = (Xp.shape[-2] - kh) // stride + 1, (Xp.shape[-1] - kw) // stride + 1
+    Z = np.zeros(X.shape[:-3] + (F, oh, ow))
+    for i, j in np.ndindex(oh, ow):
+        window = Xp[..., stride * i : stride * i + kh, stride * j : stride * j + kw]
+        Z[..., i, j] = np.einsum("...cuv,fcuv->...f", window, K)
     return Z
 "#
         }
         Helper::ConvKernelGrad => {
             r#"def conv2d_kernel_grad(X, delta, kernel_size, stride=1, pad=0):
-    """∂L/∂K[f, c, u, v] = Σ_{i,j} δ[f, i, j] X̃[c, s·i + u, s·j + v]: X̃ ⋆ δ."""
+    """∂L/∂K[f, c, u, v] = Σ_{n,i,j} δ[n, f, i, j] X̃[n, c, s·i + u, s·j + v]: X̃ ⋆ δ, summed over a batch."""
     kh, kw = kernel_size
-    Xp = np.pad(X, ((0, 0), (pad, pad), (pad, pad)))
-    dK = np.zeros((delta.shape[0], X.shape[0], kh, kw))
-    for f, i, j in np.ndindex(*delta.shape):
-        dK[f] += delta[f, i, j] * Xp[:, stride * i : stride * i + kh, stride * j : stride * j + kw]
+    X, delta = np.reshape(X, (-1,) + X.shape[-3:]), np.reshape(delta, (-1,) + delta.shape[-3:])
+    Xp = np.pad(X, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dK = np.zeros((delta.shape[1], X.shape[1], kh, kw))
+    for i, j in np.ndindex(*delta.shape[-2:]):
+        window = Xp[..., stride * i : stride * i + kh, stride * j : stride * j + kw]
+        dK += np.einsum("nf,ncuv->fcuv", delta[..., i, j], window)
     return dK
 "#
         }
         Helper::ConvInputGrad => {
             r#"def conv2d_input_grad(delta, K, input_size, stride=1, pad=0):
-    """∂L/∂X: each δ[f, i, j] sends K[f] back over the window it came from (a full
+    """∂L/∂X: each δ[n, f, i, j] sends K[f] back over the window it came from (a full
     convolution), and the padding is cropped off."""
     H, W = input_size
     F, C, kh, kw = K.shape
-    dXp = np.zeros((C, H + 2 * pad, W + 2 * pad))
-    for f, i, j in np.ndindex(*delta.shape):
-        dXp[:, stride * i : stride * i + kh, stride * j : stride * j + kw] += delta[f, i, j] * K[f]
-    return dXp[:, pad : pad + H, pad : pad + W]
+    dXp = np.zeros(delta.shape[:-3] + (C, H + 2 * pad, W + 2 * pad))
+    for i, j in np.ndindex(*delta.shape[-2:]):
+        dXp[..., stride * i : stride * i + kh, stride * j : stride * j + kw] += np.einsum(
+            "...f,fcuv->...cuv", delta[..., i, j], K
+        )
+    return dXp[..., pad : pad + H, pad : pad + W]
+"#
+        }
+        Helper::PoolWindows => {
+            r#"def pool_windows(n, size, stride, pad=0, ceil=False):
+    """Along an axis of n entries, each pooling window's entries of the input (padding left out)
+    and its size counting padding, the windows counted as PyTorch counts them (floor, or
+    ceil_mode, where a last window must start inside the input or its left padding)."""
+    span = n + 2 * pad - size
+    count = (-(-span // stride) if ceil else span // stride) + 1
+    if ceil and (count - 1) * stride >= n + pad:
+        count -= 1
+    return [
+        (slice(max(i * stride - pad, 0), min(i * stride + size - pad, n)), min(i * stride + size, n + 2 * pad) - i * stride)
+        for i in range(count)
+    ]
 "#
         }
         Helper::MaxPool => {
-            r#"def maxpool(A, size, stride=None):
-    """The largest entry of each size×size window, the window moved by `stride` (default: size)."""
-    stride = stride or size
-    C, H, W = A.shape
-    P = np.zeros((C, (H - size) // stride + 1, (W - size) // stride + 1))
-    for c, i, j in np.ndindex(*P.shape):
-        P[c, i, j] = np.max(A[c, stride * i : stride * i + size, stride * j : stride * j + size])
+            r#"def maxpool(A, size, stride=None, pad=0, ceil=False):
+    """The largest entry of each size×size window of each map and channel, the window moved by
+    `stride` (default: size) over A padded with −∞; A is [C, H, W] or a batch [N, C, H, W]."""
+    rows = pool_windows(A.shape[-2], size, stride or size, pad, ceil)
+    cols = pool_windows(A.shape[-1], size, stride or size, pad, ceil)
+    P = np.zeros(A.shape[:-2] + (len(rows), len(cols)))
+    for i, (r, _) in enumerate(rows):
+        for j, (c, _) in enumerate(cols):
+            P[..., i, j] = np.max(A[..., r, c], axis=(-2, -1))
     return P
 "#
         }
         Helper::AvgPool => {
-            r#"def avgpool(A, size, stride=None):
-    """The mean of each size×size window, the window moved by `stride` (default: size)."""
-    stride = stride or size
-    C, H, W = A.shape
-    P = np.zeros((C, (H - size) // stride + 1, (W - size) // stride + 1))
-    for c, i, j in np.ndindex(*P.shape):
-        P[c, i, j] = np.sum(A[c, stride * i : stride * i + size, stride * j : stride * j + size]) / size**2
+            r#"def avgpool(A, size, stride=None, pad=0, ceil=False):
+    """The mean of each size×size window of each map and channel, the window moved by `stride`
+    (default: size) over A padded with zeros that count in the mean (PyTorch's default)."""
+    rows = pool_windows(A.shape[-2], size, stride or size, pad, ceil)
+    cols = pool_windows(A.shape[-1], size, stride or size, pad, ceil)
+    P = np.zeros(A.shape[:-2] + (len(rows), len(cols)))
+    for i, (r, h) in enumerate(rows):
+        for j, (c, w) in enumerate(cols):
+            P[..., i, j] = np.sum(A[..., r, c], axis=(-2, -1)) / (h * w)
     return P
 "#
         }
         Helper::MaxPoolBack => {
-            r#"def maxpool_back(A, g, size, stride=None):
-    """∂L/∂A of maxpool(A): each g[c, i, j] goes to the first maximum (row by row) of its window."""
-    stride = stride or size
+            r#"def maxpool_back(A, g, size, stride=None, pad=0, ceil=False):
+    """∂L/∂A of maxpool(A): each g[..., i, j] goes to the first maximum (row by row) of its window."""
+    rows = pool_windows(A.shape[-2], size, stride or size, pad, ceil)
+    cols = pool_windows(A.shape[-1], size, stride or size, pad, ceil)
     dA = np.zeros_like(A, dtype=float)
-    for c, i, j in np.ndindex(*g.shape):
-        window = A[c, stride * i : stride * i + size, stride * j : stride * j + size]
+    for index in np.ndindex(*g.shape):
+        *lead, i, j = index
+        (r, _), (c, _) = rows[i], cols[j]
+        window = A[tuple(lead)][r, c]
         u, v = np.unravel_index(np.argmax(window), window.shape)
-        dA[c, stride * i + u, stride * j + v] += g[c, i, j]
+        dA[tuple(lead) + (r.start + u, c.start + v)] += g[index]
     return dA
 "#
         }
         Helper::AvgPoolBack => {
-            r#"def avgpool_back(g, size, stride=None, input_size=None):
-    """∂L/∂A of avgpool(A): each g[c, i, j] spreads g/size² over its window."""
-    stride = stride or size
-    dA = np.zeros((g.shape[0],) + tuple(input_size))
-    for c, i, j in np.ndindex(*g.shape):
-        dA[c, stride * i : stride * i + size, stride * j : stride * j + size] += g[c, i, j] / size**2
+            r#"def avgpool_back(g, size, stride=None, pad=0, ceil=False, input_size=None):
+    """∂L/∂A of avgpool(A): each g[..., i, j] spread over its window, divided as the mean divides."""
+    H, W = input_size
+    rows = pool_windows(H, size, stride or size, pad, ceil)
+    cols = pool_windows(W, size, stride or size, pad, ceil)
+    dA = np.zeros(g.shape[:-2] + (H, W))
+    for i, (r, h) in enumerate(rows):
+        for j, (c, w) in enumerate(cols):
+            dA[..., r, c] += g[..., i, j, None, None] / (h * w)
     return dA
 "#
         }
@@ -322,8 +357,8 @@ pub fn source(h: Helper) -> &'static str {
         }
         Helper::SumSpatial => {
             r#"def sum_spatial(G):
-    """Σ_{i,j} of each channel of a map [F, H, W]: a column [F]."""
-    return np.sum(G, axis=(1, 2)).reshape(-1, 1)
+    """Σ_{i,j} of each channel of a map [F, H, W], Σ_{n,i,j} of a batch [N, F, H, W]: a column [F]."""
+    return np.sum(G, axis=tuple(a for a in range(G.ndim) if a != G.ndim - 3)).reshape(-1, 1)
 "#
         }
         Helper::OneHot => {

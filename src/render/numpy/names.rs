@@ -97,6 +97,7 @@ const RESERVED: &[&str] = &[
     "conv2d",
     "conv2d_kernel_grad",
     "conv2d_input_grad",
+    "pool_windows",
     "maxpool",
     "avgpool",
     "maxpool_back",
