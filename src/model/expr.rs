@@ -1113,6 +1113,11 @@ impl Graph {
                 return t;
             }
         }
+        // A tensor of ones reshaped is the tensor of ones of the new shape
+        // (1 itself for a scalar: ∂L/∂w = 1 through flatten(w)).
+        if let Node::Ones(_) = self.node(a) {
+            return self.ones(shape);
+        }
         // reshape(reshape(v, s), t) = reshape(v, t): row-major layouts compose.
         if let Node::Reshape(v, _) = *self.node(a) {
             return self.reshape(v, shape);
