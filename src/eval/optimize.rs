@@ -15,7 +15,7 @@ use num_rational::BigRational;
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
 use super::tensor::{Data, NumericError, Tensor, EXACT_BITS_CAP};
-use crate::model::{Elementwise, Optimizer};
+use crate::model::{Elementwise, Optimizer, TensorId, Train};
 
 /// βᵏ stays exact while its denominator has at most this many bits. Past
 /// it, an exact m (at most [`EXACT_BITS_CAP`] bits an entry, as every exact
@@ -95,6 +95,33 @@ impl Steps {
         Steps { k: 0, powers }
     }
 
+    /// The steps of `optimizer` after `taken` updates already taken (Adam's
+    /// `t`): the next is number taken + 1. βᵗ is one power, exact while it
+    /// is small enough, so a large t costs no more than a small one.
+    pub fn after(optimizer: &Optimizer, taken: u32) -> Steps {
+        let mut steps = Steps::new(optimizer);
+        steps.k = taken;
+        if let Some(powers) = steps.powers.as_mut() {
+            for p in powers.iter_mut() {
+                if let Power::Exact { n, d, nk, dk } = p {
+                    if d.bits().saturating_mul(u64::from(taken)) > EXACT_POWER_BITS {
+                        let beta = n.to_f64().unwrap_or(f64::NAN) / d.to_f64().unwrap_or(f64::NAN);
+                        *p = Power::Float { beta };
+                    } else {
+                        *nk = n.pow(taken);
+                        *dk = d.pow(taken);
+                    }
+                }
+            }
+        }
+        steps
+    }
+
+    /// The first step of `train`'s run: update number `t` + 1.
+    pub fn first_of(train: &Train) -> Step {
+        Steps::after(&train.optimizer, train.taken).advance()
+    }
+
     /// The first step of `optimizer`.
     pub fn first(optimizer: &Optimizer) -> Step {
         Steps::new(optimizer).advance()
@@ -130,6 +157,22 @@ fn correct(m: &Tensor, correction: &Tensor) -> Result<Tensor, NumericError> {
         (Data::Exact(_), false) => Ok(m.to_float().div(correction)?.with_capped(true)),
         _ => m.div(correction),
     }
+}
+
+/// The kept quantities `param` starts from, in the order of
+/// [`Optimizer::quantities`], when the file gives any (`velocity = v0`):
+/// the tensors it names, read by `value`, and zeros of the gradient's shape
+/// for those it leaves out. `None` when all start at zero.
+pub fn initial_state(
+    train: &Train,
+    param: TensorId,
+    grad: &Tensor,
+    value: impl Fn(TensorId) -> Option<Tensor>,
+) -> Option<Vec<Tensor>> {
+    let given: Vec<Option<TensorId>> = train.optimizer.kept().map(|q| train.initial(param, q)).collect();
+    given.iter().any(Option::is_some).then(|| {
+        given.iter().map(|id| id.and_then(&value).unwrap_or_else(|| grad.zeros_like())).collect()
+    })
 }
 
 /// The result of one step for one parameter.

@@ -881,15 +881,18 @@ fn update_blocks(model: &Model, names: &Names, train: &Training, round: Option<u
     }));
     p.push(text(" For every parameter "));
     p.push(math(any));
-    if let Some(init) = training::initial_state(&train.optimizer, L) {
-        p.push(text(", starting from "));
-        p.push(math(init));
+    if let Some(given) = &model.train {
+        let name = |t| names.tensor(t, L);
+        if let Some(init) = training::initial_state(given, &name, L) {
+            p.push(text(", starting from "));
+            p.push(math(init));
+        }
     }
     p.push(text(", step "));
     p.push(math("k = 1, 2, \\dots"));
     p.push(text(" computes:"));
     out.push(Block::Paragraph(p));
-    let rows = training::rule(&train.optimizer, any, &loss, L)
+    let rows = training::rule_after(&train.optimizer, training::taken(model), any, &loss, L)
         .into_iter()
         .map(|l| Row { lhs: l.lhs, rhs: l.rhs, note: Some(vec![text(l.meaning)]) })
         .collect();
