@@ -567,12 +567,10 @@ impl Error {
             ))
             .with_label("not a tensor's name")
             .with_help(format!(
-                "{} is the {}; declare `const {}0[...]` of the parameter's shape with its value and write `{} = {}0` (a list `[a, b]` in declaration order for several parameters); left out, it starts at zero",
+                "declare `const {short}0[...]` with the parameter's shape and values and write `{} = {short}0` (a list `[a, b]` in declaration order for several parameters); left out, {} starts at zero",
                 part.name,
                 part.meaning(),
-                part.name.chars().next().unwrap_or('s'),
-                part.name,
-                part.name.chars().next().unwrap_or('s')
+                short = part.name.chars().next().unwrap_or('s'),
             )),
             StateOfOtherOptimizer { optimizer, name, owner } => {
                 let diag = d(format!("'{name}' is part of {owner}'s state, not {}'s", optimizer.name)).with_label("not this optimizer's");
@@ -593,7 +591,7 @@ impl Error {
                 .with_label("not a const")
                 .with_help(format!("a state starts from fixed values: declare `const {name}[...] = ...`")),
             StateShape { setting, name, shape, param, param_shape } => d(format!(
-                "'{name}' has shape {shape}, but the {setting} of '{param}' has its shape {param_shape}"
+                "'{name}' has shape {shape}, but the {setting} of '{param}' has the parameter's shape {param_shape}"
             ))
             .with_label(format!("{shape}, not {param_shape}"))
             .with_help(format!("each tensor of `{setting} = ...` has the shape of the parameter it belongs to, in declaration order")),
@@ -889,7 +887,12 @@ fn settings_help(kind: &Kind) -> String {
             _ => format!("`{}` ({}, default {})", s.name, s.meaning, default_text(s)),
         })
         .collect();
-    format!("{} takes {} and optionally {}", kind.name, and_list(&required), and_list(&optional))
+    let takes = format!("{} takes {} and optionally {}", kind.name, and_list(&required), and_list(&optional));
+    let state: Vec<String> = kind.state.iter().map(|s| format!("`{}` ({})", s.name, s.meaning())).collect();
+    match state.is_empty() {
+        true => takes,
+        false => format!("{takes}; it may start from a state: {}", and_list(&state)),
+    }
 }
 
 fn keyword_list(list: &[&str]) -> String {

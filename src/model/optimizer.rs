@@ -127,6 +127,11 @@ impl StateArg {
     /// What it is, for help texts.
     pub fn meaning(&self) -> &'static str {
         match self.holds {
+            Held::Kept(Quantity::Velocity) => "the velocity",
+            Held::Kept(Quantity::SquareMean) => "the running mean of squared gradients",
+            Held::Kept(Quantity::FirstMoment) => "the first moment",
+            Held::Kept(Quantity::SecondMoment) => "the second moment",
+            // Not kept, so never a state; named for completeness.
             Held::Kept(q) => q.meaning(),
             Held::Taken => "the number of updates already taken",
         }
@@ -203,12 +208,14 @@ pub const KINDS: [Kind; 4] = [
 /// nnderive keeps them: (optimizer, setting as written, optimizer, setting).
 /// `sgd(momentum = 0.9)` is PyTorch's SGD with momentum, nnderive's
 /// `momentum(beta = 0.9)`; PyTorch's RMSprop calls its decay `alpha`.
-pub const FOREIGN_SETTINGS: [(&str, &str, &str, &str); 5] = [
+/// RMSprop's running mean is CS231n's `cache` (the formulas write it s).
+pub const FOREIGN_SETTINGS: [(&str, &str, &str, &str); 6] = [
     ("sgd", "momentum", "momentum", "beta"),
     ("sgd", "beta", "momentum", "beta"),
     ("momentum", "momentum", "momentum", "beta"),
     ("rmsprop", "alpha", "rmsprop", "rho"),
     ("rmsprop", "decay", "rmsprop", "rho"),
+    ("rmsprop", "s", "rmsprop", "cache"),
 ];
 
 /// Where a setting written the foreign way belongs: the optimizer and
