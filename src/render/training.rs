@@ -588,7 +588,7 @@ mod tests {
         let after = rule_after(&adam(), 5, "P", "L", Notation::Text);
         assert_eq!(after[3].rhs, "m⁽ᵏ⁾ / (1 − β₁⁵⁺ᵏ)");
         let after = rule_after(&adam(), 5, "P", "L", Notation::Latex);
-        assert!(after[4].rhs.contains("\\beta_{2}^{5+k}"), "{}", after[4].rhs);
+        assert!(after[4].rhs.contains("\\beta_2^{5+k}"), "{}", after[4].rhs);
     }
 
     #[test]
