@@ -170,9 +170,10 @@ pub fn initial_state(
     value: impl Fn(TensorId) -> Option<Tensor>,
 ) -> Option<Vec<Tensor>> {
     let given: Vec<Option<TensorId>> = train.optimizer.kept().map(|q| train.initial(param, q)).collect();
-    given.iter().any(Option::is_some).then(|| {
-        given.iter().map(|id| id.and_then(&value).unwrap_or_else(|| grad.zeros_like())).collect()
-    })
+    given
+        .iter()
+        .any(Option::is_some)
+        .then(|| given.iter().map(|id| id.and_then(&value).unwrap_or_else(|| grad.zeros_like())).collect())
 }
 
 /// The result of one step for one parameter.

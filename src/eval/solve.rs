@@ -221,8 +221,12 @@ fn train(
     let mut losses = vec![Tensor::clone(&pass.values[model.loss.0 as usize])];
     let mut history = Vec::new();
     // The optimizer's quantities of the last step, per parameter.
-    let mut previous: Vec<Option<Vec<Tensor>>> =
-        derivation.gradients.iter().zip(&pass.gradients).map(|(g, grad)| start_of(train, g.param, grad, &tensors)).collect();
+    let mut previous: Vec<Option<Vec<Tensor>>> = derivation
+        .gradients
+        .iter()
+        .zip(&pass.gradients)
+        .map(|(g, grad)| start_of(train, g.param, grad, &tensors))
+        .collect();
     let mut inexact_noted = false;
     for at in super::optimize::Steps::after(&train.optimizer, train.taken).take(train.steps as usize) {
         // The step of this run (from 1), which the history counts; Adam's

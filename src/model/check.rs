@@ -13,8 +13,8 @@ use super::error::{Error, ErrorKind, Errors, Operand, MAX_ENTRIES};
 use super::expr::{Graph, NodeId, TensorId};
 use super::func::{Axis, Builtin, Conv, FnId, Func, LossFn, Reduction, Window};
 use super::optimizer::{self, Range};
-use super::train_state;
 use super::shape::Shape;
+use super::train_state;
 use super::{Batch, Function, Model, NamedTensor, Optimizer, Role, Train};
 use crate::diagnostic::suggest;
 use crate::syntax::ast::{self, BinOp, ExprKind, Item, Literal};
@@ -1048,7 +1048,8 @@ impl<'a> Checker<'a> {
             }
             let Some(setting) = kind.settings.iter().find(|s| s.name == name) else {
                 if let Some((owner, _)) = optimizer::state_owner(name) {
-                    let kind = ErrorKind::StateOfOtherOptimizer { optimizer: kind, name: name.to_string(), owner: owner.name };
+                    let kind =
+                        ErrorKind::StateOfOtherOptimizer { optimizer: kind, name: name.to_string(), owner: owner.name };
                     return Err(Error::new(kind, arg.name.span));
                 }
                 let names = kind.settings.iter().map(|s| s.name).chain(kind.state.iter().map(|s| s.name));
@@ -1108,8 +1109,13 @@ impl<'a> Checker<'a> {
         if !self.tensors.values().any(|t| t.role == Role::Param) {
             return Err(Error::new(ErrorKind::NothingToTrain, t.span));
         }
-        let params: Vec<TensorId> =
-            self.tensors.values().enumerate().filter(|(_, t)| t.role == Role::Param).map(|(i, _)| TensorId(i as u32)).collect();
+        let params: Vec<TensorId> = self
+            .tensors
+            .values()
+            .enumerate()
+            .filter(|(_, t)| t.role == Role::Param)
+            .map(|(i, _)| TensorId(i as u32))
+            .collect();
         let (state, taken) = start.finish(&params);
         Ok(Some(Train { optimizer, lr, steps, state, taken, span: t.span }))
     }

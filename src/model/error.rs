@@ -5,8 +5,8 @@ use crate::syntax::Span;
 
 use super::names::{Notation, Printed};
 use super::optimizer::{Kind, Range, Setting, StateArg, KINDS};
-use super::Role;
 use super::shape::{LayerShapeError, Shape};
+use super::Role;
 
 /// A checking error.
 #[derive(Clone, Debug, PartialEq)]

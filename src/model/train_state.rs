@@ -33,9 +33,8 @@ impl Start {
     ) -> Result<(), Error> {
         match (part.holds, &arg.value) {
             (Held::Taken, ast::TrainValue::Number(n)) => {
-                self.taken = taken(&n.value).ok_or_else(|| {
-                    Error::new(ErrorKind::BadTaken { name: part.name, limit: MAX_TAKEN }, n.span)
-                })?;
+                self.taken = taken(&n.value)
+                    .ok_or_else(|| Error::new(ErrorKind::BadTaken { name: part.name, limit: MAX_TAKEN }, n.span))?;
                 Ok(())
             }
             (Held::Taken, ast::TrainValue::State(s)) => {
@@ -66,8 +65,11 @@ impl Start {
                         return Err(Error::new(kind, name.span));
                     };
                     if tensor.role != Role::Const {
-                        let kind =
-                            ErrorKind::StateNotConst { name: name.name.clone(), role: Some(tensor.role), suggestion: None };
+                        let kind = ErrorKind::StateNotConst {
+                            name: name.name.clone(),
+                            role: Some(tensor.role),
+                            suggestion: None,
+                        };
                         return Err(Error::new(kind, name.span));
                     }
                     if tensor.shape != param.shape {

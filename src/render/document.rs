@@ -561,7 +561,9 @@ fn backpropagation_intro<V>(o: &Outline<V>) -> Vec<Inline> {
     // A loss that reaches each parameter in one rule (`sum(dw * w)`)
     // defines no error term, and the sentence does not speak of one.
     if o.derivation.defined.is_empty() {
-        return vec![text("Back-propagation works from the loss towards the parameters; each step names the rule it uses.")];
+        return vec![text(
+            "Back-propagation works from the loss towards the parameters; each step names the rule it uses.",
+        )];
     }
     if let Some(view) = o.time {
         return vec![

@@ -137,8 +137,9 @@ pub fn rule_after(optimizer: &Optimizer, taken: u32, param: &str, loss: &str, no
         Optimizer::Adam { .. } => {
             lines.push((Some(FirstMoment), mean("beta1", FirstMoment, g())));
             lines.push((Some(SecondMoment), mean("beta2", SecondMoment, hadamard(g(), g()))));
-            let corrected =
-                |q_hat, q_raw, beta| (Some(q_hat), quotient(q(q_raw, At::K), sub(F::One, F::PowerK(beta, taken)), false));
+            let corrected = |q_hat, q_raw, beta| {
+                (Some(q_hat), quotient(q(q_raw, At::K), sub(F::One, F::PowerK(beta, taken)), false))
+            };
             lines.push(corrected(FirstMomentCorrected, FirstMoment, "beta1"));
             lines.push(corrected(SecondMomentCorrected, SecondMoment, "beta2"));
             let den = add(F::Sqrt(Box::new(q(SecondMomentCorrected, At::K))), set("eps"));
@@ -579,7 +580,11 @@ mod tests {
         let init = |t: &model::Train| initial_state(t, &name, Notation::Text);
         assert_eq!(init(&train(adam(), vec![], 0)).as_deref(), Some("m⁽⁰⁾ = v⁽⁰⁾ = 0"));
         assert_eq!(init(&train(Optimizer::Sgd, vec![], 0)), None);
-        let m = |param, tensor| InitialState { param: TensorId(param), quantity: Quantity::FirstMoment, tensor: TensorId(tensor) };
+        let m = |param, tensor| InitialState {
+            param: TensorId(param),
+            quantity: Quantity::FirstMoment,
+            tensor: TensorId(tensor),
+        };
         assert_eq!(init(&train(adam(), vec![m(0, 2)], 5)).as_deref(), Some("m⁽⁰⁾ = m1, v⁽⁰⁾ = 0"));
         assert_eq!(
             init(&train(adam(), vec![m(0, 2), m(1, 3)], 0)).as_deref(),
