@@ -263,3 +263,35 @@ fn numpy_export_starts_from_the_state() {
         );
     }
 }
+
+/// Grading carries a wrong gradient forward through the update from the
+/// given state: with v⁽⁰⁾ = v0 = [10, 20], β = α = 0.5 and the student's
+/// ∂L/∂w = [1, 1] (the key's is c = [3, 4]), their v⁽¹⁾ = [4.5, 9.5] and
+/// w⁽¹⁾ = [5.5, 11.5] are consistent; from zeros they would be w⁽¹⁾ =
+/// [0.5, 1.5].
+#[test]
+fn grading_carries_a_gradient_through_the_given_state() {
+    use nnderive::grade::answers::{self, Format};
+    use nnderive::grade::{grade, Options, Status};
+    let file = "\
+param w[2] = [1, 2]
+const c[2] = [3, 4]
+const v0[2] = [10, 20]
+loss L = sum(c * w)
+train momentum(lr = 0.5, beta = 0.5, velocity = v0)
+";
+    let model = nnderive::load(&Source::new("t.nn", file)).unwrap();
+    let solution = nnderive::solve(&model).unwrap();
+    let options = Options { places: 4, weights: None, weights_from_answers: true };
+    let status = |updated: [f64; 2]| {
+        let text = serde_json::json!({"dw": [1.0, 1.0], "w_new": updated}).to_string();
+        let g = grade(&model, &solution, &answers::read(&text, Format::Json), &options);
+        let part = g.parts.iter().find(|p| p.name == "w_new").expect("the update is graded");
+        (part.status, part.message.clone())
+    };
+    let (from_state, message) = status([5.5, 11.5]);
+    assert_eq!(from_state, Status::Consistent, "{message}");
+    let (from_zeros, message) = status([0.5, 1.5]);
+    assert_ne!(from_zeros, Status::Consistent, "{message}");
+    assert_ne!(from_zeros, Status::Correct, "{message}");
+}
