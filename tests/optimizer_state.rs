@@ -295,3 +295,15 @@ train momentum(lr = 0.5, beta = 0.5, velocity = v0)
     assert_ne!(from_zeros, Status::Consistent, "{message}");
     assert_ne!(from_zeros, Status::Correct, "{message}");
 }
+
+/// A state list parses with spaces, line breaks and a trailing comma, and
+/// `nnderive fmt` writes it in one canonical form; a single name stays one.
+#[test]
+fn state_lists_format_canonically() {
+    let text = "train momentum(lr=0.1,velocity=[ v1 ,\n  v2, ])\ntrain adam(lr = 0.01, m = m0, t = 5)\n";
+    let file = nnderive::syntax::parse(text).unwrap();
+    assert_eq!(
+        nnderive::syntax::format(&file),
+        "train momentum(lr = 0.1, velocity = [v1, v2])\ntrain adam(lr = 0.01, m = m0, t = 5)\n"
+    );
+}
