@@ -363,6 +363,24 @@ mod tests {
         assert!((3000..6000).contains(&exact_steps), "{exact_steps} exact corrections");
     }
 
+    /// After t updates the next step is t + 1, with 1 − βᵗ⁺¹ exact while
+    /// it is small and in f64 past the exact powers (t = 10⁶ costs one power).
+    #[test]
+    fn steps_after_t_updates_count_from_t_plus_one() {
+        let adam = Optimizer::Adam { beta1: q(9, 10), beta2: q(999, 1000), eps: q(1, 100_000_000) };
+        let step = Steps::after(&adam, 5).next().unwrap();
+        assert_eq!(step.k, 6);
+        let [c1, c2] = step.corrections.unwrap();
+        let want = |n: i64, d: i64| BigRational::from_integer(1.into()) - q(n, d).pow(6);
+        assert_eq!(c1, Tensor::scalar_exact(want(9, 10)));
+        assert_eq!(c2, Tensor::scalar_exact(want(999, 1000)));
+        let far = Steps::after(&adam, 1_000_000).nth(1).unwrap();
+        assert_eq!(far.k, 1_000_002);
+        let [c1, c2] = far.corrections.unwrap();
+        assert!(!c1.is_exact() && (scalar(&c1) - 1.0).abs() < 1e-15);
+        assert!((scalar(&c2) - (1.0 - 0.999f64.powi(1_000_002))).abs() < 1e-15);
+    }
+
     /// A gradient that stays 0 keeps m̂, v̂ and the parameter exact zeros
     /// past the steps where the corrections turn f64.
     #[test]
