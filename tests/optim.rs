@@ -145,7 +145,8 @@ fn rmsprop_follows_its_rule() {
             s[i] = rho * s[i] + (1.0 - rho) * g * g;
             w[i] -= lr * g / (s[i].sqrt() + eps);
         }
-        let got = f64s(&entry["state"]["w"]["s"]["value"]);
+        // RMSprop's s is kept under CS231n's name, `cache`.
+        let got = f64s(&entry["state"]["w"]["cache"]["value"]);
         assert!(got.iter().zip(s).all(|(a, b)| close(*a, b)), "step {k} s: {got:?} vs {s:?}");
         let got = f64s(&entry["parameters"]["w"]["value"]);
         assert!(got.iter().zip(w).all(|(a, b)| close(*a, b)), "step {k}: {got:?} vs {w:?}");

@@ -15,7 +15,7 @@ use num_rational::BigRational;
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
 use super::tensor::{Data, NumericError, Tensor, EXACT_BITS_CAP};
-use crate::model::{Elementwise, Optimizer};
+use crate::model::{Elementwise, Optimizer, TensorId, Train};
 
 /// βᵏ stays exact while its denominator has at most this many bits. Past
 /// it, an exact m (at most [`EXACT_BITS_CAP`] bits an entry, as every exact
@@ -95,6 +95,33 @@ impl Steps {
         Steps { k: 0, powers }
     }
 
+    /// The steps of `optimizer` after `taken` updates already taken (Adam's
+    /// `t`): the next is number taken + 1. βᵗ is one power, exact while it
+    /// is small enough, so a large t costs no more than a small one.
+    pub fn after(optimizer: &Optimizer, taken: u32) -> Steps {
+        let mut steps = Steps::new(optimizer);
+        steps.k = taken;
+        if let Some(powers) = steps.powers.as_mut() {
+            for p in powers.iter_mut() {
+                if let Power::Exact { n, d, nk, dk } = p {
+                    if d.bits().saturating_mul(u64::from(taken)) > EXACT_POWER_BITS {
+                        let beta = n.to_f64().unwrap_or(f64::NAN) / d.to_f64().unwrap_or(f64::NAN);
+                        *p = Power::Float { beta };
+                    } else {
+                        *nk = n.pow(taken);
+                        *dk = d.pow(taken);
+                    }
+                }
+            }
+        }
+        steps
+    }
+
+    /// The first step of `train`'s run: update number `t` + 1.
+    pub fn first_of(train: &Train) -> Step {
+        Steps::after(&train.optimizer, train.taken).advance()
+    }
+
     /// The first step of `optimizer`.
     pub fn first(optimizer: &Optimizer) -> Step {
         Steps::new(optimizer).advance()
@@ -130,6 +157,23 @@ fn correct(m: &Tensor, correction: &Tensor) -> Result<Tensor, NumericError> {
         (Data::Exact(_), false) => Ok(m.to_float().div(correction)?.with_capped(true)),
         _ => m.div(correction),
     }
+}
+
+/// The kept quantities `param` starts from, in the order of
+/// [`Optimizer::quantities`], when the file gives any (`velocity = v0`):
+/// the tensors it names, read by `value`, and zeros of the gradient's shape
+/// for those it leaves out. `None` when all start at zero.
+pub fn initial_state(
+    train: &Train,
+    param: TensorId,
+    grad: &Tensor,
+    value: impl Fn(TensorId) -> Option<Tensor>,
+) -> Option<Vec<Tensor>> {
+    let given: Vec<Option<TensorId>> = train.optimizer.kept().map(|q| train.initial(param, q)).collect();
+    given
+        .iter()
+        .any(Option::is_some)
+        .then(|| given.iter().map(|id| id.and_then(&value).unwrap_or_else(|| grad.zeros_like())).collect())
 }
 
 /// The result of one step for one parameter.
@@ -317,6 +361,24 @@ mod tests {
         }
         // β₂ = 999/1000 leaves exact arithmetic after about 830 steps, β₁ = 9/10 after about 2 500.
         assert!((3000..6000).contains(&exact_steps), "{exact_steps} exact corrections");
+    }
+
+    /// After t updates the next step is t + 1, with 1 − βᵗ⁺¹ exact while
+    /// it is small and in f64 past the exact powers (t = 10⁶ costs one power).
+    #[test]
+    fn steps_after_t_updates_count_from_t_plus_one() {
+        let adam = Optimizer::Adam { beta1: q(9, 10), beta2: q(999, 1000), eps: q(1, 100_000_000) };
+        let step = Steps::after(&adam, 5).next().unwrap();
+        assert_eq!(step.k, 6);
+        let [c1, c2] = step.corrections.unwrap();
+        let want = |n: i64, d: i64| BigRational::from_integer(1.into()) - q(n, d).pow(6);
+        assert_eq!(c1, Tensor::scalar_exact(want(9, 10)));
+        assert_eq!(c2, Tensor::scalar_exact(want(999, 1000)));
+        let far = Steps::after(&adam, 1_000_000).nth(1).unwrap();
+        assert_eq!(far.k, 1_000_002);
+        let [c1, c2] = far.corrections.unwrap();
+        assert!(!c1.is_exact() && (scalar(&c1) - 1.0).abs() < 1e-15);
+        assert!((scalar(&c2) - (1.0 - 0.999f64.powi(1_000_002))).abs() < 1e-15);
     }
 
     /// A gradient that stays 0 keeps m̂, v̂ and the parameter exact zeros

@@ -185,15 +185,22 @@ impl<'a> Prepared<'a> {
             return Ok(derivation.gradients.iter().map(|g| g.param).zip(pass.gradients).collect());
         };
         let mut updated = Vec::with_capacity(pass.gradients.len());
-        let first = super::optimize::Steps::first(&train.optimizer);
+        let first = super::optimize::Steps::first_of(train);
         for (g, grad) in derivation.gradients.iter().zip(&pass.gradients) {
             let old = pass.values[g.param.0 as usize].as_ref();
-            let update = super::optimize::update(&train.optimizer, &train.lr, &first, old, grad, None)
+            let start = start_of(train, g.param, grad, &self.initial);
+            let update = super::optimize::update(&train.optimizer, &train.lr, &first, old, grad, start.as_deref())
                 .map_err(|e| numeric(model, g.param, "the update", e))?;
             updated.push((g.param, update.value));
         }
         Ok(updated)
     }
+}
+
+/// The state `param` starts from when the file gives one, read from the
+/// file's values `initial`.
+fn start_of(train: &Train, param: TensorId, grad: &Tensor, initial: &[Option<Rc<Tensor>>]) -> Option<Vec<Tensor>> {
+    super::optimize::initial_state(train, param, grad, |id| initial.get(id.0 as usize)?.as_deref().cloned())
 }
 
 /// Applies the `train` statement: `steps` updates by its optimizer, each
@@ -215,10 +222,17 @@ fn train(
     let mut losses = vec![Tensor::clone(&pass.values[model.loss.0 as usize])];
     let mut history = Vec::new();
     // The optimizer's quantities of the last step, per parameter.
-    let mut previous: Vec<Option<Vec<Tensor>>> = vec![None; derivation.gradients.len()];
+    let mut previous: Vec<Option<Vec<Tensor>>> = derivation
+        .gradients
+        .iter()
+        .zip(&pass.gradients)
+        .map(|(g, grad)| start_of(train, g.param, grad, &tensors))
+        .collect();
     let mut inexact_noted = false;
-    for at in super::optimize::Steps::new(&train.optimizer).take(train.steps as usize) {
-        let step = at.k;
+    for at in super::optimize::Steps::after(&train.optimizer, train.taken).take(train.steps as usize) {
+        // The step of this run (from 1), which the history counts; Adam's
+        // bias correction uses `at.k`, which counts the updates taken before.
+        let step = at.k - train.taken;
         let gradients = current.as_ref().map_or(&pass.gradients, |c| &c.gradients);
         let mut record = Vec::new();
         for ((g, grad), before) in derivation.gradients.iter().zip(gradients).zip(previous.iter_mut()) {

@@ -148,13 +148,15 @@ fn updated_with(cx: &Context, change: f64, lr: Option<&num_rational::BigRational
     let gradients = [Some(key.to_f64_vec()), cx.own.get(grad).cloned()];
     gradients.into_iter().flatten().any(|gradient| {
         let changed = Tensor::float(key.dims().to_vec(), gradient.iter().map(|x| x * change).collect());
+        let values = &g.solution.values;
+        let start = optimize::initial_state(train, param, &changed, |id| values.get(id.0 as usize).cloned());
         optimize::update(
             &train.optimizer,
             lr.unwrap_or(&train.lr),
-            &optimize::Steps::first(&train.optimizer),
+            &optimize::Steps::first_of(train),
             old,
             &changed,
-            None,
+            start.as_deref(),
         )
         .is_ok_and(|u| cx.is(&u.value.to_f64_vec()))
     })

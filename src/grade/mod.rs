@@ -454,13 +454,16 @@ impl<'a> Grader<'a> {
             let train = self.model.train.as_ref()?;
             let grad = student(*g).or_else(|| self.keys[*g].clone())?;
             let old = self.solution.values.get(param.0 as usize)?;
+            let values = &self.solution.values;
+            let start =
+                crate::eval::optimize::initial_state(train, param, &grad, |id| values.get(id.0 as usize).cloned());
             let update = crate::eval::optimize::update(
                 &train.optimizer,
                 &train.lr,
-                &crate::eval::optimize::Steps::first(&train.optimizer),
+                &crate::eval::optimize::Steps::first_of(train),
                 old,
                 &grad,
-                None,
+                start.as_deref(),
             )
             .ok()?;
             return Some(update.value.to_f64_vec());

@@ -16,6 +16,7 @@ use super::expr::{Graph, NodeId, TensorId};
 use super::func::{Axis, Builtin, Conv, FnId, Func, LossFn, Reduction, Window};
 use super::optimizer::{self, Range};
 use super::shape::{LayerShapeError, Shape};
+use super::train_state;
 use super::{Batch, Function, Model, NamedTensor, Optimizer, Role, Train};
 use crate::diagnostic::suggest;
 use crate::syntax::ast::{self, BinOp, ExprKind, Item, Literal};
@@ -1070,25 +1071,9 @@ impl<'a> Checker<'a> {
             return Err(Error::new(kind, t.optimizer.span));
         };
         let mut given: Vec<(&'static str, BigRational)> = Vec::new();
+        let mut start = train_state::Start::default();
         for (i, arg) in t.args.iter().enumerate() {
             let name = arg.name.name.as_str();
-            let Some(setting) = kind.settings.iter().find(|s| s.name == name) else {
-                let suggestion = crate::diagnostic::suggest(name, kind.settings.iter().map(|s| s.name));
-                // The whole statement as nnderive writes it, every other setting kept.
-                let rewrite = optimizer::foreign_setting(kind.name, name).map(|(to, setting)| {
-                    let args: Vec<String> = t
-                        .args
-                        .iter()
-                        .map(|a| match a.name.name == name {
-                            true => format!("{setting} = {}", a.value.text),
-                            false => format!("{} = {}", a.name.name, a.value.text),
-                        })
-                        .collect();
-                    format!("train {to}({})", args.join(", "))
-                });
-                let kind = ErrorKind::UnknownTrainArg { optimizer: kind, name: name.to_string(), suggestion, rewrite };
-                return Err(Error::new(kind, arg.name.span));
-            };
             if let Some(first) = t.args[..i].iter().find(|f| f.name.name == name) {
                 let kind = ErrorKind::DuplicateSetting {
                     optimizer: kind.name,
@@ -1097,7 +1082,38 @@ impl<'a> Checker<'a> {
                 };
                 return Err(Error::new(kind, arg.name.span));
             }
-            let v = &arg.value.value;
+            if let Some(part) = kind.state.iter().find(|s| s.name == name) {
+                start.add(kind, part, arg, &self.tensors)?;
+                continue;
+            }
+            let Some(setting) = kind.settings.iter().find(|s| s.name == name) else {
+                if let Some((owner, _)) = optimizer::state_owner(name) {
+                    let kind =
+                        ErrorKind::StateOfOtherOptimizer { optimizer: kind, name: name.to_string(), owner: owner.name };
+                    return Err(Error::new(kind, arg.name.span));
+                }
+                let names = kind.settings.iter().map(|s| s.name).chain(kind.state.iter().map(|s| s.name));
+                let suggestion = crate::diagnostic::suggest(name, names);
+                // The whole statement as nnderive writes it, every other setting kept.
+                let rewrite = optimizer::foreign_setting(kind.name, name).map(|(to, setting)| {
+                    let args: Vec<String> = t
+                        .args
+                        .iter()
+                        .map(|a| match a.name.name == name {
+                            true => format!("{setting} = {}", a.value.text()),
+                            false => format!("{} = {}", a.name.name, a.value.text()),
+                        })
+                        .collect();
+                    format!("train {to}({})", args.join(", "))
+                });
+                let kind = ErrorKind::UnknownTrainArg { optimizer: kind, name: name.to_string(), suggestion, rewrite };
+                return Err(Error::new(kind, arg.name.span));
+            };
+            let ast::TrainValue::Number(number) = &arg.value else {
+                let kind = ErrorKind::SettingNeedsNumber { optimizer: kind.name, setting: *setting };
+                return Err(Error::new(kind, arg.value.span()));
+            };
+            let v = &number.value;
             let zero = BigRational::from_integer(0.into());
             let fits = match setting.range {
                 Range::Positive => *v > zero,
@@ -1112,7 +1128,7 @@ impl<'a> Checker<'a> {
                     (_, Range::Count) => ErrorKind::BadSteps { limit: MAX_STEPS },
                     _ => ErrorKind::SettingOutOfRange { optimizer: kind.name, setting: *setting },
                 };
-                return Err(Error::new(kind, arg.value.span));
+                return Err(Error::new(kind, number.span));
             }
             given.push((setting.name, v.clone()));
         }
@@ -1133,7 +1149,15 @@ impl<'a> Checker<'a> {
         if !self.tensors.values().any(|t| t.role == Role::Param) {
             return Err(Error::new(ErrorKind::NothingToTrain, t.span));
         }
-        Ok(Some(Train { optimizer, lr, steps, span: t.span }))
+        let params: Vec<TensorId> = self
+            .tensors
+            .values()
+            .enumerate()
+            .filter(|(_, t)| t.role == Role::Param)
+            .map(|(i, _)| TensorId(i as u32))
+            .collect();
+        let (state, taken) = start.finish(&params);
+        Ok(Some(Train { optimizer, lr, steps, state, taken, span: t.span }))
     }
 }
 

@@ -4,8 +4,9 @@ use crate::diagnostic::Diagnostic;
 use crate::syntax::Span;
 
 use super::names::{Notation, Printed};
-use super::optimizer::{Kind, Range, Setting, KINDS};
+use super::optimizer::{Kind, Range, Setting, StateArg, KINDS};
 use super::shape::{LayerShapeError, Shape};
+use super::Role;
 
 /// A checking error.
 #[derive(Clone, Debug, PartialEq)]
@@ -110,6 +111,22 @@ pub enum ErrorKind {
     SettingOutOfRange { optimizer: &'static str, setting: Setting },
     /// `train sgd(lr = 0.1, steps = 0.5)`.
     BadSteps { limit: u32 },
+    /// `train sgd(lr = w0)`: a setting given a tensor's name.
+    SettingNeedsNumber { optimizer: &'static str, setting: Setting },
+    /// `train momentum(lr = 0.1, velocity = 0)`: a state given a number.
+    StateNeedsTensors { optimizer: &'static str, part: StateArg },
+    /// `train sgd(lr = 0.1, velocity = v0)`: a part of another optimizer's state.
+    StateOfOtherOptimizer { optimizer: &'static Kind, name: String, owner: &'static str },
+    /// `train momentum(lr = 0.1, velocity = v9)` without a `const v9`, or
+    /// with `v9` a `param` (`role`).
+    StateNotConst { name: String, role: Option<Role>, suggestion: Option<String> },
+    /// `train momentum(lr = 0.1, velocity = v0)` with `v0` of another shape than the parameter.
+    StateShape { setting: &'static str, name: String, shape: Shape, param: String, param_shape: Shape },
+    /// `train momentum(lr = 0.1, velocity = v0)` with two parameters, or
+    /// `velocity = [v1, v2, v3]` with two.
+    StateCount { setting: &'static str, given: usize, params: Vec<String> },
+    /// `train adam(lr = 0.01, t = -1)` or `t = 2.5`.
+    BadTaken { name: &'static str, limit: u32 },
     /// `train sgd(lr = 0.1)` in a file without any `param`.
     NothingToTrain,
     /// `loss L = sum(x)` where the loss depends on no parameter at all.
@@ -547,6 +564,67 @@ impl Error {
                     .with_help(format!("{} is {}; the default is {}", setting.name, setting.meaning, default_text(setting))),
             },
             BadSteps { limit } => d(format!("steps must be a whole number from 1 to {limit}")).with_label("not a valid count"),
+            SettingNeedsNumber { optimizer, setting } => d(format!("{optimizer}'s {} is a number", setting.name))
+                .with_label("not a number")
+                .with_help(format!("{} is {}", setting.name, setting.meaning)),
+            StateNeedsTensors { optimizer, part } => d(format!(
+                "{optimizer}'s {} is given as the `const` tensors it starts from, one per parameter",
+                part.name
+            ))
+            .with_label("not a tensor's name")
+            .with_help(format!(
+                "declare `const {short}0[...]` with the parameter's shape and values and write `{} = {short}0` (a list `[a, b]` in declaration order for several parameters); left out, {} starts at zero",
+                part.name,
+                part.meaning(),
+                short = part.name.chars().next().unwrap_or('s'),
+            )),
+            StateOfOtherOptimizer { optimizer, name, owner } => {
+                let diag = d(format!("'{name}' is part of {owner}'s state, not {}'s", optimizer.name)).with_label("not this optimizer's");
+                let own: Vec<String> = optimizer.state.iter().map(|s| format!("`{}` ({})", s.name, s.meaning())).collect();
+                match own.is_empty() {
+                    true => diag.with_help(format!("{} keeps no state from step to step; to start {owner} from a state, write `train {owner}(...)`", optimizer.name)),
+                    false => diag.with_help(format!("{} starts from {}", optimizer.name, and_list(&own))),
+                }
+            }
+            StateNotConst { name, role: None, suggestion } => {
+                let diag = d(format!("the state names '{name}', but the file declares no '{name}'")).with_label("not declared");
+                match suggestion {
+                    Some(s) => diag.with_help(format!("did you mean '{s}'?")),
+                    None => diag.with_help(format!("declare it with its value, of the parameter's shape: `const {name}[...] = ...`")),
+                }
+            }
+            StateNotConst { name, role: Some(role), .. } => d(format!("the state names '{name}', declared `{}`, not `const`", role.name()))
+                .with_label("not a const")
+                .with_help(format!("a state starts from fixed values: declare `const {name}[...] = ...`")),
+            StateShape { setting, name, shape, param, param_shape } => d(format!(
+                "'{name}' has shape {shape}, but the {setting} of '{param}' has the parameter's shape {param_shape}"
+            ))
+            .with_label(format!("{shape}, not {param_shape}"))
+            .with_help(format!("each tensor of `{setting} = ...` has the shape of the parameter it belongs to, in declaration order")),
+            StateCount { setting, given, params } => {
+                let names: Vec<String> = params.iter().map(|p| format!("'{p}'")).collect();
+                let list: Vec<String> = params.iter().map(|p| format!("{setting}_{p}")).collect();
+                d(format!(
+                    "`{setting}` names {given} {} for {} {}",
+                    if *given == 1 { "tensor" } else { "tensors" },
+                    params.len(),
+                    if params.len() == 1 { "parameter" } else { "parameters" }
+                ))
+                .with_label(format!("{given} given"))
+                .with_help(match params.len() {
+                    1 => format!("give one tensor, of the shape of {}", names.join("")),
+                    _ => format!(
+                        "give one per parameter, in the order they are declared ({}), as a list: `{setting} = [{}]`",
+                        and_list(&names),
+                        list.join(", ")
+                    ),
+                })
+            }
+            BadTaken { name, limit } => d(format!(
+                "{name}, the number of updates already taken, must be a whole number from 0 to {limit}"
+            ))
+            .with_label("not a valid count")
+            .with_help(format!("the first update here is number {name} + 1, as CS231n's config['t']")),
             NothingToTrain => d("`train` needs at least one `param` to update".into())
                 .with_label("nothing to train")
                 .with_help("declare the trainable tensors with `param`, e.g. `param W1[3,4]`"),
@@ -831,7 +909,12 @@ fn settings_help(kind: &Kind) -> String {
             _ => format!("`{}` ({}, default {})", s.name, s.meaning, default_text(s)),
         })
         .collect();
-    format!("{} takes {} and optionally {}", kind.name, and_list(&required), and_list(&optional))
+    let takes = format!("{} takes {} and optionally {}", kind.name, and_list(&required), and_list(&optional));
+    let state: Vec<String> = kind.state.iter().map(|s| format!("`{}` ({})", s.name, s.meaning())).collect();
+    match state.is_empty() {
+        true => takes,
+        false => format!("{takes}; it may start from a state: {}", and_list(&state)),
+    }
 }
 
 fn keyword_list(list: &[&str]) -> String {

@@ -19,6 +19,7 @@ pub mod shape;
 pub mod simplification;
 pub mod slice;
 pub mod time;
+mod train_state;
 
 use indexmap::IndexMap;
 use num_rational::BigRational;
@@ -118,7 +119,29 @@ pub struct Train {
     pub lr: BigRational,
     /// How many updates, each after a forward and backward pass.
     pub steps: u32,
+    /// The kept quantities the file starts from (`velocity = v0`); those
+    /// not given start at zero.
+    pub state: Vec<InitialState>,
+    /// How many updates were taken before the first one here (Adam's `t`,
+    /// 0 unless given): the first update is number taken + 1.
+    pub taken: u32,
     pub span: Span,
+}
+
+/// A kept quantity's value before the first update, for one parameter:
+/// the `const` tensor `velocity = v0` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InitialState {
+    pub param: TensorId,
+    pub quantity: optimizer::Quantity,
+    pub tensor: TensorId,
+}
+
+impl Train {
+    /// The tensor `param`'s `quantity` starts from, if the file gives one.
+    pub fn initial(&self, param: TensorId, quantity: optimizer::Quantity) -> Option<TensorId> {
+        self.state.iter().find(|s| s.param == param && s.quantity == quantity).map(|s| s.tensor)
+    }
 }
 
 /// A checked network.

@@ -15,6 +15,11 @@
 //!   P ← P − α g ⊘ (√s + ε), from s = 0.
 //! - `adam`: Kingma & Ba (2015), m ← β₁ m + (1 − β₁) g, v ← β₂ v + (1 − β₂) g ⊙ g,
 //!   m̂ = m / (1 − β₁ᵏ), v̂ = v / (1 − β₂ᵏ), P ← P − α m̂ ⊘ (√v̂ + ε), from m = v = 0.
+//!
+//! Each starts from zeros unless the file gives its state (CS231n's
+//! `config`): `train momentum(lr = 0.001, velocity = v0)`, `rmsprop(cache
+//! = c0)`, `adam(m = m0, v = v0, t = 5)`, where `t` counts the updates
+//! already taken, so that the next is update t + 1 ([`StateArg`]).
 
 use num_bigint::BigInt;
 use num_rational::BigRational;
@@ -91,13 +96,58 @@ const EPS: Setting = Setting {
 pub struct Kind {
     pub name: &'static str,
     pub settings: &'static [Setting],
+    /// The state it may be started from, in the order its help lists it.
+    pub state: &'static [StateArg],
+}
+
+/// A part of an optimizer's state the file may give: `velocity = v0`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateArg {
+    /// The name written in the file (CS231n's `config` key).
+    pub name: &'static str,
+    pub holds: Held,
+}
+
+/// What a [`StateArg`] gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Held {
+    /// A kept quantity's value before the first update, one `const` tensor
+    /// of the parameter's shape per parameter.
+    Kept(Quantity),
+    /// How many updates were taken before (Adam's t): a whole number from 0
+    /// to [`MAX_TAKEN`].
+    Taken,
+}
+
+/// The largest `t`: far past the step where Adam's corrections are 1 in
+/// f64, and small enough that t plus the steps run fits a `u32`.
+pub const MAX_TAKEN: u32 = 1_000_000_000;
+
+impl StateArg {
+    /// What it is, for help texts.
+    pub fn meaning(&self) -> &'static str {
+        match self.holds {
+            Held::Kept(Quantity::Velocity) => "the velocity",
+            Held::Kept(Quantity::SquareMean) => "the running mean of squared gradients",
+            Held::Kept(Quantity::FirstMoment) => "the first moment",
+            Held::Kept(Quantity::SecondMoment) => "the second moment",
+            // Not kept, so never a state; named for completeness.
+            Held::Kept(q) => q.meaning(),
+            Held::Taken => "the number of updates already taken",
+        }
+    }
+}
+
+/// The optimizer whose state includes `name`, with that part.
+pub fn state_owner(name: &str) -> Option<(&'static Kind, &'static StateArg)> {
+    KINDS.iter().find_map(|k| k.state.iter().find(|s| s.name == name).map(|s| (k, s)))
 }
 
 /// Every optimizer `train` knows. Defaults follow CS231n's assignment code
 /// (momentum 0.9, RMSprop decay 0.99, ε = 1e-8), which agree with PyTorch's
 /// for RMSprop and Adam.
 pub const KINDS: [Kind; 4] = [
-    Kind { name: "sgd", settings: &[LR, STEPS] },
+    Kind { name: "sgd", settings: &[LR, STEPS], state: &[] },
     Kind {
         name: "momentum",
         settings: &[
@@ -110,6 +160,7 @@ pub const KINDS: [Kind; 4] = [
             },
             STEPS,
         ],
+        state: &[StateArg { name: "velocity", holds: Held::Kept(Quantity::Velocity) }],
     },
     Kind {
         name: "rmsprop",
@@ -124,6 +175,7 @@ pub const KINDS: [Kind; 4] = [
             EPS,
             STEPS,
         ],
+        state: &[StateArg { name: "cache", holds: Held::Kept(Quantity::SquareMean) }],
     },
     Kind {
         name: "adam",
@@ -144,6 +196,11 @@ pub const KINDS: [Kind; 4] = [
             EPS,
             STEPS,
         ],
+        state: &[
+            StateArg { name: "m", holds: Held::Kept(Quantity::FirstMoment) },
+            StateArg { name: "v", holds: Held::Kept(Quantity::SecondMoment) },
+            StateArg { name: "t", holds: Held::Taken },
+        ],
     },
 ];
 
@@ -151,12 +208,14 @@ pub const KINDS: [Kind; 4] = [
 /// nnderive keeps them: (optimizer, setting as written, optimizer, setting).
 /// `sgd(momentum = 0.9)` is PyTorch's SGD with momentum, nnderive's
 /// `momentum(beta = 0.9)`; PyTorch's RMSprop calls its decay `alpha`.
-pub const FOREIGN_SETTINGS: [(&str, &str, &str, &str); 5] = [
+/// RMSprop's running mean is CS231n's `cache` (the formulas write it s).
+pub const FOREIGN_SETTINGS: [(&str, &str, &str, &str); 6] = [
     ("sgd", "momentum", "momentum", "beta"),
     ("sgd", "beta", "momentum", "beta"),
     ("momentum", "momentum", "momentum", "beta"),
     ("rmsprop", "alpha", "rmsprop", "rho"),
     ("rmsprop", "decay", "rmsprop", "rho"),
+    ("rmsprop", "s", "rmsprop", "cache"),
 ];
 
 /// Where a setting written the foreign way belongs: the optimizer and
@@ -176,7 +235,7 @@ pub fn kind(name: &str) -> Option<&'static Kind> {
 pub enum Quantity {
     /// Momentum's v.
     Velocity,
-    /// RMSprop's s, the running mean of g ⊙ g.
+    /// RMSprop's s (`cache`), the running mean of g ⊙ g.
     SquareMean,
     /// Adam's m.
     FirstMoment,
@@ -189,11 +248,13 @@ pub enum Quantity {
 }
 
 impl Quantity {
-    /// Its key in JSON (`m_hat`), which is also its symbol's plain spelling.
+    /// Its key in JSON (`m_hat`), which is also its symbol's plain spelling
+    /// but for RMSprop's `cache` (CS231n's name, and the name `train`
+    /// takes its initial value by), written s in formulas.
     pub fn key(self) -> &'static str {
         match self {
             Quantity::Velocity | Quantity::SecondMoment => "v",
-            Quantity::SquareMean => "s",
+            Quantity::SquareMean => "cache",
             Quantity::FirstMoment => "m",
             Quantity::FirstMomentCorrected => "m_hat",
             Quantity::SecondMomentCorrected => "v_hat",
@@ -256,6 +317,18 @@ impl Optimizer {
         }
     }
 
+    /// Whether it counts its updates (Adam's t, which its bias correction
+    /// uses), so that the state shows the count.
+    pub fn counts_updates(&self) -> bool {
+        kind(self.name()).is_some_and(|k| k.state.iter().any(|s| s.holds == Held::Taken))
+    }
+
+    /// The quantities carried from step to step, in the order of
+    /// [`Optimizer::quantities`] (a prefix of it).
+    pub fn kept(&self) -> impl Iterator<Item = Quantity> {
+        self.quantities().iter().copied().filter(|q| q.kept())
+    }
+
     /// Builds the optimizer `name` from the value of each of its settings,
     /// looked up by name (every setting of [`kind`]`(name)` must be there).
     pub fn from_settings(name: &str, value: impl Fn(&str) -> BigRational) -> Option<Optimizer> {
@@ -285,6 +358,10 @@ mod tests {
             let own: Vec<&str> = k.settings.iter().map(|s| s.name).filter(|n| !matches!(*n, "lr" | "steps")).collect();
             let listed: Vec<&str> = opt.settings().iter().map(|(n, _)| *n).collect();
             assert_eq!(own, listed);
+            // Every kept quantity may be given, and nothing else.
+            let given: Vec<Quantity> =
+                k.state.iter().filter_map(|s| if let Held::Kept(q) = s.holds { Some(q) } else { None }).collect();
+            assert_eq!(given, opt.kept().collect::<Vec<_>>());
         }
     }
 

@@ -558,6 +558,13 @@ fn rule_blocks<V: Valued>(o: &Outline<V>) -> Vec<Block> {
 
 /// How back-propagation runs: through time, over a batch, or plain.
 fn backpropagation_intro<V>(o: &Outline<V>) -> Vec<Inline> {
+    // A loss that reaches each parameter in one rule (`sum(dw * w)`)
+    // defines no error term, and the sentence does not speak of one.
+    if o.derivation.defined.is_empty() {
+        return vec![text(
+            "Back-propagation works from the loss towards the parameters; each step names the rule it uses.",
+        )];
+    }
     if let Some(view) = o.time {
         return vec![
             text("Back-propagation through time works from the loss at the last step back to the first. Each error term "),
@@ -883,15 +890,18 @@ fn update_blocks(model: &Model, names: &Names, train: &Training, round: Option<u
     }));
     p.push(text(" For every parameter "));
     p.push(math(any));
-    if let Some(init) = training::initial_state(&train.optimizer, L) {
-        p.push(text(", starting from "));
-        p.push(math(init));
+    if let Some(given) = &model.train {
+        let name = |t| names.tensor(t, L);
+        if let Some(init) = training::initial_state(given, &name, L) {
+            p.push(text(", starting from "));
+            p.push(math(init));
+        }
     }
     p.push(text(", step "));
     p.push(math("k = 1, 2, \\dots"));
     p.push(text(" computes:"));
     out.push(Block::Paragraph(p));
-    let rows = training::rule(&train.optimizer, any, &loss, L)
+    let rows = training::rule_after(&train.optimizer, training::taken(model), any, &loss, L)
         .into_iter()
         .map(|l| Row { lhs: l.lhs, rhs: l.rhs, note: Some(vec![text(l.meaning)]) })
         .collect();

@@ -478,9 +478,10 @@ fn training_json(model: &Model, names: &Names, train: &Training, round: Option<u
     }
     obj.insert("steps".into(), json!(train.steps));
     let loss = |n| names.tensor(model.loss, n);
-    let text = training::rule(&train.optimizer, any_parameter(model, N), &loss(N), N);
-    let latex = training::rule(
+    let text = training::rule_after(&train.optimizer, training::taken(model), any_parameter(model, N), &loss(N), N);
+    let latex = training::rule_after(
         &train.optimizer,
+        training::taken(model),
         any_parameter(model, Notation::Latex),
         &loss(Notation::Latex),
         Notation::Latex,
@@ -500,9 +501,13 @@ fn training_json(model: &Model, names: &Names, train: &Training, round: Option<u
         })
         .collect();
     obj.insert("rule".into(), Value::Array(rule));
-    if let Some(initial) = training::initial_state(&train.optimizer, N) {
-        let latex = training::initial_state(&train.optimizer, Notation::Latex).unwrap_or_default();
-        obj.insert("initial".into(), json!({"formula": initial, "latex": latex}));
+    let initial = |n| {
+        let name = |t| names.tensor(t, n);
+        model.train.as_ref().and_then(|given| training::initial_state(given, &name, n))
+    };
+    if let Some(text) = initial(N) {
+        let latex = initial(Notation::Latex).unwrap_or_default();
+        obj.insert("initial".into(), json!({"formula": text, "latex": latex}));
     }
     Value::Object(obj)
 }
@@ -518,6 +523,7 @@ fn history_json(model: &Model, solution: &Solution, train: &Training, round: Opt
         }
         Value::Object(obj)
     };
+    let taken = model.train.as_ref().map_or(0, |t| t.taken);
     let entries = train.losses.iter().enumerate().map(|(k, loss)| {
         let mut entry = Map::new();
         entry.insert("step".into(), json!(k));
@@ -541,6 +547,10 @@ fn history_json(model: &Model, solution: &Solution, train: &Training, round: Opt
                             let mut per = Map::new();
                             for (q, v) in quantities.iter().zip(&p.quantities) {
                                 per.insert(q.key().into(), with_value(Map::new(), v, round));
+                            }
+                            // Adam's t: the updates taken, counting those before the run.
+                            if train.optimizer.counts_updates() {
+                                per.insert("t".into(), json!(k as u64 + u64::from(taken)));
                             }
                             state.insert(model.tensor(p.param).name.clone(), Value::Object(per));
                         }

@@ -721,11 +721,14 @@ fn write_training(out: &mut String, model: &Model, names: &Names, train: &Traini
     };
     let _ = writeln!(out, "\nUpdate: {}; {steps}", training::title(&train.optimizer));
     let _ = writeln!(out, "  {}", training::settings(train, N).join(", "));
-    let _ = match training::initial_state(&train.optimizer, N) {
-        Some(init) => writeln!(out, "  for every parameter {p}, from {init}, at step k = 1, 2, …:"),
-        None => writeln!(out, "  for every parameter {p}, at step k = 1, 2, …:"),
-    };
-    let rule = training::rule(&train.optimizer, p, &loss, N);
+    if let Some(given) = &model.train {
+        let name = |t| names.tensor(t, N);
+        let _ = match training::initial_state(given, &name, N) {
+            Some(init) => writeln!(out, "  for every parameter {p}, from {init}, at step k = 1, 2, …:"),
+            None => writeln!(out, "  for every parameter {p}, at step k = 1, 2, …:"),
+        };
+    }
+    let rule = training::rule_after(&train.optimizer, training::taken(model), p, &loss, N);
     let lw = align_width(rule.iter().map(|l| display_width(&l.lhs)), NAME_ALIGN_CAP);
     let rw = align_width(rule.iter().map(|l| display_width(&l.rhs)), FORMULA_ALIGN_CAP);
     for l in &rule {

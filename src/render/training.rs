@@ -8,7 +8,7 @@ use num_traits::{One, Zero};
 
 use crate::eval::Training;
 use crate::model::optimizer::Quantity;
-use crate::model::Optimizer;
+use crate::model::{self, InitialState, Optimizer, TensorId};
 
 use super::formula::{constant, Notation};
 
@@ -66,8 +66,8 @@ enum F<'a> {
         entrywise: bool,
     },
     Sqrt(Box<F<'a>>),
-    /// A setting to the power k: `β₁ᵏ`.
-    PowerK(&'static str),
+    /// A setting to the power k, or t + k after t updates taken before: `β₁ᵏ`, `β₁⁵⁺ᵏ`.
+    PowerK(&'static str, u32),
     /// ∂L/∂P at the parameter's value before step k: the loss's name and the parameter's.
     Gradient(&'a str, &'a str),
 }
@@ -109,6 +109,12 @@ pub struct RuleLine {
 /// `θ` when the network has a tensor named P) under loss `loss`: the
 /// gradient, each quantity, then the update.
 pub fn rule(optimizer: &Optimizer, param: &str, loss: &str, notation: Notation) -> Vec<RuleLine> {
+    rule_after(optimizer, 0, param, loss, notation)
+}
+
+/// [`rule`] for a run that follows `taken` updates (Adam's `t`): its step
+/// k is update t + k, so the bias corrections read `1 − β₁⁵⁺ᵏ` after 5.
+pub fn rule_after(optimizer: &Optimizer, taken: u32, param: &str, loss: &str, notation: Notation) -> Vec<RuleLine> {
     use Quantity::*;
     let p = Base::Param(param);
     let g = || sym(Base::Gradient, At::K);
@@ -131,8 +137,9 @@ pub fn rule(optimizer: &Optimizer, param: &str, loss: &str, notation: Notation) 
         Optimizer::Adam { .. } => {
             lines.push((Some(FirstMoment), mean("beta1", FirstMoment, g())));
             lines.push((Some(SecondMoment), mean("beta2", SecondMoment, hadamard(g(), g()))));
-            let corrected =
-                |q_hat, q_raw, beta| (Some(q_hat), quotient(q(q_raw, At::K), sub(F::One, F::PowerK(beta)), false));
+            let corrected = |q_hat, q_raw, beta| {
+                (Some(q_hat), quotient(q(q_raw, At::K), sub(F::One, F::PowerK(beta, taken)), false))
+            };
             lines.push(corrected(FirstMomentCorrected, FirstMoment, "beta1"));
             lines.push(corrected(SecondMomentCorrected, SecondMoment, "beta2"));
             let den = add(F::Sqrt(Box::new(q(SecondMomentCorrected, At::K))), set("eps"));
@@ -158,16 +165,45 @@ pub fn rule(optimizer: &Optimizer, param: &str, loss: &str, notation: Notation) 
     out
 }
 
-/// The quantities kept from step to step start at zero: `m⁽⁰⁾ = v⁽⁰⁾ = 0`,
-/// or `None` for plain SGD.
-pub fn initial_state(optimizer: &Optimizer, notation: Notation) -> Option<String> {
-    let kept: Vec<String> = optimizer
-        .quantities()
+/// What the quantities kept from step to step start from: zero,
+/// `m⁽⁰⁾ = v⁽⁰⁾ = 0`, or the tensors the file names, `v⁽⁰⁾ = v0`
+/// (`v⁽⁰⁾ = v1 for W1 and v2 for W2` with several parameters), with
+/// `name` printing a tensor's name; `None` for plain SGD.
+pub fn initial_state(train: &model::Train, name: &dyn Fn(TensorId) -> String, notation: Notation) -> Option<String> {
+    let at = At::Step(0);
+    let kept: Vec<Quantity> = train.optimizer.kept().collect();
+    let (given, zero): (Vec<Quantity>, Vec<Quantity>) =
+        kept.iter().partition(|&&q| train.state.iter().any(|s| s.quantity == q));
+    let symbol = |q: Quantity| print(&sym(Base::Quantity(q), at), notation);
+    let for_word = match notation {
+        Notation::Latex => "\\text{ for }",
+        _ => " for ",
+    };
+    let and_word = match notation {
+        Notation::Latex => "\\text{ and }",
+        _ => " and ",
+    };
+    let mut parts: Vec<String> = given
         .iter()
-        .filter(|q| q.kept())
-        .map(|&q| print(&sym(Base::Quantity(q), At::Step(0)), notation))
+        .map(|&q| {
+            let of: Vec<&InitialState> = train.state.iter().filter(|s| s.quantity == q).collect();
+            let values: Vec<String> = match of.as_slice() {
+                [one] => vec![name(one.tensor)],
+                many => many.iter().map(|s| format!("{}{for_word}{}", name(s.tensor), name(s.param))).collect(),
+            };
+            format!("{} = {}", symbol(q), values.join(and_word))
+        })
         .collect();
-    (!kept.is_empty()).then(|| format!("{} = 0", kept.join(" = ")))
+    if !zero.is_empty() {
+        let symbols: Vec<String> = zero.into_iter().map(symbol).collect();
+        parts.push(format!("{} = 0", symbols.join(" = ")));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// How many updates the file says were taken before its run (Adam's `t`).
+pub fn taken(model: &model::Model) -> u32 {
+    model.train.as_ref().map_or(0, |t| t.taken)
 }
 
 /// The symbol of a quantity (or of the gradient, `None`) at a step, for
@@ -353,6 +389,8 @@ fn write(f: &F, notation: Notation) -> (String, Prec) {
                     (Quantity::SecondMomentCorrected, false) => "v\u{302}".to_string(),
                     (Quantity::FirstMomentCorrected, true) => "\\hat{m}".to_string(),
                     (Quantity::SecondMomentCorrected, true) => "\\hat{v}".to_string(),
+                    // The course's formulas write the cache s.
+                    (Quantity::SquareMean, _) => "s".to_string(),
                     (q, _) => q.key().to_string(),
                 },
             };
@@ -387,9 +425,13 @@ fn write(f: &F, notation: Notation) -> (String, Prec) {
                 (format!("√{}", wrap(x, Prec::Atom)), Prec::Atom)
             }
         }
-        F::PowerK(name) => match latex {
+        F::PowerK(name, 0) => match latex {
             true => (format!("{}^{{k}}", setting_symbol(name, notation)), Prec::Atom),
             false => (format!("{}ᵏ", setting_symbol(name, notation)), Prec::Atom),
+        },
+        F::PowerK(name, taken) => match latex {
+            true => (format!("{}^{{{taken}+k}}", setting_symbol(name, notation)), Prec::Atom),
+            false => (format!("{}{}⁺ᵏ", setting_symbol(name, notation), superscript(&taken.to_string())), Prec::Atom),
         },
         F::Gradient(loss, p) => {
             let before = print(&sym(Base::Param(p), At::KMinus1), notation);
@@ -526,8 +568,32 @@ mod tests {
             ["s⁽ᵏ⁾ = ρ s⁽ᵏ⁻¹⁾ + (1 − ρ) g⁽ᵏ⁾ ⊙ g⁽ᵏ⁾", "θ⁽ᵏ⁾ = θ⁽ᵏ⁻¹⁾ − α g⁽ᵏ⁾ ⊘ (√s⁽ᵏ⁾ + ε)"]
         );
         assert_eq!(text(&Optimizer::Sgd), ["θ⁽ᵏ⁾ = θ⁽ᵏ⁻¹⁾ − α g⁽ᵏ⁾"]);
-        assert_eq!(initial_state(&adam(), Notation::Text).as_deref(), Some("m⁽⁰⁾ = v⁽⁰⁾ = 0"));
-        assert_eq!(initial_state(&Optimizer::Sgd, Notation::Text), None);
+        let train = |optimizer, state, taken| model::Train {
+            optimizer,
+            lr: BigRational::one(),
+            steps: 1,
+            state,
+            taken,
+            span: Default::default(),
+        };
+        let name = |t: TensorId| ["W1", "W2", "m1", "m2"][t.0 as usize].to_string();
+        let init = |t: &model::Train| initial_state(t, &name, Notation::Text);
+        assert_eq!(init(&train(adam(), vec![], 0)).as_deref(), Some("m⁽⁰⁾ = v⁽⁰⁾ = 0"));
+        assert_eq!(init(&train(Optimizer::Sgd, vec![], 0)), None);
+        let m = |param, tensor| InitialState {
+            param: TensorId(param),
+            quantity: Quantity::FirstMoment,
+            tensor: TensorId(tensor),
+        };
+        assert_eq!(init(&train(adam(), vec![m(0, 2)], 5)).as_deref(), Some("m⁽⁰⁾ = m1, v⁽⁰⁾ = 0"));
+        assert_eq!(
+            init(&train(adam(), vec![m(0, 2), m(1, 3)], 0)).as_deref(),
+            Some("m⁽⁰⁾ = m1 for W1 and m2 for W2, v⁽⁰⁾ = 0")
+        );
+        let after = rule_after(&adam(), 5, "P", "L", Notation::Text);
+        assert_eq!(after[3].rhs, "m⁽ᵏ⁾ / (1 − β₁⁵⁺ᵏ)");
+        let after = rule_after(&adam(), 5, "P", "L", Notation::Latex);
+        assert!(after[4].rhs.contains("\\beta_2^{5+k}"), "{}", after[4].rhs);
     }
 
     #[test]

@@ -706,11 +706,52 @@ pub struct Train {
     pub span: Span,
 }
 
-/// `key = number` inside `train sgd(...)`.
+/// `key = number`, `key = name` or `key = [name, ...]` inside `train sgd(...)`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainArg {
     pub name: Ident,
-    pub value: Number,
+    pub value: TrainValue,
+}
+
+/// What a `train` setting is given: a number (`lr = 0.01`), or the tensors
+/// an optimizer's state starts from (`velocity = v0`, one per parameter in
+/// a bracketed list, `velocity = [v1, v2]`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrainValue {
+    Number(Number),
+    State(StateNames),
+}
+
+/// `v0` or `[v1, v2]`: the tensors a state starts from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StateNames {
+    pub names: Vec<Ident>,
+    /// Written in brackets (a list even of one name).
+    pub bracketed: bool,
+    pub span: Span,
+}
+
+impl TrainValue {
+    /// As written, in the canonical layout.
+    pub fn text(&self) -> String {
+        match self {
+            TrainValue::Number(n) => n.text.clone(),
+            TrainValue::State(s) => {
+                let names: Vec<&str> = s.names.iter().map(|n| n.name.as_str()).collect();
+                match s.bracketed {
+                    true => format!("[{}]", names.join(", ")),
+                    false => names.join(", "),
+                }
+            }
+        }
+    }
+
+    pub fn span(&self) -> Span {
+        match self {
+            TrainValue::Number(n) => n.span,
+            TrainValue::State(s) => s.span,
+        }
+    }
 }
 
 /// An expression with its span.

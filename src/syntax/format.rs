@@ -156,7 +156,7 @@ fn format_block(items: &[Item]) -> Vec<String> {
         Item::Steps(st) => vec![format!("steps {} = {}..{}", st.index.name, st.first, st.last)],
         Item::Layout(l) => vec![format!("layout {}", l.layout.word())],
         Item::Train(t) => {
-            let args: Vec<String> = t.args.iter().map(|a| format!("{} = {}", a.name.name, a.value.text)).collect();
+            let args: Vec<String> = t.args.iter().map(|a| format!("{} = {}", a.name.name, a.value.text())).collect();
             vec![format!("train {}({})", t.optimizer.name, args.join(", "))]
         }
     }

@@ -388,22 +388,6 @@ fn defined_as<'a>(start: Input<'a>, i: Input<'a>, id: Ident, prefix: String) -> 
     Ok((rest, Equation { name: id, time: None, value, span: span(start, rest) }))
 }
 
-/// `train_arg`: `NAME = number_literal`.
-fn train_arg(i: Input) -> PResult<TrainArg> {
-    let (rest, id) = binding_name(i, || "'('".into())?;
-    let (rest, _) = ws(rest)?;
-    let (rest, _) = expect_char(rest, '=', "'='", || format!("'{}'", id.name))?;
-    let (rest, _) = ws(rest)?;
-    let (rest, value) = match number_literal(rest) {
-        Ok(r) => r,
-        Err(nom::Err::Error(_)) => {
-            return fail(ErrorKind::Expected { what: "a number", after: format!("'{} ='", id.name) }, here(rest))
-        }
-        Err(e) => return Err(e),
-    };
-    Ok((rest, TrainArg { name: id, value }))
-}
-
 /// `train`: `train NAME(train_arg, ...)`.
 fn train(i: Input) -> PResult<Train> {
     let (rest, _) = keyword("train")(i)?;
@@ -412,7 +396,7 @@ fn train(i: Input) -> PResult<Train> {
     let (rest, _) = ws(rest)?;
     let (rest, _) = expect_char(rest, '(', "'('", || format!("'train {}'", optimizer.name))?;
     let seq = Sequence { close: ')', empty: true, trailing: true, entry: "a setting" };
-    let (rest, args) = separated(rest, i, seq, |r, _| train_arg(r))?;
+    let (rest, args) = separated(rest, i, seq, |r, _| statements::train_arg(r))?;
     Ok((rest, Train { optimizer, args, span: span(i, rest) }))
 }
 

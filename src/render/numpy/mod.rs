@@ -349,8 +349,9 @@ fn setting(r: &num_rational::BigRational) -> String {
 /// backward pass, with its state; the parameters after the last step and
 /// the history of `solve --format json`.
 fn training(out: &mut String, model: &Model, train: &Training, names: &Names) {
-    let rule = super::training::rule(
+    let rule = super::training::rule_after(
         &train.optimizer,
+        super::training::taken(model),
         super::formula::any_parameter(model, Notation::Text),
         &names.tensor(model.loss, Notation::Text),
         Notation::Text,
@@ -376,10 +377,29 @@ fn training(out: &mut String, model: &Model, train: &Training, names: &Names) {
     let quantities = train.optimizer.quantities();
     let kept: Vec<&str> = quantities.iter().filter(|q| q.kept()).map(|q| q.key()).collect();
     if !kept.is_empty() {
-        let _ = writeln!(out, "    # The optimizer's state, from {} = 0.", kept.join(" = "));
+        match model.train.as_ref().is_some_and(|t| !t.state.is_empty()) {
+            true => out.push_str("    # The optimizer's state, from the given tensors (zeros where none is given).\n"),
+            false => {
+                let _ = writeln!(out, "    # The optimizer's state, from {} = 0.", kept.join(" = "));
+            }
+        }
         for key in &kept {
             let _ = writeln!(out, "    {key} = {{name: np.zeros_like(value) for name, value in P.items()}}");
         }
+        for s in model.train.iter().flat_map(|t| &t.state) {
+            let _ = writeln!(
+                out,
+                "    {}[{}] = np.array(GIVEN[{}], dtype=float)",
+                s.quantity.key(),
+                json_key(model, s.param),
+                json_key(model, s.tensor)
+            );
+        }
+    }
+    // Adam's t: the updates taken before this run's first.
+    let taken = model.train.as_ref().map_or(0, |t| t.taken);
+    if taken > 0 {
+        let _ = writeln!(out, "    t = {taken}");
     }
     let corrected: Vec<&str> = quantities.iter().filter(|q| !q.kept()).map(|q| q.key()).collect();
     for key in &corrected {
@@ -391,6 +411,10 @@ fn training(out: &mut String, model: &Model, train: &Training, names: &Names) {
     let _ = writeln!(out, "        # {} = {}", rule[0].lhs, rule[0].rhs);
     out.push_str("        g = solution[\"gradients\"]\n        for name in P:\n");
     let lines = update_lines(&train.optimizer);
+    let lines: Vec<String> = match taken {
+        0 => lines.iter().map(|l| l.to_string()).collect(),
+        _ => lines.iter().map(|l| l.replace("**k", "**(t + k)")).collect(),
+    };
     for (line, code) in rule.iter().skip(1).zip(lines) {
         let _ = writeln!(out, "            # {} = {}", line.lhs, line.rhs);
         let _ = writeln!(out, "            {code}");
@@ -400,10 +424,13 @@ fn training(out: &mut String, model: &Model, train: &Training, names: &Names) {
     if detailed {
         out.push_str("        entry[\"parameters\"] = named(P)\n        entry[\"gradients\"] = named(g)\n");
         if !quantities.is_empty() {
-            let per: Vec<String> = quantities
+            let mut per: Vec<String> = quantities
                 .iter()
                 .map(|q| format!("\"{0}\": {{\"value\": as_json({0}[name], name)}}", q.key()))
                 .collect();
+            if train.optimizer.counts_updates() {
+                per.push(format!("\"t\": {}", if taken > 0 { "t + k" } else { "k" }));
+            }
             let _ = writeln!(out, "        entry[\"state\"] = {{name: {{{}}} for name in P}}", per.join(", "));
         }
     }
@@ -419,8 +446,8 @@ fn update_lines(optimizer: &Optimizer) -> Vec<&'static str> {
             vec!["v[name] = beta * v[name] - lr * g[name]", "P[name] = P[name] + v[name]"]
         }
         Optimizer::RmsProp { .. } => vec![
-            "s[name] = rho * s[name] + (1 - rho) * g[name] * g[name]",
-            "P[name] = P[name] - lr * g[name] / (np.sqrt(s[name]) + eps)",
+            "cache[name] = rho * cache[name] + (1 - rho) * g[name] * g[name]",
+            "P[name] = P[name] - lr * g[name] / (np.sqrt(cache[name]) + eps)",
         ],
         Optimizer::Adam { .. } => vec![
             "m[name] = beta1 * m[name] + (1 - beta1) * g[name]",
@@ -598,6 +625,7 @@ fn expected(out: &mut String, o: &WorkedSolution, solution: &Solution) {
         Some(train) => {
             let updated = named(&mut train.updated.iter().map(|(p, v)| (*p, v)));
             let mut history = Vec::new();
+            let taken = model.train.as_ref().map_or(0, |t| t.taken);
             for (k, loss) in train.losses.iter().enumerate() {
                 let mut entry = Map::new();
                 entry.insert("step".into(), json!(k));
@@ -624,11 +652,14 @@ fn expected(out: &mut String, o: &WorkedSolution, solution: &Solution) {
                                     .params
                                     .iter()
                                     .map(|p| {
-                                        let per: Map<String, Value> = quantities
+                                        let mut per: Map<String, Value> = quantities
                                             .iter()
                                             .zip(&p.quantities)
                                             .map(|(q, v)| (q.key().to_string(), value(v)))
                                             .collect();
+                                        if train.optimizer.counts_updates() {
+                                            per.insert("t".into(), json!(k as u64 + u64::from(taken)));
+                                        }
                                         (model.tensor(p.param).name.clone(), Value::Object(per))
                                     })
                                     .collect();
