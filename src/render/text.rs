@@ -281,11 +281,14 @@ fn write_error_term(
     let g = &d.graph;
     let label = formula(g, s.node, names, N);
     let of = names.gradient_of(s.wrt, N, g);
-    if of != label {
+    let result = formula(g, s.formula, names, N);
+    // `Δ1 = ∂L/∂a` is said once: the result line says it when no step
+    // comes between (the gradient was named above).
+    if of != label && !(s.steps.is_empty() && result == of) {
         let _ = writeln!(out, "  {label} = {of}");
     }
     write_steps(out, &step_lines(&s.steps, d, names), "      ");
-    let _ = write!(out, "  {label} = {}", formula(g, s.formula, names, N));
+    let _ = write!(out, "  {label} = {result}");
     match holds {
         Some(h) => {
             let _ = writeln!(out, "   ({h})");
