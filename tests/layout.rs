@@ -4,22 +4,11 @@
 //! decides, and where nothing does it is an error. Every value is checked
 //! against NumPy run on the same numbers (NNDERIVE_PYTHON).
 
+mod common;
+
 use std::process::Command;
 
 use nnderive::Source;
-
-fn python() -> Option<String> {
-    let python = std::env::var("NNDERIVE_PYTHON").unwrap_or_else(|_| "python3".into());
-    let has_numpy = Command::new(&python).args(["-c", "import numpy"]).output().is_ok_and(|o| o.status.success());
-    if has_numpy {
-        return Some(python);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{python} has no NumPy");
-    }
-    eprintln!("SKIPPED: {python} has no NumPy; set NNDERIVE_PYTHON to a Python that has it");
-    None
-}
 
 /// Runs a NumPy program that prints one JSON list per line.
 fn numpy(python: &str, program: &str) -> Vec<Vec<f64>> {
@@ -49,7 +38,7 @@ struct Case {
 
 #[test]
 fn a_vector_beside_a_matrix_agrees_with_numpy() {
-    let Some(python) = python() else { return };
+    let Some(python) = common::numpy_python() else { return };
     let x23 = "[[1, 2, 3], [4, 5, 6]]";
     let cases = [
         // The parameter on the right of its product: rows, NumPy's reading.

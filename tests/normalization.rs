@@ -32,21 +32,9 @@ fn solve_json(path: &str) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// The Python with NumPy, or `None` (a failure under CI=true).
-fn python() -> Option<String> {
-    let python = std::env::var("NNDERIVE_PYTHON").unwrap_or_else(|_| "python3".into());
-    let has_numpy = Command::new(&python).args(["-c", "import numpy"]).output().is_ok_and(|o| o.status.success());
-    if has_numpy {
-        return Some(python);
-    }
-    assert!(std::env::var("CI").map_or(true, |v| v != "true"), "{python} has no NumPy");
-    eprintln!("SKIPPED: {python} has no NumPy; set NNDERIVE_PYTHON to a Python that has it");
-    None
-}
-
 /// NumPy's forward values and gradients for `network`, given nnderive's JSON.
 fn reference(network: &str, solved: &Value) -> Option<Value> {
-    let python = python()?;
+    let python = common::numpy_python()?;
     let mut child = Command::new(python)
         .args(["tests/reference/layers.py", network])
         .current_dir(env!("CARGO_MANIFEST_DIR"))

@@ -24,20 +24,6 @@ fn nnderive(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
-/// The Python to run exported files with, when it has NumPy.
-fn python() -> Option<String> {
-    let python = std::env::var("NNDERIVE_PYTHON").unwrap_or_else(|_| "python3".into());
-    let has_numpy = Command::new(&python).args(["-c", "import numpy"]).output().is_ok_and(|o| o.status.success());
-    if has_numpy {
-        return Some(python);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{python} has no NumPy: the exported files cannot be run (.ci/run installs it)");
-    }
-    eprintln!("SKIPPED: {python} has no NumPy; install it or set NNDERIVE_PYTHON to a Python that has it");
-    None
-}
-
 /// Every network the tests can reach that gives every value: the examples
 /// and the test fixtures that solve.
 fn networks() -> Vec<PathBuf> {
@@ -158,7 +144,7 @@ fn compare(got: &Value, want: &Value, place: &str) -> usize {
 /// optimizer state).
 #[test]
 fn every_network_exports_runs_and_agrees_with_solve_json() {
-    let Some(python) = python() else { return };
+    let Some(python) = common::numpy_python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let mut all_deltas = 0;
     for path in networks() {
@@ -193,7 +179,7 @@ fn every_network_exports_runs_and_agrees_with_solve_json() {
 /// forward pass, independently of nnderive's numbers.
 #[test]
 fn exported_gradients_agree_with_central_differences() {
-    let Some(python) = python() else { return };
+    let Some(python) = common::numpy_python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let driver = dir.path().join("gradcheck.py");
     std::fs::write(&driver, GRADCHECK).unwrap();
@@ -248,7 +234,7 @@ fn a_bare_export_is_the_computation_alone() {
     assert!(full.contains("EXPECTED = json.loads(") && full.contains("def check("));
     assert!(!bare.contains("EXPECTED") && !bare.contains("def check("));
     assert!(full.starts_with(&bare[..bare.find("Run it with").unwrap()]));
-    let Some(python) = python() else { return };
+    let Some(python) = common::numpy_python() else { return };
     let out = run(&python, &[&dir.path().join("assignment4_bare.py").to_string_lossy()]);
     assert!(out.status.success() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
     let got: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -258,7 +244,7 @@ fn a_bare_export_is_the_computation_alone() {
 /// A file whose check fails exits 1 and names the worst entry.
 #[test]
 fn a_wrong_value_fails_the_check_and_names_the_entry() {
-    let Some(python) = python() else { return };
+    let Some(python) = common::numpy_python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let file = export(&common::example("assignment4.nn"), dir.path(), false);
     let text = std::fs::read_to_string(&file).unwrap();

@@ -143,19 +143,6 @@ fn adam_counts_from_zero_without_t() {
     assert_eq!(v["history"][2]["state"]["w"]["t"], 2);
 }
 
-/// The Python with NumPy (`$NNDERIVE_PYTHON`, else `python3`); `None`
-/// (skipped, but failing under CI=true) without it.
-fn python() -> Option<String> {
-    let python = std::env::var("NNDERIVE_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = Command::new(&python).args(["-c", "import numpy"]).output().is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(python);
-    }
-    assert!(std::env::var("CI").map_or(true, |v| v != "true"), "{python} has no NumPy");
-    eprintln!("SKIPPED: {python} has no NumPy");
-    None
-}
-
 /// Runs `script` and reads the numbers it prints, one a line.
 fn numpy(python: &str, script: &str) -> Vec<f64> {
     let out = Command::new(python).args(["-c", script]).output().expect("python runs");
@@ -168,7 +155,7 @@ fn numpy(python: &str, script: &str) -> Vec<f64> {
 /// NumPy computes the same by hand-written backprop and CS231n's adam.
 #[test]
 fn two_parameters_against_numpy() {
-    let Some(python) = python() else { return };
+    let Some(python) = common::numpy_python() else { return };
     let file = "\
 input x[3] = [0.5, -1, 2]
 target y[2] = [0.25, -0.5]
@@ -247,7 +234,7 @@ train momentum(lr = 0.5, beta = 0.5, velocity = [vb, va])
 /// (its own check passes), for Adam with t and RMSprop's cache.
 #[test]
 fn numpy_export_starts_from_the_state() {
-    let Some(python) = python() else { return };
+    let Some(python) = common::numpy_python() else { return };
     for name in ["cs231n_adam_state.nn", "cs231n_rmsprop_state.nn", "cs231n_momentum_state.nn"] {
         let source = common::source(&common::example(name));
         let model = nnderive::load(&source).unwrap();

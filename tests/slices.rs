@@ -48,19 +48,6 @@ fn close(got: &[f64], want: &[f64], tol: f64, what: &str) {
     }
 }
 
-/// The Python with NumPy (`$NNDERIVE_PYTHON`, else `python3`); `None`
-/// (skipped, but failing under CI=true) without it.
-fn python() -> Option<String> {
-    let python = std::env::var("NNDERIVE_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = Command::new(&python).args(["-c", "import numpy"]).output().is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(python);
-    }
-    assert!(std::env::var("CI").map_or(true, |v| v != "true"), "{python} has no NumPy");
-    eprintln!("SKIPPED: {python} has no NumPy");
-    None
-}
-
 /// Runs `script` and reads the numbers it prints, one a line.
 fn numpy(python: &str, script: &str) -> Vec<f64> {
     let out = Command::new(python).args(["-c", script]).output().expect("python runs");
@@ -97,7 +84,7 @@ fn lstm_step_gradients_agree_with_central_differences_and_numpy() {
     let check = nnderive::eval::gradcheck(&model).unwrap();
     assert!(check.worst() < 1e-6, "worst relative error {}", check.worst());
 
-    let Some(python) = python() else { return };
+    let Some(python) = common::numpy_python() else { return };
     let solution = nnderive::solve(&model).unwrap();
     let literal = |name: &str| {
         let t = model.tensor(model.tensor_id(name).unwrap());
@@ -173,7 +160,7 @@ fn word_embedding_gradient_accumulates_rows() {
     let check = nnderive::eval::gradcheck(&model).unwrap();
     assert!(check.worst() < 1e-6, "worst relative error {}", check.worst());
 
-    let Some(python) = python() else { return };
+    let Some(python) = common::numpy_python() else { return };
     let w = value(&model, &solution, "W");
     let reference = numpy(
         &python,

@@ -254,3 +254,21 @@ pub const ASSIGNMENT: [&[f64]; 6] = [
 pub fn assignment_fprime(t: f64) -> f64 {
     f64::from(u8::from(t > 0.0)) + t.cos()
 }
+
+/// The Python with NumPy that the tests check values against
+/// (`$NNDERIVE_PYTHON`, else `python3`): `None` (the check skipped, with a
+/// line saying so) without NumPy, and a failure under `CI=true`, where
+/// `.ci/run` installs it.
+pub fn numpy_python() -> Option<String> {
+    let python = std::env::var("NNDERIVE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let has_numpy =
+        std::process::Command::new(&python).args(["-c", "import numpy"]).output().is_ok_and(|o| o.status.success());
+    if has_numpy {
+        return Some(python);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{python} has no NumPy: .ci/run installs it and names it in NNDERIVE_PYTHON");
+    }
+    eprintln!("SKIPPED: {python} has no NumPy; install it or set NNDERIVE_PYTHON to a Python that has it");
+    None
+}
