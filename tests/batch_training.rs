@@ -7,17 +7,11 @@
 
 mod common;
 
+use common::flat;
+
 use serde_json::Value;
 
 const PARAMS: [&str; 4] = ["W1", "b1", "W2", "b2"];
-
-/// Every entry of a JSON value (a number, or nested lists of them), flat.
-fn flat(v: &Value) -> Vec<f64> {
-    match v {
-        Value::Array(items) => items.iter().flat_map(flat).collect(),
-        other => vec![other.as_f64().expect("a number")],
-    }
-}
 
 fn solved_json(model: &nnderive::model::Model) -> Value {
     let s = nnderive::solve(model).unwrap();

@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::flat;
+
 use nnderive::render;
 use nnderive::Source;
 use serde_json::Value;
@@ -222,15 +224,6 @@ impl Example {
 
 fn ratio(r: &num_rational::BigRational) -> f64 {
     r.numer().to_string().parse::<f64>().unwrap() / r.denom().to_string().parse::<f64>().unwrap()
-}
-
-/// Every number of a nested JSON array, row-major.
-fn flat(v: &Value) -> Vec<f64> {
-    match v {
-        Value::Array(items) => items.iter().flat_map(flat).collect(),
-        Value::Number(n) => vec![n.as_f64().unwrap()],
-        other => panic!("not a number: {other}"),
-    }
 }
 
 #[track_caller]

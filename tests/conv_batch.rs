@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::flat;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -18,15 +20,6 @@ fn load(name: &str) -> (nnderive::model::Model, Value) {
     let solution = nnderive::solve(&model).unwrap();
     let json = serde_json::from_str(&render::json::solution(&model, &solution, None)).unwrap();
     (model, json)
-}
-
-/// Every number of a nested JSON array, row-major.
-fn flat(v: &Value) -> Vec<f64> {
-    match v {
-        Value::Array(items) => items.iter().flat_map(flat).collect(),
-        Value::Number(n) => vec![n.as_f64().unwrap()],
-        other => panic!("not a number: {other}"),
-    }
 }
 
 /// The published numbers agree with nnderive's to the digits printed

@@ -272,3 +272,13 @@ pub fn numpy_python() -> Option<String> {
     eprintln!("SKIPPED: {python} has no NumPy; install it or set NNDERIVE_PYTHON to a Python that has it");
     None
 }
+
+/// Every number of a nested JSON array (a value of `solve --format json`),
+/// row-major.
+pub fn flat(v: &serde_json::Value) -> Vec<f64> {
+    match v {
+        serde_json::Value::Array(items) => items.iter().flat_map(flat).collect(),
+        serde_json::Value::Number(n) => vec![n.as_f64().unwrap()],
+        other => panic!("not a number: {other}"),
+    }
+}
