@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::{nnderive_in, shell};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -319,20 +321,6 @@ fn a_lone_carriage_return_ends_a_line() {
 }
 
 // ---- the command line -------------------------------------------------
-
-fn nnderive_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nnderive"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("the binary runs")
-}
-
-fn shell(dir: &Path, script: &str) -> Output {
-    let bin = env!("CARGO_BIN_EXE_nnderive");
-    Command::new("sh").arg("-c").arg(script.replace("NN", bin)).current_dir(dir).output().expect("sh runs")
-}
 
 /// A fresh folder with the assignment as `net.nn`.
 fn workdir(name: &str) -> PathBuf {

@@ -282,3 +282,24 @@ pub fn flat(v: &serde_json::Value) -> Vec<f64> {
         other => panic!("not a number: {other}"),
     }
 }
+
+/// The `nnderive` binary run in `dir` with `args`, standard input closed.
+pub fn nnderive_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_nnderive"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the binary runs")
+}
+
+/// `script` run by `sh` in `dir`, each `NN` in it standing for the binary.
+pub fn shell(dir: &Path, script: &str) -> std::process::Output {
+    let bin = env!("CARGO_BIN_EXE_nnderive");
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script.replace("NN", bin))
+        .current_dir(dir)
+        .output()
+        .expect("sh runs")
+}
