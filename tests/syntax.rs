@@ -46,6 +46,26 @@ fn the_assignment_parses_exactly_as_written() {
     assert_eq!(file.comments[0].text, " DS4023 Assignment 4, Problem 1");
 }
 
+/// A declaration without dims takes its value's: the file reads as if the
+/// dims had been written, and `fmt` writes them out. A number stays a
+/// scalar; a ragged value is refused at the entry that differs.
+#[test]
+fn dims_come_from_the_value_when_not_written() {
+    let implicit = "input x = [[1, 2], [3, 4], [5, 6]]\nconst c = 2\nparam v = [1, -1]\n";
+    let explicit = "input x[3,2] = [[1, 2], [3, 4], [5, 6]]\nconst c = 2\nparam v[2] = [1, -1]\n";
+    assert_eq!(format(&parse(implicit).unwrap()), format(&parse(explicit).unwrap()));
+    let Item::Tensor(c) = &parse(implicit).unwrap().items[1] else { panic!("a declaration") };
+    assert!(c.dims.is_empty(), "a number has no dims");
+    // The model sees the same shapes.
+    let net = |text: &str| {
+        let source = nnderive::Source::new("t.nn", format!("{text}loss L = sum(x) + c * sum(v)\n"));
+        nnderive::load(&source).map(|m| format!("{:?}", m.tensors.values().map(|t| t.shape.clone()).collect::<Vec<_>>()))
+    };
+    assert_eq!(net(implicit).unwrap(), net(explicit).unwrap());
+    let ragged = nnderive::Source::new("r.nn", "input x = [[1, 2], [3]]\nloss L = sum(x)\n".to_string());
+    assert!(nnderive::load(&ragged).is_err());
+}
+
 #[test]
 fn fmt_of_a_messy_file() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fmt/messy.nn");

@@ -255,3 +255,29 @@ pub(super) struct NumberRow {
     pub(super) values: Decimals,
     pub(super) canonical: bool,
 }
+
+/// The dims a literal spells, read along its first entries: `[[1, 2], [3,
+/// 4], [5, 6]]` is `[3, 2]`, a number has none. A ragged literal is caught
+/// when its entries are checked against these dims, with the entry that
+/// differs pointed at.
+pub(super) fn literal_dims(lit: &Literal) -> Vec<Dim> {
+    let span = lit.span();
+    let mut dims = Vec::new();
+    let mut at = lit;
+    loop {
+        match at {
+            Literal::Number(_) => return dims,
+            Literal::Numbers(list) => {
+                dims.push(Dim { size: list.len() as u64, span });
+                return dims;
+            }
+            Literal::List { items, .. } => {
+                dims.push(Dim { size: items.len() as u64, span });
+                match items.first() {
+                    Some(first) => at = first,
+                    None => return dims,
+                }
+            }
+        }
+    }
+}

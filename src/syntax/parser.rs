@@ -16,7 +16,7 @@ use super::error::{Error, ErrorKind, MAX_DEPTH};
 use super::format::expr_text;
 use super::habits;
 use super::lexical::*;
-use super::literal::literal;
+use super::literal::{literal, literal_dims};
 use super::Span;
 
 mod statements;
@@ -152,6 +152,13 @@ fn declaration(i: Input) -> PResult<TensorDecl> {
             format!("'{}'", id.name)
         };
         return fail(ErrorKind::Expected { what: "'=' or the end of the line", after: shown }, here(rest));
+    };
+    // No dims written: the value's own dims (`input x = [1, 2]` is `x[2]`),
+    // so that every later stage sees the declared shape it would have had
+    // (`nnderive fmt` writes them out). A number stays a scalar.
+    let dims = match (&value, &time, dims_span) {
+        (Some(lit), None, None) => literal_dims(lit),
+        _ => dims,
     };
     let (after_ws, _) = ws(rest)?;
     let (rest, draw) = if after_ws.fragment().starts_with('~') {
