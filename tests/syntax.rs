@@ -59,7 +59,8 @@ fn dims_come_from_the_value_when_not_written() {
     // The model sees the same shapes.
     let net = |text: &str| {
         let source = nnderive::Source::new("t.nn", format!("{text}loss L = sum(x) + c * sum(v)\n"));
-        nnderive::load(&source).map(|m| format!("{:?}", m.tensors.values().map(|t| t.shape.clone()).collect::<Vec<_>>()))
+        nnderive::load(&source)
+            .map(|m| format!("{:?}", m.tensors.values().map(|t| t.shape.clone()).collect::<Vec<_>>()))
     };
     assert_eq!(net(implicit).unwrap(), net(explicit).unwrap());
     let ragged = nnderive::Source::new("r.nn", "input x = [[1, 2], [3]]\nloss L = sum(x)\n".to_string());

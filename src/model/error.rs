@@ -168,6 +168,9 @@ pub enum ErrorKind {
     BadStepRange { first: u64, last: u64, limit: u64 },
     /// `x[t]` in a file without a `steps t = ...` statement.
     NoSteps,
+    /// `W[1]` in a file without a `steps` statement: NumPy's row 1, which
+    /// nnderive writes as a slice.
+    NoStepsInteger { name: String, at: u64 },
     /// `h[s]` when the file says `steps t = 1..3`.
     UnknownIndex { found: String, index: String },
     /// `Z = Wxh @ x[t]`, or `loss L = cross_entropy(y[t], yhat[t])`: `t`
@@ -689,6 +692,14 @@ impl Error {
                     .with_label("not a valid range")
                     .with_help("write the first and the last step, first ≤ last, as in `steps t = 1..3`")
             }
+            NoStepsInteger { name, at } => d(format!(
+                "`{name}[{at}]` reads as step {at} of a sequence, and the file has no `steps` statement"
+            ))
+            .with_label("a step, or an entry?")
+            .with_help(format!(
+                "to take entry {at} along the first axis (NumPy's `{name}[{at}]`), write the slice `{name}[{at}:{}]`, which keeps the axis with length 1; for a sequence, declare `steps t = 1..T`",
+                at + 1
+            )),
             NoSteps => d("a time index needs a `steps` statement".into())
                 .with_label("time index")
                 .with_help("declare the time index first, e.g. `steps t = 1..3`"),

@@ -412,7 +412,11 @@ impl<'a> Unroller<'a> {
     /// The unrolled name of `name[index]` at step `now`.
     fn step_of(&self, name: &Ident, index: &TimeIndex, now: Option<u64>) -> Result<Ident, Error> {
         let Some(range) = &self.range else {
-            return Err(Error::new(ErrorKind::NoSteps, index.span));
+            let kind = match index.kind {
+                TimeIndexKind::Step(at) => ErrorKind::NoStepsInteger { name: name.name.clone(), at },
+                _ => ErrorKind::NoSteps,
+            };
+            return Err(Error::new(kind, index.span));
         };
         let mut at = None;
         let step = match &index.kind {
