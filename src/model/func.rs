@@ -1,11 +1,32 @@
 //! The built-in functions, as one table, and references to functions.
 //!
-//! Each built-in is described once here (name, arity, what kind of operation
-//! it is); derivative rules live in `derive::rules`, numeric rules in `eval`.
+//! Each built-in is named once here; an elementwise built-in's name, arity,
+//! derivative, kernels and notation live in its own file under
+//! `model::ops::elementwise`.
 
-/// A built-in function applied entry by entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Elementwise {
+/// Declares [`Elementwise`] and [`Elementwise::ALL`] from one list, so that
+/// a built-in is named once here; what it is lives in its own file under
+/// `model::ops::elementwise`, whose table the compiler makes list it.
+macro_rules! elementwise {
+    ($($(#[$doc:meta])* $variant:ident,)*) => {
+        /// A built-in function applied entry by entry: which one, as the
+        /// model names it. Everything about it is its
+        /// [`op`](crate::model::ops::elementwise::op): name, arity,
+        /// derivative, kernels and notation.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Elementwise {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Elementwise {
+            /// Every elementwise built-in, in the order the documentation lists them.
+            pub const ALL: [Elementwise; [$(stringify!($variant)),*].len()] = [$(Elementwise::$variant),*];
+        }
+    };
+}
+
+// The elementwise built-ins, in the order of the documentation and `--help`.
+elementwise! {
     Relu,
     /// Heaviside step, with step(0) = 0.
     Step,
@@ -38,95 +59,6 @@ pub enum Elementwise {
     NormPdf,
     /// `softsign(t) = t / (1 + |t|)`.
     Softsign,
-}
-
-/// What nnderive knows of an elementwise built-in apart from its calculus
-/// (`derive::rules`) and its numeric kernels (`eval::tensor`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Spec {
-    /// The name used in `.nn` files.
-    pub name: &'static str,
-    /// How many arguments it takes: `leaky_relu(t, a)`, `max(a, b)` and
-    /// `min(a, b)` take two.
-    pub arity: usize,
-    /// Whether exact rational arguments give an exact rational value (no
-    /// transcendental arithmetic): relu, step, sign, abs, softsign, max, min
-    /// and leaky_relu do.
-    pub rational: bool,
-}
-
-impl Elementwise {
-    /// Every elementwise built-in, in the order the documentation lists them.
-    pub const ALL: [Elementwise; 20] = [
-        Elementwise::Relu,
-        Elementwise::Step,
-        Elementwise::Sign,
-        Elementwise::Sigmoid,
-        Elementwise::Tanh,
-        Elementwise::Sin,
-        Elementwise::Cos,
-        Elementwise::Exp,
-        Elementwise::Log,
-        Elementwise::Sqrt,
-        Elementwise::Abs,
-        Elementwise::Softplus,
-        Elementwise::LeakyRelu,
-        Elementwise::Elu,
-        Elementwise::Gelu,
-        Elementwise::Max,
-        Elementwise::Min,
-        Elementwise::NormCdf,
-        Elementwise::NormPdf,
-        Elementwise::Softsign,
-    ];
-
-    /// Everything about one built-in in one place: its name in `.nn` files,
-    /// how many arguments it takes and whether it keeps exact values exact.
-    /// One match lists every built-in, so that adding one makes the
-    /// compiler ask for all three at once.
-    pub fn spec(self) -> Spec {
-        // (name, arity, rational)
-        let (name, arity, rational) = match self {
-            Elementwise::Relu => ("relu", 1, true),
-            Elementwise::Step => ("step", 1, true),
-            Elementwise::Sign => ("sign", 1, true),
-            Elementwise::Sigmoid => ("sigmoid", 1, false),
-            Elementwise::Tanh => ("tanh", 1, false),
-            Elementwise::Sin => ("sin", 1, false),
-            Elementwise::Cos => ("cos", 1, false),
-            Elementwise::Exp => ("exp", 1, false),
-            Elementwise::Log => ("log", 1, false),
-            Elementwise::Sqrt => ("sqrt", 1, false),
-            Elementwise::Abs => ("abs", 1, true),
-            Elementwise::Softplus => ("softplus", 1, false),
-            // leaky_relu(t, a), max(a, b), min(a, b): two arguments, applied
-            // entry by entry (a scalar is spread).
-            Elementwise::LeakyRelu => ("leaky_relu", 2, true),
-            Elementwise::Elu => ("elu", 1, false),
-            Elementwise::Gelu => ("gelu", 1, false),
-            Elementwise::Max => ("max", 2, true),
-            Elementwise::Min => ("min", 2, true),
-            Elementwise::NormCdf => ("normcdf", 1, false),
-            Elementwise::NormPdf => ("normpdf", 1, false),
-            Elementwise::Softsign => ("softsign", 1, true),
-        };
-        Spec { name, arity, rational }
-    }
-
-    /// The name used in `.nn` files.
-    pub fn name(self) -> &'static str {
-        self.spec().name
-    }
-
-    /// How many arguments it takes (see [`Spec::arity`]).
-    pub fn arity(self) -> usize {
-        self.spec().arity
-    }
-
-    /// Keeps exact rational values exact (see [`Spec::rational`]).
-    pub fn is_rational(self) -> bool {
-        self.spec().rational
-    }
 }
 
 /// A built-in that reduces a tensor to a scalar.

@@ -4,6 +4,7 @@
 
 mod check;
 pub mod norm;
+pub mod ops;
 pub mod draw;
 pub mod error;
 pub mod expr;
