@@ -4,29 +4,31 @@
 //! derivative, kernels and notation live in its own file under
 //! `model::ops::elementwise`.
 
-/// Declares [`Elementwise`] and [`Elementwise::ALL`] from one list, so that
-/// a built-in is named once here; what it is lives in its own file under
-/// `model::ops::elementwise`, whose table the compiler makes list it.
-macro_rules! elementwise {
-    ($($(#[$doc:meta])* $variant:ident,)*) => {
-        /// A built-in function applied entry by entry: which one, as the
-        /// model names it. Everything about it is its
-        /// [`op`](crate::model::ops::elementwise::op): name, arity,
-        /// derivative, kernels and notation.
+/// Declares an enum of built-ins and its `ALL` from one list, so that a
+/// built-in is named once here; what it is lives in its own file under
+/// `model::ops`, whose table the compiler makes list it.
+macro_rules! builtins {
+    ($(#[$enum_doc:meta])* $name:ident { $($(#[$doc:meta])* $variant:ident,)* }) => {
+        $(#[$enum_doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum Elementwise {
+        pub enum $name {
             $($(#[$doc])* $variant,)*
         }
 
-        impl Elementwise {
-            /// Every elementwise built-in, in the order the documentation lists them.
-            pub const ALL: [Elementwise; [$(stringify!($variant)),*].len()] = [$(Elementwise::$variant),*];
+        impl $name {
+            /// Every one, in the order the documentation lists them.
+            pub const ALL: [$name; [$(stringify!($variant)),*].len()] = [$($name::$variant),*];
         }
     };
 }
 
-// The elementwise built-ins, in the order of the documentation and `--help`.
-elementwise! {
+builtins! {
+    /// A built-in function applied entry by entry: which one, as the model
+    /// names it, in the order of the documentation and `--help`. Everything
+    /// about it (name, arity, derivative, kernels, notation) is its file's
+    /// [`ElementwiseOp`](crate::model::ops::elementwise::ElementwiseOp),
+    /// found by [`op`](crate::model::ops::elementwise::op).
+    Elementwise {
     Relu,
     /// Heaviside step, with step(0) = 0.
     Step,
@@ -59,6 +61,19 @@ elementwise! {
     NormPdf,
     /// `softsign(t) = t / (1 + |t|)`.
     Softsign,
+    }
+}
+
+builtins! {
+    /// A layer that is a composition of the graph's operations, checked
+    /// and written out by its own module: which one, as the model names it.
+    /// Everything about it (name, arity, keywords, checking, expansion) is
+    /// its file's [`LayerOp`](crate::model::ops::layer::LayerOp), found by
+    /// [`op`](crate::model::ops::layer::op).
+    Layer {
+    /// `dropout(X, M, keep = 0.8)`: inverted dropout with a given mask.
+    Dropout,
+    }
 }
 
 /// A built-in that reduces a tensor to a scalar.
@@ -228,8 +243,8 @@ pub enum Builtin {
     Pool(PoolKind),
     /// `flatten(T)`: row-major, to a column vector.
     Flatten,
-    /// `dropout(X, M, keep = 0.8)`: inverted dropout with a given mask.
-    Dropout,
+    /// A layer with a module of its own (`model::ops::layer`).
+    Layer(Layer),
     /// `batchnorm(X, gamma, beta, eps = 1e-5)`, `layernorm(…)`.
     Norm(NormKind),
     /// `attention(Q, K, V)`: scaled dot-product attention on rows.
@@ -238,8 +253,9 @@ pub enum Builtin {
 
 impl Builtin {
     /// The built-ins that are not elementwise, in the order the
-    /// documentation lists them (after [`Elementwise::ALL`]).
-    const LAYERS: [Builtin; 15] = [
+    /// documentation lists them (after [`Elementwise::ALL`]): these, then
+    /// [`Layer::ALL`], then [`Builtin::LATER`].
+    const LAYERS: [Builtin; 11] = [
         Builtin::Softmax,
         Builtin::LogSoftmax,
         Builtin::Reduce(Reduction::Sum),
@@ -251,7 +267,11 @@ impl Builtin {
         Builtin::Pool(PoolKind::Max),
         Builtin::Pool(PoolKind::Avg),
         Builtin::Flatten,
-        Builtin::Dropout,
+    ];
+
+    /// The layers listed after [`Layer::ALL`]; each moves into it when it
+    /// becomes a module of `model::ops::layer`.
+    const LATER: [Builtin; 3] = [
         Builtin::Norm(NormKind::Batch),
         Builtin::Norm(NormKind::Layer),
         Builtin::Attention,
@@ -263,7 +283,7 @@ impl Builtin {
     /// mean" suggestions and the help's list of built-ins all read, so a new
     /// built-in is in each of them as soon as it is in its table.
     pub fn all() -> impl Iterator<Item = Builtin> {
-        Elementwise::ALL.into_iter().map(Builtin::Elementwise).chain(Builtin::LAYERS)
+        Elementwise::ALL.into_iter().map(Builtin::Elementwise).chain(Builtin::LAYERS).chain(Layer::ALL.map(Builtin::Layer)).chain(Builtin::LATER)
     }
 
     /// The name used in `.nn` files.
@@ -278,7 +298,7 @@ impl Builtin {
             Builtin::Conv2d => "conv2d",
             Builtin::Pool(p) => p.name(),
             Builtin::Flatten => "flatten",
-            Builtin::Dropout => "dropout",
+            Builtin::Layer(l) => l.name(),
             Builtin::Norm(kind) => kind.name(),
             Builtin::Attention => "attention",
         }
@@ -297,7 +317,8 @@ impl Builtin {
     /// How many arguments it takes.
     pub fn arity(self) -> usize {
         match self {
-            Builtin::Loss(_) | Builtin::Conv2d | Builtin::Pool(_) | Builtin::Dropout => 2,
+            Builtin::Loss(_) | Builtin::Conv2d | Builtin::Pool(_) => 2,
+            Builtin::Layer(l) => l.arity(),
             Builtin::Norm(_) | Builtin::Attention => 3,
             Builtin::Elementwise(e) => e.arity(),
             _ => 1,
@@ -309,7 +330,7 @@ impl Builtin {
         match self {
             Builtin::Conv2d => &["stride", "pad"],
             Builtin::Pool(_) => &["stride", "pad", "ceil"],
-            Builtin::Dropout => &["keep"],
+            Builtin::Layer(l) => l.keywords(),
             Builtin::Norm(_) => &["eps"],
             Builtin::Attention => &["mask"],
             Builtin::Softmax | Builtin::LogSoftmax | Builtin::Reduce(_) | Builtin::Loss(LossFn::CrossEntropy(_)) => {
@@ -383,7 +404,7 @@ mod tests {
             Builtin::Conv2d => 5,
             Builtin::Pool(_) => 6,
             Builtin::Flatten => 7,
-            Builtin::Dropout => 8,
+            Builtin::Layer(_) => 8,
             Builtin::Norm(_) => 9,
             Builtin::Attention => 10,
         };
@@ -391,6 +412,6 @@ mod tests {
         kinds.dedup();
         assert_eq!(kinds.len(), 11);
         assert!(Builtin::names().any(|n| n == "softsign"));
-        assert_eq!(all.len(), Elementwise::ALL.len() + 15);
+        assert_eq!(all.len(), Elementwise::ALL.len() + 14 + Layer::ALL.len());
     }
 }
