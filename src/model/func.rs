@@ -61,6 +61,8 @@ builtins! {
     NormPdf,
     /// `softsign(t) = t / (1 + |t|)`.
     Softsign,
+    /// `silu(t) = t σ(t)`, the sigmoid-weighted linear unit.
+    Silu,
     }
 }
 

@@ -27,6 +27,7 @@ mod normpdf;
 mod relu;
 mod sigmoid;
 mod sign;
+mod silu;
 mod sin;
 pub mod softplus;
 mod softsign;
@@ -64,6 +65,7 @@ pub fn op(f: Elementwise) -> &'static dyn ElementwiseOp {
         Elementwise::NormCdf => &normcdf::NormCdf,
         Elementwise::NormPdf => &normpdf::NormPdf,
         Elementwise::Softsign => &softsign::Softsign,
+        Elementwise::Silu => &silu::Silu,
     }
 }
 
