@@ -350,7 +350,8 @@ fn every_elementwise_built_in_is_one_file_in_the_table() {
         let text = std::fs::read_to_string(&path).unwrap();
         let impls = text.matches("impl ElementwiseOp for ").count();
         assert_eq!(impls, 1, "{} holds {impls} impls of ElementwiseOp, not one", path.display());
-        let declared = table.lines().any(|l| l.trim() == format!("mod {stem};") || l.trim() == format!("pub mod {stem};"));
+        let declared =
+            table.lines().any(|l| l.trim() == format!("mod {stem};") || l.trim() == format!("pub mod {stem};"));
         let listed = table.contains(&format!("=> &{stem}::"));
         assert!(declared && listed, "{} is not in the table of src/model/ops/elementwise/mod.rs", path.display());
         files += 1;

@@ -144,9 +144,12 @@ print(json.dumps({"H": h.tolist(), "W": np.outer(dz, x).ravel().tolist(), "b": d
 #[test]
 fn silu_is_in_every_list_of_built_ins() {
     assert!(nnderive::model::Builtin::names().any(|n| n == "silu"));
-    let error = |text: &str| nnderive::load(&Source::new("f.nn", text)).unwrap_err().to_string();
+    let error = |text: &str| {
+        let source = Source::new("f.nn", text);
+        nnderive::load(&source).unwrap_err().rendered(&source)
+    };
     let typo = error("param x = 1\nloss L = siluu(x)\n");
     assert!(typo.contains("did you mean 'silu'?"), "{typo}");
-    let unknown = error("param x = 1\nloss L = swish(x)\n");
+    let unknown = error("param x = 1\nloss L = squash(x)\n");
     assert!(unknown.contains("softsign, silu"), "{unknown}");
 }

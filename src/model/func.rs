@@ -273,11 +273,7 @@ impl Builtin {
 
     /// The layers listed after [`Layer::ALL`]; each moves into it when it
     /// becomes a module of `model::ops::layer`.
-    const LATER: [Builtin; 3] = [
-        Builtin::Norm(NormKind::Batch),
-        Builtin::Norm(NormKind::Layer),
-        Builtin::Attention,
-    ];
+    const LATER: [Builtin; 3] = [Builtin::Norm(NormKind::Batch), Builtin::Norm(NormKind::Layer), Builtin::Attention];
 
     /// Every built-in a `.nn` file may call, elementwise ones first (`sign`,
     /// `normcdf` and `normpdf` appear as the derivatives of `abs` and
@@ -285,7 +281,12 @@ impl Builtin {
     /// mean" suggestions and the help's list of built-ins all read, so a new
     /// built-in is in each of them as soon as it is in its table.
     pub fn all() -> impl Iterator<Item = Builtin> {
-        Elementwise::ALL.into_iter().map(Builtin::Elementwise).chain(Builtin::LAYERS).chain(Layer::ALL.map(Builtin::Layer)).chain(Builtin::LATER)
+        Elementwise::ALL
+            .into_iter()
+            .map(Builtin::Elementwise)
+            .chain(Builtin::LAYERS)
+            .chain(Layer::ALL.map(Builtin::Layer))
+            .chain(Builtin::LATER)
     }
 
     /// The name used in `.nn` files.

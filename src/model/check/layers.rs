@@ -9,12 +9,12 @@ use num_rational::BigRational;
 use num_traits::Zero;
 
 use super::super::error::{Error, ErrorKind};
-use super::super::expr::{Graph, NodeId};
 use super::super::expr::TensorId;
+use super::super::expr::{Graph, NodeId};
 use super::super::func::{Axis, Elementwise, Func};
 use super::super::norm::{NormKind, NormLayer};
-use super::super::shape::Shape;
 use super::super::ops::layer::LayerCall;
+use super::super::shape::Shape;
 use super::super::{NamedTensor, Role};
 use super::{Checker, Scope};
 use crate::syntax::ast::{self, ExprKind};

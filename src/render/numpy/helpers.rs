@@ -111,6 +111,7 @@ pub fn used(g: &Graph, roots: &[NodeId]) -> BTreeSet<Helper> {
 /// The Python definition of a helper.
 pub fn source(h: Helper) -> &'static str {
     match h {
+        // `used` names a built-in's helper only when its file gives one.
         Helper::Builtin(e) => match e.op().numpy() {
             Numpy::Helper { source, .. } => source,
             Numpy::Call(_) => "",

@@ -22,14 +22,14 @@ mod leaky_relu;
 mod log;
 mod max;
 mod min;
-pub mod normcdf;
+mod normcdf;
 mod normpdf;
 mod relu;
 mod sigmoid;
 mod sign;
 mod silu;
 mod sin;
-pub mod softplus;
+mod softplus;
 mod softsign;
 mod spec;
 mod sqrt;
@@ -37,8 +37,8 @@ mod step;
 mod tanh;
 
 pub use sigmoid::sigmoid;
-pub use spec::{Domain, ElementwiseOp, Hazard, Numpy};
 pub use softplus::softplus;
+pub use spec::{Domain, ElementwiseOp, Hazard, Numpy};
 
 /// The table: each built-in of the model and the `impl` that knows it. The
 /// match names every variant, so a new built-in does not compile until it
