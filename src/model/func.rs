@@ -29,40 +29,40 @@ builtins! {
     /// [`ElementwiseOp`](crate::model::ops::elementwise::ElementwiseOp),
     /// found by [`op`](crate::model::ops::elementwise::op).
     Elementwise {
-    Relu,
-    /// Heaviside step, with step(0) = 0.
-    Step,
-    /// sign(t), with sign(0) = 0; appears as the derivative of abs.
-    Sign,
-    Sigmoid,
-    Tanh,
-    Sin,
-    Cos,
-    Exp,
-    Log,
-    Sqrt,
-    Abs,
-    Softplus,
-    /// `leaky_relu(t, a)`: t for t > 0, a·t otherwise (a, the slope for
-    /// negative t, is the second argument: `leaky_relu(Z, 0.01)`).
-    LeakyRelu,
-    /// `elu(t)`: t for t > 0, exp(t) − 1 otherwise (α = 1).
-    Elu,
-    /// `gelu(t) = t Φ(t)` with Φ the standard normal CDF, the exact (erf)
-    /// form, as PyTorch's default `GELU()`; not the tanh approximation.
-    Gelu,
-    /// `max(a, b)` entry by entry.
-    Max,
-    /// `min(a, b)` entry by entry.
-    Min,
-    /// Φ(t), the standard normal CDF (1 + erf(t/√2))/2; appears in gelu′.
-    NormCdf,
-    /// φ(t) = exp(−t²/2)/√(2π), the standard normal density; Φ′ = φ.
-    NormPdf,
-    /// `softsign(t) = t / (1 + |t|)`.
-    Softsign,
-    /// `silu(t) = t σ(t)`, the sigmoid-weighted linear unit.
-    Silu,
+        Relu,
+        /// Heaviside step, with step(0) = 0.
+        Step,
+        /// sign(t), with sign(0) = 0; appears as the derivative of abs.
+        Sign,
+        Sigmoid,
+        Tanh,
+        Sin,
+        Cos,
+        Exp,
+        Log,
+        Sqrt,
+        Abs,
+        Softplus,
+        /// `leaky_relu(t, a)`: t for t > 0, a·t otherwise (a, the slope for
+        /// negative t, is the second argument: `leaky_relu(Z, 0.01)`).
+        LeakyRelu,
+        /// `elu(t)`: t for t > 0, exp(t) − 1 otherwise (α = 1).
+        Elu,
+        /// `gelu(t) = t Φ(t)` with Φ the standard normal CDF, the exact (erf)
+        /// form, as PyTorch's default `GELU()`; not the tanh approximation.
+        Gelu,
+        /// `max(a, b)` entry by entry.
+        Max,
+        /// `min(a, b)` entry by entry.
+        Min,
+        /// Φ(t), the standard normal CDF (1 + erf(t/√2))/2; appears in gelu′.
+        NormCdf,
+        /// φ(t) = exp(−t²/2)/√(2π), the standard normal density; Φ′ = φ.
+        NormPdf,
+        /// `softsign(t) = t / (1 + |t|)`.
+        Softsign,
+        /// `silu(t) = t σ(t)`, the sigmoid-weighted linear unit.
+        Silu,
     }
 }
 
@@ -73,8 +73,8 @@ builtins! {
     /// its file's [`LayerOp`](crate::model::ops::layer::LayerOp), found by
     /// [`op`](crate::model::ops::layer::op).
     Layer {
-    /// `dropout(X, M, keep = 0.8)`: inverted dropout with a given mask.
-    Dropout,
+        /// `dropout(X, M, keep = 0.8)`: inverted dropout with a given mask.
+        Dropout,
     }
 }
 
