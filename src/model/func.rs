@@ -24,7 +24,8 @@ macro_rules! builtins {
 
 builtins! {
     /// A built-in function applied entry by entry: which one, as the model
-    /// names it, in the order of the documentation and `--help`. Everything
+    /// names it, in the order of the documentation and of the list of
+    /// built-ins that the help for an unknown function gives. Everything
     /// about it (name, arity, derivative, kernels, notation) is its file's
     /// [`ElementwiseOp`](crate::model::ops::elementwise::ElementwiseOp),
     /// found by [`op`](crate::model::ops::elementwise::op).

@@ -2,14 +2,15 @@
 //! `impl` of [`ElementwiseOp`], and [`op`], the table that maps the
 //! built-in's name in the model ([`Elementwise`]) to it.
 //!
-//! Adding a built-in: a variant in the list of `model::func` (which makes
-//! [`Elementwise::ALL`], the order of the documentation and of `--help`),
-//! a file here with its `impl`, and its line in [`op`]'s table. The
-//! compiler refuses a variant without a line in the table, and
-//! `tests/architecture.rs` refuses a file here that the table does not
-//! list. Everything else (the parser, the checker, the derivation, the
-//! evaluator exact and f64, the symbolic values, every writer, the NumPy
-//! export, `vary`'s margins, `gradcheck`, the help) reads this trait.
+//! Adding a built-in (docs/design.md, "Adding an operation"): a variant in
+//! the list of `model::func` (which makes [`Elementwise::ALL`], the order
+//! of the lists of built-ins), a file here with its `impl`, and its line in
+//! [`op`]'s table. The compiler refuses a variant without a line in the
+//! table, and `tests/architecture.rs` refuses a file here that the table
+//! does not list. Everything else (the parser, the checker, the
+//! derivation, the evaluator exact and f64, the symbolic values, every
+//! writer, the NumPy export, `vary`'s margins, `gradcheck`, the error
+//! messages) reads this trait.
 
 use crate::model::Elementwise;
 

@@ -6,8 +6,8 @@ use num_rational::BigRational;
 use crate::model::{Elementwise, Graph, NodeId};
 
 /// Everything about one elementwise built-in. Methods with a default are
-/// the common case (one argument, no exact value, no hazard, NumPy's own
-/// function of the same name); a built-in overrides what differs.
+/// the common case (one argument `t`, no exact value, its `.nn` name in
+/// text, no hazard); a built-in overrides what differs.
 pub trait ElementwiseOp: Sync {
     /// The name used in `.nn` files (`leaky_relu`).
     fn name(&self) -> &'static str;
