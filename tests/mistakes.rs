@@ -26,6 +26,15 @@ fn every_form_parses_and_names_only_builtins() {
     }
 }
 
+/// A habit is for a name nnderive does not know: one for a name that has
+/// become a built-in (as `silu` did) would never be reached.
+#[test]
+fn no_habit_names_a_builtin() {
+    for name in FORMS.iter().map(|f| f.0).chain(DEFINITIONS.iter().map(|d| d.0)) {
+        assert!(Builtin::lookup(name).is_none(), "'{name}' is a built-in: its habit is never reached");
+    }
+}
+
 #[test]
 fn operands_are_bracketed_where_precedence_needs_it() {
     let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();

@@ -5,8 +5,6 @@
 //! tanh′ = 1 − tanh²), the rule is given that output, which is the named
 //! tensor when the function defines one (`h = sigmoid(z)` gives `h ⊙ (1 − h)`).
 
-use num_rational::BigRational;
-
 use crate::model::sentence::{m, same, w, Sentence};
 use crate::model::{Axis, Elementwise, Func, Graph, LossFn, Node, NodeId, PoolKind, Reduction};
 
@@ -18,30 +16,13 @@ pub struct Rule {
     pub function: Elementwise,
 }
 
-/// Every elementwise built-in's derivative; a function of two arguments has
-/// one rule giving both partial derivatives.
-pub const RULES: [Rule; Elementwise::ALL.len()] = [
-    Rule { name: "d-relu", function: Elementwise::Relu },
-    Rule { name: "d-step", function: Elementwise::Step },
-    Rule { name: "d-sign", function: Elementwise::Sign },
-    Rule { name: "d-sigmoid", function: Elementwise::Sigmoid },
-    Rule { name: "d-tanh", function: Elementwise::Tanh },
-    Rule { name: "d-sin", function: Elementwise::Sin },
-    Rule { name: "d-cos", function: Elementwise::Cos },
-    Rule { name: "d-exp", function: Elementwise::Exp },
-    Rule { name: "d-log", function: Elementwise::Log },
-    Rule { name: "d-sqrt", function: Elementwise::Sqrt },
-    Rule { name: "d-abs", function: Elementwise::Abs },
-    Rule { name: "d-softplus", function: Elementwise::Softplus },
-    Rule { name: "d-leaky-relu", function: Elementwise::LeakyRelu },
-    Rule { name: "d-elu", function: Elementwise::Elu },
-    Rule { name: "d-gelu", function: Elementwise::Gelu },
-    Rule { name: "d-max", function: Elementwise::Max },
-    Rule { name: "d-min", function: Elementwise::Min },
-    Rule { name: "d-normcdf", function: Elementwise::NormCdf },
-    Rule { name: "d-normpdf", function: Elementwise::NormPdf },
-    Rule { name: "d-softsign", function: Elementwise::Softsign },
-];
+/// Every elementwise built-in's derivative rule, in [`Elementwise::ALL`]'s
+/// order; a function of two arguments has one rule giving both partial
+/// derivatives. Each rule's name and formula live in the built-in's own
+/// file (`model::ops::elementwise`).
+pub fn rules() -> impl Iterator<Item = Rule> {
+    Elementwise::ALL.into_iter().map(rule)
+}
 
 /// The rules a derivation step names that are not an elementwise
 /// built-in's derivative (those are built by [`derivative`] and
@@ -192,153 +173,27 @@ pub fn softmax_written_out(g: &Graph, id: NodeId) -> Option<(NodeId, NodeId)> {
     (sums_exp && g.shape(z).vector_axis().is_some() && g.shape(z).len() > 1).then_some((exp, z))
 }
 
-/// The rule for `f`: the table is in the order of `Elementwise::ALL`, one
-/// rule per built-in (its length is that of `ALL`, so a built-in without a
-/// rule does not compile; a test checks the order).
+/// The rule for `f`, named by its file in `model::ops::elementwise`.
 pub fn rule(f: Elementwise) -> Rule {
-    RULES[f as usize]
+    Rule { name: f.op().rule(), function: f }
 }
 
 /// The partial derivative of `f(args)` with respect to argument `wrt`,
-/// where `out` is f(args) itself or the tensor that names it.
+/// where `out` is f(args) itself or the tensor that names it: the
+/// built-in's own formula ([`ElementwiseOp::partial`](crate::model::ops::elementwise::ElementwiseOp::partial)).
 pub fn partial(g: &mut Graph, f: Elementwise, args: &[NodeId], wrt: usize, out: NodeId) -> NodeId {
     // An argument the built-in does not take (the checker refuses such a
     // call) has no influence on it.
-    let (Some(&u), true) = (args.first(), wrt < f.arity()) else {
+    if args.is_empty() || wrt >= f.arity() {
         return g.int(0);
-    };
-    let second = |g: &mut Graph| match args.get(1) {
-        Some(&v) => v,
-        None => g.int(0),
-    };
-    let step = |g: &mut Graph, x: NodeId, y: NodeId| {
-        let d = g.sub(x, y);
-        g.apply(Func::Builtin(Elementwise::Step), vec![d])
-    };
-    let one_minus = |g: &mut Graph, x: NodeId| {
-        let one = g.int(1);
-        g.sub(one, x)
-    };
-    match f {
-        Elementwise::Relu
-        | Elementwise::Step
-        | Elementwise::Sign
-        | Elementwise::Sigmoid
-        | Elementwise::Tanh
-        | Elementwise::Sin
-        | Elementwise::Cos
-        | Elementwise::Exp
-        | Elementwise::Log
-        | Elementwise::Sqrt
-        | Elementwise::Abs
-        | Elementwise::Softplus
-        | Elementwise::Elu
-        | Elementwise::Gelu
-        | Elementwise::NormCdf
-        | Elementwise::NormPdf
-        | Elementwise::Softsign => derivative(g, f, u, out),
-        // t for t > 0, else a·t: the slope is a where step(t) = 0 (so at 0 too).
-        Elementwise::LeakyRelu if wrt == 0 => {
-            let v = second(g);
-            let s = g.apply(Func::Builtin(Elementwise::Step), vec![u]);
-            let rest = one_minus(g, v);
-            let k = g.mul(rest, s);
-            g.add(v, k)
-        }
-        Elementwise::LeakyRelu => {
-            let zero = g.int(0);
-            g.apply(Func::Builtin(Elementwise::Min), vec![u, zero])
-        }
-        // max(a, b) is b where b > a, else a: a tie goes to the first argument.
-        Elementwise::Max => {
-            let v = second(g);
-            let s = step(g, v, u);
-            if wrt == 0 {
-                one_minus(g, s)
-            } else {
-                s
-            }
-        }
-        Elementwise::Min => {
-            let v = second(g);
-            let s = step(g, u, v);
-            if wrt == 0 {
-                one_minus(g, s)
-            } else {
-                s
-            }
-        }
     }
+    f.op().partial(g, args, wrt, out)
 }
 
 /// f′(u) for a built-in of one argument, where `out` is f(u) itself or the
-/// tensor that names it.
+/// tensor that names it (0 for a built-in of two: see [`partial`]).
 pub fn derivative(g: &mut Graph, f: Elementwise, u: NodeId, out: NodeId) -> NodeId {
-    let call = |g: &mut Graph, e: Elementwise| g.apply(Func::Builtin(e), vec![u]);
-    match f {
-        Elementwise::Relu => call(g, Elementwise::Step),
-        Elementwise::Step | Elementwise::Sign => g.int(0),
-        Elementwise::Sigmoid => {
-            let one = g.int(1);
-            let rest = g.sub(one, out);
-            g.mul(out, rest)
-        }
-        Elementwise::Tanh => {
-            let one = g.int(1);
-            let sq = g.pow(out, BigRational::from_integer(2.into()));
-            g.sub(one, sq)
-        }
-        Elementwise::Sin => call(g, Elementwise::Cos),
-        Elementwise::Cos => {
-            let s = call(g, Elementwise::Sin);
-            g.neg(s)
-        }
-        Elementwise::Exp => out,
-        Elementwise::Log => {
-            let one = g.int(1);
-            g.div(one, u)
-        }
-        Elementwise::Sqrt => {
-            let two = g.int(2);
-            let twice = g.mul(two, out);
-            let one = g.int(1);
-            g.div(one, twice)
-        }
-        Elementwise::Abs => call(g, Elementwise::Sign),
-        Elementwise::Softplus => call(g, Elementwise::Sigmoid),
-        // elu is C¹ for α = 1: the slope exp(t) meets 1 at t = 0. Written
-        // exp(min(t, 0)), not min(exp(t), 1), so that no large t overflows
-        // exp on the way to a slope of 1.
-        Elementwise::Elu => {
-            let zero = g.int(0);
-            let m = g.apply(Func::Builtin(Elementwise::Min), vec![u, zero]);
-            g.apply(Func::Builtin(Elementwise::Exp), vec![m])
-        }
-        Elementwise::Gelu => {
-            let cdf = call(g, Elementwise::NormCdf);
-            let pdf = call(g, Elementwise::NormPdf);
-            let t_pdf = g.mul(u, pdf);
-            g.add(cdf, t_pdf)
-        }
-        Elementwise::NormCdf => call(g, Elementwise::NormPdf),
-        Elementwise::NormPdf => {
-            let t_out = g.mul(u, out);
-            g.neg(t_out)
-        }
-        // (1 + |t|)² overflows for |t| past 1.3e154, where the slope is still
-        // a number: the evaluator divides by a square as by its base twice
-        // (see `eval::stable`).
-        Elementwise::Softsign => {
-            let one = g.int(1);
-            let a = call(g, Elementwise::Abs);
-            let s = g.add(one, a);
-            let sq = g.pow(s, BigRational::from_integer(2.into()));
-            let one = g.int(1);
-            g.div(one, sq)
-        }
-        // Functions of two arguments: see `partial`.
-        Elementwise::LeakyRelu | Elementwise::Max | Elementwise::Min => g.int(0),
-    }
+    f.op().derivative(g, u, out)
 }
 
 /// The conventions the derivative of `f` relies on, if any.
@@ -982,15 +837,14 @@ impl Convention {
 mod tests {
     use super::*;
 
-    /// `rule` indexes the table by the enum's order: the table, `ALL` and
-    /// the enum list the built-ins in the same order, each once.
+    /// Every built-in has a rule named after it, each name once.
     #[test]
-    fn one_rule_per_built_in_in_order() {
-        for (i, f) in Elementwise::ALL.iter().enumerate() {
-            assert_eq!(*f as usize, i, "ALL is in the enum's order");
-            assert_eq!(RULES[i].function, *f, "{}", RULES[i].name);
-            assert_eq!(rule(*f).function, *f);
-            assert!(RULES[i].name.starts_with("d-"));
+    fn one_rule_per_built_in() {
+        let names: std::collections::BTreeSet<&str> = rules().map(|r| r.name).collect();
+        assert_eq!(names.len(), Elementwise::ALL.len());
+        for (r, f) in rules().zip(Elementwise::ALL) {
+            assert_eq!(r.function, f);
+            assert!(r.name.starts_with("d-"));
         }
     }
 }

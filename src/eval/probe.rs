@@ -2,11 +2,13 @@
 //! each operation, a [`Probe`] records how near the operation's arguments
 //! and value come to a hazard, a place where the answer is not clear.
 //! Which operations are hazards, and how far from one a value is, is
-//! decided here, in [`hazard_of`], one line per built-in.
+//! decided here, in [`hazard_of`] (an elementwise built-in's file declares
+//! its own).
 
 use super::conv;
 use super::quantity::Quantity;
 use super::tensor::Tensor;
+use crate::model::ops::elementwise::Hazard as ElementwiseHazard;
 use crate::model::{Elementwise, Func, Node, PoolKind};
 
 /// A kind of place where the answer is not clear.
@@ -50,32 +52,15 @@ enum Measure {
     Probability,
 }
 
-/// The hazard of an elementwise built-in, if it has one: one line per
-/// built-in, so that a new one must be placed here.
+/// The hazard of an elementwise built-in, if it has one, as its file
+/// (`model::ops::elementwise`) declares it.
 fn hazard_of(f: Elementwise) -> Option<(Hazard, Measure)> {
-    let kink = |function| Some((Hazard::Kink { function }, Measure::FirstOperand));
-    match f {
-        Elementwise::Relu => kink("relu"),
-        Elementwise::Step => kink("step"),
-        Elementwise::Sign => kink("sign"),
-        Elementwise::Abs => kink("abs"),
-        Elementwise::LeakyRelu => kink("leaky_relu"),
-        Elementwise::Max => Some((Hazard::Kink { function: "max" }, Measure::Difference)),
-        Elementwise::Min => Some((Hazard::Kink { function: "min" }, Measure::Difference)),
-        Elementwise::Sigmoid => Some((Hazard::Saturated { function: "sigmoid" }, Measure::Probability)),
-        Elementwise::Tanh
-        | Elementwise::Sin
-        | Elementwise::Cos
-        | Elementwise::Exp
-        | Elementwise::Log
-        | Elementwise::Sqrt
-        | Elementwise::Softplus
-        | Elementwise::Elu
-        | Elementwise::Gelu
-        | Elementwise::NormCdf
-        | Elementwise::NormPdf
-        | Elementwise::Softsign => None,
-    }
+    let function = f.name();
+    Some(match f.op().hazard()? {
+        ElementwiseHazard::Kink => (Hazard::Kink { function }, Measure::FirstOperand),
+        ElementwiseHazard::Tie => (Hazard::Kink { function }, Measure::Difference),
+        ElementwiseHazard::Saturates => (Hazard::Saturated { function }, Measure::Probability),
+    })
 }
 
 impl Probe {

@@ -12,7 +12,7 @@ use std::fmt;
 
 use num_bigint::BigInt;
 use num_rational::BigRational;
-use num_traits::{One, Signed, ToPrimitive, Zero};
+use num_traits::{ToPrimitive, Zero};
 
 pub use crate::rational::EXACT_BITS_CAP;
 
@@ -160,6 +160,7 @@ impl fmt::Display for NumericError {
 }
 
 // The elementwise built-ins are the model's table; their numeric rules are here.
+use crate::model::ops::elementwise::Domain;
 use crate::model::{Elementwise, Shape};
 
 use super::exact::{self, exact_sum};
@@ -170,176 +171,32 @@ use super::symbolic::{self, Num, Poly, Sym, Unknown};
 use crate::rational;
 
 /// The exact value of a rational built-in (relu, step, sign, abs, softsign;
-/// with its second argument `y`, leaky_relu, max and min; on a tie `max` and
-/// `min` take the first, the same value); `None` for the others, which are
-/// computed in f64, and for a call with the wrong number of arguments.
-/// Every built-in is listed once, so that a new one is placed here by the
-/// compiler.
+/// with its second argument `y`, leaky_relu, max and min); `None` for the
+/// others, which are computed in f64, and for a call with the wrong number
+/// of arguments. The kernel is the built-in's own (`model::ops::elementwise`).
 fn exact_of(f: Elementwise, x: &BigRational, y: Option<&BigRational>) -> Option<BigRational> {
-    Some(match (f, y) {
-        (Elementwise::Relu, None) if x.is_positive() => x.clone(),
-        (Elementwise::Relu, None) => BigRational::zero(),
-        (Elementwise::Step, None) if x.is_positive() => BigRational::one(),
-        (Elementwise::Step, None) => BigRational::zero(),
-        (Elementwise::Sign, None) => x.signum(),
-        (Elementwise::Abs, None) => x.abs(),
-        (Elementwise::Softsign, None) => x / (BigRational::one() + x.abs()),
-        (Elementwise::LeakyRelu, Some(_)) if x.is_positive() => x.clone(),
-        (Elementwise::LeakyRelu, Some(a)) => x * a,
-        // Without recursion (see `crate::rational`); a tie takes x.
-        (Elementwise::Max, Some(y)) => rational::max(x, y).clone(),
-        (Elementwise::Min, Some(y)) => rational::min(x, y).clone(),
-        (
-            Elementwise::Relu | Elementwise::Step | Elementwise::Sign | Elementwise::Abs | Elementwise::Softsign,
-            Some(_),
-        )
-        | (Elementwise::LeakyRelu | Elementwise::Max | Elementwise::Min, None)
-        | (
-            Elementwise::Sigmoid
-            | Elementwise::Tanh
-            | Elementwise::Sin
-            | Elementwise::Cos
-            | Elementwise::Exp
-            | Elementwise::Log
-            | Elementwise::Sqrt
-            | Elementwise::Softplus
-            | Elementwise::Elu
-            | Elementwise::Gelu
-            | Elementwise::NormCdf
-            | Elementwise::NormPdf,
-            _,
-        ) => return None,
-    })
+    if y.is_some() != (f.arity() == 2) {
+        return None;
+    }
+    f.op().exact(x, y.unwrap_or(&BigRational::zero()))
 }
 
-/// The standard normal CDF Φ(x) = (1 + erf(x/√2))/2, to about 1e-15.
-///
-/// For |x| < 6 from the series erf(z) = 2/√π · e^(−z²) Σ 2ⁿ z^(2n+1) / (1·3·…·(2n+1)),
-/// whose terms are all positive (no cancellation); beyond, Φ is 0 or 1 to
-/// within 1e-9 relative to the density, and the continued fraction for the
-/// tail (Laplace) gives the small side.
-fn normal_cdf(x: f64) -> f64 {
-    if x.abs() < 6.0 {
-        let z = x / std::f64::consts::SQRT_2;
-        let z2 = z * z;
-        let (mut term, mut sum, mut n) = (z, z, 0.0);
-        while term.abs() > 1e-17 * sum.abs() && n < 500.0 {
-            n += 1.0;
-            term *= 2.0 * z2 / (2.0 * n + 1.0);
-            sum += term;
-        }
-        let erf = 2.0 / std::f64::consts::PI.sqrt() * (-z2).exp() * sum;
-        return 0.5 * (1.0 + erf);
-    }
-    // Tail: 1 − Φ(|x|) = φ(|x|) / (|x| + 1/(|x| + 2/(|x| + 3/(|x| + …)))).
-    let a = x.abs();
-    let mut fraction = a;
-    for k in (1..=40).rev() {
-        fraction = a + f64::from(k) / fraction;
-    }
-    let tail = normal_pdf(a) / fraction;
-    if x > 0.0 {
-        1.0 - tail
-    } else {
-        tail
-    }
-}
-
-/// The standard normal density φ(x) = exp(−x²/2)/√(2π).
-fn normal_pdf(x: f64) -> f64 {
-    (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
-}
-
-/// σ(x); the two branches keep exp from overflowing for large |x|.
-pub(super) fn sigmoid(x: f64) -> f64 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
-}
-
-/// log(1 + eˣ) without overflow: max(x, 0) + log(1 + e^(−|x|)).
-pub(super) fn softplus(x: f64) -> f64 {
-    x.max(0.0) + (-x.abs()).exp().ln_1p()
-}
+pub(super) use crate::model::ops::elementwise::{sigmoid, softplus};
 
 /// The f64 value (with the second argument `y` of leaky_relu, max and
-/// min), or what is wrong with the arguments.
+/// min), or what is wrong with the arguments. The kernel is the built-in's
+/// own (`model::ops::elementwise`); a value that is not finite is refused here.
 fn float_of(f: Elementwise, x: f64, y: Option<f64>) -> Result<f64, NumericErrorKind> {
-    let v = match (f, y) {
-        (Elementwise::Relu, None) => x.max(0.0),
-        (Elementwise::Step, None) => f64::from(u8::from(x > 0.0)),
-        (Elementwise::Sign, None) => {
-            if x > 0.0 {
-                1.0
-            } else if x < 0.0 {
-                -1.0
-            } else {
-                0.0
-            }
-        }
-        (Elementwise::Abs, None) => x.abs(),
-        (Elementwise::Sigmoid, None) => sigmoid(x),
-        (Elementwise::Tanh, None) => x.tanh(),
-        (Elementwise::Sin, None) => x.sin(),
-        (Elementwise::Cos, None) => x.cos(),
-        (Elementwise::Exp, None) => x.exp(),
-        (Elementwise::Log, None) => {
-            if x <= 0.0 {
-                return Err(NumericErrorKind::LogOfNonPositive(x));
-            }
-            x.ln()
-        }
-        (Elementwise::Sqrt, None) => {
-            if x < 0.0 {
-                return Err(NumericErrorKind::SqrtOfNegative(x));
-            }
-            x.sqrt()
-        }
-        (Elementwise::Softplus, None) => softplus(x),
-        (Elementwise::Elu, None) => {
-            if x > 0.0 {
-                x
-            } else {
-                x.exp_m1()
-            }
-        }
-        (Elementwise::Gelu, None) => x * normal_cdf(x),
-        (Elementwise::NormCdf, None) => normal_cdf(x),
-        (Elementwise::NormPdf, None) => normal_pdf(x),
-        (Elementwise::Softsign, None) => x / (1.0 + x.abs()),
-        (Elementwise::LeakyRelu, Some(_)) if x > 0.0 => x,
-        (Elementwise::LeakyRelu, Some(a)) => x * a,
-        (Elementwise::Max, Some(y)) if y > x => y,
-        (Elementwise::Min, Some(y)) if y < x => y,
-        (Elementwise::Max | Elementwise::Min, Some(_)) => x,
-        // The checker gives each call its arity; these are never reached.
-        (Elementwise::LeakyRelu | Elementwise::Max | Elementwise::Min, None) => {
-            return Err(NumericErrorKind::Shape(format!("{} takes two arguments", f.name())))
-        }
-        (
-            Elementwise::Relu
-            | Elementwise::Step
-            | Elementwise::Sign
-            | Elementwise::Abs
-            | Elementwise::Sigmoid
-            | Elementwise::Tanh
-            | Elementwise::Sin
-            | Elementwise::Cos
-            | Elementwise::Exp
-            | Elementwise::Log
-            | Elementwise::Sqrt
-            | Elementwise::Softplus
-            | Elementwise::Elu
-            | Elementwise::Gelu
-            | Elementwise::NormCdf
-            | Elementwise::NormPdf
-            | Elementwise::Softsign,
-            Some(_),
-        ) => return Err(NumericErrorKind::Shape(format!("{} takes one argument", f.name()))),
-    };
+    // The checker gives each call its arity; these are never reached.
+    match (f.arity(), y) {
+        (2, None) => return Err(NumericErrorKind::Shape(format!("{} takes two arguments", f.name()))),
+        (1, Some(_)) => return Err(NumericErrorKind::Shape(format!("{} takes one argument", f.name()))),
+        _ => {}
+    }
+    let v = f.op().float(x, y.unwrap_or(0.0)).map_err(|domain| match domain {
+        Domain::LogOfNonPositive(x) => NumericErrorKind::LogOfNonPositive(x),
+        Domain::SqrtOfNegative(x) => NumericErrorKind::SqrtOfNegative(x),
+    })?;
     finite(v)
 }
 
@@ -1178,6 +1035,7 @@ impl Reader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use num_traits::One;
 
     /// max, min and maxpool of exact values, and the order of expressions'
     /// coefficients, on two values whose continued fractions agree on
@@ -1228,21 +1086,6 @@ mod tests {
                 _ => float_of(f, 0.5, Some(0.25)).is_ok(),
             };
             assert!(float, "{} has an f64 kernel", f.name());
-        }
-    }
-
-    #[test]
-    fn normal_cdf_matches_reference_values() {
-        for (x, phi) in [
-            (0.0, 0.5),
-            (0.5, 0.691_462_461_274_013_1),
-            (1.0, 0.841_344_746_068_542_9),
-            (-2.0, 0.022_750_131_948_179_195),
-            (-7.0, 1.279_812_543_885_835e-12),
-        ] {
-            let got = normal_cdf(x);
-            let close = if phi < 1e-6 { ((got - phi) / phi).abs() < 1e-12 } else { (got - phi).abs() < 1e-15 };
-            assert!(close, "Φ({x}) = {got}, expected {phi}");
         }
     }
 

@@ -819,7 +819,9 @@ impl<'a> Checker<'a> {
                 self.graph.pool(kind, a, window)
             }
             Builtin::Flatten => g.flatten(built[0]),
-            Builtin::Dropout => return self.dropout(args, keywords, &built),
+            Builtin::Layer(layer) => {
+                return layer.op().expand(&mut layers::Call { checker: self, args, keywords, built: &built })
+            }
             Builtin::Norm(kind) => return self.normalize(kind, func, args, keywords, &built, span),
             Builtin::Attention => return self.attention(args, keywords, &built, span),
         })

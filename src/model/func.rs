@@ -1,131 +1,81 @@
 //! The built-in functions, as one table, and references to functions.
 //!
-//! Each built-in is described once here (name, arity, what kind of operation
-//! it is); derivative rules live in `derive::rules`, numeric rules in `eval`.
+//! Each built-in is named once here; an elementwise built-in's name, arity,
+//! derivative, kernels and notation live in its own file under
+//! `model::ops::elementwise`.
 
-/// A built-in function applied entry by entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Elementwise {
-    Relu,
-    /// Heaviside step, with step(0) = 0.
-    Step,
-    /// sign(t), with sign(0) = 0; appears as the derivative of abs.
-    Sign,
-    Sigmoid,
-    Tanh,
-    Sin,
-    Cos,
-    Exp,
-    Log,
-    Sqrt,
-    Abs,
-    Softplus,
-    /// `leaky_relu(t, a)`: t for t > 0, a·t otherwise (a, the slope for
-    /// negative t, is the second argument: `leaky_relu(Z, 0.01)`).
-    LeakyRelu,
-    /// `elu(t)`: t for t > 0, exp(t) − 1 otherwise (α = 1).
-    Elu,
-    /// `gelu(t) = t Φ(t)` with Φ the standard normal CDF, the exact (erf)
-    /// form, as PyTorch's default `GELU()`; not the tanh approximation.
-    Gelu,
-    /// `max(a, b)` entry by entry.
-    Max,
-    /// `min(a, b)` entry by entry.
-    Min,
-    /// Φ(t), the standard normal CDF (1 + erf(t/√2))/2; appears in gelu′.
-    NormCdf,
-    /// φ(t) = exp(−t²/2)/√(2π), the standard normal density; Φ′ = φ.
-    NormPdf,
-    /// `softsign(t) = t / (1 + |t|)`.
-    Softsign,
+/// Declares an enum of built-ins and its `ALL` from one list, so that a
+/// built-in is named once here; what it is lives in its own file under
+/// `model::ops`, whose table the compiler makes list it.
+macro_rules! builtins {
+    ($(#[$enum_doc:meta])* $name:ident { $($(#[$doc:meta])* $variant:ident,)* }) => {
+        $(#[$enum_doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl $name {
+            /// Every one, in the order the documentation lists them.
+            pub const ALL: [$name; [$(stringify!($variant)),*].len()] = [$($name::$variant),*];
+        }
+    };
 }
 
-/// What nnderive knows of an elementwise built-in apart from its calculus
-/// (`derive::rules`) and its numeric kernels (`eval::tensor`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Spec {
-    /// The name used in `.nn` files.
-    pub name: &'static str,
-    /// How many arguments it takes: `leaky_relu(t, a)`, `max(a, b)` and
-    /// `min(a, b)` take two.
-    pub arity: usize,
-    /// Whether exact rational arguments give an exact rational value (no
-    /// transcendental arithmetic): relu, step, sign, abs, softsign, max, min
-    /// and leaky_relu do.
-    pub rational: bool,
+builtins! {
+    /// A built-in function applied entry by entry: which one, as the model
+    /// names it, in the order of the documentation and of the list of
+    /// built-ins that the help for an unknown function gives. Everything
+    /// about it (name, arity, derivative, kernels, notation) is its file's
+    /// [`ElementwiseOp`](crate::model::ops::elementwise::ElementwiseOp),
+    /// found by [`op`](crate::model::ops::elementwise::op).
+    Elementwise {
+        Relu,
+        /// Heaviside step, with step(0) = 0.
+        Step,
+        /// sign(t), with sign(0) = 0; appears as the derivative of abs.
+        Sign,
+        Sigmoid,
+        Tanh,
+        Sin,
+        Cos,
+        Exp,
+        Log,
+        Sqrt,
+        Abs,
+        Softplus,
+        /// `leaky_relu(t, a)`: t for t > 0, a·t otherwise (a, the slope for
+        /// negative t, is the second argument: `leaky_relu(Z, 0.01)`).
+        LeakyRelu,
+        /// `elu(t)`: t for t > 0, exp(t) − 1 otherwise (α = 1).
+        Elu,
+        /// `gelu(t) = t Φ(t)` with Φ the standard normal CDF, the exact (erf)
+        /// form, as PyTorch's default `GELU()`; not the tanh approximation.
+        Gelu,
+        /// `max(a, b)` entry by entry.
+        Max,
+        /// `min(a, b)` entry by entry.
+        Min,
+        /// Φ(t), the standard normal CDF (1 + erf(t/√2))/2; appears in gelu′.
+        NormCdf,
+        /// φ(t) = exp(−t²/2)/√(2π), the standard normal density; Φ′ = φ.
+        NormPdf,
+        /// `softsign(t) = t / (1 + |t|)`.
+        Softsign,
+        /// `silu(t) = t σ(t)`, the sigmoid-weighted linear unit.
+        Silu,
+    }
 }
 
-impl Elementwise {
-    /// Every elementwise built-in, in the order the documentation lists them.
-    pub const ALL: [Elementwise; 20] = [
-        Elementwise::Relu,
-        Elementwise::Step,
-        Elementwise::Sign,
-        Elementwise::Sigmoid,
-        Elementwise::Tanh,
-        Elementwise::Sin,
-        Elementwise::Cos,
-        Elementwise::Exp,
-        Elementwise::Log,
-        Elementwise::Sqrt,
-        Elementwise::Abs,
-        Elementwise::Softplus,
-        Elementwise::LeakyRelu,
-        Elementwise::Elu,
-        Elementwise::Gelu,
-        Elementwise::Max,
-        Elementwise::Min,
-        Elementwise::NormCdf,
-        Elementwise::NormPdf,
-        Elementwise::Softsign,
-    ];
-
-    /// Everything about one built-in in one place: its name in `.nn` files,
-    /// how many arguments it takes and whether it keeps exact values exact.
-    /// One match lists every built-in, so that adding one makes the
-    /// compiler ask for all three at once.
-    pub fn spec(self) -> Spec {
-        // (name, arity, rational)
-        let (name, arity, rational) = match self {
-            Elementwise::Relu => ("relu", 1, true),
-            Elementwise::Step => ("step", 1, true),
-            Elementwise::Sign => ("sign", 1, true),
-            Elementwise::Sigmoid => ("sigmoid", 1, false),
-            Elementwise::Tanh => ("tanh", 1, false),
-            Elementwise::Sin => ("sin", 1, false),
-            Elementwise::Cos => ("cos", 1, false),
-            Elementwise::Exp => ("exp", 1, false),
-            Elementwise::Log => ("log", 1, false),
-            Elementwise::Sqrt => ("sqrt", 1, false),
-            Elementwise::Abs => ("abs", 1, true),
-            Elementwise::Softplus => ("softplus", 1, false),
-            // leaky_relu(t, a), max(a, b), min(a, b): two arguments, applied
-            // entry by entry (a scalar is spread).
-            Elementwise::LeakyRelu => ("leaky_relu", 2, true),
-            Elementwise::Elu => ("elu", 1, false),
-            Elementwise::Gelu => ("gelu", 1, false),
-            Elementwise::Max => ("max", 2, true),
-            Elementwise::Min => ("min", 2, true),
-            Elementwise::NormCdf => ("normcdf", 1, false),
-            Elementwise::NormPdf => ("normpdf", 1, false),
-            Elementwise::Softsign => ("softsign", 1, true),
-        };
-        Spec { name, arity, rational }
-    }
-
-    /// The name used in `.nn` files.
-    pub fn name(self) -> &'static str {
-        self.spec().name
-    }
-
-    /// How many arguments it takes (see [`Spec::arity`]).
-    pub fn arity(self) -> usize {
-        self.spec().arity
-    }
-
-    /// Keeps exact rational values exact (see [`Spec::rational`]).
-    pub fn is_rational(self) -> bool {
-        self.spec().rational
+builtins! {
+    /// A layer that is a composition of the graph's operations, checked
+    /// and written out by its own module: which one, as the model names it.
+    /// Everything about it (name, arity, keywords, checking, expansion) is
+    /// its file's [`LayerOp`](crate::model::ops::layer::LayerOp), found by
+    /// [`op`](crate::model::ops::layer::op).
+    Layer {
+        /// `dropout(X, M, keep = 0.8)`: inverted dropout with a given mask.
+        Dropout,
     }
 }
 
@@ -296,8 +246,8 @@ pub enum Builtin {
     Pool(PoolKind),
     /// `flatten(T)`: row-major, to a column vector.
     Flatten,
-    /// `dropout(X, M, keep = 0.8)`: inverted dropout with a given mask.
-    Dropout,
+    /// A layer with a module of its own (`model::ops::layer`).
+    Layer(Layer),
     /// `batchnorm(X, gamma, beta, eps = 1e-5)`, `layernorm(…)`.
     Norm(NormKind),
     /// `attention(Q, K, V)`: scaled dot-product attention on rows.
@@ -306,8 +256,9 @@ pub enum Builtin {
 
 impl Builtin {
     /// The built-ins that are not elementwise, in the order the
-    /// documentation lists them (after [`Elementwise::ALL`]).
-    const LAYERS: [Builtin; 15] = [
+    /// documentation lists them (after [`Elementwise::ALL`]): these, then
+    /// [`Layer::ALL`], then [`Builtin::LATER`].
+    const LAYERS: [Builtin; 11] = [
         Builtin::Softmax,
         Builtin::LogSoftmax,
         Builtin::Reduce(Reduction::Sum),
@@ -319,11 +270,11 @@ impl Builtin {
         Builtin::Pool(PoolKind::Max),
         Builtin::Pool(PoolKind::Avg),
         Builtin::Flatten,
-        Builtin::Dropout,
-        Builtin::Norm(NormKind::Batch),
-        Builtin::Norm(NormKind::Layer),
-        Builtin::Attention,
     ];
+
+    /// The layers listed after [`Layer::ALL`]; each moves into it when it
+    /// becomes a module of `model::ops::layer`.
+    const LATER: [Builtin; 3] = [Builtin::Norm(NormKind::Batch), Builtin::Norm(NormKind::Layer), Builtin::Attention];
 
     /// Every built-in a `.nn` file may call, elementwise ones first (`sign`,
     /// `normcdf` and `normpdf` appear as the derivatives of `abs` and
@@ -331,7 +282,12 @@ impl Builtin {
     /// mean" suggestions and the help's list of built-ins all read, so a new
     /// built-in is in each of them as soon as it is in its table.
     pub fn all() -> impl Iterator<Item = Builtin> {
-        Elementwise::ALL.into_iter().map(Builtin::Elementwise).chain(Builtin::LAYERS)
+        Elementwise::ALL
+            .into_iter()
+            .map(Builtin::Elementwise)
+            .chain(Builtin::LAYERS)
+            .chain(Layer::ALL.map(Builtin::Layer))
+            .chain(Builtin::LATER)
     }
 
     /// The name used in `.nn` files.
@@ -346,7 +302,7 @@ impl Builtin {
             Builtin::Conv2d => "conv2d",
             Builtin::Pool(p) => p.name(),
             Builtin::Flatten => "flatten",
-            Builtin::Dropout => "dropout",
+            Builtin::Layer(l) => l.name(),
             Builtin::Norm(kind) => kind.name(),
             Builtin::Attention => "attention",
         }
@@ -365,7 +321,8 @@ impl Builtin {
     /// How many arguments it takes.
     pub fn arity(self) -> usize {
         match self {
-            Builtin::Loss(_) | Builtin::Conv2d | Builtin::Pool(_) | Builtin::Dropout => 2,
+            Builtin::Loss(_) | Builtin::Conv2d | Builtin::Pool(_) => 2,
+            Builtin::Layer(l) => l.arity(),
             Builtin::Norm(_) | Builtin::Attention => 3,
             Builtin::Elementwise(e) => e.arity(),
             _ => 1,
@@ -377,7 +334,7 @@ impl Builtin {
         match self {
             Builtin::Conv2d => &["stride", "pad"],
             Builtin::Pool(_) => &["stride", "pad", "ceil"],
-            Builtin::Dropout => &["keep"],
+            Builtin::Layer(l) => l.keywords(),
             Builtin::Norm(_) => &["eps"],
             Builtin::Attention => &["mask"],
             Builtin::Softmax | Builtin::LogSoftmax | Builtin::Reduce(_) | Builtin::Loss(LossFn::CrossEntropy(_)) => {
@@ -451,7 +408,7 @@ mod tests {
             Builtin::Conv2d => 5,
             Builtin::Pool(_) => 6,
             Builtin::Flatten => 7,
-            Builtin::Dropout => 8,
+            Builtin::Layer(_) => 8,
             Builtin::Norm(_) => 9,
             Builtin::Attention => 10,
         };
@@ -459,6 +416,6 @@ mod tests {
         kinds.dedup();
         assert_eq!(kinds.len(), 11);
         assert!(Builtin::names().any(|n| n == "softsign"));
-        assert_eq!(all.len(), Elementwise::ALL.len() + 15);
+        assert_eq!(all.len(), Elementwise::ALL.len() + 14 + Layer::ALL.len());
     }
 }

@@ -204,39 +204,14 @@ impl<'a> Names<'a> {
     }
 }
 
+/// A built-in's name in a formula: in LaTeX the standard operator where
+/// there is one (`\tanh`, `\sigma`), else upright; in text its symbol (σ)
+/// or name. Each built-in's own file (`model::ops::elementwise`) says.
 pub(super) fn builtin_name(e: Elementwise, notation: Notation) -> &'static str {
     match notation {
-        Notation::Latex => latex_builtin(e),
-        Notation::Text if e == Elementwise::Sigmoid => "σ",
-        Notation::Text | Notation::Nn => e.name(),
-    }
-}
-
-/// A built-in's name in LaTeX: the standard operator where there is one
-/// (`\tanh`, `\sigma`, `\Phi`), else upright (`\operatorname{relu}`).
-/// Every built-in is listed, so that a new one is placed here too.
-fn latex_builtin(e: Elementwise) -> &'static str {
-    match e {
-        Elementwise::Sigmoid => "\\sigma",
-        Elementwise::Tanh => "\\tanh",
-        Elementwise::Sin => "\\sin",
-        Elementwise::Cos => "\\cos",
-        Elementwise::Exp => "\\exp",
-        Elementwise::Log => "\\log",
-        Elementwise::Relu => "\\operatorname{relu}",
-        Elementwise::Step => "\\operatorname{step}",
-        Elementwise::Sign => "\\operatorname{sign}",
-        Elementwise::Softplus => "\\operatorname{softplus}",
-        Elementwise::Sqrt => "\\operatorname{sqrt}",
-        Elementwise::Abs => "\\operatorname{abs}",
-        Elementwise::LeakyRelu => "\\operatorname{leaky\\_relu}",
-        Elementwise::Elu => "\\operatorname{elu}",
-        Elementwise::Gelu => "\\operatorname{gelu}",
-        Elementwise::Max => "\\max",
-        Elementwise::Min => "\\min",
-        Elementwise::NormCdf => "\\Phi",
-        Elementwise::NormPdf => "\\varphi",
-        Elementwise::Softsign => "\\operatorname{softsign}",
+        Notation::Latex => e.op().latex(),
+        Notation::Text => e.op().text(),
+        Notation::Nn => e.name(),
     }
 }
 

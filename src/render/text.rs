@@ -72,19 +72,15 @@ fn write_functions(out: &mut String, rows: &[FunctionRow], model: &Model, deriva
 /// formula printer (so the statement cannot drift from the rule); the other
 /// rules come from [`crate::derive::rules::STEP_RULES`].
 pub fn rule_statement(name: &str, model: &Model, notation: Notation) -> Option<Vec<training::Piece>> {
-    use crate::derive::rules::{self, RULES};
+    use crate::derive::rules;
     use crate::model::{Func, Graph};
-    let Some(rule) = RULES.iter().find(|r| r.name == name) else {
+    let Some(rule) = rules::rules().find(|r| r.name == name) else {
         return rules::step_rule_statement(name).map(|s| sentence_pieces(s, notation));
     };
     let f = rule.function;
     let names = Names::detached(model);
     let mut g = Graph::new();
-    let params: Vec<String> = match f.arity() {
-        1 => vec!["t".into()],
-        _ if f == crate::model::Elementwise::LeakyRelu => vec!["t".into(), "a".into()],
-        _ => vec!["a".into(), "b".into()],
-    };
+    let params: Vec<String> = f.op().parameters().iter().map(|p| p.to_string()).collect();
     let args: Vec<NodeId> = (0..params.len() as u32).map(|i| g.param(i)).collect();
     let out = g.apply(Func::Builtin(f), args.clone());
     let name = super::formula::builtin_name(f, notation);

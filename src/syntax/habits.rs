@@ -5,7 +5,7 @@
 
 /// Foreign function names and the nnderive form of a call to them; `{0}`,
 /// `{1}` are the arguments as written (a method's receiver is `{0}`).
-pub const FORMS: [(&str, usize, &str); 26] = [
+pub const FORMS: [(&str, usize, &str); 25] = [
     ("dot", 2, "{0} @ {1}"),
     ("matmul", 2, "{0} @ {1}"),
     ("mm", 2, "{0} @ {1}"),
@@ -29,7 +29,6 @@ pub const FORMS: [(&str, usize, &str); 26] = [
     ("clip", 3, "max(min({0}, {2}), {1})"),
     ("expit", 1, "sigmoid({0})"),
     ("logistic", 1, "sigmoid({0})"),
-    ("silu", 1, "{0} * sigmoid({0})"),
     // PyTorch's losses take (prediction, target); nnderive's (target, prediction).
     ("mse_loss", 2, "mse({1}, {0})"),
     ("binary_cross_entropy", 2, "bce({1}, {0})"),

@@ -1,17 +1,19 @@
-//! Checking the layers that regularise and normalise: `dropout` (and, with
-//! it, the errors of their arguments). Each is built from the graph's
-//! ordinary operations, so the derivation, the evaluator and every writer
-//! know it already; what is checked here is what the formulas cannot say
-//! (a mask of 0s and 1s, a keep-probability in (0, 1]).
+//! Checking the layers that normalise and attend (and, with them, the
+//! errors of their arguments), and [`Call`], what a layer with a module of
+//! its own (`model::ops::layer`, such as `dropout`) sees of its call. Each
+//! is built from the graph's ordinary operations, so the derivation, the
+//! evaluator and every writer know it already; what is checked here is
+//! what the formulas cannot say.
 
 use num_rational::BigRational;
-use num_traits::{One, Zero};
+use num_traits::Zero;
 
 use super::super::error::{Error, ErrorKind};
-use super::super::expr::NodeId;
 use super::super::expr::TensorId;
+use super::super::expr::{Graph, NodeId};
 use super::super::func::{Axis, Elementwise, Func};
 use super::super::norm::{NormKind, NormLayer};
+use super::super::ops::layer::LayerCall;
 use super::super::shape::Shape;
 use super::super::{NamedTensor, Role};
 use super::{Checker, Scope};
@@ -24,60 +26,12 @@ fn layer_error(error: LayerArgError, span: Span) -> Error {
     Error::new(ErrorKind::LayerArgument(error), span)
 }
 
-/// The keep-probability of dropout when the file gives none, as CS231n's
-/// and PyTorch's examples often use (PyTorch's `p = 0.2` drops).
-fn default_keep() -> BigRational {
-    BigRational::new(4.into(), 5.into())
-}
-
 /// ε of a normalization when the file gives none: 1e-5, as CS231n and PyTorch.
 fn default_eps() -> BigRational {
     BigRational::new(1.into(), 100_000.into())
 }
 
 impl Checker<'_> {
-    /// `dropout(X, M, keep = 0.8)`: inverted dropout with the given mask,
-    /// `X ⊙ M / keep`, so that the expected activation is unchanged and the
-    /// gradient is `∂L/∂out ⊙ M / keep` by the product and quotient rules.
-    pub(super) fn dropout(
-        &mut self,
-        args: &[ast::Expr],
-        keywords: &[ast::KeywordArg],
-        built: &[NodeId],
-    ) -> Result<NodeId, Error> {
-        let (x, m) = (built[0], built[1]);
-        self.dropout_mask(&args[1])?;
-        if !self.graph.shape(x).same_as(self.graph.shape(m)) {
-            let error = LayerArgError::MaskShape {
-                mask: crate::syntax::expr_text(&args[1]),
-                mask_shape: self.graph.shape(m).clone(),
-                shape: self.graph.shape(x).clone(),
-            };
-            return Err(layer_error(error, args[1].span));
-        }
-        let keep = match keywords.iter().find(|k| k.name.name == "keep") {
-            Some(k) => {
-                let node = self.build(&k.value, &Scope::Equation)?;
-                match self.graph.as_const(node) {
-                    Some(p) if p > &BigRational::zero() && p <= &BigRational::one() => p.clone(),
-                    Some(p) => {
-                        let found = super::decimal(p);
-                        return Err(layer_error(LayerArgError::KeepOutOfRange { found }, k.value.span));
-                    }
-                    None => {
-                        let found = format!("`{}`, not a number", crate::syntax::expr_text(&k.value));
-                        return Err(layer_error(LayerArgError::KeepOutOfRange { found }, k.value.span));
-                    }
-                }
-            }
-            None => default_keep(),
-        };
-        let g = &mut self.graph;
-        let kept = g.mul(x, m);
-        let keep = g.constant(keep);
-        Ok(g.div(kept, keep))
-    }
-
     /// `batchnorm(X, gamma, beta, eps = 1e-5)` and `layernorm(…)`, written
     /// out as equations μ, σ² and x̂ (added before the calling equation) and
     /// the output `γ ⊙ x̂ + β`. The statistics run over the examples (batch
@@ -304,55 +258,6 @@ impl Checker<'_> {
         }
         *order = placed;
     }
-
-    /// Refuses a mask that is not a `const` of 0s and 1s.
-    fn dropout_mask(&self, arg: &ast::Expr) -> Result<(), Error> {
-        let tensor = match &unparen(arg).kind {
-            ExprKind::Name(n) => self.tensors.get(&n.name),
-            _ => None,
-        };
-        let Some(tensor) = tensor else {
-            let found = format!("`{}` is an expression", crate::syntax::expr_text(arg));
-            return Err(layer_error(LayerArgError::MaskNotConst { found }, arg.span));
-        };
-        let values = match (tensor.role, tensor.exact_value()) {
-            (Role::Const, Some(values)) => values,
-            (Role::Const, None) => {
-                let found = format!("'{}' is declared without one", tensor.name);
-                return Err(layer_error(LayerArgError::MaskNotConst { found }, arg.span));
-            }
-            (role, _) => {
-                let found = format!("'{}' is {} {}", tensor.name, article(role.name()), role.name());
-                return Err(layer_error(LayerArgError::MaskNotConst { found }, arg.span));
-            }
-        };
-        if let Some(i) = values.iter().position(|v| !v.is_zero() && !v.is_one()) {
-            let dims: Vec<usize> = tensor.shape.dims().to_vec();
-            let entry = crate::layout::entry_index(&tensor.name, &unravel(i, &dims));
-            let value = super::decimal(&values[i]);
-            let name = tensor.name.clone();
-            return Err(layer_error(LayerArgError::MaskNotBinary { name, entry, value }, arg.span));
-        }
-        Ok(())
-    }
-}
-
-fn article(word: &str) -> &'static str {
-    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        "an"
-    } else {
-        "a"
-    }
-}
-
-/// The multi-index of the `i`-th entry in row-major order.
-fn unravel(mut i: usize, dims: &[usize]) -> Vec<usize> {
-    let mut index = vec![0; dims.len()];
-    for (k, &d) in dims.iter().enumerate().rev() {
-        index[k] = i % d;
-        i /= d;
-    }
-    index
 }
 
 /// The expression inside any parentheses.
@@ -366,4 +271,44 @@ fn unparen(mut e: &ast::Expr) -> &ast::Expr {
 /// The whole square root of `n`, if it has one (√4 = 2 keeps values exact).
 fn exact_sqrt(n: usize) -> Option<usize> {
     (0..=n).find(|r| r * r >= n).filter(|r| r * r == n)
+}
+
+/// A call of a layer with a module of its own, as its
+/// [`LayerOp::expand`](crate::model::ops::layer::LayerOp::expand) sees it.
+pub(super) struct Call<'c, 'a> {
+    pub(super) checker: &'c mut Checker<'a>,
+    pub(super) args: &'c [ast::Expr],
+    pub(super) keywords: &'c [ast::KeywordArg],
+    pub(super) built: &'c [NodeId],
+}
+
+impl LayerCall for Call<'_, '_> {
+    fn operands(&self) -> &[NodeId] {
+        self.built
+    }
+
+    fn operand_source(&self, i: usize) -> &ast::Expr {
+        &self.args[i]
+    }
+
+    fn named_tensor(&self, i: usize) -> Option<&NamedTensor> {
+        match &unparen(&self.args[i]).kind {
+            ExprKind::Name(n) => self.checker.tensors.get(&n.name),
+            _ => None,
+        }
+    }
+
+    fn keyword(&mut self, name: &str) -> Result<Option<(NodeId, ast::Expr)>, Error> {
+        let Some(k) = self.keywords.iter().find(|k| k.name.name == name) else { return Ok(None) };
+        let node = self.checker.build(&k.value, &Scope::Equation)?;
+        Ok(Some((node, k.value.clone())))
+    }
+
+    fn graph(&mut self) -> &mut Graph {
+        &mut self.checker.graph
+    }
+
+    fn decimal(&self, r: &BigRational) -> String {
+        super::decimal(r)
+    }
 }

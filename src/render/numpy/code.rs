@@ -340,30 +340,9 @@ impl Printer<'_> {
 }
 
 /// The NumPy spelling of each elementwise built-in: a function of the
-/// exported file (see `helpers`), or NumPy's own.
+/// exported file (see `helpers`), or NumPy's own, as its file says.
 pub fn builtin(e: Elementwise) -> &'static str {
-    match e {
-        Elementwise::Relu => "relu",
-        Elementwise::Step => "step",
-        Elementwise::Sign => "np.sign",
-        Elementwise::Sigmoid => "sigmoid",
-        Elementwise::Tanh => "np.tanh",
-        Elementwise::Sin => "np.sin",
-        Elementwise::Cos => "np.cos",
-        Elementwise::Exp => "np.exp",
-        Elementwise::Log => "np.log",
-        Elementwise::Sqrt => "np.sqrt",
-        Elementwise::Abs => "np.abs",
-        Elementwise::Softplus => "softplus",
-        Elementwise::LeakyRelu => "leaky_relu",
-        Elementwise::Elu => "elu",
-        Elementwise::Gelu => "gelu",
-        Elementwise::Max => "np.maximum",
-        Elementwise::Min => "np.minimum",
-        Elementwise::NormCdf => "normcdf",
-        Elementwise::NormPdf => "normpdf",
-        Elementwise::Softsign => "softsign",
-    }
+    e.op().numpy().name()
 }
 
 /// A softmax's axis as an argument: none for a column (the helper's

@@ -6,21 +6,14 @@
 
 use std::collections::BTreeSet;
 
+use crate::model::ops::elementwise::Numpy;
 use crate::model::{Elementwise, Func, Graph, LossFn, Node, NodeId, PoolKind};
 
 /// A function of the exported file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Helper {
-    Relu,
-    Step,
-    Sigmoid,
-    Softplus,
-    LeakyRelu,
-    Elu,
-    NormCdf,
-    Gelu,
-    NormPdf,
-    Softsign,
+    /// An elementwise built-in's own helper (its file's [`Numpy::Helper`]).
+    Builtin(Elementwise),
     Softmax,
     LogSoftmax,
     CrossEntropy,
@@ -44,29 +37,15 @@ pub enum Helper {
     ScatterAdd,
 }
 
-/// The helpers an elementwise built-in needs (none when NumPy has it).
-fn elementwise(e: Elementwise) -> &'static [Helper] {
-    match e {
-        Elementwise::Relu => &[Helper::Relu],
-        Elementwise::Step => &[Helper::Step],
-        Elementwise::Sigmoid => &[Helper::Sigmoid],
-        Elementwise::Softplus => &[Helper::Softplus],
-        Elementwise::LeakyRelu => &[Helper::LeakyRelu],
-        Elementwise::Elu => &[Helper::Elu],
-        Elementwise::Gelu => &[Helper::NormCdf, Helper::Gelu],
-        Elementwise::NormCdf => &[Helper::NormCdf],
-        Elementwise::NormPdf => &[Helper::NormPdf],
-        Elementwise::Softsign => &[Helper::Softsign],
-        Elementwise::Sign
-        | Elementwise::Tanh
-        | Elementwise::Sin
-        | Elementwise::Cos
-        | Elementwise::Exp
-        | Elementwise::Log
-        | Elementwise::Sqrt
-        | Elementwise::Abs
-        | Elementwise::Max
-        | Elementwise::Min => &[],
+/// The helpers an elementwise built-in needs (none when NumPy has it):
+/// its own, and those its own calls.
+fn elementwise(e: Elementwise, out: &mut BTreeSet<Helper>) {
+    if let Numpy::Helper { uses, .. } = e.op().numpy() {
+        if out.insert(Helper::Builtin(e)) {
+            for &u in uses {
+                elementwise(u, out);
+            }
+        }
     }
 }
 
@@ -75,7 +54,10 @@ pub fn used(g: &Graph, roots: &[NodeId]) -> BTreeSet<Helper> {
     let mut out = BTreeSet::new();
     for n in g.nodes_under(roots) {
         let helpers: &[Helper] = match g.node(n) {
-            Node::Apply(Func::Builtin(e), _) => elementwise(*e),
+            Node::Apply(Func::Builtin(e), _) => {
+                elementwise(*e, &mut out);
+                &[]
+            }
             Node::Apply(Func::Custom(_) | Func::Derivative { .. }, _) => &[],
             Node::Softmax(..) => &[Helper::Softmax],
             Node::LogSoftmax(..) => &[Helper::LogSoftmax],
@@ -129,68 +111,11 @@ pub fn used(g: &Graph, roots: &[NodeId]) -> BTreeSet<Helper> {
 /// The Python definition of a helper.
 pub fn source(h: Helper) -> &'static str {
     match h {
-        Helper::Relu => {
-            r#"def relu(t):
-    """max(t, 0), entry by entry."""
-    return np.maximum(t, 0.0)
-"#
-        }
-        Helper::Step => {
-            r#"def step(t):
-    """1 where t > 0, else 0: step(0) = 0, so relu′(0) is taken as 0."""
-    return np.where(np.asarray(t) > 0, 1.0, 0.0)
-"#
-        }
-        Helper::Sigmoid => {
-            r#"def sigmoid(t):
-    """1 / (1 + exp(−t)), written so that exp never overflows."""
-    t = np.asarray(t, dtype=float)
-    e = np.exp(-np.abs(t))
-    return np.where(t >= 0, 1 / (1 + e), e / (1 + e))
-"#
-        }
-        Helper::Softplus => {
-            r#"def softplus(t):
-    """log(1 + exp(t)), as max(t, 0) + log(1 + exp(−|t|))."""
-    return np.maximum(t, 0.0) + np.log1p(np.exp(-np.abs(t)))
-"#
-        }
-        Helper::LeakyRelu => {
-            r#"def leaky_relu(t, a):
-    """t where t > 0, else a·t."""
-    return np.where(np.asarray(t) > 0, t, np.multiply(a, t))
-"#
-        }
-        Helper::Elu => {
-            r#"def elu(t):
-    """t where t > 0, else exp(t) − 1."""
-    return np.where(np.asarray(t) > 0, t, np.expm1(np.minimum(t, 0.0)))
-"#
-        }
-        Helper::NormCdf => {
-            r#"def normcdf(t):
-    """Φ(t), the standard normal CDF: erfc(−t/√2)/2, accurate in both tails."""
-    return 0.5 * np.vectorize(math.erfc, otypes=[float])(-np.asarray(t, dtype=float) / math.sqrt(2))
-"#
-        }
-        Helper::Gelu => {
-            r#"def gelu(t):
-    """t Φ(t), the exact (erf) form."""
-    return t * normcdf(t)
-"#
-        }
-        Helper::NormPdf => {
-            r#"def normpdf(t):
-    """φ(t) = exp(−t²/2) / √(2π), the standard normal density."""
-    return np.exp(-0.5 * np.square(t)) / math.sqrt(2 * math.pi)
-"#
-        }
-        Helper::Softsign => {
-            r#"def softsign(t):
-    """t / (1 + |t|)."""
-    return t / (1 + np.abs(t))
-"#
-        }
+        // `used` names a built-in's helper only when its file gives one.
+        Helper::Builtin(e) => match e.op().numpy() {
+            Numpy::Helper { source, .. } => source,
+            Numpy::Call(_) => "",
+        },
         Helper::Softmax => {
             r#"def softmax(z, axis=0):
     """exp(z) / Σ exp(z) along `axis` (0: each column), after subtracting the largest entry."""

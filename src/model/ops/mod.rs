@@ -1,0 +1,15 @@
+//! One module per operation: everything nnderive knows about an operation
+//! (its name, arity, derivative, kernels and notation) in one file, and one
+//! table per kind of operation listing them.
+//!
+//! - [`elementwise`]: the built-ins applied entry by entry (`relu`, `tanh`,
+//!   `max`, …), each one `impl` of [`elementwise::ElementwiseOp`].
+//! - [`layer`]: the layers that are compositions of the graph's operations
+//!   (`dropout`, …), each one `impl` of [`layer::LayerOp`].
+//!
+//! This sits inside `model` because the model's checker looks built-ins up
+//! by name and builds their derivatives with the model's expression builder;
+//! `derive`, `eval` and `render` read it, it reads nothing after `model`.
+
+pub mod elementwise;
+pub mod layer;
