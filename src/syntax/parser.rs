@@ -19,6 +19,7 @@ use super::lexical::*;
 use super::literal::literal;
 use super::Span;
 
+mod list;
 mod statements;
 mod subscript;
 
@@ -683,6 +684,9 @@ fn arg(i: Input) -> PResult<Arg> {
     if let Some((rest, k)) = opt_committed(keyword_arg(i))? {
         return Ok((rest, Arg::Keyword(k)));
     }
+    if list::starts_list(i) {
+        return list::list(i).map(|(rest, l)| (rest, Arg::Positional(l)));
+    }
     let (rest, e) = expr(i)?;
     match opt_committed(over(rest))? {
         Some((end, index)) => {
@@ -700,7 +704,8 @@ fn keyword_arg(i: Input) -> PResult<KeywordArg> {
     let Ok((rest, _)) = tag::<_, _, PError>("=").parse(rest) else {
         return backtrack();
     };
-    let (rest, value) = rhs(rest, &format!("'{} ='", id.name))?;
+    let (rest, _) = ws(rest)?;
+    let (rest, value) = if list::starts_list(rest) { list::list(rest)? } else { rhs(rest, &format!("'{} ='", id.name))? };
     Ok((rest, KeywordArg { name: id, value }))
 }
 
