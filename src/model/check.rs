@@ -770,6 +770,7 @@ impl<'a> Checker<'a> {
                 self.graph.loss(kind, y, p)
             }
             Builtin::Conv2d => {
+                window::refuse_lists("conv2d", keywords)?;
                 let stride = keyword_value(keywords, "stride", 1, 1)?;
                 let pad = keyword_value(keywords, "pad", 0, 0)?;
                 let conv = Conv { stride, pad };

@@ -119,9 +119,9 @@ impl LayerArgError {
             )
             .with_label(format!("{found} entr{}", if *found == 1 { "y" } else { "ies" }))
             .with_help("write `[2, 3]` for a window 2 high and 3 wide (PyTorch's kernel_size=(2, 3)), or one number for a square"),
-            LayerArgError::ListNotAllowed { what } => Diagnostic::new(format!("{what} is one number, not a list"), span)
+            LayerArgError::ListNotAllowed { what } => Diagnostic::new(format!("{what} cannot be a list"), span)
                 .with_label("a list")
-                .with_help("lists [height, width] are for a pooling's window, stride and pad, as in `maxpool(X, [2, 3], stride = [2, 3])`"),
+                .with_help("lists [height, width] are only for a pooling's window, stride and pad, as in `maxpool(X, [2, 3], stride = [2, 3])`; conv2d takes one stride and one padding for both axes"),
             LayerArgError::KeepOutOfRange { found } => {
                 Diagnostic::new(format!("keep is the probability of keeping a unit, in (0, 1], but it is {found}"), span)
                     .with_label("not in (0, 1]")

@@ -58,6 +58,15 @@ fn pair_value(expr: &ast::Expr, what: &'static str, min: usize) -> Result<[usize
     }
 }
 
+/// Refuses a list as a keyword's value of `func` (conv2d's stride and
+/// pad are one number each, the same along both axes).
+pub(super) fn refuse_lists(func: &str, keywords: &[ast::KeywordArg]) -> Result<(), Error> {
+    match keywords.iter().find(|k| matches!(k.value.kind, ExprKind::List(_))) {
+        Some(k) => Err(list_not_allowed(format!("the {} of {func}", k.name.name), &k.value)),
+        None => Ok(()),
+    }
+}
+
 /// The error for a list where one number (or a tensor) belongs, `what`
 /// naming the place.
 pub(super) fn list_not_allowed(what: String, list: &ast::Expr) -> Error {
