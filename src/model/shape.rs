@@ -281,7 +281,11 @@ impl Shape {
         for (k, axis) in [(0, "height"), (1, "width")] {
             let along = window.axis(k);
             if 2 * along.pad > along.size {
-                return Err(LayerShapeError::PoolPaddingPastHalf { axis: named(axis), pad: along.pad, window: along.size });
+                return Err(LayerShapeError::PoolPaddingPastHalf {
+                    axis: named(axis),
+                    pad: along.pad,
+                    window: along.size,
+                });
             }
         }
         let count = |k: usize, axis: &'static str, n: usize| {

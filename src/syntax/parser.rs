@@ -705,7 +705,8 @@ fn keyword_arg(i: Input) -> PResult<KeywordArg> {
         return backtrack();
     };
     let (rest, _) = ws(rest)?;
-    let (rest, value) = if list::starts_list(rest) { list::list(rest)? } else { rhs(rest, &format!("'{} ='", id.name))? };
+    let (rest, value) =
+        if list::starts_list(rest) { list::list(rest)? } else { rhs(rest, &format!("'{} ='", id.name))? };
     Ok((rest, KeywordArg { name: id, value }))
 }
 
