@@ -19,9 +19,9 @@ use super::lexical::*;
 use super::literal::literal;
 use super::Span;
 
-mod list;
 mod statements;
 mod subscript;
+mod value_list;
 
 /// Parses a whole file.
 pub fn parse(source: &str) -> Result<File, Error> {
@@ -684,8 +684,8 @@ fn arg(i: Input) -> PResult<Arg> {
     if let Some((rest, k)) = opt_committed(keyword_arg(i))? {
         return Ok((rest, Arg::Keyword(k)));
     }
-    if list::starts_list(i) {
-        return list::list(i).map(|(rest, l)| (rest, Arg::Positional(l)));
+    if value_list::starts_value_list(i) {
+        return value_list::value_list(i).map(|(rest, l)| (rest, Arg::Positional(l)));
     }
     let (rest, e) = expr(i)?;
     match opt_committed(over(rest))? {
@@ -705,8 +705,11 @@ fn keyword_arg(i: Input) -> PResult<KeywordArg> {
         return backtrack();
     };
     let (rest, _) = ws(rest)?;
-    let (rest, value) =
-        if list::starts_list(rest) { list::list(rest)? } else { rhs(rest, &format!("'{} ='", id.name))? };
+    let (rest, value) = if value_list::starts_value_list(rest) {
+        value_list::value_list(rest)?
+    } else {
+        rhs(rest, &format!("'{} ='", id.name))?
+    };
     Ok((rest, KeywordArg { name: id, value }))
 }
 
