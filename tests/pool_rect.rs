@@ -274,3 +274,23 @@ fn lists_survive_fmt() {
     let b = nnderive::load(&nnderive::Source::new("b.nn", &formatted)).unwrap();
     assert_eq!(a.tensors["P"].shape, b.tensors["P"].shape);
 }
+
+/// The floor rule along each axis with its own numbers: a 3 × 2 window on a
+/// 4 × 5 map covers rows 1–3 (⌊(4 − 3)/3⌋ + 1 = 1 window) and columns 1–4
+/// (⌊(5 − 2)/2⌋ + 1 = 2), and the note names row 4 and column 5.
+#[test]
+fn the_note_names_the_rows_and_columns_each_axis_leaves_out() {
+    let text = "\
+input X[1,4,5] = [[[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10, 11, 12, 13, 14], [15, 16, 17, 18, 19]]]
+param K[1,1,1,1] = [[[[1]]]]
+A = conv2d(X, K)
+P = avgpool(A, [3, 2])
+loss L = sum(P * P)
+";
+    let (model, j) = solve("unreached.nn", text);
+    assert_eq!(model.tensors["P"].shape.dims(), [1, 1, 2]);
+    // (0 + 1 + 5 + 6 + 10 + 11)/6 = 11/2 and (2 + 3 + 7 + 8 + 12 + 13)/6 = 15/2.
+    assert_eq!(exact(&j, "P"), r#"[[["11/2","15/2"]]]"#);
+    let notes = j["notes"].to_string();
+    assert!(notes.contains("so row 4 and column 5 of its input are in no window"), "{notes}");
+}
