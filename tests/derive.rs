@@ -118,6 +118,7 @@ fn nn_form_checks_and_evaluates_to_the_solution() {
             "lstm_step_slices: unslice",
             "pool_batched: maxpool_back",
             "pool_ceil: maxpool_back",
+            "pool_rect: maxpool_back",
             "pool_variants: maxpool_back"
         ]
     );

@@ -241,6 +241,10 @@ pub enum Convention {
     /// A pooling with padding, in ceil mode, or whose windows leave rows
     /// or columns out: PyTorch's count of windows and its padding values.
     PoolWindows,
+    /// A pooling whose window, stride or padding differs between height and
+    /// width (`maxpool(X, [2, 3], stride = [2, 3])`): the (height, width)
+    /// pairs, PyTorch's count of windows along each axis and its padding values.
+    RectPool,
     /// flatten's order and backward.
     Flatten,
     /// An operand stretched over a matrix (a bias added to every example):
@@ -294,10 +298,12 @@ pub fn map_batch_convention(g: &Graph, n: NodeId) -> Option<Convention> {
 }
 
 /// The statement a pooling that pads, rounds up, or leaves rows or columns
-/// out relies on.
+/// out relies on; a window that differs between height and width states
+/// its pairs (and PyTorch's count of windows along each axis) instead.
 pub fn pool_window_convention(g: &Graph, n: NodeId) -> Option<Convention> {
     match *g.node(n) {
-        Node::Pool(_, _, w) if w.pad > 0 || w.ceil || w.unreached(w.extent[0]) + w.unreached(w.extent[1]) > 0 => {
+        Node::Pool(_, _, w) if !w.is_square() => Some(Convention::RectPool),
+        Node::Pool(_, _, w) if w.pad != [0, 0] || w.ceil || w.unreached(0) + w.unreached(1) > 0 => {
             Some(Convention::PoolWindows)
         }
         _ => None,
@@ -349,6 +355,7 @@ impl Convention {
             | Convention::BatchConv
             | Convention::BatchPool
             | Convention::PoolWindows
+            | Convention::RectPool
             | Convention::MaxPool
             | Convention::AvgPool
             | Convention::Flatten
@@ -384,6 +391,10 @@ impl Convention {
             Convention::PoolWindows => {
                 r"H' = \lfloor (H + 2p - k)/s \rfloor + 1 \\ P[c,i,j] = \operatorname{pool}_{u,v} \tilde{A}[c,\, s i+u,\, s j+v]"
             }
+            Convention::RectPool => concat!(
+                r"H' = \lfloor (H + 2p_h - k_h)/s_h \rfloor + 1,\ W' = \lfloor (W + 2p_w - k_w)/s_w \rfloor + 1 \\ ",
+                r"P[c,i,j] = \operatorname{pool}_{0 \le a < k_h,\ 0 \le b < k_w} A[c,\, s_h i + a - p_h,\, s_w j + b - p_w]"
+            ),
             Convention::MaxPool => r"\partial L / \partial A[c,m,n] = \sum_{(i,j) \in M(m,n)} \delta[c,i,j]",
             Convention::AvgPool => r"\partial L / \partial A[c,m,n] = \sum_{(i,j) \in W(m,n)} \delta[c,i,j] / k^2",
             Convention::Flatten => r"v[(c H + i) W + j] = T[c,i,j]",
@@ -442,6 +453,7 @@ impl Convention {
             Convention::BatchConv => "Z[n,f,i,j] = Σ K[f,c,u,v] · X̃[n, c, s·i+u, s·j+v] over c, u, v; ∂L/∂K[f,c,u,v] = Σₙᵢⱼ δ[n,f,i,j] · X̃[n, c, s·i+u, s·j+v]; ∂L/∂b[f] = Σₙᵢⱼ δ[n,f,i,j]",
             Convention::BatchPool => "P[n,c,i,j] = the max (or mean) of A[n, c, s·i+u, s·j+v] over the window's u, v",
             Convention::PoolWindows => "H′ = ⌊(H + 2p − k)/s⌋ + 1 (in ceil mode ⌈(H + 2p − k)/s⌉ + 1, less one if the last window would start in the right padding); P[c,i,j] = the max (or mean) of Ã[c, s·i+u, s·j+v] over u, v (Ã: the input padded by p)",
+            Convention::RectPool => "H′ = ⌊(H + 2ph − kh)/sh⌋ + 1, W′ = ⌊(W + 2pw − kw)/sw⌋ + 1; P[c,i,j] = the max (or mean) of A[c, sh·i + a − ph, sw·j + b − pw] over a ∈ 0..kh−1, b ∈ 0..kw−1 (an entry in the padding: −∞ for the max, 0 for the mean, which divides by kh·kw)",
             Convention::MaxPool => "∂L/∂A[c,m,n] = Σ δ[c,i,j] over the windows (i, j) whose first maximum is at (m, n)",
             Convention::AvgPool => "∂L/∂A[c, s·i+u, s·j+v] = Σ δ[c,i,j] / k² over the windows (i, j) that contain the entry",
             Convention::Flatten => "v[(c·H + i)·W + j] = T[c,i,j]",
@@ -634,6 +646,34 @@ impl Convention {
                         w(" rounded up, a last window starting inside the input or its left padding; max-pooling pads with "),
                         m("−∞", r"-\infty"),
                         w(", average pooling with zeros that count in the mean (PyTorch's count_include_pad), a window past the padded input counting only what lies inside it"),
+                    ]
+                }
+            }
+            Convention::RectPool => {
+                const {
+                    &[
+                        w("a window of "),
+                        m("kh × kw", r"k_h \times k_w"),
+                        w(" moves by "),
+                        m("sh", r"s_h"),
+                        w(" rows and "),
+                        m("sw", r"s_w"),
+                        w(" columns over the input padded by "),
+                        m("ph", r"p_h"),
+                        w(" rows above and below and "),
+                        m("pw", r"p_w"),
+                        w(" columns left and right (each pair written [height, width], the order of PyTorch's kernel_size); the windows are counted along each axis as PyTorch counts them, rounded down (or up with "),
+                        m("ceil = true", r"\text{ceil} = \text{true}"),
+                        w("); max-pooling pads with "),
+                        m("−∞", r"-\infty"),
+                        w(", average pooling with zeros that count in the mean; in avgpool's rule "),
+                        m("k × k", r"k \times k"),
+                        w(" and "),
+                        m("k²", r"k^2"),
+                        w(" read "),
+                        m("kh × kw", r"k_h \times k_w"),
+                        w(" and "),
+                        m("kh·kw", r"k_h k_w"),
                     ]
                 }
             }

@@ -225,17 +225,19 @@ struct Cells {
 /// refuses those first) or `dims` is not the window's input.
 fn windows_of(dims: &[usize], window: Window) -> Result<(Vec<Cells>, Vec<usize>), NumericError> {
     let d = planes(dims)?;
-    let misfit = || Tensor::shape_error(format!("a {0}×{0} window does not fit {dims:?}", window.size));
-    if [d.h, d.w] != window.extent || 2 * window.pad > window.size {
+    let [kh, kw] = window.size;
+    let misfit = || Tensor::shape_error(format!("a {kh}×{kw} window does not fit {dims:?}"));
+    let (down, across) = (window.axis(0), window.axis(1));
+    if [d.h, d.w] != window.extent || 2 * down.pad > down.size || 2 * across.pad > across.size {
         return Err(misfit());
     }
-    let (oh, ow) = (window.count(d.h).ok_or_else(misfit)?, window.count(d.w).ok_or_else(misfit)?);
+    let (oh, ow) = (down.count(d.h).ok_or_else(misfit)?, across.count(d.w).ok_or_else(misfit)?);
     let mut out = Vec::with_capacity(d.c * oh * ow);
     for c in 0..d.c {
         for i in 0..oh {
-            let (rows, height) = window.cover(i, d.h);
+            let (rows, height) = down.cover(i, d.h);
             for j in 0..ow {
-                let (cols, width) = window.cover(j, d.w);
+                let (cols, width) = across.cover(j, d.w);
                 let cells = rows.clone().flat_map(|m| cols.clone().map(move |n| (c * d.h + m) * d.w + n)).collect();
                 out.push(Cells { cells, area: height * width });
             }

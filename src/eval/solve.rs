@@ -383,7 +383,7 @@ fn unreached_rows(model: &Model) -> Vec<Note> {
         pools.sort_unstable();
         for n in pools {
             let Node::Pool(kind, _, w) = *model.graph.node(n) else { continue };
-            let (rows, cols) = (w.unreached(w.extent[0]), w.unreached(w.extent[1]));
+            let (rows, cols) = (w.unreached(0), w.unreached(1));
             if rows + cols > 0 {
                 let quantity = Quantity::Tensor(id);
                 out.push(Note::Unreached { quantity, pool: kind.name(), rows, cols, extent: w.extent });

@@ -216,7 +216,7 @@ impl Counter<'_> {
                 out.saturating_mul(positions)
             }
             Node::Pool(_, _, w) | Node::MaxPoolBack(_, _, w) | Node::AvgPoolBack(_, w) => {
-                operands.saturating_mul((w.size as u128).saturating_pow(2))
+                operands.saturating_mul(w.size[0] as u128 * w.size[1] as u128)
             }
             // The body's nodes, each over the call's entries. The evaluator
             // stops a value that needs more than MAX_CALLS calls after that

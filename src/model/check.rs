@@ -9,11 +9,12 @@ mod layers;
 
 use indexmap::IndexMap;
 use num_rational::BigRational;
+use num_traits::Zero;
 
 use super::draw;
 use super::error::{Error, ErrorKind, Errors, Operand, MAX_ENTRIES};
 use super::expr::{Graph, NodeId, TensorId};
-use super::func::{Axis, Builtin, Conv, FnId, Func, LossFn, Reduction, Window};
+use super::func::{Axis, Builtin, Conv, FnId, Func, LossFn, Reduction};
 use super::optimizer::{self, Range};
 use super::shape::{LayerShapeError, Shape};
 use super::train_state;
@@ -24,6 +25,7 @@ use crate::syntax::expr_text;
 use crate::syntax::Span;
 
 mod subscript;
+mod window;
 
 /// The most training steps a file may ask for.
 pub const MAX_STEPS: u32 = 10_000;
@@ -292,7 +294,7 @@ impl<'a> Checker<'a> {
                     }
                     stack.extend(args);
                 }
-                ExprKind::Indexed { .. } | ExprKind::Over { .. } | ExprKind::Sliced { .. } => {}
+                ExprKind::Indexed { .. } | ExprKind::Over { .. } | ExprKind::Sliced { .. } | ExprKind::List(_) => {}
             }
         }
         false
@@ -367,7 +369,8 @@ impl<'a> Checker<'a> {
     /// reported (all of them: they are independent), and makes it false.
     fn names_in(&mut self, expr: &ast::Expr, out: &mut Vec<TensorId>) -> bool {
         let error = match &expr.kind {
-            ExprKind::Number(_) => return true,
+            // A list's entries are numbers (a pooling window), read by the call.
+            ExprKind::Number(_) | ExprKind::List(_) => return true,
             ExprKind::Name(n) => match self.lookup_tensor(n) {
                 Ok(id) => {
                     out.push(id);
@@ -472,6 +475,8 @@ impl<'a> Checker<'a> {
         let g = &mut self.graph;
         match &expr.kind {
             ExprKind::Number(n) => Ok(g.constant(n.value.clone())),
+            // Lists parse only as a call's arguments, which the call reads.
+            ExprKind::List(_) => Err(window::list_not_allowed("a value".into(), expr)),
             ExprKind::Paren(e) => self.build(e, scope),
             ExprKind::Name(n) => match scope {
                 Scope::Equation => {
@@ -523,7 +528,17 @@ impl<'a> Checker<'a> {
             ExprKind::Indexed { .. } | ExprKind::Over { .. } => Err(Error::new(ErrorKind::NoSteps, expr.span)),
             ExprKind::Call { func, args, keywords } => {
                 let mut built = Vec::with_capacity(args.len());
-                for a in args {
+                let pool = matches!(Builtin::lookup(&func.name), Some(Builtin::Pool(_)));
+                for (position, a) in args.iter().enumerate() {
+                    if pool && window::is_window_list(position, a) {
+                        // A stand-in, as a number window builds its constant:
+                        // the window is read from the expression itself.
+                        built.push(self.graph.constant(BigRational::zero()));
+                        continue;
+                    }
+                    if matches!(a.kind, ExprKind::List(_)) {
+                        return Err(window::list_not_allowed(format!("argument {} of {}", position + 1, func.name), a));
+                    }
                     built.push(self.build(a, scope)?);
                 }
                 self.call(func, args, keywords, built, expr.span, scope)
@@ -755,6 +770,7 @@ impl<'a> Checker<'a> {
                 self.graph.loss(kind, y, p)
             }
             Builtin::Conv2d => {
+                window::refuse_lists("conv2d", keywords)?;
                 let stride = keyword_value(keywords, "stride", 1, 1)?;
                 let pad = keyword_value(keywords, "pad", 0, 0)?;
                 let conv = Conv { stride, pad };
@@ -801,18 +817,19 @@ impl<'a> Checker<'a> {
                 }
             }
             Builtin::Pool(kind) => {
-                let size = whole_number(&args[1], "the window size", 1)?;
-                let stride = keyword_value(keywords, "stride", size, 1)?;
-                let pad = keyword_value(keywords, "pad", 0, 0)?;
-                let ceil = switch_value(keywords, "ceil")?;
                 let a = built[0];
                 let extent = match *g.shape(a).dims() {
                     [.., h, w] => [h, w],
                     _ => [0, 0],
                 };
-                let window = Window { size, stride, pad, ceil, extent };
+                let window = window::pool_window(args, keywords, extent)?;
                 if let Err(error) = g.shape(a).pool(window) {
                     let operands = vec![self.operand(a, &args[0])];
+                    // The padding along the axis the error names, for its message.
+                    let pad = match error {
+                        LayerShapeError::WindowTooLarge { axis: "width", .. } => window.pad[1],
+                        _ => window.pad[0],
+                    };
                     let kind = ErrorKind::LayerShape { func: func.name.clone(), error, operands, pad };
                     return Err(Error::new(kind, span));
                 }
@@ -1234,6 +1251,7 @@ fn whole_number(expr: &ast::Expr, what: &'static str, min: usize) -> Result<usiz
     }
     let value = match &e.kind {
         ExprKind::Number(n) if n.value.is_integer() => usize::try_from(n.value.to_integer()).ok(),
+        ExprKind::List(_) => return Err(window::list_not_allowed(what.to_string(), e)),
         _ => None,
     };
     match value {

@@ -966,8 +966,9 @@ fn layer_shape(
             "pad at most {} (the kernel's {axis} less one, a full convolution); pad = (k − 1)/2 keeps the size of the input",
             window - 1
         )),
-        LayerShapeError::PoolPaddingPastHalf { pad, window } => d(format!(
-            "{func}: the padding {pad} is more than half the window {window}, so a window could lie wholly in the padding"
+        LayerShapeError::PoolPaddingPastHalf { axis, pad, window } => d(format!(
+            "{func}: the padding {pad}{} is more than half the window {window}, so a window could lie wholly in the padding",
+            axis.map(|axis| format!(" along the {axis}")).unwrap_or_default()
         ))
         .with_label("padding past half the window")
         .with_help(format!("pad at most {} (half the window, as PyTorch requires)", window / 2)),

@@ -168,17 +168,19 @@ impl PoolKind {
     }
 }
 
-/// The window of a pooling layer: `size × size`, moved by `stride` over the
-/// input padded by `pad` on every side, with PyTorch's rules for the number
-/// of windows (floor, or ceil with `ceil`).
+/// The window of a pooling layer: `size[0] × size[1]` (height × width),
+/// moved by `stride` over the input padded by `pad` rows above and below
+/// and `pad[1]` columns left and right, with PyTorch's rules for the number
+/// of windows (floor, or ceil with `ceil`). Each pair is (height, width),
+/// the order of PyTorch's `kernel_size=(2, 3)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Window {
-    pub size: usize,
-    pub stride: usize,
+    pub size: [usize; 2],
+    pub stride: [usize; 2],
     /// Rows and columns of padding on each side: −∞ for max-pooling, zeros
     /// counted in the window for average pooling (PyTorch's default,
     /// `count_include_pad=True`).
-    pub pad: usize,
+    pub pad: [usize; 2],
     /// PyTorch's `ceil_mode`: a last, partial window where one more fits
     /// by starting inside the input or its left padding.
     pub ceil: bool,
@@ -188,13 +190,41 @@ pub struct Window {
     pub extent: [usize; 2],
 }
 
+/// One axis of a pooling window: its size, stride and padding along it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WindowAxis {
+    pub size: usize,
+    pub stride: usize,
+    pub pad: usize,
+    pub ceil: bool,
+}
+
 impl Window {
     /// A `size × size` window moved by `stride`, no padding, floor rule,
     /// over an input of `extent`.
     pub fn plain(size: usize, stride: usize, extent: [usize; 2]) -> Window {
-        Window { size, stride, pad: 0, ceil: false, extent }
+        Window { size: [size; 2], stride: [stride; 2], pad: [0; 2], ceil: false, extent }
     }
 
+    /// Whether size, stride and padding are each the same along both axes:
+    /// such a window is written with one number each (`maxpool(A, 2)`).
+    pub fn is_square(&self) -> bool {
+        self.size[0] == self.size[1] && self.stride[0] == self.stride[1] && self.pad[0] == self.pad[1]
+    }
+
+    /// The window along axis 0 (the height) or 1 (the width).
+    pub fn axis(&self, axis: usize) -> WindowAxis {
+        WindowAxis { size: self.size[axis], stride: self.stride[axis], pad: self.pad[axis], ceil: self.ceil }
+    }
+
+    /// How many rows (or columns, `axis` 1) at the end of the input no
+    /// window reaches.
+    pub fn unreached(&self, axis: usize) -> usize {
+        self.axis(axis).unreached(self.extent[axis])
+    }
+}
+
+impl WindowAxis {
     /// How many windows fit along an axis of `n` entries (PyTorch's rule:
     /// `⌊(n + 2p − k)/s⌋ + 1`, or with `ceil` `⌈(n + 2p − k)/s⌉ + 1` less
     /// one if the last window would start in the right padding); `None`
@@ -222,8 +252,7 @@ impl Window {
         (real, end - start)
     }
 
-    /// How many rows (or columns) at the end of an axis of `n` entries no
-    /// window reaches.
+    /// How many entries at the end of an axis of `n` no window reaches.
     pub fn unreached(&self, n: usize) -> usize {
         match self.count(n) {
             Some(count) => n.saturating_sub(((count - 1) * self.stride + self.size).saturating_sub(self.pad)),
@@ -242,7 +271,8 @@ pub enum Builtin {
     Loss(LossFn),
     /// `conv2d(X, K, stride = 1, pad = 0)`
     Conv2d,
-    /// `maxpool(A, k, stride = k)`, `avgpool(A, k, stride = k)`
+    /// `maxpool(A, k, stride = k)`, `avgpool(A, k, stride = k)`; each of
+    /// k, stride and pad a number or a list `[height, width]`
     Pool(PoolKind),
     /// `flatten(T)`: row-major, to a column vector.
     Flatten,

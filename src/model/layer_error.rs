@@ -1,6 +1,7 @@
 //! The errors of a layer's arguments (`dropout`, the normalizations,
-//! `attention`), as data with their messages; the checker that finds them
-//! is `check/layers.rs`.
+//! `attention`, a pooling's `[height, width]` lists), as data with their
+//! messages; the checkers that find them are `check/layers.rs` and
+//! `check/window.rs`.
 
 use super::shape::Shape;
 use crate::diagnostic::Diagnostic;
@@ -39,6 +40,12 @@ pub enum LayerArgError {
     AttentionMaskNotYet,
     /// `batchnorm(Z, gamma, beta, eps = 0)`: ε keeps the division defined.
     EpsNotPositive { func: &'static str, found: String },
+    /// `maxpool(X, [2, 3, 4])`: a pooling's size, stride or padding given
+    /// as a list holds two entries, the height's and the width's.
+    ListLength { what: &'static str, found: usize },
+    /// `conv2d(X, K, stride = [2, 3])` or `sum([1, 2])`: a list stands only
+    /// as a pooling's size, stride or padding.
+    ListNotAllowed { what: String },
 }
 
 impl LayerArgError {
@@ -106,6 +113,15 @@ impl LayerArgError {
                     .with_label("not a positive number")
                     .with_help(format!("write it as a number, as in `{func}(Z, gamma, beta, eps = 0.00001)`"))
             }
+            LayerArgError::ListLength { what, found } => Diagnostic::new(
+                format!("{what} of a pooling is one number or a list of two, [height, width], but this list has {found}"),
+                span,
+            )
+            .with_label(format!("{found} entr{}", if *found == 1 { "y" } else { "ies" }))
+            .with_help("write `[2, 3]` for a window 2 high and 3 wide (PyTorch's kernel_size=(2, 3)), or one number for a square"),
+            LayerArgError::ListNotAllowed { what } => Diagnostic::new(format!("{what} cannot be a list"), span)
+                .with_label("a list")
+                .with_help("lists [height, width] are only for a pooling's window, stride and pad, as in `maxpool(X, [2, 3], stride = [2, 3])`; conv2d takes one stride and one padding for both axes"),
             LayerArgError::KeepOutOfRange { found } => {
                 Diagnostic::new(format!("keep is the probability of keeping a unit, in (0, 1], but it is {found}"), span)
                     .with_label("not in (0, 1]")

@@ -26,8 +26,9 @@ pub enum LayerShapeError {
     /// (and a few bytes of file could ask for a map of millions of entries).
     PaddingPastWindow { axis: &'static str, pad: usize, window: usize },
     /// A pooling's padding is more than half its window (PyTorch's rule):
-    /// a window could then lie wholly in the padding.
-    PoolPaddingPastHalf { pad: usize, window: usize },
+    /// a window could then lie wholly in the padding. `axis` is named for a
+    /// window that differs along its two axes.
+    PoolPaddingPastHalf { axis: Option<&'static str>, pad: usize, window: usize },
     /// conv2d's bias (its third argument) is not a vector with one entry per
     /// kernel: `expected` is F, `shape` the bias's shape.
     Bias { filters: usize, shape: Shape },
@@ -263,7 +264,7 @@ impl Shape {
         Ok(Shape(batch.into_iter().chain([f, out_h, out_w]).collect()))
     }
 
-    /// Shape of a `size × size` pooling of a map `[C, H, W]` or a batch of
+    /// Shape of a `kh × kw` pooling of a map `[C, H, W]` or a batch of
     /// maps `[N, C, H, W]`: every channel of every map on its own.
     pub fn pool(&self, window: Window) -> Result<Shape, LayerShapeError> {
         let (lead, h, w) = match self.dims() {
@@ -275,14 +276,24 @@ impl Shape {
                 })
             }
         };
-        if 2 * window.pad > window.size {
-            return Err(LayerShapeError::PoolPaddingPastHalf { pad: window.pad, window: window.size });
+        // A square window's error names no axis, as it reads the same on both.
+        let named = |axis: &'static str| (!window.is_square()).then_some(axis);
+        for (k, axis) in [(0, "height"), (1, "width")] {
+            let along = window.axis(k);
+            if 2 * along.pad > along.size {
+                return Err(LayerShapeError::PoolPaddingPastHalf {
+                    axis: named(axis),
+                    pad: along.pad,
+                    window: along.size,
+                });
+            }
         }
-        let count = |axis: &'static str, n: usize| {
-            let input = n + 2 * window.pad;
-            window.count(n).ok_or(LayerShapeError::WindowTooLarge { axis, input, window: window.size })
+        let count = |k: usize, axis: &'static str, n: usize| {
+            let along = window.axis(k);
+            let input = n + 2 * along.pad;
+            along.count(n).ok_or(LayerShapeError::WindowTooLarge { axis, input, window: along.size })
         };
-        let (out_h, out_w) = (count("height", h)?, count("width", w)?);
+        let (out_h, out_w) = (count(0, "height", h)?, count(1, "width", w)?);
         Ok(Shape(lead.iter().copied().chain([out_h, out_w]).collect()))
     }
 
@@ -438,17 +449,31 @@ mod tests {
         assert_eq!(s(&[2, 3, 2, 2]).unpool(Window::plain(2, 2, [4, 4])), s(&[2, 3, 4, 4]));
         // PyTorch's rules: the floor, padding, and ceil mode.
         assert_eq!(s(&[1, 4, 4]).pool(Window::plain(3, 3, [4, 4])), Ok(s(&[1, 1, 1])));
-        let padded = Window { pad: 1, ..Window::plain(3, 2, [4, 4]) };
+        let padded = Window { pad: [1, 1], ..Window::plain(3, 2, [4, 4]) };
         assert_eq!(s(&[1, 4, 4]).pool(padded), Ok(s(&[1, 2, 2])));
         let ceil = Window { ceil: true, ..Window::plain(2, 2, [5, 5]) };
         assert_eq!(s(&[1, 5, 5]).pool(ceil), Ok(s(&[1, 3, 3])));
         assert_eq!(s(&[1, 5, 5]).pool(Window::plain(2, 2, [5, 5])), Ok(s(&[1, 2, 2])));
         // A last window that would start in the right padding is dropped.
-        let edge = Window { pad: 1, ceil: true, ..Window::plain(2, 2, [4, 4]) };
+        let edge = Window { pad: [1, 1], ceil: true, ..Window::plain(2, 2, [4, 4]) };
         assert_eq!(s(&[1, 4, 4]).pool(edge), Ok(s(&[1, 3, 3])));
         assert_eq!(
-            s(&[1, 4, 4]).pool(Window { pad: 2, ..Window::plain(3, 1, [4, 4]) }),
-            Err(LayerShapeError::PoolPaddingPastHalf { pad: 2, window: 3 })
+            s(&[1, 4, 4]).pool(Window { pad: [2, 2], ..Window::plain(3, 1, [4, 4]) }),
+            Err(LayerShapeError::PoolPaddingPastHalf { axis: None, pad: 2, window: 3 })
+        );
+        // A rectangular window: (height, width) pairs, d2l's (2, 3) window
+        // with stride (2, 3) and padding (0, 1) on a 4×4 map gives 2×2.
+        let rect = Window { size: [2, 3], stride: [2, 3], pad: [0, 1], ceil: false, extent: [4, 4] };
+        assert_eq!(s(&[1, 1, 4, 4]).pool(rect), Ok(s(&[1, 1, 2, 2])));
+        let wide = Window { size: [1, 3], stride: [1, 1], pad: [0, 2], ceil: false, extent: [4, 4] };
+        assert_eq!(
+            s(&[1, 4, 4]).pool(wide),
+            Err(LayerShapeError::PoolPaddingPastHalf { axis: Some("width"), pad: 2, window: 3 })
+        );
+        let tall = Window { size: [5, 2], stride: [1, 1], pad: [0, 0], ceil: false, extent: [4, 4] };
+        assert_eq!(
+            s(&[1, 4, 4]).pool(tall),
+            Err(LayerShapeError::WindowTooLarge { axis: "height", input: 4, window: 5 })
         );
         assert_eq!(s(&[4]).broadcast(&s(&[2, 4, 3, 3])), Some(s(&[2, 4, 3, 3])));
         assert_eq!(s(&[2]).broadcast(&s(&[2, 4, 3, 3])), None);

@@ -270,6 +270,7 @@ fn size(e: &Expr) -> u64 {
         ExprKind::Number(_) | ExprKind::Name(_) | ExprKind::Indexed { .. } | ExprKind::Sliced { .. } => 0,
         ExprKind::Neg(x) | ExprKind::Transpose(x) | ExprKind::Paren(x) => size(x),
         ExprKind::Over { body, .. } => size(body),
+        ExprKind::List(items) => items.iter().map(size).sum::<u64>(),
         ExprKind::Binary { lhs, rhs, .. } => size(lhs) + size(rhs),
         ExprKind::Call { args, keywords, .. } => {
             args.iter().map(size).sum::<u64>() + keywords.iter().map(|k| size(&k.value)).sum::<u64>()
@@ -344,6 +345,8 @@ impl<'a> Unroller<'a> {
                 lhs: Box::new(self.expr(lhs, now)?),
                 rhs: Box::new(self.expr(rhs, now)?),
             },
+            // The entries of a list are numbers: nothing to unroll.
+            ExprKind::List(_) => e.kind.clone(),
             ExprKind::Over { .. } => {
                 return Err(Error::new(ErrorKind::OverOutsideSum { func: "this expression".into() }, e.span))
             }

@@ -840,12 +840,14 @@ fn conv_keywords(c: crate::model::Conv) -> Vec<(&'static str, String)> {
 /// A pooling window as arguments: the size, then the stride unless it
 /// equals the size, the padding unless 0, and `ceil = true` in ceil mode.
 fn pool_arguments(w: crate::model::Window) -> Vec<(&'static str, String)> {
-    let mut out = vec![("", w.size.to_string())];
+    // One number for a square setting, else the list `[height, width]` as written.
+    let pair = |[a, b]: [usize; 2]| if a == b { a.to_string() } else { format!("[{a}, {b}]") };
+    let mut out = vec![("", pair(w.size))];
     if w.stride != w.size {
-        out.push(("stride", w.stride.to_string()));
+        out.push(("stride", pair(w.stride)));
     }
-    if w.pad != 0 {
-        out.push(("pad", w.pad.to_string()));
+    if w.pad != [0, 0] {
+        out.push(("pad", pair(w.pad)));
     }
     if w.ceil {
         out.push(("ceil", "true".to_string()));

@@ -788,6 +788,10 @@ pub enum ExprKind {
     /// subscript holding a `:` or a `,` is a slice; `x[t]` and `x[0]` stay
     /// steps of a sequence.
     Sliced { name: Ident, axes: Vec<SliceAxis>, span: Span },
+    /// `[2, 3]`: a list of values written as an argument of a call (a
+    /// pooling window's height and width, `maxpool(X, [2, 3])`); only a
+    /// call's arguments parse as lists, and the checker says where one may stand.
+    List(Vec<Expr>),
 }
 
 /// One axis of a slice subscript, with its span.

@@ -281,6 +281,7 @@ pub fn expr_text(e: &Expr) -> String {
         ExprKind::Indexed { name, index } => format!("{}{}", name.name, time_text(index)),
         ExprKind::Over { body, index } => format!("{} for {}", expr_text(body), index.name),
         ExprKind::Sliced { name, axes, .. } => format!("{}{}", name.name, slice_text(axes)),
+        ExprKind::List(items) => format!("[{}]", items.iter().map(expr_text).collect::<Vec<_>>().join(", ")),
         ExprKind::Call { func, args, keywords } => {
             let mut a: Vec<String> = args.iter().map(expr_text).collect();
             a.extend(keywords.iter().map(|k| format!("{} = {}", k.name.name, expr_text(&k.value))));

@@ -21,6 +21,7 @@ use super::Span;
 
 mod statements;
 mod subscript;
+mod value_list;
 
 /// Parses a whole file.
 pub fn parse(source: &str) -> Result<File, Error> {
@@ -690,6 +691,9 @@ fn arg(i: Input) -> PResult<Arg> {
     if let Some((rest, k)) = opt_committed(keyword_arg(i))? {
         return Ok((rest, Arg::Keyword(k)));
     }
+    if value_list::starts_value_list(i) {
+        return value_list::value_list(i).map(|(rest, l)| (rest, Arg::Positional(l)));
+    }
     let (rest, e) = expr(i)?;
     match opt_committed(over(rest))? {
         Some((end, index)) => {
@@ -707,7 +711,12 @@ fn keyword_arg(i: Input) -> PResult<KeywordArg> {
     let Ok((rest, _)) = tag::<_, _, PError>("=").parse(rest) else {
         return backtrack();
     };
-    let (rest, value) = rhs(rest, &format!("'{} ='", id.name))?;
+    let (rest, _) = ws(rest)?;
+    let (rest, value) = if value_list::starts_value_list(rest) {
+        value_list::value_list(rest)?
+    } else {
+        rhs(rest, &format!("'{} ='", id.name))?
+    };
     Ok((rest, KeywordArg { name: id, value }))
 }
 

@@ -84,6 +84,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     example!("lstm_step_slices.nn"),
     example!("pool_batched.nn"),
     example!("pool_ceil.nn"),
+    example!("pool_rect.nn"),
     example!("pool_variants.nn"),
     example!("rnn.nn"),
     example!("rnn_many_to_one.nn"),

@@ -368,12 +368,14 @@ fn conv_settings(stride: usize, pad: usize) -> Vec<String> {
 }
 
 fn window(w: &crate::model::Window) -> Vec<String> {
-    let mut out = vec![w.size.to_string()];
+    // One number for a square setting, else a (height, width) tuple as PyTorch writes it.
+    let pair = |[a, b]: [usize; 2]| if a == b { a.to_string() } else { format!("({a}, {b})") };
+    let mut out = vec![pair(w.size)];
     if w.stride != w.size {
-        out.push(format!("stride={}", w.stride));
+        out.push(format!("stride={}", pair(w.stride)));
     }
-    if w.pad != 0 {
-        out.push(format!("pad={}", w.pad));
+    if w.pad != [0, 0] {
+        out.push(format!("pad={}", pair(w.pad)));
     }
     if w.ceil {
         out.push("ceil=True".into());

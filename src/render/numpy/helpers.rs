@@ -212,14 +212,21 @@ pub fn source(h: Helper) -> &'static str {
         (slice(max(i * stride - pad, 0), min(i * stride + size - pad, n)), min(i * stride + size, n + 2 * pad) - i * stride)
         for i in range(count)
     ]
+
+
+def pool_axes(H, W, size, stride=None, pad=0, ceil=False):
+    """The windows down the H rows and across the W columns of a map; size, stride (default:
+    size) and pad are each one number or a (height, width) pair, as in PyTorch."""
+    pair = lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+    (kh, kw), (sh, sw), (ph, pw) = pair(size), pair(stride or size), pair(pad)
+    return pool_windows(H, kh, sh, ph, ceil), pool_windows(W, kw, sw, pw, ceil)
 "#
         }
         Helper::MaxPool => {
             r#"def maxpool(A, size, stride=None, pad=0, ceil=False):
-    """The largest entry of each size×size window of each map and channel, the window moved by
+    """The largest entry of each size×size (or height×width) window of each map and channel, the window moved by
     `stride` (default: size) over A padded with −∞; A is [C, H, W] or a batch [N, C, H, W]."""
-    rows = pool_windows(A.shape[-2], size, stride or size, pad, ceil)
-    cols = pool_windows(A.shape[-1], size, stride or size, pad, ceil)
+    rows, cols = pool_axes(*A.shape[-2:], size, stride, pad, ceil)
     P = np.zeros(A.shape[:-2] + (len(rows), len(cols)))
     for i, (r, _) in enumerate(rows):
         for j, (c, _) in enumerate(cols):
@@ -229,10 +236,9 @@ pub fn source(h: Helper) -> &'static str {
         }
         Helper::AvgPool => {
             r#"def avgpool(A, size, stride=None, pad=0, ceil=False):
-    """The mean of each size×size window of each map and channel, the window moved by `stride`
+    """The mean of each size×size (or height×width) window of each map and channel, the window moved by `stride`
     (default: size) over A padded with zeros that count in the mean (PyTorch's default)."""
-    rows = pool_windows(A.shape[-2], size, stride or size, pad, ceil)
-    cols = pool_windows(A.shape[-1], size, stride or size, pad, ceil)
+    rows, cols = pool_axes(*A.shape[-2:], size, stride, pad, ceil)
     P = np.zeros(A.shape[:-2] + (len(rows), len(cols)))
     for i, (r, h) in enumerate(rows):
         for j, (c, w) in enumerate(cols):
@@ -243,8 +249,7 @@ pub fn source(h: Helper) -> &'static str {
         Helper::MaxPoolBack => {
             r#"def maxpool_back(A, g, size, stride=None, pad=0, ceil=False):
     """∂L/∂A of maxpool(A): each g[..., i, j] goes to the first maximum (row by row) of its window."""
-    rows = pool_windows(A.shape[-2], size, stride or size, pad, ceil)
-    cols = pool_windows(A.shape[-1], size, stride or size, pad, ceil)
+    rows, cols = pool_axes(*A.shape[-2:], size, stride, pad, ceil)
     dA = np.zeros_like(A, dtype=float)
     for index in np.ndindex(*g.shape):
         *lead, i, j = index
@@ -259,8 +264,7 @@ pub fn source(h: Helper) -> &'static str {
             r#"def avgpool_back(g, size, stride=None, pad=0, ceil=False, input_size=None):
     """∂L/∂A of avgpool(A): each g[..., i, j] spread over its window, divided as the mean divides."""
     H, W = input_size
-    rows = pool_windows(H, size, stride or size, pad, ceil)
-    cols = pool_windows(W, size, stride or size, pad, ceil)
+    rows, cols = pool_axes(H, W, size, stride, pad, ceil)
     dA = np.zeros(g.shape[:-2] + (H, W))
     for i, (r, h) in enumerate(rows):
         for j, (c, w) in enumerate(cols):
