@@ -39,6 +39,14 @@ pub enum LayerArgError {
     AttentionMaskNotYet,
     /// `batchnorm(Z, gamma, beta, eps = 0)`: ε keeps the division defined.
     EpsNotPositive { func: &'static str, found: String },
+    /// `conv2d(A, W, layout = nwhc)`: a map keeps its channels first (`nchw`)
+    /// or last (`nhwc`); `suggestion` is the nearer word, if any.
+    UnknownLayout { func: String, found: String, suggestion: Option<String> },
+    /// `conv2d(A, W, b, layout = nhwc)` with the output `[N, H', W', F]`
+    /// whose height H' is F too, and `b` `[F]`: a vector `[F]` beside a map
+    /// goes with the channels-first axis when that fits, so this bias would
+    /// be added along the height.
+    AmbiguousBias { filters: usize, out: Shape },
 }
 
 impl LayerArgError {
@@ -106,6 +114,23 @@ impl LayerArgError {
                     .with_label("not a positive number")
                     .with_help(format!("write it as a number, as in `{func}(Z, gamma, beta, eps = 0.00001)`"))
             }
+            LayerArgError::UnknownLayout { func, found, suggestion } => {
+                let diag = Diagnostic::new(format!("{func}: '{found}' is not a layout of feature maps"), span)
+                    .with_label("not nchw or nhwc");
+                let known = "`layout = nchw` (channels first, [N, C, H, W], the default) or `layout = nhwc` (channels last, [N, H, W, C])";
+                match suggestion {
+                    Some(s) => diag.with_help(format!("did you mean `{s}`? write {known}")),
+                    None => diag.with_help(format!("write {known}")),
+                }
+            }
+            LayerArgError::AmbiguousBias { filters, out } => Diagnostic::new(
+                format!("conv2d: the bias [{filters}] could go with axis 1 or axis 3 of the output {out}, which both have {filters} entries"),
+                span,
+            )
+            .with_label("which axis?")
+            .with_help(format!(
+                "declare the bias as [1, 1, 1, {filters}] (deeplearning.ai's shape), which NumPy and nnderive add along the last axis, the channels"
+            )),
             LayerArgError::KeepOutOfRange { found } => {
                 Diagnostic::new(format!("keep is the probability of keeping a unit, in (0, 1], but it is {found}"), span)
                     .with_label("not in (0, 1]")

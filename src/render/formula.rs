@@ -439,7 +439,7 @@ impl Printer<'_> {
             Node::Flatten(a) => self.layer_call("flatten", &[*a], vec![]),
             Node::Reshape(a, shape) => self.reshape(*a, shape.dims()),
             // Over a batch of maps [N, F, H, W] the sum runs over the maps too.
-            Node::SumSpatial(a) => match (n, self.graph.shape(*a).rank() == 4) {
+            Node::SumSpatial(a, _) => match (n, self.graph.shape(*a).rank() == 4) {
                 (Notation::Nn, _) => self.call("sum_spatial", &[*a]),
                 (Notation::Text, false) => (format!("Σᵢⱼ {}", self.operand(*a, Prec::Atom)), Prec::Prefix),
                 (Notation::Text, true) => (format!("Σₙᵢⱼ {}", self.operand(*a, Prec::Atom)), Prec::Prefix),
@@ -850,7 +850,8 @@ fn group_start(s: &str) -> Option<usize> {
     None
 }
 
-/// conv2d's settings as keyword arguments, the defaults (stride 1, pad 0) left out.
+/// conv2d's settings as keyword arguments, the defaults (stride 1, pad 0,
+/// channels first) left out.
 fn conv_keywords(c: crate::model::Conv) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     if c.stride != 1 {
@@ -858,6 +859,9 @@ fn conv_keywords(c: crate::model::Conv) -> Vec<(&'static str, String)> {
     }
     if c.pad != 0 {
         out.push(("pad", c.pad.to_string()));
+    }
+    if c.layout != crate::model::MapLayout::Nchw {
+        out.push(("layout", c.layout.name().to_string()));
     }
     out
 }
@@ -874,6 +878,9 @@ fn pool_arguments(w: crate::model::Window) -> Vec<(&'static str, String)> {
     }
     if w.ceil {
         out.push(("ceil", "true".to_string()));
+    }
+    if w.layout != crate::model::MapLayout::Nchw {
+        out.push(("layout", w.layout.name().to_string()));
     }
     out
 }

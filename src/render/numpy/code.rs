@@ -275,7 +275,11 @@ impl Printer<'_> {
             }
             Node::Flatten(a) => call("flatten", &[a], &[]),
             Node::Reshape(a, shape) => call("reshape", &[a], &[numpy_dims(shape.dims())]),
-            Node::SumSpatial(a) => call("sum_spatial", &[a], &[]),
+            // Channels last, the channels are the last axis.
+            Node::SumSpatial(a, axis) if *axis + 1 == g.shape(*a).rank() => {
+                call("sum_spatial", &[a], &["channels_last=True".into()])
+            }
+            Node::SumSpatial(a, _) => call("sum_spatial", &[a], &[]),
             Node::SumAxis(a, axis) => call("np.sum", &[a], &[format!("axis={}", axis.index()), "keepdims=True".into()]),
             Node::OneHot(labels, classes, axis) => {
                 call("onehot", &[labels], &[classes.to_string(), format!("axis={}", axis.index())])

@@ -92,7 +92,7 @@ pub fn used(g: &Graph, roots: &[NodeId]) -> BTreeSet<Helper> {
             Node::AvgPoolBack(..) => &[Helper::PoolWindows, Helper::AvgPoolBack],
             Node::Flatten(_) => &[Helper::Flatten],
             Node::Reshape(..) => &[Helper::Reshape],
-            Node::SumSpatial(_) => &[Helper::SumSpatial],
+            Node::SumSpatial(..) => &[Helper::SumSpatial],
             Node::OneHot(..) => &[Helper::OneHot],
             Node::Slice(..) => &[],
             Node::Unslice(..) => &[Helper::Unslice],
