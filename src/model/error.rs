@@ -953,12 +953,11 @@ fn layer_shape(
                 .with_help("use a smaller window or kernel, or pad the input")
         }
         LayerShapeError::PaddingPastWindow { axis, pad, window } => d(format!(
-            "{func}: the padding {pad} is not less than the kernel's {axis} {window}, so the outermost windows would see only padding"
+            "{func}: the padding {pad} is more than the kernel's {axis} {window}, so whole windows would see only padding"
         ))
         .with_label("padding past the kernel")
         .with_help(format!(
-            "pad at most {} (the kernel's {axis} less one, a full convolution); pad = (k − 1)/2 keeps the size of the input",
-            window - 1
+            "pad at most {window} (the kernel's {axis}); pad = (k − 1)/2 keeps the size of the input, pad = k − 1 is a full convolution"
         )),
         LayerShapeError::PoolPaddingPastHalf { pad, window } => d(format!(
             "{func}: the padding {pad} is more than half the window {window}, so a window could lie wholly in the padding"

@@ -22,9 +22,11 @@ pub enum LayerShapeError {
     /// `(input − window) / stride + 1` is not a whole number along `axis`
     /// (`input` already includes the padding).
     NotWhole { axis: &'static str, input: usize, window: usize, stride: usize },
-    /// conv2d's padding is the kernel's extent along `axis` or more: the
-    /// outermost windows would lie wholly in the padding and see only zeros
-    /// (and a few bytes of file could ask for a map of millions of entries).
+    /// conv2d's padding is more than the kernel's extent along `axis`: whole
+    /// rows of windows past the outermost would see only zeros (and a few
+    /// bytes of file could ask for a map of millions of entries). A padding
+    /// of the kernel's extent is taken: deeplearning.ai pads its 2 × 2
+    /// kernels by 2, so its outermost windows see only padding.
     PaddingPastWindow { axis: &'static str, pad: usize, window: usize },
     /// A pooling's padding is more than half its window (PyTorch's rule):
     /// a window could then lie wholly in the padding.
@@ -286,7 +288,7 @@ impl Shape {
             return Err(LayerShapeError::Channels { input: c, kernel: kc, layout: conv.layout });
         }
         for (axis, window) in [("height", kh), ("width", kw)] {
-            if conv.pad >= window {
+            if conv.pad > window {
                 return Err(LayerShapeError::PaddingPastWindow { axis, pad: conv.pad, window });
             }
         }
