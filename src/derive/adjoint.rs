@@ -225,13 +225,19 @@ pub fn local_adjoints(
             let c = g.reshape(seed, shape);
             push(g, a, c, "d-flatten", None);
         }
+        // t = reshape(a): ā = t̄ laid out in a's shape again (a channels-last
+        // bias [F] is added as [1, 1, 1, F])
+        Node::Reshape(a, _) => {
+            let shape = g.shape(a).clone();
+            let c = g.reshape(seed, shape);
+            push(g, a, c, "d-reshape", None);
+        }
         // Backward operations appear only in derived formulas, which are
         // never differentiated again.
         Node::ConvKernelGrad(..)
         | Node::ConvInputGrad(..)
         | Node::MaxPoolBack(..)
         | Node::AvgPoolBack(..)
-        | Node::Reshape(..)
         | Node::SumSpatial(..) => {}
         // s = X 1 or 1ᵀX: every entry of a row (column) receives that row's ḡ
         Node::SumAxis(a, _) => push(g, a, seed, "d-sum", None),

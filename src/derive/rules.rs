@@ -101,6 +101,7 @@ pub const STEP_RULES: &[(&str, Sentence)] = &[
     ("d-maxpool", &[w("max-pooling routes the gradient of each window to the position of the window's maximum (the layer rules give the index form)")]),
     ("d-avgpool", &[w("average-pooling shares the gradient of each window equally among its "), m("k²", "k^{2}"), w(" entries")]),
     ("d-flatten", &[w("flatten's gradient is the gradient of the column, reshaped back to the map's shape "), same("[C, H, W]")]),
+    ("d-reshape", &[w("a reshape's gradient is the gradient laid out in the operand's shape again, the same entries in the same row-major order")]),
     (
         "d-slice",
         &[

@@ -571,6 +571,7 @@ impl<'a> Checker<'a> {
             return Err(Error::new(kind, op_span));
         }
         if op != BinOp::MatMul && op != BinOp::Pow {
+            self.vector_beside_channels_last(op_span, a, b)?;
             self.note_stretch(a, b);
         }
         let g = &mut self.graph;

@@ -42,10 +42,10 @@ pub enum LayerArgError {
     /// `conv2d(A, W, layout = nwhc)`: a map keeps its channels first (`nchw`)
     /// or last (`nhwc`); `suggestion` is the nearer word, if any.
     UnknownLayout { func: String, found: String, suggestion: Option<String> },
-    /// `conv2d(A, W, b, layout = nhwc)` with the output `[N, H', W', F]`
-    /// whose height H' is F too, and `b` `[F]`: a vector `[F]` beside a map
-    /// goes with the channels-first axis when that fits, so this bias would
-    /// be added along the height.
+    /// `conv2d(A, W, b, layout = nhwc)` (or `conv2d(A, W, layout = nhwc) + b`)
+    /// with the output `[N, H', W', F]` whose height H' is F too, and `b`
+    /// `[F]`: a vector `[F]` beside a map goes with the channels-first axis
+    /// when that fits, so this bias would be added along the height.
     AmbiguousBias { filters: usize, out: Shape },
 }
 
@@ -124,12 +124,17 @@ impl LayerArgError {
                 }
             }
             LayerArgError::AmbiguousBias { filters, out } => Diagnostic::new(
-                format!("conv2d: the bias [{filters}] could go with axis 1 or axis 3 of the output {out}, which both have {filters} entries"),
+                format!(
+                    "a vector [{filters}] beside the channels-last map {out} could go with axis {} or with the channels, axis {}, which both have {filters} entries",
+                    out.rank().saturating_sub(3),
+                    out.rank().saturating_sub(1)
+                ),
                 span,
             )
             .with_label("which axis?")
             .with_help(format!(
-                "declare the bias as [1, 1, 1, {filters}] (deeplearning.ai's shape), which NumPy and nnderive add along the last axis, the channels"
+                "declare the vector as [{}{filters}] (deeplearning.ai's shape for a bias), which NumPy and nnderive add along the last axis, the channels",
+                "1, ".repeat(out.rank().saturating_sub(1))
             )),
             LayerArgError::KeepOutOfRange { found } => {
                 Diagnostic::new(format!("keep is the probability of keeping a unit, in (0, 1], but it is {found}"), span)
