@@ -15,11 +15,12 @@
 
 mod common;
 
-use std::process::Command;
+use std::io::Write;
+use std::process::{Command, Stdio};
 
 use common::flat;
 use nnderive::render;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// Draws the notebook's inputs with `np.random.seed(1)` and `randn`, writes
 /// one `.nn` file per check into the folder given as the argument, and
@@ -257,4 +258,106 @@ fn deeplearning_ai_step_by_step_numbers() {
         }
     }
     std::fs::remove_dir_all(&folder).ok();
+}
+
+/// The example `cnn_nhwc.nn` by plain NHWC loops in NumPy (the notebook's
+/// own way of writing them, with PyTorch's tie rule for max-pooling: the
+/// first maximum in row-major order): conv → relu → max-pool → conv →
+/// avg-pool → mse, forward and backward, on the given tensors from stdin.
+const EXAMPLE_REFERENCE: &str = r#"
+import json, sys
+import numpy as np
+data = json.load(sys.stdin)
+g = {k: np.reshape(np.array(v, dtype=float), data["shapes"][k]) for k, v in data["values"].items()}
+
+def conv(A, W, b, stride, pad):
+    m, H, Wd, C = A.shape
+    f, _, _, F = W.shape
+    nH, nW = (H + 2 * pad - f) // stride + 1, (Wd + 2 * pad - f) // stride + 1
+    Ap = np.pad(A, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    Z = np.zeros((m, nH, nW, F))
+    for i, h, w, c in np.ndindex(m, nH, nW, F):
+        Z[i, h, w, c] = np.sum(Ap[i, h * stride:h * stride + f, w * stride:w * stride + f, :] * W[..., c]) + b.reshape(-1)[c]
+    return Z
+
+def conv_back(dZ, A, W, stride, pad):
+    m, H, Wd, C = A.shape
+    f = W.shape[0]
+    Ap = np.pad(A, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    dAp, dW, db = np.zeros_like(Ap), np.zeros_like(W), np.zeros(W.shape[-1])
+    for i, h, w, c in np.ndindex(*dZ.shape):
+        r, s = slice(h * stride, h * stride + f), slice(w * stride, w * stride + f)
+        dAp[i, r, s, :] += W[..., c] * dZ[i, h, w, c]
+        dW[..., c] += Ap[i, r, s, :] * dZ[i, h, w, c]
+        db[c] += dZ[i, h, w, c]
+    return dAp[:, pad:pad + H, pad:pad + Wd, :], dW, db
+
+def pool(A, f, mode):
+    m, H, Wd, C = A.shape
+    P = np.zeros((m, H // f, Wd // f, C))
+    for i, h, w, c in np.ndindex(*P.shape):
+        s = A[i, h * f:h * f + f, w * f:w * f + f, c]
+        P[i, h, w, c] = np.max(s) if mode == "max" else np.mean(s)
+    return P
+
+def pool_back(dP, A, f, mode):
+    dA = np.zeros_like(A)
+    for i, h, w, c in np.ndindex(*dP.shape):
+        s = A[i, h * f:h * f + f, w * f:w * f + f, c]
+        if mode == "max":
+            u, v = np.unravel_index(np.argmax(s), s.shape)
+            dA[i, h * f + u, w * f + v, c] += dP[i, h, w, c]
+        else:
+            dA[i, h * f:h * f + f, w * f:w * f + f, c] += dP[i, h, w, c] / (f * f)
+    return dA
+
+Z1 = conv(g["A"], g["W1"], g["b1"], 1, 1)
+A1 = np.maximum(Z1, 0)
+P1 = pool(A1, 2, "max")
+Z2 = conv(P1, g["W2"], g["b2"], 1, 0)
+P2 = pool(Z2, 2, "average")
+dP2 = 2 * (P2 - g["Y"]) / P2.size
+dZ2 = pool_back(dP2, Z2, 2, "average")
+dP1, dW2, db2 = conv_back(dZ2, P1, g["W2"], 1, 0)
+dZ1 = pool_back(dP1, A1, 2, "max") * (Z1 > 0)
+_, dW1, db1 = conv_back(dZ1, g["A"], g["W1"], 1, 1)
+out = {"Z1": Z1, "P1": P1, "Z2": Z2, "P2": P2, "W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+print(json.dumps({k: v.tolist() for k, v in out.items()}))
+"#;
+
+fn ratio(r: &num_rational::BigRational) -> f64 {
+    r.numer().to_string().parse::<f64>().unwrap() / r.denom().to_string().parse::<f64>().unwrap()
+}
+
+#[test]
+fn channels_last_example_matches_numpy_loops() {
+    let Some(python) = common::numpy_python() else { return };
+    let model = nnderive::load(&common::source(&common::example("cnn_nhwc.nn"))).unwrap();
+    let solution = nnderive::solve(&model).unwrap();
+    let j: Value = serde_json::from_str(&render::json::solution(&model, &solution, None)).unwrap();
+    let mut given = serde_json::Map::new();
+    for (name, t) in &model.tensors {
+        if let Some(v) = t.exact_value() {
+            given.insert(name.clone(), json!(v.iter().map(ratio).collect::<Vec<f64>>()));
+        }
+    }
+    let shapes: serde_json::Map<String, Value> =
+        model.tensors.iter().map(|(name, t)| (name.clone(), json!(t.shape.dims()))).collect();
+    let input = json!({ "values": given, "shapes": shapes });
+    let mut child = Command::new(&python)
+        .args(["-c", EXAMPLE_REFERENCE])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "the NumPy reference failed");
+    let r: Value = serde_json::from_slice(&output.stdout).unwrap();
+    for name in ["Z1", "P1", "Z2", "P2"] {
+        assert_close(name, &j["forward"][name]["value"], &r[name]);
+    }
+    for name in ["W1", "b1", "W2", "b2"] {
+        assert_close(&format!("∂L/∂{name}"), &j["gradients"][name]["value"], &r[name]);
+    }
 }

@@ -68,6 +68,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     example!("cnn_avgpool.nn"),
     example!("cnn_batched.nn"),
     example!("cnn_batched_net.nn"),
+    example!("cnn_nhwc.nn"),
     example!("cnn_stride_pad.nn"),
     example!("cnn_two_conv.nn"),
     example!("cs231n_adam_state.nn"),
