@@ -71,6 +71,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     example!("cnn_nhwc.nn"),
     example!("cnn_stride_pad.nn"),
     example!("cnn_two_conv.nn"),
+    example!("conv_nhwc_backward.nn"),
     example!("cs231n_adam_state.nn"),
     example!("cs231n_momentum_state.nn"),
     example!("cs231n_rmsprop_state.nn"),
