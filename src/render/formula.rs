@@ -591,6 +591,10 @@ impl Printer<'_> {
         for (key, value) in settings {
             parts.push(match (key, self.notation) {
                 ("", _) => value,
+                // The layout is a word, upright text rather than four variables.
+                ("layout", Notation::Latex) => {
+                    format!("\\text{{layout}} = \\text{{{value}}}")
+                }
                 (key, Notation::Latex) => format!("\\text{{{key}}} = {value}"),
                 (key, _) => format!("{key} = {value}"),
             });
