@@ -361,3 +361,36 @@ fn channels_last_example_matches_numpy_loops() {
         assert_close(&format!("∂L/∂{name}"), &j["gradients"][name]["value"], &r[name]);
     }
 }
+
+/// A single map channels last, `[H, W, C]`, through a padded, strided-by-1
+/// convolution with a bias `[F]`, a padded average pooling and a max
+/// pooling: every gradient, the input's too, agrees with central
+/// differences (`nnderive gradcheck`, which never reads the derived
+/// formulas' kernels).
+#[test]
+fn a_single_channels_last_map_passes_gradcheck() {
+    let folder = std::env::temp_dir().join(format!("nnderive-nhwc-map-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("map.nn"), MAP).unwrap();
+    let out = common::nnderive_in(&folder, &["gradcheck", "map.nn"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    for name in ["A ", "W ", "b "] {
+        assert!(text.lines().any(|l| l.trim_start().starts_with(name) && l.ends_with("ok")), "{name}: {text}");
+    }
+    std::fs::remove_dir_all(&folder).ok();
+}
+
+const MAP: &str = "param  A[4,4,2] = [[[0.2, -0.1], [0.5, 0.3], [-0.4, 0.1], [0.6, -0.2]],
+                   [[0.0, 0.7], [-0.3, 0.4], [0.8, -0.5], [0.2, 0.5]],
+                   [[-0.6, 0.1], [0.9, -0.1], [0.0, 0.3], [-0.7, 0.4]],
+                   [[0.6, 0.2], [0.9, 0.2], [-0.2, 0.3], [-0.6, 0.1]]]
+param  W[3,3,2,3] = [[[[0.1, -0.2, 0.3], [0.0, 0.4, -0.1]], [[-0.3, 0.2, 0.1], [0.2, -0.1, 0.0]], [[0.3, -0.1, 0.2], [0.1, 0.2, -0.4]]],
+                     [[[0.2, 0.1, -0.3], [-0.2, 0.0, 0.1]], [[0.1, 0.3, -0.2], [0.0, -0.3, 0.2]], [[-0.1, 0.2, 0.1], [0.3, 0.1, 0.0]]],
+                     [[[0.0, -0.1, 0.2], [0.1, 0.3, -0.2]], [[0.2, 0.0, 0.1], [-0.1, 0.2, 0.3]], [[0.1, -0.2, 0.0], [0.2, 0.1, -0.1]]]]
+param  b[3] = [0.113, -0.127, 0.071]
+Z = conv2d(A, W, b, stride = 1, pad = 1, layout = nhwc)
+P = avgpool(relu(Z), 3, stride = 1, pad = 1, layout = nhwc)
+Q = maxpool(Z, 2, layout = nhwc)
+loss L = sum(P * P) + sum(Q * Q)
+";
