@@ -225,14 +225,20 @@ pub fn local_adjoints(
             let c = g.reshape(seed, shape);
             push(g, a, c, "d-flatten", None);
         }
+        // t = reshape(a): ā = t̄ laid out in a's shape again (a channels-last
+        // bias [F] is added as [1, 1, 1, F])
+        Node::Reshape(a, _) => {
+            let shape = g.shape(a).clone();
+            let c = g.reshape(seed, shape);
+            push(g, a, c, "d-reshape", None);
+        }
         // Backward operations appear only in derived formulas, which are
         // never differentiated again.
         Node::ConvKernelGrad(..)
         | Node::ConvInputGrad(..)
         | Node::MaxPoolBack(..)
         | Node::AvgPoolBack(..)
-        | Node::Reshape(..)
-        | Node::SumSpatial(_) => {}
+        | Node::SumSpatial(..) => {}
         // s = X 1 or 1ᵀX: every entry of a row (column) receives that row's ḡ
         Node::SumAxis(a, _) => push(g, a, seed, "d-sum", None),
         // Class labels are data: nothing to differentiate.
@@ -359,8 +365,13 @@ fn unbroadcast(g: &mut Graph, c: NodeId, child: NodeId, parent: NodeId) -> NodeI
         g.mul(k, c)
     } else if g.shape(child).is_scalar() && !g.shape(c).is_scalar() {
         g.reduce(Reduction::Sum, c)
-    } else if g.shape(child).broadcasts_over(g.shape(c)) {
-        g.sum_spatial(c)
+    } else if let Some(axis) = g.shape(child).spread_axis(g.shape(c)) {
+        // Summed to [F], then laid out as the operand was written
+        // (deeplearning.ai's [1, 1, 1, F]; a reshape that only adds ones,
+        // which the formulas do not show).
+        let sums = g.sum_spatial(c, axis);
+        let shape = g.shape(child).clone();
+        g.reshape(sums, shape)
     } else {
         let axes: Vec<Axis> = g.shape(child).stretched_axes(&g.shape(c).clone());
         axes.into_iter().fold(c, |c, axis| g.sum_axis(c, axis))

@@ -889,6 +889,12 @@ impl<'m> Backprop<'m> {
             .g
             .nodes_under(&roots)
             .into_iter()
+            // A reshape that only adds or drops ones (a channels-last bias
+            // [F] as [1, 1, 1, F]) is not shown, so it states no rule.
+            .filter(|&n| match self.g.node(n) {
+                Node::Reshape(a, shape) => !crate::model::Shape::same_layout(self.g.shape(*a).dims(), shape.dims()),
+                _ => true,
+            })
             .flat_map(|n| {
                 let own = rules::layer_convention(self.g.node(n)).or_else(|| rules::batch_convention(&self.g, n));
                 let windows = rules::pool_window_convention(&self.g, n);

@@ -6,7 +6,7 @@
 //! tensor when the function defines one (`h = sigmoid(z)` gives `h ⊙ (1 − h)`).
 
 use crate::model::sentence::{m, same, w, Sentence};
-use crate::model::{Axis, Elementwise, Func, Graph, LossFn, Node, NodeId, PoolKind, Reduction};
+use crate::model::{Axis, Elementwise, Func, Graph, LossFn, MapLayout, Node, NodeId, PoolKind, Reduction};
 
 /// A named derivative rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,6 +82,7 @@ pub const STEP_RULES: &[(&str, Sentence)] = &[
     ("d-maxpool", &[w("max-pooling routes the gradient of each window to the position of the window's maximum (the layer rules give the index form)")]),
     ("d-avgpool", &[w("average-pooling shares the gradient of each window equally among its "), m("k²", "k^{2}"), w(" entries")]),
     ("d-flatten", &[w("flatten's gradient is the gradient of the column, reshaped back to the map's shape "), same("[C, H, W]")]),
+    ("d-reshape", &[w("a reshape's gradient is the gradient laid out in the operand's shape again, the same entries in the same row-major order")]),
     (
         "d-slice",
         &[
@@ -238,6 +239,12 @@ pub enum Convention {
     AvgPool,
     /// A pooling of a batch of maps `[N, C, H, W]`: each map and channel on its own.
     BatchPool,
+    /// A convolution channels last (`layout = nhwc`: maps `[N, H, W, C]`,
+    /// kernels `[kh, kw, C, F]`): forward, both gradients and the bias in
+    /// the file's own indices.
+    ChannelsLastConv,
+    /// A pooling channels last: each map and channel of `[N, H, W, C]` on its own.
+    ChannelsLastPool,
     /// A pooling with padding, in ceil mode, or whose windows leave rows
     /// or columns out: PyTorch's count of windows and its padding values.
     PoolWindows,
@@ -270,10 +277,18 @@ pub enum Convention {
 /// the layer rules as one table, next to the derivative rules.
 pub fn layer_convention(node: &Node) -> Option<Convention> {
     Some(match node {
+        // Channels last, one rule states the layer in the file's own indices.
+        Node::Conv2d(_, _, c) | Node::ConvKernelGrad(_, _, c) | Node::ConvInputGrad(_, _, c)
+            if c.layout == MapLayout::Nhwc =>
+        {
+            Convention::ChannelsLastConv
+        }
         Node::Conv2d(..) => Convention::ConvForward,
         Node::ConvKernelGrad(..) => Convention::ConvKernelGrad,
         Node::ConvInputGrad(..) => Convention::ConvInputGrad,
-        Node::SumSpatial(_) => Convention::ChannelBias,
+        // A map's channels first are its axis 0 or 1; past those, its last.
+        Node::SumSpatial(_, axis) if *axis >= 2 => Convention::ChannelsLastConv,
+        Node::SumSpatial(..) => Convention::ChannelBias,
         Node::Pool(PoolKind::Max, ..) | Node::MaxPoolBack(..) => Convention::MaxPool,
         Node::Pool(PoolKind::Avg, ..) | Node::AvgPoolBack(..) => Convention::AvgPool,
         Node::Flatten(_) | Node::Reshape(..) => Convention::Flatten,
@@ -291,6 +306,8 @@ pub fn layer_convention(node: &Node) -> Option<Convention> {
 /// (which the node alone cannot say: the batch is in its operand's shape).
 pub fn map_batch_convention(g: &Graph, n: NodeId) -> Option<Convention> {
     match *g.node(n) {
+        Node::Conv2d(_, _, c) if c.layout == MapLayout::Nhwc => None,
+        Node::Pool(_, _, w) if w.layout == MapLayout::Nhwc => Some(Convention::ChannelsLastPool),
         Node::Conv2d(x, ..) if g.shape(x).rank() == 4 => Some(Convention::BatchConv),
         Node::Pool(_, a, _) if g.shape(a).rank() == 4 => Some(Convention::BatchPool),
         _ => None,
@@ -354,6 +371,8 @@ impl Convention {
             | Convention::ChannelBias
             | Convention::BatchConv
             | Convention::BatchPool
+            | Convention::ChannelsLastConv
+            | Convention::ChannelsLastPool
             | Convention::PoolWindows
             | Convention::RectPool
             | Convention::MaxPool
@@ -388,6 +407,16 @@ impl Convention {
                 )
             }
             Convention::BatchPool => r"P[n,c,i,j] = \operatorname{pool}_{u,v} A[n,c,\, s i+u,\, s j+v]",
+            Convention::ChannelsLastConv => {
+                // Four lines, one per ` \\ `, aligned at their " = ".
+                concat!(
+                    r"Z[n,h,w,f] = \sum_{i,j,c} \tilde{A}[n,\, s h+i,\, s w+j,\, c]\, W[i,j,c,f] + b[f] \\ ",
+                    r"\partial L / \partial W[i,j,c,f] = \sum_{n,h,w} \delta[n,h,w,f]\, \tilde{A}[n,\, s h+i,\, s w+j,\, c] \\ ",
+                    r"\partial L / \partial b[f] = \sum_{n,h,w} \delta[n,h,w,f] \\ ",
+                    r"\partial L / \partial \tilde{A}[n,m,o,c] = \sum_{f} \sum_{s h+i=m,\ s w+j=o} \delta[n,h,w,f]\, W[i,j,c,f]"
+                )
+            }
+            Convention::ChannelsLastPool => r"P[n,h,w,c] = \operatorname{pool}_{i,j} A[n,\, s h+i,\, s w+j,\, c]",
             Convention::PoolWindows => {
                 r"H' = \lfloor (H + 2p - k)/s \rfloor + 1 \\ P[c,i,j] = \operatorname{pool}_{u,v} \tilde{A}[c,\, s i+u,\, s j+v]"
             }
@@ -452,6 +481,8 @@ impl Convention {
             Convention::ChannelBias => "∂L/∂b[f] = Σᵢⱼ δ[f,i,j]",
             Convention::BatchConv => "Z[n,f,i,j] = Σ K[f,c,u,v] · X̃[n, c, s·i+u, s·j+v] over c, u, v; ∂L/∂K[f,c,u,v] = Σₙᵢⱼ δ[n,f,i,j] · X̃[n, c, s·i+u, s·j+v]; ∂L/∂b[f] = Σₙᵢⱼ δ[n,f,i,j]",
             Convention::BatchPool => "P[n,c,i,j] = the max (or mean) of A[n, c, s·i+u, s·j+v] over the window's u, v",
+            Convention::ChannelsLastConv => "Z[n,h,w,f] = Σ Ã[n, s·h+i, s·w+j, c] · W[i,j,c,f] over i, j, c, + b[f] (Ã: the input zero-padded by p; s: the stride); ∂L/∂W[i,j,c,f] = Σ δ[n,h,w,f] · Ã[n, s·h+i, s·w+j, c] over n, h, w; ∂L/∂b[f] = Σ δ[n,h,w,f] over n, h, w; ∂L/∂Ã[n,m,o,c] = Σ δ[n,h,w,f] · W[i,j,c,f] over f and s·h+i = m, s·w+j = o",
+            Convention::ChannelsLastPool => "P[n,h,w,c] = the max (or mean) of A[n, s·h+i, s·w+j, c] over the window's i, j",
             Convention::PoolWindows => "H′ = ⌊(H + 2p − k)/s⌋ + 1 (in ceil mode ⌈(H + 2p − k)/s⌉ + 1, less one if the last window would start in the right padding); P[c,i,j] = the max (or mean) of Ã[c, s·i+u, s·j+v] over u, v (Ã: the input padded by p)",
             Convention::RectPool => "H′ = ⌊(H + 2ph − kh)/sh⌋ + 1, W′ = ⌊(W + 2pw − kw)/sw⌋ + 1; P[c,i,j] = the max (or mean) of A[c, sh·i + a − ph, sw·j + b − pw] over a ∈ 0..kh−1, b ∈ 0..kw−1 (an entry in the padding: −∞ for the max, 0 for the mean, which divides by kh·kw)",
             Convention::MaxPool => "∂L/∂A[c,m,n] = Σ δ[c,i,j] over the windows (i, j) whose first maximum is at (m, n)",
@@ -674,6 +705,40 @@ impl Convention {
                         m("kh × kw", r"k_h \times k_w"),
                         w(" and "),
                         m("kh·kw", r"k_h k_w"),
+                    ]
+                }
+            }
+            Convention::ChannelsLastConv => {
+                const {
+                    &[
+                        w("channels last ("),
+                        m("layout = nhwc", r"\text{layout} = \text{nhwc}"),
+                        w(", as in TensorFlow and deeplearning.ai): a batch of maps "),
+                        same("[N, H, W, C]"),
+                        w(" (one map "),
+                        same("[H, W, C]"),
+                        w(") and kernels "),
+                        same("[kh, kw, C, F]"),
+                        w(" give "),
+                        m("[N, H′, W′, F]", r"[N, H', W', F]"),
+                        w("; conv2d is cross-correlation (no kernel flip), each map on its own; the kernels and the bias are shared by every map, so their gradients sum over the batch "),
+                        same("n"),
+                        w(" as well as over the positions "),
+                        same("h, w"),
+                        w("; the input's gradient is the full convolution of δ with the kernels, cropped by the padding"),
+                    ]
+                }
+            }
+            Convention::ChannelsLastPool => {
+                const {
+                    &[
+                        w("channels last ("),
+                        m("layout = nhwc", r"\text{layout} = \text{nhwc}"),
+                        w("): a batch of maps "),
+                        same("[N, H, W, C]"),
+                        w(" is pooled one map and one channel at a time, giving "),
+                        m("[N, H′, W′, C]", r"[N, H', W', C]"),
+                        w("; the backward routes each map's gradient within that map"),
                     ]
                 }
             }

@@ -8,6 +8,11 @@
 //! `conv2d` is cross-correlation (no kernel flip):
 //! `Z[f,i,j] = Σ_{c,u,v} K[f,c,u,v] · X̃[c, s·i + u, s·j + v]`.
 //! Max-pooling ties go to the first maximum of the window in row-major order.
+//!
+//! Channels last (`layout = nhwc`: maps `[N, H, W, C]`, kernels
+//! `[kh, kw, C, F]`) is the same arithmetic over the same logical indices:
+//! only where an entry `[n, c, h, w]` sits in memory changes, so each
+//! extent carries the strides of its layout and the loops stay one.
 
 use num_bigint::BigInt;
 use num_rational::BigRational;
@@ -15,7 +20,7 @@ use num_traits::{ToPrimitive, Zero};
 
 use super::exact::{common_denominator, over_denominator};
 use super::tensor::{Data, NumericError, NumericErrorKind, Tensor};
-use crate::model::{Conv, PoolKind, Window};
+use crate::model::{Conv, MapLayout, PoolKind, Window};
 
 /// The numbers a kernel accumulates in.
 trait Ring: Clone {
@@ -44,21 +49,50 @@ impl Ring for BigInt {
 }
 
 /// A `[C, H, W]`, `[N, C, H, W]` or `[F, C, kh, kw]` extent as four
-/// numbers (a single map has N = 1, stored in `f`).
+/// numbers (a single map has N = 1, stored in `f`), with the strides of
+/// each logical axis in the tensor's own layout.
 #[derive(Clone, Copy, Debug)]
 struct Dims4 {
     f: usize,
     c: usize,
     h: usize,
     w: usize,
+    /// Strides of f (or n), c, h (or u) and w (or v), in that order.
+    at: [usize; 4],
 }
 
-fn dims4(dims: &[usize]) -> Result<Dims4, NumericError> {
-    match *dims {
-        [c, h, w] => Ok(Dims4 { f: 1, c, h, w }),
-        [f, c, h, w] => Ok(Dims4 { f, c, h, w }),
-        _ => Err(Tensor::shape_error(format!("{dims:?} is not a feature map or kernel bank"))),
+impl Dims4 {
+    /// The flat index of the logical entry `[f, c, h, w]`.
+    fn index(&self, f: usize, c: usize, h: usize, w: usize) -> usize {
+        f * self.at[0] + c * self.at[1] + h * self.at[2] + w * self.at[3]
     }
+}
+
+/// A map `[C, H, W]` or batch `[N, C, H, W]` (channels last `[H, W, C]` or
+/// `[N, H, W, C]`).
+fn map4(dims: &[usize], layout: MapLayout) -> Result<Dims4, NumericError> {
+    let (f, c, h, w) = match *layout.map_to_nchw(dims) {
+        [c, h, w] => (1, c, h, w),
+        [n, c, h, w] => (n, c, h, w),
+        _ => return Err(Tensor::shape_error(format!("{dims:?} is not a feature map"))),
+    };
+    let at = match layout {
+        MapLayout::Nchw => [c * h * w, h * w, w, 1],
+        MapLayout::Nhwc => [h * w * c, 1, w * c, c],
+    };
+    Ok(Dims4 { f, c, h, w, at })
+}
+
+/// A kernel bank `[F, C, kh, kw]` (channels last `[kh, kw, C, F]`).
+fn kernels4(dims: &[usize], layout: MapLayout) -> Result<Dims4, NumericError> {
+    let &[f, c, h, w] = &*layout.kernels_to_nchw(dims) else {
+        return Err(Tensor::shape_error(format!("{dims:?} is not a kernel bank")));
+    };
+    let at = match layout {
+        MapLayout::Nchw => [c * h * w, h * w, w, 1],
+        MapLayout::Nhwc => [1, f, w * c * f, c * f],
+    };
+    Ok(Dims4 { f, c, h, w, at })
 }
 
 /// The row or column of X (unpadded) that X̃ position `s·i + u` reads, if
@@ -77,17 +111,16 @@ fn unpadded(s: usize, i: usize, u: usize, pad: usize, n: usize) -> Option<usize>
 fn for_each_tap(xd: Dims4, kd: Dims4, zd: Dims4, conv: Conv, mut tap: impl FnMut(usize, usize, usize)) {
     let s = conv.stride;
     for batch in 0..xd.f {
-        let (x0, z0) = (batch * xd.c, batch * zd.c);
         for f in 0..kd.f {
             for c in 0..kd.c {
                 for u in 0..kd.h {
                     for v in 0..kd.w {
-                        let k = ((f * kd.c + c) * kd.h + u) * kd.w + v;
+                        let k = kd.index(f, c, u, v);
                         for i in 0..zd.h {
                             let Some(m) = unpadded(s, i, u, conv.pad, xd.h) else { continue };
                             for j in 0..zd.w {
                                 let Some(n) = unpadded(s, j, v, conv.pad, xd.w) else { continue };
-                                tap(k, ((x0 + c) * xd.h + m) * xd.w + n, ((z0 + f) * zd.h + i) * zd.w + j);
+                                tap(k, xd.index(batch, c, m, n), zd.index(batch, f, i, j));
                             }
                         }
                     }
@@ -119,13 +152,12 @@ type Kernel<T> = fn(&[T], Dims4, &[T], Dims4, Conv, &mut [T], Dims4);
 /// Runs a kernel on `a` and `b`: exactly (over common denominators, in
 /// i128 when the sums surely fit, else in big integers) or in f64.
 fn bilinear(
-    a: &Tensor,
-    b: &Tensor,
-    out_dims: &[usize],
+    (a, ad): (&Tensor, Dims4),
+    (b, bd): (&Tensor, Dims4),
+    (out_dims, od): (&[usize], Dims4),
     conv: Conv,
     kernels: (Kernel<i128>, Kernel<BigInt>, Kernel<f64>),
 ) -> Result<Tensor, NumericError> {
-    let (ad, bd, od) = (dims4(a.dims())?, dims4(b.dims())?, dims4(out_dims)?);
     let len: usize = out_dims.iter().product();
     let capped = a.capped() || b.capped();
     let out = match (a.data(), b.data()) {
@@ -170,25 +202,28 @@ fn max_bits(v: &[BigInt]) -> u64 {
 /// `conv2d(x, k)`: x `[C, H, W]`, k `[F, C, kh, kw]`, result `[F, H', W']`.
 pub fn conv2d(x: &Tensor, k: &Tensor, conv: Conv, out_dims: &[usize]) -> Result<Tensor, NumericError> {
     known("conv2d", &[x, k])?;
-    let (xd, kd, od) = (dims4(x.dims())?, dims4(k.dims())?, dims4(out_dims)?);
+    let l = conv.layout;
+    let (xd, kd, od) = (map4(x.dims(), l)?, kernels4(k.dims(), l)?, map4(out_dims, l)?);
     fits(xd, kd, od, conv, out_dims)?;
-    bilinear(x, k, out_dims, conv, (forward, forward, forward))
+    bilinear((x, xd), (k, kd), (out_dims, od), conv, (forward, forward, forward))
 }
 
 /// ∂L/∂K = X̃ ⋆ δ: x `[C, H, W]`, δ `[F, H', W']`, result `[F, C, kh, kw]`.
 pub fn conv2d_kernel_grad(x: &Tensor, delta: &Tensor, conv: Conv, out_dims: &[usize]) -> Result<Tensor, NumericError> {
     known("conv2d", &[x, delta])?;
-    let (xd, dd, kd) = (dims4(x.dims())?, dims4(delta.dims())?, dims4(out_dims)?);
+    let l = conv.layout;
+    let (xd, dd, kd) = (map4(x.dims(), l)?, map4(delta.dims(), l)?, kernels4(out_dims, l)?);
     fits(xd, kd, dd, conv, out_dims)?;
-    bilinear(x, delta, out_dims, conv, (kernel_grad, kernel_grad, kernel_grad))
+    bilinear((x, xd), (delta, dd), (out_dims, kd), conv, (kernel_grad, kernel_grad, kernel_grad))
 }
 
 /// ∂L/∂X = crop(Σ_f δ_f ∗ K[f,c]): δ `[F, H', W']`, k `[F, C, kh, kw]`, result `[C, H, W]`.
 pub fn conv2d_input_grad(delta: &Tensor, k: &Tensor, conv: Conv, out_dims: &[usize]) -> Result<Tensor, NumericError> {
     known("conv2d", &[delta, k])?;
-    let (dd, kd, xd) = (dims4(delta.dims())?, dims4(k.dims())?, dims4(out_dims)?);
+    let l = conv.layout;
+    let (dd, kd, xd) = (map4(delta.dims(), l)?, kernels4(k.dims(), l)?, map4(out_dims, l)?);
     fits(xd, kd, dd, conv, out_dims)?;
-    bilinear(delta, k, out_dims, conv, (input_grad, input_grad, input_grad))
+    bilinear((delta, dd), (k, kd), (out_dims, xd), conv, (input_grad, input_grad, input_grad))
 }
 
 /// Checks that a map `x`, kernels `k` and output map `z` belong to one
@@ -202,19 +237,45 @@ fn fits(x: Dims4, k: Dims4, z: Dims4, conv: Conv, dims: &[usize]) -> Result<(), 
     }
 }
 
-/// A map `[C, H, W]` or a batch `[N, C, H, W]` as a stack of planes
-/// `[C, H, W]` or `[N·C, H, W]`: pooling treats each plane on its own.
-fn planes(dims: &[usize]) -> Result<Dims4, NumericError> {
-    match *dims {
-        [c, h, w] => Ok(Dims4 { f: 1, c, h, w }),
-        [n, c, h, w] => Ok(Dims4 { f: 1, c: n * c, h, w }),
-        _ => Err(Tensor::shape_error(format!("{dims:?} is not a feature map or a batch of maps"))),
+/// A map `[C, H, W]` or a batch `[N, C, H, W]` (or either channels last)
+/// as a stack of planes, one per map and channel: pooling treats each plane
+/// on its own.
+#[derive(Clone, Copy, Debug)]
+struct Planes {
+    /// N · C planes, plane `p` being map `p / C`, channel `p % C`.
+    count: usize,
+    channels: usize,
+    h: usize,
+    w: usize,
+    layout: MapLayout,
+}
+
+impl Planes {
+    fn of(dims: &[usize], layout: MapLayout) -> Result<Planes, NumericError> {
+        let (n, channels, h, w) = match *layout.map_to_nchw(dims) {
+            [c, h, w] => (1, c, h, w),
+            [n, c, h, w] => (n, c, h, w),
+            _ => return Err(Tensor::shape_error(format!("{dims:?} is not a feature map or a batch of maps"))),
+        };
+        Ok(Planes { count: n * channels, channels, h, w, layout })
+    }
+
+    /// The flat index of entry `(m, n)` of plane `p`.
+    fn index(&self, p: usize, m: usize, n: usize) -> usize {
+        match self.layout {
+            MapLayout::Nchw => (p * self.h + m) * self.w + n,
+            MapLayout::Nhwc => {
+                let (map, c) = (p / self.channels.max(1), p % self.channels.max(1));
+                ((map * self.h + m) * self.w + n) * self.channels + c
+            }
+        }
     }
 }
 
 /// One window of a pooling: the flat indices of the input entries it
 /// covers (padding left out) in row-major order, and its size for the
 /// average (padding counted, PyTorch's `count_include_pad`).
+#[derive(Default)]
 struct Cells {
     cells: Vec<usize>,
     area: usize,
@@ -224,7 +285,7 @@ struct Cells {
 /// the output's dims; an error when the window does not fit (the checker
 /// refuses those first) or `dims` is not the window's input.
 fn windows_of(dims: &[usize], window: Window) -> Result<(Vec<Cells>, Vec<usize>), NumericError> {
-    let d = planes(dims)?;
+    let d = Planes::of(dims, window.layout)?;
     let [kh, kw] = window.size;
     let misfit = || Tensor::shape_error(format!("a {kh}×{kw} window does not fit {dims:?}"));
     let (down, across) = (window.axis(0), window.axis(1));
@@ -232,19 +293,22 @@ fn windows_of(dims: &[usize], window: Window) -> Result<(Vec<Cells>, Vec<usize>)
         return Err(misfit());
     }
     let (oh, ow) = (down.count(d.h).ok_or_else(misfit)?, across.count(d.w).ok_or_else(misfit)?);
-    let mut out = Vec::with_capacity(d.c * oh * ow);
-    for c in 0..d.c {
+    let out = Planes { h: oh, w: ow, ..d };
+    let mut windows: Vec<Cells> = (0..d.count * oh * ow).map(|_| Cells::default()).collect();
+    for p in 0..d.count {
         for i in 0..oh {
             let (rows, height) = down.cover(i, d.h);
             for j in 0..ow {
                 let (cols, width) = across.cover(j, d.w);
-                let cells = rows.clone().flat_map(|m| cols.clone().map(move |n| (c * d.h + m) * d.w + n)).collect();
-                out.push(Cells { cells, area: height * width });
+                let cells = rows.clone().flat_map(|m| cols.clone().map(move |n| d.index(p, m, n))).collect();
+                windows[out.index(p, i, j)] = Cells { cells, area: height * width };
             }
         }
     }
-    let lead = &dims[..dims.len() - 2];
-    Ok((out, lead.iter().copied().chain([oh, ow]).collect()))
+    let nchw = window.layout.map_to_nchw(dims);
+    let lead = &nchw[..nchw.len() - 2];
+    let out_dims: Vec<usize> = lead.iter().copied().chain([oh, ow]).collect();
+    Ok((windows, window.layout.map_from_nchw(&out_dims)))
 }
 
 /// For each output entry of a max-pool of `a`, the flat index in `a` of its
@@ -401,16 +465,16 @@ pub fn avg_pool_back(g: &Tensor, window: Window, out_dims: &[usize]) -> Result<T
 }
 
 /// Σ_{i,j} of each channel of `[F, H, W]`, or Σ_{n,i,j} of each channel of
-/// a batch `[N, F, H, W]`: a vector `[F]`.
-pub fn sum_spatial(t: &Tensor) -> Result<Tensor, NumericError> {
+/// a batch `[N, F, H, W]`: a vector `[F]`, the channels on `axis` (the
+/// last, channels last: `[N, H, W, F]`).
+pub fn sum_spatial(t: &Tensor, axis: usize) -> Result<Tensor, NumericError> {
     known("a convolution's bias gradient", &[t])?;
-    let (batch, f) = match *t.dims() {
-        [n, f, _, _] => (n, f),
-        [f, ..] => (1, f),
-        [] => (1, 1),
+    let Some(&f) = t.dims().get(axis) else {
+        return Err(Tensor::shape_error(format!("{:?} has no axis {axis} of channels", t.dims())));
     };
-    let per = t.len() / (batch * f).max(1);
-    // The flat index of entry k of a map in the batch belongs to channel (k / per) % f.
+    let per: usize = t.dims()[axis + 1..].iter().product();
+    // The flat index k belongs to channel (k / per) % f: `per` entries
+    // follow each channel's, then the next channel's start.
     let channel = |k: usize| (k / per.max(1)) % f.max(1);
     let out = match t.data() {
         Data::Symbolic(_) => return Err(open("a convolution's bias gradient")),

@@ -400,7 +400,7 @@ impl<'a> Evaluator<'a> {
             Node::MaxPoolBack(_, _, w) => conv::max_pool_back(arg(0)?, arg(1)?, *w)?,
             Node::AvgPoolBack(_, w) => conv::avg_pool_back(arg(0)?, *w, self.graph.shape(n).dims())?,
             Node::Flatten(_) | Node::Reshape(..) => conv::reshape(arg(0)?, self.graph.shape(n).dims())?,
-            Node::SumSpatial(_) => conv::sum_spatial(arg(0)?)?,
+            Node::SumSpatial(_, axis) => conv::sum_spatial(arg(0)?, *axis)?,
             Node::SumAxis(_, axis) => batch::sum_axis(arg(0)?, *axis)?,
             Node::OneHot(_, classes, axis) => batch::one_hot(arg(0)?, *classes, *axis, self.graph.shape(n).dims())?,
             Node::Slice(_, ranges) => slice::slice(arg(0)?, ranges)?,

@@ -504,11 +504,8 @@ impl Tensor {
     /// each entry covers in a row, and F (after F runs the batch's next map
     /// starts again at entry 0).
     fn spread(vector: &[usize], map: &[usize]) -> Option<(usize, usize)> {
-        let axis = Shape(map.to_vec()).channel_axis()?;
-        match vector {
-            [f] if *f == map[axis] => Some((map[axis + 1..].iter().product::<usize>().max(1), (*f).max(1))),
-            _ => None,
-        }
+        let axis = Shape(vector.to_vec()).spread_axis(&Shape(map.to_vec()))?;
+        Some((map[axis + 1..].iter().product::<usize>().max(1), map[axis].max(1)))
     }
 
     /// Elementwise binary operation, the operands broadcast as the model's

@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 mod layers;
+mod maps;
 
 use indexmap::IndexMap;
 use num_rational::BigRational;
@@ -585,6 +586,7 @@ impl<'a> Checker<'a> {
             return Err(Error::new(kind, op_span));
         }
         if op != BinOp::MatMul && op != BinOp::Pow {
+            self.vector_beside_channels_last(op_span, a, b)?;
             self.note_stretch(a, b);
         }
         let g = &mut self.graph;
@@ -773,7 +775,8 @@ impl<'a> Checker<'a> {
                 window::refuse_lists("conv2d", keywords)?;
                 let stride = keyword_value(keywords, "stride", 1, 1)?;
                 let pad = keyword_value(keywords, "pad", 0, 0)?;
-                let conv = Conv { stride, pad };
+                let layout = maps::layout_keyword(func, keywords)?;
+                let conv = Conv { stride, pad, layout };
                 let (x, k) = (built[0], built[1]);
                 match g.shape(x).conv2d(g.shape(k), conv) {
                     Err(error) => {
@@ -788,7 +791,8 @@ impl<'a> Checker<'a> {
                     }
                     Ok(_) => {
                         // So can the padded input the kernels slide over.
-                        let padded = g.shape(x).dims().iter().enumerate().fold(1u128, |n, (axis, &d)| {
+                        let input = layout.map_to_nchw(g.shape(x).dims());
+                        let padded = input.iter().enumerate().fold(1u128, |n, (axis, &d)| {
                             n.saturating_mul(d as u128 + if axis > 0 { 2 * pad as u128 } else { 0 })
                         });
                         if padded > MAX_ENTRIES as u128 {
@@ -801,28 +805,18 @@ impl<'a> Checker<'a> {
                 match built.get(2) {
                     // The bias adds b[f] to channel f: the sum that a bias
                     // written after the call, `conv2d(X, K) + b`, denotes.
-                    Some(&b) => {
-                        let filters = self.graph.shape(k).dims()[0];
-                        let shape = self.graph.shape(b).clone();
-                        if shape.dims() != [filters] {
-                            let error = LayerShapeError::Bias { filters, shape };
-                            // The marker sits under the bias; the kernels are shown beside it.
-                            let operands = vec![self.operand(k, &args[1])];
-                            let kind = ErrorKind::LayerShape { func: func.name.clone(), error, operands, pad };
-                            return Err(Error::new(kind, args[2].span));
-                        }
-                        self.graph.add(z, b)
-                    }
+                    Some(&b) => self.conv_bias(func, args, (z, k, b), layout, pad)?,
                     None => z,
                 }
             }
             Builtin::Pool(kind) => {
+                let layout = maps::layout_keyword(func, keywords)?;
                 let a = built[0];
-                let extent = match *g.shape(a).dims() {
+                let extent = match *layout.map_to_nchw(g.shape(a).dims()) {
                     [.., h, w] => [h, w],
                     _ => [0, 0],
                 };
-                let window = window::pool_window(args, keywords, extent)?;
+                let window = window::pool_window(args, keywords, extent, layout)?;
                 if let Err(error) = g.shape(a).pool(window) {
                     let operands = vec![self.operand(a, &args[0])];
                     // The padding along the axis the error names, for its message.

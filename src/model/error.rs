@@ -3,6 +3,7 @@
 use crate::diagnostic::Diagnostic;
 use crate::syntax::Span;
 
+use super::func::MapLayout;
 use super::names::{Notation, Printed};
 use super::optimizer::{Kind, Range, Setting, StateArg, KINDS};
 use super::shape::{LayerShapeError, Shape};
@@ -947,10 +948,14 @@ fn layer_shape(
             d(format!("{func} needs {expected} as argument {}, but it is {shape}", operand + 1))
                 .with_label(format!("in this {func}"))
         }
-        LayerShapeError::Channels { input, kernel } => {
+        LayerShapeError::Channels { input, kernel, layout } => {
+            let help = match layout {
+                MapLayout::Nchw => "K is [F, C, kh, kw]: its second dimension must equal the input's channels C in [C, H, W]",
+                MapLayout::Nhwc => "with layout = nhwc, W is [kh, kw, C, F]: its third dimension must equal the input's channels C, the last of [N, H, W, C]",
+            };
             d(format!("{func}: the input has {input} channel{} but the kernels expect {kernel}", plural(*input)))
                 .with_label("channels differ")
-                .with_help("K is [F, C, kh, kw]: its second dimension must equal the input's channels C in [C, H, W]")
+                .with_help(help)
         }
         LayerShapeError::WindowTooLarge { axis, input, window } => {
             let padded = if pad > 0 { format!(" (with padding {pad})") } else { String::new() };
@@ -959,12 +964,11 @@ fn layer_shape(
                 .with_help("use a smaller window or kernel, or pad the input")
         }
         LayerShapeError::PaddingPastWindow { axis, pad, window } => d(format!(
-            "{func}: the padding {pad} is not less than the kernel's {axis} {window}, so the outermost windows would see only padding"
+            "{func}: the padding {pad} is more than the kernel's {axis} {window}, so whole windows would see only padding"
         ))
         .with_label("padding past the kernel")
         .with_help(format!(
-            "pad at most {} (the kernel's {axis} less one, a full convolution); pad = (k − 1)/2 keeps the size of the input",
-            window - 1
+            "pad at most {window} (the kernel's {axis}); pad = (k − 1)/2 keeps the size of the input, pad = k − 1 is a full convolution"
         )),
         LayerShapeError::PoolPaddingPastHalf { axis, pad, window } => d(format!(
             "{func}: the padding {pad}{} is more than half the window {window}, so a window could lie wholly in the padding",
@@ -972,10 +976,15 @@ fn layer_shape(
         ))
         .with_label("padding past half the window")
         .with_help(format!("pad at most {} (half the window, as PyTorch requires)", window / 2)),
-        LayerShapeError::Bias { filters, shape } => {
+        LayerShapeError::Bias { filters, shape, layout: MapLayout::Nchw } => {
             d(format!("{func}: the bias is {shape}, but the {filters} kernel{} need one entry each, [{filters}]", plural(*filters)))
                 .with_label("one bias entry per kernel")
                 .with_help(format!("the bias b of conv2d(X, K, b) is [F], F = {filters} the first dimension of K [F, C, kh, kw]"))
+        }
+        LayerShapeError::Bias { filters, shape, layout: MapLayout::Nhwc } => {
+            d(format!("{func}: the bias is {shape}, but the {filters} kernel{} need one entry each, [{filters}] or [1, 1, 1, {filters}]", plural(*filters)))
+                .with_label("one bias entry per kernel")
+                .with_help(format!("with layout = nhwc the bias b of conv2d(A, W, b) is [F] or [1, 1, 1, F] (deeplearning.ai's), F = {filters} the last dimension of W [kh, kw, C, F]"))
         }
         LayerShapeError::NotWhole { axis, input, window, stride } => {
             let raw = input - 2 * pad;

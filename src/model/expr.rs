@@ -107,9 +107,11 @@ pub enum Node {
     Flatten(NodeId),
     /// The entries of a column laid out in a shape (flatten's adjoint).
     Reshape(NodeId, Shape),
-    /// Σ_{i,j} of each channel of `[F, H, W]`: a vector `[F]` (the adjoint
-    /// of a vector spread over a map, as a conv layer's bias is).
-    SumSpatial(NodeId),
+    /// Σ_{i,j} of each channel of `[F, H, W]` (Σ_{n,i,j} of a batch): a
+    /// vector `[F]` (the adjoint of a vector spread over a map, as a conv
+    /// layer's bias is). The axis is the channels' (see `Shape::spread_axis`):
+    /// 0 or 1 channels first, the last channels last.
+    SumSpatial(NodeId, usize),
     /// The sum of a matrix along an axis: the row of column sums 1ᵀX (axis
     /// 0) or the column of row sums X 1 (axis 1). The gradient of an
     /// operand stretched along that axis (a bias added to every example),
@@ -148,11 +150,8 @@ impl PartialEq for Node {
             (Tensor(a), Tensor(b)) => a == b,
             (Param(a), Param(b)) => a == b,
             (Symbol(a), Symbol(b)) => a == b,
-            (Neg(a), Neg(b))
-            | (Transpose(a), Transpose(b))
-            | (Diag(a), Diag(b))
-            | (Flatten(a), Flatten(b))
-            | (SumSpatial(a), SumSpatial(b)) => a == b,
+            (Neg(a), Neg(b)) | (Transpose(a), Transpose(b)) | (Diag(a), Diag(b)) | (Flatten(a), Flatten(b)) => a == b,
+            (SumSpatial(a, i), SumSpatial(b, j)) => a == b && i == j,
             (Add(a, c), Add(b, d))
             | (Sub(a, c), Sub(b, d))
             | (Mul(a, c), Mul(b, d))
@@ -182,7 +181,7 @@ impl PartialEq for Node {
             // compared above.
             (
                 Const(_) | Pow(..) | Tensor(_) | Param(_) | Symbol(_) | Neg(_) | Transpose(_) | Diag(_) | Flatten(_)
-                | SumSpatial(_) | Add(..) | Sub(..) | Mul(..) | Div(..) | MatMul(..) | Apply(..) | Reduce(..)
+                | SumSpatial(..) | Add(..) | Sub(..) | Mul(..) | Div(..) | MatMul(..) | Apply(..) | Reduce(..)
                 | Softmax(..) | LogSoftmax(..) | SumAxis(..) | Loss(..) | Conv2d(..) | ConvKernelGrad(..)
                 | ConvInputGrad(..) | Pool(..) | MaxPoolBack(..) | AvgPoolBack(..) | Reshape(..) | OneHot(..)
                 | Slice(..) | Unslice(..) | Gather(..) | ScatterAdd(..) | Ones(_),
@@ -217,7 +216,8 @@ impl Hash for Node {
             Node::Tensor(t) => t.hash(state),
             Node::Param(i) => i.hash(state),
             Node::Symbol(s) => s.hash(state),
-            Node::Neg(a) | Node::Transpose(a) | Node::Diag(a) | Node::Flatten(a) | Node::SumSpatial(a) => a.hash(state),
+            Node::Neg(a) | Node::Transpose(a) | Node::Diag(a) | Node::Flatten(a) => a.hash(state),
+            Node::SumSpatial(a, axis) => (a, axis).hash(state),
             Node::Add(a, b) | Node::Sub(a, b) | Node::Mul(a, b) | Node::Div(a, b) | Node::MatMul(a, b) => {
                 (a, b).hash(state)
             }
@@ -258,7 +258,7 @@ impl Node {
             | Node::AvgPoolBack(a, _)
             | Node::Flatten(a)
             | Node::Reshape(a, _)
-            | Node::SumSpatial(a)
+            | Node::SumSpatial(a, _)
             | Node::SumAxis(a, _)
             | Node::OneHot(a, ..)
             | Node::Slice(a, _)
@@ -1174,9 +1174,10 @@ impl Graph {
         self.intern(Node::ScatterAdd(g, ids, rows), Shape(vec![rows, width]))
     }
 
-    pub fn sum_spatial(&mut self, a: NodeId) -> NodeId {
-        let shape = Shape(self.shape(a).dims().iter().take(1).copied().collect());
-        self.intern(Node::SumSpatial(a), shape)
+    /// Σ over every axis of a map but its channels' `axis`: a vector `[F]`.
+    pub fn sum_spatial(&mut self, a: NodeId, axis: usize) -> NodeId {
+        let shape = Shape(self.shape(a).dims().get(axis).copied().into_iter().collect());
+        self.intern(Node::SumSpatial(a, axis), shape)
     }
 
     /// Copies the expression `root` of `from` into this graph, replacing each
@@ -1272,7 +1273,7 @@ impl Graph {
             Node::AvgPoolBack(g, w) => self.avg_pool_back(m(g), *w),
             Node::Flatten(a) => self.flatten(m(a)),
             Node::Reshape(a, s) => self.reshape(m(a), s.clone()),
-            Node::SumSpatial(a) => self.sum_spatial(m(a)),
+            Node::SumSpatial(a, axis) => self.sum_spatial(m(a), *axis),
             Node::SumAxis(a, axis) => self.sum_axis(m(a), *axis),
             Node::OneHot(a, classes, axis) => self.one_hot(m(a), *classes, *axis),
             Node::Slice(a, r) => self.slice(m(a), r.clone()),

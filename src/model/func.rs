@@ -143,13 +143,95 @@ impl LossFn {
     }
 }
 
+/// Where a feature map keeps its channels, written `layout = nchw` (the
+/// default) or `layout = nhwc` in a `conv2d`, `maxpool` or `avgpool` call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MapLayout {
+    /// Channels first, PyTorch's and CS231n's: a map `[C, H, W]`, a batch
+    /// `[N, C, H, W]`, kernels `[F, C, kh, kw]`.
+    #[default]
+    Nchw,
+    /// Channels last, TensorFlow's and deeplearning.ai's: a map `[H, W, C]`,
+    /// a batch `[N, H, W, C]`, kernels `[kh, kw, C, F]`.
+    Nhwc,
+}
+
+impl MapLayout {
+    /// Every layout, in the order the documentation lists them.
+    pub const ALL: [MapLayout; 2] = [MapLayout::Nchw, MapLayout::Nhwc];
+
+    /// The word written after `layout =`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MapLayout::Nchw => "nchw",
+            MapLayout::Nhwc => "nhwc",
+        }
+    }
+
+    /// Looks a layout up by its word.
+    pub fn lookup(word: &str) -> Option<MapLayout> {
+        MapLayout::ALL.into_iter().find(|l| l.name() == word)
+    }
+
+    /// A map's dims `[C, H, W]` / `[N, C, H, W]` as this layout writes them
+    /// (`[H, W, C]` / `[N, H, W, C]` channels last). The shape rules are
+    /// stated once, channels first, and read through this permutation.
+    pub fn map_from_nchw(self, dims: &[usize]) -> Vec<usize> {
+        match (self, dims) {
+            (MapLayout::Nhwc, [lead @ .., c, h, w]) if matches!(lead.len(), 0 | 1) => {
+                lead.iter().copied().chain([*h, *w, *c]).collect()
+            }
+            _ => dims.to_vec(),
+        }
+    }
+
+    /// The inverse of [`MapLayout::map_from_nchw`]: a map in this layout as
+    /// `[C, H, W]` / `[N, C, H, W]`.
+    pub fn map_to_nchw(self, dims: &[usize]) -> Vec<usize> {
+        match (self, dims) {
+            (MapLayout::Nhwc, [lead @ .., h, w, c]) if matches!(lead.len(), 0 | 1) => {
+                lead.iter().copied().chain([*c, *h, *w]).collect()
+            }
+            _ => dims.to_vec(),
+        }
+    }
+
+    /// Kernels `[F, C, kh, kw]` as this layout writes them (`[kh, kw, C, F]`
+    /// channels last, TensorFlow's and deeplearning.ai's `W`).
+    pub fn kernels_from_nchw(self, dims: &[usize]) -> Vec<usize> {
+        match (self, dims) {
+            (MapLayout::Nhwc, &[f, c, kh, kw]) => vec![kh, kw, c, f],
+            _ => dims.to_vec(),
+        }
+    }
+
+    /// The inverse of [`MapLayout::kernels_from_nchw`].
+    pub fn kernels_to_nchw(self, dims: &[usize]) -> Vec<usize> {
+        match (self, dims) {
+            (MapLayout::Nhwc, &[kh, kw, c, f]) => vec![f, c, kh, kw],
+            _ => dims.to_vec(),
+        }
+    }
+
+    /// The axis of a map of `rank` (3 or 4) that holds its channels.
+    pub fn channel_axis(self, rank: usize) -> usize {
+        match self {
+            MapLayout::Nchw => rank.saturating_sub(3),
+            MapLayout::Nhwc => rank.saturating_sub(1),
+        }
+    }
+}
+
 /// The geometry of `conv2d(X, K, stride = s, pad = p)`: PyTorch and CS231n
 /// conventions (X is `[C, H, W]`, K is `[F, C, kh, kw]`, zero padding,
-/// cross-correlation without a kernel flip).
+/// cross-correlation without a kernel flip), or the same channels last
+/// with `layout = nhwc`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Conv {
     pub stride: usize,
     pub pad: usize,
+    /// Where the input, the kernels and the output keep their channels.
+    pub layout: MapLayout,
 }
 
 /// Max or average pooling.
@@ -188,6 +270,8 @@ pub struct Window {
     /// which the output's alone does not fix (the floor rule can leave
     /// rows and columns that no window reaches).
     pub extent: [usize; 2],
+    /// Where the input and the output keep their channels.
+    pub layout: MapLayout,
 }
 
 /// One axis of a pooling window: its size, stride and padding along it.
@@ -203,7 +287,7 @@ impl Window {
     /// A `size × size` window moved by `stride`, no padding, floor rule,
     /// over an input of `extent`.
     pub fn plain(size: usize, stride: usize, extent: [usize; 2]) -> Window {
-        Window { size: [size; 2], stride: [stride; 2], pad: [0; 2], ceil: false, extent }
+        Window { size: [size; 2], stride: [stride; 2], pad: [0; 2], ceil: false, extent, layout: MapLayout::Nchw }
     }
 
     /// Whether size, stride and padding are each the same along both axes:
@@ -362,8 +446,8 @@ impl Builtin {
     /// The keyword arguments it accepts (`stride = 2`), each optional.
     pub fn keywords(self) -> &'static [&'static str] {
         match self {
-            Builtin::Conv2d => &["stride", "pad"],
-            Builtin::Pool(_) => &["stride", "pad", "ceil"],
+            Builtin::Conv2d => &["stride", "pad", "layout"],
+            Builtin::Pool(_) => &["stride", "pad", "ceil", "layout"],
             Builtin::Layer(l) => l.keywords(),
             Builtin::Norm(_) => &["eps"],
             Builtin::Attention => &["mask"],

@@ -46,6 +46,14 @@ pub enum LayerArgError {
     /// `conv2d(X, K, stride = [2, 3])` or `sum([1, 2])`: a list stands only
     /// as a pooling's size, stride or padding.
     ListNotAllowed { what: String },
+    /// `conv2d(A, W, layout = nwhc)`: a map keeps its channels first (`nchw`)
+    /// or last (`nhwc`); `suggestion` is the nearer word, if any.
+    UnknownLayout { func: String, found: String, suggestion: Option<String> },
+    /// `conv2d(A, W, b, layout = nhwc)` (or `conv2d(A, W, layout = nhwc) + b`)
+    /// with the output `[N, H', W', F]` whose height H' is F too, and `b`
+    /// `[F]`: a vector `[F]` beside a map goes with the channels-first axis
+    /// when that fits, so this bias would be added along the height.
+    AmbiguousBias { filters: usize, out: Shape },
 }
 
 impl LayerArgError {
@@ -122,6 +130,28 @@ impl LayerArgError {
             LayerArgError::ListNotAllowed { what } => Diagnostic::new(format!("{what} cannot be a list"), span)
                 .with_label("a list")
                 .with_help("lists [height, width] are only for a pooling's window, stride and pad, as in `maxpool(X, [2, 3], stride = [2, 3])`; conv2d takes one stride and one padding for both axes"),
+            LayerArgError::UnknownLayout { func, found, suggestion } => {
+                let diag = Diagnostic::new(format!("{func}: '{found}' is not a layout of feature maps"), span)
+                    .with_label("not nchw or nhwc");
+                let known = "`layout = nchw` (channels first, [N, C, H, W], the default) or `layout = nhwc` (channels last, [N, H, W, C])";
+                match suggestion {
+                    Some(s) => diag.with_help(format!("did you mean `{s}`? write {known}")),
+                    None => diag.with_help(format!("write {known}")),
+                }
+            }
+            LayerArgError::AmbiguousBias { filters, out } => Diagnostic::new(
+                format!(
+                    "a vector [{filters}] beside the channels-last map {out} could go with axis {} or with the channels, axis {}, which both have {filters} entries",
+                    out.rank().saturating_sub(3),
+                    out.rank().saturating_sub(1)
+                ),
+                span,
+            )
+            .with_label("which axis?")
+            .with_help(format!(
+                "declare the vector as [{}{filters}] (deeplearning.ai's shape for a bias), which NumPy and nnderive add along the last axis, the channels",
+                "1, ".repeat(out.rank().saturating_sub(1))
+            )),
             LayerArgError::KeepOutOfRange { found } => {
                 Diagnostic::new(format!("keep is the probability of keeping a unit, in (0, 1], but it is {found}"), span)
                     .with_label("not in (0, 1]")

@@ -7,31 +7,35 @@
 
 use std::fmt;
 
-use super::func::{Axis, Conv, Window};
+use super::func::{Axis, Conv, MapLayout, Window};
 
 /// Why a convolution or pooling window does not fit its input.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LayerShapeError {
     /// An operand of the wrong rank: which operand (0 or 1) and what it needs.
     Rank { operand: usize, expected: &'static str },
-    /// conv2d's input has C channels but the kernels expect another number.
-    Channels { input: usize, kernel: usize },
+    /// conv2d's input has C channels but the kernels expect another number;
+    /// the layout says which axes hold them.
+    Channels { input: usize, kernel: usize, layout: MapLayout },
     /// The window (kernel) is larger than the (padded) input along `axis`.
     WindowTooLarge { axis: &'static str, input: usize, window: usize },
     /// `(input − window) / stride + 1` is not a whole number along `axis`
     /// (`input` already includes the padding).
     NotWhole { axis: &'static str, input: usize, window: usize, stride: usize },
-    /// conv2d's padding is the kernel's extent along `axis` or more: the
-    /// outermost windows would lie wholly in the padding and see only zeros
-    /// (and a few bytes of file could ask for a map of millions of entries).
+    /// conv2d's padding is more than the kernel's extent along `axis`: whole
+    /// rows of windows past the outermost would see only zeros (and a few
+    /// bytes of file could ask for a map of millions of entries). A padding
+    /// of the kernel's extent is taken: deeplearning.ai pads its 2 × 2
+    /// kernels by 2, so its outermost windows see only padding.
     PaddingPastWindow { axis: &'static str, pad: usize, window: usize },
     /// A pooling's padding is more than half its window (PyTorch's rule):
     /// a window could then lie wholly in the padding. `axis` is named for a
     /// window that differs along its two axes.
     PoolPaddingPastHalf { axis: Option<&'static str>, pad: usize, window: usize },
     /// conv2d's bias (its third argument) is not a vector with one entry per
-    /// kernel: `expected` is F, `shape` the bias's shape.
-    Bias { filters: usize, shape: Shape },
+    /// kernel: `expected` is F, `shape` the bias's shape; channels last,
+    /// `[1, 1, 1, F]` is taken too.
+    Bias { filters: usize, shape: Shape, layout: MapLayout },
 }
 
 /// The output length of a window of `window` moved by `stride` over `input`
@@ -224,56 +228,91 @@ impl Shape {
         }
     }
 
-    /// A vector `[F]` spread over a map `[F, H, W]` or a batch of maps
-    /// `[N, F, H, W]`: entry f goes with channel f.
+    /// A vector spread over a map or a batch of maps (a bias, entry f going
+    /// with channel f): see [`Shape::spread_axis`].
     pub fn broadcasts_over(&self, map: &Shape) -> bool {
-        match (self.dims(), map.channel_axis()) {
-            ([f], Some(axis)) => map.dims()[axis] == *f,
-            _ => false,
+        self.spread_axis(map).is_some()
+    }
+
+    /// The axis of a map (rank 3 or 4) along which `self` is spread, entry f
+    /// going with channel f. A vector `[F]` goes with the channels-first
+    /// axis (`[F, H, W]`, `[N, F, H, W]`) when that axis has F entries, else
+    /// with the last axis (channels last, `[H, W, F]`, `[N, H, W, F]`:
+    /// NumPy's own rule, trailing axes first). `[1, 1, 1, F]`, ones but the
+    /// last and of the map's rank (deeplearning.ai's bias), goes with the
+    /// last axis only, as in NumPy.
+    pub fn spread_axis(&self, map: &Shape) -> Option<usize> {
+        let rank = map.rank();
+        if !matches!(rank, 3 | 4) {
+            return None;
+        }
+        let (first, last) = (rank - 3, rank - 1);
+        match self.dims() {
+            [f] if map.dims()[first] == *f => Some(first),
+            [f] if map.dims()[last] == *f => Some(last),
+            [ones @ .., f]
+                if self.rank() == rank && *f == map.dims()[last] && ones.iter().all(|&d| d == 1) && self != map =>
+            {
+                Some(last)
+            }
+            _ => None,
         }
     }
 
     /// Shape of `conv2d(self, kernels, stride, pad)`: `[C, H, W]` with
     /// `[F, C, kh, kw]` gives `[F, H', W']`, H' = (H + 2p − kh)/s + 1, and a
-    /// batch `[N, C, H, W]` gives `[N, F, H', W']`.
+    /// batch `[N, C, H, W]` gives `[N, F, H', W']`; channels last
+    /// (`layout = nhwc`), `[N, H, W, C]` with `[kh, kw, C, F]` gives
+    /// `[N, H', W', F]` by the same rule.
     pub fn conv2d(&self, kernels: &Shape, conv: Conv) -> Result<Shape, LayerShapeError> {
-        let (batch, c, h, w) = match *self.dims() {
+        let nhwc = conv.layout == MapLayout::Nhwc;
+        let input = conv.layout.map_to_nchw(self.dims());
+        let (batch, c, h, w) = match *input {
             [c, h, w] => (None, c, h, w),
             [n, c, h, w] => (Some(n), c, h, w),
             _ => {
-                return Err(LayerShapeError::Rank {
-                    operand: 0,
-                    expected: "a feature map [C, H, W] or a batch of maps [N, C, H, W]",
-                })
+                let expected = match nhwc {
+                    false => "a feature map [C, H, W] or a batch of maps [N, C, H, W]",
+                    true => "a feature map [H, W, C] or a batch of maps [N, H, W, C] (layout = nhwc)",
+                };
+                return Err(LayerShapeError::Rank { operand: 0, expected });
             }
         };
-        let &[f, kc, kh, kw] = kernels.dims() else {
-            return Err(LayerShapeError::Rank { operand: 1, expected: "a kernel bank [F, C, kh, kw]" });
+        let &[f, kc, kh, kw] = &*conv.layout.kernels_to_nchw(kernels.dims()) else {
+            let expected = match nhwc {
+                false => "a kernel bank [F, C, kh, kw]",
+                true => "a kernel bank [kh, kw, C, F] (layout = nhwc)",
+            };
+            return Err(LayerShapeError::Rank { operand: 1, expected });
         };
         if c != kc {
-            return Err(LayerShapeError::Channels { input: c, kernel: kc });
+            return Err(LayerShapeError::Channels { input: c, kernel: kc, layout: conv.layout });
         }
         for (axis, window) in [("height", kh), ("width", kw)] {
-            if conv.pad >= window {
+            if conv.pad > window {
                 return Err(LayerShapeError::PaddingPastWindow { axis, pad: conv.pad, window });
             }
         }
         let pad = 2 * conv.pad;
         let out_h = windows("height", h + pad, kh, conv.stride)?;
         let out_w = windows("width", w + pad, kw, conv.stride)?;
-        Ok(Shape(batch.into_iter().chain([f, out_h, out_w]).collect()))
+        let out: Vec<usize> = batch.into_iter().chain([f, out_h, out_w]).collect();
+        Ok(Shape(conv.layout.map_from_nchw(&out)))
     }
 
     /// Shape of a `kh × kw` pooling of a map `[C, H, W]` or a batch of
-    /// maps `[N, C, H, W]`: every channel of every map on its own.
+    /// maps `[N, C, H, W]` (channels last, `[H, W, C]` or `[N, H, W, C]`):
+    /// every channel of every map on its own.
     pub fn pool(&self, window: Window) -> Result<Shape, LayerShapeError> {
-        let (lead, h, w) = match self.dims() {
+        let input = window.layout.map_to_nchw(self.dims());
+        let (lead, h, w) = match &*input {
             [lead @ .., h, w] if matches!(lead.len(), 1 | 2) => (lead, *h, *w),
             _ => {
-                return Err(LayerShapeError::Rank {
-                    operand: 0,
-                    expected: "a feature map [C, H, W] or a batch of maps [N, C, H, W]",
-                })
+                let expected = match window.layout {
+                    MapLayout::Nchw => "a feature map [C, H, W] or a batch of maps [N, C, H, W]",
+                    MapLayout::Nhwc => "a feature map [H, W, C] or a batch of maps [N, H, W, C] (layout = nhwc)",
+                };
+                return Err(LayerShapeError::Rank { operand: 0, expected });
             }
         };
         // A square window's error names no axis, as it reads the same on both.
@@ -294,7 +333,8 @@ impl Shape {
             along.count(n).ok_or(LayerShapeError::WindowTooLarge { axis, input, window: along.size })
         };
         let (out_h, out_w) = (count(0, "height", h)?, count(1, "width", w)?);
-        Ok(Shape(lead.iter().copied().chain([out_h, out_w]).collect()))
+        let out: Vec<usize> = lead.iter().copied().chain([out_h, out_w]).collect();
+        Ok(Shape(window.layout.map_from_nchw(&out)))
     }
 
     /// Shape of `flatten(self)`: a column of every entry.
@@ -311,12 +351,14 @@ impl Shape {
 
     /// Shape of ∂L/∂K for `conv2d(x, K)` from x `[C, H, W]` and the error
     /// map δ `[F, H', W']` (or a batch of each, `[N, C, H, W]` and
-    /// `[N, F, H', W']`): `[F, C, kh, kw]` with kh = H + 2p − s(H' − 1).
+    /// `[N, F, H', W']`): `[F, C, kh, kw]` with kh = H + 2p − s(H' − 1);
+    /// channels last, the same read through the layout.
     pub fn conv2d_kernel_grad(&self, delta: &Shape, conv: Conv) -> Shape {
         let side = |n: usize, o: usize| (n + 2 * conv.pad).saturating_sub(conv.stride * o.saturating_sub(1));
-        match (self.dims(), delta.dims()) {
+        let (x, d) = (conv.layout.map_to_nchw(self.dims()), conv.layout.map_to_nchw(delta.dims()));
+        match (&*x, &*d) {
             (&[c, h, w], &[f, oh, ow]) | (&[_, c, h, w], &[_, f, oh, ow]) => {
-                Shape(vec![f, c, side(h, oh), side(w, ow)])
+                Shape(conv.layout.kernels_from_nchw(&[f, c, side(h, oh), side(w, ow)]))
             }
             _ => delta.clone(),
         }
@@ -324,22 +366,27 @@ impl Shape {
 
     /// Shape of ∂L/∂X for `conv2d(X, K)` from δ `[F, H', W']` (or a batch
     /// `[N, F, H', W']`) and K `[F, C, kh, kw]`: `[C, H, W]` (or
-    /// `[N, C, H, W]`) with H = s(H' − 1) + kh − 2p.
+    /// `[N, C, H, W]`) with H = s(H' − 1) + kh − 2p; channels last, the
+    /// same read through the layout.
     pub fn conv2d_input_grad(&self, kernels: &Shape, conv: Conv) -> Shape {
         let side = |o: usize, k: usize| (conv.stride * o.saturating_sub(1) + k).saturating_sub(2 * conv.pad);
-        match (self.dims(), kernels.dims()) {
-            (&[_, oh, ow], &[_, c, kh, kw]) => Shape(vec![c, side(oh, kh), side(ow, kw)]),
-            (&[n, _, oh, ow], &[_, c, kh, kw]) => Shape(vec![n, c, side(oh, kh), side(ow, kw)]),
-            _ => self.clone(),
-        }
+        let (d, k) = (conv.layout.map_to_nchw(self.dims()), conv.layout.kernels_to_nchw(kernels.dims()));
+        let out = match (&*d, &*k) {
+            (&[_, oh, ow], &[_, c, kh, kw]) => vec![c, side(oh, kh), side(ow, kw)],
+            (&[n, _, oh, ow], &[_, c, kh, kw]) => vec![n, c, side(oh, kh), side(ow, kw)],
+            _ => return self.clone(),
+        };
+        Shape(conv.layout.map_from_nchw(&out))
     }
 
     /// Shape of ∂L/∂A for a pooling from its gradient `[C, H', W']` (or a
-    /// batch `[N, C, H', W']`): `[C, H, W]` with H × W the window's extent.
+    /// batch `[N, C, H', W']`, or either channels last): the same with
+    /// H × W the window's extent.
     pub fn unpool(&self, window: Window) -> Shape {
-        match self.dims() {
+        match &*window.layout.map_to_nchw(self.dims()) {
             [lead @ .., _, _] if matches!(lead.len(), 1 | 2) => {
-                Shape(lead.iter().copied().chain(window.extent).collect())
+                let out: Vec<usize> = lead.iter().copied().chain(window.extent).collect();
+                Shape(window.layout.map_from_nchw(&out))
             }
             _ => self.clone(),
         }
@@ -419,14 +466,14 @@ mod tests {
 
     #[test]
     fn conv_and_pool_rules() {
-        let conv = Conv { stride: 1, pad: 0 };
+        let conv = Conv { stride: 1, pad: 0, layout: MapLayout::Nchw };
         assert_eq!(s(&[1, 5, 5]).conv2d(&s(&[2, 1, 3, 3]), conv), Ok(s(&[2, 3, 3])));
-        let strided = Conv { stride: 2, pad: 1 };
+        let strided = Conv { stride: 2, pad: 1, layout: MapLayout::Nchw };
         assert_eq!(s(&[3, 5, 5]).conv2d(&s(&[2, 3, 3, 3]), strided), Ok(s(&[2, 3, 3])));
         assert_eq!(s(&[3, 5, 5]).conv2d_kernel_grad(&s(&[2, 3, 3]), strided), s(&[2, 3, 3, 3]));
         assert_eq!(s(&[2, 3, 3]).conv2d_input_grad(&s(&[2, 3, 3, 3]), strided), s(&[3, 5, 5]));
         assert_eq!(
-            s(&[1, 6, 6]).conv2d(&s(&[1, 1, 3, 3]), Conv { stride: 2, pad: 0 }),
+            s(&[1, 6, 6]).conv2d(&s(&[1, 1, 3, 3]), Conv { stride: 2, pad: 0, layout: MapLayout::Nchw }),
             Err(LayerShapeError::NotWhole { axis: "height", input: 6, window: 3, stride: 2 })
         );
         assert_eq!(
@@ -439,7 +486,16 @@ mod tests {
         assert_eq!(s(&[2, 2, 2]).flatten(), s(&[8]));
         assert_eq!(s(&[2]).broadcast(&s(&[2, 3, 3])), Some(s(&[2, 3, 3])));
         assert_eq!(s(&[2, 3, 3]).broadcast(&s(&[2])), Some(s(&[2, 3, 3])));
-        assert_eq!(s(&[3]).broadcast(&s(&[2, 3, 3])), None);
+        // No axis of the map has 4 entries; one with 3 is its last, which
+        // NumPy's broadcasting reads as channels last.
+        assert_eq!(s(&[4]).broadcast(&s(&[2, 3, 3])), None);
+        assert_eq!(s(&[3]).spread_axis(&s(&[2, 3, 3])), Some(2));
+        // Channels last: [F] and deeplearning.ai's [1, 1, 1, F] go with the last axis.
+        assert_eq!(s(&[8]).spread_axis(&s(&[10, 3, 4, 8])), Some(3));
+        assert_eq!(s(&[1, 1, 1, 8]).broadcast(&s(&[10, 3, 4, 8])), Some(s(&[10, 3, 4, 8])));
+        assert_eq!(s(&[1, 1, 2, 8]).broadcast(&s(&[10, 3, 4, 8])), None);
+        // Both readings fit: channels first, as before.
+        assert_eq!(s(&[3]).spread_axis(&s(&[2, 3, 5, 3])), Some(1));
         assert_eq!(s(&[2, 3]).broadcast(&s(&[2, 3, 3])), None);
         // A batch of maps: the batch axis leads, the channel axis is the second.
         assert_eq!(s(&[2, 3, 5, 5]).conv2d(&s(&[4, 3, 3, 3]), strided), Ok(s(&[2, 4, 3, 3])));
@@ -447,6 +503,18 @@ mod tests {
         assert_eq!(s(&[2, 4, 3, 3]).conv2d_input_grad(&s(&[4, 3, 3, 3]), strided), s(&[2, 3, 5, 5]));
         assert_eq!(s(&[2, 3, 4, 4]).pool(Window::plain(2, 2, [4, 4])), Ok(s(&[2, 3, 2, 2])));
         assert_eq!(s(&[2, 3, 2, 2]).unpool(Window::plain(2, 2, [4, 4])), s(&[2, 3, 4, 4]));
+        // Channels last: the same rules, read through the layout.
+        let nhwc = Conv { layout: MapLayout::Nhwc, ..strided };
+        assert_eq!(s(&[10, 5, 7, 4]).conv2d(&s(&[3, 3, 4, 8]), nhwc), Ok(s(&[10, 3, 4, 8])));
+        assert_eq!(s(&[10, 5, 7, 4]).conv2d_kernel_grad(&s(&[10, 3, 4, 8]), nhwc), s(&[3, 3, 4, 8]));
+        assert_eq!(s(&[10, 3, 4, 8]).conv2d_input_grad(&s(&[3, 3, 4, 8]), nhwc), s(&[10, 5, 7, 4]));
+        assert_eq!(
+            s(&[10, 5, 7, 4]).conv2d(&s(&[3, 3, 3, 8]), nhwc),
+            Err(LayerShapeError::Channels { input: 4, kernel: 3, layout: MapLayout::Nhwc })
+        );
+        let pool = Window { layout: MapLayout::Nhwc, ..Window::plain(3, 1, [4, 4]) };
+        assert_eq!(s(&[2, 4, 4, 3]).pool(pool), Ok(s(&[2, 2, 2, 3])));
+        assert_eq!(s(&[2, 2, 2, 3]).unpool(pool), s(&[2, 4, 4, 3]));
         // PyTorch's rules: the floor, padding, and ceil mode.
         assert_eq!(s(&[1, 4, 4]).pool(Window::plain(3, 3, [4, 4])), Ok(s(&[1, 1, 1])));
         let padded = Window { pad: [1, 1], ..Window::plain(3, 2, [4, 4]) };

@@ -414,7 +414,7 @@ impl Printer<'_> {
             Node::Flatten(a) => self.layer_call("flatten", &[*a], vec![]),
             Node::Reshape(a, shape) => self.reshape(*a, shape.dims()),
             // Over a batch of maps [N, F, H, W] the sum runs over the maps too.
-            Node::SumSpatial(a) => match (n, self.graph.shape(*a).rank() == 4) {
+            Node::SumSpatial(a, _) => match (n, self.graph.shape(*a).rank() == 4) {
                 (Notation::Nn, _) => self.call("sum_spatial", &[*a]),
                 (Notation::Text, false) => (format!("Σᵢⱼ {}", self.operand(*a, Prec::Atom)), Prec::Prefix),
                 (Notation::Text, true) => (format!("Σₙᵢⱼ {}", self.operand(*a, Prec::Atom)), Prec::Prefix),
@@ -566,6 +566,10 @@ impl Printer<'_> {
         for (key, value) in settings {
             parts.push(match (key, self.notation) {
                 ("", _) => value,
+                // The layout is a word, upright text rather than four variables.
+                ("layout", Notation::Latex) => {
+                    format!("\\text{{layout}} = \\text{{{value}}}")
+                }
                 (key, Notation::Latex) => format!("\\text{{{key}}} = {value}"),
                 (key, _) => format!("{key} = {value}"),
             });
@@ -825,7 +829,8 @@ fn group_start(s: &str) -> Option<usize> {
     None
 }
 
-/// conv2d's settings as keyword arguments, the defaults (stride 1, pad 0) left out.
+/// conv2d's settings as keyword arguments, the defaults (stride 1, pad 0,
+/// channels first) left out.
 fn conv_keywords(c: crate::model::Conv) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     if c.stride != 1 {
@@ -833,6 +838,9 @@ fn conv_keywords(c: crate::model::Conv) -> Vec<(&'static str, String)> {
     }
     if c.pad != 0 {
         out.push(("pad", c.pad.to_string()));
+    }
+    if c.layout != crate::model::MapLayout::Nchw {
+        out.push(("layout", c.layout.name().to_string()));
     }
     out
 }
@@ -851,6 +859,9 @@ fn pool_arguments(w: crate::model::Window) -> Vec<(&'static str, String)> {
     }
     if w.ceil {
         out.push(("ceil", "true".to_string()));
+    }
+    if w.layout != crate::model::MapLayout::Nchw {
+        out.push(("layout", w.layout.name().to_string()));
     }
     out
 }

@@ -6,7 +6,7 @@
 //! (`maxpool(X, [2, 3], stride = 1, pad = [0, 1])`).
 
 use super::super::error::{Error, ErrorKind};
-use super::super::func::Window;
+use super::super::func::{MapLayout, Window};
 use super::super::layer_error::LayerArgError;
 use super::{switch_value, whole_number};
 use crate::syntax::ast::{self, ExprKind};
@@ -18,6 +18,7 @@ pub(super) fn pool_window(
     args: &[ast::Expr],
     keywords: &[ast::KeywordArg],
     extent: [usize; 2],
+    layout: MapLayout,
 ) -> Result<Window, Error> {
     let size = pair_value(&args[1], "the window size", 1)?;
     let keyword = |name: &str| keywords.iter().find(|k| k.name.name == name).map(|k| &k.value);
@@ -30,7 +31,7 @@ pub(super) fn pool_window(
         None => [0, 0],
     };
     let ceil = switch_value(keywords, "ceil")?;
-    Ok(Window { size, stride, pad, ceil, extent })
+    Ok(Window { size, stride, pad, ceil, extent, layout })
 }
 
 /// Whether argument `position` of a pooling may be a list: the window's

@@ -172,10 +172,7 @@ impl Printer<'_> {
             (format!("{name}({})", parts.join(", ")), Prec::Atom)
         };
         // A vector [F] beside a map [F, H, W]: entry f goes with channel f.
-        let beside_map = |n: &NodeId, other: &NodeId| {
-            let s = g.shape(*n);
-            s.rank() <= 2 && !s.is_scalar() && g.shape(*other).channel_axis().is_some()
-        };
+        let beside_map = |n: &NodeId, other: &NodeId| per_channel(g.shape(*n), g.shape(*other), text(n).to_string());
         // `(W2.T @ delta2) * f_prime(Z1)`: a matrix product beside an
         // entrywise one keeps the parentheses the derivation's text shows,
         // though Python would group it the same way without them.
@@ -190,15 +187,15 @@ impl Printer<'_> {
         };
         let binary = |a: &NodeId, b: &NodeId, op: &str| {
             let left = match (beside_map(a, b), mixed(a, op)) {
-                (true, _) => format!("per_channel({})", text(a)),
-                (false, true) => format!("({})", text(a)),
-                (false, false) => operand(a, Prec::Product),
+                (Some(spread), _) => spread,
+                (None, true) => format!("({})", text(a)),
+                (None, false) => operand(a, Prec::Product),
             };
             // Left to right, as the derivation groups it: a right operand
             // that is itself a product keeps its parentheses.
             let right = match beside_map(b, a) {
-                true => format!("per_channel({})", text(b)),
-                false => operand(b, Prec::Unary),
+                Some(spread) => spread,
+                None => operand(b, Prec::Unary),
             };
             (format!("{left} {op} {right}"), Prec::Product)
         };
@@ -247,16 +244,22 @@ impl Printer<'_> {
             }
             Node::Loss(LossFn::Mse, y, p) => call("mse", &[y, p], &[]),
             Node::Loss(LossFn::Bce, y, p) => call("bce", &[y, p], &[]),
-            Node::Conv2d(x, k, c) => call("conv2d", &[x, k], &conv_settings(c.stride, c.pad)),
+            Node::Conv2d(x, k, c) => call("conv2d", &[x, k], &conv_settings(c)),
             Node::ConvKernelGrad(x, d, c) => {
-                let mut extra = vec![format!("kernel_size={}", size_tuple(&g.shape(id).dims()[2..]))];
-                extra.extend(conv_settings(c.stride, c.pad));
+                // Kernels [F, C, kh, kw], or [kh, kw, C, F] channels last.
+                let dims = g.shape(id).dims();
+                let size = match c.layout {
+                    crate::model::MapLayout::Nchw => &dims[dims.len().min(2)..],
+                    crate::model::MapLayout::Nhwc => &dims[..dims.len().min(2)],
+                };
+                let mut extra = vec![format!("kernel_size={}", size_tuple(size))];
+                extra.extend(conv_settings(c));
                 call("conv2d_kernel_grad", &[x, d], &extra)
             }
             Node::ConvInputGrad(d, k, c) => {
                 let dims = g.shape(id).dims();
-                let mut extra = vec![format!("input_size={}", size_tuple(&dims[dims.len().saturating_sub(2)..]))];
-                extra.extend(conv_settings(c.stride, c.pad));
+                let mut extra = vec![format!("input_size={}", map_size(dims, c.layout))];
+                extra.extend(conv_settings(c));
                 call("conv2d_input_grad", &[d, k], &extra)
             }
             Node::Pool(kind, a, w) => {
@@ -270,12 +273,16 @@ impl Printer<'_> {
             Node::AvgPoolBack(grad, w) => {
                 let mut extra = window(w);
                 let dims = g.shape(id).dims();
-                extra.push(format!("input_size={}", size_tuple(&dims[dims.len().saturating_sub(2)..])));
+                extra.push(format!("input_size={}", map_size(dims, w.layout)));
                 call("avgpool_back", &[grad], &extra)
             }
             Node::Flatten(a) => call("flatten", &[a], &[]),
             Node::Reshape(a, shape) => call("reshape", &[a], &[numpy_dims(shape.dims())]),
-            Node::SumSpatial(a) => call("sum_spatial", &[a], &[]),
+            // Channels last, the channels are the last axis.
+            Node::SumSpatial(a, axis) if *axis + 1 == g.shape(*a).rank() => {
+                call("sum_spatial", &[a], &["channels_last=True".into()])
+            }
+            Node::SumSpatial(a, _) => call("sum_spatial", &[a], &[]),
             Node::SumAxis(a, axis) => call("np.sum", &[a], &[format!("axis={}", axis.index()), "keepdims=True".into()]),
             Node::OneHot(labels, classes, axis) => {
                 call("onehot", &[labels], &[classes.to_string(), format!("axis={}", axis.index())])
@@ -298,14 +305,7 @@ impl Printer<'_> {
             Some((s, _)) => format!("({s})"),
             None => String::new(),
         };
-        let spread = |n: &NodeId| {
-            let s = self.graph.shape(*n);
-            if s.rank() <= 2 && !s.is_scalar() && self.graph.shape(id).channel_axis().is_some() {
-                Some(format!("per_channel({})", text(n, Prec::Atom)))
-            } else {
-                None
-            }
-        };
+        let spread = |n: &NodeId| per_channel(self.graph.shape(*n), self.graph.shape(id), text(n, Prec::Atom));
         if terms.len() > LONG_SUM {
             let parts: Vec<String> = terms
                 .iter()
@@ -356,15 +356,42 @@ fn axis_argument(g: &Graph, a: NodeId, axis: Axis) -> Vec<String> {
     }
 }
 
-fn conv_settings(stride: usize, pad: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    if stride != 1 {
-        out.push(format!("stride={stride}"));
+/// A vector beside a map (a bias), spread over the map's channels:
+/// `per_channel(b)` channels first, `per_channel(b, channels_last=True)`
+/// when it goes with the map's last axis; `None` when it is not a vector
+/// beside a map.
+fn per_channel(vector: &crate::model::Shape, map: &crate::model::Shape, text: String) -> Option<String> {
+    if vector.rank() > 2 || vector.is_scalar() || map.channel_axis().is_none() {
+        return None;
     }
-    if pad != 0 {
-        out.push(format!("pad={pad}"));
+    match vector.spread_axis(map) {
+        Some(axis) if axis + 1 == map.rank() => Some(format!("per_channel({text}, channels_last=True)")),
+        _ => Some(format!("per_channel({text})")),
+    }
+}
+
+fn conv_settings(c: &crate::model::Conv) -> Vec<String> {
+    let mut out = Vec::new();
+    if c.stride != 1 {
+        out.push(format!("stride={}", c.stride));
+    }
+    if c.pad != 0 {
+        out.push(format!("pad={}", c.pad));
+    }
+    if c.layout == crate::model::MapLayout::Nhwc {
+        out.push("layout=\"nhwc\"".into());
     }
     out
+}
+
+/// The height and width of a map in its layout (the last two axes
+/// channels first, the two before the last channels last).
+fn map_size(dims: &[usize], layout: crate::model::MapLayout) -> String {
+    let end = match layout {
+        crate::model::MapLayout::Nchw => dims.len(),
+        crate::model::MapLayout::Nhwc => dims.len().saturating_sub(1),
+    };
+    size_tuple(&dims[end.saturating_sub(2)..end])
 }
 
 fn window(w: &crate::model::Window) -> Vec<String> {
@@ -379,6 +406,9 @@ fn window(w: &crate::model::Window) -> Vec<String> {
     }
     if w.ceil {
         out.push("ceil=True".into());
+    }
+    if w.layout == crate::model::MapLayout::Nhwc {
+        out.push("layout=\"nhwc\"".into());
     }
     out
 }

@@ -74,7 +74,7 @@ pub fn used(g: &Graph, roots: &[NodeId]) -> BTreeSet<Helper> {
             Node::AvgPoolBack(..) => &[Helper::PoolWindows, Helper::AvgPoolBack],
             Node::Flatten(_) => &[Helper::Flatten],
             Node::Reshape(..) => &[Helper::Reshape],
-            Node::SumSpatial(_) => &[Helper::SumSpatial],
+            Node::SumSpatial(..) => &[Helper::SumSpatial],
             Node::OneHot(..) => &[Helper::OneHot],
             Node::Slice(..) => &[],
             Node::Unslice(..) => &[Helper::Unslice],
@@ -152,16 +152,19 @@ pub fn source(h: Helper) -> &'static str {
 "#
         }
         Helper::PerChannel => {
-            r#"def per_channel(v):
-    """A vector [F] beside a map [F, H, W] or a batch [N, F, H, W]: entry f goes with every
-    entry of channel f."""
-    return np.reshape(v, (-1, 1, 1))
+            r#"def per_channel(v, channels_last=False):
+    """A vector [F] beside a map [F, H, W] or a batch [N, F, H, W] (channels last [N, H, W, F]):
+    entry f goes with every entry of channel f."""
+    return np.reshape(v, -1) if channels_last else np.reshape(v, (-1, 1, 1))
 "#
         }
         Helper::Conv2d => {
-            r#"def conv2d(X, K, stride=1, pad=0):
+            r#"def conv2d(X, K, stride=1, pad=0, layout="nchw"):
     """Z[n, f, i, j] = Σ_{c,u,v} K[f, c, u, v] X̃[n, c, s·i + u, s·j + v], X̃ = X with `pad` zeros
-    around each map; X is one map [C, H, W] or a batch [N, C, H, W]."""
+    around each map; X is one map [C, H, W] or a batch [N, C, H, W] (channels last, layout="nhwc":
+    X [N, H, W, C], K [kh, kw, C, F], Z [N, H', W', F])."""
+    if layout == "nhwc":
+        return np.moveaxis(conv2d(np.moveaxis(X, -1, -3), np.transpose(K, (3, 2, 0, 1)), stride, pad), -3, -1)
     F, C, kh, kw = K.shape
     Xp = np.pad(X, [(0, 0)] * (X.ndim - 2) + [(pad, pad), (pad, pad)])
     oh, ow = (Xp.shape[-2] - kh) // stride + 1, (Xp.shape[-1] - kw) // stride + 1
@@ -173,8 +176,11 @@ pub fn source(h: Helper) -> &'static str {
 "#
         }
         Helper::ConvKernelGrad => {
-            r#"def conv2d_kernel_grad(X, delta, kernel_size, stride=1, pad=0):
+            r#"def conv2d_kernel_grad(X, delta, kernel_size, stride=1, pad=0, layout="nchw"):
     """∂L/∂K[f, c, u, v] = Σ_{n,i,j} δ[n, f, i, j] X̃[n, c, s·i + u, s·j + v]: X̃ ⋆ δ, summed over a batch."""
+    if layout == "nhwc":
+        dK = conv2d_kernel_grad(np.moveaxis(X, -1, -3), np.moveaxis(delta, -1, -3), kernel_size, stride, pad)
+        return np.transpose(dK, (2, 3, 1, 0))
     kh, kw = kernel_size
     X, delta = np.reshape(X, (-1,) + X.shape[-3:]), np.reshape(delta, (-1,) + delta.shape[-3:])
     Xp = np.pad(X, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
@@ -186,9 +192,12 @@ pub fn source(h: Helper) -> &'static str {
 "#
         }
         Helper::ConvInputGrad => {
-            r#"def conv2d_input_grad(delta, K, input_size, stride=1, pad=0):
+            r#"def conv2d_input_grad(delta, K, input_size, stride=1, pad=0, layout="nchw"):
     """∂L/∂X: each δ[n, f, i, j] sends K[f] back over the window it came from (a full
     convolution), and the padding is cropped off."""
+    if layout == "nhwc":
+        dX = conv2d_input_grad(np.moveaxis(delta, -1, -3), np.transpose(K, (3, 2, 0, 1)), input_size, stride, pad)
+        return np.moveaxis(dX, -3, -1)
     H, W = input_size
     F, C, kh, kw = K.shape
     dXp = np.zeros(delta.shape[:-3] + (C, H + 2 * pad, W + 2 * pad))
@@ -223,9 +232,12 @@ def pool_axes(H, W, size, stride=None, pad=0, ceil=False):
 "#
         }
         Helper::MaxPool => {
-            r#"def maxpool(A, size, stride=None, pad=0, ceil=False):
+            r#"def maxpool(A, size, stride=None, pad=0, ceil=False, layout="nchw"):
     """The largest entry of each size×size (or height×width) window of each map and channel, the window moved by
-    `stride` (default: size) over A padded with −∞; A is [C, H, W] or a batch [N, C, H, W]."""
+    `stride` (default: size) over A padded with −∞; A is [C, H, W] or a batch [N, C, H, W]
+    (channels last, layout="nhwc": [N, H, W, C])."""
+    if layout == "nhwc":
+        return np.moveaxis(maxpool(np.moveaxis(A, -1, -3), size, stride, pad, ceil), -3, -1)
     rows, cols = pool_axes(*A.shape[-2:], size, stride, pad, ceil)
     P = np.zeros(A.shape[:-2] + (len(rows), len(cols)))
     for i, (r, _) in enumerate(rows):
@@ -235,9 +247,11 @@ def pool_axes(H, W, size, stride=None, pad=0, ceil=False):
 "#
         }
         Helper::AvgPool => {
-            r#"def avgpool(A, size, stride=None, pad=0, ceil=False):
+            r#"def avgpool(A, size, stride=None, pad=0, ceil=False, layout="nchw"):
     """The mean of each size×size (or height×width) window of each map and channel, the window moved by `stride`
     (default: size) over A padded with zeros that count in the mean (PyTorch's default)."""
+    if layout == "nhwc":
+        return np.moveaxis(avgpool(np.moveaxis(A, -1, -3), size, stride, pad, ceil), -3, -1)
     rows, cols = pool_axes(*A.shape[-2:], size, stride, pad, ceil)
     P = np.zeros(A.shape[:-2] + (len(rows), len(cols)))
     for i, (r, h) in enumerate(rows):
@@ -247,8 +261,11 @@ def pool_axes(H, W, size, stride=None, pad=0, ceil=False):
 "#
         }
         Helper::MaxPoolBack => {
-            r#"def maxpool_back(A, g, size, stride=None, pad=0, ceil=False):
+            r#"def maxpool_back(A, g, size, stride=None, pad=0, ceil=False, layout="nchw"):
     """∂L/∂A of maxpool(A): each g[..., i, j] goes to the first maximum (row by row) of its window."""
+    if layout == "nhwc":
+        dA = maxpool_back(np.moveaxis(A, -1, -3), np.moveaxis(g, -1, -3), size, stride, pad, ceil)
+        return np.moveaxis(dA, -3, -1)
     rows, cols = pool_axes(*A.shape[-2:], size, stride, pad, ceil)
     dA = np.zeros_like(A, dtype=float)
     for index in np.ndindex(*g.shape):
@@ -261,8 +278,10 @@ def pool_axes(H, W, size, stride=None, pad=0, ceil=False):
 "#
         }
         Helper::AvgPoolBack => {
-            r#"def avgpool_back(g, size, stride=None, pad=0, ceil=False, input_size=None):
+            r#"def avgpool_back(g, size, stride=None, pad=0, ceil=False, input_size=None, layout="nchw"):
     """∂L/∂A of avgpool(A): each g[..., i, j] spread over its window, divided as the mean divides."""
+    if layout == "nhwc":
+        return np.moveaxis(avgpool_back(np.moveaxis(g, -1, -3), size, stride, pad, ceil, input_size), -3, -1)
     H, W = input_size
     rows, cols = pool_axes(H, W, size, stride, pad, ceil)
     dA = np.zeros(g.shape[:-2] + (H, W))
@@ -285,9 +304,11 @@ def pool_axes(H, W, size, stride=None, pad=0, ceil=False):
 "#
         }
         Helper::SumSpatial => {
-            r#"def sum_spatial(G):
-    """Σ_{i,j} of each channel of a map [F, H, W], Σ_{n,i,j} of a batch [N, F, H, W]: a column [F]."""
-    return np.sum(G, axis=tuple(a for a in range(G.ndim) if a != G.ndim - 3)).reshape(-1, 1)
+            r#"def sum_spatial(G, channels_last=False):
+    """Σ_{i,j} of each channel of a map [F, H, W], Σ_{n,i,j} of a batch [N, F, H, W] (channels
+    last [N, H, W, F]): a column [F]."""
+    channels = G.ndim - 1 if channels_last else G.ndim - 3
+    return np.sum(G, axis=tuple(a for a in range(G.ndim) if a != channels)).reshape(-1, 1)
 "#
         }
         Helper::OneHot => {
