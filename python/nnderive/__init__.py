@@ -378,7 +378,9 @@ class _Values:
         """:meth:`exact` of each of ``objs``, asked of the native layer at once."""
         def index(obj: Mapping[str, Any]) -> Optional[int]:
             value = obj.get("value")
-            if obj.get("exact") is True and isinstance(value, dict) and "buffer" in value:
+            # The skeleton is the f64 solution's: whether a value is exact is
+            # known to the exact solution, which the native layer asks.
+            if isinstance(value, dict) and "buffer" in value:
                 return value["buffer"]
             return None
 
@@ -720,7 +722,12 @@ class Solution:
             self.training = None
         self._history = data.get("history", [])
         self.history = np.array([float(values.array(h["value"])) for h in self._history], dtype=np.float64)
-        self.notes: List[str] = list(data["notes"])
+
+    @property
+    def notes(self) -> List[str]:
+        """The notes of the worked solution, as ``--format json`` writes them
+        (made from the exact solution the first time they are read)."""
+        return self._document("notes", lambda: list(self._native.notes()))
 
     def _document(self, kind: str, make: Any) -> Any:
         if kind not in self._documents:

@@ -411,6 +411,9 @@ impl<'a> Evaluator<'a> {
         if let Some(probe) = &mut self.probe {
             probe.observe(self.graph.node(n), args, &value, self.quantity);
         }
+        if super::fast::watching() {
+            super::fast::observe(self.graph.node(n), args, &value);
+        }
         Ok(value)
     }
 }
