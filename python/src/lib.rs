@@ -12,6 +12,7 @@
 //! `rendered` is exactly what the CLI prints (every error, in file order) and
 //! the rest describe the first.
 
+use std::cell::RefCell;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use num_bigint::BigInt;
@@ -249,28 +250,30 @@ struct Solved {
     /// (locked first, then `solution`).
     checked: Guarded<Network>,
     /// The f64 solution, or the exact one when `computed` says so.
-    solution: Guarded<Solution>,
+    solution: Guarded<RefCell<Solution>>,
     computed: Computed,
     /// The exact solution, once asked for (when `computed` is `Float`).
-    exact: Guarded<std::cell::OnceCell<Solution>>,
+    exact: Guarded<RefCell<Option<Solution>>>,
 }
 
 impl Solved {
     /// `f` of the checked network and the exact solution (solved now if it
-    /// was not yet), without the GIL and interruptible.
-    fn with<R>(&self, py: Python<'_>, f: impl FnOnce(&Model, &Solution) -> R) -> PyResult<R> {
+    /// was not yet), without the GIL and interruptible. `f` may take the
+    /// solution's values apart, but must leave it as it was.
+    fn with<R>(&self, py: Python<'_>, f: impl FnOnce(&Model, &mut Solution) -> R) -> PyResult<R> {
         let out = interruptible(py, || {
             self.checked.with(|net| {
                 if self.computed == Computed::Exact {
-                    return Ok(self.solution.with(|solution| f(&net.model, solution)));
+                    return Ok(self.solution.with(|solution| f(&net.model, &mut solution.borrow_mut())));
                 }
                 self.exact.with(|cell| {
-                    if cell.get().is_none() {
+                    let mut cell = cell.borrow_mut();
+                    if cell.is_none() {
                         let solution = nnderive::eval::solve_derived(&net.model, net.derivation().clone())
                             .map_err(|e| raise(&net.source, &e.into()))?;
-                        let _ = cell.set(solution);
+                        *cell = Some(solution);
                     }
-                    let solution = cell.get().ok_or_else(|| argument_error("no exact solution".into()))?;
+                    let solution = cell.as_mut().ok_or_else(|| argument_error("no exact solution".into()))?;
                     Ok(f(&net.model, solution))
                 })
             })
@@ -317,7 +320,32 @@ impl Solved {
     /// are numbered as the f64 solution's skeleton numbers them, since both
     /// solutions have the same quantities).
     fn exact(&self, py: Python<'_>, wanted: Vec<usize>) -> PyResult<Vec<(usize, Vec<String>)>> {
-        self.with(py, |model, solution| render::json::exact_apart(model, solution, &wanted))
+        let float = self.computed == Computed::Float;
+        // A value exact in the f64 solution is made of constants alone (the
+        // learning rate), the same fractions as the exact solution's: those
+        // are answered without solving exactly.
+        let own = off_gil(py, || {
+            self.checked.with(|net| {
+                self.solution.with(|solution| render::json::exact_apart(&net.model, &solution.borrow(), &wanted))
+            })
+        });
+        if own.len() == wanted.len() {
+            return Ok(own);
+        }
+        self.with(py, |model, solution| {
+            if !float {
+                return render::json::exact_apart(model, solution, &wanted);
+            }
+            // The f64 solution has none of the values only documents show
+            // (`eval::fast`), and its skeleton numbers the values without
+            // them: so are the exact solution's numbered here.
+            let masks = std::mem::take(&mut solution.masks);
+            let time_terms = std::mem::take(&mut solution.time_terms);
+            let step_values = std::mem::take(&mut solution.step_values);
+            let found = render::json::exact_apart(model, solution, &wanted);
+            (solution.masks, solution.time_terms, solution.step_values) = (masks, time_terms, step_values);
+            found
+        })
     }
 
     /// The notes of the worked solution, as `--format json` writes them
@@ -392,8 +420,8 @@ fn solve_model(py: Python<'_>, checked: Guarded<Network>) -> PyResult<(Solved, S
     })?;
     let (solution, computed, skeleton, values) = solved?;
     let arrays = values.into_iter().map(|v| array(py, v)).collect::<PyResult<Vec<_>>>()?;
-    let exact = Guarded::new(std::cell::OnceCell::new());
-    Ok((Solved { checked, solution: Guarded::new(solution), computed, exact }, skeleton, arrays))
+    let exact = Guarded::new(RefCell::new(None));
+    Ok((Solved { checked, solution: Guarded::new(RefCell::new(solution)), computed, exact }, skeleton, arrays))
 }
 
 /// Grades a student's answers (`answers`: the text of a JSON or CSV file,

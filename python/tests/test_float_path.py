@@ -20,7 +20,7 @@ import nnderive
 from conftest import ROOT
 from test_lazy import SOLVABLE, as_array, cli
 
-RELATIVE = 1e-12
+RELATIVE = 1e-14
 
 
 def flat_values(expected, section):

@@ -120,7 +120,7 @@ pub fn solve_float(model: &Model, derivation: &Derivation) -> Result<(Solution, 
             }
         }
         let reset = Reset(WATCH.with(|w| w.replace(Some(false))));
-        let solved = solve_from(model, derivation.clone(), initial, Vec::new());
+        let solved = solve_from(model, derivation.clone(), initial, Vec::new(), true);
         let near = WATCH.with(Cell::get) == Some(true);
         drop(reset);
         match solved {
