@@ -4,6 +4,7 @@ on the networks of docs/performance.md's notebook table, against peers
 doing the same work in the same run.
 
     python python/bench/notebook.py [--quick]
+    python python/bench/notebook.py --write DIR   # the networks as .nn files
 
 Needs the package installed (see python/README.md). For each network it
 writes the `.nn` text, then times, in this process:
@@ -392,7 +393,26 @@ def ms(seconds):
     return f"{seconds * 1000:10.2f}"
 
 
+def network_cases():
+    return [
+        cnn(),
+        recurrent("rnn", 100, 32, 64),
+        recurrent("lstm", 50, 32, 32),
+        dense([512, 512, 512, 512, 10]),
+        assignment4(),
+    ]
+
+
 def main():
+    if "--write" in sys.argv:
+        # The networks as .nn files, for `cargo bench -- fast` (NNDERIVE_BENCH_NETS).
+        folder = sys.argv[sys.argv.index("--write") + 1]
+        os.makedirs(folder, exist_ok=True)
+        for stem, (_, text, _) in zip(("cnn", "rnn", "lstm", "dense"), network_cases()[:4]):
+            with open(os.path.join(folder, f"{stem}.nn"), "w", encoding="utf-8") as f:
+                f.write(text)
+        print(f"wrote the networks to {folder}")
+        return
     blas = f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}"
     try:
         import torch
@@ -404,13 +424,7 @@ def main():
     print(f"nnderive {nnderive.__version__}, Python {sys.version.split()[0]}, NumPy {np.__version__} ({blas})")
     print(peer)
     print(f"medians of {RUNS} runs, milliseconds of wall time\n")
-    cases = [
-        cnn(),
-        recurrent("rnn", 100, 32, 64),
-        recurrent("lstm", 50, 32, 32),
-        dense([512, 512, 512, 512, 10]),
-        assignment4(),
-    ]
+    cases = network_cases()
     header = (f"{'network':58} {'solve':>10} {'parse':>10} {'text':>10} {'NumPy':>10} {'ratio':>7} "
               f"{'PyTorch':>10} {'ratio':>7}")
     print(header)

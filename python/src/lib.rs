@@ -12,6 +12,8 @@
 //! `rendered` is exactly what the CLI prints (every error, in file order) and
 //! the rest describe the first.
 
+mod located;
+
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -125,11 +127,13 @@ struct Network {
     source: Source,
     model: Model,
     derivation: std::cell::OnceCell<Derivation>,
+    /// The skeleton of the first f64 solution and where its values are.
+    located: std::cell::OnceCell<Option<located::Located>>,
 }
 
 impl Network {
     fn new((source, model): (Source, Model)) -> Self {
-        Network { source, model, derivation: std::cell::OnceCell::new() }
+        Network { source, model, derivation: std::cell::OnceCell::new(), located: std::cell::OnceCell::new() }
     }
 
     fn derivation(&self) -> &Derivation {
@@ -155,7 +159,10 @@ fn check(py: Python<'_>, name: &str, text: &str, given: Vec<Given>) -> PyResult<
             })
         })
         .collect();
-    Ok((serde_json::Value::Array(tensors).to_string(), Checked { checked: Guarded::new(Network::new((source, model))) }))
+    Ok((
+        serde_json::Value::Array(tensors).to_string(),
+        Checked { checked: Guarded::new(Network::new((source, model))) },
+    ))
 }
 
 /// The symbolic derivation: `(json, text)`, the formulas as
@@ -414,8 +421,18 @@ fn solve_model(py: Python<'_>, checked: Guarded<Network>) -> PyResult<(Solved, S
                 .map_err(|e| raise(&net.source, &e.into()))?;
             let (solution, computed) = nnderive::eval::fast::solve_float(&net.model, net.derivation())
                 .map_err(|e| raise(&net.source, &e.into()))?;
-            let (skeleton, values) = render::json::solution_apart(&net.model, &solution);
-            Ok::<_, PyErr>((solution, computed, skeleton, values))
+            // The skeleton of an f64 solution is the network's: written
+            // once, then its values are read from where they were.
+            let kept = net.located.get().and_then(Option::as_ref).filter(|_| computed == Computed::Float);
+            if let Some(values) = kept.and_then(|l| l.values(&solution)) {
+                let skeleton = kept.map(|l| l.skeleton.clone()).unwrap_or_default();
+                return Ok::<_, PyErr>((solution, computed, skeleton, values));
+            }
+            let (skeleton, values, addresses) = render::json::solution_apart_from(&net.model, &solution);
+            if computed == Computed::Float && net.located.get().is_none() {
+                let _ = net.located.set(located::Located::new(&skeleton, &solution, &values, &addresses));
+            }
+            Ok((solution, computed, skeleton, values))
         })
     })?;
     let (solution, computed, skeleton, values) = solved?;

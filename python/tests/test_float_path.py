@@ -81,3 +81,22 @@ def test_values_clear_of_discontinuities_stay_in_f64():
     # The fractions come from the exact solution, made when asked for.
     assert sol._native.computed() == "float" and "notes" not in sol._documents
     assert [str(f) for f in sol.forward.exact["Z1"]] == ["27/20", "7/20", "3/5"]
+
+
+@pytest.mark.parametrize("name", ["assignment4_adam", "lstm", "cnn_two_conv", "rnn", "attention"])
+def test_solving_a_net_again_gives_the_same_solution(name):
+    # The second solve of a Net reuses its derivation and its skeleton, and
+    # reads the values from the new solution: the same as a fresh parse's.
+    path = ROOT / "grammar" / "examples" / f"{name}.nn"
+    net = nnderive.load(path)
+    first, again = net.solve(), net.solve()
+    fresh = nnderive.load(path).solve()
+    for section in ("given", "forward", "deltas", "gradients", "updated"):
+        for key in getattr(fresh, section):
+            a, b, c = (getattr(s, section)[key] for s in (first, again, fresh))
+            np.testing.assert_array_equal(a, c, err_msg=key)
+            np.testing.assert_array_equal(b, c, err_msg=key)
+            assert b is not a  # each solve hands out arrays of its own
+    np.testing.assert_array_equal(again.history, fresh.history)
+    assert again.training == fresh.training and again.text == fresh.text
+    assert again.forward.exact.keys() == fresh.forward.exact.keys()

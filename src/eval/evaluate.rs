@@ -411,8 +411,8 @@ impl<'a> Evaluator<'a> {
         if let Some(probe) = &mut self.probe {
             probe.observe(self.graph.node(n), args, &value, self.quantity);
         }
-        if super::fast::watching() {
-            super::fast::observe(self.graph.node(n), args, &value);
+        if super::watch::watching() {
+            super::watch::observe(self.graph.node(n), args, &value);
         }
         Ok(value)
     }

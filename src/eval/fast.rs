@@ -23,79 +23,17 @@
 //! at exactly 0, a tie in a max-pool or in max/min, a division by (nearly)
 //! zero, a log or square root at 0. An exact 0 there may come out ±1e-17
 //! in f64 and take the other branch. So while the f64 pass runs, every such
-//! operation is watched ([`observe`]), and when an operand comes within
-//! [`MARGIN`] of the discontinuity, or the f64 pass fails, the result is
+//! operation is watched ([`super::watch`]), and when an operand comes within
+//! [`super::watch::MARGIN`] of the discontinuity, or the f64 pass fails, the result is
 //! not used: [`solve_float`] solves exactly instead, and says so.
 
-use std::cell::Cell;
 use std::rc::Rc;
 
 use super::error::{Error, ErrorKind, Failure};
 use super::solve::{solve_derived, solve_from, Solution};
 use super::tensor::{decimal_to_f64, Tensor};
 use crate::derive::Derivation;
-use crate::model::{Elementwise, Func, Model, Node, PoolKind};
-
-/// How near (in absolute value) an operand may come to a discontinuity
-/// before the f64 values are not trusted there. f64 rounding of values of
-/// ordinary size is some 1e-16 of them; an operand this small is far more
-/// likely an exact zero rounded than a true value.
-pub const MARGIN: f64 = 1e-9;
-
-thread_local! {
-    /// `Some(near)` while an f64 pass is watched: `near` is set when an
-    /// operand came within [`MARGIN`] of a discontinuity.
-    static WATCH: Cell<Option<bool>> = const { Cell::new(None) };
-}
-
-/// True while [`solve_float`] watches the evaluation (one thread-local read).
-#[inline]
-pub(super) fn watching() -> bool {
-    WATCH.with(Cell::get).is_some()
-}
-
-/// Called by the evaluator after computing `node` (`value`) from `args` while
-/// [`watching`]: notes an operand near a discontinuity.
-pub(super) fn observe(node: &Node, args: &[&Tensor], value: &Tensor) {
-    let near_zero = |t: &Tensor| t.float_view().iter().any(|x| x.abs() <= MARGIN);
-    let near = match (node, args) {
-        (Node::Apply(Func::Builtin(f), _), [x, rest @ ..]) => match f {
-            Elementwise::Relu
-            | Elementwise::Step
-            | Elementwise::Sign
-            | Elementwise::Abs
-            | Elementwise::LeakyRelu
-            | Elementwise::Log
-            | Elementwise::Sqrt => near_zero(x),
-            Elementwise::Max | Elementwise::Min => match rest.first() {
-                Some(y) => {
-                    let (a, b) = (x.float_view(), y.float_view());
-                    let n = a.len().max(b.len());
-                    let at = |v: &[f64], i: usize| if v.len() == 1 { v[0] } else { v[i] };
-                    (0..n).any(|i| (at(&a, i) - at(&b, i)).abs() <= MARGIN)
-                }
-                None => false,
-            },
-            _ => false,
-        },
-        (Node::Div(..), [_, d, ..]) => near_zero(d),
-        (Node::Pow(_, e), [x, ..]) => num_traits::Signed::is_negative(e) && near_zero(x),
-        // A window whose largest entries are all 0.0 (a relu's zeros, which
-        // are exact zeros once no relu argument came near 0) is a true tie,
-        // and the convention decides it as it does in exact arithmetic.
-        (Node::Pool(PoolKind::Max, _, window), [x, ..]) => match super::conv::max_pool_gaps(x, *window) {
-            Ok(gaps) => {
-                let maxima = value.float_view();
-                gaps.iter().zip(maxima.iter()).any(|(&g, &m)| g <= MARGIN && !(g == 0.0 && m == 0.0))
-            }
-            Err(_) => true,
-        },
-        _ => false,
-    };
-    if near {
-        WATCH.with(|w| w.set(Some(true)));
-    }
-}
+use crate::model::Model;
 
 /// How [`solve_float`] computed its solution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,7 +41,7 @@ pub enum Computed {
     /// In f64 from the given values on.
     Float,
     /// Exactly, as [`super::solve`] does: the model has values left open,
-    /// the f64 pass came within [`MARGIN`] of a discontinuity, or it failed.
+    /// the f64 pass came within [`super::watch::MARGIN`] of a discontinuity, or it failed.
     Exact,
 }
 
@@ -113,16 +51,7 @@ pub enum Computed {
 /// solution's error; an interruption stops at once.
 pub fn solve_float(model: &Model, derivation: &Derivation) -> Result<(Solution, Computed), Error> {
     if let Some(initial) = float_values(model) {
-        struct Reset(Option<bool>);
-        impl Drop for Reset {
-            fn drop(&mut self) {
-                WATCH.with(|w| w.set(self.0));
-            }
-        }
-        let reset = Reset(WATCH.with(|w| w.replace(Some(false))));
-        let solved = solve_from(model, derivation.clone(), initial, Vec::new(), true);
-        let near = WATCH.with(Cell::get) == Some(true);
-        drop(reset);
+        let (solved, near) = super::watch::watched(|| solve_from(model, derivation.clone(), initial, Vec::new(), true));
         match solved {
             Ok(solution) if !near => return Ok((solution, Computed::Float)),
             Err(e) if matches!(&e.kind, ErrorKind::Numeric { failure: Failure::Interrupted, .. }) => return Err(e),
@@ -146,4 +75,68 @@ fn float_values(model: &Model) -> Option<Vec<Option<Rc<Tensor>>>> {
         });
     }
     Some(out)
+}
+
+/// Runs `f`, and returns with its result the time spent meanwhile in the
+/// f64 matrix products (`matrixmultiply`'s GEMM), for benchmarks.
+pub fn gemm_time<T>(f: impl FnOnce() -> T) -> (T, std::time::Duration) {
+    super::matmul::gemm_clock(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Source;
+
+    fn model(text: &str) -> Model {
+        crate::load(&Source::new("t.nn", text)).expect("a valid file")
+    }
+
+    const DENSE: &str = "input x[3] = [0.5, -1.25, 2]\ntarget y[2] = [1, 0]\n\
+        param W[2,3] = [[0.1, -0.7, 0.3], [0.45, 0.2, -0.15]]\nparam b[2] = [0.05, -0.3]\n\
+        Z = W @ x + b\nyhat = softmax(tanh(Z))\nloss L = cross_entropy(y, yhat)\ntrain sgd(lr = 0.1)\n";
+
+    #[test]
+    fn f64_values_are_the_exact_values_to_within_rounding() {
+        let m = model(DENSE);
+        let d = crate::derive::derive(&m);
+        let (fast, computed) = solve_float(&m, &d).unwrap();
+        let exact = crate::eval::solve(&m).unwrap();
+        assert_eq!(computed, Computed::Float);
+        // Z = W x + b is exact in the exact solution (a fraction), f64 here.
+        assert!(exact.values.iter().any(|v| v.is_exact() && v.len() == 2));
+        assert!(fast.values.iter().all(|v| !v.is_exact()));
+        // Z by hand: [0.05 + 0.875 + 0.6 + 0.05, 0.225 − 0.25 − 0.3 − 0.3] = [1.575, −0.625].
+        let z = m.ids().find(|&id| m.tensor(id).name == "Z").unwrap();
+        let found = fast.value(z).to_f64_vec();
+        assert!((found[0] - 1.575).abs() < 1e-15 && (found[1] + 0.625).abs() < 1e-15, "{found:?}");
+        for (a, b) in fast.values.iter().zip(&exact.values).chain(fast.gradients.iter().zip(&exact.gradients)) {
+            for (x, y) in a.to_f64_vec().into_iter().zip(b.to_f64_vec()) {
+                assert!((x - y).abs() <= 4.0 * f64::EPSILON * y.abs().max(1.0), "{x} against {y}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_operand_at_a_kink_is_solved_exactly() {
+        // W x = 0.3 − 0.3 = 0: relu at its kink, the convention's business.
+        let m = model(
+            "input x[2] = [1, -1]\ntarget y[1] = [1]\nparam W[1,2] = [[0.3, 0.3]]\n\
+             loss E = sum((y - relu(W @ x))^2)\n",
+        );
+        let (solution, computed) = solve_float(&m, &crate::derive::derive(&m)).unwrap();
+        assert_eq!(computed, Computed::Exact);
+        assert_eq!(solution.values, crate::eval::solve(&m).unwrap().values);
+        assert!(!super::super::watch::watching(), "the watch ends with the solve");
+    }
+
+    #[test]
+    fn the_gemm_clock_counts_only_while_asked() {
+        let m = model(DENSE);
+        let d = crate::derive::derive(&m);
+        let (_, spent) = gemm_time(|| solve_float(&m, &d).unwrap());
+        assert!(spent > std::time::Duration::ZERO);
+        let (_, none) = gemm_time(|| ());
+        assert_eq!(none, std::time::Duration::ZERO);
+    }
 }

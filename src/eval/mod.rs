@@ -22,6 +22,7 @@ pub mod slice;
 mod solve;
 mod stable;
 pub mod tensor;
+mod watch;
 pub mod work;
 
 pub use cases::{Case, Cases, SolvedCases};
