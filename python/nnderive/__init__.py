@@ -335,6 +335,24 @@ def _aliases(keys: Any) -> Dict[str, str]:
     return {a: ks[0] for a, ks in spellings.items() if len(ks) == 1 and a != ks[0] and a not in keys}
 
 
+# The aliases of each section of a kept skeleton (see `_skeleton`), by the
+# section's identity; the section itself is held with them, so that its
+# identity is not reused while the entry is here.
+_SECTION_ALIASES: Dict[int, Tuple[Any, Dict[str, str]]] = {}
+
+
+def _section_aliases(entries: Mapping[str, Any]) -> Dict[str, str]:
+    """`_aliases` of a section's keys, computed once per kept skeleton."""
+    kept = _SECTION_ALIASES.get(id(entries))
+    if kept is not None and kept[0] is entries:
+        return kept[1]
+    aliases = _aliases(entries)
+    if len(_SECTION_ALIASES) > 256:
+        _SECTION_ALIASES.clear()
+    _SECTION_ALIASES[id(entries)] = (entries, aliases)
+    return aliases
+
+
 class _Named(dict):
     """A dict whose keys also answer to their ASCII spellings (``delta1`` for ``δ1``)."""
 
@@ -425,7 +443,7 @@ class Section(_Named):
     """
 
     def __init__(self, title: str, entries: Mapping[str, Mapping[str, Any]], values: Optional[_Values] = None):
-        aliases = _aliases(entries)
+        aliases = _section_aliases(entries)
         super().__init__(title, aliases)
         self._title = title
         self._values = values
