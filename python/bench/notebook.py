@@ -12,8 +12,11 @@ writes the `.nn` text, then times, in this process:
 - nnderive: `nnderive.parse(text).solve()` (parse, check, derive, the
   forward and backward passes and the SGD step; the values only, no
   document); of that, `nnderive.parse(text)` alone (reading and checking
-  the file, which holds every weight as text); and the first `sol.text`
-  read (the text document, made then);
+  the file, which holds every weight as text); `net.solve()` again on a
+  parsed `Net` (which keeps its derivation and its solution's skeleton:
+  the evaluation and the arrays only); and the first `sol.text`
+  read on a fresh solution (the exact solution and the text document,
+  made then);
 - NumPy (float64, the BLAS on one thread: OPENBLAS_NUM_THREADS and the
   like are set to 1 unless already set): the forward pass, the backward
   pass written by hand (through time for the RNN and the LSTM; the
@@ -425,16 +428,18 @@ def main():
     print(peer)
     print(f"medians of {RUNS} runs, milliseconds of wall time\n")
     cases = network_cases()
-    header = (f"{'network':58} {'solve':>10} {'parse':>10} {'text':>10} {'NumPy':>10} {'ratio':>7} "
+    header = (f"{'network':58} {'solve':>10} {'parse':>10} {'again':>10} {'text':>10} {'NumPy':>10} {'ratio':>7} "
               f"{'PyTorch':>10} {'ratio':>7}")
     print(header)
     notes = []
     for name, text, arrays in cases:
         solve = median(lambda: nnderive.parse(text, name="bench.nn").solve())
         parse = median(lambda: nnderive.parse(text, name="bench.nn"))
+        net = nnderive.parse(text, name="bench.nn")
+        again = median(lambda: net.solve())
         sol = nnderive.parse(text, name="bench.nn").solve()
         text_time = first_read(lambda: nnderive.parse(text, name="bench.nn").solve(), lambda s: s.text)
-        row = f"{name:58} {ms(solve)} {ms(parse)} {ms(text_time)}"
+        row = f"{name:58} {ms(solve)} {ms(parse)} {ms(again)} {ms(text_time)}"
         if name.startswith("dense"):
             step = numpy_dense(arrays, sum(1 for k in arrays if k.startswith("W")))
         elif name.startswith("assignment"):
