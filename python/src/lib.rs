@@ -2,11 +2,13 @@
 //!
 //! A thin boundary on purpose: each function takes a file's name and text
 //! and the values given from Python, runs the library, and returns the
-//! library's own outputs. `solve` computes the values only and hands them
-//! to NumPy as arrays, with a small JSON skeleton of names and formulas
-//! (`render::json::solution_apart`); the documents (text, Markdown, LaTeX,
-//! JSON) and the exact fractions are made by the returned [`Solved`] when
-//! the Python layer (`nnderive/__init__.py`) first asks for them. Long calls
+//! library's own outputs. `solve` computes the values only, in f64
+//! (`eval::fast`), and hands them to NumPy as arrays, with a small JSON
+//! skeleton of names and formulas (`render::json::solution_apart`, kept per
+//! network by [`located`]); the exact solution, and from it the documents
+//! (text, Markdown, LaTeX, JSON), the exact fractions and the notes, are
+//! made by the returned [`Solved`] when the Python layer
+//! (`nnderive/__init__.py`) first asks for them. Long calls
 //! run without the GIL and stop on a signal (`KeyboardInterrupt`).
 //! Errors raise `NativeError(rendered, line, column, message)`, where
 //! `rendered` is exactly what the CLI prints (every error, in file order) and

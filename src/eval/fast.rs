@@ -26,6 +26,12 @@
 //! operation is watched ([`super::watch`]), and when an operand comes within
 //! [`super::watch::MARGIN`] of the discontinuity, or the f64 pass fails, the result is
 //! not used: [`solve_float`] solves exactly instead, and says so.
+//!
+//! An f64 solution holds the values a program reads (forward values, error
+//! terms, gradients, the training), not those only a document shows (a
+//! max-pool's switches, each term of a sum over time, the value of each
+//! step of a derivation): its `masks`, `time_terms` and `step_values` are
+//! empty. Documents are made from the exact solution.
 
 use std::rc::Rc;
 
