@@ -139,6 +139,42 @@ fn eval_only(runs: usize) {
     }
 }
 
+/// The Python package's evaluation (`eval::fast::solve_float`: every value
+/// in f64, of a model already parsed, checked and derived), per network,
+/// with the share of it spent in the f64 GEMM: the assignment's network,
+/// the wide case, and every `.nn` file in `$NNDERIVE_BENCH_NETS` (which
+/// `python python/bench/notebook.py --write DIR` fills with its networks).
+fn fast_eval(runs: usize) {
+    let mut cases = vec![
+        ("assignment4.nn".to_string(), std::fs::read_to_string(common::example("assignment4.nn")).unwrap()),
+        (
+            "wide 512x4".to_string(),
+            common::random_network(3, 4, &[512, 512, 512, 512, 10], &["sigmoid"], "cross_entropy"),
+        ),
+    ];
+    if let Ok(dir) = std::env::var("NNDERIVE_BENCH_NETS") {
+        let mut files: Vec<_> = std::fs::read_dir(&dir).expect("NNDERIVE_BENCH_NETS is a folder").flatten().collect();
+        files.sort_by_key(|f| f.file_name());
+        for f in files.into_iter().filter(|f| f.path().extension().is_some_and(|e| e == "nn")) {
+            cases.push((f.file_name().to_string_lossy().into_owned(), std::fs::read_to_string(f.path()).unwrap()));
+        }
+    }
+    println!("{:<40} {:>12} {:>10} {:>8}", "network (f64 evaluation)", "median ms", "GEMM %", "path");
+    for (name, text) in cases {
+        let model = nnderive::load(&Source::new("fast.nn", text)).unwrap();
+        let derivation = nnderive::derive::derive(&model);
+        let solve = || nnderive::eval::fast::solve_float(&model, &derivation).unwrap();
+        let time = median(runs, || drop(solve()));
+        // One more run, for the GEMM's share of it.
+        let start = Instant::now();
+        let ((_, computed), gemm) = nnderive::eval::fast::gemm_time(solve);
+        let whole = start.elapsed();
+        let share = 100.0 * gemm.as_secs_f64() / whole.as_secs_f64().max(1e-12);
+        let path = if computed == nnderive::eval::fast::Computed::Float { "f64" } else { "exact" };
+        println!("{name:<40} {:>12.3} {share:>9.0}% {path:>8}", time.as_secs_f64() * 1e3);
+    }
+}
+
 /// Long gradient sums (the `large` fuzz recipes): case 3, `Hk =
 /// fn(H(k-1)) * x`, where ∂L/∂x sums one term from every equation, and case
 /// 1, a chain `Hk = fn(H(k-1))`, both through a mix of the fuzz target's
@@ -359,6 +395,11 @@ fn main() {
     // `cargo bench -- eval`: only the evaluation, for NumPy's in-process figure.
     if std::env::args().any(|a| a == "eval") {
         eval_only(runs.max(5));
+        return;
+    }
+    // `cargo bench -- fast`: only the Python package's f64 evaluation.
+    if std::env::args().any(|a| a == "fast") {
+        fast_eval(runs.max(5));
         return;
     }
     // `cargo bench -- longsum`: only the long gradient sums.

@@ -4,6 +4,7 @@ on the networks of docs/performance.md's notebook table, against peers
 doing the same work in the same run.
 
     python python/bench/notebook.py [--quick]
+    python python/bench/notebook.py --write DIR   # the networks as .nn files
 
 Needs the package installed (see python/README.md). For each network it
 writes the `.nn` text, then times, in this process:
@@ -11,8 +12,11 @@ writes the `.nn` text, then times, in this process:
 - nnderive: `nnderive.parse(text).solve()` (parse, check, derive, the
   forward and backward passes and the SGD step; the values only, no
   document); of that, `nnderive.parse(text)` alone (reading and checking
-  the file, which holds every weight as text); and the first `sol.text`
-  read (the text document, made then);
+  the file, which holds every weight as text); `net.solve()` again on a
+  parsed `Net` (which keeps its derivation and its solution's skeleton:
+  the evaluation and the arrays only); and the first `sol.text`
+  read on a fresh solution (the exact solution and the text document,
+  made then);
 - NumPy (float64, the BLAS on one thread: OPENBLAS_NUM_THREADS and the
   like are set to 1 unless already set): the forward pass, the backward
   pass written by hand (through time for the RNN and the LSTM; the
@@ -376,11 +380,42 @@ def median(f, runs=RUNS):
     return statistics.median(times)
 
 
+def first_read(make, read, runs=RUNS):
+    """Median time of `read(x)` on a fresh `x = make()` each run (its first
+    read: for a document, the exact solution and the writing)."""
+    times = []
+    for _ in range(max(1, runs // 2)):
+        x = make()
+        start = time.perf_counter()
+        read(x)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def ms(seconds):
     return f"{seconds * 1000:10.2f}"
 
 
+def network_cases():
+    return [
+        cnn(),
+        recurrent("rnn", 100, 32, 64),
+        recurrent("lstm", 50, 32, 32),
+        dense([512, 512, 512, 512, 10]),
+        assignment4(),
+    ]
+
+
 def main():
+    if "--write" in sys.argv:
+        # The networks as .nn files, for `cargo bench -- fast` (NNDERIVE_BENCH_NETS).
+        folder = sys.argv[sys.argv.index("--write") + 1]
+        os.makedirs(folder, exist_ok=True)
+        for stem, (_, text, _) in zip(("cnn", "rnn", "lstm", "dense"), network_cases()[:4]):
+            with open(os.path.join(folder, f"{stem}.nn"), "w", encoding="utf-8") as f:
+                f.write(text)
+        print(f"wrote the networks to {folder}")
+        return
     blas = f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}"
     try:
         import torch
@@ -392,23 +427,19 @@ def main():
     print(f"nnderive {nnderive.__version__}, Python {sys.version.split()[0]}, NumPy {np.__version__} ({blas})")
     print(peer)
     print(f"medians of {RUNS} runs, milliseconds of wall time\n")
-    cases = [
-        cnn(),
-        recurrent("rnn", 100, 32, 64),
-        recurrent("lstm", 50, 32, 32),
-        dense([512, 512, 512, 512, 10]),
-        assignment4(),
-    ]
-    header = (f"{'network':58} {'solve':>10} {'parse':>10} {'text':>10} {'NumPy':>10} {'ratio':>7} "
+    cases = network_cases()
+    header = (f"{'network':58} {'solve':>10} {'parse':>10} {'again':>10} {'text':>10} {'NumPy':>10} {'ratio':>7} "
               f"{'PyTorch':>10} {'ratio':>7}")
     print(header)
     notes = []
     for name, text, arrays in cases:
         solve = median(lambda: nnderive.parse(text, name="bench.nn").solve())
         parse = median(lambda: nnderive.parse(text, name="bench.nn"))
+        net = nnderive.parse(text, name="bench.nn")
+        again = median(lambda: net.solve())
         sol = nnderive.parse(text, name="bench.nn").solve()
-        text_time = median(lambda: sol._solved.text(None), runs=max(1, RUNS // 2))
-        row = f"{name:58} {ms(solve)} {ms(parse)} {ms(text_time)}"
+        text_time = first_read(lambda: nnderive.parse(text, name="bench.nn").solve(), lambda s: s.text)
+        row = f"{name:58} {ms(solve)} {ms(parse)} {ms(again)} {ms(text_time)}"
         if name.startswith("dense"):
             step = numpy_dense(arrays, sum(1 for k in arrays if k.startswith("W")))
         elif name.startswith("assignment"):

@@ -17,6 +17,7 @@ gradients with the derived ones (:meth:`Solution.compare`).
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import math
@@ -301,6 +302,7 @@ def _fractions(exact: Any) -> Any:
 _GREEK = {"δ": "delta", "∂": "d", "ŷ": "yhat", "\u0302": "hat", "ᵀ": "T", "⁽": "(", "⁾": ")", "ᵏ": "k", "ₜ": "t", "ᵗ": "t"}
 
 
+@functools.lru_cache(maxsize=4096)
 def _ascii(key: str) -> str:
     """A plain ASCII spelling of a key: ``δ1`` is ``delta1``, ``∂L/∂H`` is
     ``dL/dH``, ``dL/dc₂`` is ``dL/dc2``, another Greek letter its name
@@ -331,6 +333,24 @@ def _aliases(keys: Any) -> Dict[str, str]:
     for k in keys:
         spellings.setdefault(_ascii(k), []).append(k)
     return {a: ks[0] for a, ks in spellings.items() if len(ks) == 1 and a != ks[0] and a not in keys}
+
+
+# The aliases of each section of a kept skeleton (see `_skeleton`), by the
+# section's identity; the section itself is held with them, so that its
+# identity is not reused while the entry is here.
+_SECTION_ALIASES: Dict[int, Tuple[Any, Dict[str, str]]] = {}
+
+
+def _section_aliases(entries: Mapping[str, Any]) -> Dict[str, str]:
+    """`_aliases` of a section's keys, computed once per kept skeleton."""
+    kept = _SECTION_ALIASES.get(id(entries))
+    if kept is not None and kept[0] is entries:
+        return kept[1]
+    aliases = _aliases(entries)
+    if len(_SECTION_ALIASES) > 256:
+        _SECTION_ALIASES.clear()
+    _SECTION_ALIASES[id(entries)] = (entries, aliases)
+    return aliases
 
 
 class _Named(dict):
@@ -378,7 +398,9 @@ class _Values:
         """:meth:`exact` of each of ``objs``, asked of the native layer at once."""
         def index(obj: Mapping[str, Any]) -> Optional[int]:
             value = obj.get("value")
-            if obj.get("exact") is True and isinstance(value, dict) and "buffer" in value:
+            # The skeleton is the f64 solution's: whether a value is exact is
+            # known to the exact solution, which the native layer asks.
+            if isinstance(value, dict) and "buffer" in value:
                 return value["buffer"]
             return None
 
@@ -421,7 +443,7 @@ class Section(_Named):
     """
 
     def __init__(self, title: str, entries: Mapping[str, Mapping[str, Any]], values: Optional[_Values] = None):
-        aliases = _aliases(entries)
+        aliases = _section_aliases(entries)
         super().__init__(title, aliases)
         self._title = title
         self._values = values
@@ -665,6 +687,14 @@ class Graph:
         return self.source.rstrip("\n")
 
 
+@functools.lru_cache(maxsize=16)
+def _skeleton(text: str) -> Any:
+    """A solution's skeleton parsed, kept for the next solve of the same
+    network (the same names and formulas; its values are the arrays). Read
+    only: every solution of that network shares it."""
+    return json.loads(text)
+
+
 class Solution:
     """The worked solution (``nnderive solve``).
 
@@ -696,7 +726,7 @@ class Solution:
         self._documents: Dict[str, Any] = {}
         values = _Values(solved, arrays)
         self._values = values
-        data = json.loads(skeleton)
+        data = _skeleton(skeleton)
         self.given = Section("given values", data["given"], values)
         self.forward = Section("forward quantities", data["forward"], values)
         self.deltas = Section("error terms", data["deltas"], values)
@@ -708,19 +738,31 @@ class Solution:
         self.loss_latex: Optional[str] = loss.get("latex")
         self._loss = loss
         self.loss = float(values.array(loss["value"]))
-        training = data.get("training")
-        if training:
-            self.training: Optional[Dict[str, Any]] = {
-                "optimizer": training["optimizer"],
-                "lr": float(values.array(training["lr"]["value"])),
-                "lr_exact": values.exact(training["lr"]),
-                "steps": int(training["steps"]),
-            }
-        else:
-            self.training = None
+        self._training = data.get("training")
         self._history = data.get("history", [])
         self.history = np.array([float(values.array(h["value"])) for h in self._history], dtype=np.float64)
-        self.notes: List[str] = list(data["notes"])
+
+    @property
+    def notes(self) -> List[str]:
+        """The notes of the worked solution, as ``--format json`` writes them
+        (made from the exact solution the first time they are read)."""
+        return self._document("notes", lambda: list(self._native.notes()))
+
+    @property
+    def training(self) -> Optional[Dict[str, Any]]:
+        """The training settings: ``optimizer``, ``lr`` (``lr_exact`` its
+        Fraction) and ``steps``; ``None`` when the file does not train."""
+        def make() -> Optional[Dict[str, Any]]:
+            training = self._training
+            if not training:
+                return None
+            return {
+                "optimizer": training["optimizer"],
+                "lr": float(self._values.array(training["lr"]["value"])),
+                "lr_exact": self._values.exact(training["lr"]),
+                "steps": int(training["steps"]),
+            }
+        return self._document("training", make)
 
     def _document(self, kind: str, make: Any) -> Any:
         if kind not in self._documents:

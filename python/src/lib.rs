@@ -2,16 +2,21 @@
 //!
 //! A thin boundary on purpose: each function takes a file's name and text
 //! and the values given from Python, runs the library, and returns the
-//! library's own outputs. `solve` computes the values only and hands them
-//! to NumPy as arrays, with a small JSON skeleton of names and formulas
-//! (`render::json::solution_apart`); the documents (text, Markdown, LaTeX,
-//! JSON) and the exact fractions are made by the returned [`Solved`] when
-//! the Python layer (`nnderive/__init__.py`) first asks for them. Long calls
+//! library's own outputs. `solve` computes the values only, in f64
+//! (`eval::fast`), and hands them to NumPy as arrays, with a small JSON
+//! skeleton of names and formulas (`render::json::solution_apart`, kept per
+//! network by [`located`]); the exact solution, and from it the documents
+//! (text, Markdown, LaTeX, JSON), the exact fractions and the notes, are
+//! made by the returned [`Solved`] when the Python layer
+//! (`nnderive/__init__.py`) first asks for them. Long calls
 //! run without the GIL and stop on a signal (`KeyboardInterrupt`).
 //! Errors raise `NativeError(rendered, line, column, message)`, where
 //! `rendered` is exactly what the CLI prints (every error, in file order) and
 //! the rest describe the first.
 
+mod located;
+
+use std::cell::RefCell;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use num_bigint::BigInt;
@@ -23,6 +28,9 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::PyBool;
 
+use nnderive::derive::Derivation;
+use nnderive::eval::fast::Computed;
+use nnderive::eval::Solution;
 use nnderive::model::{refuse_value, GivenFault, Model};
 use nnderive::render;
 use nnderive::{Error, Source};
@@ -112,7 +120,27 @@ fn decode(name: &str, bytes: &[u8]) -> PyResult<String> {
 /// a `Net` so that solving it again does not read the file again.
 #[pyclass]
 struct Checked {
-    checked: Guarded<(Source, Model)>,
+    checked: Guarded<Network>,
+}
+
+/// A file, its checked network, and the network's derivation, made by the
+/// first solve and kept for the next: solving again pays only evaluation.
+struct Network {
+    source: Source,
+    model: Model,
+    derivation: std::cell::OnceCell<Derivation>,
+    /// The skeleton of the first f64 solution and where its values are.
+    located: std::cell::OnceCell<Option<located::Located>>,
+}
+
+impl Network {
+    fn new((source, model): (Source, Model)) -> Self {
+        Network { source, model, derivation: std::cell::OnceCell::new(), located: std::cell::OnceCell::new() }
+    }
+
+    fn derivation(&self) -> &Derivation {
+        self.derivation.get_or_init(|| nnderive::derive::derive(&self.model))
+    }
 }
 
 /// The tensors of a checked file, as JSON: `[{"name", "role", "shape",
@@ -133,7 +161,10 @@ fn check(py: Python<'_>, name: &str, text: &str, given: Vec<Given>) -> PyResult<
             })
         })
         .collect();
-    Ok((serde_json::Value::Array(tensors).to_string(), Checked { checked: Guarded::new((source, model)) }))
+    Ok((
+        serde_json::Value::Array(tensors).to_string(),
+        Checked { checked: Guarded::new(Network::new((source, model))) },
+    ))
 }
 
 /// The symbolic derivation: `(json, text)`, the formulas as
@@ -218,50 +249,75 @@ fn interruptible<T>(py: Python<'_>, f: impl FnOnce() -> T) -> PyResult<T> {
 }
 
 /// A solved network, kept for the documents and exact values asked later:
-/// `solve` computes the values only, and each document is made the first
-/// time the Python layer asks for it (which caches it).
+/// `solve` computes the values in f64 only (`eval::fast`), and the exact
+/// solution, which every document and fraction is made from, is computed
+/// the first time one is asked for (each document is then cached by the
+/// Python layer).
 #[pyclass]
 struct Solved {
     /// The file and its checked network, shared with the `Net`'s [`Checked`]
     /// (locked first, then `solution`).
-    checked: Guarded<(Source, Model)>,
-    solution: Guarded<nnderive::eval::Solution>,
+    checked: Guarded<Network>,
+    /// The f64 solution, or the exact one when `computed` says so.
+    solution: Guarded<RefCell<Solution>>,
+    computed: Computed,
+    /// The exact solution, once asked for (when `computed` is `Float`).
+    exact: Guarded<RefCell<Option<Solution>>>,
 }
 
 impl Solved {
-    /// `f` of the checked network and the solution, without the GIL.
-    fn with<R>(&self, py: Python<'_>, f: impl FnOnce(&Model, &nnderive::eval::Solution) -> R) -> R {
-        off_gil(py, || self.checked.with(|(_, model)| self.solution.with(|solution| f(model, solution))))
+    /// `f` of the checked network and the exact solution (solved now if it
+    /// was not yet), without the GIL and interruptible. `f` may take the
+    /// solution's values apart, but must leave it as it was.
+    fn with<R>(&self, py: Python<'_>, f: impl FnOnce(&Model, &mut Solution) -> R) -> PyResult<R> {
+        let out = interruptible(py, || {
+            self.checked.with(|net| {
+                if self.computed == Computed::Exact {
+                    return Ok(self.solution.with(|solution| f(&net.model, &mut solution.borrow_mut())));
+                }
+                self.exact.with(|cell| {
+                    let mut cell = cell.borrow_mut();
+                    if cell.is_none() {
+                        let solution = nnderive::eval::solve_derived(&net.model, net.derivation().clone())
+                            .map_err(|e| raise(&net.source, &e.into()))?;
+                        *cell = Some(solution);
+                    }
+                    let solution = cell.as_mut().ok_or_else(|| argument_error("no exact solution".into()))?;
+                    Ok(f(&net.model, solution))
+                })
+            })
+        })?;
+        out
     }
 }
 
 #[pymethods]
 impl Solved {
     /// The solution as `nnderive solve --format json` writes it.
-    fn json(&self, py: Python<'_>) -> String {
+    fn json(&self, py: Python<'_>) -> PyResult<String> {
         self.with(py, |model, solution| render::json::solution(model, solution, None))
     }
 
     /// The text document, as `nnderive solve [--round N]` prints it.
     #[pyo3(signature = (round = None))]
-    fn text(&self, py: Python<'_>, round: Option<u32>) -> String {
+    fn text(&self, py: Python<'_>, round: Option<u32>) -> PyResult<String> {
         self.with(py, |model, solution| render::text::solution(model, solution, round))
     }
 
     /// The Markdown document (`--format markdown`).
     #[pyo3(signature = (round = None))]
-    fn markdown(&self, py: Python<'_>, round: Option<u32>) -> String {
+    fn markdown(&self, py: Python<'_>, round: Option<u32>) -> PyResult<String> {
         self.with(py, |model, solution| render::markdown::document(model, solution, round))
     }
 
     /// The LaTeX document (`--format latex`).
     #[pyo3(signature = (round = None))]
-    fn latex(&self, py: Python<'_>, round: Option<u32>) -> String {
+    fn latex(&self, py: Python<'_>, round: Option<u32>) -> PyResult<String> {
         self.with(py, |model, solution| render::latex::document(model, solution, round))
     }
 
     /// The table of every named quantity (`render::quantities::json`), which `compare` reads.
-    fn quantities(&self, py: Python<'_>) -> String {
+    fn quantities(&self, py: Python<'_>) -> PyResult<String> {
         self.with(py, |model, solution| {
             render::quantities::json(&render::quantities::Quantities::new(model, solution), solution)
         })
@@ -269,14 +325,61 @@ impl Solved {
 
     /// The exact entries of the values numbered `wanted` in the skeleton,
     /// row-major as `"27/20"` strings: `[(i, strings)]` for those that are
-    /// exact (`render::json::exact_apart`).
-    fn exact(&self, py: Python<'_>, wanted: Vec<usize>) -> Vec<(usize, Vec<String>)> {
-        self.with(py, |model, solution| render::json::exact_apart(model, solution, &wanted))
+    /// exact in the exact solution (`render::json::exact_apart`; its values
+    /// are numbered as the f64 solution's skeleton numbers them, since both
+    /// solutions have the same quantities).
+    fn exact(&self, py: Python<'_>, wanted: Vec<usize>) -> PyResult<Vec<(usize, Vec<String>)>> {
+        let float = self.computed == Computed::Float;
+        // A value exact in the f64 solution is made of constants alone (the
+        // learning rate), the same fractions as the exact solution's: those
+        // are answered without solving exactly.
+        let own = off_gil(py, || {
+            self.checked.with(|net| {
+                self.solution.with(|solution| render::json::exact_apart(&net.model, &solution.borrow(), &wanted))
+            })
+        });
+        if own.len() == wanted.len() {
+            return Ok(own);
+        }
+        self.with(py, |model, solution| {
+            if !float {
+                return render::json::exact_apart(model, solution, &wanted);
+            }
+            // The f64 solution has none of the values only documents show
+            // (`eval::fast`), and its skeleton numbers the values without
+            // them: so are the exact solution's numbered here.
+            let masks = std::mem::take(&mut solution.masks);
+            let time_terms = std::mem::take(&mut solution.time_terms);
+            let step_values = std::mem::take(&mut solution.step_values);
+            let found = render::json::exact_apart(model, solution, &wanted);
+            (solution.masks, solution.time_terms, solution.step_values) = (masks, time_terms, step_values);
+            found
+        })
+    }
+
+    /// The notes of the worked solution, as `--format json` writes them
+    /// (from the exact solution: some notes are about exact arithmetic).
+    fn notes(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        self.with(py, |model, solution| {
+            let (skeleton, _) = render::json::solution_apart(model, solution);
+            let data: serde_json::Value = serde_json::from_str(&skeleton).unwrap_or_default();
+            let notes = data.get("notes").and_then(|n| n.as_array()).cloned().unwrap_or_default();
+            notes.iter().filter_map(|n| n.as_str().map(str::to_string)).collect()
+        })
+    }
+
+    /// `"float"` when the values were computed in f64, `"exact"` when
+    /// exactly (values left open, or an operand at a discontinuity).
+    fn computed(&self) -> &'static str {
+        match self.computed {
+            Computed::Float => "float",
+            Computed::Exact => "exact",
+        }
     }
 
     /// The file's name, as given.
     fn name(&self, py: Python<'_>) -> String {
-        off_gil(py, || self.checked.with(|(source, _)| source.name.clone()))
+        off_gil(py, || self.checked.with(|net| net.source.name.clone()))
     }
 }
 
@@ -289,8 +392,9 @@ fn array<'py>(py: Python<'py>, (dims, entries): render::json::ApartValue) -> PyR
 
 /// The worked solution, values only: `(solved, skeleton, arrays)`. The
 /// skeleton is `render::json::solution_apart`'s JSON (names, formulas,
-/// `{"buffer": i}` for each value), `arrays` the values as NumPy arrays in
-/// that order, and `solved` makes the documents when they are asked for.
+/// `{"buffer": i}` for each value) of the f64 solution, `arrays` the values
+/// as NumPy arrays in that order, and `solved` makes the documents, the
+/// notes and the exact fractions when they are asked for.
 #[pyfunction]
 #[pyo3(signature = (name, text, given = Vec::new()))]
 fn solve<'py>(
@@ -300,30 +404,43 @@ fn solve<'py>(
     given: Vec<Given>,
 ) -> PyResult<(Solved, String, Vec<Bound<'py, PyAny>>)> {
     let checked = off_gil(py, || model(name, text, given))?;
-    solve_model(py, Guarded::new(checked))
+    solve_model(py, Guarded::new(Network::new(checked)))
 }
 
-/// [`solve`] of a network checked before (a `Net`'s own values).
+/// [`solve`] of a network checked before (a `Net`'s own values), whose
+/// derivation is kept from one solve to the next.
 #[pyfunction]
 fn solve_checked<'py>(py: Python<'py>, checked: &Checked) -> PyResult<(Solved, String, Vec<Bound<'py, PyAny>>)> {
     solve_model(py, checked.checked.clone())
 }
 
-fn solve_model(py: Python<'_>, checked: Guarded<(Source, Model)>) -> PyResult<(Solved, String, Vec<Bound<'_, PyAny>>)> {
+fn solve_model(py: Python<'_>, checked: Guarded<Network>) -> PyResult<(Solved, String, Vec<Bound<'_, PyAny>>)> {
     let solved = interruptible(py, || {
-        checked.with(|(source, model)| {
+        checked.with(|net| {
             // The package hands values to NumPy: every one must be a number
             // (the command line's `solve` writes open values as expressions).
-            nnderive::eval::require_values(model, "solve in Python (NumPy arrays)")
-                .map_err(|e| raise(source, &e.into()))?;
-            let solution = nnderive::solve(model).map_err(|e| raise(source, &e))?;
-            let (skeleton, values) = render::json::solution_apart(model, &solution);
-            Ok::<_, PyErr>((solution, skeleton, values))
+            nnderive::eval::require_values(&net.model, "solve in Python (NumPy arrays)")
+                .map_err(|e| raise(&net.source, &e.into()))?;
+            let (solution, computed) = nnderive::eval::fast::solve_float(&net.model, net.derivation())
+                .map_err(|e| raise(&net.source, &e.into()))?;
+            // The skeleton of an f64 solution is the network's: written
+            // once, then its values are read from where they were.
+            let kept = net.located.get().and_then(Option::as_ref).filter(|_| computed == Computed::Float);
+            if let Some(values) = kept.and_then(|l| l.values(&solution)) {
+                let skeleton = kept.map(|l| l.skeleton.clone()).unwrap_or_default();
+                return Ok::<_, PyErr>((solution, computed, skeleton, values));
+            }
+            let (skeleton, values, addresses) = render::json::solution_apart_from(&net.model, &solution);
+            if computed == Computed::Float && net.located.get().is_none() {
+                let _ = net.located.set(located::Located::new(&skeleton, &solution, &values, &addresses));
+            }
+            Ok((solution, computed, skeleton, values))
         })
     })?;
-    let (solution, skeleton, values) = solved?;
+    let (solution, computed, skeleton, values) = solved?;
     let arrays = values.into_iter().map(|v| array(py, v)).collect::<PyResult<Vec<_>>>()?;
-    Ok((Solved { checked, solution: Guarded::new(solution) }, skeleton, arrays))
+    let exact = Guarded::new(RefCell::new(None));
+    Ok((Solved { checked, solution: Guarded::new(RefCell::new(solution)), computed, exact }, skeleton, arrays))
 }
 
 /// Grades a student's answers (`answers`: the text of a JSON or CSV file,

@@ -411,6 +411,9 @@ impl<'a> Evaluator<'a> {
         if let Some(probe) = &mut self.probe {
             probe.observe(self.graph.node(n), args, &value, self.quantity);
         }
+        if super::watch::watching() {
+            super::watch::observe(self.graph.node(n), args, &value);
+        }
         Ok(value)
     }
 }

@@ -252,10 +252,28 @@ pub(super) fn float_matmul_strided(
     // SAFETY: every entry of `a` read, up to index `last_a`, is inside it,
     // `b` holds k·p entries with row stride p, and `v` m·p with row stride
     // p (checked above and allocated here); `v` aliases neither input.
+    let start = GEMM_CLOCK.with(|c| c.get().is_some()).then(std::time::Instant::now);
     unsafe {
         matrixmultiply::dgemm(m, k, p, 1.0, a.as_ptr(), ra, ca, b.as_ptr(), rp, 1, 0.0, v.as_mut_ptr(), rp, 1);
     }
+    if let Some(start) = start {
+        GEMM_CLOCK.with(|c| c.set(c.get().map(|t| t + start.elapsed())));
+    }
     v
+}
+
+thread_local! {
+    /// While [`gemm_clock`] runs: the time spent in the f64 GEMM so far.
+    static GEMM_CLOCK: std::cell::Cell<Option<std::time::Duration>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f`, and returns with its result the time this thread spent in the
+/// f64 GEMM meanwhile (for benchmarks: the GEMM's share of an evaluation).
+pub(super) fn gemm_clock<T>(f: impl FnOnce() -> T) -> (T, std::time::Duration) {
+    let before = GEMM_CLOCK.with(|c| c.replace(Some(std::time::Duration::ZERO)));
+    let out = f();
+    let spent = GEMM_CLOCK.with(|c| c.replace(before)).unwrap_or_default();
+    (out, spent)
 }
 
 #[cfg(test)]

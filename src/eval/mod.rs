@@ -11,6 +11,7 @@ mod exact;
 pub mod gather;
 mod matmul;
 pub mod evaluate;
+pub mod fast;
 pub mod margins;
 pub mod probe;
 mod quantity;
@@ -21,11 +22,13 @@ pub mod slice;
 mod solve;
 mod stable;
 pub mod tensor;
+mod watch;
 pub mod work;
 
 pub use cases::{Case, Cases, SolvedCases};
 pub use error::{Error, ErrorKind, Failure};
 pub use solve::{
-    check_tolerance, gradcheck, gradcheck_with, open_values, require_values, sampled_entries, solve, symbol_label,
-    GradCheck, GradCheckOptions, ParamCheck, PoolMask, Prepared, Solution, Training, TrainingStep, SMALL_NETWORK,
+    check_tolerance, gradcheck, gradcheck_with, open_values, require_values, sampled_entries, solve, solve_derived,
+    symbol_label, GradCheck, GradCheckOptions, ParamCheck, PoolMask, Prepared, Solution, Training, TrainingStep,
+    SMALL_NETWORK,
 };

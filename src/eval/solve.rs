@@ -108,19 +108,44 @@ impl Solution {
 
 /// Derives and evaluates everything, then trains.
 pub fn solve(model: &Model) -> Result<Solution, Error> {
-    let derivation = derive(model);
-    super::work::check_solve(model, &derivation)?;
+    solve_derived(model, derive(model))
+}
+
+/// [`solve`] of a model already derived (`derivation` is `derive(model)`),
+/// so that a caller solving the same model again derives it once.
+pub fn solve_derived(model: &Model, derivation: Derivation) -> Result<Solution, Error> {
     let initial = initial_values(model)?;
     // Only a given value of more than EXACT_ENTRIES_CAP entries starts in f64.
     let large =
         model.ids().filter(|&id| initial[id.0 as usize].as_ref().is_some_and(|v| matches!(v.data(), Data::Float(_))));
     let large: Vec<Note> = large.map(|id| Note::Large { quantity: Quantity::Tensor(id) }).collect();
+    solve_from(model, derivation, initial, large, false)
+}
+
+/// [`solve`] from the given values `initial` (by tensor), with `large`
+/// the notes of those given in f64; with `values_only`, without the
+/// values only documents show (`masks`, `time_terms`, `step_values` empty).
+pub(super) fn solve_from(
+    model: &Model,
+    derivation: Derivation,
+    initial: Vec<Option<Rc<Tensor>>>,
+    large: Vec<Note>,
+    values_only: bool,
+) -> Result<Solution, Error> {
+    super::work::check_solve(model, &derivation)?;
     // Values are shared, not copied, between the passes and the training
     // step: a large parameter is held once however many hold it.
     let pass = Pass::run(model, &derivation, initial.clone(), true)?;
-    let masks = pool_masks(model, &derivation, &pass.values)?;
-    let time_terms = time_terms(model, &derivation, &pass)?;
-    let step_values = step_values(model, &derivation, &pass);
+    // What only a document shows (the switches, each term of a sum over
+    // time, each step's value) is left out of a solution of values only.
+    let (masks, time_terms, step_values) = match values_only {
+        true => (Vec::new(), Vec::new(), Vec::new()),
+        false => (
+            pool_masks(model, &derivation, &pass.values)?,
+            time_terms(model, &derivation, &pass)?,
+            step_values(model, &derivation, &pass),
+        ),
+    };
     let open = open_values(model);
     let general = if open.is_empty() { Vec::new() } else { general_values(model, &derivation, &pass)? };
     let mut notes = pass.notes.clone();

@@ -57,8 +57,9 @@ pub type ApartValue = (Vec<usize>, Vec<f64>);
 
 /// What the writer collects while [`solution_apart`] or [`exact_apart`] runs.
 enum Collect {
-    /// Every value's dims and f64 entries, in placeholder order.
-    Values(Vec<ApartValue>),
+    /// Every value's dims and f64 entries, in placeholder order, and the
+    /// address of the tensor each was read from.
+    Values(Vec<ApartValue>, Vec<usize>),
     /// The exact entries (as `"27/20"` strings) of the values whose
     /// placeholder numbers are in `wanted` (sorted), counting them in `next`.
     Exact { next: usize, wanted: Vec<usize>, found: Vec<(usize, Vec<String>)> },
@@ -94,9 +95,18 @@ fn collecting(model: &Model, solution: &Solution, collect: Collect) -> (String, 
 /// package reads this: the skeleton is small (names and formulas, none of
 /// the entries) and the values reach NumPy as buffers, not as text.
 pub fn solution_apart(model: &Model, solution: &Solution) -> (String, Vec<ApartValue>) {
-    match collecting(model, solution, Collect::Values(Vec::new())) {
-        (text, Some(Collect::Values(values))) => (text, values),
-        (text, _) => (text, Vec::new()),
+    let (text, values, _) = solution_apart_from(model, solution);
+    (text, values)
+}
+
+/// [`solution_apart`], with the address of the tensor each value was read
+/// from (a tensor of `solution`, or one the writer made, such as the
+/// learning rate's), so that a caller can find the same values in the next
+/// solution of the same model without writing the skeleton again.
+pub fn solution_apart_from(model: &Model, solution: &Solution) -> (String, Vec<ApartValue>, Vec<usize>) {
+    match collecting(model, solution, Collect::Values(Vec::new(), Vec::new())) {
+        (text, Some(Collect::Values(values, addresses))) => (text, values, addresses),
+        (text, _) => (text, Vec::new(), Vec::new()),
     }
 }
 
@@ -118,8 +128,9 @@ fn set_apart(t: &Tensor) -> Option<Value> {
     APART.with(|a| {
         let mut apart = a.borrow_mut();
         let i = match apart.as_mut()? {
-            Collect::Values(list) => {
+            Collect::Values(list, addresses) => {
                 list.push((t.dims().to_vec(), t.float_view().into_owned()));
+                addresses.push(t as *const Tensor as usize);
                 list.len() - 1
             }
             Collect::Exact { next, wanted, found } => {
