@@ -12,6 +12,7 @@ mod given;
 mod alike;
 pub mod names;
 pub mod optimizer;
+pub mod preact;
 pub mod sentence;
 pub mod layer_error;
 pub mod ranges;
@@ -167,6 +168,10 @@ pub struct Model {
     /// The equations a layer wrote out (μ, var, x̂ of a normalization; S
     /// and A of attention), each with the equation that called the layer.
     pub written_out: Vec<(TensorId, TensorId)>,
+    /// The pre-activations the file left unnamed and nnderive named
+    /// (`zh = W x + b` before `h = tanh(zh)`), in the order of the equations;
+    /// each is also in `written_out`, before the equation that uses it.
+    pub introduced: Vec<preact::Introduced>,
 }
 
 /// How a network that works on a batch of examples lays them out, read off
@@ -190,6 +195,12 @@ impl Model {
 
     pub fn tensor_id(&self, name: &str) -> Option<TensorId> {
         self.tensors.get_index_of(name).map(|i| TensorId(i as u32))
+    }
+
+    /// The equation of the file that uses `id`, when `id` is a
+    /// pre-activation nnderive named (`h[2]` for `zh[2]`).
+    pub fn introduced_for(&self, id: TensorId) -> Option<TensorId> {
+        self.introduced.iter().find(|i| i.tensor == id).map(|i| i.user)
     }
 
     pub fn function(&self, id: FnId) -> &Function {
