@@ -370,7 +370,8 @@ impl<'m> Backprop<'m> {
         self.count_layers();
         let mut numbers = Vec::new();
         for &(v, n) in self.layers.keys() {
-            let named = self.defs[v.0 as usize] == Some(n);
+            // A name nnderive gave (`zh2`) numbers nothing.
+            let named = self.defs[v.0 as usize] == Some(n) && self.model.introduced_for(v).is_none();
             let name = &self.model.tensor(v).name;
             let digits = name.trim_start_matches(|c: char| !c.is_ascii_digit());
             let number = digits.parse::<usize>().ok().filter(|_| named && !digits.is_empty() && digits.len() < 6);

@@ -385,6 +385,16 @@ fn forward_blocks<V: Valued>(o: &Outline<V>) -> Vec<Block> {
             .collect(),
     };
     out.push(Block::Display(rows));
+    let introduced = super::introduced::spelled(model, names, L);
+    if !introduced.is_empty() {
+        let mut said = vec![text(format!("nnderive names {} ", super::introduced::noun(introduced.len())))];
+        for (i, name) in introduced.iter().enumerate() {
+            let between = if i + 1 == introduced.len() { "" } else if i + 2 == introduced.len() { " and " } else { ", " };
+            said.extend([math(name.clone()), text(between)]);
+        }
+        said.push(text(format!("{}, so that every error term is a gradient with respect to a name.", super::introduced::WHICH)));
+        out.push(Block::Paragraph(said));
+    }
     if let Some(batch) = model.batch {
         let lane = super::text::lane_name(batch.examples.other());
         out.push(Block::Paragraph(vec![
