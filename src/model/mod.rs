@@ -203,6 +203,15 @@ impl Model {
         self.introduced.iter().find(|i| i.tensor == id).map(|i| i.user)
     }
 
+    /// The right-hand side of equation `id` as the file wrote it: its
+    /// definition, or the one before nnderive named its pre-activations.
+    pub fn written_definition(&self, id: TensorId) -> Option<NodeId> {
+        match self.introduced.iter().find(|i| i.user == id) {
+            Some(i) => Some(i.written),
+            None => self.tensor(id).definition,
+        }
+    }
+
     pub fn function(&self, id: FnId) -> &Function {
         &self.functions[id.0 as usize]
     }

@@ -34,6 +34,10 @@ use super::{Model, NamedTensor, Role};
 pub struct Introduced {
     pub tensor: TensorId,
     pub user: TensorId,
+    /// The right-hand side of `user` as the file wrote it (`tanh(W x + b)`),
+    /// for what speaks only of the file's names: the grader computes a
+    /// student's `h` from their own earlier values through it.
+    pub written: NodeId,
 }
 
 /// `model` with each unnamed pre-activation written out as an equation of
@@ -76,7 +80,7 @@ pub(super) fn name_pre_activations(mut model: Model) -> Model {
             let node = model.graph.tensor(id, shape);
             named.insert(n, node);
             model.written_out.push((v, id));
-            model.introduced.push(Introduced { tensor: id, user: v });
+            model.introduced.push(Introduced { tensor: id, user: v, written: root });
             order.push(id);
         }
         let rewritten = replace(&mut model.graph, root, &named);
