@@ -234,8 +234,15 @@ impl Model {
     pub fn equations(&self) -> impl Iterator<Item = TensorId> + '_ {
         let written = |id: TensorId| self.written_out.iter().any(|&(_, t)| t == id);
         let mut out = Vec::new();
+        let written_for = |id: TensorId| self.written_out.iter().filter(move |&&(owner, _)| owner == id).map(|&(_, t)| t);
         for id in self.ids().filter(|&id| self.tensor(id).definition.is_some() && !written(id)) {
-            out.extend(self.written_out.iter().filter(|&&(owner, _)| owner == id).map(|&(_, t)| t));
+            for t in written_for(id) {
+                // A pre-activation nnderive named inside an equation a layer
+                // wrote out (attention's S = zS / √d) comes before it; no
+                // deeper chain exists (a named pre-activation has none).
+                out.extend(written_for(t));
+                out.push(t);
+            }
             out.push(id);
         }
         out.into_iter()
