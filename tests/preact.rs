@@ -10,7 +10,8 @@
 
 mod common;
 
-use nnderive::grade::{answers, grade, Format, Options};
+use nnderive::grade::answers::{self, Format};
+use nnderive::grade::{grade, Options};
 use nnderive::model::Model;
 use nnderive::render::quantities::Quantities;
 use nnderive::Source;
@@ -52,7 +53,7 @@ fn no_writer_takes_a_gradient_with_respect_to_an_expression() {
         let markdown = nnderive::render::markdown::document(&model, &solution, Some(4));
         for (what, out) in [("latex", &latex), ("markdown", &markdown)] {
             assert!(!out.contains("\\partial L}{\\partial \\left("), "{name} {what}");
-            assert_eq!(out.matches("nnderive names the pre-activation").count(), 1, "{name} {what}");
+            assert_eq!(out.matches("named by nnderive (the file leaves").count(), 1, "{name} {what}");
         }
         let json: Value = serde_json::from_str(&nnderive::render::json::solution(&model, &solution, Some(4))).unwrap();
         let introduced = json["introduced"].as_array().expect("the JSON lists what nnderive named");
@@ -196,10 +197,10 @@ fn answers_never_need_a_generated_name() {
     }
     // h₁ = tanh(Wxh x₁ + bh) (h₀ = 0), made wrong in its first entry; h₂
     // from it by the file's equation, in plain f64.
-    let wxh = [[0.5, -0.3], [0.2, 0.4], [-0.1, 0.6]];
-    let whh = [[0.1, -0.2, 0.3], [0.4, 0.1, -0.1], [-0.3, 0.2, 0.2]];
-    let bh = [0.1, 0.0, -0.1];
-    let (x1, x2) = ([1.0, 0.0], [0.5, -1.0]);
+    let wxh: [[f64; 2]; 3] = [[0.5, -0.3], [0.2, 0.4], [-0.1, 0.6]];
+    let whh: [[f64; 3]; 3] = [[0.1, -0.2, 0.3], [0.4, 0.1, -0.1], [-0.3, 0.2, 0.2]];
+    let bh: [f64; 3] = [0.1, 0.0, -0.1];
+    let (x1, x2): ([f64; 2], [f64; 2]) = ([1.0, 0.0], [0.5, -1.0]);
     let mut h1: Vec<f64> = (0..3).map(|i| (wxh[i][0] * x1[0] + wxh[i][1] * x1[1] + bh[i]).tanh()).collect();
     h1[0] += 0.1;
     let h2: Vec<f64> = (0..3)
@@ -226,6 +227,6 @@ fn errors_name_only_the_files_names() {
          param b[2] = [0, 0]\nh = tanh(W @ x + b)\nloss L = mse(y, h)\n",
     ))
     .unwrap_err();
-    let message = format!("{err}");
+    let message = format!("{err:?}");
     assert!(!message.contains("zh"), "{message}");
 }
