@@ -215,7 +215,11 @@ fn answers_never_need_a_generated_name() {
     let status = |name: &str| g.parts.iter().find(|p| p.name == name).map(|p| p.status.name());
     assert_eq!(status("h[1]"), Some("wrong"));
     assert_eq!(status("h[2]"), Some("consistent"), "{}", nnderive::grade::report::text(&g, "answers", "rnn.nn"));
-    assert!(g.parts.iter().all(|p| !p.name.starts_with('z')), "{:?}", g.parts.iter().map(|p| &p.name).collect::<Vec<_>>());
+    assert!(
+        g.parts.iter().all(|p| !p.name.starts_with('z')),
+        "{:?}",
+        g.parts.iter().map(|p| &p.name).collect::<Vec<_>>()
+    );
 }
 
 /// A located error speaks of the file's names: the pass runs after checking.

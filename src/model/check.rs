@@ -82,8 +82,9 @@ fn check_unrolled(file: &ast::File) -> Result<Model, Errors> {
         _ if errors.is_empty() => return Err(Error::at(ErrorKind::NoLoss, None).into()),
         _ => return Err(errors),
     };
+    let introduced = Default::default();
     let model =
-        Model { graph, tensors, functions, order, loss, train, time: None, batch, norms, written_out, introduced: Vec::new() };
+        Model { graph, tensors, functions, order, loss, train, time: None, batch, norms, written_out, introduced };
     if model.params().next().is_some() && !depends_on_param(&model, loss) {
         return Err(Error::new(ErrorKind::LossIgnoresParams, model.tensor(loss).span).into());
     }

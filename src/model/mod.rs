@@ -171,7 +171,7 @@ pub struct Model {
     /// The pre-activations the file left unnamed and nnderive named
     /// (`zh = W x + b` before `h = tanh(zh)`), in the order of the equations;
     /// each is also in `written_out`, before the equation that uses it.
-    pub introduced: Vec<preact::Introduced>,
+    pub introduced: preact::Introductions,
 }
 
 /// How a network that works on a batch of examples lays them out, read off
@@ -200,16 +200,13 @@ impl Model {
     /// The equation of the file that uses `id`, when `id` is a
     /// pre-activation nnderive named (`h[2]` for `zh[2]`).
     pub fn introduced_for(&self, id: TensorId) -> Option<TensorId> {
-        self.introduced.iter().find(|i| i.tensor == id).map(|i| i.user)
+        self.introduced.user(id)
     }
 
     /// The right-hand side of equation `id` as the file wrote it: its
     /// definition, or the one before nnderive named its pre-activations.
     pub fn written_definition(&self, id: TensorId) -> Option<NodeId> {
-        match self.introduced.iter().find(|i| i.user == id) {
-            Some(i) => Some(i.written),
-            None => self.tensor(id).definition,
-        }
+        self.introduced.written(id).or(self.tensor(id).definition)
     }
 
     pub fn function(&self, id: FnId) -> &Function {
@@ -234,7 +231,8 @@ impl Model {
     pub fn equations(&self) -> impl Iterator<Item = TensorId> + '_ {
         let written = |id: TensorId| self.written_out.iter().any(|&(_, t)| t == id);
         let mut out = Vec::new();
-        let written_for = |id: TensorId| self.written_out.iter().filter(move |&&(owner, _)| owner == id).map(|&(_, t)| t);
+        let written_for =
+            |id: TensorId| self.written_out.iter().filter(move |&&(owner, _)| owner == id).map(|&(_, t)| t);
         for id in self.ids().filter(|&id| self.tensor(id).definition.is_some() && !written(id)) {
             for t in written_for(id) {
                 // A pre-activation nnderive named inside an equation a layer

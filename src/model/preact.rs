@@ -40,6 +40,46 @@ pub struct Introduced {
     pub written: NodeId,
 }
 
+/// The pre-activations nnderive named, in the order of the equations, with
+/// lookups by tensor and by the equation that uses it (so that asking costs
+/// the same at step 10 000 as at step 1).
+#[derive(Clone, Debug, Default)]
+pub struct Introductions {
+    list: Vec<Introduced>,
+    /// Each named pre-activation's equation of the file.
+    user: HashMap<TensorId, TensorId>,
+    /// Each such equation's right-hand side as the file wrote it.
+    written: HashMap<TensorId, NodeId>,
+}
+
+impl Introductions {
+    fn push(&mut self, i: Introduced) {
+        self.user.insert(i.tensor, i.user);
+        self.written.insert(i.user, i.written);
+        self.list.push(i);
+    }
+
+    /// Each one, in the order of the equations.
+    pub fn iter(&self) -> std::slice::Iter<'_, Introduced> {
+        self.list.iter()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The equation of the file that uses `id`, when nnderive named `id`.
+    pub fn user(&self, id: TensorId) -> Option<TensorId> {
+        self.user.get(&id).copied()
+    }
+
+    /// The right-hand side of `id` as the file wrote it, when nnderive
+    /// named a pre-activation in it.
+    pub fn written(&self, id: TensorId) -> Option<NodeId> {
+        self.written.get(&id).copied()
+    }
+}
+
 /// `model` with each unnamed pre-activation written out as an equation of
 /// its own, placed just before the equation that uses it.
 pub(super) fn name_pre_activations(mut model: Model) -> Model {
@@ -226,8 +266,13 @@ struct Namer {
 impl Namer {
     fn new(model: &Model) -> Namer {
         let steps = model.time.as_ref().map(|t| (t.index.clone(), t.first, t.last));
-        let mut namer =
-            Namer { taken: HashSet::new(), shown: HashSet::new(), steps, chosen: HashMap::new(), sequences: Vec::new() };
+        let mut namer = Namer {
+            taken: HashSet::new(),
+            shown: HashSet::new(),
+            steps,
+            chosen: HashMap::new(),
+            sequences: Vec::new(),
+        };
         for name in model.tensors.keys() {
             match split_step(name) {
                 Some((base, k)) => {

@@ -392,7 +392,13 @@ fn forward_blocks<V: Valued>(o: &Outline<V>) -> Vec<Block> {
         let (noun, count) = (super::introduced::noun(introduced.len()), introduced.len());
         let mut said = vec![text(format!("T{} ", &noun[1..]))];
         for (i, name) in introduced.iter().enumerate() {
-            let between = if i + 1 == count { "" } else if i + 2 == count { " and " } else { ", " };
+            let between = if i + 1 == count {
+                ""
+            } else if i + 2 == count {
+                " and "
+            } else {
+                ", "
+            };
             said.extend([math(name.clone()), text(between)]);
         }
         let (verb, them) = if count == 1 { ("is", "it") } else { ("are", "them") };

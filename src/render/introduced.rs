@@ -21,7 +21,7 @@ pub struct Shown {
 pub fn shown(model: &Model) -> Vec<Shown> {
     let mut seen: Vec<&str> = Vec::new();
     let mut out = Vec::new();
-    for i in &model.introduced {
+    for i in model.introduced.iter() {
         let name = &model.tensor(i.tensor).name;
         let base = split_step(name).map_or(name.as_str(), |(base, _)| base);
         if !seen.contains(&base) {
