@@ -16,17 +16,21 @@ pub struct Shown {
     pub user: TensorId,
 }
 
-/// The pre-activations nnderive named, each sequence once, in the order of
-/// the equations.
+/// The pre-activations nnderive named, each sequence once, in the order
+/// the forward pass shows the equations.
 pub fn shown(model: &Model) -> Vec<Shown> {
+    if model.introduced.is_empty() {
+        return Vec::new();
+    }
     let mut seen: Vec<&str> = Vec::new();
     let mut out = Vec::new();
-    for i in model.introduced.iter() {
-        let name = &model.tensor(i.tensor).name;
+    for tensor in model.equations() {
+        let Some(user) = model.introduced_for(tensor) else { continue };
+        let name = &model.tensor(tensor).name;
         let base = split_step(name).map_or(name.as_str(), |(base, _)| base);
         if !seen.contains(&base) {
             seen.push(base);
-            out.push(Shown { tensor: i.tensor, user: i.user });
+            out.push(Shown { tensor, user });
         }
     }
     out

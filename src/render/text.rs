@@ -489,7 +489,9 @@ pub fn target_sum_formula(t: &crate::derive::TargetSum, names: &Names, notation:
 /// `nnderive check`: each tensor with its role and shape, then the functions.
 pub fn check_summary(model: &Model) -> String {
     let mut rows: Vec<[String; 4]> = Vec::new();
-    for t in model.tensors.values() {
+    // The file's own tensors: a pre-activation nnderive named is not one.
+    let own = |id: &crate::model::TensorId| model.introduced_for(*id).is_none();
+    for t in model.ids().filter(own).map(|id| model.tensor(id)) {
         let value = match (&t.value, t.role.is_data()) {
             (Some(_), _) => "value given".to_string(),
             (None, true) => "no value".to_string(),
@@ -512,8 +514,8 @@ pub fn check_summary(model: &Model) -> String {
     let _ = writeln!(
         out,
         "ok: {} tensors, {} equations, {} function{}, {} parameter{}",
-        model.tensors.len(),
-        model.equations().count(),
+        rows.len(),
+        model.equations().filter(own).count(),
         model.functions.len(),
         if model.functions.len() == 1 { "" } else { "s" },
         params,
