@@ -234,3 +234,18 @@ fn errors_name_only_the_files_names() {
     let message = format!("{err:?}");
     assert!(!message.contains("zh"), "{message}");
 }
+
+/// `--given` takes the file's names only: a generated name is unknown
+/// there, and the file's inputs still take values.
+#[test]
+fn given_values_use_the_files_names() {
+    let model = example("tied_autoencoder.nn");
+    let err = nnderive::given(model.clone(), "zcode=[1, 2]").unwrap_err();
+    let message = format!("{err:?}");
+    assert!(message.contains("GivenUnknown") && message.contains("\"code\""), "{message}");
+    let given = nnderive::given(model, "x=[1, 0, -1]").expect("an input takes a value");
+    let solution = nnderive::solve(&given).unwrap();
+    let zcode = given.tensor_id("zcode").unwrap();
+    // zcode = W x + b_enc with W = [[0.1, -0.2, 0.3], [0.2, 0.1, -0.1]], b_enc = 0.
+    assert_eq!(solution.value(zcode).to_f64_vec(), [0.1 - 0.3, 0.2 + 0.1]);
+}
