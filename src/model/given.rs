@@ -47,8 +47,7 @@ fn file_tensor(model: &Model, name: &str) -> Option<super::TensorId> {
 /// A value given for a name the file does not have, with the nearest of its names.
 fn unknown(model: &Model, name: &str) -> Error {
     let own = model.ids().filter(|&id| model.introduced_for(id).is_none());
-    let names: Vec<&str> = own.map(|id| model.tensor(id).name.as_str()).collect();
-    let suggestion = suggest(name, names.into_iter());
+    let suggestion = suggest(name, own.map(|id| model.tensor(id).name.as_str()));
     Error::at(ErrorKind::GivenUnknown { name: name.to_string(), suggestion }, None)
 }
 
