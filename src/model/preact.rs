@@ -144,7 +144,11 @@ fn tensors_needing_gradient(model: &Model) -> Vec<bool> {
     let mut needs: Vec<bool> = model.tensors.values().map(|t| t.role == Role::Param).collect();
     for &v in &model.order {
         if let Some(def) = model.tensor(v).definition {
-            needs[v.0 as usize] = super::check::tensors_in(&model.graph, def).iter().any(|t| needs[t.0 as usize]);
+            let mut uses = model.graph.nodes_under(&[def]).into_iter().filter_map(|n| match model.graph.node(n) {
+                Node::Tensor(t) => Some(*t),
+                _ => None,
+            });
+            needs[v.0 as usize] = uses.any(|t| needs[t.0 as usize]);
         }
     }
     needs
