@@ -412,10 +412,11 @@ fn a_recurrence_is_one_step_for_any_length() {
     let (three, fifty) = (read(3), read(50));
     assert_eq!(three.nodes.len(), fifty.nodes.len());
     assert_eq!(three.edges.len(), fifty.edges.len());
-    // x_t, y_t, h₀, five parameters, h_t, ŷ_t, L, and h_{t−1}; three operations.
-    assert_eq!(fifty.nodes.len(), 12 + 3);
+    // x_t, y_t, h₀, five parameters, h_t, ŷ_t, L, h_{t−1}, and the
+    // pre-activations nnderive names, zh_t and zy_t; five operations.
+    assert_eq!(fifty.nodes.len(), 14 + 5);
     let labels: Vec<&str> = fifty.nodes.values().map(|n| n.get("label")).collect();
-    for name in ["<B>h_t</B>", "<B>h_{t−1}</B>", "<B>h₀</B>", "<B>x_t</B>", "<B>ŷ_t</B>"] {
+    for name in ["<B>h_t</B>", "<B>h_{t−1}</B>", "<B>h₀</B>", "<B>x_t</B>", "<B>ŷ_t</B>", "<B>zh_t</B>"] {
         assert_eq!(labels.iter().filter(|l| l.contains(name)).count(), 1, "{name} once");
     }
     assert!(!labels.iter().any(|l| l.contains("h₂") || l.contains("h_T")), "{labels:?}");

@@ -40,11 +40,20 @@ fn every_recurrent_example_equals_its_hand_unrolled_twin() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let (hand, hand_sol) = solved(&root.join(format!("tests/fixtures/unrolled/{name}.nn")));
         assert!(model.time.is_some() && hand.time.is_none(), "{name}");
-        // Every tensor of the hand file, and every one of the unrolled model, has its twin.
+        // Every tensor of the hand file, and every one of the unrolled model, has its twin;
+        // a pre-activation nnderive named is the twin of the one named in the
+        // equation of the same name (`zh[2]` of `h[2]`, `zh2` of `h2`).
         assert_eq!(model.tensors.len(), hand.tensors.len(), "{name}: tensor count");
+        let twin_of = |id| match model.introduced_for(id) {
+            Some(user) => {
+                let user = hand.tensor_id(&hand_name(&model.tensor(user).name));
+                hand.introduced.iter().find(|i| Some(i.user) == user).map(|i| i.tensor)
+            }
+            None => hand.tensor_id(&hand_name(&model.tensor(id).name)),
+        };
         for id in model.ids() {
             let t = model.tensor(id);
-            let twin = hand.tensor_id(&hand_name(&t.name)).unwrap_or_else(|| panic!("{name}: no {}", t.name));
+            let twin = twin_of(id).unwrap_or_else(|| panic!("{name}: no {}", t.name));
             close(
                 &sol.value(id).to_f64_vec(),
                 &hand_sol.value(twin).to_f64_vec(),

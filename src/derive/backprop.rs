@@ -131,21 +131,29 @@ fn mixed_sequences(model: &Model, d: &Derivation) -> HashSet<String> {
 
 /// For a network in time, each tensor's (statement, step): a sequence's
 /// statement is the place of its first equation (`h[t] = …`, not the
-/// `const h[0]` before it), so the key does not depend on T.
+/// `const h[0]` before it), so the key does not depend on T. A
+/// pre-activation nnderive named counts as a statement just before the
+/// equation it was taken out of.
 fn time_order(model: &Model) -> Option<Vec<(usize, u64)>> {
     model.time.as_ref()?;
-    let mut statement: HashMap<&str, usize> = HashMap::new();
-    for id in (0..model.tensors.len() as u32).rev().map(TensorId) {
+    let place = |id: TensorId| match model.introduced_for(id) {
+        Some(user) => 2 * user.0 as usize,
+        None => 2 * id.0 as usize + 1,
+    };
+    // The first equation of each sequence, else its first declaration:
+    // (whether it is undefined, place), least first.
+    let mut statement: HashMap<&str, (bool, usize)> = HashMap::new();
+    for id in model.ids() {
         let tensor = model.tensor(id);
         if let Some((base, _)) = crate::model::time::split_step(&tensor.name) {
-            if tensor.definition.is_some() || !statement.contains_key(base) {
-                statement.insert(base, id.0 as usize);
-            }
+            let here = (tensor.definition.is_none(), place(id));
+            let first = statement.entry(base).or_insert(here);
+            *first = (*first).min(here);
         }
     }
     let key = |id: TensorId| match crate::model::time::split_step(&model.tensor(id).name) {
-        Some((base, k)) => (statement[base], k),
-        None => (id.0 as usize, 0),
+        Some((base, k)) => (statement[base].1, k),
+        None => (place(id), 0),
     };
     Some(model.ids().map(key).collect())
 }
@@ -362,7 +370,8 @@ impl<'m> Backprop<'m> {
         self.count_layers();
         let mut numbers = Vec::new();
         for &(v, n) in self.layers.keys() {
-            let named = self.defs[v.0 as usize] == Some(n);
+            // A name nnderive gave (`zh2`) numbers nothing.
+            let named = self.defs[v.0 as usize] == Some(n) && self.model.introduced_for(v).is_none();
             let name = &self.model.tensor(v).name;
             let digits = name.trim_start_matches(|c: char| !c.is_ascii_digit());
             let number = digits.parse::<usize>().ok().filter(|_| named && !digits.is_empty() && digits.len() < 6);

@@ -124,9 +124,13 @@ pub fn symbol_keys(model: &Model, derivation: &Derivation) -> HashMap<SymbolId, 
     }
     let mut ordinals: HashMap<(TensorId, bool), usize> = HashMap::new();
     for (i, s) in derivation.symbols.iter().enumerate() {
-        let Some((base, k)) = split_step(&model.tensor(s.owner).name) else { continue };
         let delta = matches!(s.kind, SymbolKind::Delta { .. });
-        let n = ordinals.entry((s.owner, delta)).or_default();
+        // The error term of a pre-activation nnderive named is the layer's,
+        // named after the file's equation (`δh_t = ∂L/∂zh_t`), so that no
+        // answer ever has to spell a generated name.
+        let owner = if delta { model.introduced_for(s.owner).unwrap_or(s.owner) } else { s.owner };
+        let Some((base, k)) = split_step(&model.tensor(owner).name) else { continue };
+        let n = ordinals.entry((owner, delta)).or_default();
         let key = SymbolKey { sequence: base.to_string(), delta, ordinal: *n };
         *n += 1;
         out.insert(SymbolId(i as u32), (key, k));

@@ -51,7 +51,7 @@ pub fn check(file: &ast::File) -> Result<Model, Errors> {
         Err(e) => Err(e.into()),
     };
     if alike.is_empty() {
-        return checked;
+        return checked.map(super::preact::name_pre_activations);
     }
     // Names that print alike are independent of every other error.
     let mut errors = checked.err().unwrap_or_default();
@@ -85,7 +85,9 @@ fn check_unrolled(file: &ast::File) -> Result<Model, Errors> {
         _ if errors.is_empty() => return Err(Error::at(ErrorKind::NoLoss, None).into()),
         _ => return Err(errors),
     };
-    let model = Model { graph, tensors, functions, order, loss, train, time: None, batch, norms, written_out };
+    let introduced = Default::default();
+    let model =
+        Model { graph, tensors, functions, order, loss, train, time: None, batch, norms, written_out, introduced };
     if model.params().next().is_some() && !depends_on_param(&model, loss) {
         return Err(Error::new(ErrorKind::LossIgnoresParams, model.tensor(loss).span).into());
     }

@@ -16,9 +16,8 @@ use crate::diagnostic::suggest;
 /// The errors point at the declaration: an unknown name, a name defined by an
 /// equation, or a value of the wrong shape (saying so when it is the transpose).
 pub fn with_value(mut model: Model, name: &str, dims: &[usize], entries: Vec<BigRational>) -> Result<Model, Error> {
-    let Some(id) = model.tensor_id(name) else {
-        let suggestion = suggest(name, model.tensors.keys().map(String::as_str));
-        return Err(Error::at(ErrorKind::GivenUnknown { name: name.to_string(), suggestion }, None));
+    let Some(id) = file_tensor(&model, name) else {
+        return Err(unknown(&model, name));
     };
     let tensor = model.tensor(id);
     if !tensor.role.is_data() {
@@ -39,13 +38,25 @@ pub fn with_value(mut model: Model, name: &str, dims: &[usize], entries: Vec<Big
 
 use super::error::GivenFault;
 
+/// The file's tensor `name`: a pre-activation nnderive named is no name of
+/// the file, so a value given for it is for an unknown name.
+fn file_tensor(model: &Model, name: &str) -> Option<super::TensorId> {
+    model.tensor_id(name).filter(|&id| model.introduced_for(id).is_none())
+}
+
+/// A value given for a name the file does not have, with the nearest of its names.
+fn unknown(model: &Model, name: &str) -> Error {
+    let own = model.ids().filter(|&id| model.introduced_for(id).is_none());
+    let suggestion = suggest(name, own.map(|id| model.tensor(id).name.as_str()));
+    Error::at(ErrorKind::GivenUnknown { name: name.to_string(), suggestion }, None)
+}
+
 /// The error for a value given for `name` that has `fault`: at the
 /// declaration, as [`with_value`] reports a wrong shape; an unknown name or
 /// an equation's name is reported as [`with_value`] reports it.
 pub fn refuse_value(model: &Model, name: &str, fault: GivenFault) -> Error {
-    let Some(id) = model.tensor_id(name) else {
-        let suggestion = suggest(name, model.tensors.keys().map(String::as_str));
-        return Error::at(ErrorKind::GivenUnknown { name: name.to_string(), suggestion }, None);
+    let Some(id) = file_tensor(model, name) else {
+        return unknown(model, name);
     };
     let tensor = model.tensor(id);
     if !tensor.role.is_data() {
@@ -62,9 +73,8 @@ pub fn with_literal(
     name: &crate::syntax::ast::Ident,
     literal: &crate::syntax::ast::Literal,
 ) -> Result<Model, Error> {
-    let Some(id) = model.tensor_id(&name.name) else {
-        let suggestion = suggest(&name.name, model.tensors.keys().map(String::as_str));
-        return Err(Error::new(ErrorKind::GivenUnknown { name: name.name.clone(), suggestion }, name.span));
+    let Some(id) = file_tensor(&model, &name.name) else {
+        return Err(Error { span: Some(name.span), ..unknown(&model, &name.name) });
     };
     if model.tensor(id).definition.is_some() {
         return Err(Error::new(ErrorKind::GivenNotData { name: name.name.clone() }, name.span));

@@ -13,6 +13,7 @@ mod given;
 mod alike;
 pub mod names;
 pub mod optimizer;
+pub mod preact;
 pub mod sentence;
 pub mod layer_error;
 pub mod ranges;
@@ -168,6 +169,10 @@ pub struct Model {
     /// The equations a layer wrote out (μ, var, x̂ of a normalization; S
     /// and A of attention), each with the equation that called the layer.
     pub written_out: Vec<(TensorId, TensorId)>,
+    /// The pre-activations the file left unnamed and nnderive named
+    /// (`zh = W x + b` before `h = tanh(zh)`), in the order of the equations;
+    /// each is also in `written_out`, before the equation that uses it.
+    pub introduced: preact::Introductions,
 }
 
 /// How a network that works on a batch of examples lays them out, read off
@@ -193,6 +198,18 @@ impl Model {
         self.tensors.get_index_of(name).map(|i| TensorId(i as u32))
     }
 
+    /// The equation of the file that uses `id`, when `id` is a
+    /// pre-activation nnderive named (`h[2]` for `zh[2]`).
+    pub fn introduced_for(&self, id: TensorId) -> Option<TensorId> {
+        self.introduced.user(id)
+    }
+
+    /// The right-hand side of equation `id` as the file wrote it: its
+    /// definition, or the one before nnderive named its pre-activations.
+    pub fn written_definition(&self, id: TensorId) -> Option<NodeId> {
+        self.introduced.written(id).or(self.tensor(id).definition)
+    }
+
     pub fn function(&self, id: FnId) -> &Function {
         &self.functions[id.0 as usize]
     }
@@ -215,8 +232,16 @@ impl Model {
     pub fn equations(&self) -> impl Iterator<Item = TensorId> + '_ {
         let written = |id: TensorId| self.written_out.iter().any(|&(_, t)| t == id);
         let mut out = Vec::new();
+        let written_for =
+            |id: TensorId| self.written_out.iter().filter(move |&&(owner, _)| owner == id).map(|&(_, t)| t);
         for id in self.ids().filter(|&id| self.tensor(id).definition.is_some() && !written(id)) {
-            out.extend(self.written_out.iter().filter(|&&(owner, _)| owner == id).map(|&(_, t)| t));
+            for t in written_for(id) {
+                // A pre-activation nnderive named inside an equation a layer
+                // wrote out (attention's S = zS / √d) comes before it; no
+                // deeper chain exists (a named pre-activation has none).
+                out.extend(written_for(t));
+                out.push(t);
+            }
             out.push(id);
         }
         out.into_iter()

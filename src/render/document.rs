@@ -385,6 +385,28 @@ fn forward_blocks<V: Valued>(o: &Outline<V>) -> Vec<Block> {
             .collect(),
     };
     out.push(Block::Display(rows));
+    let introduced = super::introduced::spelled(model, names, L);
+    if !introduced.is_empty() {
+        // "The pre-activations zh_t and zy_t are named by nnderive, …": a
+        // paragraph starts with a capital, and nnderive's name has none.
+        let (noun, count) = (super::introduced::noun(introduced.len()), introduced.len());
+        let mut said = vec![text(format!("T{} ", &noun[1..]))];
+        for (i, name) in introduced.iter().enumerate() {
+            let between = if i + 1 == count {
+                ""
+            } else if i + 2 == count {
+                " and "
+            } else {
+                ", "
+            };
+            said.extend([math(name.clone()), text(between)]);
+        }
+        let (verb, them) = if count == 1 { ("is", "it") } else { ("are", "them") };
+        said.push(text(format!(
+            " {verb} named by nnderive (the file leaves {them} unnamed), so that every error term is a gradient with respect to a name."
+        )));
+        out.push(Block::Paragraph(said));
+    }
     if let Some(batch) = model.batch {
         let lane = super::text::lane_name(batch.examples.other());
         out.push(Block::Paragraph(vec![

@@ -307,6 +307,9 @@ pub fn derivation(model: &Model, d: &Derivation) -> String {
     root.insert("deltas".into(), Value::Object(deltas));
     root.insert("gradients".into(), Value::Object(gradients));
     root.insert("notes".into(), json!(note_sentences(&o.layer_rules, &o.notes, &o.names, o.time)));
+    if let Some(introduced) = introduced_json(model, &o.names) {
+        root.insert("introduced".into(), introduced);
+    }
     if let Some(time) = time_json(model, d, &o.names, None) {
         root.insert("time".into(), time);
     }
@@ -314,6 +317,25 @@ pub fn derivation(model: &Model, d: &Derivation) -> String {
     pretty(&Value::Object(root), 0, &mut text);
     text.push('\n');
     text
+}
+
+/// The pre-activations nnderive named (absent when the file names every
+/// one): each as the file would write it (`zh[t]`), the equation that uses
+/// it (`h[t]`), and its name in text and LaTeX.
+fn introduced_json(model: &Model, names: &Names) -> Option<Value> {
+    use super::introduced::{shown, spell};
+    let list: Vec<Value> = shown(model)
+        .iter()
+        .map(|s| {
+            json!({
+                "name": spell(model, names, s.tensor, Notation::Nn),
+                "of": spell(model, names, s.user, Notation::Nn),
+                "text": spell(model, names, s.tensor, Notation::Text),
+                "latex": spell(model, names, s.tensor, Notation::Latex),
+            })
+        })
+        .collect();
+    (!list.is_empty()).then_some(Value::Array(list))
 }
 
 /// The layer rules (with their index forms), then the notes, in words.
@@ -341,6 +363,9 @@ pub fn solution(model: &Model, solution: &Solution, round: Option<u32>) -> Strin
     root.field("given", given_json(&o));
     let (forward, loss) = forward_json(&o);
     root.field("forward", forward);
+    if let Some(introduced) = introduced_json(model, &o.names) {
+        root.field("introduced", introduced);
+    }
     root.field("loss", loss);
     root.field("deltas", deltas_json(&o));
     root.field("gradients", gradients_json(&o));

@@ -6,6 +6,7 @@ pub mod diagnostic;
 pub mod document;
 pub mod formula;
 pub mod graph;
+pub mod introduced;
 pub mod json;
 pub mod key;
 pub mod latex;

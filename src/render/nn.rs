@@ -112,6 +112,11 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> Result<String, Unwr
         }
     }
     out.push_str("\n# forward pass\n");
+    let introduced = super::introduced::spelled(model, names, N);
+    if !introduced.is_empty() {
+        let (noun, list) = (super::introduced::noun(introduced.len()), super::introduced::listed(&introduced));
+        let _ = writeln!(out, "# nnderive names {noun} {list}{}", super::introduced::WHICH);
+    }
     let loss_name = &model.tensor(model.loss).name;
     let mut forward: Vec<(String, String)> = match &derivation.time {
         Some(view) => super::text::time_forward(model, derivation, view, names, N),

@@ -491,7 +491,8 @@ mod tests {
         let solution = crate::solve(&model).expect("it solves");
         let o = outline(&model, &solution, Some(4));
         let forward = named(&model, o.forward.iter().map(|e| e.tensor));
-        assert_eq!(forward[..4], ["h[1]", "yhat[1]", "h[2]", "yhat[2]"]);
+        // Each pre-activation nnderive named comes just before its equation.
+        assert_eq!(forward[..6], ["zh[1]", "h[1]", "zy[1]", "yhat[1]", "zh[2]", "h[2]"]);
         let steps: Vec<u64> = o
             .error_terms
             .iter()

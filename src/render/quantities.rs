@@ -103,8 +103,10 @@ impl Quantities {
             (name, aliases)
         };
         let forward = model.order.iter().copied().filter(|&id| id != model.loss).chain([model.loss]);
-        for id in forward {
-            let Some(def) = model.tensor(id).definition else { continue };
+        // A pre-activation nnderive named is never asked for: the file's
+        // equation is, computed as the file wrote it.
+        for id in forward.filter(|&id| model.introduced_for(id).is_none()) {
+            let Some(def) = model.written_definition(id) else { continue };
             let (name, aliases) = tensor_names(id);
             let kind = if id == model.loss { Kind::Loss } else { Kind::Forward };
             by_tensor.insert(id, list.len());

@@ -200,6 +200,7 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
     let forward: Vec<(String, String)> =
         o.forward.iter().map(|eq| (names.tensor(eq.tensor, N), definition(g, eq.definition, names, N))).collect();
     out.push_str(&aligned(&forward, "  "));
+    write_introduced(&mut out, model, names, "  ");
     write_functions(&mut out, &o.functions, model, derivation, names);
     write_layer_rules(&mut out, &o.layer_rules);
     write_error_term_steps(&mut out, &o);
@@ -484,7 +485,9 @@ pub fn target_sum_formula(t: &crate::derive::TargetSum, names: &Names, notation:
 /// `nnderive check`: each tensor with its role and shape, then the functions.
 pub fn check_summary(model: &Model) -> String {
     let mut rows: Vec<[String; 4]> = Vec::new();
-    for t in model.tensors.values() {
+    // The file's own tensors: a pre-activation nnderive named is not one.
+    let own = |id: &crate::model::TensorId| model.introduced_for(*id).is_none();
+    for t in model.ids().filter(own).map(|id| model.tensor(id)) {
         let value = match (&t.value, t.role.is_data()) {
             (Some(_), _) => "value given".to_string(),
             (None, true) => "no value".to_string(),
@@ -507,8 +510,8 @@ pub fn check_summary(model: &Model) -> String {
     let _ = writeln!(
         out,
         "ok: {} tensors, {} equations, {} function{}, {} parameter{}",
-        model.tensors.len(),
-        model.equations().count(),
+        rows.len(),
+        model.equations().filter(own).count(),
         model.functions.len(),
         if model.functions.len() == 1 { "" } else { "s" },
         params,
@@ -589,7 +592,10 @@ fn write_forward_values(out: &mut String, o: &WorkedSolution) {
     if let Some(view) = o.time {
         let _ = writeln!(out, "  in {} = {}..T, T = {}:", view.index, view.first, view.last);
         out.push_str(&aligned(&time_forward(o.model, o.derivation, view, names, N), "    "));
+        write_introduced(out, o.model, names, "    ");
         let _ = writeln!(out, "  step by step:");
+    } else {
+        write_introduced(out, o.model, names, "  ");
     }
     for eq in &o.forward {
         let f = definition(g, eq.definition, names, N);
@@ -599,6 +605,13 @@ fn write_forward_values(out: &mut String, o: &WorkedSolution) {
             let _ = writeln!(out, "  {}:", training::sentence(&mask_caption(input.clone(), &m.mask, N)));
             super::values::labelled_into(out, &format!("mask({input})"), &m.mask, None, "  ");
         }
+    }
+}
+
+/// The pre-activations nnderive named, said once under the forward pass.
+fn write_introduced(out: &mut String, model: &Model, names: &Names, indent: &str) {
+    if let Some(s) = super::introduced::sentence(model, names) {
+        let _ = writeln!(out, "{indent}({s})");
     }
 }
 
@@ -1332,6 +1345,7 @@ fn time_derivation(model: &Model, derivation: &Derivation, view: &TimeView) -> S
     );
     let _ = writeln!(out, "\nForward pass");
     out.push_str(&aligned(&time_forward(model, derivation, view, &names, N), "  "));
+    write_introduced(&mut out, model, &names, "  ");
 
     write_functions(&mut out, &function_rows(model, derivation), model, derivation, &names);
     named.set(named.get().union(simplifications(derivation).in_functions));

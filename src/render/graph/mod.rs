@@ -569,18 +569,25 @@ mod tests {
              h = relu(W1 @ x)\np = softmax(W2 @ h)\nloss L = cross_entropy(y, p)\n",
             false,
         );
-        assert_eq!(texts(&g, NodeKind::Operation), ["relu(W1 x)", "softmax(W2 h)", "cross_entropy(y, p)"]);
+        // The pre-activations the file leaves unnamed are named (zh, zp),
+        // each a tensor of its own, as the forward equations show them.
+        let operations = ["W1 x", "relu(zh)", "W2 h", "softmax(zp)", "cross_entropy(y, p)"];
+        assert_eq!(texts(&g, NodeKind::Operation), operations);
         assert_eq!(g.count(NodeKind::Tensor(Role::Param)), 2);
         let w1 = g.nodes.iter().find(|n| n.text == "W1").expect("W1 is drawn");
         assert_eq!(w1.shape.as_ref().map(|s| s.dims().to_vec()), Some(vec![512, 784]));
-        assert_eq!(g.nodes.len(), 7 + 3);
-        // x, W1 → relu; W2, h → softmax; y, p → loss; and each operation → its result.
-        assert_eq!(g.edges.len(), 6 + 3);
+        let zh = g.nodes.iter().find(|n| n.text == "zh").expect("zh is drawn");
+        assert_eq!(zh.shape.as_ref().map(|s| s.dims().to_vec()), Some(vec![512]));
+        // x, W1, zh, h, W2, zp, p, y, L and the five operations.
+        assert_eq!(g.nodes.len(), 9 + 5);
+        // x, W1 → W1 x; zh → relu; W2, h → W2 h; zp → softmax; y, p → loss;
+        // and each operation → its result.
+        assert_eq!(g.edges.len(), 8 + 5);
     }
 
-    /// An error term of a pre-activation that no equation names sits
-    /// beside the operation it is inside; a parameter's gradient beside the
-    /// parameter.
+    /// An error term sits beside the tensor it is the gradient of (here the
+    /// pre-activation nnderive named, zo = W x); a parameter's gradient
+    /// beside the parameter.
     #[test]
     fn each_gradient_sits_beside_its_node() {
         let g = graph(
@@ -594,7 +601,7 @@ mod tests {
             .filter(|e| e.kind == EdgeKind::Beside)
             .map(|e| (g.nodes[e.from].text.as_str(), g.nodes[e.to].text.as_str()))
             .collect();
-        assert_eq!(beside, [("σ(W x)", "δ1 = (o − y) ⊙ o ⊙ (1 − o)"), ("W", "∂E/∂W = δ1 xᵀ")]);
+        assert_eq!(beside, [("zo", "δ1 = (o − y) ⊙ o ⊙ (1 − o)"), ("W", "∂E/∂W = δ1 xᵀ")]);
     }
 
     /// The backward flow reverses exactly the edges between a parameter and
