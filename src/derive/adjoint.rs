@@ -185,6 +185,17 @@ pub fn local_adjoints(
             let (c, explanation) = softmax_jacobian_product(g, out, seed);
             push(g, a, c, "d-softmax", explanation);
         }
+        // A = softmax(S) over the entries a mask M keeps (masked scores
+        // −∞): S̄ = A ⊙ Ā − A ⊙ ((A ⊙ Ā) 1), d-softmax over the kept
+        // entries; where M is 0, A is 0 and so is S̄. The mask is data.
+        Node::MaskedSoftmax(a, _, axis) => {
+            let s = out;
+            let sg = g.mul(s, seed);
+            let totals = g.sum_axis(sg, axis);
+            let scaled = g.mul(s, totals);
+            let c = g.sub(sg, scaled);
+            push(g, a, c, "d-masked-softmax", None);
+        }
         // l = log_softmax(a): ā = ḡ − softmax(a) Σḡ (of a matrix, along
         // its axis: Ḡ − softmax(A) ⊙ 1ᵀḠ, or Ḡ 1)
         Node::LogSoftmax(a, axis) => {

@@ -406,6 +406,10 @@ impl Printer<'_> {
                 Some(_) => self.call(if n == Notation::Latex { "\\operatorname{softmax}" } else { "softmax" }, &[*a]),
                 None => self.layer_call("softmax", &[*a], vec![("axis", axis.index().to_string())]),
             },
+            Node::MaskedSoftmax(a, m, axis) => {
+                let mask = self.print(*m).0;
+                self.layer_call("softmax", &[*a], vec![("mask", mask), ("axis", axis.index().to_string())])
+            }
             Node::LogSoftmax(a, axis) => match self.graph.shape(*a).vector_axis() {
                 Some(_) => {
                     self.call(if n == Notation::Latex { "\\operatorname{log\\_softmax}" } else { "log_softmax" }, &[*a])

@@ -46,7 +46,7 @@ impl Checker<'_> {
         built: &[NodeId],
     ) -> Result<NodeId, Error> {
         let (x, m) = (built[0], built[1]);
-        self.dropout_mask(&args[1])?;
+        self.const_mask("dropout", &args[1])?;
         if !self.graph.shape(x).same_as(self.graph.shape(m)) {
             let error = LayerArgError::MaskShape {
                 mask: crate::syntax::expr_text(&args[1]),
@@ -219,6 +219,12 @@ impl Checker<'_> {
     /// row over the keys) and the output `A V`, so that reverse mode gives
     /// the textbook steps: ∂L/∂V = Aᵀ G, ∂L/∂A = G Vᵀ, ∂L/∂S by d-softmax,
     /// then ∂L/∂Q and ∂L/∂K through the product.
+    ///
+    /// With `mask = M` (a const of 0s and 1s, `[T, S]`) the softmax of each
+    /// row is over the keys M keeps, as if the masked scores were −∞: their
+    /// weights are exactly 0, which no finite score could give, so the
+    /// graph has a softmax node that takes the mask rather than a score
+    /// made very negative.
     pub(super) fn attention(
         &mut self,
         args: &[ast::Expr],
@@ -226,9 +232,6 @@ impl Checker<'_> {
         built: &[NodeId],
         span: Span,
     ) -> Result<NodeId, Error> {
-        if let Some(k) = keywords.iter().find(|k| k.name.name == "mask") {
-            return Err(layer_error(LayerArgError::AttentionMaskNotYet, k.name.span));
-        }
         let (q, k, v) = (built[0], built[1], built[2]);
         let matrix = |s: &Shape| s.rank() == 2 && s.as_matrix().is_some();
         let (sq, sk, sv) = (self.graph.shape(q).clone(), self.graph.shape(k).clone(), self.graph.shape(v).clone());
@@ -241,6 +244,11 @@ impl Checker<'_> {
             return Err(layer_error(LayerArgError::AttentionShapes { q: sq, k: sk, v: sv }, span));
         }
         let _ = args;
+        let (queries, keys) = (sq.axis_len(Axis::DOWN), sk.axis_len(Axis::DOWN));
+        let mask = match keywords.iter().find(|k| k.name.name == "mask") {
+            Some(kw) => Some(self.attention_mask(&kw.value, queries, keys)?),
+            None => None,
+        };
         let d = sq.axis_len(Axis::ACROSS);
         let g = &mut self.graph;
         let kt = g.transpose(k);
@@ -254,7 +262,10 @@ impl Checker<'_> {
         };
         let scores = g.div(product, scale);
         let scores = self.write_out("S", scores, span);
-        let weights = self.graph.softmax(scores.1, Axis::ACROSS);
+        let weights = match mask {
+            Some(m) => self.graph.masked_softmax(scores.1, m, Axis::ACROSS),
+            None => self.graph.softmax(scores.1, Axis::ACROSS),
+        };
         let weights = self.write_out("A", weights, span);
         Ok(self.graph.matmul(weights.1, v))
     }
@@ -305,25 +316,43 @@ impl Checker<'_> {
         *order = placed;
     }
 
-    /// Refuses a mask that is not a `const` of 0s and 1s.
-    fn dropout_mask(&self, arg: &ast::Expr) -> Result<(), Error> {
+    /// The mask of `attention`: a const of 0s and 1s of the scores' shape
+    /// `[queries, keys]` that keeps at least one key in every row.
+    fn attention_mask(&mut self, arg: &ast::Expr, queries: usize, keys: usize) -> Result<NodeId, Error> {
+        let values = self.const_mask("attention", arg)?;
+        let node = self.build(arg, &Scope::Equation)?;
+        let shape = self.graph.shape(node).clone();
+        if shape.rank() != 2 || shape.as_matrix() != Some((queries, keys)) {
+            let mask = crate::syntax::expr_text(arg);
+            let error = LayerArgError::AttentionMaskShape { mask, mask_shape: shape, queries, keys };
+            return Err(layer_error(error, arg.span));
+        }
+        if let Some(row) = (0..queries).find(|t| values[t * keys..(t + 1) * keys].iter().all(Zero::is_zero)) {
+            let name = crate::syntax::expr_text(arg);
+            return Err(layer_error(LayerArgError::AttentionMaskRowEmpty { name, row, keys }, arg.span));
+        }
+        Ok(node)
+    }
+
+    /// Refuses a mask that is not a `const` of 0s and 1s; its values.
+    fn const_mask(&self, layer: &'static str, arg: &ast::Expr) -> Result<Vec<BigRational>, Error> {
         let tensor = match &unparen(arg).kind {
             ExprKind::Name(n) => self.tensors.get(&n.name),
             _ => None,
         };
         let Some(tensor) = tensor else {
             let found = format!("`{}` is an expression", crate::syntax::expr_text(arg));
-            return Err(layer_error(LayerArgError::MaskNotConst { found }, arg.span));
+            return Err(layer_error(LayerArgError::MaskNotConst { layer, found }, arg.span));
         };
         let values = match (tensor.role, tensor.exact_value()) {
             (Role::Const, Some(values)) => values,
             (Role::Const, None) => {
                 let found = format!("'{}' is declared without one", tensor.name);
-                return Err(layer_error(LayerArgError::MaskNotConst { found }, arg.span));
+                return Err(layer_error(LayerArgError::MaskNotConst { layer, found }, arg.span));
             }
             (role, _) => {
                 let found = format!("'{}' is {} {}", tensor.name, article(role.name()), role.name());
-                return Err(layer_error(LayerArgError::MaskNotConst { found }, arg.span));
+                return Err(layer_error(LayerArgError::MaskNotConst { layer, found }, arg.span));
             }
         };
         if let Some(i) = values.iter().position(|v| !v.is_zero() && !v.is_one()) {
@@ -331,9 +360,9 @@ impl Checker<'_> {
             let entry = crate::layout::entry_index(&tensor.name, &unravel(i, &dims));
             let value = super::decimal(&values[i]);
             let name = tensor.name.clone();
-            return Err(layer_error(LayerArgError::MaskNotBinary { name, entry, value }, arg.span));
+            return Err(layer_error(LayerArgError::MaskNotBinary { layer, name, entry, value }, arg.span));
         }
-        Ok(())
+        Ok(values.to_vec())
     }
 }
 
