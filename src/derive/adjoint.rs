@@ -191,7 +191,10 @@ pub fn local_adjoints(
         Node::MaskedSoftmax(a, _, axis) => {
             let s = out;
             let sg = g.mul(s, seed);
-            let totals = g.sum_axis(sg, axis);
+            let totals = match g.shape(a).vector_axis() {
+                Some(_) => g.reduce(Reduction::Sum, sg),
+                None => g.sum_axis(sg, axis),
+            };
             let scaled = g.mul(s, totals);
             let c = g.sub(sg, scaled);
             push(g, a, c, "d-masked-softmax", None);

@@ -622,7 +622,7 @@ impl Convention {
             Convention::Slice => "unslice(G, r)[i] = G[i − a] if a ≤ i < b on every axis (r = a:b on each), else 0",
             Convention::Lookup => "W[x][p,:] = W[x[p],:], and scatter_add(G, x)[k,:] = Σ G[p,:] over the positions p with x[p] = k",
             Convention::Ones => "𝟏[i,j] = 1 and (μ ⊙ 𝟏)[i,j] = μ[i]",
-            Convention::MaskedSoftmax => "softmax(S, mask = M)[t,s] = M[t,s] exp(S[t,s]) / Σⱼ M[t,j] exp(S[t,j])",
+            Convention::MaskedSoftmax => "softmax(S, mask = M)[t,s] = M[t,s] exp(S[t,s]) / Σⱼ M[t,j] exp(S[t,j]) along each row (each column likewise)",
             Convention::ReluAtZero
             | Convention::AbsAtZero
             | Convention::LeakyReluAtZero
@@ -859,10 +859,10 @@ impl Convention {
             Convention::MaskedSoftmax => {
                 const {
                     &[
-                        m("softmax(S, mask = M, axis = 1)", r"\operatorname{softmax}(S, \text{mask} = M, \text{axis} = 1)"),
-                        w(" is the softmax of each row of "),
+                        m("softmax(S, mask = M)", r"\operatorname{softmax}(S, \text{mask} = M)"),
+                        w(" is the softmax of "),
                         same("S"),
-                        w(" over the entries where the mask "),
+                        w(" (of each row with axis = 1, of each column with axis = 0) over the entries where the mask "),
                         same("M"),
                         w(" is 1: a masked score counts as −∞, so its weight is 0, and so is the gradient "),
                         m("∂L/∂S", r"\partial L / \partial S"),

@@ -114,7 +114,12 @@ pub fn masked_softmax(t: &Tensor, mask: &Tensor, axis: Axis) -> Result<Tensor, N
         return Err(Tensor::shape_error(format!("a mask {:?} for scores {:?}", mask.dims(), t.dims())));
     }
     let (m, n) = matrix(t)?;
-    let kept: Vec<bool> = mask.to_f64_vec().iter().map(|&x| x == 1.0).collect();
+    // The checker refuses other masks; a value given later is checked here.
+    let mask = mask.to_f64_vec();
+    if let Some(i) = mask.iter().position(|&x| x != 0.0 && x != 1.0) {
+        return Err(Tensor::shape_error(format!("a mask holds {} at entry {i}, not 0 or 1", mask[i])));
+    }
+    let kept: Vec<bool> = mask.iter().map(|&x| x == 1.0).collect();
     if let Some(lane) = lanes(m, n, axis).find(|lane| lane.iter().all(|&i| !kept[i])) {
         return Err(Tensor::shape_error(format!("the mask keeps no entry of lane {}", lane[0])));
     }

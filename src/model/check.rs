@@ -698,6 +698,9 @@ impl<'a> Checker<'a> {
             },
             Builtin::Softmax | Builtin::LogSoftmax => {
                 let axis = self.class_axis(func, keywords, built[0], &args[0])?;
+                if let Some(k) = keywords.iter().find(|k| k.name.name == "mask") {
+                    return self.softmax_mask(built[0], &k.value, axis);
+                }
                 let g = &mut self.graph;
                 if builtin == Builtin::Softmax {
                     g.softmax(built[0], axis)

@@ -1000,6 +1000,7 @@ impl Graph {
     /// of `a`) keeps: masked attention's weights.
     pub fn masked_softmax(&mut self, a: NodeId, mask: NodeId, axis: Axis) -> NodeId {
         let s = self.shape(a).clone();
+        let axis = s.vector_axis().unwrap_or(axis);
         self.intern(Node::MaskedSoftmax(a, mask, axis), s)
     }
 

@@ -380,7 +380,8 @@ impl Builtin {
             Builtin::Dropout => &["keep"],
             Builtin::Norm(_) => &["eps"],
             Builtin::Attention => &["mask"],
-            Builtin::Softmax | Builtin::LogSoftmax | Builtin::Reduce(_) | Builtin::Loss(LossFn::CrossEntropy(_)) => {
+            Builtin::Softmax => &["axis", "mask"],
+            Builtin::LogSoftmax | Builtin::Reduce(_) | Builtin::Loss(LossFn::CrossEntropy(_)) => {
                 &["axis"]
             }
             _ => &[],

@@ -17,7 +17,7 @@ pub enum LayerArgError {
     /// or drops (0) its unit, or its score.
     MaskNotBinary { layer: &'static str, name: String, entry: String, value: String },
     /// `dropout(H, M)` with H `[2, 2]` and M `[2, 3]`: one mask entry per unit.
-    MaskShape { mask: String, mask_shape: Shape, shape: Shape },
+    MaskShape { layer: &'static str, mask: String, mask_shape: Shape, shape: Shape },
     /// `dropout(H, M, keep = 1.2)` or `keep = 0`: the probability of keeping
     /// a unit is in (0, 1].
     KeepOutOfRange { found: String },
@@ -42,6 +42,9 @@ pub enum LayerArgError {
     /// A mask whose row masks every key: that query's softmax is over no
     /// scores at all.
     AttentionMaskRowEmpty { name: String, row: usize, keys: usize },
+    /// `softmax(z, mask = m)` where m masks every entry of the vector, or of
+    /// a row or column of a matrix (`lane`: whether a row, and which).
+    SoftmaxMaskEmpty { name: String, lane: Option<(bool, usize)> },
     /// `batchnorm(Z, gamma, beta, eps = 0)`: ε keeps the division defined.
     EpsNotPositive { func: &'static str, found: String },
 }
@@ -68,8 +71,8 @@ impl LayerArgError {
                 "attention" => "write 1 for a score that is kept and 0 for one that is masked (its weight becomes 0, as a score of −∞ would give)",
                 _ => "write 1 for a unit that is kept and 0 for one that is dropped; the division by `keep` is dropout's own",
             }),
-            LayerArgError::MaskShape { mask, mask_shape, shape } => Diagnostic::new(
-                format!("the dropout mask '{mask}' is {mask_shape}, but what it masks is {shape}"),
+            LayerArgError::MaskShape { layer, mask, mask_shape, shape } => Diagnostic::new(
+                format!("the {layer} mask '{mask}' is {mask_shape}, but what it masks is {shape}"),
                 span,
             )
             .with_label(format!("this is {mask_shape}"))
@@ -122,6 +125,19 @@ impl LayerArgError {
             )
             .with_label("a query with no key to attend to")
             .with_help("keep at least one key in every row (a causal mask keeps the diagonal, so each query sees itself)"),
+            LayerArgError::SoftmaxMaskEmpty { name, lane } => {
+                let which = match lane {
+                    None => "every entry".to_string(),
+                    Some((true, i)) => format!("every entry of row {} (NumPy row {i})", i + 1),
+                    Some((false, i)) => format!("every entry of column {} (NumPy column {i})", i + 1),
+                };
+                Diagnostic::new(
+                    format!("the softmax mask '{name}' masks {which}, so that softmax is over no entries at all: its values would be 0/0"),
+                    span,
+                )
+                .with_label("nothing left to normalize")
+                .with_help("keep at least one entry (a 1 in the mask) in every softmax")
+            }
             LayerArgError::EpsNotPositive { func, found } => {
                 Diagnostic::new(format!("eps of {func} must be a positive number, but it is {found}"), span)
                     .with_label("not a positive number")

@@ -407,8 +407,11 @@ impl Printer<'_> {
                 None => self.layer_call("softmax", &[*a], vec![("axis", axis.index().to_string())]),
             },
             Node::MaskedSoftmax(a, m, axis) => {
-                let mask = self.print(*m).0;
-                self.layer_call("softmax", &[*a], vec![("mask", mask), ("axis", axis.index().to_string())])
+                let mut settings = vec![("mask", self.print(*m).0)];
+                if self.graph.shape(*a).vector_axis().is_none() {
+                    settings.push(("axis", axis.index().to_string()));
+                }
+                self.layer_call("softmax", &[*a], settings)
             }
             Node::LogSoftmax(a, axis) => match self.graph.shape(*a).vector_axis() {
                 Some(_) => {

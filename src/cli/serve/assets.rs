@@ -62,6 +62,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     example!("assignment4_momentum.nn"),
     example!("assignment4_open.nn"),
     example!("attention.nn"),
+    example!("attention_causal.nn"),
     example!("batch_rows.nn"),
     example!("batchnorm.nn"),
     example!("cnn.nn"),

@@ -49,6 +49,7 @@ impl Checker<'_> {
         self.const_mask("dropout", &args[1])?;
         if !self.graph.shape(x).same_as(self.graph.shape(m)) {
             let error = LayerArgError::MaskShape {
+                layer: "dropout",
                 mask: crate::syntax::expr_text(&args[1]),
                 mask_shape: self.graph.shape(m).clone(),
                 shape: self.graph.shape(x).clone(),
@@ -319,7 +320,7 @@ impl Checker<'_> {
     /// The mask of `attention`: a const of 0s and 1s of the scores' shape
     /// `[queries, keys]` that keeps at least one key in every row.
     fn attention_mask(&mut self, arg: &ast::Expr, queries: usize, keys: usize) -> Result<NodeId, Error> {
-        let values = self.const_mask("attention", arg)?;
+        let values = self.score_mask("attention", arg)?;
         let node = self.build(arg, &Scope::Equation)?;
         let shape = self.graph.shape(node).clone();
         if shape.rank() != 2 || shape.as_matrix() != Some((queries, keys)) {
@@ -327,11 +328,56 @@ impl Checker<'_> {
             let error = LayerArgError::AttentionMaskShape { mask, mask_shape: shape, queries, keys };
             return Err(layer_error(error, arg.span));
         }
-        if let Some(row) = (0..queries).find(|t| values[t * keys..(t + 1) * keys].iter().all(Zero::is_zero)) {
+        let values = values.unwrap_or_default();
+        let empty = |t: usize| values.get(t * keys..(t + 1) * keys).is_some_and(|row| row.iter().all(Zero::is_zero));
+        if let Some(row) = (0..queries).find(|&t| empty(t)) {
             let name = crate::syntax::expr_text(arg);
             return Err(layer_error(LayerArgError::AttentionMaskRowEmpty { name, row, keys }, arg.span));
         }
         Ok(node)
+    }
+
+    /// `softmax(z, mask = m)`: the softmax over the entries of each lane
+    /// along `axis` (of a vector, over all of them) that the mask keeps, a
+    /// masked entry counting as −∞: attention's masked softmax, written out.
+    pub(in crate::model) fn softmax_mask(&mut self, z: NodeId, arg: &ast::Expr, axis: Axis) -> Result<NodeId, Error> {
+        let values = self.score_mask("softmax", arg)?;
+        let node = self.build(arg, &Scope::Equation)?;
+        let (shape, mask_shape) = (self.graph.shape(z).clone(), self.graph.shape(node).clone());
+        if !shape.same_as(&mask_shape) {
+            let mask = crate::syntax::expr_text(arg);
+            return Err(layer_error(LayerArgError::MaskShape { layer: "softmax", mask, mask_shape, shape }, arg.span));
+        }
+        let (m, n) = shape.as_matrix().expect("softmax takes a vector or a matrix");
+        let Some(values) = values else { return Ok(self.graph.masked_softmax(z, node, axis)) };
+        let lane = match shape.vector_axis() {
+            Some(_) => values.iter().all(Zero::is_zero).then_some(None),
+            None if axis == Axis::ACROSS => {
+                (0..m).find(|&i| (0..n).all(|j| values[i * n + j].is_zero())).map(|i| Some((true, i)))
+            }
+            None => (0..n).find(|&j| (0..m).all(|i| values[i * n + j].is_zero())).map(|j| Some((false, j))),
+        };
+        if let Some(lane) = lane {
+            let name = crate::syntax::expr_text(arg);
+            return Err(layer_error(LayerArgError::SoftmaxMaskEmpty { name, lane }, arg.span));
+        }
+        Ok(self.graph.masked_softmax(z, node, axis))
+    }
+
+    /// The mask of a softmax over scores: as [`Checker::const_mask`], except
+    /// that a const declared without a value is taken (`None`), as `derive`
+    /// needs no numbers; its values are checked when the evaluator meets them.
+    fn score_mask(&self, layer: &'static str, arg: &ast::Expr) -> Result<Option<Vec<BigRational>>, Error> {
+        let valueless = match &unparen(arg).kind {
+            ExprKind::Name(n) => {
+                self.tensors.get(&n.name).is_some_and(|t| t.role == Role::Const && t.exact_value().is_none())
+            }
+            _ => false,
+        };
+        if valueless {
+            return Ok(None);
+        }
+        self.const_mask(layer, arg).map(Some)
     }
 
     /// Refuses a mask that is not a `const` of 0s and 1s; its values.
