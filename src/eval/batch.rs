@@ -113,15 +113,20 @@ pub fn masked_softmax(t: &Tensor, mask: &Tensor, axis: Axis) -> Result<Tensor, N
     if mask.dims() != t.dims() {
         return Err(Tensor::shape_error(format!("a mask {:?} for scores {:?}", mask.dims(), t.dims())));
     }
-    let (m, n) = matrix(t)?;
     // The checker refuses other masks; a value given later is checked here.
-    let mask = mask.to_f64_vec();
-    if let Some(i) = mask.iter().position(|&x| x != 0.0 && x != 1.0) {
-        return Err(Tensor::shape_error(format!("a mask holds {} at entry {i}, not 0 or 1", mask[i])));
+    if mask.is_symbolic() {
+        return Err(NumericError { kind: NumericErrorKind::Unknowns { operation: "a masked softmax" }, index: vec![] });
     }
-    let kept: Vec<bool> = mask.iter().map(|&x| x == 1.0).collect();
+    let (m, n) = matrix(t)?;
+    let axis = Shape(t.dims().to_vec()).vector_axis().unwrap_or(axis);
+    let values = mask.to_f64_vec();
+    if let Some(i) = values.iter().position(|&x| x != 0.0 && x != 1.0) {
+        return Err(NumericError { kind: NumericErrorKind::NotAMask(values[i]), index: mask.index_of(i) });
+    }
+    let kept: Vec<bool> = values.iter().map(|&x| x == 1.0).collect();
     if let Some(lane) = lanes(m, n, axis).find(|lane| lane.iter().all(|&i| !kept[i])) {
-        return Err(Tensor::shape_error(format!("the mask keeps no entry of lane {}", lane[0])));
+        let kind = NumericErrorKind::MaskKeepsNothing { row: axis == Axis::ACROSS };
+        return Err(NumericError { kind, index: vec![lane[0] / n, lane[0] % n] });
     }
     if t.is_symbolic() {
         use super::symbolic::{Num, Sym};
