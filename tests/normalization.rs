@@ -11,6 +11,7 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+use common::flat;
 use serde_json::Value;
 
 fn nnderive(args: &[&str], stdin: Option<&str>) -> Output {
@@ -183,4 +184,95 @@ fn unusual_normalizations_pass_gradcheck() {
     }
     let model = nnderive::load(&nnderive::Source::new("norms.nn", two)).unwrap();
     assert!(["mu_2", "var_2", "xhat_2"].iter().all(|n| model.tensors.contains_key(*n)));
+}
+
+#[test]
+fn causal_attention_agrees_with_numpy() {
+    agrees_with_numpy("attention_causal", "grammar/examples/attention_causal.nn");
+}
+
+/// A causal mask gives the masked weights exactly 0 (not a small number
+/// from a large negative score), so the first token attends to itself
+/// alone: its output row is V's first row exactly, and δ of Q Kᵀ (∂L/∂S
+/// over √d) is exactly 0 wherever the mask is 0.
+#[test]
+fn causal_mask_gives_exact_zeros_forward_and_back() {
+    let solved = solve_json("grammar/examples/attention_causal.nn");
+    let mask = flat(&solved["given"]["M"]["value"]);
+    let weights = flat(&solved["forward"]["A"]["value"]);
+    let delta = solved["deltas"].as_object().unwrap().values().find(|d| d["of_text"] == "Q Kᵀ").unwrap();
+    let d_scores = flat(&delta["value"]);
+    for (i, &m) in mask.iter().enumerate() {
+        if m == 0.0 {
+            assert_eq!((weights[i], d_scores[i]), (0.0, 0.0), "entry {i}");
+        }
+    }
+    // Each row's kept weights sum to 1.
+    for row in weights.chunks(3) {
+        assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-15, "{row:?}");
+    }
+    assert_eq!(weights[0], 1.0);
+    let (out, v) = (flat(&solved["forward"]["out"]["value"]), flat(&solved["forward"]["V"]["value"]));
+    assert_eq!(&out[..2], &v[..2]);
+    assert_eq!(solved["forward"]["A"]["formula"], "softmax(S, mask = M, axis = 1)");
+}
+
+/// A masked score of 1000 would dominate its row without the mask; masked,
+/// it is −∞ and takes no part: the row's softmax is over the two scores of
+/// 0, halves, worked by hand. With a finite "very negative" stand-in the
+/// weights could not be exactly 0 and 1/2.
+#[test]
+fn a_masked_score_takes_no_part_however_large() {
+    let text = "input  Q[2,1] = [[1], [1]]\ninput  K[3,1] = [[0], [1000], [0]]\nparam  V[3,1] = [[2], [7], [4]]\n\
+                const  M[2,3] = [[1, 0, 1], [0, 1, 0]]\nout = attention(Q, K, V, mask = M)\nloss L = sum(out)\n";
+    let out = nnderive(&["solve", "-", "--format", "json"], Some(text));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let solved: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(flat(&solved["forward"]["A"]["value"]), [0.5, 0.0, 0.5, 0.0, 1.0, 0.0]);
+    // out = A V: (2 + 4)/2 = 3 for the first query, 7 for the second.
+    assert_eq!(flat(&solved["forward"]["out"]["value"]), [3.0, 7.0]);
+    // ∂L/∂V = Aᵀ 𝟏: the column sums of A.
+    assert_eq!(flat(&solved["gradients"]["V"]["value"]), [0.5, 1.0, 0.5]);
+}
+
+/// `softmax(z, mask = m)` on its own (the form the derivation of masked
+/// attention is written in): a vector, and the rows and the columns of a
+/// matrix, each against central differences; the masked entries' weights
+/// and gradients are 0.
+#[test]
+fn masked_softmax_passes_gradcheck() {
+    let vector = "input  z[3] = [1, 1000, 2]\nconst  m[3] = [1, 0, 1]\nparam  w[3] = [1, 2, 3]\n\
+                  p = softmax(w * z, mask = m)\nloss L = sum(p * p)\n";
+    let rows = "input  X[2,3] = [[1, 2, 0.5], [0.3, -1, 2]]\nconst  M[2,3] = [[1, 0, 1], [1, 1, 0]]\n\
+                param  W[3,3] = [[0.5, -0.2, 0.1], [0.3, 0.8, -0.4], [0.2, 0.1, 0.6]]\n\
+                target Y[2,3] = [[1, 0, 0], [0, 1, 0]]\nP = softmax(X @ W, mask = M, axis = 1)\nloss L = mse(Y, P)\n";
+    let columns = rows.replace("axis = 1", "axis = 0").replace("[[1, 0, 1], [1, 1, 0]]", "[[1, 0, 1], [0, 1, 1]]");
+    for text in [vector, rows, &columns] {
+        let model = nnderive::load(&nnderive::Source::new("masked.nn", text)).unwrap();
+        let check = nnderive::gradcheck(&model).unwrap();
+        assert!(check.worst() < 1e-6, "{check:?}\n{text}");
+    }
+    let out = nnderive(&["solve", "-", "--format", "json"], Some(vector));
+    let solved: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = flat(&solved["forward"]["p"]["value"]);
+    // exp(1) / (exp(1) + exp(6)) and exp(6) / (…), the 1000 masked.
+    let (a, b) = (1f64.exp(), 6f64.exp());
+    assert!((p[0] - a / (a + b)).abs() < 1e-15 && p[1] == 0.0 && (p[2] - b / (a + b)).abs() < 1e-15, "{p:?}");
+    assert_eq!(flat(&solved["gradients"]["w"]["value"])[1], 0.0);
+}
+
+/// A mask given on the command line, after the checker, is checked where
+/// the softmax is computed: located, exit 1, and not called a bug.
+#[test]
+fn a_mask_given_later_is_checked_when_computed() {
+    for (given, says) in [
+        ("M=[[0,0,0],[1,1,0],[1,1,1]]", "the mask keeps no entry of row 1 (NumPy row 0)"),
+        ("M=[[1,0,0],[1,2,0],[1,1,1]]", "the mask's entry 2 is neither 0 nor 1 at entry [2,2] (NumPy [1,1])"),
+    ] {
+        let out = nnderive(&["solve", "grammar/examples/attention_causal.nn", "--given", given], None);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(says) && stderr.contains("attention_causal.nn:25:7"), "{stderr}");
+        assert!(!stderr.contains("bug"), "{stderr}");
+    }
 }

@@ -155,7 +155,36 @@ def attention_network(g):
     return forward, grads
 
 
+def masked_softmax_rows(s, mask):
+    """softmax of each row over the entries the mask keeps: masked scores
+    are −∞ (Transformer_Captioning's masked_fill with -inf), weight 0."""
+    return softmax_rows(np.where(mask == 1, s, -np.inf))
+
+
+def attention_causal_network(g):
+    """grammar/examples/attention_causal.nn: causal self-attention, mean
+    squared error. The backward pass is the unmasked one: A is 0 where
+    masked, so dS is too."""
+    X, Wq, Wk, Wv, M, Y = (g[k] for k in ("X", "Wq", "Wk", "Wv", "M", "Y"))
+    Q, K, V = X @ Wq, X @ Wk, X @ Wv
+    d = Q.shape[1]
+    S = Q @ K.T / np.sqrt(d)
+    A = masked_softmax_rows(S, M)
+    out = A @ V
+    L = np.mean((out - Y) ** 2)
+    G = 2 * (out - Y) / out.size
+    dV = A.T @ G
+    dA = G @ V.T
+    dS = A * (dA - np.sum(dA * A, axis=1, keepdims=True))
+    dQ = dS @ K / np.sqrt(d)
+    dK = dS.T @ Q / np.sqrt(d)
+    forward = {"Q": Q, "K": K, "V": V, "S": S, "A": A, "out": out, "L": L}
+    grads = {"Wq": X.T @ dQ, "Wk": X.T @ dK, "Wv": X.T @ dV}
+    return forward, grads
+
+
 NETWORKS = {
+    "attention_causal": attention_causal_network,
     "dropout": dropout_network,
     "batchnorm": batchnorm_network,
     "layernorm": layernorm_network,
