@@ -276,3 +276,84 @@ fn a_mask_given_later_is_checked_when_computed() {
         assert!(!stderr.contains("bug"), "{stderr}");
     }
 }
+
+/// CS231n assignment 2, BatchNormalization.ipynb, the forward check of
+/// `batchnorm_forward` in training mode: with `np.random.seed(231)`,
+/// `a = relu(X W1) W2` for X [200, 50], W1 [50, 60], W2 [60, 3] drawn by
+/// `np.random.randn`. The notebook's published output (8 decimals):
+///
+/// ```text
+/// Before batch normalization:
+///   means:  [ -2.3814598  -13.18038246   1.91780462]
+///   stds:   [27.18502186 34.21455511 37.68611762]
+/// After batch normalization (gamma=1, beta=0)
+///   stds:   [0.99999999 1.         1.        ]
+/// After batch normalization (gamma= [1. 2. 3.] , beta= [11. 12. 13.] )
+///   means:  [11. 12. 13.]
+///   stds:   [0.99999999 1.99999999 2.99999999]
+/// ```
+///
+/// NumPy draws `a` (checked against the "before" line); nnderive normalizes
+/// it; the means and standard deviations of nnderive's output, computed
+/// here, print as the notebook's to 8 decimals, ε = 1e-5 and the biased
+/// variance included (with ε = 0 the first std would print 1.00000000).
+/// The notebook's "after" means with γ = 1, β = 0 print as about 1e-17,
+/// rounding noise of its float code: they are compared as 0.00000000.
+#[test]
+fn cs231n_batchnorm_forward_check() {
+    let Some(python) = common::numpy_python() else { return };
+    let draw = "import json, numpy as np\nnp.random.seed(231)\nN, D1, D2, D3 = 200, 50, 60, 3\n\
+                X = np.random.randn(N, D1)\nW1 = np.random.randn(D1, D2)\nW2 = np.random.randn(D2, D3)\n\
+                a = np.maximum(0, X.dot(W1)).dot(W2)\nprint(json.dumps(a.tolist()))\n";
+    let out = Command::new(python).args(["-c", draw]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let a: Vec<Vec<f64>> = serde_json::from_slice(&out.stdout).unwrap();
+    let stats = |rows: &[Vec<f64>]| -> (Vec<String>, Vec<String>) {
+        let n = rows.len() as f64;
+        let (mut means, mut stds) = (Vec::new(), Vec::new());
+        for j in 0..rows[0].len() {
+            let mean = rows.iter().map(|r| r[j]).sum::<f64>() / n;
+            let var = rows.iter().map(|r| (r[j] - mean).powi(2)).sum::<f64>() / n;
+            means.push(format!("{mean:.8}"));
+            stds.push(format!("{:.8}", var.sqrt()));
+        }
+        (means, stds)
+    };
+    assert_eq!(
+        stats(&a),
+        (
+            vec!["-2.38145980", "-13.18038246", "1.91780462"].into_iter().map(String::from).collect(),
+            vec!["27.18502186", "34.21455511", "37.68611762"].into_iter().map(String::from).collect()
+        )
+    );
+    let rows: Vec<String> =
+        a.iter().map(|r| format!("[{}]", r.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "))).collect();
+    for (gamma, beta, means, stds) in [
+        (
+            "[1, 1, 1]",
+            "[0, 0, 0]",
+            ["0.00000000", "0.00000000", "0.00000000"],
+            ["0.99999999", "1.00000000", "1.00000000"],
+        ),
+        (
+            "[1, 2, 3]",
+            "[11, 12, 13]",
+            ["11.00000000", "12.00000000", "13.00000000"],
+            ["0.99999999", "1.99999999", "2.99999999"],
+        ),
+    ] {
+        let text = format!(
+            "input a[200,3] = [{}]\nparam gamma[3] = {gamma}\nparam beta[3] = {beta}\n\
+             out = batchnorm(a, gamma, beta, eps = 0.00001)\nloss L = sum(out * out)\n",
+            rows.join(", ")
+        );
+        let solved = nnderive(&["solve", "-", "--format", "json"], Some(&text));
+        assert!(solved.status.success(), "{}", String::from_utf8_lossy(&solved.stderr));
+        let solved: Value = serde_json::from_slice(&solved.stdout).unwrap();
+        let out: Vec<Vec<f64>> = serde_json::from_value(solved["forward"]["out"]["value"].clone()).unwrap();
+        let (our_means, our_stds) = stats(&out);
+        let zero = |s: &str| s.replace("-0.", "0.");
+        assert_eq!(our_means.iter().map(|m| zero(m)).collect::<Vec<_>>(), means, "gamma = {gamma}");
+        assert_eq!(our_stds, stds, "gamma = {gamma}");
+    }
+}

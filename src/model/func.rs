@@ -381,9 +381,7 @@ impl Builtin {
             Builtin::Norm(_) => &["eps"],
             Builtin::Attention => &["mask"],
             Builtin::Softmax => &["axis", "mask"],
-            Builtin::LogSoftmax | Builtin::Reduce(_) | Builtin::Loss(LossFn::CrossEntropy(_)) => {
-                &["axis"]
-            }
+            Builtin::LogSoftmax | Builtin::Reduce(_) | Builtin::Loss(LossFn::CrossEntropy(_)) => &["axis"],
             _ => &[],
         }
     }
