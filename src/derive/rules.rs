@@ -165,6 +165,31 @@ pub const STEP_RULES: &[(&str, Sentence)] = &[
         ],
     ),
     (
+        "spatial-batchnorm-closed-form",
+        &[
+            w("the staged gradients above, collected, for maps "),
+            same("[N, C, H, W]"),
+            w(": with "),
+            m("G = ∂L/∂out", "G = \\partial L / \\partial \\mathit{out}"),
+            w(", sums "),
+            m("Σₙᵢⱼ", "\\textstyle\\sum_{n,i,j}"),
+            w(" over the examples and positions of each channel and "),
+            m("m = N H W", "m = N H W"),
+            w(" entries in each, "),
+            m(
+                "∂L/∂X = (1/m) (γ ⊘ σ) ⊙ (m G − Σₙᵢⱼ G − x̂ ⊙ Σₙᵢⱼ (G ⊙ x̂))",
+                "\\frac{\\partial L}{\\partial X} = \\tfrac{1}{m} (\\gamma \\oslash \\sigma) \\odot \\left(m G - \\textstyle\\sum_{n,i,j} G - \\hat{x} \\odot \\textstyle\\sum_{n,i,j} (G \\odot \\hat{x})\\right)",
+            ),
+            w(", where "),
+            m("σ = sqrt(var + ε)", "\\sigma = \\sqrt{\\mathit{var} + \\varepsilon}"),
+            w(", each channel's "),
+            m("γ", "\\gamma"),
+            w(" and "),
+            m("σ", "\\sigma"),
+            w(" spread over its maps"),
+        ],
+    ),
+    (
         "layernorm-closed-form",
         &[
             w("the staged gradients above, collected: with "),

@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 mod layers;
+mod spatial_norm;
 
 use indexmap::IndexMap;
 use num_rational::BigRational;

@@ -1189,7 +1189,9 @@ impl Graph {
     }
 
     pub fn sum_spatial(&mut self, a: NodeId) -> NodeId {
-        let shape = Shape(self.shape(a).dims().iter().take(1).copied().collect());
+        // One sum per channel: axis 0 of a map, axis 1 of a batch of maps.
+        let channel = self.shape(a).channel_axis().unwrap_or(0);
+        let shape = Shape(self.shape(a).dims().iter().skip(channel).take(1).copied().collect());
         self.intern(Node::SumSpatial(a), shape)
     }
 

@@ -45,6 +45,9 @@ pub enum LayerArgError {
     /// `softmax(z, mask = m)` where m masks every entry of the vector, or of
     /// a row or column of a matrix (`lane`: whether a row, and which).
     SoftmaxMaskEmpty { name: String, lane: Option<(bool, usize)> },
+    /// `batchnorm(X, gamma, beta)` with X `[N, C, H, W]` and gamma not `[C]`:
+    /// spatial batch norm scales and shifts each channel.
+    SpatialNormParamShape { name: String, shape: Shape, channels: usize },
     /// `batchnorm(Z, gamma, beta, eps = 0)`: ε keeps the division defined.
     EpsNotPositive { func: &'static str, found: String },
 }
@@ -88,7 +91,10 @@ impl LayerArgError {
                 span,
             )
             .with_label(format!("this is {shape}"))
-            .with_help("normalize a matrix with one example per row or per column; spatial batch normalization of [N, C, H, W] feature maps is not supported yet"),
+            .with_help(match *func {
+                "batchnorm" => "normalize a matrix with one example per row or per column, or a batch of feature maps [N, C, H, W] (spatial batch norm, per channel)",
+                _ => "normalize a matrix with one example per row or per column",
+            }),
             LayerArgError::NormParamShape { func, name, shape, features, rows } => {
                 let (row, column) = (format!("[1, {features}]"), format!("[{features}]"));
                 let layout = if *rows { "examples as rows" } else { "examples as columns" };
@@ -138,6 +144,12 @@ impl LayerArgError {
                 .with_label("nothing left to normalize")
                 .with_help("keep at least one entry (a 1 in the mask) in every softmax")
             }
+            LayerArgError::SpatialNormParamShape { name, shape, channels } => Diagnostic::new(
+                format!("'{name}' of spatial batchnorm must hold one entry per channel ({channels}), but it is {shape}"),
+                span,
+            )
+            .with_label(format!("this is {shape}"))
+            .with_help(format!("declare it as [{channels}]: batch norm of maps [N, C, H, W] scales and shifts each channel")),
             LayerArgError::EpsNotPositive { func, found } => {
                 Diagnostic::new(format!("eps of {func} must be a positive number, but it is {found}"), span)
                     .with_label("not a positive number")

@@ -103,16 +103,15 @@ impl Checker<'_> {
         }
         let (x, gamma, beta) = (built[0], built[1], built[2]);
         let shape = self.graph.shape(x).clone();
+        if kind == NormKind::Batch && shape.rank() == 4 {
+            let input = self.norm_input(name, &args[0])?;
+            let eps = self.norm_eps(name, keywords)?;
+            return self.spatial_batchnorm(input, (x, gamma, beta), args, eps, span);
+        }
         let Some((rows, cols)) = shape.as_matrix().filter(|_| shape.rank() == 2) else {
             return Err(layer_error(LayerArgError::NormRank { func: name, shape }, args[0].span));
         };
-        let input = match &unparen(&args[0]).kind {
-            ExprKind::Name(n) => TensorId(self.tensors.get_index_of(&n.name).expect("built, so declared") as u32),
-            _ => {
-                let found = crate::syntax::expr_text(&args[0]);
-                return Err(layer_error(LayerArgError::NormInputNotNamed { func: name, found }, args[0].span));
-            }
-        };
+        let input = self.norm_input(name, &args[0])?;
         // The axis the features lie along: the network's layout, else
         // gamma's shape (a row [1, D] scales rows, a column [D] columns).
         let features = match self.layout_axis(x) {
@@ -153,22 +152,7 @@ impl Checker<'_> {
             };
             oriented.push(node);
         }
-        let eps = match keywords.iter().find(|k| k.name.name == "eps") {
-            Some(k) => {
-                let node = self.build(&k.value, &Scope::Equation)?;
-                match self.graph.as_const(node) {
-                    Some(e) if e > &BigRational::zero() => e.clone(),
-                    other => {
-                        let found = match other {
-                            Some(e) => super::decimal(e),
-                            None => format!("`{}`", crate::syntax::expr_text(&k.value)),
-                        };
-                        return Err(layer_error(LayerArgError::EpsNotPositive { func: name, found }, k.value.span));
-                    }
-                }
-            }
-            None => default_eps(),
-        };
+        let eps = self.norm_eps(name, keywords)?;
         let axis = match kind {
             NormKind::Batch => features.other(),
             NormKind::Layer => features,
@@ -208,11 +192,39 @@ impl Checker<'_> {
             gamma: oriented[0],
             sigma,
             axis,
+            spatial: false,
             count,
             eps,
         });
         let _ = func;
         Ok(out)
+    }
+
+    /// The input of a normalization: a named tensor.
+    fn norm_input(&self, name: &'static str, arg: &ast::Expr) -> Result<TensorId, Error> {
+        match &unparen(arg).kind {
+            ExprKind::Name(n) => Ok(TensorId(self.tensors.get_index_of(&n.name).expect("built, so declared") as u32)),
+            _ => {
+                let found = crate::syntax::expr_text(arg);
+                Err(layer_error(LayerArgError::NormInputNotNamed { func: name, found }, arg.span))
+            }
+        }
+    }
+
+    /// ε of a normalization: the `eps` keyword, a positive number, else 1e-5.
+    fn norm_eps(&mut self, name: &'static str, keywords: &[ast::KeywordArg]) -> Result<BigRational, Error> {
+        let Some(k) = keywords.iter().find(|k| k.name.name == "eps") else { return Ok(default_eps()) };
+        let node = self.build(&k.value, &Scope::Equation)?;
+        match self.graph.as_const(node) {
+            Some(e) if e > &BigRational::zero() => Ok(e.clone()),
+            other => {
+                let found = match other {
+                    Some(e) => super::decimal(e),
+                    None => format!("`{}`", crate::syntax::expr_text(&k.value)),
+                };
+                Err(layer_error(LayerArgError::EpsNotPositive { func: name, found }, k.value.span))
+            }
+        }
     }
 
     /// `attention(Q, K, V)`: scaled dot-product attention on rows, written
@@ -274,7 +286,7 @@ impl Checker<'_> {
     /// Adds an equation `base = definition` that a layer writes out, named
     /// `base` when that name is free (else `base_2`, …), placed just before
     /// the equation being built; returns it and the node that names it.
-    fn write_out(&mut self, base: &str, definition: NodeId, span: Span) -> (TensorId, NodeId) {
+    pub(super) fn write_out(&mut self, base: &str, definition: NodeId, span: Span) -> (TensorId, NodeId) {
         let taken = |name: &str, c: &Self| {
             c.tensors.contains_key(name)
                 || c.fn_spans.contains_key(name)
