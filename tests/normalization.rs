@@ -357,3 +357,37 @@ fn cs231n_batchnorm_forward_check() {
         assert_eq!(our_stds, stds, "gamma = {gamma}");
     }
 }
+
+#[test]
+fn spatial_batchnorm_agrees_with_numpy() {
+    agrees_with_numpy("batchnorm_spatial", "grammar/examples/batchnorm_spatial.nn");
+}
+
+/// μ and var of spatial batch norm by hand: channel 0 of Z = X ⊙ V below
+/// holds 1, 2, 3, 4 (example 1) and 0, 1, 2, −1 (example 2), so
+/// μ₀ = 12/8 = 3/2 and var₀ = Σ (z − 3/2)² / 8 = 18/8 = 9/4; channel 1
+/// holds 2, 0, 4, 2 and 0, 2, 2, 4: μ₁ = 2, var₁ = 16/8 = 2. Exact, and
+/// the closed form is the stated result, with Σₙᵢⱼ and m = 8. (The loss
+/// is cubic: Σ out² would not change with Z, up to ε, since x̂ has a fixed
+/// norm, and its gradient would be 0 but for rounding.)
+#[test]
+fn spatial_batchnorm_statistics_by_hand() {
+    let text = "input  X[2,2,2,2] = [[[[1, 2], [3, 4]], [[1, 0], [2, 1]]], [[[0, 1], [2, -1]], [[0, 1], [1, 2]]]]\n\
+                param  V[2,2,2,2] = [[[[1, 1], [1, 1]], [[2, 2], [2, 2]]], [[[1, 1], [1, 1]], [[2, 2], [2, 2]]]]\n\
+                param  gamma[2] = [1, 2]\nparam  beta[2] = [0, 1]\nZ = X * V\nout = batchnorm(Z, gamma, beta)\n\
+                loss L = sum(out * out * out)\n";
+    let out = nnderive(&["solve", "-", "--format", "json"], Some(text));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let solved: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(flat(&solved["forward"]["mu"]["value"]), [1.5, 2.0]);
+    assert_eq!(flat(&solved["forward"]["var"]["value"]), [2.25, 2.0]);
+    assert_eq!(solved["forward"]["mu"]["formula"], "Σₙᵢⱼ Z / 8");
+    let delta = solved["deltas"].as_object().unwrap().values().find(|d| d["of_text"] == "Z");
+    let formula = match delta {
+        Some(d) => d["formula"].as_str().unwrap().to_string(),
+        None => solved["gradients"]["V"]["formula"].as_str().unwrap().to_string(),
+    };
+    assert!(formula.contains("8 (∂L/∂out) − Σₙᵢⱼ (∂L/∂out) − x̂ ⊙ Σₙᵢⱼ ((∂L/∂out) ⊙ x̂)"), "{formula}");
+    let model = nnderive::load(&nnderive::Source::new("spatial.nn", text)).unwrap();
+    assert!(nnderive::gradcheck(&model).unwrap().worst() < 1e-6);
+}

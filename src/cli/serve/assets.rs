@@ -65,6 +65,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     example!("attention_causal.nn"),
     example!("batch_rows.nn"),
     example!("batchnorm.nn"),
+    example!("batchnorm_spatial.nn"),
     example!("cnn.nn"),
     example!("cnn_avgpool.nn"),
     example!("cnn_batched.nn"),
