@@ -245,8 +245,10 @@ pub fn local_adjoints(
         | Node::ConvInputGrad(..)
         | Node::MaxPoolBack(..)
         | Node::AvgPoolBack(..)
-        | Node::Reshape(..)
-        | Node::SumSpatial(_) => {}
+        | Node::Reshape(..) => {}
+        // μ = Σₙᵢⱼ X (spatial batch norm's sums): every entry of channel c
+        // receives ḡ[c], spread over the maps as a channel's bias is.
+        Node::SumSpatial(a) => push(g, a, seed, "d-sum", None),
         // s = X 1 or 1ᵀX: every entry of a row (column) receives that row's ḡ
         Node::SumAxis(a, _) => push(g, a, seed, "d-sum", None),
         // Class labels are data: nothing to differentiate.
