@@ -61,7 +61,9 @@ fn unwritable(node: &Node) -> Option<(&'static str, &'static str)> {
         Node::MaxPoolBack(..) => Some(("maxpool_back", "the adjoint of maxpool")),
         Node::AvgPoolBack(..) => Some(("avgpool_back", "the adjoint of avgpool")),
         Node::Reshape(..) => Some(("reshape", "the adjoint of flatten")),
-        Node::SumSpatial(..) => Some(("sum_spatial", "the sum over the positions (and examples) of each channel of a map")),
+        Node::SumSpatial(..) => {
+            Some(("sum_spatial", "the sum over the positions (and examples) of each channel of a map"))
+        }
         Node::OneHot(..) => Some(("onehot", "class labels read as one-hot targets")),
         Node::Diag(..) => Some(("diag", "the diagonal matrix of softmax's Jacobian")),
         Node::MaskedSoftmax(..) => Some(("masked_softmax", "masked attention's softmax over the keys its mask keeps")),
