@@ -106,6 +106,7 @@ fn nn_form_checks_and_evaluates_to_the_solution() {
         [
             "batch_rows: onehot",
             "batchnorm: onehot",
+            "batchnorm_spatial: sum_spatial",
             "cnn: maxpool_back",
             "cnn_avgpool: avgpool_back",
             "cnn_batched: conv2d_kernel_grad",

@@ -185,6 +185,20 @@ pub fn local_adjoints(
             let (c, explanation) = softmax_jacobian_product(g, out, seed);
             push(g, a, c, "d-softmax", explanation);
         }
+        // A = softmax(S) over the entries a mask M keeps (masked scores
+        // −∞): S̄ = A ⊙ Ā − A ⊙ ((A ⊙ Ā) 1), d-softmax over the kept
+        // entries; where M is 0, A is 0 and so is S̄. The mask is data.
+        Node::MaskedSoftmax(a, _, axis) => {
+            let s = out;
+            let sg = g.mul(s, seed);
+            let totals = match g.shape(a).vector_axis() {
+                Some(_) => g.reduce(Reduction::Sum, sg),
+                None => g.sum_axis(sg, axis),
+            };
+            let scaled = g.mul(s, totals);
+            let c = g.sub(sg, scaled);
+            push(g, a, c, "d-masked-softmax", None);
+        }
         // l = log_softmax(a): ā = ḡ − softmax(a) Σḡ (of a matrix, along
         // its axis: Ḡ − softmax(A) ⊙ 1ᵀḠ, or Ḡ 1)
         Node::LogSoftmax(a, axis) => {
@@ -234,11 +248,10 @@ pub fn local_adjoints(
         }
         // Backward operations appear only in derived formulas, which are
         // never differentiated again.
-        Node::ConvKernelGrad(..)
-        | Node::ConvInputGrad(..)
-        | Node::MaxPoolBack(..)
-        | Node::AvgPoolBack(..)
-        | Node::SumSpatial(..) => {}
+        Node::ConvKernelGrad(..) | Node::ConvInputGrad(..) | Node::MaxPoolBack(..) | Node::AvgPoolBack(..) => {}
+        // μ = Σₙᵢⱼ X (spatial batch norm's sums): every entry of channel c
+        // receives ḡ[c], spread over the maps as a channel's bias is.
+        Node::SumSpatial(a, _) => push(g, a, seed, "d-sum", None),
         // s = X 1 or 1ᵀX: every entry of a row (column) receives that row's ḡ
         Node::SumAxis(a, _) => push(g, a, seed, "d-sum", None),
         // Class labels are data: nothing to differentiate.

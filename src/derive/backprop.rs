@@ -856,7 +856,7 @@ impl<'m> Backprop<'m> {
         self.g.take_fired();
         let closed = super::norm::closed_form(&mut self.g, model, layer, g_out);
         let simplified = self.g.take_fired().shown();
-        let rules = vec![StepRule::Named(super::norm::rule(layer.kind))];
+        let rules = vec![StepRule::Named(super::norm::rule(layer))];
         steps.push(Step { lhs: None, expr: closed, rules, from: vec![layer.out], simplified });
         (closed, None, steps)
     }

@@ -10,11 +10,12 @@
 use crate::model::norm::{NormKind, NormLayer};
 use crate::model::{Graph, Model, NodeId};
 
-/// The rule a step names when it states the closed form.
-pub fn rule(kind: NormKind) -> &'static str {
-    match kind {
-        NormKind::Batch => "batchnorm-closed-form",
-        NormKind::Layer => "layernorm-closed-form",
+/// The rule a step names when it states the closed form of `layer`.
+pub fn rule(layer: &NormLayer) -> &'static str {
+    match (layer.kind, layer.spatial) {
+        (NormKind::Batch, true) => "spatial-batchnorm-closed-form",
+        (NormKind::Batch, false) => "batchnorm-closed-form",
+        (NormKind::Layer, _) => "layernorm-closed-form",
     }
 }
 
@@ -31,9 +32,18 @@ pub fn closed_form(g: &mut Graph, model: &Model, layer: &NormLayer, g_out: NodeI
     };
     let n = g.int(layer.count as i64);
     let scaled = g.mul(n, upstream);
-    let total = g.sum_axis(upstream, layer.axis);
+    // Σₙ (or Σ_d) along the layer's axis; Σₙᵢⱼ per channel for maps.
+    let sum = |g: &mut Graph, a: NodeId| {
+        if layer.spatial {
+            let channel = g.shape(a).channel_axis().unwrap_or(0);
+            g.sum_spatial(a, channel)
+        } else {
+            g.sum_axis(a, layer.axis)
+        }
+    };
+    let total = sum(g, upstream);
     let along = g.mul(upstream, xhat);
-    let projected = g.sum_axis(along, layer.axis);
+    let projected = sum(g, along);
     let correction = g.mul(xhat, projected);
     let first = g.sub(scaled, total);
     let inner = g.sub(first, correction);

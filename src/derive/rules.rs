@@ -72,6 +72,21 @@ pub const STEP_RULES: &[(&str, Sentence)] = &[
         &[m("p = softmax(z): z̄ = p ⊙ p̄ − p Σ(p ⊙ p̄)", "p = \\operatorname{softmax}(z)\\colon\\ \\bar{z} = p \\odot \\bar{p} - p \\textstyle\\sum (p \\odot \\bar{p})")],
     ),
     (
+        "d-masked-softmax",
+        &[
+            m(
+                "A = softmax(S) over the entries M keeps: S̄ = A ⊙ Ā − A ⊙ ((A ⊙ Ā) 1)",
+                "A = \\operatorname{softmax}_M(S)\\colon\\ \\bar{S} = A \\odot \\bar{A} - A \\odot ((A \\odot \\bar{A}) \\mathbf{1})",
+            ),
+            w(", d-softmax over the kept entries of each row (or column); where "),
+            same("M"),
+            w(" is 0, "),
+            same("A"),
+            w(" is 0 and so is "),
+            m("S̄", "\\bar{S}"),
+        ],
+    ),
+    (
         D_SOFTMAX_WRITTEN_OUT,
         &[m("exp(z) / Σexp(z)", "\\exp(z) / \\textstyle\\sum \\exp(z)"), w(" is "), m("softmax(z)", "\\operatorname{softmax}(z)"), w(", so d-softmax gives its gradient")],
     ),
@@ -129,6 +144,31 @@ pub const STEP_RULES: &[(&str, Sentence)] = &[
             ),
             w(", where "),
             m("σ = sqrt(var + ε)", "\\sigma = \\sqrt{\\mathit{var} + \\varepsilon}"),
+        ],
+    ),
+    (
+        "spatial-batchnorm-closed-form",
+        &[
+            w("the staged gradients above, collected, for maps "),
+            same("[N, C, H, W]"),
+            w(": with "),
+            m("G = ∂L/∂out", "G = \\partial L / \\partial \\mathit{out}"),
+            w(", sums "),
+            m("Σₙᵢⱼ", "\\textstyle\\sum_{n,i,j}"),
+            w(" over the examples and positions of each channel and "),
+            m("m = N H W", "m = N H W"),
+            w(" entries in each, "),
+            m(
+                "∂L/∂X = (1/m) (γ ⊘ σ) ⊙ (m G − Σₙᵢⱼ G − x̂ ⊙ Σₙᵢⱼ (G ⊙ x̂))",
+                "\\frac{\\partial L}{\\partial X} = \\tfrac{1}{m} (\\gamma \\oslash \\sigma) \\odot \\left(m G - \\textstyle\\sum_{n,i,j} G - \\hat{x} \\odot \\textstyle\\sum_{n,i,j} (G \\odot \\hat{x})\\right)",
+            ),
+            w(", where "),
+            m("σ = sqrt(var + ε)", "\\sigma = \\sqrt{\\mathit{var} + \\varepsilon}"),
+            w(", each channel's "),
+            m("γ", "\\gamma"),
+            w(" and "),
+            m("σ", "\\sigma"),
+            w(" spread over its maps"),
         ],
     ),
     (
@@ -271,6 +311,8 @@ pub enum Convention {
     Lookup,
     /// 𝟏, the tensor of ones that expands a gradient to its operand's shape.
     Ones,
+    /// Masked attention's softmax of each row over the entries its mask keeps.
+    MaskedSoftmax,
 }
 
 /// The statement a convolution-layer node of a formula relies on, if any:
@@ -298,6 +340,7 @@ pub fn layer_convention(node: &Node) -> Option<Convention> {
         Node::Gather(..) | Node::ScatterAdd(..) => Convention::Lookup,
         Node::Loss(LossFn::CrossEntropy(Some(axis)), ..) => Convention::BatchCrossEntropy(*axis),
         Node::Ones(_) => Convention::Ones,
+        Node::MaskedSoftmax(..) => Convention::MaskedSoftmax,
         _ => return None,
     })
 }
@@ -382,7 +425,8 @@ impl Convention {
             | Convention::OneHot(_)
             | Convention::Slice
             | Convention::Lookup
-            | Convention::Ones => return None,
+            | Convention::Ones
+            | Convention::MaskedSoftmax => return None,
         })
     }
 
@@ -451,6 +495,9 @@ impl Convention {
                 r"W[x][p,:] = W[x[p],:], \quad \operatorname{scatter\_add}_{x}(G)[k,:] = \textstyle\sum_{p:\, x[p] = k} G[p,:]"
             }
             Convention::Ones => r"\mathbf{1}[i,j] = 1, \quad (\mu \odot \mathbf{1})[i,j] = \mu[i]",
+            Convention::MaskedSoftmax => {
+                r"\operatorname{softmax}_M(S)[t,s] = M[t,s] \exp S[t,s] \,/\, \textstyle\sum_{j} M[t,j] \exp S[t,j]"
+            }
             Convention::ReluAtZero
             | Convention::AbsAtZero
             | Convention::LeakyReluAtZero
@@ -498,6 +545,7 @@ impl Convention {
             Convention::Slice => "unslice(G, r)[i] = G[i − a] if a ≤ i < b on every axis (r = a:b on each), else 0",
             Convention::Lookup => "W[x][p,:] = W[x[p],:], and scatter_add(G, x)[k,:] = Σ G[p,:] over the positions p with x[p] = k",
             Convention::Ones => "𝟏[i,j] = 1 and (μ ⊙ 𝟏)[i,j] = μ[i]",
+            Convention::MaskedSoftmax => "softmax(S, mask = M)[t,s] = M[t,s] exp(S[t,s]) / Σⱼ M[t,j] exp(S[t,j]) along each row (each column likewise)",
             Convention::ReluAtZero
             | Convention::AbsAtZero
             | Convention::LeakyReluAtZero
@@ -790,6 +838,22 @@ impl Convention {
                         w(" is a column (or row) "),
                         m("μ", r"\mu"),
                         w(" copied along the axis it was stretched over, so every gradient has the shape of what it is the gradient of"),
+                    ]
+                }
+            }
+            Convention::MaskedSoftmax => {
+                const {
+                    &[
+                        m("softmax(S, mask = M)", r"\operatorname{softmax}(S, \text{mask} = M)"),
+                        w(" is the softmax of "),
+                        same("S"),
+                        w(" (of each row with axis = 1, of each column with axis = 0) over the entries where the mask "),
+                        same("M"),
+                        w(" is 1: a masked score counts as "),
+                        m("−∞", r"-\infty"),
+                        w(", so its weight is 0, and so is the gradient "),
+                        m("∂L/∂S", r"\partial L / \partial S"),
+                        w(" there"),
                     ]
                 }
             }

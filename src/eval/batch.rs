@@ -105,6 +105,56 @@ pub fn softmax(t: &Tensor, axis: Axis) -> Result<Tensor, NumericError> {
     })
 }
 
+/// softmax along `axis` over the entries where `mask` is 1, each lane
+/// after subtracting its largest kept score: a masked score counts as −∞,
+/// so its weight is exactly 0 and the kept weights of a lane sum to 1. A
+/// lane with nothing kept has no softmax (the checker refuses such a mask).
+pub fn masked_softmax(t: &Tensor, mask: &Tensor, axis: Axis) -> Result<Tensor, NumericError> {
+    if mask.dims() != t.dims() {
+        return Err(Tensor::shape_error(format!("a mask {:?} for scores {:?}", mask.dims(), t.dims())));
+    }
+    // The checker refuses other masks; a value given later is checked here.
+    if mask.is_symbolic() {
+        return Err(NumericError { kind: NumericErrorKind::Unknowns { operation: "a masked softmax" }, index: vec![] });
+    }
+    let (m, n) = matrix(t)?;
+    let axis = Shape(t.dims().to_vec()).vector_axis().unwrap_or(axis);
+    let values = mask.to_f64_vec();
+    if let Some(i) = values.iter().position(|&x| x != 0.0 && x != 1.0) {
+        return Err(NumericError { kind: NumericErrorKind::NotAMask(values[i]), index: mask.index_of(i) });
+    }
+    let kept: Vec<bool> = values.iter().map(|&x| x == 1.0).collect();
+    if let Some(lane) = lanes(m, n, axis).find(|lane| lane.iter().all(|&i| !kept[i])) {
+        let kind = NumericErrorKind::MaskKeepsNothing { row: axis == Axis::ACROSS };
+        return Err(NumericError { kind, index: vec![lane[0] / n, lane[0] % n] });
+    }
+    if t.is_symbolic() {
+        use super::symbolic::{Num, Sym};
+        let entries = t.sym_entries();
+        let mut out = vec![Sym::constant(Num::zero()); entries.len()];
+        for lane in lanes(m, n, axis) {
+            let on: Vec<usize> = lane.into_iter().filter(|&i| kept[i]).collect();
+            let values = Tensor::symbolic(vec![on.len()], on.iter().map(|&i| entries[i].clone()).collect())?;
+            for (i, x) in on.into_iter().zip(values.softmax()?.sym_entries()) {
+                out[i] = x;
+            }
+        }
+        return Ok(Tensor::symbolic(t.dims().to_vec(), out)?.with_capped(t.capped()));
+    }
+    let v = t.float_view();
+    let mut out = vec![0.0; v.len()];
+    for lane in lanes(m, n, axis) {
+        let on: Vec<usize> = lane.into_iter().filter(|&i| kept[i]).collect();
+        let max = on.iter().map(|&i| v[i]).fold(f64::NEG_INFINITY, f64::max);
+        let e: Vec<f64> = on.iter().map(|&i| (v[i] - max).exp()).collect();
+        let total: f64 = e.iter().sum();
+        for (i, x) in on.into_iter().zip(e) {
+            out[i] = x / total;
+        }
+    }
+    Ok(Tensor::float_checked(t.dims().to_vec(), out)?.with_capped(t.capped()))
+}
+
 /// log_softmax along `axis`, each lane by log-sum-exp; a vector's over all its entries.
 pub fn log_softmax(t: &Tensor, axis: Axis) -> Result<Tensor, NumericError> {
     if t.is_symbolic() {
@@ -197,5 +247,20 @@ mod tests {
         // A vector's softmax is over its entries, whatever the axis.
         let v = exact(&[2], &[0, 0]);
         assert_eq!(softmax(&v, Axis::ACROSS).unwrap().to_f64_vec(), vec![0.5, 0.5]);
+    }
+
+    #[test]
+    fn masked_softmax_gives_masked_entries_no_weight() {
+        // Rows [0, 1000, 0] with the 1000 masked: halves over the others,
+        // and exactly 0 where masked (no overflow from the masked score).
+        let t = exact(&[2, 3], &[0, 1000, 0, 2, 5, 7]);
+        let mask = exact(&[2, 3], &[1, 0, 1, 1, 0, 0]);
+        let rows = masked_softmax(&t, &mask, Axis::ACROSS).unwrap().to_f64_vec();
+        assert_eq!(rows, vec![0.5, 0.0, 0.5, 1.0, 0.0, 0.0]);
+        // Down each column: column 1 keeps only its first entry.
+        let cols = masked_softmax(&exact(&[2, 2], &[0, 3, 0, 9]), &exact(&[2, 2], &[1, 1, 1, 0]), Axis::DOWN).unwrap();
+        assert_eq!(cols.to_f64_vec(), vec![0.5, 1.0, 0.5, 0.0]);
+        // A row with nothing kept has no softmax.
+        assert!(masked_softmax(&t, &exact(&[2, 3], &[1, 1, 1, 0, 0, 0]), Axis::ACROSS).is_err());
     }
 }

@@ -175,6 +175,10 @@ impl Failure {
                 "the ids of an embedding lookup W[x] are row numbers of the table W[V, D]: whole numbers from 0 to V − 1"
             }
             NumericErrorKind::Shape(_) => "this is a bug in nnderive; please report it with the file",
+            NumericErrorKind::NotAMask(_) => "a mask holds 1 where a score is kept and 0 where it is masked",
+            NumericErrorKind::MaskKeepsNothing { .. } => {
+                "keep at least one entry in every row (or column) the softmax normalizes, as a causal mask keeps the diagonal"
+            }
             NumericErrorKind::Unknowns { .. } => {
                 "give the values it depends on, in the file or with `--given NAME=[...]`; the formulas are shown by `nnderive derive`"
             }

@@ -386,6 +386,7 @@ impl<'a> Evaluator<'a> {
             Node::Reduce(Reduction::Mean, _) => arg(0)?.mean()?,
             Node::Softmax(_, axis) => batch::softmax(arg(0)?, *axis)?,
             Node::LogSoftmax(_, axis) => batch::log_softmax(arg(0)?, *axis)?,
+            Node::MaskedSoftmax(_, _, axis) => batch::masked_softmax(arg(0)?, arg(1)?, *axis)?,
             Node::Diag(_) => arg(0)?.diag()?,
             Node::Loss(kind, _, p) => {
                 let logits = self.logits(*kind, *p).map(|(_, axis)| axis);

@@ -9,7 +9,7 @@ use super::conv;
 use super::quantity::Quantity;
 use super::tensor::Tensor;
 use crate::model::ops::elementwise::Hazard as ElementwiseHazard;
-use crate::model::{Elementwise, Func, Node, PoolKind};
+use crate::model::{Axis, Elementwise, Func, Node, PoolKind};
 
 /// A kind of place where the answer is not clear.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -105,6 +105,21 @@ impl Probe {
             }
             Node::Softmax(..) => {
                 self.record(Hazard::Saturated { function: "softmax" }, quantity, probability_margin(value))
+            }
+            // Masked weights are 0 by the mask, and a lane that keeps one
+            // entry gives it 1: only the weights shared among kept entries
+            // can saturate.
+            Node::MaskedSoftmax(_, _, axis) => {
+                let (Some(mask), [m, n]) = (args.get(1), value.dims()) else { return };
+                let (p, kept) = (value.to_f64_vec(), mask.to_f64_vec());
+                let lane = |i: usize| if *axis == Axis::DOWN { i % n } else { i / n };
+                let mut count = vec![0; if *axis == Axis::DOWN { *n } else { *m }];
+                (0..p.len()).filter(|&i| kept[i] == 1.0).for_each(|i| count[lane(i)] += 1);
+                let shared = (0..p.len()).filter(|&i| kept[i] == 1.0 && count[lane(i)] > 1);
+                let margin = smallest(shared.map(|i| p[i].min(1.0 - p[i])).collect());
+                if margin.is_finite() {
+                    self.record(Hazard::Saturated { function: "softmax" }, quantity, margin)
+                }
             }
             Node::Pool(PoolKind::Max, _, window) => {
                 if let Some(a) = args.first() {

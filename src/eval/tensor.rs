@@ -113,6 +113,13 @@ pub enum NumericErrorKind {
     Unknowns {
         operation: &'static str,
     },
+    /// A softmax mask's entry that is neither 0 nor 1 (a value given after
+    /// the checker, with `--given`).
+    NotAMask(f64),
+    /// A softmax mask that keeps no entry of a row (`row`) or column.
+    MaskKeepsNothing {
+        row: bool,
+    },
 }
 
 /// A numeric failure at one entry.
@@ -149,6 +156,16 @@ impl fmt::Display for NumericError {
             NumericErrorKind::Shape(s) => return write!(f, "shape error: {s}"),
             NumericErrorKind::Unknowns { operation } => {
                 return write!(f, "{operation} is computed on numbers only, and an operand has entries left open")
+            }
+            NumericErrorKind::NotAMask(x) => format!("the mask's entry {x} is neither 0 nor 1"),
+            NumericErrorKind::MaskKeepsNothing { row } => {
+                let (lane, n) = if *row { ("row", self.index.first()) } else { ("column", self.index.get(1)) };
+                let n = n.copied().unwrap_or(0);
+                return write!(
+                    f,
+                    "the mask keeps no entry of {lane} {} (NumPy {lane} {n}): a softmax over no entries is 0/0",
+                    n + 1
+                );
             }
         };
         if self.index.is_empty() {

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 mod layers;
 mod maps;
+mod spatial_norm;
 
 use indexmap::IndexMap;
 use num_rational::BigRational;
@@ -717,6 +718,9 @@ impl<'a> Checker<'a> {
             },
             Builtin::Softmax | Builtin::LogSoftmax => {
                 let axis = self.class_axis(func, keywords, built[0], &args[0])?;
+                if let Some(k) = keywords.iter().find(|k| k.name.name == "mask") {
+                    return self.softmax_mask(built[0], &k.value, axis);
+                }
                 let g = &mut self.graph;
                 if builtin == Builtin::Softmax {
                     g.softmax(built[0], axis)

@@ -83,6 +83,9 @@ pub enum Node {
     Softmax(NodeId, Axis),
     /// log_softmax along an axis, as [`Node::Softmax`].
     LogSoftmax(NodeId, Axis),
+    /// softmax along an axis over the entries a mask of 0s and 1s keeps
+    /// (the second child): a masked score counts as −∞, so its weight is 0.
+    MaskedSoftmax(NodeId, NodeId, Axis),
     /// The diagonal matrix of a vector (appears in the softmax Jacobian).
     Diag(NodeId),
     /// A built-in loss `loss(y, p)`.
@@ -163,6 +166,7 @@ impl PartialEq for Node {
                 a == b && x == y
             }
             (Loss(l, a, c), Loss(m, b, d)) => l == m && a == b && c == d,
+            (MaskedSoftmax(a, c, x), MaskedSoftmax(b, d, y)) => a == b && c == d && x == y,
             (Conv2d(a, c, x), Conv2d(b, d, y))
             | (ConvKernelGrad(a, c, x), ConvKernelGrad(b, d, y))
             | (ConvInputGrad(a, c, x), ConvInputGrad(b, d, y)) => a == b && c == d && x == y,
@@ -184,7 +188,7 @@ impl PartialEq for Node {
                 | SumSpatial(..) | Add(..) | Sub(..) | Mul(..) | Div(..) | MatMul(..) | Apply(..) | Reduce(..)
                 | Softmax(..) | LogSoftmax(..) | SumAxis(..) | Loss(..) | Conv2d(..) | ConvKernelGrad(..)
                 | ConvInputGrad(..) | Pool(..) | MaxPoolBack(..) | AvgPoolBack(..) | Reshape(..) | OneHot(..)
-                | Slice(..) | Unslice(..) | Gather(..) | ScatterAdd(..) | Ones(_),
+                | Slice(..) | Unslice(..) | Gather(..) | ScatterAdd(..) | Ones(_) | MaskedSoftmax(..),
                 _,
             ) => false,
         }
@@ -225,6 +229,7 @@ impl Hash for Node {
             Node::Reduce(r, a) => (r, a).hash(state),
             Node::Softmax(a, axis) | Node::LogSoftmax(a, axis) | Node::SumAxis(a, axis) => (a, axis).hash(state),
             Node::Loss(l, a, b) => (l, a, b).hash(state),
+            Node::MaskedSoftmax(a, m, axis) => (a, m, axis).hash(state),
             Node::Conv2d(a, b, c) | Node::ConvKernelGrad(a, b, c) | Node::ConvInputGrad(a, b, c) => {
                 (a, b, c).hash(state)
             }
@@ -274,6 +279,7 @@ impl Node {
             | Node::ConvInputGrad(a, b, _)
             | Node::MaxPoolBack(a, b, _)
             | Node::Gather(a, b)
+            | Node::MaskedSoftmax(a, b, _)
             | Node::ScatterAdd(a, b, _) => vec![*a, *b],
             Node::Apply(_, args) => args.clone(),
         }
@@ -990,6 +996,14 @@ impl Graph {
         self.intern(Node::Softmax(a, axis), s)
     }
 
+    /// softmax along `axis` over the entries `mask` (0s and 1s, the shape
+    /// of `a`) keeps: masked attention's weights.
+    pub fn masked_softmax(&mut self, a: NodeId, mask: NodeId, axis: Axis) -> NodeId {
+        let s = self.shape(a).clone();
+        let axis = s.vector_axis().unwrap_or(axis);
+        self.intern(Node::MaskedSoftmax(a, mask, axis), s)
+    }
+
     /// log_softmax along `axis`, as [`Graph::softmax`].
     pub fn log_softmax(&mut self, a: NodeId, axis: Axis) -> NodeId {
         let s = self.shape(a).clone();
@@ -1263,6 +1277,7 @@ impl Graph {
             Node::Reduce(r, a) => self.reduce(*r, m(a)),
             Node::Softmax(a, axis) => self.softmax(m(a), *axis),
             Node::LogSoftmax(a, axis) => self.log_softmax(m(a), *axis),
+            Node::MaskedSoftmax(a, mask, axis) => self.masked_softmax(m(a), m(mask), *axis),
             Node::Diag(a) => self.diag(m(a)),
             Node::Loss(f, y, p) => self.loss(*f, m(y), m(p)),
             Node::Conv2d(x, k, c) => self.conv2d(m(x), m(k), *c),

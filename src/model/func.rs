@@ -451,9 +451,8 @@ impl Builtin {
             Builtin::Layer(l) => l.keywords(),
             Builtin::Norm(_) => &["eps"],
             Builtin::Attention => &["mask"],
-            Builtin::Softmax | Builtin::LogSoftmax | Builtin::Reduce(_) | Builtin::Loss(LossFn::CrossEntropy(_)) => {
-                &["axis"]
-            }
+            Builtin::Softmax => &["axis", "mask"],
+            Builtin::LogSoftmax | Builtin::Reduce(_) | Builtin::Loss(LossFn::CrossEntropy(_)) => &["axis"],
             _ => &[],
         }
     }

@@ -10,14 +10,15 @@ use crate::syntax::Span;
 /// What is wrong with an argument of `dropout` (and the normalisation layers).
 #[derive(Clone, Debug, PartialEq)]
 pub enum LayerArgError {
-    /// `dropout(H, M)` where `M` is not a `const` with a value (an input,
-    /// a parameter, an expression): the mask is fixed data.
-    MaskNotConst { found: String },
-    /// `const M[2,2] = [[1, 0.5], [0, 1]]` as a dropout mask: every entry
-    /// keeps (1) or drops (0) its unit.
-    MaskNotBinary { name: String, entry: String, value: String },
+    /// `dropout(H, M)` or `attention(Q, K, V, mask = M)` where `M` is not a
+    /// `const` with a value (an input, a parameter, an expression): the
+    /// mask is fixed data.
+    MaskNotConst { layer: &'static str, found: String },
+    /// `const M[2,2] = [[1, 0.5], [0, 1]]` as a mask: every entry keeps (1)
+    /// or drops (0) its unit, or its score.
+    MaskNotBinary { layer: &'static str, name: String, entry: String, value: String },
     /// `dropout(H, M)` with H `[2, 2]` and M `[2, 3]`: one mask entry per unit.
-    MaskShape { mask: String, mask_shape: Shape, shape: Shape },
+    MaskShape { layer: &'static str, mask: String, mask_shape: Shape, shape: Shape },
     /// `dropout(H, M, keep = 1.2)` or `keep = 0`: the probability of keeping
     /// a unit is in (0, 1].
     KeepOutOfRange { found: String },
@@ -36,8 +37,18 @@ pub enum LayerArgError {
     /// `attention(Q, K, V)` with Q `[3, 4]` and K `[3, 2]`: queries and keys
     /// are rows of one length d, and K and V have one row per key.
     AttentionShapes { q: Shape, k: Shape, v: Shape },
-    /// `attention(Q, K, V, mask = M)`: masked attention is not supported yet.
-    AttentionMaskNotYet,
+    /// `attention(Q, K, V, mask = M)` with Q `[2, d]`, K `[3, d]` and M not
+    /// `[2, 3]`: one mask entry per score, a row per query.
+    AttentionMaskShape { mask: String, mask_shape: Shape, queries: usize, keys: usize },
+    /// A mask whose row masks every key: that query's softmax is over no
+    /// scores at all.
+    AttentionMaskRowEmpty { name: String, row: usize, keys: usize },
+    /// `softmax(z, mask = m)` where m masks every entry of the vector, or of
+    /// a row or column of a matrix (`lane`: whether a row, and which).
+    SoftmaxMaskEmpty { name: String, lane: Option<(bool, usize)> },
+    /// `batchnorm(X, gamma, beta)` with X `[N, C, H, W]` and gamma not `[C]`:
+    /// spatial batch norm scales and shifts each channel.
+    SpatialNormParamShape { name: String, shape: Shape, channels: usize },
     /// `batchnorm(Z, gamma, beta, eps = 0)`: ε keeps the division defined.
     EpsNotPositive { func: &'static str, found: String },
     /// `maxpool(X, [2, 3, 4])`: a pooling's size, stride or padding given
@@ -60,19 +71,26 @@ impl LayerArgError {
     /// The located message, for [`Error::diagnostic`].
     pub fn diagnostic(&self, span: Option<Span>) -> Diagnostic {
         match self {
-            LayerArgError::MaskNotConst { found } => {
-                Diagnostic::new(format!("the mask of dropout must be a `const` with a value, but {found}"), span)
+            LayerArgError::MaskNotConst { layer, found } => {
+                let help = match *layer {
+                    "attention" => "declare the mask as fixed data of 0s and 1s, one row per query and one column per key, as in the causal `const M[3,3] = [[1, 0, 0], [1, 1, 0], [1, 1, 1]]`",
+                    _ => "declare the mask as fixed data of 0s and 1s with X's shape, as in `const M[2,3] = [[1, 0, 1], [1, 1, 0]]`",
+                };
+                Diagnostic::new(format!("the mask of {layer} must be a `const` with a value, but {found}"), span)
                     .with_label("not a const mask")
-                    .with_help("declare the mask as fixed data of 0s and 1s with X's shape, as in `const M[2,3] = [[1, 0, 1], [1, 1, 0]]`")
+                    .with_help(help)
             }
-            LayerArgError::MaskNotBinary { name, entry, value } => Diagnostic::new(
-                format!("the dropout mask '{name}' must hold only 0s and 1s, but {entry} is {value}"),
+            LayerArgError::MaskNotBinary { layer, name, entry, value } => Diagnostic::new(
+                format!("the {layer} mask '{name}' must hold only 0s and 1s, but {entry} is {value}"),
                 span,
             )
             .with_label("not a mask of 0s and 1s")
-            .with_help("write 1 for a unit that is kept and 0 for one that is dropped; the division by `keep` is dropout's own"),
-            LayerArgError::MaskShape { mask, mask_shape, shape } => Diagnostic::new(
-                format!("the dropout mask '{mask}' is {mask_shape}, but what it masks is {shape}"),
+            .with_help(match *layer {
+                "attention" => "write 1 for a score that is kept and 0 for one that is masked (its weight becomes 0, as a score of −∞ would give)",
+                _ => "write 1 for a unit that is kept and 0 for one that is dropped; the division by `keep` is dropout's own",
+            }),
+            LayerArgError::MaskShape { layer, mask, mask_shape, shape } => Diagnostic::new(
+                format!("the {layer} mask '{mask}' is {mask_shape}, but what it masks is {shape}"),
                 span,
             )
             .with_label(format!("this is {mask_shape}"))
@@ -88,7 +106,10 @@ impl LayerArgError {
                 span,
             )
             .with_label(format!("this is {shape}"))
-            .with_help("normalize a matrix with one example per row or per column; spatial batch normalization of [N, C, H, W] feature maps is not supported yet"),
+            .with_help(match *func {
+                "batchnorm" => "normalize a matrix with one example per row or per column, or a batch of feature maps [N, C, H, W] (spatial batch norm, per channel)",
+                _ => "normalize a matrix with one example per row or per column",
+            }),
             LayerArgError::NormParamShape { func, name, shape, features, rows } => {
                 let (row, column) = (format!("[1, {features}]"), format!("[{features}]"));
                 let layout = if *rows { "examples as rows" } else { "examples as columns" };
@@ -113,9 +134,37 @@ impl LayerArgError {
             )
             .with_label("shapes that do not fit")
             .with_help("give Q and K the same number of columns d, and K and V the same number of rows"),
-            LayerArgError::AttentionMaskNotYet => Diagnostic::new("masked attention is not supported yet", span)
-                .with_label("a mask")
-                .with_help("leave the mask out for attention over every key; a causal or padding mask is not a layer nnderive derives yet"),
+            LayerArgError::AttentionMaskShape { mask, mask_shape, queries, keys } => Diagnostic::new(
+                format!("the attention mask '{mask}' is {mask_shape}, but the scores Q Kᵀ are [{queries}, {keys}]: one row per query, one column per key"),
+                span,
+            )
+            .with_label(format!("this is {mask_shape}"))
+            .with_help(format!("give the mask the shape [{queries}, {keys}]: entry [t, s] is 1 where query t may attend to key s, 0 where it may not")),
+            LayerArgError::AttentionMaskRowEmpty { name, row, keys } => Diagnostic::new(
+                format!("row {} of the attention mask '{name}' (NumPy row {row}) masks every one of the {keys} keys, so that query's softmax is over no scores at all: its weights would be 0/0", row + 1),
+                span,
+            )
+            .with_label("a query with no key to attend to")
+            .with_help("keep at least one key in every row (a causal mask keeps the diagonal, so each query sees itself)"),
+            LayerArgError::SoftmaxMaskEmpty { name, lane } => {
+                let which = match lane {
+                    None => "every entry".to_string(),
+                    Some((true, i)) => format!("every entry of row {} (NumPy row {i})", i + 1),
+                    Some((false, i)) => format!("every entry of column {} (NumPy column {i})", i + 1),
+                };
+                Diagnostic::new(
+                    format!("the softmax mask '{name}' masks {which}, so that softmax is over no entries at all: its values would be 0/0"),
+                    span,
+                )
+                .with_label("nothing left to normalize")
+                .with_help("keep at least one entry (a 1 in the mask) in every softmax")
+            }
+            LayerArgError::SpatialNormParamShape { name, shape, channels } => Diagnostic::new(
+                format!("'{name}' of spatial batchnorm must hold one entry per channel ({channels}), but it is {shape}"),
+                span,
+            )
+            .with_label(format!("this is {shape}"))
+            .with_help(format!("declare it as [{channels}]: batch norm of maps [N, C, H, W] scales and shifts each channel")),
             LayerArgError::EpsNotPositive { func, found } => {
                 Diagnostic::new(format!("eps of {func} must be a positive number, but it is {found}"), span)
                     .with_label("not a positive number")

@@ -28,6 +28,9 @@ pub struct NormLayer {
     pub sigma: NodeId,
     /// The axis the statistics are taken along (0: down each column).
     pub axis: Axis,
+    /// Spatial batch norm of maps `[N, C, H, W]`: the statistics of each
+    /// channel over N, H and W (then `axis` is unused).
+    pub spatial: bool,
     /// How many entries each statistic averages (N, or D for layer norm).
     pub count: usize,
     pub eps: BigRational,

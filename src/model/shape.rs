@@ -531,14 +531,17 @@ mod tests {
         );
         // A rectangular window: (height, width) pairs, d2l's (2, 3) window
         // with stride (2, 3) and padding (0, 1) on a 4×4 map gives 2×2.
-        let rect = Window { size: [2, 3], stride: [2, 3], pad: [0, 1], ceil: false, extent: [4, 4], layout: MapLayout::Nchw };
+        let rect =
+            Window { size: [2, 3], stride: [2, 3], pad: [0, 1], ceil: false, extent: [4, 4], layout: MapLayout::Nchw };
         assert_eq!(s(&[1, 1, 4, 4]).pool(rect), Ok(s(&[1, 1, 2, 2])));
-        let wide = Window { size: [1, 3], stride: [1, 1], pad: [0, 2], ceil: false, extent: [4, 4], layout: MapLayout::Nchw };
+        let wide =
+            Window { size: [1, 3], stride: [1, 1], pad: [0, 2], ceil: false, extent: [4, 4], layout: MapLayout::Nchw };
         assert_eq!(
             s(&[1, 4, 4]).pool(wide),
             Err(LayerShapeError::PoolPaddingPastHalf { axis: Some("width"), pad: 2, window: 3 })
         );
-        let tall = Window { size: [5, 2], stride: [1, 1], pad: [0, 0], ceil: false, extent: [4, 4], layout: MapLayout::Nchw };
+        let tall =
+            Window { size: [5, 2], stride: [1, 1], pad: [0, 0], ceil: false, extent: [4, 4], layout: MapLayout::Nchw };
         assert_eq!(
             s(&[1, 4, 4]).pool(tall),
             Err(LayerShapeError::WindowTooLarge { axis: "height", input: 4, window: 5 })

@@ -381,6 +381,13 @@ impl Printer<'_> {
                 Some(_) => self.call(if n == Notation::Latex { "\\operatorname{softmax}" } else { "softmax" }, &[*a]),
                 None => self.layer_call("softmax", &[*a], vec![("axis", axis.index().to_string())]),
             },
+            Node::MaskedSoftmax(a, m, axis) => {
+                let mut settings = vec![("mask", self.print(*m).0)];
+                if self.graph.shape(*a).vector_axis().is_none() {
+                    settings.push(("axis", axis.index().to_string()));
+                }
+                self.layer_call("softmax", &[*a], settings)
+            }
             Node::LogSoftmax(a, axis) => match self.graph.shape(*a).vector_axis() {
                 Some(_) => {
                     self.call(if n == Notation::Latex { "\\operatorname{log\\_softmax}" } else { "log_softmax" }, &[*a])

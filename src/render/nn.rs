@@ -61,9 +61,12 @@ fn unwritable(node: &Node) -> Option<(&'static str, &'static str)> {
         Node::MaxPoolBack(..) => Some(("maxpool_back", "the adjoint of maxpool")),
         Node::AvgPoolBack(..) => Some(("avgpool_back", "the adjoint of avgpool")),
         Node::Reshape(..) => Some(("reshape", "the adjoint of flatten")),
-        Node::SumSpatial(..) => Some(("sum_spatial", "the adjoint of a bias added at every position of a map")),
+        Node::SumSpatial(..) => {
+            Some(("sum_spatial", "the sum over the positions (and examples) of each channel of a map"))
+        }
         Node::OneHot(..) => Some(("onehot", "class labels read as one-hot targets")),
         Node::Diag(..) => Some(("diag", "the diagonal matrix of softmax's Jacobian")),
+        Node::MaskedSoftmax(..) => Some(("masked_softmax", "masked attention's softmax over the keys its mask keeps")),
         Node::Unslice(..) => Some(("unslice", "a slice's gradient placed back into zeros of its source's shape")),
         Node::ScatterAdd(..) => {
             Some(("scatter_add", "an embedding table's gradient, each row summed over the positions that picked it"))

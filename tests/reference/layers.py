@@ -155,7 +155,87 @@ def attention_network(g):
     return forward, grads
 
 
+def masked_softmax_rows(s, mask):
+    """softmax of each row over the entries the mask keeps: masked scores
+    are −∞ (Transformer_Captioning's masked_fill with -inf), weight 0."""
+    return softmax_rows(np.where(mask == 1, s, -np.inf))
+
+
+def attention_causal_network(g):
+    """grammar/examples/attention_causal.nn: causal self-attention, mean
+    squared error. The backward pass is the unmasked one: A is 0 where
+    masked, so dS is too."""
+    X, Wq, Wk, Wv, M, Y = (g[k] for k in ("X", "Wq", "Wk", "Wv", "M", "Y"))
+    Q, K, V = X @ Wq, X @ Wk, X @ Wv
+    d = Q.shape[1]
+    S = Q @ K.T / np.sqrt(d)
+    A = masked_softmax_rows(S, M)
+    out = A @ V
+    L = np.mean((out - Y) ** 2)
+    G = 2 * (out - Y) / out.size
+    dV = A.T @ G
+    dA = G @ V.T
+    dS = A * (dA - np.sum(dA * A, axis=1, keepdims=True))
+    dQ = dS @ K / np.sqrt(d)
+    dK = dS.T @ Q / np.sqrt(d)
+    forward = {"Q": Q, "K": K, "V": V, "S": S, "A": A, "out": out, "L": L}
+    grads = {"Wq": X.T @ dQ, "Wk": X.T @ dK, "Wv": X.T @ dV}
+    return forward, grads
+
+
+def spatial_batchnorm_forward(x, gamma, beta, eps):
+    """CS231n's spatial_batchnorm_forward: each channel's statistics over
+    N, H and W, by batchnorm_forward of the maps laid out as rows (N H W, C)."""
+    n, c, h, w = x.shape
+    rows = x.transpose(0, 2, 3, 1).reshape(-1, c)
+    out, cache = batchnorm_forward(rows, gamma, beta, eps)
+    return out.reshape(n, h, w, c).transpose(0, 3, 1, 2), cache
+
+
+def spatial_batchnorm_backward(dout, cache):
+    """CS231n's spatial_batchnorm_backward, through the staged batchnorm_backward."""
+    n, c, h, w = dout.shape
+    dx, dgamma, dbeta = batchnorm_backward(dout.transpose(0, 2, 3, 1).reshape(-1, c), cache)
+    return dx.reshape(n, h, w, c).transpose(0, 3, 1, 2), dgamma.ravel(), dbeta.ravel()
+
+
+def conv_valid(x, k):
+    """Z[n,f,i,j] = Σ_{c,u,v} K[f,c,u,v] X[n,c,i+u,j+v] (stride 1, no padding)."""
+    n, _, h, w = x.shape
+    f, _, kh, kw = k.shape
+    z = np.zeros((n, f, h - kh + 1, w - kw + 1))
+    for i in range(h - kh + 1):
+        for j in range(w - kw + 1):
+            z[:, :, i, j] = np.einsum("ncuv,fcuv->nf", x[:, :, i : i + kh, j : j + kw], k)
+    return z
+
+
+def batchnorm_spatial_network(g):
+    """grammar/examples/batchnorm_spatial.nn: conv, spatial batch norm, relu, mse."""
+    X, K, gamma, beta, Y = (g[k] for k in ("X", "K", "gamma", "beta", "Y"))
+    Z = conv_valid(X, K)
+    B, cache = spatial_batchnorm_forward(Z, gamma, beta, 1e-5)
+    H = np.maximum(B, 0)
+    L = np.mean((H - Y) ** 2)
+    dB = 2 * (H - Y) / H.size * (B > 0)
+    dZ, dgamma, dbeta = spatial_batchnorm_backward(dB, cache)
+    kh, kw = K.shape[2:]
+    dK = np.zeros_like(K)
+    for u in range(kh):
+        for v in range(kw):
+            patch = X[:, :, u : u + Z.shape[2], v : v + Z.shape[3]]
+            dK[:, :, u, v] = np.einsum("nfij,ncij->fc", dZ, patch)
+    _, mu, var, xhat, _, _ = cache
+    n, c, h, w = Z.shape
+    forward = {
+        "Z": Z, "mu": mu, "var": var, "xhat": xhat.reshape(n, h, w, c).transpose(0, 3, 1, 2), "B": B, "H": H, "L": L,
+    }
+    return forward, {"K": dK, "gamma": dgamma, "beta": dbeta}
+
+
 NETWORKS = {
+    "batchnorm_spatial": batchnorm_spatial_network,
+    "attention_causal": attention_causal_network,
     "dropout": dropout_network,
     "batchnorm": batchnorm_network,
     "layernorm": layernorm_network,

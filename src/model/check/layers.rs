@@ -6,6 +6,7 @@
 //! what the formulas cannot say.
 
 use num_rational::BigRational;
+use num_traits::One;
 use num_traits::Zero;
 
 use super::super::error::{Error, ErrorKind};
@@ -56,16 +57,15 @@ impl Checker<'_> {
         }
         let (x, gamma, beta) = (built[0], built[1], built[2]);
         let shape = self.graph.shape(x).clone();
+        if kind == NormKind::Batch && shape.rank() == 4 {
+            let input = self.norm_input(name, &args[0])?;
+            let eps = self.norm_eps(name, keywords)?;
+            return self.spatial_batchnorm(input, (x, gamma, beta), args, eps, span);
+        }
         let Some((rows, cols)) = shape.as_matrix().filter(|_| shape.rank() == 2) else {
             return Err(layer_error(LayerArgError::NormRank { func: name, shape }, args[0].span));
         };
-        let input = match &unparen(&args[0]).kind {
-            ExprKind::Name(n) => TensorId(self.tensors.get_index_of(&n.name).expect("built, so declared") as u32),
-            _ => {
-                let found = crate::syntax::expr_text(&args[0]);
-                return Err(layer_error(LayerArgError::NormInputNotNamed { func: name, found }, args[0].span));
-            }
-        };
+        let input = self.norm_input(name, &args[0])?;
         // The axis the features lie along: the network's layout, else
         // gamma's shape (a row [1, D] scales rows, a column [D] columns).
         let features = match self.layout_axis(x) {
@@ -106,22 +106,7 @@ impl Checker<'_> {
             };
             oriented.push(node);
         }
-        let eps = match keywords.iter().find(|k| k.name.name == "eps") {
-            Some(k) => {
-                let node = self.build(&k.value, &Scope::Equation)?;
-                match self.graph.as_const(node) {
-                    Some(e) if e > &BigRational::zero() => e.clone(),
-                    other => {
-                        let found = match other {
-                            Some(e) => super::decimal(e),
-                            None => format!("`{}`", crate::syntax::expr_text(&k.value)),
-                        };
-                        return Err(layer_error(LayerArgError::EpsNotPositive { func: name, found }, k.value.span));
-                    }
-                }
-            }
-            None => default_eps(),
-        };
+        let eps = self.norm_eps(name, keywords)?;
         let axis = match kind {
             NormKind::Batch => features.other(),
             NormKind::Layer => features,
@@ -161,6 +146,7 @@ impl Checker<'_> {
             gamma: oriented[0],
             sigma,
             axis,
+            spatial: false,
             count,
             eps,
         });
@@ -168,11 +154,44 @@ impl Checker<'_> {
         Ok(out)
     }
 
+    /// The input of a normalization: a named tensor.
+    fn norm_input(&self, name: &'static str, arg: &ast::Expr) -> Result<TensorId, Error> {
+        match &unparen(arg).kind {
+            ExprKind::Name(n) => Ok(TensorId(self.tensors.get_index_of(&n.name).expect("built, so declared") as u32)),
+            _ => {
+                let found = crate::syntax::expr_text(arg);
+                Err(layer_error(LayerArgError::NormInputNotNamed { func: name, found }, arg.span))
+            }
+        }
+    }
+
+    /// ε of a normalization: the `eps` keyword, a positive number, else 1e-5.
+    fn norm_eps(&mut self, name: &'static str, keywords: &[ast::KeywordArg]) -> Result<BigRational, Error> {
+        let Some(k) = keywords.iter().find(|k| k.name.name == "eps") else { return Ok(default_eps()) };
+        let node = self.build(&k.value, &Scope::Equation)?;
+        match self.graph.as_const(node) {
+            Some(e) if e > &BigRational::zero() => Ok(e.clone()),
+            other => {
+                let found = match other {
+                    Some(e) => super::decimal(e),
+                    None => format!("`{}`", crate::syntax::expr_text(&k.value)),
+                };
+                Err(layer_error(LayerArgError::EpsNotPositive { func: name, found }, k.value.span))
+            }
+        }
+    }
+
     /// `attention(Q, K, V)`: scaled dot-product attention on rows, written
     /// out as the equations `S = Q Kᵀ / sqrt(d)` and `A = softmax(S)` (each
     /// row over the keys) and the output `A V`, so that reverse mode gives
     /// the textbook steps: ∂L/∂V = Aᵀ G, ∂L/∂A = G Vᵀ, ∂L/∂S by d-softmax,
     /// then ∂L/∂Q and ∂L/∂K through the product.
+    ///
+    /// With `mask = M` (a const of 0s and 1s, `[T, S]`) the softmax of each
+    /// row is over the keys M keeps, as if the masked scores were −∞: their
+    /// weights are exactly 0, which no finite score could give, so the
+    /// graph has a softmax node that takes the mask rather than a score
+    /// made very negative.
     pub(super) fn attention(
         &mut self,
         args: &[ast::Expr],
@@ -180,9 +199,6 @@ impl Checker<'_> {
         built: &[NodeId],
         span: Span,
     ) -> Result<NodeId, Error> {
-        if let Some(k) = keywords.iter().find(|k| k.name.name == "mask") {
-            return Err(layer_error(LayerArgError::AttentionMaskNotYet, k.name.span));
-        }
         let (q, k, v) = (built[0], built[1], built[2]);
         let matrix = |s: &Shape| s.rank() == 2 && s.as_matrix().is_some();
         let (sq, sk, sv) = (self.graph.shape(q).clone(), self.graph.shape(k).clone(), self.graph.shape(v).clone());
@@ -195,6 +211,11 @@ impl Checker<'_> {
             return Err(layer_error(LayerArgError::AttentionShapes { q: sq, k: sk, v: sv }, span));
         }
         let _ = args;
+        let (queries, keys) = (sq.axis_len(Axis::DOWN), sk.axis_len(Axis::DOWN));
+        let mask = match keywords.iter().find(|k| k.name.name == "mask") {
+            Some(kw) => Some(self.attention_mask(&kw.value, queries, keys)?),
+            None => None,
+        };
         let d = sq.axis_len(Axis::ACROSS);
         let g = &mut self.graph;
         let kt = g.transpose(k);
@@ -208,7 +229,10 @@ impl Checker<'_> {
         };
         let scores = g.div(product, scale);
         let scores = self.write_out("S", scores, span);
-        let weights = self.graph.softmax(scores.1, Axis::ACROSS);
+        let weights = match mask {
+            Some(m) => self.graph.masked_softmax(scores.1, m, Axis::ACROSS),
+            None => self.graph.softmax(scores.1, Axis::ACROSS),
+        };
         let weights = self.write_out("A", weights, span);
         Ok(self.graph.matmul(weights.1, v))
     }
@@ -216,7 +240,7 @@ impl Checker<'_> {
     /// Adds an equation `base = definition` that a layer writes out, named
     /// `base` when that name is free (else `base_2`, …), placed just before
     /// the equation being built; returns it and the node that names it.
-    fn write_out(&mut self, base: &str, definition: NodeId, span: Span) -> (TensorId, NodeId) {
+    pub(super) fn write_out(&mut self, base: &str, definition: NodeId, span: Span) -> (TensorId, NodeId) {
         let taken = |name: &str, c: &Self| {
             c.tensors.contains_key(name)
                 || c.fn_spans.contains_key(name)
@@ -258,6 +282,118 @@ impl Checker<'_> {
         }
         *order = placed;
     }
+
+    /// The mask of `attention`: a const of 0s and 1s of the scores' shape
+    /// `[queries, keys]` that keeps at least one key in every row.
+    fn attention_mask(&mut self, arg: &ast::Expr, queries: usize, keys: usize) -> Result<NodeId, Error> {
+        let values = self.score_mask("attention", arg)?;
+        let node = self.build(arg, &Scope::Equation)?;
+        let shape = self.graph.shape(node).clone();
+        if shape.rank() != 2 || shape.as_matrix() != Some((queries, keys)) {
+            let mask = crate::syntax::expr_text(arg);
+            let error = LayerArgError::AttentionMaskShape { mask, mask_shape: shape, queries, keys };
+            return Err(layer_error(error, arg.span));
+        }
+        let values = values.unwrap_or_default();
+        let empty = |t: usize| values.get(t * keys..(t + 1) * keys).is_some_and(|row| row.iter().all(Zero::is_zero));
+        if let Some(row) = (0..queries).find(|&t| empty(t)) {
+            let name = crate::syntax::expr_text(arg);
+            return Err(layer_error(LayerArgError::AttentionMaskRowEmpty { name, row, keys }, arg.span));
+        }
+        Ok(node)
+    }
+
+    /// `softmax(z, mask = m)`: the softmax over the entries of each lane
+    /// along `axis` (of a vector, over all of them) that the mask keeps, a
+    /// masked entry counting as −∞: attention's masked softmax, written out.
+    pub(in crate::model) fn softmax_mask(&mut self, z: NodeId, arg: &ast::Expr, axis: Axis) -> Result<NodeId, Error> {
+        let values = self.score_mask("softmax", arg)?;
+        let node = self.build(arg, &Scope::Equation)?;
+        let (shape, mask_shape) = (self.graph.shape(z).clone(), self.graph.shape(node).clone());
+        if !shape.same_as(&mask_shape) {
+            let mask = crate::syntax::expr_text(arg);
+            return Err(layer_error(LayerArgError::MaskShape { layer: "softmax", mask, mask_shape, shape }, arg.span));
+        }
+        let (m, n) = shape.as_matrix().expect("softmax takes a vector or a matrix");
+        let Some(values) = values else { return Ok(self.graph.masked_softmax(z, node, axis)) };
+        let lane = match shape.vector_axis() {
+            Some(_) => values.iter().all(Zero::is_zero).then_some(None),
+            None if axis == Axis::ACROSS => {
+                (0..m).find(|&i| (0..n).all(|j| values[i * n + j].is_zero())).map(|i| Some((true, i)))
+            }
+            None => (0..n).find(|&j| (0..m).all(|i| values[i * n + j].is_zero())).map(|j| Some((false, j))),
+        };
+        if let Some(lane) = lane {
+            let name = crate::syntax::expr_text(arg);
+            return Err(layer_error(LayerArgError::SoftmaxMaskEmpty { name, lane }, arg.span));
+        }
+        Ok(self.graph.masked_softmax(z, node, axis))
+    }
+
+    /// The mask of a softmax over scores: as [`Checker::const_mask`], except
+    /// that a const declared without a value is taken (`None`), as `derive`
+    /// needs no numbers; its values are checked when the evaluator meets them.
+    fn score_mask(&self, layer: &'static str, arg: &ast::Expr) -> Result<Option<Vec<BigRational>>, Error> {
+        let valueless = match &unparen(arg).kind {
+            ExprKind::Name(n) => {
+                self.tensors.get(&n.name).is_some_and(|t| t.role == Role::Const && t.exact_value().is_none())
+            }
+            _ => false,
+        };
+        if valueless {
+            return Ok(None);
+        }
+        self.const_mask(layer, arg).map(Some)
+    }
+
+    /// Refuses a mask that is not a `const` of 0s and 1s; its values.
+    fn const_mask(&self, layer: &'static str, arg: &ast::Expr) -> Result<Vec<BigRational>, Error> {
+        let tensor = match &unparen(arg).kind {
+            ExprKind::Name(n) => self.tensors.get(&n.name),
+            _ => None,
+        };
+        let Some(tensor) = tensor else {
+            let found = format!("`{}` is an expression", crate::syntax::expr_text(arg));
+            return Err(layer_error(LayerArgError::MaskNotConst { layer, found }, arg.span));
+        };
+        let values = match (tensor.role, tensor.exact_value()) {
+            (Role::Const, Some(values)) => values,
+            (Role::Const, None) => {
+                let found = format!("'{}' is declared without one", tensor.name);
+                return Err(layer_error(LayerArgError::MaskNotConst { layer, found }, arg.span));
+            }
+            (role, _) => {
+                let found = format!("'{}' is {} {}", tensor.name, article(role.name()), role.name());
+                return Err(layer_error(LayerArgError::MaskNotConst { layer, found }, arg.span));
+            }
+        };
+        if let Some(i) = values.iter().position(|v| !v.is_zero() && !v.is_one()) {
+            let dims: Vec<usize> = tensor.shape.dims().to_vec();
+            let entry = crate::layout::entry_index(&tensor.name, &unravel(i, &dims));
+            let value = super::decimal(&values[i]);
+            let name = tensor.name.clone();
+            return Err(layer_error(LayerArgError::MaskNotBinary { layer, name, entry, value }, arg.span));
+        }
+        Ok(values.to_vec())
+    }
+}
+
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
+/// The multi-index of the `i`-th entry in row-major order.
+fn unravel(mut i: usize, dims: &[usize]) -> Vec<usize> {
+    let mut index = vec![0; dims.len()];
+    for (k, &d) in dims.iter().enumerate().rev() {
+        index[k] = i % d;
+        i /= d;
+    }
+    index
 }
 
 /// The expression inside any parentheses.

@@ -233,6 +233,7 @@ impl Printer<'_> {
             Node::Reduce(Reduction::Mean, a) => call("np.mean", &[a], &[]),
             Node::Softmax(a, axis) => call("softmax", &[a], &axis_argument(g, *a, *axis)),
             Node::LogSoftmax(a, axis) => call("log_softmax", &[a], &axis_argument(g, *a, *axis)),
+            Node::MaskedSoftmax(a, m, axis) => call("masked_softmax", &[a, m], &[format!("axis={}", axis.index())]),
             Node::Diag(a) => call("np.diagflat", &[a], &[]),
             Node::Loss(LossFn::CrossEntropy(axis), y, p) => {
                 let mut extra: Vec<String> = axis.iter().map(|a| format!("axis={}", a.index())).collect();

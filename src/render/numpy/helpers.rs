@@ -15,6 +15,7 @@ pub enum Helper {
     /// An elementwise built-in's own helper (its file's [`Numpy::Helper`]).
     Builtin(Elementwise),
     Softmax,
+    MaskedSoftmax,
     LogSoftmax,
     CrossEntropy,
     Mse,
@@ -61,6 +62,7 @@ pub fn used(g: &Graph, roots: &[NodeId]) -> BTreeSet<Helper> {
             Node::Apply(Func::Custom(_) | Func::Derivative { .. }, _) => &[],
             Node::Softmax(..) => &[Helper::Softmax],
             Node::LogSoftmax(..) => &[Helper::LogSoftmax],
+            Node::MaskedSoftmax(..) => &[Helper::MaskedSoftmax],
             // With a softmax's logits at hand, log p is their log_softmax.
             Node::Loss(LossFn::CrossEntropy(_), ..) => &[Helper::CrossEntropy, Helper::LogSoftmax],
             Node::Loss(LossFn::Mse, ..) => &[Helper::Mse],
@@ -120,6 +122,14 @@ pub fn source(h: Helper) -> &'static str {
             r#"def softmax(z, axis=0):
     """exp(z) / Σ exp(z) along `axis` (0: each column), after subtracting the largest entry."""
     e = np.exp(z - np.max(z, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+"#
+        }
+        Helper::MaskedSoftmax => {
+            r#"def masked_softmax(z, mask, axis=1):
+    """softmax along `axis` over the entries where mask is 1; a masked score counts as −∞ (weight 0)."""
+    s = np.where(mask == 1, z, -np.inf)
+    e = np.exp(s - np.max(s, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
 "#
         }

@@ -44,7 +44,10 @@ impl LayerOp for Dropout {
         let (mask_shape, shape) = (call.graph().shape(m).clone(), call.graph().shape(x).clone());
         if !shape.same_as(&mask_shape) {
             let mask = crate::syntax::expr_text(call.operand_source(1));
-            return Err(layer_error(LayerArgError::MaskShape { mask, mask_shape, shape }, call.operand_source(1).span));
+            return Err(layer_error(
+                LayerArgError::MaskShape { layer: "dropout", mask, mask_shape, shape },
+                call.operand_source(1).span,
+            ));
         }
         let keep = match call.keyword("keep")? {
             Some((node, value)) => match call.graph().as_const(node).cloned() {
@@ -72,17 +75,17 @@ fn mask(call: &dyn LayerCall) -> Result<(), Error> {
     let arg: &ast::Expr = call.operand_source(1);
     let Some(tensor) = call.named_tensor(1) else {
         let found = format!("`{}` is an expression", crate::syntax::expr_text(arg));
-        return Err(layer_error(LayerArgError::MaskNotConst { found }, arg.span));
+        return Err(layer_error(LayerArgError::MaskNotConst { layer: "dropout", found }, arg.span));
     };
     let values = match (tensor.role, tensor.exact_value()) {
         (Role::Const, Some(values)) => values,
         (Role::Const, None) => {
             let found = format!("'{}' is declared without one", tensor.name);
-            return Err(layer_error(LayerArgError::MaskNotConst { found }, arg.span));
+            return Err(layer_error(LayerArgError::MaskNotConst { layer: "dropout", found }, arg.span));
         }
         (role, _) => {
             let found = format!("'{}' is {} {}", tensor.name, article(role.name()), role.name());
-            return Err(layer_error(LayerArgError::MaskNotConst { found }, arg.span));
+            return Err(layer_error(LayerArgError::MaskNotConst { layer: "dropout", found }, arg.span));
         }
     };
     if let Some(i) = values.iter().position(|v| !v.is_zero() && !v.is_one()) {
@@ -90,7 +93,7 @@ fn mask(call: &dyn LayerCall) -> Result<(), Error> {
         let entry = crate::layout::entry_index(&tensor.name, &unravel(i, &dims));
         let value = call.decimal(&values[i]);
         let name = tensor.name.clone();
-        return Err(layer_error(LayerArgError::MaskNotBinary { name, entry, value }, arg.span));
+        return Err(layer_error(LayerArgError::MaskNotBinary { layer: "dropout", name, entry, value }, arg.span));
     }
     Ok(())
 }
