@@ -220,7 +220,13 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
             rows.push((lhs, result, rule));
         } else {
             rows.extend(steps);
-            rows.push((lhs, result, "result".into()));
+            // The last line already states the gradient unless a step
+            // after it changed the formula.
+            let stated = grad.steps.last().map(|s| s.expr) == Some(grad.formula)
+                && grad.steps.iter().rev().find_map(|s| s.lhs) == Some(Wrt::Tensor(grad.param));
+            if !stated {
+                rows.push((lhs, result, "result".into()));
+            }
         }
     }
     write_steps(&mut out, &rows, "  ");
@@ -257,7 +263,7 @@ fn write_error_term_steps(out: &mut String, o: &Outline<()>) {
     }
     let (d, names) = (o.derivation, &o.names);
     let _ = writeln!(out, "\nError terms");
-    for term in &o.error_terms {
+    for term in o.sections() {
         let general = term.general.as_ref().map(|general| {
             let sums: Vec<String> = d.target_sums.iter().map(|t| target_sum_formula(t, names, N)).collect();
             (sums.join(", "), general.formula)
@@ -288,12 +294,15 @@ fn write_error_term(
         let _ = writeln!(out, "  {label} = {of}");
     }
     write_steps(out, &step_lines(&s.steps, d, names), "      ");
-    let _ = write!(out, "  {label} = {result}");
+    // A named gradient its last step already states is not stated again.
     match holds {
         Some(h) => {
-            let _ = writeln!(out, "   ({h})");
+            let _ = writeln!(out, "  {label} = {result}   ({h})");
         }
-        None => out.push('\n'),
+        None if s.stated_by_steps() => {}
+        None => {
+            let _ = writeln!(out, "  {label} = {result}");
+        }
     }
     if let Some((without, general)) = general {
         let _ = writeln!(out, "      (in general, without {without}: {label} = {})", formula(g, general, names, N));
@@ -547,7 +556,7 @@ fn formula_and_value(
 fn shown_layer_rules(o: &Outline<&crate::eval::tensor::Tensor>) -> Vec<Convention> {
     let g = &o.derivation.graph;
     let mut shown: Vec<NodeId> = o.gradients.iter().map(|grad| grad.formula).collect();
-    for term in &o.error_terms {
+    for term in o.sections() {
         shown.push(term.definition.formula);
         shown.extend(term.path_lines().map(|(_, expr, _)| expr));
     }
@@ -631,7 +640,7 @@ fn write_error_term_values(out: &mut String, o: &WorkedSolution) {
             let _ = writeln!(out, "  from {} = T = {} down to {}:", view.index, view.last, view.first);
         }
     }
-    for term in &o.error_terms {
+    for term in o.sections() {
         let sym = term.definition;
         // The quantities on the way, each as its step gives it from the
         // one before (∂L/∂P1 = reshape(∂L/∂v, 2×2×2)), with its value.
