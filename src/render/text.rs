@@ -293,15 +293,26 @@ fn write_error_term(
     if of != label && !(s.steps.is_empty() && result == of) {
         let _ = writeln!(out, "  {label} = {of}");
     }
-    write_steps(out, &step_lines(&s.steps, d, names), "      ");
-    // A named gradient its last step already states is not stated again.
-    match holds {
-        Some(h) => {
-            let _ = writeln!(out, "  {label} = {result}   ({h})");
+    let lines = step_lines(&s.steps, d, names);
+    if s.stated_by_steps() {
+        // A named gradient its last chain of steps states is not stated
+        // again: that chain is the section's result, at its indent, with
+        // where it holds after its last line.
+        let last = s.steps.iter().rposition(|step| step.lhs.is_some()).unwrap_or(0);
+        write_steps(out, &lines[..last], "      ");
+        write_steps(out, &lines[last..], "  ");
+        if let Some(h) = holds {
+            out.pop();
+            let _ = writeln!(out, "   ({h})");
         }
-        None if s.stated_by_steps() => {}
-        None => {
-            let _ = writeln!(out, "  {label} = {result}");
+    } else {
+        write_steps(out, &lines, "      ");
+        let _ = write!(out, "  {label} = {result}");
+        match holds {
+            Some(h) => {
+                let _ = writeln!(out, "   ({h})");
+            }
+            None => out.push('\n'),
         }
     }
     if let Some((without, general)) = general {
