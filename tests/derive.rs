@@ -329,7 +329,7 @@ fn stated_per_section(text: &str) -> Vec<Vec<(String, String)>> {
     let mut heading = "";
     let mut opening = true;
     for line in text.lines() {
-        if !line.starts_with(' ') {
+        if !line.is_empty() && !line.starts_with(' ') {
             heading = line;
             sections.push(Vec::new());
             opening = true;

@@ -184,3 +184,30 @@ fn unusual_normalizations_pass_gradcheck() {
     let model = nnderive::load(&nnderive::Source::new("norms.nn", two)).unwrap();
     assert!(["mu_2", "var_2", "xhat_2"].iter().all(|n| model.tensors.contains_key(*n)));
 }
+
+/// Batch normalization written out from `mean`, `var` and `sqrt` (the
+/// network of grammar/examples/batchnorm.nn): its values agree with NumPy's
+/// staged CS231n pass to 1e-12, and the gradients with respect to x̂, var
+/// and μ are steps of the layer's error term Δ1, each with its value (NumPy's
+/// dxhat, dvar, dmu), not error terms of their own, in the JSON of both
+/// `derive` and `solve`.
+#[test]
+fn written_out_batchnorm_keeps_its_stages_in_the_layer_steps() {
+    let path = "tests/fixtures/readable/batchnorm_written_out.nn";
+    agrees_with_numpy("batchnorm", path);
+    let out = nnderive(&["derive", path, "--format", "json"], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let derived: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let solved = solve_json(path);
+    for json in [&derived, &solved] {
+        let mut terms: Vec<&str> = json["deltas"].as_object().unwrap().keys().map(String::as_str).collect();
+        terms.sort_unstable();
+        assert_eq!(terms, ["Δ1", "Δ2"], "only the layers' δ's are error terms");
+    }
+    let steps = solved["deltas"]["Δ1"]["path"].as_array().expect("Δ1 passes through the stages");
+    let step = |name: &str| steps.iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("{name} in Δ1's steps"));
+    let Some(numpy) = reference("batchnorm", &solved) else { return };
+    for (name, stage) in [("∂L/∂x̂", "xhat"), ("∂L/∂var", "var"), ("∂L/∂μ", "mu")] {
+        assert_close(name, &step(name)["value"], &numpy["stages"][stage], 1e-12);
+    }
+}

@@ -7,7 +7,8 @@
 //! gradients on the way. A gradient named only because it is long or used
 //! twice (`∂L/∂σ²` of a batch norm written out from `mean`, `var` and
 //! `sqrt`) is such a step, not an error term: [`fold`] states it in the
-//! steps of the first error term that uses it. And a quantity stated once
+//! steps of the first error term that uses it (unless it has a general
+//! form without Σy = 1, which its own section shows). And a quantity stated once
 //! in a section is referred to by name afterwards, not stated again:
 //! [`state_once`] keeps the gradients' steps from repeating one another's.
 
@@ -24,7 +25,10 @@ use crate::model::{Fired, Graph, Node, SymbolId};
 /// gradient both inherited) is not repeated. A gradient no error term uses
 /// (only the parameters' gradients do) stays a section of its own.
 pub fn fold(g: &Graph, symbols: &mut [Symbol], defined: &[SymbolId], sections: &HashSet<SymbolId>) {
-    let is_step = |s: &Symbol, id: SymbolId| s.kind == SymbolKind::Adjoint && !sections.contains(&id);
+    // A gradient with a general form (before Σy = 1) keeps its section,
+    // where that form is shown.
+    let is_step =
+        |s: &Symbol, id: SymbolId| s.kind == SymbolKind::Adjoint && s.general.is_none() && !sections.contains(&id);
     // Named gradients met so far that no error term has taken yet.
     let mut waiting: Vec<SymbolId> = Vec::new();
     for &id in defined {
