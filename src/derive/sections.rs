@@ -12,7 +12,7 @@
 //! in a section is referred to by name afterwards, not stated again:
 //! [`state_once`] keeps the gradients' steps from repeating one another's.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::{Gradient, Step, Symbol, SymbolKind, Wrt};
 use crate::model::{Fired, Graph, Node, SymbolId};
@@ -29,11 +29,14 @@ pub fn fold(g: &Graph, symbols: &mut [Symbol], defined: &[SymbolId], sections: &
     // where that form is shown.
     let is_step =
         |s: &Symbol, id: SymbolId| s.kind == SymbolKind::Adjoint && s.general.is_none() && !sections.contains(&id);
-    // Named gradients met so far that no error term has taken yet.
+    // Named gradients met so far that no error term has taken yet, with
+    // the symbols each names (found once, as an error term may pass it by).
     let mut waiting: Vec<SymbolId> = Vec::new();
+    let mut names: HashMap<SymbolId, HashSet<SymbolId>> = HashMap::new();
     for &id in defined {
         if is_step(&symbols[id.0 as usize], id) {
             waiting.push(id);
+            names.insert(id, mentioned(g, &symbols[id.0 as usize]));
             continue;
         }
         if waiting.is_empty() {
@@ -44,7 +47,7 @@ pub fn fold(g: &Graph, symbols: &mut [Symbol], defined: &[SymbolId], sections: &
         let mut taken = mentioned(g, &symbols[id.0 as usize]);
         for &w in waiting.iter().rev() {
             if taken.contains(&w) {
-                taken.extend(mentioned(g, &symbols[w.0 as usize]));
+                taken.extend(names[&w].iter().copied());
             }
         }
         let (here, still): (Vec<SymbolId>, Vec<SymbolId>) = waiting.iter().partition(|w| taken.contains(w));
@@ -52,14 +55,14 @@ pub fn fold(g: &Graph, symbols: &mut [Symbol], defined: &[SymbolId], sections: &
         if here.is_empty() {
             continue;
         }
-        let mut steps: Vec<Step> = Vec::new();
+        let (mut steps, mut held) = (Vec::new(), HashSet::new());
         for &w in &here {
             let sym = &mut symbols[w.0 as usize];
             sym.within = Some(id);
-            append_chains(&mut steps, &stated(sym));
+            append_chains(&mut steps, &mut held, &stated(sym));
         }
         let host = &mut symbols[id.0 as usize];
-        append_chains(&mut steps, &host.steps);
+        append_chains(&mut steps, &mut held, &host.steps);
         host.steps = steps;
     }
 }
@@ -93,11 +96,13 @@ fn stated(sym: &Symbol) -> Vec<Step> {
     steps
 }
 
-/// Appends the chains of `more` that `steps` does not hold yet.
-fn append_chains(steps: &mut Vec<Step>, more: &[Step]) {
+/// Appends the chains of `more` that are not in `held` (the chains of
+/// `steps`), and records them there. The set keeps this linear in the
+/// lines: an error term at the end of a long chain of named gradients
+/// takes all of them.
+fn append_chains(steps: &mut Vec<Step>, held: &mut HashSet<Vec<Step>>, more: &[Step]) {
     for chain in chains(more) {
-        let present = chains(steps).any(|c| c == chain);
-        if !present {
+        if held.insert(chain.to_vec()) {
             steps.extend_from_slice(chain);
         }
     }
@@ -152,7 +157,8 @@ mod tests {
         let lens: Vec<usize> = chains(&steps).map(<[Step]>::len).collect();
         assert_eq!(lens, vec![2, 3]);
         let mut out = vec![step(a, 10), step(None, 11)];
-        append_chains(&mut out, &steps);
+        let mut held = chains(&out).map(<[Step]>::to_vec).collect();
+        append_chains(&mut out, &mut held, &steps);
         assert_eq!(out, steps, "the chain already there is not repeated, the new one is added");
     }
 }
