@@ -378,7 +378,11 @@ fn no_section_states_a_quantity_twice() {
         for section in stated_per_section(&derived) {
             for (i, (lhs, line)) in section.iter().enumerate() {
                 let again = section[..i].iter().find(|(earlier, _)| earlier == lhs);
-                assert!(again.is_none(), "{name}: {lhs} stated twice in one section:\n{}\n{line}\n\n{derived}", again.unwrap().1);
+                assert!(
+                    again.is_none(),
+                    "{name}: {lhs} stated twice in one section:\n{}\n{line}\n\n{derived}",
+                    again.unwrap().1
+                );
             }
         }
         checked += 1;

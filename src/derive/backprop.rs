@@ -468,8 +468,9 @@ impl<'m> Backprop<'m> {
             .sum();
         // A δ that is the whole equation's gradient (`Z = X @ W`, δ = ∂L/∂Z)
         // is that gradient: its lines are the δ's, not a section of their own.
-        let seed_is_delta = pending.iter().any(|p| p.raw == seed_node && self.symbols[p.symbol.0 as usize].wrt == Wrt::Tensor(v));
-        self.place_seed(seed, is_loss, uses, seed_is_delta, formula, general, steps);
+        let seed_is_delta =
+            pending.iter().any(|p| p.raw == seed_node && self.symbols[p.symbol.0 as usize].wrt == Wrt::Tensor(v));
+        self.place_seed(seed, is_loss, uses, seed_is_delta, (formula, general, steps));
         for p in pending {
             self.define_delta(p, seed_node);
         }
@@ -547,7 +548,9 @@ impl<'m> Backprop<'m> {
     }
 
     /// Defines the seed of an equation if it is used more than once
-    /// (`uses` times in what its equation passed on); otherwise inlines it.
+    /// (`uses` times in what its equation passed on); otherwise inlines it,
+    /// as it does when a δ is the seed itself (`seed_is_delta`): the δ then
+    /// has its lines.
     /// Defining it keeps printed formulas linear in the network's size; a
     /// small formula used twice is clearer written out (∂L/∂ŷ = −y ⊘ ŷ in
     /// the softmax Jacobian product).
@@ -557,9 +560,7 @@ impl<'m> Backprop<'m> {
         is_loss: bool,
         uses: u64,
         seed_is_delta: bool,
-        formula: NodeId,
-        general: Option<NodeId>,
-        steps: Vec<Step>,
+        (formula, general, steps): (NodeId, Option<NodeId>, Vec<Step>),
     ) {
         let size = tree_size(&self.g, formula);
         let too_long = size > FOLD_LIMIT || steps.len() > FOLD_STEPS;

@@ -91,7 +91,13 @@ pub fn state_once(gradients: &mut [Gradient]) {
 fn stated(sym: &Symbol) -> Vec<Step> {
     let mut steps = sym.steps.clone();
     if steps.last().map(|s| s.expr) != Some(sym.formula) {
-        steps.push(Step { lhs: Some(sym.wrt), expr: sym.formula, rules: vec![], from: vec![], simplified: Fired::default() });
+        steps.push(Step {
+            lhs: Some(sym.wrt),
+            expr: sym.formula,
+            rules: vec![],
+            from: vec![],
+            simplified: Fired::default(),
+        });
     }
     steps
 }
@@ -140,13 +146,7 @@ mod tests {
     use super::*;
 
     fn step(lhs: Option<Wrt>, expr: u32) -> Step {
-        Step {
-            lhs,
-            expr: crate::model::NodeId(expr),
-            rules: vec![],
-            from: vec![],
-            simplified: Fired::default(),
-        }
+        Step { lhs, expr: crate::model::NodeId(expr), rules: vec![], from: vec![], simplified: Fired::default() }
     }
 
     #[test]
