@@ -68,13 +68,17 @@ pub struct Symbol {
 
 impl Symbol {
     /// Whether its steps end by stating it: a named gradient (not a δ, which
-    /// its result line names) whose last chain of lines is about itself and
-    /// ends at its formula. A writer then does not state it again.
+    /// its result line names) whose steps state it (see [`stated_by`]). A
+    /// writer then does not state it again.
     pub fn stated_by_steps(&self) -> bool {
-        self.kind == SymbolKind::Adjoint
-            && self.steps.last().map(|s| s.expr) == Some(self.formula)
-            && self.steps.iter().rev().find_map(|s| s.lhs) == Some(self.wrt)
+        self.kind == SymbolKind::Adjoint && stated_by(&self.steps, self.wrt, self.formula)
     }
+}
+
+/// Whether `steps` end by stating the gradient with respect to `wrt` as
+/// `formula`: their last chain of lines is about it and ends there.
+pub fn stated_by(steps: &[Step], wrt: Wrt, formula: NodeId) -> bool {
+    steps.last().map(|s| s.expr) == Some(formula) && steps.iter().rev().find_map(|s| s.lhs) == Some(wrt)
 }
 
 /// One line of a derivation: `lhs = expr   [rule]`.

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use crate::derive::time::{Forward, General, TimeSum, TimeView};
-use crate::derive::{Convention, Derivation, Step, StepRule, Symbol, Wrt};
+use crate::derive::{stated_by, Convention, Derivation, Step, StepRule, Symbol, Wrt};
 use crate::eval::evaluate::{Note, Quantity};
 use crate::eval::{GradCheck, ParamCheck, Solution, Training};
 use crate::model::sentence::{plain, Part, Sentence};
@@ -220,11 +220,8 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
             rows.push((lhs, result, rule));
         } else {
             rows.extend(steps);
-            // The last line already states the gradient unless a step
-            // after it changed the formula.
-            let stated = grad.steps.last().map(|s| s.expr) == Some(grad.formula)
-                && grad.steps.iter().rev().find_map(|s| s.lhs) == Some(Wrt::Tensor(grad.param));
-            if !stated {
+            // The last line states the gradient unless a step after it changed it.
+            if !stated_by(grad.steps, Wrt::Tensor(grad.param), grad.formula) {
                 rows.push((lhs, result, "result".into()));
             }
         }
@@ -294,10 +291,9 @@ fn write_error_term(
         let _ = writeln!(out, "  {label} = {of}");
     }
     let lines = step_lines(&s.steps, d, names);
+    // A named gradient its last chain of steps states is not stated again:
+    // that chain is the section's result, at its indent, with where it holds.
     if s.stated_by_steps() {
-        // A named gradient its last chain of steps states is not stated
-        // again: that chain is the section's result, at its indent, with
-        // where it holds after its last line.
         let last = s.steps.iter().rposition(|step| step.lhs.is_some()).unwrap_or(0);
         write_steps(out, &lines[..last], "      ");
         write_steps(out, &lines[last..], "  ");
