@@ -169,7 +169,8 @@ fn the_gradient_through_flatten_of_a_scalar_is_plain() {
     let model = nnderive::load(&Source::new("f.nn", text)).unwrap();
     let derivation = nnderive::derive::derive(&model);
     let out = nnderive::render::text::derivation(&model, &derivation);
-    assert!(out.contains("  ∂L/∂w         = 1               [result]\n"), "{out}");
+    // The chain that states ∂L/∂w ends at 1 (no [result] line repeats it).
+    assert!(out.contains("  ∂L/∂w         = ∂L/∂flatten_w   [d-flatten at flatten_w]\n                = 1               [substitute]\n"), "{out}");
     let text = "param w = 2\nv = flatten(w)\nloss L = sum(v * v)\n";
     let model = nnderive::load(&Source::new("f.nn", text)).unwrap();
     let solution = nnderive::solve(&model).unwrap();

@@ -321,3 +321,89 @@ fn text_formulas_use_only_the_unicode_minus() {
         }
     }
 }
+
+/// The left-hand sides a section of a derivation's text states, with the
+/// line that states each: every line `lhs = …` but the continuations
+/// (`= …`), the notes in parentheses, and a section's opening line that
+/// only names its error term (`Δ2 = ∂L/∂scores`, said before its steps).
+/// Sections are the forward pass, the gradients, and each error term (the
+/// error terms are separated by blank lines).
+fn stated_per_section(text: &str) -> Vec<Vec<(String, String)>> {
+    let mut sections: Vec<Vec<(String, String)>> = Vec::new();
+    let mut heading = "";
+    let mut opening = true;
+    for line in text.lines() {
+        if !line.is_empty() && !line.starts_with(' ') {
+            heading = line;
+            sections.push(Vec::new());
+            opening = true;
+            continue;
+        }
+        if !matches!(heading, "Forward pass" | "Error terms" | "Gradients") {
+            continue;
+        }
+        let body = line.trim();
+        if body.is_empty() {
+            if heading == "Error terms" {
+                sections.push(Vec::new());
+                opening = true;
+            }
+            continue;
+        }
+        let first = std::mem::replace(&mut opening, false);
+        if body.starts_with('=') || body.starts_with('(') {
+            continue;
+        }
+        let Some((lhs, rhs)) = body.split_once(" = ") else { continue };
+        let names_only = heading == "Error terms" && first && !rhs.contains("   [") && rhs.trim().starts_with('∂');
+        if names_only {
+            continue;
+        }
+        let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        sections.last_mut().expect("a heading first").push((words(lhs), words(body)));
+    }
+    sections
+}
+
+/// A quantity is stated once in a section and referred to by its name
+/// afterwards: in the derivation of every example, fixture and documented
+/// network, no section of the forward pass, the error terms or the
+/// gradients states one left-hand side twice (`∂L/∂out = …` before both
+/// ∂L/∂γ and ∂L/∂β, a gradient's last step and then its `[result]`, a
+/// named gradient's steps and then its formula again).
+#[test]
+fn no_section_states_a_quantity_twice() {
+    let mut texts = texts_with_formulas();
+    texts.extend(common::documented_networks());
+    let mut checked = 0;
+    for (name, text) in texts {
+        let model = nnderive::load(&nnderive::Source::new("t.nn", text)).unwrap();
+        let derived = render::text::derivation(&model, &derive(&model));
+        for section in stated_per_section(&derived) {
+            for (i, (lhs, line)) in section.iter().enumerate() {
+                let again = section[..i].iter().find(|(earlier, _)| earlier == lhs);
+                assert!(
+                    again.is_none(),
+                    "{name}: {lhs} stated twice in one section:\n{}\n{line}\n\n{derived}",
+                    again.unwrap().1
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked > 60, "only {checked} derivations scanned");
+}
+
+/// The scan finds what it looks for: a section that states `∂L/∂out`
+/// twice, or ends with a `[result]` restating its last step.
+#[test]
+fn the_scan_for_restated_quantities_can_fail() {
+    let twice = "Gradients\n  ∂L/∂out = a   [d-mse at L]\n  ∂L/∂γ = b   [d-mul]\n  ∂L/∂out = a   [d-mse at L]\n";
+    let lhs: Vec<String> = stated_per_section(twice).concat().into_iter().map(|(l, _)| l).collect();
+    assert_eq!(lhs, ["∂L/∂out", "∂L/∂γ", "∂L/∂out"]);
+    let error_term = "Error terms\n  Δ1 = ∂L/∂a\n      ∂L/∂a = x   [d-tanh]\n  Δ1 = x\n\n  Δ2 = ∂L/∂b\n  Δ2 = ∂L/∂b\n";
+    let sections = stated_per_section(error_term);
+    let lhs: Vec<Vec<&str>> = sections.iter().map(|s| s.iter().map(|(l, _)| l.as_str()).collect()).collect();
+    assert_eq!(lhs, [vec!["∂L/∂a", "Δ1"], vec!["Δ2"]], "the opening line names, the rest state");
+    assert_eq!(sections[1][0].1, "Δ2 = ∂L/∂b");
+}

@@ -324,7 +324,22 @@ fn every_example_shows_its_gradients_beside_their_nodes() {
         let notes: Vec<(&String, &Item)> = dot.nodes.iter().filter(|(_, n)| n.get("class") == "gradient").collect();
         // Compared with the runs of spaces that align the text's columns closed up.
         let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-        let derive_lines: Vec<String> = derive_text.lines().map(words).collect();
+        // What the derivation states: each line `lhs = …`, and each line
+        // that continues one (`= …`) read with its left-hand side, as a
+        // quantity's last step states it once (no line repeats it).
+        let mut derive_lines: Vec<String> = Vec::new();
+        let mut lhs = String::new();
+        for line in derive_text.lines().map(words) {
+            match line.strip_prefix("= ") {
+                Some(rest) => derive_lines.push(format!("{lhs} = {rest}")),
+                None => {
+                    if let Some((l, _)) = line.split_once(" = ") {
+                        lhs = l.to_string();
+                    }
+                    derive_lines.push(line);
+                }
+            }
+        }
         for (_, note) in &notes {
             let first = words(note.get("label").lines().next().unwrap());
             assert!(

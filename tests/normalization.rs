@@ -193,14 +193,14 @@ fn causal_attention_agrees_with_numpy() {
 
 /// A causal mask gives the masked weights exactly 0 (not a small number
 /// from a large negative score), so the first token attends to itself
-/// alone: its output row is V's first row exactly, and δ of Q Kᵀ (∂L/∂S
-/// over √d) is exactly 0 wherever the mask is 0.
+/// alone: its output row is V's first row exactly, and δ of the scores
+/// zS = Q Kᵀ (∂L/∂S over √d) is exactly 0 wherever the mask is 0.
 #[test]
 fn causal_mask_gives_exact_zeros_forward_and_back() {
     let solved = solve_json("grammar/examples/attention_causal.nn");
     let mask = flat(&solved["given"]["M"]["value"]);
     let weights = flat(&solved["forward"]["A"]["value"]);
-    let delta = solved["deltas"].as_object().unwrap().values().find(|d| d["of_text"] == "Q Kᵀ").unwrap();
+    let delta = solved["deltas"].as_object().unwrap().values().find(|d| d["of_text"] == "zS").unwrap();
     let d_scores = flat(&delta["value"]);
     for (i, &m) in mask.iter().enumerate() {
         if m == 0.0 {
@@ -390,4 +390,31 @@ fn spatial_batchnorm_statistics_by_hand() {
     assert!(formula.contains("8 (∂L/∂out) − Σₙᵢⱼ (∂L/∂out) − x̂ ⊙ Σₙᵢⱼ ((∂L/∂out) ⊙ x̂)"), "{formula}");
     let model = nnderive::load(&nnderive::Source::new("spatial.nn", text)).unwrap();
     assert!(nnderive::gradcheck(&model).unwrap().worst() < 1e-6);
+}
+
+/// Batch normalization written out from `mean`, `var` and `sqrt` (the
+/// network of grammar/examples/batchnorm.nn): its values agree with NumPy's
+/// staged CS231n pass to 1e-12, and the gradients with respect to x̂, var
+/// and μ are steps of the layer's error term Δ1, each with its value (NumPy's
+/// dxhat, dvar, dmu), not error terms of their own, in the JSON of both
+/// `derive` and `solve`.
+#[test]
+fn written_out_batchnorm_keeps_its_stages_in_the_layer_steps() {
+    let path = "tests/fixtures/readable/batchnorm_written_out.nn";
+    agrees_with_numpy("batchnorm", path);
+    let out = nnderive(&["derive", path, "--format", "json"], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let derived: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let solved = solve_json(path);
+    for json in [&derived, &solved] {
+        let mut terms: Vec<&str> = json["deltas"].as_object().unwrap().keys().map(String::as_str).collect();
+        terms.sort_unstable();
+        assert_eq!(terms, ["Δ1", "Δ2"], "only the layers' δ's are error terms");
+    }
+    let steps = solved["deltas"]["Δ1"]["path"].as_array().expect("Δ1 passes through the stages");
+    let step = |name: &str| steps.iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("{name} in Δ1's steps"));
+    let Some(numpy) = reference("batchnorm", &solved) else { return };
+    for (name, stage) in [("∂L/∂x̂", "xhat"), ("∂L/∂var", "var"), ("∂L/∂μ", "mu")] {
+        assert_close(name, &step(name)["value"], &numpy["stages"][stage], 1e-12);
+    }
 }

@@ -69,6 +69,9 @@ struct Backprop<'m> {
     /// In a network in time, each tensor's statement and step, (statement,
     /// step): the order the gradients reaching a tensor are summed in.
     time_order: Option<Vec<(usize, u64)>>,
+    /// Named gradients that are a layer's error term of their own (a
+    /// normalization's G = ∂L/∂out, a sequence's ∂L/∂h_t), beside the δ's.
+    own_sections: HashSet<SymbolId>,
 }
 
 /// Derives the gradient of the loss with respect to every parameter.
@@ -183,6 +186,7 @@ fn derive_naming(model: &Model, defined_sequences: HashSet<String>) -> Derivatio
         defs: vec![None; model.tensors.len()],
         defined_sequences,
         time_order: time_order(model),
+        own_sections: HashSet::new(),
     };
     b.resolve_aliases();
     b.mark_needs();
@@ -192,7 +196,12 @@ fn derive_naming(model: &Model, defined_sequences: HashSet<String>) -> Derivatio
     for &v in model.order.iter().rev() {
         b.equation(v);
     }
-    let gradients: Vec<Gradient> = model.params().map(|p| b.gradient(p)).collect();
+    let mut gradients: Vec<Gradient> = model.params().map(|p| b.gradient(p)).collect();
+    super::sections::state_once(&mut gradients);
+    if model.time.is_none() {
+        // A recurrence's sections are its steps in t (see `time`).
+        super::sections::fold(&b.g, &mut b.symbols, &b.defined, &b.own_sections);
+    }
     let fn_derivatives = b.fn_derivatives();
     let mut conventions = b.conventions(&fn_derivatives);
     conventions.extend(b.layer_conventions(&gradients));
@@ -428,6 +437,7 @@ impl<'m> Backprop<'m> {
             steps: Vec::new(),
             defined: false,
             owner,
+            within: None,
         });
         id
     }
@@ -465,7 +475,11 @@ impl<'m> Backprop<'m> {
             .chain(pending.iter().map(|p| p.raw))
             .map(|e| occurrences(&self.g, e, seed_node))
             .sum();
-        self.place_seed(seed, is_loss, uses, formula, general, steps);
+        // A δ that is the whole equation's gradient (`Z = X @ W`, δ = ∂L/∂Z)
+        // is that gradient: its lines are the δ's, not a section of their own.
+        let seed_is_delta =
+            pending.iter().any(|p| p.raw == seed_node && self.symbols[p.symbol.0 as usize].wrt == Wrt::Tensor(v));
+        self.place_seed(seed, is_loss, uses, seed_is_delta, (formula, general, steps));
         for p in pending {
             self.define_delta(p, seed_node);
         }
@@ -543,7 +557,9 @@ impl<'m> Backprop<'m> {
     }
 
     /// Defines the seed of an equation if it is used more than once
-    /// (`uses` times in what its equation passed on); otherwise inlines it.
+    /// (`uses` times in what its equation passed on); otherwise inlines it,
+    /// as it does when a δ is the seed itself (`seed_is_delta`): the δ then
+    /// has its lines.
     /// Defining it keeps printed formulas linear in the network's size; a
     /// small formula used twice is clearer written out (∂L/∂ŷ = −y ⊘ ŷ in
     /// the softmax Jacobian product).
@@ -552,9 +568,8 @@ impl<'m> Backprop<'m> {
         seed: SymbolId,
         is_loss: bool,
         uses: u64,
-        formula: NodeId,
-        general: Option<NodeId>,
-        steps: Vec<Step>,
+        seed_is_delta: bool,
+        (formula, general, steps): (NodeId, Option<NodeId>, Vec<Step>),
     ) {
         let size = tree_size(&self.g, formula);
         let too_long = size > FOLD_LIMIT || steps.len() > FOLD_STEPS;
@@ -568,9 +583,11 @@ impl<'m> Backprop<'m> {
         let norms = &self.model.norms;
         let norm_output = norms.iter().any(|n| n.out == owner);
         let norm_inside = norms.iter().any(|n| [n.mean, n.var, n.xhat].contains(&owner));
-        if !is_loss
-            && (norm_output || in_sequence || (!norm_inside && ((uses >= 2 && size > INLINE_LIMIT) || too_long)))
-        {
+        let named_for_size = !norm_inside && !seed_is_delta && ((uses >= 2 && size > INLINE_LIMIT) || too_long);
+        if !is_loss && (norm_output || in_sequence || named_for_size) {
+            if norm_output || in_sequence {
+                self.own_sections.insert(seed);
+            }
             self.define(seed, formula, general, steps);
         } else {
             self.inline.insert(seed, formula);

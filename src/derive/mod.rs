@@ -10,6 +10,7 @@ mod backprop;
 pub mod norm;
 mod polynomial;
 pub mod rules;
+pub mod sections;
 pub mod simplify;
 mod size;
 pub mod time;
@@ -59,6 +60,25 @@ pub struct Symbol {
     pub defined: bool,
     /// The equation whose pre-activation (for a δ) or value (for ∂L/∂X) it is.
     pub owner: TensorId,
+    /// For a named gradient that is no layer's error term (`∂L/∂σ²` of a
+    /// batch norm written out by hand): the error term in whose steps it is
+    /// stated, once, and referred to by name afterwards (see [`sections`]).
+    pub within: Option<SymbolId>,
+}
+
+impl Symbol {
+    /// Whether its steps end by stating it: a named gradient (not a δ, which
+    /// its result line names) whose steps state it (see [`stated_by`]). A
+    /// writer then does not state it again.
+    pub fn stated_by_steps(&self) -> bool {
+        self.kind == SymbolKind::Adjoint && stated_by(&self.steps, self.wrt, self.formula)
+    }
+}
+
+/// Whether `steps` end by stating the gradient with respect to `wrt` as
+/// `formula`: their last chain of lines is about it and ends there.
+pub fn stated_by(steps: &[Step], wrt: Wrt, formula: NodeId) -> bool {
+    steps.last().map(|s| s.expr) == Some(formula) && steps.iter().rev().find_map(|s| s.lhs) == Some(wrt)
 }
 
 /// One line of a derivation: `lhs = expr   [rule]`.

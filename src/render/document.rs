@@ -541,7 +541,7 @@ fn gradient_blocks<V: Valued>(o: &Outline<V>) -> Vec<Block> {
     let mut out = vec![Block::Section("Gradients".into()), Block::Paragraph(backpropagation_intro(o))];
     out.extend(layer_rule_blocks(&o.layer_rules));
     out.extend(recurrence_blocks(o));
-    for term in &o.error_terms {
+    for term in o.sections() {
         out.extend(error_term_blocks(o, term));
     }
     out.extend(parameter_gradient_blocks(o));
@@ -725,7 +725,11 @@ fn error_term_blocks<V: Valued>(o: &Outline<V>, term: &ErrorTerm<V>) -> Vec<Bloc
             rows.extend(value_rows_after(&lhs.unwrap_or_default(), value, round));
         }
     }
-    rows.push(row(label.clone(), formula(g, sym.formula, names, L)));
+    // A named gradient its last step already states is not stated again:
+    // its value follows that step.
+    if !sym.stated_by_steps() {
+        rows.push(row(label.clone(), formula(g, sym.formula, names, L)));
+    }
     if let Some(value) = term.value.tensor() {
         rows.extend(value_rows_after(&label, value, round));
     }

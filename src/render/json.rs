@@ -284,7 +284,7 @@ fn formula_sections(o: &Outline<()>) -> [Map<String, Value>; 4] {
         forward.insert(model.tensor(eq.tensor).name.clone(), Value::Object(obj));
     }
     let mut deltas = Map::new();
-    for term in &o.error_terms {
+    for term in o.sections() {
         let sym = term.definition;
         deltas.insert(formula(g, sym.node, names, N), Value::Object(error_term_formulas(g, names, sym)));
     }
@@ -464,7 +464,7 @@ fn forward_json(o: &WorkedSolution) -> (Value, Value) {
 fn deltas_json(o: &WorkedSolution) -> Value {
     let (g, names) = (&o.derivation.graph, &o.names);
     let mut deltas = Map::new();
-    for term in &o.error_terms {
+    for term in o.sections() {
         let mut entry = with_value(error_term_formulas(g, names, term.definition), term.value, o.round);
         // With the target open: the general form (before Σy = 1) and its value.
         if let (Some(general), Value::Object(obj)) = (&term.general, &mut entry) {

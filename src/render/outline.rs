@@ -86,6 +86,16 @@ impl Valued for &Tensor {
     const HAS_VALUES: bool = true;
 }
 
+impl<'s, V> Outline<'s, V> {
+    /// The error terms that are sections of their own: every defined
+    /// symbol but the named gradients stated in an error term's steps (see
+    /// [`crate::derive::sections`]). Writers that list every quantity with
+    /// its formula (`.nn`, NumPy, answer keys) walk `error_terms` instead.
+    pub fn sections(&self) -> impl Iterator<Item = &ErrorTerm<'s, V>> + '_ {
+        self.error_terms.iter().filter(|t| t.definition.within.is_none())
+    }
+}
+
 /// A declared tensor and its value.
 pub struct Given<V> {
     pub tensor: TensorId,
@@ -264,8 +274,10 @@ pub fn outline<'s>(model: &'s Model, solution: &'s Solution, round: Option<u32>)
         });
         // A quantity on two error terms' paths (∂L/∂ŷ) has its value shown once, the first time.
         let steps = &term.definition.steps;
+        // A gradient stated in another's steps shows its values there.
         let path = path_values
             .get(&term.symbol)
+            .filter(|_| term.definition.within.is_none())
             .map(|p| {
                 p.iter()
                     .filter(|(i, _)| {

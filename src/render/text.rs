@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use crate::derive::time::{Forward, General, TimeSum, TimeView};
-use crate::derive::{Convention, Derivation, Step, StepRule, Symbol, Wrt};
+use crate::derive::{stated_by, Convention, Derivation, Step, StepRule, Symbol, Wrt};
 use crate::eval::evaluate::{Note, Quantity};
 use crate::eval::{GradCheck, ParamCheck, Solution, Training};
 use crate::model::sentence::{plain, Part, Sentence};
@@ -217,7 +217,10 @@ pub fn derivation(model: &Model, derivation: &Derivation) -> String {
             rows.push((lhs, result, rule));
         } else {
             rows.extend(steps);
-            rows.push((lhs, result, "result".into()));
+            // The last line states the gradient unless a step after it changed it.
+            if !stated_by(grad.steps, Wrt::Tensor(grad.param), grad.formula) {
+                rows.push((lhs, result, "result".into()));
+            }
         }
     }
     write_steps(&mut out, &rows, "  ");
@@ -254,7 +257,7 @@ fn write_error_term_steps(out: &mut String, o: &Outline<()>) {
     }
     let (d, names) = (o.derivation, &o.names);
     let _ = writeln!(out, "\nError terms");
-    for term in &o.error_terms {
+    for term in o.sections() {
         let general = term.general.as_ref().map(|general| {
             let sums: Vec<String> = d.target_sums.iter().map(|t| target_sum_formula(t, names, N)).collect();
             (sums.join(", "), general.formula)
@@ -284,13 +287,26 @@ fn write_error_term(
     if of != label && !(s.steps.is_empty() && result == of) {
         let _ = writeln!(out, "  {label} = {of}");
     }
-    write_steps(out, &step_lines(&s.steps, d, names), "      ");
-    let _ = write!(out, "  {label} = {result}");
-    match holds {
-        Some(h) => {
+    let lines = step_lines(&s.steps, d, names);
+    // A named gradient its last chain of steps states is not stated again:
+    // that chain is the section's result, at its indent, with where it holds.
+    if s.stated_by_steps() {
+        let last = s.steps.iter().rposition(|step| step.lhs.is_some()).unwrap_or(0);
+        write_steps(out, &lines[..last], "      ");
+        write_steps(out, &lines[last..], "  ");
+        if let Some(h) = holds {
+            out.pop();
             let _ = writeln!(out, "   ({h})");
         }
-        None => out.push('\n'),
+    } else {
+        write_steps(out, &lines, "      ");
+        let _ = write!(out, "  {label} = {result}");
+        match holds {
+            Some(h) => {
+                let _ = writeln!(out, "   ({h})");
+            }
+            None => out.push('\n'),
+        }
     }
     if let Some((without, general)) = general {
         let _ = writeln!(out, "      (in general, without {without}: {label} = {})", formula(g, general, names, N));
@@ -546,7 +562,7 @@ fn formula_and_value(
 fn shown_layer_rules(o: &Outline<&crate::eval::tensor::Tensor>) -> Vec<Convention> {
     let g = &o.derivation.graph;
     let mut shown: Vec<NodeId> = o.gradients.iter().map(|grad| grad.formula).collect();
-    for term in &o.error_terms {
+    for term in o.sections() {
         shown.push(term.definition.formula);
         shown.extend(term.path_lines().map(|(_, expr, _)| expr));
     }
@@ -640,7 +656,7 @@ fn write_error_term_values(out: &mut String, o: &WorkedSolution) {
             let _ = writeln!(out, "  from {} = T = {} down to {}:", view.index, view.last, view.first);
         }
     }
-    for term in &o.error_terms {
+    for term in o.sections() {
         let sym = term.definition;
         // The quantities on the way, each as its step gives it from the
         // one before (∂L/∂P1 = reshape(∂L/∂v, 2×2×2)), with its value.

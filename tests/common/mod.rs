@@ -303,3 +303,26 @@ pub fn shell(dir: &Path, script: &str) -> std::process::Output {
         .output()
         .expect("sh runs")
 }
+
+/// The networks the README and the guides (`docs/*.md`) show in ```nn
+/// blocks, those with a loss, each named by its document and place.
+pub fn documented_networks() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut paths = vec![root.join("README.md")];
+    let mut docs: Vec<_> = std::fs::read_dir(root.join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    docs.sort();
+    paths.extend(docs);
+    let mut out = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let blocks = text.split("```nn\n").skip(1).map(|b| b.split("```").next().unwrap_or(""));
+        for (i, block) in blocks.enumerate().filter(|(_, b)| b.contains("loss ")) {
+            out.push((format!("{} block {}", path.display(), i + 1), block.to_string()));
+        }
+    }
+    out
+}

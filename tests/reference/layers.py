@@ -66,7 +66,13 @@ def batchnorm_backward(dout, cache):
     dx = dxhat / np.sqrt(var + eps) + dvar * 2 * (x - mu) / n + dmu / n
     dgamma = np.sum(dout * xhat, axis=0, keepdims=True)
     dbeta = np.sum(dout, axis=0, keepdims=True)
+    STAGES.update({"xhat": dxhat, "var": dvar, "mu": dmu})
     return dx, dgamma, dbeta
+
+
+# The staged gradients of the last batchnorm_backward, by the quantity
+# they are taken with respect to (∂L/∂x̂, ∂L/∂var, ∂L/∂μ).
+STAGES = {}
 
 
 def batchnorm_network(g):
@@ -249,7 +255,7 @@ def main():
     given = {k: np.array(v["value"], dtype=float) for k, v in solved["given"].items()}
     forward, gradients = NETWORKS[name](given)
     as_lists = lambda d: {k: np.asarray(v).tolist() for k, v in d.items()}
-    json.dump({"forward": as_lists(forward), "gradients": as_lists(gradients)}, sys.stdout)
+    json.dump({"forward": as_lists(forward), "gradients": as_lists(gradients), "stages": as_lists(STAGES)}, sys.stdout)
 
 
 if __name__ == "__main__":

@@ -292,9 +292,10 @@ fn backprop(out: &mut String, c: &plan::Context, o: &WorkedSolution) {
         .filter(|eq| eq.tensor != model.loss)
         .map(|eq| format!("            {}: {},", json_key(model, eq.tensor), c.py.tensor(eq.tensor, None)))
         .collect();
+    // The error terms keyed as `solve --format json` keys them: a named
+    // gradient stated in an error term's steps is computed, not listed.
     let deltas: Vec<String> = o
-        .error_terms
-        .iter()
+        .sections()
         .map(|term| {
             let key = formula(&c.d.graph, term.definition.node, c.names, Notation::Text);
             format!("            {}: {},", py_string(&key), c.py.symbol(term.symbol, None))
@@ -513,7 +514,7 @@ fn reporting(out: &mut String, o: &WorkedSolution, bare: bool) {
     for eq in &o.forward {
         key(model.tensor(eq.tensor).name.clone(), model.tensor(eq.tensor).shape.dims());
     }
-    for term in &o.error_terms {
+    for term in o.sections() {
         let k = formula(&o.derivation.graph, term.definition.node, &o.names, Notation::Text);
         key(k, term.definition.shape.dims());
     }
@@ -607,7 +608,7 @@ fn expected(out: &mut String, o: &WorkedSolution, solution: &Solution) {
     root.insert("forward".into(), Value::Object(forward));
     root.insert("loss".into(), loss);
     let mut deltas = Map::new();
-    for term in &o.error_terms {
+    for term in o.sections() {
         let key = formula(&o.derivation.graph, term.definition.node, &o.names, Notation::Text);
         deltas.insert(key, value(term.value));
     }
