@@ -395,7 +395,7 @@ fn run(command: Command) -> Result<ExitCode, Exit> {
         Command::Check { file } => {
             let source = read(&file)?;
             let model = load(&source)?;
-            emit(&render::text::check_summary(&model))
+            emit(&render::summary::check_summary(&model))
         }
         Command::Fmt { file, check } => {
             let source = read(&file)?;

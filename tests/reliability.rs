@@ -275,7 +275,7 @@ fn names_and_numbers_longer_than_format_widths_allow() {
     let name = "a".repeat(70_000);
     let text = format!("param {name}[2] = [1, 2]\nloss L = sum({name})\n");
     let model = load(&text);
-    assert!(nnderive::render::text::check_summary(&model).contains(&name));
+    assert!(nnderive::render::summary::check_summary(&model).contains(&name));
     let check = nnderive::gradcheck(&model).expect("checks");
     assert!(nnderive::render::text::gradcheck(&model, &check, 1e-6).contains(&name));
     let ast = nnderive::parse(&Source::new("n.nn", text)).unwrap();

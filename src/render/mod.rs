@@ -16,6 +16,7 @@ pub mod numpy;
 pub mod outline;
 pub mod plot;
 pub mod quantities;
+pub mod summary;
 pub mod symbolic;
 pub mod text;
 pub mod training;
