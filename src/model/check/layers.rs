@@ -32,6 +32,15 @@ fn default_eps() -> BigRational {
     BigRational::new(1.into(), 100_000.into())
 }
 
+/// μ, σ² and x̂ of a normalization as named intermediates (each its tensor
+/// and its node), and σ = sqrt(σ² + ε).
+pub(super) struct NormStages {
+    pub mean: (TensorId, NodeId),
+    pub var: (TensorId, NodeId),
+    pub sigma: NodeId,
+    pub xhat: (TensorId, NodeId),
+}
+
 impl Checker<'_> {
     /// `batchnorm(X, gamma, beta, eps = 1e-5)` and `layernorm(…)`, written
     /// out as equations μ, σ² and x̂ (added before the calling equation) and
@@ -115,23 +124,7 @@ impl Checker<'_> {
             self.note_batch(crate::model::Batch { examples: axis, size: shape.axis_len(axis) });
         }
         let count = shape.axis_len(axis);
-        let g = &mut self.graph;
-        let n = g.int(count as i64);
-        let total = g.sum_axis(x, axis);
-        let mean_def = g.div(total, n);
-        let mean = self.write_out("mu", mean_def, span);
-        let g = &mut self.graph;
-        let centered = g.sub(x, mean.1);
-        let squares = g.pow(centered, BigRational::from_integer(2.into()));
-        let total = g.sum_axis(squares, axis);
-        let var_def = g.div(total, n);
-        let var = self.write_out("var", var_def, span);
-        let g = &mut self.graph;
-        let eps_node = g.constant(eps.clone());
-        let shifted = g.add(var.1, eps_node);
-        let sigma = g.apply(Func::Builtin(Elementwise::Sqrt), vec![shifted]);
-        let xhat_def = g.div(centered, sigma);
-        let xhat = self.write_out("xhat", xhat_def, span);
+        let NormStages { mean, var, sigma, xhat } = self.norm_stages(x, |g, a| g.sum_axis(a, axis), count, &eps, span);
         let g = &mut self.graph;
         let scaled = g.mul(oriented[0], xhat.1);
         let out = g.add(scaled, oriented[1]);
@@ -152,6 +145,39 @@ impl Checker<'_> {
         });
         let _ = func;
         Ok(out)
+    }
+
+    /// The stages of a normalization, each of μ, σ² and x̂ written out as a
+    /// named intermediate: μ = Σ X / n and σ² = Σ (X − μ)² / n, `sum`
+    /// totalling the `count` entries of each statistic (along an axis of a
+    /// matrix, or over a map's N, H, W), and x̂ = (X − μ) ⊘ σ with
+    /// σ = sqrt(σ² + ε), which is returned too.
+    pub(super) fn norm_stages(
+        &mut self,
+        x: NodeId,
+        sum: impl Fn(&mut Graph, NodeId) -> NodeId,
+        count: usize,
+        eps: &BigRational,
+        span: Span,
+    ) -> NormStages {
+        let g = &mut self.graph;
+        let n = g.int(count as i64);
+        let total = sum(g, x);
+        let mean_def = g.div(total, n);
+        let mean = self.write_out("mu", mean_def, span);
+        let g = &mut self.graph;
+        let centered = g.sub(x, mean.1);
+        let squares = g.pow(centered, BigRational::from_integer(2.into()));
+        let total = sum(g, squares);
+        let var_def = g.div(total, n);
+        let var = self.write_out("var", var_def, span);
+        let g = &mut self.graph;
+        let eps_node = g.constant(eps.clone());
+        let shifted = g.add(var.1, eps_node);
+        let sigma = g.apply(Func::Builtin(Elementwise::Sqrt), vec![shifted]);
+        let xhat_def = g.div(centered, sigma);
+        let xhat = self.write_out("xhat", xhat_def, span);
+        NormStages { mean, var, sigma, xhat }
     }
 
     /// The input of a normalization: a named tensor.

@@ -7,7 +7,7 @@ use num_rational::BigRational;
 
 use super::super::error::{Error, ErrorKind};
 use super::super::expr::{NodeId, TensorId};
-use super::super::func::{Axis, Elementwise, Func};
+use super::super::func::Axis;
 use super::super::layer_error::LayerArgError;
 use super::super::norm::{NormKind, NormLayer};
 use super::Checker;
@@ -40,24 +40,9 @@ impl Checker<'_> {
                 return Err(Error::new(ErrorKind::LayerArgument(error), arg.span));
             }
         }
-        let g = &mut self.graph;
-        let m = g.int(count as i64);
-        let channel = g.shape(x).channel_axis().unwrap_or(0);
-        let total = g.sum_spatial(x, channel);
-        let mean_def = g.div(total, m);
-        let mean = self.write_out("mu", mean_def, span);
-        let g = &mut self.graph;
-        let centered = g.sub(x, mean.1);
-        let squares = g.pow(centered, BigRational::from_integer(2.into()));
-        let total = g.sum_spatial(squares, channel);
-        let var_def = g.div(total, m);
-        let var = self.write_out("var", var_def, span);
-        let g = &mut self.graph;
-        let eps_node = g.constant(eps.clone());
-        let shifted = g.add(var.1, eps_node);
-        let sigma = g.apply(Func::Builtin(Elementwise::Sqrt), vec![shifted]);
-        let xhat_def = g.div(centered, sigma);
-        let xhat = self.write_out("xhat", xhat_def, span);
+        let channel = self.graph.shape(x).channel_axis().unwrap_or(0);
+        let super::layers::NormStages { mean, var, sigma, xhat } =
+            self.norm_stages(x, |g, a| g.sum_spatial(a, channel), count, &eps, span);
         let g = &mut self.graph;
         let scaled = g.mul(gamma, xhat.1);
         let out = g.add(scaled, beta);
