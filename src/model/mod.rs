@@ -99,6 +99,21 @@ pub struct NamedTensor {
 }
 
 impl NamedTensor {
+    /// A quantity nnderive names itself (a layer's μ, σ², x̂; a
+    /// pre-activation the file leaves unnamed): an intermediate defined by
+    /// `definition`, placed at `span`, the equation it comes from.
+    pub fn intermediate(name: String, shape: Shape, definition: NodeId, span: Span) -> NamedTensor {
+        NamedTensor {
+            name,
+            role: Role::Intermediate,
+            shape,
+            value: None,
+            definition: Some(definition),
+            draw: None,
+            span,
+        }
+    }
+
     /// The given value's entries as exact rationals.
     pub fn exact_value(&self) -> Option<Vec<BigRational>> {
         self.value.as_ref().map(|v| v.iter().map(|d| d.to_rational()).collect())

@@ -107,15 +107,7 @@ pub(super) fn name_pre_activations(mut model: Model) -> Model {
             let name = names.name_for(&model.tensor(v).name.clone(), ordinal);
             let id = TensorId(model.tensors.len() as u32);
             let span = model.tensor(v).span;
-            let tensor = NamedTensor {
-                name: name.clone(),
-                role: Role::Intermediate,
-                shape: shape.clone(),
-                value: None,
-                definition: Some(definition),
-                draw: None,
-                span,
-            };
+            let tensor = NamedTensor::intermediate(name.clone(), shape.clone(), definition, span);
             model.tensors.insert(name, tensor);
             let node = model.graph.tensor(id, shape);
             named.insert(n, node);

@@ -279,15 +279,7 @@ impl Checker<'_> {
             k += 1;
         }
         let shape = self.graph.shape(definition).clone();
-        let tensor = NamedTensor {
-            name: name.clone(),
-            role: Role::Intermediate,
-            shape: shape.clone(),
-            value: None,
-            definition: Some(definition),
-            draw: None,
-            span,
-        };
+        let tensor = NamedTensor::intermediate(name.clone(), shape.clone(), definition, span);
         let id = TensorId(self.tensors.len() as u32);
         self.tensors.insert(name, tensor);
         let owner = self.current.expect("a layer is called in an equation");
