@@ -56,6 +56,7 @@ pub enum Computed {
 /// is not trusted ([`Computed`] says which). An error is the exact
 /// solution's error; an interruption stops at once.
 pub fn solve_float(model: &Model, derivation: &Derivation) -> Result<(Solution, Computed), Error> {
+    super::work::check_solve(model, derivation)?;
     if let Some(initial) = float_values(model) {
         let (solved, near) = super::watch::watched(|| solve_from(model, derivation.clone(), initial, Vec::new(), true));
         match solved {

@@ -114,6 +114,9 @@ pub fn solve(model: &Model) -> Result<Solution, Error> {
 /// [`solve`] of a model already derived (`derivation` is `derive(model)`),
 /// so that a caller solving the same model again derives it once.
 pub fn solve_derived(model: &Model, derivation: Derivation) -> Result<Solution, Error> {
+    // Too much work is said before anything is computed, a value left open
+    // included: the size of the network is the first thing to fix.
+    super::work::check_solve(model, &derivation)?;
     let initial = initial_values(model)?;
     // Only a given value of more than EXACT_ENTRIES_CAP entries starts in f64.
     let large =
@@ -123,7 +126,8 @@ pub fn solve_derived(model: &Model, derivation: Derivation) -> Result<Solution, 
 }
 
 /// [`solve`] from the given values `initial` (by tensor), with `large`
-/// the notes of those given in f64; with `values_only`, without the
+/// the notes of those given in f64, once the caller has checked the work
+/// (`work::check_solve`); with `values_only`, without the
 /// values only documents show (`masks`, `time_terms`, `step_values` empty).
 pub(super) fn solve_from(
     model: &Model,
@@ -132,7 +136,6 @@ pub(super) fn solve_from(
     large: Vec<Note>,
     values_only: bool,
 ) -> Result<Solution, Error> {
-    super::work::check_solve(model, &derivation)?;
     // Values are shared, not copied, between the passes and the training
     // step: a large parameter is held once however many hold it.
     let pass = Pass::run(model, &derivation, initial.clone(), true)?;
