@@ -61,8 +61,11 @@ def test_exact_gradients_updates_and_history():
     np.testing.assert_array_equal(sol.history, [0.5, 0.125, 0.03125])
     assert sol.loss_exact == Fraction(1, 2) and sol.loss == 0.5
     assert sol.loss_name == "E"
-    assert sol.loss_formula == "0.5 Σ((y − W x)²)"
-    assert sol.loss_latex is not None and "W x" in sol.loss_latex
+    # The residual inside the loss is named once in the forward pass, as a
+    # textbook writes e = y − W x, and the loss is written with its name.
+    assert sol.forward.formula["zE"] == "y − W x"
+    assert sol.loss_formula == "0.5 Σ(zE²)"
+    assert sol.loss_latex is not None and "zE" in sol.loss_latex
     assert sol.deltas.formula["δ1"] == sol.deltas.formula["delta1"]
 
 
