@@ -16,6 +16,7 @@ pub mod optimizer;
 pub mod preact;
 pub mod sentence;
 pub mod layer_error;
+mod mask;
 pub mod ranges;
 pub mod shape;
 pub mod simplification;

@@ -6,7 +6,6 @@
 //! what the formulas cannot say.
 
 use num_rational::BigRational;
-use num_traits::One;
 use num_traits::Zero;
 
 use super::super::error::{Error, ErrorKind};
@@ -370,48 +369,8 @@ impl Checker<'_> {
             ExprKind::Name(n) => self.tensors.get(&n.name),
             _ => None,
         };
-        let Some(tensor) = tensor else {
-            let found = format!("`{}` is an expression", crate::syntax::expr_text(arg));
-            return Err(layer_error(LayerArgError::MaskNotConst { layer, found }, arg.span));
-        };
-        let values = match (tensor.role, tensor.exact_value()) {
-            (Role::Const, Some(values)) => values,
-            (Role::Const, None) => {
-                let found = format!("'{}' is declared without one", tensor.name);
-                return Err(layer_error(LayerArgError::MaskNotConst { layer, found }, arg.span));
-            }
-            (role, _) => {
-                let found = format!("'{}' is {} {}", tensor.name, article(role.name()), role.name());
-                return Err(layer_error(LayerArgError::MaskNotConst { layer, found }, arg.span));
-            }
-        };
-        if let Some(i) = values.iter().position(|v| !v.is_zero() && !v.is_one()) {
-            let dims: Vec<usize> = tensor.shape.dims().to_vec();
-            let entry = crate::layout::entry_index(&tensor.name, &unravel(i, &dims));
-            let value = super::decimal(&values[i]);
-            let name = tensor.name.clone();
-            return Err(layer_error(LayerArgError::MaskNotBinary { layer, name, entry, value }, arg.span));
-        }
-        Ok(values.to_vec())
+        crate::model::mask::binary_values(layer, tensor, arg, super::decimal)
     }
-}
-
-fn article(word: &str) -> &'static str {
-    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        "an"
-    } else {
-        "a"
-    }
-}
-
-/// The multi-index of the `i`-th entry in row-major order.
-fn unravel(mut i: usize, dims: &[usize]) -> Vec<usize> {
-    let mut index = vec![0; dims.len()];
-    for (k, &d) in dims.iter().enumerate().rev() {
-        index[k] = i % d;
-        i /= d;
-    }
-    index
 }
 
 /// The expression inside any parentheses.

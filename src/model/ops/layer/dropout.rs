@@ -6,7 +6,7 @@ use num_traits::{One, Zero};
 use super::spec::{LayerCall, LayerOp};
 use crate::model::error::{Error, ErrorKind};
 use crate::model::layer_error::LayerArgError;
-use crate::model::{NodeId, Role};
+use crate::model::NodeId;
 use crate::syntax::ast;
 
 /// `X ⊙ M / keep`, so that the expected activation is unchanged and the
@@ -73,47 +73,5 @@ impl LayerOp for Dropout {
 /// The mask, operand 1, is a `const` tensor with values, all 0 or 1.
 fn mask(call: &dyn LayerCall) -> Result<(), Error> {
     let arg: &ast::Expr = call.operand_source(1);
-    let Some(tensor) = call.named_tensor(1) else {
-        let found = format!("`{}` is an expression", crate::syntax::expr_text(arg));
-        return Err(layer_error(LayerArgError::MaskNotConst { layer: "dropout", found }, arg.span));
-    };
-    let values = match (tensor.role, tensor.exact_value()) {
-        (Role::Const, Some(values)) => values,
-        (Role::Const, None) => {
-            let found = format!("'{}' is declared without one", tensor.name);
-            return Err(layer_error(LayerArgError::MaskNotConst { layer: "dropout", found }, arg.span));
-        }
-        (role, _) => {
-            let found = format!("'{}' is {} {}", tensor.name, article(role.name()), role.name());
-            return Err(layer_error(LayerArgError::MaskNotConst { layer: "dropout", found }, arg.span));
-        }
-    };
-    if let Some(i) = values.iter().position(|v| !v.is_zero() && !v.is_one()) {
-        let dims: Vec<usize> = tensor.shape.dims().to_vec();
-        let entry = crate::layout::entry_index(&tensor.name, &unravel(i, &dims));
-        let value = call.decimal(&values[i]);
-        let name = tensor.name.clone();
-        return Err(layer_error(LayerArgError::MaskNotBinary { layer: "dropout", name, entry, value }, arg.span));
-    }
-    Ok(())
-}
-
-fn article(word: &str) -> &'static str {
-    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        "an"
-    } else {
-        "a"
-    }
-}
-
-/// The multi-index of the `i`-th entry in row-major order.
-fn unravel(mut i: usize, dims: &[usize]) -> Vec<usize> {
-    let mut index = vec![0; dims.len()];
-    for (slot, &d) in index.iter_mut().zip(dims).rev() {
-        if d > 0 {
-            *slot = i % d;
-            i /= d;
-        }
-    }
-    index
+    crate::model::mask::binary_values("dropout", call.named_tensor(1), arg, |r| call.decimal(r)).map(|_| ())
 }
