@@ -293,6 +293,26 @@ pub fn nnderive_in(dir: &Path, args: &[&str]) -> std::process::Output {
         .expect("the binary runs")
 }
 
+/// The `nnderive` binary run in the repository with `args`, `stdin` (if
+/// any) written to its standard input, which is then closed.
+pub fn nnderive_with_input(args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nnderive"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    if let Some(text) = stdin {
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
 /// `script` run by `sh` in `dir`, each `NN` in it standing for the binary.
 pub fn shell(dir: &Path, script: &str) -> std::process::Output {
     let bin = env!("CARGO_BIN_EXE_nnderive");
