@@ -400,7 +400,6 @@ fn general_values(model: &Model, derivation: &Derivation, pass: &Pass) -> Result
     Ok(out)
 }
 
-/// The switches of every max-pool in the equations, from the forward values.
 /// A note for each pooling whose windows leave the input's last rows or
 /// columns out, so that the output does not silently ignore them.
 fn unreached_rows(model: &Model) -> Vec<Note> {
@@ -421,6 +420,7 @@ fn unreached_rows(model: &Model) -> Vec<Note> {
     out
 }
 
+/// The switches of every max-pool in the equations, from the forward values.
 fn pool_masks(model: &Model, derivation: &Derivation, values: &[Rc<Tensor>]) -> Result<Vec<PoolMask>, Error> {
     let any_max_pool = model
         .graph
