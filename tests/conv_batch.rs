@@ -35,11 +35,7 @@ fn assert_printed(what: &str, got: &Value, published: &[f64]) {
 
 #[track_caller]
 fn assert_close(what: &str, got: &Value, want: &Value) {
-    let (got, want) = (flat(got), flat(want));
-    assert_eq!(got.len(), want.len(), "{what}: {got:?} vs {want:?}");
-    for (i, (a, b)) in got.iter().zip(&want).enumerate() {
-        assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{what}[{i}]: nnderive {a}, NumPy {b}");
-    }
+    common::assert_json_close(what, got, want, 1e-12);
 }
 
 /// CS231n ConvolutionalNetworks: x = linspace(-0.1, 0.5) as (2, 3, 4, 4),

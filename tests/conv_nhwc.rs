@@ -178,11 +178,7 @@ fn assert_printed(what: &str, got: f64, published: f64, places: i32) {
 
 #[track_caller]
 fn assert_close(what: &str, got: &Value, want: &Value) {
-    let (got, want) = (flat(got), flat(want));
-    assert_eq!(got.len(), want.len(), "{what}");
-    for (i, (a, b)) in got.iter().zip(&want).enumerate() {
-        assert!((a - b).abs() <= 1e-9 * (1.0 + b.abs()), "{what}[{i}]: nnderive {a}, NumPy {b}");
-    }
+    common::assert_json_close(what, got, want, 1e-9);
 }
 
 /// Every check of the notebook in one test, so that the reference runs once.

@@ -9,7 +9,6 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::flat;
 use nnderive::render;
 use serde_json::{json, Value};
 
@@ -159,11 +158,7 @@ fn reference(spec: Value) -> Option<Value> {
 
 #[track_caller]
 fn assert_close(what: &str, got: &Value, want: &Value) {
-    let (got, want) = (flat(got), flat(want));
-    assert_eq!(got.len(), want.len(), "{what}: {got:?} vs {want:?}");
-    for (i, (a, b)) in got.iter().zip(&want).enumerate() {
-        assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{what}[{i}]: nnderive {a}, NumPy {b}");
-    }
+    common::assert_json_close(what, got, want, 1e-12);
 }
 
 /// Values of a given tensor as nested JSON, from the solution.

@@ -283,6 +283,17 @@ pub fn flat(v: &serde_json::Value) -> Vec<f64> {
     }
 }
 
+/// Two nested JSON arrays of numbers agree entry by entry, within
+/// `tolerance` × (1 + |want|): nnderive's values against a reference.
+#[track_caller]
+pub fn assert_json_close(what: &str, got: &serde_json::Value, want: &serde_json::Value, tolerance: f64) {
+    let (got, want) = (flat(got), flat(want));
+    assert_eq!(got.len(), want.len(), "{what}: {got:?} vs {want:?}");
+    for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+        assert!((a - b).abs() <= tolerance * (1.0 + b.abs()), "{what}[{i}]: nnderive {a}, NumPy {b}");
+    }
+}
+
 /// The `nnderive` binary run in `dir` with `args`, standard input closed.
 pub fn nnderive_in(dir: &Path, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_nnderive"))
