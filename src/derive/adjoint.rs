@@ -5,6 +5,7 @@
 use num_rational::BigRational;
 
 use super::rules;
+use crate::model::ops::map::{self, AnyMapNode};
 use crate::model::{Axis, Fired, Func, Graph, LossFn, Node, NodeId, PoolKind, Reduction};
 
 /// A contribution to the gradient of one operand.
@@ -211,16 +212,11 @@ pub fn local_adjoints(
         Node::Loss(kind, y, p) => {
             loss_adjoints(g, kind, y, p, seed, &mut |g, child, c, rule| push(g, child, c, rule, None))
         }
-        // Z = conv2d(X, K): X̄ = Σ_f ḡ_f ∗ K[f,c] (full convolution, cropped by
-        // the padding), K̄[f,c] = X̃_c ⋆ ḡ_f (valid cross-correlation)
-        Node::Conv2d(x, k, conv) => {
-            if wants(x) {
-                let c = g.conv2d_input_grad(seed, k, conv);
-                push(g, x, c, "d-conv2d-input", None);
-            }
-            if wants(k) {
-                let c = g.conv2d_kernel_grad(x, seed, conv);
-                push(g, k, c, "d-conv2d-kernel", None);
+        // A map operation's adjoint is its own (`model::ops::map`): the
+        // backward parts it builds for each operand, none for a backward part.
+        Node::Conv(part, a, b, c) => {
+            for a in map::conv(part, a, b, c).adjoint(g, seed, wants) {
+                push(g, a.operand, a.contribution, a.rule, None);
             }
         }
         // P = maxpool(A): ḡ routed to the first maximum of each window
@@ -248,7 +244,7 @@ pub fn local_adjoints(
         }
         // Backward operations appear only in derived formulas, which are
         // never differentiated again.
-        Node::ConvKernelGrad(..) | Node::ConvInputGrad(..) | Node::MaxPoolBack(..) | Node::AvgPoolBack(..) => {}
+        Node::MaxPoolBack(..) | Node::AvgPoolBack(..) => {}
         // μ = Σₙᵢⱼ X (spatial batch norm's sums): every entry of channel c
         // receives ḡ[c], spread over the maps as a channel's bias is.
         Node::SumSpatial(a, _) => push(g, a, seed, "d-sum", None),

@@ -6,7 +6,7 @@
 //! tensor when the function defines one (`h = sigmoid(z)` gives `h ⊙ (1 − h)`).
 
 use crate::model::sentence::{m, same, w, Sentence};
-use crate::model::{Axis, Elementwise, Func, Graph, LossFn, MapLayout, Node, NodeId, PoolKind, Reduction};
+use crate::model::{Axis, ConvPart, Elementwise, Func, Graph, LossFn, MapLayout, Node, NodeId, PoolKind, Reduction};
 
 /// A named derivative rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -320,14 +320,10 @@ pub enum Convention {
 pub fn layer_convention(node: &Node) -> Option<Convention> {
     Some(match node {
         // Channels last, one rule states the layer in the file's own indices.
-        Node::Conv2d(_, _, c) | Node::ConvKernelGrad(_, _, c) | Node::ConvInputGrad(_, _, c)
-            if c.layout == MapLayout::Nhwc =>
-        {
-            Convention::ChannelsLastConv
-        }
-        Node::Conv2d(..) => Convention::ConvForward,
-        Node::ConvKernelGrad(..) => Convention::ConvKernelGrad,
-        Node::ConvInputGrad(..) => Convention::ConvInputGrad,
+        Node::Conv(_, _, _, c) if c.layout == MapLayout::Nhwc => Convention::ChannelsLastConv,
+        Node::Conv(ConvPart::Forward, ..) => Convention::ConvForward,
+        Node::Conv(ConvPart::KernelGrad, ..) => Convention::ConvKernelGrad,
+        Node::Conv(ConvPart::InputGrad, ..) => Convention::ConvInputGrad,
         // A map's channels first are its axis 0 or 1; past those, its last.
         Node::SumSpatial(_, axis) if *axis >= 2 => Convention::ChannelsLastConv,
         Node::SumSpatial(..) => Convention::ChannelBias,
@@ -349,9 +345,9 @@ pub fn layer_convention(node: &Node) -> Option<Convention> {
 /// (which the node alone cannot say: the batch is in its operand's shape).
 pub fn map_batch_convention(g: &Graph, n: NodeId) -> Option<Convention> {
     match *g.node(n) {
-        Node::Conv2d(_, _, c) if c.layout == MapLayout::Nhwc => None,
+        Node::Conv(ConvPart::Forward, _, _, c) if c.layout == MapLayout::Nhwc => None,
         Node::Pool(_, _, w) if w.layout == MapLayout::Nhwc => Some(Convention::ChannelsLastPool),
-        Node::Conv2d(x, ..) if g.shape(x).rank() == 4 => Some(Convention::BatchConv),
+        Node::Conv(ConvPart::Forward, x, ..) if g.shape(x).rank() == 4 => Some(Convention::BatchConv),
         Node::Pool(_, a, _) if g.shape(a).rank() == 4 => Some(Convention::BatchPool),
         _ => None,
     }

@@ -234,6 +234,20 @@ pub struct Conv {
     pub layout: MapLayout,
 }
 
+/// Which part of `conv2d` a node computes: the layer itself or one of
+/// its two backward kernels. Everything about each part is in
+/// `model::ops::map::conv2d`; the part is named here, beside [`Conv`],
+/// because the graph's nodes carry it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConvPart {
+    /// `conv2d(X, K)`, operands X and K.
+    Forward,
+    /// ∂L/∂K from X and the error map δ, operands X and δ.
+    KernelGrad,
+    /// ∂L/∂X from δ and K, operands δ and K.
+    InputGrad,
+}
+
 /// Max or average pooling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PoolKind {

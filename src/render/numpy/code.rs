@@ -15,6 +15,7 @@
 use num_rational::BigRational;
 use num_traits::Signed;
 
+use crate::model::ops::map::{self, AnyMapNode};
 use crate::model::{Axis, Elementwise, Func, Graph, LossFn, Model, Node, NodeId, NodeMap, Reduction, TensorId};
 use crate::model::{PoolKind, SymbolId};
 
@@ -245,23 +246,11 @@ impl Printer<'_> {
             }
             Node::Loss(LossFn::Mse, y, p) => call("mse", &[y, p], &[]),
             Node::Loss(LossFn::Bce, y, p) => call("bce", &[y, p], &[]),
-            Node::Conv2d(x, k, c) => call("conv2d", &[x, k], &conv_settings(c)),
-            Node::ConvKernelGrad(x, d, c) => {
-                // Kernels [F, C, kh, kw], or [kh, kw, C, F] channels last.
-                let dims = g.shape(id).dims();
-                let size = match c.layout {
-                    crate::model::MapLayout::Nchw => &dims[dims.len().min(2)..],
-                    crate::model::MapLayout::Nhwc => &dims[..dims.len().min(2)],
-                };
-                let mut extra = vec![format!("kernel_size={}", size_tuple(size))];
-                extra.extend(conv_settings(c));
-                call("conv2d_kernel_grad", &[x, d], &extra)
-            }
-            Node::ConvInputGrad(d, k, c) => {
-                let dims = g.shape(id).dims();
-                let mut extra = vec![format!("input_size={}", map_size(dims, c.layout))];
-                extra.extend(conv_settings(c));
-                call("conv2d_input_grad", &[d, k], &extra)
+            // A map operation says how the export computes each part.
+            Node::Conv(part, a, b, c) => {
+                let numpy = map::conv(*part, *a, *b, *c).numpy(g.shape(id));
+                let operands: Vec<&NodeId> = numpy.operands.iter().collect();
+                call(numpy.function, &operands, &numpy.settings)
             }
             Node::Pool(kind, a, w) => {
                 let name = match kind {
@@ -371,20 +360,6 @@ fn per_channel(vector: &crate::model::Shape, map: &crate::model::Shape, text: St
     }
 }
 
-fn conv_settings(c: &crate::model::Conv) -> Vec<String> {
-    let mut out = Vec::new();
-    if c.stride != 1 {
-        out.push(format!("stride={}", c.stride));
-    }
-    if c.pad != 0 {
-        out.push(format!("pad={}", c.pad));
-    }
-    if c.layout == crate::model::MapLayout::Nhwc {
-        out.push("layout=\"nhwc\"".into());
-    }
-    out
-}
-
 /// The height and width of a map in its layout (the last two axes
 /// channels first, the two before the last channels last).
 fn map_size(dims: &[usize], layout: crate::model::MapLayout) -> String {
@@ -392,7 +367,7 @@ fn map_size(dims: &[usize], layout: crate::model::MapLayout) -> String {
         crate::model::MapLayout::Nchw => dims.len(),
         crate::model::MapLayout::Nhwc => dims.len().saturating_sub(1),
     };
-    size_tuple(&dims[end.saturating_sub(2)..end])
+    map::size_tuple(&dims[end.saturating_sub(2)..end])
 }
 
 fn window(w: &crate::model::Window) -> Vec<String> {
@@ -412,11 +387,6 @@ fn window(w: &crate::model::Window) -> Vec<String> {
         out.push("layout=\"nhwc\"".into());
     }
     out
-}
-
-fn size_tuple(dims: &[usize]) -> String {
-    let parts: Vec<String> = dims.iter().map(usize::to_string).collect();
-    format!("({})", parts.join(", "))
 }
 
 /// The NumPy shape of an nnderive shape: a vector `[n]` is a column (n, 1),

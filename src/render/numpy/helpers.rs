@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use crate::model::ops::elementwise::Numpy;
+use crate::model::ops::map::{self, AnyMapNode, NumpyHelper};
 use crate::model::{Elementwise, Func, Graph, LossFn, Node, NodeId, PoolKind};
 
 /// A function of the exported file.
@@ -21,9 +22,9 @@ pub enum Helper {
     Mse,
     Bce,
     PerChannel,
-    Conv2d,
-    ConvKernelGrad,
-    ConvInputGrad,
+    /// A map operation's helper (its file's [`NumpyHelper`]), in the
+    /// order its `order` gives.
+    Map(NumpyHelper),
     PoolWindows,
     MaxPool,
     AvgPool,
@@ -67,9 +68,11 @@ pub fn used(g: &Graph, roots: &[NodeId]) -> BTreeSet<Helper> {
             Node::Loss(LossFn::CrossEntropy(_), ..) => &[Helper::CrossEntropy, Helper::LogSoftmax],
             Node::Loss(LossFn::Mse, ..) => &[Helper::Mse],
             Node::Loss(LossFn::Bce, ..) => &[Helper::Bce],
-            Node::Conv2d(..) => &[Helper::Conv2d],
-            Node::ConvKernelGrad(..) => &[Helper::ConvKernelGrad],
-            Node::ConvInputGrad(..) => &[Helper::ConvInputGrad],
+            Node::Conv(part, a, b, c) => {
+                let call = map::conv(*part, *a, *b, *c).numpy(g.shape(n));
+                out.extend(call.helpers.iter().map(|&h| Helper::Map(h)));
+                &[]
+            }
             Node::Pool(PoolKind::Max, ..) => &[Helper::PoolWindows, Helper::MaxPool],
             Node::Pool(PoolKind::Avg, ..) => &[Helper::PoolWindows, Helper::AvgPool],
             Node::MaxPoolBack(..) => &[Helper::PoolWindows, Helper::MaxPoolBack],
@@ -118,6 +121,7 @@ pub fn source(h: Helper) -> &'static str {
             Numpy::Helper { source, .. } => source,
             Numpy::Call(_) => "",
         },
+        Helper::Map(h) => h.source,
         Helper::Softmax => {
             r#"def softmax(z, axis=0):
     """exp(z) / Σ exp(z) along `axis` (0: each column), after subtracting the largest entry."""
@@ -166,56 +170,6 @@ pub fn source(h: Helper) -> &'static str {
     """A vector [F] beside a map [F, H, W] or a batch [N, F, H, W] (channels last [N, H, W, F]):
     entry f goes with every entry of channel f."""
     return np.reshape(v, -1) if channels_last else np.reshape(v, (-1, 1, 1))
-"#
-        }
-        Helper::Conv2d => {
-            r#"def conv2d(X, K, stride=1, pad=0, layout="nchw"):
-    """Z[n, f, i, j] = Σ_{c,u,v} K[f, c, u, v] X̃[n, c, s·i + u, s·j + v], X̃ = X with `pad` zeros
-    around each map; X is one map [C, H, W] or a batch [N, C, H, W] (channels last, layout="nhwc":
-    X [N, H, W, C], K [kh, kw, C, F], Z [N, H', W', F])."""
-    if layout == "nhwc":
-        return np.moveaxis(conv2d(np.moveaxis(X, -1, -3), np.transpose(K, (3, 2, 0, 1)), stride, pad), -3, -1)
-    F, C, kh, kw = K.shape
-    Xp = np.pad(X, [(0, 0)] * (X.ndim - 2) + [(pad, pad), (pad, pad)])
-    oh, ow = (Xp.shape[-2] - kh) // stride + 1, (Xp.shape[-1] - kw) // stride + 1
-    Z = np.zeros(X.shape[:-3] + (F, oh, ow))
-    for i, j in np.ndindex(oh, ow):
-        window = Xp[..., stride * i : stride * i + kh, stride * j : stride * j + kw]
-        Z[..., i, j] = np.einsum("...cuv,fcuv->...f", window, K)
-    return Z
-"#
-        }
-        Helper::ConvKernelGrad => {
-            r#"def conv2d_kernel_grad(X, delta, kernel_size, stride=1, pad=0, layout="nchw"):
-    """∂L/∂K[f, c, u, v] = Σ_{n,i,j} δ[n, f, i, j] X̃[n, c, s·i + u, s·j + v]: X̃ ⋆ δ, summed over a batch."""
-    if layout == "nhwc":
-        dK = conv2d_kernel_grad(np.moveaxis(X, -1, -3), np.moveaxis(delta, -1, -3), kernel_size, stride, pad)
-        return np.transpose(dK, (2, 3, 1, 0))
-    kh, kw = kernel_size
-    X, delta = np.reshape(X, (-1,) + X.shape[-3:]), np.reshape(delta, (-1,) + delta.shape[-3:])
-    Xp = np.pad(X, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    dK = np.zeros((delta.shape[1], X.shape[1], kh, kw))
-    for i, j in np.ndindex(*delta.shape[-2:]):
-        window = Xp[..., stride * i : stride * i + kh, stride * j : stride * j + kw]
-        dK += np.einsum("nf,ncuv->fcuv", delta[..., i, j], window)
-    return dK
-"#
-        }
-        Helper::ConvInputGrad => {
-            r#"def conv2d_input_grad(delta, K, input_size, stride=1, pad=0, layout="nchw"):
-    """∂L/∂X: each δ[n, f, i, j] sends K[f] back over the window it came from (a full
-    convolution), and the padding is cropped off."""
-    if layout == "nhwc":
-        dX = conv2d_input_grad(np.moveaxis(delta, -1, -3), np.transpose(K, (3, 2, 0, 1)), input_size, stride, pad)
-        return np.moveaxis(dX, -3, -1)
-    H, W = input_size
-    F, C, kh, kw = K.shape
-    dXp = np.zeros(delta.shape[:-3] + (C, H + 2 * pad, W + 2 * pad))
-    for i, j in np.ndindex(*delta.shape[-2:]):
-        dXp[..., stride * i : stride * i + kh, stride * j : stride * j + kw] += np.einsum(
-            "...f,fcuv->...cuv", delta[..., i, j], K
-        )
-    return dXp[..., pad : pad + H, pad : pad + W]
 "#
         }
         Helper::PoolWindows => {

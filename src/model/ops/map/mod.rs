@@ -1,0 +1,129 @@
+//! The map operations: layers over feature maps that are not compositions
+//! of the graph's other operations (`conv2d`; the pooling layers are still
+//! separate `Node` variants). Each has a forward part and backward parts
+//! that only its own local adjoint builds, and one file holds all of them:
+//! one `impl` of [`MapOp`] with the shape rules, the local adjoint, the
+//! notation, the NumPy export and the work estimate of every part.
+//!
+//! The graph carries an operation as one `Node` variant whose first field
+//! is the part (`Node::Conv(ConvPart::KernelGrad, X, δ, conv)`), so each
+//! stage reaches the operation through one arm and the part through the
+//! operation's methods; [`op`]'s table names the operation of each variant.
+//! The part enums sit in `model::func` beside the settings they go with,
+//! since the graph's nodes hold them. The numeric kernels are `eval`'s
+//! (`eval::map` reaches them by the part), since they are the evaluator's
+//! loops over its tensors.
+//!
+//! Adding one (docs/design.md, "Adding an operation"): its part enum in
+//! `model::func`, its `Node` variant, a file here with its `impl`, and its
+//! line in the table below; the compiler then lists the matches that need
+//! an arm for the new variant, each of which calls this trait.
+
+use crate::model::{Conv, ConvPart, Graph, Node, NodeId, Shape};
+
+mod conv2d;
+mod spec;
+
+pub use conv2d::Conv2d;
+pub use spec::{size_tuple, Adjoint, Indexed, MapOp, NumpyCall, NumpyHelper, Side, Spelling, Symbol};
+
+/// One node of a map operation: the operation, the part it computes, its
+/// operands and the layer's settings.
+pub struct MapNode<O: MapOp + 'static> {
+    pub op: &'static O,
+    pub part: O::Part,
+    pub operands: Vec<NodeId>,
+    pub settings: O::Settings,
+}
+
+/// What the stages ask of a map operation's node, whatever the operation:
+/// each answer is its operation's, for its part (see [`MapOp`]).
+pub trait AnyMapNode {
+    /// The operands, in order.
+    fn operands(&self) -> &[NodeId];
+    /// See [`MapOp::adjoint`].
+    fn adjoint(&self, g: &mut Graph, seed: NodeId, wants: &dyn Fn(NodeId) -> bool) -> Vec<Adjoint>;
+    /// See [`MapOp::backward`].
+    fn backward(&self) -> Option<(&'static str, &'static str)>;
+    /// See [`MapOp::spelling`].
+    fn spelling(&self, nn: bool) -> Spelling;
+    /// See [`MapOp::numpy`]; `out` is the node's shape.
+    fn numpy(&self, out: &Shape) -> NumpyCall;
+    /// See [`MapOp::work`]; `g` holds the operands, `out` is the node's shape.
+    fn work(&self, g: &Graph, out: &Shape) -> u128;
+}
+
+impl<O: MapOp> AnyMapNode for MapNode<O> {
+    fn operands(&self) -> &[NodeId] {
+        &self.operands
+    }
+
+    fn adjoint(&self, g: &mut Graph, seed: NodeId, wants: &dyn Fn(NodeId) -> bool) -> Vec<Adjoint> {
+        self.op.adjoint(g, self.part, &self.operands, self.settings, seed, wants)
+    }
+
+    fn backward(&self) -> Option<(&'static str, &'static str)> {
+        self.op.backward(self.part)
+    }
+
+    fn spelling(&self, nn: bool) -> Spelling {
+        self.op.spelling(self.part, &self.operands, self.settings, nn)
+    }
+
+    fn numpy(&self, out: &Shape) -> NumpyCall {
+        self.op.numpy(self.part, &self.operands, self.settings, out)
+    }
+
+    fn work(&self, g: &Graph, out: &Shape) -> u128 {
+        let shapes: Vec<&Shape> = self.operands.iter().map(|&a| g.shape(a)).collect();
+        self.op.work(self.part, &shapes, out)
+    }
+}
+
+/// `Node::Conv(part, a, b, conv)` as its operation reads it.
+pub fn conv(part: ConvPart, a: NodeId, b: NodeId, conv: Conv) -> MapNode<Conv2d> {
+    MapNode { op: &conv2d::Conv2d, part, operands: vec![a, b], settings: conv }
+}
+
+/// The table: each map operation's `Node` variant and the operation that
+/// knows it (through its function above, `conv` for `Node::Conv`), with
+/// the node's part, operands and settings; `None` for every other
+/// operation. The match names every variant, so a new operation does not
+/// compile until it is placed here.
+pub fn node(node: &Node) -> Option<Box<dyn AnyMapNode>> {
+    Some(match node {
+        Node::Conv(part, a, b, c) => Box::new(conv(*part, *a, *b, *c)),
+        Node::Tensor(_)
+        | Node::Param(_)
+        | Node::Symbol(_)
+        | Node::Const(_)
+        | Node::Ones(_)
+        | Node::Neg(_)
+        | Node::Add(..)
+        | Node::Sub(..)
+        | Node::Mul(..)
+        | Node::Div(..)
+        | Node::Pow(..)
+        | Node::MatMul(..)
+        | Node::Transpose(_)
+        | Node::Apply(..)
+        | Node::Reduce(..)
+        | Node::Softmax(..)
+        | Node::LogSoftmax(..)
+        | Node::MaskedSoftmax(..)
+        | Node::Diag(_)
+        | Node::Loss(..)
+        | Node::Pool(..)
+        | Node::MaxPoolBack(..)
+        | Node::AvgPoolBack(..)
+        | Node::Flatten(_)
+        | Node::Reshape(..)
+        | Node::SumSpatial(..)
+        | Node::SumAxis(..)
+        | Node::OneHot(..)
+        | Node::Slice(..)
+        | Node::Unslice(..)
+        | Node::Gather(..)
+        | Node::ScatterAdd(..) => return None,
+    })
+}
