@@ -6,7 +6,7 @@ use num_rational::BigRational;
 
 use super::rules;
 use crate::model::ops::map::{self, AnyMapNode};
-use crate::model::{Axis, Fired, Func, Graph, LossFn, Node, NodeId, PoolKind, Reduction};
+use crate::model::{Axis, Fired, Func, Graph, LossFn, Node, NodeId, Reduction};
 
 /// A contribution to the gradient of one operand.
 #[derive(Clone, Debug)]
@@ -219,15 +219,10 @@ pub fn local_adjoints(
                 push(g, a.operand, a.contribution, a.rule, None);
             }
         }
-        // P = maxpool(A): ḡ routed to the first maximum of each window
-        Node::Pool(PoolKind::Max, a, window) => {
-            let c = g.max_pool_back(a, seed, window);
-            push(g, a, c, "d-maxpool", None);
-        }
-        // P = avgpool(A): ḡ / k² over each window
-        Node::Pool(PoolKind::Avg, a, window) => {
-            let c = g.avg_pool_back(seed, window);
-            push(g, a, c, "d-avgpool", None);
+        Node::Pool(kind, part, ref operands, w) => {
+            for a in map::pool(kind, part, operands, w).adjoint(g, seed, wants) {
+                push(g, a.operand, a.contribution, a.rule, None);
+            }
         }
         // v = flatten(T): T̄ = ḡ laid out in T's shape again
         Node::Flatten(a) => {
@@ -242,9 +237,6 @@ pub fn local_adjoints(
             let c = g.reshape(seed, shape);
             push(g, a, c, "d-reshape", None);
         }
-        // Backward operations appear only in derived formulas, which are
-        // never differentiated again.
-        Node::MaxPoolBack(..) | Node::AvgPoolBack(..) => {}
         // μ = Σₙᵢⱼ X (spatial batch norm's sums): every entry of channel c
         // receives ḡ[c], spread over the maps as a channel's bias is.
         Node::SumSpatial(a, _) => push(g, a, seed, "d-sum", None),

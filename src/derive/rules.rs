@@ -6,7 +6,9 @@
 //! tensor when the function defines one (`h = sigmoid(z)` gives `h ⊙ (1 − h)`).
 
 use crate::model::sentence::{m, same, w, Sentence};
-use crate::model::{Axis, ConvPart, Elementwise, Func, Graph, LossFn, MapLayout, Node, NodeId, PoolKind, Reduction};
+use crate::model::{
+    Axis, ConvPart, Elementwise, Func, Graph, LossFn, MapLayout, Node, NodeId, PoolKind, PoolPart, Reduction,
+};
 
 /// A named derivative rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -327,8 +329,8 @@ pub fn layer_convention(node: &Node) -> Option<Convention> {
         // A map's channels first are its axis 0 or 1; past those, its last.
         Node::SumSpatial(_, axis) if *axis >= 2 => Convention::ChannelsLastConv,
         Node::SumSpatial(..) => Convention::ChannelBias,
-        Node::Pool(PoolKind::Max, ..) | Node::MaxPoolBack(..) => Convention::MaxPool,
-        Node::Pool(PoolKind::Avg, ..) | Node::AvgPoolBack(..) => Convention::AvgPool,
+        Node::Pool(PoolKind::Max, ..) => Convention::MaxPool,
+        Node::Pool(PoolKind::Avg, ..) => Convention::AvgPool,
         Node::Flatten(_) | Node::Reshape(..) => Convention::Flatten,
         Node::SumAxis(..) => Convention::Broadcast,
         Node::OneHot(_, _, axis) => Convention::OneHot(*axis),
@@ -346,9 +348,11 @@ pub fn layer_convention(node: &Node) -> Option<Convention> {
 pub fn map_batch_convention(g: &Graph, n: NodeId) -> Option<Convention> {
     match *g.node(n) {
         Node::Conv(ConvPart::Forward, _, _, c) if c.layout == MapLayout::Nhwc => None,
-        Node::Pool(_, _, w) if w.layout == MapLayout::Nhwc => Some(Convention::ChannelsLastPool),
+        Node::Pool(_, PoolPart::Forward, _, w) if w.layout == MapLayout::Nhwc => Some(Convention::ChannelsLastPool),
         Node::Conv(ConvPart::Forward, x, ..) if g.shape(x).rank() == 4 => Some(Convention::BatchConv),
-        Node::Pool(_, a, _) if g.shape(a).rank() == 4 => Some(Convention::BatchPool),
+        Node::Pool(_, PoolPart::Forward, ref a, _) if a.first().is_some_and(|&a| g.shape(a).rank() == 4) => {
+            Some(Convention::BatchPool)
+        }
         _ => None,
     }
 }
@@ -358,8 +362,8 @@ pub fn map_batch_convention(g: &Graph, n: NodeId) -> Option<Convention> {
 /// its pairs (and PyTorch's count of windows along each axis) instead.
 pub fn pool_window_convention(g: &Graph, n: NodeId) -> Option<Convention> {
     match *g.node(n) {
-        Node::Pool(_, _, w) if !w.is_square() => Some(Convention::RectPool),
-        Node::Pool(_, _, w) if w.pad != [0, 0] || w.ceil || w.unreached(0) + w.unreached(1) > 0 => {
+        Node::Pool(_, PoolPart::Forward, _, w) if !w.is_square() => Some(Convention::RectPool),
+        Node::Pool(_, PoolPart::Forward, _, w) if w.pad != [0, 0] || w.ceil || w.unreached(0) + w.unreached(1) > 0 => {
             Some(Convention::PoolWindows)
         }
         _ => None,

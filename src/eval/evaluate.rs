@@ -394,9 +394,7 @@ impl<'a> Evaluator<'a> {
                 loss(*kind, arg(0)?, arg(1)?, args.get(2).copied().zip(logits))?
             }
             Node::Conv(part, _, _, c) => map::conv(*part, arg(0)?, arg(1)?, *c, self.graph.shape(n).dims())?,
-            Node::Pool(kind, _, w) => conv::pool(*kind, arg(0)?, *w)?,
-            Node::MaxPoolBack(_, _, w) => conv::max_pool_back(arg(0)?, arg(1)?, *w)?,
-            Node::AvgPoolBack(_, w) => conv::avg_pool_back(arg(0)?, *w, self.graph.shape(n).dims())?,
+            Node::Pool(kind, part, _, w) => map::pool(*kind, *part, args, *w, self.graph.shape(n).dims())?,
             Node::Flatten(_) | Node::Reshape(..) => conv::reshape(arg(0)?, self.graph.shape(n).dims())?,
             Node::SumSpatial(_, axis) => conv::sum_spatial(arg(0)?, *axis)?,
             Node::SumAxis(_, axis) => batch::sum_axis(arg(0)?, *axis)?,

@@ -203,9 +203,7 @@ impl Counter<'_> {
             }
             // A map operation estimates its own parts' work.
             Node::Conv(part, a, b, c) => map::conv(*part, *a, *b, *c).work(g, g.shape(n)),
-            Node::Pool(_, _, w) | Node::MaxPoolBack(_, _, w) | Node::AvgPoolBack(_, w) => {
-                operands.saturating_mul(w.size[0] as u128 * w.size[1] as u128)
-            }
+            Node::Pool(kind, part, a, w) => map::pool(*kind, *part, a, *w).work(g, g.shape(n)),
             // The body's nodes, each over the call's entries. The evaluator
             // stops a value that needs more than MAX_CALLS calls after that
             // many, each a frame of at least one node.

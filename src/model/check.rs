@@ -16,8 +16,8 @@ use num_traits::Zero;
 use super::draw;
 use super::error::{Error, ErrorKind, Errors, Operand, MAX_ENTRIES};
 use super::expr::{Graph, NodeId, TensorId};
-use super::func::{Axis, Builtin, Conv, ConvPart, FnId, Func, LossFn, Reduction};
-use super::ops::map::{Conv2d, MapOp};
+use super::func::{Axis, Builtin, Conv, ConvPart, FnId, Func, LossFn, PoolPart, Reduction};
+use super::ops::map::{Conv2d, MapOp, Pool};
 use super::optimizer::{self, Range};
 use super::shape::{LayerShapeError, Shape};
 use super::train_state;
@@ -834,7 +834,7 @@ impl<'a> Checker<'a> {
                     let kind = ErrorKind::LayerShape { func: func.name.clone(), error, operands, pad };
                     return Err(Error::new(kind, span));
                 }
-                self.graph.pool(kind, a, window)
+                Pool.build(&mut self.graph, (kind, PoolPart::Forward), &[a], window)
             }
             Builtin::Flatten => g.flatten(built[0]),
             Builtin::Layer(layer) => {

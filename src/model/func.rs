@@ -255,6 +255,20 @@ pub enum PoolKind {
     Avg,
 }
 
+/// Which part of a pooling layer a node computes: the layer, or its
+/// backward kernel ∂L/∂A. Everything about each part is in
+/// `model::ops::map::pool`; the part is named here, beside [`PoolKind`],
+/// because the graph's nodes carry it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PoolPart {
+    /// `maxpool(A, …)` or `avgpool(A, …)`, operand A.
+    Forward,
+    /// ∂L/∂A from A and ḡ (max: each entry of ḡ goes to the first maximum,
+    /// row-major, of its window) or from ḡ alone (average: each entry
+    /// spreads over its window, divided as the mean divides).
+    Backward,
+}
+
 impl PoolKind {
     pub fn name(self) -> &'static str {
         match self {

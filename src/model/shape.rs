@@ -349,19 +349,6 @@ impl Shape {
         Shape(vec![self.len()])
     }
 
-    /// Shape of ∂L/∂A for a pooling from its gradient `[C, H', W']` (or a
-    /// batch `[N, C, H', W']`, or either channels last): the same with
-    /// H × W the window's extent.
-    pub fn unpool(&self, window: Window) -> Shape {
-        match &*window.layout.map_to_nchw(self.dims()) {
-            [lead @ .., _, _] if matches!(lead.len(), 1 | 2) => {
-                let out: Vec<usize> = lead.iter().copied().chain(window.extent).collect();
-                Shape(window.layout.map_from_nchw(&out))
-            }
-            _ => self.clone(),
-        }
-    }
-
     /// Shape of `self @ other`: `[m,k] @ [k,p] = [m,p]`, where a vector is a
     /// column, and the result is a vector when `other` is one.
     pub fn matmul(&self, other: &Shape) -> Option<Shape> {
@@ -450,7 +437,6 @@ mod tests {
         );
         let w = Window::plain(2, 1, [3, 3]);
         assert_eq!(s(&[2, 3, 3]).pool(w), Ok(s(&[2, 2, 2])));
-        assert_eq!(s(&[2, 2, 2]).unpool(w), s(&[2, 3, 3]));
         assert_eq!(s(&[2, 2, 2]).flatten(), s(&[8]));
         assert_eq!(s(&[2]).broadcast(&s(&[2, 3, 3])), Some(s(&[2, 3, 3])));
         assert_eq!(s(&[2, 3, 3]).broadcast(&s(&[2])), Some(s(&[2, 3, 3])));
@@ -468,7 +454,6 @@ mod tests {
         // A batch of maps: the batch axis leads, the channel axis is the second.
         assert_eq!(s(&[2, 3, 5, 5]).conv2d(&s(&[4, 3, 3, 3]), strided), Ok(s(&[2, 4, 3, 3])));
         assert_eq!(s(&[2, 3, 4, 4]).pool(Window::plain(2, 2, [4, 4])), Ok(s(&[2, 3, 2, 2])));
-        assert_eq!(s(&[2, 3, 2, 2]).unpool(Window::plain(2, 2, [4, 4])), s(&[2, 3, 4, 4]));
         // Channels last: the same rules, read through the layout.
         let nhwc = Conv { layout: MapLayout::Nhwc, ..strided };
         assert_eq!(s(&[10, 5, 7, 4]).conv2d(&s(&[3, 3, 4, 8]), nhwc), Ok(s(&[10, 3, 4, 8])));
@@ -478,7 +463,6 @@ mod tests {
         );
         let pool = Window { layout: MapLayout::Nhwc, ..Window::plain(3, 1, [4, 4]) };
         assert_eq!(s(&[2, 4, 4, 3]).pool(pool), Ok(s(&[2, 2, 2, 3])));
-        assert_eq!(s(&[2, 2, 2, 3]).unpool(pool), s(&[2, 4, 4, 3]));
         // PyTorch's rules: the floor, padding, and ceil mode.
         assert_eq!(s(&[1, 4, 4]).pool(Window::plain(3, 3, [4, 4])), Ok(s(&[1, 1, 1])));
         let padded = Window { pad: [1, 1], ..Window::plain(3, 2, [4, 4]) };

@@ -409,15 +409,7 @@ impl Printer<'_> {
             }
             // A map operation says how each of its parts is written.
             Node::Conv(part, a, b, c) => self.spelled(map::conv(*part, *a, *b, *c).spelling(n == Notation::Nn)),
-            Node::Pool(kind, a, w) => self.layer_call(kind.name(), &[*a], pool_arguments(*w)),
-            Node::MaxPoolBack(a, g, w) => {
-                let extra = if n == Notation::Nn { pool_arguments(*w) } else { vec![] };
-                self.layer_call("maxpool_back", &[*a, *g], extra)
-            }
-            Node::AvgPoolBack(g, w) => {
-                let extra = if n == Notation::Nn { pool_arguments(*w) } else { vec![] };
-                self.layer_call("avgpool_back", &[*g], extra)
-            }
+            Node::Pool(kind, part, a, w) => self.spelled(map::pool(*kind, *part, a, *w).spelling(n == Notation::Nn)),
             Node::Flatten(a) => self.layer_call("flatten", &[*a], vec![]),
             Node::Reshape(a, shape) => self.reshape(*a, shape.dims()),
             // Over a batch of maps [N, F, H, W] the sum runs over the maps too.
@@ -819,29 +811,6 @@ fn group_start(s: &str) -> Option<usize> {
         }
     }
     None
-}
-
-/// conv2d's settings as keyword arguments, the defaults (stride 1, pad 0,
-/// channels first) left out.
-/// A pooling window as arguments: the size, then the stride unless it
-/// equals the size, the padding unless 0, and `ceil = true` in ceil mode.
-fn pool_arguments(w: crate::model::Window) -> Vec<(&'static str, String)> {
-    // One number for a square setting, else the list `[height, width]` as written.
-    let pair = |[a, b]: [usize; 2]| if a == b { a.to_string() } else { format!("[{a}, {b}]") };
-    let mut out = vec![("", pair(w.size))];
-    if w.stride != w.size {
-        out.push(("stride", pair(w.stride)));
-    }
-    if w.pad != [0, 0] {
-        out.push(("pad", pair(w.pad)));
-    }
-    if w.ceil {
-        out.push(("ceil", "true".to_string()));
-    }
-    if w.layout != crate::model::MapLayout::Nchw {
-        out.push(("layout", w.layout.name().to_string()));
-    }
-    out
 }
 
 /// A whole number as Unicode subscript digits (pad₁).

@@ -59,8 +59,7 @@ fn unwritable(node: &Node) -> Option<(&'static str, &'static str)> {
     match node {
         // A map operation's backward parts, named by the operation.
         Node::Conv(part, a, b, c) => map::conv(*part, *a, *b, *c).backward(),
-        Node::MaxPoolBack(..) => Some(("maxpool_back", "the adjoint of maxpool")),
-        Node::AvgPoolBack(..) => Some(("avgpool_back", "the adjoint of avgpool")),
+        Node::Pool(kind, part, a, w) => map::pool(*kind, *part, a, *w).backward(),
         Node::Reshape(..) => Some(("reshape", "the adjoint of flatten")),
         Node::SumSpatial(..) => {
             Some(("sum_spatial", "the sum over the positions (and examples) of each channel of a map"))
@@ -90,7 +89,6 @@ fn unwritable(node: &Node) -> Option<(&'static str, &'static str)> {
         | Node::Softmax(..)
         | Node::LogSoftmax(..)
         | Node::Loss(..)
-        | Node::Pool(..)
         | Node::Flatten(_)
         | Node::SumAxis(..)
         | Node::Slice(..)

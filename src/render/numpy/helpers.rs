@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use crate::model::ops::elementwise::Numpy;
 use crate::model::ops::map::{self, AnyMapNode, NumpyHelper};
-use crate::model::{Elementwise, Func, Graph, LossFn, Node, NodeId, PoolKind};
+use crate::model::{Elementwise, Func, Graph, LossFn, Node, NodeId};
 
 /// A function of the exported file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -25,11 +25,6 @@ pub enum Helper {
     /// A map operation's helper (its file's [`NumpyHelper`]), in the
     /// order its `order` gives.
     Map(NumpyHelper),
-    PoolWindows,
-    MaxPool,
-    AvgPool,
-    MaxPoolBack,
-    AvgPoolBack,
     Flatten,
     Reshape,
     SumSpatial,
@@ -73,10 +68,11 @@ pub fn used(g: &Graph, roots: &[NodeId]) -> BTreeSet<Helper> {
                 out.extend(call.helpers.iter().map(|&h| Helper::Map(h)));
                 &[]
             }
-            Node::Pool(PoolKind::Max, ..) => &[Helper::PoolWindows, Helper::MaxPool],
-            Node::Pool(PoolKind::Avg, ..) => &[Helper::PoolWindows, Helper::AvgPool],
-            Node::MaxPoolBack(..) => &[Helper::PoolWindows, Helper::MaxPoolBack],
-            Node::AvgPoolBack(..) => &[Helper::PoolWindows, Helper::AvgPoolBack],
+            Node::Pool(kind, part, a, w) => {
+                let call = map::pool(*kind, *part, a, *w).numpy(g.shape(n));
+                out.extend(call.helpers.iter().map(|&h| Helper::Map(h)));
+                &[]
+            }
             Node::Flatten(_) => &[Helper::Flatten],
             Node::Reshape(..) => &[Helper::Reshape],
             Node::SumSpatial(..) => &[Helper::SumSpatial],
@@ -170,89 +166,6 @@ pub fn source(h: Helper) -> &'static str {
     """A vector [F] beside a map [F, H, W] or a batch [N, F, H, W] (channels last [N, H, W, F]):
     entry f goes with every entry of channel f."""
     return np.reshape(v, -1) if channels_last else np.reshape(v, (-1, 1, 1))
-"#
-        }
-        Helper::PoolWindows => {
-            r#"def pool_windows(n, size, stride, pad=0, ceil=False):
-    """Along an axis of n entries, each pooling window's entries of the input (padding left out)
-    and its size counting padding, the windows counted as PyTorch counts them (floor, or
-    ceil_mode, where a last window must start inside the input or its left padding)."""
-    span = n + 2 * pad - size
-    count = (-(-span // stride) if ceil else span // stride) + 1
-    if ceil and (count - 1) * stride >= n + pad:
-        count -= 1
-    return [
-        (slice(max(i * stride - pad, 0), min(i * stride + size - pad, n)), min(i * stride + size, n + 2 * pad) - i * stride)
-        for i in range(count)
-    ]
-
-
-def pool_axes(H, W, size, stride=None, pad=0, ceil=False):
-    """The windows down the H rows and across the W columns of a map; size, stride (default:
-    size) and pad are each one number or a (height, width) pair, as in PyTorch."""
-    pair = lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v, v)
-    (kh, kw), (sh, sw), (ph, pw) = pair(size), pair(stride or size), pair(pad)
-    return pool_windows(H, kh, sh, ph, ceil), pool_windows(W, kw, sw, pw, ceil)
-"#
-        }
-        Helper::MaxPool => {
-            r#"def maxpool(A, size, stride=None, pad=0, ceil=False, layout="nchw"):
-    """The largest entry of each size×size (or height×width) window of each map and channel, the window moved by
-    `stride` (default: size) over A padded with −∞; A is [C, H, W] or a batch [N, C, H, W]
-    (channels last, layout="nhwc": [N, H, W, C])."""
-    if layout == "nhwc":
-        return np.moveaxis(maxpool(np.moveaxis(A, -1, -3), size, stride, pad, ceil), -3, -1)
-    rows, cols = pool_axes(*A.shape[-2:], size, stride, pad, ceil)
-    P = np.zeros(A.shape[:-2] + (len(rows), len(cols)))
-    for i, (r, _) in enumerate(rows):
-        for j, (c, _) in enumerate(cols):
-            P[..., i, j] = np.max(A[..., r, c], axis=(-2, -1))
-    return P
-"#
-        }
-        Helper::AvgPool => {
-            r#"def avgpool(A, size, stride=None, pad=0, ceil=False, layout="nchw"):
-    """The mean of each size×size (or height×width) window of each map and channel, the window moved by `stride`
-    (default: size) over A padded with zeros that count in the mean (PyTorch's default)."""
-    if layout == "nhwc":
-        return np.moveaxis(avgpool(np.moveaxis(A, -1, -3), size, stride, pad, ceil), -3, -1)
-    rows, cols = pool_axes(*A.shape[-2:], size, stride, pad, ceil)
-    P = np.zeros(A.shape[:-2] + (len(rows), len(cols)))
-    for i, (r, h) in enumerate(rows):
-        for j, (c, w) in enumerate(cols):
-            P[..., i, j] = np.sum(A[..., r, c], axis=(-2, -1)) / (h * w)
-    return P
-"#
-        }
-        Helper::MaxPoolBack => {
-            r#"def maxpool_back(A, g, size, stride=None, pad=0, ceil=False, layout="nchw"):
-    """∂L/∂A of maxpool(A): each g[..., i, j] goes to the first maximum (row by row) of its window."""
-    if layout == "nhwc":
-        dA = maxpool_back(np.moveaxis(A, -1, -3), np.moveaxis(g, -1, -3), size, stride, pad, ceil)
-        return np.moveaxis(dA, -3, -1)
-    rows, cols = pool_axes(*A.shape[-2:], size, stride, pad, ceil)
-    dA = np.zeros_like(A, dtype=float)
-    for index in np.ndindex(*g.shape):
-        *lead, i, j = index
-        (r, _), (c, _) = rows[i], cols[j]
-        window = A[tuple(lead)][r, c]
-        u, v = np.unravel_index(np.argmax(window), window.shape)
-        dA[tuple(lead) + (r.start + u, c.start + v)] += g[index]
-    return dA
-"#
-        }
-        Helper::AvgPoolBack => {
-            r#"def avgpool_back(g, size, stride=None, pad=0, ceil=False, input_size=None, layout="nchw"):
-    """∂L/∂A of avgpool(A): each g[..., i, j] spread over its window, divided as the mean divides."""
-    if layout == "nhwc":
-        return np.moveaxis(avgpool_back(np.moveaxis(g, -1, -3), size, stride, pad, ceil, input_size), -3, -1)
-    H, W = input_size
-    rows, cols = pool_axes(H, W, size, stride, pad, ceil)
-    dA = np.zeros(g.shape[:-2] + (H, W))
-    for i, (r, h) in enumerate(rows):
-        for j, (c, w) in enumerate(cols):
-            dA[..., r, c] += g[..., i, j, None, None] / (h * w)
-    return dA
 "#
         }
         Helper::Flatten => {

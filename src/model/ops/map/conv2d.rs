@@ -134,7 +134,7 @@ impl MapOp for Conv2d {
     // Each output entry sums C·kh·kw products, each input-gradient entry at
     // most F·kh·kw, and each kernel-gradient entry one product per output
     // position.
-    fn work(&self, part: ConvPart, operands: &[&Shape], out: &Shape) -> u128 {
+    fn work(&self, part: ConvPart, operands: &[&Shape], _: Conv, out: &Shape) -> u128 {
         let len = |s: &Shape| s.len().max(1) as u128;
         let largest = operands.iter().map(|s| len(s)).fold(len(out), u128::max);
         let dims = |i: usize| operands.get(i).map_or(&[][..], |s| s.dims());

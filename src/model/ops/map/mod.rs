@@ -1,6 +1,5 @@
 //! The map operations: layers over feature maps that are not compositions
-//! of the graph's other operations (`conv2d`; the pooling layers are still
-//! separate `Node` variants). Each has a forward part and backward parts
+//! of the graph's other operations (`conv2d`, `maxpool` and `avgpool`). Each has a forward part and backward parts
 //! that only its own local adjoint builds, and one file holds all of them:
 //! one `impl` of [`MapOp`] with the shape rules, the local adjoint, the
 //! notation, the NumPy export and the work estimate of every part.
@@ -8,7 +7,7 @@
 //! The graph carries an operation as one `Node` variant whose first field
 //! is the part (`Node::Conv(ConvPart::KernelGrad, X, δ, conv)`), so each
 //! stage reaches the operation through one arm and the part through the
-//! operation's methods; [`op`]'s table names the operation of each variant.
+//! operation's methods; [`node`]'s table names the operation of each variant.
 //! The part enums sit in `model::func` beside the settings they go with,
 //! since the graph's nodes hold them. The numeric kernels are `eval`'s
 //! (`eval::map` reaches them by the part), since they are the evaluator's
@@ -19,12 +18,14 @@
 //! line in the table below; the compiler then lists the matches that need
 //! an arm for the new variant, each of which calls this trait.
 
-use crate::model::{Conv, ConvPart, Graph, Node, NodeId, Shape};
+use crate::model::{Conv, ConvPart, Graph, Node, NodeId, PoolKind, PoolPart, Shape, Window};
 
 mod conv2d;
+mod pool;
 mod spec;
 
 pub use conv2d::Conv2d;
+pub use pool::Pool;
 pub use spec::{size_tuple, Adjoint, Indexed, MapOp, NumpyCall, NumpyHelper, Side, Spelling, Symbol};
 
 /// One node of a map operation: the operation, the part it computes, its
@@ -76,13 +77,18 @@ impl<O: MapOp> AnyMapNode for MapNode<O> {
 
     fn work(&self, g: &Graph, out: &Shape) -> u128 {
         let shapes: Vec<&Shape> = self.operands.iter().map(|&a| g.shape(a)).collect();
-        self.op.work(self.part, &shapes, out)
+        self.op.work(self.part, &shapes, self.settings, out)
     }
 }
 
 /// `Node::Conv(part, a, b, conv)` as its operation reads it.
 pub fn conv(part: ConvPart, a: NodeId, b: NodeId, conv: Conv) -> MapNode<Conv2d> {
     MapNode { op: &conv2d::Conv2d, part, operands: vec![a, b], settings: conv }
+}
+
+/// `Node::Pool(kind, part, operands, window)` as its operation reads it.
+pub fn pool(kind: PoolKind, part: PoolPart, operands: &[NodeId], window: Window) -> MapNode<Pool> {
+    MapNode { op: &pool::Pool, part: (kind, part), operands: operands.to_vec(), settings: window }
 }
 
 /// The table: each map operation's `Node` variant and the operation that
@@ -93,6 +99,7 @@ pub fn conv(part: ConvPart, a: NodeId, b: NodeId, conv: Conv) -> MapNode<Conv2d>
 pub fn node(node: &Node) -> Option<Box<dyn AnyMapNode>> {
     Some(match node {
         Node::Conv(part, a, b, c) => Box::new(conv(*part, *a, *b, *c)),
+        Node::Pool(kind, part, operands, w) => Box::new(pool(*kind, *part, operands, *w)),
         Node::Tensor(_)
         | Node::Param(_)
         | Node::Symbol(_)
@@ -113,9 +120,6 @@ pub fn node(node: &Node) -> Option<Box<dyn AnyMapNode>> {
         | Node::MaskedSoftmax(..)
         | Node::Diag(_)
         | Node::Loss(..)
-        | Node::Pool(..)
-        | Node::MaxPoolBack(..)
-        | Node::AvgPoolBack(..)
         | Node::Flatten(_)
         | Node::Reshape(..)
         | Node::SumSpatial(..)

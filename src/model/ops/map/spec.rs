@@ -60,7 +60,7 @@ pub trait MapOp: Sync {
     /// An estimate of the arithmetic a part's kernel does (products and
     /// comparisons), for the evaluator's budget, from the operands' shapes
     /// and the result's.
-    fn work(&self, part: Self::Part, operands: &[&Shape], out: &Shape) -> u128;
+    fn work(&self, part: Self::Part, operands: &[&Shape], settings: Self::Settings, out: &Shape) -> u128;
 }
 
 /// One contribution of a map operation's local adjoint.
