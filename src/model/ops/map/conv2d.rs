@@ -5,7 +5,8 @@
 //! computes each, and the work each kernel does. The numeric kernels
 //! themselves are `eval::conv`'s, reached through `eval::map` by the part.
 
-use super::spec::{Adjoint, Indexed, MapOp, NumpyCall, NumpyHelper, Side, Spelling, Symbol};
+use super::spec::{Adjoint, Indexed, LayerRule, MapOp, NumpyCall, NumpyHelper, Side, Spelling, Symbol};
+use crate::model::sentence::{m, same, w};
 use crate::model::{Conv, ConvPart, Graph, MapLayout, Node, NodeId, Shape};
 
 /// `conv2d(X, K, stride = s, pad = p, layout = …)`.
@@ -260,6 +261,161 @@ const INPUT_GRAD: NumpyHelper = NumpyHelper {
     return dXp[..., pad : pad + H, pad : pad + W]
 "#,
 };
+
+/// The layer rules the derivation states where a convolution's formulas appear
+/// (chosen by `derive::rules` from the node's part and its operands'
+/// shapes), each in words and formulas in both notations, with its index
+/// form where that is clearer.
+impl Conv2d {
+    /// The convolution: `conv2d` is cross-correlation, its maps and kernels.
+    pub const FORWARD_RULE: LayerRule = LayerRule {
+        lead_in: Some("The convolution "),
+        statement: const {
+            &[
+                m("conv2d(X, K)", r"\operatorname{conv2d}(X, K)"),
+                w(" is cross-correlation (no kernel flip), as in PyTorch and CS231n; a map is "),
+                same("[C, H, W]"),
+                w(" (channels, height, width), a kernel bank "),
+                m("[F, C, kh, kw]", r"[F, C, k_h, k_w]"),
+            ]
+        },
+        index_form: Some(
+            "Z[f,i,j] = Σ K[f,c,u,v] · X̃[c, s·i+u, s·j+v] over c, u, v (X̃: the input zero-padded by p; s: the stride)",
+        ),
+        latex_index_form: Some(r"Z[f,i,j] = \sum_{c,u,v} K[f,c,u,v]\, \tilde{X}[c,\, s i+u,\, s j+v]"),
+        legend: None,
+    };
+
+    /// The kernels' gradient X̃ ⋆ δ and its index form.
+    pub const KERNEL_GRAD_RULE: LayerRule = LayerRule {
+        lead_in: Some("The kernel's gradient is "),
+        statement: const {
+            &[
+                m("∂L/∂K[f,c] = X̃[c] ⋆ δ[f]", r"\partial L / \partial K[f,c] = \tilde{X}[c] \star \delta[f]"),
+                w(": the valid cross-correlation of the input, zero-padded by "),
+                same("p"),
+                w(", with the error map, which for stride "),
+                same("s"),
+                w(" is dilated by "),
+                m("s − 1", "s - 1"),
+                w(" zeros between entries"),
+            ]
+        },
+        index_form: Some("∂L/∂K[f,c,u,v] = Σᵢⱼ δ[f,i,j] · X̃[c, s·i+u, s·j+v]"),
+        latex_index_form: Some(
+            r"\partial L / \partial K[f,c,u,v] = \sum_{i,j} \delta[f,i,j]\, \tilde{X}[c,\, s i+u,\, s j+v]",
+        ),
+        legend: None,
+    };
+
+    /// The input's gradient, a full convolution, and its index form.
+    pub const INPUT_GRAD_RULE: LayerRule = LayerRule {
+        lead_in: Some("The input's gradient is "),
+        statement: const {
+            &[
+                m(
+                    "∂L/∂X[c] = Σ δ[f] ∗ K[f,c] over f",
+                    r"\partial L / \partial X[c] = \textstyle\sum_{f} \delta[f] \ast K[f,c]",
+                ),
+                w(": a full convolution (equivalently "),
+                m("δ[f]", r"\delta[f]"),
+                w(" zero-padded by "),
+                m("k − 1", "k - 1"),
+                w(" and cross-correlated with "),
+                m("rot180(K[f,c])", r"\operatorname{rot180}(K[f,c])"),
+                w("), then cropped by "),
+                same("p"),
+                w(" on each side"),
+            ]
+        },
+        index_form: Some("∂L/∂X̃[c,m,n] = Σ δ[f,i,j] · K[f,c,u,v] over f and s·i+u = m, s·j+v = n"),
+        latex_index_form: Some(
+            r"\partial L / \partial \tilde{X}[c,m,n] = \sum_{f} \sum_{s i+u=m,\ s j+v=n} \delta[f,i,j]\, K[f,c,u,v]",
+        ),
+        legend: None,
+    };
+
+    /// A vector `[F]` added to a map `[F, H, W]`: the bias gradient sums each channel.
+    pub const CHANNEL_BIAS_RULE: LayerRule = LayerRule {
+        lead_in: None,
+        statement: const {
+            &[
+                w("a vector "),
+                same("b"),
+                w(" of length "),
+                same("F"),
+                w(" added to a map "),
+                same("[F, H, W]"),
+                w(" adds "),
+                same("b[f]"),
+                w(" to channel "),
+                same("f"),
+                w(", so its gradient sums each channel"),
+            ]
+        },
+        index_form: Some("∂L/∂b[f] = Σᵢⱼ δ[f,i,j]"),
+        latex_index_form: Some(r"\partial L / \partial b[f] = \sum_{i,j} \delta[f,i,j]"),
+        legend: None,
+    };
+
+    /// A convolution over a batch of maps `[N, C, H, W]`: each map on its own, the kernel and bias gradients summed over the batch.
+    pub const BATCH_RULE: LayerRule = LayerRule {
+        lead_in: None,
+        statement: const {
+                    &[
+                        w("a batch of maps "),
+                        same("[N, C, H, W]"),
+                        w(" (the batch axis first, as in PyTorch and CS231n) goes through conv2d one map at a time, giving "),
+                        m("[N, F, H′, W′]", r"[N, F, H', W']"),
+                        w("; the kernels and the bias are shared by every map, so their gradients sum over the batch "),
+                        same("n"),
+                        w(" as well as over the positions "),
+                        same("i, j"),
+                    ]
+                },
+        index_form: Some("Z[n,f,i,j] = Σ K[f,c,u,v] · X̃[n, c, s·i+u, s·j+v] over c, u, v; ∂L/∂K[f,c,u,v] = Σₙᵢⱼ δ[n,f,i,j] · X̃[n, c, s·i+u, s·j+v]; ∂L/∂b[f] = Σₙᵢⱼ δ[n,f,i,j]"),
+        latex_index_form: Some(// Three lines, one per ` \\ `, aligned at their " = ".
+                concat!(
+                    r"Z[n,f,i,j] = \sum_{c,u,v} K[f,c,u,v]\, \tilde{X}[n,c,\, s i+u,\, s j+v] \\ ",
+                    r"\partial L / \partial K[f,c,u,v] = \sum_{n,i,j} \delta[n,f,i,j]\, \tilde{X}[n,c,\, s i+u,\, s j+v] \\ ",
+                    r"\partial L / \partial b[f] = \sum_{n,i,j} \delta[n,f,i,j]"
+                )),
+        legend: None,
+    };
+
+    /// A convolution channels last (`layout = nhwc`): forward, both gradients and the bias in the file's own indices.
+    pub const CHANNELS_LAST_RULE: LayerRule = LayerRule {
+        lead_in: None,
+        statement: const {
+                    &[
+                        w("channels last ("),
+                        m("layout = nhwc", r"\text{layout} = \text{nhwc}"),
+                        w(", as in TensorFlow and deeplearning.ai): a batch of maps "),
+                        same("[N, H, W, C]"),
+                        w(" (one map "),
+                        same("[H, W, C]"),
+                        w(") and kernels "),
+                        same("[kh, kw, C, F]"),
+                        w(" give "),
+                        m("[N, H′, W′, F]", r"[N, H', W', F]"),
+                        w("; conv2d is cross-correlation (no kernel flip), each map on its own; the kernels and the bias are shared by every map, so their gradients sum over the batch "),
+                        same("n"),
+                        w(" as well as over the positions "),
+                        same("h, w"),
+                        w("; the input's gradient is the full convolution of δ with the kernels, cropped by the padding"),
+                    ]
+                },
+        index_form: Some("Z[n,h,w,f] = Σ Ã[n, s·h+i, s·w+j, c] · W[i,j,c,f] over i, j, c, + b[f] (Ã: the input zero-padded by p; s: the stride); ∂L/∂W[i,j,c,f] = Σ δ[n,h,w,f] · Ã[n, s·h+i, s·w+j, c] over n, h, w; ∂L/∂b[f] = Σ δ[n,h,w,f] over n, h, w; ∂L/∂Ã[n,m,o,c] = Σ δ[n,h,w,f] · W[i,j,c,f] over f and s·h+i = m, s·w+j = o"),
+        latex_index_form: Some(// Four lines, one per ` \\ `, aligned at their " = ".
+                concat!(
+                    r"Z[n,h,w,f] = \sum_{i,j,c} \tilde{A}[n,\, s h+i,\, s w+j,\, c]\, W[i,j,c,f] + b[f] \\ ",
+                    r"\partial L / \partial W[i,j,c,f] = \sum_{n,h,w} \delta[n,h,w,f]\, \tilde{A}[n,\, s h+i,\, s w+j,\, c] \\ ",
+                    r"\partial L / \partial b[f] = \sum_{n,h,w} \delta[n,h,w,f] \\ ",
+                    r"\partial L / \partial \tilde{A}[n,m,o,c] = \sum_{f} \sum_{s h+i=m,\ s w+j=o} \delta[n,h,w,f]\, W[i,j,c,f]"
+                )),
+        legend: None,
+    };
+}
 
 #[cfg(test)]
 mod tests {

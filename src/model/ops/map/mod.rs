@@ -13,9 +13,11 @@
 //! the settings they go with, since the graph's nodes hold them. The
 //! numeric kernels are `eval`'s (`eval::map` reaches them by the part),
 //! written once over exact and f64 values, since they are the evaluator's
-//! loops over its tensors. The layer rules the derivation states (index
-//! forms, batch and layout conventions) are still `derive::rules`'s
-//! `Convention`s, chosen there by the node's part.
+//! loops over its tensors. The layer rules the derivation states (the
+//! convention, its index forms, the batch and layout rules) are the
+//! operation's too, as [`LayerRule`]s (`Conv2d::KERNEL_GRAD_RULE`); which
+//! of them a formula relies on, `derive::rules` decides from the node's
+//! part and its operands' shapes.
 //!
 //! Adding one (docs/design.md, "Adding an operation"): its part enum in
 //! `model::func`, its `Node` variant, a file here with its `impl`, its view
@@ -31,7 +33,7 @@ mod spec;
 
 pub use conv2d::Conv2d;
 pub use pool::Pool;
-pub use spec::{size_tuple, Adjoint, Indexed, MapOp, NumpyCall, NumpyHelper, Side, Spelling, Symbol};
+pub use spec::{size_tuple, Adjoint, Indexed, LayerRule, MapOp, NumpyCall, NumpyHelper, Side, Spelling, Symbol};
 
 /// One node of a map operation: the operation, the part it computes, its
 /// operands and the layer's settings.

@@ -6,7 +6,8 @@
 //! through `eval::map` by the part. The forward shape rule, whose errors
 //! the checker reports at the call, is `Shape::pool`.
 
-use super::spec::{Adjoint, MapOp, NumpyCall, NumpyHelper, Spelling};
+use super::spec::{Adjoint, LayerRule, MapOp, NumpyCall, NumpyHelper, Spelling};
+use crate::model::sentence::{m, same, w};
 use crate::model::{Graph, MapLayout, Node, NodeId, PoolKind, PoolPart, Shape, Window};
 
 /// `maxpool(A, k, stride = s, pad = p, ceil = …, layout = …)` and `avgpool(…)`.
@@ -253,6 +254,140 @@ const AVGPOOL_BACK: NumpyHelper = NumpyHelper {
     return dA
 "#,
 };
+
+/// The layer rules the derivation states where a pooling's formulas appear
+/// (chosen by `derive::rules` from the node's part and its operands'
+/// shapes), each in words and formulas in both notations, with its index
+/// form where that is clearer.
+impl Pool {
+    /// Max-pool routing and its tie rule.
+    pub const MAX_RULE: LayerRule = LayerRule {
+        lead_in: None,
+        statement: const {
+            &[
+                        w("maxpool routes each entry of the gradient to the maximum of its window and 0 elsewhere; on a tie, to the first maximum in row-major order; the steps write this routing of a gradient "),
+                        same("G"),
+                        w(" through the windows of "),
+                        same("A"),
+                        w(" as "),
+                        m("maxpool_back(A, G)", r"\operatorname{maxpool\_back}\left(A, G\right)"),
+                    ]
+        },
+        index_form: Some("∂L/∂A[c,m,n] = Σ δ[c,i,j] over the windows (i, j) whose first maximum is at (m, n)"),
+        latex_index_form: Some(r"\partial L / \partial A[c,m,n] = \sum_{(i,j) \in M(m,n)} \delta[c,i,j]"),
+        legend: Some(
+            const { &[w("where "), same("M(m, n)"), w(" are the windows whose first maximum is at "), same("(m, n)")] },
+        ),
+    };
+
+    /// Average-pool spreading.
+    pub const AVG_RULE: LayerRule = LayerRule {
+        lead_in: None,
+        statement: const {
+            &[
+                w("avgpool spreads each entry of the gradient evenly over its "),
+                m("k × k", r"k \times k"),
+                w(" window, written "),
+                m("avgpool_back(G)", r"\operatorname{avgpool\_back}\left(G\right)"),
+            ]
+        },
+        index_form: Some("∂L/∂A[c, s·i+u, s·j+v] = Σ δ[c,i,j] / k² over the windows (i, j) that contain the entry"),
+        latex_index_form: Some(r"\partial L / \partial A[c,m,n] = \sum_{(i,j) \in W(m,n)} \delta[c,i,j] / k^2"),
+        legend: Some(const { &[w("where "), same("W(m, n)"), w(" are the windows that contain "), same("(m, n)")] }),
+    };
+
+    /// A pooling of a batch of maps `[N, C, H, W]`: each map and channel on its own.
+    pub const BATCH_RULE: LayerRule = LayerRule {
+        lead_in: None,
+        statement: const {
+            &[
+                w("a batch of maps "),
+                same("[N, C, H, W]"),
+                w(" is pooled one map and one channel at a time, giving "),
+                m("[N, C, H′, W′]", r"[N, C, H', W']"),
+                w("; the backward routes each map's gradient within that map"),
+            ]
+        },
+        index_form: Some("P[n,c,i,j] = the max (or mean) of A[n, c, s·i+u, s·j+v] over the window's u, v"),
+        latex_index_form: Some(r"P[n,c,i,j] = \operatorname{pool}_{u,v} A[n,c,\, s i+u,\, s j+v]"),
+        legend: None,
+    };
+
+    /// A pooling channels last: each map and channel of `[N, H, W, C]` on its own.
+    pub const CHANNELS_LAST_RULE: LayerRule = LayerRule {
+        lead_in: None,
+        statement: const {
+            &[
+                w("channels last ("),
+                m("layout = nhwc", r"\text{layout} = \text{nhwc}"),
+                w("): a batch of maps "),
+                same("[N, H, W, C]"),
+                w(" is pooled one map and one channel at a time, giving "),
+                m("[N, H′, W′, C]", r"[N, H', W', C]"),
+                w("; the backward routes each map's gradient within that map"),
+            ]
+        },
+        index_form: Some("P[n,h,w,c] = the max (or mean) of A[n, s·h+i, s·w+j, c] over the window's i, j"),
+        latex_index_form: Some(r"P[n,h,w,c] = \operatorname{pool}_{i,j} A[n,\, s h+i,\, s w+j,\, c]"),
+        legend: None,
+    };
+
+    /// A pooling with padding, in ceil mode, or whose windows leave rows or columns out: PyTorch's count of windows and its padding values.
+    pub const WINDOWS_RULE: LayerRule = LayerRule {
+        lead_in: None,
+        statement: const {
+                    &[
+                        w("pooling counts its windows as PyTorch does: as many as fit in the input padded by "),
+                        same("p"),
+                        w(" on each side, rounded down (rows and columns past the last window are in no window and get no gradient), or with "),
+                        m("ceil = true", r"\text{ceil} = \text{true}"),
+                        w(" rounded up, a last window starting inside the input or its left padding; max-pooling pads with "),
+                        m("−∞", r"-\infty"),
+                        w(", average pooling with zeros that count in the mean (PyTorch's count_include_pad), a window past the padded input counting only what lies inside it"),
+                    ]
+                },
+        index_form: Some("H′ = ⌊(H + 2p − k)/s⌋ + 1 (in ceil mode ⌈(H + 2p − k)/s⌉ + 1, less one if the last window would start in the right padding); P[c,i,j] = the max (or mean) of Ã[c, s·i+u, s·j+v] over u, v (Ã: the input padded by p)"),
+        latex_index_form: Some(r"H' = \lfloor (H + 2p - k)/s \rfloor + 1 \\ P[c,i,j] = \operatorname{pool}_{u,v} \tilde{A}[c,\, s i+u,\, s j+v]"),
+        legend: None,
+    };
+
+    /// A pooling whose window, stride or padding differs between height and width: the (height, width) pairs.
+    pub const RECT_RULE: LayerRule = LayerRule {
+        lead_in: None,
+        statement: const {
+                    &[
+                        w("a window of "),
+                        m("kh × kw", r"k_h \times k_w"),
+                        w(" moves by "),
+                        m("sh", r"s_h"),
+                        w(" rows and "),
+                        m("sw", r"s_w"),
+                        w(" columns over the input padded by "),
+                        m("ph", r"p_h"),
+                        w(" rows above and below and "),
+                        m("pw", r"p_w"),
+                        w(" columns left and right (each pair written [height, width], the order of PyTorch's kernel_size); the windows are counted along each axis as PyTorch counts them, rounded down (or up with "),
+                        m("ceil = true", r"\text{ceil} = \text{true}"),
+                        w("); max-pooling pads with "),
+                        m("−∞", r"-\infty"),
+                        w(", average pooling with zeros that count in the mean; in avgpool's rule "),
+                        m("k × k", r"k \times k"),
+                        w(" and "),
+                        m("k²", r"k^2"),
+                        w(" read "),
+                        m("kh × kw", r"k_h \times k_w"),
+                        w(" and "),
+                        m("kh·kw", r"k_h k_w"),
+                    ]
+                },
+        index_form: Some("H′ = ⌊(H + 2ph − kh)/sh⌋ + 1, W′ = ⌊(W + 2pw − kw)/sw⌋ + 1; P[c,i,j] = the max (or mean) of A[c, sh·i + a − ph, sw·j + b − pw] over a ∈ 0..kh−1, b ∈ 0..kw−1 (an entry in the padding: −∞ for the max, 0 for the mean, which divides by kh·kw)"),
+        latex_index_form: Some(concat!(
+                r"H' = \lfloor (H + 2p_h - k_h)/s_h \rfloor + 1,\ W' = \lfloor (W + 2p_w - k_w)/s_w \rfloor + 1 \\ ",
+                r"P[c,i,j] = \operatorname{pool}_{0 \le a < k_h,\ 0 \le b < k_w} A[c,\, s_h i + a - p_h,\, s_w j + b - p_w]"
+            )),
+        legend: None,
+    };
+}
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@
 //! ([`Spelling`]), how the NumPy export calls it ([`NumpyCall`]), and a
 //! contribution of its adjoint ([`Adjoint`]).
 
+use crate::model::sentence::Sentence;
 use crate::model::{Graph, NodeId, Shape};
 
 /// Everything about one map operation, for each of its parts. `Part` names
@@ -136,4 +137,25 @@ pub struct NumpyHelper {
 pub fn size_tuple(dims: &[usize]) -> String {
     let parts: Vec<String> = dims.iter().map(usize::to_string).collect();
     format!("({})", parts.join(", "))
+}
+
+/// A layer rule that the derivation states where a map operation's
+/// formulas appear: the convention the formulas rely on (cross-correlation,
+/// the layout, how windows are counted), in words and formulas in both
+/// notations, and the same entry by entry. The derivation decides which
+/// rules a formula needs (`derive::rules::Convention`); the operation's
+/// file says what each one states.
+#[derive(Clone, Copy, Debug)]
+pub struct LayerRule {
+    /// The words that open the rule's paragraph in a document when the
+    /// statement begins with a formula ("The kernel's gradient is ").
+    pub lead_in: Option<&'static str>,
+    /// The statement.
+    pub statement: Sentence,
+    /// The rule entry by entry, in text.
+    pub index_form: Option<&'static str>,
+    /// The same in LaTeX: one or more equations separated by ` \\ `.
+    pub latex_index_form: Option<&'static str>,
+    /// What the sets in the index form stand for.
+    pub legend: Option<Sentence>,
 }
