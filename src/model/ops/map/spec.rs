@@ -20,7 +20,8 @@ pub trait MapOp: Sync {
     /// The geometry every part shares.
     type Settings: Copy;
 
-    /// The layer's name in `.nn` files (`conv2d`).
+    /// The operation's name: its `.nn` function's (`conv2d`), or its
+    /// family's (`pool`) where each kind has a name of its own (`maxpool`).
     fn name(&self) -> &'static str;
 
     /// The shape of a part's result from its operands' shapes, which the
