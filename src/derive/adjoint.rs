@@ -1,6 +1,8 @@
 //! Local adjoint rules: for each operation, how the gradient flowing into
 //! its result (`ḡ`) flows on to each operand. One arm per operation; the
-//! forward meaning of each is given beside it.
+//! forward meaning of each is given beside it, except for the map
+//! operations (`conv2d`, pooling), whose adjoints are their own files'
+//! (`model::ops::map`).
 
 use num_rational::BigRational;
 

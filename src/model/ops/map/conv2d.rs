@@ -2,8 +2,11 @@
 //! ∂L/∂X), and everything nnderive knows about each: their shape rules,
 //! the layer's local adjoint (which backward kernel each operand
 //! receives), how each is written in every notation, how the NumPy export
-//! computes each, and the work each kernel does. The numeric kernels
-//! themselves are `eval::conv`'s, reached through `eval::map` by the part.
+//! computes each, the work each kernel does, and the layer rules the
+//! derivation states (cross-correlation, both gradients, the bias, batches,
+//! channels last). The numeric kernels themselves are `eval::conv`'s,
+//! reached through `eval::map` by the part. The forward shape rule, whose
+//! errors the checker reports at the call, is `Shape::conv2d`.
 
 use super::spec::{Adjoint, Indexed, LayerRule, MapOp, NumpyCall, NumpyHelper, Side, Spelling, Symbol};
 use crate::model::sentence::{m, same, w};

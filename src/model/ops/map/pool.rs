@@ -1,10 +1,12 @@
 //! `maxpool` and `avgpool`: the pooling layers, the backward kernel of
 //! each (∂L/∂A), and everything nnderive knows about each part: the
 //! backward shape rule, the layer's local adjoint, how each part is
-//! written in every notation, how the NumPy export computes it, and the
-//! work its kernel does. The numeric kernels are `eval::conv`'s, reached
-//! through `eval::map` by the part. The forward shape rule, whose errors
-//! the checker reports at the call, is `Shape::pool`.
+//! written in every notation, how the NumPy export computes it, the work
+//! its kernel does, and the layer rules the derivation states (routing,
+//! spreading, batches, channels last, how windows are counted). The
+//! numeric kernels are `eval::conv`'s, reached through `eval::map` by the
+//! part. The forward shape rule, whose errors the checker reports at the
+//! call, is `Shape::pool`.
 
 use super::spec::{Adjoint, LayerRule, MapOp, NumpyCall, NumpyHelper, Spelling};
 use crate::model::sentence::{m, same, w};
