@@ -1,11 +1,14 @@
 //! Local adjoint rules: for each operation, how the gradient flowing into
 //! its result (`ḡ`) flows on to each operand. One arm per operation; the
-//! forward meaning of each is given beside it.
+//! forward meaning of each is given beside it, except for the map
+//! operations (`conv2d`, pooling), whose adjoints are their own files'
+//! (`model::ops::map`).
 
 use num_rational::BigRational;
 
 use super::rules;
-use crate::model::{Axis, Fired, Func, Graph, LossFn, Node, NodeId, PoolKind, Reduction};
+use crate::model::ops::map::{self, AnyMapNode};
+use crate::model::{Axis, Fired, Func, Graph, LossFn, Node, NodeId, Reduction};
 
 /// A contribution to the gradient of one operand.
 #[derive(Clone, Debug)]
@@ -211,27 +214,17 @@ pub fn local_adjoints(
         Node::Loss(kind, y, p) => {
             loss_adjoints(g, kind, y, p, seed, &mut |g, child, c, rule| push(g, child, c, rule, None))
         }
-        // Z = conv2d(X, K): X̄ = Σ_f ḡ_f ∗ K[f,c] (full convolution, cropped by
-        // the padding), K̄[f,c] = X̃_c ⋆ ḡ_f (valid cross-correlation)
-        Node::Conv2d(x, k, conv) => {
-            if wants(x) {
-                let c = g.conv2d_input_grad(seed, k, conv);
-                push(g, x, c, "d-conv2d-input", None);
-            }
-            if wants(k) {
-                let c = g.conv2d_kernel_grad(x, seed, conv);
-                push(g, k, c, "d-conv2d-kernel", None);
+        // A map operation's adjoint is its own (`model::ops::map`): the
+        // backward parts it builds for each operand, none for a backward part.
+        Node::Conv(part, a, b, c) => {
+            for a in map::conv(part, a, b, c).adjoint(g, seed, wants) {
+                push(g, a.operand, a.contribution, a.rule, None);
             }
         }
-        // P = maxpool(A): ḡ routed to the first maximum of each window
-        Node::Pool(PoolKind::Max, a, window) => {
-            let c = g.max_pool_back(a, seed, window);
-            push(g, a, c, "d-maxpool", None);
-        }
-        // P = avgpool(A): ḡ / k² over each window
-        Node::Pool(PoolKind::Avg, a, window) => {
-            let c = g.avg_pool_back(seed, window);
-            push(g, a, c, "d-avgpool", None);
+        Node::Pool(kind, part, ref operands, w) => {
+            for a in map::pool(kind, part, operands, w).adjoint(g, seed, wants) {
+                push(g, a.operand, a.contribution, a.rule, None);
+            }
         }
         // v = flatten(T): T̄ = ḡ laid out in T's shape again
         Node::Flatten(a) => {
@@ -246,9 +239,6 @@ pub fn local_adjoints(
             let c = g.reshape(seed, shape);
             push(g, a, c, "d-reshape", None);
         }
-        // Backward operations appear only in derived formulas, which are
-        // never differentiated again.
-        Node::ConvKernelGrad(..) | Node::ConvInputGrad(..) | Node::MaxPoolBack(..) | Node::AvgPoolBack(..) => {}
         // μ = Σₙᵢⱼ X (spatial batch norm's sums): every entry of channel c
         // receives ḡ[c], spread over the maps as a channel's bias is.
         Node::SumSpatial(a, _) => push(g, a, seed, "d-sum", None),

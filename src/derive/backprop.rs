@@ -10,7 +10,9 @@ use super::rules;
 use super::simplify::{self, Candidates, Rewrite};
 use super::size::{occurrences, tree_size};
 use super::{Derivation, FnDerivative, Gradient, Step, StepRule, Symbol, SymbolKind, TargetSum, Wrt};
-use crate::model::{Axis, Fired, FnId, Func, Graph, Model, Node, NodeId, NodeMap, NodeSet, Role, SymbolId, TensorId};
+use crate::model::{
+    Axis, ConvPart, Fired, FnId, Func, Graph, Model, Node, NodeId, NodeMap, NodeSet, Role, SymbolId, TensorId,
+};
 
 /// A gradient contribution reaching a named tensor from one equation.
 struct Contribution {
@@ -348,7 +350,7 @@ impl<'m> Backprop<'m> {
 
     fn is_affine(&self, n: NodeId) -> bool {
         match *self.g.node(n) {
-            Node::MatMul(..) | Node::Conv2d(..) => true,
+            Node::MatMul(..) | Node::Conv(ConvPart::Forward, ..) => true,
             Node::Add(a, b) | Node::Sub(a, b) => self.is_affine(a) || self.is_affine(b),
             _ => false,
         }

@@ -5,8 +5,11 @@
 //! tanh′ = 1 − tanh²), the rule is given that output, which is the named
 //! tensor when the function defines one (`h = sigmoid(z)` gives `h ⊙ (1 − h)`).
 
+use crate::model::ops::map::{Conv2d, LayerRule, Pool};
 use crate::model::sentence::{m, same, w, Sentence};
-use crate::model::{Axis, Elementwise, Func, Graph, LossFn, MapLayout, Node, NodeId, PoolKind, Reduction};
+use crate::model::{
+    Axis, ConvPart, Elementwise, Func, Graph, LossFn, MapLayout, Node, NodeId, PoolKind, PoolPart, Reduction,
+};
 
 /// A named derivative rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -320,19 +323,15 @@ pub enum Convention {
 pub fn layer_convention(node: &Node) -> Option<Convention> {
     Some(match node {
         // Channels last, one rule states the layer in the file's own indices.
-        Node::Conv2d(_, _, c) | Node::ConvKernelGrad(_, _, c) | Node::ConvInputGrad(_, _, c)
-            if c.layout == MapLayout::Nhwc =>
-        {
-            Convention::ChannelsLastConv
-        }
-        Node::Conv2d(..) => Convention::ConvForward,
-        Node::ConvKernelGrad(..) => Convention::ConvKernelGrad,
-        Node::ConvInputGrad(..) => Convention::ConvInputGrad,
+        Node::Conv(_, _, _, c) if c.layout == MapLayout::Nhwc => Convention::ChannelsLastConv,
+        Node::Conv(ConvPart::Forward, ..) => Convention::ConvForward,
+        Node::Conv(ConvPart::KernelGrad, ..) => Convention::ConvKernelGrad,
+        Node::Conv(ConvPart::InputGrad, ..) => Convention::ConvInputGrad,
         // A map's channels first are its axis 0 or 1; past those, its last.
         Node::SumSpatial(_, axis) if *axis >= 2 => Convention::ChannelsLastConv,
         Node::SumSpatial(..) => Convention::ChannelBias,
-        Node::Pool(PoolKind::Max, ..) | Node::MaxPoolBack(..) => Convention::MaxPool,
-        Node::Pool(PoolKind::Avg, ..) | Node::AvgPoolBack(..) => Convention::AvgPool,
+        Node::Pool(PoolKind::Max, ..) => Convention::MaxPool,
+        Node::Pool(PoolKind::Avg, ..) => Convention::AvgPool,
         Node::Flatten(_) | Node::Reshape(..) => Convention::Flatten,
         Node::SumAxis(..) => Convention::Broadcast,
         Node::OneHot(_, _, axis) => Convention::OneHot(*axis),
@@ -349,10 +348,12 @@ pub fn layer_convention(node: &Node) -> Option<Convention> {
 /// (which the node alone cannot say: the batch is in its operand's shape).
 pub fn map_batch_convention(g: &Graph, n: NodeId) -> Option<Convention> {
     match *g.node(n) {
-        Node::Conv2d(_, _, c) if c.layout == MapLayout::Nhwc => None,
-        Node::Pool(_, _, w) if w.layout == MapLayout::Nhwc => Some(Convention::ChannelsLastPool),
-        Node::Conv2d(x, ..) if g.shape(x).rank() == 4 => Some(Convention::BatchConv),
-        Node::Pool(_, a, _) if g.shape(a).rank() == 4 => Some(Convention::BatchPool),
+        Node::Conv(ConvPart::Forward, _, _, c) if c.layout == MapLayout::Nhwc => None,
+        Node::Pool(_, PoolPart::Forward, _, w) if w.layout == MapLayout::Nhwc => Some(Convention::ChannelsLastPool),
+        Node::Conv(ConvPart::Forward, x, ..) if g.shape(x).rank() == 4 => Some(Convention::BatchConv),
+        Node::Pool(_, PoolPart::Forward, ref a, _) if a.first().is_some_and(|&a| g.shape(a).rank() == 4) => {
+            Some(Convention::BatchPool)
+        }
         _ => None,
     }
 }
@@ -362,8 +363,8 @@ pub fn map_batch_convention(g: &Graph, n: NodeId) -> Option<Convention> {
 /// its pairs (and PyTorch's count of windows along each axis) instead.
 pub fn pool_window_convention(g: &Graph, n: NodeId) -> Option<Convention> {
     match *g.node(n) {
-        Node::Pool(_, _, w) if !w.is_square() => Some(Convention::RectPool),
-        Node::Pool(_, _, w) if w.pad != [0, 0] || w.ceil || w.unreached(0) + w.unreached(1) > 0 => {
+        Node::Pool(_, PoolPart::Forward, _, w) if !w.is_square() => Some(Convention::RectPool),
+        Node::Pool(_, PoolPart::Forward, _, w) if w.pad != [0, 0] || w.ceil || w.unreached(0) + w.unreached(1) > 0 => {
             Some(Convention::PoolWindows)
         }
         _ => None,
@@ -401,9 +402,19 @@ impl Convention {
     /// `None` when the statement begins with words.
     pub fn lead_in(self) -> Option<&'static str> {
         Some(match self {
-            Convention::ConvForward => "The convolution ",
-            Convention::ConvKernelGrad => "The kernel's gradient is ",
-            Convention::ConvInputGrad => "The input's gradient is ",
+            // A map operation states its layer rules in its own file.
+            Convention::ConvForward
+            | Convention::ConvKernelGrad
+            | Convention::ConvInputGrad
+            | Convention::ChannelBias
+            | Convention::BatchConv
+            | Convention::ChannelsLastConv
+            | Convention::MaxPool
+            | Convention::AvgPool
+            | Convention::BatchPool
+            | Convention::ChannelsLastPool
+            | Convention::PoolWindows
+            | Convention::RectPool => return self.map_rule().and_then(|r| r.lead_in),
             Convention::SoftmaxAlong(_) => "In a batch, ",
             Convention::BatchCrossEntropy(_) => "The loss ",
             Convention::ReluAtZero
@@ -411,15 +422,6 @@ impl Convention {
             | Convention::LeakyReluAtZero
             | Convention::MaxMinTie
             | Convention::GeluExact
-            | Convention::ChannelBias
-            | Convention::BatchConv
-            | Convention::BatchPool
-            | Convention::ChannelsLastConv
-            | Convention::ChannelsLastPool
-            | Convention::PoolWindows
-            | Convention::RectPool
-            | Convention::MaxPool
-            | Convention::AvgPool
             | Convention::Flatten
             | Convention::Broadcast
             | Convention::OneHot(_)
@@ -434,42 +436,19 @@ impl Convention {
     /// equations `lhs = rhs`, separated by ` \\ `.
     pub fn latex_index_form(self) -> Option<&'static str> {
         Some(match self {
-            Convention::ConvForward => r"Z[f,i,j] = \sum_{c,u,v} K[f,c,u,v]\, \tilde{X}[c,\, s i+u,\, s j+v]",
-            Convention::ConvKernelGrad => {
-                r"\partial L / \partial K[f,c,u,v] = \sum_{i,j} \delta[f,i,j]\, \tilde{X}[c,\, s i+u,\, s j+v]"
-            }
-            Convention::ConvInputGrad => {
-                r"\partial L / \partial \tilde{X}[c,m,n] = \sum_{f} \sum_{s i+u=m,\ s j+v=n} \delta[f,i,j]\, K[f,c,u,v]"
-            }
-            Convention::ChannelBias => r"\partial L / \partial b[f] = \sum_{i,j} \delta[f,i,j]",
-            Convention::BatchConv => {
-                // Three lines, one per ` \\ `, aligned at their " = ".
-                concat!(
-                    r"Z[n,f,i,j] = \sum_{c,u,v} K[f,c,u,v]\, \tilde{X}[n,c,\, s i+u,\, s j+v] \\ ",
-                    r"\partial L / \partial K[f,c,u,v] = \sum_{n,i,j} \delta[n,f,i,j]\, \tilde{X}[n,c,\, s i+u,\, s j+v] \\ ",
-                    r"\partial L / \partial b[f] = \sum_{n,i,j} \delta[n,f,i,j]"
-                )
-            }
-            Convention::BatchPool => r"P[n,c,i,j] = \operatorname{pool}_{u,v} A[n,c,\, s i+u,\, s j+v]",
-            Convention::ChannelsLastConv => {
-                // Four lines, one per ` \\ `, aligned at their " = ".
-                concat!(
-                    r"Z[n,h,w,f] = \sum_{i,j,c} \tilde{A}[n,\, s h+i,\, s w+j,\, c]\, W[i,j,c,f] + b[f] \\ ",
-                    r"\partial L / \partial W[i,j,c,f] = \sum_{n,h,w} \delta[n,h,w,f]\, \tilde{A}[n,\, s h+i,\, s w+j,\, c] \\ ",
-                    r"\partial L / \partial b[f] = \sum_{n,h,w} \delta[n,h,w,f] \\ ",
-                    r"\partial L / \partial \tilde{A}[n,m,o,c] = \sum_{f} \sum_{s h+i=m,\ s w+j=o} \delta[n,h,w,f]\, W[i,j,c,f]"
-                )
-            }
-            Convention::ChannelsLastPool => r"P[n,h,w,c] = \operatorname{pool}_{i,j} A[n,\, s h+i,\, s w+j,\, c]",
-            Convention::PoolWindows => {
-                r"H' = \lfloor (H + 2p - k)/s \rfloor + 1 \\ P[c,i,j] = \operatorname{pool}_{u,v} \tilde{A}[c,\, s i+u,\, s j+v]"
-            }
-            Convention::RectPool => concat!(
-                r"H' = \lfloor (H + 2p_h - k_h)/s_h \rfloor + 1,\ W' = \lfloor (W + 2p_w - k_w)/s_w \rfloor + 1 \\ ",
-                r"P[c,i,j] = \operatorname{pool}_{0 \le a < k_h,\ 0 \le b < k_w} A[c,\, s_h i + a - p_h,\, s_w j + b - p_w]"
-            ),
-            Convention::MaxPool => r"\partial L / \partial A[c,m,n] = \sum_{(i,j) \in M(m,n)} \delta[c,i,j]",
-            Convention::AvgPool => r"\partial L / \partial A[c,m,n] = \sum_{(i,j) \in W(m,n)} \delta[c,i,j] / k^2",
+            // A map operation states its layer rules in its own file.
+            Convention::ConvForward
+            | Convention::ConvKernelGrad
+            | Convention::ConvInputGrad
+            | Convention::ChannelBias
+            | Convention::BatchConv
+            | Convention::ChannelsLastConv
+            | Convention::MaxPool
+            | Convention::AvgPool
+            | Convention::BatchPool
+            | Convention::ChannelsLastPool
+            | Convention::PoolWindows
+            | Convention::RectPool => return self.map_rule().and_then(|r| r.latex_index_form),
             Convention::Flatten => r"v[(c H + i) W + j] = T[c,i,j]",
             Convention::Broadcast => {
                 r"(A \mathbf{1})[i] = \sum_{j} A[i,j], \quad (\mathbf{1}^\top A)[j] = \sum_{i} A[i,j]"
@@ -508,32 +487,58 @@ impl Convention {
 
     /// What the sets in [`Convention::latex_index_form`] stand for.
     pub fn legend(self) -> Option<Sentence> {
-        match self {
-            Convention::MaxPool => Some(
-                const { &[w("where "), same("M(m, n)"), w(" are the windows whose first maximum is at "), same("(m, n)")] },
-            ),
-            Convention::AvgPool => {
-                Some(const { &[w("where "), same("W(m, n)"), w(" are the windows that contain "), same("(m, n)")] })
-            }
-            _ => None,
-        }
+        self.map_rule().and_then(|r| r.legend)
+    }
+
+    /// The statement of a map operation's layer rule, which its file
+    /// (`model::ops::map`) holds; `None` for the other conventions.
+    fn map_rule(self) -> Option<&'static LayerRule> {
+        Some(match self {
+            Convention::ConvForward => &Conv2d::FORWARD_RULE,
+            Convention::ConvKernelGrad => &Conv2d::KERNEL_GRAD_RULE,
+            Convention::ConvInputGrad => &Conv2d::INPUT_GRAD_RULE,
+            Convention::ChannelBias => &Conv2d::CHANNEL_BIAS_RULE,
+            Convention::BatchConv => &Conv2d::BATCH_RULE,
+            Convention::ChannelsLastConv => &Conv2d::CHANNELS_LAST_RULE,
+            Convention::MaxPool => &Pool::MAX_RULE,
+            Convention::AvgPool => &Pool::AVG_RULE,
+            Convention::BatchPool => &Pool::BATCH_RULE,
+            Convention::ChannelsLastPool => &Pool::CHANNELS_LAST_RULE,
+            Convention::PoolWindows => &Pool::WINDOWS_RULE,
+            Convention::RectPool => &Pool::RECT_RULE,
+            Convention::ReluAtZero
+            | Convention::AbsAtZero
+            | Convention::LeakyReluAtZero
+            | Convention::MaxMinTie
+            | Convention::GeluExact
+            | Convention::Flatten
+            | Convention::Broadcast
+            | Convention::SoftmaxAlong(_)
+            | Convention::BatchCrossEntropy(_)
+            | Convention::OneHot(_)
+            | Convention::Slice
+            | Convention::Lookup
+            | Convention::Ones
+            | Convention::MaskedSoftmax => return None,
+        })
     }
 
     /// The same rule entry by entry, where that is clearer (text notation).
     pub fn index_form(self) -> Option<&'static str> {
         Some(match self {
-            Convention::ConvForward => "Z[f,i,j] = Σ K[f,c,u,v] · X̃[c, s·i+u, s·j+v] over c, u, v (X̃: the input zero-padded by p; s: the stride)",
-            Convention::ConvKernelGrad => "∂L/∂K[f,c,u,v] = Σᵢⱼ δ[f,i,j] · X̃[c, s·i+u, s·j+v]",
-            Convention::ConvInputGrad => "∂L/∂X̃[c,m,n] = Σ δ[f,i,j] · K[f,c,u,v] over f and s·i+u = m, s·j+v = n",
-            Convention::ChannelBias => "∂L/∂b[f] = Σᵢⱼ δ[f,i,j]",
-            Convention::BatchConv => "Z[n,f,i,j] = Σ K[f,c,u,v] · X̃[n, c, s·i+u, s·j+v] over c, u, v; ∂L/∂K[f,c,u,v] = Σₙᵢⱼ δ[n,f,i,j] · X̃[n, c, s·i+u, s·j+v]; ∂L/∂b[f] = Σₙᵢⱼ δ[n,f,i,j]",
-            Convention::BatchPool => "P[n,c,i,j] = the max (or mean) of A[n, c, s·i+u, s·j+v] over the window's u, v",
-            Convention::ChannelsLastConv => "Z[n,h,w,f] = Σ Ã[n, s·h+i, s·w+j, c] · W[i,j,c,f] over i, j, c, + b[f] (Ã: the input zero-padded by p; s: the stride); ∂L/∂W[i,j,c,f] = Σ δ[n,h,w,f] · Ã[n, s·h+i, s·w+j, c] over n, h, w; ∂L/∂b[f] = Σ δ[n,h,w,f] over n, h, w; ∂L/∂Ã[n,m,o,c] = Σ δ[n,h,w,f] · W[i,j,c,f] over f and s·h+i = m, s·w+j = o",
-            Convention::ChannelsLastPool => "P[n,h,w,c] = the max (or mean) of A[n, s·h+i, s·w+j, c] over the window's i, j",
-            Convention::PoolWindows => "H′ = ⌊(H + 2p − k)/s⌋ + 1 (in ceil mode ⌈(H + 2p − k)/s⌉ + 1, less one if the last window would start in the right padding); P[c,i,j] = the max (or mean) of Ã[c, s·i+u, s·j+v] over u, v (Ã: the input padded by p)",
-            Convention::RectPool => "H′ = ⌊(H + 2ph − kh)/sh⌋ + 1, W′ = ⌊(W + 2pw − kw)/sw⌋ + 1; P[c,i,j] = the max (or mean) of A[c, sh·i + a − ph, sw·j + b − pw] over a ∈ 0..kh−1, b ∈ 0..kw−1 (an entry in the padding: −∞ for the max, 0 for the mean, which divides by kh·kw)",
-            Convention::MaxPool => "∂L/∂A[c,m,n] = Σ δ[c,i,j] over the windows (i, j) whose first maximum is at (m, n)",
-            Convention::AvgPool => "∂L/∂A[c, s·i+u, s·j+v] = Σ δ[c,i,j] / k² over the windows (i, j) that contain the entry",
+            // A map operation states its layer rules in its own file.
+            Convention::ConvForward
+            | Convention::ConvKernelGrad
+            | Convention::ConvInputGrad
+            | Convention::ChannelBias
+            | Convention::BatchConv
+            | Convention::ChannelsLastConv
+            | Convention::MaxPool
+            | Convention::AvgPool
+            | Convention::BatchPool
+            | Convention::ChannelsLastPool
+            | Convention::PoolWindows
+            | Convention::RectPool => return self.map_rule().and_then(|r| r.index_form),
             Convention::Flatten => "v[(c·H + i)·W + j] = T[c,i,j]",
             Convention::Broadcast => "(A 1)[i] = Σⱼ A[i,j] and (1ᵀ A)[j] = Σᵢ A[i,j]",
             Convention::SoftmaxAlong(a) if a == Axis::DOWN => "softmax(Z)[k,n] = exp(Z[k,n]) / Σⱼ exp(Z[j,n])",
@@ -557,6 +562,19 @@ impl Convention {
     /// The statement, words and formulas in both notations.
     pub fn statement(self) -> Sentence {
         match self {
+            // A map operation states its layer rules in its own file.
+            Convention::ConvForward
+            | Convention::ConvKernelGrad
+            | Convention::ConvInputGrad
+            | Convention::ChannelBias
+            | Convention::BatchConv
+            | Convention::ChannelsLastConv
+            | Convention::MaxPool
+            | Convention::AvgPool
+            | Convention::BatchPool
+            | Convention::ChannelsLastPool
+            | Convention::PoolWindows
+            | Convention::RectPool => self.map_rule().map_or(&[], |r| r.statement),
             Convention::ReluAtZero => {
                 const {
                     &[
@@ -625,189 +643,6 @@ impl Convention {
                         w(" the standard normal CDF (normcdf) and "),
                         m("φ(t) = exp(−t²/2)/√(2π)", r"\varphi(t) = \exp(-t^{2}/2)/\sqrt{2\pi}"),
                         w(" its density (normpdf), as PyTorch's default; not the tanh approximation"),
-                    ]
-                }
-            }
-            Convention::ConvForward => {
-                const {
-                    &[
-                        m("conv2d(X, K)", r"\operatorname{conv2d}(X, K)"),
-                        w(" is cross-correlation (no kernel flip), as in PyTorch and CS231n; a map is "),
-                        same("[C, H, W]"),
-                        w(" (channels, height, width), a kernel bank "),
-                        m("[F, C, kh, kw]", r"[F, C, k_h, k_w]"),
-                    ]
-                }
-            }
-            Convention::ConvKernelGrad => {
-                const {
-                    &[
-                        m("∂L/∂K[f,c] = X̃[c] ⋆ δ[f]", r"\partial L / \partial K[f,c] = \tilde{X}[c] \star \delta[f]"),
-                        w(": the valid cross-correlation of the input, zero-padded by "),
-                        same("p"),
-                        w(", with the error map, which for stride "),
-                        same("s"),
-                        w(" is dilated by "),
-                        m("s − 1", "s - 1"),
-                        w(" zeros between entries"),
-                    ]
-                }
-            }
-            Convention::ConvInputGrad => {
-                const {
-                    &[
-                        m(
-                            "∂L/∂X[c] = Σ δ[f] ∗ K[f,c] over f",
-                            r"\partial L / \partial X[c] = \textstyle\sum_{f} \delta[f] \ast K[f,c]",
-                        ),
-                        w(": a full convolution (equivalently "),
-                        m("δ[f]", r"\delta[f]"),
-                        w(" zero-padded by "),
-                        m("k − 1", "k - 1"),
-                        w(" and cross-correlated with "),
-                        m("rot180(K[f,c])", r"\operatorname{rot180}(K[f,c])"),
-                        w("), then cropped by "),
-                        same("p"),
-                        w(" on each side"),
-                    ]
-                }
-            }
-            Convention::ChannelBias => {
-                const {
-                    &[
-                        w("a vector "),
-                        same("b"),
-                        w(" of length "),
-                        same("F"),
-                        w(" added to a map "),
-                        same("[F, H, W]"),
-                        w(" adds "),
-                        same("b[f]"),
-                        w(" to channel "),
-                        same("f"),
-                        w(", so its gradient sums each channel"),
-                    ]
-                }
-            }
-            Convention::MaxPool => {
-                const {
-                    &[
-                        w("maxpool routes each entry of the gradient to the maximum of its window and 0 elsewhere; on a tie, to the first maximum in row-major order; the steps write this routing of a gradient "),
-                        same("G"),
-                        w(" through the windows of "),
-                        same("A"),
-                        w(" as "),
-                        m("maxpool_back(A, G)", r"\operatorname{maxpool\_back}\left(A, G\right)"),
-                    ]
-                }
-            }
-            Convention::BatchConv => {
-                const {
-                    &[
-                        w("a batch of maps "),
-                        same("[N, C, H, W]"),
-                        w(" (the batch axis first, as in PyTorch and CS231n) goes through conv2d one map at a time, giving "),
-                        m("[N, F, H′, W′]", r"[N, F, H', W']"),
-                        w("; the kernels and the bias are shared by every map, so their gradients sum over the batch "),
-                        same("n"),
-                        w(" as well as over the positions "),
-                        same("i, j"),
-                    ]
-                }
-            }
-            Convention::PoolWindows => {
-                const {
-                    &[
-                        w("pooling counts its windows as PyTorch does: as many as fit in the input padded by "),
-                        same("p"),
-                        w(" on each side, rounded down (rows and columns past the last window are in no window and get no gradient), or with "),
-                        m("ceil = true", r"\text{ceil} = \text{true}"),
-                        w(" rounded up, a last window starting inside the input or its left padding; max-pooling pads with "),
-                        m("−∞", r"-\infty"),
-                        w(", average pooling with zeros that count in the mean (PyTorch's count_include_pad), a window past the padded input counting only what lies inside it"),
-                    ]
-                }
-            }
-            Convention::RectPool => {
-                const {
-                    &[
-                        w("a window of "),
-                        m("kh × kw", r"k_h \times k_w"),
-                        w(" moves by "),
-                        m("sh", r"s_h"),
-                        w(" rows and "),
-                        m("sw", r"s_w"),
-                        w(" columns over the input padded by "),
-                        m("ph", r"p_h"),
-                        w(" rows above and below and "),
-                        m("pw", r"p_w"),
-                        w(" columns left and right (each pair written [height, width], the order of PyTorch's kernel_size); the windows are counted along each axis as PyTorch counts them, rounded down (or up with "),
-                        m("ceil = true", r"\text{ceil} = \text{true}"),
-                        w("); max-pooling pads with "),
-                        m("−∞", r"-\infty"),
-                        w(", average pooling with zeros that count in the mean; in avgpool's rule "),
-                        m("k × k", r"k \times k"),
-                        w(" and "),
-                        m("k²", r"k^2"),
-                        w(" read "),
-                        m("kh × kw", r"k_h \times k_w"),
-                        w(" and "),
-                        m("kh·kw", r"k_h k_w"),
-                    ]
-                }
-            }
-            Convention::ChannelsLastConv => {
-                const {
-                    &[
-                        w("channels last ("),
-                        m("layout = nhwc", r"\text{layout} = \text{nhwc}"),
-                        w(", as in TensorFlow and deeplearning.ai): a batch of maps "),
-                        same("[N, H, W, C]"),
-                        w(" (one map "),
-                        same("[H, W, C]"),
-                        w(") and kernels "),
-                        same("[kh, kw, C, F]"),
-                        w(" give "),
-                        m("[N, H′, W′, F]", r"[N, H', W', F]"),
-                        w("; conv2d is cross-correlation (no kernel flip), each map on its own; the kernels and the bias are shared by every map, so their gradients sum over the batch "),
-                        same("n"),
-                        w(" as well as over the positions "),
-                        same("h, w"),
-                        w("; the input's gradient is the full convolution of δ with the kernels, cropped by the padding"),
-                    ]
-                }
-            }
-            Convention::ChannelsLastPool => {
-                const {
-                    &[
-                        w("channels last ("),
-                        m("layout = nhwc", r"\text{layout} = \text{nhwc}"),
-                        w("): a batch of maps "),
-                        same("[N, H, W, C]"),
-                        w(" is pooled one map and one channel at a time, giving "),
-                        m("[N, H′, W′, C]", r"[N, H', W', C]"),
-                        w("; the backward routes each map's gradient within that map"),
-                    ]
-                }
-            }
-            Convention::BatchPool => {
-                const {
-                    &[
-                        w("a batch of maps "),
-                        same("[N, C, H, W]"),
-                        w(" is pooled one map and one channel at a time, giving "),
-                        m("[N, C, H′, W′]", r"[N, C, H', W']"),
-                        w("; the backward routes each map's gradient within that map"),
-                    ]
-                }
-            }
-            Convention::AvgPool => {
-                const {
-                    &[
-                        w("avgpool spreads each entry of the gradient evenly over its "),
-                        m("k × k", r"k \times k"),
-                        w(" window, written "),
-                        m("avgpool_back(G)", r"\operatorname{avgpool\_back}\left(G\right)"),
                     ]
                 }
             }
@@ -1015,5 +850,30 @@ mod tests {
             assert_eq!(r.function, f);
             assert!(r.name.starts_with("d-"));
         }
+    }
+
+    /// Every layer rule of a map operation is stated in the operation's
+    /// file, and is a layer rule with words to state.
+    #[test]
+    fn every_map_convention_has_its_statement() {
+        let map = [
+            Convention::ConvForward,
+            Convention::ConvKernelGrad,
+            Convention::ConvInputGrad,
+            Convention::ChannelBias,
+            Convention::BatchConv,
+            Convention::ChannelsLastConv,
+            Convention::MaxPool,
+            Convention::AvgPool,
+            Convention::BatchPool,
+            Convention::ChannelsLastPool,
+            Convention::PoolWindows,
+            Convention::RectPool,
+        ];
+        for c in map {
+            assert!(c.map_rule().is_some(), "{c:?}");
+            assert!(c.is_layer_rule() && !c.statement().is_empty() && c.index_form().is_some(), "{c:?}");
+        }
+        assert!(Convention::Flatten.map_rule().is_none());
     }
 }

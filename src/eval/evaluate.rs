@@ -17,6 +17,7 @@ use super::batch;
 use super::conv;
 use super::error::Failure;
 use super::gather;
+use super::map;
 use super::probe::Probe;
 pub use super::quantity::Quantity;
 use super::slice;
@@ -392,14 +393,8 @@ impl<'a> Evaluator<'a> {
                 let logits = self.logits(*kind, *p).map(|(_, axis)| axis);
                 loss(*kind, arg(0)?, arg(1)?, args.get(2).copied().zip(logits))?
             }
-            Node::Conv2d(_, _, c) => conv::conv2d(arg(0)?, arg(1)?, *c, self.graph.shape(n).dims())?,
-            Node::ConvKernelGrad(_, _, c) => {
-                conv::conv2d_kernel_grad(arg(0)?, arg(1)?, *c, self.graph.shape(n).dims())?
-            }
-            Node::ConvInputGrad(_, _, c) => conv::conv2d_input_grad(arg(0)?, arg(1)?, *c, self.graph.shape(n).dims())?,
-            Node::Pool(kind, _, w) => conv::pool(*kind, arg(0)?, *w)?,
-            Node::MaxPoolBack(_, _, w) => conv::max_pool_back(arg(0)?, arg(1)?, *w)?,
-            Node::AvgPoolBack(_, w) => conv::avg_pool_back(arg(0)?, *w, self.graph.shape(n).dims())?,
+            Node::Conv(part, _, _, c) => map::conv(*part, arg(0)?, arg(1)?, *c, self.graph.shape(n).dims())?,
+            Node::Pool(kind, part, _, w) => map::pool(*kind, *part, args, *w, self.graph.shape(n).dims())?,
             Node::Flatten(_) | Node::Reshape(..) => conv::reshape(arg(0)?, self.graph.shape(n).dims())?,
             Node::SumSpatial(_, axis) => conv::sum_spatial(arg(0)?, *axis)?,
             Node::SumAxis(_, axis) => batch::sum_axis(arg(0)?, *axis)?,

@@ -12,6 +12,7 @@ pub mod gather;
 mod matmul;
 pub mod evaluate;
 pub mod fast;
+pub mod map;
 pub mod margins;
 pub mod probe;
 mod quantity;

@@ -9,7 +9,7 @@ use super::conv;
 use super::quantity::Quantity;
 use super::tensor::Tensor;
 use crate::model::ops::elementwise::Hazard as ElementwiseHazard;
-use crate::model::{Axis, Elementwise, Func, Node, PoolKind};
+use crate::model::{Axis, Elementwise, Func, Node, PoolKind, PoolPart};
 
 /// A kind of place where the answer is not clear.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -121,7 +121,7 @@ impl Probe {
                     self.record(Hazard::Saturated { function: "softmax" }, quantity, margin)
                 }
             }
-            Node::Pool(PoolKind::Max, _, window) => {
+            Node::Pool(PoolKind::Max, PoolPart::Forward, _, window) => {
                 if let Some(a) = args.first() {
                     if let Ok(gaps) = conv::max_pool_gaps(a, *window) {
                         self.record(Hazard::PoolTie, quantity, smallest(gaps));

@@ -10,7 +10,7 @@ use super::error::{Error, ErrorKind, Failure, MAX_UNKNOWNS};
 use super::evaluate::{Evaluator, Note, Quantity};
 use super::tensor::{decimal_to_f64, Data, Tensor, EXACT_ENTRIES_CAP};
 use crate::derive::{derive, Derivation, SymbolKind, Wrt};
-use crate::model::{Model, Node, NodeId, Optimizer, PoolKind, SymbolId, TensorId, Train};
+use crate::model::{Model, Node, NodeId, Optimizer, PoolKind, PoolPart, SymbolId, TensorId, Train};
 
 /// Every value of a worked solution.
 #[derive(Clone, Debug)]
@@ -409,7 +409,7 @@ fn unreached_rows(model: &Model) -> Vec<Note> {
         let mut pools: Vec<NodeId> = model.graph.nodes_under(&[def]);
         pools.sort_unstable();
         for n in pools {
-            let Node::Pool(kind, _, w) = *model.graph.node(n) else { continue };
+            let Node::Pool(kind, PoolPart::Forward, _, w) = *model.graph.node(n) else { continue };
             let (rows, cols) = (w.unreached(0), w.unreached(1));
             if rows + cols > 0 {
                 let quantity = Quantity::Tensor(id);
@@ -439,7 +439,10 @@ fn pool_masks(model: &Model, derivation: &Derivation, values: &[Rc<Tensor>]) -> 
         let mut pools: Vec<NodeId> = model.graph.nodes_under(&[def]);
         pools.sort_unstable();
         for n in pools {
-            let Node::Pool(PoolKind::Max, input, window) = *model.graph.node(n) else { continue };
+            let Node::Pool(PoolKind::Max, PoolPart::Forward, ref operands, window) = *model.graph.node(n) else {
+                continue;
+            };
+            let Some(&input) = operands.first() else { continue };
             let name = &model.tensor(id).name;
             let a = ev.eval(input).map_err(|m| numeric(model, id, name, m))?;
             let mask = super::conv::max_pool_switches(&a, window).map_err(|e| numeric(model, id, name, e))?;

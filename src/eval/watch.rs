@@ -7,7 +7,7 @@
 use std::cell::Cell;
 
 use super::tensor::Tensor;
-use crate::model::{Elementwise, Func, Node, PoolKind};
+use crate::model::{Elementwise, Func, Node, PoolKind, PoolPart};
 
 /// How near (in absolute value) an operand may come to a discontinuity
 /// before the f64 values are not trusted there. f64 rounding of values of
@@ -56,13 +56,15 @@ pub(super) fn observe(node: &Node, args: &[&Tensor], value: &Tensor) {
         // A window whose largest entries are all 0.0 (a relu's zeros, which
         // are exact zeros once no relu argument came near 0) is a true tie,
         // and the convention decides it as it does in exact arithmetic.
-        (Node::Pool(PoolKind::Max, _, window), [x, ..]) => match super::conv::max_pool_gaps(x, *window) {
-            Ok(gaps) => {
-                let maxima = value.float_view();
-                gaps.iter().zip(maxima.iter()).any(|(&g, &m)| g <= MARGIN && !(g == 0.0 && m == 0.0))
+        (Node::Pool(PoolKind::Max, PoolPart::Forward, _, window), [x, ..]) => {
+            match super::conv::max_pool_gaps(x, *window) {
+                Ok(gaps) => {
+                    let maxima = value.float_view();
+                    gaps.iter().zip(maxima.iter()).any(|(&g, &m)| g <= MARGIN && !(g == 0.0 && m == 0.0))
+                }
+                Err(_) => true,
             }
-            Err(_) => true,
-        },
+        }
         _ => false,
     };
     if near {

@@ -25,6 +25,7 @@ use super::error::{Error, ErrorKind};
 pub use super::error::{Exceeded, Repeats, WORK_BUDGET};
 use super::evaluate::MAX_CALLS;
 use crate::derive::Derivation;
+use crate::model::ops::map::{self, AnyMapNode};
 use crate::model::{Func, Graph, Model, Node, NodeId, Shape, TensorId};
 
 /// What evaluating one node costs besides its entries, in operations: a
@@ -193,7 +194,6 @@ impl Counter<'_> {
     fn cost(&mut self, n: NodeId, node: &Node) -> u128 {
         let g = self.graph;
         let len = |id: NodeId| g.shape(id).len().max(1) as u128;
-        let dims = |id: NodeId| g.shape(id).dims().to_vec();
         let out = len(n);
         let operands = node.children().into_iter().map(len).fold(out, u128::max);
         match node {
@@ -201,23 +201,9 @@ impl Counter<'_> {
                 let inner = Shape::matrix_of(g.shape(*a).dims()).map_or(1, |(_, k)| k.max(1)) as u128;
                 out.saturating_mul(inner)
             }
-            // Each output entry sums C·kh·kw products, each input-gradient
-            // entry at most F·kh·kw, and each kernel-gradient entry one
-            // product per output position.
-            Node::Conv2d(_, k, _) | Node::ConvInputGrad(_, k, _) => {
-                let kd = dims(*k);
-                let per: u128 = kd.iter().skip(1).map(|&d| d as u128).product();
-                let filters =
-                    if matches!(node, Node::Conv2d(..)) { 1 } else { kd.first().copied().unwrap_or(1) as u128 };
-                operands.saturating_mul(per).saturating_mul(filters)
-            }
-            Node::ConvKernelGrad(_, delta, _) => {
-                let positions: u128 = dims(*delta).iter().skip(1).map(|&d| d as u128).product();
-                out.saturating_mul(positions)
-            }
-            Node::Pool(_, _, w) | Node::MaxPoolBack(_, _, w) | Node::AvgPoolBack(_, w) => {
-                operands.saturating_mul(w.size[0] as u128 * w.size[1] as u128)
-            }
+            // A map operation estimates its own parts' work.
+            Node::Conv(part, a, b, c) => map::conv(*part, *a, *b, *c).work(g, g.shape(n)),
+            Node::Pool(kind, part, a, w) => map::pool(*kind, *part, a, *w).work(g, g.shape(n)),
             // The body's nodes, each over the call's entries. The evaluator
             // stops a value that needs more than MAX_CALLS calls after that
             // many, each a frame of at least one node.

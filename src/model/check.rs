@@ -16,7 +16,8 @@ use num_traits::Zero;
 use super::draw;
 use super::error::{Error, ErrorKind, Errors, Operand, MAX_ENTRIES};
 use super::expr::{Graph, NodeId, TensorId};
-use super::func::{Axis, Builtin, Conv, FnId, Func, LossFn, Reduction};
+use super::func::{Axis, Builtin, Conv, ConvPart, FnId, Func, LossFn, PoolPart, Reduction};
+use super::ops::map::{Conv2d, MapOp, Pool};
 use super::optimizer::{self, Range};
 use super::shape::{LayerShapeError, Shape};
 use super::train_state;
@@ -807,7 +808,7 @@ impl<'a> Checker<'a> {
                         }
                     }
                 }
-                let z = self.graph.conv2d(x, k, conv);
+                let z = Conv2d.build(&mut self.graph, ConvPart::Forward, &[x, k], conv);
                 match built.get(2) {
                     // The bias adds b[f] to channel f: the sum that a bias
                     // written after the call, `conv2d(X, K) + b`, denotes.
@@ -833,7 +834,7 @@ impl<'a> Checker<'a> {
                     let kind = ErrorKind::LayerShape { func: func.name.clone(), error, operands, pad };
                     return Err(Error::new(kind, span));
                 }
-                self.graph.pool(kind, a, window)
+                Pool.build(&mut self.graph, (kind, PoolPart::Forward), &[a], window)
             }
             Builtin::Flatten => g.flatten(built[0]),
             Builtin::Layer(layer) => {

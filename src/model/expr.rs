@@ -15,7 +15,7 @@ use std::hash::{Hash, Hasher};
 use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};
 
-use super::func::{Axis, Conv, Elementwise, Func, LossFn, PoolKind, Reduction, Window};
+use super::func::{Axis, Conv, ConvPart, Elementwise, Func, LossFn, PoolKind, PoolPart, Reduction, Window};
 use super::ranges::Ranges;
 use super::shape::Shape;
 use super::simplification::{Fired, Simplification as S};
@@ -90,22 +90,19 @@ pub enum Node {
     Diag(NodeId),
     /// A built-in loss `loss(y, p)`.
     Loss(LossFn, NodeId, NodeId),
-    /// `conv2d(X, K)`: Z[f,i,j] = Σ_{c,u,v} K[f,c,u,v] X̃[c, s i + u, s j + v]
-    /// (cross-correlation of the zero-padded input X̃ with each kernel).
-    Conv2d(NodeId, NodeId, Conv),
-    /// ∂L/∂K of `conv2d(X, K)` from X and the error map δ: X̃_c ⋆ δ_f,
-    /// a valid cross-correlation (δ dilated by the stride).
-    ConvKernelGrad(NodeId, NodeId, Conv),
-    /// ∂L/∂X of `conv2d(X, K)` from δ and K: Σ_f δ_f ∗ K[f,c], a full
-    /// convolution (δ dilated by the stride), cropped by the padding.
-    ConvInputGrad(NodeId, NodeId, Conv),
-    /// `maxpool(A, k, stride)` or `avgpool(A, k, stride)`.
-    Pool(PoolKind, NodeId, Window),
-    /// ∂L/∂A of `maxpool(A)` from A and ḡ: each entry of ḡ goes to the first
-    /// maximum (row-major) of its window.
-    MaxPoolBack(NodeId, NodeId, Window),
-    /// ∂L/∂A of `avgpool(A)` from ḡ: each entry spreads ḡ/k² over its window.
-    AvgPoolBack(NodeId, Window),
+    /// A part of `conv2d` (`model::ops::map::conv2d` knows each): the
+    /// layer `conv2d(X, K)`, Z[f,i,j] = Σ_{c,u,v} K[f,c,u,v] X̃[c, s i + u,
+    /// s j + v] (cross-correlation of the zero-padded input X̃ with each
+    /// kernel), operands X and K; ∂L/∂K from X and the error map δ, X̃_c ⋆
+    /// δ_f (δ dilated by the stride); or ∂L/∂X from δ and K, Σ_f δ_f ∗
+    /// K[f,c], a full convolution cropped by the padding.
+    Conv(ConvPart, NodeId, NodeId, Conv),
+    /// A part of `maxpool` or `avgpool` (`model::ops::map::pool` knows
+    /// each): the layer `maxpool(A, k, stride)`, operand A; or ∂L/∂A, from A
+    /// and ḡ for max (each entry of ḡ goes to the first maximum, row-major,
+    /// of its window), from ḡ alone for average (each entry spreads ḡ/k²
+    /// over its window).
+    Pool(PoolKind, PoolPart, Vec<NodeId>, Window),
     /// `flatten(T)`: the entries in row-major order, as a column.
     Flatten(NodeId),
     /// The entries of a column laid out in a shape (flatten's adjoint).
@@ -167,12 +164,8 @@ impl PartialEq for Node {
             }
             (Loss(l, a, c), Loss(m, b, d)) => l == m && a == b && c == d,
             (MaskedSoftmax(a, c, x), MaskedSoftmax(b, d, y)) => a == b && c == d && x == y,
-            (Conv2d(a, c, x), Conv2d(b, d, y))
-            | (ConvKernelGrad(a, c, x), ConvKernelGrad(b, d, y))
-            | (ConvInputGrad(a, c, x), ConvInputGrad(b, d, y)) => a == b && c == d && x == y,
-            (Pool(k, a, w), Pool(l, b, v)) => k == l && a == b && w == v,
-            (MaxPoolBack(a, c, w), MaxPoolBack(b, d, v)) => a == b && c == d && w == v,
-            (AvgPoolBack(a, w), AvgPoolBack(b, v)) => a == b && w == v,
+            (Conv(p, a, c, x), Conv(q, b, d, y)) => p == q && a == b && c == d && x == y,
+            (Pool(k, p, a, w), Pool(l, q, b, v)) => k == l && p == q && a == b && w == v,
             (Reshape(a, x), Reshape(b, y)) => a == b && x == y,
             (Ones(x), Ones(y)) => x == y,
             (OneHot(a, c, x), OneHot(b, d, y)) => a == b && c == d && x == y,
@@ -186,9 +179,8 @@ impl PartialEq for Node {
             (
                 Const(_) | Pow(..) | Tensor(_) | Param(_) | Symbol(_) | Neg(_) | Transpose(_) | Diag(_) | Flatten(_)
                 | SumSpatial(..) | Add(..) | Sub(..) | Mul(..) | Div(..) | MatMul(..) | Apply(..) | Reduce(..)
-                | Softmax(..) | LogSoftmax(..) | SumAxis(..) | Loss(..) | Conv2d(..) | ConvKernelGrad(..)
-                | ConvInputGrad(..) | Pool(..) | MaxPoolBack(..) | AvgPoolBack(..) | Reshape(..) | OneHot(..)
-                | Slice(..) | Unslice(..) | Gather(..) | ScatterAdd(..) | Ones(_) | MaskedSoftmax(..),
+                | Softmax(..) | LogSoftmax(..) | SumAxis(..) | Loss(..) | Conv(..) | Pool(..) | Reshape(..)
+                | OneHot(..) | Slice(..) | Unslice(..) | Gather(..) | ScatterAdd(..) | Ones(_) | MaskedSoftmax(..),
                 _,
             ) => false,
         }
@@ -230,12 +222,8 @@ impl Hash for Node {
             Node::Softmax(a, axis) | Node::LogSoftmax(a, axis) | Node::SumAxis(a, axis) => (a, axis).hash(state),
             Node::Loss(l, a, b) => (l, a, b).hash(state),
             Node::MaskedSoftmax(a, m, axis) => (a, m, axis).hash(state),
-            Node::Conv2d(a, b, c) | Node::ConvKernelGrad(a, b, c) | Node::ConvInputGrad(a, b, c) => {
-                (a, b, c).hash(state)
-            }
-            Node::Pool(k, a, w) => (k, a, w).hash(state),
-            Node::MaxPoolBack(a, b, w) => (a, b, w).hash(state),
-            Node::AvgPoolBack(a, w) => (a, w).hash(state),
+            Node::Conv(part, a, b, c) => (part, a, b, c).hash(state),
+            Node::Pool(k, part, a, w) => (k, part, a, w).hash(state),
             Node::Reshape(a, shape) => (a, shape).hash(state),
             Node::OneHot(a, classes, axis) => (a, classes, axis).hash(state),
             Node::Slice(a, r) => (a, r).hash(state),
@@ -259,8 +247,6 @@ impl Node {
             | Node::Softmax(a, _)
             | Node::LogSoftmax(a, _)
             | Node::Diag(a)
-            | Node::Pool(_, a, _)
-            | Node::AvgPoolBack(a, _)
             | Node::Flatten(a)
             | Node::Reshape(a, _)
             | Node::SumSpatial(a, _)
@@ -274,14 +260,11 @@ impl Node {
             | Node::Div(a, b)
             | Node::MatMul(a, b)
             | Node::Loss(_, a, b)
-            | Node::Conv2d(a, b, _)
-            | Node::ConvKernelGrad(a, b, _)
-            | Node::ConvInputGrad(a, b, _)
-            | Node::MaxPoolBack(a, b, _)
+            | Node::Conv(_, a, b, _)
             | Node::Gather(a, b)
             | Node::MaskedSoftmax(a, b, _)
             | Node::ScatterAdd(a, b, _) => vec![*a, *b],
-            Node::Apply(_, args) => args.clone(),
+            Node::Apply(_, args) | Node::Pool(_, _, args, _) => args.clone(),
         }
     }
 }
@@ -1065,38 +1048,14 @@ impl Graph {
         self.intern(Node::Loss(f, y, p), Shape::scalar())
     }
 
-    // ---- convolution layers ---------------------------------------------
-    // Shapes were checked before these are built (see `Shape::conv2d`); a
-    // bug shows as a wrong shape, never a panic.
+    // ---- map operations (conv2d, pooling) --------------------------------
+    // Built by their operation (`model::ops::map`), after the checker has
+    // checked the shapes; a bug shows as a wrong shape, never a panic.
 
-    pub fn conv2d(&mut self, x: NodeId, k: NodeId, conv: Conv) -> NodeId {
-        let shape = self.shape(x).conv2d(self.shape(k), conv).unwrap_or_else(|_| self.shape(x).clone());
-        self.intern(Node::Conv2d(x, k, conv), shape)
-    }
-
-    pub fn conv2d_kernel_grad(&mut self, x: NodeId, delta: NodeId, conv: Conv) -> NodeId {
-        let shape = self.shape(x).conv2d_kernel_grad(self.shape(delta), conv);
-        self.intern(Node::ConvKernelGrad(x, delta, conv), shape)
-    }
-
-    pub fn conv2d_input_grad(&mut self, delta: NodeId, k: NodeId, conv: Conv) -> NodeId {
-        let shape = self.shape(delta).conv2d_input_grad(self.shape(k), conv);
-        self.intern(Node::ConvInputGrad(delta, k, conv), shape)
-    }
-
-    pub fn pool(&mut self, kind: PoolKind, a: NodeId, window: Window) -> NodeId {
-        let shape = self.shape(a).pool(window).unwrap_or_else(|_| self.shape(a).clone());
-        self.intern(Node::Pool(kind, a, window), shape)
-    }
-
-    pub fn max_pool_back(&mut self, a: NodeId, g: NodeId, window: Window) -> NodeId {
-        let shape = self.shape(a).clone();
-        self.intern(Node::MaxPoolBack(a, g, window), shape)
-    }
-
-    pub fn avg_pool_back(&mut self, g: NodeId, window: Window) -> NodeId {
-        let shape = self.shape(g).unpool(window);
-        self.intern(Node::AvgPoolBack(g, window), shape)
+    /// A node of a map operation (`model::ops::map`), whose operation's
+    /// `build` gives it with its shape by the operation's shape rule.
+    pub(in crate::model) fn map_node(&mut self, node: Node, shape: Shape) -> NodeId {
+        self.intern(node, shape)
     }
 
     pub fn flatten(&mut self, a: NodeId) -> NodeId {
@@ -1280,12 +1239,12 @@ impl Graph {
             Node::MaskedSoftmax(a, mask, axis) => self.masked_softmax(m(a), m(mask), *axis),
             Node::Diag(a) => self.diag(m(a)),
             Node::Loss(f, y, p) => self.loss(*f, m(y), m(p)),
-            Node::Conv2d(x, k, c) => self.conv2d(m(x), m(k), *c),
-            Node::ConvKernelGrad(x, d, c) => self.conv2d_kernel_grad(m(x), m(d), *c),
-            Node::ConvInputGrad(d, k, c) => self.conv2d_input_grad(m(d), m(k), *c),
-            Node::Pool(kind, a, w) => self.pool(*kind, m(a), *w),
-            Node::MaxPoolBack(a, g, w) => self.max_pool_back(m(a), m(g), *w),
-            Node::AvgPoolBack(g, w) => self.avg_pool_back(m(g), *w),
+            // The operands keep their shapes, so the node keeps its own
+            // (the operation's rule gave it when it was first built).
+            Node::Conv(part, a, b, c) => self.intern(Node::Conv(*part, m(a), m(b), *c), shape.clone()),
+            Node::Pool(kind, part, args, w) => {
+                self.intern(Node::Pool(*kind, *part, args.iter().map(m).collect(), *w), shape.clone())
+            }
             Node::Flatten(a) => self.flatten(m(a)),
             Node::Reshape(a, s) => self.reshape(m(a), s.clone()),
             Node::SumSpatial(a, axis) => self.sum_spatial(m(a), *axis),

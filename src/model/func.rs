@@ -234,11 +234,39 @@ pub struct Conv {
     pub layout: MapLayout,
 }
 
+/// Which part of `conv2d` a node computes: the layer itself or one of
+/// its two backward kernels. Everything about each part is in
+/// `model::ops::map::conv2d`; the part is named here, beside [`Conv`],
+/// because the graph's nodes carry it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConvPart {
+    /// `conv2d(X, K)`, operands X and K.
+    Forward,
+    /// ∂L/∂K from X and the error map δ, operands X and δ.
+    KernelGrad,
+    /// ∂L/∂X from δ and K, operands δ and K.
+    InputGrad,
+}
+
 /// Max or average pooling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PoolKind {
     Max,
     Avg,
+}
+
+/// Which part of a pooling layer a node computes: the layer, or its
+/// backward kernel ∂L/∂A. Everything about each part is in
+/// `model::ops::map::pool`; the part is named here, beside [`PoolKind`],
+/// because the graph's nodes carry it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PoolPart {
+    /// `maxpool(A, …)` or `avgpool(A, …)`, operand A.
+    Forward,
+    /// ∂L/∂A from A and ḡ (max: each entry of ḡ goes to the first maximum,
+    /// row-major, of its window) or from ḡ alone (average: each entry
+    /// spreads over its window, divided as the mean divides).
+    Backward,
 }
 
 impl PoolKind {

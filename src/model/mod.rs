@@ -36,7 +36,8 @@ pub use error::GivenFault;
 pub use error::{Error, ErrorKind, Errors, MAX_ERRORS};
 pub use expr::{Graph, Node, NodeHasher, NodeId, NodeMap, NodeSet, SymbolId, TensorId};
 pub use func::{
-    Axis, Builtin, Conv, Elementwise, FnId, Func, Layer, LossFn, MapLayout, PoolKind, Reduction, Window, WindowAxis,
+    Axis, Builtin, Conv, ConvPart, Elementwise, FnId, Func, Layer, LossFn, MapLayout, PoolKind, PoolPart, Reduction,
+    Window, WindowAxis,
 };
 pub use given::{one_hot_target, refuse_value, with_literal, with_value, without_value};
 pub use optimizer::Optimizer;

@@ -24,6 +24,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::expr::{Graph, Node, NodeId, NodeMap, NodeSet, TensorId};
+use super::func::ConvPart;
 use super::names::{Notation, Printed, StepLabel};
 use super::time::{split_step, Sequence};
 use super::{Model, NamedTensor, Role};
@@ -175,7 +176,7 @@ fn is_affine(graph: &Graph, n: NodeId) -> bool {
     let mut stack = vec![n];
     while let Some(n) = stack.pop() {
         match *graph.node(n) {
-            Node::MatMul(..) | Node::Conv2d(..) => return true,
+            Node::MatMul(..) | Node::Conv(ConvPart::Forward, ..) => return true,
             Node::Add(a, b) | Node::Sub(a, b) => stack.extend([a, b]),
             _ => {}
         }

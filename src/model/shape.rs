@@ -349,49 +349,6 @@ impl Shape {
         Shape(vec![self.len()])
     }
 
-    /// Shape of ∂L/∂K for `conv2d(x, K)` from x `[C, H, W]` and the error
-    /// map δ `[F, H', W']` (or a batch of each, `[N, C, H, W]` and
-    /// `[N, F, H', W']`): `[F, C, kh, kw]` with kh = H + 2p − s(H' − 1);
-    /// channels last, the same read through the layout.
-    pub fn conv2d_kernel_grad(&self, delta: &Shape, conv: Conv) -> Shape {
-        let side = |n: usize, o: usize| (n + 2 * conv.pad).saturating_sub(conv.stride * o.saturating_sub(1));
-        let (x, d) = (conv.layout.map_to_nchw(self.dims()), conv.layout.map_to_nchw(delta.dims()));
-        match (&*x, &*d) {
-            (&[c, h, w], &[f, oh, ow]) | (&[_, c, h, w], &[_, f, oh, ow]) => {
-                Shape(conv.layout.kernels_from_nchw(&[f, c, side(h, oh), side(w, ow)]))
-            }
-            _ => delta.clone(),
-        }
-    }
-
-    /// Shape of ∂L/∂X for `conv2d(X, K)` from δ `[F, H', W']` (or a batch
-    /// `[N, F, H', W']`) and K `[F, C, kh, kw]`: `[C, H, W]` (or
-    /// `[N, C, H, W]`) with H = s(H' − 1) + kh − 2p; channels last, the
-    /// same read through the layout.
-    pub fn conv2d_input_grad(&self, kernels: &Shape, conv: Conv) -> Shape {
-        let side = |o: usize, k: usize| (conv.stride * o.saturating_sub(1) + k).saturating_sub(2 * conv.pad);
-        let (d, k) = (conv.layout.map_to_nchw(self.dims()), conv.layout.kernels_to_nchw(kernels.dims()));
-        let out = match (&*d, &*k) {
-            (&[_, oh, ow], &[_, c, kh, kw]) => vec![c, side(oh, kh), side(ow, kw)],
-            (&[n, _, oh, ow], &[_, c, kh, kw]) => vec![n, c, side(oh, kh), side(ow, kw)],
-            _ => return self.clone(),
-        };
-        Shape(conv.layout.map_from_nchw(&out))
-    }
-
-    /// Shape of ∂L/∂A for a pooling from its gradient `[C, H', W']` (or a
-    /// batch `[N, C, H', W']`, or either channels last): the same with
-    /// H × W the window's extent.
-    pub fn unpool(&self, window: Window) -> Shape {
-        match &*window.layout.map_to_nchw(self.dims()) {
-            [lead @ .., _, _] if matches!(lead.len(), 1 | 2) => {
-                let out: Vec<usize> = lead.iter().copied().chain(window.extent).collect();
-                Shape(window.layout.map_from_nchw(&out))
-            }
-            _ => self.clone(),
-        }
-    }
-
     /// Shape of `self @ other`: `[m,k] @ [k,p] = [m,p]`, where a vector is a
     /// column, and the result is a vector when `other` is one.
     pub fn matmul(&self, other: &Shape) -> Option<Shape> {
@@ -470,8 +427,6 @@ mod tests {
         assert_eq!(s(&[1, 5, 5]).conv2d(&s(&[2, 1, 3, 3]), conv), Ok(s(&[2, 3, 3])));
         let strided = Conv { stride: 2, pad: 1, layout: MapLayout::Nchw };
         assert_eq!(s(&[3, 5, 5]).conv2d(&s(&[2, 3, 3, 3]), strided), Ok(s(&[2, 3, 3])));
-        assert_eq!(s(&[3, 5, 5]).conv2d_kernel_grad(&s(&[2, 3, 3]), strided), s(&[2, 3, 3, 3]));
-        assert_eq!(s(&[2, 3, 3]).conv2d_input_grad(&s(&[2, 3, 3, 3]), strided), s(&[3, 5, 5]));
         assert_eq!(
             s(&[1, 6, 6]).conv2d(&s(&[1, 1, 3, 3]), Conv { stride: 2, pad: 0, layout: MapLayout::Nchw }),
             Err(LayerShapeError::NotWhole { axis: "height", input: 6, window: 3, stride: 2 })
@@ -482,7 +437,6 @@ mod tests {
         );
         let w = Window::plain(2, 1, [3, 3]);
         assert_eq!(s(&[2, 3, 3]).pool(w), Ok(s(&[2, 2, 2])));
-        assert_eq!(s(&[2, 2, 2]).unpool(w), s(&[2, 3, 3]));
         assert_eq!(s(&[2, 2, 2]).flatten(), s(&[8]));
         assert_eq!(s(&[2]).broadcast(&s(&[2, 3, 3])), Some(s(&[2, 3, 3])));
         assert_eq!(s(&[2, 3, 3]).broadcast(&s(&[2])), Some(s(&[2, 3, 3])));
@@ -499,22 +453,16 @@ mod tests {
         assert_eq!(s(&[2, 3]).broadcast(&s(&[2, 3, 3])), None);
         // A batch of maps: the batch axis leads, the channel axis is the second.
         assert_eq!(s(&[2, 3, 5, 5]).conv2d(&s(&[4, 3, 3, 3]), strided), Ok(s(&[2, 4, 3, 3])));
-        assert_eq!(s(&[2, 3, 5, 5]).conv2d_kernel_grad(&s(&[2, 4, 3, 3]), strided), s(&[4, 3, 3, 3]));
-        assert_eq!(s(&[2, 4, 3, 3]).conv2d_input_grad(&s(&[4, 3, 3, 3]), strided), s(&[2, 3, 5, 5]));
         assert_eq!(s(&[2, 3, 4, 4]).pool(Window::plain(2, 2, [4, 4])), Ok(s(&[2, 3, 2, 2])));
-        assert_eq!(s(&[2, 3, 2, 2]).unpool(Window::plain(2, 2, [4, 4])), s(&[2, 3, 4, 4]));
         // Channels last: the same rules, read through the layout.
         let nhwc = Conv { layout: MapLayout::Nhwc, ..strided };
         assert_eq!(s(&[10, 5, 7, 4]).conv2d(&s(&[3, 3, 4, 8]), nhwc), Ok(s(&[10, 3, 4, 8])));
-        assert_eq!(s(&[10, 5, 7, 4]).conv2d_kernel_grad(&s(&[10, 3, 4, 8]), nhwc), s(&[3, 3, 4, 8]));
-        assert_eq!(s(&[10, 3, 4, 8]).conv2d_input_grad(&s(&[3, 3, 4, 8]), nhwc), s(&[10, 5, 7, 4]));
         assert_eq!(
             s(&[10, 5, 7, 4]).conv2d(&s(&[3, 3, 3, 8]), nhwc),
             Err(LayerShapeError::Channels { input: 4, kernel: 3, layout: MapLayout::Nhwc })
         );
         let pool = Window { layout: MapLayout::Nhwc, ..Window::plain(3, 1, [4, 4]) };
         assert_eq!(s(&[2, 4, 4, 3]).pool(pool), Ok(s(&[2, 2, 2, 3])));
-        assert_eq!(s(&[2, 2, 2, 3]).unpool(pool), s(&[2, 4, 4, 3]));
         // PyTorch's rules: the floor, padding, and ceil mode.
         assert_eq!(s(&[1, 4, 4]).pool(Window::plain(3, 3, [4, 4])), Ok(s(&[1, 1, 1])));
         let padded = Window { pad: [1, 1], ..Window::plain(3, 2, [4, 4]) };

@@ -11,6 +11,7 @@ use std::rc::Rc;
 use crate::derive::time::{symbol_keys, SymbolKey};
 use crate::derive::{Derivation, SymbolKind, Wrt};
 use crate::model::names::{function_name, latex_ident, text_ident, with_step};
+use crate::model::ops::map::{self, AnyMapNode};
 use crate::model::{
     Elementwise, Func, Graph, LossFn, Model, Node, NodeId, NodeMap, Reduction, Shape, SymbolId, TensorId,
 };
@@ -406,18 +407,9 @@ impl Printer<'_> {
                 let _: LossFn = *f;
                 self.call(&name, &[*y, *p])
             }
-            Node::Conv2d(x, k, c) => self.layer_call("conv2d", &[*x, *k], conv_keywords(*c)),
-            Node::ConvKernelGrad(x, d, c) => self.kernel_grad(*x, *d, *c),
-            Node::ConvInputGrad(d, k, c) => self.input_grad(*d, *k, *c),
-            Node::Pool(kind, a, w) => self.layer_call(kind.name(), &[*a], pool_arguments(*w)),
-            Node::MaxPoolBack(a, g, w) => {
-                let extra = if n == Notation::Nn { pool_arguments(*w) } else { vec![] };
-                self.layer_call("maxpool_back", &[*a, *g], extra)
-            }
-            Node::AvgPoolBack(g, w) => {
-                let extra = if n == Notation::Nn { pool_arguments(*w) } else { vec![] };
-                self.layer_call("avgpool_back", &[*g], extra)
-            }
+            // A map operation says how each of its parts is written.
+            Node::Conv(part, a, b, c) => self.spelled(map::conv(*part, *a, *b, *c).spelling(n == Notation::Nn)),
+            Node::Pool(kind, part, a, w) => self.spelled(map::pool(*kind, *part, a, *w).spelling(n == Notation::Nn)),
             Node::Flatten(a) => self.layer_call("flatten", &[*a], vec![]),
             Node::Reshape(a, shape) => self.reshape(*a, shape.dims()),
             // Over a batch of maps [N, F, H, W] the sum runs over the maps too.
@@ -599,39 +591,24 @@ impl Printer<'_> {
         }
     }
 
-    /// ∂L/∂K = X̃ ⋆ δ: the padded input cross-correlated with the (dilated) error map.
-    fn kernel_grad(&self, x: NodeId, d: NodeId, c: crate::model::Conv) -> (String, Prec) {
-        if self.notation == Notation::Nn {
-            return self.layer_call("conv2d_kernel_grad", &[x, d], conv_keywords(c));
-        }
-        let mut xs = self.operand(x, Prec::Postfix);
-        if c.pad > 0 {
-            xs = self.indexed("pad", c.pad, self.print(x).0);
-        }
-        let mut ds = self.operand(d, Prec::Postfix);
-        if c.stride > 1 {
-            ds = self.indexed("dilate", c.stride, self.print(d).0);
-        }
-        let star = if self.notation == Notation::Latex { "\\star" } else { "⋆" };
-        (format!("{xs} {star} {ds}"), Prec::Product)
-    }
-
-    /// ∂L/∂X = Σ_f δ_f ∗ K[f,c]: a full convolution of the (dilated) error
-    /// map with the kernels, cropped by the padding.
-    fn input_grad(&self, d: NodeId, k: NodeId, c: crate::model::Conv) -> (String, Prec) {
-        if self.notation == Notation::Nn {
-            return self.layer_call("conv2d_input_grad", &[d, k], conv_keywords(c));
-        }
-        let mut ds = self.operand(d, Prec::Postfix);
-        if c.stride > 1 {
-            ds = self.indexed("dilate", c.stride, self.print(d).0);
-        }
-        let ast = if self.notation == Notation::Latex { "\\ast" } else { "∗" };
-        let full = format!("{ds} {ast} {}", self.operand(k, Prec::Postfix));
-        if c.pad > 0 {
-            (self.indexed("crop", c.pad, full), Prec::Atom)
-        } else {
-            (full, Prec::Product)
+    /// A map operation's part as its operation spells it: a call, or an
+    /// infix form (`pad₁(X) ⋆ dilate₂(δ)`, `crop₁(δ ∗ K)`) whose sides may
+    /// sit inside an indexed operation.
+    fn spelled(&self, spelling: map::Spelling) -> (String, Prec) {
+        match spelling {
+            map::Spelling::Call { name, operands, settings } => self.layer_call(name, &operands, settings),
+            map::Spelling::Infix { left, symbol, right, around } => {
+                let side = |s: map::Side| match s.inside {
+                    Some(i) => self.indexed(i.name, i.k, self.print(s.operand).0),
+                    None => self.operand(s.operand, Prec::Postfix),
+                };
+                let symbol = if self.notation == Notation::Latex { symbol.latex } else { symbol.text };
+                let whole = format!("{} {symbol} {}", side(left), side(right));
+                match around {
+                    Some(i) => (self.indexed(i.name, i.k, whole), Prec::Atom),
+                    None => (whole, Prec::Product),
+                }
+            }
         }
     }
 
@@ -834,43 +811,6 @@ fn group_start(s: &str) -> Option<usize> {
         }
     }
     None
-}
-
-/// conv2d's settings as keyword arguments, the defaults (stride 1, pad 0,
-/// channels first) left out.
-fn conv_keywords(c: crate::model::Conv) -> Vec<(&'static str, String)> {
-    let mut out = Vec::new();
-    if c.stride != 1 {
-        out.push(("stride", c.stride.to_string()));
-    }
-    if c.pad != 0 {
-        out.push(("pad", c.pad.to_string()));
-    }
-    if c.layout != crate::model::MapLayout::Nchw {
-        out.push(("layout", c.layout.name().to_string()));
-    }
-    out
-}
-
-/// A pooling window as arguments: the size, then the stride unless it
-/// equals the size, the padding unless 0, and `ceil = true` in ceil mode.
-fn pool_arguments(w: crate::model::Window) -> Vec<(&'static str, String)> {
-    // One number for a square setting, else the list `[height, width]` as written.
-    let pair = |[a, b]: [usize; 2]| if a == b { a.to_string() } else { format!("[{a}, {b}]") };
-    let mut out = vec![("", pair(w.size))];
-    if w.stride != w.size {
-        out.push(("stride", pair(w.stride)));
-    }
-    if w.pad != [0, 0] {
-        out.push(("pad", pair(w.pad)));
-    }
-    if w.ceil {
-        out.push(("ceil", "true".to_string()));
-    }
-    if w.layout != crate::model::MapLayout::Nchw {
-        out.push(("layout", w.layout.name().to_string()));
-    }
-    out
 }
 
 /// A whole number as Unicode subscript digits (pad₁).

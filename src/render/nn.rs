@@ -14,6 +14,7 @@ use std::collections::HashSet;
 use std::fmt::Write;
 
 use crate::derive::{Derivation, Wrt};
+use crate::model::ops::map::{self, AnyMapNode};
 use crate::model::time::split_step;
 use crate::model::{Func, Model, Node, NodeId, Role};
 
@@ -56,10 +57,9 @@ impl Unwritable {
 /// listed, so that a new operation is placed here too.
 fn unwritable(node: &Node) -> Option<(&'static str, &'static str)> {
     match node {
-        Node::ConvKernelGrad(..) => Some(("conv2d_kernel_grad", "the adjoint of conv2d with respect to its kernels")),
-        Node::ConvInputGrad(..) => Some(("conv2d_input_grad", "the adjoint of conv2d with respect to its input")),
-        Node::MaxPoolBack(..) => Some(("maxpool_back", "the adjoint of maxpool")),
-        Node::AvgPoolBack(..) => Some(("avgpool_back", "the adjoint of avgpool")),
+        // A map operation's backward parts, named by the operation.
+        Node::Conv(part, a, b, c) => map::conv(*part, *a, *b, *c).backward(),
+        Node::Pool(kind, part, a, w) => map::pool(*kind, *part, a, *w).backward(),
         Node::Reshape(..) => Some(("reshape", "the adjoint of flatten")),
         Node::SumSpatial(..) => {
             Some(("sum_spatial", "the sum over the positions (and examples) of each channel of a map"))
@@ -89,8 +89,6 @@ fn unwritable(node: &Node) -> Option<(&'static str, &'static str)> {
         | Node::Softmax(..)
         | Node::LogSoftmax(..)
         | Node::Loss(..)
-        | Node::Conv2d(..)
-        | Node::Pool(..)
         | Node::Flatten(_)
         | Node::SumAxis(..)
         | Node::Slice(..)

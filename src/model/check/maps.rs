@@ -5,7 +5,7 @@
 
 use super::super::error::{Error, ErrorKind};
 use super::super::expr::{Node, NodeId};
-use super::super::func::MapLayout;
+use super::super::func::{ConvPart, MapLayout, PoolPart};
 use super::super::layer_error::LayerArgError;
 use super::super::shape::{LayerShapeError, Shape};
 use super::Checker;
@@ -89,8 +89,8 @@ impl Checker<'_> {
             let shape = self.graph.shape(n);
             let same = |m: &NodeId| self.graph.shape(*m) == shape;
             n = match self.graph.node(n) {
-                Node::Conv2d(_, _, c) => return c.layout == MapLayout::Nhwc,
-                Node::Pool(_, _, w) => return w.layout == MapLayout::Nhwc,
+                Node::Conv(ConvPart::Forward, _, _, c) => return c.layout == MapLayout::Nhwc,
+                Node::Pool(_, PoolPart::Forward, _, w) => return w.layout == MapLayout::Nhwc,
                 Node::Tensor(t) => match self.tensors.get_index(t.0 as usize).and_then(|(_, t)| t.definition) {
                     Some(d) => d,
                     None => return false,

@@ -6,6 +6,9 @@
 //!   `max`, …), each one `impl` of [`elementwise::ElementwiseOp`].
 //! - [`layer`]: the layers that are compositions of the graph's operations
 //!   (`dropout`, …), each one `impl` of [`layer::LayerOp`].
+//! - [`map`]: the operations over feature maps that are not compositions
+//!   (`conv2d`), each one `impl` of [`map::MapOp`] holding its forward part
+//!   and its backward kernels together.
 //!
 //! This sits inside `model` because the model's checker looks built-ins up
 //! by name and builds their derivatives with the model's expression builder;
@@ -13,3 +16,4 @@
 
 pub mod elementwise;
 pub mod layer;
+pub mod map;

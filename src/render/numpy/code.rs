@@ -15,8 +15,9 @@
 use num_rational::BigRational;
 use num_traits::Signed;
 
+use crate::model::ops::map::{self, AnyMapNode};
+use crate::model::SymbolId;
 use crate::model::{Axis, Elementwise, Func, Graph, LossFn, Model, Node, NodeId, NodeMap, Reduction, TensorId};
-use crate::model::{PoolKind, SymbolId};
 
 use super::names::PyNames;
 
@@ -245,37 +246,16 @@ impl Printer<'_> {
             }
             Node::Loss(LossFn::Mse, y, p) => call("mse", &[y, p], &[]),
             Node::Loss(LossFn::Bce, y, p) => call("bce", &[y, p], &[]),
-            Node::Conv2d(x, k, c) => call("conv2d", &[x, k], &conv_settings(c)),
-            Node::ConvKernelGrad(x, d, c) => {
-                // Kernels [F, C, kh, kw], or [kh, kw, C, F] channels last.
-                let dims = g.shape(id).dims();
-                let size = match c.layout {
-                    crate::model::MapLayout::Nchw => &dims[dims.len().min(2)..],
-                    crate::model::MapLayout::Nhwc => &dims[..dims.len().min(2)],
-                };
-                let mut extra = vec![format!("kernel_size={}", size_tuple(size))];
-                extra.extend(conv_settings(c));
-                call("conv2d_kernel_grad", &[x, d], &extra)
+            // A map operation says how the export computes each part.
+            Node::Conv(part, a, b, c) => {
+                let numpy = map::conv(*part, *a, *b, *c).numpy(g.shape(id));
+                let operands: Vec<&NodeId> = numpy.operands.iter().collect();
+                call(numpy.function, &operands, &numpy.settings)
             }
-            Node::ConvInputGrad(d, k, c) => {
-                let dims = g.shape(id).dims();
-                let mut extra = vec![format!("input_size={}", map_size(dims, c.layout))];
-                extra.extend(conv_settings(c));
-                call("conv2d_input_grad", &[d, k], &extra)
-            }
-            Node::Pool(kind, a, w) => {
-                let name = match kind {
-                    PoolKind::Max => "maxpool",
-                    PoolKind::Avg => "avgpool",
-                };
-                call(name, &[a], &window(w))
-            }
-            Node::MaxPoolBack(a, grad, w) => call("maxpool_back", &[a, grad], &window(w)),
-            Node::AvgPoolBack(grad, w) => {
-                let mut extra = window(w);
-                let dims = g.shape(id).dims();
-                extra.push(format!("input_size={}", map_size(dims, w.layout)));
-                call("avgpool_back", &[grad], &extra)
+            Node::Pool(kind, part, a, w) => {
+                let numpy = map::pool(*kind, *part, a, *w).numpy(g.shape(id));
+                let operands: Vec<&NodeId> = numpy.operands.iter().collect();
+                call(numpy.function, &operands, &numpy.settings)
             }
             Node::Flatten(a) => call("flatten", &[a], &[]),
             Node::Reshape(a, shape) => call("reshape", &[a], &[numpy_dims(shape.dims())]),
@@ -369,54 +349,6 @@ fn per_channel(vector: &crate::model::Shape, map: &crate::model::Shape, text: St
         Some(axis) if axis + 1 == map.rank() => Some(format!("per_channel({text}, channels_last=True)")),
         _ => Some(format!("per_channel({text})")),
     }
-}
-
-fn conv_settings(c: &crate::model::Conv) -> Vec<String> {
-    let mut out = Vec::new();
-    if c.stride != 1 {
-        out.push(format!("stride={}", c.stride));
-    }
-    if c.pad != 0 {
-        out.push(format!("pad={}", c.pad));
-    }
-    if c.layout == crate::model::MapLayout::Nhwc {
-        out.push("layout=\"nhwc\"".into());
-    }
-    out
-}
-
-/// The height and width of a map in its layout (the last two axes
-/// channels first, the two before the last channels last).
-fn map_size(dims: &[usize], layout: crate::model::MapLayout) -> String {
-    let end = match layout {
-        crate::model::MapLayout::Nchw => dims.len(),
-        crate::model::MapLayout::Nhwc => dims.len().saturating_sub(1),
-    };
-    size_tuple(&dims[end.saturating_sub(2)..end])
-}
-
-fn window(w: &crate::model::Window) -> Vec<String> {
-    // One number for a square setting, else a (height, width) tuple as PyTorch writes it.
-    let pair = |[a, b]: [usize; 2]| if a == b { a.to_string() } else { format!("({a}, {b})") };
-    let mut out = vec![pair(w.size)];
-    if w.stride != w.size {
-        out.push(format!("stride={}", pair(w.stride)));
-    }
-    if w.pad != [0, 0] {
-        out.push(format!("pad={}", pair(w.pad)));
-    }
-    if w.ceil {
-        out.push("ceil=True".into());
-    }
-    if w.layout == crate::model::MapLayout::Nhwc {
-        out.push("layout=\"nhwc\"".into());
-    }
-    out
-}
-
-fn size_tuple(dims: &[usize]) -> String {
-    let parts: Vec<String> = dims.iter().map(usize::to_string).collect();
-    format!("({})", parts.join(", "))
 }
 
 /// The NumPy shape of an nnderive shape: a vector `[n]` is a column (n, 1),

@@ -7,7 +7,8 @@
 use std::collections::BTreeSet;
 
 use crate::model::ops::elementwise::Numpy;
-use crate::model::{Elementwise, Func, Graph, LossFn, Node, NodeId, PoolKind};
+use crate::model::ops::map::{self, AnyMapNode, NumpyHelper};
+use crate::model::{Elementwise, Func, Graph, LossFn, Node, NodeId};
 
 /// A function of the exported file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -21,14 +22,9 @@ pub enum Helper {
     Mse,
     Bce,
     PerChannel,
-    Conv2d,
-    ConvKernelGrad,
-    ConvInputGrad,
-    PoolWindows,
-    MaxPool,
-    AvgPool,
-    MaxPoolBack,
-    AvgPoolBack,
+    /// A map operation's helper (its file's [`NumpyHelper`]), in the
+    /// order its `order` gives.
+    Map(NumpyHelper),
     Flatten,
     Reshape,
     SumSpatial,
@@ -67,13 +63,16 @@ pub fn used(g: &Graph, roots: &[NodeId]) -> BTreeSet<Helper> {
             Node::Loss(LossFn::CrossEntropy(_), ..) => &[Helper::CrossEntropy, Helper::LogSoftmax],
             Node::Loss(LossFn::Mse, ..) => &[Helper::Mse],
             Node::Loss(LossFn::Bce, ..) => &[Helper::Bce],
-            Node::Conv2d(..) => &[Helper::Conv2d],
-            Node::ConvKernelGrad(..) => &[Helper::ConvKernelGrad],
-            Node::ConvInputGrad(..) => &[Helper::ConvInputGrad],
-            Node::Pool(PoolKind::Max, ..) => &[Helper::PoolWindows, Helper::MaxPool],
-            Node::Pool(PoolKind::Avg, ..) => &[Helper::PoolWindows, Helper::AvgPool],
-            Node::MaxPoolBack(..) => &[Helper::PoolWindows, Helper::MaxPoolBack],
-            Node::AvgPoolBack(..) => &[Helper::PoolWindows, Helper::AvgPoolBack],
+            Node::Conv(part, a, b, c) => {
+                let call = map::conv(*part, *a, *b, *c).numpy(g.shape(n));
+                out.extend(call.helpers.iter().map(|&h| Helper::Map(h)));
+                &[]
+            }
+            Node::Pool(kind, part, a, w) => {
+                let call = map::pool(*kind, *part, a, *w).numpy(g.shape(n));
+                out.extend(call.helpers.iter().map(|&h| Helper::Map(h)));
+                &[]
+            }
             Node::Flatten(_) => &[Helper::Flatten],
             Node::Reshape(..) => &[Helper::Reshape],
             Node::SumSpatial(..) => &[Helper::SumSpatial],
@@ -118,6 +117,7 @@ pub fn source(h: Helper) -> &'static str {
             Numpy::Helper { source, .. } => source,
             Numpy::Call(_) => "",
         },
+        Helper::Map(h) => h.source,
         Helper::Softmax => {
             r#"def softmax(z, axis=0):
     """exp(z) / Σ exp(z) along `axis` (0: each column), after subtracting the largest entry."""
@@ -166,139 +166,6 @@ pub fn source(h: Helper) -> &'static str {
     """A vector [F] beside a map [F, H, W] or a batch [N, F, H, W] (channels last [N, H, W, F]):
     entry f goes with every entry of channel f."""
     return np.reshape(v, -1) if channels_last else np.reshape(v, (-1, 1, 1))
-"#
-        }
-        Helper::Conv2d => {
-            r#"def conv2d(X, K, stride=1, pad=0, layout="nchw"):
-    """Z[n, f, i, j] = Σ_{c,u,v} K[f, c, u, v] X̃[n, c, s·i + u, s·j + v], X̃ = X with `pad` zeros
-    around each map; X is one map [C, H, W] or a batch [N, C, H, W] (channels last, layout="nhwc":
-    X [N, H, W, C], K [kh, kw, C, F], Z [N, H', W', F])."""
-    if layout == "nhwc":
-        return np.moveaxis(conv2d(np.moveaxis(X, -1, -3), np.transpose(K, (3, 2, 0, 1)), stride, pad), -3, -1)
-    F, C, kh, kw = K.shape
-    Xp = np.pad(X, [(0, 0)] * (X.ndim - 2) + [(pad, pad), (pad, pad)])
-    oh, ow = (Xp.shape[-2] - kh) // stride + 1, (Xp.shape[-1] - kw) // stride + 1
-    Z = np.zeros(X.shape[:-3] + (F, oh, ow))
-    for i, j in np.ndindex(oh, ow):
-        window = Xp[..., stride * i : stride * i + kh, stride * j : stride * j + kw]
-        Z[..., i, j] = np.einsum("...cuv,fcuv->...f", window, K)
-    return Z
-"#
-        }
-        Helper::ConvKernelGrad => {
-            r#"def conv2d_kernel_grad(X, delta, kernel_size, stride=1, pad=0, layout="nchw"):
-    """∂L/∂K[f, c, u, v] = Σ_{n,i,j} δ[n, f, i, j] X̃[n, c, s·i + u, s·j + v]: X̃ ⋆ δ, summed over a batch."""
-    if layout == "nhwc":
-        dK = conv2d_kernel_grad(np.moveaxis(X, -1, -3), np.moveaxis(delta, -1, -3), kernel_size, stride, pad)
-        return np.transpose(dK, (2, 3, 1, 0))
-    kh, kw = kernel_size
-    X, delta = np.reshape(X, (-1,) + X.shape[-3:]), np.reshape(delta, (-1,) + delta.shape[-3:])
-    Xp = np.pad(X, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    dK = np.zeros((delta.shape[1], X.shape[1], kh, kw))
-    for i, j in np.ndindex(*delta.shape[-2:]):
-        window = Xp[..., stride * i : stride * i + kh, stride * j : stride * j + kw]
-        dK += np.einsum("nf,ncuv->fcuv", delta[..., i, j], window)
-    return dK
-"#
-        }
-        Helper::ConvInputGrad => {
-            r#"def conv2d_input_grad(delta, K, input_size, stride=1, pad=0, layout="nchw"):
-    """∂L/∂X: each δ[n, f, i, j] sends K[f] back over the window it came from (a full
-    convolution), and the padding is cropped off."""
-    if layout == "nhwc":
-        dX = conv2d_input_grad(np.moveaxis(delta, -1, -3), np.transpose(K, (3, 2, 0, 1)), input_size, stride, pad)
-        return np.moveaxis(dX, -3, -1)
-    H, W = input_size
-    F, C, kh, kw = K.shape
-    dXp = np.zeros(delta.shape[:-3] + (C, H + 2 * pad, W + 2 * pad))
-    for i, j in np.ndindex(*delta.shape[-2:]):
-        dXp[..., stride * i : stride * i + kh, stride * j : stride * j + kw] += np.einsum(
-            "...f,fcuv->...cuv", delta[..., i, j], K
-        )
-    return dXp[..., pad : pad + H, pad : pad + W]
-"#
-        }
-        Helper::PoolWindows => {
-            r#"def pool_windows(n, size, stride, pad=0, ceil=False):
-    """Along an axis of n entries, each pooling window's entries of the input (padding left out)
-    and its size counting padding, the windows counted as PyTorch counts them (floor, or
-    ceil_mode, where a last window must start inside the input or its left padding)."""
-    span = n + 2 * pad - size
-    count = (-(-span // stride) if ceil else span // stride) + 1
-    if ceil and (count - 1) * stride >= n + pad:
-        count -= 1
-    return [
-        (slice(max(i * stride - pad, 0), min(i * stride + size - pad, n)), min(i * stride + size, n + 2 * pad) - i * stride)
-        for i in range(count)
-    ]
-
-
-def pool_axes(H, W, size, stride=None, pad=0, ceil=False):
-    """The windows down the H rows and across the W columns of a map; size, stride (default:
-    size) and pad are each one number or a (height, width) pair, as in PyTorch."""
-    pair = lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v, v)
-    (kh, kw), (sh, sw), (ph, pw) = pair(size), pair(stride or size), pair(pad)
-    return pool_windows(H, kh, sh, ph, ceil), pool_windows(W, kw, sw, pw, ceil)
-"#
-        }
-        Helper::MaxPool => {
-            r#"def maxpool(A, size, stride=None, pad=0, ceil=False, layout="nchw"):
-    """The largest entry of each size×size (or height×width) window of each map and channel, the window moved by
-    `stride` (default: size) over A padded with −∞; A is [C, H, W] or a batch [N, C, H, W]
-    (channels last, layout="nhwc": [N, H, W, C])."""
-    if layout == "nhwc":
-        return np.moveaxis(maxpool(np.moveaxis(A, -1, -3), size, stride, pad, ceil), -3, -1)
-    rows, cols = pool_axes(*A.shape[-2:], size, stride, pad, ceil)
-    P = np.zeros(A.shape[:-2] + (len(rows), len(cols)))
-    for i, (r, _) in enumerate(rows):
-        for j, (c, _) in enumerate(cols):
-            P[..., i, j] = np.max(A[..., r, c], axis=(-2, -1))
-    return P
-"#
-        }
-        Helper::AvgPool => {
-            r#"def avgpool(A, size, stride=None, pad=0, ceil=False, layout="nchw"):
-    """The mean of each size×size (or height×width) window of each map and channel, the window moved by `stride`
-    (default: size) over A padded with zeros that count in the mean (PyTorch's default)."""
-    if layout == "nhwc":
-        return np.moveaxis(avgpool(np.moveaxis(A, -1, -3), size, stride, pad, ceil), -3, -1)
-    rows, cols = pool_axes(*A.shape[-2:], size, stride, pad, ceil)
-    P = np.zeros(A.shape[:-2] + (len(rows), len(cols)))
-    for i, (r, h) in enumerate(rows):
-        for j, (c, w) in enumerate(cols):
-            P[..., i, j] = np.sum(A[..., r, c], axis=(-2, -1)) / (h * w)
-    return P
-"#
-        }
-        Helper::MaxPoolBack => {
-            r#"def maxpool_back(A, g, size, stride=None, pad=0, ceil=False, layout="nchw"):
-    """∂L/∂A of maxpool(A): each g[..., i, j] goes to the first maximum (row by row) of its window."""
-    if layout == "nhwc":
-        dA = maxpool_back(np.moveaxis(A, -1, -3), np.moveaxis(g, -1, -3), size, stride, pad, ceil)
-        return np.moveaxis(dA, -3, -1)
-    rows, cols = pool_axes(*A.shape[-2:], size, stride, pad, ceil)
-    dA = np.zeros_like(A, dtype=float)
-    for index in np.ndindex(*g.shape):
-        *lead, i, j = index
-        (r, _), (c, _) = rows[i], cols[j]
-        window = A[tuple(lead)][r, c]
-        u, v = np.unravel_index(np.argmax(window), window.shape)
-        dA[tuple(lead) + (r.start + u, c.start + v)] += g[index]
-    return dA
-"#
-        }
-        Helper::AvgPoolBack => {
-            r#"def avgpool_back(g, size, stride=None, pad=0, ceil=False, input_size=None, layout="nchw"):
-    """∂L/∂A of avgpool(A): each g[..., i, j] spread over its window, divided as the mean divides."""
-    if layout == "nhwc":
-        return np.moveaxis(avgpool_back(np.moveaxis(g, -1, -3), size, stride, pad, ceil, input_size), -3, -1)
-    H, W = input_size
-    rows, cols = pool_axes(H, W, size, stride, pad, ceil)
-    dA = np.zeros(g.shape[:-2] + (H, W))
-    for i, (r, h) in enumerate(rows):
-        for j, (c, w) in enumerate(cols):
-            dA[..., r, c] += g[..., i, j, None, None] / (h * w)
-    return dA
 "#
         }
         Helper::Flatten => {
