@@ -338,6 +338,37 @@ fn writers(runs: usize) {
     }
 }
 
+/// One file's `nnderive solve`, phase by phase: checking, the exact solve
+/// (derivation and evaluation), and each writer alone on the solution (the
+/// Python package's first `sol.text` is the exact solve and the text writer).
+fn file_case(runs: usize, path: &str) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let source = Source::new(path, text);
+    report(&format!("{path}: parse and check"), median(runs, || drop(nnderive::load(&source).unwrap())));
+    let model = nnderive::load(&source).unwrap();
+    report(&format!("{path}: derive and evaluate (solve)"), median(runs, || drop(nnderive::solve(&model).unwrap())));
+    let solution = nnderive::solve(&model).unwrap();
+    use nnderive::render;
+    type Writer = fn(&nnderive::model::Model, &nnderive::eval::Solution) -> String;
+    let formats: [(&str, Writer); 5] = [
+        ("text", |m, s| render::text::solution(m, s, None)),
+        ("text --round 4", |m, s| render::text::solution(m, s, Some(4))),
+        ("json", |m, s| render::json::solution(m, s, None)),
+        ("latex", |m, s| render::latex::document(m, s, None)),
+        ("markdown", |m, s| render::markdown::document(m, s, None)),
+    ];
+    for (format, write) in formats {
+        let mut bytes = 0;
+        let d = median(runs, || bytes = write(&model, &solution).len());
+        println!(
+            "{:<58} {:>10.3} ms {:>8.2} MB",
+            format!("{path}: write {format}"),
+            d.as_secs_f64() * 1e3,
+            bytes as f64 / 1e6
+        );
+    }
+}
+
 /// Adam on `w^2` (one parameter) for 1 000 to 8 000 steps: the time per
 /// step should stay flat (linear in the steps), where computing β^k afresh
 /// as a fraction at each step made it grow with k.
@@ -405,6 +436,11 @@ fn main() {
     // `cargo bench -- longsum`: only the long gradient sums.
     if std::env::args().any(|a| a == "longsum") {
         long_sums(runs.min(3));
+        return;
+    }
+    // `cargo bench -- file PATH`: one file's phases and writers.
+    if let Some(path) = std::env::args().skip_while(|a| a != "file").nth(1) {
+        file_case(runs.min(5), &path);
         return;
     }
     // `cargo bench -- writers`: each output format's writer, at doubling sizes.

@@ -407,3 +407,43 @@ fn the_scan_for_restated_quantities_can_fail() {
     assert_eq!(lhs, [vec!["∂L/∂a", "Δ1"], vec!["Δ2"]], "the opening line names, the rest state");
     assert_eq!(sections[1][0].1, "Δ2 = ∂L/∂b");
 }
+
+/// A convention at a kink restates derivatives in its sentence
+/// (`relu′(t) = step(t)` and `step′(t) = 0`); each restated derivative is
+/// what the built-in's own rule builds, as the formula printer prints it,
+/// so that the sentence cannot drift from the rule. (Checked in the text
+/// notation: the LaTeX statements write ∂f/∂t in a form of their own.)
+#[test]
+fn kink_conventions_restate_the_rules_derivatives() {
+    use nnderive::derive::rules::{convention, rule};
+    use nnderive::model::sentence::Part;
+    use nnderive::model::Elementwise;
+    use nnderive::render::formula::Notation;
+    use nnderive::render::training::Piece;
+    let model = nnderive::load(&nnderive::Source::new("t.nn", "param w = 1\nloss L = w^2\n")).unwrap();
+    let mut checked = Vec::new();
+    for f in Elementwise::ALL {
+        let Some(c) = convention(f) else { continue };
+        let stated: String = render::text::rule_statement(rule(f).name, &model, Notation::Text)
+            .unwrap()
+            .into_iter()
+            .map(|p| match p {
+                Piece::Words(w) => w.to_string(),
+                Piece::Formula(s) => s,
+            })
+            .collect();
+        let name = f.name();
+        // The statement's formulas that give this built-in's derivative at
+        // any t (not its value at the kink, `relu′(0) = …`).
+        let restated = c.statement().iter().filter_map(|part| match part {
+            Part::Math { text, .. } if text.starts_with(&format!("{name}′(t)")) => Some(*text),
+            Part::Math { text, .. } if text.starts_with(&format!("∂{name}/∂")) => Some(*text),
+            _ => None,
+        });
+        for text in restated {
+            assert!(stated.contains(text), "{name}: {text:?} is not the rule's {stated:?}");
+            checked.push(name);
+        }
+    }
+    assert!(checked.len() >= 6, "restated derivatives checked: {checked:?}");
+}

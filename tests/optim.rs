@@ -347,3 +347,83 @@ fn readme_excerpt_is_real_output() {
     assert!(excerpt.lines().count() > 20);
     assert!(out.contains(excerpt), "docs/training.md's excerpt is out of date:\n{excerpt}");
 }
+
+/// Every optimizer whose rule takes a square root says, in each format, where
+/// the root of exact values stopped being a fraction; the root in its note
+/// is the one its rule prints, in the same notation (`√v̂` in text and JSON,
+/// `\sqrt{\hat{v}}` in LaTeX and Markdown, which KaTeX typesets in strict
+/// mode), and the LaTeX sentence holds no Unicode mathematics. An optimizer
+/// whose rule has no root has no such note.
+#[test]
+fn each_inexact_root_note_prints_the_rules_root_in_every_format() {
+    let katex = std::env::var_os("NNDERIVE_KATEX");
+    let dir = std::env::temp_dir().join(format!("nnderive-inexact-root-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut markdown_files = Vec::new();
+    let mut roots = 0;
+    for kind in nnderive::model::optimizer::KINDS {
+        let (model, solution) = solve(&tiny(&format!("{}(lr = 0.1, steps = 3)", kind.name)));
+        let text = render::text::solution(&model, &solution, None);
+        let json: Value = serde_json::from_str(&render::json::solution(&model, &solution, None)).unwrap();
+        let latex = render::latex::document(&model, &solution, None);
+        let markdown = render::markdown::document(&model, &solution, None);
+        let prefix = format!("{}: ", kind.name);
+        let json_note = json["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|n| n.starts_with(&prefix) && n.contains("is not a fraction"));
+        // The rule's update line, as each writer prints it.
+        let text_rule = text.lines().filter(|l| l.contains("√")).collect::<Vec<_>>().join("\n");
+        let Some(json_note) = json_note else {
+            assert!(text_rule.is_empty(), "{}: a root in its rule but no note:\n{text}", kind.name);
+            assert!(!latex.contains("is not a fraction"), "{}", kind.name);
+            continue;
+        };
+        roots += 1;
+        // `adam: √v̂ at step 2 is not a fraction, …`: the root, from the note.
+        let root = |note: &str| note.split(": ").nth(1).unwrap().split(" at step").next().unwrap().to_string();
+        let unicode = root(json_note);
+        assert!(unicode.starts_with('√'), "{json_note}");
+        assert!(text.contains(json_note), "{}: the text's note differs from JSON's", kind.name);
+        assert!(
+            text_rule.contains(&format!("{unicode}⁽ᵏ⁾")),
+            "{}: {unicode} is not the rule's root:\n{text_rule}",
+            kind.name
+        );
+        for (format, document) in [("LaTeX", &latex), ("Markdown", &markdown)] {
+            let line = document.lines().find(|l| l.contains("is not a fraction")).unwrap_or_else(|| panic!("{format}"));
+            assert!(line.is_ascii(), "{}: Unicode in the {format} note: {line}", kind.name);
+            // `$\sqrt{\hat{v}}$ at step`, and the same root in the rule at step k.
+            let set = line.split('$').nth(1).unwrap_or_else(|| panic!("{format}: {line}"));
+            assert!(set.starts_with("\\sqrt{"), "{format}: {line}");
+            assert!(
+                document.contains(&format!("{}^{{(k)}}}}", &set[..set.len() - 1])),
+                "{format}: {set} not in the rule"
+            );
+        }
+        let file = dir.join(format!("{}.md", kind.name));
+        std::fs::write(&file, &markdown).unwrap();
+        markdown_files.push(file);
+    }
+    assert_eq!(roots, 2, "RMSprop and Adam take roots");
+    if let Some(katex) = katex {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/katex_check.js");
+        let out = std::process::Command::new("node")
+            .arg(script)
+            .args(&markdown_files)
+            .env("NNDERIVE_KATEX", katex)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    } else {
+        assert!(std::env::var("CI").is_err(), "NNDERIVE_KATEX is not set in CI");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -6,7 +6,7 @@
 //! tensor when the function defines one (`h = sigmoid(z)` gives `h ⊙ (1 − h)`).
 
 use crate::model::ops::map::{Conv2d, LayerRule, Pool};
-use crate::model::sentence::{m, same, w, Sentence};
+use crate::model::sentence::{m, same, w, Part, Sentence};
 use crate::model::{
     Axis, ConvPart, Elementwise, Func, Graph, LossFn, MapLayout, Node, NodeId, PoolKind, PoolPart, Reduction,
 };
@@ -251,6 +251,11 @@ pub fn convention(f: Elementwise) -> Option<Convention> {
         _ => None,
     }
 }
+
+/// The value relu′ and step take at 0, in [`Convention::ReluAtZero`]'s statement.
+const RELU_AT_ZERO: Part = m("relu′(0) = step(0) = 0", r"\operatorname{relu}'(0) = \operatorname{step}(0) = 0");
+/// The value sign takes at 0, in [`Convention::AbsAtZero`]'s statement.
+const SIGN_AT_ZERO: Part = m("sign(0) = 0", r"\operatorname{sign}(0) = 0");
 
 /// A convention at a point where a function has no derivative.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -559,6 +564,41 @@ impl Convention {
         })
     }
 
+    /// The value the convention takes where the function has no
+    /// derivative (`sign(0) = 0`), for a note that says a value was
+    /// computed there; `None` for a convention without such a point.
+    pub fn at_kink(self) -> Option<Part> {
+        match self {
+            Convention::ReluAtZero => Some(RELU_AT_ZERO),
+            Convention::AbsAtZero => Some(SIGN_AT_ZERO),
+            // leaky_relu, max and min take their kinks through step and the
+            // comparison of their arguments, whose values carry no note.
+            Convention::LeakyReluAtZero | Convention::MaxMinTie | Convention::GeluExact => None,
+            // The layer rules state no kink.
+            Convention::ConvForward
+            | Convention::ConvKernelGrad
+            | Convention::ConvInputGrad
+            | Convention::SoftmaxAlong(_)
+            | Convention::BatchCrossEntropy(_)
+            | Convention::ChannelBias
+            | Convention::BatchConv
+            | Convention::BatchPool
+            | Convention::ChannelsLastConv
+            | Convention::ChannelsLastPool
+            | Convention::PoolWindows
+            | Convention::RectPool
+            | Convention::MaxPool
+            | Convention::AvgPool
+            | Convention::Flatten
+            | Convention::Broadcast
+            | Convention::OneHot(_)
+            | Convention::Slice
+            | Convention::Lookup
+            | Convention::Ones
+            | Convention::MaskedSoftmax => None,
+        }
+    }
+
     /// The statement, words and formulas in both notations.
     pub fn statement(self) -> Sentence {
         match self {
@@ -580,7 +620,7 @@ impl Convention {
                     &[
                         m("relu′(t) = step(t)", r"\operatorname{relu}'(t) = \operatorname{step}(t)"),
                         w(", taking "),
-                        m("relu′(0) = step(0) = 0", r"\operatorname{relu}'(0) = \operatorname{step}(0) = 0"),
+                        RELU_AT_ZERO,
                         w(" and "),
                         m("step′(t) = 0", r"\operatorname{step}'(t) = 0"),
                     ]
@@ -591,7 +631,7 @@ impl Convention {
                     &[
                         m("abs′(t) = sign(t)", r"\operatorname{abs}'(t) = \operatorname{sign}(t)"),
                         w(", taking "),
-                        m("sign(0) = 0", r"\operatorname{sign}(0) = 0"),
+                        SIGN_AT_ZERO,
                         w(" and "),
                         m("sign′(t) = 0", r"\operatorname{sign}'(t) = 0"),
                     ]

@@ -36,7 +36,7 @@ pub const MAX_CALLS: u64 = 1_000_000;
 pub enum Note {
     /// step or sign was evaluated exactly at 0 (a kink of relu or abs), so
     /// the stated convention decided the value.
-    Kink { function: &'static str, quantity: Quantity, entries: Vec<usize> },
+    Kink { function: Elementwise, quantity: Quantity, entries: Vec<usize> },
     /// An exact value grew past the size cap and continued as f64.
     Capped { quantity: Quantity },
     /// Declarations the file leaves open (in file order): the values that
@@ -44,10 +44,11 @@ pub enum Note {
     Open { names: Vec<TensorId> },
     /// Values in the open entries grew past the size limit of expressions.
     TooLarge { quantities: Vec<Quantity> },
-    /// The square root in an RMSprop or Adam update (`root`, as `√v̂`) of
-    /// exact values was not a fraction, first at training step `step`, so
-    /// the parameters continued in f64 from there.
-    InexactRoot { optimizer: &'static str, root: &'static str, step: u32 },
+    /// The square root in an RMSprop or Adam update of exact values (of the
+    /// quantity `root`: Adam's v̂, whose root the rule writes √v̂) was not a
+    /// fraction, first at training step `step`, so the parameters continued
+    /// in f64 from there.
+    InexactRoot { optimizer: &'static str, root: crate::model::optimizer::Quantity, step: u32 },
     /// A value of more than [`EXACT_ENTRIES_CAP`] entries, computed in f64.
     Large { quantity: Quantity },
     /// A pooling in the definition of `quantity` whose windows reach no
@@ -371,9 +372,8 @@ impl<'a> Evaluator<'a> {
                 if matches!(b, Elementwise::Step | Elementwise::Sign) {
                     let zeros = x.zero_entries();
                     if !zeros.is_empty() {
-                        let function = if *b == Elementwise::Step { "step" } else { "sign" };
                         if let Some(quantity) = self.quantity {
-                            self.notes.push(Note::Kink { function, quantity, entries: zeros });
+                            self.notes.push(Note::Kink { function: *b, quantity, entries: zeros });
                         }
                     }
                 }

@@ -15,6 +15,7 @@ use num_rational::BigRational;
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
 use super::tensor::{Data, NumericError, Tensor, EXACT_BITS_CAP};
+use crate::model::optimizer::Quantity;
 use crate::model::{Elementwise, Optimizer, TensorId, Train};
 
 /// βᵏ stays exact while its denominator has at most this many bits. Past
@@ -185,8 +186,9 @@ pub struct Update {
     /// [`Optimizer::quantities`].
     pub quantities: Vec<Tensor>,
     /// When a square root of exact values was not a fraction, so that the
-    /// step left exact arithmetic: the root, as the rule writes it (`√v̂`).
-    pub inexact_root: Option<&'static str>,
+    /// step left exact arithmetic: the quantity whose root it was (Adam's
+    /// v̂), which the writers print as the rule writes its root (`√v̂`).
+    pub inexact_root: Option<Quantity>,
 }
 
 /// Step `step` (of [`Steps`] for this optimizer) of `optimizer` with
@@ -222,7 +224,7 @@ pub fn update(
             let s = c(rho).mul(&before(0))?.add(&c(&(&one - rho)).mul(&grad.mul(grad)?)?)?;
             let (root, inexact) = sqrt(&s)?;
             let value = param.sub(&alpha.mul(&grad.div(&root.add(&c(eps))?)?)?)?;
-            Ok(Update { value, quantities: vec![s], inexact_root: inexact.then_some("√s") })
+            Ok(Update { value, quantities: vec![s], inexact_root: inexact.then_some(Quantity::SquareMean) })
         }
         Optimizer::Adam { beta1, beta2, eps } => {
             // m ← β₁ m + (1 − β₁) g;  v ← β₂ v + (1 − β₂) g ⊙ g
@@ -238,7 +240,11 @@ pub fn update(
             // P ← P − α m̂ ⊘ (√v̂ + ε)
             let (root, inexact) = sqrt(&v_hat)?;
             let value = param.sub(&alpha.mul(&m_hat.div(&root.add(&c(eps))?)?)?)?;
-            Ok(Update { value, quantities: vec![m, v, m_hat, v_hat], inexact_root: inexact.then_some("√v̂") })
+            Ok(Update {
+                value,
+                quantities: vec![m, v, m_hat, v_hat],
+                inexact_root: inexact.then_some(Quantity::SecondMomentCorrected),
+            })
         }
     }
 }

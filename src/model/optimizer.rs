@@ -60,6 +60,17 @@ pub struct Setting {
     /// (exact: 0.999 is 999/1000); `None` when the file must give it.
     pub default: Option<(i64, i32)>,
     pub range: Range,
+    /// Its letter in the update rule's formulas, in Unicode text and LaTeX
+    /// (`beta1` is β₁, `\beta_1`).
+    pub symbol: Symbol,
+}
+
+/// A setting's letter in formulas, written in both notations side by side
+/// (nothing is translated from one to the other).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Symbol {
+    pub text: &'static str,
+    pub latex: &'static str,
 }
 
 impl Setting {
@@ -80,14 +91,61 @@ fn decimal(mantissa: i64, exp: i32) -> BigRational {
     }
 }
 
-const LR: Setting = Setting { name: "lr", meaning: "the learning rate", default: None, range: Range::Positive };
-const STEPS: Setting =
-    Setting { name: "steps", meaning: "how many updates", default: Some((1, 0)), range: Range::Count };
-const EPS: Setting = Setting {
+/// The learning rate α, common to every optimizer.
+pub const LR: Setting = Setting {
+    name: "lr",
+    meaning: "the learning rate",
+    default: None,
+    range: Range::Positive,
+    symbol: Symbol { text: "α", latex: "\\alpha" },
+};
+/// The number of updates, common to every optimizer (the K of k = 1..K).
+pub const STEPS: Setting = Setting {
+    name: "steps",
+    meaning: "how many updates",
+    default: Some((1, 0)),
+    range: Range::Count,
+    symbol: Symbol { text: "K", latex: "K" },
+};
+/// RMSprop's and Adam's ε.
+pub const EPS: Setting = Setting {
     name: "eps",
     meaning: "added to the square root so that the update never divides by 0",
     default: Some((1, -8)),
     range: Range::Positive,
+    symbol: Symbol { text: "ε", latex: "\\epsilon" },
+};
+/// Momentum's decay β.
+pub const BETA: Setting = Setting {
+    name: "beta",
+    meaning: "the decay of the velocity",
+    default: Some((9, -1)),
+    range: Range::DecayRate,
+    symbol: Symbol { text: "β", latex: "\\beta" },
+};
+/// RMSprop's decay ρ.
+pub const RHO: Setting = Setting {
+    name: "rho",
+    meaning: "the decay of the mean of squared gradients",
+    default: Some((99, -2)),
+    range: Range::DecayRate,
+    symbol: Symbol { text: "ρ", latex: "\\rho" },
+};
+/// Adam's β₁.
+pub const BETA1: Setting = Setting {
+    name: "beta1",
+    meaning: "the decay of the first moment",
+    default: Some((9, -1)),
+    range: Range::DecayRate,
+    symbol: Symbol { text: "β₁", latex: "\\beta_1" },
+};
+/// Adam's β₂.
+pub const BETA2: Setting = Setting {
+    name: "beta2",
+    meaning: "the decay of the second moment",
+    default: Some((999, -3)),
+    range: Range::DecayRate,
+    symbol: Symbol { text: "β₂", latex: "\\beta_2" },
 };
 
 /// An optimizer as the file names it, with the settings it takes in the
@@ -150,52 +208,17 @@ pub const KINDS: [Kind; 4] = [
     Kind { name: "sgd", settings: &[LR, STEPS], state: &[] },
     Kind {
         name: "momentum",
-        settings: &[
-            LR,
-            Setting {
-                name: "beta",
-                meaning: "the decay of the velocity",
-                default: Some((9, -1)),
-                range: Range::DecayRate,
-            },
-            STEPS,
-        ],
+        settings: &[LR, BETA, STEPS],
         state: &[StateArg { name: "velocity", holds: Held::Kept(Quantity::Velocity) }],
     },
     Kind {
         name: "rmsprop",
-        settings: &[
-            LR,
-            Setting {
-                name: "rho",
-                meaning: "the decay of the mean of squared gradients",
-                default: Some((99, -2)),
-                range: Range::DecayRate,
-            },
-            EPS,
-            STEPS,
-        ],
+        settings: &[LR, RHO, EPS, STEPS],
         state: &[StateArg { name: "cache", holds: Held::Kept(Quantity::SquareMean) }],
     },
     Kind {
         name: "adam",
-        settings: &[
-            LR,
-            Setting {
-                name: "beta1",
-                meaning: "the decay of the first moment",
-                default: Some((9, -1)),
-                range: Range::DecayRate,
-            },
-            Setting {
-                name: "beta2",
-                meaning: "the decay of the second moment",
-                default: Some((999, -3)),
-                range: Range::DecayRate,
-            },
-            EPS,
-            STEPS,
-        ],
+        settings: &[LR, BETA1, BETA2, EPS, STEPS],
         state: &[
             StateArg { name: "m", holds: Held::Kept(Quantity::FirstMoment) },
             StateArg { name: "v", holds: Held::Kept(Quantity::SecondMoment) },
@@ -231,7 +254,7 @@ pub fn kind(name: &str) -> Option<&'static Kind> {
 
 /// A quantity an optimizer computes at each step for each parameter, besides
 /// the gradient and the new value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Quantity {
     /// Momentum's v.
     Velocity,
@@ -293,12 +316,12 @@ impl Optimizer {
 
     /// Its own settings (not `lr` and `steps`) with their values, in the
     /// order of [`KINDS`].
-    pub fn settings(&self) -> Vec<(&'static str, &BigRational)> {
+    pub fn settings(&self) -> Vec<(&'static Setting, &BigRational)> {
         match self {
             Optimizer::Sgd => Vec::new(),
-            Optimizer::Momentum { beta } => vec![("beta", beta)],
-            Optimizer::RmsProp { rho, eps } => vec![("rho", rho), ("eps", eps)],
-            Optimizer::Adam { beta1, beta2, eps } => vec![("beta1", beta1), ("beta2", beta2), ("eps", eps)],
+            Optimizer::Momentum { beta } => vec![(&BETA, beta)],
+            Optimizer::RmsProp { rho, eps } => vec![(&RHO, rho), (&EPS, eps)],
+            Optimizer::Adam { beta1, beta2, eps } => vec![(&BETA1, beta1), (&BETA2, beta2), (&EPS, eps)],
         }
     }
 
@@ -356,7 +379,7 @@ mod tests {
             .expect("known");
             assert_eq!(opt.name(), k.name);
             let own: Vec<&str> = k.settings.iter().map(|s| s.name).filter(|n| !matches!(*n, "lr" | "steps")).collect();
-            let listed: Vec<&str> = opt.settings().iter().map(|(n, _)| *n).collect();
+            let listed: Vec<&str> = opt.settings().iter().map(|(s, _)| s.name).collect();
             assert_eq!(own, listed);
             // Every kept quantity may be given, and nothing else.
             let given: Vec<Quantity> =

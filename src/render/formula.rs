@@ -27,7 +27,10 @@ pub struct Names<'a> {
     pub derivation: Option<&'a Derivation>,
     /// Expressions that an equation names: a derived formula that contains
     /// `softmax(Z2)` prints `ŷ` when the file says `yhat = softmax(Z2)`.
-    aliases: NodeMap<TensorId>,
+    /// Shared, like the maps below, because writers make a copy of the
+    /// names for each step of a recurrence (`Names::at`): copying the map
+    /// itself made writing T steps take time in T².
+    aliases: Rc<NodeMap<TensorId>>,
     /// For a model with time steps: each step-indexed symbol's sequence and step.
     steps: Rc<HashMap<SymbolId, (SymbolKey, u64)>>,
     /// How steps print: concretely (`h₃`), or relative to a step.
@@ -74,13 +77,20 @@ impl<'a> Names<'a> {
             deltas.sort_unstable();
             untimed = deltas.into_iter().enumerate().map(|(i, (_, s))| (s, i + 1)).collect();
         }
-        Names { model, derivation, aliases, steps: Rc::new(steps), now: Now::Concrete, untimed: Rc::new(untimed) }
+        Names {
+            model,
+            derivation,
+            aliases: Rc::new(aliases),
+            steps: Rc::new(steps),
+            now: Now::Concrete,
+            untimed: Rc::new(untimed),
+        }
     }
 
     /// Names for formulas in a graph of their own (a rule stated on
     /// parameters `t0`, `t1`), where no node stands for an equation.
     pub fn detached(model: &'a Model) -> Self {
-        Names { aliases: NodeMap::default(), ..Names::new(model, None) }
+        Names { aliases: Rc::default(), ..Names::new(model, None) }
     }
 
     /// These names with step `step` as the time index `index`: `h[step]`

@@ -509,8 +509,8 @@ fn training_json(model: &Model, names: &Names, train: &Training, round: Option<u
     let mut obj = Map::new();
     obj.insert("optimizer".into(), json!(train.optimizer.name()));
     obj.insert("lr".into(), number(&train.lr));
-    for (name, v) in train.optimizer.settings() {
-        obj.insert(name.into(), number(v));
+    for (setting, v) in train.optimizer.settings() {
+        obj.insert(setting.name.into(), number(v));
     }
     obj.insert("steps".into(), json!(train.steps));
     let loss = |n| names.tensor(model.loss, n);

@@ -379,8 +379,11 @@ fn averaging_factors<'s>(model: &Model) -> Vec<NoteItem<'s>> {
     let mut out: Vec<NoteItem> = Vec::new();
     for n in model.graph.nodes_under(&roots) {
         let Node::Loss(loss, target, prediction) = *model.graph.node(n) else { continue };
-        if matches!(loss, LossFn::CrossEntropy(_)) {
-            continue;
+        // The losses that are means over their entries: cross-entropy sums
+        // over the classes (see `text::averaging_sentence`).
+        match loss {
+            LossFn::CrossEntropy(_) => continue,
+            LossFn::Mse | LossFn::Bce => {}
         }
         let entries = model.graph.shape(prediction).len().max(1);
         let same = |item: &NoteItem| {

@@ -386,7 +386,7 @@ pub fn averaging_sentence(
             Words(": its gradient carries the factor "),
             Formula(if latex { format!("\\tfrac{{1}}{{n}} = {}", factor(1)) } else { format!("1/n = {}", factor(1)) }),
         ],
-        _ if latex => vec![
+        crate::model::LossFn::Mse if latex => vec![
             Formula(format!("\\operatorname{{mse}}({y}, {p}) = \\operatorname{{mean}}\\left(({p} - {y})^2\\right)")),
             Words(" with "),
             Formula(format!("n = {entries}")),
@@ -395,7 +395,7 @@ pub fn averaging_sentence(
             Words(", and "),
             Formula(format!("\\tfrac{{2}}{{n}} = {}", factor(2))),
         ],
-        _ => vec![
+        crate::model::LossFn::Mse => vec![
             Formula(format!("mse({y}, {p}) = mean(({p} − {y})²)")),
             Words(" with "),
             Formula(format!("n = {entries}")),
@@ -404,6 +404,10 @@ pub fn averaging_sentence(
             Words(", and "),
             Formula(format!("2/n = {}", factor(2))),
         ],
+        // Cross-entropy sums over the classes (a batch's mean over the
+        // examples is its layer rule's, `Convention::BatchCrossEntropy`), so
+        // the outline makes no averaging note of it.
+        crate::model::LossFn::CrossEntropy(_) => Vec::new(),
     }
 }
 
@@ -886,21 +890,22 @@ pub fn note_pieces(note: &Note, names: &Names, notation: Notation) -> Vec<traini
             let list: Vec<String> = entries.iter().map(|e| format!("[{}]", e + 1)).collect();
             out.extend(quantity_pieces(*quantity, names, notation));
             out.push(Words(": "));
-            out.push(Formula(if latex { format!("\\operatorname{{{function}}}") } else { function.to_string() }));
+            out.push(Formula(super::formula::builtin_name(*function, notation).to_string()));
             out.push(Words(if entries.len() == 1 {
                 " was evaluated exactly at 0 in entry "
             } else {
                 " was evaluated exactly at 0 in entries "
             }));
             out.push(Formula(list.join(", ")));
-            out.push(Words(", where the convention "));
-            out.push(Formula(match (*function == "step", latex) {
-                (true, false) => "relu′(0) = step(0) = 0".into(),
-                (true, true) => "\\operatorname{relu}'(0) = \\operatorname{step}(0) = 0".into(),
-                (false, false) => "sign(0) = 0".into(),
-                (false, true) => "\\operatorname{sign}(0) = 0".into(),
-            }));
-            out.push(Words(" decides the value"));
+            // The value the function's convention takes at its kink, as the
+            // convention's statement writes it (step and sign both have one).
+            if let Some(Part::Math { text, latex: tex }) =
+                crate::derive::rules::convention(*function).and_then(|c| c.at_kink())
+            {
+                out.push(Words(", where the convention "));
+                out.push(Formula(if latex { tex } else { text }.to_string()));
+                out.push(Words(" decides the value"));
+            }
         }
         Note::Capped { quantity } => {
             out.extend(quantity_pieces(*quantity, names, notation));
@@ -958,11 +963,7 @@ pub fn note_pieces(note: &Note, names: &Names, notation: Notation) -> Vec<traini
             out.push(Words(optimizer));
             out.push(Words(": "));
             // The root as the update rule writes it (`√s`, `√v̂`).
-            out.push(Formula(match (latex, *root) {
-                (true, "√s") => "\\sqrt{s}".into(),
-                (true, "√v̂") => "\\sqrt{\\hat{v}}".into(),
-                _ => root.to_string(),
-            }));
+            out.push(Formula(training::root(*root, notation)));
             out.push(Words(" at step "));
             out.push(Formula(step.to_string()));
             out.push(Words(" is not a fraction, so from that step on the parameters are computed in f64"));

@@ -7,7 +7,7 @@ use num_rational::BigRational;
 use num_traits::{One, Zero};
 
 use crate::eval::Training;
-use crate::model::optimizer::Quantity;
+use crate::model::optimizer::{Quantity, Setting, BETA, BETA1, BETA2, EPS, LR, RHO};
 use crate::model::{self, InitialState, Optimizer, TensorId};
 
 use super::formula::{constant, Notation};
@@ -50,10 +50,14 @@ enum Base<'a> {
 #[derive(Clone, Debug, PartialEq)]
 enum F<'a> {
     Symbol(Base<'a>, At),
-    /// A setting by its name in the file: `lr` prints α.
-    Setting(&'static str),
+    /// A symbol at no particular step, as a sentence about the rule names
+    /// it: the v̂ of `√v̂`.
+    Unstepped(Base<'a>),
+    /// A setting, printed as its letter: `lr` prints α.
+    Setting(&'static Setting),
     One,
     Add(Box<F<'a>>, Box<F<'a>>),
+    Neg(Box<F<'a>>),
     Sub(Box<F<'a>>, Box<F<'a>>),
     /// A scalar coefficient times a tensor: `β v`.
     Scale(Box<F<'a>>, Box<F<'a>>),
@@ -67,7 +71,7 @@ enum F<'a> {
     },
     Sqrt(Box<F<'a>>),
     /// A setting to the power k, or t + k after t updates taken before: `β₁ᵏ`, `β₁⁵⁺ᵏ`.
-    PowerK(&'static str, u32),
+    PowerK(&'static Setting, u32),
     /// ∂L/∂P at the parameter's value before step k: the loss's name and the parameter's.
     Gradient(&'a str, &'a str),
 }
@@ -75,8 +79,8 @@ enum F<'a> {
 fn sym<'a>(base: Base<'a>, at: At) -> F<'a> {
     F::Symbol(base, at)
 }
-fn set<'a>(name: &'static str) -> F<'a> {
-    F::Setting(name)
+fn set<'a>(setting: &'static Setting) -> F<'a> {
+    F::Setting(setting)
 }
 fn add<'a>(a: F<'a>, b: F<'a>) -> F<'a> {
     F::Add(Box::new(a), Box::new(b))
@@ -124,26 +128,26 @@ pub fn rule_after(optimizer: &Optimizer, taken: u32, param: &str, loss: &str, no
     let mean = |decay, quantity, x| add(scale(set(decay), q(quantity, At::KMinus1)), scale(sub(F::One, set(decay)), x));
     let mut lines: Vec<(Option<Quantity>, F)> = Vec::new();
     let update = match optimizer {
-        Optimizer::Sgd => sub(before, scale(set("lr"), g())),
+        Optimizer::Sgd => sub(before, scale(set(&LR), g())),
         Optimizer::Momentum { .. } => {
-            lines.push((Some(Velocity), sub(scale(set("beta"), q(Velocity, At::KMinus1)), scale(set("lr"), g()))));
+            lines.push((Some(Velocity), sub(scale(set(&BETA), q(Velocity, At::KMinus1)), scale(set(&LR), g()))));
             add(before, q(Velocity, At::K))
         }
         Optimizer::RmsProp { .. } => {
-            lines.push((Some(SquareMean), mean("rho", SquareMean, hadamard(g(), g()))));
-            let den = add(F::Sqrt(Box::new(q(SquareMean, At::K))), set("eps"));
-            sub(before, scale(set("lr"), quotient(g(), den, true)))
+            lines.push((Some(SquareMean), mean(&RHO, SquareMean, hadamard(g(), g()))));
+            let den = add(F::Sqrt(Box::new(q(SquareMean, At::K))), set(&EPS));
+            sub(before, scale(set(&LR), quotient(g(), den, true)))
         }
         Optimizer::Adam { .. } => {
-            lines.push((Some(FirstMoment), mean("beta1", FirstMoment, g())));
-            lines.push((Some(SecondMoment), mean("beta2", SecondMoment, hadamard(g(), g()))));
+            lines.push((Some(FirstMoment), mean(&BETA1, FirstMoment, g())));
+            lines.push((Some(SecondMoment), mean(&BETA2, SecondMoment, hadamard(g(), g()))));
             let corrected = |q_hat, q_raw, beta| {
                 (Some(q_hat), quotient(q(q_raw, At::K), sub(F::One, F::PowerK(beta, taken)), false))
             };
-            lines.push(corrected(FirstMomentCorrected, FirstMoment, "beta1"));
-            lines.push(corrected(SecondMomentCorrected, SecondMoment, "beta2"));
-            let den = add(F::Sqrt(Box::new(q(SecondMomentCorrected, At::K))), set("eps"));
-            sub(before, scale(set("lr"), quotient(q(FirstMomentCorrected, At::K), den, true)))
+            lines.push(corrected(FirstMomentCorrected, FirstMoment, &BETA1));
+            lines.push(corrected(SecondMomentCorrected, SecondMoment, &BETA2));
+            let den = add(F::Sqrt(Box::new(q(SecondMomentCorrected, At::K))), set(&EPS));
+            sub(before, scale(set(&LR), quotient(q(FirstMomentCorrected, At::K), den, true)))
         }
     };
     let mut out = vec![RuleLine {
@@ -215,6 +219,13 @@ pub fn quantity_symbol(quantity: Option<Quantity>, at: At, notation: Notation) -
     }
 }
 
+/// The square root of a quantity as the update rule writes it, at no
+/// particular step: `√v̂`, `\\sqrt{\\hat{v}}` (a note says where a root
+/// of exact values left exact arithmetic).
+pub fn root(quantity: Quantity, notation: Notation) -> String {
+    print(&F::Sqrt(Box::new(F::Unstepped(Base::Quantity(quantity)))), notation)
+}
+
 /// A parameter's name after a step: `W1⁽²⁾`, `W_{1}^{(2)}`.
 pub fn param_at(name: &str, at: At, notation: Notation) -> String {
     print(&sym(Base::Param(name), at), notation)
@@ -247,21 +258,19 @@ pub enum Piece {
 pub fn variant_note(optimizer: &Optimizer, notation: Notation) -> Option<Vec<Piece>> {
     match optimizer {
         Optimizer::Momentum { .. } => {
-            let v = || quantity_symbol(Some(Quantity::Velocity), At::K, notation);
-            let vb = quantity_symbol(Some(Quantity::Velocity), At::KMinus1, notation);
-            let g = quantity_symbol(None, At::K, notation);
-            let (p, pb) = (param_at("P", At::K, notation), param_at("P", At::KMinus1, notation));
-            let (beta, alpha, minus) = match notation {
-                Notation::Latex => ("\\beta", "\\alpha", "-"),
-                _ => ("β", "α", "−"),
-            };
+            let v = |at| sym(Base::Quantity(Quantity::Velocity), at);
+            let p = |at| sym(Base::Param("P"), at);
+            let equation = |lhs: F, rhs: F| format!("{} = {}", print(&lhs, notation), print(&rhs, notation));
+            // PyTorch's v ← β v + g and P ← P − α v.
+            let velocity = add(scale(set(&BETA), v(At::KMinus1)), sym(Base::Gradient, At::K));
+            let update = sub(p(At::KMinus1), scale(set(&LR), v(At::K)));
             Some(vec![
                 Piece::Words("PyTorch writes "),
-                Piece::Formula(format!("{} = {beta} {vb} + {g}", v())),
+                Piece::Formula(equation(v(At::K), velocity)),
                 Piece::Words(" and "),
-                Piece::Formula(format!("{p} = {pb} {minus} {alpha} {}", v())),
+                Piece::Formula(equation(p(At::K), update)),
                 Piece::Words(": the same parameters, its velocity being this one divided by "),
-                Piece::Formula(format!("{minus}{alpha}")),
+                Piece::Formula(print(&F::Neg(Box::new(set(&LR))), notation)),
                 Piece::Words("."),
             ])
         }
@@ -282,30 +291,18 @@ pub fn sentence(pieces: &[Piece]) -> String {
 
 /// The settings as `α = 0.001, β₁ = 0.9, β₂ = 0.999, ε = 10⁻⁸`.
 pub fn settings(train: &Training, notation: Notation) -> Vec<String> {
-    let mut out = vec![format!("{} = {}", setting_symbol("lr", notation), setting_value(&train.lr, notation))];
-    for (name, value) in train.optimizer.settings() {
-        out.push(format!("{} = {}", setting_symbol(name, notation), setting_value(value, notation)));
+    let mut out = vec![format!("{} = {}", setting_symbol(&LR, notation), setting_value(&train.lr, notation))];
+    for (setting, value) in train.optimizer.settings() {
+        out.push(format!("{} = {}", setting_symbol(setting, notation), setting_value(value, notation)));
     }
     out
 }
 
-/// The symbol of a setting: `beta1` is β₁, `\beta_1`.
-pub fn setting_symbol(name: &str, notation: Notation) -> &'static str {
-    let latex = notation == Notation::Latex;
-    match (name, latex) {
-        ("lr", false) => "α",
-        ("lr", true) => "\\alpha",
-        ("beta", false) => "β",
-        ("beta", true) => "\\beta",
-        ("beta1", false) => "β₁",
-        ("beta1", true) => "\\beta_1",
-        ("beta2", false) => "β₂",
-        ("beta2", true) => "\\beta_2",
-        ("rho", false) => "ρ",
-        ("rho", true) => "\\rho",
-        ("eps", false) => "ε",
-        ("eps", true) => "\\epsilon",
-        _ => "?",
+/// The symbol of a setting (`beta1` is β₁, `\\beta_1`), as its table gives it.
+pub fn setting_symbol(setting: &Setting, notation: Notation) -> &'static str {
+    match notation {
+        Notation::Latex => setting.symbol.latex,
+        Notation::Text | Notation::Nn => setting.symbol.text,
     }
 }
 
@@ -381,24 +378,16 @@ fn write(f: &F, notation: Notation) -> (String, Prec) {
                 (At::KMinus1, true) => "^{(k-1)}".to_string(),
                 (At::Step(n), true) => format!("^{{({n})}}"),
             };
-            let name = match base {
-                Base::Gradient => "g".to_string(),
-                Base::Param(p) => p.to_string(),
-                Base::Quantity(q) => match (q, latex) {
-                    (Quantity::FirstMomentCorrected, false) => "m\u{302}".to_string(),
-                    (Quantity::SecondMomentCorrected, false) => "v\u{302}".to_string(),
-                    (Quantity::FirstMomentCorrected, true) => "\\hat{m}".to_string(),
-                    (Quantity::SecondMomentCorrected, true) => "\\hat{v}".to_string(),
-                    // The course's formulas write the cache s.
-                    (Quantity::SquareMean, _) => "s".to_string(),
-                    (q, _) => q.key().to_string(),
-                },
-            };
-            (format!("{name}{step}"), Prec::Atom)
+            (format!("{}{step}", base_name(base, latex)), Prec::Atom)
         }
+        F::Unstepped(base) => (base_name(base, latex), Prec::Atom),
         F::Setting(name) => (setting_symbol(name, notation).to_string(), Prec::Atom),
         F::One => ("1".to_string(), Prec::Atom),
         F::Add(a, b) => (format!("{} + {}", wrap(a, Prec::Sum), wrap(b, Prec::Sum)), Prec::Sum),
+        F::Neg(a) => {
+            let minus = if latex { "-" } else { "−" };
+            (format!("{minus}{}", wrap(a, Prec::Product)), Prec::Sum)
+        }
         F::Sub(a, b) => {
             let minus = if latex { "-" } else { "−" };
             (format!("{} {minus} {}", wrap(a, Prec::Sum), wrap(b, Prec::Product)), Prec::Sum)
@@ -442,6 +431,23 @@ fn write(f: &F, notation: Notation) -> (String, Prec) {
                 false => (format!("∂{loss}/∂{p} at {before}"), Prec::Atom),
             }
         }
+    }
+}
+
+/// The letter of a symbol of the rule, in LaTeX or in Unicode text.
+fn base_name(base: &Base, latex: bool) -> String {
+    match base {
+        Base::Gradient => "g".to_string(),
+        Base::Param(p) => p.to_string(),
+        Base::Quantity(q) => match (q, latex) {
+            (Quantity::FirstMomentCorrected, false) => "m\u{302}".to_string(),
+            (Quantity::SecondMomentCorrected, false) => "v\u{302}".to_string(),
+            (Quantity::FirstMomentCorrected, true) => "\\hat{m}".to_string(),
+            (Quantity::SecondMomentCorrected, true) => "\\hat{v}".to_string(),
+            // The course's formulas write the cache s.
+            (Quantity::SquareMean, _) => "s".to_string(),
+            (Quantity::Velocity | Quantity::FirstMoment | Quantity::SecondMoment, _) => q.key().to_string(),
+        },
     }
 }
 

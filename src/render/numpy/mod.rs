@@ -372,8 +372,8 @@ fn training(out: &mut String, model: &Model, train: &Training, names: &Names) {
     out.push_str("    Returns the parameters after the last step and the loss (and, for a small\n    network, the parameters, gradients and state) after each step.\"\"\"\n");
     out.push_str("    P = dict(PARAMETERS)\n");
     let _ = writeln!(out, "    lr = {}", setting(&train.lr));
-    for (name, value) in train.optimizer.settings() {
-        let _ = writeln!(out, "    {name} = {}", setting(value));
+    for (s, value) in train.optimizer.settings() {
+        let _ = writeln!(out, "    {} = {}", s.name, setting(value));
     }
     let quantities = train.optimizer.quantities();
     let kept: Vec<&str> = quantities.iter().filter(|q| q.kept()).map(|q| q.key()).collect();
