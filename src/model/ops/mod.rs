@@ -13,3 +13,4 @@
 
 pub mod elementwise;
 pub mod layer;
+mod normalize;

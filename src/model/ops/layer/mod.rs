@@ -10,7 +10,10 @@
 
 use crate::model::Layer;
 
+mod attention;
+mod batchnorm;
 mod dropout;
+mod layernorm;
 mod spec;
 
 pub use spec::{LayerCall, LayerOp};
@@ -21,6 +24,9 @@ pub use spec::{LayerCall, LayerOp};
 pub fn op(layer: Layer) -> &'static dyn LayerOp {
     match layer {
         Layer::Dropout => &dropout::Dropout,
+        Layer::Batchnorm => &batchnorm::Batchnorm,
+        Layer::Layernorm => &layernorm::Layernorm,
+        Layer::Attention => &attention::Attention,
     }
 }
 
