@@ -81,6 +81,9 @@ builtins! {
         Batchnorm,
         /// `layernorm(X, gamma, beta, eps = 1e-5)`: per example, over its features.
         Layernorm,
+        /// `rmsnorm(X, gamma, eps = 1e-8)`: each example divided by the root
+        /// mean square of its features, then scaled.
+        Rmsnorm,
         /// `attention(Q, K, V, mask = M)`: scaled dot-product attention on rows.
         Attention,
     }

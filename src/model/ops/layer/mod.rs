@@ -14,6 +14,7 @@ mod attention;
 mod batchnorm;
 mod dropout;
 mod layernorm;
+mod rmsnorm;
 mod spec;
 
 pub use spec::{LayerCall, LayerOp};
@@ -26,6 +27,7 @@ pub fn op(layer: Layer) -> &'static dyn LayerOp {
         Layer::Dropout => &dropout::Dropout,
         Layer::Batchnorm => &batchnorm::Batchnorm,
         Layer::Layernorm => &layernorm::Layernorm,
+        Layer::Rmsnorm => &rmsnorm::Rmsnorm,
         Layer::Attention => &attention::Attention,
     }
 }
