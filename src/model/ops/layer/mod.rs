@@ -6,7 +6,11 @@
 //!
 //! Since a layer is written out in operations the derivation, the
 //! evaluator and every writer already know, its derivative, values and
-//! notation are theirs: a new layer needs no other stage.
+//! notation are theirs: a new layer needs no other stage. A layer may
+//! write out named intermediates ([`LayerCall::write_out`]: μ, var and x̂
+//! of a normalization, attention's S and A), and a normalization states
+//! the closed form of its input's gradient ([`LayerOp::closed_form`]),
+//! which `derive` adds as the last step.
 
 use crate::model::Layer;
 
