@@ -170,3 +170,19 @@ fn rmsnorm_passes_gradcheck() {
     let model = nnderive::load(&nnderive::Source::new("rms.nn", direct)).unwrap();
     assert!(model.tensors.contains_key("rms_2"));
 }
+
+/// `grammar/examples/rmsnorm.nn`: its fourth example is its second times
+/// −1/2, and RMSNorm does not see an example's scale, so the fourth row of
+/// N1 is the second's negated (up to ε = 1e-8 against mean squares near 1);
+/// every gradient agrees with central differences.
+#[test]
+fn the_example_does_not_see_an_examples_scale() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/grammar/examples/rmsnorm.nn");
+    let solved = solve_json(&std::fs::read_to_string(path).unwrap());
+    let n1 = &solved["forward"]["N1"]["value"];
+    let negated: Vec<f64> = common::flat(&n1[1]).iter().map(|v| -v).collect();
+    common::assert_json_close("N1 row 4", &n1[3], &serde_json::json!(negated), 1e-7);
+    let model = nnderive::load(&common::source(std::path::Path::new(path))).unwrap();
+    let check = nnderive::gradcheck(&model).unwrap();
+    assert!(check.worst() < 1e-6, "{check:?}");
+}
