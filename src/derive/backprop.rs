@@ -873,9 +873,11 @@ impl<'m> Backprop<'m> {
             None => self.symbols[out_seed.0 as usize].node,
         };
         self.g.take_fired();
-        let closed = super::norm::closed_form(&mut self.g, model, layer, g_out);
+        let Some((rule, closed)) = super::norm::closed_form(&mut self.g, layer, g_out) else {
+            return (formula, general, steps);
+        };
         let simplified = self.g.take_fired().shown();
-        let rules = vec![StepRule::Named(super::norm::rule(layer))];
+        let rules = vec![StepRule::Named(rule)];
         steps.push(Step { lhs: None, expr: closed, rules, from: vec![layer.out], simplified });
         (closed, None, steps)
     }

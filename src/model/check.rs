@@ -7,7 +7,6 @@ use std::collections::{HashMap, HashSet};
 
 mod layers;
 mod maps;
-mod spatial_norm;
 
 use indexmap::IndexMap;
 use num_rational::BigRational;
@@ -838,10 +837,8 @@ impl<'a> Checker<'a> {
             }
             Builtin::Flatten => g.flatten(built[0]),
             Builtin::Layer(layer) => {
-                return layer.op().expand(&mut layers::Call { checker: self, args, keywords, built: &built })
+                return layer.op().expand(&mut layers::Call { checker: self, args, keywords, built: &built, span })
             }
-            Builtin::Norm(kind) => return self.normalize(kind, func, args, keywords, &built, span),
-            Builtin::Attention => return self.attention(args, keywords, &built, span),
         })
     }
 

@@ -76,6 +76,16 @@ builtins! {
     Layer {
         /// `dropout(X, M, keep = 0.8)`: inverted dropout with a given mask.
         Dropout,
+        /// `batchnorm(X, gamma, beta, eps = 1e-5)`: per feature, over the
+        /// examples of the batch (per channel for maps `[N, C, H, W]`).
+        Batchnorm,
+        /// `layernorm(X, gamma, beta, eps = 1e-5)`: per example, over its features.
+        Layernorm,
+        /// `rmsnorm(X, gamma, eps = 1e-8)`: each example divided by the root
+        /// mean square of its features, then scaled.
+        Rmsnorm,
+        /// `attention(Q, K, V, mask = M)`: scaled dot-product attention on rows.
+        Attention,
     }
 }
 
@@ -390,16 +400,12 @@ pub enum Builtin {
     Flatten,
     /// A layer with a module of its own (`model::ops::layer`).
     Layer(Layer),
-    /// `batchnorm(X, gamma, beta, eps = 1e-5)`, `layernorm(…)`.
-    Norm(NormKind),
-    /// `attention(Q, K, V)`: scaled dot-product attention on rows.
-    Attention,
 }
 
 impl Builtin {
     /// The built-ins that are not elementwise, in the order the
     /// documentation lists them (after [`Elementwise::ALL`]): these, then
-    /// [`Layer::ALL`], then [`Builtin::LATER`].
+    /// [`Layer::ALL`].
     const LAYERS: [Builtin; 11] = [
         Builtin::Softmax,
         Builtin::LogSoftmax,
@@ -414,10 +420,6 @@ impl Builtin {
         Builtin::Flatten,
     ];
 
-    /// The layers listed after [`Layer::ALL`]; each moves into it when it
-    /// becomes a module of `model::ops::layer`.
-    const LATER: [Builtin; 3] = [Builtin::Norm(NormKind::Batch), Builtin::Norm(NormKind::Layer), Builtin::Attention];
-
     /// Every built-in a `.nn` file may call, elementwise ones first (`sign`,
     /// `normcdf` and `normpdf` appear as the derivatives of `abs` and
     /// `gelu`, and may be called too). The one list that lookups, "did you
@@ -429,7 +431,6 @@ impl Builtin {
             .map(Builtin::Elementwise)
             .chain(Builtin::LAYERS)
             .chain(Layer::ALL.map(Builtin::Layer))
-            .chain(Builtin::LATER)
     }
 
     /// The name used in `.nn` files.
@@ -445,8 +446,6 @@ impl Builtin {
             Builtin::Pool(p) => p.name(),
             Builtin::Flatten => "flatten",
             Builtin::Layer(l) => l.name(),
-            Builtin::Norm(kind) => kind.name(),
-            Builtin::Attention => "attention",
         }
     }
 
@@ -465,7 +464,6 @@ impl Builtin {
         match self {
             Builtin::Loss(_) | Builtin::Conv2d | Builtin::Pool(_) => 2,
             Builtin::Layer(l) => l.arity(),
-            Builtin::Norm(_) | Builtin::Attention => 3,
             Builtin::Elementwise(e) => e.arity(),
             _ => 1,
         }
@@ -477,8 +475,6 @@ impl Builtin {
             Builtin::Conv2d => &["stride", "pad", "layout"],
             Builtin::Pool(_) => &["stride", "pad", "ceil", "layout"],
             Builtin::Layer(l) => l.keywords(),
-            Builtin::Norm(_) => &["eps"],
-            Builtin::Attention => &["mask"],
             Builtin::Softmax => &["axis", "mask"],
             Builtin::LogSoftmax | Builtin::Reduce(_) | Builtin::Loss(LossFn::CrossEntropy(_)) => &["axis"],
             _ => &[],
@@ -503,25 +499,6 @@ pub enum Func {
         func: FnId,
         wrt: u32,
     },
-}
-
-/// Which statistics a normalization layer takes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NormKind {
-    /// `batchnorm`: per feature, over the examples of the batch.
-    Batch,
-    /// `layernorm`: per example, over its features.
-    Layer,
-}
-
-impl NormKind {
-    /// The name used in `.nn` files.
-    pub fn name(self) -> &'static str {
-        match self {
-            NormKind::Batch => "batchnorm",
-            NormKind::Layer => "layernorm",
-        }
-    }
 }
 
 #[cfg(test)]
@@ -550,13 +527,11 @@ mod tests {
             Builtin::Pool(_) => 6,
             Builtin::Flatten => 7,
             Builtin::Layer(_) => 8,
-            Builtin::Norm(_) => 9,
-            Builtin::Attention => 10,
         };
         let mut kinds: Vec<usize> = all.iter().map(kind).collect();
         kinds.dedup();
-        assert_eq!(kinds.len(), 11);
+        assert_eq!(kinds.len(), 9);
         assert!(Builtin::names().any(|n| n == "softsign"));
-        assert_eq!(all.len(), Elementwise::ALL.len() + 14 + Layer::ALL.len());
+        assert_eq!(all.len(), Elementwise::ALL.len() + 11 + Layer::ALL.len());
     }
 }

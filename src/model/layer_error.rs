@@ -50,7 +50,8 @@ pub enum LayerArgError {
     /// spatial batch norm scales and shifts each channel.
     SpatialNormParamShape { name: String, shape: Shape, channels: usize },
     /// `batchnorm(Z, gamma, beta, eps = 0)`: ε keeps the division defined.
-    EpsNotPositive { func: &'static str, found: String },
+    /// `operands` spells the call's operands for the help (`Z, gamma, beta`).
+    EpsNotPositive { func: &'static str, operands: &'static str, found: String },
     /// `maxpool(X, [2, 3, 4])`: a pooling's size, stride or padding given
     /// as a list holds two entries, the height's and the width's.
     ListLength { what: &'static str, found: usize },
@@ -165,10 +166,10 @@ impl LayerArgError {
             )
             .with_label(format!("this is {shape}"))
             .with_help(format!("declare it as [{channels}]: batch norm of maps [N, C, H, W] scales and shifts each channel")),
-            LayerArgError::EpsNotPositive { func, found } => {
+            LayerArgError::EpsNotPositive { func, operands, found } => {
                 Diagnostic::new(format!("eps of {func} must be a positive number, but it is {found}"), span)
                     .with_label("not a positive number")
-                    .with_help(format!("write it as a number, as in `{func}(Z, gamma, beta, eps = 0.00001)`"))
+                    .with_help(format!("write it as a number, as in `{func}({operands}, eps = 0.00001)`"))
             }
             LayerArgError::ListLength { what, found } => Diagnostic::new(
                 format!("{what} of a pooling is one number or a list of two, [height, width], but this list has {found}"),

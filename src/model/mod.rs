@@ -185,8 +185,9 @@ pub struct Model {
     pub batch: Option<Batch>,
     /// The batch and layer normalizations, as written out into equations.
     pub norms: Vec<norm::NormLayer>,
-    /// The equations a layer wrote out (μ, var, x̂ of a normalization; S
-    /// and A of attention), each with the equation that called the layer.
+    /// The equations a layer wrote out (μ, var, x̂ of a normalization, rms
+    /// of rmsnorm, S and A of attention), each with the equation that
+    /// called the layer.
     pub written_out: Vec<(TensorId, TensorId)>,
     /// The pre-activations the file left unnamed and nnderive named
     /// (`zh = W x + b` before `h = tanh(zh)`), in the order of the equations;

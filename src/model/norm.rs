@@ -1,25 +1,31 @@
-//! Batch and layer normalization, as the checker writes them out: named
+//! Batch and layer normalization, as their layers write them out: named
 //! intermediates μ, σ² and x̂ (printed once, with their values, and referred
 //! to by name afterwards) and the layer's output `γ ⊙ x̂ + β`. `derive`
-//! reads this record to state the closed form of the input's gradient.
+//! reads this record to state the closed form of the input's gradient,
+//! which the layer's own [`LayerOp::closed_form`] builds.
+//!
+//! [`LayerOp::closed_form`]: crate::model::ops::layer::LayerOp::closed_form
 
 use num_rational::BigRational;
 
 use super::expr::{NodeId, TensorId};
-use super::func::Axis;
-
-pub use super::func::NormKind;
+use super::func::{Axis, Layer};
 
 /// One normalization layer `out = γ ⊙ (X − μ) ⊘ sqrt(σ² + ε) + β`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NormLayer {
-    pub kind: NormKind,
+    /// The layer that wrote it out (`batchnorm`, `layernorm`), whose
+    /// [`LayerOp::closed_form`](crate::model::ops::layer::LayerOp::closed_form)
+    /// gives ∂L/∂X.
+    pub layer: Layer,
     /// X, a named tensor (an equation or a parameter).
     pub input: TensorId,
-    /// μ, σ² and x̂, equations the checker added.
+    /// μ, σ² and x̂, equations the layer wrote out.
     pub mean: TensorId,
     pub var: TensorId,
     pub xhat: TensorId,
+    /// The node that names x̂ in the graph.
+    pub xhat_node: NodeId,
     /// The equation whose right-hand side is the layer.
     pub out: TensorId,
     /// γ as it multiplies x̂ (transposed when a column `[D]` scales rows).

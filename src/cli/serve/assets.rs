@@ -90,6 +90,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     example!("pool_ceil.nn"),
     example!("pool_rect.nn"),
     example!("pool_variants.nn"),
+    example!("rmsnorm.nn"),
     example!("rnn.nn"),
     example!("rnn_many_to_one.nn"),
     example!("sigmoid_mse.nn"),

@@ -5,9 +5,10 @@
 //! - [`elementwise`]: the built-ins applied entry by entry (`relu`, `tanh`,
 //!   `max`, …), each one `impl` of [`elementwise::ElementwiseOp`].
 //! - [`layer`]: the layers that are compositions of the graph's operations
-//!   (`dropout`, …), each one `impl` of [`layer::LayerOp`].
+//!   (`dropout`, `batchnorm`, `layernorm`, `rmsnorm`, `attention`), each one
+//!   `impl` of [`layer::LayerOp`]; `normalize` holds what the norms share.
 //! - [`map`]: the operations over feature maps that are not compositions
-//!   (`conv2d`), each one `impl` of [`map::MapOp`] holding its forward part
+//!   (`conv2d`, `maxpool`, `avgpool`), each one `impl` of [`map::MapOp`] holding its forward part
 //!   and its backward kernels together.
 //!
 //! This sits inside `model` because the model's checker looks built-ins up
@@ -17,3 +18,4 @@
 pub mod elementwise;
 pub mod layer;
 pub mod map;
+mod normalize;

@@ -6,11 +6,19 @@
 //!
 //! Since a layer is written out in operations the derivation, the
 //! evaluator and every writer already know, its derivative, values and
-//! notation are theirs: a new layer needs no other stage.
+//! notation are theirs: a new layer needs no other stage. A layer may
+//! write out named intermediates ([`LayerCall::write_out`]: μ, var and x̂
+//! of a normalization, attention's S and A), and a normalization states
+//! the closed form of its input's gradient ([`LayerOp::closed_form`]),
+//! which `derive` adds as the last step.
 
 use crate::model::Layer;
 
+mod attention;
+mod batchnorm;
 mod dropout;
+mod layernorm;
+mod rmsnorm;
 mod spec;
 
 pub use spec::{LayerCall, LayerOp};
@@ -21,6 +29,10 @@ pub use spec::{LayerCall, LayerOp};
 pub fn op(layer: Layer) -> &'static dyn LayerOp {
     match layer {
         Layer::Dropout => &dropout::Dropout,
+        Layer::Batchnorm => &batchnorm::Batchnorm,
+        Layer::Layernorm => &layernorm::Layernorm,
+        Layer::Rmsnorm => &rmsnorm::Rmsnorm,
+        Layer::Attention => &attention::Attention,
     }
 }
 
