@@ -262,12 +262,13 @@ pub(super) fn number_row(bytes: &[u8]) -> Option<NumberRow> {
 /// in `row`, so its end stops the digits too.
 #[inline]
 fn plain_digits(row: &[u8], at: usize, mut mantissa: i64) -> (usize, i64) {
-    let digits = row.get(at..).unwrap_or_default();
-    let len = digits.iter().take_while(|c| c.is_ascii_digit()).count();
-    for &c in &digits[..len] {
-        mantissa = mantissa.wrapping_mul(10).wrapping_add(i64::from(c - b'0'));
+    // One pass: each byte is tested and added in the same step.
+    let mut end = at;
+    while let Some(d) = row.get(end).map(|c| c.wrapping_sub(b'0')).filter(|d| *d <= 9) {
+        mantissa = mantissa.wrapping_mul(10).wrapping_add(i64::from(d));
+        end += 1;
     }
-    (len, mantissa)
+    (end - at, mantissa)
 }
 
 /// How many commas `row` holds, counted a block at a time (a vector
