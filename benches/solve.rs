@@ -175,6 +175,54 @@ fn fast_eval(runs: usize) {
     }
 }
 
+/// The notebook networks phase by phase, as the Python package's
+/// `nnderive.parse(text).solve()` runs them: parse (the AST), parse and
+/// check (`load`), derive, and the f64 evaluation, for the assignment's
+/// network and every `.nn` file in `$NNDERIVE_BENCH_NETS`; with
+/// `load_only`, parse and load alone (for a profile of reading a file).
+fn network_phases(runs: usize, load_only: bool) {
+    let mut cases =
+        vec![("assignment4.nn".to_string(), std::fs::read_to_string(common::example("assignment4.nn")).unwrap())];
+    if let Ok(dir) = std::env::var("NNDERIVE_BENCH_NETS") {
+        let mut files: Vec<_> = std::fs::read_dir(&dir).expect("NNDERIVE_BENCH_NETS is a folder").flatten().collect();
+        files.sort_by_key(|f| f.file_name());
+        for f in files.into_iter().filter(|f| f.path().extension().is_some_and(|e| e == "nn")) {
+            cases.push((f.file_name().to_string_lossy().into_owned(), std::fs::read_to_string(f.path()).unwrap()));
+        }
+    }
+    let header = ["parse", "load", "derive", "f64 eval", "skeleton"];
+    println!(
+        "{:<20} {:>10} {:>10} {:>10} {:>10} {:>10}  (median ms)",
+        "network", header[0], header[1], header[2], header[3], header[4]
+    );
+    for (name, text) in cases {
+        let source = Source::new("net.nn", text);
+        let parse = median(runs, || drop(nnderive::parse(&source).unwrap()));
+        let load = median(runs, || drop(nnderive::load(&source).unwrap()));
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        if load_only {
+            println!("{name:<20} {:>10.3} {:>10.3}", ms(parse), ms(load));
+            continue;
+        }
+        let model = nnderive::load(&source).unwrap();
+        let derive = median(runs, || drop(nnderive::derive::derive(&model)));
+        let derivation = nnderive::derive::derive(&model);
+        let eval = median(runs, || drop(nnderive::eval::fast::solve_float(&model, &derivation).unwrap()));
+        // The Python package's first solve of a network also writes the
+        // skeleton of names and formulas its arrays are filed under.
+        let (solution, _) = nnderive::eval::fast::solve_float(&model, &derivation).unwrap();
+        let skeleton = median(runs, || drop(nnderive::render::json::solution_apart_from(&model, &solution)));
+        println!(
+            "{name:<20} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3}",
+            ms(parse),
+            ms(load),
+            ms(derive),
+            ms(eval),
+            ms(skeleton)
+        );
+    }
+}
+
 /// Long gradient sums (the `large` fuzz recipes): case 3, `Hk =
 /// fn(H(k-1)) * x`, where ∂L/∂x sums one term from every equation, and case
 /// 1, a chain `Hk = fn(H(k-1))`, both through a mix of the fuzz target's
@@ -426,6 +474,12 @@ fn main() {
     // `cargo bench -- eval`: only the evaluation, for NumPy's in-process figure.
     if std::env::args().any(|a| a == "eval") {
         eval_only(runs.max(5));
+        return;
+    }
+    // `cargo bench -- phases [load]`: the notebook networks phase by phase.
+    if std::env::args().any(|a| a == "phases") {
+        let runs = std::env::var("NNDERIVE_BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(runs.max(11));
+        network_phases(runs, std::env::args().any(|a| a == "load"));
         return;
     }
     // `cargo bench -- fast`: only the Python package's f64 evaluation.

@@ -37,16 +37,19 @@ impl Shown {
         clash
     }
 
-    /// The first form of `holder` (declared at `span`) that another name
-    /// shows too, as an error; `holder` itself is not recorded.
-    fn find(&self, holder: &Printed, span: Span) -> Option<Error> {
-        holder.forms().into_iter().find_map(|(holder, n, form)| {
-            let key = (n, form);
+    /// The first form of step `k` of `sequence` (declared at `span`) that
+    /// another name shows too, as an error; the step itself is not
+    /// recorded. `bases` is the sequence's name in each notation, in the
+    /// order of [`Printed::forms`].
+    fn find_step(&self, sequence: &str, bases: &[(Notation, String)], k: u64, span: Span) -> Option<Error> {
+        bases.iter().find_map(|(n, base)| {
+            let key = (*n, with_step(base.clone(), &StepLabel::At(k), *n));
             let (other, at) = self.by.get(&key)?;
-            if other.declared() == holder.declared() {
+            if other.declared() == sequence {
                 return None;
             }
-            Some(alike((&holder, span), (other, *at), n, &key.1))
+            let holder = Printed::Step { sequence: sequence.into(), step: StepLabel::At(k) };
+            Some(alike((&holder, span), (other, *at), *n, &key.1))
         })
     }
 }
@@ -137,9 +140,12 @@ pub(crate) fn prints_alike(file: &ast::File) -> Vec<Error> {
     let count = steps.iter().map(|&(_, a, b, _)| b - a + 1).fold(0, u64::saturating_add);
     if count <= super::time::MAX_UNROLLED_NODES {
         for &(sequence, first, last, span) in &steps {
+            // The sequence's name in each notation, written once: each
+            // step's form is it with the step's subscript, as `step_name`
+            // writes it (and as `Printed::forms` of the step would give).
+            let bases: Vec<(Notation, String)> = SHOWN.iter().map(|&n| (n, tensor_name(sequence, n))).collect();
             for k in first..=last {
-                let holder = Printed::Step { sequence: sequence.into(), step: StepLabel::At(k) };
-                if let Some(e) = shown.find(&holder, span) {
+                if let Some(e) = shown.find_step(sequence, &bases, k, span) {
                     errors.push(e);
                     break;
                 }

@@ -86,7 +86,10 @@ impl Introductions {
 pub(super) fn name_pre_activations(mut model: Model) -> Model {
     let needs = tensors_needing_gradient(&model);
     let mut node_needs: NodeMap<bool> = NodeMap::default();
-    let mut names = Namer::new(&model);
+    // Made at the first pre-activation to name: its table of every form of
+    // every name is most of this pass's work, and a file that names each
+    // of its pre-activations (`Z1 = W1 @ x + b1`) needs none of it.
+    let mut names: Option<Namer> = None;
     // Expressions an equation of the file defines already print as its name.
     let defined: NodeSet = model.tensors.values().filter_map(|t| t.definition).collect();
     // One expression shared by two equations is named once.
@@ -105,7 +108,8 @@ pub(super) fn name_pre_activations(mut model: Model) -> Model {
         for (ordinal, n) in fresh.into_iter().enumerate() {
             let definition = replace(&mut model.graph, n, &named);
             let shape = model.graph.shape(n).clone();
-            let name = names.name_for(&model.tensor(v).name.clone(), ordinal);
+            let namer = names.get_or_insert_with(|| Namer::new(&model));
+            let name = namer.name_for(&model.tensor(v).name.clone(), ordinal);
             let id = TensorId(model.tensors.len() as u32);
             let span = model.tensor(v).span;
             let tensor = NamedTensor::intermediate(name.clone(), shape.clone(), definition, span);
@@ -121,7 +125,7 @@ pub(super) fn name_pre_activations(mut model: Model) -> Model {
         order.push(v);
     }
     model.order = order;
-    if let Some(time) = &mut model.time {
+    if let (Some(time), Some(names)) = (&mut model.time, names) {
         for (base, user) in names.sequences {
             let templated = time.sequences.iter().find(|s| s.name == user).is_some_and(|s| s.templated);
             let at = time.sequences.iter().position(|s| s.name == user).unwrap_or(time.sequences.len());

@@ -139,7 +139,7 @@ pub(super) fn number_row(bytes: &[u8]) -> Option<NumberRow> {
         return None;
     }
     let row = &bytes[..close];
-    let mut values = Decimals::with_capacity(row.iter().filter(|c| **c == b',').count() + 1);
+    let mut values = Decimals::with_capacity(commas(row) + 1);
     // `row[at]` past the row's end reads as its `]`.
     let byte = |at: usize| row.get(at).copied().unwrap_or(b']');
     // The digits from `at`: how many, how many of them are significant
@@ -170,13 +170,21 @@ pub(super) fn number_row(bytes: &[u8]) -> Option<NumberRow> {
         let negative = sign == b'-';
         at += usize::from(matches!(sign, b'-' | b'+'));
         let int_at = at;
-        let (int_len, mut mantissa, mut significant) = digits(at, 0, 0);
+        let (int_len, mut mantissa) = plain_digits(row, at, 0);
         at += int_len;
         let dot = byte(at) == b'.';
         let mut frac_len = 0;
         if dot {
-            (frac_len, mantissa, significant) = digits(at + 1, mantissa, significant);
+            (frac_len, mantissa) = plain_digits(row, at + 1, mantissa);
             at += 1 + frac_len;
+        }
+        // Up to 18 digits make at most 18 significant ones, whose number
+        // fits in an i64 as read; more are read again, counting them.
+        let mut significant = (int_len + frac_len) as u32;
+        if int_len + frac_len > 18 {
+            let (_, m, s) = digits(int_at, 0, 0);
+            let (_, m, s) = if dot { digits(int_at + int_len + 1, m, s) } else { (0, m, s) };
+            (mantissa, significant) = (m, s);
         }
         // None of them, or too many (the general path words the error).
         if int_len + frac_len == 0 || int_len + frac_len > MAX_DIGITS {
@@ -246,6 +254,27 @@ pub(super) fn number_row(bytes: &[u8]) -> Option<NumberRow> {
     }
     LITERAL_NUMBERS.with(|c| c.set(count));
     Some(NumberRow { len: row.len() + 1, values, canonical })
+}
+
+/// The digits of `row` from `at`: how many, and `mantissa` with them
+/// appended, exact while that makes 18 digits or fewer (wrapping past
+/// them, where [`number_row`] reads the digits again). A row's `]` is not
+/// in `row`, so its end stops the digits too.
+#[inline]
+fn plain_digits(row: &[u8], at: usize, mut mantissa: i64) -> (usize, i64) {
+    // One pass: each byte is tested and added in the same step.
+    let mut end = at;
+    while let Some(d) = row.get(end).map(|c| c.wrapping_sub(b'0')).filter(|d| *d <= 9) {
+        mantissa = mantissa.wrapping_mul(10).wrapping_add(i64::from(d));
+        end += 1;
+    }
+    (end - at, mantissa)
+}
+
+/// How many commas `row` holds, counted a block at a time (a vector
+/// compare and sum, where a filter counts byte by byte).
+fn commas(row: &[u8]) -> usize {
+    row.chunks(255).map(|block| block.iter().map(|&c| u8::from(c == b',')).sum::<u8>() as usize).sum()
 }
 
 /// What [`number_row`] read: its length in bytes, each number's value, and
