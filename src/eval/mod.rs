@@ -15,6 +15,7 @@ pub mod fast;
 pub mod margins;
 pub mod probe;
 mod quantity;
+mod scaled;
 pub mod number;
 pub mod symbolic;
 pub mod optimize;
