@@ -152,7 +152,7 @@ mod tests {
 
     fn machine_correlate(x: &[BigRational], k: &[BigRational]) -> Option<Vec<BigRational>> {
         let len = x.len() + 1 - k.len();
-        bilinear(x, k, len, |a, b, out| correlate(a, b, out), |a, b, out| correlate(a, b, out))
+        bilinear(x, k, len, correlate, correlate)
     }
 
     #[test]
