@@ -162,6 +162,12 @@ fn bilinear(
     let capped = a.capped() || b.capped();
     let out = match (a.data(), b.data()) {
         (Data::Exact(x), Data::Exact(y)) => {
+            // Decimals (and other small fractions) in machine numbers.
+            let integer = |a: &[i128], b: &[i128], out: &mut [i128]| (kernels.0)(a, ad, b, bd, conv, out, od);
+            let float = |a: &[f64], b: &[f64], out: &mut [f64]| (kernels.2)(a, ad, b, bd, conv, out, od);
+            if let Some(v) = super::scaled::bilinear(x, y, len, float, integer) {
+                return Ok(Tensor::settle(out_dims.to_vec(), v)?.with_capped(capped));
+            }
             let (xd, xs) = scaled(x);
             let (yd, ys) = scaled(y);
             // Each output sums fewer than |a|·|b| products of entries below 2^bits.
@@ -318,7 +324,11 @@ fn argmax(a: &Tensor, window: Window) -> Result<(Vec<usize>, Vec<usize>), Numeri
     let (windows, dims) = windows_of(a.dims(), window)?;
     let greater: Box<dyn Fn(usize, usize) -> bool + '_> = match a.data() {
         Data::Symbolic(_) => return Err(open("maxpool")),
-        Data::Exact(v) => Box::new(move |p, q| crate::rational::cmp(&v[p], &v[q]).is_gt()),
+        // Over one common denominator the numerators compare as the values do.
+        Data::Exact(v) => match super::scaled::Scaled::of(v) {
+            Some(s) => Box::new(move |p, q| s.numer[p] > s.numer[q]),
+            None => Box::new(move |p, q| crate::rational::cmp(&v[p], &v[q]).is_gt()),
+        },
         Data::Float(v) => Box::new(move |p, q| v[p] > v[q]),
     };
     let mut out = Vec::with_capacity(windows.len());

@@ -16,6 +16,7 @@ pub mod map;
 pub mod margins;
 pub mod probe;
 mod quantity;
+mod scaled;
 pub mod number;
 pub mod symbolic;
 pub mod optimize;
