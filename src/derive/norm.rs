@@ -35,7 +35,11 @@ pub fn closed_form(g: &mut Graph, model: &Model, layer: &NormLayer, g_out: NodeI
     // Σₙ (or Σ_d) along the layer's axis; Σₙᵢⱼ per channel for maps.
     let sum = |g: &mut Graph, a: NodeId| {
         if layer.spatial {
-            let channel = g.shape(a).channel_axis().unwrap_or(0);
+            // The channels the checker named on the layer's input (a
+            // spatial batch norm reads it as [N, C, H, W]); the rule by
+            // rank only where nothing named them.
+            let named = model.axes(layer.input).position(crate::model::axes::AxisName::Channel);
+            let channel = named.or_else(|| g.shape(a).channel_axis()).unwrap_or(0);
             g.sum_spatial(a, channel)
         } else {
             g.sum_axis(a, layer.axis)

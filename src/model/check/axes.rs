@@ -90,7 +90,7 @@ impl AxesError {
                 )
                 .with_label("which axis?")
                 .with_help(format!(
-                    "make {map} with a layer that names its axes (conv2d, maxpool, avgpool, batchnorm, with `layout = nchw` or `layout = nhwc`), or declare the vector as [{}{}] to add it along the last axis",
+                    "let a layer name the axes of {map} (conv2d, maxpool or avgpool with its `layout`, or batchnorm), or declare the vector as [{}{}] to add it along the last axis",
                     "1, ".repeat(dims.len().saturating_sub(1)),
                     dims[last]
                 ))

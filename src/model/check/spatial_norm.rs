@@ -7,7 +7,8 @@ use num_rational::BigRational;
 
 use super::super::error::{Error, ErrorKind};
 use super::super::expr::{NodeId, TensorId};
-use super::super::func::Axis;
+use super::super::axes::{AxisName, Axes};
+use super::super::func::{Axis, MapLayout};
 use super::super::layer_error::LayerArgError;
 use super::super::norm::{NormKind, NormLayer};
 use super::Checker;
@@ -40,7 +41,10 @@ impl Checker<'_> {
                 return Err(Error::new(ErrorKind::LayerArgument(error), arg.span));
             }
         }
-        let channel = self.graph.shape(x).channel_axis().unwrap_or(0);
+        // The layer reads X as [N, C, H, W]: its channels are the axis that
+        // reading names (the named axes of the model say the same).
+        let reading = Axes::of_map(MapLayout::Nchw, dims.len());
+        let channel = reading.and_then(|a| a.position(AxisName::Channel)).unwrap_or(1);
         let super::layers::NormStages { mean, var, sigma, xhat } =
             self.norm_stages(x, |g, a| g.sum_spatial(a, channel), count, &eps, span);
         let g = &mut self.graph;
