@@ -6,7 +6,7 @@
 
 mod common;
 
-use nnderive::model::axes::{AxisName, Axes};
+use nnderive::model::axes::{Axes, AxisName};
 use nnderive::model::Model;
 use nnderive::Source;
 
@@ -162,7 +162,8 @@ fn naming_the_axes_changes_no_value_of_any_example() {
         let model = nnderive::load(&common::source(&path)).unwrap();
         let solution = nnderive::solve(&model).unwrap();
         let with_axes = nnderive::render::text::solution(&model, &solution, None);
-        let unnamed = Model { axes: model.ids().map(|id| Axes::unnamed(model.tensor(id).shape.rank())).collect(), ..model };
+        let unnamed =
+            Model { axes: model.ids().map(|id| Axes::unnamed(model.tensor(id).shape.rank())).collect(), ..model };
         let solution = nnderive::solve(&unnamed).unwrap();
         let without = nnderive::render::text::solution(&unnamed, &solution, None);
         assert_eq!(with_axes, without, "{}", path.display());
@@ -181,4 +182,21 @@ fn the_summary_and_the_json_name_the_axes() {
     assert_eq!(json["given"]["X"]["axes"], serde_json::json!(["N", "C", "H", "W"]));
     assert_eq!(json["forward"]["P1"]["axes"], serde_json::json!(["N", "C", "H", "W"]));
     assert!(json["given"]["K1"].get("axes").is_none());
+}
+
+/// A softmax the file asks for across its layout (examples in columns,
+/// softmax along each row) is computed as asked: what the layout implies
+/// and what the softmax implies disagree, so the axis stays unnamed rather
+/// than the file being refused.
+#[test]
+fn a_layout_implication_against_another_leaves_the_axis_unnamed() {
+    let path = common::example("assignment4_batch.nn");
+    let text = std::fs::read_to_string(path).unwrap().replace("softmax(Z2)", "softmax(Z2, axis = 1)");
+    assert!(text.contains("axis = 1"));
+    let m = load_text(&text).unwrap();
+    // The columns (examples to the biases, classes to the softmax) are
+    // one set from X to Yhat, contested and left unnamed everywhere.
+    assert_eq!(letters(&m, "X"), "--");
+    assert_eq!(letters(&m, "H"), "--");
+    assert_eq!(letters(&m, "Yhat")[1..], *"-");
 }

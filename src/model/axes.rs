@@ -15,6 +15,8 @@
 use std::fmt::Write;
 
 use super::func::MapLayout;
+use crate::diagnostic::Diagnostic;
+use crate::syntax::Span;
 
 /// What one axis of a tensor holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -138,6 +140,79 @@ impl Axes {
         }
         out.push(']');
         out
+    }
+}
+
+/// Two uses of one tensor that name one of its axes differently: `conv2d`
+/// reading `X` channels first and `maxpool` reading it channels last, or a
+/// vector beside a map whose first and last axes both fit it while nothing
+/// names the map's channels.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AxesError {
+    /// `Z1 = conv2d(X, K)` then `P = maxpool(X, 2, layout = nhwc)`: X's axis
+    /// 1 is the channels for the one and the height for the other.
+    Conflict {
+        tensor: String,
+        axis: usize,
+        first: Reading,
+        second: Reading,
+        /// The equation of the first use (the error sits at the second's).
+        first_span: Span,
+    },
+    /// `input X[2,3,4,3]` and `Y = X + b` with `b[3]`: b could go with axis 1
+    /// or axis 3, both of 3 entries, and no layer says which holds the
+    /// channels.
+    AmbiguousVector { vector: String, map: String, dims: Vec<usize>, channels_last: bool },
+}
+
+/// How one use reads an axis: the name it gives and what the use is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reading {
+    pub name: AxisName,
+    pub by: String,
+}
+
+impl AxesError {
+    /// The located message, for [`Error::diagnostic`].
+    pub fn diagnostic(&self, span: Option<Span>) -> Diagnostic {
+        match self {
+            AxesError::Conflict { tensor, axis, first, second, first_span } => Diagnostic::new(
+                format!(
+                    "{tensor} is read two ways: axis {axis} holds {} for {} but {} for {}",
+                    first.name.words(),
+                    first.by,
+                    second.name.words(),
+                    second.by
+                ),
+                span,
+            )
+            .with_label(format!("{} reads axis {axis} of {tensor} as {}", second.by, second.name.words()))
+            .with_related(*first_span, format!("{} reads it as {}", first.by, first.name.words()))
+            .with_help(
+                "give both uses the same `layout` (nchw: channels first, nhwc: channels last), or use two tensors",
+            ),
+            AxesError::AmbiguousVector { vector, map, dims, channels_last } => {
+                let shape = dims.iter().map(usize::to_string).collect::<Vec<_>>().join(", ");
+                let (first, last) = (dims.len().saturating_sub(3), dims.len().saturating_sub(1));
+                let why = match channels_last {
+                    true => format!("and {map} holds its channels along axis {last}"),
+                    false => "and nothing says which holds the channels".to_string(),
+                };
+                Diagnostic::new(
+                    format!(
+                        "the vector {vector} beside {map} [{shape}] could go with axis {first} or axis {last}, which both have {} entries, {why}",
+                        dims[last]
+                    ),
+                    span,
+                )
+                .with_label("which axis?")
+                .with_help(format!(
+                    "let a layer name the axes of {map} (conv2d, maxpool or avgpool with its `layout`, or batchnorm), or declare the vector as [{}{}] to add it along the last axis",
+                    "1, ".repeat(dims.len().saturating_sub(1)),
+                    dims[last]
+                ))
+            }
+        }
     }
 }
 

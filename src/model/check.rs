@@ -28,7 +28,7 @@ use crate::syntax::Span;
 
 mod subscript;
 mod window;
-pub(crate) mod axes;
+mod axes;
 
 /// The most training steps a file may ask for.
 pub const MAX_STEPS: u32 = 10_000;

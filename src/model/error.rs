@@ -203,7 +203,7 @@ pub enum ErrorKind {
     LayerArgument(super::layer_error::LayerArgError),
     /// A tensor read two ways (channels first by one layer, last by
     /// another), or a vector beside a map that fits two of its axes.
-    Axes(super::check::axes::AxesError),
+    Axes(super::axes::AxesError),
     /// `softmax(z, axis = 1)` where `z` is a column `[3]`: every row has one entry.
     AxisOfVector { func: String, shape: Shape, axis: usize },
     /// `target c[3] = [2, 0, 3]` as the labels of `cross_entropy(c, P)`

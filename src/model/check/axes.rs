@@ -8,8 +8,12 @@
 //! tensor in a known layout name slots, each name with the use that gave
 //! it. Joining is union–find, so a name given anywhere reaches every slot
 //! joined to it, forwards and backwards (`conv2d(relu(X), K)` names X's
-//! axes too). Two different names meeting in one set are one tensor read
-//! two ways: a located error naming both uses, never a silent choice.
+//! axes too). Two layers' different names meeting in one set (`conv2d`
+//! channels first, a pool channels last) are one tensor read two ways: a
+//! located error naming both uses, never a silent choice. What a network's
+//! layout implies (a bias over the examples, a cross-entropy's classes)
+//! gives way to a layer's reading, and two such implications that
+//! disagree leave the axis unnamed (see [`Use::strict`]).
 //!
 //! Parameters are left out: their axes are the layer's own (a kernel bank,
 //! a weight matrix), not the data's, and a weight shared by two layers
@@ -17,87 +21,13 @@
 
 use std::collections::HashMap;
 
-use super::super::axes::{Axes, AxisName};
+use super::super::axes::{Axes, AxesError, AxisName, Reading};
 use super::super::error::{Error, ErrorKind, Errors};
 use super::super::expr::{Graph, Node, NodeId, TensorId};
 use super::super::func::{Axis, LossFn, MapLayout};
 use super::super::norm::NormKind;
 use super::super::{Model, Role};
 use crate::syntax::Span;
-
-/// Two uses of one tensor that name one of its axes differently: `conv2d`
-/// reading `X` channels first and `maxpool` reading it channels last, or a
-/// vector beside a map whose first and last axes both fit it while nothing
-/// names the map's channels.
-#[derive(Clone, Debug, PartialEq)]
-pub enum AxesError {
-    /// `Z1 = conv2d(X, K)` then `P = maxpool(X, 2, layout = nhwc)`: X's axis
-    /// 1 is the channels for the one and the height for the other.
-    Conflict {
-        tensor: String,
-        axis: usize,
-        first: Reading,
-        second: Reading,
-        /// The equation of the first use (the error sits at the second's).
-        first_span: Span,
-    },
-    /// `input X[2,3,4,3]` and `Y = X + b` with `b[3]`: b could go with axis 1
-    /// or axis 3, both of 3 entries, and no layer says which holds the
-    /// channels.
-    AmbiguousVector { vector: String, map: String, dims: Vec<usize>, channels_last: bool },
-}
-
-/// How one use reads an axis: the name it gives and what the use is.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Reading {
-    pub name: AxisName,
-    pub by: String,
-}
-
-impl AxesError {
-    /// The located message, for [`Error::diagnostic`].
-    pub fn diagnostic(&self, span: Option<Span>) -> crate::diagnostic::Diagnostic {
-        use crate::diagnostic::Diagnostic;
-        match self {
-            AxesError::Conflict { tensor, axis, first, second, first_span } => Diagnostic::new(
-                format!(
-                    "{tensor} is read two ways: axis {axis} holds {} for {} but {} for {}",
-                    first.name.words(),
-                    first.by,
-                    second.name.words(),
-                    second.by
-                ),
-                span,
-            )
-            .with_label(format!("{} reads axis {axis} of {tensor} as {}", second.by, second.name.words()))
-            .with_related(*first_span, format!("{} reads it as {}", first.by, first.name.words()))
-            .with_help(
-                "give both uses the same `layout` (nchw: channels first, nhwc: channels last), or use two tensors",
-            ),
-            AxesError::AmbiguousVector { vector, map, dims, channels_last } => {
-                let shape = dims.iter().map(usize::to_string).collect::<Vec<_>>().join(", ");
-                let (first, last) = (dims.len().saturating_sub(3), dims.len().saturating_sub(1));
-                let why = match channels_last {
-                    true => format!("and {map} holds its channels along axis {last}"),
-                    false => "and nothing says which holds the channels".to_string(),
-                };
-                Diagnostic::new(
-                    format!(
-                        "the vector {vector} beside {map} [{shape}] could go with axis {first} or axis {last}, which both have {} entries, {why}",
-                        dims[last]
-                    ),
-                    span,
-                )
-                .with_label("which axis?")
-                .with_help(format!(
-                    "let a layer name the axes of {map} (conv2d, maxpool or avgpool with its `layout`, or batchnorm), or declare the vector as [{}{}] to add it along the last axis",
-                    "1, ".repeat(dims.len().saturating_sub(1)),
-                    dims[last]
-                ))
-            }
-        }
-    }
-}
 
 /// A name given to a slot, and by which use.
 struct Seed {
@@ -110,6 +40,14 @@ struct Seed {
 struct Use {
     by: String,
     span: Span,
+    /// A layer that reads its operand in one layout and computes with it
+    /// so (`conv2d`, the pools, a spatial batch norm): a different reading
+    /// elsewhere is an error. The other uses name what a network's layout
+    /// implies (a bias over the examples, the classes of a cross-entropy,
+    /// attention's steps); a file may compute across that layout on
+    /// purpose (`softmax(Z, axis = 1)` on examples in columns), so where
+    /// two of them disagree, the axis is left unnamed instead.
+    strict: bool,
 }
 
 /// The slots of the model: one per axis of each node of the graph, then
@@ -335,9 +273,10 @@ impl<'m> Slots<'m> {
     }
 
     /// A new use, placed at the equation `n` is part of (or `fallback`).
-    fn add_use(&mut self, by: String, n: NodeId, fallback: TensorId) -> usize {
+    fn add_use(&mut self, by: String, strict: bool, n: NodeId, fallback: TensorId) -> usize {
         let eq = self.owner.get(&n).copied().unwrap_or(fallback);
-        self.uses.push(Use { by: format!("{by} in {}", self.model.tensor(eq).name), span: self.model.tensor(eq).span });
+        let (name, span) = (&self.model.tensor(eq).name, self.model.tensor(eq).span);
+        self.uses.push(Use { by: format!("{by} in {name}"), span, strict });
         self.uses.len() - 1
     }
 
@@ -378,7 +317,7 @@ impl<'m> Slots<'m> {
                 Node::Conv2d(x, _, conv) => {
                     let layout = conv.layout.name();
                     if let Some(names) = map(conv.layout, self.dims(n)) {
-                        let u = self.add_use(format!("conv2d (layout = {layout})"), n, loss);
+                        let u = self.add_use(format!("conv2d (layout = {layout})"), true, n, loss);
                         self.seed(*x, &names, u);
                         self.seed(n, &names, u);
                     }
@@ -386,13 +325,13 @@ impl<'m> Slots<'m> {
                 Node::Pool(kind, a, window) => {
                     let layout = window.layout.name();
                     if let Some(names) = map(window.layout, self.dims(n)) {
-                        let u = self.add_use(format!("{} (layout = {layout})", kind.name()), n, loss);
+                        let u = self.add_use(format!("{} (layout = {layout})", kind.name()), true, n, loss);
                         self.seed(*a, &names, u);
                         self.seed(n, &names, u);
                     }
                 }
                 Node::Loss(LossFn::CrossEntropy(Some(axis)), _, p) if self.dims(*p).len() == 2 => {
-                    let u = self.add_use("a batched cross_entropy".to_string(), n, loss);
+                    let u = self.add_use("a batched cross_entropy".to_string(), false, n, loss);
                     self.seed(*p, &batch_matrix(axis.other()), u);
                 }
                 // A bias added to every example: the axis it stretches along
@@ -404,7 +343,7 @@ impl<'m> Slots<'m> {
                             continue;
                         }
                         if let [axis] = small.stretched_axes(big)[..] {
-                            let u = self.add_use("a bias added to every example".to_string(), n, loss);
+                            let u = self.add_use("a bias added to every example".to_string(), false, n, loss);
                             let mut names = [None, None];
                             names[axis.index()] = Some(AxisName::Batch);
                             self.seed(n, &names, u);
@@ -417,7 +356,7 @@ impl<'m> Slots<'m> {
                     let mut names = vec![None; self.dims(n).len()];
                     if let Some(last) = names.last_mut() {
                         *last = Some(AxisName::Features);
-                        let u = self.add_use("an embedding lookup".to_string(), n, loss);
+                        let u = self.add_use("an embedding lookup".to_string(), false, n, loss);
                         self.seed(n, &names, u);
                     }
                 }
@@ -435,7 +374,8 @@ impl<'m> Slots<'m> {
             };
             if let Some(names) = names {
                 let eq = self.model.tensor(norm.out);
-                self.uses.push(Use { by: format!("{what} in {}", eq.name), span: eq.span });
+                let strict = norm.spatial;
+                self.uses.push(Use { by: format!("{what} in {}", eq.name), span: eq.span, strict });
                 let u = self.uses.len() - 1;
                 self.seed_tensor(x, &names, u);
                 self.seed_tensor(norm.out, &names, u);
@@ -462,7 +402,7 @@ impl<'m> Slots<'m> {
                 continue;
             }
             let eq = model.tensor(owner);
-            self.uses.push(Use { by: format!("attention in {}", eq.name), span: eq.span });
+            self.uses.push(Use { by: format!("attention in {}", eq.name), span: eq.span, strict: false });
             let u = self.uses.len() - 1;
             let time = [Some(AxisName::Time), Some(AxisName::Time)];
             self.seed_tensor(s, &time, u);
@@ -485,12 +425,26 @@ impl<'m> Slots<'m> {
         let mut named: HashMap<usize, (AxisName, usize)> = HashMap::new();
         let mut errors = Errors::default();
         let mut reported: Vec<(usize, usize)> = Vec::new();
-        let seeds = std::mem::take(&mut self.seeds);
+        let mut contested: std::collections::HashSet<usize> = std::collections::HashSet::new();
+        let mut seeds = std::mem::take(&mut self.seeds);
+        // The layers' readings first: a layout's implication never
+        // overrules one.
+        seeds.sort_by_key(|s| !self.uses[s.use_].strict);
         for seed in &seeds {
             let root = self.find(seed.slot);
+            if contested.contains(&root) {
+                continue;
+            }
+            let strict = |u: usize| self.uses[u].strict;
             match named.get(&root).copied() {
                 None => {
                     named.insert(root, (seed.name, seed.use_));
+                }
+                Some((name, first)) if name != seed.name && !strict(seed.use_) => {
+                    if !strict(first) {
+                        named.remove(&root);
+                        contested.insert(root);
+                    }
                 }
                 Some((name, first)) if name != seed.name && !reported.contains(&(first, seed.use_)) => {
                     reported.push((first, seed.use_));
@@ -514,11 +468,17 @@ impl<'m> Slots<'m> {
             let mut names: Vec<Option<AxisName>> =
                 (0..t.shape.rank()).map(|a| named.get(&self.find(start + a)).map(|&(name, _)| name)).collect();
             // A matrix of examples or steps has its features along the
-            // other axis (unless that axis is a stretched 1).
+            // other axis (unless that axis is a stretched 1, or two uses
+            // disagree about it).
             let dims = t.shape.dims();
+            let open = |s: &mut Self, a: usize| dims[a] > 1 && !contested.contains(&s.find(start + a));
             match names[..] {
-                [Some(AxisName::Batch | AxisName::Time), None] if dims[1] > 1 => names[1] = Some(AxisName::Features),
-                [None, Some(AxisName::Batch | AxisName::Time)] if dims[0] > 1 => names[0] = Some(AxisName::Features),
+                [Some(AxisName::Batch | AxisName::Time), None] if open(&mut self, 1) => {
+                    names[1] = Some(AxisName::Features)
+                }
+                [None, Some(AxisName::Batch | AxisName::Time)] if open(&mut self, 0) => {
+                    names[0] = Some(AxisName::Features)
+                }
                 _ => {}
             }
             axes.push(Axes::new(names));

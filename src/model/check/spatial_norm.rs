@@ -5,9 +5,9 @@
 
 use num_rational::BigRational;
 
+use super::super::axes::{Axes, AxisName};
 use super::super::error::{Error, ErrorKind};
 use super::super::expr::{NodeId, TensorId};
-use super::super::axes::{AxisName, Axes};
 use super::super::func::{Axis, MapLayout};
 use super::super::layer_error::LayerArgError;
 use super::super::norm::{NormKind, NormLayer};
