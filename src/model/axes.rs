@@ -154,6 +154,9 @@ pub enum AxesError {
     Conflict {
         tensor: String,
         axis: usize,
+        /// The tensor the second use reads, when it is another with
+        /// `tensor`'s axes (`A = relu(X)`).
+        via: Option<String>,
         first: Reading,
         second: Reading,
         /// The equation of the first use (the error sits at the second's).
@@ -176,7 +179,7 @@ impl AxesError {
     /// The located message, for [`Error::diagnostic`].
     pub fn diagnostic(&self, span: Option<Span>) -> Diagnostic {
         match self {
-            AxesError::Conflict { tensor, axis, first, second, first_span } => Diagnostic::new(
+            AxesError::Conflict { tensor, axis, via, first, second, first_span } => Diagnostic::new(
                 format!(
                     "{tensor} is read two ways: axis {axis} holds {} for {} but {} for {}",
                     first.name.words(),
@@ -186,7 +189,12 @@ impl AxesError {
                 ),
                 span,
             )
-            .with_label(format!("{} reads axis {axis} of {tensor} as {}", second.by, second.name.words()))
+            .with_label(match via {
+                Some(via) => {
+                    format!("{} reads axis {axis} of {tensor} (through {via}) as {}", second.by, second.name.words())
+                }
+                None => format!("{} reads axis {axis} of {tensor} as {}", second.by, second.name.words()),
+            })
             .with_related(*first_span, format!("{} reads it as {}", first.by, first.name.words()))
             .with_help(
                 "give both uses the same `layout` (nchw: channels first, nhwc: channels last), or use two tensors",

@@ -34,6 +34,8 @@ struct Seed {
     slot: usize,
     name: AxisName,
     use_: usize,
+    /// The named tensor the use reads or makes, if it is one.
+    tensor: Option<TensorId>,
 }
 
 /// One use that names axes: what it is and the equation it is in.
@@ -288,7 +290,11 @@ impl<'m> Slots<'m> {
         for (axis, name) in names.iter().enumerate() {
             if let Some(name) = *name {
                 let slot = self.slot(n, axis);
-                self.seeds.push(Seed { slot, name, use_ });
+                let tensor = match *self.graph().node(n) {
+                    Node::Tensor(t) => Some(t),
+                    _ => None,
+                };
+                self.seeds.push(Seed { slot, name, use_, tensor });
             }
         }
     }
@@ -301,7 +307,7 @@ impl<'m> Slots<'m> {
         }
         for (axis, name) in names.iter().enumerate() {
             if let Some(name) = *name {
-                self.seeds.push(Seed { slot: self.tensor_start[t.0 as usize] + axis, name, use_ });
+                self.seeds.push(Seed { slot: self.tensor_start[t.0 as usize] + axis, name, use_, tensor: Some(t) });
             }
         }
     }
@@ -449,9 +455,11 @@ impl<'m> Slots<'m> {
                 Some((name, first)) if name != seed.name && !reported.contains(&(first, seed.use_)) => {
                     reported.push((first, seed.use_));
                     let (tensor, axis) = self.tensor_of(root);
+                    let via = seed.tensor.map(|t| self.model.tensor(t).name.clone()).filter(|v| *v != tensor);
                     let error = AxesError::Conflict {
                         tensor,
                         axis,
+                        via,
                         first: Reading { name, by: self.uses[first].by.clone() },
                         second: Reading { name: seed.name, by: self.uses[seed.use_].by.clone() },
                         first_span: self.uses[first].span,
