@@ -28,6 +28,7 @@ use crate::syntax::Span;
 
 mod subscript;
 mod window;
+mod axes;
 
 /// The most training steps a file may ask for.
 pub const MAX_STEPS: u32 = 10_000;
@@ -52,7 +53,7 @@ pub fn check(file: &ast::File) -> Result<Model, Errors> {
         Err(e) => Err(e.into()),
     };
     if alike.is_empty() {
-        return checked.map(super::preact::name_pre_activations);
+        return checked.map(super::preact::name_pre_activations).and_then(axes::name_axes);
     }
     // Names that print alike are independent of every other error.
     let mut errors = checked.err().unwrap_or_default();
@@ -87,8 +88,21 @@ fn check_unrolled(file: &ast::File) -> Result<Model, Errors> {
         _ => return Err(errors),
     };
     let introduced = Default::default();
-    let model =
-        Model { graph, tensors, functions, order, loss, train, time: None, batch, norms, written_out, introduced };
+    let axes = Vec::new();
+    let model = Model {
+        graph,
+        tensors,
+        functions,
+        order,
+        loss,
+        train,
+        time: None,
+        batch,
+        norms,
+        written_out,
+        introduced,
+        axes,
+    };
     if model.params().next().is_some() && !depends_on_param(&model, loss) {
         return Err(Error::new(ErrorKind::LossIgnoresParams, model.tensor(loss).span).into());
     }

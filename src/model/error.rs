@@ -201,6 +201,9 @@ pub enum ErrorKind {
     /// normalising layer that its formulas cannot refuse (each kind's doc
     /// gives its input).
     LayerArgument(super::layer_error::LayerArgError),
+    /// A tensor read two ways (channels first by one layer, last by
+    /// another), or a vector beside a map that fits two of its axes.
+    Axes(super::axes::AxesError),
     /// `softmax(z, axis = 1)` where `z` is a column `[3]`: every row has one entry.
     AxisOfVector { func: String, shape: Shape, axis: usize },
     /// `target c[3] = [2, 0, 3]` as the labels of `cross_entropy(c, P)`
@@ -748,6 +751,7 @@ impl Error {
                 "write `{func}({arg}, axis = 0)` to work on each column (examples as columns, as after `W @ X`) or `{func}({arg}, axis = 1)` on each row (examples as rows, as after `X @ W`)"
             )),
             LayerArgument(error) => error.diagnostic(self.span),
+            Axes(error) => error.diagnostic(self.span),
             BadAxis => d("axis must be 0 or 1".into())
                 .with_label("not an axis of a matrix")
                 .with_help("`axis = 0` works down each column, `axis = 1` along each row"),

@@ -3,6 +3,7 @@
 //! and every expression lives in one canonical [`Graph`].
 
 mod check;
+pub mod axes;
 pub mod norm;
 pub mod ops;
 pub mod draw;
@@ -193,6 +194,8 @@ pub struct Model {
     /// (`zh = W x + b` before `h = tanh(zh)`), in the order of the equations;
     /// each is also in `written_out`, before the equation that uses it.
     pub introduced: preact::Introductions,
+    /// The named axes of each tensor, by [`TensorId`] (see [`axes`]).
+    pub axes: Vec<axes::Axes>,
 }
 
 /// How a network that works on a batch of examples lays them out, read off
@@ -212,6 +215,13 @@ pub struct Batch {
 impl Model {
     pub fn tensor(&self, id: TensorId) -> &NamedTensor {
         &self.tensors[id.0 as usize]
+    }
+
+    /// The named axes of tensor `id`: which holds the examples, the
+    /// channels, … where the file says it (see [`axes`]).
+    pub fn axes(&self, id: TensorId) -> &axes::Axes {
+        static NO_AXES: axes::Axes = axes::Axes::NONE;
+        self.axes.get(id.0 as usize).unwrap_or(&NO_AXES)
     }
 
     pub fn tensor_id(&self, name: &str) -> Option<TensorId> {

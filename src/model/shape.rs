@@ -219,7 +219,9 @@ impl Shape {
 
     /// The channel axis of a feature map: 0 of a single map `[C, H, W]`, 1
     /// of a batch `[N, C, H, W]` (the batch axis leads, as in PyTorch and
-    /// CS231n). `None` for other ranks.
+    /// CS231n). `None` for other ranks. A rule by rank, for where nothing
+    /// names the axes: the model's named axes (`Model::axes`) say where the
+    /// channels are when a layer reads or makes the map.
     pub fn channel_axis(&self) -> Option<usize> {
         match self.rank() {
             3 => Some(0),
@@ -240,7 +242,10 @@ impl Shape {
     /// with the last axis (channels last, `[H, W, F]`, `[N, H, W, F]`:
     /// NumPy's own rule, trailing axes first). `[1, 1, 1, F]`, ones but the
     /// last and of the map's rank (deeplearning.ai's bias), goes with the
-    /// last axis only, as in NumPy.
+    /// last axis only, as in NumPy. When both axes have F entries the
+    /// checker has made sure the map's named channels are the first
+    /// (`check/axes.rs` refuses a vector beside a map whose channels are
+    /// last or unnamed), so the choice here is never a guess.
     pub fn spread_axis(&self, map: &Shape) -> Option<usize> {
         let rank = map.rank();
         if !matches!(rank, 3 | 4) {

@@ -280,7 +280,8 @@ fn formula_sections(o: &Outline<()>) -> [Map<String, Value>; 4] {
     let (model, g, names) = (o.model, &o.derivation.graph, &o.names);
     let mut forward = Map::new();
     for eq in o.forward.iter().filter(|eq| eq.tensor != model.loss) {
-        let obj = equation_formulas(g, names, eq.tensor, eq.definition);
+        let mut obj = equation_formulas(g, names, eq.tensor, eq.definition);
+        insert_axes(&mut obj, model, eq.tensor);
         forward.insert(model.tensor(eq.tensor).name.clone(), Value::Object(obj));
     }
     let mut deltas = Map::new();
@@ -416,6 +417,16 @@ impl ObjectWriter {
     }
 }
 
+/// `axes`: the letter of each axis the checker named (`["N", "C", "H",
+/// "W"]`, `null` for an axis it did not), on a tensor with any named.
+fn insert_axes(obj: &mut Map<String, Value>, model: &crate::model::Model, id: crate::model::TensorId) {
+    let axes = model.axes(id);
+    if axes.is_named() {
+        let letters: Vec<Value> = axes.names().iter().map(|n| n.map_or(Value::Null, |n| json!(n.letter()))).collect();
+        obj.insert("axes".into(), Value::Array(letters));
+    }
+}
+
 /// `given`: each declared tensor with its role and value (`open` when the
 /// value is left open).
 pub(super) fn given_json(o: &WorkedSolution) -> Value {
@@ -424,6 +435,7 @@ pub(super) fn given_json(o: &WorkedSolution) -> Value {
         let t = o.model.tensor(item.tensor);
         let mut obj = Map::new();
         obj.insert("role".into(), json!(t.role.name()));
+        insert_axes(&mut obj, o.model, item.tensor);
         if t.value.is_none() {
             // Not given: its entries are the unknowns of the expressions.
             obj.insert("open".into(), json!(true));
@@ -447,6 +459,8 @@ fn forward_json(o: &WorkedSolution) -> (Value, Value) {
             loss = with_value(named, eq.value, o.round);
             continue;
         }
+        let mut formulas = formulas;
+        insert_axes(&mut formulas, model, eq.tensor);
         let mut entry = with_value(formulas, eq.value, o.round);
         // A max-pool's mask goes with the equation that pools.
         if let (Some(m), Value::Object(obj)) = (eq.masks.last(), &mut entry) {

@@ -1,5 +1,6 @@
 //! `nnderive check`'s summary: the file's tensors with their roles, shapes
-//! and whether a value is given, then its functions and a count.
+//! (with the axes the checker named) and whether a value is given, then its
+//! functions and a count.
 
 use std::fmt::Write;
 
@@ -16,13 +17,20 @@ pub fn check_summary(model: &Model) -> String {
     let mut rows: Vec<[String; 4]> = Vec::new();
     // The file's own tensors: a pre-activation nnderive named is not one.
     let own = |id: &crate::model::TensorId| model.introduced_for(*id).is_none();
-    for t in model.ids().filter(own).map(|id| model.tensor(id)) {
+    for id in model.ids().filter(own) {
+        let t = model.tensor(id);
         let value = match (&t.value, t.role.is_data()) {
             (Some(_), _) => "value given".to_string(),
             (None, true) => "no value".to_string(),
             (None, false) => "computed".to_string(),
         };
-        let shape = if t.shape.is_scalar() { "scalar".to_string() } else { t.shape.to_string() };
+        // The axes the checker named, where it named any (`[N=2, C=3, H=5, W=5]`).
+        let axes = model.axes(id);
+        let shape = match () {
+            _ if t.shape.is_scalar() => "scalar".to_string(),
+            _ if axes.is_named() => axes.show(t.shape.dims()),
+            _ => t.shape.to_string(),
+        };
         rows.push([t.role.name().to_string(), t.name.clone(), shape, value]);
     }
     let width = |i: usize| align_width(rows.iter().map(|r| display_width(&r[i])), NAME_ALIGN_CAP);

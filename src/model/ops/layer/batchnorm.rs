@@ -109,7 +109,11 @@ fn spatial(call: &mut dyn LayerCall, input: crate::model::TensorId, eps: BigRati
             return Err(layer_error(error, arg.span));
         }
     }
-    let channel = call.graph().shape(x).channel_axis().unwrap_or(0);
+    // The layer reads X as [N, C, H, W]: its channels are the axis that
+    // reading names (the model's named axes say the same once inferred).
+    let rank = call.graph().shape(x).rank();
+    let reading = crate::model::axes::Axes::of_map(crate::model::MapLayout::Nchw, rank);
+    let channel = reading.and_then(|a| a.position(crate::model::axes::AxisName::Channel)).unwrap_or(1);
     let normalize::Stages { mean, var, sigma, xhat } =
         normalize::stages(call, x, |g, a| g.sum_spatial(a, channel), count, &eps);
     let g = call.graph();
