@@ -18,6 +18,7 @@ mod quantity;
 pub mod number;
 pub mod symbolic;
 pub mod optimize;
+pub mod plan;
 pub mod slice;
 mod solve;
 mod stable;
