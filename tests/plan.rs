@@ -102,6 +102,27 @@ fn the_plan_computes_what_the_evaluator_computes_on_every_example() {
 }
 
 #[test]
+fn a_large_network_trained_in_place_is_trained_as_the_evaluator_trains_it() {
+    // More than SMALL_NETWORK parameter entries: plain SGD updates the slots in place.
+    for train in ["train sgd(lr = 0.05, steps = 3)\n", "train adam(lr = 0.01, steps = 2)\n"] {
+        let text = common::random_network(7, 3, &[12, 10, 8, 3], &["tanh", "sigmoid"], "cross_entropy");
+        // The network's own `train` line replaced by this one.
+        let text: String =
+            text.lines().filter(|l| !l.starts_with("train")).map(|l| format!("{l}\n")).collect::<String>() + train;
+        let model = nnderive::load(&Source::new("wide.nn", text)).unwrap();
+        let derivation = nnderive::derive::derive(&model);
+        let (want, computed) = solve_unplanned(&model, &derivation).unwrap();
+        assert_eq!(computed, Computed::Float);
+        let plan = Plan::compile(&model, &derivation).unwrap();
+        for _ in 0..2 {
+            let Outcome::Solved(got) = plan.solve(&model, &derivation) else { panic!("not solved in f64") };
+            assert_eq!(got.training.as_ref().unwrap().losses.len(), 4 - usize::from(train.contains("adam")));
+            assert_same_solution(train, &got, &want);
+        }
+    }
+}
+
+#[test]
 fn the_assignment_by_the_plan_is_the_backpropagation_by_hand() {
     let model = load(&common::example("assignment4.nn")).unwrap();
     let derivation = nnderive::derive::derive(&model);

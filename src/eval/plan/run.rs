@@ -6,7 +6,7 @@ use super::{Buffers, Instr, Op, Plan, Reader, Slot, Zip};
 use crate::derive::Derivation;
 use crate::eval::error::Failure;
 use crate::eval::evaluate::{Evaluator, Note};
-use crate::eval::matmul::float_matmul_strided;
+use crate::eval::matmul::float_matmul_strided_into;
 use crate::eval::optimize::{self, Steps};
 use crate::eval::solve::{ParamStep, Solution, Training, TrainingStep, SMALL_NETWORK};
 use crate::eval::tensor::{sigmoid, Data, Tensor};
@@ -111,8 +111,6 @@ impl Plan {
             let (_, slot, data) = self.inputs.iter().find(|(t, _, _)| *t == id)?;
             Some(Tensor::float(self.slots[*slot].dims.clone(), data.clone()))
         };
-        let mut current: Vec<Option<Tensor>> = vec![None; values.len()];
-        let mut grads: Vec<Tensor> = gradients.to_vec();
         let mut losses = vec![values[model.loss.0 as usize].clone()];
         let mut history = Vec::new();
         let mut previous: Vec<Option<Vec<Tensor>>> = derivation
@@ -121,50 +119,69 @@ impl Plan {
             .zip(gradients)
             .map(|(g, grad)| optimize::initial_state(train, g.param, grad, given))
             .collect();
+        // Plain SGD of a large network updates the slots in place, by
+        // `optimize::sgd_step`'s f64 rule (w − lr·g, entry by entry).
+        let lr = Tensor::scalar_exact(train.lr.clone()).to_f64_vec().first().copied().unwrap_or(f64::NAN);
+        let in_place = |k: usize, p: usize| {
+            let (slot, grad) = (self.values[p], self.gradients[k]);
+            matches!(train.optimizer, crate::model::Optimizer::Sgd)
+                && !small
+                && self.slots[slot].constant.is_none()
+                && self.slots[grad].constant.is_none()
+                && self.slots[slot].dims == self.slots[grad].dims
+        };
         let mut inexact_noted = false;
         for at in Steps::after(&train.optimizer, train.taken).take(train.steps as usize) {
             let step = at.k - train.taken;
             let mut record = Vec::new();
-            for ((g, grad), before) in derivation.gradients.iter().zip(&grads).zip(previous.iter_mut()) {
+            for (k, (g, before)) in derivation.gradients.iter().zip(previous.iter_mut()).enumerate() {
                 let p = g.param.0 as usize;
-                let old = current[p].as_ref().unwrap_or(&values[p]);
-                let update = optimize::update(&train.optimizer, &train.lr, &at, old, grad, before.as_deref())
+                let slot = self.values[p];
+                if in_place(k, p) && bufs.held[self.gradients[k]].is_none() {
+                    let mut w = std::mem::take(&mut bufs.f64s[slot]);
+                    w.iter_mut().zip(&bufs.f64s[self.gradients[k]]).for_each(|(w, g)| *w -= lr * g);
+                    bufs.f64s[slot] = w;
+                    finite(&bufs.f64s[slot])?;
+                    *before = Some(Vec::new());
+                    continue;
+                }
+                // The gradient at the current parameters: the last run's.
+                let grad = self.tensor(bufs, self.gradients[k]);
+                let old = self.tensor(bufs, slot);
+                let update = optimize::update(&train.optimizer, &train.lr, &at, &old, &grad, before.as_deref())
                     .map_err(|_| Stop::Failed)?;
                 if let (Some(root), false) = (update.inexact_root, inexact_noted) {
                     inexact_noted = true;
                     notes.push(Note::InexactRoot { optimizer: train.optimizer.name(), root, step });
                 }
+                let Data::Float(value) = update.value.data() else { return Err(Stop::Mismatch) };
+                if self.slots[slot].constant.is_some() || bufs.f64s[slot].len() != value.len() {
+                    return Err(Stop::Mismatch);
+                }
+                bufs.f64s[slot].copy_from_slice(value);
                 if small {
                     record.push(ParamStep {
                         param: g.param,
-                        gradient: grad.clone(),
+                        gradient: grad,
                         quantities: update.quantities.clone(),
-                        value: update.value.clone(),
+                        value: update.value,
                     });
                 }
                 *before = Some(update.quantities);
-                let slot = self.values[p];
-                let view = update.value.float_view();
-                if self.slots[slot].constant.is_some() || bufs.f64s[slot].len() != view.len() {
-                    return Err(Stop::Mismatch);
-                }
-                bufs.f64s[slot].copy_from_slice(&view);
-                drop(view);
-                current[p] = Some(update.value);
             }
             if small {
                 history.push(TrainingStep { params: record });
             }
-            let backward = step < train.steps;
-            self.run(bufs, ev, backward)?;
+            self.run(bufs, ev, step < train.steps)?;
             losses.push(self.tensor(bufs, self.values[model.loss.0 as usize]));
-            if backward {
-                grads = self.gradients.iter().map(|&s| self.tensor(bufs, s)).collect();
-            }
         }
+        let trained = |p: TensorId| derivation.gradients.iter().any(|g| g.param == p);
         let updated = model
             .params()
-            .map(|p| (p, current[p.0 as usize].take().unwrap_or_else(|| values[p.0 as usize].clone())))
+            .map(|p| match trained(p) && train.steps > 0 {
+                true => (p, self.tensor(bufs, self.values[p.0 as usize])),
+                false => (p, values[p.0 as usize].clone()),
+            })
             .collect();
         Ok(Training {
             optimizer: train.optimizer.clone(),
@@ -222,7 +239,7 @@ impl Plan {
                 finite(&out)?;
             }
             Op::MatMul { a, a_strides, b, m, k, p } => {
-                out = float_matmul_strided(&bufs[a], a_strides, &bufs[b], m, k, p);
+                float_matmul_strided_into(&mut out, &bufs[a], a_strides, &bufs[b], m, k, p);
                 finite(&out)?;
             }
             Op::Transpose(a, m, n) => {
