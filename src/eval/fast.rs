@@ -77,7 +77,7 @@ pub fn solve_float_cached(
 /// see [`super::plan`]), else node by node.
 fn solve_planned(model: &Model, derivation: &Derivation, plan: Option<&Plan>) -> Result<(Solution, Computed), Error> {
     match plan.map(|p| p.solve(model, derivation)) {
-        Some(Outcome::Solved(solution)) => Ok((solution, Computed::Float)),
+        Some(Outcome::Solved(solution)) => Ok((*solution, Computed::Float)),
         Some(Outcome::Exact) => solve_derived(model, derivation.clone()).map(|s| (s, Computed::Exact)),
         Some(Outcome::Unplanned) | None => solve_unplanned(model, derivation),
     }

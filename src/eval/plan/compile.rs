@@ -255,7 +255,7 @@ impl Compiler<'_> {
     /// `value` spread to the shape of `like` when it is a scalar and `like`
     /// is not: `zeros_like(like) + value`.
     fn broadcast_to(&mut self, value: Slot, like: Slot) -> Result<Slot, Unsupported> {
-        if !(self.dims(value).is_empty() && !self.dims(like).is_empty()) {
+        if !self.dims(value).is_empty() || self.dims(like).is_empty() {
             return Ok(value);
         }
         let dims = self.dims(like).to_vec();
@@ -393,7 +393,7 @@ impl Compiler<'_> {
     /// A derived value that came out a scalar spread over its shape, as
     /// `solve`'s `shaped` does it.
     fn shaped(&mut self, v: Slot, dims: &[usize]) -> Result<Slot, Unsupported> {
-        if !(self.dims(v).is_empty() && !dims.is_empty()) {
+        if !self.dims(v).is_empty() || dims.is_empty() {
             return Ok(v);
         }
         let n: usize = dims.iter().product();

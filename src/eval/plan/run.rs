@@ -16,7 +16,7 @@ use crate::model::{Complement, Model, TensorId};
 /// What a plan's solve came to.
 pub enum Outcome {
     /// The f64 solution.
-    Solved(Solution),
+    Solved(Box<Solution>),
     /// An operand came near a kink, or a value failed: the answer is the
     /// exact solution's (as `fast::solve_float` decides).
     Exact,
@@ -43,7 +43,7 @@ impl Plan {
         let Ok(mut buffers) = self.buffers.try_borrow_mut() else { return Outcome::Unplanned };
         let (solved, near) = watch::watched(|| self.solve_in(&mut buffers, model, derivation));
         match solved {
-            Ok(solution) if !near => Outcome::Solved(solution),
+            Ok(solution) if !near => Outcome::Solved(Box::new(solution)),
             Ok(_) | Err(Stop::Near | Stop::Failed) => Outcome::Exact,
             Err(Stop::Interrupted | Stop::Mismatch) => Outcome::Unplanned,
         }
