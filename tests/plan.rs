@@ -80,7 +80,7 @@ fn the_plan_computes_what_the_evaluator_computes_on_every_example() {
         let derivation = nnderive::derive::derive(&model);
         let Ok((want, computed)) = solve_unplanned(&model, &derivation) else { continue };
         let Some(plan) = Plan::compile(&model, &derivation) else {
-            unplanned.push(name);
+            unplanned.push((name, Plan::unplanned_because(&model, &derivation)));
             continue;
         };
         // Twice: the second run reuses the buffers of the first.

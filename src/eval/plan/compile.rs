@@ -12,7 +12,7 @@ use crate::model::{Elementwise, Func, Model, Node, NodeId, Reduction, Shape};
 
 /// Why a model has no plan (it then takes the node-by-node evaluator).
 #[derive(Debug)]
-pub(super) struct Unsupported(#[allow(dead_code)] pub &'static str);
+pub(super) struct Unsupported(pub &'static str);
 
 struct Compiler<'a> {
     model: &'a Model,
@@ -305,7 +305,7 @@ impl Compiler<'_> {
         // from it and constants): exact, by the evaluator's kernel.
         let exact_args = args.iter().all(|&a| self.is_const(a) || self.slots[a].maybe_exact);
         if exact_args || matches!(node, Node::OneHot(..)) {
-            let dims = graph.shape(n).dims().to_vec();
+            let dims = self.kernel_dims(n, args);
             let out = self.emit(Op::Kernel(n, args.to_vec()), dims);
             self.slots[out].maybe_exact = true;
             return Ok(out);
@@ -362,12 +362,31 @@ impl Compiler<'_> {
             // An exact operand (a constant gradient) may make its value
             // exact (a max-pool's switches routing exact ones).
             _ => {
-                let dims = graph.shape(n).dims().to_vec();
+                let dims = self.kernel_dims(n, args);
                 let out = self.emit(Op::Kernel(n, args.to_vec()), dims);
                 self.slots[out].maybe_exact = args.iter().any(|&a| self.is_const(a) || self.slots[a].maybe_exact);
                 out
             }
         })
+    }
+
+    /// The shape of a kernel's value: for an elementwise operation (a
+    /// built-in of two arguments, a division, a power) its operands'
+    /// broadcast, as the tensors' own rule gives it (inside a function's
+    /// body the graph's shape is the body's, not the call's); else the
+    /// graph's, which the run checks against the kernel's value.
+    fn kernel_dims(&self, n: NodeId, args: &[Slot]) -> Vec<usize> {
+        let graph = &self.derivation.graph;
+        let elementwise = match graph.node(n) {
+            Node::Apply(Func::Builtin(_), _) | Node::Div(..) => args.len() <= 2,
+            Node::Pow(..) => args.len() == 1,
+            _ => false,
+        };
+        let broadcast = args.iter().try_fold(Shape(Vec::new()), |acc, &a| acc.broadcast(&Shape(self.dims(a).to_vec())));
+        match (elementwise, broadcast) {
+            (true, Some(shape)) if !args.is_empty() => shape.0,
+            _ => graph.shape(n).dims().to_vec(),
+        }
     }
 
     fn matmul(&mut self, a: Slot, b: Slot) -> Result<Slot, Unsupported> {

@@ -75,6 +75,16 @@ impl Plan {
         compile::compile(model, derivation).ok()
     }
 
+    /// Why `model` has no plan (`None` when it has one), for tests and
+    /// benchmarks: "a value is left open", "an exact scalar spread over a
+    /// shape", ….
+    pub fn unplanned_because(
+        model: &crate::model::Model,
+        derivation: &crate::derive::Derivation,
+    ) -> Option<&'static str> {
+        compile::compile(model, derivation).err().map(|e| e.0)
+    }
+
     /// How many instructions the plan runs, and how many of them call the
     /// evaluator's kernel on tensors (for benchmarks).
     pub fn size(&self) -> (usize, usize) {
