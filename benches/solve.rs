@@ -159,19 +159,43 @@ fn fast_eval(runs: usize) {
             cases.push((f.file_name().to_string_lossy().into_owned(), std::fs::read_to_string(f.path()).unwrap()));
         }
     }
-    println!("{:<40} {:>12} {:>10} {:>8}", "network (f64 evaluation)", "median ms", "GEMM %", "path");
+    println!(
+        "{:<28} {:>11} {:>7} {:>11} {:>11} {:>7} {:>8}",
+        "network (f64 evaluation)", "node ms", "GEMM %", "plan+cmp ms", "plan ms", "GEMM %", "path"
+    );
     for (name, text) in cases {
         let model = nnderive::load(&Source::new("fast.nn", text)).unwrap();
         let derivation = nnderive::derive::derive(&model);
-        let solve = || nnderive::eval::fast::solve_float(&model, &derivation).unwrap();
-        let time = median(runs, || drop(solve()));
+        // Node by node, as before the plan.
+        let node = || nnderive::eval::fast::solve_unplanned(&model, &derivation).unwrap();
+        let node_time = median(runs, || drop(node()));
         // One more run, for the GEMM's share of it.
         let start = Instant::now();
-        let ((_, computed), gemm) = nnderive::eval::fast::gemm_time(solve);
-        let whole = start.elapsed();
-        let share = 100.0 * gemm.as_secs_f64() / whole.as_secs_f64().max(1e-12);
-        let path = if computed == nnderive::eval::fast::Computed::Float { "f64" } else { "exact" };
-        println!("{name:<40} {:>12.3} {share:>9.0}% {path:>8}", time.as_secs_f64() * 1e3);
+        let (_, node_gemm) = nnderive::eval::fast::gemm_time(node);
+        let node_share = 100.0 * node_gemm.as_secs_f64() / start.elapsed().as_secs_f64().max(1e-12);
+        // The plan compiled and run (a first solve), then run again (a
+        // second solve of a parsed network: the Python package's `again`).
+        let first = || nnderive::eval::fast::solve_float(&model, &derivation).unwrap();
+        let first_time = median(runs, || drop(first()));
+        let plan = std::cell::OnceCell::new();
+        let again = || nnderive::eval::fast::solve_float_cached(&model, &derivation, &plan).unwrap();
+        drop(again());
+        let again_time = median(runs, || drop(again()));
+        let start = Instant::now();
+        let ((_, computed), gemm) = nnderive::eval::fast::gemm_time(again);
+        let share = 100.0 * gemm.as_secs_f64() / start.elapsed().as_secs_f64().max(1e-12);
+        let path = match (computed, plan.get().and_then(Option::as_ref)) {
+            (nnderive::eval::fast::Computed::Exact, _) => "exact".to_string(),
+            (_, None) => "f64 node".to_string(),
+            (_, Some(p)) => format!("plan {}/{}", p.size().0, p.size().1),
+        };
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        println!(
+            "{name:<28} {:>11.3} {node_share:>6.0}% {:>11.3} {:>11.3} {share:>6.0}% {path:>8}",
+            ms(node_time),
+            ms(first_time),
+            ms(again_time)
+        );
     }
 }
 

@@ -131,11 +131,19 @@ struct Network {
     derivation: std::cell::OnceCell<Derivation>,
     /// The skeleton of the first f64 solution and where its values are.
     located: std::cell::OnceCell<Option<located::Located>>,
+    /// The f64 evaluation compiled by the first solve (`eval::plan`).
+    plan: std::cell::OnceCell<Option<nnderive::eval::plan::Plan>>,
 }
 
 impl Network {
     fn new((source, model): (Source, Model)) -> Self {
-        Network { source, model, derivation: std::cell::OnceCell::new(), located: std::cell::OnceCell::new() }
+        Network {
+            source,
+            model,
+            derivation: std::cell::OnceCell::new(),
+            located: std::cell::OnceCell::new(),
+            plan: std::cell::OnceCell::new(),
+        }
     }
 
     fn derivation(&self) -> &Derivation {
@@ -421,7 +429,7 @@ fn solve_model(py: Python<'_>, checked: Guarded<Network>) -> PyResult<(Solved, S
             // (the command line's `solve` writes open values as expressions).
             nnderive::eval::require_values(&net.model, "solve in Python (NumPy arrays)")
                 .map_err(|e| raise(&net.source, &e.into()))?;
-            let (solution, computed) = nnderive::eval::fast::solve_float(&net.model, net.derivation())
+            let (solution, computed) = nnderive::eval::fast::solve_float_cached(&net.model, net.derivation(), &net.plan)
                 .map_err(|e| raise(&net.source, &e.into()))?;
             // The skeleton of an f64 solution is the network's: written
             // once, then its values are read from where they were.

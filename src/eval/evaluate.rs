@@ -273,7 +273,7 @@ impl<'a> Evaluator<'a> {
     /// loss of a softmax or sigmoid also the logits (see [`Self::logits`]),
     /// for a complement `1 − σ(u)` or `1 − tanh(u)²` its u, and for `a ⊘ s²`
     /// a and s instead of the square (see [`stable`]).
-    fn operands(&self, n: NodeId) -> Vec<NodeId> {
+    pub(super) fn operands(&self, n: NodeId) -> Vec<NodeId> {
         // `aᵀ @ b` reads a in place (see `Tensor::transpose_matmul`).
         if let Some((a, b)) = self.transposed_left(n) {
             return vec![a, b];
@@ -324,7 +324,7 @@ impl<'a> Evaluator<'a> {
 
     /// Computes node `n` from the values of its operands (not a call of a
     /// custom function: those open a frame).
-    fn compute(&mut self, n: NodeId, args: &[&Tensor]) -> Result<Tensor, Failure> {
+    pub(super) fn compute(&mut self, n: NodeId, args: &[&Tensor]) -> Result<Tensor, Failure> {
         // A result too large to hold exactly is computed from f64 operands.
         let floats: Vec<Tensor>;
         let float_args: Vec<&Tensor>;

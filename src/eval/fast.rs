@@ -33,9 +33,11 @@
 //! step of a derivation): its `masks`, `time_terms` and `step_values` are
 //! empty. Documents are made from the exact solution.
 
+use std::cell::OnceCell;
 use std::rc::Rc;
 
 use super::error::{Error, ErrorKind, Failure};
+use super::plan::{Outcome, Plan};
 use super::solve::{solve_derived, solve_from, Solution};
 use super::tensor::{decimal_to_f64, Tensor};
 use crate::derive::Derivation;
@@ -57,6 +59,33 @@ pub enum Computed {
 /// solution's error; an interruption stops at once.
 pub fn solve_float(model: &Model, derivation: &Derivation) -> Result<(Solution, Computed), Error> {
     super::work::check_solve(model, derivation)?;
+    solve_planned(model, derivation, Plan::compile(model, derivation).as_ref())
+}
+
+/// [`solve_float`] with the model's compiled plan kept in `plan` (compiled
+/// by the first call), so that solving the same model again only runs it.
+pub fn solve_float_cached(
+    model: &Model,
+    derivation: &Derivation,
+    plan: &OnceCell<Option<Plan>>,
+) -> Result<(Solution, Computed), Error> {
+    super::work::check_solve(model, derivation)?;
+    solve_planned(model, derivation, plan.get_or_init(|| Plan::compile(model, derivation)).as_ref())
+}
+
+/// [`solve_float`] by the compiled plan when there is one (the same values,
+/// see [`super::plan`]), else node by node.
+fn solve_planned(model: &Model, derivation: &Derivation, plan: Option<&Plan>) -> Result<(Solution, Computed), Error> {
+    match plan.map(|p| p.solve(model, derivation)) {
+        Some(Outcome::Solved(solution)) => Ok((*solution, Computed::Float)),
+        Some(Outcome::Exact) => solve_derived(model, derivation.clone()).map(|s| (s, Computed::Exact)),
+        Some(Outcome::Unplanned) | None => solve_unplanned(model, derivation),
+    }
+}
+
+/// [`solve_float`] node by node, by the evaluator (no compiled plan), once
+/// the caller has checked the work.
+pub fn solve_unplanned(model: &Model, derivation: &Derivation) -> Result<(Solution, Computed), Error> {
     if let Some(initial) = float_values(model) {
         let (solved, near) = super::watch::watched(|| solve_from(model, derivation.clone(), initial, Vec::new(), true));
         match solved {

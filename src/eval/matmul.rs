@@ -243,8 +243,25 @@ pub(super) fn float_matmul_strided(
     p: usize,
 ) -> Vec<f64> {
     let mut v = vec![0.0; m * p];
+    float_matmul_strided_into(&mut v, a, a_strides, b, m, k, p);
+    v
+}
+
+/// [`float_matmul_strided`] into `v` (m·p entries, overwritten), so that
+/// a caller running the same products again (`eval::plan`) reuses its buffers.
+pub(super) fn float_matmul_strided_into(
+    v: &mut [f64],
+    a: &[f64],
+    a_strides: (usize, usize),
+    b: &[f64],
+    m: usize,
+    k: usize,
+    p: usize,
+) {
+    assert!(v.len() == m * p, "a matmul's result has room for its entries");
     if m == 0 || k == 0 || p == 0 {
-        return v;
+        v.fill(0.0);
+        return;
     }
     let last_a = (m - 1) * a_strides.0 + (k - 1) * a_strides.1;
     assert!(a.len() > last_a && b.len() >= k * p, "matmul operands are smaller than their shapes");
@@ -259,7 +276,6 @@ pub(super) fn float_matmul_strided(
     if let Some(start) = start {
         GEMM_CLOCK.with(|c| c.set(c.get().map(|t| t + start.elapsed())));
     }
-    v
 }
 
 thread_local! {

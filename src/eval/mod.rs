@@ -20,6 +20,7 @@ mod scaled;
 pub mod number;
 pub mod symbolic;
 pub mod optimize;
+pub mod plan;
 pub mod slice;
 mod solve;
 mod stable;

@@ -402,7 +402,7 @@ fn general_values(model: &Model, derivation: &Derivation, pass: &Pass) -> Result
 
 /// A note for each pooling whose windows leave the input's last rows or
 /// columns out, so that the output does not silently ignore them.
-fn unreached_rows(model: &Model) -> Vec<Note> {
+pub(super) fn unreached_rows(model: &Model) -> Vec<Note> {
     let mut out = Vec::new();
     for &id in &model.order {
         let Some(def) = model.tensor(id).definition else { continue };

@@ -1,0 +1,191 @@
+//! The f64 evaluation of a model as a compiled plan: the model and its
+//! derivation are read once into a flat list of instructions over f64
+//! buffers (one slot per value the evaluator would compute, its shape fixed
+//! at compile time), which then runs as often as asked without a memo, a
+//! map or a tensor allocated per node.
+//!
+//! The plan computes what [`super::fast::solve_float`] computes, with the
+//! same kernels in the same order, so its values are the f64 path's to the
+//! last bit where the operation is the same (sums in the same order, the
+//! same GEMM): elementwise `+ − ⊙` (broadcast as the shape rule says),
+//! negation, the one-argument built-ins, the stable complements `1 − σ(u)`
+//! and `1 − tanh(u)²`, matrix products (`aᵀ @ b` read in place), transposes
+//! and sums run on the slots directly; every other operation (softmax, the
+//! losses, division, powers, convolution, pooling, slices, …) runs the
+//! evaluator's own kernel on tensors made from its operands' slots
+//! ([`Op::Kernel`]), so nothing is computed two ways. Constants are folded
+//! exactly at compile time, as the evaluator computes them.
+//!
+//! The kink watch of the f64 path holds: a watched built-in whose operand
+//! comes within [`super::watch::MARGIN`] of its kink stops the plan, and the
+//! evaluator's kernels report to the watch themselves; the caller then
+//! solves exactly, as [`super::fast::solve_float`] does.
+//!
+//! Not planned (the caller takes the node-by-node evaluator): a model with
+//! a value left open, or with custom functions (`fn`).
+
+mod compile;
+mod run;
+
+use std::cell::RefCell;
+
+use super::evaluate::{Note, Quantity};
+use super::tensor::Tensor;
+use crate::model::{Complement, Elementwise, NodeId, Shape, SymbolId, TensorId};
+
+pub use run::Outcome;
+
+/// The index of a value's buffer.
+type Slot = usize;
+
+/// A compiled f64 evaluation of one model and its derivation (see the
+/// module's documentation).
+pub struct Plan {
+    slots: Vec<SlotInfo>,
+    instrs: Vec<Instr>,
+    /// The instructions before this one compute the forward values.
+    forward_end: usize,
+    /// The given values: tensor, slot, entries in f64.
+    inputs: Vec<(TensorId, Slot, Vec<f64>)>,
+    /// The slot of each tensor's value, by tensor.
+    values: Vec<Slot>,
+    symbols: Vec<(SymbolId, Slot)>,
+    /// Parallel to the derivation's gradients.
+    gradients: Vec<Slot>,
+    /// The notes the evaluator would make that do not depend on values.
+    notes: Vec<Note>,
+    /// A constant folded at compile time came near a kink: every run is
+    /// near one, and the solution is the exact one.
+    near: bool,
+    /// The buffers, kept from one run to the next.
+    buffers: RefCell<Buffers>,
+}
+
+/// The values of a run: every slot's entries in f64, and the exact value
+/// of a slot whose kernel gave one (a one-hot of labels).
+struct Buffers {
+    f64s: Vec<Vec<f64>>,
+    held: Vec<Option<Tensor>>,
+}
+
+impl Plan {
+    /// The plan of `model` derived as `derivation`, or `None` when it has
+    /// a value left open or custom functions.
+    pub fn compile(model: &crate::model::Model, derivation: &crate::derive::Derivation) -> Option<Plan> {
+        compile::compile(model, derivation).ok()
+    }
+
+    /// Why `model` has no plan (`None` when it has one), for tests and
+    /// benchmarks: "a value is left open", "an exact scalar spread over a
+    /// shape", ….
+    pub fn unplanned_because(
+        model: &crate::model::Model,
+        derivation: &crate::derive::Derivation,
+    ) -> Option<&'static str> {
+        compile::compile(model, derivation).err().map(|e| e.0)
+    }
+
+    /// How many instructions the plan runs, and how many of them call the
+    /// evaluator's kernel on tensors (for benchmarks).
+    pub fn size(&self) -> (usize, usize) {
+        (self.instrs.len(), self.instrs.iter().filter(|i| matches!(i.op, Op::Kernel(..))).count())
+    }
+}
+
+/// One value's buffer: its dims, and its exact value when it is a constant.
+struct SlotInfo {
+    dims: Vec<usize>,
+    constant: Option<Tensor>,
+    /// Computed by the evaluator's kernel, whose value may be exact.
+    maybe_exact: bool,
+}
+
+/// One instruction: an operation writing the slot `out`, for `quantity`
+/// (the value being computed when the evaluator first meets it).
+struct Instr {
+    op: Op,
+    out: Slot,
+    quantity: Option<Quantity>,
+}
+
+#[derive(Clone, Copy)]
+enum Zip {
+    Add,
+    Sub,
+    Mul,
+}
+
+enum Op {
+    /// An elementwise binary operation, each operand read as its reader says.
+    Zip(Zip, Slot, Reader, Slot, Reader),
+    Neg(Slot),
+    /// A one-argument built-in, watched at 0 when the flag says so.
+    Unary(Elementwise, Slot, bool),
+    /// `1 − σ(u)` or `1 − tanh(u)²` from u.
+    Complement(Slot, Complement),
+    /// `[m, k] @ [k, p]`, the left operand read with the strides given.
+    MatMul {
+        a: Slot,
+        a_strides: (usize, usize),
+        b: Slot,
+        m: usize,
+        k: usize,
+        p: usize,
+    },
+    /// The transpose of an m × n matrix (a vector is n × 1).
+    Transpose(Slot, usize, usize),
+    /// The sum of every entry.
+    Sum(Slot),
+    /// A scalar spread over the output's shape; `0 + x` when the flag is set.
+    Fill(Slot, bool),
+    /// The evaluator's kernel for the node, on its operands' values.
+    Kernel(NodeId, Vec<Slot>),
+}
+
+/// How an operand of an elementwise operation is read to fill the result:
+/// the reader of `Tensor`'s binary operations, resolved at compile time.
+#[derive(Clone, Copy)]
+enum Reader {
+    Same,
+    One,
+    Spread { per: usize, channels: usize },
+    Stretch { cols: usize, out_cols: usize, one_row: bool, one_col: bool },
+}
+
+impl Reader {
+    fn new(operand: &[usize], out: &[usize]) -> Option<Reader> {
+        if Shape::same_dims(operand, out) {
+            return Some(Reader::Same);
+        }
+        if operand.iter().product::<usize>() == 1 {
+            return Some(Reader::One);
+        }
+        if let Some(axis) = Shape(operand.to_vec()).spread_axis(&Shape(out.to_vec())) {
+            return Some(Reader::Spread {
+                per: out[axis + 1..].iter().product::<usize>().max(1),
+                channels: out[axis].max(1),
+            });
+        }
+        let ((r, c), (rr, cc)) = (Shape::matrix_of(operand)?, Shape::matrix_of(out)?);
+        ((r == rr || r == 1) && (c == cc || c == 1)).then_some(Reader::Stretch {
+            cols: c,
+            out_cols: cc.max(1),
+            one_row: r == 1,
+            one_col: c == 1,
+        })
+    }
+
+    #[inline]
+    fn index(self, i: usize) -> usize {
+        match self {
+            Reader::Same => i,
+            Reader::One => 0,
+            Reader::Spread { per, channels } => (i / per) % channels,
+            Reader::Stretch { cols, out_cols, one_row, one_col } => {
+                let row = if one_row { 0 } else { i / out_cols };
+                let col = if one_col { 0 } else { i % out_cols };
+                row * cols + col
+            }
+        }
+    }
+}

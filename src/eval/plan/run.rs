@@ -1,0 +1,320 @@
+//! Running a [`Plan`]: the kernels over the slots, and the solution they
+//! make (values, error terms, gradients, the training), as
+//! `solve_from` makes it from the evaluator's passes.
+
+use super::{Buffers, Instr, Op, Plan, Reader, Slot, Zip};
+use crate::derive::Derivation;
+use crate::eval::error::Failure;
+use crate::eval::evaluate::{Evaluator, Note};
+use crate::eval::matmul::float_matmul_strided_into;
+use crate::eval::optimize::{self, Steps};
+use crate::eval::solve::{ParamStep, Solution, Training, TrainingStep, SMALL_NETWORK};
+use crate::eval::tensor::{sigmoid, Data, Tensor};
+use crate::eval::watch::{self, MARGIN};
+use crate::model::{Complement, Model, TensorId};
+
+/// What a plan's solve came to.
+pub enum Outcome {
+    /// The f64 solution.
+    Solved(Box<Solution>),
+    /// An operand came near a kink, or a value failed: the answer is the
+    /// exact solution's (as `fast::solve_float` decides).
+    Exact,
+    /// The plan could not finish (interrupted, or a kernel's result did
+    /// not have the shape planned): the node-by-node evaluator decides.
+    Unplanned,
+}
+
+/// Why a run stopped.
+enum Stop {
+    Near,
+    Failed,
+    Interrupted,
+    Mismatch,
+}
+
+impl Plan {
+    /// The solution of `model` (compiled with `derivation`) in f64; see
+    /// [`Outcome`].
+    pub fn solve(&self, model: &Model, derivation: &Derivation) -> Outcome {
+        if self.near {
+            return Outcome::Exact;
+        }
+        let Ok(mut buffers) = self.buffers.try_borrow_mut() else { return Outcome::Unplanned };
+        let (solved, near) = watch::watched(|| self.solve_in(&mut buffers, model, derivation));
+        match solved {
+            Ok(solution) if !near => Outcome::Solved(Box::new(solution)),
+            Ok(_) | Err(Stop::Near | Stop::Failed) => Outcome::Exact,
+            Err(Stop::Interrupted | Stop::Mismatch) => Outcome::Unplanned,
+        }
+    }
+
+    fn solve_in(&self, bufs: &mut Buffers, model: &Model, derivation: &Derivation) -> Result<Solution, Stop> {
+        for (_, slot, data) in &self.inputs {
+            bufs.f64s[*slot].copy_from_slice(data);
+        }
+        let mut ev = Evaluator::new(model, &derivation.graph, Some(derivation), Vec::new());
+        self.run(bufs, &mut ev, true)?;
+        let values: Vec<Tensor> = self.values.iter().map(|&s| self.tensor(bufs, s)).collect();
+        let symbols = self.symbols.iter().map(|&(id, s)| (id, self.tensor(bufs, s))).collect();
+        let gradients: Vec<Tensor> = self.gradients.iter().map(|&s| self.tensor(bufs, s)).collect();
+        let mut notes = self.notes.clone();
+        notes.extend(crate::eval::solve::unreached_rows(model));
+        let training = match &model.train {
+            None => None,
+            Some(train) => Some(self.train(bufs, &mut ev, model, derivation, train, &values, &gradients, &mut notes)?),
+        };
+        notes.append(&mut ev.notes);
+        notes.sort();
+        notes.dedup();
+        Ok(Solution {
+            derivation: derivation.clone(),
+            values,
+            symbols,
+            gradients,
+            training,
+            notes,
+            general: Vec::new(),
+            masks: Vec::new(),
+            time_terms: Vec::new(),
+            step_values: Vec::new(),
+        })
+    }
+
+    /// The value in slot `s` as a tensor.
+    fn tensor(&self, bufs: &Buffers, s: Slot) -> Tensor {
+        match self.slots[s].constant.as_ref().or(bufs.held[s].as_ref()) {
+            Some(c) => c.clone(),
+            None => Tensor::float(self.slots[s].dims.clone(), bufs.f64s[s].clone()),
+        }
+    }
+
+    /// The `train` statement, as `solve`'s `train` applies it: each step
+    /// updates the parameters by the optimizer's rule (its own code, on
+    /// tensors), then the plan runs again at them.
+    #[allow(clippy::too_many_arguments)]
+    fn train(
+        &self,
+        bufs: &mut Buffers,
+        ev: &mut Evaluator,
+        model: &Model,
+        derivation: &Derivation,
+        train: &crate::model::Train,
+        values: &[Tensor],
+        gradients: &[Tensor],
+        notes: &mut Vec<Note>,
+    ) -> Result<Training, Stop> {
+        let entries: usize =
+            derivation.gradients.iter().map(|g| model.tensor(g.param).shape.dims().iter().product::<usize>()).sum();
+        let small = entries <= SMALL_NETWORK;
+        let given = |id: TensorId| {
+            let (_, slot, data) = self.inputs.iter().find(|(t, _, _)| *t == id)?;
+            Some(Tensor::float(self.slots[*slot].dims.clone(), data.clone()))
+        };
+        let mut losses = vec![values[model.loss.0 as usize].clone()];
+        let mut history = Vec::new();
+        let mut previous: Vec<Option<Vec<Tensor>>> = derivation
+            .gradients
+            .iter()
+            .zip(gradients)
+            .map(|(g, grad)| optimize::initial_state(train, g.param, grad, given))
+            .collect();
+        // Plain SGD of a large network updates the slots in place, by
+        // `optimize::sgd_step`'s f64 rule (w − lr·g, entry by entry).
+        let lr = Tensor::scalar_exact(train.lr.clone()).to_f64_vec().first().copied().unwrap_or(f64::NAN);
+        let in_place = |k: usize, p: usize| {
+            let (slot, grad) = (self.values[p], self.gradients[k]);
+            matches!(train.optimizer, crate::model::Optimizer::Sgd)
+                && !small
+                && self.slots[slot].constant.is_none()
+                && self.slots[grad].constant.is_none()
+                && self.slots[slot].dims == self.slots[grad].dims
+        };
+        let mut inexact_noted = false;
+        for at in Steps::after(&train.optimizer, train.taken).take(train.steps as usize) {
+            let step = at.k - train.taken;
+            let mut record = Vec::new();
+            for (k, (g, before)) in derivation.gradients.iter().zip(previous.iter_mut()).enumerate() {
+                let p = g.param.0 as usize;
+                let slot = self.values[p];
+                if in_place(k, p) && bufs.held[self.gradients[k]].is_none() {
+                    let mut w = std::mem::take(&mut bufs.f64s[slot]);
+                    w.iter_mut().zip(&bufs.f64s[self.gradients[k]]).for_each(|(w, g)| *w -= lr * g);
+                    bufs.f64s[slot] = w;
+                    finite(&bufs.f64s[slot])?;
+                    *before = Some(Vec::new());
+                    continue;
+                }
+                // The gradient at the current parameters: the last run's.
+                let grad = self.tensor(bufs, self.gradients[k]);
+                let old = self.tensor(bufs, slot);
+                let update = optimize::update(&train.optimizer, &train.lr, &at, &old, &grad, before.as_deref())
+                    .map_err(|_| Stop::Failed)?;
+                if let (Some(root), false) = (update.inexact_root, inexact_noted) {
+                    inexact_noted = true;
+                    notes.push(Note::InexactRoot { optimizer: train.optimizer.name(), root, step });
+                }
+                let Data::Float(value) = update.value.data() else { return Err(Stop::Mismatch) };
+                if self.slots[slot].constant.is_some() || bufs.f64s[slot].len() != value.len() {
+                    return Err(Stop::Mismatch);
+                }
+                bufs.f64s[slot].copy_from_slice(value);
+                if small {
+                    record.push(ParamStep {
+                        param: g.param,
+                        gradient: grad,
+                        quantities: update.quantities.clone(),
+                        value: update.value,
+                    });
+                }
+                *before = Some(update.quantities);
+            }
+            if small {
+                history.push(TrainingStep { params: record });
+            }
+            self.run(bufs, ev, step < train.steps)?;
+            losses.push(self.tensor(bufs, self.values[model.loss.0 as usize]));
+        }
+        let trained = |p: TensorId| derivation.gradients.iter().any(|g| g.param == p);
+        let updated = model
+            .params()
+            .map(|p| match trained(p) && train.steps > 0 {
+                true => (p, self.tensor(bufs, self.values[p.0 as usize])),
+                false => (p, values[p.0 as usize].clone()),
+            })
+            .collect();
+        Ok(Training {
+            optimizer: train.optimizer.clone(),
+            lr: train.lr.clone(),
+            steps: train.steps,
+            updated,
+            losses,
+            history,
+        })
+    }
+
+    /// Runs the forward instructions, and with `backward` the rest.
+    fn run(&self, bufs: &mut Buffers, ev: &mut Evaluator, backward: bool) -> Result<(), Stop> {
+        let end = if backward { self.instrs.len() } else { self.forward_end };
+        for instr in &self.instrs[..end] {
+            if crate::eval::cancel::poll() {
+                return Err(Stop::Interrupted);
+            }
+            self.step(instr, bufs, ev)?;
+        }
+        Ok(())
+    }
+
+    fn step(&self, instr: &Instr, buffers: &mut Buffers, ev: &mut Evaluator) -> Result<(), Stop> {
+        let Buffers { f64s: bufs, held } = buffers;
+        let mut out = std::mem::take(&mut bufs[instr.out]);
+        match instr.op {
+            Op::Zip(kind, a, ra, b, rb) => {
+                let (x, y) = (&bufs[a], &bufs[b]);
+                match kind {
+                    Zip::Add => zip(&mut out, x, ra, y, rb, |p, q| p + q),
+                    Zip::Sub => zip(&mut out, x, ra, y, rb, |p, q| p - q),
+                    Zip::Mul => zip(&mut out, x, ra, y, rb, |p, q| p * q),
+                }
+                finite(&out)?;
+            }
+            Op::Neg(a) => out.iter_mut().zip(&bufs[a]).for_each(|(o, x)| *o = -x),
+            Op::Unary(f, a, watched) => {
+                let x = &bufs[a];
+                let op = f.op();
+                for (o, &v) in out.iter_mut().zip(x) {
+                    *o = op.float(v, 0.0).map_err(|_| Stop::Failed)?;
+                }
+                finite(&out)?;
+                if watched && x.iter().any(|v| v.abs() <= MARGIN) {
+                    return Err(Stop::Near);
+                }
+            }
+            Op::Complement(u, form) => {
+                let f: fn(f64) -> f64 = match form {
+                    Complement::OneMinusSigmoid(_) => |x| sigmoid(-x),
+                    Complement::OneMinusTanhSquared(_) => crate::eval::stable::sech_squared,
+                };
+                out.iter_mut().zip(&bufs[u]).for_each(|(o, &x)| *o = f(x));
+                finite(&out)?;
+            }
+            Op::MatMul { a, a_strides, b, m, k, p } => {
+                float_matmul_strided_into(&mut out, &bufs[a], a_strides, &bufs[b], m, k, p);
+                finite(&out)?;
+            }
+            Op::Transpose(a, m, n) => {
+                let x = &bufs[a];
+                for j in 0..n {
+                    for i in 0..m {
+                        out[j * m + i] = x[i * n + j];
+                    }
+                }
+            }
+            Op::Sum(a) => {
+                out[0] = bufs[a].iter().sum();
+                finite(&out)?;
+            }
+            Op::Fill(a, plus_zero) => {
+                let x = bufs[a][0];
+                out.fill(if plus_zero { 0.0 + x } else { x });
+                finite(&out)?;
+            }
+            Op::Kernel(n, ref args) => {
+                let owned: Vec<Option<Tensor>> = args
+                    .iter()
+                    .map(|&a| match (&self.slots[a].constant, &held[a]) {
+                        (None, None) => Some(Tensor::float(self.slots[a].dims.clone(), bufs[a].clone())),
+                        _ => None,
+                    })
+                    .collect();
+                let refs: Vec<&Tensor> = args
+                    .iter()
+                    .zip(&owned)
+                    .filter_map(|(&a, o)| o.as_ref().or(self.slots[a].constant.as_ref()).or(held[a].as_ref()))
+                    .collect();
+                ev.quantity = instr.quantity;
+                let value = ev.compute(n, &refs).map_err(|e| match e {
+                    Failure::Interrupted => Stop::Interrupted,
+                    _ => Stop::Failed,
+                })?;
+                match value.data() {
+                    Data::Float(v) if value.dims() == self.slots[instr.out].dims.as_slice() => {
+                        out.copy_from_slice(v);
+                        held[instr.out] = None;
+                    }
+                    // An exact value computed from f64 ones (a one-hot of labels).
+                    Data::Exact(_)
+                        if self.slots[instr.out].maybe_exact
+                            && value.dims() == self.slots[instr.out].dims.as_slice() =>
+                    {
+                        out.copy_from_slice(&value.float_view());
+                        held[instr.out] = Some(value);
+                    }
+                    _ => return Err(Stop::Mismatch),
+                }
+            }
+        }
+        bufs[instr.out] = out;
+        Ok(())
+    }
+}
+
+/// `out[i] = f(x[ra(i)], y[rb(i)])`, equal shapes in one pass the compiler
+/// vectorises.
+#[inline]
+fn zip(out: &mut [f64], x: &[f64], ra: Reader, y: &[f64], rb: Reader, f: impl Fn(f64, f64) -> f64) {
+    match (ra, rb) {
+        (Reader::Same, Reader::Same) => out.iter_mut().zip(x.iter().zip(y)).for_each(|(o, (p, q))| *o = f(*p, *q)),
+        (Reader::Same, Reader::One) => out.iter_mut().zip(x).for_each(|(o, p)| *o = f(*p, y[0])),
+        (Reader::One, Reader::Same) => out.iter_mut().zip(y).for_each(|(o, q)| *o = f(x[0], *q)),
+        _ => out.iter_mut().enumerate().for_each(|(i, o)| *o = f(x[ra.index(i)], y[rb.index(i)])),
+    }
+}
+
+/// Every entry finite, as `Tensor::float_checked` requires.
+fn finite(v: &[f64]) -> Result<(), Stop> {
+    match v.iter().all(|x| x.is_finite()) {
+        true => Ok(()),
+        false => Err(Stop::Failed),
+    }
+}
