@@ -304,7 +304,7 @@ pub fn view(model: &Model, d: &mut Derivation) -> Option<TimeView> {
         // `holds` is ascending: a lookup in it is a binary search.
         let others = members
             .iter()
-            .filter(|(k, _)| !best.as_ref().is_some_and(|b| b.holds.binary_search(k).is_ok()))
+            .filter(|(k, _)| best.as_ref().is_none_or(|b| b.holds.binary_search(k).is_err()))
             .map(|&(_, s)| s)
             .collect();
         groups.push(SymbolGroup { general: best, others });
