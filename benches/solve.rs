@@ -476,6 +476,40 @@ fn time_steps(runs: usize) {
     }
 }
 
+/// The derivation alone (`derive::derive`, which the Python package runs
+/// once per loaded network), per network: the assignment's network, the
+/// `.nn` files in `$NNDERIVE_BENCH_NETS`, then the RNN (D = 32, H = 64) and
+/// the LSTM (D = 32, H = 32) at T = 50, 100, 200 and 400 steps, with the
+/// ratio to the step count before (linear: about 2 per doubling).
+fn derive_alone(runs: usize) {
+    let mut cases =
+        vec![("assignment4.nn".to_string(), std::fs::read_to_string(common::example("assignment4.nn")).unwrap())];
+    if let Ok(dir) = std::env::var("NNDERIVE_BENCH_NETS") {
+        let mut files: Vec<_> = std::fs::read_dir(&dir).expect("NNDERIVE_BENCH_NETS is a folder").flatten().collect();
+        files.sort_by_key(|f| f.file_name());
+        for f in files.into_iter().filter(|f| f.path().extension().is_some_and(|e| e == "nn")) {
+            cases.push((f.file_name().to_string_lossy().into_owned(), std::fs::read_to_string(f.path()).unwrap()));
+        }
+    }
+    for (name, text) in cases {
+        let model = nnderive::load(&Source::new("derive.nn", text)).unwrap();
+        report(&format!("derive {name}"), median(runs, || drop(nnderive::derive::derive(&model))));
+    }
+    type Family = (&'static str, fn(usize) -> String);
+    let families: [Family; 2] =
+        [("RNN D=32 H=64", |t| rnn_network(2, t, 32, 64)), ("LSTM D=32 H=32", |t| lstm_network(1, t, 32, 32))];
+    for (family, make) in families {
+        let mut before: Option<Duration> = None;
+        for steps in [50, 100, 200, 400] {
+            let model = nnderive::load(&Source::new("derive.nn", make(steps))).unwrap();
+            let d = median(runs, || drop(nnderive::derive::derive(&model)));
+            let ratio = before.map_or(String::new(), |b| format!("x{:.2}", d.as_secs_f64() / b.as_secs_f64()));
+            println!("{:<58} {:>10.3} ms {ratio:>6}", format!("derive {family}, T = {steps}"), d.as_secs_f64() * 1e3);
+            before = Some(d);
+        }
+    }
+}
+
 fn main() {
     // `cargo bench` passes --bench; run directly without it for a quick single pass.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -534,6 +568,11 @@ fn main() {
     // `cargo bench -- adam`: only Adam's time by number of steps.
     if std::env::args().any(|a| a == "adam") {
         adam_steps(runs.min(5));
+        return;
+    }
+    // `cargo bench -- derive`: only the derivation, per network and by T.
+    if std::env::args().any(|a| a == "derive") {
+        derive_alone(runs.max(5));
         return;
     }
     // `cargo bench -- depth`: only the derivation of deep networks.

@@ -11,8 +11,14 @@ use super::simplify::{self, Candidates, Rewrite};
 use super::size::{occurrences, tree_size};
 use super::{Derivation, FnDerivative, Gradient, Step, StepRule, Symbol, SymbolKind, TargetSum, Wrt};
 use crate::model::{
-    Axis, ConvPart, Fired, FnId, Func, Graph, Model, Node, NodeId, NodeMap, NodeSet, Role, SymbolId, TensorId,
+    Axis, ConvPart, Fired, FnId, Func, Graph, Model, Node, NodeHasher, NodeId, NodeMap, NodeSet, Role, SymbolId,
+    TensorId,
 };
+
+/// A map keyed by small ids, hashed as the graph's nodes are (see
+/// [`NodeHasher`]): the reverse pass looks its maps up at every node of
+/// every equation.
+type IdMap<K, V> = HashMap<K, V, NodeHasher>;
 
 /// A gradient contribution reaching a named tensor from one equation.
 struct Contribution {
@@ -53,14 +59,14 @@ struct Backprop<'m> {
     /// Each tensor's place in the forward order (data first, at 0).
     position: Vec<usize>,
     /// δ layer numbers for (equation, node).
-    layers: HashMap<(TensorId, NodeId), usize>,
-    contributions: HashMap<TensorId, Vec<Contribution>>,
+    layers: IdMap<(TensorId, NodeId), usize>,
+    contributions: IdMap<TensorId, Vec<Contribution>>,
     /// For each inlined symbol, its formula; defined symbols are absent.
-    inline: HashMap<SymbolId, NodeId>,
+    inline: IdMap<SymbolId, NodeId>,
     /// Steps that explain each inlined symbol, inherited by its users.
-    inline_steps: HashMap<SymbolId, Vec<Step>>,
+    inline_steps: IdMap<SymbolId, Vec<Step>>,
     /// The general form (before Σy = 1) of inlined symbols that have one.
-    inline_general: HashMap<SymbolId, NodeId>,
+    inline_general: IdMap<SymbolId, NodeId>,
     /// Targets that may be taken to sum to one, and how we know.
     target_sums: Vec<TargetSum>,
     /// Each equation's right-hand side with aliases resolved (see `resolve_aliases`).
@@ -172,7 +178,7 @@ fn derive_naming(model: &Model, defined_sequences: HashSet<String>) -> Derivatio
         defined: Vec::new(),
         needs: vec![false; model.tensors.len()],
         node_needs: NodeMap::default(),
-        layers: HashMap::new(),
+        layers: IdMap::default(),
         position: {
             let mut position = vec![0; model.tensors.len()];
             for (i, t) in model.order.iter().enumerate() {
@@ -180,10 +186,10 @@ fn derive_naming(model: &Model, defined_sequences: HashSet<String>) -> Derivatio
             }
             position
         },
-        contributions: HashMap::new(),
-        inline: HashMap::new(),
-        inline_steps: HashMap::new(),
-        inline_general: HashMap::new(),
+        contributions: IdMap::default(),
+        inline: IdMap::default(),
+        inline_steps: IdMap::default(),
+        inline_general: IdMap::default(),
         target_sums: target_sums(model),
         defs: vec![None; model.tensors.len()],
         defined_sequences,
@@ -360,7 +366,7 @@ impl<'m> Backprop<'m> {
     /// (`W @ x + b`) that need a gradient.
     fn pre_activations(&mut self, root: NodeId) -> Vec<NodeId> {
         let nodes = self.rhs_nodes(root);
-        let mut inner = HashSet::new();
+        let mut inner = NodeSet::default();
         for &n in &nodes {
             if let Node::Add(a, b) | Node::Sub(a, b) = *self.g.node(n) {
                 if self.is_affine(n) {
@@ -800,7 +806,7 @@ impl<'m> Backprop<'m> {
         mentioned.sort_unstable();
         // A gradient that sums a term from every equation inherits steps
         // from each: a set keeps the check for repeats linear in their number.
-        let mut seen: HashSet<&Step> = HashSet::new();
+        let mut seen: HashSet<&Step, NodeHasher> = HashSet::default();
         let mut out: Vec<Step> = Vec::new();
         for s in mentioned {
             for step in &self.inline_steps[&s] {
@@ -978,7 +984,7 @@ fn own_steps(wrt: Wrt, raw: NodeId, contribs: &[Contribution], summed: Fired) ->
     // One contribution may come from each of thousands of equations: a set
     // keeps `from` free of repeats in linear time.
     let mut from = Vec::new();
-    let mut seen = HashSet::new();
+    let mut seen: HashSet<TensorId, NodeHasher> = HashSet::default();
     let simplified = contribs.iter().fold(summed, |acc, c| acc.union(c.simplified));
     for c in contribs {
         for r in &c.rules {
@@ -1048,7 +1054,7 @@ fn tensors_summed(g: &Graph, root: NodeId) -> Vec<(TensorId, Option<Axis>)> {
 fn differentiate(g: &mut Graph, body: NodeId, wrt: u32) -> (NodeId, Fired) {
     let one = g.int(1);
     let mut fired = Fired::default();
-    let mut memo: HashMap<NodeId, NodeId> = HashMap::new();
+    let mut memo: NodeMap<NodeId> = NodeMap::default();
     let mut stack = vec![(body, false)];
     while let Some((n, expanded)) = stack.pop() {
         if memo.contains_key(&n) {

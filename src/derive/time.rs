@@ -15,11 +15,11 @@
 //! result must still equal the derived formula. The work is linear in T:
 //! a few candidate steps, each shifted to every step.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::{Derivation, SymbolKind};
 use crate::model::time::split_step;
-use crate::model::{Graph, Model, Node, NodeId, Reduction, SymbolId, TensorId};
+use crate::model::{Graph, Model, Node, NodeHasher, NodeId, NodeMap, Reduction, SymbolId, TensorId};
 
 /// The recurrence view of a derivation.
 #[derive(Clone, Debug, PartialEq)]
@@ -87,15 +87,72 @@ pub struct TimeSum {
     pub terms: Vec<NodeId>,
 }
 
-/// Where each step-indexed tensor and symbol sits.
+/// Where each step-indexed tensor and symbol sits. Sequences and symbol
+/// keys are numbered (see [`Steps::new`]), so that the lookups a shift makes
+/// at every node hash two integers, not a name.
 struct Steps {
     first: u64,
     last: u64,
-    tensor_step: HashMap<TensorId, (String, u64)>,
-    tensor_at: HashMap<(String, u64), TensorId>,
-    /// Symbols by (sequence, kind, ordinal within the owner) and step.
-    symbol_step: HashMap<SymbolId, (SymbolKey, u64)>,
-    symbol_at: HashMap<(SymbolKey, u64), SymbolId>,
+    /// Each tensor's sequence (by number) and step, indexed by tensor.
+    tensor_step: Vec<Option<(u32, u64)>>,
+    tensor_at: HashMap<(u32, u64), TensorId, NodeHasher>,
+    /// Each symbol's [`SymbolKey`] (by number) and step, indexed by symbol.
+    symbol_step: Vec<Option<(u32, u64)>>,
+    symbol_at: HashMap<(u32, u64), SymbolId, NodeHasher>,
+    /// The node of each tensor a shift has reached, indexed by tensor, so
+    /// that reaching it again is a lookup.
+    tensor_nodes: Vec<Option<NodeId>>,
+}
+
+impl Steps {
+    fn new(model: &Model, d: &Derivation, first: u64, last: u64) -> Steps {
+        let mut steps = Steps {
+            first,
+            last,
+            tensor_step: vec![None; model.tensors.len()],
+            tensor_at: HashMap::default(),
+            symbol_step: vec![None; d.symbols.len()],
+            symbol_at: HashMap::default(),
+            tensor_nodes: vec![None; model.tensors.len()],
+        };
+        let mut sequences: HashMap<&str, u32> = HashMap::new();
+        for id in model.ids() {
+            if let Some((base, k)) = split_step(&model.tensor(id).name) {
+                let next = sequences.len() as u32;
+                let sequence = *sequences.entry(base).or_insert(next);
+                steps.tensor_step[id.0 as usize] = Some((sequence, k));
+                steps.tensor_at.insert((sequence, k), id);
+            }
+        }
+        let mut keys: HashMap<SymbolKey, u32> = HashMap::new();
+        for (s, (key, k)) in symbol_keys(model, d) {
+            let next = keys.len() as u32;
+            let key = *keys.entry(key).or_insert(next);
+            steps.symbol_at.insert((key, k), s);
+            steps.symbol_step[s.0 as usize] = Some((key, k));
+        }
+        steps
+    }
+
+    fn tensor_step(&self, t: TensorId) -> Option<(u32, u64)> {
+        self.tensor_step.get(t.0 as usize).copied().flatten()
+    }
+
+    fn symbol_step(&self, s: SymbolId) -> Option<(u32, u64)> {
+        self.symbol_step.get(s.0 as usize).copied().flatten()
+    }
+
+    /// The node of tensor `t` in `g`.
+    fn tensor_node(&mut self, g: &mut Graph, model: &Model, t: TensorId) -> NodeId {
+        match self.tensor_nodes[t.0 as usize] {
+            Some(n) => n,
+            None => {
+                let n = g.tensor(t, model.tensor(t).shape.clone());
+                self.tensor_nodes[t.0 as usize] = Some(n);
+                n
+            }
+        }
+    }
 }
 
 /// Which symbol of a step: the sequence, δ or ∂L/∂X, and which δ of the equation.
@@ -141,53 +198,45 @@ pub fn symbol_keys(model: &Model, derivation: &Derivation) -> HashMap<SymbolId, 
 /// Folds the unrolled derivation of a model with time steps into a recurrence.
 pub fn view(model: &Model, d: &mut Derivation) -> Option<TimeView> {
     let timeline = model.time.as_ref()?;
-    let mut steps = Steps {
-        first: timeline.first,
-        last: timeline.last,
-        tensor_step: HashMap::new(),
-        tensor_at: HashMap::new(),
-        symbol_step: HashMap::new(),
-        symbol_at: HashMap::new(),
-    };
-    for id in model.ids() {
-        if let Some((base, k)) = split_step(&model.tensor(id).name) {
-            steps.tensor_step.insert(id, (base.to_string(), k));
-            steps.tensor_at.insert((base.to_string(), k), id);
-        }
-    }
-    for (s, (key, k)) in symbol_keys(model, d) {
-        steps.symbol_at.insert((key.clone(), k), s);
-        steps.symbol_step.insert(s, (key, k));
-    }
+    let mut steps = Steps::new(model, d, timeline.first, timeline.last);
     let candidates = candidates(steps.first, steps.last);
+    let mut shifter = Shifter::default();
 
     // Forward equations.
     let mut forward = Vec::new();
-    let mut done: Vec<String> = Vec::new();
+    let mut done: Vec<u32> = Vec::new();
     for id in model.equations() {
-        let Some((base, _)) = steps.tensor_step.get(&id).cloned() else {
-            let sum = model.tensor(id).definition.and_then(|def| time_sum(model, d, &steps, &candidates, def));
+        let Some((sequence, _)) = steps.tensor_step(id) else {
+            let sum = model
+                .tensor(id)
+                .definition
+                .and_then(|def| time_sum(model, d, &mut steps, &mut shifter, &candidates, def));
             forward.push(Forward::Plain { tensor: id, sum });
             continue;
         };
-        if done.contains(&base) {
+        if done.contains(&sequence) {
             continue;
         }
-        done.push(base.clone());
+        done.push(sequence);
         let members: Vec<(u64, TensorId)> = (steps.first..=steps.last)
-            .filter_map(|k| steps.tensor_at.get(&(base.clone(), k)).map(|&t| (k, t)))
+            .filter_map(|k| steps.tensor_at.get(&(sequence, k)).map(|&t| (k, t)))
             .filter(|(_, t)| model.tensor(*t).definition.is_some())
             .collect();
-        let template = candidates.iter().find_map(|&r| {
-            let (_, rt) = members.iter().find(|(k, _)| *k == r)?;
-            let def = model.tensor(*rt).definition?;
+        let mut template = None;
+        for &r in &candidates {
+            let Some(&(_, rt)) = members.iter().find(|(k, _)| *k == r) else { continue };
+            let Some(def) = model.tensor(rt).definition else { continue };
             let all = members.len() as u64 == steps.last - steps.first + 1
                 && members.iter().all(|&(k, t)| {
-                    let shifted = shift(&mut d.graph, model, &d.symbols, &steps, def, k as i64 - r as i64).0;
+                    let by = k as i64 - r as i64;
+                    let shifted = shifter.shift(&mut d.graph, model, &d.symbols, &mut steps, def, by).0;
                     model.tensor(t).definition.is_some_and(|theirs| same_sum(&d.graph, shifted, theirs))
                 });
-            all.then_some(Forward::Template { tensor: *rt, step: r })
-        });
+            if all {
+                template = Some(Forward::Template { tensor: rt, step: r });
+                break;
+            }
+        }
         match template {
             Some(t) => forward.push(t),
             None => forward.extend(members.iter().map(|&(_, t)| Forward::Plain { tensor: t, sum: None })),
@@ -196,20 +245,20 @@ pub fn view(model: &Model, d: &mut Derivation) -> Option<TimeView> {
 
     // Error terms, grouped by sequence.
     let mut groups = Vec::new();
-    let mut grouped: Vec<SymbolKey> = Vec::new();
+    let mut grouped: Vec<u32> = Vec::new();
     let defined = d.defined.clone();
     for &s in &defined {
-        let Some((key, _)) = steps.symbol_step.get(&s).cloned() else {
+        let Some((key, _)) = steps.symbol_step(s) else {
             groups.push(SymbolGroup { general: None, others: vec![s] });
             continue;
         };
         if grouped.contains(&key) {
             continue;
         }
-        grouped.push(key.clone());
+        grouped.push(key);
         let members: Vec<(u64, SymbolId)> = (steps.first..=steps.last)
             .rev()
-            .filter_map(|k| steps.symbol_at.get(&(key.clone(), k)).map(|&s| (k, s)))
+            .filter_map(|k| steps.symbol_at.get(&(key, k)).map(|&s| (k, s)))
             .filter(|(_, s)| d.symbol(*s).defined)
             .collect();
         let mut best: Option<General> = None;
@@ -219,7 +268,8 @@ pub fn view(model: &Model, d: &mut Derivation) -> Option<TimeView> {
             let mut holds = Vec::new();
             let mut zeroed: Vec<(SymbolId, u64)> = Vec::new();
             for &(k, s) in &members {
-                let (shifted, used_zero) = shift(&mut d.graph, model, &d.symbols, &steps, formula, k as i64 - r as i64);
+                let by = k as i64 - r as i64;
+                let (shifted, used_zero) = shifter.shift(&mut d.graph, model, &d.symbols, &mut steps, formula, by);
                 if same_sum(&d.graph, shifted, d.symbol(s).formula) {
                     holds.push(k);
                     for z in used_zero {
@@ -244,17 +294,24 @@ pub fn view(model: &Model, d: &mut Derivation) -> Option<TimeView> {
                 holds.sort_unstable();
                 best = Some(General { symbol: rs, step: r, holds, zero_after_last: zero, zeroed });
             }
+            // A form that holds at every step cannot be bettered (a later
+            // candidate replaces it only by holding at more steps): the other
+            // candidates are not tried.
+            if best.as_ref().is_some_and(|b| b.holds.len() == members.len()) {
+                break;
+            }
         }
+        // `holds` is ascending: a lookup in it is a binary search.
         let others = members
             .iter()
-            .filter(|(k, _)| !best.as_ref().is_some_and(|b| b.holds.contains(k)))
+            .filter(|(k, _)| best.as_ref().is_none_or(|b| b.holds.binary_search(k).is_err()))
             .map(|&(_, s)| s)
             .collect();
         groups.push(SymbolGroup { general: best, others });
     }
 
     let roots: Vec<NodeId> = d.gradients.iter().map(|g| g.formula).collect();
-    let gradients = roots.into_iter().map(|f| time_sum(model, d, &steps, &candidates, f)).collect();
+    let gradients = roots.into_iter().map(|f| time_sum(model, d, &mut steps, &mut shifter, &candidates, f)).collect();
     Some(TimeView { index: timeline.index.clone(), first: steps.first, last: steps.last, forward, groups, gradients })
 }
 
@@ -271,7 +328,14 @@ fn candidates(first: u64, last: u64) -> Vec<u64> {
 
 /// `root` as `factor · (Σ_t patterns + rest)`, when at least one pattern
 /// has a term at every step.
-fn time_sum(model: &Model, d: &mut Derivation, steps: &Steps, candidates: &[u64], root: NodeId) -> Option<TimeSum> {
+fn time_sum(
+    model: &Model,
+    d: &mut Derivation,
+    steps: &mut Steps,
+    shifter: &mut Shifter,
+    candidates: &[u64],
+    root: NodeId,
+) -> Option<TimeSum> {
     if steps.last == steps.first {
         return None;
     }
@@ -287,7 +351,7 @@ fn time_sum(model: &Model, d: &mut Derivation, steps: &Steps, candidates: &[u64]
     let step_of: Vec<Option<u64>> = terms.iter().map(|&t| term_step(&d.graph, steps, t)).collect();
     // Where each term is, so that finding a step's term is a lookup, not a
     // scan of every term (a scan per step was quadratic in the steps).
-    let mut positions: HashMap<NodeId, Vec<usize>> = HashMap::new();
+    let mut positions: NodeMap<Vec<usize>> = NodeMap::default();
     for (j, &t) in terms.iter().enumerate() {
         positions.entry(t).or_default().push(j);
     }
@@ -300,9 +364,9 @@ fn time_sum(model: &Model, d: &mut Derivation, steps: &Steps, candidates: &[u64]
                 continue;
             }
             let mut found = Vec::new();
-            let mut taken = std::collections::HashSet::new();
+            let mut taken: HashSet<usize, NodeHasher> = HashSet::default();
             for k in steps.first..=steps.last {
-                let (shifted, _) = shift(&mut d.graph, model, &d.symbols, steps, u, k as i64 - r as i64);
+                let (shifted, _) = shifter.shift(&mut d.graph, model, &d.symbols, steps, u, k as i64 - r as i64);
                 let Shifted::Node(n) = shifted else { break };
                 let free =
                     positions.get(&n).and_then(|js| js.iter().copied().find(|&j| !used[j] && !taken.contains(&j)));
@@ -324,6 +388,12 @@ fn time_sum(model: &Model, d: &mut Derivation, steps: &Steps, candidates: &[u64]
         let covered = used.iter().filter(|u| **u).count();
         if !patterns.is_empty() && best.as_ref().is_none_or(|(_, _, b)| covered > b.iter().filter(|u| **u).count()) {
             best = Some((r, patterns, used));
+        }
+        // Patterns that cover every term cannot be bettered (a later
+        // candidate replaces them only by covering more): the other
+        // candidates are not tried.
+        if covered == terms.len() && best.is_some() {
+            break;
         }
     }
     let (step, patterns, used) = best?;
@@ -371,7 +441,7 @@ fn additive_terms(g: &Graph, root: NodeId) -> Vec<NodeId> {
 fn term_step(g: &Graph, steps: &Steps, term: NodeId) -> Option<u64> {
     let nodes = g.nodes_under(&[term]);
     let symbols = nodes.iter().filter_map(|&n| match g.node(n) {
-        Node::Symbol(s) => steps.symbol_step.get(s).map(|(_, k)| *k),
+        Node::Symbol(s) => steps.symbol_step(*s).map(|(_, k)| k),
         _ => None,
     });
     let latest = symbols.max();
@@ -379,88 +449,98 @@ fn term_step(g: &Graph, steps: &Steps, term: NodeId) -> Option<u64> {
         nodes
             .iter()
             .filter_map(|&n| match g.node(n) {
-                Node::Tensor(t) => steps.tensor_step.get(t).map(|(_, k)| *k),
+                Node::Tensor(t) => steps.tensor_step(*t).map(|(_, k)| k),
                 _ => None,
             })
             .max()
     })
 }
 
-/// `root` with every step moved by `by`: `h[j]` to `h[j + by]`, and each
-/// error term likewise (zero past the last step). Also gives the symbols of
-/// `root` taken as zero, with their steps. Iterative, memoized, linear in
-/// the formula's size.
-fn shift(
-    g: &mut Graph,
-    model: &Model,
-    symbols: &[super::Symbol],
-    steps: &Steps,
-    root: NodeId,
-    by: i64,
-) -> (Shifted, Vec<(SymbolId, u64)>) {
-    if by == 0 {
-        return (Shifted::Node(root), Vec::new());
-    }
-    let mut memo: HashMap<NodeId, Shifted> = HashMap::new();
-    let mut zero_used = Vec::new();
-    let mut stack = vec![(root, false)];
-    while let Some((id, expanded)) = stack.pop() {
-        if memo.contains_key(&id) {
-            continue;
+/// The work space of [`Shifter::shift`], kept from one shift to the next:
+/// a view shifts each formula to every step, thousands of formulas in all.
+#[derive(Default)]
+struct Shifter {
+    memo: NodeMap<Shifted>,
+    stack: Vec<(NodeId, bool)>,
+}
+
+impl Shifter {
+    /// `root` with every step moved by `by`: `h[j]` to `h[j + by]`, and each
+    /// error term likewise (zero past the last step). Also gives the symbols
+    /// of `root` taken as zero, with their steps. Iterative, memoized, linear
+    /// in the formula's size.
+    fn shift(
+        &mut self,
+        g: &mut Graph,
+        model: &Model,
+        symbols: &[super::Symbol],
+        steps: &mut Steps,
+        root: NodeId,
+        by: i64,
+    ) -> (Shifted, Vec<(SymbolId, u64)>) {
+        if by == 0 {
+            return (Shifted::Node(root), Vec::new());
         }
-        let node = g.node(id).clone();
-        let children = node.children();
-        if !expanded && !children.is_empty() {
-            stack.push((id, true));
-            stack.extend(children.iter().filter(|c| !memo.contains_key(c)).map(|&c| (c, false)));
-            continue;
-        }
-        let target = |k: u64| k.checked_add_signed(by);
-        let result = match &node {
-            Node::Tensor(t) => match steps.tensor_step.get(t) {
-                None => Shifted::Node(id),
-                Some((base, k)) => match target(*k).and_then(|k2| steps.tensor_at.get(&(base.clone(), k2))) {
-                    Some(&t2) => Shifted::Node(g.tensor(t2, model.tensor(t2).shape.clone())),
-                    None => Shifted::Fail,
-                },
-            },
-            Node::Symbol(s) => match steps.symbol_step.get(s) {
-                None => Shifted::Node(id),
-                Some((key, k)) => match target(*k) {
-                    Some(k2) => match steps.symbol_at.get(&(key.clone(), k2)) {
-                        Some(&s2) => Shifted::Node(symbols[s2.0 as usize].node),
-                        None if k2 > steps.last => {
-                            zero_used.push((*s, *k));
-                            Shifted::Zero
-                        }
+        let Shifter { memo, stack } = self;
+        memo.clear();
+        stack.clear();
+        let mut zero_used = Vec::new();
+        stack.push((root, false));
+        while let Some((id, expanded)) = stack.pop() {
+            if memo.contains_key(&id) {
+                continue;
+            }
+            let children = g.node(id).children();
+            if !expanded && !children.is_empty() {
+                stack.push((id, true));
+                stack.extend(children.iter().filter(|c| !memo.contains_key(c)).map(|&c| (c, false)));
+                continue;
+            }
+            let target = |k: u64| k.checked_add_signed(by);
+            let result = match *g.node(id) {
+                Node::Tensor(t) => match steps.tensor_step(t) {
+                    None => Shifted::Node(id),
+                    Some((sequence, k)) => match target(k).and_then(|k2| steps.tensor_at.get(&(sequence, k2))) {
+                        Some(&t2) => Shifted::Node(steps.tensor_node(g, model, t2)),
                         None => Shifted::Fail,
                     },
-                    None => Shifted::Fail,
                 },
-            },
-            _ => {
-                let kids: Vec<Shifted> = children.iter().map(|c| memo[c]).collect();
-                if kids.contains(&Shifted::Fail) {
-                    Shifted::Fail
-                } else if kids.contains(&Shifted::Zero) {
-                    through_zero(g, &node, id, &kids)
-                } else {
-                    let map: HashMap<NodeId, NodeId> = children
-                        .iter()
-                        .zip(&kids)
-                        .filter_map(|(&c, k)| match k {
-                            Shifted::Node(n) => Some((c, *n)),
-                            _ => None,
-                        })
-                        .collect();
-                    let shape = g.shape(id).clone();
-                    Shifted::Node(g.make(&node, &shape, &|c| map.get(&c).copied().unwrap_or(c)))
+                Node::Symbol(s) => match steps.symbol_step(s) {
+                    None => Shifted::Node(id),
+                    Some((key, k)) => match target(k) {
+                        Some(k2) => match steps.symbol_at.get(&(key, k2)) {
+                            Some(&s2) => Shifted::Node(symbols[s2.0 as usize].node),
+                            None if k2 > steps.last => {
+                                zero_used.push((s, k));
+                                Shifted::Zero
+                            }
+                            None => Shifted::Fail,
+                        },
+                        None => Shifted::Fail,
+                    },
+                },
+                _ => {
+                    let kids: Vec<Shifted> = children.iter().map(|c| memo[c]).collect();
+                    let node = g.node(id).clone();
+                    if kids.contains(&Shifted::Fail) {
+                        Shifted::Fail
+                    } else if kids.contains(&Shifted::Zero) {
+                        through_zero(g, &node, id, &kids)
+                    } else {
+                        // Every child has a node; `make` reads them from the memo.
+                        let shape = g.shape(id).clone();
+                        let memo = &*memo;
+                        Shifted::Node(g.make(&node, &shape, &|c| match memo.get(&c) {
+                            Some(Shifted::Node(n)) => *n,
+                            _ => c,
+                        }))
+                    }
                 }
-            }
-        };
-        memo.insert(id, result);
+            };
+            memo.insert(id, result);
+        }
+        (memo[&root], zero_used)
     }
-    (memo[&root], zero_used)
 }
 
 /// A node with a zero child: zero through linear operations, the other
