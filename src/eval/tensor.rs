@@ -996,7 +996,7 @@ impl Tensor {
 /// Where an operand of an elementwise operation is read for each entry of
 /// the result (row-major flat indices on both sides).
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Reader {
+pub(super) enum Reader {
     /// The operand has the result's shape: entry i.
     Same,
     /// One value for every entry.
@@ -1011,7 +1011,7 @@ enum Reader {
 
 impl Reader {
     /// How `operand` is read to fill `out`, or `None` when it cannot be.
-    fn new(operand: &[usize], out: &[usize]) -> Option<Reader> {
+    pub(super) fn new(operand: &[usize], out: &[usize]) -> Option<Reader> {
         let matrix = Shape::matrix_of;
         if Shape::same_dims(operand, out) {
             return Some(Reader::Same);
@@ -1032,7 +1032,8 @@ impl Reader {
     }
 
     /// The operand's flat index for the result's flat index `i`.
-    fn index(self, i: usize) -> usize {
+    #[inline]
+    pub(super) fn index(self, i: usize) -> usize {
         match self {
             Reader::Same => i,
             Reader::One => 0,

@@ -30,8 +30,11 @@ mod run;
 use std::cell::RefCell;
 
 use super::evaluate::{Note, Quantity};
+// How an operand of an elementwise operation is read to fill the result: the
+// reader of `Tensor`'s binary operations, resolved once at compile time.
+pub(super) use super::tensor::Reader;
 use super::tensor::Tensor;
-use crate::model::{Complement, Elementwise, NodeId, Shape, SymbolId, TensorId};
+use crate::model::{Complement, Elementwise, NodeId, SymbolId, TensorId};
 
 pub use run::Outcome;
 
@@ -140,52 +143,4 @@ enum Op {
     Fill(Slot, bool),
     /// The evaluator's kernel for the node, on its operands' values.
     Kernel(NodeId, Vec<Slot>),
-}
-
-/// How an operand of an elementwise operation is read to fill the result:
-/// the reader of `Tensor`'s binary operations, resolved at compile time.
-#[derive(Clone, Copy)]
-enum Reader {
-    Same,
-    One,
-    Spread { per: usize, channels: usize },
-    Stretch { cols: usize, out_cols: usize, one_row: bool, one_col: bool },
-}
-
-impl Reader {
-    fn new(operand: &[usize], out: &[usize]) -> Option<Reader> {
-        if Shape::same_dims(operand, out) {
-            return Some(Reader::Same);
-        }
-        if operand.iter().product::<usize>() == 1 {
-            return Some(Reader::One);
-        }
-        if let Some(axis) = Shape(operand.to_vec()).spread_axis(&Shape(out.to_vec())) {
-            return Some(Reader::Spread {
-                per: out[axis + 1..].iter().product::<usize>().max(1),
-                channels: out[axis].max(1),
-            });
-        }
-        let ((r, c), (rr, cc)) = (Shape::matrix_of(operand)?, Shape::matrix_of(out)?);
-        ((r == rr || r == 1) && (c == cc || c == 1)).then_some(Reader::Stretch {
-            cols: c,
-            out_cols: cc.max(1),
-            one_row: r == 1,
-            one_col: c == 1,
-        })
-    }
-
-    #[inline]
-    fn index(self, i: usize) -> usize {
-        match self {
-            Reader::Same => i,
-            Reader::One => 0,
-            Reader::Spread { per, channels } => (i / per) % channels,
-            Reader::Stretch { cols, out_cols, one_row, one_col } => {
-                let row = if one_row { 0 } else { i / out_cols };
-                let col = if one_col { 0 } else { i % out_cols };
-                row * cols + col
-            }
-        }
-    }
 }
