@@ -429,8 +429,9 @@ fn solve_model(py: Python<'_>, checked: Guarded<Network>) -> PyResult<(Solved, S
             // (the command line's `solve` writes open values as expressions).
             nnderive::eval::require_values(&net.model, "solve in Python (NumPy arrays)")
                 .map_err(|e| raise(&net.source, &e.into()))?;
-            let (solution, computed) = nnderive::eval::fast::solve_float_cached(&net.model, net.derivation(), &net.plan)
-                .map_err(|e| raise(&net.source, &e.into()))?;
+            let (solution, computed) =
+                nnderive::eval::fast::solve_float_cached(&net.model, net.derivation(), &net.plan)
+                    .map_err(|e| raise(&net.source, &e.into()))?;
             // The skeleton of an f64 solution is the network's: written
             // once, then its values are read from where they were.
             let kept = net.located.get().and_then(Option::as_ref).filter(|_| computed == Computed::Float);
