@@ -139,6 +139,20 @@ fn eval_only(runs: usize) {
     }
 }
 
+/// The `.nn` files in `$NNDERIVE_BENCH_NETS` (which `python
+/// python/bench/notebook.py --write DIR` fills with the notebook's
+/// networks), by name, with their text; none when it is not set.
+fn bench_nets() -> Vec<(String, String)> {
+    let Ok(dir) = std::env::var("NNDERIVE_BENCH_NETS") else { return Vec::new() };
+    let mut files: Vec<_> = std::fs::read_dir(&dir).expect("NNDERIVE_BENCH_NETS is a folder").flatten().collect();
+    files.sort_by_key(|f| f.file_name());
+    files
+        .into_iter()
+        .filter(|f| f.path().extension().is_some_and(|e| e == "nn"))
+        .map(|f| (f.file_name().to_string_lossy().into_owned(), std::fs::read_to_string(f.path()).unwrap()))
+        .collect()
+}
+
 /// The Python package's evaluation (`eval::fast::solve_float`: every value
 /// in f64, of a model already parsed, checked and derived), per network,
 /// with the share of it spent in the f64 GEMM: the assignment's network,
@@ -152,13 +166,7 @@ fn fast_eval(runs: usize) {
             common::random_network(3, 4, &[512, 512, 512, 512, 10], &["sigmoid"], "cross_entropy"),
         ),
     ];
-    if let Ok(dir) = std::env::var("NNDERIVE_BENCH_NETS") {
-        let mut files: Vec<_> = std::fs::read_dir(&dir).expect("NNDERIVE_BENCH_NETS is a folder").flatten().collect();
-        files.sort_by_key(|f| f.file_name());
-        for f in files.into_iter().filter(|f| f.path().extension().is_some_and(|e| e == "nn")) {
-            cases.push((f.file_name().to_string_lossy().into_owned(), std::fs::read_to_string(f.path()).unwrap()));
-        }
-    }
+    cases.extend(bench_nets());
     println!(
         "{:<28} {:>11} {:>7} {:>11} {:>11} {:>7} {:>8}",
         "network (f64 evaluation)", "node ms", "GEMM %", "plan+cmp ms", "plan ms", "GEMM %", "path"
@@ -207,13 +215,7 @@ fn fast_eval(runs: usize) {
 fn network_phases(runs: usize, load_only: bool) {
     let mut cases =
         vec![("assignment4.nn".to_string(), std::fs::read_to_string(common::example("assignment4.nn")).unwrap())];
-    if let Ok(dir) = std::env::var("NNDERIVE_BENCH_NETS") {
-        let mut files: Vec<_> = std::fs::read_dir(&dir).expect("NNDERIVE_BENCH_NETS is a folder").flatten().collect();
-        files.sort_by_key(|f| f.file_name());
-        for f in files.into_iter().filter(|f| f.path().extension().is_some_and(|e| e == "nn")) {
-            cases.push((f.file_name().to_string_lossy().into_owned(), std::fs::read_to_string(f.path()).unwrap()));
-        }
-    }
+    cases.extend(bench_nets());
     let header = ["parse", "load", "derive", "f64 eval", "skeleton"];
     println!(
         "{:<20} {:>10} {:>10} {:>10} {:>10} {:>10}  (median ms)",
@@ -484,13 +486,7 @@ fn time_steps(runs: usize) {
 fn derive_alone(runs: usize) {
     let mut cases =
         vec![("assignment4.nn".to_string(), std::fs::read_to_string(common::example("assignment4.nn")).unwrap())];
-    if let Ok(dir) = std::env::var("NNDERIVE_BENCH_NETS") {
-        let mut files: Vec<_> = std::fs::read_dir(&dir).expect("NNDERIVE_BENCH_NETS is a folder").flatten().collect();
-        files.sort_by_key(|f| f.file_name());
-        for f in files.into_iter().filter(|f| f.path().extension().is_some_and(|e| e == "nn")) {
-            cases.push((f.file_name().to_string_lossy().into_owned(), std::fs::read_to_string(f.path()).unwrap()));
-        }
-    }
+    cases.extend(bench_nets());
     for (name, text) in cases {
         let model = nnderive::load(&Source::new("derive.nn", text)).unwrap();
         report(&format!("derive {name}"), median(runs, || drop(nnderive::derive::derive(&model))));

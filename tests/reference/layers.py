@@ -143,11 +143,18 @@ def layernorm_network(g):
 
 def attention_network(g):
     """grammar/examples/attention.nn: self-attention, mean squared error."""
+    return _attention(g, softmax_rows)
+
+
+def _attention(g, weights):
+    """Self-attention `A = weights(Q Kᵀ / √d)`, `out = A V`, mean squared
+    error, forward and backward by hand. The backward pass is the same with
+    a mask: A is 0 where masked, so dS is too."""
     X, Wq, Wk, Wv, Y = (g[k] for k in ("X", "Wq", "Wk", "Wv", "Y"))
     Q, K, V = X @ Wq, X @ Wk, X @ Wv
     d = Q.shape[1]
     S = Q @ K.T / np.sqrt(d)
-    A = softmax_rows(S)
+    A = weights(S)
     out = A @ V
     L = np.mean((out - Y) ** 2)
     G = 2 * (out - Y) / out.size
@@ -169,24 +176,8 @@ def masked_softmax_rows(s, mask):
 
 def attention_causal_network(g):
     """grammar/examples/attention_causal.nn: causal self-attention, mean
-    squared error. The backward pass is the unmasked one: A is 0 where
-    masked, so dS is too."""
-    X, Wq, Wk, Wv, M, Y = (g[k] for k in ("X", "Wq", "Wk", "Wv", "M", "Y"))
-    Q, K, V = X @ Wq, X @ Wk, X @ Wv
-    d = Q.shape[1]
-    S = Q @ K.T / np.sqrt(d)
-    A = masked_softmax_rows(S, M)
-    out = A @ V
-    L = np.mean((out - Y) ** 2)
-    G = 2 * (out - Y) / out.size
-    dV = A.T @ G
-    dA = G @ V.T
-    dS = A * (dA - np.sum(dA * A, axis=1, keepdims=True))
-    dQ = dS @ K / np.sqrt(d)
-    dK = dS.T @ Q / np.sqrt(d)
-    forward = {"Q": Q, "K": K, "V": V, "S": S, "A": A, "out": out, "L": L}
-    grads = {"Wq": X.T @ dQ, "Wk": X.T @ dK, "Wv": X.T @ dV}
-    return forward, grads
+    squared error."""
+    return _attention(g, lambda s: masked_softmax_rows(s, g["M"]))
 
 
 def spatial_batchnorm_forward(x, gamma, beta, eps):
