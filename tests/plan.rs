@@ -191,3 +191,136 @@ fn the_plans_gradients_are_central_differences_of_its_loss() {
         }
     }
 }
+
+/// A small CNN (conv 1→2 3×3 pad 1, bias, relu, 2×2 max-pool, dense 3,
+/// softmax, cross-entropy, one SGD step) on random two-place decimals, its
+/// biases so low that many pooling windows are relu zeros only: ties of
+/// zeros, which decide nothing.
+fn cnn_with_zero_windows(seed: u64) -> String {
+    let mut rng = common::Lcg(seed);
+    let mut list = |n: usize| (0..n).map(|_| rng.decimal()).collect::<Vec<_>>().join(", ");
+    let rows = |rng: &mut dyn FnMut(usize) -> String, r: usize, c: usize| {
+        (0..r).map(|_| format!("[{}]", rng(c))).collect::<Vec<_>>().join(", ")
+    };
+    let x = rows(&mut list, 6, 6);
+    let k: Vec<String> = (0..2).map(|_| format!("[[{}]]", rows(&mut list, 3, 3))).collect();
+    let w = rows(&mut list, 3, 18);
+    format!(
+        "input X[1,6,6] = [[{x}]]\nparam K[2,1,3,3] = [{}]\nparam bK[2] = [-0.61, -0.57]\n\
+         param W[3,18] = [{w}]\nparam b[3] = [0.1, -0.2, 0.05]\ntarget y[3] = [0, 1, 0]\n\
+         Z1 = conv2d(X, K, pad = 1) + bK\nA1 = relu(Z1)\nP1 = maxpool(A1, 2, stride = 2)\n\
+         v = flatten(P1)\nyhat = softmax(W @ v + b)\nloss L = cross_entropy(y, yhat)\ntrain sgd(lr = 0.1)\n",
+        k.join(", ")
+    )
+}
+
+fn named(model: &Model, solution: &Solution, name: &str) -> Vec<f64> {
+    solution.value(model.ids().find(|&id| model.tensor(id).name == name).unwrap()).to_f64_vec()
+}
+
+#[test]
+fn ties_of_relu_zeros_in_a_max_pool_stay_in_f64_and_agree_with_the_exact_solution() {
+    let mut tied = 0;
+    for seed in 1..=3 {
+        let text = cnn_with_zero_windows(seed);
+        let model = nnderive::load(&Source::new("cnn.nn", text)).unwrap();
+        let derivation = nnderive::derive::derive(&model);
+        let exact = nnderive::eval::solve(&model).unwrap();
+        // Windows of four relu zeros: the pooled map's zeros.
+        tied += named(&model, &exact, "P1").iter().filter(|&&p| p == 0.0).count();
+        assert!(named(&model, &exact, "Z1").iter().all(|&z| z != 0.0), "seed {seed}: a relu at its kink");
+        let plan = Plan::compile(&model, &derivation).unwrap();
+        let Outcome::Solved(got) = plan.solve(&model, &derivation) else { panic!("seed {seed}: not solved in f64") };
+        let (node, computed) = solve_unplanned(&model, &derivation).unwrap();
+        assert_eq!(computed, Computed::Float, "seed {seed}: the evaluator went exact");
+        assert_same_solution(&format!("seed {seed} (plan against evaluator)"), &got, &node);
+        // Against the exact solution: its exact values seen as f64.
+        let floated = |t: &Tensor| Tensor::float(t.dims().to_vec(), t.to_f64_vec());
+        let mut want = exact.clone();
+        want.values = want.values.iter().map(floated).collect();
+        want.symbols = want.symbols.iter().map(|(s, t)| (*s, floated(t))).collect();
+        want.gradients = want.gradients.iter().map(floated).collect();
+        if let Some(t) = want.training.as_mut() {
+            t.losses = t.losses.iter().map(floated).collect();
+            t.updated = t.updated.iter().map(|(p, v)| (*p, floated(v))).collect();
+            for step in &mut t.history {
+                for p in &mut step.params {
+                    p.gradient = floated(&p.gradient);
+                    p.value = floated(&p.value);
+                    p.quantities = p.quantities.iter().map(floated).collect();
+                }
+            }
+        }
+        assert_same_solution(&format!("seed {seed} (plan against exact)"), &got, &want);
+    }
+    assert!(tied >= 3, "only {tied} windows of zeros");
+}
+
+/// A max-pool of `pooled` (a `[1, 2, 4]` map computed from `X`), the loss
+/// the sum of the pooled map: ∂L/∂X is where each window's first maximum is.
+fn pooled(given: &str, pooled: &str) -> Model {
+    let text = format!("param X[1,2,4] = {given}\nA = {pooled}\nP = maxpool(A, 2, stride = 2)\nloss L = sum(P)\n");
+    nnderive::load(&Source::new("pooled.nn", text)).unwrap()
+}
+
+#[test]
+fn a_tie_that_may_not_be_one_in_exact_arithmetic_goes_exact() {
+    let x = |a: &str, b: &str| format!("[[[{a}, {b}, 0.5, 0.25], [-1, -2, 0.75, 0.125]]]");
+    // (what, X, A, the entry of X the first window's gradient flows to)
+    let cases = [
+        // Equal f64s that are different rationals: 1e-330 rounds to 0.0.
+        ("a given 1e-330 against 0", x("0", "1e-330"), "X", 1),
+        // The same, computed: 1e-200 · 1e-200 rounds to 0.0.
+        ("1e-200 · 1e-200 against 0", x("0", "1e-200"), "X * 1e-200", 1),
+        // Within MARGIN of each other.
+        ("0.5 against 0.5 + 1e-10", x("0.5", "0.5000000001"), "X", 1),
+        // A relu at its kink: relu zeros, but of an argument at 0.
+        ("relu(0) against relu(-1)", x("0", "-1"), "relu(X)", 0),
+    ];
+    for (what, given, formula, to) in cases {
+        let model = pooled(&given, formula);
+        let derivation = nnderive::derive::derive(&model);
+        let (node, computed) = solve_unplanned(&model, &derivation).unwrap();
+        assert_eq!(computed, Computed::Exact, "{what}: the evaluator stayed in f64");
+        let plan = Plan::compile(&model, &derivation).unwrap();
+        assert!(matches!(plan.solve(&model, &derivation), Outcome::Exact), "{what}: the plan stayed in f64");
+        // The exact answer: the first window's gradient at the exact first
+        // maximum (the f64 one would be entry 0 in the first three cases).
+        let grad = node.gradients[0].to_f64_vec();
+        let window = [grad[0], grad[1], grad[4], grad[5]];
+        let mut want = [0.0; 4];
+        if formula != "relu(X)" {
+            want[to] = if formula.contains("1e-200") { 1e-200 } else { 1.0 };
+        }
+        assert_eq!(window, want, "{what}");
+    }
+    // The contrast: the same tie of zeros as relu zeros of arguments below
+    // 0 is certain, and stays in f64 with the exact answer.
+    let model = pooled(&x("-0.5", "-1"), "relu(X)");
+    let derivation = nnderive::derive::derive(&model);
+    let (node, computed) = solve_unplanned(&model, &derivation).unwrap();
+    assert_eq!(computed, Computed::Float);
+    assert_eq!(node.gradients[0].to_f64_vec(), nnderive::eval::solve(&model).unwrap().gradients[0].to_f64_vec());
+}
+
+#[test]
+fn a_cnn_with_ties_of_zeros_has_the_central_differences_of_its_loss_as_gradients() {
+    let model = nnderive::load(&Source::new("cnn.nn", cnn_with_zero_windows(2))).unwrap();
+    let derivation = nnderive::derive::derive(&model);
+    let plan = Plan::compile(&model, &derivation).unwrap();
+    let Outcome::Solved(solution) = plan.solve(&model, &derivation) else { panic!("not solved in f64") };
+    assert!(named(&model, &solution, "P1").contains(&0.0), "no window of zeros");
+    for param in ["K", "bK", "W"] {
+        let k = derivation.gradients.iter().position(|g| model.tensor(g.param).name == param).unwrap();
+        let grad = solution.gradients[k].to_f64_vec();
+        let h = 1e-6;
+        for i in (0..grad.len()).step_by(grad.len().div_ceil(6)) {
+            let numeric = (loss_at(&model, param, i, h) - loss_at(&model, param, i, -h)) / (2.0 * h);
+            let d = grad[i];
+            assert!((d - numeric).abs() <= 1e-6 * d.abs().max(1e-3), "∂L/∂{param}[{i}]: {d} against {numeric}");
+        }
+    }
+    // A kernel entry whose gradient is not 0, so that the check can fail.
+    let k = derivation.gradients.iter().position(|g| model.tensor(g.param).name == "K").unwrap();
+    assert!(solution.gradients[k].to_f64_vec().iter().any(|g| g.abs() > 1e-3));
+}

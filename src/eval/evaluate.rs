@@ -408,7 +408,7 @@ impl<'a> Evaluator<'a> {
             probe.observe(self.graph.node(n), args, &value, self.quantity);
         }
         if super::watch::watching() {
-            super::watch::observe(self.graph.node(n), args, &value);
+            super::watch::observe(self.model, self.graph, n, args, &value);
         }
         Ok(value)
     }

@@ -7,7 +7,7 @@
 use std::cell::Cell;
 
 use super::tensor::Tensor;
-use crate::model::{Elementwise, Func, Node, PoolKind, PoolPart};
+use crate::model::{Elementwise, Func, Graph, Model, Node, NodeId, PoolKind, PoolPart};
 
 /// How near (in absolute value) an operand may come to a discontinuity
 /// before the f64 values are not trusted there. f64 rounding of values of
@@ -27,9 +27,10 @@ pub(super) fn watching() -> bool {
     WATCH.with(Cell::get).is_some()
 }
 
-/// Called by the evaluator after computing `node` (`value`) from `args` while
-/// [`watching`]: notes an operand near a discontinuity.
-pub(super) fn observe(node: &Node, args: &[&Tensor], value: &Tensor) {
+/// Called by the evaluator after computing node `n` of `graph` (`value`)
+/// from `args` while [`watching`]: notes an operand near a discontinuity.
+pub(super) fn observe(model: &Model, graph: &Graph, n: NodeId, args: &[&Tensor], value: &Tensor) {
+    let node = graph.node(n);
     let near_zero = |t: &Tensor| t.float_view().iter().any(|x| x.abs() <= MARGIN);
     let near = match (node, args) {
         (Node::Apply(Func::Builtin(f), _), [x, rest @ ..]) => match f {
@@ -53,14 +54,18 @@ pub(super) fn observe(node: &Node, args: &[&Tensor], value: &Tensor) {
         },
         (Node::Div(..), [_, d, ..]) => near_zero(d),
         (Node::Pow(_, e), [x, ..]) => num_traits::Signed::is_negative(e) && near_zero(x),
-        // A window whose largest entries are all 0.0 (a relu's zeros, which
-        // are exact zeros once no relu argument came near 0) is a true tie,
-        // and the convention decides it as it does in exact arithmetic.
-        (Node::Pool(PoolKind::Max, PoolPart::Forward, _, window), [x, ..]) => {
+        // A window whose two largest entries come within MARGIN of each
+        // other may have another first maximum in exact arithmetic, and the
+        // gradient would flow elsewhere — except a window of certain zeros
+        // (see `zeros_are_exact`): its entries are all 0 in exact arithmetic
+        // too, so both computations give the window's first entry the
+        // gradient (the tie-break rule, `conv::argmax`).
+        (Node::Pool(PoolKind::Max, PoolPart::Forward, operands, window), [x, ..]) => {
+            let exact_zeros = operands.first().is_some_and(|&a| zeros_are_exact(model, graph, a));
             match super::conv::max_pool_gaps(x, *window) {
                 Ok(gaps) => {
                     let maxima = value.float_view();
-                    gaps.iter().zip(maxima.iter()).any(|(&g, &m)| g <= MARGIN && !(g == 0.0 && m == 0.0))
+                    gaps.iter().zip(maxima.iter()).any(|(&g, &m)| g <= MARGIN && !(exact_zeros && g == 0.0 && m == 0.0))
                 }
                 Err(_) => true,
             }
@@ -70,6 +75,40 @@ pub(super) fn observe(node: &Node, args: &[&Tensor], value: &Tensor) {
     if near {
         WATCH.with(|w| w.set(Some(true)));
     }
+}
+
+/// Whether every 0.0 entry of node `n`'s f64 value is 0 in exact arithmetic
+/// too, in an evaluation the watch has not stopped.
+///
+/// True of `relu(x)` and of `max(x, 0)` / `max(0, x)` (through the names of
+/// tensors defined as one). Why that is sound: the watch stops the f64
+/// solve when an argument of relu comes within MARGIN of 0 (of max, when
+/// its two arguments come within MARGIN of each other), so where the solve
+/// goes on, relu's f64 output is 0 only where its argument was below
+/// −MARGIN. The watch's premise — f64 rounding moves a value by far less
+/// than MARGIN — puts the exact argument below 0 as well, and relu of it is
+/// an exact 0. Equal f64 zeros there are then equal exact values; equal
+/// f64s of any other provenance may be different rationals (a given
+/// 1e−330 rounds to 0.0; so does 1e−200 · 1e−200), and are not trusted.
+fn zeros_are_exact(model: &Model, graph: &Graph, n: NodeId) -> bool {
+    let mut n = n;
+    // A tensor's name stands for its definition; each step goes to an
+    // earlier equation, and the count bounds a malformed chain.
+    for _ in 0..=model.tensors.len() {
+        match graph.node(n) {
+            Node::Tensor(t) => match model.tensor(*t).definition {
+                Some(def) => n = def,
+                None => return false,
+            },
+            Node::Apply(Func::Builtin(Elementwise::Relu), args) => return args.len() == 1,
+            Node::Apply(Func::Builtin(Elementwise::Max), args) => {
+                let zero = |a: &NodeId| matches!(graph.node(*a), Node::Const(c) if num_traits::Zero::is_zero(c));
+                return args.len() == 2 && args.iter().any(zero);
+            }
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// Runs `f` watched: its result, and whether an operand came within
