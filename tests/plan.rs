@@ -192,22 +192,24 @@ fn the_plans_gradients_are_central_differences_of_its_loss() {
     }
 }
 
-/// A small CNN (conv 1→2 3×3 pad 1, bias, relu, 2×2 max-pool, dense 3,
-/// softmax, cross-entropy, one SGD step) on random two-place decimals, its
-/// biases so low that many pooling windows are relu zeros only: ties of
-/// zeros, which decide nothing.
-fn cnn_with_zero_windows(seed: u64) -> String {
+/// A CNN (conv 1→2 3×3 pad 1 on a `side` × `side` map, bias, relu, 2×2
+/// max-pool, dense 3, softmax, cross-entropy, one SGD step) on random
+/// two-place decimals, its biases so low that many pooling windows are relu
+/// zeros only: ties of zeros, which decide nothing. From side 64 on, its
+/// convolutions are large enough to be computed by GEMM (`eval::conv_gemm`).
+fn cnn_with_zero_windows(seed: u64, side: usize) -> String {
     let mut rng = common::Lcg(seed);
     let mut list = |n: usize| (0..n).map(|_| rng.decimal()).collect::<Vec<_>>().join(", ");
     let rows = |rng: &mut dyn FnMut(usize) -> String, r: usize, c: usize| {
         (0..r).map(|_| format!("[{}]", rng(c))).collect::<Vec<_>>().join(", ")
     };
-    let x = rows(&mut list, 6, 6);
+    let x = rows(&mut list, side, side);
     let k: Vec<String> = (0..2).map(|_| format!("[[{}]]", rows(&mut list, 3, 3))).collect();
-    let w = rows(&mut list, 3, 18);
+    let pooled = 2 * (side / 2) * (side / 2);
+    let w = rows(&mut list, 3, pooled);
     format!(
-        "input X[1,6,6] = [[{x}]]\nparam K[2,1,3,3] = [{}]\nparam bK[2] = [-0.61, -0.57]\n\
-         param W[3,18] = [{w}]\nparam b[3] = [0.1, -0.2, 0.05]\ntarget y[3] = [0, 1, 0]\n\
+        "input X[1,{side},{side}] = [[{x}]]\nparam K[2,1,3,3] = [{}]\nparam bK[2] = [-0.61, -0.57]\n\
+         param W[3,{pooled}] = [{w}]\nparam b[3] = [0.1, -0.2, 0.05]\ntarget y[3] = [0, 1, 0]\n\
          Z1 = conv2d(X, K, pad = 1) + bK\nA1 = relu(Z1)\nP1 = maxpool(A1, 2, stride = 2)\n\
          v = flatten(P1)\nyhat = softmax(W @ v + b)\nloss L = cross_entropy(y, yhat)\ntrain sgd(lr = 0.1)\n",
         k.join(", ")
@@ -221,8 +223,8 @@ fn named(model: &Model, solution: &Solution, name: &str) -> Vec<f64> {
 #[test]
 fn ties_of_relu_zeros_in_a_max_pool_stay_in_f64_and_agree_with_the_exact_solution() {
     let mut tied = 0;
-    for seed in 1..=3 {
-        let text = cnn_with_zero_windows(seed);
+    for (seed, side) in [(1, 6), (2, 6), (3, 6), (4, 64)] {
+        let text = cnn_with_zero_windows(seed, side);
         let model = nnderive::load(&Source::new("cnn.nn", text)).unwrap();
         let derivation = nnderive::derive::derive(&model);
         let exact = nnderive::eval::solve(&model).unwrap();
@@ -305,22 +307,25 @@ fn a_tie_that_may_not_be_one_in_exact_arithmetic_goes_exact() {
 
 #[test]
 fn a_cnn_with_ties_of_zeros_has_the_central_differences_of_its_loss_as_gradients() {
-    let model = nnderive::load(&Source::new("cnn.nn", cnn_with_zero_windows(2))).unwrap();
-    let derivation = nnderive::derive::derive(&model);
-    let plan = Plan::compile(&model, &derivation).unwrap();
-    let Outcome::Solved(solution) = plan.solve(&model, &derivation) else { panic!("not solved in f64") };
-    assert!(named(&model, &solution, "P1").contains(&0.0), "no window of zeros");
-    for param in ["K", "bK", "W"] {
-        let k = derivation.gradients.iter().position(|g| model.tensor(g.param).name == param).unwrap();
-        let grad = solution.gradients[k].to_f64_vec();
-        let h = 1e-6;
-        for i in (0..grad.len()).step_by(grad.len().div_ceil(6)) {
-            let numeric = (loss_at(&model, param, i, h) - loss_at(&model, param, i, -h)) / (2.0 * h);
-            let d = grad[i];
-            assert!((d - numeric).abs() <= 1e-6 * d.abs().max(1e-3), "∂L/∂{param}[{i}]: {d} against {numeric}");
+    // 6 × 6: the convolutions' loops; 64 × 64: their GEMM.
+    for (seed, side) in [(2, 6), (4, 64)] {
+        let model = nnderive::load(&Source::new("cnn.nn", cnn_with_zero_windows(seed, side))).unwrap();
+        let derivation = nnderive::derive::derive(&model);
+        let plan = Plan::compile(&model, &derivation).unwrap();
+        let Outcome::Solved(solution) = plan.solve(&model, &derivation) else { panic!("not solved in f64") };
+        assert!(named(&model, &solution, "P1").contains(&0.0), "no window of zeros");
+        for param in ["K", "bK", "W"] {
+            let k = derivation.gradients.iter().position(|g| model.tensor(g.param).name == param).unwrap();
+            let grad = solution.gradients[k].to_f64_vec();
+            let h = 1e-6;
+            for i in (0..grad.len()).step_by(grad.len().div_ceil(6)) {
+                let numeric = (loss_at(&model, param, i, h) - loss_at(&model, param, i, -h)) / (2.0 * h);
+                let d = grad[i];
+                assert!((d - numeric).abs() <= 1e-6 * d.abs().max(1e-3), "∂L/∂{param}[{i}]: {d} against {numeric}");
+            }
         }
+        // A kernel entry whose gradient is not 0, so that the check can fail.
+        let k = derivation.gradients.iter().position(|g| model.tensor(g.param).name == "K").unwrap();
+        assert!(solution.gradients[k].to_f64_vec().iter().any(|g| g.abs() > 1e-3));
     }
-    // A kernel entry whose gradient is not 0, so that the check can fail.
-    let k = derivation.gradients.iter().position(|g| model.tensor(g.param).name == "K").unwrap();
-    assert!(solution.gradients[k].to_f64_vec().iter().any(|g| g.abs() > 1e-3));
 }

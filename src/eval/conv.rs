@@ -18,6 +18,7 @@ use num_bigint::BigInt;
 use num_rational::BigRational;
 use num_traits::{ToPrimitive, Zero};
 
+use super::conv_gemm;
 use super::exact::{common_denominator, over_denominator};
 use super::tensor::{Data, NumericError, NumericErrorKind, Tensor};
 use crate::model::{Conv, MapLayout, PoolKind, Window};
@@ -52,18 +53,18 @@ impl Ring for BigInt {
 /// numbers (a single map has N = 1, stored in `f`), with the strides of
 /// each logical axis in the tensor's own layout.
 #[derive(Clone, Copy, Debug)]
-struct Dims4 {
-    f: usize,
-    c: usize,
-    h: usize,
-    w: usize,
+pub(super) struct Dims4 {
+    pub(super) f: usize,
+    pub(super) c: usize,
+    pub(super) h: usize,
+    pub(super) w: usize,
     /// Strides of f (or n), c, h (or u) and w (or v), in that order.
-    at: [usize; 4],
+    pub(super) at: [usize; 4],
 }
 
 impl Dims4 {
     /// The flat index of the logical entry `[f, c, h, w]`.
-    fn index(&self, f: usize, c: usize, h: usize, w: usize) -> usize {
+    pub(super) fn index(&self, f: usize, c: usize, h: usize, w: usize) -> usize {
         f * self.at[0] + c * self.at[1] + h * self.at[2] + w * self.at[3]
     }
 }
@@ -97,7 +98,7 @@ fn kernels4(dims: &[usize], layout: MapLayout) -> Result<Dims4, NumericError> {
 
 /// The row or column of X (unpadded) that X̃ position `s·i + u` reads, if
 /// it is not padding.
-fn unpadded(s: usize, i: usize, u: usize, pad: usize, n: usize) -> Option<usize> {
+pub(super) fn unpadded(s: usize, i: usize, u: usize, pad: usize, n: usize) -> Option<usize> {
     (s * i + u).checked_sub(pad).filter(|&m| m < n)
 }
 
@@ -144,6 +145,30 @@ fn kernel_grad<T: Ring>(x: &[T], xd: Dims4, d: &[T], dd: Dims4, conv: Conv, out:
 /// (the full convolution of δ with K, cropped by the padding) into `out` `[C, H, W]`.
 fn input_grad<T: Ring>(d: &[T], dd: Dims4, k: &[T], kd: Dims4, conv: Conv, out: &mut [T], xd: Dims4) {
     for_each_tap(xd, kd, dd, conv, |ki, xi, zi| out[xi].add_product(&k[ki], &d[zi]));
+}
+
+/// The f64 forward pass: by GEMM when large (see [`super::conv_gemm`]).
+fn forward_f64(x: &[f64], xd: Dims4, k: &[f64], kd: Dims4, conv: Conv, out: &mut [f64], od: Dims4) {
+    match conv_gemm::products(xd, kd, od) >= conv_gemm::GEMM_FROM {
+        true => conv_gemm::forward(x, xd, k, kd, conv, out, od),
+        false => forward(x, xd, k, kd, conv, out, od),
+    }
+}
+
+/// The f64 kernel gradient: by GEMM when large.
+fn kernel_grad_f64(x: &[f64], xd: Dims4, d: &[f64], dd: Dims4, conv: Conv, out: &mut [f64], kd: Dims4) {
+    match conv_gemm::products(xd, kd, dd) >= conv_gemm::GEMM_FROM {
+        true => conv_gemm::kernel_grad(x, xd, d, dd, conv, out, kd),
+        false => kernel_grad(x, xd, d, dd, conv, out, kd),
+    }
+}
+
+/// The f64 input gradient: by GEMM when large.
+fn input_grad_f64(d: &[f64], dd: Dims4, k: &[f64], kd: Dims4, conv: Conv, out: &mut [f64], xd: Dims4) {
+    match conv_gemm::products(xd, kd, dd) >= conv_gemm::GEMM_FROM {
+        true => conv_gemm::input_grad(d, dd, k, kd, conv, out, xd),
+        false => input_grad(d, dd, k, kd, conv, out, xd),
+    }
 }
 
 /// Which kernel to run: each takes two operands and fills an output of known dims.
@@ -211,7 +236,7 @@ pub fn conv2d(x: &Tensor, k: &Tensor, conv: Conv, out_dims: &[usize]) -> Result<
     let l = conv.layout;
     let (xd, kd, od) = (map4(x.dims(), l)?, kernels4(k.dims(), l)?, map4(out_dims, l)?);
     fits(xd, kd, od, conv, out_dims)?;
-    bilinear((x, xd), (k, kd), (out_dims, od), conv, (forward, forward, forward))
+    bilinear((x, xd), (k, kd), (out_dims, od), conv, (forward, forward, forward_f64))
 }
 
 /// ∂L/∂K = X̃ ⋆ δ: x `[C, H, W]`, δ `[F, H', W']`, result `[F, C, kh, kw]`.
@@ -220,7 +245,7 @@ pub fn conv2d_kernel_grad(x: &Tensor, delta: &Tensor, conv: Conv, out_dims: &[us
     let l = conv.layout;
     let (xd, dd, kd) = (map4(x.dims(), l)?, map4(delta.dims(), l)?, kernels4(out_dims, l)?);
     fits(xd, kd, dd, conv, out_dims)?;
-    bilinear((x, xd), (delta, dd), (out_dims, kd), conv, (kernel_grad, kernel_grad, kernel_grad))
+    bilinear((x, xd), (delta, dd), (out_dims, kd), conv, (kernel_grad, kernel_grad, kernel_grad_f64))
 }
 
 /// ∂L/∂X = crop(Σ_f δ_f ∗ K[f,c]): δ `[F, H', W']`, k `[F, C, kh, kw]`, result `[C, H, W]`.
@@ -229,7 +254,7 @@ pub fn conv2d_input_grad(delta: &Tensor, k: &Tensor, conv: Conv, out_dims: &[usi
     let l = conv.layout;
     let (dd, kd, xd) = (map4(delta.dims(), l)?, kernels4(k.dims(), l)?, map4(out_dims, l)?);
     fits(xd, kd, dd, conv, out_dims)?;
-    bilinear((delta, dd), (k, kd), (out_dims, xd), conv, (input_grad, input_grad, input_grad))
+    bilinear((delta, dd), (k, kd), (out_dims, xd), conv, (input_grad, input_grad, input_grad_f64))
 }
 
 /// Checks that a map `x`, kernels `k` and output map `z` belong to one

@@ -278,6 +278,47 @@ pub(super) fn float_matmul_strided_into(
     }
 }
 
+/// `c ← a·b + beta·c` in f64 by `matrixmultiply`'s GEMM, every operand read
+/// with its own (row, column) strides: `a` is m × k, `b` k × p, `c` m × p.
+/// The convolution's matrix form (`conv_gemm`) reads maps and kernels in
+/// place this way, whatever their layout.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn float_gemm_strided(
+    c: &mut [f64],
+    c_strides: (usize, usize),
+    beta: f64,
+    a: &[f64],
+    a_strides: (usize, usize),
+    b: &[f64],
+    b_strides: (usize, usize),
+    (m, k, p): (usize, usize, usize),
+) {
+    if m == 0 || p == 0 {
+        return;
+    }
+    let last = |(r, s): (usize, usize), rows: usize, cols: usize| (rows - 1) * r + (cols - 1) * s;
+    assert!(c.len() > last(c_strides, m, p), "a GEMM's result has room for its entries");
+    if k == 0 {
+        return c.iter_mut().for_each(|x| *x *= beta);
+    }
+    assert!(
+        a.len() > last(a_strides, m, k) && b.len() > last(b_strides, k, p),
+        "GEMM operands are smaller than their shapes"
+    );
+    let i = |(r, s): (usize, usize)| (r as isize, s as isize);
+    let ((ra, ca), (rb, cb), (rc, cc)) = (i(a_strides), i(b_strides), i(c_strides));
+    let start = GEMM_CLOCK.with(|c| c.get().is_some()).then(std::time::Instant::now);
+    // SAFETY: every entry read or written, up to the last index computed
+    // from the shapes and strides, lies inside its slice (checked above);
+    // `c` is borrowed mutably, so it aliases neither `a` nor `b`.
+    unsafe {
+        matrixmultiply::dgemm(m, k, p, 1.0, a.as_ptr(), ra, ca, b.as_ptr(), rb, cb, beta, c.as_mut_ptr(), rc, cc);
+    }
+    if let Some(start) = start {
+        GEMM_CLOCK.with(|c| c.set(c.get().map(|t| t + start.elapsed())));
+    }
+}
+
 thread_local! {
     /// While [`gemm_clock`] runs: the time spent in the f64 GEMM so far.
     static GEMM_CLOCK: std::cell::Cell<Option<std::time::Duration>> = const { std::cell::Cell::new(None) };
