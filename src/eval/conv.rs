@@ -303,19 +303,55 @@ impl Planes {
     }
 }
 
-/// One window of a pooling: the flat indices of the input entries it
-/// covers (padding left out) in row-major order, and its size for the
-/// average (padding counted, PyTorch's `count_include_pad`).
-#[derive(Default)]
-struct Cells {
-    cells: Vec<usize>,
-    area: usize,
+/// The windows of a pooling of a map: visited one at a time with the flat
+/// indices of the input entries each covers (padding left out) in
+/// row-major order, and its size for the average (padding counted,
+/// PyTorch's `count_include_pad`). One buffer serves every window: a
+/// pooling of a large map visits thousands of them per pass.
+struct Windows {
+    input: Planes,
+    output: Planes,
+    window: Window,
 }
 
-/// The windows of a pooling of `dims` in the output's row-major order, and
-/// the output's dims; an error when the window does not fit (the checker
-/// refuses those first) or `dims` is not the window's input.
-fn windows_of(dims: &[usize], window: Window) -> Result<(Vec<Cells>, Vec<usize>), NumericError> {
+impl Windows {
+    /// How many windows (output entries) there are.
+    fn len(&self) -> usize {
+        self.output.count * self.output.h * self.output.w
+    }
+
+    /// Calls `visit(q, cells, area)` for every window: `q` its output
+    /// entry's flat index, `cells` the input entries it covers. Stops with
+    /// an error at a window lying wholly in the padding (the checker
+    /// refuses those first).
+    fn each(&self, mut visit: impl FnMut(usize, &[usize], usize)) -> Result<(), NumericError> {
+        let (d, out) = (self.input, self.output);
+        let (down, across) = (self.window.axis(0), self.window.axis(1));
+        let mut cells = Vec::with_capacity(self.window.size[0] * self.window.size[1]);
+        for p in 0..d.count {
+            for i in 0..out.h {
+                let (rows, height) = down.cover(i, d.h);
+                for j in 0..out.w {
+                    let (cols, width) = across.cover(j, d.w);
+                    cells.clear();
+                    for m in rows.clone() {
+                        cells.extend(cols.clone().map(|n| d.index(p, m, n)));
+                    }
+                    if cells.is_empty() {
+                        return Err(Tensor::shape_error("a window lies wholly in the padding".into()));
+                    }
+                    visit(out.index(p, i, j), &cells, height * width);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The windows of a pooling of `dims`, and the output's dims; an error when
+/// the window does not fit (the checker refuses those first) or `dims` is
+/// not the window's input.
+fn windows_of(dims: &[usize], window: Window) -> Result<(Windows, Vec<usize>), NumericError> {
     let d = Planes::of(dims, window.layout)?;
     let [kh, kw] = window.size;
     let misfit = || Tensor::shape_error(format!("a {kh}×{kw} window does not fit {dims:?}"));
@@ -324,22 +360,17 @@ fn windows_of(dims: &[usize], window: Window) -> Result<(Vec<Cells>, Vec<usize>)
         return Err(misfit());
     }
     let (oh, ow) = (down.count(d.h).ok_or_else(misfit)?, across.count(d.w).ok_or_else(misfit)?);
-    let out = Planes { h: oh, w: ow, ..d };
-    let mut windows: Vec<Cells> = (0..d.count * oh * ow).map(|_| Cells::default()).collect();
-    for p in 0..d.count {
-        for i in 0..oh {
-            let (rows, height) = down.cover(i, d.h);
-            for j in 0..ow {
-                let (cols, width) = across.cover(j, d.w);
-                let cells = rows.clone().flat_map(|m| cols.clone().map(move |n| d.index(p, m, n))).collect();
-                windows[out.index(p, i, j)] = Cells { cells, area: height * width };
-            }
-        }
-    }
+    let output = Planes { h: oh, w: ow, ..d };
     let nchw = window.layout.map_to_nchw(dims);
     let lead = &nchw[..nchw.len() - 2];
     let out_dims: Vec<usize> = lead.iter().copied().chain([oh, ow]).collect();
-    Ok((windows, window.layout.map_from_nchw(&out_dims)))
+    Ok((Windows { input: d, output, window }, window.layout.map_from_nchw(&out_dims)))
+}
+
+/// The first maximum of `cells` in row-major order by `greater`: a later
+/// equal value never wins.
+fn first_max(cells: &[usize], greater: impl Fn(usize, usize) -> bool) -> usize {
+    cells.iter().fold(cells[0], |best, &p| if greater(p, best) { p } else { best })
 }
 
 /// For each output entry of a max-pool of `a`, the flat index in `a` of its
@@ -347,22 +378,16 @@ fn windows_of(dims: &[usize], window: Window) -> Result<(Vec<Cells>, Vec<usize>)
 fn argmax(a: &Tensor, window: Window) -> Result<(Vec<usize>, Vec<usize>), NumericError> {
     known("maxpool", &[a])?;
     let (windows, dims) = windows_of(a.dims(), window)?;
-    let greater: Box<dyn Fn(usize, usize) -> bool + '_> = match a.data() {
+    let mut out = vec![0; windows.len()];
+    match a.data() {
         Data::Symbolic(_) => return Err(open("maxpool")),
         // Over one common denominator the numerators compare as the values do.
         Data::Exact(v) => match super::scaled::Scaled::of(v) {
-            Some(s) => Box::new(move |p, q| s.numer[p] > s.numer[q]),
-            None => Box::new(move |p, q| crate::rational::cmp(&v[p], &v[q]).is_gt()),
+            Some(s) => windows.each(|q, cells, _| out[q] = first_max(cells, |p, r| s.numer[p] > s.numer[r]))?,
+            None => windows
+                .each(|q, cells, _| out[q] = first_max(cells, |p, r| crate::rational::cmp(&v[p], &v[r]).is_gt()))?,
         },
-        Data::Float(v) => Box::new(move |p, q| v[p] > v[q]),
-    };
-    let mut out = Vec::with_capacity(windows.len());
-    for w in &windows {
-        let Some(&first) = w.cells.first() else {
-            return Err(Tensor::shape_error("a window lies wholly in the padding".into()));
-        };
-        // Strictly greater: a later equal value never wins.
-        out.push(w.cells.iter().fold(first, |best, &p| if greater(p, best) { p } else { best }));
+        Data::Float(v) => windows.each(|q, cells, _| out[q] = first_max(cells, |p, r| v[p] > v[r]))?,
     }
     Ok((out, dims))
 }
@@ -374,10 +399,11 @@ fn argmax(a: &Tensor, window: Window) -> Result<(Vec<usize>, Vec<usize>), Numeri
 pub fn max_pool_gaps(a: &Tensor, window: Window) -> Result<Vec<f64>, NumericError> {
     known("maxpool", &[a])?;
     let (windows, _) = windows_of(a.dims(), window)?;
-    let v = a.to_f64_vec();
-    let gap = |w: &Cells| {
+    let v = a.float_view();
+    let mut gaps = vec![0.0; windows.len()];
+    windows.each(|q, cells, _| {
         let (mut first, mut second) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
-        for &p in &w.cells {
+        for &p in cells {
             if v[p] > first {
                 second = first;
                 first = v[p];
@@ -385,9 +411,9 @@ pub fn max_pool_gaps(a: &Tensor, window: Window) -> Result<Vec<f64>, NumericErro
                 second = v[p];
             }
         }
-        first - second
-    };
-    Ok(windows.iter().map(gap).collect())
+        gaps[q] = first - second;
+    })?;
+    Ok(gaps)
 }
 
 /// `maxpool(a)` or `avgpool(a)`.
@@ -408,15 +434,17 @@ pub fn pool(kind: PoolKind, a: &Tensor, window: Window) -> Result<Tensor, Numeri
             let out = match a.data() {
                 Data::Symbolic(_) => return Err(open("avgpool")),
                 Data::Exact(v) => {
-                    let mean = |w: &Cells| {
-                        let total = w.cells.iter().fold(BigRational::zero(), |t, &p| t + &v[p]);
-                        total / BigRational::from_integer(BigInt::from(w.area))
-                    };
-                    Tensor::settle(dims, windows.iter().map(mean).collect())?
+                    let mut means = vec![BigRational::zero(); windows.len()];
+                    windows.each(|q, cells, area| {
+                        let total = cells.iter().fold(BigRational::zero(), |t, &p| t + &v[p]);
+                        means[q] = total / BigRational::from_integer(BigInt::from(area));
+                    })?;
+                    Tensor::settle(dims, means)?
                 }
                 Data::Float(v) => {
-                    let mean = |w: &Cells| w.cells.iter().map(|&p| v[p]).sum::<f64>() / w.area as f64;
-                    Tensor::float_checked(dims, windows.iter().map(mean).collect())?
+                    let mut means = vec![0.0; windows.len()];
+                    windows.each(|q, cells, area| means[q] = cells.iter().map(|&p| v[p]).sum::<f64>() / area as f64)?;
+                    Tensor::float_checked(dims, means)?
                 }
             };
             Ok(out.with_capped(a.capped()))
@@ -478,21 +506,21 @@ pub fn avg_pool_back(g: &Tensor, window: Window, out_dims: &[usize]) -> Result<T
         Data::Symbolic(_) => return Err(open("avgpool")),
         Data::Exact(v) => {
             let mut out = vec![BigRational::zero(); len];
-            for (w, x) in windows.iter().zip(v) {
-                let share = x / BigRational::from_integer(BigInt::from(w.area));
-                for &p in &w.cells {
+            windows.each(|q, cells, area| {
+                let share = &v[q] / BigRational::from_integer(BigInt::from(area));
+                for &p in cells {
                     out[p] += &share;
                 }
-            }
+            })?;
             Tensor::settle(out_dims.to_vec(), out)?
         }
         Data::Float(v) => {
             let mut out = vec![0.0; len];
-            for (w, x) in windows.iter().zip(v.iter()) {
-                for &p in &w.cells {
-                    out[p] += x / w.area as f64;
+            windows.each(|q, cells, area| {
+                for &p in cells {
+                    out[p] += v[q] / area as f64;
                 }
-            }
+            })?;
             Tensor::float_checked(out_dims.to_vec(), out)?
         }
     };
