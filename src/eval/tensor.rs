@@ -402,6 +402,15 @@ impl Tensor {
         &self.data
     }
 
+    /// The entries of f64 data, moved out (`None` for exact or symbolic
+    /// data): a caller that lent its buffer to a tensor takes it back.
+    pub fn into_float(self) -> Option<Vec<f64>> {
+        match self.data {
+            Data::Float(v) => Some(v),
+            _ => None,
+        }
+    }
+
     pub fn is_exact(&self) -> bool {
         matches!(self.data, Data::Exact(_))
     }

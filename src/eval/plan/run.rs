@@ -260,33 +260,42 @@ impl Plan {
                 finite(&out)?;
             }
             Op::Kernel(n, ref args) => {
-                let owned: Vec<Option<Tensor>> = args
-                    .iter()
-                    .map(|&a| match (&self.slots[a].constant, &held[a]) {
-                        (None, None) => Some(Tensor::float(self.slots[a].dims.clone(), bufs[a].clone())),
-                        _ => None,
-                    })
-                    .collect();
+                // Each f64 operand's buffer is lent to a tensor for the call
+                // (moved, not copied: a map of 16 384 entries is 128 kB per
+                // call) and taken back after it, whatever the call gave.
+                let mut lent: Vec<(Slot, Tensor)> = Vec::with_capacity(args.len());
+                for &a in args {
+                    if self.slots[a].constant.is_none() && held[a].is_none() && lent.iter().all(|(s, _)| *s != a) {
+                        lent.push((a, Tensor::float(self.slots[a].dims.clone(), std::mem::take(&mut bufs[a]))));
+                    }
+                }
                 let refs: Vec<&Tensor> = args
                     .iter()
-                    .zip(&owned)
-                    .filter_map(|(&a, o)| o.as_ref().or(self.slots[a].constant.as_ref()).or(held[a].as_ref()))
+                    .filter_map(|&a| match lent.iter().find(|(s, _)| *s == a) {
+                        Some((_, t)) => Some(t),
+                        None => self.slots[a].constant.as_ref().or(held[a].as_ref()),
+                    })
                     .collect();
                 ev.quantity = instr.quantity;
-                let value = ev.compute(n, &refs).map_err(|e| match e {
+                let computed = ev.compute(n, &refs);
+                drop(refs);
+                for (a, t) in lent {
+                    bufs[a] = t.into_float().unwrap_or_default();
+                }
+                let value = computed.map_err(|e| match e {
                     Failure::Interrupted => Stop::Interrupted,
                     _ => Stop::Failed,
                 })?;
+                if value.dims() != self.slots[instr.out].dims.as_slice() {
+                    return Err(Stop::Mismatch);
+                }
                 match value.data() {
-                    Data::Float(v) if value.dims() == self.slots[instr.out].dims.as_slice() => {
-                        out.copy_from_slice(v);
+                    Data::Float(_) => {
+                        out = value.into_float().unwrap_or_default();
                         held[instr.out] = None;
                     }
                     // An exact value computed from f64 ones (a one-hot of labels).
-                    Data::Exact(_)
-                        if self.slots[instr.out].maybe_exact
-                            && value.dims() == self.slots[instr.out].dims.as_slice() =>
-                    {
+                    Data::Exact(_) if self.slots[instr.out].maybe_exact => {
                         out.copy_from_slice(&value.float_view());
                         held[instr.out] = Some(value);
                     }
