@@ -18,6 +18,7 @@ use num_bigint::BigInt;
 use num_rational::BigRational;
 use num_traits::{ToPrimitive, Zero};
 
+use super::conv_dims::{unpadded, Dims4};
 use super::conv_gemm;
 use super::exact::{common_denominator, over_denominator};
 use super::tensor::{Data, NumericError, NumericErrorKind, Tensor};
@@ -49,26 +50,6 @@ impl Ring for BigInt {
     }
 }
 
-/// A `[C, H, W]`, `[N, C, H, W]` or `[F, C, kh, kw]` extent as four
-/// numbers (a single map has N = 1, stored in `f`), with the strides of
-/// each logical axis in the tensor's own layout.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Dims4 {
-    pub(super) f: usize,
-    pub(super) c: usize,
-    pub(super) h: usize,
-    pub(super) w: usize,
-    /// Strides of f (or n), c, h (or u) and w (or v), in that order.
-    pub(super) at: [usize; 4],
-}
-
-impl Dims4 {
-    /// The flat index of the logical entry `[f, c, h, w]`.
-    pub(super) fn index(&self, f: usize, c: usize, h: usize, w: usize) -> usize {
-        f * self.at[0] + c * self.at[1] + h * self.at[2] + w * self.at[3]
-    }
-}
-
 /// A map `[C, H, W]` or batch `[N, C, H, W]` (channels last `[H, W, C]` or
 /// `[N, H, W, C]`).
 fn map4(dims: &[usize], layout: MapLayout) -> Result<Dims4, NumericError> {
@@ -94,12 +75,6 @@ fn kernels4(dims: &[usize], layout: MapLayout) -> Result<Dims4, NumericError> {
         MapLayout::Nhwc => [1, f, w * c * f, c * f],
     };
     Ok(Dims4 { f, c, h, w, at })
-}
-
-/// The row or column of X (unpadded) that X̃ position `s·i + u` reads, if
-/// it is not padding.
-pub(super) fn unpadded(s: usize, i: usize, u: usize, pad: usize, n: usize) -> Option<usize> {
-    (s * i + u).checked_sub(pad).filter(|&m| m < n)
 }
 
 /// Calls `tap(k, x, z)` for every product the convolution sums: the flat

@@ -28,7 +28,7 @@
 //! row stride `at[1]` and column stride `at[3]` (the stride of w; h's is W
 //! times it in both layouts).
 
-use super::conv::{unpadded, Dims4};
+use super::conv_dims::{unpadded, Dims4};
 use super::matmul::float_gemm_strided;
 use crate::model::Conv;
 

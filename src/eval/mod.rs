@@ -6,6 +6,7 @@ pub mod batch;
 pub mod cancel;
 mod cases;
 pub mod conv;
+mod conv_dims;
 mod conv_gemm;
 mod error;
 mod exact;
