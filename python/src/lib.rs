@@ -128,7 +128,7 @@ struct Checked {
 struct Network {
     source: Source,
     model: Model,
-    derivation: std::cell::OnceCell<Derivation>,
+    derivation: std::cell::OnceCell<Arc<Derivation>>,
     /// The skeleton of the first f64 solution and where its values are.
     located: std::cell::OnceCell<Option<located::Located>>,
     /// The f64 evaluation compiled by the first solve (`eval::plan`).
@@ -146,8 +146,8 @@ impl Network {
         }
     }
 
-    fn derivation(&self) -> &Derivation {
-        self.derivation.get_or_init(|| nnderive::derive::derive(&self.model))
+    fn derivation(&self) -> &Arc<Derivation> {
+        self.derivation.get_or_init(|| Arc::new(nnderive::derive::derive(&self.model)))
     }
 }
 
@@ -195,7 +195,8 @@ fn derive(name: &str, text: &str, given: Vec<Given>) -> PyResult<(String, String
 /// ([`Guarded`]) move between threads only whole, behind a mutex, with no
 /// `Rc` of theirs left anywhere else: a model and a solution share none
 /// (their only `Rc`s are the names of values left open, which the package
-/// refuses before solving).
+/// refuses before solving; the derivation a network and its solutions
+/// share is behind an `Arc`, and read only).
 struct Local<T>(T);
 
 // SAFETY: see `Local`.
