@@ -931,7 +931,7 @@ class Solution:
 # `_COMPILED_CHARACTERS` characters of text and values in all, the least
 # recently used dropped first. `purge()` empties it.
 _COMPILED: "collections.OrderedDict[Tuple[Any, ...], Tuple[Dict[str, Dict[str, Any]], Any, int]]" = collections.OrderedDict()
-_COMPILED_NETWORKS = 8
+_COMPILED_NETWORKS = 4
 _COMPILED_CHARACTERS = 1 << 25
 _COMPILED_LOCK = threading.Lock()
 
