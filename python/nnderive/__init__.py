@@ -951,9 +951,7 @@ def _compiled(name: str, text: str, given: List[Any]) -> Tuple[Dict[str, Dict[st
                 _COMPILED.move_to_end(key)
                 return kept[0], kept[1]
     listed, checked = _native_call(_native.check, name, text, given)
-    tensors = {
-        t["name"]: {"role": t["role"], "shape": tuple(t["shape"]), "has_value": t["has_value"]} for t in json.loads(listed)
-    }
+    tensors = {name: {"role": role, "shape": tuple(shape), "has_value": has} for name, role, shape, has in listed}
     if key is not None:
         size = len(name) + len(text) + sum(len(e) for _, _, entries in key[2] for e in entries)
         if size <= _COMPILED_CHARACTERS:
