@@ -17,6 +17,7 @@ gradients with the derived ones (:meth:`Solution.compare`).
 
 from __future__ import annotations
 
+import collections
 import functools
 import html
 import json
@@ -24,6 +25,7 @@ import math
 import numbers
 import os
 import re
+import threading
 import unicodedata
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -49,6 +51,7 @@ __all__ = [
     "GradePart",
     "load",
     "parse",
+    "purge",
     "check_gradients",
     "grade",
     "examples",
@@ -446,19 +449,43 @@ class Section(_Named):
         aliases = _section_aliases(entries)
         super().__init__(title, aliases)
         self._title = title
+        self._entries = entries
         self._values = values
         self._with_values: List[Tuple[str, Mapping[str, Any]]] = []
         self._exact: Optional[_Named] = None
-        self.formula = _Named(f"{title} with a formula", aliases)
-        self.latex = _Named(f"{title} with a formula", aliases)
-        self.name_latex = _Named(f"{title} with a formula", aliases)
+        self._formulas: Dict[str, _Named] = {}
         for key, obj in entries.items():
             if "value" in obj:
                 self[key] = values.array(obj["value"]) if values else _array(obj["value"])
                 self._with_values.append((key, obj))
-            for field, store in (("formula", self.formula), ("latex", self.latex), ("name_latex", self.name_latex)):
+
+    def _field(self, field: str) -> _Named:
+        """The entries' ``field`` (``"formula"``, ``"latex"``,
+        ``"name_latex"``) by name, gathered the first time it is read: a
+        solve that only reads values never copies its formulas."""
+        store = self._formulas.get(field)
+        if store is None:
+            store = _Named(f"{self._title} with a formula", self._aliases)
+            for key, obj in self._entries.items():
                 if field in obj:
                     store[key] = obj[field]
+            self._formulas[field] = store
+        return store
+
+    @property
+    def formula(self) -> _Named:
+        """Each quantity's formula as Unicode text (see the class)."""
+        return self._field("formula")
+
+    @property
+    def latex(self) -> _Named:
+        """Each quantity's formula in LaTeX."""
+        return self._field("latex")
+
+    @property
+    def name_latex(self) -> _Named:
+        """Each quantity's own name in LaTeX."""
+        return self._field("name_latex")
 
     @property
     def exact(self) -> _Named:
@@ -726,12 +753,11 @@ class Solution:
         self._documents: Dict[str, Any] = {}
         values = _Values(solved, arrays)
         self._values = values
+        # The sections, the history and the formulas are made when first
+        # read (a solve whose caller reads one gradient pays for that one
+        # section), from the network's skeleton, parsed once per network.
         data = _skeleton(skeleton)
-        self.given = Section("given values", data["given"], values)
-        self.forward = Section("forward quantities", data["forward"], values)
-        self.deltas = Section("error terms", data["deltas"], values)
-        self.gradients = Section("gradients", data["gradients"], values)
-        self.updated = Section("updated parameters", data["updated"], values)
+        self._data = data
         loss = data["loss"]
         self.loss_name: str = loss["name"]
         self.loss_formula: Optional[str] = loss.get("formula")
@@ -740,7 +766,36 @@ class Solution:
         self.loss = float(values.array(loss["value"]))
         self._training = data.get("training")
         self._history = data.get("history", [])
-        self.history = np.array([float(values.array(h["value"])) for h in self._history], dtype=np.float64)
+
+    @functools.cached_property
+    def given(self) -> Section:
+        """The given values (inputs, targets, parameters before training)."""
+        return Section("given values", self._data["given"], self._values)
+
+    @functools.cached_property
+    def forward(self) -> Section:
+        """The forward pass's values."""
+        return Section("forward quantities", self._data["forward"], self._values)
+
+    @functools.cached_property
+    def deltas(self) -> Section:
+        """The error terms (``"δ1"`` or ``"delta1"``)."""
+        return Section("error terms", self._data["deltas"], self._values)
+
+    @functools.cached_property
+    def gradients(self) -> Section:
+        """The gradient of the loss with respect to each parameter."""
+        return Section("gradients", self._data["gradients"], self._values)
+
+    @functools.cached_property
+    def updated(self) -> Section:
+        """The parameters after training."""
+        return Section("updated parameters", self._data["updated"], self._values)
+
+    @functools.cached_property
+    def history(self) -> np.ndarray:
+        """The loss before each training step and after the last."""
+        return np.array([float(self._values.array(h["value"])) for h in self._history], dtype=np.float64)
 
     @property
     def notes(self) -> List[str]:
@@ -865,6 +920,57 @@ class Solution:
         return _aligned(_formula_rows(self.forward, self._loss, self.deltas, self.gradients))
 
 
+# Networks checked before, as Python's `re` keeps compiled patterns: a
+# `parse` (or a solve with values given) of the same name, text and values
+# reuses the checked network, with its derivation, compiled evaluation and
+# skeleton once a solve made them (all of which are fixed by the name, the
+# text and the values). Keyed by the whole name, text and given values (as
+# the exact fractions sent to the native layer), never by a hash alone;
+# only networks that checked without error are kept, so every error is
+# raised again as it was. At most `_COMPILED_NETWORKS` networks and
+# `_COMPILED_CHARACTERS` characters of text and values in all, the least
+# recently used dropped first. `purge()` empties it.
+_COMPILED: "collections.OrderedDict[Tuple[Any, ...], Tuple[Dict[str, Dict[str, Any]], Any, int]]" = collections.OrderedDict()
+_COMPILED_NETWORKS = 4
+_COMPILED_CHARACTERS = 1 << 25
+_COMPILED_LOCK = threading.Lock()
+
+
+def _compiled(name: str, text: str, given: List[Any]) -> Tuple[Dict[str, Dict[str, Any]], Any]:
+    """The tensors (name → role, shape, has_value) and the checked network
+    of ``text`` with ``given`` values (as :func:`_given` made them), checked
+    now or kept from before (see `_COMPILED`). The tensors are shared: copy
+    them before handing them out."""
+    if any(fault is not None for *_, fault in given):
+        key = None  # an error, raised by the check below and never kept
+    else:
+        key = (name, text, tuple((n, tuple(dims), tuple(entries)) for n, dims, entries, _ in given))
+        with _COMPILED_LOCK:
+            kept = _COMPILED.get(key)
+            if kept is not None:
+                _COMPILED.move_to_end(key)
+                return kept[0], kept[1]
+    listed, checked = _native_call(_native.check, name, text, given)
+    tensors = {name: {"role": role, "shape": tuple(shape), "has_value": has} for name, role, shape, has in listed}
+    if key is not None:
+        size = len(name) + len(text) + sum(len(e) for _, _, entries in key[2] for e in entries)
+        if size <= _COMPILED_CHARACTERS:
+            with _COMPILED_LOCK:
+                _COMPILED[key] = (tensors, checked, size)
+                total = sum(kept[2] for kept in _COMPILED.values())
+                while len(_COMPILED) > _COMPILED_NETWORKS or total > _COMPILED_CHARACTERS:
+                    total -= _COMPILED.popitem(last=False)[1][2]
+    return tensors, checked
+
+
+def purge() -> None:
+    """Forgets the networks checked before (kept so that parsing the same
+    text again costs nothing): the next :func:`parse` of any text checks
+    it anew. As ``re.purge``."""
+    with _COMPILED_LOCK:
+        _COMPILED.clear()
+
+
 class Net:
     """A checked ``.nn`` network. ``tensors`` maps each name to its ``role``,
     ``shape`` (a tuple) and whether it has a value; ``values`` are the values
@@ -878,14 +984,12 @@ class Net:
         if values is not None and not isinstance(values, Mapping):
             raise _argument_error(f"values are given as a mapping from names to values, not {type(values).__name__}")
         self.values: Dict[str, Any] = dict(values or {})
-        tensors, self._checked = _native_call(_native.check, self.name, self.text, _given(self.values))
+        tensors, self._checked = _compiled(self.name, self.text, _given(self.values))
         # The values the checked network holds: solving with just these
         # reuses it rather than reading the file again.
         self._checked_values = dict(self.values)
-        tensors = json.loads(tensors)
-        self.tensors: Dict[str, Dict[str, Any]] = {
-            t["name"]: {"role": t["role"], "shape": tuple(t["shape"]), "has_value": t["has_value"]} for t in tensors
-        }
+        # The Net's own copy: a caller may change it.
+        self.tensors: Dict[str, Dict[str, Any]] = {name: dict(t) for name, t in tensors.items()}
 
     def _unchanged(self) -> bool:
         """True while ``values`` holds the very values the network was checked with."""
@@ -920,9 +1024,12 @@ class Net:
         if round is not None and (isinstance(round, bool) or not isinstance(round, int) or not 0 <= round <= 30):
             raise _argument_error(f"round must be a whole number from 0 to 30, not {_shown(round)}")
         if not given and self._unchanged():
-            solved, skeleton, arrays = _native_call(_native.solve_checked, self._checked)
+            checked = self._checked
         else:
-            solved, skeleton, arrays = _native_call(_native.solve, self.name, self.text, self._values(given))
+            # Values changed since, or given for this call: the network
+            # with them is checked (or found among those checked before).
+            _, checked = _compiled(self.name, self.text, self._values(given))
+        solved, skeleton, arrays = _native_call(_native.solve_checked, checked)
         return Solution(self, solved, skeleton, arrays, round)
 
     def graph(self, grad: bool = False, given: Optional[Mapping[str, Any]] = None) -> Graph:

@@ -128,7 +128,7 @@ struct Checked {
 struct Network {
     source: Source,
     model: Model,
-    derivation: std::cell::OnceCell<Derivation>,
+    derivation: std::cell::OnceCell<Arc<Derivation>>,
     /// The skeleton of the first f64 solution and where its values are.
     located: std::cell::OnceCell<Option<located::Located>>,
     /// The f64 evaluation compiled by the first solve (`eval::plan`).
@@ -146,34 +146,28 @@ impl Network {
         }
     }
 
-    fn derivation(&self) -> &Derivation {
-        self.derivation.get_or_init(|| nnderive::derive::derive(&self.model))
+    fn derivation(&self) -> &Arc<Derivation> {
+        self.derivation.get_or_init(|| Arc::new(nnderive::derive::derive(&self.model)))
     }
 }
 
-/// The tensors of a checked file, as JSON: `[{"name", "role", "shape",
-/// "has_value"}]`, and the checked network.
+/// The tensors of a checked file, `[(name, role, shape, has_value)]` in
+/// file order (as tuples, not JSON that Python would parse again), and the
+/// checked network.
 #[pyfunction]
 #[pyo3(signature = (name, text, given = Vec::new()))]
-fn check(py: Python<'_>, name: &str, text: &str, given: Vec<Given>) -> PyResult<(String, Checked)> {
+fn check(py: Python<'_>, name: &str, text: &str, given: Vec<Given>) -> PyResult<(Vec<Tensor>, Checked)> {
     let (source, model) = off_gil(py, || model(name, text, given))?;
-    let tensors: Vec<serde_json::Value> = model
+    let tensors = model
         .tensors
         .values()
-        .map(|t| {
-            serde_json::json!({
-                "name": t.name,
-                "role": t.role.name(),
-                "shape": t.shape.dims(),
-                "has_value": t.value.is_some(),
-            })
-        })
+        .map(|t| (t.name.clone(), t.role.name(), t.shape.dims().to_vec(), t.value.is_some()))
         .collect();
-    Ok((
-        serde_json::Value::Array(tensors).to_string(),
-        Checked { checked: Guarded::new(Network::new((source, model))) },
-    ))
+    Ok((tensors, Checked { checked: Guarded::new(Network::new((source, model))) }))
 }
+
+/// A tensor as [`check`] lists it: its name, role, dims and whether it has a value.
+type Tensor = (String, &'static str, Vec<usize>, bool);
 
 /// The symbolic derivation: `(json, text)`, the formulas as
 /// `render::json::derivation` writes them and the text `nnderive derive` prints.
@@ -195,7 +189,8 @@ fn derive(name: &str, text: &str, given: Vec<Given>) -> PyResult<(String, String
 /// ([`Guarded`]) move between threads only whole, behind a mutex, with no
 /// `Rc` of theirs left anywhere else: a model and a solution share none
 /// (their only `Rc`s are the names of values left open, which the package
-/// refuses before solving).
+/// refuses before solving; the derivation a network and its solutions
+/// share is behind an `Arc`, and read only).
 struct Local<T>(T);
 
 // SAFETY: see `Local`.

@@ -92,21 +92,19 @@ struct Backprop<'m> {
 /// so the derivation is run again with the sequences found mixed named at
 /// every step; a few rounds settle it (each adds a sequence, and a sequence
 /// named everywhere stays so), and a network still mixed after them is
-/// derived correctly, only with fewer formulas in t.
+/// derived correctly, only with fewer formulas in t. A round that is run
+/// again stops as soon as it is known to be (see [`derive_naming`]): only
+/// the last round's gradients, conventions and time view are made.
 pub fn derive(model: &Model) -> Derivation {
     let mut sequences = HashSet::new();
-    let mut derivation = derive_naming(model, sequences.clone());
-    for _ in 0..MIXED_ROUNDS {
-        let mixed = mixed_sequences(model, &derivation);
-        if mixed.is_subset(&sequences) {
-            break;
+    let mut round = 0;
+    let mut derivation = loop {
+        match derive_naming(model, &sequences, round == MIXED_ROUNDS) {
+            Ok(derivation) => break derivation,
+            Err(mixed) => sequences.extend(mixed),
         }
-        sequences.extend(mixed);
-        // The first derivation is freed before the next is made: a long
-        // recurrence's derivation is large.
-        drop(derivation);
-        derivation = derive_naming(model, sequences.clone());
-    }
+        round += 1;
+    };
     derivation.time = super::time::view(model, &mut derivation);
     derivation
 }
@@ -115,13 +113,14 @@ pub fn derive(model: &Model) -> Derivation {
 const MIXED_ROUNDS: usize = 3;
 
 /// The sequences whose gradient is named at some steps and written out at
-/// others (where a step's gradient is zero, it is neither).
-fn mixed_sequences(model: &Model, d: &Derivation) -> HashSet<String> {
+/// others (where a step's gradient is zero, it is neither), among the
+/// error terms `symbols` of a derivation of `model`.
+fn mixed_sequences(model: &Model, symbols: &[Symbol]) -> HashSet<String> {
     if model.time.is_none() {
         return HashSet::new();
     }
     let mut named: HashMap<&str, (bool, bool)> = HashMap::new();
-    for s in &d.symbols {
+    for s in symbols {
         if s.kind != SymbolKind::Adjoint {
             continue;
         }
@@ -169,8 +168,14 @@ fn time_order(model: &Model) -> Option<Vec<(usize, u64)>> {
     Some(model.ids().map(key).collect())
 }
 
-/// [`derive`] with the gradients of `sequences` named at every step.
-fn derive_naming(model: &Model, defined_sequences: HashSet<String>) -> Derivation {
+/// [`derive`] with the gradients of `sequences` named at every step; or,
+/// unless it is the `last` round, the sequences found mixed when some are
+/// not among `sequences` (the derivation is then made again with them).
+/// Whether a sequence's gradient is named is settled once every equation
+/// has been met (no later part of the derivation defines a `∂L/∂h_t`), so
+/// a round that will be made again stops there.
+fn derive_naming(model: &Model, sequences: &HashSet<String>, last: bool) -> Result<Derivation, HashSet<String>> {
+    let defined_sequences = sequences.clone();
     let mut b = Backprop {
         model,
         g: model.graph.clone(),
@@ -204,6 +209,12 @@ fn derive_naming(model: &Model, defined_sequences: HashSet<String>) -> Derivatio
     for &v in model.order.iter().rev() {
         b.equation(v);
     }
+    if !last {
+        let mixed = mixed_sequences(model, &b.symbols);
+        if !mixed.is_subset(&b.defined_sequences) {
+            return Err(mixed);
+        }
+    }
     let mut gradients: Vec<Gradient> = model.params().map(|p| b.gradient(p)).collect();
     super::sections::state_once(&mut gradients);
     if model.time.is_none() {
@@ -215,7 +226,7 @@ fn derive_naming(model: &Model, defined_sequences: HashSet<String>) -> Derivatio
     conventions.extend(b.layer_conventions(&gradients));
     let used = b.used_target_sums();
     let target_sums = b.target_sums.iter().filter(|t| used.contains(&(t.target, t.axis))).cloned().collect();
-    Derivation {
+    Ok(Derivation {
         graph: b.g,
         symbols: b.symbols,
         defined: b.defined,
@@ -224,7 +235,7 @@ fn derive_naming(model: &Model, defined_sequences: HashSet<String>) -> Derivatio
         conventions,
         target_sums,
         time: None,
-    }
+    })
 }
 
 /// Which targets may be taken to sum to one: those whose values do, and

@@ -35,6 +35,7 @@
 
 use std::cell::OnceCell;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use super::error::{Error, ErrorKind, Failure};
 use super::plan::{Outcome, Plan};
@@ -59,33 +60,51 @@ pub enum Computed {
 /// solution's error; an interruption stops at once.
 pub fn solve_float(model: &Model, derivation: &Derivation) -> Result<(Solution, Computed), Error> {
     super::work::check_solve(model, derivation)?;
-    solve_planned(model, derivation, Plan::compile(model, derivation).as_ref())
+    let shared = Arc::new(derivation.clone());
+    solve_planned(model, &shared, Plan::compile(model, derivation).as_ref())
 }
 
 /// [`solve_float`] with the model's compiled plan kept in `plan` (compiled
-/// by the first call), so that solving the same model again only runs it.
+/// by the first call), so that solving the same model again only runs it;
+/// the solution shares `derivation` rather than holding a copy.
 pub fn solve_float_cached(
     model: &Model,
-    derivation: &Derivation,
+    derivation: &Arc<Derivation>,
     plan: &OnceCell<Option<Plan>>,
 ) -> Result<(Solution, Computed), Error> {
-    super::work::check_solve(model, derivation)?;
-    solve_planned(model, derivation, plan.get_or_init(|| Plan::compile(model, derivation)).as_ref())
+    let plan = match plan.get() {
+        // The plan is compiled once the work was checked, and the work
+        // depends only on the model and its derivation, which made it.
+        Some(plan) => plan,
+        None => {
+            super::work::check_solve(model, derivation)?;
+            plan.get_or_init(|| Plan::compile(model, derivation))
+        }
+    };
+    solve_planned(model, derivation, plan.as_ref())
 }
 
 /// [`solve_float`] by the compiled plan when there is one (the same values,
 /// see [`super::plan`]), else node by node.
-fn solve_planned(model: &Model, derivation: &Derivation, plan: Option<&Plan>) -> Result<(Solution, Computed), Error> {
-    match plan.map(|p| p.solve(model, derivation)) {
+fn solve_planned(
+    model: &Model,
+    derivation: &Arc<Derivation>,
+    plan: Option<&Plan>,
+) -> Result<(Solution, Computed), Error> {
+    match plan.map(|p| p.solve_shared(model, derivation)) {
         Some(Outcome::Solved(solution)) => Ok((*solution, Computed::Float)),
         Some(Outcome::Exact) => solve_derived(model, derivation.clone()).map(|s| (s, Computed::Exact)),
-        Some(Outcome::Unplanned) | None => solve_unplanned(model, derivation),
+        Some(Outcome::Unplanned) | None => solve_unplanned_shared(model, derivation),
     }
 }
 
 /// [`solve_float`] node by node, by the evaluator (no compiled plan), once
 /// the caller has checked the work.
 pub fn solve_unplanned(model: &Model, derivation: &Derivation) -> Result<(Solution, Computed), Error> {
+    solve_unplanned_shared(model, &Arc::new(derivation.clone()))
+}
+
+fn solve_unplanned_shared(model: &Model, derivation: &Arc<Derivation>) -> Result<(Solution, Computed), Error> {
     if let Some(initial) = float_values(model) {
         let (solved, near) = super::watch::watched(|| solve_from(model, derivation.clone(), initial, Vec::new(), true));
         match solved {

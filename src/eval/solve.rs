@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use num_rational::BigRational;
 
@@ -15,7 +16,9 @@ use crate::model::{Model, Node, NodeId, Optimizer, PoolKind, PoolPart, SymbolId,
 /// Every value of a worked solution.
 #[derive(Clone, Debug)]
 pub struct Solution {
-    pub derivation: Derivation,
+    /// The derivation the values are of, shared with whoever solved
+    /// (solving a network again shares its derivation, not a copy of it).
+    pub derivation: Arc<Derivation>,
     /// Values of every tensor (data and equations) at the file's parameters.
     pub values: Vec<Tensor>,
     /// Values of the defined δ's and named gradients, in `derivation.defined` order.
@@ -113,7 +116,8 @@ pub fn solve(model: &Model) -> Result<Solution, Error> {
 
 /// [`solve`] of a model already derived (`derivation` is `derive(model)`),
 /// so that a caller solving the same model again derives it once.
-pub fn solve_derived(model: &Model, derivation: Derivation) -> Result<Solution, Error> {
+pub fn solve_derived(model: &Model, derivation: impl Into<Arc<Derivation>>) -> Result<Solution, Error> {
+    let derivation = derivation.into();
     // Too much work is said before anything is computed, a value left open
     // included: the size of the network is the first thing to fix.
     super::work::check_solve(model, &derivation)?;
@@ -131,7 +135,7 @@ pub fn solve_derived(model: &Model, derivation: Derivation) -> Result<Solution, 
 /// values only documents show (`masks`, `time_terms`, `step_values` empty).
 pub(super) fn solve_from(
     model: &Model,
-    derivation: Derivation,
+    derivation: Arc<Derivation>,
     initial: Vec<Option<Rc<Tensor>>>,
     large: Vec<Note>,
     values_only: bool,

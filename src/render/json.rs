@@ -616,16 +616,49 @@ fn history_json(model: &Model, solution: &Solution, train: &Training, round: Opt
 
 /// `"key": value` of an object, at `indent` levels.
 fn field(key: &str, value: &Value, indent: usize, out: &mut String) {
-    out.push_str(&"  ".repeat(indent));
-    out.push_str(&Value::String(key.to_string()).to_string());
+    pad(indent, out);
+    string(key, out);
     out.push_str(": ");
     pretty(value, indent, out);
+}
+
+/// `n` levels of indentation.
+fn pad(n: usize, out: &mut String) {
+    for _ in 0..n {
+        out.push_str("  ");
+    }
+}
+
+/// `text` as a JSON string, as serde_json writes it: as it is when nothing
+/// in it needs an escape (a control character, `"` or a backslash), which is
+/// most keys and formulas, else by serde_json.
+fn string(text: &str, out: &mut String) {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    } else {
+        out.push_str(&Value::String(text.to_string()).to_string());
+    }
+}
+
+/// A value that is neither a non-empty object nor an array of arrays or
+/// objects, as serde_json writes it (compact).
+fn scalar(v: &Value, out: &mut String) {
+    use std::fmt::Write;
+    match v {
+        Value::String(text) => string(text, out),
+        // `Value`'s Display is serde_json's compact writer.
+        _ => {
+            let _ = write!(out, "{v}");
+        }
+    }
 }
 
 /// Pretty JSON that keeps each row of numbers on one line, so a matrix
 /// reads as a matrix.
 pub fn pretty(v: &Value, indent: usize, out: &mut String) {
-    let pad = |n: usize| "  ".repeat(n);
+    // Written straight into `out`: no text is made per key, row or number.
     match v {
         Value::Object(map) if !map.is_empty() => {
             out.push_str("{\n");
@@ -633,26 +666,30 @@ pub fn pretty(v: &Value, indent: usize, out: &mut String) {
                 field(k, val, indent + 1, out);
                 out.push_str(if i + 1 < map.len() { ",\n" } else { "\n" });
             }
-            out.push_str(&pad(indent));
+            pad(indent, out);
             out.push('}');
         }
         Value::Array(items) if items.iter().any(|i| i.is_array() || i.is_object()) => {
             out.push_str("[\n");
             for (i, item) in items.iter().enumerate() {
-                out.push_str(&pad(indent + 1));
+                pad(indent + 1, out);
                 pretty(item, indent + 1, out);
                 out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
             }
-            out.push_str(&pad(indent));
+            pad(indent, out);
             out.push(']');
         }
         Value::Array(items) => {
-            let inner: Vec<String> = items.iter().map(Value::to_string).collect();
             out.push('[');
-            out.push_str(&inner.join(", "));
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                scalar(item, out);
+            }
             out.push(']');
         }
-        other => out.push_str(&other.to_string()),
+        other => scalar(other, out),
     }
 }
 

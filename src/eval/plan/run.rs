@@ -2,6 +2,8 @@
 //! make (values, error terms, gradients, the training), as
 //! `solve_from` makes it from the evaluator's passes.
 
+use std::sync::Arc;
+
 use super::{Buffers, Instr, Op, Plan, Reader, Slot, Zip};
 use crate::derive::Derivation;
 use crate::eval::error::Failure;
@@ -37,6 +39,12 @@ impl Plan {
     /// The solution of `model` (compiled with `derivation`) in f64; see
     /// [`Outcome`].
     pub fn solve(&self, model: &Model, derivation: &Derivation) -> Outcome {
+        self.solve_shared(model, &Arc::new(derivation.clone()))
+    }
+
+    /// [`Plan::solve`] with the derivation shared with the solution made,
+    /// not copied into it (a network solved again keeps one derivation).
+    pub fn solve_shared(&self, model: &Model, derivation: &Arc<Derivation>) -> Outcome {
         if self.near {
             return Outcome::Exact;
         }
@@ -49,7 +57,7 @@ impl Plan {
         }
     }
 
-    fn solve_in(&self, bufs: &mut Buffers, model: &Model, derivation: &Derivation) -> Result<Solution, Stop> {
+    fn solve_in(&self, bufs: &mut Buffers, model: &Model, derivation: &Arc<Derivation>) -> Result<Solution, Stop> {
         for (_, slot, data) in &self.inputs {
             bufs.f64s[*slot].copy_from_slice(data);
         }
