@@ -534,6 +534,59 @@ mod tests {
         assert_eq!(decimal_to_f64(&third), 1.0 / 3.0);
     }
 
+    /// Numbers as a file writes them, read by the parser (its fast path
+    /// for rows, and the general rules for what it hands over) and then
+    /// made f64, against Rust's own parsing of the same text (correctly
+    /// rounded): short and long mantissas (past 18 digits, past 2^54),
+    /// leading zeros, exponents, `+`, `-0`, subnormal and huge values.
+    #[test]
+    fn written_numbers_read_to_the_f64_rust_parses_them_to() {
+        let mut seed = 20261208u64;
+        let mut next = |n: u64| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let mut rows = Vec::new();
+        for _ in 0..300 {
+            let numbers: Vec<String> = (0..40)
+                .map(|_| {
+                    let sign = ["", "-", "+"][next(3) as usize];
+                    let digits = [1, 2, 3, 16, 17, 19, 25][next(7) as usize];
+                    let int: String = (0..1 + next(digits)).map(|_| char::from(b'0' + next(10) as u8)).collect();
+                    let frac: String = (0..next(digits)).map(|_| char::from(b'0' + next(10) as u8)).collect();
+                    let exponent = match next(4) {
+                        0 => format!("e{}", next(700) as i64 - 350),
+                        _ => String::new(),
+                    };
+                    let point = if frac.is_empty() && next(2) == 0 { String::new() } else { format!(".{frac}") };
+                    format!("{sign}{int}{point}{exponent}")
+                })
+                .collect();
+            rows.push(numbers);
+        }
+        rows.push(vec![
+            "-0".into(),
+            "-0.00".into(),
+            "0".into(),
+            "1e-320".into(),
+            "2.5e-324".into(),
+            "1.7976931348623157e308".into(),
+        ]);
+        for numbers in rows {
+            let text = format!("param W[{}] = [{}]\nloss L = sum(W)\n", numbers.len(), numbers.join(", "));
+            let model = crate::load(&crate::Source::new("t.nn", text)).expect("a valid file");
+            let values = model.tensors.values().find_map(|t| t.value.clone()).expect("a value");
+            for (written, d) in numbers.iter().zip(values.iter()) {
+                let expected: f64 = written.parse().unwrap();
+                // The exact value of `-0` is 0, whose f64 is +0 (a
+                // negative value too small for f64 rounds to -0).
+                let zero = !written.split(['e', 'E']).next().unwrap_or("").bytes().any(|c| matches!(c, b'1'..=b'9'));
+                let expected = if zero { 0.0 } else { expected };
+                assert_eq!(decimal_to_f64(&d).to_bits(), expected.to_bits(), "{written}");
+            }
+        }
+    }
+
     #[test]
     fn rounding_is_half_away_from_zero_on_the_exact_value() {
         assert_eq!(round_decimal(&r(1, 20000), 4), "0.0001");
