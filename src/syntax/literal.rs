@@ -281,7 +281,7 @@ fn quick_number(row: &[u8], at: usize) -> Option<(i64, i32, Option<usize>)> {
     let bytes = row.get(at..)?;
     let negative = bytes.first() == Some(&b'-');
     let int_at = usize::from(negative);
-    let (int_len, mut mantissa) = eight_digits(bytes, int_at).unwrap_or_else(|| plain_digits(bytes, int_at, 0));
+    let (int_len, mut mantissa) = plain_digits(bytes, int_at, 0);
     // A leading zero only as the whole integer part (`0.5`, never `05`).
     if int_len == 0 || (int_len > 1 && bytes[int_at] == b'0') {
         return None;
@@ -289,10 +289,7 @@ fn quick_number(row: &[u8], at: usize) -> Option<(i64, i32, Option<usize>)> {
     let mut end = int_at + int_len;
     let mut frac_len = 0;
     if bytes.get(end) == Some(&b'.') {
-        (frac_len, mantissa) = match eight_digits(bytes, end + 1) {
-            Some((len, frac)) => (len, mantissa.wrapping_mul(TENS[len]).wrapping_add(frac)),
-            None => plain_digits(bytes, end + 1, mantissa),
-        };
+        (frac_len, mantissa) = plain_digits(bytes, end + 1, mantissa);
         if frac_len == 0 {
             return None;
         }
@@ -312,41 +309,6 @@ fn quick_number(row: &[u8], at: usize) -> Option<(i64, i32, Option<usize>)> {
         }
         _ => None,
     }
-}
-
-/// 10^k for k up to 8.
-const TENS: [i64; 9] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
-
-/// The digits of `row` from `at`, when fewer than 8 and 8 bytes follow
-/// `at`: how many (0 if none), and the number they make. The 8 bytes are
-/// tested at once (each byte's distance from `0`, less than 10 for a
-/// digit) and the digits added up pairwise, with no branch per digit;
-/// `None` (8 digits or more, or too near the end) leaves them to
-/// [`plain_digits`].
-#[inline(always)]
-fn eight_digits(row: &[u8], at: usize) -> Option<(usize, i64)> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let word = u64::from_le_bytes(row.get(at..at + 8)?.try_into().ok()?);
-    // Each byte minus `0` (digits become 0 to 9), then whether it is 10
-    // or more: with the high bit set beforehand no byte borrows from the
-    // next; a byte whose own high bit is set is no digit either.
-    let values = word ^ (ONES * u64::from(b'0'));
-    let not_digit = (((values | HIGH) - ONES * 10) | values) & HIGH;
-    if not_digit == 0 {
-        return None;
-    }
-    let len = (not_digit.trailing_zeros() / 8) as usize;
-    if len == 0 {
-        return Some((0, 0));
-    }
-    // The digits moved to the top bytes (zeros before them) and combined
-    // into one number: pairs, then fours, then all eight.
-    let digits = (values << (64 - 8 * len)) & (ONES * 0x0f);
-    let pairs = (digits * 10 + (digits >> 8)) & 0x00ff_00ff_00ff_00ff;
-    let fours = (pairs * 100 + (pairs >> 16)) & 0x0000_ffff_0000_ffff;
-    let eight = (fours * 10_000 + (fours >> 32)) & 0xffff_ffff;
-    Some((len, eight as i64))
 }
 
 /// The digits of `row` from `at`: how many, and `mantissa` with them
