@@ -9,15 +9,18 @@ use super::exact;
 use num_rational::BigRational;
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
+/// The powers of ten exact in f64: a short decimal with one of them is
+/// converted by one correctly rounded IEEE operation.
+const POWERS: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+    1e21, 1e22,
+];
+
 /// The f64 nearest a decimal as written. A mantissa and a power of ten that
 /// f64 holds exactly (|m| ≤ 2^53, 10^k for k ≤ 22) give the correctly
 /// rounded value in one multiplication or division, without a fraction.
 pub fn decimal_to_f64(d: &crate::syntax::ast::Decimal) -> f64 {
     use crate::syntax::ast::Decimal;
-    const POWERS: [f64; 23] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
-        1e20, 1e21, 1e22,
-    ];
     if let Decimal::Small { mantissa, exponent } = *d {
         let power = POWERS.get(exponent.unsigned_abs() as usize).copied();
         if let (true, Some(power)) = (mantissa.unsigned_abs() <= 1 << 53, power) {
@@ -26,6 +29,30 @@ pub fn decimal_to_f64(d: &crate::syntax::ast::Decimal) -> f64 {
         }
     }
     rational_to_f64(&d.to_rational())
+}
+
+/// Every entry of `values` as [`decimal_to_f64`] makes it (the same
+/// rule, so the same f64), read from the packed words in one pass: a
+/// given matrix of a million entries is converted once per network.
+pub fn decimals_to_f64(values: &crate::syntax::ast::Decimals) -> Vec<f64> {
+    use crate::syntax::ast::Decimal;
+    values
+        .parts()
+        .map(|part| match part {
+            Ok((mantissa, exponent)) => match POWERS.get(exponent.unsigned_abs() as usize) {
+                Some(&power) if mantissa.unsigned_abs() <= 1 << 53 => {
+                    let m = mantissa as f64;
+                    if exponent >= 0 {
+                        m * power
+                    } else {
+                        m / power
+                    }
+                }
+                _ => decimal_to_f64(&Decimal::Small { mantissa, exponent }),
+            },
+            Err(d) => decimal_to_f64(d),
+        })
+        .collect()
 }
 
 /// The f64 nearest a rational (to within an ulp), also when its numerator and
@@ -576,7 +603,11 @@ mod tests {
             let text = format!("param W[{}] = [{}]\nloss L = sum(W)\n", numbers.len(), numbers.join(", "));
             let model = crate::load(&crate::Source::new("t.nn", text)).expect("a valid file");
             let values = model.tensors.values().find_map(|t| t.value.clone()).expect("a value");
-            for (written, d) in numbers.iter().zip(values.iter()) {
+            // Converted all at once (as a plan does) or one by one: the same f64.
+            let bulk = decimals_to_f64(&values);
+            assert_eq!(bulk.len(), numbers.len());
+            for ((written, d), all) in numbers.iter().zip(values.iter()).zip(bulk) {
+                assert_eq!(decimal_to_f64(&d).to_bits(), all.to_bits(), "{written}");
                 let expected: f64 = written.parse().unwrap();
                 // The exact value of `-0` is 0, whose f64 is +0 (a
                 // negative value too small for f64 rounds to -0).
