@@ -278,6 +278,73 @@ pub(super) fn number_row(bytes: &[u8]) -> Option<NumberRow> {
 /// a leading zero, white space other than one space after the comma, …).
 #[inline(always)]
 fn quick_number(row: &[u8], at: usize) -> Option<(i64, i32, Option<usize>)> {
+    match row.get(at..at + WINDOW) {
+        Some(window) => quick_number_in(window.try_into().ok()?, at),
+        None => quick_number_near_end(row, at),
+    }
+}
+
+/// The bytes [`quick_number_in`] looks at: the longest number it reads (a
+/// sign, 16 digits and a point) and the `, ` and byte after it fit.
+const WINDOW: usize = 24;
+
+/// [`quick_number`] of the number at the start of `window`, at `at` in the
+/// row, not at the row's end: a fixed window, so that reading its bytes
+/// needs no check of the row's end at each step.
+#[inline(always)]
+fn quick_number_in(window: &[u8; WINDOW], at: usize) -> Option<(i64, i32, Option<usize>)> {
+    let negative = window[0] == b'-';
+    let int_at = usize::from(negative);
+    let mut i = int_at;
+    let mut mantissa = 0i64;
+    // At most 17 digits of the integer part are read (17 is too many),
+    // so the mantissa cannot overflow.
+    while i < int_at + 17 {
+        let d = window[i].wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        mantissa = mantissa * 10 + i64::from(d);
+        i += 1;
+    }
+    let int_len = i - int_at;
+    // A leading zero only as the whole integer part (`0.5`, never `05`).
+    if int_len == 0 || int_len > 16 || (int_len > 1 && window[int_at] == b'0') {
+        return None;
+    }
+    let mut frac_len = 0;
+    if window[i] == b'.' {
+        i += 1;
+        let from = i;
+        // Up to 17 digits in all, again.
+        while i < from + 17 - int_len {
+            let d = window[i].wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            mantissa = mantissa * 10 + i64::from(d);
+            i += 1;
+        }
+        frac_len = i - from;
+        if frac_len == 0 {
+            return None;
+        }
+    }
+    if int_len + frac_len > 16 || (negative && mantissa == 0) {
+        return None;
+    }
+    // At most 19 bytes read: the `, ` and the next number's first byte
+    // are within the window.
+    if window[i] == b',' && window[i + 1] == b' ' && matches!(window[i + 2], b'-' | b'0'..=b'9') {
+        let mantissa = if negative { -mantissa } else { mantissa };
+        return Some((mantissa, -(frac_len as i32), Some(at + i + 2)));
+    }
+    None
+}
+
+/// [`quick_number`] within [`WINDOW`] bytes of the row's end.
+#[inline(always)]
+fn quick_number_near_end(row: &[u8], at: usize) -> Option<(i64, i32, Option<usize>)> {
     let bytes = row.get(at..)?;
     let negative = bytes.first() == Some(&b'-');
     let int_at = usize::from(negative);
