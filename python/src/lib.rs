@@ -30,6 +30,7 @@ use pyo3::types::PyBool;
 
 use nnderive::derive::Derivation;
 use nnderive::eval::fast::Computed;
+use nnderive::eval::tensor::Data;
 use nnderive::eval::Solution;
 use nnderive::model::{refuse_value, GivenFault, Model};
 use nnderive::render;
@@ -386,11 +387,56 @@ impl Solved {
     }
 }
 
-/// A value as a float64 NumPy array of its shape, made from its entries
-/// without text in between.
-fn array<'py>(py: Python<'py>, (dims, entries): render::json::ApartValue) -> PyResult<Bound<'py, PyAny>> {
-    let flat = numpy::PyArray1::from_vec(py, entries);
-    Ok(flat.reshape(dims)?.into_any())
+/// A value handed to NumPy: entries of its own, or entries the kept f64
+/// solution lends.
+enum Handed {
+    Own(render::json::ApartValue),
+    /// Dims and the `Data::Float` buffer of a tensor of the solution that
+    /// the returned [`Solved`] keeps (its address and length).
+    Lent(Vec<usize>, *const f64, usize),
+}
+
+impl Handed {
+    /// The values found in a kept f64 solution, each tensor's buffer lent
+    /// (once: a buffer met again is copied, so that no two arrays share
+    /// their entries), the writer's own values and any other data copied.
+    fn found(found: Vec<located::Found<'_>>) -> Vec<Handed> {
+        let mut lent = std::collections::HashSet::new();
+        found
+            .into_iter()
+            .map(|f| match f {
+                located::Found::Fixed(v) => Handed::Own(v.clone()),
+                located::Found::Tensor(t) => match t.data() {
+                    Data::Float(v) if !v.is_empty() && lent.insert(v.as_ptr()) => {
+                        Handed::Lent(t.dims().to_vec(), v.as_ptr(), v.len())
+                    }
+                    _ => Handed::Own((t.dims().to_vec(), t.float_view().into_owned())),
+                },
+            })
+            .collect()
+    }
+
+    /// The value as a float64 NumPy array of its shape, made from its
+    /// entries without text in between: its own entries moved into the
+    /// array, lent ones seen through it, with `solved` as the array's base.
+    fn array<'py>(self, solved: &Bound<'py, Solved>) -> PyResult<Bound<'py, PyAny>> {
+        let (dims, flat) = match self {
+            Handed::Own((dims, entries)) => (dims, numpy::PyArray1::from_vec(solved.py(), entries)),
+            Handed::Lent(dims, at, len) => {
+                // SAFETY: `at` and `len` are the buffer of a `Data::Float`
+                // tensor of the f64 solution that `solved` holds (moved
+                // there whole: a Vec's buffer does not move with it), and
+                // `solved`, the array's base, lives as long as the array.
+                // That solution is never changed nor its f64 entries read
+                // again (`Solved` borrows it mutably only when it is the
+                // exact one, and `exact_apart` reads only exact tensors),
+                // so the array may also be written to.
+                let view = unsafe { numpy::ndarray::ArrayView1::from_shape_ptr(len, at) };
+                (dims, unsafe { numpy::PyArray1::borrow_from_array(&view, solved.clone().into_any()) })
+            }
+        };
+        Ok(flat.reshape(dims)?.into_any())
+    }
 }
 
 /// The worked solution, values only: `(solved, skeleton, arrays)`. The
@@ -400,24 +446,22 @@ fn array<'py>(py: Python<'py>, (dims, entries): render::json::ApartValue) -> PyR
 /// notes and the exact fractions when they are asked for.
 #[pyfunction]
 #[pyo3(signature = (name, text, given = Vec::new()))]
-fn solve<'py>(
-    py: Python<'py>,
-    name: &str,
-    text: &str,
-    given: Vec<Given>,
-) -> PyResult<(Solved, String, Vec<Bound<'py, PyAny>>)> {
+fn solve<'py>(py: Python<'py>, name: &str, text: &str, given: Vec<Given>) -> PyResult<SolvedArrays<'py>> {
     let checked = off_gil(py, || model(name, text, given))?;
     solve_model(py, Guarded::new(Network::new(checked)))
 }
 
+/// What `solve` returns: the solved network, the skeleton, the arrays.
+type SolvedArrays<'py> = (Bound<'py, Solved>, String, Vec<Bound<'py, PyAny>>);
+
 /// [`solve`] of a network checked before (a `Net`'s own values), whose
 /// derivation is kept from one solve to the next.
 #[pyfunction]
-fn solve_checked<'py>(py: Python<'py>, checked: &Checked) -> PyResult<(Solved, String, Vec<Bound<'py, PyAny>>)> {
+fn solve_checked<'py>(py: Python<'py>, checked: &Checked) -> PyResult<SolvedArrays<'py>> {
     solve_model(py, checked.checked.clone())
 }
 
-fn solve_model(py: Python<'_>, checked: Guarded<Network>) -> PyResult<(Solved, String, Vec<Bound<'_, PyAny>>)> {
+fn solve_model(py: Python<'_>, checked: Guarded<Network>) -> PyResult<SolvedArrays<'_>> {
     let solved = interruptible(py, || {
         checked.with(|net| {
             // The package hands values to NumPy: every one must be a number
@@ -427,24 +471,42 @@ fn solve_model(py: Python<'_>, checked: Guarded<Network>) -> PyResult<(Solved, S
             let (solution, computed) =
                 nnderive::eval::fast::solve_float_cached(&net.model, net.derivation(), &net.plan)
                     .map_err(|e| raise(&net.source, &e.into()))?;
+            let float = computed == Computed::Float;
             // The skeleton of an f64 solution is the network's: written
-            // once, then its values are read from where they were.
-            let kept = net.located.get().and_then(Option::as_ref).filter(|_| computed == Computed::Float);
-            if let Some(values) = kept.and_then(|l| l.values(&solution)) {
-                let skeleton = kept.map(|l| l.skeleton.clone()).unwrap_or_default();
-                return Ok::<_, PyErr>((solution, computed, skeleton, values));
+            // once, then its values are read from where they are.
+            let kept = net.located.get().and_then(Option::as_ref).filter(|_| float);
+            if let Some((l, found)) = kept.and_then(|l| Some((l, l.values(&solution)?))) {
+                let handed = Handed::found(found);
+                return Ok::<_, PyErr>((solution, computed, l.skeleton.clone(), handed));
             }
-            let (skeleton, values, addresses) = render::json::solution_apart_from(&net.model, &solution);
-            if computed == Computed::Float && net.located.get().is_none() {
-                let _ = net.located.set(located::Located::new(&skeleton, &solution, &values, &addresses));
+            // The entries of an f64 solution's own tensors are not copied
+            // but lent to NumPy.
+            let lend = float && located::locatable(&solution);
+            let places = if lend { located::places(&solution) } else { Default::default() };
+            let lent = places.keys().copied().collect();
+            let (skeleton, values, addresses) = render::json::solution_apart_lent(&net.model, &solution, lent);
+            if !lend {
+                return Ok((solution, computed, skeleton, values.into_iter().map(Handed::Own).collect()));
             }
-            Ok((solution, computed, skeleton, values))
+            let l = located::Located::new(&skeleton, &values, &addresses, &places);
+            let Some(found) = l.values(&solution) else {
+                // Not met (each value was read from the solution just now):
+                // then the values are copied, as from any other solution.
+                let (skeleton, values, _) = render::json::solution_apart_from(&net.model, &solution);
+                return Ok((solution, computed, skeleton, values.into_iter().map(Handed::Own).collect()));
+            };
+            let handed = Handed::found(found);
+            if net.located.get().is_none() {
+                let _ = net.located.set(Some(l));
+            }
+            Ok((solution, computed, skeleton, handed))
         })
     })?;
-    let (solution, computed, skeleton, values) = solved?;
-    let arrays = values.into_iter().map(|v| array(py, v)).collect::<PyResult<Vec<_>>>()?;
+    let (solution, computed, skeleton, handed) = solved?;
     let exact = Guarded::new(RefCell::new(None));
-    Ok((Solved { checked, solution: Guarded::new(RefCell::new(solution)), computed, exact }, skeleton, arrays))
+    let solved = Bound::new(py, Solved { checked, solution: Guarded::new(RefCell::new(solution)), computed, exact })?;
+    let arrays = handed.into_iter().map(|h| h.array(&solved)).collect::<PyResult<Vec<_>>>()?;
+    Ok((solved, skeleton, arrays))
 }
 
 /// Grades a student's answers (`answers`: the text of a JSON or CSV file,

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 /// Where in a [`Solution`] a value is.
 #[derive(Clone, Debug)]
-enum Locator {
+pub enum Locator {
     Value(usize),
     Symbol(usize),
     Gradient(usize),
@@ -38,8 +38,14 @@ pub struct Located {
     places: Vec<Locator>,
 }
 
+/// A value of a skeleton: a tensor of the solution, or one the writer made.
+pub enum Found<'a> {
+    Tensor(&'a Tensor),
+    Fixed(&'a ApartValue),
+}
+
 /// Every tensor of `solution` a skeleton may read, by address.
-fn places(solution: &Solution) -> HashMap<usize, Locator> {
+pub fn places(solution: &Solution) -> HashMap<usize, Locator> {
     let at = |t: &Tensor| t as *const Tensor as usize;
     let mut out = HashMap::new();
     for (i, v) in solution.values.iter().enumerate() {
@@ -74,35 +80,40 @@ fn places(solution: &Solution) -> HashMap<usize, Locator> {
     out
 }
 
+/// Whether the values of `solution` can be located: not when it has
+/// values that only documents show (masks, sums' terms, steps' values),
+/// which [`places`] does not list.
+pub fn locatable(solution: &Solution) -> bool {
+    solution.masks.is_empty() && solution.time_terms.is_empty() && solution.step_values.is_empty()
+}
+
 impl Located {
     /// Records where each of the values set apart in `skeleton` (read from
-    /// the tensors at `addresses`, with `values` their entries) is in
-    /// `solution`. `None` when the solution has values that only documents
-    /// show (masks, sums' terms, steps' values), which are not located.
-    pub fn new(skeleton: &str, solution: &Solution, values: &[ApartValue], addresses: &[usize]) -> Option<Located> {
-        if !(solution.masks.is_empty() && solution.time_terms.is_empty() && solution.step_values.is_empty()) {
-            return None;
-        }
-        let found = places(solution);
+    /// the tensors at `addresses`, with `values` their entries, which may
+    /// be left empty for the tensors in `found`) is in the solution whose
+    /// tensors `found` lists by address ([`places`], of a [`locatable`]
+    /// solution). A value found nowhere there is one the writer made, kept
+    /// as it is.
+    pub fn new(skeleton: &str, values: &[ApartValue], addresses: &[usize], found: &HashMap<usize, Locator>) -> Located {
         let places = addresses
             .iter()
             .zip(values)
             .map(|(a, v)| found.get(a).cloned().unwrap_or_else(|| Locator::Fixed(v.clone())))
             .collect();
-        Some(Located { skeleton: skeleton.to_string(), places })
+        Located { skeleton: skeleton.to_string(), places }
     }
 
     /// The values of `solution` (of the same network) in the skeleton's
-    /// order; `None` when one is not where it was (then the skeleton is
-    /// written again).
-    pub fn values(&self, solution: &Solution) -> Option<Vec<ApartValue>> {
+    /// order, where they are; `None` when one is not where it was (then
+    /// the skeleton is written again).
+    pub fn values<'a>(&'a self, solution: &'a Solution) -> Option<Vec<Found<'a>>> {
         let training = solution.training.as_ref();
         let history = |s: usize, p: usize| training?.history.get(s)?.params.get(p);
         self.places
             .iter()
             .map(|place| {
                 let t: &Tensor = match place {
-                    Locator::Fixed(v) => return Some(v.clone()),
+                    Locator::Fixed(v) => return Some(Found::Fixed(v)),
                     Locator::Value(i) => solution.values.get(*i)?,
                     Locator::Symbol(i) => &solution.symbols.get(*i)?.1,
                     Locator::Gradient(i) => solution.gradients.get(*i)?,
@@ -113,7 +124,7 @@ impl Located {
                     Locator::HistoryValue(s, p) => &history(*s, *p)?.value,
                     Locator::HistoryQuantity(s, p, q) => history(*s, *p)?.quantities.get(*q)?,
                 };
-                Some((t.dims().to_vec(), t.float_view().into_owned()))
+                Some(Found::Tensor(t))
             })
             .collect()
     }

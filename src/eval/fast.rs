@@ -40,7 +40,7 @@ use std::sync::Arc;
 use super::error::{Error, ErrorKind, Failure};
 use super::plan::{Outcome, Plan};
 use super::solve::{solve_derived, solve_from, Solution};
-use super::tensor::{decimal_to_f64, Tensor};
+use super::tensor::{decimals_to_f64, Tensor};
 use crate::derive::Derivation;
 use crate::model::Model;
 
@@ -122,9 +122,7 @@ fn float_values(model: &Model) -> Option<Vec<Option<Rc<Tensor>>>> {
     for id in model.ids() {
         let t = model.tensor(id);
         out.push(match (&t.value, t.definition) {
-            (Some(v), _) => {
-                Some(Rc::new(Tensor::float(t.shape.dims().to_vec(), v.iter().map(|d| decimal_to_f64(&d)).collect())))
-            }
+            (Some(v), _) => Some(Rc::new(Tensor::float(t.shape.dims().to_vec(), decimals_to_f64(v)))),
             (None, None) => return None,
             (None, Some(_)) => None,
         });

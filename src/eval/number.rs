@@ -9,15 +9,18 @@ use super::exact;
 use num_rational::BigRational;
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
+/// The powers of ten exact in f64: a short decimal with one of them is
+/// converted by one correctly rounded IEEE operation.
+const POWERS: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+    1e21, 1e22,
+];
+
 /// The f64 nearest a decimal as written. A mantissa and a power of ten that
 /// f64 holds exactly (|m| ≤ 2^53, 10^k for k ≤ 22) give the correctly
 /// rounded value in one multiplication or division, without a fraction.
 pub fn decimal_to_f64(d: &crate::syntax::ast::Decimal) -> f64 {
     use crate::syntax::ast::Decimal;
-    const POWERS: [f64; 23] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
-        1e20, 1e21, 1e22,
-    ];
     if let Decimal::Small { mantissa, exponent } = *d {
         let power = POWERS.get(exponent.unsigned_abs() as usize).copied();
         if let (true, Some(power)) = (mantissa.unsigned_abs() <= 1 << 53, power) {
@@ -26,6 +29,30 @@ pub fn decimal_to_f64(d: &crate::syntax::ast::Decimal) -> f64 {
         }
     }
     rational_to_f64(&d.to_rational())
+}
+
+/// Every entry of `values` as [`decimal_to_f64`] makes it (the same
+/// rule, so the same f64), read from the packed words in one pass: a
+/// given matrix of a million entries is converted once per network.
+pub fn decimals_to_f64(values: &crate::syntax::ast::Decimals) -> Vec<f64> {
+    use crate::syntax::ast::Decimal;
+    values
+        .parts()
+        .map(|part| match part {
+            Ok((mantissa, exponent)) => match POWERS.get(exponent.unsigned_abs() as usize) {
+                Some(&power) if mantissa.unsigned_abs() <= 1 << 53 => {
+                    let m = mantissa as f64;
+                    if exponent >= 0 {
+                        m * power
+                    } else {
+                        m / power
+                    }
+                }
+                _ => decimal_to_f64(&Decimal::Small { mantissa, exponent }),
+            },
+            Err(d) => decimal_to_f64(d),
+        })
+        .collect()
 }
 
 /// The f64 nearest a rational (to within an ulp), also when its numerator and
@@ -532,6 +559,63 @@ mod tests {
         }
         let third = Decimal::Rational(Box::new(r(1, 3)));
         assert_eq!(decimal_to_f64(&third), 1.0 / 3.0);
+    }
+
+    /// Numbers as a file writes them, read by the parser (its fast path
+    /// for rows, and the general rules for what it hands over) and then
+    /// made f64, against Rust's own parsing of the same text (correctly
+    /// rounded): short and long mantissas (past 18 digits, past 2^54),
+    /// leading zeros, exponents, `+`, `-0`, subnormal and huge values.
+    #[test]
+    fn written_numbers_read_to_the_f64_rust_parses_them_to() {
+        let mut seed = 20261208u64;
+        let mut next = |n: u64| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let mut rows = Vec::new();
+        for _ in 0..300 {
+            let numbers: Vec<String> = (0..40)
+                .map(|_| {
+                    let sign = ["", "-", "+"][next(3) as usize];
+                    let digits = [1, 2, 3, 16, 17, 19, 25][next(7) as usize];
+                    let int: String = (0..1 + next(digits)).map(|_| char::from(b'0' + next(10) as u8)).collect();
+                    let frac: String = (0..next(digits)).map(|_| char::from(b'0' + next(10) as u8)).collect();
+                    let exponent = match next(4) {
+                        0 => format!("e{}", next(700) as i64 - 350),
+                        _ => String::new(),
+                    };
+                    let point = if frac.is_empty() && next(2) == 0 { String::new() } else { format!(".{frac}") };
+                    format!("{sign}{int}{point}{exponent}")
+                })
+                .collect();
+            rows.push(numbers);
+        }
+        rows.push(vec![
+            "-0".into(),
+            "-0.00".into(),
+            "0".into(),
+            "1e-320".into(),
+            "2.5e-324".into(),
+            "1.7976931348623157e308".into(),
+        ]);
+        for numbers in rows {
+            let text = format!("param W[{}] = [{}]\nloss L = sum(W)\n", numbers.len(), numbers.join(", "));
+            let model = crate::load(&crate::Source::new("t.nn", text)).expect("a valid file");
+            let values = model.tensors.values().find_map(|t| t.value.clone()).expect("a value");
+            // Converted all at once (as a plan does) or one by one: the same f64.
+            let bulk = decimals_to_f64(&values);
+            assert_eq!(bulk.len(), numbers.len());
+            for ((written, d), all) in numbers.iter().zip(values.iter()).zip(bulk) {
+                assert_eq!(decimal_to_f64(&d).to_bits(), all.to_bits(), "{written}");
+                let expected: f64 = written.parse().unwrap();
+                // The exact value of `-0` is 0, whose f64 is +0 (a
+                // negative value too small for f64 rounds to -0).
+                let zero = !written.split(['e', 'E']).next().unwrap_or("").bytes().any(|c| matches!(c, b'1'..=b'9'));
+                let expected = if zero { 0.0 } else { expected };
+                assert_eq!(decimal_to_f64(&d).to_bits(), expected.to_bits(), "{written}");
+            }
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use num_rational::BigRational;
 
 use super::error::{Error, ErrorKind, Failure, MAX_UNKNOWNS};
 use super::evaluate::{Evaluator, Note, Quantity};
-use super::tensor::{decimal_to_f64, Data, Tensor, EXACT_ENTRIES_CAP};
+use super::tensor::{decimals_to_f64, Data, Tensor, EXACT_ENTRIES_CAP};
 use crate::derive::{derive, Derivation, SymbolKind, Wrt};
 use crate::model::{Model, Node, NodeId, Optimizer, PoolKind, PoolPart, SymbolId, TensorId, Train};
 
@@ -468,9 +468,7 @@ fn initial_values(model: &Model) -> Result<Vec<Option<Rc<Tensor>>>, Error> {
         let t = model.tensor(id);
         let dims = t.shape.dims().to_vec();
         out.push(match (&t.value, t.definition) {
-            (Some(v), _) if v.len() > EXACT_ENTRIES_CAP => {
-                Some(Rc::new(Tensor::float(dims, v.iter().map(|d| decimal_to_f64(&d)).collect())))
-            }
+            (Some(v), _) if v.len() > EXACT_ENTRIES_CAP => Some(Rc::new(Tensor::float(dims, decimals_to_f64(v)))),
             (Some(v), _) => Some(Rc::new(Tensor::exact(dims, v.iter().map(|d| d.to_rational()).collect()))),
             (None, None) => {
                 unknowns = unknowns.saturating_add(t.shape.len());

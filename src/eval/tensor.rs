@@ -183,7 +183,7 @@ use crate::model::{Elementwise, Shape};
 use super::exact::{self, exact_sum};
 use super::matmul::{exact_matmul, float_matmul, float_matmul_strided};
 use super::number::*;
-pub use super::number::{decimal_to_f64, rational_to_f64};
+pub use super::number::{decimal_to_f64, decimals_to_f64, rational_to_f64};
 use super::symbolic::{self, Num, Poly, Sym, Unknown};
 use crate::rational;
 

@@ -32,6 +32,7 @@
 //! `v_hat`).
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 
 use num_rational::BigRational;
 use serde_json::{json, Map, Value};
@@ -58,8 +59,9 @@ pub type ApartValue = (Vec<usize>, Vec<f64>);
 /// What the writer collects while [`solution_apart`] or [`exact_apart`] runs.
 enum Collect {
     /// Every value's dims and f64 entries, in placeholder order, and the
-    /// address of the tensor each was read from.
-    Values(Vec<ApartValue>, Vec<usize>),
+    /// address of the tensor each was read from; the entries of a tensor
+    /// whose address is in the set are not copied (left empty).
+    Values(Vec<ApartValue>, Vec<usize>, HashSet<usize>),
     /// The exact entries (as `"27/20"` strings) of the values whose
     /// placeholder numbers are in `wanted` (sorted), counting them in `next`.
     Exact { next: usize, wanted: Vec<usize>, found: Vec<(usize, Vec<String>)> },
@@ -104,8 +106,20 @@ pub fn solution_apart(model: &Model, solution: &Solution) -> (String, Vec<ApartV
 /// learning rate's), so that a caller can find the same values in the next
 /// solution of the same model without writing the skeleton again.
 pub fn solution_apart_from(model: &Model, solution: &Solution) -> (String, Vec<ApartValue>, Vec<usize>) {
-    match collecting(model, solution, Collect::Values(Vec::new(), Vec::new())) {
-        (text, Some(Collect::Values(values, addresses))) => (text, values, addresses),
+    solution_apart_lent(model, solution, HashSet::new())
+}
+
+/// [`solution_apart_from`], without copying the entries of the tensors
+/// whose addresses are in `lent`: their values come back with their dims
+/// and no entries, for a caller that reads the entries where they are
+/// (the Python package lends a kept solution's own buffers to NumPy).
+pub fn solution_apart_lent(
+    model: &Model,
+    solution: &Solution,
+    lent: HashSet<usize>,
+) -> (String, Vec<ApartValue>, Vec<usize>) {
+    match collecting(model, solution, Collect::Values(Vec::new(), Vec::new(), lent)) {
+        (text, Some(Collect::Values(values, addresses, _))) => (text, values, addresses),
         (text, _) => (text, Vec::new(), Vec::new()),
     }
 }
@@ -128,9 +142,11 @@ fn set_apart(t: &Tensor) -> Option<Value> {
     APART.with(|a| {
         let mut apart = a.borrow_mut();
         let i = match apart.as_mut()? {
-            Collect::Values(list, addresses) => {
-                list.push((t.dims().to_vec(), t.float_view().into_owned()));
-                addresses.push(t as *const Tensor as usize);
+            Collect::Values(list, addresses, lent) => {
+                let at = t as *const Tensor as usize;
+                let entries = if lent.contains(&at) { Vec::new() } else { t.float_view().into_owned() };
+                list.push((t.dims().to_vec(), entries));
+                addresses.push(at);
                 list.len() - 1
             }
             Collect::Exact { next, wanted, found } => {

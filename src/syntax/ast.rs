@@ -310,6 +310,9 @@ pub struct Decimals {
     long: Vec<Decimal>,
 }
 
+/// What [`Decimals::parts`] gives for an index past `long` (never met).
+static ZERO: Decimal = Decimal::Small { mantissa: 0, exponent: 0 };
+
 /// The mantissas a packed decimal holds: 55-bit signed integers.
 const PACKED_MANTISSA: std::ops::RangeInclusive<i64> = -(1 << 54)..=(1 << 54) - 1;
 
@@ -381,6 +384,17 @@ impl Decimals {
     /// Every entry, in order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Decimal> + '_ {
         self.packed.iter().map(|&word| self.unpack(word))
+    }
+
+    /// Every entry in order, a short one as its `(mantissa, exponent)`
+    /// straight from its packed word (no [`Decimal`] made), any other as
+    /// the decimal kept whole: for passes over millions of entries, such
+    /// as their conversion to f64.
+    pub fn parts(&self) -> impl ExactSizeIterator<Item = Result<(i64, i32), &Decimal>> + '_ {
+        self.packed.iter().map(|&word| match word & 1 {
+            0 => Ok(((word as i64) >> 9, i32::from(((word >> 1) & 0xff) as u8 as i8))),
+            _ => Err(self.long.get((word >> 1) as usize).unwrap_or(&ZERO)),
+        })
     }
 
     /// Appends every entry of `other` (short ones copied as they are).

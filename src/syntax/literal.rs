@@ -166,6 +166,19 @@ pub(super) fn number_row(bytes: &[u8]) -> Option<NumberRow> {
     let mut canonical = !matches!(byte(1), b' ' | b'\t');
     let mut at = skip_blanks(1);
     loop {
+        // Most numbers of a large literal are written as programs print
+        // them: read those in a few steps (the same value and the same
+        // `canonical` as the rules below give them), the rest below.
+        if let Some((mantissa, exponent, next)) = quick_number(row, at) {
+            values.push_small(mantissa, exponent);
+            match next {
+                Some(next) => {
+                    at = next;
+                    continue;
+                }
+                None => break,
+            }
+        }
         let sign = byte(at);
         let negative = sign == b'-';
         at += usize::from(matches!(sign, b'-' | b'+'));
@@ -254,6 +267,48 @@ pub(super) fn number_row(bytes: &[u8]) -> Option<NumberRow> {
     }
     LITERAL_NUMBERS.with(|c| c.set(count));
     Some(NumberRow { len: row.len() + 1, values, canonical })
+}
+
+/// The number at `row[at..]` when it is written canonically (as
+/// [`NumberList::canonical`] describes) and short (at most 16 digits, so
+/// that its mantissa packs), and followed by `, ` and the start of another
+/// number, or by the row's end: its mantissa, its power of ten, and where
+/// the next number starts (`None` at the row's end). Anything else, `None`,
+/// and [`number_row`]'s general rules read it (a `-0`, a `+`, an exponent,
+/// a leading zero, white space other than one space after the comma, …).
+#[inline(always)]
+fn quick_number(row: &[u8], at: usize) -> Option<(i64, i32, Option<usize>)> {
+    let bytes = row.get(at..)?;
+    let negative = bytes.first() == Some(&b'-');
+    let int_at = usize::from(negative);
+    let (int_len, mut mantissa) = plain_digits(bytes, int_at, 0);
+    // A leading zero only as the whole integer part (`0.5`, never `05`).
+    if int_len == 0 || (int_len > 1 && bytes[int_at] == b'0') {
+        return None;
+    }
+    let mut end = int_at + int_len;
+    let mut frac_len = 0;
+    if bytes.get(end) == Some(&b'.') {
+        (frac_len, mantissa) = plain_digits(bytes, end + 1, mantissa);
+        if frac_len == 0 {
+            return None;
+        }
+        end += 1 + frac_len;
+    }
+    // 16 digits or fewer: exact in the i64 (no wrapping) and within the
+    // packed mantissa's 2^54.
+    if int_len + frac_len > 16 || (negative && mantissa == 0) {
+        return None;
+    }
+    let mantissa = if negative { -mantissa } else { mantissa };
+    let exponent = -(frac_len as i32);
+    match bytes.get(end) {
+        None => Some((mantissa, exponent, None)),
+        Some(b',') if bytes.get(end + 1) == Some(&b' ') && matches!(bytes.get(end + 2), Some(b'-' | b'0'..=b'9')) => {
+            Some((mantissa, exponent, Some(at + end + 2)))
+        }
+        _ => None,
+    }
 }
 
 /// The digits of `row` from `at`: how many, and `mantissa` with them

@@ -922,6 +922,47 @@ mod tests {
         }
     }
 
+    /// Every count of integer and fraction digits, around the 8 bytes the
+    /// fast path tests at once and the 16 digits it packs, and at a row's
+    /// end (fewer than 8 bytes left), reads as the general rules read it.
+    #[test]
+    fn every_digit_count_reads_as_the_general_rules_read_it() {
+        for int in 1..=18usize {
+            for frac in 0..=18usize {
+                let number = |first: char| {
+                    let int: String = std::iter::once(first).chain("234567890".chars().cycle()).take(int).collect();
+                    let frac: String = "9876543210".chars().cycle().take(frac).collect();
+                    if frac.is_empty() {
+                        int
+                    } else {
+                        format!("{int}.{frac}")
+                    }
+                };
+                let (a, b) = (number('1'), number('0'));
+                for text in
+                    [format!("[{a}, -{a}, {b}, 7]"), format!("[-{a}, {a}]"), format!("[{b}, -{b}]"), format!("[{a}]")]
+                {
+                    let (fast, general) = (read(&text, true), read(&text, false));
+                    assert_eq!(format!("{:?}", fast.values()), format!("{:?}", general.values()), "{text}");
+                    assert_eq!(fast.texts().collect::<Vec<_>>(), general.texts().collect::<Vec<_>>(), "{text}");
+                    // Canonical exactly when the values write the text again.
+                    let again: Vec<String> = general
+                        .values()
+                        .iter()
+                        .map(|d| match d {
+                            Decimal::Small { mantissa, exponent } if mantissa.unsigned_abs() < 1 << 54 => {
+                                super::super::ast::decimal_text(mantissa, exponent)
+                            }
+                            _ => String::new(),
+                        })
+                        .collect();
+                    let canonical = number_row(text.as_bytes()).map(|r| r.canonical);
+                    assert_eq!(canonical, Some(format!("[{}]", again.join(", ")) == text), "{text}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn decimal_text_writes_every_zero() {
         let cases =

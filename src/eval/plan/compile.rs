@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use super::{Instr, Op, Plan, Reader, Slot, SlotInfo};
 use crate::derive::Derivation;
 use crate::eval::evaluate::{Evaluator, Note, Quantity};
-use crate::eval::tensor::{decimal_to_f64, Tensor, EXACT_ENTRIES_CAP};
+use crate::eval::tensor::{decimals_to_f64, Tensor, EXACT_ENTRIES_CAP};
 use crate::model::{Elementwise, Func, Model, Node, NodeId, Reduction, Shape};
 
 /// Why a model has no plan (it then takes the node-by-node evaluator).
@@ -68,7 +68,7 @@ pub(super) fn compile(model: &Model, derivation: &Derivation) -> Result<Plan, Un
         let t = model.tensor(id);
         match (&t.value, t.definition) {
             (Some(v), _) => {
-                let data: Vec<f64> = v.iter().map(|d| decimal_to_f64(&d)).collect();
+                let data: Vec<f64> = decimals_to_f64(v);
                 let slot = c.slot(t.shape.dims().to_vec(), None);
                 inputs.push((id, slot, data));
                 c.tensors[id.0 as usize] = Some(slot);
