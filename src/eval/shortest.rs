@@ -259,7 +259,8 @@ mod tests {
         write_shortest(2.0f64.powi(-25), &mut out);
         assert_eq!(out, "0.000000029802322387695313");
         out.clear();
-        write_shortest(1658206780088562.25, &mut out);
+        // 1658206780088562.25, exactly (between 2⁵⁰ and 2⁵¹ an f64 has two bits after the point).
+        write_shortest(6632827120354249.0 / 4.0, &mut out);
         assert_eq!(out, "1658206780088562.3");
     }
 
