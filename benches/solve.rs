@@ -387,6 +387,28 @@ fn thread_cpu_time() -> Duration {
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
+/// Makes glibc's malloc map fresh pages for every allocation of 128 KiB
+/// or more, as a fresh `nnderive solve` process gets them. By default
+/// malloc raises that threshold to the size of each large block freed (up
+/// to 32 MB), so a writer run again in the same process gets its output's
+/// pages back already touched when the output is under 32 MB, and must
+/// fault in fresh ones when it is over: the time per MB then steps up
+/// between sizes (the LSTM's 13 and 26 MB texts), a cost of the bench's
+/// reruns, not of the writer. Outside glibc this does nothing.
+fn fresh_memory_for_large_allocations() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn mallopt(param: i32, value: i32) -> i32;
+        }
+        const M_MMAP_THRESHOLD: i32 = -3;
+        // SAFETY: mallopt only sets one of malloc's parameters, under
+        // malloc's own lock; blocks allocated before stay valid.
+        let set = unsafe { mallopt(M_MMAP_THRESHOLD, 128 * 1024) };
+        assert_eq!(set, 1, "mallopt(M_MMAP_THRESHOLD)");
+    }
+}
+
 /// A family of the writers bench: its name, its four sizes (each twice the
 /// one before) and the network at a size.
 type Family = (&'static str, &'static str, [usize; 4], fn(usize) -> String);
@@ -535,6 +557,7 @@ fn writers(runs: usize) {
         println!("{} bytes", write_once(write, &model, &solution).len());
         return;
     }
+    fresh_memory_for_large_allocations();
     let formats = writer_formats();
     let mut failures = Vec::new();
     for (family, _, sizes, make) in writer_families() {
