@@ -367,50 +367,253 @@ fn rnn_network(seed: u64, steps: usize, inputs: usize, width: usize) -> String {
     out
 }
 
-/// Each writer of `nnderive solve`, timed alone on a solution already
-/// computed: the text at full precision and at `--round 4`, JSON, LaTeX and
-/// Markdown. Each family is solved at four sizes, each twice the one before
-/// (T = 50..400 steps for the LSTM and the RNN, 8..64 layers for the dense
-/// network); a writer linear in its output takes about twice as long at
-/// each doubling, and the ratio is printed beside each time.
-fn writers(runs: usize) {
-    type Family = (&'static str, [usize; 4], fn(usize) -> String);
-    let families: [Family; 3] = [
-        ("LSTM D=32 H=32, T", [50, 100, 200, 400], |t| lstm_network(1, t, 32, 32)),
-        ("RNN D=32 H=32, T", [50, 100, 200, 400], |t| rnn_network(2, t, 32, 32)),
-        ("dense 32 wide, layers", [8, 16, 32, 64], |n| {
+/// The CPU time this thread has run, from the kernel's per-thread clock:
+/// unlike the wall clock, it stops while the thread waits for a core, so
+/// other processes on a loaded machine move it far less.
+fn thread_cpu_time() -> Duration {
+    #[repr(C)]
+    struct Timespec {
+        tv_sec: i64,
+        tv_nsec: i64,
+    }
+    extern "C" {
+        fn clock_gettime(clock: i32, time: *mut Timespec) -> i32;
+    }
+    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+    let mut t = Timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: Linux's clock_gettime writes one timespec (two 64-bit fields on
+    // the 64-bit targets this bench runs on) through a valid pointer.
+    let status = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    assert_eq!(status, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// Makes glibc's malloc map fresh pages for every allocation of 128 KiB
+/// or more, as a fresh `nnderive solve` process gets them. By default
+/// malloc raises that threshold to the size of each large block freed (up
+/// to 32 MB), so a writer run again in the same process gets its output's
+/// pages back already touched when the output is under 32 MB, and must
+/// fault in fresh ones when it is over: the time per MB then steps up
+/// between sizes (the LSTM's 13 and 26 MB texts), a cost of the bench's
+/// reruns, not of the writer. Outside glibc this does nothing.
+fn fresh_memory_for_large_allocations() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn mallopt(param: i32, value: i32) -> i32;
+        }
+        const M_MMAP_THRESHOLD: i32 = -3;
+        // SAFETY: mallopt only sets one of malloc's parameters, under
+        // malloc's own lock; blocks allocated before stay valid.
+        let set = unsafe { mallopt(M_MMAP_THRESHOLD, 128 * 1024) };
+        assert_eq!(set, 1, "mallopt(M_MMAP_THRESHOLD)");
+    }
+}
+
+/// A family of the writers bench: its name, its four sizes (each twice the
+/// one before) and the network at a size.
+type Family = (&'static str, &'static str, [usize; 4], fn(usize) -> String);
+
+/// The writers bench's networks: the LSTM (D = 32, H = 32) and the RNN
+/// (D = 32, H = 32) at T = 50..400 steps, and a dense tanh/sigmoid network
+/// 32 wide with 8..64 layers.
+fn writer_families() -> [Family; 3] {
+    [
+        ("LSTM D=32 H=32, T", "lstm", [50, 100, 200, 400], |t| lstm_network(1, t, 32, 32)),
+        ("RNN D=32 H=32, T", "rnn", [50, 100, 200, 400], |t| rnn_network(2, t, 32, 32)),
+        ("dense 32 wide, layers", "dense", [8, 16, 32, 64], |n| {
             common::random_network(7, n, &vec![32; n + 1], &["tanh", "sigmoid"], "cross_entropy")
         }),
-    ];
+    ]
+}
+
+type Writer = fn(&nnderive::model::Model, &nnderive::eval::Solution) -> String;
+
+/// Each format of `nnderive solve` (the command line's `--format` and
+/// `--round 4`) and its writer.
+fn writer_formats() -> [(&'static str, Writer); 5] {
     use nnderive::render;
-    type Writer = fn(&nnderive::model::Model, &nnderive::eval::Solution) -> String;
-    let formats: [(&str, Writer); 5] = [
+    [
         ("text", |m, s| render::text::solution(m, s, None)),
         ("text --round 4", |m, s| render::text::solution(m, s, Some(4))),
         ("json", |m, s| render::json::solution(m, s, None)),
         ("latex", |m, s| render::latex::document(m, s, None)),
         ("markdown", |m, s| render::markdown::document(m, s, None)),
-    ];
-    for (family, sizes, make) in families {
-        let mut before: Vec<Option<Duration>> = vec![None; formats.len()];
-        for n in sizes {
-            let model = nnderive::load(&Source::new("writers.nn", make(n))).unwrap();
-            let solution = nnderive::solve(&model).unwrap();
-            for (k, (format, write)) in formats.iter().enumerate() {
-                let mut bytes = 0;
-                let d = median(runs, || bytes = write(&model, &solution).len());
-                let ratio = before[k].map_or(String::new(), |b| format!("x{:.2}", d.as_secs_f64() / b.as_secs_f64()));
+    ]
+}
+
+/// One call of a writer, on its own: callgrind counts inside this function
+/// (`solve::write_once`), whatever the writer inlines.
+#[inline(never)]
+fn write_once(write: Writer, model: &nnderive::model::Model, solution: &nnderive::eval::Solution) -> String {
+    write(model, solution)
+}
+
+/// `writers count [FAMILY…] [FORMAT…]`: the instructions each writer runs
+/// (valgrind's callgrind, counting only inside the writer, on this bench
+/// run as `writers once`), which no load moves, at each size, with the
+/// ratio to the size before and the verdict (at most ×2.2 a doubling; the
+/// text at full precision at most the JSON's). Slow: the LSTM at T = 400
+/// takes minutes a format.
+fn count_writers(chosen: &[String]) {
+    let families: Vec<Family> =
+        writer_families().into_iter().filter(|f| chosen.is_empty() || chosen.iter().any(|c| c == f.1)).collect();
+    // The formats named, or all of them.
+    let all: Vec<&str> = writer_formats().iter().map(|f| f.0).collect();
+    let named: Vec<&str> = all.iter().copied().filter(|f| chosen.iter().any(|c| c == f)).collect();
+    let formats = if named.is_empty() { all } else { named };
+    let me = std::env::current_exe().unwrap();
+    let mut failures = Vec::new();
+    for (family, file, sizes, _) in families {
+        let mut counts = vec![vec![0u64; sizes.len()]; formats.len()];
+        for (k, format) in formats.iter().enumerate() {
+            for (s, n) in sizes.iter().enumerate() {
+                let run = std::process::Command::new("valgrind")
+                    .args(["--tool=callgrind", "--callgrind-out-file=/dev/null", "--collect-atstart=no"])
+                    .arg("--toggle-collect=solve::write_once*")
+                    .arg(&me)
+                    .args(["writers", "once", file, &n.to_string(), format])
+                    .output()
+                    .expect("valgrind runs (install it for `writers count`)");
+                let log = String::from_utf8_lossy(&run.stderr);
+                let refs = log.lines().find_map(|l| l.split_once("I   refs:").map(|(_, r)| r.trim().replace(',', "")));
+                counts[k][s] = refs.and_then(|r| r.parse().ok()).unwrap_or_else(|| panic!("no count in {log}"));
+                let ratio = (s > 0).then(|| counts[k][s] as f64 / counts[k][s - 1] as f64);
                 println!(
-                    "{:<44} {:>10.3} ms {:>6} {:>8.2} MB",
+                    "  {:<44} {:>14} instructions {:>6}",
                     format!("{family} {n}: {format}"),
-                    d.as_secs_f64() * 1e3,
-                    ratio,
-                    bytes as f64 / 1e6
+                    counts[k][s],
+                    ratio.map_or(String::new(), |r| format!("x{r:.2}"))
                 );
-                before[k] = Some(d);
+                if let Some(r) = ratio.filter(|&r| r > 2.2) {
+                    failures.push(format!("{family} {} → {n}, {format}: x{r:.2} instructions", sizes[s - 1]));
+                }
+            }
+        }
+        let (text, json) = (formats.iter().position(|&f| f == "text"), formats.iter().position(|&f| f == "json"));
+        if let (Some(text), Some(json)) = (text, json) {
+            for (s, n) in sizes.iter().enumerate() {
+                let r = counts[text][s] as f64 / counts[json][s] as f64;
+                println!("  text / json at {n}: {r:.2} of the instructions");
+                if r > 1.0 {
+                    failures.push(format!("{family} {n}: text runs {r:.2}× the JSON's instructions"));
+                }
             }
         }
     }
+    verdict(&failures);
+}
+
+/// The bench's last line: PASS, or FAIL and what failed.
+fn verdict(failures: &[String]) {
+    if failures.is_empty() {
+        println!("PASS: every doubling at most x2.2, text no slower than JSON");
+    } else {
+        println!("FAIL:\n  {}", failures.join("\n  "));
+    }
+}
+
+/// Each writer of `nnderive solve`, timed alone on a solution already
+/// computed: the text at full precision and at `--round 4`, JSON, LaTeX and
+/// Markdown, for each family of [`writer_families`] at its four sizes.
+///
+/// Made to decide on a loaded machine: the runs go round every size and
+/// format in turn (a burst of load falls on all of them, not on one
+/// size), each is timed by the thread's CPU clock (which stops while the
+/// thread waits for a core) and the fastest of `runs` is kept (load only
+/// ever adds time). Printed per format: the CPU time at each size, its
+/// ratio to the size before, the output's size and the CPU time per MB,
+/// then the verdicts: every doubling at most ×2.2 and, at every size, the
+/// text at full precision no slower than the JSON.
+///
+/// `writers write DIR` writes the networks to DIR instead (`lstm-400.nn`,
+/// …) for `nnderive solve` to be profiled and compared on;
+/// `writers once FAMILY SIZE FORMAT` solves one and writes it once (for
+/// `valgrind --tool=callgrind`, whose instruction counts no load moves);
+/// `writers count` counts them so (see [`count_writers`]).
+fn writers(runs: usize) {
+    let args: Vec<String> = std::env::args().collect();
+    let after = |word: &str| args.iter().position(|a| a == word).map(|i| &args[i + 1..]);
+    if let Some([dir, ..]) = after("write") {
+        for (_, file, sizes, make) in writer_families() {
+            for n in sizes {
+                let path = format!("{dir}/{file}-{n}.nn");
+                std::fs::write(&path, make(n)).unwrap_or_else(|e| panic!("{path}: {e}"));
+                println!("wrote {path}");
+            }
+        }
+        return;
+    }
+    if let Some(chosen) = after("count") {
+        let chosen: Vec<String> = chosen.iter().filter(|a| !a.starts_with("--")).cloned().collect();
+        count_writers(&chosen);
+        return;
+    }
+    if let Some([family, size, format, ..]) = after("once") {
+        let (_, _, _, make) =
+            writer_families().into_iter().find(|f| f.1 == family).expect("family: lstm, rnn or dense");
+        let (_, write) = writer_formats().into_iter().find(|f| f.0 == format).expect("a format of writer_formats");
+        let model = nnderive::load(&Source::new("writers.nn", make(size.parse().unwrap()))).unwrap();
+        let solution = nnderive::solve(&model).unwrap();
+        println!("{} bytes", write_once(write, &model, &solution).len());
+        return;
+    }
+    fresh_memory_for_large_allocations();
+    let formats = writer_formats();
+    let mut failures = Vec::new();
+    for (family, _, sizes, make) in writer_families() {
+        let cases: Vec<_> = sizes
+            .iter()
+            .map(|&n| {
+                let model = nnderive::load(&Source::new("writers.nn", make(n))).unwrap();
+                let solution = nnderive::solve(&model).unwrap();
+                (model, solution)
+            })
+            .collect();
+        // fastest[size][format]: (CPU time, wall time); bytes[size][format].
+        let mut fastest = vec![vec![(Duration::MAX, Duration::MAX); formats.len()]; sizes.len()];
+        let mut bytes = vec![vec![0usize; formats.len()]; sizes.len()];
+        for _ in 0..runs {
+            for (s, (model, solution)) in cases.iter().enumerate() {
+                for (k, (_, write)) in formats.iter().enumerate() {
+                    let (cpu, wall) = (thread_cpu_time(), Instant::now());
+                    let out = write(model, solution);
+                    let (cpu, wall) = (thread_cpu_time() - cpu, wall.elapsed());
+                    bytes[s][k] = out.len();
+                    drop(out);
+                    fastest[s][k] = (fastest[s][k].0.min(cpu), fastest[s][k].1.min(wall));
+                }
+            }
+        }
+        println!("{family} = {sizes:?}: CPU ms (fastest of {runs}), ×the size before, MB, CPU ms per MB, wall ms");
+        for (k, (format, _)) in formats.iter().enumerate() {
+            for (s, n) in sizes.iter().enumerate() {
+                let (cpu, wall) = fastest[s][k];
+                let ms = cpu.as_secs_f64() * 1e3;
+                let ratio = (s > 0).then(|| cpu.as_secs_f64() / fastest[s - 1][k].0.as_secs_f64());
+                let mb = bytes[s][k] as f64 / 1e6;
+                println!(
+                    "  {:<32} {ms:>10.3} {:>6} {mb:>8.2} {:>8.1} {:>10.3}",
+                    format!("{format} at {n}"),
+                    ratio.map_or(String::new(), |r| format!("x{r:.2}")),
+                    ms / mb,
+                    wall.as_secs_f64() * 1e3
+                );
+                if let Some(r) = ratio.filter(|&r| r > 2.2) {
+                    failures.push(format!("{family} {} → {n}, {format}: x{r:.2}", sizes[s - 1]));
+                }
+            }
+        }
+        let (text, json) = (0, 2);
+        for (s, n) in sizes.iter().enumerate() {
+            let r = fastest[s][text].0.as_secs_f64() / fastest[s][json].0.as_secs_f64();
+            println!("  text / json at {n}: {r:.2}");
+            if r > 1.0 {
+                failures.push(format!("{family} {n}: text takes {r:.2}× the JSON's time"));
+            }
+        }
+    }
+    verdict(&failures);
 }
 
 /// One file's `nnderive solve`, phase by phase: checking, the exact solve
@@ -423,15 +626,7 @@ fn file_case(runs: usize, path: &str) {
     let model = nnderive::load(&source).unwrap();
     report(&format!("{path}: derive and evaluate (solve)"), median(runs, || drop(nnderive::solve(&model).unwrap())));
     let solution = nnderive::solve(&model).unwrap();
-    use nnderive::render;
-    type Writer = fn(&nnderive::model::Model, &nnderive::eval::Solution) -> String;
-    let formats: [(&str, Writer); 5] = [
-        ("text", |m, s| render::text::solution(m, s, None)),
-        ("text --round 4", |m, s| render::text::solution(m, s, Some(4))),
-        ("json", |m, s| render::json::solution(m, s, None)),
-        ("latex", |m, s| render::latex::document(m, s, None)),
-        ("markdown", |m, s| render::markdown::document(m, s, None)),
-    ];
+    let formats = writer_formats();
     for (format, write) in formats {
         let mut bytes = 0;
         let d = median(runs, || bytes = write(&model, &solution).len());
@@ -554,7 +749,7 @@ fn main() {
     }
     // `cargo bench -- writers`: each output format's writer, at doubling sizes.
     if std::env::args().any(|a| a == "writers") {
-        writers(runs.min(5));
+        writers(runs);
         return;
     }
     // `cargo bench -- timesteps`: only checking and deriving long recurrences.

@@ -30,6 +30,14 @@ def test_the_examples_ship_in_the_package_as_in_the_repository():
         nnderive.examples.path("nope")
 
 
+def test_the_examples_are_found_from_any_folder(tmp_path, monkeypatch):
+    # Not relative to the working folder: from an empty one, the same file.
+    here = nnderive.examples.path("assignment4")
+    monkeypatch.chdir(tmp_path)
+    assert nnderive.examples.path("assignment4") == here and here.is_absolute() and here.is_file()
+    assert nnderive.examples.load("assignment4").solve().loss == pytest.approx(1.52212, abs=1e-5)
+
+
 def test_the_notebook_runs_from_any_folder(tmp_path):
     if os.environ.get("CI"):
         import nbclient

@@ -19,6 +19,7 @@ pub mod margins;
 pub mod probe;
 mod quantity;
 mod scaled;
+pub mod shortest;
 pub mod number;
 pub mod symbolic;
 pub mod optimize;

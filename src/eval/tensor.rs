@@ -911,10 +911,8 @@ impl Tensor {
             return fixed.write(out);
         }
         if let (Data::Float(v), None) = (&self.data, round) {
-            if let Some(x) = v.get(i).filter(|x| x.is_finite() && **x != 0.0) {
-                use std::fmt::Write;
-                let _ = write!(out, "{x}");
-                return;
+            if let Some(&x) = v.get(i).filter(|x| x.is_finite() && **x != 0.0) {
+                return super::shortest::write_shortest(x, out);
             }
         }
         out.push_str(&self.format_entry_slowly(i, round));

@@ -260,16 +260,23 @@ impl Model {
     /// S and A of attention) come just before the equation that calls the
     /// layer, though they are declared after every equation of the file.
     pub fn equations(&self) -> impl Iterator<Item = TensorId> + '_ {
-        let written = |id: TensorId| self.written_out.iter().any(|&(_, t)| t == id);
+        // Each tensor's written-out equations, in `written_out`'s order,
+        // gathered in one pass: scanning `written_out` for each equation
+        // took time quadratic in a recurrence's steps (each step writes
+        // its own softmax's pre-activation, say).
+        let mut written_for: Vec<Vec<TensorId>> = vec![Vec::new(); self.tensors.len()];
+        let mut written = vec![false; self.tensors.len()];
+        for &(owner, t) in &self.written_out {
+            written_for[owner.0 as usize].push(t);
+            written[t.0 as usize] = true;
+        }
         let mut out = Vec::new();
-        let written_for =
-            |id: TensorId| self.written_out.iter().filter(move |&&(owner, _)| owner == id).map(|&(_, t)| t);
-        for id in self.ids().filter(|&id| self.tensor(id).definition.is_some() && !written(id)) {
-            for t in written_for(id) {
+        for id in self.ids().filter(|&id| self.tensor(id).definition.is_some() && !written[id.0 as usize]) {
+            for &t in &written_for[id.0 as usize] {
                 // A pre-activation nnderive named inside an equation a layer
                 // wrote out (attention's S = zS / √d) comes before it; no
                 // deeper chain exists (a named pre-activation has none).
-                out.extend(written_for(t));
+                out.extend(&written_for[t.0 as usize]);
                 out.push(t);
             }
             out.push(id);

@@ -1433,7 +1433,11 @@ fn write_time_sum(
     let written: Vec<String> = sum.terms.iter().map(|&t| formula(g, t, names, N)).collect();
     let _ = writeln!(out, "  {lhs} = {}", time_sum_text(g, sum, names, view, N));
     let _ = writeln!(out, "  {pad} = {}", written.join(" + "));
-    let lines = if terms.iter().all(|t| t.dims().len() <= 2) {
+    // Drawn side by side only when they fit: a lower bound on their width
+    // first, so that the usual case (terms too wide to fit) draws no block
+    // it then throws away, since each term is written again below.
+    let narrowest = terms.iter().map(super::values::narrowest_block).sum::<usize>() + 3 * terms.len().saturating_sub(1);
+    let lines = if terms.iter().all(|t| t.dims().len() <= 2) && narrowest <= SIDE_BY_SIDE_WIDTH {
         let blocks: Vec<Vec<String>> = terms.iter().map(|t| super::values::block(t, round)).collect();
         side_by_side(&blocks, " + ", SIDE_BY_SIDE_WIDTH)
     } else {

@@ -315,6 +315,19 @@ fn brackets_of(dims: &[usize], i: usize, rows: usize) -> (&'static str, &'static
     }
 }
 
+/// At most the width of [`block`]'s widest line, known without writing
+/// an entry: every cell is at least one column wide, cells are two
+/// columns apart, and a row has its brackets (none for a scalar).
+pub fn narrowest_block(t: &Tensor) -> usize {
+    let (rows, cols) = grid(t);
+    match (t.is_empty(), t.dims().is_empty(), rows) {
+        (true, ..) => 0,
+        (_, true, _) => 1,
+        (_, _, 1) => 3 * cols - 2 + 2,
+        _ => 3 * cols - 2 + 4,
+    }
+}
+
 /// A tensor drawn as text lines: `1.35` for a scalar, a bracketed column or block otherwise.
 pub fn block(t: &Tensor, round: Option<u32>) -> Vec<String> {
     let mut columns = Columns::measure(t, round);

@@ -1,0 +1,76 @@
+"""What Jupyter does with a solution, in a real kernel (nbclient): showing
+a 784-128-10 network's solution is bounded (every representation Jupyter
+asks for is small) and takes under a second, and the shipped notebook runs
+in a few seconds. Skipped only where nbclient or ipykernel is not
+installed, and never in CI (CI set)."""
+
+import os
+from datetime import datetime
+
+import pytest
+
+from conftest import ROOT
+from test_display import mlp
+
+
+def kernel_modules():
+    if os.environ.get("CI"):
+        import nbclient
+        import nbformat
+    else:
+        nbclient = pytest.importorskip("nbclient")
+        nbformat = pytest.importorskip("nbformat")
+        pytest.importorskip("ipykernel")
+    return nbclient, nbformat
+
+
+def run(nb, folder):
+    nbclient, _ = kernel_modules()
+    nbclient.NotebookClient(
+        nb, timeout=120, kernel_name="python3", record_timing=True, resources={"metadata": {"path": str(folder)}}
+    ).execute()
+    for cell in nb.cells:
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        assert not errors, errors
+
+
+def seconds(cell):
+    """The time the kernel took for a cell: from its start to its reply."""
+    timing = cell.metadata["execution"]
+    parse = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))
+    return (parse(timing["shell.execute_reply"]) - parse(timing["iopub.execute_input"])).total_seconds()
+
+
+@pytest.mark.parametrize("round_", [4, None])
+def test_a_784_128_10_solution_shows_small_and_within_a_second(tmp_path, round_):
+    _, nbformat = kernel_modules()
+    (tmp_path / "mlp.nn").write_text(mlp(784, 128, 10), encoding="utf-8")
+    v4 = nbformat.v4
+    nb = v4.new_notebook(
+        cells=[
+            v4.new_code_cell("import nnderive\nnet = nnderive.load('mlp.nn')"),
+            v4.new_code_cell(f"sol = net.solve(round={round_})"),
+            # Showing it: Jupyter asks for every representation it has.
+            v4.new_code_cell("sol"),
+        ]
+    )
+    run(nb, tmp_path)
+    shown = nb.cells[2]
+    [output] = shown.outputs
+    assert output.output_type == "execute_result"
+    sizes = {kind: len(data) for kind, data in output.data.items()}
+    assert {"text/plain", "text/markdown"} <= sizes.keys(), sizes
+    assert all(size < 60_000 for size in sizes.values()), sizes
+    assert output.data["text/markdown"].startswith("# Worked solution (summary)")
+    assert seconds(shown) < 1.0, seconds(shown)
+
+
+def test_the_shipped_notebook_runs_in_seconds(tmp_path):
+    _, nbformat = kernel_modules()
+    nb = nbformat.read(ROOT / "python" / "examples" / "assignment4.ipynb", as_version=4)
+    run(nb, tmp_path)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    slowest = max(code, key=seconds)
+    # Each cell (solving, showing, comparing the small network) well
+    # within a second; the kernel's own start is not counted.
+    assert seconds(slowest) < 1.0, (seconds(slowest), slowest.source)
