@@ -1,11 +1,11 @@
 """What Jupyter does with a solution, in a real kernel (nbclient): showing
 a 784-128-10 network's solution is bounded (every representation Jupyter
-asks for is small) and takes under a second, and the shipped notebook runs
-in a few seconds. Skipped only where nbclient or ipykernel is not
-installed, and never in CI (CI set)."""
+asks for is small), and the shipped notebook runs from another folder.
+How long each takes is measured by python/bench/display.py, not here: a
+time depends on the machine's load. Skipped only where nbclient or
+ipykernel is not installed, and never in CI (CI set)."""
 
 import os
-from datetime import datetime
 
 import pytest
 
@@ -34,15 +34,8 @@ def run(nb, folder):
         assert not errors, errors
 
 
-def seconds(cell):
-    """The time the kernel took for a cell: from its start to its reply."""
-    timing = cell.metadata["execution"]
-    parse = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))
-    return (parse(timing["shell.execute_reply"]) - parse(timing["iopub.execute_input"])).total_seconds()
-
-
 @pytest.mark.parametrize("round_", [4, None])
-def test_a_784_128_10_solution_shows_small_and_within_a_second(tmp_path, round_):
+def test_a_784_128_10_solution_shows_small(tmp_path, round_):
     _, nbformat = kernel_modules()
     (tmp_path / "mlp.nn").write_text(mlp(784, 128, 10), encoding="utf-8")
     v4 = nbformat.v4
@@ -62,15 +55,12 @@ def test_a_784_128_10_solution_shows_small_and_within_a_second(tmp_path, round_)
     assert {"text/plain", "text/markdown"} <= sizes.keys(), sizes
     assert all(size < 60_000 for size in sizes.values()), sizes
     assert output.data["text/markdown"].startswith("# Worked solution (summary)")
-    assert seconds(shown) < 1.0, seconds(shown)
 
 
-def test_the_shipped_notebook_runs_in_seconds(tmp_path):
+def test_the_shipped_notebook_runs_from_another_folder(tmp_path):
     _, nbformat = kernel_modules()
     nb = nbformat.read(ROOT / "python" / "examples" / "assignment4.ipynb", as_version=4)
+    # `run` fails on any cell's error; the kernel works in tmp_path.
     run(nb, tmp_path)
     code = [c for c in nb.cells if c.cell_type == "code"]
-    slowest = max(code, key=seconds)
-    # Each cell (solving, showing, comparing the small network) well
-    # within a second; the kernel's own start is not counted.
-    assert seconds(slowest) < 1.0, (seconds(slowest), slowest.source)
+    assert code and all(c.get("execution_count") for c in code)
