@@ -90,7 +90,7 @@ pub(super) fn observe(model: &Model, graph: &Graph, n: NodeId, args: &[&Tensor],
 /// an exact 0. Equal f64 zeros there are then equal exact values; equal
 /// f64s of any other provenance may be different rationals (a given
 /// 1e−330 rounds to 0.0; so does 1e−200 · 1e−200), and are not trusted.
-fn zeros_are_exact(model: &Model, graph: &Graph, n: NodeId) -> bool {
+pub(super) fn zeros_are_exact(model: &Model, graph: &Graph, n: NodeId) -> bool {
     let mut n = n;
     // A tensor's name stands for its definition; each step goes to an
     // earlier equation, and the count bounds a malformed chain.
