@@ -488,7 +488,8 @@ fn exact_zeros_and_ties_of_a_cnn_are_decided_exactly_and_the_plan_stays_in_f64()
         // a bias or a kernel's middle column keeps every tie a tie (the
         // filters stay symmetric) and the zeros below their windows' maxima.
         let h = 1e-6;
-        for (param, entries) in [("W", vec![0, 17, 40]), ("b", vec![0, 2]), ("bK", vec![0, 1]), ("K", vec![1, 4, 13, 16])]
+        for (param, entries) in
+            [("W", vec![0, 17, 40]), ("b", vec![0, 2]), ("bK", vec![0, 1]), ("K", vec![1, 4, 13, 16])]
         {
             let k = derivation.gradients.iter().position(|g| model.tensor(g.param).name == param).unwrap();
             let grad = got.gradients[k].to_f64_vec();

@@ -25,7 +25,11 @@
 //! in f64 and take the other branch. So while the f64 pass runs, every such
 //! operation is watched ([`super::watch`]), and when an operand comes within
 //! [`super::watch::MARGIN`] of the discontinuity, or the f64 pass fails, the result is
-//! not used: [`solve_float`] solves exactly instead, and says so.
+//! not used: [`solve_float`] solves exactly instead, and says so — unless
+//! the compiled plan can decide each such entry exactly from the given
+//! values alone (an exact 0 of `conv2d(X, K) + bK` at a relu, an exact tie
+//! in a max-pool window: see `plan::certify`), and goes on in f64 with
+//! those entries set to their exact values' f64s.
 //!
 //! An f64 solution holds the values a program reads (forward values, error
 //! terms, gradients, the training), not those only a document shows (a

@@ -40,7 +40,7 @@ use num_rational::BigRational;
 use num_traits::{Signed, Zero};
 
 use super::{Op, Plan, Slot, Zip};
-use crate::eval::number::rational_to_f64;
+use crate::eval::number::{decimal_to_f64, rational_to_f64};
 use crate::eval::tensor::Data;
 use crate::model::{ConvPart, Elementwise, Graph, Model, Node, TensorId};
 
@@ -48,6 +48,11 @@ use crate::model::{ConvPart, Elementwise, Graph, Model, Node, TensorId};
 /// column of a product of 512 visits about 1 000; a 3×3 convolution over
 /// 3 channels plus its bias about 30).
 pub(super) const BUDGET: usize = 20_000;
+
+/// How many entries all the questions of one run may visit together: past
+/// it the run goes exact (a few milliseconds of exact arithmetic at most,
+/// where the whole network's exact solve is the alternative).
+pub(super) const RUN_BUDGET: usize = 200_000;
 
 /// How deep a question may follow instructions back (a long chain gives up
 /// rather than recursing without bound).
@@ -58,8 +63,8 @@ const DEPTH: usize = 64;
 pub(super) enum Origin {
     /// A constant, a call's parameter, or nothing followed.
     Other,
-    /// The given value of a tensor.
-    Given(TensorId),
+    /// The given value of a tensor: its index in the plan's inputs.
+    Given(usize),
     /// The instruction at this index.
     Instr(usize),
 }
@@ -67,8 +72,8 @@ pub(super) enum Origin {
 /// Each slot's origin, from the plan's inputs and instructions.
 pub(super) fn origins(slots: usize, inputs: &[(TensorId, Slot, Vec<f64>)], instrs: &[super::Instr]) -> Vec<Origin> {
     let mut out = vec![Origin::Other; slots];
-    for (id, s, _) in inputs {
-        out[*s] = Origin::Given(*id);
+    for (k, (_, s, _)) in inputs.iter().enumerate() {
+        out[*s] = Origin::Given(k);
     }
     for (k, instr) in instrs.iter().enumerate() {
         out[instr.out] = Origin::Instr(k);
@@ -92,11 +97,23 @@ pub(super) fn snap(r: &BigRational) -> Option<f64> {
 impl Plan {
     /// The exact value of entry `i` of slot `s` as the given values make
     /// it, or `None` when it is not followed (see the module's doc) or
-    /// costs more than [`BUDGET`]. Only valid while every given value's
-    /// buffer holds the given value (the first run, before any training).
-    pub(super) fn exact_entry(&self, model: &Model, graph: &Graph, s: Slot, i: usize) -> Option<BigRational> {
-        let mut budget = BUDGET;
-        self.entry(model, graph, s, i, &mut budget, 0)
+    /// costs more than [`BUDGET`] or what is left of the run's `left`.
+    /// Only valid while every given value's buffer holds the given value
+    /// (the first run, before any training); each given entry read is
+    /// checked against its buffer's f64 (another model than the plan's
+    /// gets no answer).
+    pub(super) fn exact_entry(
+        &self,
+        model: &Model,
+        graph: &Graph,
+        s: Slot,
+        i: usize,
+        left: &mut usize,
+    ) -> Option<BigRational> {
+        let mut budget = BUDGET.min(*left);
+        let value = self.entry(model, graph, s, i, &mut budget, 0);
+        *left = left.saturating_sub(BUDGET.min(*left) - budget);
+        value
     }
 
     fn entry(
@@ -121,7 +138,11 @@ impl Plan {
         }
         let at = |s: Slot, i: usize, budget: &mut usize| self.entry(model, graph, s, i, budget, depth + 1);
         let instr = match self.origins[s] {
-            Origin::Given(id) => return Some(model.tensor(id).value.as_ref()?.get(i)?.to_rational()),
+            Origin::Given(k) => {
+                let (id, _, f64s) = &self.inputs[k];
+                let d = model.tensor(*id).value.as_ref()?.get(i)?;
+                return (decimal_to_f64(&d) == *f64s.get(i)?).then(|| d.to_rational());
+            }
             Origin::Other => return None,
             Origin::Instr(k) => &self.instrs[k],
         };

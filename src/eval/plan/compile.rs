@@ -123,7 +123,13 @@ pub(super) fn compile(model: &Model, derivation: &Derivation) -> Result<Plan, Un
         gradients,
         notes,
         near: c.near,
-        buffers: std::cell::RefCell::new(super::Buffers { f64s, held, certify: false, certain: Default::default() }),
+        buffers: std::cell::RefCell::new(super::Buffers {
+            f64s,
+            held,
+            certify: false,
+            certain: Default::default(),
+            left: 0,
+        }),
     })
 }
 

@@ -84,6 +84,9 @@ struct Buffers {
     /// The entries (slot, index) decided exactly in this run: their
     /// buffers hold the snapped exact value, and later watches skip them.
     certain: HashSet<(Slot, usize)>,
+    /// What is left of this run's budget of entries visited deciding
+    /// (`certify::RUN_BUDGET` at its start).
+    left: usize,
 }
 
 impl Plan {

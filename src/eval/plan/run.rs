@@ -10,8 +10,8 @@ use num_rational::BigRational;
 
 use super::{certify, Buffers, Instr, Op, Plan, Reader, Slot, Zip};
 use crate::derive::Derivation;
-use crate::eval::error::Failure;
 use crate::eval::conv;
+use crate::eval::error::Failure;
 use crate::eval::evaluate::{Evaluator, Note};
 use crate::eval::matmul::float_matmul_strided_into;
 use crate::eval::optimize::{self, Steps};
@@ -215,6 +215,7 @@ impl Plan {
     fn run(&self, bufs: &mut Buffers, ev: &mut Evaluator, backward: bool) -> Result<(), Stop> {
         let end = if backward { self.instrs.len() } else { self.forward_end };
         bufs.certain.clear();
+        bufs.left = certify::RUN_BUDGET;
         for instr in &self.instrs[..end] {
             if crate::eval::cancel::poll() {
                 return Err(Stop::Interrupted);
@@ -225,7 +226,7 @@ impl Plan {
     }
 
     fn step(&self, instr: &Instr, buffers: &mut Buffers, ev: &mut Evaluator) -> Result<(), Stop> {
-        let Buffers { f64s: bufs, held, certify, certain } = buffers;
+        let Buffers { f64s: bufs, held, certify, certain, left } = buffers;
         let mut out = std::mem::take(&mut bufs[instr.out]);
         match instr.op {
             Op::Zip(kind, a, ra, b, rb) => {
@@ -248,7 +249,7 @@ impl Plan {
                     // Each near entry decided exactly and snapped (or the
                     // run stops), then the value again from the snapped
                     // operand: its branch is the exact computation's.
-                    self.decide_near(f, a, &mut bufs[a], *certify, certain, ev)?;
+                    self.decide_near(f, a, &mut bufs[a], *certify, (certain, left), ev)?;
                     for (o, &v) in out.iter_mut().zip(&bufs[a]) {
                         *o = op.float(v, 0.0).map_err(|_| Stop::Failed)?;
                     }
@@ -301,7 +302,7 @@ impl Plan {
                 let (computed, near) = watch::watched(|| self.kernel(n, args, bufs, held, ev));
                 let mut value = computed?;
                 if near {
-                    if !(*certify && self.settle_pool(n, args, bufs, held, certain, ev)) {
+                    if !(*certify && self.settle_pool(n, args, bufs, held, (certain, left), ev)) {
                         return Err(Stop::Near);
                     }
                     value = watch::watched(|| self.kernel(n, args, bufs, held, ev)).0?;
@@ -375,7 +376,7 @@ impl Plan {
         a: Slot,
         buf: &mut [f64],
         certify: bool,
-        certain: &mut HashSet<(Slot, usize)>,
+        (certain, left): (&mut HashSet<(Slot, usize)>, &mut usize),
         ev: &Evaluator,
     ) -> Result<(), Stop> {
         let kink = matches!(
@@ -389,7 +390,7 @@ impl Plan {
             if x.abs() > MARGIN || certain.contains(&(a, i)) {
                 continue;
             }
-            let exact = self.exact_entry(ev.model, ev.graph, a, i).ok_or(Stop::Near)?;
+            let exact = self.exact_entry(ev.model, ev.graph, a, i, left).ok_or(Stop::Near)?;
             *x = certify::snap(&exact).ok_or(Stop::Near)?;
             certain.insert((a, i));
         }
@@ -412,7 +413,7 @@ impl Plan {
         args: &[Slot],
         bufs: &mut [Vec<f64>],
         held: &[Option<Tensor>],
-        certain: &mut HashSet<(Slot, usize)>,
+        (certain, left): (&mut HashSet<(Slot, usize)>, &mut usize),
         ev: &Evaluator,
     ) -> bool {
         let Node::Pool(PoolKind::Max, PoolPart::Forward, operands, window) = ev.graph.node(n) else { return false };
@@ -435,7 +436,7 @@ impl Plan {
                 if top - buf[p] > MARGIN {
                     continue;
                 }
-                let Some(exact) = self.exact_entry(ev.model, ev.graph, a, p) else { return false };
+                let Some(exact) = self.exact_entry(ev.model, ev.graph, a, p, left) else { return false };
                 let Some(snapped) = certify::snap(&exact) else { return false };
                 buf[p] = snapped;
                 certain.insert((a, p));
