@@ -297,6 +297,8 @@ fn a_tie_that_may_not_be_one_in_exact_arithmetic_goes_exact() {
         ("0.1 against 0.1 + 1e-30", x("0.1", "0.100000000000000000000000000001"), "X", 1, false),
         // A relu of 1e-200 · 1e-200 (its exact value is not 0, its f64 is).
         ("relu(1e-200 · 1e-200)", x("1e-200", "-1"), "relu(X * 1e-200)", 0, false),
+        // A given 1e-330 at a relu: its exact value is positive, its f64 0.0.
+        ("relu of a given 1e-330", x("1e-330", "-1"), "relu(X)", 0, false),
         // Near a kink through a transcendental: not decided exactly.
         ("relu(tanh(0))", x("0", "-1"), "relu(tanh(X))", 0, false),
         // Within MARGIN of each other, but decided by the given values: the
@@ -319,6 +321,9 @@ fn a_tie_that_may_not_be_one_in_exact_arithmetic_goes_exact() {
         } else if formula.contains("1e-200") {
             // relu(1e-400) is the window's exact maximum; its slope 1e-200.
             want[to] = 1e-200;
+        } else if given.contains("1e-330") {
+            // relu(1e-330) is the window's exact maximum; its slope 1.
+            want[to] = 1.0;
         }
         let window = |s: &Solution| {
             let grad = s.gradients[0].to_f64_vec();

@@ -95,6 +95,21 @@ pub(super) fn snap(r: &BigRational) -> Option<f64> {
 }
 
 impl Plan {
+    /// Sets a decided entry of slot `s` (its buffer value `x`) to the
+    /// snapped exact value; false when it cannot be. A given value's buffer
+    /// is not changed (a solution's given values are the decimals' nearest
+    /// f64s): it must already be the snapped value (a given 1e−330 is 0.0
+    /// in its buffer, and has no snap).
+    pub(super) fn set_decided(&self, s: Slot, x: &mut f64, snapped: f64) -> bool {
+        match self.origins[s] {
+            Origin::Given(_) => *x == snapped,
+            _ => {
+                *x = snapped;
+                true
+            }
+        }
+    }
+
     /// The exact value of entry `i` of slot `s` as the given values make
     /// it, or `None` when it is not followed (see the module's doc) or
     /// costs more than [`BUDGET`] or what is left of the run's `left`.

@@ -391,7 +391,10 @@ impl Plan {
                 continue;
             }
             let exact = self.exact_entry(ev.model, ev.graph, a, i, left).ok_or(Stop::Near)?;
-            *x = certify::snap(&exact).ok_or(Stop::Near)?;
+            let snapped = certify::snap(&exact).ok_or(Stop::Near)?;
+            if !self.set_decided(a, x, snapped) {
+                return Err(Stop::Near);
+            }
             certain.insert((a, i));
         }
         Ok(())
@@ -438,7 +441,9 @@ impl Plan {
                 }
                 let Some(exact) = self.exact_entry(ev.model, ev.graph, a, p, left) else { return false };
                 let Some(snapped) = certify::snap(&exact) else { return false };
-                buf[p] = snapped;
+                if !self.set_decided(a, &mut buf[p], snapped) {
+                    return false;
+                }
                 certain.insert((a, p));
                 if best.as_ref().is_none_or(|(_, b)| exact > *b) {
                     best = Some((p, exact));
