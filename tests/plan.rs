@@ -73,7 +73,7 @@ fn the_plan_computes_what_the_evaluator_computes_on_every_example() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("grammar/examples");
     let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|f| f.path()).collect();
     files.sort();
-    let (mut compared, mut unplanned) = (Vec::new(), Vec::new());
+    let (mut compared, mut unplanned, mut decided) = (Vec::new(), Vec::new(), Vec::new());
     for path in files.iter().filter(|p| p.extension().is_some_and(|e| e == "nn")) {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let Some(model) = load(path) else { continue };
@@ -88,14 +88,19 @@ fn the_plan_computes_what_the_evaluator_computes_on_every_example() {
             match (plan.solve(&model, &derivation), computed) {
                 (Outcome::Solved(got), Computed::Float) => assert_same_solution(&name, &got, &want),
                 (Outcome::Exact, Computed::Exact) => {}
-                (Outcome::Solved(_), Computed::Exact) => panic!("{name}: the plan missed a kink the evaluator saw"),
+                // Every entry near a kink decided exactly (`plan::certify`):
+                // the exact solution's values, in f64.
+                (Outcome::Solved(got), Computed::Exact) => {
+                    assert_same_solution(&format!("{name} (decided)"), &got, &floated(&want, &got));
+                    decided.push(name.clone());
+                }
                 (Outcome::Exact, Computed::Float) => panic!("{name}: the plan saw a kink the evaluator did not"),
                 (Outcome::Unplanned, _) => panic!("{name}: the plan did not finish"),
             }
         }
         compared.push((name, computed));
     }
-    eprintln!("compared: {compared:?}\nnot planned: {unplanned:?}");
+    eprintln!("compared: {compared:?}\nnot planned: {unplanned:?}\ndecided exactly: {decided:?}");
     // Every example but those with custom functions or open values is planned.
     assert!(compared.len() >= 30, "{compared:?}");
     assert!(compared.iter().filter(|(_, c)| *c == Computed::Float).count() >= 20, "{compared:?}");
@@ -216,6 +221,33 @@ fn cnn_with_zero_windows(seed: u64, side: usize) -> String {
     )
 }
 
+/// An exact solution with its exact values seen as f64 where `like` (an
+/// f64 solution to compare with it) has f64 values: the plan keeps a value
+/// exact where its kernel gives one (a max-pool's switches of exact ones).
+fn floated(exact: &Solution, like: &Solution) -> Solution {
+    let floated = |t: &Tensor, l: &Tensor| match l.is_exact() {
+        true => t.clone(),
+        false => Tensor::float(t.dims().to_vec(), t.to_f64_vec()),
+    };
+    let each = |ts: &[Tensor], ls: &[Tensor]| ts.iter().zip(ls).map(|(t, l)| floated(t, l)).collect::<Vec<_>>();
+    let mut want = exact.clone();
+    want.values = each(&want.values, &like.values);
+    want.symbols = want.symbols.iter().zip(&like.symbols).map(|((s, t), (_, l))| (*s, floated(t, l))).collect();
+    want.gradients = each(&want.gradients, &like.gradients);
+    if let (Some(t), Some(l)) = (want.training.as_mut(), like.training.as_ref()) {
+        t.losses = each(&t.losses, &l.losses);
+        t.updated = t.updated.iter().zip(&l.updated).map(|((p, v), (_, w))| (*p, floated(v, w))).collect();
+        for (step, lstep) in t.history.iter_mut().zip(&l.history) {
+            for (p, lp) in step.params.iter_mut().zip(&lstep.params) {
+                p.gradient = floated(&p.gradient, &lp.gradient);
+                p.value = floated(&p.value, &lp.value);
+                p.quantities = each(&p.quantities, &lp.quantities);
+            }
+        }
+    }
+    want
+}
+
 fn named(model: &Model, solution: &Solution, name: &str) -> Vec<f64> {
     solution.value(model.ids().find(|&id| model.tensor(id).name == name).unwrap()).to_f64_vec()
 }
@@ -237,23 +269,7 @@ fn ties_of_relu_zeros_in_a_max_pool_stay_in_f64_and_agree_with_the_exact_solutio
         assert_eq!(computed, Computed::Float, "seed {seed}: the evaluator went exact");
         assert_same_solution(&format!("seed {seed} (plan against evaluator)"), &got, &node);
         // Against the exact solution: its exact values seen as f64.
-        let floated = |t: &Tensor| Tensor::float(t.dims().to_vec(), t.to_f64_vec());
-        let mut want = exact.clone();
-        want.values = want.values.iter().map(floated).collect();
-        want.symbols = want.symbols.iter().map(|(s, t)| (*s, floated(t))).collect();
-        want.gradients = want.gradients.iter().map(floated).collect();
-        if let Some(t) = want.training.as_mut() {
-            t.losses = t.losses.iter().map(floated).collect();
-            t.updated = t.updated.iter().map(|(p, v)| (*p, floated(v))).collect();
-            for step in &mut t.history {
-                for p in &mut step.params {
-                    p.gradient = floated(&p.gradient);
-                    p.value = floated(&p.value);
-                    p.quantities = p.quantities.iter().map(floated).collect();
-                }
-            }
-        }
-        assert_same_solution(&format!("seed {seed} (plan against exact)"), &got, &want);
+        assert_same_solution(&format!("seed {seed} (plan against exact)"), &got, &floated(&exact, &got));
     }
     assert!(tied >= 3, "only {tied} windows of zeros");
 }
@@ -268,33 +284,60 @@ fn pooled(given: &str, pooled: &str) -> Model {
 #[test]
 fn a_tie_that_may_not_be_one_in_exact_arithmetic_goes_exact() {
     let x = |a: &str, b: &str| format!("[[[{a}, {b}, 0.5, 0.25], [-1, -2, 0.75, 0.125]]]");
-    // (what, X, A, the entry of X the first window's gradient flows to)
+    // (what, X, A, the entry of X the first window's gradient flows to,
+    // whether the plan decides the near entries exactly and stays in f64)
     let cases = [
-        // Equal f64s that are different rationals: 1e-330 rounds to 0.0.
-        ("a given 1e-330 against 0", x("0", "1e-330"), "X", 1),
+        // Equal f64s that are different rationals: 1e-330 rounds to 0.0
+        // (its exact value is known, but no nonzero f64 of it exists).
+        ("a given 1e-330 against 0", x("0", "1e-330"), "X", 1, false),
         // The same, computed: 1e-200 · 1e-200 rounds to 0.0.
-        ("1e-200 · 1e-200 against 0", x("0", "1e-200"), "X * 1e-200", 1),
-        // Within MARGIN of each other.
-        ("0.5 against 0.5 + 1e-10", x("0.5", "0.5000000001"), "X", 1),
-        // A relu at its kink: relu zeros, but of an argument at 0.
-        ("relu(0) against relu(-1)", x("0", "-1"), "relu(X)", 0),
+        ("1e-200 · 1e-200 against 0", x("0", "1e-200"), "X * 1e-200", 1, false),
+        // Two different rationals that round to one f64: the exact first
+        // maximum is the second entry, the f64 one the first.
+        ("0.1 against 0.1 + 1e-30", x("0.1", "0.100000000000000000000000000001"), "X", 1, false),
+        // A relu of 1e-200 · 1e-200 (its exact value is not 0, its f64 is).
+        ("relu(1e-200 · 1e-200)", x("1e-200", "-1"), "relu(X * 1e-200)", 0, false),
+        // A given 1e-330 at a relu: its exact value is positive, its f64 0.0.
+        ("relu of a given 1e-330", x("1e-330", "-1"), "relu(X)", 0, false),
+        // Near a kink through a transcendental: not decided exactly.
+        ("relu(tanh(0))", x("0", "-1"), "relu(tanh(X))", 0, false),
+        // Within MARGIN of each other, but decided by the given values: the
+        // plan snaps both to their f64s and agrees with the exact choice.
+        ("0.5 against 0.5 + 1e-10", x("0.5", "0.5000000001"), "X", 1, true),
+        // A relu at its kink (an exact 0 given): relu′(0) = 0 in both.
+        ("relu(0) against relu(-1)", x("0", "-1"), "relu(X)", 0, true),
     ];
-    for (what, given, formula, to) in cases {
+    for (what, given, formula, to, decided) in cases {
         let model = pooled(&given, formula);
         let derivation = nnderive::derive::derive(&model);
         let (node, computed) = solve_unplanned(&model, &derivation).unwrap();
         assert_eq!(computed, Computed::Exact, "{what}: the evaluator stayed in f64");
         let plan = Plan::compile(&model, &derivation).unwrap();
-        assert!(matches!(plan.solve(&model, &derivation), Outcome::Exact), "{what}: the plan stayed in f64");
         // The exact answer: the first window's gradient at the exact first
         // maximum (the f64 one would be entry 0 in the first three cases).
-        let grad = node.gradients[0].to_f64_vec();
-        let window = [grad[0], grad[1], grad[4], grad[5]];
         let mut want = [0.0; 4];
-        if formula != "relu(X)" {
+        if !formula.starts_with("relu") {
             want[to] = if formula.contains("1e-200") { 1e-200 } else { 1.0 };
+        } else if formula.contains("1e-200") {
+            // relu(1e-400) is the window's exact maximum; its slope 1e-200.
+            want[to] = 1e-200;
+        } else if given.contains("1e-330") {
+            // relu(1e-330) is the window's exact maximum; its slope 1.
+            want[to] = 1.0;
         }
-        assert_eq!(window, want, "{what}");
+        let window = |s: &Solution| {
+            let grad = s.gradients[0].to_f64_vec();
+            [grad[0], grad[1], grad[4], grad[5]]
+        };
+        assert_eq!(window(&node), want, "{what}");
+        match plan.solve(&model, &derivation) {
+            Outcome::Solved(got) if decided => {
+                assert_eq!(window(&got), want, "{what}: the plan");
+                assert_same_solution(what, &got, &floated(&node, &got));
+            }
+            Outcome::Exact if !decided => {}
+            _ => panic!("{what}: the plan should {}", if decided { "stay in f64" } else { "go exact" }),
+        }
     }
     // The contrast: the same tie of zeros as relu zeros of arguments below
     // 0 is certain, and stays in f64 with the exact answer.
@@ -328,4 +371,143 @@ fn a_cnn_with_ties_of_zeros_has_the_central_differences_of_its_loss_as_gradients
         let k = derivation.gradients.iter().position(|g| model.tensor(g.param).name == "K").unwrap();
         assert!(solution.gradients[k].to_f64_vec().iter().any(|g| g.abs() > 1e-3));
     }
+}
+
+/// A CNN (conv 1→2 3×3 pad 1 on 6 × 6, bias, relu, 2×2 max-pool, dense 3,
+/// softmax, cross-entropy, one SGD step) on two-place decimals made so that
+/// (as in a notebook's network) some entries are exact kinks: each filter
+/// is symmetric left to right and columns 1 = 4, 2 = 3 of X, so that
+/// Z1[f, i, 2] = Z1[f, i, 3] exactly (every window of columns 2–3 is a tie,
+/// whose f64 sums, in mirrored orders, may round apart), and each bias is
+/// minus the sum at one entry, which is then exactly 0, in a window with an
+/// entry at least 0.01 above it. Returns the text and how many positive
+/// tied windows have f64 sums that differ (computed here in the kernel's
+/// order: taps row by row, then the bias).
+fn cnn_with_exact_kinks(seed: u64) -> (String, usize) {
+    let mut rng = common::Lcg(seed);
+    let mut d = || (rng.next() % 199) as i64 - 99;
+    let mut x = [[0i64; 6]; 6];
+    for row in &mut x {
+        for c in [0, 1, 2, 5] {
+            row[c] = d();
+        }
+        row[3] = row[2];
+        row[4] = row[1];
+    }
+    let mut k = [[[0i64; 3]; 3]; 2];
+    for f in &mut k {
+        for u in f.iter_mut() {
+            u[0] = d();
+            u[1] = d();
+            u[2] = u[0];
+        }
+    }
+    // The sum without bias, in units of 1e-4, exactly; and in f64.
+    let taps = |f: usize, i: usize, j: usize| {
+        (0..3).flat_map(move |u| (0..3).map(move |v| (u, v))).filter_map(move |(u, v)| {
+            let (r, c) = ((i + u).checked_sub(1)?, (j + v).checked_sub(1)?);
+            (r < 6 && c < 6).then(|| (k[f][u][v], x[r][c]))
+        })
+    };
+    let exact = |f: usize, i: usize, j: usize| taps(f, i, j).map(|(a, b)| a * b).sum::<i64>();
+    let float = |f: usize, i: usize, j: usize| {
+        taps(f, i, j).fold(0.0, |acc, (a, b)| acc + (a as f64 / 100.0) * (b as f64 / 100.0))
+    };
+    let window = |i: usize, j: usize| (0..4).map(move |t| (i / 2 * 2 + t / 2, j / 2 * 2 + t % 2));
+    let mut bias = [0i64; 2];
+    for (f, b) in bias.iter_mut().enumerate() {
+        let spots = (0..6).flat_map(|i| [0, 1, 4, 5].map(|j| (i, j)));
+        let spot = spots
+            .filter(|&(i, j)| window(i, j).any(|(m, n)| exact(f, m, n) - exact(f, i, j) >= 100))
+            .nth(seed as usize % 3)
+            .expect("a spot for an exact zero");
+        *b = -exact(f, spot.0, spot.1);
+    }
+    let decimal = |v: i64, places: u32| {
+        let p = 10i64.pow(places);
+        format!("{}{}.{:0w$}", if v < 0 { "-" } else { "" }, v.abs() / p, v.abs() % p, w = places as usize)
+    };
+    let mut apart = 0;
+    for (f, &b) in bias.iter().enumerate() {
+        let bf = b as f64 / 1e4;
+        for i in (0..6).step_by(2) {
+            let top = (i..i + 2).map(|m| exact(f, m, 2)).max().unwrap_or(0);
+            let rounded = (i..i + 2).any(|m| exact(f, m, 2) == top && float(f, m, 2) + bf != float(f, m, 3) + bf);
+            apart += usize::from(top + b > 0 && rounded);
+        }
+    }
+    let rows = |r: &[[i64; 6]]| {
+        r.iter().map(|row| format!("[{}]", row.map(|v| decimal(v, 2)).join(", "))).collect::<Vec<_>>().join(", ")
+    };
+    let kernel = |f: &[[i64; 3]; 3]| {
+        f.iter().map(|u| format!("[{}]", u.map(|v| decimal(v, 2)).join(", "))).collect::<Vec<_>>().join(", ")
+    };
+    let mut list = |n: usize| (0..n).map(|_| rng.decimal()).collect::<Vec<_>>().join(", ");
+    let w = (0..3).map(|_| format!("[{}]", list(18))).collect::<Vec<_>>().join(", ");
+    let text = format!(
+        "input X[1,6,6] = [[{}]]\nparam K[2,1,3,3] = [[[{}]], [[{}]]]\nparam bK[2] = [{}, {}]\n\
+         param W[3,18] = [{w}]\nparam b[3] = [0.1, -0.2, 0.05]\ntarget y[3] = [0, 1, 0]\n\
+         Z1 = conv2d(X, K, pad = 1) + bK\nA1 = relu(Z1)\nP1 = maxpool(A1, 2, stride = 2)\n\
+         v = flatten(P1)\nyhat = softmax(W @ v + b)\nloss L = cross_entropy(y, yhat)\ntrain sgd(lr = 0.1)\n",
+        rows(&x),
+        kernel(&k[0]),
+        kernel(&k[1]),
+        decimal(bias[0], 4),
+        decimal(bias[1], 4)
+    );
+    (text, apart)
+}
+
+#[test]
+fn exact_zeros_and_ties_of_a_cnn_are_decided_exactly_and_the_plan_stays_in_f64() {
+    let (mut apart, mut ties) = (0, 0);
+    for seed in 1..=6 {
+        let (text, rounded_apart) = cnn_with_exact_kinks(seed);
+        apart += rounded_apart;
+        let model = nnderive::load(&Source::new("kinks.nn", text)).unwrap();
+        let derivation = nnderive::derive::derive(&model);
+        let exact = nnderive::eval::solve(&model).unwrap();
+        let z1 = named(&model, &exact, "Z1");
+        assert!(z1.iter().filter(|&&z| z == 0.0).count() >= 2, "seed {seed}: no exact zero of Z1");
+        // Positive windows of columns 2–3 (ties by construction).
+        let a1 = named(&model, &exact, "A1");
+        ties += (0..2)
+            .flat_map(|f| (0..6).step_by(2).map(move |i| (f, i)))
+            .filter(|&(f, i)| {
+                let at = |m: usize, n: usize| a1[f * 36 + m * 6 + n];
+                let top = at(i, 2).max(at(i + 1, 2));
+                top > 0.0 && top >= at(i, 3).max(at(i + 1, 3))
+            })
+            .count();
+        let (_, computed) = solve_unplanned(&model, &derivation).unwrap();
+        assert_eq!(computed, Computed::Exact, "seed {seed}: the evaluator should go exact");
+        let plan = Plan::compile(&model, &derivation).unwrap();
+        let Outcome::Solved(got) = plan.solve(&model, &derivation) else { panic!("seed {seed}: not solved in f64") };
+        assert_same_solution(&format!("seed {seed} (plan against exact)"), &got, &floated(&exact, &got));
+        // relu′ at the exact zeros: step(0), which the exact solve notes.
+        assert!(
+            got.notes.iter().any(|n| matches!(n, nnderive::eval::evaluate::Note::Kink { .. })),
+            "seed {seed}: no note of step at 0"
+        );
+        // Central differences, away from the kinks: moving the dense layer,
+        // a bias or a kernel's middle column keeps every tie a tie (the
+        // filters stay symmetric) and the zeros below their windows' maxima.
+        let h = 1e-6;
+        for (param, entries) in
+            [("W", vec![0, 17, 40]), ("b", vec![0, 2]), ("bK", vec![0, 1]), ("K", vec![1, 4, 13, 16])]
+        {
+            let k = derivation.gradients.iter().position(|g| model.tensor(g.param).name == param).unwrap();
+            let grad = got.gradients[k].to_f64_vec();
+            for i in entries {
+                let numeric = (loss_at(&model, param, i, h) - loss_at(&model, param, i, -h)) / (2.0 * h);
+                let d = grad[i];
+                assert!(
+                    (d - numeric).abs() <= 1e-6 * d.abs().max(1e-3),
+                    "seed {seed} ∂L/∂{param}[{i}]: {d} against {numeric}"
+                );
+            }
+        }
+    }
+    assert!(ties >= 3, "only {ties} positive tied windows");
+    assert!(apart >= 1, "no tie whose f64 sums round apart: the snap is not exercised");
 }

@@ -232,6 +232,46 @@ pub fn conv2d_input_grad(delta: &Tensor, k: &Tensor, conv: Conv, out_dims: &[usi
     bilinear((delta, dd), (k, kd), (out_dims, xd), conv, (input_grad, input_grad, input_grad_f64))
 }
 
+/// The products one entry (flat index `out`) of `conv2d(x, k)` sums, as
+/// (kernel index, input index) pairs, by the forward pass's own index rules
+/// (either layout, padding skipped); `None` when the extents do not make a
+/// convolution or `out` is past the end. For deciding one entry exactly
+/// without the whole map (see `plan::certify`).
+pub(super) fn forward_taps(
+    x_dims: &[usize],
+    k_dims: &[usize],
+    conv: Conv,
+    out_dims: &[usize],
+    out: usize,
+) -> Option<Vec<(usize, usize)>> {
+    let l = conv.layout;
+    let (xd, kd, od) = (map4(x_dims, l).ok()?, kernels4(k_dims, l).ok()?, map4(out_dims, l).ok()?);
+    fits(xd, kd, od, conv, out_dims).ok()?;
+    // The output's logical [n, f, i, j] from its flat index, in its layout.
+    let (c, h, w) = (od.c, od.h, od.w);
+    let map = c.checked_mul(h)?.checked_mul(w).filter(|&m| m > 0)?;
+    let (n, r) = (out / map, out % map);
+    let (f, i, j) = match l {
+        MapLayout::Nchw => (r / (h * w), (r % (h * w)) / w, r % w),
+        MapLayout::Nhwc => (r % c, r / (w * c), (r % (w * c)) / c),
+    };
+    if n >= od.f || od.index(n, f, i, j) != out {
+        return None;
+    }
+    let s = conv.stride;
+    let mut taps = Vec::with_capacity(kd.c * kd.h * kd.w);
+    for ch in 0..kd.c {
+        for u in 0..kd.h {
+            let Some(m) = unpadded(s, i, u, conv.pad, xd.h) else { continue };
+            for v in 0..kd.w {
+                let Some(q) = unpadded(s, j, v, conv.pad, xd.w) else { continue };
+                taps.push((kd.index(f, ch, u, v), xd.index(n, ch, m, q)));
+            }
+        }
+    }
+    Some(taps)
+}
+
 /// Checks that a map `x`, kernels `k` and output map `z` belong to one
 /// convolution, so that every index the kernels compute is in range.
 fn fits(x: Dims4, k: Dims4, z: Dims4, conv: Conv, dims: &[usize]) -> Result<(), NumericError> {
@@ -365,6 +405,34 @@ fn argmax(a: &Tensor, window: Window) -> Result<(Vec<usize>, Vec<usize>), Numeri
         Data::Float(v) => windows.each(|q, cells, _| out[q] = first_max(cells, |p, r| v[p] > v[r]))?,
     }
     Ok((out, dims))
+}
+
+/// The cells (flat indices in `a`, row-major, the order `argmax` reads
+/// them) of every window of a max-pool of the f64 map `a` (of `dims`)
+/// whose two largest entries come within `margin` of each other.
+pub(super) fn max_pool_near_windows(
+    a: &[f64],
+    dims: &[usize],
+    window: Window,
+    margin: f64,
+) -> Result<Vec<Vec<usize>>, NumericError> {
+    let (windows, _) = windows_of(dims, window)?;
+    if a.len() != dims.iter().product::<usize>() {
+        return Err(Tensor::shape_error(format!("{} entries do not fill {dims:?}", a.len())));
+    }
+    let mut near = Vec::new();
+    windows.each(|_, cells, _| {
+        let top = cells.iter().map(|&p| a[p]).fold(f64::NEG_INFINITY, f64::max);
+        if cells.iter().filter(|&&p| top - a[p] <= margin).count() > 1 {
+            near.push(cells.to_vec());
+        }
+    })?;
+    Ok(near)
+}
+
+/// The first maximum (row-major) of an f64 window, by `argmax`'s rule.
+pub(super) fn first_max_f64(a: &[f64], cells: &[usize]) -> usize {
+    first_max(cells, |p, r| a[p] > a[r])
 }
 
 /// For each window of a max-pool of `a`, how far its maximum stands above

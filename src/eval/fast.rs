@@ -25,7 +25,11 @@
 //! in f64 and take the other branch. So while the f64 pass runs, every such
 //! operation is watched ([`super::watch`]), and when an operand comes within
 //! [`super::watch::MARGIN`] of the discontinuity, or the f64 pass fails, the result is
-//! not used: [`solve_float`] solves exactly instead, and says so.
+//! not used: [`solve_float`] solves exactly instead, and says so — unless
+//! the compiled plan can decide each such entry exactly from the given
+//! values alone (an exact 0 of `conv2d(X, K) + bK` at a relu, an exact tie
+//! in a max-pool window: see `plan::certify`), and goes on in f64 with
+//! those entries set to their exact values' f64s.
 //!
 //! An f64 solution holds the values a program reads (forward values, error
 //! terms, gradients, the training), not those only a document shows (a
@@ -171,11 +175,26 @@ mod tests {
     }
 
     #[test]
-    fn an_operand_at_a_kink_is_solved_exactly() {
+    fn an_operand_at_a_kink_is_decided_exactly_or_solved_exactly() {
         // W x = 0.3 − 0.3 = 0: relu at its kink, the convention's business.
+        // The plan decides that entry from the given decimals (an exact 0)
+        // and stays in f64, with the exact solution's values and notes.
         let m = model(
             "input x[2] = [1, -1]\ntarget y[1] = [1]\nparam W[1,2] = [[0.3, 0.3]]\n\
              loss E = sum((y - relu(W @ x))^2)\n",
+        );
+        let (solution, computed) = solve_float(&m, &crate::derive::derive(&m)).unwrap();
+        let exact = crate::eval::solve(&m).unwrap();
+        assert_eq!(computed, Computed::Float);
+        let f64s = |ts: &[Tensor]| ts.iter().map(Tensor::to_f64_vec).collect::<Vec<_>>();
+        assert_eq!(f64s(&solution.values), f64s(&exact.values));
+        assert_eq!(f64s(&solution.gradients), f64s(&exact.gradients));
+        assert_eq!(solution.notes, exact.notes);
+        assert!(!super::super::watch::watching(), "the watch ends with the solve");
+        // Through tanh the entry is not decided (no exact value): exact.
+        let m = model(
+            "input x[2] = [1, -1]\ntarget y[1] = [1]\nparam W[1,2] = [[0.3, 0.3]]\n\
+             loss E = sum((y - relu(tanh(W @ x)))^2)\n",
         );
         let (solution, computed) = solve_float(&m, &crate::derive::derive(&m)).unwrap();
         assert_eq!(computed, Computed::Exact);

@@ -85,12 +85,14 @@ pub(super) fn observe(model: &Model, graph: &Graph, n: NodeId, args: &[&Tensor],
 /// solve when an argument of relu comes within MARGIN of 0 (of max, when
 /// its two arguments come within MARGIN of each other), so where the solve
 /// goes on, relu's f64 output is 0 only where its argument was below
-/// −MARGIN. The watch's premise — f64 rounding moves a value by far less
-/// than MARGIN — puts the exact argument below 0 as well, and relu of it is
-/// an exact 0. Equal f64 zeros there are then equal exact values; equal
+/// −MARGIN — or, in the compiled plan, where the argument was decided
+/// exactly and set to its exact value's f64, of the same sign (an exact
+/// value ≤ 0: see `plan::certify`). The watch's premise — f64 rounding
+/// moves a value by far less than MARGIN — puts the exact argument below 0
+/// as well, and relu of it is an exact 0. Equal f64 zeros there are then equal exact values; equal
 /// f64s of any other provenance may be different rationals (a given
 /// 1e−330 rounds to 0.0; so does 1e−200 · 1e−200), and are not trusted.
-fn zeros_are_exact(model: &Model, graph: &Graph, n: NodeId) -> bool {
+pub(super) fn zeros_are_exact(model: &Model, graph: &Graph, n: NodeId) -> bool {
     let mut n = n;
     // A tensor's name stands for its definition; each step goes to an
     // earlier equation, and the count bounds a malformed chain.

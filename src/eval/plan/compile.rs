@@ -111,7 +111,9 @@ pub(super) fn compile(model: &Model, derivation: &Derivation) -> Result<Plan, Un
             None => vec![0.0; s.dims.iter().product()],
         })
         .collect();
+    let origins = super::certify::origins(c.slots.len(), &inputs, &c.instrs);
     Ok(Plan {
+        origins,
         slots: c.slots,
         instrs: c.instrs,
         forward_end,
@@ -121,7 +123,13 @@ pub(super) fn compile(model: &Model, derivation: &Derivation) -> Result<Plan, Un
         gradients,
         notes,
         near: c.near,
-        buffers: std::cell::RefCell::new(super::Buffers { f64s, held }),
+        buffers: std::cell::RefCell::new(super::Buffers {
+            f64s,
+            held,
+            certify: false,
+            certain: Default::default(),
+            left: 0,
+        }),
     })
 }
 

@@ -19,15 +19,21 @@
 //! The kink watch of the f64 path holds: a watched built-in whose operand
 //! comes within [`super::watch::MARGIN`] of its kink stops the plan, and the
 //! evaluator's kernels report to the watch themselves; the caller then
-//! solves exactly, as [`super::fast::solve_float`] does.
+//! solves exactly, as [`super::fast::solve_float`] does — unless, in the
+//! first run, every entry that came near (of relu, step, sign, abs or leaky
+//! relu; of a max-pool's tied window) has an exact value the given values
+//! decide through exact operations alone (`certify`): those entries are set
+//! to that value's f64 and the run goes on in f64.
 //!
 //! Not planned (the caller takes the node-by-node evaluator): a model with
 //! a value left open, or with custom functions (`fn`).
 
+mod certify;
 mod compile;
 mod run;
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 
 use super::evaluate::{Note, Quantity};
 // How an operand of an elementwise operation is read to fill the result: the
@@ -60,6 +66,9 @@ pub struct Plan {
     /// A constant folded at compile time came near a kink: every run is
     /// near one, and the solution is the exact one.
     near: bool,
+    /// Where each slot's value comes from, for deciding an entry near a
+    /// kink exactly (see `certify`).
+    origins: Vec<certify::Origin>,
     /// The buffers, kept from one run to the next.
     buffers: RefCell<Buffers>,
 }
@@ -69,6 +78,15 @@ pub struct Plan {
 struct Buffers {
     f64s: Vec<Vec<f64>>,
     held: Vec<Option<Tensor>>,
+    /// Entries near a kink may be decided exactly (see `certify`): true
+    /// only while every given value's buffer holds the given value.
+    certify: bool,
+    /// The entries (slot, index) decided exactly in this run: their
+    /// buffers hold the snapped exact value, and later watches skip them.
+    certain: HashSet<(Slot, usize)>,
+    /// What is left of this run's budget of entries visited deciding
+    /// (`certify::RUN_BUDGET` at its start).
+    left: usize,
 }
 
 impl Plan {

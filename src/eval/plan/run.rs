@@ -4,8 +4,13 @@
 
 use std::sync::Arc;
 
-use super::{Buffers, Instr, Op, Plan, Reader, Slot, Zip};
+use std::collections::HashSet;
+
+use num_rational::BigRational;
+
+use super::{certify, Buffers, Instr, Op, Plan, Reader, Slot, Zip};
 use crate::derive::Derivation;
+use crate::eval::conv;
 use crate::eval::error::Failure;
 use crate::eval::evaluate::{Evaluator, Note};
 use crate::eval::matmul::float_matmul_strided_into;
@@ -13,7 +18,7 @@ use crate::eval::optimize::{self, Steps};
 use crate::eval::solve::{ParamStep, Solution, Training, TrainingStep, SMALL_NETWORK};
 use crate::eval::tensor::{sigmoid, Data, Tensor};
 use crate::eval::watch::{self, MARGIN};
-use crate::model::{Complement, Model, TensorId};
+use crate::model::{Complement, Elementwise, Model, Node, PoolKind, PoolPart, TensorId};
 
 /// What a plan's solve came to.
 pub enum Outcome {
@@ -62,7 +67,12 @@ impl Plan {
             bufs.f64s[*slot].copy_from_slice(data);
         }
         let mut ev = Evaluator::new(model, &derivation.graph, Some(derivation), Vec::new());
-        self.run(bufs, &mut ev, true)?;
+        // Only this run has the given values in every input's buffer: the
+        // runs after a training step do not decide entries exactly.
+        bufs.certify = true;
+        let first = self.run(bufs, &mut ev, true);
+        bufs.certify = false;
+        first?;
         let values: Vec<Tensor> = self.values.iter().map(|&s| self.tensor(bufs, s)).collect();
         let symbols = self.symbols.iter().map(|&(id, s)| (id, self.tensor(bufs, s))).collect();
         let gradients: Vec<Tensor> = self.gradients.iter().map(|&s| self.tensor(bufs, s)).collect();
@@ -204,6 +214,8 @@ impl Plan {
     /// Runs the forward instructions, and with `backward` the rest.
     fn run(&self, bufs: &mut Buffers, ev: &mut Evaluator, backward: bool) -> Result<(), Stop> {
         let end = if backward { self.instrs.len() } else { self.forward_end };
+        bufs.certain.clear();
+        bufs.left = certify::RUN_BUDGET;
         for instr in &self.instrs[..end] {
             if crate::eval::cancel::poll() {
                 return Err(Stop::Interrupted);
@@ -214,7 +226,7 @@ impl Plan {
     }
 
     fn step(&self, instr: &Instr, buffers: &mut Buffers, ev: &mut Evaluator) -> Result<(), Stop> {
-        let Buffers { f64s: bufs, held } = buffers;
+        let Buffers { f64s: bufs, held, certify, certain, left } = buffers;
         let mut out = std::mem::take(&mut bufs[instr.out]);
         match instr.op {
             Op::Zip(kind, a, ra, b, rb) => {
@@ -228,14 +240,29 @@ impl Plan {
             }
             Op::Neg(a) => out.iter_mut().zip(&bufs[a]).for_each(|(o, x)| *o = -x),
             Op::Unary(f, a, watched) => {
-                let x = &bufs[a];
                 let op = f.op();
-                for (o, &v) in out.iter_mut().zip(x) {
+                for (o, &v) in out.iter_mut().zip(&bufs[a]) {
                     *o = op.float(v, 0.0).map_err(|_| Stop::Failed)?;
                 }
                 finite(&out)?;
-                if watched && x.iter().any(|v| v.abs() <= MARGIN) {
-                    return Err(Stop::Near);
+                if watched && bufs[a].iter().any(|v| v.abs() <= MARGIN) {
+                    // Each near entry decided exactly and snapped (or the
+                    // run stops), then the value again from the snapped
+                    // operand: its branch is the exact computation's.
+                    self.decide_near(f, a, &mut bufs[a], *certify, (certain, left), ev)?;
+                    for (o, &v) in out.iter_mut().zip(&bufs[a]) {
+                        *o = op.float(v, 0.0).map_err(|_| Stop::Failed)?;
+                    }
+                    finite(&out)?;
+                    // The evaluator notes step and sign at an exact 0; the
+                    // only 0.0 entries here are decided ones (any other is
+                    // within MARGIN and stopped the run).
+                    if let (Elementwise::Step | Elementwise::Sign, Some(quantity)) = (f, instr.quantity) {
+                        let entries: Vec<usize> = (0..bufs[a].len()).filter(|&i| bufs[a][i] == 0.0).collect();
+                        if !entries.is_empty() {
+                            ev.notes.push(Note::Kink { function: f, quantity, entries });
+                        }
+                    }
                 }
             }
             Op::Complement(u, form) => {
@@ -268,32 +295,18 @@ impl Plan {
                 finite(&out)?;
             }
             Op::Kernel(n, ref args) => {
-                // Each f64 operand's buffer is lent to a tensor for the call
-                // (moved, not copied: a map of 16 384 entries is 128 kB per
-                // call) and taken back after it, whatever the call gave.
-                let mut lent: Vec<(Slot, Tensor)> = Vec::with_capacity(args.len());
-                for &a in args {
-                    if self.slots[a].constant.is_none() && held[a].is_none() && lent.iter().all(|(s, _)| *s != a) {
-                        lent.push((a, Tensor::float(self.slots[a].dims.clone(), std::mem::take(&mut bufs[a]))));
-                    }
-                }
-                let refs: Vec<&Tensor> = args
-                    .iter()
-                    .filter_map(|&a| match lent.iter().find(|(s, _)| *s == a) {
-                        Some((_, t)) => Some(t),
-                        None => self.slots[a].constant.as_ref().or(held[a].as_ref()),
-                    })
-                    .collect();
                 ev.quantity = instr.quantity;
-                let computed = ev.compute(n, &refs);
-                drop(refs);
-                for (a, t) in lent {
-                    bufs[a] = t.into_float().unwrap_or_default();
+                // The kernel under its own watch: a max-pool's near windows
+                // may be settled exactly (see `settle_pool`), then the
+                // kernel runs again on the snapped operand.
+                let (computed, near) = watch::watched(|| self.kernel(n, args, bufs, held, ev));
+                let mut value = computed?;
+                if near {
+                    if !(*certify && self.settle_pool(n, args, bufs, held, (certain, left), ev)) {
+                        return Err(Stop::Near);
+                    }
+                    value = watch::watched(|| self.kernel(n, args, bufs, held, ev)).0?;
                 }
-                let value = computed.map_err(|e| match e {
-                    Failure::Interrupted => Stop::Interrupted,
-                    _ => Stop::Failed,
-                })?;
                 if value.dims() != self.slots[instr.out].dims.as_slice() {
                     return Err(Stop::Mismatch);
                 }
@@ -313,6 +326,134 @@ impl Plan {
         }
         bufs[instr.out] = out;
         Ok(())
+    }
+}
+
+impl Plan {
+    /// The evaluator's kernel for node `n` on its operands' values.
+    fn kernel(
+        &self,
+        n: crate::model::NodeId,
+        args: &[Slot],
+        bufs: &mut [Vec<f64>],
+        held: &[Option<Tensor>],
+        ev: &mut Evaluator,
+    ) -> Result<Tensor, Stop> {
+        // Each f64 operand's buffer is lent to a tensor for the call
+        // (moved, not copied: a map of 16 384 entries is 128 kB per
+        // call) and taken back after it, whatever the call gave.
+        let mut lent: Vec<(Slot, Tensor)> = Vec::with_capacity(args.len());
+        for &a in args {
+            if self.slots[a].constant.is_none() && held[a].is_none() && lent.iter().all(|(s, _)| *s != a) {
+                lent.push((a, Tensor::float(self.slots[a].dims.clone(), std::mem::take(&mut bufs[a]))));
+            }
+        }
+        let refs: Vec<&Tensor> = args
+            .iter()
+            .filter_map(|&a| match lent.iter().find(|(s, _)| *s == a) {
+                Some((_, t)) => Some(t),
+                None => self.slots[a].constant.as_ref().or(held[a].as_ref()),
+            })
+            .collect();
+        let computed = ev.compute(n, &refs);
+        drop(refs);
+        for (a, t) in lent {
+            bufs[a] = t.into_float().unwrap_or_default();
+        }
+        computed.map_err(|e| match e {
+            Failure::Interrupted => Stop::Interrupted,
+            _ => Stop::Failed,
+        })
+    }
+
+    /// Decides exactly every entry of slot `a` within MARGIN of the kink of
+    /// `f` not decided yet, snapping its buffer entry (see `certify`);
+    /// `Stop::Near` when one cannot be decided, or `f` is not a kink at 0
+    /// that a snapped operand settles (log and sqrt blow up there).
+    fn decide_near(
+        &self,
+        f: Elementwise,
+        a: Slot,
+        buf: &mut [f64],
+        certify: bool,
+        (certain, left): (&mut HashSet<(Slot, usize)>, &mut usize),
+        ev: &Evaluator,
+    ) -> Result<(), Stop> {
+        let kink = matches!(
+            f,
+            Elementwise::Relu | Elementwise::Step | Elementwise::Sign | Elementwise::Abs | Elementwise::LeakyRelu
+        );
+        if !certify || !kink {
+            return Err(Stop::Near);
+        }
+        for (i, x) in buf.iter_mut().enumerate() {
+            if x.abs() > MARGIN || certain.contains(&(a, i)) {
+                continue;
+            }
+            let exact = self.exact_entry(ev.model, ev.graph, a, i, left).ok_or(Stop::Near)?;
+            let snapped = certify::snap(&exact).ok_or(Stop::Near)?;
+            if !self.set_decided(a, x, snapped) {
+                return Err(Stop::Near);
+            }
+            certain.insert((a, i));
+        }
+        Ok(())
+    }
+
+    /// Settles the near windows of max-pool forward node `n` (operand slot
+    /// `args[0]`): for each window whose two largest f64 entries come within
+    /// MARGIN, its candidates (the entries within MARGIN of its largest;
+    /// the others are below by more, so below in exact arithmetic too, by
+    /// the watch's premise) are decided exactly and snapped; the window is
+    /// settled when the f64 first maximum of the snapped window is the
+    /// exact first maximum (row-major, `conv::argmax`'s rule). The backward
+    /// part picks its argmax again from the same snapped buffer, so it
+    /// makes the same choice. False when any window is not settled, or the
+    /// node is not a max-pool forward part on an f64 operand.
+    fn settle_pool(
+        &self,
+        n: crate::model::NodeId,
+        args: &[Slot],
+        bufs: &mut [Vec<f64>],
+        held: &[Option<Tensor>],
+        (certain, left): (&mut HashSet<(Slot, usize)>, &mut usize),
+        ev: &Evaluator,
+    ) -> bool {
+        let Node::Pool(PoolKind::Max, PoolPart::Forward, operands, window) = ev.graph.node(n) else { return false };
+        let Some(&a) = args.first() else { return false };
+        if self.slots[a].constant.is_some() || held[a].is_some() {
+            return false;
+        }
+        // A window of zeros of a relu is exact zeros (see `watch`): its
+        // first entry wins in both computations, as the watch agrees.
+        let exact_zeros = operands.first().is_some_and(|&o| watch::zeros_are_exact(ev.model, ev.graph, o));
+        let buf = &mut bufs[a];
+        let Ok(windows) = conv::max_pool_near_windows(buf, &self.slots[a].dims, *window, MARGIN) else { return false };
+        for cells in windows {
+            let top = cells.iter().map(|&p| buf[p]).fold(f64::NEG_INFINITY, f64::max);
+            if exact_zeros && top == 0.0 {
+                continue;
+            }
+            let mut best: Option<(usize, BigRational)> = None;
+            for &p in &cells {
+                if top - buf[p] > MARGIN {
+                    continue;
+                }
+                let Some(exact) = self.exact_entry(ev.model, ev.graph, a, p, left) else { return false };
+                let Some(snapped) = certify::snap(&exact) else { return false };
+                if !self.set_decided(a, &mut buf[p], snapped) {
+                    return false;
+                }
+                certain.insert((a, p));
+                if best.as_ref().is_none_or(|(_, b)| exact > *b) {
+                    best = Some((p, exact));
+                }
+            }
+            if best.map(|(p, _)| p) != Some(conv::first_max_f64(buf, &cells)) {
+                return false;
+            }
+        }
+        true
     }
 }
 
