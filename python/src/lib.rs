@@ -26,7 +26,7 @@ use numpy::PyArrayMethods;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::types::PyBool;
+use pyo3::types::{PyBool, PyString};
 
 use nnderive::derive::Derivation;
 use nnderive::eval::fast::Computed;
@@ -134,6 +134,11 @@ struct Network {
     located: std::cell::OnceCell<Option<located::Located>>,
     /// The f64 evaluation compiled by the first solve (`eval::plan`).
     plan: std::cell::OnceCell<Option<nnderive::eval::plan::Plan>>,
+    /// The kept skeleton as one Python string, handed out by every solve
+    /// that reads it: Python caches a string's hash, so the package's
+    /// lookup of the parsed skeleton by its text does not hash, compare
+    /// or decode kilobytes again on each solve.
+    skeleton_text: std::cell::OnceCell<Py<PyString>>,
 }
 
 impl Network {
@@ -144,6 +149,7 @@ impl Network {
             derivation: std::cell::OnceCell::new(),
             located: std::cell::OnceCell::new(),
             plan: std::cell::OnceCell::new(),
+            skeleton_text: std::cell::OnceCell::new(),
         }
     }
 
@@ -452,7 +458,7 @@ fn solve<'py>(py: Python<'py>, name: &str, text: &str, given: Vec<Given>) -> PyR
 }
 
 /// What `solve` returns: the solved network, the skeleton, the arrays.
-type SolvedArrays<'py> = (Bound<'py, Solved>, String, Vec<Bound<'py, PyAny>>);
+type SolvedArrays<'py> = (Bound<'py, Solved>, Py<PyString>, Vec<Bound<'py, PyAny>>);
 
 /// [`solve`] of a network checked before (a `Net`'s own values), whose
 /// derivation is kept from one solve to the next.
@@ -475,9 +481,10 @@ fn solve_model(py: Python<'_>, checked: Guarded<Network>) -> PyResult<SolvedArra
             // The skeleton of an f64 solution is the network's: written
             // once, then its values are read from where they are.
             let kept = net.located.get().and_then(Option::as_ref).filter(|_| float);
-            if let Some((l, found)) = kept.and_then(|l| Some((l, l.values(&solution)?))) {
+            if let Some(found) = kept.and_then(|l| l.values(&solution)) {
+                // The kept skeleton: its Python string is the network's.
                 let handed = Handed::found(found);
-                return Ok::<_, PyErr>((solution, computed, l.skeleton.clone(), handed));
+                return Ok::<_, PyErr>((solution, computed, None, handed));
             }
             // The entries of an f64 solution's own tensors are not copied
             // but lent to NumPy.
@@ -486,23 +493,30 @@ fn solve_model(py: Python<'_>, checked: Guarded<Network>) -> PyResult<SolvedArra
             let lent = places.keys().copied().collect();
             let (skeleton, values, addresses) = render::json::solution_apart_lent(&net.model, &solution, lent);
             if !lend {
-                return Ok((solution, computed, skeleton, values.into_iter().map(Handed::Own).collect()));
+                return Ok((solution, computed, Some(skeleton), values.into_iter().map(Handed::Own).collect()));
             }
             let l = located::Located::new(&skeleton, &values, &addresses, &places);
             let Some(found) = l.values(&solution) else {
                 // Not met (each value was read from the solution just now):
                 // then the values are copied, as from any other solution.
                 let (skeleton, values, _) = render::json::solution_apart_from(&net.model, &solution);
-                return Ok((solution, computed, skeleton, values.into_iter().map(Handed::Own).collect()));
+                return Ok((solution, computed, Some(skeleton), values.into_iter().map(Handed::Own).collect()));
             };
             let handed = Handed::found(found);
             if net.located.get().is_none() {
                 let _ = net.located.set(Some(l));
             }
-            Ok((solution, computed, skeleton, handed))
+            Ok((solution, computed, Some(skeleton), handed))
         })
     })?;
     let (solution, computed, skeleton, handed) = solved?;
+    let skeleton = match skeleton {
+        Some(text) => PyString::new(py, &text).unbind(),
+        None => checked.with(|net| {
+            let kept = net.located.get().and_then(Option::as_ref).map_or("", |l| l.skeleton.as_str());
+            net.skeleton_text.get_or_init(|| PyString::new(py, kept).unbind()).clone_ref(py)
+        }),
+    };
     let exact = Guarded::new(RefCell::new(None));
     let solved = Bound::new(py, Solved { checked, solution: Guarded::new(RefCell::new(solution)), computed, exact })?;
     let arrays = handed.into_iter().map(|h| h.array(&solved)).collect::<PyResult<Vec<_>>>()?;
