@@ -1,6 +1,7 @@
 """Shared fixtures: the repository's paths and an independent NumPy backprop
 of the assignment's network (Problem 1), written the way a student would."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -44,3 +45,17 @@ def numpy_backprop(x, y, W1, b1, W2, b2):
 @pytest.fixture
 def assignment():
     return assignment_values()
+
+
+def notebook_modules():
+    """nbclient and nbformat, to run notebooks in a real kernel: the test
+    is skipped where they or ipykernel are not installed, and fails in CI
+    (CI set), where they must be."""
+    if os.environ.get("CI"):
+        import nbclient
+        import nbformat
+    else:
+        nbclient = pytest.importorskip("nbclient")
+        nbformat = pytest.importorskip("nbformat")
+        pytest.importorskip("ipykernel")
+    return nbclient, nbformat

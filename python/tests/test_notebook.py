@@ -2,11 +2,7 @@
 and its outputs show the values that matter. Skipped only where nbclient or
 ipykernel is not installed, and never in CI (CI set)."""
 
-import os
-
-import pytest
-
-from conftest import ROOT
+from conftest import ROOT, notebook_modules
 
 NOTEBOOK = ROOT / "python" / "examples" / "assignment4.ipynb"
 
@@ -22,13 +18,7 @@ def outputs_of(cell):
 
 
 def test_notebook_runs_and_shows_the_values():
-    if os.environ.get("CI"):
-        import nbclient
-        import nbformat
-    else:
-        nbclient = pytest.importorskip("nbclient")
-        nbformat = pytest.importorskip("nbformat")
-        pytest.importorskip("ipykernel")
+    nbclient, nbformat = notebook_modules()
     nb = nbformat.read(NOTEBOOK, as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "commit the notebook without outputs"
     nbclient.NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()

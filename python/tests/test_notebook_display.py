@@ -5,27 +5,14 @@ How long each takes is measured by python/bench/display.py, not here: a
 time depends on the machine's load. Skipped only where nbclient or
 ipykernel is not installed, and never in CI (CI set)."""
 
-import os
-
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, notebook_modules
 from test_display import mlp
 
 
-def kernel_modules():
-    if os.environ.get("CI"):
-        import nbclient
-        import nbformat
-    else:
-        nbclient = pytest.importorskip("nbclient")
-        nbformat = pytest.importorskip("nbformat")
-        pytest.importorskip("ipykernel")
-    return nbclient, nbformat
-
-
 def run(nb, folder):
-    nbclient, _ = kernel_modules()
+    nbclient, _ = notebook_modules()
     nbclient.NotebookClient(
         nb, timeout=120, kernel_name="python3", record_timing=True, resources={"metadata": {"path": str(folder)}}
     ).execute()
@@ -36,7 +23,7 @@ def run(nb, folder):
 
 @pytest.mark.parametrize("round_", [4, None])
 def test_a_784_128_10_solution_shows_small(tmp_path, round_):
-    _, nbformat = kernel_modules()
+    _, nbformat = notebook_modules()
     (tmp_path / "mlp.nn").write_text(mlp(784, 128, 10), encoding="utf-8")
     v4 = nbformat.v4
     nb = v4.new_notebook(
@@ -58,7 +45,7 @@ def test_a_784_128_10_solution_shows_small(tmp_path, round_):
 
 
 def test_the_shipped_notebook_runs_from_another_folder(tmp_path):
-    _, nbformat = kernel_modules()
+    _, nbformat = notebook_modules()
     nb = nbformat.read(ROOT / "python" / "examples" / "assignment4.ipynb", as_version=4)
     # `run` fails on any cell's error; the kernel works in tmp_path.
     run(nb, tmp_path)

@@ -402,7 +402,7 @@ fn argmax(a: &Tensor, window: Window) -> Result<(Vec<usize>, Vec<usize>), Numeri
             None => windows
                 .each(|q, cells, _| out[q] = first_max(cells, |p, r| crate::rational::cmp(&v[p], &v[r]).is_gt()))?,
         },
-        Data::Float(v) => windows.each(|q, cells, _| out[q] = first_max(cells, |p, r| v[p] > v[r]))?,
+        Data::Float(v) => windows.each(|q, cells, _| out[q] = first_max_f64(v, cells))?,
     }
     Ok((out, dims))
 }

@@ -263,19 +263,8 @@ pub(super) fn float_matmul_strided_into(
         v.fill(0.0);
         return;
     }
-    let last_a = (m - 1) * a_strides.0 + (k - 1) * a_strides.1;
-    assert!(a.len() > last_a && b.len() >= k * p, "matmul operands are smaller than their shapes");
-    let (ra, ca, rp) = (a_strides.0 as isize, a_strides.1 as isize, p as isize);
-    // SAFETY: every entry of `a` read, up to index `last_a`, is inside it,
-    // `b` holds k·p entries with row stride p, and `v` m·p with row stride
-    // p (checked above and allocated here); `v` aliases neither input.
-    let start = GEMM_CLOCK.with(|c| c.get().is_some()).then(std::time::Instant::now);
-    unsafe {
-        matrixmultiply::dgemm(m, k, p, 1.0, a.as_ptr(), ra, ca, b.as_ptr(), rp, 1, 0.0, v.as_mut_ptr(), rp, 1);
-    }
-    if let Some(start) = start {
-        GEMM_CLOCK.with(|c| c.set(c.get().map(|t| t + start.elapsed())));
-    }
+    // β = 0: the GEMM writes every entry of `v` without reading it.
+    float_gemm_strided(v, (p, 1), 0.0, a, a_strides, b, (p, 1), (m, k, p));
 }
 
 /// `c ← a·b + beta·c` in f64 by `matrixmultiply`'s GEMM, every operand read

@@ -159,11 +159,17 @@ fn parse_exponent(s: &[u8]) -> i32 {
 }
 
 /// Appends `n` zeros (up to 308 of them, for 1e308).
-fn push_zeros(out: &mut String, mut n: usize) {
-    const ZEROS: &str = "00000000000000000000000000000000";
+fn push_zeros(out: &mut String, n: usize) {
+    push_run(out, "00000000000000000000000000000000", n);
+}
+
+/// Appends `n` copies of `run`'s one ASCII character, a slice of `run` at a
+/// time rather than a character at a time (zeros here, spaces in the
+/// text's columns).
+pub fn push_run(out: &mut String, run: &str, mut n: usize) {
     while n > 0 {
-        let k = n.min(ZEROS.len());
-        out.push_str(&ZEROS[..k]);
+        let k = n.min(run.len());
+        out.push_str(&run[..k]);
         n -= k;
     }
 }

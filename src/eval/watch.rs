@@ -34,13 +34,7 @@ pub(super) fn observe(model: &Model, graph: &Graph, n: NodeId, args: &[&Tensor],
     let near_zero = |t: &Tensor| t.float_view().iter().any(|x| x.abs() <= MARGIN);
     let near = match (node, args) {
         (Node::Apply(Func::Builtin(f), _), [x, rest @ ..]) => match f {
-            Elementwise::Relu
-            | Elementwise::Step
-            | Elementwise::Sign
-            | Elementwise::Abs
-            | Elementwise::LeakyRelu
-            | Elementwise::Log
-            | Elementwise::Sqrt => near_zero(x),
+            f if watched_at_zero(*f) => near_zero(x),
             Elementwise::Max | Elementwise::Min => match rest.first() {
                 Some(y) => {
                     let (a, b) = (x.float_view(), y.float_view());
@@ -75,6 +69,30 @@ pub(super) fn observe(model: &Model, graph: &Graph, n: NodeId, args: &[&Tensor],
     if near {
         WATCH.with(|w| w.set(Some(true)));
     }
+}
+
+/// Whether the one-argument built-in `f` is watched at 0: its value or its
+/// slope jumps there (relu, step, sign, abs, leaky relu), or it blows up
+/// there (log, sqrt).
+pub(super) fn watched_at_zero(f: Elementwise) -> bool {
+    matches!(
+        f,
+        Elementwise::Relu
+            | Elementwise::Step
+            | Elementwise::Sign
+            | Elementwise::Abs
+            | Elementwise::LeakyRelu
+            | Elementwise::Log
+            | Elementwise::Sqrt
+    )
+}
+
+/// Whether `f` is watched at 0 and takes its branch at an entry by the
+/// entry's sign alone (0 included), so that setting the entry to its exact
+/// value's f64 settles it (see `plan::certify`); log and sqrt blow up at 0
+/// instead.
+pub(super) fn settled_by_sign(f: Elementwise) -> bool {
+    watched_at_zero(f) && !matches!(f, Elementwise::Log | Elementwise::Sqrt)
 }
 
 /// Whether every 0.0 entry of node `n`'s f64 value is 0 in exact arithmetic

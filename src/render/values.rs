@@ -123,14 +123,9 @@ pub fn aligned_rows(cells: &[Vec<String>]) -> Vec<String> {
         .collect()
 }
 
-/// Appends `n` spaces, a slice at a time rather than a character at a time.
-fn push_spaces(line: &mut String, mut n: usize) {
-    const SPACES: &str = "                                ";
-    while n > 0 {
-        let k = n.min(SPACES.len());
-        line.push_str(&SPACES[..k]);
-        n -= k;
-    }
+/// Appends `n` spaces.
+fn push_spaces(line: &mut String, n: usize) {
+    crate::eval::shortest::push_run(line, "                                ", n);
 }
 
 /// A cell's widths before and after its decimal point (or fraction bar).

@@ -8,7 +8,7 @@ use super::{Instr, Op, Plan, Reader, Slot, SlotInfo};
 use crate::derive::Derivation;
 use crate::eval::evaluate::{Evaluator, Note, Quantity};
 use crate::eval::tensor::{decimals_to_f64, Tensor, EXACT_ENTRIES_CAP};
-use crate::model::{Elementwise, Func, Model, Node, NodeId, Reduction, Shape};
+use crate::model::{Func, Model, Node, NodeId, Reduction, Shape};
 
 /// Why a model has no plan (it then takes the node-by-node evaluator).
 #[derive(Debug)]
@@ -362,7 +362,7 @@ impl Compiler<'_> {
             Node::Transpose(_) => self.transpose(arg(0)?)?,
             Node::Apply(Func::Builtin(f), _) if f.arity() == 1 && args.len() == 1 => {
                 let dims = self.dims(arg(0)?).to_vec();
-                self.emit(Op::Unary(f, arg(0)?, watched_kink(f)), dims)
+                self.emit(Op::Unary(f, arg(0)?, crate::eval::watch::watched_at_zero(f)), dims)
             }
             Node::Reduce(Reduction::Sum, _) => self.emit(Op::Sum(arg(0)?), Vec::new()),
             // Everything else by the evaluator's own kernel, on tensors
@@ -445,18 +445,4 @@ impl Compiler<'_> {
         // 0 + x, as the exact zeros plus the value compute it (−0 becomes 0).
         Ok(self.emit(Op::Fill(v, n <= EXACT_ENTRIES_CAP), dims.to_vec()))
     }
-}
-
-/// Whether `f` is watched at 0 (see `watch`): its value or slope jumps there.
-fn watched_kink(f: Elementwise) -> bool {
-    matches!(
-        f,
-        Elementwise::Relu
-            | Elementwise::Step
-            | Elementwise::Sign
-            | Elementwise::Abs
-            | Elementwise::LeakyRelu
-            | Elementwise::Log
-            | Elementwise::Sqrt
-    )
 }

@@ -379,11 +379,7 @@ impl Plan {
         (certain, left): (&mut HashSet<(Slot, usize)>, &mut usize),
         ev: &Evaluator,
     ) -> Result<(), Stop> {
-        let kink = matches!(
-            f,
-            Elementwise::Relu | Elementwise::Step | Elementwise::Sign | Elementwise::Abs | Elementwise::LeakyRelu
-        );
-        if !certify || !kink {
+        if !certify || !watch::settled_by_sign(f) {
             return Err(Stop::Near);
         }
         for (i, x) in buf.iter_mut().enumerate() {
